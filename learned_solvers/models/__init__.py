@@ -1,0 +1,1 @@
+"""Models: weight-tied blocks that see only canonical forms."""

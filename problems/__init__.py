@@ -1,0 +1,1 @@
+"""Problem families: seeded generators of related instances (same structure, new data)."""

@@ -1,0 +1,224 @@
+"""The implicit-model core: forward solvers, gradients, memory, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from learned_solvers.core import (
+    Anderson,
+    FixedPointNotConverged,
+    ImplicitDiff,
+    ImplicitLayer,
+    JacobianFree,
+    NonFiniteInputError,
+    Phantom,
+    Picard,
+    Unrolled,
+    estimate_lipschitz_z,
+    fixed_point,
+    jacobian_penalty,
+    saved_tensors,
+)
+
+torch.set_default_dtype(torch.float64)
+
+
+class LinearBlock(nn.Module):
+    """z <- W z + U x, with |W| < 1: closed-form fixed point (I - W)^{-1} U x."""
+
+    def __init__(self, d: int, dx: int, *, scale: float = 0.5, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        w = torch.randn(d, d, generator=g)
+        self.W = nn.Parameter(scale * w / torch.linalg.matrix_norm(w, ord=2))
+        self.U = nn.Parameter(torch.randn(d, dx, generator=g))
+
+    def forward(self, z, x):
+        return z @ self.W.T + x @ self.U.T
+
+    def init(self, x):
+        return x.new_zeros(x.shape[0], self.W.shape[0])
+
+
+class TanhBlock(nn.Module):
+    """z <- tanh(W z + U x + b), contractive because |W| < 1 and tanh is 1-Lipschitz."""
+
+    def __init__(self, d: int, dx: int, *, seed: int = 1) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        w = torch.randn(d, d, generator=g)
+        self.W = nn.Parameter(0.7 * w / torch.linalg.matrix_norm(w, ord=2))
+        self.U = nn.Parameter(torch.randn(d, dx, generator=g))
+        self.b = nn.Parameter(0.1 * torch.randn(d, generator=g))
+
+    def forward(self, z, x):
+        return torch.tanh(z @ self.W.T + x @ self.U.T + self.b)
+
+    def init(self, x):
+        return x.new_zeros(x.shape[0], self.W.shape[0])
+
+
+def _central_fd_check(layer: ImplicitLayer, x: torch.Tensor, params: list[torch.Tensor]):
+    """Compare implicit gradients of a scalar loss with central differences (float64)."""
+    c = torch.randn(x.shape[0], layer.block.W.shape[0], generator=torch.Generator().manual_seed(9))
+
+    def loss() -> torch.Tensor:
+        return (layer(x, tol=1e-13, max_iter=500).z * c).sum() + layer(x, tol=1e-13, max_iter=500).z.pow(2).sum()
+
+    for p in params:
+        p.grad = None
+    loss().backward()
+    for p in params:
+        analytic = p.grad.detach().clone()
+        numeric = torch.zeros_like(p)
+        h = 1e-6
+        flat = p.data.view(-1)
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + h
+            with torch.no_grad():
+                up = loss().item()
+            flat[i] = old - h
+            with torch.no_grad():
+                dn = loss().item()
+            flat[i] = old
+            numeric.view(-1)[i] = (up - dn) / (2 * h)
+        rel = (analytic - numeric).norm() / numeric.norm()
+        assert rel < 1e-6, f"relative gradient error {rel:.2e}"
+
+
+@pytest.mark.parametrize("block_cls", [LinearBlock, TanhBlock])
+def test_implicit_gradient_matches_finite_differences(block_cls):
+    block = block_cls(5, 3)
+    layer = ImplicitLayer(block, solver=Anderson(), backward=ImplicitDiff(tol=1e-13, max_iter=500))
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    _central_fd_check(layer, x, [block.W, block.U, x])
+
+
+def test_linear_block_fixed_point_is_closed_form():
+    block = LinearBlock(6, 3)
+    x = torch.randn(7, 3)
+    z = ImplicitLayer(block)(x, tol=1e-12, max_iter=300).z
+    exact = torch.linalg.solve(torch.eye(6) - block.W, (x @ block.U.T).T).T
+    assert torch.allclose(z, exact, atol=1e-9)
+
+
+def test_cheaper_backward_modes_run_and_point_the_right_way():
+    block = TanhBlock(5, 3)
+    x = torch.randn(8, 3)
+    grads = {}
+    for name, mode in [("implicit", ImplicitDiff()), ("jfb", JacobianFree()),
+                       ("phantom", Phantom(steps=8, damping=0.8)), ("unrolled", Unrolled())]:
+        block.zero_grad()
+        layer = ImplicitLayer(block, backward=mode)
+        layer(x, k=60).z.pow(2).sum().backward()
+        grads[name] = block.U.grad.detach().clone().view(-1)
+    ref = grads["implicit"]
+    for name in ("jfb", "phantom", "unrolled"):
+        cos = torch.dot(grads[name], ref) / (grads[name].norm() * ref.norm())
+        assert cos > 0.8, (name, cos)
+    assert torch.allclose(grads["unrolled"], ref, rtol=1e-5)
+
+
+def _saved_bytes(mode, k: int) -> int:
+    block = TanhBlock(64, 16)
+    layer = ImplicitLayer(block, solver=Picard(), backward=mode)
+    x = torch.randn(32, 16)
+    with saved_tensors() as rec:
+        z = layer(x, k=k).z
+    z.sum().backward()
+    return rec.bytes
+
+
+def test_training_memory_constant_in_k_under_implicit_differentiation():
+    implicit_4, implicit_64 = _saved_bytes(ImplicitDiff(), 4), _saved_bytes(ImplicitDiff(), 64)
+    unrolled_4, unrolled_64 = _saved_bytes(Unrolled(), 4), _saved_bytes(Unrolled(), 64)
+    assert implicit_64 <= implicit_4
+    assert unrolled_64 > 8 * unrolled_4
+    assert implicit_64 < unrolled_64
+
+
+def test_anderson_beats_picard_at_contraction_095():
+    d = 40
+    g = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g))
+    w = q @ torch.diag(torch.linspace(-0.95, 0.95, d)) @ q.T
+    b = torch.randn(3, d, generator=g)
+
+    def f(z):
+        return z @ w.T + b
+
+    z0 = torch.zeros(3, d)
+    pic = fixed_point(f, z0, solver=Picard(), tol=1e-8, max_iter=2000)
+    anda = fixed_point(f, z0, solver=Anderson(memory=8), tol=1e-8, max_iter=2000)
+    assert bool(pic.converged.all()) and bool(anda.converged.all())
+    assert anda.iterations < pic.iterations
+    assert anda.residuals.shape == (anda.iterations, 3)
+
+
+def test_k_is_exact_and_iterates_are_returned():
+    block = TanhBlock(4, 2)
+    x = torch.randn(3, 2)
+    out = ImplicitLayer(block, solver=Picard())(x, k=7, return_iterates=True)
+    assert out.solve.iterations == 7
+    assert len(out.solve.iterates) == 7
+    errs = [(it - out.solve.iterates[-1]).norm() for it in out.solve.iterates[:-1]]
+    assert errs[-1] < errs[0]
+
+
+def test_nan_input_raises_clear_error():
+    block = TanhBlock(4, 2)
+    x = torch.randn(3, 2)
+    with pytest.raises(NonFiniteInputError, match="NaN or inf"):
+        fixed_point(lambda z: block(z, x), torch.full((3, 4), float("nan")))
+
+
+def test_nan_in_instance_is_flagged_not_converged():
+    block = TanhBlock(4, 2)
+    x = torch.randn(3, 2)
+    x[1, 0] = float("nan")
+    with pytest.warns(RuntimeWarning, match="did not reach"):
+        out = ImplicitLayer(block)(x, tol=1e-8)
+    assert not bool(out.solve.converged.any()) or not bool(out.solve.converged[1])
+    assert bool(out.solve.diverged[1])
+
+
+def test_divergent_block_reported_not_converged():
+    def f(z):
+        return 1.5 * z + 1.0
+
+    z0 = torch.zeros(2, 3)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        res = fixed_point(f, z0, solver=Picard(), tol=1e-8, max_iter=200)
+    assert not bool(res.converged.any())
+    assert bool(res.diverged.all())
+    with pytest.raises(FixedPointNotConverged):
+        fixed_point(f, z0, solver=Picard(), tol=1e-8, max_iter=50, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed_k = fixed_point(f, z0, solver=Picard(), k=5)  # a fixed k claims nothing, warns nothing
+    assert not bool(fixed_k.converged.any())
+
+
+def test_stability_tools():
+    block = TanhBlock(6, 3)
+    x = torch.randn(5, 3)
+    z = ImplicitLayer(block)(x, tol=1e-10).z.detach()
+    lip = estimate_lipschitz_z(lambda v: block(v, x), z)
+    assert lip.shape == (5,) and bool((lip < 0.7 + 1e-6).all())
+    pen = jacobian_penalty(lambda v: block(v, x), z)
+    pen.backward()
+    assert block.W.grad is not None and pen.item() > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_runs_on_cuda():
+    block = TanhBlock(8, 4).cuda()
+    x = torch.randn(3, 4, device="cuda")
+    out = ImplicitLayer(block)(x, tol=1e-10)
+    out.z.sum().backward()
+    assert out.z.device.type == "cuda" and bool(out.solve.converged.all())
