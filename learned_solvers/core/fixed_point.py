@@ -247,9 +247,11 @@ def _anderson(f, z0, cfg: Anderson, n_steps, target, use_tol, keep):
             scale = gram.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-30)[:, None, None]
             eye = torch.eye(h, dtype=x.dtype, device=x.device)
             rhs = dg.transpose(1, 2) @ g.unsqueeze(2)  # (B,h,1)
-            gamma = torch.linalg.solve(gram + cfg.regularization * scale * eye, rhs)
-            if not bool(torch.isfinite(gamma).all()):
-                gamma = torch.nan_to_num(gamma, nan=0.0, posinf=0.0, neginf=0.0)
+            reg = max(cfg.regularization, 100 * torch.finfo(x.dtype).eps)
+            gamma, info = torch.linalg.solve_ex(gram + reg * scale * eye, rhs)
+            # a singular window (e.g. an element that already converged) falls back to Picard
+            bad = (info != 0) | ~torch.isfinite(gamma).all(dim=(1, 2))
+            gamma = torch.where(bad[:, None, None], torch.zeros_like(gamma), gamma)
             x_bar = x - (dx @ gamma).squeeze(2)
             f_bar = fx - (df @ gamma).squeeze(2)
             x_new = f_bar if cfg.damping == 1.0 else (1 - cfg.damping) * x_bar + cfg.damping * f_bar

@@ -1,7 +1,7 @@
 """A small implicit model that learns to solve dense systems ``A x = b`` (the core's demo).
 
-The block sees the current residual ``b - A z`` (the "domain prior"), so iterating it longer
-at inference refines the estimate.
+The block sees the current residual ``r = b - A z`` (the "domain prior"), so iterating it
+longer at inference refines the estimate; the update itself is learned.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ class SystemBatch:
 
 
 class ResidualBlock(nn.Module):
-    """``z <- (1 - a) z + a * g([z, b - A z, b])`` with spectrally normalised layers."""
+    """``z <- z + step * (r + g([z, r, b]))``, ``r = b - A z``, g a spectrally normalised MLP."""
 
-    def __init__(self, n: int, *, hidden: int = 64, mix: float = 0.5) -> None:
+    def __init__(self, n: int, *, hidden: int = 64, step: float = 0.5) -> None:
         super().__init__()
         self.inp = spectral_linear(3 * n, hidden)
         self.out = spectral_linear(hidden, n)
-        self.mix = mix
+        self.step = step
 
     def forward(self, z: Tensor, ctx: SystemBatch) -> Tensor:
         r = ctx.b - torch.einsum("bij,bj->bi", ctx.A, z)
         h = torch.tanh(self.inp(torch.cat([z, r, ctx.b], dim=1)))
-        return (1 - self.mix) * z + self.mix * (z + r + self.out(h)) / 2
+        return z + self.step * (r + self.out(h))
 
     def init(self, ctx: SystemBatch) -> Tensor:
         return torch.zeros_like(ctx.b)
