@@ -1,0 +1,26 @@
+"""Solver backends, one per solver; each imports its solver lazily and never a format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Backend, SolveResult, Status, WarmStart
+
+__all__ = ["Backend", "SolveResult", "Status", "WarmStart", "make_backend", "BACKENDS"]
+
+BACKENDS = ("pdlp", "osqp", "scs", "highs")
+
+
+def make_backend(name: str, **options: Any) -> Backend:
+    """Build a backend by name; unknown options raise ``TypeError``."""
+    if name == "pdlp":
+        from .pdlp import PDLPBackend as cls
+    elif name == "osqp":
+        from .osqp import OSQPBackend as cls
+    elif name == "scs":
+        from .scs import SCSBackend as cls
+    elif name == "highs":
+        from .highs import HiGHSBackend as cls
+    else:
+        raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(BACKENDS)}")
+    return cls(**options)

@@ -1,0 +1,117 @@
+"""What every solver backend takes and returns.
+
+A backend solves a canonical ``QPData`` cold or from a ``WarmStart`` and returns a
+``SolveResult`` with the solver's own counters. A warm start that is malformed (wrong size,
+NaN, inf) is refused with a warning and the solve runs cold: the solver has the last word.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from ..canonical import QPData
+
+__all__ = [
+    "Status",
+    "WarmStart",
+    "SolveResult",
+    "Backend",
+    "check_warm_start",
+    "reject_unknown",
+]
+
+
+class Status:
+    """Solver-independent statuses."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"
+    LIMIT = "limit"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """x: (n,) primal guess; y: (m,) row duals (canonical sign); r: (n,) reduced costs."""
+
+    x: np.ndarray
+    y: np.ndarray | None = None
+    r: np.ndarray | None = None
+
+
+@dataclass
+class SolveResult:
+    """One solve. ``iterations`` is the solver's own counter; ``seconds`` its wall time."""
+
+    solver: str
+    status: str
+    objective: float
+    x: np.ndarray | None
+    y: np.ndarray | None
+    iterations: int
+    seconds: float
+    warm_started: bool = False
+    warm_start_accepted: bool = False
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def reject_unknown(name: str, options: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"{name}: unknown option(s) {unknown}; known: {sorted(known)}")
+
+
+def check_warm_start(qp: QPData, ws: WarmStart | None, solver: str) -> WarmStart | None:
+    """Return ``ws`` if usable for ``qp``, else warn and return ``None`` (cold start)."""
+    if ws is None:
+        return None
+    problems = []
+    if np.shape(ws.x) != (qp.n,):
+        problems.append(f"x has shape {np.shape(ws.x)}, expected ({qp.n},)")
+    elif not np.isfinite(ws.x).all():
+        problems.append("x holds NaN or inf")
+    if ws.y is not None:
+        if np.shape(ws.y) != (qp.m,):
+            problems.append(f"y has shape {np.shape(ws.y)}, expected ({qp.m},)")
+        elif not np.isfinite(ws.y).all():
+            problems.append("y holds NaN or inf")
+    if ws.r is not None and (np.shape(ws.r) != (qp.n,) or not np.isfinite(ws.r).all()):
+        problems.append("r is malformed")
+    if problems:
+        warnings.warn(
+            f"{solver}: warm start refused ({'; '.join(problems)}); solving {qp.name!r} from a cold start.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return ws
+
+
+class Backend(Protocol):
+    """A classical solver behind one interface. Capabilities are class attributes."""
+
+    name: ClassVar[str]
+    supports_qp: ClassVar[bool]
+    supports_mip: ClassVar[bool]
+    uses_dual_start: ClassVar[bool]
+    default_tolerance: ClassVar[float]
+
+    def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult: ...
+
+    def same_answer(self, a: SolveResult, b: SolveResult) -> bool: ...
+
+
+def objectives_agree(a: SolveResult, b: SolveResult, rel_tol: float) -> bool:
+    """Same status, and (if optimal) objectives within the solver's relative tolerance."""
+    if a.status != b.status:
+        return False
+    if a.status != Status.OPTIMAL:
+        return True
+    return abs(a.objective - b.objective) <= rel_tol * (1.0 + abs(a.objective) + abs(b.objective))

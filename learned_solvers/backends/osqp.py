@@ -1,0 +1,88 @@
+"""OSQP (ADMM for convex QPs), warm-started with ``warm_start(x=..., y=...)``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..canonical import QPData
+from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
+
+__all__ = ["OSQPBackend"]
+
+_STATUS = {1: Status.OPTIMAL, 2: Status.OPTIMAL, 3: Status.INFEASIBLE, 4: Status.INFEASIBLE,
+           5: Status.UNBOUNDED, 6: Status.UNBOUNDED, 7: Status.LIMIT, 8: Status.LIMIT}
+
+
+def osqp_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """OSQP's ``l <= [A; I_b] x <= u`` with the bounded variables' rows appended.
+
+    Returns (A, l, u, bounded) where ``bounded`` (k,) indexes the variables with a bound row.
+    """
+    bounded = np.flatnonzero(np.isfinite(qp.lb) | np.isfinite(qp.ub))
+    eye = sp.csr_matrix((np.ones(bounded.size), (np.arange(bounded.size), bounded)), shape=(bounded.size, qp.n))
+    a = sp.vstack([qp.A, eye]).tocsc()
+    lo = np.concatenate([qp.l, qp.lb[bounded]])
+    hi = np.concatenate([qp.u, qp.ub[bounded]])
+    return a, lo, hi, bounded
+
+
+class OSQPBackend:
+    """``osqp.OSQP`` with eps_abs = eps_rel = ``tol``.
+
+    pinned: turn off adaptive rho (l2ws's setting, so that iteration counts compare starts
+    rather than the solver's adaptivity). Variable bounds become extra rows.
+    """
+
+    name: ClassVar[str] = "osqp"
+    supports_qp: ClassVar[bool] = True
+    supports_mip: ClassVar[bool] = False
+    uses_dual_start: ClassVar[bool] = True
+    default_tolerance: ClassVar[float] = 1e-4
+
+    def __init__(self, *, tol: float = 1e-4, pinned: bool = False, max_iter: int = 100_000,
+                 time_limit: float = 0.0) -> None:
+        self.tol = tol
+        self.pinned = pinned
+        self.max_iter = max_iter
+        self.time_limit = time_limit
+
+    def settings(self) -> dict[str, object]:
+        opts: dict[str, object] = dict(eps_abs=self.tol, eps_rel=self.tol, max_iter=self.max_iter,
+                                       verbose=False, polishing=False)
+        if self.time_limit:
+            opts["time_limit"] = self.time_limit
+        if self.pinned:
+            opts["adaptive_rho"] = False
+        return opts
+
+    def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
+        import osqp
+
+        ws = check_warm_start(qp, warm_start, self.name)
+        a, lo, hi, bounded = osqp_rows(qp)
+        p = sp.triu(qp.P, format="csc") if qp.P is not None else None
+        solver = osqp.OSQP()
+        solver.setup(p, qp.c, a, lo, hi, **self.settings())
+        if ws is not None:
+            y = None
+            if ws.y is not None:
+                r = ws.r if ws.r is not None else qp.c + (qp.P @ ws.x if qp.P is not None else 0) - qp.A.T @ ws.y
+                y = -np.concatenate([ws.y, r[bounded]])  # OSQP's sign: y > 0 at the upper side
+            solver.warm_start(x=ws.x, y=y)
+        res = solver.solve(raise_error=False)
+        status = _STATUS.get(res.info.status_val, Status.ERROR)
+        x = np.asarray(res.x) if status == Status.OPTIMAL else None
+        y = -np.asarray(res.y)[: qp.m] if status == Status.OPTIMAL else None
+        return SolveResult(
+            solver=self.name, status=status,
+            objective=qp.objective(x) if x is not None else float("nan"),
+            x=x, y=y, iterations=int(res.info.iter), seconds=float(res.info.run_time),
+            warm_started=warm_start is not None, warm_start_accepted=ws is not None,
+            message=str(res.info.status), extra={"raw": res},
+        )
+
+    def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
+        return objectives_agree(a, b, 10 * self.tol)

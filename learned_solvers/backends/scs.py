@@ -1,0 +1,108 @@
+"""SCS (conic ADMM), warm-started with ``solve(warm_start=True, x=, y=, s=)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..canonical import QPData
+from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
+
+__all__ = ["SCSBackend"]
+
+
+@dataclass(frozen=True)
+class _ConeForm:
+    A: sp.csc_matrix
+    b: np.ndarray
+    n_zero: int
+    eq: np.ndarray  # row indices of canonical equalities
+    up: np.ndarray  # rows with a finite upper side (inequalities)
+    lo: np.ndarray  # rows with a finite lower side (inequalities)
+    vup: np.ndarray  # variables with a finite upper bound
+    vlo: np.ndarray  # variables with a finite lower bound
+
+
+def cone_form(qp: QPData) -> _ConeForm:
+    """``A_s x + s = b_s`` with ``s`` in {0}^z x R_+^k, in the order eq, up, lo, vup, vlo."""
+    eq = np.flatnonzero(qp.l == qp.u)
+    up = np.flatnonzero(np.isfinite(qp.u) & (qp.l != qp.u))
+    lo = np.flatnonzero(np.isfinite(qp.l) & (qp.l != qp.u))
+    vup = np.flatnonzero(np.isfinite(qp.ub))
+    vlo = np.flatnonzero(np.isfinite(qp.lb))
+    eye = sp.identity(qp.n, format="csr")
+    a = sp.vstack([qp.A[eq], qp.A[up], -qp.A[lo], eye[vup], -eye[vlo]]).tocsc()
+    b = np.concatenate([qp.u[eq], qp.u[up], -qp.l[lo], qp.ub[vup], -qp.lb[vlo]])
+    return _ConeForm(a, b, eq.size, eq, up, lo, vup, vlo)
+
+
+class SCSBackend:
+    """``scs.SCS`` with eps_abs = eps_rel = ``tol``.
+
+    pinned: ``normalize=False`` and ``acceleration_lookback=0`` (l2ws's comparison setting).
+    """
+
+    name: ClassVar[str] = "scs"
+    supports_qp: ClassVar[bool] = True
+    supports_mip: ClassVar[bool] = False
+    uses_dual_start: ClassVar[bool] = True
+    default_tolerance: ClassVar[float] = 1e-4
+
+    def __init__(self, *, tol: float = 1e-4, pinned: bool = False, max_iters: int = 100_000) -> None:
+        self.tol = tol
+        self.pinned = pinned
+        self.max_iters = max_iters
+
+    def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
+        import scs
+
+        ws = check_warm_start(qp, warm_start, self.name)
+        cf = cone_form(qp)
+        data = {"A": cf.A, "b": cf.b, "c": qp.c}
+        if qp.P is not None:
+            data["P"] = sp.triu(qp.P, format="csc")
+        settings = dict(eps_abs=self.tol, eps_rel=self.tol, max_iters=self.max_iters, verbose=False)
+        if self.pinned:
+            settings.update(normalize=False, acceleration_lookback=0)
+        solver = scs.SCS(data, {"z": cf.n_zero, "l": cf.A.shape[0] - cf.n_zero}, **settings)
+        if ws is not None:
+            x = ws.x
+            s = cf.b - cf.A @ x
+            s[: cf.n_zero] = 0.0
+            s[cf.n_zero:] = np.maximum(s[cf.n_zero:], 0.0)
+            y = np.zeros(cf.A.shape[0])
+            if ws.y is not None:
+                yc = ws.y
+                r = ws.r if ws.r is not None else qp.c + (qp.P @ x if qp.P is not None else 0) - qp.A.T @ yc
+                y = np.concatenate([-yc[cf.eq], np.maximum(-yc[cf.up], 0), np.maximum(yc[cf.lo], 0),
+                                    np.maximum(-r[cf.vup], 0), np.maximum(r[cf.vlo], 0)])
+            sol = solver.solve(warm_start=True, x=x, y=y, s=s)
+        else:
+            sol = solver.solve()
+        info = sol["info"]
+        st = info["status"]
+        status = {"solved": Status.OPTIMAL, "solved_inaccurate": Status.OPTIMAL,
+                  "infeasible": Status.INFEASIBLE, "infeasible_inaccurate": Status.INFEASIBLE,
+                  "unbounded": Status.UNBOUNDED, "unbounded_inaccurate": Status.UNBOUNDED}.get(st, Status.LIMIT if "limit" in st.lower() else Status.ERROR)
+        x = np.asarray(sol["x"]) if status == Status.OPTIMAL else None
+        y = None
+        if x is not None:
+            ys = np.asarray(sol["y"])
+            y = np.zeros(qp.m)
+            k = 0
+            for rows, sign in ((cf.eq, -1.0), (cf.up, -1.0), (cf.lo, 1.0)):
+                np.add.at(y, rows, sign * ys[k:k + rows.size])
+                k += rows.size
+        return SolveResult(
+            solver=self.name, status=status,
+            objective=qp.objective(x) if x is not None else float("nan"),
+            x=x, y=y, iterations=int(info["iter"]),
+            seconds=(float(info["setup_time"]) + float(info["solve_time"])) / 1e3,
+            warm_started=warm_start is not None, warm_start_accepted=ws is not None, message=st,
+        )
+
+    def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
+        return objectives_agree(a, b, 10 * self.tol)

@@ -1,0 +1,176 @@
+"""Canonical LP / QP / MIP form shared by every adapter, model and backend.
+
+    minimise   1/2 x'Px + c'x + offset
+    subject to l <= A x <= u,   lb <= x <= ub,   x_j integer where integrality[j]
+
+Dual convention (that of PDLP and HiGHS): ``y`` (m,) multiplies the rows, reduced costs
+``r = c + P x - A'y`` (n,). At an optimum ``y_i > 0`` only where row ``i`` sits at ``l_i``,
+``y_i < 0`` only where it sits at ``u_i``; likewise ``r_j`` for the bounds. Infinite bounds
+are ``+-inf``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["QPData", "QPSolution", "InvalidProblemError", "kkt_residuals"]
+
+
+class InvalidProblemError(ValueError):
+    """The problem data is malformed: wrong sizes, NaN, or contradictory bounds."""
+
+
+@dataclass(frozen=True, eq=False)
+class QPData:
+    """One LP/QP/MIP instance in canonical form.
+
+    c: (n,)  A: (m, n) CSR  l, u: (m,)  lb, ub: (n,)  P: (n, n) CSR upper+lower or None
+    integrality: (n,) bool or None.  name: free text for messages.
+    """
+
+    c: np.ndarray
+    A: sp.csr_matrix
+    l: np.ndarray
+    u: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    P: sp.csr_matrix | None = None
+    integrality: np.ndarray | None = None
+    offset: float = 0.0
+    name: str = "qp"
+    var_names: tuple[str, ...] | None = field(default=None, repr=False)
+    con_names: tuple[str, ...] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        cast = lambda v: np.ascontiguousarray(np.asarray(v, dtype=np.float64).reshape(-1))  # noqa: E731
+        object.__setattr__(self, "c", cast(self.c))
+        object.__setattr__(self, "l", cast(self.l))
+        object.__setattr__(self, "u", cast(self.u))
+        object.__setattr__(self, "lb", cast(self.lb))
+        object.__setattr__(self, "ub", cast(self.ub))
+        object.__setattr__(self, "A", sp.csr_matrix(self.A, dtype=np.float64))
+        if self.P is not None:
+            p = sp.csr_matrix(self.P, dtype=np.float64)
+            object.__setattr__(self, "P", p if p.nnz else None)
+        if self.integrality is not None:
+            integ = np.asarray(self.integrality, dtype=bool).reshape(-1)
+            object.__setattr__(self, "integrality", integ if integ.any() else None)
+        self.validate()
+
+    @property
+    def n(self) -> int:
+        return self.c.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def is_lp(self) -> bool:
+        return self.P is None
+
+    @property
+    def is_mip(self) -> bool:
+        return self.integrality is not None
+
+    def validate(self) -> None:
+        """Raise ``InvalidProblemError`` naming the first problem found."""
+        n, m = self.n, self.A.shape[0]
+        where = f"problem {self.name!r}"
+        if self.A.shape[1] != n:
+            raise InvalidProblemError(f"{where}: A has {self.A.shape[1]} columns but c has {n} entries")
+        for nm, v, k in (("l", self.l, m), ("u", self.u, m), ("lb", self.lb, n), ("ub", self.ub, n)):
+            if v.shape[0] != k:
+                raise InvalidProblemError(f"{where}: {nm} has {v.shape[0]} entries, expected {k}")
+            if np.isnan(v).any():
+                raise InvalidProblemError(f"{where}: {nm} holds NaN at index {int(np.flatnonzero(np.isnan(v))[0])}")
+        if not np.isfinite(self.c).all():
+            raise InvalidProblemError(f"{where}: c holds NaN or inf")
+        if not np.isfinite(self.A.data).all():
+            raise InvalidProblemError(f"{where}: A holds NaN or inf")
+        if self.P is not None:
+            if self.P.shape != (n, n):
+                raise InvalidProblemError(f"{where}: P is {self.P.shape}, expected ({n}, {n})")
+            if not np.isfinite(self.P.data).all():
+                raise InvalidProblemError(f"{where}: P holds NaN or inf")
+        if self.integrality is not None and self.integrality.shape[0] != n:
+            raise InvalidProblemError(f"{where}: integrality has {self.integrality.shape[0]} entries, expected {n}")
+        bad = np.flatnonzero(self.l > self.u)
+        if bad.size:
+            raise InvalidProblemError(f"{where}: row {int(bad[0])} has l > u ({self.l[bad[0]]} > {self.u[bad[0]]})")
+        bad = np.flatnonzero(self.lb > self.ub)
+        if bad.size:
+            raise InvalidProblemError(f"{where}: variable {int(bad[0])} has lb > ub")
+        if np.isposinf(self.l).any() or np.isneginf(self.u).any():
+            raise InvalidProblemError(f"{where}: a row has l = +inf or u = -inf")
+
+    def objective(self, x: np.ndarray) -> float:
+        val = float(self.c @ x) + self.offset
+        if self.P is not None:
+            val += 0.5 * float(x @ (self.P @ x))
+        return val
+
+    def with_data(self, **changes: object) -> QPData:
+        """A copy with some arrays replaced (validated again)."""
+        return replace(self, **changes)
+
+    def same_structure(self, other: QPData) -> bool:
+        """Same sizes and sparsity pattern of A (a family's instances share it)."""
+        return (
+            self.A.shape == other.A.shape
+            and self.A.nnz == other.A.nnz
+            and np.array_equal(self.A.indptr, other.A.indptr)
+            and np.array_equal(self.A.indices, other.A.indices)
+        )
+
+
+@dataclass(frozen=True)
+class QPSolution:
+    """x: (n,) primal, y: (m,) row duals, r: (n,) reduced costs (canonical convention)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    r: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class KKTResiduals:
+    primal: float  # max violation of l <= Ax <= u and bounds, relative
+    dual: float  # max violation of dual sign conditions, relative
+    gap: float  # relative primal-dual objective gap
+
+
+def kkt_residuals(qp: QPData, x: np.ndarray, y: np.ndarray) -> KKTResiduals:
+    """Relative KKT residuals of ``(x, y)``; the reduced costs are derived from y."""
+    ax = qp.A @ x
+    viol = np.concatenate([
+        np.maximum(qp.l - ax, 0.0), np.maximum(ax - qp.u, 0.0),
+        np.maximum(qp.lb - x, 0.0), np.maximum(x - qp.ub, 0.0),
+    ])
+    finite_b = np.concatenate([qp.l[np.isfinite(qp.l)], qp.u[np.isfinite(qp.u)]])
+    scale_p = 1.0 + (np.abs(finite_b).max() if finite_b.size else 0.0)
+    px = qp.P @ x if qp.P is not None else np.zeros_like(x)
+    r = qp.c + px - qp.A.T @ y
+    # sign violations: y_i > 0 needs finite l_i, y_i < 0 needs finite u_i (same for r and bounds)
+    dviol = np.concatenate([
+        np.where(np.isfinite(qp.l), 0.0, np.maximum(y, 0.0)),
+        np.where(np.isfinite(qp.u), 0.0, np.maximum(-y, 0.0)),
+        np.where(np.isfinite(qp.lb), 0.0, np.maximum(r, 0.0)),
+        np.where(np.isfinite(qp.ub), 0.0, np.maximum(-r, 0.0)),
+    ])
+    scale_d = 1.0 + np.abs(qp.c).max(initial=0.0)
+    pobj = qp.objective(x)
+    # dual objective: sum of y_i times the active side of each row, r_j times the bound side
+    side = lambda v, lo, hi: np.where(v > 0, np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0))  # noqa: E731
+    dobj = float(y @ side(y, qp.l, qp.u) + r @ side(r, qp.lb, qp.ub)) + qp.offset
+    if qp.P is not None:
+        dobj -= 0.5 * float(x @ px)
+    gap = abs(pobj - dobj) / (1.0 + abs(pobj) + abs(dobj))
+    return KKTResiduals(
+        primal=float(viol.max(initial=0.0)) / scale_p,
+        dual=float(dviol.max(initial=0.0)) / scale_d,
+        gap=gap,
+    )
