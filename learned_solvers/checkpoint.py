@@ -1,0 +1,72 @@
+"""Checkpoints: weights in safetensors, metadata as JSON inside the same file. No pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._version import __version__
+
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+FORMAT = "learned-solvers/1"
+
+
+class CheckpointError(ValueError):
+    """The checkpoint is unreadable, of another format or version, or of another family."""
+
+
+@dataclass
+class Checkpoint:
+    """state: weights; meta: JSON-able dict (format, version, kind, family, model config...)."""
+
+    state: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    full = {"format": FORMAT, "version": __version__, **meta}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    save_file(tensors, str(p), metadata={"learned_solvers": json.dumps(full)})
+    return p
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None, family: str | None = None) -> Checkpoint:
+    """Load weights and metadata; refuse another format, major version, kind or family."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no checkpoint at {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            raw = (f.metadata() or {}).get("learned_solvers")
+        state = load_file(str(p))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{p}: not a learned-solvers checkpoint (safetensors read failed: {exc})") from exc
+    if raw is None:
+        raise CheckpointError(f"{p}: safetensors file without learned-solvers metadata")
+    meta = json.loads(raw)
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: checkpoint format {meta.get('format')!r}, this version reads {FORMAT!r}")
+    if str(meta.get("version", "")).split(".")[0] != __version__.split(".")[0]:
+        raise CheckpointError(f"{p}: written by learned-solvers {meta.get('version')}, this is {__version__}; retrain")
+    if kind is not None and meta.get("kind") != kind:
+        raise CheckpointError(f"{p}: a {meta.get('kind')!r} checkpoint, expected {kind!r}")
+    if family is not None and meta.get("family") != family:
+        raise CheckpointError(
+            f"{p}: trained on family {meta.get('family')!r}, not {family!r}; train one for this family "
+            "(learned-solvers train --family ...)"
+        )
+    return Checkpoint(state=state, meta=meta)

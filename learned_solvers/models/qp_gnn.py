@@ -1,0 +1,252 @@
+"""Implicit bipartite message passing for LP/QP (variables <-> constraints over A).
+
+One weight-tied block updates variable and constraint embeddings from messages along the
+nonzeros of ``A`` and from the KKT residual of the current primal-dual estimate (decoded from
+the embeddings), so the instance's own residual stays in the loop. Size-agnostic: a batch is
+the disjoint union of its instances' graphs, and nothing depends on n or m.
+
+Shapes: N = total variables, M = total constraints in a batch, d = width.
+The fixed-point state z has shape (B, n + m, d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from ..canonical import QPData
+from torch.nn.utils import parametrize
+
+from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
+
+__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "build_graph"]
+
+_CLIP = 1e3
+
+
+@dataclass(frozen=True, kw_only=True)
+class QPGNNConfig:
+    """width: embedding size; damping: mixing of old and new embeddings (contractivity);
+    train_k: forward iterations in training; backward: 'implicit' or 'phantom'."""
+
+    width: int = 64
+    damping: float = 0.5
+    train_k: int = 20
+    backward: str = "implicit"
+    residual_feedback: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class QPGraph:
+    """B instances of one size (n variables, m constraints), normalised by their own scales.
+
+    A: (B, m, n) dense, or (m, n) sparse when B == 1 and the instance is large; At likewise.
+    P: same layout as A for (n, n), or None. var_feat: (B, n, 7); con_feat: (B, m, 6);
+    c, lb, ub: (B, n); l, u: (B, m) (+-inf kept); x_scale, y_scale: (B, 1).
+    """
+
+    A: Tensor
+    At: Tensor
+    P: Tensor | None
+    var_feat: Tensor
+    con_feat: Tensor
+    c: Tensor
+    l: Tensor
+    u: Tensor
+    lb: Tensor
+    ub: Tensor
+    x_scale: Tensor
+    y_scale: Tensor
+
+    @property
+    def batch(self) -> int:
+        return self.var_feat.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.var_feat.shape[1]
+
+    def to(self, device: torch.device | str) -> QPGraph:
+        move = lambda t: t.to(device) if isinstance(t, Tensor) else t  # noqa: E731
+        return QPGraph(**{k: move(v) for k, v in self.__dict__.items()})
+
+
+def _mm(a: Tensor, x: Tensor) -> Tensor:
+    """(B, p, q) or sparse (p, q) times (B, q, d) -> (B, p, d)."""
+    if a.is_sparse:
+        return torch.sparse.mm(a, x[0]).unsqueeze(0)
+    return torch.bmm(a, x)
+
+
+def _finite_clip(v: np.ndarray) -> np.ndarray:
+    return np.clip(np.where(np.isfinite(v), v, 0.0), -_CLIP, _CLIP)
+
+
+def instance_scales(qp: QPData) -> tuple[float, float, float]:
+    """(s_b, s_c, s_a): magnitudes of the right-hand sides/bounds, costs, and A."""
+    sides = np.concatenate([qp.l, qp.u, qp.lb, qp.ub])
+    sides = np.abs(sides[np.isfinite(sides)])
+    s_b = float(np.mean(sides[sides > 0])) if (sides > 0).any() else 1.0
+    cc = np.abs(qp.c)
+    s_c = float(np.mean(cc[cc > 0])) if (cc > 0).any() else 1.0
+    s_a = float(np.mean(np.abs(qp.A.data))) if qp.A.nnz else 1.0
+    return s_b, s_c, s_a
+
+
+DENSE_LIMIT = 4_000_000  # entries of m*n above which a single instance stays sparse
+
+
+def build_graph(qps: list[QPData], *, dtype: torch.dtype = torch.float32) -> QPGraph:
+    """Normalise each instance by its own scales; all must share (n, m)."""
+    n, m = qps[0].n, qps[0].m
+    if any(q.n != n or q.m != m for q in qps):
+        raise ValueError("build_graph: a batch holds instances of one size; group them by (n, m) first")
+    sparse = len(qps) == 1 and n * m > DENSE_LIMIT
+    mats, pmats = [], []
+    vf, cf, cs, ls, us, lbs, ubs, xs, ys = [], [], [], [], [], [], [], [], []
+    has_p = any(q.P is not None for q in qps)
+    for q in qps:
+        s_b, s_c, s_a = instance_scales(q)
+        s_x = s_b / max(s_a, 1e-12)
+        s_y = s_c / max(s_a, 1e-12)
+        mats.append(q.A / s_a)
+        p = q.P if q.P is not None else None
+        if has_p:
+            pmats.append((p if p is not None else sp.csr_matrix((n, n))) * (s_x / s_c))
+        pd = np.asarray(p.diagonal()) * (s_x / s_c) if p is not None else np.zeros(n)
+        c = q.c / s_c
+        vf.append(np.stack([c, _finite_clip(q.lb / s_x), _finite_clip(q.ub / s_x), np.isfinite(q.lb),
+                            np.isfinite(q.ub), pd, np.ones(n)], 1))
+        eq = np.isfinite(q.l) & (q.l == q.u)
+        cf.append(np.stack([_finite_clip(q.l / s_b), _finite_clip(q.u / s_b), np.isfinite(q.l),
+                            np.isfinite(q.u), eq, np.ones(m)], 1))
+        cs.append(c)
+        ls.append(np.where(np.isfinite(q.l), q.l / s_b, -np.inf))
+        us.append(np.where(np.isfinite(q.u), q.u / s_b, np.inf))
+        lbs.append(np.where(np.isfinite(q.lb), q.lb / s_x, -np.inf))
+        ubs.append(np.where(np.isfinite(q.ub), q.ub / s_x, np.inf))
+        xs.append([s_x])
+        ys.append([s_y])
+    t = lambda v: torch.as_tensor(np.stack(v), dtype=dtype)  # noqa: E731
+
+    def mat(ms: list[sp.spmatrix]) -> Tensor:
+        if sparse:
+            c = ms[0].tocoo()
+            idx = torch.as_tensor(np.vstack([c.row, c.col]), dtype=torch.long)
+            return torch.sparse_coo_tensor(idx, torch.as_tensor(c.data, dtype=dtype), c.shape,
+                                           check_invariants=False).coalesce()
+        return torch.as_tensor(np.stack([x.toarray() for x in ms]), dtype=dtype)
+
+    return QPGraph(
+        A=mat(mats), At=mat([x.T for x in mats]), P=mat(pmats) if has_p else None,
+        var_feat=t(vf), con_feat=t(cf), c=t(cs), l=t(ls), u=t(us), lb=t(lbs), ub=t(ubs),
+        x_scale=t(xs), y_scale=t(ys),
+    )
+
+
+class _Block(nn.Module):
+    """z = [h_var; h_con] (B, n+m, d) -> next z."""
+
+    def __init__(self, cfg: QPGNNConfig) -> None:
+        super().__init__()
+        d = cfg.width
+        self.cfg = cfg
+        self.enc_v = nn.Sequential(nn.Linear(7, d), nn.ReLU(), nn.Linear(d, d))
+        self.enc_c = nn.Sequential(nn.Linear(6, d), nn.ReLU(), nn.Linear(d, d))
+        self.msg_vc = spectral_linear(d, d, bias=False)
+        self.msg_cv = spectral_linear(d, d, bias=False)
+        self.upd_c = spectral_linear(2 * d, d)
+        self.upd_v = spectral_linear(2 * d, d)
+        n_res = 3 if cfg.residual_feedback else 0
+        self.res_c = nn.Linear(n_res, d, bias=False) if n_res else None
+        self.res_v = nn.Linear(n_res, d, bias=False) if n_res else None
+        self.dec_x = nn.Linear(d, 1)
+        self.dec_y = nn.Linear(d, 1)
+        self._enc_cache: tuple[int, bool, Tensor, Tensor] | None = None
+
+    def decode(self, z: Tensor, g: QPGraph) -> tuple[Tensor, Tensor]:
+        """Normalised (x, y): (B, n), (B, m)."""
+        n = g.n
+        return self.dec_x(z[:, :n]).squeeze(-1), self.dec_y(z[:, n:]).squeeze(-1)
+
+    def _enc(self, g: QPGraph) -> tuple[Tensor, Tensor]:
+        # the encodings do not depend on z: once per graph and grad mode
+        hit = self._enc_cache
+        if hit is None or hit[0] != id(g) or hit[1] != torch.is_grad_enabled():
+            hit = (id(g), torch.is_grad_enabled(), self.enc_v(g.var_feat), self.enc_c(g.con_feat))
+            self._enc_cache = hit
+        return hit[2], hit[3]
+
+    def forward(self, z: Tensor, g: QPGraph) -> Tensor:
+        n = g.n
+        hv, hc = z[:, :n], z[:, n:]
+        inj_v, inj_c = self._enc(g)
+        if self.res_c is not None:
+            x, y = self.decode(z, g)
+            ax = _mm(g.A, x.unsqueeze(-1)).squeeze(-1)
+            viol = torch.minimum(torch.maximum(ax, g.l), g.u) - ax
+            rd = g.c - _mm(g.At, y.unsqueeze(-1)).squeeze(-1)
+            if g.P is not None:
+                rd = rd + _mm(g.P, x.unsqueeze(-1)).squeeze(-1)
+            gl = torch.tanh(torch.clamp(ax - g.l, max=1e3))
+            gu = torch.tanh(torch.clamp(g.u - ax, max=1e3))
+            slo = torch.tanh(torch.clamp(x - g.lb, max=1e3))
+            sup = torch.tanh(torch.clamp(g.ub - x, max=1e3))
+            inj_c = inj_c + self.res_c(torch.stack([torch.tanh(viol), gl, gu], -1))
+            inj_v = inj_v + self.res_v(torch.stack([torch.tanh(rd), slo, sup], -1))
+        hc_new = torch.tanh(self.upd_c(torch.cat([hc, _mm(g.A, self.msg_vc(hv))], -1)) + inj_c)
+        hv_new = torch.tanh(self.upd_v(torch.cat([hv, _mm(g.At, self.msg_cv(hc_new))], -1)) + inj_v)
+        a = self.cfg.damping
+        return (1 - a) * z + a * torch.cat([hv_new, hc_new], 1)
+
+    def init(self, g: QPGraph) -> Tensor:
+        m = g.con_feat.shape[1]
+        return torch.zeros(g.batch, g.n + m, self.cfg.width, dtype=g.var_feat.dtype, device=g.var_feat.device)
+
+
+class QPImplicitModel(nn.Module):
+    """Predicts normalised primal and dual values of every instance in a ``QPGraph``."""
+
+    def __init__(self, cfg: QPGNNConfig = QPGNNConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.block = _Block(cfg)
+        # Picard: the block is damped already, and Anderson's least squares over the whole
+        # (B, n+m, d) state costs more than the block itself at these sizes.
+        backward = (ImplicitDiff(solver=Picard(), tol=1e-4, max_iter=40) if cfg.backward == "implicit"
+                    else Phantom(steps=5, damping=0.5))
+        self.layer = ImplicitLayer(self.block, solver=Picard(), backward=backward, train_k=cfg.train_k)
+
+    def forward(self, g: QPGraph, *, k: int | None = None, return_iterates: bool = False):
+        """Returns (x_norm (B, n), y_norm (B, m), solve record); k defaults to train_k."""
+        self.block._enc_cache = None
+        if torch.is_grad_enabled():
+            out = self.layer(g, k=k, return_iterates=return_iterates)
+        else:
+            with parametrize.cached():  # spectral norms computed once per call, not per iteration
+                out = self.layer(g, k=k, return_iterates=return_iterates)
+        x, y = self.block.decode(out.z, g)
+        return x, y, out.solve
+
+    def predict(self, qps: list[QPData], *, k: int | None = None, device: str = "cpu") -> list[tuple[np.ndarray, np.ndarray]]:
+        """Unnormalised (x, y) for each instance (inference, no grad); groups by size."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(qps)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, q in enumerate(qps):
+            groups.setdefault((q.n, q.m), []).append(i)
+        for idx in groups.values():
+            g = build_graph([qps[i] for i in idx]).to(device)
+            with torch.no_grad():
+                x, y, _ = self(g, k=k)
+            x = (x * g.x_scale).double().cpu().numpy()
+            y = (y * g.y_scale).double().cpu().numpy()
+            for j, i in enumerate(idx):
+                out[i] = (x[j], y[j])
+        return out  # type: ignore[return-value]

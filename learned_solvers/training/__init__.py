@@ -1,0 +1,1 @@
+"""Training data (solved instances, Dask-parallel) and training loops."""

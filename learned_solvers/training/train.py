@@ -1,0 +1,121 @@
+"""Training the LP/QP implicit model on labelled instances (CPU by default, CUDA on request)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
+from .data import Labelled
+
+__all__ = ["TrainConfig", "TrainResult", "train_qp_model", "graph_targets"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 60
+    batch: int = 16
+    lr: float = 2e-3
+    width: int = 64
+    train_k: int = 20
+    backward: str = "implicit"
+    device: str = "cpu"
+    seed: int = 0
+    val_fraction: float = 0.1
+
+
+@dataclass
+class TrainResult:
+    model: QPImplicitModel
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    val_error: float = math.nan
+    val: list[Labelled] = field(default_factory=list)
+
+
+def graph_targets(g: QPGraph, items: list[Labelled]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised targets (N,), (M,) for a graph built from ``items``."""
+    dev, dt = g.x_scale.device, g.x_scale.dtype
+    x = torch.as_tensor(np.stack([it.x for it in items]), dtype=dt, device=dev) / g.x_scale
+    y = torch.as_tensor(np.stack([it.y for it in items]), dtype=dt, device=dev) / g.y_scale
+    return x, y
+
+
+def _loss(x: torch.Tensor, y: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, g: QPGraph) -> torch.Tensor:
+    """Mean over instances of relative squared errors of x and y; x, tx: (B, n), y, ty: (B, m)."""
+    ex = (x - tx).pow(2).sum(1) / (tx.pow(2).sum(1) + 1e-6)
+    ey = (y - ty).pow(2).sum(1) / (ty.pow(2).sum(1) + 1e-6)
+    return (ex + ey).mean()
+
+
+def _batches(items: list[Labelled], size: int, device: str):
+    by_size: dict[tuple[int, int], list[Labelled]] = {}
+    for it in items:
+        by_size.setdefault((it.qp.n, it.qp.m), []).append(it)
+    out = []
+    for group in by_size.values():
+        for i in range(0, len(group), size):
+            chunk = group[i:i + size]
+            g = build_graph([it.qp for it in chunk]).to(device)
+            out.append((g, *graph_targets(g, chunk)))
+    return out
+
+
+def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(), progress: bool = True) -> TrainResult:
+    """Train on ``data`` (a ``val_fraction`` is held out for model selection)."""
+    if len(data) < 2:
+        raise ValueError("training needs at least 2 solved instances")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(data))
+    n_val = max(1, int(round(config.val_fraction * len(data))))
+    val = [data[i] for i in order[:n_val]]
+    train = [data[i] for i in order[n_val:]] or val
+    dev = torch.device(config.device)
+    model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
+    train_b = _batches(train, config.batch, config.device)
+    val_b = _batches(val, config.batch, config.device)
+    best, best_state, history = math.inf, None, []
+    t0 = time.perf_counter()
+    bar = tqdm(range(config.epochs), desc="training (implicit diff)", disable=not progress)
+    import warnings
+
+    for epoch in bar:
+        model.train()
+        tot = 0.0
+        for j in rng.permutation(len(train_b)):
+            g, tx, ty = train_b[j]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
+                x, y, _ = model(g)
+                loss = _loss(x, y, tx, ty, g)
+                opt.zero_grad()
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            tot += loss.item()
+        sched.step()
+        model.eval()
+        with torch.no_grad():
+            v = sum(_loss(*model(g)[:2], tx, ty, g).item() for g, tx, ty in val_b) / len(val_b)
+        history.append({"epoch": epoch, "train_loss": tot / len(train_b), "val_loss": v})
+        if v < best:
+            best = v
+            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        bar.set_postfix(train=f"{tot / len(train_b):.3e}", val=f"{v:.3e}")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(model=model, history=history, seconds=time.perf_counter() - t0,
+                       val_error=math.sqrt(best / 2), val=val)
+
+
+def config_dict(config: TrainConfig) -> dict:
+    return asdict(config)

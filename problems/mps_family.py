@@ -1,0 +1,56 @@
+"""`mps:PATH`: a family made from one MPS/LP file by perturbing its data.
+
+Each instance multiplies the objective coefficients, the finite row sides and the finite
+variable bounds by independent factors drawn from [1 - perturb, 1 + perturb] (one factor per
+row for both sides, one per variable for both bounds, so l <= u stays true). Instances that
+a cold solve (HiGHS) does not find optimal are dropped by ``learned_solvers.training.data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from learned_solvers.canonical import QPData
+from learned_solvers.formats.mps import read_problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class MPSFamily:
+    path: str
+    perturb: float = 0.1
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.perturb < 1.0:
+            raise ValueError(f"--perturb must lie in [0, 1), got {self.perturb}")
+        if not self.name:
+            object.__setattr__(self, "name", f"mps:{Path(self.path).name}")
+
+    def spec(self) -> str:
+        return f"mps:{self.path},perturb={self.perturb}"
+
+    @cached_property
+    def base(self) -> QPData:
+        return read_problem(self.path)
+
+    def sample(self, count: int, *, seed: int) -> list[QPData]:
+        base = self.base
+        rng = np.random.default_rng(seed)
+        d = self.perturb
+        out = []
+        for i in range(count):
+            fc = rng.uniform(1 - d, 1 + d, base.n)
+            fr = rng.uniform(1 - d, 1 + d, base.m)
+            fb = rng.uniform(1 - d, 1 + d, base.n)
+            scale = lambda v, f: np.where(np.isfinite(v), v * f, v)  # noqa: E731
+            lo, hi = scale(base.l, fr), scale(base.u, fr)
+            # negative sides flip order under scaling; keep l <= u
+            lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+            lb, ub = scale(base.lb, fb), scale(base.ub, fb)
+            lb, ub = np.minimum(lb, ub), np.maximum(lb, ub)
+            out.append(base.with_data(c=base.c * fc, l=lo, u=hi, lb=lb, ub=ub, name=f"{base.name}[{seed}:{i}]"))
+        return out

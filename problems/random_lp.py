@@ -1,0 +1,74 @@
+"""`random-lp`: random sparse LPs as in the LP studies of Chen et al. (ICLR 2023) and
+Liu et al. (arXiv 2510.03638).
+
+Parameters: ``m`` constraints, ``n`` variables, ``nnz`` nonzeros of A (N(0,1) values at
+uniformly drawn positions, every row and column hit at least once), ``eq_fraction`` of rows
+that are equalities (the rest ``<=``), ``resample_matrix``: draw a new A for every instance
+(the paper's setting) or keep the family's A and vary c and b (default: the product's
+"same structure, new data" setting). Feasibility and boundedness hold by construction:
+b = A x0 (+ slack) for a random x0 in the box 0 <= x <= ub.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from learned_solvers.canonical import QPData
+
+
+@dataclass(frozen=True, kw_only=True)
+class RandomLP:
+    m: int = 200
+    n: int = 400
+    nnz: int = 0  # 0: 5% density
+    eq_fraction: float = 0.3
+    upper: float = 10.0
+    resample_matrix: bool = False
+    structure_seed: int = 0
+    name: str = "random-lp"
+
+    def __post_init__(self) -> None:
+        if self.m < 1 or self.n < 1:
+            raise ValueError("random-lp needs m >= 1 and n >= 1")
+        if not 0.0 <= self.eq_fraction <= 1.0:
+            raise ValueError("random-lp eq_fraction must lie in [0, 1]")
+
+    def spec(self) -> str:
+        return (f"random-lp:m={self.m},n={self.n},nnz={self._nnz()},eq_fraction={self.eq_fraction},"
+                f"resample_matrix={self.resample_matrix}")
+
+    def _nnz(self) -> int:
+        return self.nnz or max(self.m + self.n, int(0.05 * self.m * self.n))
+
+    def _matrix(self, rng: np.random.Generator) -> sp.csr_matrix:
+        m, n, nnz = self.m, self.n, self._nnz()
+        # cover every row and column, then fill the rest uniformly
+        k = max(m, n)
+        rows = np.concatenate([np.arange(k) % m, rng.integers(0, m, max(nnz - k, 0))])
+        cols = np.concatenate([rng.permutation(k) % n, rng.integers(0, n, max(nnz - k, 0))])
+        vals = rng.standard_normal(rows.size)
+        a = sp.csr_matrix((vals, (rows, cols)), shape=(m, n))
+        a.sum_duplicates()
+        return a
+
+    def sample(self, count: int, *, seed: int) -> list[QPData]:
+        rng = np.random.default_rng(seed)
+        fixed = self._matrix(np.random.default_rng(self.structure_seed))
+        n_eq = int(round(self.eq_fraction * self.m))
+        out = []
+        for i in range(count):
+            a = self._matrix(rng) if self.resample_matrix else fixed
+            x0 = rng.uniform(0.0, self.upper, self.n)
+            ax0 = a @ x0
+            slack = rng.uniform(0.0, 1.0, self.m)
+            u = ax0 + slack
+            l = np.full(self.m, -np.inf)
+            l[:n_eq] = ax0[:n_eq]
+            u[:n_eq] = ax0[:n_eq]
+            c = rng.standard_normal(self.n)
+            out.append(QPData(c=c, A=a, l=l, u=u, lb=np.zeros(self.n), ub=np.full(self.n, self.upper),
+                              name=f"random-lp[{seed}:{i}]"))
+        return out

@@ -1,0 +1,65 @@
+"""Family specs: ``name[:key=value,...]`` or ``mps:PATH``; one place that knows every family."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Protocol
+
+from learned_solvers.canonical import QPData
+
+__all__ = ["Family", "make_family", "FAMILIES"]
+
+
+class Family(Protocol):
+    """A seeded generator of related instances (same structure, new data)."""
+
+    name: str
+
+    def sample(self, count: int, *, seed: int) -> list[QPData]: ...
+
+    def spec(self) -> str: ...
+
+
+FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso")
+
+
+def _convert(cls: type, key: str, value: str) -> Any:
+    for f in fields(cls):
+        if f.name == key:
+            typ = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), str)
+            if typ is bool:
+                return value.lower() in ("1", "true", "yes")
+            return typ(value)
+    known = ", ".join(f.name for f in fields(cls) if f.init)
+    raise ValueError(f"family {cls.__name__}: unknown parameter {key!r}; known: {known}")
+
+
+def make_family(spec: str, **overrides: Any) -> Family:
+    """Build a family from ``random-lp:m=200,n=400``, ``mps:path/to/file.mps.gz``, ``portfolio``..."""
+    from .lasso import Lasso
+    from .mpc import MPC
+    from .mps_family import MPSFamily
+    from .portfolio import Portfolio
+    from .random_lp import RandomLP
+
+    name, _, rest = spec.partition(":")
+    if name == "mps":
+        path, _, opts = rest.partition(",")
+        if not path:
+            raise ValueError("family 'mps:PATH' needs a file path, e.g. mps:../shared/data/netlib/sc105.mps.gz")
+        params = dict(kv.split("=", 1) for kv in opts.split(",") if kv)
+        kwargs = {k: _convert(MPSFamily, k, v) for k, v in params.items()}
+        kwargs.update(overrides)
+        return MPSFamily(path=path, **kwargs)
+    classes = {"random-lp": RandomLP, "portfolio": Portfolio, "mpc": MPC, "lasso": Lasso}
+    if name not in classes:
+        raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
+    cls = classes[name]
+    params = {}
+    for kv in filter(None, rest.split(",")):
+        if "=" not in kv:
+            raise ValueError(f"family parameter {kv!r} must be key=value")
+        k, v = kv.split("=", 1)
+        params[k] = _convert(cls, k, v)
+    params.update({k: v for k, v in overrides.items() if k in {f.name for f in fields(cls)}})
+    return cls(**params)
