@@ -1,11 +1,13 @@
-"""The `learned-solvers` command line."""
+"""The `learned-solvers` command line: demo, train, solve, bench."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -18,27 +20,120 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from problems.registry import make_family
+
+    from .bench.qp import train_starter
+    from .training.data import label_instances
+    from .training.train import TrainConfig
+
+    fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
+    data = label_instances(fam.sample(args.train, seed=args.seed), scheduler=args.scheduler)
+    cfg = TrainConfig(epochs=args.epochs, width=args.width, device=args.device, seed=args.seed)
+    starter, info = train_starter(fam.spec(), data, config=cfg, progress=True)
+    path = starter.save(args.out, solver=args.solver, **info)
+    print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error {info['val_error']:.3g})")
+    return 0
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from .backends import make_backend
+    from .formats.mps import read_problem
+    from .warmstart import LearnedWarmStarter
+
+    qp = read_problem(args.instance)
+    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
+    starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
+                                                 device=args.device)
+    res = starter.solve(qp, backend)
+    out = {"instance": str(args.instance), "solver": res.solver, "status": res.status, "objective": res.objective,
+           "iterations": res.iterations, "solver_seconds": res.seconds,
+           "inference_seconds": res.extra.get("inference_seconds"), "warm_start_accepted": res.warm_start_accepted,
+           "fallback": res.extra.get("fallback")}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.qp import BenchConfig, format_report, run_bench, write_report
+
+    cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
+                      checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
+                      perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
+                      scheduler=args.scheduler, polish=not args.no_polish, save_checkpoint=args.save_checkpoint)
+    rep = run_bench(cfg)
+    print(format_report(rep))
+    if args.out:
+        print(f"report written to {write_report(rep, args.out)}")
+    return 0
+
+
+def _family_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--family", required=True,
+                   help="random-lp[:m=200,n=400], mps:PATH, portfolio, mpc, lasso (key=value options after ':')")
+    p.add_argument("--perturb", type=float, default=None, help="mps: families: relative perturbation d (0.1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--scheduler", default="local",
+                   help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="learned-solvers",
-        description="Learned implicit models that warm-start classical solvers.",
-    )
+    p = argparse.ArgumentParser(prog="learned-solvers",
+                                description="Learned implicit models that warm-start classical solvers.")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the main job on embedded defaults (CPU, minutes)")
     d.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_cmd_demo)
+
+    t = sub.add_parser("train", help="train a warm-start model on a problem family")
+    _family_args(t)
+    t.add_argument("--solver", default="pdlp", help="the solver the model will warm-start (recorded)")
+    t.add_argument("--train", type=int, default=200, help="training instances")
+    t.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
+    t.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("solve", help="solve one MPS/LP file with a learned warm start")
+    s.add_argument("instance", help="an .mps/.lp file (optionally .gz)")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    s.add_argument("--k", type=int, default=None, help="model iterations (default: the checkpoint's)")
+    s.add_argument("--tol", type=float, default=None)
+    s.add_argument("--no-polish", action="store_true", help="hand the raw prediction to the solver")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_cmd_solve)
+
+    b = sub.add_parser("bench", help="cold vs learned vs nearest-neighbour vs oracle on held-out instances")
+    _family_args(b)
+    b.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    b.add_argument("--train", type=int, default=200)
+    b.add_argument("--test", type=int, default=30)
+    b.add_argument("--k", type=int, default=None)
+    b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
+    b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
+    b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
+    b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
+    b.add_argument("--no-polish", action="store_true")
+    b.add_argument("--out", default=None, help="JSON report path")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .canonical import InvalidProblemError
+    from .checkpoint import CheckpointError
+
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
+    warnings.filterwarnings("default")
     sys.exit(main())

@@ -1,0 +1,1 @@
+"""The project's benchmark: cold vs learned vs nearest-neighbour vs oracle starts."""

@@ -1,0 +1,212 @@
+"""`learned-solvers bench` for LP/QP families.
+
+On ``n_test`` held-out instances, every start is handed to the same backend:
+  cold     - the solver's own start;
+  warm     - the learned start (inference timed one instance at a time, polish included);
+  nearest  - the optimum of the nearest training instance (by normalised data distance);
+  nearest_polished - the same start through the same active-set polish (to show what the
+             polish alone buys);
+  oracle   - the instance's own optimum (the limit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from problems.registry import make_family
+
+from ..backends import WarmStart, make_backend
+from ..canonical import QPData
+from ..canonical.polish import polish
+from ..models.qp_gnn import instance_scales
+from ..training.data import Labelled, label_instances
+from ..training.train import TrainConfig, train_qp_model
+from ..warmstart import LearnedWarmStarter
+
+__all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
+
+STARTS = ("cold", "warm", "nearest", "nearest_polished", "oracle")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig:
+    family: str
+    solver: str = "pdlp"
+    n_train: int = 200
+    n_test: int = 30
+    k: int | None = None
+    checkpoint: str | None = None
+    seed: int = 0
+    tol: float | None = None
+    pinned: bool = False
+    perturb: float | None = None
+    epochs: int = 40
+    width: int = 64
+    device: str = "cpu"
+    scheduler: str = "local"
+    polish: bool = True
+    progress: bool = True
+    save_checkpoint: str | None = None
+
+
+def _data_vector(qp: QPData) -> np.ndarray:
+    s_b, s_c, _ = instance_scales(qp)
+    f = lambda v, s: np.where(np.isfinite(v), v / s, 0.0)  # noqa: E731
+    return np.concatenate([qp.c / s_c, f(qp.l, s_b), f(qp.u, s_b), f(qp.lb, s_b), f(qp.ub, s_b)])
+
+
+def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
+                  polish: bool = True) -> tuple[LearnedWarmStarter, dict[str, Any]]:
+    res = train_qp_model(train, config=config, progress=progress)
+    starter = LearnedWarmStarter(res.model, family=family_spec,
+                                 scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
+                                 polish=polish, device=config.device,
+                                 meta={"train": asdict(config), "n_train": len(train)})
+    return starter, {"train_seconds": res.seconds, "val_error": res.val_error}
+
+
+def _family(cfg: BenchConfig):
+    over = {"perturb": cfg.perturb} if cfg.perturb is not None else {}
+    return make_family(cfg.family, **over)
+
+
+def run_bench(cfg: BenchConfig) -> dict[str, Any]:
+    """Train (unless a checkpoint is given), solve held-out instances with every start."""
+    fam = _family(cfg)
+    spec = fam.spec()
+    opts: dict[str, Any] = {}
+    if cfg.tol is not None:
+        opts["tol"] = cfg.tol
+    if cfg.pinned:
+        opts["pinned"] = True
+    backend = make_backend(cfg.solver, **opts)
+    t0 = time.perf_counter()
+    train = label_instances(fam.sample(cfg.n_train, seed=cfg.seed), scheduler=cfg.scheduler, progress=cfg.progress)
+    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + 1_000_003), scheduler=cfg.scheduler,
+                           progress=cfg.progress)
+    label_seconds = time.perf_counter() - t0
+    if not train or not test:
+        raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")
+    train_info: dict[str, Any] = {}
+    if cfg.checkpoint:
+        starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=spec, k=cfg.k, polish=cfg.polish,
+                                                     device=cfg.device)
+    else:
+        tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed)
+        starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish)
+        starter.k = cfg.k
+        if cfg.save_checkpoint:
+            starter.save(cfg.save_checkpoint, solver=cfg.solver)
+    k_used = cfg.k or starter.default_k
+
+    train_vecs = np.stack([_data_vector(t.qp) for t in train]) if all(
+        t.qp.n == train[0].qp.n and t.qp.m == train[0].qp.m for t in train) else None
+    rows: list[dict[str, Any]] = []
+    from tqdm.auto import tqdm
+
+    for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
+        try:
+            rows.append(_bench_one(item, train, train_vecs, starter, backend, k_used))
+        except Exception as exc:  # one bad instance must not lose the others
+            rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
+                         "trace": traceback.format_exc(limit=3)})
+    return _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend)
+
+
+def _bench_one(item: Labelled, train: list[Labelled], train_vecs, starter: LearnedWarmStarter, backend,
+               k: int) -> dict[str, Any]:
+    qp = item.qp
+    cold = backend.solve(qp)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ws, info = starter.warm_start(qp, k=k)
+    warm = backend.solve(qp, warm_start=ws)
+    if train_vecs is not None and train_vecs.shape[1] == _data_vector(qp).shape[0]:
+        j = int(np.argmin(np.linalg.norm(train_vecs - _data_vector(qp), axis=1)))
+    else:
+        j = 0
+    nb = train[j]
+    nearest = backend.solve(qp, warm_start=WarmStart(x=nb.x, y=nb.y))
+    t = time.perf_counter()
+    pn = polish(qp, nb.x, nb.y)
+    pn_seconds = time.perf_counter() - t
+    nearest_p = backend.solve(qp, warm_start=WarmStart(x=pn.x, y=pn.y, r=pn.r))
+    oracle = backend.solve(qp, warm_start=WarmStart(x=item.x, y=item.y))
+    pred_err = math.nan
+    if ws is not None:
+        pred_err = float(np.linalg.norm(ws.x - item.x) / (np.linalg.norm(item.x) + 1e-12))
+    row = {"name": qp.name, "prediction_error": pred_err, "polished": info.polished, "fallback": info.fallback,
+           "warnings": [str(w.message) for w in caught][:3],
+           "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
+           "same_answer": bool(backend.same_answer(cold, warm))}
+    for name, res in (("cold", cold), ("warm", warm), ("nearest", nearest), ("nearest_polished", nearest_p),
+                      ("oracle", oracle)):
+        row[name] = {"status": res.status, "objective": res.objective, "iterations": res.iterations,
+                     "seconds": res.seconds, "accepted": res.warm_start_accepted}
+    return row
+
+
+def _median(v: list[float]) -> float:
+    v = [x for x in v if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return float(np.median(v)) if v else math.nan
+
+
+def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_train: int, label_seconds: float,
+            train_info: dict[str, Any], backend) -> dict[str, Any]:
+    ok = [r for r in rows if "error" not in r]
+    rep: dict[str, Any] = {
+        "family": spec, "solver": cfg.solver, "solver_options": {"tol": getattr(backend, "tol", None),
+                                                                  "pinned": cfg.pinned},
+        "n_train": n_train, "n_test": len(rows), "n_failed": len(rows) - len(ok), "k": k, "polish": cfg.polish,
+        "seed": cfg.seed, "label_seconds": label_seconds, **train_info,
+    }
+    for s in STARTS:
+        rep[s] = {"iterations_median": _median([r[s]["iterations"] for r in ok]),
+                  "seconds_median": _median([r[s]["seconds"] for r in ok])}
+    rep["warm"]["inference_seconds_median"] = _median([r["inference_seconds"] for r in ok])
+    ratio = lambda a, b: a / b if b else (1.0 if a == 0 else math.inf)  # noqa: E731
+    for s in ("warm", "nearest", "nearest_polished", "oracle"):
+        key = "iteration_ratio" if s == "warm" else f"{s}_iteration_ratio"
+        rep[key] = _median([ratio(r[s]["iterations"], r["cold"]["iterations"]) for r in ok])
+    rep["time_ratio"] = _median([(r["inference_seconds"] + r["warm"]["seconds"]) / r["cold"]["seconds"] for r in ok])
+    rep["nearest_polished_time_ratio"] = _median(
+        [(r["nearest_polish_seconds"] + r["nearest_polished"]["seconds"]) / r["cold"]["seconds"] for r in ok])
+    rep["same_answer"] = (sum(r["same_answer"] for r in ok) / len(rows)) if rows else math.nan
+    rep["prediction_error_median"] = _median([r["prediction_error"] for r in ok])
+    rep["polished_fraction"] = (sum(bool(r["polished"]) for r in ok) / len(ok)) if ok else math.nan
+    rep["fallbacks"] = sum(r["fallback"] is not None for r in ok)
+    rep["instances"] = rows
+    return rep
+
+
+def format_report(rep: dict[str, Any]) -> str:
+    lines = [f"family {rep['family']} | solver {rep['solver']} | train {rep['n_train']} | test {rep['n_test']} "
+             f"| k {rep['k']} | polish {rep['polish']}",
+             f"{'start':<18}{'iterations (median)':>22}{'solver s (median)':>20}{'iter ratio':>12}",
+             "-" * 72]
+    for s in STARTS:
+        ratio = rep["iteration_ratio"] if s == "warm" else rep.get(f"{s}_iteration_ratio", 1.0)
+        lines.append(f"{s:<18}{rep[s]['iterations_median']:>22.0f}{rep[s]['seconds_median']:>20.5f}{ratio:>12.3f}")
+    lines += ["-" * 72,
+              f"inference s (median) {rep['warm']['inference_seconds_median']:.5f} | time_ratio {rep['time_ratio']:.3f} "
+              f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
+              f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
+    return "\n".join(lines)
+
+
+def write_report(rep: dict[str, Any], path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(rep, indent=2, default=float))
+    return p
+
+

@@ -1,0 +1,117 @@
+"""From a trained model to a solver's warm start: predict, polish, check, or fall back.
+
+``LearnedWarmStarter`` is the piece the CLI, the bench and the cvxpy plugin share. A
+prediction that is non-finite, or an instance far outside the training family's scales,
+gives ``None`` (a cold start) with a warning: the classical solver has the last word.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .backends import Backend, SolveResult, WarmStart
+from .canonical import QPData
+from .canonical.polish import polish as polish_pair
+from .checkpoint import load_checkpoint, save_checkpoint
+from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
+
+__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning"]
+
+KIND = "qp-implicit-gnn"
+
+
+class OutOfFamilyWarning(RuntimeWarning):
+    """The instance or prediction is unfit for a learned start; the solve runs cold."""
+
+
+@dataclass(frozen=True)
+class WarmStartInfo:
+    """inference_seconds: network + polish wall time; fallback: why a cold start was used."""
+
+    inference_seconds: float
+    k: int
+    polished: bool = False
+    fallback: str | None = None
+
+
+class LearnedWarmStarter:
+    """A trained ``QPImplicitModel`` plus what is needed to use it safely.
+
+    family: the family spec it was trained on; scale_range: (3, 2) min/max of the training
+    instances' (s_b, s_c, s_a) scales, used to refuse out-of-family instances.
+    """
+
+    def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
+                 polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None) -> None:
+        self.model = model.to(device).eval()
+        self.family = family
+        self.scale_range = np.asarray(scale_range, dtype=float)
+        self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
+        self.k = k
+        self.polish = polish
+        self.device = device
+        self.meta = dict(meta or {})
+
+    @staticmethod
+    def scale_range_of(qps: list[QPData]) -> np.ndarray:
+        s = np.array([instance_scales(q) for q in qps])
+        return np.stack([s.min(0), s.max(0)], 1)
+
+    def save(self, path: str | Path, **meta: Any) -> Path:
+        full = {**self.meta, **meta, "kind": KIND, "family": self.family, "model": self.model.cfg.to_dict(),
+                "scale_range": self.scale_range.tolist(), "best_k": self.meta.get("best_k", self.default_k)}
+        return save_checkpoint(path, self.model.state_dict(), full)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
+                        polish: bool = True, device: str = "cpu") -> LearnedWarmStarter:
+        ck = load_checkpoint(path, kind=KIND, family=family)
+        model = QPImplicitModel(QPGNNConfig(**ck.meta["model"]))
+        missing, unexpected = model.load_state_dict(ck.state, strict=False)
+        if missing or unexpected:
+            from .checkpoint import CheckpointError
+
+            raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        return cls(model, family=ck.meta["family"], scale_range=np.asarray(ck.meta["scale_range"]), k=k,
+                   polish=polish, device=device, meta=ck.meta)
+
+    def _in_family(self, qp: QPData) -> bool:
+        s = np.asarray(instance_scales(qp))
+        lo, hi = self.scale_range[:, 0], self.scale_range[:, 1]
+        return bool(np.all(s >= lo / 10) and np.all(s <= hi * 10))
+
+    def warm_start(self, qp: QPData, *, k: int | None = None) -> tuple[WarmStart | None, WarmStartInfo]:
+        """Predict (and polish) a start for ``qp``; ``None`` means: solve cold."""
+        k = k or self.k or self.default_k
+        t0 = time.perf_counter()
+        if not self._in_family(qp):
+            warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "
+                          "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
+            return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
+        with torch.inference_mode():
+            (x, y), = self.model.predict([qp], k=k, device=self.device)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",
+                          OutOfFamilyWarning, stacklevel=2)
+            return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="non-finite prediction")
+        polished = False
+        r = None
+        if self.polish:
+            p = polish_pair(qp, x, y)
+            x, y, r, polished = p.x, p.y, p.r, p.polished
+        return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished)
+
+    def solve(self, qp: QPData, backend: Backend, *, k: int | None = None) -> SolveResult:
+        """Warm-started solve; ``extra`` holds the inference time and any fallback reason."""
+        ws, info = self.warm_start(qp, k=k)
+        res = backend.solve(qp, warm_start=ws)
+        res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,
+                         fallback=info.fallback)
+        return res
