@@ -20,7 +20,7 @@ class Family(Protocol):
     def spec(self) -> str: ...
 
 
-FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso")
+FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
 
 
 def _convert(cls: type, key: str, value: str) -> Any:
@@ -43,6 +43,10 @@ def make_family(spec: str, **overrides: Any) -> Family:
     from .random_lp import RandomLP
 
     name, _, rest = spec.partition(":")
+    if name == "cvxpy":
+        from .cvxpy_family import CvxpyFamily
+
+        return CvxpyFamily.from_spec(rest)
     if name == "mps":
         path, _, opts = rest.partition(",")
         if not path:

@@ -217,12 +217,16 @@ class QPImplicitModel(nn.Module):
     def __init__(self, cfg: QPGNNConfig = QPGNNConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.block = _Block(cfg)
+        block = _Block(cfg)
         # Picard: the block is damped already, and Anderson's least squares over the whole
         # (B, n+m, d) state costs more than the block itself at these sizes.
         backward = (ImplicitDiff(solver=Picard(), tol=1e-4, max_iter=40) if cfg.backward == "implicit"
                     else Phantom(steps=5, damping=0.5))
-        self.layer = ImplicitLayer(self.block, solver=Picard(), backward=backward, train_k=cfg.train_k)
+        self.layer = ImplicitLayer(block, solver=Picard(), backward=backward, train_k=cfg.train_k)
+
+    @property
+    def block(self) -> _Block:
+        return self.layer.block  # type: ignore[return-value]
 
     def forward(self, g: QPGraph, *, k: int | None = None, return_iterates: bool = False):
         """Returns (x_norm (B, n), y_norm (B, m), solve record); k defaults to train_k."""

@@ -1,0 +1,69 @@
+"""cvxpy problems (LP/QP, DCP, any variable shapes) <-> canonical ``QPData``.
+
+The canonical form is cvxpy's own QP compilation (``Problem.get_problem_data(cp.OSQP)``:
+``A x = b``, ``F x <= g``), so a model trained on problems built by one cvxpy script sees
+exactly what the cvxpy plugin hands it later. Solutions go back through cvxpy's own
+inversion chain, so ``Variable.value`` and ``Constraint.dual_value`` are cvxpy's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..canonical import QPData
+
+__all__ = ["CvxpyMapping", "from_cvxpy", "qp_from_osqp_data", "write_back"]
+
+
+@dataclass
+class CvxpyMapping:
+    """What ``write_back`` needs: cvxpy's solving chain and inverse data."""
+
+    chain: Any
+    inverse_data: Any
+    n_eq: int
+
+
+def qp_from_osqp_data(data: dict[str, Any], *, name: str = "cvxpy") -> QPData:
+    """Canonical form of cvxpy's QP data dict (keys P, q, A, b, F, G)."""
+    a_eq, b_eq = data["A"], np.asarray(data["b"], dtype=float)
+    f_in, g_in = data["F"], np.asarray(data["G"], dtype=float)
+    n = np.asarray(data["q"]).shape[0]
+    a = sp.vstack([sp.csr_matrix(a_eq, shape=(b_eq.shape[0], n)), sp.csr_matrix(f_in, shape=(g_in.shape[0], n))]).tocsr()
+    l = np.concatenate([b_eq, np.full(g_in.shape[0], -np.inf)])
+    u = np.concatenate([b_eq, g_in])
+    p = data.get("P")
+    return QPData(c=np.asarray(data["q"], dtype=float), A=a, l=l, u=u, lb=np.full(n, -np.inf), ub=np.full(n, np.inf),
+                  P=sp.csr_matrix(p) if p is not None else None, name=name)
+
+
+def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
+    """Compile a cvxpy problem to ``QPData`` (raises cvxpy's own error if it is not a QP)."""
+    import cvxpy as cp
+
+    data, chain, inverse = problem.get_problem_data(cp.OSQP)
+    qp = qp_from_osqp_data(data, name=f"cvxpy:{id(problem):x}")
+    return qp, CvxpyMapping(chain=chain, inverse_data=inverse, n_eq=np.asarray(data["b"]).shape[0])
+
+
+def osqp_like(x: np.ndarray, y_canonical: np.ndarray, *, objective: float, iterations: int, seconds: float,
+              status_val: int = 1) -> SimpleNamespace:
+    """A result shaped like OSQP's, which cvxpy's OSQP interface inverts (OSQP's dual sign)."""
+    info = SimpleNamespace(status_val=status_val, obj_val=objective, iter=iterations, run_time=seconds,
+                           status="solved")
+    return SimpleNamespace(x=x, y=-np.asarray(y_canonical), info=info, prim_inf_cert=None)
+
+
+def write_back(problem: Any, mapping: CvxpyMapping, x: np.ndarray, y: np.ndarray, *, objective: float,
+               iterations: int = 0, seconds: float = 0.0) -> None:
+    """Set ``problem.value``, every ``Variable.value`` and ``Constraint.dual_value``.
+
+    objective: the canonical objective (without cvxpy's constant offset, which cvxpy adds).
+    """
+    raw = osqp_like(x, y, objective=objective, iterations=iterations, seconds=seconds)
+    problem.unpack_results(raw, mapping.chain, mapping.inverse_data)

@@ -1,0 +1,20 @@
+"""A user's cvxpy script (used by the tests and the README): a long-only Markowitz portfolio."""
+
+import cvxpy as cp
+import numpy as np
+
+N_ASSETS, N_FACTORS = 30, 4
+_rng = np.random.default_rng(42)
+F = _rng.standard_normal((N_ASSETS, N_FACTORS)) * 0.3
+D = _rng.uniform(0.05, 0.2, N_ASSETS)
+MU_BAR = _rng.uniform(0.0, 0.2, N_ASSETS)
+
+
+def build(rng: np.random.Generator) -> cp.Problem:
+    """One instance: new expected returns, same risk model."""
+    mu = MU_BAR + 0.05 * rng.standard_normal(N_ASSETS)
+    w = cp.Variable(N_ASSETS, name="w")
+    f = cp.Variable(N_FACTORS, name="f")
+    risk = cp.sum_squares(f) + cp.sum_squares(cp.multiply(np.sqrt(D), w))
+    cons = [f == F.T @ w, cp.sum(w) == 1, w >= 0]
+    return cp.Problem(cp.Minimize(risk - mu @ w), cons)

@@ -1,0 +1,179 @@
+"""LP/QP: canonical form, adapters, every backend cold and warm on known optima, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from learned_solvers.backends import BACKENDS, Status, WarmStart, make_backend
+from learned_solvers.canonical import InvalidProblemError, QPData, kkt_residuals
+from learned_solvers.canonical.polish import polish
+from learned_solvers.formats.mps import MPSFormatError, read_problem
+from problems.registry import make_family
+
+from .conftest import netlib, netlib_optimum
+
+TOL = {"pdlp": 1e-4, "osqp": 2e-3, "scs": 1e-3, "highs": 1e-9}
+
+
+@pytest.mark.parametrize("name", ["afiro", "sc50a"])
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_backends_reach_netlib_optimum_cold_and_warm(name, solver):
+    qp = read_problem(netlib(name))
+    ref = netlib_optimum(name)
+    backend = make_backend(solver)
+    cold = backend.solve(qp)
+    assert cold.status == Status.OPTIMAL
+    assert abs(cold.objective - ref) <= TOL[solver] * (1 + abs(ref))
+    exact = make_backend("highs").solve(qp)
+    warm = backend.solve(qp, warm_start=WarmStart(x=exact.x, y=exact.y))
+    assert warm.warm_start_accepted and warm.status == Status.OPTIMAL
+    assert abs(warm.objective - ref) <= TOL[solver] * (1 + abs(ref))
+    assert warm.iterations <= cold.iterations
+    if solver in ("pdlp", "osqp", "scs"):
+        assert warm.iterations < cold.iterations
+
+
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_nan_warm_start_falls_back_to_cold_with_warning(solver):
+    qp = read_problem(netlib("afiro"))
+    backend = make_backend(solver)
+    cold = backend.solve(qp)
+    bad = WarmStart(x=np.full(qp.n, np.nan), y=np.zeros(qp.m))
+    with pytest.warns(RuntimeWarning, match="warm start refused"):
+        res = backend.solve(qp, warm_start=bad)
+    assert not res.warm_start_accepted and backend.same_answer(cold, res)
+    with pytest.warns(RuntimeWarning, match="expected"):
+        res = backend.solve(qp, warm_start=WarmStart(x=np.zeros(qp.n + 1)))
+    assert res.status == cold.status
+
+
+def _tiny(l, u, c=(1.0, 1.0), lb=(0.0, 0.0), ub=(np.inf, np.inf)):
+    return QPData(c=np.array(c), A=sp.csr_matrix([[1.0, 1.0]]), l=np.array(l), u=np.array(u),
+                  lb=np.array(lb), ub=np.array(ub), name="tiny")
+
+
+@pytest.mark.parametrize("solver", BACKENDS)
+def test_infeasible_and_unbounded_keep_the_cold_status_when_warm(solver):
+    infeasible = _tiny([-np.inf], [-1.0])  # x >= 0, x1 + x2 <= -1
+    unbounded = _tiny([1.0], [np.inf], c=(-1.0, 0.0))
+    backend = make_backend(solver)
+    for qp, expected in ((infeasible, {Status.INFEASIBLE, Status.INFEASIBLE_OR_UNBOUNDED}),
+                         (unbounded, {Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED})):
+        cold = backend.solve(qp)
+        warm = backend.solve(qp, warm_start=WarmStart(x=np.ones(2), y=np.ones(1)))
+        assert cold.status in expected, (solver, cold.status)
+        assert warm.status == cold.status
+
+
+def test_canonical_form_rejects_bad_data():
+    good = dict(c=np.ones(2), A=sp.csr_matrix(np.ones((1, 2))), l=[0.0], u=[1.0], lb=[0, 0], ub=[1, 1])
+    QPData(**good)
+    with pytest.raises(InvalidProblemError, match="columns"):
+        QPData(**{**good, "c": np.ones(3)})
+    with pytest.raises(InvalidProblemError, match="NaN"):
+        QPData(**{**good, "l": [np.nan]})
+    with pytest.raises(InvalidProblemError, match="c holds NaN"):
+        QPData(**{**good, "c": [1.0, np.nan]})
+    with pytest.raises(InvalidProblemError, match="l > u"):
+        QPData(**{**good, "l": [2.0]})
+    with pytest.raises(InvalidProblemError, match="P is"):
+        QPData(**{**good, "P": sp.identity(3)})
+
+
+def test_mps_reader_plain_gz_and_errors(tmp_path):
+    gz = netlib("afiro")
+    plain = tmp_path / "afiro.mps"
+    plain.write_bytes(gzip.decompress(gz.read_bytes()))
+    a, b = read_problem(gz), read_problem(plain)
+    assert (a.n, a.m) == (32, 27) and (b.n, b.m) == (32, 27)
+    assert np.allclose(a.c, b.c)
+    with pytest.raises(FileNotFoundError, match="no such problem file"):
+        read_problem(tmp_path / "missing.mps")
+    broken = tmp_path / "broken.mps"
+    broken.write_bytes(b"garbage garbage\x00\x01")
+    with pytest.raises(MPSFormatError, match="broken.mps"):
+        read_problem(broken)
+    odd = tmp_path / "model.txt"
+    odd.write_text("x")
+    with pytest.raises(MPSFormatError, match="extension"):
+        read_problem(odd)
+
+
+def test_scip_adapter_matches_mps_reader():
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    path = netlib("sc50a")
+    model = pyscipopt.Model()
+    model.hideOutput()
+    model.readProblem(str(path))
+    qp = from_scip(model)
+    ref = make_backend("highs").solve(read_problem(path))
+    assert abs(make_backend("highs").solve(qp).objective - ref.objective) < 1e-8
+
+
+def test_polish_recovers_exact_optimum_from_exact_active_set():
+    qp = read_problem(netlib("sc50a"))
+    exact = make_backend("highs").solve(qp)
+    rng = np.random.default_rng(0)
+    p = polish(qp, exact.x + 1e-6 * rng.standard_normal(qp.n), exact.y)
+    k = kkt_residuals(qp, p.x, p.y)
+    assert max(k.primal, k.dual, k.gap) < 1e-7
+
+
+def test_polish_never_returns_a_worse_pair():
+    qp = read_problem(netlib("sc50a"))
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal(qp.n), rng.standard_normal(qp.m)
+    p = polish(qp, x, y)
+    assert p.merit <= p.merit_raw
+
+
+@pytest.mark.parametrize("spec", ["random-lp:m=20,n=40", "portfolio:assets=20,factors=3", "mpc:horizon=5",
+                                  "lasso:samples=20,features=10"])
+def test_families_are_seeded_and_solvable(spec):
+    fam = make_family(spec)
+    a, b = fam.sample(2, seed=3), fam.sample(2, seed=3)
+    assert np.allclose(a[0].c, b[0].c) and np.allclose(a[1].u[np.isfinite(a[1].u)], b[1].u[np.isfinite(b[1].u)])
+    for qp in a:
+        assert make_backend("highs").solve(qp).status == Status.OPTIMAL
+
+
+def test_mps_family_perturbs_within_range():
+    fam = make_family(f"mps:{netlib('afiro')}", perturb=0.1)
+    base = fam.base
+    inst = fam.sample(3, seed=0)
+    for qp in inst:
+        nz = base.c != 0
+        ratio = qp.c[nz] / base.c[nz]
+        assert np.all((ratio >= 0.9 - 1e-12) & (ratio <= 1.1 + 1e-12))
+        assert qp.same_structure(base)
+    with pytest.raises(ValueError, match="perturb"):
+        make_family(f"mps:{netlib('afiro')}", perturb=1.5)
+
+
+def test_unknown_family_and_parameter_rejected():
+    with pytest.raises(ValueError, match="unknown family"):
+        make_family("nope")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        make_family("random-lp:bogus=3")
+
+
+def test_unknown_backend_option_rejected():
+    with pytest.raises(TypeError):
+        make_backend("osqp", bogus=1)
+    with pytest.raises(ValueError, match="unknown solver"):
+        make_backend("gurobi")
+
+
+def test_osqp_pinned_setting_is_applied():
+    qp = make_family("portfolio:assets=20,factors=3").sample(1, seed=0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = make_backend("osqp", pinned=True).solve(qp)
+    assert a.status == Status.OPTIMAL

@@ -1,0 +1,145 @@
+"""Training, checkpoints, learned warm starts, the bench command and the cvxpy plugin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from learned_solvers.backends import Status, make_backend
+from learned_solvers.bench.qp import train_starter
+from learned_solvers.checkpoint import CheckpointError, save_checkpoint
+from learned_solvers.training.data import label_instances
+from learned_solvers.training.train import TrainConfig
+from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning
+from problems.registry import make_family
+
+SPEC = "random-lp:m=15,n=30"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    fam = make_family(SPEC)
+    data = label_instances(fam.sample(24, seed=0), scheduler="serial", progress=False)
+    starter, info = train_starter(fam.spec(), data, config=TrainConfig(epochs=3, width=16, train_k=8), progress=False)
+    path = tmp_path_factory.mktemp("ck") / "model.safetensors"
+    starter.save(path, solver="pdlp")
+    return fam, starter, path
+
+
+def test_checkpoint_round_trip_gives_same_prediction(trained):
+    fam, starter, path = trained
+    qp = fam.sample(1, seed=5)[0]
+    again = LearnedWarmStarter.from_checkpoint(path, family=fam.spec())
+    a, _ = starter.warm_start(qp)
+    b, _ = again.warm_start(qp)
+    assert np.allclose(a.x, b.x, atol=1e-6) and np.allclose(a.y, b.y, atol=1e-6)
+
+
+def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path):
+    fam, starter, path = trained
+    with pytest.raises(CheckpointError, match="trained on family"):
+        LearnedWarmStarter.from_checkpoint(path, family="portfolio:assets=10,factors=2,gamma=1.0")
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError, match="not a learned-solvers checkpoint"):
+        LearnedWarmStarter.from_checkpoint(bogus)
+    old = tmp_path / "old.safetensors"
+    save_checkpoint(old, starter.model.state_dict(), {"kind": "qp-implicit-gnn", "family": fam.spec()})
+    import json as _json
+    from safetensors.torch import load_file, save_file
+
+    meta = {"learned_solvers": _json.dumps({"format": "learned-solvers/1", "version": "9.0.0", "kind": "x"})}
+    save_file(load_file(str(old)), str(old), metadata=meta)
+    with pytest.raises(CheckpointError, match="retrain"):
+        LearnedWarmStarter.from_checkpoint(old)
+
+
+def test_learned_start_keeps_the_answer_and_out_of_family_falls_back(trained):
+    fam, starter, _ = trained
+    backend = make_backend("pdlp")
+    for qp in fam.sample(3, seed=11):
+        cold = backend.solve(qp)
+        warm = starter.solve(qp, backend)
+        assert warm.status == Status.OPTIMAL and backend.same_answer(cold, warm)
+    qp = fam.sample(1, seed=12)[0]
+    huge = qp.with_data(c=qp.c * 1e6)
+    with pytest.warns(OutOfFamilyWarning, match="outside the training family"):
+        ws, info = starter.warm_start(huge)
+    assert ws is None and info.fallback == "out of family"
+    res = starter.solve(huge, backend)
+    assert res.status == Status.OPTIMAL and not res.warm_start_accepted
+
+
+def test_nan_prediction_falls_back_to_cold(trained, monkeypatch):
+    fam, starter, _ = trained
+    qp = fam.sample(1, seed=13)[0]
+    monkeypatch.setattr(starter.model, "predict", lambda qps, **kw: [(np.full(q.n, np.nan), np.zeros(q.m)) for q in qps])
+    with pytest.warns(OutOfFamilyWarning, match="NaN"):
+        res = starter.solve(qp, make_backend("highs"))
+    assert res.status == Status.OPTIMAL and res.extra["fallback"] == "non-finite prediction"
+
+
+def test_bench_command_writes_the_report(tmp_path):
+    out = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "learned_solvers.cli", "bench", "--family", SPEC, "--solver", "pdlp",
+         "--train", "16", "--test", "4", "--epochs", "2", "--width", "16", "--scheduler", "serial",
+         "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads(out.read_text())
+    for key in ("family", "solver", "n_train", "n_test", "k", "iteration_ratio", "time_ratio",
+                "nearest_iteration_ratio", "same_answer"):
+        assert key in rep
+    for start in ("cold", "warm", "nearest", "oracle"):
+        assert "iterations_median" in rep[start]
+    assert "seconds_median" in rep["cold"] and "inference_seconds_median" in rep["warm"]
+    assert rep["same_answer"] == 1.0
+    assert rep["oracle_iteration_ratio"] < 0.2
+    assert "time_ratio" in proc.stdout
+
+
+def test_bench_with_dask_local_cluster(tmp_path):
+    fam = make_family(SPEC)
+    data = label_instances(fam.sample(6, seed=0), scheduler="local", workers=2, progress=False)
+    assert len(data) == 6 and all(d.x.shape == (30,) for d in data)
+
+
+def test_cli_reports_bad_input_clearly(tmp_path):
+    bad = tmp_path / "bad.mps"
+    bad.write_bytes(b"\x00\x01 nonsense")
+    ck = tmp_path / "none.safetensors"
+    proc = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "solve", str(bad), "--checkpoint", str(ck)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "bad.mps" in proc.stderr
+
+
+def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers.cvxpy_plugin import LearnedOSQP
+    from tests.cvxpy_portfolio import build
+
+    fam = make_family("cvxpy:tests.cvxpy_portfolio:build")
+    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False)
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
+    path = starter.save(tmp_path / "portfolio.safetensors")
+
+    prob = build(np.random.default_rng(123))
+    prob.solve(solver=cp.OSQP, eps_abs=1e-5, eps_rel=1e-5)
+    ref_value, ref_w = prob.value, prob.variables()[0].value.copy()
+    ref_dual = prob.constraints[1].dual_value
+
+    prob = build(np.random.default_rng(123))
+    plugin = LearnedOSQP(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfFamilyWarning)
+        prob.solve(solver=plugin)  # the one-line change
+    assert prob.status == "optimal"
+    assert abs(prob.value - ref_value) < 1e-3 * (1 + abs(ref_value))
+    assert np.allclose(prob.variables()[0].value, ref_w, atol=5e-3)
+    assert abs(prob.constraints[1].dual_value - ref_dual) < 5e-3 * (1 + abs(ref_dual))
+    assert "inference_seconds" in plugin.last
