@@ -20,6 +20,7 @@ from .backends import Backend, SolveResult, WarmStart
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
+from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning"]
@@ -49,8 +50,10 @@ class LearnedWarmStarter:
     """
 
     def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
-                 polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None) -> None:
+                 polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None,
+                 anchors: AnchorBank | None = None) -> None:
         self.model = model.to(device).eval()
+        self.anchors = anchors
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
         self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
@@ -67,20 +70,25 @@ class LearnedWarmStarter:
     def save(self, path: str | Path, **meta: Any) -> Path:
         full = {**self.meta, **meta, "kind": KIND, "family": self.family, "model": self.model.cfg.to_dict(),
                 "scale_range": self.scale_range.tolist(), "best_k": self.meta.get("best_k", self.default_k)}
-        return save_checkpoint(path, self.model.state_dict(), full)
+        state = dict(self.model.state_dict())
+        if self.anchors is not None:
+            state.update(self.anchors.state())
+        return save_checkpoint(path, state, full)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         polish: bool = True, device: str = "cpu") -> LearnedWarmStarter:
         ck = load_checkpoint(path, kind=KIND, family=family)
         model = QPImplicitModel(QPGNNConfig(**ck.meta["model"]))
-        missing, unexpected = model.load_state_dict(ck.state, strict=False)
+        weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
+        bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
+        missing, unexpected = model.load_state_dict(weights, strict=False)
         if missing or unexpected:
             from .checkpoint import CheckpointError
 
             raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         return cls(model, family=ck.meta["family"], scale_range=np.asarray(ck.meta["scale_range"]), k=k,
-                   polish=polish, device=device, meta=ck.meta)
+                   polish=polish, device=device, meta=ck.meta, anchors=bank)
 
     def _in_family(self, qp: QPData) -> bool:
         s = np.asarray(instance_scales(qp))
@@ -95,8 +103,10 @@ class LearnedWarmStarter:
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
+        anchor = self.anchors.nearest(qp) if self.anchors is not None else None
         with torch.inference_mode():
-            (x, y), = self.model.predict([qp], k=k, device=self.device)
+            (x, y), = self.model.predict([qp], k=k, device=self.device,
+                                         anchors=[anchor] if anchor is not None else None)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",
                           OutOfFamilyWarning, stacklevel=2)

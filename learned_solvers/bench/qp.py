@@ -27,7 +27,7 @@ from problems.registry import make_family
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData
 from ..canonical.polish import polish
-from ..models.qp_gnn import instance_scales
+from ..models.anchors import AnchorBank
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
@@ -58,19 +58,13 @@ class BenchConfig:
     save_checkpoint: str | None = None
 
 
-def _data_vector(qp: QPData) -> np.ndarray:
-    s_b, s_c, _ = instance_scales(qp)
-    f = lambda v, s: np.where(np.isfinite(v), v / s, 0.0)  # noqa: E731
-    return np.concatenate([qp.c / s_c, f(qp.l, s_b), f(qp.u, s_b), f(qp.lb, s_b), f(qp.ub, s_b)])
-
-
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
                   polish: bool = True) -> tuple[LearnedWarmStarter, dict[str, Any]]:
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
                                  polish=polish, device=config.device,
-                                 meta={"train": asdict(config), "n_train": len(train)})
+                                 meta={"train": asdict(config), "n_train": len(train)}, anchors=res.anchors)
     return starter, {"train_seconds": res.seconds, "val_error": res.val_error}
 
 
@@ -108,36 +102,30 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             starter.save(cfg.save_checkpoint, solver=cfg.solver)
     k_used = cfg.k or starter.default_k
 
-    train_vecs = np.stack([_data_vector(t.qp) for t in train]) if all(
-        t.qp.n == train[0].qp.n and t.qp.m == train[0].qp.m for t in train) else None
+    bank = AnchorBank.build(train)
     rows: list[dict[str, Any]] = []
     from tqdm.auto import tqdm
 
     for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
         try:
-            rows.append(_bench_one(item, train, train_vecs, starter, backend, k_used))
+            rows.append(_bench_one(item, bank, starter, backend, k_used))
         except Exception as exc:  # one bad instance must not lose the others
             rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
                          "trace": traceback.format_exc(limit=3)})
     return _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend)
 
 
-def _bench_one(item: Labelled, train: list[Labelled], train_vecs, starter: LearnedWarmStarter, backend,
-               k: int) -> dict[str, Any]:
+def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, backend, k: int) -> dict[str, Any]:
     qp = item.qp
     cold = backend.solve(qp)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ws, info = starter.warm_start(qp, k=k)
     warm = backend.solve(qp, warm_start=ws)
-    if train_vecs is not None and train_vecs.shape[1] == _data_vector(qp).shape[0]:
-        j = int(np.argmin(np.linalg.norm(train_vecs - _data_vector(qp), axis=1)))
-    else:
-        j = 0
-    nb = train[j]
-    nearest = backend.solve(qp, warm_start=WarmStart(x=nb.x, y=nb.y))
+    nb_x, nb_y = bank.nearest(qp) or (np.zeros(qp.n), np.zeros(qp.m))
+    nearest = backend.solve(qp, warm_start=WarmStart(x=nb_x, y=nb_y))
     t = time.perf_counter()
-    pn = polish(qp, nb.x, nb.y)
+    pn = polish(qp, nb_x, nb_y)
     pn_seconds = time.perf_counter() - t
     nearest_p = backend.solve(qp, warm_start=WarmStart(x=pn.x, y=pn.y, r=pn.r))
     oracle = backend.solve(qp, warm_start=WarmStart(x=item.x, y=item.y))

@@ -48,7 +48,8 @@ class QPGraph:
     """B instances of one size (n variables, m constraints), normalised by their own scales.
 
     A: (B, m, n) dense, or (m, n) sparse when B == 1 and the instance is large; At likewise.
-    P: same layout as A for (n, n), or None. var_feat: (B, n, 7); con_feat: (B, m, 6);
+    P: same layout as A for (n, n), or None. var_feat: (B, n, 8); con_feat: (B, m, 7);
+    x_anchor: (B, n), y_anchor: (B, m): normalised anchor solution (zeros without anchors);
     c, lb, ub: (B, n); l, u: (B, m) (+-inf kept); x_scale, y_scale: (B, 1).
     """
 
@@ -64,6 +65,8 @@ class QPGraph:
     ub: Tensor
     x_scale: Tensor
     y_scale: Tensor
+    x_anchor: Tensor
+    y_anchor: Tensor
 
     @property
     def batch(self) -> int:
@@ -103,16 +106,21 @@ def instance_scales(qp: QPData) -> tuple[float, float, float]:
 DENSE_LIMIT = 4_000_000  # entries of m*n above which a single instance stays sparse
 
 
-def build_graph(qps: list[QPData], *, dtype: torch.dtype = torch.float32) -> QPGraph:
-    """Normalise each instance by its own scales; all must share (n, m)."""
+def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                dtype: torch.dtype = torch.float32) -> QPGraph:
+    """Normalise each instance by its own scales; all must share (n, m).
+
+    anchors: per instance a known solution (x, y) of a related instance (the nearest training
+    instance's optimum); the model predicts a correction to it.
+    """
     n, m = qps[0].n, qps[0].m
     if any(q.n != n or q.m != m for q in qps):
         raise ValueError("build_graph: a batch holds instances of one size; group them by (n, m) first")
     sparse = len(qps) == 1 and n * m > DENSE_LIMIT
     mats, pmats = [], []
-    vf, cf, cs, ls, us, lbs, ubs, xs, ys = [], [], [], [], [], [], [], [], []
+    vf, cf, cs, ls, us, lbs, ubs, xs, ys, xa, ya = [], [], [], [], [], [], [], [], [], [], []
     has_p = any(q.P is not None for q in qps)
-    for q in qps:
+    for i, q in enumerate(qps):
         s_b, s_c, s_a = instance_scales(q)
         s_x = s_b / max(s_a, 1e-12)
         s_y = s_c / max(s_a, 1e-12)
@@ -122,11 +130,15 @@ def build_graph(qps: list[QPData], *, dtype: torch.dtype = torch.float32) -> QPG
             pmats.append((p if p is not None else sp.csr_matrix((n, n))) * (s_x / s_c))
         pd = np.asarray(p.diagonal()) * (s_x / s_c) if p is not None else np.zeros(n)
         c = q.c / s_c
+        ax_ = np.clip(anchors[i][0] / s_x, -_CLIP, _CLIP) if anchors is not None else np.zeros(n)
+        ay_ = np.clip(anchors[i][1] / s_y, -_CLIP, _CLIP) if anchors is not None else np.zeros(m)
+        xa.append(ax_)
+        ya.append(ay_)
         vf.append(np.stack([c, _finite_clip(q.lb / s_x), _finite_clip(q.ub / s_x), np.isfinite(q.lb),
-                            np.isfinite(q.ub), pd, np.ones(n)], 1))
+                            np.isfinite(q.ub), pd, np.ones(n), ax_], 1))
         eq = np.isfinite(q.l) & (q.l == q.u)
         cf.append(np.stack([_finite_clip(q.l / s_b), _finite_clip(q.u / s_b), np.isfinite(q.l),
-                            np.isfinite(q.u), eq, np.ones(m)], 1))
+                            np.isfinite(q.u), eq, np.ones(m), ay_], 1))
         cs.append(c)
         ls.append(np.where(np.isfinite(q.l), q.l / s_b, -np.inf))
         us.append(np.where(np.isfinite(q.u), q.u / s_b, np.inf))
@@ -147,7 +159,7 @@ def build_graph(qps: list[QPData], *, dtype: torch.dtype = torch.float32) -> QPG
     return QPGraph(
         A=mat(mats), At=mat([x.T for x in mats]), P=mat(pmats) if has_p else None,
         var_feat=t(vf), con_feat=t(cf), c=t(cs), l=t(ls), u=t(us), lb=t(lbs), ub=t(ubs),
-        x_scale=t(xs), y_scale=t(ys),
+        x_scale=t(xs), y_scale=t(ys), x_anchor=t(xa), y_anchor=t(ya),
     )
 
 
@@ -158,8 +170,8 @@ class _Block(nn.Module):
         super().__init__()
         d = cfg.width
         self.cfg = cfg
-        self.enc_v = nn.Sequential(nn.Linear(7, d), nn.ReLU(), nn.Linear(d, d))
-        self.enc_c = nn.Sequential(nn.Linear(6, d), nn.ReLU(), nn.Linear(d, d))
+        self.enc_v = nn.Sequential(nn.Linear(8, d), nn.ReLU(), nn.Linear(d, d))
+        self.enc_c = nn.Sequential(nn.Linear(7, d), nn.ReLU(), nn.Linear(d, d))
         self.msg_vc = spectral_linear(d, d, bias=False)
         self.msg_cv = spectral_linear(d, d, bias=False)
         self.upd_c = spectral_linear(2 * d, d)
@@ -172,9 +184,10 @@ class _Block(nn.Module):
         self._enc_cache: tuple[int, bool, Tensor, Tensor] | None = None
 
     def decode(self, z: Tensor, g: QPGraph) -> tuple[Tensor, Tensor]:
-        """Normalised (x, y): (B, n), (B, m)."""
+        """Normalised (x, y): (B, n), (B, m): the anchor plus a decoded correction."""
         n = g.n
-        return self.dec_x(z[:, :n]).squeeze(-1), self.dec_y(z[:, n:]).squeeze(-1)
+        return (g.x_anchor + self.dec_x(z[:, :n]).squeeze(-1),
+                g.y_anchor + self.dec_y(z[:, n:]).squeeze(-1))
 
     def _enc(self, g: QPGraph) -> tuple[Tensor, Tensor]:
         # the encodings do not depend on z: once per graph and grad mode
@@ -239,14 +252,16 @@ class QPImplicitModel(nn.Module):
         x, y = self.block.decode(out.z, g)
         return x, y, out.solve
 
-    def predict(self, qps: list[QPData], *, k: int | None = None, device: str = "cpu") -> list[tuple[np.ndarray, np.ndarray]]:
+    def predict(self, qps: list[QPData], *, k: int | None = None, device: str = "cpu",
+                anchors: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Unnormalised (x, y) for each instance (inference, no grad); groups by size."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(qps)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, q in enumerate(qps):
             groups.setdefault((q.n, q.m), []).append(i)
         for idx in groups.values():
-            g = build_graph([qps[i] for i in idx]).to(device)
+            g = build_graph([qps[i] for i in idx],
+                            anchors=[anchors[i] for i in idx] if anchors is not None else None).to(device)
             with torch.no_grad():
                 x, y, _ = self(g, k=k)
             x = (x * g.x_scale).double().cpu().numpy()

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..models.anchors import AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
 from .data import Labelled
 
@@ -27,6 +28,7 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     val_fraction: float = 0.1
+    anchors: bool = True
 
 
 @dataclass
@@ -36,6 +38,7 @@ class TrainResult:
     seconds: float = 0.0
     val_error: float = math.nan
     val: list[Labelled] = field(default_factory=list)
+    anchors: AnchorBank | None = None
 
 
 def graph_targets(g: QPGraph, items: list[Labelled]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,7 +56,9 @@ def _loss(x: torch.Tensor, y: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, 
     return (ex + ey).mean()
 
 
-def _batches(items: list[Labelled], size: int, device: str):
+def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | None, leave_one_out: bool):
+    """Graphs of up to ``size`` same-size instances with their targets and anchors."""
+    pos = {id(it): i for i, it in enumerate(items)}
     by_size: dict[tuple[int, int], list[Labelled]] = {}
     for it in items:
         by_size.setdefault((it.qp.n, it.qp.m), []).append(it)
@@ -61,9 +66,19 @@ def _batches(items: list[Labelled], size: int, device: str):
     for group in by_size.values():
         for i in range(0, len(group), size):
             chunk = group[i:i + size]
-            g = build_graph([it.qp for it in chunk]).to(device)
+            anchors = None
+            if bank is not None:
+                found = [bank.nearest(it.qp, exclude=_index_in_group(items, pos[id(it)]) if leave_one_out else None)
+                         for it in chunk]
+                anchors = [a if a is not None else (np.zeros(it.qp.n), np.zeros(it.qp.m)) for a, it in zip(found, chunk)]
+            g = build_graph([it.qp for it in chunk], anchors=anchors).to(device)
             out.append((g, *graph_targets(g, chunk)))
     return out
+
+
+def _index_in_group(items: list[Labelled], i: int) -> int:
+    key = (items[i].qp.n, items[i].qp.m)
+    return sum(1 for it in items[:i] if (it.qp.n, it.qp.m) == key)
 
 
 def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(), progress: bool = True) -> TrainResult:
@@ -80,8 +95,9 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
-    train_b = _batches(train, config.batch, config.device)
-    val_b = _batches(val, config.batch, config.device)
+    bank = AnchorBank.build(train) if config.anchors else None
+    train_b = _batches(train, config.batch, config.device, bank, leave_one_out=True)
+    val_b = _batches(val, config.batch, config.device, bank, leave_one_out=False)
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
     bar = tqdm(range(config.epochs), desc="training (implicit diff)", disable=not progress)
@@ -114,7 +130,7 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
         model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model=model, history=history, seconds=time.perf_counter() - t0,
-                       val_error=math.sqrt(best / 2), val=val)
+                       val_error=math.sqrt(best / 2), val=val, anchors=bank)
 
 
 def config_dict(config: TrainConfig) -> dict:

@@ -1,0 +1,76 @@
+"""Anchor bank: solved training instances, looked up by normalised data distance.
+
+The learned start of an instance begins at the optimum of its nearest training instance (the
+simple baseline) and the implicit model corrects it with the instance's own residual in the
+loop. Instances of a size the bank has never seen get no anchor (zeros).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..canonical import QPData
+from .qp_gnn import instance_scales
+
+__all__ = ["data_vector", "AnchorBank"]
+
+
+def data_vector(qp: QPData) -> np.ndarray:
+    """The instance's data, normalised by its own scales: (n + 2m + 2n,)."""
+    s_b, s_c, _ = instance_scales(qp)
+    f = lambda v, s: np.where(np.isfinite(v), v / s, 0.0)  # noqa: E731
+    return np.concatenate([qp.c / s_c, f(qp.l, s_b), f(qp.u, s_b), f(qp.lb, s_b), f(qp.ub, s_b)])
+
+
+@dataclass
+class _Group:
+    vectors: np.ndarray  # (N, D)
+    x: np.ndarray  # (N, n)
+    y: np.ndarray  # (N, m)
+
+
+@dataclass
+class AnchorBank:
+    groups: dict[tuple[int, int], _Group] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, items: list) -> AnchorBank:
+        """items: objects with ``qp``, ``x``, ``y`` (e.g. ``training.data.Labelled``)."""
+        by: dict[tuple[int, int], list] = {}
+        for it in items:
+            by.setdefault((it.qp.n, it.qp.m), []).append(it)
+        return cls({key: _Group(np.stack([data_vector(i.qp) for i in its]), np.stack([i.x for i in its]),
+                                np.stack([i.y for i in its])) for key, its in by.items()})
+
+    def nearest(self, qp: QPData, *, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(x, y) of the nearest bank instance of the same size, or None."""
+        g = self.groups.get((qp.n, qp.m))
+        if g is None:
+            return None
+        d = np.linalg.norm(g.vectors - data_vector(qp), axis=1)
+        if exclude is not None and g.vectors.shape[0] > 1:
+            d[exclude] = np.inf
+        j = int(np.argmin(d))
+        return g.x[j], g.y[j]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for (n, m), g in self.groups.items():
+            out[f"anchors.{n}x{m}.vectors"] = torch.as_tensor(g.vectors)
+            out[f"anchors.{n}x{m}.x"] = torch.as_tensor(g.x)
+            out[f"anchors.{n}x{m}.y"] = torch.as_tensor(g.y)
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> AnchorBank:
+        groups = {}
+        for key in state:
+            if key.startswith("anchors.") and key.endswith(".vectors"):
+                size = key.split(".")[1]
+                n, m = (int(v) for v in size.split("x"))
+                groups[(n, m)] = _Group(state[key].numpy(), state[f"anchors.{size}.x"].numpy(),
+                                        state[f"anchors.{size}.y"].numpy())
+        return cls(groups)
