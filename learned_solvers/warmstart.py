@@ -114,7 +114,8 @@ class LearnedWarmStarter:
         polished = False
         r = None
         if self.polish:
-            p = polish_pair(qp, x, y)
+            cands = self.anchors.candidates(qp) if self.anchors is not None else []
+            p = polish_pair(qp, x, y, candidates=cands)
             x, y, r, polished = p.x, p.y, p.r, p.polished
         return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished)
 

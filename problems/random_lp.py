@@ -4,9 +4,11 @@ Liu et al. (arXiv 2510.03638).
 Parameters: ``m`` constraints, ``n`` variables, ``nnz`` nonzeros of A (N(0,1) values at
 uniformly drawn positions, every row and column hit at least once), ``eq_fraction`` of rows
 that are equalities (the rest ``<=``), ``resample_matrix``: draw a new A for every instance
-(the paper's setting) or keep the family's A and vary c and b (default: the product's
-"same structure, new data" setting). Feasibility and boundedness hold by construction:
-b = A x0 (+ slack) for a random x0 in the box 0 <= x <= ub.
+(the paper's setting: c, x0 and slacks drawn afresh too) or keep the family's A and draw
+each instance's c, x0 and slacks as the family's nominal values times independent factors in
+[1 - perturb, 1 + perturb] (default: the product's "same structure, new data" setting).
+Feasibility and boundedness hold by construction: b = A x0 (+ slack) for x0 in the box
+0 <= x <= upper.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class RandomLP:
     eq_fraction: float = 0.3
     upper: float = 10.0
     resample_matrix: bool = False
+    perturb: float = 0.1
     structure_seed: int = 0
     name: str = "random-lp"
 
@@ -38,7 +41,7 @@ class RandomLP:
 
     def spec(self) -> str:
         return (f"random-lp:m={self.m},n={self.n},nnz={self._nnz()},eq_fraction={self.eq_fraction},"
-                f"resample_matrix={self.resample_matrix}")
+                f"resample_matrix={self.resample_matrix},perturb={self.perturb}")
 
     def _nnz(self) -> int:
         return self.nnz or max(self.m + self.n, int(0.05 * self.m * self.n))
@@ -56,19 +59,26 @@ class RandomLP:
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         rng = np.random.default_rng(seed)
-        fixed = self._matrix(np.random.default_rng(self.structure_seed))
+        srng = np.random.default_rng(self.structure_seed)
+        fixed = self._matrix(srng)
+        nominal = (srng.uniform(0.0, self.upper, self.n), srng.uniform(0.0, 1.0, self.m), srng.standard_normal(self.n))
         n_eq = int(round(self.eq_fraction * self.m))
+        d = self.perturb
         out = []
         for i in range(count):
-            a = self._matrix(rng) if self.resample_matrix else fixed
-            x0 = rng.uniform(0.0, self.upper, self.n)
+            if self.resample_matrix:
+                a = self._matrix(rng)
+                x0, slack, c = rng.uniform(0.0, self.upper, self.n), rng.uniform(0.0, 1.0, self.m), rng.standard_normal(self.n)
+            else:
+                a = fixed
+                x0 = np.minimum(nominal[0] * rng.uniform(1 - d, 1 + d, self.n), self.upper)
+                slack = nominal[1] * rng.uniform(1 - d, 1 + d, self.m)
+                c = nominal[2] * rng.uniform(1 - d, 1 + d, self.n)
             ax0 = a @ x0
-            slack = rng.uniform(0.0, 1.0, self.m)
             u = ax0 + slack
             l = np.full(self.m, -np.inf)
             l[:n_eq] = ax0[:n_eq]
             u[:n_eq] = ax0[:n_eq]
-            c = rng.standard_normal(self.n)
             out.append(QPData(c=c, A=a, l=l, u=u, lb=np.zeros(self.n), ub=np.full(self.n, self.upper),
                               name=f"random-lp[{seed}:{i}]"))
         return out

@@ -101,6 +101,9 @@ class HiGHSBackend:
         sol = h.getSolution()
         x = np.asarray(sol.col_value) if status == Status.OPTIMAL else None
         y = np.asarray(sol.row_dual) if status == Status.OPTIMAL and sol.dual_valid else None
+        extra = {}
+        if status == Status.OPTIMAL and info.basis_validity == 1:
+            extra["active"] = _active_set(h.getBasis(), highspy.HighsBasisStatus)
         iters = max(info.simplex_iteration_count, 0) + max(info.ipm_iteration_count, 0) + max(info.qp_iteration_count, 0)
         if qp.integrality is not None:
             iters = int(info.mip_node_count)
@@ -109,7 +112,22 @@ class HiGHSBackend:
             objective=float(info.objective_function_value) if x is not None else float("nan"),
             x=x, y=y, iterations=int(iters), seconds=seconds,
             warm_started=warm_start is not None, warm_start_accepted=accepted, message=h.modelStatusToString(ms),
+            extra=extra,
         )
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
         return objectives_agree(a, b, 1e-6)
+
+
+def _active_set(basis, status_enum) -> tuple[np.ndarray, np.ndarray]:
+    """(row_side, var_side): +1 nonbasic at the lower side, -1 at the upper side, 0 basic."""
+    def side(statuses) -> np.ndarray:
+        out = np.zeros(len(statuses), dtype=np.int8)
+        for i, st in enumerate(statuses):
+            if st == status_enum.kLower:
+                out[i] = 1
+            elif st == status_enum.kUpper:
+                out[i] = -1
+        return out
+
+    return side(basis.row_status), side(basis.col_status)

@@ -125,7 +125,7 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
     nb_x, nb_y = bank.nearest(qp) or (np.zeros(qp.n), np.zeros(qp.m))
     nearest = backend.solve(qp, warm_start=WarmStart(x=nb_x, y=nb_y))
     t = time.perf_counter()
-    pn = polish(qp, nb_x, nb_y)
+    pn = polish(qp, nb_x, nb_y, candidates=bank.candidates(qp))
     pn_seconds = time.perf_counter() - t
     nearest_p = backend.solve(qp, warm_start=WarmStart(x=pn.x, y=pn.y, r=pn.r))
     oracle = backend.solve(qp, warm_start=WarmStart(x=item.x, y=item.y))

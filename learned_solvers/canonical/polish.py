@@ -47,33 +47,49 @@ def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.
     return sol[: h.shape[0]], sol[h.shape[0]:]
 
 
-def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, dual_threshold: float = 1e-3,
-           delta: float = 1e-9) -> PolishResult:
-    """Guess the active set from ``(x_hat, y_hat)`` and solve for the point it defines.
+ActiveSet = tuple[np.ndarray, np.ndarray]
+"""(row_side (m,), var_side (n,)) in {-1, 0, +1}: at the upper side, inactive, at the lower side."""
 
-    Active rows: equalities, rows whose predicted dual is clearly nonzero (``|y| >
-    dual_threshold * max|y|``, side by sign), and for LPs the rows and bounds nearest to
-    tight until ``n`` are active (a vertex). Returns the better (by KKT merit) of the raw and
-    the polished pair.
+
+def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list[ActiveSet] = (),
+           delta: float = 1e-9) -> PolishResult:
+    """Solve for the point of each guessed active set and keep the best by KKT merit.
+
+    Guesses: the active set read off ``(x_hat, y_hat)`` (for LPs the ``n`` constraints that
+    look most active, by distance and dual strength), then ``candidates`` (e.g. the optimal
+    active sets of the nearest training instances). The raw pair wins if nothing beats it;
+    the search stops at the first guess whose KKT merit is below 1e-9.
     """
     x_hat = np.clip(np.asarray(x_hat, dtype=float), qp.lb, qp.ub)
     y_hat = np.asarray(y_hat, dtype=float)
     px = qp.P @ x_hat if qp.P is not None else np.zeros(qp.n)
     r_hat = qp.c + px - qp.A.T @ y_hat
     merit_raw = _merit(qp, x_hat, y_hat)
-    try:
-        x, y, r = _polish(qp, x_hat, y_hat, r_hat, dual_threshold, delta)
-    except (RuntimeError, ValueError, np.linalg.LinAlgError):
-        x = None
-    if x is None or not (np.isfinite(x).all() and np.isfinite(y).all()):
-        return PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
-    merit = _merit(qp, x, y)
-    if merit < merit_raw:
-        return PolishResult(x, y, r, True, merit_raw, merit)
-    return PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
+    best = PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
+    guesses: list[ActiveSet | None] = [None, *candidates]
+    seen: set[bytes] = set()
+    for guess in guesses:
+        try:
+            if guess is None:
+                guess = _active_from_prediction(qp, x_hat, y_hat, r_hat)
+            key = guess[0].tobytes() + guess[1].tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            x, y, r = _solve_active(qp, guess[0], guess[1], x_hat, y_hat, r_hat, delta)
+        except (RuntimeError, ValueError, np.linalg.LinAlgError):
+            continue
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            continue
+        merit = _merit(qp, x, y)
+        if merit < best.merit:
+            best = PolishResult(x, y, r, True, merit_raw, merit)
+            if merit < 1e-9:
+                break
+    return best
 
 
-def _polish(qp, x_hat, y_hat, r_hat, thr, delta):
+def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
     ax = qp.A @ x_hat
     scale_y = max(np.abs(y_hat).max(initial=0.0), np.abs(r_hat).max(initial=0.0), 1e-12)
     fin_l, fin_u = np.isfinite(qp.l), np.isfinite(qp.u)
@@ -123,6 +139,12 @@ def _polish(qp, x_hat, y_hat, r_hat, thr, delta):
         near_v = (np.minimum(d_lb, d_ub) < tol_x) & (var_side == 0)
         var_side[near_v] = np.where(d_lb[near_v] <= d_ub[near_v], 1, -1)
 
+    return row_side, var_side
+
+
+def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
+    """Primal and dual of the equality-constrained problem the active set defines."""
+    eq = np.isfinite(qp.l) & (qp.l == qp.u)
     act_r = np.flatnonzero(row_side)
     act_v = np.flatnonzero(var_side)
     b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
@@ -130,6 +152,15 @@ def _polish(qp, x_hat, y_hat, r_hat, thr, delta):
     eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
     cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
     rhs = np.concatenate([b_r, b_v])
+
+    if qp.P is None and cons.shape[0] == qp.n:
+        # a vertex: one LU of the square system gives x and, transposed, the multipliers
+        lu = spla.splu(cons.tocsc())
+        x = np.clip(lu.solve(rhs), qp.lb, qp.ub)
+        w = lu.solve(qp.c, trans="T")
+        y = np.zeros(qp.m)
+        y[act_r] = w[: act_r.size]
+        return x, y, qp.c - qp.A.T @ y
 
     # primal: LP -> nearest point of the active face; QP -> the equality-constrained optimum
     if qp.P is None:

@@ -30,6 +30,8 @@ class _Group:
     vectors: np.ndarray  # (N, D)
     x: np.ndarray  # (N, n)
     y: np.ndarray  # (N, m)
+    row_side: np.ndarray | None = None  # (N, m) int8 optimal active sets, when known
+    var_side: np.ndarray | None = None  # (N, n) int8
 
 
 @dataclass
@@ -42,8 +44,14 @@ class AnchorBank:
         by: dict[tuple[int, int], list] = {}
         for it in items:
             by.setdefault((it.qp.n, it.qp.m), []).append(it)
-        return cls({key: _Group(np.stack([data_vector(i.qp) for i in its]), np.stack([i.x for i in its]),
-                                np.stack([i.y for i in its])) for key, its in by.items()})
+        def group(its: list) -> _Group:
+            known = all(getattr(i, "active", None) is not None for i in its)
+            return _Group(np.stack([data_vector(i.qp) for i in its]), np.stack([i.x for i in its]),
+                          np.stack([i.y for i in its]),
+                          np.stack([i.active[0] for i in its]) if known else None,
+                          np.stack([i.active[1] for i in its]) if known else None)
+
+        return cls({key: group(its) for key, its in by.items()})
 
     def nearest(self, qp: QPData, *, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """(x, y) of the nearest bank instance of the same size, or None."""
@@ -56,12 +64,29 @@ class AnchorBank:
         j = int(np.argmin(d))
         return g.x[j], g.y[j]
 
+    def candidates(self, qp: QPData, *, count: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The distinct optimal active sets of the ``count`` nearest bank instances, nearest first."""
+        g = self.groups.get((qp.n, qp.m))
+        if g is None or g.row_side is None:
+            return []
+        d = np.linalg.norm(g.vectors - data_vector(qp), axis=1)
+        out, seen = [], set()
+        for j in np.argsort(d)[:count]:
+            key = g.row_side[j].tobytes() + g.var_side[j].tobytes()
+            if key not in seen:
+                seen.add(key)
+                out.append((g.row_side[j], g.var_side[j]))
+        return out
+
     def state(self) -> dict[str, torch.Tensor]:
         out = {}
         for (n, m), g in self.groups.items():
             out[f"anchors.{n}x{m}.vectors"] = torch.as_tensor(g.vectors)
             out[f"anchors.{n}x{m}.x"] = torch.as_tensor(g.x)
             out[f"anchors.{n}x{m}.y"] = torch.as_tensor(g.y)
+            if g.row_side is not None:
+                out[f"anchors.{n}x{m}.row_side"] = torch.as_tensor(g.row_side)
+                out[f"anchors.{n}x{m}.var_side"] = torch.as_tensor(g.var_side)
         return out
 
     @classmethod
@@ -71,6 +96,8 @@ class AnchorBank:
             if key.startswith("anchors.") and key.endswith(".vectors"):
                 size = key.split(".")[1]
                 n, m = (int(v) for v in size.split("x"))
+                rs, vs = state.get(f"anchors.{size}.row_side"), state.get(f"anchors.{size}.var_side")
                 groups[(n, m)] = _Group(state[key].numpy(), state[f"anchors.{size}.x"].numpy(),
-                                        state[f"anchors.{size}.y"].numpy())
+                                        state[f"anchors.{size}.y"].numpy(),
+                                        rs.numpy() if rs is not None else None, vs.numpy() if vs is not None else None)
         return cls(groups)

@@ -22,12 +22,14 @@ __all__ = ["Labelled", "solve_reference", "label_instances"]
 
 @dataclass(frozen=True)
 class Labelled:
-    """An instance with its reference optimum (x: (n,), y: (m,)) and cold-solve figures."""
+    """An instance with its reference optimum (x: (n,), y: (m,)) and, from a simplex
+    reference, its optimal active set (row_side (m,), var_side (n,))."""
 
     qp: QPData
     x: np.ndarray
     y: np.ndarray
     objective: float
+    active: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def solve_reference(qp: QPData, solver: str = "highs") -> Labelled | None:
@@ -35,7 +37,7 @@ def solve_reference(qp: QPData, solver: str = "highs") -> Labelled | None:
     res = make_backend(solver).solve(qp)
     if res.status != Status.OPTIMAL or res.x is None or res.y is None:
         return None
-    return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective)
+    return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective, active=res.extra.get("active"))
 
 
 def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
