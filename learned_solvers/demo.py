@@ -1,13 +1,17 @@
-"""`learned-solvers demo`: the core's point on a small learnable fixed-point task.
+"""`learned-solvers demo`: the headline pipeline on embedded defaults, then the core's point.
 
-Trains an implicit model to solve random 8x8 systems ``A x = b`` (family
-``problems.linear_systems``) with implicit differentiation, then shows on held-out systems
-that the prediction error falls as the number of iterations ``k`` grows at inference.
+1. LP warm starts: a family made from the embedded Netlib LP ``sc105`` (objective, right-hand
+   sides and bounds perturbed by up to 10%); labels solved with HiGHS on a local Dask cluster;
+   an implicit model trained on the CPU; held-out instances solved by PDLP (1e-6) cold, from
+   the learned start, from the nearest training optimum, and from their own optimum.
+2. The core: an implicit model trained on random 8x8 systems ``A x = b``; its held-out error
+   falls as the inference iterations ``k`` grow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 import torch
 from tqdm.auto import tqdm
@@ -16,6 +20,10 @@ from problems.linear_systems import generate
 
 from .core import Anderson, ImplicitDiff, ImplicitLayer
 from .models.dense_system import ResidualBlock, SystemBatch
+
+
+def embedded_sc105() -> str:
+    return str(resources.files("learned_solvers") / "data" / "sc105.mps.gz")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -104,9 +104,15 @@ class LearnedWarmStarter:
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
         anchor = self.anchors.nearest(qp) if self.anchors is not None else None
-        with torch.inference_mode():
-            (x, y), = self.model.predict([qp], k=k, device=self.device,
-                                         anchors=[anchor] if anchor is not None else None)
+        threads = torch.get_num_threads()
+        # one instance is a handful of small products: a thread pool costs more than it gives
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                (x, y), = self.model.predict([qp], k=k, device=self.device,
+                                             anchors=[anchor] if anchor is not None else None)
+        finally:
+            torch.set_num_threads(threads)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",
                           OutOfFamilyWarning, stacklevel=2)

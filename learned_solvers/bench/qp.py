@@ -58,14 +58,44 @@ class BenchConfig:
     save_checkpoint: str | None = None
 
 
+AUTO_KS = (1, 2, 4, 8, 16, 32)
+
+
+def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS
+             ) -> tuple[int, list[dict[str, float]]]:
+    """The k that minimises the median (inference + warm solve) seconds on ``val``."""
+    sweep = []
+    for k in ks:
+        totals, iters = [], []
+        for item in val:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ws, info = starter.warm_start(item.qp, k=k)
+                res = backend.solve(item.qp, warm_start=ws)
+            totals.append(info.inference_seconds + res.seconds)
+            iters.append(res.iterations)
+        sweep.append({"k": k, "total_seconds_median": float(np.median(totals)),
+                      "iterations_median": float(np.median(iters))})
+    best = min(sweep, key=lambda r: r["total_seconds_median"])
+    return int(best["k"]), sweep
+
+
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
-                  polish: bool = True) -> tuple[LearnedWarmStarter, dict[str, Any]]:
+                  polish: bool = True, backend=None) -> tuple[LearnedWarmStarter, dict[str, Any]]:
+    """Train a model; with ``backend``, also pick the automatic k on the validation split."""
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
                                  polish=polish, device=config.device,
                                  meta={"train": asdict(config), "n_train": len(train)}, anchors=res.anchors)
-    return starter, {"train_seconds": res.seconds, "val_error": res.val_error}
+    info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error}
+    if backend is not None and res.val:
+        best_k, sweep = choose_k(starter, res.val, backend)
+        starter.default_k = best_k
+        starter.meta["best_k"] = best_k
+        starter.meta["k_sweep"] = sweep
+        info.update(best_k=best_k, k_sweep=sweep)
+    return starter, info
 
 
 def _family(cfg: BenchConfig):
@@ -96,7 +126,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                                                      device=cfg.device)
     else:
         tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed)
-        starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish)
+        starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
+                                            backend=backend if cfg.k is None else None)
         starter.k = cfg.k
         if cfg.save_checkpoint:
             starter.save(cfg.save_checkpoint, solver=cfg.solver)

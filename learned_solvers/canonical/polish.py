@@ -55,10 +55,11 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
            delta: float = 1e-9) -> PolishResult:
     """Solve for the point of each guessed active set and keep the best by KKT merit.
 
-    Guesses: the active set read off ``(x_hat, y_hat)`` (for LPs the ``n`` constraints that
-    look most active, by distance and dual strength), then ``candidates`` (e.g. the optimal
-    active sets of the nearest training instances). The raw pair wins if nothing beats it;
-    the search stops at the first guess whose KKT merit is below 1e-9.
+    Guesses: ``candidates`` (e.g. the optimal active sets of the nearest training
+    instances), tried in order of agreement with the active set read off ``(x_hat, y_hat)``,
+    then that predicted active set itself (for LPs the ``n`` constraints that look most
+    active, by distance and dual strength). The raw pair wins if nothing beats it; the search
+    stops at the first guess whose KKT merit is below 1e-9 (an optimum to solver precision).
     """
     x_hat = np.clip(np.asarray(x_hat, dtype=float), qp.lb, qp.ub)
     y_hat = np.asarray(y_hat, dtype=float)
@@ -66,13 +67,18 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     r_hat = qp.c + px - qp.A.T @ y_hat
     merit_raw = _merit(qp, x_hat, y_hat)
     best = PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
-    guesses: list[ActiveSet | None] = [None, *candidates]
+    try:
+        predicted: ActiveSet | None = _active_from_prediction(qp, x_hat, y_hat, r_hat)
+    except (ValueError, np.linalg.LinAlgError):
+        predicted = None
+    guesses: list[ActiveSet] = list(candidates)
+    if predicted is not None:
+        agree = [int((g[0] == predicted[0]).sum() + (g[1] == predicted[1]).sum()) for g in guesses]
+        guesses = [guesses[i] for i in np.argsort(-np.asarray(agree, dtype=int), kind="stable")] + [predicted]
     seen: set[bytes] = set()
     for guess in guesses:
         try:
-            if guess is None:
-                guess = _active_from_prediction(qp, x_hat, y_hat, r_hat)
-            key = guess[0].tobytes() + guess[1].tobytes()
+            key = np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
             if key in seen:
                 continue
             seen.add(key)
