@@ -23,9 +23,9 @@ class MPC:
     states: int = 6
     inputs: int = 3
     horizon: int = 20
-    u_max: float = 1.0
+    u_max: float = 0.5
     x_max: float = 5.0
-    spread: float = 1.5
+    spread: float = 3.0
     structure_seed: int = 0
     name: str = "mpc"
 
