@@ -15,6 +15,8 @@ DATA = Path(os.environ.get("LS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 def netlib(name: str) -> Path:
     p = DATA / "netlib" / f"{name}.mps.gz"
     if not p.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{p} not present: CI expects ../shared/data beside the clone (or LS_SHARED_DATA)")
         pytest.skip(f"{p} not present (set LS_SHARED_DATA)")
     return p
 

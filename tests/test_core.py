@@ -24,7 +24,15 @@ from learned_solvers.core import (
     saved_tensors,
 )
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """These tests check gradients to 1e-6: float64 here, and only here."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 class LinearBlock(nn.Module):

@@ -260,8 +260,8 @@ class QPImplicitModel(nn.Module):
         for i, q in enumerate(qps):
             groups.setdefault((q.n, q.m), []).append(i)
         for idx in groups.values():
-            g = build_graph([qps[i] for i in idx],
-                            anchors=[anchors[i] for i in idx] if anchors is not None else None).to(device)
+            g = build_graph([qps[i] for i in idx], anchors=[anchors[i] for i in idx] if anchors is not None else None,
+                            dtype=self.block.dec_x.weight.dtype).to(device)
             with torch.no_grad():
                 x, y, _ = self(g, k=k)
             x = (x * g.x_scale).double().cpu().numpy()

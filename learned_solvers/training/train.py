@@ -92,7 +92,7 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     val = [data[i] for i in order[:n_val]]
     train = [data[i] for i in order[n_val:]] or val
     dev = torch.device(config.device)
-    model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev)
+    model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev, torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
     bank = AnchorBank.build(train) if config.anchors else None
