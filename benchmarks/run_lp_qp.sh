@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The LP/QP figures of the README: each line is one `learned-solvers bench` run on held-out
+# instances, inference counted. Results land in benchmarks/results/*.json (and *.txt tables).
+# Usage: bash benchmarks/run_lp_qp.sh [NAME ...]   (no NAME: all). ~3 minutes a run on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=$(bash scripts/env.sh)
+DATA=${LS_SHARED_DATA:-../shared/data}
+OUT=benchmarks/results
+COMMON="--train 200 --test 30 --epochs 20 --seed 0"
+declare -A RUNS=(
+  [sc105-pdlp]="--family mps:$DATA/netlib/sc105.mps.gz --solver pdlp"
+  [kb2-pdlp]="--family mps:$DATA/netlib/kb2.mps.gz --solver pdlp"
+  [blend-pdlp]="--family mps:$DATA/netlib/blend.mps.gz --solver pdlp"
+  [random-lp-200x400-pdlp]="--family random-lp:m=200,n=400 --solver pdlp"
+  [portfolio-osqp]="--family portfolio --solver osqp"
+  [portfolio-osqp-pinned]="--family portfolio --solver osqp --pinned"
+  [mpc-osqp]="--family mpc --solver osqp"
+  [mpc-osqp-pinned]="--family mpc --solver osqp --pinned"
+  [portfolio-scs]="--family portfolio --solver scs"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp random-lp-200x400-pdlp portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs)
+for name in "${names[@]}"; do
+  echo "== $name"
+  $PY -m learned_solvers.cli bench ${RUNS[$name]} $COMMON --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
+done
