@@ -38,6 +38,35 @@ def _merit(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
     return max(k.primal, k.dual, k.gap)
 
 
+DENSE_LU_LIMIT = 2000
+
+
+def _square_solver(mat: sp.csr_matrix):
+    """``solve(b, transposed)`` for a square sparse matrix; raises ValueError if singular.
+
+    Dense LU below ``DENSE_LU_LIMIT`` (fast at these sizes, and SuperLU has crashed the
+    process on some structurally singular inputs); SuperLU above, after a structural check.
+    """
+    n = mat.shape[0]
+    if n <= DENSE_LU_LIMIT:
+        import scipy.linalg as sla
+
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)  # singularity is checked below
+            lu, piv = sla.lu_factor(mat.toarray(), check_finite=False)
+        d = np.abs(np.diag(lu))
+        if d.min(initial=np.inf) <= 1e-12 * max(d.max(initial=0.0), 1e-300):
+            raise ValueError("singular active set")
+        return lambda b, t: sla.lu_solve((lu, piv), b, trans=1 if t else 0, check_finite=False)
+    csc = mat.tocsc()
+    if (np.diff(csc.indptr) == 0).any() or (np.diff(mat.tocsr().indptr) == 0).any():
+        raise ValueError("structurally singular active set")
+    lu = spla.splu(csc)
+    return lambda b, t: lu.solve(b, trans="T" if t else "N")
+
+
 def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.ndarray,
                          delta: float) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU)."""
@@ -161,9 +190,9 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
 
     if qp.P is None and cons.shape[0] == qp.n:
         # a vertex: one LU of the square system gives x and, transposed, the multipliers
-        lu = spla.splu(cons.tocsc())
-        x = np.clip(lu.solve(rhs), qp.lb, qp.ub)
-        w = lu.solve(qp.c, trans="T")
+        solve = _square_solver(cons)
+        x = np.clip(solve(rhs, False), qp.lb, qp.ub)
+        w = solve(qp.c, True)
         y = np.zeros(qp.m)
         y[act_r] = w[: act_r.size]
         return x, y, qp.c - qp.A.T @ y
