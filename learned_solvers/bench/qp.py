@@ -25,7 +25,6 @@ import numpy as np
 from problems.registry import make_family
 
 from ..backends import WarmStart, make_backend
-from ..canonical import QPData
 from ..canonical.polish import polish
 from ..models.anchors import AnchorBank
 from ..training.data import Labelled, label_instances

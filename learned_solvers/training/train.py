@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -101,7 +102,6 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
     bar = tqdm(range(config.epochs), desc="training (implicit diff)", disable=not progress)
-    import warnings
 
     for epoch in bar:
         model.train()
@@ -131,7 +131,3 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     model.eval()
     return TrainResult(model=model, history=history, seconds=time.perf_counter() - t0,
                        val_error=math.sqrt(best / 2), val=val, anchors=bank)
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return asdict(config)
