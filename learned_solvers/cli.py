@@ -77,6 +77,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scaling(args: argparse.Namespace) -> int:
+    from .bench.scaling import ScalingConfig, plot_scaling, run_scaling, write
+
+    ks = tuple(int(v) for v in args.ks.split(","))
+    rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
+                                    n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
+    print(f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}")
+    for r in rep["rows"]:
+        print(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
+              f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}")
+    for m in rep["training_memory"]:
+        print(f"training memory at k={m['k']:>3}: implicit {m['implicit_saved_bytes'] / 2**20:8.2f} MiB, "
+              f"unrolled {m['unrolled_saved_bytes'] / 2**20:8.2f} MiB (tensors saved for backward)")
+    if args.out:
+        print(f"report written to {write(rep, args.out)}")
+    if args.plot:
+        print(f"plot written to {plot_scaling(rep, args.plot)}")
+    return 0
+
+
 def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", required=True,
                    help="random-lp[:m=200,n=400], mps:PATH, portfolio, mpc, lasso (key=value options after ':')")
@@ -130,6 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-polish", action="store_true")
     b.add_argument("--out", default=None, help="JSON report path")
     b.set_defaults(func=_cmd_bench)
+
+    c = sub.add_parser("scaling", help="error, solver iterations and time against model iterations k")
+    c.add_argument("--checkpoint", required=True)
+    c.add_argument("--family", required=True, help="the checkpoint's family spec")
+    c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    c.add_argument("--ks", default="1,2,4,8,16,32,64")
+    c.add_argument("--test", type=int, default=20)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--out", default=None, help="JSON report path")
+    c.add_argument("--plot", default=None, help="PNG path")
+    c.set_defaults(func=_cmd_scaling)
     return p
 
 

@@ -143,3 +143,17 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
     assert np.allclose(prob.variables()[0].value, ref_w, atol=5e-3)
     assert abs(prob.constraints[1].dual_value - ref_dual) < 5e-3 * (1 + abs(ref_dual))
     assert "inference_seconds" in plugin.last
+
+
+def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
+    fam, _, path = trained
+    out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "learned_solvers.cli", "scaling", "--checkpoint", str(path), "--family", fam.spec(),
+         "--ks", "1,4,16", "--test", "4", "--out", str(out), "--plot", str(png)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["k"] for r in rows] == [1, 4, 16]
+    assert all({"error_median", "iterations_median", "total_seconds_median", "lipschitz"} <= set(r) for r in rows)
+    assert png.stat().st_size > 10_000

@@ -1,0 +1,147 @@
+"""`learned-solvers scaling`: what more model iterations buy, on held-out instances.
+
+For each k: the median relative error of the raw k-th iterate (primal), the median solver
+iterations and total seconds (inference + solve) when the solver starts from it, and an
+empirical Lipschitz estimate of the map instance -> k-th iterate (largest ratio of output
+change to input change over each instance and its nearest other held-out instance, in the
+normalised data of ``models.anchors.data_vector``). The polish is off by default here: it
+snaps good predictions to the same optimum whatever k, which would hide the effect of k.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from problems.registry import make_family
+
+from ..backends import make_backend
+from ..models.anchors import data_vector
+from ..training.data import label_instances
+from ..warmstart import LearnedWarmStarter
+
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingConfig:
+    checkpoint: str
+    family: str
+    solver: str = "pdlp"
+    ks: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    n_test: int = 20
+    seed: int = 0
+    polish: bool = False
+    scheduler: str = "serial"
+    device: str = "cpu"
+
+
+def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
+    fam = make_family(cfg.family)
+    starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=fam.spec(), polish=cfg.polish,
+                                                 device=cfg.device)
+    backend = make_backend(cfg.solver)
+    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + 1_000_003), scheduler=cfg.scheduler,
+                           progress=False)
+    vecs = np.stack([data_vector(t.qp) for t in test])
+    dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(test), np.inf))
+    partner = dist.argmin(1)
+    rows = []
+    for k in sorted(cfg.ks):
+        errs, iters, totals, preds = [], [], [], []
+        for item in test:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ws, info = starter.warm_start(item.qp, k=k)
+                res = backend.solve(item.qp, warm_start=ws)
+            x = ws.x if ws is not None else np.zeros(item.qp.n)
+            preds.append(x / (np.linalg.norm(item.x) + 1e-12))
+            errs.append(float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)))
+            iters.append(res.iterations)
+            totals.append(info.inference_seconds + res.seconds)
+        lip = max(float(np.linalg.norm(preds[i] - preds[j]) / dist[i, j]) for i, j in enumerate(partner))
+        rows.append({"k": k, "error_median": float(np.median(errs)), "iterations_median": float(np.median(iters)),
+                     "total_seconds_median": float(np.median(totals)), "lipschitz": lip})
+    return {"family": fam.spec(), "solver": cfg.solver, "checkpoint": cfg.checkpoint, "n_test": len(test),
+            "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows,
+            "training_memory": training_memory(starter, test[: min(8, len(test))])}
+
+
+def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...] = (4, 16, 64)) -> list[dict]:
+    """Bytes autograd keeps for backward in one training step, implicit diff vs unrolled.
+
+    Device-agnostic accounting (``core.saved_tensors``); on CUDA the peak allocation is added.
+    """
+    from ..core import ImplicitDiff, Picard, Unrolled, saved_tensors
+    from ..core.memory import peak_cuda_bytes
+    from ..models.qp_gnn import QPImplicitModel, build_graph
+    from ..training.train import graph_targets
+
+    device = torch.device(starter.device)
+    g = build_graph([it.qp for it in items], anchors=[starter.anchors.nearest(it.qp) for it in items]
+                    if starter.anchors is not None else None).to(device)
+    tx, ty = graph_targets(g, items)
+    out = []
+    for k in ks:
+        row: dict[str, Any] = {"k": k}
+        for name, mode in (("implicit", ImplicitDiff(solver=Picard(), tol=1e-4, max_iter=40)), ("unrolled", Unrolled())):
+            model = QPImplicitModel(starter.model.cfg).to(device)
+            model.load_state_dict(starter.model.state_dict())
+            model.layer.backward_mode = mode
+            model.train()
+
+            def step() -> int:
+                with saved_tensors() as rec, warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    x, y, _ = model(g, k=k)
+                    loss = (x - tx).pow(2).mean() + (y - ty).pow(2).mean()
+                    loss.backward()  # the adjoint solve may stop at max_iter: fine for accounting
+                return rec.bytes
+
+            row[f"{name}_saved_bytes"] = step()
+            if device.type == "cuda":
+                row[f"{name}_peak_cuda_bytes"] = peak_cuda_bytes(step, device)
+        out.append(row)
+    return out
+
+
+def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = [r["k"] for r in rep["rows"]]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    panels = [("error_median", "median relative error of x_k", True),
+              ("iterations_median", f"median {rep['solver']} iterations", False),
+              ("total_seconds_median", "median inference + solve (s)", False)]
+    for ax, (key, label, logy) in zip(axes, panels):
+        ax.plot(ks, [r[key] for r in rep["rows"]], "o-")
+        ax.set_xscale("log", base=2)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("model iterations k")
+        ax.set_title(label)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"{rep['family']}  |  {rep['solver']}  |  {rep['n_test']} held-out instances", fontsize=9)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p
+
+
+def write(rep: dict[str, Any], path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(rep, indent=2))
+    return p
+
+
