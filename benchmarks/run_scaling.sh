@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Test-time compute figures: train a checkpoint per family, then `learned-solvers scaling`.
+# Results: benchmarks/results/scaling-*.json and .png (checkpoints stay in runs/, not committed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=$(bash scripts/env.sh)
+DATA=${LS_SHARED_DATA:-../shared/data}
+mkdir -p runs benchmarks/results
+run() {  # name family solver
+  $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 --out "runs/$1.safetensors" 2>/dev/null | tail -1
+  $PY -m learned_solvers.cli scaling --checkpoint "runs/$1.safetensors" --family "$2" --solver "$3" --test 20 \
+    --out "benchmarks/results/scaling-$1.json" --plot "benchmarks/results/scaling-$1.png" 2>/dev/null | tee "benchmarks/results/scaling-$1.txt"
+}
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc)
+for n in "${names[@]}"; do
+  case $n in
+    sc105) run sc105 "mps:$DATA/netlib/sc105.mps.gz" pdlp ;;
+    kb2) run kb2 "mps:$DATA/netlib/kb2.mps.gz" pdlp ;;
+    mpc) run mpc mpc osqp ;;
+    *) echo "unknown scaling run $n" >&2; exit 2 ;;
+  esac
+done
