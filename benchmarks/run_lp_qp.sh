@@ -18,9 +18,10 @@ declare -A RUNS=(
   [mpc-osqp]="--family mpc --solver osqp"
   [mpc-osqp-pinned]="--family mpc --solver osqp --pinned"
   [portfolio-scs]="--family portfolio --solver scs"
+  [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp random-lp-200x400-pdlp portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs)
+[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp random-lp-200x400-pdlp portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"
   $PY -m learned_solvers.cli bench ${RUNS[$name]} $COMMON --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
