@@ -6,6 +6,8 @@ from pathlib import Path
 
 rows = []
 for p in sorted(Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results").glob("*.json")):
+    if p.name.startswith("scaling-"):
+        continue
     r = json.loads(p.read_text())
     rows.append(
         f"| {p.stem} | {r['cold']['iterations_median']:.0f} | {r['warm']['iterations_median']:.0f} | "
