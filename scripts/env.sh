@@ -30,7 +30,7 @@ if [ ! -x "$venv/bin/python" ] || ! ok "$venv/bin/python" \
   [ -x "$venv/bin/python" ] && ok "$venv/bin/python" || "$py" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip >&2
   echo "[env] installing learned-solvers and its dependencies (torch is large: a few minutes the first time)" >&2
-  "$venv/bin/python" -m pip install -q -e "$root[test]" >&2
+  "$venv/bin/python" -m pip install -q -e "$root[test,pde]" >&2
   touch "$venv/.installed"
 fi
 echo "$venv/bin/python"
