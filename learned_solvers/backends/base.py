@@ -21,7 +21,7 @@ __all__ = [
     "SolveResult",
     "Backend",
     "check_warm_start",
-    "reject_unknown",
+    "objectives_agree",
 ]
 
 
@@ -60,12 +60,6 @@ class SolveResult:
     warm_start_accepted: bool = False
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def reject_unknown(name: str, options: dict[str, Any], known: set[str]) -> None:
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise TypeError(f"{name}: unknown option(s) {unknown}; known: {sorted(known)}")
 
 
 def check_warm_start(qp: QPData, ws: WarmStart | None, solver: str) -> WarmStart | None:

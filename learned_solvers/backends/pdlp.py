@@ -6,6 +6,7 @@ import time
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
@@ -61,8 +62,7 @@ class PDLPBackend:
         prog.variable_lower_bounds = qp.lb
         prog.variable_upper_bounds = qp.ub
         if qp.P is not None:
-            off = qp.P - __import__("scipy.sparse", fromlist=["diags"]).diags(qp.P.diagonal())
-            if abs(off).sum() > 0:
+            if abs(qp.P - sp.diags(qp.P.diagonal())).sum() > 0:
                 raise ValueError(
                     f"pdlp: problem {qp.name!r} has a non-diagonal P; PDLP takes diagonal QPs only. "
                     "Use --solver osqp or scs."
