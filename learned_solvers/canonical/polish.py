@@ -41,25 +41,29 @@ def _merit(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
 DENSE_LU_LIMIT = 2000
 
 
+def _dense_solver(dense: np.ndarray):
+    """``solve(b, transposed)`` by dense LU; raises ValueError if (numerically) singular."""
+    import warnings
+
+    import scipy.linalg as sla
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sla.LinAlgWarning)  # singularity is checked below
+        lu, piv = sla.lu_factor(dense, check_finite=False)
+    d = np.abs(np.diag(lu))
+    if d.min(initial=np.inf) <= 1e-12 * max(d.max(initial=0.0), 1e-300):
+        raise ValueError("singular active set")
+    return lambda b, t: sla.lu_solve((lu, piv), b, trans=1 if t else 0, check_finite=False)
+
+
 def _square_solver(mat: sp.csr_matrix):
     """``solve(b, transposed)`` for a square sparse matrix; raises ValueError if singular.
 
     Dense LU below ``DENSE_LU_LIMIT`` (fast at these sizes, and SuperLU has crashed the
     process on some structurally singular inputs); SuperLU above, after a structural check.
     """
-    n = mat.shape[0]
-    if n <= DENSE_LU_LIMIT:
-        import scipy.linalg as sla
-
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sla.LinAlgWarning)  # singularity is checked below
-            lu, piv = sla.lu_factor(mat.toarray(), check_finite=False)
-        d = np.abs(np.diag(lu))
-        if d.min(initial=np.inf) <= 1e-12 * max(d.max(initial=0.0), 1e-300):
-            raise ValueError("singular active set")
-        return lambda b, t: sla.lu_solve((lu, piv), b, trans=1 if t else 0, check_finite=False)
+    if mat.shape[0] <= DENSE_LU_LIMIT:
+        return _dense_solver(mat.toarray())
     csc = mat.tocsc()
     if (np.diff(csc.indptr) == 0).any() or (np.diff(mat.tocsr().indptr) == 0).any():
         raise ValueError("structurally singular active set")
@@ -132,7 +136,7 @@ def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
 
     # Distance of x_hat to each constraint's hyperplane, in x-space units, so that rows and
     # bounds rank on one scale; rows with a clearly nonzero predicted dual come first.
-    row_norm = np.sqrt(np.asarray(qp.A.multiply(qp.A).sum(axis=1)).ravel()) + 1e-30
+    row_norm = spla.norm(qp.A, axis=1) + 1e-30
     d_l = np.where(fin_l, np.abs(ax - qp.l) / row_norm, np.inf)
     d_u = np.where(fin_u, np.abs(qp.u - ax) / row_norm, np.inf)
     d_lb = np.where(fin_lb, np.abs(x_hat - qp.lb), np.inf)
@@ -184,12 +188,22 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     act_v = np.flatnonzero(var_side)
     b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
     b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
+    rhs = np.concatenate([b_r, b_v])
+    if qp.P is None and act_r.size + act_v.size == qp.n and qp.n <= DENSE_LU_LIMIT:
+        # a vertex: one LU of the square system gives x and, transposed, the multipliers
+        dense = np.zeros((qp.n, qp.n))
+        dense[: act_r.size] = qp.A[act_r].toarray()
+        dense[act_r.size + np.arange(act_v.size), act_v] = 1.0
+        solve = _dense_solver(dense)
+        x = np.clip(solve(rhs, False), qp.lb, qp.ub)
+        w = solve(qp.c, True)
+        y = np.zeros(qp.m)
+        y[act_r] = w[: act_r.size]
+        return x, y, qp.c - qp.A.T @ y
+
     eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
     cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
-    rhs = np.concatenate([b_r, b_v])
-
     if qp.P is None and cons.shape[0] == qp.n:
-        # a vertex: one LU of the square system gives x and, transposed, the multipliers
         solve = _square_solver(cons)
         x = np.clip(solve(rhs, False), qp.lb, qp.ub)
         w = solve(qp.c, True)

@@ -156,8 +156,11 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
                                            check_invariants=False).coalesce()
         return torch.as_tensor(np.stack([x.toarray() for x in ms]), dtype=dtype)
 
+    a = mat(mats)
+    # dense: the transpose is a view, not a second conversion
+    at = mat([x.T for x in mats]) if sparse else a.transpose(1, 2)
     return QPGraph(
-        A=mat(mats), At=mat([x.T for x in mats]), P=mat(pmats) if has_p else None,
+        A=a, At=at, P=mat(pmats) if has_p else None,
         var_feat=t(vf), con_feat=t(cf), c=t(cs), l=t(ls), u=t(us), lb=t(lbs), ub=t(ubs),
         x_scale=t(xs), y_scale=t(ys), x_anchor=t(xa), y_anchor=t(ya),
     )
