@@ -181,6 +181,15 @@ def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
     return row_side, var_side
 
 
+def _vertex(qp: QPData, solve, rhs: np.ndarray, act_r: np.ndarray):
+    """A vertex: one LU of the square active system gives x and, transposed, the multipliers."""
+    x = np.clip(solve(rhs, False), qp.lb, qp.ub)
+    w = solve(qp.c, True)
+    y = np.zeros(qp.m)
+    y[act_r] = w[: act_r.size]
+    return x, y, qp.c - qp.A.T @ y
+
+
 def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     """Primal and dual of the equality-constrained problem the active set defines."""
     eq = np.isfinite(qp.l) & (qp.l == qp.u)
@@ -189,27 +198,16 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
     b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
     rhs = np.concatenate([b_r, b_v])
-    if qp.P is None and act_r.size + act_v.size == qp.n and qp.n <= DENSE_LU_LIMIT:
-        # a vertex: one LU of the square system gives x and, transposed, the multipliers
+    square = qp.P is None and act_r.size + act_v.size == qp.n
+    if square and qp.n <= DENSE_LU_LIMIT:
         dense = np.zeros((qp.n, qp.n))
         dense[: act_r.size] = qp.A[act_r].toarray()
         dense[act_r.size + np.arange(act_v.size), act_v] = 1.0
-        solve = _dense_solver(dense)
-        x = np.clip(solve(rhs, False), qp.lb, qp.ub)
-        w = solve(qp.c, True)
-        y = np.zeros(qp.m)
-        y[act_r] = w[: act_r.size]
-        return x, y, qp.c - qp.A.T @ y
-
+        return _vertex(qp, _dense_solver(dense), rhs, act_r)
     eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
     cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
-    if qp.P is None and cons.shape[0] == qp.n:
-        solve = _square_solver(cons)
-        x = np.clip(solve(rhs, False), qp.lb, qp.ub)
-        w = solve(qp.c, True)
-        y = np.zeros(qp.m)
-        y[act_r] = w[: act_r.size]
-        return x, y, qp.c - qp.A.T @ y
+    if square:
+        return _vertex(qp, _square_solver(cons), rhs, act_r)
 
     # primal: LP -> nearest point of the active face; QP -> the equality-constrained optimum
     if qp.P is None:
