@@ -26,7 +26,6 @@ class CvxpyMapping:
 
     chain: Any
     inverse_data: Any
-    n_eq: int
 
 
 def qp_from_osqp_data(data: dict[str, Any], *, name: str = "cvxpy") -> QPData:
@@ -48,7 +47,7 @@ def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
 
     data, chain, inverse = problem.get_problem_data(cp.OSQP)
     qp = qp_from_osqp_data(data, name=f"cvxpy:{id(problem):x}")
-    return qp, CvxpyMapping(chain=chain, inverse_data=inverse, n_eq=np.asarray(data["b"]).shape[0])
+    return qp, CvxpyMapping(chain=chain, inverse_data=inverse)
 
 
 def osqp_like(x: np.ndarray, y_canonical: np.ndarray, *, objective: float, iterations: int, seconds: float,
