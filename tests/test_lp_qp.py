@@ -177,3 +177,22 @@ def test_osqp_pinned_setting_is_applied():
         warnings.simplefilter("ignore")
         a = make_backend("osqp", pinned=True).solve(qp)
     assert a.status == Status.OPTIMAL
+
+
+def test_cvxpy_adapter_round_trip_matches_cvxpy_osqp():
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers.formats.cvxpy import from_cvxpy, write_back
+
+    from .cvxpy_portfolio import build
+
+    prob = build(np.random.default_rng(7))
+    prob.solve(solver=cp.OSQP, eps_abs=1e-8, eps_rel=1e-8)
+    ref_value, ref_w, ref_dual = prob.value, prob.variables()[0].value.copy(), prob.constraints[1].dual_value
+
+    prob = build(np.random.default_rng(7))
+    qp, mapping = from_cvxpy(prob)
+    res = make_backend("highs").solve(qp)
+    write_back(prob, mapping, res.x, res.y, objective=res.objective)
+    assert abs(prob.value - ref_value) < 1e-6 * (1 + abs(ref_value))
+    assert np.allclose(prob.variables()[0].value, ref_w, atol=1e-5)
+    assert abs(prob.constraints[1].dual_value - ref_dual) < 1e-5 * (1 + abs(ref_dual))
