@@ -63,8 +63,30 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_pde(args: argparse.Namespace) -> int:
+    from .bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench, write_pde_report
+
+    solver = args.solver if args.solver in ("ksp", "snes") else None
+    if solver is None:
+        raise ValueError(f"PDE family {args.family!r} is solved by --solver ksp or --solver snes, not {args.solver!r}")
+    cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
+                         checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
+                         epochs=args.epochs, width=args.pde_width, device=args.device, ksp_type=args.ksp_type,
+                         pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family)
+    rep = run_pde_bench(cfg)
+    print(format_pde_report(rep))
+    if args.out:
+        print(f"report written to {write_pde_report(rep, args.out)}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from problems.registry import is_pde_family
+
     from .bench.qp import BenchConfig, format_report, run_bench, write_report
+
+    if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
+        return _cmd_bench_pde(args)
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
@@ -94,6 +116,19 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         print(f"report written to {write(rep, args.out)}")
     if args.plot:
         print(f"plot written to {plot_scaling(rep, args.plot)}")
+    return 0
+
+
+def _cmd_paper_lp(args: argparse.Namespace) -> int:
+    from .bench.paper_lp import PaperLPConfig, format_table, run_paper_lp, write
+
+    cfg = PaperLPConfig(n_train=args.train, n_test=args.test, widths=tuple(int(w) for w in args.widths.split(",")),
+                        epochs=args.epochs, train_k=args.train_k, device=args.device, seed=args.seed,
+                        data=args.data, scheduler=args.scheduler)
+    rep = run_paper_lp(cfg)
+    print(format_table(rep))
+    jp, mp = write(rep, args.out)
+    print(f"report written to {jp} and {mp}")
     return 0
 
 
@@ -139,7 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="cold vs learned vs nearest-neighbour vs oracle on held-out instances")
     _family_args(b)
-    b.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    b.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
+                   help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton)")
+    b.add_argument("--pc", default="gamg", help="ksp: PETSc preconditioner (gamg, jacobi, ilu, ...)")
+    b.add_argument("--ksp-type", default="cg", help="ksp: PETSc Krylov method (cg, gmres, ...)")
+    b.add_argument("--test-family", default=None,
+                   help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
+    b.add_argument("--pde-width", type=int, default=32, help="PDE: mesh-model width")
     b.add_argument("--train", type=int, default=200)
     b.add_argument("--test", type=int, default=30)
     b.add_argument("--k", type=int, default=None)
@@ -163,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="JSON report path")
     c.add_argument("--plot", default=None, help="PNG path")
     c.set_defaults(func=_cmd_scaling)
+
+    pl = sub.add_parser("paper-lp", help="reproduce Table 1 of the implicit-models paper (implicit vs explicit GNN)")
+    pl.add_argument("--train", type=int, default=2500)
+    pl.add_argument("--test", type=int, default=1000)
+    pl.add_argument("--widths", default="4,8,16,32")
+    pl.add_argument("--epochs", type=int, default=40)
+    pl.add_argument("--train-k", type=int, default=8, help="implicit training iterations = explicit depth")
+    pl.add_argument("--device", default="cpu")
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--data", default=None, help="labelled-data cache (.npz): read if present, else written")
+    pl.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' Dask cluster, or an address")
+    pl.add_argument("--out", default="paper_lp.json", help="JSON report (a .md table is written beside it)")
+    pl.set_defaults(func=_cmd_paper_lp)
     return p
 
 

@@ -21,6 +21,11 @@ class Family(Protocol):
 
 
 FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
+PDE_FAMILIES = ("darcy", "nonlinear-poisson", "dolfinx:MODULE:FUNCTION")
+
+
+def is_pde_family(spec: str) -> bool:
+    return spec.partition(":")[0] in ("darcy", "nonlinear-poisson", "dolfinx")
 
 
 def _convert(cls: type, key: str, value: str) -> Any:
@@ -55,9 +60,17 @@ def make_family(spec: str, **overrides: Any) -> Family:
         kwargs = {k: _convert(MPSFamily, k, v) for k, v in params.items()}
         kwargs.update(overrides)
         return MPSFamily(path=path, **kwargs)
-    classes = {"random-lp": RandomLP, "portfolio": Portfolio, "mpc": MPC, "lasso": Lasso}
+    if name == "dolfinx":
+        from .dolfinx_family import DolfinxFamily
+
+        return DolfinxFamily.from_spec(rest)
+    from .darcy import Darcy
+    from .nonlinear_poisson import NonlinearPoisson
+
+    classes = {"random-lp": RandomLP, "portfolio": Portfolio, "mpc": MPC, "lasso": Lasso,
+               "darcy": Darcy, "nonlinear-poisson": NonlinearPoisson}
     if name not in classes:
-        raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES + PDE_FAMILIES)}")
     cls = classes[name]
     params = {}
     for kv in filter(None, rest.split(",")):

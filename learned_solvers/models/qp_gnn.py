@@ -23,7 +23,7 @@ from torch.nn.utils import parametrize
 
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
-__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "build_graph"]
+__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "QPExplicitModel", "build_graph"]
 
 _CLIP = 1e3
 
@@ -272,3 +272,24 @@ class QPImplicitModel(nn.Module):
             for j, i in enumerate(idx):
                 out[i] = (x[j], y[j])
         return out  # type: ignore[return-value]
+
+
+class QPExplicitModel(nn.Module):
+    """The explicit baseline of the paper's Table 1: the same block as ``QPImplicitModel``,
+    with untied weights, applied ``depth`` times and trained by ordinary backprop."""
+
+    def __init__(self, cfg: QPGNNConfig = QPGNNConfig(), *, depth: int | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.blocks = nn.ModuleList(_Block(cfg) for _ in range(depth or cfg.train_k))
+
+    def forward(self, g: QPGraph, *, k: int | None = None, return_iterates: bool = False):
+        """Returns (x_norm (B, n), y_norm (B, m), None); ``k`` must be None or the depth."""
+        if k is not None and k != len(self.blocks):
+            raise ValueError(f"an explicit model has a fixed depth ({len(self.blocks)}); k={k} is not available")
+        z = self.blocks[0].init(g)
+        for b in self.blocks:
+            b._enc_cache = None
+            z = b(z, g)
+        x, y = self.blocks[-1].decode(z, g)
+        return x, y, None

@@ -1,0 +1,164 @@
+"""PETSc backends for PDE solves: ``ksp`` (Krylov, CG + GAMG by default) and ``snes`` (Newton).
+
+They work on petsc4py objects only (a KSP or SNES with its vectors, as a format adapter hands
+them over), never on dolfinx. Warm starts go where PETSc reads them: the KSP solution vector
+with ``initial guess nonzero``, the SNES iterate. Fair counting:
+
+* KSP: PETSc's default test compares the residual with ``rtol * ||b||`` (not with the initial
+  residual), so cold and warm solves stop at the same accuracy; each solve includes the
+  preconditioner set-up for its operator.
+* SNES: the relative test would compare with the *initial* residual, which a good guess makes
+  small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
+  test. A warm solve that fails is retried from the cold guess and reported as such.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import SolveResult, Status
+
+__all__ = ["KSPBackend", "SNESBackend", "check_guess"]
+
+
+def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
+    """``guess`` if it is a finite (n,) array, else warn and return None (cold start)."""
+    if guess is None:
+        return None
+    g = np.asarray(guess, dtype=float)
+    why = (f"shape {g.shape}, expected ({n},)" if g.shape != (n,) else
+           "it holds NaN or inf" if not np.isfinite(g).all() else None)
+    if why:
+        warnings.warn(f"{solver}: initial guess refused ({why}); solving from the cold guess.", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return g
+
+
+def _set(x: Any, values: np.ndarray) -> None:
+    from petsc4py import PETSc
+
+    x.array_w[: len(values)] = values
+    x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+
+
+@dataclass(kw_only=True)
+class KSPBackend:
+    """ksp_type / pc_type: any PETSc names (cg + gamg, cg + jacobi, gmres + ilu, ...)."""
+
+    name: ClassVar[str] = "ksp"
+    ksp_type: str = "cg"
+    pc_type: str = "gamg"
+    rtol: float = 1e-8
+    max_it: int = 10000
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def configure(self, ksp: Any) -> None:
+        from petsc4py import PETSc
+
+        ksp.setType(self.ksp_type)
+        ksp.getPC().setType(self.pc_type)
+        ksp.setTolerances(rtol=self.rtol, atol=0.0, max_it=self.max_it)
+        if self.options:
+            opts = PETSc.Options(ksp.getOptionsPrefix())
+            for k, v in self.options.items():
+                opts[k] = v
+            ksp.setFromOptions()
+
+    def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None) -> SolveResult:
+        """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None."""
+        ksp, b, x = handles["ksp"], handles["b"], handles["x"]
+        n = x.getLocalSize()
+        guess = check_guess(guess, n, self.name)
+        self.configure(ksp)
+        if guess is None:
+            x.set(0.0)
+            ksp.setInitialGuessNonzero(False)
+        else:
+            _set(x, guess)
+            ksp.setInitialGuessNonzero(True)
+        # every solve sets its preconditioner up afresh, as a new instance's operator needs:
+        # cold and warm pay the same set-up cost
+        ops = ksp.getOperators()
+        ksp.getPC().reset()
+        ksp.setOperators(*ops)
+        t0 = time.perf_counter()
+        ksp.solve(b, x)
+        secs = time.perf_counter() - t0
+        handles["finish"]()
+        reason = ksp.getConvergedReason()
+        return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
+                           x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
+                           warm_started=guess is not None, warm_start_accepted=guess is not None,
+                           message=f"KSPConvergedReason {reason}",
+                           extra={"reason": int(reason), "ksp_type": self.ksp_type, "pc_type": self.pc_type})
+
+    def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
+        return _same(a, b, 100 * self.rtol)
+
+
+@dataclass(kw_only=True)
+class SNESBackend:
+    """Newton (``newtonls`` with line search by default) to ``atol = rtol * ||F(cold guess)||``."""
+
+    name: ClassVar[str] = "snes"
+    snes_type: str = "newtonls"
+    rtol: float = 1e-8
+    max_it: int = 50
+    retry_cold: bool = True
+
+    def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
+              cold_guess: np.ndarray | None = None) -> SolveResult:
+        """handles: {'snes', 'x', 'finish'}; guess, cold_guess: owned dofs (zeros if no cold_guess)."""
+        snes, x = handles["snes"], handles["x"]
+        n = x.getLocalSize()
+        cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
+        guess = check_guess(guess, n, self.name)
+        f = x.duplicate()
+        _set(x, cold)
+        snes.computeFunction(x, f)
+        atol = self.rtol * max(f.norm(), 1e-300)
+        snes.setType(self.snes_type)
+        snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
+        snes.getKSP().setInitialGuessNonzero(False)
+        res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None)
+        if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
+            warnings.warn(f"snes: Newton from the learned guess failed (SNESConvergedReason {res.extra['reason']}); "
+                          "retrying from the cold guess", RuntimeWarning, stacklevel=2)
+            again = self._run(snes, x, cold, handles, warm=False)
+            again.iterations += res.iterations
+            again.seconds += res.seconds
+            again.warm_started = True
+            again.extra["fallback"] = f"warm Newton failed (reason {res.extra['reason']}), retried cold"
+            res = again
+        res.extra["atol"] = atol
+        return res
+
+    def _run(self, snes: Any, x: Any, start: np.ndarray, handles: dict[str, Any], *, warm: bool) -> SolveResult:
+        _set(x, start)
+        t0 = time.perf_counter()
+        snes.solve(None, x)
+        secs = time.perf_counter() - t0
+        handles["finish"]()
+        reason = int(snes.getConvergedReason())
+        return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT,
+                           objective=float("nan"), x=x.array_r[: x.getLocalSize()].copy(), y=None,
+                           iterations=int(snes.getIterationNumber()), seconds=secs, warm_started=warm,
+                           warm_start_accepted=warm, message=f"SNESConvergedReason {reason}",
+                           extra={"reason": reason, "linear_iterations": int(snes.getLinearSolveIterations())})
+
+    def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
+        return _same(a, b, 1e3 * self.rtol)
+
+
+def _same(a: SolveResult, b: SolveResult, tol: float) -> bool:
+    if a.status != b.status:
+        return False
+    if a.status != Status.OPTIMAL or a.x is None or b.x is None:
+        return True
+    return float(np.linalg.norm(a.x - b.x)) <= tol * (float(np.linalg.norm(b.x)) + 1e-300) + 1e-300

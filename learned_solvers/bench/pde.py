@@ -1,0 +1,199 @@
+"""`learned-solvers bench` for PDE families: cold vs learned vs nearest-neighbour vs oracle.
+
+Same report keys as the LP/QP bench (``iterations`` = KSP or Newton iterations), plus
+``prediction_rel_l2_median`` (the model's own error). Inference time counts building the
+graph from the canonical data and running the model; the dolfinx assembly that the solve
+needs anyway is not counted on either side. Each solve sets its preconditioner up afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..backends.petsc import KSPBackend, SNESBackend
+from ..formats.dolfinx import petsc_handles, to_pde
+from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
+from ..warmstart_pde import LearnedPDEStarter
+
+__all__ = ["PDEBenchConfig", "run_pde_bench", "label_pde", "make_pde_backend", "AUTO_KS"]
+
+AUTO_KS = (4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PDEBenchConfig:
+    """solver: 'ksp' or 'snes'; ksp_type/pc: the Krylov method and preconditioner (cg + gamg by
+    default; jacobi, ilu, ... any PETSc name); rtol: the solver's tolerance; test_family: a finer
+    mesh of the same family to test on (the model is size-agnostic)."""
+
+    family: str
+    solver: str = "ksp"
+    n_train: int = 100
+    n_test: int = 20
+    k: int | None = None
+    checkpoint: str | None = None
+    save_checkpoint: str | None = None
+    seed: int = 0
+    epochs: int = 40
+    width: int = 32
+    device: str = "cpu"
+    ksp_type: str = "cg"
+    pc: str = "gamg"
+    rtol: float = 1e-8
+    test_family: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.solver not in ("ksp", "snes"):
+            raise ValueError(f"PDE families are solved by 'ksp' or 'snes', not {self.solver!r}")
+        if self.n_test < 1 or (self.checkpoint is None and self.n_train < 2):
+            raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
+
+
+def make_pde_backend(solver: str, *, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):
+    return KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol) if solver == "ksp" else SNESBackend(rtol=rtol)
+
+
+def _reference_backend(kind: str):
+    return KSPBackend(ksp_type="preonly", pc_type="lu") if kind == "linear" else SNESBackend(rtol=1e-11)
+
+
+def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[list, list[np.ndarray]]:
+    """(PDEData at the cold guess, reference solution) per instance, solved tightly."""
+    ref = _reference_backend(fam.kind)
+    pdes, sols = [], []
+    for inst in tqdm(insts, desc=f"labelling {fam.name}", disable=not progress):
+        prob, fields = fam.load(inst)
+        pdes.append(to_pde(prob, fields=fields, name=inst.name))
+        res = ref.solve(petsc_handles(prob))
+        if res.status != "optimal":
+            raise RuntimeError(f"{inst.name}: the reference solve did not converge ({res.message})")
+        sols.append(res.x)
+    return pdes, sols
+
+
+def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None):
+    prob, _ = fam.load(inst)
+    h = petsc_handles(prob)
+    if fam.kind == "linear":
+        return backend.solve(h, guess=guess)
+    return backend.solve(h, guess=guess, cold_guess=fam.cold_guess(len(guess) if guess is not None else
+                                                                    prob.u.function_space.dofmap.index_map.size_local))
+
+
+def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, pdes: list, backend: Any,
+             ks: tuple[int, ...] = AUTO_KS) -> tuple[int, list[dict]]:
+    """The k with the least median (inference + warm solve) seconds on validation instances."""
+    rows = []
+    for k in ks:
+        tot = []
+        for inst, pde in zip(insts, pdes):
+            g, secs = starter.guess(pde, k=k)
+            tot.append(secs + _solve(fam, inst, backend, g).seconds)
+        rows.append({"k": k, "total_seconds_median": float(np.median(tot))})
+    return min(rows, key=lambda r: r["total_seconds_median"])["k"], rows
+
+
+def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, Any]:
+    from problems.registry import make_family
+
+    fam = make_family(cfg.family)
+    backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
+    info: dict[str, Any] = {}
+    train_pdes, train_sols = [], []
+    if cfg.checkpoint:
+        starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device)
+    else:
+        train_insts = fam.sample(cfg.n_train, seed=cfg.seed)
+        train_pdes, train_sols = label_pde(fam, train_insts, progress=progress)
+        tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
+            epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed), progress=progress)
+        starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
+                                    device=cfg.device)
+        info.update(train_seconds=tr.seconds, val_error=tr.val_error)
+        if cfg.k is None:
+            n_val = min(5, len(train_insts))
+            k, rows = choose_k(starter, fam, train_insts[-n_val:], train_pdes[-n_val:], backend)
+            starter.k = k
+            info["auto_k"] = rows
+        if cfg.save_checkpoint:
+            starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds)
+    k = cfg.k if cfg.k is not None else starter.k
+    test_fam = make_family(cfg.test_family) if cfg.test_family else fam
+    test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + 10_000)
+    test_pdes, test_sols = label_pde(test_fam, test_insts, progress=progress)
+    feats = np.stack([p.fields.ravel() for p in train_pdes]) if train_pdes else None
+    rows = []
+    for inst, pde, sol in tqdm(list(zip(test_insts, test_pdes, test_sols)), desc="bench", disable=not progress):
+        cold = _solve(test_fam, inst, backend, None)
+        guess, secs = starter.guess(pde, k=k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warm = _solve(test_fam, inst, backend, guess)
+        near = None
+        if feats is not None and feats.shape[1] == pde.fields.size:
+            j = int(np.argmin(np.linalg.norm(feats - pde.fields.ravel(), axis=1)))
+            near = _solve(test_fam, inst, backend, train_sols[j])
+        oracle = _solve(test_fam, inst, backend, sol)
+        rows.append({"name": inst.name, "cold_iterations": cold.iterations, "cold_seconds": cold.seconds,
+                     "warm_iterations": warm.iterations, "warm_seconds": warm.seconds, "inference_seconds": secs,
+                     "nearest_iterations": near.iterations if near else None,
+                     "oracle_iterations": oracle.iterations,
+                     "cold_status": cold.status, "warm_status": warm.status,
+                     "same_answer": bool(backend.same_answer(warm, cold)),
+                     "fallback": warm.extra.get("fallback") or (None if guess is not None else "cold guess"),
+                     "prediction_rel_l2": float(relative_errors([guess], [sol])[0]) if guess is not None else None})
+    med = lambda key: float(np.median([r[key] for r in rows if r[key] is not None]))  # noqa: E731
+    ratio = lambda key: float(np.median([r[key] / max(r["cold_iterations"], 1) for r in rows]))  # noqa: E731
+    has_near = all(r["nearest_iterations"] is not None for r in rows)
+    rep = {
+        "family": test_fam.spec(), "train_family": fam.spec(), "solver": cfg.solver,
+        "solver_options": {"ksp_type": cfg.ksp_type, "pc_type": cfg.pc, "rtol": cfg.rtol} if cfg.solver == "ksp"
+        else {"snes_type": "newtonls", "rtol": cfg.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
+        "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows), "k": k,
+        "cold": {"iterations_median": med("cold_iterations"), "seconds_median": med("cold_seconds")},
+        "warm": {"iterations_median": med("warm_iterations"), "seconds_median": med("warm_seconds"),
+                 "inference_seconds_median": med("inference_seconds")},
+        "nearest": {"iterations_median": med("nearest_iterations") if has_near else None},
+        "oracle": {"iterations_median": med("oracle_iterations")},
+        "iteration_ratio": ratio("warm_iterations"),
+        "time_ratio": float(np.median([(r["inference_seconds"] + r["warm_seconds"]) / r["cold_seconds"] for r in rows])),
+        "nearest_iteration_ratio": ratio("nearest_iterations") if has_near else None,
+        "same_answer": float(np.mean([r["same_answer"] for r in rows])),
+        "cold_converged": int(sum(r["cold_status"] == "optimal" for r in rows)),
+        "warm_converged": int(sum(r["warm_status"] == "optimal" for r in rows)),
+        "prediction_rel_l2_median": med("prediction_rel_l2") if any(r["prediction_rel_l2"] is not None for r in rows)
+        else None,
+        "config": asdict(cfg), "rows": rows, **info,
+    }
+    return rep
+
+
+def format_pde_report(rep: dict[str, Any]) -> str:
+    f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    opts = ", ".join(f"{k}={v}" for k, v in rep["solver_options"].items())
+    lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}",
+             f"{'start':<10}{'iterations (median)':>22}{'seconds (median)':>20}",
+             f"{'cold':<10}{rep['cold']['iterations_median']:>22.1f}{rep['cold']['seconds_median']:>20.5f}",
+             f"{'learned':<10}{rep['warm']['iterations_median']:>22.1f}{rep['warm']['seconds_median']:>20.5f}"
+             f"   (+ inference {rep['warm']['inference_seconds_median']:.5f} s)",
+             f"{'nearest':<10}{f(rep['nearest']['iterations_median'], '.1f'):>22}",
+             f"{'oracle':<10}{rep['oracle']['iterations_median']:>22.1f}",
+             f"iteration_ratio {rep['iteration_ratio']:.3f}  time_ratio {rep['time_ratio']:.3f}  "
+             f"nearest_iteration_ratio {f(rep['nearest_iteration_ratio'], '.3f')}  same_answer {rep['same_answer']:.2f}",
+             f"prediction relative L2 error (median) {f(rep['prediction_rel_l2_median'], '.3e')}; "
+             f"converged cold {rep['cold_converged']}/{rep['n_test']}, warm {rep['warm_converged']}/{rep['n_test']}"]
+    return "\n".join(lines)
+
+
+def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(rep, indent=2, default=float))
+    return p

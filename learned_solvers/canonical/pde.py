@@ -1,0 +1,98 @@
+"""Canonical form of a discretised PDE instance, as the mesh models see it.
+
+``PDEData`` holds, for one instance on one function space (n dofs, gathered to one process):
+
+* ``operator`` (n, n) CSR: the assembled operator with Dirichlet rows replaced by identity
+  rows (the linear system of a ``LinearProblem``; for a ``NonlinearProblem`` the Jacobian at
+  the cold initial guess, i.e. the first Newton system);
+* ``rhs`` (n,): the right-hand side that goes with it (for a nonlinear problem: ``J u0 - F(u0)``,
+  so that ``operator u = rhs`` is the first Newton step taken from the cold guess);
+* ``coords`` (n, d): dof coordinates; ``fields`` (n, f): coefficient and source values at the
+  dofs, named by ``field_names``; ``dirichlet`` (n,) bool and ``bc_values`` (n,);
+* ``signature``: what a model trained on this space checks before it runs (element, degree,
+  block size, geometric dimension, domain bounding box); the number of dofs may differ, since
+  the models are size-agnostic (a finer mesh of the same domain is allowed).
+
+Solutions live in the same dof order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .qp import InvalidProblemError
+
+__all__ = ["PDEData", "space_mismatch"]
+
+
+@dataclass
+class PDEData:
+    operator: sp.csr_matrix
+    rhs: np.ndarray
+    coords: np.ndarray
+    fields: np.ndarray
+    dirichlet: np.ndarray
+    bc_values: np.ndarray
+    field_names: tuple[str, ...] = ()
+    kind: str = "linear"
+    signature: dict[str, Any] = field(default_factory=dict)
+    name: str = "pde"
+
+    def __post_init__(self) -> None:
+        self.operator = sp.csr_matrix(self.operator)
+        self.rhs = np.asarray(self.rhs, dtype=float)
+        self.coords = np.asarray(self.coords, dtype=float)
+        self.fields = np.asarray(self.fields, dtype=float).reshape(len(self.rhs), -1)
+        self.dirichlet = np.asarray(self.dirichlet, dtype=bool)
+        self.bc_values = np.asarray(self.bc_values, dtype=float)
+        self.validate()
+
+    @property
+    def n(self) -> int:
+        return self.rhs.shape[0]
+
+    def validate(self) -> None:
+        n = self.n
+        bad = []
+        if self.operator.shape != (n, n):
+            bad.append(f"operator is {self.operator.shape}, rhs has {n} entries")
+        for nm, arr in (("coords", self.coords), ("fields", self.fields)):
+            if arr.shape[0] != n:
+                bad.append(f"{nm} has {arr.shape[0]} rows, expected {n}")
+        for nm, arr in (("dirichlet", self.dirichlet), ("bc_values", self.bc_values)):
+            if arr.shape != (n,):
+                bad.append(f"{nm} has shape {arr.shape}, expected ({n},)")
+        if self.fields.shape[1] != len(self.field_names) and self.field_names:
+            bad.append(f"{self.fields.shape[1]} field columns but names {self.field_names}")
+        if self.kind not in ("linear", "nonlinear"):
+            bad.append(f"kind {self.kind!r} is neither 'linear' nor 'nonlinear'")
+        if bad:
+            raise InvalidProblemError(f"{self.name}: " + "; ".join(bad))
+        for nm, arr in (("operator", self.operator.data), ("rhs", self.rhs), ("coords", self.coords),
+                        ("fields", self.fields), ("bc_values", self.bc_values)):
+            if not np.isfinite(arr).all():
+                raise InvalidProblemError(f"{self.name}: {nm} holds NaN or inf; check the coefficient and source data")
+
+    def diagonal(self) -> np.ndarray:
+        d = self.operator.diagonal()
+        return np.where(np.abs(d) > 1e-300, d, 1.0)
+
+    def residual(self, u: np.ndarray) -> np.ndarray:
+        """rhs - operator @ u: (n,)."""
+        return self.rhs - self.operator @ u
+
+
+def space_mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
+    """A readable reason why a model for ``expected`` cannot run on ``got`` (None if it can)."""
+    for key in ("element", "degree", "block_size", "gdim", "field_names", "kind"):
+        if key in expected and expected[key] != got.get(key):
+            return f"{key} is {got.get(key)!r}, the model was trained on {expected[key]!r}"
+    if "bbox" in expected and "bbox" in got:
+        a, b = np.asarray(expected["bbox"]), np.asarray(got["bbox"])
+        if a.shape != b.shape or not np.allclose(a, b, atol=1e-6 * (1 + np.abs(a).max())):
+            return f"the domain's bounding box is {b.tolist()}, the model was trained on {a.tolist()}"
+    return None

@@ -1,0 +1,237 @@
+"""FEniCSx adapter: a user's ``dolfinx.fem.petsc.LinearProblem`` or ``NonlinearProblem`` in,
+``PDEData`` out; a learned guess back in, where PETSc uses it.
+
+* ``to_pde(problem, fields={...})`` assembles the system exactly as ``problem.solve()`` does
+  (linear: A and the lifted b; nonlinear: the Jacobian and residual at the current ``u``,
+  through the problem's own SNES callbacks) and samples the named coefficient/source fields at
+  the dofs. Under MPI every rank calls it; the data are gathered to rank 0 (inference runs
+  there) and only rank 0 gets a ``PDEData`` (the others get ``None``).
+* ``set_guess(problem, u)`` scatters a guess (global dof order, from rank 0) into the owned
+  dofs: into ``problem.x`` with ``ksp_initial_guess_nonzero`` for a linear problem (``x`` does
+  not share memory with ``u`` in dolfinx 0.10+), into ``problem.u`` for a nonlinear one
+  (``solve()`` copies ``u`` into its work vector first).
+* ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
+
+Supported: scalar Lagrange spaces (block size 1) of dolfinx 0.10 and 0.11. Import
+``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..canonical.pde import PDEData
+
+__all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "UnsupportedProblemError"]
+
+
+class UnsupportedProblemError(TypeError):
+    """The dolfinx problem is of a kind this adapter does not read (say which and why)."""
+
+
+def _dolfinx():
+    try:
+        import dolfinx_solver  # noqa: F401  (the PyPI wheel: must come before dolfinx)
+    except ImportError:
+        pass
+    import dolfinx
+    import dolfinx.fem.petsc
+
+    return dolfinx
+
+
+def problem_kind(problem: Any) -> str:
+    dfx = _dolfinx()
+    if isinstance(problem, dfx.fem.petsc.LinearProblem):
+        return "linear"
+    if isinstance(problem, dfx.fem.petsc.NonlinearProblem):
+        return "nonlinear"
+    raise UnsupportedProblemError(
+        f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {type(problem).__name__}")
+
+
+def _space(problem: Any):
+    u = problem.u
+    if isinstance(u, (list, tuple)):
+        raise UnsupportedProblemError("block or nest problems (several unknowns) are not supported yet; "
+                                      "use a single (mixed) function space")
+    V = u.function_space
+    if V.dofmap.index_map_bs != 1:
+        raise UnsupportedProblemError(f"function spaces of block size {V.dofmap.index_map_bs} are not supported yet; "
+                                      "scalar Lagrange spaces only")
+    return u, V
+
+
+def _bcs(problem: Any) -> list[Any]:
+    """The problem's Dirichlet conditions (NonlinearProblem keeps them in its SNES context)."""
+    if hasattr(problem, "bcs"):
+        return list(problem.bcs or [])
+    try:
+        _, (_, _, kargs) = problem.solver.getFunction()
+        return list(kargs.get("bcs") or [])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UnsupportedProblemError("could not read the problem's Dirichlet conditions from its SNES context") from exc
+
+
+def _gather(comm, local: np.ndarray) -> np.ndarray | None:
+    """Owned rows of every rank, stacked in rank order on rank 0 (= PETSc's global order)."""
+    parts = comm.gather(np.ascontiguousarray(local), root=0)
+    return np.concatenate(parts) if comm.rank == 0 else None
+
+
+def _field_values(V, value: Any, n_owned: int) -> np.ndarray:
+    dfx = _dolfinx()
+    f = dfx.fem.Function(V)
+    if isinstance(value, dfx.fem.Function):
+        f.interpolate(value)
+    elif isinstance(value, dfx.fem.Constant):
+        f.x.array[:] = float(np.asarray(value.value).ravel()[0])
+    elif callable(value):
+        f.interpolate(value)
+    else:
+        f.x.array[:] = float(value)
+    return f.x.array[:n_owned].copy()
+
+
+def _assemble_linear(problem: Any) -> None:
+    from petsc4py import PETSc
+
+    fp = _dolfinx().fem.petsc
+    A, b = problem.A, problem.b
+    A.zeroEntries()
+    fp.assemble_matrix(A, problem.a, bcs=problem.bcs)
+    A.assemble()
+    with b.localForm() as bl:
+        bl.set(0.0)
+    fp.assemble_vector(b, problem.L)
+    fp.apply_lifting(b, [problem.a], bcs=[problem.bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    for bc in problem.bcs:
+        bc.set(b.array_w)
+
+
+def _assemble_nonlinear(problem: Any) -> None:
+    fp = _dolfinx().fem.petsc
+    fp.assign(problem.u, problem.x)
+    snes = problem.solver
+    snes.computeFunction(problem.x, problem.b)
+    snes.computeJacobian(problem.x, problem.A, problem.P_mat or problem.A)
+
+
+def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str = "pde") -> PDEData | None:
+    """Canonical data of ``problem`` (rank 0; ``None`` on other ranks).
+
+    fields: name -> a dolfinx Function (any space on the mesh), Constant, float, or a
+    callable ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs.
+    For a nonlinear problem the system is linearised at the current ``problem.u``.
+    """
+    kind = problem_kind(problem)
+    u, V = _space(problem)
+    comm = V.mesh.comm
+    imap = V.dofmap.index_map
+    n_owned = imap.size_local
+    (_assemble_linear if kind == "linear" else _assemble_nonlinear)(problem)
+    indptr, cols, vals = problem.A.getValuesCSR()
+    # nonlinear: operator u = J u0 - F(u0) is the first Newton step from u0
+    b_loc = problem.b.array_r[:n_owned].copy()
+    if kind == "nonlinear":
+        ju0 = problem.A.createVecLeft()
+        problem.A.mult(problem.x, ju0)
+        b_loc = ju0.array_r[:n_owned] - b_loc
+    mask = np.zeros(len(u.x.array), dtype=bool)
+    bcv = np.zeros(len(u.x.array))
+    for bc in _bcs(problem):
+        idx = bc.dof_indices()[0]
+        mask[idx] = True
+        bc.set(bcv)
+    coords = V.tabulate_dof_coordinates()[:n_owned, : V.mesh.geometry.dim]
+    names = tuple(fields or {})
+    fv = np.stack([_field_values(V, fields[k], n_owned) for k in names], 1) if names else np.zeros((n_owned, 0))
+    lo = comm.allreduce(coords.min(0) if n_owned else np.full(coords.shape[1], np.inf), op=_mpi_min())
+    hi = comm.allreduce(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf), op=_mpi_max())
+    parts = comm.gather((indptr, cols, vals, b_loc, coords, fv, mask[:n_owned], bcv[:n_owned]), root=0)
+    if comm.rank != 0:
+        return None
+    A = sp.vstack([sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, imap.size_global)) for p in parts]).tocsr()
+    el = V.ufl_element()
+    sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)), "block_size": 1,
+           "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
+           "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
+    cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
+    return PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
+                   field_names=names, kind=kind, signature=sig, name=name)
+
+
+def _mpi_min():
+    from mpi4py import MPI
+
+    return MPI.MIN
+
+
+def _mpi_max():
+    from mpi4py import MPI
+
+    return MPI.MAX
+
+
+def _scatter_owned(V, guess: np.ndarray | None) -> np.ndarray:
+    comm = V.mesh.comm
+    imap = V.dofmap.index_map
+    lo, hi = imap.local_range
+    ranges = comm.gather((lo, hi), root=0)
+    chunks = [np.asarray(guess[a:b], dtype=float) for a, b in ranges] if comm.rank == 0 else None
+    return comm.scatter(chunks, root=0)
+
+
+def set_guess(problem: Any, guess: np.ndarray | None) -> None:
+    """Put ``guess`` (global dof order, on rank 0; ignored elsewhere) where PETSc starts from."""
+    from petsc4py import PETSc
+
+    kind = problem_kind(problem)
+    u, V = _space(problem)
+    local = _scatter_owned(V, guess)
+    n_owned = V.dofmap.index_map.size_local
+    if kind == "linear":
+        problem.x.array_w[:n_owned] = local
+        problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        problem.solver.setInitialGuessNonzero(True)
+    else:
+        u.x.array[:n_owned] = local
+        u.x.scatter_forward()
+
+
+def get_solution(problem: Any) -> np.ndarray | None:
+    """The current ``u`` in global dof order on rank 0."""
+    u, V = _space(problem)
+    return _gather(V.mesh.comm, u.x.array[: V.dofmap.index_map.size_local])
+
+
+def petsc_handles(problem: Any) -> dict[str, Any]:
+    """What a PETSc backend needs: {'kind', 'ksp' or 'snes', 'b', 'x', 'finish'}; ``finish()``
+    copies the solver's vector back into ``problem.u`` as ``problem.solve()`` does."""
+    dfx = _dolfinx()
+    from petsc4py import PETSc
+
+    kind = problem_kind(problem)
+    if kind == "linear":
+        _assemble_linear(problem)
+
+        def finish() -> None:
+            problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+            dfx.fem.petsc.assign(problem.x, problem.u)
+
+        return {"kind": kind, "ksp": problem.solver, "b": problem.b, "x": problem.x, "finish": finish}
+
+    def load_guess() -> None:
+        dfx.fem.petsc.assign(problem.u, problem.x)
+
+    def finish() -> None:
+        problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        dfx.fem.petsc.assign(problem.x, problem.u)
+
+    return {"kind": kind, "snes": problem.solver, "x": problem.x, "load_guess": load_guess, "finish": finish}
+

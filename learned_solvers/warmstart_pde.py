@@ -1,0 +1,118 @@
+"""Learned initial guesses for PDE solves: a mesh model plus its family scales, behind two calls.
+
+A user's dolfinx script changes by two lines::
+
+    starter = LearnedPDEStarter.from_checkpoint("darcy.safetensors")
+    result = starter.solve(problem, fields={"a": kappa})   # instead of problem.solve()
+
+``solve`` reads the problem through the dolfinx adapter, predicts on rank 0 (under MPI the
+data are gathered there), injects the guess where PETSc reads it and lets KSP or SNES iterate
+to its own tolerance. A problem on another kind of space or domain is refused with the reason;
+a NaN prediction falls back to the cold guess with a warning; a Newton solve that fails from
+the learned guess is retried from the cold guess.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .backends.base import SolveResult
+from .canonical.pde import PDEData, space_mismatch
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .models.mesh_gnn import FamilyNorm, MeshGNNConfig, MeshImplicitModel
+from .warmstart import OutOfFamilyWarning
+
+__all__ = ["LearnedPDEStarter"]
+
+
+class LearnedPDEStarter:
+    """model + family norm + the space signature it was trained on; ``k`` model iterations."""
+
+    def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
+                 k: int | None = None, device: str = "cpu") -> None:
+        self.model = model.eval()
+        self.norm = norm
+        self.family = family
+        self.signature = signature
+        self.k = k
+        self.device = device
+
+    def save(self, path: str | Path, **meta: Any) -> Path:
+        return save_checkpoint(path, self.model.state_dict(), {
+            "kind": "pde", "family": self.family, "model": self.model.cfg.to_dict(), "norm": self.norm.to_dict(),
+            "signature": self.signature, "k": self.k, **meta})
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
+                        device: str = "cpu") -> LearnedPDEStarter:
+        ck = load_checkpoint(path, kind="pde", family=family)
+        try:
+            model = MeshImplicitModel(MeshGNNConfig(**ck.meta["model"]))
+            model.load_state_dict(ck.state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
+        return cls(model.to(device), FamilyNorm(**ck.meta["norm"]), family=ck.meta["family"],
+                   signature=ck.meta["signature"], k=k if k is not None else ck.meta.get("k"), device=device)
+
+    def check(self, pde: PDEData) -> None:
+        why = space_mismatch(self.signature, pde.signature)
+        if why:
+            raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. "
+                                  f"Train one for it (learned-solvers train --family ...).")
+
+    def guess(self, pde: PDEData, *, k: int | None = None) -> tuple[np.ndarray | None, float]:
+        """(guess (n,) or None on a non-finite prediction, inference seconds)."""
+        self.check(pde)
+        t0 = time.perf_counter()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
+        try:
+            u = self.model.predict([pde], self.norm, k=k if k is not None else self.k, device=self.device)[0]
+        finally:
+            torch.set_num_threads(threads)
+        secs = time.perf_counter() - t0
+        if not np.isfinite(u).all():
+            warnings.warn(f"{pde.name}: the model predicted NaN or inf; solving from the cold guess",
+                          OutOfFamilyWarning, stacklevel=2)
+            return None, secs
+        return u, secs
+
+    def solve(self, problem: Any, *, fields: dict[str, Any] | None = None, backend: Any | None = None,
+              k: int | None = None) -> SolveResult:
+        """Solve the user's dolfinx ``problem`` from the learned guess; ``problem.u`` holds the result.
+
+        backend: a ``KSPBackend``/``SNESBackend`` (default: the problem's own KSP/SNES settings,
+        with fair stopping rules as in ``learned_solvers.backends.petsc``).
+        """
+        from .backends.petsc import KSPBackend, SNESBackend
+        from .formats.dolfinx import petsc_handles, problem_kind, to_pde
+
+        kind = problem_kind(problem)
+        comm = problem.u.function_space.mesh.comm
+        cold = problem.u.x.array[: problem.u.function_space.dofmap.index_map.size_local].copy()
+        pde = to_pde(problem, fields=fields)
+        guess, secs = self.guess(pde, k=k) if comm.rank == 0 else (None, 0.0)
+        ok = comm.bcast(guess is not None, root=0)
+        h = petsc_handles(problem)
+        local = _scatter(problem, guess) if ok else None
+        if kind == "linear":
+            be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),
+                                       rtol=h["ksp"].getTolerances()[0])
+            res = be.solve(h, guess=local)
+        else:
+            be = backend or SNESBackend()
+            res = be.solve(h, guess=local, cold_guess=cold)
+        res.extra["inference_seconds"] = secs
+        return res
+
+
+def _scatter(problem: Any, guess: np.ndarray | None) -> np.ndarray:
+    from .formats.dolfinx import _scatter_owned
+
+    return _scatter_owned(problem.u.function_space, guess)

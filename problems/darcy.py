@@ -1,0 +1,96 @@
+"""`darcy`: -div(a grad u) = f on the unit square, u = 0 on the boundary, P1 elements.
+
+As in the FNO Darcy benchmark: ``a`` is a Gaussian random field with covariance
+(-Laplacian + tau^2)^(-alpha) (alpha = 2, tau = 3), thresholded: ``high`` (12) where it is
+positive and ``low`` (3) elsewhere, drawn on a ``field_res`` x ``field_res`` grid and sampled at
+the cells (so the same instance can be meshed finer); f = 1. Parameters: ``n`` cells per side
+(default 64; triangles), ``field_res`` (64), ``alpha``, ``tau``, ``high``, ``low``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .pde_common import dolfinx, unique_prefix
+
+
+@dataclass(frozen=True)
+class DarcyInstance:
+    field: np.ndarray  # (field_res, field_res) coefficient values on the grid
+    name: str
+
+
+@dataclass(kw_only=True)
+class Darcy:
+    n: int = 64
+    field_res: int = 64
+    alpha: float = 2.0
+    tau: float = 3.0
+    high: float = 12.0
+    low: float = 3.0
+    name: str = "darcy"
+    kind: str = "linear"
+    _live: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.n < 2 or self.field_res < 2:
+            raise ValueError("darcy needs n >= 2 and field_res >= 2")
+
+    def spec(self) -> str:
+        return f"darcy:n={self.n},field_res={self.field_res},alpha={self.alpha},tau={self.tau}"
+
+    def family_key(self) -> str:
+        """What checkpoints match on: the field's law, not the mesh size."""
+        return f"darcy:field_res={self.field_res},alpha={self.alpha},tau={self.tau},high={self.high},low={self.low}"
+
+    def sample(self, count: int, *, seed: int) -> list[DarcyInstance]:
+        rng = np.random.default_rng(seed)
+        s = self.field_res
+        k = np.fft.fftfreq(s, d=1.0 / s)
+        kk = (2 * np.pi) ** 2 * (k[:, None] ** 2 + k[None, :] ** 2) + self.tau ** 2
+        amp = kk ** (-self.alpha / 2)
+        out = []
+        for i in range(count):
+            xi = rng.standard_normal((s, s)) + 1j * rng.standard_normal((s, s))
+            g = np.real(np.fft.ifft2(amp * xi))
+            out.append(DarcyInstance(field=np.where(g > 0, self.high, self.low), name=f"darcy[{seed}:{i}]"))
+        return out
+
+    # -- the live dolfinx problem (one per process) -------------------------------------------
+    def problem(self, *, petsc_options: dict[str, Any] | None = None):
+        if "problem" not in self._live:
+            dfx = dolfinx()
+            import ufl
+            from mpi4py import MPI
+            from petsc4py import PETSc
+
+            msh = dfx.mesh.create_unit_square(MPI.COMM_WORLD, self.n, self.n)
+            V = dfx.fem.functionspace(msh, ("Lagrange", 1))
+            Q = dfx.fem.functionspace(msh, ("DG", 0))
+            a = dfx.fem.Function(Q, name="a")
+            u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+            f = dfx.fem.Constant(msh, PETSc.ScalarType(1.0))
+            fdim = msh.topology.dim - 1
+            facets = dfx.mesh.locate_entities_boundary(msh, fdim, lambda x: np.full(x.shape[1], True))
+            bc = dfx.fem.dirichletbc(PETSc.ScalarType(0.0), dfx.fem.locate_dofs_topological(V, fdim, facets), V)
+            prob = dfx.fem.petsc.LinearProblem(
+                ufl.inner(a * ufl.grad(u), ufl.grad(v)) * ufl.dx, f * v * ufl.dx, bcs=[bc],
+                petsc_options_prefix=unique_prefix(self.name),
+                petsc_options=petsc_options or {"ksp_type": "cg", "pc_type": "gamg"})
+            cells = Q.tabulate_dof_coordinates()[:, :2]
+            idx = np.clip((cells * self.field_res).astype(int), 0, self.field_res - 1)
+            self._live.update(problem=prob, a=a, cell_index=idx)
+        return self._live["problem"]
+
+    def load(self, inst: DarcyInstance):
+        """Put ``inst`` into the live problem; returns (problem, fields for the adapter)."""
+        prob = self.problem()
+        i, j = self._live["cell_index"].T
+        self._live["a"].x.array[:] = inst.field[i, j]
+        return prob, {"a": self._live["a"]}
+
+    def cold_guess(self, n_owned: int) -> np.ndarray:
+        return np.zeros(n_owned)

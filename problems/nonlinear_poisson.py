@@ -1,0 +1,82 @@
+"""`nonlinear-poisson`: -div((1 + u^2) grad u) = f on the unit square, u = g on the boundary,
+P1 elements, Newton (SNES).
+
+f = amplitude * sum_{i,j<=modes} c_ij sin(i pi x) sin(j pi y), c_ij ~ N(0, 1) / (i^2 + j^2);
+g = g0 + g1 x + g2 y with g_k ~ U(-1, 1). Parameters: ``n`` cells per side (default 32),
+``modes`` (3), ``amplitude`` (40: u of order one, so the nonlinearity matters).
+The cold guess is zero (dolfinx's default ``u``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .pde_common import dolfinx, smooth_field, unique_prefix
+
+
+@dataclass(frozen=True)
+class NLPoissonInstance:
+    coeffs: np.ndarray  # (modes, modes) source coefficients
+    g: np.ndarray  # (3,) boundary data g0 + g1 x + g2 y
+    name: str
+
+
+@dataclass(kw_only=True)
+class NonlinearPoisson:
+    n: int = 32
+    modes: int = 3
+    amplitude: float = 40.0
+    name: str = "nonlinear-poisson"
+    kind: str = "nonlinear"
+    _live: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def spec(self) -> str:
+        return f"nonlinear-poisson:n={self.n},modes={self.modes},amplitude={self.amplitude}"
+
+    def family_key(self) -> str:
+        return f"nonlinear-poisson:modes={self.modes},amplitude={self.amplitude}"
+
+    def sample(self, count: int, *, seed: int) -> list[NLPoissonInstance]:
+        rng = np.random.default_rng(seed)
+        k = np.arange(1, self.modes + 1)
+        decay = 1.0 / (k[:, None] ** 2 + k[None, :] ** 2)
+        return [NLPoissonInstance(coeffs=self.amplitude * decay * rng.standard_normal((self.modes, self.modes)),
+                                  g=rng.uniform(-1, 1, 3), name=f"nonlinear-poisson[{seed}:{i}]")
+                for i in range(count)]
+
+    def problem(self, *, petsc_options: dict[str, Any] | None = None):
+        if "problem" not in self._live:
+            dfx = dolfinx()
+            import ufl
+            from mpi4py import MPI
+
+            msh = dfx.mesh.create_unit_square(MPI.COMM_WORLD, self.n, self.n)
+            V = dfx.fem.functionspace(msh, ("Lagrange", 1))
+            u = dfx.fem.Function(V, name="u")
+            f = dfx.fem.Function(V, name="f")
+            g = dfx.fem.Function(V, name="g")
+            v = ufl.TestFunction(V)
+            F = (1 + u ** 2) * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx - f * v * ufl.dx
+            fdim = msh.topology.dim - 1
+            facets = dfx.mesh.locate_entities_boundary(msh, fdim, lambda x: np.full(x.shape[1], True))
+            bc = dfx.fem.dirichletbc(g, dfx.fem.locate_dofs_topological(V, fdim, facets))
+            prob = dfx.fem.petsc.NonlinearProblem(
+                F, u, bcs=[bc], petsc_options_prefix=unique_prefix(self.name),
+                petsc_options=petsc_options or {"snes_type": "newtonls", "ksp_type": "preonly", "pc_type": "lu"})
+            self._live.update(problem=prob, u=u, f=f, g=g)
+        return self._live["problem"]
+
+    def load(self, inst: NLPoissonInstance):
+        """Put ``inst`` into the live problem with u = cold guess; returns (problem, fields)."""
+        prob = self.problem()
+        lv = self._live
+        lv["f"].interpolate(lambda x: smooth_field(inst.coeffs, x))
+        lv["g"].interpolate(lambda x: inst.g[0] + inst.g[1] * x[0] + inst.g[2] * x[1])
+        lv["u"].x.array[:] = 0.0
+        return prob, {"f": lv["f"], "g": lv["g"]}
+
+    def cold_guess(self, n_owned: int) -> np.ndarray:
+        return np.zeros(n_owned)
