@@ -13,6 +13,8 @@ Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; st
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -100,9 +102,11 @@ class MeshGraph:
 def _csr1(m: sp.spmatrix, dtype: torch.dtype) -> Tensor:
     m = sp.csr_matrix(m)
     m.sort_indices()
-    return torch.sparse_csr_tensor(torch.as_tensor(m.indptr, dtype=torch.int64),
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(torch.as_tensor(m.indptr, dtype=torch.int64),
                                    torch.as_tensor(m.indices, dtype=torch.int64),
-                                   torch.as_tensor(m.data, dtype=dtype), m.shape, check_invariants=False)
+                                       torch.as_tensor(m.data, dtype=dtype), m.shape, check_invariants=False)
 
 
 def _csr(m: sp.spmatrix, dtype: torch.dtype) -> tuple[Tensor, Tensor]:

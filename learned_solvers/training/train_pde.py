@@ -31,7 +31,7 @@ class PDETrainConfig:
     width: int = 32
     grid: int = 8
     train_k: int = 16
-    residual_weight: float = 0.1
+    residual_weight: float = 0.01
     device: str = "cpu"
     seed: int = 0
     val_fraction: float = 0.1
@@ -107,7 +107,7 @@ def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc="training mesh model (implicit diff)", disable=not progress)
+    bar = tqdm(range(config.epochs), desc=f"training mesh model ({model.cfg.backward} gradients)", disable=not progress)
     for epoch in bar:
         model.train()
         tot = 0.0

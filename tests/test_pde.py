@@ -1,0 +1,203 @@
+"""PDE side: dolfinx adapter, PETSc KSP/SNES backends, mesh model, starter, bench (real dolfinx, small meshes)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dolfinx_solver")
+
+import dolfinx_solver  # noqa: E402,F401  (before dolfinx)
+import dolfinx  # noqa: E402
+import dolfinx.fem.petsc  # noqa: E402
+import ufl  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from learned_solvers.backends.petsc import KSPBackend, SNESBackend  # noqa: E402
+from learned_solvers.canonical import InvalidProblemError  # noqa: E402
+from learned_solvers.canonical.pde import PDEData  # noqa: E402
+from learned_solvers.checkpoint import CheckpointError  # noqa: E402
+from learned_solvers.formats.dolfinx import petsc_handles, to_pde  # noqa: E402
+from problems.registry import make_family  # noqa: E402
+
+
+def _poisson_linear_exact(n: int = 8, prefix: str = "t_lin_"):
+    """-div(grad u) = 0 with u = 1 + x + 2y on the boundary: P1 reproduces u exactly."""
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    g = dolfinx.fem.Function(V)
+    g.interpolate(lambda x: 1 + x[0] + 2 * x[1])
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    bc = dolfinx.fem.dirichletbc(g, dolfinx.fem.locate_dofs_topological(V, 1, facets))
+    zero = dolfinx.fem.Constant(msh, 0.0)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, zero * v * ufl.dx, bcs=[bc],
+                                           petsc_options_prefix=prefix,
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    exact = 1 + V.tabulate_dof_coordinates()[:, 0] + 2 * V.tabulate_dof_coordinates()[:, 1]
+    return prob, exact
+
+
+def test_adapter_and_ksp_reproduce_a_known_solution():
+    prob, exact = _poisson_linear_exact()
+    pde = to_pde(prob, fields={"one": 1.0})
+    assert pde.n == exact.size and pde.dirichlet.sum() == 32 and pde.kind == "linear"
+    assert np.allclose(pde.bc_values[pde.dirichlet], exact[pde.dirichlet])
+    import scipy.sparse.linalg as sla
+
+    assert np.allclose(sla.spsolve(pde.operator.tocsc(), pde.rhs), exact, atol=1e-10)
+    be = KSPBackend(pc_type="jacobi", rtol=1e-10)
+    cold = be.solve(petsc_handles(prob))
+    assert cold.status == "optimal" and cold.iterations > 0
+    assert np.allclose(cold.x, exact, atol=1e-8)
+    assert np.allclose(prob.u.x.array, exact, atol=1e-8)  # written back into the user's Function
+    warm = be.solve(petsc_handles(prob), guess=exact)
+    assert warm.iterations == 0 and warm.warm_start_accepted and be.same_answer(warm, cold)
+
+
+def test_bad_guess_falls_back_to_cold_with_warning():
+    prob, exact = _poisson_linear_exact(prefix="t_bad_")
+    be = KSPBackend(pc_type="jacobi", rtol=1e-10)
+    with pytest.warns(RuntimeWarning, match="refused"):
+        res = be.solve(petsc_handles(prob), guess=np.full(exact.size, np.nan))
+    assert not res.warm_start_accepted and np.allclose(res.x, exact, atol=1e-8)
+    with pytest.warns(RuntimeWarning, match="shape"):
+        be.solve(petsc_handles(prob), guess=np.zeros(3))
+
+
+def test_pde_data_rejects_nan_and_mismatched_sizes():
+    import scipy.sparse as sp
+
+    ok = dict(operator=sp.eye(3), rhs=np.ones(3), coords=np.zeros((3, 2)), fields=np.zeros((3, 1)),
+              dirichlet=np.zeros(3, bool), bc_values=np.zeros(3))
+    PDEData(**ok)
+    with pytest.raises(InvalidProblemError, match="NaN"):
+        PDEData(**{**ok, "rhs": np.array([1.0, np.nan, 0.0])})
+    with pytest.raises(InvalidProblemError, match="operator"):
+        PDEData(**{**ok, "operator": sp.eye(4)})
+
+
+def test_snes_warm_start_from_solution_and_retry_after_failure():
+    fam = make_family("nonlinear-poisson:n=8")
+    prob, fields = fam.load(fam.sample(1, seed=3)[0])
+    be = SNESBackend(rtol=1e-9)
+    cold = be.solve(petsc_handles(prob))
+    assert cold.status == "optimal" and cold.iterations >= 3
+    warm = be.solve(petsc_handles(prob), guess=cold.x)
+    assert warm.iterations <= 1 and be.same_answer(warm, cold)
+    # a guess Newton cannot recover from within max_it: retried cold, reported, never passed off as converged
+    short = SNESBackend(rtol=1e-9, max_it=cold.iterations + 1)
+    with pytest.warns(RuntimeWarning, match="retrying from the cold guess"):
+        res = short.solve(petsc_handles(prob), guess=np.full(cold.x.size, 1e4))
+    assert res.status == "optimal" and "retried cold" in res.extra["fallback"] and not res.warm_start_accepted
+    assert np.allclose(res.x, cold.x, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def darcy_starter(tmp_path_factory):
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("darcy:n=8")
+    pdes, sols = label_pde(fam, fam.sample(12, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=3, width=8, train_k=4), progress=False)
+    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=4)
+    path = st.save(tmp_path_factory.mktemp("ck") / "darcy.safetensors")
+    return fam, st, path
+
+
+def test_checkpoint_round_trip_and_refusals(darcy_starter):
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam, st, path = darcy_starter
+    st2 = LearnedPDEStarter.from_checkpoint(path, family=fam.family_key())
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    pde = to_pde(prob, fields=fields)
+    a, _ = st.guess(pde)
+    b, _ = st2.guess(pde)
+    assert np.allclose(a, b)
+    with pytest.raises(CheckpointError, match="family"):
+        LearnedPDEStarter.from_checkpoint(path, family="nonlinear-poisson:modes=3,amplitude=150.0")
+    nl = make_family("nonlinear-poisson:n=8")
+    nprob, nfields = nl.load(nl.sample(1, seed=0)[0])
+    with pytest.raises(CheckpointError, match="cannot run"):
+        st2.guess(to_pde(nprob, fields=nfields))
+
+
+def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):
+    fam, st, path = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=7)[0])
+    cold = KSPBackend(pc_type="jacobi", rtol=1e-10).solve(petsc_handles(prob))
+    res = st.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
+    assert res.status == "optimal" and res.warm_start_accepted and res.extra["inference_seconds"] > 0
+    assert np.allclose(prob.u.x.array, cold.x, atol=1e-7 * np.abs(cold.x).max())
+
+
+def test_nan_prediction_falls_back(darcy_starter):
+    import torch
+
+    from learned_solvers.warmstart import OutOfFamilyWarning
+
+    fam, st, path = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=8)[0])
+    pde = to_pde(prob, fields=fields)
+    saved = st.model.block.dec.bias.data.clone()
+    st.model.block.dec.bias.data[:] = float("nan")
+    try:
+        with pytest.warns(OutOfFamilyWarning, match="NaN"):
+            g, _ = st.guess(pde)
+        assert g is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfFamilyWarning)
+            res = st.solve(prob, fields=fields)
+        assert res.status == "optimal" and not res.warm_start_accepted
+    finally:
+        st.model.block.dec.bias.data[:] = saved
+    assert torch.isfinite(st.model.block.dec.bias).all()
+
+
+def test_model_runs_on_a_finer_mesh(darcy_starter):
+    fam, st, path = darcy_starter
+    fine = make_family("darcy:n=16")
+    prob, fields = fine.load(fine.sample(1, seed=1)[0])
+    g, _ = st.guess(to_pde(prob, fields=fields))
+    assert g is not None and g.shape == (17 * 17,) and np.isfinite(g).all()
+
+
+def test_mesh_model_iterates_to_smaller_error_with_more_k():
+    """Test-time compute on the mesh model: trained briefly, error at k=16 below k=1."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
+
+    fam = make_family("darcy:n=8")
+    pdes, sols = label_pde(fam, fam.sample(24, seed=2), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=15, width=16, train_k=8), progress=False)
+    e1 = np.median(relative_errors(tr.model.predict(pdes, tr.norm, k=1), sols))
+    e16 = np.median(relative_errors(tr.model.predict(pdes, tr.norm, k=16), sols))
+    assert e16 < e1
+
+
+def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
+    from learned_solvers.cli import main
+
+    out = tmp_path / "r.json"
+    rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--train", "8", "--test", "2",
+               "--epochs", "1", "--pde-width", "8", "--k", "4", "--out", str(out),
+               "--save-checkpoint", str(tmp_path / "c.safetensors")])
+    assert rc == 0
+    rep = json.loads(out.read_text())
+    for key in ("family", "solver", "n_train", "n_test", "k", "iteration_ratio", "time_ratio",
+                "nearest_iteration_ratio", "same_answer", "prediction_rel_l2_median"):
+        assert key in rep
+    for key in ("iterations_median", "seconds_median"):
+        assert key in rep["cold"] and key in rep["warm"]
+    assert rep["warm"]["inference_seconds_median"] > 0 and rep["same_answer"] == 1.0
+    assert rep["oracle"]["iterations_median"] == 0
+    rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
+               "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json")])
+    assert rc == 0 and json.loads((tmp_path / "f.json").read_text())["same_answer"] == 1.0
+    assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
