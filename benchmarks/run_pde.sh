@@ -15,3 +15,5 @@ $LS bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64.safete
     --test-family darcy:n=128 --out $R/darcy_ksp_gamg_refined128.json | tee $R/darcy_ksp_gamg_refined128.txt
 $LS bench --family nonlinear-poisson --solver snes --train $TRAIN --test $TEST --epochs $EPOCHS \
     --save-checkpoint runs/nlp32.safetensors --out $R/nonlinear_poisson_snes.json | tee $R/nonlinear_poisson_snes.txt
+$LS bench --family navier-stokes --solver snes --train $TRAIN --test $TEST --epochs $EPOCHS \
+    --save-checkpoint runs/ns16.safetensors --out $R/navier_stokes_snes.json | tee $R/navier_stokes_snes.txt

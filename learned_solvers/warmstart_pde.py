@@ -95,7 +95,8 @@ class LearnedPDEStarter:
 
         kind = problem_kind(problem)
         comm = problem.u.function_space.mesh.comm
-        cold = problem.u.x.array[: problem.u.function_space.dofmap.index_map.size_local].copy()
+        V = problem.u.function_space
+        cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
         pde = to_pde(problem, fields=fields)
         guess, secs = self.guess(pde, k=k) if comm.rank == 0 else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)

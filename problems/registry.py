@@ -21,11 +21,11 @@ class Family(Protocol):
 
 
 FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
-PDE_FAMILIES = ("darcy", "nonlinear-poisson", "dolfinx:MODULE:FUNCTION")
+PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
 
 
 def is_pde_family(spec: str) -> bool:
-    return spec.partition(":")[0] in ("darcy", "nonlinear-poisson", "dolfinx")
+    return spec.partition(":")[0] in ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx")
 
 
 def _convert(cls: type, key: str, value: str) -> Any:
@@ -65,10 +65,12 @@ def make_family(spec: str, **overrides: Any) -> Family:
 
         return DolfinxFamily.from_spec(rest)
     from .darcy import Darcy
+    from .navier_stokes import NavierStokes
     from .nonlinear_poisson import NonlinearPoisson
 
     classes = {"random-lp": RandomLP, "portfolio": Portfolio, "mpc": MPC, "lasso": Lasso,
-               "darcy": Darcy, "nonlinear-poisson": NonlinearPoisson}
+               "darcy": Darcy, "nonlinear-poisson": NonlinearPoisson,
+               "navier-stokes": NavierStokes}
     if name not in classes:
         raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES + PDE_FAMILIES)}")
     cls = classes[name]

@@ -201,3 +201,37 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json")])
     assert rc == 0 and json.loads((tmp_path / "f.json").read_text())["same_answer"] == 1.0
     assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
+
+
+def test_family_from_a_users_own_dolfinx_problem(tmp_path):
+    from learned_solvers.cli import main
+
+    out = tmp_path / "u.json"
+    rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build", "--solver", "ksp", "--pc", "jacobi",
+               "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8", "--k", "2", "--out", str(out)])
+    assert rc == 0
+    rep = json.loads(out.read_text())
+    assert rep["same_answer"] == 1.0 and rep["cold"]["iterations_median"] > 0
+
+
+def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path):
+    """The adapter gathers to rank 0 for inference and scatters the guess back (mpirun -n 2)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("no mpirun next to this Python or on PATH")
+    fam, st, path = darcy_starter
+    out = tmp_path / "mpi.json"
+    script = Path(__file__).with_name("mpi_darcy_script.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([mpirun, "-n", "2", sys.executable, str(script), str(path), str(out)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads(out.read_text())
+    assert rep["size"] == 2 and rep["n"] == 13 * 13
+    assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7

@@ -88,7 +88,7 @@ class PDEData:
 
 def space_mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
     """A readable reason why a model for ``expected`` cannot run on ``got`` (None if it can)."""
-    for key in ("element", "degree", "block_size", "gdim", "field_names", "kind"):
+    for key in ("element", "degree", "block_size", "components", "gdim", "field_names", "kind"):
         if key in expected and expected[key] != got.get(key):
             return f"{key} is {got.get(key)!r}, the model was trained on {expected[key]!r}"
     if "bbox" in expected and "bbox" in got:

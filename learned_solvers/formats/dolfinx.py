@@ -12,7 +12,8 @@
   (``solve()`` copies ``u`` into its work vector first).
 * ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
 
-Supported: scalar Lagrange spaces (block size 1) of dolfinx 0.10 and 0.11. Import
+Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11;
+the component each dof carries is added to the fields for vector and mixed spaces. Import
 ``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
 """
 
@@ -59,11 +60,46 @@ def _space(problem: Any):
     if isinstance(u, (list, tuple)):
         raise UnsupportedProblemError("block or nest problems (several unknowns) are not supported yet; "
                                       "use a single (mixed) function space")
-    V = u.function_space
-    if V.dofmap.index_map_bs != 1:
-        raise UnsupportedProblemError(f"function spaces of block size {V.dofmap.index_map_bs} are not supported yet; "
-                                      "scalar Lagrange spaces only")
-    return u, V
+    return u, u.function_space
+
+
+def _n_owned(V) -> int:
+    """Owned entries of the PETSc vector (dofs times block size)."""
+    return V.dofmap.index_map.size_local * V.dofmap.index_map_bs
+
+
+def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs.
+
+    Scalar spaces: one component. Blocked (vector) spaces: each node's coordinates repeated per
+    component. Mixed spaces (Taylor-Hood, ...): through each collapsed sub-space's dof map.
+    """
+    gdim = V.mesh.geometry.dim
+    bs = V.dofmap.index_map_bs
+    if V.num_sub_spaces == 0 or bs > 1:
+        xyz = np.repeat(V.tabulate_dof_coordinates()[:, :gdim], bs, axis=0)[:n_owned]
+        comp = np.tile(np.eye(bs), (len(xyz) // bs + 1, 1))[:n_owned]
+        return xyz, comp
+    blocks = []
+    for i in range(V.num_sub_spaces):
+        Vi, m = V.sub(i).collapse()
+        m = np.asarray(m).ravel()
+        bsi = Vi.dofmap.index_map_bs
+        if Vi.num_sub_spaces and bsi == 1:
+            raise UnsupportedProblemError("nested mixed spaces are not supported yet")
+        blocks.append((Vi, m, bsi))
+    ncomp = sum(b[2] for b in blocks)
+    xyz = np.zeros((n_owned, gdim))
+    comp = np.zeros((n_owned, ncomp))
+    off = 0
+    for Vi, m, bsi in blocks:
+        node = Vi.tabulate_dof_coordinates()[:, :gdim]
+        j = np.arange(len(m))
+        own = m < n_owned
+        xyz[m[own]] = node[j[own] // bsi]
+        comp[m[own], off + j[own] % bsi] = 1.0
+        off += bsi
+    return xyz, comp
 
 
 def _bcs(problem: Any) -> list[Any]:
@@ -83,8 +119,19 @@ def _gather(comm, local: np.ndarray) -> np.ndarray | None:
     return np.concatenate(parts) if comm.rank == 0 else None
 
 
-def _field_values(V, value: Any, n_owned: int) -> np.ndarray:
+def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     dfx = _dolfinx()
+    if isinstance(value, dfx.fem.Constant):
+        return np.full(n_owned, float(np.asarray(value.value).ravel()[0]))
+    if np.isscalar(value):
+        return np.full(n_owned, float(value))
+    if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
+        if callable(value) and not isinstance(value, dfx.fem.Function):
+            pts = np.zeros((3, n_owned))
+            pts[: xyz.shape[1]] = xyz.T
+            return np.asarray(value(pts), dtype=float).reshape(n_owned)
+        raise UnsupportedProblemError("on a vector or mixed space, give fields as Constants, numbers or callables "
+                                      "x -> values (a Function cannot be sampled at mixed dofs yet)")
     f = dfx.fem.Function(V)
     if isinstance(value, dfx.fem.Function):
         f.interpolate(value)
@@ -133,7 +180,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     u, V = _space(problem)
     comm = V.mesh.comm
     imap = V.dofmap.index_map
-    n_owned = imap.size_local
+    n_owned = _n_owned(V)
     (_assemble_linear if kind == "linear" else _assemble_nonlinear)(problem)
     indptr, cols, vals = problem.A.getValuesCSR()
     # nonlinear: operator u = J u0 - F(u0) is the first Newton step from u0
@@ -148,22 +195,35 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
         idx = bc.dof_indices()[0]
         mask[idx] = True
         bc.set(bcv)
-    coords = V.tabulate_dof_coordinates()[:n_owned, : V.mesh.geometry.dim]
+    coords, comp = _layout(V, n_owned)
     names = tuple(fields or {})
-    fv = np.stack([_field_values(V, fields[k], n_owned) for k in names], 1) if names else np.zeros((n_owned, 0))
-    lo = comm.allreduce(coords.min(0) if n_owned else np.full(coords.shape[1], np.inf), op=_mpi_min())
-    hi = comm.allreduce(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf), op=_mpi_max())
+    fv = np.stack([_field_values(V, fields[k], n_owned, coords) for k in names], 1) if names else np.zeros((n_owned, 0))
+    if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
+        fv = np.hstack([fv, comp])
+        names = names + tuple(f"component_{i}" for i in range(comp.shape[1]))
+    lo = np.array(coords.min(0) if n_owned else np.full(coords.shape[1], np.inf))
+    hi = np.array(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf))
+    comm.Allreduce(_in_place(), lo, op=_mpi_min())
+    comm.Allreduce(_in_place(), hi, op=_mpi_max())
     parts = comm.gather((indptr, cols, vals, b_loc, coords, fv, mask[:n_owned], bcv[:n_owned]), root=0)
     if comm.rank != 0:
         return None
-    A = sp.vstack([sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, imap.size_global)) for p in parts]).tocsr()
+    n_global = imap.size_global * V.dofmap.index_map_bs
+    A = sp.vstack([sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]).tocsr()
     el = V.ufl_element()
-    sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)), "block_size": 1,
+    sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)),
+           "block_size": int(V.dofmap.index_map_bs), "components": int(comp.shape[1]),
            "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
            "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
     cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
     return PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
                    field_names=names, kind=kind, signature=sig, name=name)
+
+
+def _in_place():
+    from mpi4py import MPI
+
+    return MPI.IN_PLACE
 
 
 def _mpi_min():
@@ -181,7 +241,8 @@ def _mpi_max():
 def _scatter_owned(V, guess: np.ndarray | None) -> np.ndarray:
     comm = V.mesh.comm
     imap = V.dofmap.index_map
-    lo, hi = imap.local_range
+    bs = V.dofmap.index_map_bs
+    lo, hi = (r * bs for r in imap.local_range)
     ranges = comm.gather((lo, hi), root=0)
     chunks = [np.asarray(guess[a:b], dtype=float) for a, b in ranges] if comm.rank == 0 else None
     return comm.scatter(chunks, root=0)
@@ -194,7 +255,7 @@ def set_guess(problem: Any, guess: np.ndarray | None) -> None:
     kind = problem_kind(problem)
     u, V = _space(problem)
     local = _scatter_owned(V, guess)
-    n_owned = V.dofmap.index_map.size_local
+    n_owned = _n_owned(V)
     if kind == "linear":
         problem.x.array_w[:n_owned] = local
         problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
@@ -207,7 +268,7 @@ def set_guess(problem: Any, guess: np.ndarray | None) -> None:
 def get_solution(problem: Any) -> np.ndarray | None:
     """The current ``u`` in global dof order on rank 0."""
     u, V = _space(problem)
-    return _gather(V.mesh.comm, u.x.array[: V.dofmap.index_map.size_local])
+    return _gather(V.mesh.comm, u.x.array[: _n_owned(V)])
 
 
 def petsc_handles(problem: Any) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Implicit message passing on meshes: the sparsity graph of the assembled operator.
 
 One weight-tied block updates a per-dof state from (a) messages along the operator's nonzeros,
-weighted by the operator itself (``-A_ij / A_ii``), (b) a coarse level: dofs pooled into a fixed
-grid of bins over the domain's bounding box, mixed globally by a learned row-stochastic bin
-matrix, and unpooled (so information crosses the mesh in one iteration), and (c) the
+weighted by the operator itself (``-A_ij / A_ii``), (b) a coarse level: dofs pooled (multilinear
+weights) onto a fixed grid of points over the domain's bounding box, mixed globally by a learned
+row-stochastic matrix, and interpolated back (so information crosses the mesh in one iteration), and (c) the
 Jacobi-scaled residual ``D^-1 (b - A u)`` of the current decoded estimate, so the exact solution
 of the (first Newton) system leaves the block nothing to correct. Nothing depends on the
 number of dofs: the same weights run on a finer mesh of the same domain.
@@ -13,6 +13,7 @@ Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; st
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 from dataclasses import asdict, dataclass, field
@@ -39,12 +40,13 @@ class MeshGNNConfig:
     point then diverges in training; the phantom gradient's damped steps stay bounded."""
 
     width: int = 32
-    grid: int = 8
+    grid: int = 16
     damping: float = 0.5
     train_k: int = 16
     backward: str = "phantom"
     n_fields: int = 1
     gdim: int = 2
+    coarse_correction: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +91,12 @@ class MeshGraph:
     unpool: tuple[Tensor, Tensor]
     sizes: list[int]
     nb: int
+    # coarse-grid (Galerkin) correction of the decoded solution, linear problems only:
+    # Araw (N, N) = A / a_scale, braw (N,), P (N, B*nb) masked interpolation, Ac_inv (B, nb, nb)
+    Araw: tuple[Tensor, Tensor] | None = None
+    braw: Tensor | None = None
+    P: tuple[Tensor, Tensor] | None = None
+    Ac_inv: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MeshGraph:
         def move(t):
@@ -134,9 +142,11 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
     return _SpMM.apply(pair[0], pair[1], x)
 
 
-def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32) -> MeshGraph:
+def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
+                     coarse_correction: bool = False) -> MeshGraph:
     """Jacobi-scale each instance's system and stack the batch block-diagonally."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
+    araws, braws, ps, acinv = [], [], [], []
     lo, hi = np.asarray(norm.bbox[0]), np.asarray(norm.bbox[1])
     gdim = len(lo)
     nb = grid ** gdim
@@ -157,18 +167,58 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         x01 = (p.coords[:, :gdim] - lo) / np.maximum(hi - lo, 1e-12)
         feats.append(np.hstack([(p.fields - fm) / fs, p.dirichlet[:, None], (p.bc_values / norm.u_scale)[:, None],
                                 x01]))
-        cell = np.clip((x01 * grid).astype(int), 0, grid - 1)
-        idx = np.ravel_multi_index(tuple(cell.T), (grid,) * gdim)
-        pools.append(sp.csr_matrix((np.ones(p.n), (idx, np.arange(p.n))), shape=(nb, p.n)))
+        interp = _bilinear(x01, grid)
+        pools.append(interp)
+        if coarse_correction:
+            sa = float(np.mean(np.abs(d)))
+            araw = (p.operator / sa).tocsr()
+            pm = (sp.diags((~p.dirichlet).astype(float)) @ interp.T).tocsr()  # corrections leave Dirichlet dofs alone
+            ac = (pm.T @ araw @ pm).toarray()
+            araws.append(araw)
+            braws.append(p.rhs / sa / norm.u_scale)
+            ps.append(pm)
+            acinv.append(_pinv(ac))
     pool = sp.block_diag(pools, format="csr")
     counts = np.asarray(pool.sum(1)).ravel()
-    pool_mean = sp.diags(1.0 / np.maximum(counts, 1.0)) @ pool
+    pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
     t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
     return MeshGraph(
         W=_csr(sp.block_diag(ws), dtype), Ahat=_csr(sp.block_diag(ahs), dtype), bhat=t(bh), rnorm=t(rn),
         mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), feat=t(feats),
         pool=_csr(pool_mean, dtype), unpool=_csr(pool.T, dtype), sizes=[p.n for p in pdes], nb=nb,
+        Araw=_csr(sp.block_diag(araws), dtype) if coarse_correction else None,
+        braw=t(braws) if coarse_correction else None,
+        P=_csr(sp.block_diag(ps), dtype) if coarse_correction else None,
+        Ac_inv=torch.as_tensor(np.stack(acinv), dtype=dtype) if coarse_correction else None,
     )
+
+
+def _pinv(ac: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of the coarse operator: on a coarse mesh some coarse functions have no
+    interior support and the matrix is singular; symmetric operators go through ``eigh``."""
+    if np.allclose(ac, ac.T, rtol=1e-10, atol=1e-14 * np.abs(ac).max()):
+        w, v = np.linalg.eigh(ac)
+        keep = np.abs(w) > 1e-10 * np.abs(w).max()
+        return (v[:, keep] / w[keep]) @ v[:, keep].T
+    return np.linalg.pinv(ac, rcond=1e-10)
+
+
+def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
+    """(grid^d, n) weights of each dof on the 2^d nearest bin centres (multilinear), so that the
+    coarse level hands back smooth corrections, not bin-wise constants."""
+    n, d = x01.shape
+    t = np.clip(x01 * grid - 0.5, 0.0, grid - 1.0)
+    i0 = np.minimum(np.floor(t).astype(int), grid - 2) if grid > 1 else np.zeros_like(t, dtype=int)
+    f = t - i0
+    rows, cols, vals = [], [], []
+    for corner in itertools.product((0, 1), repeat=d):
+        c = np.asarray(corner)
+        w = np.prod(np.where(c, f, 1.0 - f), axis=1)
+        idx = np.ravel_multi_index(tuple((i0 + c).T), (grid,) * d) if grid > 1 else np.zeros(n, dtype=int)
+        rows.append(idx)
+        cols.append(np.arange(n))
+        vals.append(w)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(grid ** d, n))
 
 
 class _Block(nn.Module):
@@ -188,7 +238,15 @@ class _Block(nn.Module):
 
     def decode(self, z: Tensor, g: MeshGraph) -> Tensor:
         """Normalised solution (N,), Dirichlet values imposed."""
-        return torch.where(g.mask, g.bc, self.dec(z).squeeze(-1))
+        u = torch.where(g.mask, g.bc, self.dec(z).squeeze(-1))
+        if g.P is not None:
+            # Galerkin correction on the coarse space: P^T (b - A (u + P c)) = 0. The smooth,
+            # global part of the error, which Krylov methods remove slowest, is solved exactly
+            r = g.braw - spmm(g.Araw, u)
+            rc = spmm((g.P[1], g.P[0]), r).view(len(g.sizes), g.nb, 1)
+            c = torch.bmm(g.Ac_inv, rc).reshape(-1)
+            u = u + spmm(g.P, c)
+        return u
 
     def _enc(self, g: MeshGraph) -> Tensor:
         hit = self._enc_cache
@@ -241,7 +299,8 @@ class MeshImplicitModel(nn.Module):
     def predict(self, pdes: list[PDEData], norm: FamilyNorm, *, k: int | None = None,
                 device: str = "cpu") -> list[np.ndarray]:
         """Solutions (n_i,) in original units (inference, no grad)."""
-        g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype).to(device)
+        g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
+                             coarse_correction=self.cfg.coarse_correction).to(device)
         with torch.no_grad():
             u, _ = self(g, k=k)
         u = (u * norm.u_scale).double().cpu().numpy()

@@ -29,9 +29,10 @@ class PDETrainConfig:
     batch: int = 8
     lr: float = 2e-3
     width: int = 32
-    grid: int = 8
+    grid: int = 16
     train_k: int = 16
     residual_weight: float = 0.01
+    coarse_correction: bool = True  # linear problems only
     device: str = "cpu"
     seed: int = 0
     val_fraction: float = 0.1
@@ -76,7 +77,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     norm = FamilyNorm.fit([pdes[i] for i in tr_i], [solutions[i] for i in tr_i])
     gdim = pdes[0].coords.shape[1]
     cfg = MeshGNNConfig(width=config.width, grid=config.grid, train_k=config.train_k,
-                        n_fields=pdes[0].fields.shape[1], gdim=gdim)
+                        n_fields=pdes[0].fields.shape[1], gdim=gdim,
+                        coarse_correction=config.coarse_correction and pdes[0].kind == "linear")
     dev = torch.device(config.device)
     model = MeshImplicitModel(cfg).to(dev)
 
@@ -84,7 +86,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
         out = []
         for s in range(0, len(idx), config.batch):
             chunk = idx[s:s + config.batch]
-            g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=config.grid).to(dev)
+            g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=config.grid,
+                                 coarse_correction=cfg.coarse_correction).to(dev)
             t = torch.as_tensor(np.concatenate([solutions[i] for i in chunk]) / norm.u_scale,
                                 dtype=torch.float32, device=dev)
             out.append((g, t))
