@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# PDE benchmarks (issue 4): darcy with CG+GAMG and CG+Jacobi from one checkpoint, the same
-# checkpoint on a finer mesh, and nonlinear-poisson with Newton. Reports in benchmarks/results/.
+# PDE benchmarks (issue 4) and their test-time-compute sweeps (issue 5). Reports in benchmarks/results/.
+#   darcy: CG+GAMG and CG+Jacobi from one checkpoint, the same checkpoint on a finer mesh (n=128);
+#   nonlinear-poisson and navier-stokes: Newton (SNES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LS=${LS:-.venv/bin/learned-solvers}
 R=benchmarks/results
 mkdir -p "$R" runs
-TRAIN=${TRAIN:-200}; TEST=${TEST:-20}; EPOCHS=${EPOCHS:-40}
-$LS bench --family darcy --solver ksp --pc gamg --train $TRAIN --test $TEST --epochs $EPOCHS \
+TEST=${TEST:-20}; EPOCHS=${EPOCHS:-30}
+$LS bench --family navier-stokes --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS \
+    --save-checkpoint runs/ns16.safetensors --out $R/navier_stokes_snes.json | tee $R/navier_stokes_snes.txt
+$LS bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS \
+    --save-checkpoint runs/nlp32.safetensors --out $R/nonlinear_poisson_snes.json | tee $R/nonlinear_poisson_snes.txt
+$LS bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS \
     --save-checkpoint runs/darcy64.safetensors --out $R/darcy_ksp_gamg.json | tee $R/darcy_ksp_gamg.txt
 $LS bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64.safetensors --test $TEST \
     --out $R/darcy_ksp_jacobi.json | tee $R/darcy_ksp_jacobi.txt
 $LS bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64.safetensors --test $TEST \
     --test-family darcy:n=128 --out $R/darcy_ksp_gamg_refined128.json | tee $R/darcy_ksp_gamg_refined128.txt
-$LS bench --family nonlinear-poisson --solver snes --train $TRAIN --test $TEST --epochs $EPOCHS \
-    --save-checkpoint runs/nlp32.safetensors --out $R/nonlinear_poisson_snes.json | tee $R/nonlinear_poisson_snes.txt
-$LS bench --family navier-stokes --solver snes --train $TRAIN --test $TEST --epochs $EPOCHS \
-    --save-checkpoint runs/ns16.safetensors --out $R/navier_stokes_snes.json | tee $R/navier_stokes_snes.txt
+for spec in "darcy runs/darcy64.safetensors ksp darcy" "nonlinear-poisson runs/nlp32.safetensors snes nonlinear_poisson" \
+            "navier-stokes runs/ns16.safetensors snes navier_stokes"; do
+    set -- $spec
+    $LS scaling --family "$1" --checkpoint "$2" --solver "$3" --ks 1,2,4,8,16,32,64 --test 10 \
+        --out $R/scaling_$4.json --plot $R/scaling_$4.png | tee $R/scaling_$4.txt
+done

@@ -103,8 +103,17 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     from .bench.scaling import ScalingConfig, plot_scaling, run_scaling, write
 
     ks = tuple(int(v) for v in args.ks.split(","))
-    rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
-                                    n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
+    from problems.registry import is_pde_family
+
+    if is_pde_family(args.family):
+        from .bench.pde import run_pde_scaling
+
+        rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
+                              n_test=args.test, seed=args.seed, device=args.device, pc=args.pc)
+    else:
+        rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
+                                        n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
+    print(f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances")
     print(f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}")
     for r in rep["rows"]:
         print(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
@@ -195,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("scaling", help="error, solver iterations and time against model iterations k")
     c.add_argument("--checkpoint", required=True)
     c.add_argument("--family", required=True, help="the checkpoint's family spec")
-    c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"])
+    c.add_argument("--pc", default="gamg", help="ksp: PETSc preconditioner")
     c.add_argument("--ks", default="1,2,4,8,16,32,64")
     c.add_argument("--test", type=int, default=20)
     c.add_argument("--seed", type=int, default=0)

@@ -25,7 +25,7 @@ import torch
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .models.mesh_gnn import FamilyNorm, MeshGNNConfig, MeshImplicitModel
+from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter"]
@@ -35,8 +35,9 @@ class LearnedPDEStarter:
     """model + family norm + the space signature it was trained on; ``k`` model iterations."""
 
     def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
-                 k: int | None = None, device: str = "cpu") -> None:
+                 k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None) -> None:
         self.model = model.eval()
+        self.anchors = anchors
         self.norm = norm
         self.family = family
         self.signature = signature
@@ -44,7 +45,10 @@ class LearnedPDEStarter:
         self.device = device
 
     def save(self, path: str | Path, **meta: Any) -> Path:
-        return save_checkpoint(path, self.model.state_dict(), {
+        state = dict(self.model.state_dict())
+        if self.anchors is not None:
+            state.update(self.anchors.state())
+        return save_checkpoint(path, state, {
             "kind": "pde", "family": self.family, "model": self.model.cfg.to_dict(), "norm": self.norm.to_dict(),
             "signature": self.signature, "k": self.k, **meta})
 
@@ -52,13 +56,17 @@ class LearnedPDEStarter:
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         device: str = "cpu") -> LearnedPDEStarter:
         ck = load_checkpoint(path, kind="pde", family=family)
+        state = dict(ck.state)
+        fields, sols = state.pop("anchor_fields", None), state.pop("anchor_solutions", None)
         try:
             model = MeshImplicitModel(MeshGNNConfig(**ck.meta["model"]))
-            model.load_state_dict(ck.state)
+            model.load_state_dict(state)
+            norm = FamilyNorm(**ck.meta["norm"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
-        return cls(model.to(device), FamilyNorm(**ck.meta["norm"]), family=ck.meta["family"],
-                   signature=ck.meta["signature"], k=k if k is not None else ck.meta.get("k"), device=device)
+        bank = MeshAnchorBank(fields.numpy(), sols.numpy(), norm) if fields is not None and sols is not None else None
+        return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
+                   k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank)
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)
@@ -73,7 +81,9 @@ class LearnedPDEStarter:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
         try:
-            u = self.model.predict([pde], self.norm, k=k if k is not None else self.k, device=self.device)[0]
+            anchor = self.anchors.nearest(pde) if self.anchors is not None else None
+            u = self.model.predict([pde], self.norm, k=k if k is not None else self.k, device=self.device,
+                                   anchors=[anchor])[0]
         finally:
             torch.set_num_threads(threads)
         secs = time.perf_counter() - t0

@@ -105,7 +105,8 @@ def darcy_starter(tmp_path_factory):
     fam = make_family("darcy:n=8")
     pdes, sols = label_pde(fam, fam.sample(12, seed=0), progress=False)
     tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=3, width=8, train_k=4), progress=False)
-    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=4)
+    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=4,
+                           anchors=tr.anchors)
     path = st.save(tmp_path_factory.mktemp("ck") / "darcy.safetensors")
     return fam, st, path
 
@@ -200,6 +201,11 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json")])
     assert rc == 0 and json.loads((tmp_path / "f.json").read_text())["same_answer"] == 1.0
+    rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
+               "--ks", "1,4", "--test", "3", "--out", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")])
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    assert rc == 0 and [r["k"] for r in rows] == [1, 4] and (tmp_path / "s.png").stat().st_size > 0
+    assert all(set(r) >= {"k", "error_median", "iterations_median", "total_seconds_median", "lipschitz"} for r in rows)
     assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
 
 

@@ -127,7 +127,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
             epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed), progress=progress)
         starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
-                                    device=cfg.device)
+                                    device=cfg.device, anchors=tr.anchors)
         info.update(train_seconds=tr.seconds, val_error=tr.val_error)
         if cfg.k is None:
             n_val = min(5, len(train_insts))
@@ -235,3 +235,40 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(rep, indent=2, default=float))
     return p
+
+
+def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
+                    device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8) -> dict[str, Any]:
+    """The `scaling` report for a PDE family: per k, the median relative L2 error of the k-th
+    iterate, the median KSP/Newton iterations and inference + solve seconds from it, and the
+    empirical Lipschitz constant of (instance fields -> k-th iterate) over nearest pairs."""
+    from problems.registry import make_family
+
+    fam = make_family(family)
+    starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device)
+    backend = make_pde_backend(solver, ksp_type=ksp_type, pc=pc, rtol=rtol)
+    insts = fam.sample(n_test, seed=seed + 1_000_003)
+    pdes, sols = label_pde(fam, insts, progress=False)
+    kept = {p.name for p in pdes}
+    insts = [i for i in insts if i.name in kept]
+    fm, fs = np.asarray(starter.norm.field_mean), np.asarray(starter.norm.field_std)
+    vecs = np.stack([((p.fields - fm) / fs).ravel() / np.sqrt(p.n) for p in pdes])
+    dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(pdes), np.inf))
+    partner = dist.argmin(1)
+    rows = []
+    for k in sorted(ks):
+        errs, iters, totals, preds = [], [], [], []
+        for inst, pde, sol in zip(insts, pdes, sols):
+            g, secs = starter.guess(pde, k=k)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = _solve(fam, inst, backend, g)
+            preds.append((g if g is not None else np.zeros(pde.n)) / starter.norm.u_scale / np.sqrt(pde.n))
+            errs.append(float(relative_errors([preds[-1] * starter.norm.u_scale * np.sqrt(pde.n)], [sol])[0]))
+            iters.append(res.iterations)
+            totals.append(secs + res.seconds)
+        lip = max(float(np.linalg.norm(preds[i] - preds[j]) / dist[i, j]) for i, j in enumerate(partner))
+        rows.append({"k": k, "error_median": float(np.median(errs)), "iterations_median": float(np.median(iters)),
+                     "total_seconds_median": float(np.median(totals)), "lipschitz": lip})
+    return {"family": fam.spec(), "solver": solver, "checkpoint": checkpoint, "n_test": len(pdes), "rows": rows,
+            "training_memory": []}

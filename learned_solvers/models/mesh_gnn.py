@@ -86,17 +86,20 @@ class MeshGraph:
     rnorm: Tensor
     mask: Tensor
     bc: Tensor
+    anchor: Tensor  # (N,) normalised anchor solution (zeros where there is none)
     feat: Tensor
     pool: tuple[Tensor, Tensor]
     unpool: tuple[Tensor, Tensor]
     sizes: list[int]
     nb: int
     # coarse-grid (Galerkin) correction of the decoded solution, linear problems only:
-    # Araw (N, N) = A / a_scale, braw (N,), P (N, B*nb) masked interpolation, Ac_inv (B, nb, nb)
+    # Araw (N, N) = A / a_scale, braw (N,), P (N, B*nc) masked interpolation onto a coarse grid
+    # of nc points, Ac_chol (B, nc, nc) Cholesky factors of P^T Araw P (symmetric operators)
     Araw: tuple[Tensor, Tensor] | None = None
     braw: Tensor | None = None
     P: tuple[Tensor, Tensor] | None = None
-    Ac_inv: Tensor | None = None
+    Ac_chol: Tensor | None = None
+    nc: int = 0
 
     def to(self, device: torch.device | str) -> MeshGraph:
         def move(t):
@@ -143,10 +146,15 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
 
 
 def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
-                     coarse_correction: bool = False) -> MeshGraph:
-    """Jacobi-scale each instance's system and stack the batch block-diagonally."""
+                     coarse_correction: bool = False, anchors: list[np.ndarray | None] | None = None) -> MeshGraph:
+    """Jacobi-scale each instance's system and stack the batch block-diagonally.
+
+    anchors: per instance the solution of the nearest training instance (or None): the model
+    predicts a correction to it, and sees it as a feature."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
-    araws, braws, ps, acinv = [], [], [], []
+    araws, braws, ps, acs, anc = [], [], [], [], []
+    # the coarse space must be coarser than the mesh, or its operator is singular
+    cgrid = max(2, min(grid, int(np.sqrt(min(p.n for p in pdes)) / 4)))
     lo, hi = np.asarray(norm.bbox[0]), np.asarray(norm.bbox[1])
     gdim = len(lo)
     nb = grid ** gdim
@@ -165,42 +173,48 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         mk.append(p.dirichlet)
         bcs.append(p.bc_values / norm.u_scale)
         x01 = (p.coords[:, :gdim] - lo) / np.maximum(hi - lo, 1e-12)
+        a = anchors[len(feats)] if anchors is not None else None
+        anc.append(np.zeros(p.n) if a is None else np.asarray(a, dtype=float) / norm.u_scale)
         feats.append(np.hstack([(p.fields - fm) / fs, p.dirichlet[:, None], (p.bc_values / norm.u_scale)[:, None],
-                                x01]))
+                                x01, anc[-1][:, None], np.full((p.n, 1), float(a is not None))]))
         interp = _bilinear(x01, grid)
         pools.append(interp)
         if coarse_correction:
             sa = float(np.mean(np.abs(d)))
             araw = (p.operator / sa).tocsr()
-            pm = (sp.diags((~p.dirichlet).astype(float)) @ interp.T).tocsr()  # corrections leave Dirichlet dofs alone
+            ci = interp if cgrid == grid else _bilinear(x01, cgrid)
+            pm = (sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr()  # corrections leave Dirichlet dofs alone
             ac = (pm.T @ araw @ pm).toarray()
             araws.append(araw)
             braws.append(p.rhs / sa / norm.u_scale)
             ps.append(pm)
-            acinv.append(_pinv(ac))
+            acs.append(0.5 * (ac + ac.T))
     pool = sp.block_diag(pools, format="csr")
     counts = np.asarray(pool.sum(1)).ravel()
     pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
     t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
     return MeshGraph(
         W=_csr(sp.block_diag(ws), dtype), Ahat=_csr(sp.block_diag(ahs), dtype), bhat=t(bh), rnorm=t(rn),
-        mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), feat=t(feats),
+        mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), anchor=t(anc), feat=t(feats),
         pool=_csr(pool_mean, dtype), unpool=_csr(pool.T, dtype), sizes=[p.n for p in pdes], nb=nb,
         Araw=_csr(sp.block_diag(araws), dtype) if coarse_correction else None,
         braw=t(braws) if coarse_correction else None,
         P=_csr(sp.block_diag(ps), dtype) if coarse_correction else None,
-        Ac_inv=torch.as_tensor(np.stack(acinv), dtype=dtype) if coarse_correction else None,
+        Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=cgrid ** gdim if coarse_correction else 0,
     )
 
 
-def _pinv(ac: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse of the coarse operator: on a coarse mesh some coarse functions have no
-    interior support and the matrix is singular; symmetric operators go through ``eigh``."""
-    if np.allclose(ac, ac.T, rtol=1e-10, atol=1e-14 * np.abs(ac).max()):
-        w, v = np.linalg.eigh(ac)
-        keep = np.abs(w) > 1e-10 * np.abs(w).max()
-        return (v[:, keep] / w[keep]) @ v[:, keep].T
-    return np.linalg.pinv(ac, rcond=1e-10)
+def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
+    """Cholesky factors of the coarse operators (B, nc, nc), in float64 then cast; a tiny
+    relative shift covers coarse functions without interior support."""
+    a = torch.as_tensor(np.stack(acs), dtype=torch.float64)
+    shift = 1e-10 * a.diagonal(dim1=1, dim2=2).abs().mean(-1).clamp_min(1e-300)
+    a = a + shift[:, None, None] * torch.eye(a.shape[-1], dtype=a.dtype)
+    chol, info = torch.linalg.cholesky_ex(a)
+    if bool((info != 0).any()):
+        raise ValueError("the coarse operator is not positive definite: the coarse correction needs a symmetric "
+                         "positive definite operator (MeshGNNConfig(coarse_correction=False) for others)")
+    return chol.to(dtype)
 
 
 def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
@@ -221,12 +235,46 @@ def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(grid ** d, n))
 
 
+class MeshAnchorBank:
+    """Training instances' fields (normalised) and solutions: the nearest one (same mesh) is
+    the anchor the model corrects. Stored in the checkpoint as two tensors."""
+
+    def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm) -> None:
+        self.fields = np.asarray(fields, dtype=np.float32)  # (M, n * f)
+        self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
+        self.norm = norm
+
+    def _vec(self, pde: PDEData) -> np.ndarray:
+        fm, fs = np.asarray(self.norm.field_mean), np.asarray(self.norm.field_std)
+        return (((pde.fields - fm) / fs).ravel() / np.sqrt(pde.n)).astype(np.float32)
+
+    @staticmethod
+    def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm) -> MeshAnchorBank | None:
+        if len({p.n for p in pdes}) != 1:
+            return None  # several meshes: no common solution vector to start from
+        bank = MeshAnchorBank(np.zeros((0, 0)), np.stack(solutions), norm)
+        bank.fields = np.stack([bank._vec(p) for p in pdes])
+        return bank
+
+    def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
+        """The nearest training solution, or None on another mesh."""
+        if self.solutions.shape[1] != pde.n or len(self.solutions) < 1 + (exclude is not None):
+            return None
+        d = np.linalg.norm(self.fields - self._vec(pde), axis=1)
+        if exclude is not None:
+            d[exclude] = np.inf
+        return self.solutions[int(np.argmin(d))]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
+
+
 class _Block(nn.Module):
     def __init__(self, cfg: MeshGNNConfig) -> None:
         super().__init__()
         h = cfg.width
         self.cfg = cfg
-        n_feat = cfg.n_fields + 2 + cfg.gdim
+        n_feat = cfg.n_fields + 2 + cfg.gdim + 2
         self.enc = nn.Sequential(nn.Linear(n_feat, h), nn.ReLU(), nn.Linear(h, h))
         self.lin_z = spectral_linear(h, h)
         self.lin_m = spectral_linear(h, h, bias=False)
@@ -238,13 +286,13 @@ class _Block(nn.Module):
 
     def decode(self, z: Tensor, g: MeshGraph) -> Tensor:
         """Normalised solution (N,), Dirichlet values imposed."""
-        u = torch.where(g.mask, g.bc, self.dec(z).squeeze(-1))
+        u = torch.where(g.mask, g.bc, g.anchor + self.dec(z).squeeze(-1))
         if g.P is not None:
             # Galerkin correction on the coarse space: P^T (b - A (u + P c)) = 0. The smooth,
             # global part of the error, which Krylov methods remove slowest, is solved exactly
             r = g.braw - spmm(g.Araw, u)
-            rc = spmm((g.P[1], g.P[0]), r).view(len(g.sizes), g.nb, 1)
-            c = torch.bmm(g.Ac_inv, rc).reshape(-1)
+            rc = spmm((g.P[1], g.P[0]), r).view(len(g.sizes), g.nc, 1)
+            c = torch.cholesky_solve(rc, g.Ac_chol).reshape(-1)
             u = u + spmm(g.P, c)
         return u
 
@@ -296,11 +344,11 @@ class MeshImplicitModel(nn.Module):
                 out = self.layer(g, k=k, return_iterates=return_iterates)
         return self.block.decode(out.z, g), out.solve
 
-    def predict(self, pdes: list[PDEData], norm: FamilyNorm, *, k: int | None = None,
-                device: str = "cpu") -> list[np.ndarray]:
+    def predict(self, pdes: list[PDEData], norm: FamilyNorm, *, k: int | None = None, device: str = "cpu",
+                anchors: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
         """Solutions (n_i,) in original units (inference, no grad)."""
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
-                             coarse_correction=self.cfg.coarse_correction).to(device)
+                             coarse_correction=self.cfg.coarse_correction, anchors=anchors).to(device)
         with torch.no_grad():
             u, _ = self(g, k=k)
         u = (u * norm.u_scale).double().cpu().numpy()

@@ -18,7 +18,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..canonical.pde import PDEData
-from ..models.mesh_gnn import FamilyNorm, MeshGNNConfig, MeshGraph, MeshImplicitModel, build_mesh_graph, spmm
+from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
+                               build_mesh_graph, spmm)
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
 
@@ -32,6 +33,8 @@ class PDETrainConfig:
     grid: int = 16
     train_k: int = 16
     residual_weight: float = 0.01
+    anchors: bool = True
+    anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems only
     device: str = "cpu"
     seed: int = 0
@@ -42,6 +45,7 @@ class PDETrainConfig:
 class PDETrainResult:
     model: MeshImplicitModel
     norm: FamilyNorm
+    anchors: MeshAnchorBank | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     val_error: float = math.nan
@@ -82,24 +86,35 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     dev = torch.device(config.device)
     model = MeshImplicitModel(cfg).to(dev)
 
-    def batches(idx: np.ndarray) -> list[tuple[MeshGraph, torch.Tensor]]:
+    bank = (MeshAnchorBank.build([pdes[i] for i in tr_i], [solutions[i] for i in tr_i], norm)
+            if config.anchors else None)
+    pos = {int(i): j for j, i in enumerate(tr_i)}
+    drop_rng = np.random.default_rng(config.seed + 1)
+
+    def batches(idx: np.ndarray, train: bool) -> list[tuple[MeshGraph, torch.Tensor]]:
         out = []
         for s in range(0, len(idx), config.batch):
             chunk = idx[s:s + config.batch]
+            anchors = None
+            if bank is not None and not (train and drop_rng.random() < config.anchor_dropout):
+                # leave-one-out: a training instance never sees its own solution
+                anchors = [bank.nearest(pdes[i], exclude=pos.get(int(i)) if train else None) for i in chunk]
             g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=config.grid,
-                                 coarse_correction=cfg.coarse_correction).to(dev)
+                                 coarse_correction=cfg.coarse_correction, anchors=anchors).to(dev)
             t = torch.as_tensor(np.concatenate([solutions[i] for i in chunk]) / norm.u_scale,
                                 dtype=torch.float32, device=dev)
             out.append((g, t))
         return out
 
-    train_b, val_b = batches(tr_i), batches(val_i)
+    train_b, val_b = batches(tr_i, True), batches(val_i, False)
     threads = torch.get_num_threads()
     if dev.type == "cpu":
         # graphs of a few thousand dofs: extra threads spin more than they compute
         torch.set_num_threads(1)
     try:
-        return _fit(model, norm, train_b, val_b, config, rng, progress)
+        res = _fit(model, norm, train_b, val_b, config, rng, progress)
+        res.anchors = bank
+        return res
     finally:
         torch.set_num_threads(threads)
 
