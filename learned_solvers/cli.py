@@ -118,6 +118,9 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     for r in rep["rows"]:
         print(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
               f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}")
+    if rep.get("auto_k_time_over_best") is not None:
+        print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
+              f"of the sweep (k={rep['best_k']})")
     for m in rep["training_memory"]:
         print(f"training memory at k={m['k']:>3}: implicit {m['implicit_saved_bytes'] / 2**20:8.2f} MiB, "
               f"unrolled {m['unrolled_saved_bytes'] / 2**20:8.2f} MiB (tensors saved for backward)")

@@ -26,7 +26,7 @@ from ..models.anchors import data_vector
 from ..training.data import label_instances
 from ..warmstart import LearnedWarmStarter
 
-__all__ = ["ScalingConfig", "run_scaling", "plot_scaling"]
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +69,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
         rows.append({"k": k, "error_median": float(np.median(errs)), "iterations_median": float(np.median(iters)),
                      "total_seconds_median": float(np.median(totals)), "lipschitz": lip})
     return {"family": fam.spec(), "solver": cfg.solver, "checkpoint": cfg.checkpoint, "n_test": len(test),
-            "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows,
+            "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows, **auto_k_summary(starter.k, rows),
             "training_memory": training_memory(starter, test[: min(8, len(test))])}
 
 
@@ -109,6 +109,14 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
                 row[f"{name}_peak_cuda_bytes"] = peak_cuda_bytes(step, device)
         out.append(row)
     return out
+
+
+def auto_k_summary(auto_k: int | None, rows: list[dict]) -> dict[str, Any]:
+    """How the checkpoint's automatic k fares against the best fixed k of the sweep (total time)."""
+    best = min(rows, key=lambda r: r["total_seconds_median"])
+    at = next((r for r in rows if r["k"] == auto_k), None)
+    return {"auto_k": auto_k, "best_k": best["k"],
+            "auto_k_time_over_best": at["total_seconds_median"] / best["total_seconds_median"] if at else None}
 
 
 def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:

@@ -104,7 +104,7 @@ class MeshGraph:
     def to(self, device: torch.device | str) -> MeshGraph:
         def move(t):
             if isinstance(t, tuple):
-                return tuple(x.to(device) for x in t)
+                return tuple(x.to(device) if x is not None else None for x in t)
             return t.to(device) if isinstance(t, Tensor) else t
 
         return MeshGraph(**{k: move(v) for k, v in self.__dict__.items()})
@@ -120,9 +120,10 @@ def _csr1(m: sp.spmatrix, dtype: torch.dtype) -> Tensor:
                                        torch.as_tensor(m.data, dtype=dtype), m.shape, check_invariants=False)
 
 
-def _csr(m: sp.spmatrix, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """(M, M^T) as torch CSR: the transpose is kept so that backward never converts formats."""
-    return (_csr1(m, dtype), _csr1(sp.csr_matrix(m).T, dtype))
+def _csr(m: sp.spmatrix, dtype: torch.dtype, transpose: bool = True) -> tuple[Tensor, Tensor | None]:
+    """(M, M^T) as torch CSR: the transpose is kept so that backward never converts formats
+    (inference, which has no backward, skips it)."""
+    return (_csr1(m, dtype), _csr1(sp.csr_matrix(m).T, dtype) if transpose else None)
 
 
 class _SpMM(torch.autograd.Function):
@@ -146,7 +147,8 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
 
 
 def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
-                     coarse_correction: bool = False, anchors: list[np.ndarray | None] | None = None) -> MeshGraph:
+                     coarse_correction: bool = False, anchors: list[np.ndarray | None] | None = None,
+                     for_training: bool = True) -> MeshGraph:
     """Jacobi-scale each instance's system and stack the batch block-diagonally.
 
     anchors: per instance the solution of the nearest training instance (or None): the model
@@ -193,13 +195,15 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     counts = np.asarray(pool.sum(1)).ravel()
     pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
     t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
+    tr = for_training
+    pool_t = pool.T.tocsr()
     return MeshGraph(
-        W=_csr(sp.block_diag(ws), dtype), Ahat=_csr(sp.block_diag(ahs), dtype), bhat=t(bh), rnorm=t(rn),
+        W=_csr(sp.block_diag(ws), dtype, tr), Ahat=_csr(sp.block_diag(ahs), dtype, tr), bhat=t(bh), rnorm=t(rn),
         mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), anchor=t(anc), feat=t(feats),
-        pool=_csr(pool_mean, dtype), unpool=_csr(pool.T, dtype), sizes=[p.n for p in pdes], nb=nb,
-        Araw=_csr(sp.block_diag(araws), dtype) if coarse_correction else None,
+        pool=_csr(pool_mean, dtype, tr), unpool=_csr(pool_t, dtype, tr), sizes=[p.n for p in pdes], nb=nb,
+        Araw=_csr(sp.block_diag(araws), dtype, tr) if coarse_correction else None,
         braw=t(braws) if coarse_correction else None,
-        P=_csr(sp.block_diag(ps), dtype) if coarse_correction else None,
+        P=_csr(sp.block_diag(ps), dtype, True) if coarse_correction else None,
         Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=cgrid ** gdim if coarse_correction else 0,
     )
 
@@ -282,6 +286,9 @@ class _Block(nn.Module):
         self.mix = nn.Parameter(torch.zeros(cfg.grid ** cfg.gdim, cfg.grid ** cfg.gdim))
         self.lin_r = nn.Linear(3, h, bias=False)
         self.dec = nn.Linear(h, 1)
+        # the correction to the anchor starts at zero: an untrained model hands on the anchor
+        nn.init.zeros_(self.dec.weight)
+        nn.init.zeros_(self.dec.bias)
         self._enc_cache: tuple[int, bool, Tensor] | None = None
 
     def decode(self, z: Tensor, g: MeshGraph) -> Tensor:
@@ -348,7 +355,8 @@ class MeshImplicitModel(nn.Module):
                 anchors: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
         """Solutions (n_i,) in original units (inference, no grad)."""
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
-                             coarse_correction=self.cfg.coarse_correction, anchors=anchors).to(device)
+                             coarse_correction=self.cfg.coarse_correction, anchors=anchors,
+                             for_training=False).to(device)
         with torch.no_grad():
             u, _ = self(g, k=k)
         u = (u * norm.u_scale).double().cpu().numpy()
