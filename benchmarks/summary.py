@@ -1,19 +1,34 @@
-"""Print the README's markdown table from benchmarks/results/*.json."""
+"""Print the README's markdown tables from benchmarks/results/*.json (LP/QP runs, then PDE runs)."""
 
 import json
 import sys
 from pathlib import Path
 
-rows = []
-for p in sorted(Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results").glob("*.json")):
-    if p.name.startswith("scaling-"):
+root = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results")
+lp, pde = [], []
+for p in sorted(root.glob("*.json")):
+    if p.name.startswith("scaling") or p.name.startswith("paper_lp") or p.name.startswith("gpu_check"):
         continue
     r = json.loads(p.read_text())
-    rows.append(
+    f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    if r["solver"] in ("ksp", "snes"):
+        opts = r["solver_options"]
+        how = f"{opts['ksp_type']}+{opts['pc_type']}" if r["solver"] == "ksp" else "newton"
+        pde.append(f"| {p.stem} | {how} | {r['cold']['iterations_median']:.1f} | {r['warm']['iterations_median']:.1f} | "
+                   f"{r['iteration_ratio']:.3f} | {f(r['nearest_iteration_ratio'], '.3f')} | {r['time_ratio']:.3f} | "
+                   f"{r['warm']['inference_seconds_median'] * 1e3:.1f} | {r['prediction_rel_l2_median']:.1e} | {r['k']} | "
+                   f"{r['same_answer']:.2f} | {r['cold_converged']}/{r['warm_converged_without_fallback']} |")
+        continue
+    lp.append(
         f"| {p.stem} | {r['cold']['iterations_median']:.0f} | {r['warm']['iterations_median']:.0f} | "
         f"{r['iteration_ratio']:.3f} | {r['nearest_iteration_ratio']:.3f} | {r['nearest_polished_iteration_ratio']:.3f} | "
         f"{r['time_ratio']:.3f} | {r['k']} | {r['same_answer']:.2f} |"
     )
 print("| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | time_ratio | k | same_answer |")
 print("|---|---|---|---|---|---|---|---|---|")
-print("\n".join(rows))
+print("\n".join(lp))
+print()
+print("| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | inference ms | prediction error | k "
+      "| same_answer | converged cold/warm |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("\n".join(pde))

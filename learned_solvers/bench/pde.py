@@ -158,9 +158,13 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
             warnings.simplefilter("ignore", RuntimeWarning)
             warm = _solve(test_fam, inst, backend, guess)
         near = None
-        if feats is not None and feats.shape[1] == pde.fields.size:
-            j = int(np.argmin(np.linalg.norm(feats - pde.fields.ravel(), axis=1)))
-            near = _solve(test_fam, inst, backend, train_sols[j])
+        # the baseline: the nearest training instance's solution (the checkpoint's anchor bank
+        # when there is one, so that a loaded checkpoint has the baseline too)
+        near_sol = starter.anchors.nearest(pde) if starter.anchors is not None else None
+        if near_sol is None and feats is not None and feats.shape[1] == pde.fields.size:
+            near_sol = train_sols[int(np.argmin(np.linalg.norm(feats - pde.fields.ravel(), axis=1)))]
+        if near_sol is not None:
+            near = _solve(test_fam, inst, backend, near_sol)
         oracle = _solve(test_fam, inst, backend, sol)
         rows.append({"name": inst.name, "cold_iterations": cold.iterations, "cold_seconds": cold.seconds,
                      "warm_iterations": warm.iterations, "warm_seconds": warm.seconds, "inference_seconds": secs,
