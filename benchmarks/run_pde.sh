@@ -31,3 +31,8 @@ for spec in "darcy runs/darcy64.safetensors ksp darcy" "nonlinear-poisson runs/n
     $LS scaling --family "$1" --checkpoint "$2" --solver "$3" --ks 1,2,4,8,16,32,64 --test 10 \
         --out $R/scaling_$4.json --plot $R/scaling_$4.png | tee $R/scaling_$4.txt
 done
+# PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
+$LS bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64.safetensors --k 16 --tol 1e-5 --test $TEST \
+    --out $R/darcy_ksp_gamg_k16_rtol1e-5.json | tee $R/darcy_ksp_gamg_k16_rtol1e-5.txt
+$LS bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64.safetensors --k 16 --tol 1e-5 --test $TEST \
+    --out $R/darcy_ksp_jacobi_k16_rtol1e-5.json | tee $R/darcy_ksp_jacobi_k16_rtol1e-5.txt
