@@ -72,7 +72,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width, device=args.device, ksp_type=args.ksp_type,
-                         pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family)
+                         pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family, scheduler=args.scheduler)
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:

@@ -187,7 +187,7 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
 
     out = tmp_path / "r.json"
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--train", "8", "--test", "2",
-               "--epochs", "1", "--pde-width", "8", "--k", "4", "--out", str(out),
+               "--epochs", "1", "--pde-width", "8", "--k", "4", "--out", str(out), "--scheduler", "serial",
                "--save-checkpoint", str(tmp_path / "c.safetensors")])
     assert rc == 0
     rep = json.loads(out.read_text())
@@ -199,7 +199,7 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     assert rep["warm"]["inference_seconds_median"] > 0 and rep["same_answer"] == 1.0
     assert rep["oracle"]["iterations_median"] == 0
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
-               "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json")])
+               "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json"), "--scheduler", "serial"])
     assert rc == 0 and json.loads((tmp_path / "f.json").read_text())["same_answer"] == 1.0
     rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
                "--ks", "1,4", "--test", "3", "--out", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")])
@@ -214,7 +214,8 @@ def test_family_from_a_users_own_dolfinx_problem(tmp_path):
 
     out = tmp_path / "u.json"
     rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build", "--solver", "ksp", "--pc", "jacobi",
-               "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8", "--k", "2", "--out", str(out)])
+               "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8", "--k", "2", "--out", str(out),
+               "--scheduler", "serial"])
     assert rc == 0
     rep = json.loads(out.read_text())
     assert rep["same_answer"] == 1.0 and rep["cold"]["iterations_median"] > 0
@@ -241,3 +242,15 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path):
     rep = json.loads(out.read_text())
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
+
+
+def test_pde_labelling_on_a_local_dask_cluster():
+    """Each worker rebuilds the family from its spec; results come back in order, equal to serial."""
+    from learned_solvers.bench.pde import label_pde, label_pde_parallel
+
+    fam = make_family("darcy:n=8")
+    insts = fam.sample(6, seed=4)
+    p1, s1 = label_pde_parallel(fam, insts, scheduler="local", progress=False)
+    p2, s2 = label_pde(fam, insts, progress=False)
+    assert [p.name for p in p1] == [i.name for i in insts]
+    assert all(np.allclose(a, b) for a, b in zip(s1, s2))

@@ -49,6 +49,7 @@ class PDEBenchConfig:
     pc: str = "gamg"
     rtol: float = 1e-8
     test_family: str | None = None
+    scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
 
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
@@ -90,6 +91,48 @@ def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[lis
     return pdes, sols
 
 
+def _label_chunk(spec: str, insts: list[Any]) -> tuple[list, list[np.ndarray]]:
+    """A Dask task: rebuild the family from its spec in the worker (live dolfinx objects do not
+    travel) and label a chunk of instances."""
+    from problems.registry import make_family
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return label_pde(make_family(spec), insts, progress=False)
+
+
+def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", workers: int | None = None,
+                       progress: bool = True) -> tuple[list, list[np.ndarray]]:
+    """``label_pde`` on a Dask cluster: 'local' starts a LocalCluster (processes), an address
+    uses a running scheduler, 'serial' labels in this process."""
+    if scheduler == "serial":
+        return label_pde(fam, insts, progress=progress)
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=40) if scheduler == "local" else None
+    client = Client(cluster) if cluster is not None else Client(scheduler)
+    try:
+        size = max(1, len(insts) // (4 * (workers or 2)))
+        chunks = [insts[i:i + size] for i in range(0, len(insts), size)]
+        futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
+        order = {f.key: i for i, f in enumerate(futures)}
+        parts: list = [None] * len(futures)
+        for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {fam.name} (dask)",
+                        disable=not progress):
+            parts[order[fut.key]] = fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    pdes = [p for part in parts for p in part[0]]
+    sols = [u for part in parts for u in part[1]]
+    if len(pdes) < len(insts):
+        warnings.warn(f"{len(insts) - len(pdes)} of {len(insts)} instances have no reference solution and were dropped",
+                      RuntimeWarning, stacklevel=2)
+    return pdes, sols
+
+
 def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None):
     prob, _ = fam.load(inst)
     h = petsc_handles(prob)
@@ -128,7 +171,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device)
     else:
         train_insts = fam.sample(cfg.n_train, seed=cfg.seed)
-        train_pdes, train_sols = label_pde(fam, train_insts, progress=progress)
+        train_pdes, train_sols = label_pde_parallel(fam, train_insts, scheduler=cfg.scheduler, progress=progress)
         kept = {p.name for p in train_pdes}
         train_insts = [i for i in train_insts if i.name in kept]
         tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
@@ -146,7 +189,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     k = cfg.k if cfg.k is not None else starter.k
     test_fam = make_family(cfg.test_family) if cfg.test_family else fam
     test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + 10_000)
-    test_pdes, test_sols = label_pde(test_fam, test_insts, progress=progress)
+    test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
     kept = {p.name for p in test_pdes}
     test_insts = [i for i in test_insts if i.name in kept]
     feats = np.stack([p.fields.ravel() for p in train_pdes]) if train_pdes else None
