@@ -99,7 +99,7 @@ def mesh(data: Path, dev: str) -> dict:
                 if device != "cpu":
                     torch.cuda.synchronize()
                 t0 = time.perf_counter()
-                pr = m.predict(pdes[32:33], tr.norm, k=k, device=device)
+                m.predict(pdes[32:33], tr.norm, k=k, device=device)
                 if device != "cpu":
                     torch.cuda.synchronize()
                 out[f"inference_k{k}_seconds_{device}"] = time.perf_counter() - t0
