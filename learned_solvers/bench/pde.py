@@ -8,7 +8,6 @@ needs anyway is not counted on either side. Each solve sets its preconditioner u
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -285,10 +284,9 @@ def format_pde_report(rep: dict[str, Any]) -> str:
 
 
 def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(rep, indent=2, default=float))
-    return p
+    from .qp import write_report
+
+    return write_report(rep, path)
 
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
