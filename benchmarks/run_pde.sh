@@ -36,3 +36,6 @@ $LS bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64.safete
     --out $R/darcy_ksp_gamg_k16_rtol1e-5.json | tee $R/darcy_ksp_gamg_k16_rtol1e-5.txt
 $LS bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64.safetensors --k 16 --tol 1e-5 --test $TEST \
     --out $R/darcy_ksp_jacobi_k16_rtol1e-5.json | tee $R/darcy_ksp_jacobi_k16_rtol1e-5.txt
+# a wider, longer-trained nonlinear-poisson model
+$LS bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 \
+    --save-checkpoint runs/nlp32_w64.safetensors --out $R/nonlinear_poisson_snes_w64_k16.json | tee $R/nonlinear_poisson_snes_w64_k16.txt
