@@ -25,6 +25,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("prediction error on 500 held-out systems as the inference iterations k grow.\n")
     rows = run_core_demo(CoreDemoConfig(device=args.device, seed=args.seed))
     print(format_rows(rows))
+    try:
+        import dolfinx_solver  # noqa: F401
+    except ImportError:
+        print("\n(part 3, PDE, skipped: FEniCSx is not installed; pip install '.[pde]' or use environment.yml)")
+        return 0
+    from .bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench
+
+    print("\nlearned-solvers demo, part 3: learned initial guesses for PETSc Newton (SNES) on a steady")
+    print("lid-driven cavity (dolfinx, Taylor-Hood, Reynolds number 100-1200); 40 training, 10 held-out.\n")
+    rep = run_pde_bench(PDEBenchConfig(family="navier-stokes:n=12", solver="snes", n_train=40, n_test=10,
+                                       epochs=max(args.epochs, 4), device=args.device, seed=args.seed,
+                                       scheduler="serial"), progress=True)
+    print(format_pde_report(rep))
     return 0
 
 

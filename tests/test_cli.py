@@ -17,6 +17,8 @@ def test_demo_runs_the_lp_pipeline_and_the_core_table():
     rows = [line.split("|") for line in text.splitlines() if line.strip()[:1].isdigit() and line.count("|") == 2]
     errors = [float(r[1]) for r in rows]
     assert len(errors) >= 5 and errors[-1] < 0.1 * errors[0]
+    # part 3: the PDE side (Newton on a dolfinx cavity), warm and cold agreeing
+    assert "part 3" in text and "solver snes" in text and "same_answer 1.00" in text.split("part 3")[1], text
 
 
 def test_unknown_option_is_rejected():
