@@ -149,7 +149,8 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
 
     cfg = PaperLPConfig(n_train=args.train, n_test=args.test, widths=tuple(int(w) for w in args.widths.split(",")),
                         epochs=args.epochs, train_k=args.train_k, device=args.device, seed=args.seed,
-                        data=args.data, scheduler=args.scheduler)
+                        data=args.data, scheduler=args.scheduler, backward=args.backward,
+                        residual_feedback=not args.no_residual_feedback)
     rep = run_paper_lp(cfg)
     print(format_table(rep))
     jp, mp = write(rep, args.out)
@@ -237,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--widths", default="4,8,16,32")
     pl.add_argument("--epochs", type=int, default=40)
     pl.add_argument("--train-k", type=int, default=8, help="implicit training iterations = explicit depth")
+    pl.add_argument("--backward", default="phantom", choices=["phantom", "implicit"],
+                    help="implicit model's gradients: phantom (default) or exact implicit differentiation")
+    pl.add_argument("--no-residual-feedback", action="store_true",
+                    help="drop the KKT-residual feedback from the block (closer to the paper's plain GNN)")
     pl.add_argument("--device", default="cpu")
     pl.add_argument("--seed", type=int, default=0)
     pl.add_argument("--data", default=None, help="labelled-data cache (.npz): read if present, else written")
