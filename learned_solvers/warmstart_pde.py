@@ -110,7 +110,7 @@ class LearnedPDEStarter:
         pde = to_pde(problem, fields=fields)
         guess, secs = self.guess(pde, k=k) if comm.rank == 0 else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)
-        h = petsc_handles(problem)
+        h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
         local = _scatter(problem, guess) if ok else None
         if kind == "linear":
             be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),

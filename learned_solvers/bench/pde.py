@@ -76,7 +76,7 @@ def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[lis
         pde = to_pde(prob, fields=fields, name=inst.name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = ref.solve(petsc_handles(prob))
+            res = ref.solve(petsc_handles(prob, assemble=False))  # to_pde assembled the system
             if res.status != "optimal" and hasattr(fam, "continuation"):
                 res = fam.continuation(inst, ref)
         if res.status != "optimal":

@@ -271,15 +271,17 @@ def get_solution(problem: Any) -> np.ndarray | None:
     return _gather(V.mesh.comm, u.x.array[: _n_owned(V)])
 
 
-def petsc_handles(problem: Any) -> dict[str, Any]:
+def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
     """What a PETSc backend needs: {'kind', 'ksp' or 'snes', 'b', 'x', 'finish'}; ``finish()``
-    copies the solver's vector back into ``problem.u`` as ``problem.solve()`` does."""
+    copies the solver's vector back into ``problem.u`` as ``problem.solve()`` does.
+    ``assemble=False``: the linear system is assembled already (``to_pde`` just did it)."""
     dfx = _dolfinx()
     from petsc4py import PETSc
 
     kind = problem_kind(problem)
     if kind == "linear":
-        _assemble_linear(problem)
+        if assemble:
+            _assemble_linear(problem)
 
         def finish() -> None:
             problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
