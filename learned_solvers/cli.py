@@ -148,7 +148,7 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
     from .bench.paper_lp import PaperLPConfig, format_table, run_paper_lp, write
 
     cfg = PaperLPConfig(n_train=args.train, n_test=args.test, widths=tuple(int(w) for w in args.widths.split(",")),
-                        epochs=args.epochs, train_k=args.train_k, device=args.device, seed=args.seed,
+                        epochs=args.epochs, train_k=args.train_k, eval_k=args.eval_k, device=args.device, seed=args.seed,
                         data=args.data, scheduler=args.scheduler, backward=args.backward,
                         residual_feedback=not args.no_residual_feedback)
     rep = run_paper_lp(cfg)
@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--test", type=int, default=1000)
     pl.add_argument("--widths", default="4,8,16,32")
     pl.add_argument("--epochs", type=int, default=40)
-    pl.add_argument("--train-k", type=int, default=8, help="implicit training iterations = explicit depth")
+    pl.add_argument("--train-k", type=int, default=32, help="implicit training iterations = explicit depth")
+    pl.add_argument("--eval-k", type=int, default=None, help="implicit test-time iterations (default 4 x --train-k)")
     pl.add_argument("--backward", default="phantom", choices=["phantom", "implicit"],
                     help="implicit model's gradients: phantom (default) or exact implicit differentiation")
     pl.add_argument("--no-residual-feedback", action="store_true",

@@ -105,6 +105,10 @@ def darcy_starter(tmp_path_factory):
     fam = make_family("darcy:n=8")
     pdes, sols = label_pde(fam, fam.sample(12, seed=0), progress=False)
     tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=3, width=8, train_k=4), progress=False)
+    # the held-out split (where the automatic k is chosen) is in neither training nor the anchors
+    assert tr.val_indices and len(tr.anchors.solutions) == len(pdes) - len(tr.val_indices)
+    for i in tr.val_indices:
+        assert not np.isclose(tr.anchors.solutions, sols[i]).all(axis=1).any()
     st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=4,
                            anchors=tr.anchors)
     path = st.save(tmp_path_factory.mktemp("ck") / "darcy.safetensors")

@@ -46,8 +46,8 @@ class PaperLPConfig:
     epochs: int = 40
     batch: int = 50
     lr: float = 3e-3
-    train_k: int = 8
-    eval_k: int = 32
+    train_k: int = 32  # explicit depth too: at 8 and 16 the untied net won, at 32 the implicit one (README)
+    eval_k: int | None = None  # test-time iterations of the implicit model; None: 4 x train_k
     device: str = "cpu"
     seed: int = 0
     data: str | None = None  # .npz cache: read when it exists, written otherwise
@@ -63,6 +63,8 @@ class PaperLPConfig:
             raise ValueError("paper-lp needs n_train >= 10 and n_test >= 1")
         if not self.widths or min(self.widths) < 1:
             raise ValueError("paper-lp widths must be positive")
+        if self.eval_k is None:
+            object.__setattr__(self, "eval_k", 4 * self.train_k)
 
 
 @dataclass

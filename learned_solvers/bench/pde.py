@@ -179,8 +179,9 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
                                     device=cfg.device, anchors=tr.anchors)
         info.update(train_seconds=tr.seconds, val_error=tr.val_error)
         if cfg.k is None:
-            n_val = min(8, len(train_insts))
-            k, rows = choose_k(starter, fam, train_insts[-n_val:], train_pdes[-n_val:], backend)
+            # on the held-out split: a training instance's nearest anchor is its own solution
+            val = tr.val_indices[:8]
+            k, rows = choose_k(starter, fam, [train_insts[i] for i in val], [train_pdes[i] for i in val], backend)
             starter.k = k
             info["auto_k"] = rows
         if cfg.save_checkpoint:

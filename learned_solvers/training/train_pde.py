@@ -49,6 +49,7 @@ class PDETrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     val_error: float = math.nan
+    val_indices: list[int] = field(default_factory=list)  # held out of training and of the anchor bank
 
 
 def _split(v: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
@@ -114,6 +115,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     try:
         res = _fit(model, norm, train_b, val_b, config, rng, progress)
         res.anchors = bank
+        res.val_indices = [int(i) for i in val_i]
         return res
     finally:
         torch.set_num_threads(threads)
