@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The LP/QP figures of the README: each line is one `learned-solvers bench` run on held-out
 # instances, inference counted. Results land in benchmarks/results/*.json (and *.txt tables).
-# Usage: bash benchmarks/run_lp_qp.sh [NAME ...]   (no NAME: all). ~3 minutes a run on 2 cores.
+# Usage: bash benchmarks/run_lp_qp.sh [NAME ...]   (no NAME: all). 2-12 minutes a run on 2 cores.
+# Netlib families: those whose cold PDLP solve takes >= 1,000 iterations at 1e-6, misses included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
@@ -12,16 +13,23 @@ declare -A RUNS=(
   [sc105-pdlp]="--family mps:$DATA/netlib/sc105.mps.gz --solver pdlp"
   [kb2-pdlp]="--family mps:$DATA/netlib/kb2.mps.gz --solver pdlp"
   [blend-pdlp]="--family mps:$DATA/netlib/blend.mps.gz --solver pdlp"
+  [sc205-pdlp]="--family mps:$DATA/netlib/sc205.mps.gz --solver pdlp"
+  [sc50a-pdlp]="--family mps:$DATA/netlib/sc50a.mps.gz --solver pdlp"
+  [recipe-pdlp]="--family mps:$DATA/netlib/recipe.mps.gz --solver pdlp"
+  [sctap1-pdlp]="--family mps:$DATA/netlib/sctap1.mps.gz --solver pdlp"
+  [scagr25-pdlp]="--family mps:$DATA/netlib/scagr25.mps.gz --solver pdlp"
   [random-lp-200x400-pdlp]="--family random-lp:m=200,n=400 --solver pdlp"
   [portfolio-osqp]="--family portfolio --solver osqp"
   [portfolio-osqp-pinned]="--family portfolio --solver osqp --pinned"
   [mpc-osqp]="--family mpc --solver osqp"
   [mpc-osqp-pinned]="--family mpc --solver osqp --pinned"
   [portfolio-scs]="--family portfolio --solver scs"
+  [mpc-scs]="--family mpc --solver scs"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp random-lp-200x400-pdlp portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs kb2-highs)
+[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp random-lp-200x400-pdlp
+                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"
   $PY -m learned_solvers.cli bench ${RUNS[$name]} $COMMON --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
