@@ -22,6 +22,7 @@ import torch
 from problems.registry import make_family
 
 from ..backends import make_backend
+from .qp import timed_warm_solve
 from ..models.anchors import data_vector
 from ..training.data import label_instances
 from ..warmstart import LearnedWarmStarter
@@ -56,15 +57,12 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     for k in sorted(cfg.ks):
         errs, iters, totals, preds = [], [], [], []
         for item in test:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ws, info = starter.warm_start(item.qp, k=k)
-                res = backend.solve(item.qp, warm_start=ws)
+            ws, res, total = timed_warm_solve(starter, item.qp, backend, k)
             x = ws.x if ws is not None else np.zeros(item.qp.n)
             preds.append(x / (np.linalg.norm(item.x) + 1e-12))
             errs.append(float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)))
             iters.append(res.iterations)
-            totals.append(info.inference_seconds + res.seconds)
+            totals.append(total)
         lip = max(float(np.linalg.norm(preds[i] - preds[j]) / dist[i, j]) for i, j in enumerate(partner))
         rows.append({"k": k, "error_median": float(np.median(errs)), "iterations_median": float(np.median(iters)),
                      "total_seconds_median": float(np.median(totals)), "lipschitz": lip})
