@@ -23,6 +23,8 @@ $LS bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64.safete
     --out $R/darcy_ksp_gamg_k16.json | tee $R/darcy_ksp_gamg_k16.txt
 $LS bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64.safetensors --k 16 --test $TEST \
     --out $R/darcy_ksp_jacobi_k16.json | tee $R/darcy_ksp_jacobi_k16.txt
+$LS bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64.safetensors --k 16 --test $TEST \
+    --test-family darcy:n=128 --out $R/darcy_ksp_gamg_refined128_k16.json | tee $R/darcy_ksp_gamg_refined128_k16.txt
 $LS bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32.safetensors --k 16 --test $TEST \
     --out $R/nonlinear_poisson_snes_k16.json | tee $R/nonlinear_poisson_snes_k16.txt
 for spec in "darcy runs/darcy64.safetensors ksp darcy" "nonlinear-poisson runs/nlp32.safetensors snes nonlinear_poisson" \

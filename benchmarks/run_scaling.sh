@@ -10,6 +10,9 @@ run() {  # name family solver
   $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 --out "runs/$1.safetensors" 2>/dev/null | tail -1
   $PY -m learned_solvers.cli scaling --checkpoint "runs/$1.safetensors" --family "$2" --solver "$3" --test 20 \
     --out "benchmarks/results/scaling-$1.json" --plot "benchmarks/results/scaling-$1.png" 2>/dev/null | tee "benchmarks/results/scaling-$1.txt"
+  # as `bench` runs it (polish on, where the automatic k was chosen): automatic k vs the best fixed k
+  $PY -m learned_solvers.cli scaling --checkpoint "runs/$1.safetensors" --family "$2" --solver "$3" --test 20 --polish \
+    --out "benchmarks/results/scaling-$1-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1-polish.txt"
 }
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc)

@@ -80,6 +80,8 @@ def timed_warm_solve(starter: LearnedWarmStarter, qp, backend, k: int, *, repeat
 def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS
              ) -> tuple[int, list[dict[str, float]]]:
     """The k that minimises the median (inference + warm solve) seconds on ``val``."""
+    if val:
+        timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
     sweep = []
     for k in ks:
         totals, iters = [], []
