@@ -134,6 +134,22 @@ def test_polish_never_returns_a_worse_pair():
     assert p.merit <= p.merit_raw
 
 
+def test_polish_corrects_a_wrong_qp_active_set():
+    """Portfolio QP, a start 30% off: the predicted active set is wrong, the active-set
+    corrections find the right one, and OSQP then stops at its first check."""
+    qp = make_family("portfolio").sample(1, seed=3)[0]
+    osqp = make_backend("osqp")
+    cold = osqp.solve(qp)
+    rng = np.random.default_rng(0)
+    x = cold.x * (1 + 0.3 * rng.standard_normal(qp.n)) + 0.01 * np.abs(rng.standard_normal(qp.n))
+    assert polish(qp, x, cold.y, pdas_steps=0).merit > 1e-2
+    p = polish(qp, x, cold.y)
+    assert p.merit < 1e-6
+    warm = osqp.solve(qp, warm_start=WarmStart(x=p.x, y=p.y, r=p.r))
+    assert warm.status == cold.status and osqp.same_answer(warm, cold)
+    assert warm.iterations <= 25 < cold.iterations
+
+
 @pytest.mark.parametrize("spec", ["random-lp:m=20,n=40", "portfolio:assets=20,factors=3", "mpc:horizon=5",
                                   "lasso:samples=20,features=10"])
 def test_families_are_seeded_and_solvable(spec):

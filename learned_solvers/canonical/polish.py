@@ -85,7 +85,7 @@ ActiveSet = tuple[np.ndarray, np.ndarray]
 
 
 def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list[ActiveSet] = (),
-           delta: float = 1e-9) -> PolishResult:
+           delta: float = 1e-9, pdas_steps: int = 8) -> PolishResult:
     """Solve for the point of each guessed active set and keep the best by KKT merit.
 
     Guesses: ``candidates`` (e.g. the optimal active sets of the nearest training
@@ -93,6 +93,8 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     then that predicted active set itself (for LPs the ``n`` constraints that look most
     active, by distance and dual strength). The raw pair wins if nothing beats it; the search
     stops at the first guess whose KKT merit is below 1e-9 (an optimum to solver precision).
+    For a QP, if none is, up to ``pdas_steps`` primal-dual active-set corrections of the best
+    guess follow (each one more sparse factorisation).
     """
     x_hat = np.clip(np.asarray(x_hat, dtype=float), qp.lb, qp.ub)
     y_hat = np.asarray(y_hat, dtype=float)
@@ -109,23 +111,74 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
         agree = [int((g[0] == predicted[0]).sum() + (g[1] == predicted[1]).sum()) for g in guesses]
         guesses = [guesses[i] for i in np.argsort(-np.asarray(agree, dtype=int), kind="stable")] + [predicted]
     seen: set[bytes] = set()
-    for guess in guesses:
+    best_guess: ActiveSet | None = None
+
+    def attempt(guess: ActiveSet) -> bool:
+        """Try one active set; True once the best pair is an optimum to solver precision."""
+        nonlocal best, best_guess
+        key = np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
+        if key in seen:
+            return False
+        seen.add(key)
         try:
-            key = np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
-            if key in seen:
-                continue
-            seen.add(key)
             x, y, r = _solve_active(qp, guess[0], guess[1], x_hat, y_hat, r_hat, delta)
         except (RuntimeError, ValueError, np.linalg.LinAlgError):
-            continue
+            return False
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            continue
+            return False
         merit = _merit(qp, x, y)
         if merit < best.merit:
-            best = PolishResult(x, y, r, True, merit_raw, merit)
-            if merit < 1e-9:
+            best, best_guess = PolishResult(x, y, r, True, merit_raw, merit), guess
+        return best.merit < 1e-9
+
+    for guess in guesses:
+        if attempt(guess):
+            return best
+    start = best_guess if best_guess is not None else predicted
+    if qp.P is not None and start is not None:
+        # a QP's active set is not fixed by a vertex count: correct the best guess a few times
+        guess = start
+        for _ in range(pdas_steps):
+            try:
+                guess = _pdas_step(qp, guess, x_hat, delta)
+            except (RuntimeError, ValueError, np.linalg.LinAlgError):
                 break
+            key = np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
+            if key in seen or attempt(guess):
+                break  # a fixed point (or a cycle) of the update, or an optimum
     return best
+
+
+def _pdas_step(qp: QPData, guess: ActiveSet, x_ref: np.ndarray, delta: float) -> ActiveSet:
+    """One primal-dual active-set update for a QP (as in Hintermueller, Ito & Kunisch 2002):
+    solve the equality-constrained problem of ``guess``, drop the constraints whose multipliers
+    have the wrong sign and add the inequalities its solution violates."""
+    row_side, var_side = (np.asarray(g, dtype=int).copy() for g in guess)
+    act_r, act_v = np.flatnonzero(row_side), np.flatnonzero(var_side)
+    b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
+    b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
+    eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
+    cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
+    rho = 1e-6 * max(1.0, abs(qp.P).max())
+    u, v = _quasidefinite_solve((qp.P + rho * sp.identity(qp.n)).tocsr(), cons, rho * x_ref - qp.c,
+                                np.concatenate([b_r, b_v]), delta)
+    y = np.zeros(qp.m)
+    y[act_r] = -v[: act_r.size]  # stationarity P u + c = A'y + r: the multipliers are -v
+    r = np.zeros(qp.n)
+    r[act_v] = -v[act_r.size:]
+    ax = qp.A @ u
+    free_r = ~(np.isfinite(qp.l) & (qp.l == qp.u))
+    free_v = ~(np.isfinite(qp.lb) & (qp.lb == qp.ub))
+    for side, val, mult, lo, hi, free in ((row_side, ax, y, qp.l, qp.u, free_r),
+                                          (var_side, u, r, qp.lb, qp.ub, free_v)):
+        tol_lo = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+        tol_hi = 1e-9 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+        was = side.copy()
+        side[free & (was == 1) & (mult < 0)] = 0
+        side[free & (was == -1) & (mult > 0)] = 0
+        side[free & (was == 0) & np.isfinite(lo) & (val < lo - tol_lo)] = 1
+        side[free & (was == 0) & np.isfinite(hi) & (val > hi + tol_hi)] = -1
+    return row_side, var_side
 
 
 def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
