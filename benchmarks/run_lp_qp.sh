@@ -13,6 +13,7 @@ declare -A RUNS=(
   [sc105-pdlp]="--family mps:$DATA/netlib/sc105.mps.gz --solver pdlp"
   [kb2-pdlp]="--family mps:$DATA/netlib/kb2.mps.gz --solver pdlp"
   [blend-pdlp]="--family mps:$DATA/netlib/blend.mps.gz --solver pdlp"
+  [blend-pdlp-train400]="--family mps:$DATA/netlib/blend.mps.gz --solver pdlp --train 400 --epochs 40"
   [sc205-pdlp]="--family mps:$DATA/netlib/sc205.mps.gz --solver pdlp"
   [sc50a-pdlp]="--family mps:$DATA/netlib/sc50a.mps.gz --solver pdlp"
   [recipe-pdlp]="--family mps:$DATA/netlib/recipe.mps.gz --solver pdlp"
@@ -28,9 +29,9 @@ declare -A RUNS=(
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp random-lp-200x400-pdlp
+[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp random-lp-200x400-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"
-  $PY -m learned_solvers.cli bench ${RUNS[$name]} $COMMON --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
+  $PY -m learned_solvers.cli bench $COMMON ${RUNS[$name]} --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
 done
