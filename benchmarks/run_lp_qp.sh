@@ -21,6 +21,7 @@ declare -A RUNS=(
   [scagr25-pdlp]="--family mps:$DATA/netlib/scagr25.mps.gz --solver pdlp"
   [share1b-pdlp]="--family mps:$DATA/netlib/share1b.mps.gz --solver pdlp"
   [scorpion-pdlp]="--family mps:$DATA/netlib/scorpion.mps.gz --solver pdlp"
+  [brandy-pdlp]="--family mps:$DATA/netlib/brandy.mps.gz --solver pdlp"
   [random-lp-200x400-pdlp]="--family random-lp:m=200,n=400 --solver pdlp"
   [portfolio-osqp]="--family portfolio --solver osqp"
   [portfolio-osqp-pinned]="--family portfolio --solver osqp --pinned"
@@ -31,7 +32,7 @@ declare -A RUNS=(
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp random-lp-200x400-pdlp
+[ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"
