@@ -21,6 +21,7 @@ from ..formats.dolfinx import petsc_handles, to_pde
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary
+from .timing import TIMING_REPEATS, fastest
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "label_pde", "make_pde_backend", "AUTO_KS"]
 
@@ -140,22 +141,18 @@ def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None):
     return backend.solve(h, guess=guess, cold_guess=fam.cold_guess(h["x"].getLocalSize()))
 
 
-TIMING_REPEATS = 3
-
-
 def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, pde: Any, backend: Any, k: int,
                  repeats: int = TIMING_REPEATS) -> tuple[np.ndarray | None, Any, float]:
-    """(guess, warm result, inference + solve seconds), the fastest of ``repeats`` runs: the
-    iterations are the same every time, and millisecond timings on a shared machine are not."""
-    best = None
-    for _ in range(repeats):
+    """(guess, warm result, inference + solve seconds), the fastest of ``repeats`` runs."""
+    def run():
         g, secs = starter.guess(pde, k=k)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             res = _solve(fam, inst, backend, g)
-        if best is None or secs + res.seconds < best[2]:
-            best = (g, res, secs + res.seconds)
-    return best
+        return (g, res), secs + res.seconds
+
+    (g, res), total = fastest(run, repeats)
+    return g, res, total
 
 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, pdes: list, backend: Any,

@@ -30,6 +30,7 @@ from ..models.anchors import AnchorBank
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
+from .timing import TIMING_REPEATS, fastest
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -60,21 +61,17 @@ class BenchConfig:
 AUTO_KS = (1, 2, 4, 8, 16, 32)
 
 
-TIMING_REPEATS = 3
-
-
 def timed_warm_solve(starter: LearnedWarmStarter, qp, backend, k: int, *, repeats: int = TIMING_REPEATS):
-    """(warm start, result, inference + solve seconds), the fastest of ``repeats`` runs: the
-    iterations are the same every time, and millisecond timings on a shared machine are not."""
-    best = None
-    for _ in range(repeats):
+    """(warm start, result, inference + solve seconds), the fastest of ``repeats`` runs."""
+    def run():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ws, info = starter.warm_start(qp, k=k)
             res = backend.solve(qp, warm_start=ws)
-        if best is None or info.inference_seconds + res.seconds < best[2]:
-            best = (ws, res, info.inference_seconds + res.seconds)
-    return best
+        return (ws, res), info.inference_seconds + res.seconds
+
+    (ws, res), total = fastest(run, repeats)
+    return ws, res, total
 
 
 def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS
