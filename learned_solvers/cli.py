@@ -127,10 +127,13 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
     print(f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances")
-    print(f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}")
+    raw = any("raw_error_median" in r for r in rep["rows"])
+    print(f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
+          + (f" {'raw k-th error':>15}" if raw else ""))
     for r in rep["rows"]:
         print(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
-              f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}")
+              f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}"
+              + (f" {r.get('raw_error_median', float('nan')):>15.4e}" if raw else ""))
     if rep.get("auto_k_time_over_best") is not None:
         print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
               f"of the sweep (k={rep['best_k']})")

@@ -103,7 +103,7 @@ class LearnedWarmStarter:
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
-        anchor = self.anchors.nearest(qp) if self.anchors is not None else None
+        anchor, cands = self.anchors.lookup(qp) if self.anchors is not None else (None, [])
         threads = torch.get_num_threads()
         # one instance is a handful of small products: a thread pool costs more than it gives
         torch.set_num_threads(1)
@@ -120,7 +120,6 @@ class LearnedWarmStarter:
         polished = False
         r = None
         if self.polish:
-            cands = self.anchors.candidates(qp) if self.anchors is not None else []
             p = polish_pair(qp, x, y, candidates=cands)
             x, y, r, polished = p.x, p.y, p.r, p.polished
         return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished)

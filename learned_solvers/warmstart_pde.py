@@ -74,8 +74,9 @@ class LearnedPDEStarter:
             raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. "
                                   f"Train one for it (learned-solvers train --family ...).")
 
-    def guess(self, pde: PDEData, *, k: int | None = None) -> tuple[np.ndarray | None, float]:
-        """(guess (n,) or None on a non-finite prediction, inference seconds)."""
+    def guess(self, pde: PDEData, *, k: int | None = None, safeguard: bool = True) -> tuple[np.ndarray | None, float]:
+        """(guess (n,) or None on a non-finite prediction, inference seconds). ``safeguard``: for
+        symmetric positive definite operators, the least-energy iterate (``MeshImplicitModel.forward``)."""
         self.check(pde)
         t0 = time.perf_counter()
         threads = torch.get_num_threads()
@@ -83,7 +84,7 @@ class LearnedPDEStarter:
         try:
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
             u = self.model.predict([pde], self.norm, k=k if k is not None else self.k, device=self.device,
-                                   anchors=[anchor])[0]
+                                   anchors=[anchor], safeguard=safeguard)[0]
         finally:
             torch.set_num_threads(threads)
         secs = time.perf_counter() - t0

@@ -173,6 +173,22 @@ def test_model_runs_on_a_finer_mesh(darcy_starter):
     assert g is not None and g.shape == (17 * 17,) and np.isfinite(g).all()
 
 
+def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starter):
+    """SPD operator: the guess at k is the least-energy iterate of the first k, so its energy
+    (the squared A-norm error up to a constant) does not grow with k; without the safeguard the
+    guess is the k-th iterate itself."""
+    fam, st, path = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=9)[0])
+    pde = to_pde(prob, fields=fields)
+    a, b = pde.operator, pde.rhs
+    energy = lambda u: 0.5 * u @ (a @ u) - b @ u  # noqa: E731
+    e = [energy(st.guess(pde, k=k)[0]) for k in (1, 2, 4, 8, 16, 32, 64)]
+    assert all(later <= earlier + 1e-5 * abs(earlier) for earlier, later in zip(e, e[1:])), e
+    raw = st.model.predict([pde], st.norm, k=64, anchors=[st.anchors.nearest(pde)], safeguard=False)[0]
+    assert np.allclose(st.guess(pde, k=64, safeguard=False)[0], raw)
+    assert energy(raw) >= e[-1] - 1e-5 * abs(e[-1])
+
+
 def test_mesh_model_iterates_to_smaller_error_with_more_k():
     """Test-time compute on the mesh model: trained briefly, error at k=16 below k=1."""
     from learned_solvers.bench.pde import label_pde

@@ -8,6 +8,7 @@ needs anyway is not counted on either side. Each solve sets its preconditioner u
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -299,8 +300,9 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
                     device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8) -> dict[str, Any]:
-    """The `scaling` report for a PDE family: per k, the median relative L2 error of the k-th
-    iterate, the median KSP/Newton iterations and inference + solve seconds from it (fastest of
+    """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
+    handed to the solver (the k-th iterate, or with an SPD operator the least-energy iterate of
+    the first k; ``raw_error_median``: the k-th iterate itself), the median KSP/Newton iterations and inference + solve seconds from it (fastest of
     three runs), and the empirical Lipschitz constant of (instance fields -> k-th iterate) over nearest pairs."""
     from problems.registry import make_family
 
@@ -318,8 +320,10 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     _timed_start(starter, fam, insts[0], pdes[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     rows = []
     for k in sorted(ks):
-        errs, iters, totals, preds = [], [], [], []
+        errs, raw_errs, iters, totals, preds = [], [], [], [], []
         for inst, pde, sol in zip(insts, pdes, sols):
+            raw, _ = starter.guess(pde, k=k, safeguard=False)
+            raw_errs.append(float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan)
             g, res, total = _timed_start(starter, fam, inst, pde, backend, k)
             preds.append((g if g is not None else np.zeros(pde.n)) / starter.norm.u_scale / np.sqrt(pde.n))
             errs.append(float(relative_errors([preds[-1] * starter.norm.u_scale * np.sqrt(pde.n)], [sol])[0]))
@@ -327,7 +331,8 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             totals.append(total)
         lip = max(float(np.linalg.norm(preds[i] - preds[j]) / dist[i, j]) for i, j in enumerate(partner))
         rows.append({"k": k, "error_median": float(np.median(errs)), "iterations_median": float(np.median(iters)),
-                     "total_seconds_median": float(np.median(totals)), "lipschitz": lip})
+                     "total_seconds_median": float(np.median(totals)), "lipschitz": lip,
+                     "raw_error_median": float(np.median(raw_errs))})
     return {"family": fam.spec(), "solver": solver, "checkpoint": checkpoint, "n_test": len(pdes), "rows": rows,
             "training_memory": [], **auto_k_summary(starter.k, rows)}
 

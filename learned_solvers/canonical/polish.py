@@ -99,7 +99,7 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     x_hat = np.clip(np.asarray(x_hat, dtype=float), qp.lb, qp.ub)
     y_hat = np.asarray(y_hat, dtype=float)
     px = qp.P @ x_hat if qp.P is not None else np.zeros(qp.n)
-    r_hat = qp.c + px - qp.A.T @ y_hat
+    r_hat = qp.c + px - qp.At @ y_hat
     merit_raw = _merit(qp, x_hat, y_hat)
     best = PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
     try:
@@ -189,7 +189,7 @@ def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
 
     # Distance of x_hat to each constraint's hyperplane, in x-space units, so that rows and
     # bounds rank on one scale; rows with a clearly nonzero predicted dual come first.
-    row_norm = spla.norm(qp.A, axis=1) + 1e-30
+    row_norm = qp.row_norms + 1e-30
     d_l = np.where(fin_l, np.abs(ax - qp.l) / row_norm, np.inf)
     d_u = np.where(fin_u, np.abs(qp.u - ax) / row_norm, np.inf)
     d_lb = np.where(fin_lb, np.abs(x_hat - qp.lb), np.inf)
@@ -240,7 +240,7 @@ def _vertex(qp: QPData, solve, rhs: np.ndarray, act_r: np.ndarray):
     w = solve(qp.c, True)
     y = np.zeros(qp.m)
     y[act_r] = w[: act_r.size]
-    return x, y, qp.c - qp.A.T @ y
+    return x, y, qp.c - qp.At @ y
 
 
 def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
@@ -254,7 +254,7 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     square = qp.P is None and act_r.size + act_v.size == qp.n
     if square and qp.n <= DENSE_LU_LIMIT:
         dense = np.zeros((qp.n, qp.n))
-        dense[: act_r.size] = qp.A[act_r].toarray()
+        dense[: act_r.size] = qp.A_dense[act_r] if qp.m * qp.n <= 4_000_000 else qp.A[act_r].toarray()
         dense[act_r.size + np.arange(act_v.size), act_v] = 1.0
         return _vertex(qp, _dense_solver(dense), rhs, act_r)
     eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
@@ -277,9 +277,9 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     w, _ = _quasidefinite_solve(sp.identity(cons.shape[0], format="csr"), cons.T.tocsr(), mult_hat, g, delta)
     y = np.zeros(qp.m)
     y[act_r] = w[: act_r.size]
-    r = g - qp.A.T @ y
+    r = g - qp.At @ y
     # sign-consistency: multipliers must point the way their side allows
     y[act_r] = np.where(eq[act_r], y[act_r],
                         np.where(row_side[act_r] > 0, np.maximum(y[act_r], 0.0), np.minimum(y[act_r], 0.0)))
-    r = g - qp.A.T @ y
+    r = g - qp.At @ y
     return x, y, r

@@ -12,6 +12,7 @@ are ``+-inf``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,6 +68,51 @@ class QPData:
     @property
     def m(self) -> int:
         return self.A.shape[0]
+
+    # Derived data, computed once per instance: a learned start reads each several times and
+    # its budget is a few milliseconds. (The arrays are treated as immutable, like the dataclass.)
+    @cached_property
+    def scales(self) -> tuple[float, float, float]:
+        """(s_b, s_c, s_a): mean magnitudes of the finite nonzero sides/bounds, costs, and A."""
+        sides = np.concatenate([self.l, self.u, self.lb, self.ub])
+        sides = np.abs(sides[np.isfinite(sides)])
+        sides = sides[sides > 0]
+        cc = np.abs(self.c[self.c != 0])
+        return (float(sides.mean()) if sides.size else 1.0, float(cc.mean()) if cc.size else 1.0,
+                float(np.abs(self.A.data).mean()) if self.A.nnz else 1.0)
+
+    @cached_property
+    def At(self) -> sp.csr_matrix:
+        """A' (n, m) as CSR."""
+        return self.A.T.tocsr()
+
+    @cached_property
+    def A_dense(self) -> np.ndarray:
+        """A (m, n) as a dense array (for small instances only)."""
+        return self.A.toarray()
+
+    @cached_property
+    def row_norms(self) -> np.ndarray:
+        """(m,) Euclidean norms of the rows of A."""
+        return np.sqrt(np.asarray(self.A.multiply(self.A).sum(axis=1)).ravel())
+
+    @cached_property
+    def finite(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Masks (l, u, lb, ub) of finite sides."""
+        return np.isfinite(self.l), np.isfinite(self.u), np.isfinite(self.lb), np.isfinite(self.ub)
+
+    @cached_property
+    def _finite_sides(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(l, u, lb, ub) with infinite entries set to 0."""
+        return tuple(np.where(f, v, 0.0) for f, v in zip(self.finite, (self.l, self.u, self.lb, self.ub)))
+
+    @cached_property
+    def _kkt_scales(self) -> tuple[float, float]:
+        """Scales of the primal and dual KKT residuals: 1 + max |finite row side|, 1 + max |c|."""
+        fl, fu, _, _ = self.finite
+        finite_b = np.concatenate([self.l[fl], self.u[fu]])
+        return (1.0 + (float(np.abs(finite_b).max()) if finite_b.size else 0.0),
+                1.0 + float(np.abs(self.c).max(initial=0.0)))
 
     @property
     def is_lp(self) -> bool:
@@ -146,31 +192,21 @@ class KKTResiduals:
 def kkt_residuals(qp: QPData, x: np.ndarray, y: np.ndarray) -> KKTResiduals:
     """Relative KKT residuals of ``(x, y)``; the reduced costs are derived from y."""
     ax = qp.A @ x
-    viol = np.concatenate([
-        np.maximum(qp.l - ax, 0.0), np.maximum(ax - qp.u, 0.0),
-        np.maximum(qp.lb - x, 0.0), np.maximum(x - qp.ub, 0.0),
-    ])
-    finite_b = np.concatenate([qp.l[np.isfinite(qp.l)], qp.u[np.isfinite(qp.u)]])
-    scale_p = 1.0 + (np.abs(finite_b).max() if finite_b.size else 0.0)
-    px = qp.P @ x if qp.P is not None else np.zeros_like(x)
-    r = qp.c + px - qp.A.T @ y
+    fl, fu, flb, fub = qp.finite
+    # np.max, not max(): a NaN must propagate whatever its position
+    viol = float(np.max([np.max(qp.l - ax, initial=0.0), np.max(ax - qp.u, initial=0.0),
+                         np.max(qp.lb - x, initial=0.0), np.max(x - qp.ub, initial=0.0)]))
+    scale_p, scale_d = qp._kkt_scales
+    px = qp.P @ x if qp.P is not None else None
+    r = qp.c - qp.At @ y if px is None else qp.c + px - qp.At @ y
     # sign violations: y_i > 0 needs finite l_i, y_i < 0 needs finite u_i (same for r and bounds)
-    dviol = np.concatenate([
-        np.where(np.isfinite(qp.l), 0.0, np.maximum(y, 0.0)),
-        np.where(np.isfinite(qp.u), 0.0, np.maximum(-y, 0.0)),
-        np.where(np.isfinite(qp.lb), 0.0, np.maximum(r, 0.0)),
-        np.where(np.isfinite(qp.ub), 0.0, np.maximum(-r, 0.0)),
-    ])
-    scale_d = 1.0 + np.abs(qp.c).max(initial=0.0)
+    dviol = float(np.max([np.max(y[~fl], initial=0.0), np.max(-y[~fu], initial=0.0),
+                          np.max(r[~flb], initial=0.0), np.max(-r[~fub], initial=0.0)]))
     pobj = qp.objective(x)
     # dual objective: sum of y_i times the active side of each row, r_j times the bound side
-    side = lambda v, lo, hi: np.where(v > 0, np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0))  # noqa: E731
-    dobj = float(y @ side(y, qp.l, qp.u) + r @ side(r, qp.lb, qp.ub)) + qp.offset
-    if qp.P is not None:
+    l0, u0, lb0, ub0 = qp._finite_sides
+    dobj = float(y @ np.where(y > 0, l0, u0) + r @ np.where(r > 0, lb0, ub0)) + qp.offset
+    if px is not None:
         dobj -= 0.5 * float(x @ px)
     gap = abs(pobj - dobj) / (1.0 + abs(pobj) + abs(dobj))
-    return KKTResiduals(
-        primal=float(viol.max(initial=0.0)) / scale_p,
-        dual=float(dviol.max(initial=0.0)) / scale_d,
-        gap=gap,
-    )
+    return KKTResiduals(primal=viol / scale_p, dual=dviol / scale_d, gap=gap)

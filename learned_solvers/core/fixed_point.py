@@ -111,6 +111,8 @@ def fixed_point(
     return_iterates: bool = False,
     strict: bool = False,
     default_tol: float = 1e-6,
+    check_start: bool = True,
+    callback: Callable[[int, Tensor], None] | None = None,
 ) -> FixedPointResult:
     """Iterate ``z <- f(z)`` from ``z0`` with Picard or Anderson.
 
@@ -124,9 +126,12 @@ def fixed_point(
     ``f`` stop the solve and are reported as ``diverged`` (never ``converged``), with a
     warning. ``strict=True`` raises ``FixedPointNotConverged`` instead of warning.
     Runs under whatever grad mode the caller set; the implicit layer calls it in ``no_grad``.
+    ``check_start=False`` skips the check of ``z0`` (a caller that built it, e.g. zeros).
+    ``callback(i, z_i)`` sees every iterate (i = 1, 2, ...) as it is made, e.g. to keep the best
+    one by a merit the caller can compute.
     """
     solver = solver if solver is not None else Anderson()
-    if not torch.isfinite(z0).all():
+    if check_start and not torch.isfinite(z0).all():
         raise NonFiniteInputError(
             "fixed_point: the starting point holds NaN or inf; check the instance data "
             "that built it (features are computed from the instance)."
@@ -141,11 +146,11 @@ def fixed_point(
 
     if isinstance(solver, Anderson):
         z, trace, steps, iterates = _anderson(
-            f, z0, solver, n_steps, target, k is None, return_iterates
+            f, z0, solver, n_steps, target, k is None, return_iterates, callback
         )
     elif isinstance(solver, Picard):
         z, trace, steps, iterates = _picard(
-            f, z0, solver, n_steps, target, k is None, return_iterates
+            f, z0, solver, n_steps, target, k is None, return_iterates, callback
         )
     else:
         raise TypeError(f"unknown forward solver {solver!r}; use Picard(...) or Anderson(...)")
@@ -191,7 +196,7 @@ def _stop(res: Tensor, target: float, use_tol: bool) -> bool:
     return use_tol and bool((res <= target).all())
 
 
-def _picard(f, z0, cfg: Picard, n_steps, target, use_tol, keep):
+def _picard(f, z0, cfg: Picard, n_steps, target, use_tol, keep, callback=None):
     z = z0
     trace: list[Tensor] = []
     steps: list[Tensor] = []
@@ -204,12 +209,14 @@ def _picard(f, z0, cfg: Picard, n_steps, target, use_tol, keep):
         steps.append(step.detach())
         if iterates is not None:
             iterates.append(z)
+        if callback is not None:
+            callback(len(trace), z)
         if _stop(res, target, use_tol):
             break
     return z, trace, steps, iterates
 
 
-def _anderson(f, z0, cfg: Anderson, n_steps, target, use_tol, keep):
+def _anderson(f, z0, cfg: Anderson, n_steps, target, use_tol, keep, callback=None):
     """Batched Anderson (Walker & Ni form) on the flattened ``(B, D)`` view."""
     bsz = z0.shape[0]
     shape = z0.shape
@@ -258,6 +265,8 @@ def _anderson(f, z0, cfg: Anderson, n_steps, target, use_tol, keep):
         x = x_new
         if iterates is not None:
             iterates.append(x.reshape(shape))
+        if callback is not None:
+            callback(len(trace), x.reshape(shape))
         if _stop(res, target, use_tol):
             break
     return x.reshape(shape), trace, steps, iterates

@@ -124,14 +124,17 @@ class ImplicitLayer(nn.Module):
         z0: Tensor | None = None,
         max_iter: int = 100,
         return_iterates: bool = False,
+        callback: Callable[[int, Tensor], None] | None = None,
     ) -> ImplicitOutput:
         """Solve for the fixed point of ``block(., ctx)``.
 
         With neither ``k`` nor ``tol`` given, ``train_k`` iterations are run. With
-        ``return_iterates`` the record holds ``z_1 .. z_k`` (inference use: no grad).
+        ``return_iterates`` the record holds ``z_1 .. z_k`` (inference use: no grad);
+        ``callback(i, z_i)`` sees each iterate of the forward solve.
         """
         if k is None and tol is None:
             k = self.train_k
+        own_start = z0 is None
         if z0 is None:
             z0 = self.block.init(ctx)
 
@@ -145,14 +148,14 @@ class ImplicitLayer(nn.Module):
         if isinstance(mode, Unrolled) and needs_grad:
             rec = fixed_point(
                 f, z0, solver=self.solver, k=k, tol=tol, max_iter=max_iter,
-                return_iterates=return_iterates,
+                return_iterates=return_iterates, check_start=not own_start, callback=callback,
             )
             return ImplicitOutput(z=rec.z, solve=rec)
 
         with torch.no_grad():
             rec = fixed_point(
                 f, z0.detach(), solver=self.solver, k=k, tol=tol, max_iter=max_iter,
-                return_iterates=return_iterates,
+                return_iterates=return_iterates, check_start=not own_start, callback=callback,
             )
         if not needs_grad:
             return ImplicitOutput(z=rec.z, solve=rec)

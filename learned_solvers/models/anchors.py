@@ -66,10 +66,22 @@ class AnchorBank:
 
     def candidates(self, qp: QPData, *, count: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
         """The distinct optimal active sets of the ``count`` nearest bank instances, nearest first."""
+        return self.lookup(qp, count=count)[1]
+
+    def lookup(self, qp: QPData, *, count: int = 8
+               ) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[tuple[np.ndarray, np.ndarray]]]:
+        """``(nearest(qp), candidates(qp, count=count))`` from one distance computation."""
         g = self.groups.get((qp.n, qp.m))
-        if g is None or g.row_side is None:
-            return []
+        if g is None:
+            return None, []
         d = np.linalg.norm(g.vectors - data_vector(qp), axis=1)
+        j = int(np.argmin(d))
+        return (g.x[j], g.y[j]), self._candidates(g, d, count)
+
+    @staticmethod
+    def _candidates(g: _Group, d: np.ndarray, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        if g.row_side is None:
+            return []
         out, seen = [], set()
         for j in np.argsort(d)[:count]:
             key = g.row_side[j].tobytes() + g.var_side[j].tobytes()

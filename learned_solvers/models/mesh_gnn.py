@@ -100,6 +100,7 @@ class MeshGraph:
     P: tuple[Tensor, Tensor] | None = None
     Ac_chol: Tensor | None = None
     nc: int = 0
+    spd: bool = False  # every operator symmetric (with the coarse factor, positive definite): energy is a merit
 
     def to(self, device: torch.device | str) -> MeshGraph:
         def move(t):
@@ -155,6 +156,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     predicts a correction to it, and sees it as a feature."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
     araws, braws, ps, acs, anc = [], [], [], [], []
+    symmetric = True
     # the coarse space must be coarser than the mesh, or its operator is singular
     cgrid = max(2, min(grid, int(np.sqrt(min(p.n for p in pdes)) / 4)))
     lo, hi = np.asarray(norm.bbox[0]), np.asarray(norm.bbox[1])
@@ -184,6 +186,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         if coarse_correction:
             sa = float(np.mean(np.abs(d)))
             araw = (p.operator / sa).tocsr()
+            symmetric = symmetric and abs(araw - araw.T).max() <= 1e-10 * abs(araw).max()
             ci = interp if cgrid == grid else _bilinear(x01, cgrid)
             pm = (sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr()  # corrections leave Dirichlet dofs alone
             ac = (pm.T @ araw @ pm).toarray()
@@ -205,6 +208,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         braw=t(braws) if coarse_correction else None,
         P=_csr(sp.block_diag(ps), dtype, True) if coarse_correction else None,
         Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=cgrid ** gdim if coarse_correction else 0,
+        spd=coarse_correction and symmetric,
     )
 
 
@@ -328,6 +332,33 @@ class _Block(nn.Module):
         return torch.zeros(g.feat.shape[0], self.cfg.width, dtype=g.feat.dtype, device=g.feat.device)
 
 
+class _EnergyGuard:
+    """Fixed-point callback: keeps, per instance, the decoded iterate of least energy."""
+
+    def __init__(self, block: _Block, g: MeshGraph) -> None:
+        self.block, self.g = block, g
+        self.best: Tensor | None = None
+        self.best_energy: Tensor | None = None
+        self.owner = torch.repeat_interleave(torch.arange(len(g.sizes), device=g.bc.device),
+                                             torch.as_tensor(g.sizes, device=g.bc.device))
+
+    def energy(self, u: Tensor) -> Tensor:
+        """(B,) ``1/2 u'Au - b'u`` of each instance (scaled operator and right-hand side)."""
+        g = self.g
+        dens = 0.5 * u * spmm(g.Araw, u) - g.braw * u
+        return torch.zeros(len(g.sizes), dtype=u.dtype, device=u.device).index_add_(0, self.owner, dens)
+
+    def __call__(self, i: int, z: Tensor) -> None:
+        u = self.block.decode(z, self.g)
+        e = self.energy(u)
+        if self.best is None:
+            self.best, self.best_energy = u, e
+            return
+        better = e < self.best_energy
+        self.best = torch.where(better[self.owner], u, self.best)
+        self.best_energy = torch.where(better, e, self.best_energy)
+
+
 class MeshImplicitModel(nn.Module):
     """Predicts the normalised solution at every dof of every instance in a ``MeshGraph``."""
 
@@ -342,23 +373,32 @@ class MeshImplicitModel(nn.Module):
     def block(self) -> _Block:
         return self.layer.block  # type: ignore[return-value]
 
-    def forward(self, g: MeshGraph, *, k: int | None = None, return_iterates: bool = False):
-        """Returns (u_norm (N,), solve record); k defaults to train_k."""
+    def forward(self, g: MeshGraph, *, k: int | None = None, return_iterates: bool = False,
+                safeguard: bool = False):
+        """Returns (u_norm (N,), solve record); k defaults to train_k.
+
+        safeguard (inference, symmetric positive definite operators): per instance, the iterate of
+        least energy ``1/2 u'Au - b'u`` among ``u_1 .. u_k`` instead of ``u_k``. The energy is the
+        squared A-norm error up to a constant, so more iterations never give a worse start in that
+        norm, even past the k the model was trained at. Elsewhere it is ignored."""
         self.block._enc_cache = None
         if torch.is_grad_enabled():
             out = self.layer(g, k=k, return_iterates=return_iterates)
-        else:
-            with parametrize.cached():
-                out = self.layer(g, k=k, return_iterates=return_iterates)
+            return self.block.decode(out.z, g), out.solve
+        guard = _EnergyGuard(self.block, g) if safeguard and g.spd else None
+        with parametrize.cached():
+            out = self.layer(g, k=k, return_iterates=return_iterates, callback=guard)
+        if guard is not None and guard.best is not None:
+            return guard.best, out.solve
         return self.block.decode(out.z, g), out.solve
 
     def predict(self, pdes: list[PDEData], norm: FamilyNorm, *, k: int | None = None, device: str = "cpu",
-                anchors: list[np.ndarray | None] | None = None) -> list[np.ndarray]:
-        """Solutions (n_i,) in original units (inference, no grad)."""
+                anchors: list[np.ndarray | None] | None = None, safeguard: bool = True) -> list[np.ndarray]:
+        """Solutions (n_i,) in original units (inference, no grad); ``safeguard`` as in ``forward``."""
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
                              coarse_correction=self.cfg.coarse_correction, anchors=anchors,
                              for_training=False).to(device)
         with torch.no_grad():
-            u, _ = self(g, k=k)
+            u, _ = self(g, k=k, safeguard=safeguard)
         u = (u * norm.u_scale).double().cpu().numpy()
         return np.split(u, np.cumsum(g.sizes)[:-1])

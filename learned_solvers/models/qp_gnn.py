@@ -94,13 +94,7 @@ def _finite_clip(v: np.ndarray) -> np.ndarray:
 
 def instance_scales(qp: QPData) -> tuple[float, float, float]:
     """(s_b, s_c, s_a): magnitudes of the right-hand sides/bounds, costs, and A."""
-    sides = np.concatenate([qp.l, qp.u, qp.lb, qp.ub])
-    sides = np.abs(sides[np.isfinite(sides)])
-    s_b = float(np.mean(sides[sides > 0])) if (sides > 0).any() else 1.0
-    cc = np.abs(qp.c)
-    s_c = float(np.mean(cc[cc > 0])) if (cc > 0).any() else 1.0
-    s_a = float(np.mean(np.abs(qp.A.data))) if qp.A.nnz else 1.0
-    return s_b, s_c, s_a
+    return qp.scales
 
 
 DENSE_LIMIT = 4_000_000  # entries of m*n above which a single instance stays sparse
