@@ -21,7 +21,7 @@ from ..canonical.pde import PDEData
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
                                build_mesh_graph, spmm)
 
-__all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors", "fixed_point_residual"]
+__all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,9 +33,6 @@ class PDETrainConfig:
     grid: int = 16
     train_k: int = 16
     residual_weight: float = 0.01
-    # weight of the fixed-point residual |T(z_k) - z_k| / |z_k| at the training iterate: without
-    # it the state keeps moving after train_k and the error drifts up with more test-time compute
-    fixed_point_weight: float = 0.0
     anchors: bool = True
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems only
@@ -66,12 +63,6 @@ def _loss(u: torch.Tensor, t: torch.Tensor, g: MeshGraph, residual_weight: float
         e = (ui - ti).norm() / (ti.norm() + 1e-12)
         out.append(e + residual_weight * ri.norm() / (bi.norm() + 1e-12))
     return torch.stack(out).mean()
-
-
-def fixed_point_residual(model: MeshImplicitModel, z: torch.Tensor, g: MeshGraph) -> torch.Tensor:
-    """|T(z) - z| / |z| at the (detached) last forward iterate z (N, H), with grad to the weights."""
-    z = z.detach()
-    return (model.block(z, g) - z).norm() / (z.norm() + 1e-12)
 
 
 def relative_errors(pred: list[np.ndarray], true: list[np.ndarray]) -> np.ndarray:
@@ -144,10 +135,8 @@ def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list,
             g, t = train_b[j]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                u, rec = model(g)
+                u, _ = model(g)
                 loss = _loss(u, t, g, config.residual_weight)
-                if config.fixed_point_weight > 0:
-                    loss = loss + config.fixed_point_weight * fixed_point_residual(model, rec.z, g)
                 opt.zero_grad()
                 loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
