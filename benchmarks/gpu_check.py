@@ -106,6 +106,14 @@ def mesh(data: Path, dev: str) -> dict:
         out[f"val_error_{device}"] = tr.val_error
         out[f"holdout_error_{device}"] = float(np.median(relative_errors(m.predict(pdes[32:], tr.norm, k=16,
                                                                                      device=device), sols[32:])))
+        # the energy safeguard on this device: the guess's energy 1/2 u'Au - b'u never grows with k
+        p0 = pdes[32]
+        energies = []
+        for k in (1, 4, 16, 64):
+            u = m.predict([p0], tr.norm, k=k, device=device, safeguard=True)[0]
+            energies.append(float(0.5 * u @ (p0.operator @ u) - p0.rhs @ u))
+        out[f"safeguard_energy_k1_4_16_64_{device}"] = energies
+        out[f"safeguard_energy_monotone_{device}"] = all(b <= a + 1e-5 * abs(a) for a, b in zip(energies, energies[1:]))
     print("mesh", out, flush=True)
     return out
 
