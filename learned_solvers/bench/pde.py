@@ -21,7 +21,7 @@ from ..backends.petsc import KSPBackend, SNESBackend
 from ..formats.dolfinx import petsc_handles, to_pde
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
-from .scaling import auto_k_summary
+from .scaling import auto_k_summary, sweep_rows
 from .timing import TIMING_REPEATS, fastest
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "label_pde", "make_pde_backend", "AUTO_KS"]
@@ -333,13 +333,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             a["errs"].append(float(relative_errors([a["preds"][-1] * starter.norm.u_scale * np.sqrt(pde.n)], [sol])[0]))
             a["iters"].append(res.iterations)
             a["totals"].append(total)
-    rows = []
-    for k in ks:
-        a = acc[k]
-        lip = max(float(np.linalg.norm(a["preds"][i] - a["preds"][j]) / dist[i, j]) for i, j in enumerate(partner))
-        rows.append({"k": k, "error_median": float(np.median(a["errs"])), "iterations_median": float(np.median(a["iters"])),
-                     "total_seconds_median": float(np.median(a["totals"])), "lipschitz": lip,
-                     "raw_error_median": float(np.median(a["raw"]))})
+    rows = sweep_rows(acc, dist, partner)
     return {"family": fam.spec(), "solver": solver, "checkpoint": checkpoint, "n_test": len(pdes), "rows": rows,
             "training_memory": [], **auto_k_summary(starter.k, rows)}
 

@@ -27,7 +27,7 @@ from ..models.anchors import data_vector
 from ..training.data import label_instances
 from ..warmstart import LearnedWarmStarter
 
-__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary"]
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary", "sweep_rows"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,12 +66,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             a["errs"].append(float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)))
             a["iters"].append(res.iterations)
             a["totals"].append(total)
-    rows = []
-    for k in ks:
-        a = acc[k]
-        lip = max(float(np.linalg.norm(a["preds"][i] - a["preds"][j]) / dist[i, j]) for i, j in enumerate(partner))
-        rows.append({"k": k, "error_median": float(np.median(a["errs"])), "iterations_median": float(np.median(a["iters"])),
-                     "total_seconds_median": float(np.median(a["totals"])), "lipschitz": lip})
+    rows = sweep_rows(acc, dist, partner)
     return {"family": fam.spec(), "solver": cfg.solver, "checkpoint": cfg.checkpoint, "n_test": len(test),
             "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows,
             **auto_k_summary(starter.k or starter.default_k, rows),
@@ -114,6 +109,22 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
                 row[f"{name}_peak_cuda_bytes"] = peak_cuda_bytes(step, device)
         out.append(row)
     return out
+
+
+def sweep_rows(acc: dict[int, dict[str, list]], dist: np.ndarray, partner: np.ndarray) -> list[dict[str, float]]:
+    """One row per k (increasing) from per-instance lists ``errs``, ``iters``, ``totals``,
+    ``preds`` (normalised outputs, for the Lipschitz estimate over each instance and its
+    ``partner``) and optionally ``raw`` (errors of the k-th iterate itself)."""
+    rows = []
+    for k in sorted(acc):
+        a = acc[k]
+        lip = max(float(np.linalg.norm(a["preds"][i] - a["preds"][j]) / dist[i, j]) for i, j in enumerate(partner))
+        row = {"k": k, "error_median": float(np.median(a["errs"])), "iterations_median": float(np.median(a["iters"])),
+               "total_seconds_median": float(np.median(a["totals"])), "lipschitz": lip}
+        if "raw" in a:
+            row["raw_error_median"] = float(np.median(a["raw"]))
+        rows.append(row)
+    return rows
 
 
 def auto_k_summary(auto_k: int | None, rows: list[dict]) -> dict[str, Any]:
