@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +75,27 @@ class LearnedPDEStarter:
             raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. "
                                   f"Train one for it (learned-solvers train --family ...).")
 
-    def guess(self, pde: PDEData, *, k: int | None = None, safeguard: bool = True) -> tuple[np.ndarray | None, float]:
-        """(guess (n,) or None on a non-finite prediction, inference seconds). ``safeguard``: for
-        symmetric positive definite operators, the least-energy iterate (``MeshImplicitModel.forward``)."""
+    def guess(self, pde: PDEData, *, k: int | None = None, safeguard: bool = True,
+              residual: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray | None, float]:
+        """(guess (n,) or None on a non-finite prediction, inference seconds).
+
+        safeguard: the least-merit iterate of the first k instead of the k-th. The merit is the
+        energy for symmetric positive definite operators and, for a nonlinear problem whose
+        ``residual`` F is given (``formats.dolfinx.residual_function``), the length of the
+        simplified Newton correction ``|J0^-1 F(u)|`` with the Jacobian of ``pde`` (one sparse
+        LU per call, one F per iterate, all timed as inference): it tracks the error, where
+        ``|F(u)|`` alone, dominated by rough components, does not."""
         self.check(pde)
+        k = k if k is not None else self.k
         t0 = time.perf_counter()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
         try:
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
-            u = self.model.predict([pde], self.norm, k=k if k is not None else self.k, device=self.device,
-                                   anchors=[anchor], safeguard=safeguard)[0]
+            merit = (self._newton_merit(pde, residual)
+                     if safeguard and residual is not None and pde.kind == "nonlinear" and (k or 2) > 1 else None)
+            u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor], safeguard=safeguard,
+                                   merit=merit)[0]
         finally:
             torch.set_num_threads(threads)
         secs = time.perf_counter() - t0
@@ -94,6 +105,22 @@ class LearnedPDEStarter:
             return None, secs
         return u, secs
 
+    def _newton_merit(self, pde: PDEData, residual: Callable[[np.ndarray], np.ndarray]
+                      ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        import scipy.sparse.linalg as spla
+
+        try:
+            lu = spla.splu(pde.operator.tocsc())
+        except RuntimeError:  # a singular Jacobian: no merit, the k-th iterate is handed on
+            return None
+        scale = self.norm.u_scale
+
+        def merit(u: torch.Tensor) -> torch.Tensor:
+            step = lu.solve(residual(u.double().cpu().numpy() * scale))
+            return torch.tensor([float(np.linalg.norm(step))], dtype=u.dtype, device=u.device)
+
+        return merit
+
     def solve(self, problem: Any, *, fields: dict[str, Any] | None = None, backend: Any | None = None,
               k: int | None = None) -> SolveResult:
         """Solve the user's dolfinx ``problem`` from the learned guess; ``problem.u`` holds the result.
@@ -102,14 +129,15 @@ class LearnedPDEStarter:
         with fair stopping rules as in ``learned_solvers.backends.petsc``).
         """
         from .backends.petsc import KSPBackend, SNESBackend
-        from .formats.dolfinx import petsc_handles, problem_kind, to_pde
+        from .formats.dolfinx import petsc_handles, problem_kind, residual_function, to_pde
 
         kind = problem_kind(problem)
         comm = problem.u.function_space.mesh.comm
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
         pde = to_pde(problem, fields=fields)
-        guess, secs = self.guess(pde, k=k) if comm.rank == 0 else (None, 0.0)
+        residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
+        guess, secs = self.guess(pde, k=k, residual=residual) if comm.rank == 0 else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)
         h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
         local = _scatter(problem, guess) if ok else None

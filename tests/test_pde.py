@@ -189,6 +189,34 @@ def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starte
     assert energy(raw) >= e[-1] - 1e-5 * abs(e[-1])
 
 
+def test_newton_merit_safeguard_on_a_nonlinear_problem():
+    """Nonlinear problem with its residual F: the guess at k is the iterate of least |J0^-1 F(u)|
+    among the first k (non-increasing in k), and evaluating F leaves the user's u untouched."""
+    import torch
+
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.formats.dolfinx import residual_function
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("nonlinear-poisson:n=8")
+    pdes, sols = label_pde(fam, fam.sample(10, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=2, width=8, train_k=4), progress=False)
+    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature,
+                           anchors=tr.anchors)
+    prob, fields = fam.load(fam.sample(1, seed=11)[0])
+    pde = to_pde(prob, fields=fields)
+    before = prob.u.x.array.copy()
+    residual = residual_function(prob)
+    merit = st._newton_merit(pde, residual)
+    vals = [float(merit(torch.tensor(st.guess(pde, k=k, residual=residual)[0] / st.norm.u_scale)))
+            for k in (1, 2, 4, 8, 16)]
+    assert all(b <= a * (1 + 1e-5) for a, b in zip(vals, vals[1:])), vals
+    assert np.array_equal(prob.u.x.array, before)
+    lin = make_family("darcy:n=8")
+    assert residual_function(lin.load(lin.sample(1, seed=0)[0])[0]) is None
+
+
 def test_mesh_model_iterates_to_smaller_error_with_more_k():
     """Test-time compute on the mesh model: trained briefly, error at k=16 below k=1."""
     from learned_solvers.bench.pde import label_pde

@@ -19,7 +19,7 @@ the component each dof carries is added to the fields for vector and mixed space
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -218,6 +218,29 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
     return PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
                    field_names=names, kind=kind, signature=sig, name=name)
+
+
+def residual_function(problem: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``F(v)`` (global dof order) of a nonlinear ``problem`` by its own SNES residual, for the
+    learned start's merit; ``problem.u`` is left as it was. ``None`` for a linear problem or under
+    MPI with more than one rank (the merit runs on rank 0 only, assembly is collective)."""
+    if problem_kind(problem) != "nonlinear":
+        return None
+    u, V = _space(problem)
+    if V.mesh.comm.size > 1:
+        return None
+    x, f = problem.x.duplicate(), problem.x.duplicate()
+
+    def residual(v: np.ndarray) -> np.ndarray:
+        saved = u.x.array.copy()  # the SNES callback copies x into u
+        try:
+            x.array[:] = v
+            problem.solver.computeFunction(x, f)
+            return f.array.copy()
+        finally:
+            u.x.array[:] = saved
+
+    return residual
 
 
 def _in_place():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Callable
 
 from dataclasses import asdict, dataclass, field
 
@@ -336,13 +337,15 @@ class _Block(nn.Module):
         return torch.zeros(g.feat.shape[0], self.cfg.width, dtype=g.feat.dtype, device=g.feat.device)
 
 
-class _EnergyGuard:
-    """Fixed-point callback: keeps, per instance, the decoded iterate of least energy."""
+class _MeritGuard:
+    """Fixed-point callback: keeps, per instance, the decoded iterate of least merit.
+    merit: normalised solutions (N,) -> (B,) values; default the energy ``1/2 u'Au - b'u``."""
 
-    def __init__(self, block: _Block, g: MeshGraph) -> None:
+    def __init__(self, block: _Block, g: MeshGraph, merit: Callable[[Tensor], Tensor] | None = None) -> None:
         self.block, self.g = block, g
+        self.merit = merit if merit is not None else self.energy
         self.best: Tensor | None = None
-        self.best_energy: Tensor | None = None
+        self.best_merit: Tensor | None = None
         self.owner = torch.repeat_interleave(torch.arange(len(g.sizes), device=g.bc.device),
                                              torch.as_tensor(g.sizes, device=g.bc.device))
 
@@ -355,13 +358,13 @@ class _EnergyGuard:
     def __call__(self, i: int, z: Tensor) -> None:
         u = self.block.decode(z, self.g)
         self.block._decoded = (z, self.g, u)  # the next block step starts by decoding z
-        e = self.energy(u)
+        e = self.merit(u)
         if self.best is None:
-            self.best, self.best_energy = u, e
+            self.best, self.best_merit = u, e
             return
-        better = e < self.best_energy
+        better = e < self.best_merit
         self.best = torch.where(better[self.owner], u, self.best)
-        self.best_energy = torch.where(better, e, self.best_energy)
+        self.best_merit = torch.where(better, e, self.best_merit)
 
 
 class MeshImplicitModel(nn.Module):
@@ -379,18 +382,19 @@ class MeshImplicitModel(nn.Module):
         return self.layer.block  # type: ignore[return-value]
 
     def forward(self, g: MeshGraph, *, k: int | None = None, return_iterates: bool = False,
-                safeguard: bool = False):
+                safeguard: bool = False, merit: Callable[[Tensor], Tensor] | None = None):
         """Returns (u_norm (N,), solve record); k defaults to train_k.
 
-        safeguard (inference, symmetric positive definite operators): per instance, the iterate of
-        least energy ``1/2 u'Au - b'u`` among ``u_1 .. u_k`` instead of ``u_k``. The energy is the
-        squared A-norm error up to a constant, so more iterations never give a worse start in that
-        norm, even past the k the model was trained at. Elsewhere it is ignored."""
+        safeguard (inference): per instance, the iterate of least merit among ``u_1 .. u_k``
+        instead of ``u_k``. ``merit`` maps normalised solutions (N,) to (B,) values; without it,
+        for symmetric positive definite operators, the energy ``1/2 u'Au - b'u``: the squared
+        A-norm error up to a constant, so more iterations never give a worse start in that
+        norm, even past the k the model was trained at. Otherwise the k-th iterate."""
         self.block._enc_cache = None
         if torch.is_grad_enabled():
             out = self.layer(g, k=k, return_iterates=return_iterates)
             return self.block.decode(out.z, g), out.solve
-        guard = _EnergyGuard(self.block, g) if safeguard and g.spd else None
+        guard = _MeritGuard(self.block, g, merit) if safeguard and (merit is not None or g.spd) else None
         try:
             with parametrize.cached():
                 out = self.layer(g, k=k, return_iterates=return_iterates, callback=guard)
@@ -401,12 +405,14 @@ class MeshImplicitModel(nn.Module):
         return self.block.decode(out.z, g), out.solve
 
     def predict(self, pdes: list[PDEData], norm: FamilyNorm, *, k: int | None = None, device: str = "cpu",
-                anchors: list[np.ndarray | None] | None = None, safeguard: bool = True) -> list[np.ndarray]:
-        """Solutions (n_i,) in original units (inference, no grad); ``safeguard`` as in ``forward``."""
+                anchors: list[np.ndarray | None] | None = None, safeguard: bool = True,
+                merit: Callable[[Tensor], Tensor] | None = None) -> list[np.ndarray]:
+        """Solutions (n_i,) in original units (inference, no grad); ``safeguard`` and ``merit``
+        as in ``forward``."""
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
                              coarse_correction=self.cfg.coarse_correction, anchors=anchors,
                              for_training=False).to(device)
         with torch.no_grad():
-            u, _ = self(g, k=k, safeguard=safeguard)
+            u, _ = self(g, k=k, safeguard=safeguard, merit=merit)
         u = (u * norm.u_scale).double().cpu().numpy()
         return np.split(u, np.cumsum(g.sizes)[:-1])
