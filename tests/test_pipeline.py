@@ -71,7 +71,8 @@ def test_learned_start_keeps_the_answer_and_out_of_family_falls_back(trained):
     with pytest.warns(OutOfFamilyWarning, match="outside the training family"):
         ws, info = starter.warm_start(huge)
     assert ws is None and info.fallback == "out of family"
-    res = starter.solve(huge, backend)
+    with pytest.warns(OutOfFamilyWarning, match="outside the training family"):
+        res = starter.solve(huge, backend)
     assert res.status == Status.OPTIMAL and not res.warm_start_accepted
 
 
