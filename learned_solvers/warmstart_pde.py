@@ -84,7 +84,8 @@ class LearnedPDEStarter:
         ``residual`` F is given (``formats.dolfinx.residual_function``), the length of the
         simplified Newton correction ``|J0^-1 F(u)|`` with the Jacobian of ``pde`` (one sparse
         LU per call, one F per iterate, all timed as inference): it tracks the error, where
-        ``|F(u)|`` alone, dominated by rough components, does not."""
+        ``|F(u)|`` alone, dominated by rough components, does not. With k = 1 there is nothing
+        to choose, so no merit is built."""
         self.check(pde)
         k = k if k is not None else self.k
         t0 = time.perf_counter()
@@ -93,7 +94,8 @@ class LearnedPDEStarter:
         try:
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
             merit = (self._newton_merit(pde, residual)
-                     if safeguard and residual is not None and pde.kind == "nonlinear" and (k or 2) > 1 else None)
+                     if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
+                     else None)
             u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor], safeguard=safeguard,
                                    merit=merit)[0]
         finally:
@@ -107,6 +109,7 @@ class LearnedPDEStarter:
 
     def _newton_merit(self, pde: PDEData, residual: Callable[[np.ndarray], np.ndarray]
                       ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """u (N,) normalised -> (1,) ``|J0^-1 F(u)|`` in original units; None if J0 is singular."""
         import scipy.sparse.linalg as spla
 
         try:

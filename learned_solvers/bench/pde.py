@@ -311,9 +311,10 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
                     device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8) -> dict[str, Any]:
     """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
-    handed to the solver (the k-th iterate, or with an SPD operator the least-energy iterate of
-    the first k; ``raw_error_median``: the k-th iterate itself), the median KSP/Newton iterations and inference + solve seconds from it (fastest of
-    three runs), and the empirical Lipschitz constant of (instance fields -> k-th iterate) over nearest pairs."""
+    handed to the solver (the safeguard's least-merit iterate of the first k, see
+    ``LearnedPDEStarter.guess``; ``raw_error_median``: the k-th iterate itself), the median
+    KSP/Newton iterations and inference + solve seconds from it (fastest of three runs), and the
+    empirical Lipschitz constant of (instance fields -> start) over nearest pairs."""
     from problems.registry import make_family
 
     fam = make_family(family)

@@ -319,7 +319,7 @@ class _Block(nn.Module):
 
     def forward(self, z: Tensor, g: MeshGraph) -> Tensor:
         hit = self._decoded
-        # the energy safeguard decoded this very iterate already (inference only)
+        # the safeguard decoded this very iterate already (inference only)
         u = hit[2] if hit is not None and hit[0] is z and hit[1] is g else self.decode(z, g)
         self._decoded = None
         r = (g.bhat - spmm(g.Ahat, u)) * g.rnorm
