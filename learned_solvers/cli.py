@@ -150,10 +150,11 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
 def _cmd_paper_lp(args: argparse.Namespace) -> int:
     from .bench.paper_lp import PaperLPConfig, format_table, run_paper_lp, write
 
+    lr = {"lr": args.lr} if args.lr is not None else {}
     cfg = PaperLPConfig(n_train=args.train, n_test=args.test, widths=tuple(int(w) for w in args.widths.split(",")),
                         epochs=args.epochs, train_k=args.train_k, eval_k=args.eval_k, device=args.device, seed=args.seed,
                         data=args.data, scheduler=args.scheduler, backward=args.backward,
-                        residual_feedback=not args.no_residual_feedback)
+                        residual_feedback=not args.no_residual_feedback, **lr)
     rep = run_paper_lp(cfg)
     print(format_table(rep))
     jp, mp = write(rep, args.out)
@@ -240,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--test", type=int, default=1000)
     pl.add_argument("--widths", default="4,8,16,32")
     pl.add_argument("--epochs", type=int, default=40)
+    pl.add_argument("--lr", type=float, default=None,
+                    help="Adam learning rate, cosine decay over the epochs (default: PaperLPConfig's)")
     pl.add_argument("--train-k", type=int, default=32, help="implicit training iterations = explicit depth")
     pl.add_argument("--eval-k", type=int, default=None, help="implicit test-time iterations (default 4 x --train-k)")
     pl.add_argument("--backward", default="phantom", choices=["phantom", "implicit"],

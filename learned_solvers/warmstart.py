@@ -95,8 +95,27 @@ class LearnedWarmStarter:
         lo, hi = self.scale_range[:, 0], self.scale_range[:, 1]
         return bool(np.all(s >= lo / 10) and np.all(s <= hi * 10))
 
-    def warm_start(self, qp: QPData, *, k: int | None = None) -> tuple[WarmStart | None, WarmStartInfo]:
-        """Predict (and polish) a start for ``qp``; ``None`` means: solve cold."""
+    def iterate(self, qp: QPData, *, k: int, safeguard: bool = True,
+                anchor: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's unpolished (x (n,), y (m,)) for ``qp`` after ``k`` iterations: with
+        ``safeguard``, the iterate of least relative KKT residual among the first k."""
+        if anchor is None and self.anchors is not None:
+            anchor = self.anchors.lookup(qp)[0]
+        threads = torch.get_num_threads()
+        # one instance is a handful of small products: a thread pool costs more than it gives
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                (x, y), = self.model.predict([qp], k=k, device=self.device, safeguard=safeguard,
+                                             anchors=[anchor] if anchor is not None else None)
+        finally:
+            torch.set_num_threads(threads)
+        return x, y
+
+    def warm_start(self, qp: QPData, *, k: int | None = None, safeguard: bool = True
+                   ) -> tuple[WarmStart | None, WarmStartInfo]:
+        """Predict (and polish) a start for ``qp``; ``None`` means: solve cold. ``safeguard``:
+        see ``iterate``."""
         k = k or self.k or self.default_k
         t0 = time.perf_counter()
         if not self._in_family(qp):
@@ -104,15 +123,7 @@ class LearnedWarmStarter:
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
         anchor, cands = self.anchors.lookup(qp) if self.anchors is not None else (None, [])
-        threads = torch.get_num_threads()
-        # one instance is a handful of small products: a thread pool costs more than it gives
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                (x, y), = self.model.predict([qp], k=k, device=self.device,
-                                             anchors=[anchor] if anchor is not None else None)
-        finally:
-            torch.set_num_threads(threads)
+        x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",
                           OutOfFamilyWarning, stacklevel=2)

@@ -76,6 +76,29 @@ def test_learned_start_keeps_the_answer_and_out_of_family_falls_back(trained):
     assert res.status == Status.OPTIMAL and not res.warm_start_accepted
 
 
+def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
+    """The start at k is the iterate of least relative KKT residual among the first k, so that
+    residual does not grow with k; the residual is ~0 at a true optimum; without the safeguard
+    the start is the k-th iterate itself."""
+    import torch
+
+    from learned_solvers.models.qp_gnn import build_graph, kkt_merit
+
+    fam, starter, _ = trained
+    item = label_instances(fam.sample(1, seed=14), scheduler="serial", progress=False)[0]
+    qp = item.qp
+    g = build_graph([qp])
+    to_norm = lambda x, y: (torch.as_tensor(x / g.x_scale.item(), dtype=torch.float32)[None],  # noqa: E731
+                            torch.as_tensor(y / g.y_scale.item(), dtype=torch.float32)[None])
+    merit = lambda xy: float(kkt_merit(g, *to_norm(*xy))[0])  # noqa: E731
+    assert merit((item.x, item.y)) < 1e-4
+    m = [merit(starter.iterate(qp, k=k)) for k in (1, 2, 4, 8, 16, 32, 64)]
+    assert all(later <= earlier * (1 + 1e-4) for earlier, later in zip(m, m[1:])), m
+    raw = starter.model.predict([qp], k=64, anchors=[starter.anchors.lookup(qp)[0]] if starter.anchors else None)[0]
+    assert np.allclose(starter.iterate(qp, k=64, safeguard=False)[0], raw[0])
+    assert merit(raw) >= m[-1] * (1 - 1e-4)
+
+
 def test_nan_prediction_falls_back_to_cold(trained, monkeypatch):
     fam, starter, _ = trained
     qp = fam.sample(1, seed=13)[0]

@@ -23,7 +23,7 @@ from torch.nn.utils import parametrize
 
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
-__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "QPExplicitModel", "build_graph"]
+__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "QPExplicitModel", "build_graph", "kkt_merit"]
 
 _CLIP = 1e3
 
@@ -38,6 +38,7 @@ class QPGNNConfig:
     train_k: int = 20
     backward: str = "implicit"
     residual_feedback: bool = True
+    spectral: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -169,10 +170,11 @@ class _Block(nn.Module):
         self.cfg = cfg
         self.enc_v = nn.Sequential(nn.Linear(8, d), nn.ReLU(), nn.Linear(d, d))
         self.enc_c = nn.Sequential(nn.Linear(7, d), nn.ReLU(), nn.Linear(d, d))
-        self.msg_vc = spectral_linear(d, d, bias=False)
-        self.msg_cv = spectral_linear(d, d, bias=False)
-        self.upd_c = spectral_linear(2 * d, d)
-        self.upd_v = spectral_linear(2 * d, d)
+        lin = spectral_linear if cfg.spectral else nn.Linear
+        self.msg_vc = lin(d, d, bias=False)
+        self.msg_cv = lin(d, d, bias=False)
+        self.upd_c = lin(2 * d, d)
+        self.upd_v = lin(2 * d, d)
         n_res = 3 if cfg.residual_feedback else 0
         self.res_c = nn.Linear(n_res, d, bias=False) if n_res else None
         self.res_v = nn.Linear(n_res, d, bias=False) if n_res else None
@@ -221,6 +223,54 @@ class _Block(nn.Module):
         return torch.zeros(g.batch, g.n + m, self.cfg.width, dtype=g.var_feat.dtype, device=g.var_feat.device)
 
 
+def kkt_merit(g: QPGraph, x: Tensor, y: Tensor) -> Tensor:
+    """(B,) relative KKT residual of normalised (x (B, n), y (B, m)): the largest of the
+    primal violation, the dual sign violation and the relative objective gap, each measured
+    as ``canonical.qp.kkt_residuals`` does (there in original units, here normalised)."""
+    ax = _mm(g.A, x.unsqueeze(-1)).squeeze(-1)
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
+    primal = torch.maximum(torch.relu(g.l - ax).amax(1), torch.relu(ax - g.u).amax(1))
+    primal = torch.maximum(primal, torch.maximum(torch.relu(g.lb - x).amax(1), torch.relu(x - g.ub).amax(1)))
+    px = _mm(g.P, x.unsqueeze(-1)).squeeze(-1) if g.P is not None else None
+    r = g.c - _mm(g.At, y.unsqueeze(-1)).squeeze(-1)
+    if px is not None:
+        r = r + px
+    fl, fu, flb, fub = torch.isfinite(g.l), torch.isfinite(g.u), torch.isfinite(g.lb), torch.isfinite(g.ub)
+    # a positive y_i needs a finite l_i, a negative one a finite u_i; the same for r and the bounds
+    dual = torch.stack([torch.where(fl, zero, torch.relu(y)).amax(1), torch.where(fu, zero, torch.relu(-y)).amax(1),
+                        torch.where(flb, zero, torch.relu(r)).amax(1),
+                        torch.where(fub, zero, torch.relu(-r)).amax(1)]).amax(0)
+    pobj = (g.c * x).sum(1)
+    side = lambda v, lo, hi: torch.where(v > 0, torch.where(torch.isfinite(lo), lo, zero),  # noqa: E731
+                                         torch.where(torch.isfinite(hi), hi, zero))
+    dobj = (y * side(y, g.l, g.u)).sum(1) + (r * side(r, g.lb, g.ub)).sum(1)
+    if px is not None:
+        q = 0.5 * (x * px).sum(1)
+        pobj, dobj = pobj + q, dobj - q
+    gap = (pobj - dobj).abs() / (1.0 + pobj.abs() + dobj.abs())
+    sides = torch.cat([torch.where(fl, g.l.abs(), zero), torch.where(fu, g.u.abs(), zero)], 1)
+    return torch.stack([primal / (1.0 + sides.amax(1)), dual / (1.0 + g.c.abs().amax(1)), gap]).amax(0)
+
+
+class _KKTGuard:
+    """Fixed-point callback: keeps, per instance, the decoded (x, y) of least ``kkt_merit``."""
+
+    def __init__(self, block: _Block, g: QPGraph) -> None:
+        self.block, self.g = block, g
+        self.best: tuple[Tensor, Tensor] | None = None
+        self.best_merit: Tensor | None = None
+
+    def __call__(self, i: int, z: Tensor) -> None:
+        x, y = self.block.decode(z, self.g)
+        e = kkt_merit(self.g, x, y).nan_to_num(nan=torch.inf)
+        if self.best is None:
+            self.best, self.best_merit = (x, y), e
+            return
+        better = e < self.best_merit
+        self.best = (torch.where(better[:, None], x, self.best[0]), torch.where(better[:, None], y, self.best[1]))
+        self.best_merit = torch.where(better, e, self.best_merit)
+
+
 class QPImplicitModel(nn.Module):
     """Predicts normalised primal and dual values of every instance in a ``QPGraph``."""
 
@@ -238,20 +288,31 @@ class QPImplicitModel(nn.Module):
     def block(self) -> _Block:
         return self.layer.block  # type: ignore[return-value]
 
-    def forward(self, g: QPGraph, *, k: int | None = None, return_iterates: bool = False):
-        """Returns (x_norm (B, n), y_norm (B, m), solve record); k defaults to train_k."""
+    def forward(self, g: QPGraph, *, k: int | None = None, return_iterates: bool = False,
+                safeguard: bool = False):
+        """Returns (x_norm (B, n), y_norm (B, m), solve record); k defaults to train_k.
+
+        safeguard (inference): per instance, the iterate of least relative KKT residual
+        (``kkt_merit``, what a first-order solver's stopping test measures) among the first k,
+        instead of the k-th: more iterations never hand the solver a worse start by that measure."""
         self.block._enc_cache = None
         if torch.is_grad_enabled():
             out = self.layer(g, k=k, return_iterates=return_iterates)
-        else:
-            with parametrize.cached():  # spectral norms computed once per call, not per iteration
-                out = self.layer(g, k=k, return_iterates=return_iterates)
+            x, y = self.block.decode(out.z, g)
+            return x, y, out.solve
+        guard = _KKTGuard(self.block, g) if safeguard else None
+        with parametrize.cached():  # spectral norms computed once per call, not per iteration
+            out = self.layer(g, k=k, return_iterates=return_iterates, callback=guard)
+        if guard is not None and guard.best is not None:
+            return guard.best[0], guard.best[1], out.solve
         x, y = self.block.decode(out.z, g)
         return x, y, out.solve
 
     def predict(self, qps: list[QPData], *, k: int | None = None, device: str = "cpu",
-                anchors: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Unnormalised (x, y) for each instance (inference, no grad); groups by size."""
+                anchors: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                safeguard: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Unnormalised (x, y) for each instance (inference, no grad); groups by size;
+        ``safeguard`` as in ``forward``."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(qps)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, q in enumerate(qps):
@@ -260,7 +321,7 @@ class QPImplicitModel(nn.Module):
             g = build_graph([qps[i] for i in idx], anchors=[anchors[i] for i in idx] if anchors is not None else None,
                             dtype=self.block.dec_x.weight.dtype).to(device)
             with torch.no_grad():
-                x, y, _ = self(g, k=k)
+                x, y, _ = self(g, k=k, safeguard=safeguard)
             x = (x * g.x_scale).double().cpu().numpy()
             y = (y * g.y_scale).double().cpu().numpy()
             for j, i in enumerate(idx):
