@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--train", type=int, default=2500)
     pl.add_argument("--test", type=int, default=1000)
     pl.add_argument("--widths", default="4,8,16,32")
-    pl.add_argument("--epochs", type=int, default=40)
+    pl.add_argument("--epochs", type=int, default=20)
     pl.add_argument("--lr", type=float, default=None,
                     help="Adam learning rate, cosine decay over the epochs (default: PaperLPConfig's)")
     pl.add_argument("--train-k", type=int, default=32, help="implicit training iterations = explicit depth")

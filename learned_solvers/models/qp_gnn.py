@@ -38,7 +38,6 @@ class QPGNNConfig:
     train_k: int = 20
     backward: str = "implicit"
     residual_feedback: bool = True
-    spectral: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,11 +169,10 @@ class _Block(nn.Module):
         self.cfg = cfg
         self.enc_v = nn.Sequential(nn.Linear(8, d), nn.ReLU(), nn.Linear(d, d))
         self.enc_c = nn.Sequential(nn.Linear(7, d), nn.ReLU(), nn.Linear(d, d))
-        lin = spectral_linear if cfg.spectral else nn.Linear
-        self.msg_vc = lin(d, d, bias=False)
-        self.msg_cv = lin(d, d, bias=False)
-        self.upd_c = lin(2 * d, d)
-        self.upd_v = lin(2 * d, d)
+        self.msg_vc = spectral_linear(d, d, bias=False)
+        self.msg_cv = spectral_linear(d, d, bias=False)
+        self.upd_c = spectral_linear(2 * d, d)
+        self.upd_v = spectral_linear(2 * d, d)
         n_res = 3 if cfg.residual_feedback else 0
         self.res_c = nn.Linear(n_res, d, bias=False) if n_res else None
         self.res_v = nn.Linear(n_res, d, bias=False) if n_res else None
