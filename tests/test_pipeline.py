@@ -181,3 +181,13 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
     assert [r["k"] for r in rows] == [1, 4, 16]
     assert all({"error_median", "iterations_median", "total_seconds_median", "lipschitz"} <= set(r) for r in rows)
     assert png.stat().st_size > 10_000
+
+
+def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
+    from learned_solvers.bench.timing import parsimonious_k
+
+    rows = [{"k": 1, "total_seconds_median": 0.0378}, {"k": 2, "total_seconds_median": 0.0369},
+            {"k": 4, "total_seconds_median": 0.0380}]
+    assert parsimonious_k(rows) == 1  # 2.4% apart: a tie, the cheaper k
+    rows[0]["total_seconds_median"] = 0.050
+    assert parsimonious_k(rows) == 2  # k = 1 is clearly slower

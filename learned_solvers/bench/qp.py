@@ -32,7 +32,7 @@ from ..models.anchors import AnchorBank
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
-from .timing import TIMING_REPEATS, fastest
+from .timing import TIMING_REPEATS, fastest, parsimonious_k
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -78,7 +78,8 @@ def timed_warm_solve(starter: LearnedWarmStarter, qp, backend, k: int, *, repeat
 
 def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS
              ) -> tuple[int, list[dict[str, float]]]:
-    """The k that minimises the median (inference + warm solve) seconds on ``val``."""
+    """The k that minimises the median (inference + warm solve) seconds on ``val``, the
+    smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``)."""
     if val:
         timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
@@ -91,8 +92,7 @@ def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: t
             iters[k].append(res.iterations)
     sweep = [{"k": k, "total_seconds_median": float(np.median(totals[k])),
               "iterations_median": float(np.median(iters[k]))} for k in ks]
-    best = min(sweep, key=lambda r: r["total_seconds_median"])
-    return int(best["k"]), sweep
+    return parsimonious_k(sweep), sweep
 
 
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,

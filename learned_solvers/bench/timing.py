@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["TIMING_REPEATS", "fastest"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "fastest", "parsimonious_k"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
+K_TIE = 0.05  # relative difference of median times below which two ks count as a tie
 
 
 def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -> tuple[T, float]:
@@ -20,3 +21,11 @@ def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -
         if best is None or out[1] < best[1]:
             best = out
     return best  # type: ignore[return-value]
+
+
+def parsimonious_k(rows: list[dict], *, tie: float = K_TIE) -> int:
+    """The smallest k whose ``total_seconds_median`` is within ``tie`` of the fastest row's:
+    a larger k that is not clearly faster on the validation split is noise, and costs more
+    model iterations on every later solve."""
+    best = min(r["total_seconds_median"] for r in rows)
+    return int(min(r["k"] for r in rows if r["total_seconds_median"] <= (1.0 + tie) * best))
