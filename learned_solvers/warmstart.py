@@ -46,13 +46,15 @@ class LearnedWarmStarter:
     """A trained ``QPImplicitModel`` plus what is needed to use it safely.
 
     family: the family spec it was trained on; scale_range: (3, 2) min/max of the training
-    instances' (s_b, s_c, s_a) scales, used to refuse out-of-family instances.
+    instances' (s_b, s_c, s_a) scales, used to refuse out-of-family instances. Inference runs a
+    frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
     """
 
     def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
                  polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None,
                  anchors: AnchorBank | None = None) -> None:
         self.model = model.to(device).eval()
+        self._net = self.model.frozen()  # what inference runs: a snapshot of the model as given
         self.anchors = anchors
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
@@ -106,7 +108,7 @@ class LearnedWarmStarter:
         torch.set_num_threads(1)
         try:
             with torch.inference_mode():
-                (x, y), = self.model.predict([qp], k=k, device=self.device, safeguard=safeguard,
+                (x, y), = self._net.predict([qp], k=k, device=self.device, safeguard=safeguard,
                                              anchors=[anchor] if anchor is not None else None)
         finally:
             torch.set_num_threads(threads)

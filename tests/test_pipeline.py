@@ -102,7 +102,7 @@ def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
 def test_nan_prediction_falls_back_to_cold(trained, monkeypatch):
     fam, starter, _ = trained
     qp = fam.sample(1, seed=13)[0]
-    monkeypatch.setattr(starter.model, "predict", lambda qps, **kw: [(np.full(q.n, np.nan), np.zeros(q.m)) for q in qps])
+    monkeypatch.setattr(starter, "iterate", lambda q, **kw: (np.full(q.n, np.nan), np.zeros(q.m)))
     with pytest.warns(OutOfFamilyWarning, match="NaN"):
         res = starter.solve(qp, make_backend("highs"))
     assert res.status == Status.OPTIMAL and res.extra["fallback"] == "non-finite prediction"

@@ -11,6 +11,7 @@ The fixed-point state z has shape (B, n + m, d).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -305,6 +306,34 @@ class QPImplicitModel(nn.Module):
             return guard.best[0], guard.best[1], out.solve
         x, y = self.block.decode(out.z, g)
         return x, y, out.solve
+
+    def frozen(self) -> QPImplicitModel:
+        """An inference copy: eval mode, no gradients, the spectral normalisations baked into
+        plain weights (the same outputs, without recomputing them on every call)."""
+        # a fresh model, not a deepcopy: parametrized modules share their generated class
+        # with their copies, and unparametrizing a copy would break the original
+        twin = QPImplicitModel(self.cfg)
+        for mod in twin.modules():
+            if parametrize.is_parametrized(mod):
+                for name in list(mod.parametrizations.keys()):
+                    parametrize.remove_parametrizations(mod, name, leave_parametrized=False)
+        state = {}
+        was_training = self.training
+        self.eval()
+        with torch.no_grad(), parametrize.cached():
+            for mname, mod in self.named_modules():
+                if ".parametrizations" in f".{mname}" or mname.endswith("parametrizations"):
+                    continue
+                pre = f"{mname}." if mname else ""
+                for pname, t in mod.named_parameters(recurse=False):
+                    state[pre + pname] = t.detach().clone()
+                if parametrize.is_parametrized(mod):
+                    for tname in mod.parametrizations.keys():
+                        state[pre + tname] = getattr(mod, tname).detach().clone()
+        self.train(was_training)
+        dev = next(self.parameters()).device
+        twin.load_state_dict(state, strict=True)
+        return twin.to(dev).eval().requires_grad_(False)
 
     def predict(self, qps: list[QPData], *, k: int | None = None, device: str = "cpu",
                 anchors: list[tuple[np.ndarray, np.ndarray]] | None = None,
