@@ -394,7 +394,9 @@ class MeshImplicitModel(nn.Module):
         if torch.is_grad_enabled():
             out = self.layer(g, k=k, return_iterates=return_iterates)
             return self.block.decode(out.z, g), out.solve
-        guard = _MeritGuard(self.block, g, merit) if safeguard and (merit is not None or g.spd) else None
+        # with one iterate there is nothing to choose from
+        guard = (_MeritGuard(self.block, g, merit)
+                 if safeguard and (merit is not None or g.spd) and (k or self.layer.train_k) > 1 else None)
         try:
             with parametrize.cached():
                 out = self.layer(g, k=k, return_iterates=return_iterates, callback=guard)

@@ -299,7 +299,8 @@ class QPImplicitModel(nn.Module):
             out = self.layer(g, k=k, return_iterates=return_iterates)
             x, y = self.block.decode(out.z, g)
             return x, y, out.solve
-        guard = _KKTGuard(self.block, g) if safeguard else None
+        # with one iterate there is nothing to choose from
+        guard = _KKTGuard(self.block, g) if safeguard and (k or self.layer.train_k) > 1 else None
         with parametrize.cached():  # spectral norms computed once per call, not per iteration
             out = self.layer(g, k=k, return_iterates=return_iterates, callback=guard)
         if guard is not None and guard.best is not None:
