@@ -99,6 +99,22 @@ def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
     assert merit(raw) >= m[-1] * (1 - 1e-4)
 
 
+def test_frozen_inference_copy_matches_and_leaves_the_model_intact(trained):
+    """Inference runs a copy with the spectral norms baked in: the same outputs, no gradients,
+    and the trained model keeps its parametrizations (it can still train)."""
+    from torch.nn.utils import parametrize
+
+    fam, starter, _ = trained
+    qp = fam.sample(1, seed=16)[0]
+    twin = starter.model.frozen()
+    (xa, ya), = starter.model.predict([qp], k=4)
+    (xb, yb), = twin.predict([qp], k=4)
+    assert np.allclose(xa, xb, atol=1e-6) and np.allclose(ya, yb, atol=1e-6)
+    assert not any(p.requires_grad for p in twin.parameters())
+    assert not any(parametrize.is_parametrized(m) for m in twin.modules())
+    assert any(parametrize.is_parametrized(m) for m in starter.model.modules())
+
+
 def test_nan_prediction_falls_back_to_cold(trained, monkeypatch):
     fam, starter, _ = trained
     qp = fam.sample(1, seed=13)[0]

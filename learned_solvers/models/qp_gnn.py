@@ -323,8 +323,8 @@ class QPImplicitModel(nn.Module):
         self.eval()
         with torch.no_grad(), parametrize.cached():
             for mname, mod in self.named_modules():
-                if ".parametrizations" in f".{mname}" or mname.endswith("parametrizations"):
-                    continue
+                if "parametrizations" in mname.split("."):
+                    continue  # the originals behind a parametrization: read through its owner below
                 pre = f"{mname}." if mname else ""
                 for pname, t in mod.named_parameters(recurse=False):
                     state[pre + pname] = t.detach().clone()
