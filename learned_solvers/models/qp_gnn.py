@@ -11,7 +11,6 @@ The fixed-point state z has shape (B, n + m, d).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass
 
 import numpy as np
