@@ -15,12 +15,15 @@ run() {  # name family solver
     --out "benchmarks/results/scaling-$1-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1-polish.txt"
 }
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc)
+[ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc share1b portfolio random-lp)
 for n in "${names[@]}"; do
   case $n in
     sc105) run sc105 "mps:$DATA/netlib/sc105.mps.gz" pdlp ;;
     kb2) run kb2 "mps:$DATA/netlib/kb2.mps.gz" pdlp ;;
     mpc) run mpc mpc osqp ;;
+    share1b) run share1b "mps:$DATA/netlib/share1b.mps.gz" pdlp ;;
+    portfolio) run portfolio portfolio osqp ;;
+    random-lp) run random-lp "random-lp:m=200,n=400" pdlp ;;
     *) echo "unknown scaling run $n" >&2; exit 2 ;;
   esac
 done

@@ -126,6 +126,23 @@ def test_polish_recovers_exact_optimum_from_exact_active_set():
     assert max(k.primal, k.dual, k.gap) < 1e-7
 
 
+def test_active_set_read_off_the_optimum_matches_the_simplex_basis():
+    """The bench's active-set diagnostic: read off the exact optimum it is close to HiGHS's
+    basis (afiro is degenerate: a few zero-valued basic variables sit at their bounds, so not
+    0), and further once the pair is far off."""
+    from learned_solvers.canonical.polish import active_set_distance, predicted_active_set
+
+    qp = read_problem(netlib("afiro"))
+    exact = make_backend("highs").solve(qp)
+    basis = exact.extra["active"]
+    near = active_set_distance(qp, predicted_active_set(qp, exact.x, exact.y), basis)
+    assert near <= 0.2 * (qp.m + qp.n)
+    rng = np.random.default_rng(0)
+    far = predicted_active_set(qp, exact.x + 10 * rng.standard_normal(qp.n), -exact.y)
+    assert active_set_distance(qp, far, basis) > near
+    assert active_set_distance(qp, basis, basis) == 0
+
+
 def test_polish_never_returns_a_worse_pair():
     qp = read_problem(netlib("sc50a"))
     rng = np.random.default_rng(1)

@@ -140,7 +140,8 @@ def test_bench_command_writes_the_report(tmp_path):
     assert "seconds_median" in rep["cold"] and "inference_seconds_median" in rep["warm"]
     assert rep["same_answer"] == 1.0
     assert rep["oracle_iteration_ratio"] < 0.2
-    assert "time_ratio" in proc.stdout
+    assert 0 <= rep["nearest_active_mismatch_median"] <= rep["constraints"]
+    assert "time_ratio" in proc.stdout and "active set off the optimum's" in proc.stdout
 
 
 def test_bench_with_dask_local_cluster(tmp_path):

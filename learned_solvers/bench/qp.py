@@ -27,7 +27,7 @@ import numpy as np
 from problems.registry import make_family
 
 from ..backends import WarmStart, make_backend
-from ..canonical.polish import polish
+from ..canonical.polish import active_set_distance, polish, predicted_active_set
 from ..models.anchors import AnchorBank
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
@@ -176,7 +176,8 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
         res = backend.solve(qp, warm_start=ws)
         return (ws, info, res), info.inference_seconds + res.seconds
 
-    nb_x, nb_y = bank.nearest(qp) or (np.zeros(qp.n), np.zeros(qp.m))
+    nb, nb_sets = bank.lookup(qp)
+    nb_x, nb_y = nb or (np.zeros(qp.n), np.zeros(qp.m))
 
     def solve_nearest_polished():
         t = time.perf_counter()
@@ -199,6 +200,12 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
            "warnings": list(dict.fromkeys(str(w.message) for w in caught))[:3],
            "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
            "same_answer": bool(backend.same_answer(cold, warm))}
+    if item.active is not None:
+        row["constraints"] = qp.m + qp.n
+        # how far each start's active set is from the optimum's: what the polish has to fix
+        row["active_mismatch"] = None if ws is None else active_set_distance(
+            qp, predicted_active_set(qp, ws.x, ws.y), item.active)
+        row["nearest_active_mismatch"] = active_set_distance(qp, nb_sets[0], item.active) if nb_sets else None
     for name, res in (("cold", cold), ("warm", warm), ("nearest", nearest), ("nearest_polished", nearest_p),
                       ("oracle", oracle)):
         row[name] = {"status": res.status, "objective": res.objective, "iterations": res.iterations,
@@ -233,6 +240,9 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
         [(r["nearest_polish_seconds"] + r["nearest_polished"]["seconds"]) / r["cold"]["seconds"] for r in ok])
     rep["same_answer"] = (sum(r["same_answer"] for r in ok) / len(rows)) if rows else math.nan
     rep["prediction_error_median"] = _median([r["prediction_error"] for r in ok])
+    for key in ("active_mismatch", "nearest_active_mismatch"):
+        rep[f"{key}_median"] = _median([r.get(key) for r in ok])
+    rep["constraints"] = _median([r.get("constraints") for r in ok])
     rep["polished_fraction"] = (sum(bool(r["polished"]) for r in ok) / len(ok)) if ok else math.nan
     rep["fallbacks"] = sum(r["fallback"] is not None for r in ok)
     rep["instances"] = rows
@@ -251,6 +261,10 @@ def format_report(rep: dict[str, Any]) -> str:
               f"inference s (median) {rep['warm']['inference_seconds_median']:.5f} | time_ratio {rep['time_ratio']:.3f} "
               f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
+    if not math.isnan(rep.get("active_mismatch_median", math.nan)):
+        lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
+                     f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
+                     f"{rep['nearest_active_mismatch_median']:.0f}")
     return "\n".join(lines)
 
 

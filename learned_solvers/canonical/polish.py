@@ -18,7 +18,7 @@ import scipy.sparse.linalg as spla
 
 from .qp import QPData, kkt_residuals
 
-__all__ = ["polish", "PolishResult"]
+__all__ = ["polish", "PolishResult", "predicted_active_set", "active_set_distance"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,24 @@ def _pdas_step(qp: QPData, guess: ActiveSet, x_ref: np.ndarray, delta: float) ->
         side[free & (was == 0) & np.isfinite(lo) & (val < lo - tol_lo)] = 1
         side[free & (was == 0) & np.isfinite(hi) & (val > hi + tol_hi)] = -1
     return row_side, var_side
+
+
+def predicted_active_set(qp: QPData, x: np.ndarray, y: np.ndarray) -> ActiveSet:
+    """The active set the polish reads off a primal-dual pair (x (n,), y (m,))."""
+    x = np.clip(np.asarray(x, dtype=float), qp.lb, qp.ub)
+    y = np.asarray(y, dtype=float)
+    r = qp.c + (qp.P @ x if qp.P is not None else 0.0) - qp.At @ y
+    return _active_from_prediction(qp, x, y, r)
+
+
+def active_set_distance(qp: QPData, a: ActiveSet, b: ActiveSet) -> int:
+    """How many of the m + n constraints two active sets disagree on (an equality row or a
+    fixed variable is active whatever side a solver reports it at)."""
+    two_sided = (np.concatenate([np.isfinite(qp.l) & (qp.l == qp.u), np.isfinite(qp.lb) & (qp.lb == qp.ub)]))
+    sa = np.concatenate([np.asarray(a[0], dtype=int), np.asarray(a[1], dtype=int)])
+    sb = np.concatenate([np.asarray(b[0], dtype=int), np.asarray(b[1], dtype=int)])
+    same = np.where(two_sided, (sa != 0) == (sb != 0), sa == sb)
+    return int((~same).sum())
 
 
 def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
