@@ -59,6 +59,40 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
         LearnedWarmStarter.from_checkpoint(old)
 
 
+def test_anchor_sets_the_scale_when_the_data_scales_miss_it(trained, tmp_path):
+    """An anchor of rms 1e5 data units widens x_scale until its rms is ANCHOR_RMS (share1b's
+    case); a moderate one leaves the scales alone; a checkpoint written before the option
+    existed loads without it and predicts as before."""
+    import json as _json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from learned_solvers.models.qp_gnn import ANCHOR_RMS, build_graph
+
+    fam, starter, path = trained
+    qp = fam.sample(1, seed=6)[0]
+    plain = build_graph([qp])
+    unit = plain.x_scale.item()
+    big = build_graph([qp], anchors=[(np.full(qp.n, 1e5 * unit), np.zeros(qp.m))])
+    assert big.x_scale.item() == pytest.approx(1e5 * unit / ANCHOR_RMS, rel=1e-5)
+    assert float(big.x_anchor.pow(2).mean().sqrt()) == pytest.approx(ANCHOR_RMS, rel=1e-5)
+    assert big.y_scale.item() == pytest.approx(plain.y_scale.item())
+    assert build_graph([qp], anchors=[(np.full(qp.n, 1e5 * unit), np.zeros(qp.m))],
+                       anchor_scale=False).x_scale.item() == pytest.approx(unit)
+    small = build_graph([qp], anchors=[(np.full(qp.n, 2 * unit), np.zeros(qp.m))])
+    assert small.x_scale.item() == pytest.approx(unit)
+
+    old = tmp_path / "old.safetensors"
+    state = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        meta = _json.loads(f.metadata()["learned_solvers"])
+    del meta["model"]["anchor_scale"]
+    save_file(state, str(old), metadata={"learned_solvers": _json.dumps(meta)})
+    assert LearnedWarmStarter.from_checkpoint(old).model.cfg.anchor_scale is False
+    assert starter.model.cfg.anchor_scale is True
+
+
 def test_learned_start_keeps_the_answer_and_out_of_family_falls_back(trained):
     fam, starter, _ = trained
     backend = make_backend("pdlp")

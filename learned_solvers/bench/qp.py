@@ -193,10 +193,13 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
     nearest = backend.solve(qp, warm_start=WarmStart(x=nb_x, y=nb_y))
     (pn_seconds, nearest_p), _ = fastest(solve_nearest_polished)
     oracle = backend.solve(qp, warm_start=WarmStart(x=item.x, y=item.y))
-    pred_err = math.nan
+    rel_err = lambda x: float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12))  # noqa: E731
+    pred_err = raw_err = math.nan
     if ws is not None:
-        pred_err = float(np.linalg.norm(ws.x - item.x) / (np.linalg.norm(item.x) + 1e-12))
-    row = {"name": qp.name, "prediction_error": pred_err, "polished": info.polished, "fallback": info.fallback,
+        pred_err = rel_err(ws.x)
+        # the network's own iterate, before the polish (untimed): what the model contributes
+        raw_err = rel_err(np.clip(starter.iterate(qp, k=k)[0], qp.lb, qp.ub))
+    row = {"name": qp.name, "prediction_error": pred_err, "raw_prediction_error": raw_err, "polished": info.polished, "fallback": info.fallback,
            "warnings": list(dict.fromkeys(str(w.message) for w in caught))[:3],
            "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
            "same_answer": bool(backend.same_answer(cold, warm))}
@@ -240,6 +243,7 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
         [(r["nearest_polish_seconds"] + r["nearest_polished"]["seconds"]) / r["cold"]["seconds"] for r in ok])
     rep["same_answer"] = (sum(r["same_answer"] for r in ok) / len(rows)) if rows else math.nan
     rep["prediction_error_median"] = _median([r["prediction_error"] for r in ok])
+    rep["raw_prediction_error_median"] = _median([r["raw_prediction_error"] for r in ok])
     for key in ("active_mismatch", "nearest_active_mismatch"):
         rep[f"{key}_median"] = _median([r.get(key) for r in ok])
     rep["constraints"] = _median([r.get("constraints") for r in ok])
@@ -260,6 +264,7 @@ def format_report(rep: dict[str, Any]) -> str:
     lines += ["-" * 72,
               f"inference s (median) {rep['warm']['inference_seconds_median']:.5f} | time_ratio {rep['time_ratio']:.3f} "
               f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
+              f"(network alone {rep['raw_prediction_error_median']:.3g}) "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
     if not math.isnan(rep.get("active_mismatch_median", math.nan)):
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "

@@ -91,7 +91,7 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
 
     device = torch.device(starter.device)
     g = build_graph([it.qp for it in items], anchors=[starter.anchors.nearest(it.qp) for it in items]
-                    if starter.anchors is not None else None).to(device)
+                    if starter.anchors is not None else None, anchor_scale=starter.model.cfg.anchor_scale).to(device)
     tx, ty = graph_targets(g, items)
     out = []
     for k in ks:

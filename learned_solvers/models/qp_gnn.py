@@ -31,13 +31,16 @@ _CLIP = 1e3
 @dataclass(frozen=True, kw_only=True)
 class QPGNNConfig:
     """width: embedding size; damping: mixing of old and new embeddings (contractivity);
-    train_k: forward iterations in training; backward: 'implicit' or 'phantom'."""
+    train_k: forward iterations in training; backward: 'implicit' or 'phantom';
+    anchor_scale: let the anchor set the instance's scales where they are far beyond the data's
+    (``build_graph``; checkpoints from before it load with False)."""
 
     width: int = 64
     damping: float = 0.5
     train_k: int = 20
     backward: str = "implicit"
     residual_feedback: bool = True
+    anchor_scale: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,12 +103,24 @@ def instance_scales(qp: QPData) -> tuple[float, float, float]:
 DENSE_LIMIT = 4_000_000  # entries of m*n above which a single instance stays sparse
 
 
+ANCHOR_RMS = 10.0
+
+
+def _anchor_factor(v: np.ndarray, scale: float) -> float:
+    """How much to widen ``scale`` so that the normalised anchor's rms is at most ANCHOR_RMS."""
+    rms = float(np.sqrt(np.mean(np.square(v)))) if v.size else 0.0
+    return max(1.0, rms / (scale * ANCHOR_RMS)) if np.isfinite(rms) else 1.0
+
+
 def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                dtype: torch.dtype = torch.float32) -> QPGraph:
+                dtype: torch.dtype = torch.float32, anchor_scale: bool = True) -> QPGraph:
     """Normalise each instance by its own scales; all must share (n, m).
 
     anchors: per instance a known solution (x, y) of a related instance (the nearest training
-    instance's optimum); the model predicts a correction to it.
+    instance's optimum); the model predicts a correction to it. anchor_scale: where the anchor,
+    in the data's units (x ~ rhs / A, y ~ c / A), has an rms above ANCHOR_RMS, its own rms sets
+    the unit instead: on share1b x reaches 4e5 of those units, beyond what the clipped features
+    and a relative loss dominated by a few entries can learn.
     """
     n, m = qps[0].n, qps[0].m
     if any(q.n != n or q.m != m for q in qps):
@@ -118,6 +133,9 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
         s_b, s_c, s_a = instance_scales(q)
         s_x = s_b / max(s_a, 1e-12)
         s_y = s_c / max(s_a, 1e-12)
+        if anchors is not None and anchor_scale:
+            s_x *= _anchor_factor(anchors[i][0], s_x)
+            s_y *= _anchor_factor(anchors[i][1], s_y)
         mats.append(q.A / s_a)
         p = q.P if q.P is not None else None
         if has_p:
@@ -346,7 +364,7 @@ class QPImplicitModel(nn.Module):
             groups.setdefault((q.n, q.m), []).append(i)
         for idx in groups.values():
             g = build_graph([qps[i] for i in idx], anchors=[anchors[i] for i in idx] if anchors is not None else None,
-                            dtype=self.block.dec_x.weight.dtype).to(device)
+                            dtype=self.block.dec_x.weight.dtype, anchor_scale=self.cfg.anchor_scale).to(device)
             with torch.no_grad():
                 x, y, _ = self(g, k=k, safeguard=safeguard)
             x = (x * g.x_scale).double().cpu().numpy()
