@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
 DATA=${LS_SHARED_DATA:-../shared/data}
 OUT=benchmarks/results
+mkdir -p runs
 COMMON="--train 200 --test 30 --epochs 20 --seed 0"
 declare -A RUNS=(
   [sc105-pdlp]="--family mps:$DATA/netlib/sc105.mps.gz --solver pdlp"
@@ -36,5 +37,7 @@ names=("$@")
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"
-  $PY -m learned_solvers.cli bench $COMMON ${RUNS[$name]} --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
+  # the trained model stays in runs/ (git-ignored) for `FROM_BENCH=1 bash benchmarks/run_scaling.sh`
+  $PY -m learned_solvers.cli bench $COMMON ${RUNS[$name]} --save-checkpoint "runs/$name.safetensors" \
+    --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
 done

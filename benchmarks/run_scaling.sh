@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Test-time compute figures: train a checkpoint per family, then `learned-solvers scaling`.
 # Results: benchmarks/results/scaling-*.json and .png (checkpoints stay in runs/, not committed).
+# FROM_BENCH=1: no training; use the model `bash benchmarks/run_lp_qp.sh NAME-SOLVER` saved.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
 DATA=${LS_SHARED_DATA:-../shared/data}
 mkdir -p runs benchmarks/results
 run() {  # name family solver
-  $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 --out "runs/$1.safetensors" 2>/dev/null | tail -1
-  $PY -m learned_solvers.cli scaling --checkpoint "runs/$1.safetensors" --family "$2" --solver "$3" --test 20 \
+  local ck="runs/$1.safetensors"
+  if [ -n "${FROM_BENCH:-}" ]; then
+    ck="runs/$1-$3.safetensors"
+    [ -f "$ck" ] || { echo "$ck missing: run bash benchmarks/run_lp_qp.sh $1-$3 first" >&2; exit 2; }
+  else
+    $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 --out "$ck" 2>/dev/null | tail -1
+  fi
+  $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test 20 \
     --out "benchmarks/results/scaling-$1.json" --plot "benchmarks/results/scaling-$1.png" 2>/dev/null | tee "benchmarks/results/scaling-$1.txt"
   # as `bench` runs it (polish on, where the automatic k was chosen): automatic k vs the best fixed k
-  $PY -m learned_solvers.cli scaling --checkpoint "runs/$1.safetensors" --family "$2" --solver "$3" --test 20 --polish \
+  $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test 20 --polish \
     --out "benchmarks/results/scaling-$1-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1-polish.txt"
 }
 names=("$@")
@@ -23,7 +30,7 @@ for n in "${names[@]}"; do
     mpc) run mpc mpc osqp ;;
     share1b) run share1b "mps:$DATA/netlib/share1b.mps.gz" pdlp ;;
     portfolio) run portfolio portfolio osqp ;;
-    random-lp) run random-lp "random-lp:m=200,n=400" pdlp ;;
+    random-lp) run random-lp-200x400 "random-lp:m=200,n=400" pdlp ;;
     *) echo "unknown scaling run $n" >&2; exit 2 ;;
   esac
 done
