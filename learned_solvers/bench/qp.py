@@ -199,7 +199,8 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
         pred_err = rel_err(ws.x)
         # the network's own iterate, before the polish (untimed): what the model contributes
         raw_err = rel_err(np.clip(starter.iterate(qp, k=k)[0], qp.lb, qp.ub))
-    row = {"name": qp.name, "prediction_error": pred_err, "raw_prediction_error": raw_err, "polished": info.polished, "fallback": info.fallback,
+    row = {"name": qp.name, "prediction_error": pred_err, "raw_prediction_error": raw_err,
+           "polished": info.polished, "fallback": info.fallback,
            "warnings": list(dict.fromkeys(str(w.message) for w in caught))[:3],
            "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
            "same_answer": bool(backend.same_answer(cold, warm))}

@@ -96,10 +96,7 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     For a QP, if none is, up to ``pdas_steps`` primal-dual active-set corrections of the best
     guess follow (each one more sparse factorisation).
     """
-    x_hat = np.clip(np.asarray(x_hat, dtype=float), qp.lb, qp.ub)
-    y_hat = np.asarray(y_hat, dtype=float)
-    px = qp.P @ x_hat if qp.P is not None else np.zeros(qp.n)
-    r_hat = qp.c + px - qp.At @ y_hat
+    x_hat, y_hat, r_hat = _pair(qp, x_hat, y_hat)
     merit_raw = _merit(qp, x_hat, y_hat)
     best = PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
     try:
@@ -181,18 +178,22 @@ def _pdas_step(qp: QPData, guess: ActiveSet, x_ref: np.ndarray, delta: float) ->
     return row_side, var_side
 
 
-def predicted_active_set(qp: QPData, x: np.ndarray, y: np.ndarray) -> ActiveSet:
-    """The active set the polish reads off a primal-dual pair (x (n,), y (m,))."""
+def _pair(qp: QPData, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x clipped to its bounds, y, reduced costs r = c + P x - A'y)."""
     x = np.clip(np.asarray(x, dtype=float), qp.lb, qp.ub)
     y = np.asarray(y, dtype=float)
-    r = qp.c + (qp.P @ x if qp.P is not None else 0.0) - qp.At @ y
-    return _active_from_prediction(qp, x, y, r)
+    return x, y, qp.c + (qp.P @ x if qp.P is not None else 0.0) - qp.At @ y
+
+
+def predicted_active_set(qp: QPData, x: np.ndarray, y: np.ndarray) -> ActiveSet:
+    """The active set the polish reads off a primal-dual pair (x (n,), y (m,))."""
+    return _active_from_prediction(qp, *_pair(qp, x, y))
 
 
 def active_set_distance(qp: QPData, a: ActiveSet, b: ActiveSet) -> int:
     """How many of the m + n constraints two active sets disagree on (an equality row or a
     fixed variable is active whatever side a solver reports it at)."""
-    two_sided = (np.concatenate([np.isfinite(qp.l) & (qp.l == qp.u), np.isfinite(qp.lb) & (qp.lb == qp.ub)]))
+    two_sided = np.concatenate([np.isfinite(qp.l) & (qp.l == qp.u), np.isfinite(qp.lb) & (qp.lb == qp.ub)])
     sa = np.concatenate([np.asarray(a[0], dtype=int), np.asarray(a[1], dtype=int)])
     sb = np.concatenate([np.asarray(b[0], dtype=int), np.asarray(b[1], dtype=int)])
     same = np.where(two_sided, (sa != 0) == (sb != 0), sa == sb)
