@@ -119,8 +119,8 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
     anchors: per instance a known solution (x, y) of a related instance (the nearest training
     instance's optimum); the model predicts a correction to it. anchor_scale: where the anchor,
     in the data's units (x ~ rhs / A, y ~ c / A), has an rms above ANCHOR_RMS, its own rms sets
-    the unit instead: on share1b x reaches 4e5 of those units, beyond what the clipped features
-    and a relative loss dominated by a few entries can learn.
+    the unit instead: on share1b x reaches orders of magnitude more of those units than the
+    clipped features and a relative loss dominated by a few entries can learn.
     """
     n, m = qps[0].n, qps[0].m
     if any(q.n != n or q.m != m for q in qps):
