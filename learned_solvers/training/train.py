@@ -57,7 +57,8 @@ def _loss(x: torch.Tensor, y: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, 
     return (ex + ey).mean()
 
 
-def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | None, leave_one_out: bool):
+def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | None, leave_one_out: bool,
+             anchor_scale: bool = True):
     """Graphs of up to ``size`` same-size instances with their targets and anchors."""
     pos = {id(it): i for i, it in enumerate(items)}
     by_size: dict[tuple[int, int], list[Labelled]] = {}
@@ -72,7 +73,7 @@ def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | N
                 found = [bank.nearest(it.qp, exclude=_index_in_group(items, pos[id(it)]) if leave_one_out else None)
                          for it in chunk]
                 anchors = [a if a is not None else (np.zeros(it.qp.n), np.zeros(it.qp.m)) for a, it in zip(found, chunk)]
-            g = build_graph([it.qp for it in chunk], anchors=anchors).to(device)
+            g = build_graph([it.qp for it in chunk], anchors=anchors, anchor_scale=anchor_scale).to(device)
             out.append((g, *graph_targets(g, chunk)))
     return out
 
@@ -97,8 +98,9 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
     bank = AnchorBank.build(train) if config.anchors else None
-    train_b = _batches(train, config.batch, config.device, bank, leave_one_out=True)
-    val_b = _batches(val, config.batch, config.device, bank, leave_one_out=False)
+    scale = model.cfg.anchor_scale
+    train_b = _batches(train, config.batch, config.device, bank, leave_one_out=True, anchor_scale=scale)
+    val_b = _batches(val, config.batch, config.device, bank, leave_one_out=False, anchor_scale=scale)
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
     bar = tqdm(range(config.epochs), desc="training (implicit diff)", disable=not progress)
