@@ -81,8 +81,8 @@ class LearnedWarmStarter:
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         polish: bool = True, device: str = "cpu") -> LearnedWarmStarter:
         ck = load_checkpoint(path, kind=KIND, family=family)
-        # checkpoints written before the anchor scale existed were trained without it
-        model = QPImplicitModel(QPGNNConfig(**{"anchor_scale": False, **ck.meta["model"]}))
+        # checkpoints written before the anchor scale or the unit messages were trained without them
+        model = QPImplicitModel(QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **ck.meta["model"]}))
         weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
         bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
         missing, unexpected = model.load_state_dict(weights, strict=False)

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from learned_solvers.backends import Status, make_backend
 from learned_solvers.bench.qp import train_starter
@@ -87,10 +88,34 @@ def test_anchor_sets_the_scale_when_the_data_scales_miss_it(trained, tmp_path):
     state = load_file(str(path))
     with safe_open(str(path), "pt") as f:
         meta = _json.loads(f.metadata()["learned_solvers"])
-    del meta["model"]["anchor_scale"]
+    del meta["model"]["anchor_scale"], meta["model"]["unit_messages"]
     save_file(state, str(old), metadata={"learned_solvers": _json.dumps(meta)})
-    assert LearnedWarmStarter.from_checkpoint(old).model.cfg.anchor_scale is False
-    assert starter.model.cfg.anchor_scale is True
+    was = LearnedWarmStarter.from_checkpoint(old).model.cfg
+    assert was.anchor_scale is False and was.unit_messages is False
+    assert starter.model.cfg.anchor_scale is True and starter.model.cfg.unit_messages is True
+
+
+def test_unit_messages_bound_the_operator_norm_and_settle_the_block(trained):
+    """msg_scale bounds 1 / |A|_2 of the normalised A, so with unit messages the message path
+    of the block cannot expand the state; the trained block settles towards its fixed point."""
+    from learned_solvers.models.qp_gnn import build_graph
+
+    fam, starter, _ = trained
+    qp = fam.sample(1, seed=6)[0]
+    g = build_graph([qp])
+    a = g.A[0].double()
+    assert float(torch.linalg.matrix_norm(a, ord=2)) * g.msg_scale.item() <= 1.0 + 1e-9
+    net = starter._net
+    anchor = starter.anchors.lookup(qp)[0]
+    g = build_graph([qp], anchors=[anchor])
+    with torch.no_grad():
+        z = net.block.init(g)
+        steps = []
+        for _ in range(60):
+            z2 = net.block(z, g)
+            steps.append(float((z2 - z).norm() / (z2.norm() + 1e-12)))
+            z = z2
+    assert steps[-1] < 0.1 * steps[1]
 
 
 def test_learned_start_keeps_the_answer_and_out_of_family_falls_back(trained):

@@ -58,6 +58,9 @@ class PaperLPConfig:
     # (validation error jumping between epochs): see the issue notes
     backward: str = "phantom"
     residual_feedback: bool = True
+    # the paper's block sums messages along A as they are; the warm-start models divide them
+    # by a bound on |A|_2 (``QPGNNConfig.unit_messages``), which the table was not run with
+    unit_messages: bool = False
 
     def __post_init__(self) -> None:
         if self.n_train < 10 or self.n_test < 1:
@@ -137,7 +140,7 @@ def _errors(model, batches, x_true: np.ndarray, k: int | None) -> np.ndarray:
 def _train_one(kind: str, width: int, cfg: PaperLPConfig, train_b, val_b, val_x, progress: bool) -> tuple:
     torch.manual_seed(cfg.seed + width)
     gcfg = QPGNNConfig(width=width, train_k=cfg.train_k, backward=cfg.backward,
-                       residual_feedback=cfg.residual_feedback)
+                       residual_feedback=cfg.residual_feedback, unit_messages=cfg.unit_messages)
     model = (QPImplicitModel(gcfg) if kind == "implicit" else QPExplicitModel(gcfg)).to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)

@@ -33,7 +33,11 @@ class QPGNNConfig:
     """width: embedding size; damping: mixing of old and new embeddings (contractivity);
     train_k: forward iterations in training; backward: 'implicit' or 'phantom';
     anchor_scale: let the anchor set the instance's scales where they are far beyond the data's
-    (``build_graph``; checkpoints from before it load with False)."""
+    (``build_graph``; checkpoints from before it load with False);
+    unit_messages: messages along A divided by a bound on its spectral norm
+    (``QPGraph.msg_scale``), so the message path cannot expand the state; without it the
+    iteration failed to settle on the larger and denser families (checkpoints from before it
+    load with False)."""
 
     width: int = 64
     damping: float = 0.5
@@ -41,6 +45,7 @@ class QPGNNConfig:
     backward: str = "implicit"
     residual_feedback: bool = True
     anchor_scale: bool = True
+    unit_messages: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,6 +59,8 @@ class QPGraph:
     P: same layout as A for (n, n), or None. var_feat: (B, n, 8); con_feat: (B, m, 7);
     x_anchor: (B, n), y_anchor: (B, m): normalised anchor solution (zeros without anchors);
     c, lb, ub: (B, n); l, u: (B, m) (+-inf kept); x_scale, y_scale: (B, 1).
+    msg_scale: (B, 1, 1) ``1 / max(1, sqrt(|A|_1 |A|_inf))`` of the normalised A, a bound on
+    ``1 / |A|_2``.
     """
 
     A: Tensor
@@ -70,6 +77,7 @@ class QPGraph:
     y_scale: Tensor
     x_anchor: Tensor
     y_anchor: Tensor
+    msg_scale: Tensor | None = None
 
     @property
     def batch(self) -> int:
@@ -127,7 +135,7 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
         raise ValueError("build_graph: a batch holds instances of one size; group them by (n, m) first")
     sparse = len(qps) == 1 and n * m > DENSE_LIMIT
     mats, pmats = [], []
-    vf, cf, cs, ls, us, lbs, ubs, xs, ys, xa, ya = [], [], [], [], [], [], [], [], [], [], []
+    vf, cf, cs, ls, us, lbs, ubs, xs, ys, xa, ya, ms_ = [], [], [], [], [], [], [], [], [], [], [], []
     has_p = any(q.P is not None for q in qps)
     for i, q in enumerate(qps):
         s_b, s_c, s_a = instance_scales(q)
@@ -137,6 +145,10 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
             s_x *= _anchor_factor(anchors[i][0], s_x)
             s_y *= _anchor_factor(anchors[i][1], s_y)
         mats.append(q.A / s_a)
+        absa = abs(mats[-1])
+        # sqrt(|A|_1 |A|_inf) >= |A|_2, in O(nnz); the loose side only damps messages more
+        bound = float(np.sqrt(absa.sum(0).max() * absa.sum(1).max())) if absa.nnz else 1.0
+        ms_.append([[1.0 / max(1.0, bound)]])
         p = q.P if q.P is not None else None
         if has_p:
             pmats.append((p if p is not None else sp.csr_matrix((n, n))) * (s_x / s_c))
@@ -174,7 +186,7 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
     return QPGraph(
         A=a, At=at, P=mat(pmats) if has_p else None,
         var_feat=t(vf), con_feat=t(cf), c=t(cs), l=t(ls), u=t(us), lb=t(lbs), ub=t(ubs),
-        x_scale=t(xs), y_scale=t(ys), x_anchor=t(xa), y_anchor=t(ya),
+        x_scale=t(xs), y_scale=t(ys), x_anchor=t(xa), y_anchor=t(ya), msg_scale=t(ms_),
     )
 
 
@@ -229,8 +241,17 @@ class _Block(nn.Module):
             sup = torch.tanh(torch.clamp(g.ub - x, max=1e3))
             inj_c = inj_c + self.res_c(torch.stack([torch.tanh(viol), gl, gu], -1))
             inj_v = inj_v + self.res_v(torch.stack([torch.tanh(rd), slo, sup], -1))
-        hc_new = torch.tanh(self.upd_c(torch.cat([hc, _mm(g.A, self.msg_vc(hv))], -1)) + inj_c)
-        hv_new = torch.tanh(self.upd_v(torch.cat([hv, _mm(g.At, self.msg_cv(hc_new))], -1)) + inj_v)
+        # unit_messages: with |A|_2 <= 1 and spectrally normalised weights the message path
+        # is 1-Lipschitz in z, and the damping makes the block settle
+        w = g.msg_scale if self.cfg.unit_messages and g.msg_scale is not None else None
+        to_c = _mm(g.A, self.msg_vc(hv))
+        if w is not None:
+            to_c = to_c * w
+        hc_new = torch.tanh(self.upd_c(torch.cat([hc, to_c], -1)) + inj_c)
+        to_v = _mm(g.At, self.msg_cv(hc_new))
+        if w is not None:
+            to_v = to_v * w
+        hv_new = torch.tanh(self.upd_v(torch.cat([hv, to_v], -1)) + inj_v)
         a = self.cfg.damping
         return (1 - a) * z + a * torch.cat([hv_new, hc_new], 1)
 
