@@ -77,7 +77,7 @@ class QPGraph:
     y_scale: Tensor
     x_anchor: Tensor
     y_anchor: Tensor
-    msg_scale: Tensor | None = None
+    msg_scale: Tensor
 
     @property
     def batch(self) -> int:
@@ -243,14 +243,13 @@ class _Block(nn.Module):
             inj_v = inj_v + self.res_v(torch.stack([torch.tanh(rd), slo, sup], -1))
         # unit_messages: with |A|_2 <= 1 and spectrally normalised weights the message path
         # is 1-Lipschitz in z, and the damping makes the block settle
-        w = g.msg_scale if self.cfg.unit_messages and g.msg_scale is not None else None
         to_c = _mm(g.A, self.msg_vc(hv))
-        if w is not None:
-            to_c = to_c * w
+        if self.cfg.unit_messages:
+            to_c = to_c * g.msg_scale
         hc_new = torch.tanh(self.upd_c(torch.cat([hc, to_c], -1)) + inj_c)
         to_v = _mm(g.At, self.msg_cv(hc_new))
-        if w is not None:
-            to_v = to_v * w
+        if self.cfg.unit_messages:
+            to_v = to_v * g.msg_scale
         hv_new = torch.tanh(self.upd_v(torch.cat([hv, to_v], -1)) + inj_v)
         a = self.cfg.damping
         return (1 - a) * z + a * torch.cat([hv_new, hc_new], 1)
