@@ -7,7 +7,7 @@ from pathlib import Path
 root = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results")
 lp, pde = [], []
 for p in sorted(root.glob("*.json")):
-    if p.name.startswith("scaling") or p.name.startswith("paper_lp") or p.name.startswith("gpu_check"):
+    if p.name.startswith(("scaling", "sensitivity", "paper_lp", "gpu_check")):
         continue
     r = json.loads(p.read_text())
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731

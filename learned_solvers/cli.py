@@ -147,6 +147,20 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from .bench.sensitivity import SensitivityConfig, format_sensitivity, plot_sensitivity, run_sensitivity, write
+
+    rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
+                                            noise=tuple(float(v) for v in args.noise.split(",")), tol=args.tol,
+                                            pinned=args.pinned, scheduler=args.scheduler))
+    print(format_sensitivity(rep))
+    if args.out:
+        print(f"report written to {write(rep, args.out)}")
+    if args.plot:
+        print(f"plot written to {plot_sensitivity(rep, args.plot)}")
+    return 0
+
+
 def _cmd_paper_lp(args: argparse.Namespace) -> int:
     from .bench.paper_lp import PaperLPConfig, format_table, run_paper_lp, write
 
@@ -235,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="JSON report path")
     c.add_argument("--plot", default=None, help="PNG path")
     c.set_defaults(func=_cmd_scaling)
+
+    se = sub.add_parser("sensitivity", help="solver iterations from the optimum moved by a relative error "
+                        "(how accurate a start must be; no model involved)")
+    se.add_argument("--family", required=True)
+    se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    se.add_argument("--noise", default="1e-4,1e-3,1e-2,5e-2,0.15", help="relative start errors, comma-separated")
+    se.add_argument("--test", type=int, default=10)
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
+    se.add_argument("--pinned", action="store_true", help="OSQP: fixed rho, termination checked every iteration")
+    se.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' or a Dask address")
+    se.add_argument("--out", default=None, help="JSON report path")
+    se.add_argument("--plot", default=None, help="PNG path")
+    se.set_defaults(func=_cmd_sensitivity)
 
     pl = sub.add_parser("paper-lp", help="reproduce Table 1 of the implicit-models paper (implicit vs explicit GNN)")
     pl.add_argument("--train", type=int, default=2500)

@@ -138,7 +138,7 @@ class LearnedPDEStarter:
         comm = problem.u.function_space.mesh.comm
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
-        pde = to_pde(problem, fields=fields)
+        pde = to_pde(problem, fields=fields, quasilinear=self.model.cfg.quasilinear)
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         guess, secs = self.guess(pde, k=k, residual=residual) if comm.rank == 0 else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)

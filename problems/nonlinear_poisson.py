@@ -33,6 +33,11 @@ class NonlinearPoisson:
     kind: str = "nonlinear"
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def quasilinear(self) -> tuple[float, float, float]:
+        """k(u) = 1 + u^2: the model feeds back this problem's exact residual (PDEData.quasilinear)."""
+        return (1.0, 0.0, 1.0)
+
     def spec(self) -> str:
         return f"nonlinear-poisson:n={self.n},modes={self.modes},amplitude={self.amplitude}"
 

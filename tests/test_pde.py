@@ -205,7 +205,7 @@ def test_newton_merit_safeguard_on_a_nonlinear_problem():
     st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature,
                            anchors=tr.anchors)
     prob, fields = fam.load(fam.sample(1, seed=11)[0])
-    pde = to_pde(prob, fields=fields)
+    pde = to_pde(prob, fields=fields, quasilinear=fam.quasilinear)
     before = prob.u.x.array.copy()
     residual = residual_function(prob)
     merit = st._newton_merit(pde, residual)
@@ -215,6 +215,54 @@ def test_newton_merit_safeguard_on_a_nonlinear_problem():
     assert np.array_equal(prob.u.x.array, before)
     lin = make_family("darcy:n=8")
     assert residual_function(lin.load(lin.sample(1, seed=0)[0])[0]) is None
+
+
+def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tmp_path):
+    """-div((1 + u^2) grad u) = f: the canonical residual equals the SNES residual, vanishes at
+    the solution, refuses other coefficients; its torch form has finite-difference gradients;
+    a model trained with it keeps it through its checkpoint and solves the user's problem."""
+    import torch
+
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError, residual_function
+    from learned_solvers.models.mesh_gnn import FamilyNorm, build_mesh_graph, residual_hat
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("nonlinear-poisson:n=8")
+    prob, fields = fam.load(fam.sample(1, seed=4)[0])
+    pde = to_pde(prob, fields=fields, quasilinear=(1.0, 0.0, 1.0))
+    q, free = pde.quasilinear, ~pde.dirichlet
+    cold = SNESBackend(rtol=1e-11).solve(petsc_handles(prob))
+    assert np.abs(q.residual(cold.x)[free]).max() <= 1e-8 * np.abs(q.source).max()
+    v = np.where(pde.dirichlet, pde.bc_values, np.cos(5 * pde.coords[:, 0]) * pde.coords[:, 1])
+    assert np.allclose(q.residual(v)[free], residual_function(prob)(v)[free], atol=1e-10)
+    with pytest.raises(ValueError, match="not -div"):
+        to_pde(prob, fields=fields, quasilinear=(1.0, 0.0, 2.0))
+    lin, _ = _poisson_linear_exact(prefix="t_ql_lin_")
+    with pytest.raises(UnsupportedProblemError, match="NonlinearProblem"):
+        to_pde(lin, quasilinear=(1.0, 0.0, 1.0))
+
+    pdes, sols = label_pde(fam, fam.sample(8, seed=0), progress=False)
+    assert all(p.quasilinear is not None for p in pdes)
+    norm = FamilyNorm.fit(pdes, sols)
+    g = build_mesh_graph(pdes[:2], norm, grid=4, dtype=torch.float64, quasilinear=fam.quasilinear)
+    exact = torch.as_tensor(np.concatenate(sols[:2]) / norm.u_scale)
+    assert residual_hat(g, exact).abs().max() < 1e-9  # the answer is the block's fixed point
+    u = (exact + 0.1 * torch.sin(torch.arange(exact.numel(), dtype=torch.float64))).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: residual_hat(g, x), (u,), eps=1e-6, atol=1e-6)
+
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=2, width=8, train_k=4), progress=False)
+    assert tr.model.cfg.quasilinear == (1.0, 0.0, 1.0)
+    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=4,
+                           anchors=tr.anchors)
+    st2 = LearnedPDEStarter.from_checkpoint(st.save(tmp_path / "nlp.safetensors"), family=fam.family_key())
+    assert st2.model.cfg.quasilinear == (1.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="quasilinear"):
+        st2.guess(to_pde(prob, fields=fields))  # built without the residual the model feeds back
+    prob, fields = fam.load(fam.sample(1, seed=4)[0])  # u back at the cold guess
+    res = st2.solve(prob, fields=fields, backend=SNESBackend(rtol=1e-11))
+    assert res.status == "optimal" and np.allclose(res.x, cold.x, atol=1e-7)
 
 
 def test_mesh_model_iterates_to_smaller_error_with_more_k():

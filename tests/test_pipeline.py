@@ -259,6 +259,25 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
     assert png.stat().st_size > 10_000
 
 
+def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
+    """Warm from the optimum itself (error 1e-9) PDLP stops at its first check; a start 30% off
+    costs more. Non-positive noise levels are refused before anything is solved."""
+    from learned_solvers.bench.sensitivity import SensitivityConfig, run_sensitivity
+
+    out, png = tmp_path / "s.json", tmp_path / "s.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "learned_solvers.cli", "sensitivity", "--family", SPEC, "--solver", "pdlp",
+         "--noise", "1e-9,0.3", "--test", "3", "--out", str(out), "--plot", str(png)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads(out.read_text())
+    assert rep["n_test"] == 3 and [r["noise"] for r in rep["rows"]] == [1e-9, 0.3]
+    near, far = (r["iteration_ratio_median"] for r in rep["rows"])
+    assert near < far and png.stat().st_size > 5_000
+    with pytest.raises(ValueError, match="positive"):
+        run_sensitivity(SensitivityConfig(family=SPEC, noise=(0.1, -1.0)))
+
+
 def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
     from learned_solvers.bench.timing import parsimonious_k
 

@@ -75,7 +75,7 @@ def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[lis
     pdes, sols, dropped = [], [], []
     for inst in tqdm(insts, desc=f"labelling {fam.name}", disable=not progress):
         prob, fields = fam.load(inst)
-        pde = to_pde(prob, fields=fields, name=inst.name)
+        pde = to_pde(prob, fields=fields, name=inst.name, quasilinear=getattr(fam, "quasilinear", None))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             res = ref.solve(petsc_handles(prob, assemble=False))  # to_pde assembled the system

@@ -11,7 +11,10 @@
   dofs, named by ``field_names``; ``dirichlet`` (n,) bool and ``bc_values`` (n,);
 * ``signature``: what a model trained on this space checks before it runs (element, degree,
   block size, geometric dimension, domain bounding box); the number of dofs may differ, since
-  the models are size-agnostic (a finer mesh of the same domain is allowed).
+  the models are size-agnostic (a finer mesh of the same domain is allowed);
+* ``quasilinear`` (optional, nonlinear problems): the problem's own residual ``F(u)`` when it
+  is a quasilinear diffusion ``-div(k(u) grad u) = f`` on P1 simplices, so that a model can
+  feed back the residual whose zero is the answer, not only the first Newton system's.
 
 Solutions live in the same dof order.
 """
@@ -26,7 +29,50 @@ import scipy.sparse as sp
 
 from .qp import InvalidProblemError
 
-__all__ = ["PDEData", "space_mismatch"]
+__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch"]
+
+
+@dataclass
+class QuasilinearResidual:
+    """``F(u) = K(u) u - source`` on the free dofs of ``-div(k(u) grad u) = f`` with P1 elements
+    on simplices, ``k(u) = a0 + a1 u + a2 u^2``. Exact (not a quadrature approximation): on a
+    simplex the gradients are constant and the cell means of ``u`` and ``u^2`` have closed forms.
+
+    cells (C, d+1) dof indices; grad (C*d, n) CSR, the P1 gradient of each cell (rows cell-major);
+    measure (C,) cell volumes; coeff (a0, a1, a2); source (n,) the assembled ``(f, v)`` (zero at
+    Dirichlet dofs, whose residual the models never use)."""
+
+    cells: np.ndarray
+    grad: sp.csr_matrix
+    measure: np.ndarray
+    coeff: tuple[float, float, float]
+    source: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cells = np.asarray(self.cells, dtype=np.int64)
+        self.grad = sp.csr_matrix(self.grad)
+        self.measure = np.asarray(self.measure, dtype=float)
+        self.coeff = tuple(float(a) for a in self.coeff)  # type: ignore[assignment]
+        self.source = np.asarray(self.source, dtype=float)
+        if len(self.coeff) != 3:
+            raise ValueError(f"k(u) = a0 + a1 u + a2 u^2 takes three coefficients, got {len(self.coeff)}")
+        if self.grad.shape[0] != self.cells.shape[0] * (self.cells.shape[1] - 1):
+            raise ValueError(f"grad has {self.grad.shape[0]} rows for {self.cells.shape[0]} cells of dimension "
+                             f"{self.cells.shape[1] - 1}")
+
+    def cell_coefficient(self, u: np.ndarray) -> np.ndarray:
+        """(C,) cell mean of k(u) for a P1 function u (n,)."""
+        uc = u[self.cells]
+        d1 = uc.shape[1]
+        s = uc.sum(1)
+        a0, a1, a2 = self.coeff
+        return a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
+
+    def residual(self, u: np.ndarray) -> np.ndarray:
+        """F(u) (n,); meaningful on the free dofs."""
+        c, d = self.cells.shape[0], self.cells.shape[1] - 1
+        gu = (self.grad @ u).reshape(c, d)
+        return self.grad.T @ (gu * (self.measure * self.cell_coefficient(u))[:, None]).ravel() - self.source
 
 
 @dataclass
@@ -41,6 +87,7 @@ class PDEData:
     kind: str = "linear"
     signature: dict[str, Any] = field(default_factory=dict)
     name: str = "pde"
+    quasilinear: QuasilinearResidual | None = None
 
     def __post_init__(self) -> None:
         self.operator = sp.csr_matrix(self.operator)
@@ -68,6 +115,8 @@ class PDEData:
                 bad.append(f"{nm} has shape {arr.shape}, expected ({n},)")
         if self.fields.shape[1] != len(self.field_names) and self.field_names:
             bad.append(f"{self.fields.shape[1]} field columns but names {self.field_names}")
+        if self.quasilinear is not None and self.quasilinear.grad.shape[1] != n:
+            bad.append(f"the quasilinear residual acts on {self.quasilinear.grad.shape[1]} dofs, not {n}")
         if self.kind not in ("linear", "nonlinear"):
             bad.append(f"kind {self.kind!r} is neither 'linear' nor 'nonlinear'")
         if bad:

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..canonical.pde import PDEData
+from ..canonical.pde import PDEData, QuasilinearResidual
 
-__all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "UnsupportedProblemError"]
+__all__ = ["to_pde", "quasilinear_residual", "set_guess", "get_solution", "petsc_handles", "problem_kind", "UnsupportedProblemError"]
 
 
 class UnsupportedProblemError(TypeError):
@@ -169,12 +169,16 @@ def _assemble_nonlinear(problem: Any) -> None:
     snes.computeJacobian(problem.x, problem.A, problem.P_mat or problem.A)
 
 
-def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str = "pde") -> PDEData | None:
+def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str = "pde",
+           quasilinear: tuple[float, float, float] | None = None) -> PDEData | None:
     """Canonical data of ``problem`` (rank 0; ``None`` on other ranks).
 
     fields: name -> a dolfinx Function (any space on the mesh), Constant, float, or a
     callable ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs.
     For a nonlinear problem the system is linearised at the current ``problem.u``.
+    quasilinear: ``(a0, a1, a2)`` when the nonlinear problem is ``-div(k(u) grad u) = f`` on a
+    P1 space, ``k(u) = a0 + a1 u + a2 u^2``: its residual is then carried exactly
+    (``PDEData.quasilinear``), checked against the problem's own SNES residual.
     """
     kind = problem_kind(problem)
     u, V = _space(problem)
@@ -216,8 +220,59 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
            "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
            "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
     cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
-    return PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
-                   field_names=names, kind=kind, signature=sig, name=name)
+    pde = PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
+                  field_names=names, kind=kind, signature=sig, name=name)
+    if quasilinear is not None:
+        pde.quasilinear = quasilinear_residual(problem, pde, quasilinear)
+        pde.validate()
+    return pde
+
+
+def quasilinear_residual(problem: Any, pde: PDEData, coeff: tuple[float, float, float]) -> QuasilinearResidual:
+    """The exact residual of ``-div(k(u) grad u) = f`` (P1, simplices, one process) for ``pde``.
+
+    The source is read off the problem's own residual at a state with the Dirichlet values
+    imposed, and the result is checked against that residual at a second state: a problem of
+    another form is refused rather than given a wrong residual."""
+    if problem_kind(problem) != "nonlinear":
+        raise UnsupportedProblemError("quasilinear= is for a NonlinearProblem")
+    u, V = _space(problem)
+    msh = V.mesh
+    if msh.comm.size > 1:
+        raise UnsupportedProblemError("the quasilinear residual is built on one process; under MPI, use a model "
+                                      "trained without it (PDETrainConfig(nonlinear_residual=False))")
+    el = V.ufl_element()
+    tdim, gdim = msh.topology.dim, msh.geometry.dim
+    if V.num_sub_spaces or V.dofmap.index_map_bs != 1 or int(getattr(el, "degree", -1)) != 1 or tdim != gdim:
+        raise UnsupportedProblemError("the quasilinear residual needs a scalar P1 space on a mesh of full dimension")
+    n_cells = msh.topology.index_map(tdim).size_local
+    cells = np.asarray(V.dofmap.list)[:n_cells]
+    if cells.shape[1] != tdim + 1:
+        raise UnsupportedProblemError("the quasilinear residual needs simplex cells (triangles, tetrahedra)")
+    x = V.tabulate_dof_coordinates()[:, :gdim]
+    xc = x[cells]  # (C, d+1, d)
+    jac = np.transpose(xc[:, 1:] - xc[:, :1], (0, 2, 1))  # (C, d, d): columns are the edges from vertex 0
+    jinv = np.linalg.inv(jac)  # row i: grad of barycentric coordinate i+1
+    g = np.concatenate([-jinv.sum(1, keepdims=True), jinv], 1)  # (C, d+1, d): grad of each vertex's basis
+    measure = np.abs(np.linalg.det(jac)) / float(np.prod(np.arange(1, tdim + 1)))
+    rows = (np.arange(n_cells)[:, None, None] * tdim + np.arange(tdim)[None, None, :]).repeat(tdim + 1, 1)
+    cols = np.broadcast_to(cells[:, :, None], rows.shape)
+    grad = sp.csr_matrix((g.ravel(), (rows.ravel(), cols.ravel())), shape=(n_cells * tdim, pde.n))
+    q = QuasilinearResidual(cells=cells, grad=grad, measure=measure, coeff=coeff, source=np.zeros(pde.n))
+    F = residual_function(problem)
+    free = ~pde.dirichlet
+    u1 = np.where(pde.dirichlet, pde.bc_values, 0.0)
+    q.source = np.where(free, q.residual(u1) - F(u1), 0.0)
+    # a second, rough state: F must agree there too
+    scale = 1.0 + float(np.abs(pde.bc_values).max(initial=0.0))
+    u2 = u1 + np.where(free, scale * np.sin(1.0 + 7.0 * x[:, 0] + 3.0 * x[:, -1]), 0.0)
+    f2, q2 = F(u2)[free], q.residual(u2)[free]
+    err = float(np.linalg.norm(q2 - f2) / (np.linalg.norm(f2) + np.linalg.norm(q.source) + 1e-300))
+    if not err < 1e-8:
+        raise ValueError(f"{pde.name}: the problem's residual is not -div(k(u) grad u) - f with k(u) = "
+                         f"{coeff[0]} + {coeff[1]} u + {coeff[2]} u^2 (relative mismatch {err:.1e}); "
+                         "give its own coefficients, or train without quasilinear=")
+    return q
 
 
 def residual_function(problem: Any) -> Callable[[np.ndarray], np.ndarray] | None:

@@ -5,8 +5,10 @@ weighted by the operator itself (``-A_ij / A_ii``), (b) a coarse level: dofs poo
 weights) onto a fixed grid of points over the domain's bounding box, mixed globally by a learned
 row-stochastic matrix, and interpolated back (so information crosses the mesh in one iteration), and (c) the
 Jacobi-scaled residual ``D^-1 (b - A u)`` of the current decoded estimate, so the exact solution
-of the (first Newton) system leaves the block nothing to correct. Nothing depends on the
-number of dofs: the same weights run on a finer mesh of the same domain.
+of the system leaves the block nothing to correct. For a nonlinear problem that is the first
+Newton system's, unless the instance carries its own residual (``PDEData.quasilinear``): then
+``-D^-1 F(u)``, and the answer itself is the fixed point. Nothing depends on the number of
+dofs: the same weights run on a finer mesh of the same domain.
 
 Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H).
 """
@@ -28,7 +30,7 @@ from torch.nn.utils import parametrize
 from ..canonical.pde import PDEData
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
-__all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph"]
+__all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "residual_hat"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,9 +50,18 @@ class MeshGNNConfig:
     n_fields: int = 1
     gdim: int = 2
     coarse_correction: bool = True
+    # (a0, a1, a2) of k(u) when the block feeds back the exact residual of -div(k(u) grad u) = f
+    # (PDEData.quasilinear), so the answer itself is the fixed point; None: the first Newton system's
+    quasilinear: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.quasilinear is not None:
+            object.__setattr__(self, "quasilinear", tuple(float(a) for a in self.quasilinear))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["quasilinear"] = list(self.quasilinear) if self.quasilinear is not None else None
+        return d
 
 
 @dataclass
@@ -102,11 +113,21 @@ class MeshGraph:
     Ac_chol: Tensor | None = None
     nc: int = 0
     spd: bool = False  # every operator symmetric (with the coarse factor, positive definite): energy is a merit
+    # the exact residual of a quasilinear problem (PDEData.quasilinear), batched: cells (C, d+1)
+    # into the batch's dofs, grad (C*d, N) with its transpose, meas (C,), src (N,) the source and
+    # scale (N,) = 1 / (D u_scale), both zero at Dirichlet dofs
+    ql_cells: Tensor | None = None
+    ql_grad: tuple[Tensor, Tensor] | None = None
+    ql_meas: Tensor | None = None
+    ql_src: Tensor | None = None
+    ql_scale: Tensor | None = None
+    ql_coeff: tuple[float, float, float] | None = None
+    u_scale: float = 1.0
 
     def to(self, device: torch.device | str) -> MeshGraph:
         def move(t):
             if isinstance(t, tuple):
-                return tuple(x.to(device) if x is not None else None for x in t)
+                return tuple(x.to(device) if isinstance(x, Tensor) else x for x in t)
             return t.to(device) if isinstance(t, Tensor) else t
 
         return MeshGraph(**{k: move(v) for k, v in self.__dict__.items()})
@@ -150,11 +171,12 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
 
 def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
                      coarse_correction: bool = False, anchors: list[np.ndarray | None] | None = None,
-                     for_training: bool = True) -> MeshGraph:
+                     for_training: bool = True, quasilinear: tuple[float, float, float] | None = None) -> MeshGraph:
     """Jacobi-scale each instance's system and stack the batch block-diagonally.
 
     anchors: per instance the solution of the nearest training instance (or None): the model
-    predicts a correction to it, and sees it as a feature."""
+    predicts a correction to it, and sees it as a feature. quasilinear: the k(u) coefficients
+    of a model that feeds back the exact residual; every instance must carry it with them."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
     araws, braws, ps, acs, anc = [], [], [], [], []
     symmetric = True
@@ -195,6 +217,11 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
             braws.append(p.rhs / sa / norm.u_scale)
             ps.append(pm)
             acs.append(0.5 * (ac + ac.T))
+    ql: dict = {}
+    if quasilinear is not None:
+        if coarse_correction:
+            raise ValueError("the coarse correction is for linear problems: build a quasilinear graph without it")
+        ql = _stack_quasilinear(pdes, norm, tuple(float(a) for a in quasilinear), dtype)
     pool = sp.block_diag(pools, format="csr")
     counts = np.asarray(pool.sum(1)).ravel()
     pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
@@ -209,8 +236,46 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         braw=t(braws) if coarse_correction else None,
         P=_csr(sp.block_diag(ps), dtype, True) if coarse_correction else None,
         Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=cgrid ** gdim if coarse_correction else 0,
-        spd=coarse_correction and symmetric,
+        spd=coarse_correction and symmetric, **ql,
     )
+
+
+def _stack_quasilinear(pdes: list[PDEData], norm: FamilyNorm, coeff: tuple[float, float, float],
+                       dtype: torch.dtype) -> dict:
+    cells, grads, meas, src, scale = [], [], [], [], []
+    off = 0
+    for p in pdes:
+        q = p.quasilinear
+        if q is None or not np.allclose(q.coeff, coeff):
+            got = "none" if q is None else f"k(u) coefficients {q.coeff}"
+            raise ValueError(f"{p.name}: this model feeds back the residual of -div(k(u) grad u) = f with k(u) "
+                             f"coefficients {coeff}, and the instance carries {got}; build it with "
+                             f"to_pde(problem, quasilinear={coeff})")
+        cells.append(q.cells + off)
+        grads.append(q.grad)
+        meas.append(q.measure)
+        src.append(np.where(p.dirichlet, 0.0, q.source))
+        scale.append(np.where(p.dirichlet, 0.0, 1.0 / (p.diagonal() * norm.u_scale)))
+        off += p.n
+    t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
+    return {"ql_cells": torch.as_tensor(np.concatenate(cells)), "ql_grad": _csr(sp.block_diag(grads), dtype, True),
+            "ql_meas": t(meas), "ql_src": t(src), "ql_scale": t(scale), "ql_coeff": coeff, "u_scale": norm.u_scale}
+
+
+def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
+    """(N,) Jacobi-scaled residual at the normalised solution u (N,): of the quasilinear
+    problem itself when the graph carries it, else of the (first Newton) linear system."""
+    if g.ql_grad is None:
+        return g.bhat - spmm(g.Ahat, u)
+    uu = u * g.u_scale
+    uc = uu[g.ql_cells]  # (C, d+1)
+    d1 = uc.shape[1]
+    s = uc.sum(1)
+    a0, a1, a2 = g.ql_coeff
+    k = a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
+    gu = spmm(g.ql_grad, uu).view(uc.shape[0], d1 - 1)
+    ku = spmm((g.ql_grad[1], g.ql_grad[0]), (gu * (g.ql_meas * k)[:, None]).reshape(-1))
+    return (g.ql_src - ku) * g.ql_scale
 
 
 def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
@@ -322,7 +387,7 @@ class _Block(nn.Module):
         # the safeguard decoded this very iterate already (inference only)
         u = hit[2] if hit is not None and hit[0] is z and hit[1] is g else self.decode(z, g)
         self._decoded = None
-        r = (g.bhat - spmm(g.Ahat, u)) * g.rnorm
+        r = residual_hat(g, u) * g.rnorm
         wr = spmm(g.W, r)
         rf = torch.stack([r, wr, spmm(g.W, wr)], -1)
         loc = spmm(g.W, self.lin_m(z))
@@ -413,7 +478,7 @@ class MeshImplicitModel(nn.Module):
         as in ``forward``."""
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
                              coarse_correction=self.cfg.coarse_correction, anchors=anchors,
-                             for_training=False).to(device)
+                             for_training=False, quasilinear=self.cfg.quasilinear).to(device)
         with torch.no_grad():
             u, _ = self(g, k=k, safeguard=safeguard, merit=merit)
         u = (u * norm.u_scale).double().cpu().numpy()

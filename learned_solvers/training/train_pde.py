@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..canonical.pde import PDEData
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
-                               build_mesh_graph, spmm)
+                               build_mesh_graph, residual_hat)
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
 
@@ -36,6 +36,7 @@ class PDETrainConfig:
     anchors: bool = True
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems only
+    nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
     device: str = "cpu"
     seed: int = 0
     val_fraction: float = 0.1
@@ -57,7 +58,7 @@ def _split(v: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
 
 
 def _loss(u: torch.Tensor, t: torch.Tensor, g: MeshGraph, residual_weight: float) -> torch.Tensor:
-    res = g.bhat - spmm(g.Ahat, u)
+    res = residual_hat(g, u)
     out = []
     for ui, ti, ri, bi in zip(_split(u, g.sizes), _split(t, g.sizes), _split(res, g.sizes), _split(g.bhat, g.sizes)):
         e = (ui - ti).norm() / (ti.norm() + 1e-12)
@@ -81,9 +82,13 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     val_i, tr_i = order[:n_val], order[n_val:]
     norm = FamilyNorm.fit([pdes[i] for i in tr_i], [solutions[i] for i in tr_i])
     gdim = pdes[0].coords.shape[1]
+    ql = pdes[0].quasilinear
+    use_ql = (config.nonlinear_residual and ql is not None
+              and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
     cfg = MeshGNNConfig(width=config.width, grid=config.grid, train_k=config.train_k,
                         n_fields=pdes[0].fields.shape[1], gdim=gdim,
-                        coarse_correction=config.coarse_correction and pdes[0].kind == "linear")
+                        coarse_correction=config.coarse_correction and pdes[0].kind == "linear",
+                        quasilinear=ql.coeff if use_ql else None)
     dev = torch.device(config.device)
     model = MeshImplicitModel(cfg).to(dev)
 
@@ -101,7 +106,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
                 # leave-one-out: a training instance never sees its own solution
                 anchors = [bank.nearest(pdes[i], exclude=pos.get(int(i)) if train else None) for i in chunk]
             g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=config.grid,
-                                 coarse_correction=cfg.coarse_correction, anchors=anchors).to(dev)
+                                 coarse_correction=cfg.coarse_correction, anchors=anchors,
+                                 quasilinear=cfg.quasilinear).to(dev)
             t = torch.as_tensor(np.concatenate([solutions[i] for i in chunk]) / norm.u_scale,
                                 dtype=torch.float32, device=dev)
             out.append((g, t))
