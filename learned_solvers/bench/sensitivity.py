@@ -83,7 +83,7 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
     lines = [f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances | "
              f"cold iterations (median) {rep['cold_iterations_median']:.0f}",
              f"{'start error':>12} {'iteration_ratio (median)':>25} {'(max)':>8}"]
-    lines += [f"{r['noise']:>12.0e} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
+    lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
               for r in rep["rows"]]
     return "\n".join(lines)
 
