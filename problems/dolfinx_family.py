@@ -24,6 +24,9 @@ class UserPDE:
     params: dict[str, tuple[float, float]]
     apply: Callable[[dict[str, float]], None]
     cold_guess: Callable[[], None] | None = None  # resets u to the cold guess (nonlinear); default zeros
+    # (a0, a1, a2) if the problem is -div(k(u) grad u) = f on P1 with k(u) = a0 + a1 u + a2 u^2:
+    # the model then feeds back its exact residual (checked against the problem's own)
+    quasilinear: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class DolfinxFamily:
         from learned_solvers.formats.dolfinx import problem_kind
 
         return problem_kind(self._user().problem)
+
+    @property
+    def quasilinear(self) -> tuple[float, float, float] | None:
+        return self._user().quasilinear
 
     def spec(self) -> str:
         return self.name

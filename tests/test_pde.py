@@ -225,7 +225,7 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
 
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.formats.dolfinx import UnsupportedProblemError, residual_function
-    from learned_solvers.models.mesh_gnn import FamilyNorm, build_mesh_graph, residual_hat
+    from learned_solvers.models.mesh_gnn import FamilyNorm, _coarse_newton, build_mesh_graph, residual_hat, spmm
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -251,6 +251,18 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
     assert residual_hat(g, exact).abs().max() < 1e-9  # the answer is the block's fixed point
     u = (exact + 0.1 * torch.sin(torch.arange(exact.numel(), dtype=torch.float64))).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: residual_hat(g, x), (u,), eps=1e-6, atol=1e-6)
+    # the coarse Newton step of the decoder: exact Jacobian (finite differences), the answer its
+    # fixed point, and a smooth error (in the coarse space) removed in a few steps
+    gc = build_mesh_graph(pdes[:2], norm, grid=4, dtype=torch.float64, quasilinear=fam.quasilinear,
+                          coarse_correction=True)
+    assert gc.P is None and gc.ql_P is not None and gc.nc == 4
+    assert torch.autograd.gradcheck(lambda x: _coarse_newton(gc, x), (u,), eps=1e-6, atol=1e-5)
+    assert (_coarse_newton(gc, exact) - exact).abs().max() < 1e-9
+    smooth = exact + spmm(gc.ql_P, torch.full((2 * gc.nc,), 0.3, dtype=torch.float64)) / norm.u_scale
+    v = smooth
+    for _ in range(5):
+        v = _coarse_newton(gc, v)
+    assert (v - exact).norm() < 1e-8 * (smooth - exact).norm()
 
     tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=2, width=8, train_k=4), progress=False)
     assert tr.model.cfg.quasilinear == (1.0, 0.0, 1.0)

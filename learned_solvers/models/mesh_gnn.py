@@ -7,8 +7,10 @@ row-stochastic matrix, and interpolated back (so information crosses the mesh in
 Jacobi-scaled residual ``D^-1 (b - A u)`` of the current decoded estimate, so the exact solution
 of the system leaves the block nothing to correct. For a nonlinear problem that is the first
 Newton system's, unless the instance carries its own residual (``PDEData.quasilinear``): then
-``-D^-1 F(u)``, and the answer itself is the fixed point. Nothing depends on the number of
-dofs: the same weights run on a finer mesh of the same domain.
+``-D^-1 F(u)``, and the answer itself is the fixed point. The decoded solution gets a coarse-grid
+correction: a Galerkin solve for a linear problem, Newton steps on the coarse space for a
+quasilinear one. Nothing depends on the number of dofs: the same weights run on a finer mesh
+of the same domain.
 
 Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H).
 """
@@ -123,6 +125,12 @@ class MeshGraph:
     ql_scale: Tensor | None = None
     ql_coeff: tuple[float, float, float] | None = None
     u_scale: float = 1.0
+    # its coarse correction (Newton steps on the coarse space): the masked interpolation P as in
+    # the linear case (N, B*nc), stacked by rows Pc (N, nc), G Pc (C*d, nc), the free-dof mask (N,)
+    ql_P: tuple[Tensor, Tensor] | None = None
+    ql_Pc: Tensor | None = None
+    ql_GPc: Tensor | None = None
+    ql_free: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MeshGraph:
         def move(t):
@@ -206,7 +214,10 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
                                 x01, anc[-1][:, None], np.full((p.n, 1), float(a is not None))]))
         interp = _bilinear(x01, grid)
         pools.append(interp)
-        if coarse_correction:
+        if coarse_correction and quasilinear is not None:
+            ci = interp if cgrid == grid else _bilinear(x01, cgrid)
+            ps.append((sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr())
+        elif coarse_correction:
             sa = float(np.mean(np.abs(d)))
             araw = (p.operator / sa).tocsr()
             symmetric = symmetric and abs(araw - araw.T).max() <= 1e-10 * abs(araw).max()
@@ -219,9 +230,14 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
             acs.append(0.5 * (ac + ac.T))
     ql: dict = {}
     if quasilinear is not None:
-        if coarse_correction:
-            raise ValueError("the coarse correction is for linear problems: build a quasilinear graph without it")
         ql = _stack_quasilinear(pdes, norm, tuple(float(a) for a in quasilinear), dtype)
+        if coarse_correction:
+            pc = np.vstack([pm.toarray() for pm in ps])
+            grad = sp.block_diag([p.quasilinear.grad for p in pdes]).tocsr()
+            ql.update(ql_P=_csr(sp.block_diag(ps), dtype, True), ql_Pc=torch.as_tensor(pc, dtype=dtype),
+                      ql_GPc=torch.as_tensor(grad @ pc, dtype=dtype), nc=pc.shape[1],
+                      ql_free=torch.as_tensor(np.concatenate([~p.dirichlet for p in pdes]), dtype=dtype))
+        coarse_correction = False  # the linear coarse correction's data are not built
     pool = sp.block_diag(pools, format="csr")
     counts = np.asarray(pool.sum(1)).ravel()
     pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
@@ -235,7 +251,8 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         Araw=_csr(sp.block_diag(araws), dtype, tr) if coarse_correction else None,
         braw=t(braws) if coarse_correction else None,
         P=_csr(sp.block_diag(ps), dtype, True) if coarse_correction else None,
-        Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=cgrid ** gdim if coarse_correction else 0,
+        Ac_chol=_chol(acs, dtype) if coarse_correction else None,
+        **({} if "nc" in ql else {"nc": cgrid ** gdim if coarse_correction else 0}),
         spd=coarse_correction and symmetric, **ql,
     )
 
@@ -262,12 +279,8 @@ def _stack_quasilinear(pdes: list[PDEData], norm: FamilyNorm, coeff: tuple[float
             "ql_meas": t(meas), "ql_src": t(src), "ql_scale": t(scale), "ql_coeff": coeff, "u_scale": norm.u_scale}
 
 
-def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
-    """(N,) Jacobi-scaled residual at the normalised solution u (N,): of the quasilinear
-    problem itself when the graph carries it, else of the (first Newton) linear system."""
-    if g.ql_grad is None:
-        return g.bhat - spmm(g.Ahat, u)
-    uu = u * g.u_scale
+def _ql_terms(g: MeshGraph, uu: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """For U (N,) in original units: cell coefficients k (C,), cell gradients (C, d), K(U) U (N,)."""
     uc = uu[g.ql_cells]  # (C, d+1)
     d1 = uc.shape[1]
     s = uc.sum(1)
@@ -275,7 +288,38 @@ def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
     k = a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
     gu = spmm(g.ql_grad, uu).view(uc.shape[0], d1 - 1)
     ku = spmm((g.ql_grad[1], g.ql_grad[0]), (gu * (g.ql_meas * k)[:, None]).reshape(-1))
-    return (g.ql_src - ku) * g.ql_scale
+    return k, gu, ku
+
+
+def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
+    """(N,) Jacobi-scaled residual at the normalised solution u (N,): of the quasilinear
+    problem itself when the graph carries it, else of the (first Newton) linear system."""
+    if g.ql_grad is None:
+        return g.bhat - spmm(g.Ahat, u)
+    return (g.ql_src - _ql_terms(g, u * g.u_scale)[2]) * g.ql_scale
+
+
+def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
+    """One Newton step of the quasilinear problem restricted to the coarse space (Galerkin:
+    ``P' J(u) P c = -P' F(u)``, ``u + P c``), for a normalised u (N,). The Jacobian is exact:
+    ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means."""
+    uu = u * g.u_scale
+    k, gu, ku = _ql_terms(g, uu)
+    uc = uu[g.ql_cells]
+    d1 = uc.shape[1]
+    _, a1, a2 = g.ql_coeff
+    dk = a1 / d1 + a2 * (2.0 * uc.sum(1, keepdim=True) + 2.0 * uc) / (d1 * (d1 + 1))  # (C, d+1)
+    nc = g.ql_Pc.shape[1]
+    gpc = g.ql_GPc.view(-1, d1 - 1, nc)
+    kp = (g.ql_meas * k)[:, None, None] * gpc  # K(u) P = G' diag(meas k) G P
+    dkp = torch.einsum("cj,cjm->cm", dk, g.ql_Pc[g.ql_cells])  # (C, nc)
+    jp = kp + (gu * g.ql_meas[:, None])[:, :, None] * dkp[:, None, :]
+    jp = spmm((g.ql_grad[1], g.ql_grad[0]), jp.reshape(-1, nc))  # (N, nc): J P, stacked by instance
+    pt = (g.ql_P[1], g.ql_P[0])
+    a = spmm(pt, jp).view(len(g.sizes), nc, nc)  # P' J P per instance
+    rc = spmm(pt, (ku - g.ql_src) * g.ql_free).view(len(g.sizes), nc, 1)
+    c = torch.linalg.solve(a, -rc).reshape(-1)
+    return u + spmm(g.ql_P, c) / g.u_scale
 
 
 def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
@@ -344,6 +388,9 @@ class MeshAnchorBank:
         return {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
 
 
+COARSE_NEWTON_STEPS = 2
+
+
 class _Block(nn.Module):
     def __init__(self, cfg: MeshGNNConfig) -> None:
         super().__init__()
@@ -373,6 +420,10 @@ class _Block(nn.Module):
             rc = spmm((g.P[1], g.P[0]), r).view(len(g.sizes), g.nc, 1)
             c = torch.cholesky_solve(rc, g.Ac_chol).reshape(-1)
             u = u + spmm(g.P, c)
+        elif g.ql_P is not None:
+            # a nonlinear problem: Newton on the coarse space, with its exact Jacobian
+            for _ in range(COARSE_NEWTON_STEPS):
+                u = _coarse_newton(g, u)
         return u
 
     def _enc(self, g: MeshGraph) -> Tensor:

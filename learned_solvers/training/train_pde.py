@@ -35,7 +35,7 @@ class PDETrainConfig:
     residual_weight: float = 0.01
     anchors: bool = True
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
-    coarse_correction: bool = True  # linear problems only
+    coarse_correction: bool = True  # linear problems, and nonlinear ones with their own residual
     nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
     device: str = "cpu"
     seed: int = 0
@@ -87,7 +87,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
               and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
     cfg = MeshGNNConfig(width=config.width, grid=config.grid, train_k=config.train_k,
                         n_fields=pdes[0].fields.shape[1], gdim=gdim,
-                        coarse_correction=config.coarse_correction and pdes[0].kind == "linear",
+                        coarse_correction=config.coarse_correction and (pdes[0].kind == "linear" or use_ql),
                         quasilinear=ql.coeff if use_ql else None)
     dev = torch.device(config.device)
     model = MeshImplicitModel(cfg).to(dev)
