@@ -329,8 +329,7 @@ def test_family_from_a_users_own_dolfinx_problem(tmp_path):
     assert rep["same_answer"] == 1.0 and rep["cold"]["iterations_median"] > 0
 
 
-def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path):
-    """The adapter gathers to rank 0 for inference and scatters the guess back (mpirun -n 2)."""
+def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     import os
     import shutil
     import subprocess
@@ -340,16 +339,38 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path):
     mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
     if mpirun is None:
         pytest.skip("no mpirun next to this Python or on PATH")
-    fam, st, path = darcy_starter
-    out = tmp_path / "mpi.json"
-    script = Path(__file__).with_name("mpi_darcy_script.py")
+    script = Path(__file__).with_name("mpi_pde_script.py")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([mpirun, "-n", "2", sys.executable, str(script), str(path), str(out)], env=env,
+    r = subprocess.run([mpirun, "-n", "2", sys.executable, str(script), str(checkpoint), str(out), family], env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    rep = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path):
+    """The adapter gathers to rank 0 for inference and scatters the guess back (mpirun -n 2)."""
+    fam, st, path = darcy_starter
+    rep = _run_under_mpirun(path, "darcy:n=12", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
+
+
+def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
+    """A nonlinear model that feeds back the problem's own residual: the cells and the residual
+    are gathered from both ranks (checked against SNES there too), Newton ends at the cold answer."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("nonlinear-poisson:n=12")
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    assert tr.model.cfg.quasilinear is not None
+    path = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                             anchors=tr.anchors).save(tmp_path / "nlp.safetensors")
+    rep = _run_under_mpirun(path, "nonlinear-poisson:n=12", tmp_path / "mpi.json")
+    assert rep["size"] == 2 and rep["n"] == 13 * 13
+    assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
 
 
 def test_pde_labelling_on_a_local_dask_cluster():

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from ..canonical.pde import PDEData, QuasilinearResidual
 
-__all__ = ["to_pde", "quasilinear_residual", "set_guess", "get_solution", "petsc_handles", "problem_kind", "UnsupportedProblemError"]
+__all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "UnsupportedProblemError"]
 
 
 class UnsupportedProblemError(TypeError):
@@ -209,7 +209,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     hi = np.array(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf))
     comm.Allreduce(_in_place(), lo, op=_mpi_min())
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
-    parts = comm.gather((indptr, cols, vals, b_loc, coords, fv, mask[:n_owned], bcv[:n_owned]), root=0)
+    ql = _quasilinear_local(problem, V, n_owned, mask, bcv, coords) if quasilinear is not None else None
+    parts = comm.gather((indptr, cols, vals, b_loc, coords, fv, mask[:n_owned], bcv[:n_owned], ql), root=0)
     if comm.rank != 0:
         return None
     n_global = imap.size_global * V.dofmap.index_map_bs
@@ -223,24 +224,20 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     pde = PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
                   field_names=names, kind=kind, signature=sig, name=name)
     if quasilinear is not None:
-        pde.quasilinear = quasilinear_residual(problem, pde, quasilinear)
+        pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
         pde.validate()
     return pde
 
 
-def quasilinear_residual(problem: Any, pde: PDEData, coeff: tuple[float, float, float]) -> QuasilinearResidual:
-    """The exact residual of ``-div(k(u) grad u) = f`` (P1, simplices, one process) for ``pde``.
-
-    The source is read off the problem's own residual at a state with the Dirichlet values
-    imposed, and the result is checked against that residual at a second state: a problem of
-    another form is refused rather than given a wrong residual."""
+def _quasilinear_local(problem: Any, V, n_owned: int, mask: np.ndarray, bcv: np.ndarray,
+                       coords: np.ndarray) -> tuple:
+    """This rank's part of the quasilinear residual (collective: evaluates the SNES residual):
+    owned cells with global dof indices (C, d+1), basis gradients (C, d+1, d), volumes (C,), and
+    the residual F at two states with the Dirichlet values imposed, (u1, F(u1), u2, F(u2)) on the
+    owned dofs."""
     if problem_kind(problem) != "nonlinear":
         raise UnsupportedProblemError("quasilinear= is for a NonlinearProblem")
-    u, V = _space(problem)
     msh = V.mesh
-    if msh.comm.size > 1:
-        raise UnsupportedProblemError("the quasilinear residual is built on one process; under MPI, use a model "
-                                      "trained without it (PDETrainConfig(nonlinear_residual=False))")
     el = V.ufl_element()
     tdim, gdim = msh.topology.dim, msh.geometry.dim
     if V.num_sub_spaces or V.dofmap.index_map_bs != 1 or int(getattr(el, "degree", -1)) != 1 or tdim != gdim:
@@ -249,25 +246,56 @@ def quasilinear_residual(problem: Any, pde: PDEData, coeff: tuple[float, float, 
     cells = np.asarray(V.dofmap.list)[:n_cells]
     if cells.shape[1] != tdim + 1:
         raise UnsupportedProblemError("the quasilinear residual needs simplex cells (triangles, tetrahedra)")
-    x = V.tabulate_dof_coordinates()[:, :gdim]
-    xc = x[cells]  # (C, d+1, d)
+    xc = V.tabulate_dof_coordinates()[:, :gdim][cells]  # (C, d+1, d)
     jac = np.transpose(xc[:, 1:] - xc[:, :1], (0, 2, 1))  # (C, d, d): columns are the edges from vertex 0
     jinv = np.linalg.inv(jac)  # row i: grad of barycentric coordinate i+1
-    g = np.concatenate([-jinv.sum(1, keepdims=True), jinv], 1)  # (C, d+1, d): grad of each vertex's basis
+    grads = np.concatenate([-jinv.sum(1, keepdims=True), jinv], 1)  # (C, d+1, d)
     measure = np.abs(np.linalg.det(jac)) / float(np.prod(np.arange(1, tdim + 1)))
-    rows = (np.arange(n_cells)[:, None, None] * tdim + np.arange(tdim)[None, None, :]).repeat(tdim + 1, 1)
-    cols = np.broadcast_to(cells[:, :, None], rows.shape)
-    grad = sp.csr_matrix((g.ravel(), (rows.ravel(), cols.ravel())), shape=(n_cells * tdim, pde.n))
+    glob = V.dofmap.index_map.local_to_global(cells.ravel().astype(np.int32)).reshape(cells.shape)
+    free = ~mask[:n_owned]
+    u1 = np.where(free, 0.0, bcv[:n_owned])
+    scale = 1.0 + msh.comm.allreduce(float(np.abs(bcv).max(initial=0.0)), op=_mpi_max())
+    u2 = u1 + np.where(free, scale * np.sin(1.0 + 7.0 * coords[:, 0] + 3.0 * coords[:, -1]), 0.0)
+    return glob, grads, measure, u1, _residual_owned(problem, u1), u2, _residual_owned(problem, u2)
+
+
+def _residual_owned(problem: Any, v: np.ndarray) -> np.ndarray:
+    """F(v) on this rank's owned dofs for v on them (collective); ``problem.u`` is left as it was."""
+    from petsc4py import PETSc
+
+    u, V = _space(problem)
+    saved = u.x.array.copy()  # the SNES callback copies x into u
+    x, f = problem.x.duplicate(), problem.x.duplicate()
+    try:
+        x.array_w[: v.size] = v
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        problem.solver.computeFunction(x, f)
+        return f.array_r[: v.size].copy()
+    finally:
+        u.x.array[:] = saved
+        x.destroy()
+        f.destroy()
+
+
+def _quasilinear_residual(pde: PDEData, parts: list[tuple], coeff: tuple[float, float, float]) -> QuasilinearResidual:
+    """Rank 0: the exact residual of ``-div(k(u) grad u) = f`` from every rank's part.
+
+    The source is read off the problem's own residual at the first state, and the result is
+    checked against that residual at the second: a problem of another form is refused rather
+    than given a wrong residual."""
+    cells = np.concatenate([p[0] for p in parts])
+    grads = np.concatenate([p[1] for p in parts])
+    measure = np.concatenate([p[2] for p in parts])
+    u1, f1, u2, f2 = (np.concatenate([p[i] for p in parts]) for i in (3, 4, 5, 6))
+    n_cells, d1, d = grads.shape
+    rows = np.broadcast_to((np.arange(n_cells)[:, None, None] * d + np.arange(d)[None, None, :]), grads.shape)
+    cols = np.broadcast_to(cells[:, :, None], grads.shape)
+    grad = sp.csr_matrix((grads.ravel(), (rows.ravel(), cols.ravel())), shape=(n_cells * d, pde.n))
     q = QuasilinearResidual(cells=cells, grad=grad, measure=measure, coeff=coeff, source=np.zeros(pde.n))
-    F = residual_function(problem)
     free = ~pde.dirichlet
-    u1 = np.where(pde.dirichlet, pde.bc_values, 0.0)
-    q.source = np.where(free, q.residual(u1) - F(u1), 0.0)
-    # a second, rough state: F must agree there too
-    scale = 1.0 + float(np.abs(pde.bc_values).max(initial=0.0))
-    u2 = u1 + np.where(free, scale * np.sin(1.0 + 7.0 * x[:, 0] + 3.0 * x[:, -1]), 0.0)
-    f2, q2 = F(u2)[free], q.residual(u2)[free]
-    err = float(np.linalg.norm(q2 - f2) / (np.linalg.norm(f2) + np.linalg.norm(q.source) + 1e-300))
+    q.source = np.where(free, q.residual(u1) - f1, 0.0)
+    q2 = q.residual(u2)[free]
+    err = float(np.linalg.norm(q2 - f2[free]) / (np.linalg.norm(f2[free]) + np.linalg.norm(q.source) + 1e-300))
     if not err < 1e-8:
         raise ValueError(f"{pde.name}: the problem's residual is not -div(k(u) grad u) - f with k(u) = "
                          f"{coeff[0]} + {coeff[1]} u + {coeff[2]} u^2 (relative mismatch {err:.1e}); "
