@@ -118,19 +118,28 @@ def _family(cfg: BenchConfig):
     return make_family(cfg.family, **over)
 
 
+TEST_SEED_OFFSET = 1_000_003
+"""Held-out instances are drawn with ``seed + TEST_SEED_OFFSET`` (bench, scaling, sensitivity)."""
+
+
+def bench_backend(solver: str, *, tol: float | None = None, pinned: bool = False):
+    """The backend at its default tolerance unless ``tol``; ``pinned``: OSQP's fixed settings."""
+    opts: dict[str, Any] = {}
+    if tol is not None:
+        opts["tol"] = tol
+    if pinned:
+        opts["pinned"] = True
+    return make_backend(solver, **opts)
+
+
 def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Train (unless a checkpoint is given), solve held-out instances with every start."""
     fam = _family(cfg)
     spec = fam.spec()
-    opts: dict[str, Any] = {}
-    if cfg.tol is not None:
-        opts["tol"] = cfg.tol
-    if cfg.pinned:
-        opts["pinned"] = True
-    backend = make_backend(cfg.solver, **opts)
+    backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
     t0 = time.perf_counter()
     train = label_instances(fam.sample(cfg.n_train, seed=cfg.seed), scheduler=cfg.scheduler, progress=cfg.progress)
-    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + 1_000_003), scheduler=cfg.scheduler,
+    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
                            progress=cfg.progress)
     label_seconds = time.perf_counter() - t0
     if not train or not test:

@@ -24,7 +24,7 @@ import torch
 from problems.registry import make_family
 
 from ..backends import make_backend
-from .qp import timed_warm_solve
+from .qp import TEST_SEED_OFFSET, timed_warm_solve
 from ..models.anchors import data_vector
 from ..training.data import label_instances
 from ..warmstart import LearnedWarmStarter
@@ -50,7 +50,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=fam.spec(), polish=cfg.polish,
                                                  device=cfg.device)
     backend = make_backend(cfg.solver)
-    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + 1_000_003), scheduler=cfg.scheduler,
+    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
                            progress=False)
     vecs = np.stack([data_vector(t.qp) for t in test])
     dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(test), np.inf))

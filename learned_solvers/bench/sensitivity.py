@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 
 from problems.registry import make_family
 
-from ..backends import make_backend
 from ..backends.base import WarmStart
 from ..training.data import label_instances
+from .qp import TEST_SEED_OFFSET, bench_backend
 
 __all__ = ["SensitivityConfig", "run_sensitivity", "format_sensitivity", "plot_sensitivity"]
 
@@ -53,13 +53,8 @@ def _move(v: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
 
 def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     fam = make_family(cfg.family)
-    opts: dict[str, Any] = {}
-    if cfg.tol is not None:
-        opts["tol"] = cfg.tol
-    if cfg.pinned:
-        opts["pinned"] = True
-    backend = make_backend(cfg.solver, **opts)
-    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + 1_000_003), scheduler=cfg.scheduler,
+    backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
+    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
                            progress=cfg.progress)
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")
