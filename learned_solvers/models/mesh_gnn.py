@@ -228,6 +228,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
             braws.append(p.rhs / sa / norm.u_scale)
             ps.append(pm)
             acs.append(0.5 * (ac + ac.T))
+    nc = cgrid ** gdim if coarse_correction else 0
     ql: dict = {}
     if quasilinear is not None:
         ql = _stack_quasilinear(pdes, norm, tuple(float(a) for a in quasilinear), dtype)
@@ -235,7 +236,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
             pc = np.vstack([pm.toarray() for pm in ps])
             grad = sp.block_diag([p.quasilinear.grad for p in pdes]).tocsr()
             ql.update(ql_P=_csr(sp.block_diag(ps), dtype, True), ql_Pc=torch.as_tensor(pc, dtype=dtype),
-                      ql_GPc=torch.as_tensor(grad @ pc, dtype=dtype), nc=pc.shape[1],
+                      ql_GPc=torch.as_tensor(grad @ pc, dtype=dtype),
                       ql_free=torch.as_tensor(np.concatenate([~p.dirichlet for p in pdes]), dtype=dtype))
         coarse_correction = False  # the linear coarse correction's data are not built
     pool = sp.block_diag(pools, format="csr")
@@ -251,8 +252,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         Araw=_csr(sp.block_diag(araws), dtype, tr) if coarse_correction else None,
         braw=t(braws) if coarse_correction else None,
         P=_csr(sp.block_diag(ps), dtype, True) if coarse_correction else None,
-        Ac_chol=_chol(acs, dtype) if coarse_correction else None,
-        **({} if "nc" in ql else {"nc": cgrid ** gdim if coarse_correction else 0}),
+        Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=nc,
         spd=coarse_correction and symmetric, **ql,
     )
 
