@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 LS=${LS:-.venv/bin/learned-solvers}
 R=benchmarks/results
 NET=../shared/data/netlib
+PDE_NOISE="--noise 1e-6,1e-5,1e-4,1e-3,1e-2,0.1"
 declare -A RUNS=(
   [random-lp]="--family random-lp:m=200,n=400 --solver pdlp"
   [sc105]="--family mps:$NET/sc105.mps.gz --solver pdlp"
@@ -15,9 +16,20 @@ declare -A RUNS=(
   [share1b]="--family mps:$NET/share1b.mps.gz --solver pdlp"
   [portfolio]="--family portfolio --solver osqp --pinned"
   [mpc]="--family mpc --solver osqp --pinned"
+  # PDE families (issue 4): the reference solution moved on the free dofs, rough or smooth
+  [darcy-jacobi]="--family darcy --solver ksp --pc jacobi $PDE_NOISE"
+  [darcy-jacobi-smooth]="--family darcy --solver ksp --pc jacobi --direction smooth $PDE_NOISE"
+  [darcy-jacobi-rtol1e-5-smooth]="--family darcy --solver ksp --pc jacobi --tol 1e-5 --direction smooth $PDE_NOISE"
+  [darcy-gamg]="--family darcy --solver ksp --pc gamg $PDE_NOISE"
+  [darcy-gamg-smooth]="--family darcy --solver ksp --pc gamg --direction smooth $PDE_NOISE"
+  [nonlinear-poisson]="--family nonlinear-poisson --solver snes $PDE_NOISE"
+  [nonlinear-poisson-smooth]="--family nonlinear-poisson --solver snes --direction smooth $PDE_NOISE"
+  [navier-stokes-smooth]="--family navier-stokes --solver snes --direction smooth $PDE_NOISE"
 )
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(random-lp sc105 kb2 share1b portfolio mpc)
+[ ${#names[@]} -eq 0 ] && names=(random-lp sc105 kb2 share1b portfolio mpc darcy-jacobi darcy-jacobi-smooth
+                                  darcy-jacobi-rtol1e-5-smooth darcy-gamg darcy-gamg-smooth nonlinear-poisson
+                                  nonlinear-poisson-smooth navier-stokes-smooth)
 for n in "${names[@]}"; do
   $LS sensitivity ${RUNS[$n]} --test ${TEST:-10} --out $R/sensitivity-$n.json --plot $R/sensitivity-$n.png \
     | tee $R/sensitivity-$n.txt

@@ -152,7 +152,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
     rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
                                             noise=tuple(float(v) for v in args.noise.split(",")), tol=args.tol,
-                                            pinned=args.pinned, scheduler=args.scheduler))
+                                            pinned=args.pinned, pc=args.pc, ksp_type=args.ksp_type,
+                                            direction=args.direction, scheduler=args.scheduler))
     print(format_sensitivity(rep))
     if args.out:
         print(f"report written to {write(rep, args.out)}")
@@ -253,12 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("sensitivity", help="solver iterations from the optimum moved by a relative error "
                         "(how accurate a start must be; no model involved)")
     se.add_argument("--family", required=True)
-    se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
+                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
     se.add_argument("--noise", default="1e-4,1e-3,1e-2,5e-2,0.15", help="relative start errors, comma-separated")
     se.add_argument("--test", type=int, default=10)
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP: fixed rho, termination checked every iteration")
+    se.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg; jacobi, ilu, ...)")
+    se.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
+    se.add_argument("--direction", default="random", choices=["random", "smooth"],
+                    help="PDE families: noise independent per dof (random) or a random smooth field (smooth)")
     se.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' or a Dask address")
     se.add_argument("--out", default=None, help="JSON report path")
     se.add_argument("--plot", default=None, help="PNG path")

@@ -24,9 +24,10 @@ from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, sweep_rows
 from .timing import TIMING_REPEATS, fastest, parsimonious_k
 
-__all__ = ["PDEBenchConfig", "run_pde_bench", "label_pde", "make_pde_backend", "AUTO_KS"]
+__all__ = ["PDEBenchConfig", "run_pde_bench", "label_pde", "make_pde_backend", "AUTO_KS", "PDE_TEST_SEED_OFFSET"]
 
 AUTO_KS = (1, 2, 4, 8, 16, 32, 64)
+PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the training ones
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +208,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
             starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds)
     k = cfg.k if cfg.k is not None else starter.k
     test_fam = make_family(cfg.test_family) if cfg.test_family else fam
-    test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + 10_000)
+    test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
     test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
     kept = {p.name for p in test_pdes}
     test_insts = [i for i in test_insts if i.name in kept]
