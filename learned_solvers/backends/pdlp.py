@@ -28,6 +28,8 @@ class PDLPBackend:
     """``ortools.pdlp.python.pdlp.primal_dual_hybrid_gradient`` with ``initial_solution``.
 
     tol: relative and absolute optimality tolerance (PDLP's ``eps_optimal_*``).
+    iteration_limit, time_limit: PDLP stops at whichever comes first (status ``limit``); the
+    iteration limit is high so that a slow but converging cold solve is not cut short.
     threads: PDLP worker threads. Only LPs and QPs with a diagonal P are accepted.
     """
 
@@ -41,7 +43,7 @@ class PDLPBackend:
         self,
         *,
         tol: float = 1e-6,
-        iteration_limit: int = 200_000,
+        iteration_limit: int = 2_000_000,
         time_limit: float = 600.0,
         threads: int = 1,
     ) -> None:
