@@ -50,8 +50,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainConfig
 
     fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
+    cfg = TrainConfig(epochs=args.epochs, width=args.width, device=args.device, seed=args.seed,
+                      **({"train_k": args.train_k} if args.train_k is not None else {}))
     data = label_instances(fam.sample(args.train, seed=args.seed), scheduler=args.scheduler)
-    cfg = TrainConfig(epochs=args.epochs, width=args.width, device=args.device, seed=args.seed)
     starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=make_backend(args.solver))
     path = starter.save(args.out, solver=args.solver, **info)
     print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error {info['val_error']:.3g})")
@@ -85,7 +86,8 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width, device=args.device, ksp_type=args.ksp_type,
-                         pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family, scheduler=args.scheduler)
+                         pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family, scheduler=args.scheduler,
+                         train_k=args.train_k)
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:
@@ -104,7 +106,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
-                      scheduler=args.scheduler, polish=not args.no_polish, save_checkpoint=args.save_checkpoint)
+                      scheduler=args.scheduler, polish=not args.no_polish, save_checkpoint=args.save_checkpoint,
+                      train_k=args.train_k)
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -185,6 +188,9 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--width", type=int, default=64)
+    p.add_argument("--train-k", type=int, default=None,
+                   help="model iterations in training (default 20 for LP/QP, 16 for PDE families); more reach "
+                        "farther across the instance's graph")
     p.add_argument("--scheduler", default="local",
                    help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")
 

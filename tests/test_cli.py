@@ -25,3 +25,16 @@ def test_unknown_option_is_rejected():
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "demo", "--bogus"],
                          capture_output=True, text=True)
     assert out.returncode != 0 and "unrecognized arguments" in out.stderr
+
+
+def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
+    from learned_solvers.checkpoint import load_checkpoint
+
+    ck = tmp_path / "m.safetensors"
+    base = [sys.executable, "-m", "learned_solvers.cli", "train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp",
+            "--train", "12", "--epochs", "1", "--width", "8", "--scheduler", "serial", "--out", str(ck)]
+    out = subprocess.run(base + ["--train-k", "3"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert load_checkpoint(ck).meta["model"]["train_k"] == 3
+    out = subprocess.run(base + ["--train-k", "0"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2 and "train_k" in out.stderr

@@ -52,12 +52,15 @@ class PDEBenchConfig:
     rtol: float = 1e-8
     test_family: str | None = None
     scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
+    train_k: int | None = None  # training iterations (None: PDETrainConfig's)
 
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
             raise ValueError(f"PDE families are solved by 'ksp' or 'snes', not {self.solver!r}")
         if self.n_test < 1 or (self.checkpoint is None and self.n_train < 2):
             raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
+        if self.train_k is not None and self.train_k < 1:
+            raise ValueError(f"train_k must be at least 1, got {self.train_k}")
 
 
 def make_pde_backend(solver: str, *, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):
@@ -194,7 +197,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         kept = {p.name for p in train_pdes}
         train_insts = [i for i in train_insts if i.name in kept]
         tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
-            epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed), progress=progress)
+            epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
+            **({"train_k": cfg.train_k} if cfg.train_k is not None else {})), progress=progress)
         starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                     device=cfg.device, anchors=tr.anchors)
         info.update(train_seconds=tr.seconds, val_error=tr.val_error)

@@ -58,6 +58,11 @@ class BenchConfig:
     polish: bool = True
     progress: bool = True
     save_checkpoint: str | None = None
+    train_k: int | None = None  # training iterations (None: TrainConfig's)
+
+    def __post_init__(self) -> None:
+        if self.train_k is not None and self.train_k < 1:
+            raise ValueError(f"train_k must be at least 1, got {self.train_k}")
 
 
 AUTO_KS = (1, 2, 4, 8, 16, 32)
@@ -149,7 +154,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=spec, k=cfg.k, polish=cfg.polish,
                                                      device=cfg.device)
     else:
-        tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed)
+        tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
+                         **({"train_k": cfg.train_k} if cfg.train_k is not None else {}))
         starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
                                             backend=backend if cfg.k is None else None)
         starter.k = cfg.k

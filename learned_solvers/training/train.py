@@ -37,6 +37,11 @@ class TrainConfig:
     anchors: bool = True
     jacobian_weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.train_k < 1 or self.epochs < 1 or self.width < 1:
+            raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
+                             f"{self.width}")
+
 
 @dataclass
 class TrainResult:
