@@ -409,5 +409,7 @@ def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
         SensitivityConfig(family="darcy:n=8", solver="pdlp")
     with pytest.raises(ValueError, match="PDE families only"):
         SensitivityConfig(family="random-lp", solver="pdlp", direction="smooth")
+    with pytest.raises(ValueError, match="snes takes neither"):
+        SensitivityConfig(family="nonlinear-poisson", solver="snes", pc="jacobi")
     with pytest.raises(ValueError, match="direction"):
         run_sensitivity(SensitivityConfig(family="darcy:n=8", solver="ksp", direction="wavy"))

@@ -17,6 +17,7 @@ treat them very differently.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ class SensitivityConfig:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if pde and self.solver not in ("ksp", "snes"):
             raise ValueError(f"{self.family} is a PDE family: use --solver ksp or snes, not {self.solver!r}")
+        if self.solver == "snes" and (self.pc is not None or self.ksp_type is not None):
+            raise ValueError("--pc and --ksp-type choose the Krylov solve of --solver ksp; snes takes neither")
         if not pde:
             if self.solver in ("ksp", "snes"):
                 raise ValueError(f"{self.family} is not a PDE family: {self.solver!r} solves PDE families only")
@@ -74,9 +77,13 @@ class SensitivityConfig:
             raise ValueError("sensitivity needs n_test >= 1")
 
 
-def _move(v: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
-    d = rng.standard_normal(v.shape)
+def _along(v: np.ndarray, d: np.ndarray, eps: float) -> np.ndarray:
+    """v moved by ``eps |v|`` in the direction d."""
     return v + eps * np.linalg.norm(v) * d / (np.linalg.norm(d) + 1e-300)
+
+
+def _move(v: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+    return _along(v, rng.standard_normal(v.shape), eps)
 
 
 def _smooth(coords: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -95,13 +102,10 @@ def _move_pde(u: np.ndarray, free: np.ndarray, coords: np.ndarray, eps: float, d
               rng: np.random.Generator) -> np.ndarray:
     """u moved on the free dofs by ``eps |u|`` along a random or smooth direction."""
     d = rng.standard_normal(u.shape) if direction == "random" else _smooth(coords, rng)
-    d = np.where(free, d, 0.0)
-    return u + eps * np.linalg.norm(u) * d / (np.linalg.norm(d) + 1e-300)
+    return _along(u, np.where(free, d, 0.0), eps)
 
 
 def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
-    import warnings
-
     from .pde import PDE_TEST_SEED_OFFSET, _solve, label_pde_parallel, make_pde_backend
 
     fam = make_family(cfg.family)
