@@ -413,3 +413,19 @@ def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
         SensitivityConfig(family="nonlinear-poisson", solver="snes", pc="jacobi")
     with pytest.raises(ValueError, match="direction"):
         run_sensitivity(SensitivityConfig(family="darcy:n=8", solver="ksp", direction="wavy"))
+
+
+def test_coarse_cholesky_matches_numpy_and_refuses_an_indefinite_operator():
+    import torch
+
+    from learned_solvers.models.mesh_gnn import _chol
+
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((6, 6))
+    spd = m @ m.T + 6 * np.eye(6)
+    chol = _chol([spd, 2 * spd], torch.float64).numpy()
+    assert chol.shape == (2, 6, 6)
+    assert np.allclose(chol[1] @ chol[1].T, 2 * spd, rtol=1e-8)
+    assert np.allclose(chol[0], np.linalg.cholesky(spd + 1e-10 * np.diag(spd).mean() * np.eye(6)))
+    with pytest.raises(ValueError, match="not positive definite"):
+        _chol([np.array([[1.0, 2.0], [2.0, 1.0]])], torch.float32)

@@ -328,12 +328,14 @@ def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
     out = []
     for a in acs:
         a = a + 1e-10 * max(float(np.abs(np.diag(a)).mean()), 1e-300) * np.eye(len(a))
-        try:
-            out.append(np.linalg.cholesky(a))
-        except np.linalg.LinAlgError as exc:
+        # torch, not numpy: it keeps to the caller's thread count (one at inference), where a
+        # multithreaded BLAS on a busy machine took up to 100 times longer on these small matrices
+        chol, info = torch.linalg.cholesky_ex(torch.as_tensor(a, dtype=torch.float64))
+        if int(info) != 0:
             raise ValueError("the coarse operator is not positive definite: the coarse correction needs a symmetric "
-                             "positive definite operator (MeshGNNConfig(coarse_correction=False) for others)") from exc
-    return torch.as_tensor(np.stack(out), dtype=dtype)
+                             "positive definite operator (MeshGNNConfig(coarse_correction=False) for others)")
+        out.append(chol)
+    return torch.stack(out).to(dtype)
 
 
 def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
