@@ -10,6 +10,9 @@ DATA=${LS_SHARED_DATA:-../shared/data}
 OUT=benchmarks/results
 mkdir -p runs
 COMMON="--train 200 --test 30 --epochs 20 --seed 0"
+# mpc: the initial state reaches the last time step across 2 x horizon = 40 hops of the
+# variable-constraint graph, one hop per model iteration; 60 training iterations instead of 20
+MPC_K="--train-k 60"
 declare -A RUNS=(
   [sc105-pdlp]="--family mps:$DATA/netlib/sc105.mps.gz --solver pdlp"
   [kb2-pdlp]="--family mps:$DATA/netlib/kb2.mps.gz --solver pdlp"
@@ -24,16 +27,18 @@ declare -A RUNS=(
   [scorpion-pdlp]="--family mps:$DATA/netlib/scorpion.mps.gz --solver pdlp"
   [brandy-pdlp]="--family mps:$DATA/netlib/brandy.mps.gz --solver pdlp"
   [random-lp-200x400-pdlp]="--family random-lp:m=200,n=400 --solver pdlp"
+  [random-lp-200x400-pdlp-train1000]="--family random-lp:m=200,n=400 --solver pdlp --train 1000"
   [portfolio-osqp]="--family portfolio --solver osqp"
   [portfolio-osqp-pinned]="--family portfolio --solver osqp --pinned"
-  [mpc-osqp]="--family mpc --solver osqp"
-  [mpc-osqp-pinned]="--family mpc --solver osqp --pinned"
+  [mpc-osqp]="--family mpc --solver osqp $MPC_K"
+  [mpc-osqp-pinned]="--family mpc --solver osqp --pinned $MPC_K"
   [portfolio-scs]="--family portfolio --solver scs"
-  [mpc-scs]="--family mpc --solver scs"
+  [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
+                                 random-lp-200x400-pdlp-train1000
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"

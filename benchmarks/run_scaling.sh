@@ -7,13 +7,13 @@ cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
 DATA=${LS_SHARED_DATA:-../shared/data}
 mkdir -p runs benchmarks/results
-run() {  # name family solver
+run() {  # name family solver [training options]
   local ck="runs/$1.safetensors"
   if [ -n "${FROM_BENCH:-}" ]; then
     ck="runs/$1-$3.safetensors"
     [ -f "$ck" ] || { echo "$ck missing: run bash benchmarks/run_lp_qp.sh $1-$3 first" >&2; exit 2; }
   else
-    $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 --out "$ck" 2>/dev/null | tail -1
+    $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 ${4:-} --out "$ck" 2>/dev/null | tail -1
   fi
   $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test 20 \
     --out "benchmarks/results/scaling-$1.json" --plot "benchmarks/results/scaling-$1.png" 2>/dev/null | tee "benchmarks/results/scaling-$1.txt"
@@ -27,7 +27,7 @@ for n in "${names[@]}"; do
   case $n in
     sc105) run sc105 "mps:$DATA/netlib/sc105.mps.gz" pdlp ;;
     kb2) run kb2 "mps:$DATA/netlib/kb2.mps.gz" pdlp ;;
-    mpc) run mpc mpc osqp ;;
+    mpc) run mpc mpc osqp "--train-k 60" ;;  # 40 hops from x0 to the horizon's end (run_lp_qp.sh)
     share1b) run share1b "mps:$DATA/netlib/share1b.mps.gz" pdlp ;;
     portfolio) run portfolio portfolio osqp ;;
     random-lp) run random-lp-200x400 "random-lp:m=200,n=400" pdlp ;;
