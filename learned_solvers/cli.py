@@ -41,14 +41,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _cmd_train_pde(args: argparse.Namespace) -> int:
     from problems.registry import make_family
+
+    from .bench.pde import PDEBenchConfig, make_pde_backend, train_pde_starter
+
+    cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
+                         epochs=args.epochs, width=args.pde_width or 32, device=args.device,
+                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
+                         scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out)
+    fam = make_family(cfg.family)
+    backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
+    starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
+    print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
+          f"{info['val_error']:.3g}, automatic k {starter.k})")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from problems.registry import is_pde_family, make_family
 
     from .backends import make_backend
     from .bench.qp import train_starter
     from .training.data import label_instances
     from .training.train import TrainConfig
 
+    if is_pde_family(args.family):
+        return _cmd_train_pde(args)
+    if any(v is not None for v in (args.pc, args.ksp_type, args.pde_width)):
+        raise ValueError("--pc, --ksp-type and --pde-width apply to PDE families only")
     fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
     cfg = TrainConfig(epochs=args.epochs, width=args.width, device=args.device, seed=args.seed,
                       **({"train_k": args.train_k} if args.train_k is not None else {}))
@@ -208,8 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a warm-start model on a problem family")
     _family_args(t)
-    t.add_argument("--solver", default="pdlp", help="the solver the model will warm-start (recorded)")
+    t.add_argument("--solver", default="pdlp",
+                   help="the solver the model will warm-start (recorded; PDE families: ksp or snes, which also "
+                        "times the automatic k)")
     t.add_argument("--train", type=int, default=200, help="training instances")
+    t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
+    t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
+    t.add_argument("--tol", type=float, default=None, help="PDE: solver tolerance (default 1e-8)")
+    t.add_argument("--pde-width", type=int, default=None, help="PDE: mesh-model width (default 32)")
     t.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
     t.set_defaults(func=_cmd_train)
 

@@ -429,3 +429,20 @@ def test_coarse_cholesky_matches_numpy_and_refuses_an_indefinite_operator():
     assert np.allclose(chol[0], np.linalg.cholesky(spd + 1e-10 * np.diag(spd).mean() * np.eye(6)))
     with pytest.raises(ValueError, match="not positive definite"):
         _chol([np.array([[1.0, 2.0], [2.0, 1.0]])], torch.float32)
+
+
+def test_train_command_on_a_pde_family_saves_a_checkpoint_bench_can_use(tmp_path):
+    from learned_solvers.checkpoint import load_checkpoint
+    from learned_solvers.cli import main
+
+    ck = tmp_path / "d.safetensors"
+    assert main(["train", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--train", "8", "--epochs", "1",
+                 "--pde-width", "8", "--train-k", "4", "--scheduler", "serial", "--out", str(ck)]) == 0
+    meta = load_checkpoint(ck).meta
+    assert meta["kind"] == "pde" and meta["model"]["width"] == 8 and meta["model"]["train_k"] == 4 and meta["k"] >= 1
+    out = tmp_path / "r.json"
+    assert main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--checkpoint", str(ck),
+                 "--test", "1", "--scheduler", "serial", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["same_answer"] == 1.0
+    assert main(["train", "--family", "darcy:n=8", "--train", "4", "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert main(["train", "--family", "random-lp:m=10,n=20", "--pc", "jacobi", "--out", str(tmp_path / "y")]) == 2

@@ -24,7 +24,7 @@ from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, sweep_rows
 from .timing import TIMING_REPEATS, fastest, parsimonious_k
 
-__all__ = ["PDEBenchConfig", "run_pde_bench", "label_pde", "make_pde_backend", "AUTO_KS", "PDE_TEST_SEED_OFFSET"]
+__all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS", "PDE_TEST_SEED_OFFSET"]
 
 AUTO_KS = (1, 2, 4, 8, 16, 32, 64)
 PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the training ones
@@ -56,7 +56,7 @@ class PDEBenchConfig:
 
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
-            raise ValueError(f"PDE families are solved by 'ksp' or 'snes', not {self.solver!r}")
+            raise ValueError(f"PDE families are solved by --solver ksp or --solver snes, not {self.solver!r}")
         if self.n_test < 1 or (self.checkpoint is None and self.n_train < 2):
             raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
         if self.train_k is not None and self.train_k < 1:
@@ -182,6 +182,35 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, pdes: list, back
     return parsimonious_k(rows), rows
 
 
+def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True
+                      ) -> tuple[LearnedPDEStarter, dict[str, Any], list, list[np.ndarray]]:
+    """Label ``cfg.n_train`` instances, train the mesh model, pick the automatic k on the
+    validation split (unless ``cfg.k``) and save ``cfg.save_checkpoint`` if set.
+    Returns (starter, info, training PDEData, their solutions)."""
+    train_insts = fam.sample(cfg.n_train, seed=cfg.seed)
+    train_pdes, train_sols = label_pde_parallel(fam, train_insts, scheduler=cfg.scheduler, progress=progress)
+    if len(train_pdes) < 2:
+        raise RuntimeError(f"family {fam.spec()}: {len(train_pdes)} of {len(train_insts)} instances have a reference "
+                           "solution; training needs at least 2")
+    kept = {p.name for p in train_pdes}
+    train_insts = [i for i in train_insts if i.name in kept]
+    tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
+        epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
+        **({"train_k": cfg.train_k} if cfg.train_k is not None else {})), progress=progress)
+    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
+                                device=cfg.device, anchors=tr.anchors)
+    info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes)}
+    if cfg.k is None:
+        # on the held-out split: a training instance's nearest anchor is its own solution
+        val = tr.val_indices[:8]
+        k, rows = choose_k(starter, fam, [train_insts[i] for i in val], [train_pdes[i] for i in val], backend)
+        starter.k = k
+        info["auto_k"] = rows
+    if cfg.save_checkpoint:
+        starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds)
+    return starter, info, train_pdes, train_sols
+
+
 def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, Any]:
     from problems.registry import make_family
 
@@ -192,24 +221,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     if cfg.checkpoint:
         starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device)
     else:
-        train_insts = fam.sample(cfg.n_train, seed=cfg.seed)
-        train_pdes, train_sols = label_pde_parallel(fam, train_insts, scheduler=cfg.scheduler, progress=progress)
-        kept = {p.name for p in train_pdes}
-        train_insts = [i for i in train_insts if i.name in kept]
-        tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
-            epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
-            **({"train_k": cfg.train_k} if cfg.train_k is not None else {})), progress=progress)
-        starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
-                                    device=cfg.device, anchors=tr.anchors)
-        info.update(train_seconds=tr.seconds, val_error=tr.val_error)
-        if cfg.k is None:
-            # on the held-out split: a training instance's nearest anchor is its own solution
-            val = tr.val_indices[:8]
-            k, rows = choose_k(starter, fam, [train_insts[i] for i in val], [train_pdes[i] for i in val], backend)
-            starter.k = k
-            info["auto_k"] = rows
-        if cfg.save_checkpoint:
-            starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds)
+        starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
+        info.pop("n_train")
     k = cfg.k if cfg.k is not None else starter.k
     test_fam = make_family(cfg.test_family) if cfg.test_family else fam
     test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
