@@ -61,8 +61,7 @@ def _cmd_train_pde(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from problems.registry import is_pde_family, make_family
 
-    from .backends import make_backend
-    from .bench.qp import train_starter
+    from .bench.qp import bench_backend, train_starter
     from .training.data import label_instances
     from .training.train import TrainConfig
 
@@ -73,8 +72,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
     cfg = TrainConfig(epochs=args.epochs, width=args.width, device=args.device, seed=args.seed,
                       **({"train_k": args.train_k} if args.train_k is not None else {}))
+    backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
     data = label_instances(fam.sample(args.train, seed=args.seed), scheduler=args.scheduler)
-    starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=make_backend(args.solver))
+    starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend)
     path = starter.save(args.out, solver=args.solver, **info)
     print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error {info['val_error']:.3g})")
     return 0
@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train", type=int, default=200, help="training instances")
     t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
     t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
-    t.add_argument("--tol", type=float, default=None, help="PDE: solver tolerance (default 1e-8)")
+    t.add_argument("--tol", type=float, default=None,
+                   help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
     t.add_argument("--pde-width", type=int, default=None, help="PDE: mesh-model width (default 32)")
     t.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
     t.set_defaults(func=_cmd_train)
