@@ -409,6 +409,8 @@ def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
         SensitivityConfig(family="darcy:n=8", solver="pdlp")
     with pytest.raises(ValueError, match="PDE families only"):
         SensitivityConfig(family="random-lp", solver="pdlp", direction="smooth")
+    with pytest.raises(ValueError, match="tolerance"):
+        SensitivityConfig(family="darcy:n=8", solver="ksp", tol=-1.0)
     with pytest.raises(ValueError, match="snes takes neither"):
         SensitivityConfig(family="nonlinear-poisson", solver="snes", pc="jacobi")
     with pytest.raises(ValueError, match="direction"):

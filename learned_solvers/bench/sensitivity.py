@@ -75,6 +75,8 @@ class SensitivityConfig:
             raise ValueError(f"noise levels must be positive and finite, got {self.noise}")
         if self.n_test < 1:
             raise ValueError("sensitivity needs n_test >= 1")
+        if self.tol is not None and not (self.tol > 0 and np.isfinite(self.tol)):
+            raise ValueError(f"the solver tolerance must be positive and finite, got {self.tol}")
 
 
 def _along(v: np.ndarray, d: np.ndarray, eps: float) -> np.ndarray:
