@@ -24,7 +24,8 @@ from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, sweep_rows
 from .timing import TIMING_REPEATS, fastest, parsimonious_k
 
-__all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS", "PDE_TEST_SEED_OFFSET"]
+__all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
+           "PDE_TEST_SEED_OFFSET"]
 
 AUTO_KS = (1, 2, 4, 8, 16, 32, 64)
 PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the training ones

@@ -161,7 +161,8 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
             ratios[e].append(res.iterations / max(cold.iterations, 1))
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
              "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]
-    return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test), "config": asdict(cfg),
+    return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test),
+            "config": asdict(cfg),
             "cold_iterations_median": float(np.median(cold_its)), "rows": rows}
 
 
