@@ -168,7 +168,8 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
     pde = "converged" in rep["rows"][0]
-    lines = [f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction | {rep['n_test']} held-out instances"
+    direction = rep.get("direction", "random")  # reports from before the option are all 'random'
+    lines = [f"{rep['family']} | {rep['solver']} | {direction} direction | {rep['n_test']} held-out instances"
              f" | cold iterations (median) {rep['cold_iterations_median']:.0f}",
              f"{'start error':>12} {'iteration_ratio (median)':>25} {'(max)':>8}" + ("  converged" if pde else "")]
     lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
