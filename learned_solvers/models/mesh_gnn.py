@@ -328,8 +328,8 @@ def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
     out = []
     for a in acs:
         a = a + 1e-10 * max(float(np.abs(np.diag(a)).mean()), 1e-300) * np.eye(len(a))
-        # torch, not numpy: it keeps to the caller's thread count (one at inference), where a
-        # multithreaded BLAS on a busy machine took up to 100 times longer on these small matrices
+        # torch, not numpy: it keeps to the caller's thread count (one at inference); numpy's
+        # multithreaded BLAS stalled on these small matrices whenever another process held a core
         chol, info = torch.linalg.cholesky_ex(torch.as_tensor(a, dtype=torch.float64))
         if int(info) != 0:
             raise ValueError("the coarse operator is not positive definite: the coarse correction needs a symmetric "
