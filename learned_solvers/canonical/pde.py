@@ -29,7 +29,16 @@ import scipy.sparse as sp
 
 from .qp import InvalidProblemError
 
-__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch"]
+__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "cell_mean_coefficient"]
+
+
+def cell_mean_coefficient(uc: Any, coeff: tuple[float, float, float]) -> Any:
+    """(C,) exact cell mean of ``k(u) = a0 + a1 u + a2 u^2`` for P1 values at the cells'
+    vertices ``uc`` (C, d+1); numpy arrays or torch tensors alike (the model differentiates it)."""
+    d1 = uc.shape[1]
+    s = uc.sum(1)
+    a0, a1, a2 = coeff
+    return a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
 
 
 @dataclass
@@ -62,11 +71,7 @@ class QuasilinearResidual:
 
     def cell_coefficient(self, u: np.ndarray) -> np.ndarray:
         """(C,) cell mean of k(u) for a P1 function u (n,)."""
-        uc = u[self.cells]
-        d1 = uc.shape[1]
-        s = uc.sum(1)
-        a0, a1, a2 = self.coeff
-        return a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
+        return cell_mean_coefficient(u[self.cells], self.coeff)
 
     def residual(self, u: np.ndarray) -> np.ndarray:
         """F(u) (n,); meaningful on the free dofs."""

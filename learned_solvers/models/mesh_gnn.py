@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from ..canonical.pde import PDEData
+from ..canonical.pde import PDEData, cell_mean_coefficient
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
 __all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "residual_hat"]
@@ -283,9 +283,7 @@ def _ql_terms(g: MeshGraph, uu: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """For U (N,) in original units: cell coefficients k (C,), cell gradients (C, d), K(U) U (N,)."""
     uc = uu[g.ql_cells]  # (C, d+1)
     d1 = uc.shape[1]
-    s = uc.sum(1)
-    a0, a1, a2 = g.ql_coeff
-    k = a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
+    k = cell_mean_coefficient(uc, g.ql_coeff)
     gu = spmm(g.ql_grad, uu).view(uc.shape[0], d1 - 1)
     ku = spmm((g.ql_grad[1], g.ql_grad[0]), (gu * (g.ql_meas * k)[:, None]).reshape(-1))
     return k, gu, ku
