@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
@@ -41,20 +42,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train_pde(args: argparse.Namespace) -> int:
+def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     from problems.registry import make_family
 
     from .bench.pde import PDEBenchConfig, make_pde_backend, train_pde_starter
+    from .training import distributed
 
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
-                         epochs=args.epochs, width=args.pde_width or 32, device=args.device,
+                         epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out)
     fam = make_family(cfg.family)
     backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
-    print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
-          f"{info['val_error']:.3g}, automatic k {starter.k})")
+    if distributed.is_main():
+        print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
+              f"{info['val_error']:.3g}, automatic k {starter.k})")
     return 0
 
 
@@ -62,22 +65,34 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from problems.registry import is_pde_family, make_family
 
     from .bench.qp import bench_backend, train_starter
+    from .training import distributed
     from .training.data import label_instances
     from .training.train import TrainConfig
 
-    if is_pde_family(args.family):
-        return _cmd_train_pde(args)
-    if any(v is not None for v in (args.pc, args.ksp_type, args.pde_width)):
-        raise ValueError("--pc, --ksp-type and --pde-width apply to PDE families only")
-    fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
-    cfg = TrainConfig(epochs=args.epochs, width=args.width, device=args.device, seed=args.seed,
-                      **({"train_k": args.train_k} if args.train_k is not None else {}))
-    backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
-    data = label_instances(fam.sample(args.train, seed=args.seed), scheduler=args.scheduler)
-    starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend)
-    path = starter.save(args.out, solver=args.solver, **info)
-    print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error {info['val_error']:.3g})")
-    return 0
+    # under torchrun (WORLD_SIZE > 1): one DDP rank per process, rank 0 writes the checkpoint
+    device = distributed.init_from_env(args.device)
+    try:
+        if is_pde_family(args.family):
+            return _cmd_train_pde(args, device)
+        if any(v is not None for v in (args.pc, args.ksp_type, args.pde_width)):
+            raise ValueError("--pc, --ksp-type and --pde-width apply to PDE families only")
+        fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
+        cfg = TrainConfig(epochs=args.epochs, width=args.width, device=device, seed=args.seed,
+                          **({"train_k": args.train_k} if args.train_k is not None else {}))
+        backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
+        mine = label_instances(distributed.shard(fam.sample(args.train, seed=args.seed)), scheduler=args.scheduler,
+                               progress=distributed.is_main())
+        data = distributed.gather_shards(mine)
+        main = distributed.is_main()
+        starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None)
+        if main:
+            path = starter.save(args.out, solver=args.solver, **info)
+            print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "
+                  f"{info['val_error']:.3g})")
+        distributed.barrier()
+        return 0
+    finally:
+        distributed.shutdown()
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
@@ -227,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scheduler", default="local", help="labelling: 'local' Dask cluster, an address, or 'serial'")
     d.set_defaults(func=_cmd_demo)
 
-    t = sub.add_parser("train", help="train a warm-start model on a problem family")
+    t = sub.add_parser("train", help="train a warm-start model on a problem family",
+                       epilog="Data-parallel: torchrun --nproc_per_node N -m learned_solvers.cli train ... "
+                              "(DDP; one GPU per rank with --device cuda; rank 0 writes the checkpoint).")
     _family_args(t)
     t.add_argument("--solver", default="pdlp",
                    help="the solver the model will warm-start (recorded; PDE families: ksp or snes, which also "
@@ -331,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     from .canonical import InvalidProblemError
     from .checkpoint import CheckpointError
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.func is not _cmd_train:
+        # each rank would run the whole command and write the same files
+        print(f"learned-solvers: error: only `train` runs under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); "
+              "run the other commands as one process", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:

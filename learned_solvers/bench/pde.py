@@ -188,27 +188,35 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     """Label ``cfg.n_train`` instances, train the mesh model, pick the automatic k on the
     validation split (unless ``cfg.k``) and save ``cfg.save_checkpoint`` if set.
     Returns (starter, info, training PDEData, their solutions)."""
+    from ..training import distributed
+
     train_insts = fam.sample(cfg.n_train, seed=cfg.seed)
-    train_pdes, train_sols = label_pde_parallel(fam, train_insts, scheduler=cfg.scheduler, progress=progress)
+    # under torchrun each rank labels its share, and every rank trains on all of them
+    main = distributed.is_main()
+    pdes, sols = label_pde_parallel(fam, distributed.shard(train_insts), scheduler=cfg.scheduler,
+                                    progress=progress and main)
+    pairs = distributed.gather_shards(list(zip(pdes, sols)))
+    train_pdes, train_sols = [p for p, _ in pairs], [u for _, u in pairs]
     if len(train_pdes) < 2:
         raise RuntimeError(f"family {fam.spec()}: {len(train_pdes)} of {len(train_insts)} instances have a reference "
                            "solution; training needs at least 2")
-    kept = {p.name for p in train_pdes}
-    train_insts = [i for i in train_insts if i.name in kept]
+    by_name = {i.name: i for i in train_insts}
+    train_insts = [by_name[p.name] for p in train_pdes]
     tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
         epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
         **({"train_k": cfg.train_k} if cfg.train_k is not None else {})), progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes)}
-    if cfg.k is None:
+    if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
         k, rows = choose_k(starter, fam, [train_insts[i] for i in val], [train_pdes[i] for i in val], backend)
         starter.k = k
         info["auto_k"] = rows
-    if cfg.save_checkpoint:
+    if cfg.save_checkpoint and main:
         starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds)
+    distributed.barrier()
     return starter, info, train_pdes, train_sols
 
 

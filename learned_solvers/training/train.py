@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from ..core import jacobian_penalty
 from ..models.anchors import AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
+from . import distributed
 from .data import Labelled
 
 __all__ = ["TrainConfig", "TrainResult", "train_qp_model", "graph_targets"]
@@ -95,7 +96,9 @@ def _index_in_group(items: list[Labelled], i: int) -> int:
 
 
 def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(), progress: bool = True) -> TrainResult:
-    """Train on ``data`` (a ``val_fraction`` is held out for model selection)."""
+    """Train on ``data`` (a ``val_fraction`` is held out for model selection). Under torchrun
+    (``training.distributed``) every rank passes the same ``data`` and trains on its share of
+    each epoch's batches, with gradients averaged by DDP; every rank returns the same model."""
     if len(data) < 2:
         raise ValueError("training needs at least 2 solved instances")
     torch.manual_seed(config.seed)
@@ -114,16 +117,20 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     val_b = _batches(val, config.batch, config.device, bank, leave_one_out=False, anchor_scale=scale)
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc="training (implicit diff)", disable=not progress)
+    net = distributed.wrap(model)
+    rank, world = distributed.rank_and_world()
+    desc = "training (implicit diff)" + (f", {world} DDP ranks" if world > 1 else "")
+    bar = tqdm(range(config.epochs), desc=desc, disable=not progress or rank > 0)
 
     for epoch in bar:
         model.train()
         tot = 0.0
-        for j in rng.permutation(len(train_b)):
+        mine = distributed.epoch_share(len(train_b), rng)
+        for j in mine:
             g, tx, ty = train_b[j]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                x, y, rec = model(g)
+                x, y, rec = net(g)
                 loss = _loss(x, y, tx, ty, g)
                 if config.jacobian_weight > 0:
                     blk = model.block
@@ -136,12 +143,15 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
         sched.step()
         model.eval()
         with torch.no_grad():
+            # every rank scores the whole validation split: the same weights give the same
+            # score, so every rank keeps the same best state
             v = sum(_loss(*model(g)[:2], tx, ty, g).item() for g, tx, ty in val_b) / len(val_b)
-        history.append({"epoch": epoch, "train_loss": tot / len(train_b), "val_loss": v})
+        train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": v})
         if v < best:
             best = v
             best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-        bar.set_postfix(train=f"{tot / len(train_b):.3e}", val=f"{v:.3e}")
+        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{v:.3e}")
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

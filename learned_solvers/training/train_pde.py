@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..canonical.pde import PDEData
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
                                build_mesh_graph, residual_hat)
+from . import distributed
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
 
@@ -77,7 +78,9 @@ def relative_errors(pred: list[np.ndarray], true: list[np.ndarray]) -> np.ndarra
 
 def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config: PDETrainConfig = PDETrainConfig(),
                      progress: bool = True) -> PDETrainResult:
-    """Fit on (pdes, solutions); a ``val_fraction`` is held out for model selection."""
+    """Fit on (pdes, solutions); a ``val_fraction`` is held out for model selection. Under
+    torchrun every rank passes the same data and trains on its share of each epoch's batches
+    (DDP), as ``train_qp_model`` does."""
     if len(pdes) < 2:
         raise ValueError("training needs at least 2 solved instances")
     torch.manual_seed(config.seed)
@@ -138,15 +141,19 @@ def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=f"training mesh model ({model.cfg.backward} gradients)", disable=not progress)
+    net = distributed.wrap(model)
+    rank, world = distributed.rank_and_world()
+    desc = f"training mesh model ({model.cfg.backward} gradients)" + (f", {world} DDP ranks" if world > 1 else "")
+    bar = tqdm(range(config.epochs), desc=desc, disable=not progress or rank > 0)
     for epoch in bar:
         model.train()
         tot = 0.0
-        for j in rng.permutation(len(train_b)):
+        mine = distributed.epoch_share(len(train_b), rng)
+        for j in mine:
             g, t = train_b[j]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                u, _ = model(g)
+                u, _ = net(g)
                 loss = _loss(u, t, g, config.residual_weight)
                 opt.zero_grad()
                 loss.backward()
@@ -159,10 +166,11 @@ def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list,
             v = float(np.mean([torch.stack([(a - b).norm() / (b.norm() + 1e-12) for a, b in
                                             zip(_split(model(g)[0], g.sizes), _split(t, g.sizes))]).mean().item()
                                for g, t in val_b]))
-        history.append({"epoch": epoch, "train_loss": tot / len(train_b), "val_error": v})
+        train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_error": v})
         if v < best:
             best, best_state = v, {k: x.detach().clone() for k, x in model.state_dict().items()}
-        bar.set_postfix(train=f"{tot / len(train_b):.3e}", val=f"{v:.3e}")
+        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{v:.3e}")
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
