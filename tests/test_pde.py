@@ -173,6 +173,29 @@ def test_model_runs_on_a_finer_mesh(darcy_starter):
     assert g is not None and g.shape == (17 * 17,) and np.isfinite(g).all()
 
 
+def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
+    """Inference keeps the mesh-only graph parts between calls; the graph and the guess are
+    the same as built from scratch, on the training mesh and on another one after it."""
+    import torch
+
+    from learned_solvers.models.mesh_gnn import MeshCache, build_mesh_graph
+
+    fam, st, path = darcy_starter
+    model, cache = st.model, MeshCache(size=1)
+    fine = make_family("darcy:n=12")
+    for f, seed in ((fam, 5), (fam, 6), (fine, 7), (fam, 8)):
+        prob, fields = f.load(f.sample(1, seed=seed)[0])
+        pde = to_pde(prob, fields=fields)
+        kw = dict(grid=model.cfg.grid, coarse_correction=model.cfg.coarse_correction, for_training=False)
+        cached, fresh = (build_mesh_graph([pde], st.norm, cache=cache, **kw), build_mesh_graph([pde], st.norm, **kw))
+        for name in ("W", "Ahat", "pool", "unpool", "Araw", "P"):
+            assert torch.equal(getattr(cached, name)[0].to_dense(), getattr(fresh, name)[0].to_dense()), name
+        assert torch.equal(cached.Ac_chol, fresh.Ac_chol) and torch.equal(cached.feat, fresh.feat)
+        with torch.no_grad():
+            assert torch.equal(model(cached, k=3)[0], model(fresh, k=3)[0])
+    assert len(cache._parts) == 1  # size 1: the n=12 mesh pushed out n=8, which came back
+
+
 def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starter):
     """SPD operator: the guess at k is the least-energy iterate of the first k, so its energy
     (the squared A-norm error up to a constant) does not grow with k; without the safeguard the

@@ -141,20 +141,27 @@ class MeshGraph:
         return MeshGraph(**{k: move(v) for k, v in self.__dict__.items()})
 
 
-def _csr1(m: sp.spmatrix, dtype: torch.dtype) -> Tensor:
+def _csr1(m: sp.spmatrix, dtype: torch.dtype, index: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """torch CSR of m; ``index``: m's (indptr, indices) as int64 tensors when already made
+    (matrices that share a sparsity pattern share them)."""
     m = sp.csr_matrix(m)
     m.sort_indices()
+    if index is None:
+        index = (torch.as_tensor(m.indptr, dtype=torch.int64), torch.as_tensor(m.indices, dtype=torch.int64))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(torch.as_tensor(m.indptr, dtype=torch.int64),
-                                   torch.as_tensor(m.indices, dtype=torch.int64),
-                                       torch.as_tensor(m.data, dtype=dtype), m.shape, check_invariants=False)
+        return torch.sparse_csr_tensor(*index, torch.as_tensor(m.data, dtype=dtype), m.shape, check_invariants=False)
 
 
-def _csr(m: sp.spmatrix, dtype: torch.dtype, transpose: bool = True) -> tuple[Tensor, Tensor | None]:
+def _csr(m: sp.spmatrix, dtype: torch.dtype, transpose: bool = True,
+         index: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor | None]:
     """(M, M^T) as torch CSR: the transpose is kept so that backward never converts formats
     (inference, which has no backward, skips it)."""
-    return (_csr1(m, dtype), _csr1(sp.csr_matrix(m).T, dtype) if transpose else None)
+    return (_csr1(m, dtype, index), _csr1(sp.csr_matrix(m).T, dtype) if transpose else None)
+
+
+def _block_diag(ms: list[sp.spmatrix]) -> sp.csr_matrix:
+    return sp.csr_matrix(ms[0]) if len(ms) == 1 else sp.block_diag(ms, format="csr")
 
 
 class _SpMM(torch.autograd.Function):
@@ -177,16 +184,75 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
     return _SpMM.apply(pair[0], pair[1], x)
 
 
+@dataclass
+class _MeshPart:
+    """What a graph needs of one instance's mesh alone (not of its coefficients): the operator's
+    sorted sparsity pattern (row of each nonzero, off-diagonal mask), the dofs' unit-box
+    coordinates x01 (n, d), the pooling weights (grid^d, n) and the masked coarse interpolation
+    (n, cgrid^d); for a batch of one, the torch tensors made from them."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    rows: np.ndarray
+    offdiag: np.ndarray
+    x01: np.ndarray
+    interp: sp.csr_matrix
+    pm: sp.csr_matrix | None
+    torch_parts: dict = field(default_factory=dict)
+
+
+class MeshCache:
+    """Mesh-only graph parts kept between inference calls (``MeshImplicitModel.predict``): a
+    family's instances share one mesh, so only the coefficient-dependent values are rebuilt.
+    Keyed by the dof coordinates, Dirichlet mask and sparsity pattern; holds ``size`` meshes."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._parts: dict[bytes, _MeshPart] = {}
+
+    def part(self, key: bytes, make: Callable[[], _MeshPart]) -> _MeshPart:
+        if key not in self._parts:
+            if len(self._parts) >= self.size:
+                self._parts.pop(next(iter(self._parts)))
+            self._parts[key] = make()
+        return self._parts[key]
+
+
+def _mesh_key(p: PDEData, a: sp.csr_matrix, *extra: object) -> bytes:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (p.coords, p.dirichlet, a.indptr, a.indices):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(repr(extra).encode())
+    return h.digest()
+
+
+def _make_part(p: PDEData, a: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, grid: int, cgrid: int,
+               coarse: bool) -> _MeshPart:
+    rows = np.repeat(np.arange(p.n), np.diff(a.indptr))
+    x01 = (p.coords[:, :len(lo)] - lo) / np.maximum(hi - lo, 1e-12)
+    interp = _bilinear(x01, grid)
+    pm = None
+    if coarse:
+        ci = interp if cgrid == grid else _bilinear(x01, cgrid)
+        pm = (sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr()  # corrections leave Dirichlet dofs alone
+    return _MeshPart(indptr=a.indptr, indices=a.indices, rows=rows, offdiag=a.indices != rows, x01=x01,
+                     interp=interp, pm=pm)
+
+
 def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
                      coarse_correction: bool = False, anchors: list[np.ndarray | None] | None = None,
-                     for_training: bool = True, quasilinear: tuple[float, float, float] | None = None) -> MeshGraph:
+                     for_training: bool = True, quasilinear: tuple[float, float, float] | None = None,
+                     cache: MeshCache | None = None) -> MeshGraph:
     """Jacobi-scale each instance's system and stack the batch block-diagonally.
 
     anchors: per instance the solution of the nearest training instance (or None): the model
     predicts a correction to it, and sees it as a feature. quasilinear: the k(u) coefficients
-    of a model that feeds back the exact residual; every instance must carry it with them."""
+    of a model that feeds back the exact residual; every instance must carry it with them.
+    cache: mesh-only parts kept between calls (inference on one mesh after another)."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
-    araws, braws, ps, acs, anc = [], [], [], [], []
+    araws, braws, ps, acs, anc, parts = [], [], [], [], [], []
     symmetric = True
     # the coarse space must be coarser than the mesh, or its operator is singular
     cgrid = max(2, min(grid, int(np.sqrt(min(p.n for p in pdes)) / 4)))
@@ -195,34 +261,36 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     nb = grid ** gdim
     fm, fs = np.asarray(norm.field_mean), np.asarray(norm.field_std)
     for p in pdes:
+        a = p.operator.tocsr()
+        a = a if a.has_sorted_indices else a.sorted_indices()
+        make = lambda: _make_part(p, a, lo, hi, grid, cgrid, coarse_correction)  # noqa: E731
+        part = make() if cache is None else cache.part(_mesh_key(p, a, lo.tolist(), hi.tolist(), grid, cgrid,
+                                                                 coarse_correction), make)
+        parts.append(part)
         d = p.diagonal()
-        dinv = sp.diags(1.0 / d)
-        ah = (dinv @ p.operator).tocsr()
-        off = ah - sp.diags(ah.diagonal())
-        keep = sp.diags((~p.dirichlet).astype(float))
-        ws.append((-(keep @ off)).tocsr())
+        # D^-1 A, and W = -(D^-1 A) off the diagonal and off Dirichlet rows, on A's own pattern
+        ah = sp.csr_matrix((a.data / d[part.rows], part.indices, part.indptr), shape=a.shape)
+        keep = (~p.dirichlet).astype(float)
+        ws.append(sp.csr_matrix((np.where(part.offdiag, -ah.data * keep[part.rows], 0.0), part.indices, part.indptr),
+                                shape=a.shape))
         ahs.append(ah)
         b = p.rhs / d / norm.u_scale
         bh.append(b)
         rn.append(np.full(p.n, 1.0 / (np.sqrt(np.mean(b[~p.dirichlet] ** 2)) + 1e-12) if (~p.dirichlet).any() else 1.0))
         mk.append(p.dirichlet)
         bcs.append(p.bc_values / norm.u_scale)
-        x01 = (p.coords[:, :gdim] - lo) / np.maximum(hi - lo, 1e-12)
-        a = anchors[len(feats)] if anchors is not None else None
-        anc.append(np.zeros(p.n) if a is None else np.asarray(a, dtype=float) / norm.u_scale)
+        an = anchors[len(feats)] if anchors is not None else None
+        anc.append(np.zeros(p.n) if an is None else np.asarray(an, dtype=float) / norm.u_scale)
         feats.append(np.hstack([(p.fields - fm) / fs, p.dirichlet[:, None], (p.bc_values / norm.u_scale)[:, None],
-                                x01, anc[-1][:, None], np.full((p.n, 1), float(a is not None))]))
-        interp = _bilinear(x01, grid)
-        pools.append(interp)
+                                part.x01, anc[-1][:, None], np.full((p.n, 1), float(an is not None))]))
+        pools.append(part.interp)
         if coarse_correction and quasilinear is not None:
-            ci = interp if cgrid == grid else _bilinear(x01, cgrid)
-            ps.append((sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr())
+            ps.append(part.pm)
         elif coarse_correction:
             sa = float(np.mean(np.abs(d)))
-            araw = (p.operator / sa).tocsr()
+            araw = sp.csr_matrix((a.data / sa, part.indices, part.indptr), shape=a.shape)
             symmetric = symmetric and abs(araw - araw.T).max() <= 1e-10 * abs(araw).max()
-            ci = interp if cgrid == grid else _bilinear(x01, cgrid)
-            pm = (sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr()  # corrections leave Dirichlet dofs alone
+            pm = part.pm
             ac = (pm.T @ araw @ pm).toarray()
             araws.append(araw)
             braws.append(p.rhs / sa / norm.u_scale)
@@ -234,24 +302,45 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         ql = _stack_quasilinear(pdes, norm, tuple(float(a) for a in quasilinear), dtype)
         if coarse_correction:
             pc = np.vstack([pm.toarray() for pm in ps])
-            grad = sp.block_diag([p.quasilinear.grad for p in pdes]).tocsr()
-            ql.update(ql_P=_csr(sp.block_diag(ps), dtype, True), ql_Pc=torch.as_tensor(pc, dtype=dtype),
+            grad = _block_diag([p.quasilinear.grad for p in pdes])
+            ql.update(ql_P=_csr(_block_diag(ps), dtype, True), ql_Pc=torch.as_tensor(pc, dtype=dtype),
                       ql_GPc=torch.as_tensor(grad @ pc, dtype=dtype),
                       ql_free=torch.as_tensor(np.concatenate([~p.dirichlet for p in pdes]), dtype=dtype))
         coarse_correction = False  # the linear coarse correction's data are not built
-    pool = sp.block_diag(pools, format="csr")
-    counts = np.asarray(pool.sum(1)).ravel()
-    pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
-    t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
     tr = for_training
-    pool_t = pool.T.tocsr()
+    # one instance (inference): the pattern's indices and the mesh-only tensors come from its part
+    single = parts[0].torch_parts if len(pdes) == 1 and cache is not None else None
+    index = None
+    if single is not None:
+        key = ("index", dtype)
+        if key not in single:
+            single[key] = (torch.as_tensor(parts[0].indptr, dtype=torch.int64),
+                           torch.as_tensor(parts[0].indices, dtype=torch.int64))
+        index = single[key]
+
+    def mesh_only(name: str, make: Callable[[], object]):
+        if single is None:
+            return make()
+        key = (name, dtype, tr)
+        if key not in single:
+            single[key] = make()
+        return single[key]
+
+    def pooling():
+        pool = _block_diag(pools)
+        counts = np.asarray(pool.sum(1)).ravel()
+        pool_mean = sp.diags(1.0 / np.maximum(counts, 1e-12)) @ pool
+        return _csr(pool_mean, dtype, tr), _csr(pool.T.tocsr(), dtype, tr)
+
+    pool_t, unpool_t = mesh_only("pool", pooling)
+    t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
     return MeshGraph(
-        W=_csr(sp.block_diag(ws), dtype, tr), Ahat=_csr(sp.block_diag(ahs), dtype, tr), bhat=t(bh), rnorm=t(rn),
-        mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), anchor=t(anc), feat=t(feats),
-        pool=_csr(pool_mean, dtype, tr), unpool=_csr(pool_t, dtype, tr), sizes=[p.n for p in pdes], nb=nb,
-        Araw=_csr(sp.block_diag(araws), dtype, tr) if coarse_correction else None,
+        W=_csr(_block_diag(ws), dtype, tr, index), Ahat=_csr(_block_diag(ahs), dtype, tr, index), bhat=t(bh),
+        rnorm=t(rn), mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), anchor=t(anc), feat=t(feats),
+        pool=pool_t, unpool=unpool_t, sizes=[p.n for p in pdes], nb=nb,
+        Araw=_csr(_block_diag(araws), dtype, tr, index) if coarse_correction else None,
         braw=t(braws) if coarse_correction else None,
-        P=_csr(sp.block_diag(ps), dtype, True) if coarse_correction else None,
+        P=mesh_only("P", lambda: _csr(_block_diag(ps), dtype, True)) if coarse_correction else None,
         Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=nc,
         spd=coarse_correction and symmetric, **ql,
     )
@@ -492,6 +581,7 @@ class MeshImplicitModel(nn.Module):
         backward = (ImplicitDiff(solver=Picard(), tol=1e-4, max_iter=30) if cfg.backward == "implicit"
                     else Phantom(steps=5, damping=0.5))
         self.layer = ImplicitLayer(_Block(cfg), solver=Picard(), backward=backward, train_k=cfg.train_k)
+        self._mesh_cache: MeshCache | None = None  # made at the first predict
 
     @property
     def block(self) -> _Block:
@@ -527,9 +617,11 @@ class MeshImplicitModel(nn.Module):
                 merit: Callable[[Tensor], Tensor] | None = None) -> list[np.ndarray]:
         """Solutions (n_i,) in original units (inference, no grad); ``safeguard`` and ``merit``
         as in ``forward``."""
+        if self._mesh_cache is None:
+            self._mesh_cache = MeshCache()
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
                              coarse_correction=self.cfg.coarse_correction, anchors=anchors,
-                             for_training=False, quasilinear=self.cfg.quasilinear).to(device)
+                             for_training=False, quasilinear=self.cfg.quasilinear, cache=self._mesh_cache).to(device)
         with torch.no_grad():
             u, _ = self(g, k=k, safeguard=safeguard, merit=merit)
         u = (u * norm.u_scale).double().cpu().numpy()
