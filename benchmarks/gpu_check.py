@@ -1,5 +1,6 @@
 """CUDA checks in one short run: the core tests, paper-lp training, peak training memory
-(implicit vs unrolled), and the mesh model's training and inference on CUDA.
+(implicit vs unrolled), the mesh model's training and inference on CUDA, and the mesh model
+trained under torchrun (DDP over NCCL, one rank per GPU).
 
 Needs no LP solver or dolfinx where it runs: ``--make-data DIR`` (run where they are
 installed) writes the labelled data it reads. Usage::
@@ -118,14 +119,63 @@ def mesh(data: Path, dev: str) -> dict:
     return out
 
 
+def ddp_worker(data: Path, dev: str, out: Path) -> None:
+    """One torchrun rank: the mesh model trained for 2 epochs under DDP; each rank writes its
+    weights' checksum, so that the caller can see the ranks agree."""
+    import torch
+
+    from learned_solvers.training import distributed
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+
+    device = distributed.init_from_env(dev)
+    rank, world = distributed.rank_and_world()
+    pdes, sols = load_darcy(data / "darcy64.npz")
+    t0 = time.perf_counter()
+    tr = train_mesh_model(pdes[:32], sols[:32], config=PDETrainConfig(epochs=2, device=device), progress=False)
+    w = torch.cat([p.detach().double().cpu().ravel() for p in tr.model.parameters()])
+    (out / f"ddp_rank{rank}.json").write_text(json.dumps({
+        "rank": rank, "world": world, "device": device, "seconds": time.perf_counter() - t0,
+        "val_error": tr.val_error, "weights_sum": float(w.sum()), "weights_norm": float(w.norm())}))
+    distributed.shutdown()
+
+
+def ddp(data: Path, dev: str, tmp: Path) -> dict:
+    import torch
+
+    n = max(1, torch.cuda.device_count()) if dev == "cuda" else 2
+    tmp.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
+                        __file__, "--ddp-worker", "--data", str(data), "--out", str(tmp), "--device", dev],
+                       capture_output=True, text=True)
+    ranks = [json.loads(f.read_text()) for f in sorted(tmp.glob("ddp_rank*.json"))]
+    out = {"returncode": r.returncode, "ranks": ranks,
+           "ranks_agree": len(ranks) == n and len({(x["weights_sum"], x["weights_norm"]) for x in ranks}) == 1}
+    if r.returncode != 0:
+        out["stderr_tail"] = r.stderr[-1500:]
+    print("ddp", out, flush=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--make-data", default=None)
     ap.add_argument("--data", default=".devcarry")
     ap.add_argument("--out", default="gpu_check.json")
+    ap.add_argument("--ddp-worker", action="store_true", help="(internal) one torchrun rank of the DDP check")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--only-ddp", action="store_true", help="run the DDP check alone (it runs on the CPU too)")
     a = ap.parse_args()
     if a.make_data:
         make_data(Path(a.make_data))
+        return 0
+    if a.ddp_worker:
+        ddp_worker(Path(a.data), a.device, Path(a.out))
+        return 0
+    if a.only_ddp:
+        import torch
+
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        Path(a.out).write_text(json.dumps(ddp(Path(a.data), dev, Path(a.out).with_suffix(".ddp")), indent=2))
         return 0
     import torch
 
@@ -146,6 +196,7 @@ def main() -> int:
                        progress=False)
     rep["paper_lp_width16_10_epochs"] = {"rows": plp["rows"], "seconds": time.perf_counter() - t0}
     print("paper-lp", json.dumps(plp["rows"]), flush=True)
+    rep["ddp"] = ddp(Path(a.data), dev, Path(a.out).with_suffix(".ddp"))
     Path(a.out).write_text(json.dumps(rep, indent=2))
     return 0
 

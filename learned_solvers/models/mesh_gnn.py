@@ -187,14 +187,17 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
 @dataclass
 class _MeshPart:
     """What a graph needs of one instance's mesh alone (not of its coefficients): the operator's
-    sorted sparsity pattern (row of each nonzero, off-diagonal mask), the dofs' unit-box
+    sorted sparsity pattern (row of each nonzero) and W's part of it (``w_sel``: off the
+    diagonal and off Dirichlet rows; ``w_indptr``, ``w_indices``), the dofs' unit-box
     coordinates x01 (n, d), the pooling weights (grid^d, n) and the masked coarse interpolation
     (n, cgrid^d); for a batch of one, the torch tensors made from them."""
 
     indptr: np.ndarray
     indices: np.ndarray
     rows: np.ndarray
-    offdiag: np.ndarray
+    w_sel: np.ndarray
+    w_indptr: np.ndarray
+    w_indices: np.ndarray
     x01: np.ndarray
     interp: sp.csr_matrix
     pm: sp.csr_matrix | None
@@ -237,8 +240,10 @@ def _make_part(p: PDEData, a: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, gri
     if coarse:
         ci = interp if cgrid == grid else _bilinear(x01, cgrid)
         pm = (sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr()  # corrections leave Dirichlet dofs alone
-    return _MeshPart(indptr=a.indptr, indices=a.indices, rows=rows, offdiag=a.indices != rows, x01=x01,
-                     interp=interp, pm=pm)
+    w_sel = (a.indices != rows) & ~p.dirichlet[rows]
+    w_indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[w_sel], minlength=p.n))]).astype(a.indptr.dtype)
+    return _MeshPart(indptr=a.indptr, indices=a.indices, rows=rows, w_sel=w_sel, w_indptr=w_indptr,
+                     w_indices=a.indices[w_sel], x01=x01, interp=interp, pm=pm)
 
 
 def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
@@ -268,11 +273,9 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
                                                                  coarse_correction), make)
         parts.append(part)
         d = p.diagonal()
-        # D^-1 A, and W = -(D^-1 A) off the diagonal and off Dirichlet rows, on A's own pattern
+        # D^-1 A on A's own pattern, and W = -(D^-1 A) off the diagonal and off Dirichlet rows
         ah = sp.csr_matrix((a.data / d[part.rows], part.indices, part.indptr), shape=a.shape)
-        keep = (~p.dirichlet).astype(float)
-        ws.append(sp.csr_matrix((np.where(part.offdiag, -ah.data * keep[part.rows], 0.0), part.indices, part.indptr),
-                                shape=a.shape))
+        ws.append(sp.csr_matrix((-ah.data[part.w_sel], part.w_indices, part.w_indptr), shape=a.shape))
         ahs.append(ah)
         b = p.rhs / d / norm.u_scale
         bh.append(b)
@@ -310,13 +313,13 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     tr = for_training
     # one instance (inference): the pattern's indices and the mesh-only tensors come from its part
     single = parts[0].torch_parts if len(pdes) == 1 and cache is not None else None
-    index = None
+    index = w_index = None
     if single is not None:
-        key = ("index", dtype)
-        if key not in single:
-            single[key] = (torch.as_tensor(parts[0].indptr, dtype=torch.int64),
-                           torch.as_tensor(parts[0].indices, dtype=torch.int64))
-        index = single[key]
+        if "index" not in single:
+            p0 = parts[0]
+            single["index"] = tuple(torch.as_tensor(v, dtype=torch.int64) for v in (p0.indptr, p0.indices))
+            single["w_index"] = tuple(torch.as_tensor(v, dtype=torch.int64) for v in (p0.w_indptr, p0.w_indices))
+        index, w_index = single["index"], single["w_index"]
 
     def mesh_only(name: str, make: Callable[[], object]):
         if single is None:
@@ -335,7 +338,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     pool_t, unpool_t = mesh_only("pool", pooling)
     t = lambda v: torch.as_tensor(np.concatenate(v), dtype=dtype)  # noqa: E731
     return MeshGraph(
-        W=_csr(_block_diag(ws), dtype, tr, index), Ahat=_csr(_block_diag(ahs), dtype, tr, index), bhat=t(bh),
+        W=_csr(_block_diag(ws), dtype, tr, w_index), Ahat=_csr(_block_diag(ahs), dtype, tr, index), bhat=t(bh),
         rnorm=t(rn), mask=torch.as_tensor(np.concatenate(mk)), bc=t(bcs), anchor=t(anc), feat=t(feats),
         pool=pool_t, unpool=unpool_t, sizes=[p.n for p in pdes], nb=nb,
         Araw=_csr(_block_diag(araws), dtype, tr, index) if coarse_correction else None,
