@@ -144,6 +144,8 @@ def ddp(data: Path, dev: str, tmp: Path) -> dict:
 
     n = max(1, torch.cuda.device_count()) if dev == "cuda" else 2
     tmp.mkdir(parents=True, exist_ok=True)
+    for f in tmp.glob("ddp_rank*.json"):
+        f.unlink()  # a previous run's ranks
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
                         __file__, "--ddp-worker", "--data", str(data), "--out", str(tmp), "--device", dev],
                        capture_output=True, text=True)
