@@ -29,6 +29,11 @@ declare -A RUNS=(
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
   [darcy_ksp_gamg_k16_rtol1e-5]="bench $D --pc gamg --k 16 --tol 1e-5"
   [darcy_ksp_jacobi_k16_rtol1e-5]="bench $D --pc jacobi --k 16 --tol 1e-5"
+  # the Jacobian penalty the LP/QP model trains with (--jacobian-weight), on darcy: does the k-th iterate settle?
+  [darcy_ksp_gamg_jac]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 1 --save-checkpoint runs/darcy64-jac.safetensors"
+  [scaling_darcy_jac]="scaling --family darcy --checkpoint runs/darcy64-jac.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac.png"
+  [darcy_ksp_gamg_jac0.01]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 0.01 --save-checkpoint runs/darcy64-jac0.01.safetensors"
+  [scaling_darcy_jac0.01]="scaling --family darcy --checkpoint runs/darcy64-jac0.01.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac0.01.png"
   # a wider, longer-trained nonlinear-poisson model
   [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --save-checkpoint runs/nlp32_w64.safetensors"
 )

@@ -51,7 +51,8 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
-                         scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out)
+                         scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
+                         jacobian_weight=args.jacobian_weight)
     fam = make_family(cfg.family)
     backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
@@ -78,7 +79,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ValueError("--pc, --ksp-type and --pde-width apply to PDE families only")
         fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
         cfg = TrainConfig(epochs=args.epochs, width=args.width, device=device, seed=args.seed,
-                          **({"train_k": args.train_k} if args.train_k is not None else {}))
+                          **({"train_k": args.train_k} if args.train_k is not None else {}),
+                          **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
         mine = label_instances(distributed.shard(fam.sample(args.train, seed=args.seed)), scheduler=args.scheduler,
                                progress=distributed.is_main())
@@ -123,7 +125,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width, device=args.device, ksp_type=args.ksp_type,
                          pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family, scheduler=args.scheduler,
-                         train_k=args.train_k)
+                         train_k=args.train_k, jacobian_weight=args.jacobian_weight)
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:
@@ -143,7 +145,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
                       scheduler=args.scheduler, polish=not args.no_polish, save_checkpoint=args.save_checkpoint,
-                      train_k=args.train_k)
+                      train_k=args.train_k, jacobian_weight=args.jacobian_weight)
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -167,12 +169,16 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
     print(f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances")
     raw = any("raw_error_median" in r for r in rep["rows"])
+    k0 = rep["rows"][0]["k"]
     print(f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
-          + (f" {'raw k-th error':>15}" if raw else ""))
+          + (f" {'raw k-th error':>15}" if raw else "") + f" {f'iters <= k={k0}':>14}")
     for r in rep["rows"]:
         print(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
               f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}"
-              + (f" {r.get('raw_error_median', float('nan')):>15.4e}" if raw else ""))
+              + (f" {r.get('raw_error_median', float('nan')):>15.4e}" if raw else "")
+              + f" {r['iterations_not_above_first_k']:>14.2f}")
+    print(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
+          f"than from the k={k0} start)")
     if rep.get("auto_k_time_over_best") is not None:
         print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
               f"of the sweep (k={rep['best_k']})")
@@ -227,6 +233,9 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-k", type=int, default=None,
                    help="model iterations in training (default 20 for LP/QP, 16 for PDE families); more reach "
                         "farther across the instance's graph")
+    p.add_argument("--jacobian-weight", type=float, default=None,
+                   help="weight of the Jacobian penalty that keeps the block contractive in training "
+                        "(default 1.0 for LP/QP, 0 for PDE families)")
     p.add_argument("--scheduler", default="local",
                    help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")
 

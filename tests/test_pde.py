@@ -313,6 +313,24 @@ def test_mesh_model_iterates_to_smaller_error_with_more_k():
     assert e16 < e1
 
 
+def test_jacobian_penalty_enters_mesh_training_and_is_validated():
+    """--jacobian-weight on a PDE family: the penalty changes the trained weights (same seed,
+    same batches); a negative weight is refused."""
+    import torch
+
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+
+    fam = make_family("darcy:n=8")
+    pdes, sols = label_pde(fam, fam.sample(6, seed=4), progress=False)
+    runs = [train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=4, jacobian_weight=w),
+                             progress=False) for w in (0.0, 10.0)]
+    w0, w1 = (r.model.block.lin_r.weight.detach() for r in runs)
+    assert torch.isfinite(w1).all() and not torch.equal(w0, w1)
+    with pytest.raises(ValueError, match="jacobian_weight"):
+        PDETrainConfig(jacobian_weight=-1.0)
+
+
 def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     from learned_solvers.cli import main
 

@@ -256,6 +256,10 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert [r["k"] for r in rows] == [1, 4, 16]
     assert all({"error_median", "iterations_median", "total_seconds_median", "lipschitz"} <= set(r) for r in rows)
+    # paired with k = 1, per instance: k = 1 against itself is 1.0 on both counts
+    assert rows[0]["iterations_not_above_first_k"] == 1.0 and rows[0]["iterations_over_first_k_median"] == 1.0
+    assert all(0.0 <= r["iterations_not_above_first_k"] <= 1.0 for r in rows)
+    assert "iters <= k=1" in proc.stdout
     assert png.stat().st_size > 10_000
 
 

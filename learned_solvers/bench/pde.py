@@ -54,6 +54,7 @@ class PDEBenchConfig:
     test_family: str | None = None
     scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
     train_k: int | None = None  # training iterations (None: PDETrainConfig's)
+    jacobian_weight: float | None = None  # Jacobian penalty in training (None: PDETrainConfig's)
 
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
@@ -207,7 +208,8 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     train_insts = [by_name[p.name] for p in train_pdes]
     tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
         epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
-        **({"train_k": cfg.train_k} if cfg.train_k is not None else {})), progress=progress)
+        **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
+        **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {})), progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes)}

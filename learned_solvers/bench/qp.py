@@ -59,6 +59,7 @@ class BenchConfig:
     progress: bool = True
     save_checkpoint: str | None = None
     train_k: int | None = None  # training iterations (None: TrainConfig's)
+    jacobian_weight: float | None = None  # Jacobian penalty in training (None: TrainConfig's)
 
     def __post_init__(self) -> None:
         if self.train_k is not None and self.train_k < 1:
@@ -155,7 +156,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                                                      device=cfg.device)
     else:
         tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
-                         **({"train_k": cfg.train_k} if cfg.train_k is not None else {}))
+                         **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
+                         **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}))
         starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
                                             backend=backend if cfg.k is None else None)
         starter.k = cfg.k

@@ -120,13 +120,21 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
 def sweep_rows(acc: dict[int, dict[str, list]], dist: np.ndarray, partner: np.ndarray) -> list[dict[str, float]]:
     """One row per k (increasing) from per-instance lists ``errs``, ``iters``, ``totals``,
     ``preds`` (normalised outputs, for the Lipschitz estimate over each instance and its
-    ``partner``) and optionally ``raw`` (errors of the k-th iterate itself)."""
+    ``partner``) and optionally ``raw`` (errors of the k-th iterate itself). Paired with the
+    smallest k, per instance: the median of (iterations + 1) ratios and the fraction of
+    instances with no more iterations."""
     rows = []
+    # per instance against the smallest k: medians of 20 noisy counts can cross where most
+    # instances do not
+    first = np.asarray(acc[min(acc)]["iters"], dtype=float)
     for k in sorted(acc):
         a = acc[k]
         lip = max(float(np.linalg.norm(a["preds"][i] - a["preds"][j]) / dist[i, j]) for i, j in enumerate(partner))
-        row = {"k": k, "error_median": float(np.median(a["errs"])), "iterations_median": float(np.median(a["iters"])),
-               "total_seconds_median": float(np.median(a["totals"])), "lipschitz": lip}
+        its = np.asarray(a["iters"], dtype=float)
+        row = {"k": k, "error_median": float(np.median(a["errs"])), "iterations_median": float(np.median(its)),
+               "total_seconds_median": float(np.median(a["totals"])), "lipschitz": lip,
+               "iterations_over_first_k_median": float(np.median((its + 1) / (first + 1))),
+               "iterations_not_above_first_k": float(np.mean(its <= first))}
         if "raw" in a:
             row["raw_error_median"] = float(np.median(a["raw"]))
         rows.append(row)

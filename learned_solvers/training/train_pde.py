@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..canonical.pde import PDEData
+from ..core import jacobian_penalty
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
                                build_mesh_graph, residual_hat)
 from . import distributed
@@ -34,6 +35,9 @@ class PDETrainConfig:
     grid: int = 16
     train_k: int = 16
     residual_weight: float = 0.01
+    # Hutchinson estimate of |d block / dz|_F^2 at the training iterate (core.jacobian_penalty),
+    # as the LP/QP model trains with; 0 = off
+    jacobian_weight: float = 0.0
     anchors: bool = True
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems, and nonlinear ones with their own residual
@@ -43,6 +47,8 @@ class PDETrainConfig:
     val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
+        if self.jacobian_weight < 0:
+            raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
@@ -153,8 +159,11 @@ def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list,
             g, t = train_b[j]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                u, _ = net(g)
+                u, rec = net(g)
                 loss = _loss(u, t, g, config.residual_weight)
+                if config.jacobian_weight > 0:
+                    blk = model.block
+                    loss = loss + config.jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
                 opt.zero_grad()
                 loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
