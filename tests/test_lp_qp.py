@@ -104,6 +104,26 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
         read_problem(odd)
 
 
+def test_lp_file_plain_and_gz_reach_the_netlib_optimum(tmp_path):
+    """CPLEX LP format (written by HiGHS from Netlib afiro), plain and gzipped: same sizes, and
+    a cold solve reaches afiro's reference optimum."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(str(netlib("afiro")))
+    lp = tmp_path / "afiro.lp"
+    h.writeModel(str(lp))
+    gz = tmp_path / "afiro2.lp.gz"
+    gz.write_bytes(gzip.compress(lp.read_bytes()))
+    for path in (lp, gz):
+        qp = read_problem(path)
+        assert (qp.n, qp.m) == (32, 27)
+        res = make_backend("highs").solve(qp)
+        assert res.status == Status.OPTIMAL
+        assert res.objective == pytest.approx(netlib_optimum("afiro"), rel=1e-6)
+
+
 def test_scip_adapter_matches_mps_reader():
     pyscipopt = pytest.importorskip("pyscipopt")
     from learned_solvers.formats.scip import from_scip
