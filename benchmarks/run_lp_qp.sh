@@ -29,6 +29,7 @@ declare -A RUNS=(
   [random-lp-200x400-pdlp]="--family random-lp:m=200,n=400 --solver pdlp"
   [random-lp-200x400-pdlp-train1000]="--family random-lp:m=200,n=400 --solver pdlp --train 1000"
   [random-lp-200x400-pdlp-width128]="--family random-lp:m=200,n=400 --solver pdlp --width 128"
+  [random-lp-500x1000-pdlp]="--family random-lp:m=500,n=1000 --solver pdlp"  # the largest size
   [portfolio-osqp]="--family portfolio --solver osqp"
   [portfolio-osqp-pinned]="--family portfolio --solver osqp --pinned"
   [mpc-osqp]="--family mpc --solver osqp $MPC_K"
@@ -39,7 +40,7 @@ declare -A RUNS=(
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
-                                 random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128
+                                 random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
 for name in "${names[@]}"; do
   echo "== $name"

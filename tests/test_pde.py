@@ -347,6 +347,14 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
         assert key in rep["cold"] and key in rep["warm"]
     assert rep["warm"]["inference_seconds_median"] > 0 and rep["same_answer"] == 1.0
     assert rep["oracle"]["iterations_median"] == 0
+    # time_ratio is the user's calls: extraction (assembly included) + inference + solve against
+    # assembly + solve, per instance
+    rows = rep["rows"]
+    assert all(r["extraction_seconds"] > 0 and r["cold_assembly_seconds"] > 0 for r in rows)
+    assert all(r["cold_total_seconds"] >= r["cold_seconds"] + r["cold_assembly_seconds"] * 0.999 for r in rows)
+    assert all(r["warm_total_seconds"] >= r["extraction_seconds"] + r["inference_seconds"] + r["warm_seconds"] - 1e-9
+               for r in rows)
+    assert rep["time_ratio"] == pytest.approx(np.median([r["warm_total_seconds"] / r["cold_total_seconds"] for r in rows]))
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json"), "--scheduler", "serial"])
     assert rc == 0 and json.loads((tmp_path / "f.json").read_text())["same_answer"] == 1.0
