@@ -358,9 +358,12 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"{'cold':<10}{rep['cold']['iterations_median']:>22.1f}{rep['cold']['seconds_median']:>20.5f}",
              f"{'learned':<10}{rep['warm']['iterations_median']:>22.1f}{rep['warm']['seconds_median']:>20.5f}"
              f"   (+ inference {rep['warm']['inference_seconds_median']:.5f} s)",
-             f"user's call (median s): cold {rep['cold']['total_seconds_median']:.5f} (assembly "
-             f"{rep['cold']['assembly_seconds_median']:.5f} + solve), learned {rep['warm']['total_seconds_median']:.5f} "
-             f"(extraction {rep['warm']['extraction_seconds_median']:.5f}, assembly included, + inference + solve)",
+             f"user's call (median s): cold {rep['cold']['total_seconds_median']:.5f} ("
+             + (f"assembly {rep['cold']['assembly_seconds_median']:.5f} + solve" if rep["solver"] == "ksp"
+                else "Newton, assembling as it goes")
+             + f"), learned {rep['warm']['total_seconds_median']:.5f} (extraction "
+             f"{rep['warm']['extraction_seconds_median']:.5f}" + (", assembly included" if rep["solver"] == "ksp" else "")
+             + ", + inference + solve)",
              f"{'nearest':<10}{f(rep['nearest']['iterations_median'], '.1f'):>22}",
              f"{'oracle':<10}{rep['oracle']['iterations_median']:>22.1f}",
              f"iteration_ratio {rep['iteration_ratio']:.3f}  time_ratio {rep['time_ratio']:.3f}  "
