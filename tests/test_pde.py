@@ -327,8 +327,12 @@ def test_jacobian_penalty_enters_mesh_training_and_is_validated():
                              progress=False) for w in (0.0, 10.0)]
     w0, w1 = (r.model.block.lin_r.weight.detach() for r in runs)
     assert torch.isfinite(w1).all() and not torch.equal(w0, w1)
-    with pytest.raises(ValueError, match="jacobian_weight"):
-        PDETrainConfig(jacobian_weight=-1.0)
+    from learned_solvers.training.train import TrainConfig
+
+    for cfg in (PDETrainConfig, TrainConfig):
+        for bad in (-1.0, float("nan")):
+            with pytest.raises(ValueError, match="jacobian_weight"):
+                cfg(jacobian_weight=bad)
 
 
 def test_bench_cli_on_a_tiny_darcy_family(tmp_path):

@@ -42,6 +42,8 @@ class TrainConfig:
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
+        if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
+            raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
 
 
 @dataclass

@@ -47,7 +47,7 @@ class PDETrainConfig:
     val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.jacobian_weight < 0:
+        if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
