@@ -175,12 +175,11 @@ def _residual(fam: Any, inst: Any):
     return residual_function(fam.load(inst)[0]) if fam.kind != "linear" else None
 
 
-def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, pde: Any, backend: Any, k: int, residual: Any = None):
+def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, k: int, residual: Any = None):
     """((guess, inference seconds, warm result), extraction + inference + solve seconds) of one
     learned start, as ``LearnedPDEStarter.solve`` runs it: the canonical data are extracted
-    from the loaded problem afresh (timed, ``res.extra['extraction_seconds']``; ``pde``, the
-    same data extracted before, is not used for the guess); without ``residual`` the
-    instance's own F is built first (untimed: the user holds their problem)."""
+    from the loaded problem afresh (timed, ``res.extra['extraction_seconds']``); without
+    ``residual`` the instance's own F is built first (untimed: the user holds their problem)."""
     if residual is None:
         residual = _residual(fam, inst)
     prob, fields = fam.load(inst)
@@ -195,24 +194,24 @@ def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, pde: Any, backend
     return (g, secs, res), extract + secs + res.seconds
 
 
-def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, pde: Any, backend: Any, k: int,
+def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, k: int,
                  repeats: int = TIMING_REPEATS, residual: Any = None) -> tuple[np.ndarray | None, Any, float]:
     """(guess, warm result, inference + solve seconds), the fastest of ``repeats`` runs."""
-    (g, _, res), total = fastest(lambda: _warm_run(starter, fam, inst, pde, backend, k, residual), repeats)
+    (g, _, res), total = fastest(lambda: _warm_run(starter, fam, inst, backend, k, residual), repeats)
     return g, res, total
 
 
-def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, pdes: list, backend: Any,
+def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
              ks: tuple[int, ...] = AUTO_KS) -> tuple[int, list[dict]]:
-    """The k with the least median (inference + warm solve) seconds on validation instances,
+    """The k with the least median (extraction + inference + warm solve) seconds on validation instances,
     the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``)."""
-    _timed_start(starter, fam, insts[0], pdes[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
+    _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     tot: dict[int, list[float]] = {k: [] for k in ks}
-    for inst, pde in zip(insts, pdes):
+    for inst in insts:
         residual = _residual(fam, inst)
         for k in ks:
-            tot[k].append(_timed_start(starter, fam, inst, pde, backend, k, residual=residual)[2])
+            tot[k].append(_timed_start(starter, fam, inst, backend, k, residual=residual)[2])
     rows = [{"k": k, "total_seconds_median": float(np.median(tot[k]))} for k in ks]
     return parsimonious_k(rows), rows
 
@@ -246,7 +245,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
-        k, rows = choose_k(starter, fam, [train_insts[i] for i in val], [train_pdes[i] for i in val], backend)
+        k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend)
         starter.k = k
         info["auto_k"] = rows
     if cfg.save_checkpoint and main:
@@ -279,7 +278,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         # each timed start is the fastest of three runs, as in the LP/QP bench: the iterations
         # are the same every time, millisecond timings on a shared machine are not
         cold, cold_total = fastest(lambda: _cold_run(test_fam, inst, backend))
-        (guess, secs, warm), warm_total = fastest(lambda: _warm_run(starter, test_fam, inst, pde, backend, k))
+        (guess, secs, warm), warm_total = fastest(lambda: _warm_run(starter, test_fam, inst, backend, k))
         near = None
         # the baseline: the nearest training instance's solution (the checkpoint's anchor bank
         # when there is one, so that a loaded checkpoint has the baseline too)
@@ -404,7 +403,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     vecs = np.stack([((p.fields - fm) / fs).ravel() / np.sqrt(p.n) for p in pdes])
     dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(pdes), np.inf))
     partner = dist.argmin(1)
-    _timed_start(starter, fam, insts[0], pdes[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
+    _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
@@ -414,7 +413,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             a = acc[k]
             raw, _ = starter.guess(pde, k=k, safeguard=False)
             a["raw"].append(float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan)
-            g, res, total = _timed_start(starter, fam, inst, pde, backend, k, residual=residual)
+            g, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
             a["preds"].append((g if g is not None else np.zeros(pde.n)) / starter.norm.u_scale / np.sqrt(pde.n))
             a["errs"].append(float(relative_errors([a["preds"][-1] * starter.norm.u_scale * np.sqrt(pde.n)], [sol])[0]))
             a["iters"].append(res.iterations)
