@@ -196,6 +196,59 @@ def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
     assert len(cache._parts) == 1  # size 1: the n=12 mesh pushed out n=8, which came back
 
 
+def test_extraction_reuses_the_dof_layout_until_the_mesh_moves():
+    """to_pde keeps the dof coordinates of a function space between calls; moving the mesh
+    (or a new space) makes them afresh."""
+    from learned_solvers.formats import dolfinx as adapter
+
+    prob, exact = _poisson_linear_exact(n=6, prefix="t_layout_")
+    first = to_pde(prob, fields={"one": 1.0})
+    again = to_pde(prob, fields={"one": 1.0})
+    assert np.array_equal(first.coords, again.coords)
+    V = prob.u.function_space
+    assert adapter._layout(V, first.n)[0] is adapter._layout(V, first.n)[0]  # kept, not rebuilt
+    V.mesh.geometry.x[:, 0] *= 2.0  # the user moves the mesh
+    moved = to_pde(prob, fields={"one": 1.0})
+    assert np.allclose(moved.coords[:, 0], 2.0 * first.coords[:, 0]) and np.array_equal(moved.coords[:, 1],
+                                                                                      first.coords[:, 1])
+
+
+def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
+    import scipy.sparse as sp
+
+    from learned_solvers.models.mesh_gnn import FamilyNorm, MeshAnchorBank, _MeshPart
+
+    rng = np.random.default_rng(0)
+    shared = np.tile(np.repeat([[5.0, 0.0, 0.0]], 200, 0).ravel(), (12, 1))  # like component one-hots
+    fields = (shared + 1e-3 * rng.normal(size=shared.shape)).astype(np.float32)
+    norm = FamilyNorm(field_mean=[0.0], field_std=[1.0], u_scale=1.0, bbox=[[0.0], [1.0]])
+    bank = MeshAnchorBank(fields, rng.normal(size=(12, 600)), norm)
+    v = fields[3] + np.float32(1e-4)
+    direct = np.linalg.norm(fields.astype(np.float64) - v, axis=1) ** 2
+    assert np.allclose(bank._distances2(v), direct, rtol=1e-6, atol=1e-12)
+    assert int(np.argmin(bank._distances2(v))) == 3
+
+    def part(m):
+        m = sp.csr_matrix(m)
+        m.sort_indices()
+        from learned_solvers.models.mesh_gnn import _make_part
+
+        class P:
+            n, coords, dirichlet = m.shape[0], rng.random((m.shape[0], 1)), np.zeros(m.shape[0], dtype=bool)
+
+        return m, _make_part(P, m, np.zeros(1), np.ones(1), 2, 2, False)
+
+    a = sp.random(30, 30, density=0.2, random_state=1)
+    sym, p = part(a + a.T + sp.identity(30))
+    assert isinstance(p, _MeshPart) and p.tperm is not None and p.symmetric(sym)
+    unsym, p = part(a + sp.identity(30))
+    assert not p.symmetric(unsym)
+    # an unsymmetric pattern holding symmetric values (an explicit zero on one side only)
+    m = sp.csr_matrix(([1.0, 2.0, 0.0, 3.0, 4.0], [0, 1, 2, 2, 3], [0, 1, 3, 4, 5]), shape=(4, 4))
+    m, p = part(m)
+    assert p.tperm is None and p.symmetric(m)
+
+
 def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starter):
     """SPD operator: the guess at k is the least-energy iterate of the first k, so its energy
     (the squared A-norm error up to a constant) does not grow with k; without the safeguard the

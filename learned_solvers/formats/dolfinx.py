@@ -19,6 +19,7 @@ the component each dof carries is added to the fields for vector and mixed space
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -68,7 +69,29 @@ def _n_owned(V) -> int:
     return V.dofmap.index_map.size_local * V.dofmap.index_map_bs
 
 
+_LAYOUTS: dict[int, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = {}
+_LAYOUTS_KEPT = 8
+
+
 def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_layout_of(V, n_owned)``, kept per function space between calls (a family solves
+    every instance on one space; for a mixed space the sub-space collapses cost more than the
+    assembly), and made afresh if the space is gone or its mesh has moved."""
+    geo = V.mesh.geometry.x
+    hit = _LAYOUTS.get(id(V))
+    if hit is not None and hit[0]() is V and hit[2].shape[0] == n_owned and np.array_equal(hit[1], geo):
+        return hit[2], hit[3]
+    xyz, comp = _layout_of(V, n_owned)
+    for key in [k for k, v in _LAYOUTS.items() if v[0]() is None]:
+        del _LAYOUTS[key]
+    if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+        del _LAYOUTS[next(iter(_LAYOUTS))]
+    xyz.flags.writeable = comp.flags.writeable = False  # shared between calls
+    _LAYOUTS[id(V)] = (weakref.ref(V), geo.copy(), xyz, comp)
+    return xyz, comp
+
+
+def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs.
 
     Scalar spaces: one component. Blocked (vector) spaces: each node's coordinates repeated per
