@@ -81,11 +81,12 @@ class LearnedPDEStarter:
 
         safeguard: the least-merit iterate of the first k instead of the k-th. The merit is the
         energy for symmetric positive definite operators and, for a nonlinear problem whose
-        ``residual`` F is given (``formats.dolfinx.residual_function``), the length of the
-        simplified Newton correction ``|J0^-1 F(u)|`` with the Jacobian of ``pde`` (one sparse
-        LU per call, one F per iterate, all timed as inference): it tracks the error, where
-        ``|F(u)|`` alone, dominated by rough components, does not. With k = 1 there is nothing
-        to choose, so no merit is built."""
+        ``residual`` F is given (``formats.dolfinx.residual_function``), the length of the Newton
+        step ``|J(u)^-1 F(u)|`` from the iterate: to first order its distance to the solution.
+        A plain callable F without ``jacobian`` gets the simplified step ``|J0^-1 F(u)|`` with the
+        Jacobian of ``pde`` instead (cheaper, one LU per call, but a coarser estimate of the
+        error). One F (and J with its sparse LU) per iterate, all timed as inference; with k = 1
+        there is nothing to choose, so no merit is built."""
         self.check(pde)
         k = k if k is not None else self.k
         t0 = time.perf_counter()
@@ -109,17 +110,27 @@ class LearnedPDEStarter:
 
     def _newton_merit(self, pde: PDEData, residual: Callable[[np.ndarray], np.ndarray]
                       ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        """u (N,) normalised -> (1,) ``|J0^-1 F(u)|`` in original units; None if J0 is singular."""
+        """u (N,) normalised -> (1,) Newton step length in original units: ``|J(u)^-1 F(u)|``
+        when ``residual`` has a ``jacobian``, else ``|J0^-1 F(u)|``; None if J0 is singular."""
         import scipy.sparse.linalg as spla
 
-        try:
-            lu = spla.splu(pde.operator.tocsc())
-        except RuntimeError:  # a singular Jacobian: no merit, the k-th iterate is handed on
-            return None
         scale = self.norm.u_scale
+        jacobian = getattr(residual, "jacobian", None)
+        if jacobian is None:
+            try:
+                lu = spla.splu(pde.operator.tocsc())
+            except RuntimeError:  # a singular Jacobian: no merit, the k-th iterate is handed on
+                return None
 
         def merit(u: torch.Tensor) -> torch.Tensor:
-            step = lu.solve(residual(u.double().cpu().numpy() * scale))
+            v = u.double().cpu().numpy() * scale
+            if jacobian is None:
+                step = lu.solve(residual(v))
+            else:
+                try:
+                    step = spla.splu(jacobian(v).tocsc()).solve(residual(v))
+                except RuntimeError:  # singular at this iterate: it cannot be the pick
+                    step = np.full(len(v), np.inf)
             return torch.tensor([float(np.linalg.norm(step))], dtype=u.dtype, device=u.device)
 
         return merit

@@ -266,8 +266,10 @@ def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starte
 
 
 def test_newton_merit_safeguard_on_a_nonlinear_problem():
-    """Nonlinear problem with its residual F: the guess at k is the iterate of least |J0^-1 F(u)|
-    among the first k (non-increasing in k), and evaluating F leaves the user's u untouched."""
+    """Nonlinear problem with its residual F and Jacobian J: the guess at k is the iterate of
+    least Newton step |J(u)^-1 F(u)| among the first k (non-increasing in k); J matches finite
+    differences of F and, at the cold guess, the extracted operator; evaluating F or J leaves
+    the user's u untouched."""
     import torch
 
     from learned_solvers.bench.pde import label_pde
@@ -288,6 +290,13 @@ def test_newton_merit_safeguard_on_a_nonlinear_problem():
     vals = [float(merit(torch.tensor(st.guess(pde, k=k, residual=residual)[0] / st.norm.u_scale)))
             for k in (1, 2, 4, 8, 16)]
     assert all(b <= a * (1 + 1e-5) for a, b in zip(vals, vals[1:])), vals
+    rng = np.random.default_rng(0)
+    free = ~pde.dirichlet  # as in the model's iterates, the boundary values imposed (dolfinx lifts them)
+    v = np.where(free, 0.1 * rng.standard_normal(before.size), pde.bc_values)
+    d = free * rng.standard_normal(before.size)
+    fd = (residual(v + 1e-6 * d) - residual(v - 1e-6 * d)) / 2e-6
+    assert np.allclose(residual.jacobian(v) @ d, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+    assert abs(residual.jacobian(before) - pde.operator).max() <= 1e-10 * abs(pde.operator).max()
     assert np.array_equal(prob.u.x.array, before)
     lin = make_family("darcy:n=8")
     assert residual_function(lin.load(lin.sample(1, seed=0)[0])[0]) is None

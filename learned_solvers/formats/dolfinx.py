@@ -28,7 +28,8 @@ import scipy.sparse as sp
 
 from ..canonical.pde import PDEData, QuasilinearResidual
 
-__all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "UnsupportedProblemError"]
+__all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "residual_function", "NewtonSystem",
+           "UnsupportedProblemError"]
 
 
 class UnsupportedProblemError(TypeError):
@@ -326,27 +327,53 @@ def _quasilinear_residual(pde: PDEData, parts: list[tuple], coeff: tuple[float, 
     return q
 
 
-def residual_function(problem: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``F(v)`` (global dof order) of a nonlinear ``problem`` by its own SNES residual, for the
-    learned start's merit; ``problem.u`` is left as it was. ``None`` for a linear problem or under
-    MPI with more than one rank (the merit runs on rank 0 only, assembly is collective)."""
+class NewtonSystem:
+    """``F(v)`` and ``J(v)`` (global dof order) of a nonlinear problem by its own SNES callbacks,
+    for the learned start's merit; ``problem.u`` is left as it was. Call it for F (n,);
+    ``jacobian(v)`` gives J as a SciPy CSR matrix (n, n)."""
+
+    def __init__(self, problem: Any) -> None:
+        self.problem = problem
+        self._u = problem.u
+        self._x, self._f = problem.x.duplicate(), problem.x.duplicate()
+        self._jac = problem.A.duplicate()
+
+    def _at(self, v: np.ndarray, evaluate: Callable[[Any], Any]) -> Any:
+        saved = self._u.x.array.copy()  # the SNES callbacks copy x into u
+        try:
+            self._x.array[:] = v
+            return evaluate(self.problem.solver)
+        finally:
+            self._u.x.array[:] = saved
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        def f(snes):
+            snes.computeFunction(self._x, self._f)
+            return self._f.array.copy()
+
+        return self._at(v, f)
+
+    def jacobian(self, v: np.ndarray) -> sp.csr_matrix:
+        def j(snes):
+            # as SNES does: F first, whose callback copies x into u; J's callback assembles at u
+            snes.computeFunction(self._x, self._f)
+            snes.computeJacobian(self._x, self._jac, self._jac)
+            indptr, cols, vals = self._jac.getValuesCSR()
+            return sp.csr_matrix((vals, cols, indptr), shape=(len(v), len(v)))
+
+        return self._at(v, j)
+
+
+def residual_function(problem: Any) -> NewtonSystem | None:
+    """The ``NewtonSystem`` (F, and J on request) of a nonlinear ``problem``, for the learned
+    start's merit. ``None`` for a linear problem or under MPI with more than one rank (the merit
+    runs on rank 0 only, assembly is collective)."""
     if problem_kind(problem) != "nonlinear":
         return None
-    u, V = _space(problem)
+    _, V = _space(problem)
     if V.mesh.comm.size > 1:
         return None
-    x, f = problem.x.duplicate(), problem.x.duplicate()
-
-    def residual(v: np.ndarray) -> np.ndarray:
-        saved = u.x.array.copy()  # the SNES callback copies x into u
-        try:
-            x.array[:] = v
-            problem.solver.computeFunction(x, f)
-            return f.array.copy()
-        finally:
-            u.x.array[:] = saved
-
-    return residual
+    return NewtonSystem(problem)
 
 
 def _in_place():
