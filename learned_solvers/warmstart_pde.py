@@ -82,11 +82,12 @@ class LearnedPDEStarter:
         safeguard: the least-merit iterate of the first k instead of the k-th. The merit is the
         energy for symmetric positive definite operators and, for a nonlinear problem whose
         ``residual`` F is given (``formats.dolfinx.residual_function``), the length of the Newton
-        step ``|J(u)^-1 F(u)|`` from the iterate: to first order its distance to the solution.
-        A plain callable F without ``jacobian`` gets the simplified step ``|J0^-1 F(u)|`` with the
-        Jacobian of ``pde`` instead (cheaper, one LU per call, but a coarser estimate of the
-        error). One F (and J with its sparse LU) per iterate, all timed as inference; with k = 1
-        there is nothing to choose, so no merit is built."""
+        step ``|J^-1 F(u)|`` with J the Jacobian at the anchor (the nearest training solution,
+        close to this one, so the step is nearly the exact Newton step and tracks the error);
+        without an anchor, or for a plain callable F without ``jacobian``, J is that of ``pde``,
+        taken at the cold guess (a coarser estimate). One sparse LU per call and one F per
+        iterate, all timed as inference; with k = 1 there is nothing to choose, so no merit is
+        built."""
         self.check(pde)
         k = k if k is not None else self.k
         t0 = time.perf_counter()
@@ -94,7 +95,7 @@ class LearnedPDEStarter:
         torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
         try:
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
-            merit = (self._newton_merit(pde, residual)
+            merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)
             u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor], safeguard=safeguard,
@@ -108,29 +109,23 @@ class LearnedPDEStarter:
             return None, secs
         return u, secs
 
-    def _newton_merit(self, pde: PDEData, residual: Callable[[np.ndarray], np.ndarray]
-                      ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        """u (N,) normalised -> (1,) Newton step length in original units: ``|J(u)^-1 F(u)|``
-        when ``residual`` has a ``jacobian``, else ``|J0^-1 F(u)|``; None if J0 is singular."""
+    def _newton_merit(self, pde: PDEData, residual: Callable[[np.ndarray], np.ndarray],
+                      at: np.ndarray | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """u (N,) normalised -> (1,) ``|J^-1 F(u)|`` in original units, J the Jacobian at ``at``
+        (the anchor, near the solution; needs ``residual.jacobian``) or else that of ``pde``
+        (at the cold guess); one sparse LU per call. None if J is singular."""
         import scipy.sparse.linalg as spla
 
-        scale = self.norm.u_scale
         jacobian = getattr(residual, "jacobian", None)
-        if jacobian is None:
-            try:
-                lu = spla.splu(pde.operator.tocsc())
-            except RuntimeError:  # a singular Jacobian: no merit, the k-th iterate is handed on
-                return None
+        jac = jacobian(at) if jacobian is not None and at is not None else pde.operator
+        try:
+            lu = spla.splu(jac.tocsc())
+        except RuntimeError:  # a singular Jacobian: no merit, the k-th iterate is handed on
+            return None
+        scale = self.norm.u_scale
 
         def merit(u: torch.Tensor) -> torch.Tensor:
-            v = u.double().cpu().numpy() * scale
-            if jacobian is None:
-                step = lu.solve(residual(v))
-            else:
-                try:
-                    step = spla.splu(jacobian(v).tocsc()).solve(residual(v))
-                except RuntimeError:  # singular at this iterate: it cannot be the pick
-                    step = np.full(len(v), np.inf)
+            step = lu.solve(residual(u.double().cpu().numpy() * scale))
             return torch.tensor([float(np.linalg.norm(step))], dtype=u.dtype, device=u.device)
 
         return merit

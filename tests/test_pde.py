@@ -267,9 +267,9 @@ def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starte
 
 def test_newton_merit_safeguard_on_a_nonlinear_problem():
     """Nonlinear problem with its residual F and Jacobian J: the guess at k is the iterate of
-    least Newton step |J(u)^-1 F(u)| among the first k (non-increasing in k); J matches finite
-    differences of F and, at the cold guess, the extracted operator; evaluating F or J leaves
-    the user's u untouched."""
+    least Newton step |J(a)^-1 F(u)| among the first k, J at the anchor a (non-increasing in
+    k); J matches finite differences of F and, at the cold guess, the extracted operator;
+    evaluating F or J leaves the user's u untouched."""
     import torch
 
     from learned_solvers.bench.pde import label_pde
@@ -286,7 +286,8 @@ def test_newton_merit_safeguard_on_a_nonlinear_problem():
     pde = to_pde(prob, fields=fields, quasilinear=fam.quasilinear)
     before = prob.u.x.array.copy()
     residual = residual_function(prob)
-    merit = st._newton_merit(pde, residual)
+    assert st.anchors is not None
+    merit = st._newton_merit(pde, residual, st.anchors.nearest(pde))
     vals = [float(merit(torch.tensor(st.guess(pde, k=k, residual=residual)[0] / st.norm.u_scale)))
             for k in (1, 2, 4, 8, 16)]
     assert all(b <= a * (1 + 1e-5) for a, b in zip(vals, vals[1:])), vals
