@@ -336,7 +336,7 @@ class NewtonSystem:
         self.problem = problem
         self._u = problem.u
         self._x, self._f = problem.x.duplicate(), problem.x.duplicate()
-        self._jac = problem.A.duplicate()
+        self._jac: Any = None  # made at the first jacobian(): most calls never need it
 
     def _at(self, v: np.ndarray, evaluate: Callable[[Any], Any]) -> Any:
         saved = self._u.x.array.copy()  # the SNES callbacks copy x into u
@@ -354,6 +354,9 @@ class NewtonSystem:
         return self._at(v, f)
 
     def jacobian(self, v: np.ndarray) -> sp.csr_matrix:
+        if self._jac is None:
+            self._jac = self.problem.A.duplicate()
+
         def j(snes):
             # as SNES does: F first, whose callback copies x into u; J's callback assembles at u
             snes.computeFunction(self._x, self._f)
