@@ -1,9 +1,12 @@
 """`darcy`: -div(a grad u) = f on the unit square, u = 0 on the boundary, P1 elements.
 
-As in the FNO Darcy benchmark: ``a`` is a Gaussian random field with covariance
-(-Laplacian + tau^2)^(-alpha) (alpha = 2, tau = 3), thresholded: ``high`` (12) where it is
-positive and ``low`` (3) elsewhere, drawn on a ``field_res`` x ``field_res`` grid and sampled at
-the cells (so the same instance can be meshed finer); f = 1. Parameters: ``n`` cells per side
+As in the FNO Darcy benchmark (its ``GRF.m``): ``a`` is a mean-zero Gaussian random field with
+covariance (-Laplacian + tau^2)^(-alpha) under zero Neumann conditions (alpha = 2, tau = 3; a
+cosine series without its constant term), thresholded: ``high`` (12) where it is non-negative
+and ``low`` (3) elsewhere, drawn on a ``field_res`` x ``field_res`` grid and sampled at the
+cells (so the same instance can be meshed finer); f = 1. The constant term must go: with it,
+about a quarter of the fields had one sign everywhere, so one value of ``a`` on the whole
+square, and every such held-out instance repeated a training one. Parameters: ``n`` cells per side
 (default 64; triangles), ``field_res`` (64), ``alpha``, ``tau``, ``high``, ``low``.
 """
 
@@ -44,19 +47,25 @@ class Darcy:
 
     def family_key(self) -> str:
         """What checkpoints match on: the field's law, not the mesh size."""
-        return f"darcy:field_res={self.field_res},alpha={self.alpha},tau={self.tau},high={self.high},low={self.low}"
+        # grf=: the field's generator; a checkpoint trained on the earlier one (with a constant
+        # term) is refused rather than run on another law
+        return (f"darcy:grf=neumann-mean0,field_res={self.field_res},alpha={self.alpha},tau={self.tau},"
+                f"high={self.high},low={self.low}")
 
     def sample(self, count: int, *, seed: int) -> list[DarcyInstance]:
+        from scipy.fft import idctn
+
         rng = np.random.default_rng(seed)
         s = self.field_res
-        k = np.fft.fftfreq(s, d=1.0 / s)
-        kk = (2 * np.pi) ** 2 * (k[:, None] ** 2 + k[None, :] ** 2) + self.tau ** 2
-        amp = kk ** (-self.alpha / 2)
+        k = np.arange(s)
+        # square roots of the covariance's eigenvalues on the Neumann cosine modes; only the
+        # field's sign is used, so its overall scale does not matter
+        amp = (np.pi ** 2 * (k[:, None] ** 2 + k[None, :] ** 2) + self.tau ** 2) ** (-self.alpha / 2)
+        amp[0, 0] = 0.0  # mean zero: no field of one sign everywhere
         out = []
         for i in range(count):
-            xi = rng.standard_normal((s, s)) + 1j * rng.standard_normal((s, s))
-            g = np.real(np.fft.ifft2(amp * xi))
-            out.append(DarcyInstance(field=np.where(g > 0, self.high, self.low), name=f"darcy[{seed}:{i}]"))
+            g = idctn(amp * rng.standard_normal((s, s)), norm="ortho")
+            out.append(DarcyInstance(field=np.where(g >= 0, self.high, self.low), name=f"darcy[{seed}:{i}]"))
         return out
 
     # -- the live dolfinx problem (one per process) -------------------------------------------
