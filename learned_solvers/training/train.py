@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ..core import jacobian_penalty
 from ..models.anchors import AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
-from . import distributed
 from .data import Labelled
+from .loop import fit
 
 __all__ = ["TrainConfig", "TrainResult", "train_qp_model", "graph_targets"]
 
@@ -111,51 +107,21 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     train = [data[i] for i in order[n_val:]] or val
     dev = torch.device(config.device)
     model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev, torch.float32)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
     bank = AnchorBank.build(train) if config.anchors else None
     scale = model.cfg.anchor_scale
     train_b = _batches(train, config.batch, config.device, bank, leave_one_out=True, anchor_scale=scale)
     val_b = _batches(val, config.batch, config.device, bank, leave_one_out=False, anchor_scale=scale)
-    best, best_state, history = math.inf, None, []
-    t0 = time.perf_counter()
-    net = distributed.wrap(model)
-    rank, world = distributed.rank_and_world()
-    desc = "training (implicit diff)" + (f", {world} DDP ranks" if world > 1 else "")
-    bar = tqdm(range(config.epochs), desc=desc, disable=not progress or rank > 0)
 
-    for epoch in bar:
-        model.train()
-        tot = 0.0
-        mine = distributed.epoch_share(len(train_b), rng)
-        for j in mine:
-            g, tx, ty = train_b[j]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                x, y, rec = net(g)
-                loss = _loss(x, y, tx, ty, g)
-                if config.jacobian_weight > 0:
-                    blk = model.block
-                    loss = loss + config.jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
-                opt.zero_grad()
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            tot += loss.item()
-        sched.step()
-        model.eval()
-        with torch.no_grad():
-            # every rank scores the whole validation split: the same weights give the same
-            # score, so every rank keeps the same best state
-            v = sum(_loss(*model(g)[:2], tx, ty, g).item() for g, tx, ty in val_b) / len(val_b)
-        train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": v})
-        if v < best:
-            best = v
-            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{v:.3e}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return TrainResult(model=model, history=history, seconds=time.perf_counter() - t0,
-                       val_error=math.sqrt(best / 2), val=val, anchors=bank)
+    def batch_loss(net, batch):
+        g, tx, ty = batch
+        x, y, rec = net(g)
+        return _loss(x, y, tx, ty, g), g, rec
+
+    def val_score() -> float:
+        return sum(_loss(*model(g)[:2], tx, ty, g).item() for g, tx, ty in val_b) / len(val_b)
+
+    res = fit(model, train_b, batch_loss=batch_loss, val_score=val_score, epochs=config.epochs, lr=config.lr,
+              jacobian_weight=config.jacobian_weight, rng=rng, desc="training (implicit diff)", val_key="val_loss",
+              progress=progress)
+    return TrainResult(model=model, history=res.history, seconds=res.seconds, val_error=math.sqrt(res.best_val / 2),
+                       val=val, anchors=bank)

@@ -9,19 +9,15 @@ avoid.
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..canonical.pde import PDEData
-from ..core import jacobian_penalty
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
                                build_mesh_graph, residual_hat)
-from . import distributed
+from .loop import fit
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
 
@@ -143,44 +139,17 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
 
 def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list, config: PDETrainConfig,
          rng: np.random.Generator, progress: bool) -> PDETrainResult:
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
-    best, best_state, history = math.inf, None, []
-    t0 = time.perf_counter()
-    net = distributed.wrap(model)
-    rank, world = distributed.rank_and_world()
-    desc = f"training mesh model ({model.cfg.backward} gradients)" + (f", {world} DDP ranks" if world > 1 else "")
-    bar = tqdm(range(config.epochs), desc=desc, disable=not progress or rank > 0)
-    for epoch in bar:
-        model.train()
-        tot = 0.0
-        mine = distributed.epoch_share(len(train_b), rng)
-        for j in mine:
-            g, t = train_b[j]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                u, rec = net(g)
-                loss = _loss(u, t, g, config.residual_weight)
-                if config.jacobian_weight > 0:
-                    blk = model.block
-                    loss = loss + config.jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
-                opt.zero_grad()
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            tot += loss.item()
-        sched.step()
-        model.eval()
-        with torch.no_grad():
-            v = float(np.mean([torch.stack([(a - b).norm() / (b.norm() + 1e-12) for a, b in
-                                            zip(_split(model(g)[0], g.sizes), _split(t, g.sizes))]).mean().item()
-                               for g, t in val_b]))
-        train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_error": v})
-        if v < best:
-            best, best_state = v, {k: x.detach().clone() for k, x in model.state_dict().items()}
-        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{v:.3e}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return PDETrainResult(model=model, norm=norm, history=history, seconds=time.perf_counter() - t0, val_error=best)
+    def batch_loss(net, batch):
+        g, t = batch
+        u, rec = net(g)
+        return _loss(u, t, g, config.residual_weight), g, rec
+
+    def val_score() -> float:
+        return float(np.mean([torch.stack([(a - b).norm() / (b.norm() + 1e-12) for a, b in
+                                           zip(_split(model(g)[0], g.sizes), _split(t, g.sizes))]).mean().item()
+                              for g, t in val_b]))
+
+    res = fit(model, train_b, batch_loss=batch_loss, val_score=val_score, epochs=config.epochs, lr=config.lr,
+              jacobian_weight=config.jacobian_weight, rng=rng, val_key="val_error", progress=progress,
+              desc=f"training mesh model ({model.cfg.backward} gradients)")
+    return PDETrainResult(model=model, norm=norm, history=res.history, seconds=res.seconds, val_error=res.best_val)

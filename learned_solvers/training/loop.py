@@ -1,0 +1,77 @@
+"""The epoch loop both trainers share: Adam with cosine decay, optional Jacobian penalty, the
+best validation state kept, DDP under torchrun (``training.distributed``)."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..core import jacobian_penalty
+from . import distributed
+
+__all__ = ["FitResult", "fit"]
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    seconds: float
+    best_val: float  # the validation score of the state the model holds on return
+
+
+def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
+        batch_loss: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, Any, Any]],
+        val_score: Callable[[], float], epochs: int, lr: float, jacobian_weight: float,
+        rng: np.random.Generator, desc: str, val_key: str, progress: bool) -> FitResult:
+    """Train ``model`` in place and leave it, in eval mode, at its best validation state.
+
+    batch_loss(net, batch) -> (loss, graph, fixed-point record): one batch through ``net`` (the
+    model, or its DDP wrapper); the graph and the record's ``z`` give the Jacobian penalty at the
+    training iterate. val_score() -> float: lower is better, computed under ``no_grad`` on every
+    rank alike, so every rank keeps the same state.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    best, best_state, history = math.inf, None, []
+    t0 = time.perf_counter()
+    net = distributed.wrap(model)
+    rank, world = distributed.rank_and_world()
+    desc += f", {world} DDP ranks" if world > 1 else ""
+    bar = tqdm(range(epochs), desc=desc, disable=not progress or rank > 0)
+    for epoch in bar:
+        model.train()
+        tot = 0.0
+        mine = distributed.epoch_share(len(train_b), rng)
+        for j in mine:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
+                loss, g, rec = batch_loss(net, train_b[j])
+                if jacobian_weight > 0:
+                    blk = model.block
+                    loss = loss + jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
+                opt.zero_grad()
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            tot += loss.item()
+        sched.step()
+        model.eval()
+        with torch.no_grad():
+            v = val_score()
+        train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
+        history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
+        if v < best:
+            best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
+        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{v:.3e}")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(history=history, seconds=time.perf_counter() - t0, best_val=best)
