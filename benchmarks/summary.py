@@ -1,15 +1,24 @@
-"""Print the README's markdown tables from benchmarks/results/*.json (LP/QP runs, then PDE runs)."""
+"""Print the README's markdown tables from benchmarks/results/*.json (LP/QP runs, then PDE runs).
+
+    python benchmarks/summary.py [RESULTS_DIR] [--plot]
+
+--plot also draws the README's overview figures, RESULTS_DIR/overview_lp_qp.png and
+overview_pde.png: every run's median iteration and time ratios, from the same reports.
+"""
 
 import json
 import sys
 from pathlib import Path
 
-root = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results")
+args = [a for a in sys.argv[1:] if a != "--plot"]
+root = Path(args[0] if args else "benchmarks/results")
 lp, pde = [], []
+reports = {"lp_qp": {}, "pde": {}}
 for p in sorted(root.glob("*.json")):
     if p.name.startswith(("scaling", "sensitivity", "paper_lp", "gpu_check")):
         continue
     r = json.loads(p.read_text())
+    reports["pde" if r["solver"] in ("ksp", "snes") else "lp_qp"][p.stem] = r
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     if r["solver"] in ("ksp", "snes"):
         opts = r["solver_options"]
@@ -38,3 +47,10 @@ print("| run | solver | cold iters | warm iters | iteration_ratio | nearest rati
       "| prediction error | k | same_answer | converged cold/warm |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(pde))
+
+if "--plot" in sys.argv[1:]:
+    from learned_solvers.bench.plots import plot_overview
+
+    for kind, reps in reports.items():
+        if reps:
+            print(f"plot written to {plot_overview(reps, root / f'overview_{kind}.png')}", file=sys.stderr)

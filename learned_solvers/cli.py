@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 __all__ = ["main", "build_parser"]
 
@@ -130,7 +131,15 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
     print(format_pde_report(rep))
     if args.out:
         print(f"report written to {write_pde_report(rep, args.out)}")
+    _plot_report(rep, args.plot)
     return 0
+
+
+def _plot_report(rep: dict, path: str | None) -> None:
+    if path:
+        from .bench.plots import plot_bench
+
+        print(f"plot written to {plot_bench(rep, path)}")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -150,6 +159,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(format_report(rep))
     if args.out:
         print(f"report written to {write_report(rep, args.out)}")
+    _plot_report(rep, args.plot)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .bench.plots import load_report, plot_bench, plot_overview
+
+    reports = {Path(r).stem: load_report(r) for r in args.reports}
+    if len(reports) < len(args.reports):
+        raise ValueError("two reports share a file name; the overview names its rows by file name")
+    path = plot_bench(next(iter(reports.values())), args.out) if len(reports) == 1 else plot_overview(reports, args.out)
+    print(f"plot written to {path}")
     return 0
 
 
@@ -295,7 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     b.add_argument("--no-polish", action="store_true")
     b.add_argument("--out", default=None, help="JSON report path")
+    b.add_argument("--plot", default=None, help="PNG path: per-instance iteration and time ratios")
     b.set_defaults(func=_cmd_bench)
+
+    pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side")
+    pt.add_argument("reports", nargs="+", help="JSON reports written by `bench --out`")
+    pt.add_argument("--out", required=True, help="PNG path")
+    pt.set_defaults(func=_cmd_plot)
 
     c = sub.add_parser("scaling", help="error, solver iterations and time against model iterations k")
     c.add_argument("--checkpoint", required=True)

@@ -431,6 +431,26 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     assert rc == 0 and [r["k"] for r in rows] == [1, 4] and (tmp_path / "s.png").stat().st_size > 0
     assert all(set(r) >= {"k", "error_median", "iterations_median", "total_seconds_median", "lipschitz"} for r in rows)
     assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
+    # plots: one report per instance, several side by side; a file that is no bench report is refused
+    from learned_solvers.bench.plots import instance_ratios
+
+    assert np.median(instance_ratios(rep)["iterations/warm"]) == pytest.approx(rep["iteration_ratio"])
+    assert main(["plot", str(out), "--out", str(tmp_path / "one.png")]) == 0
+    assert main(["plot", str(out), str(tmp_path / "f.json"), "--out", str(tmp_path / "two.png")]) == 0
+    assert (tmp_path / "one.png").stat().st_size > 0 and (tmp_path / "two.png").stat().st_size > 0
+    assert main(["plot", str(tmp_path / "s.json"), "--out", str(tmp_path / "no.png")]) == 2
+    assert not (tmp_path / "no.png").exists()
+
+
+def test_darcy_fields_are_two_phase_and_distinct():
+    # the FNO law: a mean-zero field, so no instance has one coefficient value everywhere (a
+    # quarter did with the constant term, and those held-out instances repeated training ones)
+    fam = make_family("darcy")
+    fields = [inst.field for inst in fam.sample(100, seed=0) + fam.sample(100, seed=10_000)]
+    high = np.array([(f == fam.high).mean() for f in fields])
+    assert high.min() > 0.2 and high.max() < 0.8
+    assert len({f.tobytes() for f in fields}) == len(fields)
+    assert set(np.unique(np.concatenate([np.unique(f) for f in fields]))) == {fam.low, fam.high}
 
 
 def test_family_from_a_users_own_dolfinx_problem(tmp_path):

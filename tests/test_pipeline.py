@@ -188,8 +188,9 @@ def test_bench_command_writes_the_report(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "learned_solvers.cli", "bench", "--family", SPEC, "--solver", "pdlp",
          "--train", "16", "--test", "4", "--epochs", "2", "--width", "16", "--scheduler", "serial",
-         "--out", str(out)], capture_output=True, text=True, timeout=600)
+         "--out", str(out), "--plot", str(tmp_path / "report.png")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "report.png").stat().st_size > 0
     rep = json.loads(out.read_text())
     for key in ("family", "solver", "n_train", "n_test", "k", "iteration_ratio", "time_ratio",
                 "nearest_iteration_ratio", "same_answer"):
@@ -201,6 +202,17 @@ def test_bench_command_writes_the_report(tmp_path):
     assert rep["oracle_iteration_ratio"] < 0.2
     assert 0 <= rep["nearest_active_mismatch_median"] <= rep["constraints"]
     assert "time_ratio" in proc.stdout and "active set off the optimum's" in proc.stdout
+    # a saved report re-plotted, and the per-instance ratios the plot draws give the report's medians
+    from learned_solvers.bench.plots import instance_ratios
+
+    ratios = instance_ratios(rep)
+    assert np.median(ratios["iterations/warm"]) == pytest.approx(rep["iteration_ratio"])
+    assert np.median(ratios["iterations/nearest"]) == pytest.approx(rep["nearest_iteration_ratio"])
+    assert np.median(ratios["time"]) == pytest.approx(rep["time_ratio"])
+    from learned_solvers.cli import main
+
+    assert main(["plot", str(out), "--out", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 0
 
 
 def test_bench_with_dask_local_cluster(tmp_path):

@@ -1,0 +1,148 @@
+"""Figures of ``bench`` reports: one run instance by instance, or many runs side by side.
+
+Both read the JSON reports as ``bench`` writes them (LP/QP reports keep their instances under
+``instances``, PDE reports under ``rows``), so a report saved earlier can be plotted later with
+``learned-solvers plot REPORT.json ...``. Ratios are per instance, against the same instance's
+cold solve, as the report's medians are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["instance_ratios", "load_report", "plot_bench", "plot_overview"]
+
+# the starts a report can hold, in the order they are drawn, with their labels
+_STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
+           ("nearest_polished", "nearest + polish"), ("oracle", "own optimum (limit)"))
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """A ``bench`` JSON report; a clear error for a file that is not one."""
+    p = Path(path)
+    try:
+        rep = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not a JSON file ({exc})") from exc
+    if not isinstance(rep, dict) or not {"family", "solver", "iteration_ratio"} <= rep.keys() or \
+            not ("instances" in rep or "rows" in rep):
+        raise ValueError(f"{p}: not a `learned-solvers bench` report (it needs family, solver, iteration_ratio "
+                         "and its per-instance results; scaling and sensitivity reports have plots of their own)")
+    return rep
+
+
+def _ratio(a: float | None, b: float) -> float:
+    if a is None:
+        return math.nan
+    return a / b if b else (1.0 if a == 0 else math.inf)
+
+
+def instance_ratios(rep: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per-instance ratios of a report, for the instances that ran: ``iterations/START`` for each
+    start the report holds (START/cold iterations) and ``time`` (the learned call's total time
+    over the cold call's, as ``time_ratio``). Each is an (n,) array; NaN where a start is absent."""
+    out: dict[str, list[float]] = {}
+    if "instances" in rep:  # LP/QP
+        for r in (r for r in rep["instances"] if "error" not in r):
+            cold = r["cold"]["iterations"]
+            for s, _ in _STARTS:
+                if s in r:
+                    out.setdefault(f"iterations/{s}", []).append(_ratio(r[s]["iterations"], cold))
+            out.setdefault("time", []).append((r["inference_seconds"] + r["warm"]["seconds"]) / r["cold"]["seconds"])
+    else:  # PDE
+        for r in rep["rows"]:
+            cold = max(r["cold_iterations"], 1)  # as the PDE report's own ratio
+            for s in ("warm", "nearest", "oracle"):
+                out.setdefault(f"iterations/{s}", []).append(_ratio(r[f"{s}_iterations"], cold))
+            out.setdefault("time", []).append(r["warm_total_seconds"] / r["cold_total_seconds"])
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}
+
+
+def _title(rep: dict[str, Any]) -> str:
+    fam = str(rep["family"])
+    fam = fam if len(fam) <= 60 else "..." + fam[-57:]
+    return f"{fam}  |  {rep['solver']}  |  k = {rep['k']}  |  {rep['n_test']} held-out instances"
+
+
+def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
+    """One run: each instance's warm/cold iteration ratio per start (dots; the bar is the median,
+    the report's figure) and the learned call's time ratio. Below 1 is faster than cold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratios = instance_ratios(rep)
+    starts = [(s, label) for s, label in _STARTS if np.isfinite(ratios.get(f"iterations/{s}", [np.nan])).any()]
+    rng = np.random.default_rng(0)  # horizontal jitter only, so that equal ratios stay visible
+    fig, (ax, at) = plt.subplots(1, 2, figsize=(11, 3.8), width_ratios=[3, 1], constrained_layout=True)
+    for i, (s, _) in enumerate(starts):
+        v = ratios[f"iterations/{s}"]
+        v = v[np.isfinite(v)]
+        ax.plot(i + rng.uniform(-0.18, 0.18, len(v)), v, "o", ms=4, alpha=0.55, color=f"C{i}")
+        ax.hlines(np.median(v), i - 0.3, i + 0.3, color="k", lw=2)
+        ax.annotate(f"{np.median(v):.3f}", (i + 0.32, np.median(v)), fontsize=8, va="center")
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(range(len(starts)), [label for _, label in starts], fontsize=8)
+    ax.set_ylabel("iterations / cold iterations")
+    ax.set_title("solver iterations per instance (bar: median)", fontsize=9)
+    ax.grid(True, axis="y", alpha=0.3)
+    t = ratios["time"][np.isfinite(ratios["time"])]
+    at.plot(rng.uniform(-0.18, 0.18, len(t)), t, "o", ms=4, alpha=0.55, color="C0")
+    at.hlines(np.median(t), -0.3, 0.3, color="k", lw=2)
+    at.annotate(f"{np.median(t):.3f}", (0.32, np.median(t)), fontsize=8, va="center")
+    at.axhline(1.0, color="grey", lw=0.8, ls="--")
+    at.set_xticks([0], ["learned, inference counted"], fontsize=8)
+    at.set_xlim(-0.6, 0.9)
+    if t.size and t.max() / max(t.min(), 1e-300) > 20:
+        at.set_yscale("log")
+    at.set_ylabel("time / cold time")
+    at.set_title("total time per instance", fontsize=9)
+    at.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(_title(rep), fontsize=9)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p
+
+
+def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
+    """Many runs, one row each (name -> report): the median iteration ratio of the learned start
+    and of the nearest training optimum, and the median time ratio, on a log axis so that a start
+    that stops the solver at once (ratio 0) shows at the axis's left end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not reports:
+        raise ValueError("no reports to plot")
+    names = list(reports)
+    floor = 1e-2  # where a ratio of 0 is drawn
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.4), constrained_layout=True)
+    y = np.arange(len(names))[::-1]
+    series = [("iteration_ratio", "iterations, learned", "o", "C0"),
+              ("nearest_iteration_ratio", "iterations, nearest training optimum", "s", "C1"),
+              ("time_ratio", "time, learned (inference counted)", "x", "C3")]
+    for key, label, marker, color in series:
+        v = np.array([np.nan if reports[n].get(key) is None else float(reports[n][key]) for n in names])
+        ax.plot(np.maximum(v, floor), y, marker, color=color, ls="none", label=label, ms=6,
+                mfc="none" if marker == "s" else color)
+    ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+    ax.axvspan(floor / 1.4, floor * 1.4, color="0.92", zorder=0)  # the ratio-0 column
+    ax.set_xscale("log")
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_xlabel(f"median ratio to the cold solve (log scale; 0 drawn at {floor:g}; left of 1 is better)")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p
