@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..backends.petsc import KSPBackend, SNESBackend
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
+from ..models.mesh_gnn import MeshAnchorBank
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, sweep_rows
@@ -399,8 +400,8 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     pdes, sols = label_pde(fam, insts, progress=False)
     kept = {p.name for p in pdes}
     insts = [i for i in insts if i.name in kept]
-    fm, fs = np.asarray(starter.norm.field_mean), np.asarray(starter.norm.field_std)
-    vecs = np.stack([((p.fields - fm) / fs).ravel() / np.sqrt(p.n) for p in pdes])
+    # instance distances as the anchor lookup measures them
+    vecs = np.stack([MeshAnchorBank.vector(p, starter.norm) for p in pdes]).astype(np.float64)
     dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(pdes), np.inf))
     partner = dist.argmin(1)
     _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
@@ -414,8 +415,9 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             raw, _ = starter.guess(pde, k=k, safeguard=False)
             a["raw"].append(float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan)
             g, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
-            a["preds"].append((g if g is not None else np.zeros(pde.n)) / starter.norm.u_scale / np.sqrt(pde.n))
-            a["errs"].append(float(relative_errors([a["preds"][-1] * starter.norm.u_scale * np.sqrt(pde.n)], [sol])[0]))
+            g = g if g is not None else np.zeros(pde.n)
+            a["preds"].append(g / starter.norm.u_scale / np.sqrt(pde.n))  # on the scale of the distances
+            a["errs"].append(float(relative_errors([g], [sol])[0]))
             a["iters"].append(res.iterations)
             a["totals"].append(total)
     rows = sweep_rows(acc, dist, partner)
