@@ -435,6 +435,8 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     from learned_solvers.bench.plots import instance_ratios
 
     assert np.median(instance_ratios(rep)["iterations/warm"]) == pytest.approx(rep["iteration_ratio"])
+    with pytest.raises(ValueError, match="no held-out instance ran"):
+        instance_ratios({"family": "darcy", "instances": [{"name": "i0", "error": "solver failed"}]})
     assert main(["plot", str(out), "--out", str(tmp_path / "one.png")]) == 0
     assert main(["plot", str(out), str(tmp_path / "f.json"), "--out", str(tmp_path / "two.png")]) == 0
     assert (tmp_path / "one.png").stat().st_size > 0 and (tmp_path / "two.png").stat().st_size > 0

@@ -60,6 +60,8 @@ def instance_ratios(rep: dict[str, Any]) -> dict[str, np.ndarray]:
             for s in ("warm", "nearest", "oracle"):
                 out.setdefault(f"iterations/{s}", []).append(_ratio(r[f"{s}_iterations"], cold))
             out.setdefault("time", []).append(r["warm_total_seconds"] / r["cold_total_seconds"])
+    if not out:
+        raise ValueError(f"report on {rep['family']}: no held-out instance ran, so there is nothing to plot")
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
