@@ -200,6 +200,9 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
               + f" {r['iterations_not_above_first_k']:>14.2f}")
     print(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
           f"than from the k={k0} start)")
+    if rep.get("lipschitz_solutions") is not None:
+        print(f"lipschitz of the reference solutions themselves (what an exact model would show): "
+              f"{rep['lipschitz_solutions']:.3f}")
     if rep.get("auto_k_time_over_best") is not None:
         print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
               f"of the sweep (k={rep['best_k']})")

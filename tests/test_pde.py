@@ -430,6 +430,7 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     rows = json.loads((tmp_path / "s.json").read_text())["rows"]
     assert rc == 0 and [r["k"] for r in rows] == [1, 4] and (tmp_path / "s.png").stat().st_size > 0
     assert all(set(r) >= {"k", "error_median", "iterations_median", "total_seconds_median", "lipschitz"} for r in rows)
+    assert json.loads((tmp_path / "s.json").read_text())["lipschitz_solutions"] > 0
     assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
     # plots: one report per instance, several side by side; a file that is no bench report is refused
     from learned_solvers.bench.plots import instance_ratios

@@ -273,6 +273,17 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
     assert all(0.0 <= r["iterations_not_above_first_k"] <= 1.0 for r in rows)
     assert "iters <= k=1" in proc.stdout
     assert png.stat().st_size > 10_000
+    # the reference solutions' own estimate, the value an exact model would show
+    assert json.loads(out.read_text())["lipschitz_solutions"] > 0 and "reference solutions" in proc.stdout
+
+
+def test_lipschitz_estimate_of_a_linear_map_is_its_gain():
+    """Outputs 3 x the inputs: every nearest pair's ratio is 3, so the estimate is 3."""
+    from learned_solvers.bench.scaling import lipschitz_estimate
+
+    vecs = np.random.default_rng(0).standard_normal((6, 4))
+    dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(6, np.inf))
+    assert lipschitz_estimate(list(3.0 * vecs), dist, dist.argmin(1)) == pytest.approx(3.0)
 
 
 def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):

@@ -26,7 +26,7 @@ from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_gnn import MeshAnchorBank
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
-from .scaling import auto_k_summary, sweep_rows
+from .scaling import auto_k_summary, lipschitz_estimate, sweep_rows
 from .timing import TIMING_REPEATS, fastest, parsimonious_k
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
@@ -421,6 +421,8 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             a["iters"].append(res.iterations)
             a["totals"].append(total)
     rows = sweep_rows(acc, dist, partner)
+    exact = [s / starter.norm.u_scale / np.sqrt(p.n) for s, p in zip(sols, pdes)]  # on the scale of "preds"
     return {"family": fam.spec(), "solver": solver, "checkpoint": checkpoint, "n_test": len(pdes), "rows": rows,
+            "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             "training_memory": [], **auto_k_summary(starter.k, rows)}
 

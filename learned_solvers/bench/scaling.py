@@ -29,7 +29,7 @@ from ..models.anchors import data_vector
 from ..training.data import label_instances
 from ..warmstart import LearnedWarmStarter
 
-__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary", "sweep_rows"]
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary", "sweep_rows", "lipschitz_estimate"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,8 +73,10 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             a["iters"].append(res.iterations)
             a["totals"].append(total)
     rows = sweep_rows(acc, dist, partner)
+    exact = [t.x / (np.linalg.norm(t.x) + 1e-12) for t in test]  # on the scale of "preds"
     return {"family": fam.spec(), "solver": cfg.solver, "checkpoint": cfg.checkpoint, "n_test": len(test),
             "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows,
+            "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             **auto_k_summary(starter.k or starter.default_k, rows),
             "training_memory": training_memory(starter, test[: min(8, len(test))])}
 
@@ -117,6 +119,12 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
     return out
 
 
+def lipschitz_estimate(outputs: list[np.ndarray], dist: np.ndarray, partner: np.ndarray) -> float:
+    """Largest ``|out_i - out_j| / dist_ij`` over each instance i and its nearest other instance
+    ``partner[i]``; ``dist`` (B, B) distances of the instances' data, outputs B arrays."""
+    return max(float(np.linalg.norm(outputs[i] - outputs[j]) / dist[i, j]) for i, j in enumerate(partner))
+
+
 def sweep_rows(acc: dict[int, dict[str, list]], dist: np.ndarray, partner: np.ndarray) -> list[dict[str, float]]:
     """One row per k (increasing) from per-instance lists ``errs``, ``iters``, ``totals``,
     ``preds`` (normalised outputs, for the Lipschitz estimate over each instance and its
@@ -129,7 +137,7 @@ def sweep_rows(acc: dict[int, dict[str, list]], dist: np.ndarray, partner: np.nd
     first = np.asarray(acc[min(acc)]["iters"], dtype=float)
     for k in sorted(acc):
         a = acc[k]
-        lip = max(float(np.linalg.norm(a["preds"][i] - a["preds"][j]) / dist[i, j]) for i, j in enumerate(partner))
+        lip = lipschitz_estimate(a["preds"], dist, partner)
         its = np.asarray(a["iters"], dtype=float)
         row = {"k": k, "error_median": float(np.median(a["errs"])), "iterations_median": float(np.median(its)),
                "total_seconds_median": float(np.median(a["totals"])), "lipschitz": lip,
