@@ -257,7 +257,7 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
     assert "inference_seconds" in plugin.last
 
 
-def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
+def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     fam, _, path = trained
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
     proc = subprocess.run(
@@ -275,6 +275,13 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path):
     assert png.stat().st_size > 10_000
     # the reference solutions' own estimate, the value an exact model would show
     assert json.loads(out.read_text())["lipschitz_solutions"] > 0 and "reference solutions" in proc.stdout
+    # a saved scaling report redrawn by `plot`; mixed with a bench report it is refused clearly
+    from learned_solvers.cli import main
+
+    assert main(["plot", str(out), "--out", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 10_000
+    assert main(["plot", str(out), str(out), "--out", str(tmp_path / "x.png")]) == 2
+    assert "scaling report is plotted on its own" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
 
 
 def test_lipschitz_estimate_of_a_linear_map_is_its_gain():

@@ -29,7 +29,8 @@ from ..models.anchors import data_vector
 from ..training.data import label_instances
 from ..warmstart import LearnedWarmStarter
 
-__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary", "sweep_rows", "lipschitz_estimate"]
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary", "sweep_rows", "lipschitz_estimate",
+           "is_scaling_report"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +158,14 @@ def auto_k_summary(auto_k: int | None, rows: list[dict]) -> dict[str, Any]:
             "auto_k_time_over_best": at["total_seconds_median"] / best["total_seconds_median"] if at else None}
 
 
+def is_scaling_report(rep: Any) -> bool:
+    """Whether a loaded JSON document is a ``scaling`` report (rows by k, no bench ratios)."""
+    return (isinstance(rep, dict) and "iteration_ratio" not in rep and {"family", "solver", "rows"} <= rep.keys()
+            and isinstance(rep["rows"], list) and bool(rep["rows"])
+            and all(isinstance(r, dict) and {"k", "error_median", "iterations_median", "total_seconds_median",
+                                             "lipschitz"} <= r.keys() for r in rep["rows"]))
+
+
 def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     import matplotlib
 
@@ -164,15 +173,20 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     ks = [r["k"] for r in rep["rows"]]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
     panels = [("error_median", "median relative error of x_k", True),
               ("iterations_median", f"median {rep['solver']} iterations", False),
-              ("total_seconds_median", "median inference + solve (s)", False)]
+              ("total_seconds_median", "median inference + solve (s)", False),
+              ("lipschitz", "Lipschitz estimate, instance -> start", False)]
     for ax, (key, label, logy) in zip(axes, panels):
         ax.plot(ks, [r[key] for r in rep["rows"]], "o-", label="start handed to the solver")
         if key == "error_median" and all("raw_error_median" in r for r in rep["rows"]):
             # mesh models with an SPD operator hand on the least-energy iterate; show the k-th too
             ax.plot(ks, [r["raw_error_median"] for r in rep["rows"]], "x--", alpha=0.7, label="k-th iterate itself")
+            ax.legend(fontsize=7)
+        if key == "lipschitz" and rep.get("lipschitz_solutions") is not None:
+            # the ceiling an exact model reaches: growth towards it is the paper's observation
+            ax.axhline(rep["lipschitz_solutions"], color="k", ls=":", label="reference solutions")
             ax.legend(fontsize=7)
         ax.set_xscale("log", base=2)
         if logy:
