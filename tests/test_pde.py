@@ -441,7 +441,12 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     assert main(["plot", str(out), "--out", str(tmp_path / "one.png")]) == 0
     assert main(["plot", str(out), str(tmp_path / "f.json"), "--out", str(tmp_path / "two.png")]) == 0
     assert (tmp_path / "one.png").stat().st_size > 0 and (tmp_path / "two.png").stat().st_size > 0
-    assert main(["plot", str(tmp_path / "s.json"), "--out", str(tmp_path / "no.png")]) == 2
+    # a scaling report is redrawn on its own; beside a bench report, or a JSON that is neither, refused
+    assert main(["plot", str(tmp_path / "s.json"), "--out", str(tmp_path / "s2.png")]) == 0
+    assert (tmp_path / "s2.png").stat().st_size > 0
+    assert main(["plot", str(tmp_path / "s.json"), str(out), "--out", str(tmp_path / "no.png")]) == 2
+    (tmp_path / "other.json").write_text('{"rows": []}')
+    assert main(["plot", str(tmp_path / "other.json"), "--out", str(tmp_path / "no.png")]) == 2
     assert not (tmp_path / "no.png").exists()
 
 
