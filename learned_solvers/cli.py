@@ -166,15 +166,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .bench.plots import load_report, plot_bench, plot_overview
     from .bench.scaling import is_scaling_report, plot_scaling
+    from .bench.sensitivity import is_sensitivity_report, plot_sensitivity
 
-    if len(args.reports) == 1:  # a saved `scaling` report redrawn (its --plot figure)
+    if len(args.reports) == 1:  # a saved `scaling` or `sensitivity` report redrawn (its --plot figure)
         try:
             doc = json.loads(Path(args.reports[0]).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             doc = None  # load_report below says what is wrong
-        if is_scaling_report(doc):
-            print(f"plot written to {plot_scaling(doc, args.out)}")
-            return 0
+        for is_kind, draw in ((is_scaling_report, plot_scaling), (is_sensitivity_report, plot_sensitivity)):
+            if is_kind(doc):
+                print(f"plot written to {draw(doc, args.out)}")
+                return 0
     reports = {Path(r).stem: load_report(r) for r in args.reports}
     if len(reports) < len(args.reports):
         raise ValueError("two reports share a file name; the overview names its rows by file name")
@@ -332,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bench)
 
     pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side; "
-                                     "or one scaling report")
-    pt.add_argument("reports", nargs="+", help="JSON reports written by `bench --out` (or one by `scaling --out`)")
+                                     "or one scaling or sensitivity report")
+    pt.add_argument("reports", nargs="+",
+                    help="JSON reports written by `bench --out` (or one by `scaling` or `sensitivity --out`)")
     pt.add_argument("--out", required=True, help="PNG path")
     pt.set_defaults(func=_cmd_plot)
 

@@ -281,7 +281,7 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     assert main(["plot", str(out), "--out", str(tmp_path / "again.png")]) == 0
     assert (tmp_path / "again.png").stat().st_size > 10_000
     assert main(["plot", str(out), str(out), "--out", str(tmp_path / "x.png")]) == 2
-    assert "scaling report is plotted on its own" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert "scaling or sensitivity report is plotted on its own" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
 
 
 def test_lipschitz_estimate_of_a_linear_map_is_its_gain():
@@ -308,6 +308,10 @@ def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
     assert rep["n_test"] == 3 and [r["noise"] for r in rep["rows"]] == [1e-9, 0.3]
     near, far = (r["iteration_ratio_median"] for r in rep["rows"])
     assert near < far and png.stat().st_size > 5_000
+    from learned_solvers.cli import main
+
+    assert main(["plot", str(out), "--out", str(tmp_path / "again.png")]) == 0  # the saved report redrawn
+    assert (tmp_path / "again.png").stat().st_size > 5_000
     with pytest.raises(ValueError, match="positive"):
         run_sensitivity(SensitivityConfig(family=SPEC, noise=(0.1, -1.0)))
 

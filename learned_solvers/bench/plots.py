@@ -32,8 +32,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
     if not isinstance(rep, dict) or not {"family", "solver", "iteration_ratio"} <= rep.keys() or \
             not ("instances" in rep or "rows" in rep):
         raise ValueError(f"{p}: not a `learned-solvers bench` report (it needs family, solver, iteration_ratio "
-                         "and its per-instance results; a scaling report is plotted on its own, a sensitivity report by its "
-                         "command's --plot)")
+                         "and its per-instance results; a scaling or sensitivity report is plotted on its own)")
     return rep
 
 

@@ -34,7 +34,7 @@ from .qp import TEST_SEED_OFFSET, bench_backend
 DIRECTIONS = ("random", "smooth")
 SMOOTH_MODES = 4  # sine modes per dimension of the smooth direction
 
-__all__ = ["SensitivityConfig", "run_sensitivity", "format_sensitivity", "plot_sensitivity"]
+__all__ = ["SensitivityConfig", "run_sensitivity", "format_sensitivity", "plot_sensitivity", "is_sensitivity_report"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +175,14 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
     lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
               + (f"  {r['converged']}/{rep['n_test']}" if pde else "") for r in rep["rows"]]
     return "\n".join(lines)
+
+
+def is_sensitivity_report(rep: Any) -> bool:
+    """Whether a loaded JSON document is a ``sensitivity`` report (rows by start error)."""
+    return (isinstance(rep, dict) and {"family", "solver", "rows", "cold_iterations_median"} <= rep.keys()
+            and isinstance(rep["rows"], list) and bool(rep["rows"])
+            and all(isinstance(r, dict) and {"noise", "iteration_ratio_median", "iteration_ratio_max"} <= r.keys()
+                    for r in rep["rows"]))
 
 
 def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
