@@ -273,8 +273,11 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     assert all(0.0 <= r["iterations_not_above_first_k"] <= 1.0 for r in rows)
     assert "iters <= k=1" in proc.stdout
     assert png.stat().st_size > 10_000
-    # the reference solutions' own estimate, the value an exact model would show
-    assert json.loads(out.read_text())["lipschitz_solutions"] > 0 and "reference solutions" in proc.stdout
+    # the reference solutions' own estimates, the values an exact model would show; the local one
+    rep = json.loads(out.read_text())
+    assert rep["lipschitz_solutions"] > 0 and "reference solutions" in proc.stdout
+    assert rep["lipschitz_local_pairs"] == 4 and rep["lipschitz_local_solutions"] > 0
+    assert all(r["lipschitz_local"] >= 0 for r in rows) and "local lip." in proc.stdout
     # a saved scaling report redrawn by `plot`; mixed with a bench report it is refused clearly
     from learned_solvers.cli import main
 
@@ -282,6 +285,22 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     assert (tmp_path / "again.png").stat().st_size > 10_000
     assert main(["plot", str(out), str(out), "--out", str(tmp_path / "x.png")]) == 2
     assert "scaling or sensitivity report is plotted on its own" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_perturbed_copy_keeps_equalities_and_order():
+    """The local Lipschitz estimate's moved copy: equalities stay equalities, every l <= u and
+    lb <= ub, infinite sides stay infinite, and the data move by about delta."""
+    from learned_solvers.bench.scaling import perturbed_copy
+    from learned_solvers.models.anchors import data_vector
+
+    qp = make_family(SPEC).sample(1, seed=3)[0]
+    q2 = perturbed_copy(qp, 1e-3, np.random.default_rng(0))
+    eq = np.isfinite(qp.l) & (qp.l == qp.u)
+    assert (q2.l[eq] == q2.u[eq]).all() and (q2.l <= q2.u).all() and (q2.lb <= q2.ub).all()
+    assert (np.isinf(q2.u) == np.isinf(qp.u)).all() and (np.isinf(q2.l) == np.isinf(qp.l)).all()
+    d = np.linalg.norm(data_vector(q2) - data_vector(qp)) / np.linalg.norm(data_vector(qp))
+    assert 1e-4 < d < 1e-2
+    assert (q2.A != qp.A).nnz == 0  # the structure stays
 
 
 def test_lipschitz_estimate_of_a_linear_map_is_its_gain():
