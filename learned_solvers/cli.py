@@ -219,7 +219,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
               f"{rep['lipschitz_solutions']:.3f}")
     if local and rep.get("lipschitz_local_solutions") is not None:
         print(f"local lip.: each instance against a copy with its data moved by {rep['lipschitz_local_delta']:g} "
-              f"(relative; {rep['lipschitz_local_pairs']} pairs; the model's start without polish, the anchor held); "
+              f"(relative; {rep['lipschitz_local_pairs']} pairs; the model's k-th iterate, the anchor held); "
               f"the reference solutions' own: {rep['lipschitz_local_solutions']:.3e}")
     if rep.get("auto_k_time_over_best") is not None:
         print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "

@@ -8,7 +8,7 @@ Lipschitz estimate of the map instance -> start (largest ratio of output
 change to input change over each instance and its nearest other held-out instance, in the
 normalised data of ``models.anchors.data_vector``). LP/QP families also get a local estimate:
 each instance against a copy of it with its data moved by a relative ``LOCAL_DELTA`` (the
-model's own iterate, the instance's anchor held for both), beside the same ratio of the two
+model's k-th iterate itself, the instance's anchor held for both), beside the same ratio of the two
 reference optima; between held-out neighbours the starts' errors dwarf the solutions'
 differences, so the neighbour estimate says little about how the map itself responds to its
 data. The polish is off by default here: it snaps good predictions to the same optimum
@@ -107,9 +107,10 @@ def perturbed_copy(qp: QPData, delta: float, rng: np.random.Generator) -> QPData
 
 def _local_lipschitz(starter: LearnedWarmStarter, test: list, ks: tuple[int, ...], *, seed: int) -> dict[str, Any]:
     """Largest ``|x(q) - x(q')| / |x*(q)| / |v(q) - v(q')|`` over held-out q and their moved
-    copies q' (``perturbed_copy``), per k for the model's start (safeguarded iterate, no polish,
-    q's anchor for both) and once for the reference optima; a copy whose reference solve is not
-    optimal is left out."""
+    copies q' (``perturbed_copy``), per k for the model's k-th iterate (no safeguard, whose
+    choice among the iterates can differ between q and q', a jump of the choice and not of the
+    map; no polish; q's anchor for both) and once for the reference optima; a copy whose
+    reference solve is not optimal is left out."""
     rng = np.random.default_rng(seed)
     pairs = []
     for t in test:
@@ -123,8 +124,9 @@ def _local_lipschitz(starter: LearnedWarmStarter, test: list, ks: tuple[int, ...
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for k in ks:
-            by_k[k] = max(float(np.linalg.norm(starter.iterate(t.qp, k=k, anchor=a)[0]
-                                               - starter.iterate(r.qp, k=k, anchor=a)[0]) / np.linalg.norm(t.x) / d)
+            by_k[k] = max(float(np.linalg.norm(starter.iterate(t.qp, k=k, anchor=a, safeguard=False)[0]
+                                               - starter.iterate(r.qp, k=k, anchor=a, safeguard=False)[0])
+                                / np.linalg.norm(t.x) / d)
                           for t, r, d, a in pairs)
     sol = max(float(np.linalg.norm(t.x - r.x) / np.linalg.norm(t.x) / d) for t, r, d, _ in pairs)
     return {"by_k": by_k, "solutions": sol, "pairs": len(pairs)}
