@@ -227,7 +227,7 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     panels = [("error_median", "median relative error of x_k", True),
               ("iterations_median", f"median {rep['solver']} iterations", False),
               ("total_seconds_median", "median inference + solve (s)", False),
-              ("lipschitz", "Lipschitz estimate, instance -> start", False)]
+              ("lipschitz", "Lipschitz estimates of instance -> x_k", False)]
     for ax, (key, label, logy) in zip(axes, panels):
         ax.plot(ks, [r[key] for r in rep["rows"]], "o-", label="start handed to the solver")
         if key == "error_median" and all("raw_error_median" in r for r in rep["rows"]):
