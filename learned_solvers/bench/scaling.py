@@ -68,12 +68,14 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(cfg.ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
+    own: dict[int, list[np.ndarray]] = {k: [] for k in ks}  # each instance's k-th iterate
     for item in test:
         for k in ks:
             a = acc[k]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 raw, _ = starter.iterate(item.qp, k=k, safeguard=False)
+            own[k].append(raw)
             a["raw"].append(float(np.linalg.norm(raw - item.x) / (np.linalg.norm(item.x) + 1e-12)))
             ws, res, total = timed_warm_solve(starter, item.qp, backend, k)
             x = ws.x if ws is not None else np.zeros(item.qp.n)
@@ -83,7 +85,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             a["totals"].append(total)
     rows = sweep_rows(acc, dist, partner)
     exact = [t.x / (np.linalg.norm(t.x) + 1e-12) for t in test]  # on the scale of "preds"
-    local = _local_lipschitz(starter, test, ks, seed=cfg.seed)
+    local = _local_lipschitz(starter, test, own, seed=cfg.seed)
     for row in rows:
         row["lipschitz_local"] = local["by_k"][row["k"]]
     return {"family": fam.spec(), "solver": cfg.solver, "checkpoint": cfg.checkpoint, "n_test": len(test),
@@ -105,30 +107,30 @@ def perturbed_copy(qp: QPData, delta: float, rng: np.random.Generator) -> QPData
                         lb=qp.lb * fv, ub=qp.ub * fv, name=f"{qp.name}~{delta:g}")
 
 
-def _local_lipschitz(starter: LearnedWarmStarter, test: list, ks: tuple[int, ...], *, seed: int) -> dict[str, Any]:
+def _local_lipschitz(starter: LearnedWarmStarter, test: list, own: dict[int, list[np.ndarray]], *,
+                     seed: int) -> dict[str, Any]:
     """Largest ``|x(q) - x(q')| / |x*(q)| / |v(q) - v(q')|`` over held-out q and their moved
-    copies q' (``perturbed_copy``), per k for the model's k-th iterate (no safeguard, whose
-    choice among the iterates can differ between q and q', a jump of the choice and not of the
-    map; no polish; q's anchor for both) and once for the reference optima; a copy whose
-    reference solve is not optimal is left out."""
+    copies q' (``perturbed_copy``), per k for the model's k-th iterate (``own[k][i]``: test[i]'s,
+    with its own anchor; no safeguard, whose choice among the iterates can differ between q and
+    q', a jump of the choice and not of the map; no polish; q's anchor for q' too) and once for
+    the reference optima; a copy whose reference solve is not optimal is left out."""
     rng = np.random.default_rng(seed)
     pairs = []
-    for t in test:
+    for i, t in enumerate(test):
         ref = solve_reference(perturbed_copy(t.qp, LOCAL_DELTA, rng))
         if ref is not None:
             d = float(np.linalg.norm(data_vector(t.qp) - data_vector(ref.qp)))
-            pairs.append((t, ref, d, starter.anchors.lookup(t.qp)[0] if starter.anchors is not None else None))
+            pairs.append((i, t, ref, d, starter.anchors.lookup(t.qp)[0] if starter.anchors is not None else None))
     if not pairs:
-        return {"by_k": {k: None for k in ks}, "solutions": None, "pairs": 0}
+        return {"by_k": {k: None for k in own}, "solutions": None, "pairs": 0}
     by_k = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for k in ks:
-            by_k[k] = max(float(np.linalg.norm(starter.iterate(t.qp, k=k, anchor=a, safeguard=False)[0]
-                                               - starter.iterate(r.qp, k=k, anchor=a, safeguard=False)[0])
+        for k in own:
+            by_k[k] = max(float(np.linalg.norm(own[k][i] - starter.iterate(r.qp, k=k, anchor=a, safeguard=False)[0])
                                 / np.linalg.norm(t.x) / d)
-                          for t, r, d, a in pairs)
-    sol = max(float(np.linalg.norm(t.x - r.x) / np.linalg.norm(t.x) / d) for t, r, d, _ in pairs)
+                          for i, t, r, d, a in pairs)
+    sol = max(float(np.linalg.norm(t.x - r.x) / np.linalg.norm(t.x) / d) for _, t, r, d, _ in pairs)
     return {"by_k": by_k, "solutions": sol, "pairs": len(pairs)}
 
 
