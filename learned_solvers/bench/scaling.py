@@ -231,13 +231,13 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
               ("total_seconds_median", "median inference + solve (s)", False),
               ("lipschitz", "Lipschitz estimates of instance -> x_k", False)]
     for ax, (key, label, logy) in zip(axes, panels):
-        ax.plot(ks, [r[key] for r in rep["rows"]], "o-", label="start handed to the solver")
+        ax.plot(ks, [r[key] for r in rep["rows"]], "o-",
+                label="held-out neighbours" if key == "lipschitz" else "start handed to the solver")
         if key == "error_median" and all("raw_error_median" in r for r in rep["rows"]):
             # mesh models with an SPD operator hand on the least-energy iterate; show the k-th too
             ax.plot(ks, [r["raw_error_median"] for r in rep["rows"]], "x--", alpha=0.7, label="k-th iterate itself")
             ax.legend(fontsize=7)
         if key == "lipschitz":
-            ax.lines[-1].set_label("held-out neighbours")
             # the values an exact model shows: growth towards them is the paper's observation
             if rep.get("lipschitz_solutions") is not None:
                 ax.axhline(rep["lipschitz_solutions"], color="C0", ls=":", label="neighbours, reference solutions")
