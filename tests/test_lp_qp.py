@@ -104,6 +104,46 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
         read_problem(odd)
 
 
+_TINY_MPS = """NAME tiny
+ROWS
+ N obj
+ G c1
+COLUMNS
+ x obj 1 c1 1
+ y obj 1 c1 {a}
+RHS
+ rhs c1 1
+{extra}ENDATA
+"""
+
+
+@pytest.mark.parametrize("value", ["1,5", "zz", "2e"])
+def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value):
+    """HiGHS reads '1,5' as 1 and 'zz' as 0 without a word; the reader refuses the file and
+    names the line and the field instead of solving another problem."""
+    f = tmp_path / "typo.mps"
+    f.write_text(_TINY_MPS.format(a=value, extra=""))
+    with pytest.raises(MPSFormatError, match=rf"typo.mps: line 7: '{value}' in COLUMNS is not a number"):
+        read_problem(f)
+    (tmp_path / "fine.mps").write_text(_TINY_MPS.format(a="1.5", extra=""))
+    assert read_problem(tmp_path / "fine.mps").A.toarray().tolist() == [[1.0, 1.5]]
+
+
+def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
+    """QUADOBJ lists one triangle of Q: min x + y + 1/2 x'Qx, Q = [[2, .5], [.5, 2]], x + y >= 1,
+    x, y >= 0 has its optimum 1.625 at (0.5, 0.5) (P from one triangle alone gives 1.5)."""
+    f = tmp_path / "qp.mps"
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n x y 0.5\n y y 2\n"))
+    qp = read_problem(f)
+    assert np.allclose(qp.P.toarray(), [[2.0, 0.5], [0.5, 2.0]])
+    for name in ("highs", "osqp"):
+        res = make_backend(name).solve(qp)
+        assert res.status == Status.OPTIMAL and abs(res.objective - 1.625) < 1e-3, (name, res.objective)
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n x y 0,5\n y y 2\n"))
+    with pytest.raises(MPSFormatError, match="line 12: '0,5' in QUADOBJ"):
+        read_problem(f)
+
+
 def test_lp_file_plain_and_gz_reach_the_netlib_optimum(tmp_path):
     """CPLEX LP format (written by HiGHS from Netlib afiro), plain and gzipped: same sizes, and
     a cold solve reaches afiro's reference optimum."""

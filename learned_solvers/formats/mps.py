@@ -1,4 +1,11 @@
-"""MPS and LP files (plain or gzipped), read with HiGHS' own reader."""
+"""MPS and LP files (plain or gzipped), read with HiGHS' own reader.
+
+HiGHS' MPS reader is lenient with numbers: ``1,5`` reads as 1 and ``zz`` as 0, silently. So an
+MPS file HiGHS accepts is also parsed by OR-Tools' strict MPS reader (linear files: its model
+builder takes no quadratic objective); when that one refuses it, the file is refused, with the
+first value field that is not a number when one can be pointed at. Quadratic files get that
+scan alone.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,10 @@ import scipy.sparse as sp
 from ..canonical import InvalidProblemError, QPData
 
 __all__ = ["read_problem", "MPSFormatError"]
+
+_MPS_SUFFIXES = (".mps", ".mps.gz", ".qps", ".qps.gz")
+# BOUNDS types whose last field is a value (FR, MI, PL, BV take none; SC's is optional)
+_VALUED_BOUNDS = {"UP", "LO", "FX", "LI", "UI"}
 
 
 class MPSFormatError(InvalidProblemError):
@@ -45,6 +56,9 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                  and "Copyright" not in ln and "third-party" not in ln]
         why = "; ".join(lines[-3:]) or "HiGHS could not parse it"
         raise MPSFormatError(f"{p}: not a readable MPS/LP model: {why}")
+    hess = h.getModel().hessian_
+    if suffixes.endswith(_MPS_SUFFIXES):
+        _check_numbers(p, quadratic=hess.dim_ > 0)
     lp = h.getLp()
     a = lp.a_matrix_
     n, m = lp.num_col_, lp.num_row_
@@ -55,11 +69,12 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     sense = 1.0
     if lp.sense_ == highspy.ObjSense.kMaximize:
         sense = -1.0  # canonical form minimises
-    hess = h.getModel().hessian_
     P = None
     if hess.dim_ > 0:
         P = sp.csc_matrix((hess.value_, hess.index_, hess.start_), shape=(n, n))
-        P = sp.triu(P) + sp.triu(P, 1).T if (sp.tril(P, -1).nnz == 0) else P
+        if sp.triu(P, 1).nnz == 0 or sp.tril(P, -1).nnz == 0:
+            # one triangle stored (HiGHS keeps the lower one): the objective's Q is symmetric
+            P = (P + P.T - sp.diags(P.diagonal())).tocsc()
         P = sense * P
     integ = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else None
     integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
@@ -74,3 +89,63 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         )
     except InvalidProblemError as exc:
         raise MPSFormatError(f"{p}: {exc}") from exc
+
+
+def _check_numbers(p: Path, *, quadratic: bool) -> None:
+    """Refuse a linear MPS file OR-Tools' strict reader refuses, naming the first value field
+    that is not a number (``_first_bad_number``) when there is one; a quadratic one only when
+    there is one."""
+    if not quadratic:
+        from ortools.linear_solver.python import model_builder_helper
+
+        if model_builder_helper.ModelBuilderHelper().import_from_mps_file(str(p)):
+            return
+    bad = _first_bad_number(p)
+    if bad is not None:
+        line, token, section = bad
+        raise MPSFormatError(f"{p}: line {line}: {token!r} in {section} is not a number "
+                             "(a decimal comma, a letter?); HiGHS' reader would silently take another value")
+    if not quadratic:
+        raise MPSFormatError(f"{p}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
+                         "reads it; check that every value field is a number and every name is declared")
+
+
+def _first_bad_number(p: Path) -> tuple[int, str, str] | None:
+    """(line, token, section) of the first value field that does not parse as a number, or
+    None. A line passes if its value fields parse in either layout: split on whitespace (free
+    MPS), or at fixed MPS's columns 25-36 and 50-61 (names there may hold blanks)."""
+    import gzip
+
+    opener = gzip.open if p.suffix.lower() == ".gz" else open
+    section = ""
+    with opener(p, "rt", errors="replace") as f:
+        for no, raw in enumerate(f, 1):
+            if not raw.strip() or raw.startswith(("*", "$")):
+                continue
+            tok = raw.split()
+            if not raw[0].isspace():
+                section = tok[0].upper()
+                continue
+            if section == "COLUMNS" and "'MARKER'" not in raw.upper():
+                free, fixed = tok[2::2], (raw[24:36], raw[49:61])
+            elif section in ("RHS", "RANGES"):
+                free, fixed = (tok[2::2] if len(tok) % 2 else tok[1::2]), (raw[24:36], raw[49:61])  # set name optional
+            elif section == "BOUNDS" and tok[0].upper() in _VALUED_BOUNDS:
+                free, fixed = tok[-1:], (raw[24:36],)
+            elif section in ("QUADOBJ", "QMATRIX"):
+                free, fixed = tok[2:3], (raw[24:36],)
+            else:
+                continue
+            bad = [v for v in free if not _is_number(v)]
+            fixed_ok = bool(fixed[0].strip()) and all(_is_number(v) for v in fixed if v.strip())
+            if bad and not fixed_ok:
+                return no, bad[0], section
+    return None
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
