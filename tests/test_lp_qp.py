@@ -177,6 +177,21 @@ def test_scip_adapter_matches_mps_reader():
     assert abs(make_backend("highs").solve(qp).objective - ref.objective) < 1e-8
 
 
+def test_scip_adapter_keeps_two_variables_that_share_a_name():
+    """SCIP allows it; reading coefficients by name merged the two columns (A was [[0, 2]])."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    model = pyscipopt.Model()
+    model.hideOutput()
+    x, y = model.addVar("x", lb=0), model.addVar("x", lb=0)
+    model.addCons(x + 2 * y >= 1)
+    model.setObjective(x + 3 * y)
+    qp = from_scip(model)
+    assert qp.A.toarray().tolist() == [[1.0, 2.0]] and qp.c.tolist() == [1.0, 3.0]
+    assert abs(make_backend("highs").solve(qp).objective - 1.0) < 1e-9
+
+
 def test_polish_recovers_exact_optimum_from_exact_active_set():
     qp = read_problem(netlib("sc50a"))
     exact = make_backend("highs").solve(qp)

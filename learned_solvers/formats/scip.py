@@ -20,7 +20,8 @@ def from_scip(model: Any) -> QPData:
     """
     inf = model.infinity()
     variables = model.getVars()
-    index = {v.name: j for j, v in enumerate(variables)}
+    # by SCIP's own index, not by name: SCIP lets two variables share a name
+    index = {v.getIndex(): j for j, v in enumerate(variables)}
     n = len(variables)
     rows, cols, vals, lo, hi, names = [], [], [], [], [], []
     for i, cons in enumerate(model.getConss()):
@@ -29,9 +30,9 @@ def from_scip(model: Any) -> QPData:
                 f"pyscipopt model {model.getProbName()!r}: constraint {cons.name!r} is "
                 f"{cons.getConshdlrName()!r}; only linear constraints map to the canonical form"
             )
-        for var_name, coef in model.getValsLinear(cons).items():
+        for var, coef in zip(model.getConsVars(cons), model.getConsVals(cons), strict=True):
             rows.append(i)
-            cols.append(index[var_name])
+            cols.append(index[var.getIndex()])
             vals.append(coef)
         lo.append(model.getLhs(cons))
         hi.append(model.getRhs(cons))
