@@ -23,13 +23,18 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 
-__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning"]
+__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning"]
 
 KIND = "qp-implicit-gnn"
 
 
 class OutOfFamilyWarning(RuntimeWarning):
     """The instance or prediction is unfit for a learned start; the solve runs cold."""
+
+
+class UnseenSizeWarning(RuntimeWarning):
+    """The instance's (variables, constraints) differ from every training instance's: the
+    size-agnostic model still predicts, without the nearest-solution anchor."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,11 @@ class LearnedWarmStarter:
         self.polish = polish
         self.device = device
         self.meta = dict(meta or {})
+        # (n, m) of the training instances: the checkpoint's, else the anchor bank's groups
+        sizes = self.meta.get("canonical_sizes")
+        if sizes is None and anchors is not None:
+            sizes = list(anchors.groups)
+        self.sizes = {(int(n), int(m)) for n, m in sizes} if sizes else None
 
     @staticmethod
     def scale_range_of(qps: list[QPData]) -> np.ndarray:
@@ -71,7 +81,8 @@ class LearnedWarmStarter:
 
     def save(self, path: str | Path, **meta: Any) -> Path:
         full = {**self.meta, **meta, "kind": KIND, "family": self.family, "model": self.model.cfg.to_dict(),
-                "scale_range": self.scale_range.tolist(), "best_k": self.meta.get("best_k", self.default_k)}
+                "scale_range": self.scale_range.tolist(), "best_k": self.meta.get("best_k", self.default_k),
+                **({"canonical_sizes": sorted(self.sizes)} if self.sizes else {})}
         state = dict(self.model.state_dict())
         if self.anchors is not None:
             state.update(self.anchors.state())
@@ -125,6 +136,11 @@ class LearnedWarmStarter:
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
+        if self.sizes is not None and (qp.n, qp.m) not in self.sizes:
+            seen = ", ".join(f"{n}x{m}" for n, m in sorted(self.sizes)[:4])
+            warnings.warn(f"{qp.name}: {qp.n} variables x {qp.m} constraints, a size this model never saw in training "
+                          f"({seen}); predicting anyway, without the nearest training solution to start from, so the "
+                          "start may help less (the solver still has the last word)", UnseenSizeWarning, stacklevel=2)
         anchor, cands = self.anchors.lookup(qp) if self.anchors is not None else (None, [])
         x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):

@@ -16,7 +16,7 @@ from learned_solvers.bench.qp import train_starter
 from learned_solvers.checkpoint import CheckpointError, save_checkpoint
 from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig
-from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning
+from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning, UnseenSizeWarning
 from problems.registry import make_family
 
 SPEC = "random-lp:m=15,n=30"
@@ -133,6 +133,19 @@ def test_learned_start_keeps_the_answer_and_out_of_family_falls_back(trained):
     with pytest.warns(OutOfFamilyWarning, match="outside the training family"):
         res = starter.solve(huge, backend)
     assert res.status == Status.OPTIMAL and not res.warm_start_accepted
+
+
+def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
+    """The metadata holds the canonical sizes; an instance of another size still gets the
+    size-agnostic model's start, with a warning, and the cold solve's answer."""
+    fam, _, path = trained
+    again = LearnedWarmStarter.from_checkpoint(path)
+    assert again.meta["canonical_sizes"] == [[30, 15]] and again.sizes == {(30, 15)}
+    other = make_family("random-lp:m=12,n=24").sample(1, seed=3)[0]
+    backend = make_backend("pdlp")
+    with pytest.warns(UnseenSizeWarning, match="24 variables x 12 constraints, a size this model never saw"):
+        warm = again.solve(other, backend)
+    assert warm.status == Status.OPTIMAL and backend.same_answer(backend.solve(other), warm)
 
 
 def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):

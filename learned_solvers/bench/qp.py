@@ -108,7 +108,9 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
                                  polish=polish, device=config.device,
-                                 meta={"train": asdict(config), "n_train": len(train)}, anchors=res.anchors)
+                                 meta={"train": asdict(config), "n_train": len(train),
+                                       "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train})},
+                                 anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error}
     if backend is not None and res.val:
         best_k, sweep = choose_k(starter, res.val, backend)
