@@ -7,19 +7,25 @@ cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
 DATA=${LS_SHARED_DATA:-../shared/data}
 mkdir -p runs benchmarks/results
+TEST=${TEST:-20}
+SFX=""
+[ "$TEST" = 20 ] || SFX="-test$TEST"
 run() {  # name family solver [training options]
   local ck="runs/$1.safetensors"
   if [ -n "${FROM_BENCH:-}" ]; then
     ck="runs/$1-$3.safetensors"
     [ -f "$ck" ] || { echo "$ck missing: run bash benchmarks/run_lp_qp.sh $1-$3 first" >&2; exit 2; }
+  elif [ -n "${REUSE:-}" ] && [ -f "$ck" ]; then
+    echo "reusing $ck"
   else
     $PY -m learned_solvers.cli train --family "$2" --solver "$3" --train 200 --epochs 20 --seed 0 ${4:-} --out "$ck" 2>/dev/null | tail -1
   fi
-  $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test 20 \
-    --out "benchmarks/results/scaling-$1.json" --plot "benchmarks/results/scaling-$1.png" 2>/dev/null | tee "benchmarks/results/scaling-$1.txt"
+  $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test "$TEST" \
+    --out "benchmarks/results/scaling-$1$SFX.json" --plot "benchmarks/results/scaling-$1$SFX.png" 2>/dev/null \
+    | tee "benchmarks/results/scaling-$1$SFX.txt"
   # as `bench` runs it (polish on, where the automatic k was chosen): automatic k vs the best fixed k
-  $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test 20 --polish \
-    --out "benchmarks/results/scaling-$1-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1-polish.txt"
+  $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test "$TEST" --polish \
+    --out "benchmarks/results/scaling-$1$SFX-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1$SFX-polish.txt"
 }
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc share1b portfolio random-lp)
