@@ -164,6 +164,27 @@ def test_lp_file_plain_and_gz_reach_the_netlib_optimum(tmp_path):
         assert res.objective == pytest.approx(netlib_optimum("afiro"), rel=1e-6)
 
 
+def test_highs_backend_works_after_highs_ran_in_the_process_with_other_threads():
+    """HiGHS' scheduler is process-wide: a fixed thread count is refused once HiGHS ran with
+    another (a fresh process, since this one's scheduler is already made)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import highspy\n"
+        "from learned_solvers.backends import make_backend\n"
+        "from learned_solvers.formats.mps import read_problem\n"
+        f"qp = read_problem({str(netlib('afiro'))!r})\n"
+        "h = highspy.Highs(); h.setOptionValue('output_flag', False)\n"
+        f"h.readModel({str(netlib('afiro'))!r}); h.run()\n"
+        "res = make_backend('highs').solve(qp)\n"
+        "print(res.status, res.objective)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    status, objective = out.stdout.split()[-2:]
+    assert status == "optimal" and abs(float(objective) - netlib_optimum("afiro")) < 1e-6, out.stdout + out.stderr
+
+
 def test_scip_adapter_matches_mps_reader():
     pyscipopt = pytest.importorskip("pyscipopt")
     from learned_solvers.formats.scip import from_scip

@@ -90,7 +90,12 @@ class HiGHSBackend:
                 sol.dual_valid = True
             accepted = h.setSolution(sol) != highspy.HighsStatus.kError
         t0 = time.perf_counter()
-        h.run()
+        if h.run() == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+            # HiGHS' thread scheduler is process-wide: once HiGHS has run in this process with
+            # another thread count (the user's own highspy, cvxpy's HIGHS), a fixed count is
+            # refused before any work; 0 takes the scheduler there is
+            h.setOptionValue("threads", 0)
+            h.run()
         seconds = time.perf_counter() - t0
         ms = h.getModelStatus()
         M = highspy.HighsModelStatus
