@@ -100,7 +100,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from .backends import make_backend
-    from .formats.mps import read_problem
+    from .formats.mps import read_problem, solution_dict
     from .warmstart import LearnedWarmStarter
 
     qp = read_problem(args.instance)
@@ -108,10 +108,15 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
                                                  device=args.device)
     res = starter.solve(qp, backend)
-    out = {"instance": str(args.instance), "solver": res.solver, "status": res.status, "objective": res.objective,
-           "iterations": res.iterations, "solver_seconds": res.seconds,
+    sol = solution_dict(qp, res.x, res.y, res.objective)
+    out = {"instance": str(args.instance), "solver": res.solver, "status": res.status, "sense": sol["sense"],
+           "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
            "inference_seconds": res.extra.get("inference_seconds"), "warm_start_accepted": res.warm_start_accepted,
            "fallback": res.extra.get("fallback")}
+    if args.solution:
+        path = Path(args.solution)
+        path.write_text(json.dumps({"instance": out["instance"], "status": res.status, **sol}, indent=1) + "\n")
+        out["solution"] = str(path)
     print(json.dumps(out, indent=2))
     return 0
 
@@ -317,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tol", type=float, default=None)
     s.add_argument("--no-polish", action="store_true", help="hand the raw prediction to the solver")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--solution", default=None,
+                   help="JSON file for the solution: primal values by column name, row duals by row name")
     s.set_defaults(func=_cmd_solve)
 
     b = sub.add_parser("bench", help="cold vs learned vs nearest-neighbour vs oracle on held-out instances")

@@ -38,3 +38,27 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert load_checkpoint(ck).meta["model"]["train_k"] == 3
     out = subprocess.run(base + ["--train-k", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "train_k" in out.stderr
+
+    # `solve` on a maximisation, with the solution file: the file's own objective, names and duals
+    import json
+
+    import highspy
+
+    lp = tmp_path / "max.mps"
+    lp.write_text("NAME mx\nOBJSENSE\n    MAX\nROWS\n N obj\n L cap\n L lab\nCOLUMNS\n x obj 3 cap 1\n x lab 1\n"
+                  " y obj 2 cap 1\n y lab 3\nRHS\n rhs cap 4 lab 7\nBOUNDS\n UP BND x 3\nENDATA\n")
+    sol = tmp_path / "sol.json"
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "solve", str(lp), "--checkpoint", str(ck),
+                          "--solver", "highs", "--solution", str(sol)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    printed = json.loads(out.stdout[out.stdout.index("{"):])
+    assert printed["sense"] == "maximize" and abs(printed["objective"] - 11.0) < 1e-9
+    got = json.loads(sol.read_text())
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(str(lp))
+    h.run()
+    ref = h.getSolution()
+    assert got["x"] == {"x": 3.0, "y": 1.0}
+    assert list(got["y"]) == ["cap", "lab"] and abs(got["y"]["cap"] - ref.row_dual[0]) < 1e-9
+    assert abs(got["y"]["cap"] - 2.0) < 1e-9 and abs(got["y"]["lab"]) < 1e-9

@@ -29,7 +29,8 @@ class QPData:
     """One LP/QP/MIP instance in canonical form.
 
     c: (n,)  A: (m, n) CSR  l, u: (m,)  lb, ub: (n,)  P: (n, n) CSR upper+lower or None
-    integrality: (n,) bool or None.  name: free text for messages.
+    integrality: (n,) bool or None.  name: free text for messages.  maximize: the user's own
+    problem maximised; c, P and offset here are its negation, so its objective is -objective.
     """
 
     c: np.ndarray
@@ -44,6 +45,7 @@ class QPData:
     name: str = "qp"
     var_names: tuple[str, ...] | None = field(default=None, repr=False)
     con_names: tuple[str, ...] | None = field(default=None, repr=False)
+    maximize: bool = False
 
     def __post_init__(self) -> None:
         cast = lambda v: np.ascontiguousarray(np.asarray(v, dtype=np.float64).reshape(-1))  # noqa: E731

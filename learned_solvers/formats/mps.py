@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 
-__all__ = ["read_problem", "MPSFormatError"]
+__all__ = ["read_problem", "solution_dict", "MPSFormatError"]
 
 _MPS_SUFFIXES = (".mps", ".mps.gz", ".qps", ".qps.gz")
 # BOUNDS types whose last field is a value (FR, MI, PL, BV take none; SC's is optional)
@@ -84,7 +84,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         return QPData(
             c=sense * np.asarray(lp.col_cost_), A=A, l=fix(lp.row_lower_), u=fix(lp.row_upper_),
             lb=fix(lp.col_lower_), ub=fix(lp.col_upper_), P=P, integrality=integrality,
-            offset=sense * lp.offset_, name=p.name,
+            offset=sense * lp.offset_, name=p.name, maximize=sense < 0,
             var_names=tuple(lp.col_names_) or None, con_names=tuple(lp.row_names_) or None,
         )
     except InvalidProblemError as exc:
@@ -149,3 +149,19 @@ def _is_number(v: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def solution_dict(qp: QPData, x: np.ndarray | None, y: np.ndarray | None, objective: float) -> dict:
+    """A solution in the file's own terms: the objective in its own sense, primal values by
+    column name, row duals by row name in HiGHS' convention for the file's own objective
+    (``c = A'y + z``: negated for a maximisation). Non-finite numbers become None (JSON)."""
+    sign = -1.0 if qp.maximize else 1.0
+    names = lambda given, k, prefix: given or tuple(f"{prefix}{i}" for i in range(k))  # noqa: E731
+    num = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
+    return {
+        "sense": "maximize" if qp.maximize else "minimize",
+        "objective": num(sign * objective),
+        "x": None if x is None else dict(zip(names(qp.var_names, qp.n, "c"), map(num, x), strict=True)),
+        "y": None if y is None else dict(zip(names(qp.con_names, qp.m, "r"), map(num, sign * np.asarray(y)),
+                                             strict=True)),
+    }

@@ -47,7 +47,7 @@ def from_scip(model: Any) -> QPData:
     return QPData(
         c=c, A=sp.csr_matrix((vals, (rows, cols)), shape=(m, n)), l=fix(lo), u=fix(hi), lb=lb, ub=ub,
         integrality=integ, offset=sense * model.getObjoffset(), name=model.getProbName() or "scip",
-        var_names=tuple(v.name for v in variables), con_names=tuple(names),
+        var_names=tuple(v.name for v in variables), con_names=tuple(names), maximize=sense < 0,
     )
 
 
