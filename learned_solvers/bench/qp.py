@@ -64,6 +64,10 @@ class BenchConfig:
     def __post_init__(self) -> None:
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
+        # the nearest-neighbour baseline needs training solutions even with a checkpoint
+        if self.n_test < 1 or self.n_train < (1 if self.checkpoint else 2):
+            raise ValueError(f"bench needs --test >= 1 and --train >= {1 if self.checkpoint else 2} "
+                             f"(got {self.n_test} and {self.n_train})")
 
 
 AUTO_KS = (1, 2, 4, 8, 16, 32)
