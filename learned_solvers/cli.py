@@ -409,6 +409,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_device(device: str) -> None:
+    """Refuse a device torch cannot use before any labelling or training is spent."""
+    if device == "cpu":
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, ...)") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: torch sees no CUDA device here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: there are {torch.cuda.device_count()} CUDA devices here")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .canonical import InvalidProblemError
@@ -420,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
               "run the other commands as one process", file=sys.stderr)
         return 2
     try:
+        _check_device(getattr(args, "device", "cpu"))
         return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)

@@ -65,3 +65,15 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert got["x"] == {"x": 3.0, "y": 1.0}
     assert list(got["y"]) == ["cap", "lab"] and abs(got["y"]["cap"] - ref.row_dual[0]) < 1e-9
     assert abs(got["y"]["cap"] - 2.0) < 1e-9 and abs(got["y"]["lab"]) < 1e-9
+
+
+def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
+    import torch
+
+    bad = ["bogus"] + ([] if torch.cuda.is_available() else ["cuda"])
+    for device in bad:
+        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "train", "--family", "random-lp:m=10,n=20",
+                              "--solver", "pdlp", "--train", "5", "--device", device, "--scheduler", "serial",
+                              "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2 and f"--device {device}" in out.stderr.replace("'", ""), out.stderr[-1000:]
+        assert "labelling" not in out.stderr
