@@ -193,7 +193,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_scaling(args: argparse.Namespace) -> int:
     from .bench.scaling import ScalingConfig, plot_scaling, run_scaling, write
 
-    ks = tuple(int(v) for v in args.ks.split(","))
+    ks = args.ks
     from problems.registry import is_pde_family
 
     if is_pde_family(args.family):
@@ -275,7 +275,7 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--perturb", type=float, default=None, help="mps: families: relative perturbation d (0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=_positive, default=40)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--train-k", type=int, default=None,
                    help="model iterations in training (default 20 for LP/QP, 16 for PDE families); more reach "
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the main job on embedded defaults (CPU, minutes)")
     d.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--epochs", type=int, default=10, help="training epochs of the LP model")
+    d.add_argument("--epochs", type=_positive, default=10, help="training epochs of the LP model")
     d.add_argument("--scheduler", default="local", help="labelling: 'local' Dask cluster, an address, or 'serial'")
     d.set_defaults(func=_cmd_demo)
 
@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--solver", default="pdlp",
                    help="the solver the model will warm-start (recorded; PDE families: ksp or snes, which also "
                         "times the automatic k)")
-    t.add_argument("--train", type=int, default=200, help="training instances")
+    t.add_argument("--train", type=_positive, default=200, help="training instances")
     t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
     t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
     t.add_argument("--tol", type=float, default=None,
@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("instance", help="an .mps/.lp file (optionally .gz)")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
-    s.add_argument("--k", type=int, default=None, help="model iterations (default: the checkpoint's)")
+    s.add_argument("--k", type=_positive, default=None, help="model iterations (default: the checkpoint's)")
     s.add_argument("--tol", type=float, default=None)
     s.add_argument("--no-polish", action="store_true", help="hand the raw prediction to the solver")
     s.add_argument("--device", default="cpu")
@@ -335,9 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test-family", default=None,
                    help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
     b.add_argument("--pde-width", type=int, default=32, help="PDE: mesh-model width")
-    b.add_argument("--train", type=int, default=200)
-    b.add_argument("--test", type=int, default=30)
-    b.add_argument("--k", type=int, default=None)
+    b.add_argument("--train", type=_positive, default=200)
+    b.add_argument("--test", type=_positive, default=30)
+    b.add_argument("--k", type=_positive, default=None)
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
@@ -359,8 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--family", required=True, help="the checkpoint's family spec")
     c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"])
     c.add_argument("--pc", default="gamg", help="ksp: PETSc preconditioner")
-    c.add_argument("--ks", default="1,2,4,8,16,32,64")
-    c.add_argument("--test", type=int, default=20)
+    c.add_argument("--ks", type=_ks, default=_ks("1,2,4,8,16,32,64"),
+                   help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
+    c.add_argument("--test", type=_positive, default=20)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
     c.add_argument("--device", default="cpu")
@@ -374,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                     help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
     se.add_argument("--noise", default="1e-4,1e-3,1e-2,5e-2,0.15", help="relative start errors, comma-separated")
-    se.add_argument("--test", type=int, default=10)
+    se.add_argument("--test", type=_positive, default=10)
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP: fixed rho, termination checked every iteration")
@@ -388,10 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.set_defaults(func=_cmd_sensitivity)
 
     pl = sub.add_parser("paper-lp", help="reproduce Table 1 of the implicit-models paper (implicit vs explicit GNN)")
-    pl.add_argument("--train", type=int, default=2500)
-    pl.add_argument("--test", type=int, default=1000)
+    pl.add_argument("--train", type=_positive, default=2500)
+    pl.add_argument("--test", type=_positive, default=1000)
     pl.add_argument("--widths", default="4,8,16,32")
-    pl.add_argument("--epochs", type=int, default=20)
+    pl.add_argument("--epochs", type=_positive, default=20)
     pl.add_argument("--lr", type=float, default=None,
                     help="Adam learning rate, cosine decay over the epochs (default: PaperLPConfig's)")
     pl.add_argument("--train-k", type=int, default=32, help="implicit training iterations = explicit depth")
@@ -407,6 +408,28 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", default="paper_lp.json", help="JSON report (a .md table is written beside it)")
     pl.set_defaults(func=_cmd_paper_lp)
     return p
+
+
+def _positive(text: str) -> int:
+    """A count or an iteration number: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1")
+    return v
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    """--ks: positive integers, comma-separated, swept in increasing order."""
+    try:
+        ks = sorted({int(v) for v in text.split(",")})
+    except ValueError:
+        ks = []
+    if not ks or ks[0] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give model iterations >= 1, comma-separated (e.g. 1,2,4,8)")
+    return tuple(ks)
 
 
 def _check_device(device: str) -> None:

@@ -26,8 +26,12 @@ def test_unknown_option_is_rejected():
                          capture_output=True, text=True)
     assert out.returncode != 0 and "unrecognized arguments" in out.stderr
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "random-lp:m=10,n=20",
-                          "--train", "5", "--test", "0"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2 and "bench needs --test >= 1 and --train >= 2 (got 0 and 5)" in out.stderr
+                          "--train", "1", "--test", "3"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "bench needs --test >= 1 and --train >= 2 (got 3 and 1)" in out.stderr
+    for bad in (["bench", "--family", "random-lp", "--test", "0"], ["scaling", "--checkpoint", "c", "--family", "f",
+                                                                     "--ks", "0,4"]):
+        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
+        assert out.returncode == 2 and ">= 1" in out.stderr, out.stderr
 
 
 def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
