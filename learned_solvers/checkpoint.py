@@ -40,6 +40,11 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor]
     return p
 
 
+# which class loads each kind of checkpoint (for the message when the wrong one is used)
+_LOADERS = {"qp-implicit-gnn": "learned_solvers.warmstart.LearnedWarmStarter.from_checkpoint (LP/QP)",
+            "pde": "learned_solvers.warmstart_pde.LearnedPDEStarter.from_checkpoint (dolfinx)"}
+
+
 def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None, family: str | None = None) -> Checkpoint:
     """Load weights and metadata; refuse another format, major version, kind or family."""
     from safetensors import SafetensorError
@@ -63,7 +68,9 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None, fa
     if str(meta.get("version", "")).split(".")[0] != __version__.split(".")[0]:
         raise CheckpointError(f"{p}: written by learned-solvers {meta.get('version')}, this is {__version__}; retrain")
     if kind is not None and meta.get("kind") != kind:
-        raise CheckpointError(f"{p}: a {meta.get('kind')!r} checkpoint, expected {kind!r}")
+        hint = _LOADERS.get(str(meta.get("kind")))
+        raise CheckpointError(f"{p}: a {meta.get('kind')!r} checkpoint, expected {kind!r}"
+                              + (f"; load it with {hint}" if hint else ""))
     if family is not None and meta.get("family") != family:
         raise CheckpointError(
             f"{p}: trained on family {meta.get('family')!r}, not {family!r}; train one for this family "
