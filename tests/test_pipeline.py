@@ -45,6 +45,10 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
     fam, starter, path = trained
     with pytest.raises(CheckpointError, match="trained on family"):
         LearnedWarmStarter.from_checkpoint(path, family="portfolio:assets=10,factors=2,gamma=1.0")
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    with pytest.raises(CheckpointError, match="expected 'pde'; load it with learned_solvers.warmstart.LearnedWarmStarter"):
+        LearnedPDEStarter.from_checkpoint(path)
     bogus = tmp_path / "bogus.safetensors"
     bogus.write_bytes(b"\x00" * 64)
     with pytest.raises(CheckpointError, match="not a learned-solvers checkpoint"):
