@@ -35,7 +35,12 @@ class MPSFamily:
 
     @cached_property
     def base(self) -> QPData:
-        return read_problem(self.path)
+        qp = read_problem(self.path)
+        if qp.is_mip:
+            raise ValueError(f"mps:{self.path}: {int(qp.integrality.sum())} of its {qp.n} columns are integer; the "
+                             "LP/QP families are continuous (scaling bounds by a factor breaks integrality, and "
+                             "PDLP, OSQP and SCS would solve the relaxation)")
+        return qp
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         base = self.base

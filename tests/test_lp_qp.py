@@ -185,6 +185,21 @@ def test_highs_backend_works_after_highs_ran_in_the_process_with_other_threads()
     assert status == "optimal" and abs(float(objective) - netlib_optimum("afiro")) < 1e-6, out.stdout + out.stderr
 
 
+def test_a_mip_is_refused_by_the_continuous_solvers_and_its_relaxation_is_not(shared_data):
+    """PDLP, OSQP and SCS would silently solve a MIP's relaxation (p0033: 2520.57 against the
+    MIP optimum 3089); they refuse it, HiGHS solves the MIP, and the relaxation is explicit."""
+    qp = read_problem(shared_data / "miplib3" / "p0033.mps.gz")
+    assert abs(make_backend("highs").solve(qp).objective - 3089.0) < 1e-6
+    for name in ("pdlp", "osqp", "scs"):
+        with pytest.raises(ValueError, match=f"{name}: problem 'p0033.mps.gz' has 33 integer variables"):
+            make_backend(name).solve(qp)
+    relaxed = make_backend("highs").solve(qp.relaxation())
+    assert relaxed.status == Status.OPTIMAL and abs(make_backend("pdlp").solve(qp.relaxation()).objective
+                                                    - relaxed.objective) < 1e-3 * abs(relaxed.objective)
+    with pytest.raises(ValueError, match="33 of its 33 columns are integer"):
+        make_family(f"mps:{shared_data / 'miplib3' / 'p0033.mps.gz'}").sample(1, seed=0)
+
+
 def test_scip_adapter_matches_mps_reader():
     pyscipopt = pytest.importorskip("pyscipopt")
     from learned_solvers.formats.scip import from_scip

@@ -62,6 +62,16 @@ class SolveResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def require_continuous(qp: QPData, solver: str) -> None:
+    """Refuse a problem with integer variables in a backend that would solve its relaxation."""
+    if qp.integrality is not None:
+        raise ValueError(
+            f"{solver}: problem {qp.name!r} has {int(qp.integrality.sum())} integer variables; {solver} solves "
+            "continuous problems, so its answer would be the relaxation's, not this problem's. Solve it with "
+            "--solver highs (branch and bound), or pass qp.relaxation() if the relaxation is what you want."
+        )
+
+
 def check_warm_start(qp: QPData, ws: WarmStart | None, solver: str) -> WarmStart | None:
     """Return ``ws`` if usable for ``qp``, else warn and return ``None`` (cold start)."""
     if ws is None:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree, require_continuous
 
 __all__ = ["OSQPBackend"]
 
@@ -61,6 +61,7 @@ class OSQPBackend:
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         import osqp
 
+        require_continuous(qp, self.name)
         ws = check_warm_start(qp, warm_start, self.name)
         a, lo, hi, bounded = osqp_rows(qp)
         p = sp.triu(qp.P, format="csc") if qp.P is not None else None

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree, require_continuous
 
 __all__ = ["PDLPBackend"]
 
@@ -88,6 +88,7 @@ class PDLPBackend:
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         from ortools.pdlp.python import pdlp
 
+        require_continuous(qp, self.name)
         ws = check_warm_start(qp, warm_start, self.name)
         prog = self._program(qp)
         init = None

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree, require_continuous
 
 __all__ = ["SCSBackend"]
 
@@ -59,6 +59,7 @@ class SCSBackend:
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         import scs
 
+        require_continuous(qp, self.name)
         ws = check_warm_start(qp, warm_start, self.name)
         cf = cone_form(qp)
         data = {"A": cf.A, "b": cf.b, "c": qp.c}

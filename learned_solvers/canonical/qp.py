@@ -165,6 +165,10 @@ class QPData:
         """A copy with some arrays replaced (validated again)."""
         return replace(self, **changes)
 
+    def relaxation(self) -> QPData:
+        """The continuous relaxation: the same data without integrality."""
+        return replace(self, integrality=None)
+
     def same_structure(self, other: QPData) -> bool:
         """Same sizes and sparsity pattern of A (a family's instances share it)."""
         return (
