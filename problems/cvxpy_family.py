@@ -7,15 +7,16 @@ as ``LearnedOSQP`` will see them at solve time.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from learned_solvers.canonical import QPData
+from learned_solvers.canonical import InvalidProblemError, QPData
 from learned_solvers.formats.cvxpy import from_cvxpy
+
+from .user_code import user_function
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,10 +26,7 @@ class CvxpyFamily:
 
     @classmethod
     def from_spec(cls, target: str) -> CvxpyFamily:
-        module, _, func = target.partition(":")
-        if not func:
-            raise ValueError("family 'cvxpy:MODULE:FUNCTION' needs a module and a function, e.g. cvxpy:mymodel:build")
-        return cls(build=getattr(importlib.import_module(module), func), name=f"cvxpy:{target}")
+        return cls(build=user_function("cvxpy", target), name=f"cvxpy:{target}")
 
     def spec(self) -> str:
         return self.name
@@ -37,6 +35,9 @@ class CvxpyFamily:
         rng = np.random.default_rng(seed)
         out = []
         for i in range(count):
-            qp, _ = from_cvxpy(self.build(rng))
+            try:
+                qp, _ = from_cvxpy(self.build(rng))
+            except InvalidProblemError as exc:
+                raise InvalidProblemError(f"{self.name}: {exc}") from exc
             out.append(qp.with_data(name=f"{self.name}[{seed}:{i}]"))
         return out

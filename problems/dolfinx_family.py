@@ -9,12 +9,13 @@ is built once per process and reused, as a user would in a loop over parameters.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .user_code import user_function
 
 
 @dataclass
@@ -43,10 +44,7 @@ class DolfinxFamily:
 
     @classmethod
     def from_spec(cls, target: str) -> DolfinxFamily:
-        module, _, func = target.partition(":")
-        if not func:
-            raise ValueError("family 'dolfinx:MODULE:FUNCTION' needs a module and a function, e.g. dolfinx:mypde:build")
-        return cls(build=getattr(importlib.import_module(module), func), name=f"dolfinx:{target}")
+        return cls(build=user_function("dolfinx", target), name=f"dolfinx:{target}")
 
     def _user(self) -> UserPDE:
         if "user" not in self._live:

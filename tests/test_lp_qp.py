@@ -308,6 +308,28 @@ def test_unknown_family_and_parameter_rejected():
         make_family("random-lp:bogus=3")
 
 
+def test_a_cvxpy_family_that_cannot_be_built_says_why(tmp_path, monkeypatch):
+    """A missing module or function, a builder that returns no Problem, a model that is no QP:
+    each a clear message naming the family, no traceback from deep inside cvxpy."""
+    (tmp_path / "my_models.py").write_text(
+        "import cvxpy as cp\n"
+        "def not_a_problem(rng):\n    return 3\n"
+        "def socp(rng):\n    x = cp.Variable(3)\n"
+        "    return cp.Problem(cp.Minimize(cp.norm(x - 1, 2)), [cp.sum(x) == 1])\n"
+        "def concave(rng):\n    x = cp.Variable(3)\n"
+        "    return cp.Problem(cp.Minimize(cp.sqrt(cp.sum(x))), [x >= 1])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="cannot import 'no_such_module'"):
+        make_family("cvxpy:no_such_module:build")
+    with pytest.raises(ValueError, match="module 'my_models' .* has no function 'build'"):
+        make_family("cvxpy:my_models:build")
+    with pytest.raises(InvalidProblemError, match="cvxpy:my_models:not_a_problem: expected a cvxpy.Problem, got int"):
+        make_family("cvxpy:my_models:not_a_problem").sample(1, seed=0)
+    for name, why in (("socp", "OSQP cannot solve"), ("concave", "does not follow DCP rules")):
+        with pytest.raises(InvalidProblemError, match=f"cvxpy:my_models:{name}: .*does not compile to a QP.*{why}"):
+            make_family(f"cvxpy:my_models:{name}").sample(1, seed=0)
+
+
 def test_unknown_backend_option_rejected():
     with pytest.raises(TypeError):
         make_backend("osqp", bogus=1)

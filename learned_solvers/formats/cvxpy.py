@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..canonical import QPData
+from ..canonical import InvalidProblemError, QPData
 
 __all__ = ["CvxpyMapping", "from_cvxpy", "qp_from_osqp_data", "write_back"]
 
@@ -45,7 +45,14 @@ def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
     """Compile a cvxpy problem to ``QPData`` (raises cvxpy's own error if it is not a QP)."""
     import cvxpy as cp
 
-    data, chain, inverse = problem.get_problem_data(cp.OSQP)
+    if not isinstance(problem, cp.Problem):
+        raise InvalidProblemError(f"expected a cvxpy.Problem, got {type(problem).__name__}")
+    try:
+        data, chain, inverse = problem.get_problem_data(cp.OSQP)
+    except (cp.error.DCPError, cp.error.DQCPError, cp.error.SolverError) as exc:
+        why = " ".join(ln.strip() for ln in str(exc).strip().splitlines()[:3]) or type(exc).__name__
+        raise InvalidProblemError(f"this cvxpy problem does not compile to a QP, the form OSQP and the learned "
+                                  f"model take (a convex quadratic objective, linear constraints): {why}") from exc
     qp = qp_from_osqp_data(data, name=f"cvxpy:{id(problem):x}")
     return qp, CvxpyMapping(chain=chain, inverse_data=inverse)
 

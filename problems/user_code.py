@@ -1,0 +1,25 @@
+"""The user's own builder function named in a family spec (``cvxpy:MODULE:FUNCTION``,
+``dolfinx:MODULE:FUNCTION``), looked up with errors that say what to fix."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def user_function(kind: str, target: str) -> Callable[..., Any]:
+    """``FUNCTION`` of ``MODULE`` for the spec ``kind:MODULE:FUNCTION`` (``target`` is the part after ``kind:``)."""
+    module, _, func = target.partition(":")
+    if not module or not func:
+        raise ValueError(f"family '{kind}:MODULE:FUNCTION' needs a module and a function, e.g. {kind}:mymodel:build")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(f"family '{kind}:{target}': cannot import {module!r} ({exc}); run from the folder that "
+                         "holds it or add that folder to PYTHONPATH") from exc
+    fn = getattr(mod, func, None)
+    if not callable(fn):
+        raise ValueError(f"family '{kind}:{target}': module {module!r} ({getattr(mod, '__file__', '?')}) has no "
+                         f"function {func!r}")
+    return fn
