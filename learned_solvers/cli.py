@@ -243,7 +243,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from .bench.sensitivity import SensitivityConfig, format_sensitivity, plot_sensitivity, run_sensitivity, write
 
     rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
-                                            noise=tuple(float(v) for v in args.noise.split(",")), tol=args.tol,
+                                            noise=args.noise, tol=args.tol,
                                             pinned=args.pinned, pc=args.pc, ksp_type=args.ksp_type,
                                             direction=args.direction, scheduler=args.scheduler))
     print(format_sensitivity(rep))
@@ -258,7 +258,7 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
     from .bench.paper_lp import PaperLPConfig, format_table, run_paper_lp, write
 
     lr = {"lr": args.lr} if args.lr is not None else {}
-    cfg = PaperLPConfig(n_train=args.train, n_test=args.test, widths=tuple(int(w) for w in args.widths.split(",")),
+    cfg = PaperLPConfig(n_train=args.train, n_test=args.test, widths=args.widths,
                         epochs=args.epochs, train_k=args.train_k, eval_k=args.eval_k, device=args.device, seed=args.seed,
                         data=args.data, scheduler=args.scheduler, backward=args.backward,
                         residual_feedback=not args.no_residual_feedback, **lr)
@@ -374,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--family", required=True)
     se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                     help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
-    se.add_argument("--noise", default="1e-4,1e-3,1e-2,5e-2,0.15", help="relative start errors, comma-separated")
+    se.add_argument("--noise", type=_fractions, default=_fractions("1e-4,1e-3,1e-2,5e-2,0.15"),
+                    help="relative start errors, comma-separated")
     se.add_argument("--test", type=_positive, default=10)
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
@@ -391,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("paper-lp", help="reproduce Table 1 of the implicit-models paper (implicit vs explicit GNN)")
     pl.add_argument("--train", type=_positive, default=2500)
     pl.add_argument("--test", type=_positive, default=1000)
-    pl.add_argument("--widths", default="4,8,16,32")
+    pl.add_argument("--widths", type=_ks, default=_ks("4,8,16,32"), help="embedding widths, comma-separated")
     pl.add_argument("--epochs", type=_positive, default=20)
     pl.add_argument("--lr", type=float, default=None,
                     help="Adam learning rate, cosine decay over the epochs (default: PaperLPConfig's)")
@@ -422,14 +423,25 @@ def _positive(text: str) -> int:
 
 
 def _ks(text: str) -> tuple[int, ...]:
-    """--ks: positive integers, comma-separated, swept in increasing order."""
+    """--ks, --widths: positive integers, comma-separated, in increasing order."""
     try:
         ks = sorted({int(v) for v in text.split(",")})
     except ValueError:
         ks = []
     if not ks or ks[0] < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give model iterations >= 1, comma-separated (e.g. 1,2,4,8)")
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers >= 1, comma-separated (e.g. 1,2,4,8)")
     return tuple(ks)
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    """--noise: relative errors > 0, comma-separated, in increasing order."""
+    try:
+        vs = sorted({float(v) for v in text.split(",")})
+    except ValueError:
+        vs = []
+    if not vs or not vs[0] > 0 or not all(v < float("inf") for v in vs):
+        raise argparse.ArgumentTypeError(f"{text!r}: give relative errors > 0, comma-separated (e.g. 1e-4,1e-3,0.01)")
+    return tuple(vs)
 
 
 def _check_device(device: str) -> None:
