@@ -78,3 +78,12 @@ def test_one_process_is_untouched(n):
     assert distributed.rank_and_world() == (0, 1)
     assert distributed.shard(list(range(n))) == list(range(n)) == distributed.gather_shards(list(range(n)))
     assert distributed.init_from_env("cpu") == "cpu"
+
+
+def test_an_unreachable_dask_scheduler_is_a_clear_error():
+    from learned_solvers.training.data import label_instances
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(2, seed=0)
+    with pytest.raises(RuntimeError, match="cannot reach a Dask scheduler at 'no-port'.*--scheduler local"):
+        label_instances(qps, scheduler="no-port", progress=False)

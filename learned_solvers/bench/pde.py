@@ -119,12 +119,11 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
     uses a running scheduler, 'serial' labels in this process."""
     if scheduler == "serial":
         return label_pde(fam, insts, progress=progress)
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=40) if scheduler == "local" else None
-    client = Client(cluster) if cluster is not None else Client(scheduler)
-    try:
+    from ..training.data import dask_client
+
+    with dask_client(scheduler, workers) as client:
         size = max(1, len(insts) // (4 * (workers or 2)))
         chunks = [insts[i:i + size] for i in range(0, len(insts), size)]
         futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
@@ -133,10 +132,6 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
         for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {fam.name} (dask)",
                         disable=not progress):
             parts[order[fut.key]] = fut.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     pdes = [p for part in parts for p in part[0]]
     sols = [u for part in parts for u in part[1]]
     if len(pdes) < len(insts):

@@ -8,8 +8,10 @@ Solving is embarrassingly parallel: ``scheduler="local"`` starts a Dask ``LocalC
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -17,7 +19,7 @@ from tqdm.auto import tqdm
 from ..backends import Status, make_backend
 from ..canonical import QPData
 
-__all__ = ["Labelled", "solve_reference", "label_instances"]
+__all__ = ["Labelled", "solve_reference", "label_instances", "dask_client"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,32 @@ def solve_reference(qp: QPData, solver: str = "highs") -> Labelled | None:
     return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective, active=res.extra.get("active"))
 
 
+@contextmanager
+def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
+    """A Dask client, closed afterwards: 'local' starts a LocalCluster of ``workers`` processes
+    (default 2) on this machine; anything else is the address of a running scheduler."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=40)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler)
+        except (OSError, ValueError, TypeError) as exc:
+            raise RuntimeError(f"cannot reach a Dask scheduler at {scheduler!r} ({exc}); start one (`dask scheduler`, "
+                               "then `dask worker ADDRESS` on each machine) or use --scheduler local (this machine) "
+                               "or serial (this process)") from exc
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
                     solver: str = "highs", progress: bool = True) -> list[Labelled]:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
@@ -47,25 +75,14 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
     if scheduler == "serial":
         out = [solve_reference(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import as_completed
 
-        cluster = None
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler)
-        try:
+        with dask_client(scheduler, workers) as client:
             futures = client.map(solve_reference, list(qps), solver=solver, pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
             out = [None] * len(futures)
             for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
                 out[index[fut.key]] = fut.result()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
     kept = [o for o in out if o is not None]
     if len(kept) < len(out):
         warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality and were dropped",
