@@ -444,6 +444,26 @@ def _fractions(text: str) -> tuple[float, ...]:
     return tuple(vs)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output path that cannot be written before the work that fills it is spent:
+    its folder is made if missing, and must then be a writable folder."""
+    for name in ("out", "plot", "save_checkpoint", "solution"):
+        path = getattr(args, name, None)
+        if not path:
+            continue
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ValueError(f"--{name.replace('_', '-')} {path}: a file stands where its folder should be") from exc
+        except OSError as exc:
+            raise ValueError(f"--{name.replace('_', '-')} {path}: cannot make its folder ({exc.strerror})") from exc
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"--{name.replace('_', '-')} {path}: its folder {folder} is not writable")
+        if Path(path).is_dir():
+            raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
+
+
 def _check_device(device: str) -> None:
     """Refuse a device torch cannot use before any labelling or training is spent."""
     if device == "cpu":
@@ -473,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         _check_device(getattr(args, "device", "cpu"))
+        _check_outputs(args)
         return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)

@@ -81,3 +81,14 @@ def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
                               "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and f"--device {device}" in out.stderr.replace("'", ""), out.stderr[-1000:]
         assert "labelling" not in out.stderr
+
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for out_path, why in ((tmp_path / "afile" / "m.safetensors", "a file stands where its folder should be"),
+                          (tmp_path, "is a folder; give a file name")):
+        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "train", "--family", "random-lp:m=10,n=20",
+                              "--solver", "pdlp", "--train", "5", "--scheduler", "serial", "--out", str(out_path)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2 and why in out.stderr and "labelling" not in out.stderr, out.stderr[-1000:]
