@@ -130,6 +130,9 @@ class LearnedWarmStarter:
                    ) -> tuple[WarmStart | None, WarmStartInfo]:
         """Predict (and polish) a start for ``qp``; ``None`` means: solve cold. ``safeguard``:
         see ``iterate``."""
+        if not isinstance(qp, QPData):
+            raise TypeError(f"expected a QPData, got {type(qp).__name__}: make one with learned_solvers.formats "
+                            "(mps.read_problem(path), cvxpy.from_cvxpy(problem), scip.from_scip(model))")
         k = k or self.k or self.default_k
         t0 = time.perf_counter()
         if not self._in_family(qp):
@@ -154,8 +157,13 @@ class LearnedWarmStarter:
             x, y, r, polished = p.x, p.y, p.r, p.polished
         return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished)
 
-    def solve(self, qp: QPData, backend: Backend, *, k: int | None = None) -> SolveResult:
-        """Warm-started solve; ``extra`` holds the inference time and any fallback reason."""
+    def solve(self, qp: QPData, backend: Backend | str, *, k: int | None = None) -> SolveResult:
+        """Warm-started solve; ``backend`` a backend or its name ('pdlp', 'osqp', 'scs', 'highs');
+        ``extra`` holds the inference time and any fallback reason."""
+        if isinstance(backend, str):
+            from .backends import make_backend
+
+            backend = make_backend(backend)
         ws, info = self.warm_start(qp, k=k)
         res = backend.solve(qp, warm_start=ws)
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,

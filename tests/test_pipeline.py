@@ -150,6 +150,10 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
     with pytest.warns(UnseenSizeWarning, match="24 variables x 12 constraints, a size this model never saw"):
         warm = again.solve(other, backend)
     assert warm.status == Status.OPTIMAL and backend.same_answer(backend.solve(other), warm)
+    # the backend by name; anything but canonical data is refused with where to get it
+    assert again.solve(fam.sample(1, seed=4)[0], "pdlp").status == Status.OPTIMAL
+    with pytest.raises(TypeError, match="expected a QPData, got str: make one with learned_solvers.formats"):
+        again.solve("instance.mps", "pdlp")
 
 
 def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
