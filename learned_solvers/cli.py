@@ -55,7 +55,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
                          jacobian_weight=args.jacobian_weight)
     fam = make_family(cfg.family)
-    backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
+    backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
     if distributed.is_main():
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "

@@ -592,3 +592,17 @@ def test_train_command_on_a_pde_family_saves_a_checkpoint_bench_can_use(tmp_path
     assert json.loads(out.read_text())["same_answer"] == 1.0
     assert main(["train", "--family", "darcy:n=8", "--train", "4", "--out", str(tmp_path / "x.safetensors")]) == 2
     assert main(["train", "--family", "random-lp:m=10,n=20", "--pc", "jacobi", "--out", str(tmp_path / "y")]) == 2
+
+
+def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any_work():
+    """ksp on a nonlinear family, snes on a linear one, a --test-family that is not the same
+    family on another mesh: each a clear error, not a TypeError or KeyError after training."""
+    from learned_solvers.bench.pde import PDEBenchConfig, run_pde_bench
+
+    for family, solver, test_family, why in (
+            ("nonlinear-poisson:n=8", "ksp", None, "a nonlinear PDE family is solved by --solver snes, not ksp"),
+            ("darcy:n=8", "snes", None, "a linear PDE family is solved by --solver ksp, not snes"),
+            ("darcy:n=8", "ksp", "nonlinear-poisson:n=8", "is another family than darcy:n=8")):
+        with pytest.raises(ValueError, match=why):
+            run_pde_bench(PDEBenchConfig(family=family, solver=solver, n_train=3, n_test=2, test_family=test_family),
+                          progress=False)

@@ -70,7 +70,11 @@ class PDEBenchConfig:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
 
 
-def make_pde_backend(solver: str, *, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):
+def make_pde_backend(solver: str, *, kind: str, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):
+    """The bench's backend for a family of ``kind`` ('linear': ksp, 'nonlinear': snes)."""
+    wanted = {"linear": "ksp", "nonlinear": "snes"}[kind]
+    if solver != wanted:
+        raise ValueError(f"a {kind} PDE family is solved by --solver {wanted}, not {solver}")
     return KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol) if solver == "ksp" else SNESBackend(rtol=rtol)
 
 
@@ -254,7 +258,11 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     from problems.registry import make_family
 
     fam = make_family(cfg.family)
-    backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
+    test_fam = make_family(cfg.test_family) if cfg.test_family else fam
+    if test_fam.family_key() != fam.family_key():
+        raise ValueError(f"--test-family {cfg.test_family} is another family than {cfg.family}; it is for the same "
+                         "family on another mesh (e.g. darcy:n=128 for darcy)")
+    backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     info: dict[str, Any] = {}
     train_pdes, train_sols = [], []
     if cfg.checkpoint:
@@ -263,7 +271,6 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
         info.pop("n_train")
     k = cfg.k if cfg.k is not None else starter.k
-    test_fam = make_family(cfg.test_family) if cfg.test_family else fam
     test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
     test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
     kept = {p.name for p in test_pdes}
@@ -390,7 +397,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
 
     fam = make_family(family)
     starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device)
-    backend = make_pde_backend(solver, ksp_type=ksp_type, pc=pc, rtol=rtol)
+    backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type, pc=pc, rtol=rtol)
     insts = fam.sample(n_test, seed=seed + 1_000_003)
     pdes, sols = label_pde(fam, insts, progress=False)
     kept = {p.name for p in pdes}

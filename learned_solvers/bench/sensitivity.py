@@ -111,7 +111,8 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
     from .pde import PDE_TEST_SEED_OFFSET, _solve, label_pde_parallel, make_pde_backend
 
     fam = make_family(cfg.family)
-    backend = make_pde_backend(cfg.solver, ksp_type=cfg.ksp_type or "cg", pc=cfg.pc or "gamg", rtol=cfg.tol or 1e-8)
+    backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type or "cg", pc=cfg.pc or "gamg",
+                               rtol=cfg.tol or 1e-8)
     insts = fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
     pdes, sols = label_pde_parallel(fam, insts, scheduler=cfg.scheduler, progress=cfg.progress)
     kept = {p.name for p in pdes}
