@@ -83,8 +83,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           **({"train_k": args.train_k} if args.train_k is not None else {}),
                           **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
-        mine = label_instances(distributed.shard(fam.sample(args.train, seed=args.seed)), scheduler=args.scheduler,
-                               progress=distributed.is_main())
+        qps = fam.sample(args.train, seed=args.seed)
+        backend.check(qps[0])  # a family this solver cannot take is refused before any labelling
+        mine = label_instances(distributed.shard(qps), scheduler=args.scheduler, progress=distributed.is_main())
         data = distributed.gather_shards(mine)
         main = distributed.is_main()
         starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None)

@@ -140,6 +140,10 @@ def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
         res = make_backend(name).solve(qp)
         assert res.status == Status.OPTIMAL and abs(res.objective - 1.625) < 1e-3, (name, res.objective)
     f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n x y 0,5\n y y 2\n"))
+    with pytest.raises(ValueError, match="pdlp: problem 'qp.mps' has a non-diagonal P; PDLP takes diagonal QPs only"):
+        make_backend("pdlp").check(qp)
+    with pytest.raises(ValueError, match="non-diagonal P"):
+        make_backend("pdlp").solve(qp)
     with pytest.raises(MPSFormatError, match="line 12: '0,5' in QUADOBJ"):
         read_problem(f)
 

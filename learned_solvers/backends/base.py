@@ -62,14 +62,18 @@ class SolveResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def require_continuous(qp: QPData, solver: str) -> None:
-    """Refuse a problem with integer variables in a backend that would solve its relaxation."""
-    if qp.integrality is not None:
+def check_capabilities(backend: Backend, qp: QPData) -> None:
+    """Refuse a problem the backend would not solve as given (``supports_mip``,
+    ``supports_qp``): a continuous solver would return a MIP's relaxation as its answer."""
+    name = backend.name
+    if qp.integrality is not None and not backend.supports_mip:
         raise ValueError(
-            f"{solver}: problem {qp.name!r} has {int(qp.integrality.sum())} integer variables; {solver} solves "
+            f"{name}: problem {qp.name!r} has {int(qp.integrality.sum())} integer variables; {name} solves "
             "continuous problems, so its answer would be the relaxation's, not this problem's. Solve it with "
             "--solver highs (branch and bound), or pass qp.relaxation() if the relaxation is what you want."
         )
+    if qp.P is not None and not backend.supports_qp:
+        raise ValueError(f"{name}: problem {qp.name!r} has a quadratic objective; {name} solves LPs only")
 
 
 def check_warm_start(qp: QPData, ws: WarmStart | None, solver: str) -> WarmStart | None:
@@ -106,6 +110,10 @@ class Backend(Protocol):
     supports_mip: ClassVar[bool]
     uses_dual_start: ClassVar[bool]
     default_tolerance: ClassVar[float]
+
+    def check(self, qp: QPData) -> None:
+        """Raise ``ValueError`` if this backend cannot solve ``qp`` as given (before any work)."""
+        ...
 
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult: ...
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
 __all__ = ["HiGHSBackend"]
 
@@ -72,9 +72,13 @@ class HiGHSBackend:
         h.passModel(model)
         return h
 
+    def check(self, qp: QPData) -> None:
+        check_capabilities(self, qp)
+
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         import highspy
 
+        self.check(qp)
         ws = check_warm_start(qp, warm_start, self.name)
         h = self._highs(qp)
         accepted = False

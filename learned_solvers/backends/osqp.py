@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree, require_continuous
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
 __all__ = ["OSQPBackend"]
 
@@ -58,10 +58,13 @@ class OSQPBackend:
             opts["adaptive_rho"] = False
         return opts
 
+    def check(self, qp: QPData) -> None:
+        check_capabilities(self, qp)
+
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         import osqp
 
-        require_continuous(qp, self.name)
+        self.check(qp)
         ws = check_warm_start(qp, warm_start, self.name)
         a, lo, hi, bounded = osqp_rows(qp)
         p = sp.triu(qp.P, format="csc") if qp.P is not None else None

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree, require_continuous
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
 __all__ = ["PDLPBackend"]
 
@@ -63,12 +63,7 @@ class PDLPBackend:
         prog.constraint_upper_bounds = qp.u
         prog.variable_lower_bounds = qp.lb
         prog.variable_upper_bounds = qp.ub
-        if qp.P is not None:
-            if abs(qp.P - sp.diags(qp.P.diagonal())).sum() > 0:
-                raise ValueError(
-                    f"pdlp: problem {qp.name!r} has a non-diagonal P; PDLP takes diagonal QPs only. "
-                    "Use --solver osqp or scs."
-                )
+        if qp.P is not None:  # diagonal: ``check``
             prog.set_objective_matrix_diagonal(qp.P.diagonal())
         return prog
 
@@ -85,10 +80,16 @@ class PDLPBackend:
         params.verbosity_level = 0
         return params
 
+    def check(self, qp: QPData) -> None:
+        check_capabilities(self, qp)
+        if qp.P is not None and abs(qp.P - sp.diags(qp.P.diagonal())).sum() > 0:
+            raise ValueError(f"pdlp: problem {qp.name!r} has a non-diagonal P; PDLP takes diagonal QPs only. "
+                             "Use --solver osqp or scs.")
+
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         from ortools.pdlp.python import pdlp
 
-        require_continuous(qp, self.name)
+        self.check(qp)
         ws = check_warm_start(qp, warm_start, self.name)
         prog = self._program(qp)
         init = None

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_warm_start, objectives_agree, require_continuous
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
 __all__ = ["SCSBackend"]
 
@@ -56,10 +56,13 @@ class SCSBackend:
         self.pinned = pinned
         self.max_iters = max_iters
 
+    def check(self, qp: QPData) -> None:
+        check_capabilities(self, qp)
+
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         import scs
 
-        require_continuous(qp, self.name)
+        self.check(qp)
         ws = check_warm_start(qp, warm_start, self.name)
         cf = cone_form(qp)
         data = {"A": cf.A, "b": cf.b, "c": qp.c}

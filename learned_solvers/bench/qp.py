@@ -150,7 +150,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     spec = fam.spec()
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
     t0 = time.perf_counter()
-    train = label_instances(fam.sample(cfg.n_train, seed=cfg.seed), scheduler=cfg.scheduler, progress=cfg.progress)
+    train_qps = fam.sample(cfg.n_train, seed=cfg.seed)
+    backend.check(train_qps[0])  # a family this solver cannot take is refused before any labelling
+    train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress)
     test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
                            progress=cfg.progress)
     label_seconds = time.perf_counter() - t0
