@@ -45,8 +45,11 @@ _LOADERS = {"qp-implicit-gnn": "learned_solvers.warmstart.LearnedWarmStarter.fro
             "pde": "learned_solvers.warmstart_pde.LearnedPDEStarter.from_checkpoint (dolfinx)"}
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None, family: str | None = None) -> Checkpoint:
-    """Load weights and metadata; refuse another format, major version, kind or family."""
+def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
+                    family: str | tuple[str, ...] | None = None) -> Checkpoint:
+    """Load weights and metadata; refuse another format, major version, kind or family.
+    ``family``: the family's names (its spec, and its ``family_key`` where that is another,
+    e.g. an MPS file's content rather than its path); either may match the checkpoint's."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     from safetensors import safe_open
@@ -71,9 +74,10 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None, fa
         hint = _LOADERS.get(str(meta.get("kind")))
         raise CheckpointError(f"{p}: a {meta.get('kind')!r} checkpoint, expected {kind!r}"
                               + (f"; load it with {hint}" if hint else ""))
-    if family is not None and meta.get("family") != family:
+    accepted = (family,) if isinstance(family, str) else tuple(family or ())
+    if accepted and meta.get("family") not in accepted and meta.get("family_key", meta.get("family")) not in accepted:
         raise CheckpointError(
-            f"{p}: trained on family {meta.get('family')!r}, not {family!r}; train one for this family "
+            f"{p}: trained on family {meta.get('family')!r}, not {accepted[0]!r}; train one for this family "
             "(learned-solvers train --family ...)"
         )
     return Checkpoint(state=state, meta=meta)

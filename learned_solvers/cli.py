@@ -64,7 +64,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from problems.registry import is_pde_family, make_family
+    from problems.registry import family_names, is_pde_family, make_family
 
     from .bench.qp import bench_backend, train_starter
     from .training import distributed
@@ -88,7 +88,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         mine = label_instances(distributed.shard(qps), scheduler=args.scheduler, progress=distributed.is_main())
         data = distributed.gather_shards(mine)
         main = distributed.is_main()
-        starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None)
+        starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None,
+                                      family_key=family_names(fam)[-1])
         if main:
             path = starter.save(args.out, solver=args.solver, **info)
             print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "

@@ -33,6 +33,17 @@ class MPSFamily:
     def spec(self) -> str:
         return f"mps:{self.path},perturb={self.perturb}"
 
+    def family_key(self) -> str:
+        """The file's content, not its path: the same model reached by another path (or
+        gzipped) is the same family."""
+        import gzip
+        import hashlib
+
+        raw = Path(self.path).read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return f"mps:sha256={hashlib.sha256(raw).hexdigest()[:16]},perturb={self.perturb}"
+
     @cached_property
     def base(self) -> QPData:
         qp = read_problem(self.path)

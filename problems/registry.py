@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from learned_solvers.canonical import QPData
 
-__all__ = ["Family", "make_family", "FAMILIES"]
+__all__ = ["Family", "make_family", "family_names", "FAMILIES"]
 
 
 class Family(Protocol):
@@ -22,6 +22,13 @@ class Family(Protocol):
 
 FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
 PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
+
+
+def family_names(fam: Any) -> tuple[str, ...]:
+    """What a checkpoint of ``fam`` may be recorded under: its spec, and its ``family_key`` where
+    the family has one (the same family under another spelling, e.g. another path to one file)."""
+    key = fam.family_key() if hasattr(fam, "family_key") else fam.spec()
+    return (fam.spec(),) if key == fam.spec() else (fam.spec(), key)
 
 
 def is_pde_family(spec: str) -> bool:

@@ -19,6 +19,8 @@ from learned_solvers.training.train import TrainConfig
 from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning, UnseenSizeWarning
 from problems.registry import make_family
 
+from .conftest import netlib
+
 SPEC = "random-lp:m=15,n=30"
 
 
@@ -364,3 +366,24 @@ def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
     assert parsimonious_k(rows) == 1  # 2.4% apart: a tie, the cheaper k
     rows[0]["total_seconds_median"] = 0.050
     assert parsimonious_k(rows) == 2  # k = 1 is clearly slower
+
+
+def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):
+    """The same MPS model by another path (here unzipped) is the same family; another model is not."""
+    import gzip
+
+    from problems.registry import family_names
+
+    fam = make_family(f"mps:{netlib('afiro')}")
+    data = label_instances(fam.sample(6, seed=0), scheduler="serial", progress=False)
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=1, width=8, train_k=4), progress=False,
+                               family_key=family_names(fam)[-1])
+    path = starter.save(tmp_path / "afiro.safetensors")
+    plain = tmp_path / "copy" / "afiro.mps"
+    plain.parent.mkdir()
+    plain.write_bytes(gzip.decompress(netlib("afiro").read_bytes()))
+    again = make_family(f"mps:{plain}")
+    assert again.spec() != fam.spec() and family_names(again)[-1] == family_names(fam)[-1]
+    assert LearnedWarmStarter.from_checkpoint(path, family=family_names(again)).family == fam.spec()
+    with pytest.raises(CheckpointError, match="trained on family"):
+        LearnedWarmStarter.from_checkpoint(path, family=family_names(make_family(f"mps:{netlib('sc50a')}")))

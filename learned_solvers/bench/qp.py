@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.registry import make_family
+from problems.registry import family_names, make_family
 
 from ..backends import WarmStart, make_backend
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
@@ -106,13 +106,16 @@ def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: t
 
 
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
-                  polish: bool = True, backend=None) -> tuple[LearnedWarmStarter, dict[str, Any]]:
-    """Train a model; with ``backend``, also pick the automatic k on the validation split."""
+                  polish: bool = True, backend=None, family_key: str | None = None
+                  ) -> tuple[LearnedWarmStarter, dict[str, Any]]:
+    """Train a model; with ``backend``, also pick the automatic k on the validation split.
+    ``family_key``: the family's own key where it differs from the spec (``family_names``)."""
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
                                  polish=polish, device=config.device,
                                  meta={"train": asdict(config), "n_train": len(train),
+                                       **({"family_key": family_key} if family_key else {}),
                                        "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train})},
                                  anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error}
@@ -149,9 +152,12 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     fam = _family(cfg)
     spec = fam.spec()
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
-    t0 = time.perf_counter()
+    # a family this solver cannot take, or a checkpoint of another family, before any labelling
     train_qps = fam.sample(cfg.n_train, seed=cfg.seed)
-    backend.check(train_qps[0])  # a family this solver cannot take is refused before any labelling
+    backend.check(train_qps[0])
+    starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
+                                                  polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
+    t0 = time.perf_counter()
     train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress)
     test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
                            progress=cfg.progress)
@@ -159,15 +165,13 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     if not train or not test:
         raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")
     train_info: dict[str, Any] = {}
-    if cfg.checkpoint:
-        starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=spec, k=cfg.k, polish=cfg.polish,
-                                                     device=cfg.device)
-    else:
+    if starter is None:
         tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
                          **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
                          **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}))
         starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
-                                            backend=backend if cfg.k is None else None)
+                                            backend=backend if cfg.k is None else None,
+                                            family_key=family_names(fam)[-1])
         starter.k = cfg.k
         if cfg.save_checkpoint:
             starter.save(cfg.save_checkpoint, solver=cfg.solver)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from problems.registry import make_family
+from problems.registry import family_names, make_family
 
 from ..backends import make_backend
 from .qp import TEST_SEED_OFFSET, timed_warm_solve
@@ -56,7 +56,7 @@ class ScalingConfig:
 
 def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     fam = make_family(cfg.family)
-    starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=fam.spec(), polish=cfg.polish,
+    starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), polish=cfg.polish,
                                                  device=cfg.device)
     backend = make_backend(cfg.solver)
     test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
