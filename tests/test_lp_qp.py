@@ -129,6 +129,21 @@ def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value
     assert read_problem(tmp_path / "fine.mps").A.toarray().tolist() == [[1.0, 1.5]]
 
 
+def test_mps_entries_on_undeclared_rows_or_no_variables_are_refused(tmp_path):
+    """HiGHS drops a coefficient or right-hand side on a row no ROWS line declares, with a log
+    warning only; the reader refuses the file instead, and a model with no variables too."""
+    f = tmp_path / "undeclared.mps"
+    f.write_text(_TINY_MPS.format(a="1", extra="").replace(" y obj 1 c1 1", " y obj 1 c9 1"))
+    with pytest.raises(MPSFormatError, match="undeclared.mps: HiGHS' reader would drop entries: .*\"c9\""):
+        read_problem(f)
+    f.write_text(_TINY_MPS.format(a="1", extra="").replace(" rhs c1 1", " rhs c7 1"))
+    with pytest.raises(MPSFormatError, match="RHS section is not defined"):
+        read_problem(f)
+    f.write_text("NAME empty\nENDATA\n")
+    with pytest.raises(MPSFormatError, match="the model has no variables"):
+        read_problem(f)
+
+
 def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
     """QUADOBJ lists one triangle of Q: min x + y + 1/2 x'Qx, Q = [[2, .5], [.5, 2]], x + y >= 1,
     x, y >= 0 has its optimum 1.625 at (0.5, 0.5) (P from one triangle alone gives 1.5)."""

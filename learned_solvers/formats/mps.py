@@ -56,6 +56,14 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                  and "Copyright" not in ln and "third-party" not in ln]
         why = "; ".join(lines[-3:]) or "HiGHS could not parse it"
         raise MPSFormatError(f"{p}: not a readable MPS/LP model: {why}")
+    # HiGHS reads on past entries it drops (a row or column no section declared) with a
+    # warning only: that is another model than the file's, so it is refused
+    dropped = [ln.strip() for ln in text.splitlines()
+               if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))]
+    if dropped:
+        raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
+    if h.getLp().num_col_ == 0:
+        raise MPSFormatError(f"{p}: the model has no variables")
     hess = h.getModel().hessian_
     if suffixes.endswith(_MPS_SUFFIXES):
         _check_numbers(p, quadratic=hess.dim_ > 0)
