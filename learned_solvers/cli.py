@@ -273,12 +273,14 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
 
 def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", required=True,
-                   help="random-lp[:m=200,n=400], mps:PATH, portfolio, mpc, lasso (key=value options after ':')")
+                   help="LP/QP: random-lp[:m=200,n=400], mps:PATH, portfolio, mpc, lasso, cvxpy:MODULE:FUNCTION; "
+                        "PDE: darcy[:n=64], nonlinear-poisson, navier-stokes, dolfinx:MODULE:FUNCTION "
+                        "(key=value options after ':')")
     p.add_argument("--perturb", type=float, default=None, help="mps: families: relative perturbation d (0.1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the instances and of training (default 0)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
-    p.add_argument("--epochs", type=_positive, default=40)
-    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--epochs", type=_positive, default=40, help="training epochs (default 40)")
+    p.add_argument("--width", type=_positive, default=64, help="LP/QP model width (default 64; PDE: --pde-width)")
     p.add_argument("--train-k", type=int, default=None,
                    help="model iterations in training (default 20 for LP/QP, 16 for PDE families); more reach "
                         "farther across the instance's graph")
