@@ -62,12 +62,12 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))]
     if dropped:
         raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
-    if h.getLp().num_col_ == 0:
+    lp = h.getLp()
+    if lp.num_col_ == 0:
         raise MPSFormatError(f"{p}: the model has no variables")
     hess = h.getModel().hessian_
     if suffixes.endswith(_MPS_SUFFIXES):
         _check_numbers(p, quadratic=hess.dim_ > 0)
-    lp = h.getLp()
     a = lp.a_matrix_
     n, m = lp.num_col_, lp.num_row_
     if a.format_ == highspy.MatrixFormat.kRowwise:
