@@ -40,8 +40,14 @@ def _convert(cls: type, key: str, value: str) -> Any:
         if f.name == key:
             typ = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), str)
             if typ is bool:
+                if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ValueError(f"family {cls.__name__}: {key}={value!r} is not a boolean (true or false)")
                 return value.lower() in ("1", "true", "yes")
-            return typ(value)
+            try:
+                return typ(value)
+            except ValueError:
+                raise ValueError(f"family {cls.__name__}: {key}={value!r} is not {'an' if typ is int else 'a'} "
+                                 f"{typ.__name__}") from None
     known = ", ".join(f.name for f in fields(cls) if f.init)
     raise ValueError(f"family {cls.__name__}: unknown parameter {key!r}; known: {known}")
 

@@ -325,6 +325,10 @@ def test_unknown_family_and_parameter_rejected():
         make_family("nope")
     with pytest.raises(ValueError, match="unknown parameter"):
         make_family("random-lp:bogus=3")
+    with pytest.raises(ValueError, match="m='abc' is not an int"):
+        make_family("random-lp:m=abc")
+    with pytest.raises(ValueError, match="resample_matrix='maybe' is not a boolean"):
+        make_family("random-lp:resample_matrix=maybe")
 
 
 def test_a_cvxpy_family_that_cannot_be_built_says_why(tmp_path, monkeypatch):
