@@ -20,6 +20,8 @@ from .warmstart import LearnedWarmStarter
 
 __all__ = ["LearnedOSQP"]
 
+_SOLVE_OPTIONS = {"eps_abs", "eps_rel", "max_iter", "time_limit"}
+
 
 class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
@@ -41,11 +43,26 @@ class LearnedOSQP(OSQP):
     def name(self) -> str:
         return "LEARNED_OSQP"
 
+    def _backend(self, solver_opts: dict[str, Any]) -> OSQPBackend:
+        """The plugin's OSQP, with the options of ``prob.solve(solver=..., **options)`` that a
+        script written for cvxpy's OSQP passes (eps_abs and eps_rel equal, max_iter, time_limit)."""
+        unknown = sorted(set(solver_opts) - _SOLVE_OPTIONS)
+        if unknown:
+            raise TypeError(f"LearnedOSQP: unknown solver options {unknown}; it takes {sorted(_SOLVE_OPTIONS)} in "
+                            "solve(), and tol=, pinned= on the plugin")
+        if not solver_opts:
+            return self.backend
+        b = self.backend
+        eps_abs, eps_rel = solver_opts.get("eps_abs", b.tol), solver_opts.get("eps_rel", b.tol)
+        if eps_abs != eps_rel:
+            raise TypeError(f"LearnedOSQP: eps_abs ({eps_abs}) and eps_rel ({eps_rel}) must be equal, the one "
+                            "tolerance the learned start is judged at")
+        return OSQPBackend(tol=float(eps_abs), pinned=b.pinned, max_iter=int(solver_opts.get("max_iter", b.max_iter)),
+                           time_limit=float(solver_opts.get("time_limit", b.time_limit)))
+
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
-        if solver_opts:
-            raise TypeError(f"LearnedOSQP: solver options are set on the plugin (tol=, pinned=), got {sorted(solver_opts)}")
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
-        res = self.starter.solve(qp, self.backend)
+        res = self.starter.solve(qp, self._backend(solver_opts))
         self.last = {"iterations": res.iterations, "solver_seconds": res.seconds, **res.extra}
         self.last.pop("raw", None)
         raw = res.extra["raw"]

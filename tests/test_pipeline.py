@@ -278,6 +278,14 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
     assert np.allclose(prob.variables()[0].value, ref_w, atol=5e-3)
     assert abs(prob.constraints[1].dual_value - ref_dual) < 5e-3 * (1 + abs(ref_dual))
     assert "inference_seconds" in plugin.last
+    # the same call with the OSQP options the script passed: still one changed word
+    prob = build(np.random.default_rng(123))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfFamilyWarning)
+        prob.solve(solver=plugin, eps_abs=1e-6, eps_rel=1e-6)
+    assert prob.status == "optimal" and abs(prob.value - ref_value) < 1e-4 * (1 + abs(ref_value))
+    with pytest.raises(TypeError, match="unknown solver options \\['rho'\\]"):
+        build(np.random.default_rng(1)).solve(solver=plugin, rho=0.5)
 
 
 def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
