@@ -40,6 +40,8 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor]
     return p
 
 
+# what each kind's loader reads from the metadata
+_REQUIRED = {"qp-implicit-gnn": ("family", "model", "scale_range"), "pde": ("family", "model", "norm", "signature")}
 # which class loads each kind of checkpoint (for the message when the wrong one is used)
 _LOADERS = {"qp-implicit-gnn": "learned_solvers.warmstart.LearnedWarmStarter.from_checkpoint (LP/QP)",
             "pde": "learned_solvers.warmstart_pde.LearnedPDEStarter.from_checkpoint (dolfinx)"}
@@ -65,7 +67,13 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
         raise CheckpointError(f"{p}: not a learned-solvers checkpoint (safetensors read failed: {exc})") from exc
     if raw is None:
         raise CheckpointError(f"{p}: safetensors file without learned-solvers metadata")
-    meta = json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{p}: its learned-solvers metadata is not JSON ({exc}); the file was edited or "
+                              "damaged: retrain or restore it") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p}: its learned-solvers metadata is not a JSON object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{p}: checkpoint format {meta.get('format')!r}, this version reads {FORMAT!r}")
     if str(meta.get("version", "")).split(".")[0] != __version__.split(".")[0]:
@@ -74,6 +82,10 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
         hint = _LOADERS.get(str(meta.get("kind")))
         raise CheckpointError(f"{p}: a {meta.get('kind')!r} checkpoint, expected {kind!r}"
                               + (f"; load it with {hint}" if hint else ""))
+    missing = [k for k in _REQUIRED.get(str(meta.get("kind")), ()) if k not in meta]
+    if missing:
+        raise CheckpointError(f"{p}: its metadata lacks {missing}; the file was edited or not written by "
+                              "learned-solvers: retrain or restore it")
     accepted = (family,) if isinstance(family, str) else tuple(family or ())
     if accepted and meta.get("family") not in accepted and meta.get("family_key", meta.get("family")) not in accepted:
         raise CheckpointError(

@@ -93,13 +93,17 @@ class LearnedWarmStarter:
                         polish: bool = True, device: str = "cpu") -> LearnedWarmStarter:
         ck = load_checkpoint(path, kind=KIND, family=family)
         # checkpoints written before the anchor scale or the unit messages were trained without them
-        model = QPImplicitModel(QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **ck.meta["model"]}))
+        from .checkpoint import CheckpointError
+
+        try:
+            model = QPImplicitModel(QPGNNConfig(**{"anchor_scale": False, "unit_messages": False,
+                                                   **ck.meta["model"]}))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: the recorded model config does not fit this version ({exc})") from exc
         weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
         bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
         missing, unexpected = model.load_state_dict(weights, strict=False)
         if missing or unexpected:
-            from .checkpoint import CheckpointError
-
             raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         return cls(model, family=ck.meta["family"], scale_range=np.asarray(ck.meta["scale_range"]), k=k,
                    polish=polish, device=device, meta=ck.meta, anchors=bank)

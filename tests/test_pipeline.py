@@ -64,6 +64,15 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
     save_file(load_file(str(old)), str(old), metadata=meta)
     with pytest.raises(CheckpointError, match="retrain"):
         LearnedWarmStarter.from_checkpoint(old)
+    # edited metadata: not JSON, a key missing, a model config this version does not know
+    good = {"format": "learned-solvers/1", "version": "0.1.0", "kind": "qp-implicit-gnn", "family": fam.spec(),
+            "scale_range": [[1, 1]] * 3, "model": {"width": 16}}
+    for text, why in (("{not json", "metadata is not JSON"),
+                      (_json.dumps({k: v for k, v in good.items() if k != "model"}), "metadata lacks \\['model'\\]"),
+                      (_json.dumps({**good, "model": {"widht": 16}}), "model config does not fit this version")):
+        save_file(load_file(str(old)), str(old), metadata={"learned_solvers": text})
+        with pytest.raises(CheckpointError, match=why):
+            LearnedWarmStarter.from_checkpoint(old)
 
 
 def test_anchor_sets_the_scale_when_the_data_scales_miss_it(trained, tmp_path):
