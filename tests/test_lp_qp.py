@@ -359,8 +359,13 @@ def test_a_cvxpy_family_that_cannot_be_built_says_why(tmp_path, monkeypatch):
 
 
 def test_unknown_backend_option_rejected():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="osqp: unknown options \\['bogus'\\]; it takes \\['tol'"):
         make_backend("osqp", bogus=1)
+    with pytest.raises(TypeError, match="highs: unknown options \\['tol'\\]"):
+        make_backend("highs", tol=1e-6)
+    for bad in (-1.0, 0.0, float("nan")):  # PDLP ran with 0 to its iteration limit, OSQP took nan
+        with pytest.raises(ValueError, match="tol must be a positive finite number"):
+            make_backend("pdlp", tol=bad)
     with pytest.raises(ValueError, match="unknown solver"):
         make_backend("gurobi")
 
