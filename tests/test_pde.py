@@ -606,3 +606,12 @@ def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any
         with pytest.raises(ValueError, match=why):
             run_pde_bench(PDEBenchConfig(family=family, solver=solver, n_train=3, n_test=2, test_family=test_family),
                           progress=False)
+
+
+def test_petsc_backends_refuse_a_tolerance_or_iteration_limit_that_cannot_work():
+    for cls in (KSPBackend, SNESBackend):
+        for bad in (-1.0, 0.0, float("nan"), 1.5):
+            with pytest.raises(ValueError, match="rtol must lie in"):
+                cls(rtol=bad)
+        with pytest.raises(ValueError, match="max_it must be an integer >= 1"):
+            cls(max_it=0)

@@ -47,6 +47,13 @@ def _set(x: Any, values: np.ndarray) -> None:
     x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
 
 
+def _check_tolerance(name: str, rtol: float, max_it: int) -> None:
+    if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
+        raise ValueError(f"{name}: rtol must lie in (0, 1), got {rtol}")
+    if not (isinstance(max_it, int) and max_it >= 1):
+        raise ValueError(f"{name}: max_it must be an integer >= 1, got {max_it}")
+
+
 @dataclass(kw_only=True)
 class KSPBackend:
     """ksp_type / pc_type: any PETSc names (cg + gamg, cg + jacobi, gmres + ilu, ...)."""
@@ -57,6 +64,9 @@ class KSPBackend:
     rtol: float = 1e-8
     max_it: int = 10000
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_tolerance(self.name, self.rtol, self.max_it)
 
     def configure(self, ksp: Any) -> None:
         from petsc4py import PETSc
@@ -111,6 +121,9 @@ class SNESBackend:
     rtol: float = 1e-8
     max_it: int = 50
     retry_cold: bool = True
+
+    def __post_init__(self) -> None:
+        _check_tolerance(self.name, self.rtol, self.max_it)
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
