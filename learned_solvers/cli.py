@@ -131,8 +131,9 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
         raise ValueError(f"PDE family {args.family!r} is solved by --solver ksp or --solver snes, not {args.solver!r}")
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
-                         epochs=args.epochs, width=args.pde_width, device=args.device, ksp_type=args.ksp_type,
-                         pc=args.pc, rtol=args.tol or 1e-8, test_family=args.test_family, scheduler=args.scheduler,
+                         epochs=args.epochs, width=args.pde_width or 32, device=args.device,
+                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
+                         test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight)
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
@@ -155,7 +156,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench.qp import BenchConfig, format_report, run_bench, write_report
 
     if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
+        _refuse(args, ("pinned", "no_polish", "perturb"), "LP/QP families")
         return _cmd_bench_pde(args)
+    _refuse(args, ("pc", "ksp_type", "pde_width", "test_family"), "PDE families")
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
@@ -201,9 +204,11 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     if is_pde_family(args.family):
         from .bench.pde import run_pde_scaling
 
+        _refuse(args, ("polish",), "LP/QP families")
         rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
-                              n_test=args.test, seed=args.seed, device=args.device, pc=args.pc)
+                              n_test=args.test, seed=args.seed, device=args.device, pc=args.pc or "gamg")
     else:
+        _refuse(args, ("pc",), "PDE families")
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
     print(f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances")
@@ -334,11 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     _family_args(b)
     b.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton)")
-    b.add_argument("--pc", default="gamg", help="ksp: PETSc preconditioner (gamg, jacobi, ilu, ...)")
-    b.add_argument("--ksp-type", default="cg", help="ksp: PETSc Krylov method (cg, gmres, ...)")
+    b.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg; jacobi, ilu, ...)")
+    b.add_argument("--ksp-type", default=None, help="ksp: PETSc Krylov method (default cg; gmres, ...)")
     b.add_argument("--test-family", default=None,
                    help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
-    b.add_argument("--pde-width", type=int, default=32, help="PDE: mesh-model width")
+    b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     b.add_argument("--train", type=_positive, default=200)
     b.add_argument("--test", type=_positive, default=30)
     b.add_argument("--k", type=_positive, default=None)
@@ -362,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint", required=True)
     c.add_argument("--family", required=True, help="the checkpoint's family spec")
     c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"])
-    c.add_argument("--pc", default="gamg", help="ksp: PETSc preconditioner")
+    c.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg)")
     c.add_argument("--ks", type=_ks, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
     c.add_argument("--test", type=_positive, default=20)
@@ -446,6 +451,14 @@ def _fractions(text: str) -> tuple[float, ...]:
     if not vs or not vs[0] > 0 or not all(v < float("inf") for v in vs):
         raise argparse.ArgumentTypeError(f"{text!r}: give relative errors > 0, comma-separated (e.g. 1e-4,1e-3,0.01)")
     return tuple(vs)
+
+
+def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> None:
+    """Options given that only mean something for other families: an error, not silence."""
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n, None) not in (None, False)]
+    if given:
+        raise ValueError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to {where} only; "
+                         f"{args.family} is not one")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

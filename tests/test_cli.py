@@ -32,6 +32,12 @@ def test_unknown_option_is_rejected():
                                                                      "--ks", "0,4"]):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and ">= 1" in out.stderr, out.stderr
+    # an option of the other kind of family is an error, not ignored
+    for bad, why in ((["bench", "--family", "random-lp:m=10,n=20", "--pc", "jacobi"], "--pc applies to PDE families only"),
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pinned"],
+                      "--pinned applies to LP/QP families only")):
+        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
+        assert out.returncode == 2 and why in out.stderr, out.stderr
 
 
 def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
