@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -105,11 +106,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from .formats.mps import read_problem, solution_dict
     from .warmstart import LearnedWarmStarter
 
-    qp = read_problem(args.instance)
-    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
-    starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
-                                                 device=args.device)
-    res = starter.solve(qp, backend)
+    with _stdout_to_stderr():  # stdout carries the JSON alone; HiGHS prints its banner there
+        qp = read_problem(args.instance)
+        backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
+        starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
+                                                     device=args.device)
+        res = starter.solve(qp, backend)
     sol = solution_dict(qp, res.x, res.y, res.objective)
     out = {"instance": str(args.instance), "solver": res.solver, "status": res.status, "sense": sol["sense"],
            "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
@@ -451,6 +453,20 @@ def _fractions(text: str) -> tuple[float, ...]:
     if not vs or not vs[0] > 0 or not all(v < float("inf") for v in vs):
         raise argparse.ArgumentTypeError(f"{text!r}: give relative errors > 0, comma-separated (e.g. 1e-4,1e-3,0.01)")
     return tuple(vs)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what C libraries write to file descriptor 1 to 2 for the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> None:

@@ -64,7 +64,7 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "solve", str(lp), "--checkpoint", str(ck),
                           "--solver", "highs", "--solution", str(sol)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    printed = json.loads(out.stdout[out.stdout.index("{"):])
+    printed = json.loads(out.stdout)  # stdout is the JSON alone (HiGHS' banner goes to stderr)
     assert printed["sense"] == "maximize" and abs(printed["objective"] - 11.0) < 1e-9
     got = json.loads(sol.read_text())
     h = highspy.Highs()
