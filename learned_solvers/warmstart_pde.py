@@ -44,6 +44,7 @@ class LearnedPDEStarter:
         self.signature = signature
         self.k = k
         self.device = device
+        self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
 
     def save(self, path: str | Path, **meta: Any) -> Path:
         state = dict(self.model.state_dict())
@@ -77,7 +78,8 @@ class LearnedPDEStarter:
 
     def guess(self, pde: PDEData, *, k: int | None = None, safeguard: bool = True,
               residual: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray | None, float]:
-        """(guess (n,) or None on a non-finite prediction, inference seconds).
+        """(guess (n,) or None, inference seconds): None for fields outside the training family
+        (``FamilyNorm.outside``) or a non-finite prediction, with a warning (``last_fallback``).
 
         safeguard: the least-merit iterate of the first k instead of the k-th. The merit is the
         energy for symmetric positive definite operators and, for a nonlinear problem whose
@@ -91,6 +93,13 @@ class LearnedPDEStarter:
         self.check(pde)
         k = k if k is not None else self.k
         t0 = time.perf_counter()
+        self.last_fallback = None
+        why = self.norm.outside(pde.fields)
+        if why is not None:
+            warnings.warn(f"{pde.name}: {why}: outside the training family; solving from the cold guess",
+                          OutOfFamilyWarning, stacklevel=2)
+            self.last_fallback = "out of family"
+            return None, time.perf_counter() - t0
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
         try:
@@ -106,6 +115,7 @@ class LearnedPDEStarter:
         if not np.isfinite(u).all():
             warnings.warn(f"{pde.name}: the model predicted NaN or inf; solving from the cold guess",
                           OutOfFamilyWarning, stacklevel=2)
+            self.last_fallback = "non-finite prediction"
             return None, secs
         return u, secs
 
@@ -158,6 +168,7 @@ class LearnedPDEStarter:
             be = backend or SNESBackend()
             res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
+        res.extra["fallback"] = comm.bcast(self.last_fallback if comm.rank == 0 else None, root=0)
         return res
 
 

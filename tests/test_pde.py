@@ -165,6 +165,22 @@ def test_nan_prediction_falls_back(darcy_starter):
     assert torch.isfinite(st.model.block.dec.bias).all()
 
 
+def test_fields_far_outside_the_training_family_fall_back_to_the_cold_guess(darcy_starter):
+    """A coefficient 1000 times the training values: no learned guess, a warning, the cold
+    solve's answer, and the reason in the result."""
+    from learned_solvers.warmstart import OutOfFamilyWarning
+
+    fam, st, path = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=9)[0])
+    for f in fields.values():
+        f.x.array[:] *= 1e3
+    with pytest.warns(OutOfFamilyWarning, match="field 0 reaches .* outside the training family"):
+        res = st.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
+    assert res.status == "optimal" and not res.warm_start_accepted and res.extra["fallback"] == "out of family"
+    cold = KSPBackend(pc_type="jacobi", rtol=1e-10).solve(petsc_handles(prob))
+    assert np.allclose(prob.u.x.array, cold.x, atol=1e-7 * np.abs(cold.x).max())
+
+
 def test_model_runs_on_a_finer_mesh(darcy_starter):
     fam, st, path = darcy_starter
     fine = make_family("darcy:n=16")

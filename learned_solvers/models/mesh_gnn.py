@@ -88,6 +88,22 @@ class FamilyNorm:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    # how far (in training standard deviations) a field may lie from the training mean
+    OUT_OF_FAMILY_STDS = 10.0
+
+    def outside(self, fields: np.ndarray) -> str | None:
+        """Why fields (n, F) lie outside the training family, or None: a value more than
+        ``OUT_OF_FAMILY_STDS`` training standard deviations from the training mean."""
+        mean, std = np.asarray(self.field_mean), np.asarray(self.field_std)
+        dev = np.abs(np.asarray(fields) - mean)
+        far = dev > self.OUT_OF_FAMILY_STDS * std + 1e-9 * (np.abs(mean) + 1.0)
+        if not far.any():
+            return None
+        j = int(np.argmax(far.any(axis=0)))
+        worst = float(np.asarray(fields)[:, j][np.argmax(dev[:, j])])
+        return (f"field {j} reaches {worst:.4g}, where the training instances had {mean[j]:.4g} +- {std[j]:.4g} "
+                f"(mean +- standard deviation)")
+
 
 @dataclass
 class MeshGraph:
