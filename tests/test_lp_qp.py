@@ -98,7 +98,7 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
     broken.write_bytes(b"garbage garbage\x00\x01")
     with pytest.raises(MPSFormatError, match="broken.mps"):
         read_problem(broken)
-    # HiGHS reads a truncated gzip stream as the model up to where it stops (afiro: 11 of 32 columns)
+    # HiGHS reads a truncated gzip stream as the model up to where it stops
     cut = tmp_path / "cut.mps.gz"
     cut.write_bytes(gz.read_bytes()[:300])
     with pytest.raises(MPSFormatError, match="cut.mps.gz: the gzip stream is truncated or corrupt"):

@@ -122,7 +122,7 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
 
 def _check_gzip(p: Path) -> None:
     """Refuse a truncated or corrupt gzip file: HiGHS reads such a stream as the model up to
-    where it stops (a truncated Netlib afiro gave 11 of its 32 columns), without a word."""
+    where it stops, without a word."""
     import gzip
 
     try:
