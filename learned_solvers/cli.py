@@ -106,12 +106,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from .formats.mps import read_problem, solution_dict
     from .warmstart import LearnedWarmStarter
 
-    with _stdout_to_stderr():  # stdout carries the JSON alone; HiGHS prints its banner there
-        qp = read_problem(args.instance)
-        backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
-        starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
-                                                     device=args.device)
-        res = starter.solve(qp, backend)
+    qp = read_problem(args.instance)
+    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
+    starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
+                                                 device=args.device)
+    res = starter.solve(qp, backend)
     sol = solution_dict(qp, res.x, res.y, res.objective)
     out = {"instance": str(args.instance), "solver": res.solver, "status": res.status, "sense": sol["sense"],
            "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
@@ -456,16 +455,26 @@ def _fractions(text: str) -> tuple[float, ...]:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send what C libraries write to file descriptor 1 to 2 for the block."""
+def _c_stdout_to_stderr():
+    """For the block, what C libraries write to file descriptor 1 (HiGHS prints a banner
+    whenever a solver object is made) goes to 2, while Python's ``print`` keeps stdout: a
+    command's stdout is its report alone, fit for ``> report.txt`` or ``| jq``."""
+    try:
+        real = sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        real = False  # stdout captured in Python (pytest, a notebook): only descriptor 1 moves
     sys.stdout.flush()
     saved = os.dup(1)
+    old = sys.stdout
+    if real:
+        sys.stdout = open(saved, "w", buffering=1, encoding=old.encoding, errors=old.errors, closefd=False)
+    os.dup2(2, 1)
     try:
-        os.dup2(2, 1)
         yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
+        sys.stdout = old
         os.close(saved)
 
 
@@ -527,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_device(getattr(args, "device", "cpu"))
         _check_outputs(args)
-        return int(args.func(args))
+        with _c_stdout_to_stderr():
+            return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
         return 2

@@ -49,6 +49,8 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     out = subprocess.run(base + ["--train-k", "3"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert load_checkpoint(ck).meta["model"]["train_k"] == 3
+    # stdout is the command's own report: HiGHS' banner (printed by each labelling solve) goes to stderr
+    assert out.stdout.startswith("saved ") and "Running HiGHS" not in out.stdout, out.stdout[:500]
     out = subprocess.run(base + ["--train-k", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "train_k" in out.stderr
 
