@@ -103,6 +103,14 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
     cut.write_bytes(gz.read_bytes()[:300])
     with pytest.raises(MPSFormatError, match="cut.mps.gz: the gzip stream is truncated or corrupt"):
         read_problem(cut)
+    # an LP file: HiGHS' own reader, its complaint in one line with the place and the source line
+    lp = tmp_path / "typo.lp"
+    lp.write_text("Maximize\n obj: 3 x + 2,5 y\nSubject To\n cap: x + y <= 4\nEnd\n")
+    with pytest.raises(MPSFormatError, match=r"typo.lp: not a readable MPS/LP model: line 2: .*found `y` "
+                                             r"in `obj: 3 x \+ 2,5 y`"):
+        read_problem(lp)
+    lp.write_text("Maximize\n obj: 3 x + 2.5 y\nSubject To\n cap: x + y <= 4\nEnd\n")
+    assert np.allclose(read_problem(lp).c, [-3.0, -2.5])
     odd = tmp_path / "model.txt"
     odd.write_text("x")
     with pytest.raises(MPSFormatError, match="extension"):

@@ -10,6 +10,7 @@ scan alone.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,24 @@ _VALUED_BOUNDS = {"UP", "LO", "FX", "LI", "UI"}
 
 class MPSFormatError(InvalidProblemError):
     """The file could not be read as an MPS or LP model."""
+
+
+def _reader_complaint(log: str) -> str:
+    """HiGHS' parse error in one line. Its LP reader draws the place in the style of a compiler
+    (``ERROR: what``, `` --> file:line:col``, the source line, ``= help: ...``); the MPS reader
+    writes plain lines."""
+    lines = [ln.rstrip() for ln in log.splitlines() if ln.strip() and "Running HiGHS" not in ln
+             and "Copyright" not in ln and "third-party" not in ln]
+    where = next((re.match(r"\s*-->\s*.*:(\d+):(\d+)\s*$", ln) for ln in lines
+                  if re.match(r"\s*-->\s*.*:(\d+):(\d+)\s*$", ln)), None)
+    errors = [ln.split("ERROR:", 1)[1].strip() for ln in lines if "ERROR:" in ln]
+    if where is not None and errors:
+        row = where.group(1)
+        source = next((ln.split("|", 1)[1].strip() for ln in lines if re.match(rf"\s*{row}\s*\|", ln)), "")
+        helps = [ln.split("= help:", 1)[1].strip() for ln in lines if "= help:" in ln]
+        return (f"line {row}: {errors[0]}" + (f" in `{source}`" if source else "")
+                + (f" ({helps[0]})" if helps else ""))
+    return "; ".join(ln.strip() for ln in lines[-3:]) or "HiGHS could not parse it"
 
 
 def read_problem(path: str | os.PathLike[str]) -> QPData:
@@ -54,10 +73,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         h.setOptionValue("log_file", "")
         text = log.read_text(errors="replace") if log.exists() else ""
     if status == highspy.HighsStatus.kError:
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "Running HiGHS" not in ln
-                 and "Copyright" not in ln and "third-party" not in ln]
-        why = "; ".join(lines[-3:]) or "HiGHS could not parse it"
-        raise MPSFormatError(f"{p}: not a readable MPS/LP model: {why}")
+        raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}")
     # HiGHS reads on past entries it drops (a row or column no section declared) with a
     # warning only: that is another model than the file's, so it is refused
     dropped = [ln.strip() for ln in text.splitlines()
