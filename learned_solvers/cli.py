@@ -506,27 +506,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
 
 
-def _check_device(device: str) -> None:
-    """Refuse a device torch cannot use before any labelling or training is spent."""
-    if device == "cpu":
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, ...)") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: torch sees no CUDA device here; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: there are {torch.cuda.device_count()} CUDA devices here")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .canonical import InvalidProblemError
     from .checkpoint import CheckpointError
+    from .options import check_device
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.func is not _cmd_train:
         # each rank would run the whole command and write the same files
@@ -534,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
               "run the other commands as one process", file=sys.stderr)
         return 2
     try:
-        _check_device(getattr(args, "device", "cpu"))
+        check_device(getattr(args, "device", "cpu"), what="--device")
         _check_outputs(args)
         with _c_stdout_to_stderr():
             return int(args.func(args))

@@ -22,6 +22,7 @@ from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
+from .options import check_device, check_k
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning"]
 
@@ -58,13 +59,14 @@ class LearnedWarmStarter:
     def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
                  polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None,
                  anchors: AnchorBank | None = None) -> None:
+        check_device(device)
         self.model = model.to(device).eval()
         self._net = self.model.frozen()  # what inference runs: a snapshot of the model as given
         self.anchors = anchors
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
         self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
-        self.k = k
+        self.k = k  # checked by the property
         self.polish = polish
         self.device = device
         self.meta = dict(meta or {})
@@ -73,6 +75,15 @@ class LearnedWarmStarter:
         if sizes is None and anchors is not None:
             sizes = list(anchors.groups)
         self.sizes = {(int(n), int(m)) for n, m in sizes} if sizes else None
+
+    @property
+    def k(self) -> int | None:
+        """Model iterations at inference; None: the checkpoint's automatic k (``default_k``)."""
+        return self._k
+
+    @k.setter
+    def k(self, k: int | None) -> None:
+        self._k = check_k(k)
 
     @staticmethod
     def scale_range_of(qps: list[QPData]) -> np.ndarray:
@@ -91,6 +102,8 @@ class LearnedWarmStarter:
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         polish: bool = True, device: str = "cpu") -> LearnedWarmStarter:
+        check_device(device)
+        check_k(k)
         ck = load_checkpoint(path, kind=KIND, family=family)
         # checkpoints written before the anchor scale or the unit messages were trained without them
         from .checkpoint import CheckpointError
@@ -137,7 +150,7 @@ class LearnedWarmStarter:
         if not isinstance(qp, QPData):
             raise TypeError(f"expected a QPData, got {type(qp).__name__}: make one with learned_solvers.formats "
                             "(mps.read_problem(path), cvxpy.from_cvxpy(problem), scip.from_scip(model))")
-        k = k or self.k or self.default_k
+        k = check_k(k) or self.k or self.default_k
         t0 = time.perf_counter()
         if not self._in_family(qp):
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "

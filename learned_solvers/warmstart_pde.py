@@ -27,6 +27,7 @@ from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
+from .options import check_device, check_k
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter"]
@@ -37,14 +38,24 @@ class LearnedPDEStarter:
 
     def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
                  k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None) -> None:
+        check_device(device)
         self.model = model.eval()
         self.anchors = anchors
         self.norm = norm
         self.family = family
         self.signature = signature
-        self.k = k
+        self.k = k  # checked by the property
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
+
+    @property
+    def k(self) -> int | None:
+        """Model iterations at inference; None: the model's training iterations."""
+        return self._k
+
+    @k.setter
+    def k(self, k: int | None) -> None:
+        self._k = check_k(k)
 
     def save(self, path: str | Path, **meta: Any) -> Path:
         state = dict(self.model.state_dict())
@@ -57,6 +68,8 @@ class LearnedPDEStarter:
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         device: str = "cpu") -> LearnedPDEStarter:
+        check_device(device)
+        check_k(k)
         ck = load_checkpoint(path, kind="pde", family=family)
         state = dict(ck.state)
         fields, sols = state.pop("anchor_fields", None), state.pop("anchor_solutions", None)
@@ -91,7 +104,7 @@ class LearnedPDEStarter:
         iterate, all timed as inference; with k = 1 there is nothing to choose, so no merit is
         built."""
         self.check(pde)
-        k = k if k is not None else self.k
+        k = check_k(k) if k is not None else self.k
         t0 = time.perf_counter()
         self.last_fallback = None
         why = self.norm.outside(pde.fields)

@@ -131,6 +131,13 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
     nprob, nfields = nl.load(nl.sample(1, seed=0)[0])
     with pytest.raises(CheckpointError, match="cannot run"):
         st2.guess(to_pde(nprob, fields=nfields))
+    # a bad k or device is refused where it is given, not inside the model or torch
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        LearnedPDEStarter.from_checkpoint(path, k=0)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        st2.guess(pde, k=-2)
+    with pytest.raises(ValueError, match="not a torch device"):
+        LearnedPDEStarter.from_checkpoint(path, device="gpu")
 
 
 def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):

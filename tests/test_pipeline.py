@@ -167,6 +167,30 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
         again.solve("instance.mps", "pdlp")
 
 
+def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
+    """k = 0 meant 'automatic' and k = -3 ran nothing; a device with no GPU failed inside torch."""
+    import torch
+
+    fam, _, path = trained
+    qp = fam.sample(1, seed=4)[0]
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            LearnedWarmStarter.from_checkpoint(path, k=bad)
+    starter = LearnedWarmStarter.from_checkpoint(path, k=np.int64(2))
+    assert starter.k == 2
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        starter.k = 0
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        starter.warm_start(qp, k=-1)
+    with pytest.raises(ValueError, match="not a torch device"):
+        LearnedWarmStarter.from_checkpoint(path, device="gpu")
+    with pytest.raises(ValueError, match="not a torch device"):
+        TrainConfig(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA device here; use cpu"):
+            LearnedWarmStarter.from_checkpoint(path, device="cuda")
+
+
 def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
     """The start at k is the iterate of least relative KKT residual among the first k, so that
     residual does not grow with k; the residual is ~0 at a true optimum; without the safeguard

@@ -10,6 +10,7 @@ import torch
 
 from ..models.anchors import AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
+from ..options import check_device
 from .data import Labelled
 from .loop import fit
 
@@ -35,6 +36,7 @@ class TrainConfig:
     jacobian_weight: float = 1.0
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")

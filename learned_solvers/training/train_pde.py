@@ -17,6 +17,7 @@ import torch
 from ..canonical.pde import PDEData
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
                                build_mesh_graph, residual_hat)
+from ..options import check_device
 from .loop import fit
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
@@ -43,6 +44,7 @@ class PDETrainConfig:
     val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:

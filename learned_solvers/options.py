@@ -1,0 +1,39 @@
+"""Checks of the options every entry point shares (the CLI, the starters, the configs), so a
+bad value is refused where it is given, with what to use instead, before any work is spent."""
+
+from __future__ import annotations
+
+import operator
+
+__all__ = ["check_device", "check_k"]
+
+
+def check_device(device: str, *, what: str = "device") -> None:
+    """Refuse a torch device this machine cannot use (``what`` names the option in the message)."""
+    if device == "cpu":
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{what} {device!r} is not a torch device (cpu, cuda, cuda:1, ...)") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{what} {device}: torch sees no CUDA device here; use cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{what} {device}: there are {torch.cuda.device_count()} CUDA devices here")
+
+
+def check_k(k: int | None, *, what: str = "k") -> int | None:
+    """Model iterations: a positive integer, or None for the checkpoint's automatic k."""
+    if k is None:
+        return None
+    try:
+        n = operator.index(k)  # int or numpy integer, not 2.5 or "4"
+    except TypeError:
+        n = 0
+    if isinstance(k, bool) or n < 1:
+        raise ValueError(f"{what} must be a positive integer (model iterations) or None for the checkpoint's "
+                         f"automatic k, got {k!r}")
+    return n
