@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..backends.petsc import KSPBackend, SNESBackend
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_gnn import MeshAnchorBank
+from ..options import check_device, check_k
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, sweep_rows
@@ -68,6 +69,8 @@ class PDEBenchConfig:
             raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
+        check_k(self.k)
+        check_device(self.device)
 
 
 def make_pde_backend(solver: str, *, kind: str, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):

@@ -29,6 +29,7 @@ from problems.registry import family_names, make_family
 from ..backends import WarmStart, make_backend
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
 from ..models.anchors import AnchorBank
+from ..options import check_device, check_k
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
@@ -62,6 +63,8 @@ class BenchConfig:
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: TrainConfig's)
 
     def __post_init__(self) -> None:
+        check_k(self.k)
+        check_device(self.device)
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
         # the nearest-neighbour baseline needs training solutions even with a checkpoint

@@ -29,6 +29,7 @@ import torch
 from problems.registry import family_names, make_family
 
 from ..backends import make_backend
+from ..options import check_device, check_k
 from .qp import TEST_SEED_OFFSET, timed_warm_solve
 from ..models.anchors import data_vector
 from ..canonical import QPData
@@ -52,6 +53,13 @@ class ScalingConfig:
     polish: bool = False
     scheduler: str = "serial"
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not self.ks or self.n_test < 1:
+            raise ValueError(f"scaling needs at least one k and n_test >= 1 (got ks={self.ks}, n_test={self.n_test})")
+        for k in self.ks:
+            check_k(k, what="each of ks")
+        check_device(self.device)
 
 
 def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
