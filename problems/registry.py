@@ -1,4 +1,4 @@
-"""Family specs: ``name[:key=value,...]`` or ``mps:PATH``; one place that knows every family."""
+"""Family specs: ``name[:key=value,...]``, ``mps:PATH`` or ``files:GLOB``; one place that knows every family."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Family(Protocol):
     def spec(self) -> str: ...
 
 
-FAMILIES = ("random-lp", "mps:PATH", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
+FAMILIES = ("random-lp", "mps:PATH", "files:GLOB", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
 PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
 
 
@@ -61,6 +61,22 @@ def make_family(spec: str, **overrides: Any) -> Family:
     from .random_lp import RandomLP
 
     name, _, rest = spec.partition(":")
+    if name in ("cvxpy", "dolfinx", "files") and overrides:
+        raise ValueError(f"family {name}: {', '.join(f'--{k}' for k in overrides)} do{'es' if len(overrides) == 1 else ''} "
+                         f"not apply to it (its instances come from the user's {'files' if name == 'files' else 'code'})")
+    if name == "files":
+        from .files_family import FilesFamily
+
+        pattern, _, opts = rest.partition(",")
+        if not pattern:
+            raise ValueError("family 'files:GLOB' needs a file pattern, e.g. 'files:data/daily/*.mps.gz'")
+        params = {}
+        for kv in filter(None, opts.split(",")):
+            if "=" not in kv:
+                raise ValueError(f"family parameter {kv!r} must be key=value")
+            k, v = kv.split("=", 1)
+            params[k] = _convert(FilesFamily, k, v)
+        return FilesFamily(pattern=pattern, **params)
     if name == "cvxpy":
         from .cvxpy_family import CvxpyFamily
 

@@ -428,3 +428,52 @@ def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):
     assert LearnedWarmStarter.from_checkpoint(path, family=family_names(again)).family == fam.spec()
     with pytest.raises(CheckpointError, match="trained on family"):
         LearnedWarmStarter.from_checkpoint(path, family=family_names(make_family(f"mps:{netlib('sc50a')}")))
+
+
+def _write_instance_files(folder, count: int, *, seed: int = 0) -> list:
+    """A user's own instance files: ``count`` perturbed copies of Netlib afiro, written as
+    MPS files by HiGHS (as a team's daily models would be)."""
+    from learned_solvers.backends.highs import HiGHSBackend
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, qp in enumerate(make_family(f"mps:{netlib('afiro')}").sample(count, seed=seed)):
+        h = HiGHSBackend()._highs(qp)
+        paths.append(folder / f"day{i:03d}.mps")
+        h.writeModel(str(paths[-1]))
+    return paths
+
+
+def test_a_family_of_the_users_own_files_splits_by_content_and_benches(tmp_path):
+    """`files:GLOB`: the files are the instances; each lies in the training or the held-out
+    pool for good (by its content), and bench tests only on held-out files."""
+    from learned_solvers.bench.qp import BenchConfig, held_out_instances, run_bench
+
+    paths = _write_instance_files(tmp_path / "daily", 40)
+    fam = make_family(f"files:{tmp_path}/daily/*.mps,held_out=0.25")
+    train_pool, test_pool = fam.pools
+    assert set(train_pool).isdisjoint(test_pool) and len(train_pool) + len(test_pool) == 40
+    assert 4 <= len(test_pool) <= 18  # a quarter of 40, by a hash of the content
+    # a new file never moves an old one across
+    _write_instance_files(tmp_path / "daily2", 1, seed=99)[0].rename(tmp_path / "daily" / "day999.mps")
+    again = make_family(f"files:{tmp_path}/daily/*.mps,held_out=0.25")
+    assert set(train_pool) <= set(again.pools[0]) and set(test_pool) <= set(again.pools[1])
+    held = {q.name for q in held_out_instances(fam, len(test_pool), 0)}
+    assert held == {p.name for p in test_pool}
+    a, b = fam.sample(5, seed=1), fam.sample(5, seed=1)
+    assert [q.name for q in a] == [q.name for q in b] and {q.name for q in a} <= {p.name for p in train_pool}
+
+    rep = run_bench(BenchConfig(family=fam.spec(), solver="pdlp", n_train=len(train_pool), n_test=4, epochs=2,
+                                width=8, train_k=4, scheduler="serial", progress=False))
+    assert rep["same_answer"] == 1.0 and rep["n_test"] == 4
+    assert {r["name"] for r in rep["instances"]} <= {p.name for p in test_pool}
+
+    # what the user gets wrong is named, with what to do
+    with pytest.raises(ValueError, match=rf"{len(test_pool)} held out .* Ask for at most {len(test_pool)} \(--test\)"):
+        held_out_instances(fam, len(test_pool) + 1, 0)
+    with pytest.raises(ValueError, match="matches no .mps, .lp or .qps file"):
+        make_family(f"files:{tmp_path}/nothing/*.mps").pools
+    with pytest.raises(ValueError, match="--perturb does not apply"):
+        make_family(f"files:{tmp_path}/daily/*.mps", perturb=0.2)
+    with pytest.raises(ValueError, match="held_out must lie in"):
+        make_family(f"files:{tmp_path}/daily/*.mps,held_out=1.5")

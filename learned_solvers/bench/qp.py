@@ -140,6 +140,14 @@ TEST_SEED_OFFSET = 1_000_003
 """Held-out instances are drawn with ``seed + TEST_SEED_OFFSET`` (bench, scaling, sensitivity)."""
 
 
+def held_out_instances(fam, count: int, seed: int) -> list:
+    """``count`` held-out instances: a generator's draws at ``seed + TEST_SEED_OFFSET``, or the
+    held-out pool of a family of files (``sample_held_out``)."""
+    if hasattr(fam, "sample_held_out"):
+        return fam.sample_held_out(count, seed=seed + TEST_SEED_OFFSET)
+    return fam.sample(count, seed=seed + TEST_SEED_OFFSET)
+
+
 def bench_backend(solver: str, *, tol: float | None = None, pinned: bool = False):
     """The backend at its default tolerance unless ``tol``; ``pinned``: OSQP's fixed settings."""
     opts: dict[str, Any] = {}
@@ -162,7 +170,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                                                   polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
     t0 = time.perf_counter()
     train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress)
-    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
+    test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
                            progress=cfg.progress)
     label_seconds = time.perf_counter() - t0
     if not train or not test:

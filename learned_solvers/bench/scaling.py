@@ -30,7 +30,7 @@ from problems.registry import family_names, make_family
 
 from ..backends import make_backend
 from ..options import check_device, check_k
-from .qp import TEST_SEED_OFFSET, timed_warm_solve
+from .qp import held_out_instances, timed_warm_solve
 from ..models.anchors import data_vector
 from ..canonical import QPData
 from ..training.data import label_instances, solve_reference
@@ -67,7 +67,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), polish=cfg.polish,
                                                  device=cfg.device)
     backend = make_backend(cfg.solver)
-    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
+    test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
                            progress=False)
     vecs = np.stack([data_vector(t.qp) for t in test])
     dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(test), np.inf))

@@ -29,7 +29,7 @@ from problems.registry import make_family
 
 from ..backends.base import Status, WarmStart
 from ..training.data import label_instances
-from .qp import TEST_SEED_OFFSET, bench_backend
+from .qp import bench_backend, held_out_instances
 
 DIRECTIONS = ("random", "smooth")
 SMOOTH_MODES = 4  # sine modes per dimension of the smooth direction
@@ -146,7 +146,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
         return _run_pde(cfg)
     fam = make_family(cfg.family)
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
-    test = label_instances(fam.sample(cfg.n_test, seed=cfg.seed + TEST_SEED_OFFSET), scheduler=cfg.scheduler,
+    test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
                            progress=cfg.progress)
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")

@@ -1,0 +1,77 @@
+"""`files:GLOB`: a family of the user's own instance files (MPS, LP or QPS, plain or gzipped).
+
+The instances are the files themselves, as an OR team keeps them (one a day, one a plant,
+...): same structure, new data. Each file belongs for good to the training pool or to the
+held-out pool, decided by a hash of its content (``held_out``, default a fifth, go to the
+second), so adding files later never moves one across, and a benchmark never tests a model on
+a file it was trained on. ``sample`` draws from the training pool, ``sample_held_out`` from
+the other, each in a seeded order. Files that a cold solve (HiGHS) does not find optimal are
+dropped by ``learned_solvers.training.data``, as for ``mps:PATH``.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from learned_solvers.canonical import QPData
+from learned_solvers.formats.mps import read_problem
+
+_SUFFIXES = (".mps", ".mps.gz", ".lp", ".lp.gz", ".qps", ".qps.gz")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilesFamily:
+    pattern: str
+    held_out: float = 0.2
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.held_out < 1.0:
+            raise ValueError(f"files:{self.pattern}: held_out must lie in (0, 1), got {self.held_out}")
+        if not self.name:
+            object.__setattr__(self, "name", f"files:{self.pattern}")
+
+    def spec(self) -> str:
+        return f"files:{self.pattern},held_out={self.held_out}"
+
+    @cached_property
+    def pools(self) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+        """(training files, held-out files), each sorted by path."""
+        paths = sorted(Path(p) for p in glob.glob(self.pattern, recursive=True)
+                       if Path(p).is_file() and p.lower().endswith(_SUFFIXES))
+        if not paths:
+            raise ValueError(f"files:{self.pattern} matches no .mps, .lp or .qps file (plain or .gz); quote the "
+                             "pattern so that the shell does not expand it, e.g. 'files:data/*.mps.gz'")
+        cut = int(self.held_out * 2**32)
+        test = {p for p in paths if int.from_bytes(hashlib.sha256(p.read_bytes()).digest()[:4], "big") < cut}
+        return tuple(p for p in paths if p not in test), tuple(p for p in paths if p in test)
+
+    def _draw(self, pool: tuple[Path, ...], which: str, count: int, seed: int) -> list[QPData]:
+        if count > len(pool):
+            train, test = self.pools
+            raise ValueError(f"files:{self.pattern}: {len(train) + len(test)} files, {len(train)} for training and "
+                             f"{len(test)} held out (held_out={self.held_out}, by content); {count} {which} asked. "
+                             f"Ask for at most {len(pool)} (--{'train' if which == 'training' else 'test'})")
+        order = np.random.default_rng(seed).permutation(len(pool))[:count]
+        out = []
+        for i in order:
+            qp = read_problem(pool[i])
+            if qp.is_mip:
+                raise ValueError(f"{pool[i]}: {int(qp.integrality.sum())} of its {qp.n} columns are integer; the "
+                                 "LP/QP families are continuous (PDLP, OSQP and SCS would solve the relaxation)")
+            out.append(qp.with_data(name=pool[i].name))
+        return out
+
+    def sample(self, count: int, *, seed: int) -> list[QPData]:
+        """``count`` files of the training pool, in a seeded order."""
+        return self._draw(self.pools[0], "training", count, seed)
+
+    def sample_held_out(self, count: int, *, seed: int) -> list[QPData]:
+        """``count`` files of the held-out pool, in a seeded order."""
+        return self._draw(self.pools[1], "held-out", count, seed)
