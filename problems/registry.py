@@ -1,4 +1,4 @@
-"""Family specs: ``name[:key=value,...]``, ``mps:PATH`` or ``files:GLOB``; one place that knows every family."""
+"""Family specs: ``name[:key=value,...]``, ``mps:PATH``, ``files:GLOB``; one place that knows every family."""
 
 from __future__ import annotations
 
@@ -62,8 +62,10 @@ def make_family(spec: str, **overrides: Any) -> Family:
 
     name, _, rest = spec.partition(":")
     if name in ("cvxpy", "dolfinx", "files") and overrides:
-        raise ValueError(f"family {name}: {', '.join(f'--{k}' for k in overrides)} do{'es' if len(overrides) == 1 else ''} "
-                         f"not apply to it (its instances come from the user's {'files' if name == 'files' else 'code'})")
+        given = ", ".join(f"--{k}" for k in overrides)
+        source = "files" if name == "files" else "code"
+        raise ValueError(f"family {name}: {given} do{'es' if len(overrides) == 1 else ''} not apply to it (its "
+                         f"instances come from the user's {source})")
     if name == "files":
         from .files_family import FilesFamily
 
