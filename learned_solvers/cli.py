@@ -505,6 +505,14 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {path}: its folder {folder} is not writable")
         if Path(path).is_dir():
             raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
+        figure = name == "plot" or (name == "out" and args.func is _cmd_plot)
+        if figure and Path(path).suffix:
+            from matplotlib.backend_bases import FigureCanvasBase
+
+            kinds = FigureCanvasBase.get_supported_filetypes()
+            if Path(path).suffix[1:].lower() not in kinds:
+                raise ValueError(f"--{name} {path}: matplotlib cannot write a {Path(path).suffix} figure; "
+                                 f"use one of {', '.join(sorted(kinds))} (.png by default)")
 
 
 def main(argv: list[str] | None = None) -> int:

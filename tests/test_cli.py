@@ -35,7 +35,10 @@ def test_unknown_option_is_rejected():
     # an option of the other kind of family is an error, not ignored
     for bad, why in ((["bench", "--family", "random-lp:m=10,n=20", "--pc", "jacobi"], "--pc applies to PDE families only"),
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pinned"],
-                      "--pinned applies to LP/QP families only")):
+                      "--pinned applies to LP/QP families only"),
+                     # a figure matplotlib cannot write was found only after the whole bench
+                     (["bench", "--family", "random-lp:m=10,n=20", "--plot", "report.txt"],
+                      "--plot report.txt: matplotlib cannot write a .txt figure")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
 
