@@ -86,8 +86,11 @@ class LearnedPDEStarter:
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)
         if why:
-            raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. "
-                                  f"Train one for it (learned-solvers train --family ...).")
+            trained = self.signature.get("field_names")
+            todo = (f"pass fields= with the names it was trained with, {trained} (fields={{name: Function, "
+                    "Constant or number})" if why.startswith("field_names") else
+                    "train one for it (learned-solvers train --family ...)")
+            raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. To fix: {todo}.")
 
     def guess(self, pde: PDEData, *, k: int | None = None, safeguard: bool = True,
               residual: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray | None, float]:

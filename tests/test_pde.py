@@ -131,6 +131,13 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
     nprob, nfields = nl.load(nl.sample(1, seed=0)[0])
     with pytest.raises(CheckpointError, match="cannot run"):
         st2.guess(to_pde(nprob, fields=nfields))
+    # fields under other names, or of a type that cannot be sampled: what to pass instead
+    with pytest.raises(CheckpointError, match=r"field_names is \['b'\].*pass fields= with the names it was trained with"):
+        st2.guess(to_pde(prob, fields={"b": fields["a"]}))
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
+
+    with pytest.raises(UnsupportedProblemError, match="field 'a': a ndarray cannot be sampled at the dofs; give a dolfinx"):
+        to_pde(prob, fields={"a": np.ones(3)})
     # a bad k or device is refused where it is given, not inside the model or torch
     with pytest.raises(ValueError, match="k must be a positive integer"):
         LearnedPDEStarter.from_checkpoint(path, k=0)

@@ -147,6 +147,10 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     dfx = _dolfinx()
     if isinstance(value, dfx.fem.Constant):
         return np.full(n_owned, float(np.asarray(value.value).ravel()[0]))
+    if not (isinstance(value, (dfx.fem.Function, int, float, np.number)) or callable(value)) \
+            or isinstance(value, bool):
+        raise UnsupportedProblemError(f"a {type(value).__name__} cannot be sampled at the dofs; give a dolfinx "
+                                      "Function (any space on the mesh), Constant, number or callable x -> values")
     if np.isscalar(value):
         return np.full(n_owned, float(value))
     if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
@@ -225,7 +229,15 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
         bc.set(bcv)
     coords, comp = _layout(V, n_owned)
     names = tuple(fields or {})
-    fv = np.stack([_field_values(V, fields[k], n_owned, coords) for k in names], 1) if names else np.zeros((n_owned, 0))
+    fv = np.zeros((n_owned, 0))
+    if names:
+        sampled = []
+        for k in names:
+            try:
+                sampled.append(_field_values(V, fields[k], n_owned, coords))
+            except UnsupportedProblemError as exc:
+                raise UnsupportedProblemError(f"field {k!r}: {exc}") from None
+        fv = np.stack(sampled, 1)
     if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
         fv = np.hstack([fv, comp])
         names = names + tuple(f"component_{i}" for i in range(comp.shape[1]))
