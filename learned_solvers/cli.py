@@ -103,25 +103,61 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from .backends import make_backend
+    from .canonical import InvalidProblemError
     from .formats.mps import read_problem, solution_dict
     from .warmstart import LearnedWarmStarter
 
-    qp = read_problem(args.instance)
     backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
                                                  device=args.device)
-    res = starter.solve(qp, backend)
-    sol = solution_dict(qp, res.x, res.y, res.objective)
-    out = {"instance": str(args.instance), "solver": res.solver, "status": res.status, "sense": sol["sense"],
-           "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
-           "inference_seconds": res.extra.get("inference_seconds"), "warm_start_accepted": res.warm_start_accepted,
-           "fallback": res.extra.get("fallback")}
-    if args.solution:
-        path = Path(args.solution)
-        path.write_text(json.dumps({"instance": out["instance"], "status": res.status, **sol}, indent=1) + "\n")
-        out["solution"] = str(path)
-    print(json.dumps(out, indent=2))
-    return 0
+    many = len(args.instances) > 1
+    targets = _solution_paths(args.instances, args.solution) if args.solution else [None] * len(args.instances)
+
+    def one(instance: str, target: Path | None) -> dict:
+        qp = read_problem(instance)
+        res = starter.solve(qp, backend)
+        sol = solution_dict(qp, res.x, res.y, res.objective)
+        out = {"instance": instance, "solver": res.solver, "status": res.status, "sense": sol["sense"],
+               "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
+               "inference_seconds": res.extra.get("inference_seconds"),
+               "warm_start_accepted": res.warm_start_accepted, "fallback": res.extra.get("fallback")}
+        if target is not None:
+            target.write_text(json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
+            out["solution"] = str(target)
+        return out
+
+    if not many:
+        print(json.dumps(one(args.instances[0], targets[0]), indent=2))
+        return 0
+    # several files: one JSON line each as it finishes; a file that fails is reported and the rest go on
+    failed = 0
+    for instance, target in zip(args.instances, targets, strict=True):
+        try:
+            line = one(instance, target)
+        except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
+            failed += 1
+            line = {"instance": instance, "error": str(exc)}
+        print(json.dumps(line), flush=True)
+    if failed:
+        print(f"learned-solvers: {failed} of {len(args.instances)} files failed (their lines say why)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _solution_paths(instances: list[str], solution: str) -> list[Path]:
+    """One file for one instance; for several, ``solution`` is a folder of NAME.json, one per file."""
+    if len(instances) == 1:
+        return [Path(solution)]
+    folder = Path(solution)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--solution {solution}: with several instances, --solution names a folder (one NAME.json "
+                         "per file), and a file stands there")
+    folder.mkdir(parents=True, exist_ok=True)
+    stems = [Path(i).name.split(".")[0] for i in instances]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise ValueError(f"--solution {solution}: several instances share the name {twice[0]!r}; solve them in "
+                         "separate calls or rename them")
+    return [folder / f"{s}.json" for s in stems]
 
 
 def _cmd_bench_pde(args: argparse.Namespace) -> int:
@@ -325,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
     t.set_defaults(func=_cmd_train)
 
-    s = sub.add_parser("solve", help="solve one MPS/LP file with a learned warm start")
-    s.add_argument("instance", help="an .mps/.lp file (optionally .gz)")
+    s = sub.add_parser("solve", help="solve MPS/LP files with a learned warm start")
+    s.add_argument("instances", nargs="+", metavar="instance",
+                   help="an .mps/.lp file (optionally .gz); several: one JSON line each on stdout")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
     s.add_argument("--k", type=_positive, default=None, help="model iterations (default: the checkpoint's)")
@@ -334,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-polish", action="store_true", help="hand the raw prediction to the solver")
     s.add_argument("--device", default="cpu")
     s.add_argument("--solution", default=None,
-                   help="JSON file for the solution: primal values by column name, row duals by row name")
+                   help="JSON file for the solution: primal values by column name, row duals by row name "
+                        "(several instances: a folder of NAME.json)")
     s.set_defaults(func=_cmd_solve)
 
     b = sub.add_parser("bench", help="cold vs learned vs nearest-neighbour vs oracle on held-out instances")
@@ -492,7 +530,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     its folder is made if missing, and must then be a writable folder."""
     for name in ("out", "plot", "save_checkpoint", "solution"):
         path = getattr(args, name, None)
-        if not path:
+        if not path or (name == "solution" and len(args.instances) > 1):  # a folder then: _solution_paths
             continue
         folder = Path(path).parent
         try:
