@@ -107,14 +107,15 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from .formats.mps import read_problem, solution_dict
     from .warmstart import LearnedWarmStarter
 
+    many = len(args.instances) > 1
+    first = None if many else read_problem(args.instances[0])  # one file: its own errors come first
     backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
                                                  device=args.device)
-    many = len(args.instances) > 1
     targets = _solution_paths(args.instances, args.solution) if args.solution else [None] * len(args.instances)
 
     def one(instance: str, target: Path | None) -> dict:
-        qp = read_problem(instance)
+        qp = first if first is not None else read_problem(instance)
         res = starter.solve(qp, backend)
         sol = solution_dict(qp, res.x, res.y, res.objective)
         out = {"instance": instance, "solver": res.solver, "status": res.status, "sense": sol["sense"],
