@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["check_device", "check_k"]
+__all__ = ["check_device", "check_k", "IterationsOption"]
 
 
 def check_device(device: str, *, what: str = "device") -> None:
@@ -37,3 +37,17 @@ def check_k(k: int | None, *, what: str = "k") -> int | None:
         raise ValueError(f"{what} must be a positive integer (model iterations) or None for the checkpoint's "
                          f"automatic k, got {k!r}")
     return n
+
+
+class IterationsOption:
+    """A class attribute ``k = IterationsOption()``: model iterations at inference, checked by
+    ``check_k`` on every assignment (the constructor's and a user's later ``starter.k = ...``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> int | None:
+        return self if obj is None else getattr(obj, self.slot)  # type: ignore[return-value]
+
+    def __set__(self, obj: object, value: int | None) -> None:
+        setattr(obj, self.slot, check_k(value))

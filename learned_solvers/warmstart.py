@@ -22,7 +22,7 @@ from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
-from .options import check_device, check_k
+from .options import IterationsOption, check_device, check_k
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning"]
 
@@ -56,6 +56,8 @@ class LearnedWarmStarter:
     frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
     """
 
+    k = IterationsOption()  # None: the checkpoint's automatic k (``default_k``)
+
     def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
                  polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None,
                  anchors: AnchorBank | None = None) -> None:
@@ -66,7 +68,7 @@ class LearnedWarmStarter:
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
         self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
-        self.k = k  # checked by the property
+        self.k = k
         self.polish = polish
         self.device = device
         self.meta = dict(meta or {})
@@ -75,15 +77,6 @@ class LearnedWarmStarter:
         if sizes is None and anchors is not None:
             sizes = list(anchors.groups)
         self.sizes = {(int(n), int(m)) for n, m in sizes} if sizes else None
-
-    @property
-    def k(self) -> int | None:
-        """Model iterations at inference; None: the checkpoint's automatic k (``default_k``)."""
-        return self._k
-
-    @k.setter
-    def k(self, k: int | None) -> None:
-        self._k = check_k(k)
 
     @staticmethod
     def scale_range_of(qps: list[QPData]) -> np.ndarray:

@@ -27,7 +27,7 @@ from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
-from .options import check_device, check_k
+from .options import IterationsOption, check_device, check_k
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter"]
@@ -35,6 +35,8 @@ __all__ = ["LearnedPDEStarter"]
 
 class LearnedPDEStarter:
     """model + family norm + the space signature it was trained on; ``k`` model iterations."""
+
+    k = IterationsOption()  # None: the model's training iterations
 
     def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
                  k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None) -> None:
@@ -44,18 +46,9 @@ class LearnedPDEStarter:
         self.norm = norm
         self.family = family
         self.signature = signature
-        self.k = k  # checked by the property
+        self.k = k
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
-
-    @property
-    def k(self) -> int | None:
-        """Model iterations at inference; None: the model's training iterations."""
-        return self._k
-
-    @k.setter
-    def k(self, k: int | None) -> None:
-        self._k = check_k(k)
 
     def save(self, path: str | Path, **meta: Any) -> Path:
         state = dict(self.model.state_dict())

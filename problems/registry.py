@@ -35,6 +35,17 @@ def is_pde_family(spec: str) -> bool:
     return spec.partition(":")[0] in ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx")
 
 
+def _params(cls: type, opts: str) -> dict[str, Any]:
+    """``key=value,...`` after a family's name, each value converted to its field's type."""
+    params = {}
+    for kv in filter(None, opts.split(",")):
+        if "=" not in kv:
+            raise ValueError(f"family parameter {kv!r} must be key=value")
+        k, v = kv.split("=", 1)
+        params[k] = _convert(cls, k, v)
+    return params
+
+
 def _convert(cls: type, key: str, value: str) -> Any:
     for f in fields(cls):
         if f.name == key:
@@ -72,13 +83,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         pattern, _, opts = rest.partition(",")
         if not pattern:
             raise ValueError("family 'files:GLOB' needs a file pattern, e.g. 'files:data/daily/*.mps.gz'")
-        params = {}
-        for kv in filter(None, opts.split(",")):
-            if "=" not in kv:
-                raise ValueError(f"family parameter {kv!r} must be key=value")
-            k, v = kv.split("=", 1)
-            params[k] = _convert(FilesFamily, k, v)
-        return FilesFamily(pattern=pattern, **params)
+        return FilesFamily(pattern=pattern, **_params(FilesFamily, opts))
     if name == "cvxpy":
         from .cvxpy_family import CvxpyFamily
 
@@ -87,9 +92,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         path, _, opts = rest.partition(",")
         if not path:
             raise ValueError("family 'mps:PATH' needs a file path, e.g. mps:../shared/data/netlib/sc105.mps.gz")
-        params = dict(kv.split("=", 1) for kv in opts.split(",") if kv)
-        kwargs = {k: _convert(MPSFamily, k, v) for k, v in params.items()}
-        kwargs.update(overrides)
+        kwargs = {**_params(MPSFamily, opts), **overrides}
         return MPSFamily(path=path, **kwargs)
     if name == "dolfinx":
         from .dolfinx_family import DolfinxFamily
@@ -105,11 +108,6 @@ def make_family(spec: str, **overrides: Any) -> Family:
     if name not in classes:
         raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES + PDE_FAMILIES)}")
     cls = classes[name]
-    params = {}
-    for kv in filter(None, rest.split(",")):
-        if "=" not in kv:
-            raise ValueError(f"family parameter {kv!r} must be key=value")
-        k, v = kv.split("=", 1)
-        params[k] = _convert(cls, k, v)
+    params = _params(cls, rest)
     params.update({k: v for k, v in overrides.items() if k in {f.name for f in fields(cls)}})
     return cls(**params)
