@@ -36,8 +36,7 @@ def _reader_complaint(log: str) -> str:
     writes plain lines."""
     lines = [ln.rstrip() for ln in log.splitlines() if ln.strip() and "Running HiGHS" not in ln
              and "Copyright" not in ln and "third-party" not in ln]
-    where = next((re.match(r"\s*-->\s*.*:(\d+):(\d+)\s*$", ln) for ln in lines
-                  if re.match(r"\s*-->\s*.*:(\d+):(\d+)\s*$", ln)), None)
+    where = next(filter(None, (re.match(r"\s*-->\s*.*:(\d+):(\d+)\s*$", ln) for ln in lines)), None)
     errors = [ln.split("ERROR:", 1)[1].strip() for ln in lines if "ERROR:" in ln]
     if where is not None and errors:
         row = where.group(1)
