@@ -22,7 +22,7 @@ TOL = {"pdlp": 1e-4, "osqp": 2e-3, "scs": 1e-3, "highs": 1e-9}
 
 @pytest.mark.parametrize("name", ["afiro", "sc50a"])
 @pytest.mark.parametrize("solver", BACKENDS)
-def test_backends_reach_netlib_optimum_cold_and_warm(name, solver):
+def test_backends_reach_netlib_optimum_cold_and_warm(name, solver, capfd):
     qp = read_problem(netlib(name))
     ref = netlib_optimum(name)
     backend = make_backend(solver)
@@ -36,6 +36,9 @@ def test_backends_reach_netlib_optimum_cold_and_warm(name, solver):
     assert warm.iterations <= cold.iterations
     if solver in ("pdlp", "osqp", "scs"):
         assert warm.iterations < cold.iterations
+    # the reader and the backends print nothing (HiGHS' banner came with every Highs object)
+    printed = capfd.readouterr()
+    assert "HiGHS" not in printed.out + printed.err, printed
 
 
 @pytest.mark.parametrize("solver", BACKENDS)

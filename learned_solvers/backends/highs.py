@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._highs import quiet_highs
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
@@ -35,7 +36,7 @@ class HiGHSBackend:
     def _highs(self, qp: QPData):
         import highspy
 
-        h = highspy.Highs()
+        h = quiet_highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("solver", self.method)
         h.setOptionValue("presolve", "on" if self.presolve else "off")

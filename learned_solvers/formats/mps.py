@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .._highs import quiet_highs
 from ..canonical import InvalidProblemError, QPData
 
 __all__ = ["read_problem", "solution_dict", "MPSFormatError"]
@@ -63,7 +64,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz)")
     if p.suffix.lower() == ".gz":
         _check_gzip(p)
-    h = highspy.Highs()
+    h = quiet_highs()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "highs.log"
         h.setOptionValue("log_to_console", False)
