@@ -338,6 +338,9 @@ def _family_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="learned-solvers",
                                 description="Learned implicit models that warm-start classical solvers.")
+    from ._version import __version__
+
+    p.add_argument("--version", action="version", version=f"learned-solvers {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the main job on embedded defaults (CPU, minutes)")
     d.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")

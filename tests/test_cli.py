@@ -22,6 +22,10 @@ def test_demo_runs_the_lp_pipeline_and_the_core_table():
 
 
 def test_unknown_option_is_rejected():
+    from learned_solvers._version import __version__
+
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"learned-solvers {__version__}"
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "demo", "--bogus"],
                          capture_output=True, text=True)
     assert out.returncode != 0 and "unrecognized arguments" in out.stderr
