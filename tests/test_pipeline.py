@@ -477,3 +477,19 @@ def test_a_family_of_the_users_own_files_splits_by_content_and_benches(tmp_path)
         make_family(f"files:{tmp_path}/daily/*.mps", perturb=0.2)
     with pytest.raises(ValueError, match="held_out must lie in"):
         make_family(f"files:{tmp_path}/daily/*.mps,held_out=1.5")
+
+
+def test_top_level_names_are_the_modules_own_and_load_lazily():
+    import learned_solvers
+    from learned_solvers import backends, warmstart
+    from learned_solvers.formats import mps
+
+    assert learned_solvers.LearnedWarmStarter is warmstart.LearnedWarmStarter
+    assert learned_solvers.read_problem is mps.read_problem and learned_solvers.make_backend is backends.make_backend
+    assert set(learned_solvers.__all__) <= set(dir(learned_solvers))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        learned_solvers.nope  # noqa: B018
+    # a bare import loads neither torch nor a solver
+    code = "import sys, learned_solvers; print(sorted({'torch', 'highspy', 'ortools'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
