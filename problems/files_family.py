@@ -22,6 +22,8 @@ import numpy as np
 from learned_solvers.canonical import QPData
 from learned_solvers.formats.mps import read_problem
 
+from .mps_family import continuous_only
+
 _SUFFIXES = (".mps", ".mps.gz", ".lp", ".lp.gz", ".qps", ".qps.gz")
 
 
@@ -61,10 +63,7 @@ class FilesFamily:
         order = np.random.default_rng(seed).permutation(len(pool))[:count]
         out = []
         for i in order:
-            qp = read_problem(pool[i])
-            if qp.is_mip:
-                raise ValueError(f"{pool[i]}: {int(qp.integrality.sum())} of its {qp.n} columns are integer; the "
-                                 "LP/QP families are continuous (PDLP, OSQP and SCS would solve the relaxation)")
+            qp = continuous_only(read_problem(pool[i]), str(pool[i]))
             out.append(qp.with_data(name=pool[i].name))
         return out
 

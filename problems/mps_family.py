@@ -18,6 +18,14 @@ from learned_solvers.canonical import QPData
 from learned_solvers.formats.mps import read_problem
 
 
+def continuous_only(qp: QPData, where: str, why: str = "") -> QPData:
+    """``qp`` itself, or a ValueError if it has integer columns: the LP/QP families are continuous."""
+    if qp.is_mip:
+        raise ValueError(f"{where}: {int(qp.integrality.sum())} of its {qp.n} columns are integer; the LP/QP "
+                         f"families are continuous ({why}PDLP, OSQP and SCS would solve the relaxation)")
+    return qp
+
+
 @dataclass(frozen=True, kw_only=True)
 class MPSFamily:
     path: str
@@ -47,11 +55,7 @@ class MPSFamily:
     @cached_property
     def base(self) -> QPData:
         qp = read_problem(self.path)
-        if qp.is_mip:
-            raise ValueError(f"mps:{self.path}: {int(qp.integrality.sum())} of its {qp.n} columns are integer; the "
-                             "LP/QP families are continuous (scaling bounds by a factor breaks integrality, and "
-                             "PDLP, OSQP and SCS would solve the relaxation)")
-        return qp
+        return continuous_only(qp, f"mps:{self.path}", "scaling bounds by a factor breaks integrality, and ")
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         base = self.base
