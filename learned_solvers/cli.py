@@ -54,7 +54,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
-                         jacobian_weight=args.jacobian_weight)
+                         jacobian_weight=args.jacobian_weight, solution_state=_state(args))
     fam = make_family(cfg.family)
     backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
@@ -77,8 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         if is_pde_family(args.family):
             return _cmd_train_pde(args, device)
-        if any(v is not None for v in (args.pc, args.ksp_type, args.pde_width)):
-            raise ValueError("--pc, --ksp-type and --pde-width apply to PDE families only")
+        _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state"), "PDE families")
         fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
         cfg = TrainConfig(epochs=args.epochs, width=args.width, device=device, seed=args.seed,
                           **({"train_k": args.train_k} if args.train_k is not None else {}),
@@ -172,7 +171,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          epochs=args.epochs, width=args.pde_width or 32, device=args.device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
                          test_family=args.test_family, scheduler=args.scheduler,
-                         train_k=args.train_k, jacobian_weight=args.jacobian_weight)
+                         train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args))
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:
@@ -196,7 +195,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
         _refuse(args, ("pinned", "no_polish", "perturb"), "LP/QP families")
         return _cmd_bench_pde(args)
-    _refuse(args, ("pc", "ksp_type", "pde_width", "test_family"), "PDE families")
+    _refuse(args, ("pc", "ksp_type", "pde_width", "test_family", "pde_solution_state"), "PDE families")
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
@@ -326,7 +325,8 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=_positive, default=40, help="training epochs (default 40)")
     p.add_argument("--width", type=_positive, default=64, help="LP/QP model width (default 64; PDE: --pde-width)")
     p.add_argument("--train-k", type=int, default=None,
-                   help="model iterations in training (default 20 for LP/QP, 16 for PDE families); more reach "
+                   help="model iterations in training (default 20 for LP/QP, 16 for PDE families, 4 for a PDE "
+                        "solution-state model); more reach "
                         "farther across the instance's graph")
     p.add_argument("--jacobian-weight", type=float, default=None,
                    help="weight of the Jacobian penalty that keeps the block contractive in training "
@@ -362,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tol", type=float, default=None,
                    help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
     t.add_argument("--pde-width", type=int, default=None, help="PDE: mesh-model width (default 32)")
+    t.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
+                   help="PDE: carry the solution in the model's state and correct it by a learned step in "
+                        "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
+                        "for linear problems with symmetric operators); off: decode it from the hidden state")
     t.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
     t.set_defaults(func=_cmd_train)
 
@@ -388,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test-family", default=None,
                    help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
+    b.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
+                   help="PDE: carry the solution in the model's state and correct it by a learned step in "
+                        "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
+                        "for linear problems with symmetric operators); off: decode it from the hidden state")
     b.add_argument("--train", type=_positive, default=200)
     b.add_argument("--test", type=_positive, default=30)
     b.add_argument("--k", type=_positive, default=None)
@@ -519,6 +527,11 @@ def _c_stdout_to_stderr():
         os.dup2(saved, 1)
         sys.stdout = old
         os.close(saved)
+
+
+def _state(args: argparse.Namespace) -> bool | None:
+    """--pde-solution-state: None (auto), True or False."""
+    return {None: None, "auto": None, "on": True, "off": False}[args.pde_solution_state]
 
 
 def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> None:

@@ -164,8 +164,8 @@ def test_nan_prediction_falls_back(darcy_starter):
     fam, st, path = darcy_starter
     prob, fields = fam.load(fam.sample(1, seed=8)[0])
     pde = to_pde(prob, fields=fields)
-    saved = st.model.block.dec.bias.data.clone()
-    st.model.block.dec.bias.data[:] = float("nan")
+    saved = st.model.block.enc[0].bias.data.clone()
+    st.model.block.enc[0].bias.data[:] = float("nan")
     try:
         with pytest.warns(OutOfFamilyWarning, match="NaN"):
             g, _ = st.guess(pde)
@@ -175,8 +175,8 @@ def test_nan_prediction_falls_back(darcy_starter):
             res = st.solve(prob, fields=fields)
         assert res.status == "optimal" and not res.warm_start_accepted
     finally:
-        st.model.block.dec.bias.data[:] = saved
-    assert torch.isfinite(st.model.block.dec.bias).all()
+        st.model.block.enc[0].bias.data[:] = saved
+    assert torch.isfinite(st.model.block.enc[0].bias).all()
 
 
 def test_fields_far_outside_the_training_family_fall_back_to_the_cold_guess(darcy_starter):
@@ -216,7 +216,8 @@ def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
     for f, seed in ((fam, 5), (fam, 6), (fine, 7), (fam, 8)):
         prob, fields = f.load(f.sample(1, seed=seed)[0])
         pde = to_pde(prob, fields=fields)
-        kw = dict(grid=model.cfg.grid, coarse_correction=model.cfg.coarse_correction, for_training=False)
+        kw = dict(grid=model.cfg.grid, coarse_correction=model.cfg.coarse_correction, for_training=False,
+                  dtype=model.block.enc[0].weight.dtype)
         cached, fresh = (build_mesh_graph([pde], st.norm, cache=cache, **kw), build_mesh_graph([pde], st.norm, **kw))
         for name in ("W", "Ahat", "pool", "unpool", "Araw", "P"):
             assert torch.equal(getattr(cached, name)[0].to_dense(), getattr(fresh, name)[0].to_dense()), name

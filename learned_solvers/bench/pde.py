@@ -61,6 +61,7 @@ class PDEBenchConfig:
     scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
     train_k: int | None = None  # training iterations (None: PDETrainConfig's)
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: PDETrainConfig's)
+    solution_state: bool | None = None  # PDETrainConfig.solution_state (None: on for symmetric linear problems)
 
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
@@ -241,7 +242,8 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
         epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
         **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
-        **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {})), progress=progress)
+        **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}),
+        solution_state=cfg.solution_state), progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes)}

@@ -55,6 +55,11 @@ class MeshGNNConfig:
     # (a0, a1, a2) of k(u) when the block feeds back the exact residual of -div(k(u) grad u) = f
     # (PDEData.quasilinear), so the answer itself is the fixed point; None: the first Newton system's
     quasilinear: tuple[float, float, float] | None = None
+    # the solution is part of the state and each step corrects it by a learned polynomial in the
+    # Jacobi-scaled residual (coefficients per dof, from the hidden state), then the coarse
+    # correction: the answer is then exactly a fixed point, and more iterations converge to it
+    # (a learned two-grid method). Off: the solution is decoded from the hidden state.
+    solution_state: bool = False
 
     def __post_init__(self) -> None:
         if self.quasilinear is not None:
@@ -414,6 +419,33 @@ def _ql_terms(g: MeshGraph, uu: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return k, gu, ku
 
 
+def _owner(g: MeshGraph) -> Tensor:
+    """(N,) the instance of each dof."""
+    return torch.repeat_interleave(torch.arange(len(g.sizes), device=g.bc.device),
+                                   torch.as_tensor(g.sizes, device=g.bc.device))
+
+
+def _per_instance(g: MeshGraph, v: Tensor, owner: Tensor) -> Tensor:
+    """(B,) sums of v (N,) over each instance's dofs."""
+    return torch.zeros(len(g.sizes), dtype=v.dtype, device=v.device).index_add_(0, owner, v)
+
+
+def _energy_step(g: MeshGraph, u: Tensor, d: Tensor, p: Tensor, owner: Tensor) -> Tensor:
+    """The step a d + b p (N,) that minimises the energy ``1/2 v'Av - b'v`` at v = u + a d + b p,
+    per instance: the A-norm error never grows, whatever the learned direction d; with the
+    previous step p it is a flexible conjugate-gradient step."""
+    rr = g.braw - spmm(g.Araw, u)
+    ad, ap = spmm(g.Araw, d), spmm(g.Araw, p)
+    dd, dp, pp = (_per_instance(g, x, owner) for x in (d * ad, d * ap, p * ap))
+    rd, rp = _per_instance(g, d * rr, owner), _per_instance(g, p * rr, owner)
+    det = dd * pp - dp * dp
+    both = det > 1e-10 * dd * pp  # a previous step that is not parallel to d
+    safe = lambda x: torch.where(x != 0, x, torch.ones_like(x))  # noqa: E731
+    a = torch.where(both, (rd * pp - rp * dp) / safe(det), rd / safe(dd))
+    b = torch.where(both, (rp * dd - rd * dp) / safe(det), torch.zeros_like(rd))
+    return a[owner] * d + b[owner] * p
+
+
 def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
     """(N,) Jacobi-scaled residual at the normalised solution u (N,): of the quasilinear
     problem itself when the graph carries it, else of the (first Newton) linear system."""
@@ -541,16 +573,27 @@ class _Block(nn.Module):
         self.lin_c = spectral_linear(h, h, bias=False)
         self.mix = nn.Parameter(torch.zeros(cfg.grid ** cfg.gdim, cfg.grid ** cfg.gdim))
         self.lin_r = nn.Linear(3, h, bias=False)
-        self.dec = nn.Linear(h, 1)
-        # the correction to the anchor starts at zero: an untrained model hands on the anchor
-        nn.init.zeros_(self.dec.weight)
-        nn.init.zeros_(self.dec.bias)
+        if cfg.solution_state:
+            # weights of (r, W r, W^2 r) in each step, weighted Jacobi before training
+            self.smooth = nn.Linear(h, 3)
+            nn.init.zeros_(self.smooth.weight)
+            with torch.no_grad():
+                self.smooth.bias.copy_(torch.tensor([2.0 / 3.0, 0.0, 0.0]))
+        else:
+            self.dec = nn.Linear(h, 1)
+            # the correction to the anchor starts at zero: an untrained model hands on the anchor
+            nn.init.zeros_(self.dec.weight)
+            nn.init.zeros_(self.dec.bias)
         self._enc_cache: tuple[int, bool, Tensor] | None = None
         self._decoded: tuple[Tensor, MeshGraph, Tensor] | None = None
 
     def decode(self, z: Tensor, g: MeshGraph) -> Tensor:
         """Normalised solution (N,), Dirichlet values imposed."""
-        u = torch.where(g.mask, g.bc, g.anchor + self.dec(z).squeeze(-1))
+        if self.cfg.solution_state:
+            return z[:, -2]  # corrected in the step that made it
+        return self._coarse(g, torch.where(g.mask, g.bc, g.anchor + self.dec(z).squeeze(-1)))
+
+    def _coarse(self, g: MeshGraph, u: Tensor) -> Tensor:
         if g.P is not None:
             # Galerkin correction on the coarse space: P^T (b - A (u + P c)) = 0. The smooth,
             # global part of the error, which Krylov methods remove slowest, is solved exactly
@@ -576,9 +619,27 @@ class _Block(nn.Module):
         # the safeguard decoded this very iterate already (inference only)
         u = hit[2] if hit is not None and hit[0] is z and hit[1] is g else self.decode(z, g)
         self._decoded = None
-        r = residual_hat(g, u) * g.rnorm
+        if not self.cfg.solution_state:
+            r = residual_hat(g, u) * g.rnorm
+            wr = spmm(g.W, r)
+            return self._hidden(z, g, torch.stack([r, wr, spmm(g.W, wr)], -1))
+        h, p = z[:, :-2], z[:, -1]
+        r = residual_hat(g, u)
         wr = spmm(g.W, r)
-        rf = torch.stack([r, wr, spmm(g.W, wr)], -1)
+        rraw = torch.stack([r, wr, spmm(g.W, wr)], -1)
+        owner = _owner(g)
+        # the residual's shape, not its size, drives the hidden state: the same regime at every
+        # stage of the convergence
+        rms = torch.sqrt(_per_instance(g, r * r, owner) / torch.as_tensor(g.sizes, dtype=r.dtype, device=r.device))
+        h = self._hidden(h, g, rraw / (rms[owner, None] + 1e-30))
+        # linear in the residual: a zero residual leaves u where it is
+        d = torch.where(g.mask, torch.zeros_like(r), (self.smooth(h) * rraw).sum(-1))
+        if g.spd:
+            d = _energy_step(g, u, d, p, owner)
+        new = self._coarse(g, u + d)
+        return torch.cat([h, new[:, None], (new - u)[:, None]], -1)
+
+    def _hidden(self, z: Tensor, g: MeshGraph, rf: Tensor) -> Tensor:
         loc = spmm(g.W, self.lin_m(z))
         pooled = spmm(g.pool, self.lin_c(z)).view(len(g.sizes), g.nb, -1)
         mixed = torch.einsum("ij,bjh->bih", torch.softmax(self.mix, -1), pooled).reshape(-1, z.shape[-1])
@@ -588,7 +649,11 @@ class _Block(nn.Module):
         return (1 - a) * z + a * new
 
     def init(self, g: MeshGraph) -> Tensor:
-        return torch.zeros(g.feat.shape[0], self.cfg.width, dtype=g.feat.dtype, device=g.feat.device)
+        z = torch.zeros(g.feat.shape[0], self.cfg.width, dtype=g.feat.dtype, device=g.feat.device)
+        if self.cfg.solution_state:
+            u0 = self._coarse(g, torch.where(g.mask, g.bc, g.anchor))
+            z = torch.cat([z, u0[:, None], torch.zeros_like(u0)[:, None]], -1)
+        return z
 
 
 class _MeritGuard:
@@ -668,7 +733,7 @@ class MeshImplicitModel(nn.Module):
         as in ``forward``."""
         if self._mesh_cache is None:
             self._mesh_cache = MeshCache()
-        g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.dec.weight.dtype,
+        g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.enc[0].weight.dtype,
                              coarse_correction=self.cfg.coarse_correction, anchors=anchors,
                              for_training=False, quasilinear=self.cfg.quasilinear, cache=self._mesh_cache).to(device)
         with torch.no_grad():

@@ -30,7 +30,7 @@ class PDETrainConfig:
     lr: float = 2e-3
     width: int = 32
     grid: int = 16
-    train_k: int = 16
+    train_k: int | None = None  # None: 16, or 4 for a solution-state model (its error at 16 is at float32's floor)
     residual_weight: float = 0.01
     # Hutchinson estimate of |d block / dz|_F^2 at the training iterate (core.jacobian_penalty),
     # as the LP/QP model trains with; 0 = off
@@ -39,6 +39,10 @@ class PDETrainConfig:
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems, and nonlinear ones with their own residual
     nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
+    # MeshGNNConfig.solution_state (the answer is exactly the fixed point, and more iterations
+    # converge to it); None: on for linear problems with symmetric operators, whose energy the
+    # block's step minimises
+    solution_state: bool | None = None
     device: str = "cpu"
     seed: int = 0
     val_fraction: float = 0.1
@@ -47,7 +51,7 @@ class PDETrainConfig:
         check_device(self.device)
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
-        if self.train_k < 1 or self.epochs < 1 or self.width < 1:
+        if (self.train_k is not None and self.train_k < 1) or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
 
@@ -76,6 +80,11 @@ def _loss(u: torch.Tensor, t: torch.Tensor, g: MeshGraph, residual_weight: float
     return torch.stack(out).mean()
 
 
+def _symmetric(a) -> bool:
+    a = a.tocsr()
+    return abs(a - a.T).max() <= 1e-10 * abs(a).max()
+
+
 def relative_errors(pred: list[np.ndarray], true: list[np.ndarray]) -> np.ndarray:
     return np.array([np.linalg.norm(p - t) / (np.linalg.norm(t) + 1e-300) for p, t in zip(pred, true)])
 
@@ -97,10 +106,14 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     ql = pdes[0].quasilinear
     use_ql = (config.nonlinear_residual and ql is not None
               and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
-    cfg = MeshGNNConfig(width=config.width, grid=config.grid, train_k=config.train_k,
+    coarse = config.coarse_correction and (pdes[0].kind == "linear" or use_ql)
+    state = config.solution_state
+    if state is None:
+        state = coarse and not use_ql and pdes[0].kind == "linear" and all(_symmetric(p.operator) for p in pdes[:3])
+    cfg = MeshGNNConfig(width=config.width, grid=config.grid,
+                        train_k=config.train_k if config.train_k is not None else (4 if state else 16),
                         n_fields=pdes[0].fields.shape[1], gdim=gdim,
-                        coarse_correction=config.coarse_correction and (pdes[0].kind == "linear" or use_ql),
-                        quasilinear=ql.coeff if use_ql else None)
+                        coarse_correction=coarse, quasilinear=ql.coeff if use_ql else None, solution_state=state)
     dev = torch.device(config.device)
     model = MeshImplicitModel(cfg).to(dev)
 
