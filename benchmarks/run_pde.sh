@@ -24,6 +24,13 @@ declare -A RUNS=(
   [darcy_ksp_gamg_refined128_k16]="bench $D --pc gamg --k 16 --test-family darcy:n=128"
   [nonlinear_poisson_snes_k16]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32.safetensors --k 16 --test $TEST"
   [scaling_darcy]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy.png"
+  # the solution-state model converges to the answer itself: in float64 past float32's 1e-7
+  [scaling_darcy_float64]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_darcy_float64.png"
+  [darcy_ksp_jacobi_k8]="bench $D --pc jacobi --k 8"
+  [darcy_ksp_gamg_k4]="bench $D --pc gamg --k 4"
+  # the model before the solution state (decoded from the hidden state), for comparison
+  [darcy_ksp_gamg_decoded]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --pde-solution-state off --save-checkpoint runs/darcy64-decoded.safetensors"
+  [scaling_darcy_decoded]="scaling --family darcy --checkpoint runs/darcy64-decoded.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_decoded.png"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
   [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
@@ -42,7 +49,8 @@ names=("$@")
                                  darcy_ksp_gamg_refined128 darcy_ksp_gamg_k16 darcy_ksp_jacobi_k16
                                  darcy_ksp_gamg_refined128_k16 nonlinear_poisson_snes_k16 scaling_darcy
                                  scaling_nonlinear_poisson scaling_navier_stokes darcy_ksp_gamg_k16_rtol1e-5
-                                 darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16)
+                                 darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64
+                                 darcy_ksp_jacobi_k8 darcy_ksp_gamg_k4 darcy_ksp_gamg_decoded scaling_darcy_decoded)
 for name in "${names[@]}"; do
   [ -n "${RUNS[$name]+x}" ] || { echo "run_pde.sh: no run named $name" >&2; exit 2; }
   echo "== $name"

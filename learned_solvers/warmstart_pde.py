@@ -33,16 +33,23 @@ from .warmstart import OutOfFamilyWarning
 __all__ = ["LearnedPDEStarter"]
 
 
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+
 class LearnedPDEStarter:
     """model + family norm + the space signature it was trained on; ``k`` model iterations."""
 
     k = IterationsOption()  # None: the model's training iterations
 
     def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
-                 k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None) -> None:
+                 k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None,
+                 precision: str = "float32") -> None:
         check_device(device)
-        # a solution-state model converges to the answer itself: in float32 it would stall near 1e-7
-        self.model = (model.double() if model.cfg.solution_state else model).eval()
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
+        # and costs about 1.7x the inference time
+        self.model = model.to(PRECISIONS[precision]).eval()
+        self.precision = precision
         self.anchors = anchors
         self.norm = norm
         self.family = family
@@ -52,7 +59,8 @@ class LearnedPDEStarter:
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
 
     def save(self, path: str | Path, **meta: Any) -> Path:
-        state = dict(self.model.state_dict())
+        # trained in float32: the weights are saved so whatever precision runs them now
+        state = {n: v.float() if v.is_floating_point() else v for n, v in self.model.state_dict().items()}
         if self.anchors is not None:
             state.update(self.anchors.state())
         return save_checkpoint(path, state, {
@@ -61,7 +69,7 @@ class LearnedPDEStarter:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
-                        device: str = "cpu") -> LearnedPDEStarter:
+                        device: str = "cpu", precision: str = "float32") -> LearnedPDEStarter:
         check_device(device)
         check_k(k)
         ck = load_checkpoint(path, kind="pde", family=family)
@@ -75,7 +83,7 @@ class LearnedPDEStarter:
             raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
         bank = MeshAnchorBank(fields.numpy(), sols.numpy(), norm) if fields is not None and sols is not None else None
         return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
-                   k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank)
+                   k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank, precision=precision)
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)

@@ -115,6 +115,56 @@ def darcy_starter(tmp_path_factory):
     return fam, st, path
 
 
+@pytest.fixture(scope="module")
+def darcy_decoded_starter():
+    """The other mesh model: the solution decoded from the hidden state (solution_state off)."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("darcy:n=8")
+    pdes, sols = label_pde(fam, fam.sample(12, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=3, width=8, train_k=4, solution_state=False),
+                          progress=False)
+    assert not tr.model.cfg.solution_state
+    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=4,
+                           anchors=tr.anchors)
+    return fam, st, None
+
+
+def test_solution_state_model_has_the_answer_as_its_fixed_point_and_converges_to_it(darcy_starter):
+    """darcy (linear, symmetric): the automatic choice is the solution-state model. One block
+    step from the exact solution leaves it there, whatever the hidden state; from the anchor
+    the iterates converge to it, far past float32, and the checkpoint keeps the variant."""
+    import scipy.sparse.linalg as spla
+    import torch
+
+    from learned_solvers.models.mesh_gnn import build_mesh_graph
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam, st, path = darcy_starter
+    model = st.model
+    assert model.cfg.solution_state and model.cfg.train_k == 4
+    prob, fields = fam.load(fam.sample(1, seed=13)[0])
+    pde = to_pde(prob, fields=fields)
+    exact = spla.spsolve(pde.operator.tocsc(), pde.rhs)
+    g = build_mesh_graph([pde], st.norm, grid=model.cfg.grid, coarse_correction=True, for_training=False,
+                         anchors=[st.anchors.nearest(pde)], dtype=torch.float64)
+    assert g.spd
+    u = torch.as_tensor(exact / st.norm.u_scale)
+    gen = torch.Generator().manual_seed(0)
+    z = torch.cat([torch.randn(pde.n, model.cfg.width, generator=gen, dtype=torch.float64), u[:, None],
+                   torch.randn(pde.n, 1, generator=gen, dtype=torch.float64)], -1)
+    with torch.no_grad():
+        after = model.block(z, g)[:, -2]
+    assert torch.allclose(after, u, rtol=0, atol=1e-10 * u.abs().max())
+    err = [np.linalg.norm(st.guess(pde, k=k, safeguard=False)[0] - exact) / np.linalg.norm(exact)
+           for k in (1, 2, 4, 8, 16, 32)]
+    assert all(b < a for a, b in zip(err, err[1:]) if a > 1e-11), err
+    assert err[-1] < 1e-9, err
+    assert LearnedPDEStarter.from_checkpoint(path).model.cfg.solution_state
+
+
 def test_checkpoint_round_trip_and_refusals(darcy_starter):
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -280,11 +330,12 @@ def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
     assert p.tperm is None and p.symmetric(m)
 
 
-def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(darcy_starter):
+@pytest.mark.parametrize("which", ["darcy_starter", "darcy_decoded_starter"])
+def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(which, request):
     """SPD operator: the guess at k is the least-energy iterate of the first k, so its energy
     (the squared A-norm error up to a constant) does not grow with k; without the safeguard the
-    guess is the k-th iterate itself."""
-    fam, st, path = darcy_starter
+    guess is the k-th iterate itself. Both mesh models."""
+    fam, st, path = request.getfixturevalue(which)
     prob, fields = fam.load(fam.sample(1, seed=9)[0])
     pde = to_pde(prob, fields=fields)
     a, b = pde.operator, pde.rhs

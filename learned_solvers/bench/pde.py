@@ -62,6 +62,7 @@ class PDEBenchConfig:
     train_k: int | None = None  # training iterations (None: PDETrainConfig's)
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: PDETrainConfig's)
     solution_state: bool | None = None  # PDETrainConfig.solution_state (None: on for symmetric linear problems)
+    precision: str = "float32"  # of inference (LearnedPDEStarter)
 
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
@@ -245,7 +246,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}),
         solution_state=cfg.solution_state), progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
-                                device=cfg.device, anchors=tr.anchors)
+                                device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes)}
     if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
@@ -271,7 +272,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     info: dict[str, Any] = {}
     train_pdes, train_sols = [], []
     if cfg.checkpoint:
-        starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device)
+        starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device,
+                                                    precision=cfg.precision)
     else:
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
         info.pop("n_train")
@@ -392,7 +394,8 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
-                    device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8) -> dict[str, Any]:
+                    device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8,
+                    precision: str = "float32") -> dict[str, Any]:
     """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
     handed to the solver (the safeguard's least-merit iterate of the first k, see
     ``LearnedPDEStarter.guess``; ``raw_error_median``: the k-th iterate itself), the median
@@ -401,7 +404,8 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     from problems.registry import make_family
 
     fam = make_family(family)
-    starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device)
+    starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device,
+                                                precision=precision)
     backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type, pc=pc, rtol=rtol)
     insts = fam.sample(n_test, seed=seed + 1_000_003)
     pdes, sols = label_pde(fam, insts, progress=False)

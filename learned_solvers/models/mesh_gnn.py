@@ -12,6 +12,16 @@ correction: a Galerkin solve for a linear problem, Newton steps on the coarse sp
 quasilinear one. Nothing depends on the number of dofs: the same weights run on a finer mesh
 of the same domain.
 
+Two ways to hand out the solution. Decoded (``solution_state=False``): a linear read-out of
+the hidden state, added to the anchor; its fixed point is close to the answer, not at it, so
+the error stops falling after some iterations. Solution state (``solution_state=True``, the
+default for symmetric linear problems): the state also carries the solution u and the last step
+p; each step adds a direction that is a learned, per-dof polynomial in the Jacobi-scaled
+residual (zero when the residual is), moves along it and p by the amounts that minimise the
+energy (a flexible conjugate-gradient step, so the A-norm error never grows), then applies the
+coarse correction. The answer is then exactly the fixed point, and each iteration brings the
+start closer to it: a learned two-grid Krylov method, whose k is a true accuracy knob.
+
 Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H).
 """
 
