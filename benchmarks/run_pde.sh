@@ -27,6 +27,7 @@ declare -A RUNS=(
   # the solution-state model converges to the answer itself: in float64 past float32's 1e-7
   [scaling_darcy_float64]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_darcy_float64.png"
   [darcy_ksp_jacobi_k8]="bench $D --pc jacobi --k 8"
+  [darcy_ksp_jacobi_k16_float64]="bench $D --pc jacobi --k 16 --pde-precision float64"
   [darcy_ksp_gamg_k4]="bench $D --pc gamg --k 4"
   # the model before the solution state (decoded from the hidden state), for comparison
   [darcy_ksp_gamg_decoded]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --pde-solution-state off --save-checkpoint runs/darcy64-decoded.safetensors"
@@ -50,7 +51,8 @@ names=("$@")
                                  darcy_ksp_gamg_refined128_k16 nonlinear_poisson_snes_k16 scaling_darcy
                                  scaling_nonlinear_poisson scaling_navier_stokes darcy_ksp_gamg_k16_rtol1e-5
                                  darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64
-                                 darcy_ksp_jacobi_k8 darcy_ksp_gamg_k4 darcy_ksp_gamg_decoded scaling_darcy_decoded)
+                                 darcy_ksp_jacobi_k8 darcy_ksp_jacobi_k16_float64 darcy_ksp_gamg_k4
+                                 darcy_ksp_gamg_decoded scaling_darcy_decoded)
 for name in "${names[@]}"; do
   [ -n "${RUNS[$name]+x}" ] || { echo "run_pde.sh: no run named $name" >&2; exit 2; }
   echo "== $name"
