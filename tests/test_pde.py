@@ -369,6 +369,8 @@ def test_newton_merit_safeguard_on_a_nonlinear_problem():
 
     fam = make_family("nonlinear-poisson:n=8")
     pdes, sols = label_pde(fam, fam.sample(10, seed=0), progress=False)
+    with pytest.raises(ValueError, match="solution_state needs a linear problem with a symmetric operator"):
+        train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, solution_state=True), progress=False)
     tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=2, width=8, train_k=4), progress=False)
     st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature,
                            anchors=tr.anchors)
@@ -521,6 +523,18 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     assert rc == 0 and [r["k"] for r in rows] == [1, 4] and (tmp_path / "s.png").stat().st_size > 0
     assert all(set(r) >= {"k", "error_median", "iterations_median", "total_seconds_median", "lipschitz"} for r in rows)
     assert json.loads((tmp_path / "s.json").read_text())["lipschitz_solutions"] > 0
+    # the model's variant and the precision of inference are the user's to choose
+    from learned_solvers.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "c.safetensors").meta["model"]["solution_state"] is True
+    rc = main(["train", "--family", "darcy:n=8", "--solver", "ksp", "--train", "6", "--epochs", "1", "--pde-width", "8",
+               "--pde-solution-state", "off", "--scheduler", "serial", "--out", str(tmp_path / "d.safetensors")])
+    assert rc == 0 and load_checkpoint(tmp_path / "d.safetensors").meta["model"]["solution_state"] is False
+    rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
+               "--ks", "1,8", "--test", "3", "--pde-precision", "float64", "--out", str(tmp_path / "s64.json")])
+    rows64 = json.loads((tmp_path / "s64.json").read_text())["rows"]
+    assert rc == 0 and rows64[0]["error_median"] == pytest.approx(rows[0]["error_median"], rel=1e-3)
+    assert main(["bench", "--family", "random-lp:m=10,n=20", "--pde-precision", "float64"]) == 2
     assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
     # plots: one report per instance, several side by side; a file that is no bench report is refused
     from learned_solvers.bench.plots import instance_ratios

@@ -107,9 +107,14 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     use_ql = (config.nonlinear_residual and ql is not None
               and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
     coarse = config.coarse_correction and (pdes[0].kind == "linear" or use_ql)
-    state = config.solution_state
-    if state is None:
-        state = coarse and not use_ql and pdes[0].kind == "linear" and all(_symmetric(p.operator) for p in pdes[:3])
+    # the block's step minimises the energy, which only a symmetric linear problem has
+    fits = coarse and not use_ql and pdes[0].kind == "linear" and all(_symmetric(p.operator) for p in pdes[:3])
+    state = fits if config.solution_state is None else config.solution_state
+    if state and not fits:
+        raise ValueError("solution_state needs a linear problem with a symmetric operator and the coarse "
+                         "correction (its step minimises the problem's energy); this family's instances are "
+                         f"{pdes[0].kind}{'' if pdes[0].kind != 'linear' else ' with a non-symmetric operator'}: "
+                         "leave solution_state unset (or --pde-solution-state auto) for the decoded model")
     cfg = MeshGNNConfig(width=config.width, grid=config.grid,
                         train_k=config.train_k if config.train_k is not None else (4 if state else 16),
                         n_fields=pdes[0].fields.shape[1], gdim=gdim,
