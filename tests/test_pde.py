@@ -167,8 +167,8 @@ def test_solution_state_model_has_the_answer_as_its_fixed_point_and_converges_to
     err = errors(st64)
     assert all(b < a for a, b in zip(err, err[1:]) if a > 1e-11), err
     assert err[-1] < 1e-9, err
-    err32 = errors(st)  # float32: the same until its resolution
-    assert np.allclose(err32[:2], err[:2], rtol=1e-3) and err32[-1] < 1e-5, err32
+    err32 = errors(st)  # float32: the same until its resolution (residuals and energies in float64)
+    assert np.allclose(err32[:2], err[:2], rtol=1e-3) and err32[-1] < 1e-6, err32
     with pytest.raises(ValueError, match="precision must be one of"):
         LearnedPDEStarter.from_checkpoint(path, precision="half")
 

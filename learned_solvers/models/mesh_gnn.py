@@ -142,6 +142,12 @@ class MeshGraph:
     # of nc points, Ac_chol (B, nc, nc) Cholesky factors of P^T Araw P (symmetric operators)
     Araw: tuple[Tensor, Tensor] | None = None
     braw: Tensor | None = None
+    # the same in float64 for a float32 graph (exact_residual), and rscale (N,) = a_scale / A_ii:
+    # a residual near the answer cancels almost every digit, so float32 would stop a
+    # solution-state model near 1e-6
+    Araw64: tuple[Tensor, Tensor] | None = None
+    braw64: Tensor | None = None
+    rscale: Tensor | None = None
     P: tuple[Tensor, Tensor] | None = None
     Ac_chol: Tensor | None = None
     nc: int = 0
@@ -293,15 +299,17 @@ def _make_part(p: PDEData, a: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, gri
 def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype: torch.dtype = torch.float32,
                      coarse_correction: bool = False, anchors: list[np.ndarray | None] | None = None,
                      for_training: bool = True, quasilinear: tuple[float, float, float] | None = None,
-                     cache: MeshCache | None = None) -> MeshGraph:
+                     cache: MeshCache | None = None, exact_residual: bool = False) -> MeshGraph:
     """Jacobi-scale each instance's system and stack the batch block-diagonally.
 
     anchors: per instance the solution of the nearest training instance (or None): the model
     predicts a correction to it, and sees it as a feature. quasilinear: the k(u) coefficients
     of a model that feeds back the exact residual; every instance must carry it with them.
-    cache: mesh-only parts kept between calls (inference on one mesh after another)."""
+    cache: mesh-only parts kept between calls (inference on one mesh after another).
+    exact_residual: linear problems with the coarse correction, a float32 graph: also the
+    operator and right-hand side in float64, for residuals near the answer."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
-    araws, braws, ps, acs, anc, parts = [], [], [], [], [], []
+    araws, braws, ps, acs, anc, parts, rscales = [], [], [], [], [], [], []
     symmetric = True
     # the coarse space must be coarser than the mesh, or its operator is singular
     cgrid = max(2, min(grid, int(np.sqrt(min(p.n for p in pdes)) / 4)))
@@ -341,6 +349,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
             ac = (pm.T @ araw @ pm).toarray()
             araws.append(araw)
             braws.append(p.rhs / sa / norm.u_scale)
+            rscales.append(sa / d)
             ps.append(pm)
             acs.append(0.5 * (ac + ac.T))
     nc = cgrid ** gdim if coarse_correction else 0
@@ -393,6 +402,9 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         braw=t(braws) if coarse_correction else None,
         P=mesh_only("P", lambda: _csr(_block_diag(ps), dtype, True)) if coarse_correction else None,
         Ac_chol=_chol(acs, dtype) if coarse_correction else None, nc=nc,
+        **(dict(Araw64=_csr(_block_diag(araws), torch.float64, tr, index),
+                braw64=torch.as_tensor(np.concatenate(braws), dtype=torch.float64), rscale=t(rscales))
+           if coarse_correction and exact_residual and dtype != torch.float64 else {}),
         spd=coarse_correction and symmetric, **ql,
     )
 
@@ -440,11 +452,26 @@ def _per_instance(g: MeshGraph, v: Tensor, owner: Tensor) -> Tensor:
     return torch.zeros(len(g.sizes), dtype=v.dtype, device=v.device).index_add_(0, owner, v)
 
 
-def _energy_step(g: MeshGraph, u: Tensor, d: Tensor, p: Tensor, owner: Tensor) -> Tensor:
+def _energy(g: MeshGraph, u: Tensor, owner: Tensor) -> Tensor:
+    """(B,) ``1/2 u'Au - b'u`` per instance (scaled operator), in float64 where the graph has it:
+    near the answer two energies differ in their last float32 digits."""
+    if g.Araw64 is not None:
+        u = u.double()
+        return _per_instance(g, 0.5 * u * spmm(g.Araw64, u) - g.braw64 * u, owner)
+    return _per_instance(g, 0.5 * u * spmm(g.Araw, u) - g.braw * u, owner)
+
+
+def raw_residual(g: MeshGraph, u: Tensor) -> Tensor:
+    """(N,) ``braw - Araw u`` of a linear problem, in float64 where the graph has it."""
+    if g.Araw64 is None:
+        return g.braw - spmm(g.Araw, u)
+    return (g.braw64 - spmm(g.Araw64, u.double())).to(u.dtype)
+
+
+def _energy_step(g: MeshGraph, rr: Tensor, d: Tensor, p: Tensor, owner: Tensor) -> Tensor:
     """The step a d + b p (N,) that minimises the energy ``1/2 v'Av - b'v`` at v = u + a d + b p,
-    per instance: the A-norm error never grows, whatever the learned direction d; with the
-    previous step p it is a flexible conjugate-gradient step."""
-    rr = g.braw - spmm(g.Araw, u)
+    per instance, given the residual rr = b - A u: the A-norm error never grows, whatever the
+    learned direction d; with the previous step p it is a flexible conjugate-gradient step."""
     ad, ap = spmm(g.Araw, d), spmm(g.Araw, p)
     dd, dp, pp = (_per_instance(g, x, owner) for x in (d * ad, d * ap, p * ap))
     rd, rp = _per_instance(g, d * rr, owner), _per_instance(g, p * rr, owner)
@@ -607,7 +634,7 @@ class _Block(nn.Module):
         if g.P is not None:
             # Galerkin correction on the coarse space: P^T (b - A (u + P c)) = 0. The smooth,
             # global part of the error, which Krylov methods remove slowest, is solved exactly
-            r = g.braw - spmm(g.Araw, u)
+            r = raw_residual(g, u)
             rc = spmm((g.P[1], g.P[0]), r).view(len(g.sizes), g.nc, 1)
             c = torch.cholesky_solve(rc, g.Ac_chol).reshape(-1)
             u = u + spmm(g.P, c)
@@ -634,7 +661,8 @@ class _Block(nn.Module):
             wr = spmm(g.W, r)
             return self._hidden(z, g, torch.stack([r, wr, spmm(g.W, wr)], -1))
         h, p = z[:, :-2], z[:, -1]
-        r = residual_hat(g, u)
+        rr = raw_residual(g, u) if g.spd else None
+        r = g.rscale * rr if g.rscale is not None and rr is not None else residual_hat(g, u)
         wr = spmm(g.W, r)
         rraw = torch.stack([r, wr, spmm(g.W, wr)], -1)
         owner = _owner(g)
@@ -645,8 +673,16 @@ class _Block(nn.Module):
         # linear in the residual: a zero residual leaves u where it is
         d = torch.where(g.mask, torch.zeros_like(r), (self.smooth(h) * rraw).sum(-1))
         if g.spd:
-            d = _energy_step(g, u, d, p, owner)
+            d = _energy_step(g, rr, d, p, owner)
         new = self._coarse(g, u + d)
+        if rr is not None and not torch.is_grad_enabled():
+            # in floating point a step can fail to lower the energy only once rounding dominates
+            # it: the start has reached working precision, and is kept. The change of energy,
+            # -s'r + s'As/2 for the step s, is computed as such: the energies themselves would
+            # agree to all their digits long before
+            step = new - u
+            change = _per_instance(g, step * (0.5 * spmm(g.Araw, step) - rr), owner)
+            new = torch.where((change >= 0)[owner], u, new)
         return torch.cat([h, new[:, None], (new - u)[:, None]], -1)
 
     def _hidden(self, z: Tensor, g: MeshGraph, rf: Tensor) -> Tensor:
@@ -680,9 +716,7 @@ class _MeritGuard:
 
     def energy(self, u: Tensor) -> Tensor:
         """(B,) ``1/2 u'Au - b'u`` of each instance (scaled operator and right-hand side)."""
-        g = self.g
-        dens = 0.5 * u * spmm(g.Araw, u) - g.braw * u
-        return torch.zeros(len(g.sizes), dtype=u.dtype, device=u.device).index_add_(0, self.owner, dens)
+        return _energy(self.g, u, self.owner)
 
     def __call__(self, i: int, z: Tensor) -> None:
         u = self.block.decode(z, self.g)
@@ -719,14 +753,20 @@ class MeshImplicitModel(nn.Module):
         instead of ``u_k``. ``merit`` maps normalised solutions (N,) to (B,) values; without it,
         for symmetric positive definite operators, the energy ``1/2 u'Au - b'u``: the squared
         A-norm error up to a constant, so more iterations never give a worse start in that
-        norm, even past the k the model was trained at. Otherwise the k-th iterate."""
+        norm, even past the k the model was trained at. Otherwise the k-th iterate. A
+        solution-state model on such an operator needs no guard: it only takes steps that lower
+        the energy (computed as the change, which stays exact near the answer), so its k-th
+        iterate is already the least."""
         self.block._enc_cache = None
         if torch.is_grad_enabled():
             out = self.layer(g, k=k, return_iterates=return_iterates)
             return self.block.decode(out.z, g), out.solve
-        # with one iterate there is nothing to choose from
+        # with one iterate there is nothing to choose from; a solution-state model on an SPD
+        # operator takes only steps that lower the energy, so its last iterate is the least
+        own = self.cfg.solution_state and g.spd and merit is None
         guard = (_MeritGuard(self.block, g, merit)
-                 if safeguard and (merit is not None or g.spd) and (k or self.layer.train_k) > 1 else None)
+                 if safeguard and not own and (merit is not None or g.spd) and (k or self.layer.train_k) > 1
+                 else None)
         try:
             with parametrize.cached():
                 out = self.layer(g, k=k, return_iterates=return_iterates, callback=guard)
@@ -745,7 +785,8 @@ class MeshImplicitModel(nn.Module):
             self._mesh_cache = MeshCache()
         g = build_mesh_graph(pdes, norm, grid=self.cfg.grid, dtype=self.block.enc[0].weight.dtype,
                              coarse_correction=self.cfg.coarse_correction, anchors=anchors,
-                             for_training=False, quasilinear=self.cfg.quasilinear, cache=self._mesh_cache).to(device)
+                             for_training=False, quasilinear=self.cfg.quasilinear, cache=self._mesh_cache,
+                             exact_residual=self.cfg.solution_state).to(device)
         with torch.no_grad():
             u, _ = self(g, k=k, safeguard=safeguard, merit=merit)
         u = (u * norm.u_scale).double().cpu().numpy()
