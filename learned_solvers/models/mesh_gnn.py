@@ -22,7 +22,8 @@ energy (a flexible conjugate-gradient step, so the A-norm error never grows), th
 coarse correction. The answer is then exactly the fixed point, and each iteration brings the
 start closer to it: a learned two-grid Krylov method, whose k is a true accuracy knob.
 
-Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H).
+Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H),
+or (N, H + 2) with the solution state (hidden, u, last step).
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ class MeshGNNConfig:
     # (a0, a1, a2) of k(u) when the block feeds back the exact residual of -div(k(u) grad u) = f
     # (PDEData.quasilinear), so the answer itself is the fixed point; None: the first Newton system's
     quasilinear: tuple[float, float, float] | None = None
-    # the solution is part of the state and each step corrects it by a learned polynomial in the
-    # Jacobi-scaled residual (coefficients per dof, from the hidden state), then the coarse
-    # correction: the answer is then exactly a fixed point, and more iterations converge to it
-    # (a learned two-grid method). Off: the solution is decoded from the hidden state.
+    # the solution is part of the state and each step moves it along a learned polynomial in the
+    # Jacobi-scaled residual (coefficients per dof, from the hidden state) and the last step, by
+    # the amounts that minimise the energy, then applies the coarse correction: the answer is
+    # then exactly a fixed point, and more iterations converge to it (a learned two-grid Krylov
+    # method; symmetric linear problems). Off: the solution is decoded from the hidden state.
     solution_state: bool = False
 
     def __post_init__(self) -> None:
