@@ -193,6 +193,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from .bench.qp import BenchConfig, format_report, run_bench, write_report
 
+    if args.checkpoint:
+        # the checkpoint is the model: an option that shapes training would be ignored
+        given = [f"--{n.replace('_', '-')}" for n, default in args.training_defaults.items()
+                 if getattr(args, n) != default]
+        if given:
+            raise ValueError(f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} the model bench trains, "
+                             f"and --checkpoint {args.checkpoint} is used as it is: drop "
+                             f"{'it' if len(given) == 1 else 'them'}, or drop --checkpoint to train one")
     if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
         _refuse(args, ("pinned", "no_polish", "perturb"), "LP/QP families")
         return _cmd_bench_pde(args)
@@ -396,8 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     b.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
-                   help="PDE: precision of inference (default float32; float64 lets a solution-state model "
-                        "converge past float32's 1e-7, at about 1.7x the inference time)")
+                   help="PDE: precision of inference (default float32, where a solution-state model stops near "
+                        "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
     b.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
                         "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
@@ -412,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-polish", action="store_true")
     b.add_argument("--out", default=None, help="JSON report path")
     b.add_argument("--plot", default=None, help="PNG path: per-instance iteration and time ratios")
+    b.set_defaults(training_defaults={n: b.get_default(n) for n in (
+        "train", "epochs", "width", "pde_width", "train_k", "jacobian_weight", "pde_solution_state",
+        "save_checkpoint")})
     b.set_defaults(func=_cmd_bench)
 
     pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side; "
@@ -427,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"])
     c.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg)")
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
-                   help="PDE: precision of inference (default float32; float64 lets a solution-state model "
-                        "converge past float32's 1e-7, at about 1.7x the inference time)")
+                   help="PDE: precision of inference (default float32, where a solution-state model stops near "
+                        "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
     c.add_argument("--ks", type=_ks, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
     c.add_argument("--test", type=_positive, default=20)

@@ -42,7 +42,12 @@ def test_unknown_option_is_rejected():
                       "--pinned applies to LP/QP families only"),
                      # a figure matplotlib cannot write was found only after the whole bench
                      (["bench", "--family", "random-lp:m=10,n=20", "--plot", "report.txt"],
-                      "--plot report.txt: matplotlib cannot write a .txt figure")):
+                      "--plot report.txt: matplotlib cannot write a .txt figure"),
+                     # with a checkpoint nothing is trained: a training option would be ignored
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", "c.safetensors",
+                       "--epochs", "5", "--pde-solution-state", "off"],
+                      "--epochs, --pde-solution-state shape the model bench trains, and --checkpoint c.safetensors "
+                      "is used as it is")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
 
