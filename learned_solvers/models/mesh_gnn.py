@@ -43,7 +43,8 @@ from torch.nn.utils import parametrize
 from ..canonical.pde import PDEData, cell_mean_coefficient
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
-__all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "residual_hat"]
+__all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "is_symmetric",
+           "residual_hat"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +225,12 @@ def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
     return _SpMM.apply(pair[0], pair[1], x)
 
 
+def is_symmetric(m: sp.spmatrix) -> bool:
+    """Whether m is symmetric to 1e-10 of its largest entry."""
+    m = m.tocsr()
+    return bool(abs(m - m.T).max() <= 1e-10 * abs(m).max())
+
+
 @dataclass
 class _MeshPart:
     """What a graph needs of one instance's mesh alone (not of its coefficients): the operator's
@@ -247,7 +254,7 @@ class _MeshPart:
     def symmetric(self, m: sp.csr_matrix) -> bool:
         """Whether m (this part's pattern, sorted) is symmetric to 1e-10 of its largest entry."""
         if self.tperm is None:  # an unsymmetric pattern may still hold symmetric values
-            return bool(abs(m - m.T).max() <= 1e-10 * abs(m).max())
+            return is_symmetric(m)
         return bool(np.abs(m.data - m.data[self.tperm]).max(initial=0.0) <= 1e-10 * np.abs(m.data).max(initial=0.0))
 
 
@@ -713,8 +720,7 @@ class _MeritGuard:
         self.merit = merit if merit is not None else self.energy
         self.best: Tensor | None = None
         self.best_merit: Tensor | None = None
-        self.owner = torch.repeat_interleave(torch.arange(len(g.sizes), device=g.bc.device),
-                                             torch.as_tensor(g.sizes, device=g.bc.device))
+        self.owner = _owner(g)
 
     def energy(self, u: Tensor) -> Tensor:
         """(B,) ``1/2 u'Au - b'u`` of each instance (scaled operator and right-hand side)."""

@@ -16,7 +16,7 @@ import torch
 
 from ..canonical.pde import PDEData
 from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
-                               build_mesh_graph, residual_hat)
+                               build_mesh_graph, is_symmetric, residual_hat)
 from ..options import check_device
 from .loop import fit
 
@@ -80,11 +80,6 @@ def _loss(u: torch.Tensor, t: torch.Tensor, g: MeshGraph, residual_weight: float
     return torch.stack(out).mean()
 
 
-def _symmetric(a) -> bool:
-    a = a.tocsr()
-    return abs(a - a.T).max() <= 1e-10 * abs(a).max()
-
-
 def relative_errors(pred: list[np.ndarray], true: list[np.ndarray]) -> np.ndarray:
     return np.array([np.linalg.norm(p - t) / (np.linalg.norm(t) + 1e-300) for p, t in zip(pred, true)])
 
@@ -108,7 +103,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
               and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
     coarse = config.coarse_correction and (pdes[0].kind == "linear" or use_ql)
     # the block's step minimises the energy, which only a symmetric linear problem has
-    fits = coarse and not use_ql and pdes[0].kind == "linear" and all(_symmetric(p.operator) for p in pdes[:3])
+    fits = coarse and not use_ql and pdes[0].kind == "linear" and all(is_symmetric(p.operator) for p in pdes[:3])
     state = fits if config.solution_state is None else config.solution_state
     if state and not fits:
         raise ValueError("solution_state needs a linear problem with a symmetric operator and the coarse "
