@@ -32,6 +32,10 @@ declare -A RUNS=(
   # the model before the solution state (decoded from the hidden state), for comparison
   [darcy_ksp_gamg_decoded]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --pde-solution-state off --save-checkpoint runs/darcy64-decoded.safetensors"
   [scaling_darcy_decoded]="scaling --family darcy --checkpoint runs/darcy64-decoded.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_decoded.png"
+  # nonlinear-poisson with the solution state (opt-in there): Gauss-Newton steps on the model's residual
+  [nonlinear_poisson_snes_state]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state.safetensors"
+  [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
+  [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
   [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
@@ -52,7 +56,8 @@ names=("$@")
                                  scaling_nonlinear_poisson scaling_navier_stokes darcy_ksp_gamg_k16_rtol1e-5
                                  darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64
                                  darcy_ksp_jacobi_k8 darcy_ksp_jacobi_k16_float64 darcy_ksp_gamg_k4
-                                 darcy_ksp_gamg_decoded scaling_darcy_decoded)
+                                 darcy_ksp_gamg_decoded scaling_darcy_decoded nonlinear_poisson_snes_state
+                                 nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state)
 for name in "${names[@]}"; do
   [ -n "${RUNS[$name]+x}" ] || { echo "run_pde.sh: no run named $name" >&2; exit 2; }
   echo "== $name"

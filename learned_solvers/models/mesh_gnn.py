@@ -492,6 +492,40 @@ def _energy_step(g: MeshGraph, rr: Tensor, d: Tensor, p: Tensor, owner: Tensor) 
     return a[owner] * d + b[owner] * p
 
 
+def _ql_jvp(g: MeshGraph, u: Tensor, vs: list[Tensor]) -> list[Tensor]:
+    """``D^-1 J(u) v`` (N,) for each normalised v, J the exact Jacobian of the quasilinear
+    residual at the normalised u (the scaling of ``residual_hat``)."""
+    uu = u * g.u_scale
+    k, gu, _ = _ql_terms(g, uu)
+    uc = uu[g.ql_cells]
+    d1 = uc.shape[1]
+    _, a1, a2 = g.ql_coeff
+    dk = a1 / d1 + a2 * (2.0 * uc.sum(1, keepdim=True) + 2.0 * uc) / (d1 * (d1 + 1))  # (C, d+1)
+    out = []
+    for v in vs:
+        vv = v * g.u_scale
+        gv = spmm(g.ql_grad, vv).view(uc.shape[0], d1 - 1)
+        dkv = (dk * vv[g.ql_cells]).sum(1)
+        flux = gv * (g.ql_meas * k)[:, None] + gu * (g.ql_meas * dkv)[:, None]
+        out.append(spmm((g.ql_grad[1], g.ql_grad[0]), flux.reshape(-1)) * g.ql_scale)
+    return out
+
+
+def _gauss_newton_step(g: MeshGraph, u: Tensor, r: Tensor, d: Tensor, p: Tensor, owner: Tensor) -> Tensor:
+    """The step a d + b p (N,) that minimises the linearised scaled residual
+    ``|r - a D^-1 J d - b D^-1 J p|`` per instance (r = residual_hat at u): for a nonlinear
+    problem, what the energy step is for a linear one."""
+    jd, jp = _ql_jvp(g, u, [d, p])
+    dd, dp, pp = (_per_instance(g, x, owner) for x in (jd * jd, jd * jp, jp * jp))
+    rd, rp = _per_instance(g, jd * r, owner), _per_instance(g, jp * r, owner)
+    det = dd * pp - dp * dp
+    both = det > 1e-10 * dd * pp
+    safe = lambda x: torch.where(x != 0, x, torch.ones_like(x))  # noqa: E731
+    a = torch.where(both, (rd * pp - rp * dp) / safe(det), rd / safe(dd))
+    b = torch.where(both, (rp * dd - rd * dp) / safe(det), torch.zeros_like(rd))
+    return a[owner] * d + b[owner] * p
+
+
 def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
     """(N,) Jacobi-scaled residual at the normalised solution u (N,): of the quasilinear
     problem itself when the graph carries it, else of the (first Newton) linear system."""
@@ -683,7 +717,13 @@ class _Block(nn.Module):
         d = torch.where(g.mask, torch.zeros_like(r), (self.smooth(h) * rraw).sum(-1))
         if g.spd:
             d = _energy_step(g, rr, d, p, owner)
+        elif g.ql_grad is not None:
+            d = _gauss_newton_step(g, u, r, d, p, owner)
         new = self._coarse(g, u + d)
+        if g.ql_grad is not None and not torch.is_grad_enabled():
+            # a nonlinear problem has no energy: a step is kept if it shrinks the residual
+            grew = _per_instance(g, residual_hat(g, new) ** 2, owner) >= _per_instance(g, r * r, owner)
+            new = torch.where(grew[owner], u, new)
         if rr is not None and not torch.is_grad_enabled():
             # in floating point a step can fail to lower the energy only once rounding dominates
             # it: the start has reached working precision, and is kept. The change of energy,

@@ -41,7 +41,7 @@ class PDETrainConfig:
     nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
     # MeshGNNConfig.solution_state (the answer is exactly the fixed point, and more iterations
     # converge to it); None: on for linear problems with symmetric operators, whose energy the
-    # block's step minimises
+    # block's step minimises; True also for quasilinear ones (the step minimises the residual)
     solution_state: bool | None = None
     device: str = "cpu"
     seed: int = 0
@@ -102,13 +102,15 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     use_ql = (config.nonlinear_residual and ql is not None
               and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
     coarse = config.coarse_correction and (pdes[0].kind == "linear" or use_ql)
-    # the block's step minimises the energy, which only a symmetric linear problem has
-    fits = coarse and not use_ql and pdes[0].kind == "linear" and all(is_symmetric(p.operator) for p in pdes[:3])
-    state = fits if config.solution_state is None else config.solution_state
-    if state and not fits:
-        raise ValueError("solution_state needs a linear problem with a symmetric operator and the coarse "
-                         "correction (its step minimises the problem's energy); this family's instances are "
-                         f"{pdes[0].kind}{'' if pdes[0].kind != 'linear' else ' with a non-symmetric operator'}: "
+    # the block's step minimises the energy, which a symmetric linear problem has, or (a
+    # quasilinear one, whose exact residual the block sees) the linearised residual
+    symmetric = coarse and not use_ql and pdes[0].kind == "linear" and all(is_symmetric(p.operator) for p in pdes[:3])
+    state = symmetric if config.solution_state is None else config.solution_state
+    if state and not (symmetric or (coarse and use_ql)):
+        raise ValueError("solution_state needs a linear problem with a symmetric operator, or a quasilinear one "
+                         "whose residual the model feeds back (PDEData.quasilinear), with the coarse correction: "
+                         "its step minimises the energy or the residual; this family's instances are "
+                         f"{pdes[0].kind}{' with a non-symmetric operator' if pdes[0].kind == 'linear' else ''}: "
                          "leave solution_state unset (or --pde-solution-state auto) for the decoded model")
     cfg = MeshGNNConfig(width=config.width, grid=config.grid,
                         train_k=config.train_k if config.train_k is not None else (4 if state else 16),
