@@ -14,7 +14,7 @@ TEST=${TEST:-20}; EPOCHS=${EPOCHS:-30}
 D="--family darcy --solver ksp --checkpoint runs/darcy64.safetensors --test $TEST"
 declare -A RUNS=(
   [navier_stokes_snes]="bench --family navier-stokes --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/ns16.safetensors"
-  [nonlinear_poisson_snes]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --save-checkpoint runs/nlp32.safetensors"
+  [nonlinear_poisson_snes]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state off --save-checkpoint runs/nlp32.safetensors"
   [darcy_ksp_gamg]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/darcy64.safetensors"
   [darcy_ksp_jacobi]="bench $D --pc jacobi"
   [darcy_ksp_gamg_refined128]="bench $D --pc gamg --test-family darcy:n=128"
@@ -32,7 +32,8 @@ declare -A RUNS=(
   # the model before the solution state (decoded from the hidden state), for comparison
   [darcy_ksp_gamg_decoded]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --pde-solution-state off --save-checkpoint runs/darcy64-decoded.safetensors"
   [scaling_darcy_decoded]="scaling --family darcy --checkpoint runs/darcy64-decoded.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_decoded.png"
-  # nonlinear-poisson with the solution state (opt-in there): Gauss-Newton steps on the model's residual
+  # nonlinear-poisson with the solution state (the default since it came; the rows above are the
+  # decoded model): Gauss-Newton steps on the model's residual
   [nonlinear_poisson_snes_state]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state.safetensors"
   [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
   [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
@@ -47,7 +48,7 @@ declare -A RUNS=(
   [darcy_ksp_gamg_jac0.01]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 0.01 --save-checkpoint runs/darcy64-jac0.01.safetensors"
   [scaling_darcy_jac0.01]="scaling --family darcy --checkpoint runs/darcy64-jac0.01.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac0.01.png"
   # a wider, longer-trained nonlinear-poisson model
-  [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --save-checkpoint runs/nlp32_w64.safetensors"
+  [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --pde-solution-state off --save-checkpoint runs/nlp32_w64.safetensors"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(navier_stokes_snes nonlinear_poisson_snes darcy_ksp_gamg darcy_ksp_jacobi

@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
                         "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
-                        "for linear problems with symmetric operators); off: decode it from the hidden state")
+                        "for symmetric linear and for quasilinear problems); off: decode it from the hidden state")
     t.add_argument("--out", required=True, help="checkpoint path (.safetensors)")
     t.set_defaults(func=_cmd_train)
 
@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
                         "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
-                        "for linear problems with symmetric operators); off: decode it from the hidden state")
+                        "for symmetric linear and for quasilinear problems); off: decode it from the hidden state")
     b.add_argument("--train", type=_positive, default=200)
     b.add_argument("--test", type=_positive, default=30)
     b.add_argument("--k", type=_positive, default=None)

@@ -355,6 +355,36 @@ def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(which, reque
     assert energy(raw) >= e[-1] - 1e-5 * abs(e[-1])
 
 
+def test_solution_state_on_a_quasilinear_problem_shrinks_its_residual_with_k():
+    """nonlinear-poisson with the solution state (opt-in): each kept step shrinks the model's
+    own residual, so the scaled residual of the k-th iterate is non-increasing in k, and the
+    iterates end far closer to the answer than the first."""
+    import torch
+
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.models.mesh_gnn import build_mesh_graph, residual_hat
+    from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
+
+    fam = make_family("nonlinear-poisson:n=8")
+    pdes, sols = label_pde(fam, fam.sample(10, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=2, width=8, solution_state=True), progress=False)
+    model = tr.model
+    assert model.cfg.solution_state and model.cfg.quasilinear is not None and model.cfg.train_k == 4
+    test, ref = label_pde(fam, fam.sample(3, seed=21), progress=False)
+    anchors = [tr.anchors.nearest(p) for p in test]
+    g = build_mesh_graph(test, tr.norm, grid=model.cfg.grid, coarse_correction=True, for_training=False,
+                         anchors=anchors, quasilinear=model.cfg.quasilinear)
+    norms = []
+    for k in (1, 2, 4, 8, 16):
+        with torch.no_grad():
+            u, _ = model(g, k=k)
+            norms.append(float(residual_hat(g, u).norm()))
+    assert all(b <= a for a, b in zip(norms, norms[1:])), norms
+    err = [np.median(relative_errors(model.predict(test, tr.norm, k=k, anchors=anchors, safeguard=False), ref))
+           for k in (1, 16)]
+    assert err[1] < 0.1 * err[0], err
+
+
 def test_newton_merit_safeguard_on_a_nonlinear_problem():
     """Nonlinear problem with its residual F and Jacobian J: the guess at k is the iterate of
     least Newton step |J(a)^-1 F(u)| among the first k, J at the anchor a (non-increasing in

@@ -20,7 +20,9 @@ p; each step adds a direction that is a learned, per-dof polynomial in the Jacob
 residual (zero when the residual is), moves along it and p by the amounts that minimise the
 energy (a flexible conjugate-gradient step, so the A-norm error never grows), then applies the
 coarse correction. The answer is then exactly the fixed point, and each iteration brings the
-start closer to it: a learned two-grid Krylov method, whose k is a true accuracy knob.
+start closer to it: a learned two-grid Krylov method, whose k is a true accuracy knob. On a
+quasilinear problem the amounts minimise the linearised residual instead (exact
+Jacobian-vector products), and a step is kept only if the residual shrinks.
 
 Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H),
 or (N, H + 2) with the solution state (hidden, u, last step).
@@ -71,7 +73,8 @@ class MeshGNNConfig:
     # Jacobi-scaled residual (coefficients per dof, from the hidden state) and the last step, by
     # the amounts that minimise the energy, then applies the coarse correction: the answer is
     # then exactly a fixed point, and more iterations converge to it (a learned two-grid Krylov
-    # method; symmetric linear problems). Off: the solution is decoded from the hidden state.
+    # method; symmetric linear problems, and quasilinear ones with the linearised residual in
+    # place of the energy). Off: the solution is decoded from the hidden state.
     solution_state: bool = False
 
     def __post_init__(self) -> None:
@@ -721,7 +724,7 @@ class _Block(nn.Module):
             d = _gauss_newton_step(g, u, r, d, p, owner)
         new = self._coarse(g, u + d)
         if g.ql_grad is not None and not torch.is_grad_enabled():
-            # a nonlinear problem has no energy: a step is kept if it shrinks the residual
+            # a nonlinear problem has no energy: a step is kept if it shrinks the scaled residual
             grew = _per_instance(g, residual_hat(g, new) ** 2, owner) >= _per_instance(g, r * r, owner)
             new = torch.where(grew[owner], u, new)
         if rr is not None and not torch.is_grad_enabled():

@@ -40,8 +40,9 @@ class PDETrainConfig:
     coarse_correction: bool = True  # linear problems, and nonlinear ones with their own residual
     nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
     # MeshGNNConfig.solution_state (the answer is exactly the fixed point, and more iterations
-    # converge to it); None: on for linear problems with symmetric operators, whose energy the
-    # block's step minimises; True also for quasilinear ones (the step minimises the residual)
+    # converge to it); None: on where the block's step applies: linear problems with symmetric
+    # operators (it minimises the energy) and quasilinear ones whose residual the model feeds
+    # back (it minimises the linearised residual); off elsewhere (navier-stokes, non-symmetric)
     solution_state: bool | None = None
     device: str = "cpu"
     seed: int = 0
@@ -105,8 +106,9 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     # the block's step minimises the energy, which a symmetric linear problem has, or (a
     # quasilinear one, whose exact residual the block sees) the linearised residual
     symmetric = coarse and not use_ql and pdes[0].kind == "linear" and all(is_symmetric(p.operator) for p in pdes[:3])
-    state = symmetric if config.solution_state is None else config.solution_state
-    if state and not (symmetric or (coarse and use_ql)):
+    fits = symmetric or (coarse and use_ql)
+    state = fits if config.solution_state is None else config.solution_state
+    if state and not fits:
         raise ValueError("solution_state needs a linear problem with a symmetric operator, or a quasilinear one "
                          "whose residual the model feeds back (PDEData.quasilinear), with the coarse correction: "
                          "its step minimises the energy or the residual; this family's instances are "
