@@ -485,10 +485,16 @@ def _energy_step(g: MeshGraph, rr: Tensor, d: Tensor, p: Tensor, owner: Tensor) 
     per instance, given the residual rr = b - A u: the A-norm error never grows, whatever the
     learned direction d; with the previous step p it is a flexible conjugate-gradient step."""
     ad, ap = spmm(g.Araw, d), spmm(g.Araw, p)
-    dd, dp, pp = (_per_instance(g, x, owner) for x in (d * ad, d * ap, p * ap))
-    rd, rp = _per_instance(g, d * rr, owner), _per_instance(g, p * rr, owner)
+    gram = [_per_instance(g, x, owner) for x in (d * ad, d * ap, p * ap, d * rr, p * rr)]
+    return _two_directions(*gram, d, p, owner)
+
+
+def _two_directions(dd: Tensor, dp: Tensor, pp: Tensor, rd: Tensor, rp: Tensor, d: Tensor, p: Tensor,
+                    owner: Tensor) -> Tensor:
+    """a d + b p (N,) with (a, b) (B,) solving [[dd, dp], [dp, pp]] (a, b) = (rd, rp) per
+    instance; b = 0 where p is parallel to d (or zero: the first step)."""
     det = dd * pp - dp * dp
-    both = det > 1e-10 * dd * pp  # a previous step that is not parallel to d
+    both = det > 1e-10 * dd * pp
     safe = lambda x: torch.where(x != 0, x, torch.ones_like(x))  # noqa: E731
     a = torch.where(both, (rd * pp - rp * dp) / safe(det), rd / safe(dd))
     b = torch.where(both, (rp * dd - rd * dp) / safe(det), torch.zeros_like(rd))
@@ -519,14 +525,8 @@ def _gauss_newton_step(g: MeshGraph, u: Tensor, r: Tensor, d: Tensor, p: Tensor,
     ``|r - a D^-1 J d - b D^-1 J p|`` per instance (r = residual_hat at u): for a nonlinear
     problem, what the energy step is for a linear one."""
     jd, jp = _ql_jvp(g, u, [d, p])
-    dd, dp, pp = (_per_instance(g, x, owner) for x in (jd * jd, jd * jp, jp * jp))
-    rd, rp = _per_instance(g, jd * r, owner), _per_instance(g, jp * r, owner)
-    det = dd * pp - dp * dp
-    both = det > 1e-10 * dd * pp
-    safe = lambda x: torch.where(x != 0, x, torch.ones_like(x))  # noqa: E731
-    a = torch.where(both, (rd * pp - rp * dp) / safe(det), rd / safe(dd))
-    b = torch.where(both, (rp * dd - rd * dp) / safe(det), torch.zeros_like(rd))
-    return a[owner] * d + b[owner] * p
+    gram = [_per_instance(g, x, owner) for x in (jd * jd, jd * jp, jp * jp, jd * r, jp * r)]
+    return _two_directions(*gram, d, p, owner)
 
 
 def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
