@@ -501,19 +501,27 @@ def _two_directions(dd: Tensor, dp: Tensor, pp: Tensor, rd: Tensor, rp: Tensor, 
     return a[owner] * d + b[owner] * p
 
 
-def _ql_jvp(g: MeshGraph, u: Tensor, vs: list[Tensor]) -> list[Tensor]:
-    """``D^-1 J(u) v`` (N,) for each normalised v, J the exact Jacobian of the quasilinear
-    residual at the normalised u (the scaling of ``residual_hat``)."""
+def _ql_linearised(g: MeshGraph, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """At the normalised u (N,): ``_ql_terms`` (k (C,), cell gradients (C, d), K(U) U (N,)) and
+    dk (C, d+1), the derivative of each cell's mean coefficient by its vertex values."""
     uu = u * g.u_scale
-    k, gu, _ = _ql_terms(g, uu)
+    k, gu, ku = _ql_terms(g, uu)
     uc = uu[g.ql_cells]
     d1 = uc.shape[1]
     _, a1, a2 = g.ql_coeff
-    dk = a1 / d1 + a2 * (2.0 * uc.sum(1, keepdim=True) + 2.0 * uc) / (d1 * (d1 + 1))  # (C, d+1)
+    dk = a1 / d1 + a2 * (2.0 * uc.sum(1, keepdim=True) + 2.0 * uc) / (d1 * (d1 + 1))
+    return k, gu, ku, dk
+
+
+def _ql_jvp(g: MeshGraph, u: Tensor, vs: list[Tensor]) -> list[Tensor]:
+    """``D^-1 J(u) v`` (N,) for each normalised v, J the exact Jacobian of the quasilinear
+    residual at the normalised u (the scaling of ``residual_hat``)."""
+    k, gu, _, dk = _ql_linearised(g, u)
+    c, d1 = dk.shape
     out = []
     for v in vs:
         vv = v * g.u_scale
-        gv = spmm(g.ql_grad, vv).view(uc.shape[0], d1 - 1)
+        gv = spmm(g.ql_grad, vv).view(c, d1 - 1)
         dkv = (dk * vv[g.ql_cells]).sum(1)
         flux = gv * (g.ql_meas * k)[:, None] + gu * (g.ql_meas * dkv)[:, None]
         out.append(spmm((g.ql_grad[1], g.ql_grad[0]), flux.reshape(-1)) * g.ql_scale)
@@ -541,12 +549,8 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     """One Newton step of the quasilinear problem restricted to the coarse space (Galerkin:
     ``P' J(u) P c = -P' F(u)``, ``u + P c``), for a normalised u (N,). The Jacobian is exact:
     ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means."""
-    uu = u * g.u_scale
-    k, gu, ku = _ql_terms(g, uu)
-    uc = uu[g.ql_cells]
-    d1 = uc.shape[1]
-    _, a1, a2 = g.ql_coeff
-    dk = a1 / d1 + a2 * (2.0 * uc.sum(1, keepdim=True) + 2.0 * uc) / (d1 * (d1 + 1))  # (C, d+1)
+    k, gu, ku, dk = _ql_linearised(g, u)
+    d1 = dk.shape[1]
     nc = g.ql_cellPc.shape[2]
     gpc = g.ql_GPc.view(-1, d1 - 1, nc)
     kp = (g.ql_meas * k)[:, None, None] * gpc  # K(u) P = G' diag(meas k) G P
