@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["check_device", "check_k", "IterationsOption"]
+__all__ = ["check_device", "check_k", "check_precision", "PRECISIONS", "IterationsOption"]
+
+# precisions of PDE inference (LearnedPDEStarter), by torch dtype name
+PRECISIONS = ("float32", "float64")
 
 
 def check_device(device: str, *, what: str = "device") -> None:
@@ -23,6 +26,13 @@ def check_device(device: str, *, what: str = "device") -> None:
             raise ValueError(f"{what} {device}: torch sees no CUDA device here; use cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"{what} {device}: there are {torch.cuda.device_count()} CUDA devices here")
+
+
+def check_precision(precision: str) -> str:
+    """float32 (the default everywhere) or float64 (a solution-state mesh model run past float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    return precision
 
 
 def check_k(k: int | None, *, what: str = "k") -> int | None:

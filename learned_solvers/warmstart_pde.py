@@ -27,13 +27,11 @@ from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
-from .options import IterationsOption, check_device, check_k
+from .options import IterationsOption, check_device, check_k, check_precision
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter"]
 
-
-PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
 
 class LearnedPDEStarter:
     """model + family norm + the space signature it was trained on; ``k`` model iterations."""
@@ -44,11 +42,9 @@ class LearnedPDEStarter:
                  k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None,
                  precision: str = "float32") -> None:
         check_device(device)
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
         # and costs about 1.7x the inference time
-        self.model = model.to(PRECISIONS[precision]).eval()
+        self.model = model.to(getattr(torch, check_precision(precision))).eval()
         self.precision = precision
         self.anchors = anchors
         self.norm = norm

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..backends.petsc import KSPBackend, SNESBackend
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_gnn import MeshAnchorBank
-from ..options import check_device, check_k
+from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, sweep_rows
@@ -61,7 +61,7 @@ class PDEBenchConfig:
     scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
     train_k: int | None = None  # training iterations (None: PDETrainConfig's)
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: PDETrainConfig's)
-    solution_state: bool | None = None  # PDETrainConfig.solution_state (None: on for symmetric linear problems)
+    solution_state: bool | None = None  # PDETrainConfig.solution_state (None: where its step applies)
     precision: str = "float32"  # of inference (LearnedPDEStarter)
 
     def __post_init__(self) -> None:
@@ -73,6 +73,7 @@ class PDEBenchConfig:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
         check_k(self.k)
         check_device(self.device)
+        check_precision(self.precision)  # before any labelling or training
 
 
 def make_pde_backend(solver: str, *, kind: str, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):
