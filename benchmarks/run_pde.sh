@@ -37,6 +37,7 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_state]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state.safetensors"
   [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
   [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
+  [scaling_nonlinear_poisson_state_float64]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_nonlinear_poisson_state_float64.png"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
   [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
@@ -58,7 +59,8 @@ names=("$@")
                                  darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64
                                  darcy_ksp_jacobi_k8 darcy_ksp_jacobi_k16_float64 darcy_ksp_gamg_k4
                                  darcy_ksp_gamg_decoded scaling_darcy_decoded nonlinear_poisson_snes_state
-                                 nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state)
+                                 nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state
+                                 scaling_nonlinear_poisson_state_float64)
 for name in "${names[@]}"; do
   [ -n "${RUNS[$name]+x}" ] || { echo "run_pde.sh: no run named $name" >&2; exit 2; }
   echo "== $name"
