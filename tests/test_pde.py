@@ -522,7 +522,7 @@ def test_jacobian_penalty_enters_mesh_training_and_is_validated():
                 cfg(jacobian_weight=bad)
 
 
-def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
+def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys):
     from learned_solvers.cli import main
 
     out = tmp_path / "r.json"
@@ -546,9 +546,15 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path):
     assert all(r["warm_total_seconds"] >= r["extraction_seconds"] + r["inference_seconds"] + r["warm_seconds"] - 1e-9
                for r in rows)
     assert rep["time_ratio"] == pytest.approx(np.median([r["warm_total_seconds"] / r["cold_total_seconds"] for r in rows]))
+    assert "verdict: the learned start" in capsys.readouterr().out
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json"), "--scheduler", "serial"])
-    assert rc == 0 and json.loads((tmp_path / "f.json").read_text())["same_answer"] == 1.0
+    rep = json.loads((tmp_path / "f.json").read_text())
+    # the checkpoint has no automatic k (--k 4 was given): the model's training iterations run, and are reported
+    from learned_solvers.checkpoint import load_checkpoint
+
+    assert rc == 0 and rep["same_answer"] == 1.0
+    assert rep["k"] == load_checkpoint(tmp_path / "c.safetensors").meta["model"]["train_k"]
     rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
                "--ks", "1,4", "--test", "3", "--out", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")])
     rows = json.loads((tmp_path / "s.json").read_text())["rows"]

@@ -258,6 +258,7 @@ def test_bench_command_writes_the_report(tmp_path):
     assert rep["oracle_iteration_ratio"] < 0.2
     assert 0 <= rep["nearest_active_mismatch_median"] <= rep["constraints"]
     assert "time_ratio" in proc.stdout and "active set off the optimum's" in proc.stdout
+    assert "verdict: the learned start" in proc.stdout
     # a saved report re-plotted, and the per-instance ratios the plot draws give the report's medians
     from learned_solvers.bench.plots import instance_ratios
 
@@ -407,6 +408,19 @@ def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
     assert parsimonious_k(rows) == 1  # 2.4% apart: a tie, the cheaper k
     rows[0]["total_seconds_median"] = 0.050
     assert parsimonious_k(rows) == 2  # k = 1 is clearly slower
+
+
+def test_bench_verdict_says_whether_the_start_pays_and_why_not():
+    from learned_solvers.bench.timing import verdict
+
+    v = dict(start_seconds=0.004, saved_seconds=0.001, k=1)
+    assert "does not cut solver iterations" in verdict(iteration_ratio=1.02, time_ratio=1.5, **v)
+    assert "pays: 0.40x the solver iterations and 0.80x the time" in verdict(iteration_ratio=0.4, time_ratio=0.8, **v)
+    slow = verdict(iteration_ratio=0.4, time_ratio=3.0, **v)
+    assert "making it costs 4.00 ms, more than the 1.00 ms of solving it saves" in slow and "--k" not in slow
+    assert "(--k)" in verdict(iteration_ratio=0.4, time_ratio=3.0, **{**v, "k": 8})
+    assert "fixed costs" in verdict(iteration_ratio=0.8, time_ratio=2.0, **{**v, "saved_seconds": -0.0003})
+    assert "no figures" in verdict(iteration_ratio=float("nan"), time_ratio=1.0, **v)
 
 
 def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):

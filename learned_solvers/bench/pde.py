@@ -28,7 +28,7 @@ from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, sweep_rows
-from .timing import TIMING_REPEATS, fastest, parsimonious_k
+from .timing import TIMING_REPEATS, fastest, parsimonious_k, verdict
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -278,7 +278,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     else:
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
         info.pop("n_train")
-    k = cfg.k if cfg.k is not None else starter.k
+    # a checkpoint without an automatic k runs the model's training iterations: report that k
+    k = next(v for v in (cfg.k, starter.k, starter.model.cfg.train_k) if v is not None)
     test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
     test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
     kept = {p.name for p in test_pdes}
@@ -385,6 +386,10 @@ def format_pde_report(rep: dict[str, Any]) -> str:
         t = rep["top_re_quartile"]
         lines.append(f"top Reynolds quartile (Re >= {t['re_from']:.0f}, {t['n']} instances): converged cold "
                      f"{t['cold_converged']}, warm {t['warm_converged_without_fallback']}")
+    lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
+                         start_seconds=rep["warm"]["total_seconds_median"] - rep["warm"]["seconds_median"]
+                         - rep["cold"].get("assembly_seconds_median", 0.0),  # the extraction's assembly: cold's too
+                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"]))
     return "\n".join(lines)
 
 

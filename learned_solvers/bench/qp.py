@@ -33,7 +33,7 @@ from ..options import check_device, check_k
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
-from .timing import TIMING_REPEATS, fastest, parsimonious_k
+from .timing import TIMING_REPEATS, fastest, parsimonious_k, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -311,6 +311,9 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
                      f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
                      f"{rep['nearest_active_mismatch_median']:.0f}")
+    lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
+                         start_seconds=rep["warm"]["inference_seconds_median"],
+                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"]))
     return "\n".join(lines)
 
 

@@ -3,10 +3,11 @@ are the same every time; millisecond timings on a shared machine are not)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "fastest", "parsimonious_k"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "fastest", "parsimonious_k", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -29,3 +30,28 @@ def parsimonious_k(rows: list[dict], *, tie: float = K_TIE) -> int:
     model iterations on every later solve."""
     best = min(r["total_seconds_median"] for r in rows)
     return int(min(r["k"] for r in rows if r["total_seconds_median"] <= (1.0 + tie) * best))
+
+
+def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
+            k: int | None) -> str:
+    """One line for the bench table: does the learned start pay on this family, and if not, why.
+
+    Medians of the report: ``start_seconds`` is what making the start costs (inference with
+    its polish; for a PDE also the extraction beyond the assembly a cold call does),
+    ``saved_seconds`` the solve time it saves (negative if the warm solve is slower); ``k``: the
+    model iterations run (None: the model's training iterations)."""
+    if not all(math.isfinite(v) for v in (iteration_ratio, time_ratio, start_seconds, saved_seconds)):
+        return "verdict: no figures to judge by"
+    if iteration_ratio >= 1.0:
+        return (f"verdict: the learned start does not cut solver iterations here ({iteration_ratio:.2f}x cold): "
+                "solve cold, or train on more instances (--train) of this family")
+    if time_ratio < 1.0:
+        return (f"verdict: the learned start pays: {iteration_ratio:.2f}x the solver iterations and "
+                f"{time_ratio:.2f}x the time of a cold solve, inference included")
+    fewer = ", fewer model iterations (--k)" if k is None or k > 1 else ""
+    why = (f"more than the {1e3 * saved_seconds:.2f} ms of solving it saves" if saved_seconds > 0 else
+           "and the warm solve takes no less time than the cold one (the solver's fixed costs, such as a "
+           "preconditioner's set-up, outweigh the iterations saved)")
+    return (f"verdict: the learned start cuts solver iterations ({iteration_ratio:.2f}x) but not time: making it "
+            f"costs {1e3 * start_seconds:.2f} ms, {why}. It pays where solves cost more than inference: "
+            f"larger instances, tighter tolerances{fewer}")
