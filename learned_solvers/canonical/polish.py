@@ -71,13 +71,30 @@ def _square_solver(mat: sp.csr_matrix):
     return lambda b, t: lu.solve(b, trans="T" if t else "N")
 
 
+def _kkt_factor(h: sp.spmatrix, b: sp.spmatrix, delta: float):
+    """Factor ``[[H, B'], [B, -delta I]]`` once (sparse LU); returns ``solve(r1, r2) -> (u, v)``.
+
+    Assembled from COO triplets: ``sp.bmat`` costs more than the factorisation at these sizes.
+    """
+    n, k = h.shape[0], b.shape[0]
+    hc, bc = sp.coo_matrix(h), sp.coo_matrix(b)
+    diag = n + np.arange(k)
+    rows = np.concatenate([hc.row, bc.col, bc.row + n, diag])
+    cols = np.concatenate([hc.col, bc.row + n, bc.col, diag])
+    vals = np.concatenate([hc.data, bc.data, bc.data, np.full(k, -delta)])
+    lu = spla.splu(sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k)))
+
+    def solve(r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sol = lu.solve(np.concatenate([r1, r2]))
+        return sol[:n], sol[n:]
+
+    return solve
+
+
 def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.ndarray,
                          delta: float) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU)."""
-    k = b.shape[0]
-    mat = sp.bmat([[h, b.T], [b, -delta * sp.identity(k)]], format="csc")
-    sol = spla.spsolve(mat, np.concatenate([r1, r2]))
-    return sol[: h.shape[0]], sol[h.shape[0]:]
+    return _kkt_factor(h, b, delta)(r1, r2)
 
 
 ActiveSet = tuple[np.ndarray, np.ndarray]
@@ -88,13 +105,15 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
            delta: float = 1e-9, pdas_steps: int = 8) -> PolishResult:
     """Solve for the point of each guessed active set and keep the best by KKT merit.
 
-    Guesses: ``candidates`` (e.g. the optimal active sets of the nearest training
-    instances), tried in order of agreement with the active set read off ``(x_hat, y_hat)``,
-    then that predicted active set itself (for LPs the ``n`` constraints that look most
-    active, by distance and dual strength). The raw pair wins if nothing beats it; the search
-    stops at the first guess whose KKT merit is below 1e-9 (an optimum to solver precision).
-    For a QP, if none is, up to ``pdas_steps`` primal-dual active-set corrections of the best
-    guess follow (each one more sparse factorisation).
+    Guesses: the active set read off ``(x_hat, y_hat)`` (for LPs the ``n`` constraints that
+    look most active, by distance and dual strength) and ``candidates`` (e.g. the optimal
+    active sets of the nearest training instances, tried in order of agreement with it). The
+    raw pair wins if nothing beats it; the search stops at the first guess whose KKT merit is
+    below 1e-9 (an optimum to solver precision). An LP tries the candidates, then the
+    predicted vertex. A QP's active set is not fixed by a vertex count: the first candidate
+    (the nearest instance's), then the predicted set, are each corrected up to ``pdas_steps``
+    times (primal-dual active-set updates, one sparse factorisation each); then the other
+    candidates are tried and the best guess corrected.
     """
     x_hat, y_hat, r_hat = _pair(qp, x_hat, y_hat)
     merit_raw = _merit(qp, x_hat, y_hat)
@@ -106,19 +125,30 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     guesses: list[ActiveSet] = list(candidates)
     if predicted is not None:
         agree = [int((g[0] == predicted[0]).sum() + (g[1] == predicted[1]).sum()) for g in guesses]
-        guesses = [guesses[i] for i in np.argsort(-np.asarray(agree, dtype=int), kind="stable")] + [predicted]
-    seen: set[bytes] = set()
+        guesses = [guesses[i] for i in np.argsort(-np.asarray(agree, dtype=int), kind="stable")]
+    is_qp = qp.P is not None
+    # the proximal term keeps each active set's system nonsingular (see _qp_active_point)
+    h = (qp.P + 1e-6 * max(1.0, abs(qp.P).max()) * sp.identity(qp.n)).tocsr() if is_qp else None
+    points: dict[bytes, tuple | None] = {}  # active set -> its QP point (reused by the update)
     best_guess: ActiveSet | None = None
+
+    def key_of(guess: ActiveSet) -> bytes:
+        return np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
 
     def attempt(guess: ActiveSet) -> bool:
         """Try one active set; True once the best pair is an optimum to solver precision."""
         nonlocal best, best_guess
-        key = np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
-        if key in seen:
+        key = key_of(guess)
+        if key in points:
             return False
-        seen.add(key)
+        points[key] = None
         try:
-            x, y, r = _solve_active(qp, guess[0], guess[1], x_hat, y_hat, r_hat, delta)
+            if is_qp:
+                point = _qp_active_point(qp, h, guess[0], guess[1], x_hat, delta)
+                points[key] = point
+                x, y, r = point[:3]
+            else:
+                x, y, r = _solve_active(qp, guess[0], guess[1], x_hat, y_hat, r_hat, delta)
         except (RuntimeError, ValueError, np.linalg.LinAlgError):
             return False
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -128,41 +158,88 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
             best, best_guess = PolishResult(x, y, r, True, merit_raw, merit), guess
         return best.merit < 1e-9
 
-    for guess in guesses:
-        if attempt(guess):
-            return best
-    start = best_guess if best_guess is not None else predicted
-    if qp.P is not None and start is not None:
-        # a QP's active set is not fixed by a vertex count: correct the best guess a few times
+    def corrected(start: ActiveSet) -> bool:
+        """Primal-dual active-set updates from ``start`` (tried first); True at an optimum."""
         guess = start
-        for _ in range(pdas_steps):
-            try:
-                guess = _pdas_step(qp, guess, x_hat, delta)
-            except (RuntimeError, ValueError, np.linalg.LinAlgError):
-                break
-            key = np.asarray(guess[0], dtype=np.int8).tobytes() + np.asarray(guess[1], dtype=np.int8).tobytes()
-            if key in seen or attempt(guess):
-                break  # a fixed point (or a cycle) of the update, or an optimum
+        for _ in range(pdas_steps + 1):
+            if key_of(guess) not in points and attempt(guess):
+                return True
+            point = points.get(key_of(guess))
+            if point is None:
+                return False  # singular, or already met on another path
+            guess = _pdas_update(qp, guess, *point[3:])
+            if key_of(guess) in points:
+                return False  # a fixed point (or a cycle) of the update
+        return False
+
+    if not is_qp:
+        for guess in guesses + ([predicted] if predicted is not None else []):
+            if attempt(guess):
+                return best
+        return best
+    # a QP: correct the nearest instance's active set (same structure, new data: usually a few
+    # updates from this one's), then the predicted one, then try the other candidates
+    starts = list(candidates[:1]) + ([predicted] if predicted is not None else [])
+    if any(corrected(start) for start in starts) or any(attempt(guess) for guess in guesses):
+        return best
+    if best_guess is not None:
+        corrected(best_guess)
     return best
 
 
-def _pdas_step(qp: QPData, guess: ActiveSet, x_ref: np.ndarray, delta: float) -> ActiveSet:
-    """One primal-dual active-set update for a QP (as in Hintermueller, Ito & Kunisch 2002):
-    solve the equality-constrained problem of ``guess``, drop the constraints whose multipliers
-    have the wrong sign and add the inequalities its solution violates."""
-    row_side, var_side = (np.asarray(g, dtype=int).copy() for g in guess)
+def _qp_active_point(qp: QPData, h: sp.spmatrix, row_side, var_side, x_ref: np.ndarray, delta: float,
+                     refine: int = 3):
+    """The optimum of the QP with the constraints of an active set held as equalities.
+
+    Returns (x (n,) clipped to its bounds, y (m,) and r (n,) with multipliers of the sign their
+    side allows, u (n,) unclipped, y_raw (m,), r_raw (n,)). The system is regularised so that
+    it is always nonsingular: ``h = P + rho I`` (n, n), a proximal term ``rho |x - x_ref|^2``,
+    and ``-delta I`` on the constraints' block. Iterative refinement against the unregularised
+    KKT system, reusing the one factorisation, removes their bias (as OSQP's own polish does).
+    """
+    row_side, var_side = np.asarray(row_side, dtype=int), np.asarray(var_side, dtype=int)
     act_r, act_v = np.flatnonzero(row_side), np.flatnonzero(var_side)
-    b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
-    b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
+    b = np.concatenate([np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r]),
+                        np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])])
     eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
     cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
-    rho = 1e-6 * max(1.0, abs(qp.P).max())
-    u, v = _quasidefinite_solve((qp.P + rho * sp.identity(qp.n)).tocsr(), cons, rho * x_ref - qp.c,
-                                np.concatenate([b_r, b_v]), delta)
-    y = np.zeros(qp.m)
-    y[act_r] = -v[: act_r.size]  # stationarity P u + c = A'y + r: the multipliers are -v
-    r = np.zeros(qp.n)
-    r[act_v] = -v[act_r.size:]
+    rho = h.diagonal() - qp.P.diagonal()
+    solve = _kkt_factor(h, cons, delta)
+    u, v = solve(rho * x_ref - qp.c, b)
+
+    def residual(u, v):
+        return -qp.c - qp.P @ u - cons.T @ v, b - cons @ u
+
+    r1, r2 = residual(u, v)
+    size = float(np.linalg.norm(r1) + np.linalg.norm(r2))
+    for _ in range(refine):
+        du, dv = solve(r1, r2)
+        u2, v2 = u + du, v + dv
+        s1, s2 = residual(u2, v2)
+        new = float(np.linalg.norm(s1) + np.linalg.norm(s2))
+        if not new < 0.5 * size:
+            break  # no solution to refine towards (a flat or unbounded face): keep the last
+        u, v, r1, r2, size = u2, v2, s1, s2, new
+    # stationarity P u + c = A'y + r: the multipliers are -v
+    y_raw = np.zeros(qp.m)
+    y_raw[act_r] = -v[: act_r.size]
+    r_raw = np.zeros(qp.n)
+    r_raw[act_v] = -v[act_r.size:]
+    x = np.clip(u, qp.lb, qp.ub)
+    eq = np.isfinite(qp.l) & (qp.l == qp.u)
+    y = y_raw.copy()
+    y[act_r] = np.where(eq[act_r], y[act_r],
+                        np.where(row_side[act_r] > 0, np.maximum(y[act_r], 0.0), np.minimum(y[act_r], 0.0)))
+    r = qp.c + qp.P @ x - qp.At @ y
+    return x, y, r, u, y_raw, r_raw
+
+
+def _pdas_update(qp: QPData, guess: ActiveSet, u: np.ndarray, y: np.ndarray, r: np.ndarray) -> ActiveSet:
+    """One primal-dual active-set update for a QP (as in Hintermueller, Ito & Kunisch 2002),
+    from the point ``_qp_active_point`` found for ``guess`` (u (n,), raw multipliers y (m,),
+    r (n,)): drop the constraints whose multipliers have the wrong sign and add the
+    inequalities the point violates."""
+    row_side, var_side = (np.asarray(g, dtype=int).copy() for g in guess)
     ax = qp.A @ u
     free_r = ~(np.isfinite(qp.l) & (qp.l == qp.u))
     free_v = ~(np.isfinite(qp.lb) & (qp.lb == qp.ub))
@@ -263,14 +340,15 @@ def _vertex(qp: QPData, solve, rhs: np.ndarray, act_r: np.ndarray):
 
 
 def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
-    """Primal and dual of the equality-constrained problem the active set defines."""
+    """Primal and dual of an LP's active set: its vertex when it has n constraints, else the
+    point of its face nearest the prediction (QPs: ``_qp_active_point``)."""
     eq = np.isfinite(qp.l) & (qp.l == qp.u)
     act_r = np.flatnonzero(row_side)
     act_v = np.flatnonzero(var_side)
     b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
     b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
     rhs = np.concatenate([b_r, b_v])
-    square = qp.P is None and act_r.size + act_v.size == qp.n
+    square = act_r.size + act_v.size == qp.n
     if square and qp.n <= DENSE_LU_LIMIT:
         dense = np.zeros((qp.n, qp.n))
         dense[: act_r.size] = qp.A_dense[act_r] if qp.m * qp.n <= 4_000_000 else qp.A[act_r].toarray()
@@ -281,17 +359,12 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     if square:
         return _vertex(qp, _square_solver(cons), rhs, act_r)
 
-    # primal: LP -> nearest point of the active face; QP -> the equality-constrained optimum
-    if qp.P is None:
-        u, v = _quasidefinite_solve(sp.identity(qp.n, format="csr"), cons, x_hat, rhs, delta)
-    else:
-        rho = 1e-6 * max(1.0, abs(qp.P).max())
-        u, v = _quasidefinite_solve((qp.P + rho * sp.identity(qp.n)).tocsr(), cons, rho * x_hat - qp.c, rhs, delta)
+    # primal: the nearest point of the active face
+    u, _ = _quasidefinite_solve(sp.identity(qp.n, format="csr"), cons, x_hat, rhs, delta)
     x = np.clip(u, qp.lb, qp.ub)
-    del v
 
     # dual: multipliers of the active constraints closest to the prediction, exact stationarity
-    g = qp.c + (qp.P @ x if qp.P is not None else 0.0)
+    g = qp.c
     mult_hat = np.concatenate([y_hat[act_r], r_hat[act_v]])
     w, _ = _quasidefinite_solve(sp.identity(cons.shape[0], format="csr"), cons.T.tocsr(), mult_hat, g, delta)
     y = np.zeros(qp.m)
