@@ -127,8 +127,7 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
         agree = [int((g[0] == predicted[0]).sum() + (g[1] == predicted[1]).sum()) for g in guesses]
         guesses = [guesses[i] for i in np.argsort(-np.asarray(agree, dtype=int), kind="stable")]
     is_qp = qp.P is not None
-    # the proximal term keeps each active set's system nonsingular (see _qp_active_point)
-    h = (qp.P + 1e-6 * max(1.0, abs(qp.P).max()) * sp.identity(qp.n)).tocsr() if is_qp else None
+    kkt = _QPKKT(qp, delta) if is_qp else None
     points: dict[bytes, tuple | None] = {}  # active set -> its QP point (reused by the update)
     best_guess: ActiveSet | None = None
 
@@ -144,7 +143,7 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
         points[key] = None
         try:
             if is_qp:
-                point = _qp_active_point(qp, h, guess[0], guess[1], x_hat, delta)
+                point = _qp_active_point(qp, kkt, guess[0], guess[1], x_hat)
                 points[key] = point
                 x, y, r = point[:3]
             else:
@@ -187,39 +186,75 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     return best
 
 
-def _qp_active_point(qp: QPData, h: sp.spmatrix, row_side, var_side, x_ref: np.ndarray, delta: float,
-                     refine: int = 3):
+class _QPKKT:
+    """What every active set's KKT system of one QP shares: A's rows as CSR arrays and
+    ``H = P + rho I`` as triplets, with ``rho = 1e-6 max(1, |P|_max)`` (a proximal term that
+    keeps each system nonsingular). Systems are assembled from index arrays: at a few hundred
+    unknowns, scipy's sparse constructors cost more than the factorisation."""
+
+    def __init__(self, qp: QPData, delta: float) -> None:
+        a = qp.A.tocsr()
+        self.indptr, self.indices, self.data = a.indptr, a.indices, a.data
+        self.rho = 1e-6 * max(1.0, float(abs(qp.P).max()))
+        h = (qp.P + self.rho * sp.identity(qp.n)).tocoo()
+        self.h = (h.row, h.col, h.data)
+        self.n, self.delta = qp.n, delta
+
+    def matrix(self, act_r: np.ndarray, act_v: np.ndarray) -> sp.csc_matrix:
+        """``[[H, C'], [C, -delta I]]``, C = the active rows of A over the active bounds' rows."""
+        n = self.n
+        starts = self.indptr[act_r]
+        lengths = self.indptr[act_r + 1] - starts
+        offsets = np.cumsum(lengths) - lengths
+        pos = np.arange(int(lengths.sum())) - np.repeat(offsets, lengths) + np.repeat(starts, lengths)
+        c_row = np.concatenate([np.repeat(np.arange(act_r.size), lengths), act_r.size + np.arange(act_v.size)])
+        c_col = np.concatenate([self.indices[pos], act_v])
+        c_val = np.concatenate([self.data[pos], np.ones(act_v.size)])
+        k = act_r.size + act_v.size
+        diag = n + np.arange(k)
+        hr, hc, hv = self.h
+        rows = np.concatenate([hr, c_col, c_row + n, diag])
+        cols = np.concatenate([hc, c_row + n, c_col, diag])
+        vals = np.concatenate([hv, c_val, c_val, np.full(k, -self.delta)])
+        return sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k))
+
+
+def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndarray, refine: int = 3):
     """The optimum of the QP with the constraints of an active set held as equalities.
 
     Returns (x (n,) clipped to its bounds, y (m,) and r (n,) with multipliers of the sign their
     side allows, u (n,) unclipped, y_raw (m,), r_raw (n,)). The system is regularised so that
-    it is always nonsingular: ``h = P + rho I`` (n, n), a proximal term ``rho |x - x_ref|^2``,
-    and ``-delta I`` on the constraints' block. Iterative refinement against the unregularised
+    it is always nonsingular: ``P + rho I`` with a proximal term ``rho |x - x_ref|^2``, and
+    ``-delta I`` on the constraints' block. Iterative refinement against the unregularised
     KKT system, reusing the one factorisation, removes their bias (as OSQP's own polish does).
     """
     row_side, var_side = np.asarray(row_side, dtype=int), np.asarray(var_side, dtype=int)
     act_r, act_v = np.flatnonzero(row_side), np.flatnonzero(var_side)
     b = np.concatenate([np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r]),
                         np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])])
-    eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
-    cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
-    rho = h.diagonal() - qp.P.diagonal()
-    solve = _kkt_factor(h, cons, delta)
-    u, v = solve(rho * x_ref - qp.c, b)
+    mat = kkt.matrix(act_r, act_v)
+    lu = spla.splu(mat, permc_spec="MMD_AT_PLUS_A")  # a symmetric ordering for a symmetric matrix
+    n = qp.n
+    rhs = np.concatenate([-qp.c, b])  # the unregularised system's right-hand side
+    w = lu.solve(np.concatenate([kkt.rho * x_ref - qp.c, b]))
 
-    def residual(u, v):
-        return -qp.c - qp.P @ u - cons.T @ v, b - cons @ u
+    def residual(w: np.ndarray) -> np.ndarray:
+        # K w, less the regularisation: rho u in the first block, -delta v in the second
+        res = rhs - mat @ w
+        res[:n] += kkt.rho * w[:n]
+        res[n:] -= kkt.delta * w[n:]
+        return res
 
-    r1, r2 = residual(u, v)
-    size = float(np.linalg.norm(r1) + np.linalg.norm(r2))
+    res = residual(w)
+    size = float(np.linalg.norm(res))
     for _ in range(refine):
-        du, dv = solve(r1, r2)
-        u2, v2 = u + du, v + dv
-        s1, s2 = residual(u2, v2)
-        new = float(np.linalg.norm(s1) + np.linalg.norm(s2))
+        w2 = w + lu.solve(res)
+        res2 = residual(w2)
+        new = float(np.linalg.norm(res2))
         if not new < 0.5 * size:
             break  # no solution to refine towards (a flat or unbounded face): keep the last
-        u, v, r1, r2, size = u2, v2, s1, s2, new
+        w, res, size = w2, res2, new
+    u, v = w[:n], w[n:]
     # stationarity P u + c = A'y + r: the multipliers are -v
     y_raw = np.zeros(qp.m)
     y_raw[act_r] = -v[: act_r.size]

@@ -32,6 +32,19 @@ class _Group:
     y: np.ndarray  # (N, m)
     row_side: np.ndarray | None = None  # (N, m) int8 optimal active sets, when known
     var_side: np.ndarray | None = None  # (N, n) int8
+    _centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def distances(self, v: np.ndarray) -> np.ndarray:
+        """(N,) distances of v (D,) to every vector: one matrix-vector product on the vectors
+        centred once (a row-wise norm of the differences costs 20x more at N x D = 200 x 800,
+        and centring keeps the data every instance shares from swamping the differences)."""
+        if self._centred is None:
+            mean = self.vectors.mean(0)
+            c = self.vectors - mean
+            self._centred = (c, np.einsum("ij,ij->i", c, c), mean)
+        c, sq, mean = self._centred
+        w = v - mean
+        return np.sqrt(np.maximum(sq - 2.0 * (c @ w) + float(w @ w), 0.0))
 
 
 @dataclass
@@ -58,7 +71,7 @@ class AnchorBank:
         g = self.groups.get((qp.n, qp.m))
         if g is None:
             return None
-        d = np.linalg.norm(g.vectors - data_vector(qp), axis=1)
+        d = g.distances(data_vector(qp))
         if exclude is not None and g.vectors.shape[0] > 1:
             d[exclude] = np.inf
         j = int(np.argmin(d))
@@ -74,7 +87,7 @@ class AnchorBank:
         g = self.groups.get((qp.n, qp.m))
         if g is None:
             return None, []
-        d = np.linalg.norm(g.vectors - data_vector(qp), axis=1)
+        d = g.distances(data_vector(qp))
         j = int(np.argmin(d))
         return (g.x[j], g.y[j]), self._candidates(g, d, count)
 
