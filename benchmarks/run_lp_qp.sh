@@ -37,13 +37,23 @@ declare -A RUNS=(
   [portfolio-scs]="--family portfolio --solver scs"
   [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
+  # where a QP start pays: OSQP at 1e-6 instead of 1e-4, the models of the runs above (run those first)
+  [mpc-osqp-pinned-tol1e-6]="--family mpc --solver osqp --pinned --tol 1e-6 --checkpoint runs/mpc-osqp-pinned.safetensors"
+  [mpc-osqp-tol1e-6]="--family mpc --solver osqp --tol 1e-6 --checkpoint runs/mpc-osqp.safetensors"
+  [portfolio-osqp-pinned-tol1e-6]="--family portfolio --solver osqp --pinned --tol 1e-6 --checkpoint runs/portfolio-osqp-pinned.safetensors"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
-                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs)
+                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs
+                                 mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6)
 for name in "${names[@]}"; do
   echo "== $name"
+  if [[ ${RUNS[$name]} == *--checkpoint* ]]; then
+    # a model trained by an earlier run, on the same held-out instances
+    $PY -m learned_solvers.cli bench --test 30 --seed 0 ${RUNS[$name]} --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
+    continue
+  fi
   # the trained model stays in runs/ (git-ignored) for `FROM_BENCH=1 bash benchmarks/run_scaling.sh`
   $PY -m learned_solvers.cli bench $COMMON ${RUNS[$name]} --save-checkpoint "runs/$name.safetensors" \
     --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
