@@ -71,30 +71,18 @@ def _square_solver(mat: sp.csr_matrix):
     return lambda b, t: lu.solve(b, trans="T" if t else "N")
 
 
-def _kkt_factor(h: sp.spmatrix, b: sp.spmatrix, delta: float):
-    """Factor ``[[H, B'], [B, -delta I]]`` once (sparse LU); returns ``solve(r1, r2) -> (u, v)``.
-
-    Assembled from COO triplets: ``sp.bmat`` costs more than the factorisation at these sizes.
-    """
+def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.ndarray,
+                         delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU), assembled from COO
+    triplets: ``sp.bmat`` costs more than the factorisation at these sizes."""
     n, k = h.shape[0], b.shape[0]
     hc, bc = sp.coo_matrix(h), sp.coo_matrix(b)
     diag = n + np.arange(k)
     rows = np.concatenate([hc.row, bc.col, bc.row + n, diag])
     cols = np.concatenate([hc.col, bc.row + n, bc.col, diag])
     vals = np.concatenate([hc.data, bc.data, bc.data, np.full(k, -delta)])
-    lu = spla.splu(sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k)))
-
-    def solve(r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sol = lu.solve(np.concatenate([r1, r2]))
-        return sol[:n], sol[n:]
-
-    return solve
-
-
-def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.ndarray,
-                         delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU)."""
-    return _kkt_factor(h, b, delta)(r1, r2)
+    sol = spla.splu(sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k))).solve(np.concatenate([r1, r2]))
+    return sol[:n], sol[n:]
 
 
 ActiveSet = tuple[np.ndarray, np.ndarray]
