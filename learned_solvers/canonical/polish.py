@@ -221,7 +221,7 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
     b = np.concatenate([np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r]),
                         np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])])
     mat = kkt.matrix(act_r, act_v)
-    lu = spla.splu(mat, permc_spec="MMD_AT_PLUS_A")  # a symmetric ordering for a symmetric matrix
+    lu = spla.splu(mat)
     n = qp.n
     rhs = np.concatenate([-qp.c, b])  # the unregularised system's right-hand side
     w = lu.solve(np.concatenate([kkt.rho * x_ref - qp.c, b]))
