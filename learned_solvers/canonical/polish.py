@@ -183,9 +183,11 @@ class _QPKKT:
     def __init__(self, qp: QPData, delta: float) -> None:
         a = qp.A.tocsr()
         self.indptr, self.indices, self.data = a.indptr, a.indices, a.data
-        self.rho = 1e-6 * max(1.0, float(abs(qp.P).max()))
-        h = (qp.P + self.rho * sp.identity(qp.n)).tocoo()
-        self.h = (h.row, h.col, h.data)
+        pc = sp.coo_matrix(qp.P)
+        self.rho = 1e-6 * max(1.0, float(np.abs(pc.data).max(initial=0.0)))
+        diag = np.arange(qp.n)  # rho I as separate triplets: the CSC constructor sums duplicates
+        self.h = (np.concatenate([pc.row, diag]), np.concatenate([pc.col, diag]),
+                  np.concatenate([pc.data, np.full(qp.n, self.rho)]))
         self.n, self.delta = qp.n, delta
 
     def matrix(self, act_r: np.ndarray, act_v: np.ndarray) -> sp.csc_matrix:
