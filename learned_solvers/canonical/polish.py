@@ -71,17 +71,28 @@ def _square_solver(mat: sp.csr_matrix):
     return lambda b, t: lu.solve(b, trans="T" if t else "N")
 
 
+Triplets = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""(rows, cols, values) of a sparse matrix."""
+
+
+def _kkt_matrix(h: Triplets, c: Triplets, n: int, k: int, delta: float) -> sp.csc_matrix:
+    """``[[H, C'], [C, -delta I]]`` (n + k, n + k) from H's (n, n) and C's (k, n) triplets
+    (duplicates summed): at a few hundred unknowns scipy's block constructors cost more than
+    the factorisation."""
+    diag = n + np.arange(k)
+    rows = np.concatenate([h[0], c[1], c[0] + n, diag])
+    cols = np.concatenate([h[1], c[0] + n, c[1], diag])
+    vals = np.concatenate([h[2], c[2], c[2], np.full(k, -delta)])
+    return sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k))
+
+
 def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.ndarray,
                          delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU), assembled from COO
-    triplets: ``sp.bmat`` costs more than the factorisation at these sizes."""
-    n, k = h.shape[0], b.shape[0]
+    """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU)."""
+    n = h.shape[0]
     hc, bc = sp.coo_matrix(h), sp.coo_matrix(b)
-    diag = n + np.arange(k)
-    rows = np.concatenate([hc.row, bc.col, bc.row + n, diag])
-    cols = np.concatenate([hc.col, bc.row + n, bc.col, diag])
-    vals = np.concatenate([hc.data, bc.data, bc.data, np.full(k, -delta)])
-    sol = spla.splu(sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k))).solve(np.concatenate([r1, r2]))
+    mat = _kkt_matrix((hc.row, hc.col, hc.data), (bc.row, bc.col, bc.data), n, b.shape[0], delta)
+    sol = spla.splu(mat).solve(np.concatenate([r1, r2]))
     return sol[:n], sol[n:]
 
 
@@ -177,8 +188,7 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
 class _QPKKT:
     """What every active set's KKT system of one QP shares: A's rows as CSR arrays and
     ``H = P + rho I`` as triplets, with ``rho = 1e-6 max(1, |P|_max)`` (a proximal term that
-    keeps each system nonsingular). Systems are assembled from index arrays: at a few hundred
-    unknowns, scipy's sparse constructors cost more than the factorisation."""
+    keeps each system nonsingular). Each system is assembled from index arrays."""
 
     def __init__(self, qp: QPData, delta: float) -> None:
         a = qp.A.tocsr()
@@ -200,13 +210,7 @@ class _QPKKT:
         c_row = np.concatenate([np.repeat(np.arange(act_r.size), lengths), act_r.size + np.arange(act_v.size)])
         c_col = np.concatenate([self.indices[pos], act_v])
         c_val = np.concatenate([self.data[pos], np.ones(act_v.size)])
-        k = act_r.size + act_v.size
-        diag = n + np.arange(k)
-        hr, hc, hv = self.h
-        rows = np.concatenate([hr, c_col, c_row + n, diag])
-        cols = np.concatenate([hc, c_row + n, c_col, diag])
-        vals = np.concatenate([hv, c_val, c_val, np.full(k, -self.delta)])
-        return sp.csc_matrix((vals, (rows, cols)), shape=(n + k, n + k))
+        return _kkt_matrix(self.h, (c_row, c_col, c_val), n, act_r.size + act_v.size, self.delta)
 
 
 def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndarray, refine: int = 3):
