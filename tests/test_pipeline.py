@@ -423,6 +423,18 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     assert "no figures" in verdict(iteration_ratio=float("nan"), time_ratio=1.0, **v)
 
 
+def test_bench_notes_when_the_polished_neighbour_does_as_well_for_less():
+    from learned_solvers.bench.qp import network_note
+
+    rep = {"iteration_ratio": 0.04, "time_ratio": 1.14}
+    note = network_note({**rep, "nearest_polished_iteration_ratio": 0.04, "nearest_polished_time_ratio": 0.51})
+    assert note and "0.51x cold against the learned start's 1.14x" in note
+    # the network earns its cost where the neighbour's start needs more iterations, or where it is slower
+    assert network_note({**rep, "nearest_polished_iteration_ratio": 0.3, "nearest_polished_time_ratio": 0.5}) is None
+    assert network_note({**rep, "nearest_polished_iteration_ratio": 0.04, "nearest_polished_time_ratio": 1.5}) is None
+    assert network_note(rep) is None  # a report without the baseline
+
+
 def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):
     """The same MPS model by another path (here unzipped) is the same family; another model is not."""
     import gzip

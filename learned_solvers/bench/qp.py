@@ -314,7 +314,21 @@ def format_report(rep: dict[str, Any]) -> str:
     lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
                          start_seconds=rep["warm"]["inference_seconds_median"],
                          saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"]))
+    note = network_note(rep)
+    if note:
+        lines.append(note)
     return "\n".join(lines)
+
+
+def network_note(rep: dict[str, Any]) -> str | None:
+    """A line when the polished nearest training optimum matches the learned start's solver
+    iterations for less time: on such a family the network adds cost, not accuracy."""
+    it, t = rep.get("nearest_polished_iteration_ratio", math.nan), rep.get("nearest_polished_time_ratio", math.nan)
+    if not (math.isfinite(it) and math.isfinite(t) and it <= rep["iteration_ratio"] and t < rep["time_ratio"]):
+        return None
+    return (f"note: the nearest training optimum through the same polish does as well ({it:.2f}x the solver "
+            f"iterations) in less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): on this "
+            "family the neighbours' active sets carry the start, and the network adds cost, not accuracy")
 
 
 def write_report(rep: dict[str, Any], path: str | Path) -> Path:
