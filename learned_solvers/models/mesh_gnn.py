@@ -169,11 +169,14 @@ class MeshGraph:
     ql_coeff: tuple[float, float, float] | None = None
     u_scale: float = 1.0
     # its coarse correction (Newton steps on the coarse space): the masked interpolation P as in
-    # the linear case (N, B*nc), its rows (stacked by instance) at each cell's dofs (C, d+1, nc),
-    # G Pc (C*d, nc), the free-dof mask (N,)
+    # the linear case (N, B*nc) onto ``nc`` coarse functions per instance; per cell the L coarse
+    # functions its dofs touch (``_coarse_slots``): P at the cell's dofs (C, d+1, L), G P on the
+    # cell (C, d, L), and where each pair of them lands in the stacked (B*nc, nc) operators
+    # (C, L, L); the free-dof mask (N,)
     ql_P: tuple[Tensor, Tensor] | None = None
-    ql_cellPc: Tensor | None = None
-    ql_GPc: Tensor | None = None
+    ql_slot_P: Tensor | None = None
+    ql_slot_GP: Tensor | None = None
+    ql_slot_index: Tensor | None = None
     ql_free: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MeshGraph:
@@ -396,11 +399,16 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         ql = _stack_quasilinear(pdes, norm, tuple(float(a) for a in quasilinear), dtype)
         if coarse_correction:
             def coarse_newton_parts():
-                pc = np.vstack([pm.toarray() for pm in ps])
-                grad = _block_diag([p.quasilinear.grad for p in pdes])
+                nc_ = ps[0].shape[1]
+                slots = [_coarse_slots(p.quasilinear.cells, p.quasilinear.grad, pm) for p, pm in zip(pdes, ps)]
+                width = max(s[0].shape[1] for s in slots)
+                pad = lambda a: np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width - a.shape[-1])])  # noqa: E731
+                cols = np.concatenate([pad(s[0]) for s in slots])
+                rows = np.concatenate([pad(s[0]) + i * nc_ for i, s in enumerate(slots)])
                 return dict(ql_P=_csr(_block_diag(ps), dtype, True),
-                            ql_cellPc=torch.as_tensor(pc, dtype=dtype)[ql["ql_cells"]],
-                            ql_GPc=torch.as_tensor(grad @ pc, dtype=dtype),
+                            ql_slot_P=torch.as_tensor(np.concatenate([pad(s[1]) for s in slots]), dtype=dtype),
+                            ql_slot_GP=torch.as_tensor(np.concatenate([pad(s[2]) for s in slots]), dtype=dtype),
+                            ql_slot_index=torch.as_tensor(rows[:, :, None] * nc_ + cols[:, None, :]),
                             ql_free=torch.as_tensor(np.concatenate([~p.dirichlet for p in pdes]), dtype=dtype))
 
             ql.update(mesh_only("coarse_newton", coarse_newton_parts))
@@ -556,20 +564,62 @@ def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
 def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     """One Newton step of the quasilinear problem restricted to the coarse space (Galerkin:
     ``P' J(u) P c = -P' F(u)``, ``u + P c``), for a normalised u (N,). The Jacobian is exact:
-    ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means."""
+    ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means. ``P' J P`` is
+    summed cell by cell over the few coarse functions each cell touches: (C, L, L) products,
+    where the whole coarse space per cell, (C, d, nc), grew with the mesh squared."""
     k, gu, ku, dk = _ql_linearised(g, u)
-    d1 = dk.shape[1]
-    nc = g.ql_cellPc.shape[2]
-    gpc = g.ql_GPc.view(-1, d1 - 1, nc)
-    kp = (g.ql_meas * k)[:, None, None] * gpc  # K(u) P = G' diag(meas k) G P
-    dkp = (dk.unsqueeze(-1) * g.ql_cellPc).sum(1)  # (C, nc); einsum's batched matmul was far slower here
-    jp = kp + (gu * g.ql_meas[:, None])[:, :, None] * dkp[:, None, :]
-    jp = spmm((g.ql_grad[1], g.ql_grad[0]), jp.reshape(-1, nc))  # (N, nc): J P, stacked by instance
-    pt = (g.ql_P[1], g.ql_P[0])
-    a = spmm(pt, jp).view(len(g.sizes), nc, nc)  # P' J P per instance
-    rc = spmm(pt, (ku - g.ql_src) * g.ql_free).view(len(g.sizes), nc, 1)
+    nb, nc = len(g.sizes), g.nc
+    gp = g.ql_slot_GP  # (C, d, L)
+    dkp = (dk.unsqueeze(-1) * g.ql_slot_P).sum(1)  # (C, L): dk/du times each coarse function
+    jp = (g.ql_meas * k)[:, None, None] * gp + (gu * g.ql_meas[:, None])[:, :, None] * dkp[:, None, :]
+    # (C, L, L): the cell's part of P' J P (a sum over the d components: batched matmuls of
+    # this size cost more)
+    local = sum(gp[:, i, :, None] * jp[:, i, None, :] for i in range(gp.shape[1]))
+    a = torch.zeros(nb * nc * nc, dtype=u.dtype, device=u.device).index_add(
+        0, g.ql_slot_index.reshape(-1), local.reshape(-1)).view(nb, nc, nc)
+    rc = spmm((g.ql_P[1], g.ql_P[0]), (ku - g.ql_src) * g.ql_free).view(nb, nc, 1)
     c = torch.linalg.solve(a, -rc).reshape(-1)
     return u + spmm(g.ql_P, c) / g.u_scale
+
+
+def _coarse_slots(cells: np.ndarray, grad: sp.spmatrix, pm: sp.spmatrix
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coarse functions each cell's dofs touch, for one instance: (cols (C, L) their
+    indices, P at the cell's dofs (C, d+1, L), G P on the cell (C, d, L)); a cell with fewer
+    than L pads with zero weights. cells (C, d+1) dof indices, grad (C*d, n) the cell gradients
+    (row c*d + i: component i on cell c), pm (n, nc) the masked interpolation."""
+    pm = sp.csr_matrix(pm, dtype=float, copy=True)
+    pm.eliminate_zeros()
+    cells = np.asarray(cells, dtype=np.int64)
+    n_cells, d1 = cells.shape
+    d = grad.shape[0] // max(n_cells, 1)
+    # each dof's row of P, padded to R entries (zero weights, the row's first column)
+    nnz = np.diff(pm.indptr)
+    r = max(int(nnz.max(initial=0)), 1)
+    j = np.arange(r)
+    have = j[None, :] < nnz[:, None]
+    at = np.minimum(pm.indptr[:-1, None] + j[None, :], max(pm.nnz - 1, 0))
+    row_cols = np.where(have, pm.indices[at] if pm.nnz else 0, 0)
+    row_cols = np.where(have, row_cols, row_cols[:, :1])
+    row_w = np.where(have, pm.data[at] if pm.nnz else 0.0, 0.0)
+    cols, w = row_cols[cells].reshape(n_cells, d1 * r), row_w[cells].reshape(n_cells, d1 * r)
+    pos = np.broadcast_to(np.repeat(np.arange(d1), r), cols.shape)
+    order = np.argsort(cols, axis=1, kind="stable")
+    cols, w, pos = (np.take_along_axis(v, order, 1) for v in (cols, w, pos))
+    new = np.ones(cols.shape, dtype=bool)
+    new[:, 1:] = cols[:, 1:] != cols[:, :-1]
+    slot = np.cumsum(new, 1) - 1  # the same coarse function shares a slot within a cell
+    width = int(slot.max(initial=0)) + 1
+    which = np.broadcast_to(np.arange(n_cells)[:, None], cols.shape)
+    out_cols = np.zeros((n_cells, width), dtype=np.int64)
+    out_cols[which, slot] = cols
+    cell_p = np.zeros((n_cells, d1, width))
+    np.add.at(cell_p, (which, pos, slot), w)
+    g = sp.csr_matrix(grad)
+    g_rows = (np.arange(n_cells)[:, None, None] * d + np.arange(d)[None, :, None]).repeat(d1, 2)
+    g_cols = np.broadcast_to(cells[:, None, :], g_rows.shape)
+    g_cell = np.asarray(g[g_rows.ravel(), g_cols.ravel()]).reshape(n_cells, d, d1)
+    return out_cols, cell_p, np.einsum("cdq,cql->cdl", g_cell, cell_p)
 
 
 def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
