@@ -170,13 +170,18 @@ class MeshGraph:
     u_scale: float = 1.0
     # its coarse correction (Newton steps on the coarse space): the masked interpolation P as in
     # the linear case (N, B*nc) onto ``nc`` coarse functions per instance; per cell the L coarse
-    # functions its dofs touch (``_coarse_slots``): P at the cell's dofs (C, d+1, L), G P on the
-    # cell (C, d, L), and where each pair of them lands in the stacked (B*nc, nc) operators
-    # (C, L, L); the free-dof mask (N,)
+    # functions its dofs touch (``_coarse_slots``): P at the cell's dofs (C, d+1, L) and G P on
+    # the cell (C, d, L); and per pair of them on one cell (Q pairs): the cell (Q,), the two
+    # slots as indices into (C*L,), their gradients' product (Q,) and where the pair lands in
+    # the stacked (B*nc, nc) coarse operators (Q,); the free-dof mask (N,)
     ql_P: tuple[Tensor, Tensor] | None = None
     ql_slot_P: Tensor | None = None
     ql_slot_GP: Tensor | None = None
-    ql_slot_index: Tensor | None = None
+    ql_pair_cell: Tensor | None = None
+    ql_pair_a: Tensor | None = None
+    ql_pair_b: Tensor | None = None
+    ql_pair_gg: Tensor | None = None
+    ql_pair_index: Tensor | None = None
     ql_free: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MeshGraph:
@@ -405,10 +410,18 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
                 pad = lambda a: np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width - a.shape[-1])])  # noqa: E731
                 cols = np.concatenate([pad(s[0]) for s in slots])
                 rows = np.concatenate([pad(s[0]) + i * nc_ for i, s in enumerate(slots)])
+                gp = np.concatenate([pad(s[2]) for s in slots])
+                count = np.concatenate([s[3] for s in slots])
+                used = np.arange(width)[None, :] < count[:, None]  # (C, L)
+                cell, a, b = np.nonzero(used[:, :, None] & used[:, None, :])
                 return dict(ql_P=_csr(_block_diag(ps), dtype, True),
                             ql_slot_P=torch.as_tensor(np.concatenate([pad(s[1]) for s in slots]), dtype=dtype),
-                            ql_slot_GP=torch.as_tensor(np.concatenate([pad(s[2]) for s in slots]), dtype=dtype),
-                            ql_slot_index=torch.as_tensor(rows[:, :, None] * nc_ + cols[:, None, :]),
+                            ql_slot_GP=torch.as_tensor(gp, dtype=dtype),
+                            ql_pair_cell=torch.as_tensor(cell), ql_pair_a=torch.as_tensor(cell * width + a),
+                            ql_pair_b=torch.as_tensor(cell * width + b),
+                            ql_pair_gg=torch.as_tensor(np.einsum("pd,pd->p", gp[cell, :, a], gp[cell, :, b]),
+                                                       dtype=dtype),
+                            ql_pair_index=torch.as_tensor(rows[cell, a] * nc_ + cols[cell, b]),
                             ql_free=torch.as_tensor(np.concatenate([~p.dirichlet for p in pdes]), dtype=dtype))
 
             ql.update(mesh_only("coarse_newton", coarse_newton_parts))
@@ -565,29 +578,28 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     """One Newton step of the quasilinear problem restricted to the coarse space (Galerkin:
     ``P' J(u) P c = -P' F(u)``, ``u + P c``), for a normalised u (N,). The Jacobian is exact:
     ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means. ``P' J P`` is
-    summed cell by cell over the few coarse functions each cell touches: (C, L, L) products,
-    where the whole coarse space per cell, (C, d, nc), grew with the mesh squared."""
+    summed over the pairs of coarse functions that share a cell: the whole coarse space per
+    cell, (C, d, nc), grew with the mesh squared."""
     k, gu, ku, dk = _ql_linearised(g, u)
     nb, nc = len(g.sizes), g.nc
-    gp = g.ql_slot_GP  # (C, d, L)
-    dkp = (dk.unsqueeze(-1) * g.ql_slot_P).sum(1)  # (C, L): dk/du times each coarse function
-    jp = (g.ql_meas * k)[:, None, None] * gp + (gu * g.ql_meas[:, None])[:, :, None] * dkp[:, None, :]
-    # (C, L, L): the cell's part of P' J P (a sum over the d components: batched matmuls of
-    # this size cost more)
-    local = sum(gp[:, i, :, None] * jp[:, i, None, :] for i in range(gp.shape[1]))
-    a = torch.zeros(nb * nc * nc, dtype=u.dtype, device=u.device).index_add(
-        0, g.ql_slot_index.reshape(-1), local.reshape(-1)).view(nb, nc, nc)
+    # per pair (a, b) of coarse functions on a cell: meas k (G P_a . G P_b) + meas (G P_a . grad u) (dk/du . P_b)
+    gpu = (g.ql_slot_GP * gu.unsqueeze(-1)).sum(1) * g.ql_meas[:, None]  # (C, L)
+    dkp = (dk.unsqueeze(-1) * g.ql_slot_P).sum(1)  # (C, L)
+    vals = ((g.ql_meas * k)[g.ql_pair_cell] * g.ql_pair_gg
+            + gpu.reshape(-1)[g.ql_pair_a] * dkp.reshape(-1)[g.ql_pair_b])
+    a = torch.zeros(nb * nc * nc, dtype=u.dtype, device=u.device).index_add(0, g.ql_pair_index, vals).view(nb, nc, nc)
     rc = spmm((g.ql_P[1], g.ql_P[0]), (ku - g.ql_src) * g.ql_free).view(nb, nc, 1)
     c = torch.linalg.solve(a, -rc).reshape(-1)
     return u + spmm(g.ql_P, c) / g.u_scale
 
 
 def _coarse_slots(cells: np.ndarray, grad: sp.spmatrix, pm: sp.spmatrix
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The coarse functions each cell's dofs touch, for one instance: (cols (C, L) their
-    indices, P at the cell's dofs (C, d+1, L), G P on the cell (C, d, L)); a cell with fewer
-    than L pads with zero weights. cells (C, d+1) dof indices, grad (C*d, n) the cell gradients
-    (row c*d + i: component i on cell c), pm (n, nc) the masked interpolation."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The coarse functions each cell's dofs touch, for one instance: cols (C, L) their
+    indices, P at the cell's dofs (C, d+1, L), G P on the cell (C, d, L), and count (C,) how
+    many of the L slots are the cell's (the others pad with zero weights). cells (C, d+1) dof
+    indices, grad (C*d, n) the cell gradients (row c*d + i: component i on cell c), pm (n, nc)
+    the masked interpolation."""
     pm = sp.csr_matrix(pm, dtype=float, copy=True)
     pm.eliminate_zeros()
     cells = np.asarray(cells, dtype=np.int64)
@@ -619,7 +631,7 @@ def _coarse_slots(cells: np.ndarray, grad: sp.spmatrix, pm: sp.spmatrix
     g_rows = (np.arange(n_cells)[:, None, None] * d + np.arange(d)[None, :, None]).repeat(d1, 2)
     g_cols = np.broadcast_to(cells[:, None, :], g_rows.shape)
     g_cell = np.asarray(g[g_rows.ravel(), g_cols.ravel()]).reshape(n_cells, d, d1)
-    return out_cols, cell_p, np.einsum("cdq,cql->cdl", g_cell, cell_p)
+    return out_cols, cell_p, np.einsum("cdq,cql->cdl", g_cell, cell_p), slot.max(1, initial=0) + 1
 
 
 def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
