@@ -22,6 +22,9 @@ declare -A RUNS=(
   [darcy_ksp_gamg_k16]="bench $D --pc gamg --k 16"
   [darcy_ksp_jacobi_k16]="bench $D --pc jacobi --k 16"
   [darcy_ksp_gamg_refined128_k16]="bench $D --pc gamg --k 16 --test-family darcy:n=128"
+  # on 85 x 85 vertices, the resolution of the FNO literature's Darcy figure (about 1e-2)
+  [darcy_ksp_gamg_refined84]="bench $D --pc gamg --test-family darcy:n=84"
+  [darcy_ksp_gamg_refined84_k4]="bench $D --pc gamg --k 4 --test-family darcy:n=84"
   [nonlinear_poisson_snes_k16]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32.safetensors --k 16 --test $TEST"
   [scaling_darcy]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy.png"
   # the solution-state model converges to the answer itself: in float64 past float32's 1e-7
@@ -38,6 +41,12 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
   [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
   [scaling_nonlinear_poisson_state_float64]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_nonlinear_poisson_state_float64.png"
+  # the solution-state nonlinear-poisson model on a 3x finer mesh (its coarse Newton step sums
+  # P' J P cell by cell, so its cost grows with the mesh, not the mesh squared)
+  [nonlinear_poisson_snes_state_refined96]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --test $TEST"
+  [nonlinear_poisson_snes_state_refined96_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --k 8 --test $TEST"
+  # and 8x finer (66,049 dofs), where a cold Newton step's sparse LU costs about as much as the start
+  [nonlinear_poisson_snes_state_refined256]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=256 --test $TEST"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
   [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
@@ -60,7 +69,9 @@ names=("$@")
                                  darcy_ksp_jacobi_k8 darcy_ksp_jacobi_k16_float64 darcy_ksp_gamg_k4
                                  darcy_ksp_gamg_decoded scaling_darcy_decoded nonlinear_poisson_snes_state
                                  nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state
-                                 scaling_nonlinear_poisson_state_float64)
+                                 scaling_nonlinear_poisson_state_float64 nonlinear_poisson_snes_state_refined96
+                                 nonlinear_poisson_snes_state_refined96_k8 nonlinear_poisson_snes_state_refined256
+                                 darcy_ksp_gamg_refined84 darcy_ksp_gamg_refined84_k4)
 for name in "${names[@]}"; do
   [ -n "${RUNS[$name]+x}" ] || { echo "run_pde.sh: no run named $name" >&2; exit 2; }
   echo "== $name"
