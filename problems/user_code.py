@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,11 +15,15 @@ def user_function(kind: str, target: str) -> Callable[..., Any]:
     module, _, func = target.partition(":")
     if not module or not func:
         raise ValueError(f"family '{kind}:MODULE:FUNCTION' needs a module and a function, e.g. {kind}:mymodel:build")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        # `python -m` and `python script.py` put the working folder on the path; the installed
+        # `learned-solvers` command does not, and the user's module usually sits there
+        sys.path.append(os.getcwd())
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise ValueError(f"family '{kind}:{target}': cannot import {module!r} ({exc}); run from the folder that "
-                         "holds it or add that folder to PYTHONPATH") from exc
+        raise ValueError(f"family '{kind}:{target}': cannot import {module!r} from {os.getcwd()} or the Python path "
+                         f"({exc}); run from the folder that holds it or add that folder to PYTHONPATH") from exc
     fn = getattr(mod, func, None)
     if not callable(fn):
         raise ValueError(f"family '{kind}:{target}': module {module!r} ({getattr(mod, '__file__', '?')}) has no "

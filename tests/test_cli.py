@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_demo_runs_the_lp_pipeline_and_the_core_table():
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "demo", "--epochs", "4"],
@@ -127,3 +129,27 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_pa
                               "--solver", "pdlp", "--train", "5", "--scheduler", "serial", "--out", str(out_path)],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and why in out.stderr and "labelling" not in out.stderr, out.stderr[-1000:]
+
+
+def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_path):
+    """`learned-solvers train --family cvxpy:mymodel:build` run where mymodel.py lies: the
+    installed command (unlike `python -m`) does not put that folder on the path by itself."""
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "learned-solvers"
+    if not exe.exists():
+        pytest.skip("the learned-solvers command is not installed next to this Python")
+    (tmp_path / "mymodel.py").write_text(
+        "import cvxpy as cp\n"
+        "def build(rng):\n"
+        "    x = cp.Variable(3)\n"
+        "    c = rng.uniform(1, 2, 3)\n"
+        "    return cp.Problem(cp.Minimize(c @ x + cp.sum_squares(x)), [cp.sum(x) == 1, x >= 0])\n")
+    out = subprocess.run([str(exe), "train", "--family", "cvxpy:mymodel:build", "--solver", "osqp", "--train", "12",
+                          "--epochs", "1", "--scheduler", "serial", "--out", "m.safetensors"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "m.safetensors").exists()
+    out = subprocess.run([str(exe), "train", "--family", "cvxpy:nosuchmodel:build", "--solver", "osqp",
+                          "--out", "n.safetensors"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode != 0 and "cannot import 'nosuchmodel'" in out.stderr and str(tmp_path) in out.stderr
