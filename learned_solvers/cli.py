@@ -590,6 +590,26 @@ def _check_outputs(args: argparse.Namespace) -> None:
                                  f"use one of {', '.join(sorted(kinds))} (.png by default)")
 
 
+@contextlib.contextmanager
+def _plain_warnings():
+    """The package's own warnings (a fallback to a cold start, an unseen size, ...) as one line
+    each, ``learned-solvers: warning: ...``, not with the library's source line under them."""
+    shown = warnings.showwarning
+    here = str(Path(__file__).resolve().parent)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        ours = category.__module__.split(".")[0] == __package__ or str(Path(filename).resolve()).startswith(here)
+        if not ours:
+            return shown(message, category, filename, lineno, file, line)
+        print(f"learned-solvers: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .canonical import InvalidProblemError
@@ -604,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
         _check_outputs(args)
-        with _c_stdout_to_stderr():
+        with _c_stdout_to_stderr(), _plain_warnings():
             return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)

@@ -81,6 +81,9 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
                           "--solver", "highs", "--solution", str(sol)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     printed = json.loads(out.stdout)  # stdout is the JSON alone (HiGHS' banner goes to stderr)
+    # a size this model never saw: said in one line, without the library's source line
+    assert "learned-solvers: warning: max.mps: 2 variables x 2 constraints" in out.stderr, out.stderr[-2000:]
+    assert "warmstart.py" not in out.stderr
     assert printed["sense"] == "maximize" and abs(printed["objective"] - 11.0) < 1e-9
     got = json.loads(sol.read_text())
     h = highspy.Highs()
