@@ -159,9 +159,10 @@ class LearnedPDEStarter:
         """Solve the user's dolfinx ``problem`` from the learned guess; ``problem.u`` holds the result.
 
         backend: a ``KSPBackend``/``SNESBackend`` (default: the problem's own KSP/SNES settings,
-        with fair stopping rules as in ``learned_solvers.backends.petsc``).
+        with fair stopping rules as in ``learned_solvers.backends.petsc``). Either way the
+        problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
         """
-        from .backends.petsc import KSPBackend, SNESBackend
+        from .backends.petsc import KSPBackend, SNESBackend, kept_settings
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function, to_pde
 
         kind = problem_kind(problem)
@@ -174,13 +175,14 @@ class LearnedPDEStarter:
         ok = comm.bcast(guess is not None, root=0)
         h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
         local = _scatter(problem, guess) if ok else None
-        if kind == "linear":
-            be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),
-                                       rtol=h["ksp"].getTolerances()[0])
-            res = be.solve(h, guess=local)
-        else:
-            be = backend or SNESBackend()
-            res = be.solve(h, guess=local, cold_guess=cold)
+        with kept_settings(h):  # the problem's own settings hold again for its next solve()
+            if kind == "linear":
+                be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),
+                                           rtol=h["ksp"].getTolerances()[0])
+                res = be.solve(h, guess=local)
+            else:
+                be = backend or SNESBackend()
+                res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
         res.extra["fallback"] = comm.bcast(self.last_fallback if comm.rank == 0 else None, root=0)
         return res

@@ -209,9 +209,19 @@ def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):
     fam, st, path = darcy_starter
     prob, fields = fam.load(fam.sample(1, seed=7)[0])
     cold = KSPBackend(pc_type="jacobi", rtol=1e-10).solve(petsc_handles(prob))
+    ksp = prob.solver
+    ksp.setType("cg")
+    ksp.getPC().setType("gamg")
+    ksp.setTolerances(rtol=1e-6, atol=1e-40, max_it=500)
+    ksp.setInitialGuessNonzero(False)
+    before = (ksp.getType(), ksp.getPC().getType(), ksp.getTolerances(), ksp.getInitialGuessNonzero())
     res = st.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
     assert res.status == "optimal" and res.warm_start_accepted and res.extra["inference_seconds"] > 0
     assert np.allclose(prob.u.x.array, cold.x, atol=1e-7 * np.abs(cold.x).max())
+    # the user's own settings are back for their next problem.solve(): it starts from zero again
+    assert (ksp.getType(), ksp.getPC().getType(), ksp.getTolerances(), ksp.getInitialGuessNonzero()) == before
+    prob.solve()
+    assert ksp.getIterationNumber() > 0
 
 
 def test_nan_prediction_falls_back(darcy_starter):
@@ -483,8 +493,11 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
     with pytest.raises(ValueError, match="quasilinear"):
         st2.guess(to_pde(prob, fields=fields))  # built without the residual the model feeds back
     prob, fields = fam.load(fam.sample(1, seed=4)[0])  # u back at the cold guess
+    snes = prob.solver
+    before = (snes.getTolerances(), snes.getKSP().getInitialGuessNonzero())
     res = st2.solve(prob, fields=fields, backend=SNESBackend(rtol=1e-11))
     assert res.status == "optimal" and np.allclose(res.x, cold.x, atol=1e-7)
+    assert (snes.getTolerances(), snes.getKSP().getInitialGuessNonzero()) == before  # not the bench's stopping rule
 
 
 def test_coarse_newton_jacobian_summed_by_cell_is_p_transpose_j_p():

@@ -14,6 +14,7 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import numpy as np
 
 from .base import SolveResult, Status
 
-__all__ = ["KSPBackend", "SNESBackend", "check_guess"]
+__all__ = ["KSPBackend", "SNESBackend", "check_guess", "kept_settings"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -38,6 +39,32 @@ def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | N
                       stacklevel=3)
         return None
     return g
+
+
+@contextlib.contextmanager
+def kept_settings(handles: dict[str, Any]):
+    """Put back, after the block, what a backend's ``solve`` sets on a user's KSP or SNES (its
+    type, preconditioner type, stopping rule and the inner KSP's initial-guess flag): the fair
+    stopping rule of one solve must not become the user's next ``problem.solve()``'s."""
+    snes = handles.get("snes")
+    ksp = snes.getKSP() if snes is not None else handles["ksp"]
+    ksp_state = (ksp.getType(), ksp.getPC().getType(), ksp.getTolerances(), ksp.getInitialGuessNonzero())
+    snes_state = (snes.getType(), snes.getTolerances()) if snes is not None else None
+    try:
+        yield
+    finally:
+        kind, pc, (rtol, atol, divtol, max_it), nonzero = ksp_state
+        if ksp.getType() != kind:
+            ksp.setType(kind)
+        if pc is not None and ksp.getPC().getType() != pc:
+            ksp.getPC().setType(pc)
+        ksp.setTolerances(rtol=rtol, atol=atol, divtol=divtol, max_it=max_it)
+        ksp.setInitialGuessNonzero(nonzero)
+        if snes_state is not None:
+            kind, (rtol, atol, stol, max_it) = snes_state
+            if snes.getType() != kind:
+                snes.setType(kind)
+            snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
 
 
 def _set(x: Any, values: np.ndarray) -> None:
