@@ -158,8 +158,9 @@ class LearnedPDEStarter:
               k: int | None = None) -> SolveResult:
         """Solve the user's dolfinx ``problem`` from the learned guess; ``problem.u`` holds the result.
 
-        backend: a ``KSPBackend``/``SNESBackend`` (default: the problem's own KSP/SNES settings,
-        with fair stopping rules as in ``learned_solvers.backends.petsc``). Either way the
+        backend: a ``KSPBackend``/``SNESBackend`` (default: the problem's own KSP/SNES type,
+        preconditioner, relative tolerance and iteration limit, with fair stopping rules as in
+        ``learned_solvers.backends.petsc``; 1e-8 where its rtol is 0). Either way the
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
         """
         from .backends.petsc import KSPBackend, SNESBackend, kept_settings
@@ -177,11 +178,15 @@ class LearnedPDEStarter:
         local = _scatter(problem, guess) if ok else None
         with kept_settings(h):  # the problem's own settings hold again for its next solve()
             if kind == "linear":
+                rtol, _, _, max_it = h["ksp"].getTolerances()
                 be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),
-                                           rtol=h["ksp"].getTolerances()[0])
+                                           rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
                 res = be.solve(h, guess=local)
             else:
-                be = backend or SNESBackend()
+                # the problem's own relative tolerance, applied to the cold guess's residual
+                rtol, _, _, max_it = h["snes"].getTolerances()
+                be = backend or SNESBackend(snes_type=h["snes"].getType() or "newtonls",
+                                            rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
                 res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
         res.extra["fallback"] = comm.bcast(self.last_fallback if comm.rank == 0 else None, root=0)

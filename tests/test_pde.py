@@ -498,6 +498,15 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
     res = st2.solve(prob, fields=fields, backend=SNESBackend(rtol=1e-11))
     assert res.status == "optimal" and np.allclose(res.x, cold.x, atol=1e-7)
     assert (snes.getTolerances(), snes.getKSP().getInitialGuessNonzero()) == before  # not the bench's stopping rule
+    # without a backend: the problem's own relative tolerance, applied to the cold guess's residual
+    atols = []
+    for rtol in (1e-6, 1e-10):
+        prob, fields = fam.load(fam.sample(1, seed=4)[0])
+        prob.solver.setTolerances(rtol=rtol)
+        res = st2.solve(prob, fields=fields)
+        assert res.status == "optimal" and prob.solver.getTolerances()[0] == rtol
+        atols.append(res.extra["atol"])
+    assert atols[0] == pytest.approx(1e4 * atols[1], rel=1e-9)
 
 
 def test_coarse_newton_jacobian_summed_by_cell_is_p_transpose_j_p():
