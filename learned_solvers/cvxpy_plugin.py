@@ -14,20 +14,23 @@ from typing import Any
 
 from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
-from .backends.osqp import OSQPBackend
+from .backends.osqp import OSQP_SETTINGS, OSQPBackend
 from .formats.cvxpy import qp_from_osqp_data
 from .warmstart import LearnedWarmStarter
 
 __all__ = ["LearnedOSQP"]
 
-_SOLVE_OPTIONS = {"eps_abs", "eps_rel", "max_iter", "time_limit"}
+# what a script passes to cvxpy's OSQP beyond OSQP's own settings: osqp < 1.0's name for polishing
+_ALIASES = {"polish": "polishing"}
 
 
 class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
-    k: model iterations (default: the checkpoint's); polish: active-set polish of the prediction;
-    tol: OSQP eps_abs = eps_rel (cvxpy's OSQP default 1e-5 unless given).
+    k: model iterations (default: the checkpoint's); polish: active-set polish of the prediction
+    (``prob.solve(solver=plugin, polish=True)``, as with cvxpy's OSQP, is OSQP's own polishing);
+    tol: OSQP eps_abs = eps_rel (cvxpy's OSQP default 1e-5 unless given). ``prob.solve`` takes
+    OSQP's settings by name, as with ``solver=cp.OSQP``.
     """
 
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, k: int | None = None,
@@ -43,26 +46,28 @@ class LearnedOSQP(OSQP):
     def name(self) -> str:
         return "LEARNED_OSQP"
 
-    def _backend(self, solver_opts: dict[str, Any]) -> OSQPBackend:
+    def _backend(self, solver_opts: dict[str, Any], verbose: bool = False) -> OSQPBackend:
         """The plugin's OSQP, with the options of ``prob.solve(solver=..., **options)`` that a
-        script written for cvxpy's OSQP passes (eps_abs and eps_rel equal, max_iter, time_limit)."""
-        unknown = sorted(set(solver_opts) - _SOLVE_OPTIONS)
+        script written for cvxpy's OSQP passes: any OSQP setting by name (``polish`` too), an
+        unknown one refused by name. eps_abs and eps_rel default to the plugin's ``tol``."""
+        opts = {_ALIASES.get(k, k): v for k, v in solver_opts.items()}
+        unknown = sorted(set(opts) - OSQP_SETTINGS)
         if unknown:
-            raise TypeError(f"LearnedOSQP: unknown solver options {unknown}; it takes {sorted(_SOLVE_OPTIONS)} in "
-                            "solve(), and tol=, pinned= on the plugin")
-        if not solver_opts:
+            raise TypeError(f"LearnedOSQP: unknown solver options {unknown}; it takes OSQP's settings "
+                            f"({', '.join(sorted(OSQP_SETTINGS))}), and tol=, pinned= on the plugin")
+        if verbose:
+            opts["verbose"] = True
+        if not opts:
             return self.backend
         b = self.backend
-        eps_abs, eps_rel = solver_opts.get("eps_abs", b.tol), solver_opts.get("eps_rel", b.tol)
-        if eps_abs != eps_rel:
-            raise TypeError(f"LearnedOSQP: eps_abs ({eps_abs}) and eps_rel ({eps_rel}) must be equal, the one "
-                            "tolerance the learned start is judged at")
-        return OSQPBackend(tol=float(eps_abs), pinned=b.pinned, max_iter=int(solver_opts.get("max_iter", b.max_iter)),
-                           time_limit=float(solver_opts.get("time_limit", b.time_limit)))
+        # the bench's judgement of one answer against another uses the looser of the two
+        tol = max(float(opts.get("eps_abs", b.tol)), float(opts.get("eps_rel", b.tol)))
+        return OSQPBackend(tol=tol, pinned=b.pinned, max_iter=b.max_iter, time_limit=b.time_limit,
+                           settings={**b.extra_settings, **opts})
 
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
-        res = self.starter.solve(qp, self._backend(solver_opts))
+        res = self.starter.solve(qp, self._backend(solver_opts, verbose))
         self.last = {"iterations": res.iterations, "solver_seconds": res.seconds, **res.extra}
         self.last.pop("raw", None)
         raw = res.extra["raw"]

@@ -318,8 +318,15 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
         warnings.simplefilter("ignore", OutOfFamilyWarning)
         prob.solve(solver=plugin, eps_abs=1e-6, eps_rel=1e-6)
     assert prob.status == "optimal" and abs(prob.value - ref_value) < 1e-4 * (1 + abs(ref_value))
-    with pytest.raises(TypeError, match="unknown solver options \\['rho'\\]"):
-        build(np.random.default_rng(1)).solve(solver=plugin, rho=0.5)
+    # OSQP's own settings pass through by name (osqp < 1.0's `polish` too); a misspelt one is refused
+    prob = build(np.random.default_rng(123))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfFamilyWarning)
+        prob.solve(solver=plugin, rho=0.5, polish=True, eps_abs=1e-6, eps_rel=1e-7, check_termination=7)
+    assert prob.status == "optimal" and abs(prob.value - ref_value) < 1e-4 * (1 + abs(ref_value))
+    assert prob.solver_stats.num_iters % 7 == 0  # OSQP checked every 7th iteration: the setting reached it
+    with pytest.raises(TypeError, match="unknown solver options \\['rhoo'\\]"):
+        build(np.random.default_rng(1)).solve(solver=plugin, rhoo=0.5)
 
 
 def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):

@@ -29,11 +29,21 @@ def osqp_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.nda
     return a, lo, hi, bounded
 
 
+# OSQP's own settings (osqp 1.x names), which ``OSQPBackend(settings=...)`` passes through
+OSQP_SETTINGS = frozenset({
+    "rho", "sigma", "scaling", "adaptive_rho", "adaptive_rho_interval", "adaptive_rho_tolerance",
+    "adaptive_rho_fraction", "max_iter", "eps_abs", "eps_rel", "eps_prim_inf", "eps_dual_inf", "alpha",
+    "linsys_solver", "delta", "polishing", "polish_refine_iter", "verbose", "scaled_termination",
+    "check_termination", "check_dualgap", "warm_starting", "time_limit", "cg_max_iter", "cg_tol_reduction",
+    "cg_tol_fraction", "cg_precond"})
+
+
 class OSQPBackend:
     """``osqp.OSQP`` with eps_abs = eps_rel = ``tol``.
 
     pinned: turn off adaptive rho (l2ws's setting, so that iteration counts compare starts
-    rather than the solver's adaptivity). Variable bounds become extra rows.
+    rather than the solver's adaptivity). settings: any other OSQP settings by OSQP's names
+    (``OSQP_SETTINGS``; they override the ones above). Variable bounds become extra rows.
     """
 
     name: ClassVar[str] = "osqp"
@@ -43,11 +53,15 @@ class OSQPBackend:
     default_tolerance: ClassVar[float] = 1e-4
 
     def __init__(self, *, tol: float = 1e-4, pinned: bool = False, max_iter: int = 100_000,
-                 time_limit: float = 0.0) -> None:
+                 time_limit: float = 0.0, settings: dict[str, object] | None = None) -> None:
+        unknown = sorted(set(settings or ()) - OSQP_SETTINGS)
+        if unknown:
+            raise TypeError(f"osqp: unknown settings {unknown}; OSQP's are {sorted(OSQP_SETTINGS)}")
         self.tol = tol
         self.pinned = pinned
         self.max_iter = max_iter
         self.time_limit = time_limit
+        self.extra_settings = dict(settings or {})
 
     def settings(self) -> dict[str, object]:
         opts: dict[str, object] = dict(eps_abs=self.tol, eps_rel=self.tol, max_iter=self.max_iter,
@@ -56,7 +70,7 @@ class OSQPBackend:
             opts["time_limit"] = self.time_limit
         if self.pinned:
             opts["adaptive_rho"] = False
-        return opts
+        return {**opts, **self.extra_settings}
 
     def check(self, qp: QPData) -> None:
         check_capabilities(self, qp)
