@@ -510,37 +510,39 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
 
 
 def test_coarse_newton_jacobian_summed_by_cell_is_p_transpose_j_p():
-    """The coarse Newton step sums P' J P cell by cell over the coarse functions each cell
-    touches; on a mesh whose cells straddle coarse cells (n=16, 16 coarse functions) and a batch
-    of two, it is the step from P' J P assembled column by column from the exact J v."""
+    """The coarse Newton step sums P' J P over the pairs of coarse functions that share a cell;
+    on meshes whose cells straddle coarse cells (16 coarse functions), for a batch of two on one
+    mesh and a batch of two meshes, it is the step from P' J P assembled column by column from
+    the exact J v."""
     import torch
 
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.models.mesh_gnn import FamilyNorm, _coarse_newton, _ql_jvp, build_mesh_graph, spmm
+    from learned_solvers.models.mesh_gnn import (FamilyNorm, _coarse_newton, _ql_jvp, _ql_terms, build_mesh_graph,
+                                                 spmm)
 
+    labelled = {n: label_pde(make_family(f"nonlinear-poisson:n={n}"), make_family(f"nonlinear-poisson:n={n}")
+                             .sample(2, seed=3), progress=False) for n in (16, 18)}
     fam = make_family("nonlinear-poisson:n=16")
-    pdes, sols = label_pde(fam, fam.sample(2, seed=3), progress=False)
-    norm = FamilyNorm.fit(pdes, sols)
-    g = build_mesh_graph(pdes, norm, grid=4, dtype=torch.float64, quasilinear=fam.quasilinear,
-                         coarse_correction=True)
-    assert g.nc == 16 and g.ql_slot_P.shape[-1] > 4  # some cells touch more than one coarse cell's functions
-    exact = torch.as_tensor(np.concatenate(sols) / norm.u_scale)
-    u = exact + 0.2 * torch.cos(3 * torch.arange(exact.numel(), dtype=torch.float64))
-    u = torch.where(g.mask, exact, u)
-    p = g.ql_P[0].to_dense()  # (N, 2 nc)
-    cols = _ql_jvp(g, u, [p[:, j] / norm.u_scale for j in range(p.shape[1])])
-    free = g.ql_scale != 0
-    jp = torch.stack([torch.where(free, c / torch.where(free, g.ql_scale, 1.0), 0.0) for c in cols], 1)
-    blocks = (p.T @ jp).view(2, g.nc, 2, g.nc)
-    a_ref = torch.stack([blocks[0, :, 0], blocks[1, :, 1]])
-    assert blocks[0, :, 1].abs().max() == 0 and blocks[1, :, 0].abs().max() == 0
-    from learned_solvers.models.mesh_gnn import _ql_terms
-
-    ku = _ql_terms(g, u * norm.u_scale)[2]
-    rc = (p.T @ ((ku - g.ql_src) * g.ql_free)).view(2, g.nc, 1)
-    step = torch.linalg.solve(a_ref, -rc).reshape(-1)
-    want = u + spmm(g.ql_P, step) / norm.u_scale
-    assert (_coarse_newton(g, u) - want).abs().max() <= 1e-10 * want.abs().max()
+    two_meshes = ([labelled[16][0][0], labelled[18][0][0]], [labelled[16][1][0], labelled[18][1][0]])
+    for pdes, sols in (labelled[16], two_meshes):
+        norm = FamilyNorm.fit(pdes, sols)
+        g = build_mesh_graph(pdes, norm, grid=4, dtype=torch.float64, quasilinear=fam.quasilinear,
+                             coarse_correction=True)
+        assert g.nc == 16 and g.ql_slot_P.shape[-1] > 4  # some cells touch more than one coarse cell's functions
+        exact = torch.as_tensor(np.concatenate(sols) / norm.u_scale)
+        u = exact + 0.2 * torch.cos(3 * torch.arange(exact.numel(), dtype=torch.float64))
+        u = torch.where(g.mask, exact, u)
+        p = g.ql_P[0].to_dense()  # (N, 2 nc)
+        cols = _ql_jvp(g, u, [p[:, j] / norm.u_scale for j in range(p.shape[1])])
+        free = g.ql_scale != 0
+        jp = torch.stack([torch.where(free, c / torch.where(free, g.ql_scale, 1.0), 0.0) for c in cols], 1)
+        blocks = (p.T @ jp).view(2, g.nc, 2, g.nc)
+        assert blocks[0, :, 1].abs().max() == 0 and blocks[1, :, 0].abs().max() == 0
+        a_ref = torch.stack([blocks[0, :, 0], blocks[1, :, 1]])
+        ku = _ql_terms(g, u * norm.u_scale)[2]
+        rc = (p.T @ ((ku - g.ql_src) * g.ql_free)).view(2, g.nc, 1)
+        want = u + spmm(g.ql_P, torch.linalg.solve(a_ref, -rc).reshape(-1)) / norm.u_scale
+        assert (_coarse_newton(g, u) - want).abs().max() <= 1e-10 * want.abs().max()
 
 
 def test_mesh_model_iterates_to_smaller_error_with_more_k():

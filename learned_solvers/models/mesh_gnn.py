@@ -170,7 +170,7 @@ class MeshGraph:
     u_scale: float = 1.0
     # its coarse correction (Newton steps on the coarse space): the masked interpolation P as in
     # the linear case (N, B*nc) onto ``nc`` coarse functions per instance; per cell the L coarse
-    # functions its dofs touch (``_coarse_slots``): P at the cell's dofs (C, d+1, L) and G P on
+    # functions its dofs touch (``_CoarseLayout``): P at the cell's dofs (C, d+1, L) and G P on
     # the cell (C, d, L); and per pair of them on one cell (Q pairs): the cell (Q,), the two
     # slots as indices into (C*L,), their gradients' product (Q,) and where the pair lands in
     # the stacked (B*nc, nc) coarse operators (Q,); the free-dof mask (N,)
@@ -405,23 +405,25 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         if coarse_correction:
             def coarse_newton_parts():
                 nc_ = ps[0].shape[1]
-                slots = [_coarse_slots(p.quasilinear.cells, p.quasilinear.grad, pm) for p, pm in zip(pdes, ps)]
-                width = max(s[0].shape[1] for s in slots)
+                lays: list[_CoarseLayout] = []
+                for p, pm in zip(pdes, ps):  # a batch's instances usually share one mesh: its layout once
+                    same = next((lay for lay in lays if lay.fits(p.quasilinear.cells, pm)), None)
+                    lays.append(same or _CoarseLayout.build(p.quasilinear.cells, p.quasilinear.grad, pm))
+                width = max(lay.cols.shape[1] for lay in lays)
                 pad = lambda a: np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width - a.shape[-1])])  # noqa: E731
-                cols = np.concatenate([pad(s[0]) for s in slots])
-                rows = np.concatenate([pad(s[0]) + i * nc_ for i, s in enumerate(slots)])
-                gp = np.concatenate([pad(s[2]) for s in slots])
-                count = np.concatenate([s[3] for s in slots])
-                used = np.arange(width)[None, :] < count[:, None]  # (C, L)
-                cell, a, b = np.nonzero(used[:, :, None] & used[:, None, :])
+                offs = np.cumsum([0] + [lay.cols.shape[0] for lay in lays])
+                cell = np.concatenate([lay.cell + o for lay, o in zip(lays, offs)])
+                cat = lambda f: np.concatenate([f(lay) for lay in lays])  # noqa: E731
                 return dict(ql_P=_csr(_block_diag(ps), dtype, True),
-                            ql_slot_P=torch.as_tensor(np.concatenate([pad(s[1]) for s in slots]), dtype=dtype),
-                            ql_slot_GP=torch.as_tensor(gp, dtype=dtype),
-                            ql_pair_cell=torch.as_tensor(cell), ql_pair_a=torch.as_tensor(cell * width + a),
-                            ql_pair_b=torch.as_tensor(cell * width + b),
-                            ql_pair_gg=torch.as_tensor(np.einsum("pd,pd->p", gp[cell, :, a], gp[cell, :, b]),
-                                                       dtype=dtype),
-                            ql_pair_index=torch.as_tensor(rows[cell, a] * nc_ + cols[cell, b]),
+                            ql_slot_P=torch.as_tensor(cat(lambda lay: pad(lay.cell_p)), dtype=dtype),
+                            ql_slot_GP=torch.as_tensor(cat(lambda lay: pad(lay.gp)), dtype=dtype),
+                            ql_pair_cell=torch.as_tensor(cell),
+                            ql_pair_a=torch.as_tensor(cell * width + cat(lambda lay: lay.a)),
+                            ql_pair_b=torch.as_tensor(cell * width + cat(lambda lay: lay.b)),
+                            ql_pair_gg=torch.as_tensor(cat(lambda lay: lay.gg), dtype=dtype),
+                            ql_pair_index=torch.as_tensor(np.concatenate(
+                                [(i * nc_ + lay.cols[lay.cell, lay.a]) * nc_ + lay.cols[lay.cell, lay.b]
+                                 for i, lay in enumerate(lays)])),
                             ql_free=torch.as_tensor(np.concatenate([~p.dirichlet for p in pdes]), dtype=dtype))
 
             ql.update(mesh_only("coarse_newton", coarse_newton_parts))
@@ -578,8 +580,8 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     """One Newton step of the quasilinear problem restricted to the coarse space (Galerkin:
     ``P' J(u) P c = -P' F(u)``, ``u + P c``), for a normalised u (N,). The Jacobian is exact:
     ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means. ``P' J P`` is
-    summed over the pairs of coarse functions that share a cell: the whole coarse space per
-    cell, (C, d, nc), grew with the mesh squared."""
+    summed over the pairs of coarse functions that share a cell (``_CoarseLayout``): the whole
+    coarse space per cell, (C, d, nc), grew with the mesh squared."""
     k, gu, ku, dk = _ql_linearised(g, u)
     nb, nc = len(g.sizes), g.nc
     # per pair (a, b) of coarse functions on a cell: meas k (G P_a . G P_b) + meas (G P_a . grad u) (dk/du . P_b)
@@ -593,45 +595,71 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     return u + spmm(g.ql_P, c) / g.u_scale
 
 
-def _coarse_slots(cells: np.ndarray, grad: sp.spmatrix, pm: sp.spmatrix
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The coarse functions each cell's dofs touch, for one instance: cols (C, L) their
-    indices, P at the cell's dofs (C, d+1, L), G P on the cell (C, d, L), and count (C,) how
-    many of the L slots are the cell's (the others pad with zero weights). cells (C, d+1) dof
-    indices, grad (C*d, n) the cell gradients (row c*d + i: component i on cell c), pm (n, nc)
-    the masked interpolation."""
-    pm = sp.csr_matrix(pm, dtype=float, copy=True)
-    pm.eliminate_zeros()
-    cells = np.asarray(cells, dtype=np.int64)
-    n_cells, d1 = cells.shape
-    d = grad.shape[0] // max(n_cells, 1)
-    # each dof's row of P, padded to R entries (zero weights, the row's first column)
-    nnz = np.diff(pm.indptr)
-    r = max(int(nnz.max(initial=0)), 1)
-    j = np.arange(r)
-    have = j[None, :] < nnz[:, None]
-    at = np.minimum(pm.indptr[:-1, None] + j[None, :], max(pm.nnz - 1, 0))
-    row_cols = np.where(have, pm.indices[at] if pm.nnz else 0, 0)
-    row_cols = np.where(have, row_cols, row_cols[:, :1])
-    row_w = np.where(have, pm.data[at] if pm.nnz else 0.0, 0.0)
-    cols, w = row_cols[cells].reshape(n_cells, d1 * r), row_w[cells].reshape(n_cells, d1 * r)
-    pos = np.broadcast_to(np.repeat(np.arange(d1), r), cols.shape)
-    order = np.argsort(cols, axis=1, kind="stable")
-    cols, w, pos = (np.take_along_axis(v, order, 1) for v in (cols, w, pos))
-    new = np.ones(cols.shape, dtype=bool)
-    new[:, 1:] = cols[:, 1:] != cols[:, :-1]
-    slot = np.cumsum(new, 1) - 1  # the same coarse function shares a slot within a cell
-    width = int(slot.max(initial=0)) + 1
-    which = np.broadcast_to(np.arange(n_cells)[:, None], cols.shape)
-    out_cols = np.zeros((n_cells, width), dtype=np.int64)
-    out_cols[which, slot] = cols
-    cell_p = np.zeros((n_cells, d1, width))
-    np.add.at(cell_p, (which, pos, slot), w)
-    g = sp.csr_matrix(grad)
-    g_rows = (np.arange(n_cells)[:, None, None] * d + np.arange(d)[None, :, None]).repeat(d1, 2)
-    g_cols = np.broadcast_to(cells[:, None, :], g_rows.shape)
-    g_cell = np.asarray(g[g_rows.ravel(), g_cols.ravel()]).reshape(n_cells, d, d1)
-    return out_cols, cell_p, np.einsum("cdq,cql->cdl", g_cell, cell_p), slot.max(1, initial=0) + 1
+@dataclass
+class _CoarseLayout:
+    """For one mesh, the coarse functions each cell's dofs touch: cols (C, L) their indices, P
+    at the cell's dofs (C, d+1, L) and G P on the cell (C, d, L), a cell with fewer than L
+    padding with zero weights; and every pair of them on one cell (Q pairs): the cell (Q,), the
+    two slots a, b (Q,) and their gradients' product (Q,). ``build`` from cells (C, d+1) dof
+    indices, grad (C*d, n) the cell gradients (row c*d + i: component i on cell c) and pm
+    (n, nc) the masked interpolation."""
+
+    cells: np.ndarray
+    pm: sp.csr_matrix
+    cols: np.ndarray
+    cell_p: np.ndarray
+    gp: np.ndarray
+    cell: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    gg: np.ndarray
+
+    def fits(self, cells: np.ndarray, pm: sp.spmatrix) -> bool:
+        """Whether this layout is that of (cells, pm): the same mesh and interpolation."""
+        pm = sp.csr_matrix(pm)
+        return (np.array_equal(self.cells, cells) and self.pm.shape == pm.shape
+                and np.array_equal(self.pm.indptr, pm.indptr) and np.array_equal(self.pm.indices, pm.indices)
+                and np.array_equal(self.pm.data, pm.data))
+
+    @classmethod
+    def build(cls, cells: np.ndarray, grad: sp.spmatrix, pm: sp.spmatrix) -> _CoarseLayout:
+        cells = np.asarray(cells, dtype=np.int64)
+        original = sp.csr_matrix(pm)
+        pm = sp.csr_matrix(pm, dtype=float, copy=True)
+        pm.eliminate_zeros()
+        n_cells, d1 = cells.shape
+        d = grad.shape[0] // max(n_cells, 1)
+        # each dof's row of P, padded to R entries (zero weights, the row's first column)
+        nnz = np.diff(pm.indptr)
+        r = max(int(nnz.max(initial=0)), 1)
+        j = np.arange(r)
+        have = j[None, :] < nnz[:, None]
+        at = np.minimum(pm.indptr[:-1, None] + j[None, :], max(pm.nnz - 1, 0))
+        row_cols = np.where(have, pm.indices[at] if pm.nnz else 0, 0)
+        row_cols = np.where(have, row_cols, row_cols[:, :1])
+        row_w = np.where(have, pm.data[at] if pm.nnz else 0.0, 0.0)
+        cols, w = row_cols[cells].reshape(n_cells, d1 * r), row_w[cells].reshape(n_cells, d1 * r)
+        pos = np.broadcast_to(np.repeat(np.arange(d1), r), cols.shape)
+        order = np.argsort(cols, axis=1, kind="stable")
+        cols, w, pos = (np.take_along_axis(v, order, 1) for v in (cols, w, pos))
+        new = np.ones(cols.shape, dtype=bool)
+        new[:, 1:] = cols[:, 1:] != cols[:, :-1]
+        slot = np.cumsum(new, 1) - 1  # the same coarse function shares a slot within a cell
+        width = int(slot.max(initial=0)) + 1
+        which = np.broadcast_to(np.arange(n_cells)[:, None], cols.shape)
+        out_cols = np.zeros((n_cells, width), dtype=np.int64)
+        out_cols[which, slot] = cols
+        cell_p = np.zeros((n_cells, d1, width))
+        np.add.at(cell_p, (which, pos, slot), w)
+        g = sp.csr_matrix(grad)
+        g_rows = (np.arange(n_cells)[:, None, None] * d + np.arange(d)[None, :, None]).repeat(d1, 2)
+        g_cols = np.broadcast_to(cells[:, None, :], g_rows.shape)
+        g_cell = np.asarray(g[g_rows.ravel(), g_cols.ravel()]).reshape(n_cells, d, d1)
+        gp = np.einsum("cdq,cql->cdl", g_cell, cell_p)
+        used = np.arange(width)[None, :] < (slot.max(1, initial=0) + 1)[:, None]  # (C, L)
+        cell, a, b = np.nonzero(used[:, :, None] & used[:, None, :])
+        gg = np.einsum("pd,pd->p", gp[cell, :, a], gp[cell, :, b])
+        return cls(cells=cells, pm=original, cols=out_cols, cell_p=cell_p, gp=gp, cell=cell, a=a, b=b, gg=gg)
 
 
 def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
