@@ -73,6 +73,19 @@ def test_infeasible_and_unbounded_keep_the_cold_status_when_warm(solver):
         assert warm.status == cold.status
 
 
+def test_labelling_drops_the_instances_that_do_not_solve_and_says_how_they_ended():
+    from learned_solvers.training.data import label_instances
+    from learned_solvers.training.train import train_qp_model
+
+    good, infeasible = _tiny([1.0], [2.0]), _tiny([-np.inf], [-1.0])
+    said = r"2 of 3 instances were not solved to optimality by highs .*\(infeasible 2\)"
+    with pytest.warns(RuntimeWarning, match=said):
+        kept = label_instances([infeasible, good, infeasible], scheduler="serial", progress=False)
+    assert len(kept) == 1 and kept[0].qp is good
+    with pytest.raises(ValueError, match="at least 2 solved instances, got 1"):
+        train_qp_model(kept, progress=False)
+
+
 def test_canonical_form_rejects_bad_data():
     good = dict(c=np.ones(2), A=sp.csr_matrix(np.ones((1, 2))), l=[0.0], u=[1.0], lb=[0, 0], ub=[1, 1])
     QPData(**good)

@@ -8,6 +8,7 @@ Solving is embarrassingly parallel: ``scheduler="local"`` starts a Dask ``LocalC
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,9 +37,15 @@ class Labelled:
 
 def solve_reference(qp: QPData, solver: str = "highs") -> Labelled | None:
     """Solve ``qp`` cold; ``None`` unless the solver reports an optimum with duals."""
+    out = _label(qp, solver)
+    return out if isinstance(out, Labelled) else None
+
+
+def _label(qp: QPData, solver: str = "highs") -> Labelled | str:
+    """``solve_reference``, or the status that kept the instance from being one."""
     res = make_backend(solver).solve(qp)
     if res.status != Status.OPTIMAL or res.x is None or res.y is None:
-        return None
+        return res.status if res.status != Status.OPTIMAL else "optimal without duals"
     return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective, active=res.extra.get("active"))
 
 
@@ -73,18 +80,20 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
     warning (the ``mps:`` family's rule). Order is kept."""
     if scheduler == "serial":
-        out = [solve_reference(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
+        out = [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
     else:
         from dask.distributed import as_completed
 
         with dask_client(scheduler, workers) as client:
-            futures = client.map(solve_reference, list(qps), solver=solver, pure=False)
+            futures = client.map(_label, list(qps), solver=solver, pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
             out = [None] * len(futures)
             for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
                 out[index[fut.key]] = fut.result()
-    kept = [o for o in out if o is not None]
+    kept = [o for o in out if isinstance(o, Labelled)]
     if len(kept) < len(out):
-        warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality and were dropped",
-                      RuntimeWarning, stacklevel=2)
+        why = Counter(o for o in out if not isinstance(o, Labelled))
+        said = ", ".join(f"{status} {count}" for status, count in why.most_common())
+        warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality by {solver} "
+                      f"and were dropped ({said})", RuntimeWarning, stacklevel=2)
     return kept

@@ -100,7 +100,8 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     (``training.distributed``) every rank passes the same ``data`` and trains on its share of
     each epoch's batches, with gradients averaged by DDP; every rank returns the same model."""
     if len(data) < 2:
-        raise ValueError("training needs at least 2 solved instances")
+        raise ValueError(f"training needs at least 2 solved instances, got {len(data)}: the family's instances "
+                         "must solve to optimality (the warnings above say how the others ended)")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(data))

@@ -91,7 +91,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     torchrun every rank passes the same data and trains on its share of each epoch's batches
     (DDP), as ``train_qp_model`` does."""
     if len(pdes) < 2:
-        raise ValueError("training needs at least 2 solved instances")
+        raise ValueError(f"training needs at least 2 solved instances, got {len(pdes)}: the family's instances "
+                         "must solve to optimality (the warnings above say how the others ended)")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(pdes))
