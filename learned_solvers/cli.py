@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the main job on embedded defaults (CPU, minutes)")
     d.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="seed of the instances and of training (default 0)")
     d.add_argument("--epochs", type=_positive, default=10, help="training epochs of the LP model")
     d.add_argument("--scheduler", default="local", help="labelling: 'local' Dask cluster, an address, or 'serial'")
     d.set_defaults(func=_cmd_demo)
@@ -383,12 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve MPS/LP files with a learned warm start")
     s.add_argument("instances", nargs="+", metavar="instance",
                    help="an .mps/.lp file (optionally .gz); several: one JSON line each on stdout")
-    s.add_argument("--checkpoint", required=True)
-    s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"])
+    s.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
+    s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"], help="default pdlp")
     s.add_argument("--k", type=_positive, default=None, help="model iterations (default: the checkpoint's)")
-    s.add_argument("--tol", type=float, default=None)
+    s.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     s.add_argument("--no-polish", action="store_true", help="hand the raw prediction to the solver")
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     s.add_argument("--solution", default=None,
                    help="JSON file for the solution: primal values by column name, row duals by row name "
                         "(several instances: a folder of NAME.json)")
@@ -410,14 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
                         "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
                         "for symmetric linear and for quasilinear problems); off: decode it from the hidden state")
-    b.add_argument("--train", type=_positive, default=200)
-    b.add_argument("--test", type=_positive, default=30)
-    b.add_argument("--k", type=_positive, default=None)
+    b.add_argument("--train", type=_positive, default=200, help="training instances (default 200)")
+    b.add_argument("--test", type=_positive, default=30, help="held-out instances (default 30)")
+    b.add_argument("--k", type=_positive, default=None, help="model iterations (default: the automatic k)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
-    b.add_argument("--no-polish", action="store_true")
+    b.add_argument("--no-polish", action="store_true", help="LP/QP: hand the raw prediction to the solver")
     b.add_argument("--out", default=None, help="JSON report path")
     b.add_argument("--plot", default=None, help="PNG path: per-instance iteration and time ratios")
     b.set_defaults(training_defaults={n: b.get_default(n) for n in (
@@ -433,34 +433,35 @@ def build_parser() -> argparse.ArgumentParser:
     pt.set_defaults(func=_cmd_plot)
 
     c = sub.add_parser("scaling", help="error, solver iterations and time against model iterations k")
-    c.add_argument("--checkpoint", required=True)
+    c.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
     c.add_argument("--family", required=True, help="the checkpoint's family spec")
-    c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"])
+    c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
+                   help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
     c.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg)")
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "
                         "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
     c.add_argument("--ks", type=_ks, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
-    c.add_argument("--test", type=_positive, default=20)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--test", type=_positive, default=20, help="held-out instances (default 20)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
     c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
-    c.add_argument("--device", default="cpu")
+    c.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     c.add_argument("--out", default=None, help="JSON report path")
     c.add_argument("--plot", default=None, help="PNG path")
     c.set_defaults(func=_cmd_scaling)
 
     se = sub.add_parser("sensitivity", help="solver iterations from the optimum moved by a relative error "
                         "(how accurate a start must be; no model involved)")
-    se.add_argument("--family", required=True)
+    se.add_argument("--family", required=True, help="a family spec, as for bench")
     se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                     help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
     se.add_argument("--noise", type=_fractions, default=_fractions("1e-4,1e-3,1e-2,5e-2,0.15"),
                     help="relative start errors, comma-separated")
-    se.add_argument("--test", type=_positive, default=10)
-    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--test", type=_positive, default=10, help="held-out instances (default 10)")
+    se.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
     se.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
-    se.add_argument("--pinned", action="store_true", help="OSQP: fixed rho, termination checked every iteration")
+    se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     se.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg; jacobi, ilu, ...)")
     se.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
     se.add_argument("--direction", default="random", choices=["random", "smooth"],
@@ -471,10 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.set_defaults(func=_cmd_sensitivity)
 
     pl = sub.add_parser("paper-lp", help="reproduce Table 1 of the implicit-models paper (implicit vs explicit GNN)")
-    pl.add_argument("--train", type=_positive, default=2500)
-    pl.add_argument("--test", type=_positive, default=1000)
+    pl.add_argument("--train", type=_positive, default=2500, help="training instances (default 2500, the paper's)")
+    pl.add_argument("--test", type=_positive, default=1000, help="test instances (default 1000, the paper's)")
     pl.add_argument("--widths", type=_ks, default=_ks("4,8,16,32"), help="embedding widths, comma-separated")
-    pl.add_argument("--epochs", type=_positive, default=20)
+    pl.add_argument("--epochs", type=_positive, default=20, help="training epochs per model (default 20)")
     pl.add_argument("--lr", type=float, default=None,
                     help="Adam learning rate, cosine decay over the epochs (default: PaperLPConfig's)")
     pl.add_argument("--train-k", type=int, default=32, help="implicit training iterations = explicit depth")
