@@ -1,10 +1,13 @@
-"""cvxpy plugin: ``prob.solve(solver=LearnedOSQP(checkpoint))`` instead of ``solver=cp.OSQP``.
+"""cvxpy plugins: ``prob.solve(solver=LearnedOSQP(checkpoint))`` instead of ``solver=cp.OSQP``,
+and ``prob.solve(solver=LearnedSolver(checkpoint, solver="pdlp"))`` for PDLP, SCS or HiGHS.
 
-The plugin is cvxpy's own OSQP interface with one change: before OSQP runs, the learned
+``LearnedOSQP`` is cvxpy's own OSQP interface with one change: before OSQP runs, the learned
 model predicts a primal-dual start from the compiled problem and hands it to
-``OSQP.warm_start``. ``prob.value``, ``Variable.value`` and ``dual_value`` work as with OSQP;
-``prob.solver_stats.extra_stats`` carries OSQP's result (``info.iter``) and the plugin's
-figures are in ``plugin.last`` (inference seconds, fallback reason).
+``OSQP.warm_start``. ``LearnedSolver`` compiles the problem the same way (cvxpy's QP chain,
+the form ``cvxpy:MODULE:FUNCTION`` families train on) and solves it with another backend from
+the learned start. ``prob.value``, ``Variable.value`` and ``dual_value`` work as with cvxpy's
+own solvers; ``prob.solver_stats`` has the solver's iterations and the plugin's figures are in
+``plugin.last`` (inference seconds, fallback reason).
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+from cvxpy import settings as cvxpy_settings
 from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
+from .backends import Status, make_backend
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
-from .formats.cvxpy import qp_from_osqp_data
+from .formats.cvxpy import osqp_like, qp_from_osqp_data
 from .warmstart import LearnedWarmStarter
 
-__all__ = ["LearnedOSQP"]
+__all__ = ["LearnedOSQP", "LearnedSolver"]
 
 # what a script passes to cvxpy's OSQP beyond OSQP's own settings: osqp < 1.0's name for polishing
 _ALIASES = {"polish": "polishing"}
@@ -74,3 +80,53 @@ class LearnedOSQP(OSQP):
         return raw
 
 
+
+
+# our statuses as OSQP's codes, which cvxpy's OSQP interface inverts (12: one OSQP lacks)
+_OSQP_CODE = {Status.OPTIMAL: 1, Status.INFEASIBLE: 3, Status.UNBOUNDED: 5, Status.LIMIT: 7, Status.ERROR: 11,
+              Status.INFEASIBLE_OR_UNBOUNDED: 12}
+
+
+class LearnedSolver(OSQP):
+    """PDLP, SCS or HiGHS (or OSQP) from a learned warm start, as a cvxpy solver:
+    ``prob.solve(solver=LearnedSolver("lp.safetensors", solver="pdlp", tol=1e-6))``.
+
+    The problem is compiled by cvxpy's QP chain, as for OSQP and as the ``cvxpy:`` family the
+    checkpoint was trained on; the chosen backend solves it (its options by keyword: ``tol``,
+    ``pinned``, ... as ``learned_solvers.backends.make_backend`` takes them) and the answer goes
+    back through cvxpy's inversion. k, polish: as ``LearnedOSQP``.
+    """
+
+    STATUS_MAP = {**OSQP.STATUS_MAP, 12: cvxpy_settings.INFEASIBLE_OR_UNBOUNDED}
+
+    def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str = "pdlp",
+                 k: int | None = None, polish: bool = True, **options: Any) -> None:
+        super().__init__()
+        self.backend = make_backend(solver, **options)
+        self.starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
+                        else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
+        if k is not None:
+            self.starter.k = k
+        self.last: dict[str, Any] = {}
+
+    def name(self) -> str:
+        return f"LEARNED_{self.backend.name.upper()}"
+
+    def import_solver(self) -> None:
+        return None  # the backend imports its solver when it runs
+
+    def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
+        if solver_opts:
+            raise TypeError(f"{self.name()}: solver options go to the plugin, LearnedSolver(..., "
+                            f"solver={self.backend.name!r}, option=value), not to solve(): got {sorted(solver_opts)}")
+        qp = qp_from_osqp_data(data, name="cvxpy-problem")
+        res = self.starter.solve(qp, self.backend)
+        self.last = {"iterations": res.iterations, "solver_seconds": res.seconds, **res.extra}
+        self.last.pop("raw", None)
+        code = _OSQP_CODE.get(res.status, 11)
+        x = res.x if res.x is not None else np.full(qp.n, np.nan)
+        y = res.y if res.y is not None else np.full(qp.m, np.nan)
+        out = osqp_like(x, y, objective=res.objective if res.x is not None else np.nan, iterations=res.iterations,
+                        seconds=res.seconds, status_val=code)
+        out.prim_inf_cert = np.full(qp.m, np.nan)  # no certificate in OSQP's convention from these solvers
+        return out

@@ -329,6 +329,47 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
         build(np.random.default_rng(1)).solve(solver=plugin, rhoo=0.5)
 
 
+def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
+    """A cvxpy LP script switches to a learned start for PDLP, SCS or HiGHS with one line
+    (`solver=LearnedSolver(ck, solver=...)`): cvxpy's answer, values and duals as with cvxpy's
+    own HiGHS; infeasible and unbounded problems keep the backend's cold status."""
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers.backends import make_backend
+    from learned_solvers.cvxpy_plugin import LearnedSolver
+    from learned_solvers.formats.cvxpy import from_cvxpy
+    from tests.cvxpy_transport import build
+
+    fam = make_family("cvxpy:tests.cvxpy_transport:build")
+    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False)
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
+    path = starter.save(tmp_path / "transport.safetensors")
+
+    ref = build(np.random.default_rng(5))
+    ref.solve(solver=cp.HIGHS)
+    for solver, opts in (("pdlp", {"tol": 1e-7}), ("scs", {"tol": 1e-7}), ("highs", {})):
+        prob = build(np.random.default_rng(5))
+        plugin = LearnedSolver(path, solver=solver, **opts)
+        prob.solve(solver=plugin)  # the one-line change
+        assert prob.status == "optimal" and abs(prob.value - ref.value) <= 1e-5 * (1 + abs(ref.value)), solver
+        assert np.allclose(prob.variables()[0].value, ref.variables()[0].value, atol=1e-3), solver
+        assert np.allclose(prob.constraints[0].dual_value, ref.constraints[0].dual_value, atol=1e-3), solver
+        assert plugin.last["inference_seconds"] > 0 and prob.solver_stats.solver_name == f"LEARNED_{solver.upper()}"
+        with pytest.raises(TypeError, match="solver options go to the plugin"):
+            build(np.random.default_rng(5)).solve(solver=plugin, max_iters=10)
+    with pytest.raises(TypeError, match="unknown options"):
+        LearnedSolver(path, solver="pdlp", eps=1e-3)
+
+    x = cp.Variable(2)
+    for prob in (cp.Problem(cp.Minimize(cp.sum(x)), [x >= 0, cp.sum(x) <= -1]),  # infeasible
+                 cp.Problem(cp.Minimize(-x[0]), [x >= 0])):  # unbounded
+        for solver in ("pdlp", "scs", "highs"):
+            cold = make_backend(solver).solve(from_cvxpy(prob)[0])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a size the model never saw
+                prob.solve(solver=LearnedSolver(path, solver=solver))
+            assert prob.status == cold.status, (solver, prob.status, cold.status)
+
+
 def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     fam, _, path = trained
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
