@@ -17,7 +17,7 @@ from ._version import __version__
 
 _LAZY = {
     "LearnedWarmStarter": "warmstart", "OutOfFamilyWarning": "warmstart", "UnseenSizeWarning": "warmstart",
-    "LearnedPDEStarter": "warmstart_pde", "LearnedOSQP": "cvxpy_plugin",
+    "LearnedPDEStarter": "warmstart_pde", "LearnedOSQP": "cvxpy_plugin", "LearnedSolver": "cvxpy_plugin",
     "read_problem": "formats.mps", "make_backend": "backends", "SolveResult": "backends", "Status": "backends",
     "WarmStart": "backends", "QPData": "canonical", "InvalidProblemError": "canonical",
 }
