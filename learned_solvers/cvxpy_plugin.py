@@ -30,6 +30,16 @@ __all__ = ["LearnedOSQP", "LearnedSolver"]
 _ALIASES = {"polish": "polishing"}
 
 
+def _starter(checkpoint: str | os.PathLike[str] | LearnedWarmStarter, k: int | None,
+             polish: bool) -> LearnedWarmStarter:
+    """The plugins' model: a checkpoint's (k and polish as given) or the caller's own starter."""
+    starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
+               else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
+    if k is not None:
+        starter.k = k
+    return starter
+
+
 class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
@@ -42,10 +52,7 @@ class LearnedOSQP(OSQP):
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, k: int | None = None,
                  polish: bool = True, tol: float = 1e-5, pinned: bool = False) -> None:
         super().__init__()
-        self.starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
-                        else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
-        if k is not None:
-            self.starter.k = k
+        self.starter = _starter(checkpoint, k, polish)
         self.backend = OSQPBackend(tol=tol, pinned=pinned)
         self.last: dict[str, Any] = {}
 
@@ -103,10 +110,7 @@ class LearnedSolver(OSQP):
                  k: int | None = None, polish: bool = True, **options: Any) -> None:
         super().__init__()
         self.backend = make_backend(solver, **options)
-        self.starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
-                        else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
-        if k is not None:
-            self.starter.k = k
+        self.starter = _starter(checkpoint, k, polish)
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:
