@@ -296,8 +296,8 @@ def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
 
 
 def test_extraction_reuses_the_dof_layout_until_the_mesh_moves():
-    """to_pde keeps the dof coordinates of a function space between calls; moving the mesh
-    (or a new space) makes them afresh."""
+    """to_pde keeps the dof coordinates of a function space (and a quasilinear problem's
+    simplices) between calls; moving the mesh (or a new space) makes them afresh."""
     from learned_solvers.formats import dolfinx as adapter
 
     prob, exact = _poisson_linear_exact(n=6, prefix="t_layout_")
@@ -310,6 +310,17 @@ def test_extraction_reuses_the_dof_layout_until_the_mesh_moves():
     moved = to_pde(prob, fields={"one": 1.0})
     assert np.allclose(moved.coords[:, 0], 2.0 * first.coords[:, 0]) and np.array_equal(moved.coords[:, 1],
                                                                                       first.coords[:, 1])
+    # and a quasilinear problem's cells and basis gradients
+    fam = make_family("nonlinear-poisson:n=6")
+    prob, fields = fam.load(fam.sample(1, seed=0)[0])
+    first = to_pde(prob, fields=fields, quasilinear=fam.quasilinear)
+    again = to_pde(prob, fields=fields, quasilinear=fam.quasilinear)
+    assert np.array_equal(again.quasilinear.grad.toarray(), first.quasilinear.grad.toarray())
+    V = prob.u.function_space
+    adapter._kept(V, "simplices", lambda: pytest.fail("the simplices were not kept"))
+    V.mesh.geometry.x[:, 0] *= 2.0
+    moved = to_pde(prob, fields=fields, quasilinear=fam.quasilinear)  # its own residual check passes on the new mesh
+    assert np.allclose(moved.quasilinear.grad.toarray()[0::2], 0.5 * first.quasilinear.grad.toarray()[0::2])
 
 
 def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():

@@ -70,25 +70,34 @@ def _n_owned(V) -> int:
     return V.dofmap.index_map.size_local * V.dofmap.index_map_bs
 
 
-_LAYOUTS: dict[int, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = {}
-_LAYOUTS_KEPT = 8
+_KEPT: dict[tuple[int, str], tuple[Any, np.ndarray, Any]] = {}
+_KEPT_SPACES = 8
+
+
+def _kept(V, what: str, make: Callable[[], Any]) -> Any:
+    """``make()``, kept per function space and ``what`` between calls (a family solves every
+    instance on one space, and these parts depend on its mesh alone), made afresh if the space
+    is gone or its mesh has moved. What it returns is shared between calls: read-only."""
+    geo = V.mesh.geometry.x
+    hit = _KEPT.get((id(V), what))
+    if hit is not None and hit[0]() is V and np.array_equal(hit[1], geo):
+        return hit[2]
+    value = make()
+    for key in [k for k, v in _KEPT.items() if v[0]() is None]:
+        del _KEPT[key]
+    if len(_KEPT) >= _KEPT_SPACES * 2:
+        del _KEPT[next(iter(_KEPT))]
+    for arr in value if isinstance(value, tuple) else (value,):
+        if isinstance(arr, np.ndarray):
+            arr.flags.writeable = False
+    _KEPT[(id(V), what)] = (weakref.ref(V), geo.copy(), value)
+    return value
 
 
 def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
-    """``_layout_of(V, n_owned)``, kept per function space between calls (a family solves
-    every instance on one space; for a mixed space the sub-space collapses cost more than the
-    assembly), and made afresh if the space is gone or its mesh has moved."""
-    geo = V.mesh.geometry.x
-    hit = _LAYOUTS.get(id(V))
-    if hit is not None and hit[0]() is V and hit[2].shape[0] == n_owned and np.array_equal(hit[1], geo):
-        return hit[2], hit[3]
-    xyz, comp = _layout_of(V, n_owned)
-    for key in [k for k, v in _LAYOUTS.items() if v[0]() is None]:
-        del _LAYOUTS[key]
-    if len(_LAYOUTS) >= _LAYOUTS_KEPT:
-        del _LAYOUTS[next(iter(_LAYOUTS))]
-    xyz.flags.writeable = comp.flags.writeable = False  # shared between calls
-    _LAYOUTS[id(V)] = (weakref.ref(V), geo.copy(), xyz, comp)
+    """``_layout_of(V, n_owned)``, kept per function space (``_kept``; for a mixed space the
+    sub-space collapses cost more than the assembly)."""
+    xyz, comp = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
     return xyz, comp
 
 
@@ -268,7 +277,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
 def _quasilinear_local(problem: Any, V, n_owned: int, mask: np.ndarray, bcv: np.ndarray,
                        coords: np.ndarray) -> tuple:
     """This rank's part of the quasilinear residual (collective: evaluates the SNES residual):
-    owned cells with global dof indices (C, d+1), basis gradients (C, d+1, d), volumes (C,), and
+    owned cells with global dof indices (C, d+1), basis gradients (C*d, n_global), volumes (C,), and
     the residual F at two states with the Dirichlet values imposed, (u1, F(u1), u2, F(u2)) on the
     owned dofs."""
     if problem_kind(problem) != "nonlinear":
@@ -279,20 +288,31 @@ def _quasilinear_local(problem: Any, V, n_owned: int, mask: np.ndarray, bcv: np.
     if V.num_sub_spaces or V.dofmap.index_map_bs != 1 or int(getattr(el, "degree", -1)) != 1 or tdim != gdim:
         raise UnsupportedProblemError("the quasilinear residual needs a scalar P1 space on a mesh of full dimension")
     n_cells = msh.topology.index_map(tdim).size_local
-    cells = np.asarray(V.dofmap.list)[:n_cells]
-    if cells.shape[1] != tdim + 1:
+    if np.asarray(V.dofmap.list).shape[1] != tdim + 1:
         raise UnsupportedProblemError("the quasilinear residual needs simplex cells (triangles, tetrahedra)")
+    glob, grad, measure = _kept(V, "simplices", lambda: _simplices(V, n_cells, tdim, gdim))
+    free = ~mask[:n_owned]
+    u1 = np.where(free, 0.0, bcv[:n_owned])
+    scale = 1.0 + msh.comm.allreduce(float(np.abs(bcv).max(initial=0.0)), op=_mpi_max())
+    u2 = u1 + np.where(free, scale * np.sin(1.0 + 7.0 * coords[:, 0] + 3.0 * coords[:, -1]), 0.0)
+    return glob, grad, measure, u1, _residual_owned(problem, u1), u2, _residual_owned(problem, u2)
+
+
+def _simplices(V, n_cells: int, tdim: int, gdim: int) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """This rank's owned P1 simplices: their global dof indices (C, d+1), the gradients of the
+    basis on each (C*d, n_global) (row c*d + i: component i on cell c) and volumes (C,)."""
+    cells = np.asarray(V.dofmap.list)[:n_cells]
     xc = V.tabulate_dof_coordinates()[:, :gdim][cells]  # (C, d+1, d)
     jac = np.transpose(xc[:, 1:] - xc[:, :1], (0, 2, 1))  # (C, d, d): columns are the edges from vertex 0
     jinv = np.linalg.inv(jac)  # row i: grad of barycentric coordinate i+1
     grads = np.concatenate([-jinv.sum(1, keepdims=True), jinv], 1)  # (C, d+1, d)
     measure = np.abs(np.linalg.det(jac)) / float(np.prod(np.arange(1, tdim + 1)))
     glob = V.dofmap.index_map.local_to_global(cells.ravel().astype(np.int32)).reshape(cells.shape)
-    free = ~mask[:n_owned]
-    u1 = np.where(free, 0.0, bcv[:n_owned])
-    scale = 1.0 + msh.comm.allreduce(float(np.abs(bcv).max(initial=0.0)), op=_mpi_max())
-    u2 = u1 + np.where(free, scale * np.sin(1.0 + 7.0 * coords[:, 0] + 3.0 * coords[:, -1]), 0.0)
-    return glob, grads, measure, u1, _residual_owned(problem, u1), u2, _residual_owned(problem, u2)
+    n_global = V.dofmap.index_map.size_global
+    rows = np.broadcast_to(np.arange(n_cells)[:, None, None] * gdim + np.arange(gdim)[None, None, :], grads.shape)
+    cols = np.broadcast_to(glob[:, :, None], grads.shape)
+    grad = sp.csr_matrix((grads.ravel(), (rows.ravel(), cols.ravel())), shape=(n_cells * gdim, n_global))
+    return glob, grad, measure
 
 
 def _residual_owned(problem: Any, v: np.ndarray) -> np.ndarray:
@@ -319,14 +339,10 @@ def _quasilinear_residual(pde: PDEData, parts: list[tuple], coeff: tuple[float, 
     The source is read off the problem's own residual at the first state, and the result is
     checked against that residual at the second: a problem of another form is refused rather
     than given a wrong residual."""
-    cells = np.concatenate([p[0] for p in parts])
-    grads = np.concatenate([p[1] for p in parts])
-    measure = np.concatenate([p[2] for p in parts])
+    cells = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    grad = parts[0][1] if len(parts) == 1 else sp.vstack([p[1] for p in parts]).tocsr()
+    measure = parts[0][2] if len(parts) == 1 else np.concatenate([p[2] for p in parts])
     u1, f1, u2, f2 = (np.concatenate([p[i] for p in parts]) for i in (3, 4, 5, 6))
-    n_cells, d1, d = grads.shape
-    rows = np.broadcast_to((np.arange(n_cells)[:, None, None] * d + np.arange(d)[None, None, :]), grads.shape)
-    cols = np.broadcast_to(cells[:, :, None], grads.shape)
-    grad = sp.csr_matrix((grads.ravel(), (rows.ravel(), cols.ravel())), shape=(n_cells * d, pde.n))
     q = QuasilinearResidual(cells=cells, grad=grad, measure=measure, coeff=coeff, source=np.zeros(pde.n))
     free = ~pde.dirichlet
     q.source = np.where(free, q.residual(u1) - f1, 0.0)
