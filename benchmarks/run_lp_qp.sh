@@ -3,6 +3,7 @@
 # instances, inference counted. Results land in benchmarks/results/*.json (and *.txt tables).
 # Usage: bash benchmarks/run_lp_qp.sh [NAME ...]   (no NAME: all). 2-12 minutes a run on 2 cores.
 # Netlib families: those whose cold PDLP solve takes >= 1,000 iterations at 1e-6, misses included.
+{  # read whole before it runs: editing this file during a run cannot change the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
@@ -47,6 +48,9 @@ names=("$@")
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6)
+for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
+  [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
+done
 for name in "${names[@]}"; do
   echo "== $name"
   if [[ ${RUNS[$name]} == *--checkpoint* ]]; then
@@ -58,3 +62,5 @@ for name in "${names[@]}"; do
   $PY -m learned_solvers.cli bench $COMMON ${RUNS[$name]} --save-checkpoint "runs/$name.safetensors" \
     --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"
 done
+exit
+}

@@ -5,6 +5,7 @@
 # Usage: bash benchmarks/run_pde.sh [NAME ...]   (no NAME: all, in the order below). The runs that
 # train (navier_stokes_snes, nonlinear_poisson_snes, darcy_ksp_gamg, nonlinear_poisson_snes_w64_k16)
 # save the checkpoints in runs/ that the others load.
+{  # read whole before it runs: editing this file during a run cannot change the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LS=${LS:-.venv/bin/learned-solvers}
@@ -72,8 +73,12 @@ names=("$@")
                                  scaling_nonlinear_poisson_state_float64 nonlinear_poisson_snes_state_refined96
                                  nonlinear_poisson_snes_state_refined96_k8 nonlinear_poisson_snes_state_refined256
                                  darcy_ksp_gamg_refined84 darcy_ksp_gamg_refined84_k4)
+for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
+  [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
+done
 for name in "${names[@]}"; do
-  [ -n "${RUNS[$name]+x}" ] || { echo "run_pde.sh: no run named $name" >&2; exit 2; }
   echo "== $name"
   $LS ${RUNS[$name]} --out "$R/$name.json" | tee "$R/$name.txt"
 done
+exit
+}

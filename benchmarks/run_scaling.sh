@@ -2,6 +2,7 @@
 # Test-time compute figures: train a checkpoint per family, then `learned-solvers scaling`.
 # Results: benchmarks/results/scaling-*.json and .png (checkpoints stay in runs/, not committed).
 # FROM_BENCH=1: no training; use the model `bash benchmarks/run_lp_qp.sh NAME-SOLVER` saved.
+{  # read whole before it runs: editing this file during a run cannot change the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/env.sh)
@@ -40,3 +41,5 @@ for n in "${names[@]}"; do
     *) echo "unknown scaling run $n" >&2; exit 2 ;;
   esac
 done
+exit
+}

@@ -3,6 +3,7 @@
 # optimum moved by a relative error, on the held-out instances the LP/QP benches test on.
 #   bash benchmarks/run_sensitivity.sh            every run below
 #   bash benchmarks/run_sensitivity.sh sc105 mpc  some of them
+{  # read whole before it runs: editing this file during a run cannot change the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LS=${LS:-.venv/bin/learned-solvers}
@@ -30,7 +31,12 @@ names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(random-lp sc105 kb2 share1b portfolio mpc darcy-jacobi darcy-jacobi-smooth
                                   darcy-jacobi-rtol1e-5-smooth darcy-gamg darcy-gamg-smooth nonlinear-poisson
                                   nonlinear-poisson-smooth navier-stokes-smooth)
+for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
+  [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
+done
 for n in "${names[@]}"; do
   $LS sensitivity ${RUNS[$n]} --test ${TEST:-10} --out $R/sensitivity-$n.json --plot $R/sensitivity-$n.png \
     | tee $R/sensitivity-$n.txt
 done
+exit
+}
