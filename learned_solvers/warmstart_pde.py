@@ -54,6 +54,12 @@ class LearnedPDEStarter:
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
 
+    def __repr__(self) -> str:
+        sig = self.signature or {}
+        return (f"LearnedPDEStarter(family={self.family!r}, k={self.k}, {sig.get('element', '?')} degree "
+                f"{sig.get('degree', '?')}, fields={sig.get('field_names', [])}, precision={self.precision!r}, "
+                f"device={self.device!r})")
+
     def save(self, path: str | Path, **meta: Any) -> Path:
         # trained in float32: the weights are saved so whatever precision runs them now
         state = {n: v.float() if v.is_floating_point() else v for n, v in self.model.state_dict().items()}

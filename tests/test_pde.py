@@ -183,6 +183,7 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
     a, _ = st.guess(pde)
     b, _ = st2.guess(pde)
     assert np.allclose(a, b)
+    assert repr(st2).startswith(f"LearnedPDEStarter(family={fam.family_key()!r}, k=") and "fields=['a']" in repr(st2)
     with pytest.raises(CheckpointError, match="family"):
         LearnedPDEStarter.from_checkpoint(path, family="nonlinear-poisson:modes=3,amplitude=150.0")
     nl = make_family("nonlinear-poisson:n=8")
