@@ -79,8 +79,8 @@ class LearnedWarmStarter:
         self.sizes = {(int(n), int(m)) for n, m in sizes} if sizes else None
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{n}x{m}" for n, m in sorted(self.sizes)[:3]) + (", ..." if len(self.sizes) > 3 else "") \
-            if self.sizes else "any"
+        shown = sorted(self.sizes or ())
+        sizes = ", ".join(f"{n}x{m}" for n, m in shown[:3]) + (", ..." if len(shown) > 3 else "") if shown else "any"
         return (f"LearnedWarmStarter(family={self.family!r}, k={self.k or self.default_k}"
                 f"{'' if self.k else ' (automatic)'}, polish={self.polish}, sizes=[{sizes}] (variables x "
                 f"constraints), device={self.device!r})")
