@@ -289,15 +289,20 @@ def test_cli_reports_bad_input_clearly(tmp_path):
     assert proc.returncode == 2 and "bad.mps" in proc.stderr
 
 
+def _tiny_cvxpy_checkpoint(module: str, tmp_path):
+    """A model of the cvxpy family ``module:build``, trained a little (16 instances, 2 epochs)."""
+    fam = make_family(f"cvxpy:{module}:build")
+    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False)
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
+    return starter.save(tmp_path / f"{module.rsplit('.', 1)[-1]}.safetensors")
+
+
 def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
     cp = pytest.importorskip("cvxpy")
     from learned_solvers.cvxpy_plugin import LearnedOSQP
     from tests.cvxpy_portfolio import build
 
-    fam = make_family("cvxpy:tests.cvxpy_portfolio:build")
-    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False)
-    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
-    path = starter.save(tmp_path / "portfolio.safetensors")
+    path = _tiny_cvxpy_checkpoint("tests.cvxpy_portfolio", tmp_path)
 
     prob = build(np.random.default_rng(123))
     prob.solve(solver=cp.OSQP, eps_abs=1e-5, eps_rel=1e-5)
@@ -341,10 +346,7 @@ def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
     from learned_solvers.formats.cvxpy import from_cvxpy
     from tests.cvxpy_transport import build
 
-    fam = make_family("cvxpy:tests.cvxpy_transport:build")
-    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False)
-    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
-    path = starter.save(tmp_path / "transport.safetensors")
+    path = _tiny_cvxpy_checkpoint("tests.cvxpy_transport", tmp_path)
 
     ref = build(np.random.default_rng(5))
     ref.solve(solver=cp.HIGHS)
