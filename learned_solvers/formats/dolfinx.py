@@ -70,28 +70,31 @@ def _n_owned(V) -> int:
     return V.dofmap.index_map.size_local * V.dofmap.index_map_bs
 
 
-_KEPT: dict[tuple[int, str], tuple[Any, np.ndarray, Any]] = {}
+_KEPT: dict[int, tuple[Any, np.ndarray, dict[str, Any]]] = {}
 _KEPT_SPACES = 8
 
 
 def _kept(V, what: str, make: Callable[[], Any]) -> Any:
     """``make()``, kept per function space and ``what`` between calls (a family solves every
-    instance on one space, and these parts depend on its mesh alone), made afresh if the space
-    is gone or its mesh has moved. What it returns is shared between calls: read-only."""
+    instance on one space, and these parts depend on its mesh alone); all of a space's parts
+    are made afresh if the space is gone or its mesh has moved (one copy of its geometry). What it
+    returns is shared between calls: read-only."""
     geo = V.mesh.geometry.x
-    hit = _KEPT.get((id(V), what))
-    if hit is not None and hit[0]() is V and np.array_equal(hit[1], geo):
-        return hit[2]
-    value = make()
-    for key in [k for k, v in _KEPT.items() if v[0]() is None]:
-        del _KEPT[key]
-    if len(_KEPT) >= _KEPT_SPACES * 2:
-        del _KEPT[next(iter(_KEPT))]
-    for arr in value if isinstance(value, tuple) else (value,):
-        if isinstance(arr, np.ndarray):
-            arr.flags.writeable = False
-    _KEPT[(id(V), what)] = (weakref.ref(V), geo.copy(), value)
-    return value
+    hit = _KEPT.get(id(V))
+    if hit is None or hit[0]() is not V or not np.array_equal(hit[1], geo):
+        for key in [k for k, v in _KEPT.items() if v[0]() is None]:
+            del _KEPT[key]
+        if len(_KEPT) >= _KEPT_SPACES:
+            del _KEPT[next(iter(_KEPT))]
+        hit = _KEPT[id(V)] = (weakref.ref(V), geo.copy(), {})
+    parts = hit[2]
+    if what not in parts:
+        value = make()
+        for arr in value if isinstance(value, tuple) else (value,):
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+        parts[what] = value
+    return parts[what]
 
 
 def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
