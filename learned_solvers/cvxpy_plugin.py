@@ -40,6 +40,13 @@ def _starter(checkpoint: str | os.PathLike[str] | LearnedWarmStarter, k: int | N
     return starter
 
 
+def _figures(res: Any) -> dict[str, Any]:
+    """What ``plugin.last`` shows of a solve: iterations, solver seconds, inference seconds and
+    fallback reason (the solver's raw result stays in ``prob.solver_stats``)."""
+    return {"iterations": res.iterations, "solver_seconds": res.seconds,
+            **{k: v for k, v in res.extra.items() if k != "raw"}}
+
+
 class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
@@ -81,8 +88,7 @@ class LearnedOSQP(OSQP):
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
         res = self.starter.solve(qp, self._backend(solver_opts, verbose))
-        self.last = {"iterations": res.iterations, "solver_seconds": res.seconds, **res.extra}
-        self.last.pop("raw", None)
+        self.last = _figures(res)
         raw = res.extra["raw"]
         return raw
 
@@ -125,8 +131,7 @@ class LearnedSolver(OSQP):
                             f"solver={self.backend.name!r}, option=value), not to solve(): got {sorted(solver_opts)}")
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
         res = self.starter.solve(qp, self.backend)
-        self.last = {"iterations": res.iterations, "solver_seconds": res.seconds, **res.extra}
-        self.last.pop("raw", None)
+        self.last = _figures(res)
         code = _OSQP_CODE.get(res.status, 11)
         x = res.x if res.x is not None else np.full(qp.n, np.nan)
         y = res.y if res.y is not None else np.full(qp.m, np.nan)
