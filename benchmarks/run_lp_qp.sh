@@ -42,6 +42,10 @@ declare -A RUNS=(
   [mpc-osqp-pinned-tol1e-6]="--family mpc --solver osqp --pinned --tol 1e-6 --checkpoint runs/mpc-osqp-pinned.safetensors"
   [mpc-osqp-tol1e-6]="--family mpc --solver osqp --tol 1e-6 --checkpoint runs/mpc-osqp.safetensors"
   [portfolio-osqp-pinned-tol1e-6]="--family portfolio --solver osqp --pinned --tol 1e-6 --checkpoint runs/portfolio-osqp-pinned.safetensors"
+  # `learned-solvers train` (defaults, 200 instances) on the H200 with --device cuda and with its
+  # 16-core CPU: benchmarks/gpu_check.py's cli_train part; copy its two checkpoints into runs/
+  [random-lp-200x400-pdlp-h200-cuda]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp-h200-cuda.safetensors"
+  [random-lp-200x400-pdlp-h200-cpu]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp-h200-cpu.safetensors"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
