@@ -92,8 +92,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                       family_key=family_names(fam)[-1])
         if main:
             path = starter.save(args.out, solver=args.solver, **info)
+            chosen = (f", automatic k {info['best_k']}, polish {'on' if info['best_polish'] else 'off'}"
+                      if "best_k" in info else "")
             print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "
-                  f"{info['val_error']:.3g})")
+                  f"{info['val_error']:.3g}{chosen})")
         distributed.barrier()
         return 0
     finally:
@@ -109,7 +111,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     many = len(args.instances) > 1
     first = None if many else read_problem(args.instances[0])  # one file: its own errors come first
     backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
-    starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=not args.no_polish,
+    starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=_polish(args),
                                                  device=args.device)
     targets = _solution_paths(args.instances, args.solution) if args.solution else [None] * len(args.instances)
 
@@ -202,7 +204,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                              f"and --checkpoint {args.checkpoint} is used as it is: drop "
                              f"{'it' if len(given) == 1 else 'them'}, or drop --checkpoint to train one")
     if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
-        _refuse(args, ("pinned", "no_polish", "perturb"), "LP/QP families")
+        _refuse(args, ("pinned", "polish", "no_polish", "perturb"), "LP/QP families")
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "test_family", "pde_solution_state", "pde_precision"),
             "PDE families")
@@ -210,7 +212,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
-                      scheduler=args.scheduler, polish=not args.no_polish, save_checkpoint=args.save_checkpoint,
+                      scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
                       train_k=args.train_k, jacobian_weight=args.jacobian_weight)
     rep = run_bench(cfg)
     print(format_report(rep))
@@ -387,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"], help="default pdlp")
     s.add_argument("--k", type=_positive, default=None, help="model iterations (default: the checkpoint's)")
     s.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
-    s.add_argument("--no-polish", action="store_true", help="hand the raw prediction to the solver")
+    _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     s.add_argument("--solution", default=None,
                    help="JSON file for the solution: primal values by column name, row duals by row name "
@@ -417,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
-    b.add_argument("--no-polish", action="store_true", help="LP/QP: hand the raw prediction to the solver")
+    _polish_args(b, "LP/QP: ")
     b.add_argument("--out", default=None, help="JSON report path")
     b.add_argument("--plot", default=None, help="PNG path: per-instance iteration and time ratios")
     b.set_defaults(training_defaults={n: b.get_default(n) for n in (
@@ -553,6 +555,19 @@ def _c_stdout_to_stderr():
 def _state(args: argparse.Namespace) -> bool | None:
     """--pde-solution-state: None (auto), True or False."""
     return {None: None, "auto": None, "on": True, "off": False}[args.pde_solution_state]
+
+
+def _polish_args(p: argparse.ArgumentParser, where: str) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--polish", action="store_true",
+                   help=f"{where}polish the prediction (its active set's KKT system) before the solver; default: "
+                        "the checkpoint's choice, made with its automatic k by total time on the validation split")
+    g.add_argument("--no-polish", action="store_true", help=f"{where}hand the raw prediction to the solver")
+
+
+def _polish(args: argparse.Namespace) -> bool | None:
+    """--polish / --no-polish, or None: the checkpoint's (or bench's automatic) choice."""
+    return True if args.polish else False if args.no_polish else None
 
 
 def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> None:

@@ -31,12 +31,15 @@ _ALIASES = {"polish": "polishing"}
 
 
 def _starter(checkpoint: str | os.PathLike[str] | LearnedWarmStarter, k: int | None,
-             polish: bool) -> LearnedWarmStarter:
-    """The plugins' model: a checkpoint's (k and polish as given) or the caller's own starter."""
+             polish: bool | None) -> LearnedWarmStarter:
+    """The plugins' model: a checkpoint's or the caller's own starter, with k and polish as
+    given (None: the checkpoint's automatic choice, or the starter's own)."""
     starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
                else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
     if k is not None:
         starter.k = k
+    if polish is not None:
+        starter.polish = polish
     return starter
 
 
@@ -51,13 +54,14 @@ class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
     k: model iterations (default: the checkpoint's); polish: active-set polish of the prediction
-    (``prob.solve(solver=plugin, polish=True)``, as with cvxpy's OSQP, is OSQP's own polishing);
+    (default: the checkpoint's choice; ``prob.solve(solver=plugin, polish=True)``, as with cvxpy's
+    OSQP, is OSQP's own polishing);
     tol: OSQP eps_abs = eps_rel (cvxpy's OSQP default 1e-5 unless given). ``prob.solve`` takes
     OSQP's settings by name, as with ``solver=cp.OSQP``.
     """
 
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, k: int | None = None,
-                 polish: bool = True, tol: float = 1e-5, pinned: bool = False) -> None:
+                 polish: bool | None = None, tol: float = 1e-5, pinned: bool = False) -> None:
         super().__init__()
         self.starter = _starter(checkpoint, k, polish)
         self.backend = OSQPBackend(tol=tol, pinned=pinned)
@@ -113,7 +117,7 @@ class LearnedSolver(OSQP):
     STATUS_MAP = {**OSQP.STATUS_MAP, 12: cvxpy_settings.INFEASIBLE_OR_UNBOUNDED}
 
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str = "pdlp",
-                 k: int | None = None, polish: bool = True, **options: Any) -> None:
+                 k: int | None = None, polish: bool | None = None, **options: Any) -> None:
         super().__init__()
         self.backend = make_backend(solver, **options)
         self.starter = _starter(checkpoint, k, polish)

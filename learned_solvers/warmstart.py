@@ -52,14 +52,16 @@ class LearnedWarmStarter:
     """A trained ``QPImplicitModel`` plus what is needed to use it safely.
 
     family: the family spec it was trained on; scale_range: (3, 2) min/max of the training
-    instances' (s_b, s_c, s_a) scales, used to refuse out-of-family instances. Inference runs a
+    instances' (s_b, s_c, s_a) scales, used to refuse out-of-family instances. polish: run the
+    active-set polish on the prediction (None: the checkpoint's choice, ``meta["best_polish"]``,
+    made with the automatic k by total time on the validation split; True without one). Inference runs a
     frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
     """
 
     k = IterationsOption()  # None: the checkpoint's automatic k (``default_k``)
 
     def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
-                 polish: bool = True, device: str = "cpu", meta: dict[str, Any] | None = None,
+                 polish: bool | None = None, device: str = "cpu", meta: dict[str, Any] | None = None,
                  anchors: AnchorBank | None = None) -> None:
         check_device(device)
         self.model = model.to(device).eval()
@@ -69,7 +71,8 @@ class LearnedWarmStarter:
         self.scale_range = np.asarray(scale_range, dtype=float)
         self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
         self.k = k
-        self.polish = polish
+        # None: the checkpoint's choice (picked with k on the validation split), else polish
+        self.polish = bool((meta or {}).get("best_polish", True)) if polish is None else bool(polish)
         self.device = device
         self.meta = dict(meta or {})
         # (n, m) of the training instances: the checkpoint's, else the anchor bank's groups
@@ -93,6 +96,7 @@ class LearnedWarmStarter:
     def save(self, path: str | Path, **meta: Any) -> Path:
         full = {**self.meta, **meta, "kind": KIND, "family": self.family, "model": self.model.cfg.to_dict(),
                 "scale_range": self.scale_range.tolist(), "best_k": self.meta.get("best_k", self.default_k),
+                "best_polish": self.meta.get("best_polish", self.polish),
                 **({"canonical_sizes": sorted(self.sizes)} if self.sizes else {})}
         state = dict(self.model.state_dict())
         if self.anchors is not None:
@@ -101,7 +105,7 @@ class LearnedWarmStarter:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
-                        polish: bool = True, device: str = "cpu") -> LearnedWarmStarter:
+                        polish: bool | None = None, device: str = "cpu") -> LearnedWarmStarter:
         check_device(device)
         check_k(k)
         ck = load_checkpoint(path, kind=KIND, family=family)

@@ -49,7 +49,11 @@ def test_unknown_option_is_rejected():
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", "c.safetensors",
                        "--epochs", "5", "--pde-solution-state", "off"],
                       "--epochs, --pde-solution-state shape the model bench trains, and --checkpoint c.safetensors "
-                      "is used as it is")):
+                      "is used as it is"),
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--polish"],
+                      "--polish applies to LP/QP families only"),
+                     (["solve", "x.mps", "--checkpoint", "c.safetensors", "--polish", "--no-polish"],
+                      "not allowed with argument")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
 

@@ -462,6 +462,35 @@ def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
     assert parsimonious_k(rows) == 2  # k = 1 is clearly slower
 
 
+def test_automatic_polish_is_dropped_only_where_going_without_it_is_clearly_faster():
+    from learned_solvers.bench.timing import parsimonious_start
+
+    rows = [{"polish": True, "k": 1, "total_seconds_median": 0.100}, {"polish": True, "k": 2, "total_seconds_median": 0.098},
+            {"polish": False, "k": 1, "total_seconds_median": 0.097}, {"polish": False, "k": 2, "total_seconds_median": 0.096}]
+    assert parsimonious_start(rows) == (True, 1)  # 2% faster without it: a tie; polish kept, the cheaper k
+    rows[2]["total_seconds_median"] = 0.060
+    assert parsimonious_start(rows) == (False, 1)
+    assert parsimonious_start([r for r in rows if r["polish"]]) == (True, 1)  # a polish given: only its own rows
+
+
+def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tmp_path):
+    from learned_solvers.bench.qp import AUTO_KS
+
+    fam = make_family(SPEC)
+    data = label_instances(fam.sample(24, seed=0), scheduler="serial", progress=False)
+    cfg = TrainConfig(epochs=1, width=8, train_k=4)
+    starter, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"))
+    assert {(r["polish"], r["k"]) for r in info["k_sweep"]} == {(p, k) for p in (True, False) for k in AUTO_KS}
+    chosen = info["best_polish"]
+    assert starter.polish is chosen and starter.meta["best_polish"] is chosen
+    path = starter.save(tmp_path / "m.safetensors")
+    assert LearnedWarmStarter.from_checkpoint(path).polish is chosen
+    assert LearnedWarmStarter.from_checkpoint(path, polish=not chosen).polish is (not chosen)  # the caller's word
+    forced, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"),
+                                 polish=False)
+    assert {r["polish"] for r in info["k_sweep"]} == {False} and forced.polish is False
+
+
 def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     from learned_solvers.bench.timing import verdict
 

@@ -33,7 +33,7 @@ from ..options import check_device, check_k
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
-from .timing import TIMING_REPEATS, fastest, parsimonious_k, verdict
+from .timing import TIMING_REPEATS, fastest, parsimonious_start, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -56,7 +56,7 @@ class BenchConfig:
     width: int = 64
     device: str = "cpu"
     scheduler: str = "local"
-    polish: bool = True
+    polish: bool | None = None  # None: chosen with the automatic k (or the checkpoint's choice)
     progress: bool = True
     save_checkpoint: str | None = None
     train_k: int | None = None  # training iterations (None: TrainConfig's)
@@ -89,45 +89,55 @@ def timed_warm_solve(starter: LearnedWarmStarter, qp, backend, k: int, *, repeat
     return ws, res, total
 
 
-def choose_k(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS
-             ) -> tuple[int, list[dict[str, float]]]:
-    """The k that minimises the median (inference + warm solve) seconds on ``val``, the
-    smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``)."""
-    if val:
-        timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
-    # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
-    totals: dict[int, list[float]] = {k: [] for k in ks}
-    iters: dict[int, list[float]] = {k: [] for k in ks}
-    for item in val:
-        for k in ks:
-            _, res, total = timed_warm_solve(starter, item.qp, backend, k)
-            totals[k].append(total)
-            iters[k].append(res.iterations)
-    sweep = [{"k": k, "total_seconds_median": float(np.median(totals[k])),
-              "iterations_median": float(np.median(iters[k]))} for k in ks]
-    return parsimonious_k(sweep), sweep
+def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS,
+                 polishes: tuple[bool, ...] = (True, False)) -> tuple[int, bool, list[dict[str, Any]]]:
+    """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
+    (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
+    instances can cost more than the iterations it saves). Returns (k, polish, one row per
+    (polish, k))."""
+    before = starter.polish
+    try:
+        if val:
+            timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
+        # instances outer, (polish, k) inner: drift of the machine's speed hits every setting alike
+        totals: dict[tuple[bool, int], list[float]] = {(p, k): [] for p in polishes for k in ks}
+        iters: dict[tuple[bool, int], list[float]] = {(p, k): [] for p in polishes for k in ks}
+        for item in val:
+            for p, k in totals:
+                starter.polish = p
+                _, res, total = timed_warm_solve(starter, item.qp, backend, k)
+                totals[p, k].append(total)
+                iters[p, k].append(res.iterations)
+    finally:
+        starter.polish = before
+    sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),
+              "iterations_median": float(np.median(iters[p, k]))} for p, k in totals]
+    polish, k = parsimonious_start(sweep)
+    return k, polish, sweep
 
 
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
-                  polish: bool = True, backend=None, family_key: str | None = None
+                  polish: bool | None = None, backend=None, family_key: str | None = None
                   ) -> tuple[LearnedWarmStarter, dict[str, Any]]:
-    """Train a model; with ``backend``, also pick the automatic k on the validation split.
+    """Train a model; with ``backend``, also pick the automatic k on the validation split, and
+    the polish unless ``polish`` is given (without a backend: polish unless told otherwise).
     ``family_key``: the family's own key where it differs from the spec (``family_names``)."""
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
-                                 polish=polish, device=config.device,
+                                 polish=True if polish is None else polish, device=config.device,
                                  meta={"train": asdict(config), "n_train": len(train),
                                        **({"family_key": family_key} if family_key else {}),
                                        "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train})},
                                  anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error}
     if backend is not None and res.val:
-        best_k, sweep = choose_k(starter, res.val, backend)
+        best_k, best_polish, sweep = choose_start(starter, res.val, backend,
+                                                  polishes=(True, False) if polish is None else (polish,))
         starter.default_k = best_k
-        starter.meta["best_k"] = best_k
-        starter.meta["k_sweep"] = sweep
-        info.update(best_k=best_k, k_sweep=sweep)
+        starter.polish = best_polish
+        starter.meta.update(best_k=best_k, best_polish=best_polish, k_sweep=sweep)
+        info.update(best_k=best_k, best_polish=best_polish, k_sweep=sweep)
     return starter, info
 
 
@@ -198,7 +208,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         except Exception as exc:  # one bad instance must not lose the others
             rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
                          "trace": traceback.format_exc(limit=3)})
-    return _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend)
+    # automatic: chosen with k on the validation split, here or by the checkpoint's training
+    auto = cfg.polish is None and "best_polish" in starter.meta
+    return _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend, starter.polish, auto)
 
 
 def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, backend, k: int) -> dict[str, Any]:
@@ -263,13 +275,13 @@ def _median(v: list[float]) -> float:
 
 
 def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_train: int, label_seconds: float,
-            train_info: dict[str, Any], backend) -> dict[str, Any]:
+            train_info: dict[str, Any], backend, polish: bool, polish_automatic: bool) -> dict[str, Any]:
     ok = [r for r in rows if "error" not in r]
     rep: dict[str, Any] = {
         "family": spec, "solver": cfg.solver, "solver_options": {"tol": getattr(backend, "tol", None),
                                                                   "pinned": cfg.pinned},
-        "n_train": n_train, "n_test": len(rows), "n_failed": len(rows) - len(ok), "k": k, "polish": cfg.polish,
-        "seed": cfg.seed, "label_seconds": label_seconds, **train_info,
+        "n_train": n_train, "n_test": len(rows), "n_failed": len(rows) - len(ok), "k": k, "polish": polish,
+        "polish_automatic": polish_automatic, "seed": cfg.seed, "label_seconds": label_seconds, **train_info,
     }
     for s in STARTS:
         rep[s] = {"iterations_median": _median([r[s]["iterations"] for r in ok]),
@@ -296,7 +308,7 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
 
 def format_report(rep: dict[str, Any]) -> str:
     lines = [f"family {rep['family']} | solver {rep['solver']} | train {rep['n_train']} | test {rep['n_test']} "
-             f"| k {rep['k']} | polish {rep['polish']}",
+             f"| k {rep['k']} | polish {rep['polish']}{' (automatic)' if rep.get('polish_automatic') else ''}",
              f"{'start':<18}{'iterations (median)':>22}{'solver s (median)':>20}{'iter ratio':>12}",
              "-" * 72]
     for s in STARTS:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "fastest", "parsimonious_k", "verdict"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "fastest", "parsimonious_k", "parsimonious_start", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -30,6 +30,18 @@ def parsimonious_k(rows: list[dict], *, tie: float = K_TIE) -> int:
     model iterations on every later solve."""
     best = min(r["total_seconds_median"] for r in rows)
     return int(min(r["k"] for r in rows if r["total_seconds_median"] <= (1.0 + tie) * best))
+
+
+def parsimonious_start(rows: list[dict], *, tie: float = K_TIE) -> tuple[bool, int]:
+    """(polish, k) from rows with ``polish``, ``k`` and ``total_seconds_median``: the polish
+    stays unless going without it is faster by more than ``tie`` (a polished start is the
+    closer one, and what the iteration targets are measured with), then ``parsimonious_k``
+    among that setting's rows."""
+    best = {p: min(r["total_seconds_median"] for r in rows if r["polish"] == p) for p in {r["polish"] for r in rows}}
+    polish = True if True in best else next(iter(best))
+    if False in best and True in best and best[False] < (1.0 - tie) * best[True]:
+        polish = False
+    return polish, parsimonious_k([r for r in rows if r["polish"] == polish], tie=tie)
 
 
 def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
