@@ -501,6 +501,9 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     assert "making it costs 4.00 ms, more than the 1.00 ms of solving it saves" in slow and "--k" not in slow
     assert "(--k)" in verdict(iteration_ratio=0.4, time_ratio=3.0, **{**v, "k": 8})
     assert "fixed costs" in verdict(iteration_ratio=0.8, time_ratio=2.0, **{**v, "saved_seconds": -0.0003})
+    # median start cost below the median saving, yet the per-instance ratio above 1: no false "more than"
+    uneven = verdict(iteration_ratio=0.97, time_ratio=1.10, start_seconds=0.0028, saved_seconds=0.0033, k=1)
+    assert "more than the" not in uneven and "3.30 ms that solving it saves in the median" in uneven and "1.10x" in uneven
     assert "no figures" in verdict(iteration_ratio=float("nan"), time_ratio=1.0, **v)
 
 
