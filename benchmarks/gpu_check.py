@@ -1,6 +1,6 @@
 """CUDA checks in one short run: the core tests, peak training memory (implicit vs unrolled),
 the mesh models' training and inference on CUDA (darcy's linear model and nonlinear-poisson's
-quasilinear one), the mesh model trained under torchrun (DDP over NCCL, one rank per GPU),
+quasilinear one; also on 128x128 meshes), the mesh model trained under torchrun (DDP over NCCL, one rank per GPU),
 the user's ``learned-solvers train --device cuda`` on random-lp 200x400, and paper-lp
 training.
 
@@ -35,9 +35,10 @@ def make_data(d: Path) -> None:
 
     d.mkdir(parents=True, exist_ok=True)
     plp(PaperLPConfig(data=str(d / "paper_lp.npz")), progress=False)
-    for spec, name in (("darcy", "darcy64"), ("nonlinear-poisson", "nlp32")):
+    for spec, name, count in (("darcy", "darcy64", 40), ("nonlinear-poisson", "nlp32", 40),
+                              ("darcy:n=128", "darcy128", 20), ("nonlinear-poisson:n=128", "nlp128", 20)):
         fam = make_family(spec)
-        pdes, sols = label_pde(fam, fam.sample(40, seed=0), progress=False)
+        pdes, sols = label_pde(fam, fam.sample(count, seed=0), progress=False)
         save_pdes(d / f"{name}.npz", pdes, sols)
 
 
@@ -57,6 +58,11 @@ def save_pdes(path: Path, pdes: list, sols: list[np.ndarray]) -> None:
             arrs.update({f"{i}/q_cells": q.cells, f"{i}/q_gindptr": q.grad.indptr, f"{i}/q_gindices": q.grad.indices,
                          f"{i}/q_gdata": q.grad.data, f"{i}/q_gshape": np.array(q.grad.shape),
                          f"{i}/q_measure": q.measure, f"{i}/q_coeff": np.array(q.coeff), f"{i}/q_source": q.source})
+    for key in [k for k in arrs if not k.startswith("0/")]:
+        first = "0/" + key.split("/", 1)[1]
+        if first in arrs and arrs[first].shape == arrs[key].shape and np.array_equal(arrs[first], arrs[key]):
+            arrs[key.replace("/", "/same/", 1)] = np.array(first)  # the mesh's arrays: once, not per instance
+            del arrs[key]
     np.savez_compressed(path, n=np.array(len(pdes)), **arrs)
 
 
@@ -68,11 +74,13 @@ def load_pdes(path: Path) -> tuple[list, list[np.ndarray]]:
     f = np.load(path, allow_pickle=False)
     pdes, sols = [], []
     for i in range(int(f["n"])):
-        g = lambda k: f[f"{i}/{k}"]  # noqa: E731
+        def g(k: str, i: int = i) -> np.ndarray:
+            return f[str(f[f"{i}/same/{k}"])] if f"{i}/same/{k}" in f.files else f[f"{i}/{k}"]
+
         n = g("rhs").shape[0]
         meta = json.loads(str(g("meta")))
         q = None
-        if f"{i}/q_cells" in f.files:
+        if f"{i}/q_cells" in f.files or f"{i}/same/q_cells" in f.files:
             q = QuasilinearResidual(cells=g("q_cells"), grad=sp.csr_matrix((g("q_gdata"), g("q_gindices"),
                                                                            g("q_gindptr")), shape=tuple(g("q_gshape"))),
                                     measure=g("q_measure"), coeff=tuple(g("q_coeff")), source=g("q_source"))
@@ -171,6 +179,39 @@ def mesh(data: Path, dev: str) -> dict:
     return out
 
 
+def mesh_large(data: Path, dev: str) -> dict:
+    """Where the GPU could pay: the mesh models on 128x128 meshes (16,641 dofs), 2 epochs on 18
+    instances and one inference, on this device and on the CPU."""
+    import torch
+
+    from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
+
+    out: dict = {}
+    for name, state in (("darcy128", None), ("nlp128", True)):
+        pdes, sols = load_pdes(data / f"{name}.npz")
+        row: dict = {"dofs": int(pdes[0].n)}
+        for device in dict.fromkeys((dev, "cpu")):
+            t0 = time.perf_counter()
+            tr = train_mesh_model(pdes[:18], sols[:18], config=PDETrainConfig(epochs=2, device=device,
+                                                                              solution_state=state), progress=False)
+            row[f"train_2_epochs_seconds_{device}"] = time.perf_counter() - t0
+            for k in (1, 16):
+                best = math.inf
+                for _ in range(3):
+                    if device != "cpu":
+                        torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                    u = tr.model.predict(pdes[18:19], tr.norm, k=k, device=device)
+                    if device != "cpu":
+                        torch.cuda.synchronize()
+                    best = min(best, time.perf_counter() - t0)
+                row[f"inference_k{k}_seconds_{device}"] = best
+                row[f"error_k{k}_{device}"] = float(relative_errors(u, sols[18:19])[0])
+        out[name] = row
+        print("mesh_large", name, row, flush=True)
+    return out
+
+
 def cli_train(out: Path, dev: str) -> dict:
     """The user's command, ``learned-solvers train ... --device cuda``, on the issue's random-lp
     200x400 PDLP family (labelled by HiGHS on this machine's cores), beside the same command on
@@ -229,7 +270,7 @@ def ddp(data: Path, dev: str, tmp: Path) -> dict:
     return out
 
 
-PARTS = ("core", "memory", "mesh", "ddp", "cli_train", "paper_lp")
+PARTS = ("core", "memory", "mesh", "mesh_large", "ddp", "cli_train", "paper_lp")
 
 
 def main() -> int:
@@ -274,7 +315,7 @@ def main() -> int:
         return {"rows": plp["rows"]}
 
     run = {"core": core, "memory": lambda: memory(Path(a.data), dev) if dev == "cuda" else None,
-           "mesh": lambda: mesh(Path(a.data), dev), "ddp": lambda: ddp(Path(a.data), dev, out.with_suffix(".ddp")),
+           "mesh": lambda: mesh(Path(a.data), dev), "mesh_large": lambda: mesh_large(Path(a.data), dev), "ddp": lambda: ddp(Path(a.data), dev, out.with_suffix(".ddp")),
            "cli_train": lambda: cli_train(out.parent, dev), "paper_lp": paper_lp}
     for part in PARTS:
         if part not in parts:

@@ -33,14 +33,15 @@ for p in sorted(root.glob("*.json")):
     lp.append(
         f"| {p.stem} | {r['cold']['iterations_median']:.0f} | {r['warm']['iterations_median']:.0f} | "
         f"{r['iteration_ratio']:.3f} | {r['nearest_iteration_ratio']:.3f} | {r['nearest_polished_iteration_ratio']:.3f} | "
-        f"{r['time_ratio']:.3f} | {r['k']} | {r['same_answer']:.2f} | {f(r.get('raw_prediction_error_median'), '.2g')} | "
+        f"{r['time_ratio']:.3f} | {r['k']} | {('on' if r['polish'] else 'off') + (' (auto)' if r.get('polish_automatic') else '')} | "
+        f"{r['same_answer']:.2f} | {f(r.get('raw_prediction_error_median'), '.2g')} | "
         + ("-" if r.get("active_mismatch_median") is None else
            f"{r['active_mismatch_median']:.0f} / {r['nearest_active_mismatch_median']:.0f} of {r['constraints']:.0f}")
         + " |"
     )
-print("| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | time_ratio | k | same_answer "
-      "| network error | active set off: learned / nearest |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | time_ratio | k | polish "
+      "| same_answer | network error | active set off: learned / nearest |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(lp))
 print()
 print("| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | inference ms | extraction ms "
