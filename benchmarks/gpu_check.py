@@ -1,6 +1,6 @@
 """CUDA checks in one short run: the core tests, peak training memory (implicit vs unrolled),
 the mesh models' training and inference on CUDA (darcy's linear model and nonlinear-poisson's
-quasilinear one; also on 128x128 meshes), the mesh model trained under torchrun (DDP over NCCL, one rank per GPU),
+quasilinear one; also on 128x128 and 256x256 meshes), the mesh model trained under torchrun (DDP over NCCL, one rank per GPU),
 the user's ``learned-solvers train --device cuda`` on random-lp 200x400, and paper-lp
 training.
 
@@ -36,7 +36,8 @@ def make_data(d: Path) -> None:
     d.mkdir(parents=True, exist_ok=True)
     plp(PaperLPConfig(data=str(d / "paper_lp.npz")), progress=False)
     for spec, name, count in (("darcy", "darcy64", 40), ("nonlinear-poisson", "nlp32", 40),
-                              ("darcy:n=128", "darcy128", 20), ("nonlinear-poisson:n=128", "nlp128", 20)):
+                              ("darcy:n=128", "darcy128", 20), ("nonlinear-poisson:n=128", "nlp128", 20),
+                              ("darcy:n=256", "darcy256", 20)):
         fam = make_family(spec)
         pdes, sols = label_pde(fam, fam.sample(count, seed=0), progress=False)
         save_pdes(d / f"{name}.npz", pdes, sols)
@@ -180,14 +181,14 @@ def mesh(data: Path, dev: str) -> dict:
 
 
 def mesh_large(data: Path, dev: str) -> dict:
-    """Where the GPU could pay: the mesh models on 128x128 meshes (16,641 dofs), 2 epochs on 18
-    instances and one inference, on this device and on the CPU."""
+    """Where the GPU could pay: the mesh models on 128x128 meshes (16,641 dofs) and darcy's on
+    256x256 (66,049), 2 epochs on 18 instances and one inference, on this device and on the CPU."""
     import torch
 
     from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 
     out: dict = {}
-    for name, state in (("darcy128", None), ("nlp128", True)):
+    for name, state in (("darcy128", None), ("nlp128", True), ("darcy256", None)):
         pdes, sols = load_pdes(data / f"{name}.npz")
         row: dict = {"dofs": int(pdes[0].n)}
         for device in dict.fromkeys((dev, "cpu")):
