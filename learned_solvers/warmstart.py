@@ -71,6 +71,8 @@ class LearnedWarmStarter:
         self.scale_range = np.asarray(scale_range, dtype=float)
         self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
         self.k = k
+        if polish is not None and not isinstance(polish, (bool, np.bool_)):
+            raise TypeError(f"polish must be True, False or None (the checkpoint's choice), got {polish!r}")
         # None: the checkpoint's choice (picked with k on the validation split), else polish
         self.polish = bool((meta or {}).get("best_polish", True)) if polish is None else bool(polish)
         self.device = device

@@ -486,6 +486,8 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
     path = starter.save(tmp_path / "m.safetensors")
     assert LearnedWarmStarter.from_checkpoint(path).polish is chosen
     assert LearnedWarmStarter.from_checkpoint(path, polish=not chosen).polish is (not chosen)  # the caller's word
+    with pytest.raises(TypeError, match="polish must be True, False or None"):
+        LearnedWarmStarter.from_checkpoint(path, polish="off")
     forced, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"),
                                  polish=False)
     assert {r["polish"] for r in info["k_sweep"]} == {False} and forced.polish is False
