@@ -69,6 +69,8 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert load_checkpoint(ck).meta["model"]["train_k"] == 3
     # stdout is the command's own report: HiGHS' banner (printed by each labelling solve) goes to stderr
     assert out.stdout.startswith("saved ") and "Running HiGHS" not in out.stdout, out.stdout[:500]
+    chosen = load_checkpoint(ck).meta["best_polish"]
+    assert f"automatic k {load_checkpoint(ck).meta['best_k']}, polish {'on' if chosen else 'off'}" in out.stdout
     out = subprocess.run(base + ["--train-k", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "train_k" in out.stderr
 
@@ -89,6 +91,7 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert "learned-solvers: warning: max.mps: 2 variables x 2 constraints" in out.stderr, out.stderr[-2000:]
     assert "warmstart.py" not in out.stderr
     assert printed["sense"] == "maximize" and abs(printed["objective"] - 11.0) < 1e-9
+    assert printed["k"] >= 1 and printed["polished"] in (True, False)  # what the model did, beside the figures
     got = json.loads(sol.read_text())
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
