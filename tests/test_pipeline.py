@@ -465,12 +465,16 @@ def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
 def test_automatic_polish_is_dropped_only_where_going_without_it_is_clearly_faster():
     from learned_solvers.bench.timing import parsimonious_start
 
-    rows = [{"polish": True, "k": 1, "total_seconds_median": 0.100}, {"polish": True, "k": 2, "total_seconds_median": 0.098},
-            {"polish": False, "k": 1, "total_seconds_median": 0.097}, {"polish": False, "k": 2, "total_seconds_median": 0.096}]
+    rows = [{"polish": True, "k": 1, "total_seconds_median": 0.100, "iterations_median": 4544},
+            {"polish": True, "k": 2, "total_seconds_median": 0.098, "iterations_median": 4544},
+            {"polish": False, "k": 1, "total_seconds_median": 0.097, "iterations_median": 5056},
+            {"polish": False, "k": 2, "total_seconds_median": 0.096, "iterations_median": 5184}]
     assert parsimonious_start(rows) == (True, 1)  # 2% faster without it: a tie; polish kept, the cheaper k
     rows[2]["total_seconds_median"] = 0.089
-    assert parsimonious_start(rows) == (True, 1)  # 9% (blend's validation split): within timing noise, kept
-    rows[2]["total_seconds_median"] = 0.060
+    assert parsimonious_start(rows) == (True, 1)  # 9% faster but more iterations (blend's validation split): kept
+    rows[2]["iterations_median"] = 4000
+    assert parsimonious_start(rows) == (False, 1)  # 9% faster and fewer iterations (scagr25, brandy): dropped
+    rows[2].update(total_seconds_median=0.060, iterations_median=6000)
     assert parsimonious_start(rows) == (False, 1)
     assert parsimonious_start([r for r in rows if r["polish"]]) == (True, 1)  # a polish given: only its own rows
 
