@@ -226,6 +226,10 @@ def cli_train(out: Path, dev: str) -> dict:
                            capture_output=True, text=True)
         res[device] = {"seconds": time.perf_counter() - t0, "returncode": r.returncode,
                        "last_line": (r.stdout.strip().splitlines() or [""])[-1]}
+        if r.returncode == 0:  # the training alone, as the checkpoint records it
+            from learned_solvers.checkpoint import load_checkpoint
+
+            res[device]["train_seconds"] = load_checkpoint(ck).meta.get("train_seconds")
         if r.returncode != 0:
             res[device]["stderr_tail"] = r.stderr[-1500:]
         print("cli train", device, res[device], flush=True)
