@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -123,13 +122,30 @@ def memory(data: Path, dev: str) -> list[dict]:
     return rows
 
 
+def timed_predict(model, pdes: list, norm, k: int, device: str) -> tuple[list[np.ndarray], float]:
+    """(guesses, seconds) of the fastest of ``TIMING_REPEATS`` predictions (the first call also
+    builds the mesh cache), the GPU synchronised around each."""
+    import torch
+
+    from learned_solvers.bench.timing import fastest
+
+    def run():
+        if device != "cpu":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        u = model.predict(pdes, norm, k=k, device=device)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return u, time.perf_counter() - t0
+
+    return fastest(run)
+
+
 def mesh(data: Path, dev: str) -> dict:
     """Each mesh model (darcy's linear one; nonlinear-poisson's quasilinear solution-state one,
     whose coarse Newton step has its own gather/scatter code) trained for 3 epochs on 32
     instances on this device and on the CPU; inference timed; the CUDA-trained model run on
     the CPU must give the same guesses."""
-    import torch
-
     from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 
     out: dict = {}
@@ -143,16 +159,7 @@ def mesh(data: Path, dev: str) -> dict:
             row[f"train_3_epochs_seconds_{device}"] = time.perf_counter() - t0
             m = tr.model
             for k in (1, 16):
-                best = math.inf
-                for _ in range(3):  # fastest of three: the first call also builds the mesh cache
-                    if device != "cpu":
-                        torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    m.predict(pdes[32:33], tr.norm, k=k, device=device)
-                    if device != "cpu":
-                        torch.cuda.synchronize()
-                    best = min(best, time.perf_counter() - t0)
-                row[f"inference_k{k}_seconds_{device}"] = best
+                _, row[f"inference_k{k}_seconds_{device}"] = timed_predict(m, pdes[32:33], tr.norm, k, device)
             row[f"val_error_{device}"] = tr.val_error
             held = m.predict(pdes[32:], tr.norm, k=16, device=device)
             row[f"holdout_error_k16_{device}"] = float(np.median(relative_errors(held, sols[32:])))
@@ -183,8 +190,6 @@ def mesh(data: Path, dev: str) -> dict:
 def mesh_large(data: Path, dev: str) -> dict:
     """Where the GPU could pay: the mesh models on 128x128 meshes (16,641 dofs) and darcy's on
     256x256 (66,049), 2 epochs on 18 instances and one inference, on this device and on the CPU."""
-    import torch
-
     from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 
     out: dict = {}
@@ -197,16 +202,7 @@ def mesh_large(data: Path, dev: str) -> dict:
                                                                               solution_state=state), progress=False)
             row[f"train_2_epochs_seconds_{device}"] = time.perf_counter() - t0
             for k in (1, 16):
-                best = math.inf
-                for _ in range(3):
-                    if device != "cpu":
-                        torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    u = tr.model.predict(pdes[18:19], tr.norm, k=k, device=device)
-                    if device != "cpu":
-                        torch.cuda.synchronize()
-                    best = min(best, time.perf_counter() - t0)
-                row[f"inference_k{k}_seconds_{device}"] = best
+                u, row[f"inference_k{k}_seconds_{device}"] = timed_predict(tr.model, pdes[18:19], tr.norm, k, device)
                 row[f"error_k{k}_{device}"] = float(relative_errors(u, sols[18:19])[0])
         out[name] = row
         print("mesh_large", name, row, flush=True)
