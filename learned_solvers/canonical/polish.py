@@ -41,8 +41,9 @@ def _merit(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
 DENSE_LU_LIMIT = 2000
 
 
-def _dense_solver(dense: np.ndarray):
-    """``solve(b, transposed)`` by dense LU; raises ValueError if (numerically) singular."""
+def _dense_solver(dense: np.ndarray, *, check: bool = True):
+    """``solve(b, transposed)`` by dense LU; raises ValueError if (numerically) singular and
+    ``check`` (a regularised system is nonsingular by construction: no check)."""
     import warnings
 
     import scipy.linalg as sla
@@ -51,7 +52,7 @@ def _dense_solver(dense: np.ndarray):
         warnings.simplefilter("ignore", sla.LinAlgWarning)  # singularity is checked below
         lu, piv = sla.lu_factor(dense, check_finite=False)
     d = np.abs(np.diag(lu))
-    if d.min(initial=np.inf) <= 1e-12 * max(d.max(initial=0.0), 1e-300):
+    if check and d.min(initial=np.inf) <= 1e-12 * max(d.max(initial=0.0), 1e-300):
         raise ValueError("singular active set")
     return lambda b, t: sla.lu_solve((lu, piv), b, trans=1 if t else 0, check_finite=False)
 
@@ -186,74 +187,91 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
 
 
 class _QPKKT:
-    """What every active set's KKT system of one QP shares: A's rows as CSR arrays and
-    ``H = P + rho I`` as triplets, with ``rho = 1e-6 max(1, |P|_max)`` (a proximal term that
-    keeps each system nonsingular). Each system is assembled from index arrays."""
+    """What every active set's KKT system of one QP shares: ``M = [[P, A'], [A, 0]]``
+    ((n + m) square; dense up to ``DENSE_LIMIT`` rows, so that each system is one index
+    operation), and ``rho = 1e-6 max(1, |P|_max)``, a proximal term that keeps each system
+    nonsingular."""
+
+    DENSE_LIMIT = 1000  # built anew for every polish: a larger dense M costs more than it saves
 
     def __init__(self, qp: QPData, delta: float) -> None:
-        a = qp.A.tocsr()
-        self.indptr, self.indices, self.data = a.indptr, a.indices, a.data
-        pc = sp.coo_matrix(qp.P)
-        self.rho = 1e-6 * max(1.0, float(np.abs(pc.data).max(initial=0.0)))
-        diag = np.arange(qp.n)  # rho I as separate triplets: the CSC constructor sums duplicates
-        self.h = (np.concatenate([pc.row, diag]), np.concatenate([pc.col, diag]),
-                  np.concatenate([pc.data, np.full(qp.n, self.rho)]))
-        self.n, self.delta = qp.n, delta
+        self.rho = 1e-6 * max(1.0, float(np.abs(qp.P.data).max(initial=0.0)))
+        self.delta = delta
+        self.n = qp.n
+        self.dense = qp.n + qp.m <= self.DENSE_LIMIT
+        n = qp.n
+        if self.dense:  # by blocks: scipy's bmat costs more than the whole polish at these sizes
+            self.M = np.zeros((n + qp.m, n + qp.m))
+            self.M[:n, :n] = qp.P.toarray()
+            self.M[n:, :n] = qp.A_dense
+            self.M[:n, n:] = qp.A_dense.T
+        else:
+            p, a = qp.P.tocoo(), qp.A.tocoo()
+            self.M = sp.csr_matrix((np.concatenate([p.data, a.data, a.data]),
+                                    (np.concatenate([p.row, a.row + n, a.col]),
+                                     np.concatenate([p.col, a.col, a.row + n]))), shape=(n + qp.m, n + qp.m))
 
-    def matrix(self, act_r: np.ndarray, act_v: np.ndarray) -> sp.csc_matrix:
-        """``[[H, C'], [C, -delta I]]``, C = the active rows of A over the active bounds' rows."""
-        n = self.n
-        starts = self.indptr[act_r]
-        lengths = self.indptr[act_r + 1] - starts
-        offsets = np.cumsum(lengths) - lengths
-        pos = np.arange(int(lengths.sum())) - np.repeat(offsets, lengths) + np.repeat(starts, lengths)
-        c_row = np.concatenate([np.repeat(np.arange(act_r.size), lengths), act_r.size + np.arange(act_v.size)])
-        c_col = np.concatenate([self.indices[pos], act_v])
-        c_val = np.concatenate([self.data[pos], np.ones(act_v.size)])
-        return _kkt_matrix(self.h, (c_row, c_col, c_val), n, act_r.size + act_v.size, self.delta)
+    def blocks(self, free: np.ndarray, rows: np.ndarray, fixed: np.ndarray):
+        """(K, B): ``K = [[P_FF, A_RF'], [A_RF, 0]]`` for free variables F and active rows R,
+        and ``B = [P_FV; A_RV]``, the columns of the variables V fixed at a bound; dense
+        arrays or sparse matrices."""
+        idx = np.concatenate([free, self.n + rows])
+        if self.dense:
+            return self.M[np.ix_(idx, idx)], self.M[np.ix_(idx, fixed)]
+        sub = self.M[idx]
+        return sub[:, idx].tocsc(), sub[:, fixed]
 
 
 def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndarray, refine: int = 3):
     """The optimum of the QP with the constraints of an active set held as equalities.
 
     Returns (x (n,) clipped to its bounds, y (m,) and r (n,) with multipliers of the sign their
-    side allows, u (n,) unclipped, y_raw (m,), r_raw (n,)). The system is regularised so that
-    it is always nonsingular: ``P + rho I`` with a proximal term ``rho |x - x_ref|^2``, and
-    ``-delta I`` on the constraints' block. Iterative refinement against the unregularised
-    KKT system, reusing the one factorisation, removes their bias (as OSQP's own polish does).
-    """
+    side allows, u (n,) unclipped, y_raw (m,), r_raw (n,)). The variables at an active bound
+    are fixed there and eliminated, so that the system has one unknown per free variable and
+    per active row (a QP whose optimum sits on many bounds, like a portfolio's, gives a small
+    one): ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``, regularised so that it is always
+    nonsingular (a proximal term ``rho |x - x_ref|^2``, and ``-delta I`` on the rows' block).
+    Iterative refinement against the unregularised system, reusing the one factorisation,
+    removes their bias (as OSQP's own polish does). The bounds' multipliers then follow from
+    stationarity, ``r = P u + c - A'y``."""
     row_side, var_side = np.asarray(row_side, dtype=int), np.asarray(var_side, dtype=int)
     act_r, act_v = np.flatnonzero(row_side), np.flatnonzero(var_side)
-    b = np.concatenate([np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r]),
-                        np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])])
-    mat = kkt.matrix(act_r, act_v)
-    lu = spla.splu(mat)
-    n = qp.n
-    rhs = np.concatenate([-qp.c, b])  # the unregularised system's right-hand side
-    w = lu.solve(np.concatenate([kkt.rho * x_ref - qp.c, b]))
+    free = np.flatnonzero(var_side == 0)
+    b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
+    b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
+    mat, fixed_cols = kkt.blocks(free, act_r, act_v)
+    nf, nr = free.size, act_r.size
+    # the unregularised system's right-hand side, with the fixed variables moved over
+    rhs = np.concatenate([-qp.c[free], b_r]) - fixed_cols @ b_v
+    reg = np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)])
+    w = np.zeros(nf + nr)
+    if nf + nr:
+        if kkt.dense:
+            solve = _dense_solver(mat + np.diag(reg), check=False)
+            lin = lambda b: solve(b, False)  # noqa: E731
+        else:
+            lin = spla.splu((mat + sp.diags(reg)).tocsc()).solve
+        w = lin(rhs + np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]))
 
-    def residual(w: np.ndarray) -> np.ndarray:
-        # K w, less the regularisation: rho u in the first block, -delta v in the second
-        res = rhs - mat @ w
-        res[:n] += kkt.rho * w[:n]
-        res[n:] -= kkt.delta * w[n:]
-        return res
+        def residual(w: np.ndarray) -> np.ndarray:
+            return rhs - mat @ w
 
-    res = residual(w)
-    size = float(np.linalg.norm(res))
-    for _ in range(refine):
-        w2 = w + lu.solve(res)
-        res2 = residual(w2)
-        new = float(np.linalg.norm(res2))
-        if not new < 0.5 * size:
-            break  # no solution to refine towards (a flat or unbounded face): keep the last
-        w, res, size = w2, res2, new
-    u, v = w[:n], w[n:]
-    # stationarity P u + c = A'y + r: the multipliers are -v
+        res = residual(w)
+        size = float(np.linalg.norm(res))
+        for _ in range(refine):
+            w2 = w + lin(res)
+            res2 = residual(w2)
+            new = float(np.linalg.norm(res2))
+            if not new < 0.5 * size:
+                break  # no solution to refine towards (a flat or unbounded face): keep the last
+            w, res, size = w2, res2, new
+    u = np.empty(qp.n)
+    u[free], u[act_v] = w[:nf], b_v
+    # stationarity P u + c = A'y + r: the rows' multipliers are -v, the bounds' what remains
     y_raw = np.zeros(qp.m)
-    y_raw[act_r] = -v[: act_r.size]
+    y_raw[act_r] = -w[nf:]
     r_raw = np.zeros(qp.n)
-    r_raw[act_v] = -v[act_r.size:]
+    r_raw[act_v] = (qp.P @ u + qp.c - qp.At @ y_raw)[act_v]
     x = np.clip(u, qp.lb, qp.ub)
     eq = np.isfinite(qp.l) & (qp.l == qp.u)
     y = y_raw.copy()
