@@ -341,7 +341,7 @@ def test_polish_corrects_a_wrong_qp_active_set(kkt, monkeypatch):
     from learned_solvers.canonical import polish as polish_module
 
     if kkt == "sparse":
-        monkeypatch.setattr(polish_module._QPKKT, "DENSE_LIMIT", 0)
+        monkeypatch.setattr(polish_module._QPKKT, "DENSE_LU", 0)
     qp = make_family("portfolio").sample(1, seed=3)[0]
     osqp = make_backend("osqp")
     cold = osqp.solve(qp)

@@ -187,39 +187,42 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
 
 
 class _QPKKT:
-    """What every active set's KKT system of one QP shares: ``M = [[P, A'], [A, 0]]``
-    ((n + m) square; dense up to ``DENSE_LIMIT`` rows, so that each system is one index
-    operation), and ``rho = 1e-6 max(1, |P|_max)``, a proximal term that keeps each system
-    nonsingular."""
+    """What every active set's KKT system of one QP shares: P's and A's triplets, and
+    ``rho = 1e-6 max(1, |P|_max)``, a proximal term that keeps each system nonsingular. Each
+    system is assembled from the triplets (scipy's block constructors and fancy indexing cost
+    more than the factorisation at these sizes)."""
 
-    DENSE_LIMIT = 1000  # built anew for every polish: a larger dense M costs more than it saves
+    DENSE_LU = 150
+    """unknowns up to which a system is factorised dense: faster than SuperLU on a portfolio's
+    few dozen, slower on the few hundred of an MPC's banded one"""
 
     def __init__(self, qp: QPData, delta: float) -> None:
-        self.rho = 1e-6 * max(1.0, float(np.abs(qp.P.data).max(initial=0.0)))
+        p, a = qp.P.tocoo(), qp.A.tocoo()
+        self.p = (p.row, p.col, p.data)
+        self.a = (a.row, a.col, a.data)
+        self.rho = 1e-6 * max(1.0, float(np.abs(p.data).max(initial=0.0)))
         self.delta = delta
-        self.n = qp.n
-        self.dense = qp.n + qp.m <= self.DENSE_LIMIT
-        n = qp.n
-        if self.dense:  # by blocks: scipy's bmat costs more than the whole polish at these sizes
-            self.M = np.zeros((n + qp.m, n + qp.m))
-            self.M[:n, :n] = qp.P.toarray()
-            self.M[n:, :n] = qp.A_dense
-            self.M[:n, n:] = qp.A_dense.T
-        else:
-            p, a = qp.P.tocoo(), qp.A.tocoo()
-            self.M = sp.csr_matrix((np.concatenate([p.data, a.data, a.data]),
-                                    (np.concatenate([p.row, a.row + n, a.col]),
-                                     np.concatenate([p.col, a.col, a.row + n]))), shape=(n + qp.m, n + qp.m))
+        self.n, self.m = qp.n, qp.m
 
-    def blocks(self, free: np.ndarray, rows: np.ndarray, fixed: np.ndarray):
-        """(K, B): ``K = [[P_FF, A_RF'], [A_RF, 0]]`` for free variables F and active rows R,
-        and ``B = [P_FV; A_RV]``, the columns of the variables V fixed at a bound; dense
-        arrays or sparse matrices."""
-        idx = np.concatenate([free, self.n + rows])
-        if self.dense:
-            return self.M[np.ix_(idx, idx)], self.M[np.ix_(idx, fixed)]
-        sub = self.M[idx]
-        return sub[:, idx].tocsc(), sub[:, fixed]
+    def matrix(self, free: np.ndarray, rows: np.ndarray):
+        """``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]`` for free variables F and active rows
+        R: dense up to ``DENSE_LU`` unknowns, else sparse CSC."""
+        nf, nr = free.size, rows.size
+        pos_v = np.full(self.n, -1)
+        pos_v[free] = np.arange(nf)
+        pos_r = np.full(self.m, -1)
+        pos_r[rows] = nf + np.arange(nr)
+        pr, pc, pv = self.p
+        keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
+        ar, ac, av = self.a
+        keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
+        r_a, c_a = pos_r[ar[keep_a]], pos_v[ac[keep_a]]
+        diag = np.arange(nf + nr)
+        rows_ = np.concatenate([pos_v[pr[keep]], r_a, c_a, diag])
+        cols_ = np.concatenate([pos_v[pc[keep]], c_a, r_a, diag])
+        vals = np.concatenate([pv[keep], av[keep_a], av[keep_a], np.full(nf, self.rho), np.full(nr, -self.delta)])
+        mat = sp.csc_matrix((vals, (rows_, cols_)), shape=(nf + nr, nf + nr))  # duplicates summed
+        return mat.toarray() if nf + nr <= self.DENSE_LU else mat
 
 
 def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndarray, refine: int = 3):
@@ -237,24 +240,25 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
     row_side, var_side = np.asarray(row_side, dtype=int), np.asarray(var_side, dtype=int)
     act_r, act_v = np.flatnonzero(row_side), np.flatnonzero(var_side)
     free = np.flatnonzero(var_side == 0)
-    b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
-    b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
-    mat, fixed_cols = kkt.blocks(free, act_r, act_v)
     nf, nr = free.size, act_r.size
+    u = np.zeros(qp.n)
+    u[act_v] = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
+    b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
     # the unregularised system's right-hand side, with the fixed variables moved over
-    rhs = np.concatenate([-qp.c[free], b_r]) - fixed_cols @ b_v
+    rhs = np.concatenate([-qp.c[free] - (qp.P @ u)[free], b_r - (qp.A @ u)[act_r]])
     reg = np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)])
     w = np.zeros(nf + nr)
     if nf + nr:
-        if kkt.dense:
-            solve = _dense_solver(mat + np.diag(reg), check=False)
+        mat = kkt.matrix(free, act_r)
+        if isinstance(mat, np.ndarray):
+            solve = _dense_solver(mat, check=False)
             lin = lambda b: solve(b, False)  # noqa: E731
         else:
-            lin = spla.splu((mat + sp.diags(reg)).tocsc()).solve
+            lin = spla.splu(mat).solve
         w = lin(rhs + np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]))
 
         def residual(w: np.ndarray) -> np.ndarray:
-            return rhs - mat @ w
+            return rhs - mat @ w + reg * w  # against the unregularised system
 
         res = residual(w)
         size = float(np.linalg.norm(res))
@@ -265,8 +269,7 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
             if not new < 0.5 * size:
                 break  # no solution to refine towards (a flat or unbounded face): keep the last
             w, res, size = w2, res2, new
-    u = np.empty(qp.n)
-    u[free], u[act_v] = w[:nf], b_v
+    u[free] = w[:nf]
     # stationarity P u + c = A'y + r: the rows' multipliers are -v, the bounds' what remains
     y_raw = np.zeros(qp.m)
     y_raw[act_r] = -w[nf:]
