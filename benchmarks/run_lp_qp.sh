@@ -39,13 +39,8 @@ declare -A RUNS=(
   [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
   # where a QP start pays: OSQP at 1e-6 instead of 1e-4, the models of the runs above (run those first)
-  # the OSQP rows with the polish forced on, the models of the runs above: the issue's iteration
-  # target, where the automatic choice (by time) drops the polish because no start pays in time
-  [portfolio-osqp-polish]="--family portfolio --solver osqp --polish --checkpoint runs/portfolio-osqp.safetensors"
-  [portfolio-osqp-pinned-polish]="--family portfolio --solver osqp --pinned --polish --checkpoint runs/portfolio-osqp-pinned.safetensors"
-  [mpc-osqp-polish]="--family mpc --solver osqp --polish --checkpoint runs/mpc-osqp.safetensors"
-  [mpc-osqp-pinned-polish]="--family mpc --solver osqp --pinned --polish --checkpoint runs/mpc-osqp-pinned.safetensors"
-  [mpc-osqp-no-polish]="--family mpc --solver osqp --no-polish --checkpoint runs/mpc-osqp.safetensors"  # what time alone would pick
+  # mpc without the polish, the model of the run above: what choosing the polish by time alone gives
+  [mpc-osqp-no-polish]="--family mpc --solver osqp --no-polish --checkpoint runs/mpc-osqp.safetensors"
   [mpc-osqp-pinned-tol1e-6]="--family mpc --solver osqp --pinned --tol 1e-6 --checkpoint runs/mpc-osqp-pinned.safetensors"
   [mpc-osqp-tol1e-6]="--family mpc --solver osqp --tol 1e-6 --checkpoint runs/mpc-osqp.safetensors"
   [portfolio-osqp-pinned-tol1e-6]="--family portfolio --solver osqp --pinned --tol 1e-6 --checkpoint runs/portfolio-osqp-pinned.safetensors"
@@ -58,7 +53,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs
-                                 portfolio-osqp-polish portfolio-osqp-pinned-polish mpc-osqp-polish mpc-osqp-pinned-polish mpc-osqp-no-polish
+                                 mpc-osqp-no-polish
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
