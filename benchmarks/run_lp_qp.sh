@@ -38,9 +38,9 @@ declare -A RUNS=(
   [portfolio-scs]="--family portfolio --solver scs"
   [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
-  # where a QP start pays: OSQP at 1e-6 instead of 1e-4, the models of the runs above (run those first)
   # mpc without the polish, the model of the run above: what choosing the polish by time alone gives
   [mpc-osqp-no-polish]="--family mpc --solver osqp --no-polish --checkpoint runs/mpc-osqp.safetensors"
+  # where a QP start pays: OSQP at 1e-6 instead of 1e-4, the models of the runs above (run those first)
   [mpc-osqp-pinned-tol1e-6]="--family mpc --solver osqp --pinned --tol 1e-6 --checkpoint runs/mpc-osqp-pinned.safetensors"
   [mpc-osqp-tol1e-6]="--family mpc --solver osqp --tol 1e-6 --checkpoint runs/mpc-osqp.safetensors"
   [portfolio-osqp-pinned-tol1e-6]="--family portfolio --solver osqp --pinned --tol 1e-6 --checkpoint runs/portfolio-osqp-pinned.safetensors"
