@@ -96,10 +96,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       if "best_k" in info else "")
             print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "
                   f"{info['val_error']:.3g}{chosen})")
+            if verdict := _validation_verdict(info):
+                print(verdict)
         distributed.barrier()
         return 0
     finally:
         distributed.shutdown()
+
+
+def _validation_verdict(info: dict) -> str:
+    """What the chosen start did on the validation split, against a cold solve."""
+    if "best_k" not in info:
+        return ""
+    row = next(r for r in info["k_sweep"] if r["k"] == info["best_k"] and r["polish"] == info["best_polish"])
+    line = (f"on the validation split this start takes {row['iteration_ratio']:.2f}x the cold solve's iterations "
+            f"and {row['time_ratio']:.2f}x its time, inference included (medians per instance)")
+    if row["iteration_ratio"] >= 1.0:
+        return line + ": it does not cut solver iterations here; train on more instances (--train), or solve cold"
+    if row["time_ratio"] >= 1.0:
+        return (line + ": it saves solver work, not time, at this size (inference costs more than the iterations "
+                "saved); it pays where solves cost more: larger instances, tighter tolerances")
+    return line
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:

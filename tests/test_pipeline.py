@@ -493,6 +493,8 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
     cfg = TrainConfig(epochs=1, width=8, train_k=4)
     starter, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"))
     assert {(r["polish"], r["k"]) for r in info["k_sweep"]} == {(p, k) for p in (True, False) for k in AUTO_KS}
+    # each setting against a cold solve of the same validation instance, as bench reports it
+    assert all(r["time_ratio"] > 0 and np.isfinite(r["time_ratio"]) and r["iteration_ratio"] >= 0 for r in info["k_sweep"])
     chosen = info["best_polish"]
     assert starter.polish is chosen and starter.meta["best_polish"] is chosen
     path = starter.save(tmp_path / "m.safetensors")
@@ -503,6 +505,23 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
     forced, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"),
                                  polish=False)
     assert {r["polish"] for r in info["k_sweep"]} == {False} and forced.polish is False
+
+
+def test_train_says_what_the_chosen_start_did_against_a_cold_solve():
+    from learned_solvers.cli import _validation_verdict
+
+    def info(it, t):
+        return {"best_k": 2, "best_polish": True, "k_sweep": [
+            {"polish": True, "k": 1, "iteration_ratio": 9.0, "time_ratio": 9.0},
+            {"polish": True, "k": 2, "iteration_ratio": it, "time_ratio": t}]}
+
+    assert _validation_verdict(info(0.18, 7.4)).endswith("saves solver work, not time, at this size (inference costs "
+                                                         "more than the iterations saved); it pays where solves cost "
+                                                         "more: larger instances, tighter tolerances")
+    assert "0.18x the cold solve's iterations and 7.40x its time" in _validation_verdict(info(0.18, 7.4))
+    assert "does not cut solver iterations" in _validation_verdict(info(1.1, 1.3))
+    assert _validation_verdict(info(0.4, 0.8)).endswith("inference included (medians per instance)")
+    assert _validation_verdict({"val_error": 0.1}) == ""  # no backend, no sweep
 
 
 def test_bench_verdict_says_whether_the_start_pays_and_why_not():

@@ -89,12 +89,23 @@ def timed_warm_solve(starter: LearnedWarmStarter, qp, backend, k: int, *, repeat
     return ws, res, total
 
 
+def timed_cold_solve(qp, backend, *, repeats: int = TIMING_REPEATS):
+    """The cold solve's result, the fastest of ``repeats`` runs."""
+    def run():
+        res = backend.solve(qp)
+        return res, res.seconds
+
+    return fastest(run, repeats)[0]
+
+
 def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS,
                  polishes: tuple[bool, ...] = (True, False)) -> tuple[int, bool, list[dict[str, Any]]]:
     """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
     (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
     instances can cost more than the iterations it saves). Returns (k, polish, one row per
-    (polish, k))."""
+    (polish, k)); each row also holds the medians over ``val`` of the per-instance ratios to a
+    cold solve (``time_ratio``, inference included, and ``iteration_ratio``), as ``bench``
+    reports them."""
     before = starter.polish
     try:
         if val:
@@ -102,7 +113,9 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
         # instances outer, (polish, k) inner: drift of the machine's speed hits every setting alike
         totals: dict[tuple[bool, int], list[float]] = {(p, k): [] for p in polishes for k in ks}
         iters: dict[tuple[bool, int], list[float]] = {(p, k): [] for p in polishes for k in ks}
+        cold: list[Any] = []
         for item in val:
+            cold.append(timed_cold_solve(item.qp, backend))
             for p, k in totals:
                 starter.polish = p
                 _, res, total = timed_warm_solve(starter, item.qp, backend, k)
@@ -110,8 +123,13 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
                 iters[p, k].append(res.iterations)
     finally:
         starter.polish = before
+    secs = np.array([c.seconds for c in cold])
+    its = np.array([c.iterations for c in cold], dtype=float)
     sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),
-              "iterations_median": float(np.median(iters[p, k]))} for p, k in totals]
+              "iterations_median": float(np.median(iters[p, k])),
+              "time_ratio": float(np.median(np.asarray(totals[p, k]) / np.maximum(secs, 1e-12))),
+              "iteration_ratio": float(np.median(np.asarray(iters[p, k]) / np.maximum(its, 1.0)))}
+             for p, k in totals]
     polish, k = parsimonious_start(sweep)
     return k, polish, sweep
 
@@ -219,10 +237,6 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
     each time, millisecond timings on a shared machine are not."""
     qp = item.qp
 
-    def solve_cold():
-        res = backend.solve(qp)
-        return res, res.seconds
-
     def solve_learned():
         ws, info = starter.warm_start(qp, k=k)
         res = backend.solve(qp, warm_start=ws)
@@ -238,7 +252,7 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
         res = backend.solve(qp, warm_start=WarmStart(x=pn.x, y=pn.y, r=pn.r))
         return (secs, res), secs + res.seconds
 
-    cold, _ = fastest(solve_cold)
+    cold = timed_cold_solve(qp, backend)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         (ws, info, warm), _ = fastest(solve_learned)
