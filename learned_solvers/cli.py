@@ -61,6 +61,8 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     if distributed.is_main():
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
               f"{info['val_error']:.3g}, automatic k {starter.k})")
+        if verdict := _validation_verdict(next((r for r in info.get("auto_k", []) if r["k"] == starter.k), None)):
+            print(verdict)
     return 0
 
 
@@ -96,7 +98,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       if "best_k" in info else "")
             print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "
                   f"{info['val_error']:.3g}{chosen})")
-            if verdict := _validation_verdict(info):
+            chosen_row = next((r for r in info.get("k_sweep", [])
+                               if r["k"] == info["best_k"] and r["polish"] == info["best_polish"]), None)
+            if verdict := _validation_verdict(chosen_row):
                 print(verdict)
         distributed.barrier()
         return 0
@@ -104,11 +108,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         distributed.shutdown()
 
 
-def _validation_verdict(info: dict) -> str:
-    """What the chosen start did on the validation split, against a cold solve."""
-    if "best_k" not in info:
+def _validation_verdict(row: dict | None) -> str:
+    """What the chosen start (its row of the validation sweep) did against a cold solve."""
+    if not row or "time_ratio" not in row:
         return ""
-    row = next(r for r in info["k_sweep"] if r["k"] == info["best_k"] and r["polish"] == info["best_polish"])
     line = (f"on the validation split this start takes {row['iteration_ratio']:.2f}x the cold solve's iterations "
             f"and {row['time_ratio']:.2f}x its time, inference included (medians per instance)")
     if row["iteration_ratio"] >= 1.0:

@@ -510,18 +510,16 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
 def test_train_says_what_the_chosen_start_did_against_a_cold_solve():
     from learned_solvers.cli import _validation_verdict
 
-    def info(it, t):
-        return {"best_k": 2, "best_polish": True, "k_sweep": [
-            {"polish": True, "k": 1, "iteration_ratio": 9.0, "time_ratio": 9.0},
-            {"polish": True, "k": 2, "iteration_ratio": it, "time_ratio": t}]}
+    def row(it, t):
+        return {"k": 2, "iteration_ratio": it, "time_ratio": t}
 
-    assert _validation_verdict(info(0.18, 7.4)).endswith("saves solver work, not time, at this size (inference costs "
-                                                         "more than the iterations saved); it pays where solves cost "
-                                                         "more: larger instances, tighter tolerances")
-    assert "0.18x the cold solve's iterations and 7.40x its time" in _validation_verdict(info(0.18, 7.4))
-    assert "does not cut solver iterations" in _validation_verdict(info(1.1, 1.3))
-    assert _validation_verdict(info(0.4, 0.8)).endswith("inference included (medians per instance)")
-    assert _validation_verdict({"val_error": 0.1}) == ""  # no backend, no sweep
+    assert _validation_verdict(row(0.18, 7.4)).endswith("saves solver work, not time, at this size (inference costs "
+                                                        "more than the iterations saved); it pays where solves cost "
+                                                        "more: larger instances, tighter tolerances")
+    assert "0.18x the cold solve's iterations and 7.40x its time" in _validation_verdict(row(0.18, 7.4))
+    assert "does not cut solver iterations" in _validation_verdict(row(1.1, 1.3))
+    assert _validation_verdict(row(0.4, 0.8)).endswith("inference included (medians per instance)")
+    assert _validation_verdict(None) == "" and _validation_verdict({"k": 1, "total_seconds_median": 0.1}) == ""
 
 
 def test_bench_verdict_says_whether_the_start_pays_and_why_not():

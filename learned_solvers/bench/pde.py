@@ -210,15 +210,27 @@ def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
              ks: tuple[int, ...] = AUTO_KS) -> tuple[int, list[dict]]:
     """The k with the least median (extraction + inference + warm solve) seconds on validation instances,
-    the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``)."""
+    the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). Each
+    row also holds the medians of the per-instance ratios to a cold call (``time_ratio``,
+    ``iteration_ratio``), as ``bench`` reports them."""
     _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     tot: dict[int, list[float]] = {k: [] for k in ks}
+    its: dict[int, list[float]] = {k: [] for k in ks}
+    cold_secs, cold_its = [], []
     for inst in insts:
+        cold, cold_total = fastest(lambda: _cold_run(fam, inst, backend))
+        cold_secs.append(cold_total)
+        cold_its.append(max(cold.iterations, 1))
         residual = _residual(fam, inst)
         for k in ks:
-            tot[k].append(_timed_start(starter, fam, inst, backend, k, residual=residual)[2])
-    rows = [{"k": k, "total_seconds_median": float(np.median(tot[k]))} for k in ks]
+            _, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
+            tot[k].append(total)
+            its[k].append(res.iterations)
+    rows = [{"k": k, "total_seconds_median": float(np.median(tot[k])),
+             "iterations_median": float(np.median(its[k])),
+             "time_ratio": float(np.median(np.asarray(tot[k]) / np.asarray(cold_secs))),
+             "iteration_ratio": float(np.median(np.asarray(its[k]) / np.asarray(cold_its)))} for k in ks]
     return parsimonious_k(rows), rows
 
 
