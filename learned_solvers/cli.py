@@ -582,7 +582,8 @@ def _polish_args(p: argparse.ArgumentParser, where: str) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--polish", action="store_true",
                    help=f"{where}polish the prediction (its active set's KKT system) before the solver; default: "
-                        "the checkpoint's choice, made with its automatic k by total time on the validation split")
+                        "the checkpoint's choice, made with its automatic k on the validation split (by total time, "
+                        "unless dropping it costs relatively more solver iterations than it saves time)")
     g.add_argument("--no-polish", action="store_true", help=f"{where}hand the raw prediction to the solver")
 
 

@@ -54,7 +54,7 @@ class LearnedWarmStarter:
     family: the family spec it was trained on; scale_range: (3, 2) min/max of the training
     instances' (s_b, s_c, s_a) scales, used to refuse out-of-family instances. polish: run the
     active-set polish on the prediction (None: the checkpoint's choice, ``meta["best_polish"]``,
-    made with the automatic k by total time on the validation split; True without one). Inference runs a
+    made with the automatic k on the validation split, ``timing.parsimonious_start``; True without one). Inference runs a
     frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
     """
 
