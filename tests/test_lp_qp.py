@@ -299,7 +299,14 @@ def test_scip_adapter_keeps_two_variables_that_share_a_name():
     assert abs(make_backend("highs").solve(qp).objective - 1.0) < 1e-9
 
 
-def test_polish_recovers_exact_optimum_from_exact_active_set():
+@pytest.mark.parametrize("rows", ["dense", "sparse"])
+def test_polish_recovers_exact_optimum_from_exact_active_set(rows, monkeypatch):
+    """The vertex's system holds the free variables only; a large LP's is sparse."""
+    from learned_solvers.canonical import polish as polish_module
+
+    if rows == "sparse":
+        monkeypatch.setattr(polish_module, "DENSE_A_LIMIT", 0)
+        monkeypatch.setattr(polish_module, "DENSE_LU_LIMIT", 0)
     qp = read_problem(netlib("sc50a"))
     exact = make_backend("highs").solve(qp)
     rng = np.random.default_rng(0)

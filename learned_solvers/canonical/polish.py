@@ -39,6 +39,8 @@ def _merit(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
 
 
 DENSE_LU_LIMIT = 2000
+DENSE_A_LIMIT = 4_000_000
+"""entries of A up to which an LP's active rows are cut from its dense copy"""
 
 
 def _dense_solver(dense: np.ndarray, *, check: bool = True):
@@ -380,13 +382,24 @@ def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
     return row_side, var_side
 
 
-def _vertex(qp: QPData, solve, rhs: np.ndarray, act_r: np.ndarray):
-    """A vertex: one LU of the square active system gives x and, transposed, the multipliers."""
-    x = np.clip(solve(rhs, False), qp.lb, qp.ub)
-    w = solve(qp.c, True)
+def _vertex(qp: QPData, act_r: np.ndarray, b_r: np.ndarray, act_v: np.ndarray, b_v: np.ndarray):
+    """The vertex of n active constraints, primal and dual. The variables at an active bound are
+    fixed there, which leaves a square system in the others, ``A_RF x_F = b_R - A_RV b_V``
+    (as many free variables as active rows; a Netlib vertex sits mostly on bounds, so it is
+    small): one LU gives x and, transposed, the rows' multipliers ``A_RF' y_R = c_F``; the
+    bounds' follow as reduced costs."""
+    free = np.ones(qp.n, dtype=bool)
+    free[act_v] = False
+    x = np.zeros(qp.n)
+    x[act_v] = b_v
     y = np.zeros(qp.m)
-    y[act_r] = w[: act_r.size]
-    return x, y, qp.c - qp.At @ y
+    if act_r.size:
+        rows = qp.A_dense[act_r] if qp.m * qp.n <= DENSE_A_LIMIT else qp.A[act_r]
+        sub = rows[:, free]
+        solve = _dense_solver(sub) if isinstance(sub, np.ndarray) else _square_solver(sub.tocsr())
+        x[free] = solve(b_r - rows[:, act_v] @ b_v, False)
+        y[act_r] = solve(qp.c[free], True)
+    return np.clip(x, qp.lb, qp.ub), y, qp.c - qp.At @ y
 
 
 def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
@@ -397,17 +410,11 @@ def _solve_active(qp: QPData, row_side, var_side, x_hat, y_hat, r_hat, delta):
     act_v = np.flatnonzero(var_side)
     b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
     b_v = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
+    if act_r.size + act_v.size == qp.n:
+        return _vertex(qp, act_r, b_r, act_v, b_v)
     rhs = np.concatenate([b_r, b_v])
-    square = act_r.size + act_v.size == qp.n
-    if square and qp.n <= DENSE_LU_LIMIT:
-        dense = np.zeros((qp.n, qp.n))
-        dense[: act_r.size] = qp.A_dense[act_r] if qp.m * qp.n <= 4_000_000 else qp.A[act_r].toarray()
-        dense[act_r.size + np.arange(act_v.size), act_v] = 1.0
-        return _vertex(qp, _dense_solver(dense), rhs, act_r)
     eye_v = sp.csr_matrix((np.ones(act_v.size), (np.arange(act_v.size), act_v)), shape=(act_v.size, qp.n))
     cons = sp.vstack([qp.A[act_r], eye_v]).tocsr()
-    if square:
-        return _vertex(qp, _square_solver(cons), rhs, act_r)
 
     # primal: the nearest point of the active face
     u, _ = _quasidefinite_solve(sp.identity(qp.n, format="csr"), cons, x_hat, rhs, delta)
