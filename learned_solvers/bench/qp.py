@@ -127,6 +127,7 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     its = np.array([c.iterations for c in cold], dtype=float)
     sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),
               "iterations_median": float(np.median(iters[p, k])),
+              "seconds": [float(v) for v in totals[p, k]], "iterations": [float(v) for v in iters[p, k]],
               "time_ratio": float(np.median(np.asarray(totals[p, k]) / np.maximum(secs, 1e-12))),
               "iteration_ratio": float(np.median(np.asarray(iters[p, k]) / np.maximum(its, 1.0)))}
              for p, k in totals]
