@@ -50,11 +50,11 @@ def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = PO
     dominates a sub-millisecond solve, also where it lands on the optimum and the start without
     it takes more iterations than a cold solve (mpc with OSQP); iterations alone would keep it
     where it misses the optimum and only costs time (random-lp). Instance by instance, because
-    PDLP's iterations from a start that is not the optimum move by up to a quarter when the
-    start moves by rounding: on blend the medians of 17 validation instances swung by 13%
-    between two LU orderings of the same vertices. The polish goes only where going without it
-    wins clearly more often than such noise would (half the time); where it does not, it stays,
-    since it never hands the solver a start of larger KKT residual."""
+    PDLP's iterations from a start that is not the optimum move by large fractions when the
+    start moves by rounding: blend's validation medians moved by more than 10% between two LU
+    orderings of the same vertices, enough to flip a comparison of medians. The polish goes only
+    where going without it wins clearly more often than such noise would (half the time); where
+    it does not, it stays, since it never hands the solver a start of larger KKT residual."""
     best = {}
     for r in rows:
         if r["polish"] not in best or r["total_seconds_median"] < best[r["polish"]]["total_seconds_median"]:
