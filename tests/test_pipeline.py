@@ -462,11 +462,11 @@ def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
     assert parsimonious_k(rows) == 2  # k = 1 is clearly slower
 
 
-def test_automatic_polish_is_dropped_only_where_going_without_it_clearly_wins():
+def test_automatic_polish_is_dropped_only_where_going_without_it_wins_on_most_instances():
     """Instance by instance, on the patterns of the bench runs: a polish that misses the optimum
-    and costs a fifth of the time (random-lp), one whose gain is of the size of PDLP's noise
-    (blend), one that lands on the optimum (kb2), and OSQP's few iterations beside a larger
-    inference (mpc)."""
+    and costs a fifth of the time (random-lp) or a tenth in wide noise (brandy), one whose gain
+    is of the size of PDLP's noise (blend), one that lands on the optimum (kb2), and OSQP's few
+    iterations beside a larger inference (mpc)."""
     from learned_solvers.bench.timing import parsimonious_start
 
     rng = np.random.default_rng(0)
@@ -485,8 +485,11 @@ def test_automatic_polish_is_dropped_only_where_going_without_it_clearly_wins():
     # blend: the polish saves a fifth of the iterations, within PDLP's noise, for 10% more time: kept
     assert parsimonious_start(rows(0.011 * noise() ** 0.2, 0.8 * base * noise(), 0.010 * noise() ** 0.2,
                                    base * noise()))[0]
-    # no difference but noise: kept (it never hands over a start of larger KKT residual)
-    assert parsimonious_start(rows(0.010 * noise() ** 0.2, base * noise(), 0.010 * noise() ** 0.2, base * noise()))[0]
+    # brandy, sctap1: the polish misses, PDLP's noise is wide, and without it each solve is a tenth cheaper
+    assert parsimonious_start(rows(0.20 * noise(), base * noise(), 0.18 * noise(), base * noise())) == (False, 1)
+    # a tie, half the instances each way: kept
+    half = np.where(np.arange(60) % 2 == 0, 0.9, 1.1)
+    assert parsimonious_start(rows(np.full(60, 0.01), base, np.full(60, 0.01), base * half))[0]
     # kb2: the polish lands on the optimum, the solver has nothing left to do
     assert parsimonious_start(rows(np.full(60, 0.002), np.zeros(60), np.full(60, 0.024), base))[0]
     # mpc with OSQP: 0.4x the time without it, for 4x the iterations
