@@ -213,17 +213,15 @@ class _QPKKT:
         pos_v = np.full(self.n, -1)
         pos_v[free] = np.arange(nf)
         pos_r = np.full(self.m, -1)
-        pos_r[rows] = nf + np.arange(nr)
+        pos_r[rows] = np.arange(nr)
         pr, pc, pv = self.p
         keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
         ar, ac, av = self.a
         keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
-        r_a, c_a = pos_r[ar[keep_a]], pos_v[ac[keep_a]]
-        diag = np.arange(nf + nr)
-        rows_ = np.concatenate([pos_v[pr[keep]], r_a, c_a, diag])
-        cols_ = np.concatenate([pos_v[pc[keep]], c_a, r_a, diag])
-        vals = np.concatenate([pv[keep], av[keep_a], av[keep_a], np.full(nf, self.rho), np.full(nr, -self.delta)])
-        mat = sp.csc_matrix((vals, (rows_, cols_)), shape=(nf + nr, nf + nr))  # duplicates summed
+        diag = np.arange(nf)  # rho I as separate triplets: the CSC constructor sums duplicates
+        h = (np.concatenate([pos_v[pr[keep]], diag]), np.concatenate([pos_v[pc[keep]], diag]),
+             np.concatenate([pv[keep], np.full(nf, self.rho)]))
+        mat = _kkt_matrix(h, (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a]), nf, nr, self.delta)
         return mat.toarray() if nf + nr <= self.DENSE_LU else mat
 
 
