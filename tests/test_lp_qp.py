@@ -78,6 +78,43 @@ def test_qp_backends_reach_maros_meszaros_optima_cold_and_warm(name):
         assert warm.warm_start_accepted and warm.iterations <= cold.iterations, (solver, warm.iterations, cold.iterations)
 
 
+@pytest.mark.parametrize("name", ["HS21", "HS35", "HS76", "GENHS28", "QPTEST", "ZECEVIC2", "DUALC2", "QAFIRO"])
+def test_clarabel_reference_reaches_maros_meszaros_optima_with_highs_duals(name):
+    """The QP labeller (an interior point, no start): the published optimum, duals in the
+    canonical signs (the KKT residuals of the pair; duals need not be unique, so not HiGHS'
+    to the digit), and an active set from which the polish lands on the optimum."""
+    from learned_solvers.canonical.polish import optimal_active_set
+
+    qp, ref = maros_meszaros(name)
+    res = make_backend("clarabel").solve(qp)
+    assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-6 * (1 + abs(ref)), (res.objective, ref)
+    kkt = kkt_residuals(qp, res.x, res.y)
+    assert max(kkt.primal, kkt.dual, kkt.gap) <= 1e-6, kkt
+    p = polish(qp, res.x + 1.0, np.zeros(qp.m), candidates=[optimal_active_set(qp, res.x, res.y)])
+    assert p.polished and p.merit <= 1e-9, p
+    with pytest.warns(RuntimeWarning, match="takes no start"):
+        make_backend("clarabel").solve(qp, warm_start=WarmStart(x=res.x, y=res.y))
+
+
+def test_qp_families_are_labelled_by_clarabel_lps_by_highs_with_the_same_active_sets():
+    from learned_solvers.canonical.polish import active_set_distance
+    from learned_solvers.training.data import label_instances, reference_solver
+
+    lp = read_problem(netlib("afiro"))
+    assert reference_solver(lp) == "highs" and reference_solver(lp, "pdlp") == "pdlp"
+    for spec in ("portfolio", "mpc"):
+        qps = make_family(spec).sample(4, seed=5)
+        assert reference_solver(qps[0]) == "clarabel"
+        for item in label_instances(qps, scheduler="serial", progress=False):
+            h = make_backend("highs").solve(item.qp)
+            assert abs(item.objective - h.objective) <= 1e-6 * (1 + abs(h.objective))
+            assert active_set_distance(item.qp, item.active, h.extra["active"]) == 0
+    with pytest.warns(RuntimeWarning, match="not solved to optimality by clarabel .*infeasible"):
+        bad = QPData(c=np.ones(2), A=sp.csr_matrix([[1.0, 1.0]]), l=[-np.inf], u=[-1.0], lb=[0, 0], ub=[np.inf] * 2,
+                     P=sp.identity(2, format="csr"), name="infeasible-qp")
+        assert label_instances([bad], scheduler="serial", progress=False) == []
+
+
 def _tiny(l, u, c=(1.0, 1.0), lb=(0.0, 0.0), ub=(np.inf, np.inf)):
     return QPData(c=np.array(c), A=sp.csr_matrix([[1.0, 1.0]]), l=np.array(l), u=np.array(u),
                   lb=np.array(lb), ub=np.array(ub), name="tiny")

@@ -6,9 +6,10 @@ from typing import Any
 
 from .base import Backend, SolveResult, Status, WarmStart
 
-__all__ = ["Backend", "SolveResult", "Status", "WarmStart", "make_backend", "BACKENDS"]
+__all__ = ["Backend", "SolveResult", "Status", "WarmStart", "make_backend", "BACKENDS", "REFERENCE_ONLY"]
 
-BACKENDS = ("pdlp", "osqp", "scs", "highs")
+BACKENDS = ("pdlp", "osqp", "scs", "highs")  # the warm-start targets
+REFERENCE_ONLY = ("clarabel",)  # takes no start: labels QP families (training.data)
 
 
 def make_backend(name: str, **options: Any) -> Backend:
@@ -21,6 +22,8 @@ def make_backend(name: str, **options: Any) -> Backend:
         from .scs import SCSBackend as cls
     elif name == "highs":
         from .highs import HiGHSBackend as cls
+    elif name == "clarabel":
+        from .clarabel import ClarabelBackend as cls
     else:
         raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(BACKENDS)}")
     import inspect

@@ -317,6 +317,21 @@ def predicted_active_set(qp: QPData, x: np.ndarray, y: np.ndarray) -> ActiveSet:
     return _active_from_prediction(qp, *_pair(qp, x, y))
 
 
+def optimal_active_set(qp: QPData, x: np.ndarray, y: np.ndarray, *, rel_tol: float = 1e-6) -> ActiveSet:
+    """The active set of an accurate optimum (x (n,), y (m,)) that carries no basis (an
+    interior-point solution): a row or bound is active at the side its multiplier's sign says,
+    where the multiplier exceeds ``rel_tol`` of the largest; equality rows and fixed variables
+    are always active. A constraint that is tight with a zero multiplier is left out: the
+    point of the set without it is the same optimum."""
+    x, y, r = _pair(qp, x, y)
+    tol = rel_tol * max(np.abs(y).max(initial=0.0), np.abs(r).max(initial=0.0), 1e-12)
+    row_side = np.where(y > tol, 1, np.where(y < -tol, -1, 0))
+    var_side = np.where(r > tol, 1, np.where(r < -tol, -1, 0))
+    row_side[np.isfinite(qp.l) & (qp.l == qp.u)] = 1
+    var_side[np.isfinite(qp.lb) & (qp.lb == qp.ub)] = 1
+    return row_side.astype(np.int8), var_side.astype(np.int8)
+
+
 def active_set_distance(qp: QPData, a: ActiveSet, b: ActiveSet) -> int:
     """How many of the m + n constraints two active sets disagree on (an equality row or a
     fixed variable is active whatever side a solver reports it at)."""

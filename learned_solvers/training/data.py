@@ -1,4 +1,9 @@
-"""Labelled instances: each instance solved cold by a reference solver (HiGHS by default).
+"""Labelled instances: each instance solved cold by a reference solver.
+
+The default (``solver="auto"``): HiGHS for LPs and MIPs, whose simplex basis is the optimal
+active set the polish starts from; Clarabel (interior point) for QPs, with the active set read
+off its multipliers, since HiGHS' active-set QP solver can take minutes an instance where
+Clarabel takes milliseconds (``backends/clarabel.py``).
 
 Solving is embarrassingly parallel: ``scheduler="local"`` starts a Dask ``LocalCluster``
 (processes), an address (``tcp://host:8786``) uses an existing Dask cluster, and
@@ -19,8 +24,9 @@ from tqdm.auto import tqdm
 
 from ..backends import Status, make_backend
 from ..canonical import QPData
+from ..canonical.polish import optimal_active_set
 
-__all__ = ["Labelled", "solve_reference", "label_instances", "dask_client"]
+__all__ = ["Labelled", "solve_reference", "reference_solver", "label_instances", "dask_client"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +41,28 @@ class Labelled:
     active: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def solve_reference(qp: QPData, solver: str = "highs") -> Labelled | None:
+def reference_solver(qp: QPData, solver: str = "auto") -> str:
+    """The solver that labels ``qp``: ``solver`` itself unless it is 'auto' (see the module)."""
+    if solver != "auto":
+        return solver
+    return "clarabel" if qp.P is not None and qp.integrality is None else "highs"
+
+
+def solve_reference(qp: QPData, solver: str = "auto") -> Labelled | None:
     """Solve ``qp`` cold; ``None`` unless the solver reports an optimum with duals."""
     out = _label(qp, solver)
     return out if isinstance(out, Labelled) else None
 
 
-def _label(qp: QPData, solver: str = "highs") -> Labelled | str:
+def _label(qp: QPData, solver: str = "auto") -> Labelled | str:
     """``solve_reference``, or the status that kept the instance from being one."""
-    res = make_backend(solver).solve(qp)
+    res = make_backend(reference_solver(qp, solver)).solve(qp)
     if res.status != Status.OPTIMAL or res.x is None or res.y is None:
         return res.status if res.status != Status.OPTIMAL else "optimal without duals"
-    return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective, active=res.extra.get("active"))
+    active = res.extra.get("active")
+    if active is None and qp.P is not None:
+        active = optimal_active_set(qp, res.x, res.y)
+    return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective, active=active)
 
 
 @contextmanager
@@ -76,7 +92,7 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
 
 
 def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
-                    solver: str = "highs", progress: bool = True) -> list[Labelled]:
+                    solver: str = "auto", progress: bool = True) -> list[Labelled]:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
     warning (the ``mps:`` family's rule). Order is kept."""
     if scheduler == "serial":
@@ -94,6 +110,7 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
     if len(kept) < len(out):
         why = Counter(o for o in out if not isinstance(o, Labelled))
         said = ", ".join(f"{status} {count}" for status, count in why.most_common())
-        warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality by {solver} "
+        by = ", ".join(sorted({reference_solver(q, solver) for q, o in zip(qps, out) if not isinstance(o, Labelled)}))
+        warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality by {by} "
                       f"and were dropped ({said})", RuntimeWarning, stacklevel=2)
     return kept

@@ -1,0 +1,100 @@
+"""Clarabel (interior point for convex QPs): the reference solver that labels QP families.
+
+It takes no start, so it is not a warm-start target (``make_backend`` builds it for
+labelling and checks; ``bench`` and ``train`` warm-start the others). It is here because
+HiGHS' QP solver is an active-set method whose work grows with the number of active
+constraints: on ``mpc:states=40,inputs=16`` (1,160 variables) it ran past 10 minutes an
+instance, where Clarabel takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..canonical import QPData
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
+
+__all__ = ["ClarabelBackend"]
+
+
+class ClarabelBackend:
+    """``clarabel.DefaultSolver`` at gap and feasibility tolerances ``tol``; iterations are
+    interior-point iterations. A warm start is ignored with a warning (Clarabel takes none)."""
+
+    name: ClassVar[str] = "clarabel"
+    supports_qp: ClassVar[bool] = True
+    supports_mip: ClassVar[bool] = False
+    uses_dual_start: ClassVar[bool] = False
+    default_tolerance: ClassVar[float] = 1e-9
+
+    def __init__(self, *, tol: float = 1e-9, time_limit: float = 600.0, max_iter: int = 500) -> None:
+        self.tol = tol
+        self.time_limit = time_limit
+        self.max_iter = max_iter
+
+    def check(self, qp: QPData) -> None:
+        check_capabilities(self, qp)
+
+    def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
+        import clarabel
+
+        self.check(qp)
+        if check_warm_start(qp, warm_start, self.name) is not None:
+            warnings.warn("clarabel: an interior-point method takes no start; solving cold", RuntimeWarning,
+                          stacklevel=2)
+        a, b, ymap, n_eq = _conic_rows(qp)
+        p = sp.triu(qp.P if qp.P is not None else sp.csc_matrix((qp.n, qp.n)), format="csc")
+        s = clarabel.DefaultSettings()
+        s.verbose = False
+        s.tol_gap_abs = s.tol_gap_rel = s.tol_feas = s.tol_ktratio = self.tol
+        s.time_limit = self.time_limit
+        s.max_iter = self.max_iter
+        cones = ([clarabel.ZeroConeT(n_eq)] if n_eq else []) + (
+            [clarabel.NonnegativeConeT(a.shape[0] - n_eq)] if a.shape[0] > n_eq else [])
+        t0 = time.perf_counter()
+        sol = clarabel.DefaultSolver(p, qp.c.astype(float), a, b, cones, s).solve()
+        seconds = time.perf_counter() - t0
+        st = clarabel.SolverStatus
+        status = {st.Solved: Status.OPTIMAL, st.PrimalInfeasible: Status.INFEASIBLE,
+                  st.DualInfeasible: Status.UNBOUNDED, st.MaxIterations: Status.LIMIT,
+                  st.MaxTime: Status.LIMIT}.get(sol.status, Status.ERROR)
+        x = y = None
+        if status == Status.OPTIMAL:
+            x = np.asarray(sol.x, dtype=float)
+            # Clarabel's stationarity is P x + q + A_c' z = 0; the canonical one P x + c = A'y + r
+            y = ymap @ np.asarray(sol.z, dtype=float)
+        return SolveResult(
+            solver=self.name, status=status, objective=float(sol.obj_val) + qp.offset if x is not None else float("nan"),
+            x=x, y=y, iterations=int(sol.iterations), seconds=seconds, warm_started=warm_start is not None,
+            warm_start_accepted=False, message=str(sol.status))
+
+    def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
+        return objectives_agree(a, b, 1e-6)
+
+
+def _conic_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, sp.csr_matrix, int]:
+    """``A_c x + s = b`` with s in {0}^e x R+^k: the equality rows first (rows with l == u,
+    fixed variables), then ``a'x <= u``, ``-a'x <= -l`` and the variable bounds. Also the
+    (m, rows of A_c) map that turns Clarabel's z into the canonical y: ``y = -z`` for a row
+    ``a'x = l`` or ``a'x <= u``, ``+z`` for ``a'x >= l``; and the count e."""
+    eq = np.isfinite(qp.l) & (qp.l == qp.u)
+    up = np.isfinite(qp.u) & ~eq
+    lo = np.isfinite(qp.l) & ~eq
+    fixed = np.isfinite(qp.lb) & (qp.lb == qp.ub)
+    vub = np.isfinite(qp.ub) & ~fixed
+    vlb = np.isfinite(qp.lb) & ~fixed
+    a = qp.A.tocsr()
+    eye = sp.identity(qp.n, format="csr")
+    i_eq, i_up, i_lo = np.flatnonzero(eq), np.flatnonzero(up), np.flatnonzero(lo)
+    a_c = sp.vstack([a[i_eq], eye[fixed], a[i_up], -a[i_lo], eye[vub], -eye[vlb]], format="csc")
+    b = np.concatenate([qp.l[eq], qp.lb[fixed], qp.u[up], -qp.l[lo], qp.ub[vub], -qp.lb[vlb]]).astype(float)
+    n_fixed = int(fixed.sum())
+    cols = np.concatenate([np.arange(i_eq.size), i_eq.size + n_fixed + np.arange(i_up.size + i_lo.size)])
+    vals = np.concatenate([-np.ones(i_eq.size + i_up.size), np.ones(i_lo.size)])
+    ymap = sp.csr_matrix((vals, (np.concatenate([i_eq, i_up, i_lo]), cols)), shape=(qp.m, a_c.shape[0]))
+    return a_c, b, ymap, int(i_eq.size + n_fixed)
