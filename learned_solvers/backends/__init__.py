@@ -25,7 +25,8 @@ def make_backend(name: str, **options: Any) -> Backend:
     elif name == "clarabel":
         from .clarabel import ClarabelBackend as cls
     else:
-        raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(BACKENDS)}")
+        raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(BACKENDS)} "
+                         f"(or, to label without a start, {', '.join(REFERENCE_ONLY)})")
     import inspect
     import math
 
