@@ -95,6 +95,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if main:
             path = starter.save(args.out, solver=args.solver, **info)
             chosen = (f", automatic k {info['best_k']}, polish {'on' if info['best_polish'] else 'off'}"
+                      + (" (k 0: no network, the nearest training optimum; the network did not pay for itself "
+                         "on the validation split)" if info["best_k"] == 0 else "")
                       if "best_k" in info else "")
             print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "
                   f"{info['val_error']:.3g}{chosen})")
@@ -408,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an .mps/.lp file (optionally .gz); several: one JSON line each on stdout")
     s.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
     s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"], help="default pdlp")
-    s.add_argument("--k", type=_positive, default=None, help="model iterations (default: the checkpoint's)")
+    s.add_argument("--k", type=_iterations, default=None,
+                   help="model iterations (default: the checkpoint's; 0: no network, the nearest training optimum)")
     s.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
@@ -435,7 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "for symmetric linear and for quasilinear problems); off: decode it from the hidden state")
     b.add_argument("--train", type=_positive, default=200, help="training instances (default 200)")
     b.add_argument("--test", type=_positive, default=30, help="held-out instances (default 30)")
-    b.add_argument("--k", type=_positive, default=None, help="model iterations (default: the automatic k)")
+    b.add_argument("--k", type=_iterations, default=None,
+                   help="model iterations (default: the automatic k; LP/QP 0: no network, the nearest training "
+                        "optimum)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
@@ -464,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "
                         "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
-    c.add_argument("--ks", type=_ks, default=_ks("1,2,4,8,16,32,64"),
+    c.add_argument("--ks", type=_iteration_list, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
     c.add_argument("--test", type=_positive, default=20, help="held-out instances (default 20)")
     c.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
@@ -527,15 +532,31 @@ def _positive(text: str) -> int:
     return v
 
 
-def _ks(text: str) -> tuple[int, ...]:
-    """--ks, --widths: positive integers, comma-separated, in increasing order."""
+def _iterations(text: str) -> int:
+    """--k: model iterations, an integer >= 0 (0, LP/QP only: no network, the nearest training optimum)."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1 (model iterations), or 0 for LP/QP")
+    return v
+
+
+def _ks(text: str, *, least: int = 1) -> tuple[int, ...]:
+    """--ks, --widths: integers >= ``least``, comma-separated, in increasing order."""
     try:
         ks = sorted({int(v) for v in text.split(",")})
     except ValueError:
         ks = []
-    if not ks or ks[0] < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give integers >= 1, comma-separated (e.g. 1,2,4,8)")
+    if not ks or ks[0] < least:
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers >= {least}, comma-separated (e.g. 1,2,4,8)")
     return tuple(ks)
+
+
+def _iteration_list(text: str) -> tuple[int, ...]:
+    """--ks: model iterations, comma-separated (0, LP/QP only: the nearest training optimum)."""
+    return _ks(text, least=0)
 
 
 def _fractions(text: str) -> tuple[float, ...]:

@@ -35,23 +35,30 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def check_k(k: int | None, *, what: str = "k") -> int | None:
-    """Model iterations: a positive integer, or None for the checkpoint's automatic k."""
+def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int | None:
+    """Model iterations: a positive integer, or None for the checkpoint's automatic k.
+    ``allow_zero``: also 0, where it has a meaning (LP/QP: no network, the nearest training
+    instance's optimum as the start)."""
     if k is None:
         return None
     try:
         n = operator.index(k)  # int or numpy integer, not 2.5 or "4"
     except TypeError:
-        n = 0
-    if isinstance(k, bool) or n < 1:
-        raise ValueError(f"{what} must be a positive integer (model iterations) or None for the checkpoint's "
-                         f"automatic k, got {k!r}")
+        n = -1
+    if isinstance(k, bool) or n < (0 if allow_zero else 1):
+        zero = " (or 0: no network, the nearest training optimum)" if allow_zero else ""
+        raise ValueError(f"{what} must be a positive integer (model iterations){zero} or None for the "
+                         f"checkpoint's automatic k, got {k!r}")
     return n
 
 
 class IterationsOption:
     """A class attribute ``k = IterationsOption()``: model iterations at inference, checked by
-    ``check_k`` on every assignment (the constructor's and a user's later ``starter.k = ...``)."""
+    ``check_k`` on every assignment (the constructor's and a user's later ``starter.k = ...``).
+    ``allow_zero``: as in ``check_k``."""
+
+    def __init__(self, *, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = f"_{name}"
@@ -60,4 +67,4 @@ class IterationsOption:
         return self if obj is None else getattr(obj, self.slot)  # type: ignore[return-value]
 
     def __set__(self, obj: object, value: int | None) -> None:
-        setattr(obj, self.slot, check_k(value))
+        setattr(obj, self.slot, check_k(value, allow_zero=self.allow_zero))

@@ -56,9 +56,13 @@ class LearnedWarmStarter:
     active-set polish on the prediction (None: the checkpoint's choice, ``meta["best_polish"]``,
     made with the automatic k on the validation split, ``timing.parsimonious_start``; True without one). Inference runs a
     frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
+
+    k = 0 runs no network: the start is the nearest training instance's optimum (the anchor),
+    polished as any other. The automatic choice takes it where, on the validation split, the
+    network's iterations do not pay for themselves (``timing.parsimonious_start``).
     """
 
-    k = IterationsOption()  # None: the checkpoint's automatic k (``default_k``)
+    k = IterationsOption(allow_zero=True)  # None: the checkpoint's automatic k (``default_k``)
 
     def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
                  polish: bool | None = None, device: str = "cpu", meta: dict[str, Any] | None = None,
@@ -69,7 +73,8 @@ class LearnedWarmStarter:
         self.anchors = anchors
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
-        self.default_k = int((meta or {}).get("best_k") or model.cfg.train_k)
+        best_k = (meta or {}).get("best_k")
+        self.default_k = int(model.cfg.train_k if best_k is None else best_k)
         self.k = k
         if polish is not None and not isinstance(polish, (bool, np.bool_)):
             raise TypeError(f"polish must be True, False or None (the checkpoint's choice), got {polish!r}")
@@ -86,8 +91,8 @@ class LearnedWarmStarter:
     def __repr__(self) -> str:
         shown = sorted(self.sizes or ())
         sizes = ", ".join(f"{n}x{m}" for n, m in shown[:3]) + (", ..." if len(shown) > 3 else "") if shown else "any"
-        return (f"LearnedWarmStarter(family={self.family!r}, k={self.k or self.default_k}"
-                f"{'' if self.k else ' (automatic)'}, polish={self.polish}, sizes=[{sizes}] (variables x "
+        return (f"LearnedWarmStarter(family={self.family!r}, k={self.k if self.k is not None else self.default_k}"
+                f"{'' if self.k is not None else ' (automatic)'}, polish={self.polish}, sizes=[{sizes}] (variables x "
                 f"constraints), device={self.device!r})")
 
     @staticmethod
@@ -109,7 +114,7 @@ class LearnedWarmStarter:
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         polish: bool | None = None, device: str = "cpu") -> LearnedWarmStarter:
         check_device(device)
-        check_k(k)
+        check_k(k, allow_zero=True)
         ck = load_checkpoint(path, kind=KIND, family=family)
         # checkpoints written before the anchor scale or the unit messages were trained without them
         from .checkpoint import CheckpointError
@@ -135,9 +140,15 @@ class LearnedWarmStarter:
     def iterate(self, qp: QPData, *, k: int, safeguard: bool = True,
                 anchor: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's unpolished (x (n,), y (m,)) for ``qp`` after ``k`` iterations: with
-        ``safeguard``, the iterate of least relative KKT residual among the first k."""
+        ``safeguard``, the iterate of least relative KKT residual among the first k. k = 0:
+        the anchor itself (the nearest training optimum), no network."""
         if anchor is None and self.anchors is not None:
             anchor = self.anchors.lookup(qp)[0]
+        if k == 0:
+            if anchor is None:
+                raise ValueError(f"{qp.name}: k = 0 starts from the nearest training optimum, and there is none of "
+                                 f"this size ({qp.n} variables x {qp.m} constraints) in the checkpoint: use k >= 1")
+            return np.array(anchor[0], dtype=float), np.array(anchor[1], dtype=float)
         threads = torch.get_num_threads()
         # one instance is a handful of small products: a thread pool costs more than it gives
         torch.set_num_threads(1)
@@ -156,7 +167,9 @@ class LearnedWarmStarter:
         if not isinstance(qp, QPData):
             raise TypeError(f"expected a QPData, got {type(qp).__name__}: make one with learned_solvers.formats "
                             "(mps.read_problem(path), cvxpy.from_cvxpy(problem), scip.from_scip(model))")
-        k = check_k(k) or self.k or self.default_k
+        k = check_k(k, allow_zero=True)
+        automatic = k is None and self.k is None
+        k = k if k is not None else self.k if self.k is not None else self.default_k
         t0 = time.perf_counter()
         if not self._in_family(qp):
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "
@@ -168,6 +181,13 @@ class LearnedWarmStarter:
                           f"({seen}); predicting anyway, without the nearest training solution to start from, so the "
                           "start may help less (the solver still has the last word)", UnseenSizeWarning, stacklevel=2)
         anchor, cands = self.anchors.lookup(qp) if self.anchors is not None else (None, [])
+        if k == 0 and anchor is None:  # no training instance of this size: no nearest optimum
+            if not automatic:
+                warnings.warn(f"{qp.name}: k = 0 starts from the nearest training optimum, and the checkpoint has "
+                              "none of this size; solving from a cold start (k >= 1 runs the network)",
+                              OutOfFamilyWarning, stacklevel=2)
+                return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="no training instance of this size")
+            k = int(self.meta.get("best_network_k", self.model.cfg.train_k))
         x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",

@@ -34,10 +34,13 @@ def test_unknown_option_is_rejected():
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "random-lp:m=10,n=20",
                           "--train", "1", "--test", "3"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "bench needs --test >= 1 and --train >= 2 (got 3 and 1)" in out.stderr
-    for bad in (["bench", "--family", "random-lp", "--test", "0"], ["scaling", "--checkpoint", "c", "--family", "f",
-                                                                     "--ks", "0,4"]):
+    for bad, why in ((["bench", "--family", "random-lp", "--test", "0"], ">= 1"),
+                     (["scaling", "--checkpoint", "c", "--family", "f", "--ks=-1,4"], ">= 0"),
+                     # k = 0 (no network, the nearest training optimum) has a meaning for LP/QP only
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "0"],
+                      "k must be a positive integer")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
-        assert out.returncode == 2 and ">= 1" in out.stderr, out.stderr
+        assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored
     for bad, why in ((["bench", "--family", "random-lp:m=10,n=20", "--pc", "jacobi"], "--pc applies to PDE families only"),
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pinned"],

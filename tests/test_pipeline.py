@@ -170,18 +170,21 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
 
 
 def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
-    """k = 0 meant 'automatic' and k = -3 ran nothing; a device with no GPU failed inside torch."""
+    """k = 0 once meant 'automatic' and k = -3 ran nothing; a device with no GPU failed inside
+    torch. k = 0 now means what it says: no model iterations (the nearest training optimum)."""
     import torch
 
     fam, _, path = trained
     qp = fam.sample(1, seed=4)[0]
-    for bad in (0, -3, 2.5, True):
+    for bad in (-1, -3, 2.5, True):
         with pytest.raises(ValueError, match="k must be a positive integer"):
             LearnedWarmStarter.from_checkpoint(path, k=bad)
     starter = LearnedWarmStarter.from_checkpoint(path, k=np.int64(2))
     assert starter.k == 2
+    starter.k = 0
+    assert starter.k == 0 and "k=0," in repr(starter)
     with pytest.raises(ValueError, match="k must be a positive integer"):
-        starter.k = 0
+        starter.k = -2
     with pytest.raises(ValueError, match="k must be a positive integer"):
         starter.warm_start(qp, k=-1)
     with pytest.raises(ValueError, match="not a torch device"):
@@ -500,6 +503,75 @@ def test_automatic_polish_is_dropped_only_where_going_without_it_wins_on_most_in
     assert parsimonious_start(polished) == (True, 1)  # a polish given: only its own rows
 
 
+def test_automatic_k_runs_no_network_only_where_the_nearest_optimum_wins_on_most_instances():
+    """k = 0 (the nearest training optimum through the same polish) against the network's chosen
+    setting, by the polish's rule: taken where it reaches the same iterations for less time
+    (kb2, mpc, portfolio: the neighbours' active sets carry the start), kept out where the
+    network's start saves more iterations than the time it costs (share1b)."""
+    from learned_solvers.bench.timing import parsimonious_start
+
+    rng = np.random.default_rng(1)
+    noise = lambda: np.exp(0.1 * rng.standard_normal(60))  # noqa: E731
+
+    def rows(t_net, it_net, t_near, it_near):
+        out = [{"polish": True, "k": k, "total_seconds_median": float(np.median(t_net)) * (1 + 0.2 * (k - 1)),
+                "seconds": list(t_net * (1 + 0.2 * (k - 1))), "iterations": list(it_net)} for k in (1, 2)]
+        return out + [{"polish": True, "k": 0, "total_seconds_median": float(np.median(t_near)),
+                       "seconds": list(t_near), "iterations": list(it_near)}]
+
+    # kb2 with PDLP: both land on the optimum (0 iterations); the network costs 4 ms more
+    assert parsimonious_start(rows(0.006 * noise(), np.zeros(60), 0.002 * noise(), np.zeros(60))) == (True, 0)
+    # mpc with OSQP: both stop at OSQP's first check
+    assert parsimonious_start(rows(0.003 * noise(), np.full(60, 25.0), 0.0017 * noise(), np.full(60, 25.0))) \
+        == (True, 0)
+    # share1b: the network's start takes 10% fewer PDLP iterations, and so 7% less time: kept
+    base = 40_000 * noise()
+    assert parsimonious_start(rows(0.10 * noise() ** 0.2, 0.46 * base, 0.107 * noise() ** 0.2, 0.51 * base)) \
+        == (True, 1)
+    # 5% faster without the network, for 25% more iterations: the network stays
+    assert parsimonious_start(rows(np.full(60, 0.020), 0.6 * base, np.full(60, 0.019), 0.75 * base)) == (True, 1)
+    # only k = 0 swept (a caller's choice)
+    assert parsimonious_start(rows(np.full(60, 0.02), base, np.full(60, 0.01), base)[2:]) == (True, 0)
+
+
+def test_k_zero_starts_from_the_nearest_training_optimum_without_the_network(trained, monkeypatch):
+    """k = 0 runs no network: the start is the bench's nearest_polished start, the answer the
+    cold solve's. Asked for on a size the checkpoint never saw (no nearest optimum), it solves
+    cold with a warning; chosen automatically there, the network runs instead."""
+    from learned_solvers.canonical.polish import polish
+
+    fam, trained_starter, path = trained
+    starter = LearnedWarmStarter.from_checkpoint(path)
+    bank = starter.anchors
+    backend = make_backend("pdlp")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("k = 0 ran the network")
+
+    monkeypatch.setattr(starter._net, "predict", no_network)
+    for qp in fam.sample(3, seed=11):
+        ws, info = starter.warm_start(qp, k=0)
+        assert info.k == 0 and info.fallback is None
+        nb_x, nb_y = bank.lookup(qp)[0]
+        ref = polish(qp, nb_x, nb_y, candidates=bank.candidates(qp))
+        np.testing.assert_allclose(ws.x, ref.x, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ws.y, ref.y, rtol=0, atol=1e-12)
+        assert backend.same_answer(backend.solve(qp), backend.solve(qp, warm_start=ws))
+        x, y = starter.iterate(qp, k=0)  # what bench and scaling report as the k = 0 "iterate"
+        np.testing.assert_array_equal(x, nb_x)
+    other = make_family("random-lp:m=16,n=30").sample(1, seed=0)[0]
+    with pytest.warns(OutOfFamilyWarning, match="k = 0 starts from the nearest training optimum"), \
+            pytest.warns(UnseenSizeWarning):
+        ws, info = starter.warm_start(other, k=0)
+    assert ws is None and info.fallback == "no training instance of this size"
+    monkeypatch.undo()
+    auto = LearnedWarmStarter.from_checkpoint(path)
+    auto.default_k, auto.meta["best_network_k"] = 0, 2
+    with pytest.warns(UnseenSizeWarning):
+        ws, info = auto.warm_start(other)
+    assert ws is not None and info.k == 2
+
+
 def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tmp_path):
     from learned_solvers.bench.qp import AUTO_KS
 
@@ -507,7 +579,9 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
     data = label_instances(fam.sample(24, seed=0), scheduler="serial", progress=False)
     cfg = TrainConfig(epochs=1, width=8, train_k=4)
     starter, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"))
-    assert {(r["polish"], r["k"]) for r in info["k_sweep"]} == {(p, k) for p in (True, False) for k in AUTO_KS}
+    # k = 0: the nearest training optimum, no network, weighed beside the network's ks
+    assert {(r["polish"], r["k"]) for r in info["k_sweep"]} == {(p, k) for p in (True, False) for k in (0, *AUTO_KS)}
+    assert info["best_network_k"] in AUTO_KS and starter.meta["best_network_k"] == info["best_network_k"]
     # each setting against a cold solve of the same validation instance, as bench reports it
     assert all(r["time_ratio"] > 0 and np.isfinite(r["time_ratio"]) and r["iteration_ratio"] >= 0 for r in info["k_sweep"])
     chosen = info["best_polish"]
@@ -563,6 +637,11 @@ def test_bench_notes_when_the_polished_neighbour_does_as_well_for_less():
     assert network_note({**rep, "nearest_polished_iteration_ratio": 0.3, "nearest_polished_time_ratio": 0.5}) is None
     assert network_note({**rep, "nearest_polished_iteration_ratio": 0.04, "nearest_polished_time_ratio": 1.5}) is None
     assert network_note(rep) is None  # a report without the baseline
+    # k = 0: the start is that neighbour; the line says so instead
+    k0 = network_note({**rep, "k": 0, "polish": True, "k_automatic": True,
+                       "nearest_polished_iteration_ratio": 0.04, "nearest_polished_time_ratio": 0.51})
+    assert k0.startswith("k 0: no network is run; the learned start is the nearest training optimum, polished: on "
+                         "the validation split")
 
 
 def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):

@@ -63,7 +63,7 @@ class BenchConfig:
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: TrainConfig's)
 
     def __post_init__(self) -> None:
-        check_k(self.k)
+        check_k(self.k, allow_zero=True)
         check_device(self.device)
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
@@ -102,10 +102,13 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
                  polishes: tuple[bool, ...] = (True, False)) -> tuple[int, bool, list[dict[str, Any]]]:
     """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
     (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
-    instances can cost more than the iterations it saves). Returns (k, polish, one row per
-    (polish, k)); each row also holds the medians over ``val`` of the per-instance ratios to a
-    cold solve (``time_ratio``, inference included, and ``iteration_ratio``), as ``bench``
-    reports them."""
+    instances can cost more than the iterations it saves). With an anchor bank, k = 0 (no
+    network: the nearest training optimum) is weighed too, and taken where the network does not
+    pay for itself. Returns (k, polish, one row per (polish, k)); each row also holds the medians
+    over ``val`` of the per-instance ratios to a cold solve (``time_ratio``, inference included,
+    and ``iteration_ratio``), as ``bench`` reports them."""
+    if starter.anchors is not None and 0 not in ks:
+        ks = (0, *ks)
     before = starter.polish
     try:
         if val:
@@ -153,10 +156,12 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     if backend is not None and res.val:
         best_k, best_polish, sweep = choose_start(starter, res.val, backend,
                                                   polishes=(True, False) if polish is None else (polish,))
+        # what the network runs where the nearest optimum is missing (an unseen size) though k = 0 won
+        network_k = parsimonious_start([r for r in sweep if r["k"] >= 1])[1]
         starter.default_k = best_k
         starter.polish = best_polish
-        starter.meta.update(best_k=best_k, best_polish=best_polish, k_sweep=sweep)
-        info.update(best_k=best_k, best_polish=best_polish, k_sweep=sweep)
+        starter.meta.update(best_k=best_k, best_polish=best_polish, best_network_k=network_k, k_sweep=sweep)
+        info.update(best_k=best_k, best_polish=best_polish, best_network_k=network_k, k_sweep=sweep)
     return starter, info
 
 
@@ -215,7 +220,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         starter.k = cfg.k
         if cfg.save_checkpoint:
             starter.save(cfg.save_checkpoint, solver=cfg.solver)
-    k_used = cfg.k or starter.default_k
+    k_used = cfg.k if cfg.k is not None else starter.default_k
 
     bank = AnchorBank.build(train)
     rows: list[dict[str, Any]] = []
@@ -229,7 +234,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                          "trace": traceback.format_exc(limit=3)})
     # automatic: chosen with k on the validation split, here or by the checkpoint's training
     auto = cfg.polish is None and "best_polish" in starter.meta
-    return _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend, starter.polish, auto)
+    rep = _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend, starter.polish, auto)
+    rep["k_automatic"] = cfg.k is None
+    return rep
 
 
 def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, backend, k: int) -> dict[str, Any]:
@@ -347,9 +354,21 @@ def format_report(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def nearest_note(rep: dict[str, Any]) -> str | None:
+    """A line when the start runs no network (k = 0): what it is, and why it was chosen."""
+    if rep.get("k") != 0:
+        return None
+    how = "polished" if rep["polish"] else "as it is"
+    why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 shows "
+           "the network's start)" if rep.get("k_automatic") else "")
+    return f"k 0: no network is run; the learned start is the nearest training optimum, {how}{why}"
+
+
 def network_note(rep: dict[str, Any]) -> str | None:
     """A line when the polished nearest training optimum matches the learned start's solver
     iterations for less time: on such a family the network adds cost, not accuracy."""
+    if rep.get("k") == 0:
+        return nearest_note(rep)
     it, t = rep.get("nearest_polished_iteration_ratio", math.nan), rep.get("nearest_polished_time_ratio", math.nan)
     if not (math.isfinite(it) and math.isfinite(t) and it <= rep["iteration_ratio"] and t < rep["time_ratio"]):
         return None

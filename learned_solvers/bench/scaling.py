@@ -58,7 +58,7 @@ class ScalingConfig:
         if not self.ks or self.n_test < 1:
             raise ValueError(f"scaling needs at least one k and n_test >= 1 (got ks={self.ks}, n_test={self.n_test})")
         for k in self.ks:
-            check_k(k, what="each of ks")
+            check_k(k, what="each of ks", allow_zero=True)  # 0: the nearest training optimum, no network
         check_device(self.device)
 
 
@@ -101,7 +101,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             "lipschitz_local_solutions": local["solutions"], "lipschitz_local_delta": LOCAL_DELTA,
             "lipschitz_local_pairs": local["pairs"],
-            **auto_k_summary(starter.k or starter.default_k, rows),
+            **auto_k_summary(starter.default_k, rows),
             "training_memory": training_memory(starter, test[: min(8, len(test))])}
 
 

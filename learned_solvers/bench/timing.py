@@ -38,6 +38,16 @@ POLISH_WINS = 0.5
 """share of validation instances that going without the polish must win, more than this, for it to go"""
 
 
+def _wins(a: dict, b: dict, *, wins: float) -> bool:
+    """Whether setting ``a`` beats ``b`` instance by instance: on more than ``wins`` of the
+    validation instances it saves more, relatively, in time than it costs in solver
+    iterations, (time a / time b) x (iterations a / iterations b) < 1."""
+    times = np.asarray(a["seconds"]) / np.maximum(b["seconds"], 1e-12)
+    # + 1: a start on the optimum leaves the solver no iterations
+    iters = (np.asarray(a["iterations"]) + 1.0) / (np.asarray(b["iterations"]) + 1.0)
+    return bool(times.size and np.mean(times * iters < 1.0) > wins)
+
+
 def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = POLISH_WINS) -> tuple[bool, int]:
     """(polish, k) from rows with ``polish``, ``k``, ``total_seconds_median`` and, per validation
     instance in one order, ``seconds`` and ``iterations``; then ``parsimonious_k`` among that
@@ -45,28 +55,37 @@ def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = PO
 
     The fastest setting of each kind (by median time) are compared instance by instance: the
     polish goes where, on more than ``wins`` of the instances, going without it saves more,
-    relatively, in time than it costs in solver iterations, (time without / time with) x
-    (iterations without / iterations with) < 1. Time alone would drop it wherever inference
-    dominates a sub-millisecond solve, also where it lands on the optimum and the start without
-    it takes more iterations than a cold solve (mpc with OSQP); iterations alone would keep it
-    where it misses the optimum and only costs time (random-lp). Instance by instance, because
-    PDLP's iterations from a start that is not the optimum move by large fractions when the
-    start moves by rounding: blend's validation medians moved by more than 10% between two LU
-    orderings of the same vertices, enough to flip a comparison of medians; a count of the
-    instances each side wins is not moved by a few large swings. On a tie the polish stays."""
+    relatively, in time than it costs in solver iterations (``_wins``). Time alone would drop it
+    wherever inference dominates a sub-millisecond solve, also where it lands on the optimum and
+    the start without it takes more iterations than a cold solve (mpc with OSQP); iterations
+    alone would keep it where it misses the optimum and only costs time (random-lp). Instance by
+    instance, because PDLP's iterations from a start that is not the optimum move by large
+    fractions when the start moves by rounding: blend's validation medians moved by more than
+    10% between two LU orderings of the same vertices, enough to flip a comparison of medians; a
+    count of the instances each side wins is not moved by a few large swings. On a tie the
+    polish stays.
+
+    Rows with k = 0 (no network: the nearest training optimum) are weighed last, by the same
+    rule: the fastest of them replaces the network's chosen setting only where it wins there."""
+    net = [r for r in rows if r["k"] >= 1]
+    zero = [r for r in rows if r["k"] == 0]
+    if not net:
+        best = min(zero, key=lambda r: r["total_seconds_median"])
+        return bool(best["polish"]), 0
     best = {}
-    for r in rows:
+    for r in net:
         if r["polish"] not in best or r["total_seconds_median"] < best[r["polish"]]["total_seconds_median"]:
             best[r["polish"]] = r
     polish = True if True in best else next(iter(best))
-    if False in best and True in best:
-        off, on = best[False], best[True]
-        times = np.asarray(off["seconds"]) / np.maximum(on["seconds"], 1e-12)
-        # + 1: a polish that lands on the optimum leaves the solver no iterations
-        iters = (np.asarray(off["iterations"]) + 1.0) / (np.asarray(on["iterations"]) + 1.0)
-        if times.size and np.mean(times * iters < 1.0) > wins:
-            polish = False
-    return polish, parsimonious_k([r for r in rows if r["polish"] == polish], tie=tie)
+    if False in best and True in best and _wins(best[False], best[True], wins=wins):
+        polish = False
+    k = parsimonious_k([r for r in net if r["polish"] == polish], tie=tie)
+    if zero:
+        chosen = next(r for r in net if r["polish"] == polish and r["k"] == k)
+        nearest = min(zero, key=lambda r: r["total_seconds_median"])
+        if _wins(nearest, chosen, wins=wins):
+            return bool(nearest["polish"]), 0
+    return polish, k
 
 
 def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
