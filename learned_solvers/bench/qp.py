@@ -103,19 +103,20 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
     (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
     instances can cost more than the iterations it saves). With an anchor bank, k = 0 (no
-    network: the nearest training optimum) is weighed too, and taken where the network does not
-    pay for itself. Returns (k, polish, one row per (polish, k)); each row also holds the medians
+    network: the nearest training optimum, polished) is weighed too, and taken where the network
+    does not pay for itself. Returns (k, polish, one row per (polish, k)); each row also holds the medians
     over ``val`` of the per-instance ratios to a cold solve (``time_ratio``, inference included,
     and ``iteration_ratio``), as ``bench`` reports them."""
-    if starter.anchors is not None and 0 not in ks:
-        ks = (0, *ks)
+    settings = [(p, k) for p in polishes for k in ks if k >= 1]
+    if starter.anchors is not None and True in polishes:  # unpolished, k = 0 is the baseline (parsimonious_start)
+        settings.insert(0, (True, 0))
     before = starter.polish
     try:
         if val:
             timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
         # instances outer, (polish, k) inner: drift of the machine's speed hits every setting alike
-        totals: dict[tuple[bool, int], list[float]] = {(p, k): [] for p in polishes for k in ks}
-        iters: dict[tuple[bool, int], list[float]] = {(p, k): [] for p in polishes for k in ks}
+        totals: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
+        iters: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
         cold: list[Any] = []
         for item in val:
             cold.append(timed_cold_solve(item.qp, backend))
@@ -339,7 +340,7 @@ def format_report(rep: dict[str, Any]) -> str:
     lines += ["-" * 72,
               f"inference s (median) {rep['warm']['inference_seconds_median']:.5f} | time_ratio {rep['time_ratio']:.3f} "
               f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
-              f"(network alone {rep['raw_prediction_error_median']:.3g}) "
+              f"({'before the polish' if rep['k'] == 0 else 'network alone'} {rep['raw_prediction_error_median']:.3g}) "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
     if not math.isnan(rep.get("active_mismatch_median", math.nan)):
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
