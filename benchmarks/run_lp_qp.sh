@@ -42,8 +42,14 @@ declare -A RUNS=(
   [portfolio-scs]="--family portfolio --solver scs"
   [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
-  # mpc without the polish, the model of the run above: what choosing the polish by time alone gives
-  [mpc-osqp-no-polish]="--family mpc --solver osqp --no-polish --checkpoint runs/mpc-osqp.safetensors"
+  # mpc without the polish, the model of the run above at k = 1: what choosing the polish by time alone gives
+  [mpc-osqp-no-polish]="--family mpc --solver osqp --no-polish --k 1 --checkpoint runs/mpc-osqp.safetensors"
+  # the network's own start (k = 1) where the automatic choice runs none (k = 0), the models of the runs above
+  [sc105-pdlp-k1]="--family mps:$DATA/netlib/sc105.mps.gz --solver pdlp --k 1 --checkpoint runs/sc105-pdlp.safetensors"
+  [sc205-pdlp-k1]="--family mps:$DATA/netlib/sc205.mps.gz --solver pdlp --k 1 --checkpoint runs/sc205-pdlp.safetensors"
+  [kb2-pdlp-k1]="--family mps:$DATA/netlib/kb2.mps.gz --solver pdlp --k 1 --checkpoint runs/kb2-pdlp.safetensors"
+  [portfolio-osqp-k1]="--family portfolio --solver osqp --k 1 --checkpoint runs/portfolio-osqp.safetensors"
+  [mpc-osqp-k1]="--family mpc --solver osqp --k 1 --checkpoint runs/mpc-osqp.safetensors"
   # where a QP start pays: OSQP at 1e-6 instead of 1e-4, the models of the runs above (run those first)
   [mpc-osqp-pinned-tol1e-6]="--family mpc --solver osqp --pinned --tol 1e-6 --checkpoint runs/mpc-osqp-pinned.safetensors"
   [mpc-osqp-tol1e-6]="--family mpc --solver osqp --tol 1e-6 --checkpoint runs/mpc-osqp.safetensors"
@@ -57,7 +63,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned portfolio-scs mpc-scs kb2-highs
-                                 mpc-osqp-no-polish
+                                 mpc-osqp-no-polish sc105-pdlp-k1 sc205-pdlp-k1 kb2-pdlp-k1 portfolio-osqp-k1 mpc-osqp-k1
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }

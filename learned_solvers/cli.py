@@ -309,6 +309,9 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     if rep.get("auto_k_time_over_best") is not None:
         print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
               f"of the sweep (k={rep['best_k']})")
+    elif rep.get("auto_k") is not None:
+        print(f"automatic k={rep['auto_k']}{' (no network: the nearest training optimum)' if rep['auto_k'] == 0 else ''}"
+              f" is not among --ks; add it to compare its total time with the sweep's")
     for m in rep["training_memory"]:
         print(f"training memory at k={m['k']:>3}: implicit {m['implicit_saved_bytes'] / 2**20:8.2f} MiB, "
               f"unrolled {m['unrolled_saved_bytes'] / 2**20:8.2f} MiB (tensors saved for backward)")

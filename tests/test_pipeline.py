@@ -382,16 +382,16 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
     proc = subprocess.run(
         [sys.executable, "-m", "learned_solvers.cli", "scaling", "--checkpoint", str(path), "--family", fam.spec(),
-         "--ks", "1,4,16", "--test", "4", "--out", str(out), "--plot", str(png)],
+         "--ks", "0,1,4,16", "--test", "4", "--out", str(out), "--plot", str(png)],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["k"] for r in rows] == [1, 4, 16]
+    assert [r["k"] for r in rows] == [0, 1, 4, 16]  # 0: the nearest training optimum, no network
     assert all({"error_median", "iterations_median", "total_seconds_median", "lipschitz"} <= set(r) for r in rows)
-    # paired with k = 1, per instance: k = 1 against itself is 1.0 on both counts
+    # paired with the first k, per instance: k = 0 against itself is 1.0 on both counts
     assert rows[0]["iterations_not_above_first_k"] == 1.0 and rows[0]["iterations_over_first_k_median"] == 1.0
     assert all(0.0 <= r["iterations_not_above_first_k"] <= 1.0 for r in rows)
-    assert "iters <= k=1" in proc.stdout
+    assert "iters <= k=0" in proc.stdout
     assert png.stat().st_size > 10_000
     # the reference solutions' own estimates, the values an exact model would show; the local one
     rep = json.loads(out.read_text())

@@ -256,7 +256,10 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
                     ax.axhline(rep["lipschitz_local_solutions"], color="C2", ls=":", label="local, reference solutions")
                 logy = True  # the two estimates can lie orders of magnitude apart
             ax.legend(fontsize=6)
-        ax.set_xscale("log", base=2)
+        if min(ks) == 0:  # k = 0 (the nearest training optimum) on a log axis: linear below 1
+            ax.set_xscale("symlog", base=2, linthresh=1)
+        else:
+            ax.set_xscale("log", base=2)
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel("model iterations k")
