@@ -577,6 +577,14 @@ def test_k_zero_starts_from_the_nearest_training_optimum_without_the_network(tra
     with pytest.warns(UnseenSizeWarning):
         ws, info = auto.warm_start(other)
     assert ws is not None and info.k == 2
+    # and bench's row for such an instance: its diagnostics follow the k that ran
+    from learned_solvers.bench.qp import _bench_one
+
+    item = label_instances([other], scheduler="serial", progress=False)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        row = _bench_one(item, bank, auto, backend)
+    assert "error" not in row and row["same_answer"] and np.isfinite(row["raw_prediction_error"])
 
 
 def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tmp_path):

@@ -229,7 +229,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
 
     for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
         try:
-            rows.append(_bench_one(item, bank, starter, backend, k_used))
+            rows.append(_bench_one(item, bank, starter, backend))
         except Exception as exc:  # one bad instance must not lose the others
             rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
                          "trace": traceback.format_exc(limit=3)})
@@ -240,14 +240,14 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     return rep
 
 
-def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, backend, k: int) -> dict[str, Any]:
+def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, backend) -> dict[str, Any]:
     """Every start on one instance. The timed starts (cold; learned and nearest-polished with
     their inference) keep the fastest of ``TIMING_REPEATS`` runs: the iterations are the same
     each time, millisecond timings on a shared machine are not."""
     qp = item.qp
 
     def solve_learned():
-        ws, info = starter.warm_start(qp, k=k)
+        ws, info = starter.warm_start(qp)  # the starter's k: the given one or the automatic choice
         res = backend.solve(qp, warm_start=ws)
         return (ws, info, res), info.inference_seconds + res.seconds
 
@@ -273,9 +273,9 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
     if ws is not None:
         pred_err = rel_err(ws.x)
         # the network's own iterate, before the polish (untimed): what the model contributes
-        raw_err = rel_err(np.clip(starter.iterate(qp, k=k)[0], qp.lb, qp.ub))
+        raw_err = rel_err(np.clip(starter.iterate(qp, k=info.k)[0], qp.lb, qp.ub))  # the k it ran
     row = {"name": qp.name, "prediction_error": pred_err, "raw_prediction_error": raw_err,
-           "polished": info.polished, "fallback": info.fallback,
+           "k": info.k, "polished": info.polished, "fallback": info.fallback,
            "warnings": list(dict.fromkeys(str(w.message) for w in caught))[:3],
            "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
            "same_answer": bool(backend.same_answer(cold, warm))}
