@@ -601,6 +601,11 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
     assert all(r["time_ratio"] > 0 and np.isfinite(r["time_ratio"]) and r["iteration_ratio"] >= 0 for r in info["k_sweep"])
     chosen = info["best_polish"]
     assert starter.polish is chosen and starter.meta["best_polish"] is chosen
+    # once chosen, the validation split's optima join the bank: every labelled instance is its own
+    # nearest, so the start looks up the same instances as bench's nearest baseline
+    assert sum(g.x.shape[0] for g in starter.anchors.groups.values()) == len(data)
+    for it in data:
+        np.testing.assert_array_equal(starter.anchors.nearest(it.qp)[0], it.x)
     path = starter.save(tmp_path / "m.safetensors")
     assert LearnedWarmStarter.from_checkpoint(path).polish is chosen
     assert LearnedWarmStarter.from_checkpoint(path, polish=not chosen).polish is (not chosen)  # the caller's word
