@@ -24,8 +24,10 @@ run() {  # name family solver [training options]
   $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test "$TEST" \
     --out "benchmarks/results/scaling-$1$SFX.json" --plot "benchmarks/results/scaling-$1$SFX.png" 2>/dev/null \
     | tee "benchmarks/results/scaling-$1$SFX.txt"
-  # as `bench` runs it (polish on, where the automatic k was chosen): automatic k vs the best fixed k
+  # as `bench` runs it (polish on, where the automatic k was chosen; k = 0 is the polished nearest
+  # training optimum, no network): automatic k vs the best fixed k
   $PY -m learned_solvers.cli scaling --checkpoint "$ck" --family "$2" --solver "$3" --test "$TEST" --polish \
+    --ks 0,1,2,4,8,16,32,64 \
     --out "benchmarks/results/scaling-$1$SFX-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1$SFX-polish.txt"
 }
 names=("$@")
