@@ -26,6 +26,8 @@ declare -A RUNS=(
   # on 85 x 85 vertices, the resolution of the FNO literature's Darcy figure (about 1e-2)
   [darcy_ksp_gamg_refined84]="bench $D --pc gamg --test-family darcy:n=84"
   [darcy_ksp_gamg_refined84_k4]="bench $D --pc gamg --k 4 --test-family darcy:n=84"
+  # CG+Jacobi on a 4x finer mesh (66,049 dofs, about 960 cold iterations): does the start pay there?
+  [darcy_ksp_jacobi_refined256_k4]="bench $D --pc jacobi --k 4 --test-family darcy:n=256"
   [nonlinear_poisson_snes_k16]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32.safetensors --k 16 --test $TEST"
   [scaling_darcy]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy.png"
   # the solution-state model converges to the answer itself: in float64 past float32's 1e-7
