@@ -228,7 +228,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             starter.save(cfg.save_checkpoint, solver=cfg.solver)
     k_used = cfg.k if cfg.k is not None else starter.default_k
 
-    bank = AnchorBank.build(train)
+    # the nearest-neighbour baseline searches this run's training instances: a starter trained
+    # here with every labelled instance in its bank (meta "anchors") already holds that bank
+    bank = starter.anchors if train_info and "anchors" in starter.meta else AnchorBank.build(train)
     rows: list[dict[str, Any]] = []
     from tqdm.auto import tqdm
 
