@@ -268,7 +268,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_scaling(args: argparse.Namespace) -> int:
-    from .bench.scaling import ScalingConfig, plot_scaling, run_scaling, write
+    from .bench.scaling import ScalingConfig, format_scaling, plot_scaling, run_scaling, write
 
     ks = args.ks
     from problems.registry import is_pde_family
@@ -284,37 +284,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         _refuse(args, ("pc", "pde_precision"), "PDE families")
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
-    print(f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances")
-    raw = any("raw_error_median" in r for r in rep["rows"])
-    local = all(r.get("lipschitz_local") is not None for r in rep["rows"])
-    k0 = rep["rows"][0]["k"]
-    print(f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
-          + (f" {'local lip.':>11}" if local else "")
-          + (f" {'raw k-th error':>15}" if raw else "") + f" {f'iters <= k={k0}':>14}")
-    for r in rep["rows"]:
-        print(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
-              f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}"
-              + (f" {r['lipschitz_local']:>11.3e}" if local else "")
-              + (f" {r.get('raw_error_median', float('nan')):>15.4e}" if raw else "")
-              + f" {r['iterations_not_above_first_k']:>14.2f}")
-    print(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
-          f"than from the k={k0} start)")
-    if rep.get("lipschitz_solutions") is not None:
-        print(f"lipschitz of the reference solutions themselves (what an exact model would show): "
-              f"{rep['lipschitz_solutions']:.3f}")
-    if local and rep.get("lipschitz_local_solutions") is not None:
-        print(f"local lip.: each instance against a copy with its data moved by {rep['lipschitz_local_delta']:g} "
-              f"(relative; {rep['lipschitz_local_pairs']} pairs; the model's k-th iterate, the anchor held); "
-              f"the reference solutions' own: {rep['lipschitz_local_solutions']:.3e}")
-    if rep.get("auto_k_time_over_best") is not None:
-        print(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
-              f"of the sweep (k={rep['best_k']})")
-    elif rep.get("auto_k") is not None:
-        print(f"automatic k={rep['auto_k']}{' (no network: the nearest training optimum)' if rep['auto_k'] == 0 else ''}"
-              f" is not among --ks; add it to compare its total time with the sweep's")
-    for m in rep["training_memory"]:
-        print(f"training memory at k={m['k']:>3}: implicit {m['implicit_saved_bytes'] / 2**20:8.2f} MiB, "
-              f"unrolled {m['unrolled_saved_bytes'] / 2**20:8.2f} MiB (tensors saved for backward)")
+    print(format_scaling(rep))
     if args.out:
         print(f"report written to {write(rep, args.out)}")
     if args.plot:

@@ -36,7 +36,7 @@ from ..canonical import QPData
 from ..training.data import label_instances, solve_reference
 from ..warmstart import LearnedWarmStarter
 
-__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "auto_k_summary", "sweep_rows", "lipschitz_estimate",
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "format_scaling", "auto_k_summary", "sweep_rows", "lipschitz_estimate",
            "is_scaling_report", "perturbed_copy", "LOCAL_DELTA"]
 
 LOCAL_DELTA = 1e-3  # relative move of an instance's data for the local Lipschitz estimate
@@ -226,6 +226,45 @@ def is_scaling_report(rep: Any) -> bool:
                                              "lipschitz"} <= r.keys() for r in rep["rows"]))
 
 
+def format_scaling(rep: dict[str, Any]) -> str:
+    """The printed table of a ``scaling`` report (LP/QP or PDE): one row per k, then the
+    Lipschitz references, the automatic k against the sweep's best and the training memory."""
+    rows = rep["rows"]
+    raw = any("raw_error_median" in r for r in rows)
+    local = all(r.get("lipschitz_local") is not None for r in rows)
+    k0 = rows[0]["k"]
+    lines = [f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances",
+             f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
+             + (f" {'local lip.':>11}" if local else "") + (f" {'raw k-th error':>15}" if raw else "")
+             + f" {f'iters <= k={k0}':>14}"]
+    for r in rows:
+        lines.append(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
+                     f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}"
+                     + (f" {r['lipschitz_local']:>11.3e}" if local else "")
+                     + (f" {r.get('raw_error_median', float('nan')):>15.4e}" if raw else "")
+                     + f" {r['iterations_not_above_first_k']:>14.2f}")
+    lines.append(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
+                 f"than from the k={k0} start)")
+    if rep.get("lipschitz_solutions") is not None:
+        lines.append("lipschitz of the reference solutions themselves (what an exact model would show): "
+                     f"{rep['lipschitz_solutions']:.3f}")
+    if local and rep.get("lipschitz_local_solutions") is not None:
+        lines.append(f"local lip.: each instance against a copy with its data moved by {rep['lipschitz_local_delta']:g} "
+                     f"(relative; {rep['lipschitz_local_pairs']} pairs; the model's k-th iterate, the anchor held); "
+                     f"the reference solutions' own: {rep['lipschitz_local_solutions']:.3e}")
+    if rep.get("auto_k_time_over_best") is not None:
+        lines.append(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
+                     f"of the sweep (k={rep['best_k']})")
+    elif rep.get("auto_k") is not None:
+        none = " (no network: the nearest training optimum)" if rep["auto_k"] == 0 else ""
+        lines.append(f"automatic k={rep['auto_k']}{none} is not among --ks; add it to compare its total time with "
+                     "the sweep's")
+    for m in rep["training_memory"]:
+        lines.append(f"training memory at k={m['k']:>3}: implicit {m['implicit_saved_bytes'] / 2**20:8.2f} MiB, "
+                     f"unrolled {m['unrolled_saved_bytes'] / 2**20:8.2f} MiB (tensors saved for backward)")
+    return "\n".join(lines)
+
+
 def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     import matplotlib
 
@@ -251,15 +290,19 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
                 ax.axhline(rep["lipschitz_solutions"], color="C0", ls=":", label="neighbours, reference solutions")
             local = [r.get("lipschitz_local") for r in rep["rows"]]
             if all(v is not None for v in local):
-                ax.plot(ks, local, "s-", color="C2", label="moved copies (local)")
+                # k = 0 (no network) holds the anchor for both copies: 0, off a log axis
+                shown = [(k, v) for k, v in zip(ks, local) if v > 0]
+                ax.plot([k for k, _ in shown], [v for _, v in shown], "s-", color="C2", label="moved copies (local)")
                 if rep.get("lipschitz_local_solutions") is not None:
                     ax.axhline(rep["lipschitz_local_solutions"], color="C2", ls=":", label="local, reference solutions")
                 logy = True  # the two estimates can lie orders of magnitude apart
             ax.legend(fontsize=6)
         if min(ks) == 0:  # k = 0 (the nearest training optimum) on a log axis: linear below 1
             ax.set_xscale("symlog", base=2, linthresh=1)
+            ax.set_xlim(-0.3, max(ks) * 1.3)
         else:
             ax.set_xscale("log", base=2)
+            ax.set_xlim(min(ks) / 1.3, max(ks) * 1.3)
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel("model iterations k")
