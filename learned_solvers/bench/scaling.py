@@ -36,8 +36,8 @@ from ..canonical import QPData
 from ..training.data import label_instances, solve_reference
 from ..warmstart import LearnedWarmStarter
 
-__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "format_scaling", "auto_k_summary", "sweep_rows", "lipschitz_estimate",
-           "is_scaling_report", "perturbed_copy", "LOCAL_DELTA"]
+__all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "format_scaling", "auto_k_summary", "sweep_rows",
+           "lipschitz_estimate", "is_scaling_report", "perturbed_copy", "LOCAL_DELTA"]
 
 LOCAL_DELTA = 1e-3  # relative move of an instance's data for the local Lipschitz estimate
 
