@@ -50,6 +50,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     from .bench.pde import PDEBenchConfig, make_pde_backend, train_pde_starter
     from .training import distributed
 
+    _refuse(args, ("anchor",), "LP/QP families")
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
@@ -83,6 +84,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
         cfg = TrainConfig(epochs=args.epochs, width=args.width, device=device, seed=args.seed,
                           **({"train_k": args.train_k} if args.train_k is not None else {}),
+                          **({"anchor": args.anchor} if args.anchor is not None else {}),
                           **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
         qps = fam.sample(args.train, seed=args.seed)
@@ -95,7 +97,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if main:
             path = starter.save(args.out, solver=args.solver, **info)
             chosen = (f", automatic k {info['best_k']}, polish {'on' if info['best_polish'] else 'off'}"
-                      + (" (k 0: no network, the nearest training optimum; the network did not pay for itself "
+                      + (" (k 0: no network, the anchor itself; the network did not pay for itself "
                          "on the validation split)" if info["best_k"] == 0 else "")
                       if "best_k" in info else "")
             print(f"saved {path} (family {fam.spec()}, {len(data)} instances, validation error "
@@ -227,7 +229,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                              f"and --checkpoint {args.checkpoint} is used as it is: drop "
                              f"{'it' if len(given) == 1 else 'them'}, or drop --checkpoint to train one")
     if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
-        _refuse(args, ("pinned", "polish", "no_polish", "perturb"), "LP/QP families")
+        _refuse(args, ("pinned", "polish", "no_polish", "perturb", "anchor"), "LP/QP families")
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "test_family", "pde_solution_state", "pde_precision"),
             "PDE families")
@@ -236,7 +238,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
                       scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
-                      train_k=args.train_k, jacobian_weight=args.jacobian_weight)
+                      train_k=args.train_k, jacobian_weight=args.jacobian_weight, anchor=args.anchor)
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -340,6 +342,9 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jacobian-weight", type=float, default=None,
                    help="weight of the Jacobian penalty that keeps the block contractive in training "
                         "(default 1.0 for LP/QP, 0 for PDE families)")
+    p.add_argument("--anchor", choices=("linear", "nearest"), default=None,
+                   help="LP/QP: what the model corrects: 'linear' (default: a ridge regression of the training "
+                        "optima on the family's varying data) or 'nearest' (the nearest training optimum)")
     p.add_argument("--scheduler", default="local",
                    help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")
 
@@ -384,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
     s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"], help="default pdlp")
     s.add_argument("--k", type=_iterations, default=None,
-                   help="model iterations (default: the checkpoint's; 0: no network, the nearest training optimum)")
+                   help="model iterations (default: the checkpoint's; 0: no network, the anchor: the family's linear "
+                        "model or the nearest training optimum)")
     s.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
     _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
@@ -412,8 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--train", type=_positive, default=200, help="training instances (default 200)")
     b.add_argument("--test", type=_positive, default=30, help="held-out instances (default 30)")
     b.add_argument("--k", type=_iterations, default=None,
-                   help="model iterations (default: the automatic k; LP/QP 0: no network, the nearest training "
-                        "optimum)")
+                   help="model iterations (default: the automatic k; LP/QP 0: no network, the anchor: the family's "
+                        "linear model or the nearest training optimum)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
@@ -422,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="JSON report path")
     b.add_argument("--plot", default=None, help="PNG path: per-instance iteration and time ratios")
     b.set_defaults(training_defaults={n: b.get_default(n) for n in (
-        "train", "epochs", "width", "pde_width", "train_k", "jacobian_weight", "pde_solution_state",
+        "train", "epochs", "width", "pde_width", "train_k", "jacobian_weight", "anchor", "pde_solution_state",
         "save_checkpoint")})
     b.set_defaults(func=_cmd_bench)
 
@@ -506,7 +512,7 @@ def _positive(text: str) -> int:
 
 
 def _iterations(text: str) -> int:
-    """--k: model iterations, an integer >= 0 (0, LP/QP only: no network, the nearest training optimum)."""
+    """--k: model iterations, an integer >= 0 (0, LP/QP only: no network, the anchor)."""
     try:
         v = int(text)
     except ValueError:
@@ -528,7 +534,7 @@ def _ks(text: str, *, least: int = 1) -> tuple[int, ...]:
 
 
 def _iteration_list(text: str) -> tuple[int, ...]:
-    """--ks: model iterations, comma-separated (0, LP/QP only: the nearest training optimum)."""
+    """--ks: model iterations, comma-separated (0, LP/QP only: the anchor, no network)."""
     return _ks(text, least=0)
 
 

@@ -37,8 +37,8 @@ def check_precision(precision: str) -> str:
 
 def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int | None:
     """Model iterations: a positive integer, or None for the checkpoint's automatic k.
-    ``allow_zero``: also 0, where it has a meaning (LP/QP: no network, the nearest training
-    instance's optimum as the start)."""
+    ``allow_zero``: also 0, where it has a meaning (LP/QP: no network, the anchor as the
+    start)."""
     if k is None:
         return None
     try:
@@ -46,7 +46,7 @@ def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int 
     except TypeError:
         n = -1
     if isinstance(k, bool) or n < (0 if allow_zero else 1):
-        zero = " (or 0: no network, the nearest training optimum)" if allow_zero else ""
+        zero = " (or 0: no network, the anchor)" if allow_zero else ""
         raise ValueError(f"{what} must be a positive integer (model iterations){zero} or None for the "
                          f"checkpoint's automatic k, got {k!r}")
     return n

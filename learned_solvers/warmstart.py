@@ -57,8 +57,8 @@ class LearnedWarmStarter:
     made with the automatic k on the validation split, ``timing.parsimonious_start``; True without one). Inference runs a
     frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
 
-    k = 0 runs no network: the start is the nearest training instance's optimum (the anchor),
-    polished as any other. The automatic choice takes it where, on the validation split, the
+    k = 0 runs no network: the start is the anchor (``models.anchors``: the family's linear
+    model, or the nearest training instance's optimum), polished as any other. The automatic choice takes it where, on the validation split, the
     network's iterations do not pay for themselves (``timing.parsimonious_start``).
     """
 
@@ -141,13 +141,13 @@ class LearnedWarmStarter:
                 anchor: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's unpolished (x (n,), y (m,)) for ``qp`` after ``k`` iterations: with
         ``safeguard``, the iterate of least relative KKT residual among the first k. k = 0:
-        the anchor itself (the nearest training optimum), no network."""
+        the anchor itself, no network."""
         if anchor is None and self.anchors is not None:
-            anchor = self.anchors.lookup(qp)[0]
+            anchor = self.anchors.anchor(qp)
         if k == 0:
             if anchor is None:
-                raise ValueError(f"{qp.name}: k = 0 starts from the nearest training optimum, and there is none of "
-                                 f"this size ({qp.n} variables x {qp.m} constraints) in the checkpoint: use k >= 1")
+                raise ValueError(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training instance "
+                                 f"of this size ({qp.n} variables x {qp.m} constraints): use k >= 1")
             return np.array(anchor[0], dtype=float), np.array(anchor[1], dtype=float)
         threads = torch.get_num_threads()
         # one instance is a handful of small products: a thread pool costs more than it gives
@@ -178,13 +178,13 @@ class LearnedWarmStarter:
         if self.sizes is not None and (qp.n, qp.m) not in self.sizes:
             seen = ", ".join(f"{n}x{m}" for n, m in sorted(self.sizes)[:4])
             warnings.warn(f"{qp.name}: {qp.n} variables x {qp.m} constraints, a size this model never saw in training "
-                          f"({seen}); predicting anyway, without the nearest training solution to start from, so the "
+                          f"({seen}); predicting anyway, without an anchor to start from, so the "
                           "start may help less (the solver still has the last word)", UnseenSizeWarning, stacklevel=2)
-        anchor, cands = self.anchors.lookup(qp) if self.anchors is not None else (None, [])
+        anchor, cands = self.anchors.anchor_and_candidates(qp) if self.anchors is not None else (None, [])
         if k == 0 and anchor is None:  # no training instance of this size: no nearest optimum
             if not automatic:
-                warnings.warn(f"{qp.name}: k = 0 starts from the nearest training optimum, and the checkpoint has "
-                              "none of this size; solving from a cold start (k >= 1 runs the network)",
+                warnings.warn(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training "
+                              "instance of this size; solving from a cold start (k >= 1 runs the network)",
                               OutOfFamilyWarning, stacklevel=2)
                 return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="no training instance of this size")
             k = int(self.meta.get("best_network_k", self.model.cfg.train_k))

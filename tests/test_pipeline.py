@@ -123,7 +123,7 @@ def test_unit_messages_bound_the_operator_norm_and_settle_the_block(trained):
     a = g.A[0].double()
     assert float(torch.linalg.matrix_norm(a, ord=2)) * g.msg_scale.item() <= 1.0 + 1e-9
     net = starter._net
-    anchor = starter.anchors.lookup(qp)[0]
+    anchor = starter.anchors.anchor(qp)
     g = build_graph([qp], anchors=[anchor])
     with torch.no_grad():
         z = net.block.init(g)
@@ -171,7 +171,7 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
 
 def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
     """k = 0 once meant 'automatic' and k = -3 ran nothing; a device with no GPU failed inside
-    torch. k = 0 now means what it says: no model iterations (the nearest training optimum)."""
+    torch. k = 0 now means what it says: no model iterations (the anchor)."""
     import torch
 
     fam, _, path = trained
@@ -214,7 +214,7 @@ def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
     assert merit((item.x, item.y)) < 1e-4
     m = [merit(starter.iterate(qp, k=k)) for k in (1, 2, 4, 8, 16, 32, 64)]
     assert all(later <= earlier * (1 + 1e-4) for earlier, later in zip(m, m[1:])), m
-    raw = starter.model.predict([qp], k=64, anchors=[starter.anchors.lookup(qp)[0]] if starter.anchors else None)[0]
+    raw = starter.model.predict([qp], k=64, anchors=[starter.anchors.anchor(qp)] if starter.anchors else None)[0]
     assert np.allclose(starter.iterate(qp, k=64, safeguard=False)[0], raw[0])
     assert merit(raw) >= m[-1] * (1 - 1e-4)
 
@@ -386,7 +386,7 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["k"] for r in rows] == [0, 1, 4, 16]  # 0: the nearest training optimum, no network
+    assert [r["k"] for r in rows] == [0, 1, 4, 16]  # 0: the anchor, no network
     assert all({"error_median", "iterations_median", "total_seconds_median", "lipschitz"} <= set(r) for r in rows)
     # paired with the first k, per instance: k = 0 against itself is 1.0 on both counts
     assert rows[0]["iterations_not_above_first_k"] == 1.0 and rows[0]["iterations_over_first_k_median"] == 1.0
@@ -504,7 +504,7 @@ def test_automatic_polish_is_dropped_only_where_going_without_it_wins_on_most_in
 
 
 def test_automatic_k_runs_no_network_only_where_the_nearest_optimum_wins_on_most_instances():
-    """k = 0 (the nearest training optimum through the same polish) against the network's chosen
+    """k = 0 (the anchor through the same polish) against the network's chosen
     setting, by the polish's rule: taken where it reaches the same iterations for less time
     (kb2, mpc, portfolio: the neighbours' active sets carry the start), kept out where the
     network's start saves more iterations than the time it costs (share1b)."""
@@ -541,10 +541,10 @@ def test_automatic_k_runs_no_network_only_where_the_nearest_optimum_wins_on_most
                                raw]) == (True, 1)
 
 
-def test_k_zero_starts_from_the_nearest_training_optimum_without_the_network(trained, monkeypatch):
-    """k = 0 runs no network: the start is the bench's nearest_polished start, the answer the
-    cold solve's. Asked for on a size the checkpoint never saw (no nearest optimum), it solves
-    cold with a warning; chosen automatically there, the network runs instead."""
+def test_k_zero_starts_from_the_anchor_without_the_network(trained, monkeypatch):
+    """k = 0 runs no network: the start is the anchor (here the linear model's) through the
+    polish, the answer the cold solve's. Asked for on a size the checkpoint never saw (no
+    anchor), it solves cold with a warning; chosen automatically there, the network runs instead."""
     from learned_solvers.canonical.polish import polish
 
     fam, trained_starter, path = trained
@@ -559,15 +559,16 @@ def test_k_zero_starts_from_the_nearest_training_optimum_without_the_network(tra
     for qp in fam.sample(3, seed=11):
         ws, info = starter.warm_start(qp, k=0)
         assert info.k == 0 and info.fallback is None
-        nb_x, nb_y = bank.lookup(qp)[0]
-        ref = polish(qp, nb_x, nb_y, candidates=bank.candidates(qp))
+        assert bank.kind == "linear"
+        a_x, a_y = bank.anchor(qp)
+        ref = polish(qp, a_x, a_y, candidates=bank.candidates(qp))
         np.testing.assert_allclose(ws.x, ref.x, rtol=0, atol=1e-12)
         np.testing.assert_allclose(ws.y, ref.y, rtol=0, atol=1e-12)
         assert backend.same_answer(backend.solve(qp), backend.solve(qp, warm_start=ws))
         x, y = starter.iterate(qp, k=0)  # what bench and scaling report as the k = 0 "iterate"
-        np.testing.assert_array_equal(x, nb_x)
+        np.testing.assert_array_equal(x, a_x)
     other = make_family("random-lp:m=16,n=30").sample(1, seed=0)[0]
-    with pytest.warns(OutOfFamilyWarning, match="k = 0 starts from the nearest training optimum"), \
+    with pytest.warns(OutOfFamilyWarning, match="k = 0 starts from the anchor"), \
             pytest.warns(UnseenSizeWarning):
         ws, info = starter.warm_start(other, k=0)
     assert ws is None and info.fallback == "no training instance of this size"
@@ -594,7 +595,7 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
     data = label_instances(fam.sample(24, seed=0), scheduler="serial", progress=False)
     cfg = TrainConfig(epochs=1, width=8, train_k=4)
     starter, info = train_starter(fam.spec(), data, config=cfg, progress=False, backend=make_backend("highs"))
-    # k = 0: the nearest training optimum, no network, weighed beside the network's ks
+    # k = 0: the anchor, no network, weighed beside the network's ks
     assert {(r["polish"], r["k"]) for r in info["k_sweep"]} == {(True, 0), *((p, k) for p in (True, False) for k in AUTO_KS)}
     assert info["best_network_k"] in AUTO_KS and starter.meta["best_network_k"] == info["best_network_k"]
     # each setting against a cold solve of the same validation instance, as bench reports it
@@ -662,6 +663,8 @@ def test_bench_notes_when_the_polished_neighbour_does_as_well_for_less():
                        "nearest_polished_iteration_ratio": 0.04, "nearest_polished_time_ratio": 0.51})
     assert k0.startswith("k 0: no network is run; the learned start is the nearest training optimum, polished: on "
                          "the validation split")
+    k0 = network_note({**rep, "k": 0, "polish": True, "k_automatic": False, "anchor": "linear"})
+    assert k0 == "k 0: no network is run; the learned start is the anchor, the family's linear model of the optimum, polished"
 
 
 def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):

@@ -61,6 +61,7 @@ class BenchConfig:
     save_checkpoint: str | None = None
     train_k: int | None = None  # training iterations (None: TrainConfig's)
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: TrainConfig's)
+    anchor: str | None = None  # what the model corrects, "linear" or "nearest" (None: TrainConfig's)
 
     def __post_init__(self) -> None:
         check_k(self.k, allow_zero=True)
@@ -103,7 +104,7 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
     (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
     instances can cost more than the iterations it saves). With an anchor bank, k = 0 (no
-    network: the nearest training optimum, polished) is weighed too, and taken where the network
+    network: the anchor, polished) is weighed too, and taken where the network
     does not pay for itself. Returns (k, polish, one row per (polish, k)); each row also holds the medians
     over ``val`` of the per-instance ratios to a cold solve (``time_ratio``, inference included,
     and ``iteration_ratio``), as ``bench`` reports them."""
@@ -166,7 +167,7 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     if res.anchors is not None and res.val:
         # the choice above needed the validation split held out of the bank; once made, its optima
         # serve as anchors too, so the start looks up the same instances as bench's nearest baseline
-        starter.anchors = AnchorBank.build(train)
+        starter.anchors = AnchorBank.build(train, kind=config.anchor)
         starter.meta["anchors"] = f"all {len(train)} labelled instances (training and validation splits)"
     return starter, info
 
@@ -219,7 +220,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     if starter is None:
         tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
                          **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
-                         **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}))
+                         **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}),
+                         **({"anchor": cfg.anchor} if cfg.anchor is not None else {}))
         starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
                                             backend=backend if cfg.k is None else None,
                                             family_key=family_names(fam)[-1])
@@ -244,6 +246,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     auto = cfg.polish is None and "best_polish" in starter.meta
     rep = _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend, starter.polish, auto)
     rep["k_automatic"] = cfg.k is None
+    rep["anchor"] = starter.anchors.kind if starter.anchors is not None else None
     return rep
 
 
@@ -338,7 +341,8 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
 
 def format_report(rep: dict[str, Any]) -> str:
     lines = [f"family {rep['family']} | solver {rep['solver']} | train {rep['n_train']} | test {rep['n_test']} "
-             f"| k {rep['k']} | polish {rep['polish']}{' (automatic)' if rep.get('polish_automatic') else ''}",
+             f"| k {rep['k']} | polish {rep['polish']}{' (automatic)' if rep.get('polish_automatic') else ''}"
+             + (f" | anchor {rep['anchor']}" if rep.get("anchor") else ""),
              f"{'start':<18}{'iterations (median)':>22}{'solver s (median)':>20}{'iter ratio':>12}",
              "-" * 72]
     for s in STARTS:
@@ -369,7 +373,9 @@ def nearest_note(rep: dict[str, Any]) -> str | None:
     how = "polished" if rep["polish"] else "as it is"
     why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 shows "
            "the network's start)" if rep.get("k_automatic") else "")
-    return f"k 0: no network is run; the learned start is the nearest training optimum, {how}{why}"
+    what = ("the anchor, the family's linear model of the optimum" if rep.get("anchor") == "linear"
+            else "the nearest training optimum")
+    return f"k 0: no network is run; the learned start is {what}, {how}{why}"
 
 
 def network_note(rep: dict[str, Any]) -> str | None:

@@ -58,7 +58,7 @@ class ScalingConfig:
         if not self.ks or self.n_test < 1:
             raise ValueError(f"scaling needs at least one k and n_test >= 1 (got ks={self.ks}, n_test={self.n_test})")
         for k in self.ks:
-            check_k(k, what="each of ks", allow_zero=True)  # 0: the nearest training optimum, no network
+            check_k(k, what="each of ks", allow_zero=True)  # 0: the anchor, no network
         check_device(self.device)
 
 
@@ -128,7 +128,7 @@ def _local_lipschitz(starter: LearnedWarmStarter, test: list, own: dict[int, lis
         ref = solve_reference(perturbed_copy(t.qp, LOCAL_DELTA, rng))
         if ref is not None:
             d = float(np.linalg.norm(data_vector(t.qp) - data_vector(ref.qp)))
-            pairs.append((i, t, ref, d, starter.anchors.lookup(t.qp)[0] if starter.anchors is not None else None))
+            pairs.append((i, t, ref, d, starter.anchors.anchor(t.qp) if starter.anchors is not None else None))
     if not pairs:
         return {"by_k": {k: None for k in own}, "solutions": None, "pairs": 0}
     by_k = {}
@@ -153,7 +153,7 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
     from ..training.train import graph_targets
 
     device = torch.device(starter.device)
-    g = build_graph([it.qp for it in items], anchors=[starter.anchors.nearest(it.qp) for it in items]
+    g = build_graph([it.qp for it in items], anchors=[starter.anchors.anchor(it.qp) for it in items]
                     if starter.anchors is not None else None, anchor_scale=starter.model.cfg.anchor_scale).to(device)
     tx, ty = graph_targets(g, items)
     out = []
@@ -256,7 +256,7 @@ def format_scaling(rep: dict[str, Any]) -> str:
         lines.append(f"automatic k={rep['auto_k']}: total time {rep['auto_k_time_over_best']:.2f}x that of the best k "
                      f"of the sweep (k={rep['best_k']})")
     elif rep.get("auto_k") is not None:
-        none = " (no network: the nearest training optimum)" if rep["auto_k"] == 0 else ""
+        none = " (no network: the anchor)" if rep["auto_k"] == 0 else ""
         lines.append(f"automatic k={rep['auto_k']}{none} is not among --ks; add it to compare its total time with "
                      "the sweep's")
     for m in rep["training_memory"]:
@@ -297,7 +297,7 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
                     ax.axhline(rep["lipschitz_local_solutions"], color="C2", ls=":", label="local, reference solutions")
                 logy = True  # the two estimates can lie orders of magnitude apart
             ax.legend(fontsize=6)
-        if min(ks) == 0:  # k = 0 (the nearest training optimum) on a log axis: linear below 1
+        if min(ks) == 0:  # k = 0 (the anchor) on a log axis: linear below 1
             ax.set_xscale("symlog", base=2, linthresh=1)
             ax.set_xlim(-0.3, max(ks) * 1.3)
         else:

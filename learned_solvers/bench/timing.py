@@ -65,11 +65,12 @@ def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = PO
     count of the instances each side wins is not moved by a few large swings. On a tie the
     polish stays.
 
-    Rows with k = 0 (no network: the nearest training optimum) are weighed last, polished only,
+    Rows with k = 0 (no network: the anchor) are weighed last, polished only,
     by the same rule: that start replaces the network's chosen setting only where it wins there.
-    Unpolished, k = 0 is the bench's nearest-neighbour baseline itself, and a start that costs
-    nothing would win by this rule wherever solves are short, whatever it costs in iterations
-    (portfolio with OSQP: a tenth of the time for 5x the iterations)."""
+    Unpolished, k = 0 is a start that costs
+    nothing (with a nearest anchor, the bench's nearest-neighbour baseline itself): it would win
+    by this rule wherever solves are short, whatever it costs in iterations (portfolio with
+    OSQP: a tenth of the time for 5x the iterations)."""
     net = [r for r in rows if r["k"] >= 1]
     zero = [r for r in rows if r["k"] == 0 and r["polish"]]
     if not net:

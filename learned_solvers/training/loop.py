@@ -30,18 +30,25 @@ class FitResult:
 def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
         batch_loss: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, Any, Any]],
         val_score: Callable[[], float], epochs: int, lr: float, jacobian_weight: float,
-        rng: np.random.Generator, desc: str, val_key: str, progress: bool) -> FitResult:
+        rng: np.random.Generator, desc: str, val_key: str, progress: bool,
+        keep_initial: bool = False) -> FitResult:
     """Train ``model`` in place and leave it, in eval mode, at its best validation state.
 
     batch_loss(net, batch) -> (loss, graph, fixed-point record): one batch through ``net`` (the
     model, or its DDP wrapper); the graph and the record's ``z`` give the Jacobian penalty at the
     training iterate. val_score() -> float: lower is better, computed under ``no_grad`` on every
-    rank alike, so every rank keeps the same state.
+    rank alike, so every rank keeps the same state. keep_initial: the untrained state competes
+    too (a model that starts as a known good map keeps it unless an epoch beats it on validation).
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     best, best_state, history = math.inf, None, []
     t0 = time.perf_counter()
+    if keep_initial:
+        model.eval()
+        with torch.no_grad():
+            best = val_score()
+        best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
     net = distributed.wrap(model)
     rank, world = distributed.rank_and_world()
     desc += f", {world} DDP ranks" if world > 1 else ""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..models.anchors import AnchorBank
+from ..models.anchors import ANCHOR_KINDS, AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
 from ..options import check_device
 from .data import Labelled
@@ -21,7 +21,10 @@ __all__ = ["TrainConfig", "TrainResult", "train_qp_model", "graph_targets"]
 class TrainConfig:
     """jacobian_weight: weight of the Hutchinson estimate of |d block / dz|_F^2 at the
     training fixed point (``core.jacobian_penalty``, Bai et al. 2021): it keeps the block a
-    contraction, so that the iterates settle and more of them never drift off; 0 turns it off."""
+    contraction, so that the iterates settle and more of them never drift off; 0 turns it off.
+    anchor: what the model corrects, ``"linear"`` (a ridge regression of the training optima
+    on the family's varying data) or ``"nearest"`` (the nearest training optimum); see
+    ``models.anchors``."""
 
     epochs: int = 60
     batch: int = 16
@@ -33,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     anchors: bool = True
+    anchor: str = "linear"
     jacobian_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -40,6 +44,8 @@ class TrainConfig:
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
+        if self.anchor not in ANCHOR_KINDS:
+            raise ValueError(f"anchor must be one of {', '.join(ANCHOR_KINDS)}, got {self.anchor!r}")
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
 
@@ -82,7 +88,7 @@ def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | N
             chunk = group[i:i + size]
             anchors = None
             if bank is not None:
-                found = [bank.nearest(it.qp, exclude=_index_in_group(items, pos[id(it)]) if leave_one_out else None)
+                found = [bank.anchor(it.qp, exclude=_index_in_group(items, pos[id(it)]) if leave_one_out else None)
                          for it in chunk]
                 anchors = [a if a is not None else (np.zeros(it.qp.n), np.zeros(it.qp.m)) for a, it in zip(found, chunk)]
             g = build_graph([it.qp for it in chunk], anchors=anchors, anchor_scale=anchor_scale).to(device)
@@ -110,7 +116,13 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     train = [data[i] for i in order[n_val:]] or val
     dev = torch.device(config.device)
     model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev, torch.float32)
-    bank = AnchorBank.build(train) if config.anchors else None
+    bank = AnchorBank.build(train, kind=config.anchor) if config.anchors else None
+    if bank is not None:
+        # the untrained model hands over its anchor at every k (a zero correction): training then
+        # keeps a correction only where one beats the anchor on the validation split
+        for lin in (model.block.dec_x, model.block.dec_y):
+            torch.nn.init.zeros_(lin.weight)
+            torch.nn.init.zeros_(lin.bias)
     scale = model.cfg.anchor_scale
     train_b = _batches(train, config.batch, config.device, bank, leave_one_out=True, anchor_scale=scale)
     val_b = _batches(val, config.batch, config.device, bank, leave_one_out=False, anchor_scale=scale)
@@ -125,6 +137,6 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
 
     res = fit(model, train_b, batch_loss=batch_loss, val_score=val_score, epochs=config.epochs, lr=config.lr,
               jacobian_weight=config.jacobian_weight, rng=rng, desc="training (implicit diff)", val_key="val_loss",
-              progress=progress)
+              progress=progress, keep_initial=bank is not None)
     return TrainResult(model=model, history=res.history, seconds=res.seconds, val_error=math.sqrt(res.best_val / 2),
                        val=val, anchors=bank)

@@ -1,0 +1,75 @@
+"""The anchor bank: the nearest training optimum and the family's linear model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from learned_solvers.bench.qp import train_starter
+from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank
+from learned_solvers.training.data import label_instances
+from learned_solvers.training.train import TrainConfig
+from learned_solvers.warmstart import LearnedWarmStarter
+from problems.registry import make_family
+
+# initial states small enough that no input saturates: the optimum is linear in the initial state
+LINEAR_MPC = "mpc:horizon=5,spread=0.05"
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def mpc_data():
+    fam = make_family(LINEAR_MPC)
+    train = label_instances(fam.sample(40, seed=0), scheduler="serial", progress=False)
+    test = label_instances(fam.sample(5, seed=1), scheduler="serial", progress=False)
+    return train, test
+
+
+def test_linear_anchor_recovers_an_optimum_that_is_linear_in_the_data(mpc_data):
+    train, test = mpc_data
+    linear, nearest = AnchorBank.build(train, kind="linear"), AnchorBank.build(train)
+    for it in test:
+        x, y = linear.anchor(it.qp)
+        assert x.shape == it.x.shape and y.shape == it.y.shape
+        assert _rel(x, it.x) < 1e-4  # a small ridge penalty and the reference solver's accuracy
+        assert _rel(y, it.y) < 1e-3
+        assert _rel(nearest.anchor(it.qp)[0], it.x) > 100 * _rel(x, it.x)
+    # a training instance's own optimum is left out in training: its leave-one-out prediction
+    for j in (0, 7):
+        x_loo = linear.anchor(train[j].qp, exclude=j)[0]
+        assert _rel(x_loo, train[j].x) < 1e-4 and not np.array_equal(x_loo, train[j].x)
+    # the baseline and the polish's candidates stay the nearest instances'
+    assert linear.lookup(test[0].qp)[0][0] is nearest.lookup(test[0].qp)[0][0] or np.array_equal(
+        linear.lookup(test[0].qp)[0][0], nearest.lookup(test[0].qp)[0][0])
+
+
+def test_linear_anchor_falls_back_to_the_nearest_optimum_with_few_instances(mpc_data):
+    train, test = mpc_data
+    few = AnchorBank.build(train[:LINEAR_MIN_INSTANCES - 1], kind="linear")
+    np.testing.assert_array_equal(few.anchor(test[0].qp)[0], few.nearest(test[0].qp)[0])
+    with pytest.raises(ValueError, match="anchor kind must be one of nearest, linear"):
+        AnchorBank.build(train, kind="ridge")
+    with pytest.raises(ValueError, match="anchor must be one of nearest, linear"):
+        TrainConfig(anchor="ridge")
+
+
+def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_data, tmp_path):
+    train, test = mpc_data
+    starter, _ = train_starter(make_family(LINEAR_MPC).spec(), train, progress=False,
+                               config=TrainConfig(epochs=1, width=8, train_k=4))
+    assert starter.anchors.kind == "linear"  # the default
+    path = starter.save(tmp_path / "m.safetensors")
+    again = LearnedWarmStarter.from_checkpoint(path)
+    assert again.anchors.kind == "linear"
+    qp = test[0].qp
+    np.testing.assert_allclose(again.iterate(qp, k=0)[0], starter.iterate(qp, k=0)[0], rtol=0, atol=1e-12)
+    assert _rel(again.iterate(qp, k=0)[0], test[0].x) < 1e-4
+    # a bank saved before the linear anchor: no raw data, no kind
+    old = {k: v for k, v in starter.anchors.state().items() if not k.endswith(".raw") and k != "anchors.linear"}
+    bank = AnchorBank.from_state({k: torch.as_tensor(v) for k, v in old.items()})
+    assert bank.kind == "nearest"
+    np.testing.assert_array_equal(bank.anchor(qp)[0], bank.nearest(qp)[0])
