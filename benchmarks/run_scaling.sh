@@ -31,7 +31,7 @@ run() {  # name family solver [training options]
     --out "benchmarks/results/scaling-$1$SFX-polish.json" 2>/dev/null | tee "benchmarks/results/scaling-$1$SFX-polish.txt"
 }
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc share1b portfolio random-lp)
+[ ${#names[@]} -gt 0 ] || names=(sc105 kb2 mpc share1b portfolio random-lp lasso)
 for n in "${names[@]}"; do
   case $n in
     sc105) run sc105 "mps:$DATA/netlib/sc105.mps.gz" pdlp ;;
@@ -39,6 +39,7 @@ for n in "${names[@]}"; do
     mpc) run mpc mpc osqp "--train-k 60" ;;  # 40 hops from x0 to the horizon's end (run_lp_qp.sh)
     share1b) run share1b "mps:$DATA/netlib/share1b.mps.gz" pdlp ;;
     portfolio) run portfolio portfolio osqp ;;
+    lasso) run lasso lasso osqp ;;
     random-lp) run random-lp-200x400 "random-lp:m=200,n=400" pdlp ;;
     *) echo "unknown scaling run $n" >&2; exit 2 ;;
   esac

@@ -35,7 +35,7 @@ for p in sorted(root.glob("*.json")):
         f"{r['iteration_ratio']:.3f} | {r['nearest_iteration_ratio']:.3f} | {r['nearest_polished_iteration_ratio']:.3f} | "
         f"{r['time_ratio']:.3f} | {'0 (no network)' if r['k'] == 0 else r['k']} | "
         f"{('on' if r['polish'] else 'off') + (' (auto)' if r.get('polish_automatic') else '')} | "
-        f"{r['same_answer']:.2f} | {f(r.get('raw_prediction_error_median'), '.2g')}{' (nearest)' if r['k'] == 0 else ''} | "
+        f"{r['same_answer']:.2f} | {f(r.get('raw_prediction_error_median'), '.2g')}{(' (linear anchor)' if r.get('anchor') == 'linear' else ' (nearest)') if r['k'] == 0 else ''} | "
         + ("-" if r.get("active_mismatch_median") is None else
            f"{r['active_mismatch_median']:.0f} / {r['nearest_active_mismatch_median']:.0f} of {r['constraints']:.0f}")
         + " |"
