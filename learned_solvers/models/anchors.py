@@ -31,17 +31,19 @@ LINEAR_MIN_INSTANCES = 8
 RIDGE_PENALTIES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 
 
-def data_vector(qp: QPData) -> np.ndarray:
-    """The instance's data, normalised by its own scales: (n + 2m + 2n,)."""
-    s_b, s_c, _ = instance_scales(qp)
-    f = lambda v, s: np.where(np.isfinite(v), v / s, 0.0)  # noqa: E731
-    return np.concatenate([qp.c / s_c, f(qp.l, s_b), f(qp.u, s_b), f(qp.lb, s_b), f(qp.ub, s_b)])
-
-
 def raw_vector(qp: QPData) -> np.ndarray:
     """The instance's data as given, infinities as 0: (n + 2m + 2n,) (the linear anchor's input)."""
     f = lambda v: np.where(np.isfinite(v), v, 0.0)  # noqa: E731
     return np.concatenate([qp.c, f(qp.l), f(qp.u), f(qp.lb), f(qp.ub)])
+
+
+def data_vector(qp: QPData) -> np.ndarray:
+    """The instance's data, normalised by its own scales: (n + 2m + 2n,)."""
+    s_b, s_c, _ = instance_scales(qp)
+    v = raw_vector(qp)
+    v[:qp.n] /= s_c
+    v[qp.n:] /= s_b
+    return v
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ class AnchorBank:
     def __post_init__(self) -> None:
         if self.kind not in ANCHOR_KINDS:
             raise ValueError(f"anchor kind must be one of {', '.join(ANCHOR_KINDS)}, got {self.kind!r}")
+        if self.kind == "linear":
+            for g in self.groups.values():
+                g.ridge()  # fitted where the bank is made, not in the first start's timed inference
 
     @classmethod
     def build(cls, items: list, *, kind: str = "nearest") -> AnchorBank:
