@@ -300,7 +300,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
                                             noise=args.noise, tol=args.tol,
                                             pinned=args.pinned, pc=args.pc, ksp_type=args.ksp_type,
-                                            direction=args.direction, scheduler=args.scheduler))
+                                            direction=args.direction, swaps=args.swaps, scheduler=args.scheduler))
     print(format_sensitivity(rep))
     if args.out:
         print(f"report written to {write(rep, args.out)}")
@@ -471,8 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     se.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg; jacobi, ilu, ...)")
     se.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
-    se.add_argument("--direction", default="random", choices=["random", "smooth"],
-                    help="PDE families: noise independent per dof (random) or a random smooth field (smooth)")
+    se.add_argument("--direction", default="random", choices=["random", "smooth", "active-set"],
+                    help="noise independent per entry (random); PDE families: a random smooth field (smooth); "
+                         "LP families: the vertex of the optimal active set with --swaps of its constraints "
+                         "swapped (active-set)")
+    se.add_argument("--swaps", type=_iteration_list, default=(0, 1, 2, 4, 8, 16),
+                    help="--direction active-set: how many constraints to swap, comma-separated (default "
+                         "0,1,2,4,8,16)")
     se.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' or a Dask address")
     se.add_argument("--out", default=None, help="JSON report path")
     se.add_argument("--plot", default=None, help="PNG path")

@@ -455,6 +455,40 @@ def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
         run_sensitivity(SensitivityConfig(family=SPEC, noise=(0.1, -1.0)))
 
 
+def test_active_set_sensitivity_exact_set_is_the_optimum_and_a_swap_moves_the_vertex(tmp_path):
+    """The vertex of the optimum's own active set is the optimum (PDLP stops at its first
+    check); a swapped set is the same size, differs in exactly 2j entries and gives another
+    point. QPs and PDE families, and negative counts, are refused with the reason."""
+    from learned_solvers.backends.highs import HiGHSBackend
+    from learned_solvers.bench.sensitivity import SensitivityConfig, _swapped, run_sensitivity
+    from learned_solvers.canonical.polish import active_set_distance, active_set_point, optimal_active_set
+
+    out = tmp_path / "a.json"
+    from learned_solvers.cli import main
+
+    assert main(["sensitivity", "--family", SPEC, "--direction", "active-set", "--swaps", "0,1", "--test", "3",
+                 "--out", str(out), "--plot", str(tmp_path / "a.png")]) == 0
+    exact, one = json.loads(out.read_text())["rows"]
+    assert exact["swaps"] == 0 and exact["start_error_median"] < 1e-8 and exact["iteration_ratio_median"] == 0.0
+    assert one["swaps"] == 1 and one["start_error_median"] > 1e-3
+    assert (tmp_path / "a.png").stat().st_size > 5_000
+
+    qp = make_family(SPEC).sample(1, seed=5)[0]
+    opt = HiGHSBackend().solve(qp)
+    active = optimal_active_set(qp, opt.x, opt.y)
+    swapped = _swapped(qp, active, opt.x, 2, np.random.default_rng(0))
+    assert active_set_distance(qp, active, swapped) == 4
+    assert (np.count_nonzero(swapped[0]) + np.count_nonzero(swapped[1])
+            == np.count_nonzero(active[0]) + np.count_nonzero(active[1]))
+    assert np.allclose(active_set_point(qp, active)[0], opt.x, atol=1e-7)
+    with pytest.raises(ValueError, match="LPs only"):
+        active_set_point(make_family("portfolio").sample(1, seed=0)[0], active)
+    with pytest.raises(ValueError, match="LP families only"):
+        SensitivityConfig(family="darcy:n=8", solver="ksp", direction="active-set")
+    with pytest.raises(ValueError, match="non-negative"):
+        run_sensitivity(SensitivityConfig(family=SPEC, direction="active-set", swaps=(1, -2)))
+
+
 def test_automatic_k_prefers_the_smaller_k_on_a_timing_tie():
     from learned_solvers.bench.timing import parsimonious_k
 

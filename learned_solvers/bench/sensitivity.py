@@ -7,6 +7,11 @@ clipped to its bounds), for each ``eps``. The median ratio of warm to cold itera
 ``eps`` says what prediction error a model must reach for a target ``iteration_ratio`` with
 this solver and tolerance: the measure against which ``bench``'s prediction error is read.
 
+LP families also take ``direction='active-set'``: the start is the vertex of the optimum's
+active set with ``j`` of its inequality constraints swapped for inactive ones (each ``j`` of
+``swaps``), the point the polish would compute from an active set with ``j`` wrong entries. It
+says whether a start can gain by naming the active set nearly right, or only exactly.
+
 PDE families (solvers ``ksp`` and ``snes``) move the reference solution on the free dofs
 (Dirichlet values stay exact), either in a random direction (``direction='random'``: rough,
 every dof independent) or along a random smooth field (``'smooth'``: a sum of the first sine
@@ -17,6 +22,7 @@ treat them very differently.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,10 +34,13 @@ from tqdm.auto import tqdm
 from problems.registry import make_family
 
 from ..backends.base import Status, WarmStart
+from ..canonical import QPData
+from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..training.data import label_instances
 from .qp import bench_backend, held_out_instances
 
-DIRECTIONS = ("random", "smooth")
+DIRECTIONS = ("random", "smooth", "active-set")
+VERTEX_DRAWS = 10  # draws of a swap before an instance counts as having no vertex at that count
 SMOOTH_MODES = 4  # sine modes per dimension of the smooth direction
 
 __all__ = ["SensitivityConfig", "run_sensitivity", "format_sensitivity", "plot_sensitivity", "is_sensitivity_report"]
@@ -41,7 +50,8 @@ __all__ = ["SensitivityConfig", "run_sensitivity", "format_sensitivity", "plot_s
 class SensitivityConfig:
     """solver: pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families; pc and
     ksp_type: PDE ``ksp`` only (default cg + gamg, as ``bench``); direction: 'random', or
-    'smooth' (PDE families only)."""
+    'smooth' (PDE families only), or 'active-set' (LP families only: the optimum's active set
+    with each count of ``swaps`` of its constraints swapped; ``noise`` is then unused)."""
 
     family: str
     solver: str = "pdlp"
@@ -53,6 +63,7 @@ class SensitivityConfig:
     pc: str | None = None
     ksp_type: str | None = None
     direction: str = "random"
+    swaps: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
     scheduler: str = "serial"
     progress: bool = True
 
@@ -69,8 +80,12 @@ class SensitivityConfig:
         if not pde:
             if self.solver in ("ksp", "snes"):
                 raise ValueError(f"{self.family} is not a PDE family: {self.solver!r} solves PDE families only")
-            if self.direction != "random" or self.pc is not None or self.ksp_type is not None:
+            if self.direction == "smooth" or self.pc is not None or self.ksp_type is not None:
                 raise ValueError("--direction smooth, --pc and --ksp-type apply to PDE families only")
+        elif self.direction == "active-set":
+            raise ValueError(f"{self.family} is a PDE family: --direction active-set applies to LP families only")
+        if not self.swaps or any(int(j) != j or j < 0 for j in self.swaps):
+            raise ValueError(f"swaps must be non-negative whole numbers, got {self.swaps}")
         if not self.noise or any(not (e > 0 and np.isfinite(e)) for e in self.noise):
             raise ValueError(f"noise levels must be positive and finite, got {self.noise}")
         if self.n_test < 1:
@@ -139,6 +154,57 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
                       "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise]}
 
 
+def _swapped(qp: QPData, active: ActiveSet, x: np.ndarray, swaps: int, rng: np.random.Generator) -> ActiveSet:
+    """``active`` with ``swaps`` of its inequality constraints made inactive and as many
+    inactive constraints made active, each at its finite bound nearer the optimum x (n,)."""
+    side = np.concatenate([active[0], active[1]]).astype(np.int8)
+    lo, hi = np.concatenate([qp.l, qp.lb]), np.concatenate([qp.u, qp.ub])
+    value = np.concatenate([qp.A @ x, x])
+    on = np.flatnonzero((side != 0) & ~(np.isfinite(lo) & (lo == hi)))
+    off = np.flatnonzero((side == 0) & (np.isfinite(lo) | np.isfinite(hi)))
+    j = min(swaps, on.size, off.size)
+    side[rng.choice(on, j, replace=False)] = 0
+    pick = rng.choice(off, j, replace=False)
+    at_lower = np.isfinite(lo[pick]) & (~np.isfinite(hi[pick]) | (value[pick] - lo[pick] <= hi[pick] - value[pick]))
+    side[pick] = np.where(at_lower, 1, -1)  # optimal_active_set's signs: +1 at the lower bound
+    return side[: qp.m], side[qp.m:]
+
+
+def _run_active_set(cfg: SensitivityConfig, test: list, backend) -> dict[str, Any]:
+    rng = np.random.default_rng(cfg.seed)
+    swaps = tuple(sorted({int(j) for j in cfg.swaps}))
+    cold_its, ratios, errors, missing = [], {j: [] for j in swaps}, {j: [] for j in swaps}, {j: 0 for j in swaps}
+    for item in tqdm(test, desc=f"active-set sensitivity of {cfg.solver}", disable=not cfg.progress):
+        qp = item.qp
+        if qp.P is not None:
+            raise ValueError(f"{qp.name}: --direction active-set applies to LPs only (this family has a quadratic "
+                             "objective); use --direction random")
+        cold = backend.solve(qp)
+        cold_its.append(cold.iterations)
+        active = optimal_active_set(qp, item.x, item.y)
+        for j in swaps:
+            for _ in range(VERTEX_DRAWS):  # a random swap can make the set singular: draw again
+                try:
+                    x, y, r = active_set_point(qp, _swapped(qp, active, item.x, j, rng))
+                except (ValueError, np.linalg.LinAlgError):
+                    continue
+                if np.isfinite(x).all() and np.isfinite(y).all():
+                    break
+            else:
+                missing[j] += 1
+                continue
+            x = np.clip(x, qp.lb, qp.ub)
+            errors[j].append(float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)))
+            res = backend.solve(qp, warm_start=WarmStart(x=x, y=y, r=r))
+            ratios[j].append(res.iterations / max(cold.iterations, 1))
+    rows = [{"swaps": j, "start_error_median": float(np.median(errors[j])) if errors[j] else math.nan,
+             "iteration_ratio_median": float(np.median(ratios[j])) if ratios[j] else math.nan,
+             "iteration_ratio_max": float(np.max(ratios[j])) if ratios[j] else math.nan,
+             "no_vertex": missing[j]} for j in swaps]
+    return {"family": cfg.family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test),
+            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows}
+
+
 def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     from problems.registry import is_pde_family
 
@@ -150,6 +216,8 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
                            progress=cfg.progress)
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")
+    if cfg.direction == "active-set":
+        return {**_run_active_set(cfg, test, backend), "family": fam.spec()}
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
     cold_its, ratios = [], {e: [] for e in noise}
@@ -168,10 +236,16 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
+    head = (f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction | {rep['n_test']} "
+            f"held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}")
+    if "swaps" in rep["rows"][0]:
+        lines = [head, f"{'swaps':>6} {'start error (median)':>21} {'iteration_ratio (median)':>25} {'(max)':>8}"
+                       f" {'no vertex':>10}"]
+        lines += [f"{r['swaps']:>6} {r['start_error_median']:>21.3g} {r['iteration_ratio_median']:>25.3f}"
+                  f" {r['iteration_ratio_max']:>8.3f} {r['no_vertex']:>10}" for r in rep["rows"]]
+        return "\n".join(lines)
     pde = "converged" in rep["rows"][0]
-    direction = rep.get("direction", "random")  # reports from before the option are all 'random'
-    lines = [f"{rep['family']} | {rep['solver']} | {direction} direction | {rep['n_test']} held-out instances"
-             f" | cold iterations (median) {rep['cold_iterations_median']:.0f}",
+    lines = [head,  # reports from before --direction are all 'random'
              f"{'start error':>12} {'iteration_ratio (median)':>25} {'(max)':>8}" + ("  converged" if pde else "")]
     lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
               + (f"  {r['converged']}/{rep['n_test']}" if pde else "") for r in rep["rows"]]
@@ -182,8 +256,8 @@ def is_sensitivity_report(rep: Any) -> bool:
     """Whether a loaded JSON document is a ``sensitivity`` report (rows by start error)."""
     return (isinstance(rep, dict) and {"family", "solver", "rows", "cold_iterations_median"} <= rep.keys()
             and isinstance(rep["rows"], list) and bool(rep["rows"])
-            and all(isinstance(r, dict) and {"noise", "iteration_ratio_median", "iteration_ratio_max"} <= r.keys()
-                    for r in rep["rows"]))
+            and all(isinstance(r, dict) and {"iteration_ratio_median", "iteration_ratio_max"} <= r.keys()
+                    and ("noise" in r or "swaps" in r) for r in rep["rows"]))
 
 
 def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
@@ -192,12 +266,15 @@ def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    e = [r["noise"] for r in rep["rows"]]
+    swaps = "swaps" in rep["rows"][0]
+    e = [r["swaps" if swaps else "noise"] for r in rep["rows"]]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.semilogx(e, [r["iteration_ratio_median"] for r in rep["rows"]], "o-", label="median")
-    ax.semilogx(e, [r["iteration_ratio_max"] for r in rep["rows"]], "x--", alpha=0.6, label="max")
+    ax.plot(e, [r["iteration_ratio_median"] for r in rep["rows"]], "o-", label="median")
+    ax.plot(e, [r["iteration_ratio_max"] for r in rep["rows"]], "x--", alpha=0.6, label="max")
+    ax.set_xscale("symlog" if swaps else "log", **({"linthresh": 1} if swaps else {}))
     ax.axhline(1.0, color="grey", lw=0.8)
-    ax.set_xlabel(f"relative error of the start (solution + {rep.get('direction', 'random')} noise)")
+    ax.set_xlabel("constraints of the optimal active set swapped (start: its vertex)" if swaps else
+                  f"relative error of the start (solution + {rep.get('direction', 'random')} noise)")
     ax.set_ylabel("warm / cold iterations")
     ax.set_title(f"{rep['solver']} on {rep['family'][:60]}", fontsize=8)
     ax.legend()

@@ -18,7 +18,8 @@ import scipy.sparse.linalg as spla
 
 from .qp import QPData, kkt_residuals
 
-__all__ = ["polish", "PolishResult", "predicted_active_set", "active_set_distance"]
+__all__ = ["polish", "PolishResult", "predicted_active_set", "active_set_distance", "optimal_active_set",
+           "active_set_point"]
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,17 @@ def active_set_distance(qp: QPData, a: ActiveSet, b: ActiveSet) -> int:
     sb = np.concatenate([np.asarray(b[0], dtype=int), np.asarray(b[1], dtype=int)])
     same = np.where(two_sided, (sa != 0) == (sb != 0), sa == sb)
     return int((~same).sum())
+
+
+def active_set_point(qp: QPData, active: ActiveSet, *, delta: float = 1e-9) -> tuple[np.ndarray, np.ndarray,
+                                                                                   np.ndarray]:
+    """An LP's primal-dual point (x (n,), y (m,), r (n,)) of an active set alone, with no
+    prediction to lean on: its vertex when it names n constraints, else the point of its face
+    nearest the origin. Raises ValueError if the set is singular."""
+    if qp.P is not None:
+        raise ValueError(f"{qp.name}: active_set_point takes LPs only (this problem has a quadratic objective)")
+    zero_x, zero_y, zero_r = _pair(qp, np.zeros(qp.n), np.zeros(qp.m))
+    return _solve_active(qp, np.asarray(active[0]), np.asarray(active[1]), zero_x, zero_y, zero_r, delta)
 
 
 def _active_from_prediction(qp: QPData, x_hat, y_hat, r_hat) -> ActiveSet:
