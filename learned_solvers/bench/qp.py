@@ -357,6 +357,10 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
                      f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
                      f"{rep['nearest_active_mismatch_median']:.0f}")
+        if rep["active_mismatch_median"] >= 1 and rep["iteration_ratio"] >= 0.9:
+            lines.append("the polish makes a start the optimum only from the optimum's exact active set, and a "
+                         "start a few constraints off can be worth nothing to the solver (`learned-solvers "
+                         "sensitivity --direction active-set` measures it on an LP family)")
     lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
                          start_seconds=rep["warm"]["inference_seconds_median"],
                          saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"]))
