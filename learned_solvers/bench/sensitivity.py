@@ -170,7 +170,7 @@ def _swapped(qp: QPData, active: ActiveSet, x: np.ndarray, swaps: int, rng: np.r
     return side[: qp.m], side[qp.m:]
 
 
-def _run_active_set(cfg: SensitivityConfig, test: list, backend) -> dict[str, Any]:
+def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     swaps = tuple(sorted({int(j) for j in cfg.swaps}))
     cold_its, ratios, errors, missing = [], {j: [] for j in swaps}, {j: [] for j in swaps}, {j: 0 for j in swaps}
@@ -201,7 +201,7 @@ def _run_active_set(cfg: SensitivityConfig, test: list, backend) -> dict[str, An
              "iteration_ratio_median": float(np.median(ratios[j])) if ratios[j] else math.nan,
              "iteration_ratio_max": float(np.max(ratios[j])) if ratios[j] else math.nan,
              "no_vertex": missing[j]} for j in swaps]
-    return {"family": cfg.family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test),
+    return {"family": family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test),
             "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows}
 
 
@@ -217,7 +217,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")
     if cfg.direction == "active-set":
-        return {**_run_active_set(cfg, test, backend), "family": fam.spec()}
+        return _run_active_set(cfg, fam.spec(), test, backend)
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
     cold_its, ratios = [], {e: [] for e in noise}
