@@ -58,8 +58,9 @@ class LearnedWarmStarter:
     frozen copy of ``model`` taken here (``QPImplicitModel.frozen``): wrap a trained model.
 
     k = 0 runs no network: the start is the anchor (``models.anchors``: the family's linear
-    model, or the nearest training instance's optimum), polished as any other. The automatic choice takes it where, on the validation split, the
-    network's iterations do not pay for themselves (``timing.parsimonious_start``).
+    model, or the nearest training instance's optimum), polished as any other. The automatic
+    choice takes it where, on the validation split, the network's iterations do not pay for
+    themselves (``timing.parsimonious_start``).
     """
 
     k = IterationsOption(allow_zero=True)  # None: the checkpoint's automatic k (``default_k``)
