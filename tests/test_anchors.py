@@ -10,6 +10,7 @@ from learned_solvers.bench.qp import train_starter
 from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank
 from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig
+from learned_solvers.training.train_pde import PDETrainConfig
 from learned_solvers.warmstart import LearnedWarmStarter
 from problems.registry import make_family
 
@@ -55,6 +56,17 @@ def test_linear_anchor_falls_back_to_the_nearest_optimum_with_few_instances(mpc_
         AnchorBank.build(train, kind="ridge")
     with pytest.raises(ValueError, match="anchor must be one of nearest, linear"):
         TrainConfig(anchor="ridge")
+    with pytest.raises(ValueError, match="anchor must be 'nearest' or None"):
+        PDETrainConfig(anchor="linear")
+
+
+def test_no_anchor_trains_a_model_that_starts_from_zeros(mpc_data):
+    train, test = mpc_data
+    starter, _ = train_starter(make_family(LINEAR_MPC).spec(), train, progress=False,
+                               config=TrainConfig(epochs=1, width=8, train_k=4, anchor=None))
+    assert starter.anchors is None
+    x, y = starter.iterate(test[0].qp, k=2)
+    assert x.shape == (test[0].qp.n,) and np.isfinite(x).all() and np.isfinite(y).all()
 
 
 def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_data, tmp_path):

@@ -23,8 +23,8 @@ class TrainConfig:
     training fixed point (``core.jacobian_penalty``, Bai et al. 2021): it keeps the block a
     contraction, so that the iterates settle and more of them never drift off; 0 turns it off.
     anchor: what the model corrects, ``"linear"`` (a ridge regression of the training optima
-    on the family's varying data) or ``"nearest"`` (the nearest training optimum); see
-    ``models.anchors``."""
+    on the family's varying data), ``"nearest"`` (the nearest training optimum) or None (no
+    anchor: the model starts from zeros); see ``models.anchors``."""
 
     epochs: int = 60
     batch: int = 16
@@ -35,8 +35,7 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     val_fraction: float = 0.1
-    anchors: bool = True
-    anchor: str = "linear"
+    anchor: str | None = "linear"
     jacobian_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -44,8 +43,8 @@ class TrainConfig:
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
-        if self.anchor not in ANCHOR_KINDS:
-            raise ValueError(f"anchor must be one of {', '.join(ANCHOR_KINDS)}, got {self.anchor!r}")
+        if self.anchor is not None and self.anchor not in ANCHOR_KINDS:
+            raise ValueError(f"anchor must be one of {', '.join(ANCHOR_KINDS)} or None, got {self.anchor!r}")
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
 
@@ -116,7 +115,7 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     train = [data[i] for i in order[n_val:]] or val
     dev = torch.device(config.device)
     model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev, torch.float32)
-    bank = AnchorBank.build(train, kind=config.anchor) if config.anchors else None
+    bank = AnchorBank.build(train, kind=config.anchor) if config.anchor is not None else None
     if bank is not None:
         # the untrained model hands over its anchor at every k (a zero correction): training then
         # keeps a correction only where one beats the anchor on the validation split

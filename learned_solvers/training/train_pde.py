@@ -35,7 +35,8 @@ class PDETrainConfig:
     # Hutchinson estimate of |d block / dz|_F^2 at the training iterate (core.jacobian_penalty),
     # as the LP/QP model trains with; 0 = off
     jacobian_weight: float = 0.0
-    anchors: bool = True
+    # "nearest": the model corrects the nearest training solution (MeshAnchorBank); None: zeros
+    anchor: str | None = "nearest"
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems, and nonlinear ones with their own residual
     nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
@@ -50,6 +51,8 @@ class PDETrainConfig:
 
     def __post_init__(self) -> None:
         check_device(self.device)
+        if self.anchor not in ("nearest", None):
+            raise ValueError(f"anchor must be 'nearest' or None, got {self.anchor!r}")
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
         if (self.train_k is not None and self.train_k < 1) or self.epochs < 1 or self.width < 1:
@@ -123,7 +126,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     model = MeshImplicitModel(cfg).to(dev)
 
     bank = (MeshAnchorBank.build([pdes[i] for i in tr_i], [solutions[i] for i in tr_i], norm)
-            if config.anchors else None)
+            if config.anchor is not None else None)
     pos = {int(i): j for j, i in enumerate(tr_i)}
     drop_rng = np.random.default_rng(config.seed + 1)
 
