@@ -194,6 +194,10 @@ def mesh_large(data: Path, dev: str) -> dict:
 
     out: dict = {}
     for name, state in (("darcy128", None), ("nlp128", True), ("darcy256", None)):
+        if not (data / f"{name}.npz").exists():  # left behind to keep the carried tree under the device's limit
+            out[name] = {"skipped": f"no {name}.npz in {data}"}
+            print("mesh_large", name, out[name], flush=True)
+            continue
         pdes, sols = load_pdes(data / f"{name}.npz")
         row: dict = {"dofs": int(pdes[0].n)}
         for device in dict.fromkeys((dev, "cpu")):
