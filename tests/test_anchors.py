@@ -60,7 +60,7 @@ def test_linear_anchor_falls_back_to_the_nearest_optimum_with_few_instances(mpc_
         PDETrainConfig(anchor="linear")
 
 
-def test_no_anchor_trains_a_model_that_starts_from_zeros(mpc_data):
+def test_no_anchor_trains_and_runs_without_a_bank(mpc_data):
     train, test = mpc_data
     starter, _ = train_starter(make_family(LINEAR_MPC).spec(), train, progress=False,
                                config=TrainConfig(epochs=1, width=8, train_k=4, anchor=None))
