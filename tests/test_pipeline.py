@@ -462,10 +462,9 @@ def test_active_set_sensitivity_exact_set_is_the_optimum_and_a_swap_moves_the_ve
     from learned_solvers.backends.highs import HiGHSBackend
     from learned_solvers.bench.sensitivity import SensitivityConfig, _swapped, run_sensitivity
     from learned_solvers.canonical.polish import active_set_distance, active_set_point, optimal_active_set
-
-    out = tmp_path / "a.json"
     from learned_solvers.cli import main
 
+    out = tmp_path / "a.json"
     assert main(["sensitivity", "--family", SPEC, "--direction", "active-set", "--swaps", "0,1", "--test", "3",
                  "--out", str(out), "--plot", str(tmp_path / "a.png")]) == 0
     exact, one = json.loads(out.read_text())["rows"]
