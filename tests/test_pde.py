@@ -521,6 +521,27 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
     assert atols[0] == pytest.approx(1e4 * atols[1], rel=1e-9)
 
 
+def test_fast_gathers_and_sums_give_what_indexing_and_reductions_give():
+    """The mesh model's gathers (index_select) and small sums (column by column) are only
+    faster: the same values (to the bit) and gradients as advanced indexing and ``sum``."""
+    import torch
+
+    from learned_solvers.canonical.pde import row_sums
+    from learned_solvers.models.mesh_gnn import contract, take
+
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(50, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    idx = torch.randint(0, 50, (30, 3), generator=gen)
+    assert torch.equal(take(v, idx), v[idx])
+    (g1,) = torch.autograd.grad((take(v, idx) ** 2).sum(), v)
+    (g2,) = torch.autograd.grad((v[idx] ** 2).sum(), v)
+    assert torch.allclose(g1, g2, rtol=1e-14, atol=0.0)  # duplicates may add in another order
+    x, w = torch.randn(30, 3, 8, generator=gen), torch.randn(30, 3, generator=gen)
+    assert torch.equal(contract(x, w), (x * w.unsqueeze(-1)).sum(1))
+    assert torch.equal(row_sums(x[:, :, 0]), x[:, :, 0].sum(1))
+    assert np.array_equal(row_sums(x[:, :, 0].numpy()), x[:, :, 0].numpy().sum(1))
+
+
 def test_coarse_newton_jacobian_summed_by_cell_is_p_transpose_j_p():
     """The coarse Newton step sums P' J P over the pairs of coarse functions that share a cell;
     on meshes whose cells straddle coarse cells (16 coarse functions), for a batch of two on one

@@ -29,16 +29,25 @@ import scipy.sparse as sp
 
 from .qp import InvalidProblemError
 
-__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "cell_mean_coefficient"]
+__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "cell_mean_coefficient", "row_sums"]
+
+
+def row_sums(x: Any) -> Any:
+    """(C,) the sums of x's (C, D) rows for a small D, column by column: the sums a reduction
+    gives, several times faster in torch (numpy arrays or torch tensors alike)."""
+    s = x[:, 0]
+    for j in range(1, x.shape[1]):
+        s = s + x[:, j]
+    return s
 
 
 def cell_mean_coefficient(uc: Any, coeff: tuple[float, float, float]) -> Any:
     """(C,) exact cell mean of ``k(u) = a0 + a1 u + a2 u^2`` for P1 values at the cells'
     vertices ``uc`` (C, d+1); numpy arrays or torch tensors alike (the model differentiates it)."""
     d1 = uc.shape[1]
-    s = uc.sum(1)
+    s = row_sums(uc)
     a0, a1, a2 = coeff
-    return a0 + a1 * s / d1 + a2 * (s * s + (uc * uc).sum(1)) / (d1 * (d1 + 1))
+    return a0 + a1 * s / d1 + a2 * (s * s + row_sums(uc * uc)) / (d1 * (d1 + 1))
 
 
 @dataclass
