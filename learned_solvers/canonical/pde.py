@@ -33,8 +33,9 @@ __all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "cell_mean_coeffi
 
 
 def row_sums(x: Any) -> Any:
-    """(C,) the sums of x's (C, D) rows for a small D, column by column: the sums a reduction
-    gives, several times faster in torch (numpy arrays or torch tensors alike)."""
+    """``x.sum(1)`` for x (C, D, ...) with a small D, added slice by slice: the sums a reduction
+    gives, two to five times faster in torch over a short or middle dimension (numpy arrays or
+    torch tensors alike)."""
     s = x[:, 0]
     for j in range(1, x.shape[1]):
         s = s + x[:, j]

@@ -236,15 +236,6 @@ def take(v: Tensor, index: Tensor) -> Tensor:
     return torch.index_select(v, 0, index.reshape(-1)).view(*index.shape, *v.shape[1:])
 
 
-def contract(x: Tensor, w: Tensor) -> Tensor:
-    """``(x * w[..., None]).sum(1)`` for x (C, D, L) and w (C, D) with a small D, summed in the
-    same order but two to three times faster than torch's reduction over a middle dimension."""
-    acc = x[:, 0] * w[:, :1]
-    for i in range(1, x.shape[1]):
-        acc = acc + x[:, i] * w[:, i:i + 1]
-    return acc
-
-
 def spmm(pair: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
     """(M, M^T) @ x, x (N, H) or (N,)."""
     if x.dim() == 1:
@@ -611,8 +602,8 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     k, gu, ku, dk = _ql_linearised(g, u)
     nb, nc = len(g.sizes), g.nc
     # per pair (a, b) of coarse functions on a cell: meas k (G P_a . G P_b) + meas (G P_a . grad u) (dk/du . P_b)
-    gpu = contract(g.ql_slot_GP, gu) * g.ql_meas[:, None]  # (C, L)
-    dkp = contract(g.ql_slot_P, dk)  # (C, L)
+    gpu = row_sums(g.ql_slot_GP * gu.unsqueeze(-1)) * g.ql_meas[:, None]  # (C, L)
+    dkp = row_sums(g.ql_slot_P * dk.unsqueeze(-1))  # (C, L)
     vals = (take(g.ql_meas * k, g.ql_pair_cell) * g.ql_pair_gg
             + take(gpu.reshape(-1), g.ql_pair_a) * take(dkp.reshape(-1), g.ql_pair_b))
     a = torch.zeros(nb * nc * nc, dtype=u.dtype, device=u.device).index_add(0, g.ql_pair_index, vals).view(nb, nc, nc)
