@@ -4,10 +4,13 @@ As in the FNO Darcy benchmark (its ``GRF.m``): ``a`` is a mean-zero Gaussian ran
 covariance (-Laplacian + tau^2)^(-alpha) under zero Neumann conditions (alpha = 2, tau = 3; a
 cosine series without its constant term), thresholded: ``high`` (12) where it is non-negative
 and ``low`` (3) elsewhere, drawn on a ``field_res`` x ``field_res`` grid and sampled at the
-cells (so the same instance can be meshed finer); f = 1. The constant term must go: with it,
-about a quarter of the fields had one sign everywhere, so one value of ``a`` on the whole
-square, and every such held-out instance repeated a training one. Parameters: ``n`` cells per side
-(default 64; triangles), ``field_res`` (64), ``alpha``, ``tau``, ``high``, ``low``.
+cells (so the same instance can be meshed finer, or unstructured); f = 1. The constant term
+must go: with it, about a quarter of the fields had one sign everywhere, so one value of ``a``
+on the whole square, and every such held-out instance repeated a training one. Parameters:
+``n`` cells per side
+(default 64; triangles), ``mesh`` (``structured``, dolfinx's; or ``unstructured``, a Delaunay
+triangulation of jittered points: ``pde_common.unit_square``), ``field_res`` (64), ``alpha``,
+``tau``, ``high``, ``low``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .pde_common import dolfinx, unique_prefix
+from .pde_common import check_mesh, dolfinx, mesh_spec, unique_prefix, unit_square
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Darcy:
     tau: float = 3.0
     high: float = 12.0
     low: float = 3.0
+    mesh: str = "structured"
     name: str = "darcy"
     kind: str = "linear"
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -41,12 +45,13 @@ class Darcy:
     def __post_init__(self) -> None:
         if self.n < 2 or self.field_res < 2:
             raise ValueError("darcy needs n >= 2 and field_res >= 2")
+        check_mesh(self.mesh)
 
     def spec(self) -> str:
-        return f"darcy:n={self.n},field_res={self.field_res},alpha={self.alpha},tau={self.tau}"
+        return f"darcy:n={self.n},field_res={self.field_res},alpha={self.alpha},tau={self.tau}" + mesh_spec(self.mesh)
 
     def family_key(self) -> str:
-        """What checkpoints match on: the field's law, not the mesh size."""
+        """What checkpoints match on: the field's law, not the mesh (its size or kind)."""
         # grf=: the field's generator; a checkpoint trained on the earlier one (with a constant
         # term) is refused rather than run on another law
         return (f"darcy:grf=neumann-mean0,field_res={self.field_res},alpha={self.alpha},tau={self.tau},"
@@ -76,7 +81,7 @@ class Darcy:
             from mpi4py import MPI
             from petsc4py import PETSc
 
-            msh = dfx.mesh.create_unit_square(MPI.COMM_WORLD, self.n, self.n)
+            msh = unit_square(MPI.COMM_WORLD, self.n, mesh=self.mesh)
             V = dfx.fem.functionspace(msh, ("Lagrange", 1))
             Q = dfx.fem.functionspace(msh, ("DG", 0))
             a = dfx.fem.Function(Q, name="a")

@@ -4,7 +4,8 @@
 (1/Re) (grad u, grad v) + ((grad u) u, v) - (p, div v) - (q, div u) = 0; u = (lid, 0) on the
 top wall, u = 0 on the others, p = 0 at the corner (0, 0). Each instance draws the Reynolds
 number uniformly in [re_min, re_max] (default [100, 1200]) and the lid speed profile
-lid(x) = 1 + s sin(pi x) with s ~ U(-0.3, 0.3). Parameters: ``n`` cells per side (16). The
+lid(x) = 1 + s sin(pi x) with s ~ U(-0.3, 0.3). Parameters: ``n`` cells per side (16), ``mesh``
+(``structured`` or ``unstructured``, as in ``darcy``). The
 cold guess is zero. The linear solves are LU with a nonzero-pivot shift (PETSc's own LU meets
 the zero pressure block of the saddle point).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .pde_common import dolfinx, unique_prefix
+from .pde_common import check_mesh, dolfinx, mesh_spec, unique_prefix, unit_square
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,16 @@ class NavierStokes:
     n: int = 16
     re_min: float = 100.0
     re_max: float = 1200.0
+    mesh: str = "structured"
     name: str = "navier-stokes"
     kind: str = "nonlinear"
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        check_mesh(self.mesh)
+
     def spec(self) -> str:
-        return f"navier-stokes:n={self.n},re_min={self.re_min},re_max={self.re_max}"
+        return f"navier-stokes:n={self.n},re_min={self.re_min},re_max={self.re_max}" + mesh_spec(self.mesh)
 
     def family_key(self) -> str:
         return f"navier-stokes:re_min={self.re_min},re_max={self.re_max}"
@@ -54,7 +59,7 @@ class NavierStokes:
             from mpi4py import MPI
             from petsc4py import PETSc
 
-            msh = dfx.mesh.create_unit_square(MPI.COMM_WORLD, self.n, self.n)
+            msh = unit_square(MPI.COMM_WORLD, self.n, mesh=self.mesh)
             cell = msh.basix_cell()
             W = dfx.fem.functionspace(msh, basix.ufl.mixed_element([
                 basix.ufl.element("Lagrange", cell, 2, shape=(2,)), basix.ufl.element("Lagrange", cell, 1)]))

@@ -2,7 +2,8 @@
 P1 elements, Newton (SNES).
 
 f = amplitude * sum_{i,j<=modes} c_ij sin(i pi x) sin(j pi y), c_ij ~ N(0, 1) / (i^2 + j^2);
-g = g0 + g1 x + g2 y with g_k ~ U(-1, 1). Parameters: ``n`` cells per side (default 32),
+g = g0 + g1 x + g2 y with g_k ~ U(-1, 1). Parameters: ``n`` cells per side (default 32), ``mesh``
+(``structured`` or ``unstructured``, as in ``darcy``),
 ``modes`` (3), ``amplitude`` (150: u of order one to three, so the nonlinearity matters; cold Newton takes 5-8 steps).
 The cold guess is zero (dolfinx's default ``u``).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .pde_common import dolfinx, smooth_field, unique_prefix
+from .pde_common import check_mesh, dolfinx, mesh_spec, smooth_field, unique_prefix, unit_square
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,13 @@ class NonlinearPoisson:
     n: int = 32
     modes: int = 3
     amplitude: float = 150.0
+    mesh: str = "structured"
     name: str = "nonlinear-poisson"
     kind: str = "nonlinear"
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        check_mesh(self.mesh)
 
     @property
     def quasilinear(self) -> tuple[float, float, float]:
@@ -39,7 +44,7 @@ class NonlinearPoisson:
         return (1.0, 0.0, 1.0)
 
     def spec(self) -> str:
-        return f"nonlinear-poisson:n={self.n},modes={self.modes},amplitude={self.amplitude}"
+        return f"nonlinear-poisson:n={self.n},modes={self.modes},amplitude={self.amplitude}" + mesh_spec(self.mesh)
 
     def family_key(self) -> str:
         return f"nonlinear-poisson:modes={self.modes},amplitude={self.amplitude}"
@@ -58,7 +63,7 @@ class NonlinearPoisson:
             import ufl
             from mpi4py import MPI
 
-            msh = dfx.mesh.create_unit_square(MPI.COMM_WORLD, self.n, self.n)
+            msh = unit_square(MPI.COMM_WORLD, self.n, mesh=self.mesh)
             V = dfx.fem.functionspace(msh, ("Lagrange", 1))
             u = dfx.fem.Function(V, name="u")
             f = dfx.fem.Function(V, name="f")

@@ -272,6 +272,42 @@ def test_model_runs_on_a_finer_mesh(darcy_starter):
     assert g is not None and g.shape == (17 * 17,) and np.isfinite(g).all()
 
 
+def test_unstructured_mesh_is_a_valid_irregular_triangulation_and_the_model_runs_on_it(darcy_starter):
+    """``mesh=unstructured``: a Delaunay mesh of jittered points covering the unit square, the
+    same in every process; a model trained on the structured mesh starts KSP on it, and its own
+    iterations take the guess to the answer there too (the graph is the operator's, not a grid's)."""
+    from learned_solvers.backends.petsc import KSPBackend
+    from learned_solvers.formats.dolfinx import get_solution, petsc_handles
+    from problems.pde_common import jittered_square_points
+
+    points, cells = jittered_square_points(12)
+    again = jittered_square_points(12)
+    assert np.array_equal(points, again[0]) and np.array_equal(cells, again[1])
+    corners = points[cells]
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    area = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    assert points.shape == (13 * 13, 2) and np.isclose(area.sum(), 1.0) and area.min() > 0.05 / 12 ** 2
+    degree = np.bincount(cells.ravel())[4 * 12:]  # interior vertices (the boundary ones come first)
+    assert len(np.unique(degree)) > 1  # not a grid's six everywhere
+
+    fam, st, path = darcy_starter
+    un = make_family("darcy:n=12,mesh=unstructured")
+    assert make_family(un.spec()).spec() == un.spec() and un.family_key() == fam.family_key()
+    inst = un.sample(1, seed=3)[0]
+    backend = KSPBackend(pc_type="jacobi", rtol=1e-10)
+    prob, fields = un.load(inst)
+    cold = backend.solve(petsc_handles(prob))
+    u_cold = get_solution(prob).copy()
+    prob, fields = un.load(inst)
+    guess, _ = st.guess(to_pde(prob, fields=fields), k=16)
+    assert np.linalg.norm(guess - u_cold) < 1e-3 * np.linalg.norm(u_cold)
+    warm = st.solve(prob, fields=fields, backend=backend, k=16)
+    assert warm.status == "optimal" and warm.warm_start_accepted and warm.iterations < cold.iterations
+    assert np.linalg.norm(get_solution(prob) - u_cold) < 1e-8 * np.linalg.norm(u_cold)
+    with pytest.raises(ValueError, match="mesh='gmsh'.*structured, unstructured"):
+        make_family("darcy:mesh=gmsh")
+
+
 def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
     """Inference keeps the mesh-only graph parts between calls; the graph and the guess are
     the same as built from scratch, on the training mesh and on another one after it."""
@@ -726,10 +762,12 @@ def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     return json.loads(out.read_text())
 
 
-def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path):
-    """The adapter gathers to rank 0 for inference and scatters the guess back (mpirun -n 2)."""
+@pytest.mark.parametrize("mesh", ["structured", "unstructured"])
+def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
+    """The adapter gathers to rank 0 for inference and scatters the guess back (mpirun -n 2); an
+    unstructured mesh is built on rank 0 and distributed by dolfinx's partitioner."""
     fam, st, path = darcy_starter
-    rep = _run_under_mpirun(path, "darcy:n=12", tmp_path / "mpi.json")
+    rep = _run_under_mpirun(path, f"darcy:n=12,mesh={mesh}", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
 
