@@ -76,14 +76,15 @@ class LearnedPDEStarter:
         check_k(k)
         ck = load_checkpoint(path, kind="pde", family=family)
         state = dict(ck.state)
-        fields, sols = state.pop("anchor_fields", None), state.pop("anchor_solutions", None)
+        fields, sols, coords = (state.pop(f"anchor_{k}", None) for k in ("fields", "solutions", "coords"))
         try:
             model = MeshImplicitModel(MeshGNNConfig(**ck.meta["model"]))
             model.load_state_dict(state)
             norm = FamilyNorm(**ck.meta["norm"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
-        bank = MeshAnchorBank(fields.numpy(), sols.numpy(), norm) if fields is not None and sols is not None else None
+        bank = (MeshAnchorBank(fields.numpy(), sols.numpy(), norm, coords=None if coords is None else coords.numpy())
+                if fields is not None and sols is not None else None)
         return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
                    k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank, precision=precision)
 

@@ -2,7 +2,9 @@
 
 argv: checkpoint path, output JSON path, family spec (a linear family is solved by KSP, a
 nonlinear one by SNES). The mesh is distributed; the adapter gathers the canonical data to
-rank 0, which predicts; the guess is scattered back to the owned dofs.
+rank 0, which predicts; the guess is scattered back to the owned dofs. ``anchor``: how the
+checkpoint's anchor mesh matches the gathered dofs (same order, permuted, none); ``guess_error``:
+the model's guess against the cold answer, relative.
 """
 
 import json
@@ -12,7 +14,8 @@ import numpy as np
 from mpi4py import MPI
 
 from learned_solvers.backends.petsc import KSPBackend, SNESBackend
-from learned_solvers.formats.dolfinx import get_solution, petsc_handles
+from learned_solvers.formats.dolfinx import get_solution, petsc_handles, to_pde
+from learned_solvers.models.mesh_gnn import dof_order
 from learned_solvers.warmstart_pde import LearnedPDEStarter
 from problems.registry import make_family
 
@@ -25,10 +28,18 @@ cold = backend.solve(petsc_handles(prob))
 u_cold = get_solution(prob)
 prob, fields = fam.load(inst)  # back at the cold guess
 starter = LearnedPDEStarter.from_checkpoint(sys.argv[1])
+# gathered to rank 0 (collective), as the starter sees it
+pde = to_pde(prob, fields=fields, quasilinear=starter.model.cfg.quasilinear)
+anchor = "none"
+if comm.rank == 0 and starter.anchors is not None and starter.anchors.coords is not None:
+    order = dof_order(starter.anchors.coords, pde.coords)
+    anchor = "none" if order is None else "same order" if (order == np.arange(pde.n)).all() else "permuted"
+guess = starter.guess(pde)[0] if comm.rank == 0 else None  # the model alone, before the solver
 warm = starter.solve(prob, fields=fields, backend=backend)
 u_warm = get_solution(prob)
 if comm.rank == 0:
     json.dump({"size": comm.size, "cold_iterations": cold.iterations, "warm_iterations": warm.iterations,
                "warm_status": warm.status, "accepted": warm.warm_start_accepted,
-               "rel_diff": float(np.linalg.norm(u_warm - u_cold) / np.linalg.norm(u_cold)), "n": int(u_cold.size)},
+               "rel_diff": float(np.linalg.norm(u_warm - u_cold) / np.linalg.norm(u_cold)), "n": int(u_cold.size),
+               "anchor": anchor, "guess_error": float(np.linalg.norm(guess - u_cold) / np.linalg.norm(u_cold))},
               open(sys.argv[2], "w"))

@@ -308,6 +308,35 @@ def test_unstructured_mesh_is_a_valid_irregular_triangulation_and_the_model_runs
         make_family("darcy:mesh=gmsh")
 
 
+def test_anchors_serve_their_own_mesh_in_any_dof_order_and_no_other_mesh(darcy_starter):
+    """The anchor (nearest training solution) is matched to the instance's dofs by coordinates:
+    on the training mesh with its dofs reordered it is the same solution reordered; on another
+    mesh with as many dofs (structured against unstructured) there is none, as on a finer mesh."""
+    import dataclasses
+
+    from learned_solvers.models.mesh_gnn import MeshAnchorBank
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam, st, path = darcy_starter
+    bank = st.anchors
+    prob, fields = fam.load(fam.sample(1, seed=9)[0])
+    pde = to_pde(prob, fields=fields)
+    anchor = bank.nearest(pde)
+    assert anchor is not None and np.array_equal(bank.coords, pde.coords)
+    perm = np.random.default_rng(0).permutation(pde.n)
+    moved = dataclasses.replace(pde, coords=pde.coords[perm], fields=pde.fields[perm])
+    assert np.array_equal(bank.nearest(moved), anchor[perm])
+
+    un = make_family("darcy:n=8,mesh=unstructured")
+    prob, fields = un.load(un.sample(1, seed=9)[0])
+    other = to_pde(prob, fields=fields)
+    assert other.n == pde.n and bank.nearest(other) is None
+    assert MeshAnchorBank.build([pde, other], [anchor, anchor], st.norm) is None
+    legacy = MeshAnchorBank(bank.fields, bank.solutions, st.norm)  # a checkpoint saved before coordinates
+    assert np.array_equal(legacy.nearest(pde), anchor) and legacy.nearest(other) is not None  # as many dofs
+    assert np.array_equal(LearnedPDEStarter.from_checkpoint(path).anchors.coords, bank.coords)
+
+
 def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
     """Inference keeps the mesh-only graph parts between calls; the graph and the guess are
     the same as built from scratch, on the training mesh and on another one after it."""
@@ -788,6 +817,19 @@ def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     rep = _run_under_mpirun(path, "nonlinear-poisson:n=12", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
+    # the dofs arrive in PETSc's global order, not the serial one the anchors were saved in: the
+    # anchor is matched by coordinates, so the guess is the serial one (to float32 rounding)
+    from learned_solvers.backends.petsc import SNESBackend
+    from learned_solvers.formats.dolfinx import get_solution, petsc_handles
+
+    inst = fam.sample(1, seed=42)[0]  # the script's instance
+    prob, fields = fam.load(inst)
+    SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
+    u_cold = get_solution(prob).copy()
+    prob, fields = fam.load(inst)
+    guess, _ = LearnedPDEStarter.from_checkpoint(path).guess(to_pde(prob, fields=fields, quasilinear=fam.quasilinear))
+    serial_error = np.linalg.norm(guess - u_cold) / np.linalg.norm(u_cold)
+    assert rep["anchor"] == "permuted" and abs(rep["guess_error"] - serial_error) < 1e-3 * serial_error
 
 
 def test_pde_labelling_on_a_local_dask_cluster():

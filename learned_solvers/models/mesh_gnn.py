@@ -713,15 +713,41 @@ def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(grid ** d, n))
 
 
-class MeshAnchorBank:
-    """Training instances' fields (normalised) and solutions: the nearest one (same mesh) is
-    the anchor the model corrects. Stored in the checkpoint as two tensors."""
+def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
+    """(n,) ``order`` with ``coords[order]`` equal to ``ref`` (both (n, d) dof coordinates): the
+    same mesh with its dofs in another order (e.g. distributed by MPI and gathered in PETSc's
+    global order), ``arange(n)`` for the same order, or None for another mesh, however many dofs
+    it has. Dofs that share a point (vector or mixed spaces) are matched only in the same order."""
+    if ref.shape != coords.shape:
+        return None
+    tol = 1e-9 * max(float(np.abs(ref).max(initial=0.0)), 1.0)
+    if np.allclose(ref, coords, rtol=0.0, atol=tol):
+        return np.arange(len(ref))
+    a, b = np.lexsort(np.round(ref / tol).T), np.lexsort(np.round(coords / tol).T)
+    if not np.allclose(ref[a], coords[b], rtol=0.0, atol=tol):
+        return None
+    if (np.abs(np.diff(ref[a], axis=0)).max(axis=1, initial=0.0) <= tol).any():
+        return None  # dofs that share a point: which is which is not known from coordinates
+    order = np.empty(len(ref), dtype=np.int64)
+    order[a] = b
+    return order
 
-    def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm) -> None:
+
+class MeshAnchorBank:
+    """Training instances' fields (normalised) and solutions on their mesh, whose dof coordinates
+    ``coords`` (n, d) it keeps: the nearest instance's solution is the anchor the model corrects,
+    on that mesh only (``dof_order``: the same dofs in any order, not merely as many). Stored in
+    the checkpoint as three tensors; one saved without coordinates (before they were kept) serves
+    any mesh with as many dofs, as it did."""
+
+    def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm,
+                 coords: np.ndarray | None = None) -> None:
         self.fields = np.asarray(fields, dtype=np.float32)  # (M, n * f)
         self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
         self.norm = norm
+        self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d)
         self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._last: tuple[np.ndarray, np.ndarray | None] | None = None  # (coords, their order)
 
     def _distances2(self, v: np.ndarray) -> np.ndarray:
         """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
@@ -736,28 +762,49 @@ class MeshAnchorBank:
         return sq - 2.0 * (c @ w) + float(w @ w)
 
     @staticmethod
-    def vector(pde: PDEData, norm: FamilyNorm) -> np.ndarray:
-        """(n * f,) the instance's normalised fields, scaled by 1/sqrt(n): what distances compare."""
+    def vector(pde: PDEData, norm: FamilyNorm, order: np.ndarray | None = None) -> np.ndarray:
+        """(n * f,) the instance's normalised fields (its dofs taken in ``order``), scaled by
+        1/sqrt(n): what distances compare."""
         fm, fs = np.asarray(norm.field_mean), np.asarray(norm.field_std)
-        return (((pde.fields - fm) / fs).ravel() / np.sqrt(pde.n)).astype(np.float32)
+        fields = pde.fields if order is None else pde.fields[order]
+        return (((fields - fm) / fs).ravel() / np.sqrt(pde.n)).astype(np.float32)
 
     @staticmethod
     def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm) -> MeshAnchorBank | None:
-        if len({p.n for p in pdes}) != 1:
+        ref = pdes[0].coords
+        if any(p is not pdes[0] and (p.n != pdes[0].n or not np.array_equal(p.coords, ref)) for p in pdes):
             return None  # several meshes: no common solution vector to start from
-        return MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm)
+        return MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
+                              coords=ref)
+
+    def _order(self, pde: PDEData) -> np.ndarray | None:
+        """``dof_order`` of the bank's mesh in ``pde``'s (the last one kept: a family's instances
+        share one mesh); arange(n) for a bank without coordinates and as many dofs."""
+        if self.solutions.shape[1] != pde.n:
+            return None
+        if self.coords is None:
+            return np.arange(pde.n)
+        if self._last is None or not np.array_equal(self._last[0], pde.coords):
+            self._last = (np.array(pde.coords, dtype=np.float64), dof_order(self.coords, pde.coords))
+        return self._last[1]
 
     def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
-        """The nearest training solution, or None on another mesh."""
-        if self.solutions.shape[1] != pde.n or len(self.solutions) < 1 + (exclude is not None):
+        """The nearest training solution in ``pde``'s dof order, or None on another mesh."""
+        order = self._order(pde)
+        if order is None or len(self.solutions) < 1 + (exclude is not None):
             return None
-        d = self._distances2(self.vector(pde, self.norm))
+        d = self._distances2(self.vector(pde, self.norm, order))
         if exclude is not None:
             d[exclude] = np.inf
-        return self.solutions[int(np.argmin(d))]
+        out = np.empty(pde.n)
+        out[order] = self.solutions[int(np.argmin(d))]
+        return out
 
     def state(self) -> dict[str, torch.Tensor]:
-        return {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
+        state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
+        if self.coords is not None:
+            state["anchor_coords"] = torch.as_tensor(self.coords)
+        return state
 
 
 COARSE_NEWTON_STEPS = 2
