@@ -7,10 +7,9 @@ and ``low`` (3) elsewhere, drawn on a ``field_res`` x ``field_res`` grid and sam
 cells (so the same instance can be meshed finer, or unstructured); f = 1. The constant term
 must go: with it, about a quarter of the fields had one sign everywhere, so one value of ``a``
 on the whole square, and every such held-out instance repeated a training one. Parameters:
-``n`` cells per side
-(default 64; triangles), ``mesh`` (``structured``, dolfinx's; or ``unstructured``, a Delaunay
-triangulation of jittered points: ``pde_common.unit_square``), ``field_res`` (64), ``alpha``,
-``tau``, ``high``, ``low``.
+``n`` cells per side (default 64; triangles), ``mesh`` (``structured``, dolfinx's; or
+``unstructured``, a Delaunay triangulation of jittered points: ``pde_common.unit_square``),
+``field_res`` (64), ``alpha``, ``tau``, ``high``, ``low``.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@
 top wall, u = 0 on the others, p = 0 at the corner (0, 0). Each instance draws the Reynolds
 number uniformly in [re_min, re_max] (default [100, 1200]) and the lid speed profile
 lid(x) = 1 + s sin(pi x) with s ~ U(-0.3, 0.3). Parameters: ``n`` cells per side (16), ``mesh``
-(``structured`` or ``unstructured``, as in ``darcy``). The
-cold guess is zero. The linear solves are LU with a nonzero-pivot shift (PETSc's own LU meets
-the zero pressure block of the saddle point).
+(``structured`` or ``unstructured``, as in ``darcy``). The cold guess is zero. The linear solves
+are LU with a nonzero-pivot shift (PETSc's own LU meets the zero pressure block of the saddle
+point).
 """
 
 from __future__ import annotations

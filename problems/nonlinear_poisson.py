@@ -3,8 +3,8 @@ P1 elements, Newton (SNES).
 
 f = amplitude * sum_{i,j<=modes} c_ij sin(i pi x) sin(j pi y), c_ij ~ N(0, 1) / (i^2 + j^2);
 g = g0 + g1 x + g2 y with g_k ~ U(-1, 1). Parameters: ``n`` cells per side (default 32), ``mesh``
-(``structured`` or ``unstructured``, as in ``darcy``),
-``modes`` (3), ``amplitude`` (150: u of order one to three, so the nonlinearity matters; cold Newton takes 5-8 steps).
+(``structured`` or ``unstructured``, as in ``darcy``), ``modes`` (3), ``amplitude`` (150: u of
+order one to three, so the nonlinearity matters; cold Newton takes 5-8 steps).
 The cold guess is zero (dolfinx's default ``u``).
 """
 
