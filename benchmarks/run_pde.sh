@@ -3,7 +3,8 @@
 #   darcy: CG+GAMG and CG+Jacobi from one checkpoint, the same checkpoint on a finer mesh (n=128);
 #   nonlinear-poisson and navier-stokes: Newton (SNES).
 # Usage: bash benchmarks/run_pde.sh [NAME ...]   (no NAME: all, in the order below). The runs that
-# train (navier_stokes_snes, nonlinear_poisson_snes, darcy_ksp_gamg, nonlinear_poisson_snes_w64_k16)
+# train (navier_stokes_snes, nonlinear_poisson_snes, darcy_ksp_gamg, nonlinear_poisson_snes_w64_k16, and the
+# _unstructured_trained and navier_stokes_snes_unstructured runs)
 # save the checkpoints in runs/ that the others load.
 {  # read whole before it runs: editing this file during a run cannot change the run
 set -euo pipefail
@@ -60,6 +61,15 @@ declare -A RUNS=(
   [scaling_darcy_jac]="scaling --family darcy --checkpoint runs/darcy64-jac.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac.png"
   [darcy_ksp_gamg_jac0.01]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 0.01 --save-checkpoint runs/darcy64-jac0.01.safetensors"
   [scaling_darcy_jac0.01]="scaling --family darcy --checkpoint runs/darcy64-jac0.01.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac0.01.png"
+  # unstructured meshes (mesh=unstructured: Delaunay on jittered points, irregular connectivity):
+  # the structured-trained checkpoints on them, and models trained on them
+  [darcy_ksp_gamg_unstructured]="bench $D --pc gamg --test-family darcy:mesh=unstructured"
+  [darcy_ksp_gamg_unstructured_k16]="bench $D --pc gamg --k 16 --test-family darcy:mesh=unstructured"
+  [darcy_ksp_gamg_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/darcy64-unstructured.safetensors"
+  [darcy_ksp_jacobi_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc jacobi --checkpoint runs/darcy64-unstructured.safetensors --test $TEST"
+  [nonlinear_poisson_snes_state_unstructured]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:mesh=unstructured --test $TEST"
+  [nonlinear_poisson_snes_state_unstructured_trained]="bench --family nonlinear-poisson:mesh=unstructured --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state-unstructured.safetensors"
+  [navier_stokes_snes_unstructured]="bench --family navier-stokes:mesh=unstructured --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/ns16-unstructured.safetensors"
   # a wider, longer-trained nonlinear-poisson model
   [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --pde-solution-state off --save-checkpoint runs/nlp32_w64.safetensors"
 )
@@ -74,7 +84,10 @@ names=("$@")
                                  nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state
                                  scaling_nonlinear_poisson_state_float64 nonlinear_poisson_snes_state_refined96
                                  nonlinear_poisson_snes_state_refined96_k8 nonlinear_poisson_snes_state_refined256
-                                 darcy_ksp_gamg_refined84 darcy_ksp_gamg_refined84_k4)
+                                 darcy_ksp_gamg_refined84 darcy_ksp_gamg_refined84_k4 darcy_ksp_gamg_unstructured
+                                 darcy_ksp_gamg_unstructured_k16 darcy_ksp_gamg_unstructured_trained
+                                 darcy_ksp_jacobi_unstructured_trained nonlinear_poisson_snes_state_unstructured
+                                 navier_stokes_snes_unstructured nonlinear_poisson_snes_state_unstructured_trained)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done
