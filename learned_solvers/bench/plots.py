@@ -144,9 +144,10 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
     where = "; 0 is the grey band" if zeros else ""
     if zeros:
         ax.axvspan(floor / 1.4, floor * 1.4, color="0.92", zorder=0)
-    ax.set_xlabel(f"median ratio to the cold solve (log scale{where}; below 1 is better)")
+    ax.set_xlabel(f"median ratio to the cold solve\n(log scale{where}; below 1 is better)")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    # in the figure's own margin: above the axes alone, the long run names push it off the edge
+    fig.legend(fontsize=8, loc="outside upper center", ncol=3, frameon=False)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=110)
