@@ -76,7 +76,7 @@ class LearnedPDEStarter:
         check_k(k)
         ck = load_checkpoint(path, kind="pde", family=family)
         state = dict(ck.state)
-        fields, sols, coords = (state.pop(f"anchor_{k}", None) for k in ("fields", "solutions", "coords"))
+        fields, sols, coords = (state.pop(f"anchor_{part}", None) for part in ("fields", "solutions", "coords"))
         try:
             model = MeshImplicitModel(MeshGNNConfig(**ck.meta["model"]))
             model.load_state_dict(state)

@@ -785,8 +785,9 @@ def _run_under_mpirun(checkpoint, family: str, out) -> dict:
         pytest.skip("no mpirun next to this Python or on PATH")
     script = Path(__file__).with_name("mpi_pde_script.py")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([mpirun, "-n", "2", sys.executable, str(script), str(checkpoint), str(out), family], env=env,
-                       capture_output=True, text=True, timeout=300)
+    # -m mpi4py: an exception on one rank aborts both, instead of leaving the other in a collective
+    r = subprocess.run([mpirun, "-n", "2", sys.executable, "-m", "mpi4py", str(script), str(checkpoint), str(out),
+                        family], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(out.read_text())
 
