@@ -15,7 +15,7 @@ from mpi4py import MPI
 
 from learned_solvers.backends.petsc import KSPBackend, SNESBackend
 from learned_solvers.formats.dolfinx import get_solution, petsc_handles, to_pde
-from learned_solvers.models.mesh_gnn import dof_order
+from learned_solvers.models.mesh_gnn import dof_keys, dof_order
 from learned_solvers.warmstart_pde import LearnedPDEStarter
 from problems.registry import make_family
 
@@ -32,7 +32,7 @@ starter = LearnedPDEStarter.from_checkpoint(sys.argv[1])
 pde = to_pde(prob, fields=fields, quasilinear=starter.model.cfg.quasilinear)
 anchor = "none"
 if comm.rank == 0 and starter.anchors is not None and starter.anchors.coords is not None:
-    order = dof_order(starter.anchors.coords, pde.coords)
+    order = dof_order(starter.anchors.coords, dof_keys(pde))
     anchor = "none" if order is None else "same order" if (order == np.arange(pde.n)).all() else "permuted"
 guess = starter.guess(pde)[0] if comm.rank == 0 else None  # the model alone, before the solver
 warm = starter.solve(prob, fields=fields, backend=backend)

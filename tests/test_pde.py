@@ -818,19 +818,48 @@ def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     rep = _run_under_mpirun(path, "nonlinear-poisson:n=12", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
-    # the dofs arrive in PETSc's global order, not the serial one the anchors were saved in: the
-    # anchor is matched by coordinates, so the guess is the serial one (to float32 rounding)
+    _assert_the_serial_guess(rep, fam, path, quasilinear=fam.quasilinear)
+
+
+def _assert_the_serial_guess(rep: dict, fam, path, *, quasilinear=None) -> None:
+    """Under mpirun the dofs arrive in PETSc's global order, not the serial one the anchors were
+    saved in: the anchor is matched by dof coordinates (and components), so the guess is the
+    serial one, to float32 rounding."""
     from learned_solvers.backends.petsc import SNESBackend
     from learned_solvers.formats.dolfinx import get_solution, petsc_handles
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     inst = fam.sample(1, seed=42)[0]  # the script's instance
     prob, fields = fam.load(inst)
     SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
     u_cold = get_solution(prob).copy()
     prob, fields = fam.load(inst)
-    guess, _ = LearnedPDEStarter.from_checkpoint(path).guess(to_pde(prob, fields=fields, quasilinear=fam.quasilinear))
+    guess, _ = LearnedPDEStarter.from_checkpoint(path).guess(to_pde(prob, fields=fields, quasilinear=quasilinear))
     serial_error = np.linalg.norm(guess - u_cold) / np.linalg.norm(u_cold)
     assert rep["anchor"] == "permuted" and abs(rep["guess_error"] - serial_error) < 1e-3 * serial_error
+
+
+def test_mixed_space_model_under_mpirun_two_ranks(tmp_path):
+    """Taylor-Hood (navier-stokes, at low Reynolds numbers: one solution): velocity components
+    and pressure share points, so the anchor is matched by coordinates and component."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.models.mesh_gnn import dof_keys
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    spec = "navier-stokes:n=6,re_min=10.0,re_max=100.0"
+    fam = make_family(spec)
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    keys = dof_keys(pdes[0])
+    # points repeat (two velocity components everywhere, pressure at the vertices too); keys do not
+    assert keys.shape == (pdes[0].n, 3) and len(np.unique(pdes[0].coords, axis=0)) < pdes[0].n
+    assert len(np.unique(keys, axis=0)) == pdes[0].n
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8), progress=False)
+    path = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                             anchors=tr.anchors).save(tmp_path / "ns.safetensors")
+    rep = _run_under_mpirun(path, spec, tmp_path / "mpi.json")
+    assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
+    _assert_the_serial_guess(rep, fam, path)
 
 
 def test_pde_labelling_on_a_local_dask_cluster():

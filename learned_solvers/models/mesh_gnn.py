@@ -713,11 +713,21 @@ def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(grid ** d, n))
 
 
+def dof_keys(pde: PDEData) -> np.ndarray:
+    """(n, d) the dofs' coordinates, or (n, d + 1) with the component each dof carries last
+    (0, 1, ...: ``to_pde``'s component fields) on vector and mixed spaces, whose dofs share points:
+    what tells one dof from another."""
+    comp = [i for i, name in enumerate(pde.field_names) if name.startswith("component_")]
+    if not comp:
+        return pde.coords
+    return np.hstack([pde.coords, np.argmax(pde.fields[:, comp], axis=1)[:, None]])
+
+
 def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
-    """(n,) ``order`` with ``coords[order]`` equal to ``ref`` (both (n, d) dof coordinates): the
+    """(n,) ``order`` with ``coords[order]`` equal to ``ref`` (both (n, k) ``dof_keys``): the
     same mesh with its dofs in another order (e.g. distributed by MPI and gathered in PETSc's
     global order), ``arange(n)`` for the same order, or None for another mesh, however many dofs
-    it has. Dofs that share a point (vector or mixed spaces) are matched only in the same order."""
+    it has. Keys that repeat are matched only in the same order."""
     if ref.shape != coords.shape:
         return None
     tol = 1e-9 * max(float(np.abs(ref).max(initial=0.0)), 1.0)
@@ -727,25 +737,25 @@ def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
     if not np.allclose(ref[a], coords[b], rtol=0.0, atol=tol):
         return None
     if (np.abs(np.diff(ref[a], axis=0)).max(axis=1, initial=0.0) <= tol).any():
-        return None  # dofs that share a point: which is which is not known from coordinates
+        return None  # repeated keys: which dof is which is not known
     order = np.empty(len(ref), dtype=np.int64)
     order[a] = b
     return order
 
 
 class MeshAnchorBank:
-    """Training instances' fields (normalised) and solutions on their mesh, whose dof coordinates
-    ``coords`` (n, d) it keeps: the nearest instance's solution is the anchor the model corrects,
-    on that mesh only (``dof_order``: the same dofs in any order, not merely as many). Stored in
-    the checkpoint as three tensors; one saved without coordinates (before they were kept) serves
-    any mesh with as many dofs, as it did."""
+    """Training instances' fields (normalised) and solutions on their mesh, whose ``dof_keys``
+    it keeps as ``coords`` (n, d), or (n, d + 1) with the component last: the nearest instance's
+    solution is the anchor the model corrects, on that mesh only (``dof_order``: the same dofs in
+    any order, not merely as many). Stored in the checkpoint as three tensors; one saved without
+    coordinates (before they were kept) serves any mesh with as many dofs, as it did."""
 
     def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm,
                  coords: np.ndarray | None = None) -> None:
         self.fields = np.asarray(fields, dtype=np.float32)  # (M, n * f)
         self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
         self.norm = norm
-        self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d)
+        self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
         self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._last: tuple[np.ndarray, np.ndarray | None] | None = None  # (coords, their order)
 
@@ -771,8 +781,8 @@ class MeshAnchorBank:
 
     @staticmethod
     def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm) -> MeshAnchorBank | None:
-        ref = pdes[0].coords
-        if any(p is not pdes[0] and (p.n != pdes[0].n or not np.array_equal(p.coords, ref)) for p in pdes):
+        ref = dof_keys(pdes[0])
+        if any(p is not pdes[0] and (p.n != pdes[0].n or not np.array_equal(dof_keys(p), ref)) for p in pdes):
             return None  # several meshes: no common solution vector to start from
         return MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
                               coords=ref)
@@ -784,8 +794,9 @@ class MeshAnchorBank:
             return None
         if self.coords is None:
             return np.arange(pde.n)
-        if self._last is None or not np.array_equal(self._last[0], pde.coords):
-            self._last = (np.array(pde.coords, dtype=np.float64), dof_order(self.coords, pde.coords))
+        keys = dof_keys(pde)
+        if self._last is None or not np.array_equal(self._last[0], keys):
+            self._last = (np.array(keys, dtype=np.float64), dof_order(self.coords, keys))
         return self._last[1]
 
     def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
