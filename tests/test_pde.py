@@ -304,6 +304,9 @@ def test_unstructured_mesh_is_a_valid_irregular_triangulation_and_the_model_runs
     warm = st.solve(prob, fields=fields, backend=backend, k=16)
     assert warm.status == "optimal" and warm.warm_start_accepted and warm.iterations < cold.iterations
     assert np.linalg.norm(get_solution(prob) - u_cold) < 1e-8 * np.linalg.norm(u_cold)
+    assert warm.extra["anchored"] is False  # the training solutions belong to the structured mesh
+    prob, fields = fam.load(fam.sample(1, seed=3)[0])
+    assert st.solve(prob, fields=fields, backend=backend).extra["anchored"] is True
     with pytest.raises(ValueError, match="mesh='gmsh'.*structured, unstructured"):
         make_family("darcy:mesh=gmsh")
 
