@@ -53,7 +53,7 @@ class LearnedPDEStarter:
         self.k = k
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
-        self.last_anchored = False  # whether the last guess corrected a training solution (its mesh only)
+        self.last_anchor = "none"  # what the last guess corrected: a training solution ("same mesh", "interpolated")
 
     def __repr__(self) -> str:
         sig = self.signature or {}
@@ -116,7 +116,7 @@ class LearnedPDEStarter:
         k = check_k(k) if k is not None else self.k
         t0 = time.perf_counter()
         self.last_fallback = None
-        self.last_anchored = False
+        self.last_anchor = "none"
         why = self.norm.outside(pde.fields)
         if why is not None:
             warnings.warn(f"{pde.name}: {why}: outside the training family; solving from the cold guess",
@@ -127,7 +127,7 @@ class LearnedPDEStarter:
         torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
         try:
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
-            self.last_anchored = anchor is not None
+            self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
             merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)
@@ -173,8 +173,8 @@ class LearnedPDEStarter:
         ``learned_solvers.backends.petsc``; 1e-8 where its rtol is 0). Either way the
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
         ``result.extra``: ``inference_seconds``; ``fallback``, why the cold guess was used, if it
-        was; ``anchored``, whether the model corrected a training solution (on the training mesh
-        only: on another one it starts from none, and its guess is weaker at small k).
+        was; ``anchor``, what the model corrected: the nearest training solution ("same mesh"),
+        that solution interpolated from the training mesh ("interpolated"), or nothing ("none").
         """
         from .backends.petsc import KSPBackend, SNESBackend, kept_settings
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function, to_pde
@@ -203,7 +203,7 @@ class LearnedPDEStarter:
                 res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
         res.extra["fallback"] = comm.bcast(self.last_fallback if comm.rank == 0 else None, root=0)
-        res.extra["anchored"] = comm.bcast(self.last_anchored if comm.rank == 0 else None, root=0)
+        res.extra["anchor"] = comm.bcast(self.last_anchor if comm.rank == 0 else None, root=0)
         return res
 
 

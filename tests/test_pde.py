@@ -304,21 +304,27 @@ def test_unstructured_mesh_is_a_valid_irregular_triangulation_and_the_model_runs
     warm = st.solve(prob, fields=fields, backend=backend, k=16)
     assert warm.status == "optimal" and warm.warm_start_accepted and warm.iterations < cold.iterations
     assert np.linalg.norm(get_solution(prob) - u_cold) < 1e-8 * np.linalg.norm(u_cold)
-    assert warm.extra["anchored"] is False  # the training solutions belong to the structured mesh
+    assert warm.extra["anchor"] == "interpolated"  # the training solutions belong to the structured mesh
     prob, fields = fam.load(fam.sample(1, seed=3)[0])
-    assert st.solve(prob, fields=fields, backend=backend).extra["anchored"] is True
+    assert st.solve(prob, fields=fields, backend=backend).extra["anchor"] == "same mesh"
     with pytest.raises(ValueError, match="mesh='gmsh'.*structured, unstructured"):
         make_family("darcy:mesh=gmsh")
 
 
-def test_anchors_serve_their_own_mesh_in_any_dof_order_and_no_other_mesh(darcy_starter):
+def test_anchors_match_the_training_mesh_in_any_dof_order_and_interpolate_to_another(darcy_starter):
     """The anchor (nearest training solution) is matched to the instance's dofs by coordinates:
     on the training mesh with its dofs reordered it is the same solution reordered; on another
-    mesh with as many dofs (structured against unstructured) there is none, as on a finer mesh."""
+    mesh (as many dofs, unstructured; or finer) the fields are interpolated onto the training
+    dofs to find it and it is interpolated back, so a training instance finds its own solution."""
     import dataclasses
 
-    from learned_solvers.models.mesh_gnn import MeshAnchorBank
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.models.mesh_gnn import MeshAnchorBank, linear_transfer
     from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    def on(f, inst):
+        prob, fields = f.load(inst)
+        return to_pde(prob, fields=fields)
 
     fam, st, path = darcy_starter
     bank = st.anchors
@@ -330,13 +336,19 @@ def test_anchors_serve_their_own_mesh_in_any_dof_order_and_no_other_mesh(darcy_s
     moved = dataclasses.replace(pde, coords=pde.coords[perm], fields=pde.fields[perm])
     assert np.array_equal(bank.nearest(moved), anchor[perm])
 
-    un = make_family("darcy:n=8,mesh=unstructured")
-    prob, fields = un.load(un.sample(1, seed=9)[0])
-    other = to_pde(prob, fields=fields)
-    assert other.n == pde.n and bank.nearest(other) is None
-    assert MeshAnchorBank.build([pde, other], [anchor, anchor], st.norm) is None
+    # a training instance (its own solution is in the bank: distance 0)
+    inst = next(i for i in fam.sample(12, seed=0) if bank._distances2(bank.vector(on(fam, i), st.norm)).min() < 1e-9)
+    own = bank.nearest(on(fam, inst))
+    for spec in ("darcy:n=8,mesh=unstructured", "darcy:n=16"):
+        other_fam = make_family(spec)
+        (other,), (u_other,) = label_pde(other_fam, [inst], progress=False)
+        near = bank.nearest(other)
+        assert bank.match(other).kind == "interpolated" and near.shape == (other.n,)
+        assert np.allclose(near, linear_transfer(bank.coords, other.coords) @ own)
+        assert np.linalg.norm(near - u_other) < 0.2 * np.linalg.norm(u_other)  # the two meshes' solutions
+    assert MeshAnchorBank.build([pde, other], [anchor, u_other], st.norm) is None
     legacy = MeshAnchorBank(bank.fields, bank.solutions, st.norm)  # a checkpoint saved before coordinates
-    assert np.array_equal(legacy.nearest(pde), anchor) and legacy.nearest(other) is not None  # as many dofs
+    assert np.array_equal(legacy.nearest(pde), anchor) and legacy.nearest(other) is None  # more dofs
     assert np.array_equal(LearnedPDEStarter.from_checkpoint(path).anchors.coords, bank.coords)
 
 
@@ -844,9 +856,10 @@ def _assert_the_serial_guess(rep: dict, fam, path, *, quasilinear=None) -> None:
 
 def test_mixed_space_model_under_mpirun_two_ranks(tmp_path):
     """Taylor-Hood (navier-stokes, at low Reynolds numbers: one solution): velocity components
-    and pressure share points, so the anchor is matched by coordinates and component."""
+    and pressure share points, so the anchor is matched by coordinates and component, and
+    interpolated component by component onto another mesh."""
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.models.mesh_gnn import dof_keys
+    from learned_solvers.models.mesh_gnn import dof_keys, key_transfer
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -863,6 +876,14 @@ def test_mixed_space_model_under_mpirun_two_ranks(tmp_path):
     rep = _run_under_mpirun(path, spec, tmp_path / "mpi.json")
     assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
     _assert_the_serial_guess(rep, fam, path)
+    # on a finer mesh the anchor is interpolated component by component
+    finer = make_family(spec.replace("n=6", "n=8"))
+    (pde,), (u,) = label_pde(finer, fam.sample(1, seed=0), progress=False)
+    near = tr.anchors.nearest(pde)
+    assert tr.anchors.match(pde).kind == "interpolated" and near.shape == u.shape
+    back = key_transfer(tr.anchors.coords, dof_keys(pde), 2)  # velocity from velocity, pressure from pressure
+    assert any(np.allclose(near, back @ sol) for sol in tr.anchors.solutions)
+    assert np.linalg.norm(near - u) < 0.5 * np.linalg.norm(u)
 
 
 def test_pde_labelling_on_a_local_dask_cluster():

@@ -743,12 +743,80 @@ def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
     return order
 
 
+@dataclass(frozen=True)
+class _Match:
+    """How an instance's dofs meet an anchor bank's: ``kind`` "same mesh" or "interpolated";
+    ``to_bank`` takes (n, ...) arrays on the instance's dofs to the bank's, ``from_bank`` a bank
+    solution to the instance's dofs."""
+
+    kind: str
+    to_bank: Callable[[np.ndarray], np.ndarray]
+    from_bank: Callable[[np.ndarray], np.ndarray]
+
+    @staticmethod
+    def reordered(order: np.ndarray) -> _Match:
+        def back(v: np.ndarray) -> np.ndarray:
+            out = np.empty(len(order))
+            out[order] = v
+            return out
+
+        return _Match("same mesh", lambda a: a[order], back)
+
+
+def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
+    """(len(dst), len(src)) weights of the piecewise-linear interpolant on a Delaunay
+    triangulation of the points ``src`` (n, d), d >= 2, at the points ``dst`` (m, d); a point
+    outside their hull takes its nearest point's value. Raises scipy's QhullError on points
+    that span no d-dimensional simplex."""
+    from scipy.spatial import Delaunay, cKDTree
+
+    d = src.shape[1]
+    tri = Delaunay(src)
+    s = tri.find_simplex(dst)
+    inside, outside = np.flatnonzero(s >= 0), np.flatnonzero(s < 0)
+    t = tri.transform[s[inside]]
+    b = np.einsum("nij,nj->ni", t[:, :d], dst[inside] - t[:, d])
+    rows = [np.repeat(inside, d + 1), outside]
+    cols = [tri.simplices[s[inside]].ravel(), cKDTree(src).query(dst[outside])[1] if len(outside) else outside]
+    vals = [np.hstack([b, 1.0 - b.sum(1, keepdims=True)]).ravel(), np.ones(len(outside))]
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+
+
+def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int) -> sp.csr_matrix | None:
+    """``linear_transfer`` between two meshes' ``dof_keys`` (src (n, k), dst (m, k)), component by
+    component where the keys carry one (k = gdim + 1); None where it cannot be built (1-D
+    points, a component one mesh lacks, degenerate points)."""
+    from scipy.spatial import QhullError
+
+    if gdim < 2 or src.shape[1] != dst.shape[1]:
+        return None
+    if src.shape[1] == gdim:
+        groups = [(np.arange(len(src)), np.arange(len(dst)))]
+    else:
+        groups = [(np.flatnonzero(src[:, -1] == c), np.flatnonzero(dst[:, -1] == c)) for c in np.unique(dst[:, -1])]
+    rows, cols, vals = [], [], []
+    try:
+        for si, di in groups:
+            if len(si) <= gdim:
+                return None
+            m = linear_transfer(src[si, :gdim], dst[di, :gdim]).tocoo()
+            rows.append(di[m.row])
+            cols.append(si[m.col])
+            vals.append(m.data)
+    except (QhullError, ValueError):
+        return None
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+
+
 class MeshAnchorBank:
     """Training instances' fields (normalised) and solutions on their mesh, whose ``dof_keys``
     it keeps as ``coords`` (n, d), or (n, d + 1) with the component last: the nearest instance's
-    solution is the anchor the model corrects, on that mesh only (``dof_order``: the same dofs in
-    any order, not merely as many). Stored in the checkpoint as three tensors; one saved without
-    coordinates (before they were kept) serves any mesh with as many dofs, as it did."""
+    solution is the anchor the model corrects. On the training mesh (``dof_order``: the same
+    dofs in any order, not merely as many) it is that solution; on another mesh of the domain
+    (finer, unstructured) the instance's fields are interpolated onto the training dofs to find
+    it, and it is interpolated back (``key_transfer``: piecewise linear). Stored in the
+    checkpoint as three tensors; one saved without coordinates (before they were kept) serves
+    any mesh with as many dofs as it is, and no other."""
 
     def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm,
                  coords: np.ndarray | None = None) -> None:
@@ -757,7 +825,7 @@ class MeshAnchorBank:
         self.norm = norm
         self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
         self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._last: tuple[np.ndarray, np.ndarray | None] | None = None  # (coords, their order)
+        self._last: tuple[np.ndarray, _Match | None] | None = None  # (dof keys, how they match the bank's)
 
     def _distances2(self, v: np.ndarray) -> np.ndarray:
         """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
@@ -772,12 +840,12 @@ class MeshAnchorBank:
         return sq - 2.0 * (c @ w) + float(w @ w)
 
     @staticmethod
-    def vector(pde: PDEData, norm: FamilyNorm, order: np.ndarray | None = None) -> np.ndarray:
-        """(n * f,) the instance's normalised fields (its dofs taken in ``order``), scaled by
-        1/sqrt(n): what distances compare."""
+    def vector(pde: PDEData, norm: FamilyNorm, fields: np.ndarray | None = None) -> np.ndarray:
+        """(n * f,) the instance's normalised fields (or ``fields`` (n, f), the instance's carried
+        onto the bank's dofs), scaled by 1/sqrt(n): what distances compare."""
         fm, fs = np.asarray(norm.field_mean), np.asarray(norm.field_std)
-        fields = pde.fields if order is None else pde.fields[order]
-        return (((fields - fm) / fs).ravel() / np.sqrt(pde.n)).astype(np.float32)
+        fields = pde.fields if fields is None else fields
+        return (((fields - fm) / fs).ravel() / np.sqrt(len(fields))).astype(np.float32)
 
     @staticmethod
     def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm) -> MeshAnchorBank | None:
@@ -787,29 +855,32 @@ class MeshAnchorBank:
         return MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
                               coords=ref)
 
-    def _order(self, pde: PDEData) -> np.ndarray | None:
-        """``dof_order`` of the bank's mesh in ``pde``'s (the last one kept: a family's instances
-        share one mesh); arange(n) for a bank without coordinates and as many dofs."""
-        if self.solutions.shape[1] != pde.n:
-            return None
+    def match(self, pde: PDEData) -> _Match | None:
+        """How ``pde``'s dofs meet the bank's (the last mesh's kept: a family's instances share
+        one mesh); None where the bank cannot serve it."""
         if self.coords is None:
-            return np.arange(pde.n)
+            return _Match.reordered(np.arange(pde.n)) if self.solutions.shape[1] == pde.n else None
         keys = dof_keys(pde)
         if self._last is None or not np.array_equal(self._last[0], keys):
-            self._last = (np.array(keys, dtype=np.float64), dof_order(self.coords, keys))
+            order = dof_order(self.coords, keys)
+            if order is not None:
+                m = _Match.reordered(order)
+            else:
+                to_bank = key_transfer(keys, self.coords, pde.coords.shape[1])
+                back = key_transfer(self.coords, keys, pde.coords.shape[1]) if to_bank is not None else None
+                m = _Match("interpolated", to_bank.__matmul__, back.__matmul__) if back is not None else None
+            self._last = (np.array(keys, dtype=np.float64), m)
         return self._last[1]
 
     def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
-        """The nearest training solution in ``pde``'s dof order, or None on another mesh."""
-        order = self._order(pde)
-        if order is None or len(self.solutions) < 1 + (exclude is not None):
+        """(n,) the nearest training solution on ``pde``'s dofs (``match``), or None."""
+        m = self.match(pde)
+        if m is None or len(self.solutions) < 1 + (exclude is not None):
             return None
-        d = self._distances2(self.vector(pde, self.norm, order))
+        d = self._distances2(self.vector(pde, self.norm, m.to_bank(pde.fields)))
         if exclude is not None:
             d[exclude] = np.inf
-        out = np.empty(pde.n)
-        out[order] = self.solutions[int(np.argmin(d))]
-        return out
+        return m.from_bank(self.solutions[int(np.argmin(d))])
 
     def state(self) -> dict[str, torch.Tensor]:
         state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
