@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import torch
 
 from ._version import __version__
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CheckpointError", "Checkpoint", "CheckpointInfo", "save_checkpoint", "load_checkpoint",
+           "describe_checkpoint", "format_checkpoint_info"]
 
 FORMAT = "learned-solvers/1"
 
@@ -54,15 +56,29 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
     e.g. an MPS file's content rather than its path); either may match the checkpoint's."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-    from safetensors import safe_open
 
     p = Path(path)
+    meta, _ = _read_header(p)
+    why = _refusal(meta, kind=kind, family=family)
+    if why is not None:
+        raise CheckpointError(f"{p}: {why}")
+    try:
+        state = load_file(str(p))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{p}: not a learned-solvers checkpoint (safetensors read failed: {exc})") from exc
+    return Checkpoint(state=state, meta=meta)
+
+
+def _read_header(p: Path) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """(metadata, tensor name -> shape), read from the header alone: no weights are loaded."""
+    from safetensors import SafetensorError, safe_open
+
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}")
     try:
         with safe_open(str(p), framework="pt") as f:
             raw = (f.metadata() or {}).get("learned_solvers")
-        state = load_file(str(p))
+            shapes = {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{p}: not a learned-solvers checkpoint (safetensors read failed: {exc})") from exc
     if raw is None:
@@ -74,22 +90,107 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
                               "damaged: retrain or restore it") from exc
     if not isinstance(meta, dict):
         raise CheckpointError(f"{p}: its learned-solvers metadata is not a JSON object")
+    return meta, shapes
+
+
+def _refusal(meta: dict[str, Any], *, kind: str | None = None,
+             family: str | tuple[str, ...] | None = None) -> str | None:
+    """Why this version will not load the checkpoint (as asked), or None."""
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: checkpoint format {meta.get('format')!r}, this version reads {FORMAT!r}")
+        return f"checkpoint format {meta.get('format')!r}, this version reads {FORMAT!r}"
     if str(meta.get("version", "")).split(".")[0] != __version__.split(".")[0]:
-        raise CheckpointError(f"{p}: written by learned-solvers {meta.get('version')}, this is {__version__}; retrain")
+        return f"written by learned-solvers {meta.get('version')}, this is {__version__}; retrain"
     if kind is not None and meta.get("kind") != kind:
         hint = _LOADERS.get(str(meta.get("kind")))
-        raise CheckpointError(f"{p}: a {meta.get('kind')!r} checkpoint, expected {kind!r}"
-                              + (f"; load it with {hint}" if hint else ""))
+        return f"a {meta.get('kind')!r} checkpoint, expected {kind!r}" + (f"; load it with {hint}" if hint else "")
     missing = [k for k in _REQUIRED.get(str(meta.get("kind")), ()) if k not in meta]
     if missing:
-        raise CheckpointError(f"{p}: its metadata lacks {missing}; the file was edited or not written by "
-                              "learned-solvers: retrain or restore it")
+        return (f"its metadata lacks {missing}; the file was edited or not written by learned-solvers: "
+                "retrain or restore it")
     accepted = (family,) if isinstance(family, str) else tuple(family or ())
     if accepted and meta.get("family") not in accepted and meta.get("family_key", meta.get("family")) not in accepted:
-        raise CheckpointError(
-            f"{p}: trained on family {meta.get('family')!r}, not {accepted[0]!r}; train one for this family "
-            "(learned-solvers train --family ...)"
-        )
-    return Checkpoint(state=state, meta=meta)
+        return (f"trained on family {meta.get('family')!r}, not {accepted[0]!r}; train one for this family "
+                "(learned-solvers train --family ...)")
+    return None
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a checkpoint holds, read from its header (``describe_checkpoint``; no weights loaded).
+
+    parameters: trained weights (the spectral normalisation's power-iteration vectors left out);
+    anchors: the anchor bank's tensors (training solutions the model corrects), name -> shape;
+    refusal: why this version would not load it (None: it loads); meta: its JSON metadata, with
+    the per-instance lists of the automatic-k sweep left out (``summary`` keeps their medians)."""
+
+    path: str
+    kind: str | None
+    family: str | None
+    version: str | None
+    refusal: str | None
+    parameters: int
+    anchors: dict[str, list[int]]
+    meta: dict[str, Any]
+
+    @property
+    def loads(self) -> bool:
+        return self.refusal is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "loads": self.loads}
+
+
+def describe_checkpoint(path: str | os.PathLike[str]) -> CheckpointInfo:
+    """Read what a checkpoint was trained on and whether this version loads it, without
+    loading its weights. Unreadable files raise ``CheckpointError`` as ``load_checkpoint`` does."""
+    p = Path(path)
+    meta, shapes = _read_header(p)
+    anchors = {k: v for k, v in shapes.items() if k.startswith("anchor")}
+    # spectral_norm keeps its power-iteration vectors _u, _v beside the weight: state, not parameters
+    weights = [v for k, v in shapes.items() if k not in anchors and not k.endswith(("._u", "._v"))]
+    if isinstance(meta.get("k_sweep"), list):
+        meta = {**meta, "k_sweep": [{k: v for k, v in row.items() if not isinstance(v, list)}
+                                    for row in meta["k_sweep"] if isinstance(row, dict)]}
+    return CheckpointInfo(path=str(p), kind=meta.get("kind"), family=meta.get("family"), version=meta.get("version"),
+                          refusal=_refusal(meta), parameters=sum(math.prod(s) for s in weights), anchors=anchors,
+                          meta=meta)
+
+
+_KINDS = {"qp-implicit-gnn": "LP/QP model (bipartite graph of A)", "pde": "PDE model (dolfinx mesh)"}
+
+
+def format_checkpoint_info(info: CheckpointInfo) -> str:
+    """A few readable lines: what it was trained on, how it runs, whether it loads here."""
+    m = info.meta
+    rows: list[tuple[str, str]] = [("kind", _KINDS.get(str(info.kind), str(info.kind))), ("family", str(info.family))]
+    rows.append(("written by", f"learned-solvers {info.version} (this is {__version__}): "
+                 + ("loads" if info.loads else f"refused: {info.refusal}")))
+    if "solver" in m:
+        rows.append(("solver", str(m["solver"])))
+    if "canonical_sizes" in m:
+        rows.append(("sizes", ", ".join(f"{n} variables x {mm} constraints" for n, mm in m["canonical_sizes"])))
+    sig = m.get("signature")
+    if isinstance(sig, dict):
+        comps, element = sig.get("components", 1), str(sig.get("element"))
+        element = f"{element}{sig.get('degree')}" if element.isalpha() else f"{element} of degree {sig.get('degree')}"
+        rows.append(("space", f"{element}, {comps} component{'s' * (comps != 1)}, "
+                              f"fields {', '.join(sig.get('field_names') or []) or 'none'}, {sig.get('kind')} problem"))
+    if isinstance(m.get("model"), dict):
+        rows.append(("model", " ".join(f"{k}={v}" for k, v in m["model"].items())))
+    k = m.get("best_k", m.get("k"))
+    if k is not None:
+        polish = f", polish {'on' if m['best_polish'] else 'off'}" if "best_polish" in m else ""
+        chosen = " (chosen on validation instances" + polish + ")" if "k_sweep" in m else polish.replace(", ", "; ")
+        rows.append(("inference", f"k = {k}{chosen}"))
+    bank = next((s for name, s in info.anchors.items() if name.endswith(("solutions", ".x"))), None)
+    unit = "dofs" if info.kind == "pde" else "variables"
+    rows.append(("weights", f"{info.parameters:,} trained parameters"
+                 + (f"; anchor bank of {bank[0]} training solutions ({bank[1]:,} {unit})" if bank else "")))
+    done = [f"{m['n_train']} instances" if "n_train" in m else "",
+            f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",
+            f"on {m['train']['device']}" if isinstance(m.get("train"), dict) and "device" in m["train"] else "",
+            f"validation error {m['val_error']:.3g}" if isinstance(m.get("val_error"), (int, float)) else ""]
+    if any(done):
+        rows.append(("training", ", ".join(d for d in done if d)))
+    width = max(len(r[0]) for r in rows)
+    return "\n".join([info.path] + [f"  {name:<{width}}  {value}" for name, value in rows])

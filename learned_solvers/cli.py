@@ -1,4 +1,4 @@
-"""The `learned-solvers` command line: demo, train, solve, bench."""
+"""The `learned-solvers` command line: demo, train, solve, bench, info, plot and the studies."""
 
 from __future__ import annotations
 
@@ -247,6 +247,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError, describe_checkpoint, format_checkpoint_info
+
+    if len(args.checkpoints) == 1:  # one file: its error is the command's
+        info = describe_checkpoint(args.checkpoints[0])
+        print(json.dumps(info.to_dict(), indent=1) if args.json else format_checkpoint_info(info))
+        return 0
+    failed = 0
+    for path in args.checkpoints:  # several: each is described or its error said, and the rest go on
+        try:
+            info = describe_checkpoint(path)
+        except (CheckpointError, FileNotFoundError) as exc:
+            failed += 1
+            print(json.dumps({"path": path, "error": str(exc)}) if args.json else f"{path}\n  error: {exc}",
+                  flush=True)
+            continue
+        print(json.dumps(info.to_dict()) if args.json else format_checkpoint_info(info), flush=True)
+    if failed:
+        print(f"learned-solvers: {failed} of {len(args.checkpoints)} files could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .bench.plots import load_report, plot_bench, plot_overview
     from .bench.scaling import is_scaling_report, plot_scaling
@@ -431,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train", "epochs", "width", "pde_width", "train_k", "jacobian_weight", "anchor", "pde_solution_state",
         "save_checkpoint")})
     b.set_defaults(func=_cmd_bench)
+
+    i = sub.add_parser("info", help="what a checkpoint was trained on, how it runs, and whether this version loads "
+                                    "it (its header only: no weights loaded)")
+    i.add_argument("checkpoints", nargs="+", help=".safetensors files written by train or bench --save-checkpoint")
+    i.add_argument("--json", action="store_true", help="JSON instead of text (one line per file when several)")
+    i.set_defaults(func=_cmd_info)
 
     pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side; "
                                      "or one scaling or sensitivity report")

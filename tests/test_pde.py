@@ -955,6 +955,12 @@ def test_train_command_on_a_pde_family_saves_a_checkpoint_bench_can_use(tmp_path
                  "--pde-width", "8", "--train-k", "4", "--scheduler", "serial", "--out", str(ck)]) == 0
     meta = load_checkpoint(ck).meta
     assert meta["kind"] == "pde" and meta["model"]["width"] == 8 and meta["model"]["train_k"] == 4 and meta["k"] >= 1
+    assert meta["n_train"] == 8 and meta["train"]["device"] == "cpu" and meta["k_sweep"]
+    from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info
+
+    text = format_checkpoint_info(describe_checkpoint(ck))
+    assert "P1, 1 component, fields a, linear problem" in text and "(81 dofs)" in text
+    assert f"k = {meta['k']} (chosen on validation instances)" in text and "8 instances" in text
     out = tmp_path / "r.json"
     assert main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--checkpoint", str(ck),
                  "--test", "1", "--scheduler", "serial", "--out", str(out)]) == 0

@@ -77,6 +77,41 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
             LearnedWarmStarter.from_checkpoint(old)
 
 
+def test_info_describes_a_checkpoint_from_its_header_and_says_whether_it_loads(trained, tmp_path, capsys):
+    """`learned-solvers info`: family, sizes, k, parameters and the anchor bank, read without the
+    weights; a checkpoint of another major version is described with the reason it is refused;
+    among several files an unreadable one is reported and the others still described."""
+    from safetensors.torch import load_file, save_file
+
+    from learned_solvers.checkpoint import describe_checkpoint
+    from learned_solvers.cli import main
+
+    fam, starter, path = trained
+    info = describe_checkpoint(path)
+    assert info.loads and info.kind == "qp-implicit-gnn" and info.family == fam.spec()
+    assert info.parameters == sum(p.numel() for p in starter.model.parameters())
+    assert info.anchors and all(name.startswith("anchors.") for name in info.anchors)
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert fam.spec() in text and "loads" in text and "30 variables x 15 constraints" in text
+    assert f"{info.parameters:,} trained parameters" in text and f"k = {starter.default_k}" in text
+
+    old = tmp_path / "old.safetensors"
+    meta = {"format": "learned-solvers/1", "version": "9.0.0", "kind": "qp-implicit-gnn", "family": fam.spec(),
+            "k_sweep": [{"k": 1, "iterations_median": 10.0, "iterations": [9.0, 10.0, 12.0]}]}
+    save_file(load_file(str(path)), str(old), metadata={"learned_solvers": json.dumps(meta)})
+    refused = describe_checkpoint(old)
+    assert not refused.loads and "written by learned-solvers 9.0.0" in refused.refusal
+    assert refused.meta["k_sweep"] == [{"k": 1, "iterations_median": 10.0}]  # the medians, not every instance
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes(b"\x00" * 64)
+    assert main(["info", "--json", str(old), str(bogus), str(path)]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("loads") for line in lines] == [False, None, True]
+    assert "not a learned-solvers checkpoint" in lines[1]["error"]
+    assert main(["info", str(tmp_path / "missing.safetensors")]) == 2
+
+
 def test_anchor_sets_the_scale_when_the_data_scales_miss_it(trained, tmp_path):
     """An anchor of rms 1e5 data units widens x_scale until its rms is ANCHOR_RMS (share1b's
     case); a moderate one leaves the scales alone; a checkpoint written before the option
