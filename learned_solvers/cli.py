@@ -51,6 +51,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     from .training import distributed
 
     _refuse(args, ("anchor",), "LP/QP families")
+    _refuse_linear_solver_options(args)
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
@@ -230,6 +231,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                              f"{'it' if len(given) == 1 else 'them'}, or drop --checkpoint to train one")
     if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
         _refuse(args, ("pinned", "polish", "no_polish", "perturb", "anchor"), "LP/QP families")
+        _refuse_linear_solver_options(args)
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "test_family", "pde_solution_state", "pde_precision"),
             "PDE families")
@@ -301,6 +303,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         from .bench.pde import run_pde_scaling
 
         _refuse(args, ("polish",), "LP/QP families")
+        _refuse_linear_solver_options(args)
         rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                               n_test=args.test, seed=args.seed, device=args.device, pc=args.pc or "gamg",
                               precision=args.pde_precision or "float32")
@@ -623,6 +626,15 @@ def _polish_args(p: argparse.ArgumentParser, where: str) -> None:
 def _polish(args: argparse.Namespace) -> bool | None:
     """--polish / --no-polish, or None: the checkpoint's (or bench's automatic) choice."""
     return True if args.polish else False if args.no_polish else None
+
+
+def _refuse_linear_solver_options(args: argparse.Namespace) -> None:
+    """--pc and --ksp-type choose the Krylov solve of --solver ksp; Newton keeps the family's own."""
+    given = [f"--{n.replace('_', '-')}" for n in ("pc", "ksp_type") if getattr(args, n, None) is not None]
+    if args.solver == "snes" and given:
+        raise ValueError(f"{', '.join(given)} choose{'s' if len(given) == 1 else ''} the linear solver of --solver "
+                         "ksp; with --solver snes each Newton step keeps the linear solver of the family's problem: "
+                         f"drop {'it' if len(given) == 1 else 'them'}")
 
 
 def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> None:

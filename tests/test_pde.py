@@ -983,6 +983,24 @@ def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any
                           progress=False)
 
 
+def test_a_petsc_type_this_build_lacks_is_refused_before_any_work():
+    """A misspelt KSP, PC or SNES type, or one of an external package this PETSc was built
+    without (hypre in the PyPI wheel), is refused when the backend is made, not after
+    labelling and training; --pc and --ksp-type with --solver snes are refused, not ignored."""
+    from learned_solvers.cli import main
+
+    for kwargs, said in ((dict(pc_type="nosuchpc"), "no PC type 'nosuchpc'"),
+                         (dict(ksp_type="cgg"), "no KSP type 'cgg'")):
+        with pytest.raises(ValueError, match=said + r".*choose one it has, such as"):
+            KSPBackend(**kwargs)
+    with pytest.raises(ValueError, match="no SNES type 'newton'"):
+        SNESBackend(snes_type="newton")
+    KSPBackend(ksp_type="gmres", pc_type="ilu")  # ones it has
+    assert main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "nosuchpc", "--train", "4000"]) == 2
+    for cmd in (["train", "--out", "never.safetensors"], ["bench"]):
+        assert main([cmd[0], "--family", "nonlinear-poisson:n=8", "--solver", "snes", "--pc", "ilu", *cmd[1:]]) == 2
+
+
 def test_petsc_backends_refuse_a_tolerance_or_iteration_limit_that_cannot_work():
     for cls in (KSPBackend, SNESBackend):
         for bad in (-1.0, 0.0, float("nan"), 1.5):

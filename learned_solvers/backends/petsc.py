@@ -81,6 +81,35 @@ def _check_tolerance(name: str, rtol: float, max_it: int) -> None:
         raise ValueError(f"{name}: max_it must be an integer >= 1, got {max_it}")
 
 
+_COMMON = {"KSP": "cg, gmres, bicg, minres, preonly", "PC": "gamg, jacobi, sor, ilu, icc, bjacobi, asm, lu, cholesky",
+           "SNES": "newtonls, newtontr, nrichardson, ngmres"}
+
+
+def _check_types(name: str, **types: str) -> None:
+    """Refuse a KSP, PC or SNES type that this PETSc build lacks (a misspelling, or an external
+    package it was built without, such as hypre) before any labelling or training is spent."""
+    try:
+        import dolfinx_solver  # noqa: F401  (the PyPI wheel, which holds petsc4py, sets its paths)
+    except ImportError:
+        pass
+    try:
+        from petsc4py import PETSc
+    except ImportError:  # no PETSc here at all: solving says so
+        return
+    for kind, value in types.items():
+        if value is None:  # left to PETSc's default
+            continue
+        obj = getattr(PETSc, kind)().create(PETSc.COMM_SELF)
+        try:
+            obj.setType(value)
+        except PETSc.Error as exc:
+            said = [line.strip("[0] ") for line in str(exc).splitlines() if "requested" in line or "Unknown" in line]
+            raise ValueError(f"{name}: this PETSc has no {kind} type {value!r} ({'; '.join(said) or exc}); "
+                             f"choose one it has, such as {_COMMON[kind]}") from None
+        finally:
+            obj.destroy()
+
+
 @dataclass(kw_only=True)
 class KSPBackend:
     """ksp_type / pc_type: any PETSc names (cg + gamg, cg + jacobi, gmres + ilu, ...)."""
@@ -94,6 +123,7 @@ class KSPBackend:
 
     def __post_init__(self) -> None:
         _check_tolerance(self.name, self.rtol, self.max_it)
+        _check_types(self.name, KSP=self.ksp_type, PC=self.pc_type)
 
     def configure(self, ksp: Any) -> None:
         from petsc4py import PETSc
@@ -151,6 +181,7 @@ class SNESBackend:
 
     def __post_init__(self) -> None:
         _check_tolerance(self.name, self.rtol, self.max_it)
+        _check_types(self.name, SNES=self.snes_type)
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
