@@ -193,5 +193,7 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
             f"validation error {m['val_error']:.3g}" if isinstance(m.get("val_error"), (int, float)) else ""]
     if any(done):
         rows.append(("training", ", ".join(d for d in done if d)))
+    if str(info.kind) in _LOADERS:
+        rows.append(("load with", _LOADERS[str(info.kind)].split(" (")[0] + "(path)"))
     width = max(len(r[0]) for r in rows)
     return "\n".join([info.path] + [f"  {name:<{width}}  {value}" for name, value in rows])

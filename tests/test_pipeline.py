@@ -95,6 +95,7 @@ def test_info_describes_a_checkpoint_from_its_header_and_says_whether_it_loads(t
     text = capsys.readouterr().out
     assert fam.spec() in text and "loads" in text and "30 variables x 15 constraints" in text
     assert f"{info.parameters:,} trained parameters" in text and f"k = {starter.default_k}" in text
+    assert "load with   learned_solvers.warmstart.LearnedWarmStarter.from_checkpoint(path)" in text
 
     old = tmp_path / "old.safetensors"
     meta = {"format": "learned-solvers/1", "version": "9.0.0", "kind": "qp-implicit-gnn", "family": fam.spec(),
