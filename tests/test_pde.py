@@ -225,6 +225,29 @@ def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):
     assert ksp.getIterationNumber() > 0
 
 
+def test_a_users_problem_without_petsc_options_keeps_petscs_defaults(darcy_starter):
+    """A LinearProblem made without petsc_options has no KSP or PC type until its first solve;
+    the learned solve runs PETSc's defaults, as the user's own solve() would, and the user's
+    next solve() still works (putting back a type of None killed the process)."""
+    fam, st, path = darcy_starter
+    prob0, fields = fam.load(fam.sample(1, seed=9)[0])
+    V = prob0.u.function_space
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    facets = dolfinx.mesh.locate_entities_boundary(V.mesh, 1, lambda x: np.full(x.shape[1], True))
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    one = dolfinx.fem.Constant(V.mesh, 1.0)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(fields["a"] * ufl.grad(u), ufl.grad(v)) * ufl.dx, one * v * ufl.dx,
+                                           bcs=[bc], petsc_options_prefix="t_no_options_")
+    assert prob.solver.getType() is None and prob.solver.getPC().getType() is None
+    res = st.solve(prob, fields={"a": fields["a"]})
+    assert res.status == "optimal" and res.warm_start_accepted and res.extra["anchor"] == "same mesh"
+    assert res.extra["ksp_type"] and res.extra["pc_type"]  # PETSc's defaults, named in the result
+    learned = prob.u.x.array.copy()
+    prob.solve()
+    assert prob.solver.getConvergedReason() > 0
+    assert np.allclose(prob.u.x.array, learned, rtol=0, atol=1e-3 * np.abs(learned).max())
+
+
 def test_nan_prediction_falls_back(darcy_starter):
     import torch
 

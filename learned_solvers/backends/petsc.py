@@ -54,7 +54,9 @@ def kept_settings(handles: dict[str, Any]):
         yield
     finally:
         kind, pc, (rtol, atol, divtol, max_it), nonzero = ksp_state
-        if ksp.getType() != kind:
+        # a type never set (None) stays as the solve left it, PETSc's default, which the user's
+        # own solve() picks as well (and petsc4py's setType(None) kills the process)
+        if kind is not None and ksp.getType() != kind:
             ksp.setType(kind)
         if pc is not None and ksp.getPC().getType() != pc:
             ksp.getPC().setType(pc)
@@ -62,7 +64,7 @@ def kept_settings(handles: dict[str, Any]):
         ksp.setInitialGuessNonzero(nonzero)
         if snes_state is not None:
             kind, (rtol, atol, stol, max_it) = snes_state
-            if snes.getType() != kind:
+            if kind is not None and snes.getType() != kind:
                 snes.setType(kind)
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
 
@@ -112,11 +114,12 @@ def _check_types(name: str, **types: str) -> None:
 
 @dataclass(kw_only=True)
 class KSPBackend:
-    """ksp_type / pc_type: any PETSc names (cg + gamg, cg + jacobi, gmres + ilu, ...)."""
+    """ksp_type / pc_type: any PETSc names (cg + gamg, cg + jacobi, gmres + ilu, ...); None
+    leaves the KSP's own (PETSc's default where a user's problem never set one)."""
 
     name: ClassVar[str] = "ksp"
-    ksp_type: str = "cg"
-    pc_type: str = "gamg"
+    ksp_type: str | None = "cg"
+    pc_type: str | None = "gamg"
     rtol: float = 1e-8
     max_it: int = 10000
     options: dict[str, Any] = field(default_factory=dict)
@@ -128,8 +131,10 @@ class KSPBackend:
     def configure(self, ksp: Any) -> None:
         from petsc4py import PETSc
 
-        ksp.setType(self.ksp_type)
-        ksp.getPC().setType(self.pc_type)
+        if self.ksp_type is not None:
+            ksp.setType(self.ksp_type)
+        if self.pc_type is not None:
+            ksp.getPC().setType(self.pc_type)
         ksp.setTolerances(rtol=self.rtol, atol=0.0, max_it=self.max_it)
         if self.options:
             opts = PETSc.Options(ksp.getOptionsPrefix())
@@ -163,7 +168,7 @@ class KSPBackend:
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=guess is not None, warm_start_accepted=guess is not None,
                            message=f"KSPConvergedReason {reason}",
-                           extra={"reason": int(reason), "ksp_type": self.ksp_type, "pc_type": self.pc_type})
+                           extra={"reason": int(reason), "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType()})
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
         return _same(a, b, 100 * self.rtol)
