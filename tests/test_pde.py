@@ -193,6 +193,11 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
     # fields under other names, or of a type that cannot be sampled: what to pass instead
     with pytest.raises(CheckpointError, match=r"field_names is \['b'\].*pass fields= with the names it was trained with"):
         st2.guess(to_pde(prob, fields={"b": fields["a"]}))
+    from learned_solvers.canonical.pde import space_mismatch
+
+    wide = {**pde.signature, "bbox": [[0.0, -1e-19], [2.0, 1.0]]}  # another domain, said in its own units
+    assert space_mismatch(pde.signature, wide) == ("the domain's bounding box is [0, 2] x [0, 1], the model was "
+                                                   "trained on [0, 1] x [0, 1]")
     from learned_solvers.formats.dolfinx import UnsupportedProblemError
 
     with pytest.raises(UnsupportedProblemError, match="field 'a': a ndarray cannot be sampled at the dofs; give a dolfinx"):

@@ -158,5 +158,6 @@ def space_mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
     if "bbox" in expected and "bbox" in got:
         a, b = np.asarray(expected["bbox"]), np.asarray(got["bbox"])
         if a.shape != b.shape or not np.allclose(a, b, atol=1e-6 * (1 + np.abs(a).max())):
-            return f"the domain's bounding box is {b.tolist()}, the model was trained on {a.tolist()}"
+            box = lambda m: " x ".join(f"[{lo:.6g}, {hi:.6g}]" for lo, hi in np.round(m, 12).T + 0.0)  # noqa: E731
+            return f"the domain's bounding box is {box(b)}, the model was trained on {box(a)}"
     return None
