@@ -816,6 +816,22 @@ def test_family_from_a_users_own_dolfinx_problem(tmp_path):
     assert rep["same_answer"] == 1.0 and rep["cold"]["iterations_median"] > 0
 
 
+def test_a_users_problem_on_a_3d_mesh_trains_with_the_3d_pooling_grid(tmp_path):
+    """On the unit cube the model pools onto 8^3 cells (DEFAULT_GRID), not 16^3 = 4096, whose
+    dense mix and coarse space made 3D meshes impractically slow; warm and cold agree."""
+    from learned_solvers.checkpoint import load_checkpoint
+    from learned_solvers.cli import main
+    from learned_solvers.training.train_pde import DEFAULT_GRID
+
+    out, ck = tmp_path / "cube.json", tmp_path / "cube.safetensors"
+    assert main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_cube", "--solver", "ksp", "--pc",
+                 "jacobi", "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8", "--k", "2", "--out",
+                 str(out), "--save-checkpoint", str(ck), "--scheduler", "serial"]) == 0
+    assert json.loads(out.read_text())["same_answer"] == 1.0
+    model = load_checkpoint(ck).meta["model"]
+    assert model["gdim"] == 3 and model["grid"] == DEFAULT_GRID[3] == 8
+
+
 def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     import os
     import shutil

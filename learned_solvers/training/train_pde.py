@@ -20,7 +20,12 @@ from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGr
 from ..options import check_device
 from .loop import fit
 
-__all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors"]
+__all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors", "DEFAULT_GRID"]
+
+DEFAULT_GRID = {1: 64, 2: 16, 3: 8}
+"""pooling cells per axis by the mesh's dimension (64, 256 and 512 cells in all): in 3D, 16 per
+axis made the mix 4096 x 4096 and the coarse space up to 4096 dofs with a dense Cholesky per
+instance, so a 20^3 cube did not train and bench in 10 minutes; 8 does in about one"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +34,9 @@ class PDETrainConfig:
     batch: int = 8
     lr: float = 2e-3
     width: int = 32
-    grid: int = 16
+    # pooling grid per axis: grid^d cells, each mixed with all (a dense grid^d x grid^d weight);
+    # None: DEFAULT_GRID of the mesh's dimension (16 per axis in 2D, 8 in 3D)
+    grid: int | None = None
     train_k: int | None = None  # None: 16, or 4 for a solution-state model (its error at 16 is at float32's floor)
     residual_weight: float = 0.01
     # Hutchinson estimate of |d block / dz|_F^2 at the training iterate (core.jacobian_penalty),
@@ -58,6 +65,8 @@ class PDETrainConfig:
         if (self.train_k is not None and self.train_k < 1) or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
+        if self.grid is not None and self.grid < 2:
+            raise ValueError(f"grid must be at least 2 cells per axis, got {self.grid}")
 
 
 @dataclass
@@ -118,7 +127,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
                          "its step minimises the energy or the residual; this family's instances are "
                          f"{pdes[0].kind}{' with a non-symmetric operator' if pdes[0].kind == 'linear' else ''}: "
                          "leave solution_state unset (or --pde-solution-state auto) for the decoded model")
-    cfg = MeshGNNConfig(width=config.width, grid=config.grid,
+    grid = config.grid if config.grid is not None else DEFAULT_GRID[gdim]
+    cfg = MeshGNNConfig(width=config.width, grid=grid,
                         train_k=config.train_k if config.train_k is not None else (4 if state else 16),
                         n_fields=pdes[0].fields.shape[1], gdim=gdim,
                         coarse_correction=coarse, quasilinear=ql.coeff if use_ql else None, solution_state=state)
@@ -138,7 +148,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
             if bank is not None and not (train and drop_rng.random() < config.anchor_dropout):
                 # leave-one-out: a training instance never sees its own solution
                 anchors = [bank.nearest(pdes[i], exclude=pos.get(int(i)) if train else None) for i in chunk]
-            g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=config.grid,
+            g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=grid,
                                  coarse_correction=cfg.coarse_correction, anchors=anchors,
                                  quasilinear=cfg.quasilinear).to(dev)
             t = torch.as_tensor(np.concatenate([solutions[i] for i in chunk]) / norm.u_scale,
