@@ -193,6 +193,12 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
             f"validation error {m['val_error']:.3g}" if isinstance(m.get("val_error"), (int, float)) else ""]
     if any(done):
         rows.append(("training", ", ".join(d for d in done if d)))
+    chosen_row = next((r for r in m.get("k_sweep") or [] if isinstance(r, dict) and r.get("k") == k
+                       and r.get("polish", m.get("best_polish")) == m.get("best_polish")), None)
+    if chosen_row and "time_ratio" in chosen_row and "iteration_ratio" in chosen_row:
+        rows.append(("validation", f"{chosen_row['iteration_ratio']:.2f}x the cold solve's iterations and "
+                                   f"{chosen_row['time_ratio']:.2f}x its time at k = {k}, inference included "
+                                   "(medians per instance, on the training run's validation split)"))
     if str(info.kind) in _LOADERS:
         rows.append(("load with", _LOADERS[str(info.kind)].split(" (")[0] + "(path)"))
     width = max(len(r[0]) for r in rows)

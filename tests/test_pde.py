@@ -1005,6 +1005,7 @@ def test_train_command_on_a_pde_family_saves_a_checkpoint_bench_can_use(tmp_path
     text = format_checkpoint_info(describe_checkpoint(ck))
     assert "P1, 1 component, fields a, linear problem" in text and "(81 dofs)" in text
     assert f"k = {meta['k']} (chosen on validation instances)" in text and "8 instances" in text
+    assert "the cold solve's iterations and" in text and f"its time at k = {meta['k']}, inference included" in text
     out = tmp_path / "r.json"
     assert main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--checkpoint", str(ck),
                  "--test", "1", "--scheduler", "serial", "--out", str(out)]) == 0
