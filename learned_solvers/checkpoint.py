@@ -121,7 +121,7 @@ class CheckpointInfo:
     parameters: trained weights (the spectral normalisation's power-iteration vectors left out);
     anchors: the anchor bank's tensors (training solutions the model corrects), name -> shape;
     refusal: why this version would not load it (None: it loads); meta: its JSON metadata, with
-    the per-instance lists of the automatic-k sweep left out (``summary`` keeps their medians)."""
+    the per-instance lists of the automatic-k sweep left out (each row keeps its medians)."""
 
     path: str
     kind: str | None

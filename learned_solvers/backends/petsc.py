@@ -105,7 +105,8 @@ def _check_types(name: str, **types: str) -> None:
         try:
             obj.setType(value)
         except PETSc.Error as exc:
-            said = [line.strip("[0] ") for line in str(exc).splitlines() if "requested" in line or "Unknown" in line]
+            said = [line.split("] ", 1)[-1] for line in str(exc).splitlines()
+                    if "requested" in line or "Unknown" in line]  # PETSc's own words, without "[rank] "
             raise ValueError(f"{name}: this PETSc has no {kind} type {value!r} ({'; '.join(said) or exc}); "
                              f"choose one it has, such as {_COMMON[kind]}") from None
         finally:
