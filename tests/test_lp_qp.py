@@ -243,6 +243,14 @@ def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
     for name in ("highs", "osqp"):
         res = make_backend(name).solve(qp)
         assert res.status == Status.OPTIMAL and abs(res.objective - 1.625) < 1e-3, (name, res.objective)
+    # the same text as a .qps file, plain and gzipped (HiGHS knows no .qps extension: read as MPS)
+    import gzip
+
+    (tmp_path / "qp.qps").write_text(f.read_text())
+    (tmp_path / "qp.qps.gz").write_bytes(gzip.compress(f.read_bytes()))
+    for name in ("qp.qps", "qp.qps.gz"):
+        other = read_problem(tmp_path / name)
+        assert other.name == name and np.allclose(other.P.toarray(), qp.P.toarray()) and np.allclose(other.c, qp.c)
     f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n x y 0,5\n y y 2\n"))
     with pytest.raises(ValueError, match="pdlp: problem 'qp.mps' has a non-diagonal P; PDLP takes diagonal QPs only"):
         make_backend("pdlp").check(qp)

@@ -69,7 +69,13 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         log = Path(tmp) / "highs.log"
         h.setOptionValue("log_to_console", False)
         h.setOptionValue("log_file", str(log))
-        status = h.readModel(str(p))
+        target = p
+        if suffixes.endswith((".qps", ".qps.gz")):
+            # HiGHS picks its reader by the extension and knows no .qps: QPS is MPS with a
+            # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
+            target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
+            target.symlink_to(p.resolve())
+        status = h.readModel(str(target))
         h.setOptionValue("log_file", "")
         text = log.read_text(errors="replace") if log.exists() else ""
     if status == highspy.HighsStatus.kError:
