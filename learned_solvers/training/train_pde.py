@@ -24,8 +24,8 @@ __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_err
 
 DEFAULT_GRID = {1: 64, 2: 16, 3: 8}
 """pooling cells per axis by the mesh's dimension (64, 256 and 512 cells in all): in 3D, 16 per
-axis made the mix 4096 x 4096 and the coarse space up to 4096 dofs with a dense Cholesky per
-instance, so a 20^3 cube did not train and bench in 10 minutes; 8 does in about one"""
+axis made the mix 4096 x 4096 and the coarse space up to 4096 dofs, factorised densely per
+instance, which made training and inference on 3D meshes impractically slow"""
 
 
 @dataclass(frozen=True, kw_only=True)
