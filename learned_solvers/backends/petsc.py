@@ -15,6 +15,7 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -87,9 +88,20 @@ _COMMON = {"KSP": "cg, gmres, bicg, minres, preonly", "PC": "gamg, jacobi, sor, 
            "SNES": "newtonls, newtontr, nrichardson, ngmres"}
 
 
-def _check_types(name: str, **types: str) -> None:
+def _check_types(name: str, **types: str | None) -> None:
     """Refuse a KSP, PC or SNES type that this PETSc build lacks (a misspelling, or an external
     package it was built without, such as hypre) before any labelling or training is spent."""
+    for kind, value in types.items():
+        why = _missing_type(kind, value) if value is not None else None  # None: left to PETSc's default
+        if why is not None:
+            raise ValueError(f"{name}: this PETSc has no {kind} type {value!r} ({why}); "
+                             f"choose one it has, such as {_COMMON[kind]}")
+
+
+@functools.lru_cache(maxsize=None)
+def _missing_type(kind: str, value: str) -> str | None:
+    """PETSc's words if it has no ``kind`` ('KSP', 'PC', 'SNES') named ``value``, else None;
+    asked once per name (a backend is made per solve)."""
     try:
         import dolfinx_solver  # noqa: F401  (the PyPI wheel, which holds petsc4py, sets its paths)
     except ImportError:
@@ -97,20 +109,17 @@ def _check_types(name: str, **types: str) -> None:
     try:
         from petsc4py import PETSc
     except ImportError:  # no PETSc here at all: solving says so
-        return
-    for kind, value in types.items():
-        if value is None:  # left to PETSc's default
-            continue
-        obj = getattr(PETSc, kind)().create(PETSc.COMM_SELF)
-        try:
-            obj.setType(value)
-        except PETSc.Error as exc:
-            said = [line.split("] ", 1)[-1] for line in str(exc).splitlines()
-                    if "requested" in line or "Unknown" in line]  # PETSc's own words, without "[rank] "
-            raise ValueError(f"{name}: this PETSc has no {kind} type {value!r} ({'; '.join(said) or exc}); "
-                             f"choose one it has, such as {_COMMON[kind]}") from None
-        finally:
-            obj.destroy()
+        return None
+    obj = getattr(PETSc, kind)().create(PETSc.COMM_SELF)
+    try:
+        obj.setType(value)
+    except PETSc.Error as exc:
+        said = [line.split("] ", 1)[-1] for line in str(exc).splitlines()
+                if "requested" in line or "Unknown" in line]  # PETSc's own words, without "[rank] "
+        return "; ".join(said) or str(exc)
+    finally:
+        obj.destroy()
+    return None
 
 
 @dataclass(kw_only=True)
