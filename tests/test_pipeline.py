@@ -820,3 +820,38 @@ def test_top_level_names_are_the_modules_own_and_load_lazily():
     code = "import sys, learned_solvers; print(sorted({'torch', 'highspy', 'ortools'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_large_instances_batch_as_sparse_blocks_with_the_dense_outputs_and_gradients(monkeypatch):
+    """Above DENSE_LIMIT entries a batch keeps A, A' and P as one block-diagonal sparse matrix
+    (a dense batch of a 0.2%-filled QP costs its whole rectangle); the model's outputs, its
+    safeguarded inference and its implicit gradients are the dense path's."""
+    from learned_solvers.models import qp_gnn
+
+    qps = make_family("mpc").sample(3, seed=2)
+    torch.manual_seed(0)
+    # float64: the two paths sum in another order, which float32 would blur to ~1e-4
+    model = qp_gnn.QPImplicitModel(qp_gnn.QPGNNConfig(width=8, train_k=4)).double()
+    start = {k: v.clone() for k, v in model.state_dict().items()}  # a training call moves spectral norms' vectors
+
+    def run():
+        model.load_state_dict(start)
+        g = qp_gnn.build_graph(qps, dtype=torch.float64)
+        model.zero_grad()
+        x, y, _ = model(g)
+        ((x - 1).pow(2).sum() + y.pow(2).sum()).backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return g, x.detach(), y.detach(), grads, model.predict(qps, k=6, safeguard=True)
+
+    g_dense, x_dense, y_dense, grads_dense, pred_dense = run()
+    monkeypatch.setattr(qp_gnn, "DENSE_LIMIT", 0)
+    g_sparse, x_sparse, y_sparse, grads_sparse, pred_sparse = run()
+    n, m = qps[0].n, qps[0].m
+    assert g_dense.A.shape == (3, m, n) and g_sparse.A.layout == torch.sparse_csr
+    assert g_sparse.A.shape == (3 * m, 3 * n) and g_sparse.P.shape == (3 * n, 3 * n)
+    assert torch.allclose(x_dense, x_sparse, atol=1e-10) and torch.allclose(y_dense, y_sparse, atol=1e-10)
+    assert len(grads_dense) == len(grads_sparse) > 0
+    for a, b in zip(grads_dense, grads_sparse, strict=True):
+        assert torch.allclose(a, b, rtol=1e-8, atol=1e-10)
+    for (xd, yd), (xs, ys) in zip(pred_dense, pred_sparse, strict=True):
+        assert np.allclose(xd, xs, rtol=1e-8, atol=1e-10) and np.allclose(yd, ys, rtol=1e-8, atol=1e-10)
