@@ -69,7 +69,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from problems.registry import family_names, is_pde_family, make_family
+    from problems.registry import dropped_hint, family_names, is_pde_family, make_family
 
     from .bench.qp import bench_backend, train_starter
     from .training import distributed
@@ -90,7 +90,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
         qps = fam.sample(args.train, seed=args.seed)
         backend.check(qps[0])  # a family this solver cannot take is refused before any labelling
-        mine = label_instances(distributed.shard(qps), scheduler=args.scheduler, progress=distributed.is_main())
+        mine = label_instances(distributed.shard(qps), scheduler=args.scheduler, progress=distributed.is_main(),
+                               hint=dropped_hint(fam))
         data = distributed.gather_shards(mine)
         main = distributed.is_main()
         starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None,
@@ -410,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("solve", help="solve MPS/LP files with a learned warm start")
     s.add_argument("instances", nargs="+", metavar="instance",
-                   help="an .mps/.lp file (optionally .gz); several: one JSON line each on stdout")
+                   help="an .mps/.lp/.qps file (optionally .gz) or a .mat QP; several: one JSON line each on stdout")
     s.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
     s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"], help="default pdlp")
     s.add_argument("--k", type=_iterations, default=None,

@@ -1,4 +1,5 @@
-"""`files:GLOB`: a family of the user's own instance files (MPS, LP or QPS, plain or gzipped).
+"""`files:GLOB`: a family of the user's own instance files (MPS, LP or QPS, plain or gzipped, or
+benchmark ``.mat`` QPs).
 
 The instances are the files themselves, as an OR team keeps them (one a day, one a plant,
 ...): same structure, new data. Each file belongs for good to the training pool or to the
@@ -20,11 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from learned_solvers.canonical import QPData
-from learned_solvers.formats.mps import read_problem
+from learned_solvers.formats.mps import PROBLEM_SUFFIXES, read_problem
 
 from .mps_family import continuous_only
-
-_SUFFIXES = (".mps", ".mps.gz", ".lp", ".lp.gz", ".qps", ".qps.gz")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +45,9 @@ class FilesFamily:
     def pools(self) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
         """(training files, held-out files), each sorted by path."""
         paths = sorted(Path(p) for p in glob.glob(self.pattern, recursive=True)
-                       if Path(p).is_file() and p.lower().endswith(_SUFFIXES))
+                       if Path(p).is_file() and p.lower().endswith(PROBLEM_SUFFIXES))
         if not paths:
-            raise ValueError(f"files:{self.pattern} matches no .mps, .lp or .qps file (plain or .gz); quote the "
+            raise ValueError(f"files:{self.pattern} matches no .mps, .lp or .qps file (plain or .gz) nor .mat; quote the "
                              "pattern so that the shell does not expand it, e.g. 'files:data/*.mps.gz'")
         cut = int(self.held_out * 2**32)
         test = {p for p in paths if int.from_bytes(hashlib.sha256(p.read_bytes()).digest()[:4], "big") < cut}

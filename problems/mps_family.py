@@ -1,4 +1,5 @@
-"""`mps:PATH`: a family made from one MPS/LP file by perturbing its data.
+"""`mps:PATH`: a family made from one instance file (MPS, LP, QPS or a benchmark ``.mat`` QP) by
+perturbing its data.
 
 Each instance multiplies the objective coefficients, the finite row sides and the finite
 variable bounds by independent factors drawn from [1 - perturb, 1 + perturb] (one factor per
@@ -40,6 +41,12 @@ class MPSFamily:
 
     def spec(self) -> str:
         return f"mps:{self.path},perturb={self.perturb}"
+
+    def dropped_hint(self) -> str:
+        """What to try when labelling drops instances (``label_instances``' warning)."""
+        return (f"each cost, row side and bound moves by its own factor in [1 - {self.perturb:g}, 1 + "
+                f"{self.perturb:g}], which can leave equality rows with no feasible point: a smaller --perturb "
+                f"(e.g. {self.perturb / 10:g}) keeps more instances")
 
     def family_key(self) -> str:
         """The file's content, not its path: the same model reached by another path (or

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from learned_solvers.canonical import QPData
 
-__all__ = ["Family", "make_family", "family_names", "FAMILIES"]
+__all__ = ["Family", "make_family", "family_names", "dropped_hint", "FAMILIES"]
 
 
 class Family(Protocol):
@@ -22,6 +22,11 @@ class Family(Protocol):
 
 FAMILIES = ("random-lp", "mps:PATH", "files:GLOB", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
 PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
+
+
+def dropped_hint(fam: Any) -> str:
+    """What to try when a family's instances do not solve to optimality ("" if it has no advice)."""
+    return fam.dropped_hint() if hasattr(fam, "dropped_hint") else ""
 
 
 def family_names(fam: Any) -> tuple[str, ...]:

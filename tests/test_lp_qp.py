@@ -260,6 +260,50 @@ def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
         read_problem(f)
 
 
+def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_path, shared_data):
+    """The OSQP benchmarks' ``.mat`` QPs (Maros-Meszaros): ``read_problem`` takes them, the
+    trailing identity rows become bounds, 1e20 (also stored as 9.999999999999998e+19) is
+    infinite, and a cold solve reaches the published optimum; ``files:`` and ``mps:`` families
+    take them. A broken file, missing arrays or mismatched sizes are refused by name."""
+    import scipy.io as sio
+
+    from learned_solvers.formats.mat import MatFormatError
+
+    qp = read_problem(shared_data / "maros_meszaros" / "HS21.mat")  # min .01 x1^2 + x2^2 - 100, 10 x1 - x2 >= 10
+    assert (qp.n, qp.m, qp.name) == (2, 1, "HS21.mat") and qp.u[0] == np.inf
+    assert np.allclose(qp.lb, [2, -50]) and np.allclose(qp.ub, [50, 50]) and qp.offset == -100
+    res = make_backend("osqp", tol=1e-6).solve(qp)
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(-99.96, abs=1e-4)
+    # QSIERRA keeps 1e20 as 9.999999999999998e+19: read as finite, its instances were 'unbounded'
+    sierra = read_problem(shared_data / "maros_meszaros" / "QSIERRA.mat")
+    finite = np.concatenate([v[np.isfinite(v)] for v in (sierra.l, sierra.u, sierra.lb, sierra.ub)])
+    assert np.abs(finite).max() < 1e19
+    for name in ("HS21", "HS35"):
+        (tmp_path / f"{name}.mat").symlink_to(shared_data / "maros_meszaros" / f"{name}.mat")
+    fam = make_family(f"files:{tmp_path}/*.mat,held_out=0.5")
+    assert sorted(q.name for q in fam.sample(len(fam.pools[0]), seed=0)
+                  + fam.sample_held_out(len(fam.pools[1]), seed=0)) == ["HS21.mat", "HS35.mat"]
+    perturbed = make_family(f"mps:{tmp_path}/HS35.mat,perturb=0.05").sample(2, seed=1)
+    assert all(q.n == 3 and not np.allclose(q.c, perturbed[0].c) for q in perturbed[1:])
+
+    bad = tmp_path / "broken.mat"
+    bad.write_bytes(b"MATLAB 5.0 MAT-file, but not really")
+    with pytest.raises(MatFormatError, match="broken.mat: not a readable MATLAB file"):
+        read_problem(bad)
+    d = sio.loadmat(shared_data / "maros_meszaros" / "HS21.mat", spmatrix=False)
+    sio.savemat(tmp_path / "no_p.mat", {k: v for k, v in d.items() if k not in ("P",) and not k.startswith("__")})
+    with pytest.raises(MatFormatError, match="no_p.mat: missing P; a QP .mat holds P, q, r, A, l, u"):
+        read_problem(tmp_path / "no_p.mat")
+    sio.savemat(tmp_path / "short.mat", {**{k: v for k, v in d.items() if not k.startswith("__")},
+                                         "l": d["l"][:2], "m": 2})
+    with pytest.raises(MatFormatError, match=r"short.mat: (m = 2 but the arrays give 3|mismatched sizes: l is 2, not 3)"):
+        read_problem(tmp_path / "short.mat")
+    sio.savemat(tmp_path / "nan.mat", {**{k: v for k, v in d.items() if not k.startswith("__")},
+                                       "q": np.array([[np.nan], [0.0]])})
+    with pytest.raises(MatFormatError, match="nan.mat: .*NaN"):
+        read_problem(tmp_path / "nan.mat")
+
+
 def test_lp_file_plain_and_gz_reach_the_netlib_optimum(tmp_path):
     """CPLEX LP format (written by HiGHS from Netlib afiro), plain and gzipped: same sizes, and
     a cold solve reaches afiro's reference optimum."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.registry import family_names, make_family
+from problems.registry import dropped_hint, family_names, make_family
 
 from ..backends import WarmStart, make_backend
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
@@ -210,9 +210,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
                                                   polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
     t0 = time.perf_counter()
-    train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress)
+    train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=dropped_hint(fam))
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=cfg.progress)
+                           progress=cfg.progress, hint=dropped_hint(fam))
     label_seconds = time.perf_counter() - t0
     if not train or not test:
         raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")

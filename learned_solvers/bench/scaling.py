@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from problems.registry import family_names, make_family
+from problems.registry import dropped_hint, family_names, make_family
 
 from ..backends import make_backend
 from ..options import check_device, check_k
@@ -68,7 +68,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
                                                  device=cfg.device)
     backend = make_backend(cfg.solver)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=False)
+                           progress=False, hint=dropped_hint(fam))
     vecs = np.stack([data_vector(t.qp) for t in test])
     dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(test), np.inf))
     partner = dist.argmin(1)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from problems.registry import make_family
+from problems.registry import dropped_hint, make_family
 
 from ..backends.base import Status, WarmStart
 from ..canonical import QPData
@@ -213,7 +213,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     fam = make_family(cfg.family)
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=cfg.progress)
+                           progress=cfg.progress, hint=dropped_hint(fam))
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")
     if cfg.direction == "active-set":

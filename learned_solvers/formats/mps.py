@@ -5,6 +5,9 @@ MPS file HiGHS accepts is also parsed by OR-Tools' strict MPS reader (linear fil
 builder takes no quadratic objective); when that one refuses it, the file is refused, with the
 first value field that is not a number when one can be pointed at. Quadratic files get that
 scan alone.
+
+``read_problem`` also takes the ``.mat`` QPs of the OSQP benchmarks (Maros–Meszaros), which
+``mat.read_mat`` reads: one entry point for every instance file.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import scipy.sparse as sp
 from .._highs import quiet_highs
 from ..canonical import InvalidProblemError, QPData
 
-__all__ = ["read_problem", "solution_dict", "MPSFormatError"]
+__all__ = ["read_problem", "solution_dict", "MPSFormatError", "PROBLEM_SUFFIXES"]
 
 _MPS_SUFFIXES = (".mps", ".mps.gz", ".qps", ".qps.gz")
+# every instance file read_problem takes (``files:GLOB`` matches these)
+PROBLEM_SUFFIXES = (*_MPS_SUFFIXES, ".lp", ".lp.gz", ".mat")
 # BOUNDS types whose last field is a value (FR, MI, PL, BV take none; SC's is optional)
 _VALUED_BOUNDS = {"UP", "LO", "FX", "LI", "UI"}
 
@@ -49,7 +54,8 @@ def _reader_complaint(log: str) -> str:
 
 
 def read_problem(path: str | os.PathLike[str]) -> QPData:
-    """Read an ``.mps``, ``.lp`` (optionally ``.gz``) file into ``QPData``.
+    """Read an ``.mps``, ``.lp`` or ``.qps`` (optionally ``.gz``), or a benchmark ``.mat`` file
+    into ``QPData``.
 
     Integer columns are kept in ``integrality``; a quadratic objective (QMPS) becomes ``P``.
     Raises ``FileNotFoundError`` or ``MPSFormatError`` naming the file and HiGHS' complaint.
@@ -60,8 +66,12 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     if not p.is_file():
         raise FileNotFoundError(f"no such problem file: {p}")
     suffixes = "".join(p.suffixes[-2:]).lower()
-    if not any(suffixes.endswith(s) for s in (".mps", ".mps.gz", ".lp", ".lp.gz", ".qps", ".qps.gz")):
-        raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz)")
+    if not suffixes.endswith(PROBLEM_SUFFIXES):
+        raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz), or .mat")
+    if suffixes.endswith(".mat"):
+        from .mat import read_mat
+
+        return read_mat(p)
     if p.suffix.lower() == ".gz":
         _check_gzip(p)
     h = quiet_highs()

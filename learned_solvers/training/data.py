@@ -92,16 +92,18 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
 
 
 def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
-                    solver: str = "auto", progress: bool = True) -> list[Labelled]:
+                    solver: str = "auto", progress: bool = True, hint: str = "") -> list[Labelled]:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
-    warning (the ``mps:`` family's rule). Order is kept."""
+    warning (the ``mps:`` family's rule), ending with ``hint`` (the family's advice). Order is kept."""
     if scheduler == "serial":
         out = [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
     else:
         from dask.distributed import as_completed
 
         with dask_client(scheduler, workers) as client:
-            futures = client.map(_label, list(qps), solver=solver, pure=False)
+            # scattered first: instances inside the task graph make Dask warn of a large graph
+            # and send them through the scheduler
+            futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
             out = [None] * len(futures)
             for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
@@ -112,5 +114,5 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
         said = ", ".join(f"{status} {count}" for status, count in why.most_common())
         by = ", ".join(sorted({reference_solver(q, solver) for q, o in zip(qps, out) if not isinstance(o, Labelled)}))
         warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality by {by} "
-                      f"and were dropped ({said})", RuntimeWarning, stacklevel=2)
+                      f"and were dropped ({said})" + (f"; {hint}" if hint else ""), RuntimeWarning, stacklevel=2)
     return kept
