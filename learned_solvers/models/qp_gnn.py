@@ -56,8 +56,8 @@ class QPGNNConfig:
 class QPGraph:
     """B instances of one size (n variables, m constraints), normalised by their own scales.
 
-    A: (B, m, n) dense, or for large instances (m * n entries above DENSE_LIMIT) the B blocks
-    on the diagonal of one sparse CSR (B m, B n); At likewise. P: (B, n, n) dense or (B n, B n)
+    A: (B, m, n) dense, or for large sparse instances (``DENSE_LIMIT``, ``SPARSE_FROM``) the B
+    blocks on the diagonal of one sparse CSR (B m, B n); At likewise. P: (B, n, n) dense or (B n, B n)
     sparse by the same rule on n * n, or None. var_feat: (B, n, 8); con_feat: (B, m, 7);
     x_anchor: (B, n), y_anchor: (B, m): normalised anchor solution (zeros without anchors);
     c, lb, ub: (B, n); l, u: (B, m) (+-inf kept); x_scale, y_scale: (B, 1).
@@ -111,10 +111,14 @@ def instance_scales(qp: QPData) -> tuple[float, float, float]:
     return qp.scales
 
 
-# entries (rows x columns) of one instance's matrix above which a batch keeps it sparse: dense
-# products cost the whole rectangle, and a Maros-Meszaros QP such as CONT-050 (2,401 x 2,597,
-# 0.2% filled) trained ten times slower dense
+# entries (rows x columns) of one instance's matrix above which a batch keeps it sparse, and
+# above SPARSE_FROM when at most SPARSE_FILL of them are nonzero: a dense product costs the
+# whole rectangle (a Maros-Meszaros QP such as CONT-050, 2,401 x 2,597 and 0.2% filled, trained
+# ten times slower dense), while torch's sparse product costs several times a dense one per
+# entry (dense wins on random-lp's 5% at 500 x 1000)
 DENSE_LIMIT = 4_000_000
+SPARSE_FROM = 250_000
+SPARSE_FILL = 0.01
 
 
 ANCHOR_RMS = 10.0
@@ -178,8 +182,8 @@ def build_graph(qps: list[QPData], *, anchors: list[tuple[np.ndarray, np.ndarray
     t = lambda v: torch.as_tensor(np.stack(v), dtype=dtype)  # noqa: E731
 
     def mat(ms: list[sp.spmatrix]) -> Tensor:
-        rows, cols = ms[0].shape
-        if rows * cols > DENSE_LIMIT:
+        size = ms[0].shape[0] * ms[0].shape[1]
+        if size > DENSE_LIMIT or (size > SPARSE_FROM and max(x.nnz for x in ms) <= SPARSE_FILL * size):
             c = sp.block_diag(ms, format="csr")
             c.sort_indices()
             with warnings.catch_warnings():
