@@ -40,6 +40,8 @@ declare -A RUNS=(
   # a larger plant (40 states, 16 inputs): a cold OSQP solve takes 15-18 ms instead of 0.4
   [mpc-40x16-osqp]="--family mpc:states=40,inputs=16,horizon=20 --solver osqp $MPC_K"
   [lasso-osqp]="--family lasso --solver osqp"
+  # a real QP: the Maros-Meszaros QSCSD6 (.mat, the OSQP benchmarks' file), its data perturbed
+  [qscsd6-osqp]="--family mps:$DATA/maros_meszaros/QSCSD6.mat --solver osqp"
   [portfolio-scs]="--family portfolio --solver scs"
   [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
@@ -63,7 +65,7 @@ declare -A RUNS=(
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
-                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned lasso-osqp portfolio-scs mpc-scs kb2-highs
+                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned lasso-osqp qscsd6-osqp portfolio-scs mpc-scs kb2-highs
                                  mpc-osqp-no-polish sc105-pdlp-k1 sc205-pdlp-k1 kb2-pdlp-k1 portfolio-osqp-k1 mpc-osqp-k1
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
