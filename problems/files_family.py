@@ -47,8 +47,8 @@ class FilesFamily:
         paths = sorted(Path(p) for p in glob.glob(self.pattern, recursive=True)
                        if Path(p).is_file() and p.lower().endswith(PROBLEM_SUFFIXES))
         if not paths:
-            raise ValueError(f"files:{self.pattern} matches no .mps, .lp or .qps file (plain or .gz) nor .mat; quote the "
-                             "pattern so that the shell does not expand it, e.g. 'files:data/*.mps.gz'")
+            raise ValueError(f"files:{self.pattern} matches no .mps, .lp or .qps file (plain or .gz) nor .mat; "
+                             "quote the pattern so that the shell does not expand it, e.g. 'files:data/*.mps.gz'")
         cut = int(self.held_out * 2**32)
         test = {p for p in paths if int.from_bytes(hashlib.sha256(p.read_bytes()).digest()[:4], "big") < cut}
         return tuple(p for p in paths if p not in test), tuple(p for p in paths if p in test)

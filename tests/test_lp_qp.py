@@ -296,7 +296,7 @@ def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_
         read_problem(tmp_path / "no_p.mat")
     sio.savemat(tmp_path / "short.mat", {**{k: v for k, v in d.items() if not k.startswith("__")},
                                          "l": d["l"][:2], "m": 2})
-    with pytest.raises(MatFormatError, match=r"short.mat: (m = 2 but the arrays give 3|mismatched sizes: l is 2, not 3)"):
+    with pytest.raises(MatFormatError, match=r"short.mat: m = 2 but the arrays give 3"):
         read_problem(tmp_path / "short.mat")
     sio.savemat(tmp_path / "nan.mat", {**{k: v for k, v in d.items() if not k.startswith("__")},
                                        "q": np.array([[np.nan], [0.0]])})

@@ -58,7 +58,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     into ``QPData``.
 
     Integer columns are kept in ``integrality``; a quadratic objective (QMPS) becomes ``P``.
-    Raises ``FileNotFoundError`` or ``MPSFormatError`` naming the file and HiGHS' complaint.
+    Raises ``FileNotFoundError``, or ``MPSFormatError`` (``mat.MatFormatError`` for a ``.mat``)
+    naming the file and what is wrong.
     """
     import highspy
 
