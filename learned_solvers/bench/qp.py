@@ -210,9 +210,10 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
                                                   polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
     t0 = time.perf_counter()
-    train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=dropped_hint(fam))
+    hint = dropped_hint(fam)
+    train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=hint)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=cfg.progress, hint=dropped_hint(fam))
+                           progress=cfg.progress, hint=hint)
     label_seconds = time.perf_counter() - t0
     if not train or not test:
         raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")

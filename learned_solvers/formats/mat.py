@@ -58,8 +58,9 @@ def read_mat(path: str | os.PathLike[str]) -> QPData:
         raise MatFormatError(f"{p}: P, q, r, A, l, u must be numeric: {exc}") from exc
     n, m = q.size, A.shape[0]
     for key, want in (("n", n), ("m", m)):
-        if key in d and int(np.asarray(d[key]).reshape(-1)[0]) != want:
-            raise MatFormatError(f"{p}: {key} = {int(np.asarray(d[key]).reshape(-1)[0])} but the arrays give {want}")
+        stated = int(np.asarray(d[key]).reshape(-1)[0]) if key in d else want
+        if stated != want:
+            raise MatFormatError(f"{p}: {key} = {stated} but the arrays give {want}")
     sizes = {"P": (P.shape, (n, n)), "A": (A.shape, (m, n)), "l": ((lo.size,), (m,)), "u": ((hi.size,), (m,))}
     wrong = [f"{k} is {'x'.join(map(str, got))}, not {'x'.join(map(str, want))}"
              for k, (got, want) in sizes.items() if got != want]
