@@ -206,16 +206,26 @@ RHS
 """
 
 
-@pytest.mark.parametrize("value", ["1,5", "zz", "2e"])
+@pytest.mark.parametrize("value", ["1,5", "zz", "2e", "nan"])
 def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value):
     """HiGHS reads '1,5' as 1 and 'zz' as 0 without a word; the reader refuses the file and
-    names the line and the field instead of solving another problem."""
+    names the line and the field instead of solving another problem (a NaN coefficient too;
+    HiGHS refuses an infinite one itself)."""
     f = tmp_path / "typo.mps"
     f.write_text(_TINY_MPS.format(a=value, extra=""))
     with pytest.raises(MPSFormatError, match=rf"typo.mps: line 7: '{value}' in COLUMNS is not a number"):
         read_problem(f)
     (tmp_path / "fine.mps").write_text(_TINY_MPS.format(a="1.5", extra=""))
     assert read_problem(tmp_path / "fine.mps").A.toarray().tolist() == [[1.0, 1.5]]
+
+
+def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path):
+    """HiGHS reads a file cut off inside COLUMNS as the model up to there; OR-Tools refuses it,
+    and the error says the file has no ENDATA line."""
+    f = tmp_path / "cut.mps"
+    f.write_text(_TINY_MPS.format(a="1", extra="").split(" y obj")[0] + " y\n")
+    with pytest.raises(MPSFormatError, match="cut.mps: .*no ENDATA line: is it truncated"):
+        read_problem(f)
 
 
 def test_mps_entries_on_undeclared_rows_or_no_variables_are_refused(tmp_path):

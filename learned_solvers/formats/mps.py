@@ -147,10 +147,13 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
     if bad is not None:
         line, token, section = bad
         raise MPSFormatError(f"{p}: line {line}: {token!r} in {section} is not a number "
-                             "(a decimal comma, a letter?); HiGHS' reader would silently take another value")
+                             "(a decimal comma, a letter, nan or inf?); HiGHS' reader would silently take another value")
     if not quadratic:
+        # HiGHS reads a file cut off at a line's end as the model up to there
+        cut = "" if _has_endata(p) else " It has no ENDATA line: is it truncated?"
         raise MPSFormatError(f"{p}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
-                         "reads it; check that every value field is a number and every name is declared")
+                             "reads it; check that every value field is a number and every name is declared."
+                             + cut)
 
 
 def _check_gzip(p: Path) -> None:
@@ -193,19 +196,30 @@ def _first_bad_number(p: Path) -> tuple[int, str, str] | None:
             free, fixed = tok[2:3], (raw[24:36],)
         else:
             continue
-        bad = [v for v in free if not _is_number(v)]
-        fixed_ok = bool(fixed[0].strip()) and all(_is_number(v) for v in fixed if v.strip())
+        finite = section in ("COLUMNS", "QUADOBJ", "QMATRIX")
+        bad = [v for v in free if not _is_number(v, finite=finite)]
+        fixed_ok = bool(fixed[0].strip()) and all(_is_number(v, finite=finite) for v in fixed if v.strip())
         if bad and not fixed_ok:
             return no, bad[0], section
     return None
 
 
-def _is_number(v: str) -> bool:
+def _is_number(v: str, *, finite: bool = False) -> bool:
+    """A number, not NaN; finite: not infinite either (coefficients, where ``inf`` parses as a
+    float but is no value; a bound or right-hand side may be infinite)."""
     try:
-        float(v)
+        x = float(v)
     except ValueError:
         return False
-    return True
+    return bool(np.isfinite(x)) if finite else not np.isnan(x)
+
+
+def _has_endata(p: Path) -> bool:
+    import gzip
+
+    opener = gzip.open if p.suffix.lower() == ".gz" else open
+    with opener(p, "rt", errors="replace") as f:
+        return any(line.strip().upper() == "ENDATA" for line in f)
 
 
 def solution_dict(qp: QPData, x: np.ndarray | None, y: np.ndarray | None, objective: float) -> dict:
