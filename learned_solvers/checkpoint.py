@@ -65,8 +65,13 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
     try:
         state = load_file(str(p))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{p}: not a learned-solvers checkpoint (safetensors read failed: {exc})") from exc
+        raise _unreadable(p, exc) from exc
     return Checkpoint(state=state, meta=meta)
+
+
+def _unreadable(p: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(f"{p}: not a learned-solvers checkpoint, or one damaged or cut short (an interrupted "
+                           f"copy?): safetensors read failed: {exc}. Copy it again, or retrain")
 
 
 def _read_header(p: Path) -> tuple[dict[str, Any], dict[str, list[int]]]:
@@ -80,7 +85,7 @@ def _read_header(p: Path) -> tuple[dict[str, Any], dict[str, list[int]]]:
             raw = (f.metadata() or {}).get("learned_solvers")
             shapes = {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{p}: not a learned-solvers checkpoint (safetensors read failed: {exc})") from exc
+        raise _unreadable(p, exc) from exc
     if raw is None:
         raise CheckpointError(f"{p}: safetensors file without learned-solvers metadata")
     try:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +58,10 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
     bogus.write_bytes(b"\x00" * 64)
     with pytest.raises(CheckpointError, match="not a learned-solvers checkpoint"):
         LearnedWarmStarter.from_checkpoint(bogus)
+    cut = tmp_path / "cut.safetensors"  # an interrupted copy: the header is whole, the weights are not
+    cut.write_bytes(Path(path).read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="cut.safetensors: .*damaged or cut short"):
+        LearnedWarmStarter.from_checkpoint(cut)
     old = tmp_path / "old.safetensors"
     save_checkpoint(old, starter.model.state_dict(), {"kind": "qp-implicit-gnn", "family": fam.spec()})
     import json as _json
