@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -303,30 +304,16 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     # there is one, so that a loaded checkpoint has the baseline too); on the training mesh only
     near_bank = (starter.anchors if starter.anchors is not None
                  else MeshAnchorBank.build(train_pdes, train_sols, starter.norm) if train_pdes else None)
-    rows = []
+    rows, failed = [], []
     for inst, pde, sol in tqdm(list(zip(test_insts, test_pdes, test_sols)), desc="bench", disable=not progress):
-        # each timed start is the fastest of three runs, as in the LP/QP bench: the iterations
-        # are the same every time, millisecond timings on a shared machine are not
-        cold, cold_total = fastest(lambda: _cold_run(test_fam, inst, backend))
-        (guess, secs, warm), warm_total = fastest(lambda: _warm_run(starter, test_fam, inst, backend, k))
-        near_sol = near_bank.nearest(pde) if near_bank is not None else None
-        near = _solve(test_fam, inst, backend, near_sol) if near_sol is not None else None
-        oracle = _solve(test_fam, inst, backend, sol)
-        rows.append({"name": inst.name, "cold_iterations": cold.iterations, "cold_seconds": cold.seconds,
-                     "warm_iterations": warm.iterations, "warm_seconds": warm.seconds, "inference_seconds": secs,
-                     "cold_assembly_seconds": cold.extra["assembly_seconds"],
-                     "extraction_seconds": warm.extra["extraction_seconds"],
-                     "cold_total_seconds": cold_total, "warm_total_seconds": warm_total,
-                     "nearest_iterations": near.iterations if near else None,
-                     "oracle_iterations": oracle.iterations,
-                     "cold_status": cold.status, "warm_status": warm.status,
-                     # where the cold solve fails (Newton at high Re), the warm answer is checked
-                     # against the reference solution instead
-                     "same_answer": bool(backend.same_answer(warm, cold) if cold.status == "optimal" else
-                                         warm.status == "optimal" and backend.same_answer(warm, _ref_result(sol))),
-                     "re": getattr(inst, "re", None),
-                     "fallback": warm.extra.get("fallback") or (None if guess is not None else "cold guess"),
-                     "prediction_rel_l2": float(relative_errors([guess], [sol])[0]) if guess is not None else None})
+        try:
+            rows.append(_bench_one(starter, test_fam, inst, pde, sol, backend, k, near_bank))
+        except Exception as exc:  # one bad instance must not lose the others
+            failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}",
+                           "trace": traceback.format_exc(limit=3)})
+    if not rows:
+        raise RuntimeError(f"bench: every one of the {len(failed)} held-out instances failed; the first: "
+                           f"{failed[0]['error']}")
     med = lambda key: float(np.median([r[key] for r in rows if r[key] is not None]))  # noqa: E731
     ratio = lambda key: float(np.median([r[key] / max(r["cold_iterations"], 1) for r in rows]))  # noqa: E731
     has_near = all(r["nearest_iterations"] is not None for r in rows)
@@ -334,7 +321,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         "family": test_fam.spec(), "train_family": fam.spec(), "solver": cfg.solver,
         "solver_options": {"ksp_type": cfg.ksp_type, "pc_type": cfg.pc, "rtol": cfg.rtol} if cfg.solver == "ksp"
         else {"snes_type": "newtonls", "rtol": cfg.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
-        "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows), "k": k,
+        "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
         "cold": {"iterations_median": med("cold_iterations"), "seconds_median": med("cold_seconds"),
                  "assembly_seconds_median": med("cold_assembly_seconds"),
                  "total_seconds_median": med("cold_total_seconds")},
@@ -348,7 +335,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         # the user's calls: (extraction + inference + solve) / (assembly + solve)
         "time_ratio": float(np.median([r["warm_total_seconds"] / r["cold_total_seconds"] for r in rows])),
         "nearest_iteration_ratio": ratio("nearest_iterations") if has_near else None,
-        "same_answer": float(np.mean([r["same_answer"] for r in rows])),
+        "same_answer": float(sum(r["same_answer"] for r in rows) / (len(rows) + len(failed))),
+        "n_failed": len(failed), "failed": failed,
         "cold_converged": int(sum(r["cold_status"] == "optimal" for r in rows)),
         "warm_converged": int(sum(r["warm_status"] == "optimal" for r in rows)),
         "warm_converged_without_fallback": int(sum(r["warm_status"] == "optimal" and not r["fallback"] for r in rows)),
@@ -364,6 +352,33 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
                                   "warm_converged_without_fallback": int(sum(
                                       r["warm_status"] == "optimal" and not r["fallback"] for r in top))}
     return rep
+
+
+def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, pde: Any, sol: np.ndarray, backend: Any, k: int,
+               near_bank: MeshAnchorBank | None) -> dict[str, Any]:
+    """Every start on one held-out instance. Each timed start is the fastest of three runs, as in
+    the LP/QP bench: the iterations are the same every time, millisecond timings on a shared
+    machine are not."""
+    cold, cold_total = fastest(lambda: _cold_run(fam, inst, backend))
+    (guess, secs, warm), warm_total = fastest(lambda: _warm_run(starter, fam, inst, backend, k))
+    near_sol = near_bank.nearest(pde) if near_bank is not None else None
+    near = _solve(fam, inst, backend, near_sol) if near_sol is not None else None
+    oracle = _solve(fam, inst, backend, sol)
+    return {"name": inst.name, "cold_iterations": cold.iterations, "cold_seconds": cold.seconds,
+            "warm_iterations": warm.iterations, "warm_seconds": warm.seconds, "inference_seconds": secs,
+            "cold_assembly_seconds": cold.extra["assembly_seconds"],
+            "extraction_seconds": warm.extra["extraction_seconds"],
+            "cold_total_seconds": cold_total, "warm_total_seconds": warm_total,
+            "nearest_iterations": near.iterations if near else None,
+            "oracle_iterations": oracle.iterations,
+            "cold_status": cold.status, "warm_status": warm.status,
+            # where the cold solve fails (Newton at high Re), the warm answer is checked against
+            # the reference solution instead
+            "same_answer": bool(backend.same_answer(warm, cold) if cold.status == "optimal" else
+                                warm.status == "optimal" and backend.same_answer(warm, _ref_result(sol))),
+            "re": getattr(inst, "re", None),
+            "fallback": warm.extra.get("fallback") or (None if guess is not None else "cold guess"),
+            "prediction_rel_l2": float(relative_errors([guess], [sol])[0]) if guess is not None else None}
 
 
 def _ref_result(sol: np.ndarray):
@@ -394,6 +409,10 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"prediction relative L2 error (median) {f(rep['prediction_rel_l2_median'], '.3e')}; "
              f"converged cold {rep['cold_converged']}/{rep['n_test']}, warm {rep['warm_converged']}/{rep['n_test']} "
              f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)"]
+    if rep.get("n_failed"):
+        lines.append(f"failed {rep['n_failed']} of {rep['n_test']} held-out instances (counted as "
+                     "not the same answer; the figures above are of the others): "
+                     + "; ".join(f"{f['name']}: {f['error']}" for f in rep["failed"][:3]))
     if "top_re_quartile" in rep:
         t = rep["top_re_quartile"]
         lines.append(f"top Reynolds quartile (Re >= {t['re_from']:.0f}, {t['n']} instances): converged cold "
