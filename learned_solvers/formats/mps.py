@@ -146,8 +146,8 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
     bad = _first_bad_number(p)
     if bad is not None:
         line, token, section = bad
-        raise MPSFormatError(f"{p}: line {line}: {token!r} in {section} is not a number "
-                             "(a decimal comma, a letter, nan or inf?); HiGHS' reader would silently take another value")
+        raise MPSFormatError(f"{p}: line {line}: {token!r} in {section} is not a number (a decimal comma, a "
+                             "letter, nan or inf?); HiGHS' reader would silently take another value")
     if not quadratic:
         # HiGHS reads a file cut off at a line's end as the model up to there
         cut = "" if _has_endata(p) else " It has no ENDATA line: is it truncated?"
