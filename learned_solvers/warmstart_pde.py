@@ -30,7 +30,12 @@ from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImpl
 from .options import IterationsOption, check_device, check_k, check_precision
 from .warmstart import OutOfFamilyWarning
 
-__all__ = ["LearnedPDEStarter"]
+__all__ = ["LearnedPDEStarter", "THREADS_FROM"]
+
+# inference on one instance of fewer dofs runs on one thread: there thread start-up costs more than
+# it saves (nonlinear-poisson 32x32, 1,089 dofs); from a few thousand dofs (darcy 64x64, 4,225)
+# torch's threads pay, and more so on larger meshes (the darcy 256x256 bench row)
+THREADS_FROM = 2_000
 
 
 class LearnedPDEStarter:
@@ -99,7 +104,8 @@ class LearnedPDEStarter:
             raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. To fix: {todo}.")
 
     def guess(self, pde: PDEData, *, k: int | None = None, safeguard: bool = True,
-              residual: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray | None, float]:
+              residual: Callable[[np.ndarray], np.ndarray] | None = None,
+              threads: int | None = None) -> tuple[np.ndarray | None, float]:
         """(guess (n,) or None, inference seconds): None for fields outside the training family
         (``FamilyNorm.outside``) or a non-finite prediction, with a warning (``last_fallback``).
 
@@ -111,9 +117,14 @@ class LearnedPDEStarter:
         without an anchor, or for a plain callable F without ``jacobian``, J is that of ``pde``,
         taken at the cold guess (a coarser estimate). One sparse LU per call and one F per
         iterate, all timed as inference; with k = 1 there is nothing to choose, so no merit is
-        built."""
+        built.
+
+        threads: torch's CPU threads for this call (default: one below ``THREADS_FROM`` dofs,
+        else torch's own setting, ``torch.set_num_threads``)."""
         self.check(pde)
         k = check_k(k) if k is not None else self.k
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         t0 = time.perf_counter()
         self.last_fallback = None
         self.last_anchor = "none"
@@ -123,8 +134,8 @@ class LearnedPDEStarter:
                           OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # one small instance: thread start-up costs more than it saves
+        kept_threads = torch.get_num_threads()
+        torch.set_num_threads(threads or (1 if pde.n < THREADS_FROM else kept_threads))
         try:
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
             self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
@@ -134,7 +145,7 @@ class LearnedPDEStarter:
             u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor], safeguard=safeguard,
                                    merit=merit)[0]
         finally:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(kept_threads)
         secs = time.perf_counter() - t0
         if not np.isfinite(u).all():
             warnings.warn(f"{pde.name}: the model predicted NaN or inf; solving from the cold guess",
@@ -185,7 +196,9 @@ class LearnedPDEStarter:
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
         pde = to_pde(problem, fields=fields, quasilinear=self.model.cfg.quasilinear)
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
-        guess, secs = self.guess(pde, k=k, residual=residual) if comm.rank == 0 else (None, 0.0)
+        # under MPI the other ranks wait in the broadcast, on cores more threads would share
+        one = 1 if comm.size > 1 else None
+        guess, secs = self.guess(pde, k=k, residual=residual, threads=one) if comm.rank == 0 else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)
         h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
         local = _scatter(problem, guess) if ok else None
