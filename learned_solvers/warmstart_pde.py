@@ -26,16 +26,11 @@ import torch
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
+from .models.mesh_gnn import THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
 from .options import IterationsOption, check_device, check_k, check_precision
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
-
-# inference on one instance of fewer dofs runs on one thread: there thread start-up costs more than
-# it saves (nonlinear-poisson 32x32, 1,089 dofs); from a few thousand dofs (darcy 64x64, 4,225)
-# torch's threads pay, and more so on larger meshes (the darcy 256x256 bench row)
-THREADS_FROM = 2_000
 
 
 class LearnedPDEStarter:

@@ -46,7 +46,13 @@ from ..canonical.pde import PDEData, cell_mean_coefficient, row_sums
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
 __all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "is_symmetric",
-           "residual_hat"]
+           "residual_hat", "THREADS_FROM"]
+
+
+# a graph of fewer nodes runs on one thread: there thread start-up costs more than it saves
+# (nonlinear-poisson 32x32, 1,089 dofs, one instance); from a few thousand nodes torch's threads
+# pay (darcy 64x64, 4,225 dofs; a training batch of 8 instances of either)
+THREADS_FROM = 2_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -568,6 +574,16 @@ def _ql_jvp(g: MeshGraph, u: Tensor, vs: list[Tensor]) -> list[Tensor]:
     return out
 
 
+def _solve_each(a: Tensor, b: Tensor) -> Tensor:
+    """``torch.linalg.solve`` of a batch (B, n, n) x (B, n, 1), one system at a time on a CPU
+    with several threads: there torch's batched LU (MKL's getrf) returned zero pivots for a batch
+    of 8 coarse Newton systems of nonlinear-poisson 128x128 (torch 2.14, two threads; the solve
+    then failed), while each system alone, or the batch on one thread, factors correctly."""
+    if a.shape[0] == 1 or a.device.type != "cpu" or torch.get_num_threads() == 1:
+        return torch.linalg.solve(a, b)
+    return torch.stack([torch.linalg.solve(a[i], b[i]) for i in range(a.shape[0])])
+
+
 def _gauss_newton_step(g: MeshGraph, u: Tensor, r: Tensor, d: Tensor, p: Tensor, owner: Tensor) -> Tensor:
     """The step (N,) in span{d, p, r} that minimises the linearised scaled residual
     ``|r - D^-1 J s|`` per instance (r = residual_hat at u): for a nonlinear problem what the
@@ -581,7 +597,7 @@ def _gauss_newton_step(g: MeshGraph, u: Tensor, r: Tensor, d: Tensor, p: Tensor,
     # p is zero at the first step, or parallel to another direction: a relative shift of the
     # diagonal at the dtype's resolution keeps the solve regular and leaves such a direction out
     shift = 100 * torch.finfo(r.dtype).eps * gram.diagonal(dim1=-2, dim2=-1).amax(-1).clamp_min(1e-300)
-    coef = torch.linalg.solve(gram + shift[:, None, None] * torch.eye(3, dtype=r.dtype, device=r.device), rhs)
+    coef = _solve_each(gram + shift[:, None, None] * torch.eye(3, dtype=r.dtype, device=r.device), rhs)
     return sum(take(coef[:, i, 0], owner) * v for i, v in enumerate(dirs))
 
 
@@ -608,7 +624,7 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
             + take(gpu.reshape(-1), g.ql_pair_a) * take(dkp.reshape(-1), g.ql_pair_b))
     a = torch.zeros(nb * nc * nc, dtype=u.dtype, device=u.device).index_add(0, g.ql_pair_index, vals).view(nb, nc, nc)
     rc = spmm((g.ql_P[1], g.ql_P[0]), (ku - g.ql_src) * g.ql_free).view(nb, nc, 1)
-    c = torch.linalg.solve(a, -rc).reshape(-1)
+    c = _solve_each(a, -rc).reshape(-1)
     return u + spmm(g.ql_P, c) / g.u_scale
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..canonical.pde import PDEData
-from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
+from ..models.mesh_gnn import (THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
                                build_mesh_graph, is_symmetric, residual_hat)
 from ..options import check_device
 from .loop import fit
@@ -158,9 +158,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
 
     train_b, val_b = batches(tr_i, True), batches(val_i, False)
     threads = torch.get_num_threads()
-    if dev.type == "cpu":
-        # graphs of a few thousand dofs: extra threads spin more than they compute
-        torch.set_num_threads(1)
+    if dev.type == "cpu" and config.batch * max(p.n for p in pdes) < THREADS_FROM:
+        torch.set_num_threads(1)  # a small batch's graph: extra threads spin more than they compute
     try:
         res = _fit(model, norm, train_b, val_b, config, rng, progress)
         res.anchors = bank
