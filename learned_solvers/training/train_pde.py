@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ..canonical.pde import PDEData
-from ..models.mesh_gnn import (THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph, MeshImplicitModel,
-                               build_mesh_graph, is_symmetric, residual_hat)
+from ..models.mesh_gnn import (THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
+                               MeshImplicitModel, build_mesh_graph, is_symmetric, residual_hat)
 from ..options import check_device
 from .loop import fit
 
