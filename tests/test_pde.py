@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("dolfinx_solver")
 
@@ -183,6 +184,13 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
     a, _ = st.guess(pde)
     b, _ = st2.guess(pde)
     assert np.allclose(a, b)
+    # torch's threads are the caller's to choose (by default one below THREADS_FROM dofs); the
+    # guess is the same up to the order of float32 sums, and the caller's setting is restored
+    before = torch.get_num_threads()
+    c, _ = st2.guess(pde, threads=2)
+    assert np.allclose(b, c, rtol=1e-5, atol=1e-7) and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        st2.guess(pde, threads=0)
     assert repr(st2).startswith(f"LearnedPDEStarter(family={fam.family_key()!r}, k=") and "fields=['a']" in repr(st2)
     with pytest.raises(CheckpointError, match="family"):
         LearnedPDEStarter.from_checkpoint(path, family="nonlinear-poisson:modes=3,amplitude=150.0")
