@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._threads import torch_threads
 from .backends import Backend, SolveResult, WarmStart
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
@@ -150,15 +151,10 @@ class LearnedWarmStarter:
                 raise ValueError(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training instance "
                                  f"of this size ({qp.n} variables x {qp.m} constraints): use k >= 1")
             return np.array(anchor[0], dtype=float), np.array(anchor[1], dtype=float)
-        threads = torch.get_num_threads()
         # one instance is a handful of small products: a thread pool costs more than it gives
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                (x, y), = self._net.predict([qp], k=k, device=self.device, safeguard=safeguard,
-                                             anchors=[anchor] if anchor is not None else None)
-        finally:
-            torch.set_num_threads(threads)
+        with torch_threads(1), torch.inference_mode():
+            (x, y), = self._net.predict([qp], k=k, device=self.device, safeguard=safeguard,
+                                         anchors=[anchor] if anchor is not None else None)
         return x, y
 
     def warm_start(self, qp: QPData, *, k: int | None = None, safeguard: bool = True

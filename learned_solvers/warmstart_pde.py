@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._threads import torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -129,9 +130,7 @@ class LearnedPDEStarter:
                           OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
-        kept_threads = torch.get_num_threads()
-        torch.set_num_threads(threads or (1 if pde.n < THREADS_FROM else kept_threads))
-        try:
+        with torch_threads(threads or (1 if pde.n < THREADS_FROM else None)):
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
             self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
             merit = (self._newton_merit(pde, residual, anchor)
@@ -139,8 +138,6 @@ class LearnedPDEStarter:
                      else None)
             u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor], safeguard=safeguard,
                                    merit=merit)[0]
-        finally:
-            torch.set_num_threads(kept_threads)
         secs = time.perf_counter() - t0
         if not np.isfinite(u).all():
             warnings.warn(f"{pde.name}: the model predicted NaN or inf; solving from the cold guess",

@@ -143,14 +143,15 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
 
         if model_builder_helper.ModelBuilderHelper().import_from_mps_file(str(p)):
             return
-    bad = _first_bad_number(p)
+    lines = _lines(p)
+    bad = _first_bad_number(lines)
     if bad is not None:
         line, token, section = bad
         raise MPSFormatError(f"{p}: line {line}: {token!r} in {section} is not a number (a decimal comma, a "
                              "letter, nan or inf?); HiGHS' reader would silently take another value")
     if not quadratic:
         # HiGHS reads a file cut off at a line's end as the model up to there
-        cut = "" if _has_endata(p) else " It has no ENDATA line: is it truncated?"
+        cut = "" if any(ln.strip().upper() == "ENDATA" for ln in lines) else " It has no ENDATA line: is it truncated?"
         raise MPSFormatError(f"{p}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
                              "reads it; check that every value field is a number and every name is declared."
                              + cut)
@@ -169,15 +170,19 @@ def _check_gzip(p: Path) -> None:
         raise MPSFormatError(f"{p}: the gzip stream is truncated or corrupt ({exc})") from exc
 
 
-def _first_bad_number(p: Path) -> tuple[int, str, str] | None:
+def _lines(p: Path) -> list[str]:
+    """The file's text lines, plain or gzipped (a whole stream: ``_check_gzip``)."""
+    import gzip
+
+    opener = gzip.open if p.suffix.lower() == ".gz" else open
+    with opener(p, "rt", errors="replace") as f:
+        return f.readlines()
+
+
+def _first_bad_number(lines: list[str]) -> tuple[int, str, str] | None:
     """(line, token, section) of the first value field that does not parse as a number, or
     None. A line passes if its value fields parse in either layout: split on whitespace (free
     MPS), or at fixed MPS's columns 25-36 and 50-61 (names there may hold blanks)."""
-    import gzip
-
-    opener = gzip.open if p.suffix.lower() == ".gz" else open  # a whole stream: ``_check_gzip``
-    with opener(p, "rt", errors="replace") as f:
-        lines = f.readlines()
     section = ""
     for no, raw in enumerate(lines, 1):
         if not raw.strip() or raw.startswith(("*", "$")):
@@ -213,13 +218,6 @@ def _is_number(v: str, *, finite: bool = False) -> bool:
         return False
     return bool(np.isfinite(x)) if finite else not np.isnan(x)
 
-
-def _has_endata(p: Path) -> bool:
-    import gzip
-
-    opener = gzip.open if p.suffix.lower() == ".gz" else open
-    with opener(p, "rt", errors="replace") as f:
-        return any(line.strip().upper() == "ENDATA" for line in f)
 
 
 def solution_dict(qp: QPData, x: np.ndarray | None, y: np.ndarray | None, objective: float) -> dict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .._threads import torch_threads
 from ..canonical.pde import PDEData
 from ..models.mesh_gnn import (THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
                                MeshImplicitModel, build_mesh_graph, is_symmetric, residual_hat)
@@ -157,16 +158,13 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
         return out
 
     train_b, val_b = batches(tr_i, True), batches(val_i, False)
-    threads = torch.get_num_threads()
-    if dev.type == "cpu" and config.batch * max(p.n for p in pdes) < THREADS_FROM:
-        torch.set_num_threads(1)  # a small batch's graph: extra threads spin more than they compute
-    try:
+    # a small batch's graph: extra threads spin more than they compute
+    small = dev.type == "cpu" and config.batch * max(p.n for p in pdes) < THREADS_FROM
+    with torch_threads(1 if small else None):
         res = _fit(model, norm, train_b, val_b, config, rng, progress)
-        res.anchors = bank
-        res.val_indices = [int(i) for i in val_i]
-        return res
-    finally:
-        torch.set_num_threads(threads)
+    res.anchors = bank
+    res.val_indices = [int(i) for i in val_i]
+    return res
 
 
 def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list, config: PDETrainConfig,
