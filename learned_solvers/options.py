@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["check_device", "check_k", "check_precision", "PRECISIONS", "IterationsOption"]
+__all__ = ["check_device", "check_k", "check_precision", "check_threads", "PRECISIONS", "IterationsOption"]
 
 # precisions of PDE inference (LearnedPDEStarter), by torch dtype name
 PRECISIONS = ("float32", "float64")
@@ -50,6 +50,14 @@ def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int 
         raise ValueError(f"{what} must be a positive integer (model iterations){zero} or None for the "
                          f"checkpoint's automatic k, got {k!r}")
     return n
+
+
+def check_threads(threads: int | None) -> int | None:
+    """torch's CPU threads for one inference call: a positive integer, or None for the
+    starter's size rule."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return threads
 
 
 class IterationsOption:

@@ -22,8 +22,8 @@ from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
-from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
-from .options import IterationsOption, check_device, check_k
+from .models.qp_gnn import THREADS_FROM, QPGNNConfig, QPImplicitModel, instance_scales
+from .options import IterationsOption, check_device, check_k, check_threads
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning"]
 
@@ -140,10 +140,13 @@ class LearnedWarmStarter:
         return bool(np.all(s >= lo / 10) and np.all(s <= hi * 10))
 
     def iterate(self, qp: QPData, *, k: int, safeguard: bool = True,
-                anchor: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                anchor: tuple[np.ndarray, np.ndarray] | None = None,
+                threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's unpolished (x (n,), y (m,)) for ``qp`` after ``k`` iterations: with
         ``safeguard``, the iterate of least relative KKT residual among the first k. k = 0:
-        the anchor itself, no network."""
+        the anchor itself, no network. threads: torch's CPU threads for the call (default: one
+        below ``THREADS_FROM`` graph nodes, n + m, else torch's own setting)."""
+        check_threads(threads)
         if anchor is None and self.anchors is not None:
             anchor = self.anchors.anchor(qp)
         if k == 0:
@@ -151,20 +154,20 @@ class LearnedWarmStarter:
                 raise ValueError(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training instance "
                                  f"of this size ({qp.n} variables x {qp.m} constraints): use k >= 1")
             return np.array(anchor[0], dtype=float), np.array(anchor[1], dtype=float)
-        # one instance is a handful of small products: a thread pool costs more than it gives
-        with torch_threads(1), torch.inference_mode():
+        with torch_threads(threads or (1 if qp.n + qp.m < THREADS_FROM else None)), torch.inference_mode():
             (x, y), = self._net.predict([qp], k=k, device=self.device, safeguard=safeguard,
                                          anchors=[anchor] if anchor is not None else None)
         return x, y
 
-    def warm_start(self, qp: QPData, *, k: int | None = None, safeguard: bool = True
+    def warm_start(self, qp: QPData, *, k: int | None = None, safeguard: bool = True, threads: int | None = None
                    ) -> tuple[WarmStart | None, WarmStartInfo]:
-        """Predict (and polish) a start for ``qp``; ``None`` means: solve cold. ``safeguard``:
-        see ``iterate``."""
+        """Predict (and polish) a start for ``qp``; ``None`` means: solve cold. ``safeguard``,
+        ``threads``: see ``iterate``."""
         if not isinstance(qp, QPData):
             raise TypeError(f"expected a QPData, got {type(qp).__name__}: make one with learned_solvers.formats "
                             "(mps.read_problem(path), cvxpy.from_cvxpy(problem), scip.from_scip(model))")
         k = check_k(k, allow_zero=True)
+        check_threads(threads)
         automatic = k is None and self.k is None
         k = k if k is not None else self.k if self.k is not None else self.default_k
         t0 = time.perf_counter()
@@ -185,7 +188,7 @@ class LearnedWarmStarter:
                               OutOfFamilyWarning, stacklevel=2)
                 return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="no training instance of this size")
             k = int(self.meta.get("best_network_k", self.model.cfg.train_k))
-        x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor)
+        x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor, threads=threads)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",
                           OutOfFamilyWarning, stacklevel=2)

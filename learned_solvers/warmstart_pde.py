@@ -28,7 +28,7 @@ from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .models.mesh_gnn import THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
-from .options import IterationsOption, check_device, check_k, check_precision
+from .options import IterationsOption, check_device, check_k, check_precision, check_threads
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
@@ -119,8 +119,7 @@ class LearnedPDEStarter:
         else torch's own setting, ``torch.set_num_threads``)."""
         self.check(pde)
         k = check_k(k) if k is not None else self.k
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+        check_threads(threads)
         t0 = time.perf_counter()
         self.last_fallback = None
         self.last_anchor = "none"

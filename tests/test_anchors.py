@@ -67,6 +67,15 @@ def test_no_anchor_trains_and_runs_without_a_bank(mpc_data):
     assert starter.anchors is None
     x, y = starter.iterate(test[0].qp, k=2)
     assert x.shape == (test[0].qp.n,) and np.isfinite(x).all() and np.isfinite(y).all()
+    # torch's threads are the caller's to choose (by default one below THREADS_FROM graph nodes):
+    # the same iterate up to the order of float32 sums, and the caller's setting restored
+    before = torch.get_num_threads()
+    x2, y2 = starter.iterate(test[0].qp, k=2, threads=2)
+    np.testing.assert_allclose(x2, x, rtol=1e-5, atol=1e-6)
+    assert torch.get_num_threads() == before
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            starter.warm_start(test[0].qp, threads=bad)
 
 
 def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_data, tmp_path):
