@@ -8,7 +8,14 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["torch_threads"]
+__all__ = ["torch_threads", "THREADS_FROM"]
+
+# one inference call (or a PDE training batch) on a graph of fewer nodes runs on one thread,
+# where thread start-up costs more than it saves; from a few thousand nodes torch's threads pay.
+# Mesh graphs: nonlinear-poisson 32x32 (1,089 dofs) against darcy 64x64 (4,225); LP/QP graphs
+# (variables + constraints), on two cores: two threads no faster or slower at 600-1,500 nodes
+# (random-lp 200x400 and 500x1000, QSCSD6), faster from about 3,000
+THREADS_FROM = 2_000
 
 
 @contextmanager

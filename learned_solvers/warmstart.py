@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._threads import torch_threads
 from .backends import Backend, SolveResult, WarmStart
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
-from .models.qp_gnn import THREADS_FROM, QPGNNConfig, QPImplicitModel, instance_scales
+from ._threads import THREADS_FROM, torch_threads
+from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_threads
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning"]

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._threads import torch_threads
+from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .models.mesh_gnn import THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
+from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
 from .options import IterationsOption, check_device, check_k, check_precision, check_threads
 from .warmstart import OutOfFamilyWarning
 

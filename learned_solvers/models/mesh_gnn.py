@@ -46,13 +46,9 @@ from ..canonical.pde import PDEData, cell_mean_coefficient, row_sums
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
 __all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "is_symmetric",
-           "residual_hat", "THREADS_FROM"]
+           "residual_hat"]
 
 
-# a graph of fewer nodes runs on one thread: there thread start-up costs more than it saves
-# (nonlinear-poisson 32x32, 1,089 dofs, one instance); from a few thousand nodes torch's threads
-# pay (darcy 64x64, 4,225 dofs; a training batch of 8 instances of either)
-THREADS_FROM = 2_000
 
 
 @dataclass(frozen=True, kw_only=True)

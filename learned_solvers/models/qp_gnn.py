@@ -24,7 +24,7 @@ from torch.nn.utils import parametrize
 
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
-__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "QPExplicitModel", "build_graph", "kkt_merit", "THREADS_FROM"]
+__all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "QPExplicitModel", "build_graph", "kkt_merit"]
 
 _CLIP = 1e3
 
@@ -122,12 +122,6 @@ SPARSE_FILL = 0.01
 
 
 ANCHOR_RMS = 10.0
-
-# one instance's inference on a graph of fewer nodes (variables + constraints) runs on one
-# thread, where thread start-up costs more than it saves: on two cores two threads were a little
-# slower at 600 nodes (random-lp 200x400), faster from about 1,000, and nearly twice as fast at
-# 60,000
-THREADS_FROM = 1_000
 
 
 def _anchor_factor(v: np.ndarray, scale: float) -> float:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .._threads import torch_threads
+from .._threads import THREADS_FROM, torch_threads
 from ..canonical.pde import PDEData
-from ..models.mesh_gnn import (THREADS_FROM, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
+from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
                                MeshImplicitModel, build_mesh_graph, is_symmetric, residual_hat)
 from ..options import check_device
 from .loop import fit
