@@ -77,7 +77,8 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
         history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
         if v < best:
             best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
-        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{v:.3e}")
+        # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
+        bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}"})
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
