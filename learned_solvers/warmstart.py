@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._threads import THREADS_FROM, torch_threads
 from .backends import Backend, SolveResult, WarmStart
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
-from ._threads import THREADS_FROM, torch_threads
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_threads
 

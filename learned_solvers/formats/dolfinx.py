@@ -151,7 +151,7 @@ def _bcs(problem: Any) -> list[Any]:
 
 def _gather_parts(comm, local: Any) -> list | None:
     """Every rank's ``local``, in rank order, on rank 0 (``None`` elsewhere). On one rank the
-    object itself: mpi4py's gather pickles it, which cost 25-30 ms of a 256x256 extraction."""
+    object itself: mpi4py's gather pickles it, tens of milliseconds on a 256x256 mesh."""
     return [local] if comm.size == 1 else comm.gather(local, root=0)
 
 

@@ -49,8 +49,6 @@ __all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "bui
            "residual_hat"]
 
 
-
-
 @dataclass(frozen=True, kw_only=True)
 class MeshGNNConfig:
     """width: state size H; grid: coarse bins per dimension; damping: mixing of old and new
