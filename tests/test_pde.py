@@ -440,6 +440,34 @@ def test_extraction_reuses_the_dof_layout_until_the_mesh_moves():
     assert np.allclose(moved.quasilinear.grad.toarray()[0::2], 0.5 * first.quasilinear.grad.toarray()[0::2])
 
 
+def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
+    """Two uncoupled Poisson problems as one vector P1 space, loads +1 and -1: the coarse
+    functions act per component, so the one Galerkin correction of a zero guess already removes
+    most of the error. Shared by u_x and u_y, they would see P^T b = 0 and change nothing."""
+    import scipy.sparse.linalg as spla
+
+    from learned_solvers.models.mesh_gnn import FamilyNorm, MeshGNNConfig, MeshImplicitModel, build_mesh_graph
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (2,)))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    load = dolfinx.fem.Constant(msh, np.array([1.0, -1.0]))
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    bc = dolfinx.fem.dirichletbc(np.zeros(2), dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, ufl.inner(load, v) * ufl.dx,
+                                           bcs=[bc], petsc_options_prefix="t_vec_coarse_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    pde = to_pde(prob)
+    assert pde.field_names == ("component_0", "component_1")
+    exact = spla.spsolve(pde.operator.tocsc(), pde.rhs)
+    norm = FamilyNorm(u_scale=1.0, field_mean=[0.5, 0.5], field_std=[0.5, 0.5], bbox=[[0.0, 0.0], [1.0, 1.0]])
+    g = build_mesh_graph([pde], norm, grid=16, dtype=torch.float64, coarse_correction=True, for_training=False)
+    assert g.nc == 2 * 4 ** 2 and g.P[0].shape == (pde.n, g.nc)  # 4x4 coarse functions, once per component
+    model = MeshImplicitModel(MeshGNNConfig(n_fields=2, coarse_correction=True, solution_state=True)).double()
+    corrected = model.block._coarse(g, torch.zeros(pde.n, dtype=torch.float64)).numpy()
+    assert np.linalg.norm(corrected - exact) < 0.5 * np.linalg.norm(exact)
+
+
 def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
     import scipy.sparse as sp
 

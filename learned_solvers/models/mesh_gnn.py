@@ -255,7 +255,7 @@ class _MeshPart:
     sorted sparsity pattern (row of each nonzero) and W's part of it (``w_sel``: off the
     diagonal and off Dirichlet rows; ``w_indptr``, ``w_indices``), the dofs' unit-box
     coordinates x01 (n, d), the pooling weights (grid^d, n) and the masked coarse interpolation
-    (n, cgrid^d); for a batch of one, the torch tensors made from them."""
+    (n, c * cgrid^d) for c components; for a batch of one, the torch tensors made from them."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -312,7 +312,7 @@ def _make_part(p: PDEData, a: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, gri
     interp = _bilinear(x01, grid)
     pm = None
     if coarse:
-        ci = interp if cgrid == grid else _bilinear(x01, cgrid)
+        ci = _per_component(interp if cgrid == grid else _bilinear(x01, cgrid), p)
         pm = (sp.diags((~p.dirichlet).astype(float)) @ ci.T).tocsr()  # corrections leave Dirichlet dofs alone
     w_sel = (a.indices != rows) & ~p.dirichlet[rows]
     w_indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[w_sel], minlength=p.n))]).astype(a.indptr.dtype)
@@ -341,7 +341,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     araws, braws, ps, acs, anc, parts, rscales = [], [], [], [], [], [], []
     symmetric = True
     # the coarse space must be coarser than the mesh, or its operator is singular
-    cgrid = max(2, min(grid, int(np.sqrt(min(p.n for p in pdes)) / 4)))
+    cgrid = max(2, min(grid, int(np.sqrt(min(p.n // _n_components(p) for p in pdes)) / 4)))
     lo, hi = np.asarray(norm.bbox[0]), np.asarray(norm.bbox[1])
     gdim = len(lo)
     nb = grid ** gdim
@@ -381,7 +381,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
             rscales.append(sa / d)
             ps.append(pm)
             acs.append(0.5 * (ac + ac.T))
-    nc = cgrid ** gdim if coarse_correction else 0
+    nc = _n_components(pdes[0]) * cgrid ** gdim if coarse_correction else 0
     tr = for_training
     # one instance (inference): the pattern's indices and the mesh-only tensors come from its part
     single = parts[0].torch_parts if len(pdes) == 1 and cache is not None else None
@@ -721,6 +721,24 @@ def _bilinear(x01: np.ndarray, grid: int) -> sp.csr_matrix:
         cols.append(np.arange(n))
         vals.append(w)
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(grid ** d, n))
+
+
+def _n_components(pde: PDEData) -> int:
+    """How many components the dofs carry: 1 on scalar spaces, ``to_pde``'s component fields on
+    vector and mixed ones."""
+    return max(1, sum(name.startswith("component_") for name in pde.field_names))
+
+
+def _per_component(ci: sp.csr_matrix, pde: PDEData) -> sp.csr_matrix:
+    """(c * nc, n) the coarse functions (nc, n) once per component: on a vector or mixed space a
+    coarse function moves one component (u_x, u_y or p), as its fine dofs do; shared, it would
+    move them all together and miss every mode in which they differ (bending, shear)."""
+    c = _n_components(pde)
+    if c == 1:
+        return ci
+    comp = dof_keys(pde)[:, -1].astype(np.int64)
+    m = ci.tocoo()
+    return sp.csr_matrix((m.data, (m.row + comp[m.col] * ci.shape[0], m.col)), shape=(c * ci.shape[0], ci.shape[1]))
 
 
 def dof_keys(pde: PDEData) -> np.ndarray:
