@@ -25,7 +25,7 @@ import torch
 
 from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
-from .canonical.pde import PDEData, space_mismatch
+from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
 from .options import IterationsOption, check_device, check_k, check_precision, check_threads
@@ -93,7 +93,7 @@ class LearnedPDEStarter:
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)
         if why:
-            trained = self.signature.get("field_names")
+            trained = fields_keys(self.signature.get("field_names") or [])
             todo = (f"pass fields= with the names it was trained with, {trained} (fields={{name: Function, "
                     "Constant or number})" if why.startswith("field_names") else
                     "train one for it (learned-solvers train --family ...)")

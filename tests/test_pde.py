@@ -440,6 +440,34 @@ def test_extraction_reuses_the_dof_layout_until_the_mesh_moves():
     assert np.allclose(moved.quasilinear.grad.toarray()[0::2], 0.5 * first.quasilinear.grad.toarray()[0::2])
 
 
+def _vector_poisson(prefix: str):
+    """Two uncoupled Poisson problems as one vector P1 space on 16x16, u = 0 on the boundary,
+    load (1, -1) as one vector Constant: (problem, load)."""
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (2,)))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    load = dolfinx.fem.Constant(msh, np.array([1.0, -1.0]))
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    bc = dolfinx.fem.dirichletbc(np.zeros(2), dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, ufl.inner(load, v) * ufl.dx,
+                                           bcs=[bc], petsc_options_prefix=prefix,
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    return prob, load
+
+
+def test_a_vector_constant_field_gives_one_field_per_component():
+    """fields={"load": Constant((1, -1))}: both components reach the model (load[0], load[1]),
+    beside the component one-hots, not only the first."""
+    prob, load = _vector_poisson("t_vec_fields_")
+    pde = to_pde(prob, fields={"load": load, "k": 2.0})
+    assert pde.field_names == ("load[0]", "load[1]", "k", "component_0", "component_1")
+    assert np.allclose(pde.fields[:, :3], [1.0, -1.0, 2.0])
+    assert pde.signature["field_names"] == list(pde.field_names)
+    from learned_solvers.canonical.pde import fields_keys
+
+    assert fields_keys(pde.field_names) == ["load", "k"]  # what a refusal asks the caller to pass
+
+
 def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
     """Two uncoupled Poisson problems as one vector P1 space, loads +1 and -1: the coarse
     functions act per component, so the one Galerkin correction of a zero guess already removes
@@ -448,15 +476,7 @@ def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
 
     from learned_solvers.models.mesh_gnn import FamilyNorm, MeshGNNConfig, MeshImplicitModel, build_mesh_graph
 
-    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
-    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (2,)))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    load = dolfinx.fem.Constant(msh, np.array([1.0, -1.0]))
-    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
-    bc = dolfinx.fem.dirichletbc(np.zeros(2), dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
-    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, ufl.inner(load, v) * ufl.dx,
-                                           bcs=[bc], petsc_options_prefix="t_vec_coarse_",
-                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    prob, _ = _vector_poisson("t_vec_coarse_")
     pde = to_pde(prob)
     assert pde.field_names == ("component_0", "component_1")
     exact = spla.spsolve(pde.operator.tocsc(), pde.rhs)

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from .qp import InvalidProblemError
 
-__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "cell_mean_coefficient", "row_sums"]
+__all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "fields_keys", "cell_mean_coefficient", "row_sums"]
 
 
 def row_sums(x: Any) -> Any:
@@ -148,6 +148,13 @@ class PDEData:
     def residual(self, u: np.ndarray) -> np.ndarray:
         """rhs - operator @ u: (n,)."""
         return self.rhs - self.operator @ u
+
+
+def fields_keys(field_names: list[str] | tuple[str, ...]) -> list[str]:
+    """The keys of the ``fields=`` mapping behind a signature's field names: a vector Constant's
+    ``name[0]``, ``name[1]`` are one key, and the ``component_i`` columns the adapter adds are none."""
+    keys = [name.split("[", 1)[0] for name in field_names if not name.startswith("component_")]
+    return list(dict.fromkeys(keys))
 
 
 def space_mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str | None:

@@ -161,6 +161,16 @@ def _gather(comm, local: np.ndarray) -> np.ndarray | None:
     return np.concatenate(parts) if comm.rank == 0 else None
 
 
+def _field_columns(V, name: str, value: Any, n_owned: int, xyz: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, (n_owned, c) values) of one field: a Constant of c > 1 components (a load vector,
+    a tensor) gives one column per component, ``name[0]``, ``name[1]``, ...; anything else one."""
+    if isinstance(value, _dolfinx().fem.Constant):
+        vals = np.asarray(value.value, dtype=float).ravel()
+        if vals.size > 1:
+            return tuple(f"{name}[{i}]" for i in range(vals.size)), np.tile(vals, (n_owned, 1))
+    return (name,), _field_values(V, value, n_owned, xyz)[:, None]
+
+
 def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     dfx = _dolfinx()
     if isinstance(value, dfx.fem.Constant):
@@ -220,7 +230,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     """Canonical data of ``problem`` (rank 0; ``None`` on other ranks).
 
     fields: name -> a dolfinx Function (any space on the mesh), Constant, float, or a
-    callable ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs.
+    callable ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs. A
+    Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...).
     For a nonlinear problem the system is linearised at the current ``problem.u``.
     quasilinear: ``(a0, a1, a2)`` when the nonlinear problem is ``-div(k(u) grad u) = f`` on a
     P1 space, ``k(u) = a0 + a1 u + a2 u^2``: its residual is then carried exactly
@@ -246,16 +257,16 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
         mask[idx] = True
         bc.set(bcv)
     coords, comp = _layout(V, n_owned)
-    names = tuple(fields or {})
-    fv = np.zeros((n_owned, 0))
-    if names:
-        sampled = []
-        for k in names:
-            try:
-                sampled.append(_field_values(V, fields[k], n_owned, coords))
-            except UnsupportedProblemError as exc:
-                raise UnsupportedProblemError(f"field {k!r}: {exc}") from None
-        fv = np.stack(sampled, 1)
+    names: tuple[str, ...] = ()
+    sampled = [np.zeros((n_owned, 0))]
+    for k, value in (fields or {}).items():
+        try:
+            got, values = _field_columns(V, k, value, n_owned, coords)
+        except UnsupportedProblemError as exc:
+            raise UnsupportedProblemError(f"field {k!r}: {exc}") from None
+        names += got
+        sampled.append(values)
+    fv = np.hstack(sampled)
     if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
         fv = np.hstack([fv, comp])
         names = names + tuple(f"component_{i}" for i in range(comp.shape[1]))
