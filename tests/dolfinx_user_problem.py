@@ -42,3 +42,45 @@ def _user_problem(make_mesh, prefix: str):
         s.interpolate(lambda x: p["s"] * (1 + x[0]))
 
     return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
+
+
+def build_stokes():
+    """A saddle point: Stokes flow in the unit square on Taylor-Hood P2/P1 (8x8), a lid moving
+    at 1 + s sin(pi x), viscosity nu; the pressure pinned at one corner. MINRES + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import basix.ufl
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    cell = msh.basix_cell()
+    W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([
+        basix.ufl.element("Lagrange", cell, 2, shape=(2,)), basix.ufl.element("Lagrange", cell, 1)]))
+    V0, _ = W.sub(0).collapse()
+    Q0, _ = W.sub(1).collapse()
+    (u, p), (v, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
+    nu = dolfinx.fem.Constant(msh, 1.0)
+    zero = dolfinx.fem.Constant(msh, np.zeros(2))
+    a = nu * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx - p * ufl.div(v) * ufl.dx - q * ufl.div(u) * ufl.dx
+    lid = dolfinx.fem.Function(V0)
+    facets = lambda where: dolfinx.mesh.locate_entities_boundary(msh, 1, where)  # noqa: E731
+    walls = facets(lambda x: np.isclose(x[0], 0) | np.isclose(x[0], 1) | np.isclose(x[1], 0))
+    top = facets(lambda x: np.isclose(x[1], 1))
+    corner = dolfinx.fem.locate_dofs_geometrical((W.sub(1), Q0), lambda x: np.isclose(x[0], 0) & np.isclose(x[1], 0))
+    bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Function(V0), dolfinx.fem.locate_dofs_topological((W.sub(0), V0), 1, walls),
+                                   W.sub(0)),
+           dolfinx.fem.dirichletbc(lid, dolfinx.fem.locate_dofs_topological((W.sub(0), V0), 1, top), W.sub(0)),
+           dolfinx.fem.dirichletbc(dolfinx.fem.Function(Q0), corner, W.sub(1))]
+    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(zero, v) * ufl.dx, bcs=bcs, petsc_options_prefix="user_stokes_",
+                                           petsc_options={"ksp_type": "minres", "pc_type": "jacobi"})
+
+    def apply(prm):
+        nu.value = prm["nu"]
+        lid.interpolate(lambda x: np.stack([1 + prm["s"] * np.sin(np.pi * x[0]), np.zeros(x.shape[1])]))
+
+    return UserPDE(problem=prob, fields={"nu": nu}, params={"nu": (0.5, 2.0), "s": (-0.5, 0.5)}, apply=apply)

@@ -909,6 +909,40 @@ def test_a_users_problem_on_a_3d_mesh_trains_with_the_3d_pooling_grid(tmp_path):
     assert model["gdim"] == 3 and model["grid"] == DEFAULT_GRID[3] == 8
 
 
+def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys):
+    """Stokes on Taylor-Hood (``build_stokes``): PETSc's own LU meets a zero pivot, so labels
+    come from MUMPS's pivoting LU; the coarse operator is indefinite, so the model trains
+    without the coarse correction (and says so); MINRES's answers from a cold and a warm start
+    differ by the condition number times rtol, so they agree by their true residuals."""
+    from learned_solvers.backends.petsc import KSPBackend, _same, direct_solve
+    from learned_solvers.cli import main
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes")
+    prob, fields = fam.load(fam.sample(1, seed=0)[0])
+    pde = to_pde(prob, fields=fields)
+    assert KSPBackend(ksp_type="preonly", pc_type="lu").solve(petsc_handles(prob, assemble=False)).status == "limit"
+    ref = direct_solve(petsc_handles(prob, assemble=False))
+    assert ref.status == "optimal"
+    assert np.linalg.norm(pde.operator @ ref.x - pde.rhs) <= 1e-10 * np.linalg.norm(pde.rhs)
+    be = KSPBackend(ksp_type="minres", pc_type="jacobi", rtol=1e-8)
+    cold = be.solve(petsc_handles(prob, assemble=False))
+    start = ref.x * (1 + 0.1 * np.random.default_rng(0).standard_normal(len(ref.x)))
+    warm = be.solve(petsc_handles(prob, assemble=False), guess=start)
+    assert cold.status == warm.status == "optimal" and not _same(warm, cold, 100 * be.rtol)
+    assert be.same_answer(warm, cold) and warm.extra["residual"] <= 1e-7
+    stopped = be.solve(petsc_handles(prob, assemble=False), guess=start)
+    stopped.extra["residual"] = 100 * cold.extra["residual"]  # an answer that missed the standard
+    assert not be.same_answer(stopped, cold)
+
+    out = tmp_path / "stokes.json"
+    rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_stokes", "--solver", "ksp",
+               "--ksp-type", "minres", "--pc", "jacobi", "--train", "6", "--test", "2", "--epochs", "1",
+               "--pde-width", "8", "--out", str(out), "--scheduler", "serial"])
+    assert rc == 0 and "training without the coarse correction" in capsys.readouterr().err
+    rep = json.loads(out.read_text())
+    assert rep["n_train"] == 6 and rep["same_answer"] == 1.0
+
+
 def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     import os
     import shutil

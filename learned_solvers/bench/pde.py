@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..backends.petsc import KSPBackend, SNESBackend
+from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_gnn import MeshAnchorBank
 from ..options import check_device, check_k, check_precision
@@ -85,26 +85,30 @@ def make_pde_backend(solver: str, *, kind: str, ksp_type: str = "cg", pc: str = 
     return KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol) if solver == "ksp" else SNESBackend(rtol=rtol)
 
 
-def _reference_backend(kind: str):
-    return KSPBackend(ksp_type="preonly", pc_type="lu") if kind == "linear" else SNESBackend(rtol=1e-11)
+def _reference_solve(kind: str, handles: dict[str, Any]):
+    """A label: LU for a linear problem (PETSc's own; where it meets a zero pivot, as on a
+    saddle-point operator, MUMPS's pivoting LU), Newton to 1e-11 for a nonlinear one."""
+    if kind != "linear":
+        return SNESBackend(rtol=1e-11).solve(handles)
+    res = KSPBackend(ksp_type="preonly", pc_type="lu").solve(handles)
+    return res if res.status == "optimal" else direct_solve(handles, package="mumps")
 
 
 def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[list, list[np.ndarray]]:
     """(PDEData at the cold guess, reference solution) per instance, solved tightly (by the
     family's continuation where Newton from the cold guess fails); unsolvable ones are dropped
     with a warning (their names are the PDEData names)."""
-    ref = _reference_backend(fam.kind)
     pdes, sols, dropped = [], [], []
     for inst in tqdm(insts, desc=f"labelling {fam.name}", disable=not progress):
         prob, fields = fam.load(inst)
         pde = to_pde(prob, fields=fields, name=inst.name, quasilinear=getattr(fam, "quasilinear", None))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = ref.solve(petsc_handles(prob, assemble=False))  # to_pde assembled the system
+            res = _reference_solve(fam.kind, petsc_handles(prob, assemble=False))  # to_pde assembled the system
             if res.status != "optimal" and hasattr(fam, "continuation"):
-                res = fam.continuation(inst, ref)
+                res = fam.continuation(inst, SNESBackend(rtol=1e-11))
         if res.status != "optimal":
-            dropped.append(inst.name)
+            dropped.append(f"{inst.name} ({res.message})")
             continue
         pdes.append(pde)
         sols.append(res.x)

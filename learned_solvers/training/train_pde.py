@@ -9,6 +9,7 @@ avoid.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,6 +118,14 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     use_ql = (config.nonlinear_residual and ql is not None
               and all(p.quasilinear is not None and p.quasilinear.coeff == ql.coeff for p in pdes))
     coarse = config.coarse_correction and (pdes[0].kind == "linear" or use_ql)
+    grid = config.grid if config.grid is not None else DEFAULT_GRID[gdim]
+    if coarse and not use_ql:
+        try:  # the Galerkin correction factors P^T A P by Cholesky
+            build_mesh_graph(pdes[:1], norm, grid=grid, coarse_correction=True)
+        except ValueError as exc:
+            warnings.warn(f"training without the coarse correction: {str(exc).split(':')[0]} (an indefinite "
+                          "operator, such as a saddle point's)", RuntimeWarning, stacklevel=2)
+            coarse = False
     # the block's step minimises the energy, which a symmetric linear problem has, or (a
     # quasilinear one, whose exact residual the block sees) the linearised residual
     symmetric = coarse and not use_ql and pdes[0].kind == "linear" and all(is_symmetric(p.operator) for p in pdes[:3])
@@ -128,7 +137,6 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
                          "its step minimises the energy or the residual; this family's instances are "
                          f"{pdes[0].kind}{' with a non-symmetric operator' if pdes[0].kind == 'linear' else ''}: "
                          "leave solution_state unset (or --pde-solution-state auto) for the decoded model")
-    grid = config.grid if config.grid is not None else DEFAULT_GRID[gdim]
     cfg = MeshGNNConfig(width=config.width, grid=grid,
                         train_k=config.train_k if config.train_k is not None else (4 if state else 16),
                         n_fields=pdes[0].fields.shape[1], gdim=gdim,
