@@ -455,17 +455,42 @@ def _vector_poisson(prefix: str):
     return prob, load
 
 
-def test_a_vector_constant_field_gives_one_field_per_component():
+def test_fields_on_vector_and_mixed_spaces():
     """fields={"load": Constant((1, -1))}: both components reach the model (load[0], load[1]),
-    beside the component one-hots, not only the first."""
-    prob, load = _vector_poisson("t_vec_fields_")
-    pde = to_pde(prob, fields={"load": load, "k": 2.0})
-    assert pde.field_names == ("load[0]", "load[1]", "k", "component_0", "component_1")
-    assert np.allclose(pde.fields[:, :3], [1.0, -1.0, 2.0])
-    assert pde.signature["field_names"] == list(pde.field_names)
+    beside the component one-hots, not only the first. A scalar Function (a DG0 or P1
+    coefficient, such as E(x)) is sampled at every component's dofs, on a vector space and on a
+    mixed one; a Function of the unknown's shape is taken as it is; another shape is refused."""
     from learned_solvers.canonical.pde import fields_keys
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
 
-    assert fields_keys(pde.field_names) == ["load", "k"]  # what a refusal asks the caller to pass
+    prob, load = _vector_poisson("t_vec_fields_")
+    V = prob.u.function_space
+    msh = V.mesh
+    e_p1 = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("Lagrange", 1)))
+    e_p1.interpolate(lambda x: 1 + x[0] + 2 * x[1])
+    e_dg = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("DG", 0)))
+    e_dg.x.array[:] = 3.0
+    w = dolfinx.fem.Function(V)
+    w.interpolate(lambda x: np.stack([x[0], -x[1]]))
+    pde = to_pde(prob, fields={"load": load, "k": 2.0, "E": e_p1, "E0": e_dg, "w": w})
+    assert pde.field_names == ("load[0]", "load[1]", "k", "E", "E0", "w", "component_0", "component_1")
+    assert pde.signature["field_names"] == list(pde.field_names)
+    assert fields_keys(pde.field_names) == ["load", "k", "E", "E0", "w"]  # what a refusal asks the caller to pass
+    x, y = pde.coords[:, 0], pde.coords[:, 1]
+    first = pde.fields[:, 6] == 1  # u_x's dofs
+    assert np.allclose(pde.fields[:, :3], [1.0, -1.0, 2.0]) and np.allclose(pde.fields[:, 4], 3.0)
+    assert np.allclose(pde.fields[:, 3], 1 + x + 2 * y)  # P1 on both components' dofs
+    assert np.allclose(pde.fields[:, 5], np.where(first, x, -y))
+    vec = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("Lagrange", 1, (3,))))
+    with pytest.raises(UnsupportedProblemError, match=r"field 'bad': a Function of shape \(3,\)"):
+        to_pde(prob, fields={"bad": vec})
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes")
+    stokes, _ = fam.load(fam.sample(1, seed=0)[0])
+    nu = dolfinx.fem.Function(dolfinx.fem.functionspace(stokes.u.function_space.mesh, ("DG", 0)))
+    nu.interpolate(lambda x: 1 + (x[0] > 0.5))
+    pde = to_pde(stokes, fields={"nu": nu})
+    assert set(np.unique(pde.fields[:, 0])) == {1.0, 2.0} and pde.field_names[1:] == tuple(
+        f"component_{i}" for i in range(3))
 
 
 def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():

@@ -181,23 +181,41 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                                       "Function (any space on the mesh), Constant, number or callable x -> values")
     if np.isscalar(value):
         return np.full(n_owned, float(value))
+    f = dfx.fem.Function(V)
     if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
-        if callable(value) and not isinstance(value, dfx.fem.Function):
+        if not isinstance(value, dfx.fem.Function):  # a callable x -> values, at each dof's point
             pts = np.zeros((3, n_owned))
             pts[: xyz.shape[1]] = xyz.T
             return np.asarray(value(pts), dtype=float).reshape(n_owned)
-        raise UnsupportedProblemError("on a vector or mixed space, give fields as Constants, numbers or callables "
-                                      "x -> values (a Function cannot be sampled at mixed dofs yet)")
-    f = dfx.fem.Function(V)
-    if isinstance(value, dfx.fem.Function):
-        f.interpolate(value)
-    elif isinstance(value, dfx.fem.Constant):
-        f.x.array[:] = float(np.asarray(value.value).ravel()[0])
-    elif callable(value):
+        if value.ufl_shape == ():  # a scalar coefficient (E(x) in elasticity): each component's dofs sample it
+            for Vs, idx in _kept(V, "scalar leaves", lambda: _scalar_leaves(V)):
+                g = dfx.fem.Function(Vs)
+                g.interpolate(value)
+                f.x.array[idx] = g.x.array
+            return f.x.array[:n_owned].copy()
+        if value.ufl_shape != f.ufl_shape or V.num_sub_spaces and V.dofmap.index_map_bs == 1:
+            raise UnsupportedProblemError(
+                f"a Function of shape {value.ufl_shape} cannot be sampled at the dofs of this "
+                f"{'mixed' if V.dofmap.index_map_bs == 1 else 'vector'} space; give a scalar Function (sampled per "
+                f"component){'' if V.dofmap.index_map_bs == 1 else f', one of shape {f.ufl_shape}'}, a Constant, "
+                "a number or a callable x -> values")
+    if isinstance(value, dfx.fem.Function) or callable(value):
         f.interpolate(value)
     else:
         f.x.array[:] = float(value)
     return f.x.array[:n_owned].copy()
+
+
+def _scalar_leaves(V) -> list[tuple[Any, np.ndarray]]:
+    """(scalar space, the local indices of its dofs in V's) for each scalar component of a
+    vector or mixed space V, through the collapsed sub-spaces' dof maps."""
+    if V.num_sub_spaces == 0:
+        return [(V, np.arange(len(_dolfinx().fem.Function(V).x.array)))]
+    out = []
+    for i in range(V.num_sub_spaces):
+        Vi, m = V.sub(i).collapse()
+        out += [(Vs, np.asarray(m).ravel()[idx]) for Vs, idx in _scalar_leaves(Vi)]
+    return out
 
 
 def _assemble_linear(problem: Any) -> None:
@@ -231,7 +249,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
 
     fields: name -> a dolfinx Function (any space on the mesh), Constant, float, or a
     callable ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs. A
-    Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...).
+    Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...);
+    on a vector or mixed space a scalar Function is sampled at every component's dofs.
     For a nonlinear problem the system is linearised at the current ``problem.u``.
     quasilinear: ``(a0, a1, a2)`` when the nonlinear problem is ``-div(k(u) grad u) = f`` on a
     P1 space, ``k(u) = a0 + a1 u + a2 u^2``: its residual is then carried exactly
