@@ -94,7 +94,11 @@ class LearnedPDEStarter:
         why = space_mismatch(self.signature, pde.signature)
         if why:
             trained = fields_keys(self.signature.get("field_names") or [])
-            todo = (f"pass fields= with the names it was trained with, {trained} (fields={{name: Function, "
+            same_keys = trained == fields_keys(pde.signature.get("field_names") or [])
+            todo = ("retrain it: the same fields= keys give other columns now (a vector Constant gives one per "
+                    "component; this model was trained when it gave only its first)"
+                    if why.startswith("field_names") and same_keys
+                    else f"pass fields= with the names it was trained with, {trained} (fields={{name: Function, "
                     "Constant or number})" if why.startswith("field_names") else
                     "train one for it (learned-solvers train --family ...)")
             raise CheckpointError(f"{pde.name}: this model cannot run on the problem: {why}. To fix: {todo}.")

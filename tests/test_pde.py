@@ -201,6 +201,12 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
     # fields under other names, or of a type that cannot be sampled: what to pass instead
     with pytest.raises(CheckpointError, match=r"field_names is \['b'\].*pass fields= with the names it was trained with"):
         st2.guess(to_pde(prob, fields={"b": fields["a"]}))
+    kept, st2.signature = st2.signature, {**st2.signature, "field_names": ["a[0]", "a[1]"]}
+    try:  # the same keys, other columns (a vector Constant's before it gave one per component)
+        with pytest.raises(CheckpointError, match="retrain it: the same fields= keys give other columns now"):
+            st2.guess(pde)
+    finally:
+        st2.signature = kept
     from learned_solvers.canonical.pde import space_mismatch
 
     wide = {**pde.signature, "bbox": [[0.0, -1e-19], [2.0, 1.0]]}  # another domain, said in its own units
