@@ -190,12 +190,20 @@ class LearnedPDEStarter:
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
         pde = to_pde(problem, fields=fields, quasilinear=self.model.cfg.quasilinear)
+        h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
+        ksp_type = getattr(backend, "ksp_type", None) or (h["ksp"].getType() if kind == "linear" else None)
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         # under MPI the other ranks wait in the broadcast, on cores more threads would share
         one = 1 if comm.size > 1 else None
-        guess, secs = self.guess(pde, k=k, residual=residual, threads=one) if comm.rank == 0 else (None, 0.0)
+        if ksp_type == "preonly":  # a direct solve takes no start: no inference spent on one
+            warnings.warn(f"{pde.name if pde is not None else 'pde'}: the problem's KSP is preonly (a direct solve, "
+                          "such as LU), which takes no initial guess; solving without a start (an iterative KSP, "
+                          "e.g. ksp_type cg or gmres, is what a start can speed up)", RuntimeWarning, stacklevel=2)
+            guess, secs = None, 0.0
+            self.last_fallback, self.last_anchor = "direct solve (KSP preonly) takes no initial guess", "none"
+        else:
+            guess, secs = self.guess(pde, k=k, residual=residual, threads=one) if comm.rank == 0 else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)
-        h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
         local = _scatter(problem, guess) if ok else None
         with kept_settings(h):  # the problem's own settings hold again for its next solve()
             if kind == "linear":

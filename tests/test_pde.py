@@ -267,6 +267,30 @@ def test_a_users_problem_without_petsc_options_keeps_petscs_defaults(darcy_start
     assert np.allclose(prob.u.x.array, learned, rtol=0, atol=1e-3 * np.abs(learned).max())
 
 
+def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
+    """A problem set up with ksp_type preonly + LU (dolfinx's usual direct solve): PETSc refuses
+    an initial guess there, so the starter spends no inference, warns, and solves as the problem
+    would; the backend declines a start it is handed; the bench refuses --ksp-type preonly."""
+    from learned_solvers.bench.pde import PDEBenchConfig
+
+    fam, st, path = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=9)[0])
+    ksp = prob.solver
+    ksp.setType("preonly")
+    ksp.getPC().setType("lu")
+    with pytest.warns(RuntimeWarning, match="preonly .* takes no initial guess"):
+        res = st.solve(prob, fields=fields)
+    assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
+    assert "preonly" in res.extra["fallback"] and ksp.getType() == "preonly"
+    ref = prob.u.x.array.copy()
+    with pytest.warns(RuntimeWarning, match="preonly KSP"):
+        res = KSPBackend(ksp_type="preonly", pc_type="lu").solve(petsc_handles(prob), guess=np.ones(len(ref)))
+    assert res.status == "optimal" and res.warm_started and not res.warm_start_accepted
+    assert np.allclose(res.x, ref[: len(res.x)])
+    with pytest.raises(ValueError, match="preonly is a direct solve"):
+        PDEBenchConfig(family="darcy", ksp_type="preonly", pc="lu")
+
+
 def test_nan_prediction_falls_back(darcy_starter):
     import torch
 

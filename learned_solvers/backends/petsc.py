@@ -157,7 +157,14 @@ class KSPBackend:
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
         n = x.getLocalSize()
         guess = check_guess(guess, n, self.name)
+        offered = guess is not None
         self.configure(ksp)
+        if guess is not None and ksp.getType() == "preonly":
+            # PETSc refuses a nonzero initial guess for preonly: the preconditioner (LU) is the solve
+            warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving without "
+                          "the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
+                          RuntimeWarning, stacklevel=2)
+            guess = None
         if guess is None:
             x.set(0.0)
             ksp.setInitialGuessNonzero(False)
@@ -177,7 +184,7 @@ class KSPBackend:
         reason = ksp.getConvergedReason()
         return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
-                           warm_started=guess is not None, warm_start_accepted=guess is not None,
+                           warm_started=offered, warm_start_accepted=guess is not None,
                            message=f"KSPConvergedReason {reason}",
                            extra={"reason": int(reason), "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
                                   "residual": residual})

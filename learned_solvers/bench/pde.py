@@ -68,6 +68,10 @@ class PDEBenchConfig:
     def __post_init__(self) -> None:
         if self.solver not in ("ksp", "snes"):
             raise ValueError(f"PDE families are solved by --solver ksp or --solver snes, not {self.solver!r}")
+        if self.solver == "ksp" and self.ksp_type == "preonly":
+            raise ValueError("--ksp-type preonly is a direct solve (the preconditioner, such as LU, is the solve), "
+                             "which takes no initial guess: there is nothing to warm-start; choose an iterative "
+                             "KSP (cg, gmres, minres)")
         if self.n_test < 1 or (self.checkpoint is None and self.n_train < 2):
             raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
         if self.train_k is not None and self.train_k < 1:
