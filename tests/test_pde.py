@@ -276,17 +276,22 @@ def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
     fam, st, path = darcy_starter
     prob, fields = fam.load(fam.sample(1, seed=9)[0])
     ksp = prob.solver
+    kept = (ksp.getType(), ksp.getPC().getType())  # the family's problem is shared with the other tests
     ksp.setType("preonly")
     ksp.getPC().setType("lu")
-    with pytest.warns(RuntimeWarning, match="preonly .* takes no initial guess"):
-        res = st.solve(prob, fields=fields)
-    assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
-    assert "preonly" in res.extra["fallback"] and ksp.getType() == "preonly"
-    ref = prob.u.x.array.copy()
-    with pytest.warns(RuntimeWarning, match="preonly KSP"):
-        res = KSPBackend(ksp_type="preonly", pc_type="lu").solve(petsc_handles(prob), guess=np.ones(len(ref)))
-    assert res.status == "optimal" and res.warm_started and not res.warm_start_accepted
-    assert np.allclose(res.x, ref[: len(res.x)])
+    try:
+        with pytest.warns(RuntimeWarning, match="preonly .* takes no initial guess"):
+            res = st.solve(prob, fields=fields)
+        assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
+        assert "preonly" in res.extra["fallback"] and ksp.getType() == "preonly"
+        ref = prob.u.x.array.copy()
+        with pytest.warns(RuntimeWarning, match="preonly KSP"):
+            res = KSPBackend(ksp_type="preonly", pc_type="lu").solve(petsc_handles(prob), guess=np.ones(len(ref)))
+        assert res.status == "optimal" and res.warm_started and not res.warm_start_accepted
+        assert np.allclose(res.x, ref[: len(res.x)])
+    finally:
+        ksp.setType(kept[0] or "cg")
+        ksp.getPC().setType(kept[1] or "jacobi")
     with pytest.raises(ValueError, match="preonly is a direct solve"):
         PDEBenchConfig(family="darcy", ksp_type="preonly", pc="lu")
 
