@@ -230,7 +230,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise ValueError(f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} the model bench trains, "
                              f"and --checkpoint {args.checkpoint} is used as it is: drop "
                              f"{'it' if len(given) == 1 else 'them'}, or drop --checkpoint to train one")
-    if is_pde_family(args.family) or args.solver in ("ksp", "snes"):
+    if args.solver in ("ksp", "snes") and not is_pde_family(args.family):
+        raise ValueError(f"{args.family!r} is an LP/QP family, solved by --solver pdlp, osqp, scs or highs; "
+                         f"--solver {args.solver} solves PDE families (darcy, nonlinear-poisson, navier-stokes, "
+                         "dolfinx:MODULE:FUNCTION)")
+    if is_pde_family(args.family):
         _refuse(args, ("pinned", "polish", "no_polish", "perturb", "anchor"), "LP/QP families")
         _refuse_linear_solver_options(args)
         return _cmd_bench_pde(args)

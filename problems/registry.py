@@ -40,19 +40,29 @@ def is_pde_family(spec: str) -> bool:
     return spec.partition(":")[0] in ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx")
 
 
-def _params(cls: type, opts: str) -> dict[str, Any]:
-    """``key=value,...`` after a family's name, each value converted to its field's type."""
+def _params(cls: type, opts: str, positional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``key=value,...`` after a family's name, each value converted to its field's type;
+    ``positional``: fields the spec gives before the options (``mps:PATH``), not as ``key=``."""
     params = {}
     for kv in filter(None, opts.split(",")):
         if "=" not in kv:
             raise ValueError(f"family parameter {kv!r} must be key=value")
         k, v = kv.split("=", 1)
-        params[k] = _convert(cls, k, v)
+        params[k] = _convert(cls, k, v, positional)
     return params
 
 
-def _convert(cls: type, key: str, value: str) -> Any:
-    for f in fields(cls):
+# fields a family keeps for itself, not parameters of a spec
+_INTERNAL = ("name", "kind")
+
+
+def _parameters(cls: type, positional: tuple[str, ...] = ()) -> list:
+    return [f for f in fields(cls)
+            if f.init and not f.name.startswith("_") and f.name not in _INTERNAL + positional]
+
+
+def _convert(cls: type, key: str, value: str, positional: tuple[str, ...] = ()) -> Any:
+    for f in _parameters(cls, positional):
         if f.name == key:
             typ = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), str)
             if typ is bool:
@@ -64,7 +74,7 @@ def _convert(cls: type, key: str, value: str) -> Any:
             except ValueError:
                 raise ValueError(f"family {cls.__name__}: {key}={value!r} is not {'an' if typ is int else 'a'} "
                                  f"{typ.__name__}") from None
-    known = ", ".join(f.name for f in fields(cls) if f.init)
+    known = ", ".join(f.name for f in _parameters(cls, positional))
     raise ValueError(f"family {cls.__name__}: unknown parameter {key!r}; known: {known}")
 
 
@@ -88,7 +98,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         pattern, _, opts = rest.partition(",")
         if not pattern:
             raise ValueError("family 'files:GLOB' needs a file pattern, e.g. 'files:data/daily/*.mps.gz'")
-        return FilesFamily(pattern=pattern, **_params(FilesFamily, opts))
+        return FilesFamily(pattern=pattern, **_params(FilesFamily, opts, ("pattern",)))
     if name == "cvxpy":
         from .cvxpy_family import CvxpyFamily
 
@@ -97,7 +107,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         path, _, opts = rest.partition(",")
         if not path:
             raise ValueError("family 'mps:PATH' needs a file path, e.g. mps:../shared/data/netlib/sc105.mps.gz")
-        kwargs = {**_params(MPSFamily, opts), **overrides}
+        kwargs = {**_params(MPSFamily, opts, ("path",)), **overrides}
         return MPSFamily(path=path, **kwargs)
     if name == "dolfinx":
         from .dolfinx_family import DolfinxFamily

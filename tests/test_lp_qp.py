@@ -522,6 +522,12 @@ def test_unknown_family_and_parameter_rejected():
         make_family("nope")
     with pytest.raises(ValueError, match="unknown parameter"):
         make_family("random-lp:bogus=3")
+    # a family's own bookkeeping (name, kind, _live) and what the spec gives before its options
+    # (mps:PATH) are not parameters: refused, and not offered in the list of known ones
+    with pytest.raises(ValueError, match=r"unknown parameter 'kind'; known: n, field_res, alpha, tau, high, low, mesh$"):
+        make_family("darcy:kind=nonlinear")
+    with pytest.raises(ValueError, match=r"unknown parameter 'path'; known: perturb$"):
+        make_family("mps:a.mps,path=b.mps")
     with pytest.raises(ValueError, match="m='abc' is not an int"):
         make_family("random-lp:m=abc")
     with pytest.raises(ValueError, match="resample_matrix='maybe' is not a boolean"):

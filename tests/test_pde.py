@@ -1185,7 +1185,7 @@ def test_train_command_on_a_pde_family_saves_a_checkpoint_bench_can_use(tmp_path
     assert main(["train", "--family", "random-lp:m=10,n=20", "--pc", "jacobi", "--out", str(tmp_path / "y")]) == 2
 
 
-def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any_work():
+def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any_work(capsys):
     """ksp on a nonlinear family, snes on a linear one, a --test-family that is not the same
     family on another mesh: each a clear error, not a TypeError or KeyError after training."""
     from learned_solvers.bench.pde import PDEBenchConfig, run_pde_bench
@@ -1197,6 +1197,11 @@ def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any
         with pytest.raises(ValueError, match=why):
             run_pde_bench(PDEBenchConfig(family=family, solver=solver, n_train=3, n_test=2, test_family=test_family),
                           progress=False)
+    from learned_solvers.cli import main
+
+    # an LP/QP family with a PDE solver: an error that says which solvers take it (was an AttributeError)
+    assert main(["bench", "--family", "random-lp:m=10,n=20", "--solver", "ksp", "--train", "4", "--test", "1"]) == 2
+    assert "'random-lp:m=10,n=20' is an LP/QP family, solved by --solver pdlp" in capsys.readouterr().err
 
 
 def test_a_petsc_type_this_build_lacks_is_refused_before_any_work():
