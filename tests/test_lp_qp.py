@@ -170,6 +170,8 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
     assert np.allclose(a.c, b.c)
     with pytest.raises(FileNotFoundError, match="no such problem file"):
         read_problem(tmp_path / "missing.mps")
+    with pytest.raises(FileNotFoundError, match="is a folder, not a problem file: give the files in it"):
+        read_problem(tmp_path)
     broken = tmp_path / "broken.mps"
     broken.write_bytes(b"garbage garbage\x00\x01")
     with pytest.raises(MPSFormatError, match="broken.mps"):

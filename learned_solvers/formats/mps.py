@@ -64,6 +64,9 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     import highspy
 
     p = Path(path)
+    if p.is_dir():
+        raise FileNotFoundError(f"{p} is a folder, not a problem file: give the files in it (e.g. {p / '*.mps.gz'}), "
+                                f"or train on them with --family 'files:{p / '*.mps.gz'}'")
     if not p.is_file():
         raise FileNotFoundError(f"no such problem file: {p}")
     suffixes = "".join(p.suffixes[-2:]).lower()
