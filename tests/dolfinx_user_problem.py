@@ -17,7 +17,16 @@ def build_cube():
     return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 5, 5, 5), "user_pde_cube_")
 
 
-def _user_problem(make_mesh, prefix: str):
+def build_singular():
+    """``build``, except that draws of k below 1 zero the coefficient: a singular system that
+    no LU solves, so those instances cannot be labelled (about a third of the draws)."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8), "user_pde_singular_",
+                         singular_below=1.0)
+
+
+def _user_problem(make_mesh, prefix: str, singular_below: float | None = None):
     import dolfinx_solver  # noqa: F401
     import dolfinx
     import dolfinx.fem.petsc
@@ -38,7 +47,7 @@ def _user_problem(make_mesh, prefix: str):
                                            petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
 
     def apply(p):
-        k.value = p["k"]
+        k.value = 0.0 if singular_below is not None and p["k"] < singular_below else p["k"]
         s.interpolate(lambda x: p["s"] * (1 + x[0]))
 
     return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)

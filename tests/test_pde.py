@@ -1111,6 +1111,14 @@ def test_pde_labelling_on_a_local_dask_cluster():
     p2, s2 = label_pde(fam, insts, progress=False)
     assert [p.name for p in p1] == [i.name for i in insts]
     assert all(np.allclose(a, b) for a, b in zip(s1, s2))
+    # instances no LU solves are dropped with their names and why, serial or on the cluster
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_singular")
+    insts = fam.sample(6, seed=0)
+    for scheduler in ("serial", "local"):
+        with pytest.warns(RuntimeWarning, match=r"of 6 instances have no reference solution and were dropped: "
+                                                r"\S+ \(.*(KSPConvergedReason|failed)"):
+            pdes, _ = label_pde_parallel(fam, insts, scheduler=scheduler, progress=False)
+        assert 0 < len(pdes) < 6
 
 
 def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):

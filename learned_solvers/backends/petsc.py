@@ -185,7 +185,7 @@ class KSPBackend:
         return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=offered, warm_start_accepted=guess is not None,
-                           message=f"KSPConvergedReason {reason}",
+                           message=_reason(int(reason)),
                            extra={"reason": int(reason), "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
                                   "residual": residual})
 
@@ -199,6 +199,14 @@ class KSPBackend:
         ra, rb = a.extra.get("residual"), b.extra.get("residual")
         return (a.status == b.status == Status.OPTIMAL and ra is not None and rb is not None
                 and ra <= 10 * max(rb, self.rtol))
+
+
+def _reason(reason: int) -> str:
+    """``KSPConvergedReason -11 (DIVERGED_PCSETUP_FAILED)``: PETSc's code with its name."""
+    from petsc4py import PETSc
+
+    names = {getattr(PETSc.KSP.ConvergedReason, n): n for n in dir(PETSc.KSP.ConvergedReason) if n.isupper()}
+    return f"KSPConvergedReason {reason}" + (f" ({names[reason]})" if reason in names else "")
 
 
 def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
@@ -238,7 +246,7 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
         return SolveResult(solver="ksp", status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=False, warm_start_accepted=False,
-                           message=f"KSPConvergedReason {reason} (LU by {package})",
+                           message=f"LU by {package}: {_reason(reason)}",
                            extra={"reason": reason, "ksp_type": "preonly", "pc_type": f"lu ({package})"})
     finally:
         ksp.destroy()

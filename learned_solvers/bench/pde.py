@@ -101,7 +101,14 @@ def _reference_solve(kind: str, handles: dict[str, Any]):
 def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[list, list[np.ndarray]]:
     """(PDEData at the cold guess, reference solution) per instance, solved tightly (by the
     family's continuation where Newton from the cold guess fails); unsolvable ones are dropped
-    with a warning (their names are the PDEData names)."""
+    with a warning that names them and why (their names are the PDEData names)."""
+    pdes, sols, dropped = _label(fam, insts, progress=progress)
+    _warn_dropped(dropped, len(insts))
+    return pdes, sols
+
+
+def _label(fam: Any, insts: list[Any], *, progress: bool) -> tuple[list, list[np.ndarray], list[str]]:
+    """``label_pde``'s work: (PDEData, solutions, "name (why)" of each instance dropped)."""
     pdes, sols, dropped = [], [], []
     for inst in tqdm(insts, desc=f"labelling {fam.name}", disable=not progress):
         prob, fields = fam.load(inst)
@@ -116,20 +123,21 @@ def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[lis
             continue
         pdes.append(pde)
         sols.append(res.x)
+    return pdes, sols, dropped
+
+
+def _warn_dropped(dropped: list[str], total: int) -> None:
     if dropped:
-        warnings.warn(f"{len(dropped)} of {len(insts)} instances have no reference solution and were dropped: "
-                      f"{', '.join(dropped[:5])}", RuntimeWarning, stacklevel=2)
-    return pdes, sols
+        warnings.warn(f"{len(dropped)} of {total} instances have no reference solution and were dropped: "
+                      f"{', '.join(dropped[:5])}", RuntimeWarning, stacklevel=3)
 
 
-def _label_chunk(spec: str, insts: list[Any]) -> tuple[list, list[np.ndarray]]:
+def _label_chunk(spec: str, insts: list[Any]) -> tuple[list, list[np.ndarray], list[str]]:
     """A Dask task: rebuild the family from its spec in the worker (live dolfinx objects do not
     travel) and label a chunk of instances."""
     from problems.registry import make_family
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return label_pde(make_family(spec), insts, progress=False)
+    return _label(make_family(spec), insts, progress=False)
 
 
 def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", workers: int | None = None,
@@ -153,9 +161,7 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
             parts[order[fut.key]] = fut.result()
     pdes = [p for part in parts for p in part[0]]
     sols = [u for part in parts for u in part[1]]
-    if len(pdes) < len(insts):
-        warnings.warn(f"{len(insts) - len(pdes)} of {len(insts)} instances have no reference solution and were dropped",
-                      RuntimeWarning, stacklevel=2)
+    _warn_dropped([d for part in parts for d in part[2]], len(insts))
     return pdes, sols
 
 
