@@ -201,12 +201,14 @@ class KSPBackend:
                 and ra <= 10 * max(rb, self.rtol))
 
 
-def _reason(reason: int) -> str:
-    """``KSPConvergedReason -11 (DIVERGED_PCSETUP_FAILED)``: PETSc's code with its name."""
+def _reason(reason: int, kind: str = "KSP") -> str:
+    """``KSPConvergedReason -11 (DIVERGED_PCSETUP_FAILED)``: PETSc's code with its name (kind
+    'KSP' or 'SNES')."""
     from petsc4py import PETSc
 
-    names = {getattr(PETSc.KSP.ConvergedReason, n): n for n in dir(PETSc.KSP.ConvergedReason) if n.isupper()}
-    return f"KSPConvergedReason {reason}" + (f" ({names[reason]})" if reason in names else "")
+    codes = getattr(PETSc, kind).ConvergedReason
+    names = {getattr(codes, n): n for n in dir(codes) if n.isupper()}
+    return f"{kind}ConvergedReason {reason}" + (f" ({names[reason]})" if reason in names else "")
 
 
 def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
@@ -282,7 +284,7 @@ class SNESBackend:
         snes.getKSP().setInitialGuessNonzero(False)
         res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None)
         if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
-            warnings.warn(f"snes: Newton from the learned guess failed (SNESConvergedReason {res.extra['reason']}); "
+            warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
                           "retrying from the cold guess", RuntimeWarning, stacklevel=2)
             again = self._run(snes, x, cold, handles, warm=False)
             again.iterations += res.iterations
@@ -303,7 +305,7 @@ class SNESBackend:
         return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT,
                            objective=float("nan"), x=x.array_r[: x.getLocalSize()].copy(), y=None,
                            iterations=int(snes.getIterationNumber()), seconds=secs, warm_started=warm,
-                           warm_start_accepted=warm, message=f"SNESConvergedReason {reason}",
+                           warm_start_accepted=warm, message=_reason(reason, "SNES"),
                            extra={"reason": reason, "linear_iterations": int(snes.getLinearSolveIterations())})
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
