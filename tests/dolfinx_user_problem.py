@@ -93,3 +93,32 @@ def build_stokes():
         lid.interpolate(lambda x: np.stack([1 + prm["s"] * np.sin(np.pi * x[0]), np.zeros(x.shape[1])]))
 
     return UserPDE(problem=prob, fields={"nu": nu}, params={"nu": (0.5, 2.0), "s": (-0.5, 0.5)}, apply=apply)
+
+
+def build_neumann():
+    """A singular operator: -div(grad u) = s with natural (Neumann) conditions all round, the
+    constants its null space (attached to the matrix, as a FEniCSx script does), s mean-zero so
+    that it is solvable. CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+    from petsc4py import PETSc
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    s = dolfinx.fem.Function(V)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, s * v * ufl.dx, bcs=[],
+                                           petsc_options_prefix="user_neumann_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    prob.A.setNullSpace(PETSc.NullSpace().create(constant=True, comm=msh.comm))
+
+    def apply(p):
+        s.interpolate(lambda x: p["a"] * np.cos(np.pi * x[0]) + p["b"] * np.cos(np.pi * x[1]))
+
+    return UserPDE(problem=prob, fields={"s": s}, params={"a": (0.5, 2.0), "b": (-1.0, 1.0)}, apply=apply)

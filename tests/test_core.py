@@ -230,3 +230,21 @@ def test_runs_on_cuda():
     out = ImplicitLayer(block)(x, tol=1e-10)
     out.z.sum().backward()
     assert out.z.device.type == "cuda" and bool(out.solve.converged.all())
+
+
+def test_training_that_never_reaches_a_finite_score_is_refused_not_saved():
+    """A loss that is NaN from the first epoch: ``fit`` raises with the epoch, where it handed
+    back the NaN weights (a checkpoint that would only warn and fall back at every solve)."""
+    import numpy as np
+
+    from learned_solvers.training.loop import fit
+
+    model = nn.Linear(2, 1)
+    x = torch.ones(4, 2)
+
+    def batch_loss(net, batch):
+        return net(batch).sum() * float("nan"), None, None
+
+    with pytest.raises(RuntimeError, match="no model with a finite val_error in 2 epochs .*NaN or inf from epoch 0"):
+        fit(model, [x], batch_loss=batch_loss, val_score=lambda: float("nan"), epochs=2, lr=1e-3,
+            jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)

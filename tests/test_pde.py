@@ -1003,6 +1003,31 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert rep["n_train"] == 6 and rep["same_answer"] == 1.0
 
 
+def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
+    """A pure Neumann problem (its null space attached to the matrix): PETSc's LU fails on it,
+    and before, that failure stayed flagged on the problem's KSP and failed every later solve;
+    labels come from MUMPS on a KSP of their own, the KSP solves again, and the model trains
+    without the coarse correction, whose operator is singular there (it trained to NaN)."""
+    from learned_solvers.cli import main
+    from learned_solvers.models.mesh_gnn import _chol
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_neumann")
+    prob, _ = fam.load(fam.sample(1, seed=0)[0])
+    h = petsc_handles(prob)
+    assert KSPBackend(ksp_type="preonly", pc_type="lu").solve(h).status == "limit"  # zero pivot
+    res = KSPBackend(ksp_type="cg", pc_type="jacobi").solve(petsc_handles(prob))
+    assert res.status == "optimal" and res.iterations > 0
+    with pytest.raises(ValueError, match="not positive definite"):
+        _chol([np.array([[1.0, -1.0], [-1.0, 1.0]])], torch.float64)
+    out = tmp_path / "neumann.json"
+    rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_neumann", "--solver", "ksp",
+               "--pc", "jacobi", "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8",
+               "--out", str(out), "--scheduler", "serial"])
+    assert rc == 0 and "training without the coarse correction" in capsys.readouterr().err
+    rep = json.loads(out.read_text())
+    assert rep["same_answer"] == 1.0 and rep["warm_converged_without_fallback"] == 2
+
+
 def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     import os
     import shutil

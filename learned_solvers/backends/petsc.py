@@ -154,6 +154,8 @@ class KSPBackend:
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None."""
+        from petsc4py import PETSc
+
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
         n = x.getLocalSize()
         guess = check_guess(guess, n, self.name)
@@ -172,9 +174,11 @@ class KSPBackend:
             _set(x, guess)
             ksp.setInitialGuessNonzero(True)
         # every solve sets its preconditioner up afresh, as a new instance's operator needs:
-        # cold and warm pay the same set-up cost
+        # cold and warm pay the same set-up cost. A failed set-up (an LU's zero pivot) stays
+        # flagged through PCReset and would fail every later solve on this KSP at once
         ops = ksp.getOperators()
         ksp.getPC().reset()
+        ksp.getPC().setFailedReason(PETSc.PC.FailedReason.NOERROR)
         ksp.setOperators(*ops)
         t0 = time.perf_counter()
         ksp.solve(b, x)

@@ -91,10 +91,11 @@ def make_pde_backend(solver: str, *, kind: str, ksp_type: str = "cg", pc: str = 
 
 def _reference_solve(kind: str, handles: dict[str, Any]):
     """A label: LU for a linear problem (PETSc's own; where it meets a zero pivot, as on a
-    saddle-point operator, MUMPS's pivoting LU), Newton to 1e-11 for a nonlinear one."""
+    saddle-point operator, MUMPS's pivoting LU), on a KSP of its own, so the problem's keeps its
+    settings; Newton to 1e-11 for a nonlinear one."""
     if kind != "linear":
         return SNESBackend(rtol=1e-11).solve(handles)
-    res = KSPBackend(ksp_type="preonly", pc_type="lu").solve(handles)
+    res = direct_solve(handles, package="petsc")
     return res if res.status == "optimal" else direct_solve(handles, package="mumps")
 
 

@@ -698,7 +698,9 @@ def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
         # torch, not numpy: it keeps to the caller's thread count (one at inference); numpy's
         # multithreaded BLAS stalled on these small matrices whenever another process held a core
         chol, info = torch.linalg.cholesky_ex(torch.as_tensor(a, dtype=torch.float64))
-        if int(info) != 0:
+        # a pivot at the shift's size: a singular operator (a pure Neumann problem's constants), whose
+        # correction along the null space would be the residual divided by the shift
+        if int(info) != 0 or float(torch.diagonal(chol).min()) ** 2 < 1e-8 * float(np.abs(np.diag(a)).mean()):
             raise ValueError("the coarse operator is not positive definite: the coarse correction needs a symmetric "
                              "positive definite operator (MeshGNNConfig(coarse_correction=False) for others)")
         out.append(chol)

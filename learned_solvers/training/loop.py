@@ -79,7 +79,12 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
             best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
         # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
         bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}"})
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best_state is None:  # a checkpoint of NaN weights would only warn at every later solve
+        bad = next((h["epoch"] for h in history if not math.isfinite(h["train_loss"])), None)
+        raise RuntimeError(f"training gave no model with a finite {val_key} in {epochs} epochs"
+                           + (f" (the training loss was NaN or inf from epoch {bad})" if bad is not None else "")
+                           + ": the instances may hold a singular or ill-posed system; check the family's data, or "
+                             "train with a lower learning rate")
+    model.load_state_dict(best_state)
     model.eval()
     return FitResult(history=history, seconds=time.perf_counter() - t0, best_val=best)

@@ -124,7 +124,8 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
             build_mesh_graph(pdes[:1], norm, grid=grid, coarse_correction=True)
         except ValueError as exc:
             warnings.warn(f"training without the coarse correction: {str(exc).split(':')[0]} (an indefinite "
-                          "operator, such as a saddle point's)", RuntimeWarning, stacklevel=2)
+                          "operator, such as a saddle point's, or a singular one, such as a pure Neumann problem's)",
+                          RuntimeWarning, stacklevel=2)
             coarse = False
     # the block's step minimises the energy, which a symmetric linear problem has, or (a
     # quasilinear one, whose exact residual the block sees) the linearised residual
