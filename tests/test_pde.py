@@ -1019,6 +1019,9 @@ def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     assert res.status == "optimal" and res.iterations > 0
     with pytest.raises(ValueError, match="not positive definite"):
         _chol([np.array([[1.0, -1.0], [-1.0, 1.0]])], torch.float64)
+    dead = np.zeros((3, 3))
+    dead[:2, :2] = [[2.0, -1.0], [-1.0, 2.0]]  # a coarse function without support (outside the domain): no error
+    assert _chol([dead], torch.float64).shape == (1, 3, 3)
     out = tmp_path / "neumann.json"
     rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_neumann", "--solver", "ksp",
                "--pc", "jacobi", "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8",

@@ -694,13 +694,19 @@ def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
     relative shift covers coarse functions without interior support."""
     out = []
     for a in acs:
-        a = a + 1e-10 * max(float(np.abs(np.diag(a)).mean()), 1e-300) * np.eye(len(a))
+        d = np.abs(np.diag(a))
+        scale = max(float(d.mean()), 1e-300)
+        a = a + 1e-10 * scale * np.eye(len(a))
         # torch, not numpy: it keeps to the caller's thread count (one at inference); numpy's
         # multithreaded BLAS stalled on these small matrices whenever another process held a core
         chol, info = torch.linalg.cholesky_ex(torch.as_tensor(a, dtype=torch.float64))
-        # a pivot at the shift's size: a singular operator (a pure Neumann problem's constants), whose
-        # correction along the null space would be the residual divided by the shift
-        if int(info) != 0 or float(torch.diagonal(chol).min()) ** 2 < 1e-8 * float(np.abs(np.diag(a)).mean()):
+        # a pivot at the shift's size on a function with support: a singular operator (a pure
+        # Neumann problem's constants), whose correction along the null space would be the
+        # residual divided by the shift (functions without support, e.g. outside an L-shaped
+        # domain, have such pivots too, and no correction)
+        pivots = torch.diagonal(chol).numpy() ** 2
+        live = d > 1e-12 * scale
+        if int(info) != 0 or (pivots[live] < 1e-8 * scale).any():
             raise ValueError("the coarse operator is not positive definite: the coarse correction needs a symmetric "
                              "positive definite operator (MeshGNNConfig(coarse_correction=False) for others)")
         out.append(chol)
