@@ -27,7 +27,7 @@ from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .models.mesh_gnn import FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
+from .models.mesh_gnn import CoarseOperatorError, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
 from .options import IterationsOption, check_device, check_k, check_precision, check_threads
 from .warmstart import OutOfFamilyWarning
 
@@ -139,8 +139,13 @@ class LearnedPDEStarter:
             merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)
-            u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor], safeguard=safeguard,
-                                   merit=merit)[0]
+            try:
+                u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor],
+                                       safeguard=safeguard, merit=merit)[0]
+            except CoarseOperatorError as exc:  # an instance unlike the training ones: singular or indefinite
+                warnings.warn(f"{pde.name}: {exc}; solving from the cold guess", OutOfFamilyWarning, stacklevel=2)
+                self.last_fallback = "coarse operator not positive definite"
+                return None, time.perf_counter() - t0
         secs = time.perf_counter() - t0
         if not np.isfinite(u).all():
             warnings.warn(f"{pde.name}: the model predicted NaN or inf; solving from the cold guess",

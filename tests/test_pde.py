@@ -296,6 +296,30 @@ def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
         PDEBenchConfig(family="darcy", ksp_type="preonly", pc="lu")
 
 
+def test_a_singular_instance_falls_back_to_the_cold_guess(darcy_starter):
+    """The darcy model on the same mesh and field but with no Dirichlet boundary (a pure Neumann
+    problem, null space attached): its coarse operator is singular, so the model cannot run
+    there; solve warns, says why and solves from the cold guess."""
+    from petsc4py import PETSc
+
+    from learned_solvers.warmstart import OutOfFamilyWarning
+
+    fam, st, path = darcy_starter
+    prob0, fields = fam.load(fam.sample(1, seed=9)[0])
+    V = prob0.u.function_space
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    x = ufl.SpatialCoordinate(V.mesh)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(fields["a"] * ufl.grad(u), ufl.grad(v)) * ufl.dx,
+                                           ufl.cos(np.pi * x[0]) * v * ufl.dx, bcs=[],
+                                           petsc_options_prefix="t_neumann_darcy_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    prob.A.setNullSpace(PETSc.NullSpace().create(constant=True, comm=V.mesh.comm))
+    with pytest.warns(OutOfFamilyWarning, match="coarse operator is not positive definite"):
+        res = st.solve(prob, fields={"a": fields["a"]})
+    assert res.status == "optimal" and not res.warm_start_accepted
+    assert res.extra["fallback"] == "coarse operator not positive definite"
+
+
 def test_nan_prediction_falls_back(darcy_starter):
     import torch
 

@@ -46,7 +46,12 @@ from ..canonical.pde import PDEData, cell_mean_coefficient, row_sums
 from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
 
 __all__ = ["MeshGNNConfig", "FamilyNorm", "MeshGraph", "MeshImplicitModel", "build_mesh_graph", "is_symmetric",
-           "residual_hat"]
+           "residual_hat", "CoarseOperatorError"]
+
+
+class CoarseOperatorError(ValueError):
+    """The coarse correction's operator P^T A P is not positive definite (an indefinite or
+    singular problem): training goes on without the correction; inference falls back to the cold guess."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -707,8 +712,9 @@ def _chol(acs: list[np.ndarray], dtype: torch.dtype) -> Tensor:
         pivots = torch.diagonal(chol).numpy() ** 2
         live = d > 1e-12 * scale
         if int(info) != 0 or (pivots[live] < 1e-8 * scale).any():
-            raise ValueError("the coarse operator is not positive definite: the coarse correction needs a symmetric "
-                             "positive definite operator (MeshGNNConfig(coarse_correction=False) for others)")
+            raise CoarseOperatorError("the coarse operator is not positive definite: the coarse correction needs a "
+                                      "symmetric positive definite operator (MeshGNNConfig(coarse_correction=False) "
+                                      "for others)")
         out.append(chol)
     return torch.stack(out).to(dtype)
 

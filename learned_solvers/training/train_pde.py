@@ -17,7 +17,7 @@ import torch
 
 from .._threads import THREADS_FROM, torch_threads
 from ..canonical.pde import PDEData
-from ..models.mesh_gnn import (FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
+from ..models.mesh_gnn import (CoarseOperatorError, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
                                MeshImplicitModel, build_mesh_graph, is_symmetric, residual_hat)
 from ..options import check_device
 from .loop import fit
@@ -122,7 +122,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     if coarse and not use_ql:
         try:  # the Galerkin correction factors P^T A P by Cholesky
             build_mesh_graph(pdes[:1], norm, grid=grid, coarse_correction=True)
-        except ValueError as exc:
+        except CoarseOperatorError as exc:
             warnings.warn(f"training without the coarse correction: {str(exc).split(':')[0]} (an indefinite "
                           "operator, such as a saddle point's, or a singular one, such as a pure Neumann problem's)",
                           RuntimeWarning, stacklevel=2)
