@@ -89,4 +89,9 @@ class DolfinxFamily:
         return u.problem, u.fields
 
     def cold_guess(self, n_owned: int) -> np.ndarray:
-        return np.zeros(n_owned)
+        """The owned dofs of the user's cold guess (``UserPDE.cold_guess``; zeros without one)."""
+        u = self._user()
+        if u.cold_guess is None:
+            return np.zeros(n_owned)
+        u.cold_guess()
+        return u.problem.u.x.array[:n_owned].copy()

@@ -122,3 +122,35 @@ def build_neumann():
         s.interpolate(lambda x: p["a"] * np.cos(np.pi * x[0]) + p["b"] * np.cos(np.pi * x[1]))
 
     return UserPDE(problem=prob, fields={"s": s}, params={"a": (0.5, 2.0), "b": (-1.0, 1.0)}, apply=apply)
+
+
+def build_semilinear():
+    """-div(grad u) + u^3 = s on 8x8 P1, u = 0 on the boundary, solved by Newton from the user's
+    own cold guess, u = c everywhere (``UserPDE.cold_guess``)."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    s = dolfinx.fem.Constant(msh, 1.0)
+    u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+    F = ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + u ** 3 * v * ufl.dx - s * v * ufl.dx
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], petsc_options_prefix="user_semilinear_",
+                                              petsc_options={"snes_type": "newtonls", "ksp_type": "preonly",
+                                                             "pc_type": "lu"})
+
+    def apply(p):
+        s.value = p["s"]
+
+    def cold():
+        u.x.array[:] = 0.25
+
+    return UserPDE(problem=prob, fields={"s": s}, params={"s": (5.0, 20.0)}, apply=apply, cold_guess=cold)

@@ -977,6 +977,20 @@ def test_family_from_a_users_own_dolfinx_problem(tmp_path):
     assert rep["same_answer"] == 1.0 and rep["cold"]["iterations_median"] > 0
 
 
+def test_a_users_own_cold_guess_is_the_cold_start():
+    """UserPDE.cold_guess sets u = 0.25: the family's cold guess (what the bench's cold Newton
+    starts from, and whose residual sets both solves' stopping rule) is that, not zeros."""
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear")
+    prob, _ = fam.load(fam.sample(1, seed=0)[0])
+    n = prob.u.function_space.dofmap.index_map.size_local
+    assert np.allclose(prob.u.x.array[:n], 0.25)
+    prob.u.x.array[:] = 1.0  # as a solve leaves it
+    cold = fam.cold_guess(n)
+    assert np.allclose(cold, 0.25)
+    res = SNESBackend().solve(petsc_handles(prob), cold_guess=cold)
+    assert res.status == "optimal" and res.iterations > 0
+
+
 def test_a_users_problem_on_a_3d_mesh_trains_with_the_3d_pooling_grid(tmp_path):
     """On the unit cube the model pools onto 8^3 cells (DEFAULT_GRID), not 16^3 = 4096, whose
     dense mix and coarse space made 3D meshes impractically slow; warm and cold agree."""
