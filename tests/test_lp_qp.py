@@ -272,6 +272,26 @@ def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
         read_problem(f)
 
 
+def test_a_nonconvex_qp_is_refused_with_the_reason(tmp_path):
+    """A QUADOBJ with a negative diagonal entry, or a 2x2 minor below zero, is refused when read,
+    naming the entry (Clarabel returned 'optimal' for it, OSQP and SCS raised bare codes); a
+    subtler indefinite P, which both checks pass, is refused by OSQP's and SCS's set-up with
+    the reason."""
+    f = tmp_path / "ncvx.qps"
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x -2\n y y 2\n"))
+    with pytest.raises(MPSFormatError, match=r"ncvx.qps.*not convex \(P\[0,0\] \(x\) = -2 < 0\)"):
+        read_problem(f)
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 1\n x y 3\n y y 1\n"))
+    with pytest.raises(MPSFormatError, match=r"not convex \(P\[0,1\]\^2 = 9 exceeds P\[0,0\] P\[1,1\] = 1\)"):
+        read_problem(f)
+    indefinite = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]))  # eigenvalue 1 - sqrt 2
+    qp = QPData(c=np.zeros(3), A=sp.csr_matrix(np.ones((1, 3))), l=np.ones(1), u=np.ones(1), lb=-np.ones(3),
+                ub=np.ones(3), P=indefinite, name="indefinite")
+    for name in ("osqp", "scs"):
+        with pytest.raises(InvalidProblemError, match=f"{name}: problem 'indefinite': .* set-up failed .*not positive"):
+            make_backend(name).solve(qp)
+
+
 def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_path, shared_data):
     """The OSQP benchmarks' ``.mat`` QPs (Maros-Meszaros): ``read_problem`` takes them, the
     trailing identity rows become bounds, 1e20 (also stored as 9.999999999999998e+19) is

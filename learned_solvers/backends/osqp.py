@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..canonical import QPData
+from ..canonical import InvalidProblemError, QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
 __all__ = ["OSQPBackend"]
@@ -83,7 +83,12 @@ class OSQPBackend:
         a, lo, hi, bounded = osqp_rows(qp)
         p = sp.triu(qp.P, format="csc") if qp.P is not None else None
         solver = osqp.OSQP()
-        solver.setup(p, qp.c, a, lo, hi, **self.settings())
+        try:
+            solver.setup(p, qp.c, a, lo, hi, **self.settings())
+        except osqp.OSQPException as exc:  # a bare code; OSQP printed "P not PSD" for a nonconvex objective
+            raise InvalidProblemError(f"osqp: problem {qp.name!r}: OSQP's set-up failed (OSQPException {exc}); its "
+                                      "KKT factorisation fails when P is not positive semidefinite (a nonconvex "
+                                      "objective)") from exc
         if ws is not None:
             y = None
             if ws.y is not None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..canonical import QPData
+from ..canonical import InvalidProblemError, QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
 
 __all__ = ["SCSBackend"]
@@ -71,7 +71,12 @@ class SCSBackend:
         settings = dict(eps_abs=self.tol, eps_rel=self.tol, max_iters=self.max_iters, verbose=False)
         if self.pinned:
             settings.update(normalize=False, acceleration_lookback=0)
-        solver = scs.SCS(data, {"z": cf.n_zero, "l": cf.A.shape[0] - cf.n_zero}, **settings)
+        try:
+            solver = scs.SCS(data, {"z": cf.n_zero, "l": cf.A.shape[0] - cf.n_zero}, **settings)
+        except ValueError as exc:  # "ScsWork allocation error!": its KKT factorisation failed
+            raise InvalidProblemError(f"scs: problem {qp.name!r}: SCS's set-up failed ({exc}); its KKT "
+                                      "factorisation fails when P is not positive semidefinite (a nonconvex "
+                                      "objective)") from exc
         if ws is not None:
             x = ws.x
             s = cf.b - cf.A @ x

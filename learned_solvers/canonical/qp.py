@@ -144,6 +144,9 @@ class QPData:
                 raise InvalidProblemError(f"{where}: P is {self.P.shape}, expected ({n}, {n})")
             if not np.isfinite(self.P.data).all():
                 raise InvalidProblemError(f"{where}: P holds NaN or inf")
+            if why := self._nonconvex():
+                raise InvalidProblemError(f"{where}: the objective is not convex ({why}); OSQP, SCS, HiGHS, PDLP and "
+                                          "Clarabel need P positive semidefinite (a convex QP)")
         if self.integrality is not None and self.integrality.shape[0] != n:
             raise InvalidProblemError(f"{where}: integrality has {self.integrality.shape[0]} entries, expected {n}")
         bad = np.flatnonzero(self.l > self.u)
@@ -154,6 +157,26 @@ class QPData:
             raise InvalidProblemError(f"{where}: variable {int(bad[0])} has lb > ub")
         if np.isposinf(self.l).any() or np.isneginf(self.u).any():
             raise InvalidProblemError(f"{where}: a row has l = +inf or u = -inf")
+
+    def _nonconvex(self) -> str | None:
+        """Why P is not positive semidefinite, by two checks that every such P passes, O(nnz):
+        no negative diagonal entry, no 2x2 principal minor P_ii P_jj - P_ij^2 < 0; None if both hold
+        (a subtler indefinite P is left to the solvers' own factorisations)."""
+        d = self.P.diagonal()
+        scale = float(np.abs(self.P.data).max(initial=0.0))
+        name = lambda j: f" ({self.var_names[j]})" if self.var_names else ""  # noqa: E731
+        if (d < -1e-12 * scale).any():
+            j = int(np.argmin(d))
+            return f"P[{j},{j}]{name(j)} = {d[j]:.6g} < 0"
+        m = self.P.tocoo()
+        off = m.row != m.col
+        i, j, v = m.row[off], m.col[off], m.data[off]
+        bad = np.flatnonzero(v * v > d[i] * d[j] * (1 + 1e-9) + 1e-12 * scale * scale)
+        if bad.size:
+            k = bad[0]
+            return (f"P[{i[k]},{j[k]}]^2 = {v[k] ** 2:.6g} exceeds P[{i[k]},{i[k]}] P[{j[k]},{j[k]}] = "
+                    f"{d[i[k]] * d[j[k]]:.6g}")
+        return None
 
     def objective(self, x: np.ndarray) -> float:
         val = float(self.c @ x) + self.offset
