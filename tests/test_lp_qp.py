@@ -272,6 +272,20 @@ def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
         read_problem(f)
 
 
+def test_a_problem_without_rows_or_finite_bounds_solves_on_every_backend():
+    """min 1/2 |x|^2 + x0 - x1 with no constraints at all: -1 at (-1, 1); SCS, which needs one
+    cone row, raised "m must be a positive integer"; the same LP is unbounded everywhere."""
+    free = dict(A=sp.csr_matrix((0, 2)), l=np.zeros(0), u=np.zeros(0), lb=np.full(2, -np.inf), ub=np.full(2, np.inf))
+    qp = QPData(c=np.array([1.0, -1.0]), P=sp.identity(2, format="csr"), name="free-qp", **free)
+    lp = QPData(c=np.array([1.0, -1.0]), name="free-lp", **free)
+    for name in ("pdlp", "osqp", "scs", "highs", "clarabel"):
+        res = make_backend(name).solve(qp)
+        assert res.status == Status.OPTIMAL and abs(res.objective + 1.0) < 1e-4, (name, res.objective)
+        assert make_backend(name).solve(lp).status == Status.UNBOUNDED, name
+    res = make_backend("scs").solve(qp, warm_start=WarmStart(x=np.array([-1.0, 1.0])))
+    assert res.status == Status.OPTIMAL and res.warm_start_accepted
+
+
 def test_a_nonconvex_qp_is_refused_with_the_reason(tmp_path):
     """A QUADOBJ with a negative diagonal entry, or a 2x2 minor below zero, is refused when read,
     naming the entry (Clarabel returned 'optimal' for it, OSQP and SCS raised bare codes); a

@@ -66,17 +66,23 @@ class SCSBackend:
         ws = check_warm_start(qp, warm_start, self.name)
         cf = cone_form(qp)
         data = {"A": cf.A, "b": cf.b, "c": qp.c}
+        cones = {"z": cf.n_zero, "l": cf.A.shape[0] - cf.n_zero}
+        # SCS needs one cone row at least: a problem with no rows and no finite bounds gets 0 = 0
+        empty = cf.A.shape[0] == 0
+        if empty:
+            data.update(A=sp.csc_matrix((1, qp.n)), b=np.zeros(1))
+            cones = {"z": 1, "l": 0}
         if qp.P is not None:
             data["P"] = sp.triu(qp.P, format="csc")
         settings = dict(eps_abs=self.tol, eps_rel=self.tol, max_iters=self.max_iters, verbose=False)
         if self.pinned:
             settings.update(normalize=False, acceleration_lookback=0)
         try:
-            solver = scs.SCS(data, {"z": cf.n_zero, "l": cf.A.shape[0] - cf.n_zero}, **settings)
-        except ValueError as exc:  # "ScsWork allocation error!": its KKT factorisation failed
-            raise InvalidProblemError(f"scs: problem {qp.name!r}: SCS's set-up failed ({exc}); its KKT "
-                                      "factorisation fails when P is not positive semidefinite (a nonconvex "
-                                      "objective)") from exc
+            solver = scs.SCS(data, cones, **settings)
+        except ValueError as exc:
+            why = ("; its KKT factorisation fails when P is not positive semidefinite (a nonconvex objective)"
+                   if "allocation" in str(exc) else "")
+            raise InvalidProblemError(f"scs: problem {qp.name!r}: SCS's set-up failed ({exc}){why}") from exc
         if ws is not None:
             x = ws.x
             s = cf.b - cf.A @ x
@@ -88,6 +94,8 @@ class SCSBackend:
                 r = ws.r if ws.r is not None else qp.c + (qp.P @ x if qp.P is not None else 0) - qp.A.T @ yc
                 y = np.concatenate([-yc[cf.eq], np.maximum(-yc[cf.up], 0), np.maximum(yc[cf.lo], 0),
                                     np.maximum(-r[cf.vup], 0), np.maximum(r[cf.vlo], 0)])
+            if empty:
+                y, s = np.zeros(1), np.zeros(1)
             sol = solver.solve(warm_start=True, x=x, y=y, s=s)
         else:
             sol = solver.solve()
