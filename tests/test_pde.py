@@ -543,6 +543,10 @@ def test_fields_on_vector_and_mixed_spaces():
     vec = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("Lagrange", 1, (3,))))
     with pytest.raises(UnsupportedProblemError, match=r"field 'bad': a Function of shape \(3,\)"):
         to_pde(prob, fields={"bad": vec})
+    elsewhere = dolfinx.fem.Function(dolfinx.fem.functionspace(
+        dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 5, 5), ("Lagrange", 1)))
+    with pytest.raises(UnsupportedProblemError, match="field 'E' could not be sampled .*give a Function on the "):
+        to_pde(prob, fields={"E": elsewhere})  # dolfinx's own error, named
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes")
     stokes, _ = fam.load(fam.sample(1, seed=0)[0])
     nu = dolfinx.fem.Function(dolfinx.fem.functionspace(stokes.u.function_space.mesh, ("DG", 0)))

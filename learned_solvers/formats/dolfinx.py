@@ -283,6 +283,11 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
             got, values = _field_columns(V, k, value, n_owned, coords)
         except UnsupportedProblemError as exc:
             raise UnsupportedProblemError(f"field {k!r}: {exc}") from None
+        except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
+            raise UnsupportedProblemError(
+                f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
+                "Function on the problem's own mesh, a Constant, a number, or a callable x -> one value per point "
+                "(x: (3, N))") from exc
         names += got
         sampled.append(values)
     fv = np.hstack(sampled)
