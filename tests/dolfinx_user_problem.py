@@ -154,3 +154,44 @@ def build_semilinear():
         u.x.array[:] = 0.25
 
     return UserPDE(problem=prob, fields={"s": s}, params={"s": (5.0, 20.0)}, apply=apply, cold_guess=cold)
+
+
+def build_elasticity():
+    """A vector problem: 2D linear elasticity of a 4 x 1 beam (32 x 8 cells, vector P1) clamped
+    at x = 0, Young's modulus E and a load (fx, -1) drawn per instance, Poisson ratio 0.3. CG +
+    GAMG (no near-null space given, as in a plain script)."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_rectangle(MPI.COMM_WORLD, [np.array([0.0, 0.0]), np.array([4.0, 1.0])], [32, 8])
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (2,)))
+    E = dolfinx.fem.Constant(msh, 1.0)
+    load = dolfinx.fem.Constant(msh, np.array([0.0, -1.0]))
+    nu = 0.3
+    mu, lmbda = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+
+    def eps(w):
+        return ufl.sym(ufl.grad(w))
+
+    def sigma(w):
+        return 2 * mu * eps(w) + lmbda * ufl.tr(eps(w)) * ufl.Identity(2)
+
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[0], 0.0))
+    bc = dolfinx.fem.dirichletbc(np.zeros(2), dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(sigma(u), eps(v)) * ufl.dx, ufl.inner(load, v) * ufl.dx,
+                                           bcs=[bc], petsc_options_prefix="user_elasticity_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "gamg"})
+
+    def apply(p):
+        E.value = p["E"]
+        load.value = np.array([p["fx"], -1.0])
+
+    return UserPDE(problem=prob, fields={"E": E, "load": load}, params={"E": (0.5, 2.0), "fx": (-0.5, 0.5)},
+                   apply=apply)

@@ -995,6 +995,22 @@ def test_a_users_own_cold_guess_is_the_cold_start():
     assert res.status == "optimal" and res.iterations > 0
 
 
+def test_a_users_vector_problem_end_to_end(tmp_path):
+    """2D elasticity (``build_elasticity``: vector P1, E and a load vector drawn): bench trains
+    with a coarse space per component and both load components as fields; warm and cold agree."""
+    from learned_solvers.checkpoint import load_checkpoint
+    from learned_solvers.cli import main
+
+    out, ck = tmp_path / "el.json", tmp_path / "el.safetensors"
+    assert main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_elasticity", "--solver", "ksp",
+                 "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8", "--out", str(out),
+                 "--save-checkpoint", str(ck), "--scheduler", "serial"]) == 0
+    assert json.loads(out.read_text())["same_answer"] == 1.0
+    meta = load_checkpoint(ck).meta
+    assert meta["signature"]["field_names"] == ["E", "load[0]", "load[1]", "component_0", "component_1"]
+    assert meta["model"]["coarse_correction"] and meta["model"]["solution_state"]
+
+
 def test_a_users_problem_on_a_3d_mesh_trains_with_the_3d_pooling_grid(tmp_path):
     """On the unit cube the model pools onto 8^3 cells (DEFAULT_GRID), not 16^3 = 4096, whose
     dense mix and coarse space made 3D meshes impractically slow; warm and cold agree."""
