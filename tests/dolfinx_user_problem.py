@@ -81,9 +81,9 @@ def build_stokes():
     walls = facets(lambda x: np.isclose(x[0], 0) | np.isclose(x[0], 1) | np.isclose(x[1], 0))
     top = facets(lambda x: np.isclose(x[1], 1))
     corner = dolfinx.fem.locate_dofs_geometrical((W.sub(1), Q0), lambda x: np.isclose(x[0], 0) & np.isclose(x[1], 0))
-    bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Function(V0), dolfinx.fem.locate_dofs_topological((W.sub(0), V0), 1, walls),
-                                   W.sub(0)),
-           dolfinx.fem.dirichletbc(lid, dolfinx.fem.locate_dofs_topological((W.sub(0), V0), 1, top), W.sub(0)),
+    on_velocity = lambda f: dolfinx.fem.locate_dofs_topological((W.sub(0), V0), 1, f)  # noqa: E731
+    bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Function(V0), on_velocity(walls), W.sub(0)),
+           dolfinx.fem.dirichletbc(lid, on_velocity(top), W.sub(0)),
            dolfinx.fem.dirichletbc(dolfinx.fem.Function(Q0), corner, W.sub(1))]
     prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(zero, v) * ufl.dx, bcs=bcs, petsc_options_prefix="user_stokes_",
                                            petsc_options={"ksp_type": "minres", "pc_type": "jacobi"})

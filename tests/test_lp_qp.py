@@ -560,7 +560,8 @@ def test_unknown_family_and_parameter_rejected():
         make_family("random-lp:bogus=3")
     # a family's own bookkeeping (name, kind, _live) and what the spec gives before its options
     # (mps:PATH) are not parameters: refused, and not offered in the list of known ones
-    with pytest.raises(ValueError, match=r"unknown parameter 'kind'; known: n, field_res, alpha, tau, high, low, mesh$"):
+    with pytest.raises(ValueError, match=r"unknown parameter 'kind'; known: n, field_res, alpha, tau, high, low, "
+                                         r"mesh$"):
         make_family("darcy:kind=nonlinear")
     with pytest.raises(ValueError, match=r"unknown parameter 'path'; known: perturb$"):
         make_family("mps:a.mps,path=b.mps")
