@@ -541,8 +541,16 @@ def test_fields_on_vector_and_mixed_spaces():
     assert np.allclose(pde.fields[:, 3], 1 + x + 2 * y)  # P1 on both components' dofs
     assert np.allclose(pde.fields[:, 5], np.where(first, x, -y))
     vec = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("Lagrange", 1, (3,))))
-    with pytest.raises(UnsupportedProblemError, match=r"field 'bad': a Function of shape \(3,\)"):
+    with pytest.raises(UnsupportedProblemError, match=r"field 'bad': a Function or expression of shape \(3,\)"):
         to_pde(prob, fields={"bad": vec})
+    # UFL expressions, as a FEniCSx script writes its coefficients: through dolfinx.fem.Expression
+    xs = ufl.SpatialCoordinate(msh)
+    pde = to_pde(prob, fields={"E2": 2 * e_p1 + 1, "X": xs[0] * load[0]})
+    assert np.allclose(pde.fields[:, 0], 3 + 2 * x + 4 * y) and np.allclose(pde.fields[:, 1], x)
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build")  # a scalar P1 space
+    user, user_fields = fam.load(fam.sample(1, seed=0)[0])
+    src = user_fields["s"]
+    assert np.allclose(to_pde(user, fields={"s2": 2 * src + 1}).fields[:, 0], 2 * src.x.array[: len(user.b.array)] + 1)
     elsewhere = dolfinx.fem.Function(dolfinx.fem.functionspace(
         dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 5, 5), ("Lagrange", 1)))
     with pytest.raises(UnsupportedProblemError, match="field 'E' could not be sampled .*give a Function on the "):

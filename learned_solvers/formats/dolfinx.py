@@ -172,38 +172,51 @@ def _field_columns(V, name: str, value: Any, n_owned: int, xyz: np.ndarray) -> t
 
 
 def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
+    import ufl
+
     dfx = _dolfinx()
     if isinstance(value, dfx.fem.Constant):
         return np.full(n_owned, float(np.asarray(value.value).ravel()[0]))
-    if not (isinstance(value, (dfx.fem.Function, int, float, np.number)) or callable(value)) \
-            or isinstance(value, bool):
+    # a Function, or a UFL expression of Functions, Constants and x (2 * kappa + 1), on the mesh
+    expr = isinstance(value, ufl.core.expr.Expr)
+    if not (expr or isinstance(value, (int, float, np.number)) or callable(value)) or isinstance(value, bool):
         raise UnsupportedProblemError(f"a {type(value).__name__} cannot be sampled at the dofs; give a dolfinx "
-                                      "Function (any space on the mesh), Constant, number or callable x -> values")
+                                      "Function (any space on the mesh), a UFL expression, a Constant, a number or a "
+                                      "callable x -> values")
     if np.isscalar(value):
         return np.full(n_owned, float(value))
     f = dfx.fem.Function(V)
     if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
-        if not isinstance(value, dfx.fem.Function):  # a callable x -> values, at each dof's point
+        if not expr:  # a callable x -> values, at each dof's point
             pts = np.zeros((3, n_owned))
             pts[: xyz.shape[1]] = xyz.T
             return np.asarray(value(pts), dtype=float).reshape(n_owned)
         if value.ufl_shape == ():  # a scalar coefficient (E(x) in elasticity): each component's dofs sample it
             for Vs, idx in _kept(V, "scalar leaves", lambda: _scalar_leaves(V)):
                 g = dfx.fem.Function(Vs)
-                g.interpolate(value)
+                _interpolate(g, value)
                 f.x.array[idx] = g.x.array
             return f.x.array[:n_owned].copy()
         if value.ufl_shape != f.ufl_shape or V.num_sub_spaces and V.dofmap.index_map_bs == 1:
             raise UnsupportedProblemError(
-                f"a Function of shape {value.ufl_shape} cannot be sampled at the dofs of this "
+                f"a Function or expression of shape {value.ufl_shape} cannot be sampled at the dofs of this "
                 f"{'mixed' if V.dofmap.index_map_bs == 1 else 'vector'} space; give a scalar Function (sampled per "
                 f"component){'' if V.dofmap.index_map_bs == 1 else f', one of shape {f.ufl_shape}'}, a Constant, "
                 "a number or a callable x -> values")
-    if isinstance(value, dfx.fem.Function) or callable(value):
-        f.interpolate(value)
-    else:
-        f.x.array[:] = float(value)
+    _interpolate(f, value)
     return f.x.array[:n_owned].copy()
+
+
+def _interpolate(f: Any, value: Any) -> None:
+    """``f.interpolate(value)``: a Function or a callable as they are; another UFL expression
+    through a ``dolfinx.fem.Expression`` at f's space's interpolation points."""
+    import ufl
+
+    dfx = _dolfinx()
+    if isinstance(value, ufl.core.expr.Expr) and not isinstance(value, dfx.fem.Function):
+        pts = f.function_space.element.interpolation_points
+        value = dfx.fem.Expression(value, pts() if callable(pts) else pts)  # a method before dolfinx 0.10
+    f.interpolate(value)
 
 
 def _scalar_leaves(V) -> list[tuple[Any, np.ndarray]]:
@@ -247,8 +260,9 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
            quasilinear: tuple[float, float, float] | None = None) -> PDEData | None:
     """Canonical data of ``problem`` (rank 0; ``None`` on other ranks).
 
-    fields: name -> a dolfinx Function (any space on the mesh), Constant, float, or a
-    callable ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs. A
+    fields: name -> a dolfinx Function (any space on the mesh), a UFL expression of Functions,
+    Constants and ``SpatialCoordinate`` (``2 * kappa + 1``), a Constant, a float, or a callable
+    ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs. A
     Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...);
     on a vector or mixed space a scalar Function is sampled at every component's dofs.
     For a nonlinear problem the system is linearised at the current ``problem.u``.
