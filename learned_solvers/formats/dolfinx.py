@@ -185,12 +185,12 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                                       "callable x -> values")
     if np.isscalar(value):
         return np.full(n_owned, float(value))
+    if (V.num_sub_spaces or V.dofmap.index_map_bs > 1) and not expr:  # a callable x -> values, at each dof's point
+        pts = np.zeros((3, n_owned))
+        pts[: xyz.shape[1]] = xyz.T
+        return np.asarray(value(pts), dtype=float).reshape(n_owned)
     f = dfx.fem.Function(V)
     if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
-        if not expr:  # a callable x -> values, at each dof's point
-            pts = np.zeros((3, n_owned))
-            pts[: xyz.shape[1]] = xyz.T
-            return np.asarray(value(pts), dtype=float).reshape(n_owned)
         if value.ufl_shape == ():  # a scalar coefficient (E(x) in elasticity): each component's dofs sample it
             for Vs, idx in _kept(V, "scalar leaves", lambda: _scalar_leaves(V)):
                 g = dfx.fem.Function(Vs)
