@@ -167,3 +167,39 @@ def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_pa
     out = subprocess.run([str(exe), "train", "--family", "cvxpy:nosuchmodel:build", "--solver", "osqp",
                           "--out", "n.safetensors"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode != 0 and "cannot import 'nosuchmodel'" in out.stderr and str(tmp_path) in out.stderr
+
+
+@pytest.mark.parametrize("family", [["random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8"],
+                                    ["darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--pde-width", "8"]],
+                         ids=["lp", "pde"])
+def test_ctrl_c_during_training_still_writes_a_checkpoint(tmp_path, family):
+    """A real SIGINT once a few epochs are done: training stops with its best state so far, k is
+    still chosen, the checkpoint is written, and it says (and ``info`` says) that it was cut short."""
+    import os
+    import re
+    import signal
+    import time
+
+    ck = tmp_path / "m.safetensors"
+    proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", "train", "--family", *family,
+                             "--train", "16", "--epochs", "100000", "--scheduler", "serial", "--out", str(ck)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err, deadline = b"", time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:  # tqdm's bar on stderr: wait for three completed epochs
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            err += chunk
+            done = re.findall(rb"training [^\r\n]*?(\d+)/100000", err)
+            if not chunk or (done and int(done[-1]) >= 3):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    err = (err + rest).decode(errors="replace")
+    assert proc.returncode == 0, err[-3000:]
+    assert "stopped by Ctrl-C in epoch" in err and "Ctrl-C again aborts it" in err, err[-3000:]
+    assert out.decode().startswith("saved "), out
+    info = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
+                          text=True, timeout=300)
+    assert info.returncode == 0 and "stopped by Ctrl-C in epoch" in info.stdout, info.stdout

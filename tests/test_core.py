@@ -248,3 +248,41 @@ def test_training_that_never_reaches_a_finite_score_is_refused_not_saved():
     with pytest.raises(RuntimeError, match="no model with a finite val_error in 2 epochs .*NaN or inf from epoch 0"):
         fit(model, [x], batch_loss=batch_loss, val_score=lambda: float("nan"), epochs=2, lr=1e-3,
             jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)
+
+
+def test_ctrl_c_in_training_keeps_the_best_state_so_far():
+    """A KeyboardInterrupt in epoch 4: ``fit`` stops, warns, and returns the best of the three
+    completed epochs (not the half-stepped weights); before any state exists it re-raises."""
+    import numpy as np
+
+    from learned_solvers.training.loop import TrainingInterrupted, fit
+
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    x, t = torch.randn(16, 2), torch.randn(16, 1)
+    seen, states = [], []
+
+    def batch_loss(net, batch):
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return ((net(batch) - t) ** 2).mean(), None, None
+
+    def val_score():
+        seen.append(1)
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return float(((model(x) - t) ** 2).mean())
+
+    why = r"epoch 4 of 50 \(3 completed\); the model keeps its best.*Ctrl-C again aborts"
+    with pytest.warns(TrainingInterrupted, match=why):
+        res = fit(model, [x], batch_loss=batch_loss, val_score=val_score, epochs=50, lr=1e-2,
+                  jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)
+    assert res.epochs_done == 3 and len(res.history) == 3 and "stopped by Ctrl-C" in res.interrupted
+    best = min(range(3), key=lambda i: res.history[i]["val_error"])
+    assert all(torch.equal(v, states[best][k]) for k, v in model.state_dict().items())
+    assert res.best_val == res.history[best]["val_error"]
+
+    seen.clear()
+    seen.extend([1, 1, 1])  # interrupted in the first epoch: nothing to keep, so Ctrl-C aborts as usual
+    with pytest.raises(KeyboardInterrupt):
+        fit(nn.Linear(2, 1), [x], batch_loss=batch_loss, val_score=val_score, epochs=5, lr=1e-2,
+            jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)

@@ -276,7 +276,8 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         solution_state=cfg.solution_state), progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
-    info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes)}
+    info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
+                            **({"interrupted": tr.interrupted} if tr.interrupted else {})}
     if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
@@ -287,7 +288,8 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds, n_train=len(train_pdes),
                      val_error=tr.val_error, train={"epochs": cfg.epochs, "width": cfg.width, "device": cfg.device,
                                                     "seed": cfg.seed},
-                     **({"k_sweep": info["auto_k"]} if "auto_k" in info else {}))
+                     **({"k_sweep": info["auto_k"]} if "auto_k" in info else {}),
+                     **({"interrupted": tr.interrupted} if tr.interrupted else {}))
     distributed.barrier()
     return starter, info, train_pdes, train_sols
 
@@ -407,6 +409,7 @@ def format_pde_report(rep: dict[str, Any]) -> str:
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     opts = ", ".join(f"{k}={v}" for k, v in rep["solver_options"].items())
     lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}",
+             *([f"training {rep['interrupted']}"] if rep.get("interrupted") else []),
              f"{'start':<10}{'iterations (median)':>22}{'seconds (median)':>20}",
              f"{'cold':<10}{rep['cold']['iterations_median']:>22.1f}{rep['cold']['seconds_median']:>20.5f}",
              f"{'learned':<10}{rep['warm']['iterations_median']:>22.1f}{rep['warm']['seconds_median']:>20.5f}"

@@ -154,7 +154,8 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                        **({"family_key": family_key} if family_key else {}),
                                        "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train})},
                                  anchors=res.anchors)
-    info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error}
+    info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error,
+                            **({"interrupted": res.interrupted} if res.interrupted else {})}
     if backend is not None and res.val:
         best_k, best_polish, sweep = choose_start(starter, res.val, backend,
                                                   polishes=(True, False) if polish is None else (polish,))
@@ -346,6 +347,8 @@ def format_report(rep: dict[str, Any]) -> str:
              + (f" | anchor {rep['anchor']}" if rep.get("anchor") else ""),
              f"{'start':<18}{'iterations (median)':>22}{'solver s (median)':>20}{'iter ratio':>12}",
              "-" * 72]
+    if rep.get("interrupted"):
+        lines.insert(1, f"training {rep['interrupted']}")
     for s in STARTS:
         ratio = rep["iteration_ratio"] if s == "warm" else rep.get(f"{s}_iteration_ratio", 1.0)
         lines.append(f"{s:<18}{rep[s]['iterations_median']:>22.0f}{rep[s]['seconds_median']:>20.5f}{ratio:>12.3f}")

@@ -17,7 +17,11 @@ from tqdm.auto import tqdm
 from ..core import jacobian_penalty
 from . import distributed
 
-__all__ = ["FitResult", "fit"]
+__all__ = ["FitResult", "TrainingInterrupted", "fit"]
+
+
+class TrainingInterrupted(UserWarning):
+    """Training was stopped early by Ctrl-C and goes on with the best state it had."""
 
 
 @dataclass
@@ -25,6 +29,8 @@ class FitResult:
     history: list[dict[str, float]]
     seconds: float
     best_val: float  # the validation score of the state the model holds on return
+    epochs_done: int = 0
+    interrupted: str | None = None  # how a Ctrl-C stopped training early, else None
 
 
 def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
@@ -53,32 +59,45 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
     rank, world = distributed.rank_and_world()
     desc += f", {world} DDP ranks" if world > 1 else ""
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank > 0)
-    for epoch in bar:
-        model.train()
-        tot = 0.0
-        mine = distributed.epoch_share(len(train_b), rng)
-        for j in mine:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                loss, g, rec = batch_loss(net, train_b[j])
-                if jacobian_weight > 0:
-                    blk = model.block
-                    loss = loss + jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
-                opt.zero_grad()
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            tot += loss.item()
-        sched.step()
-        model.eval()
-        with torch.no_grad():
-            v = val_score()
-        train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
-        history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
-        if v < best:
-            best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
-        # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
-        bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}"})
+    done, interrupted = 0, None
+    try:
+        for epoch in bar:
+            model.train()
+            tot = 0.0
+            mine = distributed.epoch_share(len(train_b), rng)
+            for j in mine:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
+                    loss, g, rec = batch_loss(net, train_b[j])
+                    if jacobian_weight > 0:
+                        blk = model.block
+                        loss = loss + jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
+                    opt.zero_grad()
+                    loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                tot += loss.item()
+            sched.step()
+            model.eval()
+            with torch.no_grad():
+                v = val_score()
+            train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
+            history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
+            if v < best:
+                best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
+            # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
+            bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}"})
+            done = epoch + 1
+    except KeyboardInterrupt:
+        # one process: stop here and keep the best state so far, so hours of training still give a
+        # checkpoint; DDP ranks would not stop in step, so under torchrun its own handling stands
+        if world > 1 or best_state is None:
+            raise
+        bar.close()
+        interrupted = f"stopped by Ctrl-C in epoch {done + 1} of {epochs} ({done} completed)"
+        warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). "
+                      "What follows training (choosing k, saving) goes on; Ctrl-C again aborts it",
+                      TrainingInterrupted, stacklevel=2)
     if best_state is None:  # a checkpoint of NaN weights would only warn at every later solve
         bad = next((h["epoch"] for h in history if not math.isfinite(h["train_loss"])), None)
         raise RuntimeError(f"training gave no model with a finite {val_key} in {epochs} epochs"
@@ -87,4 +106,5 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                              "train with a lower learning rate")
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(history=history, seconds=time.perf_counter() - t0, best_val=best)
+    return FitResult(history=history, seconds=time.perf_counter() - t0, best_val=best, epochs_done=done,
+                     interrupted=interrupted)

@@ -57,6 +57,7 @@ class TrainResult:
     val_error: float = math.nan
     val: list[Labelled] = field(default_factory=list)
     anchors: AnchorBank | None = None
+    interrupted: str | None = None  # how a Ctrl-C stopped training early (``fit``), else None
 
 
 def graph_targets(g: QPGraph, items: list[Labelled]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,4 +139,4 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
               jacobian_weight=config.jacobian_weight, rng=rng, desc="training (implicit diff)", val_key="val_loss",
               progress=progress, keep_initial=bank is not None)
     return TrainResult(model=model, history=res.history, seconds=res.seconds, val_error=math.sqrt(res.best_val / 2),
-                       val=val, anchors=bank)
+                       val=val, anchors=bank, interrupted=res.interrupted)

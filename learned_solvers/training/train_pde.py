@@ -80,6 +80,7 @@ class PDETrainResult:
     seconds: float = 0.0
     val_error: float = math.nan
     val_indices: list[int] = field(default_factory=list)  # held out of training and of the anchor bank
+    interrupted: str | None = None  # how a Ctrl-C stopped training early (``fit``), else None
 
 
 def _split(v: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
@@ -191,4 +192,5 @@ def _fit(model: MeshImplicitModel, norm: FamilyNorm, train_b: list, val_b: list,
     res = fit(model, train_b, batch_loss=batch_loss, val_score=val_score, epochs=config.epochs, lr=config.lr,
               jacobian_weight=config.jacobian_weight, rng=rng, val_key="val_error", progress=progress,
               desc=f"training mesh model ({model.cfg.backward} gradients)")
-    return PDETrainResult(model=model, norm=norm, history=res.history, seconds=res.seconds, val_error=res.best_val)
+    return PDETrainResult(model=model, norm=norm, history=res.history, seconds=res.seconds, val_error=res.best_val,
+                          interrupted=res.interrupted)
