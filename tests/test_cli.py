@@ -169,37 +169,61 @@ def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_pa
     assert out.returncode != 0 and "cannot import 'nosuchmodel'" in out.stderr and str(tmp_path) in out.stderr
 
 
+def _interrupt(args: list[str], bar: bytes, after: int) -> tuple[int, str, str]:
+    """Run the CLI with ``args``, send a real SIGINT once tqdm's ``bar`` shows ``after`` steps,
+    and return (exit status, stdout, stderr)."""
+    import os
+    import re
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    err, deadline = b"", time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            err += chunk
+            done = re.findall(bar + rb"[^\r\n]*?(\d+)/\d+ \[", err)
+            if not chunk or (done and int(done[-1]) >= after):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    return proc.returncode, out.decode(errors="replace"), (err + rest).decode(errors="replace")
+
+
 @pytest.mark.parametrize("family", [["random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8"],
                                     ["darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--pde-width", "8"]],
                          ids=["lp", "pde"])
 def test_ctrl_c_during_training_still_writes_a_checkpoint(tmp_path, family):
     """A real SIGINT once a few epochs are done: training stops with its best state so far, k is
     still chosen, the checkpoint is written, and it says (and ``info`` says) that it was cut short."""
-    import os
-    import re
-    import signal
-    import time
-
     ck = tmp_path / "m.safetensors"
-    proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", "train", "--family", *family,
-                             "--train", "16", "--epochs", "100000", "--scheduler", "serial", "--out", str(ck)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    err, deadline = b"", time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:  # tqdm's bar on stderr: wait for three completed epochs
-            chunk = os.read(proc.stderr.fileno(), 65536)
-            err += chunk
-            done = re.findall(rb"training [^\r\n]*?(\d+)/100000", err)
-            if not chunk or (done and int(done[-1]) >= 3):
-                break
-        proc.send_signal(signal.SIGINT)
-        out, rest = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
-    err = (err + rest).decode(errors="replace")
-    assert proc.returncode == 0, err[-3000:]
+    rc, out, err = _interrupt(["train", "--family", *family, "--train", "16", "--epochs", "100000",
+                               "--scheduler", "serial", "--out", str(ck)], rb"training ", 3)
+    assert rc == 0, err[-3000:]
     assert "stopped by Ctrl-C in epoch" in err and "Ctrl-C again aborts it" in err, err[-3000:]
-    assert out.decode().startswith("saved "), out
+    assert out.startswith("saved "), out
     info = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
                           text=True, timeout=300)
     assert info.returncode == 0 and "stopped by Ctrl-C in epoch" in info.stdout, info.stdout
+
+
+@pytest.mark.parametrize("family", [["random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8"],
+                                    ["darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--pde-width", "8"]],
+                         ids=["lp", "pde"])
+def test_ctrl_c_during_bench_reports_the_finished_instances(tmp_path, family):
+    """A real SIGINT once three held-out instances are done: the report is written on those,
+    and says so in the table and the JSON."""
+    import json
+
+    rep = tmp_path / "r.json"
+    rc, out, err = _interrupt(["bench", "--family", *family, "--train", "12", "--test", "300", "--epochs", "1",
+                               "--k", "1", "--scheduler", "serial", "--out", str(rep)], rb"bench", 3)
+    assert rc == 0, err[-3000:]
+    got = json.loads(rep.read_text())
+    n = got["n_test"]
+    assert 3 <= n < 300 and got["bench_interrupted"] == f"stopped by Ctrl-C after {n} of 300 held-out instances"
+    assert f"bench stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out

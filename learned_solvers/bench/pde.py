@@ -29,7 +29,7 @@ from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, sweep_rows
-from .timing import TIMING_REPEATS, fastest, parsimonious_k, verdict
+from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, verdict
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -322,12 +322,13 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     near_bank = (starter.anchors if starter.anchors is not None
                  else MeshAnchorBank.build(train_pdes, train_sols, starter.norm) if train_pdes else None)
     rows, failed = [], []
-    for inst, pde, sol in tqdm(list(zip(test_insts, test_pdes, test_sols)), desc="bench", disable=not progress):
-        try:
-            rows.append(_bench_one(starter, test_fam, inst, pde, sol, backend, k, near_bank))
-        except Exception as exc:  # one bad instance must not lose the others
-            failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}",
-                           "trace": traceback.format_exc(limit=3)})
+    with stop_on_ctrl_c(len(test_insts), lambda: len(rows) + len(failed)) as stopped:
+        for inst, pde, sol in tqdm(list(zip(test_insts, test_pdes, test_sols)), desc="bench", disable=not progress):
+            try:
+                rows.append(_bench_one(starter, test_fam, inst, pde, sol, backend, k, near_bank))
+            except Exception as exc:  # one bad instance must not lose the others
+                failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}",
+                               "trace": traceback.format_exc(limit=3)})
     if not rows:
         raise RuntimeError(f"bench: every one of the {len(failed)} held-out instances failed; the first: "
                            f"{failed[0]['error']}")
@@ -360,6 +361,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         "prediction_rel_l2_median": med("prediction_rel_l2") if any(r["prediction_rel_l2"] is not None for r in rows)
         else None,
         "config": asdict(cfg), "rows": rows, **info,
+        **({"bench_interrupted": stopped[0]} if stopped else {}),
     }
     if all(r["re"] is not None for r in rows):
         cut = float(np.quantile([r["re"] for r in rows], 0.75))
@@ -410,6 +412,7 @@ def format_pde_report(rep: dict[str, Any]) -> str:
     opts = ", ".join(f"{k}={v}" for k, v in rep["solver_options"].items())
     lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}",
              *([f"training {rep['interrupted']}"] if rep.get("interrupted") else []),
+             *([f"bench {rep['bench_interrupted']}: the figures are of those"] if rep.get("bench_interrupted") else []),
              f"{'start':<10}{'iterations (median)':>22}{'seconds (median)':>20}",
              f"{'cold':<10}{rep['cold']['iterations_median']:>22.1f}{rep['cold']['seconds_median']:>20.5f}",
              f"{'learned':<10}{rep['warm']['iterations_median']:>22.1f}{rep['warm']['seconds_median']:>20.5f}"

@@ -33,7 +33,7 @@ from ..options import check_device, check_k
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter
-from .timing import TIMING_REPEATS, fastest, parsimonious_start, verdict
+from .timing import TIMING_REPEATS, fastest, parsimonious_start, stop_on_ctrl_c, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -238,16 +238,19 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     from tqdm.auto import tqdm
 
-    for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
-        try:
-            rows.append(_bench_one(item, bank, starter, backend))
-        except Exception as exc:  # one bad instance must not lose the others
-            rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
-                         "trace": traceback.format_exc(limit=3)})
+    with stop_on_ctrl_c(len(test), lambda: len(rows)) as stopped:
+        for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
+            try:
+                rows.append(_bench_one(item, bank, starter, backend))
+            except Exception as exc:  # one bad instance must not lose the others
+                rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
+                             "trace": traceback.format_exc(limit=3)})
     # automatic: chosen with k on the validation split, here or by the checkpoint's training
     auto = cfg.polish is None and "best_polish" in starter.meta
     rep = _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend, starter.polish, auto)
     rep["k_automatic"] = cfg.k is None
+    if stopped:
+        rep["bench_interrupted"] = stopped[0]
     rep["anchor"] = starter.anchors.kind if starter.anchors is not None else None
     return rep
 
@@ -349,6 +352,8 @@ def format_report(rep: dict[str, Any]) -> str:
              "-" * 72]
     if rep.get("interrupted"):
         lines.insert(1, f"training {rep['interrupted']}")
+    if rep.get("bench_interrupted"):
+        lines.insert(1, f"bench {rep['bench_interrupted']}: the figures are of those")
     for s in STARTS:
         ratio = rep["iteration_ratio"] if s == "warm" else rep.get(f"{s}_iteration_ratio", 1.0)
         lines.append(f"{s:<18}{rep[s]['iterations_median']:>22.0f}{rep[s]['seconds_median']:>20.5f}{ratio:>12.3f}")

@@ -4,16 +4,34 @@ are the same every time; millisecond timings on a shared machine are not)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start", "verdict"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start",
+           "stop_on_ctrl_c", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
 K_TIE = 0.05  # relative difference of median times below which two ks count as a tie
+
+
+@contextmanager
+def stop_on_ctrl_c(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
+    """Around a bench's loop over held-out instances: a Ctrl-C ends the loop and leaves in the
+    yielded list how far it got, so the report is written on the finished instances (an hour's
+    bench is not lost to one keypress); before the first one finishes, it aborts as usual."""
+    stopped: list[str] = []
+    try:
+        yield stopped
+    except KeyboardInterrupt:
+        if done() == 0:
+            raise
+        stopped.append(f"stopped by Ctrl-C after {done()} of {total} held-out instances")
+        warnings.warn(f"bench {stopped[0]}; reporting on those (Ctrl-C again aborts it)", UserWarning, stacklevel=3)
 
 
 def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -> tuple[T, float]:
