@@ -717,6 +717,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a user's Ctrl-C: a line, not a traceback (train and bench keep what they can)
+        print("learned-solvers: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

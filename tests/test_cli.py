@@ -227,3 +227,10 @@ def test_ctrl_c_during_bench_reports_the_finished_instances(tmp_path, family):
     n = got["n_test"]
     assert 3 <= n < 300 and got["bench_interrupted"] == f"stopped by Ctrl-C after {n} of 300 held-out instances"
     assert f"bench stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out
+
+
+def test_ctrl_c_before_anything_is_finished_exits_with_a_line_not_a_traceback(tmp_path):
+    rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--train", "20000",
+                               "--scheduler", "serial", "--out", str(tmp_path / "m.safetensors")], rb"labelling", 3)
+    assert rc == 130 and "learned-solvers: interrupted (Ctrl-C)" in err and "Traceback" not in err, err[-3000:]
+    assert not (tmp_path / "m.safetensors").exists()
