@@ -453,7 +453,7 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
                     device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8,
-                    precision: str = "float32") -> dict[str, Any]:
+                    precision: str = "float32", progress: bool = True) -> dict[str, Any]:
     """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
     handed to the solver (the safeguard's least-merit iterate of the first k, see
     ``LearnedPDEStarter.guess``; ``raw_error_median``: the k-th iterate itself), the median
@@ -466,7 +466,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
                                                 precision=precision)
     backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type, pc=pc, rtol=rtol)
     insts = fam.sample(n_test, seed=seed + 1_000_003)
-    pdes, sols = label_pde(fam, insts, progress=False)
+    pdes, sols = label_pde(fam, insts, progress=progress)
     kept = {p.name for p in pdes}
     insts = [i for i in insts if i.name in kept]
     # instance distances as the anchor lookup measures them
@@ -477,7 +477,8 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
-    for inst, pde, sol in zip(insts, pdes, sols):
+    for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"scaling: {len(ks)} ks per instance",
+                               disable=not progress):
         residual = _residual(fam, inst)
         for k in ks:
             a = acc[k]

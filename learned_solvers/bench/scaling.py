@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from problems.registry import dropped_hint, family_names, make_family
 
@@ -53,6 +54,7 @@ class ScalingConfig:
     polish: bool = False
     scheduler: str = "serial"
     device: str = "cpu"
+    progress: bool = True
 
     def __post_init__(self) -> None:
         if not self.ks or self.n_test < 1:
@@ -68,7 +70,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
                                                  device=cfg.device)
     backend = make_backend(cfg.solver)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=False, hint=dropped_hint(fam))
+                           progress=cfg.progress, hint=dropped_hint(fam))
     vecs = np.stack([data_vector(t.qp) for t in test])
     dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(test), np.inf))
     partner = dist.argmin(1)
@@ -77,7 +79,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     ks = tuple(sorted(cfg.ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
     own: dict[int, list[np.ndarray]] = {k: [] for k in ks}  # each instance's k-th iterate
-    for item in test:
+    for item in tqdm(test, desc=f"scaling: {len(ks)} ks per instance", disable=not cfg.progress):
         for k in ks:
             a = acc[k]
             with warnings.catch_warnings():
