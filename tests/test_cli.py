@@ -75,6 +75,7 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     chosen = load_checkpoint(ck).meta["best_polish"]
     assert f"automatic k {load_checkpoint(ck).meta['best_k']}, polish {'on' if chosen else 'off'}" in out.stdout
     assert "on the validation split this start takes" in out.stdout  # against a cold solve, before any bench
+    assert "choosing k and polish" in out.stderr  # the sweep after training has its progress bar
     out = subprocess.run(base + ["--train-k", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "train_k" in out.stderr
 

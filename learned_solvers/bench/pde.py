@@ -224,7 +224,7 @@ def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, 
 
 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
-             ks: tuple[int, ...] = AUTO_KS) -> tuple[int, list[dict]]:
+             ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, list[dict]]:
     """The k with the least median (extraction + inference + warm solve) seconds on validation instances,
     the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). Each
     row also holds the medians of the per-instance ratios to a cold call (``time_ratio``,
@@ -234,7 +234,7 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     tot: dict[int, list[float]] = {k: [] for k in ks}
     its: dict[int, list[float]] = {k: [] for k in ks}
     cold_secs, cold_its = [], []
-    for inst in insts:
+    for inst in tqdm(insts, desc=f"choosing k ({len(ks)} per instance)", disable=not progress):
         cold, cold_total = fastest(lambda: _cold_run(fam, inst, backend))
         cold_secs.append(cold_total)
         cold_its.append(max(cold.iterations, 1))
@@ -281,7 +281,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
-        k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend)
+        k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend, progress=progress)
         starter.k = k
         info["auto_k"] = rows
     if cfg.save_checkpoint and main:

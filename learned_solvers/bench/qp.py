@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from problems.registry import dropped_hint, family_names, make_family
 
@@ -100,7 +101,8 @@ def timed_cold_solve(qp, backend, *, repeats: int = TIMING_REPEATS):
 
 
 def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS,
-                 polishes: tuple[bool, ...] = (True, False)) -> tuple[int, bool, list[dict[str, Any]]]:
+                 polishes: tuple[bool, ...] = (True, False), progress: bool = False
+                 ) -> tuple[int, bool, list[dict[str, Any]]]:
     """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
     (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
     instances can cost more than the iterations it saves). With an anchor bank, k = 0 (no
@@ -119,7 +121,8 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
         totals: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
         iters: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
         cold: list[Any] = []
-        for item in val:
+        for item in tqdm(val, desc=f"choosing k and polish ({len(settings)} settings per instance)",
+                         disable=not progress):
             cold.append(timed_cold_solve(item.qp, backend))
             for p, k in totals:
                 starter.polish = p
@@ -157,7 +160,7 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error,
                             **({"interrupted": res.interrupted} if res.interrupted else {})}
     if backend is not None and res.val:
-        best_k, best_polish, sweep = choose_start(starter, res.val, backend,
+        best_k, best_polish, sweep = choose_start(starter, res.val, backend, progress=progress,
                                                   polishes=(True, False) if polish is None else (polish,))
         # what the network runs where the nearest optimum is missing (an unseen size) though k = 0 won
         network_k = parsimonious_start([r for r in sweep if r["k"] >= 1])[1]
@@ -236,8 +239,6 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     # here with every labelled instance in its bank (meta "anchors") already holds that bank
     bank = starter.anchors if train_info and "anchors" in starter.meta else AnchorBank.build(train)
     rows: list[dict[str, Any]] = []
-    from tqdm.auto import tqdm
-
     with stop_on_ctrl_c(len(test), lambda: len(rows)) as stopped:
         for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
             try:
