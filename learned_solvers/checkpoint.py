@@ -196,7 +196,10 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
             f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",
             f"on {m['train']['device']}" if isinstance(m.get("train"), dict) and "device" in m["train"] else "",
             f"validation error {m['val_error']:.3g}" if isinstance(m.get("val_error"), (int, float)) else "",
-            str(m["interrupted"]) if m.get("interrupted") else ""]
+            str(m["interrupted"]) if m.get("interrupted") else "",
+            f"its curve of {len(m['history'])} epoch{'s' * (len(m['history']) != 1)} kept "
+            f"(learned-solvers plot {Path(info.path).name} draws it)"
+            if isinstance(m.get("history"), list) and m["history"] else ""]
     if any(done):
         rows.append(("training", ", ".join(d for d in done if d)))
     chosen_row = next((r for r in m.get("k_sweep") or [] if isinstance(r, dict) and r.get("k") == k

@@ -277,10 +277,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .bench.plots import load_report, plot_bench, plot_overview
+    from .bench.plots import load_report, plot_bench, plot_overview, plot_training
     from .bench.scaling import is_scaling_report, plot_scaling
     from .bench.sensitivity import is_sensitivity_report, plot_sensitivity
+    from .checkpoint import describe_checkpoint
 
+    if len(args.reports) == 1 and _is_checkpoint(args.reports[0]):  # a checkpoint: its training curve
+        meta = describe_checkpoint(args.reports[0]).meta
+        print(f"plot written to {plot_training(meta, args.out, name=args.reports[0])}")
+        return 0
     if len(args.reports) == 1:  # a saved `scaling` or `sensitivity` report redrawn (its --plot figure)
         try:
             doc = json.loads(Path(args.reports[0]).read_text())
@@ -296,6 +301,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     path = plot_bench(next(iter(reports.values())), args.out) if len(reports) == 1 else plot_overview(reports, args.out)
     print(f"plot written to {path}")
     return 0
+
+
+def _is_checkpoint(path: str) -> bool:
+    """A safetensors file: its first 8 bytes are the header's length, its 9th opens the JSON header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False  # load_report says what is wrong
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
 
 
 def _cmd_scaling(args: argparse.Namespace) -> int:
@@ -469,9 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
 
     pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side; "
-                                     "or one scaling or sensitivity report")
+                                     "or one scaling or sensitivity report; or a checkpoint's training curve")
     pt.add_argument("reports", nargs="+",
-                    help="JSON reports written by `bench --out` (or one by `scaling` or `sensitivity --out`)")
+                    help="JSON reports written by `bench --out` (or one by `scaling` or `sensitivity --out`, or one "
+                         "checkpoint)")
     pt.add_argument("--out", required=True, help="PNG path")
     pt.set_defaults(func=_cmd_plot)
 

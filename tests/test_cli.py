@@ -76,6 +76,23 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert f"automatic k {load_checkpoint(ck).meta['best_k']}, polish {'on' if chosen else 'off'}" in out.stdout
     assert "on the validation split this start takes" in out.stdout  # against a cold solve, before any bench
     assert "choosing k and polish" in out.stderr  # the sweep after training has its progress bar
+    # its training curve: kept in the checkpoint, said by `info`, drawn by `plot`
+    from learned_solvers.checkpoint import save_checkpoint
+
+    meta = load_checkpoint(ck).meta
+    assert len(meta["history"]) == 1 and {"epoch", "train_loss", "val_loss"} <= meta["history"][0].keys()
+    shown = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
+                           text=True, timeout=300)
+    assert "its curve of 1 epoch kept" in shown.stdout, shown.stdout
+    png = tmp_path / "curve.png"
+    drawn = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "plot", str(ck), "--out", str(png)],
+                           capture_output=True, text=True, timeout=300)
+    assert drawn.returncode == 0 and png.stat().st_size > 10_000, drawn.stderr[-2000:]
+    old = tmp_path / "old.safetensors"  # a checkpoint written before curves were kept
+    save_checkpoint(old, load_checkpoint(ck).state, {k: v for k, v in meta.items() if k not in ("history", "version")})
+    drawn = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "plot", str(old), "--out", str(png)],
+                           capture_output=True, text=True, timeout=300)
+    assert drawn.returncode == 2 and "no training curve in it" in drawn.stderr and "retrain" in drawn.stderr
     out = subprocess.run(base + ["--train-k", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "train_k" in out.stderr
 

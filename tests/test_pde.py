@@ -942,6 +942,8 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     rc = main(["train", "--family", "darcy:n=8", "--solver", "ksp", "--train", "6", "--epochs", "1", "--pde-width", "8",
                "--pde-solution-state", "off", "--scheduler", "serial", "--out", str(tmp_path / "d.safetensors")])
     assert rc == 0 and load_checkpoint(tmp_path / "d.safetensors").meta["model"]["solution_state"] is False
+    assert [set(h) for h in load_checkpoint(tmp_path / "d.safetensors").meta["history"]] == [
+        {"epoch", "train_loss", "val_error"}]  # the training curve `plot` draws
     printed = capsys.readouterr()
     assert "on the validation split this start takes" in printed.out  # against a cold call
     assert "choosing k (" in printed.err  # the sweep after training has its progress bar

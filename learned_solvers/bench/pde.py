@@ -277,7 +277,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
-                            **({"interrupted": tr.interrupted} if tr.interrupted else {})}
+                            "history": tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {})}
     if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
@@ -289,7 +289,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
                      val_error=tr.val_error, train={"epochs": cfg.epochs, "width": cfg.width, "device": cfg.device,
                                                     "seed": cfg.seed},
                      **({"k_sweep": info["auto_k"]} if "auto_k" in info else {}),
-                     **({"interrupted": tr.interrupted} if tr.interrupted else {}))
+                     history=tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {}))
     distributed.barrier()
     return starter, info, train_pdes, train_sols
 

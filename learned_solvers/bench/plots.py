@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["instance_ratios", "load_report", "plot_bench", "plot_overview"]
+__all__ = ["instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -148,6 +149,46 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
     ax.grid(True, axis="x", alpha=0.3)
     # in the figure's own margin: above the axes alone, the long run names push it off the edge
     fig.legend(fontsize=8, loc="outside upper center", ncol=3, frameon=False)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p
+
+
+def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> Path:
+    """A checkpoint's training curve from its metadata ``history``: the training loss and the
+    validation score (the one that picks the kept state) per epoch, log scale, the best marked."""
+    hist = meta.get("history")
+    if not isinstance(hist, list) or not hist or not all(isinstance(h, dict) for h in hist):
+        raise ValueError(f"{name or 'this checkpoint'}: no training curve in it (checkpoints written before "
+                         "learned-solvers kept one, and those of a run stopped before its first epoch, have none); "
+                         "retrain to get one")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    val_key = next((k for k in hist[0] if k not in ("epoch", "train_loss")), None)
+    epochs = np.array([h.get("epoch", i) for i, h in enumerate(hist)], dtype=float) + 1
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+    series = [("train_loss", "training loss")] + ([(val_key, f"validation ({val_key})")] if val_key else [])
+    for i, (key, label) in enumerate(series):
+        v = np.array([h.get(key, np.nan) for h in hist], dtype=float)
+        ax.plot(epochs, np.where(v > 0, v, np.nan), "o-" if len(v) <= 60 else "-", ms=3, color=f"C{i}", label=label)
+    if val_key:
+        v = np.array([h.get(val_key, np.nan) for h in hist], dtype=float)
+        if np.isfinite(v).any():
+            b = int(np.nanargmin(v))
+            ax.plot(epochs[b], v[b], "*", ms=12, color="C1", label=f"least validation, epoch {epochs[b]:.0f}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    title = textwrap.fill(f"{meta.get('family', '?')} | {meta.get('solver', '?')}", 90)
+    if meta.get("interrupted"):
+        title += f"\ntraining {meta['interrupted']}"
+    ax.set_title(title, fontsize=9)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=110)

@@ -157,7 +157,7 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                        **({"family_key": family_key} if family_key else {}),
                                        "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train})},
                                  anchors=res.anchors)
-    info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error,
+    info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error, "history": res.history,
                             **({"interrupted": res.interrupted} if res.interrupted else {})}
     if backend is not None and res.val:
         best_k, best_polish, sweep = choose_start(starter, res.val, backend, progress=progress,
@@ -232,7 +232,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                                             family_key=family_names(fam)[-1])
         starter.k = cfg.k
         if cfg.save_checkpoint:
-            starter.save(cfg.save_checkpoint, solver=cfg.solver)
+            starter.save(cfg.save_checkpoint, solver=cfg.solver, **train_info)
     k_used = cfg.k if cfg.k is not None else starter.default_k
 
     # the nearest-neighbour baseline searches this run's training instances: a starter trained
