@@ -153,6 +153,9 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> CheckpointInfo:
     anchors = {k: v for k, v in shapes.items() if k.startswith("anchor")}
     # spectral_norm keeps its power-iteration vectors _u, _v beside the weight: state, not parameters
     weights = [v for k, v in shapes.items() if k not in anchors and not k.endswith(("._u", "._v"))]
+    if isinstance(meta.get("names"), list):  # the training names: how many, not the lists
+        meta = {**meta, "names": [{k: len(v) if isinstance(v, list) else v for k, v in g.items()}
+                                  for g in meta["names"] if isinstance(g, dict)]}
     if isinstance(meta.get("k_sweep"), list):
         meta = {**meta, "k_sweep": [{k: v for k, v in row.items() if not isinstance(v, list)}
                                     for row in meta["k_sweep"] if isinstance(row, dict)]}

@@ -148,7 +148,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         out = {"instance": instance, "solver": res.solver, "status": res.status, "sense": sol["sense"],
                "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
                "inference_seconds": res.extra.get("inference_seconds"), "k": res.extra.get("k"),
-               "polished": res.extra.get("polished"),
+               "polished": res.extra.get("polished"), "reordered": res.extra.get("reordered"),
                "warm_start_accepted": res.warm_start_accepted, "fallback": res.extra.get("fallback")}
         if target is not None:
             target.write_text(json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")

@@ -34,6 +34,26 @@ class OutOfFamilyWarning(RuntimeWarning):
     """The instance or prediction is unfit for a learned start; the solve runs cold."""
 
 
+class NameMismatchWarning(RuntimeWarning):
+    """An instance of a training size whose variable or constraint names are not the training
+    instances': the model reads them by position."""
+
+
+def names_by_size(qps: list[QPData]) -> list[dict[str, Any]]:
+    """For each (n, m) whose instances all carry one list of unique variable names and one of
+    unique constraint names (an ``mps:`` family, files written by one model): those names, so that
+    a later instance with the same names in another order is read in the training order."""
+    groups: dict[tuple[int, int], set] = {}
+    for q in qps:
+        groups.setdefault((q.n, q.m), set()).add((q.var_names, q.con_names))
+    out = []
+    for (n, m), seen in sorted(groups.items()):
+        (vn, cn), = seen if len(seen) == 1 else ((None, None),)
+        if vn is not None and cn is not None and len(set(vn)) == n and len(set(cn)) == m:
+            out.append({"n": n, "m": m, "var_names": list(vn), "con_names": list(cn)})
+    return out
+
+
 class UnseenSizeWarning(RuntimeWarning):
     """The instance's (variables, constraints) differ from every training instance's: the
     size-agnostic model still predicts, without the nearest-solution anchor."""
@@ -47,6 +67,7 @@ class WarmStartInfo:
     k: int
     polished: bool = False
     fallback: str | None = None
+    reordered: bool = False  # the instance's names were in another order than training's, and were matched
 
 
 class LearnedWarmStarter:
@@ -89,6 +110,33 @@ class LearnedWarmStarter:
         if sizes is None and anchors is not None:
             sizes = list(anchors.groups)
         self.sizes = {(int(n), int(m)) for n, m in sizes} if sizes else None
+        self._names = {(int(g["n"]), int(g["m"])): (tuple(g["var_names"]), tuple(g["con_names"]))
+                       for g in self.meta.get("names") or []}
+
+    def _training_order(self, qp: QPData) -> tuple[QPData, tuple[np.ndarray, np.ndarray] | None]:
+        """``qp`` with its variables and constraints in the training instances' order where its
+        names are theirs in another order, and the (cols, rows) that did it; else ``qp``, None
+        (with a ``NameMismatchWarning`` where the names are not the training ones)."""
+        known = self._names.get((qp.n, qp.m))
+        if known is None or qp.var_names is None or qp.con_names is None:
+            return qp, None
+        var_names, con_names = known
+        if tuple(qp.var_names) == var_names and tuple(qp.con_names) == con_names:
+            return qp, None
+        cols_at = {name: i for i, name in enumerate(qp.var_names)}
+        rows_at = {name: i for i, name in enumerate(qp.con_names)}
+        stranger = next((("variable", v) for v in var_names if v not in cols_at), None) or next(
+            (("constraint", c) for c in con_names if c not in rows_at), None)
+        if stranger is not None or len(cols_at) < qp.n or len(rows_at) < qp.m:
+            what = (f"it has no {stranger[0]} {stranger[1]!r}" if stranger is not None
+                    else "its names repeat, so they cannot be matched")
+            warnings.warn(f"{qp.name}: its variable and constraint names are not the training instances' ({what}); "
+                          "the model reads them by position, so if this is another model the start may not help "
+                          "(the solver still has the last word)", NameMismatchWarning, stacklevel=3)
+            return qp, None
+        cols = np.array([cols_at[v] for v in var_names])
+        rows = np.array([rows_at[c] for c in con_names])
+        return qp.reordered(cols, rows), (cols, rows)
 
     def __repr__(self) -> str:
         shown = sorted(self.sizes or ())
@@ -180,6 +228,8 @@ class LearnedWarmStarter:
             warnings.warn(f"{qp.name}: {qp.n} variables x {qp.m} constraints, a size this model never saw in training "
                           f"({seen}); predicting anyway, without an anchor to start from, so the "
                           "start may help less (the solver still has the last word)", UnseenSizeWarning, stacklevel=2)
+        # an instance whose names are the training ones in another order is read in that order
+        qp, order = self._training_order(qp)
         anchor, cands = self.anchors.anchor_and_candidates(qp) if self.anchors is not None else (None, [])
         if k == 0 and anchor is None:  # no training instance of this size: no nearest optimum
             if not automatic:
@@ -198,7 +248,11 @@ class LearnedWarmStarter:
         if self.polish:
             p = polish_pair(qp, x, y, candidates=cands)
             x, y, r, polished = p.x, p.y, p.r, p.polished
-        return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished)
+        if order is not None:  # back to the instance's own order
+            cols, rows = order
+            x, y, r = _placed(x, cols), _placed(y, rows), _placed(r, cols) if r is not None else None
+        return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished,
+                                                       reordered=order is not None)
 
     def solve(self, qp: QPData, backend: Backend | str, *, k: int | None = None) -> SolveResult:
         """Warm-started solve; ``backend`` a backend or its name ('pdlp', 'osqp', 'scs', 'highs');
@@ -210,5 +264,12 @@ class LearnedWarmStarter:
         ws, info = self.warm_start(qp, k=k)
         res = backend.solve(qp, warm_start=ws)
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,
-                         fallback=info.fallback)
+                         fallback=info.fallback, reordered=info.reordered)
         return res
+
+
+def _placed(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``out[idx[i]] = v[i]``: values in the training order put back in the instance's."""
+    out = np.empty_like(v)
+    out[idx] = v
+    return out

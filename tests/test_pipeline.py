@@ -867,3 +867,41 @@ def test_large_instances_batch_as_sparse_blocks_with_the_dense_outputs_and_gradi
     big = qp_gnn.build_graph(make_family("mpc:states=40,inputs=16,horizon=20").sample(2, seed=0))
     assert big.P.layout == torch.sparse_csr and big.A.layout == torch.strided
     assert qp_gnn.build_graph(make_family("random-lp:m=500,n=1000").sample(2, seed=0)).A.layout == torch.strided
+
+
+def test_an_instance_with_the_training_names_in_another_order_is_read_in_the_training_order(tmp_path):
+    """A file of the same model written with its columns and rows in another order (a generator
+    that walks a Python set, say): matched by name, it gets the start the training order gets, put
+    back in the file's order. Read by position it took more PDLP iterations than a cold start on
+    kb2. Names that are not the training ones are read by position, with a warning."""
+    from learned_solvers.backends.highs import HiGHSBackend
+    from learned_solvers.formats.mps import read_problem
+    from learned_solvers.warmstart import NameMismatchWarning
+
+    fam = make_family(f"mps:{netlib('afiro')}")
+    data = label_instances(fam.sample(12, seed=0), scheduler="serial", progress=False)
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=1, width=8, train_k=4), progress=False)
+    starter = LearnedWarmStarter.from_checkpoint(starter.save(tmp_path / "afiro.safetensors"))
+    qp = fam.sample(1, seed=77)[0]
+    cols, rows = np.random.default_rng(0).permutation(qp.n), np.random.default_rng(1).permutation(qp.m)
+    shuffled_file, reordered = tmp_path / "shuffled.mps", qp.reordered(cols, rows)
+    h = HiGHSBackend()._highs(reordered)
+    for j, name in enumerate(reordered.var_names):
+        h.passColName(j, name)
+    for i, name in enumerate(reordered.con_names):
+        h.passRowName(i, name)
+    h.writeModel(str(shuffled_file))
+    shuffled = read_problem(shuffled_file)
+    assert shuffled.var_names == tuple(qp.var_names[i] for i in cols)
+    ws, info = starter.warm_start(qp)
+    ws2, info2 = starter.warm_start(shuffled)
+    assert info2.reordered and not info.reordered
+    assert np.allclose(ws2.x, ws.x[cols], rtol=1e-9, atol=1e-9) and np.allclose(ws2.y, ws.y[rows], rtol=1e-9, atol=1e-9)
+    cold, warm = make_backend("pdlp").solve(shuffled), starter.solve(shuffled, "pdlp")
+    assert warm.status == cold.status == Status.OPTIMAL and warm.extra["reordered"]
+    assert abs(warm.objective - cold.objective) <= 1e-5 * (1 + abs(cold.objective))
+
+    renamed = qp.with_data(var_names=tuple(f"v{i}" for i in range(qp.n)))
+    with pytest.warns(NameMismatchWarning, match=f"it has no variable '{qp.var_names[0]}'.*reads them by position"):
+        ws3, info3 = starter.warm_start(renamed)
+    assert not info3.reordered and np.allclose(ws3.x, ws.x)

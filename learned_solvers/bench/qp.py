@@ -33,7 +33,7 @@ from ..models.anchors import AnchorBank
 from ..options import check_device, check_k
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
-from ..warmstart import LearnedWarmStarter
+from ..warmstart import LearnedWarmStarter, names_by_size
 from .timing import TIMING_REPEATS, fastest, parsimonious_start, stop_on_ctrl_c, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
@@ -155,7 +155,8 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                  polish=True if polish is None else polish, device=config.device,
                                  meta={"train": asdict(config), "n_train": len(train),
                                        **({"family_key": family_key} if family_key else {}),
-                                       "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train})},
+                                       "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train}),
+                                       "names": names_by_size([t.qp for t in train])},
                                  anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error, "history": res.history,
                             **({"interrupted": res.interrupted} if res.interrupted else {})}

@@ -192,6 +192,16 @@ class QPData:
         """The continuous relaxation: the same data without integrality."""
         return replace(self, integrality=None)
 
+    def reordered(self, cols: np.ndarray, rows: np.ndarray) -> QPData:
+        """The same problem with its variables in the order ``cols`` (n,) and its constraints in
+        the order ``rows`` (m,): position i of the copy holds the original's ``cols[i]``, ``rows[i]``."""
+        cols, rows = np.asarray(cols, dtype=np.int64), np.asarray(rows, dtype=np.int64)
+        pick = lambda names, idx: tuple(names[i] for i in idx) if names is not None else None  # noqa: E731
+        return replace(self, c=self.c[cols], A=self.A[rows][:, cols], l=self.l[rows], u=self.u[rows],
+                       lb=self.lb[cols], ub=self.ub[cols], P=self.P[cols][:, cols] if self.P is not None else None,
+                       integrality=self.integrality[cols] if self.integrality is not None else None,
+                       var_names=pick(self.var_names, cols), con_names=pick(self.con_names, rows))
+
     def same_structure(self, other: QPData) -> bool:
         """Same sizes and sparsity pattern of A (a family's instances share it)."""
         return (
