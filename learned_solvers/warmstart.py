@@ -39,17 +39,24 @@ class NameMismatchWarning(RuntimeWarning):
     instances': the model reads them by position."""
 
 
+NAMES_MAX_CHARS = 20_000_000  # names kept in a checkpoint, at most
+
+
 def names_by_size(qps: list[QPData]) -> list[dict[str, Any]]:
     """For each (n, m) whose instances all carry one list of unique variable names and one of
     unique constraint names (an ``mps:`` family, files written by one model): those names, so that
     a later instance with the same names in another order is read in the training order."""
     groups: dict[tuple[int, int], set] = {}
     for q in qps:
-        groups.setdefault((q.n, q.m), set()).add((q.var_names, q.con_names))
-    out = []
+        groups.setdefault((q.n, q.m), set()).add(tuple(None if v is None else tuple(v)
+                                                       for v in (q.var_names, q.con_names)))
+    out, chars = [], 0
     for (n, m), seen in sorted(groups.items()):
         (vn, cn), = seen if len(seen) == 1 else ((None, None),)
         if vn is not None and cn is not None and len(set(vn)) == n and len(set(cn)) == m:
+            chars += sum(map(len, vn)) + sum(map(len, cn))
+            if chars > NAMES_MAX_CHARS:  # the checkpoint's JSON header has a limit (100 MB in safetensors)
+                break
             out.append({"n": n, "m": m, "var_names": list(vn), "con_names": list(cn)})
     return out
 
