@@ -195,8 +195,10 @@ def _interrupt(args: list[str], bar: bytes, after: int) -> tuple[int, str, str]:
     import signal
     import time
 
+    # a job started in the background (CI) inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: the child gets the default disposition back, as a terminal's foreground has
     proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err, deadline = b"", time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -206,7 +208,7 @@ def _interrupt(args: list[str], bar: bytes, after: int) -> tuple[int, str, str]:
             if not chunk or (done and int(done[-1]) >= after):
                 break
         proc.send_signal(signal.SIGINT)
-        out, rest = proc.communicate(timeout=300)
+        out, rest = proc.communicate(timeout=180)
     finally:
         proc.kill()
     return proc.returncode, out.decode(errors="replace"), (err + rest).decode(errors="replace")
