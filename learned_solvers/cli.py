@@ -280,17 +280,21 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .bench.plots import load_report, plot_bench, plot_overview, plot_training
     from .bench.scaling import is_scaling_report, plot_scaling
     from .bench.sensitivity import is_sensitivity_report, plot_sensitivity
-    from .checkpoint import describe_checkpoint
+    from .checkpoint import CheckpointError, describe_checkpoint
 
-    if len(args.reports) == 1 and _is_checkpoint(args.reports[0]):  # a checkpoint: its training curve
-        meta = describe_checkpoint(args.reports[0]).meta
-        print(f"plot written to {plot_training(meta, args.out, name=args.reports[0])}")
-        return 0
     if len(args.reports) == 1:  # a saved `scaling` or `sensitivity` report redrawn (its --plot figure)
         try:
             doc = json.loads(Path(args.reports[0]).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
-            doc = None  # load_report below says what is wrong
+            doc = None  # load_report below says what is wrong, unless it is a checkpoint
+        if doc is None:
+            try:  # a checkpoint: its training curve
+                meta = describe_checkpoint(args.reports[0]).meta
+            except CheckpointError:
+                meta = None
+            if meta is not None:
+                print(f"plot written to {plot_training(meta, args.out, name=args.reports[0])}")
+                return 0
         for is_kind, draw in ((is_scaling_report, plot_scaling), (is_sensitivity_report, plot_sensitivity)):
             if is_kind(doc):
                 print(f"plot written to {draw(doc, args.out)}")
@@ -301,16 +305,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     path = plot_bench(next(iter(reports.values())), args.out) if len(reports) == 1 else plot_overview(reports, args.out)
     print(f"plot written to {path}")
     return 0
-
-
-def _is_checkpoint(path: str) -> bool:
-    """A safetensors file: its first 8 bytes are the header's length, its 9th opens the JSON header."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-    except OSError:
-        return False  # load_report says what is wrong
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
 
 
 def _cmd_scaling(args: argparse.Namespace) -> int:
