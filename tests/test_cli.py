@@ -254,3 +254,32 @@ def test_ctrl_c_before_anything_is_finished_exits_with_a_line_not_a_traceback(tm
                                "--scheduler", "serial", "--out", str(tmp_path / "m.safetensors")], rb"labelling", 3)
     assert rc == 130 and "learned-solvers: interrupted (Ctrl-C)" in err and "Traceback" not in err, err[-3000:]
     assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.parametrize("command", ["scaling", "sensitivity", "sensitivity-active-set", "sensitivity-pde"])
+def test_ctrl_c_during_a_sweep_reports_the_finished_instances(tmp_path, command):
+    """`scaling` and `sensitivity` (random, active-set and PDE loops): a real SIGINT once three
+    instances are done, and the report holds those, whole, and says so."""
+    import json
+
+    rep = tmp_path / "r.json"
+    family = ["--family", "random-lp:m=10,n=20", "--solver", "pdlp"]
+    if command == "scaling":
+        ck = tmp_path / "m.safetensors"
+        assert subprocess.run([sys.executable, "-m", "learned_solvers.cli", "train", *family, "--train", "12",
+                               "--epochs", "1", "--width", "8", "--scheduler", "serial", "--out", str(ck)],
+                              capture_output=True, timeout=600).returncode == 0
+        args, bar = ["scaling", "--checkpoint", str(ck), *family, "--ks", "1,2"], rb"scaling"
+    elif command == "sensitivity-pde":
+        args = ["sensitivity", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi"]
+        bar = rb"sensitivity of"
+    else:
+        args = ["sensitivity", *family, *(["--direction", "active-set"] if "active" in command else [])]
+        bar = rb"sensitivity of"
+    serial = [] if command == "scaling" else ["--scheduler", "serial"]  # scaling labels in-process
+    rc, out, err = _interrupt([*args, "--test", "300", *serial, "--out", str(rep)], bar, 3)
+    assert rc == 0, err[-3000:]
+    got = json.loads(rep.read_text())
+    n = got["n_test"]
+    assert 3 <= n < 300 and got["interrupted"] == f"stopped by Ctrl-C after {n} of 300 held-out instances"
+    assert f"stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out

@@ -28,7 +28,7 @@ from ..models.mesh_gnn import MeshAnchorBank
 from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
-from .scaling import auto_k_summary, lipschitz_estimate, sweep_rows
+from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
 from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, verdict
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
@@ -469,30 +469,32 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     pdes, sols = label_pde(fam, insts, progress=progress)
     kept = {p.name for p in pdes}
     insts = [i for i in insts if i.name in kept]
-    # instance distances as the anchor lookup measures them
-    vecs = np.stack([MeshAnchorBank.vector(p, starter.norm) for p in pdes]).astype(np.float64)
-    dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(pdes), np.inf))
-    partner = dist.argmin(1)
     _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
-    for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"scaling: {len(ks)} ks per instance",
-                               disable=not progress):
-        residual = _residual(fam, inst)
-        for k in ks:
-            a = acc[k]
-            raw, _ = starter.guess(pde, k=k, safeguard=False)
-            a["raw"].append(float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan)
-            g, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
-            g = g if g is not None else np.zeros(pde.n)
-            a["preds"].append(g / starter.norm.u_scale / np.sqrt(pde.n))  # on the scale of the distances
-            a["errs"].append(float(relative_errors([g], [sol])[0]))
-            a["iters"].append(res.iterations)
-            a["totals"].append(total)
+    with stop_on_ctrl_c(len(insts), lambda: len(acc[ks[0]]["errs"])) as stopped:
+        for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"scaling: {len(ks)} ks per instance",
+                                   disable=not progress):
+            residual = _residual(fam, inst)
+            got = {}
+            for k in ks:
+                raw, _ = starter.guess(pde, k=k, safeguard=False)
+                g, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
+                g = g if g is not None else np.zeros(pde.n)
+                got[k] = {"raw": float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan,
+                          "preds": g / starter.norm.u_scale / np.sqrt(pde.n),  # on the scale of the distances
+                          "errs": float(relative_errors([g], [sol])[0]), "iters": res.iterations, "totals": total}
+            for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
+                for key, v in values.items():
+                    acc[k][key].append(v)
+    pdes, sols = pdes[:len(acc[ks[0]]["errs"])], sols[:len(acc[ks[0]]["errs"])]
+    # instance distances as the anchor lookup measures them
+    dist, partner = nearest_pairs(np.stack([MeshAnchorBank.vector(p, starter.norm) for p in pdes]).astype(float))
     rows = sweep_rows(acc, dist, partner)
     exact = [s / starter.norm.u_scale / np.sqrt(p.n) for s, p in zip(sols, pdes)]  # on the scale of "preds"
     return {"family": fam.spec(), "solver": solver, "checkpoint": checkpoint, "n_test": len(pdes), "rows": rows,
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
-            "training_memory": [], **auto_k_summary(starter.k, rows)}
+            "training_memory": [], **auto_k_summary(starter.k, rows),
+            **({"interrupted": stopped[0]} if stopped else {})}
 

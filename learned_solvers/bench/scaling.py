@@ -32,13 +32,14 @@ from problems.registry import dropped_hint, family_names, make_family
 from ..backends import make_backend
 from ..options import check_device, check_k
 from .qp import held_out_instances, timed_warm_solve
+from .timing import stop_on_ctrl_c
 from ..models.anchors import data_vector
 from ..canonical import QPData
 from ..training.data import label_instances, solve_reference
 from ..warmstart import LearnedWarmStarter
 
 __all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "format_scaling", "auto_k_summary", "sweep_rows",
-           "lipschitz_estimate", "is_scaling_report", "perturbed_copy", "LOCAL_DELTA"]
+           "lipschitz_estimate", "nearest_pairs", "is_scaling_report", "perturbed_copy", "LOCAL_DELTA"]
 
 LOCAL_DELTA = 1e-3  # relative move of an instance's data for the local Lipschitz estimate
 
@@ -71,28 +72,30 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     backend = make_backend(cfg.solver)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
                            progress=cfg.progress, hint=dropped_hint(fam))
-    vecs = np.stack([data_vector(t.qp) for t in test])
-    dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(test), np.inf))
-    partner = dist.argmin(1)
     timed_warm_solve(starter, test[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(cfg.ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
     own: dict[int, list[np.ndarray]] = {k: [] for k in ks}  # each instance's k-th iterate
-    for item in tqdm(test, desc=f"scaling: {len(ks)} ks per instance", disable=not cfg.progress):
-        for k in ks:
-            a = acc[k]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                raw, _ = starter.iterate(item.qp, k=k, safeguard=False)
-            own[k].append(raw)
-            a["raw"].append(float(np.linalg.norm(raw - item.x) / (np.linalg.norm(item.x) + 1e-12)))
-            ws, res, total = timed_warm_solve(starter, item.qp, backend, k)
-            x = ws.x if ws is not None else np.zeros(item.qp.n)
-            a["preds"].append(x / (np.linalg.norm(item.x) + 1e-12))
-            a["errs"].append(float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)))
-            a["iters"].append(res.iterations)
-            a["totals"].append(total)
+    with stop_on_ctrl_c(len(test), lambda: len(own[ks[0]])) as stopped:
+        for item in tqdm(test, desc=f"scaling: {len(ks)} ks per instance", disable=not cfg.progress):
+            got = {}
+            for k in ks:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    raw, _ = starter.iterate(item.qp, k=k, safeguard=False)
+                ws, res, total = timed_warm_solve(starter, item.qp, backend, k)
+                x = ws.x if ws is not None else np.zeros(item.qp.n)
+                scale = np.linalg.norm(item.x) + 1e-12
+                got[k] = {"raw": float(np.linalg.norm(raw - item.x) / scale), "preds": x / scale,
+                          "errs": float(np.linalg.norm(x - item.x) / scale), "iters": res.iterations,
+                          "totals": total, "own": raw}
+            for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
+                own[k].append(values.pop("own"))
+                for key, v in values.items():
+                    acc[k][key].append(v)
+    test = test[:len(own[ks[0]])]
+    dist, partner = nearest_pairs(np.stack([data_vector(t.qp) for t in test]))
     rows = sweep_rows(acc, dist, partner)
     exact = [t.x / (np.linalg.norm(t.x) + 1e-12) for t in test]  # on the scale of "preds"
     local = _local_lipschitz(starter, test, own, seed=cfg.seed)
@@ -104,7 +107,15 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             "lipschitz_local_solutions": local["solutions"], "lipschitz_local_delta": LOCAL_DELTA,
             "lipschitz_local_pairs": local["pairs"],
             **auto_k_summary(starter.default_k, rows),
-            "training_memory": training_memory(starter, test[: min(8, len(test))])}
+            "training_memory": training_memory(starter, test[: min(8, len(test))]),
+            **({"interrupted": stopped[0]} if stopped else {})}
+
+
+def nearest_pairs(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distances (N, N), infinite on the diagonal; each instance's nearest other) of instance
+    vectors (N, d), for the Lipschitz estimates."""
+    dist = np.linalg.norm(vecs[:, None] - vecs[None], axis=2) + np.diag(np.full(len(vecs), np.inf))
+    return dist, dist.argmin(1)
 
 
 def perturbed_copy(qp: QPData, delta: float, rng: np.random.Generator) -> QPData:
@@ -236,6 +247,7 @@ def format_scaling(rep: dict[str, Any]) -> str:
     local = all(r.get("lipschitz_local") is not None for r in rows)
     k0 = rows[0]["k"]
     lines = [f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances",
+             *([f"{rep['interrupted']}: the figures are of those"] if rep.get("interrupted") else []),
              f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
              + (f" {'local lip.':>11}" if local else "") + (f" {'raw k-th error':>15}" if raw else "")
              + f" {f'iters <= k={k0}':>14}"]

@@ -38,6 +38,7 @@ from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..training.data import label_instances
 from .qp import bench_backend, held_out_instances
+from .timing import stop_on_ctrl_c
 
 DIRECTIONS = ("random", "smooth", "active-set")
 VERTEX_DRAWS = 10  # draws of a swap before an instance counts as having no vertex at that count
@@ -137,21 +138,24 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
     cold_its, ratios, conv = [], {e: [] for e in noise}, {e: 0 for e in noise}
-    for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"sensitivity of {cfg.solver}",
-                               disable=not cfg.progress):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            cold = _solve(fam, inst, backend, None)
-            cold_its.append(cold.iterations)
-            for e in noise:
-                res = _solve(fam, inst, backend, _move_pde(sol, ~pde.dirichlet, pde.coords, e, cfg.direction, rng))
+    with stop_on_ctrl_c(len(insts), lambda: len(cold_its)) as stopped:
+        for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"sensitivity of {cfg.solver}",
+                                   disable=not cfg.progress):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                cold = _solve(fam, inst, backend, None)
+                got = {e: _solve(fam, inst, backend, _move_pde(sol, ~pde.dirichlet, pde.coords, e, cfg.direction,
+                                                                rng)) for e in noise}
+            cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
+            for e, res in got.items():
                 ratios[e].append(res.iterations / max(cold.iterations, 1))
                 conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
     solver = cfg.solver if cfg.solver == "snes" else f"ksp ({backend.ksp_type} + {backend.pc_type})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
-            "n_test": len(insts), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
+            "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
-                      "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise]}
+                      "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise],
+            **({"interrupted": stopped[0]} if stopped else {})}
 
 
 def _swapped(qp: QPData, active: ActiveSet, x: np.ndarray, swaps: int, rng: np.random.Generator) -> ActiveSet:
@@ -174,35 +178,44 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
     rng = np.random.default_rng(cfg.seed)
     swaps = tuple(sorted({int(j) for j in cfg.swaps}))
     cold_its, ratios, errors, missing = [], {j: [] for j in swaps}, {j: [] for j in swaps}, {j: 0 for j in swaps}
-    for item in tqdm(test, desc=f"active-set sensitivity of {cfg.solver}", disable=not cfg.progress):
-        qp = item.qp
-        if qp.P is not None:
-            raise ValueError(f"{qp.name}: --direction active-set applies to LPs only (this family has a quadratic "
-                             "objective); use --direction random")
-        cold = backend.solve(qp)
-        cold_its.append(cold.iterations)
-        active = optimal_active_set(qp, item.x, item.y)
-        for j in swaps:
-            for _ in range(VERTEX_DRAWS):  # a random swap can make the set singular: draw again
-                try:
-                    x, y, r = active_set_point(qp, _swapped(qp, active, item.x, j, rng))
-                except (ValueError, np.linalg.LinAlgError):
+    with stop_on_ctrl_c(len(test), lambda: len(cold_its)) as stopped:
+        for item in tqdm(test, desc=f"active-set sensitivity of {cfg.solver}", disable=not cfg.progress):
+            qp = item.qp
+            if qp.P is not None:
+                raise ValueError(f"{qp.name}: --direction active-set applies to LPs only (this family has a "
+                                 "quadratic objective); use --direction random")
+            cold = backend.solve(qp)
+            active = optimal_active_set(qp, item.x, item.y)
+            got: dict[int, tuple[float, float] | None] = {}
+            for j in swaps:
+                for _ in range(VERTEX_DRAWS):  # a random swap can make the set singular: draw again
+                    try:
+                        x, y, r = active_set_point(qp, _swapped(qp, active, item.x, j, rng))
+                    except (ValueError, np.linalg.LinAlgError):
+                        continue
+                    if np.isfinite(x).all() and np.isfinite(y).all():
+                        break
+                else:
+                    got[j] = None
                     continue
-                if np.isfinite(x).all() and np.isfinite(y).all():
-                    break
-            else:
-                missing[j] += 1
-                continue
-            x = np.clip(x, qp.lb, qp.ub)
-            errors[j].append(float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)))
-            res = backend.solve(qp, warm_start=WarmStart(x=x, y=y, r=r))
-            ratios[j].append(res.iterations / max(cold.iterations, 1))
+                x = np.clip(x, qp.lb, qp.ub)
+                res = backend.solve(qp, warm_start=WarmStart(x=x, y=y, r=r))
+                got[j] = (float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)),
+                          res.iterations / max(cold.iterations, 1))
+            cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
+            for j, point in got.items():
+                if point is None:
+                    missing[j] += 1
+                else:
+                    errors[j].append(point[0])
+                    ratios[j].append(point[1])
     rows = [{"swaps": j, "start_error_median": float(np.median(errors[j])) if errors[j] else math.nan,
              "iteration_ratio_median": float(np.median(ratios[j])) if ratios[j] else math.nan,
              "iteration_ratio_max": float(np.max(ratios[j])) if ratios[j] else math.nan,
              "no_vertex": missing[j]} for j in swaps]
-    return {"family": family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test),
-            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows}
+    return {"family": family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(cold_its),
+            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows,
+            **({"interrupted": stopped[0]} if stopped else {})}
 
 
 def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
@@ -221,23 +234,27 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
     cold_its, ratios = [], {e: [] for e in noise}
-    for item in tqdm(test, desc=f"sensitivity of {cfg.solver}", disable=not cfg.progress):
-        cold = backend.solve(item.qp)
-        cold_its.append(cold.iterations)
-        for e in noise:
-            ws = WarmStart(x=np.clip(_move(item.x, e, rng), item.qp.lb, item.qp.ub), y=_move(item.y, e, rng))
-            res = backend.solve(item.qp, warm_start=ws)
-            ratios[e].append(res.iterations / max(cold.iterations, 1))
+    with stop_on_ctrl_c(len(test), lambda: len(cold_its)) as stopped:
+        for item in tqdm(test, desc=f"sensitivity of {cfg.solver}", disable=not cfg.progress):
+            cold = backend.solve(item.qp)
+            got = {}
+            for e in noise:
+                ws = WarmStart(x=np.clip(_move(item.x, e, rng), item.qp.lb, item.qp.ub), y=_move(item.y, e, rng))
+                got[e] = backend.solve(item.qp, warm_start=ws).iterations / max(cold.iterations, 1)
+            cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
+            for e, ratio in got.items():
+                ratios[e].append(ratio)
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
              "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]
-    return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "n_test": len(test),
-            "config": asdict(cfg),
-            "cold_iterations_median": float(np.median(cold_its)), "rows": rows}
+    return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "n_test": len(cold_its),
+            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows,
+            **({"interrupted": stopped[0]} if stopped else {})}
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
     head = (f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction | {rep['n_test']} "
-            f"held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}")
+            f"held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
+            + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else ""))
     if "swaps" in rep["rows"][0]:
         lines = [head, f"{'swaps':>6} {'start error (median)':>21} {'iteration_ratio (median)':>25} {'(max)':>8}"
                        f" {'no vertex':>10}"]
