@@ -872,8 +872,8 @@ def test_large_instances_batch_as_sparse_blocks_with_the_dense_outputs_and_gradi
 def test_an_instance_with_the_training_names_in_another_order_is_read_in_the_training_order(tmp_path):
     """A file of the same model written with its columns and rows in another order (a generator
     that walks a Python set, say): matched by name, it gets the start the training order gets, put
-    back in the file's order. Read by position it took more PDLP iterations than a cold start on
-    kb2. Names that are not the training ones are read by position, with a warning."""
+    back in the file's order (read by position, it would get a start made for other variables).
+    Names that are not the training ones are read by position, with a warning."""
     from learned_solvers.backends.highs import HiGHSBackend
     from learned_solvers.formats.mps import read_problem
     from learned_solvers.warmstart import NameMismatchWarning
