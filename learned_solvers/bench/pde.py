@@ -285,11 +285,10 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         starter.k = k
         info["auto_k"] = rows
     if cfg.save_checkpoint and main:
-        starter.save(cfg.save_checkpoint, solver=cfg.solver, train_seconds=tr.seconds, n_train=len(train_pdes),
-                     val_error=tr.val_error, train={"epochs": cfg.epochs, "width": cfg.width, "device": cfg.device,
-                                                    "seed": cfg.seed},
-                     **({"k_sweep": info["auto_k"]} if "auto_k" in info else {}),
-                     history=tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {}))
+        # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
+        starter.save(cfg.save_checkpoint, solver=cfg.solver, train={"epochs": cfg.epochs, "width": cfg.width,
+                                                                    "device": cfg.device, "seed": cfg.seed},
+                     **{("k_sweep" if key == "auto_k" else key): v for key, v in info.items()})
     distributed.barrier()
     return starter, info, train_pdes, train_sols
 
