@@ -366,7 +366,7 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
 def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", required=True,
                    help="LP/QP: random-lp[:m=200,n=400], mps:PATH, files:GLOB (your own instance files), portfolio, "
-                        "mpc, lasso, cvxpy:MODULE:FUNCTION; "
+                        "mpc, lasso, cvxpy:MODULE:FUNCTION, scip:MODULE:FUNCTION (pyscipopt); "
                         "PDE: darcy[:n=64], nonlinear-poisson, navier-stokes, dolfinx:MODULE:FUNCTION "
                         "(key=value options after ':')")
     p.add_argument("--perturb", type=float, default=None, help="mps: families: relative perturbation d (0.1)")

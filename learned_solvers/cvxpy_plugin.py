@@ -22,25 +22,12 @@ from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 from .backends import Status, make_backend
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
 from .formats.cvxpy import osqp_like, qp_from_osqp_data
-from .warmstart import LearnedWarmStarter
+from .warmstart import LearnedWarmStarter, starter_from
 
 __all__ = ["LearnedOSQP", "LearnedSolver"]
 
 # what a script passes to cvxpy's OSQP beyond OSQP's own settings: osqp < 1.0's name for polishing
 _ALIASES = {"polish": "polishing"}
-
-
-def _starter(checkpoint: str | os.PathLike[str] | LearnedWarmStarter, k: int | None,
-             polish: bool | None) -> LearnedWarmStarter:
-    """The plugins' model: a checkpoint's or the caller's own starter, with k and polish as
-    given (None: the checkpoint's automatic choice, or the starter's own)."""
-    starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
-               else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
-    if k is not None:
-        starter.k = k
-    if polish is not None:
-        starter.polish = polish
-    return starter
 
 
 def _figures(res: Any) -> dict[str, Any]:
@@ -63,7 +50,7 @@ class LearnedOSQP(OSQP):
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, k: int | None = None,
                  polish: bool | None = None, tol: float = 1e-5, pinned: bool = False) -> None:
         super().__init__()
-        self.starter = _starter(checkpoint, k, polish)
+        self.starter = starter_from(checkpoint, k=k, polish=polish)
         self.backend = OSQPBackend(tol=tol, pinned=pinned)
         self.last: dict[str, Any] = {}
 
@@ -120,7 +107,7 @@ class LearnedSolver(OSQP):
                  k: int | None = None, polish: bool | None = None, **options: Any) -> None:
         super().__init__()
         self.backend = make_backend(solver, **options)
-        self.starter = _starter(checkpoint, k, polish)
+        self.starter = starter_from(checkpoint, k=k, polish=polish)
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:

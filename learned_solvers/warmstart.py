@@ -25,7 +25,7 @@ from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_threads
 
-__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning"]
+__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "starter_from"]
 
 KIND = "qp-implicit-gnn"
 
@@ -273,6 +273,20 @@ class LearnedWarmStarter:
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,
                          fallback=info.fallback, reordered=info.reordered)
         return res
+
+
+def starter_from(checkpoint: str | Path | LearnedWarmStarter, *, k: int | None = None,
+                 polish: bool | None = None) -> LearnedWarmStarter:
+    """The plugins' model: a checkpoint's, or the caller's own starter (loaded once for a loop
+    of solves), with k and polish as given (None: the checkpoint's automatic choice, or the
+    starter's own)."""
+    starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
+               else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
+    if k is not None:
+        starter.k = k
+    if polish is not None:
+        starter.polish = polish
+    return starter
 
 
 def _placed(v: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ class Family(Protocol):
     def spec(self) -> str: ...
 
 
-FAMILIES = ("random-lp", "mps:PATH", "files:GLOB", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION")
+FAMILIES = ("random-lp", "mps:PATH", "files:GLOB", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION",
+            "scip:MODULE:FUNCTION")
 PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
 
 
@@ -87,7 +88,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
     from .random_lp import RandomLP
 
     name, _, rest = spec.partition(":")
-    if name in ("cvxpy", "dolfinx", "files") and overrides:
+    if name in ("cvxpy", "scip", "dolfinx", "files") and overrides:
         given = ", ".join(f"--{k}" for k in overrides)
         source = "files" if name == "files" else "code"
         raise ValueError(f"family {name}: {given} do{'es' if len(overrides) == 1 else ''} not apply to it (its "
@@ -103,6 +104,10 @@ def make_family(spec: str, **overrides: Any) -> Family:
         from .cvxpy_family import CvxpyFamily
 
         return CvxpyFamily.from_spec(rest)
+    if name == "scip":
+        from .scip_family import ScipFamily
+
+        return ScipFamily.from_spec(rest)
     if name == "mps":
         path, _, opts = rest.partition(",")
         if not path:

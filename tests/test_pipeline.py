@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from learned_solvers.backends import Status, make_backend
+from learned_solvers.canonical import InvalidProblemError
 from learned_solvers.bench.qp import train_starter
 from learned_solvers.checkpoint import CheckpointError, save_checkpoint
 from learned_solvers.training.data import label_instances
@@ -905,3 +906,110 @@ def test_an_instance_with_the_training_names_in_another_order_is_read_in_the_tra
     with pytest.warns(NameMismatchWarning, match=f"it has no variable '{qp.var_names[0]}'.*reads them by position"):
         ws3, info3 = starter.warm_start(renamed)
     assert not info3.reordered and np.allclose(ws3.x, ws.x)
+
+
+def _scip_reference(rng_seed: int):
+    """SCIP's own answer to the transport model: objective, values and duals (presolve off, so
+    SCIP keeps its LP's duals)."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from tests.scip_transport import build
+
+    ref = build(np.random.default_rng(rng_seed))
+    ref.setPresolve(pyscipopt.SCIP_PARAMSETTING.OFF)
+    ref.setHeuristics(pyscipopt.SCIP_PARAMSETTING.OFF)
+    ref.disablePropagation()
+    ref.optimize()
+    assert ref.getStatus() == "optimal"
+    return (ref.getObjVal(), np.array([ref.getVal(v) for v in ref.getVars()]),
+            np.array([ref.getDualsolLinear(c) for c in ref.getConss()]))
+
+
+def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_model(tmp_path):
+    """`scip:MODULE:FUNCTION` trains on a user's pyscipopt model; `scip_plugin.optimize(model, ck,
+    solver=...)` replaces `model.optimize()`: the answer is stored in the model (`model.getVal`),
+    objective and duals as SCIP's own (its sign convention, a maximisation's too), and a later
+    `model.optimize()` accepts it. Refused models (past the problem stage, integer variables,
+    unknown options) are refused before anything is solved or stored; infeasible ones keep the
+    backend's status and get no solution."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.scip_plugin import optimize
+    from tests.scip_transport import build
+
+    fam = make_family("scip:tests.scip_transport:build")
+    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False)
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
+    path = starter.save(tmp_path / "transport.safetensors")
+
+    objective, values, duals = _scip_reference(5)
+    loaded = LearnedWarmStarter.from_checkpoint(path)
+    for solver, opts in (("pdlp", {"tol": 1e-8}), ("highs", {})):
+        model = build(np.random.default_rng(5))
+        answer = optimize(model, loaded, solver=solver, **opts)  # in place of model.optimize()
+        assert answer.status == "optimal" and abs(answer.objective - objective) <= 1e-6 * (1 + abs(objective))
+        assert answer.result.extra["inference_seconds"] > 0 and answer.result.warm_started
+        got = np.array([model.getVal(v) for v in model.getVars()])  # read as after model.optimize()
+        assert np.allclose(got, values, atol=1e-4), solver
+        assert np.allclose([answer.duals[c] for c in model.getConss()], duals, atol=1e-4), solver
+        assert abs(model.getSolObjVal(model.getBestSol()) - objective) <= 1e-6 * (1 + abs(objective))
+        model.optimize()  # SCIP checks the stored answer and finishes the job itself
+        assert model.getStatus() == "optimal" and abs(model.getObjVal() - objective) <= 1e-6 * (1 + abs(objective))
+
+    # a maximisation: the objective in the model's own sense, duals as SCIP gives them (a size the
+    # model never saw: cold)
+    def tiny(sense: str) -> pyscipopt.Model:
+        m = pyscipopt.Model("tiny")
+        m.hideOutput()
+        x, y = m.addVar("x", lb=0), m.addVar("y", lb=0)
+        m.addCons(x + 2 * y <= 4, name="cap")
+        m.addCons(x <= 3, name="xmax")
+        m.setObjective(x + 3 * y if sense == "maximize" else -(x + 3 * y), sense)
+        return m
+
+    for sense, sign in (("maximize", 1.0), ("minimize", -1.0)):
+        m = tiny(sense)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            answer = optimize(m, loaded, solver="highs")
+        assert answer.objective == pytest.approx(sign * 6.0) and m.getVal(m.getVars()[1]) == pytest.approx(2.0)
+        ref = tiny(sense)
+        ref.setPresolve(pyscipopt.SCIP_PARAMSETTING.OFF)
+        ref.disablePropagation()
+        ref.optimize()
+        assert [answer.duals[c] for c in m.getConss()] == pytest.approx([ref.getDualsolLinear(c)
+                                                                         for c in ref.getConss()])
+
+    # refusals, before anything is solved or stored
+    solved = build(np.random.default_rng(5))
+    solved.optimize()
+    with pytest.raises(ValueError, match="freeTransform"):
+        optimize(solved, loaded)
+    mip = build(np.random.default_rng(5))
+    mip.chgVarType(mip.getVars()[0], "INTEGER")
+    with pytest.raises(ValueError, match="1 integer variables"):
+        optimize(mip, loaded, solver="pdlp")
+    assert mip.getNSols() == 0
+    with pytest.raises(TypeError, match="unknown options"):
+        optimize(build(np.random.default_rng(5)), loaded, solver="pdlp", eps=1e-3)
+    infeasible = tiny("maximize")
+    infeasible.addCons(infeasible.getVars()[0] >= 5, name="too_much")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        answer = optimize(infeasible, loaded, solver="highs")
+    assert answer.status == "infeasible" and answer.solution is None and infeasible.getNSols() == 0
+
+
+def test_scip_family_refuses_what_is_not_a_continuous_pyscipopt_model(tmp_path, monkeypatch):
+    pytest.importorskip("pyscipopt")
+    (tmp_path / "my_scip_models.py").write_text(
+        "import pyscipopt\n"
+        "def not_a_model(rng):\n    return 3\n"
+        "def integer(rng):\n"
+        "    m = pyscipopt.Model()\n    x = m.addVar('x', vtype='I', ub=5)\n"
+        "    m.addCons(x >= rng.uniform(1, 2))\n    m.setObjective(x)\n    return m\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(InvalidProblemError, match="scip:my_scip_models:not_a_model: expected a pyscipopt.Model, got int"):
+        make_family("scip:my_scip_models:not_a_model").sample(1, seed=0)
+    with pytest.raises(ValueError, match="1 of its 1 columns are integer"):
+        make_family("scip:my_scip_models:integer").sample(1, seed=0)
+    with pytest.raises(ValueError, match="--perturb does not apply"):
+        make_family("scip:my_scip_models:integer", perturb=0.2)

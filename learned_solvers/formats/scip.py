@@ -1,4 +1,9 @@
-"""pyscipopt models (linear constraints, any variable types) <-> canonical ``QPData``."""
+"""pyscipopt models (linear constraints, any variable types) <-> canonical ``QPData``.
+
+Out: ``from_scip`` reads a model. Back: ``write_back`` stores an answer in the model as a SCIP
+solution (``model.getVal(var)``, ``model.getBestSol()`` read it; a later ``model.optimize()``
+starts from it, after SCIP's own feasibility check) and returns the duals by constraint.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 
-__all__ = ["from_scip", "to_scip_solution"]
+__all__ = ["from_scip", "to_scip_solution", "write_back", "check_problem_stage"]
 
 
 def from_scip(model: Any) -> QPData:
@@ -57,3 +62,32 @@ def to_scip_solution(model: Any, x: np.ndarray) -> Any:
     for v, val in zip(model.getVars(), x, strict=True):
         model.setSolVal(sol, v, float(val))
     return sol
+
+
+def check_problem_stage(model: Any) -> None:
+    """Raise ValueError unless ``model`` is in SCIP's problem stage, where solutions can be added
+    (after ``model.optimize()`` SCIP refuses them until ``model.freeTransform()``)."""
+    stage = model.getStage()
+    if stage != 1:  # SCIP_STAGE_PROBLEM
+        raise ValueError(f"pyscipopt model {model.getProbName()!r} is past its problem stage (SCIP stage {stage}, "
+                         "e.g. already optimised): call model.freeTransform() first, then solve it here")
+
+
+def write_back(model: Any, qp: QPData, x: np.ndarray, y: np.ndarray | None) -> tuple[Any, dict[Any, float]]:
+    """Store ``x`` (n,) in ``model`` as a SCIP solution and map ``y`` (m,) onto its constraints.
+
+    ``qp``: ``from_scip(model)``. Returns the added ``pyscipopt.Solution`` (``sol[var]``) and the
+    duals keyed by ``pyscipopt.Constraint`` as ``model.getDualsolLinear`` gives them: those of
+    the minimisation SCIP solves (``c = A'y + z`` with a maximisation's ``c`` negated), so the
+    same for ``maximize f`` as for ``minimize -f``; empty without ``y``. SCIP stores the
+    solution without checking it; ``optimize`` checks it.
+    """
+    check_problem_stage(model)
+    variables, conss = model.getVars(), model.getConss()
+    if len(variables) != qp.n or len(conss) != qp.m:
+        raise ValueError(f"pyscipopt model {model.getProbName()!r} has {len(variables)} variables and {len(conss)} "
+                         f"constraints, the answer {qp.n} and {qp.m}: was the model changed after from_scip?")
+    sol = to_scip_solution(model, x)
+    model.addSol(sol, free=False)
+    duals = {} if y is None else {cons: float(v) for cons, v in zip(conss, y, strict=True)}
+    return sol, duals

@@ -1,0 +1,60 @@
+"""pyscipopt: ``answer = optimize(model, checkpoint, solver="pdlp")`` where a script called
+``model.optimize()``.
+
+The model's linear program is read with ``formats.scip.from_scip`` (the form ``scip:MODULE:FUNCTION``
+families train on), solved by one of the project's backends (PDLP, OSQP, SCS, HiGHS) from the
+learned start, and the answer is stored in the model as a SCIP solution: ``model.getVal(x)`` reads
+it as it would after ``model.optimize()``, and a later ``model.optimize()`` starts from it (SCIP
+checks it first). SCIP itself does not solve here; SCIP as a backend, with a MIP's learned
+solution as its primal heuristic, is planned.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .backends import SolveResult, Status, make_backend
+from .formats.scip import check_problem_stage, from_scip, write_back
+from .warmstart import LearnedWarmStarter, starter_from
+
+__all__ = ["ScipAnswer", "optimize"]
+
+
+@dataclass(frozen=True)
+class ScipAnswer:
+    """One learned solve of a pyscipopt model.
+
+    status: the backend's ('optimal', 'infeasible', ...). objective: in the model's own sense
+    (NaN unless optimal). solution: the ``pyscipopt.Solution`` stored in the model (``sol[var]``),
+    None unless optimal. duals: per ``pyscipopt.Constraint``, in the convention of SCIP's own
+    ``model.getDualsolLinear`` (a maximisation's as those of its negation). result: the backend's ``SolveResult`` on the canonical (minimisation) form,
+    with iterations, solver seconds, and ``extra`` (inference seconds, k, fallback reason).
+    """
+
+    status: str
+    objective: float
+    solution: Any | None
+    duals: dict[Any, float]
+    result: SolveResult
+
+
+def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str = "pdlp",
+             k: int | None = None, polish: bool | None = None, **options: Any) -> ScipAnswer:
+    """Solve ``model`` (a pyscipopt LP in its problem stage) from the learned start.
+
+    checkpoint: a path, or a ``LearnedWarmStarter`` loaded once for a loop of models. k, polish:
+    as ``LearnedWarmStarter`` (None: the checkpoint's automatic choice). options: the backend's
+    (``tol``, ``pinned``, ...; unknown ones refused). The model is checked before anything is
+    solved, so a refused model loses nothing.
+    """
+    check_problem_stage(model)
+    backend = make_backend(solver, **options)
+    qp = from_scip(model)
+    res = starter_from(checkpoint, k=k, polish=polish).solve(qp, backend)
+    if res.status != Status.OPTIMAL or res.x is None:
+        return ScipAnswer(res.status, math.nan, None, {}, res)
+    sol, duals = write_back(model, qp, res.x, res.y)
+    return ScipAnswer(res.status, -res.objective if qp.maximize else res.objective, sol, duals, res)
