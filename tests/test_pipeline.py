@@ -929,7 +929,7 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
     solver=...)` replaces `model.optimize()`: the answer is stored in the model (`model.getVal`),
     objective and duals as SCIP's own (its sign convention, a maximisation's too), and a later
     `model.optimize()` accepts it. Refused models (past the problem stage, integer variables,
-    unknown options) are refused before anything is solved or stored; infeasible ones keep the
+    unknown options) are refused before anything is solved or stored (HiGHS solves a MIP); infeasible ones keep the
     backend's status and get no solution."""
     pyscipopt = pytest.importorskip("pyscipopt")
     from learned_solvers.scip_plugin import optimize
@@ -988,6 +988,15 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
     with pytest.raises(ValueError, match="1 integer variables"):
         optimize(mip, loaded, solver="pdlp")
     assert mip.getNSols() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        answer = optimize(mip, loaded, solver="highs")  # HiGHS solves it as a MIP: no duals
+    mip_ref = build(np.random.default_rng(5))
+    mip_ref.chgVarType(mip_ref.getVars()[0], "INTEGER")
+    mip_ref.optimize()
+    assert answer.status == "optimal" and answer.duals == {}
+    assert abs(answer.objective - mip_ref.getObjVal()) <= 1e-6 * (1 + abs(objective))
+    assert abs(mip.getVal(mip.getVars()[0]) - round(mip.getVal(mip.getVars()[0]))) < 1e-9
     with pytest.raises(TypeError, match="unknown options"):
         optimize(build(np.random.default_rng(5)), loaded, solver="pdlp", eps=1e-3)
     infeasible = tiny("maximize")
