@@ -7,7 +7,12 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from learned_solvers.canonical import InvalidProblemError, QPData
 
 
 def user_function(kind: str, target: str) -> Callable[..., Any]:
@@ -29,3 +34,34 @@ def user_function(kind: str, target: str) -> Callable[..., Any]:
         raise ValueError(f"family '{kind}:{target}': module {module!r} ({getattr(mod, '__file__', '?')}) has no "
                          f"function {func!r}")
     return fn
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserModelFamily:
+    """An LP/QP family built by the user's ``FUNCTION(rng) -> model`` (``KIND:MODULE:FUNCTION``);
+    a subclass says how one model is read (``read``)."""
+
+    build: Callable[[np.random.Generator], Any]
+    name: str
+    KIND: ClassVar[str] = ""
+
+    @classmethod
+    def from_spec(cls, target: str) -> UserModelFamily:
+        return cls(build=user_function(cls.KIND, target), name=f"{cls.KIND}:{target}")
+
+    def spec(self) -> str:
+        return self.name
+
+    def read(self, model: Any) -> QPData:
+        raise NotImplementedError
+
+    def sample(self, count: int, *, seed: int) -> list[QPData]:
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(count):
+            try:
+                qp = self.read(self.build(rng))
+            except InvalidProblemError as exc:
+                raise InvalidProblemError(f"{self.name}: {exc}") from exc
+            out.append(qp.with_data(name=f"{self.name}[{seed}:{i}]"))
+        return out
