@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -37,7 +38,7 @@ def user_function(kind: str, target: str) -> Callable[..., Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class UserModelFamily:
+class UserModelFamily(ABC):
     """An LP/QP family built by the user's ``FUNCTION(rng) -> model`` (``KIND:MODULE:FUNCTION``);
     a subclass says how one model is read (``read``)."""
 
@@ -52,8 +53,9 @@ class UserModelFamily:
     def spec(self) -> str:
         return self.name
 
+    @abstractmethod
     def read(self, model: Any) -> QPData:
-        raise NotImplementedError
+        """One built model in canonical form; InvalidProblemError for one that is not of this kind."""
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         rng = np.random.default_rng(seed)
