@@ -1,8 +1,8 @@
 """pyscipopt: ``answer = optimize(model, checkpoint, solver="pdlp")`` where a script called
 ``model.optimize()``.
 
-The model's linear program is read with ``formats.scip.from_scip`` (the form ``scip:MODULE:FUNCTION``
-families train on), solved by one of the project's backends (PDLP, OSQP, SCS, HiGHS) from the
+The model's linear program is read with ``formats.scip.from_scip`` (the form
+``scip:MODULE:FUNCTION`` families train on), solved by one of the project's backends (PDLP, OSQP, SCS, HiGHS) from the
 learned start, and the answer is stored in the model as a SCIP solution: ``model.getVal(x)`` reads
 it as it would after ``model.optimize()``, and a later ``model.optimize()`` starts from it (SCIP
 checks it first). SCIP itself does not solve here; SCIP as a backend, with a MIP's learned
@@ -30,8 +30,9 @@ class ScipAnswer:
     status: the backend's ('optimal', 'infeasible', ...). objective: in the model's own sense
     (NaN unless optimal). solution: the ``pyscipopt.Solution`` stored in the model (``sol[var]``),
     None unless optimal. duals: per ``pyscipopt.Constraint``, in the convention of SCIP's own
-    ``model.getDualsolLinear`` (a maximisation's as those of its negation). result: the backend's ``SolveResult`` on the canonical (minimisation) form,
-    with iterations, solver seconds, and ``extra`` (inference seconds, k, fallback reason).
+    ``model.getDualsolLinear`` (a maximisation's as those of its negation). result: the backend's
+    ``SolveResult`` on the canonical (minimisation) form, with iterations, solver seconds, and
+    ``extra`` (inference seconds, k, fallback reason).
     """
 
     status: str

@@ -1016,7 +1016,8 @@ def test_scip_family_refuses_what_is_not_a_continuous_pyscipopt_model(tmp_path, 
         "    m = pyscipopt.Model()\n    x = m.addVar('x', vtype='I', ub=5)\n"
         "    m.addCons(x >= rng.uniform(1, 2))\n    m.setObjective(x)\n    return m\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(InvalidProblemError, match="scip:my_scip_models:not_a_model: expected a pyscipopt.Model, got int"):
+    with pytest.raises(InvalidProblemError,
+                       match="scip:my_scip_models:not_a_model: expected a pyscipopt.Model, got int"):
         make_family("scip:my_scip_models:not_a_model").sample(1, seed=0)
     with pytest.raises(ValueError, match="1 of its 1 columns are integer"):
         make_family("scip:my_scip_models:integer").sample(1, seed=0)
