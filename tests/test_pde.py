@@ -897,7 +897,12 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert all(r["warm_total_seconds"] >= r["extraction_seconds"] + r["inference_seconds"] + r["warm_seconds"] - 1e-9
                for r in rows)
     assert rep["time_ratio"] == pytest.approx(np.median([r["warm_total_seconds"] / r["cold_total_seconds"] for r in rows]))
-    assert "verdict: the learned start" in capsys.readouterr().out
+    # the floor: the oracle's call (assembly + a solve from the instance's own solution) against the cold call
+    assert all(r["oracle_total_seconds"] >= r["oracle_seconds"] > 0 for r in rows)
+    assert rep["oracle_time_ratio"] == pytest.approx(
+        np.median([r["oracle_total_seconds"] / r["cold_total_seconds"] for r in rows]))
+    printed = capsys.readouterr().out
+    assert "verdict: the learned start" in printed and "time_ratio floor" in printed
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json"), "--scheduler", "serial"])
     rep = json.loads((tmp_path / "f.json").read_text())

@@ -184,9 +184,10 @@ def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None, *, prob:
     return res
 
 
-def _cold_run(fam: Any, inst: Any, backend: Any):
-    """(cold result, assembly + solve seconds): ``problem.solve()`` of the user's problem."""
-    res = _solve(fam, inst, backend, None)
+def _user_call(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None = None):
+    """(result, assembly + solve seconds): ``problem.solve()`` of the user's problem, from
+    ``guess`` if given (the oracle's start: a guess that costs nothing to make)."""
+    res = _solve(fam, inst, backend, guess)
     return res, res.extra["assembly_seconds"] + res.seconds
 
 
@@ -235,7 +236,7 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     its: dict[int, list[float]] = {k: [] for k in ks}
     cold_secs, cold_its = [], []
     for inst in tqdm(insts, desc=f"choosing k ({len(ks)} per instance)", disable=not progress):
-        cold, cold_total = fastest(lambda: _cold_run(fam, inst, backend))
+        cold, cold_total = fastest(lambda: _user_call(fam, inst, backend))
         cold_secs.append(cold_total)
         cold_its.append(max(cold.iterations, 1))
         residual = _residual(fam, inst)
@@ -333,6 +334,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
                            f"{failed[0]['error']}")
     med = lambda key: float(np.median([r[key] for r in rows if r[key] is not None]))  # noqa: E731
     ratio = lambda key: float(np.median([r[key] / max(r["cold_iterations"], 1) for r in rows]))  # noqa: E731
+    time_ratio = lambda key: float(np.median([r[key] / r["cold_total_seconds"] for r in rows]))  # noqa: E731
     has_near = all(r["nearest_iterations"] is not None for r in rows)
     rep = {
         "family": test_fam.spec(), "train_family": fam.spec(), "solver": cfg.solver,
@@ -347,10 +349,16 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
                  "extraction_seconds_median": med("extraction_seconds"),
                  "total_seconds_median": med("warm_total_seconds")},
         "nearest": {"iterations_median": med("nearest_iterations") if has_near else None},
-        "oracle": {"iterations_median": med("oracle_iterations")},
+        "oracle": {"iterations_median": med("oracle_iterations"), "seconds_median": med("oracle_seconds"),
+                   "total_seconds_median": med("oracle_total_seconds")},
         "iteration_ratio": ratio("warm_iterations"),
         # the user's calls: (extraction + inference + solve) / (assembly + solve)
-        "time_ratio": float(np.median([r["warm_total_seconds"] / r["cold_total_seconds"] for r in rows])),
+        "time_ratio": time_ratio("warm_total_seconds"),
+        # the floor of time_ratio: the instance's own solution as the start, made at no cost. What
+        # a cold call spends beyond the oracle's is all that a start may cost and still pay
+        "oracle_time_ratio": time_ratio("oracle_total_seconds"),
+        "start_budget_seconds_median": float(np.median([r["cold_total_seconds"] - r["oracle_total_seconds"]
+                                                        for r in rows])),
         "nearest_iteration_ratio": ratio("nearest_iterations") if has_near else None,
         "same_answer": float(sum(r["same_answer"] for r in rows) / (len(rows) + len(failed))),
         "n_failed": len(failed), "failed": failed,
@@ -377,18 +385,19 @@ def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, pde: Any, sol: n
     """Every start on one held-out instance. Each timed start is the fastest of three runs, as in
     the LP/QP bench: the iterations are the same every time, millisecond timings on a shared
     machine are not."""
-    cold, cold_total = fastest(lambda: _cold_run(fam, inst, backend))
+    cold, cold_total = fastest(lambda: _user_call(fam, inst, backend))
     (guess, secs, warm), warm_total = fastest(lambda: _warm_run(starter, fam, inst, backend, k))
     near_sol = near_bank.nearest(pde) if near_bank is not None else None
     near = _solve(fam, inst, backend, near_sol) if near_sol is not None else None
-    oracle = _solve(fam, inst, backend, sol)
+    oracle, oracle_total = fastest(lambda: _user_call(fam, inst, backend, sol))
     return {"name": inst.name, "cold_iterations": cold.iterations, "cold_seconds": cold.seconds,
             "warm_iterations": warm.iterations, "warm_seconds": warm.seconds, "inference_seconds": secs,
             "cold_assembly_seconds": cold.extra["assembly_seconds"],
             "extraction_seconds": warm.extra["extraction_seconds"],
             "cold_total_seconds": cold_total, "warm_total_seconds": warm_total,
             "nearest_iterations": near.iterations if near else None,
-            "oracle_iterations": oracle.iterations,
+            "oracle_iterations": oracle.iterations, "oracle_seconds": oracle.seconds,
+            "oracle_total_seconds": oracle_total,
             "cold_status": cold.status, "warm_status": warm.status,
             # where the cold solve fails (Newton at high Re), the warm answer is checked against
             # the reference solution instead
@@ -423,12 +432,16 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"{rep['warm']['extraction_seconds_median']:.5f}" + (", assembly included" if rep["solver"] == "ksp" else "")
              + ", + inference + solve)",
              f"{'nearest':<10}{f(rep['nearest']['iterations_median'], '.1f'):>22}",
-             f"{'oracle':<10}{rep['oracle']['iterations_median']:>22.1f}",
+             f"{'oracle':<10}{rep['oracle']['iterations_median']:>22.1f}{rep['oracle']['seconds_median']:>20.5f}"
+             "   (the instance's own solution, made at no cost)",
              f"iteration_ratio {rep['iteration_ratio']:.3f}  time_ratio {rep['time_ratio']:.3f}  "
              f"nearest_iteration_ratio {f(rep['nearest_iteration_ratio'], '.3f')}  same_answer {rep['same_answer']:.2f}",
              f"prediction relative L2 error (median) {f(rep['prediction_rel_l2_median'], '.3e')}; "
              f"converged cold {rep['cold_converged']}/{rep['n_test']}, warm {rep['warm_converged']}/{rep['n_test']} "
-             f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)"]
+             f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)",
+             f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: however good, a "
+             f"start pays only if making it (inference, and extraction beyond the assembly) costs under "
+             f"{1e3 * rep['start_budget_seconds_median']:.2f} ms (median)"]
     if rep.get("n_failed"):
         lines.append(f"failed {rep['n_failed']} of {rep['n_test']} held-out instances (counted as "
                      "not the same answer; the figures above are of the others): "
