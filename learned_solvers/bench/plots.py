@@ -133,11 +133,14 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
     series = [("iteration_ratio", "iterations, learned", "o", "C0"),
               ("nearest_iteration_ratio", "iterations, nearest training optimum", "s", "C1"),
               ("time_ratio", "time, learned (inference counted)", "x", "C3")]
+    if any(r.get("oracle_time_ratio") is not None for r in reports.values()):  # PDE reports since it was timed
+        series.append(("oracle_time_ratio", "time floor (own solution, free)", "|", "0.3"))
     zeros = False
     for key, label, marker, color in series:
         v = np.array([np.nan if reports[n].get(key) is None else float(reports[n][key]) for n in names])
         zeros |= bool(np.any(v == 0))
-        ax.plot(np.maximum(v, floor), y, marker, color=color, ls="none", label=label, ms=6,
+        ax.plot(np.maximum(v, floor), y, marker, color=color, ls="none", label=label, ms=14 if marker == "|" else 6,
+                mew=2 if marker == "|" else None,
                 mfc="none" if marker == "s" else color)
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
@@ -148,7 +151,7 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
     ax.set_xlabel(f"median ratio to the cold solve\n(log scale{where}; below 1 is better)")
     ax.grid(True, axis="x", alpha=0.3)
     # in the figure's own margin: above the axes alone, the long run names push it off the edge
-    fig.legend(fontsize=8, loc="outside upper center", ncol=3, frameon=False)
+    fig.legend(fontsize=8, loc="outside upper center", ncol=3 if len(series) == 3 else 2, frameon=False)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=110)
