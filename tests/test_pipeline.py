@@ -708,6 +708,18 @@ def test_train_says_what_the_chosen_start_did_against_a_cold_solve():
     assert _validation_verdict(None) == "" and _validation_verdict({"k": 1, "total_seconds_median": 0.1}) == ""
 
 
+def test_bench_verdict_names_fixed_costs_only_where_the_exact_start_shows_them():
+    from learned_solvers.bench.timing import verdict
+
+    def slower(share):  # a warm solve no faster than the cold one, making the start 12 ms
+        return verdict(iteration_ratio=0.95, time_ratio=2.5, start_seconds=0.012, saved_seconds=-0.001, k=1,
+                       fixed_share=share)
+
+    assert "fixed costs, such as a preconditioner's set-up" in slower(None)  # an old report: no oracle timing
+    assert "from the instance's own solution it still takes 0.81x" in slower(0.81)  # GAMG: set-up is the solve
+    assert "within the timing's noise" in slower(0.01) and "set-up" not in slower(0.01)  # Jacobi
+
+
 def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     from learned_solvers.bench.timing import verdict
 

@@ -453,8 +453,15 @@ def format_pde_report(rep: dict[str, Any]) -> str:
     lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
                          start_seconds=rep["warm"]["total_seconds_median"] - rep["warm"]["seconds_median"]
                          - rep["cold"].get("assembly_seconds_median", 0.0),  # the extraction's assembly: cold's too
-                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"]))
+                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
+                         fixed_share=_fixed_share(rep)))
     return "\n".join(lines)
+
+
+def _fixed_share(rep: dict[str, Any]) -> float | None:
+    """Median oracle solve / median cold solve (None in reports from before the oracle was timed)."""
+    oracle = rep["oracle"].get("seconds_median")
+    return None if oracle is None or rep["cold"]["seconds_median"] <= 0 else oracle / rep["cold"]["seconds_median"]
 
 
 def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
