@@ -976,6 +976,16 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "no.png").exists()
 
 
+def test_pde_report_says_when_the_nearest_solution_does_as_well():
+    from learned_solvers.bench.pde import nearest_note
+
+    assert "does as well (0.38x the solver iterations against the learned start's 0.38x)" in nearest_note(
+        {"nearest_iteration_ratio": 0.375, "iteration_ratio": 0.375})
+    assert nearest_note({"nearest_iteration_ratio": 0.8, "iteration_ratio": 0.5}) is None  # the network wins
+    assert nearest_note({"nearest_iteration_ratio": None, "iteration_ratio": 0.5}) is None  # no baseline (finer mesh)
+    assert nearest_note({"nearest_iteration_ratio": 1.0, "iteration_ratio": 1.0}) is None  # neither cuts iterations
+
+
 def test_darcy_fields_are_two_phase_and_distinct():
     # the FNO law: a mean-zero field, so no instance has one coefficient value everywhere (a
     # quarter did with the constant term, and those held-out instances repeated training ones)

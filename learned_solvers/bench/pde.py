@@ -450,12 +450,24 @@ def format_pde_report(rep: dict[str, Any]) -> str:
         t = rep["top_re_quartile"]
         lines.append(f"top Reynolds quartile (Re >= {t['re_from']:.0f}, {t['n']} instances): converged cold "
                      f"{t['cold_converged']}, warm {t['warm_converged_without_fallback']}")
+    if note := nearest_note(rep):
+        lines.append(note)
     lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
                          start_seconds=rep["warm"]["total_seconds_median"] - rep["warm"]["seconds_median"]
                          - rep["cold"].get("assembly_seconds_median", 0.0),  # the extraction's assembly: cold's too
                          saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
                          fixed_share=_fixed_share(rep)))
     return "\n".join(lines)
+
+
+def nearest_note(rep: dict[str, Any]) -> str | None:
+    """A line when the nearest training solution, handed to the solver as it is, takes no more
+    iterations than the learned start: there the anchor carries the start, not the network."""
+    near, it = rep.get("nearest_iteration_ratio"), rep["iteration_ratio"]
+    if near is None or it >= 1.0 or near > it:
+        return None
+    return (f"note: the nearest training solution alone does as well ({near:.2f}x the solver iterations against the "
+            f"learned start's {it:.2f}x): on this family it carries the start, and the network adds little")
 
 
 def _fixed_share(rep: dict[str, Any]) -> float | None:
