@@ -901,6 +901,10 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert all(r["oracle_total_seconds"] >= r["oracle_seconds"] > 0 for r in rows)
     assert rep["oracle_time_ratio"] == pytest.approx(
         np.median([r["oracle_total_seconds"] / r["cold_total_seconds"] for r in rows]))
+    # the baseline's call is timed as the learned one is: extraction and the lookup, then the solve
+    assert all(r["nearest_total_seconds"] > r["nearest_seconds"] > 0 for r in rows)
+    assert rep["nearest_time_ratio"] == pytest.approx(
+        np.median([r["nearest_total_seconds"] / r["cold_total_seconds"] for r in rows]))
     printed = capsys.readouterr().out
     assert "verdict: the learned start" in printed and "time_ratio floor" in printed
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
@@ -980,7 +984,9 @@ def test_pde_report_says_when_the_nearest_solution_does_as_well():
     from learned_solvers.bench.pde import nearest_note
 
     assert "does as well (0.38x the solver iterations against the learned start's 0.38x)" in nearest_note(
-        {"nearest_iteration_ratio": 0.375, "iteration_ratio": 0.375})
+        {"nearest_iteration_ratio": 0.375, "iteration_ratio": 0.375, "time_ratio": 0.6})
+    assert "in less time (0.45x the cold call against the learned start's 0.60x)" in nearest_note(
+        {"nearest_iteration_ratio": 0.375, "iteration_ratio": 0.375, "time_ratio": 0.6, "nearest_time_ratio": 0.45})
     assert nearest_note({"nearest_iteration_ratio": 0.8, "iteration_ratio": 0.5}) is None  # the network wins
     assert nearest_note({"nearest_iteration_ratio": None, "iteration_ratio": 0.5}) is None  # no baseline (finer mesh)
     assert nearest_note({"nearest_iteration_ratio": 1.0, "iteration_ratio": 1.0}) is None  # neither cuts iterations
