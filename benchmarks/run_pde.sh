@@ -77,8 +77,9 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --pde-solution-state off --save-checkpoint runs/nlp32_w64.safetensors"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(navier_stokes_snes nonlinear_poisson_snes darcy_ksp_gamg darcy_ksp_jacobi darcy_ksp_gamg_checkpoint
-                                 darcy_ksp_gamg_refined128 darcy_ksp_gamg_k16 darcy_ksp_jacobi_k16
+[ ${#names[@]} -gt 0 ] || names=(navier_stokes_snes nonlinear_poisson_snes darcy_ksp_gamg darcy_ksp_jacobi
+                                 darcy_ksp_gamg_checkpoint darcy_ksp_gamg_refined128 darcy_ksp_gamg_k16
+                                 darcy_ksp_jacobi_k16
                                  darcy_ksp_gamg_refined128_k16 nonlinear_poisson_snes_k16 scaling_darcy
                                  scaling_nonlinear_poisson scaling_navier_stokes darcy_ksp_gamg_k16_rtol1e-5
                                  darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64

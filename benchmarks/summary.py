@@ -25,7 +25,8 @@ for p in sorted(root.glob("*.json")):
         how = f"{opts['ksp_type']}+{opts['pc_type']}" if r["solver"] == "ksp" else "newton"
         pde.append(f"| {p.stem} | {how} | {r['cold']['iterations_median']:.1f} | {r['warm']['iterations_median']:.1f} | "
                    f"{r['iteration_ratio']:.3f} | {f(r['nearest_iteration_ratio'], '.3f')} | {r['time_ratio']:.3f} | "
-                   f"{f(r.get('nearest_time_ratio'), '.3f')} | {f(r.get('oracle_time_ratio'), '.3f')} | {r['warm']['inference_seconds_median'] * 1e3:.1f} | "
+                   f"{f(r.get('nearest_time_ratio'), '.3f')} | {f(r.get('oracle_time_ratio'), '.3f')} | "
+                   f"{r['warm']['inference_seconds_median'] * 1e3:.1f} | "
                    f"{f(ext if (ext := r['warm'].get('extraction_seconds_median')) is None else ext * 1e3, '.1f')} | "
                    f"{r['prediction_rel_l2_median']:.1e} | {r['k']} | "
                    f"{r['same_answer']:.2f} | {r['cold_converged']}/{r['warm_converged_without_fallback']} |")
@@ -45,8 +46,8 @@ print("| run | cold iters | warm iters | iteration_ratio | nearest ratio | neare
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(lp))
 print()
-print("| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | nearest time | time floor "
-      "| inference ms | extraction ms | prediction error | k | same_answer | converged cold/warm |")
+print("| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | nearest time "
+      "| time floor | inference ms | extraction ms | prediction error | k | same_answer | converged cold/warm |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(pde))
 

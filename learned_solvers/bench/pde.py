@@ -461,8 +461,8 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"prediction relative L2 error (median) {f(rep['prediction_rel_l2_median'], '.3e')}; "
              f"converged cold {rep['cold_converged']}/{rep['n_test']}, warm {rep['warm_converged']}/{rep['n_test']} "
              f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)",
-             f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: however good, a "
-             f"start pays only if making it (inference, and extraction beyond the assembly) costs under "
+             f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: however "
+             f"good, a start pays only if making it (inference, and extraction beyond the assembly) costs under "
              f"{1e3 * rep['start_budget_seconds_median']:.2f} ms (median)"]
     if rep.get("n_failed"):
         lines.append(f"failed {rep['n_failed']} of {rep['n_test']} held-out instances (counted as "
