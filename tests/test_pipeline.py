@@ -47,6 +47,21 @@ def test_checkpoint_round_trip_gives_same_prediction(trained):
     assert "polish=True" in repr(again)
 
 
+def test_training_memory_is_measured_even_if_an_interrupt_left_inference_mode_on(trained):
+    # a Ctrl-C between torch's entering inference mode and the `with` block leaves the mode on
+    from learned_solvers.bench.scaling import training_memory
+
+    fam, starter, _ = trained
+    items = label_instances(fam.sample(2, seed=7), scheduler="serial", progress=False)
+    leaked = torch.inference_mode()
+    leaked.__enter__()
+    try:
+        rows = training_memory(starter, items, ks=(4,))
+    finally:
+        leaked.__exit__(None, None, None)
+    assert rows[0]["implicit_saved_bytes"] > 0 and rows[0]["unrolled_saved_bytes"] > rows[0]["implicit_saved_bytes"]
+
+
 def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path):
     fam, starter, path = trained
     with pytest.raises(CheckpointError, match="trained on family"):

@@ -160,6 +160,14 @@ def training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...
 
     Device-agnostic accounting (``core.saved_tensors``); on CUDA the peak allocation is added.
     """
+    # a training step needs autograd whatever mode the thread is in: a Ctrl-C that lands inside a
+    # `with torch.inference_mode()` entry (the sweep before this) can leave that mode on until
+    # the garbage collector ends it, and tensors made under it cannot enter autograd
+    with torch.inference_mode(False), torch.enable_grad():
+        return _training_memory(starter, items, ks)
+
+
+def _training_memory(starter: LearnedWarmStarter, items: list, ks: tuple[int, ...]) -> list[dict]:
     from ..core import ImplicitDiff, Picard, Unrolled, saved_tensors
     from ..core.memory import peak_cuda_bytes
     from ..models.qp_gnn import QPImplicitModel, build_graph
