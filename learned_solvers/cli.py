@@ -61,8 +61,10 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
     if distributed.is_main():
+        none = (" (k 0: no network, the nearest training solution itself; the network did not pay for itself on "
+                "the validation split)" if starter.k == 0 else "")
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
-              f"{info['val_error']:.3g}, automatic k {starter.k})")
+              f"{info['val_error']:.3g}, automatic k {starter.k}{none})")
         if verdict := _validation_verdict(next((r for r in info.get("auto_k", []) if r["k"] == starter.k), None)):
             print(verdict)
     return 0
@@ -457,8 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--train", type=_positive, default=200, help="training instances (default 200)")
     b.add_argument("--test", type=_positive, default=30, help="held-out instances (default 30)")
     b.add_argument("--k", type=_iterations, default=None,
-                   help="model iterations (default: the automatic k; LP/QP 0: no network, the anchor: the family's "
-                        "linear model or the nearest training optimum)")
+                   help="model iterations (default: the automatic k; 0: no network, the anchor: LP/QP the family's "
+                        "linear model or the nearest training optimum, PDE the nearest training solution)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
@@ -563,13 +565,13 @@ def _positive(text: str) -> int:
 
 
 def _iterations(text: str) -> int:
-    """--k: model iterations, an integer >= 0 (0, LP/QP only: no network, the anchor)."""
+    """--k: model iterations, an integer >= 0 (0: no network, the anchor)."""
     try:
         v = int(text)
     except ValueError:
         v = -1
     if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1 (model iterations), or 0 for LP/QP")
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1 (model iterations), or 0 (no network)")
     return v
 
 
@@ -585,7 +587,7 @@ def _ks(text: str, *, least: int = 1) -> tuple[int, ...]:
 
 
 def _iteration_list(text: str) -> tuple[int, ...]:
-    """--ks: model iterations, comma-separated (0, LP/QP only: the anchor, no network)."""
+    """--ks: model iterations, comma-separated (0: the anchor, no network)."""
     return _ks(text, least=0)
 
 

@@ -37,11 +37,11 @@ __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
 class LearnedPDEStarter:
     """model + family norm + the space signature it was trained on; ``k`` model iterations."""
 
-    k = IterationsOption()  # None: the model's training iterations
+    k = IterationsOption(allow_zero=True)  # None: the model's training iterations; 0: the anchor, no network
 
     def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
                  k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None,
-                 precision: str = "float32") -> None:
+                 precision: str = "float32", network_k: int | None = None) -> None:
         check_device(device)
         # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
         # and costs about 1.7x the inference time
@@ -52,6 +52,9 @@ class LearnedPDEStarter:
         self.family = family
         self.signature = signature
         self.k = k
+        # what an automatic k = 0 runs where no training solution fits the problem (another mesh
+        # without coordinates): the fastest network k on the validation split
+        self.network_k = check_k(network_k) if network_k is not None else model.cfg.train_k
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
         self.last_anchor = "none"  # what the last guess corrected: a training solution ("same mesh", "interpolated")
@@ -69,13 +72,13 @@ class LearnedPDEStarter:
             state.update(self.anchors.state())
         return save_checkpoint(path, state, {
             "kind": "pde", "family": self.family, "model": self.model.cfg.to_dict(), "norm": self.norm.to_dict(),
-            "signature": self.signature, "k": self.k, **meta})
+            "signature": self.signature, "k": self.k, "best_network_k": self.network_k, **meta})
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
                         device: str = "cpu", precision: str = "float32") -> LearnedPDEStarter:
         check_device(device)
-        check_k(k)
+        check_k(k, allow_zero=True)
         ck = load_checkpoint(path, kind="pde", family=family)
         state = dict(ck.state)
         fields, sols, coords = (state.pop(f"anchor_{part}", None) for part in ("fields", "solutions", "coords"))
@@ -88,7 +91,8 @@ class LearnedPDEStarter:
         bank = (MeshAnchorBank(fields.numpy(), sols.numpy(), norm, coords=None if coords is None else coords.numpy())
                 if fields is not None and sols is not None else None)
         return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
-                   k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank, precision=precision)
+                   k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank, precision=precision,
+                   network_k=ck.meta.get("best_network_k"))
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)
@@ -119,10 +123,16 @@ class LearnedPDEStarter:
         iterate, all timed as inference; with k = 1 there is nothing to choose, so no merit is
         built.
 
+        k = 0: no network; the guess is the nearest training solution (interpolated from the
+        training mesh if need be), the anchor that k >= 1 corrects. Where none fits, the starter's
+        own k = 0 (a checkpoint's automatic choice) runs the network at ``network_k`` instead,
+        and k = 0 passed to this call falls back to the cold guess with a warning.
+
         threads: torch's CPU threads for this call (default: one below ``THREADS_FROM`` dofs,
         else torch's own setting, ``torch.set_num_threads``)."""
         self.check(pde)
-        k = check_k(k) if k is not None else self.k
+        own = k is None  # the starter's k, not this call's
+        k = check_k(k, allow_zero=True) if k is not None else self.k
         check_threads(threads)
         t0 = time.perf_counter()
         self.last_fallback = None
@@ -136,6 +146,16 @@ class LearnedPDEStarter:
         with torch_threads(threads or (1 if pde.n < THREADS_FROM else None)):
             anchor = self.anchors.nearest(pde) if self.anchors is not None else None
             self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
+            if k == 0 and anchor is not None:
+                return np.array(anchor, dtype=float), time.perf_counter() - t0
+            if k == 0 and not own:
+                warnings.warn(f"{pde.name}: k = 0 starts from the nearest training solution, and none fits this "
+                              "problem (no training solutions in the checkpoint, or another mesh without coordinates "
+                              "to match it by); solving from the cold guess (k >= 1 runs the network)",
+                              OutOfFamilyWarning, stacklevel=2)
+                self.last_fallback = "no training solution to start from"
+                return None, time.perf_counter() - t0
+            k = k if k != 0 else self.network_k
             merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)

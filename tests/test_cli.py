@@ -36,9 +36,7 @@ def test_unknown_option_is_rejected():
     assert out.returncode == 2 and "bench needs --test >= 1 and --train >= 2 (got 3 and 1)" in out.stderr
     for bad, why in ((["bench", "--family", "random-lp", "--test", "0"], ">= 1"),
                      (["scaling", "--checkpoint", "c", "--family", "f", "--ks=-1,4"], ">= 0"),
-                     # k = 0 (no network, the anchor) has a meaning for LP/QP only
-                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "0"],
-                      "k must be a positive integer")):
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "-1"], "give an integer >= 1")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored

@@ -218,11 +218,50 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
         to_pde(prob, fields={"a": np.ones(3)})
     # a bad k or device is refused where it is given, not inside the model or torch
     with pytest.raises(ValueError, match="k must be a positive integer"):
-        LearnedPDEStarter.from_checkpoint(path, k=0)
+        LearnedPDEStarter.from_checkpoint(path, k=-1)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         st2.guess(pde, k=-2)
     with pytest.raises(ValueError, match="not a torch device"):
         LearnedPDEStarter.from_checkpoint(path, device="gpu")
+
+
+def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_starter, tmp_path, monkeypatch):
+    """k = 0, as on the LP/QP side: the anchor the network would correct, handed over as it is,
+    so that the automatic choice can take it where the network does not pay for itself."""
+    from learned_solvers.bench.pde import choose_k
+    from learned_solvers.warmstart import OutOfFamilyWarning
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam, st, path = darcy_starter
+    st2 = LearnedPDEStarter.from_checkpoint(path, family=fam.family_key(), k=0)
+    prob, fields = fam.load(fam.sample(1, seed=11)[0])
+    pde = to_pde(prob, fields=fields)
+
+    def no_network(*args, **kw):
+        raise AssertionError("k = 0 ran the network")
+
+    monkeypatch.setattr(st2.model, "predict", no_network)
+    g, secs = st2.guess(pde)
+    assert np.array_equal(g, st2.anchors.nearest(pde)) and secs > 0 and st2.last_anchor == "same mesh"
+    res = st2.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
+    assert res.status == "optimal" and res.warm_start_accepted and res.extra["fallback"] is None
+    monkeypatch.undo()
+    # no training solution to start from: k = 0 given to the call falls back to the cold guess;
+    # the starter's own k = 0 (a checkpoint's automatic choice) runs the network at network_k
+    bare = LearnedPDEStarter(st.model, st.norm, family=st.family, signature=st.signature, k=0, network_k=2)
+    with pytest.warns(OutOfFamilyWarning, match="k = 0 starts from the nearest training solution, and none fits"):
+        g, _ = bare.guess(pde, k=0)
+    assert g is None and bare.last_fallback == "no training solution to start from"
+    assert np.array_equal(bare.guess(pde)[0], bare.guess(pde, k=2)[0])
+    again = LearnedPDEStarter.from_checkpoint(bare.save(tmp_path / "bare.safetensors"))
+    assert again.k == 0 and again.network_k == 2
+    # the automatic choice sweeps k = 0 only where there are training solutions
+    backend = KSPBackend(pc_type="jacobi")
+    insts = fam.sample(2, seed=13)
+    _, rows = choose_k(st2, fam, insts, backend, ks=(0, 1))
+    assert [r["k"] for r in rows] == [0, 1]
+    _, rows = choose_k(bare, fam, insts, backend, ks=(0, 1))
+    assert [r["k"] for r in rows] == [1]
 
 
 def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):
@@ -1297,7 +1336,9 @@ def test_train_command_on_a_pde_family_saves_a_checkpoint_bench_can_use(tmp_path
     assert main(["train", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--train", "8", "--epochs", "1",
                  "--pde-width", "8", "--train-k", "4", "--scheduler", "serial", "--out", str(ck)]) == 0
     meta = load_checkpoint(ck).meta
-    assert meta["kind"] == "pde" and meta["model"]["width"] == 8 and meta["model"]["train_k"] == 4 and meta["k"] >= 1
+    assert meta["kind"] == "pde" and meta["model"]["width"] == 8 and meta["model"]["train_k"] == 4 and meta["k"] >= 0
+    # k = 0 (no network) is weighed too; the fastest network k is kept for problems no training solution fits
+    assert {r["k"] for r in meta["k_sweep"]} == {0, 1, 2, 4, 8, 16, 32, 64} and meta["best_network_k"] >= 1
     assert meta["n_train"] == 8 and meta["train"]["device"] == "cpu" and meta["k_sweep"]
     from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info
 

@@ -34,7 +34,7 @@ from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, ver
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
 
-AUTO_KS = (1, 2, 4, 8, 16, 32, 64)
+AUTO_KS = (0, 1, 2, 4, 8, 16, 32, 64)  # 0: no network, the nearest training solution (the anchor)
 PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the training ones
 
 
@@ -76,7 +76,7 @@ class PDEBenchConfig:
             raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
-        check_k(self.k)
+        check_k(self.k, allow_zero=True)
         check_device(self.device)
         check_precision(self.precision)  # before any labelling or training
 
@@ -198,7 +198,7 @@ def _residual(fam: Any, inst: Any):
     return residual_function(fam.load(inst)[0]) if fam.kind != "linear" else None
 
 
-def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, k: int, residual: Any = None):
+def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, k: int | None, residual: Any = None):
     """((guess, inference seconds, warm result), extraction + inference + solve seconds) of one
     learned start, as ``LearnedPDEStarter.solve`` runs it: the canonical data are extracted
     from the loaded problem afresh (timed, ``res.extra['extraction_seconds']``); without
@@ -245,7 +245,9 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     """The k with the least median (extraction + inference + warm solve) seconds on validation instances,
     the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). Each
     row also holds the medians of the per-instance ratios to a cold call (``time_ratio``,
-    ``iteration_ratio``), as ``bench`` reports them."""
+    ``iteration_ratio``), as ``bench`` reports them. k = 0 (the nearest training solution, no
+    network) is swept only where the starter keeps training solutions."""
+    ks = tuple(k for k in ks if k > 0 or starter.anchors is not None)
     _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     tot: dict[int, list[float]] = {k: [] for k in ks}
@@ -300,6 +302,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         val = tr.val_indices[:8]
         k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend, progress=progress)
         starter.k = k
+        starter.network_k = parsimonious_k([r for r in rows if r["k"] > 0])  # where no training solution fits
         info["auto_k"] = rows
     if cfg.save_checkpoint and main:
         # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
@@ -341,7 +344,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     with stop_on_ctrl_c(len(test_insts), lambda: len(rows) + len(failed)) as stopped:
         for inst, sol in tqdm(list(zip(test_insts, test_sols)), desc="bench", disable=not progress):
             try:
-                rows.append(_bench_one(starter, test_fam, inst, sol, backend, k, near_bank))
+                # cfg.k None: the starter's own k, as its solve() runs it
+                rows.append(_bench_one(starter, test_fam, inst, sol, backend, cfg.k, near_bank))
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}",
                                "trace": traceback.format_exc(limit=3)})
@@ -357,6 +361,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         "solver_options": {"ksp_type": cfg.ksp_type, "pc_type": cfg.pc, "rtol": cfg.rtol} if cfg.solver == "ksp"
         else {"snes_type": "newtonls", "rtol": cfg.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
         "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
+        "k_automatic": cfg.k is None,
         "cold": {"iterations_median": med("cold_iterations"), "seconds_median": med("cold_seconds"),
                  "assembly_seconds_median": med("cold_assembly_seconds"),
                  "total_seconds_median": med("cold_total_seconds")},
@@ -400,7 +405,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     return rep
 
 
-def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray, backend: Any, k: int,
+def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray, backend: Any, k: int | None,
                near_bank: MeshAnchorBank | None) -> dict[str, Any]:
     """Every start on one held-out instance. Each timed start is the fastest of three runs, as in
     the LP/QP bench: the iterations are the same every time, millisecond timings on a shared
@@ -484,7 +489,12 @@ def format_pde_report(rep: dict[str, Any]) -> str:
 
 def nearest_note(rep: dict[str, Any]) -> str | None:
     """A line when the nearest training solution, handed to the solver as it is, takes no more
-    iterations than the learned start: there the anchor carries the start, not the network."""
+    iterations than the learned start: there the anchor carries the start, not the network; or,
+    with k = 0, that the start is that solution."""
+    if rep.get("k") == 0:
+        why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 "
+               "shows the network's start)" if rep.get("k_automatic") else "")
+        return f"k 0: no network is run; the learned start is the nearest training solution{why}"
     near, it = rep.get("nearest_iteration_ratio"), rep["iteration_ratio"]
     if near is None or it >= 1.0 or near > it:
         return None
