@@ -16,6 +16,8 @@ TEST=${TEST:-20}; EPOCHS=${EPOCHS:-30}
 D="--family darcy --solver ksp --checkpoint runs/darcy64.safetensors --test $TEST"
 declare -A RUNS=(
   [navier_stokes_snes]="bench --family navier-stokes --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/ns16.safetensors"
+  # the network's start on the checkpoint above, whose automatic choice (since 2026-12-01) is k = 0
+  [navier_stokes_snes_k1]="bench --family navier-stokes --solver snes --checkpoint runs/ns16.safetensors --test $TEST --k 1"
   [nonlinear_poisson_snes]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state off --save-checkpoint runs/nlp32.safetensors"
   [darcy_ksp_gamg]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/darcy64.safetensors"
   [darcy_ksp_jacobi]="bench $D --pc jacobi"
@@ -55,7 +57,7 @@ declare -A RUNS=(
   # and 8x finer (66,049 dofs), where a cold Newton step's sparse LU costs about as much as the start
   [nonlinear_poisson_snes_state_refined256]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=256 --test $TEST"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
-  [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
+  [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 0,1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
   [darcy_ksp_gamg_k16_rtol1e-5]="bench $D --pc gamg --k 16 --tol 1e-5"
   [darcy_ksp_jacobi_k16_rtol1e-5]="bench $D --pc jacobi --k 16 --tol 1e-5"
@@ -77,7 +79,7 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --pde-solution-state off --save-checkpoint runs/nlp32_w64.safetensors"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(navier_stokes_snes nonlinear_poisson_snes darcy_ksp_gamg darcy_ksp_jacobi
+[ ${#names[@]} -gt 0 ] || names=(navier_stokes_snes navier_stokes_snes_k1 nonlinear_poisson_snes darcy_ksp_gamg darcy_ksp_jacobi
                                  darcy_ksp_gamg_checkpoint darcy_ksp_gamg_refined128 darcy_ksp_gamg_k16
                                  darcy_ksp_jacobi_k16
                                  darcy_ksp_gamg_refined128_k16 nonlinear_poisson_snes_k16 scaling_darcy
