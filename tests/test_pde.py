@@ -255,6 +255,10 @@ def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_
     assert np.array_equal(bare.guess(pde)[0], bare.guess(pde, k=2)[0])
     again = LearnedPDEStarter.from_checkpoint(bare.save(tmp_path / "bare.safetensors"))
     assert again.k == 0 and again.network_k == 2
+    from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info
+
+    assert ("k = 0 runs no network: the start is the nearest training solution (where none fits the problem, the "
+            "network runs at k = 2)") in format_checkpoint_info(describe_checkpoint(tmp_path / "bare.safetensors"))
     # the automatic choice sweeps k = 0 only where there are training solutions
     backend = KSPBackend(pc_type="jacobi")
     insts = fam.sample(2, seed=13)
