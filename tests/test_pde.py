@@ -268,6 +268,43 @@ def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_
     assert [r["k"] for r in rows] == [1]
 
 
+def test_automatic_k_runs_no_network_only_where_the_nearest_solution_wins_on_most_instances(monkeypatch):
+    """The PDE choice weighs k = 0 as the LP/QP one does (``timing.anchor_wins``): taken where it
+    reaches the same Newton steps for less time (navier-stokes: the anchor carries the start),
+    kept out where the network saves more steps than the time it costs (nonlinear-poisson), though
+    by time alone k = 0 would win there too."""
+    from types import SimpleNamespace
+
+    import learned_solvers.bench.pde as bench_pde
+
+    table: dict[int, tuple[float, int]] = {}
+    monkeypatch.setattr(bench_pde, "fastest", lambda run, repeats=3: run())
+    monkeypatch.setattr(bench_pde, "_user_call", lambda fam, inst, backend: (SimpleNamespace(iterations=6), 0.016))
+    monkeypatch.setattr(bench_pde, "_residual", lambda fam, inst: None)
+
+    def timed(starter, fam, inst, backend, k, repeats=3, residual=None):
+        secs, its = table[k]
+        return None, SimpleNamespace(iterations=its), secs * (1 + 0.01 * inst)  # a little spread per instance
+
+    monkeypatch.setattr(bench_pde, "_timed_start", timed)
+    with_bank, without = SimpleNamespace(anchors=object()), SimpleNamespace(anchors=None)
+    insts = list(range(8))
+    # navier-stokes: the same two Newton steps from either start, the network's 14 ms more
+    table.update({0: (0.034, 2), 1: (0.048, 2), 2: (0.090, 2)})
+    assert bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))[0] == 0
+    # nonlinear-poisson: 0.71x the time for 5 steps instead of 3 (1.5x with the +1 of a start on
+    # the answer): the network stays
+    table.update({0: (0.020, 5), 1: (0.028, 3)})
+    k, rows = bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))
+    assert k == 1 and min(rows, key=lambda r: r["total_seconds_median"])["k"] == 0
+    assert rows[0]["seconds"] == pytest.approx([0.020 * (1 + 0.01 * i) for i in insts])
+    assert rows[0]["iterations"] == [5.0] * 8
+    # no training solutions: no k = 0 to weigh
+    table.update({0: (0.001, 2)})
+    k, rows = bench_pde.choose_k(without, None, insts, None, ks=(0, 1, 2))
+    assert k == 1 and [r["k"] for r in rows] == [1, 2]
+
+
 def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):
     fam, st, path = darcy_starter
     prob, fields = fam.load(fam.sample(1, seed=7)[0])

@@ -29,7 +29,7 @@ from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, verdict
+from .timing import TIMING_REPEATS, anchor_wins, fastest, parsimonious_k, stop_on_ctrl_c, verdict
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -243,10 +243,12 @@ def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
              ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, list[dict]]:
     """The k with the least median (extraction + inference + warm solve) seconds on validation instances,
-    the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). Each
-    row also holds the medians of the per-instance ratios to a cold call (``time_ratio``,
-    ``iteration_ratio``), as ``bench`` reports them. k = 0 (the nearest training solution, no
-    network) is swept only where the starter keeps training solutions."""
+    the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). k = 0
+    (the nearest training solution, no network; swept only where the starter keeps training
+    solutions) takes its place where it wins instance by instance, time and solver iterations
+    weighed together, as on the LP/QP side (``timing.anchor_wins``). Each row also holds the
+    medians of the per-instance ratios to a cold call (``time_ratio``, ``iteration_ratio``), as
+    ``bench`` reports them, and the per-instance ``seconds`` and ``iterations``."""
     ks = tuple(k for k in ks if k > 0 or starter.anchors is not None)
     _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
@@ -265,8 +267,14 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     rows = [{"k": k, "total_seconds_median": float(np.median(tot[k])),
              "iterations_median": float(np.median(its[k])),
              "time_ratio": float(np.median(np.asarray(tot[k]) / np.asarray(cold_secs))),
-             "iteration_ratio": float(np.median(np.asarray(its[k]) / np.asarray(cold_its)))} for k in ks]
-    return parsimonious_k(rows), rows
+             "iteration_ratio": float(np.median(np.asarray(its[k]) / np.asarray(cold_its))),
+             "seconds": [float(v) for v in tot[k]], "iterations": [float(v) for v in its[k]]} for k in ks]
+    net = [r for r in rows if r["k"] >= 1]
+    if not net:
+        return 0, rows
+    k = parsimonious_k(net)
+    zero = next((r for r in rows if r["k"] == 0), None)
+    return (0 if zero is not None and anchor_wins(zero, next(r for r in net if r["k"] == k)) else k), rows
 
 
 def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start",
+__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start", "anchor_wins",
            "stop_on_ctrl_c", "verdict"]
 
 T = TypeVar("T")
@@ -66,6 +66,15 @@ def _wins(a: dict, b: dict, *, wins: float) -> bool:
     return bool(times.size and np.mean(times * iters < 1.0) > wins)
 
 
+def anchor_wins(zero: dict, chosen: dict, *, wins: float = POLISH_WINS) -> bool:
+    """Whether the start of no network (k = 0, the anchor) replaces the network's chosen
+    setting: ``zero`` and ``chosen`` are validation rows with per-instance ``seconds`` and
+    ``iterations``, weighed instance by instance as the polish is (``_wins``). By time alone a
+    start that costs nothing would win wherever solves are short, whatever it costs in
+    iterations."""
+    return _wins(zero, chosen, wins=wins)
+
+
 def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = POLISH_WINS) -> tuple[bool, int]:
     """(polish, k) from rows with ``polish``, ``k``, ``total_seconds_median`` and, per validation
     instance in one order, ``seconds`` and ``iterations``; then ``parsimonious_k`` among that
@@ -105,7 +114,7 @@ def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = PO
     k = parsimonious_k([r for r in net if r["polish"] == polish], tie=tie)
     if zero:
         chosen = next(r for r in net if r["polish"] == polish and r["k"] == k)
-        if _wins(zero[0], chosen, wins=wins):
+        if anchor_wins(zero[0], chosen, wins=wins):
             return True, 0
     return polish, k
 
