@@ -52,8 +52,8 @@ class LearnedPDEStarter:
         self.family = family
         self.signature = signature
         self.k = k
-        # what an automatic k = 0 runs where no training solution fits the problem (another mesh
-        # without coordinates): the fastest network k on the validation split
+        # what the starter's own k = 0 runs where no training solution fits a problem (another
+        # mesh without coordinates): the fastest network k on the validation split
         self.network_k = check_k(network_k) if network_k is not None else model.cfg.train_k
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)

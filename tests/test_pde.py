@@ -262,10 +262,12 @@ def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_
     # the automatic choice sweeps k = 0 only where there are training solutions
     backend = KSPBackend(pc_type="jacobi")
     insts = fam.sample(2, seed=13)
-    _, rows = choose_k(st2, fam, insts, backend, ks=(0, 1))
-    assert [r["k"] for r in rows] == [0, 1]
-    _, rows = choose_k(bare, fam, insts, backend, ks=(0, 1))
+    _, network_k, rows = choose_k(st2, fam, insts, backend, ks=(0, 1))
+    assert [r["k"] for r in rows] == [0, 1] and network_k == 1
+    _, _, rows = choose_k(bare, fam, insts, backend, ks=(0, 1))
     assert [r["k"] for r in rows] == [1]
+    with pytest.raises(ValueError, match="choose_k needs a k >= 1"):
+        choose_k(st2, fam, insts, backend, ks=(0,))
 
 
 def test_automatic_k_runs_no_network_only_where_the_nearest_solution_wins_on_most_instances(monkeypatch):
@@ -295,13 +297,13 @@ def test_automatic_k_runs_no_network_only_where_the_nearest_solution_wins_on_mos
     # nonlinear-poisson: 0.71x the time for 5 steps instead of 3 (1.5x with the +1 of a start on
     # the answer): the network stays
     table.update({0: (0.020, 5), 1: (0.028, 3)})
-    k, rows = bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))
-    assert k == 1 and min(rows, key=lambda r: r["total_seconds_median"])["k"] == 0
+    k, network_k, rows = bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))
+    assert k == network_k == 1 and min(rows, key=lambda r: r["total_seconds_median"])["k"] == 0
     assert rows[0]["seconds"] == pytest.approx([0.020 * (1 + 0.01 * i) for i in insts])
     assert rows[0]["iterations"] == [5.0] * 8
     # no training solutions: no k = 0 to weigh
     table.update({0: (0.001, 2)})
-    k, rows = bench_pde.choose_k(without, None, insts, None, ks=(0, 1, 2))
+    k, _, rows = bench_pde.choose_k(without, None, insts, None, ks=(0, 1, 2))
     assert k == 1 and [r["k"] for r in rows] == [1, 2]
 
 

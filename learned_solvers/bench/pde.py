@@ -241,14 +241,17 @@ def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, 
 
 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
-             ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, list[dict]]:
-    """The k with the least median (extraction + inference + warm solve) seconds on validation instances,
+             ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, int, list[dict]]:
+    """(k, network k, rows): the k with the least median (extraction + inference + warm solve) seconds on validation instances,
     the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). k = 0
     (the nearest training solution, no network; swept only where the starter keeps training
     solutions) takes its place where it wins instance by instance, time and solver iterations
     weighed together, as on the LP/QP side (``timing.anchor_wins``). Each row also holds the
     medians of the per-instance ratios to a cold call (``time_ratio``, ``iteration_ratio``), as
-    ``bench`` reports them, and the per-instance ``seconds`` and ``iterations``."""
+    ``bench`` reports them, and the per-instance ``seconds`` and ``iterations``. The network k is
+    the fastest k >= 1, what the starter runs where no training solution fits a problem."""
+    if not any(k >= 1 for k in ks):
+        raise ValueError(f"choose_k needs a k >= 1 among ks, got {ks}")
     ks = tuple(k for k in ks if k > 0 or starter.anchors is not None)
     _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
@@ -270,11 +273,9 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
              "iteration_ratio": float(np.median(np.asarray(its[k]) / np.asarray(cold_its))),
              "seconds": [float(v) for v in tot[k]], "iterations": [float(v) for v in its[k]]} for k in ks]
     net = [r for r in rows if r["k"] >= 1]
-    if not net:
-        return 0, rows
     k = parsimonious_k(net)
     zero = next((r for r in rows if r["k"] == 0), None)
-    return (0 if zero is not None and anchor_wins(zero, next(r for r in net if r["k"] == k)) else k), rows
+    return (0 if zero is not None and anchor_wins(zero, next(r for r in net if r["k"] == k)) else k), k, rows
 
 
 def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True
@@ -308,9 +309,8 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     if cfg.k is None and main:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
-        k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend, progress=progress)
-        starter.k = k
-        starter.network_k = parsimonious_k([r for r in rows if r["k"] > 0])  # where no training solution fits
+        starter.k, starter.network_k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend,
+                                                      progress=progress)
         info["auto_k"] = rows
     if cfg.save_checkpoint and main:
         # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
