@@ -47,15 +47,18 @@ declare -A RUNS=(
   # nonlinear-poisson with the solution state (the default since it came; the rows above are the
   # decoded model): Gauss-Newton steps on the model's residual
   [nonlinear_poisson_snes_state]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state.safetensors"
+  # the network's start on that checkpoint (its automatic choice, since 2026-12-01, is k = 0); the
+  # finer-mesh and unstructured rows of this checkpoint run the network at k = 1 too
+  [nonlinear_poisson_snes_state_k1]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test $TEST --k 1"
   [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
   [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
   [scaling_nonlinear_poisson_state_float64]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_nonlinear_poisson_state_float64.png"
   # the solution-state nonlinear-poisson model on a 3x finer mesh (its coarse Newton step sums
   # P' J P cell by cell, so its cost grows with the mesh, not the mesh squared)
-  [nonlinear_poisson_snes_state_refined96]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --test $TEST"
+  [nonlinear_poisson_snes_state_refined96]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --test $TEST --k 1"
   [nonlinear_poisson_snes_state_refined96_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --k 8 --test $TEST"
   # and 8x finer (66,049 dofs), where a cold Newton step's sparse LU costs about as much as the start
-  [nonlinear_poisson_snes_state_refined256]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=256 --test $TEST"
+  [nonlinear_poisson_snes_state_refined256]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=256 --test $TEST --k 1"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
   [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 0,1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
@@ -72,7 +75,7 @@ declare -A RUNS=(
   [darcy_ksp_gamg_unstructured_k16]="bench $D --pc gamg --k 16 --test-family darcy:mesh=unstructured"
   [darcy_ksp_gamg_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/darcy64-unstructured.safetensors"
   [darcy_ksp_jacobi_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc jacobi --checkpoint runs/darcy64-unstructured.safetensors --test $TEST"
-  [nonlinear_poisson_snes_state_unstructured]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:mesh=unstructured --test $TEST"
+  [nonlinear_poisson_snes_state_unstructured]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:mesh=unstructured --test $TEST --k 1"
   [nonlinear_poisson_snes_state_unstructured_trained]="bench --family nonlinear-poisson:mesh=unstructured --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state-unstructured.safetensors"
   [navier_stokes_snes_unstructured]="bench --family navier-stokes:mesh=unstructured --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/ns16-unstructured.safetensors"
   # a wider, longer-trained nonlinear-poisson model
@@ -87,6 +90,7 @@ names=("$@")
                                  darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64
                                  darcy_ksp_jacobi_k8 darcy_ksp_jacobi_k16_float64 darcy_ksp_gamg_k4
                                  darcy_ksp_gamg_decoded scaling_darcy_decoded nonlinear_poisson_snes_state
+                                 nonlinear_poisson_snes_state_k1
                                  nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state
                                  scaling_nonlinear_poisson_state_float64 nonlinear_poisson_snes_state_refined96
                                  nonlinear_poisson_snes_state_refined96_k8 nonlinear_poisson_snes_state_refined256
