@@ -51,7 +51,7 @@ declare -A RUNS=(
   # finer-mesh and unstructured rows of this checkpoint run the network at k = 1 too
   [nonlinear_poisson_snes_state_k1]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test $TEST --k 1"
   [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
-  [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
+  [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 0,1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
   [scaling_nonlinear_poisson_state_float64]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_nonlinear_poisson_state_float64.png"
   # the solution-state nonlinear-poisson model on a 3x finer mesh (its coarse Newton step sums
   # P' J P cell by cell, so its cost grows with the mesh, not the mesh squared)
