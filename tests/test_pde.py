@@ -1232,6 +1232,19 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
     rep = _run_under_mpirun(path, f"darcy:n=12,mesh={mesh}", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
+    if mesh == "unstructured":  # k = 0: the nearest training solution, matched to the gathered dofs by coordinates
+        from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+        zero = LearnedPDEStarter.from_checkpoint(path, k=0).save(tmp_path / "k0.safetensors")
+        rep = _run_under_mpirun(zero, f"darcy:n=12,mesh={mesh}", tmp_path / "mpi0.json")
+        assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
+        # the guess was that solution, as in serial (the script's instance, seed 42)
+        fam12 = make_family(f"darcy:n=12,mesh={mesh}")
+        inst = fam12.sample(1, seed=42)[0]
+        u_cold = KSPBackend(pc_type="jacobi", rtol=1e-10).solve(petsc_handles(fam12.load(inst)[0])).x
+        prob, fields = fam12.load(inst)
+        nearest = st.anchors.nearest(to_pde(prob, fields=fields))
+        assert rep["guess_error"] == pytest.approx(np.linalg.norm(nearest - u_cold) / np.linalg.norm(u_cold), rel=1e-6)
 
 
 def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
