@@ -189,9 +189,12 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     if k is not None:
         polish = f", polish {'on' if m['best_polish'] else 'off'}" if "best_polish" in m else ""
         chosen = " (chosen on validation instances" + polish + ")" if "k_sweep" in m else polish.replace(", ", "; ")
-        anchor_only = ("" if k != 0 else "; k = 0 runs no network: the start is the anchor" if info.kind != "pde"
-                       else "; k = 0 runs no network: the start is the nearest training solution (where none fits "
-                            f"the problem, the network runs at k = {m.get('best_network_k', '?')})")
+        anchor_only = ""
+        if k == 0 and info.kind == "pde":
+            anchor_only = ("; k = 0 runs no network: the start is the nearest training solution (where none fits "
+                           f"the problem, the network runs at k = {m.get('best_network_k', '?')})")
+        elif k == 0:
+            anchor_only = "; k = 0 runs no network: the start is the anchor"
         rows.append(("inference", f"k = {k}{chosen}{anchor_only}"))
     bank = next((s for name, s in info.anchors.items() if name.endswith(("solutions", ".x"))), None)
     unit = "dofs" if info.kind == "pde" else "variables"

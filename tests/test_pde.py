@@ -271,7 +271,7 @@ def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_
 
 
 def test_automatic_k_runs_no_network_only_where_the_nearest_solution_wins_on_most_instances(monkeypatch):
-    """The PDE choice weighs k = 0 as the LP/QP one does (``timing.anchor_wins``): taken where it
+    """The PDE choice weighs k = 0 as the LP/QP one does (``timing.wins_by_instance``): taken where it
     reaches the same Newton steps for less time (navier-stokes: the anchor carries the start),
     kept out where the network saves relatively more steps than it costs in time, though by time
     alone k = 0 would win there too."""

@@ -29,7 +29,7 @@ from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import TIMING_REPEATS, anchor_wins, fastest, parsimonious_k, stop_on_ctrl_c, verdict
+from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, verdict, wins_by_instance
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -242,14 +242,15 @@ def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, 
 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
              ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, int, list[dict]]:
-    """(k, network k, rows): the k with the least median (extraction + inference + warm solve) seconds on validation instances,
-    the smallest among those within ``K_TIE`` of the fastest (``timing.parsimonious_k``). k = 0
-    (the nearest training solution, no network; swept only where the starter keeps training
-    solutions) takes its place where it wins instance by instance, time and solver iterations
-    weighed together, as on the LP/QP side (``timing.anchor_wins``). Each row also holds the
-    medians of the per-instance ratios to a cold call (``time_ratio``, ``iteration_ratio``), as
-    ``bench`` reports them, and the per-instance ``seconds`` and ``iterations``. The network k is
-    the fastest k >= 1, what the starter runs where no training solution fits a problem."""
+    """(k, network k, rows): the k with the least median (extraction + inference + warm solve)
+    seconds on validation instances, the smallest among those within ``K_TIE`` of the fastest
+    (``timing.parsimonious_k``). k = 0 (the nearest training solution, no network; swept only
+    where the starter keeps training solutions) takes its place where it wins instance by
+    instance, time and solver iterations weighed together, as on the LP/QP side
+    (``timing.wins_by_instance``). Each row also holds the medians of the per-instance ratios to
+    a cold call (``time_ratio``, ``iteration_ratio``), as ``bench`` reports them, and the
+    per-instance ``seconds`` and ``iterations``. The network k is the fastest k >= 1, what the
+    starter runs where no training solution fits a problem."""
     if not any(k >= 1 for k in ks):
         raise ValueError(f"choose_k needs a k >= 1 among ks, got {ks}")
     ks = tuple(k for k in ks if k > 0 or starter.anchors is not None)
@@ -275,7 +276,8 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     net = [r for r in rows if r["k"] >= 1]
     k = parsimonious_k(net)
     zero = next((r for r in rows if r["k"] == 0), None)
-    return (0 if zero is not None and anchor_wins(zero, next(r for r in net if r["k"] == k)) else k), k, rows
+    chosen = next(r for r in net if r["k"] == k)
+    return (0 if zero is not None and wins_by_instance(zero, chosen) else k), k, rows
 
 
 def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True

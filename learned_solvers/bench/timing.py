@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start", "anchor_wins",
-           "stop_on_ctrl_c", "verdict"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start",
+           "wins_by_instance", "stop_on_ctrl_c", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -56,23 +56,18 @@ POLISH_WINS = 0.5
 """share of validation instances that going without the polish must win, more than this, for it to go"""
 
 
-def _wins(a: dict, b: dict, *, wins: float) -> bool:
+def wins_by_instance(a: dict, b: dict, *, wins: float = POLISH_WINS) -> bool:
     """Whether setting ``a`` beats ``b`` instance by instance: on more than ``wins`` of the
     validation instances it saves more, relatively, in time than it costs in solver
-    iterations, (time a / time b) x (iterations a / iterations b) < 1."""
+    iterations, (time a / time b) x (iterations a / iterations b) < 1. ``a`` and ``b`` are
+    validation rows with per-instance ``seconds`` and ``iterations``, in one order. The rule by
+    which the polish goes and k = 0 (no network, the anchor) replaces the network's k, on both
+    the LP/QP and the PDE side: by time alone a start that costs nothing would win wherever
+    solves are short, whatever it costs in iterations."""
     times = np.asarray(a["seconds"]) / np.maximum(b["seconds"], 1e-12)
     # + 1: a start on the optimum leaves the solver no iterations
     iters = (np.asarray(a["iterations"]) + 1.0) / (np.asarray(b["iterations"]) + 1.0)
     return bool(times.size and np.mean(times * iters < 1.0) > wins)
-
-
-def anchor_wins(zero: dict, chosen: dict, *, wins: float = POLISH_WINS) -> bool:
-    """Whether the start of no network (k = 0, the anchor) replaces the network's chosen
-    setting: ``zero`` and ``chosen`` are validation rows with per-instance ``seconds`` and
-    ``iterations``, weighed instance by instance as the polish is (``_wins``). By time alone a
-    start that costs nothing would win wherever solves are short, whatever it costs in
-    iterations."""
-    return _wins(zero, chosen, wins=wins)
 
 
 def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = POLISH_WINS) -> tuple[bool, int]:
@@ -82,8 +77,8 @@ def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = PO
 
     The fastest setting of each kind (by median time) are compared instance by instance: the
     polish goes where, on more than ``wins`` of the instances, going without it saves more,
-    relatively, in time than it costs in solver iterations (``_wins``). Time alone would drop it
-    wherever inference dominates a sub-millisecond solve, also where it lands on the optimum and
+    relatively, in time than it costs in solver iterations (``wins_by_instance``). Time alone
+    would drop it wherever inference dominates a sub-millisecond solve, also where it lands on the optimum and
     the start without it takes more iterations than a cold solve (mpc with OSQP); iterations
     alone would keep it where it misses the optimum and only costs time (random-lp). Instance by
     instance, because PDLP's iterations from a start that is not the optimum move by large
@@ -109,12 +104,12 @@ def parsimonious_start(rows: list[dict], *, tie: float = K_TIE, wins: float = PO
         if r["polish"] not in best or r["total_seconds_median"] < best[r["polish"]]["total_seconds_median"]:
             best[r["polish"]] = r
     polish = True if True in best else next(iter(best))
-    if False in best and True in best and _wins(best[False], best[True], wins=wins):
+    if False in best and True in best and wins_by_instance(best[False], best[True], wins=wins):
         polish = False
     k = parsimonious_k([r for r in net if r["polish"] == polish], tie=tie)
     if zero:
         chosen = next(r for r in net if r["polish"] == polish and r["k"] == k)
-        if anchor_wins(zero[0], chosen, wins=wins):
+        if wins_by_instance(zero[0], chosen, wins=wins):
             return True, 0
     return polish, k
 
