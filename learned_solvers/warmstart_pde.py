@@ -27,7 +27,9 @@ from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .models.mesh_gnn import CoarseOperatorError, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshImplicitModel
+from .models.mesh_anchors import MeshAnchorBank
+from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
+from .models.mesh_graph import CoarseOperatorError, FamilyNorm
 from .options import IterationsOption, check_device, check_k, check_precision, check_threads
 from .warmstart import OutOfFamilyWarning
 

@@ -15,7 +15,8 @@ from mpi4py import MPI
 
 from learned_solvers.backends.petsc import KSPBackend, SNESBackend
 from learned_solvers.formats.dolfinx import get_solution, petsc_handles, to_pde
-from learned_solvers.models.mesh_gnn import dof_keys, dof_order
+from learned_solvers.models.mesh_anchors import dof_order
+from learned_solvers.models.mesh_graph import dof_keys
 from learned_solvers.warmstart_pde import LearnedPDEStarter
 from problems.registry import make_family
 

@@ -140,7 +140,7 @@ def test_solution_state_model_has_the_answer_as_its_fixed_point_and_converges_to
     import scipy.sparse.linalg as spla
     import torch
 
-    from learned_solvers.models.mesh_gnn import build_mesh_graph
+    from learned_solvers.models.mesh_graph import build_mesh_graph
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     fam, st, path = darcy_starter
@@ -496,7 +496,7 @@ def test_anchors_match_the_training_mesh_in_any_dof_order_and_interpolate_to_ano
     import dataclasses
 
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.models.mesh_gnn import MeshAnchorBank, linear_transfer
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank, linear_transfer
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     def on(f, inst):
@@ -534,7 +534,7 @@ def test_mesh_cache_reuses_a_mesh_and_gives_the_uncached_graph(darcy_starter):
     the same as built from scratch, on the training mesh and on another one after it."""
     import torch
 
-    from learned_solvers.models.mesh_gnn import MeshCache, build_mesh_graph
+    from learned_solvers.models.mesh_graph import MeshCache, build_mesh_graph
 
     fam, st, path = darcy_starter
     model, cache = st.model, MeshCache(size=1)
@@ -652,7 +652,8 @@ def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
     most of the error. Shared by u_x and u_y, they would see P^T b = 0 and change nothing."""
     import scipy.sparse.linalg as spla
 
-    from learned_solvers.models.mesh_gnn import FamilyNorm, MeshGNNConfig, MeshImplicitModel, build_mesh_graph
+    from learned_solvers.models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
+    from learned_solvers.models.mesh_graph import FamilyNorm, build_mesh_graph
 
     prob, _ = _vector_poisson("t_vec_coarse_")
     pde = to_pde(prob)
@@ -669,7 +670,8 @@ def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
 def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
     import scipy.sparse as sp
 
-    from learned_solvers.models.mesh_gnn import FamilyNorm, MeshAnchorBank, _MeshPart
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank
+    from learned_solvers.models.mesh_graph import FamilyNorm, _MeshPart
 
     rng = np.random.default_rng(0)
     shared = np.tile(np.repeat([[5.0, 0.0, 0.0]], 200, 0).ravel(), (12, 1))  # like component one-hots
@@ -684,7 +686,7 @@ def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
     def part(m):
         m = sp.csr_matrix(m)
         m.sort_indices()
-        from learned_solvers.models.mesh_gnn import _make_part
+        from learned_solvers.models.mesh_graph import _make_part
 
         class P:
             n, coords, dirichlet = m.shape[0], rng.random((m.shape[0], 1)), np.zeros(m.shape[0], dtype=bool)
@@ -726,7 +728,8 @@ def test_solution_state_on_a_quasilinear_problem_shrinks_its_residual_with_k():
     import torch
 
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.models.mesh_gnn import build_mesh_graph, residual_hat
+    from learned_solvers.models.mesh_gnn import residual_hat
+    from learned_solvers.models.mesh_graph import build_mesh_graph
     from learned_solvers.training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 
     fam = make_family("nonlinear-poisson:n=8")
@@ -799,7 +802,8 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
 
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.formats.dolfinx import UnsupportedProblemError, residual_function
-    from learned_solvers.models.mesh_gnn import FamilyNorm, _coarse_newton, build_mesh_graph, residual_hat, spmm
+    from learned_solvers.models.mesh_gnn import _coarse_newton, residual_hat
+    from learned_solvers.models.mesh_graph import FamilyNorm, build_mesh_graph, spmm
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -869,7 +873,7 @@ def test_fast_gathers_and_sums_give_what_indexing_and_reductions_give():
     import torch
 
     from learned_solvers.canonical.pde import row_sums
-    from learned_solvers.models.mesh_gnn import take
+    from learned_solvers.models.mesh_graph import take
 
     gen = torch.Generator().manual_seed(0)
     v = torch.randn(50, 4, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -892,8 +896,8 @@ def test_coarse_newton_jacobian_summed_by_cell_is_p_transpose_j_p():
     import torch
 
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.models.mesh_gnn import (FamilyNorm, _coarse_newton, _ql_jvp, _ql_terms, build_mesh_graph,
-                                                 spmm)
+    from learned_solvers.models.mesh_gnn import _coarse_newton, _ql_jvp, _ql_terms
+    from learned_solvers.models.mesh_graph import FamilyNorm, build_mesh_graph, spmm
 
     labelled = {n: label_pde(make_family(f"nonlinear-poisson:n={n}"), make_family(f"nonlinear-poisson:n={n}")
                              .sample(2, seed=3), progress=False) for n in (16, 18)}
@@ -1183,7 +1187,7 @@ def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     labels come from MUMPS on a KSP of their own, the KSP solves again, and the model trains
     without the coarse correction, whose operator is singular there (it trained to NaN)."""
     from learned_solvers.cli import main
-    from learned_solvers.models.mesh_gnn import _chol
+    from learned_solvers.models.mesh_graph import _chol
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_neumann")
     prob, _ = fam.load(fam.sample(1, seed=0)[0])
@@ -1289,7 +1293,8 @@ def test_mixed_space_model_under_mpirun_two_ranks(tmp_path):
     and pressure share points, so the anchor is matched by coordinates and component, and
     interpolated component by component onto another mesh."""
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.models.mesh_gnn import dof_keys, key_transfer
+    from learned_solvers.models.mesh_anchors import key_transfer
+    from learned_solvers.models.mesh_graph import dof_keys
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -1371,7 +1376,7 @@ def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
 def test_coarse_cholesky_matches_numpy_and_refuses_an_indefinite_operator():
     import torch
 
-    from learned_solvers.models.mesh_gnn import _chol
+    from learned_solvers.models.mesh_graph import _chol
 
     rng = np.random.default_rng(0)
     m = rng.standard_normal((6, 6))

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
-from ..models.mesh_gnn import MeshAnchorBank
+from ..models.mesh_anchors import MeshAnchorBank
 from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter

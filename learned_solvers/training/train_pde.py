@@ -17,8 +17,9 @@ import torch
 
 from .._threads import THREADS_FROM, torch_threads
 from ..canonical.pde import PDEData
-from ..models.mesh_gnn import (CoarseOperatorError, FamilyNorm, MeshAnchorBank, MeshGNNConfig, MeshGraph,
-                               MeshImplicitModel, build_mesh_graph, is_symmetric, residual_hat)
+from ..models.mesh_anchors import MeshAnchorBank
+from ..models.mesh_gnn import MeshGNNConfig, MeshImplicitModel, residual_hat
+from ..models.mesh_graph import CoarseOperatorError, FamilyNorm, MeshGraph, build_mesh_graph, is_symmetric
 from ..options import check_device
 from .loop import fit
 

@@ -1,0 +1,185 @@
+"""The nearest training solution on a mesh (``MeshAnchorBank``): the anchor a mesh model
+corrects and the start that k = 0 hands over, matched to a problem's dofs by their order, by
+their coordinates (another dof numbering, a parallel gather) or interpolated from the training
+mesh onto another mesh of the same domain (``linear_transfer``, ``key_transfer``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..canonical.pde import PDEData
+from .mesh_graph import FamilyNorm, dof_keys
+
+__all__ = ["MeshAnchorBank", "dof_order", "linear_transfer", "key_transfer"]
+
+
+def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
+    """(n,) ``order`` with ``coords[order]`` equal to ``ref`` (both (n, k) ``dof_keys``): the
+    same mesh with its dofs in another order (e.g. distributed by MPI and gathered in PETSc's
+    global order), ``arange(n)`` for the same order, or None for another mesh, however many dofs
+    it has. Keys that repeat are matched only in the same order."""
+    if ref.shape != coords.shape:
+        return None
+    tol = 1e-9 * max(float(np.abs(ref).max(initial=0.0)), 1.0)
+    if np.allclose(ref, coords, rtol=0.0, atol=tol):
+        return np.arange(len(ref))
+    a, b = np.lexsort(np.round(ref / tol).T), np.lexsort(np.round(coords / tol).T)
+    if not np.allclose(ref[a], coords[b], rtol=0.0, atol=tol):
+        return None
+    if (np.abs(np.diff(ref[a], axis=0)).max(axis=1, initial=0.0) <= tol).any():
+        return None  # repeated keys: which dof is which is not known
+    order = np.empty(len(ref), dtype=np.int64)
+    order[a] = b
+    return order
+
+
+@dataclass(frozen=True)
+class _Match:
+    """How an instance's dofs meet an anchor bank's: ``kind`` "same mesh" or "interpolated";
+    ``to_bank`` takes (n, ...) arrays on the instance's dofs to the bank's, ``from_bank`` a bank
+    solution to the instance's dofs."""
+
+    kind: str
+    to_bank: Callable[[np.ndarray], np.ndarray]
+    from_bank: Callable[[np.ndarray], np.ndarray]
+
+    @staticmethod
+    def reordered(order: np.ndarray) -> _Match:
+        def back(v: np.ndarray) -> np.ndarray:
+            out = np.empty(len(order))
+            out[order] = v
+            return out
+
+        return _Match("same mesh", lambda a: a[order], back)
+
+
+def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
+    """(len(dst), len(src)) weights of the piecewise-linear interpolant on a Delaunay
+    triangulation of the points ``src`` (n, d), d >= 2, at the points ``dst`` (m, d); a point
+    outside their hull takes its nearest point's value. Raises scipy's QhullError on points
+    that span no d-dimensional simplex."""
+    from scipy.spatial import Delaunay, cKDTree
+
+    d = src.shape[1]
+    tri = Delaunay(src)
+    s = tri.find_simplex(dst)
+    inside, outside = np.flatnonzero(s >= 0), np.flatnonzero(s < 0)
+    t = tri.transform[s[inside]]
+    b = np.einsum("nij,nj->ni", t[:, :d], dst[inside] - t[:, d])
+    rows = [np.repeat(inside, d + 1), outside]
+    cols = [tri.simplices[s[inside]].ravel(), cKDTree(src).query(dst[outside])[1] if len(outside) else outside]
+    vals = [np.hstack([b, 1.0 - b.sum(1, keepdims=True)]).ravel(), np.ones(len(outside))]
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+
+
+def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int) -> sp.csr_matrix | None:
+    """``linear_transfer`` between two meshes' ``dof_keys`` (src (n, k), dst (m, k)), component by
+    component where the keys carry one (k = gdim + 1); None where it cannot be built (1-D
+    points, a component one mesh lacks, degenerate points)."""
+    from scipy.spatial import QhullError
+
+    if gdim < 2 or src.shape[1] != dst.shape[1]:
+        return None
+    if src.shape[1] == gdim:
+        groups = [(np.arange(len(src)), np.arange(len(dst)))]
+    else:
+        groups = [(np.flatnonzero(src[:, -1] == c), np.flatnonzero(dst[:, -1] == c)) for c in np.unique(dst[:, -1])]
+    rows, cols, vals = [], [], []
+    try:
+        for si, di in groups:
+            if len(si) <= gdim:
+                return None
+            m = linear_transfer(src[si, :gdim], dst[di, :gdim]).tocoo()
+            rows.append(di[m.row])
+            cols.append(si[m.col])
+            vals.append(m.data)
+    except (QhullError, ValueError):
+        return None
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+
+
+class MeshAnchorBank:
+    """Training instances' fields (normalised) and solutions on their mesh, whose ``dof_keys``
+    it keeps as ``coords`` (n, d), or (n, d + 1) with the component last: the nearest instance's
+    solution is the anchor the model corrects. On the training mesh (``dof_order``: the same
+    dofs in any order, not merely as many) it is that solution; on another mesh of the domain
+    (finer, unstructured) the instance's fields are interpolated onto the training dofs to find
+    it, and it is interpolated back (``key_transfer``: piecewise linear). Stored in the
+    checkpoint as three tensors; one saved without coordinates (before they were kept) serves
+    any mesh with as many dofs as it is, and no other."""
+
+    def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm,
+                 coords: np.ndarray | None = None) -> None:
+        self.fields = np.asarray(fields, dtype=np.float32)  # (M, n * f)
+        self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
+        self.norm = norm
+        self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
+        self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._last: tuple[np.ndarray, _Match | None] | None = None  # (dof keys, how they match the bank's)
+
+    def _distances2(self, v: np.ndarray) -> np.ndarray:
+        """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
+        on the bank centred once (in float64, so that the parts every instance shares, e.g.
+        component one-hots, cancel exactly instead of swamping the differences)."""
+        if self._centred is None:
+            mean = self.fields.mean(0, dtype=np.float64)
+            c = self.fields.astype(np.float64) - mean
+            self._centred = (c, np.einsum("ij,ij->i", c, c), mean)
+        c, sq, mean = self._centred
+        w = v.astype(np.float64) - mean
+        return sq - 2.0 * (c @ w) + float(w @ w)
+
+    @staticmethod
+    def vector(pde: PDEData, norm: FamilyNorm, fields: np.ndarray | None = None) -> np.ndarray:
+        """(n * f,) the instance's normalised fields (or ``fields`` (n, f), the instance's carried
+        onto the bank's dofs), scaled by 1/sqrt(n): what distances compare."""
+        fm, fs = np.asarray(norm.field_mean), np.asarray(norm.field_std)
+        fields = pde.fields if fields is None else fields
+        return (((fields - fm) / fs).ravel() / np.sqrt(len(fields))).astype(np.float32)
+
+    @staticmethod
+    def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm) -> MeshAnchorBank | None:
+        ref = dof_keys(pdes[0])
+        if any(p is not pdes[0] and (p.n != pdes[0].n or not np.array_equal(dof_keys(p), ref)) for p in pdes):
+            return None  # several meshes: no common solution vector to start from
+        return MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
+                              coords=ref)
+
+    def match(self, pde: PDEData) -> _Match | None:
+        """How ``pde``'s dofs meet the bank's (the last mesh's kept: a family's instances share
+        one mesh); None where the bank cannot serve it."""
+        if self.coords is None:
+            return _Match.reordered(np.arange(pde.n)) if self.solutions.shape[1] == pde.n else None
+        keys = dof_keys(pde)
+        if self._last is None or not np.array_equal(self._last[0], keys):
+            order = dof_order(self.coords, keys)
+            if order is not None:
+                m = _Match.reordered(order)
+            else:
+                to_bank = key_transfer(keys, self.coords, pde.coords.shape[1])
+                back = key_transfer(self.coords, keys, pde.coords.shape[1]) if to_bank is not None else None
+                m = _Match("interpolated", to_bank.__matmul__, back.__matmul__) if back is not None else None
+            self._last = (np.array(keys, dtype=np.float64), m)
+        return self._last[1]
+
+    def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
+        """(n,) the nearest training solution on ``pde``'s dofs (``match``), or None."""
+        m = self.match(pde)
+        if m is None or len(self.solutions) < 1 + (exclude is not None):
+            return None
+        d = self._distances2(self.vector(pde, self.norm, m.to_bank(pde.fields)))
+        if exclude is not None:
+            d[exclude] = np.inf
+        return m.from_bank(self.solutions[int(np.argmin(d))])
+
+    def state(self) -> dict[str, torch.Tensor]:
+        state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
+        if self.coords is not None:
+            state["anchor_coords"] = torch.as_tensor(self.coords)
+        return state
