@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The LP/QP figures of the README: each line is one `learned-solvers bench` run on held-out
+# The LP/QP figures of docs/lp_qp.md: each line is one `learned-solvers bench` run on held-out
 # instances, inference counted. Results land in benchmarks/results/*.json (and *.txt tables).
 # Usage: bash benchmarks/run_lp_qp.sh [NAME ...]   (no NAME: all). 2-12 minutes a run on 2 cores.
 # Netlib families: those whose cold PDLP solve takes >= 1,000 iterations at 1e-6, misses included.

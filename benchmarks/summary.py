@@ -1,8 +1,9 @@
-"""Print the README's markdown tables from benchmarks/results/*.json (LP/QP runs, then PDE runs).
+"""Print the guides' markdown tables from benchmarks/results/*.json: the LP/QP runs
+(docs/lp_qp.md), then the PDE runs (docs/pde.md).
 
     python benchmarks/summary.py [RESULTS_DIR] [--plot]
 
---plot also draws the README's overview figures, RESULTS_DIR/overview_lp_qp.png and
+--plot also draws the guides' overview figures, RESULTS_DIR/overview_lp_qp.png and
 overview_pde.png: every run's median iteration and time ratios, from the same reports.
 """
 
