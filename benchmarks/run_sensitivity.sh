@@ -15,6 +15,9 @@ declare -A RUNS=(
   [sc105]="--family mps:$NET/sc105.mps.gz --solver pdlp"
   [kb2]="--family mps:$NET/kb2.mps.gz --solver pdlp"
   [share1b]="--family mps:$NET/share1b.mps.gz --solver pdlp"
+  # one half of the primal-dual start moved, the other exact: does PDLP need both right?
+  [random-lp-primal]="--family random-lp:m=200,n=400 --solver pdlp --moved primal"
+  [random-lp-dual]="--family random-lp:m=200,n=400 --solver pdlp --moved dual"
   # the start as the vertex of the optimum's active set with a few constraints swapped: can a
   # start gain by naming the active set nearly right, or only exactly?
   [random-lp-active-set]="--family random-lp:m=200,n=400 --solver pdlp --direction active-set"
@@ -34,8 +37,8 @@ declare -A RUNS=(
   [navier-stokes-smooth]="--family navier-stokes --solver snes --direction smooth $PDE_NOISE"
 )
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(random-lp sc105 kb2 share1b random-lp-active-set sc105-active-set kb2-active-set
-                                  share1b-active-set portfolio mpc darcy-jacobi darcy-jacobi-smooth
+[ ${#names[@]} -eq 0 ] && names=(random-lp random-lp-primal random-lp-dual sc105 kb2 share1b random-lp-active-set
+                                  sc105-active-set kb2-active-set share1b-active-set portfolio mpc darcy-jacobi darcy-jacobi-smooth
                                   darcy-jacobi-rtol1e-5-smooth darcy-gamg darcy-gamg-smooth nonlinear-poisson
                                   nonlinear-poisson-smooth navier-stokes-smooth)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway

@@ -341,7 +341,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
                                             noise=args.noise, tol=args.tol,
                                             pinned=args.pinned, pc=args.pc, ksp_type=args.ksp_type,
-                                            direction=args.direction, swaps=args.swaps, scheduler=args.scheduler))
+                                            direction=args.direction, moved=args.moved, swaps=args.swaps,
+                                            scheduler=args.scheduler))
     print(format_sensitivity(rep))
     if args.out:
         print(f"report written to {write(rep, args.out)}")
@@ -523,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="noise independent per entry (random); PDE families: a random smooth field (smooth); "
                          "LP families: the vertex of the optimal active set with --swaps of its constraints "
                          "swapped (active-set)")
+    se.add_argument("--moved", default="both", choices=["both", "primal", "dual"],
+                    help="LP/QP families: which half of the primal-dual start is moved (default both); primal or "
+                         "dual keeps the other half exact")
     se.add_argument("--swaps", type=_iteration_list, default=(0, 1, 2, 4, 8, 16),
                     help="--direction active-set: how many constraints to swap, comma-separated (default "
                          "0,1,2,4,8,16)")

@@ -513,6 +513,26 @@ def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
         run_sensitivity(SensitivityConfig(family=SPEC, noise=(0.1, -1.0)))
 
 
+def test_sensitivity_moves_one_half_of_the_start_and_keeps_the_other_exact():
+    """--moved primal/dual: the named half moved, the other left at the optimum (a start error of
+    1e-9 on either half is the optimum itself to PDLP); refused where a start has no two halves
+    to choose from."""
+    from learned_solvers.bench.sensitivity import SensitivityConfig, format_sensitivity, run_sensitivity
+
+    reps = {m: run_sensitivity(SensitivityConfig(family=SPEC, noise=(1e-9, 0.3), n_test=2, moved=m, progress=False))
+            for m in ("both", "primal", "dual")}
+    for m, rep in reps.items():
+        near, far = (r["iteration_ratio_median"] for r in rep["rows"])
+        assert rep["moved"] == m and near < far, (m, rep["rows"])
+    assert "(primal moved, dual exact)" in format_sensitivity(reps["primal"])
+    assert "moved" not in format_sensitivity(reps["both"])
+    for bad in (dict(direction="active-set"), dict(family="darcy:n=8", solver="ksp")):
+        with pytest.raises(ValueError, match="one half"):
+            SensitivityConfig(**{"family": SPEC, "moved": "dual", **bad})
+    with pytest.raises(ValueError, match="moved must be one of"):
+        SensitivityConfig(family=SPEC, moved="x")
+
+
 def test_active_set_sensitivity_exact_set_is_the_optimum_and_a_swap_moves_the_vertex(tmp_path):
     """The vertex of the optimum's own active set is the optimum (PDLP stops at its first
     check); a swapped set is the same size, differs in exactly 2j entries and gives another

@@ -7,6 +7,10 @@ clipped to its bounds), for each ``eps``. The median ratio of warm to cold itera
 ``eps`` says what prediction error a model must reach for a target ``iteration_ratio`` with
 this solver and tolerance: the measure against which ``bench``'s prediction error is read.
 
+``moved='primal'`` or ``'dual'`` (LP/QP families, random direction) moves that half alone and
+keeps the other exact: whether a solver needs both halves of a primal-dual start right, or
+gains from one (a model that predicts only x, say).
+
 LP families also take ``direction='active-set'``: the start is the vertex of the optimum's
 active set with ``j`` of its inequality constraints swapped for inactive ones (each ``j`` of
 ``swaps``), the point the polish would compute from an active set with ``j`` wrong entries. It
@@ -41,6 +45,7 @@ from .qp import bench_backend, held_out_instances
 from .timing import stop_on_ctrl_c
 
 DIRECTIONS = ("random", "smooth", "active-set")
+MOVED = ("both", "primal", "dual")
 VERTEX_DRAWS = 10  # draws of a swap before an instance counts as having no vertex at that count
 SMOOTH_MODES = 4  # sine modes per dimension of the smooth direction
 
@@ -52,7 +57,8 @@ class SensitivityConfig:
     """solver: pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families; pc and
     ksp_type: PDE ``ksp`` only (default cg + gamg, as ``bench``); direction: 'random', or
     'smooth' (PDE families only), or 'active-set' (LP families only: the optimum's active set
-    with each count of ``swaps`` of its constraints swapped; ``noise`` is then unused)."""
+    with each count of ``swaps`` of its constraints swapped; ``noise`` is then unused); moved:
+    which half of an LP/QP start is moved, 'both', or 'primal' or 'dual' with the other exact."""
 
     family: str
     solver: str = "pdlp"
@@ -64,6 +70,7 @@ class SensitivityConfig:
     pc: str | None = None
     ksp_type: str | None = None
     direction: str = "random"
+    moved: str = "both"
     swaps: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
     scheduler: str = "serial"
     progress: bool = True
@@ -74,6 +81,11 @@ class SensitivityConfig:
         pde = is_pde_family(self.family)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.moved not in MOVED:
+            raise ValueError(f"moved must be one of {MOVED}, got {self.moved!r}")
+        if self.moved != "both" and (pde or self.direction != "random"):
+            raise ValueError("--moved primal/dual moves one half of an LP/QP primal-dual start in a random direction: "
+                             "not for PDE families (their start has one half) or --direction active-set (a vertex)")
         if pde and self.solver not in ("ksp", "snes"):
             raise ValueError(f"{self.family} is a PDE family: use --solver ksp or snes, not {self.solver!r}")
         if self.solver == "snes" and (self.pc is not None or self.ksp_type is not None):
@@ -239,21 +251,28 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
             cold = backend.solve(item.qp)
             got = {}
             for e in noise:
-                ws = WarmStart(x=np.clip(_move(item.x, e, rng), item.qp.lb, item.qp.ub), y=_move(item.y, e, rng))
+                ex, ey = (0.0 if cfg.moved == "dual" else e), (0.0 if cfg.moved == "primal" else e)
+                ws = WarmStart(x=np.clip(_move(item.x, ex, rng), item.qp.lb, item.qp.ub), y=_move(item.y, ey, rng))
                 got[e] = backend.solve(item.qp, warm_start=ws).iterations / max(cold.iterations, 1)
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for e, ratio in got.items():
                 ratios[e].append(ratio)
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
              "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]
-    return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "n_test": len(cold_its),
-            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows,
-            **({"interrupted": stopped[0]} if stopped else {})}
+    return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "moved": cfg.moved,
+            "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
+            "rows": rows, **({"interrupted": stopped[0]} if stopped else {})}
+
+
+def _moved_note(rep: dict[str, Any]) -> str:
+    """'' for a start moved whole (reports from before ``moved`` included), else which half."""
+    moved = rep.get("moved", "both")
+    return "" if moved == "both" else f" ({moved} moved, {'dual' if moved == 'primal' else 'primal'} exact)"
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
-    head = (f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction | {rep['n_test']} "
-            f"held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
+    head = (f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction{_moved_note(rep)} | "
+            f"{rep['n_test']} held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
             + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else ""))
     if "swaps" in rep["rows"][0]:
         lines = [head, f"{'swaps':>6} {'start error (median)':>21} {'iteration_ratio (median)':>25} {'(max)':>8}"
@@ -291,7 +310,8 @@ def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
     ax.set_xscale("symlog" if swaps else "log", **({"linthresh": 1} if swaps else {}))
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xlabel("constraints of the optimal active set swapped (start: its vertex)" if swaps else
-                  f"relative error of the start (solution + {rep.get('direction', 'random')} noise)")
+                  f"relative error of the start (solution + {rep.get('direction', 'random')} noise)"
+                  f"{_moved_note(rep)}")
     ax.set_ylabel("warm / cold iterations")
     ax.set_title(f"{rep['solver']} on {rep['family'][:60]}", fontsize=8)
     ax.legend()
