@@ -37,10 +37,11 @@ declare -A RUNS=(
   [navier-stokes-smooth]="--family navier-stokes --solver snes --direction smooth $PDE_NOISE"
 )
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(random-lp random-lp-primal random-lp-dual sc105 kb2 share1b random-lp-active-set
-                                  sc105-active-set kb2-active-set share1b-active-set portfolio mpc darcy-jacobi darcy-jacobi-smooth
-                                  darcy-jacobi-rtol1e-5-smooth darcy-gamg darcy-gamg-smooth nonlinear-poisson
-                                  nonlinear-poisson-smooth navier-stokes-smooth)
+[ ${#names[@]} -eq 0 ] && names=(random-lp random-lp-primal random-lp-dual sc105 kb2 share1b
+                                 random-lp-active-set sc105-active-set kb2-active-set share1b-active-set
+                                 portfolio mpc darcy-jacobi darcy-jacobi-smooth darcy-jacobi-rtol1e-5-smooth
+                                 darcy-gamg darcy-gamg-smooth nonlinear-poisson nonlinear-poisson-smooth
+                                 navier-stokes-smooth)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done
