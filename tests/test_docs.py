@@ -1,0 +1,33 @@
+"""The README and the guides in docs/: every relative link reaches a file, and every #anchor a
+heading of it (GitHub's slugs), so moving a section cannot leave a link behind."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _slugs(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # a '#' in a code block is no heading
+    heads = re.findall(r"^#{1,6} (.+)$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_reaches_its_file_and_heading(page):
+    bad = []
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):  # http:, mailto: ...: not checked (no network here)
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists():
+            bad.append(f"{target}: no file {dest}")
+        elif anchor and dest.suffix == ".md" and anchor not in _slugs(dest):
+            bad.append(f"{target}: no heading #{anchor} in {dest.name}")
+    assert not bad, f"{page.name}: " + "; ".join(bad)
