@@ -49,6 +49,9 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_state]="bench --family nonlinear-poisson --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state.safetensors"
   # the network's start on that checkpoint (its automatic choice, since 2026-12-01, is k = 0); the
   # finer-mesh and unstructured rows of this checkpoint run the network at k = 1 too
+  # the retrained checkpoints as they stand (automatic k = 0), without retraining: timing reruns
+  [nonlinear_poisson_snes_state_checkpoint]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test $TEST"
+  [navier_stokes_snes_checkpoint]="bench --family navier-stokes --solver snes --checkpoint runs/ns16.safetensors --test $TEST"
   [nonlinear_poisson_snes_state_k1]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test $TEST --k 1"
   [nonlinear_poisson_snes_state_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST"
   [scaling_nonlinear_poisson_state]="scaling --family nonlinear-poisson --checkpoint runs/nlp32-state.safetensors --solver snes --ks 0,1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson_state.png"
@@ -90,7 +93,8 @@ names=("$@")
                                  darcy_ksp_jacobi_k16_rtol1e-5 nonlinear_poisson_snes_w64_k16 scaling_darcy_float64
                                  darcy_ksp_jacobi_k8 darcy_ksp_jacobi_k16_float64 darcy_ksp_gamg_k4
                                  darcy_ksp_gamg_decoded scaling_darcy_decoded nonlinear_poisson_snes_state
-                                 nonlinear_poisson_snes_state_k1
+                                 nonlinear_poisson_snes_state_k1 nonlinear_poisson_snes_state_checkpoint
+                                 navier_stokes_snes_checkpoint
                                  nonlinear_poisson_snes_state_k8 scaling_nonlinear_poisson_state
                                  scaling_nonlinear_poisson_state_float64 nonlinear_poisson_snes_state_refined96
                                  nonlinear_poisson_snes_state_refined96_k8 nonlinear_poisson_snes_state_refined256
