@@ -158,6 +158,9 @@ class LearnedPDEStarter:
                 self.last_fallback = "no training solution to start from"
                 return None, time.perf_counter() - t0
             k = k if k != 0 else self.network_k
+            if not pde.linearised:
+                raise ValueError(f"{pde.name}: the network needs the assembled system; read the problem with "
+                                 "to_pde(problem) (linearise=True), or LearnedPDEStarter.extract")
             merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)
@@ -197,6 +200,33 @@ class LearnedPDEStarter:
 
         return merit
 
+    def extract(self, problem: Any, *, fields: dict[str, Any] | None = None, k: int | None = None,
+                name: str = "pde") -> PDEData | None:
+        """The canonical data of the user's dolfinx ``problem`` as ``solve`` reads them (``to_pde``;
+        collective under MPI, ``None`` off rank 0). For a nonlinear problem whose start is the
+        nearest training solution (k = 0, this call's or the starter's own) the fields and dofs
+        alone (``to_pde(linearise=False)``): its Jacobian and residual would go unused, and
+        Newton assembles its own. Where no training solution fits those dofs, the system is
+        read after all, for the network that runs instead."""
+        from .formats.dolfinx import problem_kind, to_pde
+
+        k = check_k(k, allow_zero=True) if k is not None else self.k
+        ql = self.model.cfg.quasilinear
+        if k == 0 and self.anchors is not None and problem_kind(problem) == "nonlinear":
+            pde = to_pde(problem, fields=fields, name=name, linearise=False)
+            comm = problem.u.function_space.mesh.comm
+            if comm.bcast(pde is not None and self._fits(pde), root=0):
+                return pde
+        return to_pde(problem, fields=fields, name=name, quasilinear=ql)
+
+    def _fits(self, pde: PDEData) -> bool:
+        """Whether ``guess`` at k = 0 finds a training solution for ``pde`` (rank 0)."""
+        try:
+            self.check(pde)
+        except CheckpointError:
+            return True  # the full read refuses it the same way, with the same message
+        return self.norm.outside(pde.fields) is not None or self.anchors.match(pde) is not None
+
     def solve(self, problem: Any, *, fields: dict[str, Any] | None = None, backend: Any | None = None,
               k: int | None = None) -> SolveResult:
         """Solve the user's dolfinx ``problem`` from the learned guess; ``problem.u`` holds the result.
@@ -210,14 +240,14 @@ class LearnedPDEStarter:
         that solution interpolated from the training mesh ("interpolated"), or nothing ("none").
         """
         from .backends.petsc import KSPBackend, SNESBackend, kept_settings
-        from .formats.dolfinx import petsc_handles, problem_kind, residual_function, to_pde
+        from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
         comm = problem.u.function_space.mesh.comm
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
-        pde = to_pde(problem, fields=fields, quasilinear=self.model.cfg.quasilinear)
-        h = petsc_handles(problem, assemble=False)  # to_pde assembled the system
+        pde = self.extract(problem, fields=fields, k=k)
+        h = petsc_handles(problem, assemble=False)  # extract assembled a linear system
         ksp_type = getattr(backend, "ksp_type", None) or (h["ksp"].getType() if kind == "linear" else None)
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         # under MPI the other ranks wait in the broadcast, on cores more threads would share

@@ -79,6 +79,13 @@ def test_pde_data_rejects_nan_and_mismatched_sizes():
         PDEData(**{**ok, "rhs": np.array([1.0, np.nan, 0.0])})
     with pytest.raises(InvalidProblemError, match="operator"):
         PDEData(**{**ok, "operator": sp.eye(4)})
+    # the fields and dofs alone (to_pde(linearise=False)): checked the same, no system to check
+    light = PDEData(**{**ok, "operator": None, "rhs": None})
+    assert not light.linearised and light.n == 3 and PDEData(**ok).linearised
+    with pytest.raises(InvalidProblemError, match="together"):
+        PDEData(**{**ok, "rhs": None})
+    with pytest.raises(InvalidProblemError, match="fields holds NaN"):
+        PDEData(**{**ok, "operator": None, "rhs": None, "fields": np.full((3, 1), np.nan)})
 
 
 def test_snes_warm_start_from_solution_and_retry_after_failure():
@@ -268,6 +275,38 @@ def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_
     assert [r["k"] for r in rows] == [1]
     with pytest.raises(ValueError, match="choose_k needs a k >= 1"):
         choose_k(st2, fam, insts, backend, ks=(0,))
+
+
+def test_k0_on_a_nonlinear_problem_reads_its_fields_alone():
+    """At k = 0 a nonlinear problem's Jacobian and residual would go unused: ``extract`` (what
+    ``solve`` and the bench read) takes its fields and dofs alone, and finds the same training
+    solution; where none fits those dofs it reads the system after all, for the network."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("nonlinear-poisson:n=8")
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=0,
+                           network_k=2, anchors=tr.anchors)
+    inst = fam.sample(1, seed=9)[0]
+    prob, fields = fam.load(inst)
+    light, full = st.extract(prob, fields=fields), st.extract(prob, fields=fields, k=1)
+    assert not light.linearised and light.quasilinear is None and full.linearised and full.quasilinear is not None
+    assert np.array_equal(light.fields, full.fields) and light.signature == full.signature
+    assert np.array_equal(st.guess(light)[0], st.guess(full)[0])  # the same nearest training solution
+    with pytest.raises(ValueError, match="the network needs the assembled system"):
+        st.guess(light, k=1)
+    res = st.solve(prob, fields=fields)
+    assert res.status == "optimal" and res.warm_start_accepted and res.extra["anchor"] == "same mesh"
+    # no training solution fits (a bank without coordinates, of another size): read in full
+    st.anchors = MeshAnchorBank(tr.anchors.fields[:, :10], tr.anchors.solutions[:, :10], tr.norm)
+    prob, fields = fam.load(inst)
+    assert st.extract(prob, fields=fields).linearised
+    res = st.solve(prob, fields=fields)
+    assert res.status == "optimal" and res.warm_start_accepted and res.extra["anchor"] == "none"
 
 
 def test_automatic_k_runs_no_network_only_where_the_nearest_solution_wins_on_most_instances(monkeypatch):
@@ -1268,6 +1307,10 @@ def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
     _assert_the_serial_guess(rep, fam, path, quasilinear=fam.quasilinear)
+    # k = 0: solve reads the fields alone on both ranks, rank 0 finds the training solution
+    zero = LearnedPDEStarter.from_checkpoint(path, k=0).save(tmp_path / "k0.safetensors")
+    rep = _run_under_mpirun(zero, "nonlinear-poisson:n=12", tmp_path / "mpi0.json")
+    assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
 
 
 def _assert_the_serial_guess(rep: dict, fam, path, *, quasilinear=None) -> None:

@@ -201,13 +201,14 @@ def _residual(fam: Any, inst: Any):
 def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, k: int | None, residual: Any = None):
     """((guess, inference seconds, warm result), extraction + inference + solve seconds) of one
     learned start, as ``LearnedPDEStarter.solve`` runs it: the canonical data are extracted
-    from the loaded problem afresh (timed, ``res.extra['extraction_seconds']``); without
-    ``residual`` the instance's own F is built first (untimed: the user holds their problem)."""
+    from the loaded problem afresh, as ``solve`` reads them (``starter.extract``; timed,
+    ``res.extra['extraction_seconds']``); without ``residual`` the instance's own F is built
+    first (untimed: the user holds their problem)."""
     if residual is None:
         residual = _residual(fam, inst)
     prob, fields = fam.load(inst)
     t0 = time.perf_counter()
-    data = to_pde(prob, fields=fields, name=inst.name, quasilinear=getattr(fam, "quasilinear", None))
+    data = starter.extract(prob, fields=fields, k=k, name=inst.name)
     extract = time.perf_counter() - t0
     g, secs = starter.guess(data, k=k, residual=residual)
     with warnings.catch_warnings():
@@ -219,10 +220,11 @@ def _warm_run(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, k: 
 
 def _nearest_run(bank: MeshAnchorBank, fam: Any, inst: Any, backend: Any):
     """((nearest training solution or None, result), extraction + lookup + solve seconds): the
-    baseline's call, timed as ``_warm_run`` times the learned one, without the model."""
+    baseline's call, timed as ``_warm_run`` times the learned one, without the model: the
+    fields and dofs are all it reads (and a linear problem's system, which its solve uses)."""
     prob, fields = fam.load(inst)
     t0 = time.perf_counter()
-    data = to_pde(prob, fields=fields, name=inst.name, quasilinear=getattr(fam, "quasilinear", None))
+    data = to_pde(prob, fields=fields, name=inst.name, linearise=fam.kind == "linear")
     sol = bank.nearest(data)
     start = time.perf_counter() - t0
     if sol is None:  # another mesh than the bank's, without coordinates to match it by

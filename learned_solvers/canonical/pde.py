@@ -12,6 +12,9 @@
 * ``signature``: what a model trained on this space checks before it runs (element, degree,
   block size, geometric dimension, domain bounding box); the number of dofs may differ, since
   the models are size-agnostic (a finer mesh of the same domain is allowed);
+* ``operator`` and ``rhs`` may be None (``linearised`` False): the instance's fields and dofs
+  alone, what the nearest training solution is found by (``to_pde(linearise=False)``), with no
+  system assembled for a start that needs none;
 * ``quasilinear`` (optional, nonlinear problems): the problem's own residual ``F(u)`` when it
   is a quasilinear diffusion ``-div(k(u) grad u) = f`` on P1 simplices, so that a model can
   feed back the residual whose zero is the answer, not only the first Newton system's.
@@ -92,8 +95,8 @@ class QuasilinearResidual:
 
 @dataclass
 class PDEData:
-    operator: sp.csr_matrix
-    rhs: np.ndarray
+    operator: sp.csr_matrix | None
+    rhs: np.ndarray | None
     coords: np.ndarray
     fields: np.ndarray
     dirichlet: np.ndarray
@@ -105,24 +108,32 @@ class PDEData:
     quasilinear: QuasilinearResidual | None = None
 
     def __post_init__(self) -> None:
-        self.operator = sp.csr_matrix(self.operator)
-        self.rhs = np.asarray(self.rhs, dtype=float)
+        if (self.operator is None) != (self.rhs is None):
+            raise InvalidProblemError(f"{self.name}: operator and rhs come together, or neither does")
+        if self.operator is not None:
+            self.operator = sp.csr_matrix(self.operator)
+            self.rhs = np.asarray(self.rhs, dtype=float)
         self.coords = np.asarray(self.coords, dtype=float)
-        self.fields = np.asarray(self.fields, dtype=float).reshape(len(self.rhs), -1)
+        self.fields = np.asarray(self.fields, dtype=float).reshape(len(self.coords), -1)
         self.dirichlet = np.asarray(self.dirichlet, dtype=bool)
         self.bc_values = np.asarray(self.bc_values, dtype=float)
         self.validate()
 
     @property
     def n(self) -> int:
-        return self.rhs.shape[0]
+        return self.coords.shape[0]
+
+    @property
+    def linearised(self) -> bool:
+        """Whether the system (``operator``, ``rhs``) was assembled, not only the fields and dofs."""
+        return self.operator is not None
 
     def validate(self) -> None:
         n = self.n
         bad = []
-        if self.operator.shape != (n, n):
-            bad.append(f"operator is {self.operator.shape}, rhs has {n} entries")
-        for nm, arr in (("coords", self.coords), ("fields", self.fields)):
+        if self.linearised and (self.operator.shape != (n, n) or self.rhs.shape != (n,)):
+            bad.append(f"operator is {self.operator.shape} and rhs {self.rhs.shape}, for {n} dofs")
+        for nm, arr in (("fields", self.fields),):
             if arr.shape[0] != n:
                 bad.append(f"{nm} has {arr.shape[0]} rows, expected {n}")
         for nm, arr in (("dirichlet", self.dirichlet), ("bc_values", self.bc_values)):
@@ -136,8 +147,8 @@ class PDEData:
             bad.append(f"kind {self.kind!r} is neither 'linear' nor 'nonlinear'")
         if bad:
             raise InvalidProblemError(f"{self.name}: " + "; ".join(bad))
-        for nm, arr in (("operator", self.operator.data), ("rhs", self.rhs), ("coords", self.coords),
-                        ("fields", self.fields), ("bc_values", self.bc_values)):
+        system = (("operator", self.operator.data), ("rhs", self.rhs)) if self.linearised else ()
+        for nm, arr in (*system, ("coords", self.coords), ("fields", self.fields), ("bc_values", self.bc_values)):
             if not np.isfinite(arr).all():
                 raise InvalidProblemError(f"{self.name}: {nm} holds NaN or inf; check the coefficient and source data")
 

@@ -257,7 +257,7 @@ def _assemble_nonlinear(problem: Any) -> None:
 
 
 def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str = "pde",
-           quasilinear: tuple[float, float, float] | None = None) -> PDEData | None:
+           quasilinear: tuple[float, float, float] | None = None, linearise: bool = True) -> PDEData | None:
     """Canonical data of ``problem`` (rank 0; ``None`` on other ranks).
 
     fields: name -> a dolfinx Function (any space on the mesh), a UFL expression of Functions,
@@ -269,20 +269,16 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     quasilinear: ``(a0, a1, a2)`` when the nonlinear problem is ``-div(k(u) grad u) = f`` on a
     P1 space, ``k(u) = a0 + a1 u + a2 u^2``: its residual is then carried exactly
     (``PDEData.quasilinear``), checked against the problem's own SNES residual.
+    linearise=False: the fields, dofs and Dirichlet data alone (``operator``, ``rhs`` and
+    ``quasilinear`` None), all that finding the nearest training solution needs; nothing is
+    assembled (a linear problem's solve then assembles its own system).
     """
     kind = problem_kind(problem)
     u, V = _space(problem)
     comm = V.mesh.comm
     imap = V.dofmap.index_map
     n_owned = _n_owned(V)
-    (_assemble_linear if kind == "linear" else _assemble_nonlinear)(problem)
-    indptr, cols, vals = problem.A.getValuesCSR()
-    # nonlinear: operator u = J u0 - F(u0) is the first Newton step from u0
-    b_loc = problem.b.array_r[:n_owned].copy()
-    if kind == "nonlinear":
-        ju0 = problem.A.createVecLeft()
-        problem.A.mult(problem.x, ju0)
-        b_loc = ju0.array_r[:n_owned] - b_loc
+    system = _linearised(problem, kind, n_owned) if linearise else (None, None, None, None)
     mask = np.zeros(len(u.x.array), dtype=bool)
     bcv = np.zeros(len(u.x.array))
     for bc in _bcs(problem):
@@ -312,25 +308,41 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     hi = np.array(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf))
     comm.Allreduce(_in_place(), lo, op=_mpi_min())
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
-    ql = _quasilinear_local(problem, V, n_owned, mask, bcv, coords) if quasilinear is not None else None
-    parts = _gather_parts(comm, (indptr, cols, vals, b_loc, coords, fv, mask[:n_owned], bcv[:n_owned], ql))
+    ql = _quasilinear_local(problem, V, n_owned, mask, bcv, coords) if linearise and quasilinear is not None else None
+    parts = _gather_parts(comm, (*system, coords, fv, mask[:n_owned], bcv[:n_owned], ql))
     if comm.rank != 0:
         return None
     n_global = imap.size_global * V.dofmap.index_map_bs
-    blocks = [sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]
-    A = blocks[0] if len(blocks) == 1 else sp.vstack(blocks).tocsr()
+    A = None
+    if linearise:
+        blocks = [sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]
+        A = blocks[0] if len(blocks) == 1 else sp.vstack(blocks).tocsr()
     el = V.ufl_element()
     sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)),
            "block_size": int(V.dofmap.index_map_bs), "components": int(comp.shape[1]),
            "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
            "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
     cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
-    pde = PDEData(operator=A, rhs=cat(3), coords=cat(4), fields=cat(5), dirichlet=cat(6), bc_values=cat(7),
-                  field_names=names, kind=kind, signature=sig, name=name)
-    if quasilinear is not None:
+    pde = PDEData(operator=A, rhs=cat(3) if linearise else None, coords=cat(4), fields=cat(5), dirichlet=cat(6),
+                  bc_values=cat(7), field_names=names, kind=kind, signature=sig, name=name)
+    if quasilinear is not None and linearise:
         pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
         pde.validate()
     return pde
+
+
+def _linearised(problem: Any, kind: str, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """This rank's rows of the system, assembled as ``problem.solve()`` does: CSR (indptr,
+    columns, values) and the right-hand side; for a nonlinear problem the first Newton system
+    at the current ``u``, ``J u = J u0 - F(u0)``."""
+    (_assemble_linear if kind == "linear" else _assemble_nonlinear)(problem)
+    indptr, cols, vals = problem.A.getValuesCSR()
+    b_loc = problem.b.array_r[:n_owned].copy()
+    if kind == "nonlinear":
+        ju0 = problem.A.createVecLeft()
+        problem.A.mult(problem.x, ju0)
+        b_loc = ju0.array_r[:n_owned] - b_loc
+    return indptr, cols, vals, b_loc
 
 
 def _quasilinear_local(problem: Any, V, n_owned: int, mask: np.ndarray, bcv: np.ndarray,
