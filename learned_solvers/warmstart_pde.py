@@ -211,20 +211,20 @@ class LearnedPDEStarter:
         from .formats.dolfinx import problem_kind, to_pde
 
         k = check_k(k, allow_zero=True) if k is not None else self.k
-        ql = self.model.cfg.quasilinear
         if k == 0 and self.anchors is not None and problem_kind(problem) == "nonlinear":
             pde = to_pde(problem, fields=fields, name=name, linearise=False)
             comm = problem.u.function_space.mesh.comm
             if comm.bcast(pde is not None and self._fits(pde), root=0):
                 return pde
-        return to_pde(problem, fields=fields, name=name, quasilinear=ql)
+        return to_pde(problem, fields=fields, name=name, quasilinear=self.model.cfg.quasilinear)
 
     def _fits(self, pde: PDEData) -> bool:
-        """Whether ``guess`` at k = 0 finds a training solution for ``pde`` (rank 0)."""
+        """Whether ``guess`` at k = 0 runs no network on ``pde`` (rank 0): it finds a training
+        solution, or refuses the problem, or solves cold, all from the fields and dofs alone."""
         try:
             self.check(pde)
         except CheckpointError:
-            return True  # the full read refuses it the same way, with the same message
+            return True  # guess refuses these data as it would the full ones, with the same message
         return self.norm.outside(pde.fields) is not None or self.anchors.match(pde) is not None
 
     def solve(self, problem: Any, *, fields: dict[str, Any] | None = None, backend: Any | None = None,
