@@ -133,9 +133,8 @@ class PDEData:
         bad = []
         if self.linearised and (self.operator.shape != (n, n) or self.rhs.shape != (n,)):
             bad.append(f"operator is {self.operator.shape} and rhs {self.rhs.shape}, for {n} dofs")
-        for nm, arr in (("fields", self.fields),):
-            if arr.shape[0] != n:
-                bad.append(f"{nm} has {arr.shape[0]} rows, expected {n}")
+        if self.fields.shape[0] != n:
+            bad.append(f"fields has {self.fields.shape[0]} rows, expected {n}")
         for nm, arr in (("dirichlet", self.dirichlet), ("bc_values", self.bc_values)):
             if arr.shape != (n,):
                 bad.append(f"{nm} has shape {arr.shape}, expected ({n},)")

@@ -4,8 +4,9 @@
 * ``to_pde(problem, fields={...})`` assembles the system exactly as ``problem.solve()`` does
   (linear: A and the lifted b; nonlinear: the Jacobian and residual at the current ``u``,
   through the problem's own SNES callbacks) and samples the named coefficient/source fields at
-  the dofs. Under MPI every rank calls it; the data are gathered to rank 0 (inference runs
-  there) and only rank 0 gets a ``PDEData`` (the others get ``None``).
+  the dofs (``linearise=False``: the fields and dofs alone, nothing assembled, for a start that
+  is the nearest training solution). Under MPI every rank calls it; the data are gathered to
+  rank 0 (inference runs there) and only rank 0 gets a ``PDEData`` (the others get ``None``).
 * ``set_guess(problem, u)`` scatters a guess (global dof order, from rank 0) into the owned
   dofs: into ``problem.x`` with ``ksp_initial_guess_nonzero`` for a linear problem (``x`` does
   not share memory with ``u`` in dolfinx 0.10+), into ``problem.u`` for a nonlinear one
@@ -325,7 +326,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
     pde = PDEData(operator=A, rhs=cat(3) if linearise else None, coords=cat(4), fields=cat(5), dirichlet=cat(6),
                   bc_values=cat(7), field_names=names, kind=kind, signature=sig, name=name)
-    if quasilinear is not None and linearise:
+    if linearise and quasilinear is not None:
         pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
         pde.validate()
     return pde
