@@ -739,6 +739,9 @@ def test_train_says_what_the_chosen_start_did_against_a_cold_solve():
                                                         "more: larger instances, tighter tolerances")
     assert "0.18x the cold solve's iterations and 7.40x its time" in _validation_verdict(row(0.18, 7.4))
     assert "does not cut solver iterations" in _validation_verdict(row(1.1, 1.3))
+    far = _validation_verdict(row(0.95, 1.2))  # random-lp with PDLP: a start 0.13 off, 0.95x the iterations
+    assert "too few iterations saved to pay even for a start made at no cost" in far and "sensitivity" in far
+    assert "larger instances" not in far and "sensitivity" in _validation_verdict(row(1.1, 1.3))
     assert _validation_verdict(row(0.4, 0.8)).endswith("inference included (medians per instance)")
     assert _validation_verdict(None) == "" and _validation_verdict({"k": 1, "total_seconds_median": 0.1}) == ""
 
@@ -769,6 +772,11 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     uneven = verdict(iteration_ratio=0.97, time_ratio=1.10, start_seconds=0.0028, saved_seconds=0.0033, k=1)
     assert "more than the" not in uneven and "3.30 ms that solving it saves in the median" in uneven and "1.10x" in uneven
     assert "no figures" in verdict(iteration_ratio=float("nan"), time_ratio=1.0, **v)
+    # a start that saves few iterations: not a matter of inference cost or size, but of how far off it is
+    far = verdict(iteration_ratio=0.95, time_ratio=1.2, **v)
+    assert "A start that saves 5% of the iterations gains little even if made at no cost" in far
+    assert "learned-solvers sensitivity" in far and "larger instances" not in far
+    assert "learned-solvers sensitivity" in verdict(iteration_ratio=1.02, time_ratio=1.5, **v)
 
 
 def test_bench_notes_when_the_polished_neighbour_does_as_well_for_less():

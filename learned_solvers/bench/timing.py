@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "fastest", "parsimonious_k", "parsimonious_start",
-           "wins_by_instance", "stop_on_ctrl_c", "verdict"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "fastest", "parsimonious_k",
+           "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -119,6 +119,13 @@ FIXED_COSTS_DOMINATE = 0.5
 which the verdict puts a lost saving down to the solver's fixed costs"""
 
 
+BARELY_FEWER = 0.9
+"""iteration ratio from which a start saves the solver too little to pay even if made at no cost"""
+
+CLOSER = ("`learned-solvers sensitivity` measures how close to the optimum a start must be for this solver to "
+          "gain, `learned-solvers scaling` what more model iterations buy")
+
+
 def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
             k: int | None, fixed_share: float | None = None) -> str:
     """One line for the bench table: does the learned start pay on this family, and if not, why.
@@ -132,7 +139,7 @@ def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, 
         return "verdict: no figures to judge by"
     if iteration_ratio >= 1.0:
         return (f"verdict: the learned start does not cut solver iterations here ({iteration_ratio:.2f}x cold): "
-                "solve cold, or train on more instances (--train) of this family")
+                f"solve cold, or train on more instances (--train) of this family; {CLOSER}")
     if time_ratio < 1.0:
         return (f"verdict: the learned start pays: {iteration_ratio:.2f}x the solver iterations and "
                 f"{time_ratio:.2f}x the time of a cold solve, inference included")
@@ -152,6 +159,9 @@ def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, 
         # medians of the parts, ratio per instance: where the saving is uneven the two disagree
         why = (f"against the {1e3 * saved_seconds:.2f} ms that solving it saves in the median; medians do not "
                f"add, and instance by instance inference + warm solve comes to {time_ratio:.2f}x the cold solve")
+    where = (f"It pays where solves cost more than inference: larger instances, tighter tolerances{fewer}"
+             if iteration_ratio < BARELY_FEWER else
+             f"A start that saves {1 - iteration_ratio:.0%} of the iterations gains little even if made at no cost: "
+             + CLOSER)
     return (f"verdict: the learned start cuts solver iterations ({iteration_ratio:.2f}x) but not time: making it "
-            f"costs {1e3 * start_seconds:.2f} ms, {why}. It pays where solves cost more than inference: "
-            f"larger instances, tighter tolerances{fewer}")
+            f"costs {1e3 * start_seconds:.2f} ms, {why}. {where}")
