@@ -739,7 +739,7 @@ def test_train_says_what_the_chosen_start_did_against_a_cold_solve():
                                                         "more: larger instances, tighter tolerances")
     assert "0.18x the cold solve's iterations and 7.40x its time" in _validation_verdict(row(0.18, 7.4))
     assert "does not cut solver iterations" in _validation_verdict(row(1.1, 1.3))
-    far = _validation_verdict(row(0.95, 1.2))  # random-lp with PDLP: a start 0.13 off, 0.95x the iterations
+    far = _validation_verdict(row(0.95, 1.2))  # as random-lp with PDLP at width 128: a start 0.13 off
     assert "too few iterations saved to pay even for a start made at no cost" in far and "sensitivity" in far
     assert "larger instances" not in far and "sensitivity" in _validation_verdict(row(1.1, 1.3))
     assert _validation_verdict(row(0.4, 0.8)).endswith("inference included (medians per instance)")
