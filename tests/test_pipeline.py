@@ -396,6 +396,31 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
         build(np.random.default_rng(1)).solve(solver=plugin, rhoo=0.5)
 
 
+def test_cvxpy_parameters_one_problem_resolved_with_new_values(tmp_path):
+    """cvxpy's idiom for many related instances, one problem over cp.Parameters whose values
+    change between solves, trains (``build`` sets the values and returns the same problem) and
+    solves with the plugin in the loop: each solve reads the parameters' current values."""
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers.cvxpy_plugin import LearnedOSQP
+    from tests import cvxpy_parametrized as model
+
+    plugin = LearnedOSQP(_tiny_cvxpy_checkpoint("tests.cvxpy_parametrized", tmp_path))
+    rng = np.random.default_rng(123)
+    answers = []
+    for _ in range(3):
+        model.build(rng)
+        ref = model.problem.solve(solver=cp.OSQP, eps_abs=1e-8, eps_rel=1e-8)
+        ref_w, ref_dual = model.w.value.copy(), model.problem.constraints[0].dual_value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfFamilyWarning)
+            value = model.problem.solve(solver=plugin, eps_abs=1e-8, eps_rel=1e-8)
+        assert model.problem.status == "optimal" and abs(value - ref) < 1e-6 * (1 + abs(ref))
+        assert np.allclose(model.w.value, ref_w, atol=1e-5)
+        assert abs(model.problem.constraints[0].dual_value - ref_dual) < 1e-5 * (1 + abs(ref_dual))
+        answers.append(value)
+    assert len({round(v, 6) for v in answers}) == 3  # new values each time, not the first solve's
+
+
 def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
     """A cvxpy LP script switches to a learned start for PDLP, SCS or HiGHS with one line
     (`solver=LearnedSolver(ck, solver=...)`): cvxpy's answer, values and duals as with cvxpy's
