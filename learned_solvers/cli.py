@@ -118,18 +118,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _validation_verdict(row: dict | None) -> str:
     """What the chosen start (its row of the validation sweep) did against a cold solve."""
-    from .bench.timing import BARELY_FEWER, CLOSER
+    from .bench.timing import CLOSER, Outcome, outcome
 
     if not row or "time_ratio" not in row:
         return ""
     line = (f"on the validation split this start takes {row['iteration_ratio']:.2f}x the cold solve's iterations "
             f"and {row['time_ratio']:.2f}x its time, inference included (medians per instance)")
-    if row["iteration_ratio"] >= 1.0:
+    said = outcome(iteration_ratio=row["iteration_ratio"], time_ratio=row["time_ratio"])
+    if said is Outcome.NO_FEWER_ITERATIONS:
         return (line + ": it does not cut solver iterations here; train on more instances (--train), or solve cold; "
                 + CLOSER)
-    if row["time_ratio"] >= 1.0 and row["iteration_ratio"] >= BARELY_FEWER:
+    if said is Outcome.TOO_FEW_SAVED:
         return line + f": too few iterations saved to pay even for a start made at no cost; {CLOSER}"
-    if row["time_ratio"] >= 1.0:
+    if said is Outcome.WORK_NOT_TIME:
         return (line + ": it saves solver work, not time, at this size (inference costs more than the iterations "
                 "saved); it pays where solves cost more: larger instances, tighter tolerances")
     return line

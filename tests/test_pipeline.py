@@ -802,6 +802,18 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     assert "A start that saves 5% of the iterations gains little even if made at no cost" in far
     assert "learned-solvers sensitivity" in far and "larger instances" not in far
     assert "learned-solvers sensitivity" in verdict(iteration_ratio=1.02, time_ratio=1.5, **v)
+    # the bench's verdict and train's validation line judge by one rule
+    from learned_solvers.bench.timing import Outcome, outcome
+    from learned_solvers.cli import _validation_verdict
+
+    cases = {(1.02, 1.5): (Outcome.NO_FEWER_ITERATIONS, "does not cut solver iterations"),
+             (0.95, 0.9): (Outcome.PAYS, None), (0.95, 1.2): (Outcome.TOO_FEW_SAVED, "learned-solvers sensitivity"),
+             (0.4, 3.0): (Outcome.WORK_NOT_TIME, "larger instances")}
+    for (it, t), (said, words) in cases.items():
+        assert outcome(iteration_ratio=it, time_ratio=t) is said
+        line = _validation_verdict({"iteration_ratio": it, "time_ratio": t})
+        assert (words in line) if words else line.endswith("(medians per instance)")
+        assert (words or "pays") in verdict(iteration_ratio=it, time_ratio=t, **v)
 
 
 def test_bench_notes_when_the_polished_neighbour_does_as_well_for_less():

@@ -7,12 +7,13 @@ import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "fastest", "parsimonious_k",
-           "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "verdict"]
+__all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
+           "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -126,6 +127,24 @@ CLOSER = ("`learned-solvers sensitivity` measures how close to the optimum a sta
           "gain, `learned-solvers scaling` what more model iterations buy")
 
 
+class Outcome(StrEnum):
+    """What a start did against a cold solve, as the bench's verdict and train's validation line say it."""
+
+    NO_FEWER_ITERATIONS = "no fewer iterations"
+    PAYS = "pays"
+    TOO_FEW_SAVED = "too few iterations saved"  # to pay even if the start cost nothing
+    WORK_NOT_TIME = "work, not time"
+
+
+def outcome(*, iteration_ratio: float, time_ratio: float) -> Outcome:
+    """The one rule behind both verdicts (``verdict`` on bench medians, ``cli``'s on a validation row)."""
+    if iteration_ratio >= 1.0:
+        return Outcome.NO_FEWER_ITERATIONS
+    if time_ratio < 1.0:
+        return Outcome.PAYS
+    return Outcome.TOO_FEW_SAVED if iteration_ratio >= BARELY_FEWER else Outcome.WORK_NOT_TIME
+
+
 def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
             k: int | None, fixed_share: float | None = None) -> str:
     """One line for the bench table: does the learned start pay on this family, and if not, why.
@@ -137,10 +156,11 @@ def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, 
     from the instance's own solution against the cold solve, where timed (what no start saves)."""
     if not all(math.isfinite(v) for v in (iteration_ratio, time_ratio, start_seconds, saved_seconds)):
         return "verdict: no figures to judge by"
-    if iteration_ratio >= 1.0:
+    said = outcome(iteration_ratio=iteration_ratio, time_ratio=time_ratio)
+    if said is Outcome.NO_FEWER_ITERATIONS:
         return (f"verdict: the learned start does not cut solver iterations here ({iteration_ratio:.2f}x cold): "
                 f"solve cold, or train on more instances (--train) of this family; {CLOSER}")
-    if time_ratio < 1.0:
+    if said is Outcome.PAYS:
         return (f"verdict: the learned start pays: {iteration_ratio:.2f}x the solver iterations and "
                 f"{time_ratio:.2f}x the time of a cold solve, inference included")
     fewer = ", fewer model iterations (--k)" if k is None or k > 1 else ""
@@ -160,7 +180,7 @@ def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, 
         why = (f"against the {1e3 * saved_seconds:.2f} ms that solving it saves in the median; medians do not "
                f"add, and instance by instance inference + warm solve comes to {time_ratio:.2f}x the cold solve")
     where = (f"It pays where solves cost more than inference: larger instances, tighter tolerances{fewer}"
-             if iteration_ratio < BARELY_FEWER else
+             if said is Outcome.WORK_NOT_TIME else
              f"A start that saves {1 - iteration_ratio:.0%} of the iterations gains little even if made at no cost: "
              + CLOSER)
     return (f"verdict: the learned start cuts solver iterations ({iteration_ratio:.2f}x) but not time: making it "
