@@ -878,7 +878,7 @@ def test_a_family_of_the_users_own_files_splits_by_content_and_benches(tmp_path)
     paths = _write_instance_files(tmp_path / "daily", 40)
     fam = make_family(f"files:{tmp_path}/daily/*.mps,held_out=0.25")
     train_pool, test_pool = fam.pools
-    assert set(train_pool).isdisjoint(test_pool) and len(train_pool) + len(test_pool) == 40
+    assert set(train_pool).isdisjoint(test_pool) and set(train_pool) | set(test_pool) == set(paths)
     assert 4 <= len(test_pool) <= 18  # a quarter of 40, by a hash of the content
     # a new file never moves an old one across
     _write_instance_files(tmp_path / "daily2", 1, seed=99)[0].rename(tmp_path / "daily" / "day999.mps")
