@@ -990,6 +990,8 @@ def test_jacobian_penalty_enters_mesh_training_and_is_validated():
                              progress=False) for w in (0.0, 10.0)]
     w0, w1 = (r.model.block.lin_r.weight.detach() for r in runs)
     assert torch.isfinite(w1).all() and not torch.equal(w0, w1)
+    # the curve keeps the penalty's term apart from the fit's, where there is one
+    assert "jacobian_penalty" not in runs[0].history[0] and runs[1].history[0]["jacobian_penalty"] > 0
     from learned_solvers.training.train import TrainConfig
 
     for cfg in (PDETrainConfig, TrainConfig):

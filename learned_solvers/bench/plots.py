@@ -160,8 +160,9 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
 
 
 def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> Path:
-    """A checkpoint's training curve from its metadata ``history``: the training loss and the
-    validation score (the one that picks the kept state) per epoch, log scale, the best marked."""
+    """A checkpoint's training curve from its metadata ``history``: the training loss, the
+    validation score (the one that picks the kept state) and, where training had one, the
+    Jacobian penalty's term, per epoch, log scale, the best marked."""
     hist = meta.get("history")
     if not isinstance(hist, list) or not hist or not all(isinstance(h, dict) for h in hist):
         raise ValueError(f"{name or 'this checkpoint'}: no training curve in it (checkpoints written before "
@@ -171,14 +172,19 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    val_key = next((k for k in hist[0] if k not in ("epoch", "train_loss")), None)
+    jac = "jacobian_penalty" in hist[0]  # kept apart since 2026-12-01; before, inside train_loss
+    val_key = next((k for k in hist[0] if k not in ("epoch", "train_loss", "jacobian_penalty")), None)
     epochs = np.array([h.get("epoch", i) for i, h in enumerate(hist)], dtype=float) + 1
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
-    series = [("train_loss", "training loss")] + ([(val_key, f"validation ({val_key})")] if val_key else [])
+    series = ([("train_loss", "training loss (its fit term)" if jac else "training loss")]
+              + ([(val_key, f"validation ({val_key})")] if val_key else [])
+              + ([("jacobian_penalty", "training's Jacobian penalty (its weighted term)")] if jac else []))
     for i, (key, label) in enumerate(series):
         v = np.array([h.get(key, np.nan) for h in hist], dtype=float)
-        ax.plot(epochs, np.where(v > 0, v, np.nan), "o-" if len(v) <= 60 else "-", ms=3, color=f"C{i}", label=label)
+        style = ("--" if key == "jacobian_penalty" else "-") + ("o" if len(v) <= 60 else "")
+        ax.plot(epochs, np.where(v > 0, v, np.nan), style, ms=3, color=f"C{i}", label=label)
     if val_key:
         v = np.array([h.get(val_key, np.nan) for h in hist], dtype=float)
         if np.isfinite(v).any():
@@ -186,6 +192,7 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
             ax.plot(epochs[b], v[b], "*", ms=12, color="C1", label=f"least validation, epoch {epochs[b]:.0f}")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25 on short runs
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     title = textwrap.fill(f"{meta.get('family', '?')} | {meta.get('solver', '?')}", 90)

@@ -63,30 +63,37 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
     try:
         for epoch in bar:
             model.train()
-            tot = 0.0
+            tot, tot_jac = 0.0, 0.0
             mine = distributed.epoch_share(len(train_b), rng)
             for j in mine:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
                     loss, g, rec = batch_loss(net, train_b[j])
+                    tot += loss.item()
                     if jacobian_weight > 0:
                         blk = model.block
-                        loss = loss + jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
+                        jac = jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
+                        tot_jac += jac.item()
+                        loss = loss + jac
                     opt.zero_grad()
                     loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
-                tot += loss.item()
             sched.step()
             model.eval()
             with torch.no_grad():
                 v = val_score()
+            # the fit term alone, the validation loss's measure on LP/QP; the penalty apart, which on a
+            # contractive block is larger than the fit and would hide its curve
             train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
             history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
+            if jacobian_weight > 0:
+                history[-1]["jacobian_penalty"] = distributed.mean_over_ranks(tot_jac / max(len(mine), 1))
             if v < best:
                 best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
             # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
-            bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}"})
+            bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}",
+                             **({"jacobian": f"{history[-1]['jacobian_penalty']:.2e}"} if jacobian_weight > 0 else {})})
             done = epoch + 1
     except KeyboardInterrupt:
         # one process: stop here and keep the best state so far, so hours of training still give a
@@ -99,7 +106,8 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                       "What follows training (choosing k, saving) goes on; Ctrl-C again aborts it",
                       TrainingInterrupted, stacklevel=2)
     if best_state is None:  # a checkpoint of NaN weights would only warn at every later solve
-        bad = next((h["epoch"] for h in history if not math.isfinite(h["train_loss"])), None)
+        bad = next((h["epoch"] for h in history if not math.isfinite(h["train_loss"] + h.get("jacobian_penalty", 0.0))),
+                   None)
         raise RuntimeError(f"training gave no model with a finite {val_key} in {epochs} epochs"
                            + (f" (the training loss was NaN or inf from epoch {bad})" if bad is not None else "")
                            + ": the instances may hold a singular or ill-posed system; check the family's data, or "
