@@ -178,7 +178,9 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
     val_key = next((k for k in hist[0] if k not in ("epoch", "train_loss", "jacobian_penalty")), None)
     epochs = np.array([h.get("epoch", i) for i, h in enumerate(hist)], dtype=float) + 1
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
-    series = ([("train_loss", "training loss (its fit term)" if jac else "training loss")]
+    weighted = (meta.get("train") or {}).get("jacobian_weight", 0) or 0
+    series = ([("train_loss", "training loss (its fit term)" if jac else
+                "training loss (fit + Jacobian penalty)" if weighted > 0 else "training loss")]
               + ([(val_key, f"validation ({val_key})")] if val_key else [])
               + ([("jacobian_penalty", "training's Jacobian penalty (its weighted term)")] if jac else []))
     for i, (key, label) in enumerate(series):
