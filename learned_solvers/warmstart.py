@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ._threads import THREADS_FROM, torch_threads
-from .backends import Backend, SolveResult, WarmStart
+from .backends import Backend, SolveResult, Status, WarmStart
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -25,7 +25,8 @@ from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_threads
 
-__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "starter_from"]
+__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "starter_from",
+           "warm_solve"]
 
 KIND = "qp-implicit-gnn"
 
@@ -261,18 +262,45 @@ class LearnedWarmStarter:
         return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished,
                                                        reordered=order is not None)
 
-    def solve(self, qp: QPData, backend: Backend | str, *, k: int | None = None) -> SolveResult:
+    def solve(self, qp: QPData, backend: Backend | str, *, k: int | None = None, retry_cold: bool = True
+              ) -> SolveResult:
         """Warm-started solve; ``backend`` a backend or its name ('pdlp', 'osqp', 'scs', 'highs');
-        ``extra`` holds the inference time and any fallback reason."""
+        ``extra`` holds the inference time and any fallback reason. retry_cold: where the warm
+        solve ends at a limit or an error, solve cold too and return that (``warm_solve``)."""
         if isinstance(backend, str):
             from .backends import make_backend
 
             backend = make_backend(backend)
         ws, info = self.warm_start(qp, k=k)
-        res = backend.solve(qp, warm_start=ws)
+        res = warm_solve(backend, qp, ws, retry_cold=retry_cold)
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,
-                         fallback=info.fallback, reordered=info.reordered)
+                         fallback=info.fallback or res.extra.get("fallback"), reordered=info.reordered)
         return res
+
+
+RETRY_COLD = (Status.LIMIT, Status.ERROR)
+"""warm-solve outcomes that a cold solve must confirm: a start may cost time, never the cold solve's outcome"""
+
+
+def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold: bool = True) -> SolveResult:
+    """``backend.solve(qp, warm_start=ws)``; where that ends at an iteration or time limit or an
+    error (``RETRY_COLD``), the cold solve runs too and its result is returned, with both solves'
+    iterations and seconds, ``warm_start_accepted`` False and ``extra['fallback']`` saying why,
+    so that the start never changes the outcome (with a time limit the call can take up to twice
+    it: ``retry_cold=False`` keeps the warm result)."""
+    res = backend.solve(qp, warm_start=ws)
+    if ws is None or not retry_cold or res.status not in RETRY_COLD:
+        return res
+    why = f"the warm-started solve ended at {res.status} after {res.iterations} iterations"
+    warnings.warn(f"{qp.name}: {why} ({res.message or 'no message'}); solving from a cold start as well",
+                  OutOfFamilyWarning, stacklevel=3)
+    cold = backend.solve(qp, warm_start=None)
+    cold.iterations += res.iterations
+    cold.seconds += res.seconds
+    cold.warm_started, cold.warm_start_accepted = True, False
+    cold.extra["fallback"] = f"{why}; retried cold"
+    cold.extra["warm_iterations"] = res.iterations
+    return cold
 
 
 def starter_from(checkpoint: str | Path | LearnedWarmStarter, *, k: int | None = None,

@@ -55,6 +55,32 @@ def test_nan_warm_start_falls_back_to_cold_with_warning(solver):
     assert res.status == cold.status
 
 
+def test_a_warm_solve_ending_at_a_limit_or_an_error_is_solved_cold_too():
+    """A finite start far off can cost PDLP its iteration limit, or end it in a numerical error,
+    where the cold solve reaches the optimum: the composition then solves cold as well, so the
+    start costs time, never the cold solve's outcome."""
+    from learned_solvers.warmstart import OutOfFamilyWarning, warm_solve
+
+    qp = read_problem(netlib("afiro"))
+    far = lambda s: WarmStart(x=np.full(qp.n, s), y=np.full(qp.m, -s))  # noqa: E731
+    capped = make_backend("pdlp", iteration_limit=500)
+    cold = capped.solve(qp)
+    assert cold.status == Status.OPTIMAL and cold.iterations < 500
+    assert capped.solve(qp, warm_start=far(1e2)).status == Status.LIMIT  # the raw warm solve
+    with pytest.warns(OutOfFamilyWarning, match="ended at limit after 500 iterations .*ITERATION_LIMIT.*solving from a cold start"):
+        res = warm_solve(capped, qp, far(1e2))
+    assert capped.same_answer(cold, res) and res.iterations == 500 + cold.iterations
+    assert not res.warm_start_accepted and res.extra["fallback"].endswith("retried cold")
+    pdlp = make_backend("pdlp")
+    assert pdlp.solve(qp, warm_start=far(1e4)).status == Status.ERROR  # PDLP's numerical error
+    with pytest.warns(OutOfFamilyWarning, match="ended at error"):
+        assert pdlp.same_answer(pdlp.solve(qp), warm_solve(pdlp, qp, far(1e4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # kept as it came, without a word
+        assert warm_solve(capped, qp, far(1e2), retry_cold=False).status == Status.LIMIT
+        assert warm_solve(capped, qp, None).iterations == cold.iterations
+
+
 @pytest.mark.parametrize("name", ["HS21", "HS35", "HS76", "GENHS28", "QPTEST", "ZECEVIC2", "DUALC2", "QAFIRO"])
 def test_qp_backends_reach_maros_meszaros_optima_cold_and_warm(name):
     """Real QPs with published optima (the OSQP benchmarks' Maros-Meszaros set): OSQP, SCS and

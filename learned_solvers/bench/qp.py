@@ -33,7 +33,7 @@ from ..models.anchors import AnchorBank
 from ..options import check_device, check_k
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
-from ..warmstart import LearnedWarmStarter, names_by_size
+from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .timing import TIMING_REPEATS, fastest, parsimonious_start, stop_on_ctrl_c, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
@@ -84,7 +84,7 @@ def timed_warm_solve(starter: LearnedWarmStarter, qp, backend, k: int, *, repeat
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ws, info = starter.warm_start(qp, k=k)
-            res = backend.solve(qp, warm_start=ws)
+            res = warm_solve(backend, qp, ws)  # as the product solves: a limit or an error retried cold
         return (ws, res), info.inference_seconds + res.seconds
 
     (ws, res), total = fastest(run, repeats)
@@ -265,7 +265,7 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
 
     def solve_learned():
         ws, info = starter.warm_start(qp)  # the starter's k: the given one or the automatic choice
-        res = backend.solve(qp, warm_start=ws)
+        res = warm_solve(backend, qp, ws)  # as the product solves: a limit or an error retried cold
         return (ws, info, res), info.inference_seconds + res.seconds
 
     nb, nb_sets = bank.lookup(qp)
@@ -292,7 +292,7 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
         # the network's own iterate, before the polish (untimed): what the model contributes
         raw_err = rel_err(np.clip(starter.iterate(qp, k=info.k)[0], qp.lb, qp.ub))  # the k it ran
     row = {"name": qp.name, "prediction_error": pred_err, "raw_prediction_error": raw_err,
-           "k": info.k, "polished": info.polished, "fallback": info.fallback,
+           "k": info.k, "polished": info.polished, "fallback": info.fallback or warm.extra.get("fallback"),
            "warnings": list(dict.fromkeys(str(w.message) for w in caught))[:3],
            "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
            "same_answer": bool(backend.same_answer(cold, warm))}
