@@ -67,6 +67,17 @@ def test_bad_guess_falls_back_to_cold_with_warning():
     assert not res.warm_start_accepted and np.allclose(res.x, exact, atol=1e-8)
     with pytest.warns(RuntimeWarning, match="shape"):
         be.solve(petsc_handles(prob), guess=np.zeros(3))
+    # a guess CG cannot recover from within max_it, where the cold solve converges: retried from
+    # zero, reported, never passed off as converged
+    cold = be.solve(petsc_handles(prob))
+    short = KSPBackend(pc_type="jacobi", rtol=1e-10, max_it=cold.iterations)
+    far = np.random.default_rng(0).standard_normal(exact.size) * 10
+    with pytest.warns(RuntimeWarning, match="failed .*DIVERGED_MAX_IT.*retrying from the zero guess"):
+        res = short.solve(petsc_handles(prob), guess=far)
+    assert res.status == "optimal" and "retried cold" in res.extra["fallback"] and not res.warm_start_accepted
+    assert res.iterations == 2 * cold.iterations and short.same_answer(res, cold)
+    kept = KSPBackend(pc_type="jacobi", rtol=1e-10, max_it=cold.iterations, retry_cold=False)
+    assert kept.solve(petsc_handles(prob), guess=far).status == "limit"
 
 
 def test_pde_data_rejects_nan_and_mismatched_sizes():

@@ -6,7 +6,8 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
 
 * KSP: PETSc's default test compares the residual with ``rtol * ||b||`` (not with the initial
   residual), so cold and warm solves stop at the same accuracy; each solve includes the
-  preconditioner set-up for its operator.
+  preconditioner set-up for its operator. A warm solve that fails (out of iterations, diverged)
+  is retried from the zero guess and reported as such.
 * SNES: the relative test would compare with the *initial* residual, which a good guess makes
   small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
   test. A warm solve that fails is retried from the cold guess and reported as such.
@@ -133,6 +134,7 @@ class KSPBackend:
     rtol: float = 1e-8
     max_it: int = 10000
     options: dict[str, Any] = field(default_factory=dict)
+    retry_cold: bool = True  # a warm solve that fails is solved from the cold (zero) guess as well
 
     def __post_init__(self) -> None:
         _check_tolerance(self.name, self.rtol, self.max_it)
@@ -153,19 +155,34 @@ class KSPBackend:
             ksp.setFromOptions()
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None) -> SolveResult:
-        """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None."""
+        """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None. A warm
+        solve that stops short of the tolerance (``max_it``, a breakdown) is retried from the
+        zero guess, both solves' iterations and seconds counted, and reported as such."""
+        guess = check_guess(guess, handles["x"].getLocalSize(), self.name)
+        res = self._run(handles, guess)
+        if not res.warm_start_accepted or res.status == Status.OPTIMAL or not self.retry_cold:
+            return res  # cold, converged, or a direct solve (preonly) that took no guess
+        warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the zero guess",
+                      RuntimeWarning, stacklevel=2)
+        again = self._run(handles, None)
+        again.iterations += res.iterations
+        again.seconds += res.seconds
+        again.warm_started = True
+        again.extra["fallback"] = f"warm solve failed (reason {res.extra['reason']}), retried cold"
+        return again
+
+    def _run(self, handles: dict[str, Any], guess: np.ndarray | None) -> SolveResult:
         from petsc4py import PETSc
 
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
         n = x.getLocalSize()
-        guess = check_guess(guess, n, self.name)
         offered = guess is not None
         self.configure(ksp)
         if guess is not None and ksp.getType() == "preonly":
             # PETSc refuses a nonzero initial guess for preonly: the preconditioner (LU) is the solve
             warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving without "
                           "the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning, stacklevel=3)
             guess = None
         if guess is None:
             x.set(0.0)
