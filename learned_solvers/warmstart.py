@@ -18,6 +18,7 @@ import torch
 
 from ._threads import THREADS_FROM, torch_threads
 from .backends import Backend, SolveResult, Status, WarmStart
+from .backends.base import retried_cold
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -294,11 +295,7 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     why = f"the warm-started solve ended at {res.status} after {res.iterations} iterations"
     warnings.warn(f"{qp.name}: {why} ({res.message or 'no message'}); solving from a cold start as well",
                   OutOfFamilyWarning, stacklevel=3)
-    cold = backend.solve(qp, warm_start=None)
-    cold.iterations += res.iterations
-    cold.seconds += res.seconds
-    cold.warm_started, cold.warm_start_accepted = True, False
-    cold.extra["fallback"] = f"{why}; retried cold"
+    cold = retried_cold(res, backend.solve(qp, warm_start=None), f"{why}; retried cold")
     cold.extra["warm_iterations"] = res.iterations
     return cold
 

@@ -22,6 +22,7 @@ __all__ = [
     "Backend",
     "check_warm_start",
     "objectives_agree",
+    "retried_cold",
 ]
 
 
@@ -60,6 +61,16 @@ class SolveResult:
     warm_start_accepted: bool = False
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def retried_cold(warm: SolveResult, cold: SolveResult, why: str) -> SolveResult:
+    """``cold``, the solve run because the warm one failed, carrying both solves' iterations and
+    seconds (what the start cost), marked as a start not kept, ``extra['fallback']`` = ``why``."""
+    cold.iterations += warm.iterations
+    cold.seconds += warm.seconds
+    cold.warm_started, cold.warm_start_accepted = True, False
+    cold.extra["fallback"] = why
+    return cold
 
 
 def check_capabilities(backend: Backend, qp: QPData) -> None:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import SolveResult, Status
+from .base import SolveResult, Status, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings"]
 
@@ -164,12 +164,8 @@ class KSPBackend:
             return res  # cold, converged, or a direct solve (preonly) that took no guess
         warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the zero guess",
                       RuntimeWarning, stacklevel=2)
-        again = self._run(handles, None)
-        again.iterations += res.iterations
-        again.seconds += res.seconds
-        again.warm_started = True
-        again.extra["fallback"] = f"warm solve failed (reason {res.extra['reason']}), retried cold"
-        return again
+        return retried_cold(res, self._run(handles, None),
+                            f"warm solve failed (reason {res.extra['reason']}), retried cold")
 
     def _run(self, handles: dict[str, Any], guess: np.ndarray | None) -> SolveResult:
         from petsc4py import PETSc
@@ -307,12 +303,8 @@ class SNESBackend:
         if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
             warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
                           "retrying from the cold guess", RuntimeWarning, stacklevel=2)
-            again = self._run(snes, x, cold, handles, warm=False)
-            again.iterations += res.iterations
-            again.seconds += res.seconds
-            again.warm_started = True
-            again.extra["fallback"] = f"warm Newton failed (reason {res.extra['reason']}), retried cold"
-            res = again
+            res = retried_cold(res, self._run(snes, x, cold, handles, warm=False),
+                               f"warm Newton failed (reason {res.extra['reason']}), retried cold")
         res.extra["atol"] = atol
         return res
 
