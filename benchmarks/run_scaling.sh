@@ -41,6 +41,9 @@ for n in "${names[@]}"; do
     portfolio) run portfolio portfolio osqp ;;
     lasso) run lasso lasso osqp ;;
     random-lp) run random-lp-200x400 "random-lp:m=200,n=400" pdlp ;;
+    # the Jacobian penalty's weight (LP/QP default 1): what k buys with and without it, one recipe
+    portfolio-jac1) run portfolio-jac1 portfolio osqp "--jacobian-weight 1" ;;
+    portfolio-jac0) run portfolio-jac0 portfolio osqp "--jacobian-weight 0" ;;
     *) echo "unknown scaling run $n" >&2; exit 2 ;;
   esac
 done
