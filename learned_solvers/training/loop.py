@@ -83,8 +83,8 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
             model.eval()
             with torch.no_grad():
                 v = val_score()
-            # the fit term alone, the validation loss's measure on LP/QP; the penalty apart, which on a
-            # contractive block is larger than the fit and would hide its curve
+            # the fit term alone, the validation loss's measure on LP/QP; the penalty apart: it can be
+            # tens of times the fit (early in training) and would hide the fit's curve
             train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
             history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
             if jacobian_weight > 0:
