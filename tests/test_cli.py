@@ -81,6 +81,14 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     # the fit term and the Jacobian penalty (weight 1 by default) apart: the penalty would hide the fit's curve
     assert len(meta["history"]) == 1 and meta["history"][0].keys() == {"epoch", "train_loss", "val_loss",
                                                                        "jacobian_penalty"}
+    from learned_solvers.bench.plots import training_series
+
+    assert [label for _, label in training_series(meta)] == [
+        "training loss (its fit term)", "validation (val_loss)", "training's Jacobian penalty (its weighted term)"]
+    older = {**meta, "history": [{"epoch": 0, "train_loss": 0.3, "val_loss": 0.1}]}  # the penalty inside
+    assert training_series(older)[0][1] == "training loss (fit + Jacobian penalty)"
+    unweighted = {**older, "train": {**meta["train"], "jacobian_weight": 0.0}}
+    assert training_series(unweighted) == [("train_loss", "training loss"), ("val_loss", "validation (val_loss)")]
     shown = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
                            text=True, timeout=300)
     assert "its curve of 1 epoch kept" in shown.stdout, shown.stdout

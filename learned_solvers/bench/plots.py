@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training"]
+__all__ = ["instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training", "training_series"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -159,6 +159,20 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
     return p
 
 
+def training_series(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """(history key, legend label) of each curve ``plot_training`` draws: the training loss, the
+    validation score, and the Jacobian penalty's term where the history keeps it apart (since
+    2026-12-01; before, a weighted penalty was inside the training loss, and the label says so)."""
+    first = meta["history"][0]
+    jac = "jacobian_penalty" in first
+    val_key = next((k for k in first if k not in ("epoch", "train_loss", "jacobian_penalty")), None)
+    weighted = (meta.get("train") or {}).get("jacobian_weight", 0) or 0
+    return ([("train_loss", "training loss (its fit term)" if jac else
+              "training loss (fit + Jacobian penalty)" if weighted > 0 else "training loss")]
+            + ([(val_key, f"validation ({val_key})")] if val_key else [])
+            + ([("jacobian_penalty", "training's Jacobian penalty (its weighted term)")] if jac else []))
+
+
 def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> Path:
     """A checkpoint's training curve from its metadata ``history``: the training loss, the
     validation score (the one that picks the kept state) and, where training had one, the
@@ -174,15 +188,10 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    jac = "jacobian_penalty" in hist[0]  # kept apart since 2026-12-01; before, inside train_loss
-    val_key = next((k for k in hist[0] if k not in ("epoch", "train_loss", "jacobian_penalty")), None)
+    series = training_series(meta)
+    val_key = series[1][0] if len(series) > 1 and series[1][0] != "jacobian_penalty" else None
     epochs = np.array([h.get("epoch", i) for i, h in enumerate(hist)], dtype=float) + 1
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
-    weighted = (meta.get("train") or {}).get("jacobian_weight", 0) or 0
-    series = ([("train_loss", "training loss (its fit term)" if jac else
-                "training loss (fit + Jacobian penalty)" if weighted > 0 else "training loss")]
-              + ([(val_key, f"validation ({val_key})")] if val_key else [])
-              + ([("jacobian_penalty", "training's Jacobian penalty (its weighted term)")] if jac else []))
     for i, (key, label) in enumerate(series):
         v = np.array([h.get(key, np.nan) for h in hist], dtype=float)
         style = ("--" if key == "jacobian_penalty" else "-") + ("o" if len(v) <= 60 else "")
