@@ -203,6 +203,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     done = [f"{m['n_train']} instances" if "n_train" in m else "",
             f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",
             f"on {m['train']['device']}" if isinstance(m.get("train"), dict) and "device" in m["train"] else "",
+            # it decides whether more k buys accuracy (docs/test_time_compute.md)
+            f"Jacobian penalty weight {m['train']['jacobian_weight']:g}"
+            if isinstance(m.get("train"), dict) and isinstance(m["train"].get("jacobian_weight"), (int, float)) else "",
             f"validation error {m['val_error']:.3g}" if isinstance(m.get("val_error"), (int, float)) else "",
             str(m["interrupted"]) if m.get("interrupted") else "",
             f"its curve of {len(m['history'])} epoch{'s' * (len(m['history']) != 1)} kept "

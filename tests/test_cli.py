@@ -91,7 +91,7 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert training_series(unweighted) == [("train_loss", "training loss"), ("val_loss", "validation (val_loss)")]
     shown = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
                            text=True, timeout=300)
-    assert "its curve of 1 epoch kept" in shown.stdout, shown.stdout
+    assert "its curve of 1 epoch kept" in shown.stdout and "Jacobian penalty weight 1," in shown.stdout, shown.stdout
     png = tmp_path / "curve.png"
     drawn = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "plot", str(ck), "--out", str(png)],
                            capture_output=True, text=True, timeout=300)
