@@ -44,6 +44,10 @@ for n in "${names[@]}"; do
     # the Jacobian penalty's weight (LP/QP default 1): what k buys with and without it, one recipe
     portfolio-jac1) run portfolio-jac1 portfolio osqp "--jacobian-weight 1" ;;
     portfolio-jac0) run portfolio-jac0 portfolio osqp "--jacobian-weight 0" ;;
+    mpc-jac1) run mpc-jac1 mpc osqp "--train-k 60 --jacobian-weight 1" ;;
+    mpc-jac0) run mpc-jac0 mpc osqp "--train-k 60 --jacobian-weight 0" ;;
+    lasso-jac1) run lasso-jac1 lasso osqp "--jacobian-weight 1" ;;
+    lasso-jac0) run lasso-jac0 lasso osqp "--jacobian-weight 0" ;;
     *) echo "unknown scaling run $n" >&2; exit 2 ;;
   esac
 done
