@@ -69,11 +69,11 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
                     loss, g, rec = batch_loss(net, train_b[j])
-                    tot += loss.item()
+                    tot = tot + loss.detach()  # summed on the device: one sync an epoch, not one a batch
                     if jacobian_weight > 0:
                         blk = model.block
                         jac = jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
-                        tot_jac += jac.item()
+                        tot_jac = tot_jac + jac.detach()
                         loss = loss + jac
                     opt.zero_grad()
                     loss.backward()
@@ -85,10 +85,10 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                 v = val_score()
             # the fit term alone, the validation loss's measure on LP/QP; the penalty apart: it can be
             # tens of times the fit (early in training) and would hide the fit's curve
-            train_loss = distributed.mean_over_ranks(tot / max(len(mine), 1))
+            train_loss = distributed.mean_over_ranks(float(tot) / max(len(mine), 1))
             history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
             if jacobian_weight > 0:
-                history[-1]["jacobian_penalty"] = distributed.mean_over_ranks(tot_jac / max(len(mine), 1))
+                history[-1]["jacobian_penalty"] = distributed.mean_over_ranks(float(tot_jac) / max(len(mine), 1))
             if v < best:
                 best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
             # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
