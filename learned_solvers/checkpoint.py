@@ -145,6 +145,13 @@ class CheckpointInfo:
         return {**asdict(self), "loads": self.loads}
 
 
+def _pde_anchor(meta: dict) -> str:
+    """A PDE checkpoint's anchor: "kernel" where its metadata chose the regression, else "nearest"
+    (checkpoints from before the kernel anchor, and those whose leave-one-out preferred the nearest)."""
+    a = meta.get("anchor")
+    return "kernel" if isinstance(a, dict) and a.get("kind") == "kernel" else "nearest"
+
+
 def describe_checkpoint(path: str | os.PathLike[str]) -> CheckpointInfo:
     """Read what a checkpoint was trained on and whether this version loads it, without
     loading its weights. Unreadable files raise ``CheckpointError`` as ``load_checkpoint`` does."""
@@ -191,7 +198,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         chosen = " (chosen on validation instances" + polish + ")" if "k_sweep" in m else polish.replace(", ", "; ")
         anchor_only = ""
         if k == 0 and info.kind == "pde":
-            anchor_only = ("; k = 0 runs no network: the start is the nearest training solution (where none fits "
+            start = ("the training solutions' kernel regression" if _pde_anchor(m) == "kernel"
+                     else "the nearest training solution")
+            anchor_only = (f"; k = 0 runs no network: the start is {start} (where none fits "
                            f"the problem, the network runs at k = {m.get('best_network_k', '?')})")
         elif k == 0:
             anchor_only = "; k = 0 runs no network: the start is the anchor"
@@ -200,6 +209,13 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     unit = "dofs" if info.kind == "pde" else "variables"
     rows.append(("weights", f"{info.parameters:,} trained parameters"
                  + (f"; anchor bank of {bank[0]} training solutions ({bank[1]:,} {unit})" if bank else "")))
+    if bank and info.kind == "pde":
+        a = m.get("anchor") if isinstance(m.get("anchor"), dict) else None
+        errs = (f" (leave-one-out relative error {a['loo_error']:.3g}, the nearest other training solution's "
+                f"{a['nearest_loo_error']:.3g})" if a and isinstance(a.get("loo_error"), (int, float))
+                and isinstance(a.get("nearest_loo_error"), (int, float)) else "")
+        rows.append(("anchor", ("the training solutions' Gaussian-kernel regression on the fields" if _pde_anchor(m)
+                                == "kernel" else "the nearest training solution") + errs))
     done = [f"{m['n_train']} instances" if "n_train" in m else "",
             f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",
             f"on {m['train']['device']}" if isinstance(m.get("train"), dict) and "device" in m["train"] else "",

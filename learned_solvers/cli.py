@@ -50,9 +50,9 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     from .bench.pde import PDEBenchConfig, make_pde_backend, train_pde_starter
     from .training import distributed
 
-    _refuse(args, ("anchor",), "LP/QP families")
     _refuse_linear_solver_options(args)
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
+                         **_pde_anchor(args),
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
@@ -61,8 +61,10 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
     if distributed.is_main():
-        none = (" (k 0: no network, the nearest training solution itself; the network did not pay for itself on "
-                "the validation split)" if starter.k == 0 else "")
+        what = ("the training solutions' kernel regression" if starter.anchors is not None
+                and starter.anchors.kind == "kernel" else "the nearest training solution itself")
+        none = (f" (k 0: no network, {what}; the network did not pay for itself on the validation split)"
+                if starter.k == 0 else "")
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
               f"{info['val_error']:.3g}, automatic k {starter.k}{none})")
         if verdict := _validation_verdict(next((r for r in info.get("auto_k", []) if r["k"] == starter.k), None)):
@@ -87,7 +89,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
         cfg = TrainConfig(epochs=args.epochs, width=args.width, device=device, seed=args.seed,
                           **({"train_k": args.train_k} if args.train_k is not None else {}),
-                          **({"anchor": args.anchor} if args.anchor is not None else {}),
+                          **_lp_anchor(args),
                           **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
         qps = fam.sample(args.train, seed=args.seed)
@@ -209,7 +211,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
                          test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
-                         precision=args.pde_precision or "float32")
+                         precision=args.pde_precision or "float32", **_pde_anchor(args))
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:
@@ -243,7 +245,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                          f"--solver {args.solver} solves PDE families (darcy, nonlinear-poisson, navier-stokes, "
                          "dolfinx:MODULE:FUNCTION)")
     if is_pde_family(args.family):
-        _refuse(args, ("pinned", "polish", "no_polish", "perturb", "anchor"), "LP/QP families")
+        _refuse(args, ("pinned", "polish", "no_polish", "perturb"), "LP/QP families")
         _refuse_linear_solver_options(args)
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "test_family", "pde_solution_state", "pde_precision"),
@@ -253,7 +255,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
                       scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
-                      train_k=args.train_k, jacobian_weight=args.jacobian_weight, anchor=args.anchor)
+                      train_k=args.train_k, jacobian_weight=args.jacobian_weight, **_lp_anchor(args))
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -390,9 +392,11 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jacobian-weight", type=float, default=None,
                    help="weight of the Jacobian penalty that keeps the block contractive in training "
                         "(default 1.0 for LP/QP, 0 for PDE families)")
-    p.add_argument("--anchor", choices=("linear", "nearest"), default=None,
-                   help="LP/QP: what the model corrects: 'linear' (default: a ridge regression of the training "
-                        "optima on the family's varying data) or 'nearest' (the nearest training optimum)")
+    p.add_argument("--anchor", choices=("linear", "kernel", "nearest"), default=None,
+                   help="what the model corrects and k = 0 hands over: 'nearest' (the nearest training solution), "
+                        "LP/QP 'linear' (default: a ridge regression of the training optima on the family's varying "
+                        "data), PDE 'kernel' (default: a Gaussian-kernel regression of the training solutions on the "
+                        "fields, where leave-one-out prefers it to the nearest one)")
     p.add_argument("--scheduler", default="local",
                    help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")
 
@@ -467,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test", type=_positive, default=30, help="held-out instances (default 30)")
     b.add_argument("--k", type=_iterations, default=None,
                    help="model iterations (default: the automatic k; 0: no network, the anchor: LP/QP the family's "
-                        "linear model or the nearest training optimum, PDE the nearest training solution)")
+                        "linear model or the nearest training optimum, PDE the training solutions' kernel "
+                        "regression or the nearest of them)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
@@ -653,6 +658,22 @@ def _polish_args(p: argparse.ArgumentParser, where: str) -> None:
 def _polish(args: argparse.Namespace) -> bool | None:
     """--polish / --no-polish, or None: the checkpoint's (or bench's automatic) choice."""
     return True if args.polish else False if args.no_polish else None
+
+
+def _pde_anchor(args: argparse.Namespace) -> dict[str, str]:
+    """--anchor for a PDE family: kernel or nearest ({} for the default)."""
+    if args.anchor == "linear":
+        raise ValueError(f"--anchor linear applies to LP/QP families only; {args.family} is a PDE family: "
+                         "--anchor kernel (the default) or --anchor nearest")
+    return {"anchor": args.anchor} if args.anchor is not None else {}
+
+
+def _lp_anchor(args: argparse.Namespace) -> dict[str, str]:
+    """--anchor for an LP/QP family: linear or nearest ({} for the default)."""
+    if args.anchor == "kernel":
+        raise ValueError(f"--anchor kernel applies to PDE families only; {args.family} is an LP/QP family: "
+                         "--anchor linear (the default) or --anchor nearest")
+    return {"anchor": args.anchor} if args.anchor is not None else {}
 
 
 def _refuse_linear_solver_options(args: argparse.Namespace) -> None:

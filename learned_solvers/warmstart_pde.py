@@ -27,7 +27,7 @@ from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .models.mesh_anchors import MeshAnchorBank
+from .models.mesh_anchors import KernelFit, MeshAnchorBank
 from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
 from .models.mesh_graph import CoarseOperatorError, FamilyNorm
 from .options import IterationsOption, check_device, check_k, check_precision, check_threads
@@ -72,6 +72,8 @@ class LearnedPDEStarter:
         state = {n: v.float() if v.is_floating_point() else v for n, v in self.model.state_dict().items()}
         if self.anchors is not None:
             state.update(self.anchors.state())
+            if self.anchors.kernel_fit is not None:
+                meta = {"anchor": self.anchors.kernel_fit.to_dict(), **meta}
         return save_checkpoint(path, state, {
             "kind": "pde", "family": self.family, "model": self.model.cfg.to_dict(), "norm": self.norm.to_dict(),
             "signature": self.signature, "k": self.k, "best_network_k": self.network_k, **meta})
@@ -88,9 +90,12 @@ class LearnedPDEStarter:
             model = MeshImplicitModel(MeshGNNConfig(**ck.meta["model"]))
             model.load_state_dict(state)
             norm = FamilyNorm(**ck.meta["norm"])
-        except (KeyError, TypeError, RuntimeError) as exc:
+            # the kernel anchor's choice, refitted from the bank; a checkpoint from before it corrects the nearest
+            kernel = KernelFit.from_dict(ck.meta["anchor"]) if isinstance(ck.meta.get("anchor"), dict) else None
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
-        bank = (MeshAnchorBank(fields.numpy(), sols.numpy(), norm, coords=None if coords is None else coords.numpy())
+        bank = (MeshAnchorBank(fields.numpy(), sols.numpy(), norm, coords=None if coords is None else coords.numpy(),
+                               kernel=kernel)
                 if fields is not None and sols is not None else None)
         return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
                    k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank, precision=precision,
@@ -118,15 +123,16 @@ class LearnedPDEStarter:
         safeguard: the least-merit iterate of the first k instead of the k-th. The merit is the
         energy for symmetric positive definite operators and, for a nonlinear problem whose
         ``residual`` F is given (``formats.dolfinx.residual_function``), the length of the Newton
-        step ``|J^-1 F(u)|`` with J the Jacobian at the anchor (the nearest training solution,
+        step ``|J^-1 F(u)|`` with J the Jacobian at the anchor (made of the training solutions,
         close to this one, so the step is nearly the exact Newton step and tracks the error);
         without an anchor, or for a plain callable F without ``jacobian``, J is that of ``pde``,
         taken at the cold guess (a coarser estimate). One sparse LU per call and one F per
         iterate, all timed as inference; with k = 1 there is nothing to choose, so no merit is
         built.
 
-        k = 0: no network; the guess is the nearest training solution (interpolated from the
-        training mesh if need be), the anchor that k >= 1 corrects. Where none fits, the starter's
+        k = 0: no network; the guess is the anchor that k >= 1 corrects (``MeshAnchorBank.anchor``:
+        the training solutions' kernel regression where the checkpoint uses it, else the nearest
+        training solution; interpolated from the training mesh if need be). Where none fits, the starter's
         own k = 0 (a checkpoint's automatic choice) runs the network at ``network_k`` instead,
         and k = 0 passed to this call falls back to the cold guess with a warning.
 
@@ -146,12 +152,12 @@ class LearnedPDEStarter:
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
         with torch_threads(threads or (1 if pde.n < THREADS_FROM else None)):
-            anchor = self.anchors.nearest(pde) if self.anchors is not None else None
+            anchor = self.anchors.anchor(pde) if self.anchors is not None else None
             self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
             if k == 0 and anchor is not None:
                 return np.array(anchor, dtype=float), time.perf_counter() - t0
             if k == 0 and not own:
-                warnings.warn(f"{pde.name}: k = 0 starts from the nearest training solution, and none fits this "
+                warnings.warn(f"{pde.name}: k = 0 starts from the training solutions (the anchor), and none fits this "
                               "problem (no training solutions in the checkpoint, or another mesh without coordinates "
                               "to match it by); solving from the cold guess (k >= 1 runs the network)",
                               OutOfFamilyWarning, stacklevel=2)
@@ -204,7 +210,7 @@ class LearnedPDEStarter:
                 name: str = "pde") -> PDEData | None:
         """The canonical data of the user's dolfinx ``problem`` as ``solve`` reads them (``to_pde``;
         collective under MPI, ``None`` off rank 0). For a nonlinear problem whose start is the
-        nearest training solution (k = 0, this call's or the starter's own) the fields and dofs
+        anchor (k = 0, this call's or the starter's own) the fields and dofs
         alone (``to_pde(linearise=False)``): its Jacobian and residual would go unused, and
         Newton assembles its own. Where no training solution fits those dofs, the system is
         read after all, for the network that runs instead."""
@@ -236,8 +242,9 @@ class LearnedPDEStarter:
         ``learned_solvers.backends.petsc``; 1e-8 where its rtol is 0). Either way the
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
         ``result.extra``: ``inference_seconds``; ``fallback``, why the cold guess was used, if it
-        was; ``anchor``, what the model corrected: the nearest training solution ("same mesh"),
-        that solution interpolated from the training mesh ("interpolated"), or nothing ("none").
+        was; ``anchor``, where the anchor the model corrected came from: the training mesh ("same
+        mesh"), interpolated from it ("interpolated"), or nothing ("none"); ``anchor_kind``, what it
+        is: "kernel" (the training solutions' kernel regression), "nearest" or None.
         """
         from .backends.petsc import KSPBackend, SNESBackend, kept_settings
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
@@ -277,6 +284,9 @@ class LearnedPDEStarter:
         res.extra["inference_seconds"] = secs
         res.extra["fallback"] = comm.bcast(self.last_fallback if comm.rank == 0 else None, root=0)
         res.extra["anchor"] = comm.bcast(self.last_anchor if comm.rank == 0 else None, root=0)
+        # which anchor: the training solutions' kernel regression, or the nearest of them
+        res.extra["anchor_kind"] = (self.anchors.kind if self.anchors is not None and res.extra["anchor"] != "none"
+                                    else None)
         return res
 
 

@@ -4,7 +4,8 @@ argv: checkpoint path, output JSON path, family spec (a linear family is solved 
 nonlinear one by SNES). The mesh is distributed; the adapter gathers the canonical data to
 rank 0, which predicts; the guess is scattered back to the owned dofs. ``anchor``: how the
 checkpoint's anchor mesh matches the gathered dofs (same order, permuted, none); ``guess_error``:
-the model's guess against the cold answer, relative.
+the model's guess against the cold answer, relative; ``nearest_error``: the nearest training
+solution's; ``anchor_kind``: the checkpoint's anchor (kernel or nearest).
 """
 
 import json
@@ -36,11 +37,15 @@ if comm.rank == 0 and starter.anchors is not None and starter.anchors.coords is 
     order = dof_order(starter.anchors.coords, dof_keys(pde))
     anchor = "none" if order is None else "same order" if (order == np.arange(pde.n)).all() else "permuted"
 guess = starter.guess(pde)[0] if comm.rank == 0 else None  # the model alone, before the solver
+nearest = starter.anchors.nearest(pde) if comm.rank == 0 and starter.anchors is not None else None
 warm = starter.solve(prob, fields=fields, backend=backend)
 u_warm = get_solution(prob)
 if comm.rank == 0:
     json.dump({"size": comm.size, "cold_iterations": cold.iterations, "warm_iterations": warm.iterations,
                "warm_status": warm.status, "accepted": warm.warm_start_accepted,
                "rel_diff": float(np.linalg.norm(u_warm - u_cold) / np.linalg.norm(u_cold)), "n": int(u_cold.size),
-               "anchor": anchor, "guess_error": float(np.linalg.norm(guess - u_cold) / np.linalg.norm(u_cold))},
+               "anchor": anchor, "guess_error": float(np.linalg.norm(guess - u_cold) / np.linalg.norm(u_cold)),
+               "nearest_error": None if nearest is None else float(np.linalg.norm(nearest - u_cold)
+                                                                    / np.linalg.norm(u_cold)),
+               "anchor_kind": None if starter.anchors is None else starter.anchors.kind},
               open(sys.argv[2], "w"))

@@ -56,7 +56,7 @@ def test_linear_anchor_falls_back_to_the_nearest_optimum_with_few_instances(mpc_
         AnchorBank.build(train, kind="ridge")
     with pytest.raises(ValueError, match="anchor must be one of nearest, linear"):
         TrainConfig(anchor="ridge")
-    with pytest.raises(ValueError, match="anchor must be 'nearest' or None"):
+    with pytest.raises(ValueError, match="anchor must be one of kernel, nearest or None"):
         PDETrainConfig(anchor="linear")
 
 

@@ -53,6 +53,11 @@ def test_unknown_option_is_rejected():
                       "is used as it is"),
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--polish"],
                       "--polish applies to LP/QP families only"),
+                     # --anchor names each side's own anchors
+                     (["train", "--family", "darcy:n=8", "--solver", "ksp", "--anchor", "linear", "--out", "x"],
+                      "--anchor linear applies to LP/QP families only; darcy:n=8 is a PDE family: --anchor kernel"),
+                     (["bench", "--family", "random-lp:m=10,n=20", "--anchor", "kernel"],
+                      "--anchor kernel applies to PDE families only"),
                      (["solve", "x.mps", "--checkpoint", "c.safetensors", "--polish", "--no-polish"],
                       "not allowed with argument")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)

@@ -169,7 +169,7 @@ def test_solution_state_model_has_the_answer_as_its_fixed_point_and_converges_to
     pde = to_pde(prob, fields=fields)
     exact = spla.spsolve(pde.operator.tocsc(), pde.rhs)
     g = build_mesh_graph([pde], st.norm, grid=model.cfg.grid, coarse_correction=True, for_training=False,
-                         anchors=[st.anchors.nearest(pde)], dtype=torch.float64)
+                         anchors=[st.anchors.anchor(pde)], dtype=torch.float64)
     assert g.spd
     u = torch.as_tensor(exact / st.norm.u_scale)
     gen = torch.Generator().manual_seed(0)
@@ -243,9 +243,10 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
         LearnedPDEStarter.from_checkpoint(path, device="gpu")
 
 
-def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_starter, tmp_path, monkeypatch):
-    """k = 0, as on the LP/QP side: the anchor the network would correct, handed over as it is,
-    so that the automatic choice can take it where the network does not pay for itself."""
+def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, monkeypatch):
+    """k = 0, as on the LP/QP side: the anchor the network would correct (the kernel regression
+    of the training solutions, or the nearest of them), handed over as it is, so that the
+    automatic choice can take it where the network does not pay for itself."""
     from learned_solvers.bench.pde import choose_k
     from learned_solvers.warmstart import OutOfFamilyWarning
     from learned_solvers.warmstart_pde import LearnedPDEStarter
@@ -260,14 +261,17 @@ def test_k0_starts_from_the_nearest_training_solution_and_runs_no_network(darcy_
 
     monkeypatch.setattr(st2.model, "predict", no_network)
     g, secs = st2.guess(pde)
-    assert np.array_equal(g, st2.anchors.nearest(pde)) and secs > 0 and st2.last_anchor == "same mesh"
+    assert np.array_equal(g, st2.anchors.anchor(pde)) and secs > 0 and st2.last_anchor == "same mesh"
+    # the kernel fitted in training, refitted from the checkpoint: the same choice, the same start
+    assert st2.anchors.kind == st.anchors.kind and np.allclose(g, st.anchors.anchor(pde))
     res = st2.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
     assert res.status == "optimal" and res.warm_start_accepted and res.extra["fallback"] is None
+    assert res.extra["anchor_kind"] == st2.anchors.kind
     monkeypatch.undo()
     # no training solution to start from: k = 0 given to the call falls back to the cold guess;
     # the starter's own k = 0 (a checkpoint's automatic choice) runs the network at network_k
     bare = LearnedPDEStarter(st.model, st.norm, family=st.family, signature=st.signature, k=0, network_k=2)
-    with pytest.warns(OutOfFamilyWarning, match="k = 0 starts from the nearest training solution, and none fits"):
+    with pytest.warns(OutOfFamilyWarning, match=r"k = 0 starts from the training solutions \(the anchor\)"):
         g, _ = bare.guess(pde, k=0)
     assert g is None and bare.last_fallback == "no training solution to start from"
     assert np.array_equal(bare.guess(pde)[0], bare.guess(pde, k=2)[0])
@@ -754,6 +758,64 @@ def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
     assert p.tperm is None and p.symmetric(m)
 
 
+def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_where_that_is_nearer():
+    """The kernel anchor (a Gaussian-kernel ridge regression of the training solutions on the
+    fields, chosen by leave-one-out) on a family whose solution is a smooth, nonlinear function
+    of two parameters: far nearer than the nearest training solution; its leave-one-out
+    prediction (training's anchor for an instance of the bank) equals a refit without that
+    instance; a bank where every instance has a twin keeps the nearest (its error is 0)."""
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank
+    from learned_solvers.models.mesh_graph import FamilyNorm
+
+    x = np.linspace(0.0, 1.0, 50)
+    rng = np.random.default_rng(0)
+
+    def instance(a, b):
+        return np.stack([a * np.sin(np.pi * x) + b], 1), np.exp(a) * x * (1 - x) + b ** 2 * x
+
+    class Pde:  # what the bank reads of a PDEData on its own mesh: dofs and fields
+        def __init__(self, fields):
+            self.n, self.fields = len(fields), fields
+
+    params = rng.uniform(0.5, 1.5, (40, 2))
+    data = [instance(a, b) for a, b in params]
+    norm = FamilyNorm(field_mean=[1.0], field_std=[0.5], u_scale=1.0, bbox=[[0.0], [1.0]])
+    vectors = np.stack([MeshAnchorBank.vector(Pde(f), norm) for f, _ in data])
+    sols = np.stack([u for _, u in data])
+    bank = MeshAnchorBank(vectors, sols, norm)
+    assert bank.kind == "nearest"  # until fit_kernel chooses
+    fit = bank.fit_kernel()
+    assert fit.used and bank.kind == "kernel" and fit.loo_error < 0.2 * fit.nearest_loo_error
+    errs = []
+    for a, b in rng.uniform(0.55, 1.45, (10, 2)):
+        f, u = instance(a, b)
+        errs.append([np.linalg.norm(bank.anchor(Pde(f)) - u), np.linalg.norm(bank.nearest(Pde(f)) - u)])
+    kernel_err, nearest_err = np.median(errs, 0)
+    assert kernel_err < 0.2 * nearest_err
+
+    # leave-one-out in closed form = the regression refitted without the instance
+    i = 7
+    loo = bank.anchor(Pde(data[i][0]), exclude=i)
+    rest = np.delete(np.arange(40), i)
+    d2 = bank._pairwise2()
+    k = bank._kernel
+    gram = np.exp(-d2[np.ix_(rest, rest)] / k.scale)
+    mean = sols.mean(0)  # the mean of all, as the closed form has it
+    alpha = np.linalg.solve(gram + fit.penalty * np.eye(39), sols[rest] - mean)
+    assert np.allclose(loo, mean + np.exp(-d2[i, rest] / k.scale) @ alpha, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(loo, sols[i])
+
+    # the choice survives a checkpoint's metadata: the same anchor from the same bank
+    again = MeshAnchorBank(vectors, sols, norm, kernel=type(fit).from_dict(fit.to_dict()))
+    assert again.kind == "kernel" and np.allclose(again.anchor(Pde(data[3][0])), bank.anchor(Pde(data[3][0])))
+
+    twins = MeshAnchorBank(np.concatenate([vectors[:20]] * 2), np.concatenate([sols[:20]] * 2), norm)
+    fit = twins.fit_kernel()
+    assert fit.nearest_loo_error == 0.0 and not fit.used and twins.kind == "nearest"
+    assert np.array_equal(twins.anchor(Pde(data[3][0])), sols[3])
+    assert MeshAnchorBank(vectors[:5], sols[:5], norm).fit_kernel() is None  # too few to regress
+
+
 @pytest.mark.parametrize("which", ["darcy_starter", "darcy_decoded_starter"])
 def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(which, request):
     """SPD operator: the guess at k is the least-energy iterate of the first k, so its energy
@@ -766,7 +828,7 @@ def test_energy_safeguard_never_hands_out_a_worse_start_with_more_k(which, reque
     energy = lambda u: 0.5 * u @ (a @ u) - b @ u  # noqa: E731
     e = [energy(st.guess(pde, k=k)[0]) for k in (1, 2, 4, 8, 16, 32, 64)]
     assert all(later <= earlier + 1e-5 * abs(earlier) for earlier, later in zip(e, e[1:])), e
-    raw = st.model.predict([pde], st.norm, k=64, anchors=[st.anchors.nearest(pde)], safeguard=False)[0]
+    raw = st.model.predict([pde], st.norm, k=64, anchors=[st.anchors.anchor(pde)], safeguard=False)[0]
     assert np.allclose(st.guess(pde, k=64, safeguard=False)[0], raw)
     assert energy(raw) >= e[-1] - 1e-5 * abs(e[-1])
 
@@ -788,7 +850,7 @@ def test_solution_state_on_a_quasilinear_problem_shrinks_its_residual_with_k():
     model = tr.model
     assert model.cfg.solution_state and model.cfg.quasilinear is not None and model.cfg.train_k == 4
     test, ref = label_pde(fam, fam.sample(3, seed=21), progress=False)
-    anchors = [tr.anchors.nearest(p) for p in test]
+    anchors = [tr.anchors.anchor(p) for p in test]
     g = build_mesh_graph(test, tr.norm, grid=model.cfg.grid, coarse_correction=True, for_training=False,
                          anchors=anchors, quasilinear=model.cfg.quasilinear)
     norms = []
@@ -828,7 +890,7 @@ def test_newton_merit_safeguard_on_a_nonlinear_problem():
     before = prob.u.x.array.copy()
     residual = residual_function(prob)
     assert st.anchors is not None
-    merit = st._newton_merit(pde, residual, st.anchors.nearest(pde))
+    merit = st._newton_merit(pde, residual, st.anchors.anchor(pde))
     vals = [float(merit(torch.tensor(st.guess(pde, k=k, residual=residual)[0] / st.norm.u_scale)))
             for k in (1, 2, 4, 8, 16)]
     assert all(b <= a * (1 + 1e-5) for a, b in zip(vals, vals[1:])), vals
@@ -1290,19 +1352,28 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
     rep = _run_under_mpirun(path, f"darcy:n=12,mesh={mesh}", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
-    if mesh == "unstructured":  # k = 0: the nearest training solution, matched to the gathered dofs by coordinates
+    if mesh == "unstructured":  # k = 0: the anchor, matched to the gathered dofs by coordinates
         from learned_solvers.warmstart_pde import LearnedPDEStarter
 
         zero = LearnedPDEStarter.from_checkpoint(path, k=0).save(tmp_path / "k0.safetensors")
         rep = _run_under_mpirun(zero, f"darcy:n=12,mesh={mesh}", tmp_path / "mpi0.json")
         assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
-        # the guess was that solution, as in serial (the script's instance, seed 42)
+        # the nearest training solution is found as in serial (the script's instance, seed 42)
         fam12 = make_family(f"darcy:n=12,mesh={mesh}")
         inst = fam12.sample(1, seed=42)[0]
         u_cold = KSPBackend(pc_type="jacobi", rtol=1e-10).solve(petsc_handles(fam12.load(inst)[0])).x
         prob, fields = fam12.load(inst)
-        nearest = st.anchors.nearest(to_pde(prob, fields=fields))
-        assert rep["guess_error"] == pytest.approx(np.linalg.norm(nearest - u_cold) / np.linalg.norm(u_cold), rel=1e-6)
+        pde = to_pde(prob, fields=fields)
+        err = lambda u: np.linalg.norm(u - u_cold) / np.linalg.norm(u_cold)  # noqa: E731
+        assert rep["nearest_error"] == pytest.approx(err(st.anchors.nearest(pde)), rel=1e-6)
+        assert rep["anchor_kind"] == st.anchors.kind
+        if st.anchors.kind == "nearest":
+            assert rep["guess_error"] == pytest.approx(rep["nearest_error"], rel=1e-6)
+        else:
+            # the kernel anchor moves with the fields, and a DG0 coefficient sampled at a vertex takes
+            # one of its cells' values, which the partition picks (20 of 169 dofs here): close to
+            # serial, not equal (the nearest solution, above, is the same)
+            assert rep["guess_error"] == pytest.approx(err(st.anchors.anchor(pde)), rel=0.25)
 
 
 def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):

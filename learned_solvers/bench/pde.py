@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
-from ..models.mesh_anchors import MeshAnchorBank
+from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..options import check_device, check_k, check_precision
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
@@ -34,7 +34,7 @@ from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, ver
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
 
-AUTO_KS = (0, 1, 2, 4, 8, 16, 32, 64)  # 0: no network, the nearest training solution (the anchor)
+AUTO_KS = (0, 1, 2, 4, 8, 16, 32, 64)  # 0: no network, the anchor (made of the training solutions)
 PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the training ones
 
 
@@ -64,8 +64,12 @@ class PDEBenchConfig:
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: PDETrainConfig's)
     solution_state: bool | None = None  # PDETrainConfig.solution_state (None: where its step applies)
     precision: str = "float32"  # of inference (LearnedPDEStarter)
+    anchor: str = "kernel"  # PDETrainConfig.anchor: "kernel" (where leave-one-out prefers it) or "nearest"
 
     def __post_init__(self) -> None:
+        if self.anchor not in MESH_ANCHOR_KINDS:
+            raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} for PDE families, "
+                             f"got {self.anchor!r}")
         if self.solver not in ("ksp", "snes"):
             raise ValueError(f"PDE families are solved by --solver ksp or --solver snes, not {self.solver!r}")
         if self.solver == "ksp" and self.ksp_type == "preonly":
@@ -246,7 +250,7 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
              ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, int, list[dict]]:
     """(k, network k, rows): the k with the least median (extraction + inference + warm solve)
     seconds on validation instances, the smallest among those within ``K_TIE`` of the fastest
-    (``timing.parsimonious_k``). k = 0 (the nearest training solution, no network; swept only
+    (``timing.parsimonious_k``). k = 0 (the anchor, no network; swept only
     where the starter keeps training solutions) takes its place where it wins instance by
     instance, time and solver iterations weighed together, as on the LP/QP side
     (``timing.wins_by_instance``). Each row also holds the medians of the per-instance ratios to
@@ -305,7 +309,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
         **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
         **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}),
-        solution_state=cfg.solution_state), progress=progress)
+        solution_state=cfg.solution_state, anchor=cfg.anchor), progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
@@ -374,6 +378,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         else {"snes_type": "newtonls", "rtol": cfg.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
         "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
+        # what the learned start corrects (k >= 1) or is (k = 0): "kernel", "nearest", or None (no bank)
+        "anchor": starter.anchors.kind if starter.anchors is not None else None,
         "cold": {"iterations_median": med("cold_iterations"), "seconds_median": med("cold_seconds"),
                  "assembly_seconds_median": med("cold_assembly_seconds"),
                  "total_seconds_median": med("cold_total_seconds")},
@@ -456,7 +462,8 @@ def _ref_result(sol: np.ndarray):
 def format_pde_report(rep: dict[str, Any]) -> str:
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     opts = ", ".join(f"{k}={v}" for k, v in rep["solver_options"].items())
-    lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}",
+    lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}"
+             + (f"  anchor {rep['anchor']}" if rep.get("anchor") else ""),
              *([f"training {rep['interrupted']}"] if rep.get("interrupted") else []),
              *([f"bench {rep['bench_interrupted']}: the figures are of those"] if rep.get("bench_interrupted") else []),
              f"{'start':<10}{'iterations (median)':>22}{'seconds (median)':>20}",
@@ -502,11 +509,13 @@ def format_pde_report(rep: dict[str, Any]) -> str:
 def nearest_note(rep: dict[str, Any]) -> str | None:
     """A line when the nearest training solution, handed to the solver as it is, takes no more
     iterations than the learned start: there the anchor carries the start, not the network; or,
-    with k = 0, that the start is that solution."""
+    with k = 0, that the start is the anchor (the report's ``anchor``)."""
     if rep.get("k") == 0:
         why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 "
                "shows the network's start)" if rep.get("k_automatic") else "")
-        return f"k 0: no network is run; the learned start is the nearest training solution{why}"
+        what = ("the training solutions' kernel regression on the fields" if rep.get("anchor") == "kernel"
+                else "the nearest training solution")
+        return f"k 0: no network is run; the learned start is {what}{why}"
     near, it = rep.get("nearest_iteration_ratio"), rep["iteration_ratio"]
     if near is None or it >= 1.0 or near > it:
         return None

@@ -1,7 +1,9 @@
-"""The nearest training solution on a mesh (``MeshAnchorBank``): the anchor a mesh model
-corrects and the start that k = 0 hands over, matched to a problem's dofs by their order, by
-their coordinates (another dof numbering, a parallel gather) or interpolated from the training
-mesh onto another mesh of the same domain (``linear_transfer``, ``key_transfer``).
+"""The anchor a mesh model corrects and the start that k = 0 hands over (``MeshAnchorBank``):
+the nearest training solution, or a kernel regression of the training solutions on the
+instance's fields (``KernelFit``: where leave-one-out says it is nearer than the nearest one),
+matched to a problem's dofs by their order, by their coordinates (another dof numbering, a
+parallel gather) or interpolated from the training mesh onto another mesh of the same domain
+(``linear_transfer``, ``key_transfer``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,54 @@ import torch
 from ..canonical.pde import PDEData
 from .mesh_graph import FamilyNorm, dof_keys
 
-__all__ = ["MeshAnchorBank", "dof_order", "linear_transfer", "key_transfer"]
+__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "dof_order", "linear_transfer", "key_transfer"]
+
+MESH_ANCHOR_KINDS = ("kernel", "nearest")
+
+KERNEL_MIN_INSTANCES = 8
+"""a bank with fewer training solutions keeps the nearest one as its anchor"""
+
+KERNEL_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""the Gaussian kernel's width, in units of the median squared distance between training instances"""
+
+KERNEL_PENALTIES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
+
+
+@dataclass(frozen=True)
+class KernelFit:
+    """The kernel anchor's choice, made by leave-one-out on the training solutions: ``bandwidth``
+    (x the median squared distance) and ``penalty`` of a Gaussian-kernel ridge regression, its
+    median relative L2 error ``loo_error``, and the nearest other training solution's
+    ``nearest_loo_error``. ``used``: the regression is the anchor (its error is the lower)."""
+
+    bandwidth: float
+    penalty: float
+    loo_error: float
+    nearest_loo_error: float
+
+    @property
+    def used(self) -> bool:
+        return self.loo_error < self.nearest_loo_error
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {"kind": "kernel" if self.used else "nearest", "bandwidth": self.bandwidth, "penalty": self.penalty,
+                "loo_error": self.loo_error, "nearest_loo_error": self.nearest_loo_error}
+
+    @staticmethod
+    def from_dict(d: dict) -> KernelFit:
+        return KernelFit(float(d["bandwidth"]), float(d["penalty"]), float(d["loo_error"]),
+                         float(d["nearest_loo_error"]))
+
+
+@dataclass(frozen=True)
+class _KernelModel:
+    """u(v) = mean + exp(-d2(v) / scale) @ alpha, d2 the (M,) squared distances to the bank."""
+
+    scale: float
+    alpha: np.ndarray  # (M, n)
+    mean: np.ndarray  # (n,)
+    h_diag: np.ndarray  # (M,) the fit's leverages: leave-one-out predictions in closed form
+    gram: np.ndarray  # (M, M) the kernel between training instances
 
 
 def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
@@ -115,13 +164,77 @@ class MeshAnchorBank:
     any mesh with as many dofs as it is, and no other."""
 
     def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm,
-                 coords: np.ndarray | None = None) -> None:
+                 coords: np.ndarray | None = None, *, kernel: KernelFit | None = None) -> None:
         self.fields = np.asarray(fields, dtype=np.float32)  # (M, n * f)
         self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
         self.norm = norm
         self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
         self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._last: tuple[np.ndarray, _Match | None] | None = None  # (dof keys, how they match the bank's)
+        self.kernel_fit: KernelFit | None = None  # the kernel anchor's choice (``fit_kernel``), used or not
+        self._kernel: _KernelModel | None = None
+        if kernel is not None:
+            self.kernel_fit = kernel
+            if kernel.used:
+                self._kernel = self._kernel_model(kernel.bandwidth, kernel.penalty)
+
+    @property
+    def kind(self) -> str:
+        """What ``anchor`` returns: "kernel" (the regression) or "nearest" (the nearest solution)."""
+        return "kernel" if self._kernel is not None else "nearest"
+
+    def _pairwise2(self) -> np.ndarray:
+        """(M, M) squared distances between the bank's vectors."""
+        self._distances2(self.fields[0])  # centres the bank once
+        c, sq, _ = self._centred
+        return np.maximum(sq[:, None] + sq[None, :] - 2.0 * (c @ c.T), 0.0)
+
+    def _kernel_scale(self, d2: np.ndarray, bandwidth: float) -> float:
+        off = d2[~np.eye(len(d2), dtype=bool)]
+        return bandwidth * max(float(np.median(off)), 1e-300)
+
+    def _kernel_model(self, bandwidth: float, penalty: float) -> _KernelModel:
+        d2 = self._pairwise2()
+        scale = self._kernel_scale(d2, bandwidth)
+        gram = np.exp(-d2 / scale)
+        mean = self.solutions.mean(0)
+        e, v = np.linalg.eigh(gram)
+        e = np.maximum(e, 0.0)
+        alpha = v @ ((v.T @ (self.solutions - mean)) / (e + penalty)[:, None])
+        h_diag = np.einsum("ij,j,ij->i", v, e / (e + penalty), v)
+        return _KernelModel(scale, alpha, mean, h_diag, gram)
+
+    def fit_kernel(self) -> KernelFit | None:
+        """Choose the kernel regression's width and penalty by leave-one-out (median relative L2
+        error over the training solutions) and use it as the anchor where it beats the nearest
+        other training solution's error; None (and the nearest anchor) with fewer than
+        ``KERNEL_MIN_INSTANCES`` solutions. The fields decide the solution in a family, and
+        where they vary smoothly in a few parameters (a Reynolds number, a source's modes) a
+        weighted mean of many solutions lies far nearer than the nearest one."""
+        y = self.solutions
+        m = len(y)
+        if m < KERNEL_MIN_INSTANCES:
+            return None
+        d2 = self._pairwise2()
+        norm = np.linalg.norm(y, axis=1) + 1e-300
+        own = d2 + np.diag(np.full(m, np.inf))
+        nearest_err = float(np.median(np.linalg.norm(y[own.argmin(1)] - y, axis=1) / norm))
+        mean = y.mean(0)
+        best: KernelFit | None = None
+        for bw in KERNEL_BANDWIDTHS:
+            e, v = np.linalg.eigh(np.exp(-d2 / self._kernel_scale(d2, bw)))
+            e = np.maximum(e, 0.0)
+            vy = v.T @ (y - mean)
+            for lam in KERNEL_PENALTIES:
+                # y - fit = V diag(lam / (e + lam)) V' (y - mean); leave-one-out divides by 1 - h_ii
+                resid = v @ (vy * (lam / (e + lam))[:, None])
+                h = np.einsum("ij,j,ij->i", v, e / (e + lam), v)
+                err = float(np.median(np.linalg.norm(resid, axis=1) / np.maximum(1.0 - h, 1e-12) / norm))
+                if best is None or err < best.loo_error:
+                    best = KernelFit(bw, lam, err, nearest_err)
+        self.kernel_fit = best
+        self._kernel = self._kernel_model(best.bandwidth, best.penalty) if best.used else None
+        return best
 
     def _distances2(self, v: np.ndarray) -> np.ndarray:
         """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
@@ -144,12 +257,20 @@ class MeshAnchorBank:
         return (((fields - fm) / fs).ravel() / np.sqrt(len(fields))).astype(np.float32)
 
     @staticmethod
-    def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm) -> MeshAnchorBank | None:
+    def build(pdes: list[PDEData], solutions: list[np.ndarray], norm: FamilyNorm, *,
+              kind: str = "nearest") -> MeshAnchorBank | None:
+        """The bank of the training instances (one mesh); ``kind`` "kernel" fits the kernel
+        anchor (``fit_kernel``: used where leave-one-out prefers it), "nearest" does not."""
+        if kind not in MESH_ANCHOR_KINDS:
+            raise ValueError(f"anchor kind must be one of {', '.join(MESH_ANCHOR_KINDS)}, got {kind!r}")
         ref = dof_keys(pdes[0])
         if any(p is not pdes[0] and (p.n != pdes[0].n or not np.array_equal(dof_keys(p), ref)) for p in pdes):
             return None  # several meshes: no common solution vector to start from
-        return MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
+        bank = MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
                               coords=ref)
+        if kind == "kernel":
+            bank.fit_kernel()
+        return bank
 
     def match(self, pde: PDEData) -> _Match | None:
         """How ``pde``'s dofs meet the bank's (the last mesh's kept: a family's instances share
@@ -169,7 +290,8 @@ class MeshAnchorBank:
         return self._last[1]
 
     def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
-        """(n,) the nearest training solution on ``pde``'s dofs (``match``), or None."""
+        """(n,) the nearest training solution on ``pde``'s dofs (``match``), or None: the
+        baseline, and the anchor of a "nearest" bank."""
         m = self.match(pde)
         if m is None or len(self.solutions) < 1 + (exclude is not None):
             return None
@@ -177,6 +299,24 @@ class MeshAnchorBank:
         if exclude is not None:
             d[exclude] = np.inf
         return m.from_bank(self.solutions[int(np.argmin(d))])
+
+    def anchor(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
+        """(n,) what the model corrects and k = 0 hands over, on ``pde``'s dofs, or None: the
+        kernel regression where the bank uses it (``kind``), else the nearest training
+        solution. ``exclude``: ``pde`` is the bank's instance of that index (training): its own
+        solution is left out (the regression's leave-one-out prediction)."""
+        km = self._kernel
+        if km is None:
+            return self.nearest(pde, exclude=exclude)
+        m = self.match(pde)
+        if m is None:
+            return None
+        if exclude is not None:
+            fit = km.mean + km.gram[exclude] @ km.alpha
+            own = self.solutions[exclude]
+            return m.from_bank(own - (own - fit) / max(1.0 - float(km.h_diag[exclude]), 1e-12))
+        d = self._distances2(self.vector(pde, self.norm, m.to_bank(pde.fields)))
+        return m.from_bank(km.mean + np.exp(-np.maximum(d, 0.0) / km.scale) @ km.alpha)
 
     def state(self) -> dict[str, torch.Tensor]:
         state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}

@@ -17,7 +17,7 @@ import torch
 
 from .._threads import THREADS_FROM, torch_threads
 from ..canonical.pde import PDEData
-from ..models.mesh_anchors import MeshAnchorBank
+from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..models.mesh_gnn import MeshGNNConfig, MeshImplicitModel, residual_hat
 from ..models.mesh_graph import CoarseOperatorError, FamilyNorm, MeshGraph, build_mesh_graph, is_symmetric
 from ..options import check_device
@@ -45,8 +45,10 @@ class PDETrainConfig:
     # Hutchinson estimate of |d block / dz|_F^2 at the training iterate (core.jacobian_penalty),
     # as the LP/QP model trains with; 0 = off
     jacobian_weight: float = 0.0
-    # "nearest": the model corrects the nearest training solution (MeshAnchorBank); None: zeros
-    anchor: str | None = "nearest"
+    # what the model corrects (MeshAnchorBank): "kernel" the training solutions' kernel regression
+    # on the fields where leave-one-out prefers it to the nearest one, else the nearest; "nearest"
+    # the nearest training solution; None: zeros
+    anchor: str | None = "kernel"
     anchor_dropout: float = 0.25  # batches trained without anchors, so the model also runs on new meshes
     coarse_correction: bool = True  # linear problems, and nonlinear ones with their own residual
     nonlinear_residual: bool = True  # feed back the exact residual when instances carry it (PDEData.quasilinear)
@@ -61,8 +63,8 @@ class PDETrainConfig:
 
     def __post_init__(self) -> None:
         check_device(self.device)
-        if self.anchor not in ("nearest", None):
-            raise ValueError(f"anchor must be 'nearest' or None, got {self.anchor!r}")
+        if self.anchor not in (*MESH_ANCHOR_KINDS, None):
+            raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} or None, got {self.anchor!r}")
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
             raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
         if (self.train_k is not None and self.train_k < 1) or self.epochs < 1 or self.width < 1:
@@ -147,7 +149,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     dev = torch.device(config.device)
     model = MeshImplicitModel(cfg).to(dev)
 
-    bank = (MeshAnchorBank.build([pdes[i] for i in tr_i], [solutions[i] for i in tr_i], norm)
+    bank = (MeshAnchorBank.build([pdes[i] for i in tr_i], [solutions[i] for i in tr_i], norm, kind=config.anchor)
             if config.anchor is not None else None)
     pos = {int(i): j for j, i in enumerate(tr_i)}
     drop_rng = np.random.default_rng(config.seed + 1)
@@ -159,7 +161,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
             anchors = None
             if bank is not None and not (train and drop_rng.random() < config.anchor_dropout):
                 # leave-one-out: a training instance never sees its own solution
-                anchors = [bank.nearest(pdes[i], exclude=pos.get(int(i)) if train else None) for i in chunk]
+                anchors = [bank.anchor(pdes[i], exclude=pos.get(int(i)) if train else None) for i in chunk]
             g = build_mesh_graph([pdes[i] for i in chunk], norm, grid=grid,
                                  coarse_correction=cfg.coarse_correction, anchors=anchors,
                                  quasilinear=cfg.quasilinear).to(dev)
