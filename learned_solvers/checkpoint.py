@@ -214,8 +214,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         errs = (f" (leave-one-out relative error {a['loo_error']:.3g}, the nearest other training solution's "
                 f"{a['nearest_loo_error']:.3g})" if a and isinstance(a.get("loo_error"), (int, float))
                 and isinstance(a.get("nearest_loo_error"), (int, float)) else "")
-        rows.append(("anchor", ("the training solutions' Gaussian-kernel regression on the fields" if _pde_anchor(m)
-                                == "kernel" else "the nearest training solution") + errs))
+        shape = {"matern52": "Matern 5/2"}.get(a.get("shape"), "Gaussian") if a else "Gaussian"
+        rows.append(("anchor", (f"the training solutions' {shape}-kernel regression on the fields"
+                                if _pde_anchor(m) == "kernel" else "the nearest training solution") + errs))
     done = [f"{m['n_train']} instances" if "n_train" in m else "",
             f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",
             f"on {m['train']['device']}" if isinstance(m.get("train"), dict) and "device" in m["train"] else "",

@@ -764,7 +764,7 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
     of two parameters: far nearer than the nearest training solution; its leave-one-out
     prediction (training's anchor for an instance of the bank) equals a refit without that
     instance; a bank where every instance has a twin keeps the nearest (its error is 0)."""
-    from learned_solvers.models.mesh_anchors import MeshAnchorBank
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank, kernel_values
     from learned_solvers.models.mesh_graph import FamilyNorm
 
     x = np.linspace(0.0, 1.0, 50)
@@ -799,15 +799,20 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
     rest = np.delete(np.arange(40), i)
     d2 = bank._pairwise2()
     k = bank._kernel
-    gram = np.exp(-d2[np.ix_(rest, rest)] / k.scale)
+    gram = kernel_values(d2[np.ix_(rest, rest)] / k.scale, fit.shape)
     mean = sols.mean(0)  # the mean of all, as the closed form has it
     alpha = np.linalg.solve(gram + fit.penalty * np.eye(39), sols[rest] - mean)
-    assert np.allclose(loo, mean + np.exp(-d2[i, rest] / k.scale) @ alpha, rtol=1e-6, atol=1e-9)
+    assert np.allclose(loo, mean + kernel_values(d2[i, rest] / k.scale, fit.shape) @ alpha, rtol=1e-6, atol=1e-9)
     assert not np.allclose(loo, sols[i])
 
     # the choice survives a checkpoint's metadata: the same anchor from the same bank
     again = MeshAnchorBank(vectors, sols, norm, kernel=type(fit).from_dict(fit.to_dict()))
     assert again.kind == "kernel" and np.allclose(again.anchor(Pde(data[3][0])), bank.anchor(Pde(data[3][0])))
+    # each shape leave-one-out weighs: at the same width, the Matern kernel lies above the Gaussian off zero
+    t = np.array([0.0, 0.5, 2.0])
+    assert np.allclose(kernel_values(t[:1], "matern52"), 1.0) and (kernel_values(t[1:], "matern52") > np.exp(-t[1:])).all()
+    with pytest.raises(ValueError, match="kernel shape must be one of gaussian, matern52"):
+        type(fit).from_dict({**fit.to_dict(), "shape": "cubic"})
 
     twins = MeshAnchorBank(np.concatenate([vectors[:20]] * 2), np.concatenate([sols[:20]] * 2), norm)
     fit = twins.fit_kernel()

@@ -18,7 +18,7 @@ import torch
 from ..canonical.pde import PDEData
 from .mesh_graph import FamilyNorm, dof_keys
 
-__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "dof_order", "linear_transfer", "key_transfer"]
+__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_SHAPES", "kernel_values", "dof_order", "linear_transfer", "key_transfer"]
 
 MESH_ANCHOR_KINDS = ("kernel", "nearest")
 
@@ -26,41 +26,61 @@ KERNEL_MIN_INSTANCES = 8
 """a bank with fewer training solutions keeps the nearest one as its anchor"""
 
 KERNEL_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-"""the Gaussian kernel's width, in units of the median squared distance between training instances"""
+"""the kernel's width, in units of the median squared distance between training instances"""
+
+KERNEL_SHAPES = ("gaussian", "matern52")
+"""exp(-t) and the Matern 5/2 kernel (1 + r + r^2/3) exp(-r), r = sqrt(5 t), t the squared
+distance over the width: leave-one-out picks; the Matern kernel's heavier tail fits some
+families' solutions (nonlinear-poisson's) better than the Gaussian's"""
+
+
+def kernel_values(t: np.ndarray, shape: str) -> np.ndarray:
+    """The kernel of ``KERNEL_SHAPES`` at the squared distances over the width ``t`` (>= 0)."""
+    if shape == "gaussian":
+        return np.exp(-t)
+    if shape == "matern52":
+        r = np.sqrt(5.0 * t)
+        return (1.0 + r + r * r / 3.0) * np.exp(-r)
+    raise ValueError(f"kernel shape must be one of {', '.join(KERNEL_SHAPES)}, got {shape!r}")
 
 KERNEL_PENALTIES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
 
 
 @dataclass(frozen=True)
 class KernelFit:
-    """The kernel anchor's choice, made by leave-one-out on the training solutions: ``bandwidth``
-    (x the median squared distance) and ``penalty`` of a Gaussian-kernel ridge regression, its
-    median relative L2 error ``loo_error``, and the nearest other training solution's
-    ``nearest_loo_error``. ``used``: the regression is the anchor (its error is the lower)."""
+    """The kernel anchor's choice, made by leave-one-out on the training solutions: ``shape``
+    (``KERNEL_SHAPES``), ``bandwidth`` (x the median squared distance) and ``penalty`` of a
+    kernel ridge regression, its median relative L2 error ``loo_error``, and the nearest other
+    training solution's ``nearest_loo_error``. ``used``: the regression is the anchor (its error
+    is the lower)."""
 
     bandwidth: float
     penalty: float
     loo_error: float
     nearest_loo_error: float
+    shape: str = "gaussian"
 
     @property
     def used(self) -> bool:
         return self.loo_error < self.nearest_loo_error
 
     def to_dict(self) -> dict[str, float | str]:
-        return {"kind": "kernel" if self.used else "nearest", "bandwidth": self.bandwidth, "penalty": self.penalty,
-                "loo_error": self.loo_error, "nearest_loo_error": self.nearest_loo_error}
+        return {"kind": "kernel" if self.used else "nearest", "shape": self.shape, "bandwidth": self.bandwidth,
+                "penalty": self.penalty, "loo_error": self.loo_error, "nearest_loo_error": self.nearest_loo_error}
 
     @staticmethod
     def from_dict(d: dict) -> KernelFit:
+        shape = str(d.get("shape", "gaussian"))
+        kernel_values(np.zeros(1), shape)  # an unknown shape is refused here, not at the first start
         return KernelFit(float(d["bandwidth"]), float(d["penalty"]), float(d["loo_error"]),
-                         float(d["nearest_loo_error"]))
+                         float(d["nearest_loo_error"]), shape)
 
 
 @dataclass(frozen=True)
 class _KernelModel:
-    """u(v) = mean + exp(-d2(v) / scale) @ alpha, d2 the (M,) squared distances to the bank."""
+    """u(v) = mean + kernel_values(d2(v) / scale, shape) @ alpha, d2 the (M,) squared distances to the bank."""
 
+    shape: str
     scale: float
     alpha: np.ndarray  # (M, n)
     mean: np.ndarray  # (n,)
@@ -176,7 +196,7 @@ class MeshAnchorBank:
         if kernel is not None:
             self.kernel_fit = kernel
             if kernel.used:
-                self._kernel = self._kernel_model(kernel.bandwidth, kernel.penalty)
+                self._kernel = self._kernel_model(kernel.shape, kernel.bandwidth, kernel.penalty)
 
     @property
     def kind(self) -> str:
@@ -193,19 +213,19 @@ class MeshAnchorBank:
         off = d2[~np.eye(len(d2), dtype=bool)]
         return bandwidth * max(float(np.median(off)), 1e-300)
 
-    def _kernel_model(self, bandwidth: float, penalty: float) -> _KernelModel:
+    def _kernel_model(self, shape: str, bandwidth: float, penalty: float) -> _KernelModel:
         d2 = self._pairwise2()
         scale = self._kernel_scale(d2, bandwidth)
-        gram = np.exp(-d2 / scale)
+        gram = kernel_values(d2 / scale, shape)
         mean = self.solutions.mean(0)
         e, v = np.linalg.eigh(gram)
         e = np.maximum(e, 0.0)
         alpha = v @ ((v.T @ (self.solutions - mean)) / (e + penalty)[:, None])
         h_diag = np.einsum("ij,j,ij->i", v, e / (e + penalty), v)
-        return _KernelModel(scale, alpha, mean, h_diag, gram)
+        return _KernelModel(shape, scale, alpha, mean, h_diag, gram)
 
     def fit_kernel(self) -> KernelFit | None:
-        """Choose the kernel regression's width and penalty by leave-one-out (median relative L2
+        """Choose the kernel regression's shape, width and penalty by leave-one-out (median relative L2
         error over the training solutions) and use it as the anchor where it beats the nearest
         other training solution's error; None (and the nearest anchor) with fewer than
         ``KERNEL_MIN_INSTANCES`` solutions. The fields decide the solution in a family, and
@@ -221,19 +241,20 @@ class MeshAnchorBank:
         nearest_err = float(np.median(np.linalg.norm(y[own.argmin(1)] - y, axis=1) / norm))
         mean = y.mean(0)
         best: KernelFit | None = None
-        for bw in KERNEL_BANDWIDTHS:
-            e, v = np.linalg.eigh(np.exp(-d2 / self._kernel_scale(d2, bw)))
-            e = np.maximum(e, 0.0)
-            vy = v.T @ (y - mean)
-            for lam in KERNEL_PENALTIES:
-                # y - fit = V diag(lam / (e + lam)) V' (y - mean); leave-one-out divides by 1 - h_ii
-                resid = v @ (vy * (lam / (e + lam))[:, None])
-                h = np.einsum("ij,j,ij->i", v, e / (e + lam), v)
-                err = float(np.median(np.linalg.norm(resid, axis=1) / np.maximum(1.0 - h, 1e-12) / norm))
-                if best is None or err < best.loo_error:
-                    best = KernelFit(bw, lam, err, nearest_err)
+        for shape in KERNEL_SHAPES:
+            for bw in KERNEL_BANDWIDTHS:
+                e, v = np.linalg.eigh(kernel_values(d2 / self._kernel_scale(d2, bw), shape))
+                e = np.maximum(e, 0.0)
+                vy = v.T @ (y - mean)
+                for lam in KERNEL_PENALTIES:
+                    # y - fit = V diag(lam / (e + lam)) V' (y - mean); leave-one-out divides by 1 - h_ii
+                    resid = v @ (vy * (lam / (e + lam))[:, None])
+                    h = np.einsum("ij,j,ij->i", v, e / (e + lam), v)
+                    err = float(np.median(np.linalg.norm(resid, axis=1) / np.maximum(1.0 - h, 1e-12) / norm))
+                    if best is None or err < best.loo_error:
+                        best = KernelFit(bw, lam, err, nearest_err, shape)
         self.kernel_fit = best
-        self._kernel = self._kernel_model(best.bandwidth, best.penalty) if best.used else None
+        self._kernel = self._kernel_model(best.shape, best.bandwidth, best.penalty) if best.used else None
         return best
 
     def _distances2(self, v: np.ndarray) -> np.ndarray:
@@ -316,7 +337,7 @@ class MeshAnchorBank:
             own = self.solutions[exclude]
             return m.from_bank(own - (own - fit) / max(1.0 - float(km.h_diag[exclude]), 1e-12))
         d = self._distances2(self.vector(pde, self.norm, m.to_bank(pde.fields)))
-        return m.from_bank(km.mean + np.exp(-np.maximum(d, 0.0) / km.scale) @ km.alpha)
+        return m.from_bank(km.mean + kernel_values(np.maximum(d, 0.0) / km.scale, km.shape) @ km.alpha)
 
     def state(self) -> dict[str, torch.Tensor]:
         state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
