@@ -395,7 +395,7 @@ def _family_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--anchor", choices=("linear", "kernel", "nearest"), default=None,
                    help="what the model corrects and k = 0 hands over: 'nearest' (the nearest training solution), "
                         "LP/QP 'linear' (default: a ridge regression of the training optima on the family's varying "
-                        "data), PDE 'kernel' (default: a Gaussian-kernel regression of the training solutions on the "
+                        "data), PDE 'kernel' (default: a kernel regression of the training solutions on the "
                         "fields, where leave-one-out prefers it to the nearest one)")
     p.add_argument("--scheduler", default="local",
                    help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")

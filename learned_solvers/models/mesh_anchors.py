@@ -18,7 +18,8 @@ import torch
 from ..canonical.pde import PDEData
 from .mesh_graph import FamilyNorm, dof_keys
 
-__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_SHAPES", "kernel_values", "dof_order", "linear_transfer", "key_transfer"]
+__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_SHAPES", "kernel_values", "dof_order",
+           "linear_transfer", "key_transfer"]
 
 MESH_ANCHOR_KINDS = ("kernel", "nearest")
 
@@ -27,6 +28,8 @@ KERNEL_MIN_INSTANCES = 8
 
 KERNEL_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 """the kernel's width, in units of the median squared distance between training instances"""
+
+KERNEL_PENALTIES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
 
 KERNEL_SHAPES = ("gaussian", "matern52")
 """exp(-t) and the Matern 5/2 kernel (1 + r + r^2/3) exp(-r), r = sqrt(5 t), t the squared
@@ -42,8 +45,6 @@ def kernel_values(t: np.ndarray, shape: str) -> np.ndarray:
         r = np.sqrt(5.0 * t)
         return (1.0 + r + r * r / 3.0) * np.exp(-r)
     raise ValueError(f"kernel shape must be one of {', '.join(KERNEL_SHAPES)}, got {shape!r}")
-
-KERNEL_PENALTIES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class KernelFit:
 
 @dataclass(frozen=True)
 class _KernelModel:
-    """u(v) = mean + kernel_values(d2(v) / scale, shape) @ alpha, d2 the (M,) squared distances to the bank."""
+    """u(v) = mean + kernel_values(d2(v) / scale, shape) @ alpha, d2 the (M,) squared distances to
+    the bank's vectors."""
 
     shape: str
     scale: float
@@ -203,10 +205,17 @@ class MeshAnchorBank:
         """What ``anchor`` returns: "kernel" (the regression) or "nearest" (the nearest solution)."""
         return "kernel" if self._kernel is not None else "nearest"
 
+    def _centred_bank(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(centred vectors (M, D), their squared norms (M,), the mean (D,)), in float64, made once."""
+        if self._centred is None:
+            mean = self.fields.mean(0, dtype=np.float64)
+            c = self.fields.astype(np.float64) - mean
+            self._centred = (c, np.einsum("ij,ij->i", c, c), mean)
+        return self._centred
+
     def _pairwise2(self) -> np.ndarray:
         """(M, M) squared distances between the bank's vectors."""
-        self._distances2(self.fields[0])  # centres the bank once
-        c, sq, _ = self._centred
+        c, sq, _ = self._centred_bank()
         return np.maximum(sq[:, None] + sq[None, :] - 2.0 * (c @ c.T), 0.0)
 
     def _kernel_scale(self, d2: np.ndarray, bandwidth: float) -> float:
@@ -261,11 +270,7 @@ class MeshAnchorBank:
         """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
         on the bank centred once (in float64, so that the parts every instance shares, e.g.
         component one-hots, cancel exactly instead of swamping the differences)."""
-        if self._centred is None:
-            mean = self.fields.mean(0, dtype=np.float64)
-            c = self.fields.astype(np.float64) - mean
-            self._centred = (c, np.einsum("ij,ij->i", c, c), mean)
-        c, sq, mean = self._centred
+        c, sq, mean = self._centred_bank()
         w = v.astype(np.float64) - mean
         return sq - 2.0 * (c @ w) + float(w @ w)
 
