@@ -25,6 +25,8 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_state_kernel_k1]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel.safetensors --test $TEST --k 1"
   [darcy_ksp_gamg_kernel]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --save-checkpoint runs/darcy64-kernel.safetensors"
   [darcy_ksp_jacobi_kernel]="bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64-kernel.safetensors --test $TEST"
+  # more training solutions for the regression to draw on (labelling costs ms an instance here)
+  [nonlinear_poisson_snes_state_kernel_train1500]="bench --family nonlinear-poisson --solver snes --train 1500 --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state-kernel-1500.safetensors"
   # the network's start on it (its automatic choice is k = 0), against darcy_ksp_gamg_checkpoint and darcy_ksp_jacobi
   [darcy_ksp_gamg_kernel_k1]="bench --family darcy --solver ksp --pc gamg --checkpoint runs/darcy64-kernel.safetensors --test $TEST --k 1"
   [darcy_ksp_jacobi_kernel_k1]="bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64-kernel.safetensors --test $TEST --k 1"
@@ -118,7 +120,7 @@ names=("$@")
                                  navier_stokes_snes_kernel navier_stokes_snes_kernel_k1
                                  nonlinear_poisson_snes_state_kernel nonlinear_poisson_snes_state_kernel_k1
                                  darcy_ksp_gamg_kernel darcy_ksp_jacobi_kernel darcy_ksp_gamg_kernel_k1
-                                 darcy_ksp_jacobi_kernel_k1)
+                                 darcy_ksp_jacobi_kernel_k1 nonlinear_poisson_snes_state_kernel_train1500)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done
