@@ -21,7 +21,7 @@ import torch
 from ..canonical import QPData
 from .qp_gnn import instance_scales
 
-__all__ = ["data_vector", "raw_vector", "AnchorBank", "ANCHOR_KINDS"]
+__all__ = ["data_vector", "raw_vector", "AnchorBank", "ANCHOR_KINDS", "RidgeFit", "best_ridge"]
 
 ANCHOR_KINDS = ("nearest", "linear")
 
@@ -47,6 +47,40 @@ def data_vector(qp: QPData) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class RidgeFit:
+    """A ridge regression of targets t (N, m) on the training instances' Gram matrix, by the
+    penalty of least leave-one-out error (``best_ridge``): ``coef`` (N, m), t(v) = mean + k(v) @
+    coef for v's kernel row k(v) (N,); ``leverage`` (N,) the hat matrix's diagonal; ``loo`` (N, m)
+    the leave-one-out predictions; ``error`` their median relative L2 error."""
+
+    penalty: float
+    error: float
+    coef: np.ndarray
+    leverage: np.ndarray
+    loo: np.ndarray
+
+
+def best_ridge(s: np.ndarray, v: np.ndarray, t: np.ndarray, penalties: tuple[float, ...]) -> RidgeFit:
+    """Kernel ridge regression of t (N, m), centred by its mean, on a Gram matrix given by its
+    eigendecomposition ``v diag(s) v'`` (one decomposition serves every penalty), with the
+    penalty of ``penalties`` whose leave-one-out predictions (closed form: the residual over
+    1 - leverage) lie nearest t, by median relative L2 error."""
+    tm = t.mean(0)
+    vt = v.T @ (t - tm)
+    norm = np.linalg.norm(t, axis=1) + 1e-12
+    out = None
+    for lam in penalties:
+        coef = v @ (vt / (s + lam)[:, None])
+        h_diag = np.einsum("ij,j,ij->i", v, s / (s + lam), v)
+        fit = v @ (vt * (s / (s + lam))[:, None]) + tm
+        loo = t - (t - fit) / np.maximum(1.0 - h_diag, 1e-9)[:, None]
+        err = float(np.median(np.linalg.norm(loo - t, axis=1) / norm))
+        if out is None or err < out.error:
+            out = RidgeFit(lam, err, coef, h_diag, loo)
+    return out
+
+
+@dataclass(frozen=True)
 class _Ridge:
     """Kernel-form ridge regression of x (N, n) and y (N, m) on standardised data (N, D)."""
 
@@ -69,25 +103,9 @@ class _Ridge:
         z = (raw[:, keep] - mean[keep]) / sd[keep]
         s, v = np.linalg.eigh(z @ z.T)  # one decomposition serves every penalty
         s = np.maximum(s, 0.0)
-
-        def best(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-            tm = t.mean(0)
-            vt = v.T @ (t - tm)
-            norm = np.linalg.norm(t, axis=1) + 1e-12
-            out = None
-            for lam in RIDGE_PENALTIES:
-                coef = v @ (vt / (s + lam)[:, None])
-                h_diag = np.einsum("ij,j,ij->i", v, s / (s + lam), v)
-                fit = v @ (vt * (s / (s + lam))[:, None]) + tm
-                loo = t - (t - fit) / np.maximum(1.0 - h_diag, 1e-9)[:, None]
-                err = float(np.median(np.linalg.norm(loo - t, axis=1) / norm))
-                if out is None or err < out[3]:
-                    out = (coef, loo, lam, err)
-            return out[0], out[1], out[2]
-
-        cx, lx, px = best(x)
-        cy, ly, py = best(y)
-        return cls(keep, mean[keep], sd[keep], z, cx, cy, x.mean(0), y.mean(0), lx, ly, (px, py))
+        bx, by = best_ridge(s, v, x, RIDGE_PENALTIES), best_ridge(s, v, y, RIDGE_PENALTIES)
+        return cls(keep, mean[keep], sd[keep], z, bx.coef, by.coef, x.mean(0), y.mean(0), bx.loo, by.loo,
+                   (bx.penalty, by.penalty))
 
     def predict(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         kz = self.z @ ((raw[self.keep] - self.mean) / self.scale)

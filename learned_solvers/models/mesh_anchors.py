@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from ..canonical.pde import PDEData
+from .anchors import RidgeFit, best_ridge
 from .mesh_graph import FamilyNorm, dof_keys
 
 __all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_SHAPES", "kernel_values", "dof_order",
@@ -222,16 +223,17 @@ class MeshAnchorBank:
         off = d2[~np.eye(len(d2), dtype=bool)]
         return bandwidth * max(float(np.median(off)), 1e-300)
 
-    def _kernel_model(self, shape: str, bandwidth: float, penalty: float) -> _KernelModel:
-        d2 = self._pairwise2()
+    def _kernel_ridge(self, d2: np.ndarray, shape: str, bandwidth: float, penalties: tuple[float, ...]
+                      ) -> tuple[_KernelModel, RidgeFit]:
+        """The regression on the (M, M) squared distances ``d2`` with the best of ``penalties``."""
         scale = self._kernel_scale(d2, bandwidth)
         gram = kernel_values(d2 / scale, shape)
-        mean = self.solutions.mean(0)
         e, v = np.linalg.eigh(gram)
-        e = np.maximum(e, 0.0)
-        alpha = v @ ((v.T @ (self.solutions - mean)) / (e + penalty)[:, None])
-        h_diag = np.einsum("ij,j,ij->i", v, e / (e + penalty), v)
-        return _KernelModel(shape, scale, alpha, mean, h_diag, gram)
+        fit = best_ridge(np.maximum(e, 0.0), v, self.solutions, penalties)
+        return _KernelModel(shape, scale, fit.coef, self.solutions.mean(0), fit.leverage, gram), fit
+
+    def _kernel_model(self, shape: str, bandwidth: float, penalty: float) -> _KernelModel:
+        return self._kernel_ridge(self._pairwise2(), shape, bandwidth, (penalty,))[0]
 
     def fit_kernel(self) -> KernelFit | None:
         """Choose the kernel regression's shape, width and penalty by leave-one-out (median relative L2
@@ -245,26 +247,18 @@ class MeshAnchorBank:
         if m < KERNEL_MIN_INSTANCES:
             return None
         d2 = self._pairwise2()
-        norm = np.linalg.norm(y, axis=1) + 1e-300
+        norm = np.linalg.norm(y, axis=1) + 1e-12
         own = d2 + np.diag(np.full(m, np.inf))
         nearest_err = float(np.median(np.linalg.norm(y[own.argmin(1)] - y, axis=1) / norm))
-        mean = y.mean(0)
-        best: KernelFit | None = None
+        best: tuple[KernelFit, _KernelModel] | None = None
         for shape in KERNEL_SHAPES:
             for bw in KERNEL_BANDWIDTHS:
-                e, v = np.linalg.eigh(kernel_values(d2 / self._kernel_scale(d2, bw), shape))
-                e = np.maximum(e, 0.0)
-                vy = v.T @ (y - mean)
-                for lam in KERNEL_PENALTIES:
-                    # y - fit = V diag(lam / (e + lam)) V' (y - mean); leave-one-out divides by 1 - h_ii
-                    resid = v @ (vy * (lam / (e + lam))[:, None])
-                    h = np.einsum("ij,j,ij->i", v, e / (e + lam), v)
-                    err = float(np.median(np.linalg.norm(resid, axis=1) / np.maximum(1.0 - h, 1e-12) / norm))
-                    if best is None or err < best.loo_error:
-                        best = KernelFit(bw, lam, err, nearest_err, shape)
-        self.kernel_fit = best
-        self._kernel = self._kernel_model(best.shape, best.bandwidth, best.penalty) if best.used else None
-        return best
+                model, fit = self._kernel_ridge(d2, shape, bw, KERNEL_PENALTIES)
+                if best is None or fit.error < best[0].loo_error:
+                    best = (KernelFit(bw, fit.penalty, fit.error, nearest_err, shape), model)
+        self.kernel_fit = best[0]
+        self._kernel = best[1] if best[0].used else None
+        return best[0]
 
     def _distances2(self, v: np.ndarray) -> np.ndarray:
         """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
