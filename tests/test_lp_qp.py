@@ -196,6 +196,10 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
     assert np.allclose(a.c, b.c)
     with pytest.raises(FileNotFoundError, match="no such problem file"):
         read_problem(tmp_path / "missing.mps")
+    with pytest.raises(FileNotFoundError, match=r"afiro.mps; did you mean .*afiro.mps.gz\?"):
+        read_problem(gz.with_suffix(""))
+    with pytest.raises(FileNotFoundError, match=r"afiro.mps.gz; did you mean .*afiro.mps\?"):
+        read_problem(tmp_path / "afiro.mps.gz")
     with pytest.raises(FileNotFoundError, match="is a folder, not a problem file: give the files in it"):
         read_problem(tmp_path)
     broken = tmp_path / "broken.mps"

@@ -53,6 +53,14 @@ def _reader_complaint(log: str) -> str:
     return "; ".join(ln.strip() for ln in lines[-3:]) or "HiGHS could not parse it"
 
 
+def _near_names(p: Path) -> str:
+    """``"; did you mean ..."`` naming the files beside ``p`` that differ from it only by ``.gz``
+    (Netlib and MIPLIB come gzipped), or ``""``."""
+    near = [q for q in (p.with_name(p.name + ".gz"), p.with_suffix("") if p.suffix.lower() == ".gz" else None)
+            if q is not None and q.is_file()]
+    return f"; did you mean {near[0]}?" if near else ""
+
+
 def read_problem(path: str | os.PathLike[str]) -> QPData:
     """Read an ``.mps``, ``.lp`` or ``.qps`` (optionally ``.gz``), or a benchmark ``.mat`` file
     into ``QPData``.
@@ -68,7 +76,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         raise FileNotFoundError(f"{p} is a folder, not a problem file: give the files in it (e.g. {p / '*.mps.gz'}), "
                                 f"or train on them with --family 'files:{p / '*.mps.gz'}'")
     if not p.is_file():
-        raise FileNotFoundError(f"no such problem file: {p}")
+        raise FileNotFoundError(f"no such problem file: {p}{_near_names(p)}")
     suffixes = "".join(p.suffixes[-2:]).lower()
     if not suffixes.endswith(PROBLEM_SUFFIXES):
         raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz), or .mat")
