@@ -94,3 +94,27 @@ def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_da
     bank = AnchorBank.from_state({k: torch.as_tensor(v) for k, v in old.items()})
     assert bank.kind == "nearest"
     np.testing.assert_array_equal(bank.anchor(qp)[0], bank.nearest(qp)[0])
+
+
+@pytest.mark.parametrize("penalty", [1e-12, 1e-8, 1e-2])
+def test_closed_form_leave_one_out_equals_the_refit_without_the_instance_at_any_penalty(penalty):
+    """``best_ridge``'s leave-one-out predictions against refits without each instance (the mean
+    of all kept, as the closed form has it), on a Gram matrix near the identity: there a small
+    penalty makes the fit all but interpolate, and a floored 1 - leverage once reported an
+    error near zero for refits that miss by 100%."""
+    from learned_solvers.models.anchors import best_ridge
+
+    rng = np.random.default_rng(0)
+    pts = rng.standard_normal((30, 3))
+    gram = np.exp(-((pts[:, None] - pts[None]) ** 2).sum(-1) / 0.05)  # narrow: off-diagonals near 0
+    t = rng.standard_normal((30, 4)) + 2.0
+    s, v = np.linalg.eigh(gram)
+    fit = best_ridge(np.maximum(s, 0.0), v, t, (penalty,))
+    refits = []
+    for i in range(30):
+        rest = np.delete(np.arange(30), i)
+        alpha = np.linalg.solve(gram[np.ix_(rest, rest)] + penalty * np.eye(29), t[rest] - t.mean(0))
+        refits.append(t.mean(0) + gram[i, rest] @ alpha)
+    assert np.allclose(fit.loo, np.array(refits), rtol=1e-6, atol=1e-8)
+    errors = np.linalg.norm(np.array(refits) - t, axis=1) / np.linalg.norm(t, axis=1)
+    assert fit.error == pytest.approx(float(np.median(errors)), rel=1e-6)

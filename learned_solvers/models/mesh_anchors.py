@@ -87,8 +87,7 @@ class _KernelModel:
     scale: float
     alpha: np.ndarray  # (M, n)
     mean: np.ndarray  # (n,)
-    h_diag: np.ndarray  # (M,) the fit's leverages: leave-one-out predictions in closed form
-    gram: np.ndarray  # (M, M) the kernel between training instances
+    loo: np.ndarray  # (M, n) each training instance's prediction by the regression fitted without it
 
 
 def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
@@ -230,7 +229,7 @@ class MeshAnchorBank:
         gram = kernel_values(d2 / scale, shape)
         e, v = np.linalg.eigh(gram)
         fit = best_ridge(np.maximum(e, 0.0), v, self.solutions, penalties)
-        return _KernelModel(shape, scale, fit.coef, self.solutions.mean(0), fit.leverage, gram), fit
+        return _KernelModel(shape, scale, fit.coef, self.solutions.mean(0), fit.loo), fit
 
     def _kernel_model(self, shape: str, bandwidth: float, penalty: float) -> _KernelModel:
         return self._kernel_ridge(self._pairwise2(), shape, bandwidth, (penalty,))[0]
@@ -332,9 +331,7 @@ class MeshAnchorBank:
         if m is None:
             return None
         if exclude is not None:
-            fit = km.mean + km.gram[exclude] @ km.alpha
-            own = self.solutions[exclude]
-            return m.from_bank(own - (own - fit) / max(1.0 - float(km.h_diag[exclude]), 1e-12))
+            return m.from_bank(km.loo[exclude])
         d = self._distances2(self.vector(pde, self.norm, m.to_bank(pde.fields)))
         return m.from_bank(km.mean + kernel_values(np.maximum(d, 0.0) / km.scale, km.shape) @ km.alpha)
 
