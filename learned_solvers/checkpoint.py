@@ -215,7 +215,8 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
                 f"{a['nearest_loo_error']:.3g})" if a and isinstance(a.get("loo_error"), (int, float))
                 and isinstance(a.get("nearest_loo_error"), (int, float)) else "")
         shape = {"matern52": "Matern 5/2"}.get(a.get("shape"), "Gaussian") if a else "Gaussian"
-        rows.append(("anchor", (f"the training solutions' {shape}-kernel regression on the fields"
+        on = "the fields' linear prediction of the solution" if a and a.get("metric") == "linear" else "the fields"
+        rows.append(("anchor", (f"the training solutions' {shape}-kernel regression on {on}"
                                 if _pde_anchor(m) == "kernel" else "the nearest training solution") + errs))
     done = [f"{m['n_train']} instances" if "n_train" in m else "",
             f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",

@@ -759,11 +759,13 @@ def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
 
 
 def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_where_that_is_nearer():
-    """The kernel anchor (a Gaussian-kernel ridge regression of the training solutions on the
-    fields, chosen by leave-one-out) on a family whose solution is a smooth, nonlinear function
-    of two parameters: far nearer than the nearest training solution; its leave-one-out
-    prediction (training's anchor for an instance of the bank) equals a refit without that
-    instance; a bank where every instance has a twin keeps the nearest (its error is 0)."""
+    """The kernel anchor (a kernel ridge regression of the training solutions on the fields,
+    chosen by leave-one-out) on a family whose solution is a smooth, nonlinear function of two
+    parameters: far nearer than the nearest training solution; its leave-one-out prediction
+    (training's anchor for an instance of the bank) equals a refit without that instance; with a
+    loud direction of the fields that does not move the solution, the distances are taken on the
+    fields' linear prediction of the solution; a bank where every instance has a twin keeps the
+    nearest (its error is 0)."""
     from learned_solvers.models.mesh_anchors import MeshAnchorBank, kernel_values
     from learned_solvers.models.mesh_graph import FamilyNorm
 
@@ -813,6 +815,32 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
     assert np.allclose(kernel_values(t[:1], "matern52"), 1.0) and (kernel_values(t[1:], "matern52") > np.exp(-t[1:])).all()
     with pytest.raises(ValueError, match="kernel shape must be one of gaussian, matern52"):
         type(fit).from_dict({**fit.to_dict(), "shape": "cubic"})
+
+    with pytest.raises(ValueError, match="kernel metric must be one of fields, linear"):
+        type(fit).from_dict({**fit.to_dict(), "metric": "cosine"})
+    assert type(fit).from_dict({k: v for k, v in fit.to_dict().items() if k != "metric"}).metric == "fields"
+
+    # fields with a large direction that does not move the solution: distances on the fields see
+    # mostly it, distances on their linear prediction of the solution do not, and leave-one-out
+    # picks the latter
+    modes = np.cos(np.pi * np.outer(np.arange(5, 11), x))  # (6, 50)
+
+    def loud_field(f):
+        return f + (rng.uniform(-2.0, 2.0, 6) @ modes)[:, None]
+
+    loud = np.stack([loud_field(f) for f, _ in data])
+    bank = MeshAnchorBank(np.stack([MeshAnchorBank.vector(Pde(f), norm) for f in loud]), sols, norm)
+    fit = bank.fit_kernel()
+    assert fit.used and fit.metric == "linear"
+    errs = []
+    for a, b in rng.uniform(0.55, 1.45, (10, 2)):
+        f, u = instance(a, b)
+        f = loud_field(f)
+        errs.append([np.linalg.norm(bank.anchor(Pde(f)) - u), np.linalg.norm(bank.nearest(Pde(f)) - u)])
+    kernel_err, nearest_err = np.median(errs, 0)
+    assert kernel_err < 0.2 * nearest_err
+    again = MeshAnchorBank(bank.fields, sols, norm, kernel=type(fit).from_dict(fit.to_dict()))
+    assert again.kind == "kernel" and np.allclose(again.anchor(Pde(loud[5])), bank.anchor(Pde(loud[5])))
 
     twins = MeshAnchorBank(np.concatenate([vectors[:20]] * 2), np.concatenate([sols[:20]] * 2), norm)
     fit = twins.fit_kernel()

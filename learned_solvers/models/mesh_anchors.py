@@ -19,18 +19,36 @@ from ..canonical.pde import PDEData
 from .anchors import RidgeFit, best_ridge
 from .mesh_graph import FamilyNorm, dof_keys
 
-__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_SHAPES", "kernel_values", "dof_order",
-           "linear_transfer", "key_transfer"]
+__all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_METRICS", "KERNEL_SHAPES", "kernel_values",
+           "dof_order", "linear_transfer", "key_transfer"]
 
 MESH_ANCHOR_KINDS = ("kernel", "nearest")
 
 KERNEL_MIN_INSTANCES = 8
 """a bank with fewer training solutions keeps the nearest one as its anchor"""
 
+KERNEL_FOLDS = 4
+"""the folds of the cross-validation that chooses the kernel's metric"""
+
 KERNEL_BANDWIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 """the kernel's width, in units of the median squared distance between training instances"""
 
 KERNEL_PENALTIES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
+
+KERNEL_METRICS = ("fields", "linear")
+"""what the kernel measures distances on: the normalised fields, or their linear ridge prediction of
+the solution (``LINEAR_METRIC_PENALTY``), which weighs each direction of the fields by how much it
+moves the solution (a source's high modes barely do): leave-one-out picks"""
+
+LINEAR_PENALTIES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+"""the linear prediction's ridge penalties, relative to the mean squared norm of the centred fields:
+leave-one-out picks"""
+
+LINEAR_INTERCEPT = 1e4
+"""the weight of the constant in the linear prediction's kernel, so large that the intercept is all
+but unpenalised: the prediction then does not depend on which mean the fields and solutions are
+centred by, and an instance left out is left out of the means too (with the means of all, it is
+the others' sum, and an interpolating fit predicted it exactly)"""
 
 KERNEL_SHAPES = ("gaussian", "matern52")
 """exp(-t) and the Matern 5/2 kernel (1 + r + r^2/3) exp(-r), r = sqrt(5 t), t the squared
@@ -51,43 +69,72 @@ def kernel_values(t: np.ndarray, shape: str) -> np.ndarray:
 @dataclass(frozen=True)
 class KernelFit:
     """The kernel anchor's choice, made by leave-one-out on the training solutions: ``shape``
-    (``KERNEL_SHAPES``), ``bandwidth`` (x the median squared distance) and ``penalty`` of a
-    kernel ridge regression, its median relative L2 error ``loo_error``, and the nearest other
-    training solution's ``nearest_loo_error``. ``used``: the regression is the anchor (its error
-    is the lower)."""
+    (``KERNEL_SHAPES``), ``metric`` (``KERNEL_METRICS``), ``bandwidth`` (x the median squared
+    distance) and ``penalty`` of a kernel ridge regression, its median relative L2 error
+    ``loo_error``, and the nearest other training solution's ``nearest_loo_error``. ``used``: the
+    regression is the anchor (its error is the lower)."""
 
     bandwidth: float
     penalty: float
     loo_error: float
     nearest_loo_error: float
     shape: str = "gaussian"
+    metric: str = "fields"
 
     @property
     def used(self) -> bool:
         return self.loo_error < self.nearest_loo_error
 
     def to_dict(self) -> dict[str, float | str]:
-        return {"kind": "kernel" if self.used else "nearest", "shape": self.shape, "bandwidth": self.bandwidth,
-                "penalty": self.penalty, "loo_error": self.loo_error, "nearest_loo_error": self.nearest_loo_error}
+        return {"kind": "kernel" if self.used else "nearest", "shape": self.shape, "metric": self.metric,
+                "bandwidth": self.bandwidth, "penalty": self.penalty, "loo_error": self.loo_error,
+                "nearest_loo_error": self.nearest_loo_error}
 
     @staticmethod
     def from_dict(d: dict) -> KernelFit:
-        shape = str(d.get("shape", "gaussian"))
-        kernel_values(np.zeros(1), shape)  # an unknown shape is refused here, not at the first start
+        shape, metric = str(d.get("shape", "gaussian")), str(d.get("metric", "fields"))
+        kernel_values(np.zeros(1), shape)  # an unknown shape or metric is refused here, not at the first start
+        if metric not in KERNEL_METRICS:
+            raise ValueError(f"kernel metric must be one of {', '.join(KERNEL_METRICS)}, got {metric!r}")
         return KernelFit(float(d["bandwidth"]), float(d["penalty"]), float(d["loo_error"]),
-                         float(d["nearest_loo_error"]), shape)
+                         float(d["nearest_loo_error"]), shape, metric)
+
+
+@dataclass(frozen=True)
+class _Points:
+    """What a kernel measures distances between: the bank's instances as (M, p) ``points`` (their
+    squared norms ``sq``) and ``embed``, which takes an instance's centred field vector (D,) to its
+    point (p,)."""
+
+    points: np.ndarray
+    sq: np.ndarray
+    embed: Callable[[np.ndarray], np.ndarray]
+
+    @staticmethod
+    def of(points: np.ndarray, embed: Callable[[np.ndarray], np.ndarray]) -> _Points:
+        return _Points(points, np.einsum("ij,ij->i", points, points), embed)
+
+    def pairwise2(self) -> np.ndarray:
+        """(M, M) squared distances between the points."""
+        return np.maximum(self.sq[:, None] + self.sq[None, :] - 2.0 * (self.points @ self.points.T), 0.0)
+
+    def distances2(self, w: np.ndarray) -> np.ndarray:
+        """(M,) squared distances of the centred field vector w (D,)'s point to the bank's."""
+        p = self.embed(w)
+        return np.maximum(self.sq - 2.0 * (self.points @ p) + float(p @ p), 0.0)
 
 
 @dataclass(frozen=True)
 class _KernelModel:
-    """u(v) = mean + kernel_values(d2(v) / scale, shape) @ alpha, d2 the (M,) squared distances to
-    the bank's vectors."""
+    """u(v) = mean + kernel_values(d2(v) / scale, shape) @ alpha, d2 the (M,) squared distances of
+    v's point to the bank's (``points``)."""
 
     shape: str
     scale: float
     alpha: np.ndarray  # (M, n)
     mean: np.ndarray  # (n,)
     loo: np.ndarray  # (M, n) each training instance's prediction by the regression fitted without it
+    points: _Points
 
 
 def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
@@ -191,53 +238,79 @@ class MeshAnchorBank:
         self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
         self.norm = norm
         self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
-        self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._centred: tuple[np.ndarray, np.ndarray] | None = None
+        self._point_sets: dict[str, _Points] = {}
         self._last: tuple[np.ndarray, _Match | None] | None = None  # (dof keys, how they match the bank's)
         self.kernel_fit: KernelFit | None = None  # the kernel anchor's choice (``fit_kernel``), used or not
         self._kernel: _KernelModel | None = None
         if kernel is not None:
             self.kernel_fit = kernel
             if kernel.used:
-                self._kernel = self._kernel_model(kernel.shape, kernel.bandwidth, kernel.penalty)
+                self._kernel = self._kernel_model(kernel)
 
     @property
     def kind(self) -> str:
         """What ``anchor`` returns: "kernel" (the regression) or "nearest" (the nearest solution)."""
         return "kernel" if self._kernel is not None else "nearest"
 
-    def _centred_bank(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(centred vectors (M, D), their squared norms (M,), the mean (D,)), in float64, made once."""
+    def _centred_bank(self) -> tuple[np.ndarray, np.ndarray]:
+        """(centred vectors (M, D), the mean (D,)), in float64, made once (so that the parts every
+        instance shares, e.g. component one-hots, cancel exactly instead of swamping the differences)."""
         if self._centred is None:
             mean = self.fields.mean(0, dtype=np.float64)
-            c = self.fields.astype(np.float64) - mean
-            self._centred = (c, np.einsum("ij,ij->i", c, c), mean)
+            self._centred = (self.fields.astype(np.float64) - mean, mean)
         return self._centred
+
+    def _centre(self, v: np.ndarray) -> np.ndarray:
+        return v.astype(np.float64) - self._centred_bank()[1]
+
+    def _points(self, metric: str) -> _Points:
+        """The bank's instances as the kernel of ``metric`` (``KERNEL_METRICS``) measures them,
+        made once: the centred fields, or their linear ridge prediction of the solution (the
+        fit's own, as an instance outside the bank gets it: the leave-one-out predictions, which
+        do not see their instance, scatter a one-parameter family's training points off the line
+        its new instances lie on)."""
+        if metric not in self._point_sets:
+            c, _ = self._centred_bank()
+            if metric == "fields":
+                pts = _Points.of(c, lambda w: w)
+            elif metric == "linear":
+                scale = max(float(np.einsum("ij,ij->", c, c)) / len(c), 1e-300)
+                e, v = np.linalg.eigh(c @ c.T / scale + LINEAR_INTERCEPT)
+                fit = best_ridge(np.maximum(e, 0.0), v, self.solutions, LINEAR_PENALTIES)
+                coef, const = fit.coef / scale, LINEAR_INTERCEPT * fit.coef.sum(0)
+                pts = _Points.of((c @ c.T) @ coef + const, lambda w: (c @ w) @ coef + const)
+            else:
+                raise ValueError(f"kernel metric must be one of {', '.join(KERNEL_METRICS)}, got {metric!r}")
+            self._point_sets[metric] = pts
+        return self._point_sets[metric]
 
     def _pairwise2(self) -> np.ndarray:
         """(M, M) squared distances between the bank's vectors."""
-        c, sq, _ = self._centred_bank()
-        return np.maximum(sq[:, None] + sq[None, :] - 2.0 * (c @ c.T), 0.0)
+        return self._points("fields").pairwise2()
 
     def _kernel_scale(self, d2: np.ndarray, bandwidth: float) -> float:
         off = d2[~np.eye(len(d2), dtype=bool)]
         return bandwidth * max(float(np.median(off)), 1e-300)
 
-    def _kernel_ridge(self, d2: np.ndarray, shape: str, bandwidth: float, penalties: tuple[float, ...]
-                      ) -> tuple[_KernelModel, RidgeFit]:
-        """The regression on the (M, M) squared distances ``d2`` with the best of ``penalties``."""
+    def _kernel_ridge(self, points: _Points, d2: np.ndarray, shape: str, bandwidth: float,
+                      penalties: tuple[float, ...]) -> tuple[_KernelModel, RidgeFit]:
+        """The regression on the (M, M) squared distances ``d2`` between ``points`` with the best of
+        ``penalties``."""
         scale = self._kernel_scale(d2, bandwidth)
-        gram = kernel_values(d2 / scale, shape)
-        e, v = np.linalg.eigh(gram)
+        e, v = np.linalg.eigh(kernel_values(d2 / scale, shape))
         fit = best_ridge(np.maximum(e, 0.0), v, self.solutions, penalties)
-        return _KernelModel(shape, scale, fit.coef, self.solutions.mean(0), fit.loo), fit
+        return _KernelModel(shape, scale, fit.coef, self.solutions.mean(0), fit.loo, points), fit
 
-    def _kernel_model(self, shape: str, bandwidth: float, penalty: float) -> _KernelModel:
-        return self._kernel_ridge(self._pairwise2(), shape, bandwidth, (penalty,))[0]
+    def _kernel_model(self, fit: KernelFit) -> _KernelModel:
+        pts = self._points(fit.metric)
+        return self._kernel_ridge(pts, pts.pairwise2(), fit.shape, fit.bandwidth, (fit.penalty,))[0]
 
     def fit_kernel(self) -> KernelFit | None:
-        """Choose the kernel regression's shape, width and penalty by leave-one-out (median relative L2
-        error over the training solutions) and use it as the anchor where it beats the nearest
-        other training solution's error; None (and the nearest anchor) with fewer than
+        """Choose the kernel regression's shape, width and penalty by leave-one-out (median relative
+        L2 error over the training solutions) for each metric, the metric by ``KERNEL_FOLDS``-fold
+        cross-validation, and use the regression as the anchor where its leave-one-out error beats
+        the nearest other training solution's; None (and the nearest anchor) with fewer than
         ``KERNEL_MIN_INSTANCES`` solutions. The fields decide the solution in a family, and
         where they vary smoothly in a few parameters (a Reynolds number, a source's modes) a
         weighted mean of many solutions lies far nearer than the nearest one."""
@@ -245,27 +318,46 @@ class MeshAnchorBank:
         m = len(y)
         if m < KERNEL_MIN_INSTANCES:
             return None
-        d2 = self._pairwise2()
         norm = np.linalg.norm(y, axis=1) + 1e-12
-        own = d2 + np.diag(np.full(m, np.inf))
+        own = self._pairwise2() + np.diag(np.full(m, np.inf))
         nearest_err = float(np.median(np.linalg.norm(y[own.argmin(1)] - y, axis=1) / norm))
-        best: tuple[KernelFit, _KernelModel] | None = None
-        for shape in KERNEL_SHAPES:
-            for bw in KERNEL_BANDWIDTHS:
-                model, fit = self._kernel_ridge(d2, shape, bw, KERNEL_PENALTIES)
-                if best is None or fit.error < best[0].loo_error:
-                    best = (KernelFit(bw, fit.penalty, fit.error, nearest_err, shape), model)
-        self.kernel_fit = best[0]
-        self._kernel = best[1] if best[0].used else None
-        return best[0]
+        best: dict[str, tuple[KernelFit, _KernelModel]] = {}
+        for metric in KERNEL_METRICS:
+            pts = self._points(metric)
+            d2 = pts.pairwise2()
+            for shape in KERNEL_SHAPES:
+                for bw in KERNEL_BANDWIDTHS:
+                    model, fit = self._kernel_ridge(pts, d2, shape, bw, KERNEL_PENALTIES)
+                    if metric not in best or fit.error < best[metric][0].loo_error:
+                        best[metric] = (KernelFit(bw, fit.penalty, fit.error, nearest_err, shape, metric), model)
+        # the linear metric's points are fitted to the solutions, its own among them, so its
+        # leave-one-out error flatters it; a fold left out of everything does not
+        chosen = min(best.values(), key=lambda b: self._cv_error(b[0]))
+        self.kernel_fit = chosen[0]
+        self._kernel = chosen[1] if chosen[0].used else None
+        return chosen[0]
+
+    def _cv_error(self, fit: KernelFit) -> float:
+        """Median relative L2 error of ``fit``'s regression, the linear prediction included, refitted
+        without each of ``KERNEL_FOLDS`` folds and predicting it."""
+        y, errs = self.solutions, []
+        for k in range(KERNEL_FOLDS):
+            held = np.arange(k, len(y), KERNEL_FOLDS)
+            rest = np.setdiff1d(np.arange(len(y)), held)
+            part = MeshAnchorBank(self.fields[rest], y[rest], self.norm)
+            model = part._kernel_model(fit)
+            pred = np.stack([part._predict(model, v) for v in self.fields[held]])
+            errs.extend(np.linalg.norm(pred - y[held], axis=1) / (np.linalg.norm(y[held], axis=1) + 1e-12))
+        return float(np.median(errs))
+
+    def _predict(self, km: _KernelModel, v: np.ndarray) -> np.ndarray:
+        """(n,) the regression ``km`` at the field vector v (n * f,) on the bank's dofs."""
+        return km.mean + kernel_values(km.points.distances2(self._centre(v)) / km.scale, km.shape) @ km.alpha
 
     def _distances2(self, v: np.ndarray) -> np.ndarray:
         """(M,) squared distances of v (n * f,) to every bank vector: one matrix-vector product
-        on the bank centred once (in float64, so that the parts every instance shares, e.g.
-        component one-hots, cancel exactly instead of swamping the differences)."""
-        c, sq, mean = self._centred_bank()
-        w = v.astype(np.float64) - mean
-        return sq - 2.0 * (c @ w) + float(w @ w)
+        on the bank centred once."""
+        return self._points("fields").distances2(self._centre(v))
 
     @staticmethod
     def vector(pde: PDEData, norm: FamilyNorm, fields: np.ndarray | None = None) -> np.ndarray:
@@ -332,8 +424,7 @@ class MeshAnchorBank:
             return None
         if exclude is not None:
             return m.from_bank(km.loo[exclude])
-        d = self._distances2(self.vector(pde, self.norm, m.to_bank(pde.fields)))
-        return m.from_bank(km.mean + kernel_values(np.maximum(d, 0.0) / km.scale, km.shape) @ km.alpha)
+        return m.from_bank(self._predict(km, self.vector(pde, self.norm, m.to_bank(pde.fields))))
 
     def state(self) -> dict[str, torch.Tensor]:
         state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
