@@ -27,7 +27,11 @@ declare -A RUNS=(
   [darcy_ksp_jacobi_kernel]="bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64-kernel.safetensors --test $TEST"
   # more training solutions for the regression to draw on (labelling costs ms an instance here)
   [nonlinear_poisson_snes_state_kernel_train1500]="bench --family nonlinear-poisson --solver snes --train 1500 --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state-kernel-1500.safetensors"
-  # that checkpoint's start (its automatic k = 0, the regression interpolated) on 3x and 8x finer meshes
+  # the saved kernel checkpoints' automatic start (k = 0) again, with no training: session 50 made the
+  # linear metric's distances cheaper after the training rows had run
+  [nonlinear_poisson_snes_state_kernel_checkpoint]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel.safetensors --test $TEST"
+  [nonlinear_poisson_snes_state_kernel_train1500_checkpoint]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel-1500.safetensors --test $TEST"
+  # the 400-instance kernel checkpoint's start (its automatic k = 0, the regression interpolated) on 3x and 8x finer meshes
   [nonlinear_poisson_snes_state_kernel_refined96]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel.safetensors --test-family nonlinear-poisson:n=96 --test $TEST"
   [nonlinear_poisson_snes_state_kernel_refined256]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel.safetensors --test-family nonlinear-poisson:n=256 --test $TEST"
   # the network's start on it (its automatic choice is k = 0), against darcy_ksp_gamg_checkpoint and darcy_ksp_jacobi
@@ -124,7 +128,9 @@ names=("$@")
                                  nonlinear_poisson_snes_state_kernel nonlinear_poisson_snes_state_kernel_k1
                                  darcy_ksp_gamg_kernel darcy_ksp_jacobi_kernel darcy_ksp_gamg_kernel_k1
                                  darcy_ksp_jacobi_kernel_k1 nonlinear_poisson_snes_state_kernel_train1500
-                                 nonlinear_poisson_snes_state_kernel_refined96 nonlinear_poisson_snes_state_kernel_refined256)
+                                 nonlinear_poisson_snes_state_kernel_refined96 nonlinear_poisson_snes_state_kernel_refined256
+                                 nonlinear_poisson_snes_state_kernel_checkpoint
+                                 nonlinear_poisson_snes_state_kernel_train1500_checkpoint)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done

@@ -37,8 +37,8 @@ KERNEL_PENALTIES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
 
 KERNEL_METRICS = ("fields", "linear")
 """what the kernel measures distances on: the normalised fields, or their linear ridge prediction of
-the solution (``LINEAR_METRIC_PENALTY``), which weighs each direction of the fields by how much it
-moves the solution (a source's high modes barely do): leave-one-out picks"""
+the solution, which weighs each direction of the fields by how much it moves the solution (a
+source's high modes barely do): cross-validation picks (``KERNEL_FOLDS``)"""
 
 LINEAR_PENALTIES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 """the linear prediction's ridge penalties, relative to the mean squared norm of the centred fields:
@@ -49,6 +49,10 @@ LINEAR_INTERCEPT = 1e4
 but unpenalised: the prediction then does not depend on which mean the fields and solutions are
 centred by, and an instance left out is left out of the means too (with the means of all, it is
 the others' sum, and an interpolating fit predicted it exactly)"""
+
+LINEAR_RANK_TOL = 1e-9
+"""singular values of the training instances' linear predictions below this share of the largest
+are rounding: the directions they stand for are dropped from the linear metric"""
 
 KERNEL_SHAPES = ("gaussian", "matern52")
 """exp(-t) and the Matern 5/2 kernel (1 + r + r^2/3) exp(-r), r = sqrt(5 t), t the squared
@@ -275,11 +279,17 @@ class MeshAnchorBank:
             if metric == "fields":
                 pts = _Points.of(c, lambda w: w)
             elif metric == "linear":
-                scale = max(float(np.einsum("ij,ij->", c, c)) / len(c), 1e-300)
-                e, v = np.linalg.eigh(c @ c.T / scale + LINEAR_INTERCEPT)
+                gram = c @ c.T
+                scale = max(float(np.trace(gram)) / len(c), 1e-300)
+                e, v = np.linalg.eigh(gram / scale + LINEAR_INTERCEPT)
                 fit = best_ridge(np.maximum(e, 0.0), v, self.solutions, LINEAR_PENALTIES)
-                coef, const = fit.coef / scale, LINEAR_INTERCEPT * fit.coef.sum(0)
-                pts = _Points.of((c @ c.T) @ coef + const, lambda w: (c @ w) @ coef + const)
+                coef = fit.coef / scale  # the intercept's term, the same for every point, drops out of distances
+                # the predictions span as many directions as the fields vary in (a source's few modes),
+                # not the mesh's dofs: distances taken in those directions cost that many products
+                u, sv, vt = np.linalg.svd(gram @ coef, full_matrices=False)
+                r = max(1, int((sv > LINEAR_RANK_TOL * sv[0]).sum()))
+                to_r = c.T @ (coef @ vt[:r].T)  # (D, r): a centred field vector to its coordinates
+                pts = _Points.of(u[:, :r] * sv[:r], lambda w: w @ to_r)
             else:
                 raise ValueError(f"kernel metric must be one of {', '.join(KERNEL_METRICS)}, got {metric!r}")
             self._point_sets[metric] = pts
