@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -841,6 +842,14 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
     assert kernel_err < 0.2 * nearest_err
     again = MeshAnchorBank(bank.fields, sols, norm, kernel=type(fit).from_dict(fit.to_dict()))
     assert again.kind == "kernel" and np.allclose(again.anchor(Pde(loud[5])), bank.anchor(Pde(loud[5])))
+    # the same with every instance twice: cross-validation (a pair in one fold) still prefers the
+    # linear metric (at the width and penalty chosen), but its error is not below the nearest
+    # solution's (exact), which its flattering leave-one-out error would be; so the fields' metric
+    # is kept, and the nearest solution used
+    twice = MeshAnchorBank(np.concatenate([bank.fields] * 2), np.concatenate([sols] * 2), norm)
+    fit = twice.fit_kernel()
+    cv = {m: twice._cv_error(dataclasses.replace(fit, metric=m)) for m in ("fields", "linear")}
+    assert cv["linear"] < cv["fields"] and fit.metric == "fields" and not fit.used and twice.kind == "nearest"
 
     twins = MeshAnchorBank(np.concatenate([vectors[:20]] * 2), np.concatenate([sols[:20]] * 2), norm)
     fit = twins.fit_kernel()

@@ -72,7 +72,8 @@ def kernel_values(t: np.ndarray, shape: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class KernelFit:
-    """The kernel anchor's choice, made by leave-one-out on the training solutions: ``shape``
+    """The kernel anchor's choice, made on the training solutions (by leave-one-out; the metric by
+    cross-validation): ``shape``
     (``KERNEL_SHAPES``), ``metric`` (``KERNEL_METRICS``), ``bandwidth`` (x the median squared
     distance) and ``penalty`` of a kernel ridge regression, its median relative L2 error
     ``loo_error``, and the nearest other training solution's ``nearest_loo_error``. ``used``: the
@@ -329,20 +330,23 @@ class MeshAnchorBank:
         if m < KERNEL_MIN_INSTANCES:
             return None
         norm = np.linalg.norm(y, axis=1) + 1e-12
-        own = self._pairwise2() + np.diag(np.full(m, np.inf))
+        d2s = {metric: self._points(metric).pairwise2() for metric in KERNEL_METRICS}
+        own = d2s["fields"] + np.diag(np.full(m, np.inf))
         nearest_err = float(np.median(np.linalg.norm(y[own.argmin(1)] - y, axis=1) / norm))
         best: dict[str, tuple[KernelFit, _KernelModel]] = {}
-        for metric in KERNEL_METRICS:
+        for metric, d2 in d2s.items():
             pts = self._points(metric)
-            d2 = pts.pairwise2()
             for shape in KERNEL_SHAPES:
                 for bw in KERNEL_BANDWIDTHS:
                     model, fit = self._kernel_ridge(pts, d2, shape, bw, KERNEL_PENALTIES)
                     if metric not in best or fit.error < best[metric][0].loo_error:
                         best[metric] = (KernelFit(bw, fit.penalty, fit.error, nearest_err, shape, metric), model)
         # the linear metric's points are fitted to the solutions, its own among them, so its
-        # leave-one-out error flatters it; a fold left out of everything does not
-        chosen = min(best.values(), key=lambda b: self._cv_error(b[0]))
+        # leave-one-out error flatters it; a fold left out of everything does not. That error, not
+        # the flattering one, must also beat the nearest solution's for the linear metric to be used
+        cv = {metric: self._cv_error(b[0]) for metric, b in best.items()}
+        metric = min(cv, key=cv.__getitem__)
+        chosen = best[metric if metric == "fields" or cv[metric] < nearest_err else "fields"]
         self.kernel_fit = chosen[0]
         self._kernel = chosen[1] if chosen[0].used else None
         return chosen[0]
