@@ -761,10 +761,10 @@ def test_anchor_bank_distances_and_symmetry_check_match_the_direct_ones():
 
 def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_where_that_is_nearer():
     """The kernel anchor (a kernel ridge regression of the training solutions on the fields,
-    chosen by leave-one-out) on a family whose solution is a smooth, nonlinear function of two
+    chosen by leave-one-out and cross-validation) on a family whose solution is a smooth, nonlinear function of two
     parameters: far nearer than the nearest training solution; its leave-one-out prediction
-    (training's anchor for an instance of the bank) equals a refit without that instance; with a
-    loud direction of the fields that does not move the solution, the distances are taken on the
+    (training's anchor for an instance of the bank) equals a refit without that instance; with
+    loud directions of the fields that do not move the solution, the distances are taken on the
     fields' linear prediction of the solution; a bank where every instance has a twin keeps the
     nearest (its error is 0)."""
     from learned_solvers.models.mesh_anchors import MeshAnchorBank, kernel_values
@@ -821,9 +821,9 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
         type(fit).from_dict({**fit.to_dict(), "metric": "cosine"})
     assert type(fit).from_dict({k: v for k, v in fit.to_dict().items() if k != "metric"}).metric == "fields"
 
-    # fields with a large direction that does not move the solution: distances on the fields see
-    # mostly it, distances on their linear prediction of the solution do not, and leave-one-out
-    # picks the latter
+    # fields with large directions that do not move the solution: distances on the fields see
+    # mostly them, distances on their linear prediction of the solution do not, and
+    # cross-validation picks the latter
     modes = np.cos(np.pi * np.outer(np.arange(5, 11), x))  # (6, 50)
 
     def loud_field(f):
@@ -843,9 +843,8 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
     again = MeshAnchorBank(bank.fields, sols, norm, kernel=type(fit).from_dict(fit.to_dict()))
     assert again.kind == "kernel" and np.allclose(again.anchor(Pde(loud[5])), bank.anchor(Pde(loud[5])))
     # the same with every instance twice: cross-validation (a pair in one fold) still prefers the
-    # linear metric (at the width and penalty chosen), but its error is not below the nearest
-    # solution's (exact), which its flattering leave-one-out error would be; so the fields' metric
-    # is kept, and the nearest solution used
+    # linear metric (at the width and penalty chosen), but its error is above the nearest
+    # solution's (0: each instance's twin), so the fields' metric is kept; the nearest is used
     twice = MeshAnchorBank(np.concatenate([bank.fields] * 2), np.concatenate([sols] * 2), norm)
     fit = twice.fit_kernel()
     cv = {m: twice._cv_error(dataclasses.replace(fit, metric=m)) for m in ("fields", "linear")}
