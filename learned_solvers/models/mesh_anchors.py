@@ -1,6 +1,7 @@
 """The anchor a mesh model corrects and the start that k = 0 hands over (``MeshAnchorBank``):
 the nearest training solution, or a kernel regression of the training solutions on the
-instance's fields (``KernelFit``: where leave-one-out says it is nearer than the nearest one),
+instance's fields or on their linear prediction of the solution (``KernelFit``: where
+leave-one-out says it is nearer than the nearest one),
 matched to a problem's dofs by their order, by their coordinates (another dof numbering, a
 parallel gather) or interpolated from the training mesh onto another mesh of the same domain
 (``linear_transfer``, ``key_transfer``).
