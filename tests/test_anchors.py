@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from learned_solvers.bench.qp import train_starter
-from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank
+from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank, _Ridge, raw_vector
 from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig
 from learned_solvers.training.train_pde import PDETrainConfig
@@ -94,6 +94,37 @@ def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_da
     bank = AnchorBank.from_state({k: torch.as_tensor(v) for k, v in old.items()})
     assert bank.kind == "nearest"
     np.testing.assert_array_equal(bank.anchor(qp)[0], bank.nearest(qp)[0])
+    # a linear bank saved before the affine kernel (its mark 1, not 2) refits the centred one its
+    # network was trained with
+    state = starter.anchors.state()
+    assert float(state["anchors.linear"][0]) == 2.0
+    centred = AnchorBank.from_state({**state, "anchors.linear": torch.ones(1)})
+    g = next(iter(centred.groups.values()))
+    assert not g.affine and g.ridge().intercept == 0.0
+    expect = _Ridge.fit(g.raw, g.x, g.y, affine=False).predict(raw_vector(qp))[0]
+    np.testing.assert_allclose(centred.anchor(qp)[0], np.clip(expect, qp.lb, qp.ub), rtol=0, atol=1e-12)
+
+
+def test_linear_anchor_leave_one_out_is_honest_with_fewer_instances_than_data():
+    """random-lp varies c, x0 and slacks entry by entry: more data than a bank has instances. The
+    affine kernel's closed-form leave-one-out error matches the error on held-out instances; the
+    centred kernel's (the linear anchor's before session 50) was near zero, its instance leaking
+    back through the mean, and training corrected anchors that a new instance never gets."""
+    fam = make_family("random-lp:m=20,n=40")
+    data = label_instances(fam.sample(44, seed=0), scheduler="serial", progress=False)
+    train, test = data[:30], data[30:]
+    raw = np.stack([raw_vector(i.qp) for i in train])
+    x, y = np.stack([i.x for i in train]), np.stack([i.y for i in train])
+    assert raw.shape[1] > len(train)
+
+    def errors(r: _Ridge) -> tuple[float, float]:
+        held = np.median([_rel(r.predict(raw_vector(i.qp))[0], i.x) for i in test])
+        return float(np.median([_rel(a, b) for a, b in zip(r.loo_x, x)])), float(held)
+
+    loo, held = errors(_Ridge.fit(raw, x, y))
+    assert 0.5 * held < loo < 2.0 * held
+    loo, held = errors(_Ridge.fit(raw, x, y, affine=False))
+    assert loo < 0.05 * held
 
 
 @pytest.mark.parametrize("penalty", [1e-12, 1e-8, 1e-2])

@@ -21,14 +21,39 @@ import torch
 from ..canonical import QPData
 from .qp_gnn import instance_scales
 
-__all__ = ["data_vector", "raw_vector", "AnchorBank", "ANCHOR_KINDS", "RidgeFit", "best_ridge"]
+__all__ = ["data_vector", "raw_vector", "AnchorBank", "ANCHOR_KINDS", "RidgeFit", "best_ridge", "affine_eigh",
+           "LINEAR_PENALTIES", "LINEAR_INTERCEPT"]
 
 ANCHOR_KINDS = ("nearest", "linear")
 
 LINEAR_MIN_INSTANCES = 8
 """a size group with fewer solved instances keeps the nearest optimum as its anchor"""
 
-RIDGE_PENALTIES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
+LINEAR_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+"""a linear model's ridge penalties (the LP/QP linear anchor's, the PDE kernel's linear metric's),
+relative to the mean squared norm of its centred data: leave-one-out picks"""
+
+LINEAR_INTERCEPT = 1e4
+"""the weight of the constant in a linear model's kernel (``affine_eigh``), so large that the
+intercept is all but unpenalised"""
+
+CENTRED_RIDGE_PENALTIES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
+"""the LP/QP linear anchor's absolute penalties before ``affine_eigh`` (checkpoints from before
+session 50 refit with them, as their networks were trained)"""
+
+
+def affine_eigh(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(s, v, scale): the eigendecomposition ``v diag(s) v'`` of an affine ridge regression's
+    kernel on the centred rows c (N, D), ``c c' / scale + LINEAR_INTERCEPT`` (scale: their mean
+    squared norm); a row w's kernel row is ``c @ w / scale + LINEAR_INTERCEPT``. With an intercept
+    all but unpenalised the fit does not depend on which mean c was centred by, so ``best_ridge``'s
+    leave-one-out leaves an instance out of the mean too: centred by the mean of all, its row is
+    minus the sum of the others', and with fewer instances than data a fit that all but
+    interpolates them predicted it exactly (random-lp 200x400: leave-one-out 5e-5, held out 0.12)."""
+    gram = c @ c.T
+    scale = max(float(np.trace(gram)) / len(c), 1e-300)
+    s, v = np.linalg.eigh(gram / scale + LINEAR_INTERCEPT)
+    return np.maximum(s, 0.0), v, scale
 
 
 def raw_vector(qp: QPData) -> np.ndarray:
@@ -97,20 +122,27 @@ class _Ridge:
     loo_x: np.ndarray  # (N, n) leave-one-out predictions at the training instances
     loo_y: np.ndarray  # (N, m)
     penalty: tuple[float, float]  # (x's, y's), chosen by leave-one-out error
+    kernel_scale: float = 1.0  # a kernel row is z @ z(v) / kernel_scale + intercept
+    intercept: float = 0.0
 
     @classmethod
-    def fit(cls, raw: np.ndarray, x: np.ndarray, y: np.ndarray) -> _Ridge:
+    def fit(cls, raw: np.ndarray, x: np.ndarray, y: np.ndarray, *, affine: bool = True) -> _Ridge:
+        """``affine``: ``affine_eigh``'s kernel; else the plain centred one of checkpoints from before."""
         mean, sd = raw.mean(0), raw.std(0)
         keep = sd > 1e-12 * (1.0 + np.abs(mean))
         z = (raw[:, keep] - mean[keep]) / sd[keep]
-        s, v = np.linalg.eigh(z @ z.T)  # one decomposition serves every penalty
-        s = np.maximum(s, 0.0)
-        bx, by = best_ridge(s, v, x, RIDGE_PENALTIES), best_ridge(s, v, y, RIDGE_PENALTIES)
+        if affine:  # one decomposition serves every penalty
+            s, v, scale = affine_eigh(z)
+            penalties, intercept = LINEAR_PENALTIES, LINEAR_INTERCEPT
+        else:
+            s, v = np.linalg.eigh(z @ z.T)
+            s, scale, penalties, intercept = np.maximum(s, 0.0), 1.0, CENTRED_RIDGE_PENALTIES, 0.0
+        bx, by = best_ridge(s, v, x, penalties), best_ridge(s, v, y, penalties)
         return cls(keep, mean[keep], sd[keep], z, bx.coef, by.coef, x.mean(0), y.mean(0), bx.loo, by.loo,
-                   (bx.penalty, by.penalty))
+                   (bx.penalty, by.penalty), scale, intercept)
 
     def predict(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        kz = self.z @ ((raw[self.keep] - self.mean) / self.scale)
+        kz = self.z @ ((raw[self.keep] - self.mean) / self.scale) / self.kernel_scale + self.intercept
         return self.x_mean + kz @ self.coef_x, self.y_mean + kz @ self.coef_y
 
 
@@ -122,13 +154,14 @@ class _Group:
     row_side: np.ndarray | None = None  # (N, m) int8 optimal active sets, when known
     var_side: np.ndarray | None = None  # (N, n) int8
     raw: np.ndarray | None = None  # (N, D) ``raw_vector``s: the linear anchor's data
+    affine: bool = True  # the linear anchor's kernel (``_Ridge.fit``)
     _centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _ridge: _Ridge | None = field(default=None, repr=False)
 
     def ridge(self) -> _Ridge | None:
         """The group's linear model (fitted once), or None with too few instances."""
         if self._ridge is None and self.raw is not None and self.raw.shape[0] >= LINEAR_MIN_INSTANCES:
-            self._ridge = _Ridge.fit(self.raw, self.x, self.y)
+            self._ridge = _Ridge.fit(self.raw, self.x, self.y, affine=self.affine)
         return self._ridge
 
     def distances(self, v: np.ndarray) -> np.ndarray:
@@ -250,11 +283,14 @@ class AnchorBank:
             if g.raw is not None:
                 out[f"anchors.{n}x{m}.raw"] = torch.as_tensor(g.raw)
         if self.kind == "linear":
-            out["anchors.linear"] = torch.ones(1)
+            # 2: the affine kernel (session 50 on); 1, in checkpoints from before, the centred one
+            out["anchors.linear"] = torch.full((1,), 2.0 if all(g.affine for g in self.groups.values()) else 1.0)
         return out
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> AnchorBank:
+        lin = state.get("anchors.linear")
+        affine = lin is not None and float(lin.reshape(-1)[0]) >= 2.0
         groups = {}
         for key in state:
             if key.startswith("anchors.") and key.endswith(".vectors"):
@@ -265,6 +301,6 @@ class AnchorBank:
                 groups[(n, m)] = _Group(state[key].numpy(), state[f"anchors.{size}.x"].numpy(),
                                         state[f"anchors.{size}.y"].numpy(),
                                         rs.numpy() if rs is not None else None, vs.numpy() if vs is not None else None,
-                                        raw.numpy() if raw is not None else None)
+                                        raw.numpy() if raw is not None else None, affine=affine)
         # checkpoints from before the linear anchor hold no "anchors.linear": nearest
         return cls(groups, "linear" if "anchors.linear" in state else "nearest")

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import torch
 
 from ..canonical.pde import PDEData
-from .anchors import RidgeFit, best_ridge
+from .anchors import LINEAR_PENALTIES, RidgeFit, affine_eigh, best_ridge
 from .mesh_graph import FamilyNorm, dof_keys
 
 __all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_METRICS", "KERNEL_SHAPES", "kernel_values",
@@ -40,16 +40,6 @@ KERNEL_METRICS = ("fields", "linear")
 """what the kernel measures distances on: the normalised fields, or their linear ridge prediction of
 the solution, which weighs each direction of the fields by how much it moves the solution (a
 source's high modes barely do): cross-validation picks (``KERNEL_FOLDS``)"""
-
-LINEAR_PENALTIES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
-"""the linear prediction's ridge penalties, relative to the mean squared norm of the centred fields:
-leave-one-out picks"""
-
-LINEAR_INTERCEPT = 1e4
-"""the weight of the constant in the linear prediction's kernel, so large that the intercept is all
-but unpenalised: the prediction then does not depend on which mean the fields and solutions are
-centred by, and an instance left out is left out of the means too (with the means of all, it is
-the others' sum, and an interpolating fit predicted it exactly)"""
 
 LINEAR_RANK_TOL = 1e-9
 """singular values of the training instances' linear predictions below this share of the largest
@@ -281,14 +271,12 @@ class MeshAnchorBank:
             if metric == "fields":
                 pts = _Points.of(c, lambda w: w)
             elif metric == "linear":
-                gram = c @ c.T
-                scale = max(float(np.trace(gram)) / len(c), 1e-300)
-                e, v = np.linalg.eigh(gram / scale + LINEAR_INTERCEPT)
-                fit = best_ridge(np.maximum(e, 0.0), v, self.solutions, LINEAR_PENALTIES)
+                e, v, scale = affine_eigh(c)
+                fit = best_ridge(e, v, self.solutions, LINEAR_PENALTIES)
                 coef = fit.coef / scale  # the intercept's term, the same for every point, drops out of distances
                 # the predictions span as many directions as the fields vary in (a source's few modes),
                 # not the mesh's dofs: distances taken in those directions cost that many products
-                u, sv, vt = np.linalg.svd(gram @ coef, full_matrices=False)
+                u, sv, vt = np.linalg.svd((c @ c.T) @ coef, full_matrices=False)
                 r = max(1, int((sv > LINEAR_RANK_TOL * sv[0]).sum()))
                 to_r = c.T @ (coef @ vt[:r].T)  # (D, r): a centred field vector to its coordinates
                 pts = _Points.of(u[:, :r] * sv[:r], lambda w: w @ to_r)
