@@ -145,6 +145,10 @@ class CheckpointInfo:
         return {**asdict(self), "loads": self.loads}
 
 
+PDE_K0_STARTS = {"kernel": "the training solutions' kernel regression", "nearest": "the nearest training solution"}
+"""what a PDE start at k = 0 is, by the anchor's kind (``MeshAnchorBank.kind``): info, train and bench say it"""
+
+
 def _pde_anchor(meta: dict) -> str:
     """A PDE checkpoint's anchor: "kernel" where its metadata chose the regression, else "nearest"
     (checkpoints from before the kernel anchor, and those whose leave-one-out preferred the nearest)."""
@@ -198,9 +202,7 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         chosen = " (chosen on validation instances" + polish + ")" if "k_sweep" in m else polish.replace(", ", "; ")
         anchor_only = ""
         if k == 0 and info.kind == "pde":
-            start = ("the training solutions' kernel regression" if _pde_anchor(m) == "kernel"
-                     else "the nearest training solution")
-            anchor_only = (f"; k = 0 runs no network: the start is {start} (where none fits "
+            anchor_only = (f"; k = 0 runs no network: the start is {PDE_K0_STARTS[_pde_anchor(m)]} (where none fits "
                            f"the problem, the network runs at k = {m.get('best_network_k', '?')})")
         elif k == 0:
             anchor_only = "; k = 0 runs no network: the start is the anchor"

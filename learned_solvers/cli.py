@@ -48,6 +48,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     from problems.registry import make_family
 
     from .bench.pde import PDEBenchConfig, make_pde_backend, train_pde_starter
+    from .checkpoint import PDE_K0_STARTS
     from .training import distributed
 
     _refuse_linear_solver_options(args)
@@ -61,8 +62,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
     if distributed.is_main():
-        what = ("the training solutions' kernel regression" if starter.anchors is not None
-                and starter.anchors.kind == "kernel" else "the nearest training solution itself")
+        what = PDE_K0_STARTS[starter.anchors.kind if starter.anchors is not None else "nearest"]
         none = (f" (k 0: no network, {what}; the network did not pay for itself on the validation split)"
                 if starter.k == 0 else "")
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "

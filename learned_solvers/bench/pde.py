@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
+from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..options import check_device, check_k, check_precision
@@ -513,9 +514,7 @@ def nearest_note(rep: dict[str, Any]) -> str | None:
     if rep.get("k") == 0:
         why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 "
                "shows the network's start)" if rep.get("k_automatic") else "")
-        what = ("the training solutions' kernel regression on the fields" if rep.get("anchor") == "kernel"
-                else "the nearest training solution")
-        return f"k 0: no network is run; the learned start is {what}{why}"
+        return f"k 0: no network is run; the learned start is {PDE_K0_STARTS[rep.get('anchor') or 'nearest']}{why}"
     near, it = rep.get("nearest_iteration_ratio"), rep["iteration_ratio"]
     if near is None or it >= 1.0 or near > it:
         return None
