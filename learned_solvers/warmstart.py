@@ -229,7 +229,9 @@ class LearnedWarmStarter:
         k = k if k is not None else self.k if self.k is not None else self.default_k
         t0 = time.perf_counter()
         if not self._in_family(qp):
-            warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}; "
+            unseen = self.sizes is not None and (qp.n, qp.m) not in self.sizes
+            size = f" and its size ({qp.n} variables x {qp.m} constraints) was never seen in training" if unseen else ""
+            warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}{size}; "
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
         if self.sizes is not None and (qp.n, qp.m) not in self.sizes:

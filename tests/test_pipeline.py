@@ -220,6 +220,11 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
     with pytest.warns(UnseenSizeWarning, match="24 variables x 12 constraints, a size this model never saw"):
         warm = again.solve(other, backend)
     assert warm.status == Status.OPTIMAL and backend.same_answer(backend.solve(other), warm)
+    # out of the family's scales too: the warning names both, and the solve is cold
+    with pytest.warns(OutOfFamilyWarning, match="outside the training family .* and its size "
+                      r"\(24 variables x 12 constraints\) was never seen in training; solving from a cold start"):
+        ws, info = again.warm_start(other.with_data(c=other.c * 1e6))
+    assert ws is None and info.fallback == "out of family"
     # the backend by name; anything but canonical data is refused with where to get it
     assert again.solve(fam.sample(1, seed=4)[0], "pdlp").status == Status.OPTIMAL
     with pytest.raises(TypeError, match="expected a QPData, got str: make one with learned_solvers.formats"):
