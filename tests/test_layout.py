@@ -1,0 +1,60 @@
+"""The package's layering, as the README's layout table states it, read from the source (no
+imports run): formats never import backends and backends never import formats, models see only
+canonical forms and the core, and the core stands alone. A change that crosses a line fails
+here with the module and what it imported."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "learned_solvers"
+
+# the parts of the package each layer may import besides itself (``_highs``: the HiGHS binding's
+# status names and reader options, shared by the MPS adapter and the HiGHS backend)
+ALLOWED = {
+    "core": set(),
+    "canonical": {"core"},
+    "formats": {"canonical", "_highs"},
+    "backends": {"canonical", "_highs"},
+    "models": {"canonical", "core"},
+    "training": {"canonical", "core", "models", "backends", "options", "_threads"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """The learned_solvers modules ``path`` imports, relative imports resolved, as dotted names."""
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = parts if parts[-1] == "__init__" else parts[:-1]
+    package = [p for p in package if p != "__init__"]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names = [module] if node.module else [f"{module}.{a.name}" for a in node.names]
+            out.update(n for n in names if n.startswith("learned_solvers"))
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("learned_solvers"))
+    return out
+
+
+def test_each_layer_imports_only_what_the_layout_allows():
+    crossings = []
+    for layer, allowed in ALLOWED.items():
+        files = sorted((PACKAGE / layer).glob("*.py"))
+        assert files, f"no modules under learned_solvers/{layer}"
+        for path in files:
+            for module in sorted(_imports(path)):
+                part = module.split(".")[1] if "." in module else ""
+                if part and part != layer and part not in allowed:
+                    crossings.append(f"learned_solvers/{layer}/{path.name} imports {module}")
+    assert not crossings, "layering crossed:\n" + "\n".join(crossings)
+
+
+def test_the_reader_resolves_relative_imports():
+    """The check itself: relative imports of a sibling package and of a private module."""
+    src = PACKAGE / "formats" / "mps.py"
+    got = _imports(src)
+    assert "learned_solvers.canonical" in got and "learned_solvers._highs" in got
+    assert not any(m.startswith("learned_solvers.backends") for m in got)
+    assert {"learned_solvers.core", "learned_solvers.canonical"} <= {
+        ".".join(m.split(".")[:2]) for m in _imports(PACKAGE / "models" / "qp_gnn.py")}
