@@ -1116,6 +1116,33 @@ def test_jacobian_penalty_enters_mesh_training_and_is_validated():
                 cfg(jacobian_weight=bad)
 
 
+def test_start_measures_have_known_values_on_a_1d_laplacian():
+    """The residual and energy-norm error of a start, against values worked out by hand: the
+    solution itself (0, 0), the zero guess (1, 1), the solution doubled (||b||, so 1; energy 1),
+    and a rough start whose residual exceeds the zero guess's though its L2 error is small."""
+    import scipy.sparse as sp
+
+    from learned_solvers.bench.pde import start_measures
+
+    n = 50
+    A = sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
+    u = np.sin(np.pi * np.arange(1, n + 1) / (n + 1))
+    pde = PDEData(operator=A, rhs=A @ u, coords=np.linspace(0, 1, n)[:, None], fields=np.zeros((n, 0)),
+                  dirichlet=np.zeros(n, dtype=bool), bc_values=np.zeros(n), field_names=(), kind="linear")
+    assert start_measures(pde, u, u) == pytest.approx({"start_residual": 0.0, "start_energy_error": 0.0}, abs=1e-12)
+    assert start_measures(pde, np.zeros(n), u) == pytest.approx({"start_residual": 1.0, "start_energy_error": 1.0})
+    assert start_measures(pde, 2 * u, u) == pytest.approx({"start_residual": 1.0, "start_energy_error": 1.0})
+    rough = u + 0.05 * (-1.0) ** np.arange(n)
+    m = start_measures(pde, rough, u)
+    assert np.linalg.norm(rough - u) / np.linalg.norm(u) < 0.1 and m["start_residual"] > 1.0
+    assert start_measures(pde, None, u) == {"start_residual": None, "start_energy_error": None}
+    # an unsymmetric operator has no energy norm
+    B = (A + sp.diags([0.5 * np.ones(n - 1)], [1])).tocsr()
+    skew = PDEData(operator=B, rhs=B @ u, coords=pde.coords, fields=pde.fields, dirichlet=pde.dirichlet,
+                   bc_values=pde.bc_values, field_names=(), kind="linear")
+    assert start_measures(skew, np.zeros(n), u)["start_energy_error"] is None
+
+
 def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     from learned_solvers.cli import main
 
@@ -1148,8 +1175,12 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert all(r["nearest_total_seconds"] > r["nearest_seconds"] > 0 for r in rows)
     assert rep["nearest_time_ratio"] == pytest.approx(
         np.median([r["nearest_total_seconds"] / r["cold_total_seconds"] for r in rows]))
+    # the start as CG sees it, per row and in the median (darcy's operator is symmetric: the energy norm too)
+    assert all(r["start_residual"] >= 0 and 0 <= r["start_energy_error"] for r in rows)
+    assert rep["start_residual_median"] == pytest.approx(np.median([r["start_residual"] for r in rows]))
     printed = capsys.readouterr().out
     assert "verdict: the learned start" in printed and "time_ratio floor" in printed
+    assert "the start as a Krylov solver sees it (medians): residual ||b - A x0|| / ||b||" in printed
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json"), "--scheduler", "serial"])
     rep = json.loads((tmp_path / "f.json").read_text())

@@ -1,12 +1,13 @@
 """`learned-solvers bench` for PDE families: cold vs learned vs nearest-neighbour vs oracle.
 
 Same report keys as the LP/QP bench (``iterations`` = KSP or Newton iterations), plus
-``prediction_rel_l2_median`` (the model's own error). ``time_ratio`` compares what a user's
-call costs: cold, ``problem.solve()`` (linear: assembly + KSP; nonlinear: SNES, which
-assembles inside); learned, ``LearnedPDEStarter.solve`` (extracting the canonical data from
-the problem, which assembles the linear system, + inference + solve). Inference counts building
-the graph and running the model; extraction and assembly are reported beside it. Each solve
-sets its preconditioner up afresh.
+``prediction_rel_l2_median`` (the model's own error) and, for a linear problem, the start as
+CG sees it (``start_residual_median``, ``start_energy_error_median``). ``time_ratio``
+compares what a user's call costs: cold, ``problem.solve()`` (linear: assembly + KSP;
+nonlinear: SNES, which assembles inside); learned, ``LearnedPDEStarter.solve`` (extracting
+the canonical data from the problem, which assembles the linear system, + inference +
+solve). Inference counts building the graph and running the model; extraction and assembly
+are reported beside it. Each solve sets its preconditioner up afresh.
 """
 
 from __future__ import annotations
@@ -353,6 +354,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
     kept = {p.name for p in test_pdes}
     test_insts = [i for i in test_insts if i.name in kept]
+    systems = {p.name: p for p in test_pdes}
     # the baseline: the nearest training instance's solution (the checkpoint's anchor bank when
     # there is one, so that a loaded checkpoint has the baseline too); on the training mesh only
     near_bank = (starter.anchors if starter.anchors is not None
@@ -362,7 +364,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         for inst, sol in tqdm(list(zip(test_insts, test_sols)), desc="bench", disable=not progress):
             try:
                 # cfg.k None: the starter's own k, as its solve() runs it
-                rows.append(_bench_one(starter, test_fam, inst, sol, backend, cfg.k, near_bank))
+                rows.append(_bench_one(starter, test_fam, inst, sol, backend, cfg.k, near_bank, systems[inst.name]))
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}",
                                "trace": traceback.format_exc(limit=3)})
@@ -411,6 +413,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         "warm_converged_without_fallback": int(sum(r["warm_status"] == "optimal" and not r["fallback"] for r in rows)),
         "prediction_rel_l2_median": med("prediction_rel_l2") if any(r["prediction_rel_l2"] is not None for r in rows)
         else None,
+        **{f"{key}_median": med(key) if any(r.get(key) is not None for r in rows) else None
+           for key in ("start_residual", "start_energy_error")},
         "config": asdict(cfg), "rows": rows, **info,
         **({"bench_interrupted": stopped[0]} if stopped else {}),
     }
@@ -424,11 +428,30 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     return rep
 
 
+def start_measures(pde: Any, guess: np.ndarray | None, sol: np.ndarray) -> dict[str, float | None]:
+    """How far a linear problem's start is, in the measures a Krylov solver feels: the residual
+    ``||b - A x0|| / ||b||`` (KSP's default test is relative to the right-hand side's norm, not
+    the start's, so a start above 1 begins further off than the zero guess) and, for a symmetric operator, the energy-norm error
+    ``||x0 - u||_A / ||u||_A`` (what CG minimises). None where there is no assembled system
+    (nonlinear families) or no guess."""
+    A, b = getattr(pde, "operator", None), getattr(pde, "rhs", None)
+    if guess is None or A is None or b is None or pde.kind != "linear":
+        return {"start_residual": None, "start_energy_error": None}
+    nb = float(np.linalg.norm(b))
+    res = float(np.linalg.norm(b - A @ guess) / nb) if nb > 0 else None
+    energy = None
+    if abs(A - A.T).max() <= 1e-12 * abs(A).max():
+        e = guess - sol
+        ea, ua = float(e @ (A @ e)), float(sol @ (A @ sol))
+        energy = float(np.sqrt(max(ea, 0.0) / ua)) if ua > 0 else None
+    return {"start_residual": res, "start_energy_error": energy}
+
+
 def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray, backend: Any, k: int | None,
-               near_bank: MeshAnchorBank | None) -> dict[str, Any]:
-    """Every start on one held-out instance. Each timed start is the fastest of three runs, as in
-    the LP/QP bench: the iterations are the same every time, millisecond timings on a shared
-    machine are not."""
+               near_bank: MeshAnchorBank | None, pde: Any = None) -> dict[str, Any]:
+    """Every start on one held-out instance (``pde``: its labelled system, for ``start_measures``).
+    Each timed start is the fastest of three runs, as in the LP/QP bench: the iterations are the
+    same every time, millisecond timings on a shared machine are not."""
     cold, cold_total = fastest(lambda: _user_call(fam, inst, backend))
     (guess, secs, warm), warm_total = fastest(lambda: _warm_run(starter, fam, inst, backend, k))
     (_, near), near_total = ((None, None), None) if near_bank is None else fastest(
@@ -450,7 +473,8 @@ def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray,
                                 warm.status == "optimal" and backend.same_answer(warm, _ref_result(sol))),
             "re": getattr(inst, "re", None),
             "fallback": warm.extra.get("fallback") or (None if guess is not None else "cold guess"),
-            "prediction_rel_l2": float(relative_errors([guess], [sol])[0]) if guess is not None else None}
+            "prediction_rel_l2": float(relative_errors([guess], [sol])[0]) if guess is not None else None,
+            **start_measures(pde, guess, sol)}
 
 
 def _ref_result(sol: np.ndarray):
@@ -489,6 +513,13 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: however "
              f"good, a start pays only if making it (inference, and extraction beyond the assembly) costs under "
              f"{1e3 * rep['start_budget_seconds_median']:.2f} ms (median)"]
+    if (res := rep.get("start_residual_median")) is not None:
+        energy = rep.get("start_energy_error_median")
+        lines.append(f"the start as a Krylov solver sees it (medians): residual ||b - A x0|| / ||b|| {res:.3g} (the "
+                     "zero guess's: 1; KSP's tolerance is relative to the right-hand side, not to the start)"
+                     + (f", energy-norm error {energy:.3g} (what CG minimises)" if energy is not None else "")
+                     + (": above 1, the start begins further off than zero, its error rough (high-frequency) "
+                        "however small in L2" if res > 1 else ""))
     if rep.get("n_failed"):
         lines.append(f"failed {rep['n_failed']} of {rep['n_test']} held-out instances (counted as "
                      "not the same answer; the figures above are of the others): "
