@@ -29,7 +29,8 @@ for p in sorted(root.glob("*.json")):
                    f"{f(r.get('nearest_time_ratio'), '.3f')} | {f(r.get('oracle_time_ratio'), '.3f')} | "
                    f"{r['warm']['inference_seconds_median'] * 1e3:.1f} | "
                    f"{f(ext if (ext := r['warm'].get('extraction_seconds_median')) is None else ext * 1e3, '.1f')} | "
-                   f"{r['prediction_rel_l2_median']:.1e} | {f(r.get('start_residual_median'), '.2g')} | {r['k']} | "
+                   f"{r['prediction_rel_l2_median']:.1e} | {f(r.get('start_residual_median'), '.2g')} | "
+                   f"{r['k']} | "
                    f"{r['same_answer']:.2f} | {r['cold_converged']}/{r['warm_converged_without_fallback']} |")
         continue
     lp.append(

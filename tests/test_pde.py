@@ -116,6 +116,24 @@ def test_snes_warm_start_from_solution_and_retry_after_failure():
     assert np.allclose(res.x, cold.x, atol=1e-6)
 
 
+def test_newton_start_residual_is_relative_to_the_cold_guess():
+    """The bench's Newton measure, ||F(x0)|| / ||F(cold guess)||, on a real NonlinearProblem: 1 at
+    the cold guess, near 0 at the solution, above 1 at a guess worse than cold, None without one."""
+    from learned_solvers.bench.pde import newton_start_residual
+    from learned_solvers.formats.dolfinx import residual_function
+
+    fam = make_family("nonlinear-poisson:n=8")
+    inst = fam.sample(1, seed=3)[0]
+    prob, _ = fam.load(inst)
+    sol = SNESBackend(rtol=1e-11).solve(petsc_handles(prob)).x
+    prob, _ = fam.load(inst)
+    F, cold = residual_function(prob), fam.cold_guess(sol.size)
+    assert newton_start_residual(F, cold, cold) == pytest.approx(1.0)
+    assert newton_start_residual(F, sol, cold) < 1e-8
+    assert newton_start_residual(F, sol + 10.0, cold) > 1.0
+    assert newton_start_residual(F, None, cold) is None
+
+
 @pytest.fixture(scope="module")
 def darcy_starter(tmp_path_factory):
     from learned_solvers.bench.pde import label_pde

@@ -1,8 +1,9 @@
 """`learned-solvers bench` for PDE families: cold vs learned vs nearest-neighbour vs oracle.
 
 Same report keys as the LP/QP bench (``iterations`` = KSP or Newton iterations), plus
-``prediction_rel_l2_median`` (the model's own error) and, for a linear problem, the start as
-CG sees it (``start_residual_median``, ``start_energy_error_median``). ``time_ratio``
+``prediction_rel_l2_median`` (the model's own error) and the start as the solver sees it
+(``start_residual_median``: ``||F(x0)||`` over the cold guess's, which for a linear problem is
+``||b - A x0|| / ||b||``; ``start_energy_error_median`` for a symmetric one). ``time_ratio``
 compares what a user's call costs: cold, ``problem.solve()`` (linear: assembly + KSP;
 nonlinear: SNES, which assembles inside); learned, ``LearnedPDEStarter.solve`` (extracting
 the canonical data from the problem, which assembles the linear system, + inference +
@@ -431,9 +432,9 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
 def start_measures(pde: Any, guess: np.ndarray | None, sol: np.ndarray) -> dict[str, float | None]:
     """How far a linear problem's start is, in the measures a Krylov solver feels: the residual
     ``||b - A x0|| / ||b||`` (KSP's default test is relative to the right-hand side's norm, not
-    the start's, so a start above 1 begins further off than the zero guess) and, for a symmetric operator, the energy-norm error
-    ``||x0 - u||_A / ||u||_A`` (what CG minimises). None where there is no assembled system
-    (nonlinear families) or no guess."""
+    the start's, so a start above 1 begins further off than the zero guess) and, for a
+    symmetric operator, the energy-norm error ``||x0 - u||_A / ||u||_A`` (what CG minimises).
+    None where there is no assembled system (nonlinear families) or no guess."""
     A, b = getattr(pde, "operator", None), getattr(pde, "rhs", None)
     if guess is None or A is None or b is None or pde.kind != "linear":
         return {"start_residual": None, "start_energy_error": None}
@@ -445,6 +446,16 @@ def start_measures(pde: Any, guess: np.ndarray | None, sol: np.ndarray) -> dict[
         ea, ua = float(e @ (A @ e)), float(sol @ (A @ sol))
         energy = float(np.sqrt(max(ea, 0.0) / ua)) if ua > 0 else None
     return {"start_residual": res, "start_energy_error": energy}
+
+
+def newton_start_residual(residual: Any, guess: np.ndarray | None, cold: np.ndarray) -> float | None:
+    """``||F(x0)|| / ||F(cold guess)||`` of a nonlinear problem's start (``residual``: its F, a
+    ``NewtonSystem``): what the bench's SNES test is relative to, as ``start_measures``'
+    residual is for KSP (for a linear F the two agree)."""
+    if guess is None or residual is None:
+        return None
+    r0 = float(np.linalg.norm(residual(cold)))
+    return float(np.linalg.norm(residual(guess)) / r0) if r0 > 0 else None
 
 
 def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray, backend: Any, k: int | None,
@@ -474,7 +485,9 @@ def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray,
             "re": getattr(inst, "re", None),
             "fallback": warm.extra.get("fallback") or (None if guess is not None else "cold guess"),
             "prediction_rel_l2": float(relative_errors([guess], [sol])[0]) if guess is not None else None,
-            **start_measures(pde, guess, sol)}
+            **(start_measures(pde, guess, sol) if fam.kind == "linear" else
+               {"start_residual": newton_start_residual(_residual(fam, inst), guess, fam.cold_guess(len(sol))),
+                "start_energy_error": None})}
 
 
 def _ref_result(sol: np.ndarray):
@@ -515,11 +528,15 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"{1e3 * rep['start_budget_seconds_median']:.2f} ms (median)"]
     if (res := rep.get("start_residual_median")) is not None:
         energy = rep.get("start_energy_error_median")
-        lines.append(f"the start as a Krylov solver sees it (medians): residual ||b - A x0|| / ||b|| {res:.3g} (the "
-                     "zero guess's: 1; KSP's tolerance is relative to the right-hand side, not to the start)"
-                     + (f", energy-norm error {energy:.3g} (what CG minimises)" if energy is not None else "")
-                     + (": above 1, the start begins further off than zero, its error rough (high-frequency) "
-                        "however small in L2" if res > 1 else ""))
+        if rep["solver"] == "ksp":
+            lines.append(f"the start as a Krylov solver sees it (medians): residual ||b - A x0|| / ||b|| {res:.3g} "
+                         "(the zero guess's: 1; KSP's tolerance is relative to the right-hand side, not to the start)"
+                         + (f", energy-norm error {energy:.3g} (what CG minimises)" if energy is not None else "")
+                         + (": above 1, the start begins further off than zero, its error rough (high-frequency) "
+                            "however small in L2" if res > 1 else ""))
+        else:
+            lines.append(f"the start as Newton sees it (median): residual ||F(x0)|| / ||F(cold guess)|| {res:.3g} "
+                         "(SNES stops at rtol times the cold guess's)")
     if rep.get("n_failed"):
         lines.append(f"failed {rep['n_failed']} of {rep['n_test']} held-out instances (counted as "
                      "not the same answer; the figures above are of the others): "
