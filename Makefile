@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY = $(shell bash scripts/env.sh)
 
-.PHONY: demo test env bench-slow
+.PHONY: demo test env bench
 env:
 	@bash scripts/env.sh >/dev/null
 
@@ -12,5 +12,10 @@ demo: env
 test: env
 	$(PY) -m pytest -q -p no:cacheprovider
 
-bench-slow: env
-	$(PY) -m pytest -q -m slow
+# every benchmark run behind the guides' figures, into benchmarks/results (hours on 2 cores;
+# one run: bash benchmarks/run_pde.sh NAME)
+bench: env
+	bash benchmarks/run_lp_qp.sh
+	bash benchmarks/run_pde.sh
+	bash benchmarks/run_scaling.sh
+	bash benchmarks/run_sensitivity.sh
