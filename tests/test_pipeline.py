@@ -325,6 +325,10 @@ def test_bench_command_writes_the_report(tmp_path):
     assert rep["oracle_iteration_ratio"] < 0.2
     assert 0 <= rep["nearest_active_mismatch_median"] <= rep["constraints"]
     assert "time_ratio" in proc.stdout and "active set off the optimum's" in proc.stdout
+    # each start's relative KKT residual, against the solver's tolerance
+    assert all(r["start_kkt"] >= 0 and r["nearest_start_kkt"] >= 0 for r in rep["instances"])
+    assert rep["start_kkt_median"] == pytest.approx(np.median([r["start_kkt"] for r in rep["instances"]]))
+    assert "the start's relative KKT residual (median" in proc.stdout and "relative tolerance of 1e-06" in proc.stdout
     assert "verdict: the learned start" in proc.stdout
     # a saved report re-plotted, and the per-instance ratios the plot draws give the report's medians
     from learned_solvers.bench.plots import instance_ratios
@@ -337,6 +341,20 @@ def test_bench_command_writes_the_report(tmp_path):
 
     assert main(["plot", str(out), "--out", str(tmp_path / "again.png")]) == 0
     assert (tmp_path / "again.png").stat().st_size > 0
+
+
+def test_start_kkt_is_zero_at_the_optimum_and_not_at_a_cold_start():
+    """The LP bench's start measure on afiro, solved by HiGHS: its optimum is within the solver's
+    tolerance, the zero start and the optimum moved by 10% are not."""
+    from learned_solvers.bench.qp import start_kkt
+    from learned_solvers.formats.mps import read_problem
+
+    qp = read_problem(netlib("afiro"))
+    res = make_backend("highs").solve(qp)
+    assert res.status == Status.OPTIMAL
+    assert start_kkt(qp, res.x, res.y) < 1e-6
+    assert start_kkt(qp, np.zeros(qp.n), np.zeros(qp.m)) > 1e-2
+    assert start_kkt(qp, 1.1 * res.x, 1.1 * res.y) > 1e-3
 
 
 def test_bench_with_dask_local_cluster(tmp_path):

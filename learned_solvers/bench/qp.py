@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from problems.registry import dropped_hint, family_names, make_family
 
 from ..backends import WarmStart, make_backend
+from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
 from ..models.anchors import AnchorBank
 from ..options import check_device, check_k
@@ -296,6 +297,9 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
            "warnings": list(dict.fromkeys(str(w.message) for w in caught))[:3],
            "inference_seconds": info.inference_seconds, "nearest_polish_seconds": pn_seconds,
            "same_answer": bool(backend.same_answer(cold, warm))}
+    # the start in the solver's terms: how far from its stopping test each start begins
+    row["start_kkt"] = None if ws is None else start_kkt(qp, ws.x, ws.y)
+    row["nearest_start_kkt"] = start_kkt(qp, nb_x, nb_y) if nb else None
     if item.active is not None:
         row["constraints"] = qp.m + qp.n
         # how far each start's active set is from the optimum's: what the polish has to fix
@@ -307,6 +311,13 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
         row[name] = {"status": res.status, "objective": res.objective, "iterations": res.iterations,
                      "seconds": res.seconds, "accepted": res.warm_start_accepted}
     return row
+
+
+def start_kkt(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
+    """A start's relative KKT residual, the largest of its primal, dual and gap parts
+    (``kkt_residuals``): 0 at the optimum, and comparable with a solver's relative tolerance."""
+    k = kkt_residuals(qp, x, y)
+    return float(max(k.primal, k.dual, k.gap))
 
 
 def _median(v: list[float]) -> float:
@@ -337,7 +348,7 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
     rep["same_answer"] = (sum(r["same_answer"] for r in ok) / len(rows)) if rows else math.nan
     rep["prediction_error_median"] = _median([r["prediction_error"] for r in ok])
     rep["raw_prediction_error_median"] = _median([r["raw_prediction_error"] for r in ok])
-    for key in ("active_mismatch", "nearest_active_mismatch"):
+    for key in ("active_mismatch", "nearest_active_mismatch", "start_kkt", "nearest_start_kkt"):
         rep[f"{key}_median"] = _median([r.get(key) for r in ok])
     rep["constraints"] = _median([r.get("constraints") for r in ok])
     rep["polished_fraction"] = (sum(bool(r["polished"]) for r in ok) / len(ok)) if ok else math.nan
@@ -364,6 +375,11 @@ def format_report(rep: dict[str, Any]) -> str:
               f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
               f"({'before the polish' if rep['k'] == 0 else 'network alone'} {rep['raw_prediction_error_median']:.3g}) "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
+    if not math.isnan(rep.get("start_kkt_median", math.nan)):
+        tol = rep.get("solver_options", {}).get("tol")
+        lines.append(f"the start's relative KKT residual (median; the largest of primal, dual and gap): learned "
+                     f"{rep['start_kkt_median']:.3g}, nearest training optimum {rep['nearest_start_kkt_median']:.3g}"
+                     + (f"; the solver stops at a relative tolerance of {tol:g}" if tol else ""))
     if not math.isnan(rep.get("active_mismatch_median", math.nan)):
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
                      f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
