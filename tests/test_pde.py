@@ -818,7 +818,7 @@ def test_kernel_anchor_regresses_the_training_solutions_and_keeps_the_nearest_wh
     i = 7
     loo = bank.anchor(Pde(data[i][0]), exclude=i)
     rest = np.delete(np.arange(40), i)
-    d2 = bank._pairwise2()
+    d2 = bank._points("fields").pairwise2()
     k = bank._kernel
     gram = kernel_values(d2[np.ix_(rest, rest)] / k.scale, fit.shape)
     mean = sols.mean(0)  # the mean of all, as the closed form has it

@@ -285,10 +285,6 @@ class MeshAnchorBank:
             self._point_sets[metric] = pts
         return self._point_sets[metric]
 
-    def _pairwise2(self) -> np.ndarray:
-        """(M, M) squared distances between the bank's vectors."""
-        return self._points("fields").pairwise2()
-
     def _kernel_scale(self, d2: np.ndarray, bandwidth: float) -> float:
         off = d2[~np.eye(len(d2), dtype=bool)]
         return bandwidth * max(float(np.median(off)), 1e-300)
