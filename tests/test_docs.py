@@ -31,3 +31,20 @@ def test_every_relative_link_reaches_its_file_and_heading(page):
         elif anchor and dest.suffix == ".md" and anchor not in _slugs(dest):
             bad.append(f"{target}: no heading #{anchor} in {dest.name}")
     assert not bad, f"{page.name}: " + "; ".join(bad)
+
+
+def test_readme_targets_table_is_the_committed_reports():
+    """The README's table of the LP/QP and PDE targets is ``benchmarks/targets.py``'s output, so
+    every figure in it is the committed report's and every 'met' is computed from them: a rerun
+    that changes a report must regenerate the table."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("targets", ROOT / "benchmarks" / "targets.py")
+    targets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(targets)
+    readme = (ROOT / "README.md").read_text()
+    block = targets.BLOCK.search(readme)
+    assert block, "README.md: no <!-- targets: ... --> block"
+    assert block.group(2) == targets.table(), (
+        "README.md's targets table differs from the committed reports: regenerate it with "
+        "`python benchmarks/targets.py --readme`")
