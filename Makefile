@@ -19,4 +19,4 @@ bench: env
 	bash benchmarks/run_pde.sh
 	bash benchmarks/run_scaling.sh
 	bash benchmarks/run_sensitivity.sh
-	.venv/bin/python benchmarks/targets.py --readme
+	$(PY) benchmarks/targets.py --readme
