@@ -48,3 +48,19 @@ def test_readme_targets_table_is_the_committed_reports():
     assert block.group(2) == targets.table(), (
         "README.md's targets table differs from the committed reports: regenerate it with "
         "`python benchmarks/targets.py --readme`")
+
+
+def test_guides_measured_tables_are_the_committed_reports():
+    """docs/lp_qp.md's and docs/pde.md's tables of every run are ``benchmarks/summary.py``'s
+    output over the committed reports, as they are: a rerun must regenerate them."""
+    import subprocess
+    import sys
+
+    bench = ROOT / "benchmarks"
+    out = subprocess.run([sys.executable, str(bench / "summary.py"), str(bench / "results")],
+                         capture_output=True, text=True, check=True).stdout
+    lp, pde = (t.strip() for t in out.split("\n\n")[:2])
+    for guide, table in (("lp_qp.md", lp), ("pde.md", pde)):
+        assert table in (ROOT / "docs" / guide).read_text(), (
+            f"docs/{guide}: its table of runs differs from the committed reports; replace it with "
+            "`python benchmarks/summary.py`'s")
