@@ -635,6 +635,27 @@ def test_unknown_backend_option_rejected():
         make_backend("gurobi")
 
 
+
+def test_backends_declared_tolerance_is_the_one_they_solve_to():
+    """``default_tolerance`` (a capability, as cvxpy's solvers declare theirs) is the tolerance a
+    backend built with no options solves to: its ``tol`` default, or HiGHS' own feasibility
+    tolerances, which it leaves as they are."""
+    import inspect
+
+    import highspy
+
+    from learned_solvers.backends import REFERENCE_ONLY
+
+    for name in BACKENDS + REFERENCE_ONLY:
+        backend = make_backend(name)
+        params = inspect.signature(type(backend)).parameters
+        if "tol" in params:
+            assert params["tol"].default == type(backend).default_tolerance == backend.tol, name
+        else:
+            h = highspy.Highs()
+            for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
+                assert h.getOptionValue(opt)[1] == type(backend).default_tolerance, (name, opt)
+
 def test_osqp_pinned_setting_is_applied():
     qp = make_family("portfolio:assets=20,factors=3").sample(1, seed=0)[0]
     with warnings.catch_warnings():
