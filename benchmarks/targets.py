@@ -6,11 +6,11 @@ claimed.
 
     python benchmarks/targets.py [RESULTS_DIR] [--readme]
 
---readme writes the table into README.md, between its <!-- targets --> markers, instead of
-printing it.
+--readme writes the tables into README.md, between its <!-- targets --> markers, instead of
+printing them.
 
-Each row names the reports it reads. tests/test_docs.py checks that the README's table is this
-script's output: rerun a row, and the README must be regenerated with it. docs/targets.md gives
+Each row's code names the reports it reads. tests/test_docs.py checks that the README's tables
+are this script's output: rerun a report, and the README must be regenerated with it. docs/targets.md gives
 each row's reading in full (the reruns, and the reasons where a target is missed).
 """
 
@@ -59,6 +59,18 @@ def mesh(name: str) -> str:
             f"(trained on {train['n']}x{train['n']})")
 
 
+def how(names: list[str]) -> str:
+    """'the automatic k = 0 (the polished linear anchor, no network)' where the reports agree."""
+    ks = {(R(n)["k"], bool(R(n).get("k_automatic")), R(n).get("anchor"), R(n).get("polish")) for n in names}
+    if len(ks) > 1:
+        return "k = " + ", ".join(str(R(n)["k"]) for n in names)
+    k, auto, anchor, polish = ks.pop()
+    what = f"the automatic k = {k}" if auto else f"k = {k}"
+    if k == 0:
+        what += f" (the {'polished ' if polish else ''}{anchor} anchor, no network)"
+    return what
+
+
 def yes(ok: bool, otherwise: str = "no") -> str:
     return "yes" if ok else otherwise
 
@@ -83,7 +95,7 @@ def rows() -> list[tuple[str, str, str]]:
                 "iterations)",
                 ", ".join(f"{n.split('-')[0]} {f3(it(n))} / {f3(tr(n))} (cold {R(n)['cold']['iterations_median']:,.0f})"
                           for n in netlib)
-                + " at the automatic k = 0 (the polished linear anchor, no network); the network's start (`--k 1`): "
+                + f" at {how(netlib)}; the network's start (`--k 1`): "
                 + ", ".join(f"{f3(it(n + '-k1'))} / {f3(tr(n + '-k1'))}" for n in netlib),
                 yes(len(passing) >= 3)))
 
@@ -104,13 +116,14 @@ def rows() -> list[tuple[str, str, str]]:
 
     osqp = {"portfolio": "portfolio-osqp", "mpc": "mpc-osqp"}
     floor = R("mpc-osqp")["oracle_iteration_ratio"]
-    missed = [f for f, n in osqp.items() if it(n) > 0.33]
+    missed = [f + (", at its floor" if it(n) <= R(n)["oracle_iteration_ratio"] else "")
+              for f, n in osqp.items() if it(n) > 0.33]
     out.append(("OSQP iteration_ratio <= 0.33 on portfolio and mpc (defaults; pinned: adaptive rho off)",
                 "; ".join(f"{f} {f3(it(n))} (pinned {f3(it(n + '-pinned'))})" for f, n in osqp.items())
                 + f"; mpc's floor, the exact optimum's own ratio, is {f3(floor)} (OSQP checks termination first at "
                 f"iteration 25, the cold solve takes {R('mpc-osqp')['cold']['iterations_median']:.0f}); mpc with 40 "
                 f"states {f3(it('mpc-40x16-osqp'))}",
-                yes(not missed, "defaults: no (" + ", ".join(missed) + ", at its floor); pinned: "
+                yes(not missed, "defaults: no (" + "; ".join(missed) + "); pinned: "
                     + yes(all(it(n + "-pinned") <= 0.33 for n in osqp.values())))))
 
     scs = ["portfolio-scs", "mpc-scs"]
@@ -124,7 +137,7 @@ def rows() -> list[tuple[str, str, str]]:
                 "the warm start converges as often as the cold",
                 f"navier-stokes {f3(it(ns))} at k = {R(ns)['k']} in {f3(tr(ns))}x the cold time; nonlinear-poisson "
                 f"{f3(it(nlp))} at k = {R(nlp)['k']} in {f3(tr(nlp))}x, {f3(it(nlp1))} at k = 1 in {f3(tr(nlp1))}x "
-                f"(the kernel anchor); Reynolds >= {top['re_from']:.0f}: warm converges on "
+                f"(the {R(nlp)['anchor']} anchor); Reynolds >= {top['re_from']:.0f}: warm converges on "
                 f"{top['warm_converged_without_fallback']} of {top['n']}, cold on {top['cold_converged']}",
                 yes(max(it(ns), it(nlp)) <= 0.5 and top["warm_converged_without_fallback"] >= top["cold_converged"])))
 
@@ -144,7 +157,7 @@ def rows() -> list[tuple[str, str, str]]:
     under = [n for n in darcy if tr(n) < 1]
     rg, rj = R(g), R(j)
     out.append(("darcy time_ratio < 1 (GAMG and Jacobi)",
-                f"at the automatic k = 0: GAMG {f3(tr(g))}, Jacobi {f3(tr(j))} (nearest "
+                f"at {how([g, j])}: GAMG {f3(tr(g))}, Jacobi {f3(tr(j))} (nearest "
                 f"{f3(rg['nearest_time_ratio'])}, {f3(rj['nearest_time_ratio'])}); that start is "
                 f"{sci(rg['prediction_rel_l2_median'])} off in L2, but its residual is "
                 f"{rg['start_residual_median']:.2f} times the right-hand side's (the zero guess's: 1), so CG's "
