@@ -11,12 +11,14 @@ import json
 import sys
 from pathlib import Path
 
+from targets import NOT_BENCH  # this script's directory is on sys.path
+
 args = [a for a in sys.argv[1:] if a != "--plot"]
 root = Path(args[0] if args else "benchmarks/results")
 lp, pde = [], []
 reports = {"lp_qp": {}, "pde": {}}
 for p in sorted(root.glob("*.json")):
-    if p.name.startswith(("scaling", "sensitivity", "paper_lp", "gpu_check")):
+    if p.name.startswith(NOT_BENCH):
         continue
     r = json.loads(p.read_text())
     reports["pde" if r["solver"] in ("ksp", "snes") else "lp_qp"][p.stem] = r

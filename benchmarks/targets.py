@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parent / "results"  # main() takes another
+# reports in results/ that are not `bench` runs (summary.py skips them too)
+NOT_BENCH = ("scaling", "sensitivity", "paper_lp", "gpu_check")
 _cache: dict[str, dict] = {}
 
 
@@ -76,8 +78,7 @@ def yes(ok: bool, otherwise: str = "no") -> str:
 
 
 def bench_reports() -> list[str]:
-    skip = ("scaling", "sensitivity", "paper_lp", "gpu_check")
-    return sorted(p.stem for p in ROOT.glob("*.json") if not p.name.startswith(skip))
+    return sorted(p.stem for p in ROOT.glob("*.json") if not p.name.startswith(NOT_BENCH))
 
 
 def rows() -> list[tuple[str, str, str]]:
@@ -260,11 +261,15 @@ CORE_SECTIONS = ["error-against-k", "solver-iterations-against-k", "lipschitz-es
                  "training-memory", "automatic-k"]
 
 
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def _headings() -> dict[str, str]:
     """docs/targets.md's section headings by their GitHub anchor."""
     text = (Path(__file__).parents[1] / "docs" / "targets.md").read_text()
-    heads = re.findall(r"^### (.+)$", text, flags=re.M)
-    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-"): h.strip() for h in heads}
+    return {slug(h): h.strip() for h in re.findall(r"^### (.+)$", text, flags=re.M)}
 
 
 def _lines(rows_: list[tuple[str, str, str]], sections: list[str]) -> list[str]:

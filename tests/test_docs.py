@@ -1,21 +1,24 @@
 """The README and the guides in docs/: every relative link reaches a file, and every #anchor a
 heading of it (GitHub's slugs), so moving a section cannot leave a link behind."""
 
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("targets", ROOT / "benchmarks" / "targets.py")
+targets = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(targets)
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def _slugs(page: Path) -> set[str]:
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    """GitHub's heading anchors of a page."""
     text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # a '#' in a code block is no heading
-    heads = re.findall(r"^#{1,6} (.+)$", text, flags=re.M)
-    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
+    return {targets.slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, flags=re.M)}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -37,11 +40,6 @@ def test_readme_targets_table_is_the_committed_reports():
     """The README's table of the LP/QP and PDE targets is ``benchmarks/targets.py``'s output, so
     every figure in it is the committed report's and every 'met' is computed from them: a rerun
     that changes a report must regenerate the table."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("targets", ROOT / "benchmarks" / "targets.py")
-    targets = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(targets)
     readme = (ROOT / "README.md").read_text()
     block = targets.BLOCK.search(readme)
     assert block, "README.md: no <!-- targets: ... --> block"
