@@ -1138,3 +1138,13 @@ def test_scip_family_refuses_what_is_not_a_continuous_pyscipopt_model(tmp_path, 
         make_family("scip:my_scip_models:integer").sample(1, seed=0)
     with pytest.raises(ValueError, match="--perturb does not apply"):
         make_family("scip:my_scip_models:integer", perturb=0.2)
+
+
+def test_validation_split_holds_out_a_fraction_and_trains_on_all_where_none_would_be_left():
+    from learned_solvers.training.loop import validation_split
+
+    val, train = validation_split(20, 0.1, np.random.default_rng(0))
+    assert len(val) == 2 and len(train) == 18 and not set(val) & set(train)
+    assert sorted([*val, *train]) == list(range(20))
+    val, train = validation_split(2, 0.9, np.random.default_rng(0))  # both would be held out
+    assert len(val) == 2 and list(train) == list(val)

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from ..core import jacobian_penalty
 from . import distributed
 
-__all__ = ["FitResult", "TrainingInterrupted", "fit"]
+__all__ = ["FitResult", "TrainingInterrupted", "fit", "validation_split"]
 
 
 class TrainingInterrupted(UserWarning):
@@ -31,6 +31,15 @@ class FitResult:
     best_val: float  # the validation score of the state the model holds on return
     epochs_done: int = 0
     interrupted: str | None = None  # how a Ctrl-C stopped training early, else None
+
+
+def validation_split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (validation, training) of ``n`` instances in a seeded order: a ``fraction`` of
+    them, at least one, held out for model selection; where that would leave none to train
+    on, the validation instances train too. Both trainers split this way."""
+    order = rng.permutation(n)
+    n_val = max(1, int(round(fraction * n)))
+    return order[:n_val], (order[n_val:] if n_val < n else order[:n_val])
 
 
 def fit(model: torch.nn.Module, train_b: Sequence[Any], *,

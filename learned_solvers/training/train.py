@@ -12,7 +12,7 @@ from ..models.anchors import ANCHOR_KINDS, AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
 from ..options import check_device
 from .data import Labelled
-from .loop import fit
+from .loop import fit, validation_split
 
 __all__ = ["TrainConfig", "TrainResult", "train_qp_model", "graph_targets"]
 
@@ -110,10 +110,8 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
                          "must solve to optimality (the warnings above say how the others ended)")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    order = rng.permutation(len(data))
-    n_val = max(1, int(round(config.val_fraction * len(data))))
-    val = [data[i] for i in order[:n_val]]
-    train = [data[i] for i in order[n_val:]] or val
+    val_i, tr_i = validation_split(len(data), config.val_fraction, rng)
+    val, train = [data[i] for i in val_i], [data[i] for i in tr_i]
     dev = torch.device(config.device)
     model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev, torch.float32)
     bank = AnchorBank.build(train, kind=config.anchor) if config.anchor is not None else None

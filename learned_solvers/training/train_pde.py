@@ -21,7 +21,7 @@ from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..models.mesh_gnn import MeshGNNConfig, MeshImplicitModel, residual_hat
 from ..models.mesh_graph import CoarseOperatorError, FamilyNorm, MeshGraph, build_mesh_graph, is_symmetric
 from ..options import check_device
-from .loop import fit
+from .loop import fit, validation_split
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors", "DEFAULT_GRID"]
 
@@ -113,9 +113,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
                          "must solve to optimality (the warnings above say how the others ended)")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    order = rng.permutation(len(pdes))
-    n_val = max(1, int(round(config.val_fraction * len(pdes))))
-    val_i, tr_i = order[:n_val], order[n_val:]
+    val_i, tr_i = validation_split(len(pdes), config.val_fraction, rng)
     norm = FamilyNorm.fit([pdes[i] for i in tr_i], [solutions[i] for i in tr_i])
     gdim = pdes[0].coords.shape[1]
     ql = pdes[0].quasilinear
