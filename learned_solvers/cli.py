@@ -28,10 +28,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("prediction error on 500 held-out systems as the inference iterations k grow.\n")
     rows = run_core_demo(CoreDemoConfig(device=args.device, seed=args.seed))
     print(format_rows(rows))
-    try:
-        import dolfinx_solver  # noqa: F401
-    except ImportError:
-        print("\n(part 3, PDE, skipped: FEniCSx is not installed; pip install '.[pde]' or use environment.yml)")
+    from ._fenicsx import INSTALL, available
+
+    if not available():
+        print(f"\n(part 3, PDE, skipped: FEniCSx (dolfinx) is not installed; {INSTALL})")
         return 0
     from .bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench
 
@@ -743,6 +743,7 @@ def _plain_warnings():
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ._fenicsx import FEniCSxMissingError
     from .canonical import InvalidProblemError
     from .checkpoint import CheckpointError
     from .options import check_device
@@ -757,7 +758,8 @@ def main(argv: list[str] | None = None) -> int:
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings():
             return int(args.func(args))
-    except (InvalidProblemError, CheckpointError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
+    except (InvalidProblemError, CheckpointError, FEniCSxMissingError, FileNotFoundError, ValueError, TypeError,
+            RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a user's Ctrl-C: a line, not a traceback (train and bench keep what they can)

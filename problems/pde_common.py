@@ -10,11 +10,9 @@ _COUNTER = itertools.count()
 
 
 def dolfinx():
-    import dolfinx_solver  # noqa: F401  (PyPI wheel: before dolfinx)
-    import dolfinx
-    import dolfinx.fem.petsc
+    from learned_solvers._fenicsx import import_dolfinx
 
-    return dolfinx
+    return import_dolfinx()
 
 
 def unique_prefix(name: str) -> str:

@@ -88,6 +88,10 @@ def make_family(spec: str, **overrides: Any) -> Family:
     from .random_lp import RandomLP
 
     name, _, rest = spec.partition(":")
+    if is_pde_family(spec):
+        from learned_solvers._fenicsx import require
+
+        require(f"the PDE family {name!r}")  # before any labelling, and before a user's module is imported
     if name in ("cvxpy", "scip", "dolfinx", "files") and overrides:
         given = ", ".join(f"--{k}" for k in overrides)
         source = "files" if name == "files" else "code"

@@ -166,6 +166,27 @@ def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
 
 
 
+def test_a_pde_command_without_fenicsx_says_how_to_install_it_before_any_work(tmp_path):
+    """Where dolfinx is not installed (the base package without the ``pde`` extra), a PDE family
+    is refused with the way to install FEniCSx, before any labelling; the LP side still runs."""
+    hide = "import sys; sys.modules['dolfinx'] = sys.modules['dolfinx_solver'] = None; "  # as if not installed
+    run = "from learned_solvers.cli import main; sys.exit(main(sys.argv[1:]))"
+    for argv in (["train", "--family", "darcy:n=8", "--solver", "ksp", "--train", "4", "--scheduler", "serial",
+                  "--out", str(tmp_path / "d.safetensors")],
+                 ["bench", "--family", "navier-stokes:n=4", "--solver", "snes", "--train", "4", "--test", "2"],
+                 ["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build", "--solver", "ksp"]):
+        out = subprocess.run([sys.executable, "-c", hide + run, *argv], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2, out.stderr[-1000:]
+        assert "needs FEniCSx (dolfinx), which is not installed here" in out.stderr
+        assert "pip install 'learned-solvers[pde]'" in out.stderr and "labelling" not in out.stderr
+        assert "Traceback" not in out.stderr
+    assert not (tmp_path / "d.safetensors").exists()
+    lp = subprocess.run([sys.executable, "-c", hide + run, "train", "--family", "random-lp:m=10,n=20", "--solver",
+                         "pdlp", "--train", "6", "--epochs", "1", "--scheduler", "serial",
+                         "--out", str(tmp_path / "lp.safetensors")], capture_output=True, text=True, timeout=300)
+    assert lp.returncode == 0 and (tmp_path / "lp.safetensors").exists(), lp.stderr[-1000:]
+
+
 def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path):
     (tmp_path / "afile").write_text("x")
     for out_path, why in ((tmp_path / "afile" / "m.safetensors", "a file stands where its folder should be"),

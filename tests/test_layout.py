@@ -10,11 +10,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "learned_solvers"
 
 # the parts of the package each layer may import besides itself (``_highs``: the HiGHS binding's
-# status names and reader options, shared by the MPS adapter and the HiGHS backend)
+# status names and reader options, shared by the MPS adapter and the HiGHS backend; ``_fenicsx``:
+# dolfinx imported the same way by the dolfinx adapter and the PDE families)
 ALLOWED = {
     "core": set(),
     "canonical": {"core"},
-    "formats": {"canonical", "_highs"},
+    "formats": {"canonical", "_highs", "_fenicsx"},
     "backends": {"canonical", "_highs"},
     "models": {"canonical", "core"},
     "training": {"canonical", "core", "models", "backends", "options", "_threads"},

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._fenicsx import import_dolfinx
 from ..canonical.pde import PDEData, QuasilinearResidual
 
 __all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "residual_function", "NewtonSystem",
@@ -38,14 +39,7 @@ class UnsupportedProblemError(TypeError):
 
 
 def _dolfinx():
-    try:
-        import dolfinx_solver  # noqa: F401  (the PyPI wheel: must come before dolfinx)
-    except ImportError:
-        pass
-    import dolfinx
-    import dolfinx.fem.petsc
-
-    return dolfinx
+    return import_dolfinx()
 
 
 def problem_kind(problem: Any) -> str:
