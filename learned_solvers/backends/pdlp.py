@@ -84,7 +84,7 @@ class PDLPBackend:
         check_capabilities(self, qp)
         if qp.P is not None and abs(qp.P - sp.diags(qp.P.diagonal())).sum() > 0:
             raise ValueError(f"pdlp: problem {qp.name!r} has a non-diagonal P; PDLP takes diagonal QPs only. "
-                             "Use --solver osqp or scs.")
+                             "Solve it with OSQP or SCS (--solver osqp or scs; solver=\"osqp\" in Python).")
 
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         from ortools.pdlp.python import pdlp
