@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--solver", default="pdlp",
                    help="the solver the model will warm-start (recorded; PDE families: ksp or snes, which also "
                         "times the automatic k)")
-    t.add_argument("--train", type=_positive, default=200, help="training instances")
+    t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
     t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
     t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
     t.add_argument("--tol", type=float, default=None,
@@ -576,6 +576,15 @@ def _positive(text: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1")
+    return v
+
+
+def _training_count(text: str) -> int:
+    """`train --train`: an integer >= 2 (one instance, at least, is held out to choose k)."""
+    v = _positive(text)
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 2 (at least one instance is held out to "
+                                         "validate the model and choose k)")
     return v
 
 

@@ -36,7 +36,9 @@ def test_unknown_option_is_rejected():
     assert out.returncode == 2 and "bench needs --test >= 1 and --train >= 2 (got 3 and 1)" in out.stderr
     for bad, why in ((["bench", "--family", "random-lp", "--test", "0"], ">= 1"),
                      (["scaling", "--checkpoint", "c", "--family", "f", "--ks=-1,4"], ">= 0"),
-                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "-1"], "give an integer >= 1")):
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "-1"], "give an integer >= 1"),
+                     # one instance is all validation and none trains: refused before labelling it
+                     (["train", "--family", "random-lp", "--train", "1", "--out", "m.safetensors"], ">= 2")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored
