@@ -37,6 +37,19 @@ def _figures(res: Any) -> dict[str, Any]:
             **{k: v for k, v in res.extra.items() if k != "raw"}}
 
 
+def _log_start(name: str, res: Any) -> None:
+    """With ``prob.solve(verbose=True)``: one line in cvxpy's log on the start the solver got."""
+    e = res.extra
+    if e.get("fallback"):
+        what = f"cold start ({e['fallback']})"
+    else:
+        what = (f"learned start, k = {e.get('k')}{' (no network: the anchor)' if e.get('k') == 0 else ''}"
+                f"{', polished' if e.get('polished') else ''}, accepted by the solver: "
+                f"{'yes' if res.warm_start_accepted else 'no'}")
+    cvxpy_settings.LOGGER.info("%s: %s; inference %.2f ms; %s iterations", name, what,
+                               1e3 * float(e.get("inference_seconds") or 0.0), res.iterations)
+
+
 class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
@@ -80,6 +93,8 @@ class LearnedOSQP(OSQP):
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
         res = self.starter.solve(qp, self._backend(solver_opts, verbose))
         self.last = _figures(res)
+        if verbose:
+            _log_start(self.name(), res)
         raw = res.extra["raw"]
         return raw
 
@@ -123,6 +138,8 @@ class LearnedSolver(OSQP):
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
         res = self.starter.solve(qp, self.backend)
         self.last = _figures(res)
+        if verbose:
+            _log_start(self.name(), res)
         code = _OSQP_CODE.get(res.status, 11)
         x = res.x if res.x is not None else np.full(qp.n, np.nan)
         y = res.y if res.y is not None else np.full(qp.m, np.nan)

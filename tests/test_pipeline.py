@@ -415,6 +415,22 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
         prob.solve(solver=plugin, rho=0.5, polish=True, eps_abs=1e-6, eps_rel=1e-7, check_termination=7)
     assert prob.status == "optimal" and abs(prob.value - ref_value) < 1e-4 * (1 + abs(ref_value))
     assert prob.solver_stats.num_iters % 7 == 0  # OSQP checked every 7th iteration: the setting reached it
+    # verbose=True, as with cvxpy's OSQP: cvxpy's log says which start the solver got
+    import logging
+
+    from cvxpy import settings as cvxpy_settings
+
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    cvxpy_settings.LOGGER.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfFamilyWarning)
+            build(np.random.default_rng(123)).solve(solver=plugin, verbose=True)
+    finally:
+        cvxpy_settings.LOGGER.removeHandler(handler)
+    assert any(ln.startswith("LEARNED_OSQP: ") and "inference" in ln and "start" in ln for ln in lines), lines
     with pytest.raises(TypeError, match="unknown solver options \\['rhoo'\\]"):
         build(np.random.default_rng(1)).solve(solver=plugin, rhoo=0.5)
 
