@@ -70,6 +70,9 @@ class LearnedOSQP(OSQP):
     def name(self) -> str:
         return "LEARNED_OSQP"
 
+    def __repr__(self) -> str:
+        return f"LearnedOSQP({self.starter!r}, tol={self.backend.tol:g}, pinned={self.backend.pinned})"
+
     def _backend(self, solver_opts: dict[str, Any], verbose: bool = False) -> OSQPBackend:
         """The plugin's OSQP, with the options of ``prob.solve(solver=..., **options)`` that a
         script written for cvxpy's OSQP passes: any OSQP setting by name (``polish`` too), an
@@ -127,6 +130,9 @@ class LearnedSolver(OSQP):
 
     def name(self) -> str:
         return f"LEARNED_{self.backend.name.upper()}"
+
+    def __repr__(self) -> str:
+        return f"LearnedSolver({self.starter!r}, solver={self.backend.name!r})"
 
     def import_solver(self) -> None:
         return None  # the backend imports its solver when it runs
