@@ -15,7 +15,7 @@ mkdir -p "$R" runs
 TEST=${TEST:-20}; EPOCHS=${EPOCHS:-30}
 D="--family darcy --solver ksp --checkpoint runs/darcy64.safetensors --test $TEST"
 # The training rows above the _kernel ones were measured with the nearest training solution as
-# the anchor, the only one before session 49 (2026-12-01): --anchor nearest reproduces them and
+# the anchor, the only one before 491bf27 (2026-12-01): --anchor nearest reproduces them and
 # the checkpoints the rows below them load. The _kernel rows train with the default since, the
 # training solutions' kernel regression (docs/pde.md, "The kernel anchor").
 declare -A RUNS=(
@@ -27,7 +27,7 @@ declare -A RUNS=(
   [darcy_ksp_jacobi_kernel]="bench --family darcy --solver ksp --pc jacobi --checkpoint runs/darcy64-kernel.safetensors --test $TEST"
   # more training solutions for the regression to draw on (labelling costs ms an instance here)
   [nonlinear_poisson_snes_state_kernel_train1500]="bench --family nonlinear-poisson --solver snes --train 1500 --test $TEST --epochs $EPOCHS --pde-solution-state on --save-checkpoint runs/nlp32-state-kernel-1500.safetensors"
-  # the saved kernel checkpoints' automatic start (k = 0) again, with no training: session 50 made the
+  # the saved kernel checkpoints' automatic start (k = 0) again, with no training: a later commit made the
   # linear metric's distances cheaper after the training rows had run
   [nonlinear_poisson_snes_state_kernel_checkpoint]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel.safetensors --test $TEST"
   [nonlinear_poisson_snes_state_kernel_train1500_checkpoint]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state-kernel-1500.safetensors --test $TEST"

@@ -108,7 +108,7 @@ def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_da
 def test_linear_anchor_leave_one_out_is_honest_with_fewer_instances_than_data():
     """random-lp varies c, x0 and slacks entry by entry: more data than a bank has instances. The
     affine kernel's closed-form leave-one-out error matches the error on held-out instances; the
-    centred kernel's (the linear anchor's before session 50) was near zero, its instance leaking
+    centred kernel's (the linear anchor's before 8b8b793) was near zero, its instance leaking
     back through the mean, and training corrected anchors that a new instance never gets."""
     fam = make_family("random-lp:m=20,n=40")
     data = label_instances(fam.sample(44, seed=0), scheduler="serial", progress=False)

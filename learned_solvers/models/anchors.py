@@ -39,7 +39,7 @@ intercept is all but unpenalised"""
 
 CENTRED_RIDGE_PENALTIES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 """the LP/QP linear anchor's absolute penalties before ``affine_eigh`` (checkpoints from before
-session 50 refit with them, as their networks were trained)"""
+it, commit 8b8b793, refit with them, as their networks were trained)"""
 
 
 def affine_eigh(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -283,7 +283,7 @@ class AnchorBank:
             if g.raw is not None:
                 out[f"anchors.{n}x{m}.raw"] = torch.as_tensor(g.raw)
         if self.kind == "linear":
-            # 2: the affine kernel (session 50 on); 1, in checkpoints from before, the centred one
+            # 2: the affine kernel (8b8b793 on); 1, in checkpoints from before, the centred one
             out["anchors.linear"] = torch.full((1,), 2.0 if all(g.affine for g in self.groups.values()) else 1.0)
         return out
 
