@@ -681,3 +681,34 @@ def test_cvxpy_adapter_round_trip_matches_cvxpy_osqp():
     assert abs(prob.value - ref_value) < 1e-6 * (1 + abs(ref_value))
     assert np.allclose(prob.variables()[0].value, ref_w, atol=1e-5)
     assert abs(prob.constraints[1].dual_value - ref_dual) < 1e-5 * (1 + abs(ref_dual))
+
+
+def test_cvxpy_adapter_on_matrix_vector_and_scalar_variables_answers_as_cvxpy_does():
+    """A QP over a matrix, a vector and a scalar variable with bounds, equalities along an axis,
+    a sliced row, abs() and a scalar constraint: solved through the adapter, the values and the
+    objective are Clarabel's through cvxpy, and every constraint's dual_value is the one cvxpy's own
+    OSQP writes (the X rows' duals are not unique: OSQP and Clarabel pick different ones)."""
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers.formats.cvxpy import from_cvxpy, write_back
+
+    rng = np.random.default_rng(0)
+    X, y, z = cp.Variable((3, 4)), cp.Variable(5), cp.Variable()
+    cons = [X >= -1, X <= 2, cp.sum(X, axis=0) == np.array([1, 0.5, 0, 2.0]), y >= 0, cp.sum(y) + z <= 3,
+            z >= -2, X[0, :] @ np.ones(4) - y[0] == 0.3, cp.abs(y[1:3]) <= 0.7]
+    obj = cp.Minimize(cp.sum(cp.multiply(rng.standard_normal((3, 4)), X)) + rng.standard_normal(5) @ y
+                      + cp.sum_squares(y) + 0.5 * cp.square(z) - z)
+    ref = cp.Problem(obj, cons)
+    ref.solve(solver=cp.CLARABEL)
+    values = [v.value.copy() for v in (X, y, z)]
+    cp.Problem(obj, cons).solve(solver=cp.OSQP, eps_abs=1e-9, eps_rel=1e-9, max_iter=200000)
+    duals = [np.asarray(c.dual_value).copy() for c in cons]
+
+    prob = cp.Problem(obj, cons)
+    qp, mapping = from_cvxpy(prob)
+    res = make_backend("osqp", tol=1e-9).solve(qp)
+    write_back(prob, mapping, res.x, res.y, objective=res.objective)
+    assert res.status == Status.OPTIMAL and abs(prob.value - ref.value) < 1e-6 * (1 + abs(ref.value))
+    for v, want in zip((X, y, z), values):
+        assert np.shape(v.value) == np.shape(want) and np.allclose(v.value, want, atol=1e-6)
+    for c, want in zip(cons, duals):
+        assert np.shape(c.dual_value) == np.shape(want) and np.allclose(c.dual_value, want, atol=1e-6)
