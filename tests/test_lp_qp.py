@@ -449,6 +449,38 @@ def test_scip_adapter_matches_mps_reader():
     assert abs(make_backend("highs").solve(qp).objective - ref.objective) < 1e-8
 
 
+def test_scip_adapter_on_a_maximisation_with_ranged_rows_a_free_variable_and_a_constant_reaches_scips_optimum():
+    """A model written in pyscipopt's own terms (maximise, a constant in the objective, one-sided
+    and two-sided rows, an equality, a free and an upper-bounded variable): every backend reaches
+    SCIP's own optimum through ``from_scip``, in the model's own sense and with its constant."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    def build():
+        m = pyscipopt.Model()
+        m.hideOutput()
+        x = [m.addVar(f"x{i}", lb=None if i == 0 else 0.0, ub=5.0 if i % 2 else None) for i in range(5)]
+        m.addCons(pyscipopt.quicksum(x) <= 10)
+        m.addCons(-2 <= x[0] + 2 * x[1] - x[2])
+        m.addCons(x[0] + 2 * x[1] - x[2] <= 6)
+        m.addCons(x[3] - x[4] >= 1)
+        m.addCons(x[3] - x[4] <= 4)
+        m.addCons(x[0] == 1.5 - x[4])
+        m.setObjective(3 * x[0] + x[1] + 2 * x[2] - x[3] + 0.5 * x[4] + 7, "maximize")
+        return m
+
+    scip = build()
+    scip.optimize()
+    assert scip.getStatus() == "optimal"
+    qp = from_scip(build())
+    assert qp.maximize
+    for solver in ("highs", "pdlp", "osqp", "scs"):
+        res = make_backend(solver).solve(qp)
+        value = -res.objective if qp.maximize else res.objective
+        tol = make_backend(solver).default_tolerance
+        assert res.status == Status.OPTIMAL and abs(value - scip.getObjVal()) <= 10 * tol * (1 + abs(value)), solver
+
+
 def test_scip_adapter_keeps_two_variables_that_share_a_name():
     """SCIP allows it; reading coefficients by name merged the two columns (A was [[0, 2]])."""
     pyscipopt = pytest.importorskip("pyscipopt")
