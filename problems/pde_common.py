@@ -6,13 +6,9 @@ import itertools
 
 import numpy as np
 
+from learned_solvers._fenicsx import import_dolfinx as dolfinx  # the families import it from here
+
 _COUNTER = itertools.count()
-
-
-def dolfinx():
-    from learned_solvers._fenicsx import import_dolfinx
-
-    return import_dolfinx()
 
 
 def unique_prefix(name: str) -> str:

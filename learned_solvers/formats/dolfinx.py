@@ -38,12 +38,8 @@ class UnsupportedProblemError(TypeError):
     """The dolfinx problem is of a kind this adapter does not read (say which and why)."""
 
 
-def _dolfinx():
-    return import_dolfinx()
-
-
 def problem_kind(problem: Any) -> str:
-    dfx = _dolfinx()
+    dfx = import_dolfinx()
     if isinstance(problem, dfx.fem.petsc.LinearProblem):
         return "linear"
     if isinstance(problem, dfx.fem.petsc.NonlinearProblem):
@@ -159,7 +155,7 @@ def _gather(comm, local: np.ndarray) -> np.ndarray | None:
 def _field_columns(V, name: str, value: Any, n_owned: int, xyz: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """(names, (n_owned, c) values) of one field: a Constant of c > 1 components (a load vector,
     a tensor) gives one column per component, ``name[0]``, ``name[1]``, ...; anything else one."""
-    if isinstance(value, _dolfinx().fem.Constant):
+    if isinstance(value, import_dolfinx().fem.Constant):
         vals = np.asarray(value.value, dtype=float).ravel()
         if vals.size > 1:
             return tuple(f"{name}[{i}]" for i in range(vals.size)), np.tile(vals, (n_owned, 1))
@@ -169,7 +165,7 @@ def _field_columns(V, name: str, value: Any, n_owned: int, xyz: np.ndarray) -> t
 def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     import ufl
 
-    dfx = _dolfinx()
+    dfx = import_dolfinx()
     if isinstance(value, dfx.fem.Constant):
         return np.full(n_owned, float(np.asarray(value.value).ravel()[0]))
     # a Function, or a UFL expression of Functions, Constants and x (2 * kappa + 1), on the mesh
@@ -207,7 +203,7 @@ def _interpolate(f: Any, value: Any) -> None:
     through a ``dolfinx.fem.Expression`` at f's space's interpolation points."""
     import ufl
 
-    dfx = _dolfinx()
+    dfx = import_dolfinx()
     if isinstance(value, ufl.core.expr.Expr) and not isinstance(value, dfx.fem.Function):
         pts = f.function_space.element.interpolation_points
         value = dfx.fem.Expression(value, pts() if callable(pts) else pts)  # a method before dolfinx 0.10
@@ -218,7 +214,7 @@ def _scalar_leaves(V) -> list[tuple[Any, np.ndarray]]:
     """(scalar space, the local indices of its dofs in V's) for each scalar component of a
     vector or mixed space V, through the collapsed sub-spaces' dof maps."""
     if V.num_sub_spaces == 0:
-        return [(V, np.arange(len(_dolfinx().fem.Function(V).x.array)))]
+        return [(V, np.arange(len(import_dolfinx().fem.Function(V).x.array)))]
     out = []
     for i in range(V.num_sub_spaces):
         Vi, m = V.sub(i).collapse()
@@ -229,7 +225,7 @@ def _scalar_leaves(V) -> list[tuple[Any, np.ndarray]]:
 def _assemble_linear(problem: Any) -> None:
     from petsc4py import PETSc
 
-    fp = _dolfinx().fem.petsc
+    fp = import_dolfinx().fem.petsc
     A, b = problem.A, problem.b
     A.zeroEntries()
     fp.assemble_matrix(A, problem.a, bcs=problem.bcs)
@@ -244,7 +240,7 @@ def _assemble_linear(problem: Any) -> None:
 
 
 def _assemble_nonlinear(problem: Any) -> None:
-    fp = _dolfinx().fem.petsc
+    fp = import_dolfinx().fem.petsc
     fp.assign(problem.u, problem.x)
     snes = problem.solver
     snes.computeFunction(problem.x, problem.b)
@@ -528,7 +524,7 @@ def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
     """What a PETSc backend needs: {'kind', 'ksp' or 'snes', 'b', 'x', 'finish'}; ``finish()``
     copies the solver's vector back into ``problem.u`` as ``problem.solve()`` does.
     ``assemble=False``: the linear system is assembled already (``to_pde`` just did it)."""
-    dfx = _dolfinx()
+    dfx = import_dolfinx()
     from petsc4py import PETSc
 
     kind = problem_kind(problem)
