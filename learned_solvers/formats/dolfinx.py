@@ -13,7 +13,7 @@
   (``solve()`` copies ``u`` into its work vector first).
 * ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
 
-Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11;
+Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11 (tested on 0.11);
 the component each dof carries is added to the fields for vector and mixed spaces. Import
 ``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
 """
