@@ -744,3 +744,83 @@ def test_cvxpy_adapter_on_matrix_vector_and_scalar_variables_answers_as_cvxpy_do
         assert np.shape(v.value) == np.shape(want) and np.allclose(v.value, want, atol=1e-6)
     for c, want in zip(cons, duals):
         assert np.shape(c.dual_value) == np.shape(want) and np.allclose(c.dual_value, want, atol=1e-6)
+
+
+def _random_feasible(rng: np.random.Generator, kind: str, name: str) -> QPData:
+    """A small random problem around a feasible point x0: one- and two-sided rows, equalities,
+    infinite bounds; an LP keeps its variables boxed (so it is bounded), a QP has a diagonal
+    (``diag``) or dense (``dense``) positive definite P."""
+    n, m = int(rng.integers(2, 12)), int(rng.integers(1, 10))
+    a = sp.random(m, n, density=0.5, random_state=int(rng.integers(2**31)), format="csr")
+    a = (a + sp.csr_matrix((np.ones(m), (np.arange(m), rng.integers(0, n, m))), shape=(m, n))).tocsr()  # no empty row
+    x0 = rng.uniform(-1, 1, n)
+    ax = a @ x0
+    l = np.where(rng.random(m) < 0.3, -np.inf, ax - rng.uniform(0, 1, m))
+    u = np.where(rng.random(m) < 0.3, np.inf, ax + rng.uniform(0, 1, m))
+    eq = rng.random(m) < 0.2
+    l[eq] = u[eq] = ax[eq]
+    lb = np.where(rng.random(n) < 0.3, -np.inf, x0 - rng.uniform(0, 2, n))
+    ub = np.where(rng.random(n) < 0.3, np.inf, x0 + rng.uniform(0, 2, n))
+    p = None
+    if kind == "lp":
+        lb, ub = np.where(np.isfinite(lb), lb, x0 - 5), np.where(np.isfinite(ub), ub, x0 + 5)
+    elif kind == "diag":
+        p = sp.diags(rng.uniform(0.1, 2, n)).tocsr()
+    else:
+        b = rng.standard_normal((n, n))
+        p = sp.csr_matrix(b @ b.T / n + 0.1 * np.eye(n))
+    return QPData(c=rng.standard_normal(n), A=a, l=l, u=u, lb=lb, ub=ub, P=p, name=name)
+
+
+def _contradicted(qp: QPData) -> QPData:
+    """``qp`` with two copies of its first row, one asked to be <= 0, the other >= 1: infeasible."""
+    return QPData(c=qp.c, A=sp.vstack([qp.A, qp.A[0], qp.A[0]]).tocsr(), l=np.append(qp.l, (-np.inf, 1.0)),
+                  u=np.append(qp.u, (0.0, np.inf)), lb=qp.lb, ub=qp.ub, P=qp.P, name=qp.name + "-infeasible")
+
+
+def test_no_backend_calls_a_wrong_answer_optimal_from_any_start():
+    """The solver has the last word, from any start. 300 seeded random LPs and QPs (ranged rows,
+    equalities, free variables; a third of them made infeasible by two contradicting rows), every
+    backend that takes them, cold, from the reference optimum (HiGHS for LPs, Clarabel for QPs)
+    and from a far start (10 x a standard normal):
+
+    - a feasible one ends optimal at the reference objective within the backend's tolerance, or
+      says it did not finish (limit: OSQP's adaptive rho can cycle; error: HiGHS 1.16's QP solver
+      stops with "Solve error" where its last point is 5e-5 infeasible), never optimal elsewhere,
+      infeasible or unbounded;
+    - an infeasible one is called infeasible, or unfinished; never optimal or unbounded.
+    """
+    rng = np.random.default_rng(20261202)
+    unfinished = {Status.LIMIT, Status.ERROR}
+    said_infeasible = {Status.INFEASIBLE, Status.INFEASIBLE_OR_UNBOUNDED}
+    right = feasible_runs = caught = infeasible_runs = 0
+    for i in range(300):
+        kind = ("lp", "diag", "dense")[i % 3]
+        qp = _random_feasible(rng, kind, f"random-{kind}-{i}")
+        feasible = i % 9 < 6  # i % 9 in 6, 7, 8: one of each kind in nine made infeasible
+        if not feasible:
+            qp = _contradicted(qp)
+        ref = make_backend("highs" if kind == "lp" else "clarabel").solve(qp)
+        assert ref.status == (Status.OPTIMAL if feasible else Status.INFEASIBLE), (qp.name, ref.status)
+        far = WarmStart(x=10 * rng.standard_normal(qp.n), y=10 * rng.standard_normal(qp.m))
+        starts = (None, WarmStart(x=ref.x, y=ref.y), far) if feasible else (None, far)
+        for name in BACKENDS:
+            backend = make_backend(name)
+            if kind == "dense" and name == "pdlp":  # PDLP takes diagonal QPs only
+                with pytest.raises(ValueError, match="non-diagonal P"):
+                    backend.check(qp)
+                continue
+            for start in starts:
+                res = backend.solve(qp, warm_start=start)
+                if not feasible:
+                    assert res.status in said_infeasible | unfinished, (qp.name, name, res.status)
+                    infeasible_runs += 1
+                    caught += res.status in said_infeasible
+                    continue
+                feasible_runs += 1
+                assert res.status in {Status.OPTIMAL} | unfinished, (qp.name, name, res.status)
+                if res.status == Status.OPTIMAL:
+                    assert backend.same_answer(res, ref), (qp.name, name, res.objective, ref.objective)
+                    right += 1
+    assert right >= 0.98 * feasible_runs, (right, feasible_runs)
+    assert caught >= 0.95 * infeasible_runs, (caught, infeasible_runs)
