@@ -155,7 +155,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         qp = first if first is not None else read_problem(instance)
         res = starter.solve(qp, backend)
         sol = solution_dict(qp, res.x, res.y, res.objective)
-        out = {"instance": instance, "solver": res.solver, "status": res.status, "sense": sol["sense"],
+        out = {"instance": instance, "solver": res.solver, "status": res.status, "message": res.message,
+               "sense": sol["sense"],
                "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
                "inference_seconds": res.extra.get("inference_seconds"), "k": res.extra.get("k"),
                "polished": res.extra.get("polished"), "reordered": res.extra.get("reordered"),

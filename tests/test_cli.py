@@ -144,15 +144,20 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     bad.write_text(lp.read_text().replace("x obj 3", "x obj 1,5"))
     other = tmp_path / "other.mps"
     other.write_text(lp.read_text().replace("cap 4", "cap 5"))
+    infeasible = tmp_path / "infeasible.mps"  # x <= 4 - y with x >= 5: the solver says so, in its own words too
+    infeasible.write_text(lp.read_text().replace(" UP BND x 3", " LO BND x 5"))
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "solve", str(lp), str(bad), str(other),
+                          str(infeasible),
                           "--checkpoint", str(ck), "--solver", "highs", "--solution", str(tmp_path / "sols")],
                          capture_output=True, text=True, timeout=600)
-    assert out.returncode == 1 and "1 of 3 files failed" in out.stderr, out.stderr[-2000:]
+    assert out.returncode == 1 and "1 of 4 files failed" in out.stderr, out.stderr[-2000:]
     lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [ln["instance"] for ln in lines] == [str(lp), str(bad), str(other)]
+    assert [ln["instance"] for ln in lines] == [str(lp), str(bad), str(other), str(infeasible)]
+    assert lines[3]["status"] == "infeasible" and "infeasible" in lines[3]["message"].lower(), lines[3]
     assert abs(lines[0]["objective"] - 11.0) < 1e-9 and "'1,5' in COLUMNS is not a number" in lines[1]["error"]
     assert lines[2]["status"] == "optimal" and abs(lines[2]["objective"] - 35 / 3) < 1e-9
-    assert sorted(p.name for p in (tmp_path / "sols").iterdir()) == ["max.json", "other.json"]
+    assert sorted(p.name for p in (tmp_path / "sols").iterdir()) == ["infeasible.json", "max.json", "other.json"]
+    assert json.loads((tmp_path / "sols" / "infeasible.json").read_text())["status"] == "infeasible"
 
 
 def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
