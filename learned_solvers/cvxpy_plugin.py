@@ -102,8 +102,6 @@ class LearnedOSQP(OSQP):
         return raw
 
 
-
-
 # our statuses as OSQP's codes, which cvxpy's OSQP interface inverts (12: one OSQP lacks)
 _OSQP_CODE = {Status.OPTIMAL: 1, Status.INFEASIBLE: 3, Status.UNBOUNDED: 5, Status.LIMIT: 7, Status.ERROR: 11,
               Status.INFEASIBLE_OR_UNBOUNDED: 12}

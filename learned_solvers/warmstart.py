@@ -187,7 +187,8 @@ class LearnedWarmStarter:
         bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
         missing, unexpected = model.load_state_dict(weights, strict=False)
         if missing or unexpected:
-            raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, "
+                                  f"unexpected {unexpected[:3]})")
         return cls(model, family=ck.meta["family"], scale_range=np.asarray(ck.meta["scale_range"]), k=k,
                    polish=polish, device=device, meta=ck.meta, anchors=bank)
 

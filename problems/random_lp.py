@@ -68,7 +68,8 @@ class RandomLP:
         for i in range(count):
             if self.resample_matrix:
                 a = self._matrix(rng)
-                x0, slack, c = rng.uniform(0.0, self.upper, self.n), rng.uniform(0.0, 1.0, self.m), rng.standard_normal(self.n)
+                x0, slack = rng.uniform(0.0, self.upper, self.n), rng.uniform(0.0, 1.0, self.m)
+                c = rng.standard_normal(self.n)
             else:
                 a = fixed
                 x0 = np.minimum(nominal[0] * rng.uniform(1 - d, 1 + d, self.n), self.upper)

@@ -65,7 +65,8 @@ def _parameters(cls: type, positional: tuple[str, ...] = ()) -> list:
 def _convert(cls: type, key: str, value: str, positional: tuple[str, ...] = ()) -> Any:
     for f in _parameters(cls, positional):
         if f.name == key:
-            typ = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), str)
+            named = {"int": int, "float": float, "bool": bool, "str": str}
+            typ = f.type if isinstance(f.type, type) else named.get(str(f.type), str)
             if typ is bool:
                 if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
                     raise ValueError(f"family {cls.__name__}: {key}={value!r} is not a boolean (true or false)")

@@ -172,7 +172,6 @@ def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
         assert "labelling" not in out.stderr
 
 
-
 def test_a_pde_command_without_fenicsx_says_how_to_install_it_before_any_work(tmp_path):
     """Where dolfinx is not installed (the base package without the ``pde`` extra), a PDE family
     is refused with the way to install FEniCSx, before any labelling; the LP side still runs."""

@@ -101,9 +101,10 @@ class SCSBackend:
             sol = solver.solve()
         info = sol["info"]
         st = info["status"]
+        other = Status.LIMIT if "limit" in st.lower() else Status.ERROR
         status = {"solved": Status.OPTIMAL, "solved_inaccurate": Status.OPTIMAL,
                   "infeasible": Status.INFEASIBLE, "infeasible_inaccurate": Status.INFEASIBLE,
-                  "unbounded": Status.UNBOUNDED, "unbounded_inaccurate": Status.UNBOUNDED}.get(st, Status.LIMIT if "limit" in st.lower() else Status.ERROR)
+                  "unbounded": Status.UNBOUNDED, "unbounded_inaccurate": Status.UNBOUNDED}.get(st, other)
         x = np.asarray(sol["x"]) if status == Status.OPTIMAL else None
         y = None
         if x is not None:

@@ -631,4 +631,3 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             "training_memory": [], **auto_k_summary(starter.k, rows),
             **({"interrupted": stopped[0]} if stopped else {})}
-

@@ -427,5 +427,3 @@ def write_report(rep: dict[str, Any], path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(rep, indent=2, default=float))
     return p
-
-

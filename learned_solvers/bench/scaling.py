@@ -343,5 +343,3 @@ def write(rep: dict[str, Any], path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(rep, indent=2))
     return p
-
-

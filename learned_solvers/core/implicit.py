@@ -210,4 +210,3 @@ def _adjoint_hook(f_in: Tensor, z_in: Tensor, mode: ImplicitDiff) -> Callable[[T
         return rec.z
 
     return hook
-

@@ -546,4 +546,3 @@ def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
         dfx.fem.petsc.assign(problem.x, problem.u)
 
     return {"kind": kind, "snes": problem.solver, "x": problem.x, "load_guess": load_guess, "finish": finish}
-

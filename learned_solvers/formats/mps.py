@@ -230,7 +230,6 @@ def _is_number(v: str, *, finite: bool = False) -> bool:
     return bool(np.isfinite(x)) if finite else not np.isnan(x)
 
 
-
 def solution_dict(qp: QPData, x: np.ndarray | None, y: np.ndarray | None, objective: float) -> dict:
     """A solution in the file's own terms: the objective in its own sense, primal values by
     column name, row duals by row name in HiGHS' convention for the file's own objective

@@ -200,6 +200,7 @@ class AnchorBank:
         by: dict[tuple[int, int], list] = {}
         for it in items:
             by.setdefault((it.qp.n, it.qp.m), []).append(it)
+
         def group(its: list) -> _Group:
             known = all(getattr(i, "active", None) is not None for i in its)
             return _Group(np.stack([data_vector(i.qp) for i in its]), np.stack([i.x for i in its]),

@@ -113,7 +113,8 @@ def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(),
     val_i, tr_i = validation_split(len(data), config.val_fraction, rng)
     val, train = [data[i] for i in val_i], [data[i] for i in tr_i]
     dev = torch.device(config.device)
-    model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward)).to(dev, torch.float32)
+    model = QPImplicitModel(QPGNNConfig(width=config.width, train_k=config.train_k, backward=config.backward))
+    model = model.to(dev, torch.float32)
     bank = AnchorBank.build(train, kind=config.anchor) if config.anchor is not None else None
     if bank is not None:
         # the untrained model hands over its anchor at every k (a zero correction): training then
