@@ -209,15 +209,16 @@ class LearnedPDEStarter:
     def extract(self, problem: Any, *, fields: dict[str, Any] | None = None, k: int | None = None,
                 name: str = "pde") -> PDEData | None:
         """The canonical data of the user's dolfinx ``problem`` as ``solve`` reads them (``to_pde``;
-        collective under MPI, ``None`` off rank 0). For a nonlinear problem whose start is the
-        anchor (k = 0, this call's or the starter's own) the fields and dofs
-        alone (``to_pde(linearise=False)``): its Jacobian and residual would go unused, and
-        Newton assembles its own. Where no training solution fits those dofs, the system is
-        read after all, for the network that runs instead."""
-        from .formats.dolfinx import problem_kind, to_pde
+        collective under MPI, ``None`` off rank 0). Where the start is the anchor (k = 0, this
+        call's or the starter's own) the fields and dofs alone (``to_pde(linearise=False)``):
+        the system would go unused by the model (Newton assembles its own Jacobians; a linear
+        problem's system is assembled for its solve, not copied out and, under MPI, gathered to
+        rank 0). Where no training solution fits those dofs, the system is read after all, for
+        the network that runs instead."""
+        from .formats.dolfinx import to_pde
 
         k = check_k(k, allow_zero=True) if k is not None else self.k
-        if k == 0 and self.anchors is not None and problem_kind(problem) == "nonlinear":
+        if k == 0 and self.anchors is not None:
             pde = to_pde(problem, fields=fields, name=name, linearise=False)
             comm = problem.u.function_space.mesh.comm
             if comm.bcast(pde is not None and self._fits(pde), root=0):
@@ -254,7 +255,9 @@ class LearnedPDEStarter:
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
         pde = self.extract(problem, fields=fields, k=k)
-        h = petsc_handles(problem, assemble=False)  # extract assembled a linear system
+        # a linear system is assembled by the extraction where it read it, else here, for the solve
+        assembled = comm.bcast(pde is not None and pde.linearised, root=0)
+        h = petsc_handles(problem, assemble=not assembled)
         ksp_type = getattr(backend, "ksp_type", None) or (h["ksp"].getType() if kind == "linear" else None)
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         # under MPI the other ranks wait in the broadcast, on cores more threads would share

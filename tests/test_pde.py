@@ -314,16 +314,20 @@ def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, 
         choose_k(st2, fam, insts, backend, ks=(0,))
 
 
-def test_k0_on_a_nonlinear_problem_reads_its_fields_alone():
-    """At k = 0 a nonlinear problem's Jacobian and residual would go unused: ``extract`` (what
-    ``solve`` and the bench read) takes its fields and dofs alone, and finds the same training
-    solution; where none fits those dofs it reads the system after all, for the network."""
-    from learned_solvers.bench.pde import label_pde
+@pytest.mark.parametrize("spec", ["nonlinear-poisson:n=8", "darcy:n=8"])
+def test_k0_reads_the_fields_alone(spec):
+    """At k = 0 the system would go unused by the model (Newton assembles its own Jacobians; a
+    linear problem's system is assembled for its solve): ``extract`` (what ``solve`` and the
+    bench read) takes the fields and dofs alone, and finds the same training solution; the
+    solve, which then assembles a linear system itself, ends where a cold one does. Where no
+    training solution fits those dofs it reads the system after all, for the network."""
+    from learned_solvers.backends.petsc import KSPBackend, SNESBackend
+    from learned_solvers.bench.pde import _solve, label_pde
     from learned_solvers.models.mesh_anchors import MeshAnchorBank
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
-    fam = make_family("nonlinear-poisson:n=8")
+    fam = make_family(spec)
     pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
     tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
     st = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=0,
@@ -331,13 +335,19 @@ def test_k0_on_a_nonlinear_problem_reads_its_fields_alone():
     inst = fam.sample(1, seed=9)[0]
     prob, fields = fam.load(inst)
     light, full = st.extract(prob, fields=fields), st.extract(prob, fields=fields, k=1)
-    assert not light.linearised and light.quasilinear is None and full.linearised and full.quasilinear is not None
+    assert not light.linearised and light.operator is None and full.linearised
+    assert (light.quasilinear is None) and (full.quasilinear is not None) == (fam.kind != "linear")
     assert np.array_equal(light.fields, full.fields) and light.signature == full.signature
     assert np.array_equal(st.guess(light)[0], st.guess(full)[0])  # the same nearest training solution
     with pytest.raises(ValueError, match="the network needs the assembled system"):
         st.guess(light, k=1)
-    res = st.solve(prob, fields=fields)
+    backend = KSPBackend(ksp_type="cg", pc_type="jacobi") if fam.kind == "linear" else SNESBackend()
+    cold = _solve(fam, inst, backend, None)
+    _solve(fam, fam.sample(1, seed=10)[0], backend, None)  # another instance's system in the live problem
+    prob, fields = fam.load(inst)
+    res = st.solve(prob, fields=fields, backend=backend)
     assert res.status == "optimal" and res.warm_start_accepted and res.extra["anchor"] == "same mesh"
+    assert np.linalg.norm(res.x - cold.x) <= 1e-5 * np.linalg.norm(cold.x)  # this instance's system, not the last
     # no training solution fits (a bank without coordinates, of another size): read in full
     st.anchors = MeshAnchorBank(tr.anchors.fields[:, :10], tr.anchors.solutions[:, :10], tr.norm)
     prob, fields = fam.load(inst)
