@@ -117,11 +117,16 @@ class HiGHSBackend:
         iters = max(info.simplex_iteration_count, 0) + max(info.ipm_iteration_count, 0) + max(info.qp_iteration_count, 0)
         if qp.integrality is not None:
             iters = int(info.mip_node_count)
+        message = h.modelStatusToString(ms)
+        if status == Status.ERROR and qp.P is not None and qp.integrality is None:
+            # seen with HiGHS 1.16: its QP solver ends 5e-5 infeasible on a small convex QP and calls it an error
+            message += ("; HiGHS' QP solver did not reach a point it accepts: OSQP, SCS or Clarabel may solve "
+                        "this QP (--solver osqp or scs; solver=\"osqp\" in Python)")
         return SolveResult(
             solver=self.name, status=status,
             objective=float(info.objective_function_value) if x is not None else float("nan"),
             x=x, y=y, iterations=int(iters), seconds=seconds,
-            warm_started=warm_start is not None, warm_start_accepted=accepted, message=h.modelStatusToString(ms),
+            warm_started=warm_start is not None, warm_start_accepted=accepted, message=message,
             extra=extra,
         )
 
