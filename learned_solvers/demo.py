@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 
 import torch
-from tqdm.auto import tqdm
 
 from problems.linear_systems import generate
 
+from ._progress import tqdm
 from .core import Anderson, ImplicitDiff, ImplicitLayer
 from .models.dense_system import ResidualBlock, SystemBatch
 

@@ -323,3 +323,22 @@ def test_ctrl_c_during_a_sweep_reports_the_finished_instances(tmp_path, command)
     n = got["n_test"]
     assert 3 <= n < 300 and got["interrupted"] == f"stopped by Ctrl-C after {n} of 300 held-out instances"
     assert f"stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out
+
+
+def test_progress_bars_written_into_a_log_refresh_seldom():
+    """Into a file or a pipe (a batch job's log) a bar refreshes at most every 30 s, so a long run
+    leaves a line per bar, not ten carriage returns a second; on a terminal it refreshes as tqdm's."""
+    import io
+    import time
+
+    from learned_solvers._progress import tqdm
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for out, most, least in ((io.StringIO(), 2, 2), (Terminal(), None, 4)):
+        for _ in tqdm(range(60), desc="work", file=out):
+            time.sleep(0.01)
+        refreshes = out.getvalue().count("\r")
+        assert "60/60" in out.getvalue() and refreshes >= least and (most is None or refreshes <= most), refreshes

@@ -11,14 +11,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "learned_solvers"
 
 # the parts of the package each layer may import besides itself (``_highs``: the HiGHS binding's
 # status names and reader options, shared by the MPS adapter and the HiGHS backend; ``_fenicsx``:
-# dolfinx imported the same way by the dolfinx adapter and the PDE families)
+# dolfinx imported the same way by the dolfinx adapter and the PDE families; ``_progress``: tqdm,
+# quiet in logs, for training's and the bench's progress bars)
 ALLOWED = {
     "core": set(),
     "canonical": {"core"},
     "formats": {"canonical", "_highs", "_fenicsx"},
     "backends": {"canonical", "_highs"},
     "models": {"canonical", "core"},
-    "training": {"canonical", "core", "models", "backends", "options", "_threads"},
+    "training": {"canonical", "core", "models", "backends", "options", "_threads", "_progress"},
 }
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
 
+from .._progress import tqdm
 from ..canonical import QPData
 from ..models.qp_gnn import QPExplicitModel, QPGNNConfig, QPImplicitModel, build_graph
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import tqdm
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde

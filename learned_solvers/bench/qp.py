@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from problems.registry import dropped_hint, family_names, make_family
 
+from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, polish, predicted_active_set

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from problems.registry import dropped_hint, family_names, make_family
 
+from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k
 from .qp import held_out_instances, timed_warm_solve

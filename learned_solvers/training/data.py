@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import tqdm
 from ..backends import Status, make_backend
 from ..canonical import QPData
 from ..canonical.polish import optimal_active_set

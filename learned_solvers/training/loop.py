@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .._progress import tqdm
 from ..core import jacobian_penalty
 from . import distributed
 
