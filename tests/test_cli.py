@@ -237,7 +237,9 @@ def _interrupt(args: list[str], bar: bytes, after: int) -> tuple[int, str, str]:
 
     # a job started in the background (CI) inherits SIGINT ignored, and Python then never raises
     # KeyboardInterrupt: the child gets the default disposition back, as a terminal's foreground has
-    proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", *args], stdout=subprocess.PIPE,
+    # the bars refresh as on a terminal (into a pipe they would every 30 s): tqdm's own setting
+    env = {**os.environ, "TQDM_MININTERVAL": "0.1"}
+    proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", *args], stdout=subprocess.PIPE, env=env,
                             stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err, deadline = b"", time.monotonic() + 300
     try:
@@ -325,9 +327,10 @@ def test_ctrl_c_during_a_sweep_reports_the_finished_instances(tmp_path, command)
     assert f"stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out
 
 
-def test_progress_bars_written_into_a_log_refresh_seldom():
+def test_progress_bars_written_into_a_log_refresh_seldom(monkeypatch):
     """Into a file or a pipe (a batch job's log) a bar refreshes at most every 30 s, so a long run
-    leaves a line per bar, not ten carriage returns a second; on a terminal it refreshes as tqdm's."""
+    leaves a line per bar, not ten carriage returns a second; on a terminal it refreshes as tqdm's,
+    and tqdm's own TQDM_MININTERVAL, where set, rules."""
     import io
     import time
 
@@ -337,7 +340,11 @@ def test_progress_bars_written_into_a_log_refresh_seldom():
         def isatty(self) -> bool:
             return True
 
-    for out, most, least in ((io.StringIO(), 2, 2), (Terminal(), None, 4)):
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    for out, most, least, env in ((io.StringIO(), 2, 2, None), (Terminal(), None, 4, None),
+                                  (io.StringIO(), None, 4, "0.1")):
+        if env is not None:
+            monkeypatch.setenv("TQDM_MININTERVAL", env)
         for _ in tqdm(range(60), desc="work", file=out):
             time.sleep(0.01)
         refreshes = out.getvalue().count("\r")
