@@ -481,6 +481,52 @@ def test_scip_adapter_on_a_maximisation_with_ranged_rows_a_free_variable_and_a_c
         assert res.status == Status.OPTIMAL and abs(value - scip.getObjVal()) <= 10 * tol * (1 + abs(value)), solver
 
 
+def test_scip_adapter_on_200_random_models_reaches_scips_status_and_optimum():
+    """200 seeded pyscipopt LPs in the model's own terms (either sense, an objective constant,
+    one- and two-sided rows, equalities, free, half- and fully bounded variables; some infeasible,
+    some unbounded): HiGHS through ``from_scip`` ends as SCIP does, at SCIP's optimum."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    def build(seed: int):
+        r = np.random.default_rng(seed)
+        m = pyscipopt.Model()
+        m.hideOutput()
+        x = [m.addVar(f"x{i}", lb=None if r.random() < 0.3 else float(r.uniform(-3, 1)),
+                      ub=None if r.random() < 0.3 else float(r.uniform(1, 4))) for i in range(int(r.integers(1, 8)))]
+        for _ in range(int(r.integers(0, 7))):
+            cols = r.choice(len(x), size=int(r.integers(1, len(x) + 1)), replace=False)
+            row = pyscipopt.quicksum(float(r.uniform(-2, 2)) * x[i] for i in cols)
+            lo, hi = sorted(r.uniform(-3, 3, 2))
+            kind = int(r.integers(0, 4))
+            if kind == 0:
+                m.addCons(row <= hi)
+            elif kind == 1:
+                m.addCons(row >= lo)
+            elif kind == 2:
+                m.addCons(row == lo)
+            else:
+                m.addCons(float(lo) <= (row <= hi))  # one ranged row
+        m.setObjective(pyscipopt.quicksum(float(r.uniform(-2, 2)) * v for v in x) + float(r.uniform(-5, 5)),
+                       "maximize" if r.random() < 0.5 else "minimize")
+        return m
+
+    either = {Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED}
+    seen = set()
+    for seed in range(200):
+        scip = build(seed)
+        scip.optimize()
+        qp = from_scip(build(seed))
+        res = make_backend("highs").solve(qp)
+        want = scip.getStatus()
+        seen.add(want)
+        assert res.status in ({want} if want in ("optimal", "infeasible", "unbounded") else either), (seed, want)
+        if want == "optimal":
+            value = -res.objective if qp.maximize else res.objective
+            assert abs(value - scip.getObjVal()) <= 1e-7 * (1 + abs(value)), (seed, value, scip.getObjVal())
+    assert {"optimal", "infeasible", "unbounded"} <= seen
+
+
 def test_scip_adapter_keeps_two_variables_that_share_a_name():
     """SCIP allows it; reading coefficients by name merged the two columns (A was [[0, 2]])."""
     pyscipopt = pytest.importorskip("pyscipopt")
