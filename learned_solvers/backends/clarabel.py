@@ -60,8 +60,11 @@ class ClarabelBackend:
         sol = clarabel.DefaultSolver(p, qp.c.astype(float), a, b, cones, s).solve()
         seconds = time.perf_counter() - t0
         st = clarabel.SolverStatus
+        # a certificate met to a looser tolerance still names the class, as cvxpy reads it; an
+        # almost-solved point is no label (an error), the optimum must be one to this tolerance
         status = {st.Solved: Status.OPTIMAL, st.PrimalInfeasible: Status.INFEASIBLE,
-                  st.DualInfeasible: Status.UNBOUNDED, st.MaxIterations: Status.LIMIT,
+                  st.AlmostPrimalInfeasible: Status.INFEASIBLE, st.DualInfeasible: Status.UNBOUNDED,
+                  st.AlmostDualInfeasible: Status.UNBOUNDED, st.MaxIterations: Status.LIMIT,
                   st.MaxTime: Status.LIMIT}.get(sol.status, Status.ERROR)
         x = y = None
         if status == Status.OPTIMAL:
