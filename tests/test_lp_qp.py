@@ -881,9 +881,9 @@ def test_no_backend_calls_a_wrong_answer_optimal_from_any_start():
     and from a far start (10 x a standard normal):
 
     - a feasible one ends optimal at the reference objective within the backend's tolerance, or
-      says it did not finish (limit: OSQP's adaptive rho can cycle; error: HiGHS 1.16's QP solver
-      stops with "Solve error" where its last point is 5e-5 infeasible, random-diag-37 here, and
-      then says which solvers to try), never optimal elsewhere, infeasible or unbounded;
+      says it did not finish (limit: OSQP can run out of iterations; error: HiGHS 1.16's QP solver
+      stops with "Solve error" on random-diag-37 here, and then says which solvers to try), never
+      optimal elsewhere, infeasible or unbounded;
     - an infeasible one is called infeasible, or unfinished; never optimal or unbounded.
     """
     rng = np.random.default_rng(20261202)

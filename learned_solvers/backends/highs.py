@@ -119,7 +119,7 @@ class HiGHSBackend:
             iters = int(info.mip_node_count)
         message = h.modelStatusToString(ms)
         if status == Status.ERROR and qp.P is not None and qp.integrality is None:
-            # seen with HiGHS 1.16: its QP solver ends 5e-5 infeasible on a small convex QP and calls it an error
+            # seen with HiGHS 1.16 on a small convex QP (random-diag-37 in tests/test_lp_qp.py): 'Solve error'
             message += ("; HiGHS' QP solver did not reach a point it accepts: OSQP, SCS or Clarabel may solve "
                         "this QP (--solver osqp or scs; solver=\"osqp\" in Python)")
         return SolveResult(
