@@ -7,8 +7,8 @@ A user's dolfinx script changes by two lines::
 
 ``solve`` reads the problem through the dolfinx adapter, predicts on rank 0 (under MPI the
 data are gathered there), injects the guess where PETSc reads it and lets KSP or SNES iterate
-to its own tolerance. A problem on another kind of space or domain is refused with the reason;
-a NaN prediction falls back to the cold guess with a warning; a Newton solve that fails from
+to its own tolerance. A problem on another kind of space or domain is refused with the reason
+(on every rank under MPI); a NaN prediction falls back to the cold guess with a warning; a Newton solve that fails from
 the learned guess is retried from the cold guess.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._mpi import on_rank0
 from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
@@ -263,13 +264,15 @@ class LearnedPDEStarter:
         # under MPI the other ranks wait in the broadcast, on cores more threads would share
         one = 1 if comm.size > 1 else None
         if ksp_type == "preonly":  # a direct solve takes no start: no inference spent on one
+            on_rank0(comm, lambda: self.check(pde))  # a model for another space is refused all the same
             warnings.warn(f"{pde.name if pde is not None else 'pde'}: the problem's KSP is preonly (a direct solve, "
                           "such as LU), which takes no initial guess; solving without a start (an iterative KSP, "
                           "e.g. ksp_type cg or gmres, is what a start can speed up)", RuntimeWarning, stacklevel=2)
             guess, secs = None, 0.0
             self.last_fallback, self.last_anchor = "direct solve (KSP preonly) takes no initial guess", "none"
         else:
-            guess, secs = self.guess(pde, k=k, residual=residual, threads=one) if comm.rank == 0 else (None, 0.0)
+            got = on_rank0(comm, lambda: self.guess(pde, k=k, residual=residual, threads=one))
+            guess, secs = got if got is not None else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)
         local = _scatter(problem, guess) if ok else None
         with kept_settings(h):  # the problem's own settings hold again for its next solve()

@@ -11,12 +11,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "learned_solvers"
 
 # the parts of the package each layer may import besides itself (``_highs``: the HiGHS binding's
 # status names and reader options, shared by the MPS adapter and the HiGHS backend; ``_fenicsx``:
-# dolfinx imported the same way by the dolfinx adapter and the PDE families; ``_progress``: tqdm,
-# quiet in logs, for training's and the bench's progress bars)
+# dolfinx imported the same way by the dolfinx adapter and the PDE families; ``_mpi``: rank-0 work
+# whose errors every rank must see, in the dolfinx adapter and the PDE starter; ``_progress``:
+# tqdm, quiet in logs, for training's and the bench's progress bars)
 ALLOWED = {
     "core": set(),
     "canonical": {"core"},
-    "formats": {"canonical", "_highs", "_fenicsx"},
+    "formats": {"canonical", "_highs", "_fenicsx", "_mpi"},
     "backends": {"canonical", "_highs"},
     "models": {"canonical", "core"},
     "training": {"canonical", "core", "models", "backends", "options", "_threads", "_progress"},

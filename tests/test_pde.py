@@ -391,6 +391,47 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
         LearnedPDEStarter.from_checkpoint(path, device="gpu")
 
 
+def test_a_checkpoint_on_random_users_problems_runs_or_refuses_and_the_answer_is_the_users(darcy_starter):
+    """The darcy checkpoint (scalar P1 on the unit square, field "a") on the seeded random
+    problems of `_random_problem`, through `LearnedPDEStarter.solve` as a user calls it: each
+    is solved at the answer of the user's own `problem.solve()`, from a start or, where the
+    KSP is a direct one, without, or refused with the reason (another element, degree, block
+    size, dimension, domain or kind of problem) and what to do; never another error. Either way
+    the problem's own solve still gives its answer afterwards."""
+    from learned_solvers.formats.dolfinx import get_solution
+
+    fam, st, _ = darcy_starter
+    rng = np.random.default_rng(7)
+    ran = refused = 0
+    for i in range(16):
+        prob, u, fields, _, _, what = _random_problem(rng, 100 + i, nonlinear=i % 4 == 3)
+        nonlinear = i % 4 == 3
+        if nonlinear:
+            SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
+        else:
+            prob.solve()
+        answer = get_solution(prob)
+        u.x.array[:] = 0.0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # preonly: no start, and it says so
+                warnings.simplefilter("ignore", UserWarning)  # out of the training family: the cold guess
+                res = st.solve(prob, fields={"a": fields["k"]})
+        except CheckpointError as exc:
+            assert "this model cannot run on the problem: " in str(exc) and "To fix: " in str(exc), what
+            refused += 1
+        else:
+            assert res.status == "optimal", what
+            assert np.allclose(get_solution(prob), answer, atol=1e-6 * np.abs(answer).max()), what
+            ran += 1
+        u.x.array[:] = 0.0
+        if nonlinear:
+            continue
+        prob.solve()
+        assert np.allclose(get_solution(prob), answer, atol=1e-6 * np.abs(answer).max()), what
+    assert ran and refused
+
+
 def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, monkeypatch):
     """k = 0, as on the LP/QP side: the anchor the network would correct (the kernel regression
     of the training solutions, or the nearest of them), handed over as it is, so that the
@@ -1554,7 +1595,8 @@ def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     assert rep["same_answer"] == 1.0 and rep["warm_converged_without_fallback"] == 2
 
 
-def _run_under_mpirun(checkpoint, family: str, out) -> dict:
+def _run_under_mpirun(checkpoint, family: str | None, out, script: str = "mpi_pde_script.py",
+                      timeout: int = 300) -> dict:
     import os
     import shutil
     import subprocess
@@ -1564,11 +1606,11 @@ def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
     if mpirun is None:
         pytest.skip("no mpirun next to this Python or on PATH")
-    script = Path(__file__).with_name("mpi_pde_script.py")
+    script = Path(__file__).with_name(script)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     # -m mpi4py: an exception on one rank aborts both, instead of leaving the other in a collective
     r = subprocess.run([mpirun, "-n", "2", sys.executable, "-m", "mpi4py", str(script), str(checkpoint), str(out),
-                        family], env=env, capture_output=True, text=True, timeout=300)
+                        *([family] if family else [])], env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(out.read_text())
 
@@ -1604,6 +1646,20 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
             # serial, not equal (the nearest solution, above, is the same)
             assert rep["guess_error"] == pytest.approx(err(st.anchors.anchor(pde)), rel=0.25)
 
+
+
+def test_a_refusal_under_mpirun_reaches_every_rank_and_the_users_solve_goes_on(darcy_starter, tmp_path):
+    """Under mpirun -n 2 a refused problem (fields under another name; a NaN coefficient) raises
+    the same error on both ranks, so that a script that catches it and calls problem.solve(),
+    which is collective, goes on (raised on rank 0 alone, both ranks hung)."""
+    _, _, path = darcy_starter
+    rep = _run_under_mpirun(path, None, tmp_path / "refusal.json", script="mpi_refusal_script.py", timeout=120)
+    assert rep["size"] == 2
+    rank0, rank1 = rep["outcomes"]
+    assert rank0 == rank1
+    (case1, said1), (case2, said2) = rank0
+    assert said1.startswith("CheckpointError: ") and "field_names is ['b']" in said1
+    assert said2.startswith("InvalidProblemError: ") and "NaN" in said2
 
 def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     """A nonlinear model that feeds back the problem's own residual: the cells and the residual

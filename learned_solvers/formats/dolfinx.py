@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._fenicsx import import_dolfinx
+from .._mpi import on_rank0
 from ..canonical.pde import PDEData, QuasilinearResidual
 
 __all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "residual_function", "NewtonSystem",
@@ -301,25 +302,27 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
     ql = _quasilinear_local(problem, V, n_owned, mask, bcv, coords) if linearise and quasilinear is not None else None
     parts = _gather_parts(comm, (*system, coords, fv, mask[:n_owned], bcv[:n_owned], ql))
-    if comm.rank != 0:
-        return None
-    n_global = imap.size_global * V.dofmap.index_map_bs
-    A = None
-    if linearise:
-        blocks = [sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]
-        A = blocks[0] if len(blocks) == 1 else sp.vstack(blocks).tocsr()
-    el = V.ufl_element()
-    sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)),
-           "block_size": int(V.dofmap.index_map_bs), "components": int(comp.shape[1]),
-           "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
-           "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
-    cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
-    pde = PDEData(operator=A, rhs=cat(3) if linearise else None, coords=cat(4), fields=cat(5), dirichlet=cat(6),
-                  bc_values=cat(7), field_names=names, kind=kind, signature=sig, name=name)
-    if linearise and quasilinear is not None:
-        pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
-        pde.validate()
-    return pde
+    # built on rank 0 from the gathered parts; data it refuses (NaN) are refused on every rank
+    def gathered() -> PDEData:
+        n_global = imap.size_global * V.dofmap.index_map_bs
+        A = None
+        if linearise:
+            blocks = [sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]
+            A = blocks[0] if len(blocks) == 1 else sp.vstack(blocks).tocsr()
+        el = V.ufl_element()
+        sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)),
+               "block_size": int(V.dofmap.index_map_bs), "components": int(comp.shape[1]),
+               "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
+               "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
+        cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
+        pde = PDEData(operator=A, rhs=cat(3) if linearise else None, coords=cat(4), fields=cat(5), dirichlet=cat(6),
+                      bc_values=cat(7), field_names=names, kind=kind, signature=sig, name=name)
+        if linearise and quasilinear is not None:
+            pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
+            pde.validate()
+        return pde
+
+    return on_rank0(comm, gathered)
 
 
 def _linearised(problem: Any, kind: str, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
