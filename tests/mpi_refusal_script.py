@@ -3,8 +3,9 @@
 argv: checkpoint path (a darcy model), output JSON path. Each rank calls
 ``LearnedPDEStarter.solve`` as a user's script does, catching what it raises, then
 ``problem.solve()``, which is collective: a refusal raised on rank 0 alone would leave the other
-rank waiting in the starter's broadcast and rank 0 in the solve. Two refusals: fields under a
-name the model was not trained with, and a NaN coefficient."""
+rank waiting in the starter's broadcast and rank 0 in the solve. Three refusals: fields under a
+name the model was not trained with, a NaN coefficient, and (``set_guess``) a guess of the
+wrong size."""
 
 import json
 import sys
@@ -14,7 +15,7 @@ from mpi4py import MPI
 
 from learned_solvers.canonical import InvalidProblemError
 from learned_solvers.checkpoint import CheckpointError
-from learned_solvers.formats.dolfinx import get_solution
+from learned_solvers.formats.dolfinx import get_solution, set_guess
 from learned_solvers.warmstart_pde import LearnedPDEStarter
 from problems.registry import make_family
 
@@ -35,6 +36,12 @@ for case, given in (("other name", {"b": fields["a"]}), ("NaN", {"a": float("nan
     prob.solve()  # collective: every rank gets here, or this hangs
     again = get_solution(prob)  # collective too: gathered on rank 0
     assert comm.rank != 0 or np.allclose(again, answer)
+try:  # a guess one value short, given on rank 0 as set_guess takes it
+    set_guess(prob, answer[1:] if comm.rank == 0 else None)
+    outcomes.append(("short guess", "set"))
+except ValueError as exc:
+    outcomes.append(("short guess", f"ValueError: {exc}"))
+prob.solve()
 every = comm.gather(outcomes, root=0)
 if comm.rank == 0:
     json.dump({"size": comm.size, "outcomes": every}, open(sys.argv[2], "w"))

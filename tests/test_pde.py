@@ -187,6 +187,8 @@ def test_adapter_reads_random_problems_as_dolfinx_solves_them(nonlinear):
             assert warm.iterations <= 1, what
         set_guess(prob, answer)  # a guess scattered back lands where the adapter read it
         assert np.allclose(get_solution(prob) if nonlinear else prob.x.array_r[:n], answer), what
+        with pytest.raises(ValueError, match=f"the guess has {n - 1} values and the problem {n} dofs"):
+            set_guess(prob, answer[1:])
 
 
 def test_bad_guess_falls_back_to_cold_with_warning():
@@ -1649,17 +1651,19 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
 
 
 def test_a_refusal_under_mpirun_reaches_every_rank_and_the_users_solve_goes_on(darcy_starter, tmp_path):
-    """Under mpirun -n 2 a refused problem (fields under another name; a NaN coefficient) raises
-    the same error on both ranks, so that a script that catches it and calls problem.solve(),
-    which is collective, goes on (raised on rank 0 alone, both ranks hung)."""
+    """Under mpirun -n 2 a refused problem (fields under another name; a NaN coefficient) or
+    guess (set_guess, one value short) raises the same error on both ranks, so that a script
+    that catches it and calls problem.solve(), which is collective, goes on (raised on rank 0
+    alone, both ranks hung)."""
     _, _, path = darcy_starter
     rep = _run_under_mpirun(path, None, tmp_path / "refusal.json", script="mpi_refusal_script.py", timeout=120)
     assert rep["size"] == 2
     rank0, rank1 = rep["outcomes"]
     assert rank0 == rank1
-    (case1, said1), (case2, said2) = rank0
+    (_, said1), (_, said2), (_, said3) = rank0
     assert said1.startswith("CheckpointError: ") and "field_names is ['b']" in said1
     assert said2.startswith("InvalidProblemError: ") and "NaN" in said2
+    assert said3.startswith("ValueError: the guess has 168 values and the problem 169 dofs")
 
 def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     """A nonlinear model that feeds back the problem's own residual: the cells and the residual

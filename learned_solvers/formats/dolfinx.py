@@ -491,13 +491,24 @@ def _mpi_max():
 
 
 def _scatter_owned(V, guess: np.ndarray | None) -> np.ndarray:
+    """Each rank's owned part of ``guess`` (n_global,), given on rank 0 in global dof order; a
+    guess of another size is refused on every rank."""
     comm = V.mesh.comm
     imap = V.dofmap.index_map
     bs = V.dofmap.index_map_bs
     lo, hi = (r * bs for r in imap.local_range)
     ranges = _gather_parts(comm, (lo, hi))
-    chunks = [np.asarray(guess[a:b], dtype=float) for a, b in ranges] if comm.rank == 0 else None
-    return chunks[0] if comm.size == 1 else comm.scatter(chunks, root=0)
+    n = imap.size_global * bs
+
+    def chunks() -> list[np.ndarray]:
+        g = None if guess is None else np.asarray(guess, dtype=float).reshape(-1)
+        if g is None or g.size != n:
+            raise ValueError(f"the guess has {'no' if g is None else g.size} values and the problem {n} dofs: give "
+                             "one value per dof, in global dof order (as to_pde and get_solution give them), on rank 0")
+        return [g[a:b] for a, b in ranges]
+
+    parts = on_rank0(comm, chunks)
+    return parts[0] if comm.size == 1 else comm.scatter(parts, root=0)
 
 
 def set_guess(problem: Any, guess: np.ndarray | None) -> None:
