@@ -27,6 +27,7 @@ from learned_solvers.canonical.pde import PDEData  # noqa: E402
 from learned_solvers.checkpoint import CheckpointError  # noqa: E402
 from learned_solvers.formats.dolfinx import petsc_handles, to_pde  # noqa: E402
 from problems.registry import make_family  # noqa: E402
+from tests.dolfinx_random_problems import random_problem  # noqa: E402
 
 
 def _poisson_linear_exact(n: int = 8, prefix: str = "t_lin_"):
@@ -63,92 +64,21 @@ def test_adapter_and_ksp_reproduce_a_known_solution():
     assert warm.iterations == 0 and warm.warm_start_accepted and be.same_answer(warm, cold)
 
 
-_SIDES = {  # boundary parts a random problem holds fixed: (axis, side)
-    "x0": (0, 0.0), "x1": (0, 1.0), "y0": (1, 0.0), "y1": (1, 1.0), "z0": (2, 0.0), "z1": (2, 1.0)}
-
-
-def _random_problem(rng: np.random.Generator, i: int, nonlinear: bool):
-    """A seeded random problem as a FEniCSx user writes one: interval, triangles,
-    quadrilaterals, tetrahedra or hexahedra; Lagrange P1 or P2, scalar or vector; a DG0 or
-    constant coefficient k, a reaction c >= 0, a source f in the space itself; Dirichlet data
-    (a random affine Function) on a random part of the boundary, or nowhere (some with c > 0); a
-    random KSP (linear) or Newton with LU (nonlinear: -div((1 + u.u) k grad u) + c u = f).
-    Returns (problem, u, fields, Dirichlet dofs (blocked), block size, description)."""
-    CT = dolfinx.mesh.CellType
-    shape = rng.choice(["interval", "triangle", "quadrilateral", "tetrahedron", "hexahedron"],
-                       p=[0.15, 0.3, 0.25, 0.15, 0.15])
-    if shape == "interval":
-        msh = dolfinx.mesh.create_unit_interval(MPI.COMM_WORLD, int(rng.integers(4, 12)))
-    elif shape in ("triangle", "quadrilateral"):
-        n = int(rng.integers(3, 7))
-        msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n + int(rng.integers(0, 3)), cell_type=CT[shape])
-    else:
-        msh = dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 2, 2, int(rng.integers(2, 4)), cell_type=CT[shape])
-    gdim, tdim = msh.geometry.dim, msh.topology.dim
-    degree = int(rng.integers(1, 3))
-    vector = tdim > 1 and rng.random() < 0.4
-    V = dolfinx.fem.functionspace(msh, ("Lagrange", degree, (gdim,)) if vector else ("Lagrange", degree))
-    bs = gdim if vector else 1
-    if rng.random() < 0.5:
-        k = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("DG", 0)))
-        k.x.array[:] = rng.uniform(0.5, 5.0, k.x.array.size)
-    else:
-        k = dolfinx.fem.Constant(msh, float(rng.uniform(0.5, 5.0)))
-    c = float(rng.choice([0.0, rng.uniform(0.1, 2.0)]))
-    coef = rng.normal(size=(3, bs))
-    f = dolfinx.fem.Function(V)
-    f.interpolate(lambda x: np.stack([coef[0, j] + coef[1, j] * np.sin(3 * x[0]) + coef[2, j] * x[1] * (1 + x[2])
-                                      for j in range(bs)]) if vector
-                  else coef[0, 0] + coef[1, 0] * np.sin(3 * x[0]) + coef[2, 0] * x[1] * (1 + x[2]))
-    sides = [] if c > 0 and rng.random() < 0.3 else [s for s in list(_SIDES)[: 2 * tdim] if rng.random() < 0.5]
-    if not sides and c == 0.0:
-        sides = [list(_SIDES)[int(rng.integers(0, 2 * tdim))]]
-    g = dolfinx.fem.Function(V)
-    gc = rng.normal(size=(3, bs))
-    g.interpolate(lambda x: np.stack([gc[0, j] + gc[1, j] * x[0] + gc[2, j] * x[1] for j in range(bs)]) if vector
-                  else gc[0, 0] + gc[1, 0] * x[0] + gc[2, 0] * x[1])
-    facets = dolfinx.mesh.locate_entities_boundary(
-        msh, tdim - 1, lambda x: np.any([np.isclose(x[_SIDES[s][0]], _SIDES[s][1]) for s in sides], axis=0)
-        if sides else np.zeros(x.shape[1], dtype=bool))
-    dofs = dolfinx.fem.locate_dofs_topological(V, tdim - 1, facets)
-    bcs = [dolfinx.fem.dirichletbc(g, dofs)] if sides else []
-    v = ufl.TestFunction(V)
-    prefix = f"t_rand_{'nl' if nonlinear else 'lin'}_{i}_"
-    if nonlinear:
-        u = dolfinx.fem.Function(V)
-        F = ((1 + ufl.inner(u, u)) * k * ufl.inner(ufl.grad(u), ufl.grad(v)) + c * ufl.inner(u, v)
-             - ufl.inner(f, v)) * ufl.dx
-        prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=bcs, petsc_options_prefix=prefix, petsc_options={
-            "snes_type": "newtonls", "ksp_type": "preonly", "pc_type": "lu"})
-        ksp = ("preonly", "lu")
-    else:
-        ksp = [("cg", "jacobi"), ("gmres", "ilu"), ("cg", "gamg"), ("preonly", "lu")][int(rng.integers(0, 4))]
-        w = ufl.TrialFunction(V)
-        prob = dolfinx.fem.petsc.LinearProblem(
-            (k * ufl.inner(ufl.grad(w), ufl.grad(v)) + c * ufl.inner(w, v)) * ufl.dx, ufl.inner(f, v) * ufl.dx,
-            bcs=bcs, petsc_options_prefix=prefix,
-            petsc_options={"ksp_type": ksp[0], "pc_type": ksp[1],
-                           **({"ksp_rtol": 1e-12, "ksp_atol": 0.0} if ksp[0] != "preonly" else {})})
-        u = prob.u
-    what = (f"#{i} {shape} P{degree}{' vector' if vector else ''}, k {type(k).__name__}, c {c:.2f}, "
-            f"fixed {sides or 'nowhere'}, {'/'.join(ksp)}")
-    return prob, u, {"k": k, "f": f}, dofs, bs, what
-
-
 @pytest.mark.parametrize("nonlinear", [False, True], ids=["linear", "nonlinear"])
 def test_adapter_reads_random_problems_as_dolfinx_solves_them(nonlinear):
     """Seeded random user problems (cells, degrees, scalar and vector spaces, coefficients,
-    boundary parts, KSPs; `_random_problem`): the canonical data are the user's problem. The
-    system `to_pde` assembles has the answer of the user's own `problem.solve()` as its solution;
-    the Dirichlet mask is the boundary conditions' dofs, with their values; coordinates and
-    fields are the space's; a start at that answer costs the solver nothing and ends there."""
+    boundary parts, KSPs; `tests/dolfinx_random_problems.py`): the canonical data are the
+    user's problem. The system `to_pde` assembles has the answer of the user's own
+    `problem.solve()` as its solution; the Dirichlet mask is the boundary conditions' dofs, with
+    their values; coordinates and fields are the space's; a start at that answer costs the
+    solver nothing and ends there."""
     import scipy.sparse.linalg as sla
 
     from learned_solvers.formats.dolfinx import get_solution, residual_function, set_guess
 
     rng = np.random.default_rng(2026)
     for i in range(16):
-        prob, u, fields, dofs, bs, what = _random_problem(rng, i, nonlinear)
+        prob, u, fields, dofs, bs, what = random_problem(rng, i, nonlinear)
         V = u.function_space
         pde = to_pde(prob, fields=fields, name=what)
         n = V.dofmap.index_map.size_local * bs
@@ -395,18 +325,18 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
 
 def test_a_checkpoint_on_random_users_problems_runs_or_refuses_and_the_answer_is_the_users(darcy_starter):
     """The darcy checkpoint (scalar P1 on the unit square, field "a") on the seeded random
-    problems of `_random_problem`, through `LearnedPDEStarter.solve` as a user calls it: each
-    is solved at the answer of the user's own `problem.solve()`, from a start or, where the
-    KSP is a direct one, without, or refused with the reason (another element, degree, block
-    size, dimension, domain or kind of problem) and what to do; never another error. Either way
-    the problem's own solve still gives its answer afterwards."""
+    problems of `tests/dolfinx_random_problems.py`, through `LearnedPDEStarter.solve` as a user
+    calls it: each is solved at the answer of the user's own `problem.solve()`, from a start or,
+    where the KSP is a direct one, without, or refused with the reason (another element, degree,
+    block size, dimension, domain or kind of problem) and what to do; never another error.
+    Either way the problem's own solve still gives its answer afterwards."""
     from learned_solvers.formats.dolfinx import get_solution
 
     fam, st, _ = darcy_starter
     rng = np.random.default_rng(7)
     ran = refused = 0
     for i in range(16):
-        prob, u, fields, _, _, what = _random_problem(rng, 100 + i, nonlinear=i % 4 == 3)
+        prob, u, fields, _, _, what = random_problem(rng, 100 + i, nonlinear=i % 4 == 3)
         nonlinear = i % 4 == 3
         if nonlinear:
             SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
@@ -1597,8 +1527,13 @@ def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     assert rep["same_answer"] == 1.0 and rep["warm_converged_without_fallback"] == 2
 
 
-def _run_under_mpirun(checkpoint, family: str | None, out, script: str = "mpi_pde_script.py",
-                      timeout: int = 300) -> dict:
+def _run_under_mpirun(checkpoint, family: str, out) -> dict:
+    """`tests/mpi_pde_script.py`: a learned start for one instance of ``family`` on two ranks."""
+    return _mpirun_script("mpi_pde_script.py", [checkpoint, out, family], out)
+
+
+def _mpirun_script(script: str, argv: list, out, timeout: int = 300) -> dict:
+    """The JSON that ``tests/<script>`` writes to ``out``, run with ``argv`` by mpirun -n 2."""
     import os
     import shutil
     import subprocess
@@ -1608,13 +1543,12 @@ def _run_under_mpirun(checkpoint, family: str | None, out, script: str = "mpi_pd
     mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
     if mpirun is None:
         pytest.skip("no mpirun next to this Python or on PATH")
-    script = Path(__file__).with_name(script)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
     # -m mpi4py: an exception on one rank aborts both, instead of leaving the other in a collective
-    r = subprocess.run([mpirun, "-n", "2", sys.executable, "-m", "mpi4py", str(script), str(checkpoint), str(out),
-                        *([family] if family else [])], env=env, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([mpirun, "-n", "2", sys.executable, "-m", "mpi4py", str(Path(__file__).with_name(script)),
+                        *map(str, argv)], env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(out.read_text())
+    return json.loads(Path(out).read_text())
 
 
 @pytest.mark.parametrize("mesh", ["structured", "unstructured"])
@@ -1656,7 +1590,8 @@ def test_a_refusal_under_mpirun_reaches_every_rank_and_the_users_solve_goes_on(d
     that catches it and calls problem.solve(), which is collective, goes on (raised on rank 0
     alone, both ranks hung)."""
     _, _, path = darcy_starter
-    rep = _run_under_mpirun(path, None, tmp_path / "refusal.json", script="mpi_refusal_script.py", timeout=120)
+    out = tmp_path / "refusal.json"
+    rep = _mpirun_script("mpi_refusal_script.py", [path, out], out, timeout=120)
     assert rep["size"] == 2
     rank0, rank1 = rep["outcomes"]
     assert rank0 == rank1
@@ -1664,6 +1599,20 @@ def test_a_refusal_under_mpirun_reaches_every_rank_and_the_users_solve_goes_on(d
     assert said1.startswith("CheckpointError: ") and "field_names is ['b']" in said1
     assert said2.startswith("InvalidProblemError: ") and "NaN" in said2
     assert said3.startswith("ValueError: the guess has 168 values and the problem 169 dofs")
+
+
+def test_adapter_on_random_problems_under_mpirun_two_ranks(tmp_path):
+    """The random problems of `tests/dolfinx_random_problems.py` distributed over two ranks: the
+    data gathered to rank 0 hold the user's own answer (A u = b for a linear problem, the
+    Dirichlet dofs at their values), over every dof of the problem, and a start at the answer
+    costs KSP or Newton nothing (`tests/mpi_random_script.py`)."""
+    out = tmp_path / "random.json"
+    rep = _mpirun_script("mpi_random_script.py", [out, 9], out, timeout=200)
+    assert rep["size"] == 2 and len(rep["rows"]) == 9
+    for row in rep["rows"]:
+        assert row["n"] == row["n_global"] and row["cold"] == row["warm"] == "optimal", row
+        assert row["dirichlet"] <= 1e-8 and row.get("residual", 0.0) <= 1e-8, row
+        assert row["warm_iterations"] <= (0 if row["accepted"] else 1), row
 
 def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     """A nonlinear model that feeds back the problem's own residual: the cells and the residual
