@@ -222,7 +222,7 @@ class LearnedPDEStarter:
         if k == 0 and self.anchors is not None:
             pde = to_pde(problem, fields=fields, name=name, linearise=False)
             comm = problem.u.function_space.mesh.comm
-            if comm.bcast(pde is not None and self._fits(pde), root=0):
+            if comm.bcast(on_rank0(comm, lambda: pde is not None and self._fits(pde)), root=0):
                 return pde
         return to_pde(problem, fields=fields, name=name, quasilinear=self.model.cfg.quasilinear)
 
