@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import torch
 from ._version import __version__
 
 __all__ = ["CheckpointError", "Checkpoint", "CheckpointInfo", "save_checkpoint", "load_checkpoint",
-           "describe_checkpoint", "format_checkpoint_info"]
+           "describe_checkpoint", "format_checkpoint_info", "interpreting", "check_weight_shapes"]
 
 FORMAT = "learned-solvers/1"
 
@@ -67,6 +69,37 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
     except (SafetensorError, OSError, ValueError) as exc:
         raise _unreadable(p, exc) from exc
     return Checkpoint(state=state, meta=meta)
+
+
+@contextmanager
+def interpreting(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Errors raised while a loader builds its model, anchors and options from a checkpoint that
+    ``load_checkpoint`` took (its format, version and family fit), as a CheckpointError: what
+    is left to go wrong is contents this version cannot use (an edited or damaged file)."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its contents do not fit this version of learned-solvers "
+                              f"({type(exc).__name__}: {exc}); the file was edited or damaged: retrain or restore "
+                              "it") from exc
+
+
+def check_weight_shapes(path: str | os.PathLike[str], build: Callable[[], torch.nn.Module],
+                        state: Mapping[str, torch.Tensor]) -> None:
+    """Refuse weights that the model ``build()`` makes from the recorded config would not take,
+    checked on torch's meta device, before any memory is spent on that model: an edited config
+    could ask for terabytes."""
+    with torch.device("meta"):
+        want = build().state_dict()
+    wrong = [f"{k} is {tuple(state[k].shape)}, the config makes {tuple(v.shape)}"
+             for k, v in want.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    missing = [k for k in want if k not in state]
+    if wrong or missing:
+        raise CheckpointError(f"{path}: the weights do not fit the recorded model config ("
+                              + "; ".join(wrong[:2] + [f"no {k}" for k in missing[:2]])
+                              + "); the file was edited or damaged: retrain or restore it")
 
 
 def _unreadable(p: Path, exc: Exception) -> CheckpointError:

@@ -4,8 +4,10 @@ bad value is refused where it is given, with what to use instead, before any wor
 from __future__ import annotations
 
 import operator
+from typing import Any
 
-__all__ = ["check_device", "check_k", "check_precision", "check_threads", "PRECISIONS", "IterationsOption"]
+__all__ = ["check_device", "check_k", "check_recorded_k", "check_precision", "check_threads", "PRECISIONS",
+           "IterationsOption"]
 
 # precisions of PDE inference (LearnedPDEStarter), by torch dtype name
 PRECISIONS = ("float32", "float64")
@@ -33,6 +35,16 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     return precision
+
+
+def check_recorded_k(k: Any, *, what: str) -> int | None:
+    """A checkpoint's recorded k: 0 or a positive integer up to ``core.K_LIMIT``, or None."""
+    from .core.config import K_LIMIT
+
+    n = check_k(k, what=what, allow_zero=True)
+    if n is not None and n > K_LIMIT:
+        raise ValueError(f"{what} {n} is more model iterations than a checkpoint records (at most {K_LIMIT})")
+    return n
 
 
 def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int | None:

@@ -24,7 +24,7 @@ from .canonical.polish import polish as polish_pair
 from .checkpoint import load_checkpoint, save_checkpoint
 from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
-from .options import IterationsOption, check_device, check_k, check_threads
+from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "starter_from",
            "warm_solve"]
@@ -106,10 +106,9 @@ class LearnedWarmStarter:
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
         best_k = (meta or {}).get("best_k")
-        self.default_k = int(model.cfg.train_k if best_k is None else best_k)
+        self.default_k = check_recorded_k(model.cfg.train_k if best_k is None else best_k, what="best_k")
         self.k = k
-        if polish is not None and not isinstance(polish, (bool, np.bool_)):
-            raise TypeError(f"polish must be True, False or None (the checkpoint's choice), got {polish!r}")
+        _check_polish(polish)
         # None: the checkpoint's choice (picked with k on the validation split), else polish
         self.polish = bool((meta or {}).get("best_polish", True)) if polish is None else bool(polish)
         self.device = device
@@ -174,23 +173,28 @@ class LearnedWarmStarter:
                         polish: bool | None = None, device: str = "cpu") -> LearnedWarmStarter:
         check_device(device)
         check_k(k, allow_zero=True)
+        _check_polish(polish)  # the caller's options are checked before the file, whose faults are its own
         ck = load_checkpoint(path, kind=KIND, family=family)
-        # checkpoints written before the anchor scale or the unit messages were trained without them
-        from .checkpoint import CheckpointError
+        from .checkpoint import CheckpointError, check_weight_shapes, interpreting
 
-        try:
-            model = QPImplicitModel(QPGNNConfig(**{"anchor_scale": False, "unit_messages": False,
-                                                   **ck.meta["model"]}))
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: the recorded model config does not fit this version ({exc})") from exc
-        weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
-        bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
-        missing, unexpected = model.load_state_dict(weights, strict=False)
-        if missing or unexpected:
-            raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, "
-                                  f"unexpected {unexpected[:3]})")
-        return cls(model, family=ck.meta["family"], scale_range=np.asarray(ck.meta["scale_range"]), k=k,
-                   polish=polish, device=device, meta=ck.meta, anchors=bank)
+        with interpreting(path):
+            try:  # checkpoints written before the anchor scale or the unit messages were trained without them
+                cfg = QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **ck.meta["model"]})
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path}: the recorded model config does not fit this version ({exc})") from exc
+            weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
+            check_weight_shapes(path, lambda: QPImplicitModel(cfg), weights)
+            model = QPImplicitModel(cfg)
+            bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
+            missing, unexpected = model.load_state_dict(weights, strict=False)
+            if missing or unexpected:
+                raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, "
+                                      f"unexpected {unexpected[:3]})")
+            scale_range = np.asarray(ck.meta["scale_range"], dtype=float)
+            if scale_range.ndim != 2 or scale_range.shape[1] != 2:
+                raise ValueError(f"scale_range has shape {scale_range.shape}, not (scales, 2)")
+            return cls(model, family=ck.meta["family"], scale_range=scale_range, k=k,
+                       polish=polish, device=device, meta=ck.meta, anchors=bank)
 
     def _in_family(self, qp: QPData) -> bool:
         s = np.asarray(instance_scales(qp))
@@ -280,6 +284,11 @@ class LearnedWarmStarter:
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,
                          fallback=info.fallback or res.extra.get("fallback"), reordered=info.reordered)
         return res
+
+
+def _check_polish(polish: Any) -> None:
+    if polish is not None and not isinstance(polish, (bool, np.bool_)):
+        raise TypeError(f"polish must be True, False or None (the checkpoint's choice), got {polish!r}")
 
 
 RETRY_COLD = (Status.LIMIT, Status.ERROR)

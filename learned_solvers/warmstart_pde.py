@@ -27,11 +27,11 @@ from ._mpi import on_rank0
 from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, check_weight_shapes, interpreting, load_checkpoint, save_checkpoint
 from .models.mesh_anchors import KernelFit, MeshAnchorBank
 from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
 from .models.mesh_graph import CoarseOperatorError, FamilyNorm
-from .options import IterationsOption, check_device, check_k, check_precision, check_threads
+from .options import IterationsOption, check_device, check_k, check_precision, check_recorded_k, check_threads
 from .warmstart import OutOfFamilyWarning
 
 __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
@@ -84,23 +84,40 @@ class LearnedPDEStarter:
                         device: str = "cpu", precision: str = "float32") -> LearnedPDEStarter:
         check_device(device)
         check_k(k, allow_zero=True)
+        check_precision(precision)  # the caller's options are checked before the file, whose faults are its own
         ck = load_checkpoint(path, kind="pde", family=family)
         state = dict(ck.state)
         fields, sols, coords = (state.pop(f"anchor_{part}", None) for part in ("fields", "solutions", "coords"))
         try:
-            model = MeshImplicitModel(MeshGNNConfig(**ck.meta["model"]))
+            cfg = MeshGNNConfig(**ck.meta["model"])
+            check_weight_shapes(path, lambda: MeshImplicitModel(cfg), state)
+            model = MeshImplicitModel(cfg)
             model.load_state_dict(state)
             norm = FamilyNorm(**ck.meta["norm"])
             # the kernel anchor's choice, refitted from the bank; a checkpoint from before it corrects the nearest
             kernel = KernelFit.from_dict(ck.meta["anchor"]) if isinstance(ck.meta.get("anchor"), dict) else None
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
             raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
-        bank = (MeshAnchorBank(fields.numpy(), sols.numpy(), norm, coords=None if coords is None else coords.numpy(),
-                               kernel=kernel)
-                if fields is not None and sols is not None else None)
-        return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
-                   k=k if k is not None else ck.meta.get("k"), device=device, anchors=bank, precision=precision,
-                   network_k=ck.meta.get("best_network_k"))
+        with interpreting(path):
+            sig = ck.meta["signature"]
+            if not isinstance(sig, dict) or ("bbox" in sig and np.asarray(sig["bbox"], dtype=float).ndim != 2) or (
+                    not all(isinstance(f, str) for f in sig.get("field_names", []))):
+                raise ValueError(f"its space signature {sig!r} is not a record of the space it was trained on")
+            bank = None
+            if fields is not None and sols is not None:
+                fields, sols = fields.numpy(), sols.numpy()
+                if fields.ndim != 2 or sols.ndim != 2 or len(fields) != len(sols) or (
+                        coords is not None and (coords.ndim != 2 or tuple(coords.shape)[:1] != sols.shape[1:])):
+                    raise ValueError(f"its training solutions {sols.shape}, their fields {fields.shape} and dof "
+                                     f"coordinates {None if coords is None else tuple(coords.shape)} do not match")
+                bank = MeshAnchorBank(fields, sols, norm, coords=None if coords is None else coords.numpy(),
+                                      kernel=kernel)
+            return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
+                       k=k if k is not None else check_recorded_k(ck.meta.get("k"), what="k"), device=device,
+                       anchors=bank, precision=precision,
+                       network_k=check_recorded_k(ck.meta.get("best_network_k"), what="best_network_k"))
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)

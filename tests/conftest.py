@@ -46,3 +46,55 @@ def maros_meszaros(name: str):
     with open(DATA / "maros_meszaros" / "optima.csv") as f:
         ref = {r["name"]: float(r["objective"]) for r in csv.DictReader(f)}[name]
     return read_mat(p), ref
+
+
+def edited_checkpoints(path: Path, out: Path, count: int, seed: int):
+    """``count`` seeded edits of the checkpoint at ``path``, written under ``out``, as (what was
+    done, file): a metadata key deleted or given a value of another type (at any depth), a
+    tensor deleted or cut to half its entries (flat), a byte of the file changed, the file cut
+    short. For the loaders' refusal tests: each must load, or be refused with a CheckpointError."""
+    import json
+    import random
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    rng = random.Random(seed)
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["learned_solvers"])
+
+    def keys(d, above=()):
+        for k, v in d.items():
+            yield above + (k,)
+            if isinstance(v, dict):
+                yield from keys(v, above + (k,))
+
+    places = list(keys(meta))
+    junk = [None, "x", [], {}, -1, 0, 10**12, 1e308, True, [1, 2], {"a": 1}, "1.0", [[1.0]]]
+    for t in range(count):
+        m, state = json.loads(json.dumps(meta)), dict(tensors)
+        what = rng.choice(["delete key", "junk value", "delete tensor", "halve tensor", "byte", "cut"])
+        where = rng.choice(places)
+        if what in ("delete key", "junk value"):
+            d = m
+            for k in where[:-1]:
+                d = d[k]
+            if what == "delete key":
+                del d[where[-1]]
+            else:
+                d[where[-1]] = rng.choice(junk)
+        elif what in ("delete tensor", "halve tensor"):
+            where = rng.choice(sorted(state))
+            v = state.pop(where)
+            if what == "halve tensor":
+                state[where] = v.reshape(-1)[: max(1, v.numel() // 2)].clone()
+        f = out / f"edit{t}.safetensors"
+        save_file({k: v.contiguous() for k, v in state.items()}, str(f), metadata={"learned_solvers": json.dumps(m)})
+        if what in ("byte", "cut"):
+            b = bytearray(f.read_bytes())
+            where = rng.randrange(len(b))
+            if what == "byte":
+                b[where] = rng.randrange(256)
+            f.write_bytes(bytes(b if what == "byte" else b[:where]))
+        yield f"{what} {where}", f

@@ -286,3 +286,26 @@ def test_ctrl_c_in_training_keeps_the_best_state_so_far():
     with pytest.raises(KeyboardInterrupt):
         fit(nn.Linear(2, 1), [x], batch_loss=batch_loss, val_score=val_score, epochs=5, lr=1e-2,
             jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)
+
+
+def test_model_configs_refuse_values_of_the_wrong_type_or_range():
+    """A model config (which a checkpoint records) refuses a field of the wrong type or range
+    when it is made, naming it (`core.check_fields`), instead of failing in a forward pass or
+    running for days (a train_k beyond `core.K_LIMIT`)."""
+    from learned_solvers.core import K_LIMIT
+    from learned_solvers.models.mesh_gnn import MeshGNNConfig
+    from learned_solvers.models.qp_gnn import QPGNNConfig
+
+    for cfg, why in ((lambda: QPGNNConfig(width=0), "QPGNNConfig.width must be a positive integer, got 0"),
+                     (lambda: QPGNNConfig(width=16.5), "QPGNNConfig.width must be a positive integer"),
+                     (lambda: QPGNNConfig(damping=2.0), r"QPGNNConfig.damping must be a number in \(0, 1\]"),
+                     (lambda: QPGNNConfig(backward="unrolled"), "QPGNNConfig.backward must be one of 'implicit'"),
+                     (lambda: QPGNNConfig(train_k=K_LIMIT + 1), f"train_k must be a positive integer up to {K_LIMIT}"),
+                     (lambda: MeshGNNConfig(damping={}), "MeshGNNConfig.damping must be a number"),
+                     (lambda: MeshGNNConfig(quasilinear=(1.0, 2.0)), r"quasilinear must be \(a0, a1, a2\) or None")):
+        with pytest.raises(ValueError, match=why):
+            cfg()
+    with pytest.raises(TypeError, match="QPGNNConfig.unit_messages must be True or False, got 'yes'"):
+        QPGNNConfig(unit_messages="yes")
+    assert QPGNNConfig(width=8, train_k=K_LIMIT).train_k == K_LIMIT
+    assert MeshGNNConfig(quasilinear=[1, 0, 1]).quasilinear == (1.0, 0.0, 1.0)

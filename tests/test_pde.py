@@ -364,6 +364,32 @@ def test_a_checkpoint_on_random_users_problems_runs_or_refuses_and_the_answer_is
     assert ran and refused
 
 
+
+def test_an_edited_or_damaged_pde_checkpoint_is_refused_or_guesses_something_finite(darcy_starter, tmp_path):
+    """150 seeded edits of the darcy checkpoint (`conftest.edited_checkpoints`): each is refused
+    with a CheckpointError when loaded or when it meets the problem, or loads and guesses a
+    finite start or none (the cold guess); never another error."""
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    from .conftest import edited_checkpoints
+
+    fam, _, path = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=99)[0])
+    pde = to_pde(prob, fields=fields)
+    outcomes = set()
+    for what, f in edited_checkpoints(path, tmp_path, 150, seed=0):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                guess, _ = LearnedPDEStarter.from_checkpoint(f).guess(pde)
+        except CheckpointError as exc:
+            assert f.name in str(exc) or "cannot run on the problem" in str(exc), what
+            outcomes.add("refused")
+            continue
+        assert guess is None or (guess.shape == (pde.n,) and np.isfinite(guess).all()), what
+        outcomes.add("guessed")
+    assert outcomes == {"refused", "guessed"}
+
 def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, monkeypatch):
     """k = 0, as on the LP/QP side: the anchor the network would correct (the kernel regression
     of the training solutions, or the nearest of them), handed over as it is, so that the

@@ -98,6 +98,32 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
             LearnedWarmStarter.from_checkpoint(old)
 
 
+
+def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum(trained, tmp_path):
+    """150 seeded edits of a checkpoint (`conftest.edited_checkpoints`: metadata keys deleted or
+    given values of other types, tensors deleted or cut, a byte changed, the file cut short):
+    each is refused with a CheckpointError when loaded, or loads and its solve ends at the
+    reference optimum (a start it makes may be worse, never the answer); never another error,
+    and no memory spent on a recorded size the weights do not have."""
+    from .conftest import edited_checkpoints
+
+    fam, _, path = trained
+    qp = fam.sample(1, seed=99)[0]
+    ref = make_backend("highs").solve(qp).objective
+    outcomes = set()
+    for what, f in edited_checkpoints(path, tmp_path, 150, seed=0):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = LearnedWarmStarter.from_checkpoint(f).solve(qp, "highs")
+        except CheckpointError as exc:
+            assert f.name in str(exc), what
+            outcomes.add("refused")
+            continue
+        assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-7 * (1 + abs(ref)), what
+        outcomes.add("solved")
+    assert outcomes == {"refused", "solved"}
+
 def test_info_describes_a_checkpoint_from_its_header_and_says_whether_it_loads(trained, tmp_path, capsys):
     """`learned-solvers info`: family, sizes, k, parameters and the anchor bank, read without the
     weights; a checkpoint of another major version is described with the reason it is refused;

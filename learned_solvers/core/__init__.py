@@ -1,5 +1,6 @@
 """The implicit-model core: forward fixed-point solvers, implicit layers, stability tools."""
 
+from .config import K_LIMIT, check_fields
 from .fixed_point import (
     Anderson,
     FixedPointNotConverged,
@@ -22,6 +23,8 @@ from .stability import estimate_lipschitz_z, jacobian_penalty, spectral_linear
 
 __all__ = [
     "Anderson",
+    "K_LIMIT",
+    "check_fields",
     "BackwardMode",
     "FixedPointNotConverged",
     "FixedPointResult",

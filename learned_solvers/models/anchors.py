@@ -146,6 +146,23 @@ class _Ridge:
         return self.x_mean + kz @ self.coef_x, self.y_mean + kz @ self.coef_y
 
 
+def _check_group(size: str, vectors: np.ndarray, parts: dict[str, np.ndarray | None], n: int, m: int) -> None:
+    """Refuse a saved group whose arrays are not (N, .) with the same N, x (N, n), y (N, m) and
+    the sides alike (a damaged file could otherwise ask for an N x N kernel of any size)."""
+    want = {"x": n, "y": m, "row_side": m, "var_side": n, "raw": None}
+    if vectors.ndim != 2:
+        raise ValueError(f"anchors.{size}.vectors has shape {vectors.shape}, not (instances, features)")
+    if (parts["row_side"] is None) != (parts["var_side"] is None):
+        raise ValueError(f"anchors.{size} holds one side of its optimal active sets (rows or variables) only")
+    for part, cols in want.items():
+        a = parts[part]
+        if part in ("x", "y") and a is None:
+            raise ValueError(f"anchors.{size}.{part} is missing")
+        if a is not None and (a.ndim != 2 or a.shape[0] != vectors.shape[0] or cols not in (None, a.shape[1])):
+            raise ValueError(f"anchors.{size}.{part} has shape {a.shape}, expected ({vectors.shape[0]}, "
+                             f"{cols if cols is not None else 'features'})")
+
+
 @dataclass
 class _Group:
     vectors: np.ndarray  # (N, D)
@@ -297,11 +314,12 @@ class AnchorBank:
             if key.startswith("anchors.") and key.endswith(".vectors"):
                 size = key.split(".")[1]
                 n, m = (int(v) for v in size.split("x"))
-                rs, vs = state.get(f"anchors.{size}.row_side"), state.get(f"anchors.{size}.var_side")
-                raw = state.get(f"anchors.{size}.raw")
-                groups[(n, m)] = _Group(state[key].numpy(), state[f"anchors.{size}.x"].numpy(),
-                                        state[f"anchors.{size}.y"].numpy(),
-                                        rs.numpy() if rs is not None else None, vs.numpy() if vs is not None else None,
-                                        raw.numpy() if raw is not None else None, affine=affine)
+                parts = {part: state.get(f"anchors.{size}.{part}") for part in ("x", "y", "row_side", "var_side",
+                                                                                 "raw")}
+                parts = {part: None if v is None else v.numpy() for part, v in parts.items()}
+                vectors = state[key].numpy()
+                _check_group(size, vectors, parts, n, m)
+                groups[(n, m)] = _Group(vectors, parts["x"], parts["y"], parts["row_side"], parts["var_side"],
+                                        parts["raw"], affine=affine)
         # checkpoints from before the linear anchor hold no "anchors.linear": nearest
         return cls(groups, "linear" if "anchors.linear" in state else "nearest")

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ..canonical.pde import PDEData, cell_mean_coefficient, row_sums
-from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
+from ..core import K_LIMIT, ImplicitDiff, ImplicitLayer, Phantom, Picard, check_fields, spectral_linear
 from .mesh_graph import FamilyNorm, MeshCache, MeshGraph, build_mesh_graph, spmm, take
 
 __all__ = ["MeshGNNConfig", "MeshImplicitModel", "residual_hat"]
@@ -74,7 +74,12 @@ class MeshGNNConfig:
     solution_state: bool = False
 
     def __post_init__(self) -> None:
+        check_fields(self, positive=("width", "grid", "train_k", "n_fields", "gdim"), fractions=("damping",),
+                     flags=("coarse_correction", "solution_state"), choices={"backward": ("phantom", "implicit")},
+                     at_most={"train_k": K_LIMIT})
         if self.quasilinear is not None:
+            if isinstance(self.quasilinear, (str, bytes)) or len(self.quasilinear) != 3:
+                raise ValueError(f"MeshGNNConfig.quasilinear must be (a0, a1, a2) or None, got {self.quasilinear!r}")
             object.__setattr__(self, "quasilinear", tuple(float(a) for a in self.quasilinear))
 
     def to_dict(self) -> dict:

@@ -43,7 +43,20 @@ class FamilyNorm:
     u_scale: float
     field_mean: list[float]
     field_std: list[float]
-    bbox: list[list[float]] = field(default_factory=list)
+    bbox: list[list[float]]
+
+    def __post_init__(self) -> None:
+        # a checkpoint's record: numbers of the right shapes, or a clear refusal now rather than at a guess
+        mean, std = (np.asarray(v, dtype=float) for v in (self.field_mean, self.field_std))
+        if not (np.isfinite(self.u_scale) and self.u_scale > 0):
+            raise ValueError(f"u_scale {self.u_scale!r} is not a positive number")
+        if mean.ndim != 1 or mean.shape != std.shape or not (np.isfinite(mean).all() and (std > 0).all()):
+            raise ValueError(f"field_mean {mean.shape} and field_std {std.shape} are not one finite mean and one "
+                             "positive spread per field")
+        box = np.asarray(self.bbox, dtype=float)
+        if box.ndim != 2 or box.shape[0] != 2 or not box.shape[1] or not (
+                np.isfinite(box).all() and (box[0] <= box[1]).all()):
+            raise ValueError(f"bbox {self.bbox!r} is not (lower corner, upper corner)")
 
     @staticmethod
     def fit(pdes: list[PDEData], solutions: list[np.ndarray]) -> FamilyNorm:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..canonical import QPData
 from torch.nn.utils import parametrize
 
-from ..core import ImplicitDiff, ImplicitLayer, Phantom, Picard, spectral_linear
+from ..core import K_LIMIT, ImplicitDiff, ImplicitLayer, Phantom, Picard, check_fields, spectral_linear
 
 __all__ = ["QPGNNConfig", "QPGraph", "QPImplicitModel", "QPExplicitModel", "build_graph", "kkt_merit"]
 
@@ -47,6 +47,12 @@ class QPGNNConfig:
     residual_feedback: bool = True
     anchor_scale: bool = True
     unit_messages: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("width", "train_k"), fractions=("damping",),
+                     flags=("residual_feedback", "anchor_scale", "unit_messages"),
+                     choices={"backward": ("implicit", "phantom")},
+                     at_most={"train_k": K_LIMIT})
 
     def to_dict(self) -> dict:
         return asdict(self)
