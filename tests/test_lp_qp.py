@@ -449,6 +449,52 @@ def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_
         read_problem(tmp_path / "nan.mat")
 
 
+
+def test_mat_reader_on_200_edited_files_reads_them_or_refuses_naming_the_file(tmp_path, shared_data):
+    """Seeded edits of HS21.mat: an array deleted, or one or two replaced by text, an empty or
+    NaN array, a complex or boolean one, the wrong shape, its transpose or its negative, a
+    huge or infinite value, or a stray count. Each file is read as a QP, or refused with a
+    MatFormatError that names it; never another error (the stated n and m were read with int(),
+    which let a text, NaN or empty count through as a ValueError or an IndexError), and no
+    complex array read as its real part."""
+    import random
+
+    import scipy.io as sio
+
+    from learned_solvers.formats.mat import MatFormatError
+
+    d0 = {k: v for k, v in sio.loadmat(shared_data / "maros_meszaros" / "HS21.mat", spmatrix=False).items()
+          if not k.startswith("__")}
+    rng = random.Random(0)
+
+    def junk(v):
+        dense = np.asarray(v.toarray() if hasattr(v, "toarray") else v, dtype=float)
+        return rng.choice(["text", np.array([]), np.array([[np.nan]]), np.array([1 + 2j]), np.array([True]),
+                           np.ones((3, 7)), np.array(["a", "b"]), np.array([[1e308, -1e308]]), np.array([[np.inf]]),
+                           -dense, dense.T, np.array([[5]]), np.array([[-1]])])
+
+    seen = set()
+    for t in range(200):
+        d = dict(d0)
+        for key in rng.sample(sorted(d), rng.choice([1, 2])):
+            if rng.random() < 0.3:
+                del d[key]
+            else:
+                d[key] = junk(d0[key])
+        f = tmp_path / f"edit{t}.mat"
+        sio.savemat(f, d)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", np.exceptions.ComplexWarning)  # no imaginary part dropped
+                qp = read_problem(f)
+        except MatFormatError as exc:
+            assert f.name in str(exc), str(exc)
+            seen.add("refused")
+            continue
+        assert qp.n == 2 and np.isfinite(qp.c).all(), f.name
+        seen.add("read")
+    assert seen == {"read", "refused"}
+
 def test_lp_file_plain_and_gz_reach_the_netlib_optimum(tmp_path):
     """CPLEX LP format (written by HiGHS from Netlib afiro), plain and gzipped: same sizes, and
     a cold solve reaches afiro's reference optimum."""

@@ -27,6 +27,19 @@ class MatFormatError(InvalidProblemError):
     """The file is not a readable QP in the benchmark ``.mat`` layout."""
 
 
+def _count(p: Path, key: str, value: object) -> int:
+    """The file's own ``n`` or ``m``: one whole number, or a MatFormatError saying so."""
+    try:
+        a = np.asarray(value.toarray() if sp.issparse(value) else value, dtype=float).reshape(-1)
+        ok = a.size == 1 and bool(np.isfinite(a[0])) and a[0] == round(a[0]) and a[0] >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise MatFormatError(f"{p}: {key} must be one whole number (the count of "
+                             f"{'variables' if key == 'n' else 'rows'}), got {str(value)[:60]!r}")
+    return int(a[0])
+
+
 def read_mat(path: str | os.PathLike[str]) -> QPData:
     """Read a benchmark ``.mat`` QP into ``QPData`` (named by the file; no variable names,
     so solutions are written by position: ``c0, c1, ...`` and ``r0, r1, ...``)."""
@@ -49,6 +62,9 @@ def read_mat(path: str | os.PathLike[str]) -> QPData:
         raise MatFormatError(f"{p}: missing {', '.join(missing)}; a QP .mat holds P, q, r, A, l, u "
                              f"(minimise 1/2 x'Px + q'x + r s.t. l <= Ax <= u); found "
                              f"{', '.join(k for k in d if not k.startswith('__')) or 'nothing'}")
+    complex_ = [k for k in ("P", "q", "r", "A", "l", "u", "n", "m") if k in d and np.iscomplexobj(d[k])]
+    if complex_:  # a cast to float would drop the imaginary parts: another problem than the file's
+        raise MatFormatError(f"{p}: {', '.join(complex_)} hold complex numbers; a QP's data are real")
     vec = lambda k: np.asarray(d[k].toarray() if sp.issparse(d[k]) else d[k], dtype=float).reshape(-1)  # noqa: E731
     try:
         P, A = sp.csr_matrix(d["P"], dtype=float), sp.csr_matrix(d["A"], dtype=float)
@@ -58,7 +74,7 @@ def read_mat(path: str | os.PathLike[str]) -> QPData:
         raise MatFormatError(f"{p}: P, q, r, A, l, u must be numeric: {exc}") from exc
     n, m = q.size, A.shape[0]
     for key, want in (("n", n), ("m", m)):
-        stated = int(np.asarray(d[key]).reshape(-1)[0]) if key in d else want
+        stated = _count(p, key, d[key]) if key in d else want
         if stated != want:
             raise MatFormatError(f"{p}: {key} = {stated} but the arrays give {want}")
     sizes = {"P": (P.shape, (n, n)), "A": (A.shape, (m, n)), "l": ((lo.size,), (m,)), "u": ((hi.size,), (m,))}
