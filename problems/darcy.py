@@ -44,6 +44,11 @@ class Darcy:
     def __post_init__(self) -> None:
         if self.n < 2 or self.field_res < 2:
             raise ValueError("darcy needs n >= 2 and field_res >= 2")
+        # a positive coefficient keeps the operator symmetric positive definite
+        if not (0 < self.low < np.inf and 0 < self.high < np.inf and 0 < self.alpha < np.inf
+                and 0 <= self.tau < np.inf):
+            raise ValueError(f"darcy needs finite high, low, alpha > 0 and tau >= 0, got high={self.high}, "
+                             f"low={self.low}, alpha={self.alpha}, tau={self.tau}")
         check_mesh(self.mesh)
 
     def spec(self) -> str:

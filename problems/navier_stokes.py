@@ -38,6 +38,9 @@ class NavierStokes:
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.n < 2 or not 0 < self.re_min <= self.re_max < np.inf:
+            raise ValueError(f"navier-stokes needs n >= 2 and 0 < re_min <= re_max (finite), got n={self.n}, "
+                             f"re_min={self.re_min}, re_max={self.re_max}")
         check_mesh(self.mesh)
 
     def spec(self) -> str:

@@ -36,6 +36,9 @@ class NonlinearPoisson:
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.n < 2 or self.modes < 1 or not np.isfinite(self.amplitude):
+            raise ValueError(f"nonlinear-poisson needs n >= 2, modes >= 1 and a finite amplitude, got n={self.n}, "
+                             f"modes={self.modes}, amplitude={self.amplitude}")
         check_mesh(self.mesh)
 
     @property

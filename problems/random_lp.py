@@ -38,6 +38,11 @@ class RandomLP:
             raise ValueError("random-lp needs m >= 1 and n >= 1")
         if not 0.0 <= self.eq_fraction <= 1.0:
             raise ValueError("random-lp eq_fraction must lie in [0, 1]")
+        # factors in [1 - perturb, 1 + perturb] stay positive: x0 stays in its box, the instance feasible
+        if not 0.0 <= self.perturb < 1.0:
+            raise ValueError(f"random-lp perturb must lie in [0, 1), got {self.perturb}")
+        if not 0.0 < self.upper < np.inf or self.nnz < 0:
+            raise ValueError(f"random-lp needs a finite upper > 0 and nnz >= 0, got upper={self.upper}, nnz={self.nnz}")
 
     def spec(self) -> str:
         return (f"random-lp:m={self.m},n={self.n},nnz={self._nnz()},eq_fraction={self.eq_fraction},"

@@ -792,6 +792,16 @@ def test_unknown_family_and_parameter_rejected():
         make_family("random-lp:m=abc")
     with pytest.raises(ValueError, match="resample_matrix='maybe' is not a boolean"):
         make_family("random-lp:resample_matrix=maybe")
+    # values of the right type out of range, refused when the family is made, not deep in sampling
+    # (a negative factor or a zero Reynolds number once failed there as an OverflowError or a
+    # ZeroDivisionError); the PDE families are made without building a mesh
+    for spec, why in (("random-lp:perturb=-inf", r"perturb must lie in \[0, 1\), got -inf"),
+                      ("random-lp:perturb=1.5", "perturb must lie in"), ("random-lp:upper=nan", "finite upper > 0"),
+                      ("navier-stokes:re_min=-0.5,re_max=0", "0 < re_min <= re_max"),
+                      ("navier-stokes:n=-1", "navier-stokes needs n >= 2"),
+                      ("nonlinear-poisson:modes=0", "modes >= 1"), ("darcy:low=0", "darcy needs finite high, low")):
+        with pytest.raises(ValueError, match=why):
+            make_family(spec)
 
 
 def test_a_cvxpy_family_that_cannot_be_built_says_why(tmp_path, monkeypatch):
