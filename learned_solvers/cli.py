@@ -772,6 +772,10 @@ def main(argv: list[str] | None = None) -> int:
             RuntimeError) as exc:
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # e.g. a family spec asking for 100,000 assets
+        print(f"learned-solvers: error: out of memory ({exc or 'MemoryError'}): smaller instances (the family's "
+              "size parameters), fewer of them (--train, --test), or a machine with more memory", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # a user's Ctrl-C: a line, not a traceback (train and bench keep what they can)
         print("learned-solvers: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
