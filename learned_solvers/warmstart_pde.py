@@ -96,9 +96,9 @@ class LearnedPDEStarter:
             norm = FamilyNorm(**ck.meta["norm"])
             # the kernel anchor's choice, refitted from the bank; a checkpoint from before it corrects the nearest
             kernel = KernelFit.from_dict(ck.meta["anchor"]) if isinstance(ck.meta.get("anchor"), dict) else None
+        except CheckpointError:
+            raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            if isinstance(exc, CheckpointError):
-                raise
             raise CheckpointError(f"{path}: weights do not fit the recorded mesh-model config ({exc})") from exc
         with interpreting(path):
             sig = ck.meta["signature"]
