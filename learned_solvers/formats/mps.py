@@ -149,23 +149,21 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
     """Refuse a linear MPS file OR-Tools' strict reader refuses, naming the first value field
     that is not a number (``_first_bad_number``) when there is one; a quadratic one only when
     there is one."""
-    lines = None
     if not quadratic:
         from ortools.linear_solver.python import model_builder_helper
 
         strict = lambda path: model_builder_helper.ModelBuilderHelper().import_from_mps_file(str(path))  # noqa: E731
         if strict(p):
             return
-        lines = _lines(p)
-        if any("\t" in ln for ln in lines):
-            # free MPS separates fields by any whitespace, as HiGHS reads them; OR-Tools' reader
-            # splits at blanks only, so it is given the file with its tabs as blanks
-            with tempfile.TemporaryDirectory() as d:
-                blanks = Path(d) / "model.mps"
-                blanks.write_text("".join(ln.replace("\t", " ") for ln in lines))
-                if strict(blanks):
-                    return
-    lines = lines if lines is not None else _lines(p)
+    lines = _lines(p)
+    if not quadratic and any("\t" in ln for ln in lines):
+        # free MPS separates fields by any whitespace, as HiGHS reads them; OR-Tools' reader
+        # splits at blanks only, so it is given the file with its tabs as blanks
+        with tempfile.TemporaryDirectory() as d:
+            blanks = Path(d) / "model.mps"
+            blanks.write_text("".join(ln.replace("\t", " ") for ln in lines))
+            if strict(blanks):
+                return
     bad = _first_bad_number(lines)
     if bad is not None:
         line, token, section = bad
