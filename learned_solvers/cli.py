@@ -55,7 +55,8 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
                          **_pde_anchor(args),
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
-                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
+                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg",
+                         rtol=1e-8 if args.tol is None else args.tol,
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
                          jacobian_weight=args.jacobian_weight, solution_state=_state(args))
     fam = make_family(cfg.family)
@@ -146,7 +147,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
     many = len(args.instances) > 1
     first = None if many else read_problem(args.instances[0])  # one file: its own errors come first
-    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol else {}))
+    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol is not None else {}))
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=_polish(args),
                                                  device=args.device)
     targets = _solution_paths(args.instances, args.solution) if args.solution else [None] * len(args.instances)
@@ -162,12 +163,18 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                "polished": res.extra.get("polished"), "reordered": res.extra.get("reordered"),
                "warm_start_accepted": res.warm_start_accepted, "fallback": res.extra.get("fallback")}
         if target is not None:
-            target.write_text(json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
-            out["solution"] = str(target)
+            try:
+                target.write_text(json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
+                out["solution"] = str(target)
+            except OSError as exc:  # the solve's line is still printed: only the file is missing
+                out["error"] = f"--solution {target}: cannot write it ({exc.strerror or exc})"
         return out
 
     if not many:
-        print(json.dumps(one(args.instances[0], targets[0]), indent=2))
+        line = one(args.instances[0], targets[0])
+        print(json.dumps(line, indent=2))
+        if "error" in line:
+            raise ValueError(line["error"])
         return 0
     # several files: one JSON line each as it finishes; a file that fails is reported and the rest go on
     failed = 0
@@ -175,8 +182,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         try:
             line = one(instance, target)
         except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
-            failed += 1
             line = {"instance": instance, "error": str(exc)}
+        failed += "error" in line
         print(json.dumps(line), flush=True)
     if failed:
         print(f"learned-solvers: {failed} of {len(args.instances)} files failed (their lines say why)", file=sys.stderr)
@@ -191,13 +198,20 @@ def _solution_paths(instances: list[str], solution: str) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--solution {solution}: with several instances, --solution names a folder (one NAME.json "
                          "per file), and a file stands there")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--solution {solution}: cannot make the folder ({exc.strerror or exc})") from exc
     stems = [Path(i).name.split(".")[0] for i in instances]
     twice = sorted({s for s in stems if stems.count(s) > 1})
     if twice:
         raise ValueError(f"--solution {solution}: several instances share the name {twice[0]!r}; solve them in "
                          "separate calls or rename them")
-    return [folder / f"{s}.json" for s in stems]
+    targets = [folder / f"{s}.json" for s in stems]
+    if taken := [t for t in targets if t.is_dir()]:
+        raise ValueError(f"--solution {solution}: {taken[0]} is a folder, where {taken[0].stem}'s solution would be "
+                         "written; move it, or give another --solution folder")
+    return targets
 
 
 def _cmd_bench_pde(args: argparse.Namespace) -> int:
@@ -209,7 +223,8 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=args.device,
-                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg", rtol=args.tol or 1e-8,
+                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg",
+                         rtol=1e-8 if args.tol is None else args.tol,
                          test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
                          precision=args.pde_precision or "float32", **_pde_anchor(args))
@@ -426,9 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
     t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
     t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
-    t.add_argument("--tol", type=float, default=None,
+    t.add_argument("--tol", type=_tolerance, default=None,
                    help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
-    t.add_argument("--pde-width", type=int, default=None, help="PDE: mesh-model width (default 32)")
+    t.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     t.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
                         "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
@@ -444,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=_iterations, default=None,
                    help="model iterations (default: the checkpoint's; 0: no network, the anchor: the family's linear "
                         "model or the nearest training optimum)")
-    s.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
+    s.add_argument("--tol", type=_tolerance, default=None, help="solver tolerance (default: the backend's)")
     _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     s.add_argument("--solution", default=None,
@@ -476,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "regression or the nearest of them)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
-    b.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
+    b.add_argument("--tol", type=_tolerance, default=None, help="solver tolerance (default: the backend's)")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")
     b.add_argument("--out", default=None, help="JSON report path")
@@ -528,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="relative start errors, comma-separated")
     se.add_argument("--test", type=_positive, default=10, help="held-out instances (default 10)")
     se.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
-    se.add_argument("--tol", type=float, default=None, help="solver tolerance (default: the backend's)")
+    se.add_argument("--tol", type=_tolerance, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     se.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg; jacobi, ilu, ...)")
     se.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
@@ -614,6 +629,17 @@ def _ks(text: str, *, least: int = 1) -> tuple[int, ...]:
 def _iteration_list(text: str) -> tuple[int, ...]:
     """--ks: model iterations, comma-separated (0: the anchor, no network)."""
     return _ks(text, least=0)
+
+
+def _tolerance(text: str) -> float:
+    """--tol: a positive finite number (0 is refused, not read as the default)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number (e.g. 1e-6)")
+    return v
 
 
 def _fractions(text: str) -> tuple[float, ...]:

@@ -28,6 +28,14 @@ def check_device(device: str, *, what: str = "device") -> None:
             raise ValueError(f"{what} {device}: torch sees no CUDA device here; use cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"{what} {device}: there are {torch.cuda.device_count()} CUDA devices here")
+        return
+    if dev.type == "meta":
+        raise ValueError(f"{what} meta holds shapes and no values: nothing can be solved on it; use cpu or cuda")
+    try:  # mps, xpu, ...: whether this torch build and machine can hold a tensor there
+        torch.zeros(1, device=dev)
+    except Exception as exc:  # torch's own reasons vary by backend: RuntimeError, AssertionError, ImportError
+        why = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0][:160]
+        raise ValueError(f"{what} {device}: this torch cannot use it here ({why}); use cpu or cuda") from exc
 
 
 def check_precision(precision: str) -> str:

@@ -159,11 +159,37 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     assert sorted(p.name for p in (tmp_path / "sols").iterdir()) == ["infeasible.json", "max.json", "other.json"]
     assert json.loads((tmp_path / "sols" / "infeasible.json").read_text())["status"] == "infeasible"
 
+    # a solution file that cannot be written: the solve's line is still printed, and the batch goes on
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "max.json").symlink_to(tmp_path / "nowhere" / "max.json")  # dangling: writing it fails, as any user
+    solve = [sys.executable, "-m", "learned_solvers.cli", "solve", "--checkpoint", str(ck), "--solver", "highs"]
+    out = subprocess.run(solve + [str(lp), str(other), "--solution", str(blocked)], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 1 and "1 of 2 files failed" in out.stderr and "Traceback" not in out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines[0]["status"] == "optimal" and abs(lines[0]["objective"] - 11.0) < 1e-9
+    assert lines[0]["error"].startswith(f"--solution {blocked / 'max.json'}: cannot write it")
+    assert "error" not in lines[1] and (blocked / "other.json").is_file()
+    out = subprocess.run(solve + [str(lp), "--solution", str(blocked / "max.json")], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 2 and "cannot write it" in out.stderr.splitlines()[-1]
+    assert abs(json.loads(out.stdout)["objective"] - 11.0) < 1e-9  # printed before the error
+    # a folder where a solution would go, and a tolerance of 0: refused before any solve
+    (blocked / "other.json").unlink()
+    (blocked / "other.json").mkdir()
+    out = subprocess.run(solve + [str(lp), str(other), "--solution", str(blocked)], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 2 and "other.json is a folder" in out.stderr and not out.stdout
+    out = subprocess.run(solve + [str(lp), "--tol", "0"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2 and "'0': give a positive number" in out.stderr and not out.stdout
+
 
 def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
     import torch
 
-    bad = ["bogus"] + ([] if torch.cuda.is_available() else ["cuda"])
+    bad = ["bogus", "meta"] + ([] if torch.cuda.is_available() else ["cuda"])
+    bad += [] if torch.backends.mps.is_available() else ["mps"]  # was blamed on the checkpoint once
     for device in bad:
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "train", "--family", "random-lp:m=10,n=20",
                               "--solver", "pdlp", "--train", "5", "--device", device, "--scheduler", "serial",
