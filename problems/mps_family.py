@@ -54,6 +54,7 @@ class MPSFamily:
         import gzip
         import hashlib
 
+        self.base  # noqa: B018  a missing, cut or malformed file is refused with the reader's message, not errno's
         raw = Path(self.path).read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)

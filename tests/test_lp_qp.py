@@ -774,6 +774,10 @@ def test_mps_family_perturbs_within_range():
         assert qp.same_structure(base)
     with pytest.raises(ValueError, match="perturb"):
         make_family(f"mps:{netlib('afiro')}", perturb=1.5)
+    # the family's key (what `scaling` and `solve` match a checkpoint by) names a missing file
+    # as the reader does, not as errno's bare "[Errno 2]"
+    with pytest.raises(FileNotFoundError, match=r"^no such problem file: .*afiro\.mps; did you mean"):
+        make_family(f"mps:{str(netlib('afiro')).removesuffix('.gz')}").family_key()
 
 
 def test_unknown_family_and_parameter_rejected():

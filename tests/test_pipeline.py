@@ -621,6 +621,8 @@ def test_sensitivity_moves_one_half_of_the_start_and_keeps_the_other_exact():
             SensitivityConfig(**{"family": SPEC, "moved": "dual", **bad})
     with pytest.raises(ValueError, match="moved must be one of"):
         SensitivityConfig(family=SPEC, moved="x")
+    with pytest.raises(ValueError, match=r"^--ksp-type applies to PDE families only; random-lp"):  # only what was given
+        SensitivityConfig(family=SPEC, ksp_type="gmres")
 
 
 def test_active_set_sensitivity_exact_set_is_the_optimum_and_a_swap_moves_the_vertex(tmp_path):

@@ -93,8 +93,11 @@ class SensitivityConfig:
         if not pde:
             if self.solver in ("ksp", "snes"):
                 raise ValueError(f"{self.family} is not a PDE family: {self.solver!r} solves PDE families only")
-            if self.direction == "smooth" or self.pc is not None or self.ksp_type is not None:
-                raise ValueError("--direction smooth, --pc and --ksp-type apply to PDE families only")
+            given = [name for name, on in (("--direction smooth", self.direction == "smooth"),
+                                           ("--pc", self.pc is not None), ("--ksp-type", self.ksp_type is not None)) if on]
+            if given:
+                raise ValueError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to PDE families only; "
+                                 f"{self.family} is not one")
         elif self.direction == "active-set":
             raise ValueError(f"{self.family} is a PDE family: --direction active-set applies to LP families only")
         if not self.swaps or any(int(j) != j or j < 0 for j in self.swaps):
