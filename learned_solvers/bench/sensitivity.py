@@ -94,7 +94,8 @@ class SensitivityConfig:
             if self.solver in ("ksp", "snes"):
                 raise ValueError(f"{self.family} is not a PDE family: {self.solver!r} solves PDE families only")
             given = [name for name, on in (("--direction smooth", self.direction == "smooth"),
-                                           ("--pc", self.pc is not None), ("--ksp-type", self.ksp_type is not None)) if on]
+                                           ("--pc", self.pc is not None),
+                                           ("--ksp-type", self.ksp_type is not None)) if on]
             if given:
                 raise ValueError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to PDE families only; "
                                  f"{self.family} is not one")
