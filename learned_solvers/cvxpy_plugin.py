@@ -56,15 +56,17 @@ class LearnedOSQP(OSQP):
     k: model iterations (default: the checkpoint's); polish: active-set polish of the prediction
     (default: the checkpoint's choice; ``prob.solve(solver=plugin, polish=True)``, as with cvxpy's
     OSQP, is OSQP's own polishing);
-    tol: OSQP eps_abs = eps_rel (cvxpy's OSQP default 1e-5 unless given). ``prob.solve`` takes
-    OSQP's settings by name, as with ``solver=cp.OSQP``.
+    tol: OSQP eps_abs = eps_rel (cvxpy's OSQP default 1e-5 unless given). OSQP's other settings
+    start at cvxpy's too (polishing on, max_iter 10,000), so the answer is the one ``cp.OSQP``
+    gives; ``prob.solve`` takes OSQP's settings by name, as with ``solver=cp.OSQP``.
     """
 
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, k: int | None = None,
                  polish: bool | None = None, tol: float = 1e-5, pinned: bool = False) -> None:
         super().__init__()
         self.starter = starter_from(checkpoint, k=k, polish=polish)
-        self.backend = OSQPBackend(tol=tol, pinned=pinned)
+        # cvxpy's OSQP interface polishes a fresh solve and stops at 10,000 iterations: the same here
+        self.backend = OSQPBackend(tol=tol, pinned=pinned, max_iter=10_000, settings={"polishing": True})
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:
