@@ -185,6 +185,14 @@ def test_canonical_form_rejects_bad_data():
         QPData(**{**good, "l": [2.0]})
     with pytest.raises(InvalidProblemError, match="P is"):
         QPData(**{**good, "P": sp.identity(3)})
+    # no variables (an empty pyscipopt model): OSQP's set-up once blamed a nonconvex P for it
+    with pytest.raises(InvalidProblemError, match="no variables, so there is nothing to solve"):
+        QPData(c=np.zeros(0), A=sp.csr_matrix((0, 0)), l=[], u=[], lb=[], ub=[])
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    with pytest.raises(InvalidProblemError, match="problem 'empty': it has no variables"):
+        from_scip(pyscipopt.Model("empty"))
 
 
 def test_mps_reader_plain_gz_and_errors(tmp_path):

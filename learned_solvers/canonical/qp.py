@@ -128,6 +128,8 @@ class QPData:
         """Raise ``InvalidProblemError`` naming the first problem found."""
         n, m = self.n, self.A.shape[0]
         where = f"problem {self.name!r}"
+        if n == 0:  # solvers fail on it in their own ways (OSQP's set-up blames P), or call it an error
+            raise InvalidProblemError(f"{where}: it has no variables, so there is nothing to solve")
         if self.A.shape[1] != n:
             raise InvalidProblemError(f"{where}: A has {self.A.shape[1]} columns but c has {n} entries")
         for nm, v, k in (("l", self.l, m), ("u", self.u, m), ("lb", self.lb, n), ("ub", self.ub, n)):
