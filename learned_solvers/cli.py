@@ -303,7 +303,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .bench.plots import load_report, plot_bench, plot_overview, plot_training
+    from .bench.plots import load_report, plot_bench, plot_overview, plot_training, reading
     from .bench.scaling import is_scaling_report, plot_scaling
     from .bench.sensitivity import is_sensitivity_report, plot_sensitivity
     from .checkpoint import CheckpointError, describe_checkpoint
@@ -321,14 +321,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if meta is not None:
                 print(f"plot written to {plot_training(meta, args.out, name=args.reports[0])}")
                 return 0
-        for is_kind, draw in ((is_scaling_report, plot_scaling), (is_sensitivity_report, plot_sensitivity)):
+        for is_kind, draw, what in ((is_scaling_report, plot_scaling, "scaling report"),
+                                    (is_sensitivity_report, plot_sensitivity, "sensitivity report")):
             if is_kind(doc):
-                print(f"plot written to {draw(doc, args.out)}")
+                with reading(args.reports[0], what):
+                    path = draw(doc, args.out)
+                print(f"plot written to {path}")
                 return 0
     reports = {Path(r).stem: load_report(r) for r in args.reports}
     if len(reports) < len(args.reports):
         raise ValueError("two reports share a file name; the overview names its rows by file name")
-    path = plot_bench(next(iter(reports.values())), args.out) if len(reports) == 1 else plot_overview(reports, args.out)
+    with reading(", ".join(args.reports)):
+        path = plot_bench(next(iter(reports.values())), args.out) if len(reports) == 1 else \
+            plot_overview(reports, args.out)
     print(f"plot written to {path}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -217,6 +218,57 @@ def test_a_pde_command_without_fenicsx_says_how_to_install_it_before_any_work(tm
                          "pdlp", "--train", "6", "--epochs", "1", "--scheduler", "serial",
                          "--out", str(tmp_path / "lp.safetensors")], capture_output=True, text=True, timeout=300)
     assert lp.returncode == 0 and (tmp_path / "lp.safetensors").exists(), lp.stderr[-1000:]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # 1e308 on a log axis
+def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_path, capsys):
+    """Seeded edits of committed bench, scaling and sensitivity reports (keys deleted, values of
+    other types): each is drawn, or refused with one line naming the file. A missing per-instance
+    key once escaped as a bare KeyError traceback, and a value of another type as a TypeError
+    naming no file."""
+    import json
+    import random
+
+    from learned_solvers.cli import main
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    sources = [results / f for f in ("kb2-pdlp.json", "darcy_ksp_gamg.json", "scaling_darcy.json",
+                                     "sensitivity-random-lp.json")]
+    junk = [None, "x", -1, 0, 1e308, [], {}, True, [1, "a"], {"a": 1}]
+
+    def places(o, at=()):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                yield at + (k,)
+                yield from places(v, at + (k,))
+        elif isinstance(o, list):
+            for i, v in enumerate(o[:3]):
+                yield at + (i,)
+                yield from places(v, at + (i,))
+
+    refused = 0
+    for seed in range(80):
+        rng = random.Random(seed)
+        src = rng.choice(sources)
+        doc = json.loads(src.read_text())
+        for _ in range(rng.randint(1, 3)):
+            where = rng.choice(list(places(doc)))
+            parent = doc
+            for k in where[:-1]:
+                parent = parent[k]
+            if rng.random() < 0.4 and isinstance(parent, dict):
+                del parent[where[-1]]
+            else:
+                parent[where[-1]] = rng.choice(junk)
+        edited = tmp_path / f"edit{seed}.json"
+        edited.write_text(json.dumps(doc))
+        rc = main(["plot", str(edited), "--out", str(tmp_path / f"edit{seed}.png")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc in (0, 2), (seed, err)
+        if rc == 2:
+            refused += 1
+            assert err[-1].startswith(f"learned-solvers: error: {edited}"), (seed, err[-1])
+    assert 10 < refused < 80  # the edits reach both outcomes
 
 
 def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path):

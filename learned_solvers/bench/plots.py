@@ -8,32 +8,60 @@ cold solve, as the report's medians are.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training", "training_series"]
+__all__ = ["ReportError", "instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training", "reading",
+           "training_series"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
            ("nearest_polished", "nearest + polish"), ("oracle", "own optimum (limit)"))
 
 
+class ReportError(ValueError):
+    """A saved report this version cannot draw, named by its file."""
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str = "bench report") -> Iterator[None]:
+    """Turn what an edited or damaged report trips over (a missing key, a value of another type)
+    into a ``ReportError`` naming the file, not a bare ``KeyError`` from the plotting code."""
+    try:
+        yield
+    except ReportError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, ZeroDivisionError) as exc:
+        why = str(exc).split(". ")[0][:160]  # numpy's messages run on for lines
+        raise ReportError(f"{path}: its contents do not fit a `learned-solvers` {what} of this version "
+                          f"({type(exc).__name__}: {why}); was it edited? Rerun the command that wrote it") from exc
+
+
 def load_report(path: str | Path) -> dict[str, Any]:
-    """A ``bench`` JSON report; a clear error for a file that is not one."""
+    """A ``bench`` JSON report; a clear error for a file that is not one, or one whose
+    per-instance results or figures cannot be read."""
     p = Path(path)
     try:
         rep = json.loads(p.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not a JSON file ({exc})") from exc
+        raise ReportError(f"{p}: not a JSON file ({exc})") from exc
     if not isinstance(rep, dict) or not {"family", "solver", "iteration_ratio"} <= rep.keys() or \
             not ("instances" in rep or "rows" in rep):
-        raise ValueError(f"{p}: not a `learned-solvers bench` report (it needs family, solver, iteration_ratio "
-                         "and its per-instance results; a scaling or sensitivity report is plotted on its own)")
+        raise ReportError(f"{p}: not a `learned-solvers bench` report (it needs family, solver, iteration_ratio "
+                          "and its per-instance results; a scaling or sensitivity report is plotted on its own)")
+    with reading(p):  # what the figures read, read once here
+        instance_ratios(rep)
+        _title(rep)
+        for key in ("iteration_ratio", "nearest_iteration_ratio", "time_ratio", "oracle_time_ratio"):
+            if rep.get(key) is not None:
+                float(rep[key])
     return rep
 
 
@@ -62,7 +90,7 @@ def instance_ratios(rep: dict[str, Any]) -> dict[str, np.ndarray]:
                 out.setdefault(f"iterations/{s}", []).append(_ratio(r[f"{s}_iterations"], cold))
             out.setdefault("time", []).append(r["warm_total_seconds"] / r["cold_total_seconds"])
     if not out:
-        raise ValueError(f"report on {rep['family']}: no held-out instance ran, so there is nothing to plot")
+        raise ReportError(f"report on {rep['family']}: no held-out instance ran, so there is nothing to plot")
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
