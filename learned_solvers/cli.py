@@ -281,22 +281,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, describe_checkpoint, format_checkpoint_info
+    from .checkpoint import CheckpointError, describe_checkpoint, format_checkpoint_info, interpreting
+
+    def described(path: str, indent: int | None) -> str:
+        info = describe_checkpoint(path)
+        with interpreting(path):  # an edited header (a list where a dict was) is named, not a TypeError
+            return json.dumps(info.to_dict(), indent=indent) if args.json else format_checkpoint_info(info)
 
     if len(args.checkpoints) == 1:  # one file: its error is the command's
-        info = describe_checkpoint(args.checkpoints[0])
-        print(json.dumps(info.to_dict(), indent=1) if args.json else format_checkpoint_info(info))
+        print(described(args.checkpoints[0], 1))
         return 0
     failed = 0
     for path in args.checkpoints:  # several: each is described or its error said, and the rest go on
         try:
-            info = describe_checkpoint(path)
+            text = described(path, None)
         except (CheckpointError, FileNotFoundError) as exc:
             failed += 1
             print(json.dumps({"path": path, "error": str(exc)}) if args.json else f"{path}\n  error: {exc}",
                   flush=True)
             continue
-        print(json.dumps(info.to_dict()) if args.json else format_checkpoint_info(info), flush=True)
+        print(text, flush=True)
     if failed:
         print(f"learned-solvers: {failed} of {len(args.checkpoints)} files could not be read", file=sys.stderr)
     return 1 if failed else 0
@@ -306,7 +310,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .bench.plots import load_report, plot_bench, plot_overview, plot_training, reading
     from .bench.scaling import is_scaling_report, plot_scaling
     from .bench.sensitivity import is_sensitivity_report, plot_sensitivity
-    from .checkpoint import CheckpointError, describe_checkpoint
+    from .checkpoint import CheckpointError, describe_checkpoint, interpreting
 
     if len(args.reports) == 1:  # a saved `scaling` or `sensitivity` report redrawn (its --plot figure)
         try:
@@ -317,9 +321,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             try:  # a checkpoint: its training curve
                 meta = describe_checkpoint(args.reports[0]).meta
             except CheckpointError:
+                if Path(args.reports[0]).suffix == ".safetensors":
+                    raise  # a damaged checkpoint is said to be one, not "not a JSON file"
                 meta = None
             if meta is not None:
-                print(f"plot written to {plot_training(meta, args.out, name=args.reports[0])}")
+                with interpreting(args.reports[0]):
+                    path = plot_training(meta, args.out, name=args.reports[0])
+                print(f"plot written to {path}")
                 return 0
         for is_kind, draw, what in ((is_scaling_report, plot_scaling, "scaling report"),
                                     (is_sensitivity_report, plot_sensitivity, "sensitivity report")):

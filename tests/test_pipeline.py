@@ -99,12 +99,16 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
 
 
 
-def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum(trained, tmp_path):
+def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum(trained, tmp_path, capsys):
     """150 seeded edits of a checkpoint (`conftest.edited_checkpoints`: metadata keys deleted or
     given values of other types, tensors deleted or cut, a byte changed, the file cut short):
     each is refused with a CheckpointError when loaded, or loads and its solve ends at the
     reference optimum (a start it makes may be worse, never the answer); never another error,
-    and no memory spent on a recorded size the weights do not have."""
+    and no memory spent on a recorded size the weights do not have. `info` and `plot` (its
+    training curve) describe each or refuse it naming the file (a junk `train` entry once
+    escaped `plot` as an AttributeError, a damaged file as "'utf-8' codec can't decode")."""
+    from learned_solvers.cli import main
+
     from .conftest import edited_checkpoints
 
     fam, _, path = trained
@@ -112,6 +116,10 @@ def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum
     ref = make_backend("highs").solve(qp).objective
     outcomes = set()
     for what, f in edited_checkpoints(path, tmp_path, 150, seed=0):
+        for argv in (["info", str(f)], ["plot", str(f), "--out", str(tmp_path / "curve.png")]):
+            rc = main(argv)
+            err = capsys.readouterr().err.strip().splitlines()
+            assert rc == 0 or (rc == 2 and str(f) in err[-1]), (what, argv[0], err[-1:])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

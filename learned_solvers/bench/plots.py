@@ -50,8 +50,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         rep = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{p}: not a JSON file ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{p}: not a JSON file ({str(exc)[:160]})") from exc
     if not isinstance(rep, dict) or not {"family", "solver", "iteration_ratio"} <= rep.keys() or \
             not ("instances" in rep or "rows" in rep):
         raise ReportError(f"{p}: not a `learned-solvers bench` report (it needs family, solver, iteration_ratio "
