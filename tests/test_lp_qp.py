@@ -359,7 +359,8 @@ def test_lp_reader_on_200_edited_files_reads_them_as_scip_does_or_refuses_naming
                 out = text[:hit.start()] + rng.choice(junk) + text[hit.end():]
             elif edit in (1, 2):
                 at = rng.randrange(len(text))
-                out = text[:at] + rng.choice("+-*/:<>=^ \n\tx[]") + text[at:] if edit == 1 else text[:at] + text[at + 1:]
+                stray = rng.choice("+-*/:<>=^ \n\tx[]") if edit == 1 else ""
+                out = text[:at] + stray + text[at + (edit == 2):]
             elif edit == 3:
                 at = rng.randrange(len(lines))
                 out = "".join(lines[:at] + lines[at + 1:] if rng.random() < 0.5 else lines[:at] + lines[at - 1:])
