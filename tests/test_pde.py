@@ -1823,7 +1823,8 @@ def test_a_solver_of_the_other_kind_or_another_test_family_is_refused_before_any
     for family, solver, test_family, why in (
             ("nonlinear-poisson:n=8", "ksp", None, "a nonlinear PDE family is solved by --solver snes, not ksp"),
             ("darcy:n=8", "snes", None, "a linear PDE family is solved by --solver ksp, not snes"),
-            ("darcy:n=8", "ksp", "nonlinear-poisson:n=8", "is another family than darcy:n=8")):
+            ("darcy:n=8", "ksp", "nonlinear-poisson:n=8", "is another family than darcy:n=8"),
+            ("darcy:n=8", "ksp", "random-lp", "is another family than darcy:n=8")):  # was an AttributeError
         with pytest.raises(ValueError, match=why):
             run_pde_bench(PDEBenchConfig(family=family, solver=solver, n_train=3, n_test=2, test_family=test_family),
                           progress=False)

@@ -336,11 +336,11 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
 
 
 def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, Any]:
-    from problems.registry import make_family
+    from problems.registry import is_pde_family, make_family
 
     fam = make_family(cfg.family)
     test_fam = make_family(cfg.test_family) if cfg.test_family else fam
-    if test_fam.family_key() != fam.family_key():
+    if not is_pde_family(test_fam.spec()) or test_fam.family_key() != fam.family_key():
         raise ValueError(f"--test-family {cfg.test_family} is another family than {cfg.family}; it is for the same "
                          "family on another mesh (e.g. darcy:n=128 for darcy)")
     backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
