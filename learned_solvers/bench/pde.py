@@ -80,7 +80,8 @@ class PDEBenchConfig:
                              "which takes no initial guess: there is nothing to warm-start; choose an iterative "
                              "KSP (cg, gmres, minres)")
         if self.n_test < 1 or (self.checkpoint is None and self.n_train < 2):
-            raise ValueError("bench needs n_test >= 1 and (without a checkpoint) n_train >= 2")
+            raise ValueError(f"bench needs --test >= 1 and, without a checkpoint, --train >= 2 "
+                             f"(got {self.n_test} and {self.n_train})")
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
         check_k(self.k, allow_zero=True)
