@@ -88,3 +88,42 @@ def test_an_unreachable_dask_scheduler_is_a_clear_error():
     qps = make_family("random-lp:m=10,n=20").sample(2, seed=0)
     with pytest.raises(RuntimeError, match="cannot reach a Dask scheduler at 'no-port'.*--scheduler local"):
         label_instances(qps, scheduler="no-port", progress=False)
+
+
+def test_a_service_that_never_answers_as_a_dask_scheduler_is_a_clear_error_not_a_hang():
+    """Dask bounds the TCP connection but not its handshake: a port that accepts and stays
+    silent (the dashboard's, given for the scheduler's) hung `train --scheduler` for good."""
+    import socket
+    import time
+
+    import dask
+    import distributed  # noqa: F401  its config defaults loaded before dask.config.set restores the config
+
+    from learned_solvers.training.data import label_instances
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(2, seed=0)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the backlog) and never says a word
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.perf_counter()
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+            with pytest.raises(RuntimeError, match=f"cannot reach a Dask scheduler at '{address}'.*nothing "
+                                                   "answered as a Dask scheduler within 2 s.*8786"):
+                label_instances(qps, scheduler=address, progress=False)
+        assert time.perf_counter() - start < 30
+
+
+def test_labelling_on_a_running_dask_scheduler_by_its_address_matches_serial():
+    """The scale-out path: `--scheduler ADDRESS` of a scheduler started elsewhere (here a
+    LocalCluster in this process, reached through its TCP address like any other)."""
+    from dask.distributed import LocalCluster
+
+    from learned_solvers.training.data import label_instances
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(4, seed=0)
+    serial = label_instances(qps, scheduler="serial", progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=40) as cluster:
+        remote = label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
+    assert [r.objective for r in remote] == [r.objective for r in serial]

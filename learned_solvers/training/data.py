@@ -65,6 +65,42 @@ def _label(qp: QPData, solver: str = "auto") -> Labelled | str:
     return Labelled(qp=qp, x=res.x, y=res.y, objective=res.objective, active=active)
 
 
+def _connect(scheduler: str) -> Any:
+    """``Client(scheduler)``, refused with what to do if no Dask scheduler answers there. Dask
+    bounds the TCP connection by its connect timeout but not the handshake after it: a service
+    that accepts and never answers (the dashboard's HTTP port, 8787, given for the scheduler's
+    8786) would hang the command, so the whole connection is waited for twice that timeout."""
+    import threading
+
+    import dask
+    from dask.distributed import Client
+    from dask.utils import parse_timedelta
+
+    limit = 2 * parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="seconds")
+    got: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            got["client"] = Client(scheduler)
+        except BaseException as exc:  # noqa: BLE001  handed to the caller's thread
+            got["error"] = exc
+
+    worker = threading.Thread(target=connect, name="dask-connect", daemon=True)  # daemon: a hung one ends with us
+    worker.start()
+    worker.join(limit)
+    exc = got.get("error")
+    if "client" in got:
+        return got["client"]
+    why = (f"{type(exc).__name__}: {str(exc)[:160]}" if exc is not None else
+           f"nothing answered as a Dask scheduler within {limit:g} s; the scheduler's port is usually 8786, the "
+           "dashboard's 8787")
+    # also what a non-Dask service there makes Dask's protocol raise (a MemoryError from a garbage
+    # frame length), which is no fault of the user's data
+    raise RuntimeError(f"cannot reach a Dask scheduler at {scheduler!r}, or what answers there is not one ({why}); "
+                       "start one (`dask scheduler`, then `dask worker ADDRESS` on each machine) or use --scheduler "
+                       "local (this machine) or serial (this process)") from exc
+
+
 @contextmanager
 def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
     """A Dask client, closed afterwards: 'local' starts a LocalCluster of ``workers`` processes
@@ -77,12 +113,7 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
                                silence_logs=40)
         client = Client(cluster)
     else:
-        try:
-            client = Client(scheduler)
-        except (OSError, ValueError, TypeError) as exc:
-            raise RuntimeError(f"cannot reach a Dask scheduler at {scheduler!r} ({exc}); start one (`dask scheduler`, "
-                               "then `dask worker ADDRESS` on each machine) or use --scheduler local (this machine) "
-                               "or serial (this process)") from exc
+        client = _connect(scheduler)
     try:
         yield client
     finally:
