@@ -127,3 +127,20 @@ def test_labelling_on_a_running_dask_scheduler_by_its_address_matches_serial():
                       silence_logs=40) as cluster:
         remote = label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
     assert [r.objective for r in remote] == [r.objective for r in serial]
+
+
+def test_a_dask_scheduler_with_no_workers_is_a_clear_error():
+    """`dask scheduler` started and no `dask worker`: said so, with the command that adds one,
+    not a TimeoutError traceback ("No valid workers found") after the work was handed over."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    from learned_solvers.training.data import label_instances
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(2, seed=0)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None, silence_logs=40) as cluster:
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+            with pytest.raises(RuntimeError, match=f"the Dask scheduler at '{cluster.scheduler_address}' has no "
+                                                   f"workers.*start `dask worker {cluster.scheduler_address}`"):
+                label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
