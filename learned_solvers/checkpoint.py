@@ -111,6 +111,10 @@ def _read_header(p: Path) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """(metadata, tensor name -> shape), read from the header alone: no weights are loaded."""
     from safetensors import SafetensorError, safe_open
 
+    if p.is_dir():
+        inside = sorted(p.glob("*.safetensors"))
+        raise FileNotFoundError(f"{p} is a folder, not a checkpoint" + (f": give a file in it, e.g. {inside[0]}"
+                                                                         if inside else ""))
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}")
     try:

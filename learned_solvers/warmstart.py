@@ -279,6 +279,9 @@ class LearnedWarmStarter:
             from .backends import make_backend
 
             backend = make_backend(backend)
+        elif isinstance(backend, type) or not callable(getattr(backend, "solve", None)):
+            raise TypeError(f"backend must be a solver's name ('pdlp', 'osqp', 'scs', 'highs') or a backend made by "
+                            f"learned_solvers.backends.make_backend(name, ...), got {backend!r}")
         ws, info = self.warm_start(qp, k=k)
         res = warm_solve(backend, qp, ws, retry_cold=retry_cold)
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,

@@ -269,6 +269,11 @@ class LearnedPDEStarter:
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
+        want = KSPBackend if kind == "linear" else SNESBackend
+        if backend is not None and not isinstance(backend, want):  # refused before any extraction or inference
+            raise TypeError(f"backend: a {kind} problem is solved by a {want.__name__} "
+                            f"(learned_solvers.backends.petsc.{want.__name__}(...)), or None for the problem's own "
+                            f"settings; got {backend!r}")
         comm = problem.u.function_space.mesh.comm
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()

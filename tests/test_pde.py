@@ -421,6 +421,9 @@ def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, 
     res = st2.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
     assert res.status == "optimal" and res.warm_start_accepted and res.extra["fallback"] is None
     assert res.extra["anchor_kind"] == st2.anchors.kind
+    for wrong in ("ksp", SNESBackend()):  # a name, or Newton for a linear problem: refused, not an AttributeError
+        with pytest.raises(TypeError, match="a linear problem is solved by a KSPBackend"):
+            st2.solve(prob, fields=fields, backend=wrong)
     monkeypatch.undo()
     # no training solution to start from: k = 0 given to the call falls back to the cold guess;
     # the starter's own k = 0 (a checkpoint's automatic choice) runs the network at network_k

@@ -290,6 +290,12 @@ def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="torch sees no CUDA device here; use cpu"):
             LearnedWarmStarter.from_checkpoint(path, device="cuda")
+    # a backend that is none (None, a number, a backend's class): said, not an AttributeError mid-solve
+    for bad in (None, 3, type(make_backend("highs"))):
+        with pytest.raises(TypeError, match="backend must be a solver's name .* or a backend made by"):
+            starter.solve(qp, bad)
+    with pytest.raises(FileNotFoundError, match=f"{path.parent} is a folder, not a checkpoint: give a file in it"):
+        LearnedWarmStarter.from_checkpoint(path.parent)
 
 
 def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
