@@ -918,6 +918,7 @@ def test_unknown_backend_option_rejected():
             make_backend("pdlp", tol=bad)
     with pytest.raises(ValueError, match="unknown solver"):
         make_backend("gurobi")
+    assert make_backend("OSQP").name == "osqp" and make_backend("HiGHS").name == "highs"  # cvxpy's spelling too
 
 
 

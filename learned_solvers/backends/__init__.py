@@ -13,7 +13,9 @@ REFERENCE_ONLY = ("clarabel",)  # takes no start: labels QP families (training.d
 
 
 def make_backend(name: str, **options: Any) -> Backend:
-    """Build a backend by name; unknown options raise ``TypeError``."""
+    """Build a backend by name (any case: cvxpy's own names are upper case, "OSQP"); unknown
+    options raise ``TypeError``."""
+    name = name.lower() if isinstance(name, str) else name
     if name == "pdlp":
         from .pdlp import PDLPBackend as cls
     elif name == "osqp":
