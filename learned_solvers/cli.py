@@ -770,6 +770,18 @@ def _check_outputs(args: argparse.Namespace) -> None:
                                  f"use one of {', '.join(sorted(kinds))} (.png by default)")
 
 
+def _drop_stdout_if_gone() -> None:
+    """Where stdout cannot be written (a full disk, a closed pipe), what is left in its buffer
+    goes to the null device, so the interpreter's flush at exit adds no "Exception ignored"."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, AttributeError, ValueError):  # stdout replaced in Python (pytest, a notebook)
+            pass
+
+
 @contextlib.contextmanager
 def _plain_warnings():
     """The package's own warnings (a fallback to a cold start, an unseen size, ...) as one line
@@ -807,9 +819,10 @@ def main(argv: list[str] | None = None) -> int:
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings():
             return int(args.func(args))
-    except (InvalidProblemError, CheckpointError, FEniCSxMissingError, FileNotFoundError, ValueError, TypeError,
-            RuntimeError) as exc:
+    except (InvalidProblemError, CheckpointError, FEniCSxMissingError, OSError, ValueError, TypeError,
+            RuntimeError) as exc:  # OSError: a file not found, not readable, a disk full, ...
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
+        _drop_stdout_if_gone()
         return 2
     except MemoryError as exc:  # e.g. a family spec asking for 100,000 assets
         print(f"learned-solvers: error: out of memory ({exc or 'MemoryError'}): smaller instances (the family's "

@@ -132,6 +132,21 @@ def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum
         outcomes.add("solved")
     assert outcomes == {"refused", "solved"}
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_a_full_disk_ends_a_command_with_one_error_line(trained):
+    """An OSError other than a missing file (no space left: stdout written to /dev/full) is one
+    line, as the command's other errors are, not a traceback."""
+    import subprocess
+    import sys
+
+    _, _, path = trained
+    with open("/dev/full", "w") as full:
+        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(path), "--json"], stdout=full,
+                             stderr=subprocess.PIPE, text=True, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.strip().splitlines()[-1].startswith("learned-solvers: error: [Errno 28] No space left")
+
+
 def test_info_describes_a_checkpoint_from_its_header_and_says_whether_it_loads(trained, tmp_path, capsys):
     """`learned-solvers info`: family, sizes, k, parameters and the anchor bank, read without the
     weights; a checkpoint of another major version is described with the reason it is refused;
