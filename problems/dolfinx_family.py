@@ -30,6 +30,38 @@ class UserPDE:
     quasilinear: tuple[float, float, float] | None = None
 
 
+def _check_user_pde(name: str, u: UserPDE) -> None:
+    """Refuse what the user's builder returned where it cannot make a family, saying which
+    field of ``UserPDE`` to fix, before any instance is drawn or solved."""
+    if not isinstance(u.params, dict) or not u.params:
+        raise ValueError(f"{name}: name at least one parameter to vary (UserPDE.params, e.g. {{'k': (0.5, 2.0)}})")
+    for key, rng in u.params.items():
+        try:
+            lo, hi = (float(v) for v in rng)
+        except (TypeError, ValueError):
+            lo = hi = float("nan")
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise ValueError(f"{name}: UserPDE.params[{key!r}] must be a range (low, high) of finite numbers with "
+                             f"low <= high, got {rng!r}")
+    if not callable(u.apply):
+        raise TypeError(f"{name}: UserPDE.apply must be a function apply(params) that writes one draw into the "
+                        f"problem, got {type(u.apply).__name__}")
+    if u.cold_guess is not None and not callable(u.cold_guess):
+        raise TypeError(f"{name}: UserPDE.cold_guess must be a function of no arguments or None, "
+                        f"got {type(u.cold_guess).__name__}")
+    if not isinstance(u.fields, dict) or not all(isinstance(k, str) for k in u.fields):
+        raise TypeError(f"{name}: UserPDE.fields must be a dict of name -> Function, Constant or value, "
+                        f"got {type(u.fields).__name__}")
+    if u.quasilinear is not None:
+        try:
+            q = np.asarray(u.quasilinear, dtype=float)
+        except (TypeError, ValueError):
+            q = np.full(1, np.nan)
+        if q.shape != (3,) or not np.isfinite(q).all():
+            raise ValueError(f"{name}: UserPDE.quasilinear must be None or (a0, a1, a2), three finite numbers, "
+                             f"got {u.quasilinear!r}")
+
+
 @dataclass(frozen=True)
 class UserInstance:
     params: dict[str, float]
@@ -52,8 +84,7 @@ class DolfinxFamily:
             if not isinstance(u, UserPDE):
                 raise TypeError(f"{self.name}: the function must return problems.dolfinx_family.UserPDE, "
                                 f"got {type(u).__name__}")
-            if not u.params:
-                raise ValueError(f"{self.name}: name at least one parameter to vary (UserPDE.params)")
+            _check_user_pde(self.name, u)
             self._live["user"] = u
         return self._live["user"]
 

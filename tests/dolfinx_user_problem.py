@@ -195,3 +195,38 @@ def build_elasticity():
 
     return UserPDE(problem=prob, fields={"E": E, "load": load}, params={"E": (0.5, 2.0), "fx": (-0.5, 0.5)},
                    apply=apply)
+
+
+def build_bad(which: str):
+    """``build``'s problem with one field of ``UserPDE`` wrong (the family refusal test)."""
+    from problems.dolfinx_family import UserPDE
+
+    good = build()
+    bad = {"params": {"params": {"k": 1.0}}, "reversed": {"params": {"k": (2.0, float("nan"))}},
+           "apply": {"apply": "k"}, "cold": {"cold_guess": 0.25}, "fields": {"fields": ["k", "s"]},
+           "quasilinear": {"quasilinear": (1.0, 2.0)}}[which]
+    return UserPDE(**{**good.__dict__, **bad})
+
+
+def build_bad_params():
+    return build_bad("params")
+
+
+def build_bad_reversed():
+    return build_bad("reversed")
+
+
+def build_bad_apply():
+    return build_bad("apply")
+
+
+def build_bad_cold():
+    return build_bad("cold")
+
+
+def build_bad_fields():
+    return build_bad("fields")
+
+
+def build_bad_quasilinear():
+    return build_bad("quasilinear")

@@ -867,6 +867,21 @@ def test_fields_on_vector_and_mixed_spaces():
         f"component_{i}" for i in range(3))
 
 
+def test_a_user_family_whose_builder_returns_a_bad_user_pde_says_which_field_to_fix():
+    """A parameter given as a number (not a range), a NaN bound, an apply or cold guess that is
+    not a function, fields as a list, a quasilinear law of two numbers: each refused when the
+    family is first used, naming the UserPDE field, not a TypeError in the middle of sampling."""
+    for which, error, why in (("params", ValueError, r"UserPDE.params\['k'\] must be a range \(low, high\)"),
+                              ("reversed", ValueError, r"UserPDE.params\['k'\] must be a range .*got \(2.0, nan\)"),
+                              ("apply", TypeError, "UserPDE.apply must be a function apply"),
+                              ("cold", TypeError, "UserPDE.cold_guess must be a function"),
+                              ("fields", TypeError, "UserPDE.fields must be a dict of name"),
+                              ("quasilinear", ValueError, r"UserPDE.quasilinear must be None or \(a0, a1, a2\)")):
+        fam = make_family(f"dolfinx:tests.dolfinx_user_problem:build_bad_{which}")
+        with pytest.raises(error, match=f"dolfinx:tests.dolfinx_user_problem:build_bad_{which}: {why}"):
+            fam.sample(2, seed=0)
+
+
 def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
     """Two uncoupled Poisson problems as one vector P1 space, loads +1 and -1: the coarse
     functions act per component, so the one Galerkin correction of a zero guess already removes
