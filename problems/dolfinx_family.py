@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .user_code import user_function
+from .user_code import call_user, user_function
 
 
 @dataclass
@@ -80,7 +80,7 @@ class DolfinxFamily:
 
     def _user(self) -> UserPDE:
         if "user" not in self._live:
-            u = self.build()
+            u = call_user(self.name, self.build)
             if not isinstance(u, UserPDE):
                 raise TypeError(f"{self.name}: the function must return problems.dolfinx_family.UserPDE, "
                                 f"got {type(u).__name__}")
@@ -112,9 +112,9 @@ class DolfinxFamily:
 
     def load(self, inst: UserInstance):
         u = self._user()
-        u.apply(inst.params)
+        call_user(self.name, u.apply, inst.params, how="UserPDE.apply(params), params a dict of name -> value")
         if u.cold_guess is not None:
-            u.cold_guess()
+            call_user(self.name, u.cold_guess, how="UserPDE.cold_guess() with no arguments")
         elif self.kind == "nonlinear":
             u.problem.u.x.array[:] = 0.0
         return u.problem, u.fields
@@ -124,5 +124,5 @@ class DolfinxFamily:
         u = self._user()
         if u.cold_guess is None:
             return np.zeros(n_owned)
-        u.cold_guess()
+        call_user(self.name, u.cold_guess, how="UserPDE.cold_guess() with no arguments")
         return u.problem.u.x.array[:n_owned].copy()

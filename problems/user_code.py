@@ -37,6 +37,37 @@ def user_function(kind: str, target: str) -> Callable[..., Any]:
     return fn
 
 
+class UserCodeError(RuntimeError):
+    """The user's builder function raised: its error, where in the user's file, and the family."""
+
+
+def call_user(family: str, fn: Callable[..., Any], *args: Any, how: str = "") -> Any:
+    """``fn(*args)``, the user's code (a builder, ``UserPDE.apply``); what it raises comes back
+    as a ``UserCodeError`` that names the family, the error and the line of the user's code it
+    came from (the deepest frame in the function's own file), so the CLI can say it in one
+    line. ``how``: how the function is called, for a signature that does not fit."""
+    import inspect
+    import traceback
+
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError as exc:
+        want = how or ("FUNCTION(rng), rng a numpy Generator" if args else "FUNCTION() with no arguments")
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise UserCodeError(f"{family}: the function is called as {want}; {name}{inspect.signature(fn)} "
+                            f"does not take that ({exc})") from exc
+    except ValueError:  # a builtin or C function without a signature: call it and see
+        pass
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001  the user's code may raise anything
+        own = getattr(inspect.getmodule(fn), "__file__", None)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if own and f.filename == own] or \
+            traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        raise UserCodeError(f"{family}: your function raised {type(exc).__name__}: {exc}{where}") from exc
+
+
 @dataclass(frozen=True, kw_only=True)
 class UserModelFamily(ABC):
     """An LP/QP family built by the user's ``FUNCTION(rng) -> model`` (``KIND:MODULE:FUNCTION``);
@@ -61,8 +92,9 @@ class UserModelFamily(ABC):
         rng = np.random.default_rng(seed)
         out = []
         for i in range(count):
+            model = call_user(self.name, self.build, rng)
             try:
-                qp = self.read(self.build(rng))
+                qp = self.read(model)
             except InvalidProblemError as exc:
                 raise InvalidProblemError(f"{self.name}: {exc}") from exc
             out.append(qp.with_data(name=f"{self.name}[{seed}:{i}]"))

@@ -230,3 +230,19 @@ def build_bad_fields():
 
 def build_bad_quasilinear():
     return build_bad("quasilinear")
+
+
+def build_raises():
+    raise RuntimeError("my mesh file is missing")
+
+
+def build_apply_raises():
+    """``build`` whose ``apply`` fails on a parameter it does not know."""
+    from problems.dolfinx_family import UserPDE
+
+    good = build()
+
+    def apply(p):
+        return p["kappa"]
+
+    return UserPDE(**{**good.__dict__, "apply": apply})

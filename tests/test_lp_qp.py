@@ -895,7 +895,9 @@ def test_a_cvxpy_family_that_cannot_be_built_says_why(tmp_path, monkeypatch):
         "def socp(rng):\n    x = cp.Variable(3)\n"
         "    return cp.Problem(cp.Minimize(cp.norm(x - 1, 2)), [cp.sum(x) == 1])\n"
         "def concave(rng):\n    x = cp.Variable(3)\n"
-        "    return cp.Problem(cp.Minimize(cp.sqrt(cp.sum(x))), [x >= 1])\n")
+        "    return cp.Problem(cp.Minimize(cp.sqrt(cp.sum(x))), [x >= 1])\n"
+        "def boom(rng):\n    return 1 / 0\n"
+        "def no_rng():\n    return 3\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ValueError, match="cannot import 'no_such_module'"):
         make_family("cvxpy:no_such_module:build")
@@ -906,6 +908,16 @@ def test_a_cvxpy_family_that_cannot_be_built_says_why(tmp_path, monkeypatch):
     for name, why in (("socp", "OSQP cannot solve"), ("concave", "does not follow DCP rules")):
         with pytest.raises(InvalidProblemError, match=f"cvxpy:my_models:{name}: .*does not compile to a QP.*{why}"):
             make_family(f"cvxpy:my_models:{name}").sample(1, seed=0)
+    # the user's own error, with the line of their file it came from (the CLI's one line), and a
+    # builder that takes no rng: said so, not a bare "takes 0 positional arguments"
+    from problems.user_code import UserCodeError
+
+    with pytest.raises(UserCodeError, match=r"cvxpy:my_models:boom: your function raised ZeroDivisionError: division "
+                                            r"by zero at .*my_models.py:11$"):
+        make_family("cvxpy:my_models:boom").sample(1, seed=0)
+    with pytest.raises(UserCodeError, match=r"cvxpy:my_models:no_rng: the function is called as FUNCTION\(rng\), rng a "
+                                            r"numpy Generator; no_rng\(\) does not take that"):
+        make_family("cvxpy:my_models:no_rng").sample(1, seed=0)
 
 
 def test_unknown_backend_option_rejected():

@@ -880,6 +880,14 @@ def test_a_user_family_whose_builder_returns_a_bad_user_pde_says_which_field_to_
         fam = make_family(f"dolfinx:tests.dolfinx_user_problem:build_bad_{which}")
         with pytest.raises(error, match=f"dolfinx:tests.dolfinx_user_problem:build_bad_{which}: {why}"):
             fam.sample(2, seed=0)
+    from problems.user_code import UserCodeError
+
+    with pytest.raises(UserCodeError, match=r"build_raises: your function raised RuntimeError: my mesh file is "
+                                            r"missing at .*dolfinx_user_problem.py:\d+$"):
+        make_family("dolfinx:tests.dolfinx_user_problem:build_raises").sample(1, seed=0)
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_apply_raises")
+    with pytest.raises(UserCodeError, match=r"build_apply_raises: your function raised KeyError: 'kappa' at "):
+        fam.load(fam.sample(1, seed=0)[0])
 
 
 def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
