@@ -1398,6 +1398,13 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert rc == 0 and rep["n_test"] == 2 and rep["n_failed"] == 1 and len(rep["rows"]) == 1
     assert rep["same_answer"] == 0.5 and rep["failed"][0]["error"] == "RuntimeError: PETSc error 76 (injected)"
     assert "failed 1 of 2 held-out instances" in capsys.readouterr().out
+    # so with the scaling sweep: the failing instance is named and left out, the others measured
+    seen.clear()  # its first instance is the one that fails
+    rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
+               "--ks", "1", "--test", "3", "--out", str(tmp_path / "sf.json")])
+    swept = json.loads((tmp_path / "sf.json").read_text())
+    assert rc == 0 and swept["n_test"] == 2 and swept["failed"][0]["error"] == "RuntimeError: PETSc error 76 (injected)"
+    assert "1 more failed and are left out" in capsys.readouterr().out
     monkeypatch.undo()
     rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
                "--ks", "1,4", "--test", "3", "--out", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")])

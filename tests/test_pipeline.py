@@ -585,6 +585,33 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     assert "scaling or sensitivity report is plotted on its own" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
 
 
+def test_scaling_reports_the_other_instances_when_one_fails(trained, monkeypatch):
+    """One held-out instance whose model call raises is left out and named; the sweep goes on
+    with the others (it once lost them all), and a sweep where every one fails says why."""
+    from learned_solvers.bench.scaling import ScalingConfig, format_scaling, run_scaling
+
+    fam, _, path = trained
+    real, seen = LearnedWarmStarter.iterate, []
+
+    def flaky(self, qp, **kw):
+        base = qp.name.split("~")[0]  # the local Lipschitz estimate's moved copies carry the name on
+        seen.append(base) if base not in seen else None
+        if len(seen) >= 2 and base == seen[1]:
+            raise np.linalg.LinAlgError("Singular matrix")
+        return real(self, qp, **kw)
+
+    monkeypatch.setattr(LearnedWarmStarter, "iterate", flaky)
+    rep = run_scaling(ScalingConfig(checkpoint=str(path), family=fam.spec(), ks=(0, 1), n_test=3, progress=False))
+    assert rep["n_test"] == 2 and [f["name"] for f in rep["failed"]] == [seen[1]]
+    assert rep["failed"][0]["error"] == "LinAlgError: Singular matrix"
+    assert "1 more failed and are left out" in format_scaling(rep)
+
+    monkeypatch.setattr(LearnedWarmStarter, "iterate", lambda self, qp, **kw: 1 / 0)
+    with pytest.raises(RuntimeError, match="scaling: no held-out instance ran; the first failed with "
+                                           "ZeroDivisionError"):
+        run_scaling(ScalingConfig(checkpoint=str(path), family=fam.spec(), ks=(1,), n_test=2, progress=False))
+
+
 def test_perturbed_copy_keeps_equalities_and_order():
     """The local Lipschitz estimate's moved copy: equalities stay equalities, every l <= u and
     lb <= ub, infinite sides stay infinite, and the data move by about delta."""

@@ -13,6 +13,7 @@ are reported beside it. Each solve sets its preconditioner up afresh.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import traceback
@@ -607,26 +608,37 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     pdes, sols = label_pde(fam, insts, progress=progress)
     kept = {p.name for p in pdes}
     insts = [i for i in insts if i.name in kept]
-    _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
+    with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
+        _timed_start(starter, fam, insts[0], backend, 1, repeats=1)
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
-    with stop_on_ctrl_c(len(insts), lambda: len(acc[ks[0]]["errs"])) as stopped:
+    done, failed = [], []
+    with stop_on_ctrl_c(len(insts), lambda: len(done) + len(failed)) as stopped:
         for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"scaling: {len(ks)} ks per instance",
                                    disable=not progress):
-            residual = _residual(fam, inst)
             got = {}
-            for k in ks:
-                raw, _ = starter.guess(pde, k=k, safeguard=False)
-                g, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
-                g = g if g is not None else np.zeros(pde.n)
-                got[k] = {"raw": float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan,
-                          "preds": g / starter.norm.u_scale / np.sqrt(pde.n),  # on the scale of the distances
-                          "errs": float(relative_errors([g], [sol])[0]), "iters": res.iterations, "totals": total}
+            try:
+                residual = _residual(fam, inst)
+                for k in ks:
+                    raw, _ = starter.guess(pde, k=k, safeguard=False)
+                    g, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
+                    g = g if g is not None else np.zeros(pde.n)
+                    got[k] = {"raw": float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan,
+                              "preds": g / starter.norm.u_scale / np.sqrt(pde.n),  # on the scale of the distances
+                              "errs": float(relative_errors([g], [sol])[0]), "iters": res.iterations,
+                              "totals": total}
+            except Exception as exc:  # one bad instance must not lose the others
+                failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
             for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
                 for key, v in values.items():
                     acc[k][key].append(v)
-    pdes, sols = pdes[:len(acc[ks[0]]["errs"])], sols[:len(acc[ks[0]]["errs"])]
+            done.append((pde, sol))
+    if not done:
+        raise RuntimeError(f"scaling: no held-out instance ran; the first failed with {failed[0]['error']}"
+                           if failed else "scaling: stopped before any held-out instance ran")
+    pdes, sols = [p for p, _ in done], [s for _, s in done]
     # instance distances as the anchor lookup measures them
     dist, partner = nearest_pairs(np.stack([MeshAnchorBank.vector(p, starter.norm) for p in pdes]).astype(float))
     rows = sweep_rows(acc, dist, partner)
@@ -634,4 +646,5 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     return {"family": fam.spec(), "solver": solver, "checkpoint": checkpoint, "n_test": len(pdes), "rows": rows,
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             "training_memory": [], **auto_k_summary(starter.k, rows),
+            **({"failed": failed} if failed else {}),
             **({"interrupted": stopped[0]} if stopped else {})}

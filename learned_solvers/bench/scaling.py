@@ -17,6 +17,7 @@ whatever k, which would hide the effect of k.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -72,29 +73,39 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     backend = make_backend(cfg.solver)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
                            progress=cfg.progress, hint=dropped_hint(fam))
-    timed_warm_solve(starter, test[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
+    with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
+        timed_warm_solve(starter, test[0].qp, backend, 1, repeats=1)
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(cfg.ks))
     acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
     own: dict[int, list[np.ndarray]] = {k: [] for k in ks}  # each instance's k-th iterate
-    with stop_on_ctrl_c(len(test), lambda: len(own[ks[0]])) as stopped:
+    done, failed = [], []
+    with stop_on_ctrl_c(len(test), lambda: len(done) + len(failed)) as stopped:
         for item in tqdm(test, desc=f"scaling: {len(ks)} ks per instance", disable=not cfg.progress):
             got = {}
-            for k in ks:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    raw, _ = starter.iterate(item.qp, k=k, safeguard=False)
-                ws, res, total = timed_warm_solve(starter, item.qp, backend, k)
-                x = ws.x if ws is not None else np.zeros(item.qp.n)
-                scale = np.linalg.norm(item.x) + 1e-12
-                got[k] = {"raw": float(np.linalg.norm(raw - item.x) / scale), "preds": x / scale,
-                          "errs": float(np.linalg.norm(x - item.x) / scale), "iters": res.iterations,
-                          "totals": total, "own": raw}
+            try:
+                for k in ks:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        raw, _ = starter.iterate(item.qp, k=k, safeguard=False)
+                    ws, res, total = timed_warm_solve(starter, item.qp, backend, k)
+                    x = ws.x if ws is not None else np.zeros(item.qp.n)
+                    scale = np.linalg.norm(item.x) + 1e-12
+                    got[k] = {"raw": float(np.linalg.norm(raw - item.x) / scale), "preds": x / scale,
+                              "errs": float(np.linalg.norm(x - item.x) / scale), "iters": res.iterations,
+                              "totals": total, "own": raw}
+            except Exception as exc:  # one bad instance must not lose the others
+                failed.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
             for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
                 own[k].append(values.pop("own"))
                 for key, v in values.items():
                     acc[k][key].append(v)
-    test = test[:len(own[ks[0]])]
+            done.append(item)
+    if not done:
+        raise RuntimeError(f"scaling: no held-out instance ran; the first failed with {failed[0]['error']}"
+                           if failed else "scaling: stopped before any held-out instance ran")
+    test = done
     dist, partner = nearest_pairs(np.stack([data_vector(t.qp) for t in test]))
     rows = sweep_rows(acc, dist, partner)
     exact = [t.x / (np.linalg.norm(t.x) + 1e-12) for t in test]  # on the scale of "preds"
@@ -108,6 +119,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             "lipschitz_local_pairs": local["pairs"],
             **auto_k_summary(starter.default_k, rows),
             "training_memory": training_memory(starter, test[: min(8, len(test))]),
+            **({"failed": failed} if failed else {}),
             **({"interrupted": stopped[0]} if stopped else {})}
 
 
@@ -256,6 +268,8 @@ def format_scaling(rep: dict[str, Any]) -> str:
     k0 = rows[0]["k"]
     lines = [f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances",
              *([f"{rep['interrupted']}: the figures are of those"] if rep.get("interrupted") else []),
+             *([f"{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
+                f"{rep['failed'][0]['name']}: {rep['failed'][0]['error']}"] if rep.get("failed") else []),
              f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
              + (f" {'local lip.':>11}" if local else "") + (f" {'raw k-th error':>15}" if raw else "")
              + f" {f'iters <= k={k0}':>14}"]
