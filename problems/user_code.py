@@ -38,7 +38,8 @@ def user_function(kind: str, target: str) -> Callable[..., Any]:
 
 
 class UserCodeError(RuntimeError):
-    """The user's builder function raised: its error, where in the user's file, and the family."""
+    """The user's code (a builder, ``UserPDE.apply`` or ``cold_guess``) raised, or cannot be called
+    as the family calls it: the family, the error, and where in the user's file."""
 
 
 def call_user(family: str, fn: Callable[..., Any], *args: Any, how: str = "") -> Any:

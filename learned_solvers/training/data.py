@@ -93,11 +93,11 @@ def _connect(scheduler: str) -> Any:
         client = got["client"]
         try:  # a scheduler with no worker takes the work and fails 30 s later with "No valid workers found"
             client.wait_for_workers(1, timeout=limit)
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as none:
             client.close()
             raise RuntimeError(f"the Dask scheduler at {scheduler!r} has no workers (none joined within {limit:g} s): "
                                f"start `dask worker {scheduler}` on each machine, or use --scheduler local (this "
-                               "machine) or serial (this process)") from exc
+                               "machine) or serial (this process)") from none
         return client
     why = (f"{type(exc).__name__}: {str(exc)[:160]}" if exc is not None else
            f"nothing answered as a Dask scheduler within {limit:g} s; the scheduler's port is usually 8786, the "
