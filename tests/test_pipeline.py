@@ -682,6 +682,32 @@ def test_sensitivity_moves_one_half_of_the_start_and_keeps_the_other_exact():
         SensitivityConfig(family=SPEC, ksp_type="gmres")
 
 
+@pytest.mark.parametrize("direction", ["random", "active-set"])
+def test_sensitivity_reports_the_other_instances_when_one_fails(direction, monkeypatch):
+    """A held-out instance whose solve raises is named in 'failed' and left out; the sweep goes
+    on with the others (it once lost them all)."""
+    import learned_solvers.bench.sensitivity as sens
+
+    real, seen = sens.bench_backend, []
+
+    class Flaky:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def solve(self, qp, **kw):
+            seen.append(qp.name) if qp.name not in seen else None
+            if len(seen) >= 2 and qp.name == seen[1]:
+                raise RuntimeError("solver crashed (injected)")
+            return self.inner.solve(qp, **kw)
+
+    monkeypatch.setattr(sens, "bench_backend", lambda *a, **kw: Flaky(real(*a, **kw)))
+    rep = sens.run_sensitivity(sens.SensitivityConfig(family=SPEC, noise=(1e-3,), swaps=(0,), n_test=3,
+                                                      direction=direction, progress=False))
+    assert rep["n_test"] == 2
+    assert rep["failed"] == [{"name": seen[1], "error": "RuntimeError: solver crashed (injected)"}]
+    assert "1 more failed and are left out" in sens.format_sensitivity(rep)
+
+
 def test_active_set_sensitivity_exact_set_is_the_optimum_and_a_swap_moves_the_vertex(tmp_path):
     """The vertex of the optimum's own active set is the optimum (PDLP stops at its first
     check); a swapped set is the same size, differs in exactly 2j entries and gives another

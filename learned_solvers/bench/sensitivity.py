@@ -153,25 +153,41 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance has a reference solution")
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
-    cold_its, ratios, conv = [], {e: [] for e in noise}, {e: 0 for e in noise}
-    with stop_on_ctrl_c(len(insts), lambda: len(cold_its)) as stopped:
+    cold_its, ratios, conv, failed = [], {e: [] for e in noise}, {e: 0 for e in noise}, []
+    with stop_on_ctrl_c(len(insts), lambda: len(cold_its) + len(failed)) as stopped:
         for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"sensitivity of {cfg.solver}",
                                    disable=not cfg.progress):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                cold = _solve(fam, inst, backend, None)
-                got = {e: _solve(fam, inst, backend, _move_pde(sol, ~pde.dirichlet, pde.coords, e, cfg.direction,
-                                                                rng)) for e in noise}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    cold = _solve(fam, inst, backend, None)
+                    got = {e: _solve(fam, inst, backend, _move_pde(sol, ~pde.dirichlet, pde.coords, e,
+                                                                    cfg.direction, rng)) for e in noise}
+            except Exception as exc:  # one bad instance must not lose the others
+                failed.append(_failure(inst.name, exc))
+                continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for e, res in got.items():
                 ratios[e].append(res.iterations / max(cold.iterations, 1))
                 conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
+    _check_any(cold_its, failed)
     solver = cfg.solver if cfg.solver == "snes" else f"ksp ({backend.ksp_type} + {backend.pc_type})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
                       "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise],
-            **({"interrupted": stopped[0]} if stopped else {})}
+            **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
+
+
+def _failure(name: str, exc: Exception) -> dict[str, str]:
+    return {"name": name, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _check_any(done: list, failed: list[dict[str, str]]) -> None:
+    """Refuse a sweep in which no held-out instance ran, with the first one's error."""
+    if not done:
+        raise RuntimeError(f"sensitivity: no held-out instance ran; the first failed with {failed[0]['error']}"
+                           if failed else "sensitivity: stopped before any held-out instance ran")
 
 
 def _swapped(qp: QPData, active: ActiveSet, x: np.ndarray, swaps: int, rng: np.random.Generator) -> ActiveSet:
@@ -194,30 +210,36 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
     rng = np.random.default_rng(cfg.seed)
     swaps = tuple(sorted({int(j) for j in cfg.swaps}))
     cold_its, ratios, errors, missing = [], {j: [] for j in swaps}, {j: [] for j in swaps}, {j: 0 for j in swaps}
-    with stop_on_ctrl_c(len(test), lambda: len(cold_its)) as stopped:
+    quadratic = next((item.qp.name for item in test if item.qp.P is not None), None)
+    if quadratic is not None:
+        raise ValueError(f"{quadratic}: --direction active-set applies to LPs only (this family has a quadratic "
+                         "objective); use --direction random")
+    failed: list[dict[str, str]] = []
+    with stop_on_ctrl_c(len(test), lambda: len(cold_its) + len(failed)) as stopped:
         for item in tqdm(test, desc=f"active-set sensitivity of {cfg.solver}", disable=not cfg.progress):
             qp = item.qp
-            if qp.P is not None:
-                raise ValueError(f"{qp.name}: --direction active-set applies to LPs only (this family has a "
-                                 "quadratic objective); use --direction random")
-            cold = backend.solve(qp)
-            active = optimal_active_set(qp, item.x, item.y)
-            got: dict[int, tuple[float, float] | None] = {}
-            for j in swaps:
-                for _ in range(VERTEX_DRAWS):  # a random swap can make the set singular: draw again
-                    try:
-                        x, y, r = active_set_point(qp, _swapped(qp, active, item.x, j, rng))
-                    except (ValueError, np.linalg.LinAlgError):
+            try:
+                cold = backend.solve(qp)
+                active = optimal_active_set(qp, item.x, item.y)
+                got: dict[int, tuple[float, float] | None] = {}
+                for j in swaps:
+                    for _ in range(VERTEX_DRAWS):  # a random swap can make the set singular: draw again
+                        try:
+                            x, y, r = active_set_point(qp, _swapped(qp, active, item.x, j, rng))
+                        except (ValueError, np.linalg.LinAlgError):
+                            continue
+                        if np.isfinite(x).all() and np.isfinite(y).all():
+                            break
+                    else:
+                        got[j] = None
                         continue
-                    if np.isfinite(x).all() and np.isfinite(y).all():
-                        break
-                else:
-                    got[j] = None
-                    continue
-                x = np.clip(x, qp.lb, qp.ub)
-                res = backend.solve(qp, warm_start=WarmStart(x=x, y=y, r=r))
-                got[j] = (float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)),
-                          res.iterations / max(cold.iterations, 1))
+                    x = np.clip(x, qp.lb, qp.ub)
+                    res = backend.solve(qp, warm_start=WarmStart(x=x, y=y, r=r))
+                    got[j] = (float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)),
+                              res.iterations / max(cold.iterations, 1))
+            except Exception as exc:  # one bad instance must not lose the others
+                failed.append(_failure(qp.name, exc))
+                continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for j, point in got.items():
                 if point is None:
@@ -225,13 +247,14 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
                 else:
                     errors[j].append(point[0])
                     ratios[j].append(point[1])
+    _check_any(cold_its, failed)
     rows = [{"swaps": j, "start_error_median": float(np.median(errors[j])) if errors[j] else math.nan,
              "iteration_ratio_median": float(np.median(ratios[j])) if ratios[j] else math.nan,
              "iteration_ratio_max": float(np.max(ratios[j])) if ratios[j] else math.nan,
              "no_vertex": missing[j]} for j in swaps]
     return {"family": family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(cold_its),
             "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows,
-            **({"interrupted": stopped[0]} if stopped else {})}
+            **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
 
 def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
@@ -249,23 +272,29 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
         return _run_active_set(cfg, fam.spec(), test, backend)
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
-    cold_its, ratios = [], {e: [] for e in noise}
-    with stop_on_ctrl_c(len(test), lambda: len(cold_its)) as stopped:
+    cold_its, ratios, failed = [], {e: [] for e in noise}, []
+    with stop_on_ctrl_c(len(test), lambda: len(cold_its) + len(failed)) as stopped:
         for item in tqdm(test, desc=f"sensitivity of {cfg.solver}", disable=not cfg.progress):
-            cold = backend.solve(item.qp)
-            got = {}
-            for e in noise:
-                ex, ey = (0.0 if cfg.moved == "dual" else e), (0.0 if cfg.moved == "primal" else e)
-                ws = WarmStart(x=np.clip(_move(item.x, ex, rng), item.qp.lb, item.qp.ub), y=_move(item.y, ey, rng))
-                got[e] = backend.solve(item.qp, warm_start=ws).iterations / max(cold.iterations, 1)
+            try:
+                cold = backend.solve(item.qp)
+                got = {}
+                for e in noise:
+                    ex, ey = (0.0 if cfg.moved == "dual" else e), (0.0 if cfg.moved == "primal" else e)
+                    ws = WarmStart(x=np.clip(_move(item.x, ex, rng), item.qp.lb, item.qp.ub),
+                                   y=_move(item.y, ey, rng))
+                    got[e] = backend.solve(item.qp, warm_start=ws).iterations / max(cold.iterations, 1)
+            except Exception as exc:  # one bad instance must not lose the others
+                failed.append(_failure(item.qp.name, exc))
+                continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for e, ratio in got.items():
                 ratios[e].append(ratio)
+    _check_any(cold_its, failed)
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
              "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]
     return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "moved": cfg.moved,
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
-            "rows": rows, **({"interrupted": stopped[0]} if stopped else {})}
+            "rows": rows, **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
 
 def _moved_note(rep: dict[str, Any]) -> str:
@@ -277,7 +306,9 @@ def _moved_note(rep: dict[str, Any]) -> str:
 def format_sensitivity(rep: dict[str, Any]) -> str:
     head = (f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction{_moved_note(rep)} | "
             f"{rep['n_test']} held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
-            + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else ""))
+            + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else "")
+            + (f"\n{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
+               f"{rep['failed'][0]['name']}: {rep['failed'][0]['error']}" if rep.get("failed") else ""))
     if "swaps" in rep["rows"][0]:
         lines = [head, f"{'swaps':>6} {'start error (median)':>21} {'iteration_ratio (median)':>25} {'(max)':>8}"
                        f" {'no vertex':>10}"]
