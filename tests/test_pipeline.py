@@ -737,6 +737,9 @@ def test_active_set_sensitivity_exact_set_is_the_optimum_and_a_swap_moves_the_ve
         active_set_point(make_family("portfolio").sample(1, seed=0)[0], active)
     with pytest.raises(ValueError, match="LP families only"):
         SensitivityConfig(family="darcy:n=8", solver="ksp", direction="active-set")
+    with pytest.raises(ValueError, match="--direction active-set applies to LPs only .*quadratic objective"):
+        run_sensitivity(SensitivityConfig(family="portfolio", solver="osqp", direction="active-set", n_test=1,
+                                          progress=False))
     with pytest.raises(ValueError, match="non-negative"):
         run_sensitivity(SensitivityConfig(family=SPEC, direction="active-set", swaps=(1, -2)))
 
