@@ -409,7 +409,7 @@ def _family_args(p: argparse.ArgumentParser) -> None:
                         "mpc, lasso, cvxpy:MODULE:FUNCTION, scip:MODULE:FUNCTION (pyscipopt); "
                         "PDE: darcy[:n=64], nonlinear-poisson, navier-stokes, dolfinx:MODULE:FUNCTION "
                         "(key=value options after ':')")
-    p.add_argument("--perturb", type=float, default=None, help="mps: families: relative perturbation d (0.1)")
+    p.add_argument("--perturb", type=float, default=None, help="mps: (and random-lp) families: relative perturbation d (0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the instances and of training (default 0)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     p.add_argument("--epochs", type=_positive, default=40, help="training epochs (default 40)")

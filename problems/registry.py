@@ -134,5 +134,10 @@ def make_family(spec: str, **overrides: Any) -> Family:
         raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES + PDE_FAMILIES)}")
     cls = classes[name]
     params = _params(cls, rest)
-    params.update({k: v for k, v in overrides.items() if k in {f.name for f in fields(cls)}})
+    known = [f.name for f in _parameters(cls)]
+    if stray := [k for k in overrides if k not in known]:  # e.g. --perturb, the mps: families' own
+        given = ", ".join(f"--{k.replace('_', '-')}" for k in stray)
+        raise ValueError(f"family {name}: {given} do{'es' if len(stray) == 1 else ''} not apply to it; its "
+                         f"parameters go in the spec ({name}:KEY=VALUE,...; known: {', '.join(known)})")
+    params.update(overrides)
     return cls(**params)

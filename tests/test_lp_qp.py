@@ -874,6 +874,10 @@ def test_unknown_family_and_parameter_rejected():
         make_family("random-lp:m=abc")
     with pytest.raises(ValueError, match="resample_matrix='maybe' is not a boolean"):
         make_family("random-lp:resample_matrix=maybe")
+    # --perturb given to a family without one (it was dropped without a word)
+    with pytest.raises(ValueError, match=r"family lasso: --perturb does not apply to it; .*known: samples, features"):
+        make_family("lasso", perturb=0.2)
+    assert make_family("random-lp:m=10,n=20", perturb=0.2).perturb == 0.2
     # values of the right type out of range, refused when the family is made, not deep in sampling
     # (a negative factor or a zero Reynolds number once failed there as an OverflowError or a
     # ZeroDivisionError); the PDE families are made without building a mesh
