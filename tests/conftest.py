@@ -98,3 +98,14 @@ def edited_checkpoints(path: Path, out: Path, count: int, seed: int):
                 b[where] = rng.randrange(256)
             f.write_bytes(bytes(b if what == "byte" else b[:where]))
         yield f"{what} {where}", f
+
+
+def assert_described_or_named(f: Path, out: Path, capsys, what: str) -> None:
+    """`info` and `plot` (the training curve) on the checkpoint ``f``: each describes it, or
+    refuses it with one line naming the file (for the seeded-edit tests)."""
+    from learned_solvers.cli import main
+
+    for argv in (["info", str(f)], ["plot", str(f), "--out", str(out / "curve.png")]):
+        rc = main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 0 or (rc == 2 and str(f) in err[-1]), (what, argv[0], err[-1:])
