@@ -408,9 +408,21 @@ def test_start_kkt_is_zero_at_the_optimum_and_not_at_a_cold_start():
 
 
 def test_bench_with_dask_local_cluster(tmp_path):
+    """Labelling on a local cluster, started while another local cluster runs (as each rank's
+    does under torchrun): the same optima as serial labelling, and no warning that a port is taken."""
+    import warnings
+
+    from learned_solvers.training.data import dask_client
+
     fam = make_family(SPEC)
-    data = label_instances(fam.sample(6, seed=0), scheduler="local", workers=2, progress=False)
+    insts = fam.sample(6, seed=0)
+    with dask_client("local", 1), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        data = label_instances(insts, scheduler="local", workers=2, progress=False)
     assert len(data) == 6 and all(d.x.shape == (30,) for d in data)
+    assert not [str(w.message) for w in seen if "in use" in str(w.message)]
+    serial = label_instances(insts, scheduler="serial", progress=False)
+    assert all(np.allclose(a.x, b.x) and a.objective == pytest.approx(b.objective) for a, b in zip(data, serial))
 
 
 def test_cli_reports_bad_input_clearly(tmp_path):

@@ -117,8 +117,10 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
 
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=40)
+        # a port of the system's choosing: with None the scheduler's HTTP server still takes 8787, and a
+        # second cluster (another rank under torchrun, another command) warned that it was in use
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0", silence_logs=40)
         client = Client(cluster)
     else:
         client = _connect(scheduler)
