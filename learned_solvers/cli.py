@@ -802,6 +802,17 @@ def _plain_warnings():
         warnings.showwarning = shown
 
 
+def _mpi_ranks() -> int:
+    """The MPI world's size the launcher announces (MPICH, Intel MPI, Open MPI, MVAPICH), 1 if none;
+    read from the environment, since importing mpi4py would start MPI."""
+    for key in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        try:
+            return max(1, int(os.environ[key]))
+        except (KeyError, ValueError):
+            continue
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ._fenicsx import FEniCSxMissingError
@@ -813,6 +824,14 @@ def main(argv: list[str] | None = None) -> int:
         # each rank would run the whole command and write the same files
         print(f"learned-solvers: error: only `train` runs under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); "
               "run the other commands as one process", file=sys.stderr)
+        return 2
+    ranks = _mpi_ranks()
+    if ranks > 1:
+        # each rank would run the whole command; the bench's Dask workers, children of an MPI
+        # rank, died at start (KilledWorker)
+        print(f"learned-solvers: error: the commands run as one process, not under mpirun ({ranks} ranks); for a mesh "
+              "spread over MPI ranks, call LearnedPDEStarter from your own dolfinx script under mpirun (docs/pde.md, "
+              "'MPI'); for more labelling workers use --scheduler", file=sys.stderr)
         return 2
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")

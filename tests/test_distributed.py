@@ -60,6 +60,22 @@ def test_only_train_runs_under_torchrun(monkeypatch, capsys):
     assert "only `train` runs under torchrun" in capsys.readouterr().err
 
 
+def test_the_commands_are_refused_under_mpirun(tmp_path):
+    """Under mpirun -n 2 a command is refused on every rank with what to do; the bench there had
+    crashed with Dask's KilledWorker (its worker processes, children of MPI ranks, died)."""
+    import shutil
+
+    mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("no mpirun next to this Python or on PATH")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([mpirun, "-n", "2", sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "darcy:n=8",
+                        "--solver", "ksp", "--train", "4", "--test", "2", "--out", str(tmp_path / "b.json")],
+                       env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode != 0 and r.stderr.count("not under mpirun (2 ranks)") == 2, r.stderr[-2000:]
+    assert "LearnedPDEStarter" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "b.json").exists()
+
+
 def test_epoch_share_pads_so_every_rank_takes_the_same_steps(monkeypatch):
     from learned_solvers.training import distributed
 
