@@ -410,7 +410,7 @@ def _family_args(p: argparse.ArgumentParser) -> None:
                         "PDE: darcy[:n=64], nonlinear-poisson, navier-stokes, dolfinx:MODULE:FUNCTION "
                         "(key=value options after ':')")
     p.add_argument("--perturb", type=float, default=None, help="mps: (and random-lp) families: relative perturbation d (0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the instances and of training (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the instances and of training (default 0)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     p.add_argument("--epochs", type=_positive, default=40, help="training epochs (default 40)")
     p.add_argument("--width", type=_positive, default=64, help="LP/QP model width (default 64; PDE: --pde-width)")
@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the main job on embedded defaults (CPU, minutes)")
     d.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
-    d.add_argument("--seed", type=int, default=0, help="seed of the instances and of training (default 0)")
+    d.add_argument("--seed", type=_seed, default=0, help="seed of the instances and of training (default 0)")
     d.add_argument("--epochs", type=_positive, default=10, help="training epochs of the LP model")
     d.add_argument("--scheduler", default="local", help="labelling: 'local' Dask cluster, an address, or 'serial'")
     d.set_defaults(func=_cmd_demo)
@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
     t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
     t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
-    t.add_argument("--tol", type=_tolerance, default=None,
+    t.add_argument("--tol", type=_positive_number, default=None,
                    help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
     t.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     t.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
@@ -472,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=_iterations, default=None,
                    help="model iterations (default: the checkpoint's; 0: no network, the anchor: the family's linear "
                         "model or the nearest training optimum)")
-    s.add_argument("--tol", type=_tolerance, default=None, help="solver tolerance (default: the backend's)")
+    s.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     s.add_argument("--solution", default=None,
@@ -504,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "regression or the nearest of them)")
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
-    b.add_argument("--tol", type=_tolerance, default=None, help="solver tolerance (default: the backend's)")
+    b.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")
     b.add_argument("--out", default=None, help="JSON report path")
@@ -540,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ks", type=_iteration_list, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
     c.add_argument("--test", type=_positive, default=20, help="held-out instances (default 20)")
-    c.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
+    c.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
     c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
     c.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     c.add_argument("--out", default=None, help="JSON report path")
@@ -555,8 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--noise", type=_fractions, default=_fractions("1e-4,1e-3,1e-2,5e-2,0.15"),
                     help="relative start errors, comma-separated")
     se.add_argument("--test", type=_positive, default=10, help="held-out instances (default 10)")
-    se.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
-    se.add_argument("--tol", type=_tolerance, default=None, help="solver tolerance (default: the backend's)")
+    se.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
+    se.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     se.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg; jacobi, ilu, ...)")
     se.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
@@ -580,16 +580,17 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--test", type=_positive, default=1000, help="test instances (default 1000, the paper's)")
     pl.add_argument("--widths", type=_ks, default=_ks("4,8,16,32"), help="embedding widths, comma-separated")
     pl.add_argument("--epochs", type=_positive, default=20, help="training epochs per model (default 20)")
-    pl.add_argument("--lr", type=float, default=None,
+    pl.add_argument("--lr", type=_positive_number, default=None,
                     help="Adam learning rate, cosine decay over the epochs (default: PaperLPConfig's)")
-    pl.add_argument("--train-k", type=int, default=32, help="implicit training iterations = explicit depth")
-    pl.add_argument("--eval-k", type=int, default=None, help="implicit test-time iterations (default 4 x --train-k)")
+    pl.add_argument("--train-k", type=_positive, default=32, help="implicit training iterations = explicit depth")
+    pl.add_argument("--eval-k", type=_positive, default=None,
+                    help="implicit test-time iterations (default 4 x --train-k)")
     pl.add_argument("--backward", default="phantom", choices=["phantom", "implicit"],
                     help="implicit model's gradients: phantom (default) or exact implicit differentiation")
     pl.add_argument("--no-residual-feedback", action="store_true",
                     help="drop the KKT-residual feedback from the block (closer to the paper's plain GNN)")
     pl.add_argument("--device", default="cpu")
-    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--seed", type=_seed, default=0)
     pl.add_argument("--data", default=None, help="labelled-data cache (.npz): read if present, else written")
     pl.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' Dask cluster, or an address")
     pl.add_argument("--out", default="paper_lp.json", help="JSON report (a .md table is written beside it)")
@@ -614,6 +615,19 @@ def _training_count(text: str) -> int:
     if v < 2:
         raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 2 (at least one instance is held out to "
                                          "validate the model and choose k)")
+    return v
+
+
+def _seed(text: str) -> int:
+    """--seed: an integer from 0 to ``options.SEED_LIMIT``."""
+    from .options import SEED_LIMIT
+
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an integer from 0 to {SEED_LIMIT}")
     return v
 
 
@@ -644,8 +658,8 @@ def _iteration_list(text: str) -> tuple[int, ...]:
     return _ks(text, least=0)
 
 
-def _tolerance(text: str) -> float:
-    """--tol: a positive finite number (0 is refused, not read as the default)."""
+def _positive_number(text: str) -> float:
+    """--tol, --lr: a positive finite number (0 is refused, not read as the default)."""
     try:
         v = float(text)
     except ValueError:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-__all__ = ["check_device", "check_k", "check_recorded_k", "check_precision", "check_threads", "PRECISIONS",
-           "IterationsOption"]
+__all__ = ["check_device", "check_k", "check_recorded_k", "check_precision", "check_seed", "check_threads",
+           "PRECISIONS", "SEED_LIMIT", "IterationsOption"]
 
 # precisions of PDE inference (LearnedPDEStarter), by torch dtype name
 PRECISIONS = ("float32", "float64")
+# seeds go to numpy (non-negative integers only) and, offset, to torch.manual_seed (64 bits)
+SEED_LIMIT = 2**32 - 1
 
 
 def check_device(device: str, *, what: str = "device") -> None:
@@ -69,6 +71,17 @@ def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int 
         zero = " (or 0: no network, the anchor)" if allow_zero else ""
         raise ValueError(f"{what} must be a positive integer (model iterations){zero} or None for the "
                          f"checkpoint's automatic k, got {k!r}")
+    return n
+
+
+def check_seed(seed: Any, *, what: str = "seed") -> int:
+    """A seed of instances and training: an integer from 0 to ``SEED_LIMIT``."""
+    try:
+        n = operator.index(seed)
+    except TypeError:
+        n = -1
+    if isinstance(seed, bool) or not 0 <= n <= SEED_LIMIT:
+        raise ValueError(f"{what} must be an integer from 0 to {SEED_LIMIT}, got {seed!r}")
     return n
 
 

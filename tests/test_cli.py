@@ -39,7 +39,10 @@ def test_unknown_option_is_rejected():
                      (["scaling", "--checkpoint", "c", "--family", "f", "--ks=-1,4"], ">= 0"),
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "-1"], "give an integer >= 1"),
                      # one instance is all validation and none trains: refused before labelling it
-                     (["train", "--family", "random-lp", "--train", "1", "--out", "m.safetensors"], ">= 2")):
+                     (["train", "--family", "random-lp", "--train", "1", "--out", "m.safetensors"], ">= 2"),
+                     # numpy's "expected non-negative integer" and torch's overflow named no option
+                     (["bench", "--family", "random-lp", "--seed", "-1"], "argument --seed: '-1': give an integer"),
+                     (["sensitivity", "--family", "random-lp", "--seed", str(2**64)], "from 0 to 4294967295")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored

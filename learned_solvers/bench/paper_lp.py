@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import torch
 
 from .._progress import tqdm
 from ..canonical import QPData
+from ..core.config import K_LIMIT, check_fields
+from ..options import check_device, check_seed
 from ..models.qp_gnn import QPExplicitModel, QPGNNConfig, QPImplicitModel, build_graph
 
 __all__ = ["PaperLPConfig", "PAPER_TABLE", "make_data", "run_paper_lp", "format_table"]
@@ -65,10 +68,16 @@ class PaperLPConfig:
     def __post_init__(self) -> None:
         if self.n_train < 10 or self.n_test < 1:
             raise ValueError("paper-lp needs n_train >= 10 and n_test >= 1")
-        if not self.widths or min(self.widths) < 1:
-            raise ValueError("paper-lp widths must be positive")
-        if self.eval_k is None:
-            object.__setattr__(self, "eval_k", 4 * self.train_k)
+        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in self.widths):
+            raise ValueError(f"paper-lp widths must be positive integers, got {self.widths!r}")
+        if self.eval_k is None and isinstance(self.train_k, int):
+            object.__setattr__(self, "eval_k", min(4 * self.train_k, K_LIMIT))
+        check_fields(self, positive=("epochs", "batch", "train_k", "eval_k"),
+                     flags=("residual_feedback", "unit_messages"), choices={"backward": ("phantom", "implicit")}, at_most={"train_k": K_LIMIT, "eval_k": K_LIMIT})
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
+            raise ValueError(f"PaperLPConfig.lr must be a positive number, got {self.lr!r}")
+        check_device(self.device)
+        check_seed(self.seed)
 
 
 @dataclass
@@ -85,10 +94,25 @@ def _save(path: Path, d: _Data) -> None:
 
 
 def _load(path: Path) -> _Data:
-    with np.load(path) as f:
-        a, c, l, u, lb, ub, x = (f[k] for k in ("A", "c", "l", "u", "lb", "ub", "x"))
-    qps = [QPData(c=c[i], A=sp.csr_matrix(a[i]), l=l[i], u=u[i], lb=lb, ub=ub, name=f"paper-lp[{i}]")
-           for i in range(len(c))]
+    """The cache ``_save`` wrote; anything else is refused naming the file (arrays only: no pickle)."""
+    if path.is_dir():
+        raise ValueError(f"--data {path}: is a folder; give the cache's file name (.npz)")
+    try:
+        with path.open("rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # np.load would read any other file as a pickle, and refuse it as one
+                raise ValueError("it is not an .npz archive")
+        with np.load(path, allow_pickle=False) as f:
+            a, c, l, u, lb, ub, x = (f[k] for k in ("A", "c", "l", "u", "lb", "ub", "x"))
+        if not (a.ndim == 3 and len(a) == len(c) == len(l) == len(u) == len(x) and x.shape[1:] == c.shape[1:]):
+            raise ValueError(f"arrays of mismatched shapes: A {a.shape}, c {c.shape}, x {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("the optima x hold NaN or inf")
+        qps = [QPData(c=c[i], A=sp.csr_matrix(a[i]), l=l[i], u=u[i], lb=lb, ub=ub, name=f"paper-lp[{i}]")
+               for i in range(len(c))]
+    except (ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+        why = f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc).split(". ")[0]
+        raise ValueError(f"--data {path}: not a paper-lp data cache ({why}); delete it to label anew, or give "
+                         "another path") from exc
     return _Data(qps=qps, x=x)
 
 

@@ -29,7 +29,7 @@ from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
-from ..options import check_device, check_k, check_precision
+from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
@@ -71,6 +71,7 @@ class PDEBenchConfig:
     anchor: str = "kernel"  # PDETrainConfig.anchor: "kernel" (where leave-one-out prefers it) or "nearest"
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
         if self.anchor not in MESH_ANCHOR_KINDS:
             raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} for PDE families, "
                              f"got {self.anchor!r}")
@@ -600,6 +601,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     empirical Lipschitz constant of (instance fields -> start) over nearest pairs."""
     from problems.registry import make_family
 
+    check_seed(seed)
     fam = make_family(family)
     starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device,
                                                 precision=precision)

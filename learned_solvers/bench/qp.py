@@ -31,7 +31,7 @@ from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
 from ..models.anchors import AnchorBank
-from ..options import check_device, check_k
+from ..options import check_device, check_k, check_seed
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
@@ -68,6 +68,7 @@ class BenchConfig:
     def __post_init__(self) -> None:
         check_k(self.k, allow_zero=True)
         check_device(self.device)
+        check_seed(self.seed)
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
         # the nearest-neighbour baseline needs training solutions even with a checkpoint

@@ -31,7 +31,7 @@ from problems.registry import dropped_hint, family_names, make_family
 
 from .._progress import tqdm
 from ..backends import make_backend
-from ..options import check_device, check_k
+from ..options import check_device, check_k, check_seed
 from .qp import held_out_instances, timed_warm_solve
 from .timing import stop_on_ctrl_c
 from ..models.anchors import data_vector
@@ -59,6 +59,7 @@ class ScalingConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
         if not self.ks or self.n_test < 1:
             raise ValueError(f"scaling needs at least one k and n_test >= 1 (got ks={self.ks}, n_test={self.n_test})")
         for k in self.ks:

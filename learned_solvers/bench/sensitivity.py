@@ -40,6 +40,7 @@ from .._progress import tqdm
 from ..backends.base import Status, WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
+from ..options import check_seed
 from ..training.data import label_instances
 from .qp import bench_backend, held_out_instances
 from .timing import stop_on_ctrl_c
@@ -78,6 +79,7 @@ class SensitivityConfig:
     def __post_init__(self) -> None:
         from problems.registry import is_pde_family
 
+        check_seed(self.seed)
         pde = is_pde_family(self.family)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")

@@ -10,7 +10,7 @@ import torch
 
 from ..models.anchors import ANCHOR_KINDS, AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
-from ..options import check_device
+from ..options import check_device, check_seed
 from .data import Labelled
 from .loop import fit, validation_split
 
@@ -40,6 +40,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_device(self.device)
+        check_seed(self.seed)
         if self.train_k < 1 or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")

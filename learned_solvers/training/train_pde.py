@@ -20,7 +20,7 @@ from ..canonical.pde import PDEData
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..models.mesh_gnn import MeshGNNConfig, MeshImplicitModel, residual_hat
 from ..models.mesh_graph import CoarseOperatorError, FamilyNorm, MeshGraph, build_mesh_graph, is_symmetric
-from ..options import check_device
+from ..options import check_device, check_seed
 from .loop import fit, validation_split
 
 __all__ = ["PDETrainConfig", "PDETrainResult", "train_mesh_model", "relative_errors", "DEFAULT_GRID"]
@@ -63,6 +63,7 @@ class PDETrainConfig:
 
     def __post_init__(self) -> None:
         check_device(self.device)
+        check_seed(self.seed)
         if self.anchor not in (*MESH_ANCHOR_KINDS, None):
             raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} or None, got {self.anchor!r}")
         if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
