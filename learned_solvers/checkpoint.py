@@ -34,13 +34,20 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
+
+    from ._files import atomic_path
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     full = {"format": FORMAT, "version": __version__, **meta}
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    save_file(tensors, str(p), metadata={"learned_solvers": json.dumps(full)})
+    try:
+        with atomic_path(p) as tmp:
+            save_file(tensors, str(tmp), metadata={"learned_solvers": json.dumps(full)})
+    except SafetensorError as exc:  # an I/O error in safetensors' Rust writer (a full disk) comes as this
+        raise OSError(f"cannot write the checkpoint {p} ({exc})") from exc
     return p
 
 

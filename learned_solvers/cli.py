@@ -140,6 +140,7 @@ def _validation_verdict(row: dict | None) -> str:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
+    from ._files import write_text
     from .backends import make_backend
     from .canonical import InvalidProblemError
     from .formats.mps import read_problem, solution_dict
@@ -164,7 +165,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                "warm_start_accepted": res.warm_start_accepted, "fallback": res.extra.get("fallback")}
         if target is not None:
             try:
-                target.write_text(json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
+                write_text(target, json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
                 out["solution"] = str(target)
             except OSError as exc:  # the solve's line is still printed: only the file is missing
                 out["error"] = f"--solution {target}: cannot write it ({exc.strerror or exc})"

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .._files import atomic_path, write_text
 from .._progress import tqdm
 from ..canonical import QPData
 from ..core.config import K_LIMIT, check_fields
@@ -89,9 +90,10 @@ class _Data:
 
 def _save(path: Path, d: _Data) -> None:
     q0 = d.qps[0]
-    np.savez_compressed(path, A=np.stack([q.A.toarray() for q in d.qps]), c=np.stack([q.c for q in d.qps]),
-                        l=np.stack([q.l for q in d.qps]), u=np.stack([q.u for q in d.qps]),
-                        lb=q0.lb, ub=q0.ub, x=d.x)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:  # a file object: savez would add .npz to a name
+        np.savez_compressed(fh, A=np.stack([q.A.toarray() for q in d.qps]), c=np.stack([q.c for q in d.qps]),
+                            l=np.stack([q.l for q in d.qps]), u=np.stack([q.u for q in d.qps]),
+                            lb=q0.lb, ub=q0.ub, x=d.x)
 
 
 def _load(path: Path) -> _Data:
@@ -253,7 +255,7 @@ def format_table(rep: dict) -> str:
 def write(rep: dict, json_path: str | Path, md_path: str | Path | None = None) -> tuple[Path, Path]:
     jp = Path(json_path)
     jp.parent.mkdir(parents=True, exist_ok=True)
-    jp.write_text(json.dumps(rep, indent=2))
+    write_text(jp, json.dumps(rep, indent=2))
     mp = Path(md_path) if md_path else jp.with_suffix(".md")
-    mp.write_text(format_table(rep) + "\n")
+    write_text(mp, format_table(rep) + "\n")
     return jp, mp

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .._files import save_figure
+
 __all__ = ["ReportError", "instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training", "reading",
            "training_series"]
 
@@ -136,9 +138,7 @@ def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
     at.set_title("total time per instance", fontsize=9)
     at.grid(True, axis="y", alpha=0.3)
     fig.suptitle(_title(rep), fontsize=9)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
+    p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p
 
@@ -180,9 +180,7 @@ def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
     ax.grid(True, axis="x", alpha=0.3)
     # in the figure's own margin: above the axes alone, the long run names push it off the edge
     fig.legend(fontsize=8, loc="outside upper center", ncol=3 if len(series) == 3 else 2, frameon=False)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
+    p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p
 
@@ -238,8 +236,6 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
     if meta.get("interrupted"):
         title += f"\ntraining {meta['interrupted']}"
     ax.set_title(title, fontsize=9)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
+    p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p

@@ -26,6 +26,7 @@ import numpy as np
 
 from problems.registry import dropped_hint, family_names, make_family
 
+from .._files import write_text
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
@@ -426,5 +427,4 @@ def network_note(rep: dict[str, Any]) -> str | None:
 def write_report(rep: dict[str, Any], path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(rep, indent=2, default=float))
-    return p
+    return write_text(p, json.dumps(rep, indent=2, default=float))

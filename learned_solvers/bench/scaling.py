@@ -29,6 +29,7 @@ import torch
 
 from problems.registry import dropped_hint, family_names, make_family
 
+from .._files import save_figure, write_text
 from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
@@ -346,9 +347,7 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
         ax.set_title(label)
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"{rep['family']}  |  {rep['solver']}  |  {rep['n_test']} held-out instances", fontsize=9)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
+    p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p
 
@@ -356,5 +355,4 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
 def write(rep: dict[str, Any], path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(rep, indent=2))
-    return p
+    return write_text(p, json.dumps(rep, indent=2))

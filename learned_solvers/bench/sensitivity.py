@@ -36,6 +36,7 @@ import numpy as np
 
 from problems.registry import dropped_hint, make_family
 
+from .._files import save_figure, write_text
 from .._progress import tqdm
 from ..backends.base import Status, WarmStart
 from ..canonical import QPData
@@ -353,13 +354,10 @@ def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
     ax.set_title(f"{rep['solver']} on {rep['family'][:60]}", fontsize=8)
     ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
+    path = save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(rep, indent=2))
-    return path
+    return write_text(path, json.dumps(rep, indent=2))

@@ -1,0 +1,65 @@
+"""Writing output files whole or not at all: a report, figure, solution or cache is written to
+a temporary file beside its path and moved onto the path when complete, so a full disk or an
+interrupted run leaves the file that was there before (a report of yesterday's run, say)
+instead of a cut one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_path", "save_figure", "write_text"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, so writers that read the format from it,
+    such as matplotlib's ``savefig``, still do), moved onto ``path`` when the block ends
+    without an error and removed otherwise. A link is followed: its target is what is written."""
+    p = Path(os.path.realpath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix or ".tmp", dir=p.parent)
+        os.close(fd)
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make reports private to the writer
+        os.replace(tmp, p)  # atomic on POSIX: the temporary file is in the same folder
+    except BaseException as exc:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:  # named by the user's path, not the temporary one
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``Path(path).write_text(text)``, whole or not at all."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:
+    """``fig.savefig(path)``, whole or not at all, in the format the path's suffix names (a path
+    without one gets matplotlib's default format's, as ``savefig`` itself does); the parent
+    folder is created if missing."""
+    import matplotlib
+
+    p = Path(path)
+    if not p.suffix:
+        p = p.with_name(f"{p.name}.{matplotlib.rcParams['savefig.format']}")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(p) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=p.suffix[1:].lower())
+    return p

@@ -1,0 +1,90 @@
+"""Output files are written whole or not at all: when a write fails (here the process may not
+write past 4 kB, RLIMIT_FSIZE, as a full disk would stop it), the file that was there before is
+kept, no temporary file is left beside it, and the command ends with one line naming the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = 4096
+
+
+def _small_files() -> None:  # in the child: writes past LIMIT bytes fail with EFBIG instead of a signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "learned_solvers.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, preexec_fn=_small_files, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("command", ["bench", "train"])
+def test_a_failed_write_keeps_the_file_that_was_there(tmp_path, command):
+    fam = ["--family", "random-lp:m=5,n=10", "--solver", "pdlp", "--train", "4", "--epochs", "1", "--width", "8",
+           "--scheduler", "serial"]
+    if command == "bench":
+        out, old = tmp_path / "report.json", '{"old": "report"}\n'
+        args = ["bench", *fam, "--test", "2", "--out", str(out)]
+    else:
+        out, old = tmp_path / "model.safetensors", "an older checkpoint\n"
+        args = ["train", *fam, "--out", str(out)]
+    out.write_text(old)
+    r = _run(args, tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("learned-solvers: error:") and str(out) in last and "Traceback" not in r.stderr, last
+    assert out.read_text() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_atomic_writes_keep_permissions_follow_links_and_name_the_path(tmp_path):
+    from learned_solvers._files import atomic_path, save_figure, write_text
+
+    target = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    write_text(link, "{}")
+    assert link.is_symlink() and target.read_text() == "{}"
+    assert (target.stat().st_mode & 0o777) == 0o666 & ~_current_umask()
+    with pytest.raises(OSError, match="real.json"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise OSError(28, "No space left on device")
+    assert target.read_text() == "{}" and sorted(os.listdir(tmp_path)) == ["link.json", "real.json"]
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    assert save_figure(fig, tmp_path / "fig", dpi=50) == tmp_path / "fig.png"  # as savefig names it
+    assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+    plt.close(fig)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_paper_lp_cache_without_npz_suffix_is_read_back(tmp_path):
+    """A --data path without .npz: numpy's savez added the suffix, so the next run found no cache."""
+    from learned_solvers.bench.paper_lp import PaperLPConfig, make_data
+
+    path = tmp_path / "cache"
+    d = make_data(PaperLPConfig(n_train=10, n_test=1, data=str(path)), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+    again = make_data(PaperLPConfig(n_train=10, n_test=1, data=str(path)), progress=False)
+    assert json.dumps(again.x.tolist()) == json.dumps(d.x.tolist())
