@@ -56,9 +56,14 @@ class FilesFamily:
     def _draw(self, pool: tuple[Path, ...], which: str, count: int, seed: int) -> list[QPData]:
         if count > len(pool):
             train, test = self.pools
-            raise ValueError(f"files:{self.pattern}: {len(train) + len(test)} files, {len(train)} for training and "
-                             f"{len(test)} held out (held_out={self.held_out}, by content); {count} {which} asked. "
-                             f"Ask for at most {len(pool)} (--{'train' if which == 'training' else 'test'})")
+            total = len(train) + len(test)
+            said = (f"files:{self.pattern}: {total} file{'s' * (total != 1)}, {len(train)} for training and "
+                    f"{len(test)} held out (held_out={self.held_out}, by content); {count} {which} asked. ")
+            if pool:
+                raise ValueError(said + f"Ask for at most {len(pool)} (--{'train' if which == 'training' else 'test'})")
+            # "ask for at most 0" would leave nothing to do: the split itself must change
+            raise ValueError(said + f"Match more files, or send more to the {which} side with held_out (e.g. "
+                             f"'files:{self.pattern},held_out={0.5 if which != 'training' else 0.1}')")
         order = np.random.default_rng(seed).permutation(len(pool))[:count]
         out = []
         for i in order:

@@ -1057,6 +1057,11 @@ def test_a_family_of_the_users_own_files_splits_by_content_and_benches(tmp_path)
     # what the user gets wrong is named, with what to do
     with pytest.raises(ValueError, match=rf"{len(test_pool)} held out .* Ask for at most {len(test_pool)} \(--test\)"):
         held_out_instances(fam, len(test_pool) + 1, 0)
+    few = make_family(f"files:{tmp_path}/daily/day00[0-2].mps,held_out=0.01")  # three files, none held out
+    assert len(few.pools[1]) == 0
+    with pytest.raises(ValueError, match=r"3 files, 3 for training and 0 held out .* Match more files, or send more "
+                                         r"to the held-out side with held_out \(e.g. 'files:.*,held_out=0.5'\)"):
+        held_out_instances(few, 1, 0)
     with pytest.raises(ValueError, match="matches no .mps, .lp or .qps file"):
         make_family(f"files:{tmp_path}/nothing/*.mps").pools
     with pytest.raises(ValueError, match="--perturb does not apply"):
