@@ -309,3 +309,19 @@ def test_model_configs_refuse_values_of_the_wrong_type_or_range():
         QPGNNConfig(unit_messages="yes")
     assert QPGNNConfig(width=8, train_k=K_LIMIT).train_k == K_LIMIT
     assert MeshGNNConfig(quasilinear=[1, 0, 1]).quasilinear == (1.0, 0.0, 1.0)
+
+
+def test_training_configs_refuse_a_penalty_weight_or_seed_out_of_range():
+    """An infinite Jacobian penalty weight made every training loss inf (a model of NaNs that
+    the automatic k then set aside), and a negative seed failed in numpy naming no option."""
+    from learned_solvers.training.train import TrainConfig
+    from learned_solvers.training.train_pde import PDETrainConfig
+
+    for cls in (TrainConfig, PDETrainConfig):
+        for weight in (float("inf"), float("nan"), -1.0):
+            with pytest.raises(ValueError, match="jacobian_weight must be a finite number >= 0"):
+                cls(jacobian_weight=weight)
+        for seed in (-1, 2**32, 1.5, True):
+            with pytest.raises(ValueError, match="seed must be an integer from 0 to 4294967295"):
+                cls(seed=seed)
+        assert cls(jacobian_weight=0.0, seed=2**32 - 1).seed == 2**32 - 1

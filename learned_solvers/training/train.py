@@ -46,8 +46,9 @@ class TrainConfig:
                              f"{self.width}")
         if self.anchor is not None and self.anchor not in ANCHOR_KINDS:
             raise ValueError(f"anchor must be one of {', '.join(ANCHOR_KINDS)} or None, got {self.anchor!r}")
-        if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
-            raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
+        # a negative or NaN weight would reward an expanding block, an infinite one make every loss inf
+        if not 0 <= self.jacobian_weight < float("inf"):
+            raise ValueError(f"jacobian_weight must be a finite number >= 0, got {self.jacobian_weight}")
 
 
 @dataclass

@@ -66,8 +66,9 @@ class PDETrainConfig:
         check_seed(self.seed)
         if self.anchor not in (*MESH_ANCHOR_KINDS, None):
             raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} or None, got {self.anchor!r}")
-        if not self.jacobian_weight >= 0:  # a negative or NaN weight would reward an expanding block
-            raise ValueError(f"jacobian_weight must be >= 0, got {self.jacobian_weight}")
+        # a negative or NaN weight would reward an expanding block, an infinite one make every loss inf
+        if not 0 <= self.jacobian_weight < float("inf"):
+            raise ValueError(f"jacobian_weight must be a finite number >= 0, got {self.jacobian_weight}")
         if (self.train_k is not None and self.train_k < 1) or self.epochs < 1 or self.width < 1:
             raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
                              f"{self.width}")
