@@ -312,8 +312,9 @@ def test_model_configs_refuse_values_of_the_wrong_type_or_range():
 
 
 def test_training_configs_refuse_a_penalty_weight_or_seed_out_of_range():
-    """An infinite Jacobian penalty weight made every training loss inf (a model of NaNs that
-    the automatic k then set aside), and a negative seed failed in numpy naming no option."""
+    """An infinite Jacobian penalty weight made every training loss inf and the weights NaN
+    (training then failed blaming the instance data), and a negative seed failed in numpy
+    naming no option."""
     from learned_solvers.training.train import TrainConfig
     from learned_solvers.training.train_pde import PDETrainConfig
 
