@@ -326,3 +326,33 @@ def test_training_configs_refuse_a_penalty_weight_or_seed_out_of_range():
             with pytest.raises(ValueError, match="seed must be an integer from 0 to 4294967295"):
                 cls(seed=seed)
         assert cls(jacobian_weight=0.0, seed=2**32 - 1).seed == 2**32 - 1
+
+
+def test_a_batch_with_a_nan_loss_is_skipped_not_learned_from():
+    """One batch of four with an inf loss, every epoch: its steps are skipped with a warning and
+    the weights stay finite and fit the other batches. Before, the first such step made every
+    weight NaN, and the validation's forward pass then failed blaming the instance data."""
+    import numpy as np
+
+    from learned_solvers.training.loop import fit
+
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    w = torch.tensor([[1.5, -2.0]])
+    batches = [torch.randn(8, 2) for _ in range(4)]
+
+    def batch_loss(net, batch):
+        loss = ((net(batch) - batch @ w.T) ** 2).mean()
+        return (loss * float("inf") if batch is batches[2] else loss), None, None
+
+    def val_score():
+        out = model(batches[0])
+        if not torch.isfinite(out).all():
+            raise ValueError("the starting point holds NaN or inf; check the instance data")
+        return float(((out - batches[0] @ w.T) ** 2).mean())
+
+    with pytest.warns(RuntimeWarning, match="40 of 160 training steps had a NaN or inf loss or gradient and were skip"):
+        res = fit(model, batches, batch_loss=batch_loss, val_score=val_score, epochs=40, lr=5e-2,
+                  jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert res.best_val < 0.05 * float(((batches[0] @ w.T) ** 2).mean())

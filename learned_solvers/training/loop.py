@@ -68,12 +68,13 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
     rank, world = distributed.rank_and_world()
     desc += f", {world} DDP ranks" if world > 1 else ""
     bar = tqdm(range(epochs), desc=desc, disable=not progress or rank > 0)
-    done, interrupted = 0, None
+    done, interrupted, skipped, steps = 0, None, 0, 0
     try:
         for epoch in bar:
             model.train()
             tot, tot_jac = 0.0, 0.0
             mine = distributed.epoch_share(len(train_b), rng)
+            steps += len(mine)
             for j in mine:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
@@ -86,9 +87,16 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                         loss = loss + jac
                     opt.zero_grad()
                     loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                # one batch's NaN or inf would make every weight NaN for good: its step is skipped (under
+                # DDP the gradients are averaged before this, so every rank skips alike)
+                if not torch.isfinite(norm):
+                    skipped += 1
+                    continue
                 opt.step()
-            sched.step()
+            with warnings.catch_warnings():  # an epoch whose every step was skipped: torch warns of the order
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                sched.step()
             model.eval()
             with torch.no_grad():
                 v = val_score()
@@ -121,6 +129,13 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                            + (f" (the training loss was NaN or inf from epoch {bad})" if bad is not None else "")
                            + ": the instances may hold a singular or ill-posed system; check the family's data, or "
                              "train with a lower learning rate")
+    if skipped and skipped == steps:
+        raise RuntimeError(f"every one of the {steps} training steps had a NaN or inf loss or gradient, so the model "
+                           "was not trained: the instances may hold a singular or ill-posed system; check the "
+                           "family's data, or train with a lower learning rate")
+    if skipped:
+        warnings.warn(f"{skipped} of {steps} training steps had a NaN or inf loss or gradient and were skipped",
+                      RuntimeWarning, stacklevel=2)
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(history=history, seconds=time.perf_counter() - t0, best_val=best, epochs_done=done,
