@@ -95,7 +95,7 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                     continue
                 opt.step()
             with warnings.catch_warnings():  # an epoch whose every step was skipped: torch warns of the order
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
                 sched.step()
             model.eval()
             with torch.no_grad():
