@@ -23,7 +23,13 @@ _NOTEBOOK = _auto.__module__.startswith("tqdm.notebook")  # widgets: not a log
 class tqdm(_auto):  # noqa: N801 (tqdm's own name, so call sites read as tqdm's)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         out = kwargs.get("file") or sys.stderr
-        if not _NOTEBOOK and "TQDM_MININTERVAL" not in os.environ and not getattr(out, "isatty", lambda: False)():
+        self._log = not _NOTEBOOK and not getattr(out, "isatty", lambda: False)()
+        if self._log and "TQDM_MININTERVAL" not in os.environ:
             kwargs.setdefault("mininterval", LOG_SECONDS)
             kwargs.setdefault("maxinterval", LOG_SECONDS)
         super().__init__(*args, **kwargs)
+
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+        # in a log, a postfix (an epoch's loss) waits for the bar's next refresh: refreshed at once
+        # it would print every epoch, and with the count tqdm has not yet caught up (0/10 to the end)
+        super().set_postfix(ordered_dict, refresh=refresh and not self._log, **kwargs)

@@ -430,3 +430,12 @@ def test_progress_bars_written_into_a_log_refresh_seldom(monkeypatch):
             time.sleep(0.01)
         refreshes = out.getvalue().count("\r")
         assert "60/60" in out.getvalue() and refreshes >= least and (most is None or refreshes <= most), refreshes
+    # an epoch's loss set as a postfix waits for the next refresh in a log: refreshed at once it
+    # printed every epoch, with a count stuck at 0/60 until the end
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    out = io.StringIO()
+    bar = tqdm(range(60), desc="training", file=out)
+    for i in bar:
+        bar.set_postfix(loss=f"{1.0 / (i + 1):.3e}")
+    bar.close()
+    assert out.getvalue().count("\r") <= 2 and "60/60" in out.getvalue() and "loss=1.667e-02" in out.getvalue()
