@@ -374,6 +374,7 @@ def test_bench_command_writes_the_report(tmp_path):
     assert rep["same_answer"] == 1.0
     assert rep["oracle_iteration_ratio"] < 0.2
     assert 0 <= rep["nearest_active_mismatch_median"] <= rep["constraints"]
+    assert 0 <= rep["oracle_active_mismatch_median"] <= rep["constraints"]
     assert "time_ratio" in proc.stdout and "active set off the optimum's" in proc.stdout
     # each start's relative KKT residual, against the solver's tolerance
     assert all(r["start_kkt"] >= 0 and r["nearest_start_kkt"] >= 0 for r in rep["instances"])
