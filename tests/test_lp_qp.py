@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import warnings
 
 import numpy as np
@@ -935,6 +936,39 @@ def test_unknown_backend_option_rejected():
     with pytest.raises(ValueError, match="unknown solver"):
         make_backend("gurobi")
     assert make_backend("OSQP").name == "osqp" and make_backend("HiGHS").name == "highs"  # cvxpy's spelling too
+
+
+def test_backend_settings_out_of_range_are_refused_naming_the_setting():
+    """A limit out of range is refused when the backend is made. Left to the solvers, HiGHS kept
+    its default for a negative time limit, PDLP ended in 'error', and OSQP's and SCS's set-up
+    failed blaming the problem (OSQP: a nonconvex objective); a setting OSQP itself refuses is
+    named as a setting, not the problem. Within range, each still solves afiro to its optimum."""
+    from learned_solvers.backends.clarabel import ClarabelBackend
+
+    for name, opts, why in (("highs", {"time_limit": -5}, "highs: time_limit must be a positive number of seconds"),
+                            ("highs", {"time_limit": float("nan")}, "time_limit must be a positive number"),
+                            ("highs", {"threads": -1}, "highs: threads must be an integer >= 0"),
+                            ("highs", {"presolve": "off"}, "highs: presolve must be True or False"),
+                            ("pdlp", {"time_limit": -1}, "pdlp: time_limit must be a positive number"),
+                            ("pdlp", {"iteration_limit": 0}, "pdlp: iteration_limit must be a positive integer"),
+                            ("pdlp", {"threads": 2.5}, "pdlp: threads must be a positive integer"),
+                            ("osqp", {"max_iter": 0}, "osqp: max_iter must be a positive integer"),
+                            ("osqp", {"time_limit": -1}, "osqp: time_limit must be a positive number"),
+                            ("osqp", {"pinned": "yes"}, "osqp: pinned must be True or False"),
+                            ("scs", {"max_iters": 0}, "scs: max_iters must be a positive integer"),
+                            ("scs", {"tol": float("inf")}, "scs: tol must be a positive finite number")):
+        with pytest.raises((ValueError, TypeError), match=why):
+            make_backend(name, **opts)
+    with pytest.raises(ValueError, match="clarabel: max_iter must be a positive integer"):
+        ClarabelBackend(max_iter=0)
+    qp = read_problem(netlib("afiro"))
+    with pytest.raises(ValueError, match=r"osqp: OSQP refused a setting .* settings given \{'alpha': 5.0\}"):
+        make_backend("osqp", settings={"alpha": 5.0}).solve(qp)
+    for name, opts in (("highs", {"time_limit": math.inf, "threads": 0}), ("pdlp", {"time_limit": math.inf}),
+                       ("osqp", {"time_limit": math.inf, "tol": 1e-6}), ("osqp", {"time_limit": 0.0, "tol": 1e-6})):
+        res = make_backend(name, **opts).solve(qp)
+        assert res.status == Status.OPTIMAL and res.objective == pytest.approx(netlib_optimum("afiro"), rel=1e-3), \
+            (name, opts)
 
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
 __all__ = ["ClarabelBackend"]
 
@@ -33,6 +33,8 @@ class ClarabelBackend:
     default_tolerance: ClassVar[float] = 1e-9
 
     def __init__(self, *, tol: float = 1e-9, time_limit: float = 600.0, max_iter: int = 500) -> None:
+        check_settings(self.name, tolerances={"tol": tol}, iterations={"max_iter": max_iter},
+                       seconds={"time_limit": time_limit})
         self.tol = tol
         self.time_limit = time_limit
         self.max_iter = max_iter

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._highs import quiet_highs
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
 __all__ = ["HiGHSBackend"]
 
@@ -28,6 +28,9 @@ class HiGHSBackend:
                  threads: int = 1) -> None:
         if method not in ("choose", "simplex", "ipm", "pdlp"):
             raise ValueError(f"highs: unknown method {method!r}; use choose, simplex, ipm or pdlp")
+        check_settings(self.name, seconds={"time_limit": time_limit}, flags={"presolve": presolve})
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"highs: threads must be an integer >= 0 (0: HiGHS chooses), got {threads!r}")
         self.method = method
         self.presolve = presolve
         self.time_limit = time_limit

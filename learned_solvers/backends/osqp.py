@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
 __all__ = ["OSQPBackend"]
 
@@ -57,6 +58,9 @@ class OSQPBackend:
         unknown = sorted(set(settings or ()) - OSQP_SETTINGS)
         if unknown:
             raise TypeError(f"osqp: unknown settings {unknown}; OSQP's are {sorted(OSQP_SETTINGS)}")
+        # time_limit 0: none, as in OSQP's own settings
+        check_settings(self.name, tolerances={"tol": tol}, iterations={"max_iter": max_iter}, flags={"pinned": pinned},
+                       seconds={"time_limit": time_limit} if time_limit != 0 else {})
         self.tol = tol
         self.pinned = pinned
         self.max_iter = max_iter
@@ -66,7 +70,7 @@ class OSQPBackend:
     def settings(self) -> dict[str, object]:
         opts: dict[str, object] = dict(eps_abs=self.tol, eps_rel=self.tol, max_iter=self.max_iter,
                                        verbose=False, polishing=False)
-        if self.time_limit:
+        if self.time_limit and math.isfinite(self.time_limit):
             opts["time_limit"] = self.time_limit
         if self.pinned:
             opts["adaptive_rho"] = False
@@ -85,7 +89,10 @@ class OSQPBackend:
         solver = osqp.OSQP()
         try:
             solver.setup(p, qp.c, a, lo, hi, **self.settings())
-        except osqp.OSQPException as exc:  # a bare code; OSQP printed "P not PSD" for a nonconvex objective
+        except osqp.OSQPException as exc:  # a bare code; OSQP printed its reason ("P not PSD") itself
+            if exc == osqp.SolverError.OSQP_SETTINGS_VALIDATION_ERROR:  # a setting, not the problem
+                raise ValueError(f"osqp: OSQP refused a setting (its own 'ERROR in validate_settings' line says "
+                                 f"which): settings given {self.extra_settings}") from exc
             raise InvalidProblemError(f"osqp: problem {qp.name!r}: OSQP's set-up failed (OSQPException {exc}); its "
                                       "KKT factorisation fails when P is not positive semidefinite (a nonconvex "
                                       "objective)") from exc

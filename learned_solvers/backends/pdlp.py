@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
 __all__ = ["PDLPBackend"]
 
@@ -47,6 +47,8 @@ class PDLPBackend:
         time_limit: float = 600.0,
         threads: int = 1,
     ) -> None:
+        check_settings(self.name, tolerances={"tol": tol}, iterations={"iteration_limit": iteration_limit,
+                       "threads": threads}, seconds={"time_limit": time_limit})
         self.tol = tol
         self.iteration_limit = iteration_limit
         self.time_limit = time_limit

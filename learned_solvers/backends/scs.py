@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_warm_start, objectives_agree
+from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
 __all__ = ["SCSBackend"]
 
@@ -52,6 +52,8 @@ class SCSBackend:
     default_tolerance: ClassVar[float] = 1e-4
 
     def __init__(self, *, tol: float = 1e-4, pinned: bool = False, max_iters: int = 100_000) -> None:
+        check_settings(self.name, tolerances={"tol": tol}, iterations={"max_iters": max_iters},
+                       flags={"pinned": pinned})
         self.tol = tol
         self.pinned = pinned
         self.max_iters = max_iters
