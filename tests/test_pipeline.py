@@ -21,7 +21,7 @@ from learned_solvers.training.train import TrainConfig
 from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning, UnseenSizeWarning
 from problems.registry import make_family
 
-from .conftest import netlib
+from .conftest import DATA, netlib
 
 SPEC = "random-lp:m=15,n=30"
 
@@ -1291,3 +1291,21 @@ def test_validation_split_holds_out_a_fraction_and_trains_on_all_where_none_woul
     assert sorted([*val, *train]) == list(range(20))
     val, train = validation_split(2, 0.9, np.random.default_rng(0))  # both would be held out
     assert len(val) == 2 and list(train) == list(val)
+
+
+@pytest.mark.parametrize("scheduler", ["serial", "local"])
+def test_labelling_drops_an_instance_whose_solve_raises_and_keeps_the_others(scheduler):
+    """A MIP among LPs labelled by PDLP, which refuses integer variables: that instance is
+    dropped with its reason in the warning and the others are labelled, serially and on a local
+    Dask cluster. Before, its error ended the whole labelling run."""
+    from learned_solvers.formats.mps import read_problem
+
+    lps = make_family(SPEC).sample(4, seed=0)
+    mip = read_problem(DATA / "miplib3" / "flugpl.mps.gz")
+    with pytest.warns(RuntimeWarning, match=r"1 of 5 instances .* dropped \(failed \(ValueError: pdlp: problem "
+                                            r"'flugpl.mps.gz' has \d+ integer variables"):
+        got = label_instances([*lps[:2], mip, *lps[2:]], scheduler=scheduler, workers=1, solver="pdlp",
+                              progress=False)
+    assert [d.qp.name for d in got] == [q.name for q in lps]
+    reference = label_instances(lps, scheduler="serial", progress=False)
+    assert all(a.objective == pytest.approx(b.objective, rel=1e-4) for a, b in zip(got, reference))

@@ -54,8 +54,21 @@ def solve_reference(qp: QPData, solver: str = "auto") -> Labelled | None:
     return out if isinstance(out, Labelled) else None
 
 
+def _failure(exc: BaseException) -> str:
+    """An instance's labelling that raised, as the reason it is dropped (its message's first line)."""
+    return f"failed ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]})"
+
+
 def _label(qp: QPData, solver: str = "auto") -> Labelled | str:
-    """``solve_reference``, or the status that kept the instance from being one."""
+    """``solve_reference``, or the status that kept the instance from being one; a solve that
+    raises is such a status too, so one instance does not end a long labelling run."""
+    try:
+        return _label_one(qp, solver)
+    except Exception as exc:  # noqa: BLE001  dropped with its reason, as a status is
+        return _failure(exc)
+
+
+def _label_one(qp: QPData, solver: str) -> Labelled | str:
     res = make_backend(reference_solver(qp, solver)).solve(qp)
     if res.status != Status.OPTIMAL or res.x is None or res.y is None:
         return res.status if res.status != Status.OPTIMAL else "optimal without duals"
@@ -148,11 +161,15 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
             index = {f.key: i for i, f in enumerate(futures)}
             out = [None] * len(futures)
             for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
-                out[index[fut.key]] = fut.result()
+                try:
+                    out[index[fut.key]] = fut.result()
+                except Exception as exc:  # noqa: BLE001  a worker that died on it (KilledWorker): this one is dropped
+                    out[index[fut.key]] = _failure(exc)
     kept = [o for o in out if isinstance(o, Labelled)]
     if len(kept) < len(out):
         why = Counter(o for o in out if not isinstance(o, Labelled))
-        said = ", ".join(f"{status} {count}" for status, count in why.most_common())
+        said = ", ".join(f"{status} {count}" for status, count in why.most_common(4))
+        said += f", and {len(why) - 4} other reasons" if len(why) > 4 else ""
         by = ", ".join(sorted({reference_solver(q, solver) for q, o in zip(qps, out) if not isinstance(o, Labelled)}))
         warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality by {by} "
                       f"and were dropped ({said})" + (f"; {hint}" if hint else ""), RuntimeWarning, stacklevel=2)
