@@ -6,7 +6,8 @@ instead of a cut one."""
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -15,10 +16,21 @@ from typing import Any
 __all__ = ["atomic_path", "save_figure", "write_text"]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_beside(p: Path) -> Path:
+    """A new empty file in ``p``'s folder, created as ``open(p, "w")`` would create ``p``: its
+    mode from the umask (mkstemp's 0600 would make reports private to the writer), or ``p``'s
+    own where ``p`` exists, since writing over a file keeps its mode."""
+    mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0o666
+    while True:
+        tmp = p.with_name(f".{p.stem}.{secrets.token_hex(4)}{p.suffix or '.tmp'}")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if p.exists():
+            os.chmod(tmp, mode)  # os.open's mode passed through the umask
+        return tmp
 
 
 @contextmanager
@@ -29,10 +41,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     p = Path(os.path.realpath(path))
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix or ".tmp", dir=p.parent)
-        os.close(fd)
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make reports private to the writer
+        tmp = _create_beside(p)
+        yield tmp
         os.replace(tmp, p)  # atomic on POSIX: the temporary file is in the same folder
     except BaseException as exc:
         if tmp is not None:

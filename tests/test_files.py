@@ -55,7 +55,10 @@ def test_atomic_writes_keep_permissions_follow_links_and_name_the_path(tmp_path)
     link.symlink_to(target)
     write_text(link, "{}")
     assert link.is_symlink() and target.read_text() == "{}"
-    assert (target.stat().st_mode & 0o777) == 0o666 & ~_current_umask()
+    assert (target.stat().st_mode & 0o777) == 0o666 & ~_current_umask()  # as open() would create it
+    target.chmod(0o640)
+    write_text(target, "{}")
+    assert (target.stat().st_mode & 0o777) == 0o640  # writing over a file keeps its mode
     with pytest.raises(OSError, match="real.json"):
         with atomic_path(target) as tmp:
             tmp.write_text("half")
