@@ -33,11 +33,24 @@ def _create_beside(p: Path) -> Path:
         return tmp
 
 
+def _special(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names something other than a regular file (a device, a pipe; links
+    followed: ``/dev/stdout`` to a pipe realpath cannot name)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # not there yet (or not reachable): a new file, written the atomic way
+        return False
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix, so writers that read the format from it,
     such as matplotlib's ``savefig``, still do), moved onto ``path`` when the block ends
-    without an error and removed otherwise. A link is followed: its target is what is written."""
+    without an error and removed otherwise. A link is followed: its target is what is written.
+    What is not a regular file (``/dev/stdout``, a named pipe) is written in place."""
+    if _special(path):
+        yield Path(path)
+        return
     p = Path(os.path.realpath(path))
     tmp = None
     try:
@@ -62,14 +75,14 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:
     """``fig.savefig(path)``, whole or not at all, in the format the path's suffix names (a path
-    without one gets matplotlib's default format's, as ``savefig`` itself does); the parent
-    folder is created if missing."""
+    without one gets matplotlib's default format's, as ``savefig`` itself does, unless it is a
+    device such as /dev/null); the parent folder is created if missing."""
     import matplotlib
 
     p = Path(path)
-    if not p.suffix:
+    if not p.suffix and not _special(p):  # /dev/null stays itself
         p = p.with_name(f"{p.name}.{matplotlib.rcParams['savefig.format']}")
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=p.suffix[1:].lower())
+        fig.savefig(tmp, dpi=dpi, format=p.suffix[1:].lower() or matplotlib.rcParams["savefig.format"])
     return p

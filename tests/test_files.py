@@ -73,6 +73,21 @@ def test_atomic_writes_keep_permissions_follow_links_and_name_the_path(tmp_path)
     fig = plt.figure()
     assert save_figure(fig, tmp_path / "fig", dpi=50) == tmp_path / "fig.png"  # as savefig names it
     assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+    # what is not a regular file is written in place (a pipe here; /dev/null alike): moving a finished
+    # temporary file onto /dev/stdout sent to /dev/null, as root, had made /dev/null a regular file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_text(fifo, "through a pipe")
+    reader.join(10)
+    assert got == ["through a pipe"] and fifo.is_fifo()
+    from learned_solvers._files import _special
+
+    assert _special(fifo) and _special("/dev/null") and not _special(target) and not _special(tmp_path / "new.png")
     plt.close(fig)
 
 
