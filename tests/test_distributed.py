@@ -160,3 +160,48 @@ def test_a_dask_scheduler_with_no_workers_is_a_clear_error():
             with pytest.raises(RuntimeError, match=f"the Dask scheduler at '{cluster.scheduler_address}' has no "
                                                    f"workers.*start `dask worker {cluster.scheduler_address}`"):
                 label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
+
+
+def _die_on_the_third_instance() -> None:
+    """Run in each Dask worker: labelling the instance named ``...[0:2]`` ends the worker's
+    process, as an out-of-memory kill would."""
+    import os
+
+    import learned_solvers.training.data as data
+
+    real = data._label
+
+    def dying(qp, solver="auto"):
+        if qp.name.endswith("[0:2]"):
+            os._exit(1)
+        return real(qp, solver)
+
+    data._label = dying
+
+
+def test_labelling_drops_an_instance_whose_dask_worker_dies_and_keeps_the_others():
+    """A worker that dies on an instance (here it exits; no retry allowed) costs that instance,
+    with Dask's reason in the warning, and the instances the other worker labelled are
+    kept. Before, fut.result() raised and the whole labelling ended with a traceback."""
+    import warnings
+
+    import dask
+    import distributed  # noqa: F401  its config defaults loaded before dask.config.set restores the config
+    from dask.distributed import Client, LocalCluster
+
+    from learned_solvers.training.data import label_instances
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(5, seed=0)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                          silence_logs=50) as cluster, Client(cluster) as client:
+            client.run(_die_on_the_third_instance)
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                got = label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
+    names = [d.qp.name for d in got]
+    assert "random-lp[0:2]" not in names and 1 <= len(names) <= 4 and set(names) <= {q.name for q in qps}
+    # Dask's KilledWorker ("... all those workers died while running it"), as raised or wrapped by the client
+    assert any("dropped (failed (" in str(w.message) and "died" in str(w.message) for w in seen), \
+        [str(w.message) for w in seen]
