@@ -1770,6 +1770,47 @@ def test_pde_labelling_on_a_local_dask_cluster():
         assert 0 < len(pdes) < 6
 
 
+def _die_on_the_third_darcy_instance() -> None:
+    """Run in each Dask worker: a chunk holding the instance ``darcy[..:2]`` ends the worker."""
+    import os
+
+    import learned_solvers.bench.pde as pde
+
+    real = pde._label_chunk
+
+    def dying(spec, insts):
+        if any(i.name.endswith(":2]") for i in insts):
+            os._exit(1)
+        return real(spec, insts)
+
+    pde._label_chunk = dying
+
+
+def test_pde_labelling_drops_the_instances_of_a_dask_worker_that_dies():
+    """A worker that dies on a chunk (no retry allowed) costs that chunk's instances, named in
+    the warning with Dask's reason; the other chunks are labelled as serially. Before, the whole
+    labelling ended with a traceback."""
+    import dask
+    import distributed  # noqa: F401  its config defaults loaded before dask.config.set restores the config
+    from dask.distributed import Client, LocalCluster
+
+    from learned_solvers.bench.pde import label_pde, label_pde_parallel
+
+    fam = make_family("darcy:n=8")
+    insts = fam.sample(6, seed=4)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                          silence_logs=50) as cluster, Client(cluster) as client:
+            client.run(_die_on_the_third_darcy_instance)
+            with pytest.warns(RuntimeWarning, match=r"of 6 instances have no reference solution and were dropped: "
+                                                    r"\S+ \(.*died"):
+                pdes, sols = label_pde_parallel(fam, insts, scheduler=cluster.scheduler_address, progress=False)
+    names = [p.name for p in pdes]
+    assert insts[2].name not in names and 1 <= len(names) <= 5
+    serial = dict(zip([i.name for i in insts], label_pde(fam, insts, progress=False)[1]))
+    assert all(np.allclose(u, serial[n]) for n, u in zip(names, sols))
+
+
 def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
     """KSP from the reference solution moved by 1e-10 stops far sooner than from one 30% off,
     along a random and along a smooth direction; Dirichlet values stay exact. Options of the

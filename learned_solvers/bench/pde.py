@@ -169,7 +169,11 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
         parts: list = [None] * len(futures)
         for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {fam.name} (dask)",
                         disable=not progress):
-            parts[order[fut.key]] = fut.result()
+            try:
+                parts[order[fut.key]] = fut.result()
+            except Exception as exc:  # noqa: BLE001  a worker that died on the chunk: its instances are dropped
+                why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"
+                parts[order[fut.key]] = ([], [], [f"{i.name} ({why})" for i in chunks[order[fut.key]]])
     pdes = [p for part in parts for p in part[0]]
     sols = [u for part in parts for u in part[1]]
     _warn_dropped([d for part in parts for d in part[2]], len(insts))
