@@ -848,6 +848,9 @@ def main(argv: list[str] | None = None) -> int:
               "spread over MPI ranks, call LearnedPDEStarter from your own dolfinx script under mpirun (docs/pde.md, "
               "'MPI'); for more labelling workers use --scheduler", file=sys.stderr)
         return 2
+    from ._interrupt import sigterm_as_ctrl_c
+
+    sigterm_as_ctrl_c()  # a batch job's time limit keeps what Ctrl-C keeps
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
         _check_outputs(args)
@@ -863,8 +866,10 @@ def main(argv: list[str] | None = None) -> int:
               "size parameters), fewer of them (--train, --test), or a machine with more memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a user's Ctrl-C: a line, not a traceback (train and bench keep what they can)
-        print("learned-solvers: interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
+        from ._interrupt import stop_reason
+
+        print(f"learned-solvers: interrupted ({stop_reason()})", file=sys.stderr)
+        return 143 if stop_reason() == "SIGTERM" else 130  # 128 + the signal's number, as a shell reports it
 
 
 if __name__ == "__main__":

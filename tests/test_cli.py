@@ -308,9 +308,9 @@ def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_pa
     assert out.returncode != 0 and "cannot import 'nosuchmodel'" in out.stderr and str(tmp_path) in out.stderr
 
 
-def _interrupt(args: list[str], bar: bytes, after: int) -> tuple[int, str, str]:
-    """Run the CLI with ``args``, send a real SIGINT once tqdm's ``bar`` shows ``after`` steps,
-    and return (exit status, stdout, stderr)."""
+def _interrupt(args: list[str], bar: bytes, after: int, sig: str = "SIGINT") -> tuple[int, str, str]:
+    """Run the CLI with ``args``, send a real SIGINT (or ``sig``) once tqdm's ``bar`` shows
+    ``after`` steps, and return (exit status, stdout, stderr)."""
     import os
     import re
     import signal
@@ -330,7 +330,7 @@ def _interrupt(args: list[str], bar: bytes, after: int) -> tuple[int, str, str]:
             done = re.findall(bar + rb"[^\r\n]*?(\d+)/\d+ \[", err)
             if not chunk or (done and int(done[-1]) >= after):
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, sig))
         out, rest = proc.communicate(timeout=180)
     finally:
         proc.kill()
@@ -370,6 +370,22 @@ def test_ctrl_c_during_bench_reports_the_finished_instances(tmp_path, family):
     n = got["n_test"]
     assert 3 <= n < 300 and got["bench_interrupted"] == f"stopped by Ctrl-C after {n} of 300 held-out instances"
     assert f"bench stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out
+
+
+def test_sigterm_is_handled_as_ctrl_c_and_named(tmp_path):
+    """A batch scheduler's time limit (SIGTERM): training keeps its best state and the checkpoint
+    is written, saying SIGTERM stopped it; before anything is finished, one line and exit status
+    143. Before, SIGTERM killed the process and the hours of training were lost."""
+    ck = tmp_path / "m.safetensors"
+    rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8",
+                               "--train", "16", "--epochs", "100000", "--scheduler", "serial", "--out", str(ck)],
+                              rb"training ", 3, sig="SIGTERM")
+    assert rc == 0 and "stopped by SIGTERM in epoch" in err and "SIGTERM again aborts it" in err, err[-3000:]
+    assert out.startswith("saved ") and ck.exists(), out
+    rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--train", "20000",
+                               "--scheduler", "serial", "--out", str(tmp_path / "n.safetensors")], rb"labelling", 3,
+                              sig="SIGTERM")
+    assert rc == 143 and "learned-solvers: interrupted (SIGTERM)" in err and "Traceback" not in err, err[-3000:]
 
 
 def test_ctrl_c_before_anything_is_finished_exits_with_a_line_not_a_traceback(tmp_path):

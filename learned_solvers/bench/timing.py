@@ -12,6 +12,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .._interrupt import stop_reason
+
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
            "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "verdict"]
 
@@ -31,8 +33,9 @@ def stop_on_ctrl_c(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
     except KeyboardInterrupt:
         if done() == 0:
             raise
-        stopped.append(f"stopped by Ctrl-C after {done()} of {total} held-out instances")
-        warnings.warn(f"bench {stopped[0]}; reporting on those (Ctrl-C again aborts it)", UserWarning, stacklevel=3)
+        stopped.append(f"stopped by {stop_reason()} after {done()} of {total} held-out instances")
+        warnings.warn(f"bench {stopped[0]}; reporting on those ({stop_reason()} again aborts it)", UserWarning,
+                      stacklevel=3)
 
 
 def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -> tuple[T, float]:

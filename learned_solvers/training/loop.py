@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._interrupt import stop_reason
 from .._progress import tqdm
 from ..core import jacobian_penalty
 from . import distributed
@@ -21,7 +22,7 @@ __all__ = ["FitResult", "TrainingInterrupted", "fit", "validation_split"]
 
 
 class TrainingInterrupted(UserWarning):
-    """Training was stopped early by Ctrl-C and goes on with the best state it had."""
+    """Training was stopped early by Ctrl-C (or SIGTERM) and goes on with the best state it had."""
 
 
 @dataclass
@@ -118,9 +119,9 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
         if world > 1 or best_state is None:
             raise
         bar.close()
-        interrupted = f"stopped by Ctrl-C in epoch {done + 1} of {epochs} ({done} completed)"
+        interrupted = f"stopped by {stop_reason()} in epoch {done + 1} of {epochs} ({done} completed)"
         warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). "
-                      "What follows training (choosing k, saving) goes on; Ctrl-C again aborts it",
+                      f"What follows training (choosing k, saving) goes on; {stop_reason()} again aborts it",
                       TrainingInterrupted, stacklevel=2)
     if best_state is None:  # a checkpoint of NaN weights would only warn at every later solve
         bad = next((h["epoch"] for h in history if not math.isfinite(h["train_loss"] + h.get("jacobian_penalty", 0.0))),
