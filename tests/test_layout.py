@@ -13,14 +13,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "learned_solvers"
 # status names and reader options, shared by the MPS adapter and the HiGHS backend; ``_fenicsx``:
 # dolfinx imported the same way by the dolfinx adapter and the PDE families; ``_mpi``: rank-0 work
 # whose errors every rank must see, in the dolfinx adapter and the PDE starter; ``_progress``:
-# tqdm, quiet in logs, for training's and the bench's progress bars)
+# tqdm, quiet in logs, for training's and the bench's progress bars; ``_interrupt``: whether Ctrl-C
+# or SIGTERM stopped a run, for training's message and the bench's)
 ALLOWED = {
     "core": set(),
     "canonical": {"core"},
     "formats": {"canonical", "_highs", "_fenicsx", "_mpi"},
     "backends": {"canonical", "_highs"},
     "models": {"canonical", "core"},
-    "training": {"canonical", "core", "models", "backends", "options", "_threads", "_progress"},
+    "training": {"canonical", "core", "models", "backends", "options", "_threads", "_progress", "_interrupt"},
 }
 
 
