@@ -100,6 +100,28 @@ def edited_checkpoints(path: Path, out: Path, count: int, seed: int):
         yield f"{what} {where}", f
 
 
+def edit_outcomes(path: Path, tmp_path: Path, capsys, use, *, named=lambda f, exc: f.name in str(exc)) -> set[str]:
+    """The seeded-edit tests' loop: 150 edits of the checkpoint ``path``; on each, `info` and
+    `plot` describe it or refuse it naming the file, and ``use(f, what)`` (which checks what
+    the edited checkpoint did and returns its outcome's name) runs with warnings silenced. A
+    ``CheckpointError`` counts as "refused" where ``named(f, exc)``. Returns the outcomes seen."""
+    import warnings
+
+    from learned_solvers.checkpoint import CheckpointError
+
+    outcomes = set()
+    for what, f in edited_checkpoints(path, tmp_path, 150, seed=0):
+        assert_described_or_named(f, tmp_path, capsys, what)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                outcomes.add(use(f, what))
+        except CheckpointError as exc:
+            assert named(f, exc), what
+            outcomes.add("refused")
+    return outcomes
+
+
 def assert_described_or_named(f: Path, out: Path, capsys, what: str) -> None:
     """`info` and `plot` (the training curve) on the checkpoint ``f``: each describes it, or
     refuses it with one line naming the file (for the seeded-edit tests)."""
