@@ -74,7 +74,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from problems.registry import dropped_hint, family_names, is_pde_family, make_family
+    from problems.registry import dropped_hint, family_key, is_pde_family, make_family
 
     from .bench.qp import bench_backend, train_starter
     from .training import distributed
@@ -100,7 +100,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data = distributed.gather_shards(mine)
         main = distributed.is_main()
         starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None,
-                                      family_key=family_names(fam)[-1])
+                                      family_key=family_key(fam))
         if main:
             path = starter.save(args.out, solver=args.solver, **info)
             chosen = (f", automatic k {info['best_k']}, polish {'on' if info['best_polish'] else 'off'}"

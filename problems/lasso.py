@@ -24,8 +24,21 @@ class Lasso:
     structure_seed: int = 0
     name: str = "lasso"
 
+    def __post_init__(self) -> None:
+        if self.samples < 1 or self.features < 1 or not 0 < self.density <= 1 or self.structure_seed < 0:
+            raise ValueError(f"lasso needs samples >= 1, features >= 1, density in (0, 1] and structure_seed >= 0, "
+                             f"got samples={self.samples}, features={self.features}, density={self.density}, "
+                             f"structure_seed={self.structure_seed}")
+
     def spec(self) -> str:
-        return f"lasso:samples={self.samples},features={self.features}"
+        return (f"lasso:samples={self.samples},features={self.features},density={self.density},"
+                f"structure_seed={self.structure_seed}")
+
+    def legacy_spec(self) -> str | None:
+        """How checkpoints spelt this family before the spec named ``density`` and
+        ``structure_seed`` (then 0.3 and 0)."""
+        return (f"lasso:samples={self.samples},features={self.features}"
+                if (self.density, self.structure_seed) == (0.3, 0) else None)
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         m, n = self.samples, self.features

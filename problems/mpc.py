@@ -29,8 +29,22 @@ class MPC:
     structure_seed: int = 0
     name: str = "mpc"
 
+    def __post_init__(self) -> None:
+        sizes = (self.states, self.inputs, self.horizon)
+        if min(sizes) < 1 or not (0 < self.u_max < np.inf and 0 < self.x_max < np.inf and 0 <= self.spread < np.inf) \
+                or self.structure_seed < 0:
+            raise ValueError(f"mpc needs states, inputs and horizon >= 1, finite u_max > 0, x_max > 0 and spread >= 0, "
+                             f"and structure_seed >= 0, got {self}")
+
     def spec(self) -> str:
-        return f"mpc:states={self.states},inputs={self.inputs},horizon={self.horizon}"
+        return (f"mpc:states={self.states},inputs={self.inputs},horizon={self.horizon},u_max={self.u_max},"
+                f"x_max={self.x_max},spread={self.spread},structure_seed={self.structure_seed}")
+
+    def legacy_spec(self) -> str | None:
+        """How checkpoints spelt this family before the spec named its bounds, spread and
+        ``structure_seed`` (then at their defaults)."""
+        defaults = (self.u_max, self.x_max, self.spread, self.structure_seed) == (0.5, 5.0, 3.0, 0)
+        return f"mpc:states={self.states},inputs={self.inputs},horizon={self.horizon}" if defaults else None
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         nx, nu, T = self.states, self.inputs, self.horizon

@@ -24,8 +24,20 @@ class Portfolio:
     structure_seed: int = 0
     name: str = "portfolio"
 
+    def __post_init__(self) -> None:
+        if self.assets < 1 or self.factors < 1 or not 0 < self.gamma < np.inf or self.structure_seed < 0:
+            raise ValueError(f"portfolio needs assets >= 1, factors >= 1, a finite risk aversion gamma > 0 and "
+                             f"structure_seed >= 0, got assets={self.assets}, factors={self.factors}, "
+                             f"gamma={self.gamma}, structure_seed={self.structure_seed}")
+
     def spec(self) -> str:
-        return f"portfolio:assets={self.assets},factors={self.factors},gamma={self.gamma}"
+        return (f"portfolio:assets={self.assets},factors={self.factors},gamma={self.gamma},"
+                f"structure_seed={self.structure_seed}")
+
+    def legacy_spec(self) -> str | None:
+        """How checkpoints spelt this family before the spec named ``structure_seed`` (then 0)."""
+        return (f"portfolio:assets={self.assets},factors={self.factors},gamma={self.gamma}"
+                if self.structure_seed == 0 else None)
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         n, k = self.assets, self.factors

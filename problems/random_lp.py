@@ -41,12 +41,21 @@ class RandomLP:
         # factors in [1 - perturb, 1 + perturb] stay positive: x0 stays in its box, the instance feasible
         if not 0.0 <= self.perturb < 1.0:
             raise ValueError(f"random-lp perturb must lie in [0, 1), got {self.perturb}")
-        if not 0.0 < self.upper < np.inf or self.nnz < 0:
-            raise ValueError(f"random-lp needs a finite upper > 0 and nnz >= 0, got upper={self.upper}, nnz={self.nnz}")
+        if not 0.0 < self.upper < np.inf or self.nnz < 0 or self.structure_seed < 0:
+            raise ValueError(f"random-lp needs a finite upper > 0, nnz >= 0 and structure_seed >= 0, got "
+                             f"upper={self.upper}, nnz={self.nnz}, structure_seed={self.structure_seed}")
 
     def spec(self) -> str:
         return (f"random-lp:m={self.m},n={self.n},nnz={self._nnz()},eq_fraction={self.eq_fraction},"
-                f"resample_matrix={self.resample_matrix},perturb={self.perturb}")
+                f"resample_matrix={self.resample_matrix},perturb={self.perturb},upper={self.upper},"
+                f"structure_seed={self.structure_seed}")
+
+    def legacy_spec(self) -> str | None:
+        """How checkpoints spelt this family before the spec named ``upper`` and
+        ``structure_seed`` (then 10.0 and 0)."""
+        return (f"random-lp:m={self.m},n={self.n},nnz={self._nnz()},eq_fraction={self.eq_fraction},"
+                f"resample_matrix={self.resample_matrix},perturb={self.perturb}"
+                if (self.upper, self.structure_seed) == (10.0, 0) else None)
 
     def _nnz(self) -> int:
         return self.nnz or max(self.m + self.n, int(0.05 * self.m * self.n))

@@ -30,11 +30,20 @@ def dropped_hint(fam: Any) -> str:
     return fam.dropped_hint() if hasattr(fam, "dropped_hint") else ""
 
 
+def family_key(fam: Any) -> str:
+    """What a checkpoint of ``fam`` records as its family's key: ``fam.family_key()`` where the
+    family has one (the same family under another spelling, e.g. another path to one file),
+    else its spec."""
+    return fam.family_key() if hasattr(fam, "family_key") else fam.spec()
+
+
 def family_names(fam: Any) -> tuple[str, ...]:
-    """What a checkpoint of ``fam`` may be recorded under: its spec, and its ``family_key`` where
-    the family has one (the same family under another spelling, e.g. another path to one file)."""
-    key = fam.family_key() if hasattr(fam, "family_key") else fam.spec()
-    return (fam.spec(),) if key == fam.spec() else (fam.spec(), key)
+    """What a checkpoint of ``fam`` may be recorded under: its spec, its ``family_key``, and the
+    spelling of an earlier version where the family has one (``legacy_spec``: specs that did not
+    yet name every parameter, for checkpoints trained at those parameters' defaults)."""
+    names = tuple(dict.fromkeys([fam.spec(), family_key(fam)]))
+    legacy = fam.legacy_spec() if hasattr(fam, "legacy_spec") else None
+    return names + ((legacy,) if legacy else ())
 
 
 def is_pde_family(spec: str) -> bool:

@@ -886,7 +886,14 @@ def test_unknown_family_and_parameter_rejected():
                       ("random-lp:perturb=1.5", "perturb must lie in"), ("random-lp:upper=nan", "finite upper > 0"),
                       ("navier-stokes:re_min=-0.5,re_max=0", "0 < re_min <= re_max"),
                       ("navier-stokes:n=-1", "navier-stokes needs n >= 2"),
-                      ("nonlinear-poisson:modes=0", "modes >= 1"), ("darcy:low=0", "darcy needs finite high, low")):
+                      ("nonlinear-poisson:modes=0", "modes >= 1"), ("darcy:low=0", "darcy needs finite high, low"),
+                      # accepted before: a horizon or a sample count of 0, no assets (no instance then
+                      # solved), and a density scipy refused in its own words
+                      ("mpc:horizon=0", "mpc needs states, inputs and horizon >= 1"),
+                      ("mpc:u_max=-1", "finite u_max > 0"), ("portfolio:assets=0", "portfolio needs assets >= 1"),
+                      ("portfolio:gamma=0", "finite risk aversion gamma > 0"),
+                      ("lasso:samples=0", "lasso needs samples >= 1"), ("lasso:density=2", r"density in \(0, 1\]"),
+                      ("random-lp:structure_seed=-1", "structure_seed >= 0")):
         with pytest.raises(ValueError, match=why):
             make_family(spec)
 

@@ -62,6 +62,34 @@ def test_training_memory_is_measured_even_if_an_interrupt_left_inference_mode_on
     assert rows[0]["implicit_saved_bytes"] > 0 and rows[0]["unrolled_saved_bytes"] > rows[0]["implicit_saved_bytes"]
 
 
+def test_a_family_parameter_outside_the_old_spec_tells_checkpoints_apart_and_old_ones_still_load(tmp_path):
+    """The QP and random-lp families' specs name every parameter now: a checkpoint trained at
+    structure_seed=1 (another factor matrix) was accepted for the family at 0, as their specs
+    were one string. A checkpoint spelt as earlier versions wrote it (the parameters it omitted at
+    their defaults) still loads for the family at those defaults, and only there."""
+    from problems.registry import family_key, family_names
+
+    for spec in ("portfolio:assets=10,factors=2", "lasso:samples=10,features=5", "mpc:states=2,inputs=1,horizon=3",
+                 "random-lp:m=5,n=10"):
+        assert make_family(make_family(spec).spec()).spec() == make_family(spec).spec()  # the spec reads back
+    seed1 = make_family("portfolio:assets=10,factors=2,structure_seed=1")
+    seed0 = make_family("portfolio:assets=10,factors=2")
+    data = label_instances(seed1.sample(6, seed=0), scheduler="serial", progress=False)
+    cfg = TrainConfig(epochs=1, width=8, train_k=2)
+    path = train_starter(seed1.spec(), data, config=cfg, progress=False,
+                         family_key=family_key(seed1))[0].save(tmp_path / "seed1.safetensors")
+    assert LearnedWarmStarter.from_checkpoint(path, family=family_names(seed1)).family == seed1.spec()
+    with pytest.raises(CheckpointError, match="structure_seed=1', not .*structure_seed=0'"):
+        LearnedWarmStarter.from_checkpoint(path, family=family_names(seed0))
+    old = seed0.legacy_spec()
+    assert old == "portfolio:assets=10,factors=2,gamma=1.0" and seed1.legacy_spec() is None
+    data = label_instances(seed0.sample(6, seed=0), scheduler="serial", progress=False)
+    path = train_starter(old, data, config=cfg, progress=False, family_key=old)[0].save(tmp_path / "old.safetensors")
+    assert LearnedWarmStarter.from_checkpoint(path, family=family_names(seed0)).family == old
+    with pytest.raises(CheckpointError, match="trained on family"):
+        LearnedWarmStarter.from_checkpoint(path, family=family_names(seed1))
+
+
 def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path):
     fam, starter, path = trained
     with pytest.raises(CheckpointError, match="trained on family"):
@@ -993,18 +1021,18 @@ def test_an_mps_checkpoint_follows_the_file_not_its_path(tmp_path):
     """The same MPS model by another path (here unzipped) is the same family; another model is not."""
     import gzip
 
-    from problems.registry import family_names
+    from problems.registry import family_key, family_names
 
     fam = make_family(f"mps:{netlib('afiro')}")
     data = label_instances(fam.sample(6, seed=0), scheduler="serial", progress=False)
     starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=1, width=8, train_k=4), progress=False,
-                               family_key=family_names(fam)[-1])
+                               family_key=family_key(fam))
     path = starter.save(tmp_path / "afiro.safetensors")
     plain = tmp_path / "copy" / "afiro.mps"
     plain.parent.mkdir()
     plain.write_bytes(gzip.decompress(netlib("afiro").read_bytes()))
     again = make_family(f"mps:{plain}")
-    assert again.spec() != fam.spec() and family_names(again)[-1] == family_names(fam)[-1]
+    assert again.spec() != fam.spec() and family_key(again) == family_key(fam)
     assert LearnedWarmStarter.from_checkpoint(path, family=family_names(again)).family == fam.spec()
     with pytest.raises(CheckpointError, match="trained on family"):
         LearnedWarmStarter.from_checkpoint(path, family=family_names(make_family(f"mps:{netlib('sc50a')}")))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.registry import dropped_hint, family_names, make_family
+from problems.registry import dropped_hint, family_key, family_names, make_family
 
 from .._files import write_text
 from .._progress import tqdm
@@ -151,7 +151,7 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                   ) -> tuple[LearnedWarmStarter, dict[str, Any]]:
     """Train a model; with ``backend``, also pick the automatic k on the validation split, and
     the polish unless ``polish`` is given (without a backend: polish unless told otherwise).
-    ``family_key``: the family's own key where it differs from the spec (``family_names``)."""
+    ``family_key``: the family's own key (``problems.registry.family_key``)."""
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
@@ -233,7 +233,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                          **({"anchor": cfg.anchor} if cfg.anchor is not None else {}))
         starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
                                             backend=backend if cfg.k is None else None,
-                                            family_key=family_names(fam)[-1])
+                                            family_key=family_key(fam))
         starter.k = cfg.k
         if cfg.save_checkpoint:
             starter.save(cfg.save_checkpoint, solver=cfg.solver, **train_info)
