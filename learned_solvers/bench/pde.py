@@ -159,7 +159,7 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
         return label_pde(fam, insts, progress=progress)
     from dask.distributed import as_completed
 
-    from ..training.data import dask_client
+    from ..training.data import dask_client, failure_reason
 
     with dask_client(scheduler, workers) as client:
         size = max(1, len(insts) // (4 * (workers or 2)))
@@ -172,7 +172,7 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
             try:
                 parts[order[fut.key]] = fut.result()
             except Exception as exc:  # noqa: BLE001  a worker that died on the chunk: its instances are dropped
-                why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"
+                why = failure_reason(exc)
                 parts[order[fut.key]] = ([], [], [f"{i.name} ({why})" for i in chunks[order[fut.key]]])
     pdes = [p for part in parts for p in part[0]]
     sols = [u for part in parts for u in part[1]]

@@ -26,7 +26,7 @@ from ..backends import Status, make_backend
 from ..canonical import QPData
 from ..canonical.polish import optimal_active_set
 
-__all__ = ["Labelled", "solve_reference", "reference_solver", "label_instances", "dask_client"]
+__all__ = ["Labelled", "solve_reference", "reference_solver", "label_instances", "dask_client", "failure_reason"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,14 @@ def solve_reference(qp: QPData, solver: str = "auto") -> Labelled | None:
     return out if isinstance(out, Labelled) else None
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a labelling task failed, for the warning that drops its instances: the error's type
+    and its message's first line (Dask's KilledWorker runs on for lines)."""
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+
+
 def _failure(exc: BaseException) -> str:
-    """An instance's labelling that raised, as the reason it is dropped (its message's first line)."""
-    return f"failed ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]})"
+    return f"failed ({failure_reason(exc)})"
 
 
 def _label(qp: QPData, solver: str = "auto") -> Labelled | str:
