@@ -37,8 +37,7 @@ class Lasso:
     def legacy_spec(self) -> str | None:
         """How checkpoints spelt this family before the spec named ``density`` and
         ``structure_seed`` (then 0.3 and 0)."""
-        return (f"lasso:samples={self.samples},features={self.features}"
-                if (self.density, self.structure_seed) == (0.3, 0) else None)
+        return self.spec().partition(",density=")[0] if (self.density, self.structure_seed) == (0.3, 0) else None
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         m, n = self.samples, self.features

@@ -44,7 +44,7 @@ class MPC:
         """How checkpoints spelt this family before the spec named its bounds, spread and
         ``structure_seed`` (then at their defaults)."""
         defaults = (self.u_max, self.x_max, self.spread, self.structure_seed) == (0.5, 5.0, 3.0, 0)
-        return f"mpc:states={self.states},inputs={self.inputs},horizon={self.horizon}" if defaults else None
+        return self.spec().partition(",u_max=")[0] if defaults else None
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         nx, nu, T = self.states, self.inputs, self.horizon

@@ -36,8 +36,7 @@ class Portfolio:
 
     def legacy_spec(self) -> str | None:
         """How checkpoints spelt this family before the spec named ``structure_seed`` (then 0)."""
-        return (f"portfolio:assets={self.assets},factors={self.factors},gamma={self.gamma}"
-                if self.structure_seed == 0 else None)
+        return self.spec().partition(",structure_seed=")[0] if self.structure_seed == 0 else None
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
         n, k = self.assets, self.factors

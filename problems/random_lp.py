@@ -53,9 +53,7 @@ class RandomLP:
     def legacy_spec(self) -> str | None:
         """How checkpoints spelt this family before the spec named ``upper`` and
         ``structure_seed`` (then 10.0 and 0)."""
-        return (f"random-lp:m={self.m},n={self.n},nnz={self._nnz()},eq_fraction={self.eq_fraction},"
-                f"resample_matrix={self.resample_matrix},perturb={self.perturb}"
-                if (self.upper, self.structure_seed) == (10.0, 0) else None)
+        return self.spec().partition(",upper=")[0] if (self.upper, self.structure_seed) == (10.0, 0) else None
 
     def _nnz(self) -> int:
         return self.nnz or max(self.m + self.n, int(0.05 * self.m * self.n))
