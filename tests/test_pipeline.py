@@ -1330,3 +1330,20 @@ def test_labelling_drops_an_instance_whose_solve_raises_and_keeps_the_others(sch
     assert [d.qp.name for d in got] == [q.name for q in lps]
     reference = label_instances(lps, scheduler="serial", progress=False)
     assert all(a.objective == pytest.approx(b.objective, rel=1e-4) for a, b in zip(got, reference))
+
+
+def test_bench_with_a_checkpoint_searches_its_training_instances_for_the_nearest_baseline(tmp_path):
+    """With --checkpoint, the nearest baseline searches the checkpoint's own bank, the instances
+    the model was trained on, as the PDE bench does: the same nearest starts as the bench that
+    trained it, and its training count reported. Before, it labelled --train instances afresh
+    (200 by default, refused if changed), a pool of another size than the model's."""
+    from learned_solvers.bench.qp import BenchConfig, run_bench
+
+    path = tmp_path / "m.safetensors"
+    opts = dict(family=SPEC, solver="pdlp", n_test=4, k=1, scheduler="serial", progress=False)
+    trained = run_bench(BenchConfig(**opts, n_train=12, epochs=1, width=8, train_k=2, save_checkpoint=str(path)))
+    loaded = run_bench(BenchConfig(**opts, checkpoint=str(path)))
+    assert trained["n_train"] == loaded["n_train"] == 12
+    assert [r["nearest"]["iterations"] for r in loaded["instances"]] == \
+        [r["nearest"]["iterations"] for r in trained["instances"]]
+    assert loaded["nearest_start_kkt_median"] == pytest.approx(trained["nearest_start_kkt_median"])

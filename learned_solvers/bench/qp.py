@@ -217,13 +217,16 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     backend.check(train_qps[0])
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
                                                   polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
+    # a checkpoint whose bank holds its labelled training instances is the nearest baseline's pool,
+    # as on the PDE side: the baseline searches what the model was trained on, and nothing is relabelled
+    own_bank = starter is not None and starter.anchors is not None and "anchors" in starter.meta
     t0 = time.perf_counter()
     hint = dropped_hint(fam)
-    train = label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=hint)
+    train = [] if own_bank else label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=hint)
     test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
                            progress=cfg.progress, hint=hint)
     label_seconds = time.perf_counter() - t0
-    if not train or not test:
+    if not (train or own_bank) or not test:
         raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")
     train_info: dict[str, Any] = {}
     if starter is None:
@@ -239,9 +242,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             starter.save(cfg.save_checkpoint, solver=cfg.solver, **train_info)
     k_used = cfg.k if cfg.k is not None else starter.default_k
 
-    # the nearest-neighbour baseline searches this run's training instances: a starter trained
-    # here with every labelled instance in its bank (meta "anchors") already holds that bank
-    bank = starter.anchors if train_info and "anchors" in starter.meta else AnchorBank.build(train)
+    # the nearest-neighbour baseline searches the training instances: a starter trained here, or
+    # loaded, with every labelled instance in its bank (meta "anchors") already holds them
+    bank = starter.anchors if own_bank or (train_info and "anchors" in starter.meta) else AnchorBank.build(train)
     rows: list[dict[str, Any]] = []
     with stop_on_ctrl_c(len(test), lambda: len(rows)) as stopped:
         for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
@@ -252,7 +255,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                              "trace": traceback.format_exc(limit=3)})
     # automatic: chosen with k on the validation split, here or by the checkpoint's training
     auto = cfg.polish is None and "best_polish" in starter.meta
-    rep = _report(cfg, spec, rows, k_used, len(train), label_seconds, train_info, backend, starter.polish, auto)
+    n_train = int(starter.meta.get("n_train", 0)) if own_bank else len(train)
+    rep = _report(cfg, spec, rows, k_used, n_train, label_seconds, train_info, backend, starter.polish, auto)
     rep["k_automatic"] = cfg.k is None
     if stopped:
         rep["bench_interrupted"] = stopped[0]
