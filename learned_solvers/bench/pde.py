@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-import traceback
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import TIMING_REPEATS, fastest, parsimonious_k, stop_on_ctrl_c, verdict, wins_by_instance
+from .timing import TIMING_REPEATS, failed_row, fastest, parsimonious_k, stop_on_ctrl_c, verdict, wins_by_instance
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -377,8 +376,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
                 # cfg.k None: the starter's own k, as its solve() runs it
                 rows.append(_bench_one(starter, test_fam, inst, sol, backend, cfg.k, near_bank, systems[inst.name]))
             except Exception as exc:  # one bad instance must not lose the others
-                failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}",
-                               "trace": traceback.format_exc(limit=3)})
+                failed.append(failed_row(inst.name, exc, trace=True))
     if not rows:
         raise RuntimeError(f"bench: every one of the {len(failed)} held-out instances failed; the first: "
                            f"{failed[0]['error']}")
@@ -635,7 +633,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
                               "errs": float(relative_errors([g], [sol])[0]), "iters": res.iterations,
                               "totals": total}
             except Exception as exc:  # one bad instance must not lose the others
-                failed.append({"name": inst.name, "error": f"{type(exc).__name__}: {exc}"})
+                failed.append(failed_row(inst.name, exc))
                 continue
             for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
                 for key, v in values.items():

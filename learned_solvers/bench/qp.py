@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import traceback
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from ..options import check_device, check_k, check_seed
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
-from .timing import TIMING_REPEATS, fastest, parsimonious_start, stop_on_ctrl_c, verdict
+from .timing import TIMING_REPEATS, failed_row, fastest, parsimonious_start, stop_on_ctrl_c, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -251,8 +250,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             try:
                 rows.append(_bench_one(item, bank, starter, backend))
             except Exception as exc:  # one bad instance must not lose the others
-                rows.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}",
-                             "trace": traceback.format_exc(limit=3)})
+                rows.append(failed_row(item.qp.name, exc, trace=True))
     # automatic: chosen with k on the validation split, here or by the checkpoint's training
     auto = cfg.polish is None and "best_polish" in starter.meta
     n_train = int(starter.meta.get("n_train", 0)) if own_bank else len(train)

@@ -34,7 +34,7 @@ from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
 from .qp import held_out_instances, timed_warm_solve
-from .timing import stop_on_ctrl_c
+from .timing import failed_row, stop_on_ctrl_c
 from ..models.anchors import data_vector
 from ..canonical import QPData
 from ..training.data import label_instances, solve_reference
@@ -97,7 +97,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
                               "errs": float(np.linalg.norm(x - item.x) / scale), "iters": res.iterations,
                               "totals": total, "own": raw}
             except Exception as exc:  # one bad instance must not lose the others
-                failed.append({"name": item.qp.name, "error": f"{type(exc).__name__}: {exc}"})
+                failed.append(failed_row(item.qp.name, exc))
                 continue
             for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
                 own[k].append(values.pop("own"))

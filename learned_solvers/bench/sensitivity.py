@@ -44,7 +44,7 @@ from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..options import check_seed
 from ..training.data import label_instances
 from .qp import bench_backend, held_out_instances
-from .timing import stop_on_ctrl_c
+from .timing import failed_row, stop_on_ctrl_c
 
 DIRECTIONS = ("random", "smooth", "active-set")
 MOVED = ("both", "primal", "dual")
@@ -167,7 +167,7 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
                     got = {e: _solve(fam, inst, backend, _move_pde(sol, ~pde.dirichlet, pde.coords, e,
                                                                     cfg.direction, rng)) for e in noise}
             except Exception as exc:  # one bad instance must not lose the others
-                failed.append(_failure(inst.name, exc))
+                failed.append(failed_row(inst.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for e, res in got.items():
@@ -180,10 +180,6 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
                       "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise],
             **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
-
-
-def _failure(name: str, exc: Exception) -> dict[str, str]:
-    return {"name": name, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _check_any(done: list, failed: list[dict[str, str]]) -> None:
@@ -241,7 +237,7 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
                     got[j] = (float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)),
                               res.iterations / max(cold.iterations, 1))
             except Exception as exc:  # one bad instance must not lose the others
-                failed.append(_failure(qp.name, exc))
+                failed.append(failed_row(qp.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for j, point in got.items():
@@ -287,7 +283,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
                                    y=_move(item.y, ey, rng))
                     got[e] = backend.solve(item.qp, warm_start=ws).iterations / max(cold.iterations, 1)
             except Exception as exc:  # one bad instance must not lose the others
-                failed.append(_failure(item.qp.name, exc))
+                failed.append(failed_row(item.qp.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
             for e, ratio in got.items():

@@ -15,11 +15,22 @@ import numpy as np
 from .._interrupt import stop_reason
 
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
-           "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "verdict"]
+           "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
 K_TIE = 0.05  # relative difference of median times below which two ks count as a tie
+
+
+def failed_row(name: str, exc: Exception, *, trace: bool = False) -> dict[str, str]:
+    """A held-out instance whose run raised, as the report keeps it (named, with its error, and
+    with ``trace`` the last frames), so that the sweep goes on with the others."""
+    row = {"name": name, "error": f"{type(exc).__name__}: {exc}"}
+    if trace:
+        import traceback
+
+        row["trace"] = traceback.format_exc(limit=3)
+    return row
 
 
 @contextmanager
