@@ -1,10 +1,14 @@
 """Writing output files whole or not at all: a report, figure, solution or cache is written to
 a temporary file beside its path and moved onto the path when complete, so a full disk or an
 interrupted run leaves the file that was there before (a report of yesterday's run, say)
-instead of a cut one."""
+instead of a cut one. Reports are standard JSON: a NaN or infinite figure is written as null, as
+``solution_dict`` writes a solution's, since jq, JavaScript and most JSON readers refuse Python's
+``NaN``."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import secrets
 import stat
@@ -13,7 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "save_figure", "write_text"]
+__all__ = ["atomic_path", "json_text", "save_figure", "write_json", "write_text"]
 
 
 def _create_beside(p: Path) -> Path:
@@ -71,6 +75,31 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays made Python's and non-finite floats made None."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalar or array
+        return _plain(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj: Any, *, indent: int | None = 2) -> str:
+    """``obj`` as standard JSON (no NaN or Infinity: those become null)."""
+    return json.dumps(_plain(obj), indent=indent, allow_nan=False)
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """``obj`` written to ``path`` as standard JSON (``json_text``), whole or not at all; the
+    parent folder is created if missing."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_text(path, json_text(obj) + "\n")
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:

@@ -140,7 +140,7 @@ def _validation_verdict(row: dict | None) -> str:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from ._files import write_text
+    from ._files import json_text, write_text
     from .backends import make_backend
     from .canonical import InvalidProblemError
     from .formats.mps import read_problem, solution_dict
@@ -165,7 +165,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                "warm_start_accepted": res.warm_start_accepted, "fallback": res.extra.get("fallback")}
         if target is not None:
             try:
-                write_text(target, json.dumps({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
+                write_text(target, json_text({"instance": instance, "status": res.status, **sol}, indent=1) + "\n")
                 out["solution"] = str(target)
             except OSError as exc:  # the solve's line is still printed: only the file is missing
                 out["error"] = f"--solution {target}: cannot write it ({exc.strerror or exc})"
@@ -173,7 +173,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
     if not many:
         line = one(args.instances[0], targets[0])
-        print(json.dumps(line, indent=2))
+        print(json_text(line))
         if "error" in line:
             raise ValueError(line["error"])
         return 0
@@ -185,7 +185,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
             line = {"instance": instance, "error": str(exc)}
         failed += "error" in line
-        print(json.dumps(line), flush=True)
+        print(json_text(line, indent=None), flush=True)
     if failed:
         print(f"learned-solvers: {failed} of {len(args.instances)} files failed (their lines say why)", file=sys.stderr)
     return 1 if failed else 0
@@ -282,12 +282,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    from ._files import json_text
     from .checkpoint import CheckpointError, describe_checkpoint, format_checkpoint_info, interpreting
 
     def described(path: str, indent: int | None) -> str:
         info = describe_checkpoint(path)
         with interpreting(path):  # an edited header (a list where a dict was) is named, not a TypeError
-            return json.dumps(info.to_dict(), indent=indent) if args.json else format_checkpoint_info(info)
+            return json_text(info.to_dict(), indent=indent) if args.json else format_checkpoint_info(info)
 
     if len(args.checkpoints) == 1:  # one file: its error is the command's
         print(described(args.checkpoints[0], 1))

@@ -377,6 +377,29 @@ def test_nan_prediction_falls_back_to_cold(trained, monkeypatch):
     assert res.status == Status.OPTIMAL and res.extra["fallback"] == "non-finite prediction"
 
 
+def test_a_report_with_a_fallen_back_start_is_standard_json(trained, tmp_path, monkeypatch):
+    """Where every learned start fell back (a NaN prediction), the figures the learned start
+    alone has are NaN: the report writes them as null (jq and JavaScript refuse ``NaN``), and
+    ``plot`` still draws it."""
+    from learned_solvers.bench.plots import load_report, plot_bench
+    from learned_solvers.bench.qp import BenchConfig, run_bench, write_report
+
+    fam, _, path = trained
+    monkeypatch.setattr(LearnedWarmStarter, "iterate", lambda self, q, **kw: (np.full(q.n, np.nan), np.zeros(q.m)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfFamilyWarning)
+        rep = run_bench(BenchConfig(family=fam.spec(), checkpoint=str(path), k=1, n_test=2, progress=False))
+    assert np.isnan(rep["instances"][0]["prediction_error"]) and rep["same_answer"] == 1.0
+
+    def refuse(word):
+        raise ValueError(f"{word} in a report")
+
+    text = write_report(rep, tmp_path / "report.json").read_text()
+    got = json.loads(text, parse_constant=refuse)
+    assert got["instances"][0]["prediction_error"] is None and got["instances"][0]["fallback"]
+    assert plot_bench(load_report(tmp_path / "report.json"), tmp_path / "report.png").stat().st_size > 0
+
+
 def test_bench_command_writes_the_report(tmp_path):
     out = tmp_path / "report.json"
     proc = subprocess.run(

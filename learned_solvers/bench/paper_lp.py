@@ -13,7 +13,6 @@ installed (a GPU machine, say).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import zipfile
@@ -24,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .._files import atomic_path, write_text
+from .._files import atomic_path, write_json, write_text
 from .._progress import tqdm
 from ..canonical import QPData
 from ..core.config import K_LIMIT, check_fields
@@ -254,8 +253,7 @@ def format_table(rep: dict) -> str:
 
 def write(rep: dict, json_path: str | Path, md_path: str | Path | None = None) -> tuple[Path, Path]:
     jp = Path(json_path)
-    jp.parent.mkdir(parents=True, exist_ok=True)
-    write_text(jp, json.dumps(rep, indent=2))
+    write_json(jp, rep)
     mp = Path(md_path) if md_path else jp.with_suffix(".md")
     write_text(mp, format_table(rep) + "\n")
     return jp, mp

@@ -13,7 +13,6 @@ polish included), so that the machine's noise hits neither side of a time ratio 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -25,7 +24,7 @@ import numpy as np
 
 from problems.registry import dropped_hint, family_key, family_names, make_family
 
-from .._files import write_text
+from .._files import write_json
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
@@ -436,6 +435,4 @@ def network_note(rep: dict[str, Any]) -> str | None:
 
 
 def write_report(rep: dict[str, Any], path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return write_text(p, json.dumps(rep, indent=2, default=float))
+    return write_json(path, rep)

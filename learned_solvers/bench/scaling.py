@@ -18,7 +18,6 @@ whatever k, which would hide the effect of k.
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import torch
 
 from problems.registry import dropped_hint, family_names, make_family
 
-from .._files import save_figure, write_text
+from .._files import save_figure, write_json
 from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
@@ -353,6 +352,4 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return write_text(p, json.dumps(rep, indent=2))
+    return write_json(path, rep)

@@ -25,7 +25,6 @@ treat them very differently.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import asdict, dataclass
@@ -36,7 +35,7 @@ import numpy as np
 
 from problems.registry import dropped_hint, make_family
 
-from .._files import save_figure, write_text
+from .._files import save_figure, write_json
 from .._progress import tqdm
 from ..backends.base import Status, WarmStart
 from ..canonical import QPData
@@ -356,4 +355,4 @@ def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:
-    return write_text(path, json.dumps(rep, indent=2))
+    return write_json(path, rep)
