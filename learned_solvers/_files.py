@@ -12,6 +12,8 @@ import math
 import os
 import secrets
 import stat
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -37,9 +39,31 @@ def _create_beside(p: Path) -> Path:
         return tmp
 
 
+def _descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The open file descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/N``,
+    ``/proc/self/fd/N``), or None. ``/dev/stdout`` is Python's stdout: while a command sends C
+    libraries' output on descriptor 1 to stderr (``cli``), that is another descriptor."""
+    text = os.fspath(path)
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if text.startswith(prefix) and text[len(prefix):].isdigit():
+            fd = int(text[len(prefix):])
+            break
+    else:
+        fd = {"/dev/stdout": 1, "/dev/stderr": 2}.get(text)
+    if fd in (1, 2):
+        stream = sys.stdout if fd == 1 else sys.stderr
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # replaced in Python (pytest, a notebook)
+            pass
+    return fd
+
+
 def _special(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names something other than a regular file (a device, a pipe; links
-    followed: ``/dev/stdout`` to a pipe realpath cannot name)."""
+    """Whether ``path`` names something other than a regular file (a device, a pipe, an open
+    descriptor; links followed: ``/dev/stdout`` to a pipe realpath cannot name)."""
+    if _descriptor(path) is not None:
+        return True
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:  # not there yet (or not reachable): a new file, written the atomic way
@@ -51,7 +75,25 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix, so writers that read the format from it,
     such as matplotlib's ``savefig``, still do), moved onto ``path`` when the block ends
     without an error and removed otherwise. A link is followed: its target is what is written.
-    What is not a regular file (``/dev/stdout``, a named pipe) is written in place."""
+    What is not a regular file (a device, a named pipe) is written in place. An open descriptor
+    (``/dev/stdout``) gets the whole file written to it at the end, where it stands: opening
+    ``/dev/stdout`` would cut a redirected stdout's file to nothing, and replacing it would
+    leave the shell's descriptor on a removed file."""
+    fd = _descriptor(path)
+    if fd is not None:
+        with tempfile.TemporaryDirectory(prefix="learned-solvers-") as folder:
+            tmp = Path(folder) / f"out{Path(path).suffix}"
+            yield tmp
+            for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
+                with suppress(OSError, ValueError):
+                    stream.flush()
+            data = memoryview(tmp.read_bytes())
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
+        return
     if _special(path):
         yield Path(path)
         return

@@ -91,6 +91,24 @@ def test_atomic_writes_keep_permissions_follow_links_and_name_the_path(tmp_path)
     plt.close(fig)
 
 
+def test_a_report_sent_to_dev_stdout_follows_the_table_and_leaves_stderr_alone(tmp_path):
+    """``--out /dev/stdout`` with stdout and stderr sent to files: the report went to stderr,
+    which the command points C libraries' stdout at, and replaced the stderr file with it."""
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as o, err.open("w") as e:
+        r = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "random-lp:m=5,n=10",
+                            "--train", "4", "--test", "2", "--epochs", "1", "--width", "8", "--scheduler", "serial",
+                            "--out", "/dev/stdout"], cwd=tmp_path, stdout=o, stderr=e, timeout=600,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, err.read_text()[-2000:]
+    text = out.read_text()
+    table, report = text.index("time_ratio"), text.index("\n{\n")
+    assert table < report and text.rstrip().endswith("report written to /dev/stdout")
+    rep = json.loads(text[report:text.rindex("\n}\n") + 3])
+    assert rep["family"].startswith("random-lp") and rep["n_test"] == 2
+    assert "labelling" in err.read_text()[:400] and '"family"' not in err.read_text()
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
