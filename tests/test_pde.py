@@ -1923,5 +1923,6 @@ def test_petsc_backends_refuse_a_tolerance_or_iteration_limit_that_cannot_work()
         for bad in (-1.0, 0.0, float("nan"), 1.5):
             with pytest.raises(ValueError, match="rtol must lie in"):
                 cls(rtol=bad)
-        with pytest.raises(ValueError, match="max_it must be an integer >= 1"):
-            cls(max_it=0)
+        for bad in (0, 2.5, True):
+            with pytest.raises(ValueError, match="max_it must be a positive integer"):
+                cls(max_it=bad)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import SolveResult, Status, retried_cold
+from .base import SolveResult, Status, check_settings, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings"]
 
@@ -81,8 +81,7 @@ def _set(x: Any, values: np.ndarray) -> None:
 def _check_tolerance(name: str, rtol: float, max_it: int) -> None:
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
         raise ValueError(f"{name}: rtol must lie in (0, 1), got {rtol}")
-    if not (isinstance(max_it, int) and max_it >= 1):
-        raise ValueError(f"{name}: max_it must be an integer >= 1, got {max_it}")
+    check_settings(name, iterations={"max_it": max_it})
 
 
 _COMMON = {"KSP": "cg, gmres, bicg, minres, preonly", "PC": "gamg, jacobi, sor, ilu, icc, bjacobi, asm, lu, cholesky",
