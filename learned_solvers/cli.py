@@ -597,51 +597,44 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' Dask cluster, or an address")
     pl.add_argument("--out", default="paper_lp.json", help="JSON report (a .md table is written beside it)")
     pl.set_defaults(func=_cmd_paper_lp)
+    # an option is spelt whole: `train --k 4` (train has no --k) was read as --ksp-type 4
+    for parser in (p, *sub.choices.values()):
+        parser.allow_abbrev = False
     return p
+
+
+def _integer(text: str, *, least: int, most: int | None = None, advice: str) -> int:
+    """An integer option from ``least`` to ``most``; else argparse's error, ``advice`` its text."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = least - 1
+    if v < least or (most is not None and v > most):
+        raise argparse.ArgumentTypeError(f"{text!r}: {advice}")
+    return v
 
 
 def _positive(text: str) -> int:
     """A count or an iteration number: an integer >= 1."""
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1")
-    return v
+    return _integer(text, least=1, advice="give an integer >= 1")
 
 
 def _training_count(text: str) -> int:
     """`train --train`: an integer >= 2 (one instance, at least, is held out to choose k)."""
-    v = _positive(text)
-    if v < 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 2 (at least one instance is held out to "
-                                         "validate the model and choose k)")
-    return v
+    return _integer(text, least=2, advice="give an integer >= 2 (at least one instance is held out to validate the "
+                                          "model and choose k)")
 
 
 def _seed(text: str) -> int:
     """--seed: an integer from 0 to ``options.SEED_LIMIT``."""
     from .options import SEED_LIMIT
 
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if not 0 <= v <= SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an integer from 0 to {SEED_LIMIT}")
-    return v
+    return _integer(text, least=0, most=SEED_LIMIT, advice=f"give an integer from 0 to {SEED_LIMIT}")
 
 
 def _iterations(text: str) -> int:
     """--k: model iterations, an integer >= 0 (0: no network, the anchor)."""
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an integer >= 1 (model iterations), or 0 (no network)")
-    return v
+    return _integer(text, least=0, advice="give an integer >= 1 (model iterations), or 0 (no network)")
 
 
 def _ks(text: str, *, least: int = 1) -> tuple[int, ...]:

@@ -42,7 +42,11 @@ def test_unknown_option_is_rejected():
                      (["train", "--family", "random-lp", "--train", "1", "--out", "m.safetensors"], ">= 2"),
                      # numpy's "expected non-negative integer" and torch's overflow named no option
                      (["bench", "--family", "random-lp", "--seed", "-1"], "argument --seed: '-1': give an integer"),
-                     (["sensitivity", "--family", "random-lp", "--seed", str(2**64)], "from 0 to 4294967295")):
+                     (["sensitivity", "--family", "random-lp", "--seed", str(2**64)], "from 0 to 4294967295"),
+                     # options are spelt whole: train has no --k, which argparse had read as --ksp-type 4
+                     (["train", "--family", "random-lp", "--k", "4", "--out", "m.safetensors"],
+                      "unrecognized arguments: --k 4"),
+                     (["bench", "--family", "random-lp", "--te", "4"], "unrecognized arguments: --te 4")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored
