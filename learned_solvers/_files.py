@@ -19,7 +19,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "json_text", "save_figure", "write_json", "write_text"]
+__all__ = ["atomic_path", "json_text", "names_stdout", "save_figure", "stdout_kept", "write_json", "write_text",
+           "written_in_place"]
 
 
 def _create_beside(p: Path) -> Path:
@@ -39,9 +40,23 @@ def _create_beside(p: Path) -> Path:
         return tmp
 
 
+_stdout: list[int] = []  # the descriptor standard output names while Python's is sent elsewhere
+
+
+@contextmanager
+def stdout_kept(fd: int) -> Iterator[None]:
+    """For the block, ``-`` and ``/dev/stdout`` name descriptor ``fd`` (the command's real
+    standard output), whatever ``sys.stdout`` is then sent to (stderr, for its table)."""
+    _stdout.append(fd)
+    try:
+        yield
+    finally:
+        _stdout.pop()
+
+
 def _descriptor(path: str | os.PathLike[str]) -> int | None:
-    """The open file descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/N``,
-    ``/proc/self/fd/N``), or None. ``/dev/stdout`` is Python's stdout: while a command sends C
+    """The open file descriptor ``path`` names (``-`` or ``/dev/stdout``, ``/dev/fd/N``,
+    ``/proc/self/fd/N``), or None. Standard output is Python's stdout: while a command sends C
     libraries' output on descriptor 1 to stderr (``cli``), that is another descriptor."""
     text = os.fspath(path)
     for prefix in ("/dev/fd/", "/proc/self/fd/"):
@@ -49,7 +64,9 @@ def _descriptor(path: str | os.PathLike[str]) -> int | None:
             fd = int(text[len(prefix):])
             break
     else:
-        fd = {"/dev/stdout": 1, "/dev/stderr": 2}.get(text)
+        fd = {"-": 1, "/dev/stdout": 1, "/dev/stderr": 2}.get(text)
+    if fd == 1 and _stdout:
+        return _stdout[-1]
     if fd in (1, 2):
         stream = sys.stdout if fd == 1 else sys.stderr
         try:
@@ -59,13 +76,20 @@ def _descriptor(path: str | os.PathLike[str]) -> int | None:
     return fd
 
 
-def _special(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names something other than a regular file (a device, a pipe, an open
-    descriptor; links followed: ``/dev/stdout`` to a pipe realpath cannot name)."""
+def names_stdout(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is standard output: ``-``, ``/dev/stdout``, ``/dev/fd/1``."""
+    return _descriptor(path) is not None and _descriptor(path) == _descriptor("-")
+
+
+def written_in_place(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a device, a pipe or an open descriptor, written in place, not
+    replaced (links followed: ``/dev/stdout`` to a pipe realpath cannot name). A folder is not
+    one: writing a file there fails, either way."""
     if _descriptor(path) is not None:
         return True
     try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
+        return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
     except OSError:  # not there yet (or not reachable): a new file, written the atomic way
         return False
 
@@ -94,7 +118,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             except OSError as exc:
                 raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
         return
-    if _special(path):
+    if written_in_place(path):
         yield Path(path)
         return
     p = Path(os.path.realpath(path))
@@ -151,7 +175,7 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:
     import matplotlib
 
     p = Path(path)
-    if not p.suffix and not _special(p):  # /dev/null stays itself
+    if not p.suffix and not written_in_place(p):  # /dev/null stays itself
         p = p.with_name(f"{p.name}.{matplotlib.rcParams['savefig.format']}")
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:

@@ -401,7 +401,7 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
     rep = run_paper_lp(cfg)
     print(format_table(rep))
     jp, mp = write(rep, args.out)
-    print(f"report written to {jp} and {mp}")
+    print(f"report written to {jp}" + (f" and {mp}" if mp is not None else ""))
     return 0
 
 
@@ -509,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")
-    b.add_argument("--out", default=None, help="JSON report path")
+    b.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")
     b.add_argument("--plot", default=None, help="PNG path: per-instance iteration and time ratios")
     b.set_defaults(training_defaults={n: b.get_default(n) for n in (
         "train", "epochs", "width", "pde_width", "train_k", "jacobian_weight", "anchor", "pde_solution_state",
@@ -545,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
     c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
     c.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
-    c.add_argument("--out", default=None, help="JSON report path")
+    c.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")
     c.add_argument("--plot", default=None, help="PNG path")
     c.set_defaults(func=_cmd_scaling)
 
@@ -573,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="--direction active-set: how many constraints to swap, comma-separated (default "
                          "0,1,2,4,8,16)")
     se.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' or a Dask address")
-    se.add_argument("--out", default=None, help="JSON report path")
+    se.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")
     se.add_argument("--plot", default=None, help="PNG path")
     se.set_defaults(func=_cmd_sensitivity)
 
@@ -751,12 +751,46 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> Non
                          f"{args.family} is not one")
 
 
+_OUTPUTS = ("out", "plot", "save_checkpoint", "solution")
+
+
+@contextlib.contextmanager
+def _output_on_stdout(args: argparse.Namespace):
+    """Where an output file is standard output (``--out -`` or ``/dev/stdout``), the file alone
+    goes there, fit for ``| jq`` or ``> fig.png``, and what the command prints (its table, where
+    it wrote what) goes to stderr."""
+    from ._files import names_stdout, stdout_kept
+
+    if not any(getattr(args, n, None) and names_stdout(getattr(args, n)) for n in _OUTPUTS):
+        yield
+        return
+    try:
+        fd = sys.stdout.fileno()  # in _c_stdout_to_stderr: the real stdout's copy
+    except (AttributeError, OSError, ValueError):  # stdout captured in Python (pytest): descriptor 1
+        fd = 1
+    with stdout_kept(fd), contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the work that fills it is spent:
     its folder is made if missing, and must then be a writable folder."""
-    for name in ("out", "plot", "save_checkpoint", "solution"):
+    from ._files import names_stdout, written_in_place
+
+    to_stdout = [f"--{n.replace('_', '-')}" for n in _OUTPUTS
+                 if getattr(args, n, None) and names_stdout(getattr(args, n))]
+    if len(to_stdout) > 1:
+        raise ValueError(f"{' and '.join(to_stdout)} all name standard output; send one of them to a file")
+    for name in _OUTPUTS:
         path = getattr(args, name, None)
-        if not path or (name == "solution" and len(args.instances) > 1):  # a folder then: _solution_paths
+        if not path:
+            continue
+        if name == "solution" and len(args.instances) > 1:  # a folder then: _solution_paths
+            if written_in_place(path):
+                raise ValueError(f"--solution {path}: with several instances, --solution names a folder (one "
+                                 "NAME.json per file); a device or standard output takes one instance's solution")
+            continue
+        if written_in_place(path):  # /dev/stdout, a pipe: written in place, its folder (/dev) is not written
             continue
         folder = Path(path).parent
         try:
@@ -848,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
         _check_outputs(args)
-        with _c_stdout_to_stderr(), _plain_warnings():
+        with _c_stdout_to_stderr(), _plain_warnings(), _output_on_stdout(args):
             return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FEniCSxMissingError, OSError, ValueError, TypeError,
             RuntimeError) as exc:  # OSError: a file not found, not readable, a disk full, ...

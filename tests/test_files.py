@@ -85,28 +85,52 @@ def test_atomic_writes_keep_permissions_follow_links_and_name_the_path(tmp_path)
     write_text(fifo, "through a pipe")
     reader.join(10)
     assert got == ["through a pipe"] and fifo.is_fifo()
-    from learned_solvers._files import _special
+    from learned_solvers._files import written_in_place
 
-    assert _special(fifo) and _special("/dev/null") and not _special(target) and not _special(tmp_path / "new.png")
+    assert written_in_place(fifo) and written_in_place("/dev/null") and written_in_place("-")
+    assert not written_in_place(target) and not written_in_place(tmp_path / "new.png")
     plt.close(fig)
 
 
-def test_a_report_sent_to_dev_stdout_follows_the_table_and_leaves_stderr_alone(tmp_path):
-    """``--out /dev/stdout`` with stdout and stderr sent to files: the report went to stderr,
-    which the command points C libraries' stdout at, and replaced the stderr file with it."""
+@pytest.mark.parametrize("target", ["-", "/dev/stdout"])
+def test_a_report_sent_to_stdout_is_the_json_alone_and_leaves_stderr_alone(tmp_path, target):
+    """``--out -`` (or /dev/stdout) with stdout and stderr sent to files: stdout holds the JSON
+    report alone, fit for ``| jq``, and the table goes to stderr. /dev/stdout had gone to stderr,
+    where the command sends C libraries' stdout, and replaced the stderr file with the report."""
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("w") as o, err.open("w") as e:
         r = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "random-lp:m=5,n=10",
                             "--train", "4", "--test", "2", "--epochs", "1", "--width", "8", "--scheduler", "serial",
-                            "--out", "/dev/stdout"], cwd=tmp_path, stdout=o, stderr=e, timeout=600,
+                            "--out", target], cwd=tmp_path, stdout=o, stderr=e, timeout=600,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, err.read_text()[-2000:]
-    text = out.read_text()
-    table, report = text.index("time_ratio"), text.index("\n{\n")
-    assert table < report and text.rstrip().endswith("report written to /dev/stdout")
-    rep = json.loads(text[report:text.rindex("\n}\n") + 3])
+    rep = json.loads(out.read_text())
     assert rep["family"].startswith("random-lp") and rep["n_test"] == 2
-    assert "labelling" in err.read_text()[:400] and '"family"' not in err.read_text()
+    log = err.read_text()
+    assert "labelling" in log[:400] and "time_ratio" in log and log.rstrip().endswith(f"report written to {target}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["err.txt", "out.txt"]
+
+
+def test_one_output_on_stdout_and_no_markdown_beside_a_device(tmp_path):
+    r = _run(["bench", "--family", "random-lp:m=5,n=10", "--out", "-", "--plot", "/dev/stdout"], tmp_path)
+    assert r.returncode == 2 and "--out and --plot all name standard output; send one of them to a file" in r.stderr
+    r = _run(["solve", "a.mps", "b.mps", "--checkpoint", "c.safetensors", "--solution", "-"], tmp_path)
+    assert r.returncode == 2 and "a device or standard output takes one instance's solution" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # paper-lp writes its table beside the report: beside /dev/stdout that was a new file in /dev
+    from learned_solvers.bench import paper_lp
+
+    fifo = tmp_path / "report"
+    os.mkfifo(fifo)
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    rep = {"metric": "m", "config": {"backward": "b", "train_k": 1}, "rows": []}
+    assert paper_lp.write(rep, fifo) == (fifo, None)
+    reader.join(10)
+    assert json.loads(got[0]) == rep and sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
 def _current_umask() -> int:

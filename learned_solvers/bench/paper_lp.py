@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .._files import atomic_path, write_json, write_text
+from .._files import atomic_path, write_json, write_text, written_in_place
 from .._progress import tqdm
 from ..canonical import QPData
 from ..core.config import K_LIMIT, check_fields
@@ -251,9 +251,13 @@ def format_table(rep: dict) -> str:
     return "\n".join(lines)
 
 
-def write(rep: dict, json_path: str | Path, md_path: str | Path | None = None) -> tuple[Path, Path]:
+def write(rep: dict, json_path: str | Path, md_path: str | Path | None = None) -> tuple[Path, Path | None]:
+    """The JSON report, and its markdown table beside it (none beside a device such as
+    /dev/stdout: "/dev/stdout.md" would be a new file in /dev)."""
     jp = Path(json_path)
     write_json(jp, rep)
+    if md_path is None and written_in_place(jp):
+        return jp, None
     mp = Path(md_path) if md_path else jp.with_suffix(".md")
     write_text(mp, format_table(rep) + "\n")
     return jp, mp
