@@ -58,6 +58,8 @@ def _params(cls: type, opts: str, positional: tuple[str, ...] = ()) -> dict[str,
         if "=" not in kv:
             raise ValueError(f"family parameter {kv!r} must be key=value")
         k, v = kv.split("=", 1)
+        if k in params:  # the last one had won without a word
+            raise ValueError(f"family parameter {k!r} is given twice ({opts}); give it once")
         params[k] = _convert(cls, k, v, positional)
     return params
 
@@ -126,8 +128,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         path, _, opts = rest.partition(",")
         if not path:
             raise ValueError("family 'mps:PATH' needs a file path, e.g. mps:../shared/data/netlib/sc105.mps.gz")
-        kwargs = {**_params(MPSFamily, opts, ("path",)), **overrides}
-        return MPSFamily(path=path, **kwargs)
+        return MPSFamily(path=path, **_overridden(_params(MPSFamily, opts, ("path",)), overrides))
     if name == "dolfinx":
         from .dolfinx_family import DolfinxFamily
 
@@ -148,5 +149,13 @@ def make_family(spec: str, **overrides: Any) -> Family:
         given = ", ".join(f"--{k.replace('_', '-')}" for k in stray)
         raise ValueError(f"family {name}: {given} do{'es' if len(stray) == 1 else ''} not apply to it; its "
                          f"parameters go in the spec ({name}:KEY=VALUE,...; known: {', '.join(known)})")
-    params.update(overrides)
-    return cls(**params)
+    return cls(**_overridden(params, overrides))
+
+
+def _overridden(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The spec's parameters with the command's options (``--perturb``) over them; one given
+    both ways, with two values, is refused, where the option had won without a word."""
+    if twice := [k for k in overrides if k in params and params[k] != overrides[k]]:
+        raise ValueError(f"family parameter {twice[0]!r} is given in the spec ({twice[0]}={params[twice[0]]}) and as "
+                         f"--{twice[0].replace('_', '-')} {overrides[twice[0]]}; give it once")
+    return {**params, **overrides}

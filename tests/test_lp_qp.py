@@ -879,6 +879,12 @@ def test_unknown_family_and_parameter_rejected():
     with pytest.raises(ValueError, match=r"family lasso: --perturb does not apply to it; .*known: samples, features"):
         make_family("lasso", perturb=0.2)
     assert make_family("random-lp:m=10,n=20", perturb=0.2).perturb == 0.2
+    # a parameter given twice: the last one (or the option) had won without a word
+    with pytest.raises(ValueError, match=r"family parameter 'm' is given twice \(m=10,m=20\); give it once"):
+        make_family("random-lp:m=10,m=20")
+    with pytest.raises(ValueError, match=r"'perturb' is given in the spec \(perturb=0.2\) and as --perturb 0.3"):
+        make_family(f"mps:{netlib('afiro')},perturb=0.2", perturb=0.3)
+    assert make_family("random-lp:perturb=0.2", perturb=0.2).perturb == 0.2  # the same value twice is one
     # values of the right type out of range, refused when the family is made, not deep in sampling
     # (a negative factor or a zero Reynolds number once failed there as an OverflowError or a
     # ZeroDivisionError); the PDE families are made without building a mesh
