@@ -943,8 +943,10 @@ def test_unknown_backend_option_rejected():
         make_backend("osqp", bogus=1)
     with pytest.raises(TypeError, match="highs: unknown options \\['tol'\\]"):
         make_backend("highs", tol=1e-6)
-    for bad in (-1.0, 0.0, float("nan")):  # PDLP ran with 0 to its iteration limit, OSQP took nan
-        with pytest.raises(ValueError, match="tol must be a positive finite number"):
+    # PDLP ran with 0 to its iteration limit, OSQP took nan; at 1 or more any point passed, and
+    # any two objectives "agreed" (same_answer)
+    for bad in (-1.0, 0.0, float("nan"), 1.0, 5.0):
+        with pytest.raises(ValueError, match=r"tol must lie in \(0, 1\), a relative tolerance"):
             make_backend("pdlp", tol=bad)
     with pytest.raises(ValueError, match="unknown solver"):
         make_backend("gurobi")
@@ -969,7 +971,7 @@ def test_backend_settings_out_of_range_are_refused_naming_the_setting():
                             ("osqp", {"time_limit": -1}, "osqp: time_limit must be a positive number"),
                             ("osqp", {"pinned": "yes"}, "osqp: pinned must be True or False"),
                             ("scs", {"max_iters": 0}, "scs: max_iters must be a positive integer"),
-                            ("scs", {"tol": float("inf")}, "scs: tol must be a positive finite number")):
+                            ("scs", {"tol": float("inf")}, r"scs: tol must lie in \(0, 1\)")):
         with pytest.raises((ValueError, TypeError), match=why):
             make_backend(name, **opts)
     with pytest.raises(ValueError, match="clarabel: max_iter must be a positive integer"):

@@ -7,7 +7,6 @@ NaN, inf) is refused with a warning and the solve runs cold: the solver has the 
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -78,13 +77,14 @@ def retried_cold(warm: SolveResult, cold: SolveResult, why: str) -> SolveResult:
 def check_settings(solver: str, *, tolerances: dict[str, Any] | None = None, iterations: dict[str, Any] | None = None,
                    seconds: dict[str, Any] | None = None, flags: dict[str, Any] | None = None) -> None:
     """Refuse a backend setting of the wrong type or range when the backend is made, naming it:
-    a tolerance is a positive finite number, an iteration limit or thread count an integer >= 1,
+    a tolerance lies in (0, 1) (each is relative, at least in part: at 1 any point passes, and
+    two answers "agree" whatever they are), an iteration limit or thread count an integer >= 1,
     a time limit a positive number of seconds (inf: none), a flag True or False. Left to the
     solvers, HiGHS kept its default for a negative time limit, OSQP's and SCS's set-up failed
     blaming the problem, and PDLP ended in 'error'."""
     for name, v in (tolerances or {}).items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-            raise ValueError(f"{solver}: {name} must be a positive finite number, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise ValueError(f"{solver}: {name} must lie in (0, 1), a relative tolerance (e.g. 1e-6), got {v!r}")
     for name, v in (iterations or {}).items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{solver}: {name} must be a positive integer, got {v!r}")

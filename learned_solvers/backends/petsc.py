@@ -79,9 +79,7 @@ def _set(x: Any, values: np.ndarray) -> None:
 
 
 def _check_tolerance(name: str, rtol: float, max_it: int) -> None:
-    if not (isinstance(rtol, (int, float)) and 0 < rtol < 1):
-        raise ValueError(f"{name}: rtol must lie in (0, 1), got {rtol}")
-    check_settings(name, iterations={"max_it": max_it})
+    check_settings(name, tolerances={"rtol": rtol}, iterations={"max_it": max_it})
 
 
 _COMMON = {"KSP": "cg, gmres, bicg, minres, preonly", "PC": "gamg, jacobi, sor, ilu, icc, bjacobi, asm, lu, cholesky",
