@@ -780,7 +780,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
     to_stdout = [f"--{n.replace('_', '-')}" for n in _OUTPUTS
                  if getattr(args, n, None) and names_stdout(getattr(args, n))]
     if len(to_stdout) > 1:
-        raise ValueError(f"{' and '.join(to_stdout)} all name standard output; send one of them to a file")
+        raise ValueError(f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} name standard output; "
+                         "send all but one to files")
     for name in _OUTPUTS:
         path = getattr(args, name, None)
         if not path:
