@@ -882,6 +882,10 @@ def main(argv: list[str] | None = None) -> int:
     sigterm_as_ctrl_c()  # a batch job's time limit keeps what Ctrl-C keeps
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
+        if getattr(args, "tol", None) is not None and getattr(args, "solver", None) == "highs":
+            # make_backend's TypeError lists HiGHS' Python settings, which the command line does not take
+            raise ValueError("--tol does not apply to --solver highs, which runs at its own tolerances (primal and "
+                             "dual feasibility 1e-7); leave --tol out")
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings(), _output_on_stdout(args):
             return int(args.func(args))

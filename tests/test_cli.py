@@ -46,7 +46,10 @@ def test_unknown_option_is_rejected():
                      # options are spelt whole: train has no --k, which argparse had read as --ksp-type 4
                      (["train", "--family", "random-lp", "--k", "4", "--out", "m.safetensors"],
                       "unrecognized arguments: --k 4"),
-                     (["bench", "--family", "random-lp", "--te", "4"], "unrecognized arguments: --te 4")):
+                     (["bench", "--family", "random-lp", "--te", "4"], "unrecognized arguments: --te 4"),
+                     # make_backend's TypeError had listed HiGHS' Python settings
+                     (["solve", "x.mps", "--checkpoint", "c", "--solver", "highs", "--tol", "1e-6"],
+                      "--tol does not apply to --solver highs")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored
