@@ -751,6 +751,19 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> Non
                          f"{args.family} is not one")
 
 
+def _check_solver_options(args: argparse.Namespace) -> None:
+    """--tol and --pinned where the solver takes no such setting, refused naming the option:
+    make_backend's TypeError lists the backend's Python settings, which the command line does
+    not take."""
+    solver = getattr(args, "solver", None)
+    if getattr(args, "tol", None) is not None and solver == "highs":
+        raise ValueError("--tol does not apply to --solver highs, which runs at its own tolerances (primal and dual "
+                         "feasibility 1e-7); leave --tol out")
+    if getattr(args, "pinned", False) and solver in ("pdlp", "highs"):
+        raise ValueError(f"--pinned applies to --solver osqp and scs (it pins OSQP's adaptive rho, SCS's "
+                         f"normalisation and acceleration); {solver} has none to pin: leave --pinned out")
+
+
 _OUTPUTS = ("out", "plot", "save_checkpoint", "solution")
 
 
@@ -882,10 +895,7 @@ def main(argv: list[str] | None = None) -> int:
     sigterm_as_ctrl_c()  # a batch job's time limit keeps what Ctrl-C keeps
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
-        if getattr(args, "tol", None) is not None and getattr(args, "solver", None) == "highs":
-            # make_backend's TypeError lists HiGHS' Python settings, which the command line does not take
-            raise ValueError("--tol does not apply to --solver highs, which runs at its own tolerances (primal and "
-                             "dual feasibility 1e-7); leave --tol out")
+        _check_solver_options(args)
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings(), _output_on_stdout(args):
             return int(args.func(args))

@@ -49,7 +49,9 @@ def test_unknown_option_is_rejected():
                      (["bench", "--family", "random-lp", "--te", "4"], "unrecognized arguments: --te 4"),
                      # make_backend's TypeError had listed HiGHS' Python settings
                      (["solve", "x.mps", "--checkpoint", "c", "--solver", "highs", "--tol", "1e-6"],
-                      "--tol does not apply to --solver highs")):
+                      "--tol does not apply to --solver highs"),
+                     (["bench", "--family", "random-lp", "--solver", "pdlp", "--pinned"],
+                      "--pinned applies to --solver osqp and scs")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored
