@@ -400,6 +400,25 @@ def test_a_report_with_a_fallen_back_start_is_standard_json(trained, tmp_path, m
     assert plot_bench(load_report(tmp_path / "report.json"), tmp_path / "report.png").stat().st_size > 0
 
 
+def test_bench_verdict_names_instances_where_warm_and_cold_end_differently(trained, monkeypatch):
+    """PDLP held to 30 iterations: the cold solves stop at the limit, the learned starts finish
+    within it. The verdict had said "the learned start pays" with same_answer 0 (seen with OSQP at
+    its iteration limit on sc105); it now says the two ends differ, and how."""
+    import learned_solvers.bench.qp as bench_qp
+    from learned_solvers.bench.qp import BenchConfig, format_report, run_bench
+
+    fam, _, path = trained
+    monkeypatch.setattr(bench_qp, "bench_backend", lambda solver, **kw: make_backend("pdlp", iteration_limit=30))
+    rep = run_bench(BenchConfig(family=fam.spec(), checkpoint=str(path), k=0, polish=True, n_test=3, progress=False,
+                                scheduler="serial"))
+    cold = [r["cold"]["status"] for r in rep["instances"]]
+    assert "limit" in cold and rep["same_answer"] < 1, cold
+    text = format_report(rep)
+    differ = sum(not r["same_answer"] for r in rep["instances"])
+    assert f"verdict: warm and cold solves end differently on {differ} of 3 instances (cold: limit" in text
+    assert "pays" not in text.splitlines()[-2] + text.splitlines()[-1]
+
+
 def test_bench_command_writes_the_report(tmp_path):
     out = tmp_path / "report.json"
     proc = subprocess.run(

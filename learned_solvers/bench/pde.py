@@ -32,7 +32,8 @@ from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import TIMING_REPEATS, failed_row, fastest, parsimonious_k, stop_on_ctrl_c, verdict, wins_by_instance
+from .timing import (TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_k, stop_on_ctrl_c, verdict,
+                     wins_by_instance)
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -559,7 +560,9 @@ def format_pde_report(rep: dict[str, Any]) -> str:
                          start_seconds=rep["warm"]["total_seconds_median"] - rep["warm"]["seconds_median"]
                          - rep["cold"].get("assembly_seconds_median", 0.0),  # the extraction's assembly: cold's too
                          saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
-                         fixed_share=_fixed_share(rep)))
+                         fixed_share=_fixed_share(rep),
+                         differ=disagreement([(r["cold_status"], r["warm_status"]) for r in rep["rows"]
+                                              if not r["same_answer"]], len(rep["rows"]))))
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ from ..options import check_device, check_k, check_seed
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
-from .timing import TIMING_REPEATS, failed_row, fastest, parsimonious_start, stop_on_ctrl_c, verdict
+from .timing import TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_start, stop_on_ctrl_c, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -400,9 +400,12 @@ def format_report(rep: dict[str, Any]) -> str:
             lines.append("the polish makes a start the optimum only from the optimum's exact active set, and a "
                          "start a few constraints off can be worth nothing to the solver (`learned-solvers "
                          "sensitivity --direction active-set` measures it on an LP family)")
+    ran = [r for r in rep["instances"] if "error" not in r]
+    differ = disagreement([(r["cold"]["status"], r["warm"]["status"]) for r in ran if not r["same_answer"]], len(ran))
     lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
                          start_seconds=rep["warm"]["inference_seconds_median"],
-                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"]))
+                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
+                         differ=differ))
     note = network_note(rep)
     if note:
         lines.append(note)

@@ -159,15 +159,31 @@ def outcome(*, iteration_ratio: float, time_ratio: float) -> Outcome:
     return Outcome.TOO_FEW_SAVED if iteration_ratio >= BARELY_FEWER else Outcome.WORK_NOT_TIME
 
 
+def disagreement(statuses: list[tuple[str, str]], n: int) -> str | None:
+    """Where warm and cold solves ended differently: "on D of N instances (cold ...; warm ...)",
+    from one (cold status, warm status) per instance of ``n`` whose answers differ; None if none."""
+    if not statuses:
+        return None
+    count = lambda names: ", ".join(f"{s} {names.count(s)}" for s in sorted(set(names)))  # noqa: E731
+    return (f"on {len(statuses)} of {n} instances (cold: {count([c for c, _ in statuses])}; "
+            f"warm: {count([w for _, w in statuses])})")
+
+
 def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
-            k: int | None, fixed_share: float | None = None) -> str:
+            k: int | None, fixed_share: float | None = None, differ: str | None = None) -> str:
     """One line for the bench table: does the learned start pay on this family, and if not, why.
 
     Medians of the report: ``start_seconds`` is what making the start costs (inference with
     its polish; for a PDE also the extraction beyond the assembly a cold call does),
     ``saved_seconds`` the solve time it saves (negative if the warm solve is slower); ``k``: the
     model iterations run (None: the model's training iterations); ``fixed_share``: the solve
-    from the instance's own solution against the cold solve, where timed (what no start saves)."""
+    from the instance's own solution against the cold solve, where timed (what no start saves);
+    ``differ``: ``disagreement``, where warm and cold answers differ and the ratios compare two
+    ends, not one answer reached faster."""
+    if differ is not None:
+        return (f"verdict: warm and cold solves end differently {differ}, so the ratios above compare two ends, not "
+                "one answer reached faster. Where the cold solve stops at a limit, raise it or choose a solver that "
+                "converges on this family; where the warm one does, the start is the cause: solve cold")
     if not all(math.isfinite(v) for v in (iteration_ratio, time_ratio, start_seconds, saved_seconds)):
         return "verdict: no figures to judge by"
     said = outcome(iteration_ratio=iteration_ratio, time_ratio=time_ratio)
