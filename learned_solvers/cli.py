@@ -569,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--moved", default="both", choices=["both", "primal", "dual"],
                     help="LP/QP families: which half of the primal-dual start is moved (default both); primal or "
                          "dual keeps the other half exact")
-    se.add_argument("--swaps", type=_iteration_list, default=(0, 1, 2, 4, 8, 16),
+    se.add_argument("--swaps", type=_swap_list, default=(0, 1, 2, 4, 8, 16),
                     help="--direction active-set: how many constraints to swap, comma-separated (default "
                          "0,1,2,4,8,16)")
     se.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' or a Dask address")
@@ -634,22 +634,33 @@ def _seed(text: str) -> int:
 
 def _iterations(text: str) -> int:
     """--k: model iterations, an integer >= 0 (0: no network, the anchor)."""
-    return _integer(text, least=0, advice="give an integer >= 1 (model iterations), or 0 (no network)")
+    from .core.config import K_LIMIT
+
+    return _integer(text, least=0, most=K_LIMIT,
+                    advice=f"give an integer from 1 to {K_LIMIT} (model iterations), or 0 (no network)")
 
 
-def _ks(text: str, *, least: int = 1) -> tuple[int, ...]:
-    """--ks, --widths: integers >= ``least``, comma-separated, in increasing order."""
+def _ks(text: str, *, least: int = 1, most: int | None = None) -> tuple[int, ...]:
+    """--widths, --swaps: integers from ``least`` (to ``most``), comma-separated, in increasing order."""
     try:
         ks = sorted({int(v) for v in text.split(",")})
     except ValueError:
         ks = []
-    if not ks or ks[0] < least:
-        raise argparse.ArgumentTypeError(f"{text!r}: give integers >= {least}, comma-separated (e.g. 1,2,4,8)")
+    if not ks or ks[0] < least or (most is not None and ks[-1] > most):
+        upto = f"from {least} to {most}" if most is not None else f">= {least}"
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers {upto}, comma-separated (e.g. 1,2,4,8)")
     return tuple(ks)
 
 
 def _iteration_list(text: str) -> tuple[int, ...]:
     """--ks: model iterations, comma-separated (0: the anchor, no network)."""
+    from .core.config import K_LIMIT
+
+    return _ks(text, least=0, most=K_LIMIT)
+
+
+def _swap_list(text: str) -> tuple[int, ...]:
+    """--swaps: constraint counts, comma-separated (0: the optimum's own active set)."""
     return _ks(text, least=0)
 
 

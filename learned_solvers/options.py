@@ -51,16 +51,26 @@ def check_recorded_k(k: Any, *, what: str) -> int | None:
     """A checkpoint's recorded k: 0 or a positive integer up to ``core.K_LIMIT``, or None."""
     from .core.config import K_LIMIT
 
-    n = check_k(k, what=what, allow_zero=True)
+    n = _count(k, what=what, allow_zero=True)
     if n is not None and n > K_LIMIT:
         raise ValueError(f"{what} {n} is more model iterations than a checkpoint records (at most {K_LIMIT})")
     return n
 
 
 def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int | None:
-    """Model iterations: a positive integer, or None for the checkpoint's automatic k.
-    ``allow_zero``: also 0, where it has a meaning (LP/QP: no network, the anchor as the
-    start)."""
+    """Model iterations: a positive integer up to ``core.K_LIMIT``, or None for the checkpoint's
+    automatic k. ``allow_zero``: also 0, where it has a meaning (LP/QP: no network, the anchor
+    as the start)."""
+    from .core.config import K_LIMIT
+
+    n = _count(k, what=what, allow_zero=allow_zero)
+    if n is not None and n > K_LIMIT:  # 99999 for 9999 ran a bench for hours
+        raise ValueError(f"{what} {n} is more model iterations than this package runs (at most {K_LIMIT}); the "
+                         "iterate settles long before (`learned-solvers scaling` shows where)")
+    return n
+
+
+def _count(k: Any, *, what: str, allow_zero: bool) -> int | None:
     if k is None:
         return None
     try:

@@ -208,6 +208,9 @@ class LearnedWarmStarter:
         ``safeguard``, the iterate of least relative KKT residual among the first k. k = 0:
         the anchor itself, no network. threads: torch's CPU threads for the call (default: one
         below ``THREADS_FROM`` graph nodes, n + m, else torch's own setting)."""
+        k = check_k(k, allow_zero=True)
+        if k is None:
+            raise ValueError("iterate needs k, the model iterations to run (warm_start takes the automatic one)")
         check_threads(threads)
         if anchor is None and self.anchors is not None:
             anchor = self.anchors.anchor(qp)

@@ -36,8 +36,10 @@ def test_unknown_option_is_rejected():
                           "--train", "1", "--test", "3"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "bench needs --test >= 1 and --train >= 2 (got 3 and 1)" in out.stderr
     for bad, why in ((["bench", "--family", "random-lp", "--test", "0"], ">= 1"),
-                     (["scaling", "--checkpoint", "c", "--family", "f", "--ks=-1,4"], ">= 0"),
-                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "-1"], "give an integer >= 1"),
+                     (["scaling", "--checkpoint", "c", "--family", "f", "--ks=-1,4"], "integers from 0 to"),
+                     (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--k", "-1"], "give an integer from 1 to"),
+                     (["solve", "x.mps", "--checkpoint", "c", "--k", "99999"], "from 1 to 10000 (model iterations)"),
+                     (["scaling", "--checkpoint", "c", "--family", "f", "--ks=1,99999"], "from 0 to 10000"),
                      # one instance is all validation and none trains: refused before labelling it
                      (["train", "--family", "random-lp", "--train", "1", "--out", "m.safetensors"], ">= 2"),
                      # numpy's "expected non-negative integer" and torch's overflow named no option
