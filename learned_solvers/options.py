@@ -64,7 +64,7 @@ def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int 
     from .core.config import K_LIMIT
 
     n = _count(k, what=what, allow_zero=allow_zero)
-    if n is not None and n > K_LIMIT:  # 99999 for 9999 ran a bench for hours
+    if n is not None and n > K_LIMIT:  # 99999 for 9999 kept a bench running for minutes
         raise ValueError(f"{what} {n} is more model iterations than this package runs (at most {K_LIMIT}); the "
                          "iterate settles long before (`learned-solvers scaling` shows where)")
     return n

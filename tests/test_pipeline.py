@@ -314,7 +314,7 @@ def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
         starter.k = -2
     with pytest.raises(ValueError, match="k must be a positive integer"):
         starter.warm_start(qp, k=-1)
-    # 99999 for 9999: a bench ran for hours; iterate had no check at all (k = -1 ran the network)
+    # 99999 for 9999: a bench ran on for minutes; iterate had no check at all (k = -1 ran the network)
     for call in (lambda: starter.warm_start(qp, k=10_001), lambda: starter.iterate(qp, k=10_001),
                  lambda: LearnedWarmStarter.from_checkpoint(path, k=10_001)):
         with pytest.raises(ValueError, match=r"k 10001 is more model iterations than this package runs \(at most"):
