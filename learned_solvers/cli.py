@@ -796,6 +796,36 @@ def _output_on_stdout(args: argparse.Namespace):
         yield
 
 
+def _refuse_overwrite(option: str, path: Path, what: str) -> None:
+    """A file already at an output path is written over only if it is what the command writes
+    (a checkpoint, a JSON report or solution): `train --out notes.txt` had replaced the notes."""
+    try:
+        size = path.stat().st_size
+    except OSError:  # nothing there yet
+        return
+    if size == 0:
+        return
+    why = None
+    if what == "checkpoint":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except Exception as exc:  # safetensors raises its own error types for a file that is not one
+            why = str(exc).splitlines()[0][:120]
+    elif size > 256 * 2**20:
+        why = f"{size / 2**20:.0f} MiB"
+    else:
+        try:
+            json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            why = str(exc)[:120]
+    if why is not None:
+        raise ValueError(f"{option} {path}: a file is there that is not a {what} ({why}), and the command writes "
+                         "over nothing else: choose another path, or remove the file")
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the work that fills it is spent:
     its folder is made if missing, and must then be a writable folder."""
@@ -829,6 +859,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if Path(path).is_dir():
             raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
         figure = name == "plot" or (name == "out" and args.func is _cmd_plot)
+        if not figure:
+            _refuse_overwrite(f"--{name.replace('_', '-')}", Path(path),
+                              "checkpoint" if name == "save_checkpoint" or args.func is _cmd_train else "JSON file")
         if figure and Path(path).suffix:
             from matplotlib.backend_bases import FigureCanvasBase
 

@@ -133,6 +133,29 @@ def test_one_output_on_stdout_and_no_markdown_beside_a_device(tmp_path):
     assert json.loads(got[0]) == rep and sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
+def test_an_output_path_holding_another_kind_of_file_is_not_written_over(tmp_path):
+    """`train --out notes.txt` replaced the notes with a checkpoint; a report (--out) or solution
+    likewise wrote over any file. A checkpoint goes only over a checkpoint, a JSON file over a
+    JSON file (an older report), refused before any work."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious\n")
+    fam = ["--family", "random-lp:m=5,n=10", "--train", "4", "--epochs", "1", "--width", "8", "--scheduler", "serial"]
+    for args, what in ((["train", *fam, "--out", str(notes)], "checkpoint"),
+                       (["bench", *fam, "--save-checkpoint", str(notes)], "checkpoint"),
+                       (["bench", *fam, "--out", str(notes)], "JSON file")):
+        r = _run(args, tmp_path)
+        assert r.returncode == 2 and f"{notes}: a file is there that is not a {what}" in r.stderr, r.stderr[-800:]
+        assert "labelling" not in r.stderr and notes.read_text() == "precious\n"
+    ck, old = tmp_path / "model.safetensors", tmp_path / "old.json"
+    old.write_text('{"an": "older report"}')
+    for args in (["train", *fam, "--out", str(ck)],
+                 ["bench", *fam, "--test", "2", "--save-checkpoint", str(ck), "--out", str(old)]):
+        r = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *args], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})  # no file-size limit
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(old.read_text())["n_test"] == 2
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
