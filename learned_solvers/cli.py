@@ -815,7 +815,7 @@ def _refuse_overwrite(option: str, path: Path, what: str) -> None:
         except Exception as exc:  # safetensors raises its own error types for a file that is not one
             why = str(exc).splitlines()[0][:120]
     elif size > 256 * 2**20:
-        why = f"{size / 2**20:.0f} MiB"
+        why = f"{size / 2**20:.0f} MiB, more than a report or solution"
     else:
         try:
             json.loads(path.read_bytes())
