@@ -836,6 +836,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if len(to_stdout) > 1:
         raise ValueError(f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} name standard output; "
                          "send all but one to files")
+    files = [(f"--{n.replace('_', '-')}", os.path.realpath(getattr(args, n))) for n in _OUTPUTS
+             if getattr(args, n, None) and not written_in_place(getattr(args, n))]
+    for i, (one, path) in enumerate(files):  # the second write would replace the first
+        if twice := [other for other, q in files[i + 1:] if q == path]:
+            raise ValueError(f"{one} and {twice[0]} name the same file ({path}); give each its own")
     for name in _OUTPUTS:
         path = getattr(args, name, None)
         if not path:

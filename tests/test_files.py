@@ -114,6 +114,8 @@ def test_a_report_sent_to_stdout_is_the_json_alone_and_leaves_stderr_alone(tmp_p
 def test_one_output_on_stdout_and_no_markdown_beside_a_device(tmp_path):
     r = _run(["bench", "--family", "random-lp:m=5,n=10", "--out", "-", "--plot", "/dev/stdout"], tmp_path)
     assert r.returncode == 2 and "--out and --plot both name standard output; send all but one to files" in r.stderr
+    r = _run(["bench", "--family", "random-lp:m=5,n=10", "--out", "r.json", "--save-checkpoint", "./r.json"], tmp_path)
+    assert r.returncode == 2 and "--out and --save-checkpoint name the same file" in r.stderr, r.stderr
     r = _run(["solve", "a.mps", "b.mps", "--checkpoint", "c.safetensors", "--solution", "-"], tmp_path)
     assert r.returncode == 2 and "a device or standard output takes one instance's solution" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
