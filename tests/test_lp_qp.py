@@ -220,6 +220,18 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
     cut.write_bytes(gz.read_bytes()[:300])
     with pytest.raises(MPSFormatError, match="cut.mps.gz: the gzip stream is truncated or corrupt"):
         read_problem(cut)
+    # name and contents disagreeing on gzip: OR-Tools' reader took a gzipped .mps for text and
+    # blamed a missing ENDATA line
+    packed = tmp_path / "packed.mps"
+    packed.write_bytes(gz.read_bytes())
+    with pytest.raises(MPSFormatError, match="packed.mps: the file is gzip-compressed but its name does not end in "
+                                             "\\.gz; rename it packed.mps.gz"):
+        read_problem(packed)
+    plain = tmp_path / "plain.mps.gz"
+    plain.write_bytes(gzip.decompress(gz.read_bytes()))
+    with pytest.raises(MPSFormatError, match="plain.mps.gz: the name ends in .gz but the file is not gzip-compressed "
+                                             "\\(it starts b'NA'\\); rename it plain.mps"):
+        read_problem(plain)
     # an LP file: HiGHS' own reader, its complaint in one line with the place and the source line
     lp = tmp_path / "typo.lp"
     lp.write_text("Maximize\n obj: 3 x + 2,5 y\nSubject To\n cap: x + y <= 4\nEnd\n")

@@ -84,8 +84,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         from .mat import read_mat
 
         return read_mat(p)
-    if p.suffix.lower() == ".gz":
-        _check_gzip(p)
+    _check_compression(p)
     h = quiet_highs()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "highs.log"
@@ -177,11 +176,24 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
                              + cut)
 
 
-def _check_gzip(p: Path) -> None:
-    """Refuse a truncated or corrupt gzip file: HiGHS reads such a stream as the model up to
-    where it stops, without a word."""
+def _check_compression(p: Path) -> None:
+    """Refuse a file whose name and contents disagree on gzip (the readers go by the name:
+    OR-Tools' read a gzipped ``.mps`` as text and blamed a missing ENDATA line), and a
+    truncated or corrupt gzip file: HiGHS reads such a stream as the model up to where it
+    stops, without a word."""
     import gzip
 
+    with p.open("rb") as f:
+        head = f.read(2)
+    named = p.suffix.lower() == ".gz"
+    if head == b"\x1f\x8b" and not named:
+        raise MPSFormatError(f"{p}: the file is gzip-compressed but its name does not end in .gz; rename it "
+                             f"{p.name}.gz (the readers go by the name)")
+    if not named:
+        return
+    if head != b"\x1f\x8b":
+        raise MPSFormatError(f"{p}: the name ends in .gz but the file is not gzip-compressed (it starts {head!r}); "
+                             f"rename it {p.with_suffix('').name} (the readers go by the name)")
     try:
         with gzip.open(p, "rb") as f:
             while f.read(1 << 22):
@@ -191,7 +203,7 @@ def _check_gzip(p: Path) -> None:
 
 
 def _lines(p: Path) -> list[str]:
-    """The file's text lines, plain or gzipped (a whole stream: ``_check_gzip``)."""
+    """The file's text lines, plain or gzipped (a whole stream: ``_check_compression``)."""
     import gzip
 
     opener = gzip.open if p.suffix.lower() == ".gz" else open
