@@ -78,7 +78,8 @@ def _descriptor(path: str | os.PathLike[str]) -> int | None:
 
 def names_stdout(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is standard output: ``-``, ``/dev/stdout``, ``/dev/fd/1``."""
-    return _descriptor(path) is not None and _descriptor(path) == _descriptor("-")
+    fd = _descriptor(path)
+    return fd is not None and fd == _descriptor("-")
 
 
 def written_in_place(path: str | os.PathLike[str]) -> bool:

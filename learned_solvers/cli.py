@@ -766,16 +766,28 @@ def _check_solver_options(args: argparse.Namespace) -> None:
     """--tol and --pinned where the solver takes no such setting, refused naming the option:
     make_backend's TypeError lists the backend's Python settings, which the command line does
     not take."""
+    from .backends import BACKENDS, backend_class, backend_options
+
     solver = getattr(args, "solver", None)
-    if getattr(args, "tol", None) is not None and solver == "highs":
-        raise ValueError("--tol does not apply to --solver highs, which runs at its own tolerances (primal and dual "
-                         "feasibility 1e-7); leave --tol out")
-    if getattr(args, "pinned", False) and solver in ("pdlp", "highs"):
-        raise ValueError(f"--pinned applies to --solver osqp and scs (it pins OSQP's adaptive rho, SCS's "
+    if solver not in BACKENDS:  # ksp, snes: their own options, checked by the PDE commands
+        return
+    if getattr(args, "tol", None) is not None and "tol" not in backend_options(solver):
+        raise ValueError(f"--tol does not apply to --solver {solver}, which runs at its own tolerances (primal and "
+                         f"dual feasibility {backend_class(solver).default_tolerance:g}); leave --tol out")
+    if getattr(args, "pinned", False) and "pinned" not in backend_options(solver):
+        takers = " and ".join(b for b in BACKENDS if "pinned" in backend_options(b))
+        raise ValueError(f"--pinned applies to --solver {takers} (it pins OSQP's adaptive rho, SCS's "
                          f"normalisation and acceleration); {solver} has none to pin: leave --pinned out")
 
 
 _OUTPUTS = ("out", "plot", "save_checkpoint", "solution")
+
+
+def _on_stdout(args: argparse.Namespace) -> list[str]:
+    """The output options (``--out``, ...) that name standard output."""
+    from ._files import names_stdout
+
+    return [f"--{n.replace('_', '-')}" for n in _OUTPUTS if getattr(args, n, None) and names_stdout(getattr(args, n))]
 
 
 @contextlib.contextmanager
@@ -783,9 +795,9 @@ def _output_on_stdout(args: argparse.Namespace):
     """Where an output file is standard output (``--out -`` or ``/dev/stdout``), the file alone
     goes there, fit for ``| jq`` or ``> fig.png``, and what the command prints (its table, where
     it wrote what) goes to stderr."""
-    from ._files import names_stdout, stdout_kept
+    from ._files import stdout_kept
 
-    if not any(getattr(args, n, None) and names_stdout(getattr(args, n)) for n in _OUTPUTS):
+    if not _on_stdout(args):
         yield
         return
     try:
@@ -829,10 +841,9 @@ def _refuse_overwrite(option: str, path: Path, what: str) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the work that fills it is spent:
     its folder is made if missing, and must then be a writable folder."""
-    from ._files import names_stdout, written_in_place
+    from ._files import written_in_place
 
-    to_stdout = [f"--{n.replace('_', '-')}" for n in _OUTPUTS
-                 if getattr(args, n, None) and names_stdout(getattr(args, n))]
+    to_stdout = _on_stdout(args)
     if len(to_stdout) > 1:
         raise ValueError(f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} name standard output; "
                          "send all but one to files")

@@ -6,15 +6,15 @@ from typing import Any
 
 from .base import Backend, SolveResult, Status, WarmStart
 
-__all__ = ["Backend", "SolveResult", "Status", "WarmStart", "make_backend", "BACKENDS", "REFERENCE_ONLY"]
+__all__ = ["Backend", "SolveResult", "Status", "WarmStart", "backend_class", "backend_options", "make_backend",
+           "BACKENDS", "REFERENCE_ONLY"]
 
 BACKENDS = ("pdlp", "osqp", "scs", "highs")  # the warm-start targets
 REFERENCE_ONLY = ("clarabel",)  # takes no start: labels QP families (training.data)
 
 
-def make_backend(name: str, **options: Any) -> Backend:
-    """Build a backend by name (any case: cvxpy's own names are upper case, "OSQP"); unknown
-    options raise ``TypeError``."""
+def backend_class(name: str) -> type:
+    """The backend class for ``name`` (any case: cvxpy's own names are upper case, "OSQP")."""
     name = name.lower() if isinstance(name, str) else name
     if name == "pdlp":
         from .pdlp import PDLPBackend as cls
@@ -29,10 +29,22 @@ def make_backend(name: str, **options: Any) -> Backend:
     else:
         raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(BACKENDS)} "
                          f"(or, to label without a start, {', '.join(REFERENCE_ONLY)})")
+    return cls
+
+
+def backend_options(name: str) -> list[str]:
+    """The settings ``make_backend(name, ...)`` takes, in the backend's order."""
     import inspect
 
-    known = [k for k, v in inspect.signature(cls).parameters.items() if v.kind is v.KEYWORD_ONLY]
+    return [k for k, v in inspect.signature(backend_class(name)).parameters.items() if v.kind is v.KEYWORD_ONLY]
+
+
+def make_backend(name: str, **options: Any) -> Backend:
+    """Build a backend by name (any case: cvxpy's own names are upper case, "OSQP"); unknown
+    options raise ``TypeError``."""
+    cls = backend_class(name)
+    known = backend_options(name)
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(f"{name}: unknown options {unknown}; it takes {known}")
+        raise TypeError(f"{cls.name}: unknown options {unknown}; it takes {known}")
     return cls(**options)  # each backend checks its settings' types and ranges

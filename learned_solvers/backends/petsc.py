@@ -78,10 +78,6 @@ def _set(x: Any, values: np.ndarray) -> None:
     x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
 
 
-def _check_tolerance(name: str, rtol: float, max_it: int) -> None:
-    check_settings(name, tolerances={"rtol": rtol}, iterations={"max_it": max_it})
-
-
 _COMMON = {"KSP": "cg, gmres, bicg, minres, preonly", "PC": "gamg, jacobi, sor, ilu, icc, bjacobi, asm, lu, cholesky",
            "SNES": "newtonls, newtontr, nrichardson, ngmres"}
 
@@ -134,7 +130,7 @@ class KSPBackend:
     retry_cold: bool = True  # a warm solve that fails is solved from the cold (zero) guess as well
 
     def __post_init__(self) -> None:
-        _check_tolerance(self.name, self.rtol, self.max_it)
+        check_settings(self.name, tolerances={"rtol": self.rtol}, iterations={"max_it": self.max_it})
         _check_types(self.name, KSP=self.ksp_type, PC=self.pc_type)
 
     def configure(self, ksp: Any) -> None:
@@ -279,7 +275,7 @@ class SNESBackend:
     retry_cold: bool = True
 
     def __post_init__(self) -> None:
-        _check_tolerance(self.name, self.rtol, self.max_it)
+        check_settings(self.name, tolerances={"rtol": self.rtol}, iterations={"max_it": self.max_it})
         _check_types(self.name, SNES=self.snes_type)
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
