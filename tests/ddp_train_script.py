@@ -26,4 +26,5 @@ weights = np.concatenate([p.detach().numpy().ravel() for p in res.model.paramete
 (Path(sys.argv[1]) / f"rank{rank}.json").write_text(json.dumps({
     "world": world, "sha": hashlib.sha256(weights.tobytes()).hexdigest(),
     "val": [h["val_loss"] for h in res.history], "train": [h["train_loss"] for h in res.history]}))
+distributed.barrier()  # as `train` ends: no rank tears Gloo down while another still talks to it
 distributed.shutdown()
