@@ -1275,7 +1275,9 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
         answer = optimize(model, loaded, solver=solver, **opts)  # in place of model.optimize()
         assert answer.status == "optimal" and abs(answer.objective - objective) <= 1e-6 * (1 + abs(objective))
         assert answer.result.extra["inference_seconds"] > 0 and answer.result.warm_started
-        got = np.array([model.getVal(v) for v in model.getVars()])  # read as after model.optimize()
+        # read as after model.optimize(): the objective first, as a script would
+        assert abs(model.getObjVal() - objective) <= 1e-6 * (1 + abs(objective))
+        got = np.array([model.getVal(v) for v in model.getVars()])
         assert np.allclose(got, values, atol=1e-4), solver
         assert np.allclose([answer.duals[c] for c in model.getConss()], duals, atol=1e-4), solver
         assert abs(model.getSolObjVal(model.getBestSol()) - objective) <= 1e-6 * (1 + abs(objective))

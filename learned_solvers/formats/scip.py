@@ -89,5 +89,8 @@ def write_back(model: Any, qp: QPData, x: np.ndarray, y: np.ndarray | None) -> t
                          f"constraints, the answer {qp.n} and {qp.m}: was the model changed after from_scip?")
     sol = to_scip_solution(model, x)
     model.addSol(sol, free=False)
+    # pyscipopt caches the best solution; only getBestSol refreshes the cache model.getObjVal reads (an
+    # AssertionError without it)
+    model.getBestSol()
     duals = {} if y is None else {cons: float(v) for cons, v in zip(conss, y, strict=True)}
     return sol, duals
