@@ -89,8 +89,16 @@ class LearnedOSQP(OSQP):
         if not opts:
             return self.backend
         b = self.backend
+        for name in ("eps_abs", "eps_rel"):
+            v = opts.get(name, b.tol)
+            # checked by the user's name: the backend would blame its own 'tol', derived below
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"LearnedOSQP: {name} must lie in [0, 1) (at 1 or more almost any point passes), "
+                                 f"got {v!r}")
         # the bench's judgement of one answer against another uses the looser of the two
         tol = max(float(opts.get("eps_abs", b.tol)), float(opts.get("eps_rel", b.tol)))
+        if tol == 0:
+            raise ValueError("LearnedOSQP: eps_abs and eps_rel cannot both be 0 (OSQP's rule: nothing would pass)")
         return OSQPBackend(tol=tol, pinned=b.pinned, max_iter=b.max_iter, time_limit=b.time_limit,
                            settings={**b.extra_settings, **opts})
 

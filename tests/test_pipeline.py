@@ -567,6 +567,17 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
     assert any(ln.startswith("LEARNED_OSQP: ") and "inference" in ln and "start" in ln for ln in lines), lines
     with pytest.raises(TypeError, match="unknown solver options \\['rhoo'\\]"):
         build(np.random.default_rng(1)).solve(solver=plugin, rhoo=0.5)
+    # OSQP's tolerances are checked by the names the script gave (not the backend's derived 'tol'):
+    # 0 is OSQP's "this test off", so eps_abs=0 solves; both 0 or one at 1 or more is refused
+    prob = build(np.random.default_rng(123))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfFamilyWarning)
+        prob.solve(solver=plugin, eps_abs=0.0, eps_rel=1e-6)
+    assert prob.status == "optimal" and abs(prob.value - ref_value) < 1e-4 * (1 + abs(ref_value))
+    for opts, match in (({"eps_rel": 2.0}, "eps_rel must lie in \\[0, 1\\)"), ({"eps_abs": -1e-3}, "eps_abs must"),
+                        ({"eps_abs": 0.0, "eps_rel": 0.0}, "cannot both be 0")):
+        with pytest.raises(ValueError, match=match):
+            build(np.random.default_rng(1)).solve(solver=plugin, **opts)
 
 
 def test_cvxpy_parameters_one_problem_resolved_with_new_values(tmp_path):
