@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "json_text", "names_stdout", "save_figure", "stdout_kept", "write_json", "write_text",
+__all__ = ["atomic_path", "figure_path", "json_text", "names_stdout", "save_figure", "stdout_kept", "write_json", "write_text",
            "written_in_place"]
 
 
@@ -169,15 +169,24 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return write_text(path, json_text(obj) + "\n")
 
 
+def figure_path(path: str | os.PathLike[str]) -> Path:
+    """The file ``save_figure(fig, path)`` writes: ``path``, or without a suffix ``path`` with
+    matplotlib's default format's (``r`` -> ``r.png``), unless it is a device such as /dev/null."""
+    import matplotlib
+
+    p = Path(path)
+    if not p.suffix and not written_in_place(p):  # /dev/null stays itself
+        p = p.with_name(f"{p.name}.{matplotlib.rcParams['savefig.format']}")
+    return p
+
+
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:
     """``fig.savefig(path)``, whole or not at all, in the format the path's suffix names (a path
     without one gets matplotlib's default format's, as ``savefig`` itself does, unless it is a
     device such as /dev/null); the parent folder is created if missing."""
     import matplotlib
 
-    p = Path(path)
-    if not p.suffix and not written_in_place(p):  # /dev/null stays itself
-        p = p.with_name(f"{p.name}.{matplotlib.rcParams['savefig.format']}")
+    p = figure_path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:
         fig.savefig(tmp, dpi=dpi, format=p.suffix[1:].lower() or matplotlib.rcParams["savefig.format"])

@@ -841,14 +841,18 @@ def _refuse_overwrite(option: str, path: Path, what: str) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the work that fills it is spent:
     its folder is made if missing, and must then be a writable folder."""
-    from ._files import written_in_place
+    from ._files import figure_path, written_in_place
 
     to_stdout = _on_stdout(args)
     if len(to_stdout) > 1:
         raise ValueError(f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} name standard output; "
                          "send all but one to files")
-    files = [(f"--{n.replace('_', '-')}", os.path.realpath(getattr(args, n))) for n in _OUTPUTS
-             if getattr(args, n, None) and not written_in_place(getattr(args, n))]
+    def _figure(name: str) -> bool:
+        return name == "plot" or (name == "out" and args.func is _cmd_plot)
+
+    # a figure's as save_figure writes it: `--plot r` is r.png, which `--out r.png` would name too
+    files = [(f"--{n.replace('_', '-')}", os.path.realpath(figure_path(v) if _figure(n) else v)) for n in _OUTPUTS
+             if (v := getattr(args, n, None)) and not written_in_place(v)]
     for i, (one, path) in enumerate(files):  # the second write would replace the first
         if twice := [other for other, q in files[i + 1:] if q == path]:
             raise ValueError(f"{one} and {twice[0]} name the same file ({path}); give each its own")
@@ -874,7 +878,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {path}: its folder {folder} is not writable")
         if Path(path).is_dir():
             raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
-        figure = name == "plot" or (name == "out" and args.func is _cmd_plot)
+        figure = _figure(name)
         if not figure:
             _refuse_overwrite(f"--{name.replace('_', '-')}", Path(path),
                               "checkpoint" if name == "save_checkpoint" or args.func is _cmd_train else "JSON file")

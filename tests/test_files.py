@@ -116,6 +116,9 @@ def test_one_output_on_stdout_and_no_markdown_beside_a_device(tmp_path):
     assert r.returncode == 2 and "--out and --plot both name standard output; send all but one to files" in r.stderr
     r = _run(["bench", "--family", "random-lp:m=5,n=10", "--out", "r.json", "--save-checkpoint", "./r.json"], tmp_path)
     assert r.returncode == 2 and "--out and --save-checkpoint name the same file" in r.stderr, r.stderr
+    # a figure without a suffix is saved as matplotlib's default format's, r -> r.png
+    r = _run(["bench", "--family", "random-lp:m=5,n=10", "--out", "r.png", "--plot", "r"], tmp_path)
+    assert r.returncode == 2 and "--out and --plot name the same file" in r.stderr, r.stderr
     r = _run(["solve", "a.mps", "b.mps", "--checkpoint", "c.safetensors", "--solution", "-"], tmp_path)
     assert r.returncode == 2 and "a device or standard output takes one instance's solution" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
