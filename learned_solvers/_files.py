@@ -19,8 +19,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "figure_path", "json_text", "names_stdout", "save_figure", "stdout_kept", "write_json", "write_text",
-           "written_in_place"]
+__all__ = ["atomic_path", "figure_path", "json_text", "names_stdout", "python_stdout", "save_figure", "stdout_kept",
+           "write_json", "write_text", "written_in_place"]
 
 
 def _create_beside(p: Path) -> Path:
@@ -40,14 +40,17 @@ def _create_beside(p: Path) -> Path:
         return tmp
 
 
-_stdout: list[int] = []  # the descriptor standard output names while Python's is sent elsewhere
+# what standard output names while Python's is sent elsewhere: a descriptor, or a stream that has
+# none (``main`` called in-process under pytest's capture or redirect_stdout(io.StringIO()))
+_stdout: list[Any] = []
 
 
 @contextmanager
-def stdout_kept(fd: int) -> Iterator[None]:
-    """For the block, ``-`` and ``/dev/stdout`` name descriptor ``fd`` (the command's real
-    standard output), whatever ``sys.stdout`` is then sent to (stderr, for its table)."""
-    _stdout.append(fd)
+def stdout_kept(out: int | Any) -> Iterator[None]:
+    """For the block, ``-`` and ``/dev/stdout`` name ``out``, the command's real standard output
+    (a descriptor, or a Python stream without one), whatever ``sys.stdout`` is then sent to
+    (stderr, for its table)."""
+    _stdout.append(out)
     try:
         yield
     finally:
@@ -66,7 +69,7 @@ def _descriptor(path: str | os.PathLike[str]) -> int | None:
     else:
         fd = {"-": 1, "/dev/stdout": 1, "/dev/stderr": 2}.get(text)
     if fd == 1 and _stdout:
-        return _stdout[-1]
+        return _stdout[-1] if isinstance(_stdout[-1], int) else 1
     if fd in (1, 2):
         stream = sys.stdout if fd == 1 else sys.stderr
         try:
@@ -74,6 +77,21 @@ def _descriptor(path: str | os.PathLike[str]) -> int | None:
         except (AttributeError, OSError, ValueError):  # replaced in Python (pytest, a notebook)
             pass
     return fd
+
+
+def python_stdout(path: str | os.PathLike[str]) -> Any | None:
+    """The Python stream standard output is where ``path`` names it and that stream has no
+    descriptor (captured in Python: a notebook, pytest, ``redirect_stdout``); else None."""
+    if os.fspath(path) not in ("-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"):
+        return None
+    stream = _stdout[-1] if _stdout else sys.stdout
+    if isinstance(stream, int):
+        return None
+    try:
+        stream.fileno()
+        return None
+    except (AttributeError, OSError, ValueError):
+        return stream
 
 
 def names_stdout(path: str | os.PathLike[str]) -> bool:
@@ -109,6 +127,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="learned-solvers-") as folder:
             tmp = Path(folder) / f"out{Path(path).suffix}"
             yield tmp
+            if (stream := python_stdout(path)) is not None:
+                _write_stream(stream, tmp.read_bytes(), path)
+                return
             for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
                 with suppress(OSError, ValueError):
                     stream.flush()
@@ -135,6 +156,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         if isinstance(exc, OSError) and exc.errno is not None:  # named by the user's path, not the temporary one
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         raise
+
+
+def _write_stream(stream: Any, data: bytes, path: str | os.PathLike[str]) -> None:
+    """``data`` to a Python stream: as bytes where it has a buffer, else as text (a figure, which
+    is not text, is refused with what to do)."""
+    if (buffer := getattr(stream, "buffer", None)) is not None:
+        stream.flush()
+        buffer.write(data)
+        buffer.flush()
+        return
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise ValueError(f"{os.fspath(path)}: standard output here is a text stream ({type(stream).__name__}) and "
+                         "this file is binary (a figure); give a file name instead") from None
+    stream.write(text)
+    stream.flush()
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

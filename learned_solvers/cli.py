@@ -801,10 +801,10 @@ def _output_on_stdout(args: argparse.Namespace):
         yield
         return
     try:
-        fd = sys.stdout.fileno()  # in _c_stdout_to_stderr: the real stdout's copy
-    except (AttributeError, OSError, ValueError):  # stdout captured in Python (pytest): descriptor 1
-        fd = 1
-    with stdout_kept(fd), contextlib.redirect_stdout(sys.stderr):
+        out = sys.stdout.fileno()  # in _c_stdout_to_stderr: the real stdout's copy
+    except (AttributeError, OSError, ValueError):  # captured in Python (pytest, a notebook): the stream itself
+        out = sys.stdout
+    with stdout_kept(out), contextlib.redirect_stdout(sys.stderr):
         yield
 
 
@@ -841,7 +841,7 @@ def _refuse_overwrite(option: str, path: Path, what: str) -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the work that fills it is spent:
     its folder is made if missing, and must then be a writable folder."""
-    from ._files import figure_path, written_in_place
+    from ._files import figure_path, python_stdout, written_in_place
 
     to_stdout = _on_stdout(args)
     if len(to_stdout) > 1:
@@ -853,6 +853,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
     # a figure's as save_figure writes it: `--plot r` is r.png, which `--out r.png` would name too
     files = [(f"--{n.replace('_', '-')}", os.path.realpath(figure_path(v) if _figure(n) else v)) for n in _OUTPUTS
              if (v := getattr(args, n, None)) and not written_in_place(v)]
+    for name in _OUTPUTS:
+        v = getattr(args, name, None)
+        if v and _figure(name) and (stream := python_stdout(v)) is not None and not hasattr(stream, "buffer"):
+            raise ValueError(f"--{name.replace('_', '-')} {v}: standard output here is a text stream "
+                             f"({type(stream).__name__}), which takes no figure; give a file name")
     for i, (one, path) in enumerate(files):  # the second write would replace the first
         if twice := [other for other, q in files[i + 1:] if q == path]:
             raise ValueError(f"{one} and {twice[0]} name the same file ({path}); give each its own")

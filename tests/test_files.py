@@ -111,6 +111,36 @@ def test_a_report_sent_to_stdout_is_the_json_alone_and_leaves_stderr_alone(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["err.txt", "out.txt"]
 
 
+def test_stdout_captured_in_python_gets_the_report_alone(tmp_path, monkeypatch):
+    """``main([..., "--out", "-"])`` called in-process (a notebook, a script's redirect_stdout):
+    the report goes to the Python stream that is stdout, alone; it had gone to descriptor 1, which
+    the command sends to stderr. A figure is refused up front where that stream takes only text."""
+    import contextlib
+    import io
+
+    from learned_solvers.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["bench", "--family", "random-lp:m=5,n=10", "--train", "4", "--test", "2", "--epochs", "1",
+                   "--width", "8", "--scheduler", "serial", "--out", "-"])
+    assert rc == 0, err.getvalue()[-2000:]
+    rep = json.loads(out.getvalue())
+    assert rep["n_test"] == 2 and "time_ratio" in err.getvalue()
+    (tmp_path / "r.json").write_text(out.getvalue())
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["plot", "r.json", "--out", "-"]) == 2
+    assert "standard output here is a text stream (StringIO), which takes no figure" in err.getvalue()
+    binary = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # a stream with a buffer takes the PNG
+    with contextlib.redirect_stdout(binary):
+        assert main(["plot", "r.json", "--out", "-"]) == 0
+    binary.flush()
+    assert binary.buffer.getvalue().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
 def test_one_output_on_stdout_and_no_markdown_beside_a_device(tmp_path):
     r = _run(["bench", "--family", "random-lp:m=5,n=10", "--out", "-", "--plot", "/dev/stdout"], tmp_path)
     assert r.returncode == 2 and "--out and --plot both name standard output; send all but one to files" in r.stderr
