@@ -75,6 +75,13 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
         state = load_file(str(p))
     except (SafetensorError, OSError, ValueError) as exc:
         raise _unreadable(p, exc) from exc
+    # training never saves a NaN or inf (it refuses to), so one here is damage; left in, every
+    # later start would fall back to cold with a warning, a solve at a time
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{p}: {', '.join(sorted(bad)[:3])}{' and others' if len(bad) > 3 else ''} "
+                              "hold NaN or inf, which training never saves: the file was damaged; restore it or "
+                              "retrain")
     return Checkpoint(state=state, meta=meta)
 
 

@@ -102,6 +102,19 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
     bogus.write_bytes(b"\x00" * 64)
     with pytest.raises(CheckpointError, match="not a learned-solvers checkpoint"):
         LearnedWarmStarter.from_checkpoint(bogus)
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file as _load, save_file as _save
+
+    nan = tmp_path / "nan.safetensors"  # damage that keeps the format: a weight NaN, which training never saves
+    with safe_open(str(path), framework="pt") as f:
+        header = f.metadata()
+    weights = _load(str(path))
+    name = next(k for k in sorted(weights) if not k.startswith("anchors."))
+    weights[name] = torch.full_like(weights[name], float("nan"))
+    _save(weights, str(nan), metadata=header)
+    with pytest.raises(CheckpointError, match=f"nan.safetensors: {name} hold NaN or inf"):
+        LearnedWarmStarter.from_checkpoint(nan)
     cut = tmp_path / "cut.safetensors"  # an interrupted copy: the header is whole, the weights are not
     cut.write_bytes(Path(path).read_bytes()[:-100])
     with pytest.raises(CheckpointError, match="cut.safetensors: .*damaged or cut short"):
