@@ -450,9 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="Data-parallel: torchrun --nproc_per_node N -m learned_solvers.cli train ... "
                               "(DDP; one GPU per rank with --device cuda; rank 0 writes the checkpoint).")
     _family_args(t)
-    t.add_argument("--solver", default="pdlp",
+    t.add_argument("--solver", default=None,
                    help="the solver the model will warm-start (recorded; PDE families: ksp or snes, which also "
-                        "times the automatic k)")
+                        "times the automatic k; default: pdlp for LP/QP families, ksp for a linear PDE family, snes "
+                        "for a nonlinear one)")
     t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
     t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
     t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
@@ -470,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("instances", nargs="+", metavar="instance",
                    help="an .mps/.lp/.qps file (optionally .gz) or a .mat QP; several: one JSON line each on stdout")
     s.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
-    s.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs"], help="default pdlp")
+    s.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs"],
+                   help="default: the checkpoint's (the one it was trained and its k chosen for), else pdlp")
     s.add_argument("--k", type=_iterations, default=None,
                    help="model iterations (default: the checkpoint's; 0: no network, the anchor: the family's linear "
                         "model or the nearest training optimum)")
@@ -484,8 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="cold vs learned vs nearest-neighbour vs oracle on held-out instances")
     _family_args(b)
-    b.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
-                   help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton)")
+    b.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
+                   help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton); "
+                        "default: --checkpoint's solver, else pdlp, ksp or snes by the family")
     b.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg; jacobi, ilu, ...)")
     b.add_argument("--ksp-type", default=None, help="ksp: PETSc Krylov method (default cg; gmres, ...)")
     b.add_argument("--test-family", default=None,
@@ -533,8 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("scaling", help="error, solver iterations and time against model iterations k")
     c.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
     c.add_argument("--family", required=True, help="the checkpoint's family spec")
-    c.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
-                   help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
+    c.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
+                   help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families (default: the "
+                        "checkpoint's)")
     c.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg)")
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "
@@ -552,8 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("sensitivity", help="solver iterations from the optimum moved by a relative error "
                         "(how accurate a start must be; no model involved)")
     se.add_argument("--family", required=True, help="a family spec, as for bench")
-    se.add_argument("--solver", default="pdlp", choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
-                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families")
+    se.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
+                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families (default: pdlp, ksp "
+                         "for a linear PDE family, snes for a nonlinear one)")
     se.add_argument("--noise", type=_fractions, default=_fractions("1e-4,1e-3,1e-2,5e-2,0.15"),
                     help="relative start errors, comma-separated")
     se.add_argument("--test", type=_positive, default=10, help="held-out instances (default 10)")
@@ -762,6 +767,34 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> Non
                          f"{args.family} is not one")
 
 
+def _default_solver(args: argparse.Namespace) -> None:
+    """--solver left out: the checkpoint's, the solver it was trained and its automatic k chosen
+    for, where the command takes it; else the family's own: ksp for a linear PDE family, snes for
+    a nonlinear one, pdlp for LP/QP. `bench --family darcy` had run as `--solver pdlp` and then
+    been refused for a solver the user never named."""
+    if not hasattr(args, "solver") or args.solver is not None:
+        return
+    if getattr(args, "checkpoint", None):
+        from .checkpoint import CheckpointError, describe_checkpoint
+
+        try:
+            recorded = describe_checkpoint(args.checkpoint).meta.get("solver")
+        except (CheckpointError, OSError):  # the command's own load says what is wrong with the file
+            recorded = None
+        pde = recorded in ("ksp", "snes")
+        if recorded in ("pdlp", "osqp", "scs", "highs", "ksp", "snes") and (args.func is not _cmd_solve or not pde):
+            args.solver = recorded
+            return
+    family = getattr(args, "family", None)
+    if family is not None:
+        from problems.registry import is_pde_family, make_family
+
+        if is_pde_family(family):
+            args.solver = "ksp" if make_family(family).kind == "linear" else "snes"
+            return
+    args.solver = "pdlp"
+
+
 def _check_solver_options(args: argparse.Namespace) -> None:
     """--tol and --pinned where the solver takes no such setting, refused naming the option:
     make_backend's TypeError lists the backend's Python settings, which the command line does
@@ -964,6 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     sigterm_as_ctrl_c()  # a batch job's time limit keeps what Ctrl-C keeps
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
+        _default_solver(args)
         _check_solver_options(args)
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings(), _output_on_stdout(args):

@@ -466,3 +466,37 @@ def test_progress_bars_written_into_a_log_refresh_seldom(monkeypatch):
         bar.set_postfix(loss=f"{1.0 / (i + 1):.3e}")
     bar.close()
     assert out.getvalue().count("\r") <= 2 and "60/60" in out.getvalue() and "loss=1.667e-02" in out.getvalue()
+
+
+def test_a_solver_left_out_is_the_checkpoints_or_the_familys(tmp_path):
+    """--solver left out: the checkpoint's (the solver its automatic k was chosen for), else the
+    family's own, ksp for a linear PDE family and snes for a nonlinear one. `bench --family darcy`
+    had run as --solver pdlp and been refused for a solver the user never named."""
+    import torch
+
+    from learned_solvers.checkpoint import save_checkpoint
+    from learned_solvers.cli import _default_solver, build_parser
+
+    lp, pde = tmp_path / "lp.safetensors", tmp_path / "pde.safetensors"
+    save_checkpoint(lp, {"w": torch.zeros(1)}, {"kind": "qp-implicit-gnn", "family": "mpc", "solver": "osqp"})
+    save_checkpoint(pde, {"w": torch.zeros(1)}, {"kind": "pde", "family": "darcy", "solver": "ksp"})
+
+    def chosen(*argv: str) -> str:
+        args = build_parser().parse_args(argv)
+        _default_solver(args)
+        return args.solver
+
+    assert chosen("bench", "--family", "mpc", "--checkpoint", str(lp)) == "osqp"
+    assert chosen("solve", "x.mps", "--checkpoint", str(lp)) == "osqp"
+    assert chosen("scaling", "--family", "darcy", "--checkpoint", str(pde)) == "ksp"
+    assert chosen("bench", "--family", "mpc", "--checkpoint", str(lp), "--solver", "scs") == "scs"
+    assert chosen("solve", "x.mps", "--checkpoint", str(pde)) == "pdlp"  # its loader refuses a PDE model, by name
+    assert chosen("solve", "x.mps", "--checkpoint", str(tmp_path / "none.safetensors")) == "pdlp"
+    assert chosen("bench", "--family", "darcy") == "ksp"
+    assert chosen("train", "--family", "navier-stokes", "--out", "x.safetensors") == "snes"
+    assert chosen("sensitivity", "--family", "nonlinear-poisson") == "snes"
+    assert chosen("bench", "--family", "random-lp") == "pdlp"
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "darcy:n=8", "--train", "4",
+                          "--test", "2", "--epochs", "1", "--scheduler", "serial", "--out", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and "solver ksp" in out.stdout, out.stderr[-2000:]
