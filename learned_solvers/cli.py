@@ -774,6 +774,10 @@ def _default_solver(args: argparse.Namespace) -> None:
     been refused for a solver the user never named."""
     if not hasattr(args, "solver") or args.solver is not None:
         return
+    from problems.registry import is_pde_family, make_family
+
+    family = getattr(args, "family", None)
+    pde_family = family is not None and is_pde_family(family)  # solve: LP/QP files
     if getattr(args, "checkpoint", None):
         from .checkpoint import CheckpointError, describe_checkpoint
 
@@ -781,17 +785,13 @@ def _default_solver(args: argparse.Namespace) -> None:
             recorded = describe_checkpoint(args.checkpoint).meta.get("solver")
         except (CheckpointError, OSError):  # the command's own load says what is wrong with the file
             recorded = None
-        pde = recorded in ("ksp", "snes")
-        if recorded in ("pdlp", "osqp", "scs", "highs", "ksp", "snes") and (args.func is not _cmd_solve or not pde):
+        # a checkpoint of the other side is the loader's to refuse, by family, not this default's
+        if recorded in ("pdlp", "osqp", "scs", "highs", "ksp", "snes") and (recorded in ("ksp", "snes")) == pde_family:
             args.solver = recorded
             return
-    family = getattr(args, "family", None)
-    if family is not None:
-        from problems.registry import is_pde_family, make_family
-
-        if is_pde_family(family):
-            args.solver = "ksp" if make_family(family).kind == "linear" else "snes"
-            return
+    if pde_family:
+        args.solver = "ksp" if make_family(family).kind == "linear" else "snes"
+        return
     args.solver = "pdlp"
 
 

@@ -490,7 +490,10 @@ def test_a_solver_left_out_is_the_checkpoints_or_the_familys(tmp_path):
     assert chosen("solve", "x.mps", "--checkpoint", str(lp)) == "osqp"
     assert chosen("scaling", "--family", "darcy", "--checkpoint", str(pde)) == "ksp"
     assert chosen("bench", "--family", "mpc", "--checkpoint", str(lp), "--solver", "scs") == "scs"
-    assert chosen("solve", "x.mps", "--checkpoint", str(pde)) == "pdlp"  # its loader refuses a PDE model, by name
+    # a checkpoint of the other side: the loader refuses it by family; the default is the family's
+    assert chosen("solve", "x.mps", "--checkpoint", str(pde)) == "pdlp"
+    assert chosen("bench", "--family", "mpc", "--checkpoint", str(pde)) == "pdlp"
+    assert chosen("bench", "--family", "nonlinear-poisson", "--checkpoint", str(lp)) == "snes"
     assert chosen("solve", "x.mps", "--checkpoint", str(tmp_path / "none.safetensors")) == "pdlp"
     assert chosen("bench", "--family", "darcy") == "ksp"
     assert chosen("train", "--family", "navier-stokes", "--out", "x.safetensors") == "snes"
