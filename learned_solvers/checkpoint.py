@@ -233,6 +233,8 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     """A few readable lines: what it was trained on, how it runs, whether it loads here."""
     m = info.meta
     rows: list[tuple[str, str]] = [("kind", _KINDS.get(str(info.kind), str(info.kind))), ("family", str(info.family))]
+    if isinstance(m.get("spec"), str) and m["spec"] != info.family:  # a PDE model's: the key above has no mesh
+        rows.append(("trained on", m["spec"]))
     rows.append(("written by", f"learned-solvers {info.version} (this is {__version__}): "
                  + ("loads" if info.loads else f"refused: {info.refusal}")))
     if "solver" in m:

@@ -405,12 +405,13 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
     return 0
 
 
-def _family_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--family", required=True,
+def _family_args(p: argparse.ArgumentParser, *, from_checkpoint: bool = False) -> None:
+    p.add_argument("--family", required=not from_checkpoint,
                    help="LP/QP: random-lp[:m=200,n=400], mps:PATH, files:GLOB (your own instance files), portfolio, "
                         "mpc, lasso, cvxpy:MODULE:FUNCTION, scip:MODULE:FUNCTION (pyscipopt); "
                         "PDE: darcy[:n=64], nonlinear-poisson, navier-stokes, dolfinx:MODULE:FUNCTION "
-                        "(key=value options after ':')")
+                        "(key=value options after ':')"
+                        + ("; with --checkpoint, default: the family it was trained on" if from_checkpoint else ""))
     p.add_argument("--perturb", type=float, default=None, help="mps: (and random-lp) families: relative perturbation d (0.1)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the instances and of training (default 0)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
@@ -485,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_solve)
 
     b = sub.add_parser("bench", help="cold vs learned vs nearest-neighbour vs oracle on held-out instances")
-    _family_args(b)
+    _family_args(b, from_checkpoint=True)
     b.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton); "
                         "default: --checkpoint's solver, else pdlp, ksp or snes by the family")
@@ -535,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("scaling", help="error, solver iterations and time against model iterations k")
     c.add_argument("--checkpoint", required=True, help="a model saved by `train` or `bench --save-checkpoint`")
-    c.add_argument("--family", required=True, help="the checkpoint's family spec")
+    c.add_argument("--family", default=None, help="a family spec (default: the one the checkpoint was trained on)")
     c.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families (default: the "
                         "checkpoint's)")
@@ -765,6 +766,27 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> Non
     if given:
         raise ValueError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to {where} only; "
                          f"{args.family} is not one")
+
+
+def _default_family(args: argparse.Namespace) -> None:
+    """--family left out of bench or scaling: the one --checkpoint was trained on, so a saved
+    model is benched with `bench --checkpoint C` alone."""
+    if not hasattr(args, "family") or args.family is not None:
+        return
+    if not getattr(args, "checkpoint", None):
+        raise ValueError("--family is required: the family to train and test on (or --checkpoint, whose family is "
+                         "then the default)")
+    from .checkpoint import describe_checkpoint
+
+    meta = describe_checkpoint(args.checkpoint).meta  # a file that is not one is refused here, by name
+    # PDE checkpoints record the mesh-free family key (a model runs on any mesh of the family) and,
+    # those written since version 0.1.0's 2026-12-02 commits, the spec trained on beside it; LP/QP
+    # checkpoints' family is their spec
+    spec = meta.get("spec") if meta.get("kind") == "pde" else meta.get("family")
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"--checkpoint {args.checkpoint} does not record the family spec it was trained on (it names "
+                         f"{meta.get('family')!r}, its family's key); give --family")
+    args.family = spec
 
 
 def _default_solver(args: argparse.Namespace) -> None:
@@ -997,6 +1019,7 @@ def main(argv: list[str] | None = None) -> int:
     sigterm_as_ctrl_c()  # a batch job's time limit keeps what Ctrl-C keeps
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
+        _default_family(args)
         _default_solver(args)
         _check_solver_options(args)
         _check_outputs(args)

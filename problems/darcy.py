@@ -52,7 +52,8 @@ class Darcy:
         check_mesh(self.mesh)
 
     def spec(self) -> str:
-        return f"darcy:n={self.n},field_res={self.field_res},alpha={self.alpha},tau={self.tau}" + mesh_spec(self.mesh)
+        return (f"darcy:n={self.n},field_res={self.field_res},alpha={self.alpha},tau={self.tau},high={self.high},"
+                f"low={self.low}" + mesh_spec(self.mesh))
 
     def family_key(self) -> str:
         """What checkpoints match on: the field's law, not the mesh (its size or kind)."""

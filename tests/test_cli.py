@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -468,10 +469,11 @@ def test_progress_bars_written_into_a_log_refresh_seldom(monkeypatch):
     assert out.getvalue().count("\r") <= 2 and "60/60" in out.getvalue() and "loss=1.667e-02" in out.getvalue()
 
 
-def test_a_solver_left_out_is_the_checkpoints_or_the_familys(tmp_path):
+def test_a_solver_or_family_left_out_is_the_checkpoints_or_the_familys(tmp_path):
     """--solver left out: the checkpoint's (the solver its automatic k was chosen for), else the
     family's own, ksp for a linear PDE family and snes for a nonlinear one. `bench --family darcy`
-    had run as --solver pdlp and been refused for a solver the user never named."""
+    had run as --solver pdlp and been refused for a solver the user never named. --family left
+    out of bench: the checkpoint's (a PDE checkpoint records the spec it was trained on)."""
     import torch
 
     from learned_solvers.checkpoint import save_checkpoint
@@ -499,7 +501,18 @@ def test_a_solver_left_out_is_the_checkpoints_or_the_familys(tmp_path):
     assert chosen("train", "--family", "navier-stokes", "--out", "x.safetensors") == "snes"
     assert chosen("sensitivity", "--family", "nonlinear-poisson") == "snes"
     assert chosen("bench", "--family", "random-lp") == "pdlp"
-    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "darcy:n=8", "--train", "4",
-                          "--test", "2", "--epochs", "1", "--scheduler", "serial", "--out", str(tmp_path / "r.json")],
-                         capture_output=True, text=True, timeout=600)
+    ck = tmp_path / "darcy8.safetensors"
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--family", "darcy:n=8,high=10",
+                          "--train", "4", "--test", "2", "--epochs", "1", "--scheduler", "serial",
+                          "--save-checkpoint", str(ck)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "solver ksp" in out.stdout, out.stderr[-2000:]
+    # --family left out too: the checkpoint's, its mesh (n=8) included, which the PDE family key lacks
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--checkpoint", str(ck), "--test", "2",
+                          "--scheduler", "serial", "--out", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["solver"] == "ksp" and rep["family"].startswith("darcy:n=8,") and "high=10" in rep["family"], rep
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--test", "2"], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 2 and "--family is required" in out.stderr, out.stderr

@@ -440,6 +440,20 @@ def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, 
         choose_k(st2, fam, insts, backend, ks=(0,))
 
 
+def test_pde_family_specs_name_every_parameter_and_read_back():
+    """A family's spec is what reports and checkpoints record and bench rebuilds the family from
+    (`bench --checkpoint C`): darcy's had left out high and low, so darcy:high=10 read back as 12."""
+    import dataclasses
+
+    for spec in ("darcy:n=8,high=10,low=2", "nonlinear-poisson:n=8,modes=2", "navier-stokes:n=8,re_min=50.0"):
+        fam = make_family(spec)
+        text = fam.spec()
+        for f in dataclasses.fields(fam):
+            if f.init and not f.name.startswith("_") and f.name not in ("name", "kind", "mesh"):  # mesh: if not default
+                assert f"{f.name}=" in text, (spec, f.name)
+        assert make_family(text).spec() == text and make_family(text) == fam, spec
+
+
 @pytest.mark.parametrize("spec", ["nonlinear-poisson:n=8", "darcy:n=8"])
 def test_k0_reads_the_fields_alone(spec):
     """At k = 0 the system would go unused by the model (Newton assembles its own Jacobians; a

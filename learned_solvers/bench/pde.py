@@ -335,8 +335,9 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         info["auto_k"] = rows
     if cfg.save_checkpoint and main:
         # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
-        starter.save(cfg.save_checkpoint, solver=cfg.solver, train={"epochs": cfg.epochs, "width": cfg.width,
-                                                                    "device": cfg.device, "seed": cfg.seed},
+        # spec: the family as trained, mesh included (the family key the loader matches on has none)
+        starter.save(cfg.save_checkpoint, solver=cfg.solver, spec=fam.spec(),
+                     train={"epochs": cfg.epochs, "width": cfg.width, "device": cfg.device, "seed": cfg.seed},
                      **{("k_sweep" if key == "auto_k" else key): v for key, v in info.items()})
     distributed.barrier()
     return starter, info, train_pdes, train_sols
