@@ -779,9 +779,8 @@ def _default_family(args: argparse.Namespace) -> None:
     from .checkpoint import describe_checkpoint
 
     meta = describe_checkpoint(args.checkpoint).meta  # a file that is not one is refused here, by name
-    # PDE checkpoints record the mesh-free family key (a model runs on any mesh of the family) and,
-    # those written since version 0.1.0's 2026-12-02 commits, the spec trained on beside it; LP/QP
-    # checkpoints' family is their spec
+    # a PDE checkpoint's family is the mesh-free key (its model runs on any mesh of the family), the
+    # spec trained on beside it (not in those written before 2026-12-02); an LP/QP one's is its spec
     spec = meta.get("spec") if meta.get("kind") == "pde" else meta.get("family")
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"--checkpoint {args.checkpoint} does not record the family spec it was trained on (it names "
@@ -893,6 +892,11 @@ def _refuse_overwrite(option: str, path: Path, what: str) -> None:
                          "over nothing else: choose another path, or remove the file")
 
 
+def _is_figure(args: argparse.Namespace, name: str) -> bool:
+    """Whether the output option ``name`` is a figure: --plot, and plot's --out."""
+    return name == "plot" or (name == "out" and args.func is _cmd_plot)
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written before the work that fills it is spent:
     its folder is made if missing, and must then be a writable folder."""
@@ -902,15 +906,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if len(to_stdout) > 1:
         raise ValueError(f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} name standard output; "
                          "send all but one to files")
-    def _figure(name: str) -> bool:
-        return name == "plot" or (name == "out" and args.func is _cmd_plot)
-
     # a figure's as save_figure writes it: `--plot r` is r.png, which `--out r.png` would name too
-    files = [(f"--{n.replace('_', '-')}", os.path.realpath(figure_path(v) if _figure(n) else v)) for n in _OUTPUTS
-             if (v := getattr(args, n, None)) and not written_in_place(v)]
+    files = [(f"--{n.replace('_', '-')}", os.path.realpath(figure_path(v) if _is_figure(args, n) else v))
+             for n in _OUTPUTS if (v := getattr(args, n, None)) and not written_in_place(v)]
     for name in _OUTPUTS:
         v = getattr(args, name, None)
-        if v and _figure(name) and (stream := python_stdout(v)) is not None and not hasattr(stream, "buffer"):
+        if v and _is_figure(args, name) and (stream := python_stdout(v)) is not None and not hasattr(stream, "buffer"):
             raise ValueError(f"--{name.replace('_', '-')} {v}: standard output here is a text stream "
                              f"({type(stream).__name__}), which takes no figure; give a file name")
     for i, (one, path) in enumerate(files):  # the second write would replace the first
@@ -938,7 +939,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {path}: its folder {folder} is not writable")
         if Path(path).is_dir():
             raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
-        figure = _figure(name)
+        figure = _is_figure(args, name)
         if not figure:
             _refuse_overwrite(f"--{name.replace('_', '-')}", Path(path),
                               "checkpoint" if name == "save_checkpoint" or args.func is _cmd_train else "JSON file")
