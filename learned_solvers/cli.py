@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import os
 import sys
@@ -785,6 +786,13 @@ def _default_family(args: argparse.Namespace) -> None:
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"--checkpoint {args.checkpoint} does not record the family spec it was trained on (it names "
                          f"{meta.get('family')!r}, its family's key); give --family")
+    name, _, rest = spec.partition(":")
+    where = rest.split(",")[0]
+    if name in ("mps", "files") and not (glob.glob(where) if name == "files" else os.path.exists(where)):
+        # the spec's path is as typed where it was trained, often relative to that folder
+        raise ValueError(f"--checkpoint {args.checkpoint} was trained on --family {spec}, and {where} is not found from "
+                         f"here ({os.getcwd()}): give --family {name}:{'GLOB' if name == 'files' else 'PATH'} with the "
+                         "path from here (the checkpoint knows its family by content, not by path)")
     args.family = spec
 
 

@@ -516,3 +516,11 @@ def test_a_solver_or_family_left_out_is_the_checkpoints_or_the_familys(tmp_path)
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--test", "2"], capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 2 and "--family is required" in out.stderr, out.stderr
+    # an mps: family's path as typed where it was trained: not found from here, said so, not as a bare missing file
+    mps = tmp_path / "mps.safetensors"
+    save_checkpoint(mps, {"w": torch.zeros(1)}, {"kind": "qp-implicit-gnn", "family": "mps:../data/x.mps,perturb=0.1",
+                                                 "solver": "pdlp"})
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "bench", "--checkpoint", str(mps)],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 2 and "../data/x.mps is not found from here" in out.stderr, out.stderr
+    assert "give --family mps:PATH" in out.stderr
