@@ -791,8 +791,8 @@ def _default_family(args: argparse.Namespace) -> None:
     if name in ("mps", "files") and not (glob.glob(where) if name == "files" else os.path.exists(where)):
         # the spec's path is as typed where it was trained, often relative to that folder
         raise ValueError(f"--checkpoint {args.checkpoint} was trained on --family {spec}, and {where} is not found "
-                         f"from here ({os.getcwd()}): give --family {name}:{'GLOB' if name == 'files' else 'PATH'} with the "
-                         "path from here (the checkpoint knows its family by content, not by path)")
+                         f"from here ({os.getcwd()}): give --family {name}:{'GLOB' if name == 'files' else 'PATH'} "
+                         "with the path from here (the checkpoint knows its family by content, not by path)")
     args.family = spec
 
 
