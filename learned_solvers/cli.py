@@ -48,7 +48,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     from problems.registry import make_family
 
-    from .bench.pde import PDEBenchConfig, make_pde_backend, train_pde_starter
+    from .bench.pde import PDEBenchConfig, family_backend, train_pde_starter
     from .checkpoint import PDE_K0_STARTS
     from .training import distributed
 
@@ -56,12 +56,12 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
                          **_pde_anchor(args),
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
-                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg",
+                         ksp_type=args.ksp_type, pc=args.pc,
                          rtol=1e-8 if args.tol is None else args.tol,
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
                          jacobian_weight=args.jacobian_weight, solution_state=_state(args))
     fam = make_family(cfg.family)
-    backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
+    backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=True)
     if distributed.is_main():
         what = PDE_K0_STARTS[starter.anchors.kind if starter.anchors is not None else "nearest"]
@@ -225,7 +225,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=args.device,
-                         ksp_type=args.ksp_type or "cg", pc=args.pc or "gamg",
+                         ksp_type=args.ksp_type, pc=args.pc,
                          rtol=1e-8 if args.tol is None else args.tol,
                          test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
@@ -361,7 +361,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         _refuse(args, ("polish",), "LP/QP families")
         _refuse_linear_solver_options(args)
         rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
-                              n_test=args.test, seed=args.seed, device=args.device, pc=args.pc or "gamg",
+                              n_test=args.test, seed=args.seed, device=args.device, pc=args.pc,
                               precision=args.pde_precision or "float32")
     else:
         _refuse(args, ("pc", "pde_precision"), "PDE families")
@@ -457,8 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "times the automatic k; default: pdlp for LP/QP families, ksp for a linear PDE family, snes "
                         "for a nonlinear one)")
     t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
-    t.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg)")
-    t.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
+    t.add_argument("--pc", default=None,
+                   help="PDE ksp: preconditioner (default gamg"
+                        "; a dolfinx: family's: the problem's own)")
+    t.add_argument("--ksp-type", default=None,
+                   help="PDE ksp: Krylov method (default cg"
+                        "; a dolfinx: family's: the problem's own)")
     t.add_argument("--tol", type=_positive_number, default=None,
                    help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
     t.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
@@ -491,8 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton); "
                         "default: --checkpoint's solver, else pdlp, ksp or snes by the family")
-    b.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg; jacobi, ilu, ...)")
-    b.add_argument("--ksp-type", default=None, help="ksp: PETSc Krylov method (default cg; gmres, ...)")
+    b.add_argument("--pc", default=None,
+                   help="ksp: PETSc preconditioner (default gamg"
+                        "; a dolfinx: family's: the problem's own; jacobi, ilu, ...)")
+    b.add_argument("--ksp-type", default=None,
+                   help="ksp: PETSc Krylov method (default cg"
+                        "; a dolfinx: family's: the problem's own; gmres, ...)")
     b.add_argument("--test-family", default=None,
                    help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
@@ -541,7 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families (default: the "
                         "checkpoint's)")
-    c.add_argument("--pc", default=None, help="ksp: PETSc preconditioner (default gamg)")
+    c.add_argument("--pc", default=None,
+                   help="ksp: PETSc preconditioner (default gamg"
+                        "; a dolfinx: family's: the problem's own)")
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "
                         "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
@@ -567,8 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
     se.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
-    se.add_argument("--pc", default=None, help="PDE ksp: preconditioner (default gamg; jacobi, ilu, ...)")
-    se.add_argument("--ksp-type", default=None, help="PDE ksp: Krylov method (default cg)")
+    se.add_argument("--pc", default=None,
+                    help="PDE ksp: preconditioner (default gamg"
+                         "; a dolfinx: family's: the problem's own; jacobi, ilu, ...)")
+    se.add_argument("--ksp-type", default=None,
+                    help="PDE ksp: Krylov method (default cg"
+                         "; a dolfinx: family's: the problem's own)")
     se.add_argument("--direction", default="random", choices=["random", "smooth", "active-set"],
                     help="noise independent per entry (random); PDE families: a random smooth field (smooth); "
                          "LP families: the vertex of the optimal active set with --swaps of its constraints "

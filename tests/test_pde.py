@@ -1561,13 +1561,16 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     stopped.extra["residual"] = 100 * cold.extra["residual"]  # an answer that missed the standard
     assert not be.same_answer(stopped, cold)
 
+    # no --solver, --ksp-type or --pc: the bench solves as the user's script does, with the
+    # problem's own MINRES + Jacobi (it had been CG + GAMG unless the options said it again)
     out = tmp_path / "stokes.json"
-    rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_stokes", "--solver", "ksp",
-               "--ksp-type", "minres", "--pc", "jacobi", "--train", "6", "--test", "2", "--epochs", "1",
-               "--pde-width", "8", "--out", str(out), "--scheduler", "serial"])
+    rc = main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_stokes", "--train", "6", "--test", "2",
+               "--epochs", "1", "--pde-width", "8", "--out", str(out), "--scheduler", "serial"])
     assert rc == 0 and "training without the coarse correction" in capsys.readouterr().err
     rep = json.loads(out.read_text())
     assert rep["n_train"] == 6 and rep["same_answer"] == 1.0
+    assert rep["solver"] == "ksp" and (rep["solver_options"]["ksp_type"], rep["solver_options"]["pc_type"]) == (
+        "minres", "jacobi"), rep["solver_options"]
 
 
 def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):

@@ -44,9 +44,10 @@ PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the traini
 
 @dataclass(frozen=True, kw_only=True)
 class PDEBenchConfig:
-    """solver: 'ksp' or 'snes'; ksp_type/pc: the Krylov method and preconditioner (cg + gamg by
-    default; jacobi, ilu, ... any PETSc name); rtol: the solver's tolerance; test_family: a finer
-    mesh of the same family to test on (the model is size-agnostic)."""
+    """solver: 'ksp' or 'snes'; ksp_type/pc: the Krylov method and preconditioner, any PETSc name
+    (None: cg + gamg on the built-in families, the problem's own on a user's dolfinx: family, as
+    its script solves it); rtol: the solver's tolerance; test_family: a finer mesh of the same
+    family to test on (the model is size-agnostic)."""
 
     family: str
     solver: str = "ksp"
@@ -59,8 +60,8 @@ class PDEBenchConfig:
     epochs: int = 40
     width: int = 32
     device: str = "cpu"
-    ksp_type: str = "cg"
-    pc: str = "gamg"
+    ksp_type: str | None = None
+    pc: str | None = None
     rtol: float = 1e-8
     test_family: str | None = None
     scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
@@ -91,12 +92,25 @@ class PDEBenchConfig:
         check_precision(self.precision)  # before any labelling or training
 
 
-def make_pde_backend(solver: str, *, kind: str, ksp_type: str = "cg", pc: str = "gamg", rtol: float = 1e-8):
-    """The bench's backend for a family of ``kind`` ('linear': ksp, 'nonlinear': snes)."""
+def make_pde_backend(solver: str, *, kind: str, ksp_type: str | None = "cg", pc: str | None = "gamg",
+                     rtol: float = 1e-8):
+    """The bench's backend for a family of ``kind`` ('linear': ksp, 'nonlinear': snes);
+    ksp_type, pc None: the problem's own."""
     wanted = {"linear": "ksp", "nonlinear": "snes"}[kind]
     if solver != wanted:
         raise ValueError(f"a {kind} PDE family is solved by --solver {wanted}, not {solver}")
     return KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol) if solver == "ksp" else SNESBackend(rtol=rtol)
+
+
+def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: str | None = None,
+                   rtol: float = 1e-8):
+    """``make_pde_backend`` for ``fam``: ksp_type and pc not given are cg + gamg on the built-in
+    families, and on a user's ``dolfinx:`` family the problem's own (its PETSc options), so the
+    bench times the solve the user's script runs (a Stokes problem set up for MINRES had been
+    benched with CG and GAMG unless --ksp-type and --pc said it again)."""
+    own = fam.spec().startswith("dolfinx:")
+    return make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
+                            pc=pc or (None if own else "gamg"), rtol=rtol)
 
 
 def _reference_solve(kind: str, handles: dict[str, Any]):
@@ -351,7 +365,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     if not is_pde_family(test_fam.spec()) or test_fam.family_key() != fam.family_key():
         raise ValueError(f"--test-family {cfg.test_family} is another family than {cfg.family}; it is for the same "
                          "family on another mesh (e.g. darcy:n=128 for darcy)")
-    backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
+    backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     info: dict[str, Any] = {}
     train_pdes, train_sols = [], []
     if cfg.checkpoint:
@@ -388,7 +402,9 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     has_near = all(r["nearest_iterations"] is not None for r in rows)
     rep = {
         "family": test_fam.spec(), "train_family": fam.spec(), "solver": cfg.solver,
-        "solver_options": {"ksp_type": cfg.ksp_type, "pc_type": cfg.pc, "rtol": cfg.rtol} if cfg.solver == "ksp"
+        # the types the solves ran with: the problem's own where none was given (a dolfinx: family)
+        "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": cfg.rtol}
+        if cfg.solver == "ksp"
         else {"snes_type": "newtonls", "rtol": cfg.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
         "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
@@ -488,6 +504,7 @@ def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray,
             "oracle_iterations": oracle.iterations, "oracle_seconds": oracle.seconds,
             "oracle_total_seconds": oracle_total,
             "cold_status": cold.status, "warm_status": warm.status,
+            "ksp_type": cold.extra.get("ksp_type"), "pc_type": cold.extra.get("pc_type"),
             # where the cold solve fails (Newton at high Re), the warm answer is checked against
             # the reference solution instead
             "same_answer": bool(backend.same_answer(warm, cold) if cold.status == "optimal" else
@@ -598,7 +615,7 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
-                    device: str = "cpu", pc: str = "gamg", ksp_type: str = "cg", rtol: float = 1e-8,
+                    device: str = "cpu", pc: str | None = None, ksp_type: str | None = None, rtol: float = 1e-8,
                     precision: str = "float32", progress: bool = True) -> dict[str, Any]:
     """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
     handed to the solver (the safeguard's least-merit iterate of the first k, see
@@ -611,7 +628,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     fam = make_family(family)
     starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device,
                                                 precision=precision)
-    backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type, pc=pc, rtol=rtol)
+    backend = family_backend(fam, solver, ksp_type=ksp_type, pc=pc, rtol=rtol)
     insts = fam.sample(n_test, seed=seed + 1_000_003)
     pdes, sols = label_pde(fam, insts, progress=progress)
     kept = {p.name for p in pdes}

@@ -56,8 +56,8 @@ __all__ = ["SensitivityConfig", "run_sensitivity", "format_sensitivity", "plot_s
 @dataclass(frozen=True, kw_only=True)
 class SensitivityConfig:
     """solver: pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families; pc and
-    ksp_type: PDE ``ksp`` only (default cg + gamg, as ``bench``); direction: 'random', or
-    'smooth' (PDE families only), or 'active-set' (LP families only: the optimum's active set
+    ksp_type: PDE ``ksp`` only (default cg + gamg, a dolfinx: family's own, as ``bench``);
+    direction: 'random', or 'smooth' (PDE families only), or 'active-set' (LP families only: the optimum's active set
     with each count of ``swaps`` of its constraints swapped; ``noise`` is then unused); moved:
     which half of an LP/QP start is moved, 'both', or 'primal' or 'dual' with the other exact."""
 
@@ -142,11 +142,10 @@ def _move_pde(u: np.ndarray, free: np.ndarray, coords: np.ndarray, eps: float, d
 
 
 def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
-    from .pde import PDE_TEST_SEED_OFFSET, _solve, label_pde_parallel, make_pde_backend
+    from .pde import PDE_TEST_SEED_OFFSET, _solve, family_backend, label_pde_parallel
 
     fam = make_family(cfg.family)
-    backend = make_pde_backend(cfg.solver, kind=fam.kind, ksp_type=cfg.ksp_type or "cg", pc=cfg.pc or "gamg",
-                               rtol=cfg.tol or 1e-8)
+    backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.tol or 1e-8)
     insts = fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
     pdes, sols = label_pde_parallel(fam, insts, scheduler=cfg.scheduler, progress=cfg.progress)
     kept = {p.name for p in pdes}
@@ -173,7 +172,8 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
                 ratios[e].append(res.iterations / max(cold.iterations, 1))
                 conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
     _check_any(cold_its, failed)
-    solver = cfg.solver if cfg.solver == "snes" else f"ksp ({backend.ksp_type} + {backend.pc_type})"
+    solver = (cfg.solver if cfg.solver == "snes" else
+              f"ksp ({backend.ksp_type or 'its own'} + {backend.pc_type or 'its own'})")  # None: the problem's own
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
