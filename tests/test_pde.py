@@ -1838,6 +1838,10 @@ def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
         near, far = rep["rows"]
         assert rc == 0 and rep["solver"] == "ksp (cg + jacobi)" and rep["direction"] == direction
         assert near["iteration_ratio_median"] < far["iteration_ratio_median"] and far["converged"] == 2
+    # a user's family, no solver options: the problem's own MINRES + Jacobi, named as PETSc ran them
+    rep = run_sensitivity(SensitivityConfig(family="dolfinx:tests.dolfinx_user_problem:build_stokes", solver="ksp",
+                                            noise=(1e-3,), n_test=1, progress=False))
+    assert rep["solver"] == "ksp (minres + jacobi)", rep["solver"]
     coords = np.random.default_rng(0).uniform(size=(50, 3)) * [1, 1, 0]
     free = np.arange(50) >= 10
     u = np.ones(50)

@@ -155,6 +155,7 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
     cold_its, ratios, conv, failed = [], {e: [] for e in noise}, {e: 0 for e in noise}, []
+    types = (backend.ksp_type, backend.pc_type) if cfg.solver == "ksp" else None  # None: read off the solves
     with stop_on_ctrl_c(len(insts), lambda: len(cold_its) + len(failed)) as stopped:
         for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"sensitivity of {cfg.solver}",
                                    disable=not cfg.progress):
@@ -168,12 +169,13 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
                 failed.append(failed_row(inst.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
+            if types is not None and None in types:  # the problem's own: what PETSc ran
+                types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
             for e, res in got.items():
                 ratios[e].append(res.iterations / max(cold.iterations, 1))
                 conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
     _check_any(cold_its, failed)
-    solver = (cfg.solver if cfg.solver == "snes" else
-              f"ksp ({backend.ksp_type or 'its own'} + {backend.pc_type or 'its own'})")  # None: the problem's own
+    solver = cfg.solver if types is None else f"ksp ({types[0]} + {types[1]})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
@@ -239,6 +241,8 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
                 failed.append(failed_row(qp.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
+            if types is not None and None in types:  # the problem's own: what PETSc ran
+                types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
             for j, point in got.items():
                 if point is None:
                     missing[j] += 1
@@ -285,6 +289,8 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
                 failed.append(failed_row(item.qp.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
+            if types is not None and None in types:  # the problem's own: what PETSc ran
+                types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
             for e, ratio in got.items():
                 ratios[e].append(ratio)
     _check_any(cold_its, failed)
