@@ -98,6 +98,10 @@ class DolfinxFamily:
     def quasilinear(self) -> tuple[float, float, float] | None:
         return self._user().quasilinear
 
+    def problem(self) -> Any:
+        """The user's live dolfinx problem (instances are loaded into it)."""
+        return self._user().problem
+
     def spec(self) -> str:
         return self.name
 

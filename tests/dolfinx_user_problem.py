@@ -26,7 +26,16 @@ def build_singular():
                          singular_below=1.0)
 
 
-def _user_problem(make_mesh, prefix: str, singular_below: float | None = None):
+def build_direct():
+    """``build`` set up for a direct solve (preonly + LU), as many scripts are: no start to give."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8), "user_pde_direct_",
+                         petsc_options={"ksp_type": "preonly", "pc_type": "lu"})
+
+
+def _user_problem(make_mesh, prefix: str, singular_below: float | None = None,
+                  petsc_options: dict | None = None):
     import dolfinx_solver  # noqa: F401
     import dolfinx
     import dolfinx.fem.petsc
@@ -44,7 +53,7 @@ def _user_problem(make_mesh, prefix: str, singular_below: float | None = None):
     bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, fdim, facets), V)
     prob = dolfinx.fem.petsc.LinearProblem(k * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, s * v * ufl.dx, bcs=[bc],
                                            petsc_options_prefix=prefix,
-                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+                                           petsc_options=petsc_options or {"ksp_type": "cg", "pc_type": "jacobi"})
 
     def apply(p):
         k.value = 0.0 if singular_below is not None and p["k"] < singular_below else p["k"]

@@ -1571,6 +1571,11 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert rep["n_train"] == 6 and rep["same_answer"] == 1.0
     assert rep["solver"] == "ksp" and (rep["solver_options"]["ksp_type"], rep["solver_options"]["pc_type"]) == (
         "minres", "jacobi"), rep["solver_options"]
+    # a problem set up for a direct solve: nothing to warm-start, said before any labelling or training
+    # (it had trained, then reported 1.00x and a verdict to train on more instances)
+    assert main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_direct", "--train", "6",
+                 "--test", "2"]) == 2
+    assert "the problem's own KSP is preonly" in capsys.readouterr().err
 
 
 def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):

@@ -109,6 +109,12 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
     bench times the solve the user's script runs (a Stokes problem set up for MINRES had been
     benched with CG and GAMG unless --ksp-type and --pc said it again)."""
     own = fam.spec().startswith("dolfinx:")
+    if own and solver == "ksp" and ksp_type is None and fam.kind == "linear" and \
+            petsc_handles(fam.problem(), assemble=False)["ksp"].getType() == "preonly":
+        # refused before any labelling or training, as --ksp-type preonly is
+        raise ValueError(f"{fam.spec()}: the problem's own KSP is preonly (a direct solve, such as LU), which takes "
+                         "no initial guess: there is nothing to warm-start; bench an iterative solve, e.g. --ksp-type "
+                         "cg --pc gamg (minres or gmres where the operator is not symmetric positive definite)")
     return make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
                             pc=pc or (None if own else "gamg"), rtol=rtol)
 
