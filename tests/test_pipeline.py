@@ -1144,10 +1144,16 @@ def test_a_family_of_the_users_own_files_splits_by_content_and_benches(tmp_path)
     a, b = fam.sample(5, seed=1), fam.sample(5, seed=1)
     assert [q.name for q in a] == [q.name for q in b] and {q.name for q in a} <= {p.name for p in train_pool}
 
+    ck = tmp_path / "daily.safetensors"
     rep = run_bench(BenchConfig(family=fam.spec(), solver="pdlp", n_train=len(train_pool), n_test=4, epochs=2,
-                                width=8, train_k=4, scheduler="serial", progress=False))
+                                width=8, train_k=4, scheduler="serial", progress=False, save_checkpoint=str(ck)))
     assert rep["same_answer"] == 1.0 and rep["n_test"] == 4
     assert {r["name"] for r in rep["instances"]} <= {p.name for p in test_pool}
+    # the saved model benched again at bench's default --train (200, more files than the pool has):
+    # the checkpoint's bank holds its training instances, so none is drawn but the one checked
+    again = run_bench(BenchConfig(family=fam.spec(), solver="pdlp", checkpoint=str(ck), n_test=4, scheduler="serial",
+                                  progress=False))
+    assert again["same_answer"] == 1.0 and again["n_train"] == len(train_pool)
 
     # what the user gets wrong is named, with what to do
     with pytest.raises(ValueError, match=rf"{len(test_pool)} held out .* Ask for at most {len(test_pool)} \(--test\)"):

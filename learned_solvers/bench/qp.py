@@ -211,13 +211,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     spec = fam.spec()
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
     # a family this solver cannot take, or a checkpoint of another family, before any labelling
-    train_qps = fam.sample(cfg.n_train, seed=cfg.seed)
-    backend.check(train_qps[0])
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
                                                   polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
     # a checkpoint whose bank holds its labelled training instances is the nearest baseline's pool,
     # as on the PDE side: the baseline searches what the model was trained on, and nothing is relabelled
     own_bank = starter is not None and starter.anchors is not None and "anchors" in starter.meta
+    # with that bank no training instance is used but the one the solver's check reads: --train's
+    # default of 200 had been drawn anyway, and refused by a files: family of fewer files
+    train_qps = fam.sample(1 if own_bank else cfg.n_train, seed=cfg.seed)
+    backend.check(train_qps[0])
     t0 = time.perf_counter()
     hint = dropped_hint(fam)
     train = [] if own_bank else label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=hint)

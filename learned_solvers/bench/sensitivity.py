@@ -241,8 +241,6 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
                 failed.append(failed_row(qp.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
-            if types is not None and None in types:  # the problem's own: what PETSc ran
-                types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
             for j, point in got.items():
                 if point is None:
                     missing[j] += 1
@@ -289,8 +287,6 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
                 failed.append(failed_row(item.qp.name, exc))
                 continue
             cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
-            if types is not None and None in types:  # the problem's own: what PETSc ran
-                types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
             for e, ratio in got.items():
                 ratios[e].append(ratio)
     _check_any(cold_its, failed)
