@@ -22,7 +22,7 @@ from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 from .backends import Status, make_backend
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
 from .formats.cvxpy import osqp_like, qp_from_osqp_data
-from .warmstart import LearnedWarmStarter, starter_from
+from .warmstart import LearnedWarmStarter, recorded_solver, starter_from
 
 __all__ = ["LearnedOSQP", "LearnedSolver"]
 
@@ -122,18 +122,21 @@ class LearnedSolver(OSQP):
     ``prob.solve(solver=LearnedSolver("lp.safetensors", solver="pdlp", tol=1e-6))``.
 
     The problem is compiled by cvxpy's QP chain, as for OSQP and as the ``cvxpy:`` family the
-    checkpoint was trained on; the chosen backend solves it (its options by keyword: ``tol``,
-    ``pinned``, ... as ``learned_solvers.backends.make_backend`` takes them) and the answer goes
-    back through cvxpy's inversion. k, polish: as ``LearnedOSQP``.
+    checkpoint was trained on; the chosen backend (None: the checkpoint's own solver, else pdlp)
+    solves it (its options by keyword: ``tol``, ``pinned``, ... as
+    ``learned_solvers.backends.make_backend`` takes them) and the answer goes back through
+    cvxpy's inversion. k, polish: as ``LearnedOSQP``.
     """
 
     STATUS_MAP = {**OSQP.STATUS_MAP, 12: cvxpy_settings.INFEASIBLE_OR_UNBOUNDED}
 
-    def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str = "pdlp",
+    def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str | None = None,
                  k: int | None = None, polish: bool | None = None, **options: Any) -> None:
         super().__init__()
-        self.backend = make_backend(solver, **options)
+        backend = make_backend(solver, **options) if solver is not None else None  # the caller's first
         self.starter = starter_from(checkpoint, k=k, polish=polish)
+        # None: the solver the checkpoint was trained and its automatic k chosen for
+        self.backend = backend or make_backend(recorded_solver(self.starter), **options)
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .backends import SolveResult, Status, make_backend
 from .formats.scip import check_problem_stage, from_scip, write_back
-from .warmstart import LearnedWarmStarter, starter_from
+from .warmstart import LearnedWarmStarter, recorded_solver, starter_from
 
 __all__ = ["ScipAnswer", "optimize"]
 
@@ -32,7 +32,8 @@ class ScipAnswer:
     None unless optimal. duals: per ``pyscipopt.Constraint``, in the convention of SCIP's own
     ``model.getDualsolLinear`` (a maximisation's as those of its negation). result: the backend's
     ``SolveResult`` on the canonical (minimisation) form, with iterations, solver seconds, and
-    ``extra`` (inference seconds, k, fallback reason).
+    ``extra`` (inference seconds, k, fallback reason). model: the model answered, kept alive with
+    the answer (pyscipopt frees the memory its solution and constraints point into with it).
     """
 
     status: str
@@ -40,22 +41,28 @@ class ScipAnswer:
     solution: Any | None
     duals: dict[Any, float]
     result: SolveResult
+    # the solution and the constraints keyed in duals point into the model's memory, which
+    # pyscipopt frees with the model: printing the answer of `optimize(build(), ck)` had crashed
+    model: Any = field(default=None, repr=False, compare=False)
 
 
-def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str = "pdlp",
+def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str | None = None,
              k: int | None = None, polish: bool | None = None, **options: Any) -> ScipAnswer:
     """Solve ``model`` (a pyscipopt LP in its problem stage) from the learned start.
 
     checkpoint: a path, or a ``LearnedWarmStarter`` loaded once for a loop of models. k, polish:
-    as ``LearnedWarmStarter`` (None: the checkpoint's automatic choice). options: the backend's
+    as ``LearnedWarmStarter`` (None: the checkpoint's automatic choice). solver: None is the one
+    the checkpoint was trained and its k chosen for (pdlp where it names none). options: the backend's
     (``tol``, ``pinned``, ...; unknown ones refused). The model is checked before anything is
     solved, so a refused model loses nothing.
     """
     check_problem_stage(model)
-    backend = make_backend(solver, **options)
+    backend = make_backend(solver, **options) if solver is not None else None  # the caller's first
+    starter = starter_from(checkpoint, k=k, polish=polish)
+    backend = backend or make_backend(recorded_solver(starter), **options)
     qp = from_scip(model)
-    res = starter_from(checkpoint, k=k, polish=polish).solve(qp, backend)
+    res = starter.solve(qp, backend)
     if res.status != Status.OPTIMAL or res.x is None:
-        return ScipAnswer(res.status, math.nan, None, {}, res)
+        return ScipAnswer(res.status, math.nan, None, {}, res, model)
     sol, duals = write_back(model, qp, res.x, res.y)
-    return ScipAnswer(res.status, -res.objective if qp.maximize else res.objective, sol, duals, res)
+    return ScipAnswer(res.status, -res.objective if qp.maximize else res.objective, sol, duals, res, model)

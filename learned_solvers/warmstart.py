@@ -26,8 +26,8 @@ from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
 
-__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "starter_from",
-           "warm_solve"]
+__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "recorded_solver",
+           "starter_from", "warm_solve"]
 
 KIND = "qp-implicit-gnn"
 
@@ -316,6 +316,13 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     cold = retried_cold(res, backend.solve(qp, warm_start=None), f"{why}; retried cold")
     cold.extra["warm_iterations"] = res.iterations
     return cold
+
+
+def recorded_solver(starter: LearnedWarmStarter) -> str:
+    """The LP/QP solver ``starter``'s checkpoint was trained and its automatic k chosen for (its
+    metadata's ``solver``), or pdlp where it names none: the plugins' default solver."""
+    solver = starter.meta.get("solver")
+    return solver if solver in ("pdlp", "osqp", "scs", "highs") else "pdlp"
 
 
 def starter_from(checkpoint: str | Path | LearnedWarmStarter, *, k: int | None = None,

@@ -644,6 +644,14 @@ def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
             build(np.random.default_rng(5)).solve(solver=plugin, max_iters=10)
     with pytest.raises(TypeError, match="unknown options"):
         LearnedSolver(path, solver="pdlp", eps=1e-3)
+    # no solver named: the one the checkpoint was trained for (as `train --solver` records it), else pdlp
+    assert LearnedSolver(path).name() == "LEARNED_PDLP"
+    from learned_solvers.warmstart import LearnedWarmStarter
+
+    scs = LearnedWarmStarter.from_checkpoint(path).save(tmp_path / "scs.safetensors", solver="scs")
+    prob = build(np.random.default_rng(5))
+    prob.solve(solver=LearnedSolver(scs, tol=1e-7))
+    assert prob.solver_stats.solver_name == "LEARNED_SCS" and abs(prob.value - ref.value) <= 1e-5 * (1 + abs(ref.value))
 
     x = cp.Variable(2)
     for prob in (cp.Problem(cp.Minimize(cp.sum(x)), [x >= 0, cp.sum(x) <= -1]),  # infeasible
@@ -1313,6 +1321,15 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
         assert abs(model.getSolObjVal(model.getBestSol()) - objective) <= 1e-6 * (1 + abs(objective))
         model.optimize()  # SCIP checks the stored answer and finishes the job itself
         assert model.getStatus() == "optimal" and abs(model.getObjVal() - objective) <= 1e-6 * (1 + abs(objective))
+    # no solver named: the checkpoint's own (as `train --solver` records it). The model is nobody's
+    # but the answer's: its solution and duals still read after a collection (pyscipopt frees a
+    # model's memory with it, and printing such an answer had crashed the interpreter)
+    answer = optimize(build(np.random.default_rng(5)), starter.save(tmp_path / "highs.safetensors", solver="highs"))
+    import gc
+
+    gc.collect()
+    assert answer.result.solver == "highs" and abs(answer.objective - objective) <= 1e-6 * (1 + abs(objective))
+    assert "ship_0_0" in repr(answer) and len(answer.duals) == len(duals)
 
     # a maximisation: the objective in the model's own sense, duals as SCIP gives them (a size the
     # model never saw: cold)
