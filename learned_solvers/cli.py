@@ -434,6 +434,14 @@ def _family_args(p: argparse.ArgumentParser, *, from_checkpoint: bool = False) -
                    help="labelling: 'local' Dask cluster (default), a scheduler address, or 'serial'")
 
 
+def _krylov_args(p: argparse.ArgumentParser, *, ksp_type: bool = True) -> None:
+    """--pc (and --ksp-type): the Krylov solve of a PDE family's --solver ksp."""
+    own = "on a dolfinx: family the problem's own"
+    p.add_argument("--pc", default=None, help=f"PDE ksp: PETSc preconditioner (default gamg; {own}; jacobi, ilu, ...)")
+    if ksp_type:
+        p.add_argument("--ksp-type", default=None, help=f"PDE ksp: PETSc Krylov method (default cg; {own}; gmres, ...)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="learned-solvers",
                                 description="Learned implicit models that warm-start classical solvers.")
@@ -457,12 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "times the automatic k; default: pdlp for LP/QP families, ksp for a linear PDE family, snes "
                         "for a nonlinear one)")
     t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
-    t.add_argument("--pc", default=None,
-                   help="PDE ksp: preconditioner (default gamg"
-                        "; a dolfinx: family's: the problem's own)")
-    t.add_argument("--ksp-type", default=None,
-                   help="PDE ksp: Krylov method (default cg"
-                        "; a dolfinx: family's: the problem's own)")
+    _krylov_args(t)
     t.add_argument("--tol", type=_positive_number, default=None,
                    help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
     t.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
@@ -495,12 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="LP/QP: pdlp, osqp, scs, highs; PDE families: ksp (Krylov) or snes (Newton); "
                         "default: --checkpoint's solver, else pdlp, ksp or snes by the family")
-    b.add_argument("--pc", default=None,
-                   help="ksp: PETSc preconditioner (default gamg"
-                        "; a dolfinx: family's: the problem's own; jacobi, ilu, ...)")
-    b.add_argument("--ksp-type", default=None,
-                   help="ksp: PETSc Krylov method (default cg"
-                        "; a dolfinx: family's: the problem's own; gmres, ...)")
+    _krylov_args(b)
     b.add_argument("--test-family", default=None,
                    help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
@@ -549,9 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families (default: the "
                         "checkpoint's)")
-    c.add_argument("--pc", default=None,
-                   help="ksp: PETSc preconditioner (default gamg"
-                        "; a dolfinx: family's: the problem's own)")
+    _krylov_args(c, ksp_type=False)
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "
                         "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
@@ -577,12 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
     se.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
-    se.add_argument("--pc", default=None,
-                    help="PDE ksp: preconditioner (default gamg"
-                         "; a dolfinx: family's: the problem's own; jacobi, ilu, ...)")
-    se.add_argument("--ksp-type", default=None,
-                    help="PDE ksp: Krylov method (default cg"
-                         "; a dolfinx: family's: the problem's own)")
+    _krylov_args(se)
     se.add_argument("--direction", default="random", choices=["random", "smooth", "active-set"],
                     help="noise independent per entry (random); PDE families: a random smooth field (smooth); "
                          "LP families: the vertex of the optimal active set with --swaps of its constraints "
