@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -774,11 +775,12 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], where: str) -> Non
                          f"{args.family} is not one")
 
 
-def _default_family(args: argparse.Namespace) -> None:
+def _default_family(args: argparse.Namespace) -> dict[str, Any] | None:
     """--family left out of bench or scaling: the one --checkpoint was trained on, so a saved
-    model is benched with `bench --checkpoint C` alone."""
+    model is benched with `bench --checkpoint C` alone. Returns the checkpoint's metadata where it
+    read it (for ``_default_solver``: the header is read once)."""
     if not hasattr(args, "family") or args.family is not None:
-        return
+        return None
     if not getattr(args, "checkpoint", None):
         raise ValueError("--family is required: the family to train and test on (or --checkpoint, whose family is "
                          "then the default)")
@@ -799,13 +801,14 @@ def _default_family(args: argparse.Namespace) -> None:
                          f"from here ({os.getcwd()}): give --family {name}:{'GLOB' if name == 'files' else 'PATH'} "
                          "with the path from here (the checkpoint knows its family by content, not by path)")
     args.family = spec
+    return meta
 
 
-def _default_solver(args: argparse.Namespace) -> None:
+def _default_solver(args: argparse.Namespace, meta: dict[str, Any] | None = None) -> None:
     """--solver left out: the checkpoint's, the solver it was trained and its automatic k chosen
     for, where the command takes it; else the family's own: ksp for a linear PDE family, snes for
     a nonlinear one, pdlp for LP/QP. `bench --family darcy` had run as `--solver pdlp` and then
-    been refused for a solver the user never named."""
+    been refused for a solver the user never named. meta: the checkpoint's, where already read."""
     if not hasattr(args, "solver") or args.solver is not None:
         return
     from problems.registry import is_pde_family, make_family
@@ -816,7 +819,7 @@ def _default_solver(args: argparse.Namespace) -> None:
         from .checkpoint import CheckpointError, describe_checkpoint
 
         try:
-            recorded = describe_checkpoint(args.checkpoint).meta.get("solver")
+            recorded = (meta if meta is not None else describe_checkpoint(args.checkpoint).meta).get("solver")
         except (CheckpointError, OSError):  # the command's own load says what is wrong with the file
             recorded = None
         # a checkpoint of the other side is the loader's to refuse, by family, not this default's
@@ -1033,8 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
     sigterm_as_ctrl_c()  # a batch job's time limit keeps what Ctrl-C keeps
     try:
         check_device(getattr(args, "device", "cpu"), what="--device")
-        _default_family(args)
-        _default_solver(args)
+        _default_solver(args, _default_family(args))
         _check_solver_options(args)
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings(), _output_on_stdout(args):

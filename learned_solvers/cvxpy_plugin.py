@@ -19,10 +19,10 @@ import numpy as np
 from cvxpy import settings as cvxpy_settings
 from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
-from .backends import Status, make_backend
+from .backends import Status
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
 from .formats.cvxpy import osqp_like, qp_from_osqp_data
-from .warmstart import LearnedWarmStarter, recorded_solver, starter_from
+from .warmstart import LearnedWarmStarter, starter_and_backend, starter_from
 
 __all__ = ["LearnedOSQP", "LearnedSolver"]
 
@@ -133,10 +133,8 @@ class LearnedSolver(OSQP):
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str | None = None,
                  k: int | None = None, polish: bool | None = None, **options: Any) -> None:
         super().__init__()
-        backend = make_backend(solver, **options) if solver is not None else None  # the caller's first
-        self.starter = starter_from(checkpoint, k=k, polish=polish)
-        # None: the solver the checkpoint was trained and its automatic k chosen for
-        self.backend = backend or make_backend(recorded_solver(self.starter), **options)
+        self.starter, self.backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish,
+                                                         options=options)
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:

@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import SolveResult, Status, make_backend
+from .backends import SolveResult, Status
 from .formats.scip import check_problem_stage, from_scip, write_back
-from .warmstart import LearnedWarmStarter, recorded_solver, starter_from
+from .warmstart import LearnedWarmStarter, starter_and_backend
 
 __all__ = ["ScipAnswer", "optimize"]
 
@@ -57,9 +57,7 @@ def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter
     solved, so a refused model loses nothing.
     """
     check_problem_stage(model)
-    backend = make_backend(solver, **options) if solver is not None else None  # the caller's first
-    starter = starter_from(checkpoint, k=k, polish=polish)
-    backend = backend or make_backend(recorded_solver(starter), **options)
+    starter, backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish, options=options)
     qp = from_scip(model)
     res = starter.solve(qp, backend)
     if res.status != Status.OPTIMAL or res.x is None:

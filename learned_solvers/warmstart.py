@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ._threads import THREADS_FROM, torch_threads
-from .backends import Backend, SolveResult, Status, WarmStart
+from .backends import Backend, SolveResult, Status, WarmStart, make_backend
 from .backends.base import retried_cold
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
@@ -26,8 +26,8 @@ from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
 
-__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning", "recorded_solver",
-           "starter_from", "warm_solve"]
+__all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning",
+           "starter_and_backend", "starter_from", "warm_solve"]
 
 KIND = "qp-implicit-gnn"
 
@@ -318,11 +318,17 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     return cold
 
 
-def recorded_solver(starter: LearnedWarmStarter) -> str:
-    """The LP/QP solver ``starter``'s checkpoint was trained and its automatic k chosen for (its
-    metadata's ``solver``), or pdlp where it names none: the plugins' default solver."""
-    solver = starter.meta.get("solver")
-    return solver if solver in ("pdlp", "osqp", "scs", "highs") else "pdlp"
+def starter_and_backend(checkpoint: str | Path | LearnedWarmStarter, *, solver: str | None, k: int | None,
+                        polish: bool | None, options: dict[str, Any]) -> tuple[LearnedWarmStarter, Backend]:
+    """The plugins' model (``starter_from``) and backend: ``solver`` with ``options``, made (so
+    checked) before the checkpoint is read; None: the solver the checkpoint was trained and its
+    automatic k chosen for (its metadata's ``solver``), or pdlp where it names none."""
+    backend = make_backend(solver, **options) if solver is not None else None
+    starter = starter_from(checkpoint, k=k, polish=polish)
+    if backend is None:
+        recorded = starter.meta.get("solver")
+        backend = make_backend(recorded if recorded in ("pdlp", "osqp", "scs", "highs") else "pdlp", **options)
+    return starter, backend
 
 
 def starter_from(checkpoint: str | Path | LearnedWarmStarter, *, k: int | None = None,
