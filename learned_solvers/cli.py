@@ -58,7 +58,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
                          **_pde_anchor(args),
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type, pc=args.pc,
-                         rtol=1e-8 if args.tol is None else args.tol,
+                         rtol=args.tol,
                          scheduler=args.scheduler, train_k=args.train_k, save_checkpoint=args.out,
                          jacobian_weight=args.jacobian_weight, solution_state=_state(args))
     fam = make_family(cfg.family)
@@ -227,7 +227,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=args.device,
                          ksp_type=args.ksp_type, pc=args.pc,
-                         rtol=1e-8 if args.tol is None else args.tol,
+                         rtol=args.tol,
                          test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
                          precision=args.pde_precision or "float32", **_pde_anchor(args))
@@ -468,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train", type=_training_count, default=200, help="training instances (at least 2)")
     _krylov_args(t)
     t.add_argument("--tol", type=_positive_number, default=None,
-                   help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8)")
+                   help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8, "
+                        "a dolfinx: family's own)")
     t.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     t.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "

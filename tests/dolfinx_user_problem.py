@@ -34,6 +34,14 @@ def build_direct():
                          petsc_options={"ksp_type": "preonly", "pc_type": "lu"})
 
 
+def build_loose():
+    """``build`` at the script's own, looser tolerance (CG + Jacobi to rtol 1e-6)."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8), "user_pde_loose_",
+                         petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-6})
+
+
 def _user_problem(make_mesh, prefix: str, singular_below: float | None = None,
                   petsc_options: dict | None = None):
     import dolfinx_solver  # noqa: F401
@@ -196,7 +204,8 @@ def build_elasticity():
     bc = dolfinx.fem.dirichletbc(np.zeros(2), dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
     prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(sigma(u), eps(v)) * ufl.dx, ufl.inner(load, v) * ufl.dx,
                                            bcs=[bc], petsc_options_prefix="user_elasticity_",
-                                           petsc_options={"ksp_type": "cg", "pc_type": "gamg"})
+                                           petsc_options={"ksp_type": "cg", "pc_type": "gamg",
+                                                          "ksp_rtol": 1e-8})
 
     def apply(p):
         E.value = p["E"]

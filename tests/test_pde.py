@@ -1578,6 +1578,19 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert "the problem's own KSP is preonly" in capsys.readouterr().err
 
 
+def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
+    """The PDE commands time the solve the user's script runs, at its own ksp_rtol (they had
+    kept 1e-8 on every family); --tol overrides it; the built-in families stay at 1e-8."""
+    from learned_solvers.bench.pde import family_backend
+
+    loose = make_family("dolfinx:tests.dolfinx_user_problem:build_loose")
+    assert family_backend(loose, "ksp").rtol == 1e-6
+    assert family_backend(loose, "ksp", rtol=1e-9).rtol == 1e-9
+    # no ksp_rtol in the script: PETSc's default, 1e-5, as its own solve() runs (and the Python plugin)
+    assert family_backend(make_family("dolfinx:tests.dolfinx_user_problem:build"), "ksp").rtol == 1e-5
+    assert family_backend(make_family("darcy:n=8"), "ksp").rtol == 1e-8
+
+
 def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     """A pure Neumann problem (its null space attached to the matrix): PETSc's LU fails on it,
     and before, that failure stayed flagged on the problem's KSP and failed every later solve;

@@ -46,8 +46,9 @@ PDE_TEST_SEED_OFFSET = 10_000  # held-out instances: seeds apart from the traini
 class PDEBenchConfig:
     """solver: 'ksp' or 'snes'; ksp_type/pc: the Krylov method and preconditioner, any PETSc name
     (None: cg + gamg on the built-in families, the problem's own on a user's dolfinx: family, as
-    its script solves it); rtol: the solver's tolerance; test_family: a finer mesh of the same
-    family to test on (the model is size-agnostic)."""
+    its script solves it); rtol: the solver's tolerance (None: 1e-8 on the built-in families,
+    the problem's own on a dolfinx: family); test_family: a finer mesh of the same family to test
+    on (the model is size-agnostic)."""
 
     family: str
     solver: str = "ksp"
@@ -62,7 +63,7 @@ class PDEBenchConfig:
     device: str = "cpu"
     ksp_type: str | None = None
     pc: str | None = None
-    rtol: float = 1e-8
+    rtol: float | None = None
     test_family: str | None = None
     scheduler: str = "serial"  # labelling: 'serial', 'local' (Dask LocalCluster) or a scheduler address
     train_k: int | None = None  # training iterations (None: PDETrainConfig's)
@@ -103,14 +104,21 @@ def make_pde_backend(solver: str, *, kind: str, ksp_type: str | None = "cg", pc:
 
 
 def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: str | None = None,
-                   rtol: float = 1e-8):
-    """``make_pde_backend`` for ``fam``: ksp_type and pc not given are cg + gamg on the built-in
-    families, and on a user's ``dolfinx:`` family the problem's own (its PETSc options), so the
-    bench times the solve the user's script runs (a Stokes problem set up for MINRES had been
-    benched with CG and GAMG unless --ksp-type and --pc said it again)."""
+                   rtol: float | None = None):
+    """``make_pde_backend`` for ``fam``: ksp_type, pc and rtol not given are cg + gamg at rtol
+    1e-8 on the built-in families, and on a user's ``dolfinx:`` family the problem's own (its
+    PETSc options; rtol 1e-8 where it sets none in (0, 1)), so the bench times the solve the
+    user's script runs (a Stokes problem set up for MINRES had been benched with CG and GAMG
+    unless --ksp-type and --pc said it again)."""
     own = fam.spec().startswith("dolfinx:")
+    handles = petsc_handles(fam.problem(), assemble=False) if own else None
+    if rtol is None and handles is not None:
+        # the user's script stops at its own tolerance: a warm start that pays at 1e-8 may not at 1e-5
+        own_rtol = (handles["ksp"] if fam.kind == "linear" else handles["snes"]).getTolerances()[0]
+        rtol = own_rtol if 0 < own_rtol < 1 else None
+    rtol = 1e-8 if rtol is None else rtol
     if own and solver == "ksp" and ksp_type is None and fam.kind == "linear" and \
-            petsc_handles(fam.problem(), assemble=False)["ksp"].getType() == "preonly":
+            handles["ksp"].getType() == "preonly":
         # refused before any labelling or training, as --ksp-type preonly is
         raise ValueError(f"{fam.spec()}: the problem's own KSP is preonly (a direct solve, such as LU), which takes "
                          "no initial guess: there is nothing to warm-start; bench an iterative solve, e.g. --ksp-type "
@@ -409,9 +417,9 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     rep = {
         "family": test_fam.spec(), "train_family": fam.spec(), "solver": cfg.solver,
         # the types the solves ran with: the problem's own where none was given (a dolfinx: family)
-        "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": cfg.rtol}
+        "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": backend.rtol}
         if cfg.solver == "ksp"
-        else {"snes_type": "newtonls", "rtol": cfg.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
+        else {"snes_type": "newtonls", "rtol": backend.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
         "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
         # what the learned start corrects (k >= 1) or is (k = 0): "kernel", "nearest", or None (no bank)
@@ -621,7 +629,7 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
-                    device: str = "cpu", pc: str | None = None, ksp_type: str | None = None, rtol: float = 1e-8,
+                    device: str = "cpu", pc: str | None = None, ksp_type: str | None = None, rtol: float | None = None,
                     precision: str = "float32", progress: bool = True) -> dict[str, Any]:
     """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
     handed to the solver (the safeguard's least-merit iterate of the first k, see

@@ -145,7 +145,7 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
     from .pde import PDE_TEST_SEED_OFFSET, _solve, family_backend, label_pde_parallel
 
     fam = make_family(cfg.family)
-    backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.tol or 1e-8)
+    backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.tol)
     insts = fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
     pdes, sols = label_pde_parallel(fam, insts, scheduler=cfg.scheduler, progress=cfg.progress)
     kept = {p.name for p in pdes}
