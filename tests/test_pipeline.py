@@ -1008,6 +1008,12 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
         np.testing.assert_array_equal(starter.anchors.nearest(it.qp)[0], it.x)
     path = starter.save(tmp_path / "m.safetensors")
     assert LearnedWarmStarter.from_checkpoint(path).polish is chosen
+    # saved without solver=, it still records the one its k was chosen for, which the plugins then
+    # take by default (they had taken pdlp)
+    from learned_solvers.warmstart import starter_and_backend
+
+    assert LearnedWarmStarter.from_checkpoint(path).meta["solver"] == "highs"
+    assert starter_and_backend(path, solver=None, k=None, polish=None, options={})[1].name == "highs"
     assert LearnedWarmStarter.from_checkpoint(path, polish=not chosen).polish is (not chosen)  # the caller's word
     with pytest.raises(TypeError, match="polish must be True, False or None"):
         LearnedWarmStarter.from_checkpoint(path, polish="off")
