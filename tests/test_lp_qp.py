@@ -232,6 +232,11 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
     with pytest.raises(MPSFormatError, match="plain.mps.gz: the name ends in .gz but the file is not gzip-compressed "
                                              "\\(it starts b'NA'\\); rename it plain.mps"):
         read_problem(plain)
+    # an empty file (a write that failed: SCIP leaves one where it cannot compress) had been blamed on its format
+    for name in ("empty.mps", "empty.lp", "empty.mps.gz", "empty.mat"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(MPSFormatError, match=f"{name}: the file is empty \\(0 bytes\\)"):
+            read_problem(tmp_path / name)
     # an LP file: HiGHS' own reader, its complaint in one line with the place and the source line
     lp = tmp_path / "typo.lp"
     lp.write_text("Maximize\n obj: 3 x + 2,5 y\nSubject To\n cap: x + y <= 4\nEnd\n")

@@ -80,6 +80,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     suffixes = "".join(p.suffixes[-2:]).lower()
     if not suffixes.endswith(PROBLEM_SUFFIXES):
         raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz), or .mat")
+    if p.stat().st_size == 0:  # else each reader blames the format ("the model has no variables", a parser error)
+        raise MPSFormatError(f"{p}: the file is empty (0 bytes); was it written completely?")
     if suffixes.endswith(".mat"):
         from .mat import read_mat
 
