@@ -141,7 +141,13 @@ def build_neumann():
     return UserPDE(problem=prob, fields={"s": s}, params={"a": (0.5, 2.0), "b": (-1.0, 1.0)}, apply=apply)
 
 
-def build_semilinear():
+def build_semilinear_tr():
+    """``build_semilinear`` by a trust-region Newton to the script's own rtol 1e-6, 20 steps at most."""
+    return build_semilinear(prefix="user_semilinear_tr_", snes={"snes_type": "newtontr", "snes_rtol": 1e-6,
+                                                               "snes_max_it": 20})
+
+
+def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None):
     """-div(grad u) + u^3 = s on 8x8 P1, u = 0 on the boundary, solved by Newton from the user's
     own cold guess, u = c everywhere (``UserPDE.cold_guess``)."""
     from mpi4py import MPI
@@ -160,9 +166,9 @@ def build_semilinear():
     F = ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + u ** 3 * v * ufl.dx - s * v * ufl.dx
     facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
     bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
-    prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], petsc_options_prefix="user_semilinear_",
-                                              petsc_options={"snes_type": "newtonls", "ksp_type": "preonly",
-                                                             "pc_type": "lu"})
+    prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], petsc_options_prefix=prefix,
+                                              petsc_options={**(snes or {"snes_type": "newtonls"}),
+                                                             "ksp_type": "preonly", "pc_type": "lu"})
 
     def apply(p):
         s.value = p["s"]

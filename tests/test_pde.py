@@ -1580,7 +1580,8 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
 
 def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
     """The PDE commands time the solve the user's script runs, at its own ksp_rtol (they had
-    kept 1e-8 on every family); --tol overrides it; the built-in families stay at 1e-8."""
+    kept 1e-8 on every family) and its own SNES type (they had run newtonls); --tol overrides
+    the tolerance; the built-in families stay at 1e-8."""
     from learned_solvers.bench.pde import family_backend
 
     loose = make_family("dolfinx:tests.dolfinx_user_problem:build_loose")
@@ -1589,6 +1590,10 @@ def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
     # no ksp_rtol in the script: PETSc's default, 1e-5, as its own solve() runs (and the Python plugin)
     assert family_backend(make_family("dolfinx:tests.dolfinx_user_problem:build"), "ksp").rtol == 1e-5
     assert family_backend(make_family("darcy:n=8"), "ksp").rtol == 1e-8
+    # Newton likewise: the script's own SNES type, tolerance and step limit
+    tr = family_backend(make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_tr"), "snes")
+    assert (tr.snes_type, tr.rtol, tr.max_it) == ("newtontr", 1e-6, 20)
+    assert family_backend(make_family("nonlinear-poisson:n=8"), "snes").snes_type == "newtonls"
 
 
 def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):

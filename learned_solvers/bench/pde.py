@@ -94,28 +94,32 @@ class PDEBenchConfig:
 
 
 def make_pde_backend(solver: str, *, kind: str, ksp_type: str | None = "cg", pc: str | None = "gamg",
-                     rtol: float = 1e-8):
+                     rtol: float = 1e-8, snes_type: str = "newtonls", max_it: int | None = None):
     """The bench's backend for a family of ``kind`` ('linear': ksp, 'nonlinear': snes);
-    ksp_type, pc None: the problem's own."""
+    ksp_type, pc None: the problem's own; max_it None: the backend's default."""
     wanted = {"linear": "ksp", "nonlinear": "snes"}[kind]
     if solver != wanted:
         raise ValueError(f"a {kind} PDE family is solved by --solver {wanted}, not {solver}")
-    return KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol) if solver == "ksp" else SNESBackend(rtol=rtol)
+    limit = {"max_it": max_it} if max_it is not None else {}
+    return (KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol, **limit) if solver == "ksp"
+            else SNESBackend(snes_type=snes_type, rtol=rtol, **limit))
 
 
 def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: str | None = None,
                    rtol: float | None = None):
     """``make_pde_backend`` for ``fam``: ksp_type, pc and rtol not given are cg + gamg at rtol
     1e-8 on the built-in families, and on a user's ``dolfinx:`` family the problem's own (its
-    PETSc options; rtol 1e-8 where it sets none in (0, 1)), so the bench times the solve the
-    user's script runs (a Stokes problem set up for MINRES had been benched with CG and GAMG
-    unless --ksp-type and --pc said it again)."""
+    PETSc options; rtol 1e-8 where it sets none in (0, 1)), as are its SNES type and iteration
+    limit, so the bench times the solve the user's script runs (a Stokes problem set up for
+    MINRES had been benched with CG and GAMG unless --ksp-type and --pc said it again)."""
     own = fam.spec().startswith("dolfinx:")
     handles = petsc_handles(fam.problem(), assemble=False) if own else None
-    if rtol is None and handles is not None:
+    snes_type, max_it = "newtonls", None
+    if handles is not None:
         # the user's script stops at its own tolerance: a warm start that pays at 1e-8 may not at 1e-5
-        own_rtol = (handles["ksp"] if fam.kind == "linear" else handles["snes"]).getTolerances()[0]
-        rtol = own_rtol if 0 < own_rtol < 1 else None
+        own_rtol, _, _, max_it = (handles["ksp"] if fam.kind == "linear" else handles["snes"]).getTolerances()
+        rtol = rtol if rtol is not None or not 0 < own_rtol < 1 else own_rtol
+        snes_type = (handles["snes"].getType() if fam.kind == "nonlinear" else None) or "newtonls"
     rtol = 1e-8 if rtol is None else rtol
     if own and solver == "ksp" and ksp_type is None and fam.kind == "linear" and \
             handles["ksp"].getType() == "preonly":
@@ -124,7 +128,7 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
                          "no initial guess: there is nothing to warm-start; bench an iterative solve, e.g. --ksp-type "
                          "cg --pc gamg (minres or gmres where the operator is not symmetric positive definite)")
     return make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
-                            pc=pc or (None if own else "gamg"), rtol=rtol)
+                            pc=pc or (None if own else "gamg"), rtol=rtol, snes_type=snes_type, max_it=max_it)
 
 
 def _reference_solve(kind: str, handles: dict[str, Any]):
@@ -419,7 +423,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         # the types the solves ran with: the problem's own where none was given (a dolfinx: family)
         "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": backend.rtol}
         if cfg.solver == "ksp"
-        else {"snes_type": "newtonls", "rtol": backend.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
+        else {"snes_type": backend.snes_type, "rtol": backend.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
         "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
         # what the learned start corrects (k >= 1) or is (k = 0): "kernel", "nearest", or None (no bank)
