@@ -2,7 +2,8 @@
 Liu et al. (arXiv 2510.03638).
 
 Parameters: ``m`` constraints, ``n`` variables, ``nnz`` nonzeros of A (N(0,1) values at
-uniformly drawn positions, every row and column hit at least once), ``eq_fraction`` of rows
+uniformly drawn positions, every row and column hit at least once, so between max(m, n) and
+m n; 0, the default: 5% of m n, at least m + n, at most m n; positions drawn twice merge), ``eq_fraction`` of rows
 that are equalities (the rest ``<=``), ``resample_matrix``: draw a new A for every instance
 (the paper's setting: c, x0 and slacks drawn afresh too) or keep the family's A and draw
 each instance's c, x0 and slacks as the family's nominal values times independent factors in
@@ -25,7 +26,7 @@ from learned_solvers.canonical import QPData
 class RandomLP:
     m: int = 200
     n: int = 400
-    nnz: int = 0  # 0: 5% density
+    nnz: int = 0  # 0: 5% density (at least m + n, at most m n)
     eq_fraction: float = 0.3
     upper: float = 10.0
     resample_matrix: bool = False
@@ -41,6 +42,11 @@ class RandomLP:
         # factors in [1 - perturb, 1 + perturb] stay positive: x0 stays in its box, the instance feasible
         if not 0.0 <= self.perturb < 1.0:
             raise ValueError(f"random-lp perturb must lie in [0, 1), got {self.perturb}")
+        if self.nnz and not max(self.m, self.n) <= self.nnz <= self.m * self.n:
+            # the draw had taken max(m, n) for fewer and merged the excess without a word
+            raise ValueError(f"random-lp nnz must lie in [max(m, n), m n] = [{max(self.m, self.n)}, {self.m * self.n}] "
+                             f"(every row and column holds a nonzero), or be 0 for the default (5% of m n), got "
+                             f"{self.nnz}")
         if not 0.0 < self.upper < np.inf or self.nnz < 0 or self.structure_seed < 0:
             raise ValueError(f"random-lp needs a finite upper > 0, nnz >= 0 and structure_seed >= 0, got "
                              f"upper={self.upper}, nnz={self.nnz}, structure_seed={self.structure_seed}")
@@ -56,7 +62,7 @@ class RandomLP:
         return self.spec().partition(",upper=")[0] if (self.upper, self.structure_seed) == (10.0, 0) else None
 
     def _nnz(self) -> int:
-        return self.nnz or max(self.m + self.n, int(0.05 * self.m * self.n))
+        return self.nnz or min(self.m * self.n, max(self.m + self.n, int(0.05 * self.m * self.n)))
 
     def _matrix(self, rng: np.random.Generator) -> sp.csr_matrix:
         m, n, nnz = self.m, self.n, self._nnz()

@@ -896,6 +896,12 @@ def test_unknown_family_and_parameter_rejected():
     with pytest.raises(ValueError, match=r"family lasso: --perturb does not apply to it; .*known: samples, features"):
         make_family("lasso", perturb=0.2)
     assert make_family("random-lp:m=10,n=20", perturb=0.2).perturb == 0.2
+    # an nnz the draw cannot give (it had taken max(m, n) for fewer and merged the excess of m n without a word)
+    for nnz in (10, 201):
+        with pytest.raises(ValueError, match=r"random-lp nnz must lie in \[max\(m, n\), m n\] = \[20, 200\]"):
+            make_family(f"random-lp:m=10,n=20,nnz={nnz}")
+    assert make_family("random-lp:m=10,n=20,nnz=20").sample(1, seed=0)[0].A.nnz >= 20
+    assert make_family("random-lp:m=1,n=3").spec().startswith("random-lp:m=1,n=3,nnz=3,")  # at most m n
     # a parameter given twice: the last one (or the option) had won without a word
     with pytest.raises(ValueError, match=r"family parameter 'm' is given twice \(m=10,m=20\); give it once"):
         make_family("random-lp:m=10,m=20")
