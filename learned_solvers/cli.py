@@ -310,6 +310,35 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_families(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from problems.registry import describe_families
+
+    infos = describe_families(args.name)
+    if args.json:
+        from ._files import json_text
+
+        print(json_text([dict(spec=f.spec, kind=f.kind, summary=f.summary, parameters=f.parameters,
+                              **({"doc": f.doc} if args.name else {})) for f in infos], indent=1))
+        return 0
+    for f in infos:
+        params = ", ".join(f"{k}={v}" for k, v in f.parameters.items())
+        if args.name:  # one family: its whole docstring
+            print(f"{f.spec} ({f.kind} family)\n\n{f.doc}\n")
+            print(f"parameters (--family {f.spec.partition(':')[0]}:KEY=VALUE,...), defaults: {params}"
+                  if params else "no key=value parameters: the instances come from your own code")
+            continue
+        print(f"{f.spec}  [{f.kind}]")
+        print(textwrap.fill(f.summary, width=100, initial_indent="    ", subsequent_indent="    "))
+        if params:
+            print(textwrap.fill(f"defaults: {params}", width=100, initial_indent="    ", subsequent_indent="      "))
+    if not args.name:
+        print("\nlearned-solvers families NAME tells one in full; a spec takes key=value options after ':', e.g. "
+              "--family random-lp:m=50,n=100")
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .bench.plots import load_report, plot_bench, plot_overview, plot_training, reading
     from .bench.scaling import is_scaling_report, plot_scaling
@@ -412,7 +441,7 @@ def _family_args(p: argparse.ArgumentParser, *, from_checkpoint: bool = False) -
                    help="LP/QP: random-lp[:m=200,n=400], mps:PATH, files:GLOB (your own instance files), portfolio, "
                         "mpc, lasso, cvxpy:MODULE:FUNCTION, scip:MODULE:FUNCTION (pyscipopt); "
                         "PDE: darcy[:n=64], nonlinear-poisson, navier-stokes, dolfinx:MODULE:FUNCTION "
-                        "(key=value options after ':')"
+                        "(key=value options after ':'; `learned-solvers families` lists each one's)"
                         + ("; with --checkpoint, default: the family it was trained on" if from_checkpoint else ""))
     p.add_argument("--perturb", type=float, default=None, help="mps: (and random-lp) families: relative perturbation d (0.1)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the instances and of training (default 0)")
@@ -534,6 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("checkpoints", nargs="+", help=".safetensors files written by train or bench --save-checkpoint")
     i.add_argument("--json", action="store_true", help="JSON instead of text (one line per file when several)")
     i.set_defaults(func=_cmd_info)
+
+    fa = sub.add_parser("families", help="the problem families --family takes, what each is and its parameters "
+                                         "with their defaults")
+    fa.add_argument("name", nargs="?", default=None, help="one family (e.g. darcy, mps): its whole description")
+    fa.add_argument("--json", action="store_true", help="JSON instead of text")
+    fa.set_defaults(func=_cmd_families)
 
     pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side; "
                                      "or one scaling or sensitivity report; or a checkpoint's training curve")

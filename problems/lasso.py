@@ -2,8 +2,8 @@
 
     minimise  1/2 y'y + lam 1't   s.t.  y = F x - b,  -t <= x <= t
 
-Variables (x, y, t). The family keeps F (``samples`` x ``features``, ``density``) and lam;
-instances draw b = F x_true + noise with a new sparse x_true.
+Variables (x, y, t). The family keeps F (``samples`` x ``features``, ``density``, drawn from
+``structure_seed``) and lam; instances draw b = F x_true + noise with a new sparse x_true.
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@ Liu et al. (arXiv 2510.03638).
 
 Parameters: ``m`` constraints, ``n`` variables, ``nnz`` nonzeros of A (N(0,1) values at
 uniformly drawn positions, every row and column hit at least once, so between max(m, n) and
-m n; 0, the default: 5% of m n, at least m + n, at most m n; positions drawn twice merge), ``eq_fraction`` of rows
-that are equalities (the rest ``<=``), ``resample_matrix``: draw a new A for every instance
-(the paper's setting: c, x0 and slacks drawn afresh too) or keep the family's A and draw
-each instance's c, x0 and slacks as the family's nominal values times independent factors in
-[1 - perturb, 1 + perturb] (default: the product's "same structure, new data" setting).
+m n; 0, the default: 5% of m n, at least m + n, at most m n; positions drawn twice merge),
+``eq_fraction`` of rows that are equalities (the rest ``<=``), ``resample_matrix``: draw a
+new A for every instance (the paper's setting: c, x0 and slacks drawn afresh too) or keep the
+family's A and draw each instance's c, x0 and slacks as the family's nominal values times
+independent factors in [1 - perturb, 1 + perturb] (default: the product's "same structure,
+new data" setting); the family's A and nominal values are drawn from ``structure_seed``.
 Feasibility and boundedness hold by construction: b = A x0 (+ slack) for x0 in the box
-0 <= x <= upper.
+0 <= x <= ``upper``.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
 from learned_solvers.canonical import QPData
 
-__all__ = ["Family", "make_family", "family_names", "dropped_hint", "FAMILIES"]
+__all__ = ["Family", "FamilyInfo", "make_family", "family_names", "dropped_hint", "describe_families", "FAMILIES"]
 
 
 class Family(Protocol):
@@ -23,6 +23,51 @@ class Family(Protocol):
 FAMILIES = ("random-lp", "mps:PATH", "files:GLOB", "portfolio", "mpc", "lasso", "cvxpy:MODULE:FUNCTION",
             "scip:MODULE:FUNCTION")
 PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
+
+
+# family name -> (module in problems/, class, what the spec gives before its key=value options)
+_DOCUMENTED = {"random-lp": ("random_lp", "RandomLP", ()), "mps": ("mps_family", "MPSFamily", ("path",)),
+               "files": ("files_family", "FilesFamily", ("pattern",)), "portfolio": ("portfolio", "Portfolio", ()),
+               "mpc": ("mpc", "MPC", ()), "lasso": ("lasso", "Lasso", ()), "cvxpy": ("cvxpy_family", None, ()),
+               "scip": ("scip_family", None, ()), "darcy": ("darcy", "Darcy", ()),
+               "nonlinear-poisson": ("nonlinear_poisson", "NonlinearPoisson", ()),
+               "navier-stokes": ("navier_stokes", "NavierStokes", ()), "dolfinx": ("dolfinx_family", None, ())}
+
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    """What ``learned-solvers families`` says of one family: its spec's form, its kind ('LP/QP'
+    or 'PDE'), its module's docstring (``summary``: the first paragraph) and its key=value
+    parameters with their defaults (none for the families the user's own code makes)."""
+
+    spec: str
+    kind: str
+    summary: str
+    doc: str
+    parameters: dict[str, Any]
+
+
+def describe_families(name: str | None = None) -> list[FamilyInfo]:
+    """Every family (or the one called ``name``, e.g. 'darcy' or 'mps'), from its module's
+    docstring and its dataclass fields; nothing is built, so no solver or dolfinx is needed."""
+    import importlib
+    import inspect
+
+    forms = {spec.partition(":")[0]: spec for spec in FAMILIES + PDE_FAMILIES}
+    if name is not None and name.partition(":")[0] not in forms:
+        raise ValueError(f"unknown family {name!r}; choose one of {', '.join(forms)}")
+    out = []
+    for key, (module, cls_name, positional) in _DOCUMENTED.items():
+        if name is not None and key != name.partition(":")[0]:
+            continue
+        mod = importlib.import_module(f"{__package__}.{module}")
+        doc = inspect.cleandoc(mod.__doc__ or "")
+        summary = " ".join(doc.split("\n\n")[0].split()).partition(": ")[2] or doc
+        params = ({f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+                   for f in _parameters(getattr(mod, cls_name), positional)} if cls_name is not None else {})
+        out.append(FamilyInfo(spec=forms[key], kind="PDE" if is_pde_family(key) else "LP/QP", summary=summary,
+                              doc=doc, parameters=params))
+    return out
 
 
 def dropped_hint(fam: Any) -> str:

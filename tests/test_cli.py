@@ -235,6 +235,36 @@ def test_a_pde_command_without_fenicsx_says_how_to_install_it_before_any_work(tm
     assert lp.returncode == 0 and (tmp_path / "lp.safetensors").exists(), lp.stderr[-1000:]
 
 
+def test_families_lists_every_family_with_its_documented_parameters_and_defaults(capsys):
+    """`learned-solvers families` says what --family takes, each family's parameters with their
+    defaults from the family's own dataclass, and (with a name) its whole docstring, which names
+    every parameter; it builds nothing, so it runs without dolfinx too."""
+    from learned_solvers.cli import main
+    from problems.registry import FAMILIES, PDE_FAMILIES, describe_families, make_family
+
+    infos = describe_families()
+    assert [f.spec for f in infos] == [*FAMILIES, *PDE_FAMILIES]
+    for f in infos:
+        assert f.summary and not [p for p in f.parameters if p not in f.doc], f.spec  # each parameter documented
+        if f.parameters and ":" not in f.spec:  # the defaults are those a bare spec builds
+            built = make_family(f.spec)
+            assert {k: getattr(built, k) for k in f.parameters} == f.parameters
+    assert main(["families"]) == 0
+    out = capsys.readouterr().out
+    assert "random-lp  [LP/QP]" in out and "darcy  [PDE]" in out and "defaults: n=64, field_res=64" in out
+    assert main(["families", "darcy"]) == 0
+    out = capsys.readouterr().out
+    assert "thresholded" in out and "parameters (--family darcy:KEY=VALUE,...), defaults: n=64" in out
+    assert main(["families", "--json", "mps"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["parameters"] == {"perturb": 0.1}
+    assert main(["families", "nope"]) == 2
+    assert "unknown family 'nope'; choose one of random-lp, mps, files" in capsys.readouterr().err
+    hide = "import sys; sys.modules['dolfinx'] = sys.modules['dolfinx_solver'] = None; "  # as if not installed
+    out = subprocess.run([sys.executable, "-c", hide + "from learned_solvers.cli import main; "
+                          "sys.exit(main(['families', 'navier-stokes']))"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "Taylor-Hood" in out.stdout, out.stderr[-1000:]
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # 1e308 on a log axis
 def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_path, capsys):
     """Seeded edits of committed bench, scaling and sensitivity reports (keys deleted, values of
