@@ -267,14 +267,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _refuse(args, ("pinned", "polish", "no_polish", "perturb"), "LP/QP families")
         _refuse_linear_solver_options(args)
         return _cmd_bench_pde(args)
-    _refuse(args, ("pc", "ksp_type", "pde_width", "test_family", "pde_solution_state", "pde_precision"),
-            "PDE families")
+    _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state", "pde_precision"), "PDE families")
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
                       scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
-                      train_k=args.train_k, jacobian_weight=args.jacobian_weight, **_lp_anchor(args))
+                      train_k=args.train_k, jacobian_weight=args.jacobian_weight, test_family=args.test_family,
+                      **_lp_anchor(args))
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -531,7 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: --checkpoint's solver, else pdlp, ksp or snes by the family")
     _krylov_args(b)
     b.add_argument("--test-family", default=None,
-                   help="PDE: test on this family spec (e.g. a finer mesh: darcy:n=128) with the model trained here")
+                   help="test on this family spec with the model trained (or loaded) here: PDE, a finer mesh "
+                        "(darcy:n=128); LP/QP, the same generator at another size (random-lp:m=400,n=800)")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     b.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "

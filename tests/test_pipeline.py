@@ -1451,3 +1451,27 @@ def test_bench_with_a_checkpoint_searches_its_training_instances_for_the_nearest
     assert [r["nearest"]["iterations"] for r in loaded["instances"]] == \
         [r["nearest"]["iterations"] for r in trained["instances"]]
     assert loaded["nearest_start_kkt_median"] == pytest.approx(trained["nearest_start_kkt_median"])
+
+
+def test_bench_tests_a_model_on_another_size_of_its_family(tmp_path, capsys):
+    """--test-family on LP/QP: held-out instances of the same generator at another size, as the
+    PDE bench tests on a finer mesh. No anchor and no training optimum of that size exist, so the
+    start is the network's (the k reported is the one run, not the automatic k = 0) and the
+    nearest baseline starts from zero, said so; the report names both families. Another
+    generator, or another file, is refused before any work."""
+    from learned_solvers.bench.qp import BenchConfig, format_report, run_bench
+    from learned_solvers.cli import main
+
+    path = tmp_path / "m.safetensors"
+    opts = dict(solver="pdlp", n_test=3, scheduler="serial", progress=False)
+    run_bench(BenchConfig(family=SPEC, **opts, n_train=12, epochs=1, width=8, train_k=2, save_checkpoint=str(path)))
+    rep = run_bench(BenchConfig(family=SPEC, **opts, checkpoint=str(path), test_family="random-lp:m=20,n=40"))
+    assert all(any("a size this model never saw" in w for w in r["warnings"]) for r in rep["instances"])
+    assert rep["family"].startswith("random-lp:m=20,n=40,") and rep["train_family"].startswith("random-lp:m=15,n=30,")
+    assert rep["same_answer"] == 1.0 and rep["k"] >= 1 and all(r["k"] == rep["k"] for r in rep["instances"])
+    assert np.isnan(rep["nearest_start_kkt_median"])
+    text = format_report(rep)
+    assert "(trained on random-lp:m=15,n=30," in text and "that baseline starts from zero" in text
+    for other in ("portfolio", "mps:../shared/data/netlib/afiro.mps.gz", "darcy:n=8"):
+        assert main(["bench", "--checkpoint", str(path), "--test-family", other, "--test", "2"]) == 2
+        assert "is not random-lp at other parameters" in capsys.readouterr().err

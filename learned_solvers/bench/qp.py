@@ -63,6 +63,8 @@ class BenchConfig:
     train_k: int | None = None  # training iterations (None: TrainConfig's)
     jacobian_weight: float | None = None  # Jacobian penalty in training (None: TrainConfig's)
     anchor: str | None = None  # what the model corrects, "linear" or "nearest" (None: TrainConfig's)
+    # the held-out instances' family: another size of the training family (the model is size-agnostic)
+    test_family: str | None = None
 
     def __post_init__(self) -> None:
         check_k(self.k, allow_zero=True)
@@ -211,6 +213,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Train (unless a checkpoint is given), solve held-out instances with every start."""
     fam = _family(cfg)
     spec = fam.spec()
+    test_fam = _test_family(cfg, fam)
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
     # a family this solver cannot take, or a checkpoint of another family, before any labelling
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
@@ -222,11 +225,13 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     # default of 200 had been drawn anyway, and refused by a files: family of fewer files
     train_qps = fam.sample(1 if own_bank else cfg.n_train, seed=cfg.seed)
     backend.check(train_qps[0])
+    test_qps = held_out_instances(test_fam, cfg.n_test, cfg.seed)
+    if test_fam is not fam:
+        backend.check(test_qps[0])
     t0 = time.perf_counter()
     hint = dropped_hint(fam)
     train = [] if own_bank else label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=hint)
-    test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=cfg.progress, hint=hint)
+    test = label_instances(test_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=dropped_hint(test_fam))
     label_seconds = time.perf_counter() - t0
     if not (train or own_bank) or not test:
         raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")
@@ -256,13 +261,33 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 rows.append(failed_row(item.qp.name, exc, trace=True))
     # automatic: chosen with k on the validation split, here or by the checkpoint's training
     auto = cfg.polish is None and "best_polish" in starter.meta
+    ran_ks = {r["k"] for r in rows if "error" not in r}
+    if len(ran_ks) == 1:  # the k the starts ran: k = 0 needs an anchor, so sizes never trained on ran the network's
+        k_used = ran_ks.pop()
     n_train = int(starter.meta.get("n_train", 0)) if own_bank else len(train)
-    rep = _report(cfg, spec, rows, k_used, n_train, label_seconds, train_info, backend, starter.polish, auto)
+    rep = _report(cfg, test_fam.spec(), rows, k_used, n_train, label_seconds, train_info, backend, starter.polish,
+                  auto)
+    rep["train_family"] = spec
     rep["k_automatic"] = cfg.k is None
     if stopped:
         rep["bench_interrupted"] = stopped[0]
     rep["anchor"] = starter.anchors.kind if starter.anchors is not None else None
     return rep
+
+
+def _test_family(cfg: BenchConfig, fam):
+    """The held-out instances' family: ``fam``, or ``cfg.test_family``, the same generator at
+    other parameters (e.g. random-lp:m=400,n=800 for a model trained on random-lp:m=200,n=400)."""
+    if cfg.test_family is None:
+        return fam
+    from problems.registry import is_pde_family
+
+    name, given = fam.spec().partition(":")[0], cfg.test_family.partition(":")[0]
+    if is_pde_family(cfg.test_family) or given != name or name in ("mps", "cvxpy", "scip"):
+        why = ("one file's, or one model's, instances; another is another problem, not another size"
+               if name in ("mps", "cvxpy", "scip") else f"the same generator at another size, e.g. {name}:...")
+        raise ValueError(f"--test-family {cfg.test_family} is not {name} at other parameters: --test-family is {why}")
+    return make_family(cfg.test_family, **({"perturb": cfg.perturb} if cfg.perturb is not None else {}))
 
 
 def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, backend) -> dict[str, Any]:
@@ -371,7 +396,10 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
 
 
 def format_report(rep: dict[str, Any]) -> str:
-    lines = [f"family {rep['family']} | solver {rep['solver']} | train {rep['n_train']} | test {rep['n_test']} "
+    trained = (f" (trained on {rep['train_family']})" if rep.get("train_family", rep["family"]) != rep["family"]
+               else "")
+    lines = [f"family {rep['family']}{trained} | solver {rep['solver']} | train {rep['n_train']} "
+             f"| test {rep['n_test']} "
              f"| k {rep['k']} | polish {rep['polish']}{' (automatic)' if rep.get('polish_automatic') else ''}"
              + (f" | anchor {rep['anchor']}" if rep.get("anchor") else ""),
              f"{'start':<18}{'iterations (median)':>22}{'solver s (median)':>20}{'iter ratio':>12}",
@@ -390,13 +418,17 @@ def format_report(rep: dict[str, Any]) -> str:
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
     if not math.isnan(rep.get("start_kkt_median", math.nan)):
         tol = rep.get("solver_options", {}).get("tol")
+        near = rep["nearest_start_kkt_median"]
         lines.append(f"the start's relative KKT residual (median; the largest of primal, dual and gap): learned "
-                     f"{rep['start_kkt_median']:.3g}, nearest training optimum {rep['nearest_start_kkt_median']:.3g}"
+                     f"{rep['start_kkt_median']:.3g}, nearest training optimum "
+                     + (f"{near:.3g}" if not math.isnan(near) else "none (no training instance of these sizes: "
+                        "that baseline starts from zero)")
                      + (f"; the solver stops at a relative tolerance of {tol:g}" if tol else ""))
     if not math.isnan(rep.get("active_mismatch_median", math.nan)):
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
                      f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
-                     f"{rep['nearest_active_mismatch_median']:.0f}"
+                     + (f"{rep['nearest_active_mismatch_median']:.0f}"
+                        if not math.isnan(rep["nearest_active_mismatch_median"]) else "none of these sizes")
                      + (f"; the optimum itself, read as the learned start is, "
                         f"{rep['oracle_active_mismatch_median']:.0f} (a degenerate optimum: several active sets "
                         "describe it)" if rep.get("oracle_active_mismatch_median", 0) >= 1 else ""))
@@ -434,6 +466,8 @@ def network_note(rep: dict[str, Any]) -> str | None:
     if rep.get("k") == 0:
         return nearest_note(rep)
     it, t = rep.get("nearest_polished_iteration_ratio", math.nan), rep.get("nearest_polished_time_ratio", math.nan)
+    if math.isnan(rep.get("nearest_start_kkt_median", 0.0)):  # no training optimum of these sizes: no neighbours
+        return None
     if not (math.isfinite(it) and math.isfinite(t) and it <= rep["iteration_ratio"] and t < rep["time_ratio"]):
         return None
     return (f"note: the nearest training optimum through the same polish does as well ({it:.2f}x the solver "
