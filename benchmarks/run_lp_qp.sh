@@ -57,6 +57,9 @@ declare -A RUNS=(
   [mpc-osqp-pinned-tol1e-6]="--family mpc --solver osqp --pinned --tol 1e-6 --checkpoint runs/mpc-osqp-pinned.safetensors"
   [mpc-osqp-tol1e-6]="--family mpc --solver osqp --tol 1e-6 --checkpoint runs/mpc-osqp.safetensors"
   [portfolio-osqp-pinned-tol1e-6]="--family portfolio --solver osqp --pinned --tol 1e-6 --checkpoint runs/portfolio-osqp-pinned.safetensors"
+  # the models of the runs above on another size of their family (--test-family): no anchor of that size exists
+  [random-lp-200x400-pdlp-on-100x200]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --test-family random-lp:m=100,n=200"
+  [portfolio-osqp-on-200-assets]="--family portfolio --solver osqp --checkpoint runs/portfolio-osqp.safetensors --test-family portfolio:assets=200,factors=20"
   # `learned-solvers train` (defaults, 200 instances) on the H200 with --device cuda and with its
   # 16-core CPU: benchmarks/gpu_check.py's cli_train part; copy its two checkpoints into runs/
   [random-lp-200x400-pdlp-h200-cuda]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp-h200-cuda.safetensors"
@@ -67,7 +70,8 @@ names=("$@")
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned lasso-osqp qscsd6-osqp portfolio-scs mpc-scs kb2-highs
                                  mpc-osqp-no-polish sc105-pdlp-k1 sc205-pdlp-k1 kb2-pdlp-k1 portfolio-osqp-k1 mpc-osqp-k1
-                                 mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6)
+                                 mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6
+                                 random-lp-200x400-pdlp-on-100x200 portfolio-osqp-on-200-assets)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done

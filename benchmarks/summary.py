@@ -42,7 +42,8 @@ for p in sorted(root.glob("*.json")):
         f"{('on' if r['polish'] else 'off') + (' (auto)' if r.get('polish_automatic') else '')} | "
         f"{r['same_answer']:.2f} | {f(r.get('raw_prediction_error_median'), '.2g')}{(' (linear anchor)' if r.get('anchor') == 'linear' else ' (nearest)') if r['k'] == 0 else ''} | "
         + ("-" if r.get("active_mismatch_median") is None else
-           f"{r['active_mismatch_median']:.0f} / {r['nearest_active_mismatch_median']:.0f} of {r['constraints']:.0f}")
+           f"{r['active_mismatch_median']:.0f} / {f(r['nearest_active_mismatch_median'], '.0f')} of "
+           f"{r['constraints']:.0f}")
         + " |"
     )
 print("| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | time_ratio | k | polish "

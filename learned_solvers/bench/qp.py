@@ -416,19 +416,19 @@ def format_report(rep: dict[str, Any]) -> str:
               f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
               f"({'before the polish' if rep['k'] == 0 else 'network alone'} {rep['raw_prediction_error_median']:.3g}) "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
-    if not math.isnan(rep.get("start_kkt_median", math.nan)):
+    if not _missing(rep.get("start_kkt_median")):
         tol = rep.get("solver_options", {}).get("tol")
         near = rep["nearest_start_kkt_median"]
         lines.append(f"the start's relative KKT residual (median; the largest of primal, dual and gap): learned "
                      f"{rep['start_kkt_median']:.3g}, nearest training optimum "
-                     + (f"{near:.3g}" if not math.isnan(near) else "none (no training instance of these sizes: "
+                     + (f"{near:.3g}" if not _missing(near) else "none (no training instance of these sizes: "
                         "that baseline starts from zero)")
                      + (f"; the solver stops at a relative tolerance of {tol:g}" if tol else ""))
-    if not math.isnan(rep.get("active_mismatch_median", math.nan)):
+    if not _missing(rep.get("active_mismatch_median")):
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
                      f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
                      + (f"{rep['nearest_active_mismatch_median']:.0f}"
-                        if not math.isnan(rep["nearest_active_mismatch_median"]) else "none of these sizes")
+                        if not _missing(rep["nearest_active_mismatch_median"]) else "none of these sizes")
                      + (f"; the optimum itself, read as the learned start is, "
                         f"{rep['oracle_active_mismatch_median']:.0f} (a degenerate optimum: several active sets "
                         "describe it)" if rep.get("oracle_active_mismatch_median", 0) >= 1 else ""))
@@ -446,6 +446,11 @@ def format_report(rep: dict[str, Any]) -> str:
     if note:
         lines.append(note)
     return "\n".join(lines)
+
+
+def _missing(v: Any) -> bool:
+    """A median with nothing to take: NaN in a fresh report, null in one read back from JSON."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def nearest_note(rep: dict[str, Any]) -> str | None:
@@ -466,10 +471,12 @@ def network_note(rep: dict[str, Any]) -> str | None:
     if rep.get("k") == 0:
         return nearest_note(rep)
     it, t = rep.get("nearest_polished_iteration_ratio", math.nan), rep.get("nearest_polished_time_ratio", math.nan)
-    if math.isnan(rep.get("nearest_start_kkt_median", 0.0)):  # no training optimum of these sizes: no neighbours
-        return None
     if not (math.isfinite(it) and math.isfinite(t) and it <= rep["iteration_ratio"] and t < rep["time_ratio"]):
         return None
+    if _missing(rep.get("nearest_start_kkt_median", 0.0)):  # no training optimum of these sizes: no neighbours
+        return (f"note: the zero start through the same polish does as well ({it:.2f}x the solver iterations) in "
+                f"less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): at these sizes, of which "
+                "no training instance was, the network adds cost, not accuracy")
     return (f"note: the nearest training optimum through the same polish does as well ({it:.2f}x the solver "
             f"iterations) in less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): on this "
             "family the neighbours' active sets carry the start, and the network adds cost, not accuracy")
