@@ -475,8 +475,8 @@ def network_note(rep: dict[str, Any]) -> str | None:
         return None
     if _missing(rep.get("nearest_start_kkt_median", 0.0)):  # no training optimum of these sizes: no neighbours
         return (f"note: the zero start through the same polish does as well ({it:.2f}x the solver iterations) in "
-                f"less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): at these sizes, of which "
-                "no training instance was, the network adds cost, not accuracy")
+                f"less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): at these sizes, "
+                "of which no training instance was, the network adds cost, not accuracy")
     return (f"note: the nearest training optimum through the same polish does as well ({it:.2f}x the solver "
             f"iterations) in less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): on this "
             "family the neighbours' active sets carry the start, and the network adds cost, not accuracy")
