@@ -97,9 +97,11 @@ def instance_ratios(rep: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def _title(rep: dict[str, Any]) -> str:
-    fam = str(rep["family"])
-    fam = fam if len(fam) <= 60 else "..." + fam[-57:]
-    return f"{fam}  |  {rep['solver']}  |  k = {rep['k']}  |  {rep['n_test']} held-out instances"
+    """The run in full, wrapped: cutting a long spec had dropped its sizes (random-lp:m=...) or path."""
+    trained = rep.get("train_family")
+    text = (f"{rep['family']}" + (f" (trained on {trained})" if trained and trained != rep["family"] else "")
+            + f"  |  {rep['solver']}  |  k = {rep['k']}  |  {rep['n_test']} held-out instances")
+    return textwrap.fill(text, 130, break_on_hyphens=False)
 
 
 def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
@@ -121,7 +123,11 @@ def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
         ax.hlines(np.median(v), i - 0.3, i + 0.3, color="k", lw=2)
         ax.annotate(f"{np.median(v):.3f}", (i + 0.32, np.median(v)), fontsize=8, va="center")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-    ax.set_xticks(range(len(starts)), [label for _, label in starts], fontsize=8)
+    # where no training instance had the test sizes, the nearest baseline is the zero start
+    zero = rep.get("nearest_start_kkt_median", 0.0) is None or (
+        isinstance(rep.get("nearest_start_kkt_median"), float) and np.isnan(rep["nearest_start_kkt_median"]))
+    names = {"nearest": "zero start (no training\ninstance of this size)", "nearest_polished": "zero start + polish"}
+    ax.set_xticks(range(len(starts)), [names.get(s, label) if zero else label for s, label in starts], fontsize=8)
     ax.set_ylabel("iterations / cold iterations")
     ax.set_title("solver iterations per instance (bar: median)", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
