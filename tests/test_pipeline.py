@@ -1475,7 +1475,8 @@ def test_bench_tests_a_model_on_another_size_of_its_family(tmp_path, capsys):
     from learned_solvers.bench.plots import _title, plot_bench
 
     # the figure's title keeps both specs whole (it had cut a long one from the left, sizes first)
-    assert "random-lp:m=20,n=40" in _title(rep) and "trained on random-lp:m=15,n=30" in _title(rep)
+    title = " ".join(_title(rep).split())
+    assert "random-lp:m=20,n=40" in title and "trained on random-lp:m=15,n=30" in title
     assert plot_bench(rep, tmp_path / "other-size.png").stat().st_size > 0
     for other in ("portfolio", "mps:../shared/data/netlib/afiro.mps.gz", "darcy:n=8"):
         assert main(["bench", "--checkpoint", str(path), "--test-family", other, "--test", "2"]) == 2
