@@ -1478,6 +1478,13 @@ def test_bench_tests_a_model_on_another_size_of_its_family(tmp_path, capsys):
     title = " ".join(_title(rep).split())
     assert "random-lp:m=20,n=40" in title and "trained on random-lp:m=15,n=30" in title
     assert plot_bench(rep, tmp_path / "other-size.png").stat().st_size > 0
+    # k = 0 there: no anchor, so every start falls back to cold, which the table says in place of a verdict
+    # (it had said the anchor was the start, and advised more training instances)
+    rep = run_bench(BenchConfig(family=SPEC, **opts, checkpoint=str(path), test_family="random-lp:m=20,n=40", k=0))
+    text = format_report(rep)
+    assert rep["fallbacks"] == 3 and "fell back to a cold start on 3 of 3 instances" in text
+    assert "verdict: none: no learned start ran" in text and "the learned start is the anchor" not in text
+    assert "nan" in format_report(json.loads(json.dumps(rep).replace("NaN", "null")))  # as read back from JSON
     for other in ("portfolio", "mps:../shared/data/netlib/afiro.mps.gz", "darcy:n=8"):
         assert main(["bench", "--checkpoint", str(path), "--test-family", other, "--test", "2"]) == 2
         assert "is not random-lp at other parameters" in capsys.readouterr().err

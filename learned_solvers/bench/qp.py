@@ -413,8 +413,8 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.append(f"{s:<18}{rep[s]['iterations_median']:>22.0f}{rep[s]['seconds_median']:>20.5f}{ratio:>12.3f}")
     lines += ["-" * 72,
               f"inference s (median) {rep['warm']['inference_seconds_median']:.5f} | time_ratio {rep['time_ratio']:.3f} "
-              f"| same_answer {rep['same_answer']:.3f} | prediction error {rep['prediction_error_median']:.3g} "
-              f"({'before the polish' if rep['k'] == 0 else 'network alone'} {rep['raw_prediction_error_median']:.3g}) "
+              f"| same_answer {rep['same_answer']:.3f} | prediction error {_g(rep['prediction_error_median'])} "
+              f"({'before the polish' if rep['k'] == 0 else 'network alone'} {_g(rep['raw_prediction_error_median'])}) "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
     if not _missing(rep.get("start_kkt_median")):
         tol = rep.get("solver_options", {}).get("tol")
@@ -437,15 +437,30 @@ def format_report(rep: dict[str, Any]) -> str:
                          "start a few constraints off can be worth nothing to the solver (`learned-solvers "
                          "sensitivity --direction active-set` measures it on an LP family)")
     ran = [r for r in rep["instances"] if "error" not in r]
+    fell = [r["fallback"] for r in ran if r.get("fallback")]
+    if fell:  # these "learned" solves were cold ones: the figures above say nothing of the model there
+        lines.append(f"the learned start fell back to a cold start on {len(fell)} of {len(ran)} instances "
+                     f"(first reason: {fell[0]})"
+                     + ("; k = 0 needs an anchor, which exists only at the training sizes: --k 1 runs the network"
+                        if rep["k"] == 0 and "no training instance" in fell[0] else ""))
     differ = disagreement([(r["cold"]["status"], r["warm"]["status"]) for r in ran if not r["same_answer"]], len(ran))
-    lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
-                         start_seconds=rep["warm"]["inference_seconds_median"],
-                         saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
-                         differ=differ))
-    note = network_note(rep)
+    if ran and len(fell) == len(ran):
+        lines.append("verdict: none: no learned start ran (every one fell back to a cold start), so this run says "
+                     "nothing of the model")
+    else:
+        lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
+                             start_seconds=rep["warm"]["inference_seconds_median"],
+                             saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
+                             differ=differ))
+    note = network_note(rep) if len(fell) < len(ran) else None
     if note:
         lines.append(note)
     return "\n".join(lines)
+
+
+def _g(v: Any) -> str:
+    """A median as the table shows it; none to take (every start fell back): nan."""
+    return "nan" if _missing(v) else f"{v:.3g}"
 
 
 def _missing(v: Any) -> bool:
