@@ -1005,9 +1005,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
                                  f"use one of {', '.join(sorted(kinds))} (.png by default)")
 
 
-def _drop_stdout_if_gone() -> None:
+def _drop_stdout_if_gone() -> bool:
     """Where stdout cannot be written (a full disk, a closed pipe), what is left in its buffer
-    goes to the null device, so the interpreter's flush at exit adds no "Exception ignored"."""
+    goes to the null device, so the interpreter's flush at exit adds no "Exception ignored";
+    True where stdout was so gone."""
     try:
         sys.stdout.flush()
     except OSError:
@@ -1015,6 +1016,8 @@ def _drop_stdout_if_gone() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, AttributeError, ValueError):  # stdout replaced in Python (pytest, a notebook)
             pass
+        return True
+    return False
 
 
 @contextlib.contextmanager
@@ -1080,6 +1083,9 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args))
     except (InvalidProblemError, CheckpointError, FEniCSxMissingError, OSError, ValueError, TypeError,
             RuntimeError) as exc:  # OSError: a file not found, not readable, a disk full, ...
+        if isinstance(exc, BrokenPipeError) and _drop_stdout_if_gone():
+            # the reader of stdout left (`| head`): quiet, with the status a shell gives a process its SIGPIPE ends
+            return 141
         print(f"learned-solvers: error: {exc}", file=sys.stderr)
         _drop_stdout_if_gone()
         return 2

@@ -235,6 +235,17 @@ def test_a_pde_command_without_fenicsx_says_how_to_install_it_before_any_work(tm
     assert lp.returncode == 0 and (tmp_path / "lp.safetensors").exists(), lp.stderr[-1000:]
 
 
+def test_a_reader_that_leaves_early_ends_the_command_quietly():
+    """`learned-solvers families | head -1`: the pipe closes before the output is written; the
+    command ends quietly with 141 (a shell's status for SIGPIPE), as other tools do, where it
+    had printed "error: [Errno 32] Broken pipe" and exited 2."""
+    p = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", "families"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # before the interpreter has even started: every write meets a closed pipe
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and err == "", err
+
+
 def test_families_lists_every_family_with_its_documented_parameters_and_defaults(capsys):
     """`learned-solvers families` says what --family takes, each family's parameters with their
     defaults from the family's own dataclass, and (with a name) its whole docstring, which names
