@@ -235,6 +235,13 @@ def test_a_pde_command_without_fenicsx_says_how_to_install_it_before_any_work(tm
     assert lp.returncode == 0 and (tmp_path / "lp.safetensors").exists(), lp.stderr[-1000:]
 
 
+def test_python_dash_m_runs_the_command():
+    """`python -m learned_solvers` is the `learned-solvers` command (a venv whose scripts are not on PATH)."""
+    out = subprocess.run([sys.executable, "-m", "learned_solvers", "--version"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("learned-solvers "), out.stderr
+
+
 def test_a_reader_that_leaves_early_ends_the_command_quietly():
     """`learned-solvers families | head -1`: the pipe closes before the output is written; the
     command ends quietly with 141 (a shell's status for SIGPIPE), as other tools do, where it
