@@ -1587,6 +1587,11 @@ def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
     loose = make_family("dolfinx:tests.dolfinx_user_problem:build_loose")
     assert family_backend(loose, "ksp").rtol == 1e-6
     assert family_backend(loose, "ksp", rtol=1e-9).rtol == 1e-9
+    from learned_solvers.bench.sensitivity import SensitivityConfig, run_sensitivity
+
+    rep = run_sensitivity(SensitivityConfig(family=loose.spec(), solver="ksp", noise=(0.1,), n_test=1,
+                                            scheduler="serial", progress=False))
+    assert rep["tolerance"] == 1e-6 and rep["solver"] == "ksp (cg + jacobi)"
     # no ksp_rtol in the script: PETSc's default, 1e-5, as its own solve() runs (and the Python plugin)
     assert family_backend(make_family("dolfinx:tests.dolfinx_user_problem:build"), "ksp").rtol == 1e-5
     assert family_backend(make_family("darcy:n=8"), "ksp").rtol == 1e-8

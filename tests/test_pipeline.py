@@ -760,6 +760,8 @@ def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads(out.read_text())
     assert rep["n_test"] == 3 and [r["noise"] for r in rep["rows"]] == [1e-9, 0.3]
+    # the tolerance the ratios hold at, recorded and shown (a report had named only the solver)
+    assert rep["tolerance"] == 1e-6 and "| pdlp (tolerance 1e-06) |" in proc.stdout + proc.stderr
     near, far = (r["iteration_ratio_median"] for r in rep["rows"])
     assert near < far and png.stat().st_size > 5_000
     from learned_solvers.cli import main

@@ -177,6 +177,7 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
     _check_any(cold_its, failed)
     solver = cfg.solver if types is None else f"ksp ({types[0]} + {types[1]})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
+            "tolerance": backend.rtol,  # the solver's own where not given: a dolfinx: family's ksp_rtol
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
                       "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise],
@@ -253,6 +254,7 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
              "iteration_ratio_max": float(np.max(ratios[j])) if ratios[j] else math.nan,
              "no_vertex": missing[j]} for j in swaps]
     return {"family": family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(cold_its),
+            "tolerance": getattr(backend, "tol", None),
             "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows,
             **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
@@ -293,6 +295,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
              "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]
     return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "moved": cfg.moved,
+            "tolerance": getattr(backend, "tol", None),
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": rows, **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
@@ -304,7 +307,8 @@ def _moved_note(rep: dict[str, Any]) -> str:
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
-    head = (f"{rep['family']} | {rep['solver']} | {rep.get('direction', 'random')} direction{_moved_note(rep)} | "
+    tol = f" (tolerance {rep['tolerance']:g})" if rep.get("tolerance") is not None else ""
+    head = (f"{rep['family']} | {rep['solver']}{tol} | {rep.get('direction', 'random')} direction{_moved_note(rep)} | "
             f"{rep['n_test']} held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
             + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else "")
             + (f"\n{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
