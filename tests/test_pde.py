@@ -1417,6 +1417,7 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert rc == 0 and [r["k"] for r in rows] == [1, 4] and (tmp_path / "s.png").stat().st_size > 0
     assert all(set(r) >= {"k", "error_median", "iterations_median", "total_seconds_median", "lipschitz"} for r in rows)
     assert json.loads((tmp_path / "s.json").read_text())["lipschitz_solutions"] > 0
+    assert json.loads((tmp_path / "s.json").read_text())["tolerance"] == 1e-8  # the KSP's, recorded
     assert "scaling: 2 ks per instance" in capsys.readouterr().err  # its progress bar
     # the model's variant and the precision of inference are the user's to choose
     from learned_solvers.checkpoint import load_checkpoint

@@ -679,6 +679,7 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     assert rows[0]["iterations_not_above_first_k"] == 1.0 and rows[0]["iterations_over_first_k_median"] == 1.0
     assert all(0.0 <= r["iterations_not_above_first_k"] <= 1.0 for r in rows)
     assert "iters <= k=0" in proc.stdout
+    assert json.loads(out.read_text())["tolerance"] == 1e-6 and "| pdlp (tolerance 1e-06) |" in proc.stdout
     assert "scaling: 4 ks per instance" in proc.stderr  # a progress bar on stderr, the table alone on stdout
     assert png.stat().st_size > 10_000
     # the reference solutions' own estimates, the values an exact model would show; the local one

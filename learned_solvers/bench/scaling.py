@@ -113,7 +113,8 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     local = _local_lipschitz(starter, test, own, seed=cfg.seed)
     for row in rows:
         row["lipschitz_local"] = local["by_k"][row["k"]]
-    return {"family": fam.spec(), "solver": cfg.solver, "checkpoint": cfg.checkpoint, "n_test": len(test),
+    return {"family": fam.spec(), "solver": cfg.solver, "tolerance": getattr(backend, "tol", None),
+            "checkpoint": cfg.checkpoint, "n_test": len(test),
             "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows,
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             "lipschitz_local_solutions": local["solutions"], "lipschitz_local_delta": LOCAL_DELTA,
@@ -267,7 +268,8 @@ def format_scaling(rep: dict[str, Any]) -> str:
     raw = any("raw_error_median" in r for r in rows)
     local = all(r.get("lipschitz_local") is not None for r in rows)
     k0 = rows[0]["k"]
-    lines = [f"{rep['family']} | {rep['solver']} | {rep['n_test']} held-out instances",
+    tol = f" (tolerance {rep['tolerance']:g})" if rep.get("tolerance") is not None else ""
+    lines = [f"{rep['family']} | {rep['solver']}{tol} | {rep['n_test']} held-out instances",
              *([f"{rep['interrupted']}: the figures are of those"] if rep.get("interrupted") else []),
              *([f"{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
                 f"{rep['failed'][0]['name']}: {rep['failed'][0]['error']}"] if rep.get("failed") else []),
