@@ -238,7 +238,10 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     rows.append(("written by", f"learned-solvers {info.version} (this is {__version__}): "
                  + ("loads" if info.loads else f"refused: {info.refusal}")))
     if "solver" in m:
-        rows.append(("solver", str(m["solver"])))
+        tol = m.get("solver_tolerance")
+        # the tolerance its automatic k was timed at: a start that pays at 1e-6 may not at 1e-4
+        rows.append(("solver", str(m["solver"]) + (f" (its automatic k timed at tolerance {tol:g})"
+                                                   if isinstance(tol, (int, float)) else "")))
     if "canonical_sizes" in m:
         rows.append(("sizes", ", ".join(f"{n} variables x {mm} constraints" for n, mm in m["canonical_sizes"])))
     sig = m.get("signature")

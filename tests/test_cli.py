@@ -115,6 +115,8 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
                            text=True, timeout=300)
     assert "its curve of 1 epoch kept" in shown.stdout and "Jacobian penalty weight 1," in shown.stdout, shown.stdout
+    # the tolerance the automatic k was timed at, recorded and said (a start that pays at 1e-6 may not at 1e-4)
+    assert meta["solver_tolerance"] == 1e-6 and "pdlp (its automatic k timed at tolerance 1e-06)" in shown.stdout
     png = tmp_path / "curve.png"
     drawn = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "plot", str(ck), "--out", str(png)],
                            capture_output=True, text=True, timeout=300)

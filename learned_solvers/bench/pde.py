@@ -369,6 +369,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
         # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
         # spec: the family as trained, mesh included (the family key the loader matches on has none)
         starter.save(cfg.save_checkpoint, solver=cfg.solver, spec=fam.spec(),
+                     **({"solver_tolerance": backend.rtol} if cfg.k is None else {}),
                      train={"epochs": cfg.epochs, "width": cfg.width, "device": cfg.device, "seed": cfg.seed},
                      **{("k_sweep" if key == "auto_k" else key): v for key, v in info.items()})
     distributed.barrier()

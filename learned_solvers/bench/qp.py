@@ -160,6 +160,8 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                        **({"family_key": family_key} if family_key else {}),
                                        # the solver its automatic k is chosen for: the plugins' default
                                        **({"solver": backend.name} if backend is not None else {}),
+                                       **({"solver_tolerance": backend.tol}
+                                          if getattr(backend, "tol", None) is not None else {}),
                                        "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train}),
                                        "names": names_by_size([t.qp for t in train])},
                                  anchors=res.anchors)
