@@ -20,12 +20,17 @@ import numpy as np
 
 from .._files import save_figure
 
-__all__ = ["ReportError", "instance_ratios", "load_report", "plot_bench", "plot_overview", "plot_training", "reading",
-           "training_series"]
+__all__ = ["ReportError", "instance_ratios", "load_report", "missing", "plot_bench", "plot_overview", "plot_training",
+           "reading", "training_series"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
            ("nearest_polished", "nearest + polish"), ("oracle", "own optimum (limit)"))
+
+
+def missing(v: Any) -> bool:
+    """A report's median with nothing to take: NaN in a fresh report, null in one read back from JSON."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 class ReportError(ValueError):
@@ -124,8 +129,7 @@ def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
         ax.annotate(f"{np.median(v):.3f}", (i + 0.32, np.median(v)), fontsize=8, va="center")
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     # where no training instance had the test sizes, the nearest baseline is the zero start
-    zero = rep.get("nearest_start_kkt_median", 0.0) is None or (
-        isinstance(rep.get("nearest_start_kkt_median"), float) and np.isnan(rep["nearest_start_kkt_median"]))
+    zero = missing(rep.get("nearest_start_kkt_median", 0.0))
     names = {"nearest": "zero start (no training\ninstance of this size)", "nearest_polished": "zero start + polish"}
     ax.set_xticks(range(len(starts)), [names.get(s, label) if zero else label for s, label in starts], fontsize=8)
     ax.set_ylabel("iterations / cold iterations")

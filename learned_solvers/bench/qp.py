@@ -34,6 +34,7 @@ from ..options import check_device, check_k, check_seed
 from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
+from .plots import missing
 from .timing import TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_start, stop_on_ctrl_c, verdict
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
@@ -360,7 +361,7 @@ def start_kkt(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _median(v: list[float]) -> float:
-    v = [x for x in v if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    v = [x for x in v if not missing(x)]
     return float(np.median(v)) if v else math.nan
 
 
@@ -418,19 +419,19 @@ def format_report(rep: dict[str, Any]) -> str:
               f"| same_answer {rep['same_answer']:.3f} | prediction error {_g(rep['prediction_error_median'])} "
               f"({'before the polish' if rep['k'] == 0 else 'network alone'} {_g(rep['raw_prediction_error_median'])}) "
               f"| polished {rep['polished_fraction']:.2f} | failed {rep['n_failed']}"]
-    if not _missing(rep.get("start_kkt_median")):
+    if not missing(rep.get("start_kkt_median")):
         tol = rep.get("solver_options", {}).get("tol")
         near = rep["nearest_start_kkt_median"]
         lines.append(f"the start's relative KKT residual (median; the largest of primal, dual and gap): learned "
                      f"{rep['start_kkt_median']:.3g}, nearest training optimum "
-                     + (f"{near:.3g}" if not _missing(near) else "none (no training instance of these sizes: "
+                     + (f"{near:.3g}" if not missing(near) else "none (no training instance of these sizes: "
                         "that baseline starts from zero)")
                      + (f"; the solver stops at a relative tolerance of {tol:g}" if tol else ""))
-    if not _missing(rep.get("active_mismatch_median")):
+    if not missing(rep.get("active_mismatch_median")):
         lines.append(f"active set off the optimum's in (median of {rep['constraints']:.0f} constraints): "
                      f"learned start {rep['active_mismatch_median']:.0f}, nearest training optimum "
                      + (f"{rep['nearest_active_mismatch_median']:.0f}"
-                        if not _missing(rep["nearest_active_mismatch_median"]) else "none of these sizes")
+                        if not missing(rep["nearest_active_mismatch_median"]) else "none of these sizes")
                      + (f"; the optimum itself, read as the learned start is, "
                         f"{rep['oracle_active_mismatch_median']:.0f} (a degenerate optimum: several active sets "
                         "describe it)" if rep.get("oracle_active_mismatch_median", 0) >= 1 else ""))
@@ -462,12 +463,7 @@ def format_report(rep: dict[str, Any]) -> str:
 
 def _g(v: Any) -> str:
     """A median as the table shows it; none to take (every start fell back): nan."""
-    return "nan" if _missing(v) else f"{v:.3g}"
-
-
-def _missing(v: Any) -> bool:
-    """A median with nothing to take: NaN in a fresh report, null in one read back from JSON."""
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return "nan" if missing(v) else f"{v:.3g}"
 
 
 def nearest_note(rep: dict[str, Any]) -> str | None:
@@ -490,7 +486,7 @@ def network_note(rep: dict[str, Any]) -> str | None:
     it, t = rep.get("nearest_polished_iteration_ratio", math.nan), rep.get("nearest_polished_time_ratio", math.nan)
     if not (math.isfinite(it) and math.isfinite(t) and it <= rep["iteration_ratio"] and t < rep["time_ratio"]):
         return None
-    if _missing(rep.get("nearest_start_kkt_median", 0.0)):  # no training optimum of these sizes: no neighbours
+    if missing(rep.get("nearest_start_kkt_median", 0.0)):  # no training optimum of these sizes: no neighbours
         return (f"note: the zero start through the same polish does as well ({it:.2f}x the solver iterations) in "
                 f"less time ({t:.2f}x cold against the learned start's {rep['time_ratio']:.2f}x): at these sizes, "
                 "of which no training instance was, the network adds cost, not accuracy")
