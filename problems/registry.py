@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
@@ -25,7 +26,8 @@ FAMILIES = ("random-lp", "mps:PATH", "files:GLOB", "portfolio", "mpc", "lasso", 
 PDE_FAMILIES = ("darcy", "nonlinear-poisson", "navier-stokes", "dolfinx:MODULE:FUNCTION")
 
 
-# family name -> (module in problems/, class, what the spec gives before its key=value options)
+# family name -> (module in problems/, class, what the spec gives before its key=value options): where
+# make_family finds a generator's class and `learned-solvers families` its docstring and parameters
 _DOCUMENTED = {"random-lp": ("random_lp", "RandomLP", ()), "mps": ("mps_family", "MPSFamily", ("path",)),
                "files": ("files_family", "FilesFamily", ("pattern",)), "portfolio": ("portfolio", "Portfolio", ()),
                "mpc": ("mpc", "MPC", ()), "lasso": ("lasso", "Lasso", ()), "cvxpy": ("cvxpy_family", None, ()),
@@ -47,10 +49,14 @@ class FamilyInfo:
     parameters: dict[str, Any]
 
 
+def _family_class(name: str) -> type:
+    module, cls_name, _ = _DOCUMENTED[name]
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls_name)
+
+
 def describe_families(name: str | None = None) -> list[FamilyInfo]:
     """Every family (or the one called ``name``, e.g. 'darcy' or 'mps'), from its module's
     docstring and its dataclass fields; nothing is built, so no solver or dolfinx is needed."""
-    import importlib
     import inspect
 
     forms = {spec.partition(":")[0]: spec for spec in FAMILIES + PDE_FAMILIES}
@@ -64,7 +70,7 @@ def describe_families(name: str | None = None) -> list[FamilyInfo]:
         doc = inspect.cleandoc(mod.__doc__ or "")
         summary = " ".join(doc.split("\n\n")[0].split()).partition(": ")[2] or doc
         params = ({f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-                   for f in _parameters(getattr(mod, cls_name), positional)} if cls_name is not None else {})
+                   for f in _parameters(_family_class(key), positional)} if cls_name is not None else {})
         out.append(FamilyInfo(spec=forms[key], kind="PDE" if is_pde_family(key) else "LP/QP", summary=summary,
                               doc=doc, parameters=params))
     return out
@@ -138,11 +144,7 @@ def _convert(cls: type, key: str, value: str, positional: tuple[str, ...] = ()) 
 
 def make_family(spec: str, **overrides: Any) -> Family:
     """Build a family from ``random-lp:m=200,n=400``, ``mps:path/to/file.mps.gz``, ``portfolio``..."""
-    from .lasso import Lasso
-    from .mpc import MPC
     from .mps_family import MPSFamily
-    from .portfolio import Portfolio
-    from .random_lp import RandomLP
 
     name, _, rest = spec.partition(":")
     if is_pde_family(spec):
@@ -178,16 +180,9 @@ def make_family(spec: str, **overrides: Any) -> Family:
         from .dolfinx_family import DolfinxFamily
 
         return DolfinxFamily.from_spec(rest)
-    from .darcy import Darcy
-    from .navier_stokes import NavierStokes
-    from .nonlinear_poisson import NonlinearPoisson
-
-    classes = {"random-lp": RandomLP, "portfolio": Portfolio, "mpc": MPC, "lasso": Lasso,
-               "darcy": Darcy, "nonlinear-poisson": NonlinearPoisson,
-               "navier-stokes": NavierStokes}
-    if name not in classes:
+    if name not in _DOCUMENTED:
         raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES + PDE_FAMILIES)}")
-    cls = classes[name]
+    cls = _family_class(name)  # the generators: random-lp, portfolio, mpc, lasso, darcy, ...
     params = _params(cls, rest)
     known = [f.name for f in _parameters(cls)]
     if stray := [k for k in overrides if k not in known]:  # e.g. --perturb, the mps: families' own

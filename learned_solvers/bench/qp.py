@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.registry import dropped_hint, family_key, family_names, make_family
+from problems.registry import dropped_hint, family_key, family_names, is_pde_family, make_family
 
 from .._files import write_json
 from .._progress import tqdm
@@ -283,8 +283,6 @@ def _test_family(cfg: BenchConfig, fam):
     other parameters (e.g. random-lp:m=400,n=800 for a model trained on random-lp:m=200,n=400)."""
     if cfg.test_family is None:
         return fam
-    from problems.registry import is_pde_family
-
     name, given = fam.spec().partition(":")[0], cfg.test_family.partition(":")[0]
     if is_pde_family(cfg.test_family) or given != name or name in ("mps", "cvxpy", "scip"):
         why = ("one file's, or one model's, instances; another is another problem, not another size"
