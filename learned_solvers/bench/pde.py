@@ -109,9 +109,10 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
                    rtol: float | None = None):
     """``make_pde_backend`` for ``fam``: ksp_type, pc and rtol not given are cg + gamg at rtol
     1e-8 on the built-in families, and on a user's ``dolfinx:`` family the problem's own (its
-    PETSc options; rtol 1e-8 where it sets none in (0, 1)), as are its SNES type and iteration
-    limit, so the bench times the solve the user's script runs (a Stokes problem set up for
-    MINRES had been benched with CG and GAMG unless --ksp-type and --pc said it again)."""
+    PETSc options, PETSc's default rtol 1e-5 where they set none; 1e-8 where it is not in (0, 1)),
+    as are its SNES type and iteration limit, so the bench times the solve the user's script
+    runs (a Stokes problem set up for MINRES had been benched with CG and GAMG unless
+    --ksp-type and --pc said it again)."""
     own = fam.spec().startswith("dolfinx:")
     handles = petsc_handles(fam.problem(), assemble=False) if own else None
     snes_type, max_it = "newtonls", None
