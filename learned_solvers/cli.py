@@ -326,7 +326,9 @@ def _cmd_families(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}={v}" for k, v in f.parameters.items())
         if args.name:  # one family: its whole docstring
             print(f"{f.spec} ({f.kind} family)\n\n{f.doc}\n")
-            print(f"parameters (--family {f.spec.partition(':')[0]}:KEY=VALUE,...), defaults: {params}"
+            # after the name, or after the path or pattern the spec gives first (mps:PATH,perturb=0.2)
+            form = f"{f.spec},KEY=VALUE,..." if ":" in f.spec else f"{f.spec}:KEY=VALUE,..."
+            print(f"parameters (--family {form}), defaults: {params}"
                   if params else "no key=value parameters: the instances come from your own code")
             continue
         print(f"{f.spec}  [{f.kind}]")

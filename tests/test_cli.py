@@ -275,6 +275,8 @@ def test_families_lists_every_family_with_its_documented_parameters_and_defaults
     assert main(["families", "darcy"]) == 0
     out = capsys.readouterr().out
     assert "thresholded" in out and "parameters (--family darcy:KEY=VALUE,...), defaults: n=64" in out
+    assert main(["families", "files"]) == 0
+    assert "parameters (--family files:GLOB,KEY=VALUE,...), defaults: held_out=0.2" in capsys.readouterr().out
     assert main(["families", "--json", "mps"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["parameters"] == {"perturb": 0.1}
     assert main(["families", "nope"]) == 2
