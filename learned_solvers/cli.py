@@ -180,17 +180,38 @@ def _cmd_solve(args: argparse.Namespace) -> int:
             raise ValueError(line["error"])
         return 0
     # several files: one JSON line each as it finishes; a file that fails is reported and the rest go on
-    failed = 0
+    failed, lines = 0, []
     for instance, target in zip(args.instances, targets, strict=True):
         try:
             line = one(instance, target)
         except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
             line = {"instance": instance, "error": str(exc)}
         failed += "error" in line
+        lines.append(line)
         print(json_text(line, indent=None), flush=True)
+    print(_solve_summary(lines), file=sys.stderr)
     if failed:
         print(f"learned-solvers: {failed} of {len(args.instances)} files failed (their lines say why)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _solve_summary(lines: list[dict]) -> str:
+    """One line on a batch of solves: their statuses, how many took the learned start (and why
+    the others did not), the median solver and inference seconds."""
+    from collections import Counter
+    from statistics import median
+
+    solved = [ln for ln in lines if "status" in ln]
+    if not solved:
+        return f"learned-solvers: none of the {len(lines)} files was solved"
+    statuses = ", ".join(f"{c} {s}" for s, c in Counter(ln["status"] for ln in solved).most_common())
+    cold = Counter(ln["fallback"] for ln in solved if ln.get("fallback"))
+    med = lambda key: median(ln[key] or 0.0 for ln in solved) * 1e3  # noqa: E731
+    return (f"learned-solvers: {len(solved)} of {len(lines)} files solved ({statuses}); the learned start was taken "
+            f"on {sum(bool(ln['warm_start_accepted']) for ln in solved)}"
+            + (f", a cold start used on {sum(cold.values())} ({'; '.join(f'{c}: {why}' for why, c in cold.items())})"
+               if cold else "")
+            + f"; median solver {med('solver_seconds'):.2f} ms, inference {med('inference_seconds'):.2f} ms")
 
 
 def _solution_paths(instances: list[str], solution: str) -> list[Path]:

@@ -169,6 +169,9 @@ def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):
                           "--checkpoint", str(ck), "--solver", "highs", "--solution", str(tmp_path / "sols")],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 1 and "1 of 4 files failed" in out.stderr, out.stderr[-2000:]
+    # the batch in one line on stderr: statuses, starts taken, median times
+    assert "learned-solvers: 3 of 4 files solved (2 optimal, 1 infeasible); the learned start was taken on " in \
+        out.stderr and "median solver " in out.stderr, out.stderr[-2000:]
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [ln["instance"] for ln in lines] == [str(lp), str(bad), str(other), str(infeasible)]
     assert lines[3]["status"] == "infeasible" and "infeasible" in lines[3]["message"].lower(), lines[3]
