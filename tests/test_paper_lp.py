@@ -66,3 +66,7 @@ def test_paper_lp_refuses_bad_options_and_caches_naming_them(tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"--data {path}" in err and "not a paper-lp data cache" in err and "Traceback" not in err, (name, err)
     assert main([*base, "--data", str(tmp_path)]) == 2 and "is a folder" in capsys.readouterr().err
+    # a cache too small for the run: said with both ways out (it had said only what was missing)
+    assert main([*base, "--data", str(good), "--train", "20"]) == 2
+    assert f"--data {good} holds 11 instances, and --train + --test ask for 21: ask for at most 11, or delete it" \
+        in capsys.readouterr().err

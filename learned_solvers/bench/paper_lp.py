@@ -123,7 +123,9 @@ def make_data(cfg: PaperLPConfig, *, progress: bool = True) -> _Data:
     if cfg.data and Path(cfg.data).exists():
         d = _load(Path(cfg.data))
         if len(d.qps) < cfg.n_train + cfg.n_test:
-            raise ValueError(f"{cfg.data} holds {len(d.qps)} instances; {cfg.n_train + cfg.n_test} are needed")
+            raise ValueError(f"--data {cfg.data} holds {len(d.qps)} instances, and --train + --test ask for "
+                             f"{cfg.n_train + cfg.n_test}: ask for at most {len(d.qps)}, or delete it (or give "
+                             "another path) to label anew")
         return d
     from problems.random_lp import RandomLP
 
