@@ -64,6 +64,10 @@ declare -A RUNS=(
   # 16-core CPU: benchmarks/gpu_check.py's cli_train part; copy its two checkpoints into runs/
   [random-lp-200x400-pdlp-h200-cuda]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp-h200-cuda.safetensors"
   [random-lp-200x400-pdlp-h200-cpu]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp-h200-cpu.safetensors"
+  # a user's files whose model drifts by name (customers, assets come and go: sizes and positions
+  # change), 300 days written first by `python -m problems.drifting_files KIND runs/drifting/KIND`
+  [drift-transport-pdlp]="--family files:runs/drifting/transport/*.mps --solver pdlp"
+  [drift-portfolio-osqp]="--family files:runs/drifting/portfolio/*.mps --solver osqp"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
@@ -71,12 +75,17 @@ names=("$@")
                                  portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned lasso-osqp qscsd6-osqp portfolio-scs mpc-scs kb2-highs
                                  mpc-osqp-no-polish sc105-pdlp-k1 sc205-pdlp-k1 kb2-pdlp-k1 portfolio-osqp-k1 mpc-osqp-k1
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6
-                                 random-lp-200x400-pdlp-on-100x200 portfolio-osqp-on-200-assets)
+                                 random-lp-200x400-pdlp-on-100x200 portfolio-osqp-on-200-assets
+                                 drift-transport-pdlp drift-portfolio-osqp)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done
 for name in "${names[@]}"; do
   echo "== $name"
+  if [[ $name == drift-* ]]; then
+    kind=${name#drift-}; kind=${kind%%-*}
+    $PY -m problems.drifting_files "$kind" "runs/drifting/$kind" --count 300
+  fi
   if [[ ${RUNS[$name]} == *--checkpoint* ]]; then
     # a model trained by an earlier run, on the same held-out instances
     $PY -m learned_solvers.cli bench --test 30 --seed 0 ${RUNS[$name]} --out "$OUT/$name.json" 2>/dev/null | tee "$OUT/$name.txt"

@@ -236,19 +236,27 @@ class LearnedWarmStarter:
         automatic = k is None and self.k is None
         k = k if k is not None else self.k if self.k is not None else self.default_k
         t0 = time.perf_counter()
+        layout = self.anchors.layout if self.anchors is not None else None
+        # with a layout of names, an instance of any size that reads into it has its anchor
+        unseen = (not self.anchors.covers(qp) if layout is not None
+                  else self.sizes is not None and (qp.n, qp.m) not in self.sizes)
         if not self._in_family(qp):
-            unseen = self.sizes is not None and (qp.n, qp.m) not in self.sizes
             size = f" and its size ({qp.n} variables x {qp.m} constraints) was never seen in training" if unseen else ""
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}{size}; "
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
-        if self.sizes is not None and (qp.n, qp.m) not in self.sizes:
+        if unseen and layout is not None:
+            warnings.warn(f"{qp.name}: fewer than half its variables or constraints carry the training instances' "
+                          "names; predicting anyway, without an anchor to start from, so the start may help less "
+                          "(the solver still has the last word)", UnseenSizeWarning, stacklevel=2)
+        elif unseen:
             seen = ", ".join(f"{n}x{m}" for n, m in sorted(self.sizes)[:4])
             warnings.warn(f"{qp.name}: {qp.n} variables x {qp.m} constraints, a size this model never saw in training "
                           f"({seen}); predicting anyway, without an anchor to start from, so the "
                           "start may help less (the solver still has the last word)", UnseenSizeWarning, stacklevel=2)
-        # an instance whose names are the training ones in another order is read in that order
-        qp, order = self._training_order(qp)
+        # an instance whose names are the training ones in another order is read in that order (a
+        # layout reads every instance by name)
+        qp, order = self._training_order(qp) if layout is None else (qp, None)
         anchor, cands = self.anchors.anchor_and_candidates(qp) if self.anchors is not None else (None, [])
         if k == 0 and anchor is None:  # no training instance of this size: no nearest optimum
             if not automatic:

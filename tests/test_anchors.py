@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
+from learned_solvers.backends import make_backend
 from learned_solvers.bench.qp import train_starter
 from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank, _Ridge, raw_vector
 from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig
 from learned_solvers.training.train_pde import PDETrainConfig
-from learned_solvers.warmstart import LearnedWarmStarter
+from learned_solvers.warmstart import LearnedWarmStarter, UnseenSizeWarning
+from problems.drifting_files import write_files
 from problems.registry import make_family
+
+from .conftest import netlib
 
 # initial states small enough that no input saturates: the optimum is linear in the initial state
 LINEAR_MPC = "mpc:horizon=5,spread=0.05"
@@ -149,3 +156,90 @@ def test_closed_form_leave_one_out_equals_the_refit_without_the_instance_at_any_
     assert np.allclose(fit.loo, np.array(refits), rtol=1e-6, atol=1e-8)
     errors = np.linalg.norm(np.array(refits) - t, axis=1) / np.linalg.norm(t, axis=1)
     assert fit.error == pytest.approx(float(np.median(errors)), rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory):
+    """Transport LPs whose customers come and go (8-11 of 12, 3 plants), labelled by HiGHS."""
+    folder = tmp_path_factory.mktemp("drifting")
+    write_files("transport", folder, 30, pool=12, low=8, high=11, suppliers=3)
+    fam = make_family(f"files:{folder}/*.mps,held_out=0.2")
+    train = label_instances(fam.sample(len(fam.pools[0]), seed=0), scheduler="serial", progress=False)
+    test = label_instances(fam.sample_held_out(len(fam.pools[1]), seed=0), scheduler="serial", progress=False)
+    return fam, train, test
+
+
+def test_a_bank_of_drifting_files_reads_every_instance_by_name(drifting):
+    """Files whose model drifts by name (sizes and positions change, names keep their meaning):
+    the bank keeps every training instance in the union of their names and reads an instance of
+    any size in, and its anchor back, by name; an instance of another model gets none."""
+    fam, train, test = drifting
+    assert len({(t.qp.n, t.qp.m) for t in train}) > 1  # several sizes, and positions that move
+    bank = AnchorBank.build(train, kind="nearest")
+    union = {v for t in train for v in t.qp.var_names}
+    assert bank.layout is not None and bank.layout.size == (len(union), len({c for t in train for c in t.qp.con_names}))
+    assert list(bank.groups) == [bank.layout.size]
+    # a training instance finds itself, read back in its own positions, in any order of its names
+    it = train[3]
+    x, y = bank.nearest(it.qp)
+    np.testing.assert_array_equal(x, it.x)
+    np.testing.assert_array_equal(y, it.y)
+    cols, rows = np.arange(it.qp.n)[::-1], np.arange(it.qp.m)[::-1]
+    x, y = bank.nearest(it.qp.reordered(cols, rows))
+    np.testing.assert_array_equal(x, it.x[cols])
+    np.testing.assert_array_equal(y, it.y[rows])
+    (_, cands) = bank.lookup(it.qp)
+    np.testing.assert_array_equal(cands[0][0], it.active[0])  # (rows' sides, variables')
+    np.testing.assert_array_equal(cands[0][1], it.active[1])
+    # leaving it out finds another day, whose values of the customers missing that day read as 0
+    other, _ = bank.nearest(it.qp, exclude=3)
+    assert other.shape == (it.qp.n,) and not np.array_equal(other, it.x)
+    # held-out days, whatever their size, get an anchor of their own size; the linear one (from 8
+    # instances) lies nearer their optima than the position-blind one of the same-size group did
+    linear = AnchorBank.build(train, kind="linear")
+    for t in test:
+        assert bank.covers(t.qp) and linear.anchor(t.qp)[0].shape == (t.qp.n,)
+        assert linear.anchor(t.qp)[1].shape == (t.qp.m,)
+    err = np.median([_rel(linear.anchor(t.qp)[0], t.x) for t in test])
+    assert err < 0.6, err
+    # the names travel in the weights file's tensors (no pickle) and read back the same anchors
+    again = AnchorBank.from_state({k: v.clone() for k, v in linear.state().items()})
+    assert again.layout == linear.layout
+    np.testing.assert_array_equal(again.anchor(test[0].qp)[0], linear.anchor(test[0].qp)[0])
+    # another model (afiro's names): no anchor; one model's files (mps:) keep groups by size
+    afiro = make_family(f"mps:{netlib('afiro')}")
+    assert linear.anchor(afiro.sample(1, seed=0)[0]) is None
+    same = label_instances(afiro.sample(4, seed=0), scheduler="serial", progress=False)
+    assert AnchorBank.build(same).layout is None
+    with pytest.raises(ValueError, match="kind must be one of transport, portfolio"):
+        write_files("shipping", fam.pattern, 1)
+    with pytest.raises(ValueError, match="need 1 <= low <= high <= pool"):
+        write_files("transport", fam.pattern, 1, low=13, pool=12)
+
+
+def test_a_model_of_drifting_files_starts_days_of_unseen_sizes_from_their_anchor(drifting, tmp_path):
+    """Trained on drifting files, a checkpoint anchors a held-out day of a size no training day
+    had (no unseen-size warning), and the warm solve ends where the cold one does."""
+    fam, train, test = drifting
+    starter, _ = train_starter(fam.spec(), train, progress=False, config=TrainConfig(epochs=1, width=8, train_k=4))
+    again = LearnedWarmStarter.from_checkpoint(starter.save(tmp_path / "drift.safetensors"))
+    assert again.anchors.layout == starter.anchors.layout
+    # a day on which all 12 customers order: 36 variables x 15 constraints, a size no training day had
+    write_files("transport", tmp_path / "all", 1, pool=12, low=12, high=12, suppliers=3, seed=999)
+    full = label_instances(make_family(f"files:{tmp_path}/all/*.mps,held_out=0.5").sample(1, seed=0),
+                           scheduler="serial", progress=False)
+    assert (full[0].qp.n, full[0].qp.m) not in {(t.qp.n, t.qp.m) for t in train}
+    pdlp = make_backend("pdlp")
+    for t in test + full:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnseenSizeWarning)
+            # k = 0: the anchor alone (without the layout, at an unseen size there was none: a cold start)
+            res = again.solve(t.qp, pdlp, k=0)
+        assert res.extra["fallback"] is None and res.status == "optimal"
+        assert abs(res.objective - t.objective) <= 1e-4 * (1 + abs(t.objective))
+    # a day whose names are none of the training days' (another model's) is warned about, and solved
+    q = test[0].qp
+    stranger = replace(q, var_names=tuple(f"x{i}" for i in range(q.n)), con_names=tuple(f"r{i}" for i in range(q.m)))
+    with pytest.warns(UnseenSizeWarning, match="fewer than half its variables or constraints carry"):
+        res = again.solve(stranger, pdlp, k=1)
+    assert res.status == "optimal" and abs(res.objective - test[0].objective) <= 1e-4 * (1 + abs(test[0].objective))

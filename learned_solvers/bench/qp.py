@@ -164,7 +164,9 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                        **({"solver_tolerance": backend.tol}
                                           if getattr(backend, "tol", None) is not None else {}),
                                        "canonical_sizes": sorted({(t.qp.n, t.qp.m) for t in train}),
-                                       "names": names_by_size([t.qp for t in train])},
+                                       # a bank with a layout reads every instance by name itself
+                                       "names": names_by_size([t.qp for t in train])
+                                       if res.anchors is None or res.anchors.layout is None else []},
                                  anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error, "history": res.history,
                             **({"interrupted": res.interrupted} if res.interrupted else {})}

@@ -8,12 +8,16 @@ data that varies across the family (costs, right-hand sides, bounds), fitted in 
 with its penalty chosen by leave-one-out error. Many families are near-linear maps of their
 data between active-set changes (an MPC's optimum is piecewise affine in its initial
 state), and a regression on all the training instances averages where one neighbour does
-not. Instances of a size the bank has never seen get no anchor (zeros).
+not. Instances of a size the bank has never seen get no anchor (zeros), except where the
+training instances' models drift by name (``Layout``: files where a customer or a product comes
+and goes): the bank then holds them all in the union of their names, and reads an instance of
+any size into it, and its anchor back, by name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -22,7 +26,7 @@ from ..canonical import QPData
 from .qp_gnn import instance_scales
 
 __all__ = ["data_vector", "raw_vector", "AnchorBank", "ANCHOR_KINDS", "RidgeFit", "best_ridge", "affine_eigh",
-           "LINEAR_PENALTIES", "LINEAR_INTERCEPT"]
+           "LINEAR_PENALTIES", "LINEAR_INTERCEPT", "Layout", "Placement"]
 
 ANCHOR_KINDS = ("nearest", "linear")
 
@@ -54,6 +58,126 @@ def affine_eigh(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     scale = max(float(np.trace(gram)) / len(c), 1e-300)
     s, v = np.linalg.eigh(gram / scale + LINEAR_INTERCEPT)
     return np.maximum(s, 0.0), v, scale
+
+
+LAYOUT_MIN_KNOWN = 0.5
+"""the share of an instance's variables, and of its constraints, a bank of drifting layouts
+must know by name to anchor it: with fewer it is another model"""
+
+
+def _unique(names: tuple[str, ...] | None, count: int) -> bool:
+    return names is not None and len(names) == count and len(set(names)) == count
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an instance's variables and constraints sit in a ``Layout``: ``cols`` (n,) and
+    ``rows`` (m,), each an index into the layout's names, -1 for a name it lacks."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+    n_all: int
+    m_all: int
+
+    @staticmethod
+    def _spread(v: np.ndarray, idx: np.ndarray, size: int) -> np.ndarray:
+        out = np.zeros(size, dtype=v.dtype)
+        known = idx >= 0
+        out[idx[known]] = v[known]
+        return out
+
+    @staticmethod
+    def _gather(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(idx), dtype=v.dtype)
+        known = idx >= 0
+        out[known] = v[idx[known]]
+        return out
+
+    def data(self, v: np.ndarray) -> np.ndarray:
+        """An instance's (n + 2m + 2n,) ``raw_vector`` or ``data_vector`` in the layout's order,
+        (n_all + 2 m_all + 2 n_all,), 0 where the instance lacks a name."""
+        n, m = len(self.cols), len(self.rows)
+        parts = np.split(v, np.cumsum([n, m, m, n]))
+        where = ((self.cols, self.n_all), (self.rows, self.m_all), (self.rows, self.m_all), (self.cols, self.n_all),
+                 (self.cols, self.n_all))
+        return np.concatenate([self._spread(part, idx, size) for part, (idx, size) in zip(parts, where)])
+
+    def spread(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An instance's x (n,), y (m,) (or active sides) in the layout: (n_all,), (m_all,)."""
+        return self._spread(x, self.cols, self.n_all), self._spread(y, self.rows, self.m_all)
+
+    def back(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The layout's x (n_all,), y (m_all,) read back for the instance: (n,), (m,), 0 for the
+        names the layout lacks."""
+        return self._gather(x, self.cols), self._gather(y, self.rows)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The union of the training instances' variable and constraint names (in the order first
+    met), where their models drift: a customer or a product comes and goes between files, so an
+    instance's sizes and positions change while its names keep their meaning. A name absent
+    from an instance counts as a zero there (its data, its optimal value and dual, its active
+    side): in a transportation model, a customer who orders nothing."""
+
+    var_names: tuple[str, ...]
+    con_names: tuple[str, ...]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(variables, constraints) of the layout: the key of the bank's one group."""
+        return len(self.var_names), len(self.con_names)
+
+    @cached_property
+    def _at(self) -> tuple[dict[str, int], dict[str, int]]:
+        return ({v: i for i, v in enumerate(self.var_names)}, {c: i for i, c in enumerate(self.con_names)})
+
+    @classmethod
+    def of(cls, qps: list[QPData]) -> Layout | None:
+        """The layout of ``qps`` where each carries unique variable and constraint names and
+        they are not all one model's (an ``mps:`` family's instances share theirs: its bank keys
+        groups by size, as for unnamed instances); else None."""
+        if not all(_unique(q.var_names, q.n) and _unique(q.con_names, q.m) for q in qps):
+            return None
+        if len({(tuple(q.var_names), tuple(q.con_names)) for q in qps}) < 2:
+            return None
+        vs: dict[str, None] = {}
+        cs: dict[str, None] = {}
+        for q in qps:
+            vs.update(dict.fromkeys(q.var_names))
+            cs.update(dict.fromkeys(q.con_names))
+        return cls(tuple(vs), tuple(cs))
+
+    def place(self, qp: QPData) -> Placement | None:
+        """Where ``qp`` sits in the layout, or None where it has no unique names or knows fewer
+        than ``LAYOUT_MIN_KNOWN`` of its variables or constraints."""
+        if not (_unique(qp.var_names, qp.n) and _unique(qp.con_names, qp.m)):
+            return None
+        va, ca = self._at
+        cols = np.fromiter((va.get(v, -1) for v in qp.var_names), dtype=np.int64, count=qp.n)
+        rows = np.fromiter((ca.get(c, -1) for c in qp.con_names), dtype=np.int64, count=qp.m)
+        if (cols >= 0).sum() < LAYOUT_MIN_KNOWN * qp.n or (rows >= 0).sum() < LAYOUT_MIN_KNOWN * qp.m:
+            return None
+        return Placement(cols, rows, *self.size)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The names as UTF-8 bytes (uint8 tensors; NUL-separated), so the weights file holds them."""
+        enc = lambda names: torch.frombuffer(bytearray("\0".join(names).encode()), dtype=torch.uint8)  # noqa: E731
+        return {"anchors.layout.var_names": enc(self.var_names), "anchors.layout.con_names": enc(self.con_names)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> Layout | None:
+        parts = [state.get(f"anchors.layout.{part}") for part in ("var_names", "con_names")]
+        if all(p is None for p in parts):
+            return None
+        if any(p is None for p in parts):
+            raise ValueError("anchors.layout holds the names of one side only (variables or constraints)")
+        try:
+            vn, cn = (tuple(s.split("\0")) if s else () for s in (bytes(p.numpy().astype(np.uint8)).decode()
+                                                                  for p in parts))
+        except UnicodeDecodeError as e:
+            raise ValueError(f"anchors.layout's names are not UTF-8 ({e})") from None
+        return cls(vn, cn)
 
 
 def raw_vector(qp: QPData) -> np.ndarray:
@@ -199,14 +323,20 @@ class AnchorBank:
     """groups: solved instances by size (n, m). kind: what ``anchor`` returns, ``"nearest"``
     (the nearest instance's optimum) or ``"linear"`` (the group's linear model; the nearest
     optimum where a group has too few instances). ``lookup`` and ``candidates`` are always the
-    nearest instances': the baseline and the polish's active sets."""
+    nearest instances': the baseline and the polish's active sets. layout: where the training
+    instances' models drift by name, the union of their names; the bank's one group then holds
+    every instance in it (keyed by the layout's size), and reads others in by name."""
 
     groups: dict[tuple[int, int], _Group] = field(default_factory=dict)
     kind: str = "nearest"
+    layout: Layout | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ANCHOR_KINDS:
             raise ValueError(f"anchor kind must be one of {', '.join(ANCHOR_KINDS)}, got {self.kind!r}")
+        if self.layout is not None and set(self.groups) != {self.layout.size}:
+            raise ValueError(f"an anchor bank with a layout of {self.layout.size[0]}x{self.layout.size[1]} names "
+                             f"holds one group of that size, not {sorted(self.groups)}")
         if self.kind == "linear":
             for g in self.groups.values():
                 g.ridge()  # fitted where the bank is made, not in the first start's timed inference
@@ -214,34 +344,61 @@ class AnchorBank:
     @classmethod
     def build(cls, items: list, *, kind: str = "nearest") -> AnchorBank:
         """items: objects with ``qp``, ``x``, ``y`` (e.g. ``training.data.Labelled``)."""
+        layout = Layout.of([it.qp for it in items])
         by: dict[tuple[int, int], list] = {}
         for it in items:
-            by.setdefault((it.qp.n, it.qp.m), []).append(it)
+            by.setdefault(layout.size if layout is not None else (it.qp.n, it.qp.m), []).append(it)
 
         def group(its: list) -> _Group:
             known = all(getattr(i, "active", None) is not None for i in its)
-            return _Group(np.stack([data_vector(i.qp) for i in its]), np.stack([i.x for i in its]),
-                          np.stack([i.y for i in its]),
-                          np.stack([i.active[0] for i in its]) if known else None,
-                          np.stack([i.active[1] for i in its]) if known else None,
-                          np.stack([raw_vector(i.qp) for i in its]))
+            places = [layout.place(i.qp) if layout is not None else None for i in its]
+            into = lambda p, v: p.data(v) if p is not None else v  # noqa: E731
+            pair = lambda p, a, b: p.spread(a, b) if p is not None else (a, b)  # noqa: E731
+            xy = [pair(p, i.x, i.y) for p, i in zip(places, its)]
+            # active: (rows' sides (m,), variables' sides (n,)); spread takes variables first
+            sides = [pair(p, i.active[1], i.active[0]) for p, i in zip(places, its)] if known else None
+            return _Group(np.stack([into(p, data_vector(i.qp)) for p, i in zip(places, its)]),
+                          np.stack([x for x, _ in xy]), np.stack([y for _, y in xy]),
+                          np.stack([r for _, r in sides]) if known else None,
+                          np.stack([v for v, _ in sides]) if known else None,
+                          np.stack([into(p, raw_vector(i.qp)) for p, i in zip(places, its)]))
 
-        return cls({key: group(its) for key, its in by.items()}, kind)
+        return cls({key: group(its) for key, its in by.items()}, kind, layout)
+
+    def key(self, qp: QPData) -> tuple[int, int]:
+        """The key of the group ``qp`` belongs (or would belong) to: its size, or the layout's."""
+        return self.layout.size if self.layout is not None else (qp.n, qp.m)
+
+    def _locate(self, qp: QPData) -> tuple[_Group, Placement | None] | None:
+        """``qp``'s group and its placement in the layout (None without one), or None: no group."""
+        if self.layout is None:
+            g = self.groups.get((qp.n, qp.m))
+            return (g, None) if g is not None else None
+        p = self.layout.place(qp)
+        return (self.groups[self.layout.size], p) if p is not None else None
+
+    def covers(self, qp: QPData) -> bool:
+        """Whether ``qp`` gets an anchor: a group of its size, or its names in the layout."""
+        return self._locate(qp) is not None
 
     def anchor(self, qp: QPData, *, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """(x (n,), y (m,)): the anchor of ``qp`` by the bank's kind, or None for an unseen
-        size. ``exclude``: ``qp`` is the bank's instance of that index in its group (training):
-        its own optimum is left out (the linear anchor: its leave-one-out prediction)."""
-        g = self.groups.get((qp.n, qp.m))
-        if g is None:
+        """(x (n,), y (m,)): the anchor of ``qp`` by the bank's kind, or None where the bank has
+        no group for it (``covers``). ``exclude``: ``qp`` is the bank's instance of that index in
+        its group (training): its own optimum is left out (the linear anchor: its leave-one-out
+        prediction)."""
+        found = self._locate(qp)
+        if found is None:
             return None
+        g, p = found
         lin = g.ridge() if self.kind == "linear" else None
         if lin is None:
             return self.nearest(qp, exclude=exclude)
         if exclude is not None:
             x, y = lin.loo_x[exclude], lin.loo_y[exclude]
         else:
-            x, y = lin.predict(raw_vector(qp))
+            x, y = lin.predict(p.data(raw_vector(qp)) if p is not None else raw_vector(qp))
+        if p is not None:
+            x, y = p.back(x, y)
         return np.clip(x, qp.lb, qp.ub), np.asarray(y, dtype=float)
 
     def anchor_and_candidates(self, qp: QPData, *, count: int = 8
@@ -253,15 +410,17 @@ class AnchorBank:
         return self.anchor(qp), cands
 
     def nearest(self, qp: QPData, *, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """(x, y) of the nearest bank instance of the same size, or None."""
-        g = self.groups.get((qp.n, qp.m))
-        if g is None:
+        """(x, y) of the nearest bank instance of the same size (or, with a layout, read back by
+        name), or None."""
+        found = self._locate(qp)
+        if found is None:
             return None
-        d = g.distances(data_vector(qp))
+        g, p = found
+        d = g.distances(p.data(data_vector(qp)) if p is not None else data_vector(qp))
         if exclude is not None and g.vectors.shape[0] > 1:
             d[exclude] = np.inf
         j = int(np.argmin(d))
-        return g.x[j], g.y[j]
+        return p.back(g.x[j], g.y[j]) if p is not None else (g.x[j], g.y[j])
 
     def candidates(self, qp: QPData, *, count: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
         """The distinct optimal active sets of the ``count`` nearest bank instances, nearest first."""
@@ -270,23 +429,28 @@ class AnchorBank:
     def lookup(self, qp: QPData, *, count: int = 8
                ) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[tuple[np.ndarray, np.ndarray]]]:
         """``(nearest(qp), candidates(qp, count=count))`` from one distance computation."""
-        g = self.groups.get((qp.n, qp.m))
-        if g is None:
+        found = self._locate(qp)
+        if found is None:
             return None, []
-        d = g.distances(data_vector(qp))
+        g, p = found
+        d = g.distances(p.data(data_vector(qp)) if p is not None else data_vector(qp))
         j = int(np.argmin(d))
-        return (g.x[j], g.y[j]), self._candidates(g, d, count)
+        near = p.back(g.x[j], g.y[j]) if p is not None else (g.x[j], g.y[j])
+        return near, self._candidates(g, d, count, p)
 
     @staticmethod
-    def _candidates(g: _Group, d: np.ndarray, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _candidates(g: _Group, d: np.ndarray, count: int, p: Placement | None = None
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
         if g.row_side is None:
             return []
         out, seen = [], set()
         for j in np.argsort(d)[:count]:
-            key = g.row_side[j].tobytes() + g.var_side[j].tobytes()
+            # (rows, variables): the layout's x slot holds the variables' sides, its y slot the rows'
+            rows, cols = (g.row_side[j], g.var_side[j]) if p is None else p.back(g.var_side[j], g.row_side[j])[::-1]
+            key = rows.tobytes() + cols.tobytes()
             if key not in seen:
                 seen.add(key)
-                out.append((g.row_side[j], g.var_side[j]))
+                out.append((rows, cols))
         return out
 
     def state(self) -> dict[str, torch.Tensor]:
@@ -303,6 +467,8 @@ class AnchorBank:
         if self.kind == "linear":
             # 2: the affine kernel (8b8b793 on); 1, in checkpoints from before, the centred one
             out["anchors.linear"] = torch.full((1,), 2.0 if all(g.affine for g in self.groups.values()) else 1.0)
+        if self.layout is not None:
+            out.update(self.layout.state())
         return out
 
     @classmethod
@@ -322,4 +488,4 @@ class AnchorBank:
                 groups[(n, m)] = _Group(vectors, parts["x"], parts["y"], parts["row_side"], parts["var_side"],
                                         parts["raw"], affine=affine)
         # checkpoints from before the linear anchor hold no "anchors.linear": nearest
-        return cls(groups, "linear" if "anchors.linear" in state else "nearest")
+        return cls(groups, "linear" if "anchors.linear" in state else "nearest", Layout.from_state(state))

@@ -90,7 +90,8 @@ def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | N
             chunk = group[i:i + size]
             anchors = None
             if bank is not None:
-                found = [bank.anchor(it.qp, exclude=_index_in_group(items, pos[id(it)]) if leave_one_out else None)
+                found = [bank.anchor(it.qp, exclude=_index_in_group(items, pos[id(it)], bank) if leave_one_out
+                                     else None)
                          for it in chunk]
                 anchors = [a if a is not None else (np.zeros(it.qp.n), np.zeros(it.qp.m)) for a, it in zip(found, chunk)]
             g = build_graph([it.qp for it in chunk], anchors=anchors, anchor_scale=anchor_scale).to(device)
@@ -98,9 +99,10 @@ def _batches(items: list[Labelled], size: int, device: str, bank: AnchorBank | N
     return out
 
 
-def _index_in_group(items: list[Labelled], i: int) -> int:
-    key = (items[i].qp.n, items[i].qp.m)
-    return sum(1 for it in items[:i] if (it.qp.n, it.qp.m) == key)
+def _index_in_group(items: list[Labelled], i: int, bank: AnchorBank) -> int:
+    """The index of ``items[i]`` in its bank group (the bank was built from ``items``)."""
+    key = bank.key(items[i].qp)
+    return sum(1 for it in items[:i] if bank.key(it.qp) == key)
 
 
 def train_qp_model(data: list[Labelled], *, config: TrainConfig = TrainConfig(), progress: bool = True) -> TrainResult:
