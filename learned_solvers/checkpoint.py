@@ -243,7 +243,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         rows.append(("solver", str(m["solver"]) + (f" (its automatic k timed at tolerance {tol:g})"
                                                    if isinstance(tol, (int, float)) else "")))
     if "canonical_sizes" in m:
-        rows.append(("sizes", ", ".join(f"{n} variables x {mm} constraints" for n, mm in m["canonical_sizes"])))
+        sizes = m["canonical_sizes"]
+        rows.append(("sizes", ", ".join(f"{n} variables x {mm} constraints" for n, mm in sizes[:4])
+                     + (f", ... ({len(sizes)} sizes)" if len(sizes) > 4 else "")))
     sig = m.get("signature")
     if isinstance(sig, dict):
         comps, element = sig.get("components", 1), str(sig.get("element"))
@@ -265,8 +267,11 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         rows.append(("inference", f"k = {k}{chosen}{anchor_only}"))
     bank = next((s for name, s in info.anchors.items() if name.endswith(("solutions", ".x"))), None)
     unit = "dofs" if info.kind == "pde" else "variables"
+    # a bank over drifting files holds its solutions in the union of their names (models.anchors.Layout)
+    by_name = ", the union of their names: an instance of any size is read in by name" if any(
+        name.startswith("anchors.layout.") for name in info.anchors) else ""
     rows.append(("weights", f"{info.parameters:,} trained parameters"
-                 + (f"; anchor bank of {bank[0]} training solutions ({bank[1]:,} {unit})" if bank else "")))
+                 + (f"; anchor bank of {bank[0]} training solutions ({bank[1]:,} {unit}{by_name})" if bank else "")))
     if bank and info.kind == "pde":
         a = m.get("anchor") if isinstance(m.get("anchor"), dict) else None
         errs = (f" (leave-one-out relative error {a['loo_error']:.3g}, the nearest other training solution's "

@@ -11,6 +11,7 @@ import torch
 
 from learned_solvers.backends import make_backend
 from learned_solvers.bench.qp import train_starter
+from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info
 from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank, _Ridge, raw_vector
 from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig
@@ -224,6 +225,8 @@ def test_a_model_of_drifting_files_starts_days_of_unseen_sizes_from_their_anchor
     starter, _ = train_starter(fam.spec(), train, progress=False, config=TrainConfig(epochs=1, width=8, train_k=4))
     again = LearnedWarmStarter.from_checkpoint(starter.save(tmp_path / "drift.safetensors"))
     assert again.anchors.layout == starter.anchors.layout
+    shown = format_checkpoint_info(describe_checkpoint(tmp_path / "drift.safetensors"))
+    assert "the union of their names: an instance of any size is read in by name" in shown
     # a day on which all 12 customers order: 36 variables x 15 constraints, a size no training day had
     write_files("transport", tmp_path / "all", 1, pool=12, low=12, high=12, suppliers=3, seed=999)
     full = label_instances(make_family(f"files:{tmp_path}/all/*.mps,held_out=0.5").sample(1, seed=0),
