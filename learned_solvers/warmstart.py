@@ -241,7 +241,8 @@ class LearnedWarmStarter:
         unseen = (not self.anchors.covers(qp) if layout is not None
                   else self.sizes is not None and (qp.n, qp.m) not in self.sizes)
         if not self._in_family(qp):
-            size = f" and its size ({qp.n} variables x {qp.m} constraints) was never seen in training" if unseen else ""
+            size = ("" if not unseen else " and its names are mostly not the training instances'" if layout is not None
+                    else f" and its size ({qp.n} variables x {qp.m} constraints) was never seen in training")
             warnings.warn(f"{qp.name}: data scales lie far outside the training family {self.family!r}{size}; "
                           "solving from a cold start", OutOfFamilyWarning, stacklevel=2)
             return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="out of family")
@@ -260,8 +261,9 @@ class LearnedWarmStarter:
         anchor, cands = self.anchors.anchor_and_candidates(qp) if self.anchors is not None else (None, [])
         if k == 0 and anchor is None:  # no training instance of this size: no nearest optimum
             if not automatic:
+                which = "whose names this one shares" if layout is not None else "of this size"
                 warnings.warn(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training "
-                              "instance of this size; solving from a cold start (k >= 1 runs the network)",
+                              f"instance {which}; solving from a cold start (k >= 1 runs the network)",
                               OutOfFamilyWarning, stacklevel=2)
                 return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="no training instance of this size")
             k = int(self.meta.get("best_network_k", self.model.cfg.train_k))

@@ -16,7 +16,7 @@ from learned_solvers.models.anchors import LINEAR_MIN_INSTANCES, AnchorBank, _Ri
 from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig
 from learned_solvers.training.train_pde import PDETrainConfig
-from learned_solvers.warmstart import LearnedWarmStarter, UnseenSizeWarning
+from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning, UnseenSizeWarning
 from problems.drifting_files import write_files
 from problems.registry import make_family
 
@@ -212,6 +212,10 @@ def test_a_bank_of_drifting_files_reads_every_instance_by_name(drifting):
     assert linear.anchor(afiro.sample(1, seed=0)[0]) is None
     same = label_instances(afiro.sample(4, seed=0), scheduler="serial", progress=False)
     assert AnchorBank.build(same).layout is None
+    # a folder of different models (afiro's and the days' names): groups by size, as before
+    mixed = AnchorBank.build(same + train)
+    assert mixed.layout is None and (same[0].qp.n, same[0].qp.m) in mixed.groups
+    np.testing.assert_array_equal(mixed.nearest(same[0].qp)[0], same[0].x)
     with pytest.raises(ValueError, match="kind must be one of transport, portfolio"):
         write_files("shipping", fam.pattern, 1)
     with pytest.raises(ValueError, match="need 1 <= low <= high <= pool"):
@@ -245,4 +249,7 @@ def test_a_model_of_drifting_files_starts_days_of_unseen_sizes_from_their_anchor
     stranger = replace(q, var_names=tuple(f"x{i}" for i in range(q.n)), con_names=tuple(f"r{i}" for i in range(q.m)))
     with pytest.warns(UnseenSizeWarning, match="fewer than half its variables or constraints carry"):
         res = again.solve(stranger, pdlp, k=1)
+    with (pytest.warns(OutOfFamilyWarning, match="no training instance whose names this one shares; solving from"),
+          pytest.warns(UnseenSizeWarning)):
+        assert again.solve(stranger, pdlp, k=0).extra["fallback"] == "no training instance of this size"
     assert res.status == "optimal" and abs(res.objective - test[0].objective) <= 1e-4 * (1 + abs(test[0].objective))

@@ -134,18 +134,26 @@ class Layout:
 
     @classmethod
     def of(cls, qps: list[QPData]) -> Layout | None:
-        """The layout of ``qps`` where each carries unique variable and constraint names and
-        they are not all one model's (an ``mps:`` family's instances share theirs: its bank keys
-        groups by size, as for unnamed instances); else None."""
+        """The layout of ``qps`` where each carries unique variable and constraint names, they are
+        not all one model's (an ``mps:`` family's instances share theirs: its bank keys groups by
+        size, as for unnamed instances), and they are one model drifting: each instance has at
+        least ``LAYOUT_MIN_KNOWN`` of its variables' and of its constraints' names among those
+        more than half the instances have (a folder of several models has not); else None."""
         if not all(_unique(q.var_names, q.n) and _unique(q.con_names, q.m) for q in qps):
             return None
         if len({(tuple(q.var_names), tuple(q.con_names)) for q in qps}) < 2:
             return None
-        vs: dict[str, None] = {}
-        cs: dict[str, None] = {}
+        vs: dict[str, int] = {}  # in the order first met: how many instances have the name
+        cs: dict[str, int] = {}
         for q in qps:
-            vs.update(dict.fromkeys(q.var_names))
-            cs.update(dict.fromkeys(q.con_names))
+            for counts, names in ((vs, q.var_names), (cs, q.con_names)):
+                for name in names:
+                    counts[name] = counts.get(name, 0) + 1
+        half = len(qps) / 2
+        for q in qps:
+            for counts, names in ((vs, q.var_names), (cs, q.con_names)):
+                if sum(counts[name] > half for name in names) < LAYOUT_MIN_KNOWN * len(names):
+                    return None
         return cls(tuple(vs), tuple(cs))
 
     def place(self, qp: QPData) -> Placement | None:
