@@ -31,30 +31,12 @@ KINDS = ("transport", "portfolio")
 
 def _write(path: Path, *, c, a, l, u, lb, ub, p, var_names, con_names) -> None:
     """One MPS file of min ½x'Px + c'x s.t. l <= Ax <= u, lb <= x <= ub, with its names (HiGHS writes it)."""
-    import highspy
+    from learned_solvers.backends.highs import HiGHSBackend
+    from learned_solvers.canonical import QPData
 
-    from learned_solvers._highs import quiet_highs
-
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(c), a.shape[0]
-    lp.col_cost_ = c
-    lp.col_lower_, lp.col_upper_ = np.clip(lb, -inf, inf), np.clip(ub, -inf, inf)
-    lp.row_lower_, lp.row_upper_ = np.clip(l, -inf, inf), np.clip(u, -inf, inf)
-    a = sp.csc_matrix(a)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(c), a.shape[0]
-    lp.col_names_, lp.row_names_ = list(var_names), list(con_names)
-    model = highspy.HighsModel()
-    model.lp_ = lp
-    if p is not None:
-        tri = sp.tril(p, format="csc")  # HiGHS takes the lower triangle
-        model.hessian_.dim_ = len(c)
-        model.hessian_.start_, model.hessian_.index_, model.hessian_.value_ = tri.indptr, tri.indices, tri.data
-    h = quiet_highs()
-    h.passModel(model)
-    h.writeModel(str(path))
+    qp = QPData(c=c, A=sp.csr_matrix(a), l=l, u=u, lb=lb, ub=ub, P=None if p is None else sp.csr_matrix(p),
+                var_names=tuple(var_names), con_names=tuple(con_names))
+    HiGHSBackend()._highs(qp, names=True).writeModel(str(path))
 
 
 def write_files(kind: str, folder: str | Path, count: int, *, pool: int | None = None, low: int | None = None,

@@ -36,7 +36,9 @@ class HiGHSBackend:
         self.time_limit = time_limit
         self.threads = threads
 
-    def _highs(self, qp: QPData):
+    def _highs(self, qp: QPData, *, names: bool = False):
+        """A Highs holding ``qp``; ``names``: with its variable and constraint names (for
+        ``writeModel``; a solve needs none)."""
         import highspy
 
         h = quiet_highs()
@@ -60,6 +62,8 @@ class HiGHSBackend:
         lp.a_matrix_.index_ = a.indices
         lp.a_matrix_.value_ = a.data
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = qp.n, qp.m
+        if names and qp.var_names is not None and qp.con_names is not None:
+            lp.col_names_, lp.row_names_ = list(qp.var_names), list(qp.con_names)
         if qp.integrality is not None:
             lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                                for i in qp.integrality]

@@ -156,17 +156,27 @@ class Layout:
                     return None
         return cls(tuple(vs), tuple(cs))
 
+    @cached_property
+    def _last(self) -> list:
+        return [None, None, None]  # (var_names, con_names, placement) of the last ``place``
+
     def place(self, qp: QPData) -> Placement | None:
         """Where ``qp`` sits in the layout, or None where it has no unique names or knows fewer
         than ``LAYOUT_MIN_KNOWN`` of its variables or constraints."""
-        if not (_unique(qp.var_names, qp.n) and _unique(qp.con_names, qp.m)):
-            return None
-        va, ca = self._at
-        cols = np.fromiter((va.get(v, -1) for v in qp.var_names), dtype=np.int64, count=qp.n)
-        rows = np.fromiter((ca.get(c, -1) for c in qp.con_names), dtype=np.int64, count=qp.m)
-        if (cols >= 0).sum() < LAYOUT_MIN_KNOWN * qp.n or (rows >= 0).sum() < LAYOUT_MIN_KNOWN * qp.m:
-            return None
-        return Placement(cols, rows, *self.size)
+        last = self._last
+        # one start asks up to three times (covers, anchor, candidates) for the same names, which
+        # the memo holds, so an identical object cannot be another instance's
+        if last[0] is qp.var_names and last[1] is qp.con_names and qp.var_names is not None:
+            return last[2]
+        out = None
+        if _unique(qp.var_names, qp.n) and _unique(qp.con_names, qp.m):
+            va, ca = self._at
+            cols = np.fromiter((va.get(v, -1) for v in qp.var_names), dtype=np.int64, count=qp.n)
+            rows = np.fromiter((ca.get(c, -1) for c in qp.con_names), dtype=np.int64, count=qp.m)
+            if (cols >= 0).sum() >= LAYOUT_MIN_KNOWN * qp.n and (rows >= 0).sum() >= LAYOUT_MIN_KNOWN * qp.m:
+                out = Placement(cols, rows, *self.size)
+        last[:] = [qp.var_names, qp.con_names, out]
+        return out
 
     def state(self) -> dict[str, torch.Tensor]:
         """The names as UTF-8 bytes (uint8 tensors; NUL-separated), so the weights file holds them."""
