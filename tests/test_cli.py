@@ -455,6 +455,20 @@ def test_sigterm_is_handled_as_ctrl_c_and_named(tmp_path):
     assert rc == 143 and "learned-solvers: interrupted (SIGTERM)" in err and "Traceback" not in err, err[-3000:]
 
 
+def test_sigterm_during_a_pde_sweep_is_handled_as_ctrl_c(tmp_path):
+    """PETSc, started by the PDE side after the CLI set its SIGTERM handler, installed its own
+    over it: a batch job's time limit aborted the run ("Caught signal number 15", exit status 15)
+    and the finished instances were lost. Now the report holds them, as after a Ctrl-C."""
+    import json
+
+    rep = tmp_path / "r.json"
+    rc, out, err = _interrupt(["sensitivity", "--family", "darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--test",
+                               "300", "--scheduler", "serial", "--out", str(rep)], rb"sensitivity of", 3, sig="SIGTERM")
+    assert rc == 0 and "Caught signal" not in err, err[-3000:]
+    n = json.loads(rep.read_text())["n_test"]
+    assert f"stopped by SIGTERM after {n} of 300 held-out instances: the figures are of those" in out, out
+
+
 def test_ctrl_c_before_anything_is_finished_exits_with_a_line_not_a_traceback(tmp_path):
     rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--train", "20000",
                                "--scheduler", "serial", "--out", str(tmp_path / "m.safetensors")], rb"labelling", 3)
