@@ -310,8 +310,9 @@ class LearnedPDEStarter:
                                             rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
                 res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
-        res.extra["fallback"] = comm.bcast(self.last_fallback if comm.rank == 0 else None, root=0)
-        res.extra["anchor"] = comm.bcast(self.last_anchor if comm.rank == 0 else None, root=0)
+        # one broadcast for both: each is a round trip every rank waits in
+        res.extra["fallback"], res.extra["anchor"] = comm.bcast(
+            (self.last_fallback, self.last_anchor) if comm.rank == 0 else None, root=0)
         # which anchor: the training solutions' kernel regression, or the nearest of them
         res.extra["anchor_kind"] = (self.anchors.kind if self.anchors is not None and res.extra["anchor"] != "none"
                                     else None)
