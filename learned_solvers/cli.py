@@ -46,16 +46,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
+def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]) -> int:
     from problems.registry import make_family
 
     from .bench.pde import PDEBenchConfig, family_backend, train_pde_starter
     from .checkpoint import PDE_K0_STARTS
     from .training import distributed
 
-    _refuse_linear_solver_options(args)
-    cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed,
-                         **_pde_anchor(args),
+    cfg = PDEBenchConfig(family=args.family, solver=args.solver, n_train=args.train, seed=args.seed, **anchor,
                          epochs=args.epochs, width=args.pde_width or 32, device=device,
                          ksp_type=args.ksp_type, pc=args.pc,
                          rtol=args.tol,
@@ -78,6 +76,13 @@ def _cmd_train_pde(args: argparse.Namespace, device: str) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from problems.registry import dropped_hint, family_key, is_pde_family, make_family
 
+    pde = is_pde_family(args.family)
+    if pde:  # options of the other side refused before torch is imported (2-3 s)
+        _refuse_linear_solver_options(args)
+        anchor = _pde_anchor(args)
+    else:
+        _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state"), "PDE families")
+        anchor = _lp_anchor(args)
     from .bench.qp import bench_backend, train_starter
     from .training import distributed
     from .training.data import label_instances
@@ -86,13 +91,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # under torchrun (WORLD_SIZE > 1): one DDP rank per process, rank 0 writes the checkpoint
     device = distributed.init_from_env(args.device)
     try:
-        if is_pde_family(args.family):
-            return _cmd_train_pde(args, device)
-        _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state"), "PDE families")
+        if pde:
+            return _cmd_train_pde(args, device, anchor)
         fam = make_family(args.family, **({"perturb": args.perturb} if args.perturb is not None else {}))
         cfg = TrainConfig(epochs=args.epochs, width=args.width, device=device, seed=args.seed,
                           **({"train_k": args.train_k} if args.train_k is not None else {}),
-                          **_lp_anchor(args),
+                          **anchor,
                           **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
         qps = fam.sample(args.train, seed=args.seed)
@@ -239,11 +243,12 @@ def _solution_paths(instances: list[str], solution: str) -> list[Path]:
 
 
 def _cmd_bench_pde(args: argparse.Namespace) -> int:
-    from .bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench, write_pde_report
-
     solver = args.solver if args.solver in ("ksp", "snes") else None
     if solver is None:
         raise ValueError(f"PDE family {args.family!r} is solved by --solver ksp or --solver snes, not {args.solver!r}")
+    anchor = _pde_anchor(args)
+    from .bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench, write_pde_report  # torch: after those
+
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
                          checkpoint=args.checkpoint, save_checkpoint=args.save_checkpoint, seed=args.seed,
                          epochs=args.epochs, width=args.pde_width or 32, device=args.device,
@@ -251,7 +256,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          rtol=args.tol,
                          test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
-                         precision=args.pde_precision or "float32", **_pde_anchor(args))
+                         precision=args.pde_precision or "float32", **anchor)
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:
@@ -270,8 +275,6 @@ def _plot_report(rep: dict, path: str | None) -> None:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from problems.registry import is_pde_family
 
-    from .bench.qp import BenchConfig, format_report, run_bench, write_report
-
     if args.checkpoint:
         # the checkpoint is the model: an option that shapes training would be ignored
         given = [f"--{n.replace('_', '-')}" for n, default in args.training_defaults.items()
@@ -289,13 +292,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         _refuse_linear_solver_options(args)
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state", "pde_precision"), "PDE families")
+    anchor = _lp_anchor(args)
+    from .bench.qp import BenchConfig, format_report, run_bench, write_report  # torch: after the refusals
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
                       scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
                       train_k=args.train_k, jacobian_weight=args.jacobian_weight, test_family=args.test_family,
-                      **_lp_anchor(args))
+                      **anchor)
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -707,7 +712,7 @@ def _seed(text: str) -> int:
 
 def _iterations(text: str) -> int:
     """--k: model iterations, an integer >= 0 (0: no network, the anchor)."""
-    from .core.config import K_LIMIT
+    from ._limits import K_LIMIT
 
     return _integer(text, least=0, most=K_LIMIT,
                     advice=f"give an integer from 1 to {K_LIMIT} (model iterations), or 0 (no network)")
@@ -727,7 +732,7 @@ def _ks(text: str, *, least: int = 1, most: int | None = None) -> tuple[int, ...
 
 def _iteration_list(text: str) -> tuple[int, ...]:
     """--ks: model iterations, comma-separated (0: the anchor, no network)."""
-    from .core.config import K_LIMIT
+    from ._limits import K_LIMIT
 
     return _ks(text, least=0, most=K_LIMIT)
 
@@ -1077,8 +1082,6 @@ def _mpi_ranks() -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ._fenicsx import FEniCSxMissingError
-    from .canonical import InvalidProblemError
-    from .checkpoint import CheckpointError
     from .options import check_device
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.func is not _cmd_train:
@@ -1104,8 +1107,9 @@ def main(argv: list[str] | None = None) -> int:
         _check_outputs(args)
         with _c_stdout_to_stderr(), _plain_warnings(), _output_on_stdout(args):
             return int(args.func(args))
-    except (InvalidProblemError, CheckpointError, FEniCSxMissingError, OSError, ValueError, TypeError,
-            RuntimeError) as exc:  # OSError: a file not found, not readable, a disk full, ...
+    # InvalidProblemError and CheckpointError are ValueErrors: importing them here (the checkpoint
+    # module imports torch, 2-3 s) had delayed every refusal of a bad option by as much
+    except (FEniCSxMissingError, OSError, ValueError, TypeError, RuntimeError) as exc:  # OSError: a file not found, ...
         if isinstance(exc, BrokenPipeError) and _drop_stdout_if_gone():
             # the reader of stdout left (`| head`): quiet, with the status a shell gives a process its SIGPIPE ends
             return 141

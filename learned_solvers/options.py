@@ -49,7 +49,7 @@ def check_precision(precision: str) -> str:
 
 def check_recorded_k(k: Any, *, what: str) -> int | None:
     """A checkpoint's recorded k: 0 or a positive integer up to ``core.K_LIMIT``, or None."""
-    from .core.config import K_LIMIT
+    from ._limits import K_LIMIT
 
     n = _count(k, what=what, allow_zero=True)
     if n is not None and n > K_LIMIT:
@@ -61,7 +61,7 @@ def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int 
     """Model iterations: a positive integer up to ``core.K_LIMIT``, or None for the checkpoint's
     automatic k. ``allow_zero``: also 0, where it has a meaning (LP/QP: no network, the anchor
     as the start)."""
-    from .core.config import K_LIMIT
+    from ._limits import K_LIMIT
 
     n = _count(k, what=what, allow_zero=allow_zero)
     if n is not None and n > K_LIMIT:  # 99999 for 9999 kept a bench running for minutes

@@ -25,6 +25,12 @@ def test_demo_runs_the_lp_pipeline_and_the_core_table():
     assert "part 3" in text and "solver snes" in text and "same_answer 1.00" in text.split("part 3")[1], text
 
 
+# the CLI, saying whether torch was imported by the time it ended: a bad option is refused before
+# any work, torch's import included (2-3 s, which every refusal had waited)
+_NO_TORCH = ("import sys\nfrom learned_solvers.cli import main\ntry:\n    sys.exit(main(sys.argv[1:]))\nfinally:\n"
+             "    print('torch imported' if 'torch' in sys.modules else '', file=sys.stderr)")
+
+
 def test_unknown_option_is_rejected():
     from learned_solvers._version import __version__
 
@@ -55,8 +61,8 @@ def test_unknown_option_is_rejected():
                       "--tol does not apply to --solver highs"),
                      (["bench", "--family", "random-lp", "--solver", "pdlp", "--pinned"],
                       "--pinned applies to --solver osqp and scs")):
-        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
-        assert out.returncode == 2 and why in out.stderr, out.stderr
+        out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
+        assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
     # an option of the other kind of family is an error, not ignored
     for bad, why in ((["bench", "--family", "random-lp:m=10,n=20", "--pc", "jacobi"], "--pc applies to PDE families only"),
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--pinned"],
@@ -78,8 +84,8 @@ def test_unknown_option_is_rejected():
                       "--anchor kernel applies to PDE families only"),
                      (["solve", "x.mps", "--checkpoint", "c.safetensors", "--polish", "--no-polish"],
                       "not allowed with argument")):
-        out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", *bad], capture_output=True, text=True)
-        assert out.returncode == 2 and why in out.stderr, out.stderr
+        out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
+        assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
 
 
 def test_train_command_takes_the_training_iterations_and_refuses_zero(tmp_path):

@@ -10,10 +10,7 @@ from typing import Any
 
 __all__ = ["check_fields", "K_LIMIT"]
 
-K_LIMIT = 10_000
-"""The most model iterations a model config trains with, and a checkpoint records as its
-automatic k (the automatic choice sweeps up to 64): a larger value, from an edited file, would
-run for days."""
+from .._limits import K_LIMIT  # noqa: F401  (kept where the command line reads it without torch)
 
 
 def check_fields(cfg: Any, *, positive: tuple[str, ...] = (), fractions: tuple[str, ...] = (),
