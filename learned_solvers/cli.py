@@ -76,6 +76,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]
 def _cmd_train(args: argparse.Namespace) -> int:
     from problems.registry import dropped_hint, family_key, is_pde_family, make_family
 
+    _check_family(args)
     pde = is_pde_family(args.family)
     if pde:  # options of the other side refused before torch is imported (2-3 s)
         _refuse_linear_solver_options(args)
@@ -272,9 +273,21 @@ def _plot_report(rep: dict, path: str | None) -> None:
         print(f"plot written to {plot_bench(rep, path)}")
 
 
+def _check_family(args: argparse.Namespace) -> None:
+    """--family (and --test-family) made once before torch is imported, so that a misspelt name
+    or parameter is refused at once, not after 3-4 s of imports (making a family samples nothing)."""
+    from problems.registry import is_pde_family, make_family
+
+    for spec in (args.family, getattr(args, "test_family", None)):
+        if spec:
+            lp = getattr(args, "perturb", None) is not None and not is_pde_family(spec)
+            make_family(spec, **({"perturb": args.perturb} if lp else {}))
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from problems.registry import is_pde_family
 
+    _check_family(args)
     if args.checkpoint:
         # the checkpoint is the model: an option that shapes training would be ignored
         given = [f"--{n.replace('_', '-')}" for n, default in args.training_defaults.items()

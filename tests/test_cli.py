@@ -83,7 +83,11 @@ def test_unknown_option_is_rejected():
                      (["bench", "--family", "random-lp:m=10,n=20", "--anchor", "kernel"],
                       "--anchor kernel applies to PDE families only"),
                      (["solve", "x.mps", "--checkpoint", "c.safetensors", "--polish", "--no-polish"],
-                      "not allowed with argument")):
+                      "not allowed with argument"),
+                     # a misspelt family or parameter: before the 3-4 s of imports that bench and train need
+                     (["bench", "--family", "nosuch"], "unknown family 'nosuch'; choose one of random-lp"),
+                     (["train", "--family", "random-lp:m=10,q=3", "--out", "m.safetensors"], "unknown parameter 'q'"),
+                     (["bench", "--family", "darcy:n=8", "--test-family", "darcy:n=-3"], "darcy needs n >= 2")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
 
