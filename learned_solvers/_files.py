@@ -19,8 +19,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "figure_path", "json_text", "names_stdout", "python_stdout", "save_figure", "stdout_kept",
-           "write_json", "write_text", "written_in_place"]
+__all__ = ["atomic_path", "figure_path", "json_text", "names_stdout", "python_stdout", "require_checkpoint_file",
+           "save_figure", "stdout_kept", "write_json", "write_text", "written_in_place"]
 
 
 def _create_beside(p: Path) -> Path:
@@ -229,3 +229,15 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:
     with atomic_path(p) as tmp:
         fig.savefig(tmp, dpi=dpi, format=p.suffix[1:].lower() or matplotlib.rcParams["savefig.format"])
     return p
+
+
+def require_checkpoint_file(p: str | os.PathLike) -> None:
+    """FileNotFoundError, saying what to give, where ``p`` is a folder or no file (checked before
+    torch is imported: the command line refuses a mistyped --checkpoint at once)."""
+    p = Path(p)
+    if p.is_dir():
+        inside = sorted(p.glob("*.safetensors"))
+        raise FileNotFoundError(f"{p} is a folder, not a checkpoint" + (f": give a file in it, e.g. {inside[0]}"
+                                                                         if inside else ""))
+    if not p.is_file():
+        raise FileNotFoundError(f"no checkpoint at {p}")

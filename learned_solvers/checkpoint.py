@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ._files import require_checkpoint_file
 from ._version import __version__
 
 __all__ = ["CheckpointError", "Checkpoint", "CheckpointInfo", "save_checkpoint", "load_checkpoint",
@@ -125,12 +126,7 @@ def _read_header(p: Path) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """(metadata, tensor name -> shape), read from the header alone: no weights are loaded."""
     from safetensors import SafetensorError, safe_open
 
-    if p.is_dir():
-        inside = sorted(p.glob("*.safetensors"))
-        raise FileNotFoundError(f"{p} is a folder, not a checkpoint" + (f": give a file in it, e.g. {inside[0]}"
-                                                                         if inside else ""))
-    if not p.is_file():
-        raise FileNotFoundError(f"no checkpoint at {p}")
+    require_checkpoint_file(p)
     try:
         with safe_open(str(p), framework="pt") as f:
             raw = (f.metadata() or {}).get("learned_solvers")

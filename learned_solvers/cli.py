@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ._files import require_checkpoint_file
+
 __all__ = ["main", "build_parser"]
 
 
@@ -151,10 +153,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from .backends import make_backend
     from .canonical import InvalidProblemError
     from .formats.mps import read_problem, solution_dict
-    from .warmstart import LearnedWarmStarter
 
     many = len(args.instances) > 1
     first = None if many else read_problem(args.instances[0])  # one file: its own errors come first
+    require_checkpoint_file(args.checkpoint)  # then a mistyped checkpoint, before torch is imported (2-3 s)
+    from .warmstart import LearnedWarmStarter
     backend = make_backend(args.solver, **({"tol": args.tol} if args.tol is not None else {}))
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=_polish(args),
                                                  device=args.device)
@@ -248,6 +251,8 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
     if solver is None:
         raise ValueError(f"PDE family {args.family!r} is solved by --solver ksp or --solver snes, not {args.solver!r}")
     anchor = _pde_anchor(args)
+    if args.checkpoint:
+        require_checkpoint_file(args.checkpoint)
     from .bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench, write_pde_report  # torch: after those
 
     cfg = PDEBenchConfig(family=args.family, solver=solver, n_train=args.train, n_test=args.test, k=args.k,
@@ -306,6 +311,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state", "pde_precision"), "PDE families")
     anchor = _lp_anchor(args)
+    if args.checkpoint:  # a mistyped path too, before torch is imported (2-3 s)
+        require_checkpoint_file(args.checkpoint)
     from .bench.qp import BenchConfig, format_report, run_bench, write_report  # torch: after the refusals
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
@@ -862,6 +869,7 @@ def _default_family(args: argparse.Namespace) -> dict[str, Any] | None:
     if not getattr(args, "checkpoint", None):
         raise ValueError("--family is required: the family to train and test on (or --checkpoint, whose family is "
                          "then the default)")
+    require_checkpoint_file(args.checkpoint)  # before the checkpoint module's torch
     from .checkpoint import describe_checkpoint
 
     meta = describe_checkpoint(args.checkpoint).meta  # a file that is not one is refused here, by name
@@ -893,7 +901,7 @@ def _default_solver(args: argparse.Namespace, meta: dict[str, Any] | None = None
 
     family = getattr(args, "family", None)
     pde_family = family is not None and is_pde_family(family)  # solve: LP/QP files
-    if getattr(args, "checkpoint", None):
+    if getattr(args, "checkpoint", None) and os.path.isfile(args.checkpoint):  # else refused by main, by name
         from .checkpoint import CheckpointError, describe_checkpoint
 
         try:

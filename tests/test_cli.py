@@ -87,7 +87,9 @@ def test_unknown_option_is_rejected():
                      # a misspelt family or parameter: before the 3-4 s of imports that bench and train need
                      (["bench", "--family", "nosuch"], "unknown family 'nosuch'; choose one of random-lp"),
                      (["train", "--family", "random-lp:m=10,q=3", "--out", "m.safetensors"], "unknown parameter 'q'"),
-                     (["bench", "--family", "darcy:n=8", "--test-family", "darcy:n=-3"], "darcy needs n >= 2")):
+                     (["bench", "--family", "darcy:n=8", "--test-family", "darcy:n=-3"], "darcy needs n >= 2"),
+                     (["bench", "--checkpoint", "nonexist.safetensors"], "no checkpoint at nonexist.safetensors"),
+                     (["bench", "--family", "darcy:n=8", "--checkpoint", "no.safetensors"], "no checkpoint at no")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
 
