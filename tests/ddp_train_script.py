@@ -6,6 +6,7 @@ validation history to ``rank<R>.json``. Without the gradient averaging the ranks
 different batches, would end with different weights.
 """
 
+import faulthandler
 import hashlib
 import json
 import sys
@@ -18,6 +19,9 @@ from learned_solvers.training.data import label_instances
 from learned_solvers.training.train import TrainConfig, train_qp_model
 from problems.registry import make_family
 
+# a rank once died of SIGABRT as it ended ("terminate called without an active exception"): should
+# it again, its Python stack is printed
+faulthandler.enable()
 distributed.init_from_env("cpu")
 rank, world = distributed.rank_and_world()
 data = label_instances(make_family("random-lp:m=10,n=20").sample(40, seed=3), scheduler="serial", progress=False)
