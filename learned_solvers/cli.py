@@ -331,6 +331,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from ._files import json_text
+
+    if len(args.checkpoints) == 1:  # one mistyped path: said before torch is imported (2-3 s)
+        require_checkpoint_file(args.checkpoints[0])
     from .checkpoint import CheckpointError, describe_checkpoint, format_checkpoint_info, interpreting
 
     def described(path: str, indent: int | None) -> str:

@@ -89,7 +89,8 @@ def test_unknown_option_is_rejected():
                      (["train", "--family", "random-lp:m=10,q=3", "--out", "m.safetensors"], "unknown parameter 'q'"),
                      (["bench", "--family", "darcy:n=8", "--test-family", "darcy:n=-3"], "darcy needs n >= 2"),
                      (["bench", "--checkpoint", "nonexist.safetensors"], "no checkpoint at nonexist.safetensors"),
-                     (["bench", "--family", "darcy:n=8", "--checkpoint", "no.safetensors"], "no checkpoint at no")):
+                     (["bench", "--family", "darcy:n=8", "--checkpoint", "no.safetensors"], "no checkpoint at no"),
+                     (["info", "nonexist.safetensors"], "no checkpoint at nonexist.safetensors")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
 
