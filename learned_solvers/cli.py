@@ -904,7 +904,7 @@ def _default_solver(args: argparse.Namespace, meta: dict[str, Any] | None = None
 
     family = getattr(args, "family", None)
     pde_family = family is not None and is_pde_family(family)  # solve: LP/QP files
-    if getattr(args, "checkpoint", None) and os.path.isfile(args.checkpoint):  # else refused by main, by name
+    if getattr(args, "checkpoint", None) and os.path.isfile(args.checkpoint):  # else the command refuses it, by name
         from .checkpoint import CheckpointError, describe_checkpoint
 
         try:
