@@ -431,6 +431,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_scaling(args: argparse.Namespace) -> int:
+    _check_family(args)
     from .bench.scaling import ScalingConfig, format_scaling, plot_scaling, run_scaling, write
 
     ks = args.ks
@@ -457,6 +458,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    _check_family(args)
     from .bench.sensitivity import SensitivityConfig, format_sensitivity, plot_sensitivity, run_sensitivity, write
 
     rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
