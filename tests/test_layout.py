@@ -1,7 +1,7 @@
 """The package's layering, as the README's layout table states it, read from the source (no
 imports run): formats never import backends and backends never import formats, models see only
-canonical forms and the core, and the core stands alone (but for a leaf of constants); none of these, nor training, imports
-the problem families (``problems/``: bench, CLI and demo do). A change that crosses a line
+canonical forms and the core, and the core stands alone (but for a leaf of constants); none of
+these, nor training, imports the problem families (``problems/``: bench, CLI and demo do). A change that crosses a line
 fails here with the module and what it imported."""
 
 import ast
