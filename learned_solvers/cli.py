@@ -431,22 +431,26 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_scaling(args: argparse.Namespace) -> int:
+    from problems.registry import is_pde_family
+
     _check_family(args)
+    pde = is_pde_family(args.family)
+    if pde:
+        _refuse(args, ("polish",), "LP/QP families")
+        _refuse_linear_solver_options(args)
+    else:
+        _refuse(args, ("pc", "pde_precision"), "PDE families")
+    require_checkpoint_file(args.checkpoint)  # after the options' own refusals, before torch is imported
     from .bench.scaling import ScalingConfig, format_scaling, plot_scaling, run_scaling, write
 
     ks = args.ks
-    from problems.registry import is_pde_family
-
-    if is_pde_family(args.family):
+    if pde:
         from .bench.pde import run_pde_scaling
 
-        _refuse(args, ("polish",), "LP/QP families")
-        _refuse_linear_solver_options(args)
         rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                               n_test=args.test, seed=args.seed, device=args.device, pc=args.pc,
                               precision=args.pde_precision or "float32")
     else:
-        _refuse(args, ("pc", "pde_precision"), "PDE families")
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
     print(format_scaling(rep))

@@ -91,6 +91,10 @@ def test_unknown_option_is_rejected():
                      (["bench", "--checkpoint", "nonexist.safetensors"], "no checkpoint at nonexist.safetensors"),
                      (["bench", "--family", "darcy:n=8", "--checkpoint", "no.safetensors"], "no checkpoint at no"),
                      (["info", "nonexist.safetensors"], "no checkpoint at nonexist.safetensors"),
+                     (["scaling", "--family", "random-lp:m=10,n=20", "--checkpoint", "no.safetensors"],
+                      "no checkpoint at no.safetensors"),
+                     (["scaling", "--family", "darcy:n=8", "--checkpoint", "no.safetensors", "--polish"],
+                      "--polish applies to LP/QP families only"),
                      (["sensitivity", "--family", "random-lp:m=0"], "random-lp needs m >= 1")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
