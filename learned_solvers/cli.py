@@ -505,11 +505,11 @@ def _family_args(p: argparse.ArgumentParser, *, from_checkpoint: bool = False) -
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     p.add_argument("--epochs", type=_positive, default=40, help="training epochs (default 40)")
     p.add_argument("--width", type=_positive, default=64, help="LP/QP model width (default 64; PDE: --pde-width)")
-    p.add_argument("--train-k", type=int, default=None,
+    p.add_argument("--train-k", type=_training_iterations, default=None,
                    help="model iterations in training (default 20 for LP/QP, 16 for PDE families, 4 for a PDE "
                         "solution-state model); more reach "
                         "farther across the instance's graph")
-    p.add_argument("--jacobian-weight", type=float, default=None,
+    p.add_argument("--jacobian-weight", type=_weight, default=None,
                    help="weight of the Jacobian penalty that keeps the block contractive in training "
                         "(default 1.0 for LP/QP, 0 for PDE families)")
     p.add_argument("--anchor", choices=("linear", "kernel", "nearest"), default=None,
@@ -745,6 +745,25 @@ def _iterations(text: str) -> int:
 
     return _integer(text, least=0, most=K_LIMIT,
                     advice=f"give an integer from 1 to {K_LIMIT} (model iterations), or 0 (no network)")
+
+
+def _training_iterations(text: str) -> int:
+    """--train-k: model iterations in training, an integer from 1 (refused here, before torch is
+    imported and the instances labelled, not by the trainer's config after them)."""
+    from ._limits import K_LIMIT
+
+    return _integer(text, least=1, most=K_LIMIT, advice=f"give an integer from 1 to {K_LIMIT} (model iterations)")
+
+
+def _weight(text: str) -> float:
+    """--jacobian-weight: a finite number >= 0 (0: no penalty)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number >= 0 (0: no penalty)")
+    return v
 
 
 def _ks(text: str, *, least: int = 1, most: int | None = None) -> tuple[int, ...]:
