@@ -104,9 +104,21 @@ def interpreting(path: str | os.PathLike[str]) -> Iterator[None]:
 def check_weight_shapes(path: str | os.PathLike[str], build: Callable[[], torch.nn.Module],
                         state: Mapping[str, torch.Tensor]) -> None:
     """Refuse weights that the model ``build()`` makes from the recorded config would not take,
-    checked on torch's meta device, before any memory is spent on that model: an edited config
-    could ask for terabytes."""
-    with torch.device("meta"):
+    without spending memory on a config that asks for more (an edited one could ask for
+    terabytes): its weights are first counted on torch's meta device, the spectral norms' vectors
+    left out (``core.counting_parameters``: their start there costs 2-3 s of imports), and a
+    config that makes more than the file holds is refused. Only then is the model built, on the
+    CPU (at most three times the file's weights; torch's random state restored), and its shapes
+    compared."""
+    from .core import counting_parameters
+
+    with torch.device("meta"), counting_parameters():
+        asked = sum(t.numel() for t in build().state_dict().values())
+    held = sum(t.numel() for t in state.values())
+    if asked > held:
+        raise CheckpointError(f"{path}: the recorded model config makes {asked:,} weights, more than the file's "
+                              f"{held:,}; the file was edited or damaged: retrain or restore it")
+    with torch.random.fork_rng(devices=[]):
         want = build().state_dict()
     wrong = [f"{k} is {tuple(state[k].shape)}, the config makes {tuple(v.shape)}"
              for k, v in want.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]

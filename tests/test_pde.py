@@ -388,6 +388,19 @@ def test_an_edited_or_damaged_pde_checkpoint_is_refused_or_guesses_something_fin
                              named=lambda f, exc: f.name in str(exc) or "cannot run on the problem" in str(exc))
     assert outcomes == {"refused", "guessed"}
 
+def test_a_pde_checkpoint_loads_without_torchs_compiler(darcy_starter):
+    """As on the LP/QP side: the check of the weights against the recorded config no longer
+    starts the spectral norms on torch's meta device, which imported torch._dynamo (2-3 s)."""
+    import subprocess
+    import sys
+
+    _, _, path = darcy_starter
+    code = ("import sys\nimport dolfinx_solver\nfrom learned_solvers.warmstart_pde import LearnedPDEStarter\n"
+            f"LearnedPDEStarter.from_checkpoint({str(path)!r})\nprint('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "False", (out.stdout, out.stderr[-2000:])
+
+
 def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, monkeypatch):
     """k = 0, as on the LP/QP side: the anchor the network would correct (the kernel regression
     of the training solutions, or the nearest of them), handed over as it is, so that the

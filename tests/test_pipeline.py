@@ -47,6 +47,26 @@ def test_checkpoint_round_trip_gives_same_prediction(trained):
     assert "polish=True" in repr(again)
 
 
+def test_a_checkpoint_loads_without_torchs_compiler_and_a_config_asking_more_weights_is_refused(trained, tmp_path):
+    """Loading checks the weights against the recorded config; built on torch's meta device, the
+    model's spectral norms had started there through torch's Python references, which import
+    torch._dynamo: 2-3 s of every load (`solve`, a cvxpy plugin's first call). A config edited
+    to make more weights than the file holds is still refused before memory is spent on it."""
+    from learned_solvers.checkpoint import load_checkpoint
+
+    _, _, path = trained
+    code = ("import sys\nfrom learned_solvers.warmstart import LearnedWarmStarter\n"
+            f"LearnedWarmStarter.from_checkpoint({str(path)!r})\nprint('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "False", (out.stdout, out.stderr[-2000:])
+    ck = load_checkpoint(path)
+    wide = tmp_path / "wide.safetensors"
+    save_checkpoint(wide, ck.state, {**ck.meta, "model": {**ck.meta["model"], "width": 10**6}})
+    with pytest.raises(CheckpointError, match=r"wide.safetensors: the recorded model config makes [0-9,]+ weights, "
+                                              r"more than the file's [0-9,]+; the file was edited or damaged"):
+        LearnedWarmStarter.from_checkpoint(wide)
+
+
 def test_training_memory_is_measured_even_if_an_interrupt_left_inference_mode_on(trained):
     # a Ctrl-C between torch's entering inference mode and the `with` block leaves the mode on
     from learned_solvers.bench.scaling import training_memory

@@ -19,12 +19,13 @@ from .implicit import (
     Unrolled,
 )
 from .memory import SavedTensors, peak_cuda_bytes, saved_tensors
-from .stability import estimate_lipschitz_z, jacobian_penalty, spectral_linear
+from .stability import counting_parameters, estimate_lipschitz_z, jacobian_penalty, spectral_linear
 
 __all__ = [
     "Anderson",
     "K_LIMIT",
     "check_fields",
+    "counting_parameters",
     "BackwardMode",
     "FixedPointNotConverged",
     "FixedPointResult",

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["spectral_linear", "jacobian_penalty", "estimate_lipschitz_z"]
+__all__ = ["spectral_linear", "counting_parameters", "jacobian_penalty", "estimate_lipschitz_z"]
+
+_PLAIN_LINEAR: ContextVar[bool] = ContextVar("learned_solvers_plain_linear", default=False)
 
 
 def spectral_linear(in_features: int, out_features: int, *, bias: bool = True) -> nn.Module:
-    """A ``Linear`` whose weight has spectral norm <= 1 (``torch.nn.utils.parametrizations``)."""
-    return nn.utils.parametrizations.spectral_norm(nn.Linear(in_features, out_features, bias=bias))
+    """A ``Linear`` whose weight has spectral norm <= 1 (``torch.nn.utils.parametrizations``);
+    a plain one inside ``counting_parameters``."""
+    lin = nn.Linear(in_features, out_features, bias=bias)
+    return lin if _PLAIN_LINEAR.get() else nn.utils.parametrizations.spectral_norm(lin)
+
+
+@contextmanager
+def counting_parameters() -> Iterator[None]:
+    """Inside, ``spectral_linear`` makes a plain ``Linear``: the same weight and bias, without the
+    norm's two vectors. For counting a model's weights on torch's meta device, where the norm's
+    start (random vectors, power iterations) runs through torch's Python references, whose
+    first call imports torch._dynamo: 2-3 s of every checkpoint load, for a count."""
+    token = _PLAIN_LINEAR.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_LINEAR.reset(token)
 
 
 def jacobian_penalty(f: Callable[[Tensor], Tensor], z: Tensor, *, samples: int = 1) -> Tensor:
