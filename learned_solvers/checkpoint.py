@@ -17,7 +17,7 @@ from ._files import require_checkpoint_file
 from ._version import __version__
 
 __all__ = ["CheckpointError", "Checkpoint", "CheckpointInfo", "save_checkpoint", "load_checkpoint",
-           "describe_checkpoint", "format_checkpoint_info", "interpreting", "check_weight_shapes"]
+           "describe_checkpoint", "format_checkpoint_info", "interpreting", "model_for_weights"]
 
 FORMAT = "learned-solvers/1"
 
@@ -101,15 +101,15 @@ def interpreting(path: str | os.PathLike[str]) -> Iterator[None]:
                               "it") from exc
 
 
-def check_weight_shapes(path: str | os.PathLike[str], build: Callable[[], torch.nn.Module],
-                        state: Mapping[str, torch.Tensor]) -> None:
-    """Refuse weights that the model ``build()`` makes from the recorded config would not take,
-    without spending memory on a config that asks for more (an edited one could ask for
-    terabytes): its weights are first counted on torch's meta device, the spectral norms' vectors
-    left out (``core.counting_parameters``: their start there costs 2-3 s of imports), and a
-    config that makes more than the file holds is refused. Only then is the model built, on the
-    CPU (at most three times the file's weights; torch's random state restored), and its shapes
-    compared."""
+def model_for_weights(path: str | os.PathLike[str], build: Callable[[], torch.nn.Module],
+                      state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    """The model ``build()`` makes from the recorded config, on the CPU, its weights not yet
+    loaded; refused if it would not take the weights ``state``, without spending memory on a
+    config that asks for more (an edited one could ask for terabytes): its weights are first
+    counted on torch's meta device, the spectral norms' vectors left out
+    (``core.counting_parameters``: their start there costs 2-3 s of imports), and a config that
+    makes more than the file holds is refused. Only then is the model built (at most three times
+    the file's weights) and its shapes compared."""
     from .core import counting_parameters
 
     with torch.device("meta"), counting_parameters():
@@ -118,8 +118,8 @@ def check_weight_shapes(path: str | os.PathLike[str], build: Callable[[], torch.
     if asked > held:
         raise CheckpointError(f"{path}: the recorded model config makes {asked:,} weights, more than the file's "
                               f"{held:,}; the file was edited or damaged: retrain or restore it")
-    with torch.random.fork_rng(devices=[]):
-        want = build().state_dict()
+    model = build()
+    want = model.state_dict()
     wrong = [f"{k} is {tuple(state[k].shape)}, the config makes {tuple(v.shape)}"
              for k, v in want.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
     missing = [k for k in want if k not in state]
@@ -127,6 +127,7 @@ def check_weight_shapes(path: str | os.PathLike[str], build: Callable[[], torch.
         raise CheckpointError(f"{path}: the weights do not fit the recorded model config ("
                               + "; ".join(wrong[:2] + [f"no {k}" for k in missing[:2]])
                               + "); the file was edited or damaged: retrain or restore it")
+    return model
 
 
 def _unreadable(p: Path, exc: Exception) -> CheckpointError:

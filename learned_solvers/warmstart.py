@@ -21,7 +21,7 @@ from .backends import Backend, SolveResult, Status, WarmStart, make_backend
 from .backends.base import retried_cold
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, interpreting, load_checkpoint, model_for_weights, save_checkpoint
 from .models.anchors import AnchorBank
 from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
@@ -175,16 +175,13 @@ class LearnedWarmStarter:
         check_k(k, allow_zero=True)
         _check_polish(polish)  # the caller's options are checked before the file, whose faults are its own
         ck = load_checkpoint(path, kind=KIND, family=family)
-        from .checkpoint import CheckpointError, check_weight_shapes, interpreting
-
         with interpreting(path):
             try:  # checkpoints written before the anchor scale or the unit messages were trained without them
                 cfg = QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **ck.meta["model"]})
             except (TypeError, ValueError) as exc:
                 raise CheckpointError(f"{path}: the recorded model config does not fit this version ({exc})") from exc
             weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
-            check_weight_shapes(path, lambda: QPImplicitModel(cfg), weights)
-            model = QPImplicitModel(cfg)
+            model = model_for_weights(path, lambda: QPImplicitModel(cfg), weights)
             bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
             missing, unexpected = model.load_state_dict(weights, strict=False)
             if missing or unexpected:

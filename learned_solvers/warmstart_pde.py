@@ -27,7 +27,7 @@ from ._mpi import on_rank0
 from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
-from .checkpoint import CheckpointError, check_weight_shapes, interpreting, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, interpreting, load_checkpoint, model_for_weights, save_checkpoint
 from .models.mesh_anchors import KernelFit, MeshAnchorBank
 from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
 from .models.mesh_graph import CoarseOperatorError, FamilyNorm
@@ -90,8 +90,7 @@ class LearnedPDEStarter:
         fields, sols, coords = (state.pop(f"anchor_{part}", None) for part in ("fields", "solutions", "coords"))
         try:
             cfg = MeshGNNConfig(**ck.meta["model"])
-            check_weight_shapes(path, lambda: MeshImplicitModel(cfg), state)
-            model = MeshImplicitModel(cfg)
+            model = model_for_weights(path, lambda: MeshImplicitModel(cfg), state)
             model.load_state_dict(state)
             norm = FamilyNorm(**ck.meta["norm"])
             # the kernel anchor's choice, refitted from the bank; a checkpoint from before it corrects the nearest
