@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ._files import require_checkpoint_file
 from ._version import __version__
+
+if TYPE_CHECKING:  # torch is imported where weights are read or a model built: `info` reads the header alone
+    import torch
 
 __all__ = ["CheckpointError", "Checkpoint", "CheckpointInfo", "save_checkpoint", "load_checkpoint",
            "describe_checkpoint", "format_checkpoint_info", "interpreting", "model_for_weights"]
@@ -78,6 +79,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
         raise _unreadable(p, exc) from exc
     # training never saves a NaN or inf (it refuses to), so one here is damage; left in, every
     # later start would fall back to cold with a warning, a solve at a time
+    import torch
+
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise CheckpointError(f"{p}: {', '.join(sorted(bad)[:3])}{' and others' if len(bad) > 3 else ''} "
@@ -110,6 +113,8 @@ def model_for_weights(path: str | os.PathLike[str], build: Callable[[], torch.nn
     (``core.counting_parameters``: their start there costs 2-3 s of imports), and a config that
     makes more than the file holds is refused. Only then is the model built (at most three times
     the file's weights) and its shapes compared."""
+    import torch
+
     from .core import counting_parameters
 
     with torch.device("meta"), counting_parameters():
@@ -141,7 +146,7 @@ def _read_header(p: Path) -> tuple[dict[str, Any], dict[str, list[int]]]:
 
     require_checkpoint_file(p)
     try:
-        with safe_open(str(p), framework="pt") as f:
+        with safe_open(str(p), framework="numpy") as f:  # not "pt": the header is read without torch
             raw = (f.metadata() or {}).get("learned_solvers")
             shapes = {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:

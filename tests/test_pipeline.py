@@ -215,6 +215,11 @@ def test_info_describes_a_checkpoint_from_its_header_and_says_whether_it_loads(t
     assert fam.spec() in text and "loads" in text and "30 variables x 15 constraints" in text
     assert f"{info.parameters:,} trained parameters" in text and f"k = {starter.default_k}" in text
     assert "load with   learned_solvers.warmstart.LearnedWarmStarter.from_checkpoint(path)" in text
+    # the header is read without torch, whose import (2-3 s) had been most of the command's time
+    code = ("import sys\nfrom learned_solvers.cli import main\nassert main(['info', sys.argv[1]]) == 0\n"
+            "print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and fam.spec() in out.stdout and out.stderr.strip() == "no torch", out.stderr[-2000:]
 
     old = tmp_path / "old.safetensors"
     meta = {"format": "learned-solvers/1", "version": "9.0.0", "kind": "qp-implicit-gnn", "family": fam.spec(),
