@@ -65,6 +65,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
     """Load weights and metadata; refuse another format, major version, kind or family.
     ``family``: the family's names (its spec, and its ``family_key`` where that is another,
     e.g. an MPS file's content rather than its path); either may match the checkpoint's."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -79,8 +80,6 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
         raise _unreadable(p, exc) from exc
     # training never saves a NaN or inf (it refuses to), so one here is damage; left in, every
     # later start would fall back to cold with a warning, a solve at a time
-    import torch
-
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise CheckpointError(f"{p}: {', '.join(sorted(bad)[:3])}{' and others' if len(bad) > 3 else ''} "
