@@ -391,9 +391,8 @@ def _cmd_families(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .bench.plots import load_report, plot_bench, plot_overview, plot_training, reading
-    from .bench.scaling import is_scaling_report, plot_scaling
-    from .bench.sensitivity import is_sensitivity_report, plot_sensitivity
+    from .bench.plots import (is_scaling_report, is_sensitivity_report, load_report, plot_bench, plot_overview,
+                              plot_scaling, plot_sensitivity, plot_training, reading)
     from .checkpoint import CheckpointError, describe_checkpoint, interpreting
 
     if len(args.reports) == 1:  # a saved `scaling` or `sensitivity` report redrawn (its --plot figure)

@@ -312,6 +312,18 @@ def test_families_lists_every_family_with_its_documented_parameters_and_defaults
     assert out.returncode == 0 and "Taylor-Hood" in out.stdout, out.stderr[-1000:]
 
 
+def test_plot_redraws_a_saved_report_without_torch(tmp_path):
+    """`plot` of a saved scaling, sensitivity or bench report reads and draws it alone: the
+    sweeps' modules, and torch with them (2-3 s of a 5 s command), are not imported."""
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    for report in ("scaling-kb2-polish.json", "sensitivity-random-lp.json", "sc105-pdlp.json"):
+        png = tmp_path / f"{report}.png"
+        out = subprocess.run([sys.executable, "-c", _NO_TORCH, "plot", str(results / report), "--out", str(png)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and png.stat().st_size > 10_000, out.stderr[-2000:]
+        assert "torch imported" not in out.stderr, report
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # 1e308 on a log axis
 def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_path, capsys):
     """Seeded edits of committed bench, scaling and sensitivity reports (keys deleted, values of

@@ -21,7 +21,8 @@ import numpy as np
 from .._files import save_figure
 
 __all__ = ["ReportError", "instance_ratios", "load_report", "missing", "plot_bench", "plot_overview", "plot_training",
-           "reading", "training_series"]
+           "reading", "training_series", "is_scaling_report", "plot_scaling", "is_sensitivity_report",
+           "plot_sensitivity", "moved_note"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -249,3 +250,103 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
     p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p
+
+
+# `scaling` and `sensitivity` reports: here, not beside their sweeps, so that `plot` redraws one
+# without the sweeps' imports (torch's among them: 2-3 s)
+
+
+def is_scaling_report(rep: Any) -> bool:
+    """Whether a loaded JSON document is a ``scaling`` report (rows by k, no bench ratios)."""
+    return (isinstance(rep, dict) and "iteration_ratio" not in rep and {"family", "solver", "rows"} <= rep.keys()
+            and isinstance(rep["rows"], list) and bool(rep["rows"])
+            and all(isinstance(r, dict) and {"k", "error_median", "iterations_median", "total_seconds_median",
+                                             "lipschitz"} <= r.keys() for r in rep["rows"]))
+
+
+def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = [r["k"] for r in rep["rows"]]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
+    panels = [("error_median", "median relative error of x_k", True),
+              ("iterations_median", f"median {rep['solver']} iterations", False),
+              ("total_seconds_median", "median inference + solve (s)", False),
+              ("lipschitz", "Lipschitz estimates of instance -> x_k", False)]
+    for ax, (key, label, logy) in zip(axes, panels):
+        ax.plot(ks, [r[key] for r in rep["rows"]], "o-",
+                label="held-out neighbours" if key == "lipschitz" else "start handed to the solver")
+        if key == "error_median" and all("raw_error_median" in r for r in rep["rows"]):
+            # mesh models with an SPD operator hand on the least-energy iterate; show the k-th too
+            ax.plot(ks, [r["raw_error_median"] for r in rep["rows"]], "x--", alpha=0.7, label="k-th iterate itself")
+            ax.legend(fontsize=7)
+        if key == "lipschitz":
+            # the values an exact model shows: growth towards them is the paper's observation
+            if rep.get("lipschitz_solutions") is not None:
+                ax.axhline(rep["lipschitz_solutions"], color="C0", ls=":", label="neighbours, reference solutions")
+            local = [r.get("lipschitz_local") for r in rep["rows"]]
+            if all(v is not None for v in local):
+                # k = 0 (no network) holds the anchor for both copies: 0, off a log axis
+                shown = [(k, v) for k, v in zip(ks, local) if v > 0]
+                ax.plot([k for k, _ in shown], [v for _, v in shown], "s-", color="C2", label="moved copies (local)")
+                if rep.get("lipschitz_local_solutions") is not None:
+                    ax.axhline(rep["lipschitz_local_solutions"], color="C2", ls=":", label="local, reference solutions")
+                logy = True  # the two estimates can lie orders of magnitude apart
+            ax.legend(fontsize=6)
+        if min(ks) == 0:  # k = 0 (the anchor) on a log axis: linear below 1
+            ax.set_xscale("symlog", base=2, linthresh=1)
+            ax.set_xlim(-0.3, max(ks) * 1.3)
+        else:
+            ax.set_xscale("log", base=2)
+            ax.set_xlim(min(ks) / 1.3, max(ks) * 1.3)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("model iterations k")
+        ax.set_title(label)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"{rep['family']}  |  {rep['solver']}  |  {rep['n_test']} held-out instances", fontsize=9)
+    p = save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return p
+
+
+def moved_note(rep: dict[str, Any]) -> str:
+    """'' for a start moved whole (reports from before ``moved`` included), else which half."""
+    moved = rep.get("moved", "both")
+    return "" if moved == "both" else f" ({moved} moved, {'dual' if moved == 'primal' else 'primal'} exact)"
+
+
+def is_sensitivity_report(rep: Any) -> bool:
+    """Whether a loaded JSON document is a ``sensitivity`` report (rows by start error)."""
+    return (isinstance(rep, dict) and {"family", "solver", "rows", "cold_iterations_median"} <= rep.keys()
+            and isinstance(rep["rows"], list) and bool(rep["rows"])
+            and all(isinstance(r, dict) and {"iteration_ratio_median", "iteration_ratio_max"} <= r.keys()
+                    and ("noise" in r or "swaps" in r) for r in rep["rows"]))
+
+
+def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    swaps = "swaps" in rep["rows"][0]
+    e = [r["swaps" if swaps else "noise"] for r in rep["rows"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(e, [r["iteration_ratio_median"] for r in rep["rows"]], "o-", label="median")
+    ax.plot(e, [r["iteration_ratio_max"] for r in rep["rows"]], "x--", alpha=0.6, label="max")
+    ax.set_xscale("symlog" if swaps else "log", **({"linthresh": 1} if swaps else {}))
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_xlabel("constraints of the optimal active set swapped (start: its vertex)" if swaps else
+                  f"relative error of the start (solution + {rep.get('direction', 'random')} noise)"
+                  f"{moved_note(rep)}")
+    ax.set_ylabel("warm / cold iterations")
+    ax.set_title(f"{rep['solver']} on {rep['family'][:60]}", fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    path = save_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return path

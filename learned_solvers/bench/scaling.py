@@ -28,10 +28,11 @@ import torch
 
 from problems.registry import dropped_hint, family_names, make_family
 
-from .._files import save_figure, write_json
+from .._files import write_json
 from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
+from .plots import is_scaling_report, plot_scaling
 from .qp import held_out_instances, timed_warm_solve
 from .timing import failed_row, stop_on_ctrl_c
 from ..models.anchors import data_vector
@@ -253,14 +254,6 @@ def auto_k_summary(auto_k: int | None, rows: list[dict]) -> dict[str, Any]:
             "auto_k_time_over_best": at["total_seconds_median"] / best["total_seconds_median"] if at else None}
 
 
-def is_scaling_report(rep: Any) -> bool:
-    """Whether a loaded JSON document is a ``scaling`` report (rows by k, no bench ratios)."""
-    return (isinstance(rep, dict) and "iteration_ratio" not in rep and {"family", "solver", "rows"} <= rep.keys()
-            and isinstance(rep["rows"], list) and bool(rep["rows"])
-            and all(isinstance(r, dict) and {"k", "error_median", "iterations_median", "total_seconds_median",
-                                             "lipschitz"} <= r.keys() for r in rep["rows"]))
-
-
 def format_scaling(rep: dict[str, Any]) -> str:
     """The printed table of a ``scaling`` report (LP/QP or PDE): one row per k, then the
     Lipschitz references, the automatic k against the sweep's best and the training memory."""
@@ -302,55 +295,6 @@ def format_scaling(rep: dict[str, Any]) -> str:
         lines.append(f"training memory at k={m['k']:>3}: implicit {m['implicit_saved_bytes'] / 2**20:8.2f} MiB, "
                      f"unrolled {m['unrolled_saved_bytes'] / 2**20:8.2f} MiB (tensors saved for backward)")
     return "\n".join(lines)
-
-
-def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ks = [r["k"] for r in rep["rows"]]
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
-    panels = [("error_median", "median relative error of x_k", True),
-              ("iterations_median", f"median {rep['solver']} iterations", False),
-              ("total_seconds_median", "median inference + solve (s)", False),
-              ("lipschitz", "Lipschitz estimates of instance -> x_k", False)]
-    for ax, (key, label, logy) in zip(axes, panels):
-        ax.plot(ks, [r[key] for r in rep["rows"]], "o-",
-                label="held-out neighbours" if key == "lipschitz" else "start handed to the solver")
-        if key == "error_median" and all("raw_error_median" in r for r in rep["rows"]):
-            # mesh models with an SPD operator hand on the least-energy iterate; show the k-th too
-            ax.plot(ks, [r["raw_error_median"] for r in rep["rows"]], "x--", alpha=0.7, label="k-th iterate itself")
-            ax.legend(fontsize=7)
-        if key == "lipschitz":
-            # the values an exact model shows: growth towards them is the paper's observation
-            if rep.get("lipschitz_solutions") is not None:
-                ax.axhline(rep["lipschitz_solutions"], color="C0", ls=":", label="neighbours, reference solutions")
-            local = [r.get("lipschitz_local") for r in rep["rows"]]
-            if all(v is not None for v in local):
-                # k = 0 (no network) holds the anchor for both copies: 0, off a log axis
-                shown = [(k, v) for k, v in zip(ks, local) if v > 0]
-                ax.plot([k for k, _ in shown], [v for _, v in shown], "s-", color="C2", label="moved copies (local)")
-                if rep.get("lipschitz_local_solutions") is not None:
-                    ax.axhline(rep["lipschitz_local_solutions"], color="C2", ls=":", label="local, reference solutions")
-                logy = True  # the two estimates can lie orders of magnitude apart
-            ax.legend(fontsize=6)
-        if min(ks) == 0:  # k = 0 (the anchor) on a log axis: linear below 1
-            ax.set_xscale("symlog", base=2, linthresh=1)
-            ax.set_xlim(-0.3, max(ks) * 1.3)
-        else:
-            ax.set_xscale("log", base=2)
-            ax.set_xlim(min(ks) / 1.3, max(ks) * 1.3)
-        if logy:
-            ax.set_yscale("log")
-        ax.set_xlabel("model iterations k")
-        ax.set_title(label)
-        ax.grid(True, alpha=0.3)
-    fig.suptitle(f"{rep['family']}  |  {rep['solver']}  |  {rep['n_test']} held-out instances", fontsize=9)
-    p = save_figure(fig, path, dpi=110)
-    plt.close(fig)
-    return p
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:

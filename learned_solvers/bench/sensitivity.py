@@ -35,13 +35,14 @@ import numpy as np
 
 from problems.registry import dropped_hint, make_family
 
-from .._files import save_figure, write_json
+from .._files import write_json
 from .._progress import tqdm
 from ..backends.base import Status, WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..options import check_seed
 from ..training.data import label_instances
+from .plots import is_sensitivity_report, moved_note, plot_sensitivity
 from .qp import bench_backend, held_out_instances
 from .timing import failed_row, stop_on_ctrl_c
 
@@ -300,15 +301,9 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
             "rows": rows, **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
 
-def _moved_note(rep: dict[str, Any]) -> str:
-    """'' for a start moved whole (reports from before ``moved`` included), else which half."""
-    moved = rep.get("moved", "both")
-    return "" if moved == "both" else f" ({moved} moved, {'dual' if moved == 'primal' else 'primal'} exact)"
-
-
 def format_sensitivity(rep: dict[str, Any]) -> str:
     tol = f" (tolerance {rep['tolerance']:g})" if rep.get("tolerance") is not None else ""
-    head = (f"{rep['family']} | {rep['solver']}{tol} | {rep.get('direction', 'random')} direction{_moved_note(rep)} | "
+    head = (f"{rep['family']} | {rep['solver']}{tol} | {rep.get('direction', 'random')} direction{moved_note(rep)} | "
             f"{rep['n_test']} held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
             + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else "")
             + (f"\n{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
@@ -325,39 +320,6 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
     lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
               + (f"  {r['converged']}/{rep['n_test']}" if pde else "") for r in rep["rows"]]
     return "\n".join(lines)
-
-
-def is_sensitivity_report(rep: Any) -> bool:
-    """Whether a loaded JSON document is a ``sensitivity`` report (rows by start error)."""
-    return (isinstance(rep, dict) and {"family", "solver", "rows", "cold_iterations_median"} <= rep.keys()
-            and isinstance(rep["rows"], list) and bool(rep["rows"])
-            and all(isinstance(r, dict) and {"iteration_ratio_median", "iteration_ratio_max"} <= r.keys()
-                    and ("noise" in r or "swaps" in r) for r in rep["rows"]))
-
-
-def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    swaps = "swaps" in rep["rows"][0]
-    e = [r["swaps" if swaps else "noise"] for r in rep["rows"]]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(e, [r["iteration_ratio_median"] for r in rep["rows"]], "o-", label="median")
-    ax.plot(e, [r["iteration_ratio_max"] for r in rep["rows"]], "x--", alpha=0.6, label="max")
-    ax.set_xscale("symlog" if swaps else "log", **({"linthresh": 1} if swaps else {}))
-    ax.axhline(1.0, color="grey", lw=0.8)
-    ax.set_xlabel("constraints of the optimal active set swapped (start: its vertex)" if swaps else
-                  f"relative error of the start (solution + {rep.get('direction', 'random')} noise)"
-                  f"{_moved_note(rep)}")
-    ax.set_ylabel("warm / cold iterations")
-    ax.set_title(f"{rep['solver']} on {rep['family'][:60]}", fontsize=8)
-    ax.legend()
-    fig.tight_layout()
-    path = save_figure(fig, path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:
