@@ -3,7 +3,8 @@
 Both read the JSON reports as ``bench`` writes them (LP/QP reports keep their instances under
 ``instances``, PDE reports under ``rows``), so a report saved earlier can be plotted later with
 ``learned-solvers plot REPORT.json ...``. Ratios are per instance, against the same instance's
-cold solve, as the report's medians are.
+cold solve, as the report's medians are. Also the figures of ``scaling`` and ``sensitivity``
+reports, and a checkpoint's training curve: all drawn from saved JSON, without torch.
 """
 
 from __future__ import annotations
