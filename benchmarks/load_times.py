@@ -2,7 +2,7 @@
 that only read files (`info`, `plot`, `solve` of one file). Not a bench figure: the bench times
 inference and solves in a warm process.
 
-    python benchmarks/load_times.py --dir runs/load_times            # trains two tiny checkpoints once
+    python benchmarks/load_times.py --dir runs/load_times            # trains four tiny checkpoints once
     PYTHONPATH=/path/to/other/checkout python benchmarks/load_times.py --dir runs/load_times
 
 Each figure is a fresh Python process (best of --repeat); the second form times another
@@ -23,6 +23,12 @@ _LOAD = ("import time, torch{pde}\nfrom {module} import {cls}\n"
          "t = time.perf_counter(); {cls}.from_checkpoint({path!r}); a = time.perf_counter() - t\n"
          "t = time.perf_counter(); {cls}.from_checkpoint({path!r}); b = time.perf_counter() - t\n"
          "print(a, b)")
+
+
+# the script's own module is appended to the path: the code timed stays the installed or PYTHONPATH one
+_CVXPY = ("import sys\nsys.path.append({tests!r})\nimport numpy as np\nfrom cvxpy_portfolio import build\n"
+          "from learned_solvers.cvxpy_plugin import LearnedOSQP\nprob = build(np.random.default_rng(7))\n"
+          "prob.solve(solver=LearnedOSQP({path!r}))\nassert prob.status == 'optimal'")
 
 
 def _cli(*args: str) -> list[str]:
@@ -49,10 +55,14 @@ def main() -> None:
     args.dir.mkdir(parents=True, exist_ok=True)
     args.dir = args.dir.resolve()
     lp, pde = args.dir / "lp.safetensors", args.dir / "pde.safetensors"
-    for path, family in ((lp, "random-lp:m=10,n=20"), (pde, "darcy:n=8")):
-        if not path.exists():
-            _run(_cli("train", "--family", family, "--train", "12", "--epochs", "1", "--scheduler", "serial",
-                      "--out", str(path)), args.dir)
+    # whose automatic start is the polished anchor (k = 0, no network): afiro's and the portfolio's
+    afiro, portfolio = args.dir / "afiro.safetensors", args.dir / "portfolio.safetensors"
+    for path, how in ((lp, ("--family", "random-lp:m=10,n=20", "--train", "12")),
+                      (pde, ("--family", "darcy:n=8", "--train", "12")),
+                      (afiro, ("--family", f"mps:{DATA / 'netlib' / 'afiro.mps.gz'}", "--solver", "pdlp", "--train", "16")),
+                      (portfolio, ("--family", "cvxpy:tests.cvxpy_portfolio:build", "--solver", "osqp", "--train", "16"))):
+        if not path.exists():  # from the checkout (the portfolio's module is in its tests/)
+            _run(_cli("train", *how, "--epochs", "1", "--scheduler", "serial", "--out", str(path)), ROOT)
     code = _run([sys.executable, "-c", "import learned_solvers; print(learned_solvers.__file__)"], args.dir)
     print(f"code: {Path(code.strip()).parent}")
     for name, module, cls, path, pde_import in (
@@ -67,7 +77,12 @@ def main() -> None:
                        ("plot of a scaling report", _cli("plot", str(report), "--out", str(args.dir / "s.png"))),
                        ("solve afiro (one file, cold: out of family)",
                         _cli("solve", str(DATA / "netlib" / "afiro.mps.gz"), "--checkpoint", str(lp), "--solver",
-                             "highs"))):
+                             "highs")),
+                       ("solve afiro with its own family's k = 0 checkpoint",
+                        _cli("solve", str(DATA / "netlib" / "afiro.mps.gz"), "--checkpoint", str(afiro), "--solver",
+                             "pdlp")),
+                       ("a cvxpy portfolio script through LearnedOSQP, k = 0 checkpoint",
+                        [sys.executable, "-c", _CVXPY.format(tests=str(ROOT / "tests"), path=str(portfolio))])):
         print(f"{label}: {min(_timed(cmd, args.dir) for _ in range(args.repeat)):.2f} s (whole command)")
 
 

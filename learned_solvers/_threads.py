@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
-
 __all__ = ["torch_threads", "THREADS_FROM"]
 
 # one inference call (or a PDE training batch) on a graph of fewer nodes runs on one thread,
@@ -21,6 +19,8 @@ THREADS_FROM = 2_000
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block on ``n`` threads (None: as they are), then restore the caller's setting."""
+    import torch  # here: the starters import this module where their start may run no network, and need no torch
+
     kept = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)

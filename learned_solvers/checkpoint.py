@@ -29,9 +29,10 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """state: weights; meta: JSON-able dict (format, version, kind, family, model config...)."""
+    """state: weights (torch tensors, or numpy arrays where loaded with ``arrays="numpy"``);
+    meta: JSON-able dict (format, version, kind, family, model config...)."""
 
-    state: dict[str, torch.Tensor]
+    state: dict[str, Any]
     meta: dict[str, Any]
 
 
@@ -61,31 +62,47 @@ _LOADERS = {"qp-implicit-gnn": "learned_solvers.warmstart.LearnedWarmStarter.fro
 
 
 def load_checkpoint(path: str | os.PathLike[str], *, kind: str | None = None,
-                    family: str | tuple[str, ...] | None = None) -> Checkpoint:
+                    family: str | tuple[str, ...] | None = None, arrays: str = "torch") -> Checkpoint:
     """Load weights and metadata; refuse another format, major version, kind or family.
     ``family``: the family's names (its spec, and its ``family_key`` where that is another,
-    e.g. an MPS file's content rather than its path); either may match the checkpoint's."""
-    import torch
+    e.g. an MPS file's content rather than its path); either may match the checkpoint's.
+    ``arrays``: "torch" tensors, or "numpy" arrays, read without importing torch (2-3 s)."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
+    if arrays not in ("torch", "numpy"):
+        raise ValueError(f"arrays must be 'torch' or 'numpy', got {arrays!r}")
     p = Path(path)
     meta, _ = _read_header(p)
     why = _refusal(meta, kind=kind, family=family)
     if why is not None:
         raise CheckpointError(f"{p}: {why}")
+    if arrays == "numpy":
+        from safetensors.numpy import load_file
+    else:
+        from safetensors.torch import load_file
     try:
         state = load_file(str(p))
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:  # TypeError: a dtype numpy lacks (bf16)
         raise _unreadable(p, exc) from exc
     # training never saves a NaN or inf (it refuses to), so one here is damage; left in, every
     # later start would fall back to cold with a warning, a solve at a time
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [k for k, v in state.items() if not _finite(v)]
     if bad:
         raise CheckpointError(f"{p}: {', '.join(sorted(bad)[:3])}{' and others' if len(bad) > 3 else ''} "
                               "hold NaN or inf, which training never saves: the file was damaged; restore it or "
                               "retrain")
     return Checkpoint(state=state, meta=meta)
+
+
+def _finite(v: Any) -> bool:
+    """A tensor or array holds no NaN or inf (one not of floating point, none)."""
+    import numpy as np
+
+    if isinstance(v, np.ndarray):
+        return not np.issubdtype(v.dtype, np.floating) or bool(np.isfinite(v).all())
+    import torch
+
+    return not v.is_floating_point() or bool(torch.isfinite(v).all())
 
 
 @contextmanager

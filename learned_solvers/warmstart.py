@@ -11,10 +11,9 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ._threads import THREADS_FROM, torch_threads
 from .backends import Backend, SolveResult, Status, WarmStart, make_backend
@@ -23,8 +22,10 @@ from .canonical import QPData
 from .canonical.polish import polish as polish_pair
 from .checkpoint import CheckpointError, interpreting, load_checkpoint, model_for_weights, save_checkpoint
 from .models.anchors import AnchorBank
-from .models.qp_gnn import QPGNNConfig, QPImplicitModel, instance_scales
 from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
+
+if TYPE_CHECKING:  # torch comes with the network, which a k = 0 start never runs (``_Network``)
+    from .models.qp_gnn import QPImplicitModel
 
 __all__ = ["WarmStartInfo", "LearnedWarmStarter", "OutOfFamilyWarning", "UnseenSizeWarning",
            "starter_and_backend", "starter_from", "warm_solve"]
@@ -68,6 +69,36 @@ class UnseenSizeWarning(RuntimeWarning):
     size-agnostic model still predicts, without the nearest-solution anchor."""
 
 
+class _Network:
+    """A checkpoint's network, not yet built: ``build()`` checks the weights against the recorded
+    config and loads them. A checkpoint whose start runs no network (k = 0, the anchor) is used
+    without it, and without importing torch (2-3 s, most of a `solve` command's time)."""
+
+    def __init__(self, path: str | Path, config: Any, weights: dict[str, np.ndarray]) -> None:
+        self.path, self.config, self.weights = path, config, weights
+
+    def build(self) -> QPImplicitModel:
+        import torch
+
+        from .models.qp_gnn import QPGNNConfig, QPImplicitModel
+
+        with interpreting(self.path):
+            if not isinstance(self.config, dict):
+                raise TypeError(f"the recorded model config is {type(self.config).__name__}, not a JSON object")
+            try:  # checkpoints written before the anchor scale or the unit messages were trained without them
+                cfg = QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **self.config})
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{self.path}: the recorded model config does not fit this version ({exc})"
+                                      ) from exc
+            weights = {k: torch.from_numpy(v) for k, v in self.weights.items()}
+            model = model_for_weights(self.path, lambda: QPImplicitModel(cfg), weights)
+            missing, unexpected = model.load_state_dict(weights, strict=False)
+            if missing or unexpected:
+                raise CheckpointError(f"{self.path}: weights do not fit the model (missing {missing[:3]}, "
+                                      f"unexpected {unexpected[:3]})")
+        return model
+
+
 @dataclass(frozen=True)
 class WarmStartInfo:
     """inference_seconds: network + polish wall time; fallback: why a cold start was used."""
@@ -91,27 +122,30 @@ class LearnedWarmStarter:
     k = 0 runs no network: the start is the anchor (``models.anchors``: the family's linear
     model, or the nearest training instance's optimum), polished as any other. The automatic
     choice takes it where, on the validation split, the network's iterations do not pay for
-    themselves (``timing.parsimonious_start``).
+    themselves (``timing.parsimonious_start``). A checkpoint loaded for such a start builds its
+    network (and imports torch) only where one runs: ``model`` builds it on first use.
     """
 
     k = IterationsOption(allow_zero=True)  # None: the checkpoint's automatic k (``default_k``)
 
-    def __init__(self, model: QPImplicitModel, *, family: str, scale_range: np.ndarray, k: int | None = None,
-                 polish: bool | None = None, device: str = "cpu", meta: dict[str, Any] | None = None,
-                 anchors: AnchorBank | None = None) -> None:
+    def __init__(self, model: QPImplicitModel | _Network, *, family: str, scale_range: np.ndarray,
+                 k: int | None = None, polish: bool | None = None, device: str = "cpu",
+                 meta: dict[str, Any] | None = None, anchors: AnchorBank | None = None) -> None:
         check_device(device)
-        self.model = model.to(device).eval()
-        self._net = self.model.frozen()  # what inference runs: a snapshot of the model as given
+        self.device = device
+        self._model: QPImplicitModel | None = None
+        self._unbuilt = model if isinstance(model, _Network) else None
+        if self._unbuilt is None:
+            self._take(model)
         self.anchors = anchors
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
         best_k = (meta or {}).get("best_k")
-        self.default_k = check_recorded_k(model.cfg.train_k if best_k is None else best_k, what="best_k")
+        self.default_k = check_recorded_k(self.model.cfg.train_k if best_k is None else best_k, what="best_k")
         self.k = k
         _check_polish(polish)
         # None: the checkpoint's choice (picked with k on the validation split), else polish
         self.polish = bool((meta or {}).get("best_polish", True)) if polish is None else bool(polish)
-        self.device = device
         self.meta = dict(meta or {})
         # (n, m) of the training instances: the checkpoint's, else the anchor bank's groups
         sizes = self.meta.get("canonical_sizes")
@@ -120,6 +154,24 @@ class LearnedWarmStarter:
         self.sizes = {(int(n), int(m)) for n, m in sizes} if sizes else None
         self._names = {(int(g["n"]), int(g["m"])): (tuple(g["var_names"]), tuple(g["con_names"]))
                        for g in self.meta.get("names") or []}
+
+    def _take(self, model: QPImplicitModel) -> None:
+        self._model = model.to(self.device).eval()
+        self._frozen = self._model.frozen()  # what inference runs: a snapshot of the model as given
+
+    @property
+    def model(self) -> QPImplicitModel:
+        """The trained network (built from the checkpoint on first use, where it was loaded for a
+        start that runs none)."""
+        if self._model is None:
+            self._take(self._unbuilt.build())
+            self._unbuilt = None
+        return self._model
+
+    @property
+    def _net(self) -> QPImplicitModel:
+        self.model
+        return self._frozen
 
     def _training_order(self, qp: QPData) -> tuple[QPData, tuple[np.ndarray, np.ndarray] | None]:
         """``qp`` with its variables and constraints in the training instances' order where its
@@ -155,7 +207,7 @@ class LearnedWarmStarter:
 
     @staticmethod
     def scale_range_of(qps: list[QPData]) -> np.ndarray:
-        s = np.array([instance_scales(q) for q in qps])
+        s = np.array([q.scales for q in qps])
         return np.stack([s.min(0), s.max(0)], 1)
 
     def save(self, path: str | Path, **meta: Any) -> Path:
@@ -174,19 +226,17 @@ class LearnedWarmStarter:
         check_device(device)
         check_k(k, allow_zero=True)
         _check_polish(polish)  # the caller's options are checked before the file, whose faults are its own
-        ck = load_checkpoint(path, kind=KIND, family=family)
+        ck = load_checkpoint(path, kind=KIND, family=family, arrays="numpy")
         with interpreting(path):
-            try:  # checkpoints written before the anchor scale or the unit messages were trained without them
-                cfg = QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **ck.meta["model"]})
-            except (TypeError, ValueError) as exc:
-                raise CheckpointError(f"{path}: the recorded model config does not fit this version ({exc})") from exc
             weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
-            model = model_for_weights(path, lambda: QPImplicitModel(cfg), weights)
+            network = _Network(path, ck.meta["model"], weights)
             bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
-            missing, unexpected = model.load_state_dict(weights, strict=False)
-            if missing or unexpected:
-                raise CheckpointError(f"{path}: weights do not fit the model (missing {missing[:3]}, "
-                                      f"unexpected {unexpected[:3]})")
+            # the network is built now, its weights checked, unless the start runs none (k = 0 on
+            # the CPU): then where it first runs (an instance of a size without an anchor, k >= 1)
+            best_k = ck.meta.get("best_k")
+            lazy = (device == "cpu" and bank is not None and best_k is not None
+                    and (k if k is not None else best_k) == 0)
+            model = network if lazy else network.build()
             scale_range = np.asarray(ck.meta["scale_range"], dtype=float)
             if scale_range.ndim != 2 or scale_range.shape[1] != 2:
                 raise ValueError(f"scale_range has shape {scale_range.shape}, not (scales, 2)")
@@ -194,7 +244,7 @@ class LearnedWarmStarter:
                        polish=polish, device=device, meta=ck.meta, anchors=bank)
 
     def _in_family(self, qp: QPData) -> bool:
-        s = np.asarray(instance_scales(qp))
+        s = np.asarray(qp.scales)
         lo, hi = self.scale_range[:, 0], self.scale_range[:, 1]
         return bool(np.all(s >= lo / 10) and np.all(s <= hi * 10))
 
@@ -216,8 +266,11 @@ class LearnedWarmStarter:
                 raise ValueError(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training instance "
                                  f"of this size ({qp.n} variables x {qp.m} constraints): use k >= 1")
             return np.array(anchor[0], dtype=float), np.array(anchor[1], dtype=float)
+        import torch
+
+        net = self._net
         with torch_threads(threads or (1 if qp.n + qp.m < THREADS_FROM else None)), torch.inference_mode():
-            (x, y), = self._net.predict([qp], k=k, device=self.device, safeguard=safeguard,
+            (x, y), = net.predict([qp], k=k, device=self.device, safeguard=safeguard,
                                          anchors=[anchor] if anchor is not None else None)
         return x, y
 
@@ -263,7 +316,14 @@ class LearnedWarmStarter:
                               f"instance {which}; solving from a cold start (k >= 1 runs the network)",
                               OutOfFamilyWarning, stacklevel=2)
                 return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="no training instance of this size")
-            k = int(self.meta.get("best_network_k", self.model.cfg.train_k))
+            try:  # loaded for k = 0, the checkpoint builds its network here
+                model = self.model
+            except CheckpointError as exc:
+                warnings.warn(f"{qp.name}: no training instance of this size gives an anchor, and the network that "
+                              f"would start it cannot be built ({exc}); solving from a cold start",
+                              OutOfFamilyWarning, stacklevel=2)
+                return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="the checkpoint's network is damaged")
+            k = int(self.meta.get("best_network_k", model.cfg.train_k))
         x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor, threads=threads)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",

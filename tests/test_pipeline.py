@@ -67,6 +67,47 @@ def test_a_checkpoint_loads_without_torchs_compiler_and_a_config_asking_more_wei
         LearnedWarmStarter.from_checkpoint(wide)
 
 
+def test_a_start_that_runs_no_network_needs_no_torch_and_the_network_is_built_where_it_runs(trained, tmp_path):
+    """A checkpoint whose automatic start is the polished anchor (k = 0) solves without importing
+    torch, and so does a cvxpy script's import of the plugin: the import had been most of a
+    `solve` command's time (4.2 s of it on afiro). Its network is built, and its weights checked,
+    where one first runs: a damaged one is refused for k >= 1, and an instance of a size without
+    an anchor falls back to a cold start with a warning."""
+    from learned_solvers.checkpoint import load_checkpoint
+
+    fam, _, path = trained
+    ck = load_checkpoint(path)
+    k0 = tmp_path / "k0.safetensors"
+    save_checkpoint(k0, ck.state, {**ck.meta, "best_k": 0})
+    code = ("import sys\nfrom problems.registry import make_family\n"
+            "from learned_solvers.warmstart import LearnedWarmStarter\nimport learned_solvers.cvxpy_plugin\n"
+            f"qp = make_family({SPEC!r}).sample(1, seed=99)[0]\n"
+            f"res = LearnedWarmStarter.from_checkpoint({str(k0)!r}).solve(qp, 'highs')\n"
+            "print(res.status, res.extra['k'], res.warm_start_accepted, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0 and out.stdout.split() == ["optimal", "0", "True", "False"], out.stderr[-2000:]
+
+    qp = fam.sample(1, seed=99)[0]
+    ref = make_backend("highs").solve(qp).objective
+    cut = {k: v[:1] if k.endswith("weight") and not k.startswith("anchors.") else v for k, v in ck.state.items()}
+    damaged = tmp_path / "damaged.safetensors"
+    save_checkpoint(damaged, cut, {**ck.meta, "best_k": 0})
+    starter = LearnedWarmStarter.from_checkpoint(damaged)  # the anchor's start needs no weights
+    res = starter.solve(qp, "highs")
+    assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-7 * (1 + abs(ref)) and res.extra["k"] == 0
+    for use in (lambda: LearnedWarmStarter.from_checkpoint(damaged, k=1), lambda: starter.solve(qp, "highs", k=1)):
+        with pytest.raises(CheckpointError, match="damaged.safetensors: .* the file was edited or damaged"):
+            use()
+    other = make_family("random-lp:m=12,n=24").sample(1, seed=3)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnseenSizeWarning)  # said too, and not the point here
+        with pytest.warns(OutOfFamilyWarning, match="the network that would start it cannot be built"):
+            res = starter.solve(other, "highs")
+    assert res.status == Status.OPTIMAL and res.extra["fallback"] == "the checkpoint's network is damaged"
+    assert abs(res.objective - make_backend("highs").solve(other).objective) <= 1e-7 * (1 + abs(res.objective))
+
+
 def test_training_memory_is_measured_even_if_an_interrupt_left_inference_mode_on(trained):
     # a Ctrl-C between torch's entering inference mode and the `with` block leaves the mode on
     from learned_solvers.bench.scaling import training_memory

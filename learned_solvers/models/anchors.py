@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ..canonical import QPData
-from .qp_gnn import instance_scales
+
+if TYPE_CHECKING:  # a bank is saved as torch tensors, and read from a checkpoint's numpy arrays without torch
+    import torch
 
 __all__ = ["data_vector", "raw_vector", "AnchorBank", "ANCHOR_KINDS", "RidgeFit", "best_ridge", "affine_eigh",
            "LINEAR_PENALTIES", "LINEAR_INTERCEPT", "Layout", "Placement"]
@@ -180,22 +182,29 @@ class Layout:
 
     def state(self) -> dict[str, torch.Tensor]:
         """The names as UTF-8 bytes (uint8 tensors; NUL-separated), so the weights file holds them."""
+        import torch
+
         enc = lambda names: torch.frombuffer(bytearray("\0".join(names).encode()), dtype=torch.uint8)  # noqa: E731
         return {"anchors.layout.var_names": enc(self.var_names), "anchors.layout.con_names": enc(self.con_names)}
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor]) -> Layout | None:
+    def from_state(cls, state: dict[str, Any]) -> Layout | None:
         parts = [state.get(f"anchors.layout.{part}") for part in ("var_names", "con_names")]
         if all(p is None for p in parts):
             return None
         if any(p is None for p in parts):
             raise ValueError("anchors.layout holds the names of one side only (variables or constraints)")
         try:
-            vn, cn = (tuple(s.split("\0")) if s else () for s in (bytes(p.numpy().astype(np.uint8)).decode()
+            vn, cn = (tuple(s.split("\0")) if s else () for s in (bytes(_array(p).astype(np.uint8)).decode()
                                                                   for p in parts))
         except UnicodeDecodeError as e:
             raise ValueError(f"anchors.layout's names are not UTF-8 ({e})") from None
         return cls(vn, cn)
+
+
+def _array(v: Any) -> np.ndarray:
+    """A saved part as numpy: a torch tensor's own array, or the array a checkpoint read without torch holds."""
+    return v if isinstance(v, np.ndarray) else v.numpy()
 
 
 def raw_vector(qp: QPData) -> np.ndarray:
@@ -206,7 +215,7 @@ def raw_vector(qp: QPData) -> np.ndarray:
 
 def data_vector(qp: QPData) -> np.ndarray:
     """The instance's data, normalised by its own scales: (n + 2m + 2n,)."""
-    s_b, s_c, _ = instance_scales(qp)
+    s_b, s_c, _ = qp.scales
     v = raw_vector(qp)
     v[:qp.n] /= s_c
     v[qp.n:] /= s_b
@@ -472,6 +481,8 @@ class AnchorBank:
         return out
 
     def state(self) -> dict[str, torch.Tensor]:
+        import torch
+
         out = {}
         for (n, m), g in self.groups.items():
             out[f"anchors.{n}x{m}.vectors"] = torch.as_tensor(g.vectors)
@@ -490,7 +501,8 @@ class AnchorBank:
         return out
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor]) -> AnchorBank:
+    def from_state(cls, state: dict[str, Any]) -> AnchorBank:
+        """The bank ``state()`` saved, from torch tensors or numpy arrays (a checkpoint read without torch)."""
         lin = state.get("anchors.linear")
         affine = lin is not None and float(lin.reshape(-1)[0]) >= 2.0
         groups = {}
@@ -500,8 +512,8 @@ class AnchorBank:
                 n, m = (int(v) for v in size.split("x"))
                 parts = {part: state.get(f"anchors.{size}.{part}") for part in ("x", "y", "row_side", "var_side",
                                                                                  "raw")}
-                parts = {part: None if v is None else v.numpy() for part, v in parts.items()}
-                vectors = state[key].numpy()
+                parts = {part: None if v is None else _array(v) for part, v in parts.items()}
+                vectors = _array(state[key])
                 _check_group(size, vectors, parts, n, m)
                 groups[(n, m)] = _Group(vectors, parts["x"], parts["y"], parts["row_side"], parts["var_side"],
                                         parts["raw"], affine=affine)
