@@ -18,10 +18,9 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ._mpi import on_rank0
 from ._threads import THREADS_FROM, torch_threads
@@ -29,27 +28,64 @@ from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, interpreting, load_checkpoint, model_for_weights, save_checkpoint
 from .models.mesh_anchors import KernelFit, MeshAnchorBank
-from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
-from .models.mesh_graph import CoarseOperatorError, FamilyNorm
+from .models.mesh_data import CoarseOperatorError, FamilyNorm
 from .options import IterationsOption, check_device, check_k, check_precision, check_recorded_k, check_threads
 from .warmstart import OutOfFamilyWarning
+
+if TYPE_CHECKING:  # torch comes with the network, which a start from the training solutions never runs
+    import torch
+
+    from .models.mesh_gnn import MeshImplicitModel
 
 __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
 
 
+class _MeshNetwork:
+    """A checkpoint's mesh network, not yet built: ``build()`` checks the weights against the
+    recorded config and loads them. A start from the training solutions (k = 0) runs without
+    it, and without importing torch (2-3 s)."""
+
+    def __init__(self, path: str | Path, config: Any, weights: dict[str, Any]) -> None:
+        self.path, self.config, self.weights = path, config, weights
+
+    def build(self) -> MeshImplicitModel:
+        import torch
+
+        from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
+
+        state = {k: torch.from_numpy(v) for k, v in self.weights.items()}
+        try:
+            if not isinstance(self.config, dict):
+                raise TypeError(f"the recorded model config is {type(self.config).__name__}, not a JSON object")
+            cfg = MeshGNNConfig(**self.config)
+            model = model_for_weights(self.path, lambda: MeshImplicitModel(cfg), state)
+            model.load_state_dict(state)
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{self.path}: weights do not fit the recorded mesh-model config ({exc})") from exc
+        return model
+
+
 class LearnedPDEStarter:
-    """model + family norm + the space signature it was trained on; ``k`` model iterations."""
+    """model + family norm + the space signature it was trained on; ``k`` model iterations.
+    A checkpoint loaded for a start from the training solutions (k = 0, on the CPU) builds its
+    network (and imports torch) only where one runs: ``model`` builds it on first use."""
 
     k = IterationsOption(allow_zero=True)  # None: the model's training iterations; 0: the anchor, no network
 
-    def __init__(self, model: MeshImplicitModel, norm: FamilyNorm, *, family: str, signature: dict[str, Any],
-                 k: int | None = None, device: str = "cpu", anchors: MeshAnchorBank | None = None,
-                 precision: str = "float32", network_k: int | None = None) -> None:
+    def __init__(self, model: MeshImplicitModel | _MeshNetwork, norm: FamilyNorm, *, family: str,
+                 signature: dict[str, Any], k: int | None = None, device: str = "cpu",
+                 anchors: MeshAnchorBank | None = None, precision: str = "float32",
+                 network_k: int | None = None) -> None:
         check_device(device)
         # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
         # and costs about 1.7x the inference time
-        self.model = model.to(getattr(torch, check_precision(precision))).eval()
-        self.precision = precision
+        self.precision = check_precision(precision)
+        self._model: MeshImplicitModel | None = None
+        self._unbuilt = model if isinstance(model, _MeshNetwork) else None
+        if self._unbuilt is None:
+            self._take(model)
         self.anchors = anchors
         self.norm = norm
         self.family = family
@@ -57,10 +93,24 @@ class LearnedPDEStarter:
         self.k = k
         # what the starter's own k = 0 runs where no training solution fits a problem (another
         # mesh without coordinates): the fastest network k on the validation split
-        self.network_k = check_k(network_k) if network_k is not None else model.cfg.train_k
+        self.network_k = check_k(network_k) if network_k is not None else self.model.cfg.train_k
         self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
         self.last_anchor = "none"  # what the last guess corrected: a training solution ("same mesh", "interpolated")
+
+    def _take(self, model: MeshImplicitModel) -> None:
+        import torch
+
+        self._model = model.to(getattr(torch, self.precision)).eval()
+
+    @property
+    def model(self) -> MeshImplicitModel:
+        """The trained network (built from the checkpoint on first use, where it was loaded for a
+        start from the training solutions)."""
+        if self._model is None:
+            self._take(self._unbuilt.build())
+            self._unbuilt = None
+        return self._model
 
     def __repr__(self) -> str:
         sig = self.signature or {}
@@ -85,13 +135,11 @@ class LearnedPDEStarter:
         check_device(device)
         check_k(k, allow_zero=True)
         check_precision(precision)  # the caller's options are checked before the file, whose faults are its own
-        ck = load_checkpoint(path, kind="pde", family=family)
+        ck = load_checkpoint(path, kind="pde", family=family, arrays="numpy")
         state = dict(ck.state)
         fields, sols, coords = (state.pop(f"anchor_{part}", None) for part in ("fields", "solutions", "coords"))
         try:
-            cfg = MeshGNNConfig(**ck.meta["model"])
-            model = model_for_weights(path, lambda: MeshImplicitModel(cfg), state)
-            model.load_state_dict(state)
+            network = _MeshNetwork(path, ck.meta["model"], state)
             norm = FamilyNorm(**ck.meta["norm"])
             # the kernel anchor's choice, refitted from the bank; a checkpoint from before it corrects the nearest
             kernel = KernelFit.from_dict(ck.meta["anchor"]) if isinstance(ck.meta.get("anchor"), dict) else None
@@ -106,17 +154,20 @@ class LearnedPDEStarter:
                 raise ValueError(f"its space signature {sig!r} is not a record of the space it was trained on")
             bank = None
             if fields is not None and sols is not None:
-                fields, sols = fields.numpy(), sols.numpy()
                 if fields.ndim != 2 or sols.ndim != 2 or len(fields) != len(sols) or (
                         coords is not None and (coords.ndim != 2 or tuple(coords.shape)[:1] != sols.shape[1:])):
                     raise ValueError(f"its training solutions {sols.shape}, their fields {fields.shape} and dof "
                                      f"coordinates {None if coords is None else tuple(coords.shape)} do not match")
-                bank = MeshAnchorBank(fields, sols, norm, coords=None if coords is None else coords.numpy(),
-                                      kernel=kernel)
-            return cls(model.to(device), norm, family=ck.meta["family"], signature=ck.meta["signature"],
-                       k=k if k is not None else check_recorded_k(ck.meta.get("k"), what="k"), device=device,
-                       anchors=bank, precision=precision,
-                       network_k=check_recorded_k(ck.meta.get("best_network_k"), what="best_network_k"))
+                bank = MeshAnchorBank(fields, sols, norm, coords=coords, kernel=kernel)
+            own_k = check_recorded_k(ck.meta.get("k"), what="k")
+            network_k = check_recorded_k(ck.meta.get("best_network_k"), what="best_network_k")
+            # the network is built now, its weights checked, unless the start is the training
+            # solutions' (k = 0 on the CPU): then where it first runs (no training solution fits a problem)
+            lazy = device == "cpu" and bank is not None and network_k is not None and (
+                k if k is not None else own_k) == 0
+            return cls(network if lazy else network.build().to(device), norm, family=ck.meta["family"],
+                       signature=ck.meta["signature"], k=k if k is not None else own_k, device=device,
+                       anchors=bank, precision=precision, network_k=network_k)
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)
@@ -168,27 +219,36 @@ class LearnedPDEStarter:
                           OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
+        anchor = self.anchors.anchor(pde) if self.anchors is not None else None
+        self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
+        if k == 0 and anchor is not None:
+            return np.array(anchor, dtype=float), time.perf_counter() - t0
+        if k == 0 and not own:
+            warnings.warn(f"{pde.name}: k = 0 starts from the training solutions (the anchor), and none fits this "
+                          "problem (no training solutions in the checkpoint, or another mesh without coordinates "
+                          "to match it by); solving from the cold guess (k >= 1 runs the network)",
+                          OutOfFamilyWarning, stacklevel=2)
+            self.last_fallback = "no training solution to start from"
+            return None, time.perf_counter() - t0
+        k = k if k != 0 else self.network_k
+        if not pde.linearised:
+            raise ValueError(f"{pde.name}: the network needs the assembled system; read the problem with "
+                             "to_pde(problem) (linearise=True), or LearnedPDEStarter.extract")
+        try:  # loaded for k = 0, the checkpoint builds its network here
+            model = self.model
+        except CheckpointError as exc:
+            if not (own and self.k == 0):  # a network asked for by k >= 1 is refused with the file's fault
+                raise
+            warnings.warn(f"{pde.name}: no training solution fits this problem, and the network that would start it "
+                          f"cannot be built ({exc}); solving from the cold guess", OutOfFamilyWarning, stacklevel=2)
+            self.last_fallback = "the checkpoint's network is damaged"
+            return None, time.perf_counter() - t0
         with torch_threads(threads or (1 if pde.n < THREADS_FROM else None)):
-            anchor = self.anchors.anchor(pde) if self.anchors is not None else None
-            self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
-            if k == 0 and anchor is not None:
-                return np.array(anchor, dtype=float), time.perf_counter() - t0
-            if k == 0 and not own:
-                warnings.warn(f"{pde.name}: k = 0 starts from the training solutions (the anchor), and none fits this "
-                              "problem (no training solutions in the checkpoint, or another mesh without coordinates "
-                              "to match it by); solving from the cold guess (k >= 1 runs the network)",
-                              OutOfFamilyWarning, stacklevel=2)
-                self.last_fallback = "no training solution to start from"
-                return None, time.perf_counter() - t0
-            k = k if k != 0 else self.network_k
-            if not pde.linearised:
-                raise ValueError(f"{pde.name}: the network needs the assembled system; read the problem with "
-                                 "to_pde(problem) (linearise=True), or LearnedPDEStarter.extract")
             merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)
             try:
-                u = self.model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor],
+                u = model.predict([pde], self.norm, k=k, device=self.device, anchors=[anchor],
                                        safeguard=safeguard, merit=merit)[0]
             except CoarseOperatorError as exc:  # an instance unlike the training ones: singular or indefinite
                 warnings.warn(f"{pde.name}: {exc}; solving from the cold guess", OutOfFamilyWarning, stacklevel=2)
@@ -208,6 +268,7 @@ class LearnedPDEStarter:
         (the anchor, near the solution; needs ``residual.jacobian``) or else that of ``pde``
         (at the cold guess); one sparse LU per call. None if J is singular."""
         import scipy.sparse.linalg as spla
+        import torch
 
         jacobian = getattr(residual, "jacobian", None)
         jac = jacobian(at) if jacobian is not None and at is not None else pde.operator
@@ -240,7 +301,11 @@ class LearnedPDEStarter:
             comm = problem.u.function_space.mesh.comm
             if comm.bcast(on_rank0(comm, lambda: pde is not None and self._fits(pde)), root=0):
                 return pde
-        return to_pde(problem, fields=fields, name=name, quasilinear=self.model.cfg.quasilinear)
+        try:
+            quasilinear = self.model.cfg.quasilinear
+        except CheckpointError:  # a damaged network: ``guess`` solves from the cold guess and says why
+            quasilinear = None
+        return to_pde(problem, fields=fields, name=name, quasilinear=quasilinear)
 
     def _fits(self, pde: PDEData) -> bool:
         """Whether ``guess`` at k = 0 runs no network on ``pde`` (rank 0): it finds a training

@@ -453,6 +453,42 @@ def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, 
         choose_k(st2, fam, insts, backend, ks=(0,))
 
 
+def test_a_start_from_the_training_solutions_needs_no_torch_and_a_damaged_network_is_refused_where_it_runs(
+        darcy_starter, tmp_path):
+    """A checkpoint loaded for k = 0 (the training solutions' start, on the CPU) solves the user's
+    problem without importing torch, which had cost a script 2-3 s; its network is built where one
+    first runs, so a damaged one is refused there, naming the file, and the k = 0 solve is unaffected."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from learned_solvers.checkpoint import load_checkpoint, save_checkpoint
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam, _, path = darcy_starter
+    code = ("import sys\ntry:\n    import dolfinx_solver\nexcept ImportError:\n    pass\n"
+            "from problems.registry import make_family\nfrom learned_solvers.warmstart_pde import LearnedPDEStarter\n"
+            "fam = make_family('darcy:n=8')\nprob, fields = fam.load(fam.sample(1, seed=11)[0])\n"
+            f"res = LearnedPDEStarter.from_checkpoint({str(path)!r}, k=0).solve(prob, fields=fields)\n"
+            "print(res.status, res.extra['anchor'].replace(' ', '-'), res.warm_start_accepted, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0 and out.stdout.split() == ["optimal", "same-mesh", "True", "False"], out.stderr[-2000:]
+
+    ck = load_checkpoint(path)
+    cut = {k: v if k.startswith("anchor_") or v.ndim < 2 else v[:1] for k, v in ck.state.items()}
+    damaged = tmp_path / "damaged.safetensors"
+    save_checkpoint(damaged, cut, {**ck.meta, "k": 0})
+    st = LearnedPDEStarter.from_checkpoint(damaged)  # the training solutions' start needs no weights
+    prob, fields = fam.load(fam.sample(1, seed=11)[0])
+    res = st.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
+    assert res.status == "optimal" and res.warm_start_accepted and res.extra["fallback"] is None
+    with pytest.raises(CheckpointError, match=r"damaged.safetensors: .*(edited or damaged|do not fit)"):
+        st.guess(to_pde(prob, fields=fields), k=1)
+    with pytest.raises(CheckpointError, match="damaged.safetensors"):
+        LearnedPDEStarter.from_checkpoint(damaged, k=1)
+
+
 def test_pde_family_specs_name_every_parameter_and_read_back():
     """A family's spec is what reports and checkpoints record and bench rebuilds the family from
     (`bench --checkpoint C`): darcy's had left out high and low, so darcy:high=10 read back as 12."""

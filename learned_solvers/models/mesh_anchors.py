@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from ..canonical.pde import PDEData
 from .anchors import LINEAR_PENALTIES, RidgeFit, affine_eigh, best_ridge
-from .mesh_graph import FamilyNorm, dof_keys
+from .mesh_data import FamilyNorm, dof_keys
+
+if TYPE_CHECKING:  # saved as torch tensors; a start from the bank runs without torch
+    import torch
 
 __all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_METRICS", "KERNEL_SHAPES", "kernel_values",
            "dof_order", "linear_transfer", "key_transfer"]
@@ -426,6 +429,8 @@ class MeshAnchorBank:
         return m.from_bank(self._predict(km, self.vector(pde, self.norm, m.to_bank(pde.fields))))
 
     def state(self) -> dict[str, torch.Tensor]:
+        import torch
+
         state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
         if self.coords is not None:
             state["anchor_coords"] = torch.as_tensor(self.coords)
