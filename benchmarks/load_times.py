@@ -30,6 +30,12 @@ _CVXPY = ("import sys\nsys.path.append({tests!r})\nimport numpy as np\nfrom cvxp
           "from learned_solvers.cvxpy_plugin import LearnedOSQP\nprob = build(np.random.default_rng(7))\n"
           "prob.solve(solver=LearnedOSQP({path!r}))\nassert prob.status == 'optimal'")
 
+_DOLFINX = ("import sys\nsys.path.append({root!r})\nimport dolfinx_solver\nfrom problems.registry import make_family\n"
+            "from learned_solvers.warmstart_pde import LearnedPDEStarter\nfam = make_family('darcy:n=8')\n"
+            "prob, fields = fam.load(fam.sample(1, seed=11)[0])\n"
+            "res = LearnedPDEStarter.from_checkpoint({path!r}).solve(prob, fields=fields)\n"
+            "assert res.status == 'optimal'")
+
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "learned_solvers.cli", *args]
@@ -82,7 +88,9 @@ def main() -> None:
                         _cli("solve", str(DATA / "netlib" / "afiro.mps.gz"), "--checkpoint", str(afiro), "--solver",
                              "pdlp")),
                        ("a cvxpy portfolio script through LearnedOSQP, k = 0 checkpoint",
-                        [sys.executable, "-c", _CVXPY.format(tests=str(ROOT / "tests"), path=str(portfolio))])):
+                        [sys.executable, "-c", _CVXPY.format(tests=str(ROOT / "tests"), path=str(portfolio))]),
+                       ("a dolfinx darcy script through LearnedPDEStarter, k = 0 checkpoint",
+                        [sys.executable, "-c", _DOLFINX.format(root=str(ROOT), path=str(pde))])):
         print(f"{label}: {min(_timed(cmd, args.dir) for _ in range(args.repeat)):.2f} s (whole command)")
 
 
