@@ -268,10 +268,10 @@ class LearnedWarmStarter:
             return np.array(anchor[0], dtype=float), np.array(anchor[1], dtype=float)
         import torch
 
-        net = self._net
+        net = self._net  # built here where it was not yet, outside inference mode: its weights stay plain tensors
         with torch_threads(threads or (1 if qp.n + qp.m < THREADS_FROM else None)), torch.inference_mode():
             (x, y), = net.predict([qp], k=k, device=self.device, safeguard=safeguard,
-                                         anchors=[anchor] if anchor is not None else None)
+                                  anchors=[anchor] if anchor is not None else None)
         return x, y
 
     def warm_start(self, qp: QPData, *, k: int | None = None, safeguard: bool = True, threads: int | None = None

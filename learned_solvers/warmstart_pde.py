@@ -53,8 +53,8 @@ class _MeshNetwork:
 
         from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
 
-        state = {k: torch.from_numpy(v) for k, v in self.weights.items()}
         try:
+            state = {k: torch.from_numpy(v) for k, v in self.weights.items()}
             if not isinstance(self.config, dict):
                 raise TypeError(f"the recorded model config is {type(self.config).__name__}, not a JSON object")
             cfg = MeshGNNConfig(**self.config)
