@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 _LOAD = ("import time, torch{pde}\nfrom {module} import {cls}\n"
-         "t = time.perf_counter(); {cls}.from_checkpoint({path!r}); a = time.perf_counter() - t\n"
-         "t = time.perf_counter(); {cls}.from_checkpoint({path!r}); b = time.perf_counter() - t\n"
+         "t = time.perf_counter(); {cls}.from_checkpoint({path!r}{k}); a = time.perf_counter() - t\n"
+         "t = time.perf_counter(); {cls}.from_checkpoint({path!r}{k}); b = time.perf_counter() - t\n"
          "print(a, b)")
 
 
@@ -71,11 +71,16 @@ def main() -> None:
             _run(_cli("train", *how, "--epochs", "1", "--scheduler", "serial", "--out", str(path)), ROOT)
     code = _run([sys.executable, "-c", "import learned_solvers; print(learned_solvers.__file__)"], args.dir)
     print(f"code: {Path(code.strip()).parent}")
-    for name, module, cls, path, pde_import in (
-            ("LearnedWarmStarter.from_checkpoint", "learned_solvers.warmstart", "LearnedWarmStarter", lp, ""),
+    # the tiny checkpoints' automatic k is 0, whose load builds no network (since 0777e75); k = 1 builds it
+    for name, module, cls, path, pde_import, k in (
+            ("LearnedWarmStarter.from_checkpoint", "learned_solvers.warmstart", "LearnedWarmStarter", lp, "", ""),
+            ("LearnedWarmStarter.from_checkpoint(k=1)", "learned_solvers.warmstart", "LearnedWarmStarter", lp, "",
+             ", k=1"),
             ("LearnedPDEStarter.from_checkpoint", "learned_solvers.warmstart_pde", "LearnedPDEStarter", pde,
-             ", dolfinx_solver")):
-        code = _LOAD.format(pde=pde_import, module=module, cls=cls, path=str(path))
+             ", dolfinx_solver", ""),
+            ("LearnedPDEStarter.from_checkpoint(k=1)", "learned_solvers.warmstart_pde", "LearnedPDEStarter", pde,
+             ", dolfinx_solver", ", k=1")):
+        code = _LOAD.format(pde=pde_import, module=module, cls=cls, path=str(path), k=k)
         runs = [tuple(map(float, _run([sys.executable, "-c", code], args.dir).split())) for _ in range(args.repeat)]
         print(f"{name}: first load {min(r[0] for r in runs):.3f} s, second {min(r[1] for r in runs):.3f} s")
     report = ROOT / "benchmarks" / "results" / "scaling-kb2-polish.json"
