@@ -817,6 +817,39 @@ def test_polish_corrects_a_wrong_qp_active_set(kkt, monkeypatch):
     assert warm.iterations <= 25 < cold.iterations
 
 
+def test_the_dense_kkt_system_is_the_sparse_one():
+    """The polish fills a small KKT system in place and assembles a larger one sparse: both
+    are ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``, duplicates of P and A summed."""
+    import scipy.sparse as sp
+
+    from learned_solvers.canonical.polish import _QPKKT
+
+    qp = make_family("portfolio").sample(1, seed=3)[0]
+    # A given with a duplicate entry in row 0 (as a CSR may hold before sum_duplicates): summed in both
+    a = qp.A
+    col = int(a.indices[0])
+    indptr = a.indptr.copy()
+    indptr[1:] += 1
+    dup = sp.csr_matrix((np.insert(a.data, a.indptr[1], 0.5), np.insert(a.indices, a.indptr[1], col), indptr),
+                        shape=a.shape)
+    qp = qp.with_data(A=dup)
+    assert not qp.A.has_canonical_format
+    rng = np.random.default_rng(0)
+    free = np.union1d(np.flatnonzero(rng.random(qp.n) < 0.4), [col])  # the duplicate's column and row
+    rows = np.union1d(np.flatnonzero(rng.random(qp.m) < 0.6), [0])
+    kkt = _QPKKT(qp, 1e-9)
+    dense = kkt.matrix(free, rows)
+    assert isinstance(dense, np.ndarray)
+    kkt.DENSE_LU = 0
+    sparse = kkt.matrix(free, rows)
+    assert sp.issparse(sparse)
+    np.testing.assert_array_equal(dense, sparse.toarray())
+    pf = qp.P.toarray()[np.ix_(free, free)] + kkt.rho * np.eye(free.size)
+    arf = dup.toarray()[np.ix_(rows, free)]
+    expect = np.block([[pf, arf.T], [arf, -1e-9 * np.eye(rows.size)]])
+    np.testing.assert_allclose(dense, expect, rtol=1e-15, atol=0)
+
+
 def test_qp_polish_from_the_nearest_instance_active_set():
     """mpc: the polish starts from the nearest training instance's optimal active set (a
     candidate) and corrects it; from a raw start far off it still lands on the optimum, which

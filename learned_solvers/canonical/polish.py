@@ -47,17 +47,15 @@ DENSE_A_LIMIT = 4_000_000
 def _dense_solver(dense: np.ndarray, *, check: bool = True):
     """``solve(b, transposed)`` by dense LU; raises ValueError if (numerically) singular and
     ``check`` (a regularised system is nonsingular by construction: no check)."""
-    import warnings
+    from scipy.linalg.lapack import dgetrf, dgetrs
 
-    import scipy.linalg as sla
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sla.LinAlgWarning)  # singularity is checked below
-        lu, piv = sla.lu_factor(dense, check_finite=False)
+    # LAPACK itself: scipy.linalg's wrappers cost more than a factorisation of a few dozen
+    # unknowns, and the polish solves each system several times (iterative refinement)
+    lu, piv, _ = dgetrf(dense)  # info > 0 (an exact zero pivot) is the check's to catch
     d = np.abs(np.diag(lu))
     if check and d.min(initial=np.inf) <= 1e-12 * max(d.max(initial=0.0), 1e-300):
         raise ValueError("singular active set")
-    return lambda b, t: sla.lu_solve((lu, piv), b, trans=1 if t else 0, check_finite=False)
+    return lambda b, t: dgetrs(lu, piv, b, trans=1 if t else 0)[0]
 
 
 def _square_solver(mat: sp.csr_matrix):
@@ -189,6 +187,15 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     return best
 
 
+def _triplets(mat: sp.csr_matrix) -> Triplets:
+    """A CSR matrix's (rows, cols, values), duplicates summed (so that a dense system is filled
+    by assignment); read off its arrays, which costs a fifth of ``tocoo``."""
+    if not mat.has_canonical_format:
+        mat = mat.copy()
+        mat.sum_duplicates()
+    return np.repeat(np.arange(mat.shape[0]), np.diff(mat.indptr)), mat.indices, mat.data
+
+
 class _QPKKT:
     """What every active set's KKT system of one QP shares: P's and A's triplets, and
     ``rho = 1e-6 max(1, |P|_max)``, a proximal term that keeps each system nonsingular. Each
@@ -200,10 +207,8 @@ class _QPKKT:
     few dozen, slower on the few hundred of an MPC's banded one"""
 
     def __init__(self, qp: QPData, delta: float) -> None:
-        p, a = qp.P.tocoo(), qp.A.tocoo()
-        self.p = (p.row, p.col, p.data)
-        self.a = (a.row, a.col, a.data)
-        self.rho = 1e-6 * max(1.0, float(np.abs(p.data).max(initial=0.0)))
+        self.p, self.a = _triplets(qp.P), _triplets(qp.A)
+        self.rho = 1e-6 * max(1.0, float(np.abs(self.p[2]).max(initial=0.0)))
         self.delta = delta
         self.n, self.m = qp.n, qp.m
 
@@ -219,11 +224,20 @@ class _QPKKT:
         keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
         ar, ac, av = self.a
         keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
+        if nf + nr <= self.DENSE_LU:
+            # filled in place: at a few dozen unknowns a sparse matrix's construction costs more than the LU
+            mat = np.zeros((nf + nr, nf + nr))
+            mat[pos_v[pr[keep]], pos_v[pc[keep]]] = pv[keep]
+            mat[np.arange(nf), np.arange(nf)] += self.rho
+            i, j, v = pos_r[ar[keep_a]] + nf, pos_v[ac[keep_a]], av[keep_a]
+            mat[i, j] = v
+            mat[j, i] = v
+            mat[np.arange(nf, nf + nr), np.arange(nf, nf + nr)] = -self.delta
+            return mat
         diag = np.arange(nf)  # rho I as separate triplets: the CSC constructor sums duplicates
         h = (np.concatenate([pos_v[pr[keep]], diag]), np.concatenate([pos_v[pc[keep]], diag]),
              np.concatenate([pv[keep], np.full(nf, self.rho)]))
-        mat = _kkt_matrix(h, (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a]), nf, nr, self.delta)
-        return mat.toarray() if nf + nr <= self.DENSE_LU else mat
+        return _kkt_matrix(h, (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a]), nf, nr, self.delta)
 
 
 def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndarray, refine: int = 3):

@@ -109,6 +109,11 @@ class QPData:
         return tuple(np.where(f, v, 0.0) for f, v in zip(self.finite, (self.l, self.u, self.lb, self.ub)))
 
     @cached_property
+    def _infinite_sides(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Indices of the infinite sides (l, u, lb, ub): where a multiplier must not point."""
+        return tuple(np.flatnonzero(~f) for f in self.finite)
+
+    @cached_property
     def _kkt_scales(self) -> tuple[float, float]:
         """Scales of the primal and dual KKT residuals: 1 + max |finite row side|, 1 + max |c|."""
         fl, fu, _, _ = self.finite
@@ -233,17 +238,18 @@ class KKTResiduals:
 def kkt_residuals(qp: QPData, x: np.ndarray, y: np.ndarray) -> KKTResiduals:
     """Relative KKT residuals of ``(x, y)``; the reduced costs are derived from y."""
     ax = qp.A @ x
-    fl, fu, flb, fub = qp.finite
-    # np.max, not max(): a NaN must propagate whatever its position
-    viol = float(np.max([np.max(qp.l - ax, initial=0.0), np.max(ax - qp.u, initial=0.0),
-                         np.max(qp.lb - x, initial=0.0), np.max(x - qp.ub, initial=0.0)]))
+    # one reduction each (the polish calls this once per active set it tries); np.max, not
+    # max(): a NaN must propagate whatever its position
+    viol = float(np.max(np.concatenate([qp.l - ax, ax - qp.u, qp.lb - x, x - qp.ub]), initial=0.0))
     scale_p, scale_d = qp._kkt_scales
     px = qp.P @ x if qp.P is not None else None
     r = qp.c - qp.At @ y if px is None else qp.c + px - qp.At @ y
     # sign violations: y_i > 0 needs finite l_i, y_i < 0 needs finite u_i (same for r and bounds)
-    dviol = float(np.max([np.max(y[~fl], initial=0.0), np.max(-y[~fu], initial=0.0),
-                          np.max(r[~flb], initial=0.0), np.max(-r[~fub], initial=0.0)]))
-    pobj = qp.objective(x)
+    il, iu, ilb, iub = qp._infinite_sides
+    dviol = float(np.max(np.concatenate([y[il], -y[iu], r[ilb], -r[iub]]), initial=0.0))
+    pobj = float(qp.c @ x) + qp.offset
+    if px is not None:
+        pobj += 0.5 * float(x @ px)
     # dual objective: sum of y_i times the active side of each row, r_j times the bound side
     l0, u0, lb0, ub0 = qp._finite_sides
     dobj = float(y @ np.where(y > 0, l0, u0) + r @ np.where(r > 0, lb0, ub0)) + qp.offset
