@@ -16,7 +16,12 @@ __all__ = ["HiGHSBackend"]
 
 
 class HiGHSBackend:
-    """``highspy.Highs``; iterations = simplex + IPM (+ QP) iteration counts."""
+    """``highspy.Highs``; iterations = simplex + IPM (+ QP) iteration counts.
+
+    A QP goes to HiGHS' active-set QP solver, which on some Maros-Meszaros QPs reports optimal
+    at a point that is not, or ends the process (docs/lp_qp.md, "HiGHS on QPs";
+    ``benchmarks/highs_qp_probe.py``): for QPs prefer OSQP, SCS or Clarabel.
+    """
 
     name: ClassVar[str] = "highs"
     supports_qp: ClassVar[bool] = True
