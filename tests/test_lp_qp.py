@@ -632,9 +632,9 @@ def test_highs_backend_works_after_highs_ran_in_the_process_with_other_threads()
     assert status == "optimal" and abs(float(objective) - netlib_optimum("afiro")) < 1e-6, out.stdout + out.stderr
 
 
-def test_the_highs_qp_probe_runs_each_qp_in_its_own_process_and_grades_it():
+def test_the_highs_qp_probe_grades_each_qp_against_its_reference():
     """`benchmarks/highs_qp_probe.py` (how docs/lp_qp.md judges HiGHS' QP solver) on the two
-    smallest Maros-Meszaros QPs: each solved in a child process, graded against the reference."""
+    smallest Maros-Meszaros QPs, graded against the reference."""
     import subprocess
     import sys
 
@@ -645,6 +645,41 @@ def test_the_highs_qp_probe_runs_each_qp_in_its_own_process_and_grades_it():
     assert out.returncode == 0 and lines[-1] == "verdicts: right 2", out.stdout + out.stderr
     assert [ln.split()[0] for ln in lines[2:-1]] == ["HS21", "TAME"]
     assert all(ln.split()[3] == "optimal" and ln.endswith("right") for ln in lines[2:-1])
+
+
+def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_results():
+    """HiGHS' QP solver aborts its process on STADAT1 ("double free or corruption", after about
+    20 s here) and runs on past any time limit on STADAT3 (`benchmarks/highs_qp_probe.py`). The
+    backend solves each QP in a child process: the crash comes back as an `error` result, the
+    hang as `limit` at twice the time limit + 10 s, each saying so and naming the solvers to try,
+    and the next QP is solved in a new child as in this process, cold and warm."""
+    crash, _ = maros_meszaros("STADAT1")
+    hang, _ = maros_meszaros("STADAT3")
+    qp, ref = maros_meszaros("HS21")
+    backend = make_backend("highs", time_limit=300.0)  # far above the crash, on a slow day too
+
+    res = backend.solve(crash)
+    assert (res.status, res.extra["ended"], res.x) == (Status.ERROR, "crash", None), res.message
+    assert "ended its process (signal SIGABRT) while solving 'STADAT1.mat'" in res.message
+    assert "OSQP, SCS or Clarabel may solve this QP" in res.message
+
+    res = make_backend("highs", time_limit=1.0).solve(hang, warm_start=WarmStart(x=np.zeros(hang.n)))
+    assert (res.status, res.extra["ended"], res.warm_started, res.warm_start_accepted) == (
+        Status.LIMIT, "hang", True, False), res.message
+    assert "no answer on 'STADAT3.mat' within 12 s" in res.message and 12 <= res.seconds < 60
+
+    cold = backend.solve(qp)
+    here = make_backend("highs", isolate_qp=False).solve(qp)
+    assert cold.status == Status.OPTIMAL and abs(cold.objective - ref) <= 1e-6 * (1 + abs(ref))
+    assert (cold.objective, cold.iterations) == (here.objective, here.iterations)
+    assert np.array_equal(cold.x, here.x) and np.array_equal(cold.y, here.y)
+    warm = backend.solve(qp, warm_start=WarmStart(x=cold.x, y=cold.y))
+    assert warm.warm_start_accepted and warm.iterations <= cold.iterations and backend.same_answer(warm, cold)
+    with pytest.warns(RuntimeWarning, match="highs: warm start refused .x holds NaN"):
+        refused = backend.solve(qp, warm_start=WarmStart(x=np.full(qp.n, np.nan)))
+    assert not refused.warm_start_accepted and backend.same_answer(refused, cold)
+    with pytest.raises(TypeError, match="isolate_qp must be True or False"):
+        make_backend("highs", isolate_qp="yes")
 
 
 def test_a_mip_is_refused_by_the_continuous_solvers_and_its_relaxation_is_not(shared_data):
