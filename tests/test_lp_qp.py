@@ -682,6 +682,25 @@ def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_re
         make_backend("highs", isolate_qp="yes")
 
 
+def test_a_child_process_that_cannot_start_is_a_clear_error_that_says_how_to_go_on(monkeypatch):
+    """No Python to start (an embedding without ``sys.executable``), or one that ends at once:
+    the QP solve raises an error naming ``isolate_qp=False``, and with that setting it solves."""
+    import sys
+
+    from learned_solvers.backends import _child
+
+    qp, ref = maros_meszaros("HS21")
+    monkeypatch.setattr(_child, "_proc", None)  # a child of earlier tests stays as it is
+    for python, why in (("/nonexistent/python", "could not start the child process"),
+                        ("/bin/false", r"the child process that solves QPs did not start \(exit status 1")):
+        monkeypatch.setattr(sys, "executable", python)
+        with pytest.raises(RuntimeError, match=why + r".*make_backend\('highs', isolate_qp=False\)"):
+            make_backend("highs").solve(qp)
+        assert _child._proc is None
+    res = make_backend("highs", isolate_qp=False).solve(qp)
+    assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-6 * (1 + abs(ref))
+
+
 def test_a_mip_is_refused_by_the_continuous_solvers_and_its_relaxation_is_not(shared_data):
     """PDLP, OSQP and SCS would silently solve a MIP's relaxation (p0033: 2520.57 against the
     MIP optimum 3089); they refuse it, HiGHS solves the MIP, and the relaxation is explicit."""

@@ -30,6 +30,7 @@ from .base import SolveResult, Status, WarmStart
 
 __all__ = ["solve_in_child"]
 
+START_SECONDS = 120.0  # to import numpy, scipy and the solver, on a loaded machine
 _lock = threading.Lock()
 _proc: subprocess.Popen | None = None
 
@@ -44,7 +45,7 @@ def solve_in_child(name: str, options: dict[str, Any], qp: QPData, ws: WarmStart
     global _proc
     with _lock:
         if _proc is None or _proc.poll() is not None:
-            _proc = _start()
+            _proc = _start(name)
         proc = _proc
         t0 = time.perf_counter()
         try:
@@ -82,13 +83,28 @@ def _failed(name: str, qp: QPData, warm_started: bool, seconds: float, status: s
                        extra={"ended": ended})
 
 
-def _start() -> subprocess.Popen:
+def _start(name: str) -> subprocess.Popen:
+    """A child that has imported the package and ``name``'s backend and said so; if none comes up
+    within ``START_SECONDS``, a ``RuntimeError`` that says how to go on without one."""
     env = dict(os.environ)
     # the child imports this package from where this process found it, installed or not
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    return subprocess.Popen([sys.executable, "-m", "learned_solvers.backends._child"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env)
+    instead = (f"solve in this process instead with make_backend({name!r}, isolate_qp=False) (a crash of the "
+               "solver then ends this process too)")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.backends._child", name],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    except OSError as exc:
+        raise RuntimeError(f"{name}: could not start the child process that solves QPs ({exc}); {instead}") from exc
+    try:
+        if select.select([proc.stdout], [], [], START_SECONDS)[0] and pickle.load(proc.stdout) == "ready":
+            return proc
+    except (EOFError, pickle.UnpicklingError):
+        pass
+    _end(proc)
+    raise RuntimeError(f"{name}: the child process that solves QPs did not start (exit status {proc.returncode}; "
+                       f"its error, if it gave one, is above); {instead}")
 
 
 def _end(proc: subprocess.Popen) -> None:
@@ -126,8 +142,11 @@ def _serve() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
-    from . import make_backend
+    from . import backend_class, make_backend
 
+    backend_class(sys.argv[1])  # imported here, before the first problem: the parent waits for "ready"
+    pickle.dump("ready", replies)
+    replies.flush()
     while True:
         try:
             name, options, qp, ws = pickle.load(sys.stdin.buffer)
