@@ -45,6 +45,8 @@ declare -A RUNS=(
   [portfolio-scs]="--family portfolio --solver scs"
   [mpc-scs]="--family mpc --solver scs $MPC_K"
   [kb2-highs]="--family mps:$DATA/netlib/kb2.mps.gz --solver highs"
+  # HiGHS' QP solver (each QP in the backend's child process): does a start help it at all?
+  [portfolio-highs]="--family portfolio --solver highs"
   # mpc without the polish, the model of the run above at k = 1: what choosing the polish by time alone gives
   [mpc-osqp-no-polish]="--family mpc --solver osqp --no-polish --k 1 --checkpoint runs/mpc-osqp.safetensors"
   # the network's own start (k = 1) where the automatic choice runs none (k = 0), the models of the runs above
@@ -72,7 +74,7 @@ declare -A RUNS=(
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sc105-pdlp kb2-pdlp blend-pdlp blend-pdlp-train400 sc205-pdlp sc50a-pdlp recipe-pdlp sctap1-pdlp scagr25-pdlp share1b-pdlp scorpion-pdlp brandy-pdlp random-lp-200x400-pdlp
                                  random-lp-200x400-pdlp-train1000 random-lp-200x400-pdlp-width128 random-lp-500x1000-pdlp
-                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned lasso-osqp qscsd6-osqp portfolio-scs mpc-scs kb2-highs
+                                 portfolio-osqp portfolio-osqp-pinned mpc-osqp mpc-osqp-pinned lasso-osqp qscsd6-osqp portfolio-scs mpc-scs kb2-highs portfolio-highs
                                  mpc-osqp-no-polish sc105-pdlp-k1 sc205-pdlp-k1 kb2-pdlp-k1 portfolio-osqp-k1 mpc-osqp-k1
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6
                                  random-lp-200x400-pdlp-on-100x200 portfolio-osqp-on-200-assets
