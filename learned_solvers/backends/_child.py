@@ -41,7 +41,8 @@ def solve_in_child(name: str, options: dict[str, Any], qp: QPData, ws: WarmStart
     an ``error`` result says how (``extra['ended'] = 'crash'``); if no answer has come after
     ``hang_after`` seconds (None: wait), the child is ended and the result is ``limit``
     (``extra['ended'] = 'hang'``). ``advice`` ends either message (which solvers to try).
-    Exceptions and warnings raised in the child are raised and issued here."""
+    Exceptions and warnings raised in the child are raised and issued here. One child serves
+    the process: solves from several threads take turns."""
     global _proc
     with _lock:
         if _proc is None or _proc.poll() is not None:
@@ -55,8 +56,8 @@ def solve_in_child(name: str, options: dict[str, Any], qp: QPData, ws: WarmStart
                 _end(proc)
                 _proc = None
                 return _failed(name, qp, warm_started, time.perf_counter() - t0, Status.LIMIT, "hang",
-                               f"{name} gave no answer on {qp.name!r} within {hang_after:g} s, twice its time limit "
-                               f"and 10 s more; its process was ended. {advice}")
+                               f"{name} gave no answer on {qp.name!r} within {hang_after:g} s; its process was "
+                               f"ended. {advice}")
             kind, payload, caught = pickle.load(proc.stdout)
         except (BrokenPipeError, EOFError, pickle.UnpicklingError):
             code = proc.wait()
@@ -163,7 +164,12 @@ def _serve() -> None:
                 except Exception:
                     kind, payload = "raise", RuntimeError(f"{type(exc).__name__}: {exc}")
         found = [(str(w.message), w.category) for w in caught]
-        pickle.dump((kind, payload, found), replies, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            reply = pickle.dumps((kind, payload, found), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a result holding the solver's own objects: say so, not a crash
+            reply = pickle.dumps(("raise", RuntimeError(f"{name}: its result could not be passed back from the "
+                                                        f"child process ({exc})"), found))
+        replies.write(reply)
         replies.flush()
 
 

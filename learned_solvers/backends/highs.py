@@ -23,7 +23,8 @@ class HiGHSBackend:
     "HiGHS on QPs"; ``benchmarks/highs_qp_probe.py``): for QPs prefer OSQP, SCS or Clarabel.
     ``isolate_qp`` (default) solves each QP in a child process, so that a crash ends as an
     ``error`` result and a solve still running at twice ``time_limit`` + 10 s as ``limit``, and
-    the caller's batch goes on; ``seconds`` is still HiGHS' own run, timed in the child.
+    the caller's batch goes on; ``seconds`` is still HiGHS' own run, timed in the child (one
+    child per process: QP solves from several threads take turns).
     """
 
     name: ClassVar[str] = "highs"
