@@ -682,6 +682,20 @@ def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_re
         make_backend("highs", isolate_qp="yes")
 
 
+def test_a_result_that_cannot_leave_the_child_is_an_error_and_the_child_goes_on():
+    """OSQP's result holds its own (unpicklable) info object: solved in the child, it comes back as
+    a RuntimeError saying so, and the same child then answers the next solve."""
+    from learned_solvers.backends import _child
+
+    qp, ref = maros_meszaros("HS21")
+    with pytest.raises(RuntimeError, match="osqp: its result could not be passed back from the child process"):
+        _child.solve_in_child("osqp", {}, qp, None, warm_started=False, hang_after=None, advice="")
+    pid = _child._proc.pid
+    res = _child.solve_in_child("highs", {"isolate_qp": False}, qp, None, warm_started=False, hang_after=None,
+                                advice="")
+    assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-6 * (1 + abs(ref)) and _child._proc.pid == pid
+
+
 def test_a_child_process_that_cannot_start_is_a_clear_error_that_says_how_to_go_on(monkeypatch):
     """No Python to start (an embedding without ``sys.executable``), or one that ends at once:
     the QP solve raises an error naming ``isolate_qp=False``, and with that setting it solves."""
