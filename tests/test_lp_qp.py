@@ -682,6 +682,21 @@ def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_re
         make_backend("highs", isolate_qp="yes")
 
 
+def test_the_highs_child_cost_script_times_both_ways_on_its_three_groups():
+    """`benchmarks/highs_child_cost.py` (docs/lp_qp.md's cost of the child), two instances a group."""
+    import subprocess
+    import sys
+
+    maros_meszaros("HS21")  # skips, or fails under CI, where the data is missing
+    out = subprocess.run([sys.executable, "benchmarks/highs_child_cost.py", "--instances", "2", "--repeat", "1",
+                          "--data", str(DATA / "maros_meszaros")], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 4, out.stdout + out.stderr
+    assert [ln.split()[0] for ln in lines[1:]] == ["portfolio", "portfolio:assets=1000,factors=30", "Maros-Meszaros"]
+    assert all(float(v) > 0 for ln in lines[1:] for v in ln.split()[-4:])
+
+
 def test_a_result_that_cannot_leave_the_child_is_an_error_and_the_child_goes_on():
     """OSQP's result holds its own (unpicklable) info object: solved in the child, it comes back as
     a RuntimeError saying so, and the same child then answers the next solve."""
