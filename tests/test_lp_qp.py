@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from learned_solvers.backends import BACKENDS, Status, WarmStart, make_backend
 from learned_solvers.canonical import InvalidProblemError, QPData, kkt_residuals
-from learned_solvers.canonical.polish import polish
+from learned_solvers.canonical.polish import optimal_active_set, polish
 from learned_solvers.formats.mps import MPSFormatError, read_problem
 from problems.registry import make_family
 
@@ -110,8 +110,6 @@ def test_clarabel_reference_reaches_maros_meszaros_optima_with_highs_duals(name)
     """The QP labeller (an interior point, no start): the published optimum, duals in the
     canonical signs (the KKT residuals of the pair; duals need not be unique, so not HiGHS'
     to the digit), and an active set from which the polish lands on the optimum."""
-    from learned_solvers.canonical.polish import optimal_active_set
-
     qp, ref = maros_meszaros(name)
     res = make_backend("clarabel").solve(qp)
     assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-6 * (1 + abs(ref)), (res.objective, ref)
@@ -964,6 +962,20 @@ def test_qp_polish_from_the_nearest_instance_active_set():
     assert p.polished and p.merit < 1e-9
     assert abs(test.objective(p.x) - ref.objective) <= 1e-3 * (1 + abs(ref.objective))
 
+
+
+def test_a_lasso_polish_warns_nothing_on_its_singular_guesses():
+    """lasso: on the way from a neighbour's optimum the polish meets active sets whose systems
+    are numerically singular (infinite points, rejected). numpy's floating-point warnings on
+    them once reached the user's solve; the polish still lands on the optimum."""
+    qps = make_family("lasso").sample(2, seed=1)
+    osqp = make_backend("osqp")
+    near, ref = osqp.solve(qps[0]), osqp.solve(qps[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = polish(qps[1], near.x, near.y, candidates=[optimal_active_set(qps[0], near.x, near.y)])
+    assert p.polished and p.merit < 1e-9
+    assert abs(qps[1].objective(p.x) - ref.objective) <= 1e-3 * (1 + abs(ref.objective))
 
 def test_anchor_distances_match_row_norms_with_a_shared_offset():
     """The anchor bank's centred matrix-vector distances rank like the plain row norms, even

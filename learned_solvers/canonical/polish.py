@@ -116,6 +116,14 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     times (primal-dual active-set updates, one sparse factorisation each); then the other
     candidates are tried and the best guess corrected.
     """
+    # a wrong guess may be (numerically) singular: its non-finite point loses on merit or is
+    # rejected, and numpy's floating-point warnings on the way would reach the user's solve
+    with np.errstate(all="ignore"):
+        return _polish(qp, x_hat, y_hat, candidates=candidates, delta=delta, pdas_steps=pdas_steps)
+
+
+def _polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list[ActiveSet],
+            delta: float, pdas_steps: int) -> PolishResult:
     x_hat, y_hat, r_hat = _pair(qp, x_hat, y_hat)
     merit_raw = _merit(qp, x_hat, y_hat)
     best = PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
