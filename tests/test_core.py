@@ -25,7 +25,6 @@ from learned_solvers.core import (
 )
 
 
-
 @pytest.fixture(autouse=True)
 def _float64():
     """These tests check gradients to 1e-6: float64 here, and only here."""

@@ -275,7 +275,6 @@ def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value
     assert read_problem(tmp_path / "fine.mps").A.toarray().tolist() == [[1.0, 1.5]]
 
 
-
 def test_mps_fields_separated_by_tabs_read_as_by_blanks(tmp_path):
     """Free MPS separates fields by any whitespace, and HiGHS reads tabs so; OR-Tools' strict
     reader (the number check) splits at blanks only and refused such a file. Afiro written with
@@ -343,6 +342,7 @@ def test_mps_reader_on_300_mutated_files_reads_them_or_refuses_naming_the_file(t
             assert not any(np.isnan(v).any() for v in (qp.c, qp.A.data, qp.l, qp.u, qp.lb, qp.ub)), f.name
             seen.add("read")
     assert seen == {"read", "refused"}
+
 
 def test_lp_reader_on_200_edited_files_reads_them_as_scip_does_or_refuses_naming_the_file(tmp_path):
     """Seeded edits of afiro and flugpl (general integers) in the LP format, as HiGHS writes
@@ -543,7 +543,6 @@ def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_
         read_problem(tmp_path / "nan.mat")
 
 
-
 def test_mat_reader_on_200_edited_files_reads_them_or_refuses_naming_the_file(tmp_path, shared_data):
     """Seeded edits of HS21.mat: an array deleted, or one or two replaced by text, an empty or
     NaN array, a complex or boolean one, the wrong shape, its transpose or its negative, a
@@ -588,6 +587,7 @@ def test_mat_reader_on_200_edited_files_reads_them_or_refuses_naming_the_file(tm
         assert qp.n == 2 and np.isfinite(qp.c).all(), f.name
         seen.add("read")
     assert seen == {"read", "refused"}
+
 
 def test_lp_file_plain_and_gz_reach_the_netlib_optimum(tmp_path):
     """CPLEX LP format (written by HiGHS from Netlib afiro), plain and gzipped: same sizes, and
@@ -665,6 +665,7 @@ def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_re
     assert (res.status, res.extra["ended"], res.warm_started, res.warm_start_accepted) == (
         Status.LIMIT, "hang", True, False), res.message
     assert "no answer on 'STADAT3.mat' within 12 s" in res.message and 12 <= res.seconds < 60
+    hung = res
 
     cold = backend.solve(qp)
     here = make_backend("highs", isolate_qp=False).solve(qp)
@@ -678,6 +679,18 @@ def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_re
     assert not refused.warm_start_accepted and backend.same_answer(refused, cold)
     with pytest.raises(TypeError, match="isolate_qp must be True or False"):
         make_backend("highs", isolate_qp="yes")
+    # a warm solve that hung, then retried cold, still says so (the bench counts it): warm_solve's path
+    from learned_solvers.backends.base import retried_cold
+    from learned_solvers.bench.qp import STARTS, ended_line, solver_ended
+
+    retried = retried_cold(hung, backend.solve(qp), "the warm-started solve ended at limit; retried cold")
+    assert retried.extra["warm_ended"] == "hang" and "ended" not in retried.extra
+    rows = [{s: {"ended": []} for s in STARTS} for _ in range(3)]
+    rows[0]["cold"]["ended"], rows[1]["cold"]["ended"] = ["crash"], ["crash"]
+    rows[2]["warm"]["ended"] = [retried.extra["warm_ended"], "crash"]
+    ended = solver_ended(rows)
+    assert ended == {"cold": {"crash": 2}, "warm": {"hang": 1, "crash": 1}}
+    assert "crash 2 (cold), hang 1 (warm), crash 1 (warm)" in ended_line(ended)
 
 
 def test_the_highs_child_cost_script_times_both_ways_on_its_three_groups():
@@ -963,7 +976,6 @@ def test_qp_polish_from_the_nearest_instance_active_set():
     assert abs(test.objective(p.x) - ref.objective) <= 1e-3 * (1 + abs(ref.objective))
 
 
-
 def test_a_lasso_polish_warns_nothing_on_its_singular_guesses():
     """lasso: on the way from a neighbour's optimum the polish meets active sets whose systems
     are numerically singular (infinite points, rejected). numpy's floating-point warnings on
@@ -976,6 +988,7 @@ def test_a_lasso_polish_warns_nothing_on_its_singular_guesses():
         p = polish(qps[1], near.x, near.y, candidates=[optimal_active_set(qps[0], near.x, near.y)])
     assert p.polished and p.merit < 1e-9
     assert abs(qps[1].objective(p.x) - ref.objective) <= 1e-3 * (1 + abs(ref.objective))
+
 
 def test_anchor_distances_match_row_norms_with_a_shared_offset():
     """The anchor bank's centred matrix-vector distances rank like the plain row norms, even
@@ -1152,7 +1165,6 @@ def test_backend_settings_out_of_range_are_refused_naming_the_setting():
             (name, opts)
 
 
-
 def test_backends_declared_tolerance_is_the_one_they_solve_to():
     """``default_tolerance`` (a capability, as cvxpy's solvers declare theirs) is the tolerance a
     backend built with no options solves to: its ``tol`` default, or HiGHS' own feasibility
@@ -1172,6 +1184,7 @@ def test_backends_declared_tolerance_is_the_one_they_solve_to():
             h = highspy.Highs()
             for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
                 assert h.getOptionValue(opt)[1] == type(backend).default_tolerance, (name, opt)
+
 
 def test_osqp_pinned_setting_is_applied():
     qp = make_family("portfolio:assets=20,factors=3").sample(1, seed=0)[0]

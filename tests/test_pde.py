@@ -364,7 +364,6 @@ def test_a_checkpoint_on_random_users_problems_runs_or_refuses_and_the_answer_is
     assert ran and refused
 
 
-
 def test_an_edited_or_damaged_pde_checkpoint_is_refused_or_guesses_something_finite(darcy_starter, tmp_path,
                                                                                      capsys):
     """150 seeded edits of the darcy checkpoint (`conftest.edited_checkpoints`): each is refused
@@ -387,6 +386,7 @@ def test_an_edited_or_damaged_pde_checkpoint_is_refused_or_guesses_something_fin
     outcomes = edit_outcomes(path, tmp_path, capsys, use,
                              named=lambda f, exc: f.name in str(exc) or "cannot run on the problem" in str(exc))
     assert outcomes == {"refused", "guessed"}
+
 
 def test_a_pde_checkpoint_loads_without_torchs_compiler(darcy_starter):
     """As on the LP/QP side: the check of the weights against the recorded config no longer
@@ -1735,7 +1735,6 @@ def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
             assert rep["guess_error"] == pytest.approx(err(st.anchors.anchor(pde)), rel=0.25)
 
 
-
 def test_a_refusal_under_mpirun_reaches_every_rank_and_the_users_solve_goes_on(darcy_starter, tmp_path):
     """Under mpirun -n 2 a refused problem (fields under another name; a NaN coefficient) or
     guess (set_guess, one value short) raises the same error on both ranks, so that a script
@@ -1765,6 +1764,7 @@ def test_adapter_on_random_problems_under_mpirun_two_ranks(tmp_path):
         assert row["n"] == row["n_global"] and row["cold"] == row["warm"] == "optimal", row
         assert row["dirichlet"] <= 1e-8 and row.get("residual", 0.0) <= 1e-8, row
         assert row["warm_iterations"] <= (0 if row["accepted"] else 1), row
+
 
 def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     """A nonlinear model that feeds back the problem's own residual: the cells and the residual

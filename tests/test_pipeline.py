@@ -200,7 +200,6 @@ def test_checkpoint_from_another_family_or_version_is_refused(trained, tmp_path)
             LearnedWarmStarter.from_checkpoint(old)
 
 
-
 def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum(trained, tmp_path, capsys):
     """150 seeded edits of a checkpoint (`conftest.edited_checkpoints`: metadata keys deleted or
     given values of other types, tensors deleted or cut, a byte changed, the file cut short):
@@ -221,6 +220,7 @@ def test_an_edited_or_damaged_checkpoint_is_refused_or_still_ends_at_the_optimum
         return "solved"
 
     assert edit_outcomes(path, tmp_path, capsys, use) == {"refused", "solved"}
+
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
 def test_a_full_disk_ends_a_command_with_one_error_line(trained):

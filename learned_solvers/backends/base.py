@@ -71,6 +71,8 @@ def retried_cold(warm: SolveResult, cold: SolveResult, why: str) -> SolveResult:
     cold.seconds += warm.seconds
     cold.warm_started, cold.warm_start_accepted = True, False
     cold.extra["fallback"] = why
+    if "ended" in warm.extra:  # the warm solve's process ended (a crash, a hang): kept for the bench's count
+        cold.extra["warm_ended"] = warm.extra["ended"]
     return cold
 
 

@@ -349,7 +349,9 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
     for name, res in (("cold", cold), ("warm", warm), ("nearest", nearest), ("nearest_polished", nearest_p),
                       ("oracle", oracle)):
         row[name] = {"status": res.status, "objective": res.objective, "iterations": res.iterations,
-                     "seconds": res.seconds, "accepted": res.warm_start_accepted}
+                     "seconds": res.seconds, "accepted": res.warm_start_accepted,
+                     # a solver that ended its (child) process: each way it did, the warm one's before its retry
+                     "ended": [e for e in (res.extra.get("warm_ended"), res.extra.get("ended")) if e]}
     return row
 
 
@@ -394,6 +396,7 @@ def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_t
     rep["constraints"] = _median([r.get("constraints") for r in ok])
     rep["polished_fraction"] = (sum(bool(r["polished"]) for r in ok) / len(ok)) if ok else math.nan
     rep["fallbacks"] = sum(r["fallback"] is not None for r in ok)
+    rep["solver_ended"] = solver_ended(ok)
     rep["instances"] = rows
     return rep
 
@@ -446,6 +449,8 @@ def format_report(rep: dict[str, Any]) -> str:
                      f"(first reason: {fell[0]})"
                      + ("; k = 0 needs an anchor, which exists only at the training sizes: --k 1 runs the network"
                         if rep["k"] == 0 and "no training instance" in fell[0] else ""))
+    if rep.get("solver_ended"):
+        lines.append(ended_line(rep["solver_ended"]))
     differ = disagreement([(r["cold"]["status"], r["warm"]["status"]) for r in ran if not r["same_answer"]], len(ran))
     if ran and len(fell) == len(ran):
         lines.append("verdict: none: no learned start ran (every one fell back to a cold start), so this run says "
@@ -459,6 +464,27 @@ def format_report(rep: dict[str, Any]) -> str:
     if note:
         lines.append(note)
     return "\n".join(lines)
+
+
+def solver_ended(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Solves whose solver ended its process (HiGHS' QPs run in a child), counted apart from the
+    statuses they come back as (error, limit): {start: {"crash" or "hang": count}}, only the
+    starts with any."""
+    ended: dict[str, dict[str, int]] = {}
+    for r in rows:
+        for s in STARTS:
+            for how in r[s].get("ended", ()):
+                ended.setdefault(s, {}).setdefault(how, 0)
+                ended[s][how] += 1
+    return ended
+
+
+def ended_line(ended: dict[str, dict[str, int]]) -> str:
+    """The report's line on solves whose solver ended its process: ``ended`` maps a start to
+    {"crash" or "hang": count}."""
+    parts = [f"{how} {n} ({start})" for start in STARTS for how, n in ended.get(start, {}).items()]
+    return (f"the solver ended its process on some solves: {', '.join(parts)}; each came back as an error "
+            "(crash) or a limit (hang), the rows' statuses, and the bench went on")
 
 
 def _g(v: Any) -> str:
