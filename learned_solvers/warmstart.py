@@ -231,11 +231,10 @@ class LearnedWarmStarter:
             weights = {k: v for k, v in ck.state.items() if not k.startswith("anchors.")}
             network = _Network(path, ck.meta["model"], weights)
             bank = AnchorBank.from_state(ck.state) if len(weights) < len(ck.state) else None
-            # the network is built now, its weights checked, unless the start runs none (k = 0 on
-            # the CPU): then where it first runs (an instance of a size without an anchor, k >= 1)
+            # the network is built now, its weights checked, unless the start runs none (k = 0, on
+            # any device): then where it first runs (an instance of a size without an anchor, k >= 1)
             best_k = ck.meta.get("best_k")
-            lazy = (device == "cpu" and bank is not None and best_k is not None
-                    and (k if k is not None else best_k) == 0)
+            lazy = bank is not None and best_k is not None and (k if k is not None else best_k) == 0
             model = network if lazy else network.build()
             scale_range = np.asarray(ck.meta["scale_range"], dtype=float)
             if scale_range.ndim != 2 or scale_range.shape[1] != 2:

@@ -69,7 +69,7 @@ class _MeshNetwork:
 
 class LearnedPDEStarter:
     """model + family norm + the space signature it was trained on; ``k`` model iterations.
-    A checkpoint loaded for a start from the training solutions (k = 0, on the CPU) builds its
+    A checkpoint loaded for a start from the training solutions (k = 0) builds its
     network (and imports torch) only where one runs: ``model`` builds it on first use."""
 
     k = IterationsOption(allow_zero=True)  # None: the model's training iterations; 0: the anchor, no network
@@ -79,6 +79,7 @@ class LearnedPDEStarter:
                  anchors: MeshAnchorBank | None = None, precision: str = "float32",
                  network_k: int | None = None) -> None:
         check_device(device)
+        self.device = device
         # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
         # and costs about 1.7x the inference time
         self.precision = check_precision(precision)
@@ -94,14 +95,13 @@ class LearnedPDEStarter:
         # what the starter's own k = 0 runs where no training solution fits a problem (another
         # mesh without coordinates): the fastest network k on the validation split
         self.network_k = check_k(network_k) if network_k is not None else self.model.cfg.train_k
-        self.device = device
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
         self.last_anchor = "none"  # what the last guess corrected: a training solution ("same mesh", "interpolated")
 
     def _take(self, model: MeshImplicitModel) -> None:
         import torch
 
-        self._model = model.to(getattr(torch, self.precision)).eval()
+        self._model = model.to(self.device, getattr(torch, self.precision)).eval()
 
     @property
     def model(self) -> MeshImplicitModel:
@@ -162,10 +162,9 @@ class LearnedPDEStarter:
             own_k = check_recorded_k(ck.meta.get("k"), what="k")
             network_k = check_recorded_k(ck.meta.get("best_network_k"), what="best_network_k")
             # the network is built now, its weights checked, unless the start is the training
-            # solutions' (k = 0 on the CPU): then where it first runs (no training solution fits a problem)
-            lazy = device == "cpu" and bank is not None and network_k is not None and (
-                k if k is not None else own_k) == 0
-            return cls(network if lazy else network.build().to(device), norm, family=ck.meta["family"],
+            # solutions' (k = 0, on any device): then where it first runs (no training solution fits a problem)
+            lazy = bank is not None and network_k is not None and (k if k is not None else own_k) == 0
+            return cls(network if lazy else network.build(), norm, family=ck.meta["family"],
                        signature=ck.meta["signature"], k=k if k is not None else own_k, device=device,
                        anchors=bank, precision=precision, network_k=network_k)
 

@@ -487,6 +487,12 @@ def test_a_start_from_the_training_solutions_needs_no_torch_and_a_damaged_networ
         st.guess(to_pde(prob, fields=fields), k=1)
     with pytest.raises(CheckpointError, match="damaged.safetensors"):
         LearnedPDEStarter.from_checkpoint(damaged, k=1)
+    # on any device (it had been built at load on any but "cpu", e.g. cuda); built there where it first runs
+    on = LearnedPDEStarter.from_checkpoint(damaged, device="cpu:0")
+    assert on.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10)).warm_start_accepted
+    on = LearnedPDEStarter.from_checkpoint(path, k=0, device="cpu:0")
+    assert on._model is None and on.guess(to_pde(prob, fields=fields), k=1) is not None
+    assert next(on._model.parameters()).device.type == "cpu"
 
 
 def test_pde_family_specs_name_every_parameter_and_read_back():
