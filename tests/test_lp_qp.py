@@ -693,6 +693,15 @@ def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_re
     assert "crash 2 (cold), hang 1 (warm), crash 1 (warm)" in ended_line(ended)
 
 
+@pytest.mark.parametrize("time_limit", [1e10, 1e20])
+def test_a_highs_time_limit_past_the_clock_is_a_wait_without_limit(time_limit):
+    """A QP's wait for the child is twice the time limit + 10 s; past what select takes (about
+    9.2e9 s) that had raised OverflowError ("timestamp out of range") and ended the child. A
+    limit of 1e20, a common way to write none, now waits as inf does."""
+    qp, ref = maros_meszaros("HS21")
+    res = make_backend("highs", time_limit=time_limit).solve(qp)
+    assert res.status == Status.OPTIMAL and abs(res.objective - ref) <= 1e-6 * (1 + abs(ref))
+
 def test_the_highs_child_cost_script_times_both_ways_on_its_three_groups():
     """`benchmarks/highs_child_cost.py` (docs/lp_qp.md's cost of the child), two instances a group."""
     import subprocess

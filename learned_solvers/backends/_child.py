@@ -31,6 +31,9 @@ from .base import SolveResult, Status, WarmStart
 __all__ = ["solve_in_child"]
 
 START_SECONDS = 120.0  # to import numpy, scipy and the solver, on a loaded machine
+LONGEST_WAIT = 1e9
+"""seconds: a longer ``hang_after`` is a wait without limit (select's timeout overflows past
+about 9.2e9 s, and a time limit of 1e20 is a common way to write none)"""
 _lock = threading.Lock()
 _proc: subprocess.Popen | None = None
 
@@ -44,6 +47,8 @@ def solve_in_child(name: str, options: dict[str, Any], qp: QPData, ws: WarmStart
     Exceptions and warnings raised in the child are raised and issued here. One child serves
     the process: solves from several threads take turns."""
     global _proc
+    if hang_after is not None and hang_after > LONGEST_WAIT:
+        hang_after = None
     with _lock:
         if _proc is None or _proc.poll() is not None:
             _proc = _start(name)
