@@ -150,7 +150,7 @@ def _validation_verdict(row: dict | None) -> str:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from ._files import json_text, write_text
-    from .backends import make_backend
+    from .backends import Status, make_backend
     from .canonical import InvalidProblemError
     from .formats.mps import read_problem, solution_dict
 
@@ -186,6 +186,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(json_text(line))
         if "error" in line:
             raise ValueError(line["error"])
+        if line["status"] == Status.ERROR:  # the solver gave no answer (it failed, or ended its process)
+            print(f"learned-solvers: {args.instances[0]}: the solver ended in an error: {line['message']}",
+                  file=sys.stderr)
+            return 1
         return 0
     # several files: one JSON line each as it finishes; a file that fails is reported and the rest go on
     failed, lines = 0, []
@@ -194,7 +198,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
             line = one(instance, target)
         except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
             line = {"instance": instance, "error": str(exc)}
-        failed += "error" in line
+        # a file not read, or one the solver gave no answer on (it failed, or ended its process)
+        failed += "error" in line or line.get("status") == Status.ERROR
         lines.append(line)
         print(json_text(line, indent=None), flush=True)
     print(_solve_summary(lines), file=sys.stderr)
@@ -209,13 +214,16 @@ def _solve_summary(lines: list[dict]) -> str:
     from collections import Counter
     from statistics import median
 
-    solved = [ln for ln in lines if "status" in ln]
+    ran = [ln for ln in lines if "status" in ln]
+    solved = [ln for ln in ran if ln["status"] != "error"]  # the solver's error is no answer
     if not solved:
         return f"learned-solvers: none of the {len(lines)} files was solved"
     statuses = ", ".join(f"{c} {s}" for s, c in Counter(ln["status"] for ln in solved).most_common())
+    errors = len(ran) - len(solved)
     cold = Counter(ln["fallback"] for ln in solved if ln.get("fallback"))
     med = lambda key: median(ln[key] or 0.0 for ln in solved) * 1e3  # noqa: E731
-    return (f"learned-solvers: {len(solved)} of {len(lines)} files solved ({statuses}); the learned start was taken "
+    return (f"learned-solvers: {len(solved)} of {len(lines)} files solved ({statuses})"
+            + (f", {errors} ended in a solver error" if errors else "") + "; the learned start was taken "
             f"on {sum(bool(ln['warm_start_accepted']) for ln in solved)}"
             + (f", a cold start used on {sum(cold.values())} ({'; '.join(f'{c}: {why}' for why, c in cold.items())})"
                if cold else "")

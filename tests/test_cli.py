@@ -106,7 +106,7 @@ def test_unknown_option_is_rejected():
         assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
 
 
-def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_path):
+def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_path, capsys):
     from learned_solvers.checkpoint import load_checkpoint
 
     ck = tmp_path / "m.safetensors"
@@ -226,6 +226,23 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
     assert out.returncode == 2 and "other.json is a folder" in out.stderr and not out.stdout
     out = subprocess.run(solve + [str(lp), "--tol", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "'0': give a positive number" in out.stderr and not out.stdout
+
+    # a QP the solver gives no answer on (HiGHS ends its process on STADAT1, in its child): its line
+    # says so, the summary counts it apart from the files solved, and the exit status is 1 (it was 0)
+    from learned_solvers.cli import main
+
+    from .conftest import DATA, maros_meszaros
+
+    maros_meszaros("STADAT1")  # skips, or fails under CI, where the data is missing
+    stadat1 = str(DATA / "maros_meszaros" / "STADAT1.mat")
+    out = subprocess.run(solve + [stadat1, str(lp)], capture_output=True, text=True, timeout=600)
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert out.returncode == 1 and "1 of 2 files failed" in out.stderr, out.stderr[-2000:]
+    assert lines[0]["status"] == "error" and "highs ended its process" in lines[0]["message"]
+    assert lines[1]["status"] == "optimal" and "1 of 2 files solved (1 optimal), 1 ended in a solver error;" in \
+        out.stderr, out.stderr[-2000:]
+    assert main(["solve", stadat1, "--checkpoint", str(ck), "--solver", "highs"]) == 1
+    assert "STADAT1.mat: the solver ended in an error: highs ended its process" in capsys.readouterr().err
 
 
 def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
