@@ -914,6 +914,15 @@ def test_fields_on_vector_and_mixed_spaces():
     user, user_fields = fam.load(fam.sample(1, seed=0)[0])
     src = user_fields["s"]
     assert np.allclose(to_pde(user, fields={"s2": 2 * src + 1}).fields[:, 0], 2 * src.x.array[: len(user.b.array)] + 1)
+    # a callable: one value per point, or a constant; another shape is refused (dolfinx would read past its end)
+    ux = user.u.function_space.tabulate_dof_coordinates()[: len(user.b.array), 0]
+    got = to_pde(user, fields={"c": lambda x: 1 + x[0], "r": lambda x: (1 + x[0])[None, :], "n": lambda x: 12.0})
+    assert np.allclose(got.fields, np.stack([1 + ux, 1 + ux, np.full_like(ux, 12.0)], axis=1))
+    with pytest.raises(UnsupportedProblemError, match=r"field 'c' could not be sampled .*returned values of shape "
+                                                      r"\(3,\) for \d+ points, where one value per point is needed"):
+        to_pde(user, fields={"c": lambda x: np.ones(3)})
+    with pytest.raises(UnsupportedProblemError, match=r"field 'c' could not be sampled .*of shape \(2, \d+\)"):
+        to_pde(user, fields={"c": lambda x: x[:2]})
     elsewhere = dolfinx.fem.Function(dolfinx.fem.functionspace(
         dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 5, 5), ("Lagrange", 1)))
     with pytest.raises(UnsupportedProblemError, match="field 'E' could not be sampled .*give a Function on the "):

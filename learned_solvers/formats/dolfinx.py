@@ -177,6 +177,8 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                                       "callable x -> values")
     if np.isscalar(value):
         return np.full(n_owned, float(value))
+    if not expr:
+        value = _one_value_per_point(value)
     if (V.num_sub_spaces or V.dofmap.index_map_bs > 1) and not expr:  # a callable x -> values, at each dof's point
         pts = np.zeros((3, n_owned))
         pts[: xyz.shape[1]] = xyz.T
@@ -197,6 +199,20 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                 "a number or a callable x -> values")
     _interpolate(f, value)
     return f.x.array[:n_owned].copy()
+
+
+def _one_value_per_point(fn: Any) -> Any:
+    """``fn`` checked as dolfinx calls it, x (3, N) -> values (N,): dolfinx reads a wrong shape
+    without a word, as values from memory past the array's end."""
+    def checked(x: np.ndarray) -> np.ndarray:
+        v = np.asarray(fn(x), dtype=float)
+        if v.ndim == 0:  # a constant written as a callable: lambda x: 12.0
+            return np.full(x.shape[1], float(v))
+        if v.size != x.shape[1] or v.ndim > 2 or (v.ndim == 2 and v.shape[0] != 1):
+            raise ValueError(f"the callable returned values of shape {v.shape} for {x.shape[1]} points, "
+                             f"where one value per point is needed, shape ({x.shape[1]},)")
+        return v.reshape(x.shape[1])
+    return checked
 
 
 def _interpolate(f: Any, value: Any) -> None:
