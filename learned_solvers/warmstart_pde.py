@@ -328,7 +328,7 @@ class LearnedPDEStarter:
         mesh"), interpolated from it ("interpolated"), or nothing ("none"); ``anchor_kind``, what it
         is: "kernel" (the training solutions' kernel regression), "nearest" or None.
         """
-        from .backends.petsc import KSPBackend, SNESBackend, kept_settings
+        from .backends.petsc import KSPBackend, SNESBackend, cold_guess_error, kept_settings
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
@@ -340,6 +340,9 @@ class LearnedPDEStarter:
         comm = problem.u.function_space.mesh.comm
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
+        # Newton's cold guess (its tolerance's yardstick) is the user's u: refused before any work, on every rank
+        if kind != "linear" and comm.allreduce(int(not np.isfinite(cold).all())):
+            raise cold_guess_error(want.name, "it holds NaN or inf")
         pde = self.extract(problem, fields=fields, k=k)
         # a linear system is assembled by the extraction where it read it, else here, for the solve
         assembled = comm.bcast(pde is not None and pde.linearised, root=0)
@@ -374,8 +377,10 @@ class LearnedPDEStarter:
                 res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
         # one broadcast for both: each is a round trip every rank waits in
-        res.extra["fallback"], res.extra["anchor"] = comm.bcast(
+        fallback, res.extra["anchor"] = comm.bcast(
             (self.last_fallback, self.last_anchor) if comm.rank == 0 else None, root=0)
+        # the start's fallback, else the solve's own: a failed warm solve retried from the cold guess
+        res.extra["fallback"] = fallback if fallback is not None else res.extra.get("fallback")
         # which anchor: the training solutions' kernel regression, or the nearest of them
         res.extra["anchor_kind"] = (self.anchors.kind if self.anchors is not None and res.extra["anchor"] != "none"
                                     else None)

@@ -175,6 +175,8 @@ def test_snes_warm_start_from_solution_and_retry_after_failure():
         res = short.solve(petsc_handles(prob), guess=np.full(cold.x.size, 1e4))
     assert res.status == "optimal" and "retried cold" in res.extra["fallback"] and not res.warm_start_accepted
     assert np.allclose(res.x, cold.x, atol=1e-6)
+    with pytest.raises(InvalidProblemError, match=r"snes: the cold guess .* is not finite \(its residual is nan\)"):
+        be.solve(petsc_handles(prob), guess=cold.x, cold_guess=np.full(cold.x.size, np.nan))
 
 
 def test_newton_start_residual_is_relative_to_the_cold_guess():
@@ -1276,6 +1278,17 @@ def test_quasilinear_residual_is_the_problems_own_and_the_model_feeds_it_back(tm
         assert res.status == "optimal" and prob.solver.getTolerances()[0] == rtol
         atols.append(res.extra["atol"])
     assert atols[0] == pytest.approx(1e4 * atols[1], rel=1e-9)
+    # a warm Newton that fails is retried from the cold guess, and the result says so (not only the warning)
+    prob, fields = fam.load(fam.sample(1, seed=4)[0])
+    with pytest.warns(RuntimeWarning, match="retrying from the cold guess"):
+        res = st2.solve(prob, fields=fields, k=4, backend=SNESBackend(rtol=1e-11, max_it=1))
+    assert res.status == "limit" and "retried cold" in res.extra["fallback"] and not res.warm_start_accepted
+    # a u left at NaN: the cold guess the tolerance is measured from, refused in words; the settings come back
+    prob.u.x.array[:] = np.nan
+    with pytest.raises(InvalidProblemError, match=r"snes: the cold guess \(problem.u as the solve found it\) is "
+                                                  r"not finite \(it holds NaN or inf\).*problem.u.x.array\[:\] = 0.0"):
+        st2.solve(prob, fields=fields)
+    assert prob.solver.getTolerances()[0] == rtol
 
 
 def test_fast_gathers_and_sums_give_what_indexing_and_reductions_give():

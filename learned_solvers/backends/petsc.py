@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings"]
@@ -264,6 +265,14 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
         ksp.destroy()
 
 
+def cold_guess_error(solver: str, what: str) -> InvalidProblemError:
+    """The error for a cold guess Newton cannot start from (NaN or inf in it or its residual)."""
+    return InvalidProblemError(
+        f"{solver}: the cold guess (problem.u as the solve found it) is not finite ({what}): Newton's relative "
+        "tolerance is measured from it, and a cold solve cannot start there; set problem.u to a finite guess "
+        "(e.g. problem.u.x.array[:] = 0.0) and solve again")
+
+
 @dataclass(kw_only=True)
 class SNESBackend:
     """Newton (``newtonls`` with line search by default) to ``atol = rtol * ||F(cold guess)||``."""
@@ -288,7 +297,10 @@ class SNESBackend:
         f = x.duplicate()
         _set(x, cold)
         snes.computeFunction(x, f)
-        atol = self.rtol * max(f.norm(), 1e-300)
+        ref = f.norm()
+        if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
+            raise cold_guess_error(self.name, f"its residual is {ref}")
+        atol = self.rtol * max(ref, 1e-300)
         snes.setType(self.snes_type)
         snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
         snes.getKSP().setInitialGuessNonzero(False)
