@@ -214,8 +214,10 @@ def _solve_summary(lines: list[dict]) -> str:
     from collections import Counter
     from statistics import median
 
+    from .backends import Status
+
     ran = [ln for ln in lines if "status" in ln]
-    solved = [ln for ln in ran if ln["status"] != "error"]  # the solver's error is no answer
+    solved = [ln for ln in ran if ln["status"] != Status.ERROR]  # the solver's error is no answer
     if not solved:
         return f"learned-solvers: none of the {len(lines)} files was solved"
     statuses = ", ".join(f"{c} {s}" for s, c in Counter(ln["status"] for ln in solved).most_common())
