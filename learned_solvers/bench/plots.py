@@ -244,7 +244,9 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25 on short runs
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    title = textwrap.fill(f"{meta.get('family', '?')} | {meta.get('solver', '?')}", 90)
+    # a PDE model's family key has no mesh; the spec it was trained on has (as `info` shows it)
+    trained_on = meta["spec"] if isinstance(meta.get("spec"), str) else meta.get("family", "?")
+    title = textwrap.fill(f"{trained_on} | {meta.get('solver', '?')}", 90)
     if meta.get("interrupted"):
         title += f"\ntraining {meta['interrupted']}"
     ax.set_title(title, fontsize=9)
