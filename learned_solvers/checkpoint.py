@@ -43,14 +43,31 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor]
     from ._files import atomic_path
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     full = {"format": FORMAT, "version": __version__, **meta}
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+    def write(to: Path) -> None:
+        try:
+            to.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(to) as tmp:
+                save_file(tensors, str(tmp), metadata={"learned_solvers": json.dumps(full)})
+        except SafetensorError as exc:  # an I/O error in safetensors' Rust writer (a full disk) comes as this
+            raise OSError(str(exc)) from exc
+
     try:
-        with atomic_path(p) as tmp:
-            save_file(tensors, str(tmp), metadata={"learned_solvers": json.dumps(full)})
-    except SafetensorError as exc:  # an I/O error in safetensors' Rust writer (a full disk) comes as this
-        raise OSError(f"cannot write the checkpoint {p} ({exc})") from exc
+        write(p)
+    except OSError as exc:
+        # the path went bad during training (a full disk, a folder removed): the trained model is kept
+        import tempfile
+
+        why = exc.strerror or str(exc)
+        spare = Path(tempfile.gettempdir()) / f"{p.stem}.{os.getpid()}{p.suffix or '.safetensors'}"
+        try:
+            write(spare)
+        except OSError:
+            raise OSError(f"cannot write the checkpoint {p} ({why}), nor a spare copy in {spare.parent}") from exc
+        raise OSError(f"cannot write the checkpoint {p} ({why}); the model was saved to {spare} instead: move it "
+                      "where you want it") from exc
     return p
 
 

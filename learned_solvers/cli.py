@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -1076,6 +1077,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {path}: cannot make its folder ({exc.strerror})") from exc
         if not os.access(folder, os.W_OK):
             raise ValueError(f"--{name.replace('_', '-')} {path}: its folder {folder} is not writable")
+        try:  # for real: os.access says yes to root, and on file systems that take no files (/proc)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            raise ValueError(f"--{name.replace('_', '-')} {path}: cannot write a file in its folder {folder} "
+                             f"({exc.strerror or exc}); give a path in a writable folder") from exc
         if Path(path).is_dir():
             raise ValueError(f"--{name.replace('_', '-')} {path}: is a folder; give a file name")
         figure = _is_figure(args, name)

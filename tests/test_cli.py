@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -395,11 +396,14 @@ def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_pat
 def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path):
     (tmp_path / "afile").write_text("x")
     for out_path, why in ((tmp_path / "afile" / "m.safetensors", "a file stands where its folder should be"),
-                          (tmp_path, "is a folder; give a file name")):
+                          (tmp_path, "is a folder; give a file name"),
+                          # a folder that takes no files though os.access says it may (root, /proc)
+                          (Path("/proc/m.safetensors"),
+                           "cannot write a file in its folder /proc|its folder /proc is not writable")):
         out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "train", "--family", "random-lp:m=10,n=20",
                               "--solver", "pdlp", "--train", "5", "--scheduler", "serial", "--out", str(out_path)],
                              capture_output=True, text=True, timeout=300)
-        assert out.returncode == 2 and why in out.stderr and "labelling" not in out.stderr, out.stderr[-1000:]
+        assert out.returncode == 2 and re.search(why, out.stderr) and "labelling" not in out.stderr, out.stderr[-1000:]
 
 
 def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_path):
@@ -602,6 +606,19 @@ def test_a_solver_or_family_left_out_is_the_checkpoints_or_the_familys(tmp_path)
     lp, pde = tmp_path / "lp.safetensors", tmp_path / "pde.safetensors"
     save_checkpoint(lp, {"w": torch.zeros(1)}, {"kind": "qp-implicit-gnn", "family": "mpc", "solver": "osqp"})
     save_checkpoint(pde, {"w": torch.zeros(1)}, {"kind": "pde", "family": "darcy", "solver": "ksp"})
+    # a path that cannot be written when training ends (a file where its folder should be): a spare
+    # copy in the temporary folder, and the error says where it is
+    with pytest.raises(OSError, match=r"cannot write the checkpoint .*lp.safetensors/x.safetensors \(.*\); the model "
+                                      r"was saved to (\S+) instead: move it") as err:
+        save_checkpoint(lp / "x.safetensors", {"w": torch.ones(1)}, {"kind": "qp-implicit-gnn", "family": "mpc"})
+    spare = Path(re.search(r"saved to (\S+) instead", str(err.value)).group(1))
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(spare), framework="pt") as f:
+            assert json.loads(f.metadata()["learned_solvers"])["family"] == "mpc" and float(f.get_tensor("w")) == 1.0
+    finally:
+        spare.unlink()
 
     def chosen(*argv: str) -> str:
         args = build_parser().parse_args(argv)
