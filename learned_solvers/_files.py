@@ -14,13 +14,14 @@ import secrets
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 __all__ = ["atomic_path", "figure_path", "json_text", "names_stdout", "python_stdout", "require_checkpoint_file",
-           "save_figure", "stdout_kept", "write_json", "write_text", "written_in_place"]
+           "save_figure", "stdout_kept", "write_json", "write_or_spare", "write_text",
+           "written_in_place"]
 
 
 def _create_beside(p: Path) -> Path:
@@ -202,9 +203,34 @@ def json_text(obj: Any, *, indent: int | None = 2) -> str:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """``obj`` written to ``path`` as standard JSON (``json_text``), whole or not at all; the
-    parent folder is created if missing."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return write_text(path, json_text(obj) + "\n")
+    parent folder is created if missing; a spare copy where ``path`` cannot be written
+    (``write_or_spare``)."""
+    text = json_text(obj) + "\n"
+
+    def write(to: Path) -> None:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        write_text(to, text)
+
+    return write_or_spare(path, write, "report")
+
+
+def write_or_spare(path: str | os.PathLike[str], write: Callable[[Path], None], what: str) -> Path:
+    """``write(path)``; where that fails (a full disk, its folder removed while a run went on),
+    ``write`` to a spare path in the temporary folder, then an OSError that names it: the last
+    step of hours of training or benchmarking does not lose them."""
+    p = Path(path)
+    try:
+        write(p)
+        return p
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        spare = Path(tempfile.gettempdir()) / f"{p.stem or what}.{os.getpid()}{p.suffix}"
+        try:
+            write(spare)
+        except OSError:
+            raise OSError(f"cannot write the {what} {p} ({why}), nor a spare copy in {spare.parent}") from exc
+        raise OSError(f"cannot write the {what} {p} ({why}); it was saved to {spare} instead: move it where you "
+                      "want it") from exc
 
 
 def figure_path(path: str | os.PathLike[str]) -> Path:

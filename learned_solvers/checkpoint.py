@@ -40,9 +40,8 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor]
     from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    from ._files import atomic_path
+    from ._files import atomic_path, write_or_spare
 
-    p = Path(path)
     full = {"format": FORMAT, "version": __version__, **meta}
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
@@ -54,21 +53,8 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor]
         except SafetensorError as exc:  # an I/O error in safetensors' Rust writer (a full disk) comes as this
             raise OSError(str(exc)) from exc
 
-    try:
-        write(p)
-    except OSError as exc:
-        # the path went bad during training (a full disk, a folder removed): the trained model is kept
-        import tempfile
-
-        why = exc.strerror or str(exc)
-        spare = Path(tempfile.gettempdir()) / f"{p.stem}.{os.getpid()}{p.suffix or '.safetensors'}"
-        try:
-            write(spare)
-        except OSError:
-            raise OSError(f"cannot write the checkpoint {p} ({why}), nor a spare copy in {spare.parent}") from exc
-        raise OSError(f"cannot write the checkpoint {p} ({why}); the model was saved to {spare} instead: move it "
-                      "where you want it") from exc
-    return p
+    # where the path went bad while training ran (a full disk, a folder removed), the model is kept
+    return write_or_spare(path, write, "checkpoint")
 
 
 # what each kind's loader reads from the metadata

@@ -608,8 +608,8 @@ def test_a_solver_or_family_left_out_is_the_checkpoints_or_the_familys(tmp_path)
     save_checkpoint(pde, {"w": torch.zeros(1)}, {"kind": "pde", "family": "darcy", "solver": "ksp"})
     # a path that cannot be written when training ends (a file where its folder should be): a spare
     # copy in the temporary folder, and the error says where it is
-    with pytest.raises(OSError, match=r"cannot write the checkpoint .*lp.safetensors/x.safetensors \(.*\); the model "
-                                      r"was saved to (\S+) instead: move it") as err:
+    with pytest.raises(OSError, match=r"cannot write the checkpoint .*lp.safetensors/x.safetensors \(.*\); it was "
+                                      r"saved to (\S+) instead: move it") as err:
         save_checkpoint(lp / "x.safetensors", {"w": torch.ones(1)}, {"kind": "qp-implicit-gnn", "family": "mpc"})
     spare = Path(re.search(r"saved to (\S+) instead", str(err.value)).group(1))
     try:
@@ -617,6 +617,16 @@ def test_a_solver_or_family_left_out_is_the_checkpoints_or_the_familys(tmp_path)
 
         with safe_open(str(spare), framework="pt") as f:
             assert json.loads(f.metadata()["learned_solvers"])["family"] == "mpc" and float(f.get_tensor("w")) == 1.0
+    finally:
+        spare.unlink()
+    from learned_solvers._files import write_json
+
+    with pytest.raises(OSError, match=r"cannot write the report .*lp.safetensors/r.json \(.*\); it was saved to "
+                                      r"(\S+) instead") as err:  # a bench report, likewise
+        write_json(lp / "r.json", {"time_ratio": 0.5})
+    spare = Path(re.search(r"saved to (\S+) instead", str(err.value)).group(1))
+    try:
+        assert json.loads(spare.read_text()) == {"time_ratio": 0.5}
     finally:
         spare.unlink()
 
