@@ -223,6 +223,8 @@ def write_or_spare(path: str | os.PathLike[str], write: Callable[[Path], None], 
         write(p)
         return p
     except OSError as exc:
+        if written_in_place(p):  # a pipe or stdout whose reader left: nothing to keep a copy of there
+            raise
         why = exc.strerror or str(exc)
         spare = Path(tempfile.gettempdir()) / f"{p.stem or what}.{os.getpid()}{p.suffix}"
         try:
