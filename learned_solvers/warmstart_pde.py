@@ -368,7 +368,10 @@ class LearnedPDEStarter:
                 rtol, _, _, max_it = h["ksp"].getTolerances()
                 be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),
                                            rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
-                res = be.solve(h, guess=local)
+                # a KSP the user keeps on a nonzero initial guess starts its own solve from u: so does
+                # the cold solve here (a fallback, or the retry after a failed warm solve)
+                own = cold if h["ksp"].getInitialGuessNonzero() else None
+                res = be.solve(h, guess=local, cold_guess=own)
             else:
                 # the problem's own relative tolerance, applied to the cold guess's residual
                 rtol, _, _, max_it = h["snes"].getTolerances()

@@ -722,6 +722,23 @@ def test_fields_far_outside_the_training_family_fall_back_to_the_cold_guess(darc
     assert res.status == "optimal" and not res.warm_start_accepted and res.extra["fallback"] == "out of family"
     cold = KSPBackend(pc_type="jacobi", rtol=1e-10).solve(petsc_handles(prob))
     assert np.allclose(prob.u.x.array, cold.x, atol=1e-7 * np.abs(cold.x).max())
+    # a user's KSP kept on a nonzero initial guess (u holds the last answer) starts its own solve
+    # from u: so does the fallback, not from zero; and the flag is the user's again afterwards
+    ksp = prob.solver
+    ksp.setInitialGuessNonzero(True)
+    try:
+        with pytest.warns(OutOfFamilyWarning):
+            res = st.solve(prob, fields=fields, backend=KSPBackend(pc_type="jacobi", rtol=1e-10))
+        assert res.status == "optimal" and res.iterations <= 1 and not res.warm_start_accepted
+        assert res.extra["fallback"] == "out of family" and ksp.getInitialGuessNonzero()
+        # a warm solve cut short is retried from the user's u too
+        far = np.random.default_rng(0).standard_normal(cold.x.size)
+        with pytest.warns(RuntimeWarning, match="retrying from the cold guess"):
+            res = KSPBackend(pc_type="jacobi", rtol=1e-10, max_it=3).solve(petsc_handles(prob), guess=far,
+                                                                          cold_guess=cold.x)
+        assert res.status == "optimal" and res.iterations <= 3 + 1 and "retried cold" in res.extra["fallback"]
+    finally:
+        ksp.setInitialGuessNonzero(False)
 
 
 def test_model_runs_on_a_finer_mesh(darcy_starter):

@@ -148,31 +148,37 @@ class KSPBackend:
                 opts[k] = v
             ksp.setFromOptions()
 
-    def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None) -> SolveResult:
+    def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
+              cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None. A warm
         solve that stops short of the tolerance (``max_it``, a breakdown) is retried from the
-        zero guess, both solves' iterations and seconds counted, and reported as such."""
-        guess = check_guess(guess, handles["x"].getLocalSize(), self.name)
-        res = self._run(handles, guess)
+        cold guess, both solves' iterations and seconds counted, and reported as such.
+        cold_guess: where a cold solve starts (owned dofs), as a user's KSP with a nonzero
+        initial guess starts from its ``u``; None: the zero guess."""
+        n = handles["x"].getLocalSize()
+        guess = check_guess(guess, n, self.name)
+        cold = check_guess(cold_guess, n, self.name)
+        res = self._run(handles, guess) if guess is not None else self._run(handles, cold, warm=False)
         if not res.warm_start_accepted or res.status == Status.OPTIMAL or not self.retry_cold:
             return res  # cold, converged, or a direct solve (preonly) that took no guess
-        warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the zero guess",
-                      RuntimeWarning, stacklevel=2)
-        return retried_cold(res, self._run(handles, None),
+        warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the "
+                      f"{'zero' if cold is None else 'cold'} guess", RuntimeWarning, stacklevel=2)
+        return retried_cold(res, self._run(handles, cold, warm=False),
                             f"warm solve failed (reason {res.extra['reason']}), retried cold")
 
-    def _run(self, handles: dict[str, Any], guess: np.ndarray | None) -> SolveResult:
+    def _run(self, handles: dict[str, Any], guess: np.ndarray | None, *, warm: bool = True) -> SolveResult:
         from petsc4py import PETSc
 
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
         n = x.getLocalSize()
-        offered = guess is not None
+        offered = warm and guess is not None
         self.configure(ksp)
         if guess is not None and ksp.getType() == "preonly":
             # PETSc refuses a nonzero initial guess for preonly: the preconditioner (LU) is the solve
-            warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving without "
-                          "the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
-                          RuntimeWarning, stacklevel=3)
+            if warm:
+                warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving "
+                              "without the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can "
+                              "speed up)", RuntimeWarning, stacklevel=3)
             guess = None
         if guess is None:
             x.set(0.0)
@@ -195,7 +201,7 @@ class KSPBackend:
         reason = ksp.getConvergedReason()
         return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
-                           warm_started=offered, warm_start_accepted=guess is not None,
+                           warm_started=offered, warm_start_accepted=warm and guess is not None,
                            message=_reason(int(reason)),
                            extra={"reason": int(reason), "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
                                   "residual": residual})
