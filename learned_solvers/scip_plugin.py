@@ -1,7 +1,9 @@
 """pyscipopt: ``answer = optimize(model, checkpoint, solver="pdlp")`` where a script called
 ``model.optimize()``.
 
-The model's linear program is read with ``formats.scip.from_scip`` (the form
+The model's linear or quadratic program (a QP in SCIP's epigraph form, ``q(x) <= t``, as
+``pyscipopt.recipes.nonlinear.set_nonlinear_objective`` writes it) is read with
+``formats.scip.from_scip`` (the form
 ``scip:MODULE:FUNCTION`` families train on), solved by one of the project's backends (PDLP, OSQP, SCS, HiGHS) from the
 learned start, and the answer is stored in the model as a SCIP solution: ``model.getVal(x)`` reads
 it as it would after ``model.optimize()``, and a later ``model.optimize()`` starts from it (SCIP
@@ -48,7 +50,7 @@ class ScipAnswer:
 
 def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str | None = None,
              k: int | None = None, polish: bool | None = None, **options: Any) -> ScipAnswer:
-    """Solve ``model`` (a pyscipopt LP in its problem stage) from the learned start.
+    """Solve ``model`` (a pyscipopt LP, or QP in epigraph form, in its problem stage) from the learned start.
 
     checkpoint: a path, or a ``LearnedWarmStarter`` loaded once for a loop of models. k, polish:
     as ``LearnedWarmStarter`` (None: the checkpoint's automatic choice). solver: None is the one

@@ -1,7 +1,8 @@
 """`scip:MODULE:FUNCTION`: a family from the user's own pyscipopt model.
 
 ``FUNCTION(rng: numpy.random.Generator) -> pyscipopt.Model`` builds one instance (same
-structure, new data drawn from ``rng``), an LP with linear constraints. Instances are read with
+structure, new data drawn from ``rng``), an LP with linear constraints, or a QP whose objective
+is in SCIP's epigraph form (``pyscipopt.recipes.nonlinear.set_nonlinear_objective``). Instances are read with
 ``learned_solvers.formats.scip.from_scip``, exactly as ``scip_plugin.optimize`` reads a model.
 """
 

@@ -1464,6 +1464,65 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
     assert answer.status == "infeasible" and answer.solution is None and infeasible.getNSols() == 0
 
 
+def test_a_pyscipopt_qp_in_scips_epigraph_form_is_read_solved_and_answered_into_the_model(tmp_path):
+    """SCIP takes no quadratic objective: a QP is `min t` with `q(x) <= t` (pyscipopt's
+    `set_nonlinear_objective`). The adapter reads it as P and c (t dropped), `optimize` solves it
+    from the learned start at SCIP's own optimum, and writes t back at q(x); a maximisation
+    alike. What is not such an epigraph is refused, saying what fits."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+    from learned_solvers.scip_plugin import optimize
+    from tests.scip_portfolio import build
+
+    fam = make_family("scip:tests.scip_portfolio:build")
+    data = label_instances(fam.sample(16, seed=0), scheduler="serial", progress=False, solver="osqp")
+    starter, _ = train_starter(fam.spec(), data, config=TrainConfig(epochs=2, width=16, train_k=8), progress=False)
+    loaded = LearnedWarmStarter.from_checkpoint(starter.save(tmp_path / "portfolio.safetensors", solver="osqp"))
+    for sense in ("minimize", "maximize"):
+        ref = build(np.random.default_rng(5), sense)
+        ref.optimize()
+        assert ref.getStatus() == "optimal"
+        model = build(np.random.default_rng(5), sense)
+        qp = from_scip(model)
+        assert qp.n == len(model.getVars()) - 1 and qp.m == len(model.getConss()) - 1 and qp.P.nnz == qp.n
+        answer = optimize(model, loaded, tol=1e-7)  # the checkpoint's solver, OSQP
+        assert answer.status == "optimal" and answer.result.solver == "osqp" and answer.result.warm_started
+        assert abs(answer.objective - ref.getObjVal()) <= 1e-5 * (1 + abs(ref.getObjVal()))
+        assert abs(model.getObjVal() - answer.objective) <= 1e-9
+        t = model.getVars()[-1]
+        assert model.getVal(t) == pytest.approx(answer.objective, abs=1e-9)  # t written back at q(x)
+        assert np.allclose([model.getVal(v) for v in model.getVars()[:qp.n]],
+                           [ref.getVal(v) for v in ref.getVars()[:qp.n]], atol=2e-3)
+        assert set(answer.duals) == {c for c in model.getConss() if c.getConshdlrName() == "linear"}
+        model.optimize()  # SCIP checks the stored answer and finishes the job itself
+        assert model.getStatus() == "optimal"
+        assert abs(model.getObjVal() - ref.getObjVal()) <= 1e-5 * (1 + abs(ref.getObjVal()))
+
+    def refused(edit, why: str) -> None:
+        m = build(np.random.default_rng(5))
+        edit(m)
+        with pytest.raises(InvalidProblemError, match=why):
+            from_scip(m)
+
+    def var(m, name):
+        return next(v for v in m.getVars() if v.name == name)
+
+    refused(lambda m: m.addCons(pyscipopt.exp(var(m, "w_0")) <= 2, name="e"),
+            r"constraint 'e' \(nonlinear\) is not quadratic; the canonical form takes linear constraints and one "
+            r"quadratic objective, written as SCIP's epigraph")
+    refused(lambda m: m.addCons(var(m, "w_0") * var(m, "w_1") <= 0.1, name="q"),
+            "'q' .* is a second quadratic constraint")
+    refused(lambda m: m.addCons(m.getVars()[-1] >= -1, name="t_low"),
+            "the objective's variable .* also appears in a linear constraint")
+    concave = pyscipopt.Model("concave")
+    x = concave.addVar("x", lb=0, ub=1)
+    from pyscipopt.recipes.nonlinear import set_nonlinear_objective
+
+    set_nonlinear_objective(concave, -x * x, "minimize")
+    with pytest.raises(InvalidProblemError, match=r"the quadratic objective .* is not convex \(minimised\)"):
+        from_scip(concave)
+
+
 def test_scip_family_refuses_what_is_not_a_continuous_pyscipopt_model(tmp_path, monkeypatch):
     pytest.importorskip("pyscipopt")
     (tmp_path / "my_scip_models.py").write_text(

@@ -1,12 +1,19 @@
-"""pyscipopt models (linear constraints, any variable types) <-> canonical ``QPData``.
+"""pyscipopt models (linear constraints, any variable types, and a quadratic objective in SCIP's
+epigraph form) <-> canonical ``QPData``.
 
 Out: ``from_scip`` reads a model. Back: ``write_back`` stores an answer in the model as a SCIP
 solution (``model.getVal(var)``, ``model.getBestSol()`` read it; a later ``model.optimize()``
 starts from it, after SCIP's own feasibility check) and returns the duals by constraint.
+
+SCIP takes no quadratic objective: a QP is written as ``min t`` with ``q(x) <= t``
+(``pyscipopt.recipes.nonlinear.set_nonlinear_objective``). That constraint and its free
+variable ``t`` are read back as the canonical form's ``P`` and ``c`` (``_epigraph``), and ``t``
+is written back at ``q(x)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,24 +24,105 @@ from ..canonical import InvalidProblemError, QPData
 __all__ = ["from_scip", "to_scip_solution", "write_back", "check_problem_stage"]
 
 
-def from_scip(model: Any) -> QPData:
-    """Canonical form of a (not yet solved) ``pyscipopt.Model`` with linear constraints only.
+@dataclass(frozen=True)
+class _Epigraph:
+    """A quadratic objective in SCIP's epigraph form: the constraint at ``cons`` (position in
+    ``model.getConss()``) bounds the free variable at ``var`` (in ``model.getVars()``), whose
+    objective pushes it onto that bound, ``t = gamma * (q(x) + l(x)) + const``.
+    ``quad``: (i, j, coef) of q over SCIP's variable positions (i == j: a square), ``lin``:
+    (i, coef) of l."""
 
-    Variables keep SCIP's order (``model.getVars()``); integrality marks binary and integer
-    variables. A maximisation becomes a minimisation of ``-c``.
-    """
+    cons: int
+    var: int
+    gamma: float
+    const: float
+    quad: tuple[tuple[int, int, float], ...]
+    lin: tuple[tuple[int, float], ...]
+
+    def value(self, x: np.ndarray) -> float:
+        """t at the point ``x`` (all of SCIP's variables, ``t``'s own entry unused)."""
+        q = sum(c * x[i] * x[j] for i, j, c in self.quad)
+        return self.gamma * (q + sum(c * x[i] for i, c in self.lin)) + self.const
+
+
+def _epigraph(model: Any) -> _Epigraph | None:
+    """The model's quadratic objective in epigraph form, or None where it has no nonlinear
+    constraint. Any other nonlinear constraint is refused, naming what fits the canonical form."""
     inf = model.infinity()
     variables = model.getVars()
+    pos = {v.getIndex(): j for j, v in enumerate(variables)}
+    name = model.getProbName()
+    found: _Epigraph | None = None
+    linear_vars: set[int] = set()
+    sense = -1.0 if model.getObjectiveSense() == "maximize" else 1.0
+    for k, cons in enumerate(model.getConss()):
+        if cons.getConshdlrName() == "linear":
+            linear_vars.update(pos[v.getIndex()] for v in model.getConsVars(cons))
+            continue
+
+        def refuse(why: str) -> InvalidProblemError:
+            return InvalidProblemError(
+                f"pyscipopt model {name!r}: constraint {cons.name!r} ({cons.getConshdlrName()}) {why}; the canonical "
+                "form takes linear constraints and one quadratic objective, written as SCIP's epigraph q(x) <= t "
+                "with t free and in the objective alone (pyscipopt.recipes.nonlinear.set_nonlinear_objective)")
+
+        if cons.getConshdlrName() != "nonlinear":
+            raise refuse("is not linear")
+        try:
+            bilinear, squares, linear = model.getTermsQuadratic(cons)
+        except AssertionError:  # pyscipopt's word for a nonlinear constraint that is not quadratic
+            raise refuse("is not quadratic") from None
+        if found is not None:
+            raise refuse("is a second quadratic constraint")
+        free = [(pos[v.getIndex()], b) for v, b in linear
+                if v.getLbOriginal() <= -inf and v.getUbOriginal() >= inf and v.vtype() == "CONTINUOUS"
+                and v.getObj() != 0]
+        if len(free) != 1:
+            raise refuse("has no free continuous variable t in the objective, linear in it" if not free else
+                         "has several free variables in the objective, linear in it")
+        t, b = free[0]
+        lhs, rhs = model.getLhs(cons), model.getRhs(cons)
+        c_t = sense * variables[t].getObj()  # t's cost in the canonical minimisation
+        # t is pushed down (c_t > 0) onto a lower bound, or up onto an upper one: b t + q + l on one side
+        below = (b < 0 and rhs < inf and lhs <= -inf, b > 0 and lhs > -inf and rhs >= inf)
+        above = (b < 0 and lhs > -inf and rhs >= inf, b > 0 and rhs < inf and lhs <= -inf)
+        side = below if c_t > 0 else above
+        if not any(side):
+            raise refuse("does not bound t on the side its objective pushes it to")
+        bound = (rhs if b < 0 else lhs) if c_t > 0 else (lhs if b < 0 else rhs)
+        quad = tuple((pos[v1.getIndex()], pos[v2.getIndex()], c) for v1, v2, c in bilinear) + tuple(
+            (pos[v.getIndex()], pos[v.getIndex()], sq) for v, sq, _ in squares if sq != 0)
+        lin = tuple((pos[v.getIndex()], lc) for v, _, lc in squares if lc != 0) + tuple(
+            (j, c) for j, c in ((pos[v.getIndex()], c) for v, c in linear) if j != t)
+        if any(t in (i, j) for i, j, _ in quad):
+            raise refuse("has t in a quadratic term")
+        found = _Epigraph(cons=k, var=t, gamma=-1.0 / b, const=bound / b, quad=quad, lin=lin)
+    if found is not None and found.var in linear_vars:
+        raise InvalidProblemError(f"pyscipopt model {name!r}: the objective's variable "
+                                  f"{variables[found.var].name!r} also appears in a linear constraint; the canonical "
+                                  "form takes a quadratic objective's epigraph variable in the objective alone")
+    return found
+
+
+def from_scip(model: Any) -> QPData:
+    """Canonical form of a (not yet solved) ``pyscipopt.Model``: linear constraints, and a
+    quadratic objective in SCIP's epigraph form (read into ``P`` and ``c``, its variable dropped).
+
+    Variables keep SCIP's order (``model.getVars()``, less an epigraph's variable); integrality
+    marks binary and integer variables. A maximisation becomes a minimisation of its negation.
+    """
+    inf = model.infinity()
+    epi = _epigraph(model)
+    variables = model.getVars()
+    kept = [j for j in range(len(variables)) if epi is None or j != epi.var]
     # by SCIP's own index, not by name: SCIP lets two variables share a name
-    index = {v.getIndex(): j for j, v in enumerate(variables)}
-    n = len(variables)
+    index = {variables[j].getIndex(): col for col, j in enumerate(kept)}
+    n = len(kept)
     rows, cols, vals, lo, hi, names = [], [], [], [], [], []
-    for i, cons in enumerate(model.getConss()):
+    for cons in model.getConss():
         if cons.getConshdlrName() != "linear":
-            raise InvalidProblemError(
-                f"pyscipopt model {model.getProbName()!r}: constraint {cons.name!r} is "
-                f"{cons.getConshdlrName()!r}; only linear constraints map to the canonical form"
-            )
+            continue  # the epigraph (any other was refused)
+        i = len(lo)
         for var, coef in zip(model.getConsVars(cons), model.getConsVals(cons), strict=True):
             rows.append(i)
             cols.append(index[var.getIndex()])
@@ -45,14 +133,37 @@ def from_scip(model: Any) -> QPData:
     m = len(lo)
     fix = lambda v: np.where(np.asarray(v) <= -inf, -np.inf, np.where(np.asarray(v) >= inf, np.inf, v))  # noqa: E731
     sense = -1.0 if model.getObjectiveSense() == "maximize" else 1.0
-    c = sense * np.array([v.getObj() for v in variables], dtype=float)
-    lb = fix([v.getLbOriginal() for v in variables])
-    ub = fix([v.getUbOriginal() for v in variables])
-    integ = np.array([v.vtype() in ("BINARY", "INTEGER") for v in variables])
+    c = sense * np.array([variables[j].getObj() for j in kept], dtype=float)
+    offset = sense * model.getObjoffset()
+    P = None
+    if epi is not None:
+        # t's cost times t = gamma (q + l) + const: 1/2 x'Px + c'x + offset in the kept variables
+        w = sense * variables[epi.var].getObj() * epi.gamma
+        col = {j: i for i, j in enumerate(kept)}
+        pi, pj, pv = [], [], []
+        for a, b, v in epi.quad:
+            if a == b:
+                pi.append(col[a]), pj.append(col[a]), pv.append(2 * w * v)
+            else:
+                pi += [col[a], col[b]]
+                pj += [col[b], col[a]]
+                pv += [w * v, w * v]
+        P = sp.csr_matrix((pv, (pi, pj)), shape=(n, n))
+        for a, v in epi.lin:
+            c[col[a]] += w * v
+        offset += sense * variables[epi.var].getObj() * epi.const
+        if n <= 4000 and np.linalg.eigvalsh(P.toarray()).min() < -1e-9 * max(1.0, abs(P).max()):
+            raise InvalidProblemError(
+                f"pyscipopt model {model.getProbName()!r}: the quadratic objective (constraint "
+                f"{model.getConss()[epi.cons].name!r}) is not convex "
+                f"{'(minimised)' if sense > 0 else '(maximised: it must be concave)'}; the backends solve convex QPs")
+    lb = fix([variables[j].getLbOriginal() for j in kept])
+    ub = fix([variables[j].getUbOriginal() for j in kept])
+    integ = np.array([variables[j].vtype() in ("BINARY", "INTEGER") for j in kept])
     return QPData(
-        c=c, A=sp.csr_matrix((vals, (rows, cols)), shape=(m, n)), l=fix(lo), u=fix(hi), lb=lb, ub=ub,
-        integrality=integ, offset=sense * model.getObjoffset(), name=model.getProbName() or "scip",
-        var_names=tuple(v.name for v in variables), con_names=tuple(names), maximize=sense < 0,
+        c=c, A=sp.csr_matrix((vals, (rows, cols)), shape=(m, n)), l=fix(lo), u=fix(hi), lb=lb, ub=ub, P=P,
+        integrality=integ, offset=offset, name=model.getProbName() or "scip",
+        var_names=tuple(variables[j].name for j in kept), con_names=tuple(names), maximize=sense < 0,
     )
 
 
@@ -84,13 +195,20 @@ def write_back(model: Any, qp: QPData, x: np.ndarray, y: np.ndarray | None) -> t
     """
     check_problem_stage(model)
     variables, conss = model.getVars(), model.getConss()
-    if len(variables) != qp.n or len(conss) != qp.m:
+    epi = _epigraph(model)
+    extra = int(epi is not None)  # the epigraph's variable and constraint are not the answer's
+    if len(variables) != qp.n + extra or len(conss) != qp.m + extra:
         raise ValueError(f"pyscipopt model {model.getProbName()!r} has {len(variables)} variables and {len(conss)} "
                          f"constraints, the answer {qp.n} and {qp.m}: was the model changed after from_scip?")
-    sol = to_scip_solution(model, x)
+    full = np.asarray(x, dtype=float)
+    if epi is not None:
+        full = np.insert(full, epi.var, 0.0)
+        full[epi.var] = epi.value(full)  # t on its bound: the objective's value, as SCIP's own answer has it
+    sol = to_scip_solution(model, full)
     model.addSol(sol, free=False)
     # pyscipopt caches the best solution; only getBestSol refreshes the cache model.getObjVal reads (an
     # AssertionError without it)
     model.getBestSol()
-    duals = {} if y is None else {cons: float(v) for cons, v in zip(conss, y, strict=True)}
+    linear = [cons for cons in conss if cons.getConshdlrName() == "linear"]
+    duals = {} if y is None else {cons: float(v) for cons, v in zip(linear, y, strict=True)}
     return sol, duals
