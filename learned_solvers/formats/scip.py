@@ -152,7 +152,9 @@ def from_scip(model: Any) -> QPData:
         for a, v in epi.lin:
             c[col[a]] += w * v
         offset += sense * variables[epi.var].getObj() * epi.const
-        if n <= 4000 and np.linalg.eigvalsh(P.toarray()).min() < -1e-9 * max(1.0, abs(P).max()):
+        # a negative diagonal entry at any size; the eigenvalues where they cost well under a solve
+        tol = -1e-9 * max(1.0, abs(P).max())
+        if P.diagonal().min(initial=0.0) < tol or (n <= 200 and np.linalg.eigvalsh(P.toarray()).min() < tol):
             raise InvalidProblemError(
                 f"pyscipopt model {model.getProbName()!r}: the quadratic objective (constraint "
                 f"{model.getConss()[epi.cons].name!r}) is not convex "
