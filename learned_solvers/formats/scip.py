@@ -78,7 +78,9 @@ def _epigraph(model: Any) -> _Epigraph | None:
                 if v.getLbOriginal() <= -inf and v.getUbOriginal() >= inf and v.vtype() == "CONTINUOUS"
                 and v.getObj() != 0]
         if len(free) != 1:
-            raise refuse("has no free continuous variable t in the objective, linear in it" if not free else
+            raise refuse("has no free continuous variable t in the objective, linear in it (t = "
+                         "model.addVar(lb=None): a bound on t is one the objective's value would have to keep)"
+                         if not free else
                          "has several free variables in the objective, linear in it")
         t, b = free[0]
         lhs, rhs = model.getLhs(cons), model.getRhs(cons)
