@@ -249,6 +249,45 @@ def test_training_that_never_reaches_a_finite_score_is_refused_not_saved():
             jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)
 
 
+def test_the_training_bar_counts_batches_so_a_long_epoch_shows_progress(monkeypatch):
+    """The training bar moves a step a batch, with the epoch in its postfix: it had moved once an
+    epoch, and an epoch of large instances (AUG2DC, 20,200 variables: 90 s) left it at 0/5 as
+    if hung."""
+    import numpy as np
+
+    import learned_solvers.training.loop as loop
+
+    bars = []
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            self.total, self.n, self.seen = kwargs["total"], 0, []
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_postfix(self, d, refresh=True):
+            self.seen.append((self.n, d["epoch"]))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(loop, "tqdm", Bar)
+    model = nn.Linear(2, 1)
+    batches = [torch.randn(4, 2) for _ in range(5)]
+    counts = []
+
+    def batch_loss(net, batch):
+        counts.append(bars[0].n)  # the bar's count as each batch starts
+        return (net(batch) ** 2).mean(), None, None
+
+    loop.fit(model, batches, batch_loss=batch_loss, val_score=lambda: 1.0, epochs=3, lr=1e-3, jacobian_weight=0.0,
+             rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=True)
+    assert bars[0].total == 15 and bars[0].n == 15 and counts == list(range(15))
+    assert bars[0].seen[0] == (0, "1/3") and (5, "1/3") in bars[0].seen and bars[0].seen[-1] == (15, "3/3")
+
+
 def test_ctrl_c_in_training_keeps_the_best_state_so_far():
     """A KeyboardInterrupt in epoch 4: ``fit`` stops, warns, and returns the best of the three
     completed epochs (not the half-stepped weights); before any state exists it re-raises."""

@@ -68,14 +68,19 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
     net = distributed.wrap(model)
     rank, world = distributed.rank_and_world()
     desc += f", {world} DDP ranks" if world > 1 else ""
-    bar = tqdm(range(epochs), desc=desc, disable=not progress or rank > 0)
+    # counted in batches, not epochs: an epoch of large instances takes minutes, and a bar that
+    # moves once an epoch looks hung until then (every rank takes the same number of steps)
+    per_epoch = -(-len(train_b) // world)
+    bar = tqdm(total=epochs * per_epoch, desc=desc, unit="batch", disable=not progress or rank > 0)
     done, interrupted, skipped, steps = 0, None, 0, 0
+    postfix: dict[str, str] = {}
     try:
-        for epoch in bar:
+        for epoch in range(epochs):
             model.train()
             tot, tot_jac = 0.0, 0.0
             mine = distributed.epoch_share(len(train_b), rng)
             steps += len(mine)
+            bar.set_postfix({"epoch": f"{epoch + 1}/{epochs}", **postfix}, refresh=False)
             for j in mine:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
@@ -89,6 +94,7 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
                     opt.zero_grad()
                     loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                bar.update(1)
                 # one batch's NaN or inf would make every weight NaN for good: its step is skipped (under
                 # DDP the gradients are averaged before this, so every rank skips alike)
                 if not torch.isfinite(norm):
@@ -110,8 +116,9 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
             if v < best:
                 best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
             # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
-            bar.set_postfix({"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}",
-                             **({"jacobian": f"{history[-1]['jacobian_penalty']:.2e}"} if jacobian_weight > 0 else {})})
+            postfix = {"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}",
+                       **({"jacobian": f"{history[-1]['jacobian_penalty']:.2e}"} if jacobian_weight > 0 else {})}
+            bar.set_postfix({"epoch": f"{epoch + 1}/{epochs}", **postfix})
             done = epoch + 1
     except KeyboardInterrupt:
         # one process: stop here and keep the best state so far, so hours of training still give a
@@ -123,6 +130,8 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
         warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). "
                       f"What follows training (choosing k, saving) goes on; {stop_reason()} again aborts it",
                       TrainingInterrupted, stacklevel=2)
+    finally:
+        bar.close()
     if best_state is None:  # a checkpoint of NaN weights would only warn at every later solve
         bad = next((h["epoch"] for h in history if not math.isfinite(h["train_loss"] + h.get("jacobian_penalty", 0.0))),
                    None)
