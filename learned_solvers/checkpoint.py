@@ -297,7 +297,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
                            f"the problem, the network runs at k = {m.get('best_network_k', '?')})")
         elif k == 0:
             anchor_only = "; k = 0 runs no network: the start is the anchor"
-        rows.append(("inference", f"k = {k}{chosen}{anchor_only}"))
+        cut = (f"; the validation sweep that chooses k was {m['k_sweep_interrupted']}"
+               if m.get("k_sweep_interrupted") else "")
+        rows.append(("inference", f"k = {k}{chosen}{anchor_only}{cut}"))
     bank = next((s for name, s in info.anchors.items() if name.endswith(("solutions", ".x"))), None)
     unit = "dofs" if info.kind == "pde" else "variables"
     # a bank over drifting files holds its solutions in the union of their names (models.anchors.Layout)

@@ -469,11 +469,27 @@ def test_ctrl_c_during_training_still_writes_a_checkpoint(tmp_path, family):
     rc, out, err = _interrupt(["train", "--family", *family, "--train", "16", "--epochs", "100000",
                                "--scheduler", "serial", "--out", str(ck)], rb"training ", 3)
     assert rc == 0, err[-3000:]
-    assert "stopped by Ctrl-C in epoch" in err and "Ctrl-C again aborts it" in err, err[-3000:]
+    assert "stopped by Ctrl-C in epoch" in err and "Ctrl-C again cuts choosing k short" in err, err[-3000:]
     assert out.startswith("saved "), out
     info = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
                           text=True, timeout=300)
     assert info.returncode == 0 and "stopped by Ctrl-C in epoch" in info.stdout, info.stdout
+
+
+def test_ctrl_c_while_choosing_k_still_writes_the_trained_model(tmp_path):
+    """A real SIGINT while the validation sweep chooses the automatic k: the sweep stops, k is
+    chosen on the instances finished, and the checkpoint is written and says so. The Ctrl-C had
+    aborted the command there, and the finished training was lost."""
+    ck = tmp_path / "m.safetensors"
+    rc, out, err = _interrupt(["train", "--family", "random-lp:m=100,n=200", "--solver", "pdlp", "--width", "8",
+                               "--train", "40", "--epochs", "1", "--scheduler", "serial", "--out", str(ck)],
+                              rb"choosing k", 1)
+    assert rc == 0, err[-3000:]
+    assert "the automatic k's validation sweep was stopped by Ctrl-C after" in err, err[-3000:]
+    assert out.startswith("saved ") and ck.exists(), out
+    info = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "info", str(ck)], capture_output=True,
+                          text=True, timeout=300)
+    assert info.returncode == 0 and "the validation sweep that chooses k was stopped by Ctrl-C after" in info.stdout
 
 
 @pytest.mark.parametrize("family", [["random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8"],
@@ -502,8 +518,10 @@ def test_sigterm_is_handled_as_ctrl_c_and_named(tmp_path):
     rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8",
                                "--train", "16", "--epochs", "100000", "--scheduler", "serial", "--out", str(ck)],
                               rb"training ", 3, sig="SIGTERM")
-    assert rc == 0 and "stopped by SIGTERM in epoch" in err and "SIGTERM again aborts it" in err, err[-3000:]
-    assert out.startswith("saved ") and ck.exists(), out
+    assert rc == 0 and "stopped by SIGTERM in epoch" in err, err[-3000:]
+    # a scheduler's kill follows its SIGTERM: the sweep that chooses k is left out, the model saved at once
+    assert "the automatic k's validation sweep was not run: training was stopped by SIGTERM" in err, err[-3000:]
+    assert "choosing k" not in err and out.startswith("saved ") and ck.exists(), out
     rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--train", "20000",
                                "--scheduler", "serial", "--out", str(tmp_path / "n.safetensors")], rb"labelling", 3,
                               sig="SIGTERM")

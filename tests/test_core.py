@@ -310,7 +310,7 @@ def test_ctrl_c_in_training_keeps_the_best_state_so_far():
         states.append({k: v.clone() for k, v in model.state_dict().items()})
         return float(((model(x) - t) ** 2).mean())
 
-    why = r"epoch 4 of 50 \(3 completed\); the model keeps its best.*Ctrl-C again aborts"
+    why = r"epoch 4 of 50 \(3 completed\); the model keeps its best.*Ctrl-C again cuts choosing k short"
     with pytest.warns(TrainingInterrupted, match=why):
         res = fit(model, [x], batch_loss=batch_loss, val_score=val_score, epochs=50, lr=1e-2,
                   jacobian_weight=0.0, rng=np.random.default_rng(0), desc="t", val_key="val_error", progress=False)

@@ -447,9 +447,9 @@ def test_k0_starts_from_the_anchor_and_runs_no_network(darcy_starter, tmp_path, 
     # the automatic choice sweeps k = 0 only where there are training solutions
     backend = KSPBackend(pc_type="jacobi")
     insts = fam.sample(2, seed=13)
-    _, network_k, rows = choose_k(st2, fam, insts, backend, ks=(0, 1))
-    assert [r["k"] for r in rows] == [0, 1] and network_k == 1
-    _, _, rows = choose_k(bare, fam, insts, backend, ks=(0, 1))
+    _, network_k, rows, cut = choose_k(st2, fam, insts, backend, ks=(0, 1))
+    assert [r["k"] for r in rows] == [0, 1] and network_k == 1 and cut is None
+    _, _, rows, _ = choose_k(bare, fam, insts, backend, ks=(0, 1))
     assert [r["k"] for r in rows] == [1]
     with pytest.raises(ValueError, match="choose_k needs a k >= 1"):
         choose_k(st2, fam, insts, backend, ks=(0,))
@@ -580,14 +580,33 @@ def test_automatic_k_runs_no_network_only_where_the_nearest_solution_wins_on_mos
     # 0.71x the time for 5 steps instead of 3 (1.5x with the +1 of a start on the answer): the
     # network stays (nonlinear-poisson on 32x32 measured 0.42-0.72x the time for 4-6 steps: k = 0 there)
     table.update({0: (0.020, 5), 1: (0.028, 3)})
-    k, network_k, rows = bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))
+    k, network_k, rows, _ = bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))
     assert k == network_k == 1 and min(rows, key=lambda r: r["total_seconds_median"])["k"] == 0
     assert rows[0]["seconds"] == pytest.approx([0.020 * (1 + 0.01 * i) for i in insts])
     assert rows[0]["iterations"] == [5.0] * 8
     # no training solutions: no k = 0 to weigh
     table.update({0: (0.001, 2)})
-    k, _, rows = bench_pde.choose_k(without, None, insts, None, ks=(0, 1, 2))
+    k, _, rows, _ = bench_pde.choose_k(without, None, insts, None, ks=(0, 1, 2))
     assert k == 1 and [r["k"] for r in rows] == [1, 2]
+
+    # a Ctrl-C (or SIGTERM) cuts the sweep short: the choice is made on the instances finished, a
+    # half-swept one left out; before any finished, the starter keeps its own k. It had aborted
+    # the command, and the trained model was lost
+    def interrupted_at(at):
+        def run(starter, fam, inst, backend, k, repeats=3, residual=None):
+            if inst == at and k == 1:
+                raise KeyboardInterrupt
+            return timed(starter, fam, inst, backend, k, repeats, residual)
+        return run
+
+    monkeypatch.setattr(bench_pde, "_timed_start", interrupted_at(3))
+    k, network_k, rows, cut = bench_pde.choose_k(with_bank, None, insts, None, ks=(0, 1, 2))
+    assert cut == "stopped by Ctrl-C after 3 of 8 validation instances" and [r["k"] for r in rows] == [0, 1, 2]
+    assert all(len(r["seconds"]) == 3 for r in rows)
+    own = SimpleNamespace(anchors=object(), k=None, network_k=16)
+    monkeypatch.setattr(bench_pde, "_timed_start", interrupted_at(0))
+    assert bench_pde.choose_k(own, None, insts, None, ks=(0, 1, 2)) == (
+        None, 16, [], "stopped by Ctrl-C after 0 of 8 validation instances")
 
 
 def test_starter_solves_a_users_problem_in_two_lines(darcy_starter):

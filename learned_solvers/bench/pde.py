@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._interrupt import stop_reason
 from .._progress import tqdm
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
@@ -32,8 +33,8 @@ from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import (TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_k, stop_on_ctrl_c, verdict,
-                     wins_by_instance)
+from .timing import (TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_k, stop_on_ctrl_c,
+                     sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -293,7 +294,7 @@ def _timed_start(starter: LearnedPDEStarter, fam: Any, inst: Any, backend: Any, 
 
 
 def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
-             ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, int, list[dict]]:
+             ks: tuple[int, ...] = AUTO_KS, progress: bool = False) -> tuple[int, int, list[dict], str | None]:
     """(k, network k, rows): the k with the least median (extraction + inference + warm solve)
     seconds on validation instances, the smallest among those within ``K_TIE`` of the fastest
     (``timing.parsimonious_k``). k = 0 (the anchor, no network; swept only
@@ -302,24 +303,39 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     (``timing.wins_by_instance``). Each row also holds the medians of the per-instance ratios to
     a cold call (``time_ratio``, ``iteration_ratio``), as ``bench`` reports them, and the
     per-instance ``seconds`` and ``iterations``. The network k is the fastest k >= 1, what the
-    starter runs where no training solution fits a problem."""
+    starter runs where no training solution fits a problem. A Ctrl-C or SIGTERM cuts the sweep
+    short: the choice is made on the instances finished (with none, the starter's own k and
+    network k, and no rows), and the last item says how it stopped (None: it ran to the end)."""
     if not any(k >= 1 for k in ks):
         raise ValueError(f"choose_k needs a k >= 1 among ks, got {ks}")
     ks = tuple(k for k in ks if k > 0 or starter.anchors is not None)
-    _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     tot: dict[int, list[float]] = {k: [] for k in ks}
     its: dict[int, list[float]] = {k: [] for k in ks}
     cold_secs, cold_its = [], []
-    for inst in tqdm(insts, desc=f"choosing k ({len(ks)} per instance)", disable=not progress):
-        cold, cold_total = fastest(lambda: _user_call(fam, inst, backend))
-        cold_secs.append(cold_total)
-        cold_its.append(max(cold.iterations, 1))
-        residual = _residual(fam, inst)
-        for k in ks:
-            _, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
-            tot[k].append(total)
-            its[k].append(res.iterations)
+    bar = tqdm(insts, desc=f"choosing k ({len(ks)} per instance)", disable=not progress)
+    try:
+        _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
+        for inst in bar:
+            cold, cold_total = fastest(lambda: _user_call(fam, inst, backend))
+            residual = _residual(fam, inst)
+            row = {}
+            for k in ks:
+                _, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
+                row[k] = (total, res.iterations)
+            cold_secs.append(cold_total)  # an instance counts whole or not at all
+            cold_its.append(max(cold.iterations, 1))
+            for k, (total, n) in row.items():
+                tot[k].append(total)
+                its[k].append(n)
+    except KeyboardInterrupt:
+        cut = f"stopped by {stop_reason()} after {len(cold_secs)} of {len(insts)} validation instances"
+    else:
+        cut = None
+    finally:
+        bar.close()
+    if not cold_secs:
+        return starter.k, starter.network_k, [], cut
     rows = [{"k": k, "total_seconds_median": float(np.median(tot[k])),
              "iterations_median": float(np.median(its[k])),
              "time_ratio": float(np.median(np.asarray(tot[k]) / np.asarray(cold_secs))),
@@ -329,7 +345,7 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     k = parsimonious_k(net)
     zero = next((r for r in rows if r["k"] == 0), None)
     chosen = next(r for r in net if r["k"] == k)
-    return (0 if zero is not None and wins_by_instance(zero, chosen) else k), k, rows
+    return (0 if zero is not None and wins_by_instance(zero, chosen) else k), k, rows, cut
 
 
 def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True
@@ -360,12 +376,18 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
                                 device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
                             "history": tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {})}
-    if cfg.k is None and main:
+    if cfg.k is None and main and (cut := sweep_skipped(tr.interrupted)) is None:
         # on the held-out split: a training instance's nearest anchor is its own solution
         val = tr.val_indices[:8]
-        starter.k, starter.network_k, rows = choose_k(starter, fam, [train_insts[i] for i in val], backend,
-                                                      progress=progress)
-        info["auto_k"] = rows
+        k, network_k, rows, cut = choose_k(starter, fam, [train_insts[i] for i in val], backend, progress=progress)
+        if rows:
+            starter.k, starter.network_k = k, network_k
+            info["auto_k"] = rows
+    if cfg.k is None and main and cut is not None:
+        if "auto_k" not in info:  # the network's training k, as an unswept LP/QP model runs
+            starter.k = starter.network_k
+        sweep_cut_short(cut, chosen="auto_k" in info, default=f"k = {starter.k}")
+        info["k_sweep_interrupted"] = cut
     if cfg.save_checkpoint and main:
         # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
         # spec: the family as trained, mesh included (the family key the loader matches on has none)
@@ -550,6 +572,8 @@ def format_pde_report(rep: dict[str, Any]) -> str:
     lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}"
              + (f"  anchor {rep['anchor']}" if rep.get("anchor") else ""),
              *([f"training {rep['interrupted']}"] if rep.get("interrupted") else []),
+             *([f"the automatic k's validation sweep was {rep['k_sweep_interrupted']}"]
+               if rep.get("k_sweep_interrupted") else []),
              *([f"bench {rep['bench_interrupted']}: the figures are of those"] if rep.get("bench_interrupted") else []),
              f"{'start':<10}{'iterations (median)':>22}{'seconds (median)':>20}",
              f"{'cold':<10}{rep['cold']['iterations_median']:>22.1f}{rep['cold']['seconds_median']:>20.5f}",

@@ -25,6 +25,7 @@ import numpy as np
 from problems.registry import dropped_hint, family_key, family_names, is_pde_family, make_family
 
 from .._files import write_json
+from .._interrupt import stop_reason
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
@@ -35,7 +36,8 @@ from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
-from .timing import TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_start, stop_on_ctrl_c, verdict
+from .timing import (TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_start, stop_on_ctrl_c,
+                     sweep_cut_short, sweep_skipped, verdict)
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -106,35 +108,49 @@ def timed_cold_solve(qp, backend, *, repeats: int = TIMING_REPEATS):
 
 def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, ks: tuple[int, ...] = AUTO_KS,
                  polishes: tuple[bool, ...] = (True, False), progress: bool = False
-                 ) -> tuple[int, bool, list[dict[str, Any]]]:
+                 ) -> tuple[int, bool, list[dict[str, Any]], str | None]:
     """The (k, polish) that minimises the median (inference + warm solve) seconds on ``val``
     (``timing.parsimonious_start``: the polish solves a KKT system per instance, and on large
     instances can cost more than the iterations it saves). With an anchor bank, k = 0 (no
     network: the anchor, polished) is weighed too, and taken where the network
     does not pay for itself. Returns (k, polish, one row per (polish, k)); each row also holds the medians
     over ``val`` of the per-instance ratios to a cold solve (``time_ratio``, inference included,
-    and ``iteration_ratio``), as ``bench`` reports them."""
+    and ``iteration_ratio``), as ``bench`` reports them. A Ctrl-C or SIGTERM cuts the sweep short:
+    the choice is made on the instances finished (with none, the starter's own k and polish, and
+    no rows), and the last item says how it stopped (None: it ran to the end), so that the trained
+    model is still saved."""
     settings = [(p, k) for p in polishes for k in ks if k >= 1]
     if starter.anchors is not None and True in polishes:  # unpolished, k = 0 is the baseline (parsimonious_start)
         settings.insert(0, (True, 0))
     before = starter.polish
+    # instances outer, (polish, k) inner: drift of the machine's speed hits every setting alike
+    totals: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
+    iters: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
+    cold: list[Any] = []
+    bar = tqdm(val, desc=f"choosing k and polish ({len(settings)} settings per instance)", disable=not progress)
     try:
         if val:
             timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
-        # instances outer, (polish, k) inner: drift of the machine's speed hits every setting alike
-        totals: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
-        iters: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
-        cold: list[Any] = []
-        for item in tqdm(val, desc=f"choosing k and polish ({len(settings)} settings per instance)",
-                         disable=not progress):
-            cold.append(timed_cold_solve(item.qp, backend))
+        for item in bar:
+            c = timed_cold_solve(item.qp, backend)
+            row = {}
             for p, k in totals:
                 starter.polish = p
                 _, res, total = timed_warm_solve(starter, item.qp, backend, k)
-                totals[p, k].append(total)
-                iters[p, k].append(res.iterations)
+                row[p, k] = (total, res.iterations)
+            cold.append(c)  # an instance counts whole or not at all
+            for key, (total, its) in row.items():
+                totals[key].append(total)
+                iters[key].append(its)
+    except KeyboardInterrupt:
+        cut = f"stopped by {stop_reason()} after {len(cold)} of {len(val)} validation instances"
+    else:
+        cut = None
     finally:
+        bar.close()
         starter.polish = before
+    if not cold:
+        return starter.default_k, starter.polish, [], cut
     secs = np.array([c.seconds for c in cold])
     its = np.array([c.iterations for c in cold], dtype=float)
     sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),
@@ -144,7 +160,7 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
               "iteration_ratio": float(np.median(np.asarray(iters[p, k]) / np.maximum(its, 1.0)))}
              for p, k in totals]
     polish, k = parsimonious_start(sweep)
-    return k, polish, sweep
+    return k, polish, sweep, cut
 
 
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
@@ -170,15 +186,20 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                  anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error, "history": res.history,
                             **({"interrupted": res.interrupted} if res.interrupted else {})}
-    if backend is not None and res.val:
-        best_k, best_polish, sweep = choose_start(starter, res.val, backend, progress=progress,
-                                                  polishes=(True, False) if polish is None else (polish,))
-        # what the network runs where the nearest optimum is missing (an unseen size) though k = 0 won
-        network_k = parsimonious_start([r for r in sweep if r["k"] >= 1])[1]
-        starter.default_k = best_k
-        starter.polish = best_polish
-        starter.meta.update(best_k=best_k, best_polish=best_polish, best_network_k=network_k, k_sweep=sweep)
-        info.update(best_k=best_k, best_polish=best_polish, best_network_k=network_k, k_sweep=sweep)
+    if backend is not None and res.val and (cut := sweep_skipped(res.interrupted)) is None:
+        best_k, best_polish, sweep, cut = choose_start(starter, res.val, backend, progress=progress,
+                                                       polishes=(True, False) if polish is None else (polish,))
+        if sweep:
+            # what the network runs where the nearest optimum is missing (an unseen size) though k = 0 won
+            network_k = parsimonious_start([r for r in sweep if r["k"] >= 1])[1]
+            starter.default_k = best_k
+            starter.polish = best_polish
+            starter.meta.update(best_k=best_k, best_polish=best_polish, best_network_k=network_k, k_sweep=sweep)
+            info.update(best_k=best_k, best_polish=best_polish, best_network_k=network_k, k_sweep=sweep)
+    if backend is not None and res.val and cut is not None:
+        sweep_cut_short(cut, chosen=bool(info.get("k_sweep")),
+                        default=f"k = {starter.default_k}, polish {'on' if starter.polish else 'off'}")
+        starter.meta["k_sweep_interrupted"] = info["k_sweep_interrupted"] = cut
     if res.anchors is not None and res.val:
         # the choice above needed the validation split held out of the bank; once made, its optima
         # serve as anchors too, so the start looks up the same instances as bench's nearest baseline
@@ -410,6 +431,8 @@ def format_report(rep: dict[str, Any]) -> str:
              + (f" | anchor {rep['anchor']}" if rep.get("anchor") else ""),
              f"{'start':<18}{'iterations (median)':>22}{'solver s (median)':>20}{'iter ratio':>12}",
              "-" * 72]
+    if rep.get("k_sweep_interrupted"):
+        lines.insert(1, f"the automatic k's validation sweep was {rep['k_sweep_interrupted']}")
     if rep.get("interrupted"):
         lines.insert(1, f"training {rep['interrupted']}")
     if rep.get("bench_interrupted"):

@@ -49,6 +49,25 @@ def stop_on_ctrl_c(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
                       stacklevel=3)
 
 
+def sweep_skipped(training_stopped: str | None) -> str | None:
+    """Why the validation sweep that chooses the automatic k does not run, or None: after a
+    SIGTERM, a batch scheduler's kill follows (Slurm's 30 s later), and the trained model must be
+    saved before it, whatever the sweep would cost."""
+    if training_stopped and stop_reason() == "SIGTERM":
+        return "not run: training was stopped by SIGTERM (a batch scheduler's kill follows it)"
+    return None
+
+
+def sweep_cut_short(cut: str, *, chosen: bool, default: str) -> None:
+    """Say that the automatic k's validation sweep was cut short (or skipped), and what the model runs."""
+    from ..training.loop import TrainingInterrupted
+
+    then = ("the start is chosen on those" if chosen else
+            f"the model keeps {default} (pass --k to solve or bench to run another)")
+    warnings.warn(f"the automatic k's validation sweep was {cut}; {then}. The trained model is kept",
+                  TrainingInterrupted, stacklevel=3)
+
+
 def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -> tuple[T, float]:
     """``run()`` returns (result, seconds); the result and seconds of its fastest call."""
     best: tuple[T, float] | None = None

@@ -127,8 +127,10 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
             raise
         bar.close()
         interrupted = f"stopped by {stop_reason()} in epoch {done + 1} of {epochs} ({done} completed)"
-        warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). "
-                      f"What follows training (choosing k, saving) goes on; {stop_reason()} again aborts it",
+        then = ("What follows training goes on (saving), without the sweep that chooses the automatic k: a batch "
+                "scheduler's kill follows its SIGTERM" if stop_reason() == "SIGTERM" else
+                f"What follows training (choosing k, saving) goes on; {stop_reason()} again cuts choosing k short")
+        warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). {then}",
                       TrainingInterrupted, stacklevel=2)
     finally:
         bar.close()
