@@ -69,8 +69,9 @@ def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]
         what = PDE_K0_STARTS[starter.anchors.kind if starter.anchors is not None else "nearest"]
         none = (f" (k 0: no network, {what}; the network did not pay for itself on the validation split)"
                 if starter.k == 0 else "")
+        which = "automatic k" if "auto_k" in info else "k"  # a sweep cut short before any instance: the training k
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
-              f"{info['val_error']:.3g}, automatic k {starter.k}{none})")
+              f"{info['val_error']:.3g}, {which} {starter.k}{none})")
         if verdict := _validation_verdict(next((r for r in info.get("auto_k", []) if r["k"] == starter.k), None)):
             print(verdict)
     return 0
