@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from .._interrupt import stop_reason
 from .._progress import tqdm
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
@@ -33,8 +32,8 @@ from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import (TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_k, stop_on_ctrl_c,
-                     sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
+from .timing import (TIMING_REPEATS, cut_short, disagreement, failed_row, fastest, parsimonious_k,
+                     stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -313,8 +312,8 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     tot: dict[int, list[float]] = {k: [] for k in ks}
     its: dict[int, list[float]] = {k: [] for k in ks}
     cold_secs, cold_its = [], []
-    bar = tqdm(insts, desc=f"choosing k ({len(ks)} per instance)", disable=not progress)
-    try:
+    desc = f"choosing k ({len(ks)} per instance)"
+    with cut_short(len(insts), lambda: len(cold_secs)) as stopped, tqdm(insts, desc=desc, disable=not progress) as bar:
         _timed_start(starter, fam, insts[0], backend, 1, repeats=1)  # first calls pay one-off set-up costs
         for inst in bar:
             cold, cold_total = fastest(lambda: _user_call(fam, inst, backend))
@@ -328,12 +327,7 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
             for k, (total, n) in row.items():
                 tot[k].append(total)
                 its[k].append(n)
-    except KeyboardInterrupt:
-        cut = f"stopped by {stop_reason()} after {len(cold_secs)} of {len(insts)} validation instances"
-    else:
-        cut = None
-    finally:
-        bar.close()
+    cut = stopped[0] if stopped else None
     if not cold_secs:
         return starter.k, starter.network_k, [], cut
     rows = [{"k": k, "total_seconds_median": float(np.median(tot[k])),

@@ -25,7 +25,6 @@ import numpy as np
 from problems.registry import dropped_hint, family_key, family_names, is_pde_family, make_family
 
 from .._files import write_json
-from .._interrupt import stop_reason
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
@@ -36,8 +35,8 @@ from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
-from .timing import (TIMING_REPEATS, disagreement, failed_row, fastest, parsimonious_start, stop_on_ctrl_c,
-                     sweep_cut_short, sweep_skipped, verdict)
+from .timing import (TIMING_REPEATS, cut_short, disagreement, failed_row, fastest, parsimonious_start,
+                     stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -127,28 +126,25 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     totals: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
     iters: dict[tuple[bool, int], list[float]] = {s: [] for s in settings}
     cold: list[Any] = []
-    bar = tqdm(val, desc=f"choosing k and polish ({len(settings)} settings per instance)", disable=not progress)
+    desc = f"choosing k and polish ({len(settings)} settings per instance)"
     try:
-        if val:
-            timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
-        for item in bar:
-            c = timed_cold_solve(item.qp, backend)
-            row = {}
-            for p, k in totals:
-                starter.polish = p
-                _, res, total = timed_warm_solve(starter, item.qp, backend, k)
-                row[p, k] = (total, res.iterations)
-            cold.append(c)  # an instance counts whole or not at all
-            for key, (total, its) in row.items():
-                totals[key].append(total)
-                iters[key].append(its)
-    except KeyboardInterrupt:
-        cut = f"stopped by {stop_reason()} after {len(cold)} of {len(val)} validation instances"
-    else:
-        cut = None
+        with cut_short(len(val), lambda: len(cold)) as stopped, tqdm(val, desc=desc, disable=not progress) as bar:
+            if val:
+                timed_warm_solve(starter, val[0].qp, backend, 1, repeats=1)  # first calls pay one-off set-up costs
+            for item in bar:
+                c = timed_cold_solve(item.qp, backend)
+                row = {}
+                for p, k in totals:
+                    starter.polish = p
+                    _, res, total = timed_warm_solve(starter, item.qp, backend, k)
+                    row[p, k] = (total, res.iterations)
+                cold.append(c)  # an instance counts whole or not at all
+                for key, (total, its) in row.items():
+                    totals[key].append(total)
+                    iters[key].append(its)
     finally:
-        bar.close()
         starter.polish = before
+    cut = stopped[0] if stopped else None
     if not cold:
         return starter.default_k, starter.polish, [], cut
     secs = np.array([c.seconds for c in cold])

@@ -49,6 +49,18 @@ def stop_on_ctrl_c(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
                       stacklevel=3)
 
 
+@contextmanager
+def cut_short(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
+    """Around the validation sweep that chooses the automatic k: a Ctrl-C or SIGTERM ends it and
+    leaves in the yielded list how far it got, so that the choice is made on the instances
+    finished and the trained model is kept (a sweep takes minutes on large instances)."""
+    stopped: list[str] = []
+    try:
+        yield stopped
+    except KeyboardInterrupt:
+        stopped.append(f"stopped by {stop_reason()} after {done()} of {total} validation instances")
+
+
 def sweep_skipped(training_stopped: str | None) -> str | None:
     """Why the validation sweep that chooses the automatic k does not run, or None: after a
     SIGTERM, a batch scheduler's kill follows (Slurm's 30 s later), and the trained model must be
