@@ -1621,3 +1621,26 @@ def test_bench_tests_a_model_on_another_size_of_its_family(tmp_path, capsys):
     for other in ("portfolio", "mps:../shared/data/netlib/afiro.mps.gz", "darcy:n=8"):
         assert main(["bench", "--checkpoint", str(path), "--test-family", other, "--test", "2"]) == 2
         assert "is not random-lp at other parameters" in capsys.readouterr().err
+
+
+def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left():
+    """An mps: family keeps only the instances the reference solver finds optimal: on blend 3 of
+    12 drawn are infeasible at the default perturbation. The report counts them, and the table
+    says what the figures rest on; with under 5 held-out instances left, that they are too few.
+    Before, only the labelling warning said it, and a verdict on 1 held-out instance of 6 drawn
+    (boeing1) read like one on 6."""
+    from learned_solvers.bench.qp import BenchConfig, dropped_line, format_report, run_bench
+
+    cfg = BenchConfig(family=f"mps:{netlib('blend')}", solver="highs", n_train=12, n_test=6, epochs=1, width=8,
+                      scheduler="serial", progress=False)
+    with pytest.warns(RuntimeWarning, match="3 of 12 instances were not solved to optimality"):
+        rep = run_bench(cfg)
+    assert rep["dropped"] == {"train": 3, "test": 0, "train_drawn": 12, "test_drawn": 6} and rep["n_train"] == 9
+    said = ("dropped, not solved to optimality by the reference solver: 3 of the 12 training instances drawn; the "
+            "figures are of the 6 held-out instances left")
+    assert said in format_report(rep).splitlines()
+    few = {**rep, "n_test": 1, "dropped": {"train": 3, "test": 5, "train_drawn": 30, "test_drawn": 6}}
+    assert dropped_line(few).startswith("dropped, not solved to optimality by the reference solver: 3 of the 30 "
+                                        "training and 5 of the 6 held-out instances drawn; the figures are of the 1 "
+                                        "held-out instance left, too few to judge the family by")
+    assert dropped_line({**rep, "dropped": {"train": 0, "test": 0, "train_drawn": 12, "test_drawn": 6}}) is None

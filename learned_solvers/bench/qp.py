@@ -204,6 +204,24 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     return starter, info
 
 
+TOO_FEW_TO_JUDGE = 5
+"""held-out instances below which the table says the figures are too few to judge a family by"""
+
+
+def dropped_line(rep: dict[str, Any]) -> str | None:
+    """The table's line on instances dropped because the reference solver found them not optimal, or None."""
+    d = rep.get("dropped") or {}
+    if not (d.get("train") or d.get("test")):
+        return None
+    parts = [f"{d[s]} of the {d[f'{s}_drawn']} {what}" for s, what in (("train", "training"), ("test", "held-out"))
+             if d.get(s)]
+    few = rep["n_test"] < TOO_FEW_TO_JUDGE
+    return (f"dropped, not solved to optimality by the reference solver: {' and '.join(parts)} instances drawn; the "
+            f"figures are of the {rep['n_test']} held-out instance{'s' * (rep['n_test'] != 1)} left"
+            + (", too few to judge the family by (more --test, or a family that keeps more: see the labelling "
+               "warning)" if few else ""))
+
+
 def _family(cfg: BenchConfig):
     over = {"perturb": cfg.perturb} if cfg.perturb is not None else {}
     return make_family(cfg.family, **over)
@@ -291,6 +309,10 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                   auto)
     rep["train_family"] = spec
     rep["k_automatic"] = cfg.k is None
+    # the family keeps only the instances the reference solver finds optimal (mps: perturbations
+    # can make a file infeasible): how many of those drawn are behind the figures
+    rep["dropped"] = {"train": 0 if own_bank else len(train_qps) - len(train), "test": len(test_qps) - len(test),
+                      "train_drawn": 0 if own_bank else len(train_qps), "test_drawn": len(test_qps)}
     if stopped:
         rep["bench_interrupted"] = stopped[0]
     rep["anchor"] = starter.anchors.kind if starter.anchors is not None else None
@@ -429,6 +451,8 @@ def format_report(rep: dict[str, Any]) -> str:
              "-" * 72]
     if rep.get("k_sweep_interrupted"):
         lines.insert(1, f"the automatic k's validation sweep was {rep['k_sweep_interrupted']}")
+    if dropped_line(rep):
+        lines.insert(1, dropped_line(rep))
     if rep.get("interrupted"):
         lines.insert(1, f"training {rep['interrupted']}")
     if rep.get("bench_interrupted"):
