@@ -1683,6 +1683,7 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert rc == 0 and "training without the coarse correction" in capsys.readouterr().err
     rep = json.loads(out.read_text())
     assert rep["n_train"] == 6 and rep["same_answer"] == 1.0
+    assert rep["dropped"] == {"train": 0, "test": 0, "train_drawn": 6, "test_drawn": 2}
     assert rep["solver"] == "ksp" and (rep["solver_options"]["ksp_type"], rep["solver_options"]["pc_type"]) == (
         "minres", "jacobi"), rep["solver_options"]
     # a problem set up for a direct solve: nothing to warm-start, said before any labelling or training
@@ -2091,3 +2092,21 @@ def test_petsc_backends_refuse_a_tolerance_or_iteration_limit_that_cannot_work()
         for bad in (0, 2.5, True):
             with pytest.raises(ValueError, match="max_it must be a positive integer"):
                 cls(max_it=bad)
+
+
+def test_the_pde_bench_counts_the_instances_without_a_reference_solution():
+    """Instances no LU solves are dropped (about a third of build_singular's draws). The report's
+    n_train is the instances kept (it had been the count asked for), ``dropped`` counts the rest,
+    and the table says what the figures rest on, too few here to judge the family by."""
+    from learned_solvers.bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench
+
+    cfg = PDEBenchConfig(family="dolfinx:tests.dolfinx_user_problem:build_singular", solver="ksp", n_train=8,
+                         n_test=4, epochs=1, width=8, scheduler="serial")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the labelling's own warning of the drops
+        rep = run_pde_bench(cfg, progress=False)
+    d = rep["dropped"]
+    assert (d["train_drawn"], d["test_drawn"]) == (8, 4) and d["train"] + d["test"] > 0
+    assert rep["n_train"] == 8 - d["train"] and rep["n_test"] == 4 - d["test"]
+    assert ("dropped, no reference solution: " in format_pde_report(rep)
+            and "too few to judge the family by" in format_pde_report(rep))

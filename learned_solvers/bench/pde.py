@@ -32,7 +32,7 @@ from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import (TIMING_REPEATS, cut_short, disagreement, failed_row, fastest, parsimonious_k,
+from .timing import (TIMING_REPEATS, cut_short, disagreement, dropped_line, failed_row, fastest, parsimonious_k,
                      stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
@@ -409,10 +409,10 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
                                                     precision=cfg.precision)
     else:
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
-        info.pop("n_train")
     # a checkpoint without an automatic k runs the model's training iterations: report that k
     k = next(v for v in (cfg.k, starter.k, starter.model.cfg.train_k) if v is not None)
     test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
+    n_drawn = len(test_insts)
     test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
     kept = {p.name for p in test_pdes}
     test_insts = [i for i in test_insts if i.name in kept]
@@ -442,7 +442,11 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": backend.rtol}
         if cfg.solver == "ksp"
         else {"snes_type": backend.snes_type, "rtol": backend.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
-        "n_train": cfg.n_train if not cfg.checkpoint else None, "n_test": len(rows) + len(failed), "k": k,
+        "n_train": None,  # trained here: the instances kept (info's), else none
+        # the instances behind the figures: those with a reference solution (the others are dropped)
+        "dropped": {"train": 0 if cfg.checkpoint else cfg.n_train - len(train_pdes), "test": n_drawn - len(test_pdes),
+                    "train_drawn": 0 if cfg.checkpoint else cfg.n_train, "test_drawn": n_drawn},
+        "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
         # what the learned start corrects (k >= 1) or is (k = 0): "kernel", "nearest", or None (no bank)
         "anchor": starter.anchors.kind if starter.anchors is not None else None,
@@ -566,6 +570,8 @@ def format_pde_report(rep: dict[str, Any]) -> str:
     lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}"
              + (f"  anchor {rep['anchor']}" if rep.get("anchor") else ""),
              *([f"training {rep['interrupted']}"] if rep.get("interrupted") else []),
+             *([dropped] if (dropped := dropped_line(rep, why="no reference solution"))
+               else []),
              *([f"the automatic k's validation sweep was {rep['k_sweep_interrupted']}"]
                if rep.get("k_sweep_interrupted") else []),
              *([f"bench {rep['bench_interrupted']}: the figures are of those"] if rep.get("bench_interrupted") else []),

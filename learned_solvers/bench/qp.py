@@ -35,8 +35,8 @@ from ..training.data import Labelled, label_instances
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
-from .timing import (TIMING_REPEATS, cut_short, disagreement, failed_row, fastest, parsimonious_start,
-                     stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
+from .timing import (TIMING_REPEATS, cut_short, disagreement, dropped_line, failed_row, fastest,
+                     parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
 
@@ -202,24 +202,6 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
         starter.anchors = AnchorBank.build(train, kind=config.anchor)
         starter.meta["anchors"] = f"all {len(train)} labelled instances (training and validation splits)"
     return starter, info
-
-
-TOO_FEW_TO_JUDGE = 5
-"""held-out instances below which the table says the figures are too few to judge a family by"""
-
-
-def dropped_line(rep: dict[str, Any]) -> str | None:
-    """The table's line on instances dropped because the reference solver found them not optimal, or None."""
-    d = rep.get("dropped") or {}
-    if not (d.get("train") or d.get("test")):
-        return None
-    parts = [f"{d[s]} of the {d[f'{s}_drawn']} {what}" for s, what in (("train", "training"), ("test", "held-out"))
-             if d.get(s)]
-    few = rep["n_test"] < TOO_FEW_TO_JUDGE
-    return (f"dropped, not solved to optimality by the reference solver: {' and '.join(parts)} instances drawn; the "
-            f"figures are of the {rep['n_test']} held-out instance{'s' * (rep['n_test'] != 1)} left"
-            + (", too few to judge the family by (more --test, or a family that keeps more: see the labelling "
-               "warning)" if few else ""))
 
 
 def _family(cfg: BenchConfig):

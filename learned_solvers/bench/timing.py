@@ -80,6 +80,24 @@ def sweep_cut_short(cut: str, *, chosen: bool, default: str) -> None:
                   TrainingInterrupted, stacklevel=3)
 
 
+TOO_FEW_TO_JUDGE = 5
+"""held-out instances below which the table says the figures are too few to judge a family by"""
+
+
+def dropped_line(rep: dict, *, why: str = "not solved to optimality by the reference solver") -> str | None:
+    """The table's line on the instances dropped for ``why`` (the report's ``dropped``), or None."""
+    d = rep.get("dropped") or {}
+    if not (d.get("train") or d.get("test")):
+        return None
+    parts = [f"{d[s]} of the {d[f'{s}_drawn']} {what}" for s, what in (("train", "training"), ("test", "held-out"))
+             if d.get(s)]
+    few = rep["n_test"] < TOO_FEW_TO_JUDGE
+    return (f"dropped, {why}: {' and '.join(parts)} instances drawn; the "
+            f"figures are of the {rep['n_test']} held-out instance{'s' * (rep['n_test'] != 1)} left"
+            + (", too few to judge the family by (more --test, or a family that keeps more: see the labelling "
+               "warning)" if few else ""))
+
+
 def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -> tuple[T, float]:
     """``run()`` returns (result, seconds); the result and seconds of its fastest call."""
     best: tuple[T, float] | None = None
