@@ -195,7 +195,7 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     if backend is not None and res.val and cut is not None:
         sweep_cut_short(cut, chosen=bool(info.get("k_sweep")),
                         default=f"k = {starter.default_k}, polish {'on' if starter.polish else 'off'}")
-        starter.meta["k_sweep_interrupted"] = info["k_sweep_interrupted"] = cut
+        info["k_sweep_interrupted"] = cut  # saved with the rest of info, as training's own "interrupted"
     if res.anchors is not None and res.val:
         # the choice above needed the validation split held out of the bank; once made, its optima
         # serve as anchors too, so the start looks up the same instances as bench's nearest baseline
@@ -433,8 +433,8 @@ def format_report(rep: dict[str, Any]) -> str:
              "-" * 72]
     if rep.get("k_sweep_interrupted"):
         lines.insert(1, f"the automatic k's validation sweep was {rep['k_sweep_interrupted']}")
-    if dropped_line(rep):
-        lines.insert(1, dropped_line(rep))
+    if dropped := dropped_line(rep):
+        lines.insert(1, dropped)
     if rep.get("interrupted"):
         lines.insert(1, f"training {rep['interrupted']}")
     if rep.get("bench_interrupted"):
