@@ -141,7 +141,7 @@ def timed_predict(model, pdes: list, norm, k: int, device: str) -> tuple[list[np
     return fastest(run)
 
 
-def mesh(data: Path, dev: str) -> dict:
+def mesh(data: Path, dev: str, cpu: bool = True) -> dict:
     """Each mesh model (darcy's linear one; nonlinear-poisson's quasilinear solution-state one,
     whose coarse Newton step has its own gather/scatter code) trained for 3 epochs on 32
     instances on this device and on the CPU; inference timed; the CUDA-trained model run on
@@ -152,7 +152,7 @@ def mesh(data: Path, dev: str) -> dict:
     for name, state in (("darcy64", None), ("nlp32", True)):
         pdes, sols = load_pdes(data / f"{name}.npz")
         row: dict = {}
-        for device in dict.fromkeys((dev, "cpu")):
+        for device in dict.fromkeys((dev, "cpu") if cpu else (dev,)):
             t0 = time.perf_counter()
             tr = train_mesh_model(pdes[:32], sols[:32], config=PDETrainConfig(epochs=3, device=device,
                                                                               solution_state=state), progress=False)
@@ -213,12 +213,12 @@ def mesh_large(data: Path, dev: str) -> dict:
     return out
 
 
-def cli_train(out: Path, dev: str) -> dict:
+def cli_train(out: Path, dev: str, cpu: bool = True) -> dict:
     """The user's command, ``learned-solvers train ... --device cuda``, on the issue's random-lp
     200x400 PDLP family (labelled by HiGHS on this machine's cores), beside the same command on
     this machine's CPU. The CUDA checkpoint comes back to be benchmarked on the CPU."""
     res: dict = {}
-    for device in dict.fromkeys((dev, "cpu")):
+    for device in dict.fromkeys((dev, "cpu") if cpu else (dev,)):
         ck = out / f"random-lp-200x400-pdlp-{device}.safetensors"
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "train", "--family", "random-lp:m=200,n=400",
@@ -285,6 +285,8 @@ def main() -> int:
     ap.add_argument("--out", default="gpu_check.json")
     ap.add_argument("--ddp-worker", action="store_true", help="(internal) one torchrun rank of the DDP check")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--no-cpu", action="store_true",
+                    help="mesh and cli_train on the GPU alone (a regression check; the CPU columns are measured)")
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     a = ap.parse_args()
     if a.make_data:
@@ -320,8 +322,8 @@ def main() -> int:
         return {"rows": plp["rows"]}
 
     run = {"core": core, "memory": lambda: memory(Path(a.data), dev) if dev == "cuda" else None,
-           "mesh": lambda: mesh(Path(a.data), dev), "mesh_large": lambda: mesh_large(Path(a.data), dev), "ddp": lambda: ddp(Path(a.data), dev, out.with_suffix(".ddp")),
-           "cli_train": lambda: cli_train(out.parent, dev), "paper_lp": paper_lp}
+           "mesh": lambda: mesh(Path(a.data), dev, not a.no_cpu), "mesh_large": lambda: mesh_large(Path(a.data), dev), "ddp": lambda: ddp(Path(a.data), dev, out.with_suffix(".ddp")),
+           "cli_train": lambda: cli_train(out.parent, dev, not a.no_cpu), "paper_lp": paper_lp}
     for part in PARTS:
         if part not in parts:
             continue
