@@ -78,7 +78,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from problems.registry import dropped_hint, family_key, is_pde_family, make_family
+    from problems.registry import dropped_hint, family_key, is_pde_family, make_family, refills
 
     _check_family(args)
     pde = is_pde_family(args.family)
@@ -90,7 +90,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         anchor = _lp_anchor(args)
     from .bench.qp import bench_backend, train_starter
     from .training import distributed
-    from .training.data import label_instances
+    from .training.data import label_drawn
     from .training.train import TrainConfig
 
     # under torchrun (WORLD_SIZE > 1): one DDP rank per process, rank 0 writes the checkpoint
@@ -106,10 +106,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
         qps = fam.sample(args.train, seed=args.seed)
         backend.check(qps[0])  # a family this solver cannot take is refused before any labelling
-        mine = label_instances(distributed.shard(qps), scheduler=args.scheduler, progress=distributed.is_main(),
-                               hint=dropped_hint(fam))
-        data = distributed.gather_shards(mine)
         main = distributed.is_main()
+        data = label_drawn(lambda n: fam.sample(n, seed=args.seed), args.train, first=qps, refill=refills(fam),
+                           scheduler=args.scheduler, progress=main, hint=dropped_hint(fam),
+                           shard=distributed.shard, gather=distributed.gather_shards, warn=main).kept
         starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None,
                                       family_key=family_key(fam))
         if main:

@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from .mps_family import continuous_only
 
 @dataclass(frozen=True, kw_only=True)
 class FilesFamily:
+    # a fixed pool: labelling cannot draw further files to replace those it drops
+    refills: ClassVar[bool] = False
+
     pattern: str
     held_out: float = 0.2
     name: str = field(default="", compare=False)

@@ -4,7 +4,8 @@ perturbing its data.
 Each instance multiplies the objective coefficients, the finite row sides and the finite
 variable bounds by independent factors drawn from [1 - perturb, 1 + perturb] (one factor per
 row for both sides, one per variable for both bounds, so l <= u stays true). Instances that
-a cold solve (HiGHS) does not find optimal are dropped by ``learned_solvers.training.data``.
+a cold solve (HiGHS) does not find optimal are dropped by ``learned_solvers.training.data``,
+which draws further instances of the same seed in their place (up to ten times the count).
 """
 
 from __future__ import annotations

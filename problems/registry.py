@@ -8,11 +8,15 @@ from typing import Any, Protocol
 
 from learned_solvers.canonical import QPData
 
-__all__ = ["Family", "FamilyInfo", "make_family", "family_names", "dropped_hint", "describe_families", "FAMILIES"]
+__all__ = ["Family", "FamilyInfo", "make_family", "family_names", "dropped_hint", "refills", "describe_families",
+           "FAMILIES"]
 
 
 class Family(Protocol):
-    """A seeded generator of related instances (same structure, new data)."""
+    """A seeded generator of related instances (same structure, new data). Its draws extend:
+    ``sample(n + m, seed=s)[:n] == sample(n, seed=s)``, so that labelling can replace the
+    instances it drops by further draws (``refills``); a family that cannot (a fixed pool of
+    files) sets ``refills = False``."""
 
     name: str
 
@@ -79,6 +83,12 @@ def describe_families(name: str | None = None) -> list[FamilyInfo]:
 def dropped_hint(fam: Any) -> str:
     """What to try when a family's instances do not solve to optimality ("" if it has no advice)."""
     return fam.dropped_hint() if hasattr(fam, "dropped_hint") else ""
+
+
+def refills(fam: Any) -> bool:
+    """Whether labelling may replace ``fam``'s dropped instances by further draws of the same
+    seed (``learned_solvers.training.data.label_drawn``): every generator, not a pool of files."""
+    return bool(getattr(fam, "refills", True))
 
 
 def family_key(fam: Any) -> str:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from learned_solvers.backends import Status, make_backend
-from learned_solvers.canonical import InvalidProblemError
+from learned_solvers.canonical import InvalidProblemError, QPData
 from learned_solvers.bench.qp import train_starter
 from learned_solvers.checkpoint import CheckpointError, save_checkpoint
 from learned_solvers.training.data import label_instances
@@ -1623,6 +1624,68 @@ def test_bench_tests_a_model_on_another_size_of_its_family(tmp_path, capsys):
         assert "is not random-lp at other parameters" in capsys.readouterr().err
 
 
+def _tiny_lp(feasible: bool, i: int) -> QPData:
+    """min x1 + x2 s.t. x1 + x2 >= 1 (optimum 1), and <= -1 too where not ``feasible``, x >= 0."""
+    return QPData(c=np.ones(2), A=sp.csr_matrix([[1.0, 1.0], [1.0, 1.0]]), l=np.array([1.0, -np.inf]),
+                  u=np.array([np.inf, np.inf if feasible else -1.0]), lb=np.zeros(2), ub=np.full(2, np.inf),
+                  name=f"lp{i}")
+
+
+def test_labelling_replaces_dropped_instances_by_further_draws_up_to_a_cap():
+    """A family of which 1 draw in 4 is feasible: asked for 3, labelling draws on to the 9th and
+    keeps draws 0, 4 and 8, the stream's first 3 optimal ones. Where 1 in 25 is, the cap (10x
+    the count) stops it with 1 of 2 kept, and says so; without ``refill`` (a pool of files) the
+    dropped are only counted. Before, a user asking for 30 instances of boeing1 trained on 3."""
+    from learned_solvers.training.data import REFILL_FACTOR, label_drawn
+
+    calls = []
+
+    def draw(every: int):
+        def f(n: int) -> list[QPData]:
+            calls.append(n)
+            return [_tiny_lp(i % every == 0, i) for i in range(n)]
+        return f
+
+    with pytest.warns(RuntimeWarning, match=r"6 of 9 instances were not solved to optimality by highs and were "
+                                            r"dropped \(infeasible 6\); further draws stood in for them \(3 kept of "
+                                            r"the 9 drawn\); try this"):
+        got = label_drawn(draw(4), 3, refill=True, scheduler="serial", progress=False, hint="try this")
+    assert [x.qp.name for x in got.kept] == ["lp0", "lp4", "lp8"] and got.drawn == 9 and got.refilled
+    assert all(abs(x.objective - 1.0) < 1e-9 for x in got.kept)
+    calls.clear()
+    with pytest.warns(RuntimeWarning, match=rf"only 1 of the 2 asked for were kept after 20 draws \(at most "
+                                            rf"{REFILL_FACTOR}x the count are drawn\)"):
+        got = label_drawn(draw(25), 2, refill=True, scheduler="serial", progress=False)
+    assert len(got.kept) == 1 and got.drawn == 2 * REFILL_FACTOR and max(calls) == 2 * REFILL_FACTOR
+    with pytest.warns(RuntimeWarning, match=r"3 of 4 instances were not solved to optimality by highs and were "
+                                            r"dropped \(infeasible 3\)$"):
+        got = label_drawn(draw(4), 4, refill=False, scheduler="serial", progress=False)
+    assert [x.qp.name for x in got.kept] == ["lp0"] and got.drawn == 4 and not got.refilled
+    # none kept: the perturbation, not the count, must change; no draws past the first
+    calls.clear()
+    with pytest.warns(RuntimeWarning, match="5 of 5 instances"):
+        got = label_drawn(draw(10**9), 5, first=[_tiny_lp(False, i) for i in range(5)], refill=True,
+                          scheduler="serial", progress=False)
+    assert got.kept == [] and calls == []
+
+
+@pytest.mark.parametrize("spec", ["random-lp:m=10,n=20", "portfolio:assets=10,factors=2", "mpc", "lasso",
+                                  "mps:NETLIB/afiro", "cvxpy:tests.cvxpy_parametrized:build"])
+def test_a_generator_family_s_draws_extend_so_labelling_can_refill(spec):
+    """``refills`` families: the first n of n + m draws are the n draws, so instances drawn to
+    replace dropped ones are new ones of the same stream, and a count's instances do not depend
+    on how many were dropped. A pool of files does not refill."""
+    from problems.registry import refills
+
+    fam = make_family(spec.replace("NETLIB/afiro", str(netlib("afiro"))))
+    assert refills(fam)
+    few, more = fam.sample(3, seed=5), fam.sample(5, seed=5)
+    for a, b in zip(few, more[:3]):
+        assert a.name == b.name and np.array_equal(a.c, b.c) and np.array_equal(a.l, b.l)
+        assert np.array_equal(a.lb, b.lb) and (a.A != b.A).nnz == 0
+    assert not refills(make_family(f"files:{netlib('afiro').parent}/*.mps.gz"))
+
+
 def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left():
     """An mps: family keeps only the instances the reference solver finds optimal: on blend 3 of
     12 drawn are infeasible at the default perturbation. The report counts them, and the table
@@ -1633,11 +1696,14 @@ def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left():
 
     cfg = BenchConfig(family=f"mps:{netlib('blend')}", solver="highs", n_train=12, n_test=6, epochs=1, width=8,
                       scheduler="serial", progress=False)
-    with pytest.warns(RuntimeWarning, match="3 of 12 instances were not solved to optimality"):
+    # further draws of the same seed stand in for the dropped ones: 12 trained on, as asked
+    with pytest.warns(RuntimeWarning, match=r"4 of 16 instances were not solved to optimality .*further draws "
+                                            r"stood in for them \(12 kept of the 16 drawn\)"):
         rep = run_bench(cfg)
-    assert rep["dropped"] == {"train": 3, "test": 0, "train_drawn": 12, "test_drawn": 6} and rep["n_train"] == 9
-    said = ("dropped, not solved to optimality by the reference solver: 3 of the 12 training instances drawn; the "
-            "figures are of the 6 held-out instances left")
+    assert rep["dropped"] == {"train": 4, "test": 0, "train_drawn": 16, "test_drawn": 6, "refilled": True}
+    assert rep["n_train"] == 12
+    said = ("dropped, not solved to optimality by the reference solver: 4 of the 16 training instances drawn (further "
+            "draws stood in for them); the figures are of the 6 held-out instances left")
     assert said in format_report(rep).splitlines()
     few = {**rep, "n_test": 1, "dropped": {"train": 3, "test": 5, "train_drawn": 30, "test_drawn": 6}}
     assert dropped_line(few).startswith("dropped, not solved to optimality by the reference solver: 3 of the 30 "

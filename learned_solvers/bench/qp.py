@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.registry import dropped_hint, family_key, family_names, is_pde_family, make_family
+from problems.registry import dropped_hint, family_key, family_names, is_pde_family, make_family, refills
 
 from .._files import write_json
 from .._progress import tqdm
@@ -31,7 +31,7 @@ from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
 from ..models.anchors import AnchorBank
 from ..options import check_device, check_k, check_seed
-from ..training.data import Labelled, label_instances
+from ..training.data import Drawn, Labelled, label_drawn
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
@@ -221,6 +221,14 @@ def held_out_instances(fam, count: int, seed: int) -> list:
     return fam.sample(count, seed=seed + TEST_SEED_OFFSET)
 
 
+def label_held_out(fam, count: int, seed: int, *, scheduler: str, progress: bool,
+                   first: list | None = None) -> Drawn:
+    """``count`` held-out instances labelled (``first``: those already drawn), the ones dropped
+    replaced by further draws where the family can draw more (``label_drawn``)."""
+    return label_drawn(lambda n: held_out_instances(fam, n, seed), count, first=first, refill=refills(fam),
+                       scheduler=scheduler, progress=progress, hint=dropped_hint(fam))
+
+
 def bench_backend(solver: str, *, tol: float | None = None, pinned: bool = False):
     """The backend at its default tolerance unless ``tol``; ``pinned``: OSQP's fixed settings."""
     opts: dict[str, Any] = {}
@@ -251,9 +259,13 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     if test_fam is not fam:
         backend.check(test_qps[0])
     t0 = time.perf_counter()
-    hint = dropped_hint(fam)
-    train = [] if own_bank else label_instances(train_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=hint)
-    test = label_instances(test_qps, scheduler=cfg.scheduler, progress=cfg.progress, hint=dropped_hint(test_fam))
+    opts = {"scheduler": cfg.scheduler, "progress": cfg.progress}
+    # dropped instances are replaced by further draws of the same seed where the family can draw more
+    trained = Drawn(kept=[], drawn=0, refilled=False) if own_bank else label_drawn(
+        lambda n: fam.sample(n, seed=cfg.seed), cfg.n_train, first=train_qps, refill=refills(fam),
+        hint=dropped_hint(fam), **opts)
+    tested = label_held_out(test_fam, cfg.n_test, cfg.seed, first=test_qps, **opts)
+    train, test = trained.kept, tested.kept
     label_seconds = time.perf_counter() - t0
     if not (train or own_bank) or not test:
         raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")
@@ -293,8 +305,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     rep["k_automatic"] = cfg.k is None
     # the family keeps only the instances the reference solver finds optimal (mps: perturbations
     # can make a file infeasible): how many of those drawn are behind the figures
-    rep["dropped"] = {"train": 0 if own_bank else len(train_qps) - len(train), "test": len(test_qps) - len(test),
-                      "train_drawn": 0 if own_bank else len(train_qps), "test_drawn": len(test_qps)}
+    rep["dropped"] = {"train": trained.drawn - len(train), "test": tested.drawn - len(test),
+                      "train_drawn": trained.drawn, "test_drawn": tested.drawn,
+                      "refilled": trained.refilled or tested.refilled}
     if stopped:
         rep["bench_interrupted"] = stopped[0]
     rep["anchor"] = starter.anchors.kind if starter.anchors is not None else None

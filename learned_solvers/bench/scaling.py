@@ -26,18 +26,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from problems.registry import dropped_hint, family_names, make_family
+from problems.registry import family_names, make_family
 
 from .._files import write_json
 from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
 from .plots import is_scaling_report, plot_scaling
-from .qp import held_out_instances, timed_warm_solve
+from .qp import label_held_out, timed_warm_solve
 from .timing import failed_row, stop_on_ctrl_c
 from ..models.anchors import data_vector
 from ..canonical import QPData
-from ..training.data import label_instances, solve_reference
+from ..training.data import solve_reference
 from ..warmstart import LearnedWarmStarter
 
 __all__ = ["ScalingConfig", "run_scaling", "plot_scaling", "format_scaling", "auto_k_summary", "sweep_rows",
@@ -73,8 +73,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), polish=cfg.polish,
                                                  device=cfg.device)
     backend = make_backend(cfg.solver)
-    test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=cfg.progress, hint=dropped_hint(fam))
+    test = label_held_out(fam, cfg.n_test, cfg.seed, scheduler=cfg.scheduler, progress=cfg.progress).kept
     with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
         timed_warm_solve(starter, test[0].qp, backend, 1, repeats=1)
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from problems.registry import dropped_hint, make_family
+from problems.registry import make_family
 
 from .._files import write_json
 from .._progress import tqdm
@@ -41,9 +41,8 @@ from ..backends.base import Status, WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..options import check_seed
-from ..training.data import label_instances
 from .plots import is_sensitivity_report, moved_note, plot_sensitivity
-from .qp import bench_backend, held_out_instances
+from .qp import bench_backend, label_held_out
 from .timing import failed_row, stop_on_ctrl_c
 
 DIRECTIONS = ("random", "smooth", "active-set")
@@ -267,8 +266,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
         return _run_pde(cfg)
     fam = make_family(cfg.family)
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
-    test = label_instances(held_out_instances(fam, cfg.n_test, cfg.seed), scheduler=cfg.scheduler,
-                           progress=cfg.progress, hint=dropped_hint(fam))
+    test = label_held_out(fam, cfg.n_test, cfg.seed, scheduler=cfg.scheduler, progress=cfg.progress).kept
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")
     if cfg.direction == "active-set":

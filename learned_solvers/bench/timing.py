@@ -92,7 +92,9 @@ def dropped_line(rep: dict, *, why: str = "not solved to optimality by the refer
     parts = [f"{d[s]} of the {d[f'{s}_drawn']} {what}" for s, what in (("train", "training"), ("test", "held-out"))
              if d.get(s)]
     few = rep["n_test"] < TOO_FEW_TO_JUDGE
-    return (f"dropped, {why}: {' and '.join(parts)} instances drawn; the "
+    # the family drew more in their place (training.data.label_drawn), up to the counts asked for
+    more = " (further draws stood in for them)" if d.get("refilled") else ""
+    return (f"dropped, {why}: {' and '.join(parts)} instances drawn{more}; the "
             f"figures are of the {rep['n_test']} held-out instance{'s' * (rep['n_test'] != 1)} left"
             + (", too few to judge the family by (more --test, or a family that keeps more: see the labelling "
                "warning)" if few else ""))

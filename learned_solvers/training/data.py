@@ -12,9 +12,10 @@ Solving is embarrassingly parallel: ``scheduler="local"`` starts a Dask ``LocalC
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,8 @@ from ..backends import Status, make_backend
 from ..canonical import QPData
 from ..canonical.polish import optimal_active_set
 
-__all__ = ["Labelled", "solve_reference", "reference_solver", "label_instances", "dask_client", "failure_reason"]
+__all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_drawn",
+           "REFILL_FACTOR", "dask_client", "failure_reason"]
 
 
 @dataclass(frozen=True)
@@ -153,29 +155,94 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
 def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
                     solver: str = "auto", progress: bool = True, hint: str = "") -> list[Labelled]:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
-    warning (the ``mps:`` family's rule), ending with ``hint`` (the family's advice). Order is kept."""
-    if scheduler == "serial":
-        out = [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
-    else:
-        from dask.distributed import as_completed
+    warning (the ``mps:`` family's rule), ending with ``hint`` (the family's advice). Order is kept.
+    ``label_drawn`` also replaces the dropped ones by further draws of the family."""
+    out = _label_all(qps, scheduler=scheduler, workers=workers, solver=solver, progress=progress)
+    _warn_dropped(qps, out, solver, hint)
+    return [o for o in out if isinstance(o, Labelled)]
 
-        with dask_client(scheduler, workers) as client:
-            # scattered first: instances inside the task graph make Dask warn of a large graph
-            # and send them through the scheduler
-            futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
-            index = {f.key: i for i, f in enumerate(futures)}
-            out = [None] * len(futures)
-            for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
-                try:
-                    out[index[fut.key]] = fut.result()
-                except Exception as exc:  # noqa: BLE001  a worker that died on it (KilledWorker): this one is dropped
-                    out[index[fut.key]] = _failure(exc)
-    kept = [o for o in out if isinstance(o, Labelled)]
-    if len(kept) < len(out):
-        why = Counter(o for o in out if not isinstance(o, Labelled))
-        said = ", ".join(f"{status} {count}" for status, count in why.most_common(4))
-        said += f", and {len(why) - 4} other reasons" if len(why) > 4 else ""
-        by = ", ".join(sorted({reference_solver(q, solver) for q, o in zip(qps, out) if not isinstance(o, Labelled)}))
-        warnings.warn(f"{len(out) - len(kept)} of {len(out)} instances were not solved to optimality by {by} "
-                      f"and were dropped ({said})" + (f"; {hint}" if hint else ""), RuntimeWarning, stacklevel=2)
-    return kept
+
+REFILL_FACTOR = 10
+"""``label_drawn`` draws at most this many times the instances asked for."""
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """``label_drawn``'s result: the labelled instances kept, in draw order, and how many
+    draws they rest on (``drawn``: up to the last one kept; ``drawn - len(kept)`` dropped)."""
+
+    kept: list[Labelled]
+    drawn: int
+    refilled: bool
+
+
+def label_drawn(draw: Callable[[int], Sequence[QPData]], count: int, *, refill: bool, scheduler: str = "local",
+                workers: int | None = None, solver: str = "auto", progress: bool = True, hint: str = "",
+                first: Sequence[QPData] | None = None, shard: Callable[[list], list] = list,
+                gather: Callable[[list], list] = list, warn: bool = True) -> Drawn:
+    """The first ``count`` instances of ``draw(n)`` (a family's first n draws of one seed; ``first``:
+    those already drawn) labelled as ``label_instances`` does. Where ``refill`` (a family whose
+    draws extend, ``draw(n + m)[:n] == draw(n)``), further draws replace the dropped ones until
+    ``count`` are kept or ``REFILL_FACTOR * count`` are drawn: a user asking for 30 instances of
+    an ``mps:`` file whose perturbations are often infeasible trains on 30, not on the few left.
+    Under torchrun, ``shard`` and ``gather`` (``training.distributed``'s) give each rank its share
+    of every round; ``warn``: say what was dropped (rank 0 alone)."""
+    qps = list(first) if first is not None else list(draw(count))
+    drawn: list[QPData] = []
+    out: list[Labelled | str] = []
+    cap = REFILL_FACTOR * count
+    while qps:
+        out += gather(_label_all(shard(qps), scheduler=scheduler, workers=workers, solver=solver, progress=progress))
+        drawn += qps
+        n_kept = sum(isinstance(o, Labelled) for o in out)
+        if not refill or n_kept >= count or n_kept == 0 or len(drawn) >= cap:
+            break  # none kept: the family's perturbation, not the count, is what must change
+        # the keep rate so far, with a margin, so that one more round usually suffices
+        more = min(cap - len(drawn), max(count - n_kept, math.ceil(1.25 * (count - n_kept) * len(drawn) / n_kept)))
+        qps = list(draw(len(drawn) + more))[len(drawn):]
+    kept_at = [i for i, o in enumerate(out) if isinstance(o, Labelled)][:count]
+    used = kept_at[-1] + 1 if len(kept_at) == count else len(out)  # draws past the count-th kept one are unused
+    res = Drawn(kept=[out[i] for i in kept_at], drawn=used, refilled=used > count)  # type: ignore[misc]
+    if warn:
+        if not res.refilled:
+            tail = ""
+        elif len(res.kept) == count:
+            tail = f"; further draws stood in for them ({count} kept of the {used} drawn)"
+        else:
+            tail = (f"; only {len(res.kept)} of the {count} asked for were kept after {used} draws (at most "
+                    f"{REFILL_FACTOR}x the count are drawn)")
+        _warn_dropped(drawn[:used], out[:used], solver, tail[2:] + ("; " if tail and hint else "") + hint)
+    return res
+
+
+def _label_all(qps: Sequence[QPData], *, scheduler: str, workers: int | None, solver: str,
+               progress: bool) -> list[Labelled | str]:
+    """Each instance labelled, or the status (str) that kept it from being one; order kept."""
+    if scheduler == "serial":
+        return [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
+    from dask.distributed import as_completed
+
+    with dask_client(scheduler, workers) as client:
+        # scattered first: instances inside the task graph make Dask warn of a large graph
+        # and send them through the scheduler
+        futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        out: list[Any] = [None] * len(futures)
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
+            try:
+                out[index[fut.key]] = fut.result()
+            except Exception as exc:  # noqa: BLE001  a worker that died on it (KilledWorker): this one is dropped
+                out[index[fut.key]] = _failure(exc)
+    return out
+
+
+def _warn_dropped(qps: Sequence[QPData], out: Sequence[Labelled | str], solver: str, hint: str) -> None:
+    lost = [(q, o) for q, o in zip(qps, out) if not isinstance(o, Labelled)]
+    if not lost:
+        return
+    why = Counter(o for _, o in lost)
+    said = ", ".join(f"{status} {count}" for status, count in why.most_common(4))
+    said += f", and {len(why) - 4} other reasons" if len(why) > 4 else ""
+    by = ", ".join(sorted({reference_solver(q, solver) for q, _ in lost}))
+    warnings.warn(f"{len(lost)} of {len(out)} instances were not solved to optimality by {by} "
+                  f"and were dropped ({said})" + (f"; {hint}" if hint else ""), RuntimeWarning, stacklevel=3)
