@@ -98,12 +98,22 @@ def test_one_process_is_untouched(n):
 
 
 def test_an_unreachable_dask_scheduler_is_a_clear_error():
+    """Also: the Client that failed is gone at once. Left in a reference cycle, it was collected
+    later inside the next test's Client start, whose __del__ then waited on the Dask lock that
+    start held: the suite hung for good at the next test."""
+    import gc
+
+    from distributed import Client
+
     from learned_solvers.training.data import label_instances
     from problems.registry import make_family
 
     qps = make_family("random-lp:m=10,n=20").sample(2, seed=0)
+    gc.collect()
+    before = sum(type(o) is Client for o in gc.get_objects())
     with pytest.raises(RuntimeError, match="cannot reach a Dask scheduler at 'no-port'.*--scheduler local"):
         label_instances(qps, scheduler="no-port", progress=False)
+    assert sum(type(o) is Client for o in gc.get_objects()) == before
 
 
 def test_a_service_that_never_answers_as_a_dask_scheduler_is_a_clear_error_not_a_hang():

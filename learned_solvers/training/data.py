@@ -90,6 +90,7 @@ def _connect(scheduler: str) -> Any:
     bounds the TCP connection by its connect timeout but not the handshake after it: a service
     that accepts and never answers (the dashboard's HTTP port, 8787, given for the scheduler's
     8786) would hang the command, so the whole connection is waited for twice that timeout."""
+    import gc
     import threading
 
     import dask
@@ -104,6 +105,18 @@ def _connect(scheduler: str) -> Any:
             got["client"] = Client(scheduler)
         except BaseException as exc:  # noqa: BLE001  handed to the caller's thread
             got["error"] = exc
+            # The half-made Client lives on in the traceback's frames, in a reference cycle. Its
+            # __del__ closes its loop under Dask's class-wide LoopRunner lock: collected later
+            # inside another Client's start, which holds that lock, it deadlocked that thread
+            # and every Client after it (seen in the test suite). Freed here, where no lock is held.
+            seen: set[int] = set()
+            e: BaseException | None = exc
+            while e is not None and id(e) not in seen:
+                seen.add(id(e))
+                e.__traceback__ = None
+                e = e.__cause__ or e.__context__
+            del exc, e
+            gc.collect()
 
     worker = threading.Thread(target=connect, name="dask-connect", daemon=True)  # daemon: a hung one ends with us
     worker.start()
