@@ -1683,7 +1683,7 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert rc == 0 and "training without the coarse correction" in capsys.readouterr().err
     rep = json.loads(out.read_text())
     assert rep["n_train"] == 6 and rep["same_answer"] == 1.0
-    assert rep["dropped"] == {"train": 0, "test": 0, "train_drawn": 6, "test_drawn": 2}
+    assert rep["dropped"] == {"train": 0, "test": 0, "train_drawn": 6, "test_drawn": 2, "refilled": False}
     assert rep["solver"] == "ksp" and (rep["solver_options"]["ksp_type"], rep["solver_options"]["pc_type"]) == (
         "minres", "jacobi"), rep["solver_options"]
     # a problem set up for a direct solve: nothing to warm-start, said before any labelling or training
@@ -2095,18 +2095,28 @@ def test_petsc_backends_refuse_a_tolerance_or_iteration_limit_that_cannot_work()
 
 
 def test_the_pde_bench_counts_the_instances_without_a_reference_solution():
-    """Instances no LU solves are dropped (about a third of build_singular's draws). The report's
-    n_train is the instances kept (it had been the count asked for), ``dropped`` counts the rest,
+    """Instances no LU solves are dropped (about a third of build_singular's draws) and, as on
+    the LP/QP side, further draws of the same seed stand in for them: 8 trained on and 4 held
+    out, as asked (before, 8 and 4 less the drops). ``dropped`` counts the draws behind them,
     and the table says what the figures rest on, too few here to judge the family by."""
-    from learned_solvers.bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench
+    from learned_solvers.bench.pde import PDEBenchConfig, format_pde_report, label_pde, label_pde_drawn, run_pde_bench
 
     cfg = PDEBenchConfig(family="dolfinx:tests.dolfinx_user_problem:build_singular", solver="ksp", n_train=8,
                          n_test=4, epochs=1, width=8, scheduler="serial")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the labelling's own warning of the drops
+    with pytest.warns(RuntimeWarning, match=r"of \d+ instances have no reference solution and were dropped: .*; "
+                                            r"further draws stood in for them \(8 kept of the \d+ drawn\)"):
         rep = run_pde_bench(cfg, progress=False)
     d = rep["dropped"]
-    assert (d["train_drawn"], d["test_drawn"]) == (8, 4) and d["train"] + d["test"] > 0
-    assert rep["n_train"] == 8 - d["train"] and rep["n_test"] == 4 - d["test"]
-    assert ("dropped, no reference solution: " in format_pde_report(rep)
-            and "too few to judge the family by" in format_pde_report(rep))
+    assert rep["n_train"] == 8 and rep["n_test"] == 4 and d["refilled"]
+    assert (d["train_drawn"] - d["train"], d["test_drawn"] - d["test"]) == (8, 4) and d["train"] + d["test"] > 0
+    said = format_pde_report(rep)
+    assert ("dropped, no reference solution: " in said and "(further draws stood in for them)" in said
+            and "too few to judge the family by" in said)
+    # the instances kept are the stream's first ones with a solution: the same as labelling all those drawn
+    fam = make_family(cfg.family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = label_pde_drawn(fam, 8, seed=0, progress=False)
+        everything, _ = label_pde(fam, fam.sample(got.drawn, seed=0), progress=False)
+    assert [i.name for i in got.insts] == [p.name for p in got.pdes] == [p.name for p in everything]
+    assert got.drawn == d["train_drawn"]

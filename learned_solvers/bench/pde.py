@@ -17,6 +17,7 @@ import contextlib
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -146,14 +147,12 @@ def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[lis
     """(PDEData at the cold guess, reference solution) per instance, solved tightly (by the
     family's continuation where Newton from the cold guess fails); unsolvable ones are dropped
     with a warning that names them and why (their names are the PDEData names)."""
-    pdes, sols, dropped = _label(fam, insts, progress=progress)
-    _warn_dropped(dropped, len(insts))
-    return pdes, sols
+    return label_pde_parallel(fam, insts, scheduler="serial", progress=progress)
 
 
-def _label(fam: Any, insts: list[Any], *, progress: bool) -> tuple[list, list[np.ndarray], list[str]]:
-    """``label_pde``'s work: (PDEData, solutions, "name (why)" of each instance dropped)."""
-    pdes, sols, dropped = [], [], []
+def _label(fam: Any, insts: list[Any], *, progress: bool) -> list[tuple[Any, np.ndarray] | str]:
+    """Per instance: (PDEData, solution), or "name (why)" where it has no reference solution."""
+    out: list[tuple[Any, np.ndarray] | str] = []
     for inst in tqdm(insts, desc=f"labelling {fam.name}", disable=not progress):
         prob, fields = fam.load(inst)
         pde = to_pde(prob, fields=fields, name=inst.name, quasilinear=getattr(fam, "quasilinear", None))
@@ -162,21 +161,23 @@ def _label(fam: Any, insts: list[Any], *, progress: bool) -> tuple[list, list[np
             res = _reference_solve(fam.kind, petsc_handles(prob, assemble=False))  # to_pde assembled the system
             if res.status != "optimal" and hasattr(fam, "continuation"):
                 res = fam.continuation(inst, SNESBackend(rtol=1e-11))
-        if res.status != "optimal":
-            dropped.append(f"{inst.name} ({res.message})")
-            continue
-        pdes.append(pde)
-        sols.append(res.x)
-    return pdes, sols, dropped
+        out.append((pde, res.x) if res.status == "optimal" else f"{inst.name} ({res.message})")
+    return out
 
 
-def _warn_dropped(dropped: list[str], total: int) -> None:
+def _warn_dropped(out: list, tail: str = "") -> None:
+    dropped = [o for o in out if isinstance(o, str)]
     if dropped:
-        warnings.warn(f"{len(dropped)} of {total} instances have no reference solution and were dropped: "
-                      f"{', '.join(dropped[:5])}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{len(dropped)} of {len(out)} instances have no reference solution and were dropped: "
+                      f"{', '.join(dropped[:5])}" + (f"; {tail}" if tail else ""), RuntimeWarning, stacklevel=3)
 
 
-def _label_chunk(spec: str, insts: list[Any]) -> tuple[list, list[np.ndarray], list[str]]:
+def _split(out: list) -> tuple[list, list[np.ndarray]]:
+    kept = [o for o in out if not isinstance(o, str)]
+    return [p for p, _ in kept], [u for _, u in kept]
+
+
+def _label_chunk(spec: str, insts: list[Any]) -> list[tuple[Any, np.ndarray] | str]:
     """A Dask task: rebuild the family from its spec in the worker (live dolfinx objects do not
     travel) and label a chunk of instances."""
     from problems.registry import make_family
@@ -188,8 +189,16 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
                        progress: bool = True) -> tuple[list, list[np.ndarray]]:
     """``label_pde`` on a Dask cluster: 'local' starts a LocalCluster (processes), an address
     uses a running scheduler, 'serial' labels in this process."""
+    out = _label_each(fam, insts, scheduler=scheduler, workers=workers, progress=progress)
+    _warn_dropped(out)
+    return _split(out)
+
+
+def _label_each(fam: Any, insts: list[Any], *, scheduler: str, workers: int | None = None,
+                progress: bool) -> list[tuple[Any, np.ndarray] | str]:
+    """``_label`` in this process ('serial') or on a Dask cluster, in chunks; order kept."""
     if scheduler == "serial":
-        return label_pde(fam, insts, progress=progress)
+        return _label(fam, insts, progress=progress)
     from dask.distributed import as_completed
 
     from ..training.data import dask_client, failure_reason
@@ -206,11 +215,41 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
                 parts[order[fut.key]] = fut.result()
             except Exception as exc:  # noqa: BLE001  a worker that died on the chunk: its instances are dropped
                 why = failure_reason(exc)
-                parts[order[fut.key]] = ([], [], [f"{i.name} ({why})" for i in chunks[order[fut.key]]])
-    pdes = [p for part in parts for p in part[0]]
-    sols = [u for part in parts for u in part[1]]
-    _warn_dropped([d for part in parts for d in part[2]], len(insts))
-    return pdes, sols
+                parts[order[fut.key]] = [f"{i.name} ({why})" for i in chunks[order[fut.key]]]
+    return [o for part in parts for o in part]
+
+
+@dataclass(frozen=True)
+class PDEDrawn:
+    """``label_pde_drawn``'s result: the instances kept, their PDEData and reference solutions,
+    in draw order, and how many draws they rest on (``drawn``)."""
+
+    insts: list[Any]
+    pdes: list[Any]
+    sols: list[np.ndarray]
+    drawn: int
+    refilled: bool
+
+
+def label_pde_drawn(fam: Any, count: int, *, seed: int, scheduler: str = "serial", progress: bool = True,
+                    first: list[Any] | None = None, shard: Callable[[list], list] = list,
+                    gather: Callable[[list], list] = list, warn: bool = True) -> PDEDrawn:
+    """The first ``count`` of ``fam.sample(n, seed=seed)`` labelled, those without a reference
+    solution replaced by further draws of the same seed (``training.data.refill_draws``), as on
+    the LP/QP side; ``shard``/``gather``: each torchrun rank labels its share of every round."""
+    from problems.registry import refills
+
+    from ..training.data import refill_draws, refill_note
+
+    drawn, out, refilled = refill_draws(
+        lambda n: fam.sample(n, seed=seed), count,
+        lambda insts: gather(_label_each(fam, shard(insts), scheduler=scheduler, progress=progress)),
+        refill=refills(fam), first=first)
+    pdes, sols = _split(out)
+    if warn:
+        _warn_dropped(out, refill_note(len(pdes), count, len(out), refilled))
+    return PDEDrawn(insts=[i for i, o in zip(drawn, out) if not isinstance(o, str)], pdes=pdes, sols=sols,
+                    drawn=len(out), refilled=refilled)
 
 
 def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None, *, prob: Any = None,
@@ -349,18 +388,15 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     Returns (starter, info, training PDEData, their solutions)."""
     from ..training import distributed
 
-    train_insts = fam.sample(cfg.n_train, seed=cfg.seed)
-    # under torchrun each rank labels its share, and every rank trains on all of them
+    # under torchrun each rank labels its share, and every rank trains on all of them; those
+    # without a reference solution are replaced by further draws, as on the LP/QP side
     main = distributed.is_main()
-    pdes, sols = label_pde_parallel(fam, distributed.shard(train_insts), scheduler=cfg.scheduler,
-                                    progress=progress and main)
-    pairs = distributed.gather_shards(list(zip(pdes, sols)))
-    train_pdes, train_sols = [p for p, _ in pairs], [u for _, u in pairs]
+    got = label_pde_drawn(fam, cfg.n_train, seed=cfg.seed, scheduler=cfg.scheduler, progress=progress and main,
+                          shard=distributed.shard, gather=distributed.gather_shards, warn=main)
+    train_insts, train_pdes, train_sols = got.insts, got.pdes, got.sols
     if len(train_pdes) < 2:
-        raise RuntimeError(f"family {fam.spec()}: {len(train_pdes)} of {len(train_insts)} instances have a reference "
+        raise RuntimeError(f"family {fam.spec()}: {len(train_pdes)} of {got.drawn} instances have a reference "
                            "solution; training needs at least 2")
-    by_name = {i.name: i for i in train_insts}
-    train_insts = [by_name[p.name] for p in train_pdes]
     tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
         epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
         **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
@@ -369,6 +405,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
                                 device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
+                            "n_drawn": got.drawn, "refilled": got.refilled,
                             "history": tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {})}
     if cfg.k is None and main and (cut := sweep_skipped(tr.interrupted)) is None:
         # on the held-out split: a training instance's nearest anchor is its own solution
@@ -411,11 +448,9 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
     # a checkpoint without an automatic k runs the model's training iterations: report that k
     k = next(v for v in (cfg.k, starter.k, starter.model.cfg.train_k) if v is not None)
-    test_insts = test_fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
-    n_drawn = len(test_insts)
-    test_pdes, test_sols = label_pde_parallel(test_fam, test_insts, scheduler=cfg.scheduler, progress=progress)
-    kept = {p.name for p in test_pdes}
-    test_insts = [i for i in test_insts if i.name in kept]
+    tested = label_pde_drawn(test_fam, cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET, scheduler=cfg.scheduler,
+                             progress=progress)
+    test_insts, test_pdes, test_sols = tested.insts, tested.pdes, tested.sols
     systems = {p.name: p for p in test_pdes}
     # the baseline: the nearest training instance's solution (the checkpoint's anchor bank when
     # there is one, so that a loaded checkpoint has the baseline too); on the training mesh only
@@ -444,8 +479,9 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
         else {"snes_type": backend.snes_type, "rtol": backend.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
         "n_train": None,  # trained here: the instances kept (info's), else none
         # the instances behind the figures: those with a reference solution (the others are dropped)
-        "dropped": {"train": 0 if cfg.checkpoint else cfg.n_train - len(train_pdes), "test": n_drawn - len(test_pdes),
-                    "train_drawn": 0 if cfg.checkpoint else cfg.n_train, "test_drawn": n_drawn},
+        "dropped": {"train": info.get("n_drawn", 0) - len(train_pdes), "test": tested.drawn - len(test_pdes),
+                    "train_drawn": info.get("n_drawn", 0), "test_drawn": tested.drawn,
+                    "refilled": bool(info.get("refilled")) or tested.refilled},
         "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
         # what the learned start corrects (k >= 1) or is (k = 0): "kernel", "nearest", or None (no bank)

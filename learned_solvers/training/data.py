@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from ..canonical import QPData
 from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_drawn",
-           "REFILL_FACTOR", "dask_client", "failure_reason"]
+           "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "failure_reason"]
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,9 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
 
 
 REFILL_FACTOR = 10
-"""``label_drawn`` draws at most this many times the instances asked for."""
+"""``refill_draws`` draws at most this many times the instances asked for."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -194,38 +196,55 @@ def label_drawn(draw: Callable[[int], Sequence[QPData]], count: int, *, refill: 
                 first: Sequence[QPData] | None = None, shard: Callable[[list], list] = list,
                 gather: Callable[[list], list] = list, warn: bool = True) -> Drawn:
     """The first ``count`` instances of ``draw(n)`` (a family's first n draws of one seed; ``first``:
-    those already drawn) labelled as ``label_instances`` does. Where ``refill`` (a family whose
-    draws extend, ``draw(n + m)[:n] == draw(n)``), further draws replace the dropped ones until
-    ``count`` are kept or ``REFILL_FACTOR * count`` are drawn: a user asking for 30 instances of
-    an ``mps:`` file whose perturbations are often infeasible trains on 30, not on the few left.
+    those already drawn) labelled as ``label_instances`` does, the dropped ones replaced by
+    further draws where ``refill`` (``refill_draws``): a user asking for 30 instances of an
+    ``mps:`` file whose perturbations are often infeasible trains on 30, not on the few left.
     Under torchrun, ``shard`` and ``gather`` (``training.distributed``'s) give each rank its share
     of every round; ``warn``: say what was dropped (rank 0 alone)."""
-    qps = list(first) if first is not None else list(draw(count))
-    drawn: list[QPData] = []
-    out: list[Labelled | str] = []
+    drawn, out, refilled = refill_draws(
+        draw, count, lambda qps: gather(_label_all(shard(qps), scheduler=scheduler, workers=workers, solver=solver,
+                                                   progress=progress)), refill=refill, first=first)
+    res = Drawn(kept=[o for o in out if isinstance(o, Labelled)], drawn=len(out), refilled=refilled)
+    if warn:
+        tail = refill_note(len(res.kept), count, len(out), refilled)
+        _warn_dropped(drawn, out, solver, tail + ("; " if tail and hint else "") + hint)
+    return res
+
+
+def refill_draws(draw: Callable[[int], Sequence[T]], count: int, label: Callable[[list[T]], list[Any]], *,
+                 refill: bool, first: Sequence[T] | None = None) -> tuple[list[T], list[Any], bool]:
+    """``label`` (one result per instance: a kept item, or a str saying why it was dropped) on the
+    first ``count`` draws of ``draw(n)``; where ``refill`` (a family whose draws extend,
+    ``draw(n + m)[:n] == draw(n)``), on further draws in place of the dropped ones, until
+    ``count`` are kept or ``REFILL_FACTOR * count`` are drawn. Returns (the draws the first
+    ``count`` kept ones rest on, their results, whether more than ``count`` were drawn): the
+    kept ones are the stream's first, whatever a round's size."""
+    insts = list(first) if first is not None else list(draw(count))
+    drawn: list[T] = []
+    out: list[Any] = []
     cap = REFILL_FACTOR * count
-    while qps:
-        out += gather(_label_all(shard(qps), scheduler=scheduler, workers=workers, solver=solver, progress=progress))
-        drawn += qps
-        n_kept = sum(isinstance(o, Labelled) for o in out)
+    while insts:
+        out += label(insts)
+        drawn += insts
+        n_kept = sum(not isinstance(o, str) for o in out)
         if not refill or n_kept >= count or n_kept == 0 or len(drawn) >= cap:
             break  # none kept: the family's perturbation, not the count, is what must change
         # the keep rate so far, with a margin, so that one more round usually suffices
         more = min(cap - len(drawn), max(count - n_kept, math.ceil(1.25 * (count - n_kept) * len(drawn) / n_kept)))
-        qps = list(draw(len(drawn) + more))[len(drawn):]
-    kept_at = [i for i, o in enumerate(out) if isinstance(o, Labelled)][:count]
+        insts = list(draw(len(drawn) + more))[len(drawn):]
+    kept_at = [i for i, o in enumerate(out) if not isinstance(o, str)][:count]
     used = kept_at[-1] + 1 if len(kept_at) == count else len(out)  # draws past the count-th kept one are unused
-    res = Drawn(kept=[out[i] for i in kept_at], drawn=used, refilled=used > count)  # type: ignore[misc]
-    if warn:
-        if not res.refilled:
-            tail = ""
-        elif len(res.kept) == count:
-            tail = f"; further draws stood in for them ({count} kept of the {used} drawn)"
-        else:
-            tail = (f"; only {len(res.kept)} of the {count} asked for were kept after {used} draws (at most "
-                    f"{REFILL_FACTOR}x the count are drawn)")
-        _warn_dropped(drawn[:used], out[:used], solver, tail[2:] + ("; " if tail and hint else "") + hint)
-    return res
+    return drawn[:used], out[:used], used > count
+
+
+def refill_note(n_kept: int, count: int, drawn: int, refilled: bool) -> str:
+    """What the labelling warning adds where further draws stood in for dropped instances."""
+    if not refilled:
+        return ""
+    if n_kept == count:
+        return f"further draws stood in for them ({count} kept of the {drawn} drawn)"
+    return (f"only {n_kept} of the {count} asked for were kept after {drawn} draws (at most {REFILL_FACTOR}x the "
+            "count are drawn)")
 
 
 def _label_all(qps: Sequence[QPData], *, scheduler: str, workers: int | None, solver: str,
