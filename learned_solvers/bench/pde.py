@@ -709,10 +709,8 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device,
                                                 precision=precision)
     backend = family_backend(fam, solver, ksp_type=ksp_type, pc=pc, rtol=rtol)
-    insts = fam.sample(n_test, seed=seed + 1_000_003)
-    pdes, sols = label_pde(fam, insts, progress=progress)
-    kept = {p.name for p in pdes}
-    insts = [i for i in insts if i.name in kept]
+    got = label_pde_drawn(fam, n_test, seed=seed + 1_000_003, progress=progress)
+    insts, pdes, sols = got.insts, got.pdes, got.sols
     with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
         _timed_start(starter, fam, insts[0], backend, 1, repeats=1)
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike

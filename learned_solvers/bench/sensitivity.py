@@ -142,14 +142,13 @@ def _move_pde(u: np.ndarray, free: np.ndarray, coords: np.ndarray, eps: float, d
 
 
 def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
-    from .pde import PDE_TEST_SEED_OFFSET, _solve, family_backend, label_pde_parallel
+    from .pde import PDE_TEST_SEED_OFFSET, _solve, family_backend, label_pde_drawn
 
     fam = make_family(cfg.family)
     backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.tol)
-    insts = fam.sample(cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET)
-    pdes, sols = label_pde_parallel(fam, insts, scheduler=cfg.scheduler, progress=cfg.progress)
-    kept = {p.name for p in pdes}
-    insts = [i for i in insts if i.name in kept]
+    got = label_pde_drawn(fam, cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET, scheduler=cfg.scheduler,
+                          progress=cfg.progress)
+    insts, pdes, sols = got.insts, got.pdes, got.sols
     if not insts:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance has a reference solution")
     rng = np.random.default_rng(cfg.seed)
