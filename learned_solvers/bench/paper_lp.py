@@ -129,13 +129,13 @@ def make_data(cfg: PaperLPConfig, *, progress: bool = True) -> _Data:
         return d
     from problems.random_lp import RandomLP
 
-    from ..training.data import label_instances
+    from ..training.data import label_drawn
 
     fam = RandomLP(m=10, n=50, nnz=100, eq_fraction=0.3, resample_matrix=True)
-    # a few spare instances: the family is feasible by construction, but HiGHS may still drop one
+    # the family is feasible by construction, but HiGHS may still drop one: further draws stand in
     total = cfg.n_train + cfg.n_test
-    lab = label_instances(fam.sample(int(total * 1.02) + 5, seed=cfg.seed), scheduler=cfg.scheduler,
-                          progress=progress)[:total]
+    lab = label_drawn(lambda n: fam.sample(n, seed=cfg.seed), total, refill=True, scheduler=cfg.scheduler,
+                      progress=progress).kept
     if len(lab) < total:
         raise RuntimeError(f"only {len(lab)} of {total} paper-lp instances were solved to optimality")
     d = _Data(qps=[it.qp for it in lab], x=np.stack([it.x for it in lab]))
