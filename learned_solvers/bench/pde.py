@@ -189,33 +189,35 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
                        progress: bool = True) -> tuple[list, list[np.ndarray]]:
     """``label_pde`` on a Dask cluster: 'local' starts a LocalCluster (processes), an address
     uses a running scheduler, 'serial' labels in this process."""
-    out = _label_each(fam, insts, scheduler=scheduler, workers=workers, progress=progress)
+    from ..training.data import labelling_client
+
+    with labelling_client(scheduler, workers) as client:
+        out = _label_each(fam, insts, client=client, progress=progress)
     _warn_dropped(out)
     return _split(out)
 
 
-def _label_each(fam: Any, insts: list[Any], *, scheduler: str, workers: int | None = None,
-                progress: bool) -> list[tuple[Any, np.ndarray] | str]:
-    """``_label`` in this process ('serial') or on a Dask cluster, in chunks; order kept."""
-    if scheduler == "serial":
+def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> list[tuple[Any, np.ndarray] | str]:
+    """``_label`` in this process (``client`` None) or on a Dask cluster, in chunks; order kept."""
+    if client is None:
         return _label(fam, insts, progress=progress)
     from dask.distributed import as_completed
 
-    from ..training.data import dask_client, failure_reason
+    from ..training.data import failure_reason
 
-    with dask_client(scheduler, workers) as client:
-        size = max(1, len(insts) // (4 * (workers or 2)))
-        chunks = [insts[i:i + size] for i in range(0, len(insts), size)]
-        futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
-        order = {f.key: i for i, f in enumerate(futures)}
-        parts: list = [None] * len(futures)
-        for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {fam.name} (dask)",
-                        disable=not progress):
-            try:
-                parts[order[fut.key]] = fut.result()
-            except Exception as exc:  # noqa: BLE001  a worker that died on the chunk: its instances are dropped
-                why = failure_reason(exc)
-                parts[order[fut.key]] = [f"{i.name} ({why})" for i in chunks[order[fut.key]]]
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = max(1, len(insts) // (4 * workers))
+    chunks = [insts[i:i + size] for i in range(0, len(insts), size)]
+    futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
+    order = {f.key: i for i, f in enumerate(futures)}
+    parts: list = [None] * len(futures)
+    for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {fam.name} (dask)",
+                    disable=not progress):
+        try:
+            parts[order[fut.key]] = fut.result()
+        except Exception as exc:  # noqa: BLE001  a worker that died on the chunk: its instances are dropped
+            why = failure_reason(exc)
+            parts[order[fut.key]] = [f"{i.name} ({why})" for i in chunks[order[fut.key]]]
     return [o for part in parts for o in part]
 
 
@@ -239,12 +241,13 @@ def label_pde_drawn(fam: Any, count: int, *, seed: int, scheduler: str = "serial
     the LP/QP side; ``shard``/``gather``: each torchrun rank labels its share of every round."""
     from problems.registry import refills
 
-    from ..training.data import refill_draws, refill_note
+    from ..training.data import labelling_client, refill_draws, refill_note
 
-    drawn, out, refilled = refill_draws(
-        lambda n: fam.sample(n, seed=seed), count,
-        lambda insts: gather(_label_each(fam, shard(insts), scheduler=scheduler, progress=progress)),
-        refill=refills(fam), first=first)
+    with labelling_client(scheduler) as client:
+        drawn, out, refilled = refill_draws(
+            lambda n: fam.sample(n, seed=seed), count,
+            lambda insts: gather(_label_each(fam, shard(insts), client=client, progress=progress)),
+            refill=refills(fam), first=first)
     pdes, sols = _split(out)
     if warn:
         _warn_dropped(out, refill_note(len(pdes), count, len(out), refilled))

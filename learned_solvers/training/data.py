@@ -28,7 +28,7 @@ from ..canonical import QPData
 from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_drawn",
-           "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "failure_reason"]
+           "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client", "failure_reason"]
 
 
 @dataclass(frozen=True)
@@ -165,12 +165,24 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
             cluster.close()
 
 
+@contextmanager
+def labelling_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
+    """``dask_client``, or None for 'serial' (label in this process): one cluster for every
+    round of a labelling that draws more, not one started a round."""
+    if scheduler == "serial":
+        yield None
+        return
+    with dask_client(scheduler, workers) as client:
+        yield client
+
+
 def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
                     solver: str = "auto", progress: bool = True, hint: str = "") -> list[Labelled]:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
     warning (the ``mps:`` family's rule), ending with ``hint`` (the family's advice). Order is kept.
     ``label_drawn`` also replaces the dropped ones by further draws of the family."""
-    out = _label_all(qps, scheduler=scheduler, workers=workers, solver=solver, progress=progress)
+    with labelling_client(scheduler, workers) as client:
+        out = _label_all(qps, client=client, solver=solver, progress=progress)
     _warn_dropped(qps, out, solver, hint)
     return [o for o in out if isinstance(o, Labelled)]
 
@@ -201,9 +213,10 @@ def label_drawn(draw: Callable[[int], Sequence[QPData]], count: int, *, refill: 
     ``mps:`` file whose perturbations are often infeasible trains on 30, not on the few left.
     Under torchrun, ``shard`` and ``gather`` (``training.distributed``'s) give each rank its share
     of every round; ``warn``: say what was dropped (rank 0 alone)."""
-    drawn, out, refilled = refill_draws(
-        draw, count, lambda qps: gather(_label_all(shard(qps), scheduler=scheduler, workers=workers, solver=solver,
-                                                   progress=progress)), refill=refill, first=first)
+    with labelling_client(scheduler, workers) as client:
+        drawn, out, refilled = refill_draws(
+            draw, count, lambda qps: gather(_label_all(shard(qps), client=client, solver=solver, progress=progress)),
+            refill=refill, first=first)
     res = Drawn(kept=[o for o in out if isinstance(o, Labelled)], drawn=len(out), refilled=refilled)
     if warn:
         tail = refill_note(len(res.kept), count, len(out), refilled)
@@ -247,24 +260,23 @@ def refill_note(n_kept: int, count: int, drawn: int, refilled: bool) -> str:
             "count are drawn)")
 
 
-def _label_all(qps: Sequence[QPData], *, scheduler: str, workers: int | None, solver: str,
-               progress: bool) -> list[Labelled | str]:
-    """Each instance labelled, or the status (str) that kept it from being one; order kept."""
-    if scheduler == "serial":
+def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: bool) -> list[Labelled | str]:
+    """Each instance labelled (in this process where ``client`` is None), or the status (str)
+    that kept it from being one; order kept."""
+    if client is None:
         return [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
     from dask.distributed import as_completed
 
-    with dask_client(scheduler, workers) as client:
-        # scattered first: instances inside the task graph make Dask warn of a large graph
-        # and send them through the scheduler
-        futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        out: list[Any] = [None] * len(futures)
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
-            try:
-                out[index[fut.key]] = fut.result()
-            except Exception as exc:  # noqa: BLE001  a worker that died on it (KilledWorker): this one is dropped
-                out[index[fut.key]] = _failure(exc)
+    # scattered first: instances inside the task graph make Dask warn of a large graph
+    # and send them through the scheduler
+    futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
+    index = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
+        try:
+            out[index[fut.key]] = fut.result()
+        except Exception as exc:  # noqa: BLE001  a worker that died on it (KilledWorker): this one is dropped
+            out[index[fut.key]] = _failure(exc)
     return out
 
 
