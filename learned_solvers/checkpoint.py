@@ -316,7 +316,11 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         on = "the fields' linear prediction of the solution" if a and a.get("metric") == "linear" else "the fields"
         rows.append(("anchor", (f"the training solutions' {shape}-kernel regression on {on}"
                                 if _pde_anchor(m) == "kernel" else "the nearest training solution") + errs))
-    done = [f"{m['n_train']} instances" if "n_train" in m else "",
+    # labelling drops the instances with no reference optimum, and draws more in their place
+    drawn = (f" (of {m['n_drawn']} drawn: the others had no reference solution)"
+             if isinstance(m.get("n_drawn"), int) and isinstance(m.get("n_train"), int) and m["n_drawn"] > m["n_train"]
+             else "")
+    done = [f"{m['n_train']} instances{drawn}" if "n_train" in m else "",
             f"{m['train_seconds']:.0f} s" if isinstance(m.get("train_seconds"), (int, float)) else "",
             f"on {m['train']['device']}" if isinstance(m.get("train"), dict) and "device" in m["train"] else "",
             # it decides whether more k buys accuracy (docs/test_time_compute.md)

@@ -107,13 +107,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         qps = fam.sample(args.train, seed=args.seed)
         backend.check(qps[0])  # a family this solver cannot take is refused before any labelling
         main = distributed.is_main()
-        data = label_drawn(lambda n: fam.sample(n, seed=args.seed), args.train, first=qps, refill=refills(fam),
-                           scheduler=args.scheduler, progress=main, hint=dropped_hint(fam),
-                           shard=distributed.shard, gather=distributed.gather_shards, warn=main).kept
+        got = label_drawn(lambda n: fam.sample(n, seed=args.seed), args.train, first=qps, refill=refills(fam),
+                          scheduler=args.scheduler, progress=main, hint=dropped_hint(fam),
+                          shard=distributed.shard, gather=distributed.gather_shards, warn=main)
+        data = got.kept
         starter, info = train_starter(fam.spec(), data, config=cfg, progress=True, backend=backend if main else None,
                                       family_key=family_key(fam))
         if main:
-            path = starter.save(args.out, solver=args.solver, **info)
+            path = starter.save(args.out, solver=args.solver, n_drawn=got.drawn, **info)
             chosen = (f", automatic k {info['best_k']}, polish {'on' if info['best_polish'] else 'off'}"
                       + (" (k 0: no network, the anchor itself; the network did not pay for itself "
                          "on the validation split)" if info["best_k"] == 0 else "")

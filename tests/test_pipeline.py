@@ -1686,7 +1686,7 @@ def test_a_generator_family_s_draws_extend_so_labelling_can_refill(spec):
     assert not refills(make_family(f"files:{netlib('afiro').parent}/*.mps.gz"))
 
 
-def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left():
+def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left(tmp_path):
     """An mps: family keeps only the instances the reference solver finds optimal: on blend 3 of
     12 drawn are infeasible at the default perturbation. The report counts them, and the table
     says what the figures rest on; with under 5 held-out instances left, that they are too few.
@@ -1694,14 +1694,19 @@ def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left():
     (boeing1) read like one on 6."""
     from learned_solvers.bench.qp import BenchConfig, dropped_line, format_report, run_bench
 
+    from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info
+
     cfg = BenchConfig(family=f"mps:{netlib('blend')}", solver="highs", n_train=12, n_test=6, epochs=1, width=8,
-                      scheduler="serial", progress=False)
+                      scheduler="serial", progress=False, save_checkpoint=str(tmp_path / "b.safetensors"))
     # further draws of the same seed stand in for the dropped ones: 12 trained on, as asked
     with pytest.warns(RuntimeWarning, match=r"4 of 16 instances were not solved to optimality .*further draws "
                                             r"stood in for them \(12 kept of the 16 drawn\)"):
         rep = run_bench(cfg)
     assert rep["dropped"] == {"train": 4, "test": 0, "train_drawn": 16, "test_drawn": 6, "refilled": True}
     assert rep["n_train"] == 12
+    # and the checkpoint's `info` says what the training rests on
+    assert "12 instances (of 16 drawn: the others had no reference solution)" in format_checkpoint_info(
+        describe_checkpoint(tmp_path / "b.safetensors"))
     said = ("dropped, not solved to optimality by the reference solver: 4 of the 16 training instances drawn (further "
             "draws stood in for them); the figures are of the 6 held-out instances left")
     assert said in format_report(rep).splitlines()

@@ -280,7 +280,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                                             family_key=family_key(fam))
         starter.k = cfg.k
         if cfg.save_checkpoint:
-            starter.save(cfg.save_checkpoint, solver=cfg.solver, **train_info)
+            starter.save(cfg.save_checkpoint, solver=cfg.solver, n_drawn=trained.drawn, **train_info)
     k_used = cfg.k if cfg.k is not None else starter.default_k
 
     # the nearest-neighbour baseline searches the training instances: a starter trained here, or
