@@ -78,7 +78,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from problems.registry import dropped_hint, family_key, is_pde_family, make_family, refills
+    from problems.registry import drawer, dropped_hint, family_key, is_pde_family, make_family, refills
 
     _check_family(args)
     pde = is_pde_family(args.family)
@@ -104,10 +104,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           **anchor,
                           **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
         backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
-        qps = fam.sample(args.train, seed=args.seed)
+        draw = drawer(fam, seed=args.seed)
+        qps = draw(args.train)
         backend.check(qps[0])  # a family this solver cannot take is refused before any labelling
         main = distributed.is_main()
-        got = label_drawn(lambda n: fam.sample(n, seed=args.seed), args.train, first=qps, refill=refills(fam),
+        got = label_drawn(draw, args.train, first=qps, refill=refills(fam),
                           scheduler=args.scheduler, progress=main, hint=dropped_hint(fam),
                           shard=distributed.shard, gather=distributed.gather_shards, warn=main)
         data = got.kept

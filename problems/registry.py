@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import itertools
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
 from learned_solvers.canonical import QPData
 
-__all__ = ["Family", "FamilyInfo", "make_family", "family_names", "dropped_hint", "refills", "describe_families",
-           "FAMILIES"]
+__all__ = ["Family", "FamilyInfo", "make_family", "family_names", "dropped_hint", "refills", "drawer",
+           "describe_families", "FAMILIES"]
 
 
 class Family(Protocol):
     """A seeded generator of related instances (same structure, new data). Its draws extend:
     ``sample(n + m, seed=s)[:n] == sample(n, seed=s)``, so that labelling can replace the
     instances it drops by further draws (``refills``); a family that cannot (a fixed pool of
-    files) sets ``refills = False``."""
+    files) sets ``refills = False``. One whose draws cost (the user's code) may also offer
+    ``stream(*, seed) -> Iterator``, which those further draws read on (``drawer``)."""
 
     name: str
 
@@ -89,6 +92,22 @@ def refills(fam: Any) -> bool:
     """Whether labelling may replace ``fam``'s dropped instances by further draws of the same
     seed (``learned_solvers.training.data.label_drawn``): every generator, not a pool of files."""
     return bool(getattr(fam, "refills", True))
+
+
+def drawer(fam: Any, *, seed: int) -> Callable[[int], list]:
+    """``n -> fam.sample(n, seed=seed)``, the ``draw`` labelling's rounds take (``label_drawn``).
+    A family with ``stream(seed=)``, one whose every draw calls the user's code, is read on from
+    the previous round's last draw, where ``sample`` would make the earlier ones again."""
+    if not hasattr(fam, "stream"):
+        return lambda n: fam.sample(n, seed=seed)
+    stream = fam.stream(seed=seed)
+    made: list = []
+
+    def draw(n: int) -> list:
+        made.extend(itertools.islice(stream, max(0, n - len(made))))
+        return made[:n]
+
+    return draw
 
 
 def family_key(fam: Any) -> str:

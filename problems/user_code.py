@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -90,13 +91,17 @@ class UserModelFamily(ABC):
         """One built model in canonical form; InvalidProblemError for one that is not of this kind."""
 
     def sample(self, count: int, *, seed: int) -> list[QPData]:
+        return list(itertools.islice(self.stream(seed=seed), count))
+
+    def stream(self, *, seed: int) -> Iterator[QPData]:
+        """The draws of ``seed`` one at a time, one call of the user's function each: labelling's
+        further draws read on from here (``problems.registry.drawer``) rather than build the
+        earlier models again."""
         rng = np.random.default_rng(seed)
-        out = []
-        for i in range(count):
+        for i in itertools.count():
             model = call_user(self.name, self.build, rng)
             try:
                 qp = self.read(model)
             except InvalidProblemError as exc:
                 raise InvalidProblemError(f"{self.name}: {exc}") from exc
-            out.append(qp.with_data(name=f"{self.name}[{seed}:{i}]"))
-        return out
+            yield qp.with_data(name=f"{self.name}[{seed}:{i}]")

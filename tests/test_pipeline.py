@@ -1669,6 +1669,29 @@ def test_labelling_replaces_dropped_instances_by_further_draws_up_to_a_cap():
     assert got.kept == [] and calls == []
 
 
+def test_further_draws_of_a_user_s_family_build_each_model_once():
+    """A ``cvxpy:`` family calls the user's build function once per draw. Labelling's further
+    draws read on from the last round (``drawer``), where ``sample(n)`` would build the earlier
+    models again each round; the instances kept are the same as ``sample``'s."""
+    from learned_solvers.training.data import label_drawn
+    from problems.registry import drawer
+
+    from . import cvxpy_sometimes_infeasible as user
+
+    fam = make_family("cvxpy:tests.cvxpy_sometimes_infeasible:build")
+    draw, asked = drawer(fam, seed=3), []
+    user.BUILDS.clear()
+    with pytest.warns(RuntimeWarning, match=r"further draws stood in for them \(6 kept of the \d+ drawn\)"):
+        got = label_drawn(lambda n: asked.append(n) or draw(n), 6, refill=True, solver="highs",
+                          scheduler="serial", progress=False)
+    assert len(asked) >= 2 and len(user.BUILDS) == max(asked)  # more than one round, no model built twice
+    assert len(got.kept) == 6 and all(abs(k.objective - 2 * lo) < 1e-7
+                                      for k, lo in zip(got.kept, [b for b in user.BUILDS if b <= 0.5]))
+    again = fam.sample(max(asked), seed=3)
+    feasible = [q.name for q, b in zip(again, user.BUILDS[max(asked):]) if b <= 0.5][:6]
+    assert [k.qp.name for k in got.kept] == feasible
+
+
 @pytest.mark.parametrize("spec", ["random-lp:m=10,n=20", "portfolio:assets=10,factors=2", "mpc", "lasso",
                                   "mps:NETLIB/afiro", "cvxpy:tests.cvxpy_parametrized:build"])
 def test_a_generator_family_s_draws_extend_so_labelling_can_refill(spec):

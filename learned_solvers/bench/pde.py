@@ -239,13 +239,13 @@ def label_pde_drawn(fam: Any, count: int, *, seed: int, scheduler: str = "serial
     """The first ``count`` of ``fam.sample(n, seed=seed)`` labelled, those without a reference
     solution replaced by further draws of the same seed (``training.data.refill_draws``), as on
     the LP/QP side; ``shard``/``gather``: each torchrun rank labels its share of every round."""
-    from problems.registry import refills
+    from problems.registry import drawer, refills
 
     from ..training.data import labelling_client, refill_draws, refill_note
 
     with labelling_client(scheduler) as client:
         drawn, out, refilled = refill_draws(
-            lambda n: fam.sample(n, seed=seed), count,
+            drawer(fam, seed=seed), count,
             lambda insts: gather(_label_each(fam, shard(insts), client=client, progress=progress)),
             refill=refills(fam), first=first)
     pdes, sols = _split(out)

@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from problems.registry import dropped_hint, family_key, family_names, is_pde_family, make_family, refills
+from problems.registry import (drawer, dropped_hint, family_key, family_names, is_pde_family, make_family,
+                               refills)
 
 from .._files import write_json
 from .._progress import tqdm
@@ -213,19 +215,25 @@ TEST_SEED_OFFSET = 1_000_003
 """Held-out instances are drawn with ``seed + TEST_SEED_OFFSET`` (bench, scaling, sensitivity)."""
 
 
-def held_out_instances(fam, count: int, seed: int) -> list:
-    """``count`` held-out instances: a generator's draws at ``seed + TEST_SEED_OFFSET``, or the
-    held-out pool of a family of files (``sample_held_out``)."""
+def held_out_drawer(fam, seed: int) -> Callable[[int], list]:
+    """``n -> n held-out instances``: a generator's draws at ``seed + TEST_SEED_OFFSET``
+    (``drawer``), or the held-out pool of a family of files (``sample_held_out``)."""
     if hasattr(fam, "sample_held_out"):
-        return fam.sample_held_out(count, seed=seed + TEST_SEED_OFFSET)
-    return fam.sample(count, seed=seed + TEST_SEED_OFFSET)
+        return lambda n: fam.sample_held_out(n, seed=seed + TEST_SEED_OFFSET)
+    return drawer(fam, seed=seed + TEST_SEED_OFFSET)
+
+
+def held_out_instances(fam, count: int, seed: int) -> list:
+    """``count`` held-out instances (``held_out_drawer``)."""
+    return held_out_drawer(fam, seed)(count)
 
 
 def label_held_out(fam, count: int, seed: int, *, scheduler: str, progress: bool,
-                   first: list | None = None) -> Drawn:
-    """``count`` held-out instances labelled (``first``: those already drawn), the ones dropped
-    replaced by further draws where the family can draw more (``label_drawn``)."""
-    return label_drawn(lambda n: held_out_instances(fam, n, seed), count, first=first, refill=refills(fam),
+                   draw: Callable[[int], list] | None = None, first: list | None = None) -> Drawn:
+    """``count`` held-out instances labelled (``draw``: the ``held_out_drawer`` that drew
+    ``first``, those already drawn), the ones dropped replaced by further draws where the family
+    can draw more (``label_drawn``)."""
+    return label_drawn(draw or held_out_drawer(fam, seed), count, first=first, refill=refills(fam),
                        scheduler=scheduler, progress=progress, hint=dropped_hint(fam))
 
 
@@ -253,18 +261,18 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     own_bank = starter is not None and starter.anchors is not None and "anchors" in starter.meta
     # with that bank no training instance is used but the one the solver's check reads: --train's
     # default of 200 had been drawn anyway, and refused by a files: family of fewer files
-    train_qps = fam.sample(1 if own_bank else cfg.n_train, seed=cfg.seed)
+    draw, draw_held_out = drawer(fam, seed=cfg.seed), held_out_drawer(test_fam, cfg.seed)
+    train_qps = draw(1 if own_bank else cfg.n_train)
     backend.check(train_qps[0])
-    test_qps = held_out_instances(test_fam, cfg.n_test, cfg.seed)
+    test_qps = draw_held_out(cfg.n_test)
     if test_fam is not fam:
         backend.check(test_qps[0])
     t0 = time.perf_counter()
     opts = {"scheduler": cfg.scheduler, "progress": cfg.progress}
     # dropped instances are replaced by further draws of the same seed where the family can draw more
     trained = Drawn(kept=[], drawn=0, refilled=False) if own_bank else label_drawn(
-        lambda n: fam.sample(n, seed=cfg.seed), cfg.n_train, first=train_qps, refill=refills(fam),
-        hint=dropped_hint(fam), **opts)
-    tested = label_held_out(test_fam, cfg.n_test, cfg.seed, first=test_qps, **opts)
+        draw, cfg.n_train, first=train_qps, refill=refills(fam), hint=dropped_hint(fam), **opts)
+    tested = label_held_out(test_fam, cfg.n_test, cfg.seed, draw=draw_held_out, first=test_qps, **opts)
     train, test = trained.kept, tested.kept
     label_seconds = time.perf_counter() - t0
     if not (train or own_bank) or not test:
