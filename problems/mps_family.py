@@ -6,6 +6,9 @@ variable bounds by independent factors drawn from [1 - perturb, 1 + perturb] (on
 row for both sides, one per variable for both bounds, so l <= u stays true). Instances that
 a cold solve (HiGHS) does not find optimal are dropped by ``learned_solvers.training.data``,
 which draws further instances of the same seed in their place (up to ten times the count).
+Scaled row sides can leave no feasible point; independently scaled costs can make unbounded
+an LP with a direction of small net cost (Netlib blend, one draw in four at the default 0.1;
+in one of them a cycle of four columns that costs 0.50 costs -0.24; every solver agrees).
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ class MPSFamily:
     def dropped_hint(self) -> str:
         """What to try when labelling drops instances (``label_instances``' warning)."""
         return (f"each cost, row side and bound moves by its own factor in [1 - {self.perturb:g}, 1 + "
-                f"{self.perturb:g}], which can leave equality rows with no feasible point: a smaller --perturb "
-                f"(e.g. {self.perturb / 10:g}) keeps more instances")
+                f"{self.perturb:g}], which can leave equality rows with no feasible point (infeasible) or tip a "
+                "direction whose cost is a small difference of large ones, a cycle of columns, downhill without end "
+                f"(unbounded): a smaller --perturb (e.g. {self.perturb / 10:g}) keeps more instances")
 
     def family_key(self) -> str:
         """The file's content, not its path: the same model reached by another path (or
