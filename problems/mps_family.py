@@ -7,8 +7,9 @@ row for both sides, one per variable for both bounds, so l <= u stays true). Ins
 a cold solve (HiGHS) does not find optimal are dropped by ``learned_solvers.training.data``,
 which draws further instances of the same seed in their place (up to ten times the count).
 Scaled row sides can leave no feasible point; independently scaled costs can make unbounded
-an LP with a direction of small net cost (Netlib blend, one draw in four at the default 0.1;
-in one of them a cycle of four columns that costs 0.50 costs -0.24; every solver agrees).
+an LP with a direction of small net cost (Netlib blend, 10 of 40 draws at the default 0.1: in
+each a cycle of four columns that costs 0.50 costs -0.03 to -0.64; every solver agrees;
+``python benchmarks/unbounded_probe.py``).
 """
 
 from __future__ import annotations

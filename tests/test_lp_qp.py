@@ -645,6 +645,25 @@ def test_the_highs_qp_probe_grades_each_qp_against_its_reference():
     assert all(ln.split()[3] == "optimal" and ln.endswith("right") for ln in lines[2:-1])
 
 
+def test_the_unbounded_probe_finds_blend_s_drawn_costs_tip_a_cycle_downhill():
+    """`benchmarks/unbounded_probe.py` (why an `mps:` family drops draws as unbounded,
+    docs/lp_qp.md): on blend's first 12 draws the four solvers agree on every status, and each
+    draw HiGHS finds unbounded has a ray whose cost is positive under the file's costs and
+    negative under the draw's."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "benchmarks/unbounded_probe.py", "--family", f"mps:{netlib('blend')}",
+                          "--draws", "12"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and "  the four agree on 12 of 12" in lines, out.stdout + out.stderr
+    rays = lines[lines.index(next(ln for ln in lines if ln.startswith("unbounded for HiGHS"))) + 1:]
+    assert len(rays) == 3  # draws 8, 9 and 10 of seed 0
+    for ln in rays:
+        own, drawn = (float(v) for v in ln.split(", ")[-2:])
+        assert own > 0 > drawn, ln
+
+
 def test_highs_solves_qps_in_a_child_process_so_its_crash_and_its_hang_end_as_results():
     """HiGHS' QP solver aborts its process on STADAT1 ("double free or corruption", after about
     20 s here) and runs on past any time limit on STADAT3 (`benchmarks/highs_qp_probe.py`). The
