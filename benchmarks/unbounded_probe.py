@@ -24,24 +24,11 @@ SOLVERS = ("highs", "pdlp", "scs", "clarabel")
 
 
 def highs_ray(qp) -> np.ndarray | None:
-    """HiGHS's primal ray of an unbounded LP (simplex, no presolve, so that it has one)."""
-    import highspy
+    """HiGHS's primal ray of an unbounded LP (simplex, no presolve, so that it has one), on the
+    model the project's HiGHS backend builds."""
+    from learned_solvers.backends.highs import HiGHSBackend
 
-    from learned_solvers._highs import quiet_highs
-
-    inf = highspy.kHighsInf
-    fin = lambda v, side: np.where(np.isfinite(v), v, side * inf)  # noqa: E731
-    a = qp.A.tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = qp.n, qp.m
-    lp.col_cost_ = qp.c
-    lp.col_lower_, lp.col_upper_ = fin(qp.lb, -1), fin(qp.ub, 1)
-    lp.row_lower_, lp.row_upper_ = fin(qp.l, -1), fin(qp.u, 1)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    h = quiet_highs()
-    h.passModel(lp)
-    h.setOptionValue("presolve", "off")
+    h = HiGHSBackend(method="simplex", presolve=False)._highs(qp)
     h.run()
     *_, has, ray = h.getPrimalRay()
     return np.asarray(ray) if has else None
