@@ -1,10 +1,12 @@
 """Print the guides' markdown tables from benchmarks/results/*.json: the LP/QP runs
 (docs/lp_qp.md), then the PDE runs (docs/pde.md).
 
-    python benchmarks/summary.py [RESULTS_DIR] [--plot]
+    python benchmarks/summary.py [RESULTS_DIR] [--plot] [--write]
 
 --plot also draws the guides' overview figures, RESULTS_DIR/overview_lp_qp.png and
 overview_pde.png: every run's median iteration and time ratios, from the same reports.
+--write also puts the two tables in place of the guides' own (tests/test_docs.py checks that
+they are these).
 """
 
 import json
@@ -13,7 +15,8 @@ from pathlib import Path
 
 from targets import NOT_BENCH  # this script's directory is on sys.path
 
-args = [a for a in sys.argv[1:] if a != "--plot"]
+FLAGS = ("--plot", "--write")
+args = [a for a in sys.argv[1:] if a not in FLAGS]
 root = Path(args[0] if args else "benchmarks/results")
 lp, pde = [], []
 reports = {"lp_qp": {}, "pde": {}}
@@ -46,16 +49,28 @@ for p in sorted(root.glob("*.json")):
            f"{r['constraints']:.0f}")
         + " |"
     )
-print("| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | time_ratio | k | polish "
-      "| same_answer | network error | active set off: learned / nearest |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-print("\n".join(lp))
+tables = {
+    "lp_qp.md": "\n".join(["| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | "
+                           "time_ratio | k | polish | same_answer | network error | active set off: learned / nearest |",
+                           "|---|---|---|---|---|---|---|---|---|---|---|---|", *lp]),
+    "pde.md": "\n".join(["| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | "
+                         "nearest time | time floor | inference ms | extraction ms | prediction error | start residual | "
+                         "k | same_answer | converged cold/warm |",
+                         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *pde]),
+}
+print(tables["lp_qp.md"])
 print()
-print("| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | nearest time "
-      "| time floor | inference ms | extraction ms | prediction error | start residual | k | same_answer "
-      "| converged cold/warm |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-print("\n".join(pde))
+print(tables["pde.md"])
+
+if "--write" in sys.argv[1:]:
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    for guide, table in tables.items():
+        lines = (docs / guide).read_text().split("\n")
+        header = table.split("\n", 1)[0]
+        start = lines.index(header)  # the guide's table of runs: its header, then its rows up to the first other line
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("|")), len(lines))
+        (docs / guide).write_text("\n".join(lines[:start] + table.split("\n") + lines[end:]))
+        print(f"table written to docs/{guide}", file=sys.stderr)
 
 if "--plot" in sys.argv[1:]:
     from learned_solvers.bench.plots import plot_overview
