@@ -50,12 +50,12 @@ for p in sorted(root.glob("*.json")):
         + " |"
     )
 tables = {
-    "lp_qp.md": "\n".join(["| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio | "
-                           "time_ratio | k | polish | same_answer | network error | active set off: learned / nearest |",
+    "lp_qp.md": "\n".join(["| run | cold iters | warm iters | iteration_ratio | nearest ratio | nearest+polish ratio "
+                           "| time_ratio | k | polish | same_answer | network error | active set off: learned / nearest |",
                            "|---|---|---|---|---|---|---|---|---|---|---|---|", *lp]),
-    "pde.md": "\n".join(["| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio | "
-                         "nearest time | time floor | inference ms | extraction ms | prediction error | start residual | "
-                         "k | same_answer | converged cold/warm |",
+    "pde.md": "\n".join(["| run | solver | cold iters | warm iters | iteration_ratio | nearest ratio | time_ratio "
+                         "| nearest time | time floor | inference ms | extraction ms | prediction error "
+                         "| start residual | k | same_answer | converged cold/warm |",
                          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *pde]),
 }
 print(tables["lp_qp.md"])

@@ -61,4 +61,4 @@ def test_guides_measured_tables_are_the_committed_reports():
     for guide, table in (("lp_qp.md", lp), ("pde.md", pde)):
         assert table in (ROOT / "docs" / guide).read_text(), (
             f"docs/{guide}: its table of runs differs from the committed reports; replace it with "
-            "`python benchmarks/summary.py`'s")
+            "`python benchmarks/summary.py --write`")
