@@ -67,6 +67,9 @@ if "--write" in sys.argv[1:]:
     for guide, table in tables.items():
         lines = (docs / guide).read_text().split("\n")
         header = table.split("\n", 1)[0]
+        if header not in lines:
+            sys.exit(f"docs/{guide}: no table of runs to replace (no line is its header); paste the table printed "
+                     "above where it belongs, then --write keeps it current")
         start = lines.index(header)  # the guide's table of runs: its header, then its rows up to the first other line
         end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("|")), len(lines))
         (docs / guide).write_text("\n".join(lines[:start] + table.split("\n") + lines[end:]))
