@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._files import require_checkpoint_file
+from ._provenance import describe_provenance, provenance
 from ._version import __version__
 
 if TYPE_CHECKING:  # torch is imported where weights are read or a model built: `info` reads the header alone
@@ -42,7 +43,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, torch.Tensor]
 
     from ._files import atomic_path, write_or_spare
 
-    full = {"format": FORMAT, "version": __version__, **meta}
+    full = {"format": FORMAT, "version": __version__, **meta, "provenance": provenance()}
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
     def write(to: Path) -> None:
@@ -268,8 +269,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     rows: list[tuple[str, str]] = [("kind", _KINDS.get(str(info.kind), str(info.kind))), ("family", str(info.family))]
     if isinstance(m.get("spec"), str) and m["spec"] != info.family:  # a PDE model's: the key above has no mesh
         rows.append(("trained on", m["spec"]))
-    rows.append(("written by", f"learned-solvers {info.version} (this is {__version__}): "
-                 + ("loads" if info.loads else f"refused: {info.refusal}")))
+    made = describe_provenance(m.get("provenance"))
+    rows.append(("written by", f"learned-solvers {info.version}" + (f" ({made})" if made else "")
+                 + f"; this is {__version__}: " + ("loads" if info.loads else f"refused: {info.refusal}")))
     if "solver" in m:
         tol = m.get("solver_tolerance")
         # the tolerance its automatic k was timed at: a start that pays at 1e-6 may not at 1e-4

@@ -12,6 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def head_commit() -> str | None:
+    """The commit the tests run at (None outside a git checkout): what a report made here records."""
+    import subprocess
+
+    if not (ROOT / ".git").exists():
+        return None
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def netlib(name: str) -> Path:
     p = DATA / "netlib" / f"{name}.mps.gz"
     if not p.exists():

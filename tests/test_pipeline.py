@@ -22,7 +22,7 @@ from learned_solvers.training.train import TrainConfig
 from learned_solvers.warmstart import LearnedWarmStarter, OutOfFamilyWarning, UnseenSizeWarning
 from problems.registry import make_family
 
-from .conftest import DATA, netlib
+from .conftest import DATA, head_commit as _head, netlib
 
 SPEC = "random-lp:m=15,n=30"
 
@@ -260,6 +260,9 @@ def test_info_describes_a_checkpoint_from_its_header_and_says_whether_it_loads(t
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
     assert fam.spec() in text and "loads" in text and "30 variables x 15 constraints" in text
+    # the code that wrote it, and when (a checkpoint from before provenance was kept says its version alone)
+    assert info.meta["provenance"]["commit"] == _head()
+    assert (f"at commit {_head()[:12]}" if _head() else "not from a git checkout") in text
     assert f"{info.parameters:,} trained parameters" in text and f"k = {starter.default_k}" in text
     assert "load with   learned_solvers.warmstart.LearnedWarmStarter.from_checkpoint(path)" in text
     # the header is read without torch, whose import (2-3 s) had been most of the command's time
@@ -528,6 +531,10 @@ def test_bench_command_writes_the_report(tmp_path):
     assert "seconds_median" in rep["cold"] and "inference_seconds_median" in rep["warm"]
     assert rep["same_answer"] == 1.0
     assert rep["oracle_iteration_ratio"] < 0.2
+    # what made it: the command as typed, and the code (the commit, in a checkout such as CI's clone)
+    made = rep["provenance"]
+    assert made["command"][:3] == ["learned-solvers", "bench", "--family"] and made["packages"]["ortools"]
+    assert made["commit"] == _head()
     assert 0 <= rep["nearest_active_mismatch_median"] <= rep["constraints"]
     assert 0 <= rep["oracle_active_mismatch_median"] <= rep["constraints"]
     assert "time_ratio" in proc.stdout and "active set off the optimum's" in proc.stdout
@@ -758,6 +765,7 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     rep = json.loads(out.read_text())
     assert rep["lipschitz_solutions"] > 0 and "reference solutions" in proc.stdout
     assert rep["lipschitz_local_pairs"] == 4 and rep["lipschitz_local_solutions"] > 0
+    assert rep["provenance"]["command"][1] == "scaling" and rep["provenance"]["commit"] == _head()
     assert all(r["lipschitz_local"] >= 0 for r in rows) and "local lip." in proc.stdout
     # a saved scaling report redrawn by `plot`; mixed with a bench report it is refused clearly
     from learned_solvers.cli import main
@@ -833,6 +841,7 @@ def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads(out.read_text())
     assert rep["n_test"] == 3 and [r["noise"] for r in rep["rows"]] == [1e-9, 0.3]
+    assert rep["provenance"]["command"][1] == "sensitivity"
     # the tolerance the ratios hold at, recorded and shown (a report had named only the solver)
     assert rep["tolerance"] == 1e-6 and "| pdlp (tolerance 1e-06) |" in proc.stdout + proc.stderr
     near, far = (r["iteration_ratio_median"] for r in rep["rows"])
@@ -1738,3 +1747,27 @@ def test_bench_says_how_many_instances_were_dropped_and_when_too_few_are_left(tm
                                         "training and 5 of the 6 held-out instances drawn; the figures are of the 1 "
                                         "held-out instance left, too few to judge the family by")
     assert dropped_line({**rep, "dropped": {"train": 0, "test": 0, "train_drawn": 12, "test_drawn": 6}}) is None
+
+
+def test_provenance_says_which_code_made_a_report_and_is_none_outside_a_checkout(monkeypatch):
+    """A report's or checkpoint's ``provenance``: the version, the commit in a checkout, when and
+    on what; an installed wheel (no checkout of its own) records no commit rather than another
+    repository's; metadata from before it was kept, or of another shape, is described as nothing."""
+    from learned_solvers import _provenance
+    from learned_solvers._version import __version__
+
+    made = _provenance.provenance()
+    assert made["learned_solvers"] == __version__ and made["commit"] == _head()
+    assert isinstance(made["code_changed"], bool) == (_head() is not None)
+    assert made["machine"]["cpus"] >= 1 and made["machine"]["torch_threads"] >= 1  # torch is loaded here
+    assert made["packages"]["numpy"] == np.__version__ and made["python"] == sys.version.split()[0]
+    json.dumps(made, allow_nan=False)
+    line = _provenance.describe_provenance(made)
+    assert line.startswith(f"at commit {_head()[:12]}" if _head() else "not from a git checkout") and "UTC" in line
+    monkeypatch.setattr(_provenance, "_checkout", lambda: None)
+    wheel = _provenance.provenance()
+    assert wheel["commit"] is None and wheel["code_changed"] is None
+    assert _provenance.describe_provenance(wheel).startswith("not from a git checkout")
+    assert _provenance.describe_provenance(None) is None and _provenance.describe_provenance({"commit": 3}) is None
+    rep = {"family": "x"}
+    assert _provenance.stamped(rep)["provenance"]["learned_solvers"] == __version__ and "provenance" not in rep

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 import torch
 
 from .._files import atomic_path, write_json, write_text, written_in_place
+from .._provenance import stamped
 from .._progress import tqdm
 from ..canonical import QPData
 from ..core.config import K_LIMIT, check_fields
@@ -257,7 +258,7 @@ def write(rep: dict, json_path: str | Path, md_path: str | Path | None = None) -
     """The JSON report, and its markdown table beside it (none beside a device such as
     /dev/stdout: "/dev/stdout.md" would be a new file in /dev)."""
     jp = Path(json_path)
-    write_json(jp, rep)
+    write_json(jp, stamped(rep))
     if md_path is None and written_in_place(jp):
         return jp, None
     mp = Path(md_path) if md_path else jp.with_suffix(".md")

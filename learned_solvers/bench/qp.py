@@ -27,6 +27,7 @@ from problems.registry import (drawer, dropped_hint, family_key, family_names, i
                                refills)
 
 from .._files import write_json
+from .._provenance import stamped
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
@@ -568,4 +569,5 @@ def network_note(rep: dict[str, Any]) -> str | None:
 
 
 def write_report(rep: dict[str, Any], path: str | Path) -> Path:
-    return write_json(path, rep)
+    """The report as JSON, with its ``provenance`` (the code, command and machine that made it)."""
+    return write_json(path, stamped(rep))

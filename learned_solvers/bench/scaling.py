@@ -29,6 +29,7 @@ import torch
 from problems.registry import family_names, make_family
 
 from .._files import write_json
+from .._provenance import stamped
 from .._progress import tqdm
 from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
@@ -297,4 +298,4 @@ def format_scaling(rep: dict[str, Any]) -> str:
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:
-    return write_json(path, rep)
+    return write_json(path, stamped(rep))

@@ -36,6 +36,7 @@ import numpy as np
 from problems.registry import make_family
 
 from .._files import write_json
+from .._provenance import stamped
 from .._progress import tqdm
 from ..backends.base import Status, WarmStart
 from ..canonical import QPData
@@ -320,4 +321,4 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
 
 
 def write(rep: dict[str, Any], path: str | Path) -> Path:
-    return write_json(path, rep)
+    return write_json(path, stamped(rep))
