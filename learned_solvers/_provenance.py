@@ -22,8 +22,9 @@ __all__ = ["provenance", "stamped", "describe_provenance"]
 # the distributions whose release moves a figure: the solvers, the numerics, the model's framework
 PACKAGES = ("numpy", "scipy", "torch", "ortools", "osqp", "scs", "highspy", "clarabel", "cvxpy", "PySCIPOpt",
             "dolfinx-solver-real", "fenics-dolfinx", "dask")
-# the code that makes the figures: a change elsewhere (docs, reports) does not make a report's commit a lie
-CODE = ("learned_solvers", "problems", "benchmarks")
+# the code that makes the figures (git pathspecs): a change to the docs or to the reports themselves,
+# which a script of several bench runs rewrites as it goes, does not make a report's commit a lie
+CODE = ("learned_solvers", "problems", ":(glob)benchmarks/*.py", ":(glob)benchmarks/*.sh")
 
 
 @cache
@@ -66,8 +67,8 @@ def _command() -> list[str]:
 
 def provenance() -> dict[str, Any]:
     """JSON-able: ``learned_solvers`` (version), ``commit`` (None outside a git checkout),
-    ``code_changed`` (the commit's learned_solvers/, problems/ or benchmarks/ differ from the files
-    that ran; None where unknown), ``written_utc``, ``command`` (argv, the program by its base
+    ``code_changed`` (the commit's learned_solvers/, problems/ or benchmarks' scripts differ from
+    the files that ran; None where unknown), ``written_utc``, ``command`` (argv, the program by its base
     name), ``python``, ``machine`` (platform, CPUs this process may use, torch's threads where
     torch is loaded) and ``packages`` (the releases installed)."""
     commit = _git("rev-parse", "HEAD")
