@@ -57,12 +57,14 @@ def _packages() -> dict[str, str]:
 
 
 def _command() -> list[str]:
-    """argv, the program by its base name; ``python -m learned_solvers.cli`` as the command it is."""
+    """argv, the program by its base name; ``python -m learned_solvers.cli`` as the command it is,
+    and ``python -m pytest`` as ``pytest`` (not its ``__main__.py``)."""
     if not sys.argv or not sys.argv[0]:
         return ["python", *sys.argv[1:]]
     prog = Path(sys.argv[0])
-    ours = prog.suffix == ".py" and prog.resolve().parent == Path(__file__).resolve().parent
-    return ["learned-solvers" if ours else prog.name, *sys.argv[1:]]
+    if prog.suffix == ".py" and prog.resolve().parent == Path(__file__).resolve().parent:
+        return ["learned-solvers", *sys.argv[1:]]
+    return [prog.parent.name if prog.name == "__main__.py" else prog.name, *sys.argv[1:]]
 
 
 def provenance() -> dict[str, Any]:
