@@ -62,3 +62,30 @@ def test_guides_measured_tables_are_the_committed_reports():
         assert table in (ROOT / "docs" / guide).read_text(), (
             f"docs/{guide}: its table of runs differs from the committed reports; replace it with "
             "`python benchmarks/summary.py --write`")
+
+
+def test_committed_reports_were_made_from_committed_code():
+    """Every committed report that records its provenance ran on code that a commit in this
+    history holds: not on uncommitted changes (which no one could check out to rerun it), and at
+    a commit this branch contains. Reports from before provenance was kept record none."""
+    import json
+    import subprocess
+
+    made = {}
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
+        p = json.loads(path.read_text()).get("provenance")
+        if isinstance(p, dict):
+            made[path.name] = p
+    changed = [name for name, p in made.items() if p.get("code_changed")]
+    assert not changed, (f"reports made from uncommitted code: {', '.join(changed)}; commit the code, then "
+                         "rerun them (benchmarks/run_*.sh)")
+    if not (ROOT / ".git").exists():
+        return
+    shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+                             capture_output=True, text=True).stdout.strip()
+    if shallow != "false":  # a shallow clone (or no git) cannot tell an ancestor
+        return
+    foreign = [f"{name} ({p['commit'][:12]})" for name, p in made.items() if isinstance(p.get("commit"), str)
+               and subprocess.run(["git", "-C", str(ROOT), "merge-base", "--is-ancestor", p["commit"], "HEAD"],
+                                  capture_output=True).returncode != 0]
+    assert not foreign, f"reports made at commits this history does not hold: {', '.join(foreign)}"
