@@ -306,8 +306,10 @@ def main() -> int:
     rep: dict = {"device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "torch": torch.__version__,
                  "cpu_threads": torch.get_num_threads()}
 
+    from learned_solvers._provenance import stamped
+
     def save() -> None:  # after every part, so that a run cut short keeps what it measured
-        out.write_text(json.dumps(rep, indent=2))
+        out.write_text(json.dumps(stamped(rep), indent=2))
 
     def core() -> str:
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_core.py"],
