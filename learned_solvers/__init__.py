@@ -20,7 +20,8 @@ _LAZY = {
     "LearnedPDEStarter": "warmstart_pde", "LearnedOSQP": "cvxpy_plugin", "LearnedSolver": "cvxpy_plugin",
     "read_problem": "formats.mps", "make_backend": "backends", "SolveResult": "backends", "Status": "backends",
     "WarmStart": "backends", "QPData": "canonical", "InvalidProblemError": "canonical",
-    "describe_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
+    "describe_checkpoint": "checkpoint", "CheckpointError": "checkpoint", "train": "fit",
+    "as_qp": "fit", "TrainingWarning": "fit",
 }
 
 __all__ = ["__version__", *_LAZY]

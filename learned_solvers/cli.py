@@ -53,6 +53,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]
     from problems.registry import make_family
 
     from .bench.pde import PDEBenchConfig, family_backend, train_pde_starter
+    from .bench.timing import validation_verdict
     from .checkpoint import PDE_K0_STARTS
     from .training import distributed
 
@@ -72,7 +73,7 @@ def _cmd_train_pde(args: argparse.Namespace, device: str, anchor: dict[str, str]
         which = "automatic k" if "auto_k" in info else "k"  # a sweep cut short before any instance: the training k
         print(f"saved {args.out} (family {fam.spec()}, {info['n_train']} instances, validation error "
               f"{info['val_error']:.3g}, {which} {starter.k}{none})")
-        if verdict := _validation_verdict(next((r for r in info.get("auto_k", []) if r["k"] == starter.k), None)):
+        if verdict := validation_verdict(next((r for r in info.get("auto_k", []) if r["k"] == starter.k), None)):
             print(verdict)
     return 0
 
@@ -89,6 +90,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state"), "PDE families")
         anchor = _lp_anchor(args)
     from .bench.qp import bench_backend, train_starter
+    from .bench.timing import validation_verdict
     from .training import distributed
     from .training.data import label_drawn
     from .training.train import TrainConfig
@@ -124,32 +126,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                   f"{info['val_error']:.3g}{chosen})")
             chosen_row = next((r for r in info.get("k_sweep", [])
                                if r["k"] == info["best_k"] and r["polish"] == info["best_polish"]), None)
-            if verdict := _validation_verdict(chosen_row):
+            if verdict := validation_verdict(chosen_row):
                 print(verdict)
         distributed.barrier()
         return 0
     finally:
         distributed.shutdown()
-
-
-def _validation_verdict(row: dict | None) -> str:
-    """What the chosen start (its row of the validation sweep) did against a cold solve."""
-    from .bench.timing import CLOSER, Outcome, outcome
-
-    if not row or "time_ratio" not in row:
-        return ""
-    line = (f"on the validation split this start takes {row['iteration_ratio']:.2f}x the cold solve's iterations "
-            f"and {row['time_ratio']:.2f}x its time, inference included (medians per instance)")
-    said = outcome(iteration_ratio=row["iteration_ratio"], time_ratio=row["time_ratio"])
-    if said is Outcome.NO_FEWER_ITERATIONS:
-        return (line + ": it does not cut solver iterations here; train on more instances (--train), or solve cold; "
-                + CLOSER)
-    if said is Outcome.TOO_FEW_SAVED:
-        return line + f": too few iterations saved to pay even for a start made at no cost; {CLOSER}"
-    if said is Outcome.WORK_NOT_TIME:
-        return (line + ": it saves solver work, not time, at this size (inference costs more than the iterations "
-                "saved); it pays where solves cost more: larger instances, tighter tolerances")
-    return line
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:

@@ -672,6 +672,90 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
             build(np.random.default_rng(1)).solve(solver=plugin, **opts)
 
 
+def test_train_from_python_on_instances_in_hand(tmp_path):
+    """``learned_solvers.train``: a notebook's own instances (cvxpy problems, snapshots of a
+    Parameter problem, QPData, an MPS file's path: any mix the model reads) trained on without a
+    family module; the instance no reference solver finds optimal is dropped and named by its
+    position; the starter goes straight into the cvxpy plugin, and its checkpoint loads under
+    the family name given and is refused under another."""
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers import LearnedOSQP, as_qp, train
+    from tests import cvxpy_sometimes_infeasible as infeasible
+    from tests.cvxpy_portfolio import build
+
+    problems = [build(np.random.default_rng(s)) for s in range(12)]
+    problems.insert(5, as_qp(build(np.random.default_rng(99))))  # compiled already: taken as it is
+    infeasible.lo.value = 0.9  # x >= 0.9 on both coordinates, x1 + x2 <= 1
+    problems.append(as_qp(infeasible.problem))  # a Parameter problem, snapshotted at these values
+    out = tmp_path / "mine.safetensors"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        starter = train(problems, solver="osqp", family="my-portfolios", out=out, scheduler="serial",
+                        progress=False, config=TrainConfig(epochs=2, width=16, train_k=8))
+    assert any("1 of 14 instances were not solved to optimality" in str(w.message) for w in seen), seen
+    assert starter.meta["dropped"] == [13] and starter.meta["n_train"] == 13 and starter.meta["n_drawn"] == 14
+    assert starter.family == "my-portfolios" and np.isfinite(starter.meta["val_error"])
+    assert "best_k" in starter.meta and starter.meta["k_sweep"]  # k and the polish chosen on validation
+
+    prob = build(np.random.default_rng(123))
+    ref = prob.solve(solver=cp.CLARABEL)
+    prob = build(np.random.default_rng(123))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfFamilyWarning)
+        value = prob.solve(solver=LearnedOSQP(starter))  # the starter itself, no file
+    assert prob.status == "optimal" and abs(value - ref) < 1e-3 * (1 + abs(ref))
+
+    loaded = LearnedWarmStarter.from_checkpoint(out, family="my-portfolios")
+    assert loaded.meta["dropped"] == [13] and loaded.default_k == starter.default_k
+    with pytest.raises(CheckpointError, match="my-portfolios"):
+        LearnedWarmStarter.from_checkpoint(out, family="portfolio")
+    from tests import scip_portfolio  # a pyscipopt model is read as scip_plugin.optimize reads it
+    model_qp = as_qp(scip_portfolio.build(np.random.default_rng(5)))
+    assert isinstance(model_qp, QPData) and model_qp.P is not None and model_qp.n == 34
+    # LPs from files train the same way
+    from learned_solvers import TrainingWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)  # afiro solves in microseconds: no start pays in time
+        lp = train([netlib("afiro"), netlib("afiro"), read_problem_scaled(netlib("afiro"), 1.1)], solver="pdlp",
+                   scheduler="serial", progress=False, config=TrainConfig(epochs=1, width=8, train_k=2))
+    assert lp.sizes == {(32, 27)} and lp.meta["dropped"] == []
+
+
+def read_problem_scaled(path, factor: float) -> QPData:
+    """An MPS file's instance with its costs scaled: another instance of its family."""
+    import dataclasses
+
+    from learned_solvers.formats.mps import read_problem
+
+    qp = read_problem(path)
+    return dataclasses.replace(qp, c=qp.c * factor, name=f"{qp.name}*{factor}")
+
+
+def test_train_from_python_refuses_what_it_cannot_train_on_before_any_work(tmp_path):
+    cp = pytest.importorskip("cvxpy")
+    from learned_solvers import train
+    from tests.cvxpy_portfolio import build
+
+    problems = [build(np.random.default_rng(s)) for s in range(3)]
+    x = cp.Variable(2, integer=True)
+    mip = cp.Problem(cp.Minimize(cp.sum(x)), [x >= 0.5])
+    for call, error, match in (
+            (lambda: train(problems[:1], solver="osqp"), ValueError, "at least 2 instances"),
+            (lambda: train(problems[0], solver="osqp"), TypeError, "not one instance"),
+            (lambda: train([problems[0], 3], solver="osqp"), TypeError, "instance 1: expected a cvxpy.Problem"),
+            (lambda: train([problems[0], mip], solver="osqp"), InvalidProblemError, "instance 1: .*does not compile"),
+            (lambda: train(problems, solver="gurobi"), ValueError, "solver must be one of pdlp, osqp, scs, highs"),
+            (lambda: train(problems, solver="osqp", out=tmp_path / "ck.pt"), ValueError, "a .safetensors file"),
+            (lambda: train(problems, solver="osqp", config={"epochs": 2}), TypeError, "TrainConfig"),
+            (lambda: train(problems, solver="osqp", family=""), ValueError, "non-empty name"),
+            (lambda: train(problems, solver="osqp", tol=2.0), ValueError, "tol"),
+            (lambda: train([tmp_path / "missing.mps"] * 2, solver="pdlp"), FileNotFoundError, "missing.mps")):
+        with pytest.raises(error, match=match):
+            call()
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def test_cvxpy_parameters_one_problem_resolved_with_new_values(tmp_path):
     """cvxpy's idiom for many related instances, one problem over cp.Parameters whose values
     change between solves, trains (``build`` sets the values and returns the same problem) and
@@ -1107,21 +1191,25 @@ def test_training_picks_the_polish_with_k_and_the_checkpoint_keeps_the_choice(tm
 
 
 def test_train_says_what_the_chosen_start_did_against_a_cold_solve():
-    from learned_solvers.cli import _validation_verdict
+    from learned_solvers.bench.timing import validation_verdict
 
     def row(it, t):
         return {"k": 2, "iteration_ratio": it, "time_ratio": t}
 
-    assert _validation_verdict(row(0.18, 7.4)).endswith("saves solver work, not time, at this size (inference costs "
-                                                        "more than the iterations saved); it pays where solves cost "
-                                                        "more: larger instances, tighter tolerances")
-    assert "0.18x the cold solve's iterations and 7.40x its time" in _validation_verdict(row(0.18, 7.4))
-    assert "does not cut solver iterations" in _validation_verdict(row(1.1, 1.3))
-    far = _validation_verdict(row(0.95, 1.2))  # as random-lp with PDLP at width 128: a start 0.13 off
+    assert validation_verdict(row(0.18, 7.4)).endswith("saves solver work, not time, at this size (inference costs "
+                                                       "more than the iterations saved); it pays where solves cost "
+                                                       "more: larger instances, tighter tolerances")
+    assert "0.18x the cold solve's iterations and 7.40x its time" in validation_verdict(row(0.18, 7.4))
+    assert "does not cut solver iterations here; train on more instances (--train), or solve cold" in \
+        validation_verdict(row(1.1, 1.3))
+    # the Python API's wording of the same advice (``learned_solvers.train``)
+    assert "here; pass more instances to train, or solve cold" in validation_verdict(
+        row(1.1, 1.3), more="pass more instances to train")
+    far = validation_verdict(row(0.95, 1.2))  # as random-lp with PDLP at width 128: a start 0.13 off
     assert "too few iterations saved to pay even for a start made at no cost" in far and "sensitivity" in far
-    assert "larger instances" not in far and "sensitivity" in _validation_verdict(row(1.1, 1.3))
-    assert _validation_verdict(row(0.4, 0.8)).endswith("inference included (medians per instance)")
-    assert _validation_verdict(None) == "" and _validation_verdict({"k": 1, "total_seconds_median": 0.1}) == ""
+    assert "larger instances" not in far and "sensitivity" in validation_verdict(row(1.1, 1.3))
+    assert validation_verdict(row(0.4, 0.8)).endswith("inference included (medians per instance)")
+    assert validation_verdict(None) == "" and validation_verdict({"k": 1, "total_seconds_median": 0.1}) == ""
 
 
 def test_bench_verdict_names_fixed_costs_only_where_the_exact_start_shows_them():
@@ -1157,7 +1245,7 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     assert "learned-solvers sensitivity" in verdict(iteration_ratio=1.02, time_ratio=1.5, **v)
     # the bench's verdict and train's validation line judge by one rule
     from learned_solvers.bench.timing import Outcome, outcome
-    from learned_solvers.cli import _validation_verdict
+    from learned_solvers.bench.timing import validation_verdict
 
     cases = {(1.02, 1.5): (Outcome.NO_FEWER_ITERATIONS, "does not cut solver iterations"),
              (0.95, 0.9): (Outcome.PAYS, None), (0.95, 1.2): (Outcome.TOO_FEW_SAVED, "learned-solvers sensitivity"),

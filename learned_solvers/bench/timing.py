@@ -15,7 +15,8 @@ import numpy as np
 from .._interrupt import stop_reason
 
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
-           "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict"]
+           "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict",
+           "validation_verdict"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -208,6 +209,25 @@ def outcome(*, iteration_ratio: float, time_ratio: float) -> Outcome:
     if time_ratio < 1.0:
         return Outcome.PAYS
     return Outcome.TOO_FEW_SAVED if iteration_ratio >= BARELY_FEWER else Outcome.WORK_NOT_TIME
+
+
+def validation_verdict(row: dict | None, *, more: str = "train on more instances (--train)") -> str:
+    """What the chosen start (its row of the validation sweep, ``k_sweep``) did against a cold
+    solve, as ``train`` says it; ``more``: the advice to train on more instances, in the caller's
+    terms. "" without a timed row."""
+    if not row or "time_ratio" not in row:
+        return ""
+    line = (f"on the validation split this start takes {row['iteration_ratio']:.2f}x the cold solve's iterations "
+            f"and {row['time_ratio']:.2f}x its time, inference included (medians per instance)")
+    said = outcome(iteration_ratio=row["iteration_ratio"], time_ratio=row["time_ratio"])
+    if said is Outcome.NO_FEWER_ITERATIONS:
+        return line + f": it does not cut solver iterations here; {more}, or solve cold; " + CLOSER
+    if said is Outcome.TOO_FEW_SAVED:
+        return line + f": too few iterations saved to pay even for a start made at no cost; {CLOSER}"
+    if said is Outcome.WORK_NOT_TIME:
+        return (line + ": it saves solver work, not time, at this size (inference costs more than the iterations "
+                "saved); it pays where solves cost more: larger instances, tighter tolerances")
+    return line
 
 
 def disagreement(statuses: list[tuple[str, str]], n: int) -> str | None:
