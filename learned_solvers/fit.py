@@ -1,10 +1,13 @@
-"""Train a learned warm start from Python on instances already in hand: cvxpy problems,
-pyscipopt models, MPS/LP/QPS/``.mat`` files or ``QPData``, the same pipeline as ``learned-solvers
-train`` (label with the reference solver, train, choose k and the polish on a validation split)
-without a family module to write::
+"""Train and evaluate a learned warm start from Python on instances already in hand: cvxpy
+problems, pyscipopt models, MPS/LP/QPS/``.mat`` files or ``QPData``. ``train`` is the pipeline of
+``learned-solvers train`` (label with the reference solver, train, choose k and the polish on a
+validation split), ``evaluate`` that of ``learned-solvers bench`` on held-out instances (cold,
+learned, nearest training solution, the instance's own optimum), without a family module to
+write::
 
-    from learned_solvers import train, LearnedOSQP
+    from learned_solvers import evaluate, train, LearnedOSQP
     starter = train(last_months_problems, solver="osqp", out="ck.safetensors")
+    report = evaluate(starter, this_weeks_problems)      # bench's report: iteration_ratio, time_ratio, ...
     prob.solve(solver=LearnedOSQP(starter))
 """
 
@@ -20,7 +23,7 @@ from typing import Any
 from .canonical import InvalidProblemError, QPData
 from .warmstart import LearnedWarmStarter
 
-__all__ = ["train", "as_qp", "TrainingWarning"]
+__all__ = ["train", "evaluate", "as_qp", "TrainingWarning"]
 
 SOLVERS = ("pdlp", "osqp", "scs", "highs")
 
@@ -94,19 +97,8 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
         raise TypeError(f"config must be a learned_solvers.training.train.TrainConfig, got {type(cfg).__name__}")
     if out is not None and Path(out).suffix != ".safetensors":
         raise ValueError(f"out={str(out)!r}: a checkpoint is a .safetensors file (weights and JSON metadata)")
-    if isinstance(instances, (str, os.PathLike, QPData)) or not isinstance(instances, Iterable):
-        raise TypeError("instances must be a list (or another iterable) of instances, not one instance")
     backend = bench_backend(solver, tol=tol)  # a tolerance out of range is refused before any work
-    qps = []
-    for i, inst in enumerate(instances):
-        try:
-            qp = as_qp(inst)
-        except (InvalidProblemError, TypeError) as exc:
-            raise type(exc)(f"instance {i}: {exc}") from exc
-        if qp.name.startswith("cvxpy:"):  # named by the object's id: its position says more in a warning
-            qp = dataclasses.replace(qp, name=f"instance {i}")
-        backend.check(qp)  # a MIP for a continuous solver, a non-diagonal P for PDLP: refused by position
-        qps.append(qp)
+    qps = _read_all(instances, backend)
     if len(qps) < 2:
         raise ValueError(f"train needs at least 2 instances (it holds a tenth out to choose k), got {len(qps)}")
     data = label_instances(qps, scheduler=scheduler, workers=workers, progress=progress,
@@ -128,3 +120,82 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
         warnings.warn(f"family {family!r}: {validation_verdict(chosen, more='pass more instances to train')}",
                       TrainingWarning, stacklevel=2)
     return starter
+
+
+def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: Iterable[Any], *,
+             solver: str | None = None, tol: float | None = None, pinned: bool = False, scheduler: str = "local",
+             workers: int | None = None, out: str | os.PathLike[str] | None = None, progress: bool = True
+             ) -> dict[str, Any]:
+    """``learned-solvers bench`` on held-out instances in hand (see ``as_qp``): each is solved
+    cold, from the learned start (inference timed one instance at a time), from the nearest
+    training instance's solution (the baseline) and from its own optimum (the limit), and the
+    report has bench's keys (``iteration_ratio``, ``time_ratio``, ``nearest_iteration_ratio``,
+    ``same_answer``, ... and ``instances``, one row each).
+
+    starter: a ``LearnedWarmStarter`` or a checkpoint's path; its anchor bank holds the training
+    solutions the baseline searches. solver: default the one it was trained for; tol, pinned:
+    that solver's (``pinned``: OSQP's or SCS's fixed settings). out: also write the JSON report there
+    (``learned-solvers plot`` draws it). ``learned_solvers.bench.qp.format_report(report)`` is
+    bench's table. Instances no reference solver finds optimal are dropped with a warning.
+    """
+    import time
+
+    from .bench.qp import bench_backend, bench_report, bench_rows, write_report
+    from .training.data import label_instances
+    from .warmstart import starter_from
+
+    if out is not None and Path(out).suffix != ".json":
+        raise ValueError(f"out={str(out)!r}: the report is a .json file")
+    st = starter_from(starter)  # a path: its checkpoint, refused here if it is not an LP/QP one
+    name = solver or st.meta.get("solver") or "pdlp"
+    if name not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {name!r}")
+    backend = bench_backend(name, tol=tol, pinned=pinned)
+    if st.anchors is None:
+        raise ValueError(f"this starter (family {st.family!r}) holds no training solutions (it was trained with no "
+                         "anchor), and the nearest-instance baseline searches them: bench it on its family with "
+                         "`learned-solvers bench --family F --checkpoint C` instead")
+    qps = _read_all(instances, backend)
+    if not qps:
+        raise ValueError("evaluate needs at least 1 instance")
+    t0 = time.perf_counter()
+    test = label_instances(qps, scheduler=scheduler, workers=workers, progress=progress,
+                           hint="their positions are in the report's 'dropped_instances'")
+    label_seconds = time.perf_counter() - t0
+    if not test:
+        raise ValueError(f"none of the {len(qps)} instances was solved to optimality by the reference solver (the "
+                         "warning above says why): nothing to compare on")
+    kept = {id(d.qp) for d in test}
+    rows, stopped = bench_rows(test, st.anchors, st, backend, progress=progress)
+    ran_ks = {r["k"] for r in rows if "error" not in r}
+    k = ran_ks.pop() if len(ran_ks) == 1 else (st.k if st.k is not None else st.default_k)
+    chosen = "best_polish" in st.meta and st.polish == st.meta["best_polish"]  # the checkpoint's own choice
+    rep = bench_report(st.family, rows, k, int(st.meta.get("n_train", 0)), label_seconds, {}, backend, st.polish,
+                       chosen, solver=name, pinned=pinned, seed=None)
+    rep.update(train_family=st.family, k_automatic=st.k is None, anchor=st.anchors.kind,
+               dropped={"train": 0, "test": len(qps) - len(test), "train_drawn": 0, "test_drawn": len(qps),
+                        "refilled": False},
+               dropped_instances=[i for i, qp in enumerate(qps) if id(qp) not in kept])
+    if stopped:
+        rep["bench_interrupted"] = stopped[0]
+    if out is not None:
+        write_report(rep, out)
+    return rep
+
+
+def _read_all(instances: Iterable[Any], backend: Any) -> list[QPData]:
+    """The instances in canonical form, each checked against ``backend`` (a MIP for a continuous
+    solver, a non-diagonal P for PDLP), refused by position before any work."""
+    if isinstance(instances, (str, os.PathLike, QPData)) or not isinstance(instances, Iterable):
+        raise TypeError("instances must be a list (or another iterable) of instances, not one instance")
+    qps = []
+    for i, inst in enumerate(instances):
+        try:
+            qp = as_qp(inst)
+        except (InvalidProblemError, TypeError) as exc:
+            raise type(exc)(f"instance {i}: {exc}") from exc
+        if qp.name.startswith("cvxpy:"):  # named by the object's id: its position says more in a warning
+            qp = dataclasses.replace(qp, name=f"instance {i}")
+        backend.check(qp)
+        qps.append(qp)
+    return qps

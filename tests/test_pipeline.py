@@ -709,6 +709,26 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
     assert loaded.meta["dropped"] == [13] and loaded.default_k == starter.default_k
     with pytest.raises(CheckpointError, match="my-portfolios"):
         LearnedWarmStarter.from_checkpoint(out, family="portfolio")
+    # bench on held-out instances in hand: the starter object or its checkpoint's path
+    from learned_solvers import evaluate
+    from learned_solvers.bench.qp import format_report
+
+    held_out = [build(np.random.default_rng(200 + s)) for s in range(4)] + [as_qp(infeasible.problem)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rep = evaluate(starter, held_out, scheduler="serial", progress=False, out=tmp_path / "held-out.json")
+    assert rep["n_test"] == 4 and rep["dropped_instances"] == [4] and rep["same_answer"] == 1.0
+    assert rep["solver"] == "osqp" and rep["family"] == "my-portfolios" and rep["n_train"] == 13
+    for key in ("iteration_ratio", "time_ratio", "nearest_iteration_ratio", "oracle_iteration_ratio"):
+        assert np.isfinite(rep[key]), key
+    assert rep["oracle"]["iterations_median"] <= rep["cold"]["iterations_median"]
+    table = format_report(rep)
+    assert "family my-portfolios" in table and "dropped" in table and "1 of the 5 held-out" in table
+    written = json.loads((tmp_path / "held-out.json").read_text())
+    assert written["iteration_ratio"] == rep["iteration_ratio"] and "provenance" in written
+    again = evaluate(out, held_out[:2], scheduler="serial", progress=False, solver="scs")
+    assert again["solver"] == "scs" and again["n_test"] == 2 and again["same_answer"] == 1.0
+
     from tests import scip_portfolio  # a pyscipopt model is read as scip_plugin.optimize reads it
     model_qp = as_qp(scip_portfolio.build(np.random.default_rng(5)))
     assert isinstance(model_qp, QPData) and model_qp.P is not None and model_qp.n == 34
@@ -733,11 +753,14 @@ def read_problem_scaled(path, factor: float) -> QPData:
 
 
 def test_train_from_python_refuses_what_it_cannot_train_on_before_any_work(tmp_path):
+    """``train`` and ``evaluate`` refuse bad input by position, before any labelling or training."""
     cp = pytest.importorskip("cvxpy")
-    from learned_solvers import train
+    from learned_solvers import evaluate, train
     from tests.cvxpy_portfolio import build
 
     problems = [build(np.random.default_rng(s)) for s in range(3)]
+    starter = LearnedWarmStarter.from_checkpoint(_tiny_cvxpy_checkpoint("tests.cvxpy_portfolio", tmp_path))
+    (tmp_path / "cvxpy_portfolio.safetensors").unlink()
     x = cp.Variable(2, integer=True)
     mip = cp.Problem(cp.Minimize(cp.sum(x)), [x >= 0.5])
     for call, error, match in (
@@ -750,7 +773,12 @@ def test_train_from_python_refuses_what_it_cannot_train_on_before_any_work(tmp_p
             (lambda: train(problems, solver="osqp", config={"epochs": 2}), TypeError, "TrainConfig"),
             (lambda: train(problems, solver="osqp", family=""), ValueError, "non-empty name"),
             (lambda: train(problems, solver="osqp", tol=2.0), ValueError, "tol"),
-            (lambda: train([tmp_path / "missing.mps"] * 2, solver="pdlp"), FileNotFoundError, "missing.mps")):
+            (lambda: train([tmp_path / "missing.mps"] * 2, solver="pdlp"), FileNotFoundError, "missing.mps"),
+            (lambda: evaluate(tmp_path / "none.safetensors", problems), FileNotFoundError, "no checkpoint at"),
+            (lambda: evaluate(starter, problems, out=tmp_path / "report.txt"), ValueError, "a .json file"),
+            (lambda: evaluate(starter, problems, solver="pdlp", pinned=True), TypeError, "pinned"),
+            (lambda: evaluate(starter, [problems[0], mip]), InvalidProblemError, "instance 1:"),
+            (lambda: evaluate(starter, []), ValueError, "at least 1 instance")):
         with pytest.raises(error, match=match):
             call()
     assert not list(tmp_path.iterdir())  # nothing written
@@ -1244,15 +1272,14 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     assert "learned-solvers sensitivity" in far and "larger instances" not in far
     assert "learned-solvers sensitivity" in verdict(iteration_ratio=1.02, time_ratio=1.5, **v)
     # the bench's verdict and train's validation line judge by one rule
-    from learned_solvers.bench.timing import Outcome, outcome
-    from learned_solvers.bench.timing import validation_verdict
+    from learned_solvers.bench.timing import Outcome, outcome, validation_verdict
 
     cases = {(1.02, 1.5): (Outcome.NO_FEWER_ITERATIONS, "does not cut solver iterations"),
              (0.95, 0.9): (Outcome.PAYS, None), (0.95, 1.2): (Outcome.TOO_FEW_SAVED, "learned-solvers sensitivity"),
              (0.4, 3.0): (Outcome.WORK_NOT_TIME, "larger instances")}
     for (it, t), (said, words) in cases.items():
         assert outcome(iteration_ratio=it, time_ratio=t) is said
-        line = _validation_verdict({"iteration_ratio": it, "time_ratio": t})
+        line = validation_verdict({"iteration_ratio": it, "time_ratio": t})
         assert (words in line) if words else line.endswith("(medians per instance)")
         assert (words or "pays") in verdict(iteration_ratio=it, time_ratio=t, **v)
 

@@ -41,7 +41,8 @@ from .plots import missing
 from .timing import (TIMING_REPEATS, cut_short, disagreement, dropped_line, failed_row, fastest,
                      parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
 
-__all__ = ["BenchConfig", "run_bench", "format_report", "train_starter"]
+__all__ = ["BenchConfig", "run_bench", "bench_rows", "bench_report", "format_report", "write_report",
+           "train_starter"]
 
 STARTS = ("cold", "warm", "nearest", "nearest_polished", "oracle")
 
@@ -295,21 +296,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     # the nearest-neighbour baseline searches the training instances: a starter trained here, or
     # loaded, with every labelled instance in its bank (meta "anchors") already holds them
     bank = starter.anchors if own_bank or (train_info and "anchors" in starter.meta) else AnchorBank.build(train)
-    rows: list[dict[str, Any]] = []
-    with stop_on_ctrl_c(len(test), lambda: len(rows)) as stopped:
-        for item in tqdm(test, desc=f"bench {cfg.solver}", disable=not cfg.progress):
-            try:
-                rows.append(_bench_one(item, bank, starter, backend))
-            except Exception as exc:  # one bad instance must not lose the others
-                rows.append(failed_row(item.qp.name, exc, trace=True))
+    rows, stopped = bench_rows(test, bank, starter, backend, progress=cfg.progress)
     # automatic: chosen with k on the validation split, here or by the checkpoint's training
     auto = cfg.polish is None and "best_polish" in starter.meta
     ran_ks = {r["k"] for r in rows if "error" not in r}
     if len(ran_ks) == 1:  # the k the starts ran: k = 0 needs an anchor, so sizes never trained on ran the network's
         k_used = ran_ks.pop()
     n_train = int(starter.meta.get("n_train", 0)) if own_bank else len(train)
-    rep = _report(cfg, test_fam.spec(), rows, k_used, n_train, label_seconds, train_info, backend, starter.polish,
-                  auto)
+    rep = bench_report(test_fam.spec(), rows, k_used, n_train, label_seconds, train_info, backend, starter.polish,
+                       auto, solver=cfg.solver, pinned=cfg.pinned, seed=cfg.seed)
     rep["train_family"] = spec
     rep["k_automatic"] = cfg.k is None
     # the family keeps only the instances the reference solver finds optimal (mps: perturbations
@@ -321,6 +316,21 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         rep["bench_interrupted"] = stopped[0]
     rep["anchor"] = starter.anchors.kind if starter.anchors is not None else None
     return rep
+
+
+def bench_rows(test: list[Labelled], bank: AnchorBank, starter: LearnedWarmStarter, backend, *,
+               progress: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every start on each held-out instance (``_bench_one``), and how far a Ctrl-C let the loop
+    get (``stop_on_ctrl_c``; empty where it ran to its end). An instance whose run raises is
+    kept as a failed row, so one bad instance loses none of the others."""
+    rows: list[dict[str, Any]] = []
+    with stop_on_ctrl_c(len(test), lambda: len(rows)) as stopped:
+        for item in tqdm(test, desc=f"bench {backend.name}", disable=not progress):
+            try:
+                rows.append(_bench_one(item, bank, starter, backend))
+            except Exception as exc:  # one bad instance must not lose the others
+                rows.append(failed_row(item.qp.name, exc, trace=True))
+    return rows, stopped
 
 
 def _test_family(cfg: BenchConfig, fam):
@@ -410,14 +420,16 @@ def _median(v: list[float]) -> float:
     return float(np.median(v)) if v else math.nan
 
 
-def _report(cfg: BenchConfig, spec: str, rows: list[dict[str, Any]], k: int, n_train: int, label_seconds: float,
-            train_info: dict[str, Any], backend, polish: bool, polish_automatic: bool) -> dict[str, Any]:
+def bench_report(spec: str, rows: list[dict[str, Any]], k: int, n_train: int, label_seconds: float,
+                 train_info: dict[str, Any], backend, polish: bool, polish_automatic: bool, *, solver: str,
+                 pinned: bool, seed: int | None) -> dict[str, Any]:
+    """The bench's report from its rows (``bench_rows``): medians of every start, the ratios to
+    the cold solve per instance, and the rows themselves (``instances``)."""
     ok = [r for r in rows if "error" not in r]
     rep: dict[str, Any] = {
-        "family": spec, "solver": cfg.solver, "solver_options": {"tol": getattr(backend, "tol", None),
-                                                                  "pinned": cfg.pinned},
+        "family": spec, "solver": solver, "solver_options": {"tol": getattr(backend, "tol", None), "pinned": pinned},
         "n_train": n_train, "n_test": len(rows), "n_failed": len(rows) - len(ok), "k": k, "polish": polish,
-        "polish_automatic": polish_automatic, "seed": cfg.seed, "label_seconds": label_seconds, **train_info,
+        "polish_automatic": polish_automatic, "seed": seed, "label_seconds": label_seconds, **train_info,
     }
     for s in STARTS:
         rep[s] = {"iterations_median": _median([r[s]["iterations"] for r in ok]),
