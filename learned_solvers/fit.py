@@ -85,7 +85,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     """
     from .bench.qp import bench_backend, train_starter
     from .bench.timing import Outcome, outcome, validation_verdict
-    from .training.data import label_instances
+    from .training.data import label_and_drop
     from .training.train import TrainConfig
 
     if not isinstance(family, str) or not family.strip():
@@ -101,10 +101,8 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     qps = _read_all(instances, backend)
     if len(qps) < 2:
         raise ValueError(f"train needs at least 2 instances (it holds a tenth out to choose k), got {len(qps)}")
-    data = label_instances(qps, scheduler=scheduler, workers=workers, progress=progress,
-                           hint="their positions are in the starter's meta['dropped']")
-    kept = {id(d.qp) for d in data}
-    dropped = [i for i, qp in enumerate(qps) if id(qp) not in kept]
+    data, dropped = label_and_drop(qps, scheduler=scheduler, workers=workers, progress=progress,
+                                   hint="their positions are in the starter's meta['dropped']")
     if len(data) < 2:
         raise ValueError(f"only {len(data)} of the {len(qps)} instances were solved to optimality by the reference "
                          "solver (the warnings above say why): nothing to train on")
@@ -141,7 +139,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     import time
 
     from .bench.qp import bench_backend, bench_report, bench_rows, write_report
-    from .training.data import label_instances
+    from .training.data import label_and_drop
     from .warmstart import starter_from
 
     if out is not None and Path(out).suffix != ".json":
@@ -159,13 +157,12 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     if not qps:
         raise ValueError("evaluate needs at least 1 instance")
     t0 = time.perf_counter()
-    test = label_instances(qps, scheduler=scheduler, workers=workers, progress=progress,
-                           hint="their positions are in the report's 'dropped_instances'")
+    test, dropped = label_and_drop(qps, scheduler=scheduler, workers=workers, progress=progress,
+                                   hint="their positions are in the report's 'dropped_instances'")
     label_seconds = time.perf_counter() - t0
     if not test:
         raise ValueError(f"none of the {len(qps)} instances was solved to optimality by the reference solver (the "
                          "warning above says why): nothing to compare on")
-    kept = {id(d.qp) for d in test}
     rows, stopped = bench_rows(test, st.anchors, st, backend, progress=progress)
     ran_ks = {r["k"] for r in rows if "error" not in r}
     k = ran_ks.pop() if len(ran_ks) == 1 else (st.k if st.k is not None else st.default_k)
@@ -175,7 +172,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     rep.update(train_family=st.family, k_automatic=st.k is None, anchor=st.anchors.kind,
                dropped={"train": 0, "test": len(qps) - len(test), "train_drawn": 0, "test_drawn": len(qps),
                         "refilled": False},
-               dropped_instances=[i for i, qp in enumerate(qps) if id(qp) not in kept])
+               dropped_instances=dropped)
     if stopped:
         rep["bench_interrupted"] = stopped[0]
     if out is not None:

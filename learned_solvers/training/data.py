@@ -27,8 +27,9 @@ from ..backends import Status, make_backend
 from ..canonical import QPData
 from ..canonical.polish import optimal_active_set
 
-__all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_drawn",
-           "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client", "failure_reason"]
+__all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
+           "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
+           "failure_reason"]
 
 
 @dataclass(frozen=True)
@@ -181,10 +182,17 @@ def label_instances(qps: Sequence[QPData], *, scheduler: str = "local", workers:
     """Solve every instance with ``solver``; instances that are not optimal are dropped with a
     warning (the ``mps:`` family's rule), ending with ``hint`` (the family's advice). Order is kept.
     ``label_drawn`` also replaces the dropped ones by further draws of the family."""
+    return label_and_drop(qps, scheduler=scheduler, workers=workers, solver=solver, progress=progress, hint=hint)[0]
+
+
+def label_and_drop(qps: Sequence[QPData], *, scheduler: str = "local", workers: int | None = None,
+                   solver: str = "auto", progress: bool = True, hint: str = "") -> tuple[list[Labelled], list[int]]:
+    """``label_instances``, and the positions in ``qps`` of the instances it dropped (a labelled
+    instance from a Dask worker holds a copy of its problem, not the caller's object)."""
     with labelling_client(scheduler, workers) as client:
         out = _label_all(qps, client=client, solver=solver, progress=progress)
     _warn_dropped(qps, out, solver, hint)
-    return [o for o in out if isinstance(o, Labelled)]
+    return [o for o in out if isinstance(o, Labelled)], [i for i, o in enumerate(out) if not isinstance(o, Labelled)]
 
 
 REFILL_FACTOR = 10
