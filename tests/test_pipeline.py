@@ -588,6 +588,22 @@ def test_bench_with_dask_local_cluster(tmp_path):
     assert all(np.allclose(a.x, b.x) and a.objective == pytest.approx(b.objective) for a, b in zip(data, serial))
 
 
+def test_a_script_without_a_main_guard_is_told_how_to_label_on_a_local_cluster(tmp_path):
+    """A local Dask cluster's workers are new processes that first import the script that
+    started them: one that calls the labelling at its top level cannot start them, and is
+    told to guard the call or label in its own process, not only "Nanny failed to start"."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from problems.registry import make_family\n"
+                      "from learned_solvers.training.data import label_instances\n"
+                      f"label_instances(make_family({SPEC!r}).sample(2, seed=0), workers=1, progress=False)\n")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=root,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode != 0
+    assert "worker processes did not start" in proc.stderr and 'if __name__ == "__main__":' in proc.stderr
+    assert 'scheduler="serial"' in proc.stderr
+
+
 def test_cli_reports_bad_input_clearly(tmp_path):
     bad = tmp_path / "bad.mps"
     bad.write_bytes(b"\x00\x01 nonsense")

@@ -153,8 +153,15 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
     if scheduler == "local":
         # a port of the system's choosing: with None the scheduler's HTTP server still takes 8787, and a
         # second cluster (another rank under torchrun, another command) warned that it was in use
-        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0", silence_logs=40)
+        try:
+            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                                   dashboard_address="127.0.0.1:0", silence_logs=40)
+        except RuntimeError as exc:  # "Nanny failed to start.": the worker processes' own errors went to the log
+            raise RuntimeError(
+                f"the local Dask cluster's worker processes did not start ({exc}). Each is a new Python process that "
+                "first imports the script that started it: in a script, call train, evaluate or the labelling under "
+                "`if __name__ == \"__main__\":`, or label in this process (scheduler=\"serial\", --scheduler serial)"
+            ) from exc
         client = Client(cluster)
     else:
         client = _connect(scheduler)
