@@ -759,6 +759,23 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
     assert lp.sizes == {(32, 27)} and lp.meta["dropped"] == []
 
 
+def test_evaluate_on_bench_s_held_out_instances_is_bench(trained):
+    """``evaluate`` on the instances ``bench --checkpoint`` draws (its held-out seed) solves each
+    as bench does: the same iterations from every start, instance by instance."""
+    from learned_solvers import evaluate
+    from learned_solvers.bench.qp import TEST_SEED_OFFSET, BenchConfig, run_bench
+
+    fam, _, path = trained
+    bench = run_bench(BenchConfig(family=fam.spec(), solver="pdlp", n_test=4, checkpoint=str(path), seed=0,
+                                  scheduler="serial", progress=False))
+    ev = evaluate(path, fam.sample(4, seed=TEST_SEED_OFFSET), solver="pdlp", scheduler="serial", progress=False)
+    starts = ("cold", "warm", "nearest", "nearest_polished", "oracle")
+    assert [[r[s]["iterations"] for s in starts] for r in ev["instances"]] == \
+        [[r[s]["iterations"] for s in starts] for r in bench["instances"]]
+    for key in ("iteration_ratio", "nearest_iteration_ratio", "oracle_iteration_ratio", "same_answer", "k", "polish"):
+        assert ev[key] == bench[key], key
+
+
 def read_problem_scaled(path, factor: float) -> QPData:
     """An MPS file's instance with its costs scaled: another instance of its family."""
     import dataclasses
