@@ -20,13 +20,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .backends import BACKENDS
 from .canonical import InvalidProblemError, QPData
 from .warmstart import LearnedWarmStarter
 
 __all__ = ["train", "evaluate", "as_qp", "TrainingWarning"]
-
-SOLVERS = ("pdlp", "osqp", "scs", "highs")
-
 
 class TrainingWarning(RuntimeWarning):
     """On the validation split the trained start does not pay against a cold solve (it cuts
@@ -90,8 +88,8 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
 
     if not isinstance(family, str) or not family.strip():
         raise ValueError(f"family must be a non-empty name, got {family!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    if solver not in BACKENDS:
+        raise ValueError(f"solver must be one of {', '.join(BACKENDS)}, got {solver!r}")
     cfg = TrainConfig(epochs=40) if config is None else config
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"config must be a learned_solvers.training.train.TrainConfig, got {type(cfg).__name__}")
@@ -110,7 +108,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     starter.meta.update({key: info[key] for key in ("val_error", "train_seconds", "interrupted") if key in info},
                         n_drawn=len(qps), dropped=dropped)
     if out is not None:
-        starter.save(out, solver=solver, n_drawn=len(qps), dropped=dropped, **info)
+        starter.save(out, solver=solver, **info)  # with the meta above: n_drawn, dropped
     chosen = next((r for r in info.get("k_sweep", [])
                    if r["k"] == info.get("best_k") and r["polish"] == info.get("best_polish")), None)
     if chosen is not None and "time_ratio" in chosen and outcome(
@@ -146,8 +144,8 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
         raise ValueError(f"out={str(out)!r}: the report is a .json file")
     st = starter_from(starter)  # a path: its checkpoint, refused here if it is not an LP/QP one
     name = solver or st.meta.get("solver") or "pdlp"
-    if name not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {name!r}")
+    if name not in BACKENDS:
+        raise ValueError(f"solver must be one of {', '.join(BACKENDS)}, got {name!r}")
     backend = bench_backend(name, tol=tol, pinned=pinned)
     if st.anchors is None:
         raise ValueError(f"this starter (family {st.family!r}) holds no training solutions (it was trained with no "
