@@ -21,7 +21,7 @@ _LAZY = {
     "read_problem": "formats.mps", "make_backend": "backends", "SolveResult": "backends", "Status": "backends",
     "WarmStart": "backends", "QPData": "canonical", "InvalidProblemError": "canonical",
     "describe_checkpoint": "checkpoint", "CheckpointError": "checkpoint", "train": "fit",
-    "as_qp": "fit", "evaluate": "fit", "TrainingWarning": "fit",
+    "as_qp": "fit", "evaluate": "fit", "TrainingWarning": "fit", "train_pde": "fit", "evaluate_pde": "fit",
 }
 
 __all__ = ["__version__", *_LAZY]

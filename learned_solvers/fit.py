@@ -1,22 +1,31 @@
-"""Train and evaluate a learned warm start from Python on instances already in hand: cvxpy
-problems, pyscipopt models, MPS/LP/QPS/``.mat`` files or ``QPData``. ``train`` is the pipeline of
-``learned-solvers train`` (label with the reference solver, train, choose k and the polish on a
-validation split), ``evaluate`` that of ``learned-solvers bench`` on held-out instances (cold,
-learned, nearest training solution, the instance's own optimum), without a family module to
-write::
+"""Train and evaluate a learned warm start from Python. LP/QP: on instances already in hand
+(cvxpy problems, pyscipopt models, MPS/LP/QPS/``.mat`` files or ``QPData``). ``train`` is the
+pipeline of ``learned-solvers train`` (label with the reference solver, train, choose k and the
+polish on a validation split), ``evaluate`` that of ``learned-solvers bench`` on held-out
+instances (cold, learned, nearest training solution, the instance's own optimum), without a
+family module to write::
 
     from learned_solvers import evaluate, train, LearnedOSQP
     starter = train(last_months_problems, solver="osqp", out="ck.safetensors")
     report = evaluate(starter, this_weeks_problems)      # bench's report: iteration_ratio, time_ratio, ...
     prob.solve(solver=LearnedOSQP(starter))
+
+PDE: a dolfinx problem is one live object whose parameters change, so ``train_pde`` and
+``evaluate_pde`` take the family that draws them: a built-in family's spec, or the user's own
+function that returns a ``problems.dolfinx_family.UserPDE`` (defined in a notebook is fine)::
+
+    starter = train_pde(build, n_train=100, out="mine.safetensors")
+    report = evaluate_pde(starter, build, n_test=20)
+    result = starter.solve(problem, fields={"k": k})     # instead of problem.solve()
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +33,8 @@ from .backends import BACKENDS
 from .canonical import InvalidProblemError, QPData
 from .warmstart import LearnedWarmStarter
 
-__all__ = ["train", "evaluate", "as_qp", "TrainingWarning"]
+__all__ = ["train", "evaluate", "train_pde", "evaluate_pde", "as_qp", "TrainingWarning"]
+
 
 class TrainingWarning(RuntimeWarning):
     """On the validation split the trained start does not pay against a cold solve (it cuts
@@ -170,7 +180,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     rep.update(train_family=st.family, k_automatic=st.k is None, anchor=st.anchors.kind,
                dropped={"train": 0, "test": len(qps) - len(test), "train_drawn": 0, "test_drawn": len(qps),
                         "refilled": False},
-               dropped_instances=dropped)
+               dropped_instances=dropped, api="python")  # format_report's advice in this call's terms
     if stopped:
         rep["bench_interrupted"] = stopped[0]
     if out is not None:
@@ -194,3 +204,134 @@ def _read_all(instances: Iterable[Any], backend: Any) -> list[QPData]:
         backend.check(qp)
         qps.append(qp)
     return qps
+
+
+def train_pde(family: str | Callable[[], Any], *, solver: str | None = None, n_train: int = 100, seed: int = 0,
+              config: Any = None, ksp_type: str | None = None, pc: str | None = None, rtol: float | None = None,
+              scheduler: str | None = None, out: str | os.PathLike[str] | None = None, progress: bool = True) -> Any:
+    """Train a learned initial guess for a dolfinx family: ``learned-solvers train --family F``
+    from Python. Returns a ``LearnedPDEStarter`` (``starter.solve(problem, fields=...)``).
+
+    family: a PDE family's spec ('darcy:n=32', 'nonlinear-poisson', 'dolfinx:MODULE:FUNCTION'), or
+    the user's own function of no arguments that returns a ``problems.dolfinx_family.UserPDE``
+    (the problem, the fields the model sees, the parameters to draw with their ranges, and
+    ``apply(params)``). ``n_train`` draws (seeded by ``seed``) are solved tightly for labels,
+    those without a solution replaced by further draws; the mesh model then trains (``config``: a
+    ``training.train_pde.PDETrainConfig``, default that of the command line: 40 epochs, width 32,
+    the CPU), and its k is chosen on a tenth held out, timed with ``solver`` ('ksp' for a linear
+    problem, 'snes' for a nonlinear one: the default) with the problem's own KSP/SNES settings
+    on a user's family, CG + GAMG to 1e-8 on a built-in one, unless ``ksp_type``, ``pc`` or
+    ``rtol`` say otherwise.
+
+    scheduler: where the labels are solved: 'serial' (this process), 'local' (a local Dask
+    cluster) or a scheduler's address; None: 'local' for a spec or a function a worker can
+    import from its module, 'serial' for one defined in a notebook or a script's ``__main__``,
+    which no other process can import. out: also save the checkpoint there. The starter's
+    ``meta`` holds the validation figures (``val_error``, ``k_sweep``, ``n_train``); a
+    ``TrainingWarning`` says where the start did not pay on the validation split.
+    """
+    from ._fenicsx import require
+
+    require("train_pde")
+    from .bench.pde import PDEBenchConfig, family_backend, train_pde_starter
+    from .bench.timing import Outcome, outcome, validation_verdict
+    from .training.train_pde import PDETrainConfig
+
+    cfg_t = PDETrainConfig(seed=seed) if config is None else config
+    if not isinstance(cfg_t, PDETrainConfig):
+        raise TypeError(f"config must be a learned_solvers.training.train_pde.PDETrainConfig, got "
+                        f"{type(cfg_t).__name__}")
+    if out is not None and Path(out).suffix != ".safetensors":
+        raise ValueError(f"out={str(out)!r}: a checkpoint is a .safetensors file (weights and JSON metadata)")
+    if not isinstance(n_train, int) or n_train < 2:
+        raise ValueError(f"train_pde needs n_train >= 2 (it holds a tenth out to choose k), got {n_train!r}")
+    fam, scheduler = _pde_family(family, scheduler)
+    solver = _pde_solver(fam, solver)
+    cfg = PDEBenchConfig(family=fam.spec(), solver=solver, n_train=n_train, seed=seed, device=cfg_t.device,
+                         ksp_type=ksp_type, pc=pc, rtol=rtol, scheduler=scheduler,
+                         save_checkpoint=None if out is None else str(out))
+    backend = family_backend(fam, solver, ksp_type=ksp_type, pc=pc, rtol=rtol)  # a wrong solver: refused here
+    starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=progress, train_config=cfg_t)
+    row = next((r for r in starter.meta.get("k_sweep", []) if r["k"] == starter.k), None)
+    if row is not None and "time_ratio" in row and outcome(
+            iteration_ratio=row["iteration_ratio"], time_ratio=row["time_ratio"]) is not Outcome.PAYS:
+        warnings.warn(f"family {fam.spec()!r}: {validation_verdict(row, more='train on more draws (n_train)')}",
+                      TrainingWarning, stacklevel=2)
+    return starter
+
+
+def evaluate_pde(starter: Any, family: str | Callable[[], Any], *, n_test: int = 20, seed: int = 0,
+                 solver: str | None = None, k: int | None = None, ksp_type: str | None = None,
+                 pc: str | None = None, rtol: float | None = None, scheduler: str | None = None,
+                 out: str | os.PathLike[str] | None = None, progress: bool = True) -> dict[str, Any]:
+    """``learned-solvers bench --checkpoint C`` from Python: ``n_test`` held-out draws of
+    ``family`` (the seeds ``bench --seed seed`` holds out, apart from the training ones) solved
+    cold, from the learned start (extraction and inference timed), from the nearest training
+    solution and from their own solution; the report has bench's keys (``iteration_ratio``,
+    ``time_ratio``, ``prediction_rel_l2_median``, ``same_answer``, ``rows``, ...).
+
+    starter: a ``LearnedPDEStarter`` or a checkpoint's path, trained on ``family`` (another is
+    refused). family, scheduler: as ``train_pde``'s; a finer mesh of the family is its spec
+    ('darcy:n=128'). solver: default the one it was trained for; k: default the starter's own.
+    out: also write the JSON report there. ``bench.pde.format_pde_report(report)`` is bench's table.
+    """
+    from ._fenicsx import require
+
+    require("evaluate_pde")
+    from .bench.pde import PDEBenchConfig, run_pde_bench, write_pde_report
+    from .warmstart_pde import LearnedPDEStarter
+
+    if out is not None and Path(out).suffix != ".json":
+        raise ValueError(f"out={str(out)!r}: the report is a .json file")
+    if not isinstance(n_test, int) or n_test < 1:
+        raise ValueError(f"evaluate_pde needs n_test >= 1, got {n_test!r}")
+    fam, scheduler = _pde_family(family, scheduler)
+    path = None if isinstance(starter, LearnedPDEStarter) else starter
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"starter must be a LearnedPDEStarter or a checkpoint's path, got {type(starter).__name__}")
+    st = starter if path is None else LearnedPDEStarter.from_checkpoint(path, family=fam.family_key())
+    solver = _pde_solver(fam, solver or st.meta.get("solver"))
+    cfg = PDEBenchConfig(family=fam.spec(), solver=solver, n_train=None, n_test=n_test, k=k, seed=seed,
+                         device=st.device, ksp_type=ksp_type, pc=pc, rtol=rtol, scheduler=scheduler,
+                         precision=st.precision, checkpoint=None if path is None else str(path))
+    rep = run_pde_bench(cfg, progress=progress, fam=fam, starter=st)
+    rep.update(n_train=st.meta.get("n_train"), api="python")  # format_pde_report's advice in this call's terms
+    if out is not None:
+        write_pde_report(rep, out)
+    return rep
+
+
+def _pde_solver(fam: Any, solver: str | None) -> str:
+    """``solver``, or where None the one for the family's problem: 'ksp' (linear) or 'snes' (nonlinear)."""
+    own = {"linear": "ksp", "nonlinear": "snes"}[fam.kind]
+    if solver not in (None, own):
+        raise ValueError(f"{fam.spec()} is a {fam.kind} problem, solved by solver={own!r} ({own.upper()}), "
+                         f"not {solver!r}")
+    return own
+
+
+def _pde_family(family: str | Callable[[], Any], scheduler: str | None) -> tuple[Any, str]:
+    """(the family object, the labelling scheduler) for ``train_pde``'s ``family``: a spec is
+    made by the registry; a function importable from its module becomes its ``dolfinx:`` spec, so
+    Dask workers rebuild it as they rebuild any family; one defined in ``__main__`` (a notebook,
+    a script) stays an object, labelled in this process."""
+    from problems.dolfinx_family import DolfinxFamily
+    from problems.registry import is_pde_family, make_family
+
+    if isinstance(family, str):
+        if not is_pde_family(family):
+            raise ValueError(f"{family!r} is not a PDE family (darcy, nonlinear-poisson, navier-stokes, "
+                             "dolfinx:MODULE:FUNCTION); LP/QP instances train with learned_solvers.train")
+        return make_family(family), scheduler or "local"
+    if not callable(family):
+        raise TypeError(f"family must be a PDE family's spec (e.g. 'darcy:n=32') or a function of no arguments that "
+                        f"returns a problems.dolfinx_family.UserPDE, got {type(family).__name__}")
+    module, name = getattr(family, "__module__", None) or "__main__", getattr(family, "__qualname__", "function")
+    spec = f"dolfinx:{module}:{name}"
+    if module != "__main__" and name.isidentifier() and getattr(sys.modules.get(module), name, None) is family:
+        return make_family(spec), scheduler or "local"
+    if scheduler not in (None, "serial"):
+        raise ValueError(f"{name} is defined in {module} (a notebook, a script or another function), which Dask's "
+                         "worker processes cannot import: label in this process (scheduler='serial', the default "
+                         "for it), or define it at the top of a module and pass it or 'dolfinx:MODULE:FUNCTION'")
+    return DolfinxFamily(build=family, name=spec), "serial"

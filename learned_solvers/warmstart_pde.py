@@ -77,7 +77,7 @@ class LearnedPDEStarter:
     def __init__(self, model: MeshImplicitModel | _MeshNetwork, norm: FamilyNorm, *, family: str,
                  signature: dict[str, Any], k: int | None = None, device: str = "cpu",
                  anchors: MeshAnchorBank | None = None, precision: str = "float32",
-                 network_k: int | None = None) -> None:
+                 network_k: int | None = None, meta: dict[str, Any] | None = None) -> None:
         check_device(device)
         self.device = device
         # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
@@ -97,6 +97,8 @@ class LearnedPDEStarter:
         self.network_k = check_k(network_k) if network_k is not None else self.model.cfg.train_k
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
         self.last_anchor = "none"  # what the last guess corrected: a training solution ("same mesh", "interpolated")
+        # what its training recorded (val_error, k_sweep, n_train, ...): the checkpoint's metadata
+        self.meta: dict[str, Any] = dict(meta or {})
 
     def _take(self, model: MeshImplicitModel) -> None:
         import torch
@@ -166,7 +168,7 @@ class LearnedPDEStarter:
             lazy = bank is not None and network_k is not None and (k if k is not None else own_k) == 0
             return cls(network if lazy else network.build(), norm, family=ck.meta["family"],
                        signature=ck.meta["signature"], k=k if k is not None else own_k, device=device,
-                       anchors=bank, precision=precision, network_k=network_k)
+                       anchors=bank, precision=precision, network_k=network_k, meta=ck.meta)
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)

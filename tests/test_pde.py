@@ -2123,3 +2123,89 @@ def test_the_pde_bench_counts_the_instances_without_a_reference_solution():
         everything, _ = label_pde(fam, fam.sample(got.drawn, seed=0), progress=False)
     assert [i.name for i in got.insts] == [p.name for p in got.pdes] == [p.name for p in everything]
     assert got.drawn == d["train_drawn"]
+
+
+def test_train_pde_from_python_on_a_users_function_defined_where_it_is_called(tmp_path):
+    """A notebook's route: the user's builder defined in the cell (no module to name it by) is
+    trained on, labelled in this process; the starter and its checkpoint solve the user's own
+    problem to the cold solve's answer; evaluate_pde reports bench's figures with its advice
+    in the call's terms; what cannot work is refused before any labelling."""
+    from learned_solvers import TrainingWarning, evaluate_pde, train_pde
+    from learned_solvers.bench.pde import format_pde_report
+    from learned_solvers.training.train_pde import PDETrainConfig
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+    from tests.dolfinx_user_problem import build
+
+    def mine():
+        return build()
+
+    ck, out = tmp_path / "mine.safetensors", tmp_path / "mine.json"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        starter = train_pde(mine, n_train=12, config=PDETrainConfig(epochs=3, width=8), out=ck, progress=False)
+    family = "dolfinx:tests.test_pde:test_train_pde_from_python_on_a_users_function_defined_where_it_is_called" \
+             ".<locals>.mine"
+    assert starter.family == family and ck.exists()
+    assert starter.meta["n_train"] == 12 and starter.meta["solver"] == "ksp" and starter.meta["k_sweep"]
+    assert np.isfinite(starter.meta["val_error"])
+    # where the chosen start does not pay on the validation split, the warning says so (timing decides which)
+    row = next(r for r in starter.meta["k_sweep"] if r["k"] == starter.k)
+    pays = row["time_ratio"] < 1.0 and row["iteration_ratio"] < 1.0
+    assert any(isinstance(w.message, TrainingWarning) for w in seen) == (not pays)
+
+    # the user's own problem, one new draw of its parameters, solved as their script would
+    user = build()
+    user.apply({"k": 1.7, "s": 0.4})
+    backend = KSPBackend(ksp_type="cg", pc_type="jacobi", rtol=1e-10)
+    cold = backend.solve(petsc_handles(user.problem))
+    for st in (starter, LearnedPDEStarter.from_checkpoint(ck, family=family)):
+        warm = st.solve(user.problem, fields=user.fields, backend=backend)
+        assert warm.status == "optimal" and backend.same_answer(warm, cold)
+
+    rep = evaluate_pde(ck, mine, n_test=3, out=out, progress=False)
+    assert rep["n_test"] == 3 and rep["same_answer"] == 1.0 and rep["n_train"] == 12 and rep["family"] == family
+    assert json.loads(out.read_text())["provenance"]
+    table = format_pde_report(rep)
+    assert "verdict:" in table and not re.search(r"--(k|train)\b", table), table
+
+    with pytest.raises(ValueError, match="Dask's worker processes cannot import.*scheduler='serial'"):
+        train_pde(mine, n_train=12, scheduler="local")
+    with pytest.raises(ValueError, match="trained on family"):
+        evaluate_pde(starter, "darcy:n=8", n_test=1, progress=False)
+    with pytest.raises(ValueError, match="not a PDE family.*learned_solvers.train"):
+        train_pde("random-lp", n_train=4)
+    with pytest.raises(TypeError, match="function of no arguments that returns"):
+        train_pde(build(), n_train=4)
+    with pytest.raises(ValueError, match=r"\.safetensors"):
+        train_pde(mine, n_train=4, out=tmp_path / "m.pt")
+    with pytest.raises(TypeError, match="PDETrainConfig"):
+        train_pde(mine, n_train=4, config={"epochs": 3})
+    with pytest.raises(ValueError, match="n_train >= 2"):
+        train_pde(mine, n_train=1)
+    with pytest.raises(ValueError, match="a linear problem, solved by solver='ksp'.*not 'snes'"):
+        train_pde(mine, n_train=4, solver="snes")
+    with pytest.raises(ValueError, match="n_test >= 1"):
+        evaluate_pde(starter, mine, n_test=0)
+
+
+def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):
+    """A builder importable from its module is its `dolfinx:MODULE:FUNCTION` spec, the one the
+    command line takes; evaluate_pde on a checkpoint gives bench --checkpoint's iterations from
+    every start, instance by instance."""
+    from learned_solvers import evaluate_pde, train_pde
+    from learned_solvers.bench.pde import PDEBenchConfig, run_pde_bench
+    from learned_solvers.training.train_pde import PDETrainConfig
+    from tests.dolfinx_user_problem import build
+
+    ck = tmp_path / "build.safetensors"
+    starter = train_pde(build, n_train=10, config=PDETrainConfig(epochs=2, width=8), scheduler="serial", out=ck,
+                        progress=False)
+    spec = "dolfinx:tests.dolfinx_user_problem:build"
+    assert starter.family == spec
+    ours = evaluate_pde(ck, build, n_test=3, seed=1, scheduler="serial", progress=False)
+    bench = run_pde_bench(PDEBenchConfig(family=spec, solver="ksp", checkpoint=str(ck), n_test=3, seed=1),
+                          progress=False)
+    iterations = lambda rep: [(r["name"], r["cold_iterations"], r["warm_iterations"], r["nearest_iterations"],  # noqa: E731
+                               r["oracle_iterations"]) for r in rep["rows"]]
+    assert iterations(ours) == iterations(bench) and len(ours["rows"]) == 3
+    assert ours["k"] == bench["k"] == starter.k

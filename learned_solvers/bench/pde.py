@@ -33,7 +33,7 @@ from ..options import check_device, check_k, check_precision, check_seed
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
-from .timing import (TIMING_REPEATS, cut_short, disagreement, dropped_line, failed_row, fastest, parsimonious_k,
+from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_line, failed_row, fastest, parsimonious_k,
                      stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
@@ -53,7 +53,7 @@ class PDEBenchConfig:
 
     family: str
     solver: str = "ksp"
-    n_train: int = 100
+    n_train: int | None = 100  # None: nothing trained here (run_pde_bench's starter is benched)
     n_test: int = 20
     k: int | None = None
     checkpoint: str | None = None
@@ -84,7 +84,7 @@ class PDEBenchConfig:
             raise ValueError("--ksp-type preonly is a direct solve (the preconditioner, such as LU, is the solve), "
                              "which takes no initial guess: there is nothing to warm-start; choose an iterative "
                              "KSP (cg, gmres, minres)")
-        if self.n_test < 1 or (self.checkpoint is None and self.n_train < 2):
+        if self.n_test < 1 or (self.checkpoint is None and self.n_train is not None and self.n_train < 2):
             raise ValueError(f"bench needs --test >= 1 and, without a checkpoint, --train >= 2 "
                              f"(got {self.n_test} and {self.n_train})")
         if self.train_k is not None and self.train_k < 1:
@@ -384,12 +384,21 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
     return (0 if zero is not None and wins_by_instance(zero, chosen) else k), k, rows, cut
 
 
-def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True
+def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: bool = True,
+                      train_config: PDETrainConfig | None = None
                       ) -> tuple[LearnedPDEStarter, dict[str, Any], list, list[np.ndarray]]:
     """Label ``cfg.n_train`` instances, train the mesh model, pick the automatic k on the
     validation split (unless ``cfg.k``) and save ``cfg.save_checkpoint`` if set.
+    ``train_config``: the training's own (``learned_solvers.train_pde``'s); None: made of
+    ``cfg``'s epochs, width, device, seed and the rest, as the command line gives them.
     Returns (starter, info, training PDEData, their solutions)."""
     from ..training import distributed
+
+    tcfg = train_config if train_config is not None else PDETrainConfig(
+        epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
+        **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
+        **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}),
+        solution_state=cfg.solution_state, anchor=cfg.anchor)
 
     # under torchrun each rank labels its share, and every rank trains on all of them; those
     # without a reference solution are replaced by further draws, as on the LP/QP side
@@ -400,13 +409,9 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     if len(train_pdes) < 2:
         raise RuntimeError(f"family {fam.spec()}: {len(train_pdes)} of {got.drawn} instances have a reference "
                            "solution; training needs at least 2")
-    tr = train_mesh_model(train_pdes, train_sols, config=PDETrainConfig(
-        epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
-        **({"train_k": cfg.train_k} if cfg.train_k is not None else {}),
-        **({"jacobian_weight": cfg.jacobian_weight} if cfg.jacobian_weight is not None else {}),
-        solution_state=cfg.solution_state, anchor=cfg.anchor), progress=progress)
+    tr = train_mesh_model(train_pdes, train_sols, config=tcfg, progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
-                                device=cfg.device, anchors=tr.anchors, precision=cfg.precision)
+                                device=tcfg.device, anchors=tr.anchors, precision=cfg.precision)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
                             "n_drawn": got.drawn, "refilled": got.refilled,
                             "history": tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {})}
@@ -422,21 +427,29 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
             starter.k = starter.network_k
         sweep_cut_short(cut, chosen="auto_k" in info, default=f"k = {starter.k}")
         info["k_sweep_interrupted"] = cut
+    # what the checkpoint records, and the starter's meta as from_checkpoint gives it: the validation
+    # sweep named k_sweep, as LP/QP checkpoints name it; spec: the family as trained, mesh included
+    # (the family key the loader matches on has none)
+    tolerance = {"solver_tolerance": backend.rtol} if cfg.k is None else {}
+    starter.meta.update(solver=cfg.solver, spec=fam.spec(), **tolerance,
+                        train={"epochs": tcfg.epochs, "width": tcfg.width, "device": tcfg.device, "seed": tcfg.seed},
+                        **{("k_sweep" if key == "auto_k" else key): v for key, v in info.items()})
     if cfg.save_checkpoint and main:
-        # the checkpoint names the validation sweep k_sweep, as LP/QP checkpoints do
-        # spec: the family as trained, mesh included (the family key the loader matches on has none)
-        starter.save(cfg.save_checkpoint, solver=cfg.solver, spec=fam.spec(),
-                     **({"solver_tolerance": backend.rtol} if cfg.k is None else {}),
-                     train={"epochs": cfg.epochs, "width": cfg.width, "device": cfg.device, "seed": cfg.seed},
-                     **{("k_sweep" if key == "auto_k" else key): v for key, v in info.items()})
+        starter.save(cfg.save_checkpoint, **starter.meta)
     distributed.barrier()
     return starter, info, train_pdes, train_sols
 
 
-def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, Any]:
+def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None,
+                  starter: LearnedPDEStarter | None = None) -> dict[str, Any]:
+    """``learned-solvers bench`` on a PDE family: train (or load ``cfg.checkpoint``), then solve
+    ``cfg.n_test`` held-out draws cold, learned, from the nearest training solution and from
+    their own. ``fam``: the family object itself (a user's function from a notebook, which no
+    spec rebuilds), else ``make_family(cfg.family)``; ``starter``: one in hand, instead of
+    ``cfg.checkpoint``."""
     from problems.registry import is_pde_family, make_family
 
-    fam = make_family(cfg.family)
+    fam = fam if fam is not None else make_family(cfg.family)
     test_fam = make_family(cfg.test_family) if cfg.test_family else fam
     if not is_pde_family(test_fam.spec()) or test_fam.family_key() != fam.family_key():
         raise ValueError(f"--test-family {cfg.test_family} is another family than {cfg.family}; it is for the same "
@@ -444,10 +457,16 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True) -> dict[str, An
     backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     info: dict[str, Any] = {}
     train_pdes, train_sols = [], []
-    if cfg.checkpoint:
+    if starter is not None and starter.family != fam.family_key():
+        # a checkpoint's path is refused so by from_checkpoint below
+        raise ValueError(f"this starter was trained on family {starter.family!r}, not {fam.family_key()!r}; train "
+                         "one for this family")
+    if starter is None and cfg.checkpoint:
         starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device,
                                                     precision=cfg.precision)
-    else:
+    elif starter is None:
+        if cfg.n_train is None:
+            raise ValueError("bench: n_train=None trains nothing; give a checkpoint or a starter to bench")
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
     # a checkpoint without an automatic k runs the model's training iterations: report that k
     k = next(v for v in (cfg.k, starter.k, starter.model.cfg.train_k) if v is not None)
@@ -661,7 +680,7 @@ def format_pde_report(rep: dict[str, Any]) -> str:
                          start_seconds=rep["warm"]["total_seconds_median"] - rep["warm"]["seconds_median"]
                          - rep["cold"].get("assembly_seconds_median", 0.0),  # the extraction's assembly: cold's too
                          saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
-                         fixed_share=_fixed_share(rep),
+                         fixed_share=_fixed_share(rep), words=advice(rep),
                          differ=disagreement([(r["cold_status"], r["warm_status"]) for r in rep["rows"]
                                               if not r["same_answer"]], len(rep["rows"]))))
     return "\n".join(lines)
@@ -672,8 +691,8 @@ def nearest_note(rep: dict[str, Any]) -> str | None:
     iterations than the learned start: there the anchor carries the start, not the network; or,
     with k = 0, that the start is the anchor (the report's ``anchor``)."""
     if rep.get("k") == 0:
-        why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 "
-               "shows the network's start)" if rep.get("k_automatic") else "")
+        why = (": on the validation split the network's iterations did not pay for themselves "
+               f"({advice(rep).network} shows the network's start)" if rep.get("k_automatic") else "")
         return f"k 0: no network is run; the learned start is {PDE_K0_STARTS[rep.get('anchor') or 'nearest']}{why}"
     near, it = rep.get("nearest_iteration_ratio"), rep["iteration_ratio"]
     if near is None or it >= 1.0 or near > it:

@@ -38,7 +38,7 @@ from ..training.data import Drawn, Labelled, label_drawn
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
-from .timing import (TIMING_REPEATS, cut_short, disagreement, dropped_line, failed_row, fastest,
+from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_line, failed_row, fastest,
                      parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
 
 __all__ = ["BenchConfig", "run_bench", "bench_rows", "bench_report", "format_report", "write_report",
@@ -506,7 +506,8 @@ def format_report(rep: dict[str, Any]) -> str:
     if fell:  # these "learned" solves were cold ones: the figures above say nothing of the model there
         lines.append(f"the learned start fell back to a cold start on {len(fell)} of {len(ran)} instances "
                      f"(first reason: {fell[0]})"
-                     + ("; k = 0 needs an anchor, which exists only at the training sizes: --k 1 runs the network"
+                     + (f"; k = 0 needs an anchor, which exists only at the training sizes: {advice(rep).network} "
+                        "runs the network"
                         if rep["k"] == 0 and "no training instance" in fell[0] else ""))
     if rep.get("solver_ended"):
         lines.append(ended_line(rep["solver_ended"]))
@@ -518,7 +519,7 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.append(verdict(iteration_ratio=rep["iteration_ratio"], time_ratio=rep["time_ratio"],
                              start_seconds=rep["warm"]["inference_seconds_median"],
                              saved_seconds=rep["cold"]["seconds_median"] - rep["warm"]["seconds_median"], k=rep["k"],
-                             differ=differ))
+                             differ=differ, words=advice(rep)))
     note = network_note(rep) if len(fell) < len(ran) else None
     if note:
         lines.append(note)
@@ -556,7 +557,8 @@ def nearest_note(rep: dict[str, Any]) -> str | None:
     if rep.get("k") != 0:
         return None
     how = "polished" if rep["polish"] else "as it is"
-    why = (": on the validation split the network's iterations did not pay for themselves (bench --k 1 shows "
+    why = (": on the validation split the network's iterations did not pay for themselves "
+           f"({advice(rep).network} shows "
            "the network's start)" if rep.get("k_automatic") else "")
     what = ("the anchor, the family's linear model of the optimum" if rep.get("anchor") == "linear"
             else "the nearest training optimum")

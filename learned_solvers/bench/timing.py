@@ -7,6 +7,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
@@ -193,6 +194,27 @@ CLOSER = ("`learned-solvers sensitivity` measures how close to the optimum a sta
           "gain, `learned-solvers scaling` what more model iterations buy")
 
 
+@dataclass(frozen=True)
+class Advice:
+    """How a report's reader changes what ran, in the terms of the call that made it: the
+    command line's options, or the Python call's arguments (``evaluate``, ``evaluate_pde``)."""
+
+    more: str  # train on more instances
+    fewer_k: str  # run fewer model iterations
+    network: str  # run the network where k = 0 was chosen
+
+
+CLI_ADVICE = Advice(more="train on more instances (--train)", fewer_k="fewer model iterations (--k)",
+                    network="bench --k 1")
+PYTHON_ADVICE = Advice(more="train on more instances", fewer_k="fewer model iterations (starter.k)",
+                       network="starter.k = 1")
+
+
+def advice(rep: dict) -> Advice:
+    """The terms for a report: a Python call's report says ``"api": "python"``."""
+    return PYTHON_ADVICE if rep.get("api") == "python" else CLI_ADVICE
+
+
 class Outcome(StrEnum):
     """What a start did against a cold solve, as the bench's verdict and train's validation line say it."""
 
@@ -211,7 +233,7 @@ def outcome(*, iteration_ratio: float, time_ratio: float) -> Outcome:
     return Outcome.TOO_FEW_SAVED if iteration_ratio >= BARELY_FEWER else Outcome.WORK_NOT_TIME
 
 
-def validation_verdict(row: dict | None, *, more: str = "train on more instances (--train)") -> str:
+def validation_verdict(row: dict | None, *, more: str = CLI_ADVICE.more) -> str:
     """What the chosen start (its row of the validation sweep, ``k_sweep``) did against a cold
     solve, as ``train`` says it; ``more``: the advice to train on more instances, in the caller's
     terms. "" without a timed row."""
@@ -241,7 +263,8 @@ def disagreement(statuses: list[tuple[str, str]], n: int) -> str | None:
 
 
 def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, saved_seconds: float,
-            k: int | None, fixed_share: float | None = None, differ: str | None = None) -> str:
+            k: int | None, fixed_share: float | None = None, differ: str | None = None,
+            words: Advice = CLI_ADVICE) -> str:
     """One line for the bench table: does the learned start pay on this family, and if not, why.
 
     Medians of the report: ``start_seconds`` is what making the start costs (inference with
@@ -250,7 +273,7 @@ def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, 
     model iterations run (None: the model's training iterations); ``fixed_share``: the solve
     from the instance's own solution against the cold solve, where timed (what no start saves);
     ``differ``: ``disagreement``, where warm and cold answers differ and the ratios compare two
-    ends, not one answer reached faster."""
+    ends, not one answer reached faster; ``words``: the advice's terms (``advice(report)``)."""
     if differ is not None:
         return (f"verdict: warm and cold solves end differently {differ}, so the ratios above compare two ends, not "
                 "one answer reached faster. Where the cold solve stops at a limit, raise it or choose a solver that "
@@ -260,11 +283,11 @@ def verdict(*, iteration_ratio: float, time_ratio: float, start_seconds: float, 
     said = outcome(iteration_ratio=iteration_ratio, time_ratio=time_ratio)
     if said is Outcome.NO_FEWER_ITERATIONS:
         return (f"verdict: the learned start does not cut solver iterations here ({iteration_ratio:.2f}x cold): "
-                f"solve cold, or train on more instances (--train) of this family; {CLOSER}")
+                f"solve cold, or {words.more} of this family; {CLOSER}")
     if said is Outcome.PAYS:
         return (f"verdict: the learned start pays: {iteration_ratio:.2f}x the solver iterations and "
                 f"{time_ratio:.2f}x the time of a cold solve, inference included")
-    fewer = ", fewer model iterations (--k)" if k is None or k > 1 else ""
+    fewer = f", {words.fewer_k}" if k is None or k > 1 else ""
     if saved_seconds <= 0 and fixed_share is not None and fixed_share < FIXED_COSTS_DOMINATE:
         # from the exact solution the solve is quick: fixed costs are not what eats the saving
         why = (f"and the warm solve takes no less time than the cold one: at {iteration_ratio:.2f}x the iterations, "
