@@ -741,6 +741,7 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
     assert rep["oracle"]["iterations_median"] <= rep["cold"]["iterations_median"]
     table = format_report(rep)
     assert "family my-portfolios" in table and "dropped" in table and "1 of the 5 held-out" in table
+    assert " --" not in table, table  # its advice in the Python call's terms
     written = json.loads((tmp_path / "held-out.json").read_text())
     assert written["iteration_ratio"] == rep["iteration_ratio"] and "provenance" in written
     again = evaluate(out, held_out[:2], scheduler="serial", progress=False, solver="scs")
@@ -1295,6 +1296,14 @@ def test_bench_verdict_says_whether_the_start_pays_and_why_not():
     slow = verdict(iteration_ratio=0.4, time_ratio=3.0, **v)
     assert "making it costs 4.00 ms, more than the 1.00 ms of solving it saves" in slow and "--k" not in slow
     assert "(--k)" in verdict(iteration_ratio=0.4, time_ratio=3.0, **{**v, "k": 8})
+    # a report of evaluate / evaluate_pde: the advice in the Python call's terms
+    from learned_solvers.bench.timing import CLI_ADVICE, PYTHON_ADVICE, advice
+
+    assert advice({"api": "python"}) is PYTHON_ADVICE and advice({}) is CLI_ADVICE
+    py = [verdict(iteration_ratio=0.4, time_ratio=3.0, **{**v, "k": 8}, words=PYTHON_ADVICE),
+          verdict(iteration_ratio=1.02, time_ratio=1.5, **v, words=PYTHON_ADVICE)]
+    assert "(starter.k)" in py[0] and "train on more instances of this family" in py[1]
+    assert not any("--" in line for line in py), py
     assert "fixed costs" in verdict(iteration_ratio=0.8, time_ratio=2.0, **{**v, "saved_seconds": -0.0003})
     # median start cost below the median saving, yet the per-instance ratio above 1: no false "more than"
     uneven = verdict(iteration_ratio=0.97, time_ratio=1.10, start_seconds=0.0028, saved_seconds=0.0033, k=1)

@@ -98,8 +98,8 @@ def dropped_line(rep: dict, *, why: str = "not solved to optimality by the refer
     more = " (further draws stood in for them)" if d.get("refilled") else ""
     return (f"dropped, {why}: {' and '.join(parts)} instances drawn{more}; the "
             f"figures are of the {rep['n_test']} held-out instance{'s' * (rep['n_test'] != 1)} left"
-            + (", too few to judge the family by (more --test, or a family that keeps more: see the labelling "
-               "warning)" if few else ""))
+            + (f", too few to judge the family by ({advice(rep).test}, or a family that keeps more: see the "
+               "labelling warning)" if few else ""))
 
 
 def fastest(run: Callable[[], tuple[T, float]], repeats: int = TIMING_REPEATS) -> tuple[T, float]:
@@ -202,12 +202,13 @@ class Advice:
     more: str  # train on more instances
     fewer_k: str  # run fewer model iterations
     network: str  # run the network where k = 0 was chosen
+    test: str  # test on more held-out instances
 
 
 CLI_ADVICE = Advice(more="train on more instances (--train)", fewer_k="fewer model iterations (--k)",
-                    network="bench --k 1")
+                    network="bench --k 1", test="more --test")
 PYTHON_ADVICE = Advice(more="train on more instances", fewer_k="fewer model iterations (starter.k)",
-                       network="starter.k = 1")
+                       network="starter.k = 1", test="more held-out instances")
 
 
 def advice(rep: dict) -> Advice:
