@@ -27,11 +27,15 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import BACKENDS
 from .canonical import InvalidProblemError, QPData
 from .warmstart import LearnedWarmStarter
+
+if TYPE_CHECKING:
+    from .training.train_pde import PDETrainConfig
+    from .warmstart_pde import LearnedPDEStarter
 
 __all__ = ["train", "evaluate", "train_pde", "evaluate_pde", "as_qp", "TrainingWarning"]
 
@@ -207,8 +211,9 @@ def _read_all(instances: Iterable[Any], backend: Any) -> list[QPData]:
 
 
 def train_pde(family: str | Callable[[], Any], *, solver: str | None = None, n_train: int = 100, seed: int = 0,
-              config: Any = None, ksp_type: str | None = None, pc: str | None = None, rtol: float | None = None,
-              scheduler: str | None = None, out: str | os.PathLike[str] | None = None, progress: bool = True) -> Any:
+              config: PDETrainConfig | None = None, ksp_type: str | None = None, pc: str | None = None,
+              rtol: float | None = None, scheduler: str | None = None, out: str | os.PathLike[str] | None = None,
+              progress: bool = True) -> LearnedPDEStarter:
     """Train a learned initial guess for a dolfinx family: ``learned-solvers train --family F``
     from Python. Returns a ``LearnedPDEStarter`` (``starter.solve(problem, fields=...)``).
 
@@ -251,7 +256,7 @@ def train_pde(family: str | Callable[[], Any], *, solver: str | None = None, n_t
                          ksp_type=ksp_type, pc=pc, rtol=rtol, scheduler=scheduler,
                          save_checkpoint=None if out is None else str(out))
     backend = family_backend(fam, solver, ksp_type=ksp_type, pc=pc, rtol=rtol)  # a wrong solver: refused here
-    starter, info, _, _ = train_pde_starter(fam, cfg, backend, progress=progress, train_config=cfg_t)
+    starter, *_ = train_pde_starter(fam, cfg, backend, progress=progress, train_config=cfg_t)
     row = next((r for r in starter.meta.get("k_sweep", []) if r["k"] == starter.k), None)
     if row is not None and "time_ratio" in row and outcome(
             iteration_ratio=row["iteration_ratio"], time_ratio=row["time_ratio"]) is not Outcome.PAYS:
@@ -260,7 +265,8 @@ def train_pde(family: str | Callable[[], Any], *, solver: str | None = None, n_t
     return starter
 
 
-def evaluate_pde(starter: Any, family: str | Callable[[], Any], *, n_test: int = 20, seed: int = 0,
+def evaluate_pde(starter: LearnedPDEStarter | str | os.PathLike[str], family: str | Callable[[], Any], *,
+                 n_test: int = 20, seed: int = 0,
                  solver: str | None = None, k: int | None = None, ksp_type: str | None = None,
                  pc: str | None = None, rtol: float | None = None, scheduler: str | None = None,
                  out: str | os.PathLike[str] | None = None, progress: bool = True) -> dict[str, Any]:
