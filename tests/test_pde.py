@@ -2170,6 +2170,12 @@ def test_train_pde_from_python_on_a_users_function_defined_where_it_is_called(tm
 
     with pytest.raises(ValueError, match="Dask's worker processes cannot import.*scheduler='serial'"):
         train_pde(mine, n_train=12, scheduler="local")
+    # where the labels are solved by default: in this process for `mine`, on a local Dask cluster
+    # for a spec or a function a worker can import (it is its dolfinx: spec there)
+    from learned_solvers.fit import _pde_family
+
+    assert [_pde_family(f, None)[1] for f in (mine, build, "darcy:n=8")] == ["serial", "local", "local"]
+    assert _pde_family(build, None)[0].spec() == "dolfinx:tests.dolfinx_user_problem:build"
     with pytest.raises(ValueError, match="trained on family"):
         evaluate_pde(starter, "darcy:n=8", n_test=1, progress=False)
     with pytest.raises(ValueError, match="not a PDE family.*learned_solvers.train"):
