@@ -10,7 +10,7 @@ demo: env
 	$(PY) -m learned_solvers.cli demo
 
 test: env
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 # every benchmark run behind the guides' figures, into benchmarks/results (hours on 2 cores;
 # one run: bash benchmarks/run_pde.sh NAME)
