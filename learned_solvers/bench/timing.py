@@ -77,7 +77,7 @@ def sweep_cut_short(cut: str, *, chosen: bool, default: str) -> None:
     from ..training.loop import TrainingInterrupted
 
     then = ("the start is chosen on those" if chosen else
-            f"the model keeps {default} (pass --k to solve or bench to run another)")
+            f"the model keeps {default} (another: --k to solve or bench, starter.k from Python)")
     warnings.warn(f"the automatic k's validation sweep was {cut}; {then}. The trained model is kept",
                   TrainingInterrupted, stacklevel=3)
 
