@@ -133,9 +133,9 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
 
 
 def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: Iterable[Any], *,
-             solver: str | None = None, tol: float | None = None, pinned: bool = False, scheduler: str = "local",
-             workers: int | None = None, out: str | os.PathLike[str] | None = None, progress: bool = True
-             ) -> dict[str, Any]:
+             solver: str | None = None, k: int | None = None, tol: float | None = None, pinned: bool = False,
+             scheduler: str = "local", workers: int | None = None, out: str | os.PathLike[str] | None = None,
+             progress: bool = True) -> dict[str, Any]:
     """``learned-solvers bench`` on held-out instances in hand (see ``as_qp``): each is solved
     cold, from the learned start (inference timed one instance at a time), from the nearest
     training instance's solution (the baseline) and from its own optimum (the limit), and the
@@ -143,20 +143,27 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     ``same_answer``, ... and ``instances``, one row each).
 
     starter: a ``LearnedWarmStarter`` or a checkpoint's path; its anchor bank holds the training
-    solutions the baseline searches. solver: default the one it was trained for; tol, pinned:
+    solutions the baseline searches. solver: default the one it was trained for; k: the model
+    iterations (``bench --k``; default the starter's own, which is left as it is); tol, pinned:
     that solver's (``pinned``: OSQP's or SCS's fixed settings). out: also write the JSON report there
     (``learned-solvers plot`` draws it). ``learned_solvers.bench.qp.format_report(report)`` is
     bench's table. Instances no reference solver finds optimal are dropped with a warning.
     """
+    import copy
     import time
 
     from .bench.qp import bench_backend, bench_report, bench_rows, write_report
+    from .options import check_k
     from .training.data import label_and_drop
     from .warmstart import starter_from
 
     if out is not None and Path(out).suffix != ".json":
         raise ValueError(f"out={str(out)!r}: the report is a .json file")
+    check_k(k, allow_zero=True)
     st = starter_from(starter)  # a path: its checkpoint, refused here if it is not an LP/QP one
+    if k is not None:
+        st = copy.copy(st)  # the caller's starter keeps its own k
+        st.k = k
     name = solver or st.meta.get("solver") or "pdlp"
     if name not in BACKENDS:
         raise ValueError(f"solver must be one of {', '.join(BACKENDS)}, got {name!r}")

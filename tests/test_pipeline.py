@@ -746,6 +746,11 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
     assert written["iteration_ratio"] == rep["iteration_ratio"] and "provenance" in written
     again = evaluate(out, held_out[:2], scheduler="serial", progress=False, solver="scs")
     assert again["solver"] == "scs" and again["n_test"] == 2 and again["same_answer"] == 1.0
+    own_k = starter.k
+    one = evaluate(starter, held_out[:2], k=1, scheduler="serial", progress=False)  # bench --k 1
+    assert one["k"] == 1 and not one["k_automatic"] and starter.k == own_k and one["same_answer"] == 1.0
+    with pytest.raises(ValueError, match="k"):
+        evaluate(starter, held_out[:2], k=-1, scheduler="serial", progress=False)
 
     from tests import scip_portfolio  # a pyscipopt model is read as scip_plugin.optimize reads it
     model_qp = as_qp(scip_portfolio.build(np.random.default_rng(5)))
