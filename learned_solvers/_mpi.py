@@ -1,13 +1,25 @@
 """Work done on rank 0 alone for a problem distributed over MPI ranks (the gathered canonical
-data, inference), whose errors every rank must see."""
+data, inference), whose errors every rank must see; and how many ranks a launcher started."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["on_rank0"]
+__all__ = ["on_rank0", "launched_ranks"]
+
+
+def launched_ranks() -> int:
+    """The MPI world's size the launcher announces (MPICH, Intel MPI, Open MPI, MVAPICH), 1 if none;
+    read from the environment, since importing mpi4py would start MPI."""
+    for key in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        try:
+            return max(1, int(os.environ[key]))
+        except (KeyError, ValueError):
+            continue
+    return 1
 
 
 def on_rank0(comm: Any, call: Callable[[], Any]) -> Any:

@@ -1117,17 +1117,6 @@ def _plain_warnings():
         warnings.showwarning = shown
 
 
-def _mpi_ranks() -> int:
-    """The MPI world's size the launcher announces (MPICH, Intel MPI, Open MPI, MVAPICH), 1 if none;
-    read from the environment, since importing mpi4py would start MPI."""
-    for key in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        try:
-            return max(1, int(os.environ[key]))
-        except (KeyError, ValueError):
-            continue
-    return 1
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ._fenicsx import FEniCSxMissingError
@@ -1138,7 +1127,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"learned-solvers: error: only `train` runs under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); "
               "run the other commands as one process", file=sys.stderr)
         return 2
-    ranks = _mpi_ranks()
+    from ._mpi import launched_ranks
+
+    ranks = launched_ranks()
     if ranks > 1:
         # each rank would run the whole command; the bench's Dask workers, children of an MPI
         # rank, died at start (KilledWorker)

@@ -95,6 +95,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     cvxpy's idiom of one problem over ``cp.Parameter``s compiles at the values it has when
     ``train`` reads it: pass ``as_qp(problem)`` taken after each change of the values.
     """
+    _one_process("train")
     from .bench.qp import bench_backend, train_starter
     from .bench.timing import Outcome, outcome, validation_verdict
     from .training.data import label_and_drop
@@ -149,6 +150,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     (``learned-solvers plot`` draws it). ``learned_solvers.bench.qp.format_report(report)`` is
     bench's table. Instances no reference solver finds optimal are dropped with a warning.
     """
+    _one_process("evaluate")
     import copy
     import time
 
@@ -199,6 +201,19 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     return rep
 
 
+def _one_process(what: str) -> None:
+    """Refuse the call under mpirun, before any work: each rank would run it whole (label, train,
+    write the same files), and the Dask workers of an MPI rank die at start, as the command line's
+    do (which it refuses the same way)."""
+    from ._mpi import launched_ranks
+
+    if (ranks := launched_ranks()) > 1:
+        raise RuntimeError(f"{what} runs as one process, not under mpirun ({ranks} ranks): run it once (a notebook, "
+                           "`python script.py`), then call the starter from your own script under mpirun, where "
+                           "a dolfinx mesh spread over the ranks is gathered to rank 0 for the model (docs/pde.md, "
+                           "'MPI'); for more labelling workers pass scheduler= a Dask scheduler's address")
+
+
 def _read_all(instances: Iterable[Any], backend: Any) -> list[QPData]:
     """The instances in canonical form, each checked against ``backend`` (a MIP for a continuous
     solver, a non-diagonal P for PDLP), refused by position before any work."""
@@ -242,6 +257,7 @@ def train_pde(family: str | Callable[[], Any], *, solver: str | None = None, n_t
     ``meta`` holds the validation figures (``val_error``, ``k_sweep``, ``n_train``); a
     ``TrainingWarning`` says where the start did not pay on the validation split.
     """
+    _one_process("train_pde")
     from ._fenicsx import require
 
     require("train_pde")
@@ -288,6 +304,7 @@ def evaluate_pde(starter: LearnedPDEStarter | str | os.PathLike[str], family: st
     ('darcy:n=128'). solver: default the one it was trained for; k: default the starter's own.
     out: also write the JSON report there. ``bench.pde.format_pde_report(report)`` is bench's table.
     """
+    _one_process("evaluate_pde")
     from ._fenicsx import require
 
     require("evaluate_pde")

@@ -76,6 +76,20 @@ def test_the_commands_are_refused_under_mpirun(tmp_path):
     assert "LearnedPDEStarter" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "b.json").exists()
 
 
+def test_the_python_calls_are_refused_under_mpirun_before_any_work(monkeypatch, tmp_path):
+    """train, evaluate, train_pde and evaluate_pde under a launcher's MPI world of 2 (as mpirun
+    announces it) say what to do, as the commands do, before reading any instance or file."""
+    from learned_solvers import evaluate, evaluate_pde, train, train_pde
+
+    monkeypatch.setenv("PMI_SIZE", "2")
+    missing = tmp_path / "none.safetensors"
+    for call in (lambda: train(["no-such.mps"], solver="pdlp"), lambda: evaluate(missing, ["no-such.mps"]),
+                 lambda: train_pde("darcy:n=8", out=missing), lambda: evaluate_pde(missing, "darcy:n=8")):
+        with pytest.raises(RuntimeError, match=r"runs as one process, not under mpirun \(2 ranks\).*docs/pde.md"):
+            call()
+    assert not missing.exists()
+
+
 def test_epoch_share_pads_so_every_rank_takes_the_same_steps(monkeypatch):
     from learned_solvers.training import distributed
 
