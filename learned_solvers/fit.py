@@ -202,11 +202,15 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
 
 
 def _one_process(what: str) -> None:
-    """Refuse the call under mpirun, before any work: each rank would run it whole (label, train,
-    write the same files), and the Dask workers of an MPI rank die at start, as the command line's
-    do (which it refuses the same way)."""
+    """Refuse the call under mpirun or torchrun, before any work: each rank would run it whole
+    (label, train, write the same files), and the Dask workers of an MPI rank die at start, as the
+    command line's do (which it refuses the same way)."""
     from ._mpi import launched_ranks
 
+    if (world := int(os.environ.get("WORLD_SIZE", "1") or 1)) > 1:
+        raise RuntimeError(f"{what} runs as one process, not under torchrun (WORLD_SIZE={world}): each rank would "
+                           "train the whole model and write the same files; data-parallel training is the command "
+                           "line's: torchrun --nproc_per_node N -m learned_solvers.cli train --family F ...")
     if (ranks := launched_ranks()) > 1:
         raise RuntimeError(f"{what} runs as one process, not under mpirun ({ranks} ranks): run it once (a notebook, "
                            "`python script.py`), then call the starter from your own script under mpirun, where "

@@ -88,6 +88,10 @@ def test_the_python_calls_are_refused_under_mpirun_before_any_work(monkeypatch, 
         with pytest.raises(RuntimeError, match=r"runs as one process, not under mpirun \(2 ranks\).*docs/pde.md"):
             call()
     assert not missing.exists()
+    monkeypatch.delenv("PMI_SIZE")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun's: data-parallel training is the command line's
+    with pytest.raises(RuntimeError, match="not under torchrun.*torchrun --nproc_per_node N -m learned_solvers.cli"):
+        train(["no-such.mps"], solver="pdlp")
 
 
 def test_epoch_share_pads_so_every_rank_takes_the_same_steps(monkeypatch):
