@@ -373,8 +373,10 @@ def _cmd_families(args: argparse.Namespace) -> int:
             print(f"{f.spec} ({f.kind} family)\n\n{f.doc}\n")
             # after the name, or after the path or pattern the spec gives first (mps:PATH,perturb=0.2)
             form = f"{f.spec},KEY=VALUE,..." if ":" in f.spec else f"{f.spec}:KEY=VALUE,..."
-            print(f"parameters (--family {form}), defaults: {params}"
-                  if params else "no key=value parameters: the instances come from your own code")
+            mine = "no key=value parameters" if not f.spec.startswith("dolfinx:") else (
+                f"keywords of your function (--family {f.spec}:KEY=VALUE,...)")
+            print(f"parameters (--family {form}), defaults: {params}" if params else
+                  f"{mine}: the instances come from your own code")
             continue
         print(f"{f.spec}  [{f.kind}]")
         print(textwrap.fill(f.summary, width=100, initial_indent="    ", subsequent_indent="    "))
@@ -584,7 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
     _krylov_args(b)
     b.add_argument("--test-family", default=None,
                    help="test on this family spec with the model trained (or loaded) here: PDE, a finer mesh "
-                        "(darcy:n=128); LP/QP, the same generator at another size (random-lp:m=400,n=800)")
+                        "(darcy:n=128; a builder's keyword, dolfinx:MODULE:FUNCTION:n=128); LP/QP, the same "
+                        "generator at another size (random-lp:m=400,n=800)")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     b.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model stops near "

@@ -22,6 +22,7 @@ function that returns a ``problems.dolfinx_family.UserPDE`` (defined in a notebo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import warnings
@@ -246,7 +247,8 @@ def train_pde(family: str | Callable[[], Any], *, solver: str | None = None, n_t
     family: a PDE family's spec ('darcy:n=32', 'nonlinear-poisson', 'dolfinx:MODULE:FUNCTION'), or
     the user's own function of no arguments that returns a ``problems.dolfinx_family.UserPDE``
     (the problem, the fields the model sees, the parameters to draw with their ranges, and
-    ``apply(params)``). ``n_train`` draws (seeded by ``seed``) are solved tightly for labels,
+    ``apply(params)``), or ``functools.partial(build, n=32)`` for its keywords (its spec
+    'dolfinx:MODULE:build:n=32'). ``n_train`` draws (seeded by ``seed``) are solved tightly for labels,
     those without a solution replaced by further draws; the mesh model then trains (``config``: a
     ``training.train_pde.PDETrainConfig``, default that of the command line: 40 epochs, width 32,
     the CPU), and its k is chosen on a tenth held out, timed with ``solver`` ('ksp' for a linear
@@ -305,7 +307,8 @@ def evaluate_pde(starter: LearnedPDEStarter | str | os.PathLike[str], family: st
 
     starter: a ``LearnedPDEStarter`` or a checkpoint's path, trained on ``family`` (another is
     refused). family, scheduler: as ``train_pde``'s; a finer mesh of the family is its spec
-    ('darcy:n=128'). solver: default the one it was trained for; k: default the starter's own.
+    ('darcy:n=128') or its builder's keyword (``functools.partial(build, n=128)``). solver:
+    default the one it was trained for; k: default the starter's own.
     out: also write the JSON report there. ``bench.pde.format_pde_report(report)`` is bench's table.
     """
     _one_process("evaluate_pde")
@@ -347,9 +350,10 @@ def _pde_solver(fam: Any, solver: str | None) -> str:
 def _pde_family(family: str | Callable[[], Any], scheduler: str | None) -> tuple[Any, str]:
     """(the family object, the labelling scheduler) for ``train_pde``'s ``family``: a spec is
     made by the registry; a function importable from its module becomes its ``dolfinx:`` spec, so
-    Dask workers rebuild it as they rebuild any family; one defined in ``__main__`` (a notebook,
-    a script) stays an object, labelled in this process."""
-    from problems.dolfinx_family import DolfinxFamily
+    Dask workers rebuild it as they rebuild any family, and ``functools.partial(build, n=128)``
+    its ``dolfinx:MODULE:build:n=128`` (the same family on another mesh); one defined in
+    ``__main__`` (a notebook, a script) stays an object, labelled in this process."""
+    from problems.dolfinx_family import DolfinxFamily, builder_keywords, keywords_text
     from problems.registry import is_pde_family, make_family
 
     if isinstance(family, str):
@@ -360,12 +364,24 @@ def _pde_family(family: str | Callable[[], Any], scheduler: str | None) -> tuple
     if not callable(family):
         raise TypeError(f"family must be a PDE family's spec (e.g. 'darcy:n=32') or a function of no arguments that "
                         f"returns a problems.dolfinx_family.UserPDE, got {type(family).__name__}")
+    keywords: dict[str, Any] = {}
+    if isinstance(family, functools.partial) and not family.args:  # the builder on another mesh: partial(build, n=128)
+        family, keywords = family.func, dict(family.keywords)
     module, name = getattr(family, "__module__", None) or "__main__", getattr(family, "__qualname__", "function")
-    spec = f"dolfinx:{module}:{name}"
-    if module != "__main__" and name.isidentifier() and getattr(sys.modules.get(module), name, None) is family:
-        return make_family(spec), scheduler or "local"
+    fam = DolfinxFamily(build=family, name=f"dolfinx:{module}:{name}", keywords=keywords)
+    try:  # keywords a spec writes and reads back as they are
+        written = builder_keywords(fam.name, family, keywords_text(keywords)) == keywords
+    except ValueError:
+        written = False
+    importable = module != "__main__" and name.isidentifier() and getattr(sys.modules.get(module), name, None) is family
+    if importable and written:
+        return make_family(fam.spec()), scheduler or "local"  # what a Dask worker rebuilds from the spec
+    if scheduler not in (None, "serial") and importable:
+        raise ValueError(f"{name}'s keywords {keywords} do not read back from a spec (numbers, true/false, plain "
+                         "words), which is how Dask's worker processes rebuild a family: label in this process "
+                         "(scheduler='serial', the default for it), or give keywords a spec can write")
     if scheduler not in (None, "serial"):
         raise ValueError(f"{name} is defined in {module} (a notebook, a script or another function), which Dask's "
                          "worker processes cannot import: label in this process (scheduler='serial', the default "
                          "for it), or define it at the top of a module and pass it or 'dolfinx:MODULE:FUNCTION'")
-    return DolfinxFamily(build=family, name=spec), "serial"
+    return fam, "serial"

@@ -5,6 +5,11 @@ fields the model should see (name -> Function, Constant or value), the parameter
 names with their ranges, and ``apply(params)`` that writes one draw of them into the problem's
 Functions/Constants. Each instance is one uniform draw of every named parameter. The problem
 is built once per process and reused, as a user would in a loop over parameters.
+
+`dolfinx:MODULE:FUNCTION:KEY=VALUE,...` calls ``FUNCTION(KEY=VALUE, ...)``: the builder's own
+keywords, for what does not change the family's law, such as the mesh (as ``darcy:n=128`` is
+to ``darcy``). Checkpoints match on ``dolfinx:MODULE:FUNCTION`` alone, so a model trained on
+one mesh is benched on a finer one (``bench --test-family``).
 """
 
 from __future__ import annotations
@@ -68,23 +73,85 @@ class UserInstance:
     name: str
 
 
+def builder_keywords(family: str, fn: Callable[..., Any], opts: str) -> dict[str, Any]:
+    """The spec's ``KEY=VALUE,...`` as the builder's keyword arguments, each value read as the
+    type of the parameter's default (or annotation), else as a number where it reads as one;
+    a keyword the builder does not take is refused with those it does."""
+    import inspect
+
+    try:
+        params = dict(inspect.signature(fn).parameters)
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    except (TypeError, ValueError):  # no signature to read: pass the keywords on as they read
+        params, open_ended = {}, True
+    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    out: dict[str, Any] = {}
+    for kv in filter(None, opts.split(",")):
+        key, eq, text = kv.partition("=")
+        if not eq or not key.isidentifier():
+            raise ValueError(f"family {family}: {kv!r} must be KEY=VALUE, a keyword of the function "
+                             f"(e.g. {family}:n=128)")
+        if key in out:
+            raise ValueError(f"family {family}: the keyword {key!r} is given twice ({opts}); give it once")
+        if key not in named and not open_ended:
+            raise ValueError(f"family {family}: the function takes no keyword {key!r}; it takes "
+                             f"{', '.join(named) or 'none'}")
+        p = params.get(key)
+        kind = None
+        if p is not None and p.default is not p.empty and p.default is not None:
+            kind = type(p.default)
+        elif p is not None and p.annotation is not p.empty:
+            kind = {"int": int, "float": float, "bool": bool, "str": str}.get(
+                p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", ""))
+        out[key] = _read_keyword(family, key, text, kind)
+    return out
+
+
+def _read_keyword(family: str, key: str, text: str, kind: type | None) -> Any:
+    if kind is bool:
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ValueError(f"family {family}: {key}={text!r} must be true or false")
+    if kind in (int, float, str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ValueError(f"family {family}: {key}={text!r} is not {'an' if kind is int else 'a'} "
+                             f"{kind.__name__}, as the function's default for {key} is") from None
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return text
+
+
+def keywords_text(keywords: dict[str, Any]) -> str:
+    """``KEY=VALUE,...`` as a spec writes them (what ``builder_keywords`` reads back)."""
+    return ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in keywords.items())
+
+
 @dataclass(kw_only=True)
 class DolfinxFamily:
-    build: Callable[[], UserPDE]
-    name: str = "dolfinx"
+    build: Callable[..., UserPDE]
+    name: str = "dolfinx"  # dolfinx:MODULE:FUNCTION: what checkpoints match on
+    keywords: dict[str, Any] = field(default_factory=dict)  # the builder's (the spec's :KEY=VALUE,...)
     _live: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_spec(cls, target: str) -> DolfinxFamily:
-        return cls(build=user_function("dolfinx", target), name=f"dolfinx:{target}")
+        module, func, opts = (target.split(":", 2) + ["", ""])[:3]
+        name = f"dolfinx:{module}:{func}"
+        fn = user_function("dolfinx", f"{module}:{func}")
+        return cls(build=fn, name=name, keywords=builder_keywords(name, fn, opts))
 
     def _user(self) -> UserPDE:
         if "user" not in self._live:
-            u = call_user(self.name, self.build)
+            u = call_user(self.spec(), self.build, **self.keywords)
             if not isinstance(u, UserPDE):
-                raise TypeError(f"{self.name}: the function must return problems.dolfinx_family.UserPDE, "
+                raise TypeError(f"{self.spec()}: the function must return problems.dolfinx_family.UserPDE, "
                                 f"got {type(u).__name__}")
-            _check_user_pde(self.name, u)
+            _check_user_pde(self.spec(), u)
             self._live["user"] = u
         return self._live["user"]
 
@@ -103,22 +170,23 @@ class DolfinxFamily:
         return self._user().problem
 
     def spec(self) -> str:
-        return self.name
+        return f"{self.name}:{keywords_text(self.keywords)}" if self.keywords else self.name
 
     def family_key(self) -> str:
+        """What checkpoints match on: the builder, not its keywords (the mesh)."""
         return self.name
 
     def sample(self, count: int, *, seed: int) -> list[UserInstance]:
         rng = np.random.default_rng(seed)
         ranges = self._user().params
         return [UserInstance(params={k: float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges.items()},
-                             name=f"{self.name}[{seed}:{i}]") for i in range(count)]
+                             name=f"{self.spec()}[{seed}:{i}]") for i in range(count)]
 
     def load(self, inst: UserInstance):
         u = self._user()
-        call_user(self.name, u.apply, inst.params, how="UserPDE.apply(params), params a dict of name -> value")
+        call_user(self.spec(), u.apply, inst.params, how="UserPDE.apply(params), params a dict of name -> value")
         if u.cold_guess is not None:
-            call_user(self.name, u.cold_guess, how="UserPDE.cold_guess() with no arguments")
+            call_user(self.spec(), u.cold_guess, how="UserPDE.cold_guess() with no arguments")
         elif self.kind == "nonlinear":
             u.problem.u.x.array[:] = 0.0
         return u.problem, u.fields
@@ -128,5 +196,5 @@ class DolfinxFamily:
         u = self._user()
         if u.cold_guess is None:
             return np.zeros(n_owned)
-        call_user(self.name, u.cold_guess, how="UserPDE.cold_guess() with no arguments")
+        call_user(self.spec(), u.cold_guess, how="UserPDE.cold_guess() with no arguments")
         return u.problem.u.x.array[:n_owned].copy()

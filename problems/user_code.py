@@ -43,8 +43,8 @@ class UserCodeError(RuntimeError):
     as the family calls it: the family, the error, and where in the user's file."""
 
 
-def call_user(family: str, fn: Callable[..., Any], *args: Any, how: str = "") -> Any:
-    """``fn(*args)``, the user's code (a builder, ``UserPDE.apply``); what it raises comes back
+def call_user(family: str, fn: Callable[..., Any], *args: Any, how: str = "", **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, the user's code (a builder, ``UserPDE.apply``); what it raises comes back
     as a ``UserCodeError`` that names the family, the error and the line of the user's code it
     came from (the deepest frame in the function's own file), so the CLI can say it in one
     line. ``how``: how the function is called, for a signature that does not fit."""
@@ -52,16 +52,18 @@ def call_user(family: str, fn: Callable[..., Any], *args: Any, how: str = "") ->
     import traceback
 
     try:
-        inspect.signature(fn).bind(*args)
+        inspect.signature(fn).bind(*args, **kwargs)
     except TypeError as exc:
-        want = how or ("FUNCTION(rng), rng a numpy Generator" if args else "FUNCTION() with no arguments")
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        want = how or ("FUNCTION(rng), rng a numpy Generator" if args else f"FUNCTION({given})" if given
+                       else "FUNCTION() with no arguments")
         name = getattr(fn, "__name__", type(fn).__name__)
         raise UserCodeError(f"{family}: the function is called as {want}; {name}{inspect.signature(fn)} "
                             f"does not take that ({exc})") from exc
     except ValueError:  # a builtin or C function without a signature: call it and see
         pass
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001  the user's code may raise anything
         own = getattr(inspect.getmodule(fn), "__file__", None)
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if own and f.filename == own] or \

@@ -5,10 +5,11 @@
 import numpy as np
 
 
-def build():
+def build(n=8):
+    """On an n x n mesh (a finer one: `dolfinx:tests.dolfinx_user_problem:build:n=12`)."""
     from mpi4py import MPI
 
-    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8), "user_pde_")
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n), "user_pde_")
 
 
 def build_cube():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import warnings
@@ -996,6 +997,36 @@ def test_a_user_family_whose_builder_returns_a_bad_user_pde_says_which_field_to_
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_apply_raises")
     with pytest.raises(UserCodeError, match=r"build_apply_raises: your function raised KeyError: 'kappa' at "):
         fam.load(fam.sample(1, seed=0)[0])
+
+
+def test_a_builders_keywords_in_its_spec_are_read_as_its_own_types_and_checkpoints_match_without_them():
+    """`dolfinx:MODULE:FUNCTION:n=12` calls FUNCTION(n=12), the value read as the type of the
+    parameter's default; the family key leaves the keywords out (a finer mesh is the same
+    family); a keyword the builder does not take, or a value not of its type, is refused."""
+    from learned_solvers.fit import _pde_family
+    from tests.dolfinx_user_problem import build
+
+    spec = "dolfinx:tests.dolfinx_user_problem:build"
+    fam = make_family(f"{spec}:n=12")
+    assert fam.keywords == {"n": 12} and fam.spec() == f"{spec}:n=12" and fam.family_key() == spec
+    assert len(fam.problem().b.array) == 13 * 13  # the builder ran with n = 12
+    assert fam.sample(1, seed=0)[0].name == f"{spec}:n=12[0:0]"
+    for opts, why in ((":m=12", "takes no keyword 'm'; it takes n$"), (":n=1.5", r"n='1.5' is not an int"),
+                      (":n", "'n' must be KEY=VALUE"), (":n=4,n=5", "'n' is given twice")):
+        with pytest.raises(ValueError, match=why):
+            make_family(spec + opts)
+    with pytest.raises(ValueError, match="takes no keyword 'n'; it takes none"):
+        make_family("dolfinx:tests.dolfinx_user_problem:build_cube:n=3")
+
+    def mine(n=8):
+        return build(n=n)
+
+    # from Python: a partial of a builder no worker can import stays an object, labelled here
+    fam, where = _pde_family(functools.partial(mine, n=10), None)
+    assert where == "serial" and fam.spec().endswith("<locals>.mine:n=10") and fam.family_key().endswith(".mine")
+    assert len(fam.problem().b.array) == 11 * 11
+    with pytest.raises(ValueError, match=r"keywords \{'n': \[12\]\} do not read back from a spec"):
+        _pde_family(functools.partial(build, n=[12]), "local")
 
 
 def test_coarse_correction_on_a_vector_space_moves_each_component_on_its_own():
@@ -2199,7 +2230,7 @@ def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):
     command line takes; evaluate_pde on a checkpoint gives bench --checkpoint's iterations from
     every start, instance by instance."""
     from learned_solvers import evaluate_pde, train_pde
-    from learned_solvers.bench.pde import PDEBenchConfig, run_pde_bench
+    from learned_solvers.bench.pde import PDEBenchConfig, format_pde_report, run_pde_bench
     from learned_solvers.training.train_pde import PDETrainConfig
     from tests.dolfinx_user_problem import build
 
@@ -2215,3 +2246,17 @@ def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):
                                r["oracle_iterations"]) for r in rep["rows"]]
     assert iterations(ours) == iterations(bench) and len(ours["rows"]) == 3
     assert ours["k"] == bench["k"] == starter.k
+
+    # the same builder on a finer mesh, by its keyword: evaluate_pde on functools.partial(build,
+    # n=12) is bench --test-family SPEC:n=12, and the warm answers are the cold ones
+    finer = functools.partial(build, n=12)
+    ours = evaluate_pde(ck, finer, n_test=2, seed=1, scheduler="serial", progress=False)
+    bench = run_pde_bench(PDEBenchConfig(family=spec, test_family=f"{spec}:n=12", solver="ksp", checkpoint=str(ck),
+                                         n_test=2, seed=1), progress=False)
+    assert iterations(ours) == iterations(bench) and ours["same_answer"] == bench["same_answer"] == 1.0
+    assert ours["family"] == bench["family"] == f"{spec}:n=12" and ours["train_family"] == bench["train_family"] == spec
+    assert "(trained on dolfinx:tests.dolfinx_user_problem:build)" in format_pde_report(ours)
+    assert all(r["cold_iterations"] > 0 for r in ours["rows"])
+    from learned_solvers.fit import _pde_family
+
+    assert _pde_family(finer, None)[0].spec() == f"{spec}:n=12" and _pde_family(finer, None)[1] == "local"

@@ -153,7 +153,7 @@ def label_pde(fam: Any, insts: list[Any], *, progress: bool = True) -> tuple[lis
 def _label(fam: Any, insts: list[Any], *, progress: bool) -> list[tuple[Any, np.ndarray] | str]:
     """Per instance: (PDEData, solution), or "name (why)" where it has no reference solution."""
     out: list[tuple[Any, np.ndarray] | str] = []
-    for inst in tqdm(insts, desc=f"labelling {fam.name}", disable=not progress):
+    for inst in tqdm(insts, desc=f"labelling {_short(fam)}", disable=not progress):
         prob, fields = fam.load(inst)
         pde = to_pde(prob, fields=fields, name=inst.name, quasilinear=getattr(fam, "quasilinear", None))
         with warnings.catch_warnings():
@@ -197,6 +197,11 @@ def label_pde_parallel(fam: Any, insts: list[Any], *, scheduler: str = "local", 
     return _split(out)
 
 
+def _short(fam: Any) -> str:
+    """The family as a progress bar names it: a built-in one by name, a user's by its spec (its builder's keywords)."""
+    return fam.spec() if fam.spec().startswith("dolfinx:") else fam.name
+
+
 def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> list[tuple[Any, np.ndarray] | str]:
     """``_label`` in this process (``client`` None) or on a Dask cluster, in chunks; order kept."""
     if client is None:
@@ -211,7 +216,7 @@ def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> l
     futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
     order = {f.key: i for i, f in enumerate(futures)}
     parts: list = [None] * len(futures)
-    for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {fam.name} (dask)",
+    for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {_short(fam)} (dask)",
                     disable=not progress):
         try:
             parts[order[fut.key]] = fut.result()
@@ -453,7 +458,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
     test_fam = make_family(cfg.test_family) if cfg.test_family else fam
     if not is_pde_family(test_fam.spec()) or test_fam.family_key() != fam.family_key():
         raise ValueError(f"--test-family {cfg.test_family} is another family than {cfg.family}; it is for the same "
-                         "family on another mesh (e.g. darcy:n=128 for darcy)")
+                         "family on another mesh (e.g. darcy:n=128 for darcy, dolfinx:MODULE:FUNCTION:n=128 for a "
+                         "builder that takes the mesh size n)")
     backend = family_backend(fam, cfg.solver, ksp_type=cfg.ksp_type, pc=cfg.pc, rtol=cfg.rtol)
     info: dict[str, Any] = {}
     train_pdes, train_sols = [], []
@@ -494,7 +500,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
     time_ratio = lambda key: float(np.median([r[key] / r["cold_total_seconds"] for r in rows]))  # noqa: E731
     has_near = all(r["nearest_iterations"] is not None for r in rows)
     rep = {
-        "family": test_fam.spec(), "train_family": fam.spec(), "solver": cfg.solver,
+        # the mesh a checkpoint was trained on, where it says (it may not be --family's)
+        "family": test_fam.spec(), "train_family": starter.meta.get("spec") or fam.spec(), "solver": cfg.solver,
         # the types the solves ran with: the problem's own where none was given (a dolfinx: family)
         "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": backend.rtol}
         if cfg.solver == "ksp"
@@ -625,7 +632,9 @@ def _ref_result(sol: np.ndarray):
 def format_pde_report(rep: dict[str, Any]) -> str:
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     opts = ", ".join(f"{k}={v}" for k, v in rep["solver_options"].items())
-    lines = [f"family {rep['family']}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}"
+    trained = (f" (trained on {rep['train_family']})" if rep.get("train_family", rep["family"]) != rep["family"]
+               else "")
+    lines = [f"family {rep['family']}{trained}  solver {rep['solver']} ({opts})  test {rep['n_test']}  k {rep['k']}"
              + (f"  anchor {rep['anchor']}" if rep.get("anchor") else ""),
              *([f"training {rep['interrupted']}"] if rep.get("interrupted") else []),
              *([dropped] if (dropped := dropped_line(rep, why="no reference solution"))
