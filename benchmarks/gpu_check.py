@@ -263,7 +263,8 @@ def py_api(out: Path, dev: str, cpu: bool = True) -> dict:
         on_cpu = LearnedWarmStarter.from_checkpoint(ck, device="cpu", k=1)
         x_dev, _ = starter.iterate(te[0], k=1)
         x_cpu, _ = on_cpu.iterate(te[0], k=1)
-        res[device] = {"train_seconds": trained,  # the whole train call: labelling and choosing k included "model_device": str(next(starter.model.parameters()).device),
+        # train_seconds: the whole train call, labelling and the choice of k included
+        res[device] = {"train_seconds": trained, "model_device": str(next(starter.model.parameters()).device),
                        "val_error": starter.meta.get("val_error"), "k": rep["k"],
                        "iteration_ratio": rep["iteration_ratio"], "time_ratio": rep["time_ratio"],
                        "nearest_iteration_ratio": rep["nearest_iteration_ratio"], "same_answer": rep["same_answer"],
