@@ -1,8 +1,9 @@
 """CUDA checks in one short run: the core tests, peak training memory (implicit vs unrolled),
 the mesh models' training and inference on CUDA (darcy's linear model and nonlinear-poisson's
 quasilinear one; also on 128x128 and 256x256 meshes), the mesh model trained under torchrun (DDP over NCCL, one rank per GPU),
-the user's ``learned-solvers train --device cuda`` on random-lp 200x400, and paper-lp
-training.
+the user's ``learned-solvers train --device cuda`` on random-lp 200x400, the Python route
+(``learned_solvers.train`` with ``TrainConfig(device=...)``, then ``evaluate``; ``py_api``), and
+paper-lp training.
 
 Needs no dolfinx where it runs: ``--make-data DIR`` (run where it is installed) writes the
 labelled data it reads. The ``cli_train`` part labels and picks k with HiGHS and PDLP, so it
