@@ -8,7 +8,15 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["on_rank0", "launched_ranks"]
+__all__ = ["on_rank0", "launched_ranks", "torchrun_ranks"]
+
+
+def torchrun_ranks() -> int:
+    """The world size torchrun announces (``WORLD_SIZE``), 1 if none."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE") or 1))
+    except ValueError:
+        return 1
 
 
 def launched_ranks() -> int:

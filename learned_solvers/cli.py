@@ -373,7 +373,7 @@ def _cmd_families(args: argparse.Namespace) -> int:
             print(f"{f.spec} ({f.kind} family)\n\n{f.doc}\n")
             # after the name, or after the path or pattern the spec gives first (mps:PATH,perturb=0.2)
             form = f"{f.spec},KEY=VALUE,..." if ":" in f.spec else f"{f.spec}:KEY=VALUE,..."
-            mine = "no key=value parameters" if not f.spec.startswith("dolfinx:") else (
+            mine = "no key=value parameters" if not f.spec.startswith(("dolfinx:", "cvxpy:", "scip:")) else (
                 f"keywords of your function (--family {f.spec}:KEY=VALUE,...)")
             print(f"parameters (--family {form}), defaults: {params}" if params else
                   f"{mine}: the instances come from your own code")
@@ -1125,12 +1125,13 @@ def main(argv: list[str] | None = None) -> int:
     from ._fenicsx import FEniCSxMissingError
     from .options import check_device
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.func is not _cmd_train:
+    from ._mpi import launched_ranks, torchrun_ranks
+
+    if (world := torchrun_ranks()) > 1 and args.func is not _cmd_train:
         # each rank would run the whole command and write the same files
-        print(f"learned-solvers: error: only `train` runs under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); "
+        print(f"learned-solvers: error: only `train` runs under torchrun (WORLD_SIZE={world}); "
               "run the other commands as one process", file=sys.stderr)
         return 2
-    from ._mpi import launched_ranks
 
     ranks = launched_ranks()
     if ranks > 1:

@@ -98,7 +98,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     """
     _one_process("train")
     from .bench.qp import bench_backend, train_starter
-    from .bench.timing import Outcome, outcome, validation_verdict
+    from .bench.timing import PYTHON_ADVICE, Outcome, outcome, validation_verdict
     from .training.data import label_and_drop
     from .training.train import TrainConfig
 
@@ -129,7 +129,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
                    if r["k"] == info.get("best_k") and r["polish"] == info.get("best_polish")), None)
     if chosen is not None and "time_ratio" in chosen and outcome(
             iteration_ratio=chosen["iteration_ratio"], time_ratio=chosen["time_ratio"]) is not Outcome.PAYS:
-        warnings.warn(f"family {family!r}: {validation_verdict(chosen, more='pass more instances to train')}",
+        warnings.warn(f"family {family!r}: {validation_verdict(chosen, more=PYTHON_ADVICE.more)}",
                       TrainingWarning, stacklevel=2)
     return starter
 
@@ -206,9 +206,9 @@ def _one_process(what: str) -> None:
     """Refuse the call under mpirun or torchrun, before any work: each rank would run it whole
     (label, train, write the same files), and the Dask workers of an MPI rank die at start, as the
     command line's do (which it refuses the same way)."""
-    from ._mpi import launched_ranks
+    from ._mpi import launched_ranks, torchrun_ranks
 
-    if (world := int(os.environ.get("WORLD_SIZE", "1") or 1)) > 1:
+    if (world := torchrun_ranks()) > 1:
         raise RuntimeError(f"{what} runs as one process, not under torchrun (WORLD_SIZE={world}): each rank would "
                            "train the whole model and write the same files; data-parallel training is the command "
                            "line's: torchrun --nproc_per_node N -m learned_solvers.cli train --family F ...")
@@ -353,7 +353,8 @@ def _pde_family(family: str | Callable[[], Any], scheduler: str | None) -> tuple
     Dask workers rebuild it as they rebuild any family, and ``functools.partial(build, n=128)``
     its ``dolfinx:MODULE:build:n=128`` (the same family on another mesh); one defined in
     ``__main__`` (a notebook, a script) stays an object, labelled in this process."""
-    from problems.dolfinx_family import DolfinxFamily, builder_keywords, keywords_text
+    from problems.dolfinx_family import DolfinxFamily
+    from problems.user_code import builder_keywords, keywords_text
     from problems.registry import is_pde_family, make_family
 
     if isinstance(family, str):

@@ -3,6 +3,10 @@
 ``FUNCTION(rng: numpy.random.Generator) -> cvxpy.Problem`` builds one instance (same
 structure, new data drawn from ``rng``). Instances are compiled with cvxpy's QP path, exactly
 as ``LearnedOSQP`` will see them at solve time.
+
+`cvxpy:MODULE:FUNCTION:n=200` calls ``FUNCTION(rng, n=200)``: the function's own keywords, for
+what does not change the family's law (a size); checkpoints match on `cvxpy:MODULE:FUNCTION`, so
+``bench --test-family`` tests a model at another size.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .user_code import call_user, user_function
+from .user_code import builder_keywords, call_user, keywords_text, split_spec, user_function
 
 
 @dataclass
@@ -73,64 +73,6 @@ class UserInstance:
     name: str
 
 
-def builder_keywords(family: str, fn: Callable[..., Any], opts: str) -> dict[str, Any]:
-    """The spec's ``KEY=VALUE,...`` as the builder's keyword arguments, each value read as the
-    type of the parameter's default (or annotation), else as a number where it reads as one;
-    a keyword the builder does not take is refused with those it does."""
-    import inspect
-
-    try:
-        params = dict(inspect.signature(fn).parameters)
-        open_ended = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    except (TypeError, ValueError):  # no signature to read: pass the keywords on as they read
-        params, open_ended = {}, True
-    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    out: dict[str, Any] = {}
-    for kv in filter(None, opts.split(",")):
-        key, eq, text = kv.partition("=")
-        if not eq or not key.isidentifier():
-            raise ValueError(f"family {family}: {kv!r} must be KEY=VALUE, a keyword of the function "
-                             f"(e.g. {family}:n=128)")
-        if key in out:
-            raise ValueError(f"family {family}: the keyword {key!r} is given twice ({opts}); give it once")
-        if key not in named and not open_ended:
-            raise ValueError(f"family {family}: the function takes no keyword {key!r}; it takes "
-                             f"{', '.join(named) or 'none'}")
-        p = params.get(key)
-        kind = None
-        if p is not None and p.default is not p.empty and p.default is not None:
-            kind = type(p.default)
-        elif p is not None and p.annotation is not p.empty:
-            kind = {"int": int, "float": float, "bool": bool, "str": str}.get(
-                p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", ""))
-        out[key] = _read_keyword(family, key, text, kind)
-    return out
-
-
-def _read_keyword(family: str, key: str, text: str, kind: type | None) -> Any:
-    if kind is bool:
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise ValueError(f"family {family}: {key}={text!r} must be true or false")
-    if kind in (int, float, str):
-        try:
-            return kind(text)
-        except ValueError:
-            raise ValueError(f"family {family}: {key}={text!r} is not {'an' if kind is int else 'a'} "
-                             f"{kind.__name__}, as the function's default for {key} is") from None
-    for number in (int, float):
-        try:
-            return number(text)
-        except ValueError:
-            pass
-    return text
-
-
-def keywords_text(keywords: dict[str, Any]) -> str:
-    """``KEY=VALUE,...`` as a spec writes them (what ``builder_keywords`` reads back)."""
-    return ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in keywords.items())
-
-
 @dataclass(kw_only=True)
 class DolfinxFamily:
     build: Callable[..., UserPDE]
@@ -140,10 +82,9 @@ class DolfinxFamily:
 
     @classmethod
     def from_spec(cls, target: str) -> DolfinxFamily:
-        module, func, opts = (target.split(":", 2) + ["", ""])[:3]
-        name = f"dolfinx:{module}:{func}"
-        fn = user_function("dolfinx", f"{module}:{func}")
-        return cls(build=fn, name=name, keywords=builder_keywords(name, fn, opts))
+        where, opts = split_spec(target)
+        fn = user_function("dolfinx", where)
+        return cls(build=fn, name=f"dolfinx:{where}", keywords=builder_keywords(f"dolfinx:{where}", fn, opts))
 
     def _user(self) -> UserPDE:
         if "user" not in self._live:

@@ -1796,6 +1796,31 @@ def test_bench_tests_a_model_on_another_size_of_its_family(tmp_path, capsys):
         assert "is not random-lp at other parameters" in capsys.readouterr().err
 
 
+def test_bench_tests_a_users_cvxpy_function_at_another_size_by_its_keyword(tmp_path, capsys):
+    """`cvxpy:MODULE:FUNCTION:n=45` calls FUNCTION(rng, n=45); checkpoints match on the function
+    alone, so --test-family runs a model trained at n = 30 on n = 45, as on a generator. Another
+    function, a keyword the function does not take or a value not of its type is refused."""
+    from learned_solvers.bench.qp import BenchConfig, run_bench
+    from learned_solvers.cli import main
+
+    spec = "cvxpy:tests.cvxpy_portfolio:build_sized"
+    fam = make_family(f"{spec}:n=45")
+    assert fam.spec() == f"{spec}:n=45" and fam.family_key() == spec
+    assert fam.sample(1, seed=0)[0].n == make_family(spec).sample(1, seed=0)[0].n + 2 * 15  # w and its risk term
+    path = tmp_path / "m.safetensors"
+    opts = dict(solver="osqp", n_test=2, scheduler="serial", progress=False)
+    run_bench(BenchConfig(family=spec, **opts, n_train=8, epochs=1, width=8, train_k=2, save_checkpoint=str(path)))
+    rep = run_bench(BenchConfig(family=spec, **opts, checkpoint=str(path), test_family=f"{spec}:n=45"))
+    assert rep["family"] == f"{spec}:n=45" and rep["train_family"] == spec and rep["same_answer"] == 1.0
+    assert all(any("a size this model never saw" in w for w in r["warnings"]) for r in rep["instances"])
+    for other in ("cvxpy:tests.cvxpy_portfolio:build", "portfolio"):
+        assert main(["bench", "--checkpoint", str(path), "--family", spec, "--test-family", other, "--test", "2"]) == 2
+        assert f"is not {spec} at other parameters" in capsys.readouterr().err
+    for opts_, why in (("m=3", "takes no keyword 'm'; it takes n$"), ("n=4.5", "n='4.5' is not an int")):
+        with pytest.raises(ValueError, match=why):
+            make_family(f"{spec}:{opts_}")
+
+
 def _tiny_lp(feasible: bool, i: int) -> QPData:
     """min x1 + x2 s.t. x1 + x2 >= 1 (optimum 1), and <= -1 too where not ``feasible``, x >= 0."""
     return QPData(c=np.ones(2), A=sp.csr_matrix([[1.0, 1.0], [1.0, 1.0]]), l=np.array([1.0, -np.inf]),

@@ -339,10 +339,16 @@ def _test_family(cfg: BenchConfig, fam):
     if cfg.test_family is None:
         return fam
     name, given = fam.spec().partition(":")[0], cfg.test_family.partition(":")[0]
+    if name in ("cvxpy", "scip") and given == name:  # the user's function at other keywords: the same key
+        test_fam = make_family(cfg.test_family)
+        if family_key(test_fam) == family_key(fam):
+            return test_fam
     if is_pde_family(cfg.test_family) or given != name or name in ("mps", "cvxpy", "scip"):
-        why = ("one file's, or one model's, instances; another is another problem, not another size"
-               if name in ("mps", "cvxpy", "scip") else f"the same generator at another size, e.g. {name}:...")
-        raise ValueError(f"--test-family {cfg.test_family} is not {name} at other parameters: --test-family is {why}")
+        why = ("one file's instances; another is another problem, not another size" if name == "mps" else
+               f"the same function at other keywords, e.g. {family_key(fam)}:n=200" if name in ("cvxpy", "scip")
+               else f"the same generator at another size, e.g. {name}:...")
+        own = family_key(fam) if name in ("cvxpy", "scip") else name
+        raise ValueError(f"--test-family {cfg.test_family} is not {own} at other parameters: --test-family is {why}")
     return make_family(cfg.test_family, **({"perturb": cfg.perturb} if cfg.perturb is not None else {}))
 
 
