@@ -354,8 +354,8 @@ def _pde_family(family: str | Callable[[], Any], scheduler: str | None) -> tuple
     its ``dolfinx:MODULE:build:n=128`` (the same family on another mesh); one defined in
     ``__main__`` (a notebook, a script) stays an object, labelled in this process."""
     from problems.dolfinx_family import DolfinxFamily
-    from problems.user_code import builder_keywords, keywords_text
     from problems.registry import is_pde_family, make_family
+    from problems.user_code import builder_keywords, keywords_text
 
     if isinstance(family, str):
         if not is_pde_family(family):
