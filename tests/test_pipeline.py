@@ -1819,6 +1819,13 @@ def test_bench_tests_a_users_cvxpy_function_at_another_size_by_its_keyword(tmp_p
     for opts_, why in (("m=3", "takes no keyword 'm'; it takes n$"), ("n=4.5", "n='4.5' is not an int")):
         with pytest.raises(ValueError, match=why):
             make_family(f"{spec}:{opts_}")
+    # a scip: function the same way; rng is the family's to pass, not the spec's
+    with pytest.raises(ValueError, match="scip:tests.scip_portfolio:build: the function takes no keyword 'n'; it "
+                                         "takes sense$"):
+        make_family("scip:tests.scip_portfolio:build:n=3")
+    scip = make_family("scip:tests.scip_portfolio:build:sense=maximize")
+    assert scip.keywords == {"sense": "maximize"} and scip.family_key() == "scip:tests.scip_portfolio:build"
+    assert scip.sample(1, seed=0)[0].maximize  # build(rng, sense="maximize") ran
 
 
 def _tiny_lp(feasible: bool, i: int) -> QPData:
