@@ -156,7 +156,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         out = {"instance": instance, "solver": res.solver, "status": res.status, "message": res.message,
                "sense": sol["sense"],
                "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
-               "inference_seconds": res.extra.get("inference_seconds"), "k": res.extra.get("k"),
+               "inference_seconds": res.extra.get("inference_seconds"),
+               "load_seconds": res.extra.get("load_seconds", 0.0), "k": res.extra.get("k"),
                "polished": res.extra.get("polished"), "reordered": res.extra.get("reordered"),
                "warm_start_accepted": res.warm_start_accepted, "fallback": res.extra.get("fallback")}
         if target is not None:
@@ -210,12 +211,16 @@ def _solve_summary(lines: list[dict]) -> str:
     errors = len(ran) - len(solved)
     cold = Counter(ln["fallback"] for ln in solved if ln.get("fallback"))
     med = lambda key: median(ln[key] or 0.0 for ln in solved) * 1e3  # noqa: E731
+    built = [ln for ln in solved if ln.get("load_seconds")]
+    load = sum(ln["load_seconds"] for ln in built)
     return (f"learned-solvers: {len(solved)} of {len(lines)} files solved ({statuses})"
             + (f", {errors} ended in a solver error" if errors else "") + "; the learned start was taken "
             f"on {sum(bool(ln['warm_start_accepted']) for ln in solved)}"
             + (f", a cold start used on {sum(cold.values())} ({'; '.join(f'{c}: {why}' for why, c in cold.items())})"
                if cold else "")
-            + f"; median solver {med('solver_seconds'):.2f} ms, inference {med('inference_seconds'):.2f} ms")
+            + f"; median solver {med('solver_seconds'):.2f} ms, inference {med('inference_seconds'):.2f} ms"
+            + (f" (the network, first needed by {built[0]['instance']}, was built there once in {load:.2f} s, "
+               "torch's import included, apart from its inference time)" if built else ""))
 
 
 def _solution_paths(instances: list[str], solution: str) -> list[Path]:

@@ -46,8 +46,9 @@ def _log_start(name: str, res: Any) -> None:
         what = (f"learned start, k = {e.get('k')}{' (no network: the anchor)' if e.get('k') == 0 else ''}"
                 f"{', polished' if e.get('polished') else ''}, accepted by the solver: "
                 f"{'yes' if res.warm_start_accepted else 'no'}")
-    cvxpy_settings.LOGGER.info("%s: %s; inference %.2f ms; %s iterations", name, what,
-                               1e3 * float(e.get("inference_seconds") or 0.0), res.iterations)
+    built = f" (and {float(e['load_seconds']):.2f} s to build the network, once)" if e.get("load_seconds") else ""
+    cvxpy_settings.LOGGER.info("%s: %s; inference %.2f ms%s; %s iterations", name, what,
+                               1e3 * float(e.get("inference_seconds") or 0.0), built, res.iterations)
 
 
 class LearnedOSQP(OSQP):

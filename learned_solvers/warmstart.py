@@ -101,13 +101,17 @@ class _Network:
 
 @dataclass(frozen=True)
 class WarmStartInfo:
-    """inference_seconds: network + polish wall time; fallback: why a cold start was used."""
+    """inference_seconds: network + polish wall time; fallback: why a cold start was used;
+    load_seconds: the network's one-off build (torch's import included) where this start was
+    the first to run it, a checkpoint loaded for k = 0 building it only then: a cost of the
+    process, as loading the checkpoint is, so not counted in inference_seconds."""
 
     inference_seconds: float
     k: int
     polished: bool = False
     fallback: str | None = None
     reordered: bool = False  # the instance's names were in another order than training's, and were matched
+    load_seconds: float = 0.0
 
 
 class LearnedWarmStarter:
@@ -172,6 +176,14 @@ class LearnedWarmStarter:
     def _net(self) -> QPImplicitModel:
         self.model
         return self._frozen
+
+    def _built_in(self) -> float:
+        """Build the network if it is not yet (``model``); the seconds that took (0 where built)."""
+        if self._model is not None:
+            return 0.0
+        t = time.perf_counter()
+        self.model
+        return time.perf_counter() - t
 
     def _training_order(self, qp: QPData) -> tuple[QPData, tuple[np.ndarray, np.ndarray] | None]:
         """``qp`` with its variables and constraints in the training instances' order where its
@@ -308,6 +320,7 @@ class LearnedWarmStarter:
         # layout reads every instance by name)
         qp, order = self._training_order(qp) if layout is None else (qp, None)
         anchor, cands = self.anchors.anchor_and_candidates(qp) if self.anchors is not None else (None, [])
+        load = 0.0
         if k == 0 and anchor is None:  # no training instance of this size: no nearest optimum
             if not automatic:
                 which = "whose names this one shares" if layout is not None else "of this size"
@@ -316,6 +329,7 @@ class LearnedWarmStarter:
                               OutOfFamilyWarning, stacklevel=2)
                 return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="no training instance of this size")
             try:  # loaded for k = 0, the checkpoint builds its network here
+                load = self._built_in()
                 model = self.model
             except CheckpointError as exc:
                 warnings.warn(f"{qp.name}: no training instance of this size gives an anchor, and the network that "
@@ -323,11 +337,14 @@ class LearnedWarmStarter:
                               OutOfFamilyWarning, stacklevel=2)
                 return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="the checkpoint's network is damaged")
             k = int(self.meta.get("best_network_k", model.cfg.train_k))
+        if k > 0:
+            load += self._built_in()
         x, y = self.iterate(qp, k=k, safeguard=safeguard, anchor=anchor, threads=threads)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             warnings.warn(f"{qp.name}: the model predicted NaN or inf; solving from a cold start",
                           OutOfFamilyWarning, stacklevel=2)
-            return None, WarmStartInfo(time.perf_counter() - t0, k, fallback="non-finite prediction")
+            return None, WarmStartInfo(time.perf_counter() - t0 - load, k, fallback="non-finite prediction",
+                                       load_seconds=load)
         polished = False
         r = None
         if self.polish:
@@ -336,13 +353,14 @@ class LearnedWarmStarter:
         if order is not None:  # back to the instance's own order
             cols, rows = order
             x, y, r = _placed(x, cols), _placed(y, rows), _placed(r, cols) if r is not None else None
-        return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0, k, polished=polished,
-                                                       reordered=order is not None)
+        return WarmStart(x=x, y=y, r=r), WarmStartInfo(time.perf_counter() - t0 - load, k, polished=polished,
+                                                       reordered=order is not None, load_seconds=load)
 
     def solve(self, qp: QPData, backend: Backend | str, *, k: int | None = None, retry_cold: bool = True
               ) -> SolveResult:
         """Warm-started solve; ``backend`` a backend or its name ('pdlp', 'osqp', 'scs', 'highs');
-        ``extra`` holds the inference time and any fallback reason. retry_cold: where the warm
+        ``extra`` holds the inference time (the network's one-off build, where this start was the
+        first to run it, apart: ``load_seconds``) and any fallback reason. retry_cold: where the warm
         solve ends at a limit or an error, solve cold too and return that (``warm_solve``)."""
         if isinstance(backend, str):
             from .backends import make_backend
@@ -354,7 +372,8 @@ class LearnedWarmStarter:
         ws, info = self.warm_start(qp, k=k)
         res = warm_solve(backend, qp, ws, retry_cold=retry_cold)
         res.extra.update(inference_seconds=info.inference_seconds, k=info.k, polished=info.polished,
-                         fallback=info.fallback or res.extra.get("fallback"), reordered=info.reordered)
+                         fallback=info.fallback or res.extra.get("fallback"), reordered=info.reordered,
+                         load_seconds=info.load_seconds)
         return res
 
 

@@ -97,6 +97,9 @@ class LearnedPDEStarter:
         self.network_k = check_k(network_k) if network_k is not None else self.model.cfg.train_k
         self.last_fallback: str | None = None  # why the last guess was None (out of family, non-finite)
         self.last_anchor = "none"  # what the last guess corrected: a training solution ("same mesh", "interpolated")
+        # the network's one-off build (torch's import included) where the last guess was the first to run
+        # it: a cost of the process, as loading the checkpoint is, so not in its inference seconds
+        self.last_load_seconds = 0.0
         # what its training recorded (val_error, k_sweep, n_train, ...): the checkpoint's metadata
         self.meta: dict[str, Any] = dict(meta or {})
 
@@ -214,6 +217,7 @@ class LearnedPDEStarter:
         t0 = time.perf_counter()
         self.last_fallback = None
         self.last_anchor = "none"
+        self.last_load_seconds = 0.0
         why = self.norm.outside(pde.fields)
         if why is not None:
             warnings.warn(f"{pde.name}: {why}: outside the training family; solving from the cold guess",
@@ -236,6 +240,11 @@ class LearnedPDEStarter:
             raise ValueError(f"{pde.name}: the network needs the assembled system; read the problem with "
                              "to_pde(problem) (linearise=True), or LearnedPDEStarter.extract")
         try:  # loaded for k = 0, the checkpoint builds its network here
+            if self._model is None:
+                t = time.perf_counter()
+                self.model
+                self.last_load_seconds = time.perf_counter() - t
+                t0 += self.last_load_seconds
             model = self.model
         except CheckpointError as exc:
             if not (own and self.k == 0):  # a network asked for by k >= 1 is refused with the file's fault
@@ -325,8 +334,9 @@ class LearnedPDEStarter:
         preconditioner, relative tolerance and iteration limit, with fair stopping rules as in
         ``learned_solvers.backends.petsc``; 1e-8 where its rtol is 0). Either way the
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
-        ``result.extra``: ``inference_seconds``; ``fallback``, why the cold guess was used, if it
-        was; ``anchor``, where the anchor the model corrected came from: the training mesh ("same
+        ``result.extra``: ``inference_seconds``; ``load_seconds``, the network's one-off build where
+        this solve was the first to run it (not in ``inference_seconds``); ``fallback``, why the
+        cold guess was used, if it was; ``anchor``, where the anchor the model corrected came from: the training mesh ("same
         mesh"), interpolated from it ("interpolated"), or nothing ("none"); ``anchor_kind``, what it
         is: "kernel" (the training solutions' kernel regression), "nearest" or None.
         """
@@ -360,6 +370,7 @@ class LearnedPDEStarter:
                           "e.g. ksp_type cg or gmres, is what a start can speed up)", RuntimeWarning, stacklevel=2)
             guess, secs = None, 0.0
             self.last_fallback, self.last_anchor = "direct solve (KSP preonly) takes no initial guess", "none"
+            self.last_load_seconds = 0.0
         else:
             got = on_rank0(comm, lambda: self.guess(pde, k=k, residual=residual, threads=one))
             guess, secs = got if got is not None else (None, 0.0)
@@ -381,6 +392,7 @@ class LearnedPDEStarter:
                                             rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
                 res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
+        res.extra["load_seconds"] = self.last_load_seconds  # as the inference seconds: rank 0's (0 on the others)
         # one broadcast for both: each is a round trip every rank waits in
         fallback, res.extra["anchor"] = comm.bcast(
             (self.last_fallback, self.last_anchor) if comm.rank == 0 else None, root=0)

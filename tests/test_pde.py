@@ -497,6 +497,9 @@ def test_a_start_from_the_training_solutions_needs_no_torch_and_a_damaged_networ
     on = LearnedPDEStarter.from_checkpoint(path, k=0, device="cpu:0")
     assert on._model is None and on.guess(to_pde(prob, fields=fields), k=1) is not None
     assert next(on._model.parameters()).device.type == "cpu"
+    # the one-off build is said apart from the guess's own inference time, and once
+    assert on.last_load_seconds > 0
+    assert on.guess(to_pde(prob, fields=fields), k=1)[1] > 0 and on.last_load_seconds == 0.0
 
 
 def test_pde_family_specs_name_every_parameter_and_read_back():

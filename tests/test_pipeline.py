@@ -100,8 +100,13 @@ def test_a_start_that_runs_no_network_needs_no_torch_and_the_network_is_built_wh
     # on any device (it had been built at load on any but "cpu", e.g. cuda); built there where it first runs
     assert LearnedWarmStarter.from_checkpoint(damaged, device="cpu:0").solve(qp, "highs").extra["k"] == 0
     on = LearnedWarmStarter.from_checkpoint(k0, device="cpu:0")
-    assert on._model is None and on.solve(qp, "highs", k=1).extra["k"] == 1
-    assert on._model is not None and next(on._model.parameters()).device.type == "cpu"
+    assert on._model is None
+    first = on.solve(qp, "highs", k=1)
+    assert first.extra["k"] == 1 and on._model is not None and next(on._model.parameters()).device.type == "cpu"
+    # the one-off build is said apart from the start's own inference time, and once
+    then = on.solve(qp, "highs", k=1)
+    assert first.extra["load_seconds"] > 0 and then.extra["load_seconds"] == 0.0
+    assert first.extra["inference_seconds"] > 0 and then.extra["inference_seconds"] > 0
     for use in (lambda: LearnedWarmStarter.from_checkpoint(damaged, k=1), lambda: starter.solve(qp, "highs", k=1)):
         with pytest.raises(CheckpointError, match="damaged.safetensors: .* the file was edited or damaged"):
             use()
