@@ -336,9 +336,10 @@ class LearnedPDEStarter:
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
         ``result.extra``: ``inference_seconds``; ``load_seconds``, the network's one-off build where
         this solve was the first to run it (not in ``inference_seconds``); ``fallback``, why the
-        cold guess was used, if it was; ``anchor``, where the anchor the model corrected came from: the training mesh ("same
-        mesh"), interpolated from it ("interpolated"), or nothing ("none"); ``anchor_kind``, what it
-        is: "kernel" (the training solutions' kernel regression), "nearest" or None.
+        cold guess was used, if it was; ``anchor``, where the anchor the model corrected came
+        from: the training mesh ("same mesh"), interpolated from it ("interpolated"), or nothing
+        ("none"); ``anchor_kind``, what it is: "kernel" (the training solutions' kernel
+        regression), "nearest" or None.
         """
         from .backends.petsc import KSPBackend, SNESBackend, cold_guess_error, kept_settings
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
