@@ -59,9 +59,10 @@ declare -A RUNS=(
   # CG+Jacobi on a 4x finer mesh (66,049 dofs, about 960 cold iterations): does the start pay there?
   [darcy_ksp_jacobi_refined256_k4]="bench $D --pc jacobi --k 4 --test-family darcy:n=256"
   [nonlinear_poisson_snes_k16]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32.safetensors --k 16 --test $TEST"
-  [scaling_darcy]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy.png"
+  # k = 0 too: the retrained checkpoint's automatic choice, which the sweep compares with the best k
+  [scaling_darcy]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 0,1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy.png"
   # the solution-state model converges to the answer itself: in float64 past float32's 1e-7
-  [scaling_darcy_float64]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_darcy_float64.png"
+  [scaling_darcy_float64]="scaling --family darcy --checkpoint runs/darcy64.safetensors --solver ksp --ks 0,1,2,4,8,16,32,64 --test 10 --pde-precision float64 --plot $R/scaling_darcy_float64.png"
   [darcy_ksp_jacobi_k8]="bench $D --pc jacobi --k 8"
   [darcy_ksp_jacobi_k16_float64]="bench $D --pc jacobi --k 16 --pde-precision float64"
   [darcy_ksp_gamg_k4]="bench $D --pc gamg --k 4"
