@@ -250,7 +250,8 @@ def core_rows() -> list[tuple[str, str, str]]:
     # None: the sweep's --ks leave the automatic k out, so it is not compared
     unswept = [f for f, v in auto.items() if v is None]
     off = {f: v for f, v in auto.items() if v is not None and round(v, 2) != 1}
-    rest = f"1.00x on the other {len(auto) - len(off) - len(unswept)}" if off or unswept else f"1.00x on all {len(auto)}"
+    rest = (f"1.00x on the other {len(auto) - len(off) - len(unswept)}" if off or unswept
+            else f"1.00x on all {len(auto)}")
     out.append(("automatic k within 10% of the best fixed k (total time)",
                 ", ".join([f"{v:.2f}x on {f}" for f, v in off.items()] + [rest]
                           + [f"not swept at its automatic k on {', '.join(unswept)}"] * bool(unswept)),
