@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -19,7 +20,8 @@ if TYPE_CHECKING:  # torch is imported where weights are read or a model built: 
     import torch
 
 __all__ = ["CheckpointError", "Checkpoint", "CheckpointInfo", "save_checkpoint", "load_checkpoint",
-           "describe_checkpoint", "format_checkpoint_info", "interpreting", "model_for_weights"]
+           "describe_checkpoint", "format_checkpoint_info", "interpreting", "model_for_weights", "UnbuiltNetwork",
+           "LazyNetwork"]
 
 FORMAT = "learned-solvers/1"
 
@@ -153,6 +155,72 @@ def model_for_weights(path: str | os.PathLike[str], build: Callable[[], torch.nn
                               + "; ".join(wrong[:2] + [f"no {k}" for k in missing[:2]])
                               + "); the file was edited or damaged: retrain or restore it")
     return model
+
+
+class UnbuiltNetwork:
+    """A checkpoint's network, not yet built: ``build()`` checks the weights against the recorded
+    config and loads them. A start that runs no network (k = 0, the anchor) is made without it, and
+    without importing torch (2-3 s, most of a `solve` command's time). A subclass names its model
+    (``make``)."""
+
+    def __init__(self, path: str | os.PathLike[str], config: Any, weights: Mapping[str, Any]) -> None:
+        self.path, self.config, self.weights = path, config, weights
+
+    def make(self, config: dict[str, Any]) -> Callable[[], torch.nn.Module]:
+        """What builds the model from the recorded config (TypeError or ValueError if it cannot)."""
+        raise NotImplementedError
+
+    def build(self) -> torch.nn.Module:
+        import torch
+
+        with interpreting(self.path):
+            if not isinstance(self.config, dict):
+                raise TypeError(f"the recorded model config is {type(self.config).__name__}, not a JSON object")
+            try:
+                make = self.make(self.config)
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{self.path}: the recorded model config does not fit this version ({exc})"
+                                      ) from exc
+            weights = {k: torch.from_numpy(v) for k, v in self.weights.items()}
+            model = model_for_weights(self.path, make, weights)
+            missing, unexpected = model.load_state_dict(weights, strict=False)
+            if missing or unexpected:
+                raise CheckpointError(f"{self.path}: weights do not fit the model (missing {missing[:3]}, "
+                                      f"unexpected {unexpected[:3]})")
+        return model
+
+
+class LazyNetwork:
+    """A starter whose network may come as an ``UnbuiltNetwork``, built on first use
+    (``_network()``): a checkpoint loaded for a start that runs none never builds it. The
+    subclass's ``_take(model)`` readies a built one (device, precision)."""
+
+    _model: Any = None
+    _unbuilt: UnbuiltNetwork | None = None
+
+    def _hold(self, model: torch.nn.Module | UnbuiltNetwork) -> None:
+        self._model = None
+        self._unbuilt = model if isinstance(model, UnbuiltNetwork) else None
+        if self._unbuilt is None:
+            self._take(model)
+
+    def _take(self, model: torch.nn.Module) -> None:
+        raise NotImplementedError
+
+    def _network(self) -> Any:
+        if self._model is None:
+            self._take(self._unbuilt.build())
+            self._unbuilt = None
+        return self._model
+
+    def _built_in(self) -> float:
+        """Build the network if it is not yet; the seconds that took (0 where built): a cost of
+        the process, as loading the checkpoint is, which a start's inference time leaves out."""
+        if self._model is not None:
+            return 0.0
+        t = time.perf_counter()
+        self._network()
+        return time.perf_counter() - t
 
 
 def _unreadable(p: Path, exc: Exception) -> CheckpointError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,8 @@ from .backends import Backend, SolveResult, Status, WarmStart, make_backend
 from .backends.base import retried_cold
 from .canonical import QPData
 from .canonical.polish import polish as polish_pair
-from .checkpoint import CheckpointError, interpreting, load_checkpoint, model_for_weights, save_checkpoint
+from .checkpoint import (CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint,
+                         save_checkpoint)
 from .models.anchors import AnchorBank
 from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
 
@@ -69,34 +71,15 @@ class UnseenSizeWarning(RuntimeWarning):
     size-agnostic model still predicts, without the nearest-solution anchor."""
 
 
-class _Network:
-    """A checkpoint's network, not yet built: ``build()`` checks the weights against the recorded
-    config and loads them. A checkpoint whose start runs no network (k = 0, the anchor) is used
-    without it, and without importing torch (2-3 s, most of a `solve` command's time)."""
+class _Network(UnbuiltNetwork):
+    """A checkpoint's QP network, not yet built (``UnbuiltNetwork``)."""
 
-    def __init__(self, path: str | Path, config: Any, weights: dict[str, np.ndarray]) -> None:
-        self.path, self.config, self.weights = path, config, weights
-
-    def build(self) -> QPImplicitModel:
-        import torch
-
+    def make(self, config: dict[str, Any]) -> Callable[[], QPImplicitModel]:
         from .models.qp_gnn import QPGNNConfig, QPImplicitModel
 
-        with interpreting(self.path):
-            if not isinstance(self.config, dict):
-                raise TypeError(f"the recorded model config is {type(self.config).__name__}, not a JSON object")
-            try:  # checkpoints written before the anchor scale or the unit messages were trained without them
-                cfg = QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **self.config})
-            except (TypeError, ValueError) as exc:
-                raise CheckpointError(f"{self.path}: the recorded model config does not fit this version ({exc})"
-                                      ) from exc
-            weights = {k: torch.from_numpy(v) for k, v in self.weights.items()}
-            model = model_for_weights(self.path, lambda: QPImplicitModel(cfg), weights)
-            missing, unexpected = model.load_state_dict(weights, strict=False)
-            if missing or unexpected:
-                raise CheckpointError(f"{self.path}: weights do not fit the model (missing {missing[:3]}, "
-                                      f"unexpected {unexpected[:3]})")
-        return model
+        # checkpoints written before the anchor scale or the unit messages were trained without them
+        cfg = QPGNNConfig(**{"anchor_scale": False, "unit_messages": False, **config})
+        return lambda: QPImplicitModel(cfg)
 
 
 @dataclass(frozen=True)
@@ -114,7 +97,7 @@ class WarmStartInfo:
     load_seconds: float = 0.0
 
 
-class LearnedWarmStarter:
+class LearnedWarmStarter(LazyNetwork):
     """A trained ``QPImplicitModel`` plus what is needed to use it safely.
 
     family: the family spec it was trained on; scale_range: (3, 2) min/max of the training
@@ -137,10 +120,7 @@ class LearnedWarmStarter:
                  meta: dict[str, Any] | None = None, anchors: AnchorBank | None = None) -> None:
         check_device(device)
         self.device = device
-        self._model: QPImplicitModel | None = None
-        self._unbuilt = model if isinstance(model, _Network) else None
-        if self._unbuilt is None:
-            self._take(model)
+        self._hold(model)
         self.anchors = anchors
         self.family = family
         self.scale_range = np.asarray(scale_range, dtype=float)
@@ -167,23 +147,12 @@ class LearnedWarmStarter:
     def model(self) -> QPImplicitModel:
         """The trained network (built from the checkpoint on first use, where it was loaded for a
         start that runs none)."""
-        if self._model is None:
-            self._take(self._unbuilt.build())
-            self._unbuilt = None
-        return self._model
+        return self._network()
 
     @property
     def _net(self) -> QPImplicitModel:
-        self.model
+        self._network()
         return self._frozen
-
-    def _built_in(self) -> float:
-        """Build the network if it is not yet (``model``); the seconds that took (0 where built)."""
-        if self._model is not None:
-            return 0.0
-        t = time.perf_counter()
-        self.model
-        return time.perf_counter() - t
 
     def _training_order(self, qp: QPData) -> tuple[QPData, tuple[np.ndarray, np.ndarray] | None]:
         """``qp`` with its variables and constraints in the training instances' order where its

@@ -26,7 +26,7 @@ from ._mpi import on_rank0
 from ._threads import THREADS_FROM, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
-from .checkpoint import CheckpointError, interpreting, load_checkpoint, model_for_weights, save_checkpoint
+from .checkpoint import CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint, save_checkpoint
 from .models.mesh_anchors import KernelFit, MeshAnchorBank
 from .models.mesh_data import CoarseOperatorError, FamilyNorm
 from .options import IterationsOption, check_device, check_k, check_precision, check_recorded_k, check_threads
@@ -40,34 +40,17 @@ if TYPE_CHECKING:  # torch comes with the network, which a start from the traini
 __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
 
 
-class _MeshNetwork:
-    """A checkpoint's mesh network, not yet built: ``build()`` checks the weights against the
-    recorded config and loads them. A start from the training solutions (k = 0) runs without
-    it, and without importing torch (2-3 s)."""
+class _MeshNetwork(UnbuiltNetwork):
+    """A checkpoint's mesh network, not yet built (``UnbuiltNetwork``)."""
 
-    def __init__(self, path: str | Path, config: Any, weights: dict[str, Any]) -> None:
-        self.path, self.config, self.weights = path, config, weights
-
-    def build(self) -> MeshImplicitModel:
-        import torch
-
+    def make(self, config: dict[str, Any]) -> Callable[[], MeshImplicitModel]:
         from .models.mesh_gnn import MeshGNNConfig, MeshImplicitModel
 
-        try:
-            state = {k: torch.from_numpy(v) for k, v in self.weights.items()}
-            if not isinstance(self.config, dict):
-                raise TypeError(f"the recorded model config is {type(self.config).__name__}, not a JSON object")
-            cfg = MeshGNNConfig(**self.config)
-            model = model_for_weights(self.path, lambda: MeshImplicitModel(cfg), state)
-            model.load_state_dict(state)
-        except CheckpointError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"{self.path}: weights do not fit the recorded mesh-model config ({exc})") from exc
-        return model
+        cfg = MeshGNNConfig(**config)
+        return lambda: MeshImplicitModel(cfg)
 
 
-class LearnedPDEStarter:
+class LearnedPDEStarter(LazyNetwork):
     """model + family norm + the space signature it was trained on; ``k`` model iterations.
     A checkpoint loaded for a start from the training solutions (k = 0) builds its
     network (and imports torch) only where one runs: ``model`` builds it on first use."""
@@ -83,10 +66,7 @@ class LearnedPDEStarter:
         # float64 only pays for a solution-state model run past float32's resolution (about 1e-7),
         # and costs about 1.7x the inference time
         self.precision = check_precision(precision)
-        self._model: MeshImplicitModel | None = None
-        self._unbuilt = model if isinstance(model, _MeshNetwork) else None
-        if self._unbuilt is None:
-            self._take(model)
+        self._hold(model)
         self.anchors = anchors
         self.norm = norm
         self.family = family
@@ -112,10 +92,7 @@ class LearnedPDEStarter:
     def model(self) -> MeshImplicitModel:
         """The trained network (built from the checkpoint on first use, where it was loaded for a
         start from the training solutions)."""
-        if self._model is None:
-            self._take(self._unbuilt.build())
-            self._unbuilt = None
-        return self._model
+        return self._network()
 
     def __repr__(self) -> str:
         sig = self.signature or {}
@@ -240,11 +217,8 @@ class LearnedPDEStarter:
             raise ValueError(f"{pde.name}: the network needs the assembled system; read the problem with "
                              "to_pde(problem) (linearise=True), or LearnedPDEStarter.extract")
         try:  # loaded for k = 0, the checkpoint builds its network here
-            if self._model is None:
-                t = time.perf_counter()
-                self.model
-                self.last_load_seconds = time.perf_counter() - t
-                t0 += self.last_load_seconds
+            self.last_load_seconds = self._built_in()
+            t0 += self.last_load_seconds
             model = self.model
         except CheckpointError as exc:
             if not (own and self.k == 0):  # a network asked for by k >= 1 is refused with the file's fault
