@@ -25,7 +25,10 @@ quasilinear problem the amounts minimise the linearised residual instead (exact
 Jacobian-vector products), and a step is kept only if the residual shrinks.
 
 Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H),
-or (N, H + 2) with the solution state (hidden, u, last step).
+or (N, H + 3) with the solution state (hidden, u, u's low part, last step). In a float32 model's
+inference on a linear problem u is carried as two float32 numbers whose sum is its float64 value
+(the residual is computed in float64 already): a float32 u alone rounds at about 4e-8 of the
+answer, where the error stopped falling with k; training keeps the low part zero.
 """
 
 from __future__ import annotations
@@ -119,10 +122,11 @@ def _energy(g: MeshGraph, u: Tensor, owner: Tensor) -> Tensor:
 
 
 def raw_residual(g: MeshGraph, u: Tensor) -> Tensor:
-    """(N,) ``braw - Araw u`` of a linear problem, in float64 where the graph has it."""
+    """(N,) ``braw - Araw u`` of a linear problem, computed in float64 where the graph has it,
+    in the graph's dtype whatever u's (u may be the float64 sum of a float32 pair)."""
     if g.Araw64 is None:
         return g.braw - spmm(g.Araw, u)
-    return (g.braw64 - spmm(g.Araw64, u.double())).to(u.dtype)
+    return (g.braw64 - spmm(g.Araw64, u.double())).to(g.braw.dtype)
 
 
 def _energy_step(g: MeshGraph, rr: Tensor, d: Tensor, p: Tensor, owner: Tensor) -> Tensor:
@@ -230,6 +234,20 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
 COARSE_NEWTON_STEPS = 2
 
 
+def _paired(g: MeshGraph) -> bool:
+    """Whether a solution-state model carries u as a float32 pair summing to its float64 value:
+    in inference on a float32 graph of a linear problem whose residual is computed in float64."""
+    return g.spd and g.Araw64 is not None and not torch.is_grad_enabled()
+
+
+def _pair(u: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(high, low) (N, 1) each of dtype, with high + low = u to float64 precision when u is
+    float64 and dtype float32; else (u, 0)."""
+    hi = u.to(dtype)
+    lo = (u - hi.double()).to(dtype) if u.dtype != dtype else torch.zeros_like(hi)
+    return hi[:, None], lo[:, None]
+
+
 class _Block(nn.Module):
     def __init__(self, cfg: MeshGNNConfig) -> None:
         super().__init__()
@@ -257,9 +275,12 @@ class _Block(nn.Module):
         self._decoded: tuple[Tensor, MeshGraph, Tensor] | None = None
 
     def decode(self, z: Tensor, g: MeshGraph) -> Tensor:
-        """Normalised solution (N,), Dirichlet values imposed."""
+        """Normalised solution (N,), Dirichlet values imposed; float64 where the state carries
+        u's low part (``_paired``)."""
         if self.cfg.solution_state:
-            return z[:, -2]  # corrected in the step that made it
+            # corrected in the step that made it
+            hi, lo = z[:, -3], z[:, -2]
+            return hi.double() + lo.double() if _paired(g) else hi + lo
         return self._coarse(g, torch.where(g.mask, g.bc, g.anchor + self.dec(z).squeeze(-1)))
 
     def _coarse(self, g: MeshGraph, u: Tensor) -> Tensor:
@@ -292,7 +313,7 @@ class _Block(nn.Module):
             r = residual_hat(g, u) * g.rnorm
             wr = spmm(g.W, r)
             return self._hidden(z, g, torch.stack([r, wr, spmm(g.W, wr)], -1))
-        h, p = z[:, :-2], z[:, -1]
+        h, p = z[:, :-3], z[:, -1]
         rr = raw_residual(g, u) if g.spd else None
         r = g.rscale * rr if g.rscale is not None and rr is not None else residual_hat(g, u)
         wr = spmm(g.W, r)
@@ -318,10 +339,10 @@ class _Block(nn.Module):
             # it: the start has reached working precision, and is kept. The change of energy,
             # -s'r + s'As/2 for the step s, is computed as such: the energies themselves would
             # agree to all their digits long before
-            step = new - u
+            step = (new - u).to(rr.dtype)
             change = _per_instance(g, step * (0.5 * spmm(g.Araw, step) - rr), owner)
             new = torch.where(take(change >= 0, owner), u, new)
-        return torch.cat([h, new[:, None], (new - u)[:, None]], -1)
+        return torch.cat([h, *_pair(new, h.dtype), (new - u).to(h.dtype)[:, None]], -1)
 
     def _hidden(self, z: Tensor, g: MeshGraph, rf: Tensor) -> Tensor:
         loc = spmm(g.W, self.lin_m(z))
@@ -335,8 +356,9 @@ class _Block(nn.Module):
     def init(self, g: MeshGraph) -> Tensor:
         z = torch.zeros(g.feat.shape[0], self.cfg.width, dtype=g.feat.dtype, device=g.feat.device)
         if self.cfg.solution_state:
-            u0 = self._coarse(g, torch.where(g.mask, g.bc, g.anchor))
-            z = torch.cat([z, u0[:, None], torch.zeros_like(u0)[:, None]], -1)
+            u0 = torch.where(g.mask, g.bc, g.anchor)
+            u0 = self._coarse(g, u0.double() if _paired(g) else u0)
+            z = torch.cat([z, *_pair(u0, z.dtype), torch.zeros_like(z[:, :1])], -1)
         return z
 
 
