@@ -595,8 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "generator at another size (random-lp:m=400,n=800)")
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     b.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
-                   help="PDE: precision of inference (default float32, where a solution-state model stops near "
-                        "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
+                   help="PDE: precision of inference (default float32, where a solution-state model on a symmetric "
+                        "linear problem still converges past 1e-7, its solution and residual kept in float64; "
+                        "float64 runs the whole network so, at about 1.7x the inference time)")
     b.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
                         "the residual, so the answer is the fixed point and more --k converge to it (auto: on "
@@ -647,8 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoint's)")
     _krylov_args(c, ksp_type=False)
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
-                   help="PDE: precision of inference (default float32, where a solution-state model stops near "
-                        "1e-7; float64 lets it converge on, at about 1.7x the inference time)")
+                   help="PDE: precision of inference (default float32, where a solution-state model on a symmetric "
+                        "linear problem still converges past 1e-7, its solution and residual kept in float64; "
+                        "float64 runs the whole network so, at about 1.7x the inference time)")
     c.add_argument("--ks", type=_iteration_list, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
     c.add_argument("--test", type=_positive, default=20, help="held-out instances (default 20)")
