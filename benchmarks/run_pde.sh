@@ -66,8 +66,10 @@ declare -A RUNS=(
   [darcy_ksp_jacobi_k8]="bench $D --pc jacobi --k 8"
   [darcy_ksp_jacobi_k16_float64]="bench $D --pc jacobi --k 16 --pde-precision float64"
   [darcy_ksp_gamg_k4]="bench $D --pc gamg --k 4"
+  # the variants' rows (decoded, Jacobian penalty, trained on unstructured meshes) compare networks:
+  # --k 1, the network's start, since a retrained checkpoint's automatic k can be 0 (its anchor)
   # the model before the solution state (decoded from the hidden state), for comparison
-  [darcy_ksp_gamg_decoded]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --pde-solution-state off --anchor nearest --save-checkpoint runs/darcy64-decoded.safetensors"
+  [darcy_ksp_gamg_decoded]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --pde-solution-state off --anchor nearest --save-checkpoint runs/darcy64-decoded.safetensors --k 1"
   [scaling_darcy_decoded]="scaling --family darcy --checkpoint runs/darcy64-decoded.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_decoded.png"
   # nonlinear-poisson with the solution state (the default since it came; the rows above are the
   # decoded model): Gauss-Newton steps on the model's residual
@@ -93,16 +95,16 @@ declare -A RUNS=(
   [darcy_ksp_gamg_k16_rtol1e-5]="bench $D --pc gamg --k 16 --tol 1e-5"
   [darcy_ksp_jacobi_k16_rtol1e-5]="bench $D --pc jacobi --k 16 --tol 1e-5"
   # the Jacobian penalty the LP/QP model trains with (--jacobian-weight), on darcy: does the k-th iterate settle?
-  [darcy_ksp_gamg_jac]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 1 --anchor nearest --save-checkpoint runs/darcy64-jac.safetensors"
+  [darcy_ksp_gamg_jac]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 1 --anchor nearest --save-checkpoint runs/darcy64-jac.safetensors --k 1"
   [scaling_darcy_jac]="scaling --family darcy --checkpoint runs/darcy64-jac.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac.png"
-  [darcy_ksp_gamg_jac0.01]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 0.01 --anchor nearest --save-checkpoint runs/darcy64-jac0.01.safetensors"
+  [darcy_ksp_gamg_jac0.01]="bench --family darcy --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --jacobian-weight 0.01 --anchor nearest --save-checkpoint runs/darcy64-jac0.01.safetensors --k 1"
   [scaling_darcy_jac0.01]="scaling --family darcy --checkpoint runs/darcy64-jac0.01.safetensors --solver ksp --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_darcy_jac0.01.png"
   # unstructured meshes (mesh=unstructured: Delaunay on jittered points, irregular connectivity):
   # the structured-trained checkpoints on them, and models trained on them
   [darcy_ksp_gamg_unstructured]="bench $D --pc gamg --k 1 --test-family darcy:mesh=unstructured"
   [darcy_ksp_gamg_unstructured_k16]="bench $D --pc gamg --k 16 --test-family darcy:mesh=unstructured"
-  [darcy_ksp_gamg_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --anchor nearest --save-checkpoint runs/darcy64-unstructured.safetensors"
-  [darcy_ksp_jacobi_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc jacobi --checkpoint runs/darcy64-unstructured.safetensors --test $TEST"
+  [darcy_ksp_gamg_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc gamg --train ${DARCY_TRAIN:-120} --test $TEST --epochs $EPOCHS --anchor nearest --save-checkpoint runs/darcy64-unstructured.safetensors --k 1"
+  [darcy_ksp_jacobi_unstructured_trained]="bench --family darcy:mesh=unstructured --solver ksp --pc jacobi --checkpoint runs/darcy64-unstructured.safetensors --test $TEST --k 1"
   [nonlinear_poisson_snes_state_unstructured]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:mesh=unstructured --test $TEST --k 1"
   [nonlinear_poisson_snes_state_unstructured_trained]="bench --family nonlinear-poisson:mesh=unstructured --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --anchor nearest --save-checkpoint runs/nlp32-state-unstructured.safetensors"
   [navier_stokes_snes_unstructured]="bench --family navier-stokes:mesh=unstructured --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS --anchor nearest --save-checkpoint runs/ns16-unstructured.safetensors"
