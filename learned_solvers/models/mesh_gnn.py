@@ -26,9 +26,9 @@ Jacobian-vector products), and a step is kept only if the residual shrinks.
 
 Shapes: a batch is the disjoint union of B instances, N dofs in all, width H; state z (N, H),
 or (N, H + 3) with the solution state (hidden, u, u's low part, last step). In a float32 model's
-inference on a linear problem u is carried as two float32 numbers whose sum is its float64 value
-(the residual is computed in float64 already): a float32 u alone rounds at about 4e-8 of the
-answer, where the error stopped falling with k; training keeps the low part zero.
+inference on a symmetric linear or a quasilinear problem u is carried as two float32 numbers whose
+sum is its float64 value, and the residual is computed in float64: a float32 u alone rounds at
+about 4e-8 of the answer, where the error stopped falling with k; training keeps the low part zero.
 """
 
 from __future__ import annotations
@@ -91,13 +91,21 @@ class MeshGNNConfig:
         return d
 
 
+def _wide(g: MeshGraph, u: Tensor) -> bool:
+    """Whether the quasilinear terms at u are computed in float64: u is float64 (a pair's sum,
+    ``_paired``) and the graph carries the terms in float64."""
+    return u.dtype == torch.float64 and g.ql_grad64 is not None
+
+
 def _ql_terms(g: MeshGraph, uu: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """For U (N,) in original units: cell coefficients k (C,), cell gradients (C, d), K(U) U (N,)."""
+    """For U (N,) in original units: cell coefficients k (C,), cell gradients (C, d), K(U) U (N,);
+    in float64 where ``_wide``."""
+    grad, meas = (g.ql_grad64, g.ql_meas64) if _wide(g, uu) else (g.ql_grad, g.ql_meas)
     uc = take(uu, g.ql_cells)  # (C, d+1)
     d1 = uc.shape[1]
     k = cell_mean_coefficient(uc, g.ql_coeff)
-    gu = spmm(g.ql_grad, uu).view(uc.shape[0], d1 - 1)
-    ku = spmm((g.ql_grad[1], g.ql_grad[0]), (gu * (g.ql_meas * k)[:, None]).reshape(-1))
+    gu = spmm(grad, uu).view(uc.shape[0], d1 - 1)
+    ku = spmm((grad[1], grad[0]), (gu * (meas * k)[:, None]).reshape(-1))
     return k, gu, ku
 
 
@@ -164,8 +172,9 @@ def _ql_linearised(g: MeshGraph, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Ten
 
 def _ql_jvp(g: MeshGraph, u: Tensor, vs: list[Tensor]) -> list[Tensor]:
     """``D^-1 J(u) v`` (N,) for each normalised v, J the exact Jacobian of the quasilinear
-    residual at the normalised u (the scaling of ``residual_hat``)."""
-    k, gu, _, dk = _ql_linearised(g, u)
+    residual at the normalised u (the scaling of ``residual_hat``); in the graph's dtype (a
+    direction, unlike the residual, needs no more digits than it has)."""
+    k, gu, _, dk = _ql_linearised(g, u.to(g.ql_src.dtype))
     c, d1 = dk.shape
     out = []
     for v in vs:
@@ -206,9 +215,12 @@ def _gauss_newton_step(g: MeshGraph, u: Tensor, r: Tensor, d: Tensor, p: Tensor,
 
 def residual_hat(g: MeshGraph, u: Tensor) -> Tensor:
     """(N,) Jacobi-scaled residual at the normalised solution u (N,): of the quasilinear
-    problem itself when the graph carries it, else of the (first Newton) linear system."""
+    problem itself when the graph carries it, else of the (first Newton) linear system. In the
+    graph's dtype; computed in float64 where ``_wide``."""
     if g.ql_grad is None:
         return g.bhat - spmm(g.Ahat, u)
+    if _wide(g, u):
+        return ((g.ql_src64 - _ql_terms(g, u * g.u_scale)[2]) * g.ql_scale64).to(g.ql_src.dtype)
     return (g.ql_src - _ql_terms(g, u * g.u_scale)[2]) * g.ql_scale
 
 
@@ -217,16 +229,20 @@ def _coarse_newton(g: MeshGraph, u: Tensor) -> Tensor:
     ``P' J(u) P c = -P' F(u)``, ``u + P c``), for a normalised u (N,). The Jacobian is exact:
     ``J = K(u) + G' diag(meas grad u) dk/du`` with the closed-form cell means. ``P' J P`` is
     summed over the pairs of coarse functions that share a cell (``_CoarseLayout``): the whole
-    coarse space per cell, (C, d, nc), grew with the mesh squared."""
+    coarse space per cell, (C, d, nc), grew with the mesh squared. Where ``_wide`` the residual
+    is computed in float64 and the coarse Jacobian in the graph's dtype."""
     k, gu, ku, dk = _ql_linearised(g, u)
+    res = ku - (g.ql_src64 if _wide(g, u) else g.ql_src)
+    dt = g.ql_src.dtype
+    k, gu, dk = k.to(dt), gu.to(dt), dk.to(dt)
     nb, nc = len(g.sizes), g.nc
     # per pair (a, b) of coarse functions on a cell: meas k (G P_a . G P_b) + meas (G P_a . grad u) (dk/du . P_b)
     gpu = row_sums(g.ql_slot_GP * gu.unsqueeze(-1)) * g.ql_meas[:, None]  # (C, L)
     dkp = row_sums(g.ql_slot_P * dk.unsqueeze(-1))  # (C, L)
     vals = (take(g.ql_meas * k, g.ql_pair_cell) * g.ql_pair_gg
             + take(gpu.reshape(-1), g.ql_pair_a) * take(dkp.reshape(-1), g.ql_pair_b))
-    a = torch.zeros(nb * nc * nc, dtype=u.dtype, device=u.device).index_add(0, g.ql_pair_index, vals).view(nb, nc, nc)
-    rc = spmm((g.ql_P[1], g.ql_P[0]), (ku - g.ql_src) * g.ql_free).view(nb, nc, 1)
+    a = torch.zeros(nb * nc * nc, dtype=dt, device=u.device).index_add(0, g.ql_pair_index, vals).view(nb, nc, nc)
+    rc = spmm((g.ql_P[1], g.ql_P[0]), (res.to(dt) * g.ql_free)).view(nb, nc, 1)
     c = _solve_each(a, -rc).reshape(-1)
     return u + spmm(g.ql_P, c) / g.u_scale
 
@@ -236,8 +252,9 @@ COARSE_NEWTON_STEPS = 2
 
 def _paired(g: MeshGraph) -> bool:
     """Whether a solution-state model carries u as a float32 pair summing to its float64 value:
-    in inference on a float32 graph of a linear problem whose residual is computed in float64."""
-    return g.spd and g.Araw64 is not None and not torch.is_grad_enabled()
+    in inference on a float32 graph whose residual is computed in float64 (a symmetric linear
+    problem's or a quasilinear one's)."""
+    return (g.spd and g.Araw64 is not None or g.ql_grad64 is not None) and not torch.is_grad_enabled()
 
 
 def _pair(u: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -356,8 +373,9 @@ class _Block(nn.Module):
     def init(self, g: MeshGraph) -> Tensor:
         z = torch.zeros(g.feat.shape[0], self.cfg.width, dtype=g.feat.dtype, device=g.feat.device)
         if self.cfg.solution_state:
-            u0 = torch.where(g.mask, g.bc, g.anchor)
-            u0 = self._coarse(g, u0.double() if _paired(g) else u0)
+            u0 = (torch.where(g.mask, g.bc64, g.anchor.double()) if _paired(g)
+                  else torch.where(g.mask, g.bc, g.anchor))
+            u0 = self._coarse(g, u0)
             z = torch.cat([z, *_pair(u0, z.dtype), torch.zeros_like(z[:, :1])], -1)
         return z
 

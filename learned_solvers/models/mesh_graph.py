@@ -74,6 +74,15 @@ class MeshGraph:
     ql_scale: Tensor | None = None
     ql_coeff: tuple[float, float, float] | None = None
     u_scale: float = 1.0
+    # grad, meas, src and scale in float64 for a float32 graph (exact_residual), as Araw64: the
+    # residual near the answer cancels almost every digit, and float32 stopped the error near 7e-8
+    ql_grad64: tuple[Tensor, Tensor] | None = None
+    ql_meas64: Tensor | None = None
+    ql_src64: Tensor | None = None
+    ql_scale64: Tensor | None = None
+    # bc (N,) in float64 for a float32 graph (exact_residual): Dirichlet values rounded to float32
+    # make the answer another problem's, about 1e-8 away
+    bc64: Tensor | None = None
     # its coarse correction (Newton steps on the coarse space): the masked interpolation P as in
     # the linear case (N, B*nc) onto ``nc`` coarse functions per instance; per cell the L coarse
     # functions its dofs touch (``_CoarseLayout``): P at the cell's dofs (C, d+1, L) and G P on
@@ -241,8 +250,9 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     predicts a correction to it, and sees it as a feature. quasilinear: the k(u) coefficients
     of a model that feeds back the exact residual; every instance must carry it with them.
     cache: mesh-only parts kept between calls (inference on one mesh after another).
-    exact_residual: linear problems with the coarse correction, a float32 graph: also the
-    operator and right-hand side in float64, for residuals near the answer."""
+    exact_residual: a float32 graph also carries, in float64, the operator and right-hand side
+    (linear problems with the coarse correction) or the quasilinear residual's terms, for
+    residuals near the answer."""
     ws, ahs, bh, rn, mk, bcs, feats, pools = [], [], [], [], [], [], [], []
     araws, braws, ps, acs, anc, parts, rscales = [], [], [], [], [], [], []
     symmetric = True
@@ -319,6 +329,11 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
         coeff = tuple(float(a) for a in quasilinear)
         ql = _stack_quasilinear(pdes, norm, coeff, dtype)
         ql.update(mesh_only("quasilinear", lambda: _stack_quasilinear_mesh(pdes, dtype)))
+        if exact_residual and dtype != torch.float64:
+            wide = _stack_quasilinear(pdes, norm, coeff, torch.float64)
+            ql.update(ql_src64=wide["ql_src"], ql_scale64=wide["ql_scale"])
+            mesh64 = mesh_only("quasilinear64", lambda: _stack_quasilinear_mesh(pdes, torch.float64))
+            ql.update(ql_grad64=mesh64["ql_grad"], ql_meas64=mesh64["ql_meas"])
         if coarse_correction:
             def coarse_newton_parts():
                 nc_ = ps[0].shape[1]
@@ -358,6 +373,7 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
                 braw64=torch.as_tensor(np.concatenate(braws), dtype=torch.float64), rscale=t(rscales))
            if coarse_correction and exact_residual and dtype != torch.float64 else {}),
         spd=coarse_correction and symmetric, **ql,
+        bc64=torch.as_tensor(np.concatenate(bcs)) if exact_residual and dtype != torch.float64 else None,
     )
 
 
