@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["torch_threads", "THREADS_FROM"]
+__all__ = ["torch_threads", "blas_threads", "THREADS_FROM"]
 
 # one inference call (or a PDE training batch) on a graph of fewer nodes runs on one thread,
 # where thread start-up costs more than it saves; from a few thousand nodes torch's threads pay.
@@ -18,13 +18,41 @@ THREADS_FROM = 2_000
 
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block on ``n`` threads (None: as they are), then restore the caller's setting."""
+    """Run the block on ``n`` threads (None: as they are), then restore the caller's setting.
+    Where torch then runs on more than one, the BLAS pools are held to one (``blas_threads``)."""
     import torch  # here: the starters import this module where their start may run no network, and need no torch
 
     kept = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)
     try:
-        yield
+        with blas_threads(1 if torch.get_num_threads() > 1 else None):
+            yield
     finally:
         torch.set_num_threads(kept)
+
+
+_controller: tuple[int, object] | None = None
+
+
+@contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Hold the BLAS libraries that numpy and scipy load (OpenBLAS, each its own pool) to ``n``
+    threads for the block (None: as they are). An OpenBLAS pool keeps its threads spinning for
+    a while after a call, and on two cores they took the second core from torch's: inference on
+    nonlinear-poisson 96x96 after the anchor's numpy work took 105 ms on two torch threads, 30
+    ms on one, 33 ms on two with OpenBLAS held to one thread."""
+    global _controller
+    if n is None:
+        yield
+        return
+    import sys
+
+    from threadpoolctl import ThreadpoolController
+
+    # made once (threadpool_limits inspects every loaded library per call, 0.6 ms), again
+    # when modules were imported since, which may have loaded another BLAS
+    if _controller is None or _controller[0] != len(sys.modules):
+        _controller = (len(sys.modules), ThreadpoolController())
+    with _controller[1].limit(limits=n, user_api="blas"):  # type: ignore[attr-defined]
+        yield

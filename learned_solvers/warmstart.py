@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._threads import THREADS_FROM, torch_threads
+from ._threads import THREADS_FROM, blas_threads, torch_threads
 from .backends import Backend, SolveResult, Status, WarmStart, make_backend
 from .backends.base import retried_cold
 from .canonical import QPData
@@ -239,8 +239,10 @@ class LearnedWarmStarter(LazyNetwork):
         if k is None:
             raise ValueError("iterate needs k, the model iterations to run (warm_start takes the automatic one)")
         check_threads(threads)
+        n_threads = threads or (1 if qp.n + qp.m < THREADS_FROM else None)
         if anchor is None and self.anchors is not None:
-            anchor = self.anchors.anchor(qp)
+            with blas_threads(1 if n_threads != 1 else None):  # as torch may run on more: see blas_threads
+                anchor = self.anchors.anchor(qp)
         if k == 0:
             if anchor is None:
                 raise ValueError(f"{qp.name}: k = 0 starts from the anchor, and the checkpoint has no training instance "
@@ -249,7 +251,7 @@ class LearnedWarmStarter(LazyNetwork):
         import torch
 
         net = self._net  # built here where it was not yet, outside inference mode: its weights stay plain tensors
-        with torch_threads(threads or (1 if qp.n + qp.m < THREADS_FROM else None)), torch.inference_mode():
+        with torch_threads(n_threads), torch.inference_mode():
             (x, y), = net.predict([qp], k=k, device=self.device, safeguard=safeguard,
                                   anchors=[anchor] if anchor is not None else None)
         return x, y

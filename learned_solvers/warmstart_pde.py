@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._mpi import on_rank0
-from ._threads import THREADS_FROM, torch_threads
+from ._threads import THREADS_FROM, blas_threads, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint, save_checkpoint
@@ -201,7 +201,10 @@ class LearnedPDEStarter(LazyNetwork):
                           OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
-        anchor = self.anchors.anchor(pde) if self.anchors is not None else None
+        n_threads = threads or (1 if pde.n < THREADS_FROM else None)
+        # the anchor's numpy work on one BLAS thread where torch may run on more: see blas_threads
+        with blas_threads(1 if n_threads != 1 else None):
+            anchor = self.anchors.anchor(pde) if self.anchors is not None else None
         self.last_anchor = self.anchors.match(pde).kind if anchor is not None else "none"
         if k == 0 and anchor is not None:
             return np.array(anchor, dtype=float), time.perf_counter() - t0
@@ -227,7 +230,7 @@ class LearnedPDEStarter(LazyNetwork):
                           f"cannot be built ({exc}); solving from the cold guess", OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "the checkpoint's network is damaged"
             return None, time.perf_counter() - t0
-        with torch_threads(threads or (1 if pde.n < THREADS_FROM else None)):
+        with torch_threads(n_threads):
             merit = (self._newton_merit(pde, residual, anchor)
                      if safeguard and residual is not None and pde.kind == "nonlinear" and (k is None or k > 1)
                      else None)

@@ -281,6 +281,28 @@ def test_solution_state_model_has_the_answer_as_its_fixed_point_and_converges_to
         LearnedPDEStarter.from_checkpoint(path, precision="half")
 
 
+def test_torch_threads_hold_the_blas_pools_to_one_while_torch_runs_on_more():
+    """An OpenBLAS pool spins after a call and took the second core from torch's threads: the
+    starters' blocks hold numpy's and scipy's BLAS to one thread where torch runs on more, and
+    give both settings back."""
+    import scipy.linalg  # noqa: F401  (loads scipy's own BLAS)
+    from threadpoolctl import threadpool_info
+
+    from learned_solvers._threads import blas_threads, torch_threads
+
+    def blas():
+        return [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+
+    before, kept = blas(), torch.get_num_threads()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2 and all(n == 1 for n in blas()), blas()
+    with torch_threads(1):
+        assert blas() == before
+    with blas_threads(None):
+        assert blas() == before
+    assert blas() == before and torch.get_num_threads() == kept
+
+
 def test_checkpoint_round_trip_and_refusals(darcy_starter):
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
