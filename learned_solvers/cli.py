@@ -596,7 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     b.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model on a symmetric "
-                        "linear problem still converges past 1e-7, its solution and residual kept in float64; "
+                        "linear or a quasilinear problem still converges past 1e-7, its solution and residual kept "
+                        "in float64; "
                         "float64 runs the whole network so, at about 1.7x the inference time)")
     b.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "
@@ -649,7 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     _krylov_args(c, ksp_type=False)
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model on a symmetric "
-                        "linear problem still converges past 1e-7, its solution and residual kept in float64; "
+                        "linear or a quasilinear problem still converges past 1e-7, its solution and residual kept "
+                        "in float64; "
                         "float64 runs the whole network so, at about 1.7x the inference time)")
     c.add_argument("--ks", type=_iteration_list, default=_ks("1,2,4,8,16,32,64"),
                    help="model iterations to sweep, comma-separated (default 1,2,4,8,16,32,64)")
