@@ -108,6 +108,9 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_state_unstructured]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:mesh=unstructured --test $TEST --k 1"
   [nonlinear_poisson_snes_state_unstructured_trained]="bench --family nonlinear-poisson:mesh=unstructured --solver snes --train ${NLP_TRAIN:-400} --test $TEST --epochs $EPOCHS --pde-solution-state on --anchor nearest --save-checkpoint runs/nlp32-state-unstructured.safetensors"
   [navier_stokes_snes_unstructured]="bench --family navier-stokes:mesh=unstructured --solver snes --train ${NS_TRAIN:-120} --test $TEST --epochs $EPOCHS --anchor nearest --save-checkpoint runs/ns16-unstructured.safetensors"
+  # the network's start on those two checkpoints (retrained, their automatic k can be 0)
+  [nonlinear_poisson_snes_state_unstructured_trained_k1]="bench --family nonlinear-poisson:mesh=unstructured --solver snes --checkpoint runs/nlp32-state-unstructured.safetensors --test $TEST --k 1"
+  [navier_stokes_snes_unstructured_k1]="bench --family navier-stokes:mesh=unstructured --solver snes --checkpoint runs/ns16-unstructured.safetensors --test $TEST --k 1"
   # a wider, longer-trained nonlinear-poisson model
   [nonlinear_poisson_snes_w64_k16]="bench --family nonlinear-poisson --solver snes --train 400 --test $TEST --epochs 60 --pde-width 64 --k 16 --pde-solution-state off --anchor nearest --save-checkpoint runs/nlp32_w64.safetensors"
 )
@@ -135,7 +138,8 @@ names=("$@")
                                  darcy_ksp_jacobi_kernel_k1 nonlinear_poisson_snes_state_kernel_train1500
                                  nonlinear_poisson_snes_state_kernel_refined96 nonlinear_poisson_snes_state_kernel_refined256
                                  nonlinear_poisson_snes_state_kernel_checkpoint
-                                 nonlinear_poisson_snes_state_kernel_train1500_checkpoint)
+                                 nonlinear_poisson_snes_state_kernel_train1500_checkpoint
+                                 nonlinear_poisson_snes_state_unstructured_trained_k1 navier_stokes_snes_unstructured_k1)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done
