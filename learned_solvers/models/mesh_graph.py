@@ -327,11 +327,13 @@ def build_mesh_graph(pdes: list[PDEData], norm: FamilyNorm, *, grid: int, dtype:
     ql: dict = {}
     if quasilinear is not None:
         coeff = tuple(float(a) for a in quasilinear)
-        ql = _stack_quasilinear(pdes, norm, coeff, dtype)
+        wide = exact_residual and dtype != torch.float64
+        ql = _stack_quasilinear(pdes, norm, coeff, torch.float64 if wide else dtype)
+        if wide:  # the float64 terms kept beside the graph's own, rounded from them
+            ql.update(ql_src64=ql["ql_src"], ql_scale64=ql["ql_scale"],
+                      ql_src=ql["ql_src"].to(dtype), ql_scale=ql["ql_scale"].to(dtype))
         ql.update(mesh_only("quasilinear", lambda: _stack_quasilinear_mesh(pdes, dtype)))
-        if exact_residual and dtype != torch.float64:
-            wide = _stack_quasilinear(pdes, norm, coeff, torch.float64)
-            ql.update(ql_src64=wide["ql_src"], ql_scale64=wide["ql_scale"])
+        if wide:
             mesh64 = mesh_only("quasilinear64", lambda: _stack_quasilinear_mesh(pdes, torch.float64))
             ql.update(ql_grad64=mesh64["ql_grad"], ql_meas64=mesh64["ql_meas"])
         if coarse_correction:
