@@ -39,9 +39,9 @@ _controller: tuple[int, object] | None = None
 def blas_threads(n: int | None) -> Iterator[None]:
     """Hold the BLAS libraries that numpy and scipy load (OpenBLAS, each its own pool) to ``n``
     threads for the block (None: as they are). An OpenBLAS pool keeps its threads spinning for
-    a while after a call, and on two cores they took the second core from torch's: inference on
-    nonlinear-poisson 96x96 after the anchor's numpy work took 105 ms on two torch threads, 30
-    ms on one, 33 ms on two with OpenBLAS held to one thread."""
+    a while after a call, and on two cores they took the second core from torch's: the
+    `nonlinear_poisson_snes_state_refined96` bench row's inference at k = 1 took 116 ms on two
+    torch threads before this hold, 27 ms with it."""
     global _controller
     if n is None:
         yield
@@ -50,7 +50,7 @@ def blas_threads(n: int | None) -> Iterator[None]:
 
     from threadpoolctl import ThreadpoolController
 
-    # made once (threadpool_limits inspects every loaded library per call, 0.6 ms), again
+    # made once (threadpool_limits inspects every loaded library on each call), again
     # when modules were imported since, which may have loaded another BLAS
     if _controller is None or _controller[0] != len(sys.modules):
         _controller = (len(sys.modules), ThreadpoolController())
