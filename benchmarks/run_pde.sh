@@ -89,6 +89,14 @@ declare -A RUNS=(
   [nonlinear_poisson_snes_state_refined96_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --k 8 --test $TEST"
   # and 8x finer (66,049 dofs), where a cold Newton step's sparse LU costs about as much as the start
   [nonlinear_poisson_snes_state_refined256]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=256 --test $TEST --k 1"
+  # THREADS_FROM (learned_solvers/_threads.py): one inference thread below 2,000 dofs, torch's threads
+  # from there. Each pair is the same start on the thread count the rule does not choose, against the
+  # row on the one it does: 1,089 dofs (32x32), 2,401 (48x48), 4,225 (darcy 64x64), 9,409 (96x96)
+  [nonlinear_poisson_snes_state_k8_threads2]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --k 8 --test $TEST --threads 2"
+  [nonlinear_poisson_snes_state_refined48_k8]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=48 --k 8 --test $TEST"
+  [nonlinear_poisson_snes_state_refined48_k8_threads1]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=48 --k 8 --test $TEST --threads 1"
+  [darcy_ksp_gamg_k4_threads1]="bench $D --pc gamg --k 4 --threads 1"
+  [nonlinear_poisson_snes_state_refined96_k8_threads1]="bench --family nonlinear-poisson --solver snes --checkpoint runs/nlp32-state.safetensors --test-family nonlinear-poisson:n=96 --k 8 --test $TEST --threads 1"
   [scaling_nonlinear_poisson]="scaling --family nonlinear-poisson --checkpoint runs/nlp32.safetensors --solver snes --ks 1,2,4,8,16,32,64 --test 10 --plot $R/scaling_nonlinear_poisson.png"
   [scaling_navier_stokes]="scaling --family navier-stokes --checkpoint runs/ns16.safetensors --solver snes --ks 0,1,2,4,8,16,32,64 --test 10 --plot $R/scaling_navier_stokes.png"
   # PETSc's own default KSP tolerance (rtol 1e-5) instead of 1e-8, same checkpoint
@@ -139,7 +147,10 @@ names=("$@")
                                  nonlinear_poisson_snes_state_kernel_refined96 nonlinear_poisson_snes_state_kernel_refined256
                                  nonlinear_poisson_snes_state_kernel_checkpoint
                                  nonlinear_poisson_snes_state_kernel_train1500_checkpoint
-                                 nonlinear_poisson_snes_state_unstructured_trained_k1 navier_stokes_snes_unstructured_k1)
+                                 nonlinear_poisson_snes_state_unstructured_trained_k1 navier_stokes_snes_unstructured_k1
+                                 nonlinear_poisson_snes_state_k8_threads2 nonlinear_poisson_snes_state_refined48_k8
+                                 nonlinear_poisson_snes_state_refined48_k8_threads1 darcy_ksp_gamg_k4_threads1
+                                 nonlinear_poisson_snes_state_refined96_k8_threads1)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }
 done

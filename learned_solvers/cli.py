@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._files import require_checkpoint_file
+from ._threads import THREADS_FROM
 
 __all__ = ["main", "build_parser"]
 
@@ -263,7 +264,7 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          rtol=args.tol,
                          test_family=args.test_family, scheduler=args.scheduler,
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
-                         precision=args.pde_precision or "float32", **anchor)
+                         precision=args.pde_precision or "float32", threads=args.threads, **anchor)
     rep = run_pde_bench(cfg)
     print(format_pde_report(rep))
     if args.out:
@@ -321,7 +322,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
                       scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
                       train_k=args.train_k, jacobian_weight=args.jacobian_weight, test_family=args.test_family,
-                      **anchor)
+                      threads=args.threads, **anchor)
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -612,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
+    b.add_argument("--threads", type=_positive, default=None,
+                   help=f"torch's CPU threads for inference (default: one below {THREADS_FROM:,} graph nodes or mesh "
+                        "dofs, where thread start-up costs more than it saves, else torch's own setting)")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")
     b.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")

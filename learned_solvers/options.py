@@ -7,7 +7,7 @@ import operator
 from typing import Any
 
 __all__ = ["check_device", "check_k", "check_recorded_k", "check_precision", "check_seed", "check_threads",
-           "PRECISIONS", "SEED_LIMIT", "IterationsOption"]
+           "PRECISIONS", "SEED_LIMIT", "IterationsOption", "ThreadsOption"]
 
 # precisions of PDE inference (LearnedPDEStarter), by torch dtype name
 PRECISIONS = ("float32", "float64")
@@ -96,8 +96,8 @@ def check_seed(seed: Any, *, what: str = "seed") -> int:
 
 
 def check_threads(threads: int | None) -> int | None:
-    """torch's CPU threads for one inference call: a positive integer, or None for the
-    starter's size rule."""
+    """torch's CPU threads for inference: a positive integer, or None for the starter's size
+    rule (one thread below ``THREADS_FROM`` graph nodes, else torch's own setting)."""
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     return threads
@@ -119,3 +119,17 @@ class IterationsOption:
 
     def __set__(self, obj: object, value: int | None) -> None:
         setattr(obj, self.slot, check_k(value, allow_zero=self.allow_zero))
+
+
+class ThreadsOption:
+    """A class attribute ``threads = ThreadsOption()``: torch's CPU threads for a starter's
+    inference, checked by ``check_threads`` on every assignment (None: the size rule)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> int | None:
+        return self if obj is None else getattr(obj, self.slot, None)  # type: ignore[return-value]
+
+    def __set__(self, obj: object, value: int | None) -> None:
+        setattr(obj, self.slot, check_threads(value))

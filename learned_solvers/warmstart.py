@@ -24,7 +24,7 @@ from .canonical.polish import polish as polish_pair
 from .checkpoint import (CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint,
                          save_checkpoint)
 from .models.anchors import AnchorBank
-from .options import IterationsOption, check_device, check_k, check_recorded_k, check_threads
+from .options import IterationsOption, ThreadsOption, check_device, check_k, check_recorded_k, check_threads
 
 if TYPE_CHECKING:  # torch comes with the network, which a k = 0 start never runs (``_Network``)
     from .models.qp_gnn import QPImplicitModel
@@ -114,12 +114,16 @@ class LearnedWarmStarter(LazyNetwork):
     """
 
     k = IterationsOption(allow_zero=True)  # None: the checkpoint's automatic k (``default_k``)
+    # torch's CPU threads for inference where a call names none (None: one below THREADS_FROM graph nodes)
+    threads = ThreadsOption()
 
     def __init__(self, model: QPImplicitModel | _Network, *, family: str, scale_range: np.ndarray,
                  k: int | None = None, polish: bool | None = None, device: str = "cpu",
-                 meta: dict[str, Any] | None = None, anchors: AnchorBank | None = None) -> None:
+                 meta: dict[str, Any] | None = None, anchors: AnchorBank | None = None,
+                 threads: int | None = None) -> None:
         check_device(device)
         self.device = device
+        self.threads = threads
         self._hold(model)
         self.anchors = anchors
         self.family = family
@@ -203,9 +207,11 @@ class LearnedWarmStarter(LazyNetwork):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
-                        polish: bool | None = None, device: str = "cpu") -> LearnedWarmStarter:
+                        polish: bool | None = None, device: str = "cpu", threads: int | None = None
+                        ) -> LearnedWarmStarter:
         check_device(device)
         check_k(k, allow_zero=True)
+        check_threads(threads)
         _check_polish(polish)  # the caller's options are checked before the file, whose faults are its own
         ck = load_checkpoint(path, kind=KIND, family=family, arrays="numpy")
         with interpreting(path):
@@ -221,7 +227,7 @@ class LearnedWarmStarter(LazyNetwork):
             if scale_range.ndim != 2 or scale_range.shape[1] != 2:
                 raise ValueError(f"scale_range has shape {scale_range.shape}, not (scales, 2)")
             return cls(model, family=ck.meta["family"], scale_range=scale_range, k=k,
-                       polish=polish, device=device, meta=ck.meta, anchors=bank)
+                       polish=polish, device=device, meta=ck.meta, anchors=bank, threads=threads)
 
     def _in_family(self, qp: QPData) -> bool:
         s = np.asarray(qp.scales)
@@ -233,13 +239,14 @@ class LearnedWarmStarter(LazyNetwork):
                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's unpolished (x (n,), y (m,)) for ``qp`` after ``k`` iterations: with
         ``safeguard``, the iterate of least relative KKT residual among the first k. k = 0:
-        the anchor itself, no network. threads: torch's CPU threads for the call (default: one
-        below ``THREADS_FROM`` graph nodes, n + m, else torch's own setting)."""
+        the anchor itself, no network. threads: torch's CPU threads for the call (default: the
+        starter's ``threads``; where that is None, one below ``THREADS_FROM`` graph nodes, n + m,
+        else torch's own setting)."""
         k = check_k(k, allow_zero=True)
         if k is None:
             raise ValueError("iterate needs k, the model iterations to run (warm_start takes the automatic one)")
         check_threads(threads)
-        n_threads = threads or (1 if qp.n + qp.m < THREADS_FROM else None)
+        n_threads = threads or self.threads or (1 if qp.n + qp.m < THREADS_FROM else None)
         if anchor is None and self.anchors is not None:
             with blas_threads(1 if n_threads != 1 else None):  # as torch may run on more: see blas_threads
                 anchor = self.anchors.anchor(qp)

@@ -29,7 +29,8 @@ from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint, save_checkpoint
 from .models.mesh_anchors import KernelFit, MeshAnchorBank
 from .models.mesh_data import CoarseOperatorError, FamilyNorm
-from .options import IterationsOption, check_device, check_k, check_precision, check_recorded_k, check_threads
+from .options import (IterationsOption, ThreadsOption, check_device, check_k, check_precision, check_recorded_k,
+                      check_threads)
 from .warmstart import OutOfFamilyWarning
 
 if TYPE_CHECKING:  # torch comes with the network, which a start from the training solutions never runs
@@ -56,13 +57,17 @@ class LearnedPDEStarter(LazyNetwork):
     network (and imports torch) only where one runs: ``model`` builds it on first use."""
 
     k = IterationsOption(allow_zero=True)  # None: the model's training iterations; 0: the anchor, no network
+    # torch's CPU threads for inference where a call names none (None: one below THREADS_FROM dofs)
+    threads = ThreadsOption()
 
     def __init__(self, model: MeshImplicitModel | _MeshNetwork, norm: FamilyNorm, *, family: str,
                  signature: dict[str, Any], k: int | None = None, device: str = "cpu",
                  anchors: MeshAnchorBank | None = None, precision: str = "float32",
-                 network_k: int | None = None, meta: dict[str, Any] | None = None) -> None:
+                 network_k: int | None = None, meta: dict[str, Any] | None = None,
+                 threads: int | None = None) -> None:
         check_device(device)
         self.device = device
+        self.threads = threads
         # float64 costs about 1.7x the inference time; a float32 solution-state model on a symmetric
         # linear problem keeps its solution and residual in float64 already, and converges as far
         self.precision = check_precision(precision)
@@ -113,9 +118,11 @@ class LearnedPDEStarter(LazyNetwork):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, family: str | None = None, k: int | None = None,
-                        device: str = "cpu", precision: str = "float32") -> LearnedPDEStarter:
+                        device: str = "cpu", precision: str = "float32", threads: int | None = None
+                        ) -> LearnedPDEStarter:
         check_device(device)
         check_k(k, allow_zero=True)
+        check_threads(threads)
         check_precision(precision)  # the caller's options are checked before the file, whose faults are its own
         ck = load_checkpoint(path, kind="pde", family=family, arrays="numpy")
         state = dict(ck.state)
@@ -148,7 +155,7 @@ class LearnedPDEStarter(LazyNetwork):
             lazy = bank is not None and network_k is not None and (k if k is not None else own_k) == 0
             return cls(network if lazy else network.build(), norm, family=ck.meta["family"],
                        signature=ck.meta["signature"], k=k if k is not None else own_k, device=device,
-                       anchors=bank, precision=precision, network_k=network_k, meta=ck.meta)
+                       anchors=bank, precision=precision, network_k=network_k, meta=ck.meta, threads=threads)
 
     def check(self, pde: PDEData) -> None:
         why = space_mismatch(self.signature, pde.signature)
@@ -185,8 +192,8 @@ class LearnedPDEStarter(LazyNetwork):
         own k = 0 (a checkpoint's automatic choice) runs the network at ``network_k`` instead,
         and k = 0 passed to this call falls back to the cold guess with a warning.
 
-        threads: torch's CPU threads for this call (default: one below ``THREADS_FROM`` dofs,
-        else torch's own setting, ``torch.set_num_threads``)."""
+        threads: torch's CPU threads for this call (default: the starter's ``threads``; where that
+        is None, one below ``THREADS_FROM`` dofs, else torch's own setting, ``torch.set_num_threads``)."""
         self.check(pde)
         own = k is None  # the starter's k, not this call's
         k = check_k(k, allow_zero=True) if k is not None else self.k
@@ -201,7 +208,7 @@ class LearnedPDEStarter(LazyNetwork):
                           OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
-        n_threads = threads or (1 if pde.n < THREADS_FROM else None)
+        n_threads = threads or self.threads or (1 if pde.n < THREADS_FROM else None)
         # the anchor's numpy work on one BLAS thread where torch may run on more: see blas_threads
         with blas_threads(1 if n_threads != 1 else None):
             anchor = self.anchors.anchor(pde) if self.anchors is not None else None

@@ -84,6 +84,27 @@ def test_no_anchor_trains_and_runs_without_a_bank(mpc_data):
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             starter.warm_start(test[0].qp, threads=bad)
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            starter.threads = bad
+
+
+def test_the_starters_threads_run_every_call_that_names_none(mpc_data, monkeypatch):
+    """``starter.threads`` (bench --threads) is what a call without threads runs on; a call's own
+    wins; None keeps the rule by graph size (one thread on this small graph)."""
+    import learned_solvers.warmstart as ws
+
+    train, test = mpc_data
+    starter, _ = train_starter(make_family(LINEAR_MPC).spec(), train, progress=False,
+                               config=TrainConfig(epochs=1, width=8, train_k=4), threads=2)
+    ran, real = [], ws.torch_threads
+    monkeypatch.setattr(ws, "torch_threads", lambda n: ran.append(n) or real(n))
+    qp = test[0].qp
+    assert qp.n + qp.m < ws.THREADS_FROM and starter.threads == 2
+    starter.iterate(qp, k=1)
+    starter.iterate(qp, k=1, threads=1)
+    starter.threads = None
+    starter.iterate(qp, k=1)
+    assert ran == [2, 1, 1]
 
 
 def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_data, tmp_path):

@@ -63,6 +63,7 @@ def test_unknown_option_is_rejected():
                      (["train", "--family", "random-lp", "--k", "4", "--out", "m.safetensors"],
                       "unrecognized arguments: --k 4"),
                      (["bench", "--family", "random-lp", "--te", "4"], "unrecognized arguments: --te 4"),
+                     (["bench", "--family", "darcy:n=8", "--threads", "0"], "argument --threads: '0': give an integer"),
                      # make_backend's TypeError had listed HiGHS' Python settings
                      (["solve", "x.mps", "--checkpoint", "c", "--solver", "highs", "--tol", "1e-6"],
                       "--tol does not apply to --solver highs"),

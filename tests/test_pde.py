@@ -2276,8 +2276,9 @@ def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):
     spec = "dolfinx:tests.dolfinx_user_problem:build"
     assert starter.family == spec
     ours = evaluate_pde(ck, build, n_test=3, seed=1, scheduler="serial", progress=False)
-    bench = run_pde_bench(PDEBenchConfig(family=spec, solver="ksp", checkpoint=str(ck), n_test=3, seed=1),
+    bench = run_pde_bench(PDEBenchConfig(family=spec, solver="ksp", checkpoint=str(ck), n_test=3, seed=1, threads=1),
                           progress=False)
+    assert bench["threads"] == 1 and ours["threads"] is None  # bench --threads, recorded; else the rule by size
     iterations = lambda rep: [(r["name"], r["cold_iterations"], r["warm_iterations"], r["nearest_iterations"],  # noqa: E731
                                r["oracle_iterations"]) for r in rep["rows"]]
     assert iterations(ours) == iterations(bench) and len(ours["rows"]) == 3

@@ -488,8 +488,9 @@ def test_a_report_with_a_fallen_back_start_is_standard_json(trained, tmp_path, m
     monkeypatch.setattr(LearnedWarmStarter, "iterate", lambda self, q, **kw: (np.full(q.n, np.nan), np.zeros(q.m)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfFamilyWarning)
-        rep = run_bench(BenchConfig(family=fam.spec(), checkpoint=str(path), k=1, n_test=2, progress=False))
+        rep = run_bench(BenchConfig(family=fam.spec(), checkpoint=str(path), k=1, n_test=2, progress=False, threads=1))
     assert np.isnan(rep["instances"][0]["prediction_error"]) and rep["same_answer"] == 1.0
+    assert rep["threads"] == 1  # bench --threads, recorded with the figures it made
 
     def refuse(word):
         raise ValueError(f"{word} in a report")

@@ -29,7 +29,7 @@ from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
-from ..options import check_device, check_k, check_precision, check_seed
+from ..options import check_device, check_k, check_precision, check_seed, check_threads
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
@@ -72,9 +72,11 @@ class PDEBenchConfig:
     solution_state: bool | None = None  # PDETrainConfig.solution_state (None: where its step applies)
     precision: str = "float32"  # of inference (LearnedPDEStarter)
     anchor: str = "kernel"  # PDETrainConfig.anchor: "kernel" (where leave-one-out prefers it) or "nearest"
+    threads: int | None = None  # torch's CPU threads for inference (None: the starter's rule by mesh size)
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
+        check_threads(self.threads)
         if self.anchor not in MESH_ANCHOR_KINDS:
             raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} for PDE families, "
                              f"got {self.anchor!r}")
@@ -416,7 +418,7 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
                            "solution; training needs at least 2")
     tr = train_mesh_model(train_pdes, train_sols, config=tcfg, progress=progress)
     starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=train_pdes[0].signature,
-                                device=tcfg.device, anchors=tr.anchors, precision=cfg.precision)
+                                device=tcfg.device, anchors=tr.anchors, precision=cfg.precision, threads=cfg.threads)
     info: dict[str, Any] = {"train_seconds": tr.seconds, "val_error": tr.val_error, "n_train": len(train_pdes),
                             "n_drawn": got.drawn, "refilled": got.refilled,
                             "history": tr.history, **({"interrupted": tr.interrupted} if tr.interrupted else {})}
@@ -469,11 +471,13 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
                          "one for this family")
     if starter is None and cfg.checkpoint:
         starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device,
-                                                    precision=cfg.precision)
+                                                    precision=cfg.precision, threads=cfg.threads)
     elif starter is None:
         if cfg.n_train is None:
             raise ValueError("bench: n_train=None trains nothing; give a checkpoint or a starter to bench")
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
+    if cfg.threads is not None:  # a starter given by the caller runs the bench's threads too
+        starter.threads = cfg.threads
     # a checkpoint without an automatic k runs the model's training iterations: report that k
     k = next(v for v in (cfg.k, starter.k, starter.model.cfg.train_k) if v is not None)
     tested = label_pde_drawn(test_fam, cfg.n_test, seed=cfg.seed + PDE_TEST_SEED_OFFSET, scheduler=cfg.scheduler,
@@ -513,6 +517,7 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
                     "refilled": bool(info.get("refilled")) or tested.refilled},
         "n_test": len(rows) + len(failed), "k": k,
         "k_automatic": cfg.k is None,
+        "threads": starter.threads,  # None: one below THREADS_FROM dofs, else torch's setting
         # what the learned start corrects (k >= 1) or is (k = 0): "kernel", "nearest", or None (no bank)
         "anchor": starter.anchors.kind if starter.anchors is not None else None,
         "cold": {"iterations_median": med("cold_iterations"), "seconds_median": med("cold_seconds"),

@@ -33,7 +33,7 @@ from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, polish, predicted_active_set
 from ..models.anchors import AnchorBank
-from ..options import check_device, check_k, check_seed
+from ..options import check_device, check_k, check_seed, check_threads
 from ..training.data import Drawn, Labelled, label_drawn
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
@@ -71,11 +71,13 @@ class BenchConfig:
     anchor: str | None = None  # what the model corrects, "linear" or "nearest" (None: TrainConfig's)
     # the held-out instances' family: another size of the training family (the model is size-agnostic)
     test_family: str | None = None
+    threads: int | None = None  # torch's CPU threads for inference (None: the starters' rule by graph size)
 
     def __post_init__(self) -> None:
         check_k(self.k, allow_zero=True)
         check_device(self.device)
         check_seed(self.seed)
+        check_threads(self.threads)
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
         # the nearest-neighbour baseline needs training solutions even with a checkpoint
@@ -164,15 +166,16 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
 
 
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
-                  polish: bool | None = None, backend=None, family_key: str | None = None
-                  ) -> tuple[LearnedWarmStarter, dict[str, Any]]:
+                  polish: bool | None = None, backend=None, family_key: str | None = None,
+                  threads: int | None = None) -> tuple[LearnedWarmStarter, dict[str, Any]]:
     """Train a model; with ``backend``, also pick the automatic k on the validation split, and
     the polish unless ``polish`` is given (without a backend: polish unless told otherwise).
-    ``family_key``: the family's own key (``problems.registry.family_key``)."""
+    ``family_key``: the family's own key (``problems.registry.family_key``); ``threads``: the
+    starter's (``LearnedWarmStarter.threads``), the choice of k timed with them."""
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
-                                 polish=True if polish is None else polish, device=config.device,
+                                 polish=True if polish is None else polish, device=config.device, threads=threads,
                                  meta={"train": asdict(config), "n_train": len(train),
                                        **({"family_key": family_key} if family_key else {}),
                                        # the solver its automatic k is chosen for: the plugins' default
@@ -257,7 +260,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
     # a family this solver cannot take, or a checkpoint of another family, before any labelling
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
-                                                  polish=cfg.polish, device=cfg.device) if cfg.checkpoint else None)
+                                                  polish=cfg.polish, device=cfg.device, threads=cfg.threads)
+               if cfg.checkpoint else None)
     # a checkpoint whose bank holds its labelled training instances is the nearest baseline's pool,
     # as on the PDE side: the baseline searches what the model was trained on, and nothing is relabelled
     own_bank = starter is not None and starter.anchors is not None and "anchors" in starter.meta
@@ -287,7 +291,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                          **({"anchor": cfg.anchor} if cfg.anchor is not None else {}))
         starter, train_info = train_starter(spec, train, config=tc, progress=cfg.progress, polish=cfg.polish,
                                             backend=backend if cfg.k is None else None,
-                                            family_key=family_key(fam))
+                                            family_key=family_key(fam), threads=cfg.threads)
         starter.k = cfg.k
         if cfg.save_checkpoint:
             starter.save(cfg.save_checkpoint, solver=cfg.solver, n_drawn=trained.drawn, **train_info)
@@ -307,6 +311,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                        auto, solver=cfg.solver, pinned=cfg.pinned, seed=cfg.seed)
     rep["train_family"] = spec
     rep["k_automatic"] = cfg.k is None
+    rep["threads"] = cfg.threads  # None: one below THREADS_FROM graph nodes, else torch's setting
     # the family keeps only the instances the reference solver finds optimal (mps: perturbations
     # can make a file infeasible): how many of those drawn are behind the figures
     rep["dropped"] = {"train": trained.drawn - len(train), "test": tested.drawn - len(test),
