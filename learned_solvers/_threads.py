@@ -10,9 +10,10 @@ __all__ = ["torch_threads", "blas_threads", "THREADS_FROM"]
 
 # one inference call (or a PDE training batch) on a graph of fewer nodes runs on one thread,
 # where thread start-up costs more than it saves; from a few thousand nodes torch's threads pay.
-# Mesh graphs: nonlinear-poisson 32x32 (1,089 dofs) against darcy 64x64 (4,225); LP/QP graphs
-# (variables + constraints), on two cores: two threads no faster or slower at 600-1,500 nodes
-# (random-lp 200x400 and 500x1000, QSCSD6), faster from about 3,000
+# Mesh graphs on two cores (run_pde.sh's *_threads1/_threads2 rows against their partners, `bench
+# --threads`): two threads no faster at 1,089 dofs, 9-19% faster at 2,401, 4,225 and 9,409; LP/QP
+# graphs (variables + constraints): no faster or slower at 600-1,500 nodes (random-lp 200x400 and
+# 500x1000, QSCSD6), faster from about 3,000 (hand checks of 2026-12-01)
 THREADS_FROM = 2_000
 
 
