@@ -511,6 +511,24 @@ def test_ctrl_c_during_bench_reports_the_finished_instances(tmp_path, family):
     assert f"bench stopped by Ctrl-C after {n} of 300 held-out instances: the figures are of those" in out, out
 
 
+def test_a_ctrl_c_that_lands_in_a_finalizer_is_sent_again():
+    """Python ignores an exception raised in ``__del__``: a Ctrl-C that came while dolfinx freed
+    a PETSc vector was lost, and the PDE bench ran all its instances on. The handler sends such a
+    signal again to the main thread, where it raises outside the finalizer."""
+    import signal
+    import time
+
+    from learned_solvers._interrupt import _interrupt
+
+    class Freed:
+        def __del__(self):
+            _interrupt(signal.SIGINT, sys._getframe())  # as the handler runs, with the finalizer's frame
+
+    with pytest.raises(KeyboardInterrupt):
+        Freed()
+        time.sleep(2)  # the signal comes again 10 ms later
+
+
 def test_sigterm_is_handled_as_ctrl_c_and_named(tmp_path):
     """A batch scheduler's time limit (SIGTERM): training keeps its best state and the checkpoint
     is written, saying SIGTERM stopped it; before anything is finished, one line and exit status
