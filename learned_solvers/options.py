@@ -103,13 +103,8 @@ def check_threads(threads: int | None) -> int | None:
     return threads
 
 
-class IterationsOption:
-    """A class attribute ``k = IterationsOption()``: model iterations at inference, checked by
-    ``check_k`` on every assignment (the constructor's and a user's later ``starter.k = ...``).
-    ``allow_zero``: as in ``check_k``."""
-
-    def __init__(self, *, allow_zero: bool = False) -> None:
-        self.allow_zero = allow_zero
+class _CheckedOption:
+    """A class attribute kept in the instance's ``_name`` slot; subclasses check each value in ``__set__``."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = f"_{name}"
@@ -117,19 +112,22 @@ class IterationsOption:
     def __get__(self, obj: object, owner: type | None = None) -> int | None:
         return self if obj is None else getattr(obj, self.slot)  # type: ignore[return-value]
 
+
+class IterationsOption(_CheckedOption):
+    """A class attribute ``k = IterationsOption()``: model iterations at inference, checked by
+    ``check_k`` on every assignment (the constructor's and a user's later ``starter.k = ...``).
+    ``allow_zero``: as in ``check_k``."""
+
+    def __init__(self, *, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
     def __set__(self, obj: object, value: int | None) -> None:
         setattr(obj, self.slot, check_k(value, allow_zero=self.allow_zero))
 
 
-class ThreadsOption:
+class ThreadsOption(_CheckedOption):
     """A class attribute ``threads = ThreadsOption()``: torch's CPU threads for a starter's
     inference, checked by ``check_threads`` on every assignment (None: the size rule)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.slot = f"_{name}"
-
-    def __get__(self, obj: object, owner: type | None = None) -> int | None:
-        return self if obj is None else getattr(obj, self.slot, None)  # type: ignore[return-value]
 
     def __set__(self, obj: object, value: int | None) -> None:
         setattr(obj, self.slot, check_threads(value))
