@@ -62,6 +62,14 @@ declare -A RUNS=(
   # the models of the runs above on another size of their family (--test-family): no anchor of that size exists
   [random-lp-200x400-pdlp-on-100x200]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --test-family random-lp:m=100,n=200"
   [portfolio-osqp-on-200-assets]="--family portfolio --solver osqp --checkpoint runs/portfolio-osqp.safetensors --test-family portfolio:assets=200,factors=20"
+  # THREADS_FROM's LP/QP half: the network's start (k = 1) on one and on two torch threads, on
+  # graphs of 600, 1,500 and 3,000 nodes (variables + constraints); run each pair in one sitting
+  [random-lp-200x400-pdlp-k1-threads1]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --k 1 --threads 1"
+  [random-lp-200x400-pdlp-k1-threads2]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --k 1 --threads 2"
+  [random-lp-200x400-pdlp-on-500x1000-threads1]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --k 1 --test-family random-lp:m=500,n=1000 --threads 1"
+  [random-lp-200x400-pdlp-on-500x1000-threads2]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --k 1 --test-family random-lp:m=500,n=1000 --threads 2"
+  [random-lp-200x400-pdlp-on-1000x2000-threads1]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --k 1 --test-family random-lp:m=1000,n=2000 --threads 1"
+  [random-lp-200x400-pdlp-on-1000x2000-threads2]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp.safetensors --k 1 --test-family random-lp:m=1000,n=2000 --threads 2"
   # `learned-solvers train` (defaults, 200 instances) on the H200 with --device cuda and with its
   # 16-core CPU: benchmarks/gpu_check.py's cli_train part; copy its two checkpoints into runs/
   [random-lp-200x400-pdlp-h200-cuda]="--family random-lp:m=200,n=400 --solver pdlp --checkpoint runs/random-lp-200x400-pdlp-h200-cuda.safetensors"
@@ -78,6 +86,9 @@ names=("$@")
                                  mpc-osqp-no-polish sc105-pdlp-k1 sc205-pdlp-k1 kb2-pdlp-k1 portfolio-osqp-k1 mpc-osqp-k1
                                  mpc-osqp-pinned-tol1e-6 mpc-osqp-tol1e-6 portfolio-osqp-pinned-tol1e-6
                                  random-lp-200x400-pdlp-on-100x200 portfolio-osqp-on-200-assets
+                                 random-lp-200x400-pdlp-k1-threads1 random-lp-200x400-pdlp-k1-threads2
+                                 random-lp-200x400-pdlp-on-500x1000-threads1 random-lp-200x400-pdlp-on-500x1000-threads2
+                                 random-lp-200x400-pdlp-on-1000x2000-threads1 random-lp-200x400-pdlp-on-1000x2000-threads2
                                  drift-transport-pdlp drift-portfolio-osqp)
 for name in "${names[@]}"; do  # every name first: a typo must not stop the list halfway
   [ -n "${RUNS[$name]+x}" ] || { echo "$(basename "$0"): no run named $name; runs: ${!RUNS[*]}" >&2; exit 2; }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["torch_threads", "blas_threads", "THREADS_FROM"]
+__all__ = ["torch_threads", "blas_threads", "inference_threads", "THREADS_FROM"]
 
 # one inference call (or a PDE training batch) on a graph of fewer nodes runs on one thread,
 # where thread start-up costs more than it saves; from a few thousand nodes torch's threads pay.
@@ -15,6 +15,12 @@ __all__ = ["torch_threads", "blas_threads", "THREADS_FROM"]
 # graphs (variables + constraints): no faster or slower at 600-1,500 nodes (random-lp 200x400 and
 # 500x1000, QSCSD6), faster from about 3,000 (hand checks of 2026-12-01)
 THREADS_FROM = 2_000
+
+
+def inference_threads(call: int | None, starter: int | None, size: int) -> int | None:
+    """The threads one inference call runs on: the call's, else its starter's, else one below
+    ``THREADS_FROM`` (``size``: graph nodes or dofs), else None (torch's own setting)."""
+    return call or starter or (1 if size < THREADS_FROM else None)
 
 
 @contextmanager

@@ -147,7 +147,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from .warmstart import LearnedWarmStarter
     backend = make_backend(args.solver, **({"tol": args.tol} if args.tol is not None else {}))
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=_polish(args),
-                                                 device=args.device)
+                                                 device=args.device, threads=args.threads)
     targets = _solution_paths(args.instances, args.solution) if args.solution else [None] * len(args.instances)
 
     def one(instance: str, target: Path | None) -> dict:
@@ -194,6 +194,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if failed:
         print(f"learned-solvers: {failed} of {len(args.instances)} files failed (their lines say why)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _threads_arg(p: argparse.ArgumentParser, size: str) -> None:
+    p.add_argument("--threads", type=_positive, default=None,
+                   help=f"torch's CPU threads for inference (default: one below {THREADS_FROM:,} {size}, where "
+                        "thread start-up costs more than it saves, else torch's own setting)")
 
 
 def _solve_summary(lines: list[dict]) -> str:
@@ -579,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
+    _threads_arg(s, "graph nodes")
     s.add_argument("--solution", default=None,
                    help="JSON file for the solution: primal values by column name, row duals by row name "
                         "(several instances: a folder of NAME.json)")
@@ -613,9 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
-    b.add_argument("--threads", type=_positive, default=None,
-                   help=f"torch's CPU threads for inference (default: one below {THREADS_FROM:,} graph nodes or mesh "
-                        "dofs, where thread start-up costs more than it saves, else torch's own setting)")
+    _threads_arg(b, "graph nodes or mesh dofs")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")
     b.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._threads import THREADS_FROM, blas_threads, torch_threads
+from ._threads import blas_threads, inference_threads, torch_threads
 from .backends import Backend, SolveResult, Status, WarmStart, make_backend
 from .backends.base import retried_cold
 from .canonical import QPData
@@ -246,7 +246,7 @@ class LearnedWarmStarter(LazyNetwork):
         if k is None:
             raise ValueError("iterate needs k, the model iterations to run (warm_start takes the automatic one)")
         check_threads(threads)
-        n_threads = threads or self.threads or (1 if qp.n + qp.m < THREADS_FROM else None)
+        n_threads = inference_threads(threads, self.threads, qp.n + qp.m)
         if anchor is None and self.anchors is not None:
             with blas_threads(1 if n_threads != 1 else None):  # as torch may run on more: see blas_threads
                 anchor = self.anchors.anchor(qp)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._mpi import on_rank0
-from ._threads import THREADS_FROM, blas_threads, torch_threads
+from ._threads import THREADS_FROM, blas_threads, inference_threads, torch_threads
 from .backends.base import SolveResult
 from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint, save_checkpoint
@@ -208,7 +208,7 @@ class LearnedPDEStarter(LazyNetwork):
                           OutOfFamilyWarning, stacklevel=2)
             self.last_fallback = "out of family"
             return None, time.perf_counter() - t0
-        n_threads = threads or self.threads or (1 if pde.n < THREADS_FROM else None)
+        n_threads = inference_threads(threads, self.threads, pde.n)
         # the anchor's numpy work on one BLAS thread where torch may run on more: see blas_threads
         with blas_threads(1 if n_threads != 1 else None):
             anchor = self.anchors.anchor(pde) if self.anchors is not None else None

@@ -92,6 +92,7 @@ def test_the_starters_threads_run_every_call_that_names_none(mpc_data, monkeypat
     """``starter.threads`` (bench --threads) is what a call without threads runs on; a call's own
     wins; None keeps the rule by graph size (one thread on this small graph)."""
     import learned_solvers.warmstart as ws
+    from learned_solvers._threads import THREADS_FROM
 
     train, test = mpc_data
     starter, _ = train_starter(make_family(LINEAR_MPC).spec(), train, progress=False,
@@ -99,7 +100,7 @@ def test_the_starters_threads_run_every_call_that_names_none(mpc_data, monkeypat
     ran, real = [], ws.torch_threads
     monkeypatch.setattr(ws, "torch_threads", lambda n: ran.append(n) or real(n))
     qp = test[0].qp
-    assert qp.n + qp.m < ws.THREADS_FROM and starter.threads == 2
+    assert qp.n + qp.m < THREADS_FROM and starter.threads == 2
     starter.iterate(qp, k=1)
     starter.iterate(qp, k=1, threads=1)
     starter.threads = None

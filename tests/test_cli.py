@@ -64,6 +64,7 @@ def test_unknown_option_is_rejected():
                       "unrecognized arguments: --k 4"),
                      (["bench", "--family", "random-lp", "--te", "4"], "unrecognized arguments: --te 4"),
                      (["bench", "--family", "darcy:n=8", "--threads", "0"], "argument --threads: '0': give an integer"),
+                     (["solve", "x.mps", "--checkpoint", "c", "--threads", "-2"], "argument --threads: '-2'"),
                      # make_backend's TypeError had listed HiGHS' Python settings
                      (["solve", "x.mps", "--checkpoint", "c", "--solver", "highs", "--tol", "1e-6"],
                       "--tol does not apply to --solver highs"),
@@ -163,7 +164,8 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
                   " y obj 2 cap 1\n y lab 3\nRHS\n rhs cap 4 lab 7\nBOUNDS\n UP BND x 3\nENDATA\n")
     sol = tmp_path / "sol.json"
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "solve", str(lp), "--checkpoint", str(ck),
-                          "--solver", "highs", "--solution", str(sol)], capture_output=True, text=True, timeout=600)
+                          "--solver", "highs", "--solution", str(sol), "--threads", "2"], capture_output=True, text=True,
+                         timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     printed = json.loads(out.stdout)  # stdout is the JSON alone (HiGHS' banner goes to stderr)
     # a size this model never saw: said in one line, without the library's source line

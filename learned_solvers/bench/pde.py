@@ -471,12 +471,12 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
                          "one for this family")
     if starter is None and cfg.checkpoint:
         starter = LearnedPDEStarter.from_checkpoint(cfg.checkpoint, family=fam.family_key(), device=cfg.device,
-                                                    precision=cfg.precision, threads=cfg.threads)
+                                                    precision=cfg.precision)
     elif starter is None:
         if cfg.n_train is None:
             raise ValueError("bench: n_train=None trains nothing; give a checkpoint or a starter to bench")
         starter, info, train_pdes, train_sols = train_pde_starter(fam, cfg, backend, progress=progress)
-    if cfg.threads is not None:  # a starter given by the caller runs the bench's threads too
+    if cfg.threads is not None:  # a starter given by the caller or loaded runs the bench's threads too
         starter.threads = cfg.threads
     # a checkpoint without an automatic k runs the model's training iterations: report that k
     k = next(v for v in (cfg.k, starter.k, starter.model.cfg.train_k) if v is not None)
