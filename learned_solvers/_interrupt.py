@@ -53,12 +53,24 @@ def sigterm_as_ctrl_c() -> None:
         signal.signal(signal.SIGINT, lambda signum, frame: _interrupt(signum, frame))
 
 
+def _in_finalizer(frame: Any) -> bool:
+    """Whether ``frame`` runs inside a finalizer, a ``__del__`` or a ``weakref.finalize``
+    callback, at any depth: an exception raised below one stops there."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _interrupt(signum: int, frame: Any, *args: str) -> None:
     """Raise KeyboardInterrupt where the signal found the main thread, except in a finalizer:
-    Python ignores an exception raised in ``__del__`` (it prints "Exception ignored in"), and a
-    Ctrl-C that came while dolfinx freed a PETSc vector was lost, the bench running all its
-    instances on. There the signal is sent again to the main thread 10 ms later."""
-    if frame is not None and frame.f_code.co_name == "__del__":
+    Python ignores an exception raised in ``__del__`` or in a ``weakref.finalize`` callback (it
+    prints "Exception ignored in"), and a Ctrl-C that came while dolfinx freed a PETSc vector was
+    lost, the bench running all its instances on. There the signal is sent again to the main
+    thread 10 ms later."""
+    if _in_finalizer(frame):
         import _thread
 
         threading.Timer(0.01, _thread.interrupt_main, args=(signum,)).start()

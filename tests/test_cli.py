@@ -522,9 +522,17 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_is_sent_again():
 
     from learned_solvers._interrupt import _interrupt
 
+    import weakref
+
+    def freeing():  # a helper the finalizer calls: the signal's frame is below it
+        _interrupt(signal.SIGINT, sys._getframe())  # as the handler runs, with the frame it found
+
     class Freed:
         def __del__(self):
-            _interrupt(signal.SIGINT, sys._getframe())  # as the handler runs, with the finalizer's frame
+            freeing()
+
+    class Watched:
+        pass
 
     # Python's own handler, as an interactive run has it (a job in the background, as CI, starts with SIGINT ignored)
     kept = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -532,6 +540,13 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_is_sent_again():
         with pytest.raises(KeyboardInterrupt):
             Freed()
             time.sleep(2)  # the signal comes again 10 ms later
+        obj = Watched()
+        weakref.finalize(obj, freeing)
+        with pytest.raises(KeyboardInterrupt):
+            del obj  # the finalize callback runs here, where an exception would be ignored
+            time.sleep(2)
+        with pytest.raises(KeyboardInterrupt):  # outside a finalizer it raises at once
+            freeing()
     finally:
         signal.signal(signal.SIGINT, kept)
 
