@@ -12,8 +12,8 @@ __all__ = ["torch_threads", "blas_threads", "inference_threads", "THREADS_FROM"]
 # where thread start-up costs more than it saves; from a few thousand nodes torch's threads pay.
 # Mesh graphs on two cores (run_pde.sh's *_threads1/_threads2 rows against their partners, `bench
 # --threads`): two threads no faster at 1,089 dofs, 9-19% faster at 2,401, 4,225 and 9,409; LP/QP
-# graphs (variables + constraints): no faster or slower at 600-1,500 nodes (random-lp 200x400 and
-# 500x1000, QSCSD6), faster from about 3,000 (hand checks of 2026-12-01)
+# graphs (variables + constraints; run_lp_qp.sh's random-lp-200x400-pdlp-*-threads1/2 rows): 9%
+# slower at 600 nodes, 3% faster at 1,500 (the hour's noise), 16% faster at 3,000
 THREADS_FROM = 2_000
 
 
