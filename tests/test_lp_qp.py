@@ -954,6 +954,19 @@ def test_polish_corrects_a_wrong_qp_active_set(kkt, monkeypatch):
     assert warm.iterations <= 25 < cold.iterations
 
 
+def test_a_kkt_system_qdldl_refuses_is_factorised_by_superlu():
+    """The sparse KKT systems go to QDLDL, which takes no pivots: a symmetric system with a zero
+    pivot (here an empty diagonal, which QDLDL cannot order) still gets its solution, from SuperLU."""
+    import scipy.sparse as sp
+
+    from learned_solvers.canonical.polish import _quasidefinite_factor
+
+    mat = sp.csc_matrix(np.array([[0.0, 2.0], [2.0, 0.0]]))
+    np.testing.assert_allclose(_quasidefinite_factor(mat)(np.array([2.0, 4.0])), [2.0, 1.0])
+    qd = sp.csc_matrix(np.array([[4.0, 1.0], [1.0, -1e-9]]))  # quasi-definite: QDLDL's own
+    np.testing.assert_allclose(qd @ _quasidefinite_factor(qd)(np.array([1.0, 2.0])), [1.0, 2.0], rtol=1e-9)
+
+
 def test_the_dense_kkt_system_is_the_sparse_one():
     """The polish fills a small KKT system in place and assembles a larger one sparse: both
     are ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``, duplicates of P and A summed."""

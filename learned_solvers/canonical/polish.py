@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import qdldl
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -96,6 +97,17 @@ def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.
     mat = _kkt_matrix((hc.row, hc.col, hc.data), (bc.row, bc.col, bc.data), n, b.shape[0], delta)
     sol = spla.splu(mat).solve(np.concatenate([r1, r2]))
     return sol[:n], sol[n:]
+
+
+def _quasidefinite_factor(mat: sp.csc_matrix):
+    """``solve(b)`` for a quasi-definite ``mat`` (symmetric, CSC): QDLDL, the LDL' that OSQP
+    factorises its own KKT systems with (AMD ordering and no pivoting, which a quasi-definite
+    matrix does not need), on its upper triangle; SuperLU where QDLDL meets a zero pivot. SuperLU's
+    partial pivoting fills a lasso's system in: QDLDL takes about half its time there."""
+    try:
+        return qdldl.Solver(sp.triu(mat, format="csc"), upper=True).solve
+    except RuntimeError:  # a pivot of zero (not quasi-definite to working precision)
+        return spla.splu(mat).solve
 
 
 ActiveSet = tuple[np.ndarray, np.ndarray]
@@ -211,8 +223,8 @@ class _QPKKT:
     more than the factorisation at these sizes)."""
 
     DENSE_LU = 150
-    """unknowns up to which a system is factorised dense: faster than SuperLU on a portfolio's
-    few dozen, slower on the few hundred of an MPC's banded one"""
+    """unknowns up to which a system is factorised dense: faster than a sparse factorisation on a
+    portfolio's few dozen, slower on the few hundred of an MPC's banded one"""
 
     def __init__(self, qp: QPData, delta: float) -> None:
         self.p, self.a = _triplets(qp.P), _triplets(qp.A)
@@ -277,7 +289,7 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
             solve = _dense_solver(mat, check=False)
             lin = lambda b: solve(b, False)  # noqa: E731
         else:
-            lin = spla.splu(mat).solve
+            lin = _quasidefinite_factor(mat)
         w = lin(rhs + np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]))
 
         def residual(w: np.ndarray) -> np.ndarray:
