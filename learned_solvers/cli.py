@@ -120,6 +120,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if main:
             path = starter.save(args.out, solver=args.solver, n_drawn=got.drawn, **info)
             chosen = (f", automatic k {info['best_k']}, polish {'on' if info['best_polish'] else 'off'}"
+                      + (", from the start's own active set first" if info["best_polish"]
+                         and info.get("polish_first") == "predicted" else "")
                       + (" (k 0: no network, the anchor itself; the network did not pay for itself "
                          "on the validation split)" if info["best_k"] == 0 else "")
                       if "best_k" in info else "")

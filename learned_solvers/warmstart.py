@@ -44,6 +44,8 @@ class NameMismatchWarning(RuntimeWarning):
     instances': the model reads them by position."""
 
 
+POLISH_FIRST = ("nearest", "predicted")  # ``LearnedWarmStarter.polish_first``'s values
+
 NAMES_MAX_CHARS = 20_000_000  # names kept in a checkpoint, at most
 
 
@@ -135,6 +137,11 @@ class LearnedWarmStarter(LazyNetwork):
         # None: the checkpoint's choice (picked with k on the validation split), else polish
         self.polish = bool((meta or {}).get("best_polish", True)) if polish is None else bool(polish)
         self.meta = dict(meta or {})
+        # which active set a QP's polish corrects first: the nearest training instance's (checkpoints
+        # from before the choice) or the start's own, where training found it nearer the optimum's
+        self.polish_first = str(self.meta.get("polish_first", "nearest"))
+        if self.polish_first not in POLISH_FIRST:
+            raise ValueError(f"polish_first is {self.polish_first!r}, not one of {', '.join(POLISH_FIRST)}")
         # (n, m) of the training instances: the checkpoint's, else the anchor bank's groups
         sizes = self.meta.get("canonical_sizes")
         if sizes is None and anchors is not None:
@@ -198,7 +205,7 @@ class LearnedWarmStarter(LazyNetwork):
     def save(self, path: str | Path, **meta: Any) -> Path:
         full = {**self.meta, **meta, "kind": KIND, "family": self.family, "model": self.model.cfg.to_dict(),
                 "scale_range": self.scale_range.tolist(), "best_k": self.meta.get("best_k", self.default_k),
-                "best_polish": self.meta.get("best_polish", self.polish),
+                "best_polish": self.meta.get("best_polish", self.polish), "polish_first": self.polish_first,
                 **({"canonical_sizes": sorted(self.sizes)} if self.sizes else {})}
         state = dict(self.model.state_dict())
         if self.anchors is not None:
@@ -326,7 +333,7 @@ class LearnedWarmStarter(LazyNetwork):
         polished = False
         r = None
         if self.polish:
-            p = polish_pair(qp, x, y, candidates=cands)
+            p = polish_pair(qp, x, y, candidates=cands, predicted_first=self.polish_first == "predicted")
             x, y, r, polished = p.x, p.y, p.r, p.polished
         if order is not None:  # back to the instance's own order
             cols, rows = order

@@ -135,6 +135,66 @@ def test_checkpoint_keeps_the_anchor_kind_and_older_banks_load_as_nearest(mpc_da
     np.testing.assert_allclose(centred.anchor(qp)[0], np.clip(expect, qp.lb, qp.ub), rtol=0, atol=1e-12)
 
 
+def test_the_polish_corrects_first_the_active_set_training_found_nearer(tmp_path):
+    """Training reads, on the validation split, which active set is nearer the optimum's: the one
+    read off the anchor or the nearest training instance's; the polish corrects that one first,
+    the checkpoint keeps the choice, and one from before it corrects the nearest's first."""
+    import learned_solvers.canonical.polish as polish_module
+    import learned_solvers.warmstart as ws
+    from learned_solvers.bench.qp import choose_polish_first
+    from learned_solvers.canonical.polish import (active_set_distance, optimal_active_set, polish,
+                                                  predicted_active_set)
+    from learned_solvers.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    fam = make_family("mpc:horizon=5")  # inputs that saturate: the active sets vary
+    data = label_instances(fam.sample(40, seed=0), scheduler="serial", progress=False)
+    train, val = data[:32], data[32:]
+    starter, info = train_starter(fam.spec(), train, progress=False, config=TrainConfig(epochs=1, width=8, train_k=4))
+    starter.anchors = AnchorBank.build(train, kind="linear")
+    pred, near = [], []
+    for it in val:
+        anchor, cands = starter.anchors.anchor_and_candidates(it.qp)
+        opt = it.active if it.active is not None else optimal_active_set(it.qp, it.x, it.y)
+        pred.append(active_set_distance(it.qp, predicted_active_set(it.qp, *anchor), opt))
+        near.append(active_set_distance(it.qp, cands[0], opt))
+    expect = "predicted" if np.median(pred) < np.median(near) else "nearest"
+    assert choose_polish_first(starter, val) == expect
+    assert choose_polish_first(starter, [replace(it, qp=it.qp.with_data(P=None)) for it in val[:1]]) is None  # an LP
+    assert info.get("polish_first") in (None, "nearest", "predicted")
+
+    # the polish's first factorisation is of the set asked for
+    qp = val[0].qp
+    anchor, cands = starter.anchors.anchor_and_candidates(qp)
+    first, real = [], polish_module._qp_active_point
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(polish_module, "_qp_active_point", lambda q, kkt, rs, vs, *a, **k: (
+            first.append((np.asarray(rs).copy(), np.asarray(vs).copy())), real(q, kkt, rs, vs, *a, **k))[1])
+        for predicted_first in (False, True):
+            first.clear()
+            p = polish(qp, *anchor, candidates=cands, predicted_first=predicted_first)
+            want = predicted_active_set(qp, *anchor) if predicted_first else cands[0]
+            assert active_set_distance(qp, first[0], want) == 0
+            assert p.merit < 1e-9
+
+    # the starter passes its choice on; the checkpoint keeps it; an older one corrects the nearest's first
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ws, "polish_pair", lambda *a, **k: calls.append(k["predicted_first"]) or polish(*a, **k))
+        for choice in ("predicted", "nearest"):
+            starter.polish_first = choice
+            again = LearnedWarmStarter.from_checkpoint(starter.save(tmp_path / f"{choice}.safetensors"), k=0)
+            assert again.polish_first == choice
+            again.warm_start(qp)
+        assert calls == [True, False]
+    ck = load_checkpoint(tmp_path / "nearest.safetensors", kind=ws.KIND)
+    old = {k: v for k, v in ck.meta.items() if k != "polish_first"}
+    save_checkpoint(tmp_path / "old.safetensors", ck.state, old)
+    assert LearnedWarmStarter.from_checkpoint(tmp_path / "old.safetensors").polish_first == "nearest"
+    save_checkpoint(tmp_path / "bad.safetensors", ck.state, {**old, "polish_first": "random"})
+    with pytest.raises(CheckpointError, match="polish_first is 'random', not one of nearest, predicted"):
+        LearnedWarmStarter.from_checkpoint(tmp_path / "bad.safetensors")
+
+
 def test_linear_anchor_leave_one_out_is_honest_with_fewer_instances_than_data():
     """random-lp varies c, x0 and slacks entry by entry: more data than a bank has instances. The
     affine kernel's closed-form leave-one-out error matches the error on held-out instances; the

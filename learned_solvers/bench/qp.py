@@ -31,7 +31,7 @@ from .._provenance import stamped
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
-from ..canonical.polish import active_set_distance, polish, predicted_active_set
+from ..canonical.polish import active_set_distance, optimal_active_set, polish, predicted_active_set
 from ..models.anchors import AnchorBank
 from ..options import check_device, check_k, check_seed, check_threads
 from ..training.data import Drawn, Labelled, label_drawn
@@ -42,7 +42,7 @@ from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_li
                      parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
 
 __all__ = ["BenchConfig", "run_bench", "bench_rows", "bench_report", "format_report", "write_report",
-           "train_starter"]
+           "train_starter", "choose_polish_first"]
 
 STARTS = ("cold", "warm", "nearest", "nearest_polished", "oracle")
 
@@ -165,6 +165,28 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     return k, polish, sweep, cut
 
 
+def choose_polish_first(starter: LearnedWarmStarter, val: list[Labelled]) -> str | None:
+    """Which active set a QP's polish corrects first (``LearnedWarmStarter.polish_first``): the
+    one read off the start ("predicted") where, on ``val``, it is nearer the optimum's than the
+    nearest training instance's is ("nearest"; medians over the instances, a tie to "nearest"),
+    so that the polish needs fewer factorisations. Read off the anchor (k = 0, no network), the
+    start every QP family here chooses; None without a QP or an anchor bank."""
+    pred, near = [], []
+    for item in val:
+        qp = item.qp
+        if qp.P is None or starter.anchors is None:
+            continue
+        anchor, cands = starter.anchors.anchor_and_candidates(qp)
+        if anchor is None or not cands:
+            continue
+        opt = item.active if item.active is not None else optimal_active_set(qp, item.x, item.y)
+        pred.append(active_set_distance(qp, predicted_active_set(qp, *anchor), opt))
+        near.append(active_set_distance(qp, cands[0], opt))
+    if not pred:
+        return None
+    return "predicted" if np.median(pred) < np.median(near) else "nearest"
+
+
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
                   polish: bool | None = None, backend=None, family_key: str | None = None,
                   threads: int | None = None) -> tuple[LearnedWarmStarter, dict[str, Any]]:
@@ -189,6 +211,9 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
                                  anchors=res.anchors)
     info: dict[str, Any] = {"train_seconds": res.seconds, "val_error": res.val_error, "history": res.history,
                             **({"interrupted": res.interrupted} if res.interrupted else {})}
+    if res.anchors is not None and res.val and (first := choose_polish_first(starter, res.val)) is not None:
+        starter.polish_first = first  # before the choice of k and polish, which times the polish with it
+        info["polish_first"] = first
     if backend is not None and res.val and (cut := sweep_skipped(res.interrupted)) is None:
         best_k, best_polish, sweep, cut = choose_start(starter, res.val, backend, progress=progress,
                                                        polishes=(True, False) if polish is None else (polish,))

@@ -115,7 +115,7 @@ ActiveSet = tuple[np.ndarray, np.ndarray]
 
 
 def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list[ActiveSet] = (),
-           delta: float = 1e-9, pdas_steps: int = 8) -> PolishResult:
+           delta: float = 1e-9, pdas_steps: int = 8, predicted_first: bool = False) -> PolishResult:
     """Solve for the point of each guessed active set and keep the best by KKT merit.
 
     Guesses: the active set read off ``(x_hat, y_hat)`` (for LPs the ``n`` constraints that
@@ -126,16 +126,19 @@ def polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list
     predicted vertex. A QP's active set is not fixed by a vertex count: the first candidate
     (the nearest instance's), then the predicted set, are each corrected up to ``pdas_steps``
     times (primal-dual active-set updates, one sparse factorisation each); then the other
-    candidates are tried and the best guess corrected.
+    candidates are tried and the best guess corrected. ``predicted_first``: a QP corrects the
+    predicted set first, then the first candidate (where starts name the optimum's active set more
+    nearly than the nearest instances do: ``LearnedWarmStarter.polish_first``).
     """
     # a wrong guess may be (numerically) singular: its non-finite point loses on merit or is
     # rejected, and numpy's floating-point warnings on the way would reach the user's solve
     with np.errstate(all="ignore"):
-        return _polish(qp, x_hat, y_hat, candidates=candidates, delta=delta, pdas_steps=pdas_steps)
+        return _polish(qp, x_hat, y_hat, candidates=candidates, delta=delta, pdas_steps=pdas_steps,
+                       predicted_first=predicted_first)
 
 
 def _polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: list[ActiveSet],
-            delta: float, pdas_steps: int) -> PolishResult:
+            delta: float, pdas_steps: int, predicted_first: bool) -> PolishResult:
     x_hat, y_hat, r_hat = _pair(qp, x_hat, y_hat)
     merit_raw = _merit(qp, x_hat, y_hat)
     best = PolishResult(x_hat, y_hat, r_hat, False, merit_raw, merit_raw)
@@ -198,8 +201,10 @@ def _polish(qp: QPData, x_hat: np.ndarray, y_hat: np.ndarray, *, candidates: lis
                 return best
         return best
     # a QP: correct the nearest instance's active set (same structure, new data: usually a few
-    # updates from this one's), then the predicted one, then try the other candidates
+    # updates from this one's) and the predicted one, in the order asked, then try the other candidates
     starts = list(candidates[:1]) + ([predicted] if predicted is not None else [])
+    if predicted_first:
+        starts.reverse()
     if any(corrected(start) for start in starts) or any(attempt(guess) for guess in guesses):
         return best
     if best_guess is not None:
