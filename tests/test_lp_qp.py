@@ -954,22 +954,11 @@ def test_polish_corrects_a_wrong_qp_active_set(kkt, monkeypatch):
     assert warm.iterations <= 25 < cold.iterations
 
 
-def test_a_kkt_system_qdldl_refuses_is_factorised_by_superlu():
-    """The sparse KKT systems go to QDLDL, which takes no pivots: a symmetric system with a zero
-    pivot (here an empty diagonal, which QDLDL cannot order) still gets its solution, from SuperLU."""
-    import scipy.sparse as sp
-
-    from learned_solvers.canonical.polish import _quasidefinite_factor
-
-    mat = sp.csc_matrix(np.array([[0.0, 2.0], [2.0, 0.0]]))
-    np.testing.assert_allclose(_quasidefinite_factor(mat)(np.array([2.0, 4.0])), [2.0, 1.0])
-    qd = sp.csc_matrix(np.array([[4.0, 1.0], [1.0, -1e-9]]))  # quasi-definite: QDLDL's own
-    np.testing.assert_allclose(qd @ _quasidefinite_factor(qd)(np.array([1.0, 2.0])), [1.0, 2.0], rtol=1e-9)
-
-
-def test_the_dense_kkt_system_is_the_sparse_one():
-    """The polish fills a small KKT system in place and assembles a larger one sparse: both
-    are ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``, duplicates of P and A summed."""
+def test_the_dense_kkt_system_is_the_full_patterns_restricted():
+    """The polish fills a small KKT system in place, ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``
+    (duplicates of P and A summed); a larger one keeps all n + m unknowns in one pattern per
+    structure: restricted to the free variables and active rows it is the same matrix, a fixed
+    variable's row and column are the identity's and an inactive row's is -1 on the diagonal."""
     import scipy.sparse as sp
 
     from learned_solvers.canonical.polish import _QPKKT
@@ -989,15 +978,46 @@ def test_the_dense_kkt_system_is_the_sparse_one():
     rows = np.union1d(np.flatnonzero(rng.random(qp.m) < 0.6), [0])
     kkt = _QPKKT(qp, 1e-9)
     dense = kkt.matrix(free, rows)
-    assert isinstance(dense, np.ndarray)
-    kkt.DENSE_LU = 0
-    sparse = kkt.matrix(free, rows)
-    assert sp.issparse(sparse)
-    np.testing.assert_array_equal(dense, sparse.toarray())
     pf = qp.P.toarray()[np.ix_(free, free)] + kkt.rho * np.eye(free.size)
     arf = dup.toarray()[np.ix_(rows, free)]
     expect = np.block([[pf, arf.T], [arf, -1e-9 * np.eye(rows.size)]])
     np.testing.assert_allclose(dense, expect, rtol=1e-15, atol=0)
+    is_free, is_active = np.isin(np.arange(qp.n), free), np.isin(np.arange(qp.m), rows)
+    solve, matvec = kkt.full(is_free, is_active)
+    full = np.column_stack([matvec(e) for e in np.eye(qp.n + qp.m)])
+    keep = np.concatenate([free, qp.n + rows])
+    np.testing.assert_allclose(full[np.ix_(keep, keep)], expect, rtol=1e-15, atol=0)
+    others = np.setdiff1d(np.arange(qp.n + qp.m), keep)
+    np.testing.assert_array_equal(full[np.ix_(others, np.arange(qp.n + qp.m))],
+                                  np.diag(np.where(others < qp.n, 1.0, -1.0)) @ np.eye(qp.n + qp.m)[others])
+    b = rng.standard_normal(qp.n + qp.m)
+    np.testing.assert_allclose(full @ solve(b), b, rtol=0, atol=1e-6 * np.abs(b).max())
+
+
+def test_the_full_kkt_pattern_is_shared_and_falls_back_to_superlu(monkeypatch):
+    """Instances of one structure share one pattern and its factorisation, which QDLDL refactorises
+    numerically from the second system on; where QDLDL meets a zero pivot, SuperLU solves it."""
+    from learned_solvers.canonical import polish as polish_module
+
+    qps = make_family("mpc:horizon=6").sample(2, seed=5)
+    kkts = [polish_module._QPKKT(q, 1e-9) for q in qps]
+    free, act = np.ones(qps[0].n, dtype=bool), np.ones(qps[0].m, dtype=bool)
+    kkts[0].full(free, act)
+    kkts[1].full(free, act)
+    assert kkts[0]._pattern is kkts[1]._pattern and kkts[0]._pattern.solver is not None
+    made = []
+
+    class Refuses:
+        def __init__(self, *a, **k):
+            made.append(1)
+            raise RuntimeError("Error in matric factorization. Input matrix is not quasi-definite")
+
+    monkeypatch.setattr(polish_module.qdldl, "Solver", Refuses)
+    monkeypatch.setattr(polish_module, "_patterns", polish_module.threading.local())
+    solve, matvec = polish_module._QPKKT(qps[0], 1e-9).full(free, act)
+    b = np.arange(qps[0].n + qps[0].m, dtype=float)
+    np.testing.assert_allclose(matvec(solve(b)), b, rtol=0, atol=1e-6 * b.max())
+    assert made == [1]
 
 
 def test_qp_polish_from_the_nearest_instance_active_set():

@@ -10,7 +10,11 @@ prediction's, so a wrong active set costs a little time and never a worse start.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import qdldl
@@ -97,17 +101,6 @@ def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.
     mat = _kkt_matrix((hc.row, hc.col, hc.data), (bc.row, bc.col, bc.data), n, b.shape[0], delta)
     sol = spla.splu(mat).solve(np.concatenate([r1, r2]))
     return sol[:n], sol[n:]
-
-
-def _quasidefinite_factor(mat: sp.csc_matrix):
-    """``solve(b)`` for a quasi-definite ``mat`` (symmetric, CSC): QDLDL, the LDL' that OSQP
-    factorises its own KKT systems with (AMD ordering and no pivoting, which a quasi-definite
-    matrix does not need), on its upper triangle; SuperLU where QDLDL meets a zero pivot. SuperLU's
-    partial pivoting fills a lasso's system in: QDLDL takes about half its time there."""
-    try:
-        return qdldl.Solver(sp.triu(mat, format="csc"), upper=True).solve
-    except RuntimeError:  # a pivot of zero (not quasi-definite to working precision)
-        return spla.splu(mat).solve
 
 
 ActiveSet = tuple[np.ndarray, np.ndarray]
@@ -223,9 +216,9 @@ def _triplets(mat: sp.csr_matrix) -> Triplets:
 
 class _QPKKT:
     """What every active set's KKT system of one QP shares: P's and A's triplets, and
-    ``rho = 1e-6 max(1, |P|_max)``, a proximal term that keeps each system nonsingular. Each
-    system is assembled from the triplets (scipy's block constructors and fancy indexing cost
-    more than the factorisation at these sizes)."""
+    ``rho = 1e-6 max(1, |P|_max)``, a proximal term that keeps each system nonsingular. A small
+    system is assembled dense from the triplets (scipy's sparse constructors cost more than its
+    factorisation), a larger one in the full pattern of its QP's structure (``_Pattern``)."""
 
     DENSE_LU = 150
     """unknowns up to which a system is factorised dense: faster than a sparse factorisation on a
@@ -236,10 +229,11 @@ class _QPKKT:
         self.rho = 1e-6 * max(1.0, float(np.abs(self.p[2]).max(initial=0.0)))
         self.delta = delta
         self.n, self.m = qp.n, qp.m
+        self._pattern: _Pattern | None = None
 
-    def matrix(self, free: np.ndarray, rows: np.ndarray):
-        """``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]`` for free variables F and active rows
-        R: dense up to ``DENSE_LU`` unknowns, else sparse CSC."""
+    def matrix(self, free: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]`` (dense) for free variables F and active
+        rows R."""
         nf, nr = free.size, rows.size
         pos_v = np.full(self.n, -1)
         pos_v[free] = np.arange(nf)
@@ -249,20 +243,111 @@ class _QPKKT:
         keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
         ar, ac, av = self.a
         keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
-        if nf + nr <= self.DENSE_LU:
-            # filled in place: at a few dozen unknowns a sparse matrix's construction costs more than the LU
-            mat = np.zeros((nf + nr, nf + nr))
-            mat[pos_v[pr[keep]], pos_v[pc[keep]]] = pv[keep]
-            mat[np.arange(nf), np.arange(nf)] += self.rho
-            i, j, v = pos_r[ar[keep_a]] + nf, pos_v[ac[keep_a]], av[keep_a]
-            mat[i, j] = v
-            mat[j, i] = v
-            mat[np.arange(nf, nf + nr), np.arange(nf, nf + nr)] = -self.delta
-            return mat
-        diag = np.arange(nf)  # rho I as separate triplets: the CSC constructor sums duplicates
-        h = (np.concatenate([pos_v[pr[keep]], diag]), np.concatenate([pos_v[pc[keep]], diag]),
-             np.concatenate([pv[keep], np.full(nf, self.rho)]))
-        return _kkt_matrix(h, (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a]), nf, nr, self.delta)
+        mat = np.zeros((nf + nr, nf + nr))
+        mat[pos_v[pr[keep]], pos_v[pc[keep]]] = pv[keep]
+        mat[np.arange(nf), np.arange(nf)] += self.rho
+        i, j, v = pos_r[ar[keep_a]] + nf, pos_v[ac[keep_a]], av[keep_a]
+        mat[i, j] = v
+        mat[j, i] = v
+        mat[np.arange(nf, nf + nr), np.arange(nf, nf + nr)] = -self.delta
+        return mat
+
+    def full(self, free: np.ndarray, active: np.ndarray):
+        """The system for free variables ``free`` (n,) and active rows ``active`` (m,) (boolean
+        masks) in all n + m unknowns: ``(solve, matvec)`` for ``[[P + rho I, A'], [A, -delta I]]``
+        with a fixed variable's row and column made the identity's (so its unknown is its
+        right-hand side) and an inactive row's ``-1`` on the diagonal alone (its unknown 0)."""
+        if self._pattern is None:
+            self._pattern = _pattern(self)
+        return self._pattern.system(self, free, active)
+
+
+PATTERNS_KEPT = 4
+"""sparsity structures whose KKT pattern (and factorisation) each thread keeps: a family's
+instances share one"""
+
+_patterns = threading.local()
+
+
+def _pattern(kkt: _QPKKT) -> _Pattern:
+    """The ``_Pattern`` of ``kkt``'s structure, from this thread's cache (its factorisation
+    object is updated in place, so threads do not share it)."""
+    digest = hashlib.blake2b(np.array([kkt.n, kkt.m]).tobytes(), digest_size=16)
+    for v in (kkt.p[0], kkt.p[1], kkt.a[0], kkt.a[1]):
+        digest.update(np.ascontiguousarray(v, dtype=np.int64).tobytes())
+    key = digest.digest()
+    cache = _patterns.__dict__.setdefault("cache", OrderedDict())
+    found = cache.pop(key, None)
+    cache[key] = found if found is not None else _Pattern(kkt)
+    while len(cache) > PATTERNS_KEPT:
+        cache.popitem(last=False)
+    return cache[key]
+
+
+class _Pattern:
+    """The upper triangle of ``[[P + I, A'], [A, -I]]`` ((n + m) square, CSC) for one sparsity
+    structure of P and A, with every entry of P and A kept in it whatever the active set, and the
+    QDLDL factorisation (OSQP's own LDL', AMD-ordered, no pivoting: a quasi-definite matrix needs
+    none) whose symbolic part (the ordering, most of a factorisation's cost at a few thousand
+    unknowns) serves every active set of every instance of the structure: a system changes the
+    values, zeros included, never the pattern, and QDLDL refactorises it numerically alone."""
+
+    def __init__(self, kkt: _QPKKT) -> None:
+        n, m = kkt.n, kkt.m
+        pr, pc, _ = kkt.p
+        ar, ac, _ = kkt.a
+        self.p_off, self.p_diag = np.flatnonzero(pr < pc), np.flatnonzero(pr == pc)
+        rows = np.concatenate([pr[self.p_off], np.arange(n), ac, n + np.arange(m)])
+        cols = np.concatenate([pc[self.p_off], np.arange(n), n + ar, n + np.arange(m)])
+        upper = sp.csc_matrix((np.arange(1.0, rows.size + 1), (rows, cols)), shape=(n + m, n + m))
+        upper.sort_indices()
+        self.slot = (upper.data - 1).astype(np.intp)  # the entry each stored position holds
+        self.upper = upper  # its data rewritten for each system
+        self.solver: Any = None
+
+    def system(self, kkt: _QPKKT, free: np.ndarray, active: np.ndarray):
+        """``(solve, matvec)`` of one active set's system (``_QPKKT.full``)."""
+        pr, pc, pv = kkt.p
+        ar, ac, av = kkt.a
+        o = self.p_off
+        p_diag = np.zeros(kkt.n)
+        p_diag[pr[self.p_diag]] = pv[self.p_diag]
+        diag = np.concatenate([np.where(free, p_diag + kkt.rho, 1.0), np.where(active, -kkt.delta, -1.0)])
+        values = np.concatenate([pv[o] * (free[pr[o]] & free[pc[o]]), diag[:kkt.n], av * (active[ar] & free[ac]),
+                                 diag[kkt.n:]])
+        upper = self.upper
+        upper.data[:] = values[self.slot]
+        try:
+            if self.solver is None:
+                self.solver = qdldl.Solver(upper, upper=True)
+            else:
+                self.solver.update(upper, upper=True)
+            solve = self.solver.solve
+        except RuntimeError:  # a pivot of zero (not quasi-definite to working precision): SuperLU pivots
+            self.solver = None
+            solve = spla.splu((upper + upper.T - sp.diags(diag)).tocsc()).solve
+        return solve, lambda w: upper @ w + upper.T @ w - diag * w
+
+
+def _refined(solve, matvec, rhs: np.ndarray, reg: np.ndarray, shift: np.ndarray, refine: int) -> np.ndarray:
+    """The solution of the unregularised system ``(K - diag(reg)) w = rhs`` from the regularised
+    ``K`` (``solve``: its factorisation; ``matvec``: ``K w``) started at ``K w = rhs + shift``:
+    ``refine`` steps of iterative refinement, stopped where one does not halve the residual."""
+    w = solve(rhs + shift)
+
+    def residual(w: np.ndarray) -> np.ndarray:
+        return rhs - matvec(w) + reg * w  # against the unregularised system
+
+    res = residual(w)
+    size = float(np.linalg.norm(res))
+    for _ in range(refine):
+        w2 = w + solve(res)
+        res2 = residual(w2)
+        new = float(np.linalg.norm(res2))
+        if not new < 0.5 * size:
+            break  # no solution to refine towards (a flat or unbounded face): keep the last
+        w, res, size = w2, res2, new
+    return w
 
 
 def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndarray, refine: int = 3):
@@ -274,6 +359,9 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
     per active row (a QP whose optimum sits on many bounds, like a portfolio's, gives a small
     one): ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``, regularised so that it is always
     nonsingular (a proximal term ``rho |x - x_ref|^2``, and ``-delta I`` on the rows' block).
+    Above ``_QPKKT.DENSE_LU`` unknowns the same system is solved in all n + m unknowns, the fixed
+    variables and inactive rows decoupled, so that every system of the QP's structure shares one
+    sparsity pattern and the ordering of its factorisation (``_Pattern``).
     Iterative refinement against the unregularised system, reusing the one factorisation,
     removes their bias (as OSQP's own polish does). The bounds' multipliers then follow from
     stationarity, ``r = P u + c - A'y``."""
@@ -285,34 +373,28 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
     u[act_v] = np.where(var_side[act_v] > 0, qp.lb[act_v], qp.ub[act_v])
     b_r = np.where(row_side[act_r] > 0, qp.l[act_r], qp.u[act_r])
     # the unregularised system's right-hand side, with the fixed variables moved over
-    rhs = np.concatenate([-qp.c[free] - (qp.P @ u)[free], b_r - (qp.A @ u)[act_r]])
-    reg = np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)])
-    w = np.zeros(nf + nr)
-    if nf + nr:
+    rhs_v, rhs_r = -qp.c[free] - (qp.P @ u)[free], b_r - (qp.A @ u)[act_r]
+    if nf + nr == 0:
+        v = np.zeros(0)
+    elif nf + nr <= kkt.DENSE_LU:
         mat = kkt.matrix(free, act_r)
-        if isinstance(mat, np.ndarray):
-            solve = _dense_solver(mat, check=False)
-            lin = lambda b: solve(b, False)  # noqa: E731
-        else:
-            lin = _quasidefinite_factor(mat)
-        w = lin(rhs + np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]))
-
-        def residual(w: np.ndarray) -> np.ndarray:
-            return rhs - mat @ w + reg * w  # against the unregularised system
-
-        res = residual(w)
-        size = float(np.linalg.norm(res))
-        for _ in range(refine):
-            w2 = w + lin(res)
-            res2 = residual(w2)
-            new = float(np.linalg.norm(res2))
-            if not new < 0.5 * size:
-                break  # no solution to refine towards (a flat or unbounded face): keep the last
-            w, res, size = w2, res2, new
-    u[free] = w[:nf]
+        solve = _dense_solver(mat, check=False)
+        w = _refined(lambda b: solve(b, False), lambda w: mat @ w, np.concatenate([rhs_v, rhs_r]),
+                     np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)]),
+                     np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]), refine)
+        u[free], v = w[:nf], w[nf:]
+    else:  # in all n + m unknowns: a fixed variable's is its value, an inactive row's 0
+        is_free, is_active = var_side == 0, row_side != 0
+        solve, matvec = kkt.full(is_free, is_active)
+        rhs, reg, shift = np.zeros(qp.n + qp.m), np.zeros(qp.n + qp.m), np.zeros(qp.n + qp.m)
+        rhs[act_v], rhs[free], rhs[qp.n + act_r] = u[act_v], rhs_v, rhs_r
+        reg[free], reg[qp.n + act_r] = kkt.rho, -kkt.delta
+        shift[free] = kkt.rho * x_ref[free]
+        w = _refined(solve, matvec, rhs, reg, shift, refine)
+        u[free], v = w[free], w[qp.n + act_r]
     # stationarity P u + c = A'y + r: the rows' multipliers are -v, the bounds' what remains
     y_raw = np.zeros(qp.m)
-    y_raw[act_r] = -w[nf:]
+    y_raw[act_r] = -v
     r_raw = np.zeros(qp.n)
     r_raw[act_v] = (qp.P @ u + qp.c - qp.At @ y_raw)[act_v]
     x = np.clip(u, qp.lb, qp.ub)
