@@ -931,15 +931,17 @@ def test_polish_never_returns_a_worse_pair():
     assert p.merit <= p.merit_raw
 
 
-@pytest.mark.parametrize("kkt", ["dense", "sparse"])
+@pytest.mark.parametrize("kkt", ["dense", "full", "reduced"])
 def test_polish_corrects_a_wrong_qp_active_set(kkt, monkeypatch):
     """Portfolio QP, a start 30% off: the predicted active set is wrong, the active-set
     corrections find the right one, and OSQP then stops at its first check. The KKT systems
-    are dense at this size; the sparse ones of larger QPs must land on the same optimum."""
+    are dense at this size; the sparse ones of larger QPs (in all n + m unknowns, or in the free
+    variables and active rows alone where those are few) must land on the same optimum."""
     from learned_solvers.canonical import polish as polish_module
 
-    if kkt == "sparse":
+    if kkt != "dense":
         monkeypatch.setattr(polish_module._QPKKT, "DENSE_LU", 0)
+        monkeypatch.setattr(polish_module._QPKKT, "FULL_FROM", 0.0 if kkt == "full" else 2.0)
     qp = make_family("portfolio").sample(1, seed=3)[0]
     osqp = make_backend("osqp")
     cold = osqp.solve(qp)
@@ -982,6 +984,7 @@ def test_the_dense_kkt_system_is_the_full_patterns_restricted():
     arf = dup.toarray()[np.ix_(rows, free)]
     expect = np.block([[pf, arf.T], [arf, -1e-9 * np.eye(rows.size)]])
     np.testing.assert_allclose(dense, expect, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(kkt.sparse(free, rows).toarray(), dense)
     is_free, is_active = np.isin(np.arange(qp.n), free), np.isin(np.arange(qp.m), rows)
     solve, matvec = kkt.full(is_free, is_active)
     full = np.column_stack([matvec(e) for e in np.eye(qp.n + qp.m)])

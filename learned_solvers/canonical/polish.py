@@ -103,6 +103,15 @@ def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.
     return sol[:n], sol[n:]
 
 
+def _quasidefinite_factor(mat: sp.csc_matrix):
+    """``solve(b)`` for a quasi-definite ``mat`` (symmetric, CSC): QDLDL on its upper triangle
+    (``_Pattern``), SuperLU where QDLDL meets a zero pivot."""
+    try:
+        return qdldl.Solver(sp.triu(mat, format="csc"), upper=True).solve
+    except RuntimeError:  # a pivot of zero (not quasi-definite to working precision): SuperLU pivots
+        return spla.splu(mat).solve
+
+
 ActiveSet = tuple[np.ndarray, np.ndarray]
 """(row_side (m,), var_side (n,)) in {-1, 0, +1}: at the upper side, inactive, at the lower side."""
 
@@ -224,6 +233,11 @@ class _QPKKT:
     """unknowns up to which a system is factorised dense: faster than a sparse factorisation on a
     portfolio's few dozen, slower on the few hundred of an MPC's banded one"""
 
+    FULL_FROM = 0.25
+    """share of the n + m unknowns from which a sparse system is solved in all of them (``full``),
+    its ordering reused; below, the system of the free variables and active rows alone, ordered
+    afresh, is the smaller factorisation (a QP with most of its variables at a bound)"""
+
     def __init__(self, qp: QPData, delta: float) -> None:
         self.p, self.a = _triplets(qp.P), _triplets(qp.A)
         self.rho = 1e-6 * max(1.0, float(np.abs(self.p[2]).max(initial=0.0)))
@@ -251,6 +265,22 @@ class _QPKKT:
         mat[j, i] = v
         mat[np.arange(nf, nf + nr), np.arange(nf, nf + nr)] = -self.delta
         return mat
+
+    def sparse(self, free: np.ndarray, rows: np.ndarray) -> sp.csc_matrix:
+        """The same system as ``matrix``, sparse (CSC)."""
+        nf, nr = free.size, rows.size
+        pos_v = np.full(self.n, -1)
+        pos_v[free] = np.arange(nf)
+        pos_r = np.full(self.m, -1)
+        pos_r[rows] = np.arange(nr)
+        pr, pc, pv = self.p
+        keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
+        ar, ac, av = self.a
+        keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
+        diag = np.arange(nf)  # rho I as separate triplets: the CSC constructor sums duplicates
+        h = (np.concatenate([pos_v[pr[keep]], diag]), np.concatenate([pos_v[pc[keep]], diag]),
+             np.concatenate([pv[keep], np.full(nf, self.rho)]))
+        return _kkt_matrix(h, (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a]), nf, nr, self.delta)
 
     def full(self, free: np.ndarray, active: np.ndarray):
         """The system for free variables ``free`` (n,) and active rows ``active`` (m,) (boolean
@@ -323,7 +353,7 @@ class _Pattern:
             else:
                 self.solver.update(upper, upper=True)
             solve = self.solver.solve
-        except RuntimeError:  # a pivot of zero (not quasi-definite to working precision): SuperLU pivots
+        except RuntimeError:  # as _quasidefinite_factor
             self.solver = None
             solve = spla.splu((upper + upper.T - sp.diags(diag)).tocsc()).solve
         return solve, lambda w: upper @ w + upper.T @ w - diag * w
@@ -361,7 +391,8 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
     nonsingular (a proximal term ``rho |x - x_ref|^2``, and ``-delta I`` on the rows' block).
     Above ``_QPKKT.DENSE_LU`` unknowns the same system is solved in all n + m unknowns, the fixed
     variables and inactive rows decoupled, so that every system of the QP's structure shares one
-    sparsity pattern and the ordering of its factorisation (``_Pattern``).
+    sparsity pattern and the ordering of its factorisation (``_Pattern``), unless it keeps less than
+    ``_QPKKT.FULL_FROM`` of them.
     Iterative refinement against the unregularised system, reusing the one factorisation,
     removes their bias (as OSQP's own polish does). The bounds' multipliers then follow from
     stationarity, ``r = P u + c - A'y``."""
@@ -380,6 +411,12 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
         mat = kkt.matrix(free, act_r)
         solve = _dense_solver(mat, check=False)
         w = _refined(lambda b: solve(b, False), lambda w: mat @ w, np.concatenate([rhs_v, rhs_r]),
+                     np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)]),
+                     np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]), refine)
+        u[free], v = w[:nf], w[nf:]
+    elif nf + nr < kkt.FULL_FROM * (qp.n + qp.m):
+        mat = kkt.sparse(free, act_r)
+        w = _refined(_quasidefinite_factor(mat), lambda w: mat @ w, np.concatenate([rhs_v, rhs_r]),
                      np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)]),
                      np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]), refine)
         u[free], v = w[:nf], w[nf:]
