@@ -360,6 +360,8 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     k = m.get("best_k", m.get("k"))
     if k is not None:
         polish = f", polish {'on' if m['best_polish'] else 'off'}" if "best_polish" in m else ""
+        if polish and m["best_polish"] and m.get("polish_first") == "predicted":
+            polish += ", from the start's own active set first"
         chosen = " (chosen on validation instances" + polish + ")" if "k_sweep" in m else polish.replace(", ", "; ")
         anchor_only = ""
         if k == 0 and info.kind == "pde":

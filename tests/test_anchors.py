@@ -182,8 +182,11 @@ def test_the_polish_corrects_first_the_active_set_training_found_nearer(tmp_path
         mp.setattr(ws, "polish_pair", lambda *a, **k: calls.append(k["predicted_first"]) or polish(*a, **k))
         for choice in ("predicted", "nearest"):
             starter.polish_first = choice
-            again = LearnedWarmStarter.from_checkpoint(starter.save(tmp_path / f"{choice}.safetensors"), k=0)
+            path = starter.save(tmp_path / f"{choice}.safetensors")
+            again = LearnedWarmStarter.from_checkpoint(path, k=0)
             assert again.polish_first == choice
+            said = "from the start's own active set first" in format_checkpoint_info(describe_checkpoint(path))
+            assert said == (choice == "predicted")  # learned-solvers info says so
             again.warm_start(qp)
         assert calls == [True, False]
     ck = load_checkpoint(tmp_path / "nearest.safetensors", kind=ws.KIND)
