@@ -245,42 +245,39 @@ class _QPKKT:
         self.n, self.m = qp.n, qp.m
         self._pattern: _Pattern | None = None
 
-    def matrix(self, free: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]`` (dense) for free variables F and active
-        rows R."""
-        nf, nr = free.size, rows.size
+    def _restricted(self, free: np.ndarray, rows: np.ndarray) -> tuple[Triplets, Triplets]:
+        """P_FF's and A_RF's triplets, renumbered: free variables F (indices) 0..|F|-1, active rows
+        R 0..|R|-1."""
         pos_v = np.full(self.n, -1)
-        pos_v[free] = np.arange(nf)
+        pos_v[free] = np.arange(free.size)
         pos_r = np.full(self.m, -1)
-        pos_r[rows] = np.arange(nr)
+        pos_r[rows] = np.arange(rows.size)
         pr, pc, pv = self.p
         keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
         ar, ac, av = self.a
         keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
+        return (pos_v[pr[keep]], pos_v[pc[keep]], pv[keep]), (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a])
+
+    def matrix(self, free: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]`` (dense) for free variables F and active
+        rows R."""
+        nf, nr = free.size, rows.size
+        (hi, hj, hv), (ci, cj, cv) = self._restricted(free, rows)
         mat = np.zeros((nf + nr, nf + nr))
-        mat[pos_v[pr[keep]], pos_v[pc[keep]]] = pv[keep]
+        mat[hi, hj] = hv
         mat[np.arange(nf), np.arange(nf)] += self.rho
-        i, j, v = pos_r[ar[keep_a]] + nf, pos_v[ac[keep_a]], av[keep_a]
-        mat[i, j] = v
-        mat[j, i] = v
+        mat[ci + nf, cj] = cv
+        mat[cj, ci + nf] = cv
         mat[np.arange(nf, nf + nr), np.arange(nf, nf + nr)] = -self.delta
         return mat
 
     def sparse(self, free: np.ndarray, rows: np.ndarray) -> sp.csc_matrix:
         """The same system as ``matrix``, sparse (CSC)."""
-        nf, nr = free.size, rows.size
-        pos_v = np.full(self.n, -1)
-        pos_v[free] = np.arange(nf)
-        pos_r = np.full(self.m, -1)
-        pos_r[rows] = np.arange(nr)
-        pr, pc, pv = self.p
-        keep = (pos_v[pr] >= 0) & (pos_v[pc] >= 0)
-        ar, ac, av = self.a
-        keep_a = (pos_r[ar] >= 0) & (pos_v[ac] >= 0)
+        nf = free.size
+        (hi, hj, hv), c = self._restricted(free, rows)
         diag = np.arange(nf)  # rho I as separate triplets: the CSC constructor sums duplicates
-        h = (np.concatenate([pos_v[pr[keep]], diag]), np.concatenate([pos_v[pc[keep]], diag]),
-             np.concatenate([pv[keep], np.full(nf, self.rho)]))
-        return _kkt_matrix(h, (pos_r[ar[keep_a]], pos_v[ac[keep_a]], av[keep_a]), nf, nr, self.delta)
+        h = (np.concatenate([hi, diag]), np.concatenate([hj, diag]), np.concatenate([hv, np.full(nf, self.rho)]))
+        return _kkt_matrix(h, c, nf, rows.size, self.delta)
 
     def full(self, free: np.ndarray, active: np.ndarray):
         """The system for free variables ``free`` (n,) and active rows ``active`` (m,) (boolean
