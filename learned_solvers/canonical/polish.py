@@ -404,16 +404,16 @@ def _qp_active_point(qp: QPData, kkt: _QPKKT, row_side, var_side, x_ref: np.ndar
     rhs_v, rhs_r = -qp.c[free] - (qp.P @ u)[free], b_r - (qp.A @ u)[act_r]
     if nf + nr == 0:
         v = np.zeros(0)
-    elif nf + nr <= kkt.DENSE_LU:
-        mat = kkt.matrix(free, act_r)
-        solve = _dense_solver(mat, check=False)
-        w = _refined(lambda b: solve(b, False), lambda w: mat @ w, np.concatenate([rhs_v, rhs_r]),
-                     np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)]),
-                     np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]), refine)
-        u[free], v = w[:nf], w[nf:]
-    elif nf + nr < kkt.FULL_FROM * (qp.n + qp.m):
-        mat = kkt.sparse(free, act_r)
-        w = _refined(_quasidefinite_factor(mat), lambda w: mat @ w, np.concatenate([rhs_v, rhs_r]),
+    elif nf + nr <= kkt.DENSE_LU or nf + nr < kkt.FULL_FROM * (qp.n + qp.m):
+        # the free variables and active rows alone: dense where few, else sparse and ordered afresh
+        if nf + nr <= kkt.DENSE_LU:
+            mat = kkt.matrix(free, act_r)
+            lu = _dense_solver(mat, check=False)
+            solve = lambda b: lu(b, False)  # noqa: E731
+        else:
+            mat = kkt.sparse(free, act_r)
+            solve = _quasidefinite_factor(mat)
+        w = _refined(solve, lambda w: mat @ w, np.concatenate([rhs_v, rhs_r]),
                      np.concatenate([np.full(nf, kkt.rho), np.full(nr, -kkt.delta)]),
                      np.concatenate([kkt.rho * x_ref[free], np.zeros(nr)]), refine)
         u[free], v = w[:nf], w[nf:]
