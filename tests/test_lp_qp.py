@@ -997,7 +997,7 @@ def test_the_dense_kkt_system_is_the_full_patterns_restricted():
     np.testing.assert_allclose(full @ solve(b), b, rtol=0, atol=1e-6 * np.abs(b).max())
 
 
-def test_the_full_kkt_pattern_is_shared_and_falls_back_to_superlu(monkeypatch):
+def test_the_full_kkt_pattern_is_shared_by_one_structure_and_falls_back_to_superlu(monkeypatch):
     """Instances of one structure share one pattern and its factorisation, which QDLDL refactorises
     numerically from the second system on; where QDLDL meets a zero pivot, SuperLU solves it."""
     from learned_solvers.canonical import polish as polish_module
@@ -1008,6 +1008,18 @@ def test_the_full_kkt_pattern_is_shared_and_falls_back_to_superlu(monkeypatch):
     kkts[0].full(free, act)
     kkts[1].full(free, act)
     assert kkts[0]._pattern is kkts[1]._pattern and kkts[0]._pattern.solver is not None
+    # as many unknowns and nonzeros, another structure (A's rows reversed): its own pattern
+    import dataclasses
+
+    flipped = dataclasses.replace(qps[1], A=qps[1].A[::-1].tocsr(), l=qps[1].l[::-1], u=qps[1].u[::-1])
+    other = polish_module._QPKKT(flipped, 1e-9)
+    solve, matvec = other.full(free, act)
+    assert other._pattern is not kkts[0]._pattern
+    b = np.arange(qps[0].n + qps[0].m, dtype=float)
+    np.testing.assert_allclose(matvec(solve(b)), b, rtol=0, atol=1e-6 * b.max())
+    again = polish_module._QPKKT(qps[0], 1e-9)
+    again.full(free, act)  # the first structure found again, and made the most recently used
+    assert again._pattern is kkts[0]._pattern is polish_module._patterns.cache[-1]
     made = []
 
     class Refuses:
@@ -1021,6 +1033,10 @@ def test_the_full_kkt_pattern_is_shared_and_falls_back_to_superlu(monkeypatch):
     b = np.arange(qps[0].n + qps[0].m, dtype=float)
     np.testing.assert_allclose(matvec(solve(b)), b, rtol=0, atol=1e-6 * b.max())
     assert made == [1]
+    # the reduced system's factorisation falls back the same way
+    mat = polish_module._QPKKT(qps[0], 1e-9).sparse(np.arange(qps[0].n), np.arange(qps[0].m))
+    np.testing.assert_allclose(mat @ polish_module._quasidefinite_factor(mat)(b), b, rtol=0, atol=1e-6 * b.max())
+    assert made == [1, 1]
 
 
 def test_qp_polish_from_the_nearest_instance_active_set():
