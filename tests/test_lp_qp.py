@@ -956,6 +956,33 @@ def test_polish_corrects_a_wrong_qp_active_set(kkt, monkeypatch):
     assert warm.iterations <= 25 < cold.iterations
 
 
+def test_the_refinement_removes_the_regularisation_and_stops_at_rounding():
+    """The polish factorises a regularised KKT system; iterative refinement against the
+    unregularised one reaches its solution, and stops once the residual is at rounding instead
+    of paying a solve that cannot halve it."""
+    from learned_solvers.canonical.polish import _refined
+
+    rng = np.random.default_rng(3)
+    n, m, rho, delta = 30, 10, 1e-6, 1e-9
+    h = rng.standard_normal((n, n))
+    h = h @ h.T + np.eye(n)
+    a = rng.standard_normal((m, n))
+    exact = np.block([[h, a.T], [a, np.zeros((m, m))]])
+    reg = np.concatenate([np.full(n, rho), np.full(m, -delta)])
+    regularised = exact + np.diag(reg)
+    inverse = np.linalg.inv(regularised)
+    solves = []
+
+    def solve(b):
+        solves.append(1)
+        return inverse @ b
+
+    rhs = rng.standard_normal(n + m)
+    w = _refined(solve, lambda v: regularised @ v, rhs, reg, np.zeros(n + m), 3)
+    assert np.linalg.norm(exact @ w - rhs) <= 1e-12 * np.linalg.norm(rhs)
+    assert len(solves) == 2  # the first solve and one refinement, which reached rounding: a second would not halve it
+
+
 def test_the_dense_kkt_system_is_the_full_patterns_restricted():
     """The polish fills a small KKT system in place, ``[[P_FF + rho I, A_RF'], [A_RF, -delta I]]``
     (duplicates of P and A summed); a larger one keeps all n + m unknowns in one pattern per

@@ -366,7 +366,8 @@ class _Pattern:
 def _refined(solve, matvec, rhs: np.ndarray, reg: np.ndarray, shift: np.ndarray, refine: int) -> np.ndarray:
     """The solution of the unregularised system ``(K - diag(reg)) w = rhs`` from the regularised
     ``K`` (``solve``: its factorisation; ``matvec``: ``K w``) started at ``K w = rhs + shift``:
-    ``refine`` steps of iterative refinement, stopped where one does not halve the residual."""
+    ``refine`` steps of iterative refinement, stopped where one does not halve the residual or it is
+    1e-13 of ``rhs`` already."""
     w = solve(rhs + shift)
 
     def residual(w: np.ndarray) -> np.ndarray:
@@ -374,7 +375,10 @@ def _refined(solve, matvec, rhs: np.ndarray, reg: np.ndarray, shift: np.ndarray,
 
     res = residual(w)
     size = float(np.linalg.norm(res))
+    floor = 1e-13 * float(np.linalg.norm(rhs))
     for _ in range(refine):
+        if size <= floor:
+            break  # at rounding already: a further step would not halve it (a solve and a product saved)
         w2 = w + solve(res)
         res2 = residual(w2)
         new = float(np.linalg.norm(res2))
