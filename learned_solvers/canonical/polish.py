@@ -310,7 +310,7 @@ def _pattern(kkt: _QPKKT) -> _Pattern:
     object is updated in place, so threads do not share it), most recently used last."""
     cache: list[_Pattern] = _patterns.__dict__.setdefault("cache", [])
     for i, found in enumerate(cache):
-        # compared, not hashed: hashing a 40-state MPC's index arrays cost 0.9 ms a call
+        # compared, not hashed: hashing the index arrays on every start cost more (HISTORY, session 85)
         if found.fits(kkt):
             cache.append(cache.pop(i))
             return found
