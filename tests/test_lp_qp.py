@@ -980,7 +980,7 @@ def test_the_refinement_removes_the_regularisation_and_stops_at_rounding():
     rhs = rng.standard_normal(n + m)
     w = _refined(solve, lambda v: regularised @ v, rhs, reg, np.zeros(n + m), 3)
     assert np.linalg.norm(exact @ w - rhs) <= 1e-12 * np.linalg.norm(rhs)
-    # the first solve and one refinement, which reached rounding (the loop before refined rounding noise: 4 solves)
+    # the first solve and one refinement, which reached rounding (the loop before went on refining rounding noise)
     assert len(solves) == 2
 
 
