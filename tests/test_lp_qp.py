@@ -906,6 +906,25 @@ def test_polish_recovers_exact_optimum_from_exact_active_set(rows, monkeypatch):
     assert max(k.primal, k.dual, k.gap) < 1e-7
 
 
+def test_an_lp_face_point_is_the_face_point_nearest_the_prediction():
+    """An active set of fewer than n constraints names a face, not a vertex: the polish takes
+    the face's point nearest the prediction, the least-norm solution of the active rows from the
+    origin (LDL' of the regularised KKT system, as the QPs' polish factorises)."""
+    from learned_solvers.canonical.polish import active_set_point, optimal_active_set
+
+    qp = read_problem(netlib("afiro"))
+    exact = make_backend("highs").solve(qp)
+    rows, bounds = (np.array(a) for a in optimal_active_set(qp, exact.x, exact.y))
+    rows[np.flatnonzero(rows)[: np.count_nonzero(rows) // 2]] = 0  # half the active rows dropped
+    bounds[:] = 0
+    x, y, r = active_set_point(qp, (rows, bounds))
+    act = np.flatnonzero(rows)
+    face = qp.A[act].toarray()
+    side = np.where(rows[act] > 0, qp.l[act], qp.u[act])
+    nearest = np.linalg.lstsq(face, side, rcond=None)[0]
+    assert act.size < qp.n and np.allclose(x, np.clip(nearest, qp.lb, qp.ub), atol=1e-7)
+    assert np.allclose(r, qp.c - qp.A.T @ y) and np.all(y[np.flatnonzero(rows == 0)] == 0)
+
 def test_active_set_read_off_the_optimum_matches_the_simplex_basis():
     """The bench's active-set diagnostic: read off the exact optimum it is close to HiGHS's
     basis (afiro is degenerate: a few zero-valued basic variables sit at their bounds, so not

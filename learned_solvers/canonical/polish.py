@@ -93,11 +93,11 @@ def _kkt_matrix(h: Triplets, c: Triplets, n: int, k: int, delta: float) -> sp.cs
 
 def _quasidefinite_solve(h: sp.spmatrix, b: sp.spmatrix, r1: np.ndarray, r2: np.ndarray,
                          delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (sparse LU)."""
+    """Solve ``[[H, B'], [B, -delta I]] [u; v] = [r1; r2]`` (H positive definite: LDL')."""
     n = h.shape[0]
     hc, bc = sp.coo_matrix(h), sp.coo_matrix(b)
     mat = _kkt_matrix((hc.row, hc.col, hc.data), (bc.row, bc.col, bc.data), n, b.shape[0], delta)
-    sol = spla.splu(mat).solve(np.concatenate([r1, r2]))
+    sol = _quasidefinite_factor(mat)(np.concatenate([r1, r2]))
     return sol[:n], sol[n:]
 
 
