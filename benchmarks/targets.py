@@ -6,12 +6,14 @@ claimed.
 
     python benchmarks/targets.py [RESULTS_DIR] [--readme]
 
---readme writes the tables into README.md, between its <!-- targets --> markers, instead of
-printing them.
+--readme writes the tables into README.md, between its <!-- targets --> markers, and the table
+of where each report comes from into docs/targets.md, between its <!-- provenance --> markers,
+instead of printing them.
 
 Each row's code names the reports it reads. tests/test_docs.py checks that the README's tables
 are this script's output: rerun a report, and the README must be regenerated with it. docs/targets.md gives
-each row's reading in full (the reruns, and the reasons where a target is missed).
+each row's reading in full (the reruns, and the reasons where a target is missed), and ends with
+the commit and hour of every report the tables read or the page names (``provenance``).
 """
 
 from __future__ import annotations
@@ -25,13 +27,19 @@ ROOT = Path(__file__).parent / "results"  # main() takes another
 # reports in results/ that are not `bench` runs (summary.py skips them too)
 NOT_BENCH = ("scaling", "sensitivity", "paper_lp", "gpu_check")
 _cache: dict[str, dict] = {}
+_read: set[str] = set()  # the reports the tables quote (provenance lists them)
 
 
-def R(name: str) -> dict:
-    """The committed report NAME.json."""
+def _load(name: str) -> dict:
     if name not in _cache:
         _cache[name] = json.loads((ROOT / f"{name}.json").read_text())
     return _cache[name]
+
+
+def R(name: str) -> dict:
+    """The committed report NAME.json, one the tables quote."""
+    _read.add(name)
+    return _load(name)
 
 
 def it(name: str) -> float:
@@ -84,7 +92,7 @@ def bench_reports() -> list[str]:
 def rows() -> list[tuple[str, str, str]]:
     out = []
     names = bench_reports()
-    worst = min(R(n)["same_answer"] for n in names)
+    worst = min(_load(n)["same_answer"] for n in names)  # every report: too many to list in provenance
     out.append(("`same_answer == 1.0` on every run (LP/QP and PDE)",
                 f"{worst:.2f} on every one of the {len(names)} bench reports" if worst == 1
                 else f"lowest {worst:.2f}", yes(worst == 1)))
@@ -301,6 +309,46 @@ def table() -> str:
 
 README = Path(__file__).parents[1] / "README.md"
 BLOCK = re.compile(r"(<!-- targets:[^\n]*-->\n\n)(.*?)(\n\n<!-- /targets -->)", flags=re.S)
+TARGETS = Path(__file__).parents[1] / "docs" / "targets.md"
+PROVENANCE = re.compile(r"(<!-- provenance:[^\n]*-->\n\n)(.*?)(\n\n<!-- /provenance -->)", flags=re.S)
+
+
+def _named() -> set[str]:
+    """The reports docs/targets.md names in backticks: `NAME`, or, after one on the same line, a
+    suffix of it (`darcy_ksp_gamg_kernel`, `_kernel_k1`: `darcy_ksp_gamg_kernel_k1`)."""
+    out = set()
+    prose = PROVENANCE.sub("", TARGETS.read_text())  # not the table itself, or a name once listed stays listed
+    for line in prose.splitlines():
+        last = ""
+        for token in re.findall(r"`([\w.\-]+)`", line):
+            if (ROOT / f"{token}.json").is_file():
+                out.add(last := token)
+            elif token[0] in "_-" and last:
+                longest = next((last[:i] + token for i in range(len(last), 0, -1)
+                                if (ROOT / f"{last[:i]}{token}.json").is_file()), None)
+                out.update([longest] if longest else [])
+    return out
+
+
+def provenance() -> str:
+    """A table of the reports the tables quote and those docs/targets.md names: the commit each
+    was made at and when (UTC), from the report's own ``provenance``."""
+    table()
+    names = sorted(_read | _named())
+    lines = ["| report | commit | written (UTC) |", "|---|---|---|"]
+    for n in names:
+        prov = _load(n).get("provenance") or {}
+        commit = (prov.get("commit") or "not recorded")[:7] + (" (uncommitted code)" if prov.get("code_changed") else "")
+        lines.append(f"| `{n}` | {commit} | {(prov.get('written_utc') or 'not recorded')[:16].replace('T', ' ')} |")
+    return "\n".join(lines)
+
+
+def _write(path: Path, block: re.Pattern, text: str, what: str) -> None:
+    old = path.read_text()
+    if not block.search(old):
+        sys.exit(f"{path}: no <!-- {what}: ... --> ... <!-- /{what} --> block to write the table into")
+    path.write_text(block.sub(lambda m: m.group(1) + text + m.group(3), old))
+    print(f"table written into {path}")
 
 
 def main(argv: list[str]) -> None:
@@ -311,11 +359,8 @@ def main(argv: list[str]) -> None:
     if "--readme" not in argv:
         print(table())
         return
-    text = README.read_text()
-    if not BLOCK.search(text):
-        sys.exit(f"{README}: no <!-- targets: ... --> ... <!-- /targets --> block to write the table into")
-    README.write_text(BLOCK.sub(lambda m: m.group(1) + table() + m.group(3), text))
-    print(f"table written into {README}")
+    _write(README, BLOCK, table(), "targets")
+    _write(TARGETS, PROVENANCE, provenance(), "provenance")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,20 @@ def test_readme_targets_table_is_the_committed_reports():
         "`python benchmarks/targets.py --readme`")
 
 
+def test_targets_page_lists_where_each_report_it_quotes_comes_from():
+    """docs/targets.md ends with the commit and hour of every report the README's tables read or
+    the page names, from the reports' own provenance: a rerun must regenerate it."""
+    page = (ROOT / "docs" / "targets.md").read_text()
+    block = targets.PROVENANCE.search(page)
+    assert block, "docs/targets.md: no <!-- provenance: ... --> block"
+    table = targets.provenance()
+    assert block.group(2) == table, (
+        "docs/targets.md's table of where each report comes from differs from the committed reports: "
+        "regenerate it with `python benchmarks/targets.py --readme`")
+    for name in ("darcy_ksp_gamg_kernel_k1", "random-lp-200x400-pdlp", "scaling-sc105-test100"):
+        assert f"| `{name}` |" in table, name  # a suffix after its name, a row's report, a core row's
+
+
 def test_guides_measured_tables_are_the_committed_reports():
     """docs/lp_qp.md's and docs/pde.md's tables of every run are ``benchmarks/summary.py``'s
     output over the committed reports, as they are: a rerun must regenerate them."""
