@@ -9,7 +9,7 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["sigterm_as_ctrl_c", "stop_reason"]
+__all__ = ["forget_frames", "sigterm_as_ctrl_c", "stop_reason"]
 
 _reason = "Ctrl-C"
 
@@ -17,6 +17,17 @@ _reason = "Ctrl-C"
 def stop_reason() -> str:
     """What stopped the run: 'Ctrl-C', or 'SIGTERM' once that signal has come."""
     return _reason
+
+
+def forget_frames(exc: BaseException) -> None:
+    """Drop the traceback of an interrupt that a context manager swallowed (a sweep that reports
+    on its finished instances). Its frames hold what the interrupted code held, a dolfinx problem
+    and its PETSc objects among them, and ``contextlib`` keeps the interrupt in a reference cycle:
+    they were left to Python's cyclic collector, which frees them at some later call and in no
+    fixed order, not as the code that holds them returns. PETSc objects freed that way crashed
+    the process once (a segfault in dolfinx's ``LinearProblem.__del__`` as a Ctrl-C'd sweep wrote
+    its report); dolfinx's own advice is to destroy them at a known point."""
+    exc.__traceback__ = None
 
 
 def sigterm_as_ctrl_c() -> None:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from .._interrupt import stop_reason
+from .._interrupt import forget_frames, stop_reason
 
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
            "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict",
@@ -43,12 +43,13 @@ def stop_on_ctrl_c(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
     stopped: list[str] = []
     try:
         yield stopped
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if done() == 0:
             raise
         stopped.append(f"stopped by {stop_reason()} after {done()} of {total} held-out instances")
         warnings.warn(f"bench {stopped[0]}; reporting on those ({stop_reason()} again aborts it)", UserWarning,
                       stacklevel=3)
+        forget_frames(exc)
 
 
 @contextmanager
@@ -59,8 +60,9 @@ def cut_short(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
     stopped: list[str] = []
     try:
         yield stopped
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         stopped.append(f"stopped by {stop_reason()} after {done()} of {total} validation instances")
+        forget_frames(exc)
 
 
 def sweep_skipped(training_stopped: str | None) -> str | None:
