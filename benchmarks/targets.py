@@ -326,7 +326,8 @@ def _named() -> set[str]:
             elif token[0] in "_-" and last:
                 longest = next((last[:i] + token for i in range(len(last), 0, -1)
                                 if (ROOT / f"{last[:i]}{token}.json").is_file()), None)
-                out.update([longest] if longest else [])
+                if longest:
+                    out.add(longest)
     return out
 
 
