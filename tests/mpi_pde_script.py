@@ -5,7 +5,8 @@ nonlinear one by SNES). The mesh is distributed; the adapter gathers the canonic
 rank 0, which predicts; the guess is scattered back to the owned dofs. ``anchor``: how the
 checkpoint's anchor mesh matches the gathered dofs (same order, permuted, none); ``guess_error``:
 the model's guess against the cold answer, relative; ``nearest_error``: the nearest training
-solution's; ``anchor_kind``: the checkpoint's anchor (kernel or nearest).
+solution's; ``anchor_kind``: the checkpoint's anchor (kernel or nearest); ``petsc_garbage``: the
+PETSc objects left waiting in PETSc's garbage after both solves.
 """
 
 import json
@@ -20,6 +21,34 @@ from learned_solvers.models.mesh_anchors import dof_order
 from learned_solvers.models.mesh_graph import dof_keys
 from learned_solvers.warmstart_pde import LearnedPDEStarter
 from problems.registry import make_family
+
+
+
+def petsc_garbage(pcomm) -> int:
+    """How many PETSc objects wait in PETSc's garbage on ``pcomm`` (collective): on more than one
+    rank, an object Python frees rather than destroys waits there for ``garbage_cleanup``, so a
+    temporary left to Python at every solve grows it. ``garbage_view`` prints, from C, the count."""
+    import gc
+    import os
+    import re
+    import tempfile
+
+    from petsc4py import PETSc
+
+    gc.collect()
+    with tempfile.TemporaryFile() as out:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(out.fileno(), 1)
+        try:
+            PETSc.garbage_view(pcomm)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode()
+    return sum(int(n) for n in re.findall(r"Total entries: (\d+)", text))
+
 
 comm = MPI.COMM_WORLD
 fam = make_family(sys.argv[3])
@@ -40,6 +69,7 @@ guess = starter.guess(pde)[0] if comm.rank == 0 else None  # the model alone, be
 nearest = starter.anchors.nearest(pde) if comm.rank == 0 and starter.anchors is not None else None
 warm = starter.solve(prob, fields=fields, backend=backend)
 u_warm = get_solution(prob)
+garbage = petsc_garbage(petsc_handles(prob)["x"].getComm())
 if comm.rank == 0:
     json.dump({"size": comm.size, "cold_iterations": cold.iterations, "warm_iterations": warm.iterations,
                "warm_status": warm.status, "accepted": warm.warm_start_accepted,
@@ -47,5 +77,6 @@ if comm.rank == 0:
                "anchor": anchor, "guess_error": float(np.linalg.norm(guess - u_cold) / np.linalg.norm(u_cold)),
                "nearest_error": None if nearest is None else float(np.linalg.norm(nearest - u_cold)
                                                                     / np.linalg.norm(u_cold)),
-               "anchor_kind": None if starter.anchors is None else starter.anchors.kind},
+               "anchor_kind": None if starter.anchors is None else starter.anchors.kind,
+               "petsc_garbage": garbage},
               open(sys.argv[2], "w"))

@@ -1839,11 +1839,14 @@ def _mpirun_script(script: str, argv: list, out, timeout: int = 300) -> dict:
 @pytest.mark.parametrize("mesh", ["structured", "unstructured"])
 def test_learned_start_under_mpirun_two_ranks(darcy_starter, tmp_path, mesh):
     """The adapter gathers to rank 0 for inference and scatters the guess back (mpirun -n 2); an
-    unstructured mesh is built on rank 0 and distributed by dolfinx's partitioner."""
+    unstructured mesh is built on rank 0 and distributed by dolfinx's partitioner. The solves
+    leave no PETSc object in PETSc's garbage (a residual vector per KSP solve, left to Python,
+    waited there: memory that grew with every solve on a large distributed mesh)."""
     fam, st, path = darcy_starter
     rep = _run_under_mpirun(path, f"darcy:n=12,mesh={mesh}", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["accepted"] and rep["rel_diff"] < 1e-7
+    assert rep["petsc_garbage"] == 0, rep
     if mesh == "unstructured":  # k = 0: the anchor, matched to the gathered dofs by coordinates
         from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -1915,6 +1918,7 @@ def test_quasilinear_model_under_mpirun_two_ranks(tmp_path):
     rep = _run_under_mpirun(path, "nonlinear-poisson:n=12", tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 13 * 13
     assert rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
+    assert rep["petsc_garbage"] == 0, rep  # Newton's residual vector, as KSP's (the darcy test)
     _assert_the_serial_guess(rep, fam, path, quasilinear=fam.quasilinear)
     # k = 0: solve reads the fields alone on both ranks, rank 0 finds the training solution
     zero = LearnedPDEStarter.from_checkpoint(path, k=0).save(tmp_path / "k0.safetensors")

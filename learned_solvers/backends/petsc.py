@@ -231,9 +231,12 @@ def _reason(reason: int, kind: str = "KSP") -> str:
 def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
     """||b - A x|| / ||b|| (unpreconditioned, whatever norm the KSP tested), after the timing."""
     r = b.duplicate()
-    ksp.getOperators()[0].mult(x, r)
-    r.aypx(-1.0, b)
-    return float(r.norm() / max(b.norm(), 1e-300))
+    try:
+        ksp.getOperators()[0].mult(x, r)
+        r.aypx(-1.0, b)
+        return float(r.norm() / max(b.norm(), 1e-300))
+    finally:
+        r.destroy()  # left to Python, a vector on more than one rank waits in PETSc's garbage: one per solve
 
 
 def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveResult:
@@ -301,9 +304,12 @@ class SNESBackend:
         cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
         guess = check_guess(guess, n, self.name)
         f = x.duplicate()
-        _set(x, cold)
-        snes.computeFunction(x, f)
-        ref = f.norm()
+        try:
+            _set(x, cold)
+            snes.computeFunction(x, f)
+            ref = f.norm()
+        finally:
+            f.destroy()  # as _relative_residual's
         if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
             raise cold_guess_error(self.name, f"its residual is {ref}")
         atol = self.rtol * max(ref, 1e-300)
