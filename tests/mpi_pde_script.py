@@ -23,7 +23,6 @@ from learned_solvers.warmstart_pde import LearnedPDEStarter
 from problems.registry import make_family
 
 
-
 def petsc_garbage(pcomm) -> int:
     """How many PETSc objects wait in PETSc's garbage on ``pcomm`` (collective): on more than one
     rank, an object Python frees rather than destroys waits there for ``garbage_cleanup``, so a

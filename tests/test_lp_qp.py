@@ -925,6 +925,7 @@ def test_an_lp_face_point_is_the_face_point_nearest_the_prediction():
     assert act.size < qp.n and np.allclose(x, np.clip(nearest, qp.lb, qp.ub), atol=1e-7)
     assert np.allclose(r, qp.c - qp.A.T @ y) and np.all(y[np.flatnonzero(rows == 0)] == 0)
 
+
 def test_active_set_read_off_the_optimum_matches_the_simplex_basis():
     """The bench's active-set diagnostic: read off the exact optimum it is close to HiGHS's
     basis (afiro is degenerate: a few zero-valued basic variables sit at their bounds, so not
