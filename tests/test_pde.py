@@ -2265,6 +2265,8 @@ def test_train_pde_from_python_on_a_users_function_defined_where_it_is_called(tm
         evaluate_pde(starter, mine, n_test=0)
 
 
+# whether the start pays in time: test_train_pde_from_python_on_a_users_function_defined_where_it_is_called
+@pytest.mark.filterwarnings("ignore::learned_solvers.fit.TrainingWarning")
 def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):
     """A builder importable from its module is its `dolfinx:MODULE:FUNCTION` spec, the one the
     command line takes; evaluate_pde on a checkpoint gives bench --checkpoint's iterations from
