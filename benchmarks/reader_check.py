@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import sys
 import time
 import warnings
@@ -95,7 +94,7 @@ def main() -> int:
                 if name == "miplib3":
                     n_int = int(qp.integrality.sum()) if qp.integrality is not None else 0
                     note = f" integers {n_int}/{r['int_vars']}"
-                    qp = dataclasses.replace(qp, integrality=None)
+                    qp = qp.relaxation()
                     ref = float(r["lp_relaxation"])
                     # the catalogue cuts its figures short (48.7999 for 48.79999856): one unit of the last digit
                     digits = len(r["lp_relaxation"].partition(".")[2])
