@@ -6,9 +6,12 @@ the relative error of its objective against the reference optimum (Clarabel 0.11
 probe.
 
 Verdicts: ``right`` (optimal, within 1e-4 of the reference: some references differ from other
-solvers' optima by about 1e-5), ``WRONG`` (optimal, further off), ``no answer`` (a time limit or
-HiGHS' "Solve error": the backend then says which solvers to try), ``CRASH`` (the child process
-died), ``HANG`` (no answer at twice the time limit + 10 s: the child was ended).
+solvers' optima by about 1e-5), ``WRONG`` (optimal, further off), ``caught`` (HiGHS said optimal
+and the backend's check found a feasible point with a lower objective: an ``error`` result),
+``no answer`` (a time limit or HiGHS' "Solve error": the backend then says which solvers to
+try), ``CRASH`` (the child process died), ``HANG`` (no answer at twice the time limit + 10 s:
+the child was ended). ``checked``: whether the backend's check ran (HiGHS' pair not a KKT point
+to ``QP_CHECK_TOL``), and HiGHS' objective where it was caught.
 
 Usage: python benchmarks/highs_qp_probe.py [--data ../shared/data/maros_meszaros]
        [--time-limit 30] [--max-size 40000] > benchmarks/results/highs-qp-probe.txt
@@ -39,7 +42,7 @@ def main() -> int:
     print(f"HiGHS (highs backend, time limit {a.time_limit:g} s) on {len(rows)} Maros-Meszaros QPs "
           f"(Clarabel's 'Solved' ones, n + m <= {a.max_size}), each in the backend's child process")
     print(f"{'name':<10} {'n':>6} {'m':>6} {'status':<9} {'objective':>22} {'reference':>22} {'rel. error':>10}  "
-          "verdict")
+          "verdict  checked")
     backend = HiGHSBackend(time_limit=a.time_limit)
     verdicts: Counter[str] = Counter()
     for r in rows:
@@ -48,13 +51,18 @@ def main() -> int:
         ended = res.extra.get("ended")
         status, obj = (ended or res.status), res.objective
         err = abs(obj - ref) / max(1.0, abs(ref)) if res.status == "optimal" else float("nan")
+        check = res.extra.get("qp_check")
+        caught = res.status == "error" and check is not None
         if ended:
             verdict = {"crash": "CRASH", "hang": "HANG"}[ended]
+        elif caught:
+            verdict = "caught"
         else:
             verdict = ("right" if err <= 1e-4 else "WRONG") if res.status == "optimal" else "no answer"
         verdicts[verdict] += 1
+        said = f" (HiGHS: {res.message.split('(objective ')[1].split(',')[0]})" if caught else ""
         print(f"{r['name']:<10} {r['n']:>6} {r['m']:>6} {status:<9} {obj:>22.12g} {ref:>22.12g} {err:>10.1e}  "
-              f"{verdict}", flush=True)
+              f"{verdict:<9}  {'yes' if check else 'no'}{said}", flush=True)
     print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
     return 0
 
