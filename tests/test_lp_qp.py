@@ -672,9 +672,9 @@ def test_the_reader_check_solves_each_set_s_files_against_its_reference(tmp_path
     out = subprocess.run([sys.executable, "benchmarks/reader_check.py", "--data", str(tmp_path)],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.splitlines()[-1] == ("# netlib: 1 agree, 0 differ, 0 without a comparison; maros_meszaros: 1 agree, "
-                                           "0 differ, 0 without a comparison; miplib3: 1 agree, 0 differ, 1 without a "
-                                           "comparison"), out.stdout
+    assert out.stdout.splitlines()[-1] == (
+        "# netlib: 1 agree, 0 differ, 0 without a comparison; maros_meszaros: 1 agree, 0 differ, 0 without a "
+        "comparison; miplib3: 1 agree, 0 differ, 1 without a comparison"), out.stdout
     assert "p0033 optimal" in out.stdout and "integers 33/33" in out.stdout
     assert "gesa2_o - - - - no comparison (listed in catalogue.csv, no file)" in out.stdout
 
