@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
 import time
 import warnings
@@ -89,7 +90,12 @@ def main() -> int:
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                qp = read_problem(path)
+                try:
+                    qp = read_problem(path)
+                except Exception as exc:  # a file the reader refuses is a finding, and the others still run
+                    differ += 1
+                    print(f"{r['name']} - - - - DIFFERS (not read: {type(exc).__name__}: {exc}) -", flush=True)
+                    continue
                 note, tol = "", a.tol
                 if name == "miplib3":
                     n_int = int(qp.integrality.sum()) if qp.integrality is not None else 0
@@ -115,7 +121,7 @@ def main() -> int:
                 verdict = "DIFFERS"
             elif rel <= tol:
                 verdict = "agrees"
-            elif rel == rel:
+            elif not math.isnan(rel):
                 verdict = "DIFFERS"
             else:
                 verdict = f"no comparison (reference {r.get('status', '?')}, ours {res.status})"
