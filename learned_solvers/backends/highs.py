@@ -149,14 +149,13 @@ class HiGHSBackend:
         if status == Status.ERROR and qp.P is not None and qp.integrality is None:
             # seen with HiGHS 1.16 on a small convex QP (random-diag-37 in tests/test_lp_qp.py): 'Solve error'
             message += "; HiGHS' QP solver did not reach a point it accepts. " + _QP_ADVICE
+        objective = float(info.objective_function_value) if x is not None else float("nan")
         if status == Status.OPTIMAL and qp.P is not None and qp.integrality is None:
-            objective = float(info.objective_function_value)
             wrong = _qp_check(qp, x, y, objective, self.time_limit, extra)
             if wrong:
-                status, x, y, message = Status.ERROR, None, None, wrong
+                status, x, y, objective, message = Status.ERROR, None, None, float("nan"), wrong
         return SolveResult(
-            solver=self.name, status=status,
-            objective=float(info.objective_function_value) if x is not None else float("nan"),
+            solver=self.name, status=status, objective=objective,
             x=x, y=y, iterations=int(iters), seconds=seconds,
             warm_started=warm_start is not None, warm_start_accepted=accepted, message=message,
             extra=extra,
@@ -186,8 +185,7 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     from ..canonical.qp import kkt_residuals
     from .clarabel import ClarabelBackend
 
-    k = kkt_residuals(qp, x, y) if y is not None else None
-    merit = max(k.primal, k.dual, k.gap) if k is not None else float("inf")
+    merit = kkt_residuals(qp, x, y).worst if y is not None else float("inf")
     if merit <= QP_CHECK_TOL:
         return None
     t0 = time.perf_counter()

@@ -447,8 +447,7 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
 def start_kkt(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
     """A start's relative KKT residual, the largest of its primal, dual and gap parts
     (``kkt_residuals``): 0 at the optimum, and comparable with a solver's relative tolerance."""
-    k = kkt_residuals(qp, x, y)
-    return float(max(k.primal, k.dual, k.gap))
+    return float(kkt_residuals(qp, x, y).worst)
 
 
 def _median(v: list[float]) -> float:

@@ -38,8 +38,7 @@ class PolishResult:
 
 
 def _merit(qp: QPData, x: np.ndarray, y: np.ndarray) -> float:
-    k = kkt_residuals(qp, x, y)
-    return max(k.primal, k.dual, k.gap)
+    return kkt_residuals(qp, x, y).worst
 
 
 DENSE_LU_LIMIT = 2000

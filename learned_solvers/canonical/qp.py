@@ -234,6 +234,11 @@ class KKTResiduals:
     dual: float  # max violation of dual sign conditions, relative
     gap: float  # relative primal-dual objective gap
 
+    @property
+    def worst(self) -> float:
+        """The largest of the three: 0 at the optimum, comparable with a solver's relative tolerance."""
+        return max(self.primal, self.dual, self.gap)
+
 
 def kkt_residuals(qp: QPData, x: np.ndarray, y: np.ndarray) -> KKTResiduals:
     """Relative KKT residuals of ``(x, y)``; the reduced costs are derived from y."""
