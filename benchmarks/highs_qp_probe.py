@@ -11,7 +11,7 @@ and the backend's check found a feasible point with a lower objective: an ``erro
 ``no answer`` (a time limit or HiGHS' "Solve error": the backend then says which solvers to
 try), ``CRASH`` (the child process died), ``HANG`` (no answer at twice the time limit + 10 s:
 the child was ended). ``checked``: whether the backend's check ran (HiGHS' pair not a KKT point
-to ``QP_CHECK_TOL``), and HiGHS' objective where it was caught.
+to ``QP_CHECK_TOL``) with that pair's relative KKT residual, and HiGHS' objective where it was caught.
 
 Usage: python benchmarks/highs_qp_probe.py [--data ../shared/data/maros_meszaros]
        [--time-limit 30] [--max-size 40000] > benchmarks/results/highs-qp-probe.txt
@@ -61,8 +61,9 @@ def main() -> int:
             verdict = ("right" if err <= 1e-4 else "WRONG") if res.status == "optimal" else "no answer"
         verdicts[verdict] += 1
         said = f" (HiGHS: {res.message.split('(objective ')[1].split(',')[0]})" if caught else ""
+        checked = f"yes, KKT {check['kkt_residual']:.1e}" if check else "no"
         print(f"{r['name']:<10} {r['n']:>6} {r['m']:>6} {status:<9} {obj:>22.12g} {ref:>22.12g} {err:>10.1e}  "
-              f"{verdict:<9}  {'yes' if check else 'no'}{said}", flush=True)
+              f"{verdict:<9}  {checked}{said}", flush=True)
     print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
     return 0
 
