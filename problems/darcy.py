@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from learned_solvers._interrupt import held_interrupts
+
 from .pde_common import check_mesh, dolfinx, mesh_spec, unique_prefix, unit_square
 
 
@@ -95,10 +97,11 @@ class Darcy:
             fdim = msh.topology.dim - 1
             facets = dfx.mesh.locate_entities_boundary(msh, fdim, lambda x: np.full(x.shape[1], True))
             bc = dfx.fem.dirichletbc(PETSc.ScalarType(0.0), dfx.fem.locate_dofs_topological(V, fdim, facets), V)
-            prob = dfx.fem.petsc.LinearProblem(
-                ufl.inner(a * ufl.grad(u), ufl.grad(v)) * ufl.dx, f * v * ufl.dx, bcs=[bc],
-                petsc_options_prefix=unique_prefix(self.name),
-                petsc_options=petsc_options or {"ksp_type": "cg", "pc_type": "gamg"})
+            with held_interrupts():  # its options prefix is pushed and popped: a Ctrl-C between left it pushed
+                prob = dfx.fem.petsc.LinearProblem(
+                    ufl.inner(a * ufl.grad(u), ufl.grad(v)) * ufl.dx, f * v * ufl.dx, bcs=[bc],
+                    petsc_options_prefix=unique_prefix(self.name),
+                    petsc_options=petsc_options or {"ksp_type": "cg", "pc_type": "gamg"})
             cells = Q.tabulate_dof_coordinates()[:, :2]
             idx = np.clip((cells * self.field_res).astype(int), 0, self.field_res - 1)
             self._live.update(problem=prob, a=a, cell_index=idx)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from learned_solvers._interrupt import held_interrupts
+
 from .pde_common import check_mesh, dolfinx, mesh_spec, unique_prefix, unit_square
 
 
@@ -83,10 +85,11 @@ class NavierStokes:
                    dfx.fem.dirichletbc(lid, loc(top), W.sub(0)),
                    dfx.fem.dirichletbc(dfx.fem.Function(Q0), dfx.fem.locate_dofs_geometrical(
                        (W.sub(1), Q0), lambda x: np.isclose(x[0], 0) & np.isclose(x[1], 0)), W.sub(1))]
-            prob = dfx.fem.petsc.NonlinearProblem(
-                F, w, bcs=bcs, petsc_options_prefix=unique_prefix(self.name),
-                petsc_options={"snes_type": "newtonls", "ksp_type": "preonly", "pc_type": "lu",
-                               "pc_factor_shift_type": "nonzero"})
+            with held_interrupts():  # its options prefix is pushed and popped: a Ctrl-C between left it pushed
+                prob = dfx.fem.petsc.NonlinearProblem(
+                    F, w, bcs=bcs, petsc_options_prefix=unique_prefix(self.name),
+                    petsc_options={"snes_type": "newtonls", "ksp_type": "preonly", "pc_type": "lu",
+                                   "pc_factor_shift_type": "nonzero"})
             self._live.update(problem=prob, w=w, re=re, lid=lid)
         return self._live["problem"]
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from learned_solvers._interrupt import held_interrupts
+
 from .pde_common import check_mesh, dolfinx, mesh_spec, smooth_field, unique_prefix, unit_square
 
 
@@ -76,9 +78,10 @@ class NonlinearPoisson:
             fdim = msh.topology.dim - 1
             facets = dfx.mesh.locate_entities_boundary(msh, fdim, lambda x: np.full(x.shape[1], True))
             bc = dfx.fem.dirichletbc(g, dfx.fem.locate_dofs_topological(V, fdim, facets))
-            prob = dfx.fem.petsc.NonlinearProblem(
-                F, u, bcs=[bc], petsc_options_prefix=unique_prefix(self.name),
-                petsc_options=petsc_options or {"snes_type": "newtonls", "ksp_type": "preonly", "pc_type": "lu"})
+            with held_interrupts():  # its options prefix is pushed and popped: a Ctrl-C between left it pushed
+                prob = dfx.fem.petsc.NonlinearProblem(
+                    F, u, bcs=[bc], petsc_options_prefix=unique_prefix(self.name),
+                    petsc_options=petsc_options or {"snes_type": "newtonls", "ksp_type": "preonly", "pc_type": "lu"})
             self._live.update(problem=prob, u=u, f=f, g=g)
         return self._live["problem"]
 

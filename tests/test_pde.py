@@ -181,6 +181,36 @@ def test_snes_warm_start_from_solution_and_retry_after_failure():
         be.solve(petsc_handles(prob), guess=cold.x, cold_guess=np.full(cold.x.size, np.nan))
 
 
+def test_ctrl_c_during_a_newton_solve_is_raised_after_it_not_as_a_petsc_error():
+    """A real SIGINT inside SNES's residual callback: raised inside it, PETSc turned it into
+    "error code 101", which a bench's sweep counted as one failed instance and went on from. Now
+    the Newton solve ends (converged) and the Ctrl-C is raised after it."""
+    import os
+    import signal
+
+    fam = make_family("nonlinear-poisson:n=8")
+    prob, _ = fam.load(fam.sample(1, seed=3)[0])
+    snes = prob.solver
+    f, (assemble, args, kwargs) = snes.getFunction()
+    calls = []
+
+    def residual(*a):
+        calls.append(1)
+        if len(calls) == 2:  # inside SNESSolve: its first Newton step's residual
+            os.kill(os.getpid(), signal.SIGINT)
+        assemble(*a, *args, **kwargs)
+
+    snes.setFunction(residual, f)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            SNESBackend(rtol=1e-9).solve(petsc_handles(prob))
+    finally:
+        signal.signal(signal.SIGINT, before)
+        snes.setFunction(assemble, f, args=args, kargs=kwargs)
+    assert snes.getConvergedReason() > 0 and len(calls) > 3
+
+
 def test_newton_start_residual_is_relative_to_the_cold_guess():
     """The bench's Newton measure, ||F(x0)|| / ||F(cold guess)||, on a real NonlinearProblem: 1 at
     the cold guess, near 0 at the solution, above 1 at a guess worse than cold, None without one."""

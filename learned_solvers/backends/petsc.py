@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._interrupt import held_interrupts
 from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
@@ -148,6 +149,7 @@ class KSPBackend:
                 opts[k] = v
             ksp.setFromOptions()
 
+    @held_interrupts()
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None. A warm
@@ -239,6 +241,7 @@ def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
         r.destroy()  # left to Python, a vector on more than one rank waits in PETSc's garbage: one per solve
 
 
+@held_interrupts()
 def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveResult:
     """LU by ``package`` (MUMPS: it pivots, so saddle-point operators such as Stokes' factor,
     where PETSc's own LU meets a zero pivot) on a KSP of its own over the handles' operator: the
@@ -296,6 +299,7 @@ class SNESBackend:
         check_settings(self.name, tolerances={"rtol": self.rtol}, iterations={"max_it": self.max_it})
         _check_types(self.name, SNES=self.snes_type)
 
+    @held_interrupts()
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'snes', 'x', 'finish'}; guess, cold_guess: owned dofs (zeros if no cold_guess)."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._interrupt import held_interrupts
 from .._progress import tqdm
 from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
@@ -371,11 +372,12 @@ def choose_k(starter: LearnedPDEStarter, fam: Any, insts: list, backend: Any,
             for k in ks:
                 _, res, total = _timed_start(starter, fam, inst, backend, k, residual=residual)
                 row[k] = (total, res.iterations)
-            cold_secs.append(cold_total)  # an instance counts whole or not at all
-            cold_its.append(max(cold.iterations, 1))
-            for k, (total, n) in row.items():
-                tot[k].append(total)
-                its[k].append(n)
+            with held_interrupts():  # an instance counts whole or not at all
+                cold_secs.append(cold_total)
+                cold_its.append(max(cold.iterations, 1))
+                for k, (total, n) in row.items():
+                    tot[k].append(total)
+                    its[k].append(n)
     cut = stopped[0] if stopped else None
     if not cold_secs:
         return starter.k, starter.network_k, [], cut
@@ -770,10 +772,11 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(inst.name, exc))
                 continue
-            for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
-                for key, v in values.items():
-                    acc[k][key].append(v)
-            done.append((pde, sol))
+            with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
+                for k, values in got.items():
+                    for key, v in values.items():
+                        acc[k][key].append(v)
+                done.append((pde, sol))
     if not done:
         raise RuntimeError(f"scaling: no held-out instance ran; the first failed with {failed[0]['error']}"
                            if failed else "scaling: stopped before any held-out instance ran")

@@ -27,6 +27,7 @@ from problems.registry import (drawer, dropped_hint, family_key, family_names, i
                                refills)
 
 from .._files import write_json
+from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
 from ..backends import WarmStart, make_backend
@@ -144,10 +145,11 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
                     starter.polish = p
                     _, res, total = timed_warm_solve(starter, item.qp, backend, k)
                     row[p, k] = (total, res.iterations)
-                cold.append(c)  # an instance counts whole or not at all
-                for key, (total, its) in row.items():
-                    totals[key].append(total)
-                    iters[key].append(its)
+                with held_interrupts():  # an instance counts whole or not at all
+                    cold.append(c)
+                    for key, (total, its) in row.items():
+                        totals[key].append(total)
+                        iters[key].append(its)
     finally:
         starter.polish = before
     cut = stopped[0] if stopped else None

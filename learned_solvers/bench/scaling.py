@@ -29,6 +29,7 @@ import torch
 from problems.registry import family_names, make_family
 
 from .._files import write_json
+from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
 from ..backends import make_backend
@@ -99,11 +100,12 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(item.qp.name, exc))
                 continue
-            for k, values in got.items():  # an instance counts whole or not at all (Ctrl-C)
-                own[k].append(values.pop("own"))
-                for key, v in values.items():
-                    acc[k][key].append(v)
-            done.append(item)
+            with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
+                for k, values in got.items():
+                    own[k].append(values.pop("own"))
+                    for key, v in values.items():
+                        acc[k][key].append(v)
+                done.append(item)
     if not done:
         raise RuntimeError(f"scaling: no held-out instance ran; the first failed with {failed[0]['error']}"
                            if failed else "scaling: stopped before any held-out instance ran")

@@ -36,6 +36,7 @@ import numpy as np
 from problems.registry import make_family
 
 from .._files import write_json
+from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
 from ..backends.base import Status, WarmStart
@@ -168,12 +169,13 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(inst.name, exc))
                 continue
-            cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
-            if types is not None and None in types:  # the problem's own: what PETSc ran
-                types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
-            for e, res in got.items():
-                ratios[e].append(res.iterations / max(cold.iterations, 1))
-                conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
+            with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
+                cold_its.append(cold.iterations)
+                if types is not None and None in types:  # the problem's own: what PETSc ran
+                    types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
+                for e, res in got.items():
+                    ratios[e].append(res.iterations / max(cold.iterations, 1))
+                    conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
     _check_any(cold_its, failed)
     solver = cfg.solver if types is None else f"ksp ({types[0]} + {types[1]})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
@@ -241,13 +243,14 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(qp.name, exc))
                 continue
-            cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
-            for j, point in got.items():
-                if point is None:
-                    missing[j] += 1
-                else:
-                    errors[j].append(point[0])
-                    ratios[j].append(point[1])
+            with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
+                cold_its.append(cold.iterations)
+                for j, point in got.items():
+                    if point is None:
+                        missing[j] += 1
+                    else:
+                        errors[j].append(point[0])
+                        ratios[j].append(point[1])
     _check_any(cold_its, failed)
     rows = [{"swaps": j, "start_error_median": float(np.median(errors[j])) if errors[j] else math.nan,
              "iteration_ratio_median": float(np.median(ratios[j])) if ratios[j] else math.nan,
@@ -287,9 +290,10 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(item.qp.name, exc))
                 continue
-            cold_its.append(cold.iterations)  # an instance counts whole or not at all (Ctrl-C)
-            for e, ratio in got.items():
-                ratios[e].append(ratio)
+            with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
+                cold_its.append(cold.iterations)
+                for e, ratio in got.items():
+                    ratios[e].append(ratio)
     _check_any(cold_its, failed)
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
              "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]

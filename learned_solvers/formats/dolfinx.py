@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._fenicsx import import_dolfinx
+from .._interrupt import held_interrupts
 from .._mpi import on_rank0
 from ..canonical.pde import PDEData, QuasilinearResidual
 
@@ -239,6 +240,7 @@ def _scalar_leaves(V) -> list[tuple[Any, np.ndarray]]:
     return out
 
 
+@held_interrupts()
 def _assemble_linear(problem: Any) -> None:
     from petsc4py import PETSc
 
@@ -256,6 +258,7 @@ def _assemble_linear(problem: Any) -> None:
         bc.set(b.array_w)
 
 
+@held_interrupts()
 def _assemble_nonlinear(problem: Any) -> None:
     fp = import_dolfinx().fem.petsc
     fp.assign(problem.u, problem.x)
@@ -396,6 +399,7 @@ def _simplices(V, n_cells: int, tdim: int, gdim: int) -> tuple[np.ndarray, sp.cs
     return glob, grad, measure
 
 
+@held_interrupts()
 def _residual_owned(problem: Any, v: np.ndarray) -> np.ndarray:
     """F(v) on this rank's owned dofs for v on them (collective); ``problem.u`` is left as it was."""
     from petsc4py import PETSc
@@ -447,6 +451,7 @@ class NewtonSystem:
         self._x, self._f = problem.x.duplicate(), problem.x.duplicate()
         self._jac: Any = None  # made at the first jacobian(): most calls never need it
 
+    @held_interrupts()
     def _at(self, v: np.ndarray, evaluate: Callable[[Any], Any]) -> Any:
         saved = self._u.x.array.copy()  # the SNES callbacks copy x into u
         try:
