@@ -173,9 +173,10 @@ def test_snes_warm_start_from_solution_and_retry_after_failure():
     assert warm.iterations <= 1 and be.same_answer(warm, cold)
     # a guess Newton cannot recover from within max_it: retried cold, reported, never passed off as converged
     short = SNESBackend(rtol=1e-9, max_it=cold.iterations + 1)
-    with pytest.warns(RuntimeWarning, match="retrying from the cold guess"):
+    with pytest.warns(RuntimeWarning, match="retrying from the cold guess") as got:
         res = short.solve(petsc_handles(prob), guess=np.full(cold.x.size, 1e4))
     assert res.status == "optimal" and "retried cold" in res.extra["fallback"] and not res.warm_start_accepted
+    assert got[0].filename == __file__  # the caller's line, not a wrapper's (solve holds Ctrl-C inside)
     assert np.allclose(res.x, cold.x, atol=1e-6)
     with pytest.raises(InvalidProblemError, match=r"snes: the cold guess .* is not finite \(its residual is nan\)"):
         be.solve(petsc_handles(prob), guess=cold.x, cold_guess=np.full(cold.x.size, np.nan))

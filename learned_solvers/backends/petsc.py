@@ -149,7 +149,6 @@ class KSPBackend:
                 opts[k] = v
             ksp.setFromOptions()
 
-    @held_interrupts()
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'ksp', 'b', 'x', 'finish'}; guess: owned dofs (n_owned,) or None. A warm
@@ -157,16 +156,17 @@ class KSPBackend:
         cold guess, both solves' iterations and seconds counted, and reported as such.
         cold_guess: where a cold solve starts (owned dofs), as a user's KSP with a nonzero
         initial guess starts from its ``u``; None: the zero guess."""
-        n = handles["x"].getLocalSize()
-        guess = check_guess(guess, n, self.name)
-        cold = check_guess(cold_guess, n, self.name)
-        res = self._run(handles, guess) if guess is not None else self._run(handles, cold, warm=False)
-        if not res.warm_start_accepted or res.status == Status.OPTIMAL or not self.retry_cold:
-            return res  # cold, converged, or a direct solve (preonly) that took no guess
-        warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the "
-                      f"{'zero' if cold is None else 'cold'} guess", RuntimeWarning, stacklevel=2)
-        return retried_cold(res, self._run(handles, cold, warm=False),
-                            f"warm solve failed (reason {res.extra['reason']}), retried cold")
+        with held_interrupts():  # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt)
+            n = handles["x"].getLocalSize()
+            guess = check_guess(guess, n, self.name)
+            cold = check_guess(cold_guess, n, self.name)
+            res = self._run(handles, guess) if guess is not None else self._run(handles, cold, warm=False)
+            if not res.warm_start_accepted or res.status == Status.OPTIMAL or not self.retry_cold:
+                return res  # cold, converged, or a direct solve (preonly) that took no guess
+            warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the "
+                          f"{'zero' if cold is None else 'cold'} guess", RuntimeWarning, stacklevel=2)
+            return retried_cold(res, self._run(handles, cold, warm=False),
+                                f"warm solve failed (reason {res.extra['reason']}), retried cold")
 
     def _run(self, handles: dict[str, Any], guess: np.ndarray | None, *, warm: bool = True) -> SolveResult:
         from petsc4py import PETSc
@@ -241,7 +241,7 @@ def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
         r.destroy()  # left to Python, a vector on more than one rank waits in PETSc's garbage: one per solve
 
 
-@held_interrupts()
+@held_interrupts()  # no warning inside: the decorator's frame misplaces none
 def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveResult:
     """LU by ``package`` (MUMPS: it pivots, so saddle-point operators such as Stokes' factor,
     where PETSc's own LU meets a zero pivot) on a KSP of its own over the handles' operator: the
@@ -299,35 +299,35 @@ class SNESBackend:
         check_settings(self.name, tolerances={"rtol": self.rtol}, iterations={"max_it": self.max_it})
         _check_types(self.name, SNES=self.snes_type)
 
-    @held_interrupts()
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'snes', 'x', 'finish'}; guess, cold_guess: owned dofs (zeros if no cold_guess)."""
-        snes, x = handles["snes"], handles["x"]
-        n = x.getLocalSize()
-        cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
-        guess = check_guess(guess, n, self.name)
-        f = x.duplicate()
-        try:
-            _set(x, cold)
-            snes.computeFunction(x, f)
-            ref = f.norm()
-        finally:
-            f.destroy()  # as _relative_residual's
-        if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
-            raise cold_guess_error(self.name, f"its residual is {ref}")
-        atol = self.rtol * max(ref, 1e-300)
-        snes.setType(self.snes_type)
-        snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
-        snes.getKSP().setInitialGuessNonzero(False)
-        res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None)
-        if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
-            warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
-                          "retrying from the cold guess", RuntimeWarning, stacklevel=2)
-            res = retried_cold(res, self._run(snes, x, cold, handles, warm=False),
-                               f"warm Newton failed (reason {res.extra['reason']}), retried cold")
-        res.extra["atol"] = atol
-        return res
+        with held_interrupts():  # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt)
+            snes, x = handles["snes"], handles["x"]
+            n = x.getLocalSize()
+            cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
+            guess = check_guess(guess, n, self.name)
+            f = x.duplicate()
+            try:
+                _set(x, cold)
+                snes.computeFunction(x, f)
+                ref = f.norm()
+            finally:
+                f.destroy()  # as _relative_residual's
+            if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
+                raise cold_guess_error(self.name, f"its residual is {ref}")
+            atol = self.rtol * max(ref, 1e-300)
+            snes.setType(self.snes_type)
+            snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
+            snes.getKSP().setInitialGuessNonzero(False)
+            res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None)
+            if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
+                warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
+                              "retrying from the cold guess", RuntimeWarning, stacklevel=2)
+                res = retried_cold(res, self._run(snes, x, cold, handles, warm=False),
+                                   f"warm Newton failed (reason {res.extra['reason']}), retried cold")
+            res.extra["atol"] = atol
+            return res
 
     def _run(self, snes: Any, x: Any, start: np.ndarray, handles: dict[str, Any], *, warm: bool) -> SolveResult:
         _set(x, start)
