@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["forget_frames", "held_interrupts", "sigterm_as_ctrl_c", "stop_reason"]
@@ -101,6 +102,30 @@ def sigterm_as_ctrl_c() -> None:
     # job in the background), which stays so
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = _resending(sys.unraisablehook)
+
+
+def _resending(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``hook`` (``sys.unraisablehook``'s), but for an interrupt raised where Python ignores
+    exceptions: in a callback ``_in_finalizer`` cannot tell from the frames, such as a weak
+    reference's (importlib's module cache has them), where a Ctrl-C was lost and the sweep ran on
+    (seen once, in a probe of timed interrupts of an OSQP sensitivity sweep). Its signal is sent
+    again."""
+
+    def on_unraisable(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+            return
+        _send_again(signal.SIGTERM if unraisable.exc_value.args == ("SIGTERM",) else signal.SIGINT)
+
+    return on_unraisable
+
+
+def _send_again(signum: int) -> None:
+    """The signal to the main thread 10 ms from now, outside the callback it came in."""
+    import _thread
+
+    threading.Timer(0.01, _thread.interrupt_main, args=(signum,)).start()
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
@@ -123,14 +148,13 @@ def _interrupt(signum: int, frame: Any, *args: str) -> None:
     Python ignores an exception raised in ``__del__`` or in a ``weakref.finalize`` callback (it
     prints "Exception ignored in"), and a Ctrl-C that came while dolfinx freed a PETSc vector was
     lost, the bench running all its instances on. There the signal is sent again to the main
-    thread 10 ms later. Inside ``held_interrupts`` it is kept for the block's end."""
+    thread 10 ms later (and from other callbacks by ``_resending``). Inside ``held_interrupts``
+    it is kept for the block's end."""
     global _pending
     if _held:
         _pending = args
         return
     if _in_finalizer(frame):
-        import _thread
-
-        threading.Timer(0.01, _thread.interrupt_main, args=(signum,)).start()
+        _send_again(signum)
         return
     raise KeyboardInterrupt(*args)

@@ -1,8 +1,11 @@
-"""Interrupt a darcy sensitivity sweep at random times, TRIALS times in one process (a test runs
-it in a child: a crash must not take pytest down). Before dolfinx and PETSc calls held their
-interrupts, a Ctrl-C that landed inside dolfinx's ``apply_lifting`` left a vector's local form
-half put back, and the problem's destroy segfaulted as the sweep returned: in 5 of 6 runs of
-150 (seeds 1 to 6). Prints 'done SWEEPS_CUT_SHORT SWEEPS_ABORTED'."""
+"""Interrupt a darcy sensitivity sweep (or FAMILY's with SOLVER) at random times, TRIALS times in
+one process (a test runs it in a child: a crash must not take pytest down). Usage:
+``python tests/interrupted_sweeps_script.py SEED TRIALS [FAMILY SOLVER]``. Prints 'done
+SWEEPS_CUT_SHORT SWEEPS_ABORTED'.
+
+Before dolfinx and PETSc calls held their interrupts, a Ctrl-C that landed inside dolfinx's
+``apply_lifting`` left a vector's local form half put back, and the problem's destroy segfaulted
+as the sweep returned: in 5 of 6 runs of 150 (seeds 1 to 6)."""
 
 import random
 import signal
@@ -17,8 +20,10 @@ sigterm_as_ctrl_c()  # as the CLI runs: faulthandler on, SIGINT and SIGTERM as C
 signal.signal(signal.SIGALRM, lambda signum, frame: _interrupt(signum, frame))  # a timed Ctrl-C
 warnings.simplefilter("ignore")  # each cut-short sweep warns
 seed, trials = int(sys.argv[1]), int(sys.argv[2])
+family, solver = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("darcy:n=8", "ksp")
 rng = random.Random(seed)
-cfg = SensitivityConfig(family="darcy:n=8", solver="ksp", pc="jacobi", n_test=40, progress=False)
+cfg = SensitivityConfig(family=family, solver=solver, n_test=40, progress=False,
+                        **({"pc": "jacobi"} if solver == "ksp" else {}))
 run_sensitivity(cfg)  # labels once: the sweep's own time is what the interrupts aim into
 t0 = time.perf_counter()
 run_sensitivity(cfg)

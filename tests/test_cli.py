@@ -551,6 +551,39 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_is_sent_again():
         signal.signal(signal.SIGINT, kept)
 
 
+def test_a_ctrl_c_raised_in_a_weak_reference_s_callback_is_sent_again(monkeypatch):
+    """A callback ``_in_finalizer`` cannot tell from its frames (a weak reference's, as
+    importlib's module cache has): the KeyboardInterrupt raised in it reaches
+    ``sys.unraisablehook``, which the CLI's sends again; other unraisable errors go on to the
+    hook before it."""
+    import signal
+    import time
+    import weakref
+
+    from learned_solvers._interrupt import _interrupt, _resending
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", _resending(seen.append))
+
+    class Watched:
+        pass
+
+    kept = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        obj = Watched()
+        ref = weakref.ref(obj, lambda r: _interrupt(signal.SIGINT, sys._getframe()))
+        with pytest.raises(KeyboardInterrupt):
+            del obj  # the callback raises here, where Python ignores it
+            time.sleep(2)  # the signal comes again 10 ms later
+        assert ref() is None and seen == []
+        obj = Watched()
+        ref = weakref.ref(obj, lambda r: 1 / 0)
+        del obj
+        assert [type(u.exc_value) for u in seen] == [ZeroDivisionError]
+    finally:
+        signal.signal(signal.SIGINT, kept)
+
+
 def test_sigterm_is_handled_as_ctrl_c_and_named(tmp_path):
     """A batch scheduler's time limit (SIGTERM): training keeps its best state and the checkpoint
     is written, saying SIGTERM stopped it; before anything is finished, one line and exit status
