@@ -433,9 +433,11 @@ def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_pa
     assert out.returncode != 0 and "cannot import 'nosuchmodel'" in out.stderr and str(tmp_path) in out.stderr
 
 
-def _interrupt(args: list[str], bar: bytes, after: int, sig: str = "SIGINT") -> tuple[int, str, str]:
+def _interrupt(args: list[str], bar: bytes, after: int, sig: str = "SIGINT",
+               group: bool = False) -> tuple[int, str, str]:
     """Run the CLI with ``args``, send a real SIGINT (or ``sig``) once tqdm's ``bar`` shows
-    ``after`` steps, and return (exit status, stdout, stderr)."""
+    ``after`` steps, and return (exit status, stdout, stderr). ``group``: to the CLI's whole
+    process group, its children too, as a terminal's Ctrl-C goes."""
     import os
     import re
     import signal
@@ -446,7 +448,8 @@ def _interrupt(args: list[str], bar: bytes, after: int, sig: str = "SIGINT") -> 
     # the bars refresh as on a terminal (into a pipe they would every 30 s): tqdm's own setting
     env = {**os.environ, "TQDM_MININTERVAL": "0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", *args], stdout=subprocess.PIPE, env=env,
-                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            start_new_session=group)
     err, deadline = b"", time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -455,7 +458,10 @@ def _interrupt(args: list[str], bar: bytes, after: int, sig: str = "SIGINT") -> 
             done = re.findall(bar + rb"[^\r\n]*?(\d+)/\d+ \[", err)
             if not chunk or (done and int(done[-1]) >= after):
                 break
-        proc.send_signal(getattr(signal, sig))
+        if group:
+            os.killpg(proc.pid, getattr(signal, sig))
+        else:
+            proc.send_signal(getattr(signal, sig))
         out, rest = proc.communicate(timeout=180)
     finally:
         proc.kill()
@@ -614,6 +620,18 @@ def test_sigterm_during_a_pde_sweep_is_handled_as_ctrl_c(tmp_path):
     assert rc == 0 and "Caught signal" not in err, err[-3000:]
     n = json.loads(rep.read_text())["n_test"]
     assert f"stopped by SIGTERM after {n} of 300 held-out instances: the figures are of those" in out, out
+
+
+def test_a_terminal_s_ctrl_c_during_local_dask_labelling_is_one_line(tmp_path):
+    """A terminal's Ctrl-C reaches the local Dask cluster's worker processes too: each printed a
+    KeyboardInterrupt traceback, and closing the cluster with tasks in flight printed Dask's and
+    tornado's ERRORs (a NameError from a race in Dask's sync(), a worker's failed heartbeat).
+    Now the workers leave Ctrl-C to the CLI, and the run ends with its one line."""
+    rc, out, err = _interrupt(["train", "--family", "random-lp:m=10,n=20", "--solver", "pdlp", "--train", "3000",
+                               "--scheduler", "local", "--out", str(tmp_path / "m.safetensors")], rb"labelling", 3,
+                              group=True)
+    assert rc == 130 and "learned-solvers: interrupted (Ctrl-C)" in err, err[-3000:]
+    assert "Traceback" not in err and "ERROR" not in err and "KeyboardInterrupt" not in err, err[-3000:]
 
 
 def test_ctrl_c_before_anything_is_finished_exits_with_a_line_not_a_traceback(tmp_path):

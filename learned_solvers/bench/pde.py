@@ -211,7 +211,7 @@ def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> l
         return _label(fam, insts, progress=progress)
     from dask.distributed import as_completed
 
-    from ..training.data import failure_reason
+    from ..training.data import failure_reason, task_error
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     size = max(1, len(insts) // (4 * workers))
@@ -219,12 +219,12 @@ def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> l
     futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
     order = {f.key: i for i, f in enumerate(futures)}
     parts: list = [None] * len(futures)
-    for fut in tqdm(as_completed(futures), total=len(futures), desc=f"labelling {_short(fam)} (dask)",
-                    disable=not progress):
-        try:
-            parts[order[fut.key]] = fut.result()
-        except Exception as exc:  # noqa: BLE001  a worker that died on the chunk: its instances are dropped
-            why = failure_reason(exc)
+    done = as_completed(futures, with_results=True, raise_errors=False)  # as training.data's labelling
+    for fut, got in tqdm(done, total=len(futures), desc=f"labelling {_short(fam)} (dask)", disable=not progress):
+        if fut.status == "finished":
+            parts[order[fut.key]] = got
+        else:  # a worker that died on the chunk: its instances are dropped
+            why = failure_reason(task_error(fut, got))
             parts[order[fut.key]] = [f"{i.name} ({why})" for i in chunks[order[fut.key]]]
     return [o for part in parts for o in part]
 

@@ -12,6 +12,7 @@ Solving is embarrassingly parallel: ``scheduler="local"`` starts a Dask ``LocalC
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections import Counter
@@ -61,6 +62,17 @@ def failure_reason(exc: BaseException) -> str:
     """Why a labelling task failed, for the warning that drops its instances: the error's type
     and its message's first line (Dask's KilledWorker runs on for lines)."""
     return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+
+
+def task_error(future: Any, got: Any) -> BaseException:
+    """The error of a Dask task that did not finish, from what ``as_completed(...,
+    with_results=True, raise_errors=False)`` gave with it: (type, error, traceback) for a task
+    that raised or whose worker died, the CancelledError itself for one cancelled."""
+    if isinstance(got, BaseException):
+        return got
+    if isinstance(got, tuple) and len(got) == 3 and isinstance(got[1], BaseException):
+        return got[1]
+    return RuntimeError(f"the Dask task ended as {future.status!r}")
 
 
 def _failure(exc: BaseException) -> str:
@@ -154,8 +166,12 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
         # a port of the system's choosing: with None the scheduler's HTTP server still takes 8787, and a
         # second cluster (another rank under torchrun, another command) warned that it was in use
         try:
-            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                                   dashboard_address="127.0.0.1:0", silence_logs=40)
+            # logs at CRITICAL only: a task's failure and a worker's death come back through its
+            # future (the warning that drops the instance says why), and what Dask logged as an ERROR
+            # was a worker's heartbeat meeting the scheduler closed, with its traceback, at each Ctrl-C
+            with _sigint_ignored():  # the worker processes inherit it: a Ctrl-C is this process's to handle
+                cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                                       dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         except RuntimeError as exc:  # "Nanny failed to start.": the worker processes' own errors went to the log
             raise RuntimeError(
                 f"the local Dask cluster's worker processes did not start ({exc}). Each is a new Python process that "
@@ -167,10 +183,52 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
         client = _connect(scheduler)
     try:
         yield client
+    except BaseException:
+        # a Ctrl-C (or an error) mid-labelling: the tasks still in flight end with the connections
+        # closed here, and Dask and tornado logged each as an ERROR with a traceback, after the
+        # line that says why the run stopped
+        with _quiet_loggers("distributed", "tornado"):
+            _close(client, cluster)
+        raise
+    _close(client, cluster)
+
+
+def _close(client: Any, cluster: Any) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block (main thread only). A terminal's Ctrl-C reaches every process
+    of the foreground group, the local cluster's workers too, and each printed its own
+    KeyboardInterrupt traceback; a process started with SIGINT ignored keeps it so."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        signal.signal(signal.SIGINT, before)
+
+
+@contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    """The named loggers (and those below them) silent for the block."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 @contextmanager
@@ -287,11 +345,12 @@ def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: boo
     futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
     index = {f.key: i for i, f in enumerate(futures)}
     out: list[Any] = [None] * len(futures)
-    for fut in tqdm(as_completed(futures), total=len(futures), desc="labelling (dask)", disable=not progress):
-        try:
-            out[index[fut.key]] = fut.result()
-        except Exception as exc:  # noqa: BLE001  a worker that died on it (KilledWorker): this one is dropped
-            out[index[fut.key]] = _failure(exc)
+    # results come with the iterator, fetched in Dask's own thread: a Ctrl-C in a fut.result() call
+    # met a race in Dask's sync() that printed a NameError traceback from tornado as the run stopped
+    done = as_completed(futures, with_results=True, raise_errors=False)
+    for fut, got in tqdm(done, total=len(futures), desc="labelling (dask)", disable=not progress):
+        # a worker that died on it (KilledWorker): this one is dropped
+        out[index[fut.key]] = _failure(task_error(fut, got)) if fut.status != "finished" else got
     return out
 
 
