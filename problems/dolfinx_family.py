@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from learned_solvers._interrupt import held_interrupts
-
 from .user_code import builder_keywords, call_user, keywords_text, split_spec, user_function
 
 
@@ -90,8 +88,7 @@ class DolfinxFamily:
 
     def _user(self) -> UserPDE:
         if "user" not in self._live:
-            with held_interrupts():  # dolfinx's problems push an options prefix and pop it after
-                u = call_user(self.spec(), self.build, **self.keywords)
+            u = call_user(self.spec(), self.build, **self.keywords)
             if not isinstance(u, UserPDE):
                 raise TypeError(f"{self.spec()}: the function must return problems.dolfinx_family.UserPDE, "
                                 f"got {type(u).__name__}")
