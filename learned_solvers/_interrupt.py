@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["forget_frames", "held_interrupts", "sigterm_as_ctrl_c", "stop_reason"]
+__all__ = ["forget_frames", "held_interrupts", "sigint_ignored", "sigterm_as_ctrl_c", "stop_reason"]
 
 _reason = "Ctrl-C"
 _held = 0  # depth of held_interrupts blocks (main thread)
@@ -68,6 +68,21 @@ def held_interrupts() -> Iterator[None]:
         if _held == 0 and _pending is not None:
             args, _pending = _pending, None
             raise KeyboardInterrupt(*args)
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block (main thread only). A terminal's Ctrl-C reaches every process
+    of the foreground group, the local cluster's workers too, and each printed its own
+    KeyboardInterrupt traceback; a process started with SIGINT ignored keeps it so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def sigterm_as_ctrl_c() -> None:

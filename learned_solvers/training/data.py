@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .._interrupt import sigint_ignored
 from .._progress import tqdm
 from ..backends import Status, make_backend
 from ..canonical import QPData
@@ -169,7 +170,7 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
             # logs at CRITICAL only: a task's failure and a worker's death come back through its
             # future (the warning that drops the instance says why), and what Dask logged as an ERROR
             # was a worker's heartbeat meeting the scheduler closed, with its traceback, at each Ctrl-C
-            with _sigint_ignored():  # the worker processes inherit it: a Ctrl-C is this process's to handle
+            with sigint_ignored():  # the worker processes inherit it: a Ctrl-C is this process's to handle
                 cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
                                        dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
         except RuntimeError as exc:  # "Nanny failed to start.": the worker processes' own errors went to the log
@@ -197,24 +198,6 @@ def _close(client: Any, cluster: Any) -> None:
     client.close()
     if cluster is not None:
         cluster.close()
-
-
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored for the block (main thread only). A terminal's Ctrl-C reaches every process
-    of the foreground group, the local cluster's workers too, and each printed its own
-    KeyboardInterrupt traceback; a process started with SIGINT ignored keeps it so."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 @contextmanager
