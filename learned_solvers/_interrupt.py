@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["forget_frames", "held_interrupts", "sigint_ignored", "sigterm_as_ctrl_c", "stop_reason"]
+__all__ = ["dask_setup", "forget_frames", "held_interrupts", "sigint_ignored", "sigterm_as_ctrl_c", "stop_reason"]
 
 _reason = "Ctrl-C"
 _held = 0  # depth of held_interrupts blocks (main thread)
@@ -83,6 +83,16 @@ def sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def dask_setup(worker: Any = None) -> None:
+    """Dask's preload hook, run in each local worker process as it starts (``LocalCluster(preload=
+    ["learned_solvers._interrupt"])``): SIGINT ignored there. ``sigint_ignored`` covers the workers
+    started with the cluster; one that its nanny starts again after another died came later,
+    outside that block, with asyncio's SIGINT handler, and printed its own traceback at a
+    terminal's Ctrl-C."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def sigterm_as_ctrl_c() -> None:

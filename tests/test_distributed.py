@@ -233,3 +233,32 @@ def test_labelling_drops_an_instance_whose_dask_worker_dies_and_keeps_the_others
     # Dask's KilledWorker ("... all those workers died while running it"), as raised or wrapped by the client
     assert any("dropped (failed (" in str(w.message) and "died" in str(w.message) for w in seen), \
         [str(w.message) for w in seen]
+
+
+def _sigint_handler() -> str:
+    import signal
+
+    return repr(signal.getsignal(signal.SIGINT))
+
+
+def test_a_local_dask_worker_started_again_after_another_died_still_leaves_ctrl_c_to_the_caller():
+    """The local cluster's workers ignore SIGINT (a terminal's Ctrl-C is the CLI's to handle),
+    the first ones by inheritance; one that its nanny started again after a worker died came
+    later, with asyncio's handler, and printed its own traceback at a Ctrl-C. The cluster's
+    preload now ignores it in every worker process as it starts."""
+    import signal
+    import time
+
+    from learned_solvers.training.data import dask_client
+
+    with dask_client("local", workers=1) as client:
+        assert set(client.run(_sigint_handler).values()) == {repr(signal.SIG_IGN)}
+        ((dead, pid),) = client.run(os.getpid).items()
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(1200):  # the dead worker stays listed until the scheduler hears of it
+            workers = client.scheduler_info()["workers"]
+            if workers and dead not in workers:
+                break
+            time.sleep(0.05)
+        assert workers and dead not in workers
+        assert set(client.run(_sigint_handler).values()) == {repr(signal.SIG_IGN)}

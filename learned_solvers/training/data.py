@@ -170,9 +170,12 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
             # logs at CRITICAL only: a task's failure and a worker's death come back through its
             # future (the warning that drops the instance says why), and what Dask logged as an ERROR
             # was a worker's heartbeat meeting the scheduler closed, with its traceback, at each Ctrl-C
-            with sigint_ignored():  # the worker processes inherit it: a Ctrl-C is this process's to handle
+            # the worker processes inherit SIGINT ignored, and the preload ignores it in one started
+            # again later: a Ctrl-C is this process's to handle
+            with sigint_ignored():
                 cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                                       dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+                                       dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                                       preload=["learned_solvers._interrupt"])
         except RuntimeError as exc:  # "Nanny failed to start.": the worker processes' own errors went to the log
             raise RuntimeError(
                 f"the local Dask cluster's worker processes did not start ({exc}). Each is a new Python process that "
