@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["on_rank0", "launched_ranks", "torchrun_ranks"]
+__all__ = ["abort_job_on_uncaught", "on_rank0", "launched_ranks", "torchrun_ranks"]
+
+_hooked = False
 
 
 def torchrun_ranks() -> int:
@@ -30,11 +33,43 @@ def launched_ranks() -> int:
     return 1
 
 
+def abort_job_on_uncaught(comm: Any) -> None:
+    """From now on, an exception no code catches (a Ctrl-C included) ends every rank of
+    ``comm``'s job, after its traceback, by ``MPI_Abort`` (exit status 130 for a Ctrl-C, else 1).
+    Installed where this package first works on more than one rank.
+
+    Why: the rank that raised would otherwise hang at exit and the others with it. petsc4py's
+    exit cleanup (``PETSc.garbage_cleanup``) is collective, and the other ranks wait in the next
+    collective call of the run (a gather of the canonical data, a PETSc assembly), where they
+    cannot even see their own Ctrl-C. mpi4py's ``python -m mpi4py`` aborts only after that
+    cleanup, so it hung as well. A ``sys.excepthook`` set beforehand still runs first; one set
+    afterwards replaces this."""
+    global _hooked
+    if _hooked or comm.size <= 1:
+        return
+    _hooked = True
+    before = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        try:
+            before(kind, exc, tb)
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (AttributeError, OSError, ValueError):
+                    pass
+            comm.Abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
+
+    sys.excepthook = hook
+
+
 def on_rank0(comm: Any, call: Callable[[], Any]) -> Any:
     """``call()`` on rank 0, None on the other ranks; an exception it raises is raised on every
     rank. Raised on rank 0 alone, a refusal would leave the other ranks waiting in the next
     collective call, and a user who catches it and goes on to ``problem.solve()`` would hang
     there. ``comm``: an mpi4py communicator."""
+    abort_job_on_uncaught(comm)
     out, err = None, None
     if comm.rank == 0:
         try:

@@ -1848,8 +1848,8 @@ def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     return _mpirun_script("mpi_pde_script.py", [checkpoint, out, family], out)
 
 
-def _mpirun_script(script: str, argv: list, out, timeout: int = 300) -> dict:
-    """The JSON that ``tests/<script>`` writes to ``out``, run with ``argv`` by mpirun -n 2."""
+def _mpirun(script: str, argv: list, timeout: int = 300, *, mpi4py: bool = True):
+    """``tests/<script>`` run with ``argv`` by mpirun -n 2 (under ``python -m mpi4py``)."""
     import os
     import shutil
     import subprocess
@@ -1860,11 +1860,31 @@ def _mpirun_script(script: str, argv: list, out, timeout: int = 300) -> dict:
     if mpirun is None:
         pytest.skip("no mpirun next to this Python or on PATH")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    # -m mpi4py: an exception on one rank aborts both, instead of leaving the other in a collective
-    r = subprocess.run([mpirun, "-n", "2", sys.executable, "-m", "mpi4py", str(Path(__file__).with_name(script)),
-                        *map(str, argv)], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([mpirun, "-n", "2", sys.executable, *(["-m", "mpi4py"] if mpi4py else []),
+                           str(Path(__file__).with_name(script)), *map(str, argv)],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _mpirun_script(script: str, argv: list, out, timeout: int = 300) -> dict:
+    """The JSON that ``tests/<script>`` writes to ``out``, run with ``argv`` by mpirun -n 2."""
+    from pathlib import Path
+
+    r = _mpirun(script, argv, timeout)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(Path(out).read_text())
+
+
+@pytest.mark.parametrize("what, mpi4py", [("interrupt", False), ("error", False), ("interrupt", True)])
+def test_an_uncaught_exception_on_one_rank_ends_the_mpi_job_instead_of_hanging(darcy_starter, what, mpi4py):
+    """A Ctrl-C that one rank sees in Python while the other waits in a collective (the gather of
+    the next learned start), or an error raised on one rank alone: the rank that raised hung in
+    petsc4py's collective exit cleanup and the other in the gather, for ever, ``python -m
+    mpi4py`` or not (its abort comes after that cleanup). The package's excepthook now aborts
+    the job (130 for a Ctrl-C, 1 else), after the traceback."""
+    _, _, path = darcy_starter
+    r = _mpirun("mpi_uncaught_script.py", [path, what], timeout=120, mpi4py=mpi4py)
+    raised = "KeyboardInterrupt: rank 1 stops here" if what == "interrupt" else "ValueError: rank 1 stops here"
+    assert r.returncode == (130 if what == "interrupt" else 1) and raised in r.stderr, r.stderr[-2000:]
 
 
 @pytest.mark.parametrize("mesh", ["structured", "unstructured"])

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from .._fenicsx import import_dolfinx
 from .._interrupt import held_interrupts
-from .._mpi import on_rank0
+from .._mpi import abort_job_on_uncaught, on_rank0
 from ..canonical.pde import PDEData, QuasilinearResidual
 
 __all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "residual_function", "NewtonSystem",
@@ -145,7 +145,10 @@ def _bcs(problem: Any) -> list[Any]:
 def _gather_parts(comm, local: Any) -> list | None:
     """Every rank's ``local``, in rank order, on rank 0 (``None`` elsewhere). On one rank the
     object itself: mpi4py's gather pickles it, tens of milliseconds on a 256x256 mesh."""
-    return [local] if comm.size == 1 else comm.gather(local, root=0)
+    if comm.size == 1:
+        return [local]
+    abort_job_on_uncaught(comm)
+    return comm.gather(local, root=0)
 
 
 def _gather(comm, local: np.ndarray) -> np.ndarray | None:
