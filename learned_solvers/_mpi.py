@@ -34,8 +34,8 @@ def launched_ranks() -> int:
 
 
 def abort_job_on_uncaught(comm: Any) -> None:
-    """From now on, an exception no code catches (a Ctrl-C included) ends every rank of
-    ``comm``'s job, after its traceback, by ``MPI_Abort`` (exit status 130 for a Ctrl-C, else 1).
+    """From now on, an exception no code catches (a Ctrl-C included) ends every rank of the MPI
+    job, after its traceback, by ``MPI_Abort`` (exit status 130 for a Ctrl-C, else 1).
     Installed where this package first works on more than one rank.
 
     Why: the rank that raised would otherwise hang at exit and the others with it. petsc4py's
@@ -43,7 +43,8 @@ def abort_job_on_uncaught(comm: Any) -> None:
     collective call of the run (a gather of the canonical data, a PETSc assembly), where they
     cannot even see their own Ctrl-C. mpi4py's ``python -m mpi4py`` aborts only after that
     cleanup, so it hung as well. A ``sys.excepthook`` set beforehand still runs first; one set
-    afterwards replaces this."""
+    afterwards replaces this. ``comm``: the mpi4py communicator the package works on (nothing is
+    set on one rank)."""
     global _hooked
     if _hooked or comm.size <= 1:
         return
@@ -59,7 +60,10 @@ def abort_job_on_uncaught(comm: Any) -> None:
                     stream.flush()
                 except (AttributeError, OSError, ValueError):
                     pass
-            comm.Abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
+            from mpi4py import MPI
+
+            # the world, not ``comm``: a mesh's communicator is freed with its mesh, and the job is one
+            MPI.COMM_WORLD.Abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
 
     sys.excepthook = hook
 
