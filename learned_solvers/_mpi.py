@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import stat
+import struct
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,17 +58,38 @@ def abort_job_on_uncaught(comm: Any) -> None:
         try:
             before(kind, exc, tb)
         finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (AttributeError, OSError, ValueError):
-                    pass
+            _drain_outputs()
             from mpi4py import MPI
 
             # the world, not ``comm``: a mesh's communicator is freed with its mesh, and the job is one
             MPI.COMM_WORLD.Abort(130 if issubclass(kind, KeyboardInterrupt) else 1)
 
     sys.excepthook = hook
+
+
+def _drain_outputs(limit: float = 2.0) -> None:
+    """Flush stdout and stderr and wait (at most ``limit`` s) until the launcher has read what
+    they hold where they are pipes: mpirun's launcher stops reading them at an ``MPI_Abort``,
+    and the traceback just written was at times cut short after its first line."""
+    try:
+        import fcntl
+        import termios
+    except ImportError:  # not a POSIX system: flushed only
+        fcntl = termios = None
+    deadline = time.monotonic() + limit
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+            fd = stream.fileno()
+            if fcntl is None or not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                continue
+            while time.monotonic() < deadline:
+                # bytes still in the pipe (Linux answers FIONREAD on either end)
+                if struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0] == 0:
+                    break
+                time.sleep(0.01)
+        except (AttributeError, OSError, ValueError):
+            continue
 
 
 def on_rank0(comm: Any, call: Callable[[], Any]) -> Any:
