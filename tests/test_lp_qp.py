@@ -414,12 +414,15 @@ def test_lp_reader_on_200_edited_files_reads_them_as_scip_does_or_refuses_naming
     assert seen == {"read", "refused", "same optimum"}
 
 
-def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path):
-    """HiGHS reads a file cut off inside COLUMNS as the model up to there; OR-Tools refuses it,
-    and the error says the file has no ENDATA line."""
+@pytest.mark.parametrize("cut_after, line, section", [(" y obj", 7, "COLUMNS"), ("COLUMNS", 4, "ROWS")])
+def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path, cut_after, line, section):
+    """HiGHS reads a file cut off inside COLUMNS as the model up to there, and OR-Tools refuses
+    it; one cut off inside ROWS HiGHS refuses itself, saying only "Parser error". Either way the
+    error says where the file ends, with no ENDATA line."""
     f = tmp_path / "cut.mps"
-    f.write_text(_TINY_MPS.format(a="1", extra="").split(" y obj")[0] + " y\n")
-    with pytest.raises(MPSFormatError, match="cut.mps: .*no ENDATA line: is it truncated"):
+    f.write_text(_TINY_MPS.format(a="1", extra="").split(cut_after)[0] + (" y\n" if cut_after == " y obj" else ""))
+    with pytest.raises(MPSFormatError, match=f"cut.mps: .*It ends at line {line}, in {section}, with no ENDATA line: "
+                       "is it truncated"):
         read_problem(f)
 
 

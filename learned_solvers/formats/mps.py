@@ -50,7 +50,7 @@ def _reader_complaint(log: str) -> str:
         helps = [ln.split("= help:", 1)[1].strip() for ln in lines if "= help:" in ln]
         return (f"line {row}: {errors[0]}" + (f" in `{source}`" if source else "")
                 + (f" ({helps[0]})" if helps else ""))
-    return "; ".join(ln.strip() for ln in lines[-3:]) or "HiGHS could not parse it"
+    return "; ".join(re.sub(r"^ERROR:\s*", "", ln.strip()) for ln in lines[-3:]) or "HiGHS could not parse it"
 
 
 def _near_names(p: Path) -> str:
@@ -102,7 +102,9 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         h.setOptionValue("log_file", "")
         text = log.read_text(errors="replace") if log.exists() else ""
     if status == highspy.HighsStatus.kError:
-        raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}")
+        # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
+        cut = _no_endata(_lines(p)) if suffixes.endswith(_MPS_SUFFIXES) else ""
+        raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + cut)
     # HiGHS reads on past entries it drops (a row or column no section declared) with a
     # warning only: that is another model than the file's, so it is refused
     dropped = [ln.strip() for ln in text.splitlines()
@@ -172,10 +174,25 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
                              "letter, nan or inf?); HiGHS' reader would silently take another value")
     if not quadratic:
         # HiGHS reads a file cut off at a line's end as the model up to there
-        cut = "" if any(ln.strip().upper() == "ENDATA" for ln in lines) else " It has no ENDATA line: is it truncated?"
+        cut = _no_endata(lines)
         raise MPSFormatError(f"{p}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
                              "reads it; check that every value field is a number and every name is declared."
                              + cut)
+
+
+def _no_endata(lines: list[str]) -> str:
+    """``" It ends at line N, in SECTION, with no ENDATA line: is it truncated?"``, or ``""``
+    where the file has its ENDATA line."""
+    if any(ln.strip().upper() == "ENDATA" for ln in lines):
+        return ""
+    section, last = "", 0
+    for no, raw in enumerate(lines, 1):
+        if raw.strip() and not raw.startswith(("*", "$")):
+            last = no
+            if not raw[0].isspace():
+                section = raw.split()[0].upper()
+    where = f"at line {last}, in {section}," if section else f"at line {last}"
+    return f" It ends {where} with no ENDATA line: is it truncated?"
 
 
 def _check_compression(p: Path) -> None:
