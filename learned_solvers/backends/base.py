@@ -103,10 +103,12 @@ def check_capabilities(backend: Backend, qp: QPData) -> None:
     ``supports_qp``): a continuous solver would return a MIP's relaxation as its answer."""
     name = backend.name
     if qp.integrality is not None and not backend.supports_mip:
+        ints = int(qp.integrality.sum())
         raise ValueError(
-            f"{name}: problem {qp.name!r} has {int(qp.integrality.sum())} integer variables; {name} solves "
+            f"{name}: problem {qp.name!r} has {ints} integer variable{'s' if ints != 1 else ''}; {name} solves "
             "continuous problems, so its answer would be the relaxation's, not this problem's. Solve it with "
-            "--solver highs (branch and bound), or pass qp.relaxation() if the relaxation is what you want."
+            "HiGHS (branch and bound: --solver highs, solver=\"highs\" in Python), or pass qp.relaxation() if the "
+            "relaxation is what you want."
         )
     if qp.P is not None and not backend.supports_qp:
         raise ValueError(f"{name}: problem {qp.name!r} has a quadratic objective; {name} solves LPs only")
