@@ -152,7 +152,6 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     bench's table. Instances no reference solver finds optimal are dropped with a warning.
     """
     _one_process("evaluate")
-    import copy
     import time
 
     from .bench.qp import bench_backend, bench_report, bench_rows, write_report
@@ -163,10 +162,9 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     if out is not None and Path(out).suffix != ".json":
         raise ValueError(f"out={str(out)!r}: the report is a .json file")
     check_k(k, allow_zero=True)
-    st = starter_from(starter)  # a path: its checkpoint, refused here if it is not an LP/QP one
-    if k is not None:
-        st = copy.copy(st)  # the caller's starter keeps its own k
-        st.k = k
+    # a path: its checkpoint, refused here if it is not an LP/QP one; a starter is copied for k
+    # (the caller's keeps its own)
+    st = starter_from(starter, k=k)
     name = solver or st.meta.get("solver") or "pdlp"
     if name not in BACKENDS:
         raise ValueError(f"solver must be one of {', '.join(BACKENDS)}, got {name!r}")

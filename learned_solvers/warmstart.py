@@ -7,6 +7,7 @@ gives ``None`` (a cold start) with a warning: the classical solver has the last 
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from collections.abc import Callable
@@ -405,13 +406,18 @@ def starter_from(checkpoint: str | Path | LearnedWarmStarter, *, k: int | None =
                  polish: bool | None = None) -> LearnedWarmStarter:
     """The plugins' model: a checkpoint's, or the caller's own starter (loaded once for a loop
     of solves), with k and polish as given (None: the checkpoint's automatic choice, or the
-    starter's own)."""
-    starter = (checkpoint if isinstance(checkpoint, LearnedWarmStarter)
-               else LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish))
+    starter's own). A starter given with k or polish is copied, not changed: the caller's keeps
+    its own for its other uses (``LearnedOSQP(st, k=1)`` beside ``LearnedOSQP(st, k=16)``)."""
+    if not isinstance(checkpoint, LearnedWarmStarter):
+        return LearnedWarmStarter.from_checkpoint(checkpoint, k=k, polish=polish)
+    if k is None and polish is None:
+        return checkpoint
+    _check_polish(polish)
+    starter = copy.copy(checkpoint)  # shares the network, its anchors and its metadata
     if k is not None:
         starter.k = k
     if polish is not None:
-        starter.polish = polish
+        starter.polish = bool(polish)
     return starter
 
 

@@ -901,6 +901,29 @@ def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
             assert prob.status == cold.status, (solver, prob.status, cold.status)
 
 
+def test_a_starter_given_to_the_plugins_with_k_or_polish_keeps_its_own(trained):
+    """`LearnedSolver(st, k=1)` beside `LearnedOSQP(st)`: each plugin runs its own k and polish,
+    and the caller's starter keeps its own (the plugins had set theirs on it, so the last one
+    made decided for all)."""
+    from learned_solvers.cvxpy_plugin import LearnedOSQP, LearnedSolver
+
+    fam, _, path = trained
+    st = LearnedWarmStarter.from_checkpoint(path)
+    k0, p0 = st.k, st.polish
+    one = LearnedSolver(st, solver="pdlp", k=1, polish=False)
+    two = LearnedOSQP(st, k=2)
+    plain = LearnedSolver(st, solver="pdlp")
+    assert (st.k, st.polish) == (k0, p0)
+    assert (one.starter.k, one.starter.polish) == (1, False) and (two.starter.k, two.starter.polish) == (2, p0)
+    assert plain.starter is st
+    qp = fam.sample(1, seed=7)[0]
+    res = one.starter.solve(qp, "pdlp")
+    assert res.status == Status.OPTIMAL and res.extra["k"] == 1 and res.extra["polished"] is False
+    assert st.solve(qp, "pdlp").extra["k"] == (k0 if k0 is not None else st.default_k)
+    with pytest.raises(TypeError, match="polish must be"):
+        LearnedSolver(st, solver="pdlp", polish="no")
+
+
 def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     fam, _, path = trained
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
@@ -1621,7 +1644,7 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
         optimize(solved, loaded)
     mip = build(np.random.default_rng(5))
     mip.chgVarType(mip.getVars()[0], "INTEGER")
-    with pytest.raises(ValueError, match="1 integer variables"):
+    with pytest.raises(ValueError, match="1 integer variable;"):
         optimize(mip, loaded, solver="pdlp")
     assert mip.getNSols() == 0
     with warnings.catch_warnings():
