@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["dask_setup", "forget_frames", "held_interrupts", "sigint_ignored", "sigterm_as_ctrl_c", "stop_reason"]
+__all__ = ["dask_setup", "forget_frames", "held_interrupts", "note_stop", "sigint_ignored", "sigterm_as_ctrl_c",
+           "stop_reason"]
 
 _reason = "Ctrl-C"
 _held = 0  # depth of held_interrupts blocks (main thread)
@@ -22,6 +23,14 @@ _pending: tuple[str, ...] | None = None  # a signal that came inside one: its Ke
 def stop_reason() -> str:
     """What stopped the run: 'Ctrl-C', or 'SIGTERM' once that signal has come."""
     return _reason
+
+
+def note_stop(signum: int) -> None:
+    """Record the signal that stops the run where no KeyboardInterrupt is raised for it (DDP
+    ranks, ``training.distributed.StopOnSignal``), so that ``stop_reason`` names it."""
+    global _reason
+    if signum == signal.SIGTERM:
+        _reason = "SIGTERM"
 
 
 def forget_frames(exc: BaseException) -> None:

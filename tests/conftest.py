@@ -141,3 +141,41 @@ def assert_described_or_named(f: Path, out: Path, capsys, what: str) -> None:
         rc = main(argv)
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 0 or (rc == 2 and str(f) in err[-1]), (what, argv[0], err[-1:])
+
+
+def interrupt_command(args: list[str], bar: bytes, after: int, sig: str = "SIGINT", group: bool = False,
+                      launcher: tuple[str, ...] = ("-m", "learned_solvers.cli"), env: dict | None = None,
+                      cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run the CLI with ``args``, send a real SIGINT (or ``sig``) once tqdm's ``bar`` shows
+    ``after`` steps, and return (exit status, stdout, stderr). ``group``: to the CLI's whole
+    process group, its children too, as a terminal's Ctrl-C goes. ``launcher``: what Python runs
+    before ``args`` (torchrun's module and options, say); ``env``: added to the environment."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # a job started in the background (CI) inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: the child gets the default disposition back, as a terminal's foreground has
+    # the bars refresh as on a terminal (into a pipe they would every 30 s): tqdm's own setting
+    env = {**os.environ, "TQDM_MININTERVAL": "0.1", **(env or {})}
+    proc = subprocess.Popen([sys.executable, *launcher, *args], stdout=subprocess.PIPE, env=env, cwd=cwd,
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            start_new_session=group)
+    err, deadline = b"", time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            err += chunk
+            done = re.findall(bar + rb"[^\r\n]*?(\d+)/\d+ \[", err)
+            if not chunk or (done and int(done[-1]) >= after):
+                break
+        if group:
+            os.killpg(proc.pid, getattr(signal, sig))
+        else:
+            proc.send_signal(getattr(signal, sig))
+        out, rest = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    return proc.returncode, out.decode(errors="replace"), (err + rest).decode(errors="replace")

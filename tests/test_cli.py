@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import interrupt_command as _interrupt
+
 
 def test_demo_runs_the_lp_pipeline_and_the_core_table():
     out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "demo", "--epochs", "4"],
@@ -431,41 +433,6 @@ def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_pa
     out = subprocess.run([str(exe), "train", "--family", "cvxpy:nosuchmodel:build", "--solver", "osqp",
                           "--out", "n.safetensors"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode != 0 and "cannot import 'nosuchmodel'" in out.stderr and str(tmp_path) in out.stderr
-
-
-def _interrupt(args: list[str], bar: bytes, after: int, sig: str = "SIGINT",
-               group: bool = False) -> tuple[int, str, str]:
-    """Run the CLI with ``args``, send a real SIGINT (or ``sig``) once tqdm's ``bar`` shows
-    ``after`` steps, and return (exit status, stdout, stderr). ``group``: to the CLI's whole
-    process group, its children too, as a terminal's Ctrl-C goes."""
-    import os
-    import re
-    import signal
-    import time
-
-    # a job started in the background (CI) inherits SIGINT ignored, and Python then never raises
-    # KeyboardInterrupt: the child gets the default disposition back, as a terminal's foreground has
-    # the bars refresh as on a terminal (into a pipe they would every 30 s): tqdm's own setting
-    env = {**os.environ, "TQDM_MININTERVAL": "0.1"}
-    proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.cli", *args], stdout=subprocess.PIPE, env=env,
-                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-                            start_new_session=group)
-    err, deadline = b"", time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            chunk = os.read(proc.stderr.fileno(), 65536)
-            err += chunk
-            done = re.findall(bar + rb"[^\r\n]*?(\d+)/\d+ \[", err)
-            if not chunk or (done and int(done[-1]) >= after):
-                break
-        if group:
-            os.killpg(proc.pid, getattr(signal, sig))
-        else:
-            proc.send_signal(getattr(signal, sig))
-        out, rest = proc.communicate(timeout=180)
-    finally:
-        proc.kill()
-    return proc.returncode, out.decode(errors="replace"), (err + rest).decode(errors="replace")
 
 
 @pytest.mark.parametrize("family", [["random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8"],

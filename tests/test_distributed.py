@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .conftest import interrupt_command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -50,6 +52,33 @@ def test_train_command_under_torchrun_on_a_pde_family(tmp_path):
                    "--out", str(ck)], tmp_path)
     assert "10 instances" in r.stdout
     assert load_checkpoint(ck).meta["kind"] == "pde"
+
+
+_LP = ["random-lp:m=10,n=20", "--solver", "pdlp", "--width", "8"]
+_PDE = ["darcy:n=8", "--solver", "ksp", "--pc", "jacobi", "--pde-width", "8", "--train-k", "4"]
+
+
+@pytest.mark.parametrize("family, sig, named", [(_LP, "SIGINT", "Ctrl-C"), (_LP, "SIGTERM", "SIGTERM"),
+                                                (_PDE, "SIGINT", "Ctrl-C")], ids=["lp-int", "lp-term", "pde-int"])
+def test_a_signal_during_training_under_torchrun_still_writes_the_checkpoint(tmp_path, family, sig, named):
+    """A terminal's Ctrl-C (SIGINT to torchrun and both ranks) or a batch scheduler's SIGTERM
+    during DDP training: every rank stops at one agreed step, and rank 0 writes the best state so
+    far, without the sweep that chooses k, before torchrun's agent kills the ranks (30 s after the
+    signal). A rank had raised alone, the other waited in the next collective, and nothing was
+    saved."""
+    from learned_solvers.checkpoint import load_checkpoint
+
+    ck = tmp_path / "m.safetensors"
+    rc, out, err = interrupt_command(
+        ["-m", "learned_solvers.cli", "train", "--family", *family, "--train", "16", "--epochs", "100000",
+         "--scheduler", "serial", "--out", str(ck)], rb"training ", 3,
+        sig=sig, group=True, launcher=("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
+        env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    assert out.count("saved ") == 1 and ck.exists(), (rc, out, err[-3000:])
+    assert f"training stopped by {named} in epoch" in err and "torchrun's agent ends the ranks" in err, err[-3000:]
+    meta = load_checkpoint(ck).meta
+    assert meta["interrupted"].startswith(f"stopped by {named} in epoch")
+    assert "under torchrun" in meta["k_sweep_interrupted"] and not meta.get("k_sweep")  # the sweep did not run
 
 
 def test_only_train_runs_under_torchrun(monkeypatch, capsys):

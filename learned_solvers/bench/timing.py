@@ -67,9 +67,17 @@ def cut_short(total: int, done: Callable[[], int]) -> Iterator[list[str]]:
 
 def sweep_skipped(training_stopped: str | None) -> str | None:
     """Why the validation sweep that chooses the automatic k does not run, or None: after a
-    SIGTERM, a batch scheduler's kill follows (Slurm's 30 s later), and the trained model must be
-    saved before it, whatever the sweep would cost."""
-    if training_stopped and stop_reason() == "SIGTERM":
+    SIGTERM, a batch scheduler's kill follows (Slurm's 30 s later), and under torchrun its agent
+    kills the ranks 30 s after any signal, so the trained model must be saved before that,
+    whatever the sweep would cost."""
+    if not training_stopped:
+        return None
+    from ..training.distributed import rank_and_world
+
+    if rank_and_world()[1] > 1:
+        return (f"not run: training was stopped by {stop_reason()} under torchrun (its agent ends the ranks 30 s "
+                "after the signal)")
+    if stop_reason() == "SIGTERM":
         return "not run: training was stopped by SIGTERM (a batch scheduler's kill follows it)"
     return None
 

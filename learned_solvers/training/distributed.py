@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 __all__ = ["init_from_env", "rank_and_world", "is_main", "shard", "gather_shards", "wrap", "epoch_share",
-           "mean_over_ranks", "barrier", "shutdown"]
+           "mean_over_ranks", "StopOnSignal", "barrier", "shutdown"]
 
 T = TypeVar("T")
 
@@ -110,6 +110,59 @@ def mean_over_ranks(value: float) -> float:
         t = t.cuda()
     torch.distributed.all_reduce(t)
     return float(t.item()) / torch.distributed.get_world_size()
+
+
+class StopOnSignal:
+    """Under torchrun, within the block: Ctrl-C (SIGINT) and SIGTERM are noted instead of raised,
+    and ``agreed()`` (one all-reduce) tells every rank at the same step whether any rank got one.
+
+    A rank that raised KeyboardInterrupt alone left the others waiting in the next collective
+    call, and torchrun's agent, which sends the signal on to the ranks, kills them after its
+    shutdown timeout (30 s): hours of training were lost. Stopping at one agreed step, every rank
+    keeps the best state so far and rank 0 saves it in that time. Once a stop is agreed the
+    handlers stay, so a second signal (the agent's, after the terminal's) cannot cut the save
+    short. In one process, or off the main thread, this does nothing and ``agreed()`` is False.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.got = False
+        self.stopping = False
+        self._before: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignal:
+        import signal
+        import threading
+
+        if rank_and_world()[1] > 1 and threading.current_thread() is threading.main_thread():
+            self.active = True
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._before[sig] = signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        from .._interrupt import note_stop
+
+        self.got = True
+        note_stop(signum)
+
+    def agreed(self) -> bool:
+        """Whether any rank has got a signal: a collective call, so every rank must make it at the same step."""
+        if not self.active:
+            return False
+        t = torch.tensor([1.0 if self.got else 0.0])
+        if torch.distributed.get_backend() == "nccl":
+            t = t.cuda()
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        self.stopping = self.stopping or bool(t.item() > 0)
+        return self.stopping
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.active and not self.stopping:
+            for sig, handler in self._before.items():
+                signal.signal(sig, handler)
 
 
 def barrier() -> None:

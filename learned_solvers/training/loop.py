@@ -74,64 +74,75 @@ def fit(model: torch.nn.Module, train_b: Sequence[Any], *,
     bar = tqdm(total=epochs * per_epoch, desc=desc, unit="batch", disable=not progress or rank > 0)
     done, interrupted, skipped, steps = 0, None, 0, 0
     postfix: dict[str, str] = {}
+    # under torchrun a Ctrl-C or SIGTERM stops every rank at one agreed step; in one process it raises
+    stops = distributed.StopOnSignal()
     try:
-        for epoch in range(epochs):
-            model.train()
-            tot, tot_jac = 0.0, 0.0
-            mine = distributed.epoch_share(len(train_b), rng)
-            steps += len(mine)
-            bar.set_postfix({"epoch": f"{epoch + 1}/{epochs}", **postfix}, refresh=False)
-            for j in mine:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
-                    loss, g, rec = batch_loss(net, train_b[j])
-                    tot = tot + loss.detach()  # summed on the device: one sync an epoch, not one a batch
-                    if jacobian_weight > 0:
-                        blk = model.block
-                        jac = jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
-                        tot_jac = tot_jac + jac.detach()
-                        loss = loss + jac
-                    opt.zero_grad()
-                    loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                bar.update(1)
-                # one batch's NaN or inf would make every weight NaN for good: its step is skipped (under
-                # DDP the gradients are averaged before this, so every rank skips alike)
-                if not torch.isfinite(norm):
-                    skipped += 1
-                    continue
-                opt.step()
-            with warnings.catch_warnings():  # an epoch whose every step was skipped: torch warns of the order
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                sched.step()
-            model.eval()
-            with torch.no_grad():
-                v = val_score()
-            # the fit term alone, the validation loss's measure on LP/QP; the penalty apart: it can be
-            # tens of times the fit (early in training) and would hide the fit's curve
-            train_loss = distributed.mean_over_ranks(float(tot) / max(len(mine), 1))
-            history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
-            if jacobian_weight > 0:
-                history[-1]["jacobian_penalty"] = distributed.mean_over_ranks(float(tot_jac) / max(len(mine), 1))
-            if v < best:
-                best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
-            # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
-            postfix = {"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}",
-                       **({"jacobian": f"{history[-1]['jacobian_penalty']:.2e}"} if jacobian_weight > 0 else {})}
-            bar.set_postfix({"epoch": f"{epoch + 1}/{epochs}", **postfix})
-            done = epoch + 1
+        with stops:
+            for epoch in range(epochs):
+                model.train()
+                tot, tot_jac = 0.0, 0.0
+                mine = distributed.epoch_share(len(train_b), rng)
+                steps += len(mine)
+                bar.set_postfix({"epoch": f"{epoch + 1}/{epochs}", **postfix}, refresh=False)
+                for j in mine:
+                    if stops.agreed():  # every rank stops at the same step
+                        raise KeyboardInterrupt
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)  # adjoint tolerance misses are fine in training
+                        loss, g, rec = batch_loss(net, train_b[j])
+                        tot = tot + loss.detach()  # summed on the device: one sync an epoch, not one a batch
+                        if jacobian_weight > 0:
+                            blk = model.block
+                            jac = jacobian_weight * jacobian_penalty(lambda v: blk(v, g), rec.z)
+                            tot_jac = tot_jac + jac.detach()
+                            loss = loss + jac
+                        opt.zero_grad()
+                        loss.backward()
+                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    bar.update(1)
+                    # one batch's NaN or inf would make every weight NaN for good: its step is skipped (under
+                    # DDP the gradients are averaged before this, so every rank skips alike)
+                    if not torch.isfinite(norm):
+                        skipped += 1
+                        continue
+                    opt.step()
+                with warnings.catch_warnings():  # an epoch whose every step was skipped: torch warns of the order
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                    sched.step()
+                model.eval()
+                with torch.no_grad():
+                    v = val_score()
+                # the fit term alone, the validation loss's measure on LP/QP; the penalty apart: it can be
+                # tens of times the fit (early in training) and would hide the fit's curve
+                train_loss = distributed.mean_over_ranks(float(tot) / max(len(mine), 1))
+                history.append({"epoch": epoch, "train_loss": train_loss, val_key: v})
+                if jacobian_weight > 0:
+                    history[-1]["jacobian_penalty"] = distributed.mean_over_ranks(float(tot_jac) / max(len(mine), 1))
+                if v < best:
+                    best, best_state = v, {k: t.detach().clone() for k, t in model.state_dict().items()}
+                # named as the history names them: an LP/QP val_loss is not the val_error its summary prints
+                postfix = {"train_loss": f"{train_loss:.3e}", val_key: f"{v:.3e}",
+                           **({"jacobian": f"{history[-1]['jacobian_penalty']:.2e}"} if jacobian_weight > 0 else {})}
+                bar.set_postfix({"epoch": f"{epoch + 1}/{epochs}", **postfix})
+                done = epoch + 1
+            if stops.agreed():  # a signal during the last epoch's validation
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
-        # one process: stop here and keep the best state so far, so hours of training still give a
-        # checkpoint; DDP ranks would not stop in step, so under torchrun its own handling stands
-        if world > 1 or best_state is None:
+        # stop here and keep the best state so far, so hours of training still give a checkpoint;
+        # DDP ranks do so only at a step they agreed on (``StopOnSignal``), as all ranks then do
+        if best_state is None or (world > 1 and not stops.stopping):
             raise
         bar.close()
-        interrupted = f"stopped by {stop_reason()} in epoch {done + 1} of {epochs} ({done} completed)"
-        then = ("What follows training goes on (saving), without the sweep that chooses the automatic k: a batch "
-                "scheduler's kill follows its SIGTERM" if stop_reason() == "SIGTERM" else
+        interrupted = (f"stopped by {stop_reason()} in epoch {done + 1} of {epochs} ({done} completed)" if done < epochs
+                       else f"stopped by {stop_reason()} after its last epoch ({done} completed)")
+        then = ("What follows training goes on (saving), without the sweep that chooses the automatic k: "
+                + ("torchrun's agent ends the ranks 30 s after the signal (its --shutdown-timeout)" if world > 1 else
+                   "a batch scheduler's kill follows its SIGTERM")
+                if world > 1 or stop_reason() == "SIGTERM" else
                 f"What follows training (choosing k, saving) goes on; {stop_reason()} again cuts choosing k short")
-        warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). {then}",
-                      TrainingInterrupted, stacklevel=2)
+        if rank == 0:
+            warnings.warn(f"training {interrupted}; the model keeps its best state so far ({val_key} {best:.3g}). "
+                          f"{then}", TrainingInterrupted, stacklevel=2)
     finally:
         bar.close()
     if best_state is None:  # a checkpoint of NaN weights would only warn at every later solve
