@@ -1076,6 +1076,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
             continue
         if written_in_place(path):  # /dev/stdout, a pipe: written in place, its folder (/dev) is not written
             continue
+        checkpoint = name == "save_checkpoint" or (name == "out" and args.func is _cmd_train)
+        # as train(out=...) from Python refuses it (a folder is told so below)
+        if checkpoint and Path(path).suffix != ".safetensors" and not Path(path).is_dir():
+            raise ValueError(f"--{name.replace('_', '-')} {path}: a checkpoint is a .safetensors file (weights and "
+                             f"JSON metadata); name it e.g. {Path(path).with_suffix('.safetensors')}")
         folder = Path(path).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -1095,7 +1100,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
         figure = _is_figure(args, name)
         if not figure:
             _refuse_overwrite(f"--{name.replace('_', '-')}", Path(path),
-                              "checkpoint" if name == "save_checkpoint" or args.func is _cmd_train else "JSON file")
+                              "checkpoint" if checkpoint else "JSON file")
         if figure and Path(path).suffix:
             from matplotlib.backend_bases import FigureCanvasBase
 

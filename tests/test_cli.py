@@ -89,7 +89,7 @@ def test_unknown_option_is_rejected():
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--polish"],
                       "--polish applies to LP/QP families only"),
                      # --anchor names each side's own anchors
-                     (["train", "--family", "darcy:n=8", "--solver", "ksp", "--anchor", "linear", "--out", "x"],
+                     (["train", "--family", "darcy:n=8", "--solver", "ksp", "--anchor", "linear", "--out", "x.safetensors"],
                       "--anchor linear applies to LP/QP families only; darcy:n=8 is a PDE family: --anchor kernel"),
                      (["bench", "--family", "random-lp:m=10,n=20", "--anchor", "kernel"],
                       "--anchor kernel applies to PDE families only"),
@@ -402,6 +402,9 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     (tmp_path / "afile").write_text("x")
     for out_path, why in ((tmp_path / "afile" / "m.safetensors", "a file stands where its folder should be"),
                           (tmp_path, "is a folder; give a file name"),
+                          # a checkpoint is a .safetensors file, as train(out=...) from Python says too
+                          (tmp_path / "new" / "model", r"--out \S+/model: a checkpoint is a \.safetensors file .*name "
+                           r"it e\.g\. \S+/new/model\.safetensors"),
                           # a folder that takes no files though os.access says it may (root, /proc)
                           (Path("/proc/m.safetensors"),
                            "cannot write a file in its folder /proc|its folder /proc is not writable")):
@@ -409,6 +412,7 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_pa
                               "--solver", "pdlp", "--train", "5", "--scheduler", "serial", "--out", str(out_path)],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 2 and re.search(why, out.stderr) and "labelling" not in out.stderr, out.stderr[-1000:]
+    assert not (tmp_path / "new").exists()  # refused before its folder was made
 
 
 def test_the_installed_command_finds_a_users_module_in_the_working_folder(tmp_path):

@@ -174,15 +174,17 @@ def test_an_output_path_holding_another_kind_of_file_is_not_written_over(tmp_pat
     """`train --out notes.txt` replaced the notes with a checkpoint; a report (--out) or solution
     likewise wrote over any file. A checkpoint goes only over a checkpoint, a JSON file over a
     JSON file (an older report), refused before any work."""
-    notes = tmp_path / "notes.txt"
-    notes.write_text("precious\n")
+    # a checkpoint's name ends in .safetensors (another is refused as such): notes under that name
+    notes, named = tmp_path / "notes.txt", tmp_path / "notes.safetensors"
+    for f in (notes, named):
+        f.write_text("precious\n")
     fam = ["--family", "random-lp:m=5,n=10", "--train", "4", "--epochs", "1", "--width", "8", "--scheduler", "serial"]
-    for args, what in ((["train", *fam, "--out", str(notes)], "checkpoint"),
-                       (["bench", *fam, "--save-checkpoint", str(notes)], "checkpoint"),
-                       (["bench", *fam, "--out", str(notes)], "JSON file")):
+    for args, what, f in ((["train", *fam, "--out", str(named)], "checkpoint", named),
+                          (["bench", *fam, "--save-checkpoint", str(named)], "checkpoint", named),
+                          (["bench", *fam, "--out", str(notes)], "JSON file", notes)):
         r = _run(args, tmp_path)
-        assert r.returncode == 2 and f"{notes}: a file is there that is not a {what}" in r.stderr, r.stderr[-800:]
-        assert "labelling" not in r.stderr and notes.read_text() == "precious\n"
+        assert r.returncode == 2 and f"{f}: a file is there that is not a {what}" in r.stderr, r.stderr[-800:]
+        assert "labelling" not in r.stderr and f.read_text() == "precious\n"
     ck, old = tmp_path / "model.safetensors", tmp_path / "old.json"
     old.write_text('{"an": "older report"}')
     for args in (["train", *fam, "--out", str(ck)],
