@@ -180,8 +180,12 @@ def test_canonical_form_rejects_bad_data():
         QPData(**{**good, "l": [np.nan]})
     with pytest.raises(InvalidProblemError, match="c holds NaN"):
         QPData(**{**good, "c": [1.0, np.nan]})
-    with pytest.raises(InvalidProblemError, match="l > u"):
+    with pytest.raises(InvalidProblemError, match=r"row 0 has l > u \(2 > 1\), so no point is feasible \(the problem "
+                       r"is infeasible as given\)"):
         QPData(**{**good, "l": [2.0]})
+    # by name where it has them (HiGHS calls such a file infeasible; OSQP and PDLP refuse it as invalid)
+    with pytest.raises(InvalidProblemError, match=r"variable 1 \(y\) has lb > ub \(1.5 > 1\), so no point is feasible"):
+        QPData(**{**good, "lb": [0, 1.5]}, var_names=("x", "y"))
     with pytest.raises(InvalidProblemError, match="P is"):
         QPData(**{**good, "P": sp.identity(3)})
     # no variables (an empty pyscipopt model): OSQP's set-up once blamed a nonconvex P for it

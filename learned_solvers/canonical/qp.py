@@ -156,12 +156,21 @@ class QPData:
                                           "Clarabel need P positive semidefinite (a convex QP)")
         if self.integrality is not None and self.integrality.shape[0] != n:
             raise InvalidProblemError(f"{where}: integrality has {self.integrality.shape[0]} entries, expected {n}")
+        # no point satisfies such a row or bound: the instance is infeasible as given (HiGHS says
+        # so), and OSQP and PDLP refuse it as invalid, so it is refused here, by name
+        empty = "so no point is feasible (the problem is infeasible as given): check the data that sets them"
         bad = np.flatnonzero(self.l > self.u)
         if bad.size:
-            raise InvalidProblemError(f"{where}: row {int(bad[0])} has l > u ({self.l[bad[0]]} > {self.u[bad[0]]})")
+            i = int(bad[0])
+            row = f" ({self.con_names[i]})" if self.con_names else ""
+            raise InvalidProblemError(f"{where}: row {i}{row} has l > u ({self.l[i]:.17g} > {self.u[i]:.17g}), "
+                                      f"{empty}{f'; {bad.size} rows so' if bad.size > 1 else ''}")
         bad = np.flatnonzero(self.lb > self.ub)
         if bad.size:
-            raise InvalidProblemError(f"{where}: variable {int(bad[0])} has lb > ub")
+            j = int(bad[0])
+            var = f" ({self.var_names[j]})" if self.var_names else ""
+            raise InvalidProblemError(f"{where}: variable {j}{var} has lb > ub ({self.lb[j]:.17g} > {self.ub[j]:.17g}), "
+                                      f"{empty}{f'; {bad.size} variables so' if bad.size > 1 else ''}")
         if np.isposinf(self.l).any() or np.isneginf(self.u).any():
             raise InvalidProblemError(f"{where}: a row has l = +inf or u = -inf")
 
