@@ -780,6 +780,23 @@ def test_a_highs_qp_optimum_that_a_feasible_point_beats_is_an_error_not_an_answe
     assert res.status == Status.OPTIMAL and "qp_check" not in res.extra
 
 
+def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():
+    """HiGHS 1.16 calls a point of this QP optimal (x0 near -5e6), where the free x0, with cost
+    0.478 and no curvature, makes it unbounded below (found by a seeded fuzz of small QPs against
+    every backend). Its point is feasible and Clarabel certifies dual infeasibility, so the answer
+    is an error saying so, cold and warm; OSQP, SCS, PDLP and Clarabel call it unbounded."""
+    inf = np.inf
+    qp = QPData(c=np.array([0.478, 0.827, -0.683]), A=sp.csr_matrix([[0, 0.702, 0.688]]), l=[0.819], u=[1.3],
+                lb=[-inf, -0.058, -1.229], ub=[inf, 2.042, 1.448], P=sp.diags([0, 0.901, 0.209]).tocsc(), name="ray")
+    backend = make_backend("highs")
+    for res in (backend.solve(qp), backend.solve(qp, warm_start=WarmStart(x=np.zeros(3), y=np.zeros(1)))):
+        assert (res.status, res.x) == (Status.ERROR, None), (res.status, res.message)
+        assert "in a QP that is unbounded below" in res.message
+        assert res.extra["qp_check"]["clarabel_status"] == "unbounded"
+    for name in ("osqp", "scs", "pdlp", "clarabel"):
+        assert make_backend(name).solve(qp).status == Status.UNBOUNDED, name
+
+
 @pytest.mark.parametrize("time_limit", [1e10, 1e20])
 def test_a_highs_time_limit_past_the_clock_is_a_wait_without_limit(time_limit):
     """A QP's wait for the child is twice the time limit + 10 s; past what select takes (about

@@ -193,6 +193,11 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     feasible = other.status == Status.OPTIMAL and kkt_residuals(qp, other.x, other.y).primal <= QP_CHECK_TOL
     extra["qp_check"] = {"kkt_residual": merit, "clarabel_status": other.status,
                          "clarabel_objective": other.objective, "seconds": time.perf_counter() - t0}
+    # HiGHS' own point feasible and Clarabel's certificate of dual infeasibility: unbounded below
+    if other.status == Status.UNBOUNDED and kkt_residuals(qp, x, np.zeros(qp.m)).primal <= QP_CHECK_TOL:
+        return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual "
+                f"{merit:.1e}) in a QP that is unbounded below: the point is feasible, and Clarabel found a direction "
+                "along which the objective falls without end (a certificate of dual infeasibility). " + _QP_ADVICE)
     if not feasible or objective - other.objective <= QP_CHECK_TOL * (1.0 + abs(objective) + abs(other.objective)):
         return None
     return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual {merit:.1e}) "
