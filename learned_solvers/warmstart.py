@@ -371,21 +371,32 @@ def _check_polish(polish: Any) -> None:
 RETRY_COLD = (Status.LIMIT, Status.ERROR)
 """warm-solve outcomes that a cold solve must confirm: a start may cost time, never the cold solve's outcome"""
 
+CONFIRM_COLD = (Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED)
+"""warm verdicts of no optimum, which the cold solve gives instead. A first-order solver ends at
+whichever certificate it meets first, and which that is depends on its start: on a problem both
+primal and dual infeasible, PDLP and OSQP ended 'unbounded' from some starts and 'infeasible'
+cold (``tests/test_lp_qp.py``)."""
+
 
 def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold: bool = True) -> SolveResult:
     """``backend.solve(qp, warm_start=ws)``; where that ends at an iteration or time limit or an
-    error (``RETRY_COLD``), the cold solve runs too and its result is returned, with both solves'
-    iterations and seconds, ``warm_start_accepted`` False and ``extra['fallback']`` saying why,
-    so that the start never changes the outcome (with a time limit the call can take up to twice
-    it: ``retry_cold=False`` keeps the warm result)."""
+    error (``RETRY_COLD``), or finds no optimum (``CONFIRM_COLD``: infeasible, unbounded), the
+    cold solve runs too and its result is returned, with both solves' iterations and seconds,
+    ``warm_start_accepted`` False and ``extra['fallback']`` saying why, so that the start never
+    changes the outcome (with a time limit the call can take up to twice it: ``retry_cold=False``
+    keeps the warm result). A limit or an error is warned of; a verdict of no optimum, which no
+    start can shorten much, is not."""
     res = backend.solve(qp, warm_start=ws)
-    if ws is None or not retry_cold or res.status not in RETRY_COLD:
+    if ws is None or not retry_cold or res.status not in RETRY_COLD + CONFIRM_COLD:
         return res
     why = f"the warm-started solve ended at {res.status} after {res.iterations} iterations"
-    warnings.warn(f"{qp.name}: {why} ({res.message or 'no message'}); solving from a cold start as well",
-                  OutOfFamilyWarning, stacklevel=3)
-    cold = retried_cold(res, backend.solve(qp, warm_start=None), f"{why}; retried cold")
+    if res.status in RETRY_COLD:
+        warnings.warn(f"{qp.name}: {why} ({res.message or 'no message'}); solving from a cold start as well",
+                      OutOfFamilyWarning, stacklevel=3)
+    then = "retried cold" if res.status in RETRY_COLD else "the status is the cold solve's"
+    cold = retried_cold(res, backend.solve(qp, warm_start=None), f"{why}; {then}")
     cold.extra["warm_iterations"] = res.iterations
+    cold.extra["warm_status"] = res.status
     return cold
 
 

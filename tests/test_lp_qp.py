@@ -780,6 +780,27 @@ def test_a_highs_qp_optimum_that_a_feasible_point_beats_is_an_error_not_an_answe
     assert res.status == Status.OPTIMAL and "qp_check" not in res.extra
 
 
+def test_a_warm_verdict_of_no_optimum_is_the_cold_solve_s():
+    """min -y with x >= 1 and x <= -1 (two rows), y free: primal and dual infeasible. PDLP cold
+    says infeasible, and from the start (0, 10) unbounded: a first-order solver ends at whichever
+    certificate it meets first. A warm solve that finds no optimum gives the cold solve's status
+    (both solves' iterations counted), so a start never changes the outcome."""
+    from learned_solvers.warmstart import warm_solve
+
+    inf = np.inf
+    qp = QPData(c=np.array([0.0, -1.0]), A=sp.csr_matrix([[1.0, 0], [1.0, 0]]), l=[1.0, -inf], u=[inf, -1.0],
+                lb=[-inf, -inf], ub=[inf, inf], name="both-infeasible")
+    pdlp = make_backend("pdlp")
+    start = WarmStart(x=np.array([0.0, 10.0]), y=np.zeros(2))
+    cold, raw = pdlp.solve(qp), pdlp.solve(qp, warm_start=start)
+    assert (cold.status, raw.status) == (Status.INFEASIBLE, Status.UNBOUNDED)  # what the start alone would give
+    res = warm_solve(pdlp, qp, start)
+    assert res.status == Status.INFEASIBLE and not res.warm_start_accepted
+    assert res.extra["warm_status"] == Status.UNBOUNDED and "the status is the cold solve's" in res.extra["fallback"]
+    assert res.iterations == cold.iterations + raw.iterations
+    assert warm_solve(pdlp, qp, start, retry_cold=False).status == Status.UNBOUNDED
+
+
 def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():
     """HiGHS 1.16 calls a point of this QP optimal (x0 near -5e6), where the free x0, with cost
     0.478 and no curvature, makes it unbounded below (found by a seeded fuzz of small QPs against
