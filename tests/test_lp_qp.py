@@ -801,6 +801,82 @@ def test_a_warm_verdict_of_no_optimum_is_the_cold_solve_s():
     assert warm_solve(pdlp, qp, start, retry_cold=False).status == Status.UNBOUNDED
 
 
+def _small_random_problem(rng: np.random.Generator, t: int, *, qp: bool) -> QPData:
+    """A seeded small LP or QP with the awkward parts real models have: free and fixed variables,
+    equality, one-sided and empty rows, infeasible pairs of rows, a P of any rank (or a diagonal
+    one that PDLP takes, or none); some optimal, some infeasible, some unbounded."""
+    n, m = int(rng.integers(2, 8)), int(rng.integers(1, 6))
+    A = sp.random(m, n, density=0.5, random_state=rng, format="lil")
+    if rng.random() < 0.3:
+        A[0, :] = 0  # an empty row
+    A = A.tocsr()
+    x0 = rng.normal(size=n)
+    ax = A @ x0
+    l = np.where(rng.random(m) < 0.3, -np.inf, ax - rng.random(m))
+    u = np.where(rng.random(m) < 0.3, np.inf, ax + rng.random(m))
+    eq = rng.random(m) < 0.2
+    l[eq] = u[eq] = ax[eq]
+    if rng.random() < 0.2:  # row 0 and a copy of it that contradict each other
+        A = sp.vstack([A, A[0]]).tocsr()
+        l, u = np.append(l, -np.inf), np.append(u, -1e3)
+        l[0], u[0] = 1e3, np.inf
+    lb = np.where(rng.random(n) < 0.3, -np.inf, x0 - 2 * rng.random(n))
+    ub = np.where(rng.random(n) < 0.3, np.inf, x0 + 2 * rng.random(n))
+    fixed = rng.random(n) < 0.15
+    lb[fixed] = ub[fixed] = x0[fixed]
+    P = None
+    if qp and rng.random() < 0.8:
+        F = rng.normal(size=(n, int(rng.integers(1, n + 1))))
+        P = sp.csc_matrix(F @ F.T)
+    elif rng.random() < 0.4:
+        P = sp.diags(rng.random(n) * (rng.random(n) < 0.7)).tocsc()
+    return QPData(c=rng.normal(size=n), A=A, l=l, u=u, lb=lb, ub=ub, P=P, name=f"small-{t}")
+
+
+@pytest.mark.parametrize("qp", [False, True], ids=["lp", "qp"])
+def test_warm_and_cold_solves_end_alike_on_seeded_small_problems(qp):
+    """Every backend on 60 seeded small problems (``_small_random_problem``), cold and from a
+    start far off (the product's ``warm_solve``): the same status, and where optimal the same
+    objective, within the solver's tolerance; a warm start may only turn a cold solve's
+    iteration limit into the optimum. And no 'optimal' where Clarabel at 1e-9 finds none or
+    another objective: HiGHS had called points of unbounded QPs optimal. A fuzz of this kind
+    found both faults this test now guards."""
+    import warnings
+
+    from learned_solvers.warmstart import warm_solve
+
+    rng = np.random.default_rng(90 + qp)
+    names = ("osqp", "scs", "highs", "clarabel") if qp else ("pdlp", "osqp", "scs", "highs", "clarabel")
+    backends = {name: make_backend(name) for name in names}
+    ends = set()
+    for t in range(60):
+        problem = _small_random_problem(rng, t, qp=qp)
+        ref = make_backend("clarabel", tol=1e-9).solve(problem)
+        ends.add(ref.status)
+        for name, b in backends.items():
+            if name == "pdlp" and problem.P is not None and not _is_diagonal(problem.P):
+                continue
+            cold = b.solve(problem)
+            start = WarmStart(x=10 * rng.normal(size=problem.n), y=10 * rng.normal(size=problem.m))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a warm limit or error is retried cold, with a warning
+                warm = warm_solve(b, problem, start)
+            for res in (cold, warm):
+                if res.status == Status.OPTIMAL:
+                    assert ref.status == Status.OPTIMAL, (t, name, ref.status, res.objective)
+                    assert abs(res.objective - ref.objective) <= 1e-3 * (1 + abs(ref.objective)), (t, name)
+            if cold.status == Status.LIMIT and warm.status == Status.OPTIMAL:
+                continue  # the start took the solver to the optimum within its limit
+            assert warm.status == cold.status, (t, name, warm.status, cold.status, warm.extra.get("fallback"))
+            if cold.status == Status.OPTIMAL:
+                assert b.same_answer(warm, cold), (t, name, warm.objective, cold.objective)
+    assert {Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED} <= ends  # every kind of end was met
+
+
+def _is_diagonal(P: sp.spmatrix) -> bool:
+    return abs(P - sp.diags(P.diagonal())).sum() == 0
+
+
 def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():
     """HiGHS 1.16 calls a point of this QP optimal (x0 near -5e6), where the free x0, with cost
     0.478 and no curvature, makes it unbounded below (found by a seeded fuzz of small QPs against
