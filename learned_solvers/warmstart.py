@@ -385,9 +385,11 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     ``warm_start_accepted`` False and ``extra['fallback']`` saying why, so that the start never
     changes the outcome (with a time limit the call can take up to twice it: ``retry_cold=False``
     keeps the warm result). A limit or an error is warned of; a verdict of no optimum, which no
-    start can shorten much, is not."""
+    start can shorten much, is not. A MIP's verdict of no optimum stands: branch and bound
+    proves it whatever the start, and solving it again could double a long search."""
     res = backend.solve(qp, warm_start=ws)
-    if ws is None or not retry_cold or res.status not in RETRY_COLD + CONFIRM_COLD:
+    confirm = RETRY_COLD + (CONFIRM_COLD if not qp.is_mip else ())
+    if ws is None or not retry_cold or res.status not in confirm:
         return res
     why = f"the warm-started solve ended at {res.status} after {res.iterations} iterations"
     if res.status in RETRY_COLD:

@@ -799,6 +799,11 @@ def test_a_warm_verdict_of_no_optimum_is_the_cold_solve_s():
     assert res.extra["warm_status"] == Status.UNBOUNDED and "the status is the cold solve's" in res.extra["fallback"]
     assert res.iterations == cold.iterations + raw.iterations
     assert warm_solve(pdlp, qp, start, retry_cold=False).status == Status.UNBOUNDED
+    # a MIP's verdict is branch and bound's proof, whatever the start: not solved again
+    mip = QPData(c=np.ones(2), A=sp.csr_matrix([[1.0, 1.0], [1.0, 1.0]]), l=[1.5, -inf], u=[inf, 1.0], lb=[0, 0],
+                 ub=[3, 3], integrality=np.array([True, False]), name="infeasible-mip")
+    res = warm_solve(make_backend("highs"), mip, WarmStart(x=np.ones(2), y=None))
+    assert res.status == Status.INFEASIBLE and "fallback" not in res.extra
 
 
 def _small_random_problem(rng: np.random.Generator, t: int, *, qp: bool) -> QPData:
