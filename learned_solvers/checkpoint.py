@@ -343,8 +343,10 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
     if "solver" in m:
         tol = m.get("solver_tolerance")
         # the tolerance its automatic k was timed at: a start that pays at 1e-6 may not at 1e-4
+        # no k was timed where the sweep did not run (training stopped by SIGTERM, or under torchrun)
+        timed = not str(m.get("k_sweep_interrupted", "")).startswith("not run")
         rows.append(("solver", str(m["solver"]) + (f" (its automatic k timed at tolerance {tol:g})"
-                                                   if isinstance(tol, (int, float)) else "")))
+                                                   if isinstance(tol, (int, float)) and timed else "")))
     if "canonical_sizes" in m:
         sizes = m["canonical_sizes"]
         rows.append(("sizes", ", ".join(f"{n} variables x {mm} constraints" for n, mm in sizes[:4])

@@ -66,7 +66,7 @@ def test_a_signal_during_training_under_torchrun_still_writes_the_checkpoint(tmp
     far, without the sweep that chooses k, before torchrun's agent kills the ranks (30 s after the
     signal). A rank had raised alone, the other waited in the next collective, and nothing was
     saved."""
-    from learned_solvers.checkpoint import load_checkpoint
+    from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info, load_checkpoint
 
     ck = tmp_path / "m.safetensors"
     rc, out, err = interrupt_command(
@@ -79,6 +79,8 @@ def test_a_signal_during_training_under_torchrun_still_writes_the_checkpoint(tmp
     meta = load_checkpoint(ck).meta
     assert meta["interrupted"].startswith(f"stopped by {named} in epoch")
     assert "under torchrun" in meta["k_sweep_interrupted"] and not meta.get("k_sweep")  # the sweep did not run
+    shown = format_checkpoint_info(describe_checkpoint(ck))  # `info`: no tolerance that no k was timed at
+    assert "the validation sweep that chooses k was not run" in shown and "automatic k timed" not in shown, shown
 
 
 def test_only_train_runs_under_torchrun(monkeypatch, capsys):
