@@ -878,6 +878,35 @@ def test_warm_and_cold_solves_end_alike_on_seeded_small_problems(qp):
     assert {Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED} <= ends  # every kind of end was met
 
 
+@pytest.mark.parametrize("suffix", [".mps", ".lp"])
+def test_seeded_small_problems_written_by_highs_read_back_to_the_same_problem(tmp_path, suffix):
+    """60 seeded small LPs and QPs (``_small_random_problem``: ranges, free and one-sided rows,
+    free and fixed variables, a P of any rank, of which a QMPS or LP file holds one triangle)
+    written by HiGHS and read back by ``read_problem``: the same status and optimum (Clarabel
+    at 1e-9) as the problem written."""
+    import highspy
+
+    rng = np.random.default_rng(91)
+    for t in range(60):
+        qp = _small_random_problem(rng, t, qp=t % 2 == 1)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        A = qp.A.tocsr()
+        h.addVars(qp.n, qp.lb, qp.ub)  # HiGHS' infinity is inf
+        h.changeColsCost(qp.n, np.arange(qp.n, dtype=np.int32), qp.c)
+        h.addRows(qp.m, qp.l, qp.u, A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
+        if qp.P is not None:
+            L = sp.tril(qp.P).tocsc()
+            h.passHessian(qp.n, L.nnz, 1, L.indptr.astype(np.int32), L.indices.astype(np.int32), L.data)
+        f = tmp_path / f"small-{t}{suffix}"
+        h.writeModel(str(f))
+        back = read_problem(f)
+        a, b = (make_backend("clarabel", tol=1e-9).solve(p) for p in (qp, back))
+        assert a.status == b.status, (t, a.status, b.status)
+        if a.status == Status.OPTIMAL:
+            assert abs(a.objective - b.objective) <= 1e-7 * (1 + abs(a.objective)), (t, a.objective, b.objective)
+
+
 def _is_diagonal(P: sp.spmatrix) -> bool:
     return abs(P - sp.diags(P.diagonal())).sum() == 0
 
