@@ -6,6 +6,7 @@ import importlib
 import itertools
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol
 
 from learned_solvers.canonical import QPData
@@ -191,6 +192,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         pattern, _, opts = rest.partition(",")
         if not pattern:
             raise ValueError("family 'files:GLOB' needs a file pattern, e.g. 'files:data/daily/*.mps.gz'")
+        _colon_options("files", pattern)
         return FilesFamily(pattern=pattern, **_params(FilesFamily, opts, ("pattern",)))
     if name == "cvxpy":
         from .cvxpy_family import CvxpyFamily
@@ -204,6 +206,7 @@ def make_family(spec: str, **overrides: Any) -> Family:
         path, _, opts = rest.partition(",")
         if not path:
             raise ValueError("family 'mps:PATH' needs a file path, e.g. mps:../shared/data/netlib/sc105.mps.gz")
+        _colon_options("mps", path)
         return MPSFamily(path=path, **_overridden(_params(MPSFamily, opts, ("path",)), overrides))
     if name == "dolfinx":
         from .dolfinx_family import DolfinxFamily
@@ -219,6 +222,16 @@ def make_family(spec: str, **overrides: Any) -> Family:
         raise ValueError(f"family {name}: {given} do{'es' if len(stray) == 1 else ''} not apply to it; its "
                          f"parameters go in the spec ({name}:KEY=VALUE,...; known: {', '.join(known)})")
     return cls(**_overridden(params, overrides))
+
+
+def _colon_options(name: str, path: str) -> None:
+    """Refuse ``mps:file.mps:perturb=0.2``, options after a colon as other families take them:
+    after a path they follow a comma (a path may hold colons), and the reader had said only
+    that no file ``file.mps:perturb=0.2`` exists."""
+    head, _, tail = path.rpartition(":")
+    if head and "=" in tail and not Path(path).exists():
+        raise ValueError(f"family '{name}:{path}': after a path, options follow a comma, not a colon: "
+                         f"'{name}:{head},{tail}'")
 
 
 def _overridden(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

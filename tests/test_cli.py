@@ -89,7 +89,8 @@ def test_unknown_option_is_rejected():
                      (["bench", "--family", "darcy:n=8", "--solver", "ksp", "--polish"],
                       "--polish applies to LP/QP families only"),
                      # --anchor names each side's own anchors
-                     (["train", "--family", "darcy:n=8", "--solver", "ksp", "--anchor", "linear", "--out", "x.safetensors"],
+                     (["train", "--family", "darcy:n=8", "--solver", "ksp", "--anchor", "linear",
+                       "--out", "x.safetensors"],
                       "--anchor linear applies to LP/QP families only; darcy:n=8 is a PDE family: --anchor kernel"),
                      (["bench", "--family", "random-lp:m=10,n=20", "--anchor", "kernel"],
                       "--anchor kernel applies to PDE families only"),
@@ -98,6 +99,9 @@ def test_unknown_option_is_rejected():
                      # a misspelt family or parameter: before the 3-4 s of imports that bench and train need
                      (["bench", "--family", "nosuch"], "unknown family 'nosuch'; choose one of random-lp"),
                      (["train", "--family", "random-lp:m=10,q=3", "--out", "m.safetensors"], "unknown parameter 'q'"),
+                     # after a path, options follow a comma (the reader had said no file 'x.mps:perturb=0.2' exists)
+                     (["bench", "--family", "mps:x.mps:perturb=0.2"],
+                      "after a path, options follow a comma, not a colon: 'mps:x.mps,perturb=0.2'"),
                      (["bench", "--family", "darcy:n=8", "--test-family", "darcy:n=-3"], "darcy needs n >= 2"),
                      (["bench", "--checkpoint", "nonexist.safetensors"], "no checkpoint at nonexist.safetensors"),
                      (["bench", "--family", "darcy:n=8", "--checkpoint", "no.safetensors"], "no checkpoint at no"),
