@@ -392,10 +392,11 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     if ws is None or not retry_cold or res.status not in confirm:
         return res
     why = f"the warm-started solve ended at {res.status} after {res.iterations} iterations"
+    then = "the status is the cold solve's"
     if res.status in RETRY_COLD:
         warnings.warn(f"{qp.name}: {why} ({res.message or 'no message'}); solving from a cold start as well",
                       OutOfFamilyWarning, stacklevel=3)
-    then = "retried cold" if res.status in RETRY_COLD else "the status is the cold solve's"
+        then = "retried cold"
     cold = retried_cold(res, backend.solve(qp, warm_start=None), f"{why}; {then}")
     cold.extra["warm_iterations"] = res.iterations
     cold.extra["warm_status"] = res.status

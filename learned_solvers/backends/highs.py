@@ -185,7 +185,9 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     from ..canonical.qp import kkt_residuals
     from .clarabel import ClarabelBackend
 
-    merit = kkt_residuals(qp, x, y).worst if y is not None else float("inf")
+    # one pass for both: the primal residual needs no duals (zeros stand in where HiGHS gave none)
+    own = kkt_residuals(qp, x, y if y is not None else np.zeros(qp.m))
+    merit = own.worst if y is not None else float("inf")
     if merit <= QP_CHECK_TOL:
         return None
     t0 = time.perf_counter()
@@ -194,7 +196,7 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     extra["qp_check"] = {"kkt_residual": merit, "clarabel_status": other.status,
                          "clarabel_objective": other.objective, "seconds": time.perf_counter() - t0}
     # HiGHS' own point feasible and Clarabel's certificate of dual infeasibility: unbounded below
-    if other.status == Status.UNBOUNDED and kkt_residuals(qp, x, np.zeros(qp.m)).primal <= QP_CHECK_TOL:
+    if other.status == Status.UNBOUNDED and own.primal <= QP_CHECK_TOL:
         return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual "
                 f"{merit:.1e}) in a QP that is unbounded below: the point is feasible, and Clarabel found a direction "
                 "along which the objective falls without end (a certificate of dual infeasibility). " + _QP_ADVICE)
