@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from learned_solvers.backends import BACKENDS, Status, WarmStart, make_backend
 from learned_solvers.canonical import InvalidProblemError, QPData, kkt_residuals
 from learned_solvers.canonical.polish import optimal_active_set, polish
+from learned_solvers._highs import quiet_highs
 from learned_solvers.formats.mps import MPSFormatError, read_problem
 from problems.registry import make_family
 
@@ -442,6 +443,25 @@ def test_mps_entries_on_undeclared_rows_or_no_variables_are_refused(tmp_path):
         read_problem(f)
     f.write_text("NAME empty\nENDATA\n")
     with pytest.raises(MPSFormatError, match="the model has no variables"):
+        read_problem(f)
+
+
+@pytest.mark.parametrize("suffix", [".mps", ".lp"])
+def test_a_semi_continuous_column_is_refused_not_read_as_a_plain_one(tmp_path, suffix):
+    """min x + 1.5 y, x + y >= 1, x semi-continuous in {0} u [2, 10], 0 <= y <= 10: HiGHS' optimum
+    is 1.5 at x = 0; read as a plain column on [2, 10], the optimum would be 2. The reader
+    refuses the column by name with its values and the binary that writes it."""
+    f = tmp_path / f"semi{suffix}"
+    f.write_text("NAME semi\nROWS\n N obj\n G c1\nCOLUMNS\n x obj 1 c1 1\n y obj 1.5 c1 1\nRHS\n rhs c1 1\n"
+                 "BOUNDS\n LO bnd x 2\n SC bnd x 10\n UP bnd y 10\nENDATA\n" if suffix == ".mps" else
+                 "Minimize\n obj: x + 1.5 y\nSubject To\n c1: x + y >= 1\nBounds\n 2 <= x <= 10\n y <= 10\n"
+                 "Semi-Continuous\n x\nEnd\n")
+    h = quiet_highs()
+    h.readModel(str(f))
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(1.5, abs=1e-5)
+    with pytest.raises(MPSFormatError, match=rf"semi{suffix}: 'x' is semi-continuous: x = 0 or 2 <= x <= 10\. "
+                       r"The canonical form has no semi-continuous variables; write it with a binary z: 2 z <= x"):
         read_problem(f)
 
 

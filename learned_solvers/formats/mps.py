@@ -134,8 +134,10 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             P = (P + P.T - sp.diags(P.diagonal())).tocsc()
         P = sense * P
     integ = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else None
-    integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
     inf = highspy.kHighsInf
+    if integ is not None:
+        _refuse_semi(p, integ, lp)
+    integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
     fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf) * np.where(np.abs(np.asarray(v, dtype=float)) >= inf, np.inf, 1.0)  # noqa: E731
     try:
         return QPData(
@@ -146,6 +148,27 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         )
     except InvalidProblemError as exc:
         raise MPSFormatError(f"{p}: {exc}") from exc
+
+
+def _refuse_semi(p: Path, integ: np.ndarray, lp) -> None:
+    """Refuse semi-continuous and semi-integer columns (MPS ``SC``/``SI`` bounds, an LP file's
+    ``semi-continuous`` section): read as plain columns on ``[lb, ub]`` they would lose the value
+    0 and the solvers would answer another problem."""
+    import highspy
+
+    semi = np.flatnonzero((integ == int(highspy.HighsVarType.kSemiContinuous))
+                          | (integ == int(highspy.HighsVarType.kSemiInteger)))
+    if not len(semi):
+        return
+    names = list(lp.col_names_)
+    j = int(semi[0])
+    name = names[j] if names else f"column {j}"
+    lo, hi = float(lp.col_lower_[j]), float(lp.col_upper_[j])
+    kind = "semi-integer" if integ[j] == int(highspy.HighsVarType.kSemiInteger) else "semi-continuous"
+    more = f" (and {len(semi) - 1} more)" if len(semi) > 1 else ""
+    raise MPSFormatError(
+        f"{p}: {name!r} is {kind}{more}: {name} = 0 or {lo:g} <= {name} <= {hi:g}. The canonical form has no "
+        f"semi-continuous variables; write it with a binary z: {lo:g} z <= {name} <= {hi:g} z (z integer, 0 <= z <= 1)")
 
 
 def _check_numbers(p: Path, *, quadratic: bool) -> None:
