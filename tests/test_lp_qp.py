@@ -526,6 +526,26 @@ def test_a_nonconvex_qp_is_refused_with_the_reason(tmp_path):
             make_backend(name).solve(qp)
 
 
+def test_a_p_that_is_not_symmetric_is_refused_and_one_within_rounding_is_symmetrised():
+    """The backends read different triangles of P (OSQP, SCS, Clarabel the upper, HiGHS the
+    lower): a P given as OSQP's API takes it, the upper triangle, had given three different
+    optima (-0.347, -0.286, -0.5). It is refused, naming the entries and the fix; given whole,
+    every QP backend reaches one optimum; an asymmetry of rounding is symmetrised."""
+    whole = np.array([[2.0, 1.5], [1.5, 2.0]])
+    problem = lambda P: QPData(c=-np.ones(2), A=sp.csr_matrix(np.ones((1, 2))), l=np.array([-np.inf]),  # noqa: E731
+                               u=np.array([10.0]), lb=-5 * np.ones(2), ub=5 * np.ones(2), P=P, name="tri")
+    with pytest.raises(InvalidProblemError, match=r"problem 'tri': P is not symmetric \(P\[\d,\d\] = .*\); it holds "
+                       r"one triangle \(OSQP's API stores the upper one\): give the whole matrix, P \+ P.T - diag\(P\)"):
+        problem(sp.triu(sp.csr_matrix(whole)))
+    with pytest.raises(InvalidProblemError, match=r"P is not symmetric .* give \(P \+ P.T\) / 2"):
+        problem(whole + np.array([[0.0, 0.0], [-1.0, 0.0]]))
+    qp = problem(sp.csr_matrix(whole))
+    objectives = [make_backend(name).solve(qp).objective for name in ("osqp", "scs", "highs", "clarabel")]
+    assert objectives == pytest.approx([-1 / 3.5] * 4, rel=1e-4)  # x = (1, 1) / 3.5
+    rounded = problem(whole + np.array([[0.0, 1e-14], [0.0, 0.0]]))
+    assert (rounded.P != rounded.P.T).nnz == 0
+
+
 def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_path, shared_data):
     """The OSQP benchmarks' ``.mat`` QPs (Maros-Meszaros): ``read_problem`` takes them, the
     trailing identity rows become bounds, 1e20 (also stored as 9.999999999999998e+19) is

@@ -24,6 +24,28 @@ class InvalidProblemError(ValueError):
     """The problem data is malformed: wrong sizes, NaN, or contradictory bounds."""
 
 
+
+def _symmetric(p: sp.csr_matrix, name: str) -> sp.csr_matrix:
+    """``p`` itself if symmetric, its symmetric part if it is off by rounding only (1e-10 of its
+    largest entry); otherwise ``InvalidProblemError``. The backends read different triangles
+    (OSQP, SCS and Clarabel the upper, HiGHS the lower), so a P stored as one triangle, as OSQP's
+    own API takes it, would be a different QP to each of them."""
+    if p.shape[0] != p.shape[1]:
+        return p  # validate() names the shape
+    diff = (p - p.T).tocoo()
+    scale = float(np.abs(p.data).max(initial=0.0))
+    if not np.isfinite(scale) or not diff.nnz:
+        return p
+    worst = int(np.argmax(np.abs(diff.data)))
+    if abs(diff.data[worst]) <= 1e-10 * scale:
+        return ((p + p.T) * 0.5).tocsr()
+    i, j = int(diff.row[worst]), int(diff.col[worst])
+    triangle = sp.triu(p, 1).nnz == 0 or sp.tril(p, -1).nnz == 0
+    hint = ("it holds one triangle (OSQP's API stores the upper one): give the whole matrix, "
+            "P + P.T - diag(P)" if triangle else "x'Px depends only on its symmetric part: give (P + P.T) / 2")
+    raise InvalidProblemError(f"problem {name!r}: P is not symmetric (P[{i},{j}] = {p[i, j]:.6g}, P[{j},{i}] = "
+                              f"{p[j, i]:.6g}); {hint}")
+
 @dataclass(frozen=True, eq=False)
 class QPData:
     """One LP/QP/MIP instance in canonical form.
@@ -57,7 +79,7 @@ class QPData:
         object.__setattr__(self, "A", sp.csr_matrix(self.A, dtype=np.float64))
         if self.P is not None:
             p = sp.csr_matrix(self.P, dtype=np.float64)
-            object.__setattr__(self, "P", p if p.nnz else None)
+            object.__setattr__(self, "P", _symmetric(p, self.name) if p.nnz else None)
         if self.integrality is not None:
             integ = np.asarray(self.integrality, dtype=bool).reshape(-1)
             object.__setattr__(self, "integrality", integ if integ.any() else None)
