@@ -546,6 +546,25 @@ def test_a_p_that_is_not_symmetric_is_refused_and_one_within_rounding_is_symmetr
     assert (rounded.P != rounded.P.T).nnz == 0
 
 
+def test_sides_and_bounds_from_1e20_are_infinite_to_every_backend():
+    """min -x + y, x + y <= u, 0 <= x <= ub: HiGHS and Clarabel read 1e20 as infinite and said
+    unbounded, PDLP said optimal at -1e20, SCS 'error', OSQP its iteration limit. QPData reads
+    1e20 and beyond as infinite, so every backend solves one problem; +1e20 as a lower bound
+    is refused as infeasible as given."""
+    def problem(ub: float = np.inf, u: float = np.inf, lb: float = 0.0) -> QPData:
+        return QPData(c=np.array([-1.0, 1.0]), A=sp.csr_matrix(np.ones((1, 2))), l=np.array([-1e20]), u=np.array([u]),
+                      lb=np.array([lb, 0.0]), ub=np.array([ub, 5.0]), name="big")
+
+    for qp in (problem(ub=1e20), problem(u=1e20), problem(ub=1e30, u=1e21)):
+        assert (np.isinf(qp.ub[0]) or np.isinf(qp.u[0])) and qp.l[0] == -np.inf
+        statuses = {name: make_backend(name).solve(qp).status for name in (*BACKENDS, "clarabel")}
+        assert set(statuses.values()) == {Status.UNBOUNDED}, statuses
+    assert make_backend("pdlp").solve(problem(ub=1e19)).objective == pytest.approx(-1e19)  # finite below 1e20
+    with pytest.raises(InvalidProblemError, match=r"problem 'big': a variable has lb = \+inf or ub = -inf \(1e20 and "
+                       r"beyond read as infinite\), so no point is feasible"):
+        problem(lb=1e20)
+
+
 def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_path, shared_data):
     """The OSQP benchmarks' ``.mat`` QPs (Maros-Meszaros): ``read_problem`` takes them, the
     trailing identity rows become bounds, 1e20 (also stored as 9.999999999999998e+19) is

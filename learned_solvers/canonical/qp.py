@@ -6,7 +6,7 @@
 Dual convention (that of PDLP and HiGHS): ``y`` (m,) multiplies the rows, reduced costs
 ``r = c + P x - A'y`` (n,). At an optimum ``y_i > 0`` only where row ``i`` sits at ``l_i``,
 ``y_i < 0`` only where it sits at ``u_i``; likewise ``r_j`` for the bounds. Infinite bounds
-are ``+-inf``.
+are ``+-inf``; a side or bound of magnitude 1e20 or more is read as infinite.
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["QPData", "QPSolution", "InvalidProblemError", "kkt_residuals"]
+__all__ = ["INFINITE_BOUND", "QPData", "QPSolution", "InvalidProblemError", "kkt_residuals"]
+
+INFINITE_BOUND = 1e20
+"""A side or bound of this magnitude or more is infinite, as HiGHS, SCIP, Clarabel and MPS
+files read it."""
 
 
 class InvalidProblemError(ValueError):
@@ -72,10 +76,11 @@ class QPData:
     def __post_init__(self) -> None:
         cast = lambda v: np.ascontiguousarray(np.asarray(v, dtype=np.float64).reshape(-1))  # noqa: E731
         object.__setattr__(self, "c", cast(self.c))
-        object.__setattr__(self, "l", cast(self.l))
-        object.__setattr__(self, "u", cast(self.u))
-        object.__setattr__(self, "lb", cast(self.lb))
-        object.__setattr__(self, "ub", cast(self.ub))
+        for side in ("l", "u", "lb", "ub"):
+            v = cast(getattr(self, side))
+            # HiGHS, Clarabel and SCIP read 1e20 and beyond as infinite, PDLP and OSQP as a
+            # number: one reading here, so that every backend solves one problem
+            object.__setattr__(self, side, np.where(np.abs(v) >= INFINITE_BOUND, np.copysign(np.inf, v), v))
         object.__setattr__(self, "A", sp.csr_matrix(self.A, dtype=np.float64))
         if self.P is not None:
             p = sp.csr_matrix(self.P, dtype=np.float64)
@@ -194,7 +199,11 @@ class QPData:
             raise InvalidProblemError(f"{where}: variable {j}{var} has lb > ub ({self.lb[j]:.17g} > {self.ub[j]:.17g}), "
                                       f"{empty}{f'; {bad.size} variables so' if bad.size > 1 else ''}")
         if np.isposinf(self.l).any() or np.isneginf(self.u).any():
-            raise InvalidProblemError(f"{where}: a row has l = +inf or u = -inf")
+            raise InvalidProblemError(f"{where}: a row has l = +inf or u = -inf (1e20 and beyond read as infinite), "
+                                      f"{empty}")
+        if np.isposinf(self.lb).any() or np.isneginf(self.ub).any():
+            raise InvalidProblemError(f"{where}: a variable has lb = +inf or ub = -inf (1e20 and beyond read as "
+                                      f"infinite), {empty}")
 
     def _nonconvex(self) -> str | None:
         """Why P is not positive semidefinite, by two checks that every such P passes, O(nnz):
