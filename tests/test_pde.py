@@ -1843,6 +1843,65 @@ def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     assert rep["same_answer"] == 1.0 and rep["warm_converged_without_fallback"] == 2
 
 
+def test_a_guess_on_a_singular_operator_ends_at_the_cold_solve_s_solution():
+    """On a pure Neumann problem (constants the null space attached to the matrix) CG keeps the
+    start's constant part: a guess 5 above the cold solution had ended 5 above it, at another
+    solution of the singular system (bench's residual test passed it as the same answer). The
+    guess takes the cold start's null-space part before the solve, so warm ends at the cold
+    solution, from zero or from a user's own cold guess."""
+    from learned_solvers.formats.dolfinx import get_solution
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_neumann")
+    prob, _ = fam.load(fam.sample(1, seed=0)[0])
+    be = KSPBackend(ksp_type="cg", pc_type="jacobi")
+    h = petsc_handles(prob)
+    assert be.solve(h).status == "optimal"
+    h["finish"]()
+    cold = get_solution(prob).copy()
+    guess = cold + 5.0 + 1e-3 * np.random.default_rng(0).normal(size=cold.size)
+    h = petsc_handles(prob)
+    warm = be.solve(h, guess=guess)
+    h["finish"]()
+    assert warm.status == "optimal" and warm.warm_start_accepted
+    assert np.linalg.norm(get_solution(prob) - cold) <= 100 * be.rtol * np.linalg.norm(cold)
+    # from a user's cold guess u = 2 (a nonzero initial guess) the cold solve ends 2 above; so does warm
+    start = np.full(cold.size, 2.0)
+    h = petsc_handles(prob)
+    be.solve(h, cold_guess=start)
+    h["finish"]()
+    cold2 = get_solution(prob).copy()
+    assert cold2.mean() == pytest.approx(2.0)
+    h = petsc_handles(prob)
+    be.solve(h, guess=guess, cold_guess=start)
+    h["finish"]()
+    assert np.linalg.norm(get_solution(prob) - cold2) <= 100 * be.rtol * np.linalg.norm(cold2)
+
+
+def test_a_newton_guess_shifted_along_the_jacobian_s_null_space_ends_at_the_cold_solution():
+    """-div((1 + |grad u|^2) grad u) = s, natural conditions all round, is unchanged by u + c; its
+    Jacobian's null space (the constants) attached as a user does. A guess 5 above the cold
+    solution had met Newton's tolerance at once and been returned, 5 above it; it takes the cold
+    start's constant part first and ends at the cold solution."""
+    from petsc4py import PETSc
+
+    from learned_solvers.formats.dolfinx import get_solution
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    u, v, s = dolfinx.fem.Function(V), ufl.TestFunction(V), dolfinx.fem.Function(V)
+    s.interpolate(lambda x: np.cos(np.pi * x[0]) + 0.5 * np.cos(np.pi * x[1]))  # mean zero: solvable
+    F = (ufl.inner((1 + ufl.inner(ufl.grad(u), ufl.grad(u))) * ufl.grad(u), ufl.grad(v)) - s * v) * ufl.dx
+    prob = dolfinx.fem.petsc.NonlinearProblem(F, u, petsc_options_prefix="t_invariant_newton_",
+                                              petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+    prob.solver.getJacobian()[0].setNullSpace(PETSc.NullSpace().create(constant=True, comm=msh.comm))
+    be = SNESBackend()
+    assert be.solve(petsc_handles(prob)).status == "optimal"
+    cold = get_solution(prob).copy()
+    warm = be.solve(petsc_handles(prob), guess=cold + 5.0)
+    assert warm.status == "optimal" and warm.warm_start_accepted and warm.iterations == 0
+    assert np.linalg.norm(get_solution(prob) - cold) <= 1e-8 * np.linalg.norm(cold)
+
+
 def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     """`tests/mpi_pde_script.py`: a learned start for one instance of ``family`` on two ranks."""
     return _mpirun_script("mpi_pde_script.py", [checkpoint, out, family], out)

@@ -160,7 +160,7 @@ class KSPBackend:
             n = handles["x"].getLocalSize()
             guess = check_guess(guess, n, self.name)
             cold = check_guess(cold_guess, n, self.name)
-            res = self._run(handles, guess) if guess is not None else self._run(handles, cold, warm=False)
+            res = self._run(handles, guess, cold=cold) if guess is not None else self._run(handles, cold, warm=False)
             if not res.warm_start_accepted or res.status == Status.OPTIMAL or not self.retry_cold:
                 return res  # cold, converged, or a direct solve (preonly) that took no guess
             warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the "
@@ -168,7 +168,8 @@ class KSPBackend:
             return retried_cold(res, self._run(handles, cold, warm=False),
                                 f"warm solve failed (reason {res.extra['reason']}), retried cold")
 
-    def _run(self, handles: dict[str, Any], guess: np.ndarray | None, *, warm: bool = True) -> SolveResult:
+    def _run(self, handles: dict[str, Any], guess: np.ndarray | None, *, warm: bool = True,
+             cold: np.ndarray | None = None) -> SolveResult:
         from petsc4py import PETSc
 
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
@@ -187,6 +188,11 @@ class KSPBackend:
             ksp.setInitialGuessNonzero(False)
         else:
             _set(x, guess)
+            null = ksp.getOperators()[0].getNullSpace()
+            if warm and null:
+                # a singular operator (a pure Neumann problem): a Krylov solve keeps its start's
+                # null-space part, so the guess takes the cold start's, and ends at its solution
+                _match_null_part(null, x, cold)
             ksp.setInitialGuessNonzero(True)
         # every solve sets its preconditioner up afresh, as a new instance's operator needs:
         # cold and warm pay the same set-up cost. A failed set-up (an LU's zero pivot) stays
@@ -218,6 +224,24 @@ class KSPBackend:
         ra, rb = a.extra.get("residual"), b.extra.get("residual")
         return (a.status == b.status == Status.OPTIMAL and ra is not None and rb is not None
                 and ra <= 10 * max(rb, self.rtol))
+
+
+def _match_null_part(null: Any, x: Any, cold: np.ndarray | None) -> None:
+    """Replace ``x``'s part in the null space ``null`` by that of ``cold`` (owned dofs; None:
+    zero)."""
+    from petsc4py import PETSc
+
+    null.remove(x)
+    if cold is not None:
+        c = x.duplicate()
+        try:
+            _set(c, cold)
+            x.axpy(1.0, c)
+            null.remove(c)
+            x.axpy(-1.0, c)  # x + cold - (cold without its null part)
+            x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        finally:
+            c.destroy()
 
 
 def _reason(reason: int, kind: str = "KSP") -> str:
@@ -320,7 +344,7 @@ class SNESBackend:
             snes.setType(self.snes_type)
             snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
             snes.getKSP().setInitialGuessNonzero(False)
-            res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None)
+            res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None, cold=cold)
             if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
                 warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
                               "retrying from the cold guess", RuntimeWarning, stacklevel=2)
@@ -329,8 +353,13 @@ class SNESBackend:
             res.extra["atol"] = atol
             return res
 
-    def _run(self, snes: Any, x: Any, start: np.ndarray, handles: dict[str, Any], *, warm: bool) -> SolveResult:
+    def _run(self, snes: Any, x: Any, start: np.ndarray, handles: dict[str, Any], *, warm: bool,
+             cold: np.ndarray | None = None) -> SolveResult:
         _set(x, start)
+        jac = snes.getJacobian()[0]
+        null = jac.getNullSpace() if warm and jac is not None else None
+        if null:  # a problem invariant along the Jacobian's null space (as a KSP's, above)
+            _match_null_part(null, x, cold)
         t0 = time.perf_counter()
         snes.solve(None, x)
         secs = time.perf_counter() - t0
