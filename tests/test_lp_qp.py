@@ -565,6 +565,21 @@ def test_sides_and_bounds_from_1e20_are_infinite_to_every_backend():
         problem(lb=1e20)
 
 
+def test_integrality_other_than_booleans_and_a_nan_offset_are_refused():
+    """integrality is one boolean per column: HiGHS' type codes (2 semi-continuous) or column
+    indices had read as True, an integer column; an offset of NaN had made every objective NaN."""
+    problem = lambda **kw: QPData(c=np.ones(3), A=sp.csr_matrix(np.ones((1, 3))), l=[0.0], u=[1.0],  # noqa: E731
+                                  lb=np.zeros(3), ub=np.ones(3), name="codes", **kw)
+    for given, bad, at in (([0, 2, 0], 2, 1), ([0.5, 0, 1], 0.5, 0)):
+        with pytest.raises(InvalidProblemError, match=rf"problem 'codes': integrality holds {bad} at index {at}; give "
+                           "one boolean per column"):
+            problem(integrality=given)
+    assert list(problem(integrality=np.array([1, 0, 1])).integrality) == [True, False, True]
+    assert problem(integrality=np.zeros(3)).integrality is None
+    with pytest.raises(InvalidProblemError, match="problem 'codes': the objective's offset is nan"):
+        problem(offset=float("nan"))
+
+
 def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_path, shared_data):
     """The OSQP benchmarks' ``.mat`` QPs (Maros-Meszaros): ``read_problem`` takes them, the
     trailing identity rows become bounds, 1e20 (also stored as 9.999999999999998e+19) is

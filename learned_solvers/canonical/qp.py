@@ -86,7 +86,13 @@ class QPData:
             p = sp.csr_matrix(self.P, dtype=np.float64)
             object.__setattr__(self, "P", _symmetric(p, self.name) if p.nnz else None)
         if self.integrality is not None:
-            integ = np.asarray(self.integrality, dtype=bool).reshape(-1)
+            given = np.asarray(self.integrality).reshape(-1)
+            if given.dtype != bool and given.size and not np.isin(given, (0, 1)).all():
+                # HiGHS' codes (2 semi-continuous, 3 semi-integer) or column indices would all read as True
+                j = int(np.flatnonzero(~np.isin(given, (0, 1)))[0])
+                raise InvalidProblemError(f"problem {self.name!r}: integrality holds {given[j].item()!r} at index {j}; give "
+                                          "one boolean per column (True: integer), not type codes or column indices")
+            integ = given.astype(bool)
             object.__setattr__(self, "integrality", integ if integ.any() else None)
         self.validate()
 
@@ -171,6 +177,8 @@ class QPData:
                 raise InvalidProblemError(f"{where}: {nm} holds NaN at index {int(np.flatnonzero(np.isnan(v))[0])}")
         if not np.isfinite(self.c).all():
             raise InvalidProblemError(f"{where}: c holds NaN or inf")
+        if not np.isfinite(self.offset):
+            raise InvalidProblemError(f"{where}: the objective's offset is {self.offset}")
         if not np.isfinite(self.A.data).all():
             raise InvalidProblemError(f"{where}: A holds NaN or inf")
         if self.P is not None:
