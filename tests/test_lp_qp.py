@@ -267,6 +267,27 @@ RHS
 """
 
 
+@pytest.mark.parametrize("sense", ["OBJSENSE MAX", "OBJSENSE MAXIMIZE", "OBJSENSE\n    MAX", "OBJSENSE\n    MAXIMIZE",
+                                   "OBJSENSE\n\tMAXIMISE", "OBJSENSE\n* why\n    MAXIMIZE", "OBJSENSE MINIMIZE",
+                                   "OBJSENSE\n    MINIMIZE"])
+def test_every_spelling_of_objsense_is_read_as_scip_reads_it(tmp_path, sense):
+    """max x + y, x + y <= 5, x <= 4 (optimum 5; minimised, 0). HiGHS 1.16 read "OBJSENSE
+    MAXIMIZE" on one line as minimise, and OR-Tools' strict check refused MAXIMIZE or MINIMIZE
+    on the next line (so the file was refused as malformed); each is read as SCIP reads it."""
+    import pyscipopt
+
+    f = tmp_path / "sense.mps"
+    f.write_text(f"NAME sense\n{sense}\nROWS\n N obj\n L c1\nCOLUMNS\n x obj 1 c1 1\n y obj 1 c1 1\nRHS\n rhs c1 5\n"
+                 "BOUNDS\n UP bnd x 4\nENDATA\n")
+    scip = pyscipopt.Model()
+    scip.hideOutput()
+    scip.readProblem(str(f))
+    qp = read_problem(f)
+    assert qp.maximize == (scip.getObjectiveSense() == "maximize") == ("MAX" in sense)
+    res = make_backend("highs").solve(qp)
+    assert (-res.objective if qp.maximize else res.objective) == pytest.approx(5.0 if qp.maximize else 0.0)
+
+
 @pytest.mark.parametrize("value", ["1,5", "zz", "2e", "nan"])
 def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value):
     """HiGHS reads '1,5' as 1 and 'zz' as 0 without a word; the reader refuses the file and

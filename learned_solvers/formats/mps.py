@@ -123,9 +123,12 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         A = sp.csr_matrix((a.value_, a.index_, a.start_), shape=(m, n))
     else:
         A = sp.csc_matrix((a.value_, a.index_, a.start_), shape=(m, n))
-    sense = 1.0
-    if lp.sense_ == highspy.ObjSense.kMaximize:
-        sense = -1.0  # canonical form minimises
+    maximize = lp.sense_ == highspy.ObjSense.kMaximize
+    if suffixes.endswith(_MPS_SUFFIXES):
+        # HiGHS 1.16 reads "OBJSENSE MAXIMIZE" on one line as minimise; the file's word stands
+        declared = _objsense(_head(p))[0]
+        maximize = maximize if declared is None else declared == "MAX"
+    sense = -1.0 if maximize else 1.0  # canonical form minimises
     P = None
     if hess.dim_ > 0:
         P = sp.csc_matrix((hess.value_, hess.index_, hess.start_), shape=(n, n))
@@ -182,12 +185,11 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
         if strict(p):
             return
     lines = _lines(p)
-    if not quadratic and any("\t" in ln for ln in lines):
-        # free MPS separates fields by any whitespace, as HiGHS reads them; OR-Tools' reader
-        # splits at blanks only, so it is given the file with its tabs as blanks
+    normal = _normalised(lines)
+    if not quadratic and normal != lines:
         with tempfile.TemporaryDirectory() as d:
             blanks = Path(d) / "model.mps"
-            blanks.write_text("".join(ln.replace("\t", " ") for ln in lines))
+            blanks.write_text("".join(normal))
             if strict(blanks):
                 return
     bad = _first_bad_number(lines)
@@ -201,6 +203,58 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
         raise MPSFormatError(f"{p}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
                              "reads it; check that every value field is a number and every name is declared."
                              + cut)
+
+
+_SENSES = {"MAX": "MAX", "MAXIMIZE": "MAX", "MAXIMISE": "MAX", "MIN": "MIN", "MINIMIZE": "MIN", "MINIMISE": "MIN"}
+
+
+def _objsense(lines: list[str]) -> tuple[str | None, int, int]:
+    """The sense an ``OBJSENSE`` section declares ("MAX", "MIN" or None: none, or a word no
+    reader knows), the index of its header line and that of the line with the word (-1: none)."""
+    for i, raw in enumerate(lines):
+        if not raw.strip() or raw.startswith(("*", "$")) or raw[0].isspace():
+            continue
+        words = raw.split()
+        if words[0].upper() in ("ROWS", "COLUMNS"):
+            break
+        if words[0].upper() == "OBJSENSE":
+            if len(words) > 1:
+                return _SENSES.get(words[1].upper()), i, i
+            following = [j for j in range(i + 1, len(lines)) if lines[j].strip() and not lines[j].startswith(("*", "$"))]
+            if following and lines[following[0]][0].isspace():
+                return _SENSES.get(lines[following[0]].split()[0].upper()), i, following[0]
+            break
+    return None, -1, -1
+
+
+def _head(p: Path) -> list[str]:
+    """The file's lines up to its ROWS section (where OBJSENSE must come), plain or gzipped."""
+    import gzip
+
+    head: list[str] = []
+    opener = gzip.open if p.suffix.lower() == ".gz" else open
+    with opener(p, "rt", errors="replace") as f:
+        for raw in f:
+            head.append(raw)
+            if raw[:1].strip() and raw.split()[0].upper() in ("ROWS", "COLUMNS"):
+                break
+    return head
+
+
+def _normalised(lines: list[str]) -> list[str]:
+    """The lines as OR-Tools' strict reader takes them: tabs as blanks (free MPS separates
+    fields by any whitespace, as HiGHS reads them; OR-Tools splits at blanks only), and the
+    OBJSENSE section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses
+    ``MAXIMIZE`` there, which the MPS format and the other readers take)."""
+    out = [ln.replace("\t", " ") for ln in lines]
+    sense, header, at = _objsense(out)
+    if sense is not None:
+        out[header] = "OBJSENSE\n"
+        if at != header:
+            out[at] = f"    {sense}\n"
+        else:
+            out.insert(header + 1, f"    {sense}\n")
+    return out
 
 
 def _no_endata(lines: list[str]) -> str:
