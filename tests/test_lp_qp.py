@@ -288,6 +288,98 @@ def test_every_spelling_of_objsense_is_read_as_scip_reads_it(tmp_path, sense):
     assert (-res.objective if qp.maximize else res.objective) == pytest.approx(5.0 if qp.maximize else 0.0)
 
 
+def _random_mps(rng: np.random.Generator) -> str:
+    """A seeded small MPS file with the format's features: OBJSENSE in its spellings, E/L/G rows
+    and free (N) rows besides the objective, integer columns between markers, right-hand sides
+    (on the objective and on free rows too), ranges, and every bound type, numbers written three
+    ways."""
+    num = lambda x: str(rng.choice([f"{x:g}", f"{x:.3e}", f"{x:.6f}"]))  # noqa: E731
+    n, m = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    lines = ["NAME fz"]
+    sense = rng.choice(["", "OBJSENSE\n    MAX", "OBJSENSE MAX", "OBJSENSE\n    MIN", "OBJSENSE MAXIMIZE",
+                        "OBJSENSE\n    MAXIMIZE"])
+    lines += [sense] if sense else []
+    lines += ["ROWS", " N obj"] + [f" {k} r{i}" for i, k in enumerate(rng.choice(["E", "L", "G", "N"], size=m,
+                                                                                    p=[.25, .3, .3, .15]))]
+    lines.append("COLUMNS")
+    for j in range(n):
+        integer = rng.random() < 0.3
+        lines += ["    MARKER                 'MARKER'                 'INTORG'"] if integer else []
+        lines.append(f" x{j} obj {num(float(rng.integers(-5, 6)))}")
+        lines += [f" x{j} r{i} {num(float(rng.integers(-3, 4)))}" for i in range(m) if rng.random() < 0.7]
+        lines += ["    MARKER                 'MARKER'                 'INTEND'"] if integer else []
+    lines.append("RHS")
+    lines += [f" rhs r{i} {num(float(rng.integers(-4, 8)))}" for i in range(m) if rng.random() < 0.8]
+    lines += [f" rhs obj {num(float(rng.integers(-4, 5)))}"] if rng.random() < 0.3 else []
+    if rng.random() < 0.5:
+        lines += ["RANGES"] + [f" rng r{i} {num(float(rng.integers(-3, 4)))}" for i in range(m) if rng.random() < 0.5]
+    lines.append("BOUNDS")
+    specs = [[], ["UP"], ["LO"], ["LO", "UP"], ["MI"], ["MI", "UP"], ["PL"], ["FR"], ["FX"], ["BV"], ["LI"], ["UI"],
+             ["LI", "UI"], ["UP", "LO"], ["UP", "MI"]]
+    for j in range(n):
+        for kind in specs[int(rng.integers(0, len(specs)))]:
+            lines.append(f" {kind} bnd x{j}" + ("" if kind in ("MI", "PL", "FR", "BV") else
+                                               f" {num(float(rng.integers(-4, 6)))}"))
+    return "\n".join(lines + ["ENDATA"]) + "\n"
+
+
+def test_seeded_mps_files_read_as_or_tools_strict_reader_reads_them(tmp_path):
+    """300 seeded small MPS files (``_random_mps``) read to the model OR-Tools' strict reader
+    makes of them: sense, costs, the objective's constant, bounds, integrality and row sides.
+    A file is refused only where its bounds leave no point. Before, HiGHS' reading differed:
+    'OBJSENSE MAXIMIZE' on one line read as minimise, a right-hand side on a free row taken for
+    the objective's constant (or refused as a duplicate of the objective's)."""
+    from ortools.linear_solver.python import model_builder
+
+    rng = np.random.default_rng(7)
+    f = tmp_path / "fz.mps"
+    for case in range(300):
+        text = _random_mps(rng)
+        f.write_text(text.replace("OBJSENSE\n    MAXIMIZE", "OBJSENSE\n    MAX"))  # OR-Tools refuses the long word there
+        ref = model_builder.Model()
+        assert ref.import_from_mps_file(str(f)), text
+        f.write_text(text)
+        try:
+            qp = read_problem(f)
+        except InvalidProblemError as exc:
+            assert "no point is feasible" in str(exc), (case, text)
+            continue
+        cols = {v.name: v for v in ref.get_variables()}
+        x = [cols[name] for name in qp.var_names]
+        sign = -1.0 if qp.maximize else 1.0
+        integ = qp.integrality if qp.integrality is not None else np.zeros(qp.n, bool)
+        assert qp.maximize == ref.helper.maximize(), (case, text)
+        assert np.allclose(sign * qp.c, [v.objective_coefficient for v in x]), (case, text)
+        assert sign * qp.offset == pytest.approx(ref.objective_offset), (case, text)
+        assert list(qp.lb) == [v.lower_bound for v in x] and list(qp.ub) == [v.upper_bound for v in x], (case, text)
+        assert list(integ) == [v.is_integral for v in x], (case, text)
+        # OR-Tools keeps a free row with a right-hand side or range as a constraint; SCIP and the format drop it
+        rows = {r.name: r for r in ref.get_linear_constraints() if f" N {r.name}\n" not in text}
+        assert sorted(rows) == sorted(qp.con_names or ()), (case, text)
+        assert [(rows[name].lower_bound, rows[name].upper_bound) for name in qp.con_names or ()] == \
+            list(zip(qp.l, qp.u)), (case, text)
+
+
+def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_path):
+    """min -2 x, x <= 4, with a free row r0 whose right-hand side is -2: HiGHS 1.16 read the
+    objective's constant as 2 (SCIP and OR-Tools: 0), and with the objective's own right-hand
+    side 3 after it, refused that one as a duplicate; read now as both read it, and a range on
+    the free row is dropped as they drop it."""
+    import pyscipopt
+
+    f = tmp_path / "free.mps"
+    body = "NAME free\nROWS\n N obj\n N r0\n L c\nCOLUMNS\n x obj -2 r0 1\n x c 1\nRHS\n{rhs}{ranges}ENDATA\n"
+    for rhs, ranges, constant in ((" rhs r0 -2\n rhs c 4\n", "", 0.0), (" rhs r0 -2\n rhs obj 3\n rhs c 4\n", "", -3.0),
+                                  (" rhs obj 3 r0 -2\n rhs c 4\n", "RANGES\n rng r0 1\n", -3.0)):
+        f.write_text(body.format(rhs=rhs, ranges=ranges))
+        scip = pyscipopt.Model()
+        scip.hideOutput()
+        scip.readProblem(str(f))
+        qp = read_problem(f)
+        assert qp.offset == constant == scip.getObjoffset()
+        assert make_backend("highs").solve(qp).objective == pytest.approx(-8.0 + constant)
+
+
 @pytest.mark.parametrize("value", ["1,5", "zz", "2e", "nan"])
 def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value):
     """HiGHS reads '1,5' as 1 and 'zz' as 0 without a word; the reader refuses the file and

@@ -98,6 +98,10 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
             target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
             target.symlink_to(p.resolve())
+        head = _head(p) if suffixes.endswith(_MPS_SUFFIXES) else []
+        if (cleaned := _without_free_row_entries(p, head)) is not None:
+            target = Path(tmp) / "model.mps"
+            target.write_text(cleaned)
         status = h.readModel(str(target))
         h.setOptionValue("log_file", "")
         text = log.read_text(errors="replace") if log.exists() else ""
@@ -126,7 +130,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     maximize = lp.sense_ == highspy.ObjSense.kMaximize
     if suffixes.endswith(_MPS_SUFFIXES):
         # HiGHS 1.16 reads "OBJSENSE MAXIMIZE" on one line as minimise; the file's word stands
-        declared = _objsense(_head(p))[0]
+        declared = _objsense(head)[0]
         maximize = maximize if declared is None else declared == "MAX"
     sense = -1.0 if maximize else 1.0  # canonical form minimises
     P = None
@@ -228,7 +232,8 @@ def _objsense(lines: list[str]) -> tuple[str | None, int, int]:
 
 
 def _head(p: Path) -> list[str]:
-    """The file's lines up to its ROWS section (where OBJSENSE must come), plain or gzipped."""
+    """The file's lines up to its COLUMNS section (OBJSENSE and ROWS come before), plain or
+    gzipped."""
     import gzip
 
     head: list[str] = []
@@ -236,10 +241,43 @@ def _head(p: Path) -> list[str]:
     with opener(p, "rt", errors="replace") as f:
         for raw in f:
             head.append(raw)
-            if raw[:1].strip() and raw.split()[0].upper() in ("ROWS", "COLUMNS"):
+            if raw[:1].strip() and raw.split()[0].upper() == "COLUMNS":
                 break
     return head
 
+
+def _without_free_row_entries(p: Path, head: list[str]) -> str | None:
+    """The file's text without right-hand sides or ranges on free (N) rows other than the
+    objective, or None where it has none. Every reader drops such rows, and the format, SCIP
+    and OR-Tools ignore these entries, but HiGHS 1.16 takes such a right-hand side for the
+    objective's constant (and then calls the objective's own a duplicate) and warns of such a
+    range as an entry it drops. ``head``: the lines up to COLUMNS."""
+    free, section = [], ""
+    for raw in head:
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if not raw[0].isspace():
+            section = raw.split()[0].upper()
+        elif section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N":
+            free.append(raw.split()[1])
+    if len(free) < 2:
+        return None
+    dropped, lines = set(free[1:]), _lines(p)
+    changed = False
+    for no, raw in enumerate(lines):
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if not raw[0].isspace():
+            section = raw.split()[0].upper()
+        elif section in ("RHS", "RANGES"):
+            tok = raw.split()
+            lead = tok[:1] if len(tok) % 2 else []  # the set's name is optional
+            pairs = list(zip(tok[len(lead)::2], tok[len(lead) + 1::2]))
+            kept = [pair for pair in pairs if pair[0] not in dropped]
+            if len(kept) < len(pairs):
+                changed = True
+                lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
+    return "".join(lines) if changed else None
 
 def _normalised(lines: list[str]) -> list[str]:
     """The lines as OR-Tools' strict reader takes them: tabs as blanks (free MPS separates
