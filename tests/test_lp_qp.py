@@ -380,6 +380,96 @@ def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_pat
         assert make_backend("highs").solve(qp).objective == pytest.approx(-8.0 + constant)
 
 
+def _random_lp_file(rng: np.random.Generator) -> str:
+    """A seeded small LP file: the sections' spellings, a constant in the objective, rows with
+    every relation and double-sided ones, bounds with ``inf``, ``free`` and ``=``, integer and
+    binary columns (a binary with bounds of its own too)."""
+    def term(v: int, name: str, first: bool) -> str:
+        a = abs(v)
+        return f"{'-' if v < 0 else '' if first else '+'} {'' if a == 1 else rng.choice([f'{a:g}', f'{a:.2e}'])} {name}"
+
+    n, m = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    obj = [(j, int(v)) for j, v in enumerate(rng.integers(-5, 6, n)) if v]
+    text = " ".join(term(v, f"x{j}", k == 0) for k, (j, v) in enumerate(obj)) or "0 x0"
+    const = int(rng.integers(-3, 4)) if rng.random() < 0.3 else 0
+    text += f" {'+' if const > 0 else '-'} {abs(const)}" if const else ""
+    lines = [str(rng.choice(["Minimize", "Maximize", "MINIMIZE", "max", "min", "Maximum", "Minimum"])), f" obj: {text}",
+             str(rng.choice(["Subject To", "st", "s.t.", "such that"]))]
+    for i in range(m):
+        coef = [(j, int(v)) for j, v in enumerate(rng.integers(-3, 4, n)) if v] or [(0, 1)]
+        lhs = " ".join(term(v, f"x{j}", k == 0) for k, (j, v) in enumerate(coef))
+        rhs = int(rng.integers(-4, 8))
+        lines.append(f" r{i}: {int(rng.integers(-6, 0))} <= {lhs} <= {rhs}" if rng.random() < 0.05 else
+                     f" r{i}: {lhs} {rng.choice(['<=', '>=', '=', '<', '>', '=<', '=>'])} {rhs}")
+    lines.append("Bounds")
+    for j in range(n):
+        lo, up = int(rng.integers(-4, 2)), int(rng.integers(-1, 6))
+        lines += {"up": [f" x{j} <= {up}"], "lo": [f" x{j} >= {lo}"], "both": [f" {min(lo, up)} <= x{j} <= {max(lo, up)}"],
+                  "free": [f" x{j} {rng.choice(['free', 'Free', 'FREE'])}"], "fix": [f" x{j} = {lo}"],
+                  "mi": [f" x{j} >= -inf"], "neg": [f" x{j} <= -2"], "infs": [f" -infinity <= x{j} <= +inf"],
+                  "none": []}[str(rng.choice(["none", "up", "lo", "both", "free", "fix", "mi", "neg", "infs"]))]
+    ints = [j for j in range(n) if rng.random() < 0.25]
+    bins = [j for j in range(n) if j not in ints and rng.random() < 0.3]
+    lines += [str(rng.choice(["General", "Generals", "GEN"]))] + [f" x{j}" for j in ints] if ints else []
+    lines += [str(rng.choice(["Binary", "Binaries", "BIN"]))] + [f" x{j}" for j in bins] if bins else []
+    return "\n".join(lines + ["End"]) + "\n"
+
+
+def test_seeded_lp_files_read_as_scip_reads_them(tmp_path):
+    """300 seeded small LP files (``_random_lp_file``) read to the model SCIP's own LP reader
+    makes of them: sense, costs, the objective's constant, bounds and integrality. A file is
+    refused where SCIP refuses it too, or where its bounds leave no point (a binary at 2 or
+    more, say)."""
+    import pyscipopt
+
+    rng = np.random.default_rng(11)
+    f = tmp_path / "fz.lp"
+    finite = lambda v: -np.inf if v <= -1e20 else np.inf if v >= 1e20 else v  # noqa: E731
+    for case in range(300):
+        text = _random_lp_file(rng)
+        f.write_text(text)
+        scip = pyscipopt.Model()
+        scip.hideOutput()
+        try:
+            scip.readProblem(str(f))
+        except OSError:  # SCIP refuses it (a row with a side on each end, say): so does the reader, by name
+            with pytest.raises(MPSFormatError, match="fz.lp: not a readable MPS/LP model: line"):
+                read_problem(f)
+            continue
+        try:
+            qp = read_problem(f)
+        except InvalidProblemError as exc:
+            assert "no point is feasible" in str(exc), (case, text)
+            continue
+        cols = {v.name: v for v in scip.getVars()}
+        x = [cols[name] for name in qp.var_names]
+        sign = -1.0 if qp.maximize else 1.0
+        integ = qp.integrality if qp.integrality is not None else np.zeros(qp.n, bool)
+        assert qp.maximize == (scip.getObjectiveSense() == "maximize"), (case, text)
+        assert list(sign * qp.c) == [v.getObj() for v in x], (case, text)
+        assert sign * qp.offset == scip.getObjoffset(), (case, text)
+        assert list(zip(qp.lb, qp.ub)) == [(finite(v.getLbOriginal()), finite(v.getUbOriginal())) for v in x], (case, text)
+        assert list(integ) == [v.vtype() in ("INTEGER", "BINARY") for v in x], (case, text)
+
+
+def test_a_binary_in_an_lp_file_is_0_or_1_within_its_bounds_as_scip_reads_it(tmp_path):
+    """min x + y, x + y >= -3, with x binary but free in the Bounds section and y binary within
+    [-4, 3]: HiGHS kept those bounds (x an integer up to 1, y from -4 to 1: optimum -3); SCIP
+    and the meaning of binary give x, y in {0, 1} (optimum 0), as the reader now does."""
+    import pyscipopt
+
+    f = tmp_path / "bin.lp"
+    f.write_text("Minimize\n obj: x + y\nSubject To\n c1: x + y >= -3\nBounds\n x free\n -4 <= y <= 3 \\ wide\n"
+                 "Binaries\n x\n y\nEnd\n")
+    scip = pyscipopt.Model()
+    scip.hideOutput()
+    scip.readProblem(str(f))
+    assert sorted((v.getLbOriginal(), v.getUbOriginal()) for v in scip.getVars()) == [(0.0, 1.0), (0.0, 1.0)]
+    qp = read_problem(f)
+    assert list(qp.lb) == [0.0, 0.0] and list(qp.ub) == [1.0, 1.0] and qp.integrality.all()
+    assert make_backend("highs").solve(qp).objective == pytest.approx(0.0)
+
+
 @pytest.mark.parametrize("value", ["1,5", "zz", "2e", "nan"])
 def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value):
     """HiGHS reads '1,5' as 1 and 'zz' as 0 without a word; the reader refuses the file and

@@ -146,10 +146,16 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         _refuse_semi(p, integ, lp)
     integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
     fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf) * np.where(np.abs(np.asarray(v, dtype=float)) >= inf, np.inf, 1.0)  # noqa: E731
+    lb, ub = fix(lp.col_lower_), fix(lp.col_upper_)
+    if suffixes.endswith((".lp", ".lp.gz")) and (binary := _lp_binaries(_lines(p))):
+        # HiGHS keeps a binary column's Bounds-section bounds (a free binary ranged over the
+        # integers up to 1); a binary is 0 or 1 within them, as SCIP reads it
+        cols = np.array([name in binary for name in lp.col_names_], dtype=bool)
+        lb[cols], ub[cols] = np.maximum(lb[cols], 0.0), np.minimum(ub[cols], 1.0)
     try:
         return QPData(
             c=sense * np.asarray(lp.col_cost_), A=A, l=fix(lp.row_lower_), u=fix(lp.row_upper_),
-            lb=fix(lp.col_lower_), ub=fix(lp.col_upper_), P=P, integrality=integrality,
+            lb=lb, ub=ub, P=P, integrality=integrality,
             offset=sense * lp.offset_, name=p.name, maximize=sense < 0,
             var_names=tuple(lp.col_names_) or None, con_names=tuple(lp.row_names_) or None,
         )
@@ -293,6 +299,27 @@ def _normalised(lines: list[str]) -> list[str]:
         else:
             out.insert(header + 1, f"    {sense}\n")
     return out
+
+
+_LP_SECTIONS = ("minimize", "maximize", "minimise", "maximise", "minimum", "maximum", "min", "max", "subject",
+                "such", "st", "s.t.", "st.", "bounds", "bound", "general", "generals", "gen", "integer", "integers",
+                "binary", "binaries", "bin", "semi-continuous", "semi", "semis", "sos", "end")
+
+
+def _lp_binaries(lines: list[str]) -> set[str]:
+    """The names an LP file's Binary section lists (``binary``, ``binaries`` or ``bin``)."""
+    names: set[str] = set()
+    inside = False
+    for raw in lines:
+        words = raw.split("\\", 1)[0].split()  # a backslash starts a comment
+        if not words:
+            continue
+        if words[0].lower() in _LP_SECTIONS and (len(words) == 1 or words[0].lower() in ("subject", "such")):
+            inside = words[0].lower() in ("binary", "binaries", "bin")
+            continue
+        if inside:
+            names.update(words)
+    return names
 
 
 def _no_endata(lines: list[str]) -> str:
