@@ -1275,6 +1275,23 @@ def test_a_mip_is_refused_by_the_continuous_solvers_and_its_relaxation_is_not(sh
         make_family(f"mps:{shared_data / 'miplib3' / 'p0033.mps.gz'}").sample(1, seed=0)
 
 
+def test_a_miqp_is_refused_by_every_backend_naming_scip(tmp_path):
+    """Integer columns and a quadratic objective (a QPS file with integer markers): HiGHS had
+    answered 'error' with the message 'Not Set'; every backend refuses it, saying why, naming
+    SCIP and the relaxation, which HiGHS' QP solver and the others take."""
+    f = tmp_path / "miqp.qps"
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n y y 2\n").replace(
+        " x obj 1 c1 1\n", " MARKER 'MARKER' 'INTORG'\n x obj 1 c1 1\n MARKER 'MARKER' 'INTEND'\n"))
+    qp = read_problem(f)
+    assert qp.P is not None and qp.integrality is not None
+    for name in ("pdlp", "osqp", "scs", "highs", "clarabel"):
+        with pytest.raises(ValueError, match=rf"{name}: problem 'miqp.qps' has integer variables and a quadratic "
+                           r"objective \(a MIQP\), which no solver here takes.*Solve it with SCIP \(pyscipopt\), or "
+                           r"pass qp.relaxation\(\)"):
+            make_backend(name).solve(qp)
+    assert make_backend("highs").solve(qp.relaxation()).status == Status.OPTIMAL
+
+
 def test_scip_adapter_matches_mps_reader():
     pyscipopt = pytest.importorskip("pyscipopt")
     from learned_solvers.formats.scip import from_scip

@@ -102,6 +102,13 @@ def check_capabilities(backend: Backend, qp: QPData) -> None:
     """Refuse a problem the backend would not solve as given (``supports_mip``,
     ``supports_qp``): a continuous solver would return a MIP's relaxation as its answer."""
     name = backend.name
+    if qp.integrality is not None and qp.P is not None:
+        # HiGHS' branch and bound takes a linear objective only (its answer was "error", "Not Set")
+        raise ValueError(
+            f"{name}: problem {qp.name!r} has integer variables and a quadratic objective (a MIQP), which no "
+            "solver here takes: HiGHS branches on MIPs with a linear objective, and the QP solvers take no integers. "
+            "Solve it with SCIP (pyscipopt), or pass qp.relaxation() if the continuous relaxation is what you want."
+        )
     if qp.integrality is not None and not backend.supports_mip:
         ints = int(qp.integrality.sum())
         raise ValueError(
