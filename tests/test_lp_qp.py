@@ -335,7 +335,8 @@ def test_seeded_mps_files_read_as_or_tools_strict_reader_reads_them(tmp_path):
     f = tmp_path / "fz.mps"
     for case in range(300):
         text = _random_mps(rng)
-        f.write_text(text.replace("OBJSENSE\n    MAXIMIZE", "OBJSENSE\n    MAX"))  # OR-Tools refuses the long word there
+        # OR-Tools refuses the long word on the next line
+        f.write_text(text.replace("OBJSENSE\n    MAXIMIZE", "OBJSENSE\n    MAX"))
         ref = model_builder.Model()
         assert ref.import_from_mps_file(str(f)), text
         f.write_text(text)
@@ -404,7 +405,8 @@ def _random_lp_file(rng: np.random.Generator) -> str:
     lines.append("Bounds")
     for j in range(n):
         lo, up = int(rng.integers(-4, 2)), int(rng.integers(-1, 6))
-        lines += {"up": [f" x{j} <= {up}"], "lo": [f" x{j} >= {lo}"], "both": [f" {min(lo, up)} <= x{j} <= {max(lo, up)}"],
+        lines += {"up": [f" x{j} <= {up}"], "lo": [f" x{j} >= {lo}"],
+                  "both": [f" {min(lo, up)} <= x{j} <= {max(lo, up)}"],
                   "free": [f" x{j} {rng.choice(['free', 'Free', 'FREE'])}"], "fix": [f" x{j} = {lo}"],
                   "mi": [f" x{j} >= -inf"], "neg": [f" x{j} <= -2"], "infs": [f" -infinity <= x{j} <= +inf"],
                   "none": []}[str(rng.choice(["none", "up", "lo", "both", "free", "fix", "mi", "neg", "infs"]))]
@@ -448,7 +450,8 @@ def test_seeded_lp_files_read_as_scip_reads_them(tmp_path):
         assert qp.maximize == (scip.getObjectiveSense() == "maximize"), (case, text)
         assert list(sign * qp.c) == [v.getObj() for v in x], (case, text)
         assert sign * qp.offset == scip.getObjoffset(), (case, text)
-        assert list(zip(qp.lb, qp.ub)) == [(finite(v.getLbOriginal()), finite(v.getUbOriginal())) for v in x], (case, text)
+        assert list(zip(qp.lb, qp.ub)) == [(finite(v.getLbOriginal()), finite(v.getUbOriginal())) for v in x], \
+            (case, text)
         assert list(integ) == [v.vtype() in ("INTEGER", "BINARY") for v in x], (case, text)
 
 
@@ -738,7 +741,8 @@ def test_a_p_that_is_not_symmetric_is_refused_and_one_within_rounding_is_symmetr
     problem = lambda P: QPData(c=-np.ones(2), A=sp.csr_matrix(np.ones((1, 2))), l=np.array([-np.inf]),  # noqa: E731
                                u=np.array([10.0]), lb=-5 * np.ones(2), ub=5 * np.ones(2), P=P, name="tri")
     with pytest.raises(InvalidProblemError, match=r"problem 'tri': P is not symmetric \(P\[\d,\d\] = .*\); it holds "
-                       r"one triangle \(OSQP's API stores the upper one\): give the whole matrix, P \+ P.T - diag\(P\)"):
+                       r"one triangle \(OSQP's API stores the upper one\): give the whole matrix, "
+                       r"P \+ P.T - diag\(P\)"):
         problem(sp.triu(sp.csr_matrix(whole)))
     with pytest.raises(InvalidProblemError, match=r"P is not symmetric .* give \(P \+ P.T\) / 2"):
         problem(whole + np.array([[0.0, 0.0], [-1.0, 0.0]]))

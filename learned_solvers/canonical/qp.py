@@ -28,7 +28,6 @@ class InvalidProblemError(ValueError):
     """The problem data is malformed: wrong sizes, NaN, or contradictory bounds."""
 
 
-
 def _symmetric(p: sp.csr_matrix, name: str) -> sp.csr_matrix:
     """``p`` itself if symmetric, its symmetric part if it is off by rounding only (1e-10 of its
     largest entry); otherwise ``InvalidProblemError``. The backends read different triangles
@@ -49,6 +48,7 @@ def _symmetric(p: sp.csr_matrix, name: str) -> sp.csr_matrix:
             "P + P.T - diag(P)" if triangle else "x'Px depends only on its symmetric part: give (P + P.T) / 2")
     raise InvalidProblemError(f"problem {name!r}: P is not symmetric (P[{i},{j}] = {p[i, j]:.6g}, P[{j},{i}] = "
                               f"{p[j, i]:.6g}); {hint}")
+
 
 @dataclass(frozen=True, eq=False)
 class QPData:
@@ -90,8 +90,9 @@ class QPData:
             if given.dtype != bool and given.size and not np.isin(given, (0, 1)).all():
                 # HiGHS' codes (2 semi-continuous, 3 semi-integer) or column indices would all read as True
                 j = int(np.flatnonzero(~np.isin(given, (0, 1)))[0])
-                raise InvalidProblemError(f"problem {self.name!r}: integrality holds {given[j].item()!r} at index {j}; give "
-                                          "one boolean per column (True: integer), not type codes or column indices")
+                raise InvalidProblemError(f"problem {self.name!r}: integrality holds {given[j].item()!r} at index {j}; "
+                                          "give one boolean per column (True: integer), not type codes or column "
+                                          "indices")
             integ = given.astype(bool)
             object.__setattr__(self, "integrality", integ if integ.any() else None)
         self.validate()

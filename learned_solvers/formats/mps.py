@@ -230,9 +230,10 @@ def _objsense(lines: list[str]) -> tuple[str | None, int, int]:
         if words[0].upper() == "OBJSENSE":
             if len(words) > 1:
                 return _SENSES.get(words[1].upper()), i, i
-            following = [j for j in range(i + 1, len(lines)) if lines[j].strip() and not lines[j].startswith(("*", "$"))]
-            if following and lines[following[0]][0].isspace():
-                return _SENSES.get(lines[following[0]].split()[0].upper()), i, following[0]
+            nxt = next((j for j in range(i + 1, len(lines))
+                        if lines[j].strip() and not lines[j].startswith(("*", "$"))), None)
+            if nxt is not None and lines[nxt][0].isspace():
+                return _SENSES.get(lines[nxt].split()[0].upper()), i, nxt
             break
     return None, -1, -1
 
@@ -284,6 +285,7 @@ def _without_free_row_entries(p: Path, head: list[str]) -> str | None:
                 changed = True
                 lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
     return "".join(lines) if changed else None
+
 
 def _normalised(lines: list[str]) -> list[str]:
     """The lines as OR-Tools' strict reader takes them: tabs as blanks (free MPS separates
