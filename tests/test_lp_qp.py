@@ -736,7 +736,7 @@ def test_a_p_that_is_not_symmetric_is_refused_and_one_within_rounding_is_symmetr
     """The backends read different triangles of P (OSQP, SCS, Clarabel the upper, HiGHS the
     lower): a P given as OSQP's API takes it, the upper triangle, had given three different
     optima (-0.347, -0.286, -0.5). It is refused, naming the entries and the fix; given whole,
-    every QP backend reaches one optimum; an asymmetry of rounding is symmetrised."""
+    every QP backend reaches one optimum; an asymmetry of rounding (1e-7 of P) is symmetrised."""
     whole = np.array([[2.0, 1.5], [1.5, 2.0]])
     problem = lambda P: QPData(c=-np.ones(2), A=sp.csr_matrix(np.ones((1, 2))), l=np.array([-np.inf]),  # noqa: E731
                                u=np.array([10.0]), lb=-5 * np.ones(2), ub=5 * np.ones(2), P=P, name="tri")
@@ -751,6 +751,15 @@ def test_a_p_that_is_not_symmetric_is_refused_and_one_within_rounding_is_symmetr
     assert objectives == pytest.approx([-1 / 3.5] * 4, rel=1e-4)  # x = (1, 1) / 3.5
     rounded = problem(whole + np.array([[0.0, 1e-14], [0.0, 0.0]]))
     assert (rounded.P != rounded.P.T).nnz == 0
+    # cvxpy takes a matrix 1e-6 off symmetric as symmetric (np.allclose) and hands it on as given
+    import cvxpy as cp
+
+    from learned_solvers.formats.cvxpy import from_cvxpy
+
+    x = cp.Variable(2)
+    near = whole + np.array([[0.0, 2e-6], [0.0, 0.0]])
+    compiled, _ = from_cvxpy(cp.Problem(cp.Minimize(cp.quad_form(x, near) - cp.sum(x)), [cp.sum(x) <= 10]))
+    assert (compiled.P != compiled.P.T).nnz == 0
 
 
 def test_sides_and_bounds_from_1e20_are_infinite_to_every_backend():

@@ -29,8 +29,8 @@ class InvalidProblemError(ValueError):
 
 
 def _symmetric(p: sp.csr_matrix, name: str) -> sp.csr_matrix:
-    """``p`` itself if symmetric, its symmetric part if it is off by rounding only (1e-10 of its
-    largest entry); otherwise ``InvalidProblemError``. The backends read different triangles
+    """``p`` itself if symmetric, its symmetric part if it is off by rounding only (1e-7 of its
+    largest entry: float32 data); otherwise ``InvalidProblemError``. The backends read different triangles
     (OSQP, SCS and Clarabel the upper, HiGHS the lower), so a P stored as one triangle, as OSQP's
     own API takes it, would be a different QP to each of them."""
     if p.shape[0] != p.shape[1]:
@@ -40,7 +40,7 @@ def _symmetric(p: sp.csr_matrix, name: str) -> sp.csr_matrix:
     if not np.isfinite(scale) or not diff.nnz:
         return p
     worst = int(np.argmax(np.abs(diff.data)))
-    if abs(diff.data[worst]) <= 1e-10 * scale:
+    if abs(diff.data[worst]) <= 1e-7 * scale:
         return ((p + p.T) * 0.5).tocsr()
     i, j = int(diff.row[worst]), int(diff.col[worst])
     triangle = sp.triu(p, 1).nnz == 0 or sp.tril(p, -1).nnz == 0

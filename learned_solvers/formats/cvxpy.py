@@ -37,8 +37,12 @@ def qp_from_osqp_data(data: dict[str, Any], *, name: str = "cvxpy") -> QPData:
     l = np.concatenate([b_eq, np.full(g_in.shape[0], -np.inf)])
     u = np.concatenate([b_eq, g_in])
     p = data.get("P")
+    if p is not None:
+        # cvxpy takes a matrix as symmetric within np.allclose's tolerance and hands it on as given
+        p = sp.csr_matrix(p)
+        p = (p + p.T) * 0.5
     return QPData(c=np.asarray(data["q"], dtype=float), A=a, l=l, u=u, lb=np.full(n, -np.inf), ub=np.full(n, np.inf),
-                  P=sp.csr_matrix(p) if p is not None else None, name=name)
+                  P=p, name=name)
 
 
 def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
