@@ -361,6 +361,32 @@ def test_seeded_mps_files_read_as_or_tools_strict_reader_reads_them(tmp_path):
             list(zip(qp.l, qp.u)), (case, text)
 
 
+@pytest.mark.parametrize("objname", ["OBJNAME\n    cost2", "OBJNAME cost2"])
+def test_objname_picks_the_objective_row_as_scip_reads_it(tmp_path, objname):
+    """OBJNAME cost2 makes the second N row the objective, min -x + 2y + 3 (its right-hand side
+    -3), x + y <= 4, x, y <= 3: optimum 0 at (3, 0), as SCIP reads it. HiGHS took the first N
+    row (min x - y + 3: also 0, at another point, with other costs) and OR-Tools' strict check
+    refused the file as malformed. An OBJNAME naming no N row is refused by name."""
+    import pyscipopt
+
+    f = tmp_path / "objname.mps"
+    body = ("NAME fz\n{objname}\nROWS\n N cost1\n N cost2\n L c\nCOLUMNS\n x cost1 1 cost2 -1\n x c 1\n"
+            " y cost1 -1 cost2 2\n y c 1\nRHS\n rhs c 4\n rhs cost2 -3\nBOUNDS\n UP bnd x 3\n UP bnd y 3\nENDATA\n")
+    f.write_text(body.format(objname="OBJNAME\n    cost2"))
+    scip = pyscipopt.Model()
+    scip.hideOutput()
+    scip.readProblem(str(f))
+    f.write_text(body.format(objname=objname))
+    qp = read_problem(f)
+    assert list(qp.c) == [v.getObj() for v in scip.getVars()] == [-1.0, 2.0]
+    assert qp.offset == scip.getObjoffset() == 3.0 and qp.con_names == ("c",)
+    res = make_backend("highs").solve(qp)
+    assert res.objective == pytest.approx(0.0) and np.allclose(res.x, [3.0, 0.0])
+    f.write_text(body.format(objname="OBJNAME cost9"))
+    with pytest.raises(MPSFormatError, match="objname.mps: OBJNAME names 'cost9', which no N row of the ROWS section"):
+        read_problem(f)
+
+
 def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_path):
     """min -2 x, x <= 4, with a free row r0 whose right-hand side is -2: HiGHS 1.16 read the
     objective's constant as 2 (SCIP and OR-Tools: 0), and with the objective's own right-hand

@@ -99,7 +99,11 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
             target.symlink_to(p.resolve())
         head = _head(p) if suffixes.endswith(_MPS_SUFFIXES) else []
-        if (cleaned := _without_free_row_entries(p, head)) is not None:
+        try:
+            cleaned = _as_highs_reads(p, head)
+        except MPSFormatError as exc:
+            raise MPSFormatError(f"{p}: {exc}") from None
+        if cleaned is not None:
             target = Path(tmp) / "model.mps"
             target.write_text(cleaned)
         status = h.readModel(str(target))
@@ -253,24 +257,57 @@ def _head(p: Path) -> list[str]:
     return head
 
 
-def _without_free_row_entries(p: Path, head: list[str]) -> str | None:
-    """The file's text without right-hand sides or ranges on free (N) rows other than the
-    objective, or None where it has none. Every reader drops such rows, and the format, SCIP
-    and OR-Tools ignore these entries, but HiGHS 1.16 takes such a right-hand side for the
-    objective's constant (and then calls the objective's own a duplicate) and warns of such a
-    range as an entry it drops. ``head``: the lines up to COLUMNS."""
+def _objective_first(lines: list[str]) -> list[str]:
+    """``lines`` without an ``OBJNAME`` section and with the ROWS line of the N row it names
+    first among the rows: HiGHS' and OR-Tools' readers take the first N row for the objective
+    (HiGHS without a word, OR-Tools refuses the section); SCIP and the format take the named
+    one. Lines as given where there is no OBJNAME."""
+    out = list(lines)
+    for i, raw in enumerate(out):
+        if not raw.strip() or raw.startswith(("*", "$")) or raw[0].isspace():
+            continue
+        words = raw.split()
+        if words[0].upper() in ("ROWS", "COLUMNS"):
+            return out
+        if words[0].upper() == "OBJNAME":
+            at = i if len(words) > 1 else next((j for j in range(i + 1, len(out)) if out[j].strip()
+                                                and not out[j].startswith(("*", "$"))), i)
+            name = words[1] if len(words) > 1 else out[at].split()[0]
+            del out[i: at + 1]
+            break
+    else:
+        return out
+    start = next(j for j, raw in enumerate(out) if raw[:1].strip() and raw.split()[0].upper() == "ROWS")
+    end = next((j for j in range(start + 1, len(out)) if out[j][:1].strip()), len(out))
+    row = next((j for j in range(start + 1, end) if out[j].split()[1:2] == [name] and out[j].split()[0].upper() == "N"),
+               None)
+    if row is None:
+        raise MPSFormatError(f"OBJNAME names {name!r}, which no N row of the ROWS section declares")
+    out.insert(start + 1, out.pop(row))
+    return out
+
+
+def _as_highs_reads(p: Path, head: list[str]) -> str | None:
+    """The file's text as HiGHS must be given it to read the file's problem, or None where that
+    is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), and
+    no right-hand sides or ranges on free (N) rows other than the objective. Every reader drops
+    such rows, and the format, SCIP and OR-Tools ignore these entries, but HiGHS 1.16 takes such
+    a right-hand side for the objective's constant (and then calls the objective's own a
+    duplicate) and warns of such a range as an entry it drops. ``head``: the lines up to COLUMNS."""
+    first = _objective_first(head)
     free, section = [], ""
-    for raw in head:
+    for raw in first:
         if not raw.strip() or raw.startswith(("*", "$")):
             continue
         if not raw[0].isspace():
             section = raw.split()[0].upper()
         elif section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N":
             free.append(raw.split()[1])
-    if len(free) < 2:
+    if first == head and len(free) < 2:
         return None
     dropped, lines = set(free[1:]), _lines(p)
-    changed = False
+    changed = first != head
+    lines = first + lines[len(head):]
     for no, raw in enumerate(lines):
         if not raw.strip() or raw.startswith(("*", "$")):
             continue
@@ -289,10 +326,11 @@ def _without_free_row_entries(p: Path, head: list[str]) -> str | None:
 
 def _normalised(lines: list[str]) -> list[str]:
     """The lines as OR-Tools' strict reader takes them: tabs as blanks (free MPS separates
-    fields by any whitespace, as HiGHS reads them; OR-Tools splits at blanks only), and the
-    OBJSENSE section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses
-    ``MAXIMIZE`` there, which the MPS format and the other readers take)."""
-    out = [ln.replace("\t", " ") for ln in lines]
+    fields by any whitespace, as HiGHS reads them; OR-Tools splits at blanks only), the
+    objective row first in place of an OBJNAME section (``_objective_first``), and the OBJSENSE
+    section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses ``MAXIMIZE``
+    there, which the MPS format and the other readers take)."""
+    out = _objective_first([ln.replace("\t", " ") for ln in lines])
     sense, header, at = _objsense(out)
     if sense is not None:
         out[header] = "OBJSENSE\n"
