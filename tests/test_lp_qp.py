@@ -387,6 +387,17 @@ def test_objname_picks_the_objective_row_as_scip_reads_it(tmp_path, objname):
         read_problem(f)
 
 
+def test_lazycons_rows_are_rows_of_the_model(tmp_path):
+    """CPLEX's LAZYCONS section holds rows of the model (a solution must meet them): HiGHS read
+    its header as one more row, "AZYCONS", empty; the reader reads the section's rows as rows."""
+    f = tmp_path / "lazy.mps"
+    f.write_text("NAME fz\nROWS\n N obj\n L c\nLAZYCONS\n L lz\nCOLUMNS\n x obj -2 c 1\n x lz 1\n y obj -1 c 1\n"
+                 "RHS\n rhs c 4\n rhs lz 1\nBOUNDS\n UP bnd y 3.5\nENDATA\n")
+    qp = read_problem(f)
+    assert qp.con_names == ("c", "lz") and list(qp.u) == [4.0, 1.0]
+    assert make_backend("highs").solve(qp).objective == pytest.approx(-5.0)  # x = 1 (lz), y = 3
+
+
 def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_path):
     """min -2 x, x <= 4, with a free row r0 whose right-hand side is -2: HiGHS 1.16 read the
     objective's constant as 2 (SCIP and OR-Tools: 0), and with the objective's own right-hand

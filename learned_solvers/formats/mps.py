@@ -289,12 +289,14 @@ def _objective_first(lines: list[str]) -> list[str]:
 
 def _as_highs_reads(p: Path, head: list[str]) -> str | None:
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
-    is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), and
-    no right-hand sides or ranges on free (N) rows other than the objective. Every reader drops
+    is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), rows
+    of a ``LAZYCONS`` section as rows, and no right-hand sides or ranges on free (N) rows other
+    than the objective. Every reader drops
     such rows, and the format, SCIP and OR-Tools ignore these entries, but HiGHS 1.16 takes such
     a right-hand side for the objective's constant (and then calls the objective's own a
     duplicate) and warns of such a range as an entry it drops. ``head``: the lines up to COLUMNS."""
-    first = _objective_first(head)
+    # CPLEX's LAZYCONS rows are rows of the model; HiGHS reads the header as a row "AZYCONS"
+    first = [ln for ln in _objective_first(head) if not (ln[:1].strip() and ln.split()[0].upper() == "LAZYCONS")]
     free, section = [], ""
     for raw in first:
         if not raw.strip() or raw.startswith(("*", "$")):
