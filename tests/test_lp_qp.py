@@ -674,6 +674,23 @@ def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path, cut_after, line, se
         read_problem(f)
 
 
+@pytest.mark.parametrize("suffix", [".mps", ".lp"])
+def test_a_negative_upper_bound_without_a_lower_one_is_refused_saying_how_to_write_it(tmp_path, suffix):
+    """x <= -2 with no lower bound: HiGHS, SCIP and OR-Tools keep the lower bound at 0, so no
+    point is feasible; the refusal names the column and the bound that says what was meant."""
+    f = tmp_path / f"neg{suffix}"
+    f.write_text("NAME neg\nROWS\n N obj\n G c1\nCOLUMNS\n x obj 1 c1 1\n y obj 1 c1 1\nRHS\n rhs c1 -10\n"
+                 "BOUNDS\n UP bnd x -2\nENDATA\n" if suffix == ".mps" else
+                 "Minimize\n obj: x + y\nSubject To\n c1: x + y >= -10\nBounds\n x <= -2\nEnd\n")
+    with pytest.raises(MPSFormatError, match=rf"neg{suffix}: .*variable 0 \(x\) has lb > ub \(0 > -2\).*\('x' has an "
+                       r"upper bound below 0 and a lower bound of 0: .*give the lower bound \(MI or LO in an MPS file, "
+                       r"-inf <= x in an LP file\)"):
+        read_problem(f)
+    said = f.read_text().replace(" UP bnd x -2\n", " MI bnd x\n UP bnd x -2\n")
+    f.write_text(said.replace(" x <= -2", " -inf <= x <= -2"))
+    assert read_problem(f).lb[0] == -np.inf
+
+
 def test_mps_entries_on_undeclared_rows_or_no_variables_are_refused(tmp_path):
     """HiGHS drops a coefficient or right-hand side on a row no ROWS line declares, with a log
     warning only; the reader refuses the file instead, and a model with no variables too."""

@@ -164,7 +164,14 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             var_names=tuple(lp.col_names_) or None, con_names=tuple(lp.row_names_) or None,
         )
     except InvalidProblemError as exc:
-        raise MPSFormatError(f"{p}: {exc}") from exc
+        hint = ""
+        if ((lb == 0) & (ub < 0)).any():
+            j = int(np.flatnonzero((lb == 0) & (ub < 0))[0])
+            name = lp.col_names_[j] if len(lp.col_names_) else f"column {j}"
+            hint = (f" ({name!r} has an upper bound below 0 and a lower bound of 0: where a file gives none, the "
+                    "lower bound is 0, as HiGHS, SCIP and OR-Tools read it, though some readers take -inf there; "
+                    "give the lower bound (MI or LO in an MPS file, -inf <= x in an LP file) to say which)")
+        raise MPSFormatError(f"{p}: {exc}{hint}") from exc
 
 
 def _refuse_semi(p: Path, integ: np.ndarray, lp) -> None:
