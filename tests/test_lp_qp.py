@@ -492,15 +492,17 @@ def test_seeded_lp_files_read_as_scip_reads_them(tmp_path):
         assert list(integ) == [v.vtype() in ("INTEGER", "BINARY") for v in x], (case, text)
 
 
-def test_a_binary_in_an_lp_file_is_0_or_1_within_its_bounds_as_scip_reads_it(tmp_path):
+@pytest.mark.parametrize("section", ["Binaries\n x\n y\n", "Binaries x y\n"])
+def test_a_binary_in_an_lp_file_is_0_or_1_within_its_bounds_as_scip_reads_it(tmp_path, section):
     """min x + y, x + y >= -3, with x binary but free in the Bounds section and y binary within
     [-4, 3]: HiGHS kept those bounds (x an integer up to 1, y from -4 to 1: optimum -3); SCIP
-    and the meaning of binary give x, y in {0, 1} (optimum 0), as the reader now does."""
+    and the meaning of binary give x, y in {0, 1} (optimum 0), as the reader now does, with the
+    names on lines of their own or on the section's line."""
     import pyscipopt
 
     f = tmp_path / "bin.lp"
     f.write_text("Minimize\n obj: x + y\nSubject To\n c1: x + y >= -3\nBounds\n x free\n -4 <= y <= 3 \\ wide\n"
-                 "Binaries\n x\n y\nEnd\n")
+                 f"{section}End\n")
     scip = pyscipopt.Model()
     scip.hideOutput()
     scip.readProblem(str(f))

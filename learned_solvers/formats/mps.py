@@ -353,6 +353,7 @@ def _normalised(lines: list[str]) -> list[str]:
 _LP_SECTIONS = ("minimize", "maximize", "minimise", "maximise", "minimum", "maximum", "min", "max", "subject",
                 "such", "st", "s.t.", "st.", "bounds", "bound", "general", "generals", "gen", "integer", "integers",
                 "binary", "binaries", "bin", "semi-continuous", "semi", "semis", "sos", "end")
+_LP_NAME_LISTS = ("general", "generals", "gen", "integer", "integers", "binary", "binaries", "bin")
 
 
 def _lp_binaries(lines: list[str]) -> set[str]:
@@ -363,9 +364,10 @@ def _lp_binaries(lines: list[str]) -> set[str]:
         words = raw.split("\\", 1)[0].split()  # a backslash starts a comment
         if not words:
             continue
-        if words[0].lower() in _LP_SECTIONS and (len(words) == 1 or words[0].lower() in ("subject", "such")):
-            inside = words[0].lower() in ("binary", "binaries", "bin")
-            continue
+        head = words[0].lower()
+        if head in _LP_SECTIONS and (len(words) == 1 or head in ("subject", "such") or head in _LP_NAME_LISTS):
+            inside = head in ("binary", "binaries", "bin")
+            words = words[1:] if head in _LP_NAME_LISTS else []  # "Binaries x y" on one line, as HiGHS reads it
         if inside:
             names.update(words)
     return names
