@@ -151,7 +151,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
     fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf) * np.where(np.abs(np.asarray(v, dtype=float)) >= inf, np.inf, 1.0)  # noqa: E731
     lb, ub = fix(lp.col_lower_), fix(lp.col_upper_)
-    if suffixes.endswith((".lp", ".lp.gz")) and (binary := _lp_binaries(_lines(p))):
+    if suffixes.endswith((".lp", ".lp.gz")) and integrality is not None and integrality.any() \
+            and (binary := _lp_binaries(_lines(p))):
         # HiGHS keeps a binary column's Bounds-section bounds (a free binary ranged over the
         # integers up to 1); a binary is 0 or 1 within them, as SCIP reads it
         cols = np.array([name in binary for name in lp.col_names_], dtype=bool)
