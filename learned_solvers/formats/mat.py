@@ -92,11 +92,9 @@ def read_mat(path: str | os.PathLike[str]) -> QPData:
     if m >= n and n and (A[m - n:] != sp.identity(n, format="csr")).nnz == 0:
         lb, ub = lo[m - n:], hi[m - n:]
         A, lo, hi = A[: m - n], lo[: m - n], hi[: m - n]
-    if P.nnz and abs(P - P.T).max() > 1e-12 * max(1.0, abs(P).max()):
-        if sp.tril(P, -1).nnz == 0 or sp.triu(P, 1).nnz == 0:  # one triangle stored: P is symmetric
-            P = P + P.T - sp.diags(P.diagonal())
-        else:
-            raise MatFormatError(f"{p}: P is neither symmetric nor one triangle of a symmetric matrix")
+    if P.nnz and abs(P - P.T).max() > 1e-12 * max(1.0, abs(P).max()) \
+            and (sp.tril(P, -1).nnz == 0 or sp.triu(P, 1).nnz == 0):
+        P = P + P.T - sp.diags(P.diagonal())  # one triangle stored: P is symmetric (QPData checks any other)
     try:
         return QPData(c=q, A=A, l=lo, u=hi, lb=lb, ub=ub, P=P, offset=float(r[0]), name=p.name)
     except InvalidProblemError as exc:
