@@ -323,6 +323,20 @@ def _random_mps(rng: np.random.Generator) -> str:
     return "\n".join(lines + ["ENDATA"]) + "\n"
 
 
+def _read_beside(f, text: str, case: int, their_columns: list) -> tuple | None:
+    """``read_problem(f)`` beside another reader's columns: (qp, their columns in qp's order, the
+    sign of qp's objective against the file's, qp's integrality as booleans); None where the
+    reader refuses the file because no point is feasible (any other refusal fails the test)."""
+    try:
+        qp = read_problem(f)
+    except InvalidProblemError as exc:
+        assert "no point is feasible" in str(exc), (case, text)
+        return None
+    cols = {v.name: v for v in their_columns}
+    integ = qp.integrality if qp.integrality is not None else np.zeros(qp.n, bool)
+    return qp, [cols[name] for name in qp.var_names], -1.0 if qp.maximize else 1.0, integ
+
+
 def test_seeded_mps_files_read_as_or_tools_strict_reader_reads_them(tmp_path):
     """300 seeded small MPS files (``_random_mps``) read to the model OR-Tools' strict reader
     makes of them: sense, costs, the objective's constant, bounds, integrality and row sides.
@@ -340,15 +354,9 @@ def test_seeded_mps_files_read_as_or_tools_strict_reader_reads_them(tmp_path):
         ref = model_builder.Model()
         assert ref.import_from_mps_file(str(f)), text
         f.write_text(text)
-        try:
-            qp = read_problem(f)
-        except InvalidProblemError as exc:
-            assert "no point is feasible" in str(exc), (case, text)
+        if (read := _read_beside(f, text, case, ref.get_variables())) is None:
             continue
-        cols = {v.name: v for v in ref.get_variables()}
-        x = [cols[name] for name in qp.var_names]
-        sign = -1.0 if qp.maximize else 1.0
-        integ = qp.integrality if qp.integrality is not None else np.zeros(qp.n, bool)
+        qp, x, sign, integ = read
         assert qp.maximize == ref.helper.maximize(), (case, text)
         assert np.allclose(sign * qp.c, [v.objective_coefficient for v in x]), (case, text)
         assert sign * qp.offset == pytest.approx(ref.objective_offset), (case, text)
@@ -475,15 +483,9 @@ def test_seeded_lp_files_read_as_scip_reads_them(tmp_path):
             with pytest.raises(MPSFormatError, match="fz.lp: not a readable MPS/LP model: line"):
                 read_problem(f)
             continue
-        try:
-            qp = read_problem(f)
-        except InvalidProblemError as exc:
-            assert "no point is feasible" in str(exc), (case, text)
+        if (read := _read_beside(f, text, case, scip.getVars())) is None:
             continue
-        cols = {v.name: v for v in scip.getVars()}
-        x = [cols[name] for name in qp.var_names]
-        sign = -1.0 if qp.maximize else 1.0
-        integ = qp.integrality if qp.integrality is not None else np.zeros(qp.n, bool)
+        qp, x, sign, integ = read
         assert qp.maximize == (scip.getObjectiveSense() == "maximize"), (case, text)
         assert list(sign * qp.c) == [v.getObj() for v in x], (case, text)
         assert sign * qp.offset == scip.getObjoffset(), (case, text)
