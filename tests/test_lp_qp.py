@@ -393,6 +393,9 @@ def test_objname_picks_the_objective_row_as_scip_reads_it(tmp_path, objname):
     f.write_text(body.format(objname="OBJNAME cost9"))
     with pytest.raises(MPSFormatError, match="objname.mps: OBJNAME names 'cost9', which no N row of the ROWS section"):
         read_problem(f)
+    f.write_text(f"NAME fz\n{objname}\nCOLUMNS\n x cost1 1\nENDATA\n")  # no ROWS: HiGHS names the fault, in this file
+    with pytest.raises(MPSFormatError, match=r"objname.mps: not a readable MPS/LP model: .*reading \S*objname.mps\."):
+        read_problem(f)
 
 
 def test_lazycons_rows_are_rows_of_the_model(tmp_path):

@@ -108,7 +108,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             target.write_text(cleaned)
         status = h.readModel(str(target))
         h.setOptionValue("log_file", "")
-        text = log.read_text(errors="replace") if log.exists() else ""
+        # the copy HiGHS read is named as the user's file
+        text = (log.read_text(errors="replace") if log.exists() else "").replace(str(target), str(p))
     if status == highspy.HighsStatus.kError:
         # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
         cut = _no_endata(_lines(p)) if suffixes.endswith(_MPS_SUFFIXES) else ""
@@ -285,7 +286,9 @@ def _objective_first(lines: list[str]) -> list[str]:
             break
     else:
         return out
-    start = next(j for j, raw in enumerate(out) if raw[:1].strip() and raw.split()[0].upper() == "ROWS")
+    start = next((j for j, raw in enumerate(out) if raw[:1].strip() and raw.split()[0].upper() == "ROWS"), None)
+    if start is None:
+        return out  # no ROWS section: HiGHS' reader names what is wrong
     end = next((j for j in range(start + 1, len(out)) if out[j][:1].strip()), len(out))
     row = next((j for j in range(start + 1, end) if out[j].split()[1:2] == [name] and out[j].split()[0].upper() == "N"),
                None)
@@ -299,10 +302,10 @@ def _as_highs_reads(p: Path, head: list[str]) -> str | None:
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
     is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), rows
     of a ``LAZYCONS`` section as rows, and no right-hand sides or ranges on free (N) rows other
-    than the objective. Every reader drops
-    such rows, and the format, SCIP and OR-Tools ignore these entries, but HiGHS 1.16 takes such
-    a right-hand side for the objective's constant (and then calls the objective's own a
-    duplicate) and warns of such a range as an entry it drops. ``head``: the lines up to COLUMNS."""
+    than the objective. Every reader drops such rows, and the format, SCIP and OR-Tools ignore
+    these entries, but HiGHS 1.16 takes such a right-hand side for the objective's constant (and
+    then calls the objective's own a duplicate) and warns of such a range as an entry it drops.
+    ``head``: the lines up to COLUMNS."""
     # CPLEX's LAZYCONS rows are rows of the model; HiGHS reads the header as a row "AZYCONS"
     first = [ln for ln in _objective_first(head) if not (ln[:1].strip() and ln.split()[0].upper() == "LAZYCONS")]
     free, section = [], ""
