@@ -17,10 +17,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
+from ..canonical.qp import INFINITE_BOUND
 
 __all__ = ["read_mat", "MatFormatError"]
-
-_INF = 1e20
 
 
 class MatFormatError(InvalidProblemError):
@@ -85,7 +84,7 @@ def read_mat(path: str | os.PathLike[str]) -> QPData:
     if wrong or r.size != 1:
         raise MatFormatError(f"{p}: mismatched sizes: {'; '.join(wrong) or f'r holds {r.size} values, not one'}")
     # the files hold 1e20 as 9.999999999999998e+19 too (rounded on its way through MATLAB)
-    big = _INF * (1 - 1e-9)
+    big = INFINITE_BOUND * (1 - 1e-9)
     lo = np.where(lo <= -big, -np.inf, lo)
     hi = np.where(hi >= big, np.inf, hi)
     lb, ub = np.full(n, -np.inf), np.full(n, np.inf)
