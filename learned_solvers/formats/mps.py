@@ -98,7 +98,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
             target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
             target.symlink_to(p.resolve())
-        head = _head(p) if suffixes.endswith(_MPS_SUFFIXES) else []
+        head = _lines(p, until="COLUMNS") if suffixes.endswith(_MPS_SUFFIXES) else []
         try:
             cleaned = _as_highs_reads(p, head)
         except MPSFormatError as exc:
@@ -231,39 +231,34 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
 _SENSES = {"MAX": "MAX", "MAXIMIZE": "MAX", "MAXIMISE": "MAX", "MIN": "MIN", "MINIMIZE": "MIN", "MINIMISE": "MIN"}
 
 
-def _objsense(lines: list[str]) -> tuple[str | None, int, int]:
-    """The sense an ``OBJSENSE`` section declares ("MAX", "MIN" or None: none, or a word no
-    reader knows), the index of its header line and that of the line with the word (-1: none)."""
+def _header_word(lines: list[str], key: str) -> tuple[str | None, int, int]:
+    """The word of the header section ``key`` (OBJSENSE, OBJNAME) before ROWS, written on the
+    header's line or on the next data line; with the index of the header line and of the line
+    holding the word. (None, -1, -1) where there is no such section; (None, header, header) where
+    it holds no word."""
     for i, raw in enumerate(lines):
         if not raw.strip() or raw.startswith(("*", "$")) or raw[0].isspace():
             continue
         words = raw.split()
         if words[0].upper() in ("ROWS", "COLUMNS"):
             break
-        if words[0].upper() == "OBJSENSE":
+        if words[0].upper() == key:
             if len(words) > 1:
-                return _SENSES.get(words[1].upper()), i, i
+                return words[1], i, i
             nxt = next((j for j in range(i + 1, len(lines))
                         if lines[j].strip() and not lines[j].startswith(("*", "$"))), None)
             if nxt is not None and lines[nxt][0].isspace():
-                return _SENSES.get(lines[nxt].split()[0].upper()), i, nxt
-            break
+                return lines[nxt].split()[0], i, nxt
+            return None, i, i
     return None, -1, -1
 
 
-def _head(p: Path) -> list[str]:
-    """The file's lines up to its COLUMNS section (OBJSENSE and ROWS come before), plain or
-    gzipped."""
-    import gzip
-
-    head: list[str] = []
-    opener = gzip.open if p.suffix.lower() == ".gz" else open
-    with opener(p, "rt", errors="replace") as f:
-        for raw in f:
-            head.append(raw)
-            if raw[:1].strip() and raw.split()[0].upper() == "COLUMNS":
-                break
-    return head
+def _objsense(lines: list[str]) -> tuple[str | None, int, int]:
+    """The sense an ``OBJSENSE`` section declares ("MAX", "MIN" or None: none, or a word no
+    reader knows), the index of its header line and that of the line with the word (-1: none)."""
+    word, header, at = _header_word(lines, "OBJSENSE")
+    sense = _SENSES.get(word.upper()) if word is not None else None
+    return (sense, header, at) if sense is not None else (None, -1, -1)
 
 
 def _objective_first(lines: list[str]) -> list[str]:
@@ -272,20 +267,12 @@ def _objective_first(lines: list[str]) -> list[str]:
     (HiGHS without a word, OR-Tools refuses the section); SCIP and the format take the named
     one. Lines as given where there is no OBJNAME."""
     out = list(lines)
-    for i, raw in enumerate(out):
-        if not raw.strip() or raw.startswith(("*", "$")) or raw[0].isspace():
-            continue
-        words = raw.split()
-        if words[0].upper() in ("ROWS", "COLUMNS"):
-            return out
-        if words[0].upper() == "OBJNAME":
-            at = i if len(words) > 1 else next((j for j in range(i + 1, len(out)) if out[j].strip()
-                                                and not out[j].startswith(("*", "$"))), i)
-            name = words[1] if len(words) > 1 else out[at].split()[0]
-            del out[i: at + 1]
-            break
-    else:
+    name, header, at = _header_word(out, "OBJNAME")
+    if header < 0:
         return out
+    if name is None:
+        raise MPSFormatError("its OBJNAME section names no row")
+    del out[header: at + 1]
     start = next((j for j, raw in enumerate(out) if raw[:1].strip() and raw.split()[0].upper() == "ROWS"), None)
     if start is None:
         return out  # no ROWS section: HiGHS' reader names what is wrong
@@ -418,13 +405,22 @@ def _check_compression(p: Path) -> None:
         raise MPSFormatError(f"{p}: the gzip stream is truncated or corrupt ({exc})") from exc
 
 
-def _lines(p: Path) -> list[str]:
-    """The file's text lines, plain or gzipped (a whole stream: ``_check_compression``)."""
+def _lines(p: Path, *, until: str | None = None) -> list[str]:
+    """The file's text lines, plain or gzipped (a whole stream: ``_check_compression``); with
+    ``until``, only those up to that section's header line (``COLUMNS``: OBJSENSE, OBJNAME and
+    ROWS come before it)."""
     import gzip
 
     opener = gzip.open if p.suffix.lower() == ".gz" else open
     with opener(p, "rt", errors="replace") as f:
-        return f.readlines()
+        if until is None:
+            return f.readlines()
+        head: list[str] = []
+        for raw in f:
+            head.append(raw)
+            if raw[:1].strip() and raw.split()[0].upper() == until:
+                break
+        return head
 
 
 def _first_bad_number(lines: list[str]) -> tuple[int, str, str] | None:
