@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -427,6 +429,89 @@ def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_pat
         qp = read_problem(f)
         assert qp.offset == constant == scip.getObjoffset()
         assert make_backend("highs").solve(qp).objective == pytest.approx(-8.0 + constant)
+
+
+def _as_fixed_mps(text: str) -> str:
+    """A free MPS file of ``_random_mps`` in fixed MPS (fields at columns 2-3, 5-12, 15-22, 25-36,
+    40-47, 50-61), every name with a blank in it (x0 -> 'x 0', obj -> 'ob j') and an empty line
+    before each section."""
+    def name(word: str) -> str:
+        return f"{word[0]} {word[1:]}" if word not in ("'MARKER'", "'INTORG'", "'INTEND'") else word
+
+    def fields(f1: str = "", f2: str = "", f3: str = "", f4: str = "", f5: str = "", f6: str = "") -> str:
+        return f" {f1:<2} {f2:<8}  {f3:<8}  {f4:>12}   {f5:<8}  {f6:>12}".rstrip()
+
+    out, section = [], ""
+    for raw in text.splitlines():
+        t = raw.split()
+        if not raw[0].isspace():
+            section = t[0]
+            out += ["", raw]
+        elif section == "OBJSENSE":
+            out.append(raw)
+        elif section == "ROWS":
+            out.append(fields(t[0], name(t[1])))
+        elif section == "COLUMNS" and "'MARKER'" in t:
+            out.append(fields("", "MARKER", "'MARKER'", "", t[2]))
+        elif section == "BOUNDS":
+            out.append(fields(t[0], name(t[1]), name(t[2]), *t[3:]))
+        else:  # COLUMNS, RHS, RANGES: a name, then (row, value) pairs
+            out.append(fields("", name(t[0]), *(name(w) if k % 2 == 0 else w for k, w in enumerate(t[1:]))))
+    return "\n".join(out) + "\n"
+
+
+def test_fixed_mps_with_blanks_in_names_reads_as_its_free_form(tmp_path):
+    """300 seeded files of ``_random_mps`` in fixed MPS, with a blank in every name and empty
+    lines, read to the problem their free form reads to, the names with their blanks. On such
+    names HiGHS switches to its fixed-format reader, which looped forever on an empty line, read
+    no BV bound, read LI and UI as MI, and refused OBJSENSE and integer markers; the reader now
+    hands HiGHS a free-format copy."""
+    rng = np.random.default_rng(11)
+    free, fixed = tmp_path / "free.mps", tmp_path / "fixed.mps"
+    for case in range(300):
+        text = _random_mps(rng)
+        free.write_text(text)
+        fixed.write_text(_as_fixed_mps(text))
+        try:
+            want = read_problem(free)
+        except InvalidProblemError as exc:  # the same refusal, blanks and the file's name aside
+            with pytest.raises(InvalidProblemError) as refused:
+                read_problem(fixed)
+            words = lambda e, p: str(e).replace(str(p), "").replace(p.name, "").replace(" ", "")  # noqa: E731
+            assert words(refused.value, fixed) == words(exc, free), (case, text)
+            continue
+        got = read_problem(fixed)
+        assert got.var_names == tuple(f"{v[0]} {v[1:]}" for v in want.var_names), (case, text)
+        assert (got.con_names or ()) == tuple(f"{v[0]} {v[1:]}" for v in want.con_names or ()), (case, text)
+        assert got.maximize == want.maximize and got.offset == want.offset, (case, text)
+        for a, b in ((got.c, want.c), (got.lb, want.lb), (got.ub, want.ub), (got.l, want.l), (got.u, want.u),
+                     (got.A.toarray(), want.A.toarray())):
+            assert np.array_equal(a, b), (case, text)
+        assert np.array_equal(got.integrality if got.integrality is not None else np.zeros(got.n, bool),
+                              want.integrality if want.integrality is not None else np.zeros(want.n, bool)), case
+
+
+def test_a_fixed_mps_file_with_an_empty_line_is_read_not_looped_on(tmp_path):
+    """max 2 x + y + z, x + y + z <= 4, x binary (BV), 1 <= y <= 2 integer (LI, UI), in fixed MPS
+    with blanks in names and an empty line: optimum 2 + 2 + 0 = 4 with z = 0 (z's cost -1). HiGHS'
+    fixed-format reader never returned from it; read in a child process so a relapse fails here."""
+    f = tmp_path / "fixed.mps"
+    f.write_text("NAME          FIXED\n\nOBJSENSE\n    MAX\nROWS\n N  pro fit\n L  lim 1\n\nCOLUMNS\n"
+                 "    MARKER    'MARKER'                 'INTORG'\n"
+                 "    x a       pro fit              2   lim 1                1\n"
+                 "    y b       pro fit              1   lim 1                1\n"
+                 "    MARKER    'MARKER'                 'INTEND'\n"
+                 "    z c       pro fit             -1   lim 1                1\n"
+                 "RHS\n    rhs       lim 1                4\n\nBOUNDS\n BV bnd       x a\n"
+                 " LI bnd       y b                  1\n UI bnd       y b                  2\nENDATA\n")
+    code = ("import sys; from learned_solvers import read_problem; q = read_problem(sys.argv[1]); "
+            "print(q.var_names, q.lb.tolist(), q.ub.tolist(), q.integrality.tolist(), q.maximize, q.c.tolist())")
+    out = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("('x a', 'y b', 'z c') [0.0, 1.0, 0.0] [1.0, 2.0, inf] [True, True, False] True "
+                                  "[-2.0, -1.0, 1.0]")
+    res = make_backend("highs").solve(read_problem(f).relaxation())
+    assert -res.objective == pytest.approx(4.0) and np.allclose(res.x, [1.0, 2.0, 0.0])
 
 
 def _random_lp_file(rng: np.random.Generator) -> str:

@@ -88,19 +88,31 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         return read_mat(p)
     _check_compression(p)
     h = quiet_highs()
+    mps = suffixes.endswith(_MPS_SUFFIXES)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "highs.log"
         h.setOptionValue("log_to_console", False)
         h.setOptionValue("log_file", str(log))
-        target = p
+        target = source = p  # source: what the readers read, the file or its free-format copy
         if suffixes.endswith((".qps", ".qps.gz")):
             # HiGHS picks its reader by the extension and knows no .qps: QPS is MPS with a
             # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
             target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
             target.symlink_to(p.resolve())
-        head = _lines(p, until="COLUMNS") if suffixes.endswith(_MPS_SUFFIXES) else []
+        head = _lines(p, until="COLUMNS") if mps else []
+        blank = None  # the character standing for a blank inside a name in the free-format copy
+        if _fixed_with_blanks(head):
+            # HiGHS would switch to its fixed-format reader, which loops forever on an empty line
+            # and reads BV, LI, UI and OBJSENSE as other things: it reads a free-format copy
+            try:
+                blank, text = _fixed_as_free(_lines(p))
+            except MPSFormatError as exc:
+                raise MPSFormatError(f"{p}: {exc}") from None
+            target = source = Path(tmp) / "fixed.mps"
+            source.write_text(text)
+            head = _lines(source, until="COLUMNS")
         try:
-            cleaned = _as_highs_reads(p, head)
+            cleaned = _as_highs_reads(source, head)
         except MPSFormatError as exc:
             raise MPSFormatError(f"{p}: {exc}") from None
         if cleaned is not None:
@@ -110,22 +122,24 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         h.setOptionValue("log_file", "")
         # the copy HiGHS read is named as the user's file
         text = (log.read_text(errors="replace") if log.exists() else "").replace(str(target), str(p))
-    if status == highspy.HighsStatus.kError:
-        # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
-        cut = _no_endata(_lines(p)) if suffixes.endswith(_MPS_SUFFIXES) else ""
-        raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + cut)
-    # HiGHS reads on past entries it drops (a row or column no section declared) with a
-    # warning only: that is another model than the file's, so it is refused
-    dropped = [ln.strip() for ln in text.splitlines()
-               if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))]
-    if dropped:
-        raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
-    lp = h.getLp()
-    if lp.num_col_ == 0:
-        raise MPSFormatError(f"{p}: the model has no variables")
-    hess = h.getModel().hessian_
-    if suffixes.endswith(_MPS_SUFFIXES):
-        _check_numbers(p, quadratic=hess.dim_ > 0)
+        if status == highspy.HighsStatus.kError:
+            # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
+            cut = _no_endata(_lines(p)) if mps else ""
+            raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + cut)
+        # HiGHS reads on past entries it drops (a row or column no section declared) with a
+        # warning only: that is another model than the file's, so it is refused
+        dropped = [ln.strip() for ln in text.splitlines()
+                   if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))]
+        if dropped:
+            raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
+        lp = h.getLp()
+        if lp.num_col_ == 0:
+            raise MPSFormatError(f"{p}: the model has no variables")
+        hess = h.getModel().hessian_
+        if mps:
+            _check_numbers(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None)
+    named = (lambda v: v) if blank is None else (lambda v: v.replace(blank, " "))  # noqa: E731
+    col_names, row_names = [named(v) for v in lp.col_names_], [named(v) for v in lp.row_names_]
     a = lp.a_matrix_
     n, m = lp.num_col_, lp.num_row_
     if a.format_ == highspy.MatrixFormat.kRowwise:
@@ -133,7 +147,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     else:
         A = sp.csc_matrix((a.value_, a.index_, a.start_), shape=(m, n))
     maximize = lp.sense_ == highspy.ObjSense.kMaximize
-    if suffixes.endswith(_MPS_SUFFIXES):
+    if mps:
         # HiGHS 1.16 reads "OBJSENSE MAXIMIZE" on one line as minimise; the file's word stands
         declared = _objsense(head)[0]
         maximize = maximize if declared is None else declared == "MAX"
@@ -148,7 +162,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     integ = np.asarray(lp.integrality_, dtype=int) if len(lp.integrality_) else None
     inf = highspy.kHighsInf
     if integ is not None:
-        _refuse_semi(p, integ, lp)
+        _refuse_semi(p, integ, lp, col_names)
     integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
     fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf) * np.where(np.abs(np.asarray(v, dtype=float)) >= inf, np.inf, 1.0)  # noqa: E731
     lb, ub = fix(lp.col_lower_), fix(lp.col_upper_)
@@ -156,27 +170,27 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             and (binary := _lp_binaries(_lines(p))):
         # HiGHS keeps a binary column's Bounds-section bounds (a free binary ranged over the
         # integers up to 1); a binary is 0 or 1 within them, as SCIP reads it
-        cols = np.array([name in binary for name in lp.col_names_], dtype=bool)
+        cols = np.array([name in binary for name in col_names], dtype=bool)
         lb[cols], ub[cols] = np.maximum(lb[cols], 0.0), np.minimum(ub[cols], 1.0)
     try:
         return QPData(
             c=sense * np.asarray(lp.col_cost_), A=A, l=fix(lp.row_lower_), u=fix(lp.row_upper_),
             lb=lb, ub=ub, P=P, integrality=integrality,
             offset=sense * lp.offset_, name=p.name, maximize=sense < 0,
-            var_names=tuple(lp.col_names_) or None, con_names=tuple(lp.row_names_) or None,
+            var_names=tuple(col_names) or None, con_names=tuple(row_names) or None,
         )
     except InvalidProblemError as exc:
         hint = ""
         if ((lb == 0) & (ub < 0)).any():
             j = int(np.flatnonzero((lb == 0) & (ub < 0))[0])
-            name = lp.col_names_[j] if len(lp.col_names_) else f"column {j}"
+            name = col_names[j] if col_names else f"column {j}"
             hint = (f" ({name!r} has an upper bound below 0 and a lower bound of 0: where a file gives none, the "
                     "lower bound is 0, as HiGHS, SCIP and OR-Tools read it, though some readers take -inf there; "
                     "give the lower bound (MI or LO in an MPS file, -inf <= x in an LP file) to say which)")
         raise MPSFormatError(f"{p}: {exc}{hint}") from exc
 
 
-def _refuse_semi(p: Path, integ: np.ndarray, lp) -> None:
+def _refuse_semi(p: Path, integ: np.ndarray, lp, names: list[str]) -> None:
     """Refuse semi-continuous and semi-integer columns (MPS ``SC``/``SI`` bounds, an LP file's
     ``semi-continuous`` section): read as plain columns on ``[lb, ub]`` they would lose the value
     0 and the solvers would answer another problem."""
@@ -186,7 +200,6 @@ def _refuse_semi(p: Path, integ: np.ndarray, lp) -> None:
                           | (integ == int(highspy.HighsVarType.kSemiInteger)))
     if not len(semi):
         return
-    names = list(lp.col_names_)
     j = int(semi[0])
     name = names[j] if names else f"column {j}"
     lo, hi = float(lp.col_lower_[j]), float(lp.col_upper_[j])
@@ -197,10 +210,11 @@ def _refuse_semi(p: Path, integ: np.ndarray, lp) -> None:
         f"semi-continuous variables; write it with a binary z: {lo:g} z <= {name} <= {hi:g} z (z integer, 0 <= z <= 1)")
 
 
-def _check_numbers(p: Path, *, quadratic: bool) -> None:
+def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) -> None:
     """Refuse a linear MPS file OR-Tools' strict reader refuses, naming the first value field
     that is not a number (``_first_bad_number``) when there is one; a quadratic one only when
-    there is one."""
+    there is one. ``p``: the file read (the user's, or its free-format copy: ``free``), ``name``:
+    the user's, which the refusal names."""
     if not quadratic:
         from ortools.linear_solver.python import model_builder_helper
 
@@ -215,15 +229,15 @@ def _check_numbers(p: Path, *, quadratic: bool) -> None:
             blanks.write_text("".join(normal))
             if strict(blanks):
                 return
-    bad = _first_bad_number(lines)
+    bad = _first_bad_number(lines, fixed=not free)
     if bad is not None:
         line, token, section = bad
-        raise MPSFormatError(f"{p}: line {line}: {token!r} in {section} is not a number (a decimal comma, a "
+        raise MPSFormatError(f"{name}: line {line}: {token!r} in {section} is not a number (a decimal comma, a "
                              "letter, nan or inf?); HiGHS' reader would silently take another value")
     if not quadratic:
         # HiGHS reads a file cut off at a line's end as the model up to there
         cut = _no_endata(lines)
-        raise MPSFormatError(f"{p}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
+        raise MPSFormatError(f"{name}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
                              "reads it; check that every value field is a number and every name is declared."
                              + cut)
 
@@ -322,6 +336,72 @@ def _as_highs_reads(p: Path, head: list[str]) -> str | None:
                 changed = True
                 lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
     return "".join(lines) if changed else None
+
+
+# fixed MPS's six fields as slices of a line (columns 2-3, 5-12, 15-22, 25-36, 40-47, 50-61)
+_F1, _F2, _F3, _F4, _F5, _F6 = (slice(1, 3), slice(4, 12), slice(14, 22), slice(24, 36), slice(39, 47),
+                                slice(49, 61))
+# what may stand for a blank inside a name in a free-format copy: the first the file does not hold
+_BLANK_STANDS = "_~#@!|^"
+
+
+def _fixed_with_blanks(head: list[str]) -> bool:
+    """Whether a ROWS entry's name holds a blank (8 characters at most): HiGHS' sign that the
+    file is fixed MPS, on which it switches to its fixed-format reader. ``head``: the lines up
+    to COLUMNS."""
+    section = ""
+    for raw in head:
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if not raw[0].isspace():
+            section = raw.split()[0].upper()
+        elif section == "ROWS":
+            name = raw.strip()[1:].strip()
+            if len(name.split()) > 1 and len(name) <= 8:
+                return True
+    return False
+
+
+def _fixed_as_free(lines: list[str]) -> tuple[str, str]:
+    """Fixed MPS as free MPS, line for line (so line numbers hold): each field cut at its
+    columns, a blank inside a name written as a character the file does not hold. Returns that
+    character and the text. HiGHS' fixed-format reader loops forever on an empty line, drops BV
+    bounds, reads LI and UI as MI and refuses OBJSENSE unless its word starts in column 3."""
+    blank = next((ch for ch in _BLANK_STANDS if not any(ch in raw for raw in lines)), None)
+    if blank is None:
+        raise MPSFormatError(f"it is fixed MPS with blanks in names and holds each of {' '.join(_BLANK_STANDS)}, "
+                             "one of which the reader needs to stand for a blank; write it as free MPS, with names "
+                             "without blanks")
+    name = lambda ln, f: ln[f].strip().replace(" ", blank)  # noqa: E731
+    pairs = lambda ln: [w for f in ((_F3, _F4), (_F5, _F6)) if ln[f[0]].strip() or ln[f[1]].strip()  # noqa: E731
+                        for w in (name(ln, f[0]), ln[f[1]].strip())]
+    out, section = [], ""
+    for raw in lines:
+        ln = raw.rstrip("\r\n")
+        if not ln.strip() or ln.startswith(("*", "$")) or not ln[0].isspace():
+            if ln[:1].strip() and not ln.startswith(("*", "$")):
+                section = ln.split()[0].upper()
+            out.append(raw)
+            continue
+        if section in ("OBJSENSE", "OBJNAME"):
+            words = [ln.strip().replace(" ", blank)]
+        elif section == "ROWS":
+            words = [ln[_F1].strip(), name(ln, _F2)]
+        elif section == "COLUMNS" and "'MARKER'" in ln.upper():
+            words = [name(ln, _F2), *ln[_F3.start:].split()]
+        elif section == "COLUMNS":
+            words = [name(ln, _F2), *pairs(ln)]
+        elif section in ("RHS", "RANGES"):
+            words = [name(ln, _F2) or section, *pairs(ln)]  # a blank set name: one set
+        elif section == "BOUNDS":
+            words = [ln[_F1].strip(), name(ln, _F2) or "BOUNDS", name(ln, _F3), ln[_F4].strip()]
+        elif section in ("QUADOBJ", "QMATRIX", "QSECTION"):
+            words = [name(ln, _F2), name(ln, _F3), ln[_F4].strip()]
+        else:  # a section the readers refuse or leave (SOS, INDICATORS, ...): as written
+            out.append(raw)
+            continue
+        out.append("    " + " ".join(w for w in words if w) + "\n")
+    return blank, "".join(out)
 
 
 def _normalised(lines: list[str]) -> list[str]:
@@ -423,10 +503,10 @@ def _lines(p: Path, *, until: str | None = None) -> list[str]:
         return head
 
 
-def _first_bad_number(lines: list[str]) -> tuple[int, str, str] | None:
+def _first_bad_number(lines: list[str], *, fixed: bool = True) -> tuple[int, str, str] | None:
     """(line, token, section) of the first value field that does not parse as a number, or
     None. A line passes if its value fields parse in either layout: split on whitespace (free
-    MPS), or at fixed MPS's columns 25-36 and 50-61 (names there may hold blanks)."""
+    MPS), or (``fixed``) at fixed MPS's columns 25-36 and 50-61 (names there may hold blanks)."""
     section = ""
     for no, raw in enumerate(lines, 1):
         if not raw.strip() or raw.startswith(("*", "$")):
@@ -436,18 +516,18 @@ def _first_bad_number(lines: list[str]) -> tuple[int, str, str] | None:
             section = tok[0].upper()
             continue
         if section == "COLUMNS" and "'MARKER'" not in raw.upper():
-            free, fixed = tok[2::2], (raw[24:36], raw[49:61])
+            free, at = tok[2::2], (raw[24:36], raw[49:61])
         elif section in ("RHS", "RANGES"):
-            free, fixed = (tok[2::2] if len(tok) % 2 else tok[1::2]), (raw[24:36], raw[49:61])  # set name optional
+            free, at = (tok[2::2] if len(tok) % 2 else tok[1::2]), (raw[24:36], raw[49:61])  # set name optional
         elif section == "BOUNDS" and tok[0].upper() in _VALUED_BOUNDS:
-            free, fixed = tok[-1:], (raw[24:36],)
+            free, at = tok[-1:], (raw[24:36],)
         elif section in ("QUADOBJ", "QMATRIX"):
-            free, fixed = tok[2:3], (raw[24:36],)
+            free, at = tok[2:3], (raw[24:36],)
         else:
             continue
         finite = section in ("COLUMNS", "QUADOBJ", "QMATRIX")
         bad = [v for v in free if not _is_number(v, finite=finite)]
-        fixed_ok = bool(fixed[0].strip()) and all(_is_number(v, finite=finite) for v in fixed if v.strip())
+        fixed_ok = fixed and bool(at[0].strip()) and all(_is_number(v, finite=finite) for v in at if v.strip())
         if bad and not fixed_ok:
             return no, bad[0], section
     return None
