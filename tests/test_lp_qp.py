@@ -491,12 +491,14 @@ def test_fixed_mps_with_blanks_in_names_reads_as_its_free_form(tmp_path):
                               want.integrality if want.integrality is not None else np.zeros(want.n, bool)), case
 
 
-def test_a_fixed_mps_file_with_an_empty_line_is_read_not_looped_on(tmp_path):
-    """max 2 x + y + z, x + y + z <= 4, x binary (BV), 1 <= y <= 2 integer (LI, UI), in fixed MPS
-    with blanks in names and an empty line: optimum 2 + 2 + 0 = 4 with z = 0 (z's cost -1). HiGHS'
-    fixed-format reader never returned from it; read in a child process so a relapse fails here."""
+@pytest.mark.parametrize("blanks", ["rows and columns", "columns"])
+def test_a_fixed_mps_file_with_an_empty_line_is_read_not_looped_on(tmp_path, blanks):
+    """max 2 x + y - z, x + y + z <= 4, x binary (BV), 1 <= y <= 2 integer (LI, UI), in fixed MPS
+    with blanks in names and empty lines: optimum 2 + 2 - 0 = 4. HiGHS switches to its
+    fixed-format reader on a ROWS name with a blank, or on a column's further on, and that reader
+    never returned from the file; read in a child process so a relapse fails here."""
     f = tmp_path / "fixed.mps"
-    f.write_text("NAME          FIXED\n\nOBJSENSE\n    MAX\nROWS\n N  pro fit\n L  lim 1\n\nCOLUMNS\n"
+    text = ("NAME          FIXED\n\nOBJSENSE\n    MAX\nROWS\n N  pro fit\n L  lim 1\n\nCOLUMNS\n"
                  "    MARKER    'MARKER'                 'INTORG'\n"
                  "    x a       pro fit              2   lim 1                1\n"
                  "    y b       pro fit              1   lim 1                1\n"
@@ -504,6 +506,8 @@ def test_a_fixed_mps_file_with_an_empty_line_is_read_not_looped_on(tmp_path):
                  "    z c       pro fit             -1   lim 1                1\n"
                  "RHS\n    rhs       lim 1                4\n\nBOUNDS\n BV bnd       x a\n"
                  " LI bnd       y b                  1\n UI bnd       y b                  2\nENDATA\n")
+    # names of 8 characters at most in their fields either way, so the columns hold
+    f.write_text(text if blanks == "rows and columns" else text.replace("pro fit", "profit ").replace("lim 1", "lim1 "))
     code = ("import sys; from learned_solvers import read_problem; q = read_problem(sys.argv[1]); "
             "print(q.var_names, q.lb.tolist(), q.ub.tolist(), q.integrality.tolist(), q.maximize, q.c.tolist())")
     out = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -512,6 +516,11 @@ def test_a_fixed_mps_file_with_an_empty_line_is_read_not_looped_on(tmp_path):
                                   "[-2.0, -1.0, 1.0]")
     res = make_backend("highs").solve(read_problem(f).relaxation())
     assert -res.objective == pytest.approx(4.0) and np.allclose(res.x, [1.0, 2.0, 0.0])
+    # a line out of its columns: refused, saying where the fields go
+    f.write_text(f.read_text().replace("    y b       ", "y b           "))
+    with pytest.raises(MPSFormatError, match=r"fixed.mps: HiGHS' reader takes it for fixed MPS .* do not keep fixed "
+                                             r"MPS's columns \(fields at 2-3, 5-12"):
+        read_problem(f)
 
 
 def _random_lp_file(rng: np.random.Generator) -> str:

@@ -86,42 +86,62 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         from .mat import read_mat
 
         return read_mat(p)
-    _check_compression(p)
+    empty_line = _check_compression(p)
     h = quiet_highs()
     mps = suffixes.endswith(_MPS_SUFFIXES)
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "highs.log"
         h.setOptionValue("log_to_console", False)
-        h.setOptionValue("log_file", str(log))
-        target = source = p  # source: what the readers read, the file or its free-format copy
-        if suffixes.endswith((".qps", ".qps.gz")):
-            # HiGHS picks its reader by the extension and knows no .qps: QPS is MPS with a
-            # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
-            target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
-            target.symlink_to(p.resolve())
         head = _lines(p, until="COLUMNS") if mps else []
-        blank = None  # the character standing for a blank inside a name in the free-format copy
-        if _fixed_with_blanks(head):
-            # HiGHS would switch to its fixed-format reader, which loops forever on an empty line
-            # and reads BV, LI, UI and OBJSENSE as other things: it reads a free-format copy
+        # HiGHS' first sign of fixed MPS, a ROWS name with a blank (it finds others as it reads on)
+        fixed = _fixed_with_blanks(head)
+        while True:
+            target = source = p  # source: what the readers read, the file or its free-format copy
+            blank = None  # the character standing for a blank inside a name in the free-format copy
+            if suffixes.endswith((".qps", ".qps.gz")):
+                # HiGHS picks its reader by the extension and knows no .qps: QPS is MPS with a
+                # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
+                target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
+                target.unlink(missing_ok=True)
+                target.symlink_to(p.resolve())
+            if fixed:
+                # HiGHS' fixed-format reader loops forever on an empty line and reads BV, LI, UI
+                # and OBJSENSE as other things: it reads a free-format copy
+                try:
+                    blank, copy = _fixed_as_free(_lines(p))
+                except MPSFormatError as exc:
+                    raise MPSFormatError(f"{p}: {exc}") from None
+                target = source = Path(tmp) / "fixed.mps"
+                source.write_text(_starred(copy))
+                head = _lines(source, until="COLUMNS")
             try:
-                blank, text = _fixed_as_free(_lines(p))
+                cleaned = _as_highs_reads(source, head)
             except MPSFormatError as exc:
                 raise MPSFormatError(f"{p}: {exc}") from None
-            target = source = Path(tmp) / "fixed.mps"
-            source.write_text(text)
-            head = _lines(source, until="COLUMNS")
-        try:
-            cleaned = _as_highs_reads(source, head)
-        except MPSFormatError as exc:
-            raise MPSFormatError(f"{p}: {exc}") from None
-        if cleaned is not None:
-            target = Path(tmp) / "model.mps"
-            target.write_text(cleaned)
-        status = h.readModel(str(target))
-        h.setOptionValue("log_file", "")
-        # the copy HiGHS read is named as the user's file
-        text = (log.read_text(errors="replace") if log.exists() else "").replace(str(target), str(p))
+            if cleaned is not None:
+                target = Path(tmp) / "model.mps"
+                target.write_text(_starred(cleaned))
+            elif mps and source == p and empty_line:
+                # HiGHS may switch to its fixed-format reader as it reads on (below), and that
+                # one never returns from an empty line
+                target = Path(tmp) / "model.mps"
+                target.write_text(_starred("".join(_lines(p))))
+            log = Path(tmp) / f"highs{int(fixed)}.log"
+            h.setOptionValue("log_file", str(log))
+            status = h.readModel(str(target))
+            h.setOptionValue("log_file", "")
+            # the copy HiGHS read is named as the user's file
+            text = (log.read_text(errors="replace") if log.exists() else "").replace(str(target), str(p))
+            if "switching to fixed format parser" not in text:
+                break
+            if fixed:
+                why = next((re.sub(r"^WARNING:\s*", "", ln.strip()).replace(blank or " ", " ")
+                            for ln in text.splitlines() if "assume fixed format" in ln), "")
+                raise MPSFormatError(
+                    f"{p}: HiGHS' reader takes it for fixed MPS (a name with a blank{': ' + why if why else ''}), "
+                    "but its lines do not keep fixed MPS's columns (fields at 2-3, 5-12, 15-22, 25-36, 40-47, "
+                    "50-61); write it in those columns, or as free MPS with names without blanks."
+                    + _no_endata(_lines(p)))
+            fixed = True  # HiGHS found a name with a blank further on: read it as fixed MPS
         if status == highspy.HighsStatus.kError:
             # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
             cut = _no_endata(_lines(p)) if mps else ""
@@ -404,6 +424,12 @@ def _fixed_as_free(lines: list[str]) -> tuple[str, str]:
     return blank, "".join(out)
 
 
+def _starred(text: str) -> str:
+    """``text`` with each empty line a comment line (``*``): the same model to every reader,
+    but HiGHS' fixed-format reader loops forever on an empty line."""
+    return re.sub(r"(?m)^\n", "*\n", text)
+
+
 def _normalised(lines: list[str]) -> list[str]:
     """The lines as OR-Tools' strict reader takes them: tabs as blanks (free MPS separates
     fields by any whitespace, as HiGHS reads them; OR-Tools splits at blanks only), the
@@ -459,11 +485,12 @@ def _no_endata(lines: list[str]) -> str:
     return f" It ends {where} with no ENDATA line: is it truncated?"
 
 
-def _check_compression(p: Path) -> None:
+def _check_compression(p: Path) -> bool:
     """Refuse a file whose name and contents disagree on gzip (the readers go by the name:
     OR-Tools' read a gzipped ``.mps`` as text and blamed a missing ENDATA line), and a
     truncated or corrupt gzip file: HiGHS reads such a stream as the model up to where it
-    stops, without a word."""
+    stops, without a word. Returns whether the file holds an empty line (read through once for
+    both)."""
     import gzip
 
     with p.open("rb") as f:
@@ -472,17 +499,18 @@ def _check_compression(p: Path) -> None:
     if head == b"\x1f\x8b" and not named:
         raise MPSFormatError(f"{p}: the file is gzip-compressed but its name does not end in .gz; rename it "
                              f"{p.name}.gz (the readers go by the name)")
-    if not named:
-        return
-    if head != b"\x1f\x8b":
+    if named and head != b"\x1f\x8b":
         raise MPSFormatError(f"{p}: the name ends in .gz but the file is not gzip-compressed (it starts {head!r}); "
                              f"rename it {p.with_suffix('').name} (the readers go by the name)")
+    empty, last = False, b"\n"  # an empty first line
     try:
-        with gzip.open(p, "rb") as f:
-            while f.read(1 << 22):
-                pass
+        with (gzip.open if named else open)(p, "rb") as f:
+            while chunk := f.read(1 << 22):
+                empty = empty or b"\n\n" in last + chunk[:1] or b"\n\n" in chunk
+                last = chunk[-1:]
     except (EOFError, OSError) as exc:
         raise MPSFormatError(f"{p}: the gzip stream is truncated or corrupt ({exc})") from exc
+    return empty
 
 
 def _lines(p: Path, *, until: str | None = None) -> list[str]:
