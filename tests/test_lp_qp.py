@@ -869,7 +869,7 @@ def test_a_problem_without_rows_or_finite_bounds_solves_on_every_backend():
 
 def test_a_nonconvex_qp_is_refused_with_the_reason(tmp_path):
     """A QUADOBJ with a negative diagonal entry, or a 2x2 minor below zero, is refused when read,
-    naming the entry (Clarabel returned 'optimal' for it, OSQP and SCS raised bare codes); a
+    naming the entry (a maximised objective as not concave) (Clarabel returned 'optimal' for it, OSQP and SCS raised bare codes); a
     subtler indefinite P, which both checks pass, is refused by OSQP's and SCS's set-up with
     the reason."""
     f = tmp_path / "ncvx.qps"
@@ -878,6 +878,11 @@ def test_a_nonconvex_qp_is_refused_with_the_reason(tmp_path):
         read_problem(f)
     f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 1\n x y 3\n y y 1\n"))
     with pytest.raises(MPSFormatError, match=r"not convex \(P\[0,1\]\^2 = 9 exceeds P\[0,0\] P\[1,1\] = 1\)"):
+        read_problem(f)
+    # maximise x^2: the objective must be concave, and the entry named is the minimisation's
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n").replace("ROWS", "OBJSENSE\n    MAX\nROWS"))
+    with pytest.raises(MPSFormatError, match=r"the maximised objective is not concave \(in the minimisation of its "
+                                             r"negation, P\[0,0\] \(x\) = -2 < 0\)"):
         read_problem(f)
     indefinite = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]))  # eigenvalue 1 - sqrt 2
     qp = QPData(c=np.zeros(3), A=sp.csr_matrix(np.ones((1, 3))), l=np.ones(1), u=np.ones(1), lb=-np.ones(3),

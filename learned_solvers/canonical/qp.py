@@ -188,8 +188,11 @@ class QPData:
             if not np.isfinite(self.P.data).all():
                 raise InvalidProblemError(f"{where}: P holds NaN or inf")
             if why := self._nonconvex():
-                raise InvalidProblemError(f"{where}: the objective is not convex ({why}); OSQP, SCS, HiGHS, PDLP and "
-                                          "Clarabel need P positive semidefinite (a convex QP)")
+                # P is the minimisation's: a maximised objective must be concave, its P negated
+                what = ("the maximised objective is not concave (in the minimisation of its negation, "
+                        if self.maximize else "the objective is not convex (")
+                raise InvalidProblemError(f"{where}: {what}{why}); OSQP, SCS, HiGHS, PDLP and Clarabel need P "
+                                          "positive semidefinite (a convex QP)")
         if self.integrality is not None and self.integrality.shape[0] != n:
             raise InvalidProblemError(f"{where}: integrality has {self.integrality.shape[0]} entries, expected {n}")
         # no point satisfies such a row or bound: the instance is infeasible as given (HiGHS says
