@@ -775,6 +775,30 @@ def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path, cut_after, line, se
         read_problem(f)
 
 
+def test_a_row_or_column_named_twice_in_an_mps_file_is_refused_and_an_lp_file_s_rows_keep_their_duals(tmp_path):
+    """An MPS file declaring row c1 twice, or resuming column x's entries after y's: HiGHS read
+    two rows (the second empty) or two columns x, another problem; SCIP refuses both, and so does
+    the reader, naming them. An LP file may name two rows alike (HiGHS and SCIP read both rows);
+    the solution keys the second ``c1#1``, where the first's dual had been overwritten."""
+    from learned_solvers.formats.mps import solution_dict
+
+    f = tmp_path / "dup.mps"
+    for body, said in ((" N obj\n L c1\n L c1\nCOLUMNS\n x obj -1 c1 1\n y obj -1 c1 1\n",
+                        'Linear constraints 0 and 1 have the same name "c1"'),
+                       (" N obj\n L c1\nCOLUMNS\n x obj -1 c1 1\n y obj -1 c1 1\n x obj -2\n",
+                        'Variables 0 and 2 have the same name "x"')):
+        f.write_text(f"NAME dup\nROWS\n{body}RHS\n rhs c1 4\nENDATA\n")
+        with pytest.raises(MPSFormatError, match=f"dup.mps: {said} \\(counting from 0\\): an MPS file declares each "
+                                                 "row once"):
+            read_problem(f)
+    f = tmp_path / "dup.lp"
+    f.write_text("Maximize\n obj: x + y\nSubject To\n c1: x + y <= 4\n c1: x - y <= 1\nEnd\n")
+    qp = read_problem(f)
+    res = make_backend("highs").solve(qp)
+    assert qp.con_names == ("c1", "c1") and solution_dict(qp, res.x, res.y, res.objective) == {
+        "sense": "maximize", "objective": 4.0, "x": {"x": 2.5, "y": 1.5}, "y": {"c1": 1.0, "c1#1": 0.0}}
+
+
 @pytest.mark.parametrize("suffix", [".mps", ".lp"])
 def test_a_negative_upper_bound_without_a_lower_one_is_refused_saying_how_to_write_it(tmp_path, suffix):
     """x <= -2 with no lower bound: HiGHS, SCIP and OR-Tools keep the lower bound at 0, so no

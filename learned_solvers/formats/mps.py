@@ -152,6 +152,13 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                    if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))]
         if dropped:
             raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
+        # HiGHS reads a second ROWS line of a name, or a column's entries resumed after another
+        # column's, as a row or column of its own (entries naming the row, and bounds, go to the first)
+        same = [re.sub(r"^WARNING:\s*", "", ln.strip()) for ln in text.splitlines() if "have the same name" in ln]
+        if same and mps:
+            raise MPSFormatError(f"{p}: {same[0]} (counting from 0): an MPS file declares each row once in ROWS "
+                                 "and gives each column's entries together in COLUMNS; HiGHS' reader would read two "
+                                 "of that name, another problem, and SCIP's reader refuses the file")
         lp = h.getLp()
         if lp.num_col_ == 0:
             raise MPSFormatError(f"{p}: the model has no variables")
@@ -574,9 +581,19 @@ def _is_number(v: str, *, finite: bool = False) -> bool:
 def solution_dict(qp: QPData, x: np.ndarray | None, y: np.ndarray | None, objective: float) -> dict:
     """A solution in the file's own terms: the objective in its own sense, primal values by
     column name, row duals by row name in HiGHS' convention for the file's own objective
-    (``c = A'y + z``: negated for a maximisation). Non-finite numbers become None (JSON)."""
+    (``c = A'y + z``: negated for a maximisation). Non-finite numbers become None (JSON). A name
+    that repeats (an LP file may give two rows one name) is keyed ``name#i`` from its second
+    place on, ``i`` the row's place counting from 0, so no value is lost."""
     sign = -1.0 if qp.maximize else 1.0
-    names = lambda given, k, prefix: given or tuple(f"{prefix}{i}" for i in range(k))  # noqa: E731
+
+    def names(given: tuple[str, ...] | None, k: int, prefix: str) -> list[str]:
+        seen: set[str] = set()
+        out = []
+        for i, v in enumerate(given or (f"{prefix}{i}" for i in range(k))):
+            out.append(v if v not in seen else f"{v}#{i}")
+            seen.add(v)
+        return out
+
     num = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
     return {
         "sense": "maximize" if qp.maximize else "minimize",
