@@ -293,8 +293,8 @@ def test_every_spelling_of_objsense_is_read_as_scip_reads_it(tmp_path, sense):
 def _random_mps(rng: np.random.Generator) -> str:
     """A seeded small MPS file with the format's features: OBJSENSE in its spellings, E/L/G rows
     and free (N) rows besides the objective, integer columns between markers, right-hand sides
-    (on the objective and on free rows too), ranges, and every bound type, numbers written three
-    ways."""
+    (on the objective and on free rows too), ranges, and every bound type, some setting a side
+    twice, numbers written three ways."""
     num = lambda x: str(rng.choice([f"{x:g}", f"{x:.3e}", f"{x:.6f}"]))  # noqa: E731
     n, m = int(rng.integers(1, 5)), int(rng.integers(1, 4))
     lines = ["NAME fz"]
@@ -317,7 +317,10 @@ def _random_mps(rng: np.random.Generator) -> str:
         lines += ["RANGES"] + [f" rng r{i} {num(float(rng.integers(-3, 4)))}" for i in range(m) if rng.random() < 0.5]
     lines.append("BOUNDS")
     specs = [[], ["UP"], ["LO"], ["LO", "UP"], ["MI"], ["MI", "UP"], ["PL"], ["FR"], ["FX"], ["BV"], ["LI"], ["UI"],
-             ["LI", "UI"], ["UP", "LO"], ["UP", "MI"]]
+             ["LI", "UI"], ["UP", "LO"], ["UP", "MI"],
+             # one side set twice, which HiGHS' reader keeps the first of
+             ["MI", "LO"], ["FR", "LO"], ["UP", "PL"], ["BV", "UP"], ["FX", "PL"], ["LO", "LO"], ["UI", "UP"],
+             ["MI", "UP", "LO"]]
     for j in range(n):
         for kind in specs[int(rng.integers(0, len(specs)))]:
             lines.append(f" {kind} bnd x{j}" + ("" if kind in ("MI", "PL", "FR", "BV") else

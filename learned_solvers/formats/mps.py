@@ -94,6 +94,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         head = _lines(p, until="COLUMNS") if mps else []
         # HiGHS' first sign of fixed MPS, a ROWS name with a blank (it finds others as it reads on)
         fixed = _fixed_with_blanks(head)
+        in_order = False  # a column's bounds rewritten as they leave it in the file's order
         while True:
             target = source = p  # source: what the readers read, the file or its free-format copy
             blank = None  # the character standing for a blank inside a name in the free-format copy
@@ -114,7 +115,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                 source.write_text(_starred(copy))
                 head = _lines(source, until="COLUMNS")
             try:
-                cleaned = _as_highs_reads(source, head)
+                cleaned = _as_highs_reads(source, head, in_order=in_order)
             except MPSFormatError as exc:
                 raise MPSFormatError(f"{p}: {exc}") from None
             if cleaned is not None:
@@ -125,12 +126,15 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                 # one never returns from an empty line
                 target = Path(tmp) / "model.mps"
                 target.write_text(_starred("".join(_lines(p))))
-            log = Path(tmp) / f"highs{int(fixed)}.log"
+            log = Path(tmp) / f"highs{int(fixed)}{int(in_order)}.log"  # one per reading: HiGHS appends
             h.setOptionValue("log_file", str(log))
             status = h.readModel(str(target))
             h.setOptionValue("log_file", "")
             # the copy HiGHS read is named as the user's file
             text = (log.read_text(errors="replace") if log.exists() else "").replace(str(target), str(p))
+            if not in_order and re.search(r"BOUNDS section has duplicate (lower|upper) bound", text):
+                in_order = True  # HiGHS kept a column's first bound of a side: read them in order
+                continue
             if "switching to fixed format parser" not in text:
                 break
             if fixed:
@@ -326,14 +330,16 @@ def _objective_first(lines: list[str]) -> list[str]:
     return out
 
 
-def _as_highs_reads(p: Path, head: list[str]) -> str | None:
+def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False) -> str | None:
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
     is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), rows
     of a ``LAZYCONS`` section as rows, and no right-hand sides or ranges on free (N) rows other
     than the objective. Every reader drops such rows, and the format, SCIP and OR-Tools ignore
     these entries, but HiGHS 1.16 takes such a right-hand side for the objective's constant (and
     then calls the objective's own a duplicate) and warns of such a range as an entry it drops.
-    ``head``: the lines up to COLUMNS."""
+    ``in_order``: also the bounds of a column that sets one side twice (``MI`` then ``LO``) as
+    the bounds they leave in the file's order (``_bounds_in_order``). ``head``: the lines up to
+    COLUMNS."""
     # CPLEX's LAZYCONS rows are rows of the model; HiGHS reads the header as a row "AZYCONS"
     first = [ln for ln in _objective_first(head) if not (ln[:1].strip() and ln.split()[0].upper() == "LAZYCONS")]
     free, section = [], ""
@@ -344,11 +350,13 @@ def _as_highs_reads(p: Path, head: list[str]) -> str | None:
             section = raw.split()[0].upper()
         elif section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N":
             free.append(raw.split()[1])
-    if first == head and len(free) < 2:
+    if first == head and len(free) < 2 and not in_order:
         return None
     dropped, lines = set(free[1:]), _lines(p)
     changed = first != head
     lines = first + lines[len(head):]
+    if in_order:
+        changed = _bounds_in_order(lines) or changed
     for no, raw in enumerate(lines):
         if not raw.strip() or raw.startswith(("*", "$")):
             continue
@@ -363,6 +371,62 @@ def _as_highs_reads(p: Path, head: list[str]) -> str | None:
                 changed = True
                 lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
     return "".join(lines) if changed else None
+
+
+# which side of a column's bounds each BOUNDS type sets (SC and SI: refused after reading)
+_SETS_LOWER = {"LO", "MI", "FX", "FR", "BV", "LI"}
+_SETS_UPPER = {"UP", "PL", "FX", "FR", "BV", "UI"}
+
+
+def _bounds_in_order(lines: list[str]) -> bool:
+    """Rewrite, in place, the BOUNDS entries of each column that sets one side twice (``MI``
+    then ``LO``, ``FR`` then ``LO``, ``UP`` then ``PL``) as the bounds they leave when taken in
+    the file's order, as SCIP and OR-Tools take them: HiGHS keeps the first and warns that it
+    drops the rest. Returns whether anything changed."""
+    section, entries = "", []
+    for no, raw in enumerate(lines):
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if not raw[0].isspace():
+            section = raw.split()[0].upper()
+        elif section == "BOUNDS":
+            tok = raw.split()
+            kind = tok[0].upper()
+            if kind in _VALUED_BOUNDS:  # [set] column value
+                col, value = (tok[2], tok[3]) if len(tok) >= 4 else (tok[1], tok[2]) if len(tok) == 3 else (None, None)
+            else:  # [set] column (a BV's value, where one is written, is its type's)
+                col, value = (tok[2] if len(tok) >= 3 else tok[1] if len(tok) == 2 else None), None
+            if col is not None:
+                entries.append((no, kind, col, value))
+    twice = set()
+    for side in (_SETS_LOWER, _SETS_UPPER):
+        seen: set[str] = set()
+        for _, kind, col, _ in entries:
+            if kind in side:
+                (twice if col in seen else seen).add(col)
+    cols = {col for col in twice if not any(kind in ("SC", "SI") or (kind in _VALUED_BOUNDS and not
+                                                                      _is_number(v)) for _, kind, c, v in entries
+                                            if c == col)}
+    for col in sorted(cols):
+        mine = [(no, kind, float(v) if v is not None else None) for no, kind, c, v in entries if c == col]
+        lo = up = None  # None: the side is never set
+        integer = False
+        for _, kind, v in mine:
+            lo = {"LO": v, "LI": v, "FX": v, "MI": -np.inf, "FR": -np.inf, "BV": 0.0}.get(kind, lo)
+            up = {"UP": v, "UI": v, "FX": v, "PL": np.inf, "FR": np.inf, "BV": 1.0}.get(kind, up)
+            integer = integer or kind in ("BV", "LI", "UI")
+        out = []
+        if lo is not None:
+            out.append(f" MI BND {col}" if lo == -np.inf and not integer else
+                       f" {'LI' if integer else 'LO'} BND {col} {max(lo, -1e30)!r}")
+        if up is not None:
+            out.append(f" PL BND {col}" if up == np.inf and not integer else
+                       f" {'UI' if integer else 'UP'} BND {col} {min(up, 1e30)!r}")
+        if integer and lo is None and up is None:  # unreachable: BV, LI, UI each set a side
+            continue
+        for k, (no, _, _) in enumerate(mine):
+            lines[no] = "".join(ln + "\n" for ln in out) if k == 0 else ""
+    return bool(cols)
 
 
 # fixed MPS's six fields as slices of a line (columns 2-3, 5-12, 15-22, 25-36, 40-47, 50-61)
