@@ -645,6 +645,8 @@ def test_mps_fields_separated_by_tabs_read_as_by_blanks(tmp_path):
         read_problem(f)
 
 
+# an edited line can leave an RHS entry that names another vector than the section's: the reader says so
+@pytest.mark.filterwarnings("ignore::learned_solvers.formats.mps.MPSReadWarning")
 def test_mps_reader_on_300_mutated_files_reads_them_or_refuses_naming_the_file(tmp_path):
     """Seeded edits of afiro and boeing1 (RANGES and BOUNDS): lines deleted, doubled, swapped,
     blanked or cut off, a value or a name replaced or dropped, a stray byte or section header,
@@ -776,6 +778,36 @@ def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path, cut_after, line, se
     with pytest.raises(MPSFormatError, match=f"cut.mps: .*It ends at line {line}, in {section}, with no ENDATA line: "
                        "is it truncated"):
         read_problem(f)
+
+
+def test_several_rhs_ranges_or_bounds_vectors_read_the_first_as_scip_does(tmp_path):
+    """Two RHS, RANGES or BOUNDS vectors in one file: the first is the problem's (the MPS format,
+    Netlib's files, SCIP), and the reader warns that the rest are left out; HiGHS and OR-Tools
+    read them all as one, so rhs2's c2 <= 6, r2's range and b2's y <= 5 had been read too. A
+    BOUNDS line that names no vector (``UP x 3``) is read as HiGHS and SCIP read it (OR-Tools'
+    check had refused the file)."""
+    import pyscipopt
+
+    from learned_solvers.formats.mps import MPSReadWarning
+
+    f = tmp_path / "vectors.mps"
+    f.write_text("NAME vectors\nROWS\n N obj\n L c1\n L c2\n E c3\nCOLUMNS\n x obj -1 c1 1\n y obj -1 c2 1\n"
+                 " z obj -1 c3 1\nRHS\n rhs1 c1 4 c3 2\n rhs2 c2 6\n rhs2 c1 9\nRANGES\n r1 c3 1\n r2 c3 5\nBOUNDS\n"
+                 " UP b1 x 3\n UP b2 y 5\n UP b1 y 8\nENDATA\n")
+    scip = pyscipopt.Model()
+    scip.hideOutput()
+    scip.readProblem(str(f))
+    scip.optimize()
+    with pytest.warns(MPSReadWarning) as said:
+        qp = read_problem(f)
+    assert sorted(str(w.message).split(": its ")[1].split(" section")[0] for w in said) == ["BOUNDS", "RANGES", "RHS"]
+    assert "the first, 'rhs1', is read and 'rhs2' left out" in " ".join(str(w.message) for w in said)
+    assert list(qp.u) == [4.0, 0.0, 3.0] and list(qp.l) == [-np.inf, -np.inf, 2.0] and list(qp.ub) == [3.0, 8.0, np.inf]
+    assert make_backend("highs").solve(qp).objective == pytest.approx(scip.getObjVal()) == -6.0  # x 3, y 0, z 3
+    f.write_text("NAME nameless\nROWS\n N obj\n L c1\nCOLUMNS\n x obj -1 c1 1\n y obj -1 c1 1\nRHS\n rhs c1 40\n"
+                 "BOUNDS\n UP x 3\n MI y\n UP y 5\nENDATA\n")
+    qp = read_problem(f)
+    assert list(qp.lb) == [0.0, -np.inf] and list(qp.ub) == [3.0, 5.0]
 
 
 def test_a_row_or_column_named_twice_in_an_mps_file_is_refused_and_an_lp_file_s_rows_keep_their_duals(tmp_path):

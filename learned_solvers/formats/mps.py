@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ import scipy.sparse as sp
 from .._highs import quiet_highs
 from ..canonical import InvalidProblemError, QPData
 
-__all__ = ["read_problem", "solution_dict", "MPSFormatError", "PROBLEM_SUFFIXES"]
+__all__ = ["read_problem", "solution_dict", "MPSFormatError", "MPSReadWarning", "PROBLEM_SUFFIXES"]
 
 _MPS_SUFFIXES = (".mps", ".mps.gz", ".qps", ".qps.gz")
 # every instance file read_problem takes (``files:GLOB`` matches these)
@@ -34,6 +36,10 @@ _VALUED_BOUNDS = {"UP", "LO", "FX", "LI", "UI"}
 
 class MPSFormatError(InvalidProblemError):
     """The file could not be read as an MPS or LP model."""
+
+
+class MPSReadWarning(UserWarning):
+    """The file is read one way where readers differ (several RHS, RANGES or BOUNDS vectors)."""
 
 
 def _reader_complaint(log: str) -> str:
@@ -86,7 +92,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         from .mat import read_mat
 
         return read_mat(p)
-    empty_line = _check_compression(p)
+    through = _check_compression(p)
     h = quiet_highs()
     mps = suffixes.endswith(_MPS_SUFFIXES)
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,14 +120,18 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                 target = source = Path(tmp) / "fixed.mps"
                 source.write_text(_starred(copy))
                 head = _lines(source, until="COLUMNS")
+            # several RHS, RANGES or BOUNDS vectors: the first is the problem's (the format's,
+            # Netlib's and SCIP's reading), where HiGHS and OR-Tools read them all as one
+            vectors = _vector_names(copy if fixed else through.tail) if mps else {}
+            keep = {section: names[0] for section, names in vectors.items() if len(names) > 1}
             try:
-                cleaned = _as_highs_reads(source, head, in_order=in_order)
+                cleaned = _as_highs_reads(source, head, in_order=in_order, keep=keep)
             except MPSFormatError as exc:
                 raise MPSFormatError(f"{p}: {exc}") from None
             if cleaned is not None:
                 target = Path(tmp) / "model.mps"
                 target.write_text(_starred(cleaned))
-            elif mps and source == p and empty_line:
+            elif mps and source == p and through.empty_line:
                 # HiGHS may switch to its fixed-format reader as it reads on (below), and that
                 # one never returns from an empty line
                 target = Path(tmp) / "model.mps"
@@ -146,6 +156,13 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                     "50-61); write it in those columns, or as free MPS with names without blanks."
                     + _no_endata(_lines(p)))
             fixed = True  # HiGHS found a name with a blank further on: read it as fixed MPS
+        for section, first in keep.items():
+            others = [named for named in vectors[section] if named != first]
+            name = lambda v: repr(v or "(unnamed)")  # noqa: E731
+            warnings.warn(f"{p}: its {section} section holds {len(others) + 1} vectors; the first, {name(first)}, is "
+                          f"read and {', '.join(map(name, others))} left out, as the MPS format, Netlib and SCIP "
+                          "read such a file (HiGHS and OR-Tools would read them all as one)", MPSReadWarning,
+                          stacklevel=2)
         if status == highspy.HighsStatus.kError:
             # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
             cut = _no_endata(_lines(p)) if mps else ""
@@ -330,7 +347,8 @@ def _objective_first(lines: list[str]) -> list[str]:
     return out
 
 
-def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False) -> str | None:
+def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
+                    keep: dict[str, str] | None = None) -> str | None:
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
     is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), rows
     of a ``LAZYCONS`` section as rows, and no right-hand sides or ranges on free (N) rows other
@@ -338,7 +356,9 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False) -> str 
     these entries, but HiGHS 1.16 takes such a right-hand side for the objective's constant (and
     then calls the objective's own a duplicate) and warns of such a range as an entry it drops.
     ``in_order``: also the bounds of a column that sets one side twice (``MI`` then ``LO``) as
-    the bounds they leave in the file's order (``_bounds_in_order``). ``head``: the lines up to
+    the bounds they leave in the file's order (``_bounds_in_order``). ``keep``: the one vector
+    of each RHS, RANGES or BOUNDS section holding several that is read (the first: the format's
+    and SCIP's reading; HiGHS and OR-Tools read them all as one). ``head``: the lines up to
     COLUMNS."""
     # CPLEX's LAZYCONS rows are rows of the model; HiGHS reads the header as a row "AZYCONS"
     first = [ln for ln in _objective_first(head) if not (ln[:1].strip() and ln.split()[0].upper() == "LAZYCONS")]
@@ -350,7 +370,8 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False) -> str 
             section = raw.split()[0].upper()
         elif section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N":
             free.append(raw.split()[1])
-    if first == head and len(free) < 2 and not in_order:
+    keep = keep or {}
+    if first == head and len(free) < 2 and not in_order and not keep:
         return None
     dropped, lines = set(free[1:]), _lines(p)
     changed = first != head
@@ -362,15 +383,46 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False) -> str 
             continue
         if not raw[0].isspace():
             section = raw.split()[0].upper()
+        elif section == "BOUNDS" and section in keep and (_bound_names(raw.split())[0] or "") != keep[section]:
+            lines[no], changed = "", True
         elif section in ("RHS", "RANGES"):
             tok = raw.split()
             lead = tok[:1] if len(tok) % 2 else []  # the set's name is optional
+            if section in keep and (lead or [""])[0] != keep[section]:
+                lines[no], changed = "", True
+                continue
             pairs = list(zip(tok[len(lead)::2], tok[len(lead) + 1::2]))
             kept = [pair for pair in pairs if pair[0] not in dropped]
             if len(kept) < len(pairs):
                 changed = True
                 lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
     return "".join(lines) if changed else None
+
+
+def _bound_names(tok: list[str]) -> tuple[str | None, str | None]:
+    """(the vector's name or None, the column or None) of a BOUNDS line's words: the vector's
+    name is optional, and UP, LO, FX, LI and UI carry a value (SC one of its own choosing)."""
+    if tok[0].upper() in _VALUED_BOUNDS:
+        return (tok[1], tok[2]) if len(tok) >= 4 else (None, tok[1]) if len(tok) == 3 else (None, None)
+    return (tok[1], tok[2]) if len(tok) >= 3 else (None, tok[1]) if len(tok) == 2 else (None, None)
+
+
+def _vector_names(text: str) -> dict[str, list[str]]:
+    """The names of the vectors each RHS, RANGES and BOUNDS section of ``text`` holds, in the
+    order they first appear (``""``: entries that name none)."""
+    out: dict[str, list[str]] = {"RHS": [], "RANGES": [], "BOUNDS": []}
+    section = ""
+    for raw in text.splitlines():
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if not raw[0].isspace():
+            section = raw.split()[0].upper()
+        elif section in out:
+            tok = raw.split()
+            name = (_bound_names(tok)[0] if section == "BOUNDS" else tok[0] if len(tok) % 2 else None) or ""
+            if name not in out[section]:
+                out[section].append(name)
+    return out
 
 
 # which side of a column's bounds each BOUNDS type sets (SC and SI: refused after reading)
@@ -391,11 +443,8 @@ def _bounds_in_order(lines: list[str]) -> bool:
             section = raw.split()[0].upper()
         elif section == "BOUNDS":
             tok = raw.split()
-            kind = tok[0].upper()
-            if kind in _VALUED_BOUNDS:  # [set] column value
-                col, value = (tok[2], tok[3]) if len(tok) >= 4 else (tok[1], tok[2]) if len(tok) == 3 else (None, None)
-            else:  # [set] column (a BV's value, where one is written, is its type's)
-                col, value = (tok[2] if len(tok) >= 3 else tok[1] if len(tok) == 2 else None), None
+            kind, col = tok[0].upper(), _bound_names(tok)[1]
+            value = tok[-1] if kind in _VALUED_BOUNDS and col is not None else None
             if col is not None:
                 entries.append((no, kind, col, value))
     twice = set()
@@ -506,8 +555,17 @@ def _normalised(lines: list[str]) -> list[str]:
     fields by any whitespace, as HiGHS reads them; OR-Tools splits at blanks only), the
     objective row first in place of an OBJNAME section (``_objective_first``), and the OBJSENSE
     section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses ``MAXIMIZE``
-    there, which the MPS format and the other readers take)."""
+    there, which the MPS format and the other readers take), and a BOUNDS line without its
+    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read)."""
     out = _objective_first([ln.replace("\t", " ") for ln in lines])
+    section = ""
+    for no, raw in enumerate(out):
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if not raw[0].isspace():
+            section = raw.split()[0].upper()
+        elif section == "BOUNDS" and len(tok := raw.split()) > 1 and _bound_names(tok)[0] is None:
+            out[no] = " ".join(["", tok[0], "BND", *tok[1:]]) + "\n"
     sense, header, at = _objsense(out)
     if sense is not None:
         out[header] = "OBJSENSE\n"
@@ -556,12 +614,24 @@ def _no_endata(lines: list[str]) -> str:
     return f" It ends {where} with no ENDATA line: is it truncated?"
 
 
-def _check_compression(p: Path) -> bool:
+@dataclass(frozen=True)
+class _ReadThrough:
+    """What one pass through the file finds: whether it holds an empty line, and its text from
+    the first RHS, RANGES or BOUNDS header on (``""``: none), where the vectors are named."""
+
+    empty_line: bool
+    tail: str
+
+
+# an MPS section header after COLUMNS, alone on its line
+_TAIL_HEADER = re.compile(rb"(?m)^(RHS|RANGES|BOUNDS)[ \t\r]*$")
+
+
+def _check_compression(p: Path) -> _ReadThrough:
     """Refuse a file whose name and contents disagree on gzip (the readers go by the name:
     OR-Tools' read a gzipped ``.mps`` as text and blamed a missing ENDATA line), and a
     truncated or corrupt gzip file: HiGHS reads such a stream as the model up to where it
-    stops, without a word. Returns whether the file holds an empty line (read through once for
-    both)."""
+    stops, without a word. Returns what the same pass through the file finds (``_ReadThrough``)."""
     import gzip
 
     with p.open("rb") as f:
@@ -574,14 +644,24 @@ def _check_compression(p: Path) -> bool:
         raise MPSFormatError(f"{p}: the name ends in .gz but the file is not gzip-compressed (it starts {head!r}); "
                              f"rename it {p.with_suffix('').name} (the readers go by the name)")
     empty, last = False, b"\n"  # an empty first line
+    tail: list[bytes] | None = None
+    pending = b""  # the unfinished last line of the chunk before
     try:
         with (gzip.open if named else open)(p, "rb") as f:
             while chunk := f.read(1 << 22):
                 empty = empty or b"\n\n" in last + chunk[:1] or b"\n\n" in chunk
                 last = chunk[-1:]
+                if tail is not None:
+                    tail.append(chunk)
+                    continue
+                text = pending + chunk
+                if found := _TAIL_HEADER.search(text):
+                    tail = [text[found.start():]]
+                else:
+                    pending = text[text.rfind(b"\n") + 1:]
     except (EOFError, OSError) as exc:
         raise MPSFormatError(f"{p}: the gzip stream is truncated or corrupt ({exc})") from exc
-    return empty
+    return _ReadThrough(empty_line=empty, tail=b"".join(tail or []).decode(errors="replace"))
 
 
 def _lines(p: Path, *, until: str | None = None) -> list[str]:
