@@ -435,7 +435,7 @@ def _bounds_in_order(lines: list[str]) -> bool:
     then ``LO``, ``FR`` then ``LO``, ``UP`` then ``PL``) as the bounds they leave when taken in
     the file's order, as SCIP and OR-Tools take them: HiGHS keeps the first and warns that it
     drops the rest. Returns whether anything changed."""
-    section, entries = "", []
+    section, by_col = "", {}  # column -> its entries (line, type, value) in the file's order
     for no, raw in enumerate(lines):
         if not raw.strip() or raw.startswith(("*", "$")):
             continue
@@ -444,25 +444,20 @@ def _bounds_in_order(lines: list[str]) -> bool:
         elif section == "BOUNDS":
             tok = raw.split()
             kind, col = tok[0].upper(), _bound_names(tok)[1]
-            value = tok[-1] if kind in _VALUED_BOUNDS and col is not None else None
             if col is not None:
-                entries.append((no, kind, col, value))
-    twice = set()
-    for side in (_SETS_LOWER, _SETS_UPPER):
-        seen: set[str] = set()
-        for _, kind, col, _ in entries:
-            if kind in side:
-                (twice if col in seen else seen).add(col)
-    cols = {col for col in twice if not any(kind in ("SC", "SI") or (kind in _VALUED_BOUNDS and not
-                                                                      _is_number(v)) for _, kind, c, v in entries
-                                            if c == col)}
-    for col in sorted(cols):
-        mine = [(no, kind, float(v) if v is not None else None) for no, kind, c, v in entries if c == col]
+                by_col.setdefault(col, []).append((no, kind, tok[-1] if kind in _VALUED_BOUNDS else None))
+    changed = False
+    for col, mine in by_col.items():
+        kinds = [kind for _, kind, _ in mine]
+        if (sum(k in _SETS_LOWER for k in kinds) < 2 and sum(k in _SETS_UPPER for k in kinds) < 2) or any(
+                k in ("SC", "SI") for k in kinds) or not all(v is None or _is_number(v) for _, _, v in mine):
+            continue  # no side set twice; or refused, or pointed at, after reading
         lo = up = None  # None: the side is never set
         integer = False
         for _, kind, v in mine:
-            lo = {"LO": v, "LI": v, "FX": v, "MI": -np.inf, "FR": -np.inf, "BV": 0.0}.get(kind, lo)
-            up = {"UP": v, "UI": v, "FX": v, "PL": np.inf, "FR": np.inf, "BV": 1.0}.get(kind, up)
+            x = float(v) if v is not None else None
+            lo = {"LO": x, "LI": x, "FX": x, "MI": -np.inf, "FR": -np.inf, "BV": 0.0}.get(kind, lo)
+            up = {"UP": x, "UI": x, "FX": x, "PL": np.inf, "FR": np.inf, "BV": 1.0}.get(kind, up)
             integer = integer or kind in ("BV", "LI", "UI")
         out = []
         if lo is not None:
@@ -471,11 +466,10 @@ def _bounds_in_order(lines: list[str]) -> bool:
         if up is not None:
             out.append(f" PL BND {col}" if up == np.inf and not integer else
                        f" {'UI' if integer else 'UP'} BND {col} {min(up, 1e30)!r}")
-        if integer and lo is None and up is None:  # unreachable: BV, LI, UI each set a side
-            continue
         for k, (no, _, _) in enumerate(mine):
             lines[no] = "".join(ln + "\n" for ln in out) if k == 0 else ""
-    return bool(cols)
+        changed = True
+    return changed
 
 
 # fixed MPS's six fields as slices of a line (columns 2-3, 5-12, 15-22, 25-36, 40-47, 50-61)
