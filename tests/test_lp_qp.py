@@ -808,6 +808,12 @@ def test_several_rhs_ranges_or_bounds_vectors_read_the_first_as_scip_does(tmp_pa
                  "BOUNDS\n UP x 3\n MI y\n UP y 5\nENDATA\n")
     qp = read_problem(f)
     assert list(qp.lb) == [0.0, -np.inf] and list(qp.ub) == [3.0, 5.0]
+    # the vector read sets y's lower bound twice (MI, then LO): taken in order, after b2 is left out
+    f.write_text("NAME both\nROWS\n N obj\n L c1\nCOLUMNS\n x obj -1 c1 1\n y obj -1 c1 1\nRHS\n rhs c1 40\n"
+                 "BOUNDS\n UP b1 x 3\n MI b1 y\n UP b1 y 8\n LO b1 y -2\n UP b2 x 5\nENDATA\n")
+    with pytest.warns(MPSReadWarning, match="BOUNDS section holds 2 vectors"):
+        qp = read_problem(f)
+    assert list(qp.lb) == [0.0, -2.0] and list(qp.ub) == [3.0, 8.0]  # SCIP's bounds
 
 
 def test_a_row_or_column_named_twice_in_an_mps_file_is_refused_and_an_lp_file_s_rows_keep_their_duals(tmp_path):

@@ -376,8 +376,6 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
     dropped, lines = set(free[1:]), _lines(p)
     changed = first != head
     lines = first + lines[len(head):]
-    if in_order:
-        changed = _bounds_in_order(lines) or changed
     for no, raw in enumerate(lines):
         if not raw.strip() or raw.startswith(("*", "$")):
             continue
@@ -396,6 +394,8 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
             if len(kept) < len(pairs):
                 changed = True
                 lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
+    if in_order:  # after the vectors left out: the bounds of the one read
+        changed = _bounds_in_order(lines) or changed
     return "".join(lines) if changed else None
 
 
