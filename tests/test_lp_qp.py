@@ -780,6 +780,31 @@ def test_mps_file_cut_off_says_it_may_be_truncated(tmp_path, cut_after, line, se
         read_problem(f)
 
 
+@pytest.mark.parametrize("suffix", [".qps", ".mps"])
+def test_a_file_read_through_a_cleaned_copy_is_left_as_it_was(tmp_path, suffix):
+    """Where HiGHS is given a copy (an empty line, a second free row's right-hand side, OBJNAME,
+    a bound set twice, two RHS vectors, fixed MPS) the user's file keeps its bytes. A .qps file
+    reached HiGHS through a link named model.mps, the copy's name, so the copy was written into
+    the user's file."""
+    import warnings
+
+    body = ("NAME t\n{objname}ROWS\n N obj\n N free\n G c1\nCOLUMNS\n x obj 1 c1 1\n x free 1\n y obj 1 c1 1\n\n"
+            "RHS\n rhs c1 1\n{more}BOUNDS\n MI bnd x\n LO bnd x -1\nQUADOBJ\n x x 2\n y y 2\nENDATA\n")
+    texts = [body.format(objname="", more=""), body.format(objname="OBJNAME obj\n", more=" rhs free 3\n"),
+             body.format(objname="", more=" rhs2 c1 9\n"),
+             _as_fixed_mps(_random_mps(np.random.default_rng(3))) + "\n"]
+    f = tmp_path / f"user{suffix}"
+    for text in texts:
+        f.write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                read_problem(f)
+            except MPSFormatError:
+                pass  # a refusal is no less bound to leave the file alone
+        assert f.read_text() == text
+
+
 def test_several_rhs_ranges_or_bounds_vectors_read_the_first_as_scip_does(tmp_path):
     """Two RHS, RANGES or BOUNDS vectors in one file: the first is the problem's (the MPS format,
     Netlib's files, SCIP), and the reader warns that the rest are left out; HiGHS and OR-Tools

@@ -107,7 +107,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             if suffixes.endswith((".qps", ".qps.gz")):
                 # HiGHS picks its reader by the extension and knows no .qps: QPS is MPS with a
                 # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
-                target = Path(tmp) / ("model.mps.gz" if p.suffix.lower() == ".gz" else "model.mps")
+                # (a link to the user's file: the copies below are written under other names)
+                target = Path(tmp) / ("qps-as.mps.gz" if p.suffix.lower() == ".gz" else "qps-as.mps")
                 target.unlink(missing_ok=True)
                 target.symlink_to(p.resolve())
             if fixed:
@@ -129,12 +130,12 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             except MPSFormatError as exc:
                 raise MPSFormatError(f"{p}: {exc}") from None
             if cleaned is not None:
-                target = Path(tmp) / "model.mps"
+                target = Path(tmp) / "copy.mps"
                 target.write_text(_starred(cleaned))
             elif mps and source == p and through.empty_line:
                 # HiGHS may switch to its fixed-format reader as it reads on (below), and that
                 # one never returns from an empty line
-                target = Path(tmp) / "model.mps"
+                target = Path(tmp) / "copy.mps"
                 target.write_text(_starred("".join(_lines(p))))
             log = Path(tmp) / f"highs{int(fixed)}{int(in_order)}.log"  # one per reading: HiGHS appends
             h.setOptionValue("log_file", str(log))
