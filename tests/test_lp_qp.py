@@ -502,13 +502,13 @@ def test_a_fixed_mps_file_with_an_empty_line_is_read_not_looped_on(tmp_path, bla
     never returned from the file; read in a child process so a relapse fails here."""
     f = tmp_path / "fixed.mps"
     text = ("NAME          FIXED\n\nOBJSENSE\n    MAX\nROWS\n N  pro fit\n L  lim 1\n\nCOLUMNS\n"
-                 "    MARKER    'MARKER'                 'INTORG'\n"
-                 "    x a       pro fit              2   lim 1                1\n"
-                 "    y b       pro fit              1   lim 1                1\n"
-                 "    MARKER    'MARKER'                 'INTEND'\n"
-                 "    z c       pro fit             -1   lim 1                1\n"
-                 "RHS\n    rhs       lim 1                4\n\nBOUNDS\n BV bnd       x a\n"
-                 " LI bnd       y b                  1\n UI bnd       y b                  2\nENDATA\n")
+            "    MARKER    'MARKER'                 'INTORG'\n"
+            "    x a       pro fit              2   lim 1                1\n"
+            "    y b       pro fit              1   lim 1                1\n"
+            "    MARKER    'MARKER'                 'INTEND'\n"
+            "    z c       pro fit             -1   lim 1                1\n"
+            "RHS\n    rhs       lim 1                4\n\nBOUNDS\n BV bnd       x a\n"
+            " LI bnd       y b                  1\n UI bnd       y b                  2\nENDATA\n")
     # names of 8 characters at most in their fields either way, so the columns hold
     f.write_text(text if blanks == "rows and columns" else text.replace("pro fit", "profit ").replace("lim 1", "lim1 "))
     code = ("import sys; from learned_solvers import read_problem; q = read_problem(sys.argv[1]); "
