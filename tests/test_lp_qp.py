@@ -959,9 +959,9 @@ def test_a_problem_without_rows_or_finite_bounds_solves_on_every_backend():
 
 def test_a_nonconvex_qp_is_refused_with_the_reason(tmp_path):
     """A QUADOBJ with a negative diagonal entry, or a 2x2 minor below zero, is refused when read,
-    naming the entry (a maximised objective as not concave) (Clarabel returned 'optimal' for it, OSQP and SCS raised bare codes); a
-    subtler indefinite P, which both checks pass, is refused by OSQP's and SCS's set-up with
-    the reason."""
+    naming the entry (Clarabel returned 'optimal' for it, OSQP and SCS raised bare codes), and a
+    maximised objective that is not concave as such; a subtler indefinite P, which both checks
+    pass, is refused by OSQP's and SCS's set-up with the reason."""
     f = tmp_path / "ncvx.qps"
     f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x -2\n y y 2\n"))
     with pytest.raises(MPSFormatError, match=r"ncvx.qps.*not convex \(P\[0,0\] \(x\) = -2 < 0\)"):
