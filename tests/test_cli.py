@@ -724,7 +724,9 @@ def test_a_pde_sweep_interrupted_at_random_times_never_crashes():
                          cwd=Path(__file__).parents[1])
     assert run.returncode == 0, (run.returncode, run.stderr[-3000:])
     cut, aborted = map(int, re.search(r"^done (\d+) (\d+)$", run.stdout, re.M).groups())
-    assert cut >= 100 and cut + aborted <= 200, run.stdout
+    # how many land before the first instance ends moves with the machine's hour: 109 and 121 of
+    # 200 cut short on a quiet one, 65 in a slow fresh-clone CI run; a fifth still tries the cut-short path
+    assert cut >= 40 and cut + aborted <= 200, run.stdout
     # a Ctrl-C inside dolfinx's problem constructor left its options prefix pushed: every later
     # problem's options went unused, which PETSc lists at exit as "Option left"
     assert "Option left" not in run.stdout + run.stderr, run.stdout[-3000:]
