@@ -348,6 +348,27 @@ def _objective_first(lines: list[str]) -> list[str]:
     return out
 
 
+def _data_lines(lines: list[str], start: int = 0):
+    """(number, section, line) of each data line of an MPS text, numbered from ``start``: the
+    section is the last header's first word, upper-cased; empty and comment lines are skipped."""
+    section = ""
+    for no, raw in enumerate(lines, start):
+        if not raw.strip() or raw.startswith(("*", "$")):
+            continue
+        if raw[0].isspace():
+            yield no, section, raw
+        else:
+            section = raw.split()[0].upper()
+
+
+def _vector(section: str, tok: list[str]) -> str:
+    """The vector an RHS, RANGES or BOUNDS line's words name (``""``: none; the name is optional,
+    so an RHS or RANGES line names one where its words are odd in number)."""
+    if section == "BOUNDS":
+        return _bound_names(tok)[0] or ""
+    return tok[0] if len(tok) % 2 else ""
+
+
 def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
                     keep: dict[str, str] | None = None) -> str | None:
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
@@ -363,33 +384,20 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
     COLUMNS."""
     # CPLEX's LAZYCONS rows are rows of the model; HiGHS reads the header as a row "AZYCONS"
     first = [ln for ln in _objective_first(head) if not (ln[:1].strip() and ln.split()[0].upper() == "LAZYCONS")]
-    free, section = [], ""
-    for raw in first:
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
-        if not raw[0].isspace():
-            section = raw.split()[0].upper()
-        elif section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N":
-            free.append(raw.split()[1])
+    free = [raw.split()[1] for _, section, raw in _data_lines(first)
+            if section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N"]
     keep = keep or {}
     if first == head and len(free) < 2 and not in_order and not keep:
         return None
     dropped, lines = set(free[1:]), _lines(p)
     changed = first != head
     lines = first + lines[len(head):]
-    for no, raw in enumerate(lines):
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
-        if not raw[0].isspace():
-            section = raw.split()[0].upper()
-        elif section == "BOUNDS" and section in keep and (_bound_names(raw.split())[0] or "") != keep[section]:
+    for no, section, raw in _data_lines(lines):
+        tok = raw.split()
+        if section in keep and _vector(section, tok) != keep[section]:
             lines[no], changed = "", True
         elif section in ("RHS", "RANGES"):
-            tok = raw.split()
             lead = tok[:1] if len(tok) % 2 else []  # the set's name is optional
-            if section in keep and (lead or [""])[0] != keep[section]:
-                lines[no], changed = "", True
-                continue
             pairs = list(zip(tok[len(lead)::2], tok[len(lead) + 1::2]))
             kept = [pair for pair in pairs if pair[0] not in dropped]
             if len(kept) < len(pairs):
@@ -412,17 +420,9 @@ def _vector_names(text: str) -> dict[str, list[str]]:
     """The names of the vectors each RHS, RANGES and BOUNDS section of ``text`` holds, in the
     order they first appear (``""``: entries that name none)."""
     out: dict[str, list[str]] = {"RHS": [], "RANGES": [], "BOUNDS": []}
-    section = ""
-    for raw in text.splitlines():
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
-        if not raw[0].isspace():
-            section = raw.split()[0].upper()
-        elif section in out:
-            tok = raw.split()
-            name = (_bound_names(tok)[0] if section == "BOUNDS" else tok[0] if len(tok) % 2 else None) or ""
-            if name not in out[section]:
-                out[section].append(name)
+    for _, section, raw in _data_lines(text.splitlines()):
+        if section in out and (name := _vector(section, raw.split())) not in out[section]:
+            out[section].append(name)
     return out
 
 
@@ -436,13 +436,9 @@ def _bounds_in_order(lines: list[str]) -> bool:
     then ``LO``, ``FR`` then ``LO``, ``UP`` then ``PL``) as the bounds they leave when taken in
     the file's order, as SCIP and OR-Tools take them: HiGHS keeps the first and warns that it
     drops the rest. Returns whether anything changed."""
-    section, by_col = "", {}  # column -> its entries (line, type, value) in the file's order
-    for no, raw in enumerate(lines):
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
-        if not raw[0].isspace():
-            section = raw.split()[0].upper()
-        elif section == "BOUNDS":
+    by_col: dict[str, list] = {}  # column -> its entries (line, type, value) in the file's order
+    for no, section, raw in _data_lines(lines):
+        if section == "BOUNDS":
             tok = raw.split()
             kind, col = tok[0].upper(), _bound_names(tok)[1]
             if col is not None:
@@ -484,17 +480,8 @@ def _fixed_with_blanks(head: list[str]) -> bool:
     """Whether a ROWS entry's name holds a blank (8 characters at most): HiGHS' sign that the
     file is fixed MPS, on which it switches to its fixed-format reader. ``head``: the lines up
     to COLUMNS."""
-    section = ""
-    for raw in head:
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
-        if not raw[0].isspace():
-            section = raw.split()[0].upper()
-        elif section == "ROWS":
-            name = raw.strip()[1:].strip()
-            if len(name.split()) > 1 and len(name) <= 8:
-                return True
-    return False
+    names = (raw.strip()[1:].strip() for _, section, raw in _data_lines(head) if section == "ROWS")
+    return any(len(name.split()) > 1 and len(name) <= 8 for name in names)
 
 
 def _fixed_as_free(lines: list[str]) -> tuple[str, str]:
@@ -553,13 +540,8 @@ def _normalised(lines: list[str]) -> list[str]:
     there, which the MPS format and the other readers take), and a BOUNDS line without its
     vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read)."""
     out = _objective_first([ln.replace("\t", " ") for ln in lines])
-    section = ""
-    for no, raw in enumerate(out):
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
-        if not raw[0].isspace():
-            section = raw.split()[0].upper()
-        elif section == "BOUNDS" and len(tok := raw.split()) > 1 and _bound_names(tok)[0] is None:
+    for no, section, raw in _data_lines(out):
+        if section == "BOUNDS" and len(tok := raw.split()) > 1 and _bound_names(tok)[0] is None:
             out[no] = " ".join(["", tok[0], "BND", *tok[1:]]) + "\n"
     sense, header, at = _objsense(out)
     if sense is not None:
@@ -681,14 +663,8 @@ def _first_bad_number(lines: list[str], *, fixed: bool = True) -> tuple[int, str
     """(line, token, section) of the first value field that does not parse as a number, or
     None. A line passes if its value fields parse in either layout: split on whitespace (free
     MPS), or (``fixed``) at fixed MPS's columns 25-36 and 50-61 (names there may hold blanks)."""
-    section = ""
-    for no, raw in enumerate(lines, 1):
-        if not raw.strip() or raw.startswith(("*", "$")):
-            continue
+    for no, section, raw in _data_lines(lines, 1):
         tok = raw.split()
-        if not raw[0].isspace():
-            section = tok[0].upper()
-            continue
         if section == "COLUMNS" and "'MARKER'" not in raw.upper():
             free, at = tok[2::2], (raw[24:36], raw[49:61])
         elif section in ("RHS", "RANGES"):
