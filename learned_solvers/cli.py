@@ -403,11 +403,11 @@ def _cmd_families(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .bench.plots import (is_scaling_report, is_sensitivity_report, load_report, plot_bench, plot_overview,
-                              plot_scaling, plot_sensitivity, plot_training, reading)
+    from .bench.plots import (is_paper_lp_report, is_scaling_report, is_sensitivity_report, load_report, plot_bench,
+                              plot_overview, plot_paper_lp, plot_scaling, plot_sensitivity, plot_training, reading)
     from .checkpoint import CheckpointError, describe_checkpoint, interpreting
 
-    if len(args.reports) == 1:  # a saved `scaling` or `sensitivity` report redrawn (its --plot figure)
+    if len(args.reports) == 1:  # a saved `scaling`, `sensitivity` or `paper-lp` report redrawn (its --plot figure)
         try:
             doc = json.loads(Path(args.reports[0]).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -425,7 +425,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                 print(f"plot written to {path}")
                 return 0
         for is_kind, draw, what in ((is_scaling_report, plot_scaling, "scaling report"),
-                                    (is_sensitivity_report, plot_sensitivity, "sensitivity report")):
+                                    (is_sensitivity_report, plot_sensitivity, "sensitivity report"),
+                                    (is_paper_lp_report, plot_paper_lp, "paper-lp report")):
             if is_kind(doc):
                 with reading(args.reports[0], what):
                     path = draw(doc, args.out)
@@ -501,6 +502,10 @@ def _cmd_paper_lp(args: argparse.Namespace) -> int:
     print(format_table(rep))
     jp, mp = write(rep, args.out)
     print(f"report written to {jp}" + (f" and {mp}" if mp is not None else ""))
+    if args.plot:
+        from .bench.plots import plot_paper_lp
+
+        print(f"plot written to {plot_paper_lp(rep, args.plot)}")
     return 0
 
 
@@ -645,10 +650,11 @@ def build_parser() -> argparse.ArgumentParser:
     fa.set_defaults(func=_cmd_families)
 
     pt = sub.add_parser("plot", help="plot saved bench reports: one report per instance, several side by side; "
-                                     "or one scaling or sensitivity report; or a checkpoint's training curve")
+                                     "or one scaling, sensitivity or paper-lp report; or a checkpoint's training "
+                                     "curve")
     pt.add_argument("reports", nargs="+",
-                    help="JSON reports written by `bench --out` (or one by `scaling` or `sensitivity --out`, or one "
-                         "checkpoint)")
+                    help="JSON reports written by `bench --out` (or one by `scaling`, `sensitivity` or `paper-lp "
+                         "--out`, or one checkpoint)")
     pt.add_argument("--out", required=True, help="PNG path")
     pt.set_defaults(func=_cmd_plot)
 
@@ -721,6 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--data", default=None, help="labelled-data cache (.npz): read if present, else written")
     pl.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' Dask cluster, or an address")
     pl.add_argument("--out", default="paper_lp.json", help="JSON report (a .md table is written beside it)")
+    pl.add_argument("--plot", default=None, help="PNG path: test error against width, beside the paper's")
     pl.set_defaults(func=_cmd_paper_lp)
     # an option is spelt whole: `train --k 4` (train has no --k) was read as --ksp-type 4
     for parser in (p, *sub.choices.values()):

@@ -340,10 +340,10 @@ def test_families_lists_every_family_with_its_documented_parameters_and_defaults
 
 
 def test_plot_redraws_a_saved_report_without_torch(tmp_path):
-    """`plot` of a saved scaling, sensitivity or bench report reads and draws it alone: the
-    sweeps' modules, and torch with them (2-3 s of a 5 s command), are not imported."""
+    """`plot` of a saved scaling, sensitivity, paper-lp or bench report reads and draws it alone:
+    the sweeps' modules, and torch with them (2-3 s of a 5 s command), are not imported."""
     results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-    for report in ("scaling-kb2-polish.json", "sensitivity-random-lp.json", "sc105-pdlp.json"):
+    for report in ("scaling-kb2-polish.json", "sensitivity-random-lp.json", "paper_lp.json", "sc105-pdlp.json"):
         png = tmp_path / f"{report}.png"
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, "plot", str(results / report), "--out", str(png)],
                              capture_output=True, text=True, timeout=300)
@@ -353,7 +353,7 @@ def test_plot_redraws_a_saved_report_without_torch(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # 1e308 on a log axis
 def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_path, capsys):
-    """Seeded edits of committed bench, scaling and sensitivity reports (keys deleted, values of
+    """Seeded edits of committed bench, scaling, sensitivity and paper-lp reports (keys deleted, values of
     other types): each is drawn, or refused with one line naming the file. A missing per-instance
     key once escaped as a bare KeyError traceback, and a value of another type as a TypeError
     naming no file."""
@@ -364,7 +364,7 @@ def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_pat
 
     results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
     sources = [results / f for f in ("kb2-pdlp.json", "darcy_ksp_gamg.json", "scaling_darcy.json",
-                                     "sensitivity-random-lp.json")]
+                                     "sensitivity-random-lp.json", "paper_lp.json")]
     junk = [None, "x", -1, 0, 1e308, [], {}, True, [1, "a"], {"a": 1}]
 
     def places(o, at=()):

@@ -11,8 +11,8 @@ from learned_solvers.cli import main
 def test_paper_lp_tiny_run_writes_json_and_table(tmp_path):
     out = tmp_path / "plp.json"
     rc = main(["paper-lp", "--train", "40", "--test", "10", "--widths", "4,8", "--epochs", "1", "--train-k", "4",
-               "--data", str(tmp_path / "cache.npz"), "--out", str(out)])
-    assert rc == 0 and (tmp_path / "cache.npz").exists()
+               "--data", str(tmp_path / "cache.npz"), "--out", str(out), "--plot", str(tmp_path / "plp.png")])
+    assert rc == 0 and (tmp_path / "cache.npz").exists() and (tmp_path / "plp.png").stat().st_size > 10_000
     rep = json.loads(out.read_text())
     assert {(r["kind"], r["width"]) for r in rep["rows"]} == {(k, w) for k in ("implicit", "explicit") for w in (4, 8)}
     for r in rep["rows"]:

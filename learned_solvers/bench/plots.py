@@ -3,8 +3,8 @@
 Both read the JSON reports as ``bench`` writes them (LP/QP reports keep their instances under
 ``instances``, PDE reports under ``rows``), so a report saved earlier can be plotted later with
 ``learned-solvers plot REPORT.json ...``. Ratios are per instance, against the same instance's
-cold solve, as the report's medians are. Also the figures of ``scaling`` and ``sensitivity``
-reports, and a checkpoint's training curve: all drawn from saved JSON, without torch.
+cold solve, as the report's medians are. Also the figures of ``scaling``, ``sensitivity`` and
+``paper-lp`` reports, and a checkpoint's training curve: all drawn from saved JSON, without torch.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .._files import save_figure
 
 __all__ = ["ReportError", "instance_ratios", "load_report", "missing", "plot_bench", "plot_overview", "plot_training",
            "reading", "training_series", "is_scaling_report", "plot_scaling", "is_sensitivity_report",
-           "plot_sensitivity", "moved_note"]
+           "plot_sensitivity", "moved_note", "is_paper_lp_report", "plot_paper_lp"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -64,7 +64,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
     if not isinstance(rep, dict) or not {"family", "solver", "iteration_ratio"} <= rep.keys() or \
             not ("instances" in rep or "rows" in rep):
         raise ReportError(f"{p}: not a `learned-solvers bench` report (it needs family, solver, iteration_ratio "
-                          "and its per-instance results; a scaling or sensitivity report is plotted on its own)")
+                          "and its per-instance results; a scaling, sensitivity or paper-lp report is plotted on its "
+                          "own)")
     with reading(p):  # what the figures read, read once here
         instance_ratios(rep)
         _title(rep)
@@ -255,7 +256,7 @@ def plot_training(meta: dict[str, Any], path: str | Path, *, name: str = "") -> 
     return p
 
 
-# `scaling` and `sensitivity` reports: here, not beside their sweeps, so that `plot` redraws one
+# `scaling`, `sensitivity` and `paper-lp` reports: here, not beside their sweeps, so that `plot` redraws one
 # without the sweeps' imports (torch's among them: 2-3 s)
 
 
@@ -353,3 +354,59 @@ def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
     path = save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
+
+
+def is_paper_lp_report(rep: Any) -> bool:
+    """Whether a loaded JSON document is a ``paper-lp`` report (rows by model kind and width)."""
+    return (isinstance(rep, dict) and {"config", "rows", "metric"} <= rep.keys() and isinstance(rep["rows"], list)
+            and bool(rep["rows"]) and all(isinstance(r, dict) and r.get("kind") in ("implicit", "explicit")
+                                          and {"width", "test_error_mean"} <= r.keys() for r in rep["rows"]))
+
+
+def plot_paper_lp(rep: dict[str, Any], path: str | Path) -> Path:
+    """Table 1 of the implicit-models paper as a figure: test error against width, implicit and
+    explicit, ours (solid) beside the paper's (hollow, dotted); and each model's parameters."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = rep["config"]
+    rows = {kind: sorted((r for r in rep["rows"] if r["kind"] == kind), key=lambda r: float(r["width"]))
+            for kind in ("implicit", "explicit")}
+    fig, (ax, axp) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    for kind, color in (("implicit", "C0"), ("explicit", "C3")):
+        rs = rows[kind]
+        if not rs:
+            continue
+        w = [float(r["width"]) for r in rs]
+        at = f", k = {cfg['eval_k']}" if kind == "implicit" else f", {cfg['train_k']} layers"
+        ax.plot(w, [float(r["test_error_mean"]) for r in rs], "o-", color=color, label=f"{kind} (ours{at})")
+        if kind == "implicit" and all("test_error_mean_at_train_k" in r for r in rs):
+            # test-time compute: the same model stopped at its training k
+            ax.plot(w, [float(r["test_error_mean_at_train_k"]) for r in rs], "x--", color=color, alpha=0.6,
+                    label=f"implicit (ours, k = {cfg['train_k']}, its training k)")
+        paper = [(x, float(r["paper"])) for x, r in zip(w, rs) if r.get("paper") is not None]
+        if paper:
+            ax.plot(*zip(*paper), "o:", color=color, mfc="none", alpha=0.8, label=f"{kind} (paper)")
+        if all("parameters" in r for r in rs):
+            axp.plot(w, [float(r["parameters"]) for r in rs], "o-", color=color, label=kind)
+    widths = sorted({float(r["width"]) for r in rep["rows"]})
+    for a in (ax, axp):
+        a.set_xscale("log", base=2)
+        a.set_xticks(widths, [f"{x:g}" for x in widths])  # the widths themselves, not powers of two
+        a.minorticks_off()
+        a.set_xlabel("embedding width")
+        a.grid(True, alpha=0.3)
+    ax.set_ylabel("test error (mean)")
+    ax.set_title(rep["metric"], fontsize=8)
+    ax.legend(fontsize=7)
+    axp.set_yscale("log")
+    axp.set_ylabel("trainable parameters")
+    axp.set_title("model size: one weight-tied block against untied layers", fontsize=8)
+    axp.legend(fontsize=7)
+    fig.suptitle(f"Paper-LP (Table 1): {cfg['n_train']} training / {cfg['n_test']} test random LPs, "
+                 f"{cfg['epochs']} epochs, device {rep.get('device', '?')}", fontsize=9)
+    p = save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return p
