@@ -157,7 +157,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         res = starter.solve(qp, backend)
         sol = solution_dict(qp, res.x, res.y, res.objective)
         out = {"instance": instance, "solver": res.solver, "status": res.status, "message": res.message,
-               "sense": sol["sense"],
+               "inaccurate": res.inaccurate, "sense": sol["sense"],
                "objective": sol["objective"], "iterations": res.iterations, "solver_seconds": res.seconds,
                "inference_seconds": res.extra.get("inference_seconds"),
                "load_seconds": res.extra.get("load_seconds", 0.0), "k": res.extra.get("k"),

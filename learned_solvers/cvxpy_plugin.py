@@ -19,7 +19,7 @@ import numpy as np
 from cvxpy import settings as cvxpy_settings
 from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
-from .backends import Status
+from .backends import SolveResult, Status
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
 from .formats.cvxpy import osqp_like, qp_from_osqp_data
 from .warmstart import LearnedWarmStarter, starter_and_backend, starter_from
@@ -118,6 +118,13 @@ _OSQP_CODE = {Status.OPTIMAL: 1, Status.INFEASIBLE: 3, Status.UNBOUNDED: 5, Stat
               Status.INFEASIBLE_OR_UNBOUNDED: 12}
 
 
+def _osqp_code(res: SolveResult) -> int:
+    """``res``'s status as OSQP's code; an inaccurate answer or verdict the next code, which cvxpy
+    reads as ``OPTIMAL_INACCURATE`` (``INFEASIBLE_INACCURATE``, ...), as it does cp.OSQP's and cp.SCS's."""
+    code = _OSQP_CODE.get(res.status, 11)
+    return code + 1 if res.inaccurate and code in (1, 3, 5) else code
+
+
 class LearnedSolver(OSQP):
     """PDLP, SCS or HiGHS (or OSQP) from a learned warm start, as a cvxpy solver:
     ``prob.solve(solver=LearnedSolver("lp.safetensors", solver="pdlp", tol=1e-6))``.
@@ -156,7 +163,7 @@ class LearnedSolver(OSQP):
         self.last = _figures(res)
         if verbose:
             _log_start(self.name(), res)
-        code = _OSQP_CODE.get(res.status, 11)
+        code = _osqp_code(res)
         x = res.x if res.x is not None else np.full(qp.n, np.nan)
         y = res.y if res.y is not None else np.full(qp.m, np.nan)
         out = osqp_like(x, y, objective=res.objective if res.x is not None else np.nan, iterations=res.iterations,

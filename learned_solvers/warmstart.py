@@ -380,7 +380,9 @@ cold (``tests/test_lp_qp.py``)."""
 
 def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold: bool = True) -> SolveResult:
     """``backend.solve(qp, warm_start=ws)``; where that ends at an iteration or time limit or an
-    error (``RETRY_COLD``), or finds no optimum (``CONFIRM_COLD``: infeasible, unbounded), the
+    error (``RETRY_COLD``), stops at such a limit with an answer its solver calls inaccurate
+    (``SolveResult.inaccurate``: looser than the tolerance asked for), or finds no optimum
+    (``CONFIRM_COLD``: infeasible, unbounded), the
     cold solve runs too and its result is returned, with both solves' iterations and seconds,
     ``warm_start_accepted`` False and ``extra['fallback']`` saying why, so that the start never
     changes the outcome (with a time limit the call can take up to twice it: ``retry_cold=False``
@@ -389,11 +391,14 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     proves it whatever the start, and solving it again could double a long search."""
     res = backend.solve(qp, warm_start=ws)
     confirm = RETRY_COLD + (CONFIRM_COLD if not qp.is_mip else ())
-    if ws is None or not retry_cold or res.status not in confirm:
+    # the start cost the solve its limit: the answer is looser than asked, and a cold solve may meet the tolerance
+    stopped = res.inaccurate and res.status == Status.OPTIMAL
+    if ws is None or not retry_cold or (res.status not in confirm and not stopped):
         return res
-    why = f"the warm-started solve ended at {res.status} after {res.iterations} iterations"
+    why = (f"the warm-started solve stopped at its limit after {res.iterations} iterations with an inaccurate answer"
+           if stopped else f"the warm-started solve ended at {res.status} after {res.iterations} iterations")
     then = "the status is the cold solve's"
-    if res.status in RETRY_COLD:
+    if res.status in RETRY_COLD or stopped:
         warnings.warn(f"{qp.name}: {why} ({res.message or 'no message'}); solving from a cold start as well",
                       OutOfFamilyWarning, stacklevel=3)
         then = "retried cold"

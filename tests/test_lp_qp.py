@@ -85,6 +85,43 @@ def test_a_warm_solve_ending_at_a_limit_or_an_error_is_solved_cold_too():
         assert warm_solve(capped, qp, None).iterations == cold.iterations
 
 
+def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_cold_too():
+    """OSQP at its iteration limit returns 'solved inaccurate', an answer to a looser tolerance,
+    where a start far off slowed it: that was handed on as the optimum, with no word and no cold
+    solve, although the cold solve meets the tolerance within the same limit. The composition
+    now treats it as the limit it is; a cold solve that itself stops inaccurate keeps its flag,
+    and cvxpy's status for it (through ``LearnedSolver``) is ``OPTIMAL_INACCURATE``, as cp.OSQP's."""
+    import cvxpy as cp
+
+    from learned_solvers.cvxpy_plugin import LearnedSolver, _osqp_code
+    from learned_solvers.warmstart import OutOfFamilyWarning, warm_solve
+
+    qp = make_family("random-lp:m=10,n=20").sample(6, seed=0)[5]
+    # a fixed adaptive-rho interval: OSQP's default times its own set-up, so its counts vary by run
+    osqp = lambda cap: make_backend("osqp", max_iter=cap, settings={"adaptive_rho_interval": 25})  # noqa: E731
+    ref = osqp(10_000).solve(qp)
+    rng = np.random.default_rng(0)
+    far = WarmStart(x=ref.x + 10 * rng.normal(size=qp.n), y=ref.y - 10 * rng.normal(size=qp.m))
+    capped = osqp(200)
+    cold, raw = capped.solve(qp), capped.solve(qp, warm_start=far)
+    assert cold.status == Status.OPTIMAL and not cold.inaccurate and cold.iterations == ref.iterations < 200
+    assert (raw.status, raw.inaccurate, raw.iterations, raw.message) == (Status.OPTIMAL, True, 200, "solved inaccurate")
+    with pytest.warns(OutOfFamilyWarning, match="stopped at its limit after 200 iterations with an inaccurate answer "
+                                                r"\(solved inaccurate\); solving from a cold start as well"):
+        res = warm_solve(capped, qp, far)
+    assert (res.status, res.inaccurate, res.iterations, res.objective) == (
+        Status.OPTIMAL, False, 200 + cold.iterations, cold.objective)
+    assert not res.warm_start_accepted and res.extra["fallback"].endswith("retried cold")
+    # where the cold solve stops inaccurate too, that is the answer, flagged, as cp.OSQP's would be
+    tight = osqp(150)
+    assert tight.solve(qp).inaccurate
+    with pytest.warns(OutOfFamilyWarning, match="inaccurate answer"):
+        res = warm_solve(tight, qp, far)
+    assert res.status == Status.OPTIMAL and res.inaccurate and res.extra["fallback"].endswith("retried cold")
+    assert LearnedSolver.STATUS_MAP[_osqp_code(res)] == cp.OPTIMAL_INACCURATE
+    assert LearnedSolver.STATUS_MAP[_osqp_code(cold)] == cp.OPTIMAL
+
+
 @pytest.mark.parametrize("name", ["HS21", "HS35", "HS76", "GENHS28", "QPTEST", "ZECEVIC2", "DUALC2", "QAFIRO"])
 def test_qp_backends_reach_maros_meszaros_optima_cold_and_warm(name):
     """Real QPs with published optima (the OSQP benchmarks' Maros-Meszaros set): OSQP, SCS and

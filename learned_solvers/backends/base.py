@@ -49,7 +49,12 @@ class WarmStart:
 
 @dataclass
 class SolveResult:
-    """One solve. ``iterations`` is the solver's own counter; ``seconds`` its wall time."""
+    """One solve. ``iterations`` is the solver's own counter; ``seconds`` its wall time.
+
+    inaccurate: the solver stopped at its iteration or time limit and gave its answer (or verdict)
+    to a looser tolerance than the one asked for (OSQP's 'solved inaccurate', SCS's
+    'solved_inaccurate', cvxpy's ``OPTIMAL_INACCURATE``); ``status`` is still that answer's.
+    """
 
     solver: str
     status: str
@@ -62,6 +67,7 @@ class SolveResult:
     warm_start_accepted: bool = False
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    inaccurate: bool = False
 
 
 def retried_cold(warm: SolveResult, cold: SolveResult, why: str) -> SolveResult:

@@ -15,6 +15,8 @@ __all__ = ["OSQPBackend"]
 
 _STATUS = {1: Status.OPTIMAL, 2: Status.OPTIMAL, 3: Status.INFEASIBLE, 4: Status.INFEASIBLE,
            5: Status.UNBOUNDED, 6: Status.UNBOUNDED, 7: Status.LIMIT, 8: Status.LIMIT}
+# OSQP's codes for an answer or verdict to a looser tolerance, given at its iteration or time limit
+_INACCURATE = (2, 4, 6)
 
 
 def osqp_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +113,7 @@ class OSQPBackend:
             objective=qp.objective(x) if x is not None else float("nan"),
             x=x, y=y, iterations=int(res.info.iter), seconds=float(res.info.run_time),
             warm_started=warm_start is not None, warm_start_accepted=ws is not None,
-            message=str(res.info.status), extra={"raw": res},
+            message=str(res.info.status), extra={"raw": res}, inaccurate=res.info.status_val in _INACCURATE,
         )
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:

@@ -122,6 +122,7 @@ class SCSBackend:
             x=x, y=y, iterations=int(info["iter"]),
             seconds=(float(info["setup_time"]) + float(info["solve_time"])) / 1e3,
             warm_started=warm_start is not None, warm_start_accepted=ws is not None, message=st,
+            inaccurate=st.endswith("_inaccurate"),
         )
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
