@@ -217,6 +217,8 @@ def _solve_summary(lines: list[dict]) -> str:
     if not solved:
         return f"learned-solvers: none of the {len(lines)} files was solved"
     statuses = ", ".join(f"{c} {s}" for s, c in Counter(ln["status"] for ln in solved).most_common())
+    if loose := sum(bool(ln.get("inaccurate")) for ln in solved):  # answers at a limit, to a looser tolerance
+        statuses += f"; {loose} of them inaccurate"
     errors = len(ran) - len(solved)
     cold = Counter(ln["fallback"] for ln in solved if ln.get("fallback"))
     med = lambda key: median(ln[key] or 0.0 for ln in solved) * 1e3  # noqa: E731

@@ -120,6 +120,12 @@ def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_c
     assert res.status == Status.OPTIMAL and res.inaccurate and res.extra["fallback"].endswith("retried cold")
     assert LearnedSolver.STATUS_MAP[_osqp_code(res)] == cp.OPTIMAL_INACCURATE
     assert LearnedSolver.STATUS_MAP[_osqp_code(cold)] == cp.OPTIMAL
+    # `solve`'s last line on a batch counts them
+    from learned_solvers.cli import _solve_summary
+
+    line = {"instance": "a.mps", "status": "optimal", "inaccurate": True, "fallback": None, "warm_start_accepted": True,
+            "solver_seconds": 1e-3, "inference_seconds": 1e-3, "load_seconds": 0.0}
+    assert "2 files solved (2 optimal; 1 of them inaccurate)" in _solve_summary([line, {**line, "inaccurate": False}])
 
 
 @pytest.mark.parametrize("name", ["HS21", "HS35", "HS76", "GENHS28", "QPTEST", "ZECEVIC2", "DUALC2", "QAFIRO"])
