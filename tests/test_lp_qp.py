@@ -85,6 +85,44 @@ def test_a_warm_solve_ending_at_a_limit_or_an_error_is_solved_cold_too():
         assert warm_solve(capped, qp, None).iterations == cold.iterations
 
 
+def test_pdlp_confirms_a_cold_error_or_verdict_of_no_optimum_behind_glops_presolve():
+    """Bounds written as one-entry rows (as cvxpy's QP chain writes ``x >= 1``) on badly scaled
+    data: PDLP alone ended in a numerical error, or called a problem with an optimum unbounded
+    (dual infeasible), where cvxpy's own PDLP, which presolves with glop, finds the optimum. A cold
+    LP solve ending so now runs again behind glop's presolve and takes its optimum, HiGHS' too; a
+    genuine verdict stands, and a warm solve (glop ignores a start) is confirmed by the cold one."""
+    import cvxpy as cp
+
+    from learned_solvers.formats.cvxpy import from_cvxpy
+    from learned_solvers.warmstart import OutOfFamilyWarning, warm_solve
+
+    pdlp, highs = make_backend("pdlp"), make_backend("highs")
+    x = cp.Variable(3)
+    for lo, cost, hi, first in ((1e-9, 1.0, 1e9, "NUMERICAL_ERROR"), (1.0, 1e9, 1e9, "DUAL_INFEASIBLE")):
+        qp = from_cvxpy(cp.Problem(cp.Minimize(cost * cp.sum(x)), [x >= lo, x <= hi]))[0]
+        assert qp.lb.max() == -np.inf and qp.ub.min() == np.inf  # the bounds are rows
+        res, ref = pdlp.solve(qp), highs.solve(qp)
+        assert (res.status, res.extra) == (Status.OPTIMAL, {"presolved": True}), res.message
+        assert res.message == f"TERMINATION_REASON_OPTIMAL (behind glop's presolve, after TERMINATION_REASON_{first})"
+        assert pdlp.same_answer(ref, res) and np.allclose(res.x, lo) and np.allclose(res.y, ref.y)
+        start = WarmStart(x=np.full(qp.n, 10.0), y=np.zeros(qp.m))
+        warm = pdlp.solve(qp, warm_start=start)
+        assert "presolve" not in warm.message and warm.warm_start_accepted  # a start is never dropped for it
+        if warm.status != Status.OPTIMAL:  # a warm error or verdict: the cold solve, presolved, answers
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", OutOfFamilyWarning)  # an error is warned of, a verdict not
+                confirmed = warm_solve(pdlp, qp, start)
+            assert confirmed.status == Status.OPTIMAL and confirmed.extra["presolved"], warm.message
+    # a genuine verdict stands, and is PDLP's own (glop's presolve says only 'primal or dual infeasible')
+    infeasible = QPData(c=np.ones(2), A=sp.csr_matrix(np.ones((2, 2))), l=np.array([2.0, -np.inf]),
+                        u=np.array([np.inf, 1.0]), lb=np.zeros(2), ub=np.full(2, np.inf))
+    unbounded = QPData(c=-np.ones(2), A=sp.csr_matrix([[1.0, -1.0]]), l=np.array([-1.0]), u=np.array([1.0]),
+                       lb=np.zeros(2), ub=np.full(2, np.inf))
+    for qp, status in ((infeasible, Status.INFEASIBLE), (unbounded, Status.UNBOUNDED)):
+        res = pdlp.solve(qp)
+        assert (res.status, res.extra) == (status, {}) and "presolve" not in res.message
+
+
 def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_cold_too():
     """OSQP at its iteration limit returns 'solved inaccurate', an answer to a looser tolerance,
     where a start far off slowed it: that was handed on as the optimum, with no word and no cold

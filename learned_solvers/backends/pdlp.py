@@ -24,6 +24,13 @@ _STATUS = {
 }
 
 
+# where a cold LP solve ends so, PDLP runs again behind glop's presolve (as cvxpy runs PDLP): on
+# badly scaled bounds written as one-entry rows PDLP alone ended in a numerical error, or called a
+# problem with an optimum dual infeasible (unbounded), where the presolved run finds the optimum
+_CONFIRM = ("TERMINATION_REASON_NUMERICAL_ERROR", "TERMINATION_REASON_PRIMAL_INFEASIBLE",
+            "TERMINATION_REASON_DUAL_INFEASIBLE", "TERMINATION_REASON_PRIMAL_OR_DUAL_INFEASIBLE")
+
+
 class PDLPBackend:
     """``ortools.pdlp.python.pdlp.primal_dual_hybrid_gradient`` with ``initial_solution``.
 
@@ -31,6 +38,9 @@ class PDLPBackend:
     iteration_limit, time_limit: PDLP stops at whichever comes first (status ``limit``); the
     iteration limit is high so that a slow but converging cold solve is not cut short.
     threads: PDLP worker threads. Only LPs and QPs with a diagonal P are accepted.
+    A cold LP solve that ends in a numerical error or a verdict of no optimum runs again behind
+    glop's presolve (which ignores a start, so only cold solves), and an optimum found there is
+    the answer (``extra['presolved']``); otherwise the first verdict stands.
     """
 
     name: ClassVar[str] = "pdlp"
@@ -99,13 +109,23 @@ class PDLPBackend:
             init = pdlp.PrimalAndDualSolution()
             init.primal_solution = np.clip(ws.x, qp.lb, qp.ub)
             init.dual_solution = ws.y if ws.y is not None else np.zeros(qp.m)
-        t0 = time.perf_counter()
-        res = pdlp.primal_dual_hybrid_gradient(prog, self._params(), initial_solution=init)
-        seconds = time.perf_counter() - t0
-        log = res.solve_log
         from ortools.pdlp import solve_log_pb2
 
-        reason = solve_log_pb2.TerminationReason.Name(log.termination_reason)
+        def run(params, start):
+            t0 = time.perf_counter()
+            res = pdlp.primal_dual_hybrid_gradient(prog, params, initial_solution=start)
+            return res, time.perf_counter() - t0, solve_log_pb2.TerminationReason.Name(res.solve_log.termination_reason)
+
+        res, seconds, reason = run(self._params(), init)
+        iterations, message, extra = int(res.solve_log.iteration_count), reason, {}
+        if init is None and qp.P is None and reason in _CONFIRM:
+            params = self._params()
+            params.presolve_options.use_glop = True
+            again, secs, why = run(params, None)
+            iterations, seconds = iterations + int(again.solve_log.iteration_count), seconds + secs
+            if _STATUS.get(why) == Status.OPTIMAL:
+                res, reason, message = again, why, f"{why} (behind glop's presolve, after {reason})"
+                extra["presolved"] = True
         status = _STATUS.get(reason, Status.ERROR)
         x = np.asarray(res.primal_solution)
         y = np.asarray(res.dual_solution)
@@ -115,11 +135,12 @@ class PDLPBackend:
             objective=qp.objective(x) if status == Status.OPTIMAL else float("nan"),
             x=x,
             y=y,
-            iterations=int(log.iteration_count),
+            iterations=iterations,
             seconds=seconds,
             warm_started=warm_start is not None,
             warm_start_accepted=ws is not None,
-            message=reason,
+            message=message,
+            extra=extra,
         )
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
