@@ -102,7 +102,8 @@ def test_pdlp_confirms_a_cold_error_or_verdict_of_no_optimum_behind_glops_presol
         qp = from_cvxpy(cp.Problem(cp.Minimize(cost * cp.sum(x)), [x >= lo, x <= hi]))[0]
         assert qp.lb.max() == -np.inf and qp.ub.min() == np.inf  # the bounds are rows
         res, ref = pdlp.solve(qp), highs.solve(qp)
-        assert (res.status, res.extra) == (Status.OPTIMAL, {"presolved": True}), res.message
+        assert (res.status, res.extra) == (Status.OPTIMAL, {"presolved": True,
+                                                            "presolve_run": "TERMINATION_REASON_OPTIMAL"})
         assert res.message == f"TERMINATION_REASON_OPTIMAL (behind glop's presolve, after TERMINATION_REASON_{first})"
         assert pdlp.same_answer(ref, res) and np.allclose(res.x, lo) and np.allclose(res.y, ref.y)
         start = WarmStart(x=np.full(qp.n, 10.0), y=np.zeros(qp.m))
@@ -120,7 +121,8 @@ def test_pdlp_confirms_a_cold_error_or_verdict_of_no_optimum_behind_glops_presol
                        lb=np.zeros(2), ub=np.full(2, np.inf))
     for qp, status in ((infeasible, Status.INFEASIBLE), (unbounded, Status.UNBOUNDED)):
         res = pdlp.solve(qp)
-        assert (res.status, res.extra) == (status, {}) and "presolve" not in res.message
+        assert res.status == status and "presolve" not in res.message and "presolved" not in res.extra
+        assert res.extra["presolve_run"] == "TERMINATION_REASON_PRIMAL_OR_DUAL_INFEASIBLE"
 
 
 def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_cold_too():

@@ -40,7 +40,8 @@ class PDLPBackend:
     threads: PDLP worker threads. Only LPs and QPs with a diagonal P are accepted.
     A cold LP solve that ends in a numerical error or a verdict of no optimum runs again behind
     glop's presolve (which ignores a start, so only cold solves), and an optimum found there is
-    the answer (``extra['presolved']``); otherwise the first verdict stands.
+    the answer (``extra['presolved']``); otherwise the first verdict stands (``extra['presolve_run']``:
+    how that run ended; both runs' iterations and seconds are counted).
     """
 
     name: ClassVar[str] = "pdlp"
@@ -123,6 +124,7 @@ class PDLPBackend:
             params.presolve_options.use_glop = True
             again, secs, why = run(params, None)
             iterations, seconds = iterations + int(again.solve_log.iteration_count), seconds + secs
+            extra["presolve_run"] = why  # counted in the iterations and seconds, whatever it found
             if _STATUS.get(why) == Status.OPTIMAL:
                 res, reason, message = again, why, f"{why} (behind glop's presolve, after {reason})"
                 extra["presolved"] = True
