@@ -224,6 +224,13 @@ def test_qp_families_are_labelled_by_clarabel_lps_by_highs_with_the_same_active_
         bad = QPData(c=np.ones(2), A=sp.csr_matrix([[1.0, 1.0]]), l=[-np.inf], u=[-1.0], lb=[0, 0], ub=[np.inf] * 2,
                      P=sp.identity(2, format="csr"), name="infeasible-qp")
         assert label_instances([bad], scheduler="serial", progress=False) == []
+    # Clarabel (cvxpy's too) called this strictly convex QP unbounded, for its row bound of 1e12, a
+    # model's usual "no bound": HiGHS, which confirms any other verdict than an optimum, labels it
+    big = QPData(c=np.ones(3), P=sp.identity(3, format="csr"), A=sp.csr_matrix(np.ones((1, 3))), l=[-np.inf],
+                 u=[1e12], lb=[1.0] * 3, ub=[1e3] * 3, name="big-bound-qp")
+    assert make_backend("clarabel").solve(big).status == Status.UNBOUNDED
+    (item,) = label_instances([big], scheduler="serial", progress=False)
+    assert item.objective == pytest.approx(4.5) and np.allclose(item.x, 1.0)
 
 
 def _tiny(l, u, c=(1.0, 1.0), lb=(0.0, 0.0), ub=(np.inf, np.inf)):

@@ -3,7 +3,10 @@
 The default (``solver="auto"``): HiGHS for LPs and MIPs, whose simplex basis is the optimal
 active set the polish starts from; Clarabel (interior point) for QPs, with the active set read
 off its multipliers, since HiGHS' active-set QP solver can take minutes an instance where
-Clarabel takes milliseconds (``backends/clarabel.py``).
+Clarabel takes milliseconds (``backends/clarabel.py``). A QP Clarabel does not find optimal is
+solved by HiGHS as well (within ``CONFIRM_SECONDS``), whose optimum is then the label: Clarabel,
+cvxpy's too, called QPs with a row bound of 1e12 or more unbounded, strictly convex ones among
+them, and such bounds are how many models write "no bound".
 
 Solving is embarrassingly parallel: ``scheduler="local"`` starts a Dask ``LocalCluster``
 (processes), an address (``tcp://host:8786``) uses an existing Dask cluster, and
@@ -89,8 +92,16 @@ def _label(qp: QPData, solver: str = "auto") -> Labelled | str:
         return _failure(exc)
 
 
+CONFIRM_SECONDS = 60.0
+"""HiGHS' time limit where it confirms a QP verdict of Clarabel's other than an optimum"""
+
+
 def _label_one(qp: QPData, solver: str) -> Labelled | str:
-    res = make_backend(reference_solver(qp, solver)).solve(qp)
+    name = reference_solver(qp, solver)
+    res = make_backend(name).solve(qp)
+    if solver == "auto" and name == "clarabel" and res.status != Status.OPTIMAL:
+        confirmed = make_backend("highs", time_limit=CONFIRM_SECONDS).solve(qp)
+        res = confirmed if confirmed.status == Status.OPTIMAL else res
     if res.status != Status.OPTIMAL or res.x is None or res.y is None:
         return res.status if res.status != Status.OPTIMAL else "optimal without duals"
     active = res.extra.get("active")
