@@ -160,6 +160,15 @@ def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_c
     assert res.status == Status.OPTIMAL and res.inaccurate and res.extra["fallback"].endswith("retried cold")
     assert LearnedSolver.STATUS_MAP[_osqp_code(res)] == cp.OPTIMAL_INACCURATE
     assert LearnedSolver.STATUS_MAP[_osqp_code(cold)] == cp.OPTIMAL
+    # SCS at its limit: read by its code (its words for this matched none of its documented ones, and
+    # the solve was called an error), an answer flagged inaccurate, as cvxpy reads it; retried cold when warm
+    scs = make_backend("scs", max_iters=20)
+    cold = scs.solve(qp)
+    assert (cold.status, cold.inaccurate, cold.message) == (
+        Status.OPTIMAL, True, "solved (inaccurate - reached max_iters)") and cold.x is not None
+    with pytest.warns(OutOfFamilyWarning, match="stopped at its limit after 20 iterations with an inaccurate answer"):
+        res = warm_solve(scs, qp, far)
+    assert res.inaccurate and res.iterations == 40 and res.extra["fallback"].endswith("retried cold")
     # `solve`'s last line on a batch counts them
     from learned_solvers.cli import _solve_summary
 

@@ -518,6 +518,12 @@ def test_bench_verdict_names_instances_where_warm_and_cold_end_differently(train
     differ = sum(not r["same_answer"] for r in rep["instances"])
     assert f"verdict: warm and cold solves end differently on {differ} of 3 instances (cold: limit" in text
     assert "pays" not in text.splitlines()[-2] + text.splitlines()[-1]
+    # SCS at its limit answers, inaccurately: the verdict says which answers were
+    monkeypatch.setattr(bench_qp, "bench_backend", lambda solver, **kw: make_backend("scs", max_iters=25))
+    rep = run_bench(BenchConfig(family=fam.spec(), checkpoint=str(path), k=0, polish=True, n_test=3, progress=False,
+                                scheduler="serial"))
+    assert all(r["cold"]["inaccurate"] and r["cold"]["status"] == "optimal" for r in rep["instances"])
+    assert "end differently on 2 of 3 instances (cold: optimal (inaccurate) 2; warm: optimal 2)" in format_report(rep)
 
 
 def test_bench_command_writes_the_report(tmp_path):

@@ -52,8 +52,9 @@ class SolveResult:
     """One solve. ``iterations`` is the solver's own counter; ``seconds`` its wall time.
 
     inaccurate: the solver stopped at its iteration or time limit and gave its answer (or verdict)
-    to a looser tolerance than the one asked for (OSQP's 'solved inaccurate', SCS's
-    'solved_inaccurate', cvxpy's ``OPTIMAL_INACCURATE``); ``status`` is still that answer's.
+    to a looser tolerance than the one asked for (OSQP's 'solved inaccurate', SCS's 'solved
+    (inaccurate - reached max_iters)', cvxpy's ``OPTIMAL_INACCURATE``); ``status`` is still that
+    answer's.
     """
 
     solver: str

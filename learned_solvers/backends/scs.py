@@ -102,11 +102,13 @@ class SCSBackend:
         else:
             sol = solver.solve()
         info = sol["info"]
-        st = info["status"]
-        other = Status.LIMIT if "limit" in st.lower() else Status.ERROR
-        status = {"solved": Status.OPTIMAL, "solved_inaccurate": Status.OPTIMAL,
-                  "infeasible": Status.INFEASIBLE, "infeasible_inaccurate": Status.INFEASIBLE,
-                  "unbounded": Status.UNBOUNDED, "unbounded_inaccurate": Status.UNBOUNDED}.get(st, other)
+        st, code = info["status"], info["status_val"]
+        # by SCS's codes, as cvxpy reads them: its words for an answer at a limit ("solved (inaccurate -
+        # reached max_iters)") matched none of its documented ones, and such a solve was called an error
+        inaccurate = code in (scs.SOLVED_INACCURATE, scs.INFEASIBLE_INACCURATE, scs.UNBOUNDED_INACCURATE)
+        status = {scs.SOLVED: Status.OPTIMAL, scs.SOLVED_INACCURATE: Status.OPTIMAL,
+                  scs.INFEASIBLE: Status.INFEASIBLE, scs.INFEASIBLE_INACCURATE: Status.INFEASIBLE,
+                  scs.UNBOUNDED: Status.UNBOUNDED, scs.UNBOUNDED_INACCURATE: Status.UNBOUNDED}.get(code, Status.ERROR)
         x = np.asarray(sol["x"]) if status == Status.OPTIMAL else None
         y = None
         if x is not None:
@@ -122,7 +124,7 @@ class SCSBackend:
             x=x, y=y, iterations=int(info["iter"]),
             seconds=(float(info["setup_time"]) + float(info["solve_time"])) / 1e3,
             warm_started=warm_start is not None, warm_start_accepted=ws is not None, message=st,
-            inaccurate=st.endswith("_inaccurate"),
+            inaccurate=inaccurate,
         )
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:

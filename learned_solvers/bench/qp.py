@@ -440,7 +440,7 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
     for name, res in (("cold", cold), ("warm", warm), ("nearest", nearest), ("nearest_polished", nearest_p),
                       ("oracle", oracle)):
         row[name] = {"status": res.status, "objective": res.objective, "iterations": res.iterations,
-                     "seconds": res.seconds, "accepted": res.warm_start_accepted,
+                     "seconds": res.seconds, "accepted": res.warm_start_accepted, "inaccurate": res.inaccurate,
                      # a solver that ended its (child) process: each way it did, the warm one's before its retry
                      "ended": [e for e in (res.extra.get("warm_ended"), res.extra.get("ended")) if e]}
     return row
@@ -548,7 +548,8 @@ def format_report(rep: dict[str, Any]) -> str:
                         if rep["k"] == 0 and "no training instance" in fell[0] else ""))
     if rep.get("solver_ended"):
         lines.append(ended_line(rep["solver_ended"]))
-    differ = disagreement([(r["cold"]["status"], r["warm"]["status"]) for r in ran if not r["same_answer"]], len(ran))
+    said = lambda end: end["status"] + (" (inaccurate)" if end.get("inaccurate") else "")  # noqa: E731
+    differ = disagreement([(said(r["cold"]), said(r["warm"])) for r in ran if not r["same_answer"]], len(ran))
     if ran and len(fell) == len(ran):
         lines.append("verdict: none: no learned start ran (every one fell back to a cold start), so this run says "
                      "nothing of the model")
