@@ -177,6 +177,38 @@ def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_c
     assert "2 files solved (2 optimal; 1 of them inaccurate)" in _solve_summary([line, {**line, "inaccurate": False}])
 
 
+_CTRL_C_SCRIPT = """
+import os, signal, sys, threading, time
+import numpy as np
+from learned_solvers.backends import WarmStart, make_backend
+from learned_solvers.warmstart import warm_solve
+from problems.registry import make_family
+
+qp = make_family("random-lp:m=500,n=1000").sample(1, seed=0)[0]
+backend = make_backend(sys.argv[1], tol=1e-9)  # tens of seconds from this start
+start = WarmStart(x=np.full(qp.n, 50.0), y=np.full(qp.m, -50.0))
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+t = time.perf_counter()
+try:
+    res = warm_solve(backend, qp, start)
+    print("returned", res.status, res.extra.get("fallback"), round(time.perf_counter() - t, 1))
+except KeyboardInterrupt as exc:
+    print("KeyboardInterrupt", exc, round(time.perf_counter() - t, 1))
+"""
+
+
+@pytest.mark.parametrize("solver", ["osqp", "scs"])
+def test_ctrl_c_during_an_osqp_or_scs_solve_is_a_keyboard_interrupt_not_an_error_solved_again(solver):
+    """OSQP and SCS catch Ctrl-C themselves and return 'interrupted'. Read as an error, an
+    interrupted warm solve was solved cold as well (tens of seconds here), so the user's Ctrl-C
+    started another solve; it is now raised as Python raises one."""
+    out = subprocess.run([sys.executable, "-c", _CTRL_C_SCRIPT, solver], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT)
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"KeyboardInterrupt {solver}: interrupted"), (last, out.stderr[-1000:])
+    assert float(last.split()[-1]) < 10
+
+
 @pytest.mark.parametrize("name", ["HS21", "HS35", "HS76", "GENHS28", "QPTEST", "ZECEVIC2", "DUALC2", "QAFIRO"])
 def test_qp_backends_reach_maros_meszaros_optima_cold_and_warm(name):
     """Real QPs with published optima (the OSQP benchmarks' Maros-Meszaros set): OSQP, SCS and

@@ -17,6 +17,7 @@ _STATUS = {1: Status.OPTIMAL, 2: Status.OPTIMAL, 3: Status.INFEASIBLE, 4: Status
            5: Status.UNBOUNDED, 6: Status.UNBOUNDED, 7: Status.LIMIT, 8: Status.LIMIT}
 # OSQP's codes for an answer or verdict to a looser tolerance, given at its iteration or time limit
 _INACCURATE = (2, 4, 6)
+_SIGINT = 10  # OSQP_SIGINT: a Ctrl-C stopped the solve
 
 
 def osqp_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
@@ -105,6 +106,10 @@ class OSQPBackend:
                 y = -np.concatenate([ws.y, r[bounded]])  # OSQP's sign: y > 0 at the upper side
             solver.warm_start(x=ws.x, y=y)
         res = solver.solve(raise_error=False)
+        if res.info.status_val == _SIGINT:
+            # OSQP catches Ctrl-C itself and returns: raised as Python would have, or an interrupted
+            # warm solve read as an error was solved cold as well, and the user's Ctrl-C ran another solve
+            raise KeyboardInterrupt(f"osqp: interrupted after {res.info.iter} iterations")
         status = _STATUS.get(res.info.status_val, Status.ERROR)
         x = np.asarray(res.x) if status == Status.OPTIMAL else None
         y = -np.asarray(res.y)[: qp.m] if status == Status.OPTIMAL else None

@@ -103,6 +103,8 @@ class SCSBackend:
             sol = solver.solve()
         info = sol["info"]
         st, code = info["status"], info["status_val"]
+        if code == scs.SIGINT:  # SCS catches Ctrl-C itself and returns: raised as Python would have (as OSQP's)
+            raise KeyboardInterrupt("scs: interrupted")
         # by SCS's codes, as cvxpy reads them: its words for an answer at a limit ("solved (inaccurate -
         # reached max_iters)") matched none of its documented ones, and such a solve was called an error
         inaccurate = code in (scs.SOLVED_INACCURATE, scs.INFEASIBLE_INACCURATE, scs.UNBOUNDED_INACCURATE)
