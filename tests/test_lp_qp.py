@@ -266,12 +266,25 @@ def test_qp_families_are_labelled_by_clarabel_lps_by_highs_with_the_same_active_
                      P=sp.identity(2, format="csr"), name="infeasible-qp")
         assert label_instances([bad], scheduler="serial", progress=False) == []
     # Clarabel (cvxpy's too) called this strictly convex QP unbounded, for its row bound of 1e12, a
-    # model's usual "no bound": HiGHS, which confirms any other verdict than an optimum, labels it
+    # model's usual "no bound", on a "ray" that is none: no verdict now, and HiGHS, which confirms any
+    # other ending than an optimum, labels it
+    import cvxpy as cp
+
     big = QPData(c=np.ones(3), P=sp.identity(3, format="csr"), A=sp.csr_matrix(np.ones((1, 3))), l=[-np.inf],
                  u=[1e12], lb=[1.0] * 3, ub=[1e3] * 3, name="big-bound-qp")
-    assert make_backend("clarabel").solve(big).status == Status.UNBOUNDED
+    x = cp.Variable(3)
+    theirs = cp.Problem(cp.Minimize(cp.sum_squares(x) / 2 + cp.sum(x)), [x >= 1, x <= 1e3, cp.sum(x) <= 1e12])
+    theirs.solve(solver=cp.CLARABEL)
+    assert theirs.status == cp.UNBOUNDED  # cvxpy's own reading of Clarabel
+    res = make_backend("clarabel").solve(big)
+    assert (res.status, res.message) == (Status.ERROR, "DualInfeasible, but its certificate (a ray of descent) does "
+                                                       "not hold")
     (item,) = label_instances([big], scheduler="serial", progress=False)
     assert item.objective == pytest.approx(4.5) and np.allclose(item.x, 1.0)
+    # a true ray still certifies: min -x1 + x2^2 / 2 over x >= 0, -1 <= x2 <= 1 is unbounded
+    ray = QPData(c=np.array([-1.0, 0.0]), P=sp.csr_matrix(np.diag([0.0, 1.0])), A=sp.csr_matrix([[0.0, 1.0]]),
+                 l=[-1.0], u=[1.0], lb=[0.0, 0.0], ub=[np.inf, np.inf])
+    assert make_backend("clarabel").solve(ray).status == Status.UNBOUNDED
 
 
 def _tiny(l, u, c=(1.0, 1.0), lb=(0.0, 0.0), ub=(np.inf, np.inf)):

@@ -68,6 +68,11 @@ class ClarabelBackend:
                   st.AlmostPrimalInfeasible: Status.INFEASIBLE, st.DualInfeasible: Status.UNBOUNDED,
                   st.AlmostDualInfeasible: Status.UNBOUNDED, st.MaxIterations: Status.LIMIT,
                   st.MaxTime: Status.LIMIT}.get(sol.status, Status.ERROR)
+        message = str(sol.status)
+        if status == Status.UNBOUNDED and not _ray_holds(qp, a, n_eq, np.asarray(sol.x, dtype=float)):
+            # Clarabel (cvxpy's too) called QPs with a row bound of 1e12 unbounded, strictly convex ones
+            # among them, on a "ray" that is none: no verdict, rather than a false one
+            status, message = Status.ERROR, f"{sol.status}, but its certificate (a ray of descent) does not hold"
         x = y = None
         if status == Status.OPTIMAL:
             x = np.asarray(sol.x, dtype=float)
@@ -76,10 +81,30 @@ class ClarabelBackend:
         return SolveResult(
             solver=self.name, status=status, objective=float(sol.obj_val) + qp.offset if x is not None else float("nan"),
             x=x, y=y, iterations=int(sol.iterations), seconds=seconds, warm_started=warm_start is not None,
-            warm_start_accepted=False, message=str(sol.status))
+            warm_start_accepted=False, message=message)
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
         return objectives_agree(a, b, 1e-6)
+
+
+RAY_TOL = 1e-4
+"""relative tolerance to which a certificate of dual infeasibility must hold (``_ray_holds``)"""
+
+
+def _ray_holds(qp: QPData, a: sp.csc_matrix, n_eq: int, d: np.ndarray) -> bool:
+    """Whether ``d`` (Clarabel's x where it reports dual infeasibility) proves the QP unbounded
+    below: ``P d = 0``, ``A_c d`` in the cone's negative (``= 0`` on the first ``n_eq`` rows,
+    ``<= 0`` on the others) and ``c'd < 0``, each to ``RAY_TOL`` of ``d`` scaled to length 1 and of
+    the data's largest entries."""
+    size = float(np.linalg.norm(d, np.inf)) if d.size else 0.0
+    if not np.isfinite(size) or size == 0.0:
+        return False
+    d = d / size
+    big = lambda m: max(1.0, float(abs(m).max())) if m is not None and m.nnz else 1.0  # noqa: E731
+    ad = a @ d
+    along = ad[n_eq:].max(initial=0.0) <= RAY_TOL * big(a) and np.abs(ad[:n_eq]).max(initial=0.0) <= RAY_TOL * big(a)
+    flat = qp.P is None or np.abs(qp.P @ d).max(initial=0.0) <= RAY_TOL * big(qp.P)
+    return bool(along and flat and qp.c @ d < 0)
 
 
 def _conic_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, sp.csr_matrix, int]:
