@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["dask_setup", "forget_frames", "held_interrupts", "note_stop", "sigint_ignored", "sigterm_as_ctrl_c",
-           "stop_reason"]
+           "stop_asked", "stop_reason"]
 
 _reason = "Ctrl-C"
 _held = 0  # depth of held_interrupts blocks (main thread)
@@ -77,6 +77,24 @@ def held_interrupts() -> Iterator[None]:
         if _held == 0 and _pending is not None:
             args, _pending = _pending, None
             raise KeyboardInterrupt(*args)
+
+
+@contextlib.contextmanager
+def stop_asked() -> Iterator[Callable[[], bool] | None]:
+    """Around a solve whose solver asks a callback whether to stop (HiGHS, Clarabel): the block
+    holds a Ctrl-C as ``held_interrupts`` does and yields a function that says whether one has
+    come. The solver's callback returns it, the solver ends its run at its next check, and the
+    KeyboardInterrupt is raised as the block ends. Python runs its signal handlers only between
+    bytecodes, so without it a Ctrl-C waited for the whole solve, one C call (minutes on a large
+    LP). Yields None where no callback should run: outside the main thread, which no signal
+    reaches, and under a SIGINT handler of the caller's own, which would run inside the solver's
+    callback, where HiGHS swallows what it raises and calls the solve an error."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) not in (
+            signal.default_int_handler, _on_sigint):
+        yield None
+        return
+    with held_interrupts():
+        yield lambda: _pending is not None
 
 
 @contextlib.contextmanager

@@ -209,6 +209,36 @@ def test_ctrl_c_during_an_osqp_or_scs_solve_is_a_keyboard_interrupt_not_an_error
     assert float(last.split()[-1]) < 10
 
 
+_CTRL_C_CALLBACK_SCRIPT = """
+import os, signal, sys, threading, time
+from learned_solvers.backends import make_backend
+from problems.registry import make_family
+
+qp = make_family("random-lp:m=2000,n=4000").sample(1, seed=0)[0]
+backend = make_backend(sys.argv[1], time_limit=30.0)  # HiGHS: minutes; Clarabel: 8 s
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+t = time.perf_counter()
+try:
+    res = backend.solve(qp)
+    print("returned", res.status, round(time.perf_counter() - t, 1))
+except KeyboardInterrupt as exc:
+    print("KeyboardInterrupt", round(time.perf_counter() - t, 1))
+"""
+
+
+@pytest.mark.parametrize("solver", ["highs", "clarabel"])
+def test_ctrl_c_during_a_highs_or_clarabel_solve_ends_it_at_the_solvers_next_check(solver):
+    """HiGHS and Clarabel leave Ctrl-C to Python, which raised it only once the solve, one C
+    call, had ended. Both now ask a callback each iteration whether to stop, and the
+    KeyboardInterrupt comes within a second of the Ctrl-C (without them, HiGHS went on to its
+    30 s limit here, and Clarabel to its end at 8 s)."""
+    out = subprocess.run([sys.executable, "-c", _CTRL_C_CALLBACK_SCRIPT, solver], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("KeyboardInterrupt"), (last, out.stderr[-1000:])
+    assert float(last.split()[-1]) < 4
+
+
 @pytest.mark.parametrize("name", ["HS21", "HS35", "HS76", "GENHS28", "QPTEST", "ZECEVIC2", "DUALC2", "QAFIRO"])
 def test_qp_backends_reach_maros_meszaros_optima_cold_and_warm(name):
     """Real QPs with published optima (the OSQP benchmarks' Maros-Meszaros set): OSQP, SCS and

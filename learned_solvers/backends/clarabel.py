@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from .._interrupt import stop_asked
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
@@ -58,9 +59,13 @@ class ClarabelBackend:
         s.max_iter = self.max_iter
         cones = ([clarabel.ZeroConeT(n_eq)] if n_eq else []) + (
             [clarabel.NonnegativeConeT(a.shape[0] - n_eq)] if a.shape[0] > n_eq else [])
-        t0 = time.perf_counter()
-        sol = clarabel.DefaultSolver(p, qp.c.astype(float), a, b, cones, s).solve()
-        seconds = time.perf_counter() - t0
+        solver = clarabel.DefaultSolver(p, qp.c.astype(float), a, b, cones, s)
+        with stop_asked() as asked:  # a Ctrl-C ends the run at Clarabel's next iteration, and is raised
+            if asked is not None:
+                solver.set_termination_callback(lambda info: asked())
+            t0 = time.perf_counter()
+            sol = solver.solve()
+            seconds = time.perf_counter() - t0
         st = clarabel.SolverStatus
         # a certificate met to a looser tolerance still names the class, as cvxpy reads it; an
         # almost-solved point is no label (an error), the optimum must be one to this tolerance

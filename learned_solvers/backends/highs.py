@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._highs import quiet_highs
+from .._interrupt import stop_asked
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
@@ -122,14 +123,17 @@ class HiGHSBackend:
                 sol.col_dual = r
                 sol.dual_valid = True
             accepted = h.setSolution(sol) != highspy.HighsStatus.kError
-        t0 = time.perf_counter()
-        if h.run() == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
-            # HiGHS' thread scheduler is process-wide: once HiGHS has run in this process with
-            # another thread count (the user's own highspy, cvxpy's HIGHS), a fixed count is
-            # refused before any work; 0 takes the scheduler there is
-            h.setOptionValue("threads", 0)
-            h.run()
-        seconds = time.perf_counter() - t0
+        with stop_asked() as asked:  # a Ctrl-C ends the run at HiGHS' next check, and is raised
+            if asked is not None:
+                _stop_on(h, asked)
+            t0 = time.perf_counter()
+            if h.run() == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+                # HiGHS' thread scheduler is process-wide: once HiGHS has run in this process with
+                # another thread count (the user's own highspy, cvxpy's HIGHS), a fixed count is
+                # refused before any work; 0 takes the scheduler there is
+                h.setOptionValue("threads", 0)
+                h.run()
+            seconds = time.perf_counter() - t0
         ms = h.getModelStatus()
         M = highspy.HighsModelStatus
         status = {M.kOptimal: Status.OPTIMAL, M.kInfeasible: Status.INFEASIBLE,
@@ -205,6 +209,20 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual {merit:.1e}) "
             f"that is not: Clarabel found a feasible point with objective {other.objective:.10g}, "
             f"{objective - other.objective:.3g} lower. " + _QP_ADVICE)
+
+
+def _stop_on(h, asked) -> None:
+    """HiGHS' interrupt checks (simplex, IPM, MIP, QP; about one per iteration, a few microseconds
+    each) end its run once ``asked()`` is true."""
+    from highspy import cb
+
+    def check(event) -> None:
+        if asked():
+            event.interrupt()
+
+    for kind in (cb.HighsCallbackType.kCallbackSimplexInterrupt, cb.HighsCallbackType.kCallbackIpmInterrupt,
+                 cb.HighsCallbackType.kCallbackMipInterrupt, cb.HighsCallbackType.kHighsCallbackQpInterrupt):
+        h.callbacks[int(kind)].subscribe(check)
 
 
 def _active_set(basis, status_enum) -> tuple[np.ndarray, np.ndarray]:
