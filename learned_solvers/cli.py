@@ -183,15 +183,24 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         return 0
     # several files: one JSON line each as it finishes; a file that fails is reported and the rest go on
     failed, lines = 0, []
-    for instance, target in zip(args.instances, targets, strict=True):
-        try:
-            line = one(instance, target)
-        except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
-            line = {"instance": instance, "error": str(exc)}
-        # a file not read, or one the solver gave no answer on (it failed, or ended its process)
-        failed += "error" in line or line.get("status") == Status.ERROR
-        lines.append(line)
-        print(json_text(line, indent=None), flush=True)
+    try:
+        for instance, target in zip(args.instances, targets, strict=True):
+            try:
+                line = one(instance, target)
+            except (InvalidProblemError, FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
+                line = {"instance": instance, "error": str(exc)}
+            # a file not read, or one the solver gave no answer on (it failed, or ended its process)
+            failed += "error" in line or line.get("status") == Status.ERROR
+            lines.append(line)
+            print(json_text(line, indent=None), flush=True)
+    except KeyboardInterrupt:  # the finished files' summary, as bench reports its finished instances; then main's line
+        from ._interrupt import stop_reason
+
+        if lines:
+            print(_solve_summary(lines), file=sys.stderr)
+        print(f"learned-solvers: stopped by {stop_reason()} after {len(lines)} of {len(args.instances)} files (their "
+              "lines above are whole, and so are their --solution files)", file=sys.stderr)
+        raise
     print(_solve_summary(lines), file=sys.stderr)
     if failed:
         print(f"learned-solvers: {failed} of {len(args.instances)} files failed (their lines say why)", file=sys.stderr)

@@ -237,6 +237,23 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
     out = subprocess.run(solve + [str(lp), "--tol", "0"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "'0': give a positive number" in out.stderr and not out.stdout
 
+    # a Ctrl-C in a batch: the finished files' lines stand, and their summary comes before main's line
+    import signal
+
+    proc = subprocess.Popen(solve + [str(lp)] * 5000, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        firsts = [proc.stdout.readline() for _ in range(3)]
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    lines = [json.loads(line) for line in firsts + rest.splitlines()]
+    n = len(lines)
+    assert proc.returncode == 130 and 3 <= n < 5000 and all(ln["status"] == "optimal" for ln in lines), err[-2000:]
+    assert f"learned-solvers: {n} of {n} files solved ({n} optimal)" in err, err[-2000:]
+    assert f"stopped by Ctrl-C after {n} of 5000 files" in err and err.rstrip().endswith("interrupted (Ctrl-C)")
+
     # a QP the solver gives no answer on (HiGHS ends its process on STADAT1, in its child): its line
     # says so, the summary counts it apart from the files solved, and the exit status is 1 (it was 0)
     from learned_solvers.cli import main
