@@ -88,13 +88,17 @@ def stop_asked() -> Iterator[Callable[[], bool] | None]:
     bytecodes, so without it a Ctrl-C waited for the whole solve, one C call (minutes on a large
     LP). Yields None where no callback should run: outside the main thread, which no signal
     reaches, and under a SIGINT handler of the caller's own, which would run inside the solver's
-    callback, where HiGHS swallows what it raises and calls the solve an error."""
+    callback, where HiGHS swallows what it raises and calls the solve an error. Inside an outer
+    ``held_interrupts`` block the KeyboardInterrupt is raised as this block ends all the same."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) not in (
             signal.default_int_handler, _on_sigint):
         yield None
         return
     with held_interrupts():
         yield lambda: _pending is not None
+        if _pending is not None and _held > 1:
+            # inside an outer hold, which raises only at its own end: a stopped run has no result to return
+            raise KeyboardInterrupt(*_pending)
 
 
 @contextlib.contextmanager
