@@ -1671,6 +1671,21 @@ def test_the_highs_child_cost_script_times_both_ways_on_its_three_groups():
     assert all(float(v) > 0 for ln in lines[1:] for v in ln.split()[-4:])
 
 
+def test_the_highs_stop_cost_script_times_both_ways_on_its_three_groups():
+    """`benchmarks/highs_stop_cost.py` (docs/lp_qp.md's cost of the stop callback), one instance
+    a generated group; it checks itself that the callback changes no iteration count."""
+    import subprocess
+    import sys
+
+    netlib("afiro")  # skips, or fails under CI, where the data is missing
+    out = subprocess.run([sys.executable, "benchmarks/highs_stop_cost.py", "--instances", "1", "--repeat", "1",
+                          "--data", str(DATA / "netlib")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 4, out.stdout + out.stderr
+    assert [ln.split()[0] for ln in lines[1:]] == ["Netlib", "random-lp:m=200,n=400", "random-lp:m=500,n=1000"]
+    assert all(float(v) > 0 for ln in lines[1:] for v in ln.split()[-4:])
+
+
 def test_a_result_that_cannot_leave_the_child_is_an_error_and_the_child_goes_on():
     """OSQP's result holds its own (unpicklable) info object: solved in the child, it comes back as
     a RuntimeError saying so, and the same child then answers the next solve."""

@@ -212,17 +212,19 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
 
 
 def _stop_on(h, asked) -> None:
-    """HiGHS' interrupt checks (simplex, IPM, MIP, QP; about one per iteration, a few microseconds
-    each) end its run once ``asked()`` is true."""
+    """HiGHS' interrupt checks (simplex, IPM, MIP, QP; about one an iteration) end its run once
+    ``asked()`` is true. The check sits on HiGHS' own hook, past highspy's event objects, which
+    doubled its cost (``benchmarks/highs_stop_cost.py``); no other callback is used here."""
     from highspy import cb
 
-    def check(event) -> None:
-        if asked():
-            event.interrupt()
+    def check(kind, message, data_out, data_in, user_data) -> None:
+        if data_in is not None and asked():
+            data_in.user_interrupt = True
 
+    h.setCallback(check, None)
     for kind in (cb.HighsCallbackType.kCallbackSimplexInterrupt, cb.HighsCallbackType.kCallbackIpmInterrupt,
                  cb.HighsCallbackType.kCallbackMipInterrupt, cb.HighsCallbackType.kHighsCallbackQpInterrupt):
-        h.callbacks[int(kind)].subscribe(check)
+        h.startCallback(kind)
 
 
 def _active_set(basis, status_enum) -> tuple[np.ndarray, np.ndarray]:
