@@ -85,8 +85,8 @@ def stop_asked() -> Iterator[Callable[[], bool] | None]:
     holds a Ctrl-C as ``held_interrupts`` does and yields a function that says whether one has
     come. The solver's callback returns it, the solver ends its run at its next check, and the
     KeyboardInterrupt is raised as the block ends. Python runs its signal handlers only between
-    bytecodes, so without it a Ctrl-C waited for the whole solve, one C call (minutes on a large
-    LP). Yields None where no callback should run: outside the main thread, which no signal
+    bytecodes, so without it a Ctrl-C waited for the whole solve, one C call (on to HiGHS' time
+    limit in ``tests/test_lp_qp.py``). Yields None where no callback should run: outside the main thread, which no signal
     reaches, and under a SIGINT handler of the caller's own, which would run inside the solver's
     callback, where HiGHS swallows what it raises and calls the solve an error. Inside an outer
     ``held_interrupts`` block the KeyboardInterrupt is raised as this block ends all the same."""

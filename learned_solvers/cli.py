@@ -191,8 +191,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                 line = {"instance": instance, "error": str(exc)}
             # a file not read, or one the solver gave no answer on (it failed, or ended its process)
             failed += "error" in line or line.get("status") == Status.ERROR
-            lines.append(line)
             print(json_text(line, indent=None), flush=True)
+            lines.append(line)  # after its print: a file counted on a Ctrl-C has its line above
     except KeyboardInterrupt:  # the finished files' summary, as bench reports its finished instances; then main's line
         from ._interrupt import stop_reason
 
