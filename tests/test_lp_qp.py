@@ -239,8 +239,13 @@ def test_ctrl_c_during_a_highs_or_clarabel_solve_ends_it_at_the_solvers_next_che
     call, had ended. Both now ask a callback each iteration whether to stop, and the
     KeyboardInterrupt comes within a second of the Ctrl-C (without them, HiGHS went on to its
     30 s limit here, and Clarabel to its end at 8 s)."""
+    import signal
+
+    # a job started in the background (CI) inherits SIGINT ignored, and then no Ctrl-C comes: the
+    # child gets the default disposition back, as a terminal's foreground has (OSQP and SCS, in the
+    # test above, set their own handler, whatever the disposition)
     out = subprocess.run([sys.executable, "-c", _CTRL_C_CALLBACK_SCRIPT, solver, held], capture_output=True, text=True,
-                         timeout=300, cwd=ROOT)
+                         timeout=300, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     last = out.stdout.strip().splitlines()[-1]
     assert last.startswith("KeyboardInterrupt") and "returned" not in out.stdout, (out.stdout, out.stderr[-1000:])
     assert float(last.split()[-1]) < 4
