@@ -1739,6 +1739,22 @@ def test_a_mip_is_refused_by_the_continuous_solvers_and_its_relaxation_is_not(sh
         make_family(f"mps:{shared_data / 'miplib3' / 'p0033.mps.gz'}").sample(1, seed=0)
 
 
+def test_a_mip_stopped_at_its_time_limit_returns_its_best_integer_point(shared_data):
+    """markshare1, which HiGHS does not close in 2 s: the status is 'limit', and the best integer
+    point found comes back (it came back as nothing), integer and feasible, with its objective and
+    gap, as SCIP gives its best solution at a time limit."""
+    qp = read_problem(shared_data / "miplib3" / "markshare1.mps.gz")
+    res = make_backend("highs", time_limit=2.0).solve(qp)
+    assert res.status == Status.LIMIT and res.x is not None, (res.status, res.message)
+    x, ints = res.x, qp.integrality
+    assert np.abs(x[ints] - np.round(x[ints])).max() <= 1e-6
+    ax = qp.A @ x
+    assert (ax >= qp.l - 1e-6).all() and (ax <= qp.u + 1e-6).all() and (x >= qp.lb - 1e-6).all() \
+        and (x <= qp.ub + 1e-6).all()
+    assert abs(res.objective - qp.objective(x)) <= 1e-6 * (1 + abs(res.objective)) and res.objective >= 1.0
+    assert 0 < res.extra["mip_gap"] <= 1 and "the best integer point found is returned" in res.message
+
+
 def test_a_miqp_is_refused_by_every_backend_naming_scip(tmp_path):
     """Integer columns and a quadratic objective (a QPS file with integer markers): HiGHS had
     answered 'error' with the message 'Not Set'; every backend refuses it, saying why, naming

@@ -17,7 +17,9 @@ __all__ = ["HiGHSBackend"]
 
 
 class HiGHSBackend:
-    """``highspy.Highs``; iterations = simplex + IPM (+ QP) iteration counts.
+    """``highspy.Highs``; iterations = simplex + IPM (+ QP) iteration counts, a MIP's its
+    branch-and-bound nodes. A MIP stopped at its time limit returns the best integer point found,
+    with the status 'limit' and ``extra['mip_gap']`` (HiGHS' relative gap to its best bound).
 
     A QP goes to HiGHS' active-set QP solver, which on some Maros-Meszaros QPs reports optimal
     at a point that is not, ends the process or runs on past its time limit (docs/lp_qp.md,
@@ -141,15 +143,25 @@ class HiGHSBackend:
                   M.kTimeLimit: Status.LIMIT, M.kIterationLimit: Status.LIMIT}.get(ms, Status.ERROR)
         info = h.getInfo()
         sol = h.getSolution()
-        x = np.asarray(sol.col_value) if status == Status.OPTIMAL else None
+        mip = qp.integrality is not None
+        # a MIP stopped at its limit keeps the best integer point HiGHS found, feasible to its
+        # tolerances: returned with the status 'limit', as SCIP and cvxpy's MIP solvers return theirs
+        incumbent = (mip and status == Status.LIMIT
+                     and info.primal_solution_status == int(highspy.SolutionStatus.kSolutionStatusFeasible))
+        x = np.asarray(sol.col_value) if status == Status.OPTIMAL or incumbent else None
         y = np.asarray(sol.row_dual) if status == Status.OPTIMAL and sol.dual_valid else None
         extra = {}
         if status == Status.OPTIMAL and info.basis_validity == 1:
             extra["active"] = _active_set(h.getBasis(), highspy.HighsBasisStatus)
         iters = max(info.simplex_iteration_count, 0) + max(info.ipm_iteration_count, 0) + max(info.qp_iteration_count, 0)
-        if qp.integrality is not None:
-            iters = int(info.mip_node_count)
         message = h.modelStatusToString(ms)
+        if mip:
+            iters = int(info.mip_node_count)
+            if x is not None:
+                extra["mip_gap"] = float(info.mip_gap)  # relative, to the best bound HiGHS proved
+            if incumbent:
+                message += (f"; the best integer point found is returned (objective {info.objective_function_value:.10g},"
+                            f" {100 * info.mip_gap:.3g}% from the best bound)")
         if status == Status.ERROR and qp.P is not None and qp.integrality is None:
             # seen with HiGHS 1.16 on a small convex QP (random-diag-37 in tests/test_lp_qp.py): 'Solve error'
             message += "; HiGHS' QP solver did not reach a point it accepts. " + _QP_ADVICE
