@@ -225,8 +225,9 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
 
 def _stop_on(h, asked) -> None:
     """HiGHS' interrupt checks (simplex, IPM, MIP, QP; about one an iteration) end its run once
-    ``asked()`` is true. The check sits on HiGHS' own hook, past highspy's event objects, which
-    doubled its cost (``benchmarks/highs_stop_cost.py``); no other callback is used here."""
+    ``asked()`` is true. The check sits on HiGHS' own hook, not behind highspy's event objects,
+    which cost more a call (its cost: ``benchmarks/highs_stop_cost.py``); no other callback is
+    used here."""
     from highspy import cb
 
     def check(kind, message, data_out, data_in, user_data) -> None:
