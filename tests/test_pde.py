@@ -142,6 +142,13 @@ def test_bad_guess_falls_back_to_cold_with_warning():
     assert res.iterations == 2 * cold.iterations and short.same_answer(res, cold)
     kept = KSPBackend(pc_type="jacobi", rtol=1e-10, max_it=cold.iterations, retry_cold=False)
     assert kept.solve(petsc_handles(prob), guess=far).status == "limit"
+    # a right-hand side of NaN: CG fails (DIVERGED_NANORINF), an error, not a limit more iterations would pass,
+    # from the guess and again from zero
+    h = petsc_handles(prob)
+    h["b"].set(np.nan)
+    with pytest.warns(RuntimeWarning, match="DIVERGED_NANORINF.*retrying from the zero guess"):
+        res = be.solve(h, guess=exact)
+    assert res.status == "error" and "DIVERGED_NANORINF" in res.message and "retried cold" in res.extra["fallback"]
 
 
 def test_pde_data_rejects_nan_and_mismatched_sizes():
@@ -1760,7 +1767,8 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes")
     prob, fields = fam.load(fam.sample(1, seed=0)[0])
     pde = to_pde(prob, fields=fields)
-    assert KSPBackend(ksp_type="preonly", pc_type="lu").solve(petsc_handles(prob, assemble=False)).status == "limit"
+    lu = KSPBackend(ksp_type="preonly", pc_type="lu").solve(petsc_handles(prob, assemble=False))
+    assert lu.status == "error" and "DIVERGED_PCSETUP_FAILED" in lu.message  # a zero pivot is no limit
     ref = direct_solve(petsc_handles(prob, assemble=False))
     assert ref.status == "optimal"
     assert np.linalg.norm(pde.operator @ ref.x - pde.rhs) <= 1e-10 * np.linalg.norm(pde.rhs)
@@ -1826,7 +1834,7 @@ def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_neumann")
     prob, _ = fam.load(fam.sample(1, seed=0)[0])
     h = petsc_handles(prob)
-    assert KSPBackend(ksp_type="preonly", pc_type="lu").solve(h).status == "limit"  # zero pivot
+    assert KSPBackend(ksp_type="preonly", pc_type="lu").solve(h).status == "error"  # zero pivot
     res = KSPBackend(ksp_type="cg", pc_type="jacobi").solve(petsc_handles(prob))
     assert res.status == "optimal" and res.iterations > 0
     with pytest.raises(ValueError, match="not positive definite"):

@@ -11,6 +11,10 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
 * SNES: the relative test would compare with the *initial* residual, which a good guess makes
   small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
   test. A warm solve that fails is retried from the cold guess and reported as such.
+
+Statuses: ``optimal`` where PETSc converged, ``limit`` where it stopped at its iteration (or
+Newton's function-evaluation) limit, ``error`` for every other reason (a breakdown, NaN, a line
+search without descent, a zero pivot); ``message`` names PETSc's reason.
 """
 
 from __future__ import annotations
@@ -207,7 +211,7 @@ class KSPBackend:
         residual = _relative_residual(ksp, b, x)
         handles["finish"]()
         reason = ksp.getConvergedReason()
-        return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
+        return SolveResult(solver=self.name, status=_status(int(reason)), objective=float("nan"),
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=offered, warm_start_accepted=warm and guess is not None,
                            message=_reason(int(reason)),
@@ -254,6 +258,23 @@ def _reason(reason: int, kind: str = "KSP") -> str:
     return f"{kind}ConvergedReason {reason}" + (f" ({names[reason]})" if reason in names else "")
 
 
+# the reasons that are a limit the caller set (more iterations may go on to converge); every other
+# negative reason is the method failing (a breakdown, NaN or inf, a line search that found no
+# descent, a zero pivot): 'error', as a first-order LP solver's numerical trouble is
+_LIMITS = {"KSP": ("DIVERGED_MAX_IT",), "SNES": ("DIVERGED_MAX_IT", "DIVERGED_FUNCTION_COUNT")}
+
+
+def _status(reason: int, kind: str = "KSP") -> str:
+    """The ``Status`` of PETSc's converged reason (kind 'KSP' or 'SNES'): optimal where it
+    converged, limit at an iteration or function-evaluation limit, error otherwise."""
+    from petsc4py import PETSc
+
+    if reason > 0:
+        return Status.OPTIMAL
+    codes = getattr(PETSc, kind).ConvergedReason
+    return Status.LIMIT if reason in {getattr(codes, n) for n in _LIMITS[kind]} else Status.ERROR
+
+
 def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
     """||b - A x|| / ||b|| (unpreconditioned, whatever norm the KSP tested), after the timing."""
     r = b.duplicate()
@@ -284,7 +305,7 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
         try:
             ksp.solve(b, x)
         except PETSc.Error as exc:  # a package this PETSc lacks
-            return SolveResult(solver="ksp", status=Status.LIMIT, objective=float("nan"), x=None, y=None,
+            return SolveResult(solver="ksp", status=Status.ERROR, objective=float("nan"), x=None, y=None,
                                iterations=0, seconds=time.perf_counter() - t0, warm_started=False,
                                warm_start_accepted=False, message=f"LU ({package}) failed: {str(exc).splitlines()[-1]}",
                                extra={"reason": -1, "ksp_type": "preonly", "pc_type": f"lu ({package})"})
@@ -292,7 +313,7 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
         handles["finish"]()
         reason = int(ksp.getConvergedReason())
         n = x.getLocalSize()
-        return SolveResult(solver="ksp", status=Status.OPTIMAL if reason > 0 else Status.LIMIT, objective=float("nan"),
+        return SolveResult(solver="ksp", status=_status(reason), objective=float("nan"),
                            x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=False, warm_start_accepted=False,
                            message=f"LU by {package}: {_reason(reason)}",
@@ -365,7 +386,7 @@ class SNESBackend:
         secs = time.perf_counter() - t0
         handles["finish"]()
         reason = int(snes.getConvergedReason())
-        return SolveResult(solver=self.name, status=Status.OPTIMAL if reason > 0 else Status.LIMIT,
+        return SolveResult(solver=self.name, status=_status(reason, "SNES"),
                            objective=float("nan"), x=x.array_r[: x.getLocalSize()].copy(), y=None,
                            iterations=int(snes.getIterationNumber()), seconds=secs, warm_started=warm,
                            warm_start_accepted=warm, message=_reason(reason, "SNES"),
