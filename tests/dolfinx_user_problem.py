@@ -43,6 +43,14 @@ def build_loose():
                          petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-6})
 
 
+def build_short():
+    """``build`` whose KSP stops after 3 iterations, short of its tolerance (CG + Jacobi)."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8), "user_pde_short_",
+                         petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_max_it": 3})
+
+
 def _user_problem(make_mesh, prefix: str, singular_below: float | None = None,
                   petsc_options: dict | None = None):
     import dolfinx_solver  # noqa: F401

@@ -1823,6 +1823,22 @@ def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
     assert family_backend(make_family("nonlinear-poisson:n=8"), "snes").snes_type == "newtonls"
 
 
+def test_a_pde_bench_says_how_the_solves_that_did_not_converge_ended(tmp_path, capsys):
+    """A script whose KSP stops after 3 CG iterations: no solve converges, each ends at PETSc's
+    iteration limit ('limit', not 'error'), and the report names PETSc's reason, per row and in
+    its summary, so a user sees that the limit is theirs to raise."""
+    from learned_solvers.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_short", "--train", "6", "--test", "1",
+                 "--epochs", "1", "--pde-width", "8", "--k", "1", "--scheduler", "serial", "--out", str(out)]) == 0
+    row, = json.loads(out.read_text())["rows"]
+    assert (row["cold_status"], row["warm_status"]) == ("limit", "limit")
+    assert row["cold_reason"] == row["warm_reason"] == "KSPConvergedReason -3 (DIVERGED_MAX_IT)"
+    assert "converged cold 0/1 (the others: 1 DIVERGED_MAX_IT), warm 0/1 (the others: 1 DIVERGED_MAX_IT)" in \
+        capsys.readouterr().out
+
+
 def test_a_users_singular_problem_labels_trains_and_solves(tmp_path, capsys):
     """A pure Neumann problem (its null space attached to the matrix): PETSc's LU fails on it,
     and before, that failure stayed flagged on the problem's KSP and failed every later solve;

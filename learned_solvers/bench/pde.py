@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -616,6 +618,9 @@ def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray,
             "oracle_iterations": oracle.iterations, "oracle_seconds": oracle.seconds,
             "oracle_total_seconds": oracle_total,
             "cold_status": cold.status, "warm_status": warm.status,
+            # PETSc's own reason where a solve did not converge: a limit to raise, or a method that failed
+            "cold_reason": None if cold.status == "optimal" else cold.message,
+            "warm_reason": None if warm.status == "optimal" else warm.message,
             "ksp_type": cold.extra.get("ksp_type"), "pc_type": cold.extra.get("pc_type"),
             # where the cold solve fails (Newton at high Re), the warm answer is checked against
             # the reference solution instead
@@ -666,7 +671,8 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"iteration_ratio {rep['iteration_ratio']:.3f}  time_ratio {rep['time_ratio']:.3f}  "
              f"nearest_iteration_ratio {f(rep['nearest_iteration_ratio'], '.3f')}  same_answer {rep['same_answer']:.2f}",
              f"prediction relative L2 error (median) {f(rep['prediction_rel_l2_median'], '.3e')}; "
-             f"converged cold {rep['cold_converged']}/{rep['n_test']}, warm {rep['warm_converged']}/{rep['n_test']} "
+             f"converged cold {rep['cold_converged']}/{rep['n_test']}{_not_converged(rep, 'cold')}, "
+             f"warm {rep['warm_converged']}/{rep['n_test']}{_not_converged(rep, 'warm')} "
              f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)",
              f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: however "
              f"good, a start pays only if making it (inference, and extraction beyond the assembly) costs under "
@@ -700,6 +706,15 @@ def format_pde_report(rep: dict[str, Any]) -> str:
                          differ=disagreement([(r["cold_status"], r["warm_status"]) for r in rep["rows"]
                                               if not r["same_answer"]], len(rep["rows"]))))
     return "\n".join(lines)
+
+
+def _not_converged(rep: dict[str, Any], start: str) -> str:
+    """' (the others: 2 DIVERGED_LINE_SEARCH, 1 DIVERGED_MAX_IT)': how the solves from ``start``
+    that did not converge ended, by PETSc's reason ('' where all converged, or in a report
+    written before rows kept the reason)."""
+    ended = Counter(re.sub(r"^.*\((\w+)\)$", r"\1", r[f"{start}_reason"]) for r in rep["rows"]
+                    if r.get(f"{start}_reason"))
+    return f" (the others: {', '.join(f'{n} {why}' for why, n in ended.most_common())})" if ended else ""
 
 
 def nearest_note(rep: dict[str, Any]) -> str | None:
