@@ -864,7 +864,7 @@ def test_mps_reader_on_300_mutated_files_reads_them_or_refuses_naming_the_file(t
                 text = text[:i]
             elif edit == "byte":
                 k = rng.randrange(len(text[i]) + 1)
-                text[i] = text[i][:k] + rng.choice(["\x00", "\xff", "\u00e9", "\r", "*", "$"]) + text[i][k:]
+                text[i] = text[i][:k] + rng.choice(["\x00", "\xff", "\u00e9", "\r", "*", "$", "\udcff"]) + text[i][k:]
             elif edit == "section":
                 text.insert(i, rng.choice(["ROWS", "COLUMNS", "RHS", "BOUNDS", "RANGES", "ENDATA", "OBJSENSE MAX"]))
             elif edit == "blank":
@@ -882,6 +882,40 @@ def test_mps_reader_on_300_mutated_files_reads_them_or_refuses_naming_the_file(t
             assert not any(np.isnan(v).any() for v in (qp.c, qp.A.data, qp.l, qp.u, qp.lb, qp.ub)), f.name
             seen.add("read")
     assert seen == {"read", "refused"}
+
+
+def test_a_file_that_is_not_utf8_is_read_as_latin1_with_its_names_and_a_warning(tmp_path):
+    """An MPS or LP file written in Latin-1 (accented names, as older tools write them): HiGHS'
+    names reach Python as UTF-8, and such a file ended in a UnicodeDecodeError. It is read as
+    Latin-1, byte for byte, with a warning naming the first such byte: the same problem as its
+    UTF-8 twin, names included, a binary of an LP file's Binaries section too."""
+    from learned_solvers.formats.mps import MPSReadWarning
+
+    text = gzip.decompress(netlib("afiro").read_bytes()).decode().replace("X01", "R\u00e9gion").replace("R09", "C\u00f4te")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "\u00f4" in ln)
+    utf8 = tmp_path / "utf8.mps"
+    utf8.write_text(text, encoding="utf-8")
+    want = read_problem(utf8)
+    assert "R\u00e9gion" in want.var_names and "C\u00f4te" in want.con_names
+    for suffix in (".mps", ".mps.gz"):
+        f = tmp_path / f"latin1{suffix}"
+        data = text.encode("latin-1")
+        f.write_bytes(data := gzip.compress(data) if suffix.endswith(".gz") else data)
+        with pytest.warns(MPSReadWarning, match=rf"latin1{suffix}: not UTF-8 text \(byte 0xf4 on line {line}\); it is "
+                                                "read as Latin-1"):
+            got = read_problem(f)
+        assert (got.var_names, got.con_names) == (want.var_names, want.con_names)
+        for a, b in ((got.c, want.c), (got.A.toarray(), want.A.toarray()), (got.l, want.l), (got.u, want.u),
+                     (got.lb, want.lb), (got.ub, want.ub)):
+            assert np.array_equal(a, b)
+        assert f.read_bytes() == data  # the user's file is left as it was
+    lp = tmp_path / "latin1.lp"
+    lp.write_bytes("Minimize\n obj: - x - 2 caf\u00e9\nSubject To\n c1: x + caf\u00e9 <= 1.5\nBounds\n x <= 4\n"
+                   "Binaries\n caf\u00e9\nEnd\n".encode("latin-1"))
+    with pytest.warns(MPSReadWarning, match="byte 0xe9 on line 2"):
+        got = read_problem(lp)
+    assert got.var_names == ("x", "caf\u00e9") and list(got.integrality) == [False, True]
+    assert list(got.lb) == [0.0, 0.0] and list(got.ub) == [4.0, 1.0]
 
 
 def test_lp_reader_on_200_edited_files_reads_them_as_scip_does_or_refuses_naming_the_file(tmp_path):

@@ -12,6 +12,7 @@ scan alone.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tempfile
@@ -97,25 +98,33 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     mps = suffixes.endswith(_MPS_SUFFIXES)
     with tempfile.TemporaryDirectory() as tmp:
         h.setOptionValue("log_to_console", False)
-        head = _lines(p, until="COLUMNS") if mps else []
+        src = p  # what is read: the file, or its UTF-8 copy (HiGHS' names must be UTF-8)
+        if through.not_utf8 is not None:
+            line, byte = through.not_utf8
+            warnings.warn(f"{p}: not UTF-8 text (byte {byte:#04x} on line {line}); it is read as Latin-1, each byte "
+                          "a character, so names in another encoding may print oddly (write the file as UTF-8 to "
+                          "keep them)", MPSReadWarning, stacklevel=2)
+            src = Path(tmp) / ("utf8" + suffixes.removesuffix(".gz"))
+            src.write_text("".join(_lines(p, encoding=through.encoding)), encoding="utf-8")
+        head = _lines(src, until="COLUMNS") if mps else []
         # HiGHS' first sign of fixed MPS, a ROWS name with a blank (it finds others as it reads on)
         fixed = _fixed_with_blanks(head)
         in_order = False  # a column's bounds rewritten as they leave it in the file's order
         while True:
-            target = source = p  # source: what the readers read, the file or its free-format copy
+            target = source = src  # source: what the readers read, the file or its free-format copy
             blank = None  # the character standing for a blank inside a name in the free-format copy
             if suffixes.endswith((".qps", ".qps.gz")):
                 # HiGHS picks its reader by the extension and knows no .qps: QPS is MPS with a
                 # quadratic section (QUADOBJ, QMATRIX), which its MPS reader takes
                 # (a link to the user's file: the copies below are written under other names)
-                target = Path(tmp) / ("qps-as.mps.gz" if p.suffix.lower() == ".gz" else "qps-as.mps")
+                target = Path(tmp) / ("qps-as.mps.gz" if src.suffix.lower() == ".gz" else "qps-as.mps")
                 target.unlink(missing_ok=True)
-                target.symlink_to(p.resolve())
+                target.symlink_to(src.resolve())
             if fixed:
                 # HiGHS' fixed-format reader loops forever on an empty line and reads BV, LI, UI
                 # and OBJSENSE as other things: it reads a free-format copy
                 try:
-                    blank, copy = _fixed_as_free(_lines(p))
+                    blank, copy = _fixed_as_free(_lines(src))
                 except MPSFormatError as exc:
                     raise MPSFormatError(f"{p}: {exc}") from None
                 target = source = Path(tmp) / "fixed.mps"
@@ -132,11 +141,11 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             if cleaned is not None:
                 target = Path(tmp) / "copy.mps"
                 target.write_text(_starred(cleaned))
-            elif mps and source == p and through.empty_line:
+            elif mps and source == src and through.empty_line:
                 # HiGHS may switch to its fixed-format reader as it reads on (below), and that
                 # one never returns from an empty line
                 target = Path(tmp) / "copy.mps"
-                target.write_text(_starred("".join(_lines(p))))
+                target.write_text(_starred("".join(_lines(src))))
             log = Path(tmp) / f"highs{int(fixed)}{int(in_order)}.log"  # one per reading: HiGHS appends
             h.setOptionValue("log_file", str(log))
             status = h.readModel(str(target))
@@ -155,7 +164,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                     f"{p}: HiGHS' reader takes it for fixed MPS (a name with a blank{': ' + why if why else ''}), "
                     "but its lines do not keep fixed MPS's columns (fields at 2-3, 5-12, 15-22, 25-36, 40-47, "
                     "50-61); write it in those columns, or as free MPS with names without blanks."
-                    + _no_endata(_lines(p)))
+                    + _no_endata(_lines(src)))
             fixed = True  # HiGHS found a name with a blank further on: read it as fixed MPS
         for section, first in keep.items():
             others = [named for named in vectors[section] if named != first]
@@ -166,7 +175,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                           stacklevel=2)
         if status == highspy.HighsStatus.kError:
             # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
-            cut = _no_endata(_lines(p)) if mps else ""
+            cut = _no_endata(_lines(src)) if mps else ""
             raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + cut)
         # HiGHS reads on past entries it drops (a row or column no section declared) with a
         # warning only: that is another model than the file's, so it is refused
@@ -216,7 +225,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf) * np.where(np.abs(np.asarray(v, dtype=float)) >= inf, np.inf, 1.0)  # noqa: E731
     lb, ub = fix(lp.col_lower_), fix(lp.col_upper_)
     if suffixes.endswith((".lp", ".lp.gz")) and integrality is not None and integrality.any() \
-            and (binary := _lp_binaries(_lines(p))):
+            and (binary := _lp_binaries(_lines(p, encoding=through.encoding))):
         # HiGHS keeps a binary column's Bounds-section bounds (a free binary ranged over the
         # integers up to 1); a binary is 0 or 1 within them, as SCIP reads it
         cols = np.array([name in binary for name in col_names], dtype=bool)
@@ -598,6 +607,13 @@ class _ReadThrough:
 
     empty_line: bool
     tail: str
+    # (line, byte) of the first byte that is not UTF-8, where the file is not UTF-8 text (a
+    # Latin-1 file's accented names): read as Latin-1, where every byte is a character
+    not_utf8: tuple[int, int] | None = None
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8" if self.not_utf8 is None else "latin-1"
 
 
 # an MPS section header after COLUMNS, alone on its line
@@ -623,9 +639,17 @@ def _check_compression(p: Path) -> _ReadThrough:
     empty, last = False, b"\n"  # an empty first line
     tail: list[bytes] | None = None
     pending = b""  # the unfinished last line of the chunk before
+    utf8, lines, bad = codecs.getincrementaldecoder("utf-8")(), 0, None
     try:
         with (gzip.open if named else open)(p, "rb") as f:
             while chunk := f.read(1 << 22):
+                if bad is None:
+                    try:
+                        utf8.decode(chunk)
+                        lines += chunk.count(b"\n")
+                    except UnicodeDecodeError as exc:
+                        # exc.object: the few bytes the decoder held (no newline among them), then chunk
+                        bad = (lines + exc.object[:exc.start].count(b"\n") + 1, exc.object[exc.start])
                 empty = empty or b"\n\n" in last + chunk[:1] or b"\n\n" in chunk
                 last = chunk[-1:]
                 if tail is not None:
@@ -638,17 +662,23 @@ def _check_compression(p: Path) -> _ReadThrough:
                     pending = text[text.rfind(b"\n") + 1:]
     except (EOFError, OSError) as exc:
         raise MPSFormatError(f"{p}: the gzip stream is truncated or corrupt ({exc})") from exc
-    return _ReadThrough(empty_line=empty, tail=b"".join(tail or []).decode(errors="replace"))
+    if bad is None:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:  # the file ends inside a character
+            bad = (lines + 1, utf8.getstate()[0][0])
+    text = b"".join(tail or []).decode("latin-1" if bad else "utf-8", errors="replace")
+    return _ReadThrough(empty_line=empty, tail=text, not_utf8=bad)
 
 
-def _lines(p: Path, *, until: str | None = None) -> list[str]:
+def _lines(p: Path, *, until: str | None = None, encoding: str = "utf-8") -> list[str]:
     """The file's text lines, plain or gzipped (a whole stream: ``_check_compression``); with
     ``until``, only those up to that section's header line (``COLUMNS``: OBJSENSE, OBJNAME and
     ROWS come before it)."""
     import gzip
 
     opener = gzip.open if p.suffix.lower() == ".gz" else open
-    with opener(p, "rt", errors="replace") as f:
+    with opener(p, "rt", encoding=encoding, errors="replace") as f:
         if until is None:
             return f.readlines()
         head: list[str] = []
