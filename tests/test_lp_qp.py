@@ -1725,6 +1725,22 @@ def test_the_highs_stop_cost_script_times_both_ways_on_its_three_groups():
     assert all(float(v) > 0 for ln in lines[1:] for v in ln.split()[-4:])
 
 
+def test_the_ill_scaled_probe_counts_warm_against_cold_per_scale():
+    """`benchmarks/ill_scaled_probe.py` (docs/lp_qp.md, where "warm ends as cold" stops holding),
+    two edits at two scales: on the files as they are (s = 0) every solver ends alike."""
+    import subprocess
+    import sys
+
+    netlib("afiro")  # skips, or fails under CI, where the data is missing
+    out = subprocess.run([sys.executable, "benchmarks/ill_scaled_probe.py", "--per-scale", "2", "--scales", "0", "4",
+                          "--data", str(DATA)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    table = out.stdout.split("# where the statuses differ")[0].splitlines()
+    rows = {ln.split()[0]: ln.split()[2:] for ln in table if ln[:3].strip().isdigit()}
+    assert sorted(rows) == ["0", "4"] and all(len(r) == 8 for r in rows.values())
+    assert [rows["0"][i] for i in (0, 2, 6)] == ["2/2,"] * 3  # HiGHS, PDLP, SCS (OSQP: the probe's table)
+
+
 def test_a_result_that_cannot_leave_the_child_is_an_error_and_the_child_goes_on():
     """OSQP's result holds its own (unpicklable) info object: solved in the child, it comes back as
     a RuntimeError saying so, and the same child then answers the next solve."""
