@@ -125,6 +125,37 @@ def test_pdlp_confirms_a_cold_error_or_verdict_of_no_optimum_behind_glops_presol
         assert res.extra["presolve_run"] == "TERMINATION_REASON_PRIMAL_OR_DUAL_INFEASIBLE"
 
 
+def test_osqp_confirms_a_cold_verdict_of_no_optimum_at_tighter_infeasibility_tolerances():
+    """afiro with one coefficient made -1e6 (X31 in R23, 1 in the file): at its default
+    infeasibility tolerances (1e-4) OSQP called it primal infeasible after 50 iterations, where
+    HiGHS finds its optimum, the file's own. A cold verdict of no optimum now runs again at
+    ``CONFIRM_INF_TOL``, whose optimum is the answer; a genuine verdict stands; a warm solve is
+    confirmed by the cold one (``warm_solve``), not here."""
+    from learned_solvers.backends.osqp import CONFIRM_INF_TOL
+
+    qp = read_problem(netlib("afiro"))
+    A = qp.A.tolil()
+    A[qp.con_names.index("R23"), qp.var_names.index("X31")] = -1e6
+    edited = qp.with_data(A=A.tocsr())
+    osqp_be = make_backend("osqp")
+    res, ref = osqp_be.solve(edited), make_backend("highs").solve(edited)
+    assert res.status == Status.OPTIMAL and res.extra["confirm_run"] == "solved"
+    assert res.message == f"solved (at infeasibility tolerances {CONFIRM_INF_TOL:g}, after primal infeasible)"
+    assert osqp_be.same_answer(res, ref) and ref.objective == pytest.approx(netlib_optimum("afiro"), rel=1e-9)
+    warm = osqp_be.solve(edited, warm_start=WarmStart(x=res.x, y=res.y))
+    assert "confirm_run" not in warm.extra
+    # a genuine verdict stands, both runs counted
+    infeasible = QPData(c=np.ones(2), A=sp.csr_matrix(np.ones((2, 2))), l=np.array([2.0, -np.inf]),
+                        u=np.array([np.inf, 1.0]), lb=np.zeros(2), ub=np.full(2, np.inf))
+    unbounded = QPData(c=-np.ones(2), A=sp.csr_matrix([[1.0, -1.0]]), l=np.array([-1.0]), u=np.array([1.0]),
+                       lb=np.zeros(2), ub=np.full(2, np.inf))
+    for qp, status, words in ((infeasible, Status.INFEASIBLE, "primal infeasible"),
+                              (unbounded, Status.UNBOUNDED, "dual infeasible")):
+        res = osqp_be.solve(qp)
+        assert (res.status, res.message, res.extra["confirm_run"]) == (status, words, words)
+        assert res.iterations > res.extra["raw"].info.iter
+
+
 def test_a_warm_solve_stopped_at_its_limit_with_an_inaccurate_answer_is_solved_cold_too():
     """OSQP at its iteration limit returns 'solved inaccurate', an answer to a looser tolerance,
     where a start far off slowed it: that was handed on as the optimum, with no word and no cold

@@ -19,6 +19,22 @@ _STATUS = {1: Status.OPTIMAL, 2: Status.OPTIMAL, 3: Status.INFEASIBLE, 4: Status
 _INACCURATE = (2, 4, 6)
 _SIGINT = 10  # OSQP_SIGINT: a Ctrl-C stopped the solve
 
+CONFIRM_INF_TOL = 1e-6
+"""OSQP's infeasibility tolerances (``eps_prim_inf``, ``eps_dual_inf``; its defaults 1e-4) for
+the run that confirms a cold verdict of no optimum: at its defaults OSQP called afiro with one
+coefficient made -1e6 primal infeasible after 50 iterations, where HiGHS, PDLP and OSQP at
+these tolerances find its optimum (``benchmarks/ill_scaled_probe.py``'s kind of edit)"""
+
+
+def _run(solver):
+    """``solver.solve()``; a Ctrl-C, which OSQP catches itself and returns, is raised as Python
+    would have (read as an error, an interrupted warm solve was solved cold as well, and the
+    user's Ctrl-C ran another solve)."""
+    res = solver.solve(raise_error=False)
+    if res.info.status_val == _SIGINT:
+        raise KeyboardInterrupt(f"osqp: interrupted after {res.info.iter} iterations")
+    return res
+
 
 def osqp_rows(qp: QPData) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
     """OSQP's ``l <= [A; I_b] x <= u`` with the bounded variables' rows appended.
@@ -48,6 +64,9 @@ class OSQPBackend:
     pinned: turn off adaptive rho (l2ws's setting, so that iteration counts compare starts
     rather than the solver's adaptivity). settings: any other OSQP settings by OSQP's names
     (``OSQP_SETTINGS``; they override the ones above). Variable bounds become extra rows.
+    A cold solve that ends in a verdict of no optimum (infeasible, unbounded) runs again with
+    infeasibility tolerances ``CONFIRM_INF_TOL``, and an optimum found there is the answer
+    (``extra['confirm_run']``: how that run ended; both runs' iterations and seconds counted).
     """
 
     name: ClassVar[str] = "osqp"
@@ -105,20 +124,30 @@ class OSQPBackend:
                 r = ws.r if ws.r is not None else qp.c + (qp.P @ ws.x if qp.P is not None else 0) - qp.A.T @ ws.y
                 y = -np.concatenate([ws.y, r[bounded]])  # OSQP's sign: y > 0 at the upper side
             solver.warm_start(x=ws.x, y=y)
-        res = solver.solve(raise_error=False)
-        if res.info.status_val == _SIGINT:
-            # OSQP catches Ctrl-C itself and returns: raised as Python would have, or an interrupted
-            # warm solve read as an error was solved cold as well, and the user's Ctrl-C ran another solve
-            raise KeyboardInterrupt(f"osqp: interrupted after {res.info.iter} iterations")
-        status = _STATUS.get(res.info.status_val, Status.ERROR)
+        res = _run(solver)
+        status, message = _STATUS.get(res.info.status_val, Status.ERROR), str(res.info.status)
+        iterations, seconds, extra = int(res.info.iter), float(res.info.run_time), {}
+        if ws is None and status in (Status.INFEASIBLE, Status.UNBOUNDED):
+            # OSQP's certificates pass its default tolerances on badly scaled data that has an optimum
+            opts = self.settings()
+            opts.update({k: min(float(opts.get(k, CONFIRM_INF_TOL)), CONFIRM_INF_TOL)  # a user's tighter ones kept
+                         for k in ("eps_prim_inf", "eps_dual_inf")})
+            again = osqp.OSQP()
+            again.setup(p, qp.c, a, lo, hi, **opts)
+            res2 = _run(again)
+            iterations, seconds = iterations + int(res2.info.iter), seconds + float(res2.info.run_time)
+            extra["confirm_run"] = str(res2.info.status)  # counted in the iterations and seconds, whatever it found
+            if _STATUS.get(res2.info.status_val) == Status.OPTIMAL:
+                message = f"{res2.info.status} (at infeasibility tolerances {CONFIRM_INF_TOL:g}, after {message})"
+                res, status = res2, Status.OPTIMAL
         x = np.asarray(res.x) if status == Status.OPTIMAL else None
         y = -np.asarray(res.y)[: qp.m] if status == Status.OPTIMAL else None
         return SolveResult(
             solver=self.name, status=status,
             objective=qp.objective(x) if x is not None else float("nan"),
-            x=x, y=y, iterations=int(res.info.iter), seconds=float(res.info.run_time),
+            x=x, y=y, iterations=iterations, seconds=seconds,
             warm_started=warm_start is not None, warm_start_accepted=ws is not None,
-            message=str(res.info.status), extra={"raw": res}, inaccurate=res.info.status_val in _INACCURATE,
+            message=message, extra={"raw": res, **extra}, inaccurate=res.info.status_val in _INACCURATE,
         )
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
