@@ -389,6 +389,31 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
         again.solve("instance.mps", "pdlp")
 
 
+def test_a_problem_with_no_constraint_rows_gets_the_start_and_the_cold_answer(trained):
+    """Bounds only, or nothing at all (a cvxpy ``Maximize(-sum_squares(x) + sum(x))``): the
+    model's KKT guard took a maximum over the empty rows and the solve ended in torch's
+    IndexError, before any solver ran."""
+    _, _, path = trained
+    rng = np.random.default_rng(0)
+    n = 12
+    lb = np.where(rng.random(n) < 0.5, 0.0, -1.0)
+    cases = {"bounds only": QPData(c=rng.standard_normal(n), A=sp.csr_matrix((0, n)), l=np.zeros(0), u=np.zeros(0),
+                                   lb=lb, ub=np.full(n, 2.0), name="bounds-only"),
+             "free QP": QPData(c=np.ones(n), A=sp.csr_matrix((0, n)), l=np.zeros(0), u=np.zeros(0),
+                               lb=np.full(n, -np.inf), ub=np.full(n, np.inf), P=sp.identity(n), name="free-qp")}
+    for k in (1, 4):
+        starter = LearnedWarmStarter.from_checkpoint(path, k=k)
+        for what, qp in cases.items():
+            for name in ("pdlp", "osqp", "highs", "scs"):
+                backend = make_backend(name)
+                cold = backend.solve(qp)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UnseenSizeWarning)
+                    warm = starter.solve(qp, backend)
+                assert cold.status == warm.status == Status.OPTIMAL, (what, name, warm.message)
+                assert backend.same_answer(cold, warm), (what, name, cold.objective, warm.objective)
+
+
 def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
     """k = 0 once meant 'automatic' and k = -3 ran nothing; a device with no GPU failed inside
     torch. k = 0 now means what it says: no model iterations (the anchor)."""

@@ -278,23 +278,29 @@ class _Block(nn.Module):
         return torch.zeros(g.batch, g.n + m, self.cfg.width, dtype=g.var_feat.dtype, device=g.var_feat.device)
 
 
+def _top(t: Tensor) -> Tensor:
+    """(B,) largest entry of each row of a non-negative (B, k), 0 where k = 0: a problem with
+    no constraint rows (a cvxpy problem with bounds only, or none) has nothing to violate."""
+    return torch.nn.functional.pad(t, (0, 1)).amax(1)
+
+
 def kkt_merit(g: QPGraph, x: Tensor, y: Tensor) -> Tensor:
     """(B,) relative KKT residual of normalised (x (B, n), y (B, m)): the largest of the
     primal violation, the dual sign violation and the relative objective gap, each measured
     as ``canonical.qp.kkt_residuals`` does (there in original units, here normalised)."""
     ax = _mm(g.A, x.unsqueeze(-1)).squeeze(-1)
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
-    primal = torch.maximum(torch.relu(g.l - ax).amax(1), torch.relu(ax - g.u).amax(1))
-    primal = torch.maximum(primal, torch.maximum(torch.relu(g.lb - x).amax(1), torch.relu(x - g.ub).amax(1)))
+    primal = torch.maximum(_top(torch.relu(g.l - ax)), _top(torch.relu(ax - g.u)))
+    primal = torch.maximum(primal, torch.maximum(_top(torch.relu(g.lb - x)), _top(torch.relu(x - g.ub))))
     px = _mm(g.P, x.unsqueeze(-1)).squeeze(-1) if g.P is not None else None
     r = g.c - _mm(g.At, y.unsqueeze(-1)).squeeze(-1)
     if px is not None:
         r = r + px
     fl, fu, flb, fub = torch.isfinite(g.l), torch.isfinite(g.u), torch.isfinite(g.lb), torch.isfinite(g.ub)
     # a positive y_i needs a finite l_i, a negative one a finite u_i; the same for r and the bounds
-    dual = torch.stack([torch.where(fl, zero, torch.relu(y)).amax(1), torch.where(fu, zero, torch.relu(-y)).amax(1),
-                        torch.where(flb, zero, torch.relu(r)).amax(1),
-                        torch.where(fub, zero, torch.relu(-r)).amax(1)]).amax(0)
+    dual = torch.stack([_top(torch.where(fl, zero, torch.relu(y))), _top(torch.where(fu, zero, torch.relu(-y))),
+                        _top(torch.where(flb, zero, torch.relu(r))),
+                        _top(torch.where(fub, zero, torch.relu(-r)))]).amax(0)
     pobj = (g.c * x).sum(1)
     side = lambda v, lo, hi: torch.where(v > 0, torch.where(torch.isfinite(lo), lo, zero),  # noqa: E731
                                          torch.where(torch.isfinite(hi), hi, zero))
@@ -304,7 +310,7 @@ def kkt_merit(g: QPGraph, x: Tensor, y: Tensor) -> Tensor:
         pobj, dobj = pobj + q, dobj - q
     gap = (pobj - dobj).abs() / (1.0 + pobj.abs() + dobj.abs())
     sides = torch.cat([torch.where(fl, g.l.abs(), zero), torch.where(fu, g.u.abs(), zero)], 1)
-    return torch.stack([primal / (1.0 + sides.amax(1)), dual / (1.0 + g.c.abs().amax(1)), gap]).amax(0)
+    return torch.stack([primal / (1.0 + _top(sides)), dual / (1.0 + _top(g.c.abs())), gap]).amax(0)
 
 
 class _KKTGuard:
