@@ -13,6 +13,7 @@ scan alone.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import os
 import re
 import tempfile
@@ -667,8 +668,8 @@ def _check_compression(p: Path) -> _ReadThrough:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:  # the file ends inside a character
             bad = (lines + 1, utf8.getstate()[0][0])
-    text = b"".join(tail or []).decode("latin-1" if bad else "utf-8", errors="replace")
-    return _ReadThrough(empty_line=empty, tail=text, not_utf8=bad)
+    found = _ReadThrough(empty_line=empty, tail="", not_utf8=bad)
+    return dataclasses.replace(found, tail=b"".join(tail or []).decode(found.encoding, errors="replace"))
 
 
 def _lines(p: Path, *, until: str | None = None, encoding: str = "utf-8") -> list[str]:
