@@ -2437,3 +2437,20 @@ def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):
     from learned_solvers.fit import _pde_family
 
     assert _pde_family(finer, None)[0].spec() == f"{spec}:n=12" and _pde_family(finer, None)[1] == "local"
+
+
+def test_a_pde_report_whose_oracle_call_is_no_faster_than_cold_says_no_start_can_pay():
+    """The floor line had read "a start pays only if making it costs under -0.02 ms" where the
+    instance's own solution took longer to solve from than zero (every dof a Dirichlet dof: the
+    solve is a copy, and the warm call's set-up costs more)."""
+    from pathlib import Path
+
+    from learned_solvers.bench.pde import format_pde_report
+
+    rep = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+                      / "darcy_ksp_jacobi_kernel.json").read_text())
+    assert "costs under 4.83 ms (median)" in format_pde_report(rep)
+    rep.update(oracle_time_ratio=1.097, start_budget_seconds_median=-2e-5)
+    said = format_pde_report(rep)
+    assert "floor (the oracle's call against the cold call) 1.097: no start can pay in time here" in said, said
+    assert "costs under" not in said

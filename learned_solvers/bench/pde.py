@@ -674,9 +674,11 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"converged cold {rep['cold_converged']}/{rep['n_test']}{_not_converged(rep, 'cold')}, "
              f"warm {rep['warm_converged']}/{rep['n_test']}{_not_converged(rep, 'warm')} "
              f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)",
-             f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: however "
-             f"good, a start pays only if making it (inference, and extraction beyond the assembly) costs under "
-             f"{1e3 * rep['start_budget_seconds_median']:.2f} ms (median)"]
+             f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: "
+             + (f"however good, a start pays only if making it (inference, and extraction beyond the assembly) costs "
+                f"under {1e3 * budget:.2f} ms (median)" if (budget := rep['start_budget_seconds_median']) > 0 else
+                "no start can pay in time here: from the instance's own solution, made at no cost, the call takes no "
+                "less time than the cold one")]
     if (res := rep.get("start_residual_median")) is not None:
         energy = rep.get("start_energy_error_median")
         if rep["solver"] == "ksp":
