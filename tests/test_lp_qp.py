@@ -16,7 +16,7 @@ from learned_solvers.backends import BACKENDS, Status, WarmStart, make_backend
 from learned_solvers.canonical import InvalidProblemError, QPData, kkt_residuals
 from learned_solvers.canonical.polish import optimal_active_set, polish
 from learned_solvers._highs import quiet_highs
-from learned_solvers.formats.mps import MPSFormatError, read_problem
+from learned_solvers.formats.mps import MPSFormatError, MPSReadWarning, read_problem
 from problems.registry import make_family
 
 from .conftest import DATA, ROOT, maros_meszaros, netlib, netlib_optimum
@@ -920,8 +920,6 @@ def test_a_file_that_is_not_utf8_is_read_as_latin1_with_its_names_and_a_warning(
     names reach Python as UTF-8, and such a file ended in a UnicodeDecodeError. It is read as
     Latin-1, byte for byte, with a warning naming the first such byte: the same problem as its
     UTF-8 twin, names included, a binary of an LP file's Binaries section too."""
-    from learned_solvers.formats.mps import MPSReadWarning
-
     text = gzip.decompress(netlib("afiro").read_bytes()).decode().replace("X01", "R\u00e9gion").replace("R09", "C\u00f4te")
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if "\u00f4" in ln)
     utf8 = tmp_path / "utf8.mps"
@@ -1191,6 +1189,32 @@ def test_qmps_cross_term_gives_a_symmetric_p_and_the_known_optimum(tmp_path):
     with pytest.raises(ValueError, match="non-diagonal P"):
         make_backend("pdlp").solve(qp)
     with pytest.raises(MPSFormatError, match="line 12: '0,5' in QUADOBJ"):
+        read_problem(f)
+
+
+def test_a_quadratic_section_in_the_other_sections_layout_is_warned_of_or_refused_saying_which_takes_what(tmp_path):
+    """QUADOBJ (and QSECTION) list one triangle of Q, QMATRIX the whole matrix. The whole matrix
+    under QUADOBJ is read as HiGHS and SCIP read it, each cross term the sum of its two entries
+    (twice the meant one), now with a warning naming them; one triangle under QMATRIX, which
+    HiGHS refuses ("not symmetric"), is refused saying which section takes which."""
+    f = tmp_path / "qp.qps"
+    f.write_text(_TINY_MPS.format(a="1", extra="QUADOBJ\n x x 2\n x y 0.5\n y x 0.5\n y y 2\n"))
+    with pytest.warns(MPSReadWarning, match=r"its QUADOBJ section lists both x y \(line 12\) and y x \(line 13\); "
+                                            r"read as their sum, as HiGHS and SCIP read it.*QMATRIX"):
+        qp = read_problem(f)
+    assert np.allclose(qp.P.toarray(), [[2.0, 1.0], [1.0, 2.0]])
+    f.write_text(_TINY_MPS.format(a="1", extra="QSECTION obj\n x x 2\n x y 0.5\n y x 0.5\n y y 2\n"))
+    with pytest.warns(MPSReadWarning, match=r"its QSECTION section lists both x y .* as HiGHS reads it"):
+        read_problem(f)
+    for section, rows in (("QUADOBJ", " x x 2\n x y 0.5\n y y 2\n"),
+                          ("QMATRIX", " x x 2\n x y 0.5\n y x 0.5\n y y 2\n")):
+        f.write_text(_TINY_MPS.format(a="1", extra=f"{section}\n{rows}"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MPSReadWarning)
+            assert np.allclose(read_problem(f).P.toarray(), [[2.0, 0.5], [0.5, 2.0]]), section
+    f.write_text(_TINY_MPS.format(a="1", extra="QMATRIX\n x x 2\n x y 0.5\n y y 2\n"))
+    with pytest.raises(MPSFormatError, match=r"qp.qps: .*not symmetric\. QMATRIX lists the whole symmetric matrix, "
+                                             r"each entry off the diagonal twice .*one triangle is QUADOBJ"):
         read_problem(f)
 
 

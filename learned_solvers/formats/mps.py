@@ -41,7 +41,8 @@ class MPSFormatError(InvalidProblemError):
 
 
 class MPSReadWarning(UserWarning):
-    """The file is read one way where readers differ (several RHS, RANGES or BOUNDS vectors)."""
+    """The file is read one way where readers differ or a likely slip reads as another problem (several RHS,
+    RANGES or BOUNDS vectors; a Latin-1 file; both halves of Q under QUADOBJ)."""
 
 
 def _reader_complaint(log: str) -> str:
@@ -177,7 +178,10 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         if status == highspy.HighsStatus.kError:
             # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
             cut = _no_endata(_lines(src)) if mps else ""
-            raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + cut)
+            # a QMATRIX of one triangle: HiGHS counts the entries on each side of the diagonal
+            half = (" QMATRIX lists the whole symmetric matrix, each entry off the diagonal twice (x y and y x); a "
+                    "section that lists one triangle is QUADOBJ." if "so is not symmetric" in text else "")
+            raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + half + cut)
         # HiGHS reads on past entries it drops (a row or column no section declared) with a
         # warning only: that is another model than the file's, so it is refused
         dropped = [ln.strip() for ln in text.splitlines()
@@ -197,6 +201,13 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         hess = h.getModel().hessian_
         if mps:
             _check_numbers(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None)
+        if mps and hess.dim_ > 0 and (both := _listed_both_ways(_lines(source))) is not None:
+            section, one, other, first, second = both
+            readers = "HiGHS and SCIP read" if section == "QUADOBJ" else "HiGHS reads"  # SCIP refuses QSECTION
+            warnings.warn(f"{p}: its {section} section lists both {one} {other} (line {first}) and {other} {one} "
+                          f"(line {second}); read as their sum, as {readers} it, which doubles that cross term "
+                          f"where the two halves of a symmetric matrix were meant: {section} takes one triangle "
+                          "of Q, and the whole matrix goes in a QMATRIX section", MPSReadWarning, stacklevel=2)
     named = (lambda v: v) if blank is None else (lambda v: v.replace(blank, " "))  # noqa: E731
     col_names, row_names = [named(v) for v in lp.col_names_], [named(v) for v in lp.row_names_]
     a = lp.a_matrix_
@@ -369,6 +380,19 @@ def _data_lines(lines: list[str], start: int = 0):
             yield no, section, raw
         else:
             section = raw.split()[0].upper()
+
+
+def _listed_both_ways(lines: list[str]) -> tuple[str, str, str, int, int] | None:
+    """(section, x, y, line, line) of the first off-diagonal entry of Q that a QUADOBJ or
+    QSECTION section (one triangle) lists both as ``x y`` and as ``y x``, or None."""
+    seen: dict[tuple[str, str], int] = {}
+    for no, section, raw in _data_lines(lines, 1):
+        tok = raw.split()
+        if section in ("QUADOBJ", "QSECTION") and len(tok) >= 3 and tok[0] != tok[1]:
+            if (tok[1], tok[0]) in seen:
+                return section, tok[1], tok[0], seen[tok[1], tok[0]], no
+            seen.setdefault((tok[0], tok[1]), no)
+    return None
 
 
 def _vector(section: str, tok: list[str]) -> str:
