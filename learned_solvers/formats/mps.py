@@ -572,11 +572,26 @@ def _normalised(lines: list[str]) -> list[str]:
     objective row first in place of an OBJNAME section (``_objective_first``), and the OBJSENSE
     section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses ``MAXIMIZE``
     there, which the MPS format and the other readers take), and a BOUNDS line without its
-    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read)."""
+    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read), and the
+    free (N) rows other than the objective left out with their entries (OR-Tools refuses a
+    second N row; HiGHS and SCIP read such rows, which bind nothing, and drop them)."""
     out = _objective_first([ln.replace("\t", " ") for ln in lines])
+    objective, free = None, set()
     for no, section, raw in _data_lines(out):
-        if section == "BOUNDS" and len(tok := raw.split()) > 1 and _bound_names(tok)[0] is None:
+        tok = raw.split()
+        if section == "BOUNDS" and len(tok) > 1 and _bound_names(tok)[0] is None:
             out[no] = " ".join(["", tok[0], "BND", *tok[1:]]) + "\n"
+        elif section == "ROWS" and len(tok) == 2 and tok[0].upper() == "N":
+            if objective is not None:
+                free.add(tok[1])
+                out[no] = ""
+            objective = objective or tok[1]
+        elif free and section in ("COLUMNS", "RHS", "RANGES") and "'MARKER'" not in raw.upper():
+            named = 1 if section == "COLUMNS" or len(tok) % 2 else 0  # a column's, or a vector's, name first
+            kept = [w for k in range(named, len(tok) - 1, 2) if tok[k] not in free for w in tok[k:k + 2]]
+            if named and not kept:  # a column with entries in free rows alone is still a column
+                kept = [objective, "0"]
+            out[no] = " ".join(["", *tok[:named], *kept]) + "\n" if kept else ""
     sense, header, at = _objsense(out)
     if sense is not None:
         out[header] = "OBJSENSE\n"
