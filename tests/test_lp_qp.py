@@ -642,6 +642,30 @@ def test_free_rows_besides_the_objective_are_read_and_dropped_as_scip_reads_them
     assert res.objective == pytest.approx(scip.getObjVal()) == pytest.approx(1.0)
 
 
+def test_a_section_header_the_format_does_not_know_is_refused_by_name(tmp_path):
+    """HiGHS passes over a header it does not know: a QP file's ``OBJSENCE`` (SCIP reads it as
+    OBJSENSE) then ``MAX`` was read as a minimisation without a word, and an LP file's was
+    refused as if a value or a name were wrong; a word alone where a header stands, likewise.
+    Headers in lower case, and data lines without their blank (``MAX`` under OBJSENSE, a
+    column's line), which HiGHS reads, are read: in an LP file they had been refused."""
+    quad = "QUADOBJ\n x x 2\n y y 2\n"
+    for suffix, extra in ((".qps", quad), (".mps", "")):
+        f = tmp_path / f"hdr{suffix}"
+        for typo in ("OBJSENCE\n    MAX\n", "OBJSENCE MAX\n"):
+            f.write_text(_TINY_MPS.format(a="1", extra=extra).replace("ROWS", typo + "ROWS"))
+            with pytest.raises(MPSFormatError, match=rf"hdr{suffix}: line 2: 'OBJSENCE' is no section of the MPS "
+                                                     r"format \(did you mean OBJSENSE\?\); HiGHS' reader passes over"):
+                read_problem(f)
+        f.write_text(_TINY_MPS.format(a="1", extra=extra).replace("RHS", "EXTRAS\n x y 1\nRHS"))
+        with pytest.raises(MPSFormatError, match=r"line 8: 'EXTRAS' is no section of the MPS format; HiGHS"):
+            read_problem(f)
+        f.write_text(_TINY_MPS.format(a="1", extra=extra).replace("COLUMNS", "columns").replace("ENDATA", "endata")
+                     .replace("ROWS", "OBJSENSE\nMIN\nROWS").replace(" y obj 1", "y obj 1"))
+        qp = read_problem(f)
+        assert qp.n == 2 and qp.m == 1 and (qp.P is not None) == bool(extra) and not qp.maximize
+        assert np.allclose(qp.c, [1.0, 1.0]) and np.allclose(qp.A.toarray(), [[1.0, 1.0]])
+
+
 def test_lazycons_rows_are_rows_of_the_model(tmp_path):
     """CPLEX's LAZYCONS section holds rows of the model (a solution must meet them): HiGHS read
     its header as one more row, "AZYCONS", empty; the reader reads the section's rows as rows."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import difflib
 import os
 import re
 import tempfile
@@ -160,6 +161,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             if "switching to fixed format parser" not in text:
                 break
             if fixed:
+                _refuse_unknown_section(_lines(src), p)  # HiGHS read the lines under it as another section's
                 why = next((re.sub(r"^WARNING:\s*", "", ln.strip()).replace(blank or " ", " ")
                             for ln in text.splitlines() if "assume fixed format" in ln), "")
                 raise MPSFormatError(
@@ -176,6 +178,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                           "read such a file (HiGHS and OR-Tools would read them all as one)", MPSReadWarning,
                           stacklevel=2)
         if status == highspy.HighsStatus.kError:
+            if mps:  # a section HiGHS passed over, whose lines it took for the section's before
+                _refuse_unknown_section(_lines(src), p)
             # HiGHS' MPS reader says only "Parser error" for a file cut off mid-section
             cut = _no_endata(_lines(src)) if mps else ""
             # a QMATRIX of one triangle: HiGHS counts the entries on each side of the diagonal
@@ -292,6 +296,7 @@ def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) 
         if strict(p):
             return
     lines = _lines(p)
+    _refuse_unknown_section(lines, name)
     normal = _normalised(lines)
     if not quadratic and normal != lines:
         with tempfile.TemporaryDirectory() as d:
@@ -380,6 +385,36 @@ def _data_lines(lines: list[str], start: int = 0):
             yield no, section, raw
         else:
             section = raw.split()[0].upper()
+
+
+# the section headers of MPS and its extensions (CPLEX's, Gurobi's, QPS) that HiGHS or SCIP know;
+# HiGHS passes over a header it does not know, with the lines under it, without a word
+_MPS_SECTIONS = frozenset({
+    "NAME", "OBJSENSE", "OBJNAME", "ROWS", "LAZYCONS", "USERCUTS", "COLUMNS", "RHS", "RANGES", "BOUNDS", "SOS",
+    "QUADOBJ", "QMATRIX", "QSECTION", "QCMATRIX", "CSECTION", "INDICATORS", "GENCONS", "PWLOBJ", "PWLNAM", "PWLCON",
+    "ENDATA"})
+
+
+def _refuse_unknown_section(lines: list[str], name: Path) -> None:
+    """Refuse the file at a line that stands where a section header does (no blank before it)
+    and is no header of ``_MPS_SECTIONS`` (in any case: HiGHS reads ``columns`` as ``COLUMNS``):
+    one before the ROWS section, or a word alone. HiGHS passes over it, and reads the lines under
+    it as the section's before, or drops them (a QP's ``OBJSENCE`` then ``MAX`` was read as a
+    minimisation without a word). A data line without its blank, which HiGHS reads as data, is
+    left to the readers."""
+    header = ""
+    for no, raw in enumerate(lines, 1):
+        if not raw[:1].strip() or raw.startswith(("*", "$")):
+            continue
+        words = raw.split()
+        if words[0].upper() in _MPS_SECTIONS:
+            header = words[0].upper()
+        elif header in ("", "NAME") or (len(words) == 1 and header not in ("OBJSENSE", "OBJNAME")):
+            near = difflib.get_close_matches(words[0].upper(), sorted(_MPS_SECTIONS), n=1, cutoff=0.75)
+            raise MPSFormatError(f"{name}: line {no}: {words[0]!r} is no section of the MPS format"
+                                 + (f" (did you mean {near[0]}?)" if near else "")
+                                 + "; HiGHS' reader passes over such a header, and the lines under it are lost or "
+                                 "read as the section's before")
 
 
 def _listed_both_ways(lines: list[str]) -> tuple[str, str, str, int, int] | None:
@@ -574,8 +609,15 @@ def _normalised(lines: list[str]) -> list[str]:
     there, which the MPS format and the other readers take), and a BOUNDS line without its
     vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read), and the
     free (N) rows other than the objective left out with their entries (OR-Tools refuses a
-    second N row; HiGHS and SCIP read such rows, which bind nothing, and drop them)."""
+    second N row; HiGHS and SCIP read such rows, which bind nothing, and drop them), the section
+    headers in upper case, and each data line begun with a blank."""
     out = _objective_first([ln.replace("\t", " ") for ln in lines])
+    for no, raw in enumerate(out):
+        if raw[:1].strip() and not raw.startswith(("*", "$")):
+            # a header in lower case, or a data line without its blank (``_refuse_unknown_section``
+            # passed it): HiGHS reads both, OR-Tools refuses them
+            word = raw.split()[0]
+            out[no] = raw.replace(word, word.upper(), 1) if word.upper() in _MPS_SECTIONS else " " + raw
     objective, free = None, set()
     for no, section, raw in _data_lines(out):
         tok = raw.split()
