@@ -1175,6 +1175,11 @@ def test_a_negative_upper_bound_without_a_lower_one_is_refused_saying_how_to_wri
     said = f.read_text().replace(" UP bnd x -2\n", " MI bnd x\n UP bnd x -2\n")
     f.write_text(said.replace(" x <= -2", " -inf <= x <= -2"))
     assert read_problem(f).lb[0] == -np.inf
+    # a cost of 1e20 or more is infinite to HiGHS and SCIP: "c holds NaN or inf" named no column
+    f.write_text(said.replace(" y obj 1", " y obj -1e25").replace("obj: x + y", "obj: x - 1e25 y"))
+    with pytest.raises(MPSFormatError, match=r"c holds NaN or inf \('y' has an objective coefficient of 1e20 or more "
+                                             r"in size, which HiGHS and SCIP read as infinite"):
+        read_problem(f)
 
 
 def test_mps_entries_on_undeclared_rows_or_no_variables_are_refused(tmp_path):

@@ -255,7 +255,12 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         )
     except InvalidProblemError as exc:
         hint = ""
-        if ((lb == 0) & (ub < 0)).any():
+        if not np.isfinite(cost := np.asarray(lp.col_cost_, dtype=float)).all():
+            j = int(np.flatnonzero(~np.isfinite(cost))[0])
+            name = col_names[j] if col_names else f"column {j}"
+            hint = (f" ({name!r} has an objective coefficient of 1e20 or more in size, which HiGHS and SCIP read as "
+                    "infinite: no solver takes it; scale the objective, or give a large finite cost)")
+        elif ((lb == 0) & (ub < 0)).any():
             j = int(np.flatnonzero((lb == 0) & (ub < 0))[0])
             name = col_names[j] if col_names else f"column {j}"
             hint = (f" ({name!r} has an upper bound below 0 and a lower bound of 0: where a file gives none, the "
