@@ -624,22 +624,22 @@ def test_free_rows_besides_the_objective_are_read_and_dropped_as_scip_reads_them
     """N rows after the first are free rows, which bind nothing: HiGHS and SCIP drop them. OR-Tools'
     strict check refuses a second N row, and such a file (entries, a right-hand side and a range
     on the free rows, a column with entries in free rows alone) was refused as if a value or a
-    name were wrong. Min x + 2y, x + y >= 1, z in [1, 3]: 1 at (1, 0, z), as SCIP reads it."""
+    name were wrong. Min x + 2y - 5, x + y >= 1, z in [1, 3]: -4 at (1, 0, z), as SCIP reads it."""
     import pyscipopt
 
     f = tmp_path / "free.mps"
     f.write_text("NAME t\nROWS\n N obj\n N other\n G c1\n N third\nCOLUMNS\n x obj 1 c1 1 other 5\n x third 2\n"
-                 " y obj 2 c1 1\n z other 1\nRHS\n rhs c1 1 other 4\n rhs third 3\nRANGES\n rng other 2\n"
-                 "BOUNDS\n UP bnd z 3\n LO bnd z 1\nENDATA\n")
+                 " y obj 2 c1 1\n z other 1\nRHS\n rhs obj 5\n rhs c1 1 other 4\n rhs third 3\nRANGES\n"
+                 " rng other 2\nBOUNDS\n UP bnd z 3\n LO bnd z 1\nENDATA\n")
     scip = pyscipopt.Model()
     scip.hideOutput()
     scip.readProblem(str(f))
     scip.optimize()
     qp = read_problem(f)
     assert qp.var_names == ("x", "y", "z") and qp.con_names == ("c1",) and list(qp.c) == [1.0, 2.0, 0.0]
-    assert (qp.lb[2], qp.ub[2]) == (1.0, 3.0) and qp.offset == 0.0
+    assert (qp.lb[2], qp.ub[2]) == (1.0, 3.0) and qp.offset == scip.getObjoffset() == -5.0
     res = make_backend("highs").solve(qp)
-    assert res.objective == pytest.approx(scip.getObjVal()) == pytest.approx(1.0)
+    assert res.objective == pytest.approx(scip.getObjVal()) == pytest.approx(-4.0)
 
 
 def test_a_section_header_the_format_does_not_know_is_refused_by_name(tmp_path):

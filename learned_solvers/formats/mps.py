@@ -636,7 +636,7 @@ def _normalised(lines: list[str]) -> list[str]:
         elif free and section in ("COLUMNS", "RHS", "RANGES") and "'MARKER'" not in raw.upper():
             named = 1 if section == "COLUMNS" or len(tok) % 2 else 0  # a column's, or a vector's, name first
             kept = [w for k in range(named, len(tok) - 1, 2) if tok[k] not in free for w in tok[k:k + 2]]
-            if named and not kept:  # a column with entries in free rows alone is still a column
+            if section == "COLUMNS" and not kept:  # a column with entries in free rows alone is still a column
                 kept = [objective, "0"]
             out[no] = " ".join(["", *tok[:named], *kept]) + "\n" if kept else ""
     sense, header, at = _objsense(out)
