@@ -620,26 +620,44 @@ def test_objname_picks_the_objective_row_as_scip_reads_it(tmp_path, objname):
         read_problem(f)
 
 
-def test_free_rows_besides_the_objective_are_read_and_dropped_as_scip_reads_them(tmp_path):
-    """N rows after the first are free rows, which bind nothing: HiGHS and SCIP drop them. OR-Tools'
-    strict check refuses a second N row, and such a file (entries, a right-hand side and a range
-    on the free rows, a column with entries in free rows alone) was refused as if a value or a
-    name were wrong. Min x + 2y - 5, x + y >= 1, z in [1, 3]: -4 at (1, 0, z), as SCIP reads it."""
+def test_free_rows_are_read_as_scip_reads_them_and_a_line_of_three_pairs_is_refused(tmp_path):
+    """N rows after the first are free rows, which bind nothing: HiGHS and SCIP drop them, with
+    their right-hand sides and ranges. A line of more than two (row, value) pairs, which the
+    format's fields do not hold, HiGHS and SCIP read as its first two, dropping the rest without
+    a word (a QP file was read so; an LP file's was refused by OR-Tools' check as if a value or a
+    name were wrong): it is refused, naming the line."""
     import pyscipopt
 
-    f = tmp_path / "free.mps"
-    f.write_text("NAME t\nROWS\n N obj\n N other\n G c1\n N third\nCOLUMNS\n x obj 1 c1 1 other 5\n x third 2\n"
-                 " y obj 2 c1 1\n z other 1\nRHS\n rhs obj 5\n rhs c1 1 other 4\n rhs third 3\nRANGES\n"
-                 " rng other 2\nBOUNDS\n UP bnd z 3\n LO bnd z 1\nENDATA\n")
-    scip = pyscipopt.Model()
-    scip.hideOutput()
-    scip.readProblem(str(f))
-    scip.optimize()
-    qp = read_problem(f)
+    def both(text: str):
+        f = tmp_path / "rows.mps"
+        f.write_text(text)
+        scip = pyscipopt.Model()
+        scip.hideOutput()
+        scip.readProblem(str(f))
+        scip.optimize()
+        return scip, read_problem(f)
+
+    scip, qp = both("NAME t\nROWS\n N obj\n N other\n G c1\n N third\nCOLUMNS\n x obj 1 c1 1\n x other 5 third 2\n"
+                    " y obj 2 c1 1\n z other 1\nRHS\n rhs obj 5\n rhs c1 1 other 4\n rhs third 3\nRANGES\n"
+                    " rng other 2\nBOUNDS\n UP bnd z 3\n LO bnd z 1\nENDATA\n")
     assert qp.var_names == ("x", "y", "z") and qp.con_names == ("c1",) and list(qp.c) == [1.0, 2.0, 0.0]
     assert (qp.lb[2], qp.ub[2]) == (1.0, 3.0) and qp.offset == scip.getObjoffset() == -5.0
     res = make_backend("highs").solve(qp)
     assert res.objective == pytest.approx(scip.getObjVal()) == pytest.approx(-4.0)
+    two = ("NAME t\nROWS\n N obj\n G c1\n L c2\n L c3\nCOLUMNS\n x obj -1 c1 1\n x c2 5 c3 1\n"
+           " y obj -2 c1 1\n y c2 1 c3 3\nRHS\n rhs c1 1 c2 2\n rhs c3 4\nENDATA\n")
+    scip, qp = both(two)
+    assert np.allclose(qp.A.toarray(), [[1, 1], [5, 1], [1, 3]]) and list(qp.u) == [np.inf, 2.0, 4.0]
+    assert make_backend("highs").solve(qp).objective == pytest.approx(scip.getObjVal())
+    three = {"cols.mps": two.replace(" x obj -1 c1 1\n x c2 5 c3 1\n", " x obj -1 c1 1 c2 5\n x c3 1\n"),
+             "rhs.qps": two.replace(" rhs c1 1 c2 2\n rhs c3 4\n", " rhs c1 1 c2 2 c3 4\n")
+             .replace("ENDATA", "QUADOBJ\n x x 1\nENDATA")}
+    for name, text in three.items():
+        f = tmp_path / name
+        f.write_text(text)
+        with pytest.raises(MPSFormatError, match=rf"{name}: line \d+ holds 3 \(row, value\) pairs: an MPS line "
+                                                 r"holds two at most, and HiGHS and SCIP read the first two"):
+            read_problem(f)
 
 
 def test_a_section_header_the_format_does_not_know_is_refused_by_name(tmp_path):

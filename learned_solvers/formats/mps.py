@@ -302,6 +302,15 @@ def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) 
             return
     lines = _lines(p)
     _refuse_unknown_section(lines, name)
+    for no, section, raw in _data_lines(lines, 1):
+        # the format's fields hold two (row, value) pairs a line: HiGHS and SCIP read the first two
+        # and drop the rest without a word (OR-Tools' check refuses the line, naming nothing)
+        tok = raw.split()
+        named = 1 if section == "COLUMNS" or len(tok) % 2 else 0  # a column's, or a vector's, name first
+        if section in ("COLUMNS", "RHS", "RANGES") and len(tok) - named > 4 and "'MARKER'" not in raw.upper():
+            raise MPSFormatError(f"{name}: line {no} holds {(len(tok) - named) // 2} (row, value) pairs: an MPS line "
+                                 "holds two at most, and HiGHS and SCIP read the first two and drop the rest "
+                                 "without a word; write the others on lines of their own")
     normal = _normalised(lines)
     if not quadratic and normal != lines:
         with tempfile.TemporaryDirectory() as d:
@@ -612,9 +621,7 @@ def _normalised(lines: list[str]) -> list[str]:
     objective row first in place of an OBJNAME section (``_objective_first``), and the OBJSENSE
     section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses ``MAXIMIZE``
     there, which the MPS format and the other readers take), and a BOUNDS line without its
-    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read), and the
-    free (N) rows other than the objective left out with their entries (OR-Tools refuses a
-    second N row; HiGHS and SCIP read such rows, which bind nothing, and drop them), the section
+    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read), the section
     headers in upper case, and each data line begun with a blank."""
     out = _objective_first([ln.replace("\t", " ") for ln in lines])
     for no, raw in enumerate(out):
@@ -623,22 +630,9 @@ def _normalised(lines: list[str]) -> list[str]:
             # passed it): HiGHS reads both, OR-Tools refuses them
             word = raw.split()[0]
             out[no] = raw.replace(word, word.upper(), 1) if word.upper() in _MPS_SECTIONS else " " + raw
-    objective, free = None, set()
     for no, section, raw in _data_lines(out):
-        tok = raw.split()
-        if section == "BOUNDS" and len(tok) > 1 and _bound_names(tok)[0] is None:
+        if section == "BOUNDS" and len(tok := raw.split()) > 1 and _bound_names(tok)[0] is None:
             out[no] = " ".join(["", tok[0], "BND", *tok[1:]]) + "\n"
-        elif section == "ROWS" and len(tok) == 2 and tok[0].upper() == "N":
-            if objective is not None:
-                free.add(tok[1])
-                out[no] = ""
-            objective = objective or tok[1]
-        elif free and section in ("COLUMNS", "RHS", "RANGES") and "'MARKER'" not in raw.upper():
-            named = 1 if section == "COLUMNS" or len(tok) % 2 else 0  # a column's, or a vector's, name first
-            kept = [w for k in range(named, len(tok) - 1, 2) if tok[k] not in free for w in tok[k:k + 2]]
-            if section == "COLUMNS" and not kept:  # a column with entries in free rows alone is still a column
-                kept = [objective, "0"]
-            out[no] = " ".join(["", *tok[:named], *kept]) + "\n" if kept else ""
     sense, header, at = _objsense(out)
     if sense is not None:
         out[header] = "OBJSENSE\n"
