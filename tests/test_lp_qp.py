@@ -660,6 +660,31 @@ def test_free_rows_are_read_as_scip_reads_them_and_a_line_of_three_pairs_is_refu
             read_problem(f)
 
 
+@pytest.mark.parametrize("suffix", [".mps", ".qps"])
+def test_a_row_without_its_value_is_refused_and_a_bound_on_an_undeclared_column_is_warned_of(tmp_path, suffix):
+    """``x c2 1 c1``: HiGHS and SCIP drop the entry whose value is missing without a word (a QP
+    file was read so; an LP file's was refused by OR-Tools' check naming nothing); it is refused,
+    naming the line. ``UP bnd z 4`` for a column COLUMNS does not declare: HiGHS, SCIP and
+    OR-Tools read a new column z, so a misspelt name leaves the bound meant unapplied; it is read
+    so, with a warning naming the line. A declared column without entries gets no warning."""
+    quad = "QUADOBJ\n x x 2\n y y 2\n" if suffix == ".qps" else ""
+    f = tmp_path / f"rows{suffix}"
+    f.write_text(_TINY_MPS.format(a="1", extra=quad).replace(" y obj 1 c1 1\n", " y obj 1 c1\n"))
+    with pytest.raises(MPSFormatError, match=rf"rows{suffix}: line 7: row 'c1' has no value \(a COLUMNS line is the "
+                                             r"column's name, then one or two pairs of a row and its value\)"):
+        read_problem(f)
+    f.write_text(_TINY_MPS.format(a="1", extra="BOUNDS\n UP bnd x 4\n UP bnd Y 3\n" + quad))
+    with pytest.warns(MPSReadWarning, match=r"line 12 bounds 'Y', a column the COLUMNS section does not declare: "
+                                            r"read as a column of its own"):
+        qp = read_problem(f)
+    assert qp.var_names == ("x", "y", "Y") and list(qp.ub) == [4.0, np.inf, 3.0]
+    f.write_text(_TINY_MPS.format(a="1", extra="BOUNDS\n UP bnd x 4\n UP bnd z 3\n" + quad)
+                 .replace("RHS", " z obj 0\nRHS"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MPSReadWarning)
+        assert read_problem(f).var_names == ("x", "y", "z")
+
+
 def test_a_section_header_the_format_does_not_know_is_refused_by_name(tmp_path):
     """HiGHS passes over a header it does not know: a QP file's ``OBJSENCE`` (SCIP reads it as
     OBJSENSE) then ``MAX`` was read as a minimisation without a word, and an LP file's was

@@ -43,7 +43,7 @@ class MPSFormatError(InvalidProblemError):
 
 class MPSReadWarning(UserWarning):
     """The file is read one way where readers differ or a likely slip reads as another problem (several RHS,
-    RANGES or BOUNDS vectors; a Latin-1 file; both halves of Q under QUADOBJ)."""
+    RANGES or BOUNDS vectors; a Latin-1 file; both halves of Q under QUADOBJ; a bound on an undeclared column)."""
 
 
 def _reader_complaint(log: str) -> str:
@@ -212,6 +212,11 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                           f"(line {second}); read as their sum, as {readers} it, which doubles that cross term "
                           f"where the two halves of a symmetric matrix were meant: {section} takes one triangle "
                           "of Q, and the whole matrix goes in a QMATRIX section", MPSReadWarning, stacklevel=2)
+        if mps and (found := _bounded_undeclared(source, lp, hess)) is not None:
+            column = found[0] if blank is None else found[0].replace(blank, " ")
+            warnings.warn(f"{p}: line {found[1]} bounds {column!r}, a column the COLUMNS section does not declare: "
+                          "read as a column of its own with no entries, as HiGHS, SCIP and OR-Tools read it; if the "
+                          "name is misspelt, the bound meant is not applied", MPSReadWarning, stacklevel=2)
     named = (lambda v: v) if blank is None else (lambda v: v.replace(blank, " "))  # noqa: E731
     col_names, row_names = [named(v) for v in lp.col_names_], [named(v) for v in lp.row_names_]
     a = lp.a_matrix_
@@ -307,10 +312,16 @@ def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) 
         # and drop the rest without a word (OR-Tools' check refuses the line, naming nothing)
         tok = raw.split()
         named = 1 if section == "COLUMNS" or len(tok) % 2 else 0  # a column's, or a vector's, name first
-        if section in ("COLUMNS", "RHS", "RANGES") and len(tok) - named > 4 and "'MARKER'" not in raw.upper():
+        if section not in ("COLUMNS", "RHS", "RANGES") or "'MARKER'" in raw.upper():
+            continue
+        if len(tok) - named > 4:
             raise MPSFormatError(f"{name}: line {no} holds {(len(tok) - named) // 2} (row, value) pairs: an MPS line "
                                  "holds two at most, and HiGHS and SCIP read the first two and drop the rest "
                                  "without a word; write the others on lines of their own")
+        if section == "COLUMNS" and len(tok) % 2 == 0:  # HiGHS and SCIP drop the row named last
+            raise MPSFormatError(f"{name}: line {no}: row {tok[-1]!r} has no value (a COLUMNS line is the column's "
+                                 "name, then one or two pairs of a row and its value); HiGHS and SCIP would drop "
+                                 "that entry without a word")
     normal = _normalised(lines)
     if not quadratic and normal != lines:
         with tempfile.TemporaryDirectory() as d:
@@ -429,6 +440,35 @@ def _refuse_unknown_section(lines: list[str], name: Path) -> None:
                                  + (f" (did you mean {near[0]}?)" if near else "")
                                  + "; HiGHS' reader passes over such a header, and the lines under it are lost or "
                                  "read as the section's before")
+
+
+def _bounded_undeclared(p: Path, lp, hess) -> tuple[str, int] | None:
+    """(column, line) of the first BOUNDS entry of the file ``p`` that HiGHS read (``lp``, its
+    Hessian ``hess``) naming a column no COLUMNS line declares, or None. Such a column has no
+    entry and no cost: the file is read again only where one has neither."""
+    import highspy
+
+    a, n = lp.a_matrix_, lp.num_col_
+    start = np.asarray(a.start_, dtype=np.int64)
+    used = (np.bincount(np.asarray(a.index_, dtype=np.int64)[:start[-1] if start.size else 0], minlength=n) > 0
+            if a.format_ == highspy.MatrixFormat.kRowwise else np.diff(start) > 0)
+    used |= np.asarray(lp.col_cost_) != 0
+    if hess.dim_ > 0:  # HiGHS stores a 0 on the diagonal of a column the quadratic section leaves out
+        hs = np.asarray(hess.start_, dtype=np.int64)
+        nonzero = np.asarray(hess.value_)[:hs[-1]] != 0
+        used[np.repeat(np.arange(hess.dim_), np.diff(hs))[nonzero]] = True
+        used[np.asarray(hess.index_, dtype=np.int64)[:hs[-1]][nonzero]] = True
+    names = {lp.col_names_[j] for j in np.flatnonzero(~used)}
+    if not names:
+        return None
+    declared: set[str] = set()
+    for no, section, raw in _data_lines(_lines(p), 1):
+        tok = raw.split()
+        if section == "COLUMNS" and "'MARKER'" not in raw.upper():
+            declared.add(tok[0])
+        elif section == "BOUNDS" and (col := _bound_names(tok)[1]) in names and col not in declared:
+            return col, no
+    return None
 
 
 def _listed_both_ways(lines: list[str]) -> tuple[str, str, str, int, int] | None:
