@@ -203,16 +203,16 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         if lp.num_col_ == 0:
             raise MPSFormatError(f"{p}: the model has no variables")
         hess = h.getModel().hessian_
-        if mps:
-            _check_numbers(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None)
-        if mps and hess.dim_ > 0 and (both := _listed_both_ways(_lines(source))) is not None:
+        # the lines the check read (a quadratic file's always), for the checks below
+        read = _check_numbers(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None) if mps else None
+        if mps and hess.dim_ > 0 and (both := _listed_both_ways(read)) is not None:
             section, one, other, first, second = both
             readers = "HiGHS and SCIP read" if section == "QUADOBJ" else "HiGHS reads"  # SCIP refuses QSECTION
             warnings.warn(f"{p}: its {section} section lists both {one} {other} (line {first}) and {other} {one} "
                           f"(line {second}); read as their sum, as {readers} it, which doubles that cross term "
                           f"where the two halves of a symmetric matrix were meant: {section} takes one triangle "
                           "of Q, and the whole matrix goes in a QMATRIX section", MPSReadWarning, stacklevel=2)
-        if mps and (found := _bounded_undeclared(source, lp, hess)) is not None:
+        if mps and (found := _bounded_undeclared(source, lp, hess, read)) is not None:
             column = found[0] if blank is None else found[0].replace(blank, " ")
             warnings.warn(f"{p}: line {found[1]} bounds {column!r}, a column the COLUMNS section does not declare: "
                           "read as a column of its own with no entries, as HiGHS, SCIP and OR-Tools read it; if the "
@@ -294,17 +294,18 @@ def _refuse_semi(p: Path, integ: np.ndarray, lp, names: list[str]) -> None:
         f"semi-continuous variables; write it with a binary z: {lo:g} z <= {name} <= {hi:g} z (z integer, 0 <= z <= 1)")
 
 
-def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) -> None:
+def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) -> list[str] | None:
     """Refuse a linear MPS file OR-Tools' strict reader refuses, naming the first value field
     that is not a number (``_first_bad_number``) when there is one; a quadratic one only when
     there is one. ``p``: the file read (the user's, or its free-format copy: ``free``), ``name``:
-    the user's, which the refusal names."""
+    the user's, which the refusal names. Returns the file's lines where it read them (always for
+    a quadratic one), else None."""
     if not quadratic:
         from ortools.linear_solver.python import model_builder_helper
 
         strict = lambda path: model_builder_helper.ModelBuilderHelper().import_from_mps_file(str(path))  # noqa: E731
         if strict(p):
-            return
+            return None
     lines = _lines(p)
     _refuse_unknown_section(lines, name)
     for no, section, raw in _data_lines(lines, 1):
@@ -328,7 +329,7 @@ def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) 
             blanks = Path(d) / "model.mps"
             blanks.write_text("".join(normal))
             if strict(blanks):
-                return
+                return lines
     bad = _first_bad_number(lines, fixed=not free)
     if bad is not None:
         line, token, section = bad
@@ -340,6 +341,7 @@ def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) 
         raise MPSFormatError(f"{name}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
                              "reads it; check that every value field is a number and every name is declared."
                              + cut)
+    return lines
 
 
 _SENSES = {"MAX": "MAX", "MAXIMIZE": "MAX", "MAXIMISE": "MAX", "MIN": "MIN", "MINIMIZE": "MIN", "MINIMISE": "MIN"}
@@ -442,10 +444,11 @@ def _refuse_unknown_section(lines: list[str], name: Path) -> None:
                                  "read as the section's before")
 
 
-def _bounded_undeclared(p: Path, lp, hess) -> tuple[str, int] | None:
+def _bounded_undeclared(p: Path, lp, hess, lines: list[str] | None = None) -> tuple[str, int] | None:
     """(column, line) of the first BOUNDS entry of the file ``p`` that HiGHS read (``lp``, its
     Hessian ``hess``) naming a column no COLUMNS line declares, or None. Such a column has no
-    entry and no cost: the file is read again only where one has neither."""
+    entry and no cost: the file is read again (unless its ``lines`` are given) only where one
+    has neither."""
     import highspy
 
     a, n = lp.a_matrix_, lp.num_col_
@@ -462,7 +465,7 @@ def _bounded_undeclared(p: Path, lp, hess) -> tuple[str, int] | None:
     if not names:
         return None
     declared: set[str] = set()
-    for no, section, raw in _data_lines(_lines(p), 1):
+    for no, section, raw in _data_lines(_lines(p) if lines is None else lines, 1):
         tok = raw.split()
         if section == "COLUMNS" and "'MARKER'" not in raw.upper():
             declared.add(tok[0])
