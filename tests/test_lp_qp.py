@@ -486,6 +486,16 @@ RHS
 """
 
 
+def _scip_reads(f):
+    """The model SCIP's own reader reads from the file ``f``."""
+    import pyscipopt
+
+    scip = pyscipopt.Model()
+    scip.hideOutput()
+    scip.readProblem(str(f))
+    return scip
+
+
 @pytest.mark.parametrize("sense", ["OBJSENSE MAX", "OBJSENSE MAXIMIZE", "OBJSENSE\n    MAX", "OBJSENSE\n    MAXIMIZE",
                                    "OBJSENSE\n\tMAXIMISE", "OBJSENSE\n* why\n    MAXIMIZE", "OBJSENSE MINIMIZE",
                                    "OBJSENSE\n    MINIMIZE"])
@@ -493,14 +503,10 @@ def test_every_spelling_of_objsense_is_read_as_scip_reads_it(tmp_path, sense):
     """max x + y, x + y <= 5, x <= 4 (optimum 5; minimised, 0). HiGHS 1.16 read "OBJSENSE
     MAXIMIZE" on one line as minimise, and OR-Tools' strict check refused MAXIMIZE or MINIMIZE
     on the next line (so the file was refused as malformed); each is read as SCIP reads it."""
-    import pyscipopt
-
     f = tmp_path / "sense.mps"
     f.write_text(f"NAME sense\n{sense}\nROWS\n N obj\n L c1\nCOLUMNS\n x obj 1 c1 1\n y obj 1 c1 1\nRHS\n rhs c1 5\n"
                  "BOUNDS\n UP bnd x 4\nENDATA\n")
-    scip = pyscipopt.Model()
-    scip.hideOutput()
-    scip.readProblem(str(f))
+    scip = _scip_reads(f)
     qp = read_problem(f)
     assert qp.maximize == (scip.getObjectiveSense() == "maximize") == ("MAX" in sense)
     res = make_backend("highs").solve(qp)
@@ -597,15 +603,11 @@ def test_objname_picks_the_objective_row_as_scip_reads_it(tmp_path, objname):
     -3), x + y <= 4, x, y <= 3: optimum 0 at (3, 0), as SCIP reads it. HiGHS took the first N
     row (min x - y + 3: also 0, at another point, with other costs) and OR-Tools' strict check
     refused the file as malformed. An OBJNAME naming no N row is refused by name."""
-    import pyscipopt
-
     f = tmp_path / "objname.mps"
     body = ("NAME fz\n{objname}\nROWS\n N cost1\n N cost2\n L c\nCOLUMNS\n x cost1 1 cost2 -1\n x c 1\n"
             " y cost1 -1 cost2 2\n y c 1\nRHS\n rhs c 4\n rhs cost2 -3\nBOUNDS\n UP bnd x 3\n UP bnd y 3\nENDATA\n")
     f.write_text(body.format(objname="OBJNAME\n    cost2"))
-    scip = pyscipopt.Model()
-    scip.hideOutput()
-    scip.readProblem(str(f))
+    scip = _scip_reads(f)
     f.write_text(body.format(objname=objname))
     qp = read_problem(f)
     assert list(qp.c) == [v.getObj() for v in scip.getVars()] == [-1.0, 2.0]
@@ -626,14 +628,10 @@ def test_free_rows_are_read_as_scip_reads_them_and_a_line_of_three_pairs_is_refu
     format's fields do not hold, HiGHS and SCIP read as its first two, dropping the rest without
     a word (a QP file was read so; an LP file's was refused by OR-Tools' check as if a value or a
     name were wrong): it is refused, naming the line."""
-    import pyscipopt
-
     def both(text: str):
         f = tmp_path / "rows.mps"
         f.write_text(text)
-        scip = pyscipopt.Model()
-        scip.hideOutput()
-        scip.readProblem(str(f))
+        scip = _scip_reads(f)
         scip.optimize()
         return scip, read_problem(f)
 
@@ -725,16 +723,12 @@ def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_pat
     objective's constant as 2 (SCIP and OR-Tools: 0), and with the objective's own right-hand
     side 3 after it, refused that one as a duplicate; read now as both read it, and a range on
     the free row is dropped as they drop it."""
-    import pyscipopt
-
     f = tmp_path / "free.mps"
     body = "NAME free\nROWS\n N obj\n N r0\n L c\nCOLUMNS\n x obj -2 r0 1\n x c 1\nRHS\n{rhs}{ranges}ENDATA\n"
     for rhs, ranges, constant in ((" rhs r0 -2\n rhs c 4\n", "", 0.0), (" rhs r0 -2\n rhs obj 3\n rhs c 4\n", "", -3.0),
                                   (" rhs obj 3 r0 -2\n rhs c 4\n", "RANGES\n rng r0 1\n", -3.0)):
         f.write_text(body.format(rhs=rhs, ranges=ranges))
-        scip = pyscipopt.Model()
-        scip.hideOutput()
-        scip.readProblem(str(f))
+        scip = _scip_reads(f)
         qp = read_problem(f)
         assert qp.offset == constant == scip.getObjoffset()
         assert make_backend("highs").solve(qp).objective == pytest.approx(-8.0 + constant)
@@ -906,14 +900,10 @@ def test_a_binary_in_an_lp_file_is_0_or_1_within_its_bounds_as_scip_reads_it(tmp
     [-4, 3]: HiGHS kept those bounds (x an integer up to 1, y from -4 to 1: optimum -3); SCIP
     and the meaning of binary give x, y in {0, 1} (optimum 0), as the reader now does, with the
     names on lines of their own or on the section's line."""
-    import pyscipopt
-
     f = tmp_path / "bin.lp"
     f.write_text("Minimize\n obj: x + y\nSubject To\n c1: x + y >= -3\nBounds\n x free\n -4 <= y <= 3 \\ wide\n"
                  f"{section}End\n")
-    scip = pyscipopt.Model()
-    scip.hideOutput()
-    scip.readProblem(str(f))
+    scip = _scip_reads(f)
     assert sorted((v.getLbOriginal(), v.getUbOriginal()) for v in scip.getVars()) == [(0.0, 1.0), (0.0, 1.0)]
     qp = read_problem(f)
     assert list(qp.lb) == [0.0, 0.0] and list(qp.ub) == [1.0, 1.0] and qp.integrality.all()
@@ -931,6 +921,42 @@ def test_mps_value_that_is_not_a_number_is_refused_with_its_line(tmp_path, value
         read_problem(f)
     (tmp_path / "fine.mps").write_text(_TINY_MPS.format(a="1.5", extra=""))
     assert read_problem(tmp_path / "fine.mps").A.toarray().tolist() == [[1.0, 1.5]]
+
+
+def test_a_fortran_exponent_is_read_as_highs_reads_it_and_a_python_only_number_is_refused(tmp_path):
+    """``1.5D+01`` (Fortran's exponent) is 15 to HiGHS and 1.5 to SCIP, whose reader cuts it off;
+    OR-Tools' check refused it as not a number. It is read as 15, with a warning naming the line
+    (none where the exponent is 0: every reader reads the same). ``1_5``, a number to Python's
+    float() alone, HiGHS reads as 1: refused in a linear file and, where no OR-Tools check runs,
+    in a quadratic one, whose QUADOBJ may hold Fortran exponents too."""
+    f = tmp_path / "fortran.mps"
+    f.write_text(_TINY_MPS.format(a="1.5D+01", extra="BOUNDS\n UP bnd x 2d0\n"))
+    with pytest.warns(MPSReadWarning, match=r"fortran.mps: line 7 writes '1.5D\+01' with a Fortran exponent: read "
+                      r"as 15.0, as HiGHS reads it, where SCIP's reader cuts the exponent off and reads 1.5"):
+        qp = read_problem(f)
+    assert qp.A.toarray().tolist() == [[1.0, 15.0]] and list(qp.ub) == [2.0, np.inf]
+    scip = _scip_reads(f)
+    assert list(scip.getValsLinear(scip.getConss()[0]).values()) == [1.0, 1.5]
+    assert make_backend("pdlp").solve(qp).objective == pytest.approx(1 / 15, rel=1e-6)
+    f.write_text(_TINY_MPS.format(a="1.5d0", extra=""))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_problem(f).A.toarray().tolist() == [[1.0, 1.5]]
+    f.write_text(_TINY_MPS.format(a="1_5", extra=""))
+    with pytest.raises(MPSFormatError, match=r"fortran.mps: line 7: '1_5' in COLUMNS is not a number"):
+        read_problem(f)
+    q = tmp_path / "fortran.qps"
+    for value, quad in (("1_5", None), ("1.5D+01", [[2.0, 0.0], [0.0, 15.0]])):
+        q.write_text(_TINY_MPS.format(a="1", extra=f"QUADOBJ\n x x 2.0D0\n y y {value}\n"))
+        if quad is None:
+            with pytest.raises(MPSFormatError, match=r"fortran.qps: line 12: '1_5' in QUADOBJ is not a number"):
+                read_problem(q)
+        else:
+            with pytest.warns(MPSReadWarning, match=r"line 12 .* SCIP's reader refuses the file"):
+                assert read_problem(q).P.toarray().tolist() == quad
+            (as_mps := tmp_path / "fortran-q.mps").write_text(q.read_text())  # SCIP reads QPS by this name
+            with pytest.raises(OSError):
+                _scip_reads(as_mps)
 
 
 def test_mps_fields_separated_by_tabs_read_as_by_blanks(tmp_path):
@@ -1149,17 +1175,13 @@ def test_several_rhs_ranges_or_bounds_vectors_read_the_first_as_scip_does(tmp_pa
     read them all as one, so rhs2's c2 <= 6, r2's range and b2's y <= 5 had been read too. A
     BOUNDS line that names no vector (``UP x 3``) is read as HiGHS and SCIP read it (OR-Tools'
     check had refused the file)."""
-    import pyscipopt
-
     from learned_solvers.formats.mps import MPSReadWarning
 
     f = tmp_path / "vectors.mps"
     f.write_text("NAME vectors\nROWS\n N obj\n L c1\n L c2\n E c3\nCOLUMNS\n x obj -1 c1 1\n y obj -1 c2 1\n"
                  " z obj -1 c3 1\nRHS\n rhs1 c1 4 c3 2\n rhs2 c2 6\n rhs2 c1 9\nRANGES\n r1 c3 1\n r2 c3 5\nBOUNDS\n"
                  " UP b1 x 3\n UP b2 y 5\n UP b1 y 8\nENDATA\n")
-    scip = pyscipopt.Model()
-    scip.hideOutput()
-    scip.readProblem(str(f))
+    scip = _scip_reads(f)
     scip.optimize()
     with pytest.warns(MPSReadWarning) as said:
         qp = read_problem(f)

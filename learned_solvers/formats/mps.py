@@ -204,7 +204,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             raise MPSFormatError(f"{p}: the model has no variables")
         hess = h.getModel().hessian_
         # the lines the check read (a quadratic file's always), for the checks below
-        read = _check_numbers(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None) if mps else None
+        read = _check_lines(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None) if mps else None
         if mps and hess.dim_ > 0 and (both := _listed_both_ways(read)) is not None:
             section, one, other, first, second = both
             readers = "HiGHS and SCIP read" if section == "QUADOBJ" else "HiGHS reads"  # SCIP refuses QSECTION
@@ -212,6 +212,14 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                           f"(line {second}); read as their sum, as {readers} it, which doubles that cross term "
                           f"where the two halves of a symmetric matrix were meant: {section} takes one triangle "
                           "of Q, and the whole matrix goes in a QMATRIX section", MPSReadWarning, stacklevel=2)
+        if read is not None and (fortran := _first_fortran(read)) is not None:
+            # (OR-Tools' strict check refuses such a value, so the lines of a file holding one are read)
+            no, token, section = fortran
+            scip = ("SCIP's reader refuses the file" if section.startswith("Q") else
+                    f"SCIP's reader cuts the exponent off and reads {token[:token.upper().index('D')]}")
+            warnings.warn(f"{p}: line {no} writes {token!r} with a Fortran exponent: read as {_number(token)!r}, as "
+                          f"HiGHS reads it, where {scip}; write it with an E to be read alike", MPSReadWarning,
+                          stacklevel=2)
         if mps and (found := _bounded_undeclared(source, lp, hess, read)) is not None:
             column = found[0] if blank is None else found[0].replace(blank, " ")
             warnings.warn(f"{p}: line {found[1]} bounds {column!r}, a column the COLUMNS section does not declare: "
@@ -294,12 +302,14 @@ def _refuse_semi(p: Path, integ: np.ndarray, lp, names: list[str]) -> None:
         f"semi-continuous variables; write it with a binary z: {lo:g} z <= {name} <= {hi:g} z (z integer, 0 <= z <= 1)")
 
 
-def _check_numbers(p: Path, *, quadratic: bool, name: Path, free: bool = False) -> list[str] | None:
-    """Refuse a linear MPS file OR-Tools' strict reader refuses, naming the first value field
-    that is not a number (``_first_bad_number``) when there is one; a quadratic one only when
-    there is one. ``p``: the file read (the user's, or its free-format copy: ``free``), ``name``:
-    the user's, which the refusal names. Returns the file's lines where it read them (always for
-    a quadratic one), else None."""
+def _check_lines(p: Path, *, quadratic: bool, name: Path, free: bool = False) -> list[str] | None:
+    """Refuse an MPS file whose lines the readers would read as another problem, naming the line:
+    a section the format does not know, a line of more than two (row, value) pairs, a COLUMNS
+    row without its value, and (a linear file: when OR-Tools' strict reader refuses it) a value
+    field that is not a number (``_first_bad_number``), or else OR-Tools' refusal itself; a
+    quadratic file gets these scans alone. ``p``: the file read (the user's, or its free-format
+    copy: ``free``), ``name``: the user's, which the refusal names. Returns the file's lines where
+    it read them (always for a quadratic one), else None (OR-Tools' reader took it whole)."""
     if not quadratic:
         from ortools.linear_solver.python import model_builder_helper
 
@@ -578,7 +588,7 @@ def _bounds_in_order(lines: list[str]) -> bool:
         lo = up = None  # None: the side is never set
         integer = False
         for _, kind, v in mine:
-            x = float(v) if v is not None else None
+            x = _number(v) if v is not None else None
             lo = {"LO": x, "LI": x, "FX": x, "MI": -np.inf, "FR": -np.inf, "BV": 0.0}.get(kind, lo)
             up = {"UP": x, "UI": x, "FX": x, "PL": np.inf, "FR": np.inf, "BV": 1.0}.get(kind, up)
             integer = integer or kind in ("BV", "LI", "UI")
@@ -664,8 +674,9 @@ def _normalised(lines: list[str]) -> list[str]:
     objective row first in place of an OBJNAME section (``_objective_first``), and the OBJSENSE
     section as ``OBJSENSE`` then ``MAX``/``MIN`` on its own line (OR-Tools refuses ``MAXIMIZE``
     there, which the MPS format and the other readers take), and a BOUNDS line without its
-    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read), the section
-    headers in upper case, and each data line begun with a blank."""
+    vector's name given one (OR-Tools refuses ``UP x 4``, which HiGHS and SCIP read), a Fortran
+    exponent as an E (``1.5D+01``: 1.5E+01, as HiGHS reads it), the section headers in upper
+    case, and each data line begun with a blank."""
     out = _objective_first([ln.replace("\t", " ") for ln in lines])
     for no, raw in enumerate(out):
         if raw[:1].strip() and not raw.startswith(("*", "$")):
@@ -674,7 +685,13 @@ def _normalised(lines: list[str]) -> list[str]:
             word = raw.split()[0]
             out[no] = raw.replace(word, word.upper(), 1) if word.upper() in _MPS_SECTIONS else " " + raw
     for no, section, raw in _data_lines(out):
-        if section == "BOUNDS" and len(tok := raw.split()) > 1 and _bound_names(tok)[0] is None:
+        tok = raw.split()
+        if fortran := [i for i in _value_at(section, tok, raw)[0] if _FORTRAN.match(tok[i])]:
+            # OR-Tools refuses a Fortran exponent (1.5D+01), which HiGHS reads as 1.5E+01
+            for i in fortran:
+                tok[i] = tok[i].replace("d", "E").replace("D", "E")
+            out[no] = raw = " ".join(["", *tok]) + "\n"
+        if section == "BOUNDS" and len(tok) > 1 and _bound_names(tok)[0] is None:
             out[no] = " ".join(["", tok[0], "BND", *tok[1:]]) + "\n"
     sense, header, at = _objsense(out)
     if sense is not None:
@@ -813,36 +830,70 @@ def _lines(p: Path, *, until: str | None = None, encoding: str = "utf-8") -> lis
         return head
 
 
+def _value_at(section: str, tok: list[str], raw: str) -> tuple[list[int], tuple[str, ...]]:
+    """Where a data line of ``section`` holds its values: the indices of its whitespace-split
+    words ``tok`` (free MPS), and its fixed MPS fields 4 and 6 (names there may hold blanks)."""
+    if section == "COLUMNS" and "'MARKER'" not in raw.upper():
+        return list(range(2, len(tok), 2)), (raw[24:36], raw[49:61])
+    if section in ("RHS", "RANGES"):  # the vector's name is optional
+        return list(range(2 if len(tok) % 2 else 1, len(tok), 2)), (raw[24:36], raw[49:61])
+    if section == "BOUNDS" and tok[0].upper() in _VALUED_BOUNDS:
+        return [len(tok) - 1], (raw[24:36],)
+    if section in ("QUADOBJ", "QMATRIX", "QSECTION"):
+        return [2] if len(tok) > 2 else [], (raw[24:36],)
+    return [], ()
+
+
 def _first_bad_number(lines: list[str], *, fixed: bool = True) -> tuple[int, str, str] | None:
     """(line, token, section) of the first value field that does not parse as a number, or
     None. A line passes if its value fields parse in either layout: split on whitespace (free
     MPS), or (``fixed``) at fixed MPS's columns 25-36 and 50-61 (names there may hold blanks)."""
     for no, section, raw in _data_lines(lines, 1):
         tok = raw.split()
-        if section == "COLUMNS" and "'MARKER'" not in raw.upper():
-            free, at = tok[2::2], (raw[24:36], raw[49:61])
-        elif section in ("RHS", "RANGES"):
-            free, at = (tok[2::2] if len(tok) % 2 else tok[1::2]), (raw[24:36], raw[49:61])  # set name optional
-        elif section == "BOUNDS" and tok[0].upper() in _VALUED_BOUNDS:
-            free, at = tok[-1:], (raw[24:36],)
-        elif section in ("QUADOBJ", "QMATRIX"):
-            free, at = tok[2:3], (raw[24:36],)
-        else:
-            continue
-        finite = section in ("COLUMNS", "QUADOBJ", "QMATRIX")
-        bad = [v for v in free if not _is_number(v, finite=finite)]
-        fixed_ok = fixed and bool(at[0].strip()) and all(_is_number(v, finite=finite) for v in at if v.strip())
+        at, fields = _value_at(section, tok, raw)
+        finite = section in ("COLUMNS", "QUADOBJ", "QMATRIX", "QSECTION")
+        bad = [tok[i] for i in at if not _is_number(tok[i], finite=finite)]
+        fixed_ok = fixed and bool(fields) and bool(fields[0].strip()) and all(
+            _is_number(v, finite=finite) for v in fields if v.strip())
         if bad and not fixed_ok:
             return no, bad[0], section
     return None
 
 
+def _first_fortran(lines: list[str]) -> tuple[int, str, str] | None:
+    """(line, token, section) of the first value written with a Fortran exponent other than 0
+    (``1.5D+01``; ``1.5D0`` reads as 1.5 whether the exponent is read or not), or None."""
+    for no, section, raw in _data_lines(lines, 1):
+        tok = raw.split()
+        for i in _value_at(section, tok, raw)[0]:
+            if (m := _FORTRAN.match(tok[i])) and int(m.group(2)) != 0:
+                return no, tok[i], section
+    return None
+
+
+# a number as HiGHS' and SCIP's readers parse one (C's strtod): decimal, with an exponent of
+# E or, Fortran's, D (which HiGHS reads and SCIP's reader cuts off), or hexadecimal; Python's
+# float() also takes ``1_000`` and other digits than ASCII's, which the readers cut short
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?")
+_FORTRAN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[dD]([+-]?\d+)$")
+_HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?")
+_WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
+
+
+def _number(v: str) -> float | None:
+    """The value of an MPS number field as HiGHS reads it, or None where it is not a number."""
+    if _DECIMAL.fullmatch(v):
+        return float(v.replace("d", "e").replace("D", "e"))
+    if _HEX.fullmatch(v):
+        return float.fromhex(v)
+    return float(v) if _WORDS.fullmatch(v) else None
+
+
 def _is_number(v: str, *, finite: bool = False) -> bool:
     """A number, not NaN; finite: not infinite either (coefficients, where ``inf`` parses as a
     float but is no value; a bound or right-hand side may be infinite)."""
-    try:
-        x = float(v)
-    except ValueError:
+    x = _number(v)
+    if x is None:
         return False
     return bool(np.isfinite(x)) if finite else not np.isnan(x)
 
