@@ -722,16 +722,20 @@ def test_a_right_hand_side_on_a_free_row_is_not_the_objective_s_constant(tmp_pat
     """min -2 x, x <= 4, with a free row r0 whose right-hand side is -2: HiGHS 1.16 read the
     objective's constant as 2 (SCIP and OR-Tools: 0), and with the objective's own right-hand
     side 3 after it, refused that one as a duplicate; read now as both read it, and a range on
-    the free row is dropped as they drop it."""
+    the free row is dropped as they drop it. So is a range on the objective row, which HiGHS
+    warned of as an entry it drops (the file was refused for that), alone or beside c's range."""
     f = tmp_path / "free.mps"
     body = "NAME free\nROWS\n N obj\n N r0\n L c\nCOLUMNS\n x obj -2 r0 1\n x c 1\nRHS\n{rhs}{ranges}ENDATA\n"
     for rhs, ranges, constant in ((" rhs r0 -2\n rhs c 4\n", "", 0.0), (" rhs r0 -2\n rhs obj 3\n rhs c 4\n", "", -3.0),
-                                  (" rhs obj 3 r0 -2\n rhs c 4\n", "RANGES\n rng r0 1\n", -3.0)):
+                                  (" rhs obj 3 r0 -2\n rhs c 4\n", "RANGES\n rng r0 1\n", -3.0),
+                                  (" rhs c 4\n", "RANGES\n rng obj 5\n", 0.0),
+                                  (" rhs c 4\n", "RANGES\n rng c 1 obj 5\n", 0.0)):
         f.write_text(body.format(rhs=rhs, ranges=ranges))
         scip = _scip_reads(f)
         qp = read_problem(f)
         assert qp.offset == constant == scip.getObjoffset()
         assert make_backend("highs").solve(qp).objective == pytest.approx(-8.0 + constant)
+        assert qp.l[0] == (3.0 if "rng c 1" in ranges else -np.inf)
 
 
 def _as_fixed_mps(text: str) -> str:

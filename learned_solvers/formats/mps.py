@@ -138,7 +138,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             vectors = _vector_names(copy if fixed else through.tail) if mps else {}
             keep = {section: names[0] for section, names in vectors.items() if len(names) > 1}
             try:
-                cleaned = _as_highs_reads(source, head, in_order=in_order, keep=keep)
+                cleaned = _as_highs_reads(source, head, in_order=in_order, keep=keep,
+                                          tail=(copy if fixed else through.tail) if mps else "")
             except MPSFormatError as exc:
                 raise MPSFormatError(f"{p}: {exc}") from None
             if cleaned is not None:
@@ -506,24 +507,28 @@ def _vector(section: str, tok: list[str]) -> str:
 
 
 def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
-                    keep: dict[str, str] | None = None) -> str | None:
+                    keep: dict[str, str] | None = None, tail: str = "") -> str | None:
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
     is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), rows
-    of a ``LAZYCONS`` section as rows, and no right-hand sides or ranges on free (N) rows other
-    than the objective. Every reader drops such rows, and the format, SCIP and OR-Tools ignore
+    of a ``LAZYCONS`` section as rows, no right-hand sides or ranges on free (N) rows other
+    than the objective, and no range on the objective. Every reader drops such rows, and the format, SCIP and OR-Tools ignore
     these entries, but HiGHS 1.16 takes such a right-hand side for the objective's constant (and
     then calls the objective's own a duplicate) and warns of such a range as an entry it drops.
     ``in_order``: also the bounds of a column that sets one side twice (``MI`` then ``LO``) as
     the bounds they leave in the file's order (``_bounds_in_order``). ``keep``: the one vector
     of each RHS, RANGES or BOUNDS section holding several that is read (the first: the format's
     and SCIP's reading; HiGHS and OR-Tools read them all as one). ``head``: the lines up to
-    COLUMNS."""
+    COLUMNS; ``tail``: the text from the first RHS, RANGES or BOUNDS header on."""
     # CPLEX's LAZYCONS rows are rows of the model; HiGHS reads the header as a row "AZYCONS"
     first = [ln for ln in _objective_first(head) if not (ln[:1].strip() and ln.split()[0].upper() == "LAZYCONS")]
     free = [raw.split()[1] for _, section, raw in _data_lines(first)
             if section == "ROWS" and len(raw.split()) > 1 and raw.split()[0].upper() == "N"]
     keep = keep or {}
-    if first == head and len(free) < 2 and not in_order and not keep:
+    # a range on the objective row: it bounds no row, so the format and SCIP ignore it and
+    # HiGHS warns of an entry it drops
+    ranged = bool(free) and any(section == "RANGES" and free[0] in raw.split()[-2::-2][:2]
+                                for _, section, raw in _data_lines(tail.splitlines()))
+    if first == head and len(free) < 2 and not in_order and not keep and not ranged:
         return None
     dropped, lines = set(free[1:]), _lines(p)
     changed = first != head
@@ -535,7 +540,7 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
         elif section in ("RHS", "RANGES"):
             lead = tok[:1] if len(tok) % 2 else []  # the set's name is optional
             pairs = list(zip(tok[len(lead)::2], tok[len(lead) + 1::2]))
-            kept = [pair for pair in pairs if pair[0] not in dropped]
+            kept = [pair for pair in pairs if pair[0] not in dropped and (section == "RHS" or pair[0] != free[0])]
             if len(kept) < len(pairs):
                 changed = True
                 lines[no] = " ".join(["", *lead, *(w for pair in kept for w in pair)]) + "\n" if kept else ""
