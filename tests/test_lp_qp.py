@@ -963,6 +963,21 @@ def test_a_fortran_exponent_is_read_as_highs_reads_it_and_a_python_only_number_i
                 _scip_reads(as_mps)
 
 
+def test_a_fractional_bound_on_an_integer_column_is_read_as_scip_reads_it(tmp_path):
+    """``LI x 2.5`` and ``UI x 7.5``: HiGHS keeps both bounds but counts them as "ignored" in a
+    warning, which refused the file as one whose entries it drops; read as SCIP reads it, an
+    integer x in [2.5, 7.5], to SCIP's optimum (x = 3)."""
+    f = tmp_path / "li.mps"
+    f.write_text("NAME li\nROWS\n N obj\n L c1\nCOLUMNS\n x obj 1 c1 1\n y obj 2 c1 1\nRHS\n rhs c1 10\n"
+                 "BOUNDS\n LI bnd x 2.5\n UI bnd x 7.5\n UI bnd y 4\nENDATA\n")
+    scip = _scip_reads(f)
+    scip.optimize()
+    qp = read_problem(f)
+    assert [(v.getLbOriginal(), v.getUbOriginal()) for v in scip.getVars()] == list(zip(qp.lb, qp.ub)) \
+        == [(2.5, 7.5), (0.0, 4.0)] and qp.integrality.all()
+    assert make_backend("highs").solve(qp).objective == pytest.approx(scip.getObjVal()) == 3.0
+
+
 def test_mps_fields_separated_by_tabs_read_as_by_blanks(tmp_path):
     """Free MPS separates fields by any whitespace, and HiGHS reads tabs so; OR-Tools' strict
     reader (the number check) splits at blanks only and refused such a file. Afiro written with

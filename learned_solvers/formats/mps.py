@@ -189,8 +189,11 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + half + cut)
         # HiGHS reads on past entries it drops (a row or column no section declared) with a
         # warning only: that is another model than the file's, so it is refused
+        # (a fractional bound of an integer column, which HiGHS counts as "ignored", it keeps, as
+        # SCIP does: 2.5 <= x for an integer x, so that one line drops nothing)
         dropped = [ln.strip() for ln in text.splitlines()
-                   if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))]
+                   if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))
+                   and not re.search(r"ignored 0 duplicate values and \d+ fractional integer bounds", ln)]
         if dropped:
             raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
         # HiGHS reads a second ROWS line of a name, or a column's entries resumed after another
