@@ -514,9 +514,10 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
     """The file's text as HiGHS must be given it to read the file's problem, or None where that
     is the file itself: the objective row ``OBJNAME`` names first (``_objective_first``), rows
     of a ``LAZYCONS`` section as rows, no right-hand sides or ranges on free (N) rows other
-    than the objective, and no range on the objective. Every reader drops such rows, and the format, SCIP and OR-Tools ignore
-    these entries, but HiGHS 1.16 takes such a right-hand side for the objective's constant (and
-    then calls the objective's own a duplicate) and warns of such a range as an entry it drops.
+    than the objective, and no range on the objective. Every reader drops such rows, and the
+    format, SCIP and OR-Tools ignore these entries, but HiGHS 1.16 takes such a right-hand side
+    for the objective's constant (and then calls the objective's own a duplicate) and warns of
+    such a range as an entry it drops.
     ``in_order``: also the bounds of a column that sets one side twice (``MI`` then ``LO``) as
     the bounds they leave in the file's order (``_bounds_in_order``). ``keep``: the one vector
     of each RHS, RANGES or BOUNDS section holding several that is read (the first: the format's
@@ -694,7 +695,7 @@ def _normalised(lines: list[str]) -> list[str]:
             out[no] = raw.replace(word, word.upper(), 1) if word.upper() in _MPS_SECTIONS else " " + raw
     for no, section, raw in _data_lines(out):
         tok = raw.split()
-        if fortran := [i for i in _value_at(section, tok, raw)[0] if _FORTRAN.match(tok[i])]:
+        if fortran := [i for i in _value_at(section, tok, raw)[0] if _FORTRAN.fullmatch(tok[i])]:
             # OR-Tools refuses a Fortran exponent (1.5D+01), which HiGHS reads as 1.5E+01
             for i in fortran:
                 tok[i] = tok[i].replace("d", "E").replace("D", "E")
@@ -874,7 +875,7 @@ def _first_fortran(lines: list[str]) -> tuple[int, str, str] | None:
     for no, section, raw in _data_lines(lines, 1):
         tok = raw.split()
         for i in _value_at(section, tok, raw)[0]:
-            if (m := _FORTRAN.match(tok[i])) and int(m.group(2)) != 0:
+            if (m := _FORTRAN.fullmatch(tok[i])) and int(m.group(2)) != 0:
                 return no, tok[i], section
     return None
 
@@ -883,7 +884,7 @@ def _first_fortran(lines: list[str]) -> tuple[int, str, str] | None:
 # E or, Fortran's, D (which HiGHS reads and SCIP's reader cuts off), or hexadecimal; Python's
 # float() also takes ``1_000`` and other digits than ASCII's, which the readers cut short
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?")
-_FORTRAN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[dD]([+-]?\d+)$")
+_FORTRAN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[dD]([+-]?\d+)")
 _HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?")
 _WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 
