@@ -978,6 +978,24 @@ def test_a_fractional_bound_on_an_integer_column_is_read_as_scip_reads_it(tmp_pa
     assert make_backend("highs").solve(qp).objective == pytest.approx(scip.getObjVal()) == 3.0
 
 
+@pytest.mark.parametrize("section, complaint", [
+    ("QCMATRIX   c1\n x x 1\n y y 1\n", "Quadratic rows not supported by HiGHS"),
+    ("SOS\n S1 SOS s1 1\n s1 x 1\n s1 y 2\n", "SOS not supported by HiGHS"),
+    ("INDICATORS\n IF c1 x 1\n", "MPS file reader cannot parse INDICATORS section")])
+def test_a_constraint_outside_the_canonical_form_is_refused_saying_what_takes_it(tmp_path, section, complaint):
+    """Quadratic, SOS and indicator constraints, which SCIP's reader takes: HiGHS' reader refuses
+    them, and the refusal says what the canonical form takes and what solves such a file."""
+    f = tmp_path / "beyond.mps"
+    f.write_text(_TINY_MPS.format(a="1", extra="BOUNDS\n BV bnd x\n" + section))
+    scip = _scip_reads(f)
+    scip.optimize()
+    assert scip.getStatus() == "optimal"
+    with pytest.raises(MPSFormatError, match=rf"beyond.mps: not a readable MPS/LP model: {complaint}; .* no quadratic "
+                       r"constraints, SOS or indicator constraints; solve it with SCIP itself") as exc:
+        read_problem(f)
+    assert "Number of BV entries" not in str(exc.value)
+
+
 def test_mps_fields_separated_by_tabs_read_as_by_blanks(tmp_path):
     """Free MPS separates fields by any whitespace, and HiGHS reads tabs so; OR-Tools' strict
     reader (the number check) splits at blanks only and refused such a file. Afiro written with

@@ -60,6 +60,8 @@ def _reader_complaint(log: str) -> str:
         helps = [ln.split("= help:", 1)[1].strip() for ln in lines if "= help:" in ln]
         return (f"line {row}: {errors[0]}" + (f" in `{source}`" if source else "")
                 + (f" ({helps[0]})" if helps else ""))
+    # (its counts of BOUNDS entries by type are news, not the complaint)
+    lines = [ln for ln in lines if not re.match(r"\s*Number of \w+ entries in", ln)]
     return "; ".join(re.sub(r"^ERROR:\s*", "", ln.strip()) for ln in lines[-3:]) or "HiGHS could not parse it"
 
 
@@ -186,6 +188,10 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             # a QMATRIX of one triangle: HiGHS counts the entries on each side of the diagonal
             half = (" QMATRIX lists the whole symmetric matrix, each entry off the diagonal twice (x y and y x); a "
                     "section that lists one triangle is QUADOBJ." if "so is not symmetric" in text else "")
+            if mps and re.search(r"Quadratic rows not supported|SOS not supported|cannot parse INDICATORS", text):
+                half += (" The canonical form (and every backend here) takes linear constraints, a convex quadratic "
+                         "objective and integer columns: no quadratic constraints, SOS or indicator constraints; "
+                         "solve it with SCIP itself (pyscipopt's Model.readProblem, then optimize), without a learned start.")
             raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + half + cut)
         # HiGHS reads on past entries it drops (a row or column no section declared) with a
         # warning only: that is another model than the file's, so it is refused
