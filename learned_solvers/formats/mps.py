@@ -188,7 +188,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             # a QMATRIX of one triangle: HiGHS counts the entries on each side of the diagonal
             half = (" QMATRIX lists the whole symmetric matrix, each entry off the diagonal twice (x y and y x); a "
                     "section that lists one triangle is QUADOBJ." if "so is not symmetric" in text else "")
-            if mps and re.search(r"Quadratic rows not supported|SOS not supported|cannot parse INDICATORS", text):
+            if re.search(r"(?i)quadratic (rows|constraints) (are )?not supported|SOS (constraints are )?not supported"
+                         r"|cannot parse INDICATORS|indicator constraints are not supported", text):
                 half += (" The canonical form (and every backend here) takes linear constraints, a convex quadratic "
                          "objective and integer columns: no quadratic constraints, SOS or indicator constraints; "
                          "solve it with SCIP itself (pyscipopt's Model.readProblem, then optimize), without a learned start.")
