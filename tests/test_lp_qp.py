@@ -950,10 +950,10 @@ def test_a_fortran_exponent_is_read_as_highs_reads_it_and_a_python_only_number_i
     with pytest.raises(MPSFormatError, match=r"fortran.mps: line 7: '1_5' in COLUMNS is not a number"):
         read_problem(f)
     q = tmp_path / "fortran.qps"
-    for value, quad in (("1_5", None), ("1.5D+01", [[2.0, 0.0], [0.0, 15.0]])):
+    for value, quad in (("1_5", None), ("\u0663", None), ("1.5D+01", [[2.0, 0.0], [0.0, 15.0]])):
         q.write_text(_TINY_MPS.format(a="1", extra=f"QUADOBJ\n x x 2.0D0\n y y {value}\n"))
-        if quad is None:
-            with pytest.raises(MPSFormatError, match=r"fortran.qps: line 12: '1_5' in QUADOBJ is not a number"):
+        if quad is None:  # (the Arabic-Indic digit three: 3.0 to float())
+            with pytest.raises(MPSFormatError, match=rf"fortran.qps: line 12: '{value}' in QUADOBJ is not a number"):
                 read_problem(q)
         else:
             with pytest.warns(MPSReadWarning, match=r"line 12 .* SCIP's reader refuses the file"):

@@ -890,9 +890,9 @@ def _first_fortran(lines: list[str]) -> tuple[int, str, str] | None:
 # a number as HiGHS' and SCIP's readers parse one (C's strtod): decimal, with an exponent of
 # E or, Fortran's, D (which HiGHS reads and SCIP's reader cuts off), or hexadecimal; Python's
 # float() also takes ``1_000`` and other digits than ASCII's, which the readers cut short
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?")
-_FORTRAN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[dD]([+-]?\d+)")
-_HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?", re.ASCII)
+_FORTRAN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[dD]([+-]?\d+)", re.ASCII)
+_HEX = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?", re.ASCII)
 _WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 
 
