@@ -192,7 +192,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                          r"|cannot parse INDICATORS|indicator constraints are not supported", text):
                 half += (" The canonical form (and every backend here) takes linear constraints, a convex quadratic "
                          "objective and integer columns: no quadratic constraints, SOS or indicator constraints; "
-                         "solve it with SCIP itself (pyscipopt's Model.readProblem, then optimize), without a learned start.")
+                         "solve it with SCIP itself (pyscipopt's Model.readProblem, then optimize), without a "
+                         "learned start.")
             raise MPSFormatError(f"{p}: not a readable MPS/LP model: {_reader_complaint(text)}." + half + cut)
         # HiGHS reads on past entries it drops (a row or column no section declared) with a
         # warning only: that is another model than the file's, so it is refused
@@ -262,7 +263,11 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     if integ is not None:
         _refuse_semi(p, integ, lp, col_names)
     integrality = None if integ is None else integ == int(highspy.HighsVarType.kInteger)
-    fix = lambda v: np.clip(np.asarray(v, dtype=float), -inf, inf) * np.where(np.abs(np.asarray(v, dtype=float)) >= inf, np.inf, 1.0)  # noqa: E731
+
+    def fix(v) -> np.ndarray:  # HiGHS' infinity, whatever its value, as numpy's
+        a = np.asarray(v, dtype=float)
+        return np.where(np.abs(a) >= inf, np.copysign(np.inf, a), a)
+
     lb, ub = fix(lp.col_lower_), fix(lp.col_upper_)
     if suffixes.endswith((".lp", ".lp.gz")) and integrality is not None and integrality.any() \
             and (binary := _lp_binaries(_lines(p, encoding=through.encoding))):
