@@ -542,8 +542,9 @@ def _as_highs_reads(p: Path, head: list[str], *, in_order: bool = False,
     keep = keep or {}
     # a range on the objective row: it bounds no row, so the format and SCIP ignore it and
     # HiGHS warns of an entry it drops
-    ranged = bool(free) and any(section == "RANGES" and free[0] in raw.split()[-2::-2][:2]
-                                for _, section, raw in _data_lines(tail.splitlines()))
+    ranged = bool(free) and re.search(r"(?mi)^ranges\b", tail) is not None and any(
+        section == "RANGES" and free[0] in raw.split()[-2::-2][:2]
+        for _, section, raw in _data_lines(tail.splitlines()))
     if first == head and len(free) < 2 and not in_order and not keep and not ranged:
         return None
     dropped, lines = set(free[1:]), _lines(p)
