@@ -1034,7 +1034,7 @@ def test_mps_reader_on_300_mutated_files_reads_them_or_refuses_naming_the_file(t
     import random
 
     edits = ("delete", "double", "swap", "value", "drop", "cut", "byte", "section", "blank", "tabs")
-    values = ("1e999", "-inf", "1e-400", "0x10", "1_0", "+", "--1", "1e", "NaN", "1.2.3", "\u0663")
+    values = ("1e999", "-inf", "1e-400", "0x10", "1_0", "+", "--1", "1e", "NaN", "1.2.3", "\u0663", "2.5D+01")
     rng = random.Random(0)
     seen = set()
     for name in ("afiro", "boeing1"):
