@@ -978,11 +978,14 @@ def test_a_fractional_bound_on_an_integer_column_is_read_as_scip_reads_it(tmp_pa
     assert make_backend("highs").solve(qp).objective == pytest.approx(scip.getObjVal()) == 3.0
 
 
-@pytest.mark.parametrize("section, complaint", [
-    ("QCMATRIX   c1\n x x 1\n y y 1\n", "Quadratic rows not supported by HiGHS"),
-    ("SOS\n S1 SOS s1 1\n s1 x 1\n s1 y 2\n", "SOS not supported by HiGHS"),
-    ("INDICATORS\n IF c1 x 1\n", "MPS file reader cannot parse INDICATORS section")])
-def test_a_constraint_outside_the_canonical_form_is_refused_saying_what_takes_it(tmp_path, section, complaint):
+@pytest.mark.parametrize("section, complaint, lp_text", [
+    ("QCMATRIX   c1\n x x 1\n y y 1\n", "Quadratic rows not supported by HiGHS",
+     " q1: [ x^2 + y^2 ] <= 4\nBinary\n x\n"),
+    ("SOS\n S1 SOS s1 1\n s1 x 1\n s1 y 2\n", "SOS not supported by HiGHS", "Binary\n x\nSOS\n s1: S1:: x:1 y:2\n"),
+    ("INDICATORS\n IF c1 x 1\n", "MPS file reader cannot parse INDICATORS section",
+     " c2: x = 1 -> y <= 1\nBinary\n x\n")])
+def test_a_constraint_outside_the_canonical_form_is_refused_saying_what_takes_it(tmp_path, section, complaint,
+                                                                                lp_text):
     """Quadratic, SOS and indicator constraints, in an MPS or an LP file, which SCIP's reader
     takes: HiGHS' reader refuses them, and the refusal says what the canonical form takes and
     what solves such a file."""
@@ -996,9 +999,7 @@ def test_a_constraint_outside_the_canonical_form_is_refused_saying_what_takes_it
         read_problem(f)
     assert "Number of BV entries" not in str(exc.value)
     lp = tmp_path / "beyond.lp"  # the same constraint in an LP file
-    lp.write_text("Minimize\n obj: x + y\nSubject To\n c1: x + y >= 1\n" + {
-        "Q": " q1: [ x^2 + y^2 ] <= 4\nBinary\n x\n", "S": "Binary\n x\nSOS\n s1: S1:: x:1 y:2\n",
-        "M": " c2: x = 1 -> y <= 1\nBinary\n x\n"}[complaint[0]] + "End\n")
+    lp.write_text("Minimize\n obj: x + y\nSubject To\n c1: x + y >= 1\n" + lp_text + "End\n")
     (scip := _scip_reads(lp)).optimize()
     assert scip.getStatus() == "optimal"
     with pytest.raises(MPSFormatError, match=r"beyond.lp: not a readable MPS/LP model: line \d+: (quadratic|SOS|"
