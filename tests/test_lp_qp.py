@@ -1888,6 +1888,88 @@ def test_seeded_small_problems_written_by_highs_read_back_to_the_same_problem(tm
             assert abs(a.objective - b.objective) <= 1e-7 * (1 + abs(a.objective)), (t, a.objective, b.objective)
 
 
+@pytest.mark.parametrize("name", ["CVXQP2_S", "PRIMAL1", "STCQP1", "DUAL1", "QAFIRO", "HS21", "QSHARE1B", "QSCAGR25"])
+def test_maros_meszaros_qps_written_by_highs_read_back_to_the_same_problem(tmp_path, name):
+    """Real QPs (the ``.mat`` files) written by HiGHS as QMPS files, with names, and read back:
+    the same c, A, sides, bounds and P, entry for entry. A column that COLUMNS leaves out (no
+    cost, no row: CVXQP2_S, PRIMAL1, STCQP1), first named under BOUNDS or QUADOBJ, comes after the
+    others, as HiGHS reads it: the names say which is which."""
+    import highspy
+
+    qp, _ = maros_meszaros(name)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = qp.n, qp.m
+    lp.col_cost_, lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_ = qp.c, qp.lb, qp.ub, qp.l, qp.u
+    lp.offset_ = qp.offset
+    A = qp.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    lp.col_names_, lp.row_names_ = [f"x{j}" for j in range(qp.n)], [f"r{i}" for i in range(qp.m)]
+    h = quiet_highs()
+    h.passModel(lp)
+    L = sp.tril(qp.P).tocsc()
+    h.passHessian(qp.n, L.nnz, 1, L.indptr.astype(np.int32), L.indices.astype(np.int32), L.data)
+    f = tmp_path / f"{name}.mps"
+    h.writeModel(str(f))
+    back = read_problem(f)
+    col, row = ([int(v[1:]) for v in names] for names in (back.var_names, back.con_names))
+    assert sorted(col) == list(range(qp.n)) and row == list(range(qp.m))
+    for mine, theirs in ((back.c, qp.c[col]), (back.lb, qp.lb[col]), (back.ub, qp.ub[col]), (back.l, qp.l),
+                         (back.u, qp.u)):
+        assert np.array_equal(mine, theirs)
+    assert (back.A != qp.A.tocsc()[:, col]).nnz == 0 and (back.P != qp.P.tocsc()[col][:, col]).nnz == 0
+    assert back.offset == qp.offset
+
+
+def test_highs_solves_the_problem_given_or_refuses_entries_it_would_change():
+    """max x + y, 1e-10 x + y <= 5, x <= 1e13, y <= 4: the optimum is x = 5e10, y = 0 (PDLP's
+    answer). HiGHS took the entry 1e-10 for zero (its small_matrix_value, 1e-9) and answered
+    'optimal' at x = 1e13, y = 4; it now keeps entries down to 1e-12, its least setting, and
+    refuses smaller ones (of A or P) and those of 1e15 or more (which it refuses itself), naming
+    the entry. A cost of 1e21, which HiGHS took for infinite ('optimal' at -inf), is a cost."""
+    def lp(a: float, c0: float = -1.0, P=None) -> QPData:
+        return QPData(c=np.array([c0, -1.0]), A=sp.csr_matrix([[a, 1.0]]), l=[-np.inf], u=[5.0], lb=[0.0, 0.0],
+                      ub=[1e13, 4.0], P=P, var_names=("x", "y"), con_names=("c1",), name="tiny")
+
+    highs, pdlp = make_backend("highs"), make_backend("pdlp")
+    res = highs.solve(lp(1e-10))
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(-5e10, rel=1e-9)
+    assert res.objective == pytest.approx(pdlp.solve(lp(1e-10)).objective, rel=1e-6)
+    for a, why in ((1e-12, r"A\[0, 0\] = 1e-12 \(row 'c1', column 'x'\): HiGHS takes an entry of 1e-12 or less in size "
+                             r"for zero, so it would solve another problem; rescale that row or column"),
+                   (-1e16, r"A\[0, 0\] = -1e\+16 .*: HiGHS refuses an entry of 1e\+15 or more")):
+        with pytest.raises(ValueError, match=rf"highs: problem 'tiny': {why}"):
+            highs.solve(lp(a))
+    with pytest.raises(ValueError, match=r"P\[0, 0\] = 1e-13: HiGHS takes .* rescale that variable"):
+        highs.solve(lp(1.0, P=sp.diags([1e-13, 1.0]).tocsc()))
+    big = QPData(c=np.array([-1e21, -1.0]), A=sp.csr_matrix([[1.0, 1.0]]), l=[-np.inf], u=[5.0], lb=[0.0, 0.0],
+                 ub=[3.0, 4.0])
+    res = highs.solve(big)
+    assert res.status == Status.OPTIMAL and res.objective == pytest.approx(-3e21) and list(res.x) == [3.0, 2.0]
+
+
+def test_a_matrix_entry_of_1e_9_or_less_is_read_as_given_and_one_of_1e_12_or_less_refused(tmp_path):
+    """HiGHS' reader took matrix entries of 1e-9 or less for zero, with a warning that refused
+    the file; SCIP's takes them for zero without a word. One of 1e-10 is read as given (the
+    optimum of the file, not that of the file without it), with an MPSReadWarning; one of 1e-12
+    or less, which HiGHS drops at any setting, is refused saying to rescale."""
+    f = tmp_path / "tiny.mps"
+    body = ("NAME tiny\nROWS\n N obj\n L c1\nCOLUMNS\n x obj -1 c1 {a}\n y obj -1 c1 1\nRHS\n rhs c1 5\n"
+            "BOUNDS\n UP bnd x 1e13\n UP bnd y 4\nENDATA\n")
+    f.write_text(body.format(a="1e-10"))
+    with pytest.warns(MPSReadWarning, match=r"tiny.mps: 1 entry of the constraint matrix of 1e-9 or less in size \(the "
+                      r"least 1e-10, row 'c1', column 'x'\) read as given, where SCIP's reader"):
+        qp = read_problem(f)
+    assert qp.A.toarray().tolist() == [[1e-10, 1.0]]
+    assert make_backend("highs").solve(qp).objective == pytest.approx(-5e10, rel=1e-9)
+    scip = _scip_reads(f)
+    assert scip.getValsLinear(scip.getConss()[0]) == {"y": 1.0}
+    f.write_text(body.format(a="1e-12"))
+    with pytest.raises(MPSFormatError, match=r"tiny.mps: HiGHS' reader would drop entries: .* \(HiGHS' reader takes an "
+                       r"entry of 1e-12 or less in size for zero, and SCIP's one of 1e-9 or less: rescale"):
+        read_problem(f)
+
+
 def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():
     """HiGHS 1.16 calls a point of this QP optimal (x0 near -5e6), where the free x0, with cost
     0.478 and no curvature, makes it unbounded below (found by a seeded fuzz of small QPs against

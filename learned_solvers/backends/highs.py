@@ -13,7 +13,36 @@ from .._interrupt import stop_asked
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
-__all__ = ["HiGHSBackend"]
+__all__ = ["HiGHSBackend", "check_matrix_entries", "SMALL_MATRIX_VALUE", "LARGE_MATRIX_VALUE"]
+
+SMALL_MATRIX_VALUE = 1e-12
+"""HiGHS' least ``small_matrix_value``: it takes an entry of A or P this small or smaller for zero"""
+LARGE_MATRIX_VALUE = 1e15
+"""HiGHS' ``large_matrix_value``: it refuses a model with an entry of A or P this large or larger"""
+
+
+def check_matrix_entries(name: str, qp: QPData) -> None:
+    """Refuse a problem whose A or P holds an entry HiGHS would not take as given: one of
+    ``SMALL_MATRIX_VALUE`` or less in size (HiGHS takes it for zero, and answers another
+    problem as if it were this one) or of ``LARGE_MATRIX_VALUE`` or more (HiGHS refuses it)."""
+    for label, matrix in (("A", qp.A), ("P", qp.P)):
+        if matrix is None or matrix.nnz == 0:
+            continue
+        coo = matrix.tocoo()
+        size = np.abs(coo.data)
+        for bad, why in (((size <= SMALL_MATRIX_VALUE) & (size > 0),
+                          f"HiGHS takes an entry of {SMALL_MATRIX_VALUE:g} or less in size for zero, so it would "
+                          "solve another problem"),
+                         (size >= LARGE_MATRIX_VALUE, f"HiGHS refuses an entry of {LARGE_MATRIX_VALUE:g} or more")):
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                i, j = int(coo.row[k]), int(coo.col[k])
+                at = (f" (row {qp.con_names[i]!r}, column {qp.var_names[j]!r})"
+                      if label == "A" and qp.con_names and qp.var_names else "")
+                more = f", and {int(bad.sum()) - 1} more like it" if bad.sum() > 1 else ""
+                scale = "that row or column" if label == "A" else "that variable"
+                raise ValueError(f"{name}: problem {qp.name!r}: {label}[{i}, {j}] = {coo.data[k]:g}{at}{more}: {why}; "
+                                 f"rescale {scale} (its units), or solve with pdlp, osqp, scs or clarabel")
 
 
 class HiGHSBackend:
@@ -63,6 +92,14 @@ class HiGHSBackend:
         h.setOptionValue("presolve", "on" if self.presolve else "off")
         h.setOptionValue("time_limit", self.time_limit)
         h.setOptionValue("threads", self.threads)
+        # HiGHS takes matrix entries of 1e-9 or less for zero, and costs of 1e20 or more for
+        # infinite, by default: another problem than the one given (``check`` refuses what the
+        # settings below still change). Only where the problem needs them: its presolve uses
+        # small_matrix_value too, and other problems keep their answers to the last digit
+        if any(m is not None and ((np.abs(m.data) <= 1e-9) & (m.data != 0)).any() for m in (qp.A, qp.P)):
+            h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)
+        if (np.abs(qp.c) >= 1e20).any():
+            h.setOptionValue("infinite_cost", np.inf)
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = qp.n, qp.m
@@ -98,6 +135,7 @@ class HiGHSBackend:
 
     def check(self, qp: QPData) -> None:
         check_capabilities(self, qp)
+        check_matrix_entries(self.name, qp)
 
     def solve(self, qp: QPData, *, warm_start: WarmStart | None = None) -> SolveResult:
         import highspy

@@ -103,6 +103,9 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
     mps = suffixes.endswith(_MPS_SUFFIXES)
     with tempfile.TemporaryDirectory() as tmp:
         h.setOptionValue("log_to_console", False)
+        # HiGHS' reader takes an entry of 1e-9 or less for zero by default; at its least setting, of
+        # 1e-12 or less, and the warning it gives refuses the file below
+        h.setOptionValue("small_matrix_value", 1e-12)
         src = p  # what is read: the file, or its UTF-8 copy (HiGHS' names must be UTF-8)
         if through.not_utf8 is not None:
             line, byte = through.not_utf8
@@ -203,7 +206,10 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                    if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))
                    and not re.search(r"ignored 0 duplicate values and \d+ fractional integer bounds", ln)]
         if dropped:
-            raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}")
+            tiny = (" (HiGHS' reader takes an entry of 1e-12 or less in size for zero, and SCIP's one of 1e-9 or less: "
+                    "rescale that row or column, its units, so that no entry is so small)"
+                    if any("at/below tolerance" in ln for ln in dropped) else "")
+            raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}{tiny}")
         # HiGHS reads a second ROWS line of a name, or a column's entries resumed after another
         # column's, as a row or column of its own (entries naming the row, and bounds, go to the first)
         same = [re.sub(r"^WARNING:\s*", "", ln.strip()) for ln in text.splitlines() if "have the same name" in ln]
@@ -245,6 +251,15 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         A = sp.csr_matrix((a.value_, a.index_, a.start_), shape=(m, n))
     else:
         A = sp.csc_matrix((a.value_, a.index_, a.start_), shape=(m, n))
+    if ((np.abs(A.data) <= 1e-9) & (A.data != 0)).any():
+        coo = A.tocoo()
+        small = (np.abs(coo.data) <= 1e-9) & (coo.data != 0)
+        k = int(np.flatnonzero(small)[np.argmin(np.abs(coo.data[small]))])
+        i, j, count = int(coo.row[k]), int(coo.col[k]), int(small.sum())
+        warnings.warn(f"{p}: {count} entr{'ies' if count > 1 else 'y'} of the constraint matrix of 1e-9 or less "
+                      f"in size (the least {coo.data[k]:g}, row {row_names[i]!r}, column {col_names[j]!r}) read as "
+                      "given, where SCIP's reader, and HiGHS' at its default small_matrix_value, take them for zero "
+                      "and so answer another problem", MPSReadWarning, stacklevel=2)
     maximize = lp.sense_ == highspy.ObjSense.kMaximize
     if mps:
         # HiGHS 1.16 reads "OBJSENSE MAXIMIZE" on one line as minimise; the file's word stands
