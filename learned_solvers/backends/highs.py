@@ -28,6 +28,9 @@ def check_matrix_entries(name: str, qp: QPData) -> None:
     for label, matrix in (("A", qp.A), ("P", qp.P)):
         if matrix is None or matrix.nnz == 0:
             continue
+        size = np.abs(matrix.data)
+        if not (((size <= SMALL_MATRIX_VALUE) & (size > 0)) | (size >= LARGE_MATRIX_VALUE)).any():
+            continue
         coo = matrix.tocoo()
         size = np.abs(coo.data)
         for bad, why in (((size <= SMALL_MATRIX_VALUE) & (size > 0),
