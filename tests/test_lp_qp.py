@@ -1952,7 +1952,7 @@ def test_a_matrix_entry_of_1e_9_or_less_is_read_as_given_and_one_of_1e_12_or_les
     """HiGHS' reader took matrix entries of 1e-9 or less for zero, with a warning that refused
     the file; SCIP's takes them for zero without a word. One of 1e-10 is read as given (the
     optimum of the file, not that of the file without it), with an MPSReadWarning; one of 1e-12
-    or less, which HiGHS drops at any setting, is refused saying to rescale."""
+    or less, which HiGHS drops at any setting, is refused saying to rescale; so in QUADOBJ."""
     f = tmp_path / "tiny.mps"
     body = ("NAME tiny\nROWS\n N obj\n L c1\nCOLUMNS\n x obj -1 c1 {a}\n y obj -1 c1 1\nRHS\n rhs c1 5\n"
             "BOUNDS\n UP bnd x 1e13\n UP bnd y 4\nENDATA\n")
@@ -1965,9 +1965,16 @@ def test_a_matrix_entry_of_1e_9_or_less_is_read_as_given_and_one_of_1e_12_or_les
     scip = _scip_reads(f)
     assert scip.getValsLinear(scip.getConss()[0]) == {"y": 1.0}
     f.write_text(body.format(a="1e-12"))
-    with pytest.raises(MPSFormatError, match=r"tiny.mps: HiGHS' reader would drop entries: .* \(HiGHS' reader takes an "
-                       r"entry of 1e-12 or less in size for zero, and SCIP's one of 1e-9 or less: rescale"):
+    with pytest.raises(MPSFormatError, match=r"tiny.mps: HiGHS' reader would drop entries: .* \(HiGHS' reader takes a "
+                       r"matrix entry of 1e-12 or less in size for zero: rescale that row, column or variable"):
         read_problem(f)
+    q = tmp_path / "tiny.qps"  # the same in the quadratic objective
+    q.write_text(body.format(a="1").replace("ENDATA", "QUADOBJ\n x x 1e-10\n y y 1e-13\nENDATA"))
+    with pytest.raises(MPSFormatError, match=r"tiny.qps: .* HighsHessian .* \(HiGHS' reader takes a matrix entry of "
+                       r"1e-12 or less"):
+        read_problem(q)
+    q.write_text(body.format(a="1").replace("ENDATA", "QUADOBJ\n x x 1e-10\n y y 1\nENDATA"))
+    assert read_problem(q).P.diagonal().tolist() == [1e-10, 1.0]
 
 
 def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():

@@ -206,8 +206,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                    if "WARNING" in ln and any(w in ln for w in ("ignored", "not defined", "undefined"))
                    and not re.search(r"ignored 0 duplicate values and \d+ fractional integer bounds", ln)]
         if dropped:
-            tiny = (" (HiGHS' reader takes an entry of 1e-12 or less in size for zero, and SCIP's one of 1e-9 or less: "
-                    "rescale that row or column, its units, so that no entry is so small)"
+            tiny = (" (HiGHS' reader takes a matrix entry of 1e-12 or less in size for zero: rescale that row, column "
+                    "or variable, its units, so that no entry is so small)"
                     if any("at/below tolerance" in ln for ln in dropped) else "")
             raise MPSFormatError(f"{p}: HiGHS' reader would drop entries: {'; '.join(dropped[:3])}{tiny}")
         # HiGHS reads a second ROWS line of a name, or a column's entries resumed after another
