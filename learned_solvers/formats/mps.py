@@ -222,7 +222,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
             raise MPSFormatError(f"{p}: the model has no variables")
         hess = h.getModel().hessian_
         # the lines the check read (a quadratic file's always), for the checks below
-        read = _check_lines(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None) if mps else None
+        checked = _check_lines(source, quadratic=hess.dim_ > 0, name=p, free=blank is not None) if mps else None
+        read, fortran = checked if checked is not None else (None, None)
         if mps and hess.dim_ > 0 and (both := _listed_both_ways(read)) is not None:
             section, one, other, first, second = both
             readers = "HiGHS and SCIP read" if section == "QUADOBJ" else "HiGHS reads"  # SCIP refuses QSECTION
@@ -230,7 +231,7 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
                           f"(line {second}); read as their sum, as {readers} it, which doubles that cross term "
                           f"where the two halves of a symmetric matrix were meant: {section} takes one triangle "
                           "of Q, and the whole matrix goes in a QMATRIX section", MPSReadWarning, stacklevel=2)
-        if read is not None and (fortran := _first_fortran(read)) is not None:
+        if fortran is not None:
             # (OR-Tools' strict check refuses such a value, so the lines of a file holding one are read)
             no, token, section = fortran
             scip = ("SCIP's reader refuses the file" if section.startswith("Q") else
@@ -333,14 +334,17 @@ def _refuse_semi(p: Path, integ: np.ndarray, lp, names: list[str]) -> None:
         f"semi-continuous variables; write it with a binary z: {lo:g} z <= {name} <= {hi:g} z (z integer, 0 <= z <= 1)")
 
 
-def _check_lines(p: Path, *, quadratic: bool, name: Path, free: bool = False) -> list[str] | None:
+def _check_lines(p: Path, *, quadratic: bool, name: Path,
+                 free: bool = False) -> tuple[list[str], tuple[int, str, str] | None] | None:
     """Refuse an MPS file whose lines the readers would read as another problem, naming the line:
     a section the format does not know, a line of more than two (row, value) pairs, a COLUMNS
     row without its value, and (a linear file: when OR-Tools' strict reader refuses it) a value
     field that is not a number (``_first_bad_number``), or else OR-Tools' refusal itself; a
     quadratic file gets these scans alone. ``p``: the file read (the user's, or its free-format
     copy: ``free``), ``name``: the user's, which the refusal names. Returns the file's lines where
-    it read them (always for a quadratic one), else None (OR-Tools' reader took it whole)."""
+    it read them (always for a quadratic one), with the first value it writes with a Fortran
+    exponent other than 0 (``_fortran_in``, found in the same pass), else None
+    (OR-Tools' reader took it whole)."""
     if not quadratic:
         from ortools.linear_solver.python import model_builder_helper
 
@@ -349,10 +353,13 @@ def _check_lines(p: Path, *, quadratic: bool, name: Path, free: bool = False) ->
             return None
     lines = _lines(p)
     _refuse_unknown_section(lines, name)
+    fortran = None
     for no, section, raw in _data_lines(lines, 1):
         # the format's fields hold two (row, value) pairs a line: HiGHS and SCIP read the first two
         # and drop the rest without a word (OR-Tools' check refuses the line, naming nothing)
         tok = raw.split()
+        if fortran is None and ("D" in raw or "d" in raw):
+            fortran = _fortran_in(no, section, tok, raw)
         named = 1 if section == "COLUMNS" or len(tok) % 2 else 0  # a column's, or a vector's, name first
         if section not in ("COLUMNS", "RHS", "RANGES") or "'MARKER'" in raw.upper():
             continue
@@ -364,13 +371,12 @@ def _check_lines(p: Path, *, quadratic: bool, name: Path, free: bool = False) ->
             raise MPSFormatError(f"{name}: line {no}: row {tok[-1]!r} has no value (a COLUMNS line is the column's "
                                  "name, then one or two pairs of a row and its value); HiGHS and SCIP would drop "
                                  "that entry without a word")
-    normal = _normalised(lines)
-    if not quadratic and normal != lines:
+    if not quadratic and (normal := _normalised(lines)) != lines:
         with tempfile.TemporaryDirectory() as d:
             blanks = Path(d) / "model.mps"
             blanks.write_text("".join(normal))
             if strict(blanks):
-                return lines
+                return lines, fortran
     bad = _first_bad_number(lines, fixed=not free)
     if bad is not None:
         line, token, section = bad
@@ -382,7 +388,7 @@ def _check_lines(p: Path, *, quadratic: bool, name: Path, free: bool = False) ->
         raise MPSFormatError(f"{name}: OR-Tools' strict MPS reader refuses this file, although HiGHS' lenient one "
                              "reads it; check that every value field is a number and every name is declared."
                              + cut)
-    return lines
+    return lines, fortran
 
 
 _SENSES = {"MAX": "MAX", "MAXIMIZE": "MAX", "MAXIMISE": "MAX", "MIN": "MIN", "MINIMIZE": "MIN", "MINIMISE": "MIN"}
@@ -897,14 +903,13 @@ def _first_bad_number(lines: list[str], *, fixed: bool = True) -> tuple[int, str
     return None
 
 
-def _first_fortran(lines: list[str]) -> tuple[int, str, str] | None:
-    """(line, token, section) of the first value written with a Fortran exponent other than 0
-    (``1.5D+01``; ``1.5D0`` reads as 1.5 whether the exponent is read or not), or None."""
-    for no, section, raw in _data_lines(lines, 1):
-        tok = raw.split()
-        for i in _value_at(section, tok, raw)[0]:
-            if (m := _FORTRAN.fullmatch(tok[i])) and int(m.group(2)) != 0:
-                return no, tok[i], section
+def _fortran_in(no: int, section: str, tok: list[str], raw: str) -> tuple[int, str, str] | None:
+    """(line, token, section) where the data line ``raw`` (its words ``tok``) writes a value with
+    a Fortran exponent other than 0 (``1.5D+01``; ``1.5D0`` reads as 1.5 whether the exponent is
+    read or not), or None."""
+    for i in _value_at(section, tok, raw)[0]:
+        if (m := _FORTRAN.fullmatch(tok[i])) and int(m.group(2)) != 0:
+            return no, tok[i], section
     return None
 
 
