@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import math
 import subprocess
@@ -2234,6 +2235,93 @@ def test_scip_adapter_keeps_two_variables_that_share_a_name():
     qp = from_scip(model)
     assert qp.A.toarray().tolist() == [[1.0, 2.0]] and qp.c.tolist() == [1.0, 3.0]
     assert abs(make_backend("highs").solve(qp).objective - 1.0) < 1e-9
+
+
+_SPECIAL_ROWS_CIP = """STATISTICS
+  Problem name     : special
+OBJECTIVE
+  Sense            : maximize
+  Offset           : +2
+VARIABLES
+  [binary] <x>: obj=3, original bounds=[0,1]
+  [binary] <y>: obj=2, original bounds=[0,1]
+  [binary] <z>: obj=1, original bounds=[0,1]
+  [continuous] <u>: obj=1, original bounds=[0,10]
+  [integer] <w>: obj=0.5, original bounds=[2,7]
+CONSTRAINTS
+  [setppc] <p1>: +<x>[B] +<y>[B] <= 1;
+  [setppc] <p2>: +<y>[B] +<z>[B] == 1;
+  [setppc] <p3>: +<x>[B] +<z>[B] >= 1;
+  [varbound] <v1>: <u>[C] +4<x>[B] <= 6;
+  [varbound] <v2>: -2 <= <w>[I] -3<y>[B] <= 5;
+  [knapsack] <k1>: +2<~x>[B] +3<y>[B] +4<z>[B] <= 6;
+  [logicor] <o1>: logicor(<~y>[B],<~z>[B]);
+  [linear] <l1>: +<u>[C] +<w>[I] -2<~w>[I] <= 12;
+  [linear] <l2>: +<u>[C] +3<~x>[B] >= -1e+20;
+END
+"""
+
+
+def test_scip_adapter_reads_scips_special_linear_rows_and_negated_variables_as_scip_solves_them(tmp_path,
+                                                                                               shared_data):
+    """SCIP's presolve turns linear rows into setppc, logicor, knapsack and varbound constraints,
+    some over negated binaries (``~x``, 1 - x), and a CIP file of the presolved model keeps them.
+    They had been refused as 'not linear' (and a negated variable could not be read at all); they
+    are read as the rows they are: HiGHS through ``from_scip`` reaches SCIP's own optimum on a
+    model holding each kind (a negated integer w in [2, 7] is 9 - w), and the MIPLIB optimum on
+    p0033 and egout presolved by SCIP. An SOS1, which pyscipopt's getConsVals crashed on, is
+    refused naming the rows taken, and a negated variable whose name two variables share too, or
+    one in a quadratic objective."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    def read(path):
+        m = pyscipopt.Model()
+        m.hideOutput()
+        m.readProblem(str(path))
+        return m
+
+    (tmp_path / "special.cip").write_text(_SPECIAL_ROWS_CIP)
+    scip = read(tmp_path / "special.cip")
+    qp = from_scip(scip)
+    res = make_backend("highs").solve(qp)
+    scip.optimize()
+    assert res.status == Status.OPTIMAL and scip.getStatus() == "optimal"
+    assert abs(-res.objective - scip.getObjVal()) <= 1e-9 and scip.getObjVal() == 11.5
+    assert qp.var_names == ("x", "y", "z", "w", "u")  # SCIP orders them by type
+    assert qp.A.toarray()[7].tolist() == [0, 0, 0, 3, 1] and qp.u[7] == 30  # l1: u + w - 2 (9 - w) <= 12
+    assert qp.A.toarray()[6].tolist() == [0, -1, -1, 0, 0] and qp.l[6] == -1  # o1: (1 - y) + (1 - z) >= 1
+    assert np.isinf(qp.l[8]) and np.isinf(qp.u[8])
+
+    with open(shared_data / "miplib3" / "catalogue.csv") as f:
+        optimum = {r["name"]: float(r["int_solution"]) for r in csv.DictReader(f)}
+    for name, kinds in (("p0033", {"knapsack", "setppc", "logicor"}), ("egout", {"varbound"})):
+        model = read(shared_data / "miplib3" / f"{name}.mps.gz")
+        model.presolve()
+        model.writeProblem(str(tmp_path / f"{name}.cip"), trans=True, verbose=False)
+        presolved = read(tmp_path / f"{name}.cip")
+        held = {c.getConshdlrName() for c in presolved.getConss()}
+        assert kinds <= held, (name, held)
+        res = make_backend("highs").solve(from_scip(presolved))
+        assert res.status == Status.OPTIMAL and abs(res.objective - optimum[name]) <= 1e-6 * optimum[name], name
+    assert "~" in (tmp_path / "p0033.cip").read_text()
+
+    sos = pyscipopt.Model("sos")
+    a, b = sos.addVar("a", ub=1), sos.addVar("b", ub=1)
+    sos.addConsSOS1([a, b], name="s1")
+    with pytest.raises(InvalidProblemError, match=r"constraint 's1' \(SOS1\) is not a linear row \(SCIP's linear, "
+                       r"setppc, logicor, knapsack, varbound\) nor quadratic"):
+        from_scip(sos)
+    twice = read(tmp_path / "special.cip")
+    twice.addVar("x", vtype="B")
+    with pytest.raises(InvalidProblemError, match=r"constraint 'k1' \(knapsack\) holds 'x_neg', a negated variable "
+                       r"of 2 variables named 'x'.*model.writeProblem\('model.mps'\)"):
+        from_scip(twice)
+    (tmp_path / "q.cip").write_text(_SPECIAL_ROWS_CIP.split("CONSTRAINTS")[0].replace("obj=1,", "obj=0,") + (
+        "  [continuous] <t>: obj=1, original bounds=[-inf,+inf]\nCONSTRAINTS\n"
+        "  [nonlinear] <e1>: (<u>)^2+<~y>-<t> <= 0;\nEND\n"))
+    with pytest.raises(InvalidProblemError, match=r"constraint 'e1' \(nonlinear\) holds 'y_neg', a negated variable"):
+        from_scip(read(tmp_path / "q.cip"))  # had been a KeyError
 
 
 @pytest.mark.parametrize("rows", ["dense", "sparse"])

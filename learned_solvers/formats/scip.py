@@ -1,5 +1,5 @@
-"""pyscipopt models (linear constraints, any variable types, and a quadratic objective in SCIP's
-epigraph form) <-> canonical ``QPData``.
+"""pyscipopt models (linear constraints, SCIP's special cases of them included, any variable
+types, and a quadratic objective in SCIP's epigraph form) <-> canonical ``QPData``.
 
 Out: ``from_scip`` reads a model. Back: ``write_back`` stores an answer in the model as a SCIP
 solution (``model.getVal(var)``, ``model.getBestSol()`` read it; a later ``model.optimize()``
@@ -21,7 +21,12 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 
-__all__ = ["from_scip", "to_scip_solution", "write_back", "check_problem_stage"]
+__all__ = ["from_scip", "to_scip_solution", "write_back", "check_problem_stage", "LINEAR_HANDLERS"]
+
+# SCIP's linear constraint and the special cases its presolve upgrades linear rows to (a CIP file
+# of a presolved model holds them): pyscipopt reads each one's row through SCIP's generic
+# getConsVals/getLhs/getRhs, which answer for these handlers only (getConsVals on an SOS1 crashed)
+LINEAR_HANDLERS = ("linear", "setppc", "logicor", "knapsack", "varbound")
 
 
 @dataclass(frozen=True)
@@ -45,19 +50,56 @@ class _Epigraph:
         return self.gamma * (q + sum(c * x[i] for i, c in self.lin)) + self.const
 
 
+def _row(model: Any, cons: Any, variables: list[Any], pos: dict[int, int],
+         by_name: dict[str, list[int]]) -> tuple[list[int], list[float], float]:
+    """The linear row of ``cons`` (one of LINEAR_HANDLERS) over ``variables`` (``model.getVars()``):
+    their positions, coefficients, and a constant to move to its sides. A negated variable (``~x``
+    in a CIP file of a presolved model: SCIP's ``x_neg``, lb + ub - x, a binary's 1 - x) is written
+    in ``x``; pyscipopt does not give the variable it negates, so it is found by SCIP's name for it."""
+    cols, vals, const = [], [], 0.0
+    for var, coef in zip(model.getConsVars(cons), model.getConsVals(cons), strict=True):
+        j = pos.get(var.getIndex())
+        if j is not None:
+            cols.append(j)
+            vals.append(coef)
+            continue
+        base = by_name.get(var.name[:-4], []) if var.getStatus() == "NEGATED" and var.name.endswith("_neg") else []
+        if len(base) != 1:
+            raise InvalidProblemError(
+                f"pyscipopt model {model.getProbName()!r}: constraint {cons.name!r} ({cons.getConshdlrName()}) holds "
+                f"{var.name!r}, a {var.getStatus().lower()} variable" + (f" of {len(base)} variables named "
+                                                                         f"{var.name[:-4]!r}" if base else "")
+                + ", not one of the model's own; write the model with model.writeProblem('model.mps') and read that")
+        # SCIP's negation of x is (lb + ub of x) - x
+        shift = var.getLbOriginal() + variables[base[0]].getUbOriginal()
+        cols.append(base[0])
+        vals.append(-coef)
+        const += coef * shift
+    return cols, vals, const
+
+
+def _names(variables: list[Any]) -> dict[str, list[int]]:
+    """Positions of the variables by name (SCIP lets two share one)."""
+    by_name: dict[str, list[int]] = {}
+    for j, v in enumerate(variables):
+        by_name.setdefault(v.name, []).append(j)
+    return by_name
+
+
 def _epigraph(model: Any) -> _Epigraph | None:
     """The model's quadratic objective in epigraph form, or None where it has no nonlinear
     constraint. Any other nonlinear constraint is refused, naming what fits the canonical form."""
     inf = model.infinity()
     variables = model.getVars()
     pos = {v.getIndex(): j for j, v in enumerate(variables)}
+    by_name = _names(variables)
     name = model.getProbName()
     found: _Epigraph | None = None
     linear_vars: set[int] = set()
     sense = -1.0 if model.getObjectiveSense() == "maximize" else 1.0
     for k, cons in enumerate(model.getConss()):
-        if cons.getConshdlrName() == "linear":
-            linear_vars.update(pos[v.getIndex()] for v in model.getConsVars(cons))
+        if cons.getConshdlrName() in LINEAR_HANDLERS:
+            linear_vars.update(_row(model, cons, variables, pos, by_name)[0])
             continue
 
         def refuse(why: str) -> InvalidProblemError:
@@ -67,13 +109,18 @@ def _epigraph(model: Any) -> _Epigraph | None:
                 "with t free and in the objective alone (pyscipopt.recipes.nonlinear.set_nonlinear_objective)")
 
         if cons.getConshdlrName() != "nonlinear":
-            raise refuse("is not linear")
+            raise refuse(f"is not a linear row (SCIP's {', '.join(LINEAR_HANDLERS)}) nor quadratic")
         try:
             bilinear, squares, linear = model.getTermsQuadratic(cons)
         except AssertionError:  # pyscipopt's word for a nonlinear constraint that is not quadratic
             raise refuse("is not quadratic") from None
         if found is not None:
             raise refuse("is a second quadratic constraint")
+        held = [v for v1, v2, _ in bilinear for v in (v1, v2)] + [v for v, _, _ in squares] + [v for v, _ in linear]
+        foreign = [v for v in held if v.getIndex() not in pos]
+        if foreign:
+            raise refuse(f"holds {foreign[0].name!r}, a {foreign[0].getStatus().lower()} variable, not one of the "
+                         "model's own (a negated x is lb + ub - x: write it so)")
         free = [(pos[v.getIndex()], b) for v, b in linear
                 if v.getLbOriginal() <= -inf and v.getUbOriginal() >= inf and v.vtype() == "CONTINUOUS"
                 and v.getObj() != 0]
@@ -118,19 +165,22 @@ def from_scip(model: Any) -> QPData:
     variables = model.getVars()
     kept = [j for j in range(len(variables)) if epi is None or j != epi.var]
     # by SCIP's own index, not by name: SCIP lets two variables share a name
-    index = {variables[j].getIndex(): col for col, j in enumerate(kept)}
+    pos = {v.getIndex(): j for j, v in enumerate(variables)}
+    by_name = _names(variables)
+    col = {j: i for i, j in enumerate(kept)}
     n = len(kept)
     rows, cols, vals, lo, hi, names = [], [], [], [], [], []
     for cons in model.getConss():
-        if cons.getConshdlrName() != "linear":
+        if cons.getConshdlrName() not in LINEAR_HANDLERS:
             continue  # the epigraph (any other was refused)
         i = len(lo)
-        for var, coef in zip(model.getConsVars(cons), model.getConsVals(cons), strict=True):
-            rows.append(i)
-            cols.append(index[var.getIndex()])
-            vals.append(coef)
-        lo.append(model.getLhs(cons))
-        hi.append(model.getRhs(cons))
+        at, coefs, const = _row(model, cons, variables, pos, by_name)
+        rows += [i] * len(at)
+        cols += [col[j] for j in at]
+        vals += coefs
+        lhs, rhs = model.getLhs(cons), model.getRhs(cons)
+        lo.append(lhs - const if lhs > -inf else -np.inf)
+        hi.append(rhs - const if rhs < inf else np.inf)
         names.append(cons.name)
     m = len(lo)
     fix = lambda v: np.where(np.asarray(v) <= -inf, -np.inf, np.where(np.asarray(v) >= inf, np.inf, v))  # noqa: E731
@@ -141,7 +191,6 @@ def from_scip(model: Any) -> QPData:
     if epi is not None:
         # t's cost times t = gamma (q + l) + const: 1/2 x'Px + c'x + offset in the kept variables
         w = sense * variables[epi.var].getObj() * epi.gamma
-        col = {j: i for i, j in enumerate(kept)}
         pi, pj, pv = [], [], []
         for a, b, v in epi.quad:
             if a == b:
@@ -213,6 +262,6 @@ def write_back(model: Any, qp: QPData, x: np.ndarray, y: np.ndarray | None) -> t
     # pyscipopt caches the best solution; only getBestSol refreshes the cache model.getObjVal reads (an
     # AssertionError without it)
     model.getBestSol()
-    linear = [cons for cons in conss if cons.getConshdlrName() == "linear"]
+    linear = [cons for cons in conss if cons.getConshdlrName() in LINEAR_HANDLERS]
     duals = {} if y is None else {cons: float(v) for cons, v in zip(linear, y, strict=True)}
     return sol, duals
