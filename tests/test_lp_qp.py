@@ -2222,6 +2222,61 @@ def test_scip_adapter_on_200_random_models_reaches_scips_status_and_optimum():
     assert {"optimal", "infeasible", "unbounded"} <= seen
 
 
+def test_scip_adapter_on_300_random_mips_with_knapsack_and_logicor_rows_ends_as_scip_does():
+    """300 seeded pyscipopt MIPs (binary, integer and continuous variables, linear rows of each
+    kind, knapsack and logicor constraints, either sense): HiGHS through ``from_scip`` ends as
+    SCIP does (HiGHS may not tell infeasible from unbounded), at SCIP's optimum."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+
+    def build(seed: int):
+        r = np.random.default_rng(seed)
+        m = pyscipopt.Model()
+        m.hideOutput()
+        xs = []
+        for i in range(int(r.integers(2, 8))):
+            t = str(r.choice(["B", "I", "C"]))
+            lb = None if t == "C" and r.random() < 0.3 else 0.0 if t == "B" else float(r.integers(-3, 1))
+            ub = 1.0 if t == "B" else None if r.random() < 0.2 else float(r.integers(1, 5))
+            xs.append(m.addVar(f"x{i}", vtype=t, lb=lb, ub=ub))
+        for _ in range(int(r.integers(0, 5))):
+            cols = r.choice(len(xs), size=int(r.integers(1, len(xs) + 1)), replace=False)
+            row = pyscipopt.quicksum(float(np.round(r.uniform(-3, 3), 2)) * xs[i] for i in cols)
+            kind = int(r.integers(0, 3))
+            if kind == 0:
+                m.addCons(row <= float(r.uniform(-2, 5)))
+            elif kind == 1:
+                m.addCons(row >= float(r.uniform(-5, 2)))
+            else:
+                m.addCons(float(r.uniform(-4, 0)) <= (row <= float(r.uniform(0, 4))))
+        bins = [v for v in xs if v.vtype() == "BINARY"]
+        if len(bins) >= 2 and r.random() < 0.6:
+            k = bins[:int(r.integers(2, len(bins) + 1))]
+            m.addConsKnapsack(k, [int(w) for w in r.integers(1, 6, len(k))], int(r.integers(1, 8)))
+        if len(bins) >= 2 and r.random() < 0.5:
+            m.addConsLogicor(bins[:int(r.integers(1, len(bins) + 1))])
+        m.setObjective(pyscipopt.quicksum(float(np.round(r.uniform(-2, 2), 2)) * v for v in xs)
+                       + float(r.uniform(-3, 3)), "maximize" if r.random() < 0.5 else "minimize")
+        return m
+
+    either = {Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED}
+    seen, held = set(), set()
+    for seed in range(300):
+        scip = build(seed)
+        scip.optimize()
+        model = build(seed)
+        held |= {c.getConshdlrName() for c in model.getConss()}
+        qp = from_scip(model)
+        res = make_backend("highs").solve(qp)
+        want = scip.getStatus()
+        seen.add(want)
+        assert res.status in ({Status.OPTIMAL} if want == "optimal" else either), (seed, want, res.status)
+        if want == "optimal":
+            value = -res.objective if qp.maximize else res.objective
+            assert abs(value - scip.getObjVal()) <= 1e-6 * (1 + abs(value)), (seed, value, scip.getObjVal())
+    assert {"optimal", "infeasible", "unbounded"} <= seen and {"linear", "knapsack", "logicor"} <= held
+
+
 def test_scip_adapter_keeps_two_variables_that_share_a_name():
     """SCIP allows it; reading coefficients by name merged the two columns (A was [[0, 2]])."""
     pyscipopt = pytest.importorskip("pyscipopt")
