@@ -460,6 +460,17 @@ def test_mps_reader_plain_gz_and_errors(tmp_path):
         (tmp_path / name).write_bytes(b"")
         with pytest.raises(MPSFormatError, match=f"{name}: the file is empty \\(0 bytes\\)"):
             read_problem(tmp_path / name)
+    # another compression, or a format SCIP reads (a presolved model's CIP), says what to do
+    (tmp_path / "afiro.mps.bz2").write_bytes(b"BZh9")
+    with pytest.raises(MPSFormatError, match=r"afiro.mps.bz2: unknown extension.*; decompress it, or recompress it "
+                                             r"with gzip"):
+        read_problem(tmp_path / "afiro.mps.bz2")
+    for name in ("model.cip", "model.opb.gz"):
+        (tmp_path / name).write_text("STATISTICS\n")
+        with pytest.raises(MPSFormatError, match=rf"{name}: unknown extension.*; SCIP reads it: read it with "
+                                                 r"pyscipopt \(model.readProblem\(path\)\) and solve it with "
+                                                 r"learned_solvers.scip_plugin.optimize"):
+            read_problem(tmp_path / name)
     # an LP file: HiGHS' own reader, its complaint in one line with the place and the source line
     lp = tmp_path / "typo.lp"
     lp.write_text("Maximize\n obj: 3 x + 2,5 y\nSubject To\n cap: x + y <= 4\nEnd\n")

@@ -73,6 +73,23 @@ def _near_names(p: Path) -> str:
     return f"; did you mean {near[0]}?" if near else ""
 
 
+# formats SCIP reads and HiGHS does not: its CIP (what SCIP writes a presolved model in), and others
+_SCIP_SUFFIXES = (".cip", ".opb", ".wbo", ".pip", ".zpl", ".fzn", ".osil", ".gms", ".rlp")
+
+
+def _extension_hint(p: Path) -> str:
+    """What to do with a file of an extension the reader does not take: ``"; ..."`` or ``""``."""
+    last = p.suffix.lower()
+    if last in (".bz2", ".xz", ".zst", ".zip", ".7z") and p.stem.lower().endswith(PROBLEM_SUFFIXES):
+        return "; decompress it, or recompress it with gzip, which the readers take"
+    inner = Path(p.stem).suffix.lower() if last == ".gz" else last
+    if inner in _SCIP_SUFFIXES:
+        return ("; SCIP reads it: read it with pyscipopt (model.readProblem(path)) and solve it with "
+                "learned_solvers.scip_plugin.optimize(model, ...), or write it as MPS with "
+                "model.writeProblem('model.mps')")
+    return ""
+
+
 def read_problem(path: str | os.PathLike[str]) -> QPData:
     """Read an ``.mps``, ``.lp`` or ``.qps`` (optionally ``.gz``), or a benchmark ``.mat`` file
     into ``QPData``.
@@ -91,7 +108,8 @@ def read_problem(path: str | os.PathLike[str]) -> QPData:
         raise FileNotFoundError(f"no such problem file: {p}{_near_names(p)}")
     suffixes = "".join(p.suffixes[-2:]).lower()
     if not suffixes.endswith(PROBLEM_SUFFIXES):
-        raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz), or .mat")
+        raise MPSFormatError(f"{p}: unknown extension; expected .mps, .lp or .qps (optionally .gz), or .mat"
+                             f"{_extension_hint(p)}")
     if p.stat().st_size == 0:  # else each reader blames the format ("the model has no variables", a parser error)
         raise MPSFormatError(f"{p}: the file is empty (0 bytes); was it written completely?")
     if suffixes.endswith(".mat"):
