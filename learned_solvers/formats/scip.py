@@ -213,7 +213,8 @@ def from_scip(model: Any) -> QPData:
     lb = fix([variables[j].getLbOriginal() for j in kept])
     ub = fix([variables[j].getUbOriginal() for j in kept])
     # an implied integral variable ("IMPLINT", continuous and implied integral in SCIP 10) stays
-    # continuous: SCIP does not enforce it either (seeded models answered 2.785 for one)
+    # continuous: SCIP takes its integrality as given, not enforced (where the claim is false its
+    # optimum may be fractional there), and where the claim holds both readings have one optimum
     integ = np.array([variables[j].vtype() in ("BINARY", "INTEGER") for j in kept])
     return QPData(
         c=c, A=sp.csr_matrix((vals, (rows, cols)), shape=(m, n)), l=fix(lo), u=fix(hi), lb=lb, ub=ub, P=P,
