@@ -92,14 +92,14 @@ def _epigraph(model: Any) -> _Epigraph | None:
     inf = model.infinity()
     variables = model.getVars()
     pos = {v.getIndex(): j for j, v in enumerate(variables)}
-    by_name = _names(variables)
     name = model.getProbName()
     found: _Epigraph | None = None
     linear_vars: set[int] = set()
     sense = -1.0 if model.getObjectiveSense() == "maximize" else 1.0
     for k, cons in enumerate(model.getConss()):
         if cons.getConshdlrName() in LINEAR_HANDLERS:
-            linear_vars.update(_row(model, cons, variables, pos, by_name)[0])
+            # (a negated variable, never t's, is not among the model's own)
+            linear_vars.update(pos.get(v.getIndex(), -1) for v in model.getConsVars(cons))
             continue
 
         def refuse(why: str) -> InvalidProblemError:
