@@ -2006,6 +2006,34 @@ def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():
         assert make_backend(name).solve(qp).status == Status.UNBOUNDED, name
 
 
+def test_a_highs_qp_verdict_of_unbounded_that_an_optimum_refutes_is_an_error():
+    """HiGHS 1.16 calls this strictly convex QP unbounded (P's least eigenvalue 0.076: no
+    direction lowers its objective without end), where OSQP, SCS and Clarabel agree on an
+    optimum; found by a seeded fuzz of small, badly scaled QPs. Clarabel's point meets the
+    optimality conditions to 1e-6, which refutes the verdict: the answer is an error saying so.
+    A QP that is unbounded keeps HiGHS' verdict."""
+    qp = QPData(c=np.array([-0.5332783008157778, -679.8843007673736, -0.004245110062318647, 0.049070680364439956]),
+                A=sp.csr_matrix([[0.0, -14854.231027294552, -154.51677994746828, 0.0]]), l=[-np.inf],
+                u=[692.4696979790303], lb=[-np.inf, -np.inf, -13.97093440800645, -np.inf], ub=np.full(4, np.inf),
+                P=sp.csr_matrix([[15.296868320664572, -0.08205243654438615, 1.611840163064828, 5.5000391015001595],
+                                 [-0.08205243654438615, 9.841610336484386, -8.749785311162688, 3.544442764912044],
+                                 [1.611840163064828, -8.749785311162688, 12.708374900611787, 2.4627834149875336],
+                                 [5.5000391015001595, 3.544442764912044, 2.4627834149875336, 8.936119865926766]]),
+                name="convex")
+    assert np.linalg.eigvalsh(qp.P.toarray()).min() > 0.07
+    optima = [make_backend(name).solve(qp) for name in ("osqp", "scs", "clarabel")]
+    assert all(r.status == Status.OPTIMAL and abs(r.objective + 1359788.2) < 1 for r in optima), optima
+    res = make_backend("highs").solve(qp)
+    assert (res.status, res.x) == (Status.ERROR, None), (res.status, res.message)
+    assert res.message.startswith("HiGHS' QP solver called the QP unbounded, but it has an optimum: Clarabel found "
+                                  "a point that meets the optimality conditions"), res.message
+    assert res.extra["qp_check"]["clarabel_kkt_residual"] <= 1e-6
+    ray = QPData(c=np.array([0.0, -1.0]), A=sp.csr_matrix([[1.0, 1.0]]), l=[1.0], u=[np.inf], lb=np.array([-1.0, 0.0]),
+                 ub=np.full(2, np.inf), P=sp.diags([1.0, 0.0]).tocsr(), name="ray")
+    res = make_backend("highs").solve(ray)
+    assert res.status == Status.UNBOUNDED and res.extra["qp_check"]["clarabel_status"] == "unbounded"
+
+
 @pytest.mark.parametrize("time_limit", [1e10, 1e20])
 def test_a_highs_time_limit_past_the_clock_is_a_wait_without_limit(time_limit):
     """A QP's wait for the child is twice the time limit + 10 s; past what select takes (about
