@@ -2034,6 +2034,25 @@ def test_a_highs_qp_verdict_of_unbounded_that_an_optimum_refutes_is_an_error():
     assert res.status == Status.UNBOUNDED and res.extra["qp_check"]["clarabel_status"] == "unbounded"
 
 
+def test_clarabels_ray_is_checked_row_by_row_so_a_box_bounded_lp_is_not_called_unbounded():
+    """Every variable of this LP is bounded, so it has an optimum (-7710.50, HiGHS' and PDLP's),
+    yet Clarabel reports dual infeasibility. Its ray broke x1's bound row (entries of 1) by 1, and
+    the check had allowed each row 1e-4 of the largest entry of all (888178: 89); each row is now
+    held to 1e-4 of its own entries, so the verdict is none. A true ray still certifies."""
+    qp = QPData(c=np.array([-7.166024927963168, 0.008404405576655855]),
+                A=sp.csr_matrix([[115.477217917655, 888178.2035611221]]), l=[-808229758112.7096], u=[np.inf],
+                lb=[-99992.2637380696, -10000000000.00389], ub=[8.736261930402584, 0.09611132564214868], name="box")
+    for name in ("highs", "pdlp"):
+        res = make_backend(name).solve(qp)
+        assert res.status == Status.OPTIMAL and abs(res.objective + 7710.495952355648) <= 1e-6 * 7710.5, name
+    res = make_backend("clarabel").solve(qp)
+    assert (res.status, res.message) == (Status.ERROR, "DualInfeasible, but its certificate (a ray of descent) does "
+                                                       "not hold")
+    ray = QPData(c=np.array([-1.0, 0.0]), A=sp.csr_matrix([[1e6, -1e6]]), l=[-1.0], u=[1.0], lb=[0.0, 0.0],
+                 ub=[np.inf, np.inf], name="ray")
+    assert make_backend("clarabel").solve(ray).status == Status.UNBOUNDED
+
+
 @pytest.mark.parametrize("time_limit", [1e10, 1e20])
 def test_a_highs_time_limit_past_the_clock_is_a_wait_without_limit(time_limit):
     """A QP's wait for the child is twice the time limit + 10 s; past what select takes (about

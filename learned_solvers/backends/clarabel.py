@@ -99,16 +99,21 @@ RAY_TOL = 1e-4
 def _ray_holds(qp: QPData, a: sp.csc_matrix, n_eq: int, d: np.ndarray) -> bool:
     """Whether ``d`` (Clarabel's x where it reports dual infeasibility) proves the QP unbounded
     below: ``P d = 0``, ``A_c d`` in the cone's negative (``= 0`` on the first ``n_eq`` rows,
-    ``<= 0`` on the others) and ``c'd < 0``, each to ``RAY_TOL`` of ``d`` scaled to length 1 and of
-    the data's largest entries."""
+    ``<= 0`` on the others) and ``c'd < 0``, with ``d`` scaled to length 1, each row to
+    ``RAY_TOL`` of its own entries' sum of magnitudes (the most ``d`` could make of it). A
+    tolerance from the largest entry of all had let a variable's bound row (entries of 1) be
+    broken by 1 beside a row with entries of 9e5: Clarabel called LPs over a box unbounded."""
     size = float(np.linalg.norm(d, np.inf)) if d.size else 0.0
     if not np.isfinite(size) or size == 0.0:
         return False
+
+    def within(m: sp.spmatrix, v: np.ndarray) -> np.ndarray:
+        return v <= RAY_TOL * np.asarray(abs(m).sum(axis=1)).ravel()
+
     d = d / size
-    big = lambda m: max(1.0, float(abs(m).max())) if m is not None and m.nnz else 1.0  # noqa: E731
     ad = a @ d
-    along = ad[n_eq:].max(initial=0.0) <= RAY_TOL * big(a) and np.abs(ad[:n_eq]).max(initial=0.0) <= RAY_TOL * big(a)
-    flat = qp.P is None or np.abs(qp.P @ d).max(initial=0.0) <= RAY_TOL * big(qp.P)
+    along = within(a[:n_eq], np.abs(ad[:n_eq])).all() and within(a[n_eq:], ad[n_eq:]).all()
+    flat = qp.P is None or within(qp.P, np.abs(qp.P @ d)).all()
     return bool(along and flat and qp.c @ d < 0)
 
 
