@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["dask_setup", "forget_frames", "held_interrupts", "note_stop", "sigint_ignored", "sigterm_as_ctrl_c",
-           "stop_asked", "stop_reason"]
+__all__ = ["dask_setup", "forget_frames", "held_interrupts", "note_stop", "raise_if_stopped", "sigint_ignored",
+           "sigterm_as_ctrl_c", "stop_asked", "stop_callback", "stop_reason"]
 
 _reason = "Ctrl-C"
 _held = 0  # depth of held_interrupts blocks (main thread)
@@ -57,7 +57,8 @@ def held_interrupts() -> Iterator[None]:
     of a local form already put back. Its destroy, when the problem was freed, segfaulted: in 5 of
     6 runs of ``tests/interrupted_sweeps_script.py`` (150 timed interrupts of a darcy sweep). A
     KSP solve is one C call, which Python never interrupts anyway; a SNES solve's callbacks are
-    held with it, so a Ctrl-C waits for the Newton solve to end."""
+    held with it. The PETSc backends' monitors end either at its next iteration
+    (``backends.petsc.stopping_early``)."""
     global _held, _pending
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -79,26 +80,46 @@ def held_interrupts() -> Iterator[None]:
             raise KeyboardInterrupt(*args)
 
 
+def stop_callback() -> Callable[[], bool] | None:
+    """For a solver's own per-iteration callback inside ``held_interrupts``: a function that says
+    whether a Ctrl-C (or, under the CLI, a SIGTERM) has come, so that the callback ends the run at
+    the solver's next check. None where no callback should run: outside the main thread, which no
+    signal reaches, and under a SIGINT handler of the caller's own, which would run inside the
+    solver's callback (HiGHS swallows what it raises and calls the solve an error; PETSc turns it
+    into its error 101)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) not in (
+            signal.default_int_handler, _on_sigint):
+        return None
+    return lambda: _pending is not None
+
+
+def raise_if_stopped() -> None:
+    """Raise now, inside a ``held_interrupts`` block, the KeyboardInterrupt of a signal that came
+    in it: a run that a solver ended early at a Ctrl-C has no result to return, not even to an
+    outer block, which would raise it only at its own end."""
+    global _pending
+    if _pending is not None:
+        args, _pending = _pending, None
+        raise KeyboardInterrupt(*args)
+
+
 @contextlib.contextmanager
 def stop_asked() -> Iterator[Callable[[], bool] | None]:
     """Around a solve whose solver asks a callback whether to stop (HiGHS, Clarabel): the block
-    holds a Ctrl-C as ``held_interrupts`` does and yields a function that says whether one has
-    come. The solver's callback returns it, the solver ends its run at its next check, and the
-    KeyboardInterrupt is raised as the block ends. Python runs its signal handlers only between
-    bytecodes, so without it a Ctrl-C waited for the whole solve, one C call (on to HiGHS' time
-    limit in ``tests/test_lp_qp.py``). Yields None where no callback should run: outside the main thread, which no signal
-    reaches, and under a SIGINT handler of the caller's own, which would run inside the solver's
-    callback, where HiGHS swallows what it raises and calls the solve an error. Inside an outer
-    ``held_interrupts`` block the KeyboardInterrupt is raised as this block ends all the same."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) not in (
-            signal.default_int_handler, _on_sigint):
+    holds a Ctrl-C as ``held_interrupts`` does and yields ``stop_callback()``. The solver's
+    callback returns it, the solver ends its run at its next check, and the KeyboardInterrupt is
+    raised as the block ends. Python runs its signal handlers only between bytecodes, so without
+    it a Ctrl-C waited for the whole solve, one C call (on to HiGHS' time limit in
+    ``tests/test_lp_qp.py``). Yields None, and holds nothing, where ``stop_callback`` gives None.
+    Inside an outer ``held_interrupts`` block the KeyboardInterrupt is raised as this block ends
+    all the same."""
+    stop = stop_callback()
+    if stop is None:
         yield None
         return
     with held_interrupts():
-        yield lambda: _pending is not None
-        if _pending is not None and _held > 1:
-            # inside an outer hold, which raises only at its own end: a stopped run has no result to return
-            raise KeyboardInterrupt(*_pending)
+        yield stop
+        raise_if_stopped()
 
 
 @contextlib.contextmanager

@@ -189,10 +189,12 @@ def test_snes_warm_start_from_solution_and_retry_after_failure():
         be.solve(petsc_handles(prob), guess=cold.x, cold_guess=np.full(cold.x.size, np.nan))
 
 
-def test_ctrl_c_during_a_newton_solve_is_raised_after_it_not_as_a_petsc_error():
+def test_ctrl_c_during_a_newton_solve_ends_it_at_its_next_step_not_as_a_petsc_error():
     """A real SIGINT inside SNES's residual callback: raised inside it, PETSc turned it into
-    "error code 101", which a bench's sweep counted as one failed instance and went on from. Now
-    the Newton solve ends (converged) and the Ctrl-C is raised after it."""
+    "error code 101", which a bench's sweep counted as one failed instance and went on from. Held
+    to the solve's end, it waited for the whole Newton solve. Now Newton stops at its next step
+    (here the first, before any Newton step), the Ctrl-C is raised then, and the problem solves
+    as before."""
     import os
     import signal
 
@@ -204,7 +206,7 @@ def test_ctrl_c_during_a_newton_solve_is_raised_after_it_not_as_a_petsc_error():
 
     def residual(*a):
         calls.append(1)
-        if len(calls) == 2:  # inside SNESSolve: its first Newton step's residual
+        if len(calls) == 2:  # inside SNESSolve: its residual at the start
             os.kill(os.getpid(), signal.SIGINT)
         assemble(*a, *args, **kwargs)
 
@@ -216,7 +218,46 @@ def test_ctrl_c_during_a_newton_solve_is_raised_after_it_not_as_a_petsc_error():
     finally:
         signal.signal(signal.SIGINT, before)
         snes.setFunction(assemble, f, args=args, kargs=kwargs)
-    assert snes.getConvergedReason() > 0 and len(calls) > 3
+    assert snes.getConvergedReason() < 0 and snes.getIterationNumber() == 0 and len(calls) == 2
+    assert not snes.getMonitor() and not snes.getKSP().getMonitor()  # the stop's monitors are gone
+    res = SNESBackend(rtol=1e-9).solve(petsc_handles(prob))
+    assert res.status == "optimal" and res.iterations > 1
+
+
+def test_ctrl_c_during_a_krylov_solve_ends_it_at_its_next_iteration():
+    """A KSP solve is one C call, inside which Python runs no signal handler: a Ctrl-C waited for
+    its end, minutes on a large mesh. A monitor of the backend's now ends it at the next
+    iteration and the Ctrl-C is raised then. The user's own monitor and iteration limit are
+    kept, and the next solve is a whole one."""
+    import os
+    import signal
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 48, 48)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[0], 0.0))
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx, bcs=[bc],
+                                           petsc_options_prefix="ctrl_c_ksp_", petsc_options={"ksp_max_it": 5000})
+    ksp, seen = prob.solver, []
+
+    def users_monitor(k, its, rnorm):
+        seen.append(its)
+        if len(seen) == 6:  # iteration 5 of the first solve
+            os.kill(os.getpid(), signal.SIGINT)
+
+    ksp.setMonitor(users_monitor)
+    backend = KSPBackend(ksp_type="cg", pc_type="jacobi", rtol=1e-10)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            backend.solve(petsc_handles(prob))
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert ksp.getIterationNumber() == 5 and seen == list(range(6))
+    assert [m[0] for m in ksp.getMonitor()] == [users_monitor] and ksp.getTolerances()[3] == 5000
+    res = backend.solve(petsc_handles(prob))
+    assert res.status == "optimal" and res.iterations > 50 and seen[6:] == list(range(res.iterations + 1))
 
 
 def test_newton_start_residual_is_relative_to_the_cold_guess():

@@ -12,6 +12,9 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
   small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
   test. A warm solve that fails is retried from the cold guess and reported as such.
 
+A Ctrl-C (or the CLI's SIGTERM) ends a solve at the KSP's next iteration and Newton's next step
+(on one rank), not at the solve's end, and is raised then: ``stopping_early``.
+
 Statuses: ``optimal`` where PETSc converged, ``limit`` where it stopped at its iteration (or
 Newton's function-evaluation) limit, ``error`` for every other reason (a breakdown, NaN, a line
 search without descent, a zero pivot); ``message`` names PETSc's reason.
@@ -24,15 +27,16 @@ import functools
 import time
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._interrupt import held_interrupts
+from .._interrupt import held_interrupts, raise_if_stopped, stop_callback
 from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
-__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings"]
+__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -75,6 +79,49 @@ def kept_settings(handles: dict[str, Any]):
             if kind is not None and snes.getType() != kind:
                 snes.setType(kind)
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
+
+
+@contextlib.contextmanager
+def stopping_early(ksp: Any, snes: Any = None) -> Iterator[None]:
+    """Inside ``held_interrupts``: a Ctrl-C ends the KSP solve at its next iteration and the
+    Newton solve (``snes``, whose KSP ``ksp`` is) at its next step, where it waited for the whole
+    solve, one C call (minutes on a large mesh). Python monitors, taken off the user's objects
+    after the block: the KSP's sets its iteration limit to the iteration it has reached (every
+    Krylov loop tests that limit, while its convergence test, run after the monitor, resets any
+    reason set), the SNES's sets a diverged reason (which Newton tests after its monitor); the
+    KSP's limit is put back. The caller raises the KeyboardInterrupt at once
+    (``raise_if_stopped``). Not on more than one rank: each sees the signal at its own iteration,
+    and one leaving the loop alone hangs the others in its next reduction."""
+    from petsc4py import PETSc
+
+    stop = stop_callback()
+    if stop is None or ksp.getComm().getSize() > 1:
+        yield
+        return
+    max_it = ksp.getTolerances()[3]
+    stopped = []
+
+    def on_ksp(k: Any, its: int, rnorm: float) -> None:
+        if stop():
+            stopped.append(its)
+            k.setTolerances(max_it=its)
+
+    def on_snes(s: Any, its: int, fnorm: float) -> None:
+        if stop():
+            s.setConvergedReason(PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_COUNT)
+
+    watched = [(ksp, on_ksp)] + ([(snes, on_snes)] if snes is not None else [])
+    for obj, fn in watched:
+        obj.setMonitor(fn)
+    try:
+        yield
+    finally:
+        for obj, fn in watched:
+            monitors = obj.getMonitor()  # petsc4py's own list, which its C monitor runs through
+            if monitors is not None:
+                monitors[:] = [m for m in monitors if m[0] is not fn]
+        if stopped:
+            ksp.setTolerances(max_it=max_it)
 
 
 def _set(x: Any, values: np.ndarray) -> None:
@@ -160,17 +207,21 @@ class KSPBackend:
         cold guess, both solves' iterations and seconds counted, and reported as such.
         cold_guess: where a cold solve starts (owned dofs), as a user's KSP with a nonzero
         initial guess starts from its ``u``; None: the zero guess."""
-        with held_interrupts():  # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt)
+        # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt), and for the KSP's next iteration
+        with held_interrupts(), stopping_early(handles["ksp"]):
             n = handles["x"].getLocalSize()
             guess = check_guess(guess, n, self.name)
             cold = check_guess(cold_guess, n, self.name)
             res = self._run(handles, guess, cold=cold) if guess is not None else self._run(handles, cold, warm=False)
+            raise_if_stopped()  # not retried cold, nor returned as the limit it ended at
             if not res.warm_start_accepted or res.status == Status.OPTIMAL or not self.retry_cold:
                 return res  # cold, converged, or a direct solve (preonly) that took no guess
             warnings.warn(f"ksp: the solve from the learned guess failed ({res.message}); retrying from the "
                           f"{'zero' if cold is None else 'cold'} guess", RuntimeWarning, stacklevel=2)
-            return retried_cold(res, self._run(handles, cold, warm=False),
-                                f"warm solve failed (reason {res.extra['reason']}), retried cold")
+            res = retried_cold(res, self._run(handles, cold, warm=False),
+                               f"warm solve failed (reason {res.extra['reason']}), retried cold")
+            raise_if_stopped()
+            return res
 
     def _run(self, handles: dict[str, Any], guess: np.ndarray | None, *, warm: bool = True,
              cold: np.ndarray | None = None) -> SolveResult:
@@ -347,7 +398,8 @@ class SNESBackend:
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'snes', 'x', 'finish'}; guess, cold_guess: owned dofs (zeros if no cold_guess)."""
-        with held_interrupts():  # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt)
+        # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt), and for Newton's next step
+        with held_interrupts(), stopping_early(handles["snes"].getKSP(), handles["snes"]):
             snes, x = handles["snes"], handles["x"]
             n = x.getLocalSize()
             cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
@@ -366,11 +418,13 @@ class SNESBackend:
             snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
             snes.getKSP().setInitialGuessNonzero(False)
             res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None, cold=cold)
+            raise_if_stopped()  # not retried cold, nor returned as the failure it ended at
             if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
                 warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
                               "retrying from the cold guess", RuntimeWarning, stacklevel=2)
                 res = retried_cold(res, self._run(snes, x, cold, handles, warm=False),
                                    f"warm Newton failed (reason {res.extra['reason']}), retried cold")
+                raise_if_stopped()
             res.extra["atol"] = atol
             return res
 

@@ -167,6 +167,7 @@ def _field_columns(V, name: str, value: Any, n_owned: int, xyz: np.ndarray) -> t
     return (name,), _field_values(V, value, n_owned, xyz)[:, None]
 
 
+@held_interrupts()  # a Ctrl-C inside a Function's constructor left one that printed "Exception ignored" as freed
 def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     import ufl
 
