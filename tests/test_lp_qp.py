@@ -2006,6 +2006,58 @@ def test_a_highs_qp_optimum_of_an_unbounded_qp_is_an_error_not_an_answer():
         assert make_backend(name).solve(qp).status == Status.UNBOUNDED, name
 
 
+def _unbounded_qp(seed: int) -> tuple[QPData, np.ndarray]:
+    """A small convex QP that is unbounded below by construction, and its ray d: P d = 0, c'd < 0,
+    each row's a'd <= 0 (= 0 where it has a lower side), a feasible point x0. Free variables; P
+    of rank n - 1 in 7 of 10, none otherwise (an LP)."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 15)), int(rng.integers(2, 10))
+    d = rng.standard_normal(n)
+    along = lambda M: np.outer(M @ d, d) / (d @ d)  # noqa: E731  (M's rows' parts along d)
+    B = rng.standard_normal((n, n - 1))
+    B -= along(B.T).T
+    P = B @ B.T * (rng.random() < 0.7)
+    c = rng.standard_normal(n)
+    c -= d * (c @ d) / (d @ d) + 0.1 * rng.random() * d
+    A = rng.standard_normal((m, n))
+    A -= along(A) + np.outer(np.abs(rng.standard_normal(m)) * (rng.random(m) < 0.5), d)
+    two_sided = rng.random(m) < 0.3
+    A[two_sided] -= along(A[two_sided])
+    x0 = rng.standard_normal(n)
+    qp = QPData(c=c, A=sp.csr_matrix(A), l=np.where(two_sided, A @ x0 - rng.random(m), -np.inf),
+                u=A @ x0 + rng.random(m), lb=np.full(n, -np.inf), ub=np.full(n, np.inf),
+                P=sp.csr_matrix(P) if P.any() else None, name=f"unbounded-{seed}")
+    return qp, d
+
+
+def test_no_backend_calls_a_seeded_unbounded_qp_solved():
+    """300 seeded QPs unbounded below by construction (``_unbounded_qp``; 98 of them LPs). Without
+    the change Clarabel called 5 of them solved, SCS 2 and HiGHS' QP solver 12 (the assertion
+    lists them), at points far out along a ray; where Clarabel called a QP solved or stalled,
+    HiGHS' check had nothing to refute its answer with. Now an 'optimal' point whose direction
+    holds as a ray of descent, confirmed by an LP that HiGHS' simplex solves (``ray_refutes``,
+    ``descent_ray``), is 'unbounded' (Clarabel, SCS, OSQP, PDLP), and a HiGHS QP optimum that
+    fails the optimality conditions where Clarabel gives no optimum to compare is an error if
+    that LP finds a ray."""
+    from learned_solvers.backends.clarabel import _conic_rows, _ray_holds
+
+    qps = [_unbounded_qp(seed) for seed in range(300)]
+    for qp, d in qps[:20]:  # the construction holds: d is a ray of each QP
+        a, _, _, n_eq = _conic_rows(qp)
+        assert _ray_holds(qp, a, n_eq, d)
+    got = {}
+    for name in ("clarabel", "highs", "osqp", "scs", "pdlp"):
+        backend = make_backend(name, time_limit=30.0) if name == "highs" else make_backend(name)
+        got[name] = {qp.name: backend.solve(qp) for qp, _ in qps if name != "pdlp" or qp.P is None}
+    solved = {name: [k for k, r in res.items() if r.status == Status.OPTIMAL] for name, res in got.items()}
+    assert not any(solved.values()), "; ".join(f"{k} called {len(v)} solved: {' '.join(v)}" for k, v in solved.items())
+    assert {r.status for res in got.values() for r in res.values()} <= {Status.UNBOUNDED, Status.ERROR}
+    by_lp = [r for r in got["highs"].values() if r.extra.get("qp_check", {}).get("descent_ray")]
+    assert by_lp and all("unbounded below" in r.message for r in by_lp)
+    print({name: sum(r.status == Status.UNBOUNDED for r in res.values()) for name, res in got.items()},
+          {name: sum("but its point" in r.message for r in res.values()) for name, res in got.items()}, len(by_lp))
+
+
 def test_a_highs_qp_verdict_of_unbounded_that_an_optimum_refutes_is_an_error():
     """HiGHS 1.16 calls this strictly convex QP unbounded (P's least eigenvalue 0.076: no
     direction lowers its objective without end), where OSQP, SCS and Clarabel agree on an

@@ -23,6 +23,7 @@ __all__ = [
     "Backend",
     "check_warm_start",
     "objectives_agree",
+    "ray_refutes",
     "retried_cold",
 ]
 
@@ -179,3 +180,24 @@ def objectives_agree(a: SolveResult, b: SolveResult, rel_tol: float) -> bool:
     if a.status != Status.OPTIMAL:
         return True
     return abs(a.objective - b.objective) <= rel_tol * (1.0 + abs(a.objective) + abs(b.objective))
+
+
+def ray_refutes(qp: QPData, x: np.ndarray | None, *, time_limit: float = 60.0) -> str | None:
+    """Why a solver's 'optimal' ``x`` (n,) is no optimum, or None: ``x`` scaled to length 1 holds
+    as a ray of descent (the test Clarabel's certificates pass, ``clarabel._ray_holds``), and
+    HiGHS' simplex finds such a ray (``highs.descent_ray``), so the QP has no optimum: unbounded
+    below where it is feasible. Clarabel and SCS called QPs that are unbounded below solved at
+    points far out along a ray (``tests/test_lp_qp.py::test_no_backend_calls_a_seeded_unbounded_qp_solved``).
+    A point that fails the cheap first test, every optimum of a QP that has one, costs a product
+    with A and P; a MIP is left to its solver."""
+    if x is None or qp.integrality is not None:
+        return None
+    from .clarabel import _conic_rows, _ray_holds
+    from .highs import descent_ray
+
+    a, _, _, n_eq = _conic_rows(qp)
+    if not _ray_holds(qp, a, n_eq, x) or descent_ray(qp, time_limit) is None:
+        return None
+    return (f"its point, {float(np.linalg.norm(x, np.inf)):.1e} out, lies along a direction in which the objective "
+            "falls without end, as HiGHS' simplex confirms (P d = 0, d a recession direction of the feasible set, "
+            "c'd < 0): there is no optimum (unbounded below)")

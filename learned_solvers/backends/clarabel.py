@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from .._interrupt import stop_asked
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
+from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
+                   objectives_agree, ray_refutes)
 
 __all__ = ["ClarabelBackend"]
 
@@ -83,6 +84,9 @@ class ClarabelBackend:
             x = np.asarray(sol.x, dtype=float)
             # Clarabel's stationarity is P x + q + A_c' z = 0; the canonical one P x + c = A'y + r
             y = ymap @ np.asarray(sol.z, dtype=float)
+            far = ray_refutes(qp, x, time_limit=self.time_limit)
+            if far:
+                status, message, x, y = Status.UNBOUNDED, f"{sol.status}, but {far}", None, None
         return SolveResult(
             solver=self.name, status=status, objective=float(sol.obj_val) + qp.offset if x is not None else float("nan"),
             x=x, y=y, iterations=int(sol.iterations), seconds=seconds, warm_started=warm_start is not None,

@@ -13,7 +13,7 @@ from .._interrupt import stop_asked
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
 
-__all__ = ["HiGHSBackend", "check_matrix_entries", "SMALL_MATRIX_VALUE", "LARGE_MATRIX_VALUE"]
+__all__ = ["HiGHSBackend", "check_matrix_entries", "descent_ray", "SMALL_MATRIX_VALUE", "LARGE_MATRIX_VALUE"]
 
 SMALL_MATRIX_VALUE = 1e-12
 """HiGHS' least ``small_matrix_value``: it takes an entry of A or P this small or smaller for zero"""
@@ -240,9 +240,10 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     'feasible'), and its duals are too loose on some right answers for its KKT residuals to
     tell them apart (docs/lp_qp.md, "HiGHS on QPs"). So where its pair's relative KKT residual
     is above ``QP_CHECK_TOL``, Clarabel solves the QP too: a feasible point of Clarabel's whose
-    objective is lower by more than the tolerance proves HiGHS' point is no optimum. A check
-    that cannot be made (Clarabel without an answer) leaves HiGHS' status as it is.
-    ``extra['qp_check']`` records it."""
+    objective is lower by more than the tolerance proves HiGHS' point is no optimum; so does a
+    ray of descent, Clarabel's certificate or, where Clarabel gives no optimum, one found by an LP
+    (``descent_ray``), with HiGHS' point feasible. A check that cannot be made otherwise leaves
+    HiGHS' status as it is. ``extra['qp_check']`` records it."""
     from ..canonical.qp import kkt_residuals
     from .clarabel import ClarabelBackend
 
@@ -256,16 +257,49 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     feasible = other.status == Status.OPTIMAL and kkt_residuals(qp, other.x, other.y).primal <= QP_CHECK_TOL
     extra["qp_check"] = {"kkt_residual": merit, "clarabel_status": other.status,
                          "clarabel_objective": other.objective, "seconds": time.perf_counter() - t0}
+    unbounded = (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual "
+                 f"{merit:.1e}) in a QP that is unbounded below: the point is feasible, and ")
     # HiGHS' own point feasible and Clarabel's certificate of dual infeasibility: unbounded below
     if other.status == Status.UNBOUNDED and own.primal <= QP_CHECK_TOL:
+        return (unbounded + "Clarabel found a direction along which the objective falls without end (a certificate "
+                "of dual infeasibility). " + _QP_ADVICE)
+    if feasible:
+        if objective - other.objective <= QP_CHECK_TOL * (1.0 + abs(objective) + abs(other.objective)):
+            return None
         return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual "
-                f"{merit:.1e}) in a QP that is unbounded below: the point is feasible, and Clarabel found a direction "
-                "along which the objective falls without end (a certificate of dual infeasibility). " + _QP_ADVICE)
-    if not feasible or objective - other.objective <= QP_CHECK_TOL * (1.0 + abs(objective) + abs(other.objective)):
+                f"{merit:.1e}) that is not: Clarabel found a feasible point with objective {other.objective:.10g}, "
+                f"{objective - other.objective:.3g} lower. " + _QP_ADVICE)
+    # no answer of Clarabel's to compare with (it stalled on 5 of 300 seeded unbounded QPs that HiGHS called solved)
+    if own.primal <= QP_CHECK_TOL and descent_ray(qp, time_limit) is not None:
+        extra["qp_check"]["descent_ray"] = True
+        return (unbounded + "the objective falls without end along a direction that HiGHS' simplex found (P d = 0, "
+                "d a recession direction of the feasible set, c'd < 0). " + _QP_ADVICE)
+    return None
+
+
+def descent_ray(qp: QPData, time_limit: float) -> np.ndarray | None:
+    """A direction d (n,) along which a convex QP's objective falls without end from every feasible
+    point, or None if it has none (found none): ``P d = 0`` (for P positive semidefinite, d'Pd = 0),
+    ``A d`` and ``d`` within the sides' recession cone (``<= 0`` where the upper side is finite,
+    ``>= 0`` where the lower is) and ``c'd <= -1``, an LP that HiGHS' simplex solves, its answer
+    held to ``_ray_holds``' relative tolerance as Clarabel's certificates are."""
+    import scipy.sparse as sp
+
+    from .clarabel import _conic_rows, _ray_holds
+
+    def cone(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.where(np.isfinite(lo), 0.0, -np.inf), np.where(np.isfinite(hi), 0.0, np.inf)
+
+    rows = [qp.A] + ([qp.P] if qp.P is not None else []) + [sp.csr_matrix(qp.c.reshape(1, -1))]
+    (l, u), (lb, ub) = cone(qp.l, qp.u), cone(qp.lb, qp.ub)
+    flat = np.zeros(qp.n if qp.P is not None else 0)
+    ray_lp = QPData(c=np.zeros(qp.n), A=sp.vstack(rows, format="csr"), l=np.concatenate([l, flat, [-np.inf]]),
+                    u=np.concatenate([u, flat, [-1.0]]), lb=lb, ub=ub, name=f"{qp.name} (a ray of descent)")
+    res = HiGHSBackend(time_limit=time_limit).solve(ray_lp)
+    if res.status != Status.OPTIMAL:
         return None
-    return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual {merit:.1e}) "
-            f"that is not: Clarabel found a feasible point with objective {other.objective:.10g}, "
-            f"{objective - other.objective:.3g} lower. " + _QP_ADVICE)
+    a, _, _, n_eq = _conic_rows(qp)
+    return res.x if _ray_holds(qp, a, n_eq, res.x) else None
 
 
 def _unbounded_check(qp: QPData, verdict: str, time_limit: float, extra: dict) -> str | None:

@@ -9,7 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
+from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
+                   objectives_agree, ray_refutes)
 
 __all__ = ["PDLPBackend"]
 
@@ -131,6 +132,9 @@ class PDLPBackend:
         status = _STATUS.get(reason, Status.ERROR)
         x = np.asarray(res.primal_solution)
         y = np.asarray(res.dual_solution)
+        far = ray_refutes(qp, x) if status == Status.OPTIMAL else None
+        if far:
+            status, message = Status.UNBOUNDED, f"{message}, but {far}"
         return SolveResult(
             solver=self.name,
             status=status,

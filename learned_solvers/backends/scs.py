@@ -9,7 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
-from .base import SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start, objectives_agree
+from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
+                   objectives_agree, ray_refutes)
 
 __all__ = ["SCSBackend"]
 
@@ -112,6 +113,9 @@ class SCSBackend:
                   scs.INFEASIBLE: Status.INFEASIBLE, scs.INFEASIBLE_INACCURATE: Status.INFEASIBLE,
                   scs.UNBOUNDED: Status.UNBOUNDED, scs.UNBOUNDED_INACCURATE: Status.UNBOUNDED}.get(code, Status.ERROR)
         x = np.asarray(sol["x"]) if status == Status.OPTIMAL else None
+        far = ray_refutes(qp, x)
+        if far:  # SCS called unbounded QPs solved at points 1e7 and 2e9 out
+            status, st, x = Status.UNBOUNDED, f"{st}, but {far}", None
         y = None
         if x is not None:
             ys = np.asarray(sol["y"])
