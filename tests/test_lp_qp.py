@@ -2073,6 +2073,34 @@ def test_no_backend_calls_a_seeded_unbounded_qp_solved():
     assert not solved, f"clarabel called {len(solved)} solved: {', '.join(solved)}"
 
 
+def test_a_highs_qp_optimum_that_breaks_the_constraints_of_an_infeasible_qp_is_an_error():
+    """A QP made infeasible (its last row contradicts a positive combination of the others), rows
+    and columns scaled by 10^U(-4, 4): HiGHS' QP solver called a point optimal that breaks the
+    constraints by 12 times their size (relative primal residual), where Clarabel, OSQP and SCS
+    call the QP infeasible (found by a seeded fuzz). Clarabel's verdict with HiGHS' point
+    infeasible makes the answer an error saying so."""
+    rng = np.random.default_rng(22)
+    n, m = int(rng.integers(3, 15)), int(rng.integers(2, 10))
+    A, x0 = rng.standard_normal((m, n)), rng.standard_normal(n)
+    u = A @ x0 + rng.random(m)
+    l = np.where(rng.random(m) < 0.3, A @ x0 - rng.random(m), -np.inf)
+    w = rng.random(m)
+    A, u, l = np.vstack([A, -(w @ A)]), np.append(u, -(w @ u) - 0.5 - rng.random()), np.append(l, -np.inf)
+    B = rng.standard_normal((n, int(rng.integers(1, n + 1))))
+    P = B @ B.T * (rng.random() < 0.7)
+    lb, ub = np.where(rng.random(n) < 0.3, -10.0, -np.inf), np.where(rng.random(n) < 0.3, 10.0, np.inf)
+    c = rng.standard_normal(n)
+    rng = np.random.default_rng(10_022)
+    r, k = 10 ** rng.uniform(-4, 4, m + 1), 10 ** rng.uniform(-4, 4, n)
+    qp = QPData(c=c * k, A=sp.csr_matrix(A * r[:, None] * k), l=l * r, u=u * r, lb=lb / k, ub=ub / k,
+                P=sp.csr_matrix(P * k[:, None] * k), name="infeasible, scaled")
+    res = make_backend("highs").solve(qp)
+    assert (res.status, res.x) == (Status.ERROR, None), (res.status, res.message)
+    assert "breaks the constraints" in res.message and res.extra["qp_check"]["clarabel_status"] == "infeasible"
+    for name in ("clarabel", "osqp", "scs"):
+        assert make_backend(name).solve(qp).status == Status.INFEASIBLE, name
+
+
 def test_a_highs_qp_verdict_of_unbounded_that_an_optimum_refutes_is_an_error():
     """HiGHS 1.16 calls this strictly convex QP unbounded (P's least eigenvalue 0.076: no
     direction lowers its objective without end), where OSQP, SCS and Clarabel agree on an

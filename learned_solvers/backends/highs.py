@@ -241,7 +241,8 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     tell them apart (docs/lp_qp.md, "HiGHS on QPs"). So where its pair's relative KKT residual
     is above ``QP_CHECK_TOL``, Clarabel solves the QP too: a feasible point of Clarabel's whose
     objective is lower by more than the tolerance proves HiGHS' point is no optimum; so does a
-    ray of descent, Clarabel's certificate or, where Clarabel gives no optimum, one found by an LP
+    verdict of infeasible where HiGHS' point breaks the constraints by more than the tolerance
+    (relative to the data: HiGHS held one 12 times their size optimal), and a ray of descent, Clarabel's certificate or, where Clarabel gives no optimum, one found by an LP
     (``descent_ray``), with HiGHS' point feasible. A check that cannot be made otherwise leaves
     HiGHS' status as it is. ``extra['qp_check']`` records it."""
     from ..canonical.qp import kkt_residuals
@@ -263,6 +264,9 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     if other.status == Status.UNBOUNDED and own.primal <= QP_CHECK_TOL:
         return (unbounded + "Clarabel found a direction along which the objective falls without end (a certificate "
                 "of dual infeasibility). " + _QP_ADVICE)
+    if other.status == Status.INFEASIBLE and own.primal > QP_CHECK_TOL:
+        return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}) that breaks the constraints "
+                f"(relative primal residual {own.primal:.1e}), and Clarabel calls the QP infeasible. " + _QP_ADVICE)
     if feasible:
         if objective - other.objective <= QP_CHECK_TOL * (1.0 + abs(objective) + abs(other.objective)):
             return None
