@@ -242,9 +242,10 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     is above ``QP_CHECK_TOL``, Clarabel solves the QP too: a feasible point of Clarabel's whose
     objective is lower by more than the tolerance proves HiGHS' point is no optimum; so does a
     verdict of infeasible where HiGHS' point breaks the constraints by more than the tolerance
-    (relative to the data: HiGHS held one 12 times their size optimal), and a ray of descent, Clarabel's certificate or, where Clarabel gives no optimum, one found by an LP
-    (``descent_ray``), with HiGHS' point feasible. A check that cannot be made otherwise leaves
-    HiGHS' status as it is. ``extra['qp_check']`` records it."""
+    (relative to the data: HiGHS held one 12 times their size optimal), and, with HiGHS' point
+    feasible, a ray of descent: Clarabel's certificate or, where Clarabel gives no optimum, one
+    found by an LP (``descent_ray``). A check that cannot be made otherwise leaves HiGHS' status
+    as it is. ``extra['qp_check']`` records it."""
     from ..canonical.qp import kkt_residuals
     from .clarabel import ClarabelBackend
 
@@ -273,7 +274,7 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
         return (f"HiGHS' QP solver called a point optimal (objective {objective:.10g}, relative KKT residual "
                 f"{merit:.1e}) that is not: Clarabel found a feasible point with objective {other.objective:.10g}, "
                 f"{objective - other.objective:.3g} lower. " + _QP_ADVICE)
-    # no answer of Clarabel's to compare with (it stalled on 5 of 300 seeded unbounded QPs that HiGHS called solved)
+    # no answer of Clarabel's to compare with (it stalled on seeded unbounded QPs that HiGHS called solved)
     if own.primal <= QP_CHECK_TOL and descent_ray(qp, time_limit) is not None:
         extra["qp_check"]["descent_ray"] = True
         return (unbounded + "the objective falls without end along a direction that HiGHS' simplex found (P d = 0, "

@@ -114,7 +114,7 @@ class SCSBackend:
                   scs.UNBOUNDED: Status.UNBOUNDED, scs.UNBOUNDED_INACCURATE: Status.UNBOUNDED}.get(code, Status.ERROR)
         x = np.asarray(sol["x"]) if status == Status.OPTIMAL else None
         far = ray_refutes(qp, x)
-        if far:  # SCS called unbounded QPs solved at points 1e7 and 2e9 out
+        if far:  # SCS called seeded unbounded QPs solved at points far out along a ray
             status, st, x = Status.UNBOUNDED, f"{st}, but {far}", None
         y = None
         if x is not None:
