@@ -2047,6 +2047,7 @@ def test_no_backend_calls_a_seeded_unbounded_qp_solved():
     fails the optimality conditions where Clarabel gives no optimum to compare is an error if
     that LP finds a ray."""
     from learned_solvers.backends.clarabel import _conic_rows, _ray_holds
+    from learned_solvers.backends.highs import descent_ray
 
     qps = [_unbounded_qp(seed) for seed in range(300)]
     for qp, d in qps[:20]:  # the construction holds: d is a ray of each QP
@@ -2071,6 +2072,36 @@ def test_no_backend_calls_a_seeded_unbounded_qp_solved():
     clarabel = make_backend("clarabel")
     solved = [qp.name for qp, _ in scaled if clarabel.solve(qp).status == Status.OPTIMAL]
     assert not solved, f"clarabel called {len(solved)} solved: {', '.join(solved)}"
+    # the LP that checks a verdict of unbounded finds the ray of each (HiGHS' presolve called one infeasible)
+    missed = [qp.name for qp, _ in qps + scaled if descent_ray(qp, 60.0) is None]
+    assert not missed, missed
+
+
+def test_a_verdict_of_unbounded_on_an_lp_with_an_optimum_is_an_error():
+    """An LP whose optimal set is a ray (c'd = 0 along a direction d of its recession cone; optimum
+    -0.3122846719 by construction), rows and columns scaled by 10^U(-4, 4): OSQP called
+    it unbounded, its certificate holding to 1e-4 of each row, where Clarabel, SCS and HiGHS find
+    the optimum (a seeded fuzz). The LP that seeks a ray of descent has none, so the verdict is
+    an error saying so."""
+    rng = np.random.default_rng(160)
+    n = int(rng.integers(4, 14))
+    k, mi = int(rng.integers(1, n - 1)), int(rng.integers(1, 8))
+    Aa, xs = rng.standard_normal((k, n)), rng.standard_normal(n)
+    d0 = np.linalg.svd(Aa)[2][k:].T @ rng.standard_normal(n - k)  # in Aa's null space
+    Ai = rng.standard_normal((mi, n))
+    Ai -= np.outer(Ai @ d0, d0) / (d0 @ d0) + 0.3 * np.outer(np.abs(rng.standard_normal(mi)), d0)
+    A, u = np.vstack([Aa, Ai]), np.r_[Aa @ xs, Ai @ xs + rng.random(mi)]
+    c = -Aa.T @ (rng.random(k) + 0.1)  # xs is optimal: c + Aa' lam = 0, lam > 0
+    ref = float(c @ xs)
+    rng = np.random.default_rng(20_160)
+    r, s = 10 ** rng.uniform(-4, 4, len(u)), 10 ** rng.uniform(-4, 4, n)
+    qp = QPData(c=c * s, A=sp.csr_matrix(A * r[:, None] * s), l=np.full(len(u), -np.inf), u=u * r,
+                lb=np.full(n, -np.inf), ub=np.full(n, np.inf), name="face, scaled")
+    res = make_backend("osqp").solve(qp)
+    assert res.status == Status.ERROR and "dual infeasible, but no direction lowers" in res.message, res.message
+    for name in ("clarabel", "scs", "highs"):
+        other = make_backend(name).solve(qp)
+        assert other.status == Status.OPTIMAL and abs(other.objective - ref) <= 1e-5 * (1 + abs(ref)), name
 
 
 def test_a_highs_qp_optimum_that_breaks_the_constraints_of_an_infeasible_qp_is_an_error():

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from .._interrupt import stop_asked
 from ..canonical import QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes)
+                   objectives_agree, ray_refutes, unbounded_refuted)
 
 __all__ = ["ClarabelBackend"]
 
@@ -79,6 +79,8 @@ class ClarabelBackend:
             # Clarabel (cvxpy's too) called QPs with a row bound of 1e12 unbounded, strictly convex ones
             # among them, on a "ray" that is none: no verdict, rather than a false one
             status, message = Status.ERROR, f"{sol.status}, but its certificate (a ray of descent) does not hold"
+        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp, time_limit=self.time_limit)):
+            status, message = Status.ERROR, f"Clarabel: {sol.status}, but {why}"
         x = y = None
         if status == Status.OPTIMAL:
             x = np.asarray(sol.x, dtype=float)

@@ -305,8 +305,12 @@ def descent_ray(qp: QPData, time_limit: float) -> np.ndarray | None:
     ray_lp = QPData(c=np.zeros(qp.n), A=sp.csr_matrix(sp.diags(r) @ rows @ sp.diags(k)),
                     l=np.concatenate([l, flat, [-np.inf]]), u=np.concatenate([u, flat, [-r[-1]]]), lb=lb, ub=ub,
                     name=f"{qp.name} (a ray of descent)")
-    res = HiGHSBackend(time_limit=time_limit).solve(ray_lp)
-    if res.status != Status.OPTIMAL:
+    # HiGHS' presolve called one such LP infeasible (P of rank n - 1 in P d = 0) that its simplex solves
+    for presolve in (True, False):
+        res = HiGHSBackend(time_limit=time_limit, presolve=presolve).solve(ray_lp)
+        if res.status == Status.OPTIMAL:
+            break
+    else:
         return None
     a, _, _, n_eq = _conic_rows(qp)
     d = k * res.x

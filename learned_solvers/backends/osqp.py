@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes)
+                   objectives_agree, ray_refutes, unbounded_refuted)
 
 __all__ = ["OSQPBackend"]
 
@@ -144,6 +144,8 @@ class OSQPBackend:
         far = ray_refutes(qp, np.asarray(res.x)) if status == Status.OPTIMAL else None
         if far:
             status, message = Status.UNBOUNDED, f"{message}, but {far}"
+        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp)):
+            status, message = Status.ERROR, f"OSQP: {message}, but {why}"
         x = np.asarray(res.x) if status == Status.OPTIMAL else None
         y = -np.asarray(res.y)[: qp.m] if status == Status.OPTIMAL else None
         return SolveResult(

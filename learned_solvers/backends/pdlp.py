@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from ..canonical import QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes)
+                   objectives_agree, ray_refutes, unbounded_refuted)
 
 __all__ = ["PDLPBackend"]
 
@@ -135,6 +135,8 @@ class PDLPBackend:
         far = ray_refutes(qp, x) if status == Status.OPTIMAL else None
         if far:
             status, message = Status.UNBOUNDED, f"{message}, but {far}"
+        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp)):
+            status, message = Status.ERROR, f"PDLP: {message}, but {why}"
         return SolveResult(
             solver=self.name,
             status=status,

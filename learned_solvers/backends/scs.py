@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes)
+                   objectives_agree, ray_refutes, unbounded_refuted)
 
 __all__ = ["SCSBackend"]
 
@@ -116,6 +116,8 @@ class SCSBackend:
         far = ray_refutes(qp, x)
         if far:  # SCS called seeded unbounded QPs solved at points far out along a ray
             status, st, x = Status.UNBOUNDED, f"{st}, but {far}", None
+        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp)):
+            status, st = Status.ERROR, f"SCS: {st}, but {why}"
         y = None
         if x is not None:
             ys = np.asarray(sol["y"])
