@@ -207,9 +207,9 @@ def ray_refutes(qp: QPData, x: np.ndarray | None, *, time_limit: float = 60.0) -
 def unbounded_refuted(qp: QPData, *, time_limit: float = 60.0) -> str | None:
     """Why a solver's verdict of unbounded (dual infeasible) is wrong, or None: the LP of
     ``highs.descent_ray``, the test of dual infeasibility itself, has no solution, so no
-    direction lowers the objective without end. OSQP called a QP with an optimum unbounded (rows
+    direction lowers the objective without end. OSQP called an LP with an optimum unbounded (rows
     and columns scaled over 8 orders of magnitude), its certificate holding to 1e-4 of each row;
-    that LP found the ray of each of 900 seeded unbounded QPs, scaled or not
+    that LP found the ray of each of 600 seeded unbounded QPs, scaled or not
     (``tests/test_lp_qp.py::test_no_backend_calls_a_seeded_unbounded_qp_solved``). A MIP is left to
     its solver."""
     if qp.integrality is not None:
