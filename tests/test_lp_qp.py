@@ -60,6 +60,25 @@ def test_nan_warm_start_falls_back_to_cold_with_warning(solver):
     assert res.status == cold.status
 
 
+def test_a_pdlp_start_past_its_limit_of_1e50_is_refused_before_pdlp_runs(capfd):
+    """PDLP refuses a start with an entry above 1e50 itself, with a line of its own on stderr and
+    a result of error; the backend refuses it first, as a NaN one, and solves cold."""
+    qp = read_problem(netlib("afiro"))
+    backend = make_backend("pdlp")
+    cold = backend.solve(qp)
+    for x, y in ((np.full(qp.n, 1e100), np.zeros(qp.m)), (np.zeros(qp.n), np.full(qp.m, -1e60))):
+        with pytest.warns(RuntimeWarning, match="pdlp: warm start refused .an entry above 1e.50"):
+            res = backend.solve(qp, warm_start=WarmStart(x=x, y=y))
+        assert res.status == Status.OPTIMAL and not res.warm_start_accepted and backend.same_answer(cold, res)
+        assert res.iterations == cold.iterations
+    printed = capfd.readouterr()
+    assert "did not run" not in printed.out + printed.err, printed
+    # a start that is only large where a bound clips it is PDLP's to use
+    x = np.where(np.isfinite(qp.lb), -1e100, 0.0)
+    assert np.isfinite(qp.lb).all()
+    assert backend.solve(qp, warm_start=WarmStart(x=x, y=np.zeros(qp.m))).warm_start_accepted
+
+
 def test_a_warm_solve_ending_at_a_limit_or_an_error_is_solved_cold_too():
     """A finite start far off can cost PDLP its iteration limit, or end it in a numerical error,
     where the cold solve reaches the optimum: the composition then solves cold as well, so the

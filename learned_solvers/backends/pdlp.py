@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -23,6 +24,9 @@ _STATUS = {
     "TERMINATION_REASON_ITERATION_LIMIT": Status.LIMIT,
     "TERMINATION_REASON_KKT_MATRIX_PASS_LIMIT": Status.LIMIT,
 }
+_LARGEST_START = 1e50
+"""PDLP refuses a start with a larger entry (``TERMINATION_REASON_INVALID_INITIAL_SOLUTION``, with a
+line of its own on stderr), so such a start is refused here first, as a NaN one is"""
 
 
 # where a cold LP solve ends so, PDLP runs again behind glop's presolve (as cvxpy runs PDLP): on
@@ -108,9 +112,16 @@ class PDLPBackend:
         prog = self._program(qp)
         init = None
         if ws is not None:
-            init = pdlp.PrimalAndDualSolution()
-            init.primal_solution = np.clip(ws.x, qp.lb, qp.ub)
-            init.dual_solution = ws.y if ws.y is not None else np.zeros(qp.m)
+            x0 = np.clip(ws.x, qp.lb, qp.ub)
+            y0 = ws.y if ws.y is not None else np.zeros(qp.m)
+            if max(np.abs(x0).max(initial=0.0), np.abs(y0).max(initial=0.0)) > _LARGEST_START:
+                warnings.warn(f"{self.name}: warm start refused (an entry above {_LARGEST_START:g}, PDLP's limit); "
+                              f"solving {qp.name!r} from a cold start.", RuntimeWarning, stacklevel=2)
+                ws = None
+            else:
+                init = pdlp.PrimalAndDualSolution()
+                init.primal_solution = x0
+                init.dual_solution = y0
         from ortools.pdlp import solve_log_pb2
 
         def run(params, start):
