@@ -325,7 +325,8 @@ class LearnedPDEStarter(LazyNetwork):
         ("none"); ``anchor_kind``, what it is: "kernel" (the training solutions' kernel
         regression), "nearest" or None.
         """
-        from .backends.petsc import KSPBackend, SNESBackend, cold_guess_error, kept_settings
+        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, cold_guess_error,
+                                     kept_settings)
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
@@ -345,6 +346,7 @@ class LearnedPDEStarter(LazyNetwork):
         assembled = comm.bcast(pde is not None and pde.linearised, root=0)
         h = petsc_handles(problem, assemble=not assembled)
         ksp_type = getattr(backend, "ksp_type", None) or (h["ksp"].getType() if kind == "linear" else None)
+        snes_type = None if kind == "linear" else (getattr(backend, "snes_type", None) or h["snes"].getType())
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         # under MPI the other ranks wait in the broadcast, on cores more threads would share
         one = 1 if comm.size > 1 else None
@@ -355,6 +357,13 @@ class LearnedPDEStarter(LazyNetwork):
                           "e.g. ksp_type cg or gmres, is what a start can speed up)", RuntimeWarning, stacklevel=2)
             guess, secs = None, 0.0
             self.last_fallback, self.last_anchor = "direct solve (KSP preonly) takes no initial guess", "none"
+            self.last_load_seconds = 0.0
+        elif snes_type in ONE_STEP_SNES:  # as preonly: a start would move the answer, not shorten the solve
+            on_rank0(comm, lambda: self.check(pde))
+            warnings.warn(f"{pde.name if pde is not None else 'pde'}: {ONE_STEP_WHY}; solving from the cold guess",
+                          RuntimeWarning, stacklevel=2)
+            guess, secs = None, 0.0
+            self.last_fallback, self.last_anchor = f"one Newton step (SNES {snes_type}) takes no initial guess", "none"
             self.last_load_seconds = 0.0
         else:
             got = on_rank0(comm, lambda: self.guess(pde, k=k, residual=residual, threads=one))

@@ -156,6 +156,11 @@ def build_semilinear_tr():
                                                                "snes_max_it": 20})
 
 
+def build_semilinear_ksponly():
+    """``build_semilinear`` by one Newton step (snes_type ksponly), which tests no tolerance."""
+    return build_semilinear(prefix="user_semilinear_ksponly_", snes={"snes_type": "ksponly"})
+
+
 def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None):
     """-div(grad u) + u^3 = s on 8x8 P1, u = 0 on the boundary, solved by Newton from the user's
     own cold guess, u = c everywhere (``UserPDE.cold_guess``)."""

@@ -1841,6 +1841,40 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert "the problem's own KSP is preonly" in capsys.readouterr().err
 
 
+def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):
+    """SNES ksponly takes one Newton step and tests no tolerance: from a learned start it ended
+    elsewhere than from the cold guess (the bench of the semilinear problem gave same_answer 0.00
+    with both 'optimal'), and it always takes one step. So, as a direct KSP solve, it takes no
+    start: the backend declines one, the starter spends no inference on it, and the bench refuses
+    the family before any labelling or training."""
+    from learned_solvers.cli import main
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_ksponly")
+    prob, fields = fam.load(fam.sample(1, seed=0)[0])
+    n = prob.u.function_space.dofmap.index_map.size_local
+    cold = SNESBackend(snes_type="ksponly").solve(petsc_handles(prob), cold_guess=fam.cold_guess(n))
+    with pytest.warns(RuntimeWarning, match="ksponly SNES takes one Newton step .* takes no initial guess"):
+        res = SNESBackend(snes_type="ksponly").solve(petsc_handles(prob), guess=np.full(n, 0.3),
+                                                     cold_guess=fam.cold_guess(n))
+    assert res.status == cold.status == "optimal" and res.iterations == cold.iterations == 1
+    assert not res.warm_start_accepted and np.array_equal(res.x, cold.x)
+
+    ck = tmp_path / "semi.safetensors"
+    assert main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_semilinear", "--train", "4",
+                 "--test", "1", "--epochs", "1", "--pde-width", "8", "--scheduler", "serial",
+                 "--save-checkpoint", str(ck), "--out", str(tmp_path / "semi.json")]) == 0
+    prob.u.x.array[:] = 0.25  # the family's cold guess, as the user's script leaves it
+    with pytest.warns(RuntimeWarning, match="ksponly SNES .*; solving from the cold guess"):
+        res = LearnedPDEStarter.from_checkpoint(ck).solve(prob, fields=fields)
+    assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
+    assert "ksponly" in res.extra["fallback"] and np.allclose(res.x, cold.x)
+    capsys.readouterr()
+    assert main(["bench", "--family", "dolfinx:tests.dolfinx_user_problem:build_semilinear_ksponly", "--train", "4",
+                 "--test", "1", "--scheduler", "serial"]) == 2
+    assert "the problem's own SNES is ksponly" in capsys.readouterr().err
+
+
 def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
     """The PDE commands time the solve the user's script runs, at its own ksp_rtol (they had
     kept 1e-8 on every family) and its own SNES type (they had run newtonls); --tol overrides

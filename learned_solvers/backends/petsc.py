@@ -381,6 +381,13 @@ def cold_guess_error(solver: str, what: str) -> InvalidProblemError:
         "(e.g. problem.u.x.array[:] = 0.0) and solve again")
 
 
+ONE_STEP_SNES = ("ksponly", "ksptransposeonly")
+ONE_STEP_WHY = ("a ksponly SNES takes one Newton step and tests no tolerance, so a start moves its answer (to "
+                "wherever one step from the start lands) instead of shortening its solve: it takes no initial guess "
+                "(Newton, snes_type newtonls, is what a start can speed up; a linear residual is a LinearProblem's, "
+                "the ksp solver's)")
+
+
 @dataclass(kw_only=True)
 class SNESBackend:
     """Newton (``newtonls`` with line search by default) to ``atol = rtol * ||F(cold guess)||``."""
@@ -417,6 +424,9 @@ class SNESBackend:
             snes.setType(self.snes_type)
             snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
             snes.getKSP().setInitialGuessNonzero(False)
+            if guess is not None and self.snes_type in ONE_STEP_SNES:
+                warnings.warn(f"snes: {ONE_STEP_WHY}; solving from the cold guess", RuntimeWarning, stacklevel=2)
+                guess = None
             res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None, cold=cold)
             raise_if_stopped()  # not retried cold, nor returned as the failure it ended at
             if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._interrupt import held_interrupts
 from .._progress import tqdm
-from ..backends.petsc import KSPBackend, SNESBackend, direct_solve
+from ..backends.petsc import ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
@@ -134,6 +134,9 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
         raise ValueError(f"{fam.spec()}: the problem's own KSP is preonly (a direct solve, such as LU), which takes "
                          "no initial guess: there is nothing to warm-start; bench an iterative solve, e.g. --ksp-type "
                          "cg --pc gamg (minres or gmres where the operator is not symmetric positive definite)")
+    if snes_type in ONE_STEP_SNES:
+        raise ValueError(f"{fam.spec()}: the problem's own SNES is {snes_type}: {ONE_STEP_WHY}. There is nothing to "
+                         "warm-start; bench Newton (snes_type newtonls in the problem's PETSc options)")
     return make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
                             pc=pc or (None if own else "gamg"), rtol=rtol, snes_type=snes_type, max_it=max_it)
 
