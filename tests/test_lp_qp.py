@@ -2379,6 +2379,17 @@ def test_scip_adapter_on_a_maximisation_with_ranged_rows_a_free_variable_and_a_c
         assert res.status == Status.OPTIMAL and abs(value - scip.getObjVal()) <= 10 * tol * (1 + abs(value)), solver
 
 
+def _assert_same_qp(a: QPData, b: QPData) -> None:
+    """The same canonical problem, entry for entry (names aside)."""
+    for key in ("c", "l", "u", "lb", "ub"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    assert a.A.shape == b.A.shape and abs(a.A - b.A).sum() == 0
+    assert (a.P is None) == (b.P is None) and (a.P is None or abs(a.P - b.P).sum() == 0)
+    assert a.offset == b.offset and a.maximize == b.maximize
+    assert np.array_equal(a.integrality if a.integrality is not None else np.zeros(a.n, bool),
+                          b.integrality if b.integrality is not None else np.zeros(b.n, bool))
+
+
 def test_scip_adapter_on_200_random_models_reaches_scips_status_and_optimum():
     """200 seeded pyscipopt LPs in the model's own terms (either sense, an objective constant,
     one- and two-sided rows, equalities, free, half- and fully bounded variables; some infeasible,
@@ -2415,6 +2426,7 @@ def test_scip_adapter_on_200_random_models_reaches_scips_status_and_optimum():
         scip = build(seed)
         scip.optimize()
         qp = from_scip(build(seed))
+        _assert_same_qp(from_scip(scip), qp)  # read after SCIP's solve: the original problem, not its presolved one
         res = make_backend("highs").solve(qp)
         want = scip.getStatus()
         seen.add(want)
@@ -2470,6 +2482,7 @@ def test_scip_adapter_on_300_random_mips_with_knapsack_and_logicor_rows_ends_as_
         model = build(seed)
         held |= {c.getConshdlrName() for c in model.getConss()}
         qp = from_scip(model)
+        _assert_same_qp(from_scip(scip), qp)
         res = make_backend("highs").solve(qp)
         want = scip.getStatus()
         seen.add(want)
@@ -2478,6 +2491,44 @@ def test_scip_adapter_on_300_random_mips_with_knapsack_and_logicor_rows_ends_as_
             value = -res.objective if qp.maximize else res.objective
             assert abs(value - scip.getObjVal()) <= 1e-6 * (1 + abs(value)), (seed, value, scip.getObjVal())
     assert {"optimal", "infeasible", "unbounded"} <= seen and {"linear", "knapsack", "logicor"} <= held
+
+
+def test_a_pyscipopt_model_read_after_scips_own_solve_is_its_original_problem():
+    """``train(models)`` takes models a script may have solved with SCIP already. Past SCIP's
+    problem stage ``model.getConss()`` returns the presolved constraints: this LP's four rows were
+    read as none, and its optimum (8, maximised) as 40. Now it, and a QP in epigraph form, read
+    the same solved, presolved or fresh."""
+    pyscipopt = pytest.importorskip("pyscipopt")
+    from learned_solvers.formats.scip import from_scip
+    from tests.scip_portfolio import build as portfolio
+
+    def build():
+        m = pyscipopt.Model()
+        m.hideOutput()
+        x = [m.addVar(f"x{i}", lb=0, ub=10) for i in range(4)]
+        m.addCons(x[0] + x[1] == 3)
+        m.addCons(x[1] + 2 * x[2] + x[3] <= 8)
+        m.addCons(x[0] - x[3] >= -2)
+        m.addCons(x[2] + x[3] >= 1)
+        m.setObjective(x[0] + 3 * x[1] - x[2] - 2 * x[3], "maximize")
+        return m
+
+    fresh = from_scip(build())
+    solved, presolved = build(), build()
+    solved.optimize()
+    presolved.presolve()
+    assert solved.getObjVal() == pytest.approx(8.0) and len(solved.getConss()) < 4
+    for model in (solved, presolved):
+        qp = from_scip(model)
+        _assert_same_qp(qp, fresh)
+        assert -make_backend("highs").solve(qp).objective == pytest.approx(8.0)
+    for sense in ("minimize", "maximize"):
+        model = portfolio(np.random.default_rng(1), sense)
+        model.hideOutput()
+        fresh = from_scip(model)
+        model.optimize()
+        assert model.getStatus() == "optimal"
+        _assert_same_qp(from_scip(model), fresh)
 
 
 def test_scip_adapter_keeps_two_variables_that_share_a_name():

@@ -90,13 +90,13 @@ def _epigraph(model: Any) -> _Epigraph | None:
     """The model's quadratic objective in epigraph form, or None where it has no nonlinear
     constraint. Any other nonlinear constraint is refused, naming what fits the canonical form."""
     inf = model.infinity()
-    variables = model.getVars()
+    variables = model.getVars(transformed=False)
     pos = {v.getIndex(): j for j, v in enumerate(variables)}
     name = model.getProbName()
     found: _Epigraph | None = None
     linear_vars: set[int] = set()
     sense = -1.0 if model.getObjectiveSense() == "maximize" else 1.0
-    for k, cons in enumerate(model.getConss()):
+    for k, cons in enumerate(model.getConss(transformed=False)):
         if cons.getConshdlrName() in LINEAR_HANDLERS:
             # (a negated variable, never t's, is not among the model's own)
             linear_vars.update(pos.get(v.getIndex(), -1) for v in model.getConsVars(cons))
@@ -154,15 +154,17 @@ def _epigraph(model: Any) -> _Epigraph | None:
 
 
 def from_scip(model: Any) -> QPData:
-    """Canonical form of a (not yet solved) ``pyscipopt.Model``: linear constraints, and a
-    quadratic objective in SCIP's epigraph form (read into ``P`` and ``c``, its variable dropped).
+    """Canonical form of a ``pyscipopt.Model``: linear constraints, and a quadratic objective in
+    SCIP's epigraph form (read into ``P`` and ``c``, its variable dropped). The model's original
+    problem, also after ``model.presolve()`` or ``model.optimize()`` (whose transformed problem
+    SCIP's calls return by default: presolve's reductions had been read as the problem).
 
     Variables keep SCIP's order (``model.getVars()``, less an epigraph's variable); integrality
     marks binary and integer variables. A maximisation becomes a minimisation of its negation.
     """
     inf = model.infinity()
     epi = _epigraph(model)
-    variables = model.getVars()
+    variables = model.getVars(transformed=False)
     kept = [j for j in range(len(variables)) if epi is None or j != epi.var]
     # by SCIP's own index, not by name: SCIP lets two variables share a name
     pos = {v.getIndex(): j for j, v in enumerate(variables)}
@@ -170,7 +172,7 @@ def from_scip(model: Any) -> QPData:
     col = {j: i for i, j in enumerate(kept)}
     n = len(kept)
     rows, cols, vals, lo, hi, names = [], [], [], [], [], []
-    for cons in model.getConss():
+    for cons in model.getConss(transformed=False):
         if cons.getConshdlrName() not in LINEAR_HANDLERS:
             continue  # the epigraph (any other was refused)
         i = len(lo)
@@ -208,7 +210,7 @@ def from_scip(model: Any) -> QPData:
         if P.diagonal().min(initial=0.0) < tol or (n <= 200 and np.linalg.eigvalsh(P.toarray()).min() < tol):
             raise InvalidProblemError(
                 f"pyscipopt model {model.getProbName()!r}: the quadratic objective (constraint "
-                f"{model.getConss()[epi.cons].name!r}) is not convex "
+                f"{model.getConss(transformed=False)[epi.cons].name!r}) is not convex "
                 f"{'(minimised)' if sense > 0 else '(maximised: it must be concave)'}; the backends solve convex QPs")
     lb = fix([variables[j].getLbOriginal() for j in kept])
     ub = fix([variables[j].getUbOriginal() for j in kept])
