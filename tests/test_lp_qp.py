@@ -3065,6 +3065,27 @@ def test_osqp_pinned_setting_is_applied():
     assert a.status == Status.OPTIMAL
 
 
+def test_a_cvxpy_problem_with_a_parameter_unset_or_no_variable_is_refused_saying_so():
+    """A parameter without a value had compiled to NaN data ("c holds NaN or inf", naming no
+    parameter); a problem without variables, which cvxpy answers itself, had raised a TypeError
+    from inside the adapter."""
+    import cvxpy as cp
+
+    from learned_solvers.formats.cvxpy import from_cvxpy
+
+    x, prices, scale = cp.Variable(3), cp.Parameter(3, name="prices"), cp.Parameter(name="scale")
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(x) + prices @ x + scale * x[0]), [x >= 0])
+    with pytest.raises(InvalidProblemError, match="parameters prices, scale have no value: set it"):
+        from_cvxpy(prob)
+    prices.value = np.ones(3)
+    with pytest.raises(InvalidProblemError, match="parameter scale has no value"):
+        from_cvxpy(prob)
+    scale.value = 2.0
+    assert from_cvxpy(prob)[0].n == 3
+    with pytest.raises(InvalidProblemError, match="no variables: there is nothing to solve"):
+        from_cvxpy(cp.Problem(cp.Minimize(cp.Constant(3.0))))
+
+
 def test_cvxpy_adapter_round_trip_matches_cvxpy_osqp():
     cp = pytest.importorskip("cvxpy")
     from learned_solvers.formats.cvxpy import from_cvxpy, write_back

@@ -51,6 +51,13 @@ def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
 
     if not isinstance(problem, cp.Problem):
         raise InvalidProblemError(f"expected a cvxpy.Problem, got {type(problem).__name__}")
+    unset = [p.name() for p in problem.parameters() if p.value is None]
+    if unset:  # compiled, a parameter without a value is NaN data, named by no one
+        which = f"parameter {unset[0]} has" if len(unset) == 1 else f"parameters {', '.join(unset)} have"
+        raise InvalidProblemError(f"this cvxpy problem's {which} no value: set it (param.value = ...) before the "
+                                  "problem is read")
+    if not problem.variables():  # cvxpy answers a constant problem itself: no QP to hand a solver
+        raise InvalidProblemError("this cvxpy problem has no variables: there is nothing to solve or warm-start")
     try:
         data, chain, inverse = problem.get_problem_data(cp.OSQP)
     except (cp.error.DCPError, cp.error.DQCPError, cp.error.SolverError) as exc:
