@@ -1026,6 +1026,35 @@ def _vector_poisson(prefix: str):
     return prob, load
 
 
+def test_a_space_without_point_evaluations_is_refused_saying_which_spaces_are_read():
+    """Nedelec and Raviart-Thomas dofs have no coordinates (dolfinx raised "Cannot evaluate dof
+    coordinates" from inside the adapter): a curl-curl problem and a mixed Poisson problem
+    (RT x DG) are refused naming the element and the spaces that are read; DG is read."""
+    import basix.ufl
+
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+    f = ufl.as_vector((1.0, 0.0))
+    N = dolfinx.fem.functionspace(msh, ("N1curl", 1))
+    u, v = ufl.TrialFunction(N), ufl.TestFunction(N)
+    curl = dolfinx.fem.petsc.LinearProblem((ufl.inner(ufl.curl(u), ufl.curl(v)) + ufl.inner(u, v)) * ufl.dx,
+                                           ufl.inner(f, v) * ufl.dx, petsc_options_prefix="t_n1curl_")
+    with pytest.raises(UnsupportedProblemError, match=r"element \(N1E\) has no point evaluations.* Lagrange and DG"):
+        to_pde(curl)
+    W = dolfinx.fem.functionspace(msh, basix.ufl.mixed_element([basix.ufl.element("RT", "triangle", 1),
+                                                                 basix.ufl.element("DG", "triangle", 0)]))
+    (sig, p), (tau, q) = ufl.TrialFunctions(W), ufl.TestFunctions(W)
+    mixed = dolfinx.fem.petsc.LinearProblem(
+        (ufl.inner(sig, tau) + ufl.div(tau) * p + ufl.div(sig) * q) * ufl.dx, -1.0 * q * ufl.dx,
+        petsc_options_prefix="t_rt_dg_", petsc_options={"ksp_type": "minres", "pc_type": "jacobi"})
+    with pytest.raises(UnsupportedProblemError, match=r"element \(RT\) has no point evaluations"):
+        to_pde(mixed)
+    DG = dolfinx.fem.functionspace(msh, ("DG", 1))
+    u, v = ufl.TrialFunction(DG), ufl.TestFunction(DG)
+    assert to_pde(dolfinx.fem.petsc.LinearProblem(u * v * ufl.dx, v * ufl.dx, petsc_options_prefix="t_dg_")).n > 0
+
+
 def test_fields_on_vector_and_mixed_spaces():
     """fields={"load": Constant((1, -1))}: both components reach the model (load[0], load[1]),
     beside the component one-hots, not only the first. A scalar Function (a DG0 or P1

@@ -97,6 +97,20 @@ def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
     return xyz, comp
 
 
+def _dof_coordinates(V) -> np.ndarray:
+    """``V.tabulate_dof_coordinates()`` (n_dofs, 3), or why the model cannot be built on ``V``."""
+    try:
+        return V.tabulate_dof_coordinates()
+    except RuntimeError as exc:
+        if "pointwise evaluation" not in str(exc):
+            raise
+        family = getattr(V.ufl_element(), "family_name", None) or str(V.ufl_element())
+        raise UnsupportedProblemError(
+            f"the function space's element ({family}) has no point evaluations, so its dofs have no coordinates, "
+            "which the model's graph and fields are built on: spaces such as Nedelec (N1curl) and Raviart-Thomas "
+            "(RT) are not supported; Lagrange and DG spaces (scalar, vector or mixed) are") from exc
+
+
 def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs.
 
@@ -106,7 +120,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
     gdim = V.mesh.geometry.dim
     bs = V.dofmap.index_map_bs
     if V.num_sub_spaces == 0 or bs > 1:
-        xyz = np.repeat(V.tabulate_dof_coordinates()[:, :gdim], bs, axis=0)[:n_owned]
+        xyz = np.repeat(_dof_coordinates(V)[:, :gdim], bs, axis=0)[:n_owned]
         comp = np.tile(np.eye(bs), (len(xyz) // bs + 1, 1))[:n_owned]
         return xyz, comp
     blocks = []
@@ -122,7 +136,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
     comp = np.zeros((n_owned, ncomp))
     off = 0
     for Vi, m, bsi in blocks:
-        node = Vi.tabulate_dof_coordinates()[:, :gdim]
+        node = _dof_coordinates(Vi)[:, :gdim]
         j = np.arange(len(m))
         own = m < n_owned
         xyz[m[own]] = node[j[own] // bsi]
