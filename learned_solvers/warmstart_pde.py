@@ -350,20 +350,18 @@ class LearnedPDEStarter(LazyNetwork):
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         # under MPI the other ranks wait in the broadcast, on cores more threads would share
         one = 1 if comm.size > 1 else None
-        if ksp_type == "preonly":  # a direct solve takes no start: no inference spent on one
+        # a direct solve takes no start, and one Newton step would land elsewhere from one: no inference spent
+        no_start = (("the problem's KSP is preonly (a direct solve, such as LU), which takes no initial guess; solving "
+                     "without a start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
+                     "direct solve (KSP preonly) takes no initial guess") if ksp_type == "preonly"
+                    else (f"{ONE_STEP_WHY}; solving from the cold guess",
+                          f"one Newton step (SNES {snes_type}) takes no initial guess") if snes_type in ONE_STEP_SNES
+                    else None)
+        if no_start is not None:
             on_rank0(comm, lambda: self.check(pde))  # a model for another space is refused all the same
-            warnings.warn(f"{pde.name if pde is not None else 'pde'}: the problem's KSP is preonly (a direct solve, "
-                          "such as LU), which takes no initial guess; solving without a start (an iterative KSP, "
-                          "e.g. ksp_type cg or gmres, is what a start can speed up)", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"{pde.name if pde is not None else 'pde'}: {no_start[0]}", RuntimeWarning, stacklevel=2)
             guess, secs = None, 0.0
-            self.last_fallback, self.last_anchor = "direct solve (KSP preonly) takes no initial guess", "none"
-            self.last_load_seconds = 0.0
-        elif snes_type in ONE_STEP_SNES:  # as preonly: a start would move the answer, not shorten the solve
-            on_rank0(comm, lambda: self.check(pde))
-            warnings.warn(f"{pde.name if pde is not None else 'pde'}: {ONE_STEP_WHY}; solving from the cold guess",
-                          RuntimeWarning, stacklevel=2)
-            guess, secs = None, 0.0
-            self.last_fallback, self.last_anchor = f"one Newton step (SNES {snes_type}) takes no initial guess", "none"
+            self.last_fallback, self.last_anchor = no_start[1], "none"
             self.last_load_seconds = 0.0
         else:
             got = on_rank0(comm, lambda: self.guess(pde, k=k, residual=residual, threads=one))
