@@ -326,7 +326,7 @@ class LearnedPDEStarter(LazyNetwork):
         regression), "nearest" or None.
         """
         from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, cold_guess_error,
-                                     kept_settings)
+                                     kept_settings, own_tolerances)
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
@@ -370,18 +370,20 @@ class LearnedPDEStarter(LazyNetwork):
         local = _scatter(problem, guess) if ok else None
         with kept_settings(h):  # the problem's own settings hold again for its next solve()
             if kind == "linear":
-                rtol, _, _, max_it = h["ksp"].getTolerances()
+                rtol, atol, _, max_it = h["ksp"].getTolerances()
+                rtol, atol = own_tolerances(rtol, atol)
                 be = backend or KSPBackend(ksp_type=h["ksp"].getType(), pc_type=h["ksp"].getPC().getType(),
-                                           rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
+                                           rtol=rtol, atol=atol, max_it=max_it)
                 # a KSP the user keeps on a nonzero initial guess starts its own solve from u: so does
                 # the cold solve here (a fallback, or the retry after a failed warm solve)
                 own = cold if h["ksp"].getInitialGuessNonzero() else None
                 res = be.solve(h, guess=local, cold_guess=own)
             else:
-                # the problem's own relative tolerance, applied to the cold guess's residual
-                rtol, _, _, max_it = h["snes"].getTolerances()
-                be = backend or SNESBackend(snes_type=h["snes"].getType() or "newtonls",
-                                            rtol=rtol if 0 < rtol < 1 else 1e-8, max_it=max_it)
+                # the problem's own relative tolerance, applied to the cold guess's residual, and absolute one
+                rtol, atol, _, max_it = h["snes"].getTolerances()
+                rtol, atol = own_tolerances(rtol, atol)
+                be = backend or SNESBackend(snes_type=h["snes"].getType() or "newtonls", rtol=rtol, atol=atol,
+                                            max_it=max_it)
                 res = be.solve(h, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
         res.extra["load_seconds"] = self.last_load_seconds  # as the inference seconds: rank 0's (0 on the others)

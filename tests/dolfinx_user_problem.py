@@ -51,8 +51,17 @@ def build_short():
                          petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_max_it": 3})
 
 
+def build_absolute():
+    """``build`` on 16 x 16 with an absolute tolerance alone (ksp_rtol 0, ksp_atol 1e-10), a large source."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16), "user_pde_abs_",
+                         petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 0.0, "ksp_atol": 1e-10},
+                         source_scale=1e4)
+
+
 def _user_problem(make_mesh, prefix: str, singular_below: float | None = None,
-                  petsc_options: dict | None = None):
+                  petsc_options: dict | None = None, source_scale: float = 1.0):
     import dolfinx_solver  # noqa: F401
     import dolfinx
     import dolfinx.fem.petsc
@@ -74,7 +83,7 @@ def _user_problem(make_mesh, prefix: str, singular_below: float | None = None,
 
     def apply(p):
         k.value = 0.0 if singular_below is not None and p["k"] < singular_below else p["k"]
-        s.interpolate(lambda x: p["s"] * (1 + x[0]))
+        s.interpolate(lambda x: source_scale * p["s"] * (1 + x[0]))
 
     return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
 
@@ -159,6 +168,12 @@ def build_semilinear_tr():
 def build_semilinear_ksponly():
     """``build_semilinear`` by one Newton step (snes_type ksponly), which tests no tolerance."""
     return build_semilinear(prefix="user_semilinear_ksponly_", snes={"snes_type": "ksponly"})
+
+
+def build_semilinear_absolute():
+    """``build_semilinear`` to an absolute tolerance alone (snes_rtol 0, snes_atol 1e-9)."""
+    return build_semilinear(prefix="user_semilinear_abs_", snes={"snes_type": "newtonls", "snes_rtol": 0.0,
+                                                                "snes_atol": 1e-9})
 
 
 def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None):

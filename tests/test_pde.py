@@ -1904,6 +1904,51 @@ def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_pat
     assert "the problem's own SNES is ksponly" in capsys.readouterr().err
 
 
+def test_a_scripts_absolute_tolerance_is_met_as_its_own_solve_meets_it(tmp_path):
+    """A script that stops at an absolute tolerance alone (ksp_rtol 0, ksp_atol 1e-10; snes_rtol 0,
+    snes_atol 1e-9): its relative tolerance, outside (0, 1), had been replaced by 1e-8 and its
+    atol dropped: from the learned start the KSP stopped at a residual of 8.8e-6 where the
+    script's own solve reaches 1.7e-10. The starter and the bench now stop where the script does."""
+    from learned_solvers.bench.pde import family_backend
+    from learned_solvers.cli import main
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    def residual(h):
+        A, b, x = h["ksp"].getOperators()[0], h["b"], h["x"]
+        r = b.duplicate()
+        A.mult(x, r)
+        r.axpy(-1.0, b)
+        return r.norm()
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_absolute")
+    prob, fields = fam.load(fam.sample(1, seed=3)[0])
+    prob.solve()
+    own = residual(petsc_handles(prob, assemble=False))
+    assert prob.solver.getConvergedReason() > 0 and own < 1e-9
+    ck = tmp_path / "abs.safetensors"
+    assert main(["bench", "--family", fam.spec(), "--solver", "ksp", "--train", "6", "--test", "1", "--epochs", "1",
+                 "--pde-width", "8", "--scheduler", "serial", "--save-checkpoint", str(ck),
+                 "--out", str(tmp_path / "abs.json")]) == 0
+    res = LearnedPDEStarter.from_checkpoint(ck).solve(prob, fields=fields)
+    assert res.status == "optimal" and residual(petsc_handles(prob, assemble=False)) <= 10 * max(own, 1e-10)
+    rep = json.loads((tmp_path / "abs.json").read_text())
+    assert rep["same_answer"] == 1.0 and rep["solver_options"]["atol"] == 1e-10
+    backend = family_backend(fam, "ksp")
+    assert (backend.rtol, backend.atol) == (0.0, 1e-10)
+    # Newton: the threshold is the script's atol, not 1e-8 of the cold guess's residual
+    semi = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_absolute")
+    newton = family_backend(semi, "snes")
+    assert (newton.rtol, newton.atol) == (0.0, 1e-9)
+    prob, _ = semi.load(semi.sample(1, seed=0)[0])
+    n = prob.u.function_space.dofmap.index_map.size_local
+    res = newton.solve(petsc_handles(prob), cold_guess=semi.cold_guess(n))
+    assert res.status == "optimal" and res.extra["atol"] == 1e-9 and newton.same_answer(res, res)
+    with pytest.raises(ValueError, match="atol must be a finite number >= 0"):
+        KSPBackend(atol=-1.0)
+    with pytest.raises(ValueError, match=r"rtol must lie in \(0, 1\)"):
+        SNESBackend(rtol=0.0)  # 0 only beside an absolute tolerance
+
+
 def test_a_users_own_tolerance_is_the_bench_solves_unless_tol_says_otherwise():
     """The PDE commands time the solve the user's script runs, at its own ksp_rtol (they had
     kept 1e-8 on every family) and its own SNES type (they had run newtonls); --tol overrides

@@ -11,6 +11,8 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
 * SNES: the relative test would compare with the *initial* residual, which a good guess makes
   small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
   test. A warm solve that fails is retried from the cold guess and reported as such.
+* Both take an absolute tolerance ``atol`` as well, which PETSc meets where it is the larger, as
+  a script's own ``ksp_atol``/``snes_atol`` is (``own_tolerances``).
 
 A Ctrl-C (or the CLI's SIGTERM) ends a solve at the KSP's next iteration and Newton's next step
 (on one rank), not at the solve's end, and is raised then: ``stopping_early``.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import time
 import warnings
 from collections.abc import Iterator
@@ -36,7 +39,8 @@ from .._interrupt import held_interrupts, raise_if_stopped, stop_callback
 from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
-__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings", "stopping_early"]
+__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings", "own_tolerances",
+           "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -169,21 +173,45 @@ def _missing_type(kind: str, value: str) -> str | None:
     return None
 
 
+PETSC_DEFAULT_ATOL = 1e-50
+"""PETSc's default absolute tolerance (KSP's and SNES'): none, in effect"""
+
+
+def own_tolerances(rtol: float, atol: float) -> tuple[float, float]:
+    """A script's own (``rtol``, ``atol``) as the backends take them: its relative tolerance where it
+    lies in (0, 1), else none where it sets an absolute one (``snes_rtol 0``, ``snes_atol 1e-10``: a
+    relative 1e-8 in its place had stopped looser than the script's own solve), else 1e-8; its
+    absolute one where it sets one (PETSc stops at the larger of the two, as the script does)."""
+    atol = float(atol) if math.isfinite(atol) and atol > PETSC_DEFAULT_ATOL else 0.0
+    return (float(rtol) if 0 < rtol < 1 else 0.0 if atol > 0 else 1e-8), atol
+
+
+def _check_tolerances(name: str, rtol: float, atol: float) -> None:
+    """rtol in (0, 1), or 0 beside an absolute tolerance; atol a finite number >= 0."""
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not (math.isfinite(atol) and atol >= 0):
+        raise ValueError(f"{name}: atol must be a finite number >= 0 (an absolute tolerance; 0: none), got {atol!r}")
+    if not (atol > 0 and rtol == 0 and not isinstance(rtol, bool)):
+        check_settings(name, tolerances={"rtol": rtol})
+
+
 @dataclass(kw_only=True)
 class KSPBackend:
     """ksp_type / pc_type: any PETSc names (cg + gamg, cg + jacobi, gmres + ilu, ...); None
-    leaves the KSP's own (PETSc's default where a user's problem never set one)."""
+    leaves the KSP's own (PETSc's default where a user's problem never set one). rtol, atol:
+    PETSc's, the solve stopping at ``max(rtol * ||b||, atol)`` (rtol 0 beside an atol: that alone)."""
 
     name: ClassVar[str] = "ksp"
     ksp_type: str | None = "cg"
     pc_type: str | None = "gamg"
     rtol: float = 1e-8
+    atol: float = 0.0
     max_it: int = 10000
     options: dict[str, Any] = field(default_factory=dict)
     retry_cold: bool = True  # a warm solve that fails is solved from the cold (zero) guess as well
 
     def __post_init__(self) -> None:
-        check_settings(self.name, tolerances={"rtol": self.rtol}, iterations={"max_it": self.max_it})
+        _check_tolerances(self.name, self.rtol, self.atol)
+        check_settings(self.name, iterations={"max_it": self.max_it})
         _check_types(self.name, KSP=self.ksp_type, PC=self.pc_type)
 
     def configure(self, ksp: Any) -> None:
@@ -193,7 +221,7 @@ class KSPBackend:
             ksp.setType(self.ksp_type)
         if self.pc_type is not None:
             ksp.getPC().setType(self.pc_type)
-        ksp.setTolerances(rtol=self.rtol, atol=0.0, max_it=self.max_it)
+        ksp.setTolerances(rtol=self.rtol, atol=self.atol, max_it=self.max_it)
         if self.options:
             opts = PETSc.Options(ksp.getOptionsPrefix())
             for k, v in self.options.items():
@@ -390,16 +418,19 @@ ONE_STEP_WHY = ("a ksponly SNES takes one Newton step and tests no tolerance, so
 
 @dataclass(kw_only=True)
 class SNESBackend:
-    """Newton (``newtonls`` with line search by default) to ``atol = rtol * ||F(cold guess)||``."""
+    """Newton (``newtonls`` with line search by default) to ``max(rtol * ||F(cold guess)||, atol)``
+    (rtol 0 beside an atol: that alone)."""
 
     name: ClassVar[str] = "snes"
     snes_type: str = "newtonls"
     rtol: float = 1e-8
+    atol: float = 0.0
     max_it: int = 50
     retry_cold: bool = True
 
     def __post_init__(self) -> None:
-        check_settings(self.name, tolerances={"rtol": self.rtol}, iterations={"max_it": self.max_it})
+        _check_tolerances(self.name, self.rtol, self.atol)
+        check_settings(self.name, iterations={"max_it": self.max_it})
         _check_types(self.name, SNES=self.snes_type)
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
@@ -420,7 +451,7 @@ class SNESBackend:
                 f.destroy()  # as _relative_residual's
             if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
                 raise cold_guess_error(self.name, f"its residual is {ref}")
-            atol = self.rtol * max(ref, 1e-300)
+            atol = max(self.rtol * max(ref, 1e-300), self.atol)
             snes.setType(self.snes_type)
             snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
             snes.getKSP().setInitialGuessNonzero(False)
@@ -436,6 +467,7 @@ class SNESBackend:
                                    f"warm Newton failed (reason {res.extra['reason']}), retried cold")
                 raise_if_stopped()
             res.extra["atol"] = atol
+            res.extra["relative_tolerance"] = atol / ref if ref > 0 else self.rtol  # what answers agree to
             return res
 
     def _run(self, snes: Any, x: Any, start: np.ndarray, handles: dict[str, Any], *, warm: bool,
@@ -457,7 +489,9 @@ class SNESBackend:
                            extra={"reason": reason, "linear_iterations": int(snes.getLinearSolveIterations())})
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
-        return _same(a, b, 1e3 * self.rtol)
+        # an absolute tolerance above rtol's stops both solves looser: they agree to that
+        loose = max(self.rtol, *(float(r.extra.get("relative_tolerance", 0.0)) for r in (a, b)))
+        return _same(a, b, 1e3 * loose)
 
 
 def _same(a: SolveResult, b: SolveResult, tol: float) -> bool:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._interrupt import held_interrupts
 from .._progress import tqdm
-from ..backends.petsc import ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve
+from ..backends.petsc import ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve, own_tolerances
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
@@ -100,32 +100,34 @@ class PDEBenchConfig:
 
 
 def make_pde_backend(solver: str, *, kind: str, ksp_type: str | None = "cg", pc: str | None = "gamg",
-                     rtol: float = 1e-8, snes_type: str = "newtonls", max_it: int | None = None):
+                     rtol: float = 1e-8, atol: float = 0.0, snes_type: str = "newtonls", max_it: int | None = None):
     """The bench's backend for a family of ``kind`` ('linear': ksp, 'nonlinear': snes);
     ksp_type, pc None: the problem's own; max_it None: the backend's default."""
     wanted = {"linear": "ksp", "nonlinear": "snes"}[kind]
     if solver != wanted:
         raise ValueError(f"a {kind} PDE family is solved by --solver {wanted}, not {solver}")
     limit = {"max_it": max_it} if max_it is not None else {}
-    return (KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol, **limit) if solver == "ksp"
-            else SNESBackend(snes_type=snes_type, rtol=rtol, **limit))
+    return (KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol, atol=atol, **limit) if solver == "ksp"
+            else SNESBackend(snes_type=snes_type, rtol=rtol, atol=atol, **limit))
 
 
 def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: str | None = None,
                    rtol: float | None = None):
     """``make_pde_backend`` for ``fam``: ksp_type, pc and rtol not given are cg + gamg at rtol
     1e-8 on the built-in families, and on a user's ``dolfinx:`` family the problem's own (its
-    PETSc options, PETSc's default rtol 1e-5 where they set none; 1e-8 where it is not in (0, 1)),
-    as are its SNES type and iteration limit, so the bench times the solve the user's script
+    PETSc options, PETSc's default rtol 1e-5 where they set none; ``own_tolerances``: with its
+    absolute tolerance too, unless rtol is given), as are its SNES type and iteration limit, so
+    the bench times the solve the user's script
     runs (a Stokes problem set up for MINRES had been benched with CG and GAMG unless
     --ksp-type and --pc said it again)."""
     own = fam.spec().startswith("dolfinx:")
     handles = petsc_handles(fam.problem(), assemble=False) if own else None
-    snes_type, max_it = "newtonls", None
+    snes_type, max_it, atol = "newtonls", None, 0.0
     if handles is not None:
         # the user's script stops at its own tolerance: a warm start that pays at 1e-8 may not at 1e-5
-        own_rtol, _, _, max_it = (handles["ksp"] if fam.kind == "linear" else handles["snes"]).getTolerances()
-        rtol = rtol if rtol is not None or not 0 < own_rtol < 1 else own_rtol
+        own_rtol, own_atol, _, max_it = (handles["ksp"] if fam.kind == "linear" else handles["snes"]).getTolerances()
+        if rtol is None:
+            rtol, atol = own_tolerances(own_rtol, own_atol)
         snes_type = (handles["snes"].getType() if fam.kind == "nonlinear" else None) or "newtonls"
     rtol = 1e-8 if rtol is None else rtol
     if own and solver == "ksp" and ksp_type is None and fam.kind == "linear" and \
@@ -138,7 +140,8 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
         raise ValueError(f"{fam.spec()}: the problem's own SNES is {snes_type}: {ONE_STEP_WHY}. There is nothing to "
                          "warm-start; bench Newton (snes_type newtonls in the problem's PETSc options)")
     return make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
-                            pc=pc or (None if own else "gamg"), rtol=rtol, snes_type=snes_type, max_it=max_it)
+                            pc=pc or (None if own else "gamg"), rtol=rtol, atol=atol, snes_type=snes_type,
+                            max_it=max_it)
 
 
 def _reference_solve(kind: str, handles: dict[str, Any]):
@@ -514,9 +517,12 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
         # the mesh a checkpoint was trained on, where it says (it may not be --family's)
         "family": test_fam.spec(), "train_family": starter.meta.get("spec") or fam.spec(), "solver": cfg.solver,
         # the types the solves ran with: the problem's own where none was given (a dolfinx: family)
-        "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": backend.rtol}
+        "solver_options": {"ksp_type": rows[0]["ksp_type"], "pc_type": rows[0]["pc_type"], "rtol": backend.rtol,
+                           **({"atol": backend.atol} if backend.atol else {})}
         if cfg.solver == "ksp"
-        else {"snes_type": backend.snes_type, "rtol": backend.rtol, "stopping": "atol = rtol * ||F(cold guess)||"},
+        else {"snes_type": backend.snes_type, "rtol": backend.rtol, **({"atol": backend.atol} if backend.atol else {}),
+              "stopping": "atol = rtol * ||F(cold guess)||" + (", or the atol above where larger" if backend.atol
+                                                               else "")},
         "n_train": None,  # trained here: the instances kept (info's), else none
         # the instances behind the figures: those with a reference solution (the others are dropped)
         "dropped": {"train": info.get("n_drawn", 0) - len(train_pdes), "test": tested.drawn - len(test_pdes),
