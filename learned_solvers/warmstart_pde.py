@@ -315,8 +315,8 @@ class LearnedPDEStarter(LazyNetwork):
         """Solve the user's dolfinx ``problem`` from the learned guess; ``problem.u`` holds the result.
 
         backend: a ``KSPBackend``/``SNESBackend`` (default: the problem's own KSP/SNES type,
-        preconditioner, relative tolerance and iteration limit, with fair stopping rules as in
-        ``learned_solvers.backends.petsc``; 1e-8 where its rtol is 0). Either way the
+        preconditioner, relative and absolute tolerances and iteration limit, with fair stopping
+        rules as in ``learned_solvers.backends.petsc``; ``own_tolerances``). Either way the
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
         ``result.extra``: ``inference_seconds``; ``load_seconds``, the network's one-off build where
         this solve was the first to run it (not in ``inference_seconds``); ``fallback``, why the
