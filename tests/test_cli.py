@@ -272,6 +272,19 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
     assert "STADAT1.mat: the solver ended in an error: highs ended its process" in capsys.readouterr().err
 
 
+def test_a_family_with_no_instance_to_keep_says_what_to_try(capsys):
+    """Netlib vtpbase perturbed by 10% is infeasible on every draw: the error that ends the bench
+    gives the family's advice (a smaller --perturb), not only the warning before it."""
+    from learned_solvers.cli import main
+
+    from .conftest import netlib
+
+    assert main(["bench", "--family", f"mps:{netlib('vtpbase')}", "--solver", "highs", "--train", "2", "--test", "1",
+                 "--scheduler", "serial"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no instance was solved to optimality" in last and "a smaller --perturb (e.g. 0.01)" in last, last
+
+
 def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
     import torch
 

@@ -309,7 +309,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     train, test = trained.kept, tested.kept
     label_seconds = time.perf_counter() - t0
     if not (train or own_bank) or not test:
-        raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on")
+        hint = dropped_hint(test_fam if train or own_bank else fam)
+        raise RuntimeError(f"family {spec}: no instance was solved to optimality; nothing to train or test on"
+                           + (f" ({hint})" if hint else ""))
     train_info: dict[str, Any] = {}
     if starter is None:
         tc = TrainConfig(epochs=cfg.epochs, width=cfg.width, device=cfg.device, seed=cfg.seed,
