@@ -1872,8 +1872,8 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
 
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):
     """SNES ksponly takes one Newton step and tests no tolerance: from a learned start it ended
-    elsewhere than from the cold guess (the bench of the semilinear problem gave same_answer 0.00
-    with both 'optimal'), and it always takes one step. So, as a direct KSP solve, it takes no
+    elsewhere than from the cold guess (a bench of the semilinear problem found warm and cold
+    answers apart on every instance, both called converged), and it always takes one step. So, as a direct KSP solve, it takes no
     start: the backend declines one, the starter spends no inference on it, and the bench refuses
     the family before any labelling or training."""
     from learned_solvers.cli import main
