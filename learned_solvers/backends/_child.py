@@ -25,12 +25,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._interrupt import raise_if_stopped, stop_asked
 from ..canonical import QPData
 from .base import SolveResult, Status, WarmStart
 
 __all__ = ["solve_in_child"]
 
 START_SECONDS = 120.0  # to import numpy, scipy and the solver, on a loaded machine
+STOP_POLL = 0.1  # seconds between looks at whether a Ctrl-C has come, inside a block that holds one
 LONGEST_WAIT = 1e9
 """seconds: a longer ``hang_after`` is a wait without limit (select's timeout overflows past
 about 9.2e9 s, and a time limit of 1e20 is a common way to write none)"""
@@ -39,25 +41,27 @@ _proc: subprocess.Popen | None = None
 
 
 def solve_in_child(name: str, options: dict[str, Any], qp: QPData, ws: WarmStart | None, *, warm_started: bool,
-                   hang_after: float | None, advice: str) -> SolveResult:
+                   hang_after: float | None, advice: str, flag: str = "isolate_qp") -> SolveResult:
     """``make_backend(name, **options).solve(qp, warm_start=ws)`` in the child. If the child dies,
     an ``error`` result says how (``extra['ended'] = 'crash'``); if no answer has come after
     ``hang_after`` seconds (None: wait), the child is ended and the result is ``limit``
-    (``extra['ended'] = 'hang'``). ``advice`` ends either message (which solvers to try).
-    Exceptions and warnings raised in the child are raised and issued here. One child serves
-    the process: solves from several threads take turns."""
+    (``extra['ended'] = 'hang'``). ``advice`` ends either message (which solvers to try);
+    ``flag``: the backend's option that solves in this process instead (named where no child
+    starts). Exceptions and warnings raised in the child are raised and issued here. A Ctrl-C
+    ends the child at once, also inside a block that holds it (``held_interrupts``), and is
+    raised. One child serves the process: solves from several threads take turns."""
     global _proc
     if hang_after is not None and hang_after > LONGEST_WAIT:
         hang_after = None
     with _lock:
         if _proc is None or _proc.poll() is not None:
-            _proc = _start(name)
+            _proc = _start(name, flag)
         proc = _proc
         t0 = time.perf_counter()
         try:
             pickle.dump((name, options, qp, ws), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             proc.stdin.flush()
-            if not select.select([proc.stdout], [], [], hang_after)[0]:
+            if not _answered(proc, hang_after):
                 _end(proc)
                 _proc = None
                 return _failed(name, qp, warm_started, time.perf_counter() - t0, Status.LIMIT, "hang",
@@ -82,6 +86,24 @@ def solve_in_child(name: str, options: dict[str, Any], qp: QPData, ws: WarmStart
     return payload
 
 
+def _answered(proc: subprocess.Popen, wait: float | None) -> bool:
+    """Whether the child's answer came within ``wait`` seconds (None: no limit). Inside a block
+    that holds a Ctrl-C, whose handler raises nothing, the wait looks every ``STOP_POLL`` s whether
+    one has come, and raises it (the caller ends the child): a plain wait had run on to the answer."""
+    with stop_asked() as stop:
+        if stop is None:
+            return bool(select.select([proc.stdout], [], [], wait)[0])
+        end = None if wait is None else time.monotonic() + wait
+        while True:
+            left = STOP_POLL if end is None else min(STOP_POLL, max(0.0, end - time.monotonic()))
+            if select.select([proc.stdout], [], [], left)[0]:
+                return True
+            if stop():
+                raise_if_stopped()
+            if end is not None and time.monotonic() >= end:
+                return False
+
+
 def _failed(name: str, qp: QPData, warm_started: bool, seconds: float, status: str, ended: str,
             message: str) -> SolveResult:
     return SolveResult(solver=name, status=status, objective=float("nan"), x=None, y=None, iterations=0,
@@ -89,27 +111,30 @@ def _failed(name: str, qp: QPData, warm_started: bool, seconds: float, status: s
                        extra={"ended": ended})
 
 
-def _start(name: str) -> subprocess.Popen:
+def _start(name: str, flag: str) -> subprocess.Popen:
     """A child that has imported the package and ``name``'s backend and said so; if none comes up
-    within ``START_SECONDS``, a ``RuntimeError`` that says how to go on without one."""
+    within ``START_SECONDS``, a ``RuntimeError`` that says how to go on without one (``flag``)."""
     env = dict(os.environ)
     # the child imports this package from where this process found it, installed or not
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    instead = (f"solve in this process instead with make_backend({name!r}, isolate_qp=False) (a crash of the "
+    instead = (f"solve in this process instead with make_backend({name!r}, {flag}=False) (a crash of the "
                "solver then ends this process too)")
     try:
         proc = subprocess.Popen([sys.executable, "-m", "learned_solvers.backends._child", name],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     except OSError as exc:
-        raise RuntimeError(f"{name}: could not start the child process that solves QPs ({exc}); {instead}") from exc
+        raise RuntimeError(f"{name}: could not start the child process it solves in ({exc}); {instead}") from exc
     try:
-        if select.select([proc.stdout], [], [], START_SECONDS)[0] and pickle.load(proc.stdout) == "ready":
+        if _answered(proc, START_SECONDS) and pickle.load(proc.stdout) == "ready":
             return proc
     except (EOFError, pickle.UnpicklingError):
         pass
+    except BaseException:  # a Ctrl-C while it starts: no child is left behind
+        _end(proc)
+        raise
     _end(proc)
-    raise RuntimeError(f"{name}: the child process that solves QPs did not start (exit status {proc.returncode}; "
+    raise RuntimeError(f"{name}: the child process it solves in did not start (exit status {proc.returncode}; "
                        f"its error, if it gave one, is above); {instead}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from typing import ClassVar
@@ -24,6 +25,10 @@ _STATUS = {
     "TERMINATION_REASON_ITERATION_LIMIT": Status.LIMIT,
     "TERMINATION_REASON_KKT_MATRIX_PASS_LIMIT": Status.LIMIT,
 }
+ISOLATE_NNZ = 200_000
+"""constraint nonzeros from which PDLP solves in a child process by default (``isolate``): its
+binding holds Python's lock for the whole solve, so in this process a Ctrl-C waited for its end"""
+_ADVICE = "HiGHS may solve this LP (--solver highs; solver=\"highs\" in Python)"
 _LARGEST_START = 1e50
 """PDLP refuses a start with a larger entry (``TERMINATION_REASON_INVALID_INITIAL_SOLUTION``, with a
 line of its own on stderr), so such a start is refused here first, as a NaN one is"""
@@ -43,6 +48,9 @@ class PDLPBackend:
     iteration_limit, time_limit: PDLP stops at whichever comes first (status ``limit``); the
     iteration limit is high so that a slow but converging cold solve is not cut short.
     threads: PDLP worker threads. Only LPs and QPs with a diagonal P are accepted.
+    isolate: solve in a child process (``_child``), where a Ctrl-C ends the solve at once and a
+    crash ends as an ``error`` result; None (default): where A has ``ISOLATE_NNZ`` nonzeros or
+    more, in the main thread (where a Ctrl-C comes). ``seconds`` is PDLP's own run either way.
     A cold LP solve that ends in a numerical error or a verdict of no optimum runs again behind
     glop's presolve (which ignores a start, so only cold solves), and an optimum found there is
     the answer (``extra['presolved']``); otherwise the first verdict stands (``extra['presolve_run']``:
@@ -62,13 +70,16 @@ class PDLPBackend:
         iteration_limit: int = 2_000_000,
         time_limit: float = 600.0,
         threads: int = 1,
+        isolate: bool | None = None,
     ) -> None:
         check_settings(self.name, tolerances={"tol": tol}, iterations={"iteration_limit": iteration_limit,
-                       "threads": threads}, seconds={"time_limit": time_limit})
+                       "threads": threads}, seconds={"time_limit": time_limit},
+                       flags={"isolate": isolate} if isolate is not None else {})
         self.tol = tol
         self.iteration_limit = iteration_limit
         self.time_limit = time_limit
         self.threads = threads
+        self.isolate = isolate
 
     def _program(self, qp: QPData):
         from ortools.pdlp.python import pdlp
@@ -109,6 +120,15 @@ class PDLPBackend:
 
         self.check(qp)
         ws = check_warm_start(qp, warm_start, self.name)
+        if self.isolate if self.isolate is not None else (
+                qp.A.nnz >= ISOLATE_NNZ and threading.current_thread() is threading.main_thread()):
+            from ._child import solve_in_child
+
+            options = {"tol": self.tol, "iteration_limit": self.iteration_limit, "time_limit": self.time_limit,
+                       "threads": self.threads, "isolate": False}
+            hang_after = 2 * self.time_limit + 10 if np.isfinite(self.time_limit) else None
+            return solve_in_child(self.name, options, qp, ws, warm_started=warm_start is not None,
+                                  hang_after=hang_after, advice=_ADVICE, flag="isolate")
         prog = self._program(qp)
         init = None
         if ws is not None:
