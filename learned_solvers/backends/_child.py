@@ -1,7 +1,9 @@
 """A backend's solve in a child process, for a solver that can end or stall the process it runs
 in. HiGHS' QP solver aborted its process ("double free or corruption") on Maros-Meszaros STADAT1
 and ran on, far past its time limit, on STADAT3 (``benchmarks/highs_qp_probe.py``). Solved here,
-such a QP ends as an ``error`` or ``limit`` result and the caller's batch goes on.
+such a QP ends as an ``error`` or ``limit`` result and the caller's batch goes on. A large PDLP
+solve comes here too (``pdlp.ISOLATE_NNZ``): PDLP holds Python's lock for its whole run, and a
+Ctrl-C, which cannot reach into it, ends the child instead.
 
 The child is one Python process kept for the session: started on first use (about a second) and
 again after one has ended. ``subprocess`` starts it, not ``multiprocessing``, whose spawn would
