@@ -345,7 +345,9 @@ def format_checkpoint_info(info: CheckpointInfo) -> str:
         # the tolerance its automatic k was timed at: a start that pays at 1e-6 may not at 1e-4
         # no k was timed where the sweep did not run (training stopped by SIGTERM, or under torchrun)
         timed = not str(m.get("k_sweep_interrupted", "")).startswith("not run")
-        rows.append(("solver", str(m["solver"]) + (f" (its automatic k timed at tolerance {tol:g})"
+        atol = m.get("solver_atol")  # a PDE script's own absolute tolerance, where it set one
+        also = f", atol {atol:g}" if isinstance(atol, (int, float)) and not isinstance(atol, bool) else ""
+        rows.append(("solver", str(m["solver"]) + (f" (its automatic k timed at tolerance {tol:g}{also})"
                                                    if isinstance(tol, (int, float)) and timed else "")))
     if "canonical_sizes" in m:
         sizes = m["canonical_sizes"]

@@ -1933,6 +1933,9 @@ def test_a_scripts_absolute_tolerance_is_met_as_its_own_solve_meets_it(tmp_path)
     assert res.status == "optimal" and residual(petsc_handles(prob, assemble=False)) <= 10 * max(own, 1e-10)
     rep = json.loads((tmp_path / "abs.json").read_text())
     assert rep["same_answer"] == 1.0 and rep["solver_options"]["atol"] == 1e-10
+    from learned_solvers.checkpoint import describe_checkpoint, format_checkpoint_info
+
+    assert "ksp (its automatic k timed at tolerance 0, atol 1e-10)" in format_checkpoint_info(describe_checkpoint(ck))
     backend = family_backend(fam, "ksp")
     assert (backend.rtol, backend.atol) == (0.0, 1e-10)
     # Newton: the threshold is the script's atol, not 1e-8 of the cold guess's residual

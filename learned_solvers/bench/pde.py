@@ -447,7 +447,8 @@ def train_pde_starter(fam: Any, cfg: PDEBenchConfig, backend: Any, *, progress: 
     # what the checkpoint records, and the starter's meta as from_checkpoint gives it: the validation
     # sweep named k_sweep, as LP/QP checkpoints name it; spec: the family as trained, mesh included
     # (the family key the loader matches on has none)
-    tolerance = {"solver_tolerance": backend.rtol} if cfg.k is None else {}
+    tolerance = ({"solver_tolerance": backend.rtol, **({"solver_atol": backend.atol} if backend.atol else {})}
+                 if cfg.k is None else {})
     starter.meta.update(solver=cfg.solver, spec=fam.spec(), **tolerance,
                         train={"epochs": tcfg.epochs, "width": tcfg.width, "device": tcfg.device, "seed": tcfg.seed},
                         **{("k_sweep" if key == "auto_k" else key): v for key, v in info.items()})
