@@ -1938,6 +1938,11 @@ def test_a_scripts_absolute_tolerance_is_met_as_its_own_solve_meets_it(tmp_path)
     assert "ksp (its automatic k timed at tolerance 0, atol 1e-10)" in format_checkpoint_info(describe_checkpoint(ck))
     backend = family_backend(fam, "ksp")
     assert (backend.rtol, backend.atol) == (0.0, 1e-10)
+    from learned_solvers.bench.sensitivity import SensitivityConfig, format_sensitivity, run_sensitivity
+
+    sens = run_sensitivity(SensitivityConfig(family=fam.spec(), solver="ksp", noise=(0.1,), n_test=1,
+                                             scheduler="serial", progress=False))
+    assert (sens["tolerance"], sens["atol"]) == (0.0, 1e-10) and "(tolerance 0, atol 1e-10)" in format_sensitivity(sens)
     # Newton: the threshold is the script's atol, not 1e-8 of the cold guess's residual
     semi = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_absolute")
     newton = family_backend(semi, "snes")

@@ -813,6 +813,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     rows = sweep_rows(acc, dist, partner)
     exact = [s / starter.norm.u_scale / np.sqrt(p.n) for s, p in zip(sols, pdes)]  # on the scale of "preds"
     return {"family": fam.spec(), "solver": solver, "tolerance": backend.rtol, "checkpoint": checkpoint,
+            **({"atol": backend.atol} if backend.atol else {}),
             "n_test": len(pdes), "rows": rows,
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
             "training_memory": [], **auto_k_summary(starter.k, rows),

@@ -263,7 +263,8 @@ def format_scaling(rep: dict[str, Any]) -> str:
     raw = any("raw_error_median" in r for r in rows)
     local = all(r.get("lipschitz_local") is not None for r in rows)
     k0 = rows[0]["k"]
-    tol = f" (tolerance {rep['tolerance']:g})" if rep.get("tolerance") is not None else ""
+    atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
+    tol = f" (tolerance {rep['tolerance']:g}{atol})" if rep.get("tolerance") is not None else ""
     lines = [f"{rep['family']} | {rep['solver']}{tol} | {rep['n_test']} held-out instances",
              *([f"{rep['interrupted']}: the figures are of those"] if rep.get("interrupted") else []),
              *([f"{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "

@@ -180,6 +180,7 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
     solver = cfg.solver if types is None else f"ksp ({types[0]} + {types[1]})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
             "tolerance": backend.rtol,  # the solver's own where not given: a dolfinx: family's ksp_rtol
+            **({"atol": backend.atol} if getattr(backend, "atol", 0.0) else {}),  # and its ksp_atol, where set
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
                       "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise],
@@ -304,7 +305,8 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
-    tol = f" (tolerance {rep['tolerance']:g})" if rep.get("tolerance") is not None else ""
+    atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
+    tol = f" (tolerance {rep['tolerance']:g}{atol})" if rep.get("tolerance") is not None else ""
     head = (f"{rep['family']} | {rep['solver']}{tol} | {rep.get('direction', 'random')} direction{moved_note(rep)} | "
             f"{rep['n_test']} held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
             + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else "")
