@@ -291,8 +291,9 @@ def test_ctrl_c_during_a_highs_or_clarabel_solve_ends_it_at_the_solvers_next_che
     call, had ended. Both now ask a callback each iteration whether to stop, and the
     KeyboardInterrupt comes at their next check, within 3 s of the Ctrl-C here (without them,
     HiGHS went on to its 30 s limit, and Clarabel to its end at 8 s). PDLP's binding has no
-    callback: an LP this large (390,047 nonzeros) is solved in a child process, which the Ctrl-C
-    ends, also inside an outer hold (in this process the Ctrl-C at 1 s waited for its end at 4.8 s)."""
+    callback: an LP this large (5% of m n nonzeros by default: about 400,000) is solved in a
+    child process, which the Ctrl-C ends, also inside an outer hold (in this process the Ctrl-C
+    at 1 s waited for its end at 4.8 s)."""
     import signal
 
     # a job started in the background (CI) inherits SIGINT ignored, and then no Ctrl-C comes: the

@@ -22,6 +22,7 @@ __all__ = [
     "SolveResult",
     "Backend",
     "check_warm_start",
+    "checked_verdict",
     "objectives_agree",
     "ray_refutes",
     "retried_cold",
@@ -197,7 +198,7 @@ def ray_refutes(qp: QPData, x: np.ndarray | None, *, time_limit: float = 60.0) -
     from .highs import descent_ray
 
     a, _, _, n_eq = _conic_rows(qp)
-    if not _ray_holds(qp, a, n_eq, x) or descent_ray(qp, time_limit) is None:
+    if not _ray_holds(qp, a, n_eq, x) or descent_ray(qp, time_limit, conic=(a, n_eq)) is None:
         return None
     return (f"its point, {float(np.linalg.norm(x, np.inf)):.1e} out, lies along a direction in which the objective "
             "falls without end, as HiGHS' simplex confirms (P d = 0, d a recession direction of the feasible set, "
@@ -220,3 +221,16 @@ def unbounded_refuted(qp: QPData, *, time_limit: float = 60.0) -> str | None:
         return None
     return ("no direction lowers the objective without end: an LP that HiGHS' simplex solves for one (P d = 0, d a "
             "recession direction of the feasible set, c'd < 0) has none, so the verdict is not taken")
+
+
+def checked_verdict(qp: QPData, status: str, x: np.ndarray | None, message: str, *, solver: str,
+                    time_limit: float = 60.0) -> tuple[str, str]:
+    """A solver's (``status``, ``message``) after the two checks above: an 'optimal' ``x`` that
+    ``ray_refutes`` is 'unbounded', a verdict of unbounded that ``unbounded_refuted`` is an 'error'
+    (``solver`` names it in the message). The caller keeps ``x`` only where the status is still
+    optimal. One place for the first-order and interior-point backends (Clarabel, SCS, OSQP, PDLP)."""
+    if status == Status.OPTIMAL and (far := ray_refutes(qp, x, time_limit=time_limit)):
+        return Status.UNBOUNDED, f"{message}, but {far}"
+    if status == Status.UNBOUNDED and (why := unbounded_refuted(qp, time_limit=time_limit)):
+        return Status.ERROR, f"{solver}: {message}, but {why}"
+    return status, message

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from .._interrupt import stop_asked
 from ..canonical import QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes, unbounded_refuted)
+                   checked_verdict, objectives_agree)
 
 __all__ = ["ClarabelBackend"]
 
@@ -79,16 +79,14 @@ class ClarabelBackend:
             # Clarabel (cvxpy's too) called QPs with a row bound of 1e12 unbounded, strictly convex ones
             # among them, on a "ray" that is none: no verdict, rather than a false one
             status, message = Status.ERROR, f"{sol.status}, but its certificate (a ray of descent) does not hold"
-        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp, time_limit=self.time_limit)):
-            status, message = Status.ERROR, f"Clarabel: {sol.status}, but {why}"
+        else:
+            status, message = checked_verdict(qp, status, np.asarray(sol.x, dtype=float), message, solver="Clarabel",
+                                              time_limit=self.time_limit)
         x = y = None
         if status == Status.OPTIMAL:
             x = np.asarray(sol.x, dtype=float)
             # Clarabel's stationarity is P x + q + A_c' z = 0; the canonical one P x + c = A'y + r
             y = ymap @ np.asarray(sol.z, dtype=float)
-            far = ray_refutes(qp, x, time_limit=self.time_limit)
-            if far:
-                status, message, x, y = Status.UNBOUNDED, f"{sol.status}, but {far}", None, None
         return SolveResult(
             solver=self.name, status=status, objective=float(sol.obj_val) + qp.offset if x is not None else float("nan"),
             x=x, y=y, iterations=int(sol.iterations), seconds=seconds, warm_started=warm_start is not None,

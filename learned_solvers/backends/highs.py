@@ -282,12 +282,13 @@ def _qp_check(qp: QPData, x: np.ndarray, y: np.ndarray | None, objective: float,
     return None
 
 
-def descent_ray(qp: QPData, time_limit: float) -> np.ndarray | None:
+def descent_ray(qp: QPData, time_limit: float, *, conic: tuple[Any, int] | None = None) -> np.ndarray | None:
     """A direction d (n,) along which a convex QP's objective falls without end from every feasible
     point, or None if it has none (found none): ``P d = 0`` (for P positive semidefinite, d'Pd = 0),
     ``A d`` and ``d`` within the sides' recession cone (``<= 0`` where the upper side is finite,
     ``>= 0`` where the lower is) and ``c'd <= -1``, an LP that HiGHS' simplex solves, its answer
-    held to ``_ray_holds``' relative tolerance as Clarabel's certificates are."""
+    held to ``_ray_holds``' relative tolerance as Clarabel's certificates are. conic: Clarabel's
+    rows of ``qp`` and their count of equalities (``clarabel._conic_rows``), where the caller has them."""
     import scipy.sparse as sp
 
     from .clarabel import _conic_rows, _ray_holds
@@ -312,7 +313,10 @@ def descent_ray(qp: QPData, time_limit: float) -> np.ndarray | None:
             break
     else:
         return None
-    a, _, _, n_eq = _conic_rows(qp)
+    if conic is None:
+        a, _, _, n_eq = _conic_rows(qp)
+    else:
+        a, n_eq = conic
     d = k * res.x
     return d if _ray_holds(qp, a, n_eq, d) else None
 

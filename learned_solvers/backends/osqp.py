@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes, unbounded_refuted)
+                   checked_verdict, objectives_agree)
 
 __all__ = ["OSQPBackend"]
 
@@ -141,11 +141,7 @@ class OSQPBackend:
             if _STATUS.get(res2.info.status_val) == Status.OPTIMAL:
                 message = f"{res2.info.status} (at infeasibility tolerances {CONFIRM_INF_TOL:g}, after {message})"
                 res, status = res2, Status.OPTIMAL
-        far = ray_refutes(qp, np.asarray(res.x)) if status == Status.OPTIMAL else None
-        if far:
-            status, message = Status.UNBOUNDED, f"{message}, but {far}"
-        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp)):
-            status, message = Status.ERROR, f"OSQP: {message}, but {why}"
+        status, message = checked_verdict(qp, status, np.asarray(res.x), message, solver="OSQP")
         x = np.asarray(res.x) if status == Status.OPTIMAL else None
         y = -np.asarray(res.y)[: qp.m] if status == Status.OPTIMAL else None
         return SolveResult(

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from ..canonical import QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes, unbounded_refuted)
+                   checked_verdict, objectives_agree)
 
 __all__ = ["PDLPBackend"]
 
@@ -163,11 +163,7 @@ class PDLPBackend:
         status = _STATUS.get(reason, Status.ERROR)
         x = np.asarray(res.primal_solution)
         y = np.asarray(res.dual_solution)
-        far = ray_refutes(qp, x) if status == Status.OPTIMAL else None
-        if far:
-            status, message = Status.UNBOUNDED, f"{message}, but {far}"
-        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp)):
-            status, message = Status.ERROR, f"PDLP: {message}, but {why}"
+        status, message = checked_verdict(qp, status, x, message, solver="PDLP")
         return SolveResult(
             solver=self.name,
             status=status,

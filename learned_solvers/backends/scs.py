@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 from .base import (SolveResult, Status, WarmStart, check_capabilities, check_settings, check_warm_start,
-                   objectives_agree, ray_refutes, unbounded_refuted)
+                   checked_verdict, objectives_agree)
 
 __all__ = ["SCSBackend"]
 
@@ -112,12 +112,9 @@ class SCSBackend:
         status = {scs.SOLVED: Status.OPTIMAL, scs.SOLVED_INACCURATE: Status.OPTIMAL,
                   scs.INFEASIBLE: Status.INFEASIBLE, scs.INFEASIBLE_INACCURATE: Status.INFEASIBLE,
                   scs.UNBOUNDED: Status.UNBOUNDED, scs.UNBOUNDED_INACCURATE: Status.UNBOUNDED}.get(code, Status.ERROR)
+        # SCS called seeded unbounded QPs solved at points far out along a ray
+        status, st = checked_verdict(qp, status, np.asarray(sol["x"]), st, solver="SCS")
         x = np.asarray(sol["x"]) if status == Status.OPTIMAL else None
-        far = ray_refutes(qp, x)
-        if far:  # SCS called seeded unbounded QPs solved at points far out along a ray
-            status, st, x = Status.UNBOUNDED, f"{st}, but {far}", None
-        elif status == Status.UNBOUNDED and (why := unbounded_refuted(qp)):
-            status, st = Status.ERROR, f"SCS: {st}, but {why}"
         y = None
         if x is not None:
             ys = np.asarray(sol["y"])
