@@ -88,7 +88,13 @@ def _user_problem(make_mesh, prefix: str, singular_below: float | None = None,
     return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
 
 
-def build_stokes():
+def build_stokes_preconditioned():
+    """``build_stokes`` with a preconditioner form of its own, as FEniCSx's Stokes demo has:
+    MINRES preconditioned by (the velocity Laplacian, the pressure mass / nu)."""
+    return build_stokes(preconditioned=True)
+
+
+def build_stokes(preconditioned: bool = False):
     """A saddle point: Stokes flow in the unit square on Taylor-Hood P2/P1 (8x8), a lid moving
     at 1 + s sin(pi x), viscosity nu; the pressure pinned at one corner. MINRES + Jacobi."""
     from mpi4py import MPI
@@ -120,7 +126,9 @@ def build_stokes():
     bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Function(V0), on_velocity(walls), W.sub(0)),
            dolfinx.fem.dirichletbc(lid, on_velocity(top), W.sub(0)),
            dolfinx.fem.dirichletbc(dolfinx.fem.Function(Q0), corner, W.sub(1))]
-    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(zero, v) * ufl.dx, bcs=bcs, petsc_options_prefix="user_stokes_",
+    P = nu * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + p * q / nu * ufl.dx if preconditioned else None
+    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(zero, v) * ufl.dx, bcs=bcs, P=P,
+                                           petsc_options_prefix="user_stokes_p_" if preconditioned else "user_stokes_",
                                            petsc_options={"ksp_type": "minres", "pc_type": "jacobi"})
 
     def apply(prm):

@@ -1826,6 +1826,31 @@ def test_a_users_problem_on_a_3d_mesh_trains_with_the_3d_pooling_grid(tmp_path):
     assert model["gdim"] == 3 and model["grid"] == DEFAULT_GRID[3] == 8
 
 
+def test_a_scripts_own_preconditioner_form_is_assembled_per_instance_and_labels_solve_its_operator():
+    """A script's ``LinearProblem(..., P=...)`` (``build_stokes_preconditioned``): each instance's
+    preconditioner matrix is assembled as the script's own ``solve()`` assembles it (left alone it
+    had been unassembled, a PETSc error, and then the last instance's: 258 MINRES iterations where
+    the script's solve takes 157), and the labels' LU solves the operator, not P (it had labelled
+    every instance with P's solution, 0.45 from the answer, and the oracle had taken 156 of 157)."""
+    from learned_solvers.backends.petsc import direct_solve
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_preconditioned")
+    first, second = fam.sample(2, seed=0)
+    prob, fields = fam.load(first)
+    be = KSPBackend(ksp_type="minres", pc_type="jacobi", rtol=1e-8)
+    assert be.solve(petsc_handles(prob)).status == "optimal"  # a fresh problem: P never assembled by the script
+    prob, fields = fam.load(second)
+    pde = to_pde(prob, fields=fields)
+    ref = direct_solve(petsc_handles(prob, assemble=False))
+    assert ref.status == "optimal"
+    assert np.linalg.norm(pde.operator @ ref.x - pde.rhs) <= 1e-10 * np.linalg.norm(pde.rhs)
+    ours = be.solve(petsc_handles(prob))
+    prob.solver.setTolerances(rtol=1e-8)
+    prob.solve()  # the script's own solve of the same instance, from the zero guess
+    assert ours.iterations == prob.solver.getIterationNumber(), (ours.iterations, prob.solver.getIterationNumber())
+    assert np.linalg.norm(ours.x - ref.x) <= 1e-5 * np.linalg.norm(ref.x)
+
+
 def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys):
     """Stokes on Taylor-Hood (``build_stokes``): PETSc's own LU meets a zero pivot, so labels
     come from MUMPS's pivoting LU; the coarse operator is indefinite, so the model trains

@@ -375,7 +375,9 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
     own, b, x = handles["ksp"], handles["b"], handles["x"]
     ksp = PETSc.KSP().create(own.getComm())
     try:
-        ksp.setOperators(*own.getOperators())
+        # the operator alone: a script's preconditioner matrix (LinearProblem(..., P=...)) is another
+        # system, whose LU had solved P x = b and labelled every instance with that
+        ksp.setOperators(own.getOperators()[0])
         ksp.setType("preonly")
         ksp.getPC().setType("lu")
         ksp.getPC().setFactorSolverType(package)

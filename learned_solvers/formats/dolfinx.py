@@ -267,6 +267,13 @@ def _assemble_linear(problem: Any) -> None:
     A.zeroEntries()
     fp.assemble_matrix(A, problem.a, bcs=problem.bcs)
     A.assemble()
+    # a preconditioner form of the script's own (LinearProblem(..., P=...)): assembled for each
+    # instance as its own solve() does; left as it was, it had been stale, or unassembled at first
+    P = getattr(problem, "P_mat", None)
+    if P is not None:
+        P.zeroEntries()
+        fp.assemble_matrix(P, problem.preconditioner, bcs=problem.bcs)
+        P.assemble()
     with b.localForm() as bl:
         bl.set(0.0)
     fp.assemble_vector(b, problem.L)
