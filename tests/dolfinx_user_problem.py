@@ -94,6 +94,32 @@ def build_stokes_preconditioned():
     return build_stokes(preconditioned=True)
 
 
+def build_stokes_fieldsplit():
+    """``build_stokes_preconditioned`` with its preconditioner set on the PC object as FEniCSx's
+    Stokes demo sets it: a fieldsplit over the velocity and pressure dofs (index sets, which no
+    option can give), GAMG on the velocity block and Jacobi on the pressure's."""
+    from petsc4py import PETSc
+
+    fam = build_stokes(preconditioned=True)
+    prob = fam.problem
+    W = prob.u.function_space
+    owned = W.dofmap.index_map.size_local * W.dofmap.index_map_bs
+    ises = []
+    for i in range(2):
+        dofs = np.asarray(W.sub(i).collapse()[1])
+        ises.append(PETSc.IS().createGeneral(np.sort(dofs[dofs < owned]).astype(np.int32), comm=W.mesh.comm))
+    pc = prob.solver.getPC()
+    pc.setType("fieldsplit")
+    pc.setFieldSplitType(PETSc.PC.CompositeType.ADDITIVE)
+    pc.setFieldSplitIS(("u", ises[0]), ("p", ises[1]))
+    ksp_u, ksp_p = pc.getFieldSplitSubKSP()
+    ksp_u.setType("preonly")
+    ksp_u.getPC().setType("gamg")
+    ksp_p.setType("preonly")
+    ksp_p.getPC().setType("jacobi")
+    return fam
+
+
 def build_stokes(preconditioned: bool = False):
     """A saddle point: Stokes flow in the unit square on Taylor-Hood P2/P1 (8x8), a lid moving
     at 1 + s sin(pi x), viscosity nu; the pressure pinned at one corner. MINRES + Jacobi."""

@@ -1851,6 +1851,26 @@ def test_a_scripts_own_preconditioner_form_is_assembled_per_instance_and_labels_
     assert np.linalg.norm(ours.x - ref.x) <= 1e-5 * np.linalg.norm(ref.x)
 
 
+def test_a_fieldsplit_set_on_the_scripts_pc_object_is_kept_through_every_solve():
+    """``build_stokes_fieldsplit``: the script's fieldsplit (index sets and sub-solvers set on the
+    PC object, as FEniCSx's Stokes demo sets them) solves the backend's cold and warm solves as it
+    solves the script's own (each solve had reset the PC, which dropped them: a PETSc error,
+    "must have at least two fields, not 1"), and is the script's again afterwards."""
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_fieldsplit")
+    prob, fields = fam.load(fam.sample(1, seed=0)[0])
+    prob.solver.setTolerances(rtol=1e-8)
+    prob.solve()  # the script's own
+    assert prob.solver.getConvergedReason() > 0
+    own = prob.solver.getIterationNumber()
+    be = KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8)
+    cold = be.solve(petsc_handles(prob))
+    warm = be.solve(petsc_handles(prob), guess=cold.x * 1.01)
+    assert cold.status == warm.status == "optimal" and cold.extra["pc_type"] == "fieldsplit"
+    assert cold.iterations == own, (cold.iterations, own)
+    assert 0 < warm.iterations < cold.iterations and be.same_answer(warm, cold)
+    assert [k.getPC().getType() for k in prob.solver.getPC().getFieldSplitSubKSP()] == ["gamg", "jacobi"]
+
+
 def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys):
     """Stokes on Taylor-Hood (``build_stokes``): PETSc's own LU meets a zero pivot, so labels
     come from MUMPS's pivoting LU; the coarse operator is indefinite, so the model trains
