@@ -8,7 +8,8 @@ compares what a user's call costs: cold, ``problem.solve()`` (linear: assembly +
 nonlinear: SNES, which assembles inside); learned, ``LearnedPDEStarter.solve`` (extracting
 the canonical data from the problem, which assembles the linear system, + inference +
 solve). Inference counts building the graph and running the model; extraction and assembly
-are reported beside it. Each solve sets its preconditioner up afresh.
+are reported beside it. Each solve sets its preconditioner up for its operator, as a
+script's loop over instances does.
 """
 
 from __future__ import annotations
