@@ -82,6 +82,12 @@ class DolfinxFamily:
 
     @classmethod
     def from_spec(cls, target: str) -> DolfinxFamily:
+        from learned_solvers._fenicsx import import_dolfinx
+
+        # the PyPI wheel's PETSc and MPI set up before the user's module is imported: a module
+        # that imports dolfinx or petsc4py first, as a plain FEniCSx script does, had failed with
+        # "libmpi.so.12: cannot open shared object file"
+        import_dolfinx()
         where, opts = split_spec(target)
         fn = user_function("dolfinx", where)
         return cls(build=fn, name=f"dolfinx:{where}", keywords=builder_keywords(f"dolfinx:{where}", fn, opts))

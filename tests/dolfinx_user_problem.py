@@ -98,9 +98,9 @@ def build_stokes_fieldsplit():
     """``build_stokes_preconditioned`` with its preconditioner set on the PC object as FEniCSx's
     Stokes demo sets it: a fieldsplit over the velocity and pressure dofs (index sets, which no
     option can give), GAMG on the velocity block and Jacobi on the pressure's."""
+    fam = build_stokes(preconditioned=True)  # first: it imports dolfinx_solver, which petsc4py needs before it
     from petsc4py import PETSc
 
-    fam = build_stokes(preconditioned=True)
     prob = fam.problem
     W = prob.u.function_space
     owned = W.dofmap.index_map.size_local * W.dofmap.index_map_bs

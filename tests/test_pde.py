@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import re
 import warnings
 
@@ -1112,6 +1113,25 @@ def test_fields_on_vector_and_mixed_spaces():
     pde = to_pde(stokes, fields={"nu": nu})
     assert set(np.unique(pde.fields[:, 0])) == {1.0, 2.0} and pde.field_names[1:] == tuple(
         f"component_{i}" for i in range(3))
+
+
+def test_a_users_module_that_imports_dolfinx_first_is_a_family_as_it_stands(tmp_path):
+    """A plain FEniCSx module (``import dolfinx`` at its top, no ``dolfinx_solver`` before it) as
+    ``dolfinx:MODULE:FUNCTION``: the PyPI wheel's PETSc is set up before the module is imported
+    (it had failed, "libmpi.so.12: cannot open shared object file"). In a fresh process, where
+    nothing has imported dolfinx_solver yet."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "plain_fenicsx.py").write_text("import dolfinx  # noqa: F401\nfrom petsc4py import PETSc  # noqa: F401\n\n"
+                                               "from tests.dolfinx_user_problem import build  # noqa: F401\n")
+    code = ("from problems.registry import make_family\nfam = make_family('dolfinx:plain_fenicsx:build')\n"
+            "prob, fields = fam.load(fam.sample(1, seed=0)[0])\nprint(fam.kind, sorted(fields))")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])})
+    assert out.returncode == 0 and out.stdout.split() == ["linear", "['k',", "'s']"], out.stderr[-2000:]
 
 
 def test_a_user_family_whose_builder_returns_a_bad_user_pde_says_which_field_to_fix():
