@@ -323,10 +323,13 @@ class LearnedPDEStarter(LazyNetwork):
         cold guess was used, if it was; ``anchor``, where the anchor the model corrected came
         from: the training mesh ("same mesh"), interpolated from it ("interpolated"), or nothing
         ("none"); ``anchor_kind``, what it is: "kernel" (the training solutions' kernel
-        regression), "nearest" or None.
+        regression), "nearest" or None. Where the problem sets ``ksp_error_if_not_converged``
+        (``snes_error_if_not_converged``), a failed warm solve is still retried from the cold
+        guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
+        script's own ``problem.solve()`` raises.
         """
         from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, cold_guess_error,
-                                     kept_settings, own_tolerances)
+                                     kept_settings, not_converged_error, own_tolerances)
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
@@ -395,6 +398,9 @@ class LearnedPDEStarter(LazyNetwork):
         # which anchor: the training solutions' kernel regression, or the nearest of them
         res.extra["anchor_kind"] = (self.anchors.kind if self.anchors is not None and res.extra["anchor"] != "none"
                                     else None)
+        failed = not_converged_error(h, res)  # after the retry from the cold guess, as the script's own solve raises
+        if failed is not None:
+            raise failed
         return res
 
 

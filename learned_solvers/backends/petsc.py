@@ -39,8 +39,8 @@ from .._interrupt import held_interrupts, raise_if_stopped, stop_callback
 from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
-__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "kept_settings", "own_tolerances",
-           "stopping_early"]
+__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "failures_returned", "kept_settings",
+           "not_converged_error", "own_tolerances", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -126,6 +126,64 @@ def stopping_early(ksp: Any, snes: Any = None) -> Iterator[None]:
                 monitors[:] = [m for m in monitors if m[0] is not fn]
         if stopped:
             ksp.setTolerances(max_it=max_it)
+
+
+@contextlib.contextmanager
+def failures_returned(*solvers: Any) -> Iterator[None]:
+    """A KSP's or SNES's ``error_if_not_converged`` (``ksp_error_if_not_converged``, which
+    FEniCSx's docs suggest) off inside the block, put back after: a warm solve that fails is
+    retried from the cold guess, and a bench's failed solve is counted, where PETSc had raised
+    mid-solve. ``LearnedPDEStarter.solve`` raises afterwards where the script's own would
+    (``not_converged_error``)."""
+    flags = [(obj, obj.getErrorIfNotConverged()) for obj in solvers]
+    for obj, _ in flags:
+        obj.setErrorIfNotConverged(False)
+    try:
+        yield
+    finally:
+        for obj, flag in flags:
+            obj.setErrorIfNotConverged(flag)
+
+
+@functools.lru_cache(maxsize=None)
+def _not_converged_type() -> type:
+    from petsc4py import PETSc
+
+    class NotConvergedError(PETSc.Error):
+        """A solve that did not converge where the problem asks PETSc to raise (a
+        ``petsc4py.PETSc.Error``, as the script's own ``problem.solve()`` raises one)."""
+
+        def __init__(self, message: str) -> None:
+            super().__init__(91)  # PETSC_ERR_NOT_CONVERGED
+            self.message = message
+
+        def __str__(self) -> str:
+            return self.message
+
+    return NotConvergedError
+
+
+def not_converged_error(handles: dict[str, Any], res: SolveResult) -> Exception | None:
+    """The ``petsc4py.PETSc.Error`` the script's own solve would have raised for ``res``, where its
+    KSP (linear) or SNES (nonlinear; or the SNES's KSP, for a failed linear solve) sets
+    ``error_if_not_converged`` and ``res`` did not converge; else None."""
+    if res.status == Status.OPTIMAL:
+        return None
+    snes = handles.get("snes")
+    if snes is None:
+        asks, what = handles["ksp"].getErrorIfNotConverged(), "ksp_error_if_not_converged"
+    elif snes.getErrorIfNotConverged():
+        asks, what = True, "snes_error_if_not_converged"
+    else:  # Newton's linear solve failed, which its KSP's flag raises on
+        asks = res.extra.get("reason") == -3 and snes.getKSP().getErrorIfNotConverged()
+        what = "ksp_error_if_not_converged"
+    if not asks:
+        return None
+    fell = res.extra.get("fallback")
+    return _not_converged_type()(
+        f"{'KSP' if snes is None else 'SNES'} did not converge ({res.message})"
+        f"{'; ' + fell if fell else ''}: the problem sets {what}, so this raises as its own solve() would; "
+        "the result is in problem.u")
 
 
 def _set(x: Any, values: np.ndarray) -> None:
@@ -236,7 +294,7 @@ class KSPBackend:
         cold_guess: where a cold solve starts (owned dofs), as a user's KSP with a nonzero
         initial guess starts from its ``u``; None: the zero guess."""
         # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt), and for the KSP's next iteration
-        with held_interrupts(), stopping_early(handles["ksp"]):
+        with held_interrupts(), stopping_early(handles["ksp"]), failures_returned(handles["ksp"]):
             n = handles["x"].getLocalSize()
             guess = check_guess(guess, n, self.name)
             cold = check_guess(cold_guess, n, self.name)
@@ -439,7 +497,8 @@ class SNESBackend:
               cold_guess: np.ndarray | None = None) -> SolveResult:
         """handles: {'snes', 'x', 'finish'}; guess, cold_guess: owned dofs (zeros if no cold_guess)."""
         # a Ctrl-C inside dolfinx's or PETSc's calls waits for them (_interrupt), and for Newton's next step
-        with held_interrupts(), stopping_early(handles["snes"].getKSP(), handles["snes"]):
+        with held_interrupts(), stopping_early(handles["snes"].getKSP(), handles["snes"]), \
+                failures_returned(handles["snes"], handles["snes"].getKSP()):
             snes, x = handles["snes"], handles["x"]
             n = x.getLocalSize()
             cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
