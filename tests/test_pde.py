@@ -1106,6 +1106,23 @@ def test_a_space_without_point_evaluations_is_refused_saying_which_spaces_are_re
     assert to_pde(dolfinx.fem.petsc.LinearProblem(u * v * ufl.dx, v * ufl.dx, petsc_options_prefix="t_dg_")).n > 0
 
 
+def test_a_legacy_newton_solver_problem_is_refused_saying_how_to_write_it_for_snes():
+    """dolfinx's deprecated NewtonSolver problem (``NewtonSolverNonlinearProblem``, the old
+    ``NonlinearProblem``) is refused with how to build the SNES ``NonlinearProblem`` instead."""
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dolfinx's own deprecation warning
+        old = dolfinx.fem.petsc.NewtonSolverNonlinearProblem((1 + u ** 2) * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
+                                                             - v * ufl.dx, u)
+    with pytest.raises(UnsupportedProblemError, match=r"got NewtonSolverNonlinearProblem; dolfinx's NewtonSolver .*"
+                                                      r"dolfinx.fem.petsc.NonlinearProblem\(F, u, bcs=bcs"):
+        to_pde(old)
+
+
 def test_fields_on_vector_and_mixed_spaces():
     """fields={"load": Constant((1, -1))}: both components reach the model (load[0], load[1]),
     beside the component one-hots, not only the first. A scalar Function (a DG0 or P1

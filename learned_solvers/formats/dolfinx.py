@@ -46,8 +46,12 @@ def problem_kind(problem: Any) -> str:
         return "linear"
     if isinstance(problem, dfx.fem.petsc.NonlinearProblem):
         return "nonlinear"
+    legacy = type(problem).__name__ in ("NewtonSolverNonlinearProblem", "NewtonSolver")
     raise UnsupportedProblemError(
-        f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {type(problem).__name__}")
+        f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {type(problem).__name__}"
+        + ("; dolfinx's NewtonSolver (deprecated since 0.10) is not read: build the problem as "
+           "dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=bcs, petsc_options_prefix='name_', petsc_options="
+           "{'snes_type': 'newtonls', ...}), which solves by PETSc's SNES with the same Newton steps" if legacy else ""))
 
 
 def _space(problem: Any):
