@@ -317,7 +317,9 @@ class LearnedPDEStarter(LazyNetwork):
         backend: a ``KSPBackend``/``SNESBackend`` (default: the problem's own KSP/SNES type,
         preconditioner, relative and absolute tolerances and iteration limit, with fair stopping
         rules as in ``learned_solvers.backends.petsc``; ``own_tolerances``). Either way the
-        problem's KSP/SNES gets its own settings back afterwards (``kept_settings``).
+        problem's KSP/SNES gets its own settings back afterwards (``kept_settings``); a backend
+        of another KSP, PC or SNES type gives back the type alone, not what was set on the
+        problem's own (a fieldsplit's index sets, GAMG's options), which PETSc drops with it.
         ``result.extra``: ``inference_seconds``; ``load_seconds``, the network's one-off build where
         this solve was the first to run it (not in ``inference_seconds``); ``fallback``, why the
         cold guess was used, if it was; ``anchor``, where the anchor the model corrected came

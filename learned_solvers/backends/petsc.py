@@ -61,7 +61,8 @@ def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | N
 def kept_settings(handles: dict[str, Any]):
     """Put back, after the block, what a backend's ``solve`` sets on a user's KSP or SNES (its
     type, preconditioner type, stopping rule and the inner KSP's initial-guess flag): the fair
-    stopping rule of one solve must not become the user's next ``problem.solve()``'s."""
+    stopping rule of one solve must not become the user's next ``problem.solve()``'s. A type the
+    solve changed comes back as a type: PETSc dropped what was set on the old one with it."""
     snes = handles.get("snes")
     ksp = snes.getKSP() if snes is not None else handles["ksp"]
     ksp_state = (ksp.getType(), ksp.getPC().getType(), ksp.getTolerances(), ksp.getInitialGuessNonzero())
