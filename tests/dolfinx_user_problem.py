@@ -210,6 +210,20 @@ def build_semilinear_absolute():
                                                                 "snes_atol": 1e-9})
 
 
+def build_semilinear_ceiling():
+    """``build_semilinear`` under a ceiling, u <= 0.5, which the larger loads reach: a variational
+    inequality, solved by SNES vinewtonrsls with the bounds set on the SNES object (as a FEniCSx
+    obstacle script sets them; no option can)."""
+    fam = build_semilinear(prefix="user_semilinear_vi_", snes={"snes_type": "vinewtonrsls"})
+    from petsc4py import PETSc
+
+    lower, upper = fam.problem.x.duplicate(), fam.problem.x.duplicate()
+    lower.set(PETSc.NINFINITY)
+    upper.set(0.5)
+    fam.problem.solver.setVariableBounds(lower, upper)
+    return fam
+
+
 def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None):
     """-div(grad u) + u^3 = s on 8x8 P1, u = 0 on the boundary, solved by Newton from the user's
     own cold guess, u = c everywhere (``UserPDE.cold_guess``)."""

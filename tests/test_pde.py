@@ -2002,6 +2002,26 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert "the problem's own KSP is preonly" in capsys.readouterr().err
 
 
+def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):
+    """A variational inequality (``build_semilinear_ceiling``: SNES vinewtonrsls, bounds set on the
+    SNES object): its labels are solved by its own SNES type, under its bounds (the labels' Newton
+    had been newtonls, which PETSc refuses with bounds set: "does not support bounds"), and the
+    bench's solves agree."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.cli import main
+
+    spec = "dolfinx:tests.dolfinx_user_problem:build_semilinear_ceiling"
+    fam = make_family(spec)
+    pdes, sols = label_pde(fam, [i for i in fam.sample(8, seed=0) if i.params["s"] > 15][:2], progress=False)
+    assert len(sols) == 2 and all(np.isclose(u.max(), 0.5) for u in sols)  # the ceiling holds them
+    assert fam.problem().solver.getType() == "vinewtonrsls"
+    out = tmp_path / "vi.json"
+    assert main(["bench", "--family", spec, "--train", "6", "--test", "2", "--epochs", "1", "--pde-width", "8",
+                 "--scheduler", "serial", "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["solver_options"]["snes_type"] == "vinewtonrsls" and rep["same_answer"] == 1.0
+
+
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):
     """SNES ksponly takes one Newton step and tests no tolerance: from a learned start it ended
     elsewhere than from the cold guess (a bench of the semilinear problem found warm and cold

@@ -148,9 +148,10 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
 def _reference_solve(kind: str, handles: dict[str, Any]):
     """A label: LU for a linear problem (PETSc's own; where it meets a zero pivot, as on a
     saddle-point operator, MUMPS's pivoting LU), on a KSP of its own, so the problem's keeps its
-    settings; Newton to 1e-11 for a nonlinear one."""
+    settings; the problem's own SNES type to 1e-11 for a nonlinear one (a bounded problem's
+    ``vinewtonrsls`` had been swapped for ``newtonls``, which PETSc refuses with bounds set)."""
     if kind != "linear":
-        return SNESBackend(rtol=1e-11).solve(handles)
+        return SNESBackend(snes_type=handles["snes"].getType() or "newtonls", rtol=1e-11).solve(handles)
     res = direct_solve(handles, package="petsc")
     return res if res.status == "optimal" else direct_solve(handles, package="mumps")
 
