@@ -1108,7 +1108,10 @@ def test_a_space_without_point_evaluations_is_refused_saying_which_spaces_are_re
 
 def test_a_legacy_newton_solver_problem_is_refused_saying_how_to_write_it_for_snes():
     """dolfinx's deprecated NewtonSolver problem (``NewtonSolverNonlinearProblem``, the old
-    ``NonlinearProblem``) is refused with how to build the SNES ``NonlinearProblem`` instead."""
+    ``NonlinearProblem``) is refused with how to build the SNES ``NonlinearProblem`` instead; a
+    KSP a script assembles for itself, with how to build a ``LinearProblem``."""
+    from petsc4py import PETSc
+
     from learned_solvers.formats.dolfinx import UnsupportedProblemError
 
     msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
@@ -1121,6 +1124,10 @@ def test_a_legacy_newton_solver_problem_is_refused_saying_how_to_write_it_for_sn
     with pytest.raises(UnsupportedProblemError, match=r"got NewtonSolverNonlinearProblem; dolfinx's NewtonSolver .*"
                                                       r"dolfinx.fem.petsc.NonlinearProblem\(F, u, bcs=bcs"):
         to_pde(old)
+    # a script that assembles and solves by hand hands over its KSP: told to wrap its forms
+    with pytest.raises(UnsupportedProblemError, match=r"got KSP; a KSP the script assembles for itself is not read .*"
+                                                      r"LinearProblem\(a, L, bcs=bcs, u=uh"):
+        to_pde(PETSc.KSP().create(MPI.COMM_WORLD))
 
 
 def test_fields_on_vector_and_mixed_spaces():

@@ -46,12 +46,23 @@ def problem_kind(problem: Any) -> str:
         return "linear"
     if isinstance(problem, dfx.fem.petsc.NonlinearProblem):
         return "nonlinear"
-    legacy = type(problem).__name__ in ("NewtonSolverNonlinearProblem", "NewtonSolver")
+    name = type(problem).__name__
+    advice = {
+        # dolfinx's deprecated Newton solver, and its problem
+        "NewtonSolverNonlinearProblem": "; dolfinx's NewtonSolver (deprecated since 0.10) is not read: build the "
+        "problem as dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=bcs, petsc_options_prefix='name_', petsc_options="
+        "{'snes_type': 'newtonls', ...}), which solves by PETSc's SNES with the same Newton steps",
+        # a script that assembles and solves by hand (the heat equation's loop in the FEniCSx tutorial)
+        "KSP": "; a KSP the script assembles for itself is not read (the adapter needs the forms, to extract the "
+        "data at the dofs and assemble each instance): build dolfinx.fem.petsc.LinearProblem(a, L, bcs=bcs, u=uh, "
+        "petsc_options_prefix='name_', petsc_options={'ksp_type': ..., 'pc_type': ...}) from the same forms and "
+        "solve that",
+        "SNES": "; a SNES the script sets up for itself is not read (the adapter needs the forms): build "
+        "dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=bcs, petsc_options_prefix='name_', petsc_options={...}) from "
+        "the same residual form and solve that"}
+    advice["NewtonSolver"] = advice["NewtonSolverNonlinearProblem"]
     raise UnsupportedProblemError(
-        f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {type(problem).__name__}"
-        + ("; dolfinx's NewtonSolver (deprecated since 0.10) is not read: build the problem as "
-           "dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=bcs, petsc_options_prefix='name_', petsc_options="
-           "{'snes_type': 'newtonls', ...}), which solves by PETSc's SNES with the same Newton steps" if legacy else ""))
+        f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {name}{advice.get(name, '')}")
 
 
 def _space(problem: Any):
