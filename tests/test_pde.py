@@ -1187,6 +1187,21 @@ def test_fields_on_vector_and_mixed_spaces():
     pde = to_pde(stokes, fields={"nu": nu})
     assert set(np.unique(pde.fields[:, 0])) == {1.0, 2.0} and pde.field_names[1:] == tuple(
         f"component_{i}" for i in range(3))
+    # a state of the unknown's own mixed space (a time step's previous (u, p)) is one value per dof;
+    # it had been refused as a Function "of shape (3,)"
+    W = stokes.u.function_space
+    prev = dolfinx.fem.Function(W)
+    prev.x.array[:] = np.arange(len(prev.x.array), dtype=float)
+    pde = to_pde(stokes, fields={"prev": prev})
+    assert np.array_equal(pde.fields[:, 0], prev.x.array[: len(pde.fields)])
+    again = dolfinx.fem.Function(dolfinx.fem.functionspace(W.mesh, W.ufl_element()))  # an equal space of its own
+    again.sub(0).interpolate(lambda x: np.stack([x[0], x[1]]))
+    again.sub(1).interpolate(lambda x: 1 + x[0])
+    pde = to_pde(stokes, fields={"prev": again})
+    comp, (x, y) = pde.fields[:, 1:].argmax(1), pde.coords[:, :2].T
+    assert np.allclose(pde.fields[:, 0], np.choose(comp, [x, y, 1 + x]))
+    with pytest.raises(UnsupportedProblemError, match=r"shape \(2,\) .* a Function on the problem's own space"):
+        to_pde(stokes, fields={"u_prev": prev.sub(0).collapse()})  # the velocity alone: which value at p's dofs?
 
 
 def test_a_users_module_that_imports_dolfinx_first_is_a_family_as_it_stands(tmp_path):

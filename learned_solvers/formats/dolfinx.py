@@ -225,14 +225,30 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                 _interpolate(g, value)
                 f.x.array[idx] = g.x.array
             return f.x.array[:n_owned].copy()
+        if _on_a_copy_of(value, V):  # a state of the unknown's own mixed space (a time step's previous w)
+            if value.function_space is V or value.function_space == V:
+                return value.x.array[:n_owned].copy()
+            # dolfinx interpolates no mixed Function whole ("Element does not have a value_shape")
+            for i in range(V.num_sub_spaces):
+                f.sub(i).interpolate(value.sub(i))
+            return f.x.array[:n_owned].copy()
         if value.ufl_shape != f.ufl_shape or V.num_sub_spaces and V.dofmap.index_map_bs == 1:
+            mixed = V.dofmap.index_map_bs == 1
+            also = ("a Function on the problem's own space (a previous state)" if mixed
+                    else f"one of shape {f.ufl_shape}")
             raise UnsupportedProblemError(
                 f"a Function or expression of shape {value.ufl_shape} cannot be sampled at the dofs of this "
-                f"{'mixed' if V.dofmap.index_map_bs == 1 else 'vector'} space; give a scalar Function (sampled per "
-                f"component){'' if V.dofmap.index_map_bs == 1 else f', one of shape {f.ufl_shape}'}, a Constant, "
-                "a number or a callable x -> values")
+                f"{'mixed' if mixed else 'vector'} space; give a scalar Function (sampled per component), {also}, "
+                "a Constant, a number or a callable x -> values")
     _interpolate(f, value)
     return f.x.array[:n_owned].copy()
+
+
+def _on_a_copy_of(value: Any, V) -> bool:
+    """``value`` a Function on V's mesh whose space has V's (mixed) element: one value per dof of V."""
+    W = getattr(value, "function_space", None)
+    return (isinstance(value, import_dolfinx().fem.Function) and V.num_sub_spaces > 0 and W.mesh is V.mesh
+            and W.num_sub_spaces == V.num_sub_spaces and W.ufl_element() == V.ufl_element())
 
 
 def _one_value_per_point(fn: Any) -> Any:
@@ -315,7 +331,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     Constants and ``SpatialCoordinate`` (``2 * kappa + 1``), a Constant, a float, or a callable
     ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs. A
     Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...);
-    on a vector or mixed space a scalar Function is sampled at every component's dofs.
+    on a vector or mixed space a scalar Function is sampled at every component's dofs, and a
+    Function on the unknown's own (mixed) space, a previous state, is its values at the dofs.
     For a nonlinear problem the system is linearised at the current ``problem.u``.
     quasilinear: ``(a0, a1, a2)`` when the nonlinear problem is ``-div(k(u) grad u) = f`` on a
     P1 space, ``k(u) = a0 + a1 u + a2 u^2``: its residual is then carried exactly
