@@ -199,6 +199,12 @@ def build_semilinear_tr():
                                                                "snes_max_it": 20})
 
 
+def build_semilinear_qn():
+    """``build_semilinear`` by quasi-Newton (snes_type qn, L-BFGS), which keeps its pairs from one
+    solve to the next, within PETSc's own iteration limit for it (10,000)."""
+    return build_semilinear(prefix="user_semilinear_qn_", snes={"snes_type": "qn"})
+
+
 def build_semilinear_ksponly():
     """``build_semilinear`` by one Newton step (snes_type ksponly), which tests no tolerance."""
     return build_semilinear(prefix="user_semilinear_ksponly_", snes={"snes_type": "ksponly"})
@@ -243,9 +249,10 @@ def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None)
     F = ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + u ** 3 * v * ufl.dx - s * v * ufl.dx
     facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
     bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    # qn solves no linear system: PETSc would list KSP options as unused when the process ends
+    linear = {} if (snes or {}).get("snes_type") == "qn" else {"ksp_type": "preonly", "pc_type": "lu"}
     prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], petsc_options_prefix=prefix,
-                                              petsc_options={**(snes or {"snes_type": "newtonls"}),
-                                                             "ksp_type": "preonly", "pc_type": "lu"})
+                                              petsc_options={**(snes or {"snes_type": "newtonls"}), **linear})
 
     def apply(p):
         s.value = p["s"]

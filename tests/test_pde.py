@@ -2044,6 +2044,36 @@ def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):
     assert rep["solver_options"]["snes_type"] == "vinewtonrsls" and rep["same_answer"] == 1.0
 
 
+def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_first_solves_state():
+    """SNES qn (L-BFGS) keeps its pairs from one solve to the next: a second solve of an instance
+    from the same cold guess took 3 steps where the first took 23. Each bench solve now starts
+    from a first solve's state (``forget_history``), so the repeats of one start take what a
+    first solve takes; the labels run to 1e-11 within qn's own iteration limit (Newton's 50 had
+    run out on the way: draws dropped unlabelled); and a switch of the SNES to or from qn, after
+    which PETSc crashes the process (SEGV), is refused, the problem left as it was."""
+    from learned_solvers.bench.pde import _user_call, family_backend, label_pde
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_qn")
+    insts = fam.sample(2, seed=0)
+    prob, _ = fam.load(insts[0])
+    steps = []
+    for _ in range(2):  # the script's own solve(), twice from the cold guess: qn remembers
+        fam.load(insts[0])
+        prob.solve()
+        steps.append(prob.solver.getIterationNumber())
+    assert steps[1] < steps[0] / 2, steps
+    _, sols = label_pde(fam, insts, progress=False)
+    assert len(sols) == 2
+    be = family_backend(fam, "snes")
+    assert be.snes_type == "qn"
+    runs = [_user_call(fam, insts[0], be)[0] for _ in range(3)]
+    assert all(r.status == "optimal" for r in runs) and len({r.iterations for r in runs}) == 1
+    assert runs[0].iterations > steps[1] * 2, (runs[0].iterations, steps)
+    with pytest.raises(ValueError, match="would switch it from qn, after which PETSc crashes"):
+        SNESBackend(snes_type="newtonls").solve(petsc_handles(prob))
+    assert prob.solver.getType() == "qn"
+
+
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):
     """SNES ksponly takes one Newton step and tests no tolerance: from a learned start it ended
     elsewhere than from the cold guess (a bench of the semilinear problem found warm and cold

@@ -39,8 +39,8 @@ from .._interrupt import held_interrupts, raise_if_stopped, stop_callback
 from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
-__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "failures_returned", "kept_settings",
-           "not_converged_error", "own_tolerances", "stopping_early"]
+__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "failures_returned", "forget_history",
+           "kept_settings", "not_converged_error", "own_tolerances", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -470,6 +470,43 @@ def cold_guess_error(solver: str, what: str) -> InvalidProblemError:
         "(e.g. problem.u.x.array[:] = 0.0) and solve again")
 
 
+REMEMBERING_SNES = ("qn",)
+"""SNES types that carry what they learn in one solve into the next: qn keeps its quasi-Newton
+pairs, so a second solve of the same instance from the same guess took 6 iterations where the
+first took 33 (newtonls, newtontr, ngmres, anderson, ncg, nrichardson and ms each took the same)"""
+
+
+def forget_history(snes: Any) -> bool:
+    """Give a ``REMEMBERING_SNES`` the state of its first solve, keeping its function and
+    Jacobian callbacks (``SNESReset`` drops them; they are set again); False where there was
+    nothing to forget or no Python callbacks to set again. A bench solves each instance from
+    several starts, several times each: without this every solve after the first started from
+    the earlier ones' quasi-Newton pairs, and cold and warm counts depended on their order."""
+    if snes.getType() not in REMEMBERING_SNES:
+        return False
+    fv, fcb = snes.getFunction()
+    J, P, jcb = snes.getJacobian()
+    if not (isinstance(fcb, tuple) and isinstance(jcb, tuple)):
+        return False
+    snes.reset()
+    snes.setFunction(fcb[0], fv, args=fcb[1], kargs=fcb[2])
+    snes.setJacobian(jcb[0], J, P, args=jcb[1], kargs=jcb[2])
+    return True
+
+
+def check_switch(snes: Any, snes_type: str, who: str) -> None:
+    """Refuse to switch a SNES that has its type to or from ``qn``: PETSc (3.25) then ends the
+    process with a segmentation fault in the next qn solve (newtonls -> qn, or qn -> newtonls and
+    back, the way ``kept_settings`` puts a type back), on a dolfinx problem's SNES whether it had
+    solved yet or not."""
+    now = snes.getType()
+    if now and now != snes_type and "qn" in (now, snes_type):
+        raise ValueError(f"{who}: this problem's SNES is {now}; solving it as {snes_type} would switch it "
+                         f"{'to' if snes_type == 'qn' else 'from'} qn, after which PETSc crashes the process (a "
+                         f"segmentation fault in its next qn solve). Set snes_type {snes_type} in the problem's own "
+                         "PETSc options, or solve it as its own type (no backend=)")
+
+
 ONE_STEP_SNES = ("ksponly", "ksptransposeonly")
 ONE_STEP_WHY = ("a ksponly SNES takes one Newton step and tests no tolerance, so a start moves its answer (to "
                 "wherever one step from the start lands) instead of shortening its solve: it takes no initial guess "
@@ -501,6 +538,7 @@ class SNESBackend:
         with held_interrupts(), stopping_early(handles["snes"].getKSP(), handles["snes"]), \
                 failures_returned(handles["snes"], handles["snes"].getKSP()):
             snes, x = handles["snes"], handles["x"]
+            check_switch(snes, self.snes_type, self.name)  # before anything is set on it
             n = x.getLocalSize()
             cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
             guess = check_guess(guess, n, self.name)

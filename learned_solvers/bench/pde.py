@@ -29,7 +29,8 @@ import numpy as np
 
 from .._interrupt import held_interrupts
 from .._progress import tqdm
-from ..backends.petsc import ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve, own_tolerances
+from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve, forget_history,
+                              kept_settings, own_tolerances)
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
@@ -148,10 +149,17 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
 def _reference_solve(kind: str, handles: dict[str, Any]):
     """A label: LU for a linear problem (PETSc's own; where it meets a zero pivot, as on a
     saddle-point operator, MUMPS's pivoting LU), on a KSP of its own, so the problem's keeps its
-    settings; the problem's own SNES type to 1e-11 for a nonlinear one (a bounded problem's
-    ``vinewtonrsls`` had been swapped for ``newtonls``, which PETSc refuses with bounds set)."""
+    settings; for a nonlinear one the problem's own SNES type to 1e-11 within its own iteration limit
+    (at least 50), its tolerances put back after. Its own type: a bounded problem's
+    ``vinewtonrsls`` had been swapped for ``newtonls``, which PETSc refuses with bounds set, and
+    PETSc crashes (SEGV) solving with ``qn`` on a SNES that has solved with another type. Its own
+    limit: ``qn`` and ``ngmres`` (PETSc's limit 10,000) need more than Newton's 50 iterations to reach
+    1e-11, and 159 of 160 quasi-Newton draws had been dropped unlabelled."""
     if kind != "linear":
-        return SNESBackend(snes_type=handles["snes"].getType() or "newtonls", rtol=1e-11).solve(handles)
+        snes = handles["snes"]
+        with kept_settings(handles):
+            return SNESBackend(snes_type=snes.getType() or "newtonls", rtol=1e-11,
+                               max_it=max(50, snes.getTolerances()[3])).solve(handles)
     res = direct_solve(handles, package="petsc")
     return res if res.status == "optimal" else direct_solve(handles, package="mumps")
 
@@ -286,6 +294,7 @@ def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None, *, prob:
     if fam.kind == "linear":
         res = backend.solve(h, guess=guess)
     else:
+        forget_history(h["snes"])  # each start from a first solve's state, not from the repeats' quasi-Newton pairs
         res = backend.solve(h, guess=guess, cold_guess=fam.cold_guess(h["x"].getLocalSize()))
     res.extra["assembly_seconds"] = asm
     return res
