@@ -330,8 +330,8 @@ class LearnedPDEStarter(LazyNetwork):
         guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
         script's own ``problem.solve()`` raises.
         """
-        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, cold_guess_error,
-                                     kept_settings, not_converged_error, own_tolerances)
+        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, check_switch,
+                                     cold_guess_error, kept_settings, not_converged_error, own_tolerances)
         from .formats.dolfinx import petsc_handles, problem_kind, residual_function
 
         kind = problem_kind(problem)
@@ -340,6 +340,8 @@ class LearnedPDEStarter(LazyNetwork):
             raise TypeError(f"backend: a {kind} problem is solved by a {want.__name__} "
                             f"(learned_solvers.backends.petsc.{want.__name__}(...)), or None for the problem's own "
                             f"settings; got {backend!r}")
+        if backend is not None and kind != "linear":
+            check_switch(problem.solver, backend.snes_type, "backend")  # a switch PETSc crashes after
         comm = problem.u.function_space.mesh.comm
         V = problem.u.function_space
         cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()

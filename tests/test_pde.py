@@ -2044,7 +2044,7 @@ def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):
     assert rep["solver_options"]["snes_type"] == "vinewtonrsls" and rep["same_answer"] == 1.0
 
 
-def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_first_solves_state():
+def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_first_solves_state(darcy_starter):
     """SNES qn (L-BFGS) keeps its pairs from one solve to the next: a second solve of an instance
     from the same cold guess took 3 steps where the first took 23. Each bench solve now starts
     from a first solve's state (``forget_history``), so the repeats of one start take what a
@@ -2071,6 +2071,9 @@ def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_f
     assert runs[0].iterations > steps[1] * 2, (runs[0].iterations, steps)
     with pytest.raises(ValueError, match="would switch it from qn, after which PETSc crashes"):
         SNESBackend(snes_type="newtonls").solve(petsc_handles(prob))
+    _, starter, _ = darcy_starter  # refused before the checkpoint is read or run
+    with pytest.raises(ValueError, match="^backend: this problem's SNES is qn"):
+        starter.solve(prob, fields={}, backend=SNESBackend(snes_type="newtonls"))
     assert prob.solver.getType() == "qn"
 
 
