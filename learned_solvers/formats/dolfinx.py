@@ -225,7 +225,7 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                 _interpolate(g, value)
                 f.x.array[idx] = g.x.array
             return f.x.array[:n_owned].copy()
-        if _on_a_copy_of(value, V):  # a state of the unknown's own mixed space (a time step's previous w)
+        if _on_its_own_space(value, V):  # a state of the unknown's own space (a time step's previous w)
             if value.function_space is V or value.function_space == V:
                 return value.x.array[:n_owned].copy()
             # dolfinx interpolates no mixed Function whole ("Element does not have a value_shape")
@@ -244,8 +244,9 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     return f.x.array[:n_owned].copy()
 
 
-def _on_a_copy_of(value: Any, V) -> bool:
-    """``value`` a Function on V's mesh whose space has V's (mixed) element: one value per dof of V."""
+def _on_its_own_space(value: Any, V) -> bool:
+    """``value`` a Function on V's mesh whose space has V's (mixed or vector) element: one value
+    per dof of V."""
     W = getattr(value, "function_space", None)
     return (isinstance(value, import_dolfinx().fem.Function) and V.num_sub_spaces > 0 and W.mesh is V.mesh
             and W.num_sub_spaces == V.num_sub_spaces and W.ufl_element() == V.ufl_element())
