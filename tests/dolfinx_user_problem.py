@@ -205,6 +205,13 @@ def build_semilinear_qn():
     return build_semilinear(prefix="user_semilinear_qn_", snes={"snes_type": "qn"})
 
 
+def build_semilinear_npc_qn():
+    """``build_semilinear`` by nonlinear GMRES preconditioned by three quasi-Newton steps
+    (npc_snes_type qn), whose pairs the preconditioner keeps from one solve to the next."""
+    return build_semilinear(prefix="user_semilinear_npc_qn_", snes={"snes_type": "ngmres", "npc_snes_type": "qn",
+                                                                   "npc_snes_max_it": 3})
+
+
 def build_semilinear_ksponly():
     """``build_semilinear`` by one Newton step (snes_type ksponly), which tests no tolerance."""
     return build_semilinear(prefix="user_semilinear_ksponly_", snes={"snes_type": "ksponly"})
@@ -250,7 +257,8 @@ def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None)
     facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
     bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
     # qn solves no linear system: PETSc would list KSP options as unused when the process ends
-    linear = {} if (snes or {}).get("snes_type") == "qn" else {"ksp_type": "preonly", "pc_type": "lu"}
+    linear = {} if "qn" in ((snes or {}).get("snes_type"), (snes or {}).get("npc_snes_type")) else {
+        "ksp_type": "preonly", "pc_type": "lu"}
     prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], petsc_options_prefix=prefix,
                                               petsc_options={**(snes or {"snes_type": "newtonls"}), **linear})
 

@@ -2069,6 +2069,11 @@ def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_f
     runs = [_user_call(fam, insts[0], be)[0] for _ in range(3)]
     assert all(r.status == "optimal" for r in runs) and len({r.iterations for r in runs}) == 1
     assert runs[0].iterations > steps[1] * 2, (runs[0].iterations, steps)
+    # the same where qn is the nonlinear preconditioner (of ngmres): 8 steps, then 1 on a repeat
+    npc = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_npc_qn")
+    one = npc.sample(1, seed=0)[0]
+    runs = [_user_call(npc, one, family_backend(npc, "snes"))[0] for _ in range(2)]
+    assert runs[0].status == "optimal" and runs[0].iterations == runs[1].iterations > 2, runs
     with pytest.raises(ValueError, match="would switch it from qn, after which PETSc crashes"):
         SNESBackend(snes_type="newtonls").solve(petsc_handles(prob))
     _, starter, _ = darcy_starter  # refused before the checkpoint is read or run

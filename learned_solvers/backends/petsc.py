@@ -478,12 +478,12 @@ ncg, nrichardson and ms took the same steps solve after solve"""
 
 
 def forget_history(snes: Any) -> bool:
-    """Give a ``REMEMBERING_SNES`` the state of its first solve, keeping its function and
-    Jacobian callbacks (``SNESReset`` drops them; they are set again); False where there was
-    nothing to forget or no Python callbacks to set again. A bench solves each instance from
+    """Give a ``REMEMBERING_SNES``, or a SNES preconditioned by one, the state of its first solve,
+    keeping its function and Jacobian callbacks (``SNESReset`` drops them; they are set again);
+    False where there was nothing to forget or no Python callbacks to set again. A bench solves each instance from
     several starts, several times each: without this every solve after the first started from
     the earlier ones' quasi-Newton pairs, and cold and warm counts depended on their order."""
-    if snes.getType() not in REMEMBERING_SNES:
+    if not _remembers(snes):
         return False
     fv, fcb = snes.getFunction()
     J, P, jcb = snes.getJacobian()
@@ -493,6 +493,12 @@ def forget_history(snes: Any) -> bool:
     snes.setFunction(fcb[0], fv, args=fcb[1], kargs=fcb[2])
     snes.setJacobian(jcb[0], J, P, args=jcb[1], kargs=jcb[2])
     return True
+
+
+def _remembers(snes: Any) -> bool:
+    """``snes`` or its nonlinear preconditioner (``npc_snes_type qn``: 10 steps, then 2 on a
+    repeat) is a ``REMEMBERING_SNES``; PETSc's reset of ``snes`` resets its preconditioner too."""
+    return snes.getType() in REMEMBERING_SNES or (snes.hasNPC() and _remembers(snes.getNPC()))
 
 
 def check_switch(snes: Any, snes_type: str, who: str) -> None:
