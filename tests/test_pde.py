@@ -2064,6 +2064,9 @@ def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_f
     assert steps[1] < steps[0] / 2, steps
     _, sols = label_pde(fam, insts, progress=False)
     assert len(sols) == 2
+    short = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_qn_m1")  # > 50 steps to 1e-11
+    _, sols = label_pde(short, short.sample(2, seed=0), progress=False)
+    assert len(sols) == 2
     be = family_backend(fam, "snes")
     assert be.snes_type == "qn"
     runs = [_user_call(fam, insts[0], be)[0] for _ in range(3)]

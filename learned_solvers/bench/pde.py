@@ -153,8 +153,8 @@ def _reference_solve(kind: str, handles: dict[str, Any]):
     (at least 50), its tolerances put back after. Its own type: a bounded problem's
     ``vinewtonrsls`` had been swapped for ``newtonls``, which PETSc refuses with bounds set, and
     PETSc crashes (SEGV) solving with ``qn`` on a SNES that has solved with another type. Its own
-    limit: ``qn`` and ``ngmres`` (PETSc's limit 10,000) need more than Newton's 50 iterations to reach
-    1e-11: 159 of 160 quasi-Newton draws of a 12x12 problem had been dropped unlabelled."""
+    limit: ``qn`` (PETSc's limit 10,000) can need more than Newton's 50 iterations to reach 1e-11
+    (``build_semilinear_qn_m1`` in the tests: 54 to 69), and such draws had been dropped unlabelled."""
     if kind != "linear":
         snes = handles["snes"]
         with kept_settings(handles):
