@@ -287,12 +287,12 @@ class LearnedPDEStarter(LazyNetwork):
         problem's system is assembled for its solve, not copied out and, under MPI, gathered to
         rank 0). Where no training solution fits those dofs, the system is read after all, for
         the network that runs instead."""
-        from .formats.dolfinx import to_pde
+        from .formats.dolfinx import Unknown, to_pde
 
         k = check_k(k, allow_zero=True) if k is not None else self.k
         if k == 0 and self.anchors is not None:
             pde = to_pde(problem, fields=fields, name=name, linearise=False)
-            comm = problem.u.function_space.mesh.comm
+            comm = Unknown(problem).comm
             if comm.bcast(on_rank0(comm, lambda: pde is not None and self._fits(pde)), root=0):
                 return pde
         try:
@@ -332,7 +332,7 @@ class LearnedPDEStarter(LazyNetwork):
         """
         from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, check_switch,
                                      cold_guess_error, kept_settings, not_converged_error, own_tolerances)
-        from .formats.dolfinx import petsc_handles, problem_kind, residual_function
+        from .formats.dolfinx import Unknown, petsc_handles, problem_kind, residual_function, scatter_guess
 
         kind = problem_kind(problem)
         want = KSPBackend if kind == "linear" else SNESBackend
@@ -342,9 +342,8 @@ class LearnedPDEStarter(LazyNetwork):
                             f"settings; got {backend!r}")
         if backend is not None and kind != "linear":
             check_switch(problem.solver, backend.snes_type, "backend")  # a switch PETSc crashes after
-        comm = problem.u.function_space.mesh.comm
-        V = problem.u.function_space
-        cold = problem.u.x.array[: V.dofmap.index_map.size_local * V.dofmap.index_map_bs].copy()
+        unknown = Unknown(problem)
+        comm, cold = unknown.comm, unknown.owned()
         # Newton's cold guess (its tolerance's yardstick) is the user's u: refused before any work, on every rank
         if kind != "linear" and comm.allreduce(int(not np.isfinite(cold).all())):
             raise cold_guess_error(want.name, "it holds NaN or inf")
@@ -374,7 +373,7 @@ class LearnedPDEStarter(LazyNetwork):
             got = on_rank0(comm, lambda: self.guess(pde, k=k, residual=residual, threads=one))
             guess, secs = got if got is not None else (None, 0.0)
         ok = comm.bcast(guess is not None, root=0)
-        local = _scatter(problem, guess) if ok else None
+        local = scatter_guess(problem, guess) if ok else None
         with kept_settings(h):  # the problem's own settings hold again for its next solve()
             if kind == "linear":
                 rtol, atol, _, max_it = h["ksp"].getTolerances()
@@ -406,9 +405,3 @@ class LearnedPDEStarter(LazyNetwork):
         if failed is not None:
             raise failed
         return res
-
-
-def _scatter(problem: Any, guess: np.ndarray | None) -> np.ndarray:
-    from .formats.dolfinx import _scatter_owned
-
-    return _scatter_owned(problem.u.function_space, guess)

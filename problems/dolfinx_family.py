@@ -130,18 +130,23 @@ class DolfinxFamily:
                              name=f"{self.spec()}[{seed}:{i}]") for i in range(count)]
 
     def load(self, inst: UserInstance):
+        from learned_solvers.formats.dolfinx import Unknown
+
         u = self._user()
         call_user(self.spec(), u.apply, inst.params, how="UserPDE.apply(params), params a dict of name -> value")
         if u.cold_guess is not None:
             call_user(self.spec(), u.cold_guess, how="UserPDE.cold_guess() with no arguments")
         elif self.kind == "nonlinear":
-            u.problem.u.x.array[:] = 0.0
+            for f in Unknown(u.problem).functions:
+                f.x.array[:] = 0.0
         return u.problem, u.fields
 
     def cold_guess(self, n_owned: int) -> np.ndarray:
         """The owned dofs of the user's cold guess (``UserPDE.cold_guess``; zeros without one)."""
+        from learned_solvers.formats.dolfinx import Unknown
+
         u = self._user()
         if u.cold_guess is None:
             return np.zeros(n_owned)
         call_user(self.spec(), u.cold_guess, how="UserPDE.cold_guess() with no arguments")
-        return u.problem.u.x.array[:n_owned].copy()
+        return Unknown(u.problem).owned()[:n_owned]

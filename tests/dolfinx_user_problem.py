@@ -243,6 +243,82 @@ def build_semilinear_ceiling():
     return fam
 
 
+def build_stokes_blocks(kind=None):
+    """``build_stokes`` as a block problem, as FEniCSx's Stokes demo builds one: the velocity
+    (P2) and pressure (P1) Functions on spaces of their own, forms in a 2 x 2 list, one matrix
+    (dolfinx's default kind; ``kind="nest"``: a MatNest). MINRES + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import basix.ufl
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    cell = msh.basix_cell()
+    V = dolfinx.fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 2, shape=(2,)))
+    Q = dolfinx.fem.functionspace(msh, basix.ufl.element("Lagrange", cell, 1))
+    (u, p), (v, q) = (ufl.TrialFunction(V), ufl.TrialFunction(Q)), (ufl.TestFunction(V), ufl.TestFunction(Q))
+    nu = dolfinx.fem.Constant(msh, 1.0)
+    zero = dolfinx.fem.Constant(msh, 0.0)
+    # the pressure block is a zero form, not None: dolfinx refuses a Dirichlet condition on a None diagonal block
+    a = [[nu * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, -p * ufl.div(v) * ufl.dx],
+         [-q * ufl.div(u) * ufl.dx, zero * p * q * ufl.dx]]
+    L = [ufl.inner(dolfinx.fem.Constant(msh, np.zeros(2)), v) * ufl.dx, zero * q * ufl.dx]
+    lid = dolfinx.fem.Function(V)
+    facets = lambda where: dolfinx.mesh.locate_entities_boundary(msh, 1, where)  # noqa: E731
+    walls = facets(lambda x: np.isclose(x[0], 0) | np.isclose(x[0], 1) | np.isclose(x[1], 0))
+    top = facets(lambda x: np.isclose(x[1], 1))
+    corner = dolfinx.fem.locate_dofs_geometrical(Q, lambda x: np.isclose(x[0], 0) & np.isclose(x[1], 0))
+    bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Function(V), dolfinx.fem.locate_dofs_topological(V, 1, walls)),
+           dolfinx.fem.dirichletbc(lid, dolfinx.fem.locate_dofs_topological(V, 1, top)),
+           dolfinx.fem.dirichletbc(0.0, corner, Q)]
+    prob = dolfinx.fem.petsc.LinearProblem(a, L, bcs=bcs, u=[dolfinx.fem.Function(V), dolfinx.fem.Function(Q)],
+                                           kind=kind, petsc_options_prefix=f"user_stokes_blocks_{kind}_",
+                                           petsc_options={"ksp_type": "minres", "pc_type": "jacobi"})
+
+    def apply(prm):
+        nu.value = prm["nu"]
+        lid.interpolate(lambda x: np.stack([1 + prm["s"] * np.sin(np.pi * x[0]), np.zeros(x.shape[1])]))
+
+    return UserPDE(problem=prob, fields={"nu": nu}, params={"nu": (0.5, 2.0), "s": (-0.5, 0.5)}, apply=apply)
+
+
+def build_coupled_blocks():
+    """A nonlinear block problem: -div(grad u) + u^3 = s (P1) and -div(grad w) = u (P2), both zero
+    on the boundary, the two unknowns' Functions on spaces of their own and the residual a list;
+    Newton with LU from u = w = 0."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    V, W = dolfinx.fem.functionspace(msh, ("Lagrange", 1)), dolfinx.fem.functionspace(msh, ("Lagrange", 2))
+    s = dolfinx.fem.Constant(msh, 1.0)
+    u, w = dolfinx.fem.Function(V), dolfinx.fem.Function(W)
+    v, z = ufl.TestFunction(V), ufl.TestFunction(W)
+    F = [ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + u ** 3 * v * ufl.dx - s * v * ufl.dx,
+         ufl.inner(ufl.grad(w), ufl.grad(z)) * ufl.dx - u * z * ufl.dx]
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    bcs = [dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(S, 1, facets), S) for S in (V, W)]
+    prob = dolfinx.fem.petsc.NonlinearProblem(F, [u, w], bcs=bcs, petsc_options_prefix="user_coupled_blocks_",
+                                              petsc_options={"snes_type": "newtonls", "ksp_type": "preonly",
+                                                             "pc_type": "lu"})
+
+    def apply(p):
+        s.value = p["s"]
+
+    return UserPDE(problem=prob, fields={"s": s}, params={"s": (5.0, 20.0)}, apply=apply)
+
+
 def build_semilinear(prefix: str = "user_semilinear_", snes: dict | None = None):
     """-div(grad u) + u^3 = s on 8x8 P1, u = 0 on the boundary, solved by Newton from the user's
     own cold guess, u = c everywhere (``UserPDE.cold_guess``)."""

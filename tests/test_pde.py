@@ -2024,6 +2024,70 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
     assert "the problem's own KSP is preonly" in capsys.readouterr().err
 
 
+def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
+    """A block problem (``u=[u_0, u_1]``, forms in lists, one matrix: dolfinx's default kind), as
+    FEniCSx's Stokes demo builds one, had been refused ("block or nest problems are not supported
+    yet"). Its dofs are read block by block, in PETSc's order: the same Stokes flow on one mixed
+    space (``build_stokes``) gives the same dofs and answer in another order. A field may give each
+    block its own value (a previous state); a nonlinear block problem is labelled, started and
+    solved, under mpirun too; a nest (kind="nest") is refused saying what to build instead."""
+    from learned_solvers.backends.petsc import direct_solve
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError, get_solution, set_guess
+    from learned_solvers.models.mesh_graph import dof_keys
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+    from tests.dolfinx_user_problem import build_stokes_blocks
+
+    answers = {}
+    for spec in ("build_stokes_blocks", "build_stokes"):
+        fam = make_family(f"dolfinx:tests.dolfinx_user_problem:{spec}")
+        prob, fields = fam.load(fam.sample(1, seed=0)[0])
+        pde = to_pde(prob, fields=fields)
+        ref = direct_solve(petsc_handles(prob, assemble=False))
+        assert ref.status == "optimal" and pde.n == 2 * 17 * 17 + 9 * 9
+        assert np.linalg.norm(pde.operator @ ref.x - pde.rhs) <= 1e-10 * np.linalg.norm(pde.rhs)
+        assert np.allclose(ref.x[pde.dirichlet], pde.bc_values[pde.dirichlet]) and pde.dirichlet.sum() == 2 * 64 + 1
+        keys = dof_keys(pde)
+        order = np.lexsort(keys.T[::-1])
+        answers[spec] = (keys[order], ref.x[order], pde.signature)
+    (kb, xb, sig), (km, xm, _) = answers["build_stokes_blocks"], answers["build_stokes"]
+    assert np.allclose(kb, km) and np.allclose(xb, xm, atol=1e-8)  # the same dofs (point, component) and flow
+    assert sig["element"] == "blocks(P, P)" and sig["degree"] == [2, 1] and sig["components"] == 3
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_blocks")
+    prob, _ = fam.load(fam.sample(1, seed=0)[0])
+    prev = [dolfinx.fem.Function(u.function_space) for u in prob.u]
+    for i, f in enumerate(prev):
+        f.x.array[:] = i + np.arange(len(f.x.array))
+    pde = to_pde(prob, fields={"prev": prev, "nu": 2.0})
+    assert np.array_equal(pde.fields[:, 0], np.concatenate([f.x.array for f in prev]))
+    with pytest.raises(UnsupportedProblemError, match="a list of 1 items, where the problem has 2 blocks"):
+        to_pde(prob, fields={"prev": prev[:1]})
+    set_guess(prob, np.arange(pde.n, dtype=float))
+    assert np.array_equal(prob.x.array_r, np.arange(pde.n))
+    with pytest.raises(UnsupportedProblemError, match=r"kind='nest'\) is not supported: build the same blocks as one"):
+        to_pde(build_stokes_blocks(kind="nest").problem)
+
+    spec = "dolfinx:tests.dolfinx_user_problem:build_coupled_blocks"
+    fam = make_family(spec)
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    path = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                             anchors=tr.anchors).save(tmp_path / "blocks.safetensors")
+    prob, fields = fam.load(fam.sample(1, seed=42)[0])
+    cold = SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
+    u_cold = get_solution(prob)
+    prob, fields = fam.load(fam.sample(1, seed=42)[0])
+    warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields, backend=SNESBackend(rtol=1e-10))
+    assert warm.status == cold.status == "optimal" and warm.warm_start_accepted
+    assert warm.iterations < cold.iterations and np.allclose(get_solution(prob), u_cold, atol=1e-9)
+    assert [len(u.x.array) for u in prob.u] == [81, 289] and np.allclose(prob.u[1].x.array, u_cold[81:])
+    rep = _run_under_mpirun(path, spec, tmp_path / "mpi.json")
+    assert rep["size"] == 2 and rep["n"] == 81 + 289 and rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
+    _assert_the_serial_guess(rep, fam, path)
+
+
 def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):
     """A variational inequality (``build_semilinear_ceiling``: SNES vinewtonrsls, bounds set on the
     SNES object): its labels are solved by its own SNES type, under its bounds (the labels' Newton

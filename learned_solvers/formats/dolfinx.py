@@ -13,8 +13,9 @@
   (``solve()`` copies ``u`` into its work vector first).
 * ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
 
-Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11 (tested on 0.11);
-the component each dof carries is added to the fields for vector and mixed spaces. Import
+Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11 (tested on 0.11),
+and block problems (``u=[u_0, u_1, ...]``, one matrix; not ``kind="nest"``), read block by block (``Unknown``);
+the component each dof carries is added to the fields for vector, mixed and block problems. Import
 ``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
 """
 
@@ -32,8 +33,8 @@ from .._interrupt import held_interrupts
 from .._mpi import abort_job_on_uncaught, on_rank0
 from ..canonical.pde import PDEData, QuasilinearResidual
 
-__all__ = ["to_pde", "set_guess", "get_solution", "petsc_handles", "problem_kind", "residual_function", "NewtonSystem",
-           "UnsupportedProblemError"]
+__all__ = ["to_pde", "set_guess", "scatter_guess", "get_solution", "Unknown", "petsc_handles", "problem_kind",
+           "residual_function", "NewtonSystem", "UnsupportedProblemError"]
 
 
 class UnsupportedProblemError(TypeError):
@@ -65,11 +66,58 @@ def problem_kind(problem: Any) -> str:
         f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {name}{advice.get(name, '')}")
 
 
+class Unknown:
+    """What PETSc solves for: ``problem.u``, one Function, or a block problem's Functions
+    (``u=[u_0, u_1, ...]``, assembled into one matrix, dolfinx's default kind) in one vector.
+    Owned entries are each block's owned entries in turn on every rank, so that PETSc's global
+    order, which the canonical data follow, is the ranks' in turn, each with its blocks in turn.
+
+    ``functions``, ``spaces``, ``sizes`` (owned entries of each: dofs times block size),
+    ``n_owned``, ``comm``, ``block`` (whether ``problem.u`` is a list)."""
+
+    def __init__(self, problem: Any) -> None:
+        u = problem.u
+        self.block = isinstance(u, (list, tuple))
+        self.functions = list(u) if self.block else [u]
+        self.spaces = [f.function_space for f in self.functions]
+        if self.block and problem.x.getType() == "nest":
+            # a VecNest has no one array of owned entries, and a MatNest no rows to read the graph from
+            raise UnsupportedProblemError(
+                "a nest problem (kind='nest') is not supported: build the same blocks as one matrix (leave kind "
+                "out, or kind='mpi'), which KSP and SNES solve as one system; a fieldsplit preconditioner then "
+                "takes its index sets from PETSc.IS().createGeneral over each block's dofs")
+        if len({id(V.mesh) for V in self.spaces}) > 1:
+            raise UnsupportedProblemError("the blocks' spaces are on different meshes (a submesh): the model's graph "
+                                          "and fields are built on one mesh; put every block on the same mesh")
+        self.sizes = [_n_owned(V) for V in self.spaces]
+        self.n_owned = sum(self.sizes)
+        self.comm = self.spaces[0].mesh.comm
+
+    def owned(self) -> np.ndarray:
+        """The owned entries (n_owned,), blocks in turn (a copy)."""
+        return np.concatenate([f.x.array[:n] for f, n in zip(self.functions, self.sizes)])
+
+    def set_owned(self, values: np.ndarray) -> None:
+        """Owned entries from ``values`` (n_owned,), blocks in turn; ghosts updated."""
+        for f, lo, n in zip(self.functions, np.cumsum([0, *self.sizes]), self.sizes):
+            f.x.array[:n] = values[lo:lo + n]
+            f.x.scatter_forward()
+
+    def saved(self) -> list[np.ndarray]:
+        """Each Function's values with ghosts, for ``restore``."""
+        return [f.x.array.copy() for f in self.functions]
+
+    def restore(self, saved: list[np.ndarray]) -> None:
+        for f, a in zip(self.functions, saved):
+            f.x.array[:] = a
+
+
 def _space(problem: Any):
+    """(u, V) of a problem of one unknown; a block problem's are read through ``Unknown``."""
     u = problem.u
     if isinstance(u, (list, tuple)):
-        raise UnsupportedProblemError("block or nest problems (several unknowns) are not supported yet; "
-                                      "use a single (mixed) function space")
+        raise UnsupportedProblemError("this needs a problem of one unknown (one Function, on a scalar, vector or "
+                                      "mixed space); a block problem (u a list of Functions) is not read here")
     return u, u.function_space
 
 
@@ -169,6 +217,13 @@ def _bcs(problem: Any) -> list[Any]:
         return list(kargs.get("bcs") or [])
     except (TypeError, ValueError, AttributeError) as exc:
         raise UnsupportedProblemError("could not read the problem's Dirichlet conditions from its SNES context") from exc
+
+
+def _bcs_by_block(problem: Any, kind: str) -> list[list[Any]]:
+    """A block problem's Dirichlet conditions by block, as its own assembly sorts them (by the
+    test spaces of its right-hand side or residual)."""
+    fem = import_dolfinx().fem
+    return fem.bcs_by_block(fem.extract_function_spaces(problem.L if kind == "linear" else problem.F), _bcs(problem))
 
 
 def _gather_parts(comm, local: Any) -> list | None:
@@ -309,6 +364,12 @@ def _assemble_linear(problem: Any) -> None:
     with b.localForm() as bl:
         bl.set(0.0)
     fp.assemble_vector(b, problem.L)
+    if isinstance(problem.u, (list, tuple)):  # a block problem, lifted and constrained block by block as its solve()
+        fem = import_dolfinx().fem
+        fp.apply_lifting(b, problem.a, bcs=fem.bcs_by_block(fem.extract_function_spaces(problem.a, 1), problem.bcs))
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fp.set_bc(b, fem.bcs_by_block(fem.extract_function_spaces(problem.L), problem.bcs))
+        return
     fp.apply_lifting(b, [problem.a], bcs=[problem.bcs])
     b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     for bc in problem.bcs:
@@ -343,23 +404,35 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     assembled (a linear problem's solve then assembles its own system).
     """
     kind = problem_kind(problem)
-    u, V = _space(problem)
-    comm = V.mesh.comm
-    imap = V.dofmap.index_map
-    n_owned = _n_owned(V)
+    unk = Unknown(problem)
+    comm, n_owned = unk.comm, unk.n_owned
+    if linearise and quasilinear is not None and unk.block:
+        raise UnsupportedProblemError("the quasilinear residual needs a scalar P1 space, not a block problem")
     system = _linearised(problem, kind, n_owned) if linearise else (None, None, None, None)
-    mask = np.zeros(len(u.x.array), dtype=bool)
-    bcv = np.zeros(len(u.x.array))
-    for bc in _bcs(problem):
-        idx = bc.dof_indices()[0]
-        mask[idx] = True
-        bc.set(bcv)
-    coords, comp = _layout(V, n_owned)
+    by_block = _bcs_by_block(problem, kind) if unk.block else [_bcs(problem)]
+    masks, bc_values, xyz, comps = [], [], [], []
+    for f, V, n, bcs in zip(unk.functions, unk.spaces, unk.sizes, by_block):
+        mask = np.zeros(len(f.x.array), dtype=bool)
+        bcv = np.zeros(len(f.x.array))
+        for bc in bcs:
+            mask[bc.dof_indices()[0]] = True
+            bc.set(bcv)
+        masks.append(mask[:n])
+        bc_values.append(bcv[:n])
+        got = _layout(V, n)
+        xyz.append(got[0])
+        comps.append(got[1])
+    mask, bcv, coords = np.concatenate(masks), np.concatenate(bc_values), np.concatenate(xyz)
+    # which component each dof carries, the blocks' side by side (a velocity's two, then a pressure's one)
+    comp = np.zeros((n_owned, sum(c.shape[1] for c in comps)))
+    for c, r, col in zip(comps, np.cumsum([0, *unk.sizes]), np.cumsum([0, *(c.shape[1] for c in comps)])):
+        comp[r:r + len(c), col:col + c.shape[1]] = c
     names: tuple[str, ...] = ()
     sampled = [np.zeros((n_owned, 0))]
     for k, value in (fields or {}).items():
         try:
-            got, values = _field_columns(V, k, value, n_owned, coords)
+            per_block = _per_block(k, value, unk)
+            columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
         except UnsupportedProblemError as exc:
             raise UnsupportedProblemError(f"field {k!r}: {exc}") from None
         except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
@@ -367,8 +440,11 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
                 f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
                 "Function on the problem's own mesh, a Constant, a number, or a callable x -> one value per point "
                 "(x: (3, N))") from exc
-        names += got
-        sampled.append(values)
+        if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
+            raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
+                                          f"{[got for got, _ in columns]}; give each block the same kind of value")
+        names += columns[0][0]
+        sampled.append(np.concatenate([values for _, values in columns]))
     fv = np.hstack(sampled)
     if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
         fv = np.hstack([fv, comp])
@@ -377,18 +453,18 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     hi = np.array(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf))
     comm.Allreduce(_in_place(), lo, op=_mpi_min())
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
-    ql = _quasilinear_local(problem, V, n_owned, mask, bcv, coords) if linearise and quasilinear is not None else None
-    parts = _gather_parts(comm, (*system, coords, fv, mask[:n_owned], bcv[:n_owned], ql))
+    ql = (_quasilinear_local(problem, unk.spaces[0], n_owned, mask, bcv, coords)
+          if linearise and quasilinear is not None else None)
+    parts = _gather_parts(comm, (*system, coords, fv, mask, bcv, ql))
+    n_global = comm.allreduce(n_owned)
+
     # built on rank 0 from the gathered parts; data it refuses (NaN) are refused on every rank
     def gathered() -> PDEData:
-        n_global = imap.size_global * V.dofmap.index_map_bs
         A = None
         if linearise:
             blocks = [sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]
             A = blocks[0] if len(blocks) == 1 else sp.vstack(blocks).tocsr()
-        el = V.ufl_element()
-        sig = {"element": str(getattr(el, "family_name", el)), "degree": int(getattr(el, "degree", -1)),
-               "block_size": int(V.dofmap.index_map_bs), "components": int(comp.shape[1]),
+        sig = {**_space_signature(unk), "components": int(comp.shape[1]),
                "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
                "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
         cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
@@ -400,6 +476,30 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
         return pde
 
     return on_rank0(comm, gathered)
+
+
+def _space_signature(unk: Unknown) -> dict[str, Any]:
+    """Element, degree and block size of the unknown's space; a block problem's as lists, one
+    entry per block, under an element named ``blocks(...)``."""
+    got = []
+    for V in unk.spaces:
+        el = V.ufl_element()
+        got.append((str(getattr(el, "family_name", el)), int(getattr(el, "degree", -1)), int(V.dofmap.index_map_bs)))
+    if not unk.block:
+        return dict(zip(("element", "degree", "block_size"), got[0]))
+    return {"element": f"blocks({', '.join(g[0] for g in got)})", "degree": [g[1] for g in got],
+            "block_size": [g[2] for g in got]}
+
+
+def _per_block(name: str, value: Any, unk: Unknown) -> list[Any]:
+    """A field's value for each block: the value itself for every block, or, given a list or
+    tuple on a block problem, its items in turn (a previous state [u_prev, p_prev])."""
+    if not (unk.block and isinstance(value, (list, tuple))):  # a list on one unknown: refused as unreadable
+        return [value] * len(unk.functions)
+    if len(value) != len(unk.functions):
+        raise UnsupportedProblemError(f"a {type(value).__name__} of {len(value)} items, where the problem has "
+                                      f"{len(unk.functions)} blocks: give one item per block, or one value for all")
+    return list(value)
 
 
 def _linearised(problem: Any, kind: str, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -505,18 +605,18 @@ class NewtonSystem:
 
     def __init__(self, problem: Any) -> None:
         self.problem = problem
-        self._u = problem.u
+        self._u = Unknown(problem)
         self._x, self._f = problem.x.duplicate(), problem.x.duplicate()
         self._jac: Any = None  # made at the first jacobian(): most calls never need it
 
     @held_interrupts()
     def _at(self, v: np.ndarray, evaluate: Callable[[Any], Any]) -> Any:
-        saved = self._u.x.array.copy()  # the SNES callbacks copy x into u
+        saved = self._u.saved()  # the SNES callbacks copy x into u
         try:
             self._x.array[:] = v
             return evaluate(self.problem.solver)
         finally:
-            self._u.x.array[:] = saved
+            self._u.restore(saved)
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         def f(snes):
@@ -545,8 +645,7 @@ def residual_function(problem: Any) -> NewtonSystem | None:
     runs on rank 0 only, assembly is collective)."""
     if problem_kind(problem) != "nonlinear":
         return None
-    _, V = _space(problem)
-    if V.mesh.comm.size > 1:
+    if Unknown(problem).comm.size > 1:
         return None
     return NewtonSystem(problem)
 
@@ -569,25 +668,28 @@ def _mpi_max():
     return MPI.MAX
 
 
-def _scatter_owned(V, guess: np.ndarray | None) -> np.ndarray:
+def _scatter_owned(unk: Unknown, guess: np.ndarray | None) -> np.ndarray:
     """Each rank's owned part of ``guess`` (n_global,), given on rank 0 in global dof order; a
     guess of another size is refused on every rank."""
-    comm = V.mesh.comm
-    imap = V.dofmap.index_map
-    bs = V.dofmap.index_map_bs
-    lo, hi = (r * bs for r in imap.local_range)
-    ranges = _gather_parts(comm, (lo, hi))
-    n = imap.size_global * bs
+    comm = unk.comm
+    sizes = _gather_parts(comm, unk.n_owned)
 
     def chunks() -> list[np.ndarray]:
+        ends = np.cumsum([0, *sizes])
         g = None if guess is None else np.asarray(guess, dtype=float).reshape(-1)
-        if g is None or g.size != n:
-            raise ValueError(f"the guess has {'no' if g is None else g.size} values and the problem {n} dofs: give "
-                             "one value per dof, in global dof order (as to_pde and get_solution give them), on rank 0")
-        return [g[a:b] for a, b in ranges]
+        if g is None or g.size != ends[-1]:
+            raise ValueError(f"the guess has {'no' if g is None else g.size} values and the problem {ends[-1]} dofs: "
+                             "give one value per dof, in global dof order (as to_pde and get_solution give them), "
+                             "on rank 0")
+        return [g[lo:hi] for lo, hi in zip(ends[:-1], ends[1:])]
 
     parts = on_rank0(comm, chunks)
     return parts[0] if comm.size == 1 else comm.scatter(parts, root=0)
+
+
+def scatter_guess(problem: Any, guess: np.ndarray | None) -> np.ndarray:
+    """This rank's owned part (n_owned,) of ``guess`` (global dof order, on rank 0; collective)."""
+    return _scatter_owned(Unknown(problem), guess)
 
 
 def set_guess(problem: Any, guess: np.ndarray | None) -> None:
@@ -595,22 +697,20 @@ def set_guess(problem: Any, guess: np.ndarray | None) -> None:
     from petsc4py import PETSc
 
     kind = problem_kind(problem)
-    u, V = _space(problem)
-    local = _scatter_owned(V, guess)
-    n_owned = _n_owned(V)
+    unk = Unknown(problem)
+    local = _scatter_owned(unk, guess)
     if kind == "linear":
-        problem.x.array_w[:n_owned] = local
+        problem.x.array_w[:unk.n_owned] = local
         problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         problem.solver.setInitialGuessNonzero(True)
     else:
-        u.x.array[:n_owned] = local
-        u.x.scatter_forward()
+        unk.set_owned(local)
 
 
 def get_solution(problem: Any) -> np.ndarray | None:
-    """The current ``u`` in global dof order on rank 0."""
-    u, V = _space(problem)
-    return _gather(V.mesh.comm, u.x.array[: _n_owned(V)])
+    """The current ``u`` in global dof order on rank 0 (a block problem's blocks in turn on each rank)."""
+    unk = Unknown(problem)
+    return _gather(unk.comm, unk.owned())
 
 
 def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
