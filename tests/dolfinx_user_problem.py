@@ -243,10 +243,25 @@ def build_semilinear_ceiling():
     return fam
 
 
-def build_stokes_blocks(kind=None):
+def build_stokes_nest():
+    """``build_stokes_blocks`` as FEniCSx's Stokes demo's nest solver builds it: a MatNest
+    (``kind="nest"``), a preconditioner form (the velocity Laplacian, the pressure mass / nu) and
+    MINRES with a fieldsplit over the blocks, GAMG on the velocity's and Jacobi on the pressure's
+    (set on the sub-KSPs, as the demo does: the split's index sets come from the nest)."""
+    fam = build_stokes_blocks(kind="nest", preconditioned=True)
+    ksp_u, ksp_p = fam.problem.solver.getPC().getFieldSplitSubKSP()
+    ksp_u.setType("preonly")
+    ksp_u.getPC().setType("gamg")
+    ksp_p.setType("preonly")
+    ksp_p.getPC().setType("jacobi")
+    return fam
+
+
+def build_stokes_blocks(kind=None, preconditioned=False):
     """``build_stokes`` as a block problem, as FEniCSx's Stokes demo builds one: the velocity
     (P2) and pressure (P1) Functions on spaces of their own, forms in a 2 x 2 list, one matrix
-    (dolfinx's default kind; ``kind="nest"``: a MatNest). MINRES + Jacobi."""
+    (dolfinx's default kind; ``kind="nest"``: a MatNest, with a fieldsplit over the blocks, its
+    sub-solvers left for the caller to set). MINRES + Jacobi."""
     from mpi4py import MPI
 
     import dolfinx_solver  # noqa: F401
@@ -276,9 +291,12 @@ def build_stokes_blocks(kind=None):
     bcs = [dolfinx.fem.dirichletbc(dolfinx.fem.Function(V), dolfinx.fem.locate_dofs_topological(V, 1, walls)),
            dolfinx.fem.dirichletbc(lid, dolfinx.fem.locate_dofs_topological(V, 1, top)),
            dolfinx.fem.dirichletbc(0.0, corner, Q)]
+    P = [[a[0][0], None], [None, p * q / nu * ufl.dx]] if preconditioned else None
     prob = dolfinx.fem.petsc.LinearProblem(a, L, bcs=bcs, u=[dolfinx.fem.Function(V), dolfinx.fem.Function(Q)],
-                                           kind=kind, petsc_options_prefix=f"user_stokes_blocks_{kind}_",
-                                           petsc_options={"ksp_type": "minres", "pc_type": "jacobi"})
+                                           kind=kind, P=P, petsc_options_prefix=f"user_stokes_blocks_{kind}_",
+                                           petsc_options={"ksp_type": "minres", **(
+                                               {"pc_type": "fieldsplit", "pc_fieldsplit_type": "additive"}
+                                               if kind == "nest" else {"pc_type": "jacobi"})})
 
     def apply(prm):
         nu.value = prm["nu"]
@@ -287,10 +305,10 @@ def build_stokes_blocks(kind=None):
     return UserPDE(problem=prob, fields={"nu": nu}, params={"nu": (0.5, 2.0), "s": (-0.5, 0.5)}, apply=apply)
 
 
-def build_coupled_blocks():
+def build_coupled_blocks(kind=None):
     """A nonlinear block problem: -div(grad u) + u^3 = s (P1) and -div(grad w) = u (P2), both zero
     on the boundary, the two unknowns' Functions on spaces of their own and the residual a list;
-    Newton with LU from u = w = 0."""
+    Newton with LU from u = w = 0 (``kind="nest"``: a MatNest, which the adapter refuses)."""
     from mpi4py import MPI
 
     import dolfinx_solver  # noqa: F401
@@ -309,7 +327,8 @@ def build_coupled_blocks():
          ufl.inner(ufl.grad(w), ufl.grad(z)) * ufl.dx - u * z * ufl.dx]
     facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
     bcs = [dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(S, 1, facets), S) for S in (V, W)]
-    prob = dolfinx.fem.petsc.NonlinearProblem(F, [u, w], bcs=bcs, petsc_options_prefix="user_coupled_blocks_",
+    prob = dolfinx.fem.petsc.NonlinearProblem(F, [u, w], bcs=bcs, kind=kind,
+                                              petsc_options_prefix=f"user_coupled_blocks_{kind}_",
                                               petsc_options={"snes_type": "newtonls", "ksp_type": "preonly",
                                                              "pc_type": "lu"})
 

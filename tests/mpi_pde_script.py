@@ -1,7 +1,8 @@
 """Run under `mpirun -n 2`: a learned start for a distributed dolfinx problem.
 
-argv: checkpoint path, output JSON path, family spec (a linear family is solved by KSP, a
-nonlinear one by SNES). The mesh is distributed; the adapter gathers the canonical data to
+argv: checkpoint path, output JSON path, family spec (a linear family is solved by KSP, CG +
+Jacobi or, given a fourth argument ``own``, the problem's own KSP and PC types; a nonlinear one by
+SNES). The mesh is distributed; the adapter gathers the canonical data to
 rank 0, which predicts; the guess is scattered back to the owned dofs. ``anchor``: how the
 checkpoint's anchor mesh matches the gathered dofs (same order, permuted, none); ``guess_error``:
 the model's guess against the cold answer, relative; ``nearest_error``: the nearest training
@@ -53,7 +54,12 @@ comm = MPI.COMM_WORLD
 fam = make_family(sys.argv[3])
 inst = fam.sample(1, seed=42)[0]
 prob, fields = fam.load(inst)
-backend = KSPBackend(pc_type="jacobi", rtol=1e-10) if fam.kind == "linear" else SNESBackend(rtol=1e-10)
+if fam.kind != "linear":
+    backend = SNESBackend(rtol=1e-10)
+elif sys.argv[4:] == ["own"]:  # the problem's own KSP and PC types (a fieldsplit over a nest's blocks)
+    backend = KSPBackend(ksp_type=prob.solver.getType(), pc_type=prob.solver.getPC().getType(), rtol=1e-10)
+else:
+    backend = KSPBackend(pc_type="jacobi", rtol=1e-10)
 cold = backend.solve(petsc_handles(prob))
 u_cold = get_solution(prob)
 prob, fields = fam.load(inst)  # back at the cold guess

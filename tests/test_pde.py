@@ -2025,22 +2025,31 @@ def test_a_users_saddle_point_problem_labels_trains_and_agrees(tmp_path, capsys)
 
 
 def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
-    """A block problem (``u=[u_0, u_1]``, forms in lists, one matrix: dolfinx's default kind), as
-    FEniCSx's Stokes demo builds one, had been refused ("block or nest problems are not supported
-    yet"). Its dofs are read block by block, in PETSc's order: the same Stokes flow on one mixed
-    space (``build_stokes``) gives the same dofs and answer in another order. A field may give each
-    block its own value (a previous state); a nonlinear block problem is labelled, started and
-    solved, under mpirun too; a nest (kind="nest") is refused saying what to build instead."""
+    """A block problem (``u=[u_0, u_1]``, forms in lists), as FEniCSx's Stokes demo builds one,
+    had been refused ("block or nest problems are not supported yet"). Its dofs are read block by
+    block, in PETSc's order: the same Stokes flow on one mixed space (``build_stokes``) gives the
+    same dofs and answer in another order, and a nest (``kind="nest"``, solved as the demo's nest
+    solver: MINRES with a fieldsplit over the blocks) the same system in the same order. A field
+    may give each block its own value (a previous state); a nonlinear block problem is labelled,
+    started and solved; both under mpirun too. A nonlinear nest is refused saying what to build."""
     from learned_solvers.backends.petsc import direct_solve
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.formats.dolfinx import UnsupportedProblemError, get_solution, set_guess
     from learned_solvers.models.mesh_graph import dof_keys
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
-    from tests.dolfinx_user_problem import build_stokes_blocks
+    from tests.dolfinx_user_problem import build_coupled_blocks
 
-    answers = {}
-    for spec in ("build_stokes_blocks", "build_stokes"):
+    def checkpoint(fam, name):
+        pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+        with warnings.catch_warnings():  # Stokes: "training without the coarse correction" (indefinite)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+        return LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                 anchors=tr.anchors).save(tmp_path / name)
+
+    read = {}
+    for spec in ("build_stokes_blocks", "build_stokes", "build_stokes_nest"):
         fam = make_family(f"dolfinx:tests.dolfinx_user_problem:{spec}")
         prob, fields = fam.load(fam.sample(1, seed=0)[0])
         pde = to_pde(prob, fields=fields)
@@ -2050,10 +2059,31 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
         assert np.allclose(ref.x[pde.dirichlet], pde.bc_values[pde.dirichlet]) and pde.dirichlet.sum() == 2 * 64 + 1
         keys = dof_keys(pde)
         order = np.lexsort(keys.T[::-1])
-        answers[spec] = (keys[order], ref.x[order], pde.signature)
-    (kb, xb, sig), (km, xm, _) = answers["build_stokes_blocks"], answers["build_stokes"]
+        read[spec] = (pde, keys[order], ref.x[order])
+    (blocks, kb, xb), (_, km, xm), (nest, _, xn) = read["build_stokes_blocks"], read["build_stokes"], read[
+        "build_stokes_nest"]
     assert np.allclose(kb, km) and np.allclose(xb, xm, atol=1e-8)  # the same dofs (point, component) and flow
-    assert sig["element"] == "blocks(P, P)" and sig["degree"] == [2, 1] and sig["components"] == 3
+    assert abs(nest.operator - blocks.operator).max() == 0 and np.array_equal(nest.rhs, blocks.rhs)
+    assert np.allclose(xn, xb, atol=1e-12) and nest.signature == blocks.signature
+    assert blocks.signature["element"] == "blocks(P, P)" and blocks.signature["degree"] == [2, 1]
+    assert blocks.signature["components"] == 3
+
+    # the nest's own MINRES + fieldsplit, from a start near the answer; problem.u gets the answer
+    nest_spec = "dolfinx:tests.dolfinx_user_problem:build_stokes_nest"
+    fam = make_family(nest_spec)
+    prob, _ = fam.load(fam.sample(1, seed=0)[0])
+    be = KSPBackend(ksp_type="minres", pc_type="fieldsplit", rtol=1e-8)
+    cold = be.solve(petsc_handles(prob))
+    exact = read["build_stokes_nest"][0]
+    start = direct_solve(petsc_handles(prob)).x * (1 + 1e-4 * np.sin(np.arange(exact.n)))
+    warm = be.solve(petsc_handles(prob), guess=start)
+    assert cold.status == warm.status == "optimal" and be.same_answer(warm, cold)
+    assert warm.iterations < cold.iterations / 2, (warm.iterations, cold.iterations)
+    assert np.array_equal(get_solution(prob), warm.x) and prob.solver.getPC().getType() == "fieldsplit"
+    out = tmp_path / "nest.json"
+    rep = _mpirun_script("mpi_pde_script.py", [checkpoint(fam, "nest.safetensors"), out, nest_spec, "own"], out)
+    assert rep["size"] == 2 and rep["n"] == exact.n and rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
+    assert rep["petsc_garbage"] == 0, rep
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_blocks")
     prob, _ = fam.load(fam.sample(1, seed=0)[0])
@@ -2066,15 +2096,12 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
         to_pde(prob, fields={"prev": prev[:1]})
     set_guess(prob, np.arange(pde.n, dtype=float))
     assert np.array_equal(prob.x.array_r, np.arange(pde.n))
-    with pytest.raises(UnsupportedProblemError, match=r"kind='nest'\) is not supported: build the same blocks as one"):
-        to_pde(build_stokes_blocks(kind="nest").problem)
+    with pytest.raises(UnsupportedProblemError, match=r"nonlinear nest problem \(kind='nest'\) is not supported"):
+        to_pde(build_coupled_blocks(kind="nest").problem)
 
     spec = "dolfinx:tests.dolfinx_user_problem:build_coupled_blocks"
     fam = make_family(spec)
-    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
-    path = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                             anchors=tr.anchors).save(tmp_path / "blocks.safetensors")
+    path = checkpoint(fam, "blocks.safetensors")
     prob, fields = fam.load(fam.sample(1, seed=42)[0])
     cold = SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
     u_cold = get_solution(prob)

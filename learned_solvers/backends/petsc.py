@@ -187,11 +187,27 @@ def not_converged_error(handles: dict[str, Any], res: SolveResult) -> Exception 
         "the result is in problem.u")
 
 
+def _blocks(x: Any) -> list[Any]:
+    """A VecNest's blocks (a dolfinx block problem's kind="nest"), or the vector itself."""
+    return x.getNestSubVecs() if x.getType() == "nest" else [x]
+
+
+def _values(x: Any) -> np.ndarray:
+    """The owned entries of a PETSc vector, a VecNest's blocks in turn (a copy)."""
+    parts = [v.array_r[: v.getLocalSize()] for v in _blocks(x)]
+    return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
+
+
 def _set(x: Any, values: np.ndarray) -> None:
+    """The owned entries of ``x`` (a VecNest's blocks in turn) from ``values``; ghosts updated."""
     from petsc4py import PETSc
 
-    x.array_w[: len(values)] = values
-    x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+    lo = 0
+    for v in _blocks(x):
+        n = v.getLocalSize()
+        v.array_w[:n] = values[lo:lo + n]
+        lo += n
+        v.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
 
 
 _COMMON = {"KSP": "cg, gmres, bicg, minres, preonly", "PC": "gamg, jacobi, sor, ilu, icc, bjacobi, asm, lu, cholesky",
@@ -315,7 +331,6 @@ class KSPBackend:
         from petsc4py import PETSc
 
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
-        n = x.getLocalSize()
         offered = warm and guess is not None
         self.configure(ksp)
         if guess is not None and ksp.getType() == "preonly":
@@ -350,7 +365,7 @@ class KSPBackend:
         handles["finish"]()
         reason = ksp.getConvergedReason()
         return SolveResult(solver=self.name, status=_status(int(reason)), objective=float("nan"),
-                           x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
+                           x=_values(x), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=offered, warm_start_accepted=warm and guess is not None,
                            message=_reason(int(reason)),
                            extra={"reason": int(reason), "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
@@ -433,33 +448,44 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
 
     own, b, x = handles["ksp"], handles["b"], handles["x"]
     ksp = PETSc.KSP().create(own.getComm())
+    op = own.getOperators()[0]
+    # no LU factors a MatNest (a block problem's kind="nest"): an AIJ copy, in the same global order
+    # (out given: out=None converts the problem's own in place), and plain vectors that it multiplies
+    aij = op.convert("aij", out=PETSc.Mat()) if op.getType() == "nest" else None
+    plain = aij.createVecs() if aij is not None else None
     try:
         # the operator alone: a script's preconditioner matrix (LinearProblem(..., P=...)) is another
         # system, whose LU had solved P x = b and labelled every instance with that
-        ksp.setOperators(own.getOperators()[0])
+        ksp.setOperators(op if aij is None else aij)
         ksp.setType("preonly")
         ksp.getPC().setType("lu")
         ksp.getPC().setFactorSolverType(package)
         x.set(0.0)
+        if plain is not None:
+            _set(plain[1], _values(b))
         t0 = time.perf_counter()
         try:
-            ksp.solve(b, x)
+            ksp.solve(b, x) if plain is None else ksp.solve(plain[1], plain[0])
         except PETSc.Error as exc:  # a package this PETSc lacks
             return SolveResult(solver="ksp", status=Status.ERROR, objective=float("nan"), x=None, y=None,
                                iterations=0, seconds=time.perf_counter() - t0, warm_started=False,
                                warm_start_accepted=False, message=f"LU ({package}) failed: {str(exc).splitlines()[-1]}",
                                extra={"reason": -1, "ksp_type": "preonly", "pc_type": f"lu ({package})"})
         secs = time.perf_counter() - t0
+        if plain is not None:
+            _set(x, _values(plain[0]))
         handles["finish"]()
         reason = int(ksp.getConvergedReason())
-        n = x.getLocalSize()
         return SolveResult(solver="ksp", status=_status(reason), objective=float("nan"),
-                           x=x.array_r[:n].copy(), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
+                           x=_values(x), y=None, iterations=int(ksp.getIterationNumber()), seconds=secs,
                            warm_started=False, warm_start_accepted=False,
                            message=f"LU by {package}: {_reason(reason)}",
                            extra={"reason": reason, "ksp_type": "preonly", "pc_type": f"lu ({package})"})
     finally:
         ksp.destroy()
+        for obj in (aij, *(plain or ())):
+            if obj is not None:
+                obj.destroy()
 
 
 def cold_guess_error(solver: str, what: str) -> InvalidProblemError:
@@ -590,7 +616,7 @@ class SNESBackend:
         handles["finish"]()
         reason = int(snes.getConvergedReason())
         return SolveResult(solver=self.name, status=_status(reason, "SNES"),
-                           objective=float("nan"), x=x.array_r[: x.getLocalSize()].copy(), y=None,
+                           objective=float("nan"), x=_values(x), y=None,
                            iterations=int(snes.getIterationNumber()), seconds=secs, warm_started=warm,
                            warm_start_accepted=warm, message=_reason(reason, "SNES"),
                            extra={"reason": reason, "linear_iterations": int(snes.getLinearSolveIterations())})

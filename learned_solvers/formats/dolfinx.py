@@ -14,7 +14,8 @@
 * ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
 
 Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11 (tested on 0.11),
-and block problems (``u=[u_0, u_1, ...]``, one matrix; not ``kind="nest"``), read block by block (``Unknown``);
+and block problems (``u=[u_0, u_1, ...]``, one matrix or, linear, ``kind="nest"``), read block by block
+(``Unknown``);
 the component each dof carries is added to the fields for vector, mixed and block problems. Import
 ``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
 """
@@ -72,20 +73,25 @@ class Unknown:
     Owned entries are each block's owned entries in turn on every rank, so that PETSc's global
     order, which the canonical data follow, is the ranks' in turn, each with its blocks in turn.
 
+    A nest (``kind="nest"``: a MatNest, a VecNest per block) has the same global order; its
+    vectors are read and written block by block (``owned_of``, ``put``).
+
     ``functions``, ``spaces``, ``sizes`` (owned entries of each: dofs times block size),
-    ``n_owned``, ``comm``, ``block`` (whether ``problem.u`` is a list)."""
+    ``n_owned``, ``comm``, ``block`` (whether ``problem.u`` is a list), ``nest``."""
 
     def __init__(self, problem: Any) -> None:
         u = problem.u
         self.block = isinstance(u, (list, tuple))
         self.functions = list(u) if self.block else [u]
         self.spaces = [f.function_space for f in self.functions]
-        if self.block and problem.x.getType() == "nest":
-            # a VecNest has no one array of owned entries, and a MatNest no rows to read the graph from
+        self.nest = self.block and problem.x.getType() == "nest"
+        if self.nest and problem_kind(problem) != "linear":
+            # SNES hands its callbacks the VecNest they assemble into: the start and the backends' work
+            # vectors would have to be nests too
             raise UnsupportedProblemError(
-                "a nest problem (kind='nest') is not supported: build the same blocks as one matrix (leave kind "
-                "out, or kind='mpi'), which KSP and SNES solve as one system; a fieldsplit preconditioner then "
-                "takes its index sets from PETSc.IS().createGeneral over each block's dofs")
+                "a nonlinear nest problem (kind='nest') is not supported: build the same blocks as one matrix "
+                "(leave kind out, or kind='mpi'), which SNES solves as one system; a fieldsplit preconditioner "
+                "then takes its index sets from PETSc.IS().createGeneral over each block's dofs")
         if len({id(V.mesh) for V in self.spaces}) > 1:
             raise UnsupportedProblemError("the blocks' spaces are on different meshes (a submesh): the model's graph "
                                           "and fields are built on one mesh; put every block on the same mesh")
@@ -102,6 +108,22 @@ class Unknown:
         for f, lo, n in zip(self.functions, np.cumsum([0, *self.sizes]), self.sizes):
             f.x.array[:n] = values[lo:lo + n]
             f.x.scatter_forward()
+
+    def owned_of(self, vec: Any) -> np.ndarray:
+        """The owned entries (n_owned,) of a PETSc vector of the problem's layout (a copy)."""
+        if not self.nest:
+            return vec.array_r[:self.n_owned].copy()
+        subs = vec.getNestSubVecs()
+        return np.concatenate([sub.array_r[:n] for sub, n in zip(subs, self.sizes)])
+
+    def put(self, vec: Any, values: np.ndarray) -> None:
+        """Owned entries (n_owned,) into a PETSc vector of the problem's layout; ghosts updated."""
+        from petsc4py import PETSc
+
+        for sub, lo, n in zip(vec.getNestSubVecs() if self.nest else [vec], np.cumsum([0, *self.sizes]),
+                              self.sizes if self.nest else [self.n_owned]):
+            sub.array_w[:n] = values[lo:lo + n]
+            sub.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
 
     def saved(self) -> list[np.ndarray]:
         """Each Function's values with ghosts, for ``restore``."""
@@ -361,19 +383,26 @@ def _assemble_linear(problem: Any) -> None:
         P.zeroEntries()
         fp.assemble_matrix(P, problem.preconditioner, bcs=problem.bcs)
         P.assemble()
-    with b.localForm() as bl:
-        bl.set(0.0)
+    for sub in _parts(b):
+        with sub.localForm() as bl:
+            bl.set(0.0)
     fp.assemble_vector(b, problem.L)
     if isinstance(problem.u, (list, tuple)):  # a block problem, lifted and constrained block by block as its solve()
         fem = import_dolfinx().fem
         fp.apply_lifting(b, problem.a, bcs=fem.bcs_by_block(fem.extract_function_spaces(problem.a, 1), problem.bcs))
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        for sub in _parts(b):
+            sub.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fp.set_bc(b, fem.bcs_by_block(fem.extract_function_spaces(problem.L), problem.bcs))
         return
     fp.apply_lifting(b, [problem.a], bcs=[problem.bcs])
     b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     for bc in problem.bcs:
         bc.set(b.array_w)
+
+
+def _parts(vec: Any) -> list[Any]:
+    """A VecNest's blocks, or the vector itself."""
+    return vec.getNestSubVecs() if vec.getType() == "nest" else [vec]
 
 
 @held_interrupts()
@@ -506,9 +535,19 @@ def _linearised(problem: Any, kind: str, n_owned: int) -> tuple[np.ndarray, np.n
     """This rank's rows of the system, assembled as ``problem.solve()`` does: CSR (indptr,
     columns, values) and the right-hand side; for a nonlinear problem the first Newton system
     at the current ``u``, ``J u = J u0 - F(u0)``."""
+    from petsc4py import PETSc
+
     (_assemble_linear if kind == "linear" else _assemble_nonlinear)(problem)
-    indptr, cols, vals = problem.A.getValuesCSR()
-    b_loc = problem.b.array_r[:n_owned].copy()
+    unk = Unknown(problem)
+    if unk.nest:  # a MatNest has no rows of its own: an AIJ copy in the same global order
+        aij = problem.A.convert("aij", out=PETSc.Mat())  # out=None would convert the problem's own in place
+        try:
+            indptr, cols, vals = (a.copy() for a in aij.getValuesCSR())
+        finally:
+            aij.destroy()
+    else:
+        indptr, cols, vals = problem.A.getValuesCSR()
+    b_loc = unk.owned_of(problem.b)
     if kind == "nonlinear":
         ju0 = problem.A.createVecLeft()
         problem.A.mult(problem.x, ju0)
@@ -694,14 +733,11 @@ def scatter_guess(problem: Any, guess: np.ndarray | None) -> np.ndarray:
 
 def set_guess(problem: Any, guess: np.ndarray | None) -> None:
     """Put ``guess`` (global dof order, on rank 0; ignored elsewhere) where PETSc starts from."""
-    from petsc4py import PETSc
-
     kind = problem_kind(problem)
     unk = Unknown(problem)
     local = _scatter_owned(unk, guess)
     if kind == "linear":
-        problem.x.array_w[:unk.n_owned] = local
-        problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        unk.put(problem.x, local)
         problem.solver.setInitialGuessNonzero(True)
     else:
         unk.set_owned(local)
@@ -724,9 +760,9 @@ def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
     if kind == "linear":
         if assemble:
             _assemble_linear(problem)
-
         def finish() -> None:
-            problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+            for sub in _parts(problem.x):  # a nest's blocks (kind="nest"), or x itself
+                sub.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
             dfx.fem.petsc.assign(problem.x, problem.u)
 
         return {"kind": kind, "ksp": problem.solver, "b": problem.b, "x": problem.x, "finish": finish}
