@@ -308,7 +308,8 @@ def build_stokes_blocks(kind=None, preconditioned=False):
 def build_coupled_blocks(kind=None):
     """A nonlinear block problem: -div(grad u) + u^3 = s (P1) and -div(grad w) = u (P2), both zero
     on the boundary, the two unknowns' Functions on spaces of their own and the residual a list;
-    Newton with LU from u = w = 0 (``kind="nest"``: a MatNest, which the adapter refuses)."""
+    Newton with LU from u = w = 0 (``kind="nest"``: a MatNest, which no LU factors; GMRES with a
+    multiplicative fieldsplit over the blocks, LU on each, to 1e-12)."""
     from mpi4py import MPI
 
     import dolfinx_solver  # noqa: F401
@@ -329,8 +330,14 @@ def build_coupled_blocks(kind=None):
     bcs = [dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(S, 1, facets), S) for S in (V, W)]
     prob = dolfinx.fem.petsc.NonlinearProblem(F, [u, w], bcs=bcs, kind=kind,
                                               petsc_options_prefix=f"user_coupled_blocks_{kind}_",
-                                              petsc_options={"snes_type": "newtonls", "ksp_type": "preonly",
-                                                             "pc_type": "lu"})
+                                              petsc_options={"snes_type": "newtonls", **(
+                                                  {"ksp_type": "gmres", "ksp_rtol": 1e-12, "pc_type": "fieldsplit",
+                                                   "pc_fieldsplit_type": "multiplicative"} if kind == "nest"
+                                                  else {"ksp_type": "preonly", "pc_type": "lu"})})
+    if kind == "nest":
+        for sub in prob.solver.getKSP().getPC().getFieldSplitSubKSP():
+            sub.setType("preonly")
+            sub.getPC().setType("lu")
 
     def apply(p):
         s.value = p["s"]

@@ -2031,10 +2031,10 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
     same dofs and answer in another order, and a nest (``kind="nest"``, solved as the demo's nest
     solver: MINRES with a fieldsplit over the blocks) the same system in the same order. A field
     may give each block its own value (a previous state); a nonlinear block problem is labelled,
-    started and solved; both under mpirun too. A nonlinear nest is refused saying what to build."""
+    started and solved, as one matrix or a nest; under mpirun too."""
     from learned_solvers.backends.petsc import direct_solve
     from learned_solvers.bench.pde import label_pde
-    from learned_solvers.formats.dolfinx import UnsupportedProblemError, get_solution, set_guess
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError, get_solution, residual_function, set_guess
     from learned_solvers.models.mesh_graph import dof_keys
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
@@ -2096,12 +2096,26 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
         to_pde(prob, fields={"prev": prev[:1]})
     set_guess(prob, np.arange(pde.n, dtype=float))
     assert np.array_equal(prob.x.array_r, np.arange(pde.n))
-    with pytest.raises(UnsupportedProblemError, match=r"nonlinear nest problem \(kind='nest'\) is not supported"):
-        to_pde(build_coupled_blocks(kind="nest").problem)
+    # a nonlinear nest (GMRES + fieldsplit, LU on each block): the same system as one matrix's, and
+    # the same Jacobian for the safeguard's merit (its duplicate, made before any assembly, had been zeros)
+    nests = [build_coupled_blocks(kind=kind) for kind in (None, "nest")]
+    for user in nests:
+        user.apply({"s": 7.0})
+    read = [to_pde(user.problem, fields=user.fields) for user in nests]
+    assert abs(read[0].operator - read[1].operator).max() == 0 and np.array_equal(read[0].rhs, read[1].rhs)
+    at = np.linspace(0.0, 1.0, read[0].n)
+    jacs = [residual_function(user.problem).jacobian(at) for user in nests]
+    assert abs(jacs[0] - jacs[1]).max() == 0 and abs(jacs[0]).max() > 1
 
     spec = "dolfinx:tests.dolfinx_user_problem:build_coupled_blocks"
     fam = make_family(spec)
     path = checkpoint(fam, "blocks.safetensors")
+    nest = make_family(f"{spec}:kind=nest")  # labelled by its own SNES, started and solved as the one-matrix kind
+    prob, fields = nest.load(nest.sample(1, seed=42)[0])
+    warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields, backend=SNESBackend(rtol=1e-10))
+    assert warm.status == "optimal" and warm.warm_start_accepted and prob.solver.getKSP().getPC().getType() == (
+        "fieldsplit")
+    assert len(label_pde(nest, nest.sample(2, seed=0), progress=False)[1]) == 2
     prob, fields = fam.load(fam.sample(1, seed=42)[0])
     cold = SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
     u_cold = get_solution(prob)
@@ -2113,6 +2127,26 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
     rep = _run_under_mpirun(path, spec, tmp_path / "mpi.json")
     assert rep["size"] == 2 and rep["n"] == 81 + 289 and rep["warm_status"] == "optimal" and rep["rel_diff"] < 1e-7
     _assert_the_serial_guess(rep, fam, path)
+
+
+def test_the_newton_merits_jacobian_is_the_jacobian_where_the_problem_has_a_preconditioner_form():
+    """``NonlinearProblem(F, u, P=...)``: the safeguard's merit (``|J^-1 F|``) took its Jacobian
+    from a callback handed J's matrix for P too, so the preconditioner form was assembled over it."""
+    from learned_solvers.formats.dolfinx import residual_function
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    u, v, w = dolfinx.fem.Function(V), ufl.TestFunction(V), ufl.TrialFunction(V)
+    F = ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + u ** 3 * v * ufl.dx - 10 * v * ufl.dx
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    jacs = []
+    for i, P in enumerate((None, ufl.inner(ufl.grad(w), ufl.grad(v)) * ufl.dx)):
+        prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], P=P, petsc_options_prefix=f"t_merit_p{i}_",
+                                                  petsc_options={"snes_type": "newtonls", "ksp_type": "gmres",
+                                                                 "pc_type": "jacobi"})
+        jacs.append(residual_function(prob).jacobian(np.linspace(0.0, 1.0, 81)))
+    assert abs(jacs[0] - jacs[1]).max() == 0 and abs(jacs[0]).max() > 1
 
 
 def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):

@@ -14,8 +14,7 @@
 * ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
 
 Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11 (tested on 0.11),
-and block problems (``u=[u_0, u_1, ...]``, one matrix or, linear, ``kind="nest"``), read block by block
-(``Unknown``);
+and block problems (``u=[u_0, u_1, ...]``, one matrix or ``kind="nest"``), read block by block (``Unknown``);
 the component each dof carries is added to the fields for vector, mixed and block problems. Import
 ``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
 """
@@ -77,21 +76,13 @@ class Unknown:
     vectors are read and written block by block (``owned_of``, ``put``).
 
     ``functions``, ``spaces``, ``sizes`` (owned entries of each: dofs times block size),
-    ``n_owned``, ``comm``, ``block`` (whether ``problem.u`` is a list), ``nest``."""
+    ``n_owned``, ``comm``, ``block`` (whether ``problem.u`` is a list)."""
 
     def __init__(self, problem: Any) -> None:
         u = problem.u
         self.block = isinstance(u, (list, tuple))
         self.functions = list(u) if self.block else [u]
         self.spaces = [f.function_space for f in self.functions]
-        self.nest = self.block and problem.x.getType() == "nest"
-        if self.nest and problem_kind(problem) != "linear":
-            # SNES hands its callbacks the VecNest they assemble into: the start and the backends' work
-            # vectors would have to be nests too
-            raise UnsupportedProblemError(
-                "a nonlinear nest problem (kind='nest') is not supported: build the same blocks as one matrix "
-                "(leave kind out, or kind='mpi'), which SNES solves as one system; a fieldsplit preconditioner "
-                "then takes its index sets from PETSc.IS().createGeneral over each block's dofs")
         if len({id(V.mesh) for V in self.spaces}) > 1:
             raise UnsupportedProblemError("the blocks' spaces are on different meshes (a submesh): the model's graph "
                                           "and fields are built on one mesh; put every block on the same mesh")
@@ -111,17 +102,16 @@ class Unknown:
 
     def owned_of(self, vec: Any) -> np.ndarray:
         """The owned entries (n_owned,) of a PETSc vector of the problem's layout (a copy)."""
-        if not self.nest:
+        if vec.getType() != "nest":
             return vec.array_r[:self.n_owned].copy()
-        subs = vec.getNestSubVecs()
-        return np.concatenate([sub.array_r[:n] for sub, n in zip(subs, self.sizes)])
+        return np.concatenate([sub.array_r[:n] for sub, n in zip(vec.getNestSubVecs(), self.sizes)])
 
     def put(self, vec: Any, values: np.ndarray) -> None:
         """Owned entries (n_owned,) into a PETSc vector of the problem's layout; ghosts updated."""
         from petsc4py import PETSc
 
-        for sub, lo, n in zip(vec.getNestSubVecs() if self.nest else [vec], np.cumsum([0, *self.sizes]),
-                              self.sizes if self.nest else [self.n_owned]):
+        nest = vec.getType() == "nest"
+        for sub, lo, n in zip(_parts(vec), np.cumsum([0, *self.sizes]), self.sizes if nest else [self.n_owned]):
             sub.array_w[:n] = values[lo:lo + n]
             sub.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
 
@@ -535,24 +525,30 @@ def _linearised(problem: Any, kind: str, n_owned: int) -> tuple[np.ndarray, np.n
     """This rank's rows of the system, assembled as ``problem.solve()`` does: CSR (indptr,
     columns, values) and the right-hand side; for a nonlinear problem the first Newton system
     at the current ``u``, ``J u = J u0 - F(u0)``."""
-    from petsc4py import PETSc
-
     (_assemble_linear if kind == "linear" else _assemble_nonlinear)(problem)
     unk = Unknown(problem)
-    if unk.nest:  # a MatNest has no rows of its own: an AIJ copy in the same global order
-        aij = problem.A.convert("aij", out=PETSc.Mat())  # out=None would convert the problem's own in place
-        try:
-            indptr, cols, vals = (a.copy() for a in aij.getValuesCSR())
-        finally:
-            aij.destroy()
-    else:
-        indptr, cols, vals = problem.A.getValuesCSR()
+    indptr, cols, vals = _csr(problem.A)
     b_loc = unk.owned_of(problem.b)
     if kind == "nonlinear":
         ju0 = problem.A.createVecLeft()
         problem.A.mult(problem.x, ju0)
-        b_loc = ju0.array_r[:n_owned] - b_loc
+        b_loc = unk.owned_of(ju0) - b_loc
+        ju0.destroy()
     return indptr, cols, vals, b_loc
+
+
+def _csr(A: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This rank's rows of ``A`` as CSR (indptr, columns, values); a MatNest (kind="nest"), which
+    has no rows of its own, through an AIJ copy in the same global order."""
+    from petsc4py import PETSc
+
+    if A.getType() != "nest":
+        return A.getValuesCSR()
+    aij = A.convert("aij", out=PETSc.Mat())  # out=None would convert the problem's own in place
+    try:
+        return tuple(a.copy() for a in aij.getValuesCSR())
+    finally:
+        aij.destroy()
 
 
 def _quasilinear_local(problem: Any, V, n_owned: int, mask: np.ndarray, bcv: np.ndarray,
@@ -647,12 +643,13 @@ class NewtonSystem:
         self._u = Unknown(problem)
         self._x, self._f = problem.x.duplicate(), problem.x.duplicate()
         self._jac: Any = None  # made at the first jacobian(): most calls never need it
+        self._pre: Any = None  # the preconditioner form's matrix, where the problem has one
 
     @held_interrupts()
     def _at(self, v: np.ndarray, evaluate: Callable[[Any], Any]) -> Any:
         saved = self._u.saved()  # the SNES callbacks copy x into u
         try:
-            self._x.array[:] = v
+            self._u.put(self._x, v)
             return evaluate(self.problem.solver)
         finally:
             self._u.restore(saved)
@@ -660,19 +657,23 @@ class NewtonSystem:
     def __call__(self, v: np.ndarray) -> np.ndarray:
         def f(snes):
             snes.computeFunction(self._x, self._f)
-            return self._f.array.copy()
+            return self._u.owned_of(self._f)
 
         return self._at(v, f)
 
     def jacobian(self, v: np.ndarray) -> sp.csr_matrix:
-        if self._jac is None:
-            self._jac = self.problem.A.duplicate()
-
         def j(snes):
             # as SNES does: F first, whose callback copies x into u; J's callback assembles at u
             snes.computeFunction(self._x, self._f)
-            snes.computeJacobian(self._x, self._jac, self._jac)
-            indptr, cols, vals = self._jac.getValuesCSR()
+            if self._jac is None:
+                A, P = self.problem.A, self.problem.P_mat
+                if not A.assembled:  # a MatNest duplicated before its first assembly: blocks with no pattern, zeros
+                    snes.computeJacobian(self._x, A, P or A)  # as the problem's own first Newton step does
+                # a preconditioner form of the problem's own (P=...) goes into a matrix of its own: given
+                # J's, it had overwritten the Jacobian with the preconditioner's matrix
+                self._jac, self._pre = A.duplicate(), None if P is None else P.duplicate()
+            snes.computeJacobian(self._x, self._jac, self._pre or self._jac)
+            indptr, cols, vals = _csr(self._jac)
             return sp.csr_matrix((vals, cols, indptr), shape=(len(v), len(v)))
 
         return self._at(v, j)
@@ -771,7 +772,8 @@ def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
         dfx.fem.petsc.assign(problem.u, problem.x)
 
     def finish() -> None:
-        problem.x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        for sub in _parts(problem.x):
+            sub.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         dfx.fem.petsc.assign(problem.x, problem.u)
 
     return {"kind": kind, "snes": problem.solver, "x": problem.x, "load_guess": load_guess, "finish": finish}
