@@ -2094,6 +2094,10 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
     assert np.array_equal(pde.fields[:, 0], np.concatenate([f.x.array for f in prev]))
     with pytest.raises(UnsupportedProblemError, match="a list of 1 items, where the problem has 2 blocks"):
         to_pde(prob, fields={"prev": prev[:1]})
+    with pytest.raises(UnsupportedProblemError, match=r"(?s)different value dimensions.*one value is sampled on all 2 "
+                       r"blocks: give a list of one value per block instead, e.g. \[u_prev, p_prev\]"):
+        to_pde(prob, fields={"u_prev": prev[0]})  # the velocity alone: no value at the pressure's dofs
+    assert to_pde(prob, fields={"u_prev": [prev[0], 0.0]}).fields[-1, 0] == 0.0
     set_guess(prob, np.arange(pde.n, dtype=float))
     assert np.array_equal(prob.x.array_r, np.arange(pde.n))
     # a nonlinear nest (GMRES + fieldsplit, LU on each block): the same system as one matrix's, and

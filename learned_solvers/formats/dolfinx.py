@@ -453,12 +453,12 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
             per_block = _per_block(k, value, unk)
             columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
         except UnsupportedProblemError as exc:
-            raise UnsupportedProblemError(f"field {k!r}: {exc}") from None
+            raise UnsupportedProblemError(f"field {k!r}: {exc}{_per_block_advice(unk, value)}") from None
         except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
             raise UnsupportedProblemError(
                 f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
                 "Function on the problem's own mesh, a Constant, a number, or a callable x -> one value per point "
-                "(x: (3, N))") from exc
+                f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
         if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
             raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
                                           f"{[got for got, _ in columns]}; give each block the same kind of value")
@@ -508,6 +508,15 @@ def _space_signature(unk: Unknown) -> dict[str, Any]:
         return dict(zip(("element", "degree", "block_size"), got[0]))
     return {"element": f"blocks({', '.join(g[0] for g in got)})", "degree": [g[1] for g in got],
             "block_size": [g[2] for g in got]}
+
+
+def _per_block_advice(unk: Unknown, value: Any) -> str:
+    """What to add to a field's refusal on a block problem given one value for every block (a
+    velocity Function has no value at a pressure block's dofs)."""
+    if not unk.block or isinstance(value, (list, tuple)):
+        return ""
+    return (f"; on this block problem one value is sampled on all {len(unk.functions)} blocks: give a list of one "
+            "value per block instead, e.g. [u_prev, p_prev] or [u_prev, 0.0]")
 
 
 def _per_block(name: str, value: Any, unk: Unknown) -> list[Any]:
