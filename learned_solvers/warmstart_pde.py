@@ -318,8 +318,8 @@ class LearnedPDEStarter(LazyNetwork):
         preconditioner, relative and absolute tolerances and iteration limit, with fair stopping
         rules as in ``learned_solvers.backends.petsc``; ``own_tolerances``). Either way the
         problem's KSP/SNES gets its own settings back afterwards (``kept_settings``); a backend
-        of another KSP, PC or SNES type gives back the type alone, not what was set on the
-        problem's own (a fieldsplit's index sets, GAMG's options), which PETSc drops with it.
+        of another KSP, PC or SNES type solves on a private one (``private_where_switched``),
+        the problem's own left as it was (a fieldsplit's index sets, a qn SNES's type).
         ``result.extra``: ``inference_seconds``; ``load_seconds``, the network's one-off build where
         this solve was the first to run it (not in ``inference_seconds``); ``fallback``, why the
         cold guess was used, if it was; ``anchor``, where the anchor the model corrected came
@@ -330,8 +330,8 @@ class LearnedPDEStarter(LazyNetwork):
         guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
         script's own ``problem.solve()`` raises.
         """
-        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, check_switch,
-                                     cold_guess_error, kept_settings, not_converged_error, own_tolerances)
+        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, cold_guess_error,
+                                     kept_settings, not_converged_error, own_tolerances, private_where_switched)
         from .formats.dolfinx import Unknown, petsc_handles, problem_kind, residual_function, scatter_guess
 
         kind = problem_kind(problem)
@@ -340,8 +340,6 @@ class LearnedPDEStarter(LazyNetwork):
             raise TypeError(f"backend: a {kind} problem is solved by a {want.__name__} "
                             f"(learned_solvers.backends.petsc.{want.__name__}(...)), or None for the problem's own "
                             f"settings; got {backend!r}")
-        if backend is not None and kind != "linear":
-            check_switch(problem.solver, backend.snes_type, "backend")  # a switch PETSc crashes after
         unknown = Unknown(problem)
         comm, cold = unknown.comm, unknown.owned()
         # Newton's cold guess (its tolerance's yardstick) is the user's u: refused before any work, on every rank
@@ -383,14 +381,16 @@ class LearnedPDEStarter(LazyNetwork):
                 # a KSP the user keeps on a nonzero initial guess starts its own solve from u: so does
                 # the cold solve here (a fallback, or the retry after a failed warm solve)
                 own = cold if h["ksp"].getInitialGuessNonzero() else None
-                res = be.solve(h, guess=local, cold_guess=own)
+                with private_where_switched(h, be) as hb:  # another type: the problem's KSP left as it is
+                    res = be.solve(hb, guess=local, cold_guess=own)
             else:
                 # the problem's own relative tolerance, applied to the cold guess's residual, and absolute one
                 rtol, atol, _, max_it = h["snes"].getTolerances()
                 rtol, atol = own_tolerances(rtol, atol)
                 be = backend or SNESBackend(snes_type=h["snes"].getType() or "newtonls", rtol=rtol, atol=atol,
                                             max_it=max_it)
-                res = be.solve(h, guess=local, cold_guess=cold)
+                with private_where_switched(h, be) as hb:  # another type: the problem's SNES left as it is
+                    res = be.solve(hb, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs
         res.extra["load_seconds"] = self.last_load_seconds  # as the inference seconds: rank 0's (0 on the others)
         # one broadcast for both: each is a round trip every rank waits in

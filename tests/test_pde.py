@@ -2173,7 +2173,7 @@ def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):
     assert rep["solver_options"]["snes_type"] == "vinewtonrsls" and rep["same_answer"] == 1.0
 
 
-def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_first_solves_state(darcy_starter):
+def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_first_solves_state():
     """SNES qn (L-BFGS) keeps its pairs from one solve to the next: a second solve of an instance
     from the same cold guess took 3 steps where the first took 23. Each bench solve now starts
     from a first solve's state (``forget_history``), so the repeats of one start take what a
@@ -2208,10 +2208,51 @@ def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_f
     assert runs[0].status == "optimal" and runs[0].iterations == runs[1].iterations > 2, runs
     with pytest.raises(ValueError, match="would switch it from qn, after which PETSc crashes"):
         SNESBackend(snes_type="newtonls").solve(petsc_handles(prob))
-    _, starter, _ = darcy_starter  # refused before the checkpoint is read or run
-    with pytest.raises(ValueError, match="^backend: this problem's SNES is qn"):
-        starter.solve(prob, fields={}, backend=SNESBackend(snes_type="newtonls"))
-    assert prob.solver.getType() == "qn"
+    assert prob.solver.getType() == "qn"  # a starter's backend= of another type: a private SNES (the test below)
+
+
+def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
+    """``starter.solve(problem, backend=...)`` of another type solves on a private KSP or SNES:
+    switched on the problem's own and back, a fieldsplit set on its PC object lost its index sets
+    (the script's next ``solve()`` failed: "must have at least two fields, not 1"), and a qn SNES
+    could not be switched at all (PETSc crashes after such a switch; it was refused)."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    def starter(fam):
+        pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+        with warnings.catch_warnings():  # Stokes: "training without the coarse correction" (indefinite)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+        return LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                 anchors=tr.anchors)
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_fieldsplit")
+    stokes = starter(fam)  # labelling loads its draws into the problem: before the instance is loaded
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    prob.solve()
+    own = prob.solver.getIterationNumber()
+    assert prob.solver.getConvergedReason() > 0
+    for be in (KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8),  # another PC: one of the private KSP's own
+               KSPBackend(ksp_type="gmres", pc_type=None, rtol=1e-8)):  # the problem's PC, shared
+        res = stokes.solve(prob, fields=fields, backend=be)
+        assert res.status == "optimal" and res.extra["ksp_type"] == "gmres"
+        assert res.warm_start_accepted and res.extra["pc_type"] == (be.pc_type or "fieldsplit")
+        prob.solve()  # the script's own, as before
+        assert prob.solver.getConvergedReason() > 0 and abs(prob.solver.getIterationNumber() - own) <= 2
+        assert (prob.solver.getType(), prob.solver.getPC().getType()) == ("minres", "fieldsplit")
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_qn")
+    qn = starter(fam)
+    inst = fam.sample(1, seed=5)[0]
+    prob, fields = fam.load(inst)
+    res = qn.solve(prob, fields=fields, backend=SNESBackend(snes_type="newtonls", rtol=1e-10))
+    assert res.status == "optimal" and res.warm_start_accepted and prob.solver.getType() == "qn"
+    u_newton = prob.u.x.array.copy()
+    fam.load(inst)
+    prob.solve()  # the script's own qn solve: no crash, the same answer
+    assert prob.solver.getConvergedReason() > 0 and np.allclose(prob.u.x.array, u_newton, atol=1e-6)
 
 
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):

@@ -40,7 +40,7 @@ from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "failures_returned", "forget_history",
-           "kept_settings", "not_converged_error", "own_tolerances", "stopping_early"]
+           "kept_settings", "not_converged_error", "own_tolerances", "private_where_switched", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -84,6 +84,54 @@ def kept_settings(handles: dict[str, Any]):
             if kind is not None and snes.getType() != kind:
                 snes.setType(kind)
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
+
+
+@contextlib.contextmanager
+def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[dict[str, Any]]:
+    """The handles ``backend`` solves with: the problem's own KSP or SNES where the backend keeps
+    its types (``kept_settings`` puts back what it sets), else, for the block, a private one of the
+    backend's types over the same operators (a KSP) or callbacks (a SNES), destroyed after. A
+    type switched on the problem's own had dropped what was set on the old type: a fieldsplit's
+    index sets ("must have at least two fields" at the script's next ``solve()``), GMRES's restart;
+    and PETSc crashes a SNES switched to or from ``qn``. A private KSP shares the problem's PC
+    where the backend keeps the PC's type (its index sets, its GAMG options hold), and a private
+    SNES shares the problem's KSP (Newton's linear solves as the script set them). Options
+    (``KSPBackend.options``) go on a private KSP whose prefix is the problem's + ``private_``."""
+    from petsc4py import PETSc
+
+    snes = handles.get("snes")
+    if snes is None:
+        own = handles["ksp"]
+        pc_switched = backend.pc_type is not None and backend.pc_type != own.getPC().getType()
+        if not (pc_switched or backend.options or (backend.ksp_type is not None
+                                                   and backend.ksp_type != own.getType())):
+            yield handles
+            return
+        private = PETSc.KSP().create(own.getComm())
+        try:
+            private.setOptionsPrefix(f"{own.getOptionsPrefix() or ''}private_")
+            if not pc_switched:
+                private.setPC(own.getPC())
+            private.setOperators(*own.getOperators())
+            if own.getType() is not None:  # None: never set (PETSc's default); setType(None) kills the process
+                private.setType(own.getType())  # the backend's, where it names one, at its configure()
+            yield {**handles, "ksp": private}
+        finally:
+            private.destroy()
+        return
+    if backend.snes_type == snes.getType():
+        yield handles
+        return
+    private = PETSc.SNES().create(snes.getComm())
+    try:
+        fv, fcb = snes.getFunction()
+        J, P, jcb = snes.getJacobian()
+        private.setFunction(fcb[0], fv, args=fcb[1], kargs=fcb[2])
+        private.setJacobian(jcb[0], J, P, args=jcb[1], kargs=jcb[2])
+        private.setKSP(snes.getKSP())
+        yield {**handles, "snes": private}
+    finally:
+        private.destroy()
 
 
 @contextlib.contextmanager
