@@ -2153,6 +2153,28 @@ def test_the_newton_merits_jacobian_is_the_jacobian_where_the_problem_has_a_prec
     assert abs(jacs[0] - jacs[1]).max() == 0 and abs(jacs[0]).max() > 1
 
 
+def test_a_block_matrix_kind_is_read_and_a_symmetric_one_refused_saying_which_to_use():
+    """``LinearProblem(..., kind="baij")`` (a vector problem's blocked AIJ) reads as the default
+    kind; ``kind="sbaij"``, whose rows PETSc does not give, had failed with PETSc's own words."""
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 6, 6)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1, (2,)))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[0], 0))
+    bc = dolfinx.fem.dirichletbc(np.zeros(2), dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+    problems = {kind: dolfinx.fem.petsc.LinearProblem(
+        ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, ufl.inner(dolfinx.fem.Constant(msh, (1.0, 2.0)), v) * ufl.dx,
+        bcs=[bc], kind=kind, petsc_options_prefix=f"t_kind_{kind}_", petsc_options={"ksp_type": "cg"})
+        for kind in (None, "baij", "sbaij")}
+    plain, blocked = to_pde(problems[None]), to_pde(problems["baij"])
+    assert problems["baij"].A.getType() == "seqbaij" and abs(plain.operator - blocked.operator).max() == 0
+    assert np.array_equal(plain.rhs, blocked.rhs)
+    with pytest.raises(UnsupportedProblemError, match=r"seqsbaij \(kind='sbaij'\).*the default kind \(AIJ\) or "
+                       "kind='baij'"):
+        to_pde(problems["sbaij"])
+
+
 def test_a_bounded_problems_labels_keep_its_own_snes_type(tmp_path):
     """A variational inequality (``build_semilinear_ceiling``: SNES vinewtonrsls, bounds set on the
     SNES object): its labels are solved by its own SNES type, under its bounds (the labels' Newton

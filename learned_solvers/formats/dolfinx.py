@@ -551,6 +551,11 @@ def _csr(A: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     has no rows of its own, through an AIJ copy in the same global order."""
     from petsc4py import PETSc
 
+    if "sbaij" in A.getType():  # PETSc gives no row of it (upper triangles alone); dolfinx's own solve failed on one
+        raise UnsupportedProblemError(
+            f"the problem's matrix is {A.getType()} (kind='sbaij'), whose rows PETSc does not give, and which dolfinx "
+            "assembles a whole operator into (its own solve of one did not converge here): build the problem with "
+            "the default kind (AIJ) or kind='baij'")
     if A.getType() != "nest":
         return A.getValuesCSR()
     aij = A.convert("aij", out=PETSc.Mat())  # out=None would convert the problem's own in place
