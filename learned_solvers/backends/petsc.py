@@ -510,7 +510,7 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
         ksp.getPC().setFactorSolverType(package)
         x.set(0.0)
         if plain is not None:
-            _set(plain[1], _values(b))
+            plain[1].array_w[:] = _values(b)  # not ghosted: no ghost update (under MPI PETSc refuses one)
         t0 = time.perf_counter()
         try:
             ksp.solve(b, x) if plain is None else ksp.solve(plain[1], plain[0])
@@ -521,7 +521,7 @@ def direct_solve(handles: dict[str, Any], *, package: str = "mumps") -> SolveRes
                                extra={"reason": -1, "ksp_type": "preonly", "pc_type": f"lu ({package})"})
         secs = time.perf_counter() - t0
         if plain is not None:
-            _set(x, _values(plain[0]))
+            _set(x, plain[0].array_r)
         handles["finish"]()
         reason = int(ksp.getConvergedReason())
         return SolveResult(solver="ksp", status=_status(reason), objective=float("nan"),
