@@ -2256,9 +2256,14 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     prob.solve()
     own = prob.solver.getIterationNumber()
     assert prob.solver.getConvergedReason() > 0
+    from petsc4py import PETSc
+
     for be in (KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8),  # another PC: one of the private KSP's own
-               KSPBackend(ksp_type="gmres", pc_type=None, rtol=1e-8)):  # the problem's PC, shared
+               KSPBackend(ksp_type="gmres", pc_type=None, rtol=1e-8),  # the problem's PC, shared
+               KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8, options={"ksp_gmres_restart": 200})):
         res = stokes.solve(prob, fields=fields, backend=be)
+        # a backend's options leave PETSc's database after its solve (they had stayed, for every later one)
+        assert not [k for k in PETSc.Options().getAll() if "gmres_restart" in k]
         assert res.status == "optimal" and res.extra["ksp_type"] == "gmres"
         assert res.warm_start_accepted and res.extra["pc_type"] == (be.pc_type or "fieldsplit")
         prob.solve()  # the script's own, as before

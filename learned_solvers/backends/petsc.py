@@ -96,7 +96,8 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
     and PETSc crashes a SNES switched to or from ``qn``. A private KSP shares the problem's PC
     where the backend keeps the PC's type (its index sets, its GAMG options hold), and a private
     SNES shares the problem's KSP (Newton's linear solves as the script set them). Options
-    (``KSPBackend.options``) go on a private KSP whose prefix is the problem's + ``private_``."""
+    (``KSPBackend.options``) go on a private KSP, and PC of its own, whose prefix is the
+    problem's + ``private_``."""
     from petsc4py import PETSc
 
     snes = handles.get("snes")
@@ -110,8 +111,11 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
         private = PETSc.KSP().create(own.getComm())
         try:
             private.setOptionsPrefix(f"{own.getOptionsPrefix() or ''}private_")
-            if not pc_switched:
+            # options go through the private prefix, which a shared PC (the problem's prefix) would not read
+            if not (pc_switched or backend.options):
                 private.setPC(own.getPC())
+            elif own.getPC().getType() is not None:
+                private.getPC().setType(own.getPC().getType())  # the backend's, where it names one, at configure()
             private.setOperators(*own.getOperators())
             if own.getType() is not None:  # None: never set (PETSc's default); setType(None) kills the process
                 private.setType(own.getType())  # the backend's, where it names one, at its configure()
@@ -350,6 +354,10 @@ class KSPBackend:
             for k, v in self.options.items():
                 opts[k] = v
             ksp.setFromOptions()
+            # out of PETSc's database again, as dolfinx takes a problem's own: left there, they had
+            # held for every later setFromOptions under the prefix (another backend's, the script's)
+            for k in self.options:
+                del opts[k]
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
