@@ -305,11 +305,11 @@ def build_stokes_blocks(kind=None, preconditioned=False):
     return UserPDE(problem=prob, fields={"nu": nu}, params={"nu": (0.5, 2.0), "s": (-0.5, 0.5)}, apply=apply)
 
 
-def build_coupled_blocks(kind=None):
-    """A nonlinear block problem: -div(grad u) + u^3 = s (P1) and -div(grad w) = u (P2), both zero
-    on the boundary, the two unknowns' Functions on spaces of their own and the residual a list;
-    Newton with LU from u = w = 0 (``kind="nest"``: a MatNest, which no LU factors; GMRES with a
-    multiplicative fieldsplit over the blocks, LU on each, to 1e-12)."""
+def build_coupled_blocks(kind=None, n=8):
+    """A nonlinear block problem on an n x n mesh: -div(grad u) + u^3 = s (P1) and -div(grad w) =
+    u (P2), both zero on the boundary, the two unknowns' Functions on spaces of their own and the
+    residual a list; Newton with LU from u = w = 0 (``kind="nest"``: a MatNest, which no LU
+    factors; GMRES with a multiplicative fieldsplit over the blocks, LU on each, to 1e-12)."""
     from mpi4py import MPI
 
     import dolfinx_solver  # noqa: F401
@@ -319,7 +319,7 @@ def build_coupled_blocks(kind=None):
 
     from problems.dolfinx_family import UserPDE
 
-    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 8, 8)
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
     V, W = dolfinx.fem.functionspace(msh, ("Lagrange", 1)), dolfinx.fem.functionspace(msh, ("Lagrange", 2))
     s = dolfinx.fem.Constant(msh, 1.0)
     u, w = dolfinx.fem.Function(V), dolfinx.fem.Function(W)

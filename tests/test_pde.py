@@ -2031,7 +2031,7 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
     same dofs and answer in another order, and a nest (``kind="nest"``, solved as the demo's nest
     solver: MINRES with a fieldsplit over the blocks) the same system in the same order. A field
     may give each block its own value (a previous state); a nonlinear block problem is labelled,
-    started and solved, as one matrix or a nest; under mpirun too."""
+    started and solved, as one matrix or a nest, on a finer mesh too; under mpirun too."""
     from learned_solvers.backends.petsc import direct_solve
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.formats.dolfinx import UnsupportedProblemError, get_solution, residual_function, set_guess
@@ -2120,6 +2120,10 @@ def test_block_problems_as_the_fenicsx_demos_build_them(tmp_path):
     assert warm.status == "optimal" and warm.warm_start_accepted and prob.solver.getKSP().getPC().getType() == (
         "fieldsplit")
     assert len(label_pde(nest, nest.sample(2, seed=0), progress=False)[1]) == 2
+    fine = make_family(f"{spec}:n=12")  # a finer mesh: the anchor interpolated block by block (component)
+    prob, fields = fine.load(fine.sample(1, seed=42)[0])
+    warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
+    assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == "interpolated"
     prob, fields = fam.load(fam.sample(1, seed=42)[0])
     cold = SNESBackend(rtol=1e-10).solve(petsc_handles(prob))
     u_cold = get_solution(prob)
