@@ -428,43 +428,9 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     if linearise and quasilinear is not None and unk.block:
         raise UnsupportedProblemError("the quasilinear residual needs a scalar P1 space, not a block problem")
     system = _linearised(problem, kind, n_owned) if linearise else (None, None, None, None)
-    by_block = _bcs_by_block(problem, kind) if unk.block else [_bcs(problem)]
-    masks, bc_values, xyz, comps = [], [], [], []
-    for f, V, n, bcs in zip(unk.functions, unk.spaces, unk.sizes, by_block):
-        mask = np.zeros(len(f.x.array), dtype=bool)
-        bcv = np.zeros(len(f.x.array))
-        for bc in bcs:
-            mask[bc.dof_indices()[0]] = True
-            bc.set(bcv)
-        masks.append(mask[:n])
-        bc_values.append(bcv[:n])
-        got = _layout(V, n)
-        xyz.append(got[0])
-        comps.append(got[1])
-    mask, bcv, coords = np.concatenate(masks), np.concatenate(bc_values), np.concatenate(xyz)
-    # which component each dof carries, the blocks' side by side (a velocity's two, then a pressure's one)
-    comp = np.zeros((n_owned, sum(c.shape[1] for c in comps)))
-    for c, r, col in zip(comps, np.cumsum([0, *unk.sizes]), np.cumsum([0, *(c.shape[1] for c in comps)])):
-        comp[r:r + len(c), col:col + c.shape[1]] = c
-    names: tuple[str, ...] = ()
-    sampled = [np.zeros((n_owned, 0))]
-    for k, value in (fields or {}).items():
-        try:
-            per_block = _per_block(k, value, unk)
-            columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
-        except UnsupportedProblemError as exc:
-            raise UnsupportedProblemError(f"field {k!r}: {exc}{_per_block_advice(unk, value)}") from None
-        except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
-            raise UnsupportedProblemError(
-                f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
-                "Function on the problem's own mesh, a Constant, a number, or a callable x -> one value per point "
-                f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
-        if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
-            raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
-                                          f"{[got for got, _ in columns]}; give each block the same kind of value")
-        names += columns[0][0]
-        sampled.append(np.concatenate([values for _, values in columns]))
-    fv = np.hstack(sampled)
+    mask, bcv, xyz, comp = _dof_data(problem, kind, unk)
+    coords = np.concatenate(xyz)
+    names, fv = _field_data(fields or {}, unk, xyz, name)
     if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
         fv = np.hstack([fv, comp])
         names = names + tuple(f"component_{i}" for i in range(comp.shape[1]))
@@ -495,6 +461,54 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
         return pde
 
     return on_rank0(comm, gathered)
+
+
+def _dof_data(problem: Any, kind: str,
+              unk: Unknown) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+    """The owned dofs' Dirichlet mask (n_owned,) and values (n_owned,), each block's coordinates
+    (n_i, gdim) and the component one-hots (n_owned, c), a block problem's blocks side by side (a
+    velocity's two, then a pressure's one)."""
+    by_block = _bcs_by_block(problem, kind) if unk.block else [_bcs(problem)]
+    masks, bc_values, xyz, comps = [], [], [], []
+    for f, V, n, bcs in zip(unk.functions, unk.spaces, unk.sizes, by_block):
+        mask = np.zeros(len(f.x.array), dtype=bool)
+        bcv = np.zeros(len(f.x.array))
+        for bc in bcs:
+            mask[bc.dof_indices()[0]] = True
+            bc.set(bcv)
+        masks.append(mask[:n])
+        bc_values.append(bcv[:n])
+        coords, comp = _layout(V, n)
+        xyz.append(coords)
+        comps.append(comp)
+    comp = np.zeros((unk.n_owned, sum(c.shape[1] for c in comps)))
+    for c, r, col in zip(comps, np.cumsum([0, *unk.sizes]), np.cumsum([0, *(c.shape[1] for c in comps)])):
+        comp[r:r + len(c), col:col + c.shape[1]] = c
+    return np.concatenate(masks), np.concatenate(bc_values), xyz, comp
+
+
+def _field_data(fields: Mapping[str, Any], unk: Unknown, xyz: list[np.ndarray],
+                name: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, (n_owned, f) values) of the named fields sampled at the owned dofs, block by block."""
+    names: tuple[str, ...] = ()
+    sampled = [np.zeros((unk.n_owned, 0))]
+    for k, value in fields.items():
+        try:
+            per_block = _per_block(k, value, unk)
+            columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
+        except UnsupportedProblemError as exc:
+            raise UnsupportedProblemError(f"field {k!r}: {exc}{_per_block_advice(unk, value)}") from None
+        except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
+            raise UnsupportedProblemError(
+                f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
+                "Function on the problem's own mesh, a Constant, a number, or a callable x -> one value per point "
+                f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
+        if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
+            raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
+                                          f"{[got for got, _ in columns]}; give each block the same kind of value")
+        names += columns[0][0]
+        sampled.append(np.concatenate([values for _, values in columns]))
+    return names, np.hstack(sampled)
 
 
 def _space_signature(unk: Unknown) -> dict[str, Any]:
