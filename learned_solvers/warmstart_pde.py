@@ -330,8 +330,9 @@ class LearnedPDEStarter(LazyNetwork):
         guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
         script's own ``problem.solve()`` raises.
         """
-        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, cold_guess_error,
-                                     kept_settings, not_converged_error, own_tolerances, private_where_switched)
+        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, check_bounds,
+                                     cold_guess_error, kept_settings, not_converged_error, own_tolerances,
+                                     private_where_switched)
         from .formats.dolfinx import Unknown, petsc_handles, problem_kind, residual_function, scatter_guess
 
         kind = problem_kind(problem)
@@ -340,6 +341,8 @@ class LearnedPDEStarter(LazyNetwork):
             raise TypeError(f"backend: a {kind} problem is solved by a {want.__name__} "
                             f"(learned_solvers.backends.petsc.{want.__name__}(...)), or None for the problem's own "
                             f"settings; got {backend!r}")
+        if backend is not None and kind != "linear":
+            check_bounds(problem.solver, backend.snes_type, "backend")  # refused before any extraction or inference
         unknown = Unknown(problem)
         comm, cold = unknown.comm, unknown.owned()
         # Newton's cold guess (its tolerance's yardstick) is the user's u: refused before any work, on every rank

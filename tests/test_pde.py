@@ -2241,7 +2241,8 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     """``starter.solve(problem, backend=...)`` of another type solves on a private KSP or SNES:
     switched on the problem's own and back, a fieldsplit set on its PC object lost its index sets
     (the script's next ``solve()`` failed: "must have at least two fields, not 1"), and a qn SNES
-    could not be switched at all (PETSc crashes after such a switch; it was refused)."""
+    could not be switched at all (PETSc crashes after such a switch; it was refused). A private
+    SNES keeps a variational inequality's bounds."""
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
@@ -2284,6 +2285,18 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     fam.load(inst)
     prob.solve()  # the script's own qn solve: no crash, the same answer
     assert prob.solver.getConvergedReason() > 0 and np.allclose(prob.u.x.array, u_newton, atol=1e-6)
+
+    # a variational inequality (bounds set on the SNES object): a private VI solver keeps the bounds
+    # (without them vinewtonssls had returned "optimal" above the ceiling, u = 1.18 > 0.5), and a
+    # type that is not a VI solver is refused before any work
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_ceiling")
+    vi = starter(fam)
+    inst = [i for i in fam.sample(20, seed=3) if i.params["s"] > 15][0]
+    prob, fields = fam.load(inst)
+    res = vi.solve(prob, fields=fields, backend=SNESBackend(snes_type="vinewtonssls", rtol=1e-10))
+    assert res.status == "optimal" and np.isclose(prob.u.x.array.max(), 0.5) and prob.solver.getType() == "vinewtonrsls"
+    with pytest.raises(ValueError, match="variable bounds .*which newtonls does not solve under; use a VI type"):
+        vi.solve(prob, fields=fields, backend=SNESBackend(snes_type="newtonls"))
 
 
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):

@@ -126,13 +126,26 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
     if backend.snes_type == snes.getType():
         yield handles
         return
+    check_bounds(snes, backend.snes_type, "backend")
     private = PETSc.SNES().create(snes.getComm())
     try:
         fv, fcb = snes.getFunction()
         J, P, jcb = snes.getJacobian()
         private.setFunction(fcb[0], fv, args=fcb[1], kargs=fcb[2])
         private.setJacobian(jcb[0], J, P, args=jcb[1], kargs=jcb[2])
-        private.setKSP(snes.getKSP())
+        bounds = variable_bounds(snes)
+        if bounds is not None:  # a variational inequality's: without them another VI type solves another problem
+            private.setVariableBounds(*bounds)
+        own_ksp = snes.getKSP()
+        if not any(str(t or "").startswith("vinewtonrs") for t in (snes.getType(), backend.snes_type)):
+            private.setKSP(own_ksp)
+        else:  # a reduced-space VI sizes its KSP's operators to the inactive set: another type then fails on it
+            ksp = private.getKSP()  # one of its own, of the problem's KSP's types and tolerances
+            if own_ksp.getType() is not None:
+                ksp.setType(own_ksp.getType())
+            if own_ksp.getPC().getType() is not None:
+                ksp.getPC().setType(own_ksp.getPC().getType())
+            ksp.setTolerances(*own_ksp.getTolerances())
         yield {**handles, "snes": private}
     finally:
         private.destroy()
@@ -583,6 +596,27 @@ def _remembers(snes: Any) -> bool:
     return snes.getType() in REMEMBERING_SNES or (snes.hasNPC() and _remembers(snes.getNPC()))
 
 
+def variable_bounds(snes: Any) -> tuple[Any, Any] | None:
+    """The SNES's variable bounds (lower, upper vectors: a variational inequality's), or None
+    where none are set (PETSc raises for those)."""
+    from petsc4py import PETSc
+
+    try:
+        return snes.getVariableBounds()
+    except PETSc.Error:
+        return None
+
+
+def check_bounds(snes: Any, snes_type: str, who: str) -> None:
+    """Refuse to solve a SNES with variable bounds (a variational inequality, set by
+    ``setVariableBounds``) as a type that is not a VI solver: it would solve the problem without
+    its bounds, or PETSc refuses it mid-solve ("does not support bounds")."""
+    if not str(snes_type).startswith("vi") and variable_bounds(snes) is not None:
+        raise ValueError(f"{who}: this problem's SNES has variable bounds (a variational inequality), which "
+                         f"{snes_type} does not solve under; use a VI type (vinewtonrsls or vinewtonssls) or solve it "
+                         "as its own type (no backend=)")
+
+
 def check_switch(snes: Any, snes_type: str, who: str) -> None:
     """Refuse to switch a SNES of one type to or from ``qn``: PETSc (3.25) then ends the process
     with a segmentation fault in the next qn solve (newtonls -> qn, or qn -> newtonls and back, the
@@ -628,6 +662,7 @@ class SNESBackend:
                 failures_returned(handles["snes"], handles["snes"].getKSP()):
             snes, x = handles["snes"], handles["x"]
             check_switch(snes, self.snes_type, self.name)  # before anything is set on it
+            check_bounds(snes, self.snes_type, self.name)
             n = x.getLocalSize()
             cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
             guess = check_guess(guess, n, self.name)
