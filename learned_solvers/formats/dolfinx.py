@@ -494,7 +494,7 @@ def _field_data(fields: Mapping[str, Any], unk: Unknown, xyz: list[np.ndarray],
     sampled = [np.zeros((unk.n_owned, 0))]
     for k, value in fields.items():
         try:
-            per_block = _per_block(k, value, unk)
+            per_block = _per_block(value, unk)
             columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
         except UnsupportedProblemError as exc:
             raise UnsupportedProblemError(f"field {k!r}: {exc}{_per_block_advice(unk, value)}") from None
@@ -533,7 +533,7 @@ def _per_block_advice(unk: Unknown, value: Any) -> str:
             "value per block instead, e.g. [u_prev, p_prev] or [u_prev, 0.0]")
 
 
-def _per_block(name: str, value: Any, unk: Unknown) -> list[Any]:
+def _per_block(value: Any, unk: Unknown) -> list[Any]:
     """A field's value for each block: the value itself for every block, or, given a list or
     tuple on a block problem, its items in turn (a previous state [u_prev, p_prev])."""
     if not (unk.block and isinstance(value, (list, tuple))):  # a list on one unknown: refused as unreadable
