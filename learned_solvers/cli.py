@@ -139,6 +139,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from ._files import json_text, write_text
+    from ._interrupt import held_interrupts
     from .backends import Status, make_backend
     from .canonical import InvalidProblemError
     from .formats.mps import read_problem, solution_dict
@@ -191,8 +192,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                 line = {"instance": instance, "error": str(exc)}
             # a file not read, or one the solver gave no answer on (it failed, or ended its process)
             failed += "error" in line or line.get("status") == Status.ERROR
-            print(json_text(line, indent=None), flush=True)
-            lines.append(line)  # after its print: a file counted on a Ctrl-C has its line above
+            # the line and its count together: a Ctrl-C between the two had left a printed line out of
+            # the summary (3 lines above it, "2 of 2 files solved"); one that comes here waits for both
+            with held_interrupts():
+                print(json_text(line, indent=None), flush=True)
+                lines.append(line)
     except KeyboardInterrupt:  # the finished files' summary, as bench reports its finished instances; then main's line
         from ._interrupt import stop_reason
 
