@@ -124,15 +124,6 @@ class Unknown:
             f.x.array[:] = a
 
 
-def _space(problem: Any):
-    """(u, V) of a problem of one unknown; a block problem's are read through ``Unknown``."""
-    u = problem.u
-    if isinstance(u, (list, tuple)):
-        raise UnsupportedProblemError("this needs a problem of one unknown (one Function, on a scalar, vector or "
-                                      "mixed space); a block problem (u a list of Functions) is not read here")
-    return u, u.function_space
-
-
 def _n_owned(V) -> int:
     """Owned entries of the PETSc vector (dofs times block size)."""
     return V.dofmap.index_map.size_local * V.dofmap.index_map_bs
@@ -623,18 +614,15 @@ def _simplices(V, n_cells: int, tdim: int, gdim: int) -> tuple[np.ndarray, sp.cs
 @held_interrupts()
 def _residual_owned(problem: Any, v: np.ndarray) -> np.ndarray:
     """F(v) on this rank's owned dofs for v on them (collective); ``problem.u`` is left as it was."""
-    from petsc4py import PETSc
-
-    u, V = _space(problem)
-    saved = u.x.array.copy()  # the SNES callback copies x into u
+    unk = Unknown(problem)
+    saved = unk.saved()  # the SNES callback copies x into u
     x, f = problem.x.duplicate(), problem.x.duplicate()
     try:
-        x.array_w[: v.size] = v
-        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        unk.put(x, v)
         problem.solver.computeFunction(x, f)
-        return f.array_r[: v.size].copy()
+        return unk.owned_of(f)
     finally:
-        u.x.array[:] = saved
+        unk.restore(saved)
         x.destroy()
         f.destroy()
 
