@@ -164,17 +164,64 @@ def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dof_coordinates(V) -> np.ndarray:
-    """``V.tabulate_dof_coordinates()`` (n_dofs, 3), or why the model cannot be built on ``V``."""
-    try:
+    """(n_dofs, 3) a point per dof node: ``V.tabulate_dof_coordinates()``, or on a space whose dofs
+    are no point evaluations (Raviart-Thomas, BDM, Nedelec: moments on facets, edges, cells) the
+    midpoint of the mesh entity each dof belongs to (``_at_dof_entities``)."""
+    if _pointwise(V):
         return V.tabulate_dof_coordinates()
-    except RuntimeError as exc:
-        if "pointwise evaluation" not in str(exc):
-            raise
-        family = getattr(V.ufl_element(), "family_name", None) or str(V.ufl_element())
-        raise UnsupportedProblemError(
-            f"the function space's element ({family}) has no point evaluations, so its dofs have no coordinates, "
-            "which the model's graph and fields are built on: spaces such as Nedelec (N1curl) and Raviart-Thomas "
-            "(RT) are not supported; Lagrange and DG spaces (scalar, vector or mixed) are") from exc
+    import ufl
+
+    def make() -> np.ndarray:
+        x = _at_dof_entities(V, ufl.SpatialCoordinate(V.mesh))
+        return np.hstack([x, np.zeros((len(x), 3 - x.shape[1]))])
+    return _kept(V, "entity coordinates", make)
+
+
+def _pointwise(V) -> bool:
+    """Whether V's dofs are point evaluations (Lagrange, DG), so dolfinx tabulates their points."""
+    def make() -> bool:
+        try:
+            V.tabulate_dof_coordinates()
+        except RuntimeError as exc:
+            if "pointwise evaluation" not in str(exc):
+                raise
+            return False
+        return True
+    return _kept(V, "pointwise", make)
+
+
+def _entity_points(V) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(P, tdim) reference midpoints of the cell's sub-entities that hold dofs of V, and for each
+    the cell-local dofs it holds."""
+    import basix
+
+    cell = V.mesh.basix_cell()
+    geometry, layout = basix.geometry(cell), V.dofmap.dof_layout
+    pts, dofs = [], []
+    for d, entities in enumerate(basix.topology(cell)):
+        for i, vertices in enumerate(entities):
+            local = np.asarray(layout.entity_dofs(d, i), dtype=np.int64)
+            if local.size:
+                pts.append(geometry[vertices].mean(axis=0))
+                dofs.append(local)
+    return np.array(pts), dofs
+
+
+def _at_dof_entities(V, expr: Any) -> np.ndarray:
+    """(n_local_nodes, value size) the UFL expression at the midpoint of each local dof's mesh
+    entity (facet, edge, cell), evaluated cell by cell (a dof shared by cells takes one cell's value)."""
+    dfx = import_dolfinx()
+    msh = V.mesh
+    X, dofs = _entity_points(V)
+    cmap = msh.topology.index_map(msh.topology.dim)
+    cells = np.arange(cmap.size_local + cmap.num_ghosts, dtype=np.int32)
+    vals = dfx.fem.Expression(expr, X).eval(msh, cells).reshape(len(cells), len(X), -1)
+    imap = V.dofmap.index_map
+    out = np.zeros((imap.size_local + imap.num_ghosts, vals.shape[2]))
+    nodes = V.dofmap.list
+    for p, local in enumerate(dofs):
+        out[nodes[:, local]] = vals[:, p, None, :]
+    return out
 
 
 def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
@@ -271,7 +318,7 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
         return np.full(n_owned, float(value))
     if not expr:
         value = _one_value_per_point(value)
-    if (V.num_sub_spaces or V.dofmap.index_map_bs > 1) and not expr:  # a callable x -> values, at each dof's point
+    if (V.num_sub_spaces or V.dofmap.index_map_bs > 1 or not _pointwise(V)) and not expr:  # x -> values, at dofs
         pts = np.zeros((3, n_owned))
         pts[: xyz.shape[1]] = xyz.T
         return np.asarray(value(pts), dtype=float).reshape(n_owned)
@@ -279,9 +326,7 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
         if value.ufl_shape == ():  # a scalar coefficient (E(x) in elasticity): each component's dofs sample it
             for Vs, idx in _kept(V, "scalar leaves", lambda: _scalar_leaves(V)):
-                g = dfx.fem.Function(Vs)
-                _interpolate(g, value)
-                f.x.array[idx] = g.x.array
+                f.x.array[idx] = _sampled(Vs, value)
             return f.x.array[:n_owned].copy()
         if _on_its_own_space(value, V):  # a state of the unknown's own space (a time step's previous w)
             if value.function_space is V or value.function_space == V:
@@ -298,8 +343,20 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                 f"a Function or expression of shape {value.ufl_shape} cannot be sampled at the dofs of this "
                 f"{'mixed' if mixed else 'vector'} space; give a scalar Function (sampled per component), {also}, "
                 "a Constant, a number or a callable x -> values")
+    elif expr and value.ufl_shape == () and not _pointwise(V):  # a scalar coefficient on a flux (RT) space
+        return _sampled(V, value)[:n_owned]
     _interpolate(f, value)
     return f.x.array[:n_owned].copy()
+
+
+def _sampled(V, value: Any) -> np.ndarray:
+    """(n_local,) a scalar field at each local dof of a space without sub-spaces: interpolated, or
+    on a space whose dofs are no point evaluations (RT, N1curl), at their entities' midpoints."""
+    if not _pointwise(V):
+        return _at_dof_entities(V, value)[:, 0]
+    g = import_dolfinx().fem.Function(V)
+    _interpolate(g, value)
+    return g.x.array
 
 
 def _on_its_own_space(value: Any, V) -> bool:
@@ -508,7 +565,9 @@ def _space_signature(unk: Unknown) -> dict[str, Any]:
     got = []
     for V in unk.spaces:
         el = V.ufl_element()
-        got.append((str(getattr(el, "family_name", el)), int(getattr(el, "degree", -1)), int(V.dofmap.index_map_bs)))
+        family = str(getattr(el, "family_name", el))
+        family = "DG" if family == "P" and getattr(el, "discontinuous", False) else family  # basix names both P
+        got.append((family, int(getattr(el, "degree", -1)), int(V.dofmap.index_map_bs)))
     if not unk.block:
         return dict(zip(("element", "degree", "block_size"), got[0]))
     return {"element": f"blocks({', '.join(g[0] for g in got)})", "degree": [g[1] for g in got],
