@@ -1083,7 +1083,7 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     mesh entity it belongs to, and fields are sampled there (a UFL expression, a callable, a
     Function on another space): a curl-curl problem, mixed Poisson on one RT x DG space, and
     FEniCSx's mixed Poisson demo (RT and DG blocks, a nest with its own fieldsplit) labelled,
-    started and solved to the same answer; a finer mesh too."""
+    started and solved to the same answer; on a finer mesh and under mpirun too."""
     import basix.ufl
 
     from learned_solvers.backends.petsc import direct_solve
@@ -1150,6 +1150,10 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
         assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == anchor
         assert np.linalg.norm(warm.x - exact) <= 1e-6 * np.linalg.norm(exact)
         assert prob.solver.getPC().getType() == "fieldsplit"
+    out = tmp_path / "mpi.json"  # distributed: each rank's facets and cells, matched to the checkpoint's by midpoint
+    rep = _mpirun_script("mpi_pde_script.py", [path, out, spec, "own"], out)
+    assert rep["size"] == 2 and rep["n"] == pdes[0].n and rep["anchor"] == "permuted" and rep["rel_diff"] < 1e-7
+    assert rep["warm_status"] == "optimal" and rep["petsc_garbage"] == 0, rep
 
 
 def test_a_minres_solve_from_a_guess_is_held_to_the_tolerance_a_zero_guess_is():
