@@ -525,3 +525,38 @@ def build_mixed_poisson(kind="nest", n=8):
 
     return UserPDE(problem=prob, fields={"f": f}, params={"amp": (5.0, 15.0), "cx": (0.3, 0.7), "s": (0.5, 1.5)},
                    apply=apply)
+
+
+def build_dg_poisson(n=8):
+    """-div(k grad u) = s on DG1 (symmetric interior penalty, u = 0 weakly on the boundary), k and
+    s as ``build``'s: each dof is a cell's vertex, so several dofs share a point. CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
+    V = dolfinx.fem.functionspace(msh, ("DG", 1))
+    k = dolfinx.fem.Constant(msh, 1.0)
+    s = dolfinx.fem.Function(dolfinx.fem.functionspace(msh, ("Lagrange", 1)))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    nrm, h = ufl.FacetNormal(msh), ufl.CellDiameter(msh)
+    h_avg, alpha = (h("+") + h("-")) / 2, 8.0
+    a = k * (ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
+             - ufl.inner(ufl.avg(ufl.grad(u)), ufl.jump(v, nrm)) * ufl.dS
+             - ufl.inner(ufl.jump(u, nrm), ufl.avg(ufl.grad(v))) * ufl.dS
+             + alpha / h_avg * ufl.inner(ufl.jump(u, nrm), ufl.jump(v, nrm)) * ufl.dS
+             - ufl.inner(ufl.grad(u), nrm) * v * ufl.ds - ufl.inner(ufl.grad(v), nrm) * u * ufl.ds
+             + alpha / h * u * v * ufl.ds)
+    prob = dolfinx.fem.petsc.LinearProblem(a, s * v * ufl.dx, petsc_options_prefix="user_dg_poisson_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+
+    def apply(p):
+        k.value = p["k"]
+        s.interpolate(lambda x: p["s"] * (1 + x[0]))
+
+    return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)

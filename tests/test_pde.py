@@ -1087,8 +1087,6 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     import basix.ufl
 
     from learned_solvers.backends.petsc import direct_solve
-    from learned_solvers.bench.pde import label_pde
-    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     def rows(a):  # points in a canonical order, to compare sets of them
@@ -1134,14 +1132,8 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
 
     # the demo's nest: labelled, trained, started, solved; on a finer mesh too
     spec = "dolfinx:tests.dolfinx_user_problem:build_mixed_poisson"
-    fam = make_family(spec)
-    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-    with warnings.catch_warnings():  # "training without the coarse correction" (a saddle point)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    pdes, path = _small_checkpoint(make_family(spec), tmp_path / "mixed.safetensors")
     assert pdes[0].signature["element"] == "blocks(RT, DG)"
-    path = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                             anchors=tr.anchors).save(tmp_path / "mixed.safetensors")
     for spec_, anchor in ((spec, "same mesh"), (f"{spec}:n=12", "interpolated")):
         fam = make_family(spec_)
         prob, fields = fam.load(fam.sample(1, seed=42)[0])
@@ -1154,6 +1146,38 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     rep = _mpirun_script("mpi_pde_script.py", [path, out, spec, "own"], out)
     assert rep["size"] == 2 and rep["n"] == pdes[0].n and rep["anchor"] == "permuted" and rep["rel_diff"] < 1e-7
     assert rep["warm_status"] == "optimal" and rep["petsc_garbage"] == 0, rep
+
+
+def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
+    """(6 labelled instances of ``fam``, a checkpoint trained on them for one epoch, at ``path``)."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    with warnings.catch_warnings():  # a saddle point's "training without the coarse correction"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    return pdes, LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                   anchors=tr.anchors).save(path)
+
+
+def test_a_dg_problem_is_matched_dof_by_dof_under_mpirun_though_its_cells_share_points(tmp_path):
+    """DG1's dofs are each cell's own copies of its vertices, several dofs at a point, which a
+    checkpoint's dofs could be matched to in the same order only: under mpirun (another order)
+    the anchor was interpolated between coincident points, and the start saved no iteration
+    where on one rank it saved some. Each such dof now sits a thousandth of the way to its
+    cell's midpoint: under mpirun the dofs are matched (permuted) and the start is the serial one."""
+    spec = "dolfinx:tests.dolfinx_user_problem:build_dg_poisson"
+    pdes, path = _small_checkpoint(make_family(spec), tmp_path / "dg.safetensors")
+    assert len(np.unique(np.round(pdes[0].coords, 9), axis=0)) == pdes[0].n == 6 * 64
+    reps = {}
+    for n in (1, 2):
+        out = tmp_path / f"mpi{n}.json"
+        reps[n] = _mpirun_script("mpi_pde_script.py", [path, out, spec, "own"], out, ranks=n)
+    assert reps[1]["anchor"] == "same order" and reps[2]["anchor"] == "permuted" and reps[2]["rel_diff"] < 1e-7
+    assert reps[2]["warm_iterations"] == reps[1]["warm_iterations"] < reps[2]["cold_iterations"], reps
+    assert np.isclose(reps[2]["guess_error"], reps[1]["guess_error"], rtol=1e-6) and reps[2]["petsc_garbage"] == 0
 
 
 def test_a_minres_solve_from_a_guess_is_held_to_the_tolerance_a_zero_guess_is():
@@ -2609,8 +2633,8 @@ def _run_under_mpirun(checkpoint, family: str, out) -> dict:
     return _mpirun_script("mpi_pde_script.py", [checkpoint, out, family], out)
 
 
-def _mpirun(script: str, argv: list, timeout: int = 300, *, mpi4py: bool = True):
-    """``tests/<script>`` run with ``argv`` by mpirun -n 2 (under ``python -m mpi4py``)."""
+def _mpirun(script: str, argv: list, timeout: int = 300, *, mpi4py: bool = True, ranks: int = 2):
+    """``tests/<script>`` run with ``argv`` by mpirun -n ``ranks`` (under ``python -m mpi4py``)."""
     import os
     import shutil
     import subprocess
@@ -2621,16 +2645,16 @@ def _mpirun(script: str, argv: list, timeout: int = 300, *, mpi4py: bool = True)
     if mpirun is None:
         pytest.skip("no mpirun next to this Python or on PATH")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([mpirun, "-n", "2", sys.executable, *(["-m", "mpi4py"] if mpi4py else []),
+    return subprocess.run([mpirun, "-n", str(ranks), sys.executable, *(["-m", "mpi4py"] if mpi4py else []),
                            str(Path(__file__).with_name(script)), *map(str, argv)],
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _mpirun_script(script: str, argv: list, out, timeout: int = 300) -> dict:
-    """The JSON that ``tests/<script>`` writes to ``out``, run with ``argv`` by mpirun -n 2."""
+def _mpirun_script(script: str, argv: list, out, timeout: int = 300, *, ranks: int = 2) -> dict:
+    """The JSON that ``tests/<script>`` writes to ``out``, run with ``argv`` by mpirun -n ``ranks``."""
     from pathlib import Path
 
-    r = _mpirun(script, argv, timeout)
+    r = _mpirun(script, argv, timeout, ranks=ranks)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(Path(out).read_text())
 

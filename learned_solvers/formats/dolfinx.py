@@ -168,13 +168,33 @@ def _dof_coordinates(V) -> np.ndarray:
     are no point evaluations (Raviart-Thomas, BDM, Nedelec: moments on facets, edges, cells) the
     midpoint of the mesh entity each dof belongs to (``_at_dof_entities``)."""
     if _pointwise(V):
-        return V.tabulate_dof_coordinates()
+        return _kept(V, "coordinates", lambda: _apart(V, V.tabulate_dof_coordinates()))
     import ufl
 
     def make() -> np.ndarray:
         x = _at_dof_entities(V, ufl.SpatialCoordinate(V.mesh))
         return np.hstack([x, np.zeros((len(x), 3 - x.shape[1]))])
     return _kept(V, "entity coordinates", make)
+
+
+def _apart(V, x: np.ndarray) -> np.ndarray:
+    """x (n_nodes, 3), where a discontinuous space's dofs share points (DG1: each cell's own copy
+    of a vertex), with each dof moved a thousandth of the way to its cell's midpoint: one point
+    per dof, so that the same mesh distributed otherwise (MPI) is still matched dof by dof, where
+    shared points had left it to interpolation. A continuous space's, or unshared points, as they are."""
+    if not getattr(V.ufl_element(), "discontinuous", False) or len(x) < 2:
+        return x
+    keys = np.round(x / (1e-12 * max(float(np.abs(x).max()), 1.0)))
+    if len(np.unique(keys, axis=0)) == len(keys):
+        return x
+    msh = V.mesh
+    cmap = msh.topology.index_map(msh.topology.dim)
+    cells = np.arange(cmap.size_local + cmap.num_ghosts, dtype=np.int32)
+    nodes = V.dofmap.list  # (cells, dofs per cell): a discontinuous space's dofs each in one cell
+    cell_of = np.empty(len(x), dtype=np.int64)
+    cell_of[nodes.ravel()] = np.repeat(cells, nodes.shape[1])
+    mid = import_dolfinx().mesh.compute_midpoints(msh, msh.topology.dim, cells)
+    return x + 1e-3 * (mid[cell_of] - x)
 
 
 def _pointwise(V) -> bool:
