@@ -560,3 +560,52 @@ def build_dg_poisson(n=8):
         s.interpolate(lambda x: p["s"] * (1 + x[0]))
 
     return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
+
+
+def build_hdg(n=8):
+    """FEniCSx's hybridizable DG demo in 2-D as a LinearProblem: -div(c grad u) = s with u on the
+    cells (DG1) and its trace ubar on a submesh of the facets (DG1), two blocks coupled through
+    ``entity_maps``; ubar = 0 on the boundary. c a named Constant, s a P1 Function of the cell mesh
+    (sampled on the facets by point location). CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+    from dolfinx import fem, mesh
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = mesh.create_unit_square(MPI.COMM_WORLD, n, n, ghost_mode=mesh.GhostMode.none)
+    tdim = msh.topology.dim
+    msh.topology.create_entities(tdim - 1)
+    imap = msh.topology.index_map(tdim - 1)
+    facets = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    fmesh, emap = mesh.create_submesh(msh, tdim - 1, facets)[:2]
+    V, Vbar = fem.functionspace(msh, ("DG", 1)), fem.functionspace(fmesh, ("DG", 1))
+    u, ubar = ufl.TrialFunctions(ufl.MixedFunctionSpace(V, Vbar))
+    v, vbar = ufl.TestFunctions(ufl.MixedFunctionSpace(V, Vbar))
+    per_cell = dolfinx.cpp.mesh.cell_num_entities(msh.topology.cell_type, tdim - 1)
+    n_cells = msh.topology.index_map(tdim).size_local
+    around = np.vstack([np.repeat(np.arange(n_cells), per_cell), np.tile(np.arange(per_cell), n_cells)]).T.ravel()
+    dx, ds = ufl.Measure("dx", domain=msh), ufl.Measure("ds", domain=msh, subdomain_data=[(1, around)])
+    h, nrm = ufl.CellDiameter(msh), ufl.FacetNormal(msh)
+    c, s = fem.Constant(msh, 1.0), fem.Function(fem.functionspace(msh, ("Lagrange", 1)))
+    a = (ufl.inner(c * ufl.grad(u), ufl.grad(v)) * dx - ufl.inner(c * (u - ubar), ufl.dot(ufl.grad(v), nrm)) * ds(1)
+         - ufl.inner(ufl.dot(ufl.grad(u), nrm), c * (v - vbar)) * ds(1)
+         + 16.0 / h * c * (u - ubar) * (v - vbar) * ds(1))
+    L = s * v * dx + fem.Constant(fmesh, 0.0) * vbar * ufl.Measure("dx", domain=fmesh)
+    fmesh.topology.create_connectivity(tdim - 1, tdim - 1)
+    boundary = emap.sub_topology_to_topology(mesh.exterior_facet_indices(msh.topology), inverse=True)
+    bc = fem.dirichletbc(0.0, fem.locate_dofs_topological(Vbar, tdim - 1, boundary), Vbar)
+    prob = fem.petsc.LinearProblem(ufl.extract_blocks(a), ufl.extract_blocks(L),
+                                   u=[fem.Function(V), fem.Function(Vbar)], bcs=[bc], kind="mpi", entity_maps=[emap],
+                                   petsc_options_prefix="user_hdg_",
+                                   petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
+
+    def apply(p):
+        c.value = p["c"]
+        s.interpolate(lambda x: p["s"] * (1 + x[0]))
+
+    return UserPDE(problem=prob, fields={"c": c, "s": s}, params={"c": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)

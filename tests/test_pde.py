@@ -1168,6 +1168,8 @@ def test_a_dg_problem_is_matched_dof_by_dof_under_mpirun_though_its_cells_share_
     the anchor was interpolated between coincident points, and the start saved no iteration
     where on one rank it saved some. Each such dof now sits a thousandth of the way to its
     cell's midpoint: under mpirun the dofs are matched (permuted) and the start is the serial one."""
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
     spec = "dolfinx:tests.dolfinx_user_problem:build_dg_poisson"
     pdes, path = _small_checkpoint(make_family(spec), tmp_path / "dg.safetensors")
     assert len(np.unique(np.round(pdes[0].coords, 9), axis=0)) == pdes[0].n == 6 * 64
@@ -1178,6 +1180,51 @@ def test_a_dg_problem_is_matched_dof_by_dof_under_mpirun_though_its_cells_share_
     assert reps[1]["anchor"] == "same order" and reps[2]["anchor"] == "permuted" and reps[2]["rel_diff"] < 1e-7
     assert reps[2]["warm_iterations"] == reps[1]["warm_iterations"] < reps[2]["cold_iterations"], reps
     assert np.isclose(reps[2]["guess_error"], reps[1]["guess_error"], rtol=1e-6) and reps[2]["petsc_garbage"] == 0
+    # on a finer mesh: the domain's box is the dofs' before they were moved (moved, it had shrunk with the
+    # mesh size, and the checkpoint was refused as trained on another domain)
+    fine = make_family(f"{spec}:n=12")
+    prob, fields = fine.load(fine.sample(1, seed=42)[0])
+    warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
+    assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == "interpolated"
+    assert np.allclose(to_pde(prob).signature["bbox"], [[0.0, 0.0], [1.0, 1.0]], rtol=0.0, atol=1e-12)
+
+
+def test_a_hybridized_problem_with_a_block_on_a_facet_submesh_is_read_started_and_solved(tmp_path):
+    """FEniCSx's HDG demo as a LinearProblem: u on the cells and its trace on a submesh of the
+    facets, two blocks coupled through ``entity_maps``. Blocks on different meshes had been
+    refused. Each block's dofs are placed on its own mesh (the facets' DG1 dofs a thousandth of
+    the way to their facet's midpoint), a Function of the cell mesh is sampled on the facets by
+    point location, and the signature says which block lies on the submesh. Labelled, trained,
+    started and solved to the same answer; on a finer mesh, and under mpirun (matched dof by dof)."""
+    from learned_solvers.backends.petsc import direct_solve
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    spec = "dolfinx:tests.dolfinx_user_problem:build_hdg"
+    fam = make_family(spec)
+    pdes, path = _small_checkpoint(fam, tmp_path / "hdg.safetensors")
+    pde = pdes[0]
+    assert pde.signature["element"] == "blocks(DG, DG on a 1-d mesh)" and pde.n == 6 * 64 + 2 * (3 * 64 + 16)
+    prob, fields = fam.load(fam.sample(1, seed=3)[0])
+    pde = to_pde(prob, fields=fields)
+    s = fields["s"]
+    slope = s.x.array.max() / 2  # s = slope (1 + x): P1 is exact, the nudged points a thousandth off the dofs
+    assert np.allclose(pde.fields[:, pde.field_names.index("s")], slope * (1 + pde.coords[:, 0]), atol=1e-3 * slope)
+    with pytest.raises(UnsupportedProblemError, match="a block on a submesh samples one of its parent mesh by point"):
+        to_pde(prob, fields={"s": 1 + ufl.SpatialCoordinate(s.function_space.mesh)[0]})
+    for spec_, anchor in ((spec, "same mesh"), (f"{spec}:n=12", "interpolated")):
+        fam = make_family(spec_)
+        prob, fields = fam.load(fam.sample(1, seed=42)[0])
+        exact = direct_solve(petsc_handles(prob)).x
+        warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
+        assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == anchor
+        assert np.linalg.norm(warm.x - exact) <= 1e-6 * np.linalg.norm(exact)
+    reps = {}
+    for n in (1, 2):
+        out = tmp_path / f"mpi{n}.json"
+        reps[n] = _mpirun_script("mpi_pde_script.py", [path, out, spec, "own"], out, ranks=n)
+    assert reps[2]["anchor"] == "permuted" and reps[2]["rel_diff"] < 1e-7 and reps[2]["petsc_garbage"] == 0
+    assert reps[2]["warm_iterations"] == reps[1]["warm_iterations"] < reps[2]["cold_iterations"], reps
 
 
 def test_a_minres_solve_from_a_guess_is_held_to_the_tolerance_a_zero_guess_is():

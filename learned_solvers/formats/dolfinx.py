@@ -21,6 +21,7 @@ the component each dof carries is added to the fields for vector, mixed and bloc
 
 from __future__ import annotations
 
+import contextvars
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,6 +36,11 @@ from ..canonical.pde import PDEData, QuasilinearResidual
 
 __all__ = ["to_pde", "set_guess", "scatter_guess", "get_solution", "Unknown", "petsc_handles", "problem_kind",
            "residual_function", "NewtonSystem", "UnsupportedProblemError"]
+
+
+# the meshes of the problem's blocks while its fields are sampled: a Function on one of them may be
+# sampled on another's (a submesh) by point location
+_block_meshes: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("block_meshes", default=())
 
 
 class UnsupportedProblemError(TypeError):
@@ -83,9 +89,9 @@ class Unknown:
         self.block = isinstance(u, (list, tuple))
         self.functions = list(u) if self.block else [u]
         self.spaces = [f.function_space for f in self.functions]
-        if len({id(V.mesh) for V in self.spaces}) > 1:
-            raise UnsupportedProblemError("the blocks' spaces are on different meshes (a submesh): the model's graph "
-                                          "and fields are built on one mesh; put every block on the same mesh")
+        if len({V.mesh.geometry.dim for V in self.spaces}) > 1:
+            raise UnsupportedProblemError("the blocks' meshes lie in spaces of different dimensions: the model places "
+                                          "every dof in one space")
         self.sizes = [_n_owned(V) for V in self.spaces]
         self.n_owned = sum(self.sizes)
         self.comm = self.spaces[0].mesh.comm
@@ -156,11 +162,11 @@ def _kept(V, what: str, make: Callable[[], Any]) -> Any:
     return parts[what]
 
 
-def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
+def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_layout_of(V, n_owned)``, kept per function space (``_kept``; for a mixed space the
     sub-space collapses cost more than the assembly)."""
-    xyz, comp = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
-    return xyz, comp
+    xyz, comp, box = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
+    return xyz, comp, box
 
 
 def _dof_coordinates(V) -> np.ndarray:
@@ -168,7 +174,7 @@ def _dof_coordinates(V) -> np.ndarray:
     are no point evaluations (Raviart-Thomas, BDM, Nedelec: moments on facets, edges, cells) the
     midpoint of the mesh entity each dof belongs to (``_at_dof_entities``)."""
     if _pointwise(V):
-        return _kept(V, "coordinates", lambda: _apart(V, V.tabulate_dof_coordinates()))
+        return V.tabulate_dof_coordinates()
     import ufl
 
     def make() -> np.ndarray:
@@ -244,18 +250,25 @@ def _at_dof_entities(V, expr: Any) -> np.ndarray:
     return out
 
 
-def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs.
+def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs, and the
+    (2, gdim) box of their points before ``_apart`` moved any (the domain's, which a checkpoint
+    is checked against: moved, a DG1 space's had shrunk with the mesh size).
 
     Scalar spaces: one component. Blocked (vector) spaces: each node's coordinates repeated per
     component. Mixed spaces (Taylor-Hood, ...): through each collapsed sub-space's dof map.
     """
     gdim = V.mesh.geometry.dim
     bs = V.dofmap.index_map_bs
+
+    def box(raw: np.ndarray) -> np.ndarray:
+        return np.array([raw.min(0), raw.max(0)]) if len(raw) else np.array([[np.inf] * gdim, [-np.inf] * gdim])
+
     if V.num_sub_spaces == 0 or bs > 1:
-        xyz = np.repeat(_dof_coordinates(V)[:, :gdim], bs, axis=0)[:n_owned]
+        raw = _dof_coordinates(V)
+        xyz = np.repeat(_apart(V, raw)[:, :gdim], bs, axis=0)[:n_owned]
         comp = np.tile(np.eye(bs), (len(xyz) // bs + 1, 1))[:n_owned]
-        return xyz, comp
+        return xyz, comp, box(np.repeat(raw[:, :gdim], bs, axis=0)[:n_owned])
     blocks = []
     for i in range(V.num_sub_spaces):
         Vi, m = V.sub(i).collapse()
@@ -265,17 +278,18 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
             raise UnsupportedProblemError("nested mixed spaces are not supported yet")
         blocks.append((Vi, m, bsi))
     ncomp = sum(b[2] for b in blocks)
-    xyz = np.zeros((n_owned, gdim))
+    xyz, raw = np.zeros((n_owned, gdim)), np.zeros((n_owned, gdim))
     comp = np.zeros((n_owned, ncomp))
     off = 0
     for Vi, m, bsi in blocks:
-        node = _dof_coordinates(Vi)[:, :gdim]
+        node = _dof_coordinates(Vi)
         j = np.arange(len(m))
         own = m < n_owned
-        xyz[m[own]] = node[j[own] // bsi]
+        xyz[m[own]] = _apart(Vi, node)[j[own] // bsi, :gdim]
+        raw[m[own]] = node[j[own] // bsi, :gdim]
         comp[m[own], off + j[own] % bsi] = 1.0
         off += bsi
-    return xyz, comp
+    return xyz, comp, box(raw)
 
 
 def _bcs(problem: Any) -> list[Any]:
@@ -407,8 +421,17 @@ def _interpolate(f: Any, value: Any) -> None:
     import ufl
 
     dfx = import_dolfinx()
+    V = f.function_space
+    mesh = getattr(getattr(value, "function_space", None), "mesh", V.mesh)
+    if isinstance(value, dfx.fem.Function) and mesh is not V.mesh and any(mesh is m for m in _block_meshes.get()):
+        # a block on a submesh (HDG's facets) sampling a Function of another block's mesh, the parent: by point
+        # location. Not a mesh the problem lacks: where it covers less, dolfinx gives its points 0 without a word
+        cmap = V.mesh.topology.index_map(V.mesh.topology.dim)
+        cells = np.arange(cmap.size_local + cmap.num_ghosts, dtype=np.int32)
+        f.interpolate_nonmatching(value, cells, dfx.fem.create_interpolation_data(V, value.function_space, cells))
+        return
     if isinstance(value, ufl.core.expr.Expr) and not isinstance(value, dfx.fem.Function):
-        pts = f.function_space.element.interpolation_points
+        pts = V.element.interpolation_points
         value = dfx.fem.Expression(value, pts() if callable(pts) else pts)  # a method before dolfinx 0.10
     f.interpolate(value)
 
@@ -496,14 +519,13 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     if linearise and quasilinear is not None and unk.block:
         raise UnsupportedProblemError("the quasilinear residual needs a scalar P1 space, not a block problem")
     system = _linearised(problem, kind, n_owned) if linearise else (None, None, None, None)
-    mask, bcv, xyz, comp = _dof_data(problem, kind, unk)
+    mask, bcv, xyz, comp, box = _dof_data(problem, kind, unk)
     coords = np.concatenate(xyz)
     names, fv = _field_data(fields or {}, unk, xyz, name)
     if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
         fv = np.hstack([fv, comp])
         names = names + tuple(f"component_{i}" for i in range(comp.shape[1]))
-    lo = np.array(coords.min(0) if n_owned else np.full(coords.shape[1], np.inf))
-    hi = np.array(coords.max(0) if n_owned else np.full(coords.shape[1], -np.inf))
+    lo, hi = box[0].copy(), box[1].copy()
     comm.Allreduce(_in_place(), lo, op=_mpi_min())
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
     ql = (_quasilinear_local(problem, unk.spaces[0], n_owned, mask, bcv, coords)
@@ -532,12 +554,13 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
 
 
 def _dof_data(problem: Any, kind: str,
-              unk: Unknown) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+              unk: Unknown) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
     """The owned dofs' Dirichlet mask (n_owned,) and values (n_owned,), each block's coordinates
-    (n_i, gdim) and the component one-hots (n_owned, c), a block problem's blocks side by side (a
-    velocity's two, then a pressure's one)."""
+    (n_i, gdim), the component one-hots (n_owned, c), a block problem's blocks side by side (a
+    velocity's two, then a pressure's one), and the (2, gdim) box of the dofs' points (inf, -inf
+    where this rank owns none; ``_layout_of``)."""
     by_block = _bcs_by_block(problem, kind) if unk.block else [_bcs(problem)]
-    masks, bc_values, xyz, comps = [], [], [], []
+    masks, bc_values, xyz, comps, boxes = [], [], [], [], []
     for f, V, n, bcs in zip(unk.functions, unk.spaces, unk.sizes, by_block):
         mask = np.zeros(len(f.x.array), dtype=bool)
         bcv = np.zeros(len(f.x.array))
@@ -546,13 +569,16 @@ def _dof_data(problem: Any, kind: str,
             bc.set(bcv)
         masks.append(mask[:n])
         bc_values.append(bcv[:n])
-        coords, comp = _layout(V, n)
+        coords, comp, box = _layout(V, n)
         xyz.append(coords)
         comps.append(comp)
+        boxes.append(box)
     comp = np.zeros((unk.n_owned, sum(c.shape[1] for c in comps)))
     for c, r, col in zip(comps, np.cumsum([0, *unk.sizes]), np.cumsum([0, *(c.shape[1] for c in comps)])):
         comp[r:r + len(c), col:col + c.shape[1]] = c
-    return np.concatenate(masks), np.concatenate(bc_values), xyz, comp
+    boxes = np.stack(boxes)
+    box = np.array([boxes[:, 0].min(0), boxes[:, 1].max(0)])
+    return np.concatenate(masks), np.concatenate(bc_values), xyz, comp, box
 
 
 def _field_data(fields: Mapping[str, Any], unk: Unknown, xyz: list[np.ndarray],
@@ -560,33 +586,48 @@ def _field_data(fields: Mapping[str, Any], unk: Unknown, xyz: list[np.ndarray],
     """(names, (n_owned, f) values) of the named fields sampled at the owned dofs, block by block."""
     names: tuple[str, ...] = ()
     sampled = [np.zeros((unk.n_owned, 0))]
-    for k, value in fields.items():
-        try:
-            per_block = _per_block(value, unk)
-            columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
-        except UnsupportedProblemError as exc:
-            raise UnsupportedProblemError(f"field {k!r}: {exc}{_per_block_advice(unk, value)}") from None
-        except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
-            raise UnsupportedProblemError(
-                f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
-                "Function on the problem's own mesh, a Constant, a number, or a callable x -> one value per point "
-                f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
-        if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
-            raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
-                                          f"{[got for got, _ in columns]}; give each block the same kind of value")
-        names += columns[0][0]
-        sampled.append(np.concatenate([values for _, values in columns]))
+    meshes = _block_meshes.set(tuple(V.mesh for V in unk.spaces))
+    try:
+        for k, value in fields.items():
+            got, values = _field_on_blocks(k, value, unk, xyz, name)
+            names += got
+            sampled.append(values)
+    finally:
+        _block_meshes.reset(meshes)
     return names, np.hstack(sampled)
+
+
+def _field_on_blocks(k: str, value: Any, unk: Unknown, xyz: list[np.ndarray],
+                     name: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """(names, (n_owned, c) values) of field ``k`` sampled on every block, or why it cannot be."""
+    try:
+        per_block = _per_block(value, unk)
+        columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
+    except UnsupportedProblemError as exc:
+        raise UnsupportedProblemError(f"field {k!r}: {exc}{_per_block_advice(unk, value)}") from None
+    except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
+        raise UnsupportedProblemError(
+            f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
+            "Function on the problem's own mesh (a block on a submesh samples one of its parent mesh by point "
+            "location; a UFL expression it does not), a Constant, a number, or a callable x -> one value per point "
+            f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
+    if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
+        raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
+                                      f"{[got for got, _ in columns]}; give each block the same kind of value")
+    return columns[0][0], np.concatenate([values for _, values in columns])
 
 
 def _space_signature(unk: Unknown) -> dict[str, Any]:
     """Element, degree and block size of the unknown's space; a block problem's as lists, one
-    entry per block, under an element named ``blocks(...)``."""
+    entry per block, under an element named ``blocks(...)`` (``blocks(DG, DG on a 1-d mesh)``: the
+    second block on a submesh of the first's facets, as HDG's)."""
     got = []
     for V in unk.spaces:
         el = V.ufl_element()
         family = str(getattr(el, "family_name", el))
         family = "DG" if family == "P" and getattr(el, "discontinuous", False) else family  # basix names both P
+        if V.mesh is not unk.spaces[0].mesh:  # a block on a submesh (HDG's facets)
+            family += f" on a {V.mesh.topology.dim}-d mesh"
         got.append((family, int(getattr(el, "degree", -1)), int(V.dofmap.index_map_bs)))
     if not unk.block:
         return dict(zip(("element", "degree", "block_size"), got[0]))
