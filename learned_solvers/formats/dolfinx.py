@@ -14,7 +14,8 @@
 * ``petsc_handles(problem)`` gives the KSP or SNES with its vectors to a backend.
 
 Supported: scalar, vector (blocked) and mixed (e.g. Taylor-Hood) spaces of dolfinx 0.10 and 0.11 (tested on 0.11),
-and block problems (``u=[u_0, u_1, ...]``, one matrix or ``kind="nest"``), read block by block (``Unknown``);
+Lagrange and DG, and RT, BDM and Nedelec (each dof at its facet's or edge's midpoint), and block problems
+(``u=[u_0, u_1, ...]``, one matrix or ``kind="nest"``, a block on a submesh too), read block by block (``Unknown``);
 the component each dof carries is added to the fields for vector, mixed and block problems. Import
 ``dolfinx_solver`` before ``dolfinx`` when using the PyPI wheel; this module does so.
 """
