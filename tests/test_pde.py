@@ -1087,7 +1087,6 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     import basix.ufl
 
     from learned_solvers.backends.petsc import direct_solve
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     def rows(a):  # points in a canonical order, to compare sets of them
         a = np.round(np.asarray(a)[:, :2], 12)
@@ -1134,13 +1133,7 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     spec = "dolfinx:tests.dolfinx_user_problem:build_mixed_poisson"
     pdes, path = _small_checkpoint(make_family(spec), tmp_path / "mixed.safetensors")
     assert pdes[0].signature["element"] == "blocks(RT, DG)"
-    for spec_, anchor in ((spec, "same mesh"), (f"{spec}:n=12", "interpolated")):
-        fam = make_family(spec_)
-        prob, fields = fam.load(fam.sample(1, seed=42)[0])
-        exact = direct_solve(petsc_handles(prob)).x
-        warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
-        assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == anchor
-        assert np.linalg.norm(warm.x - exact) <= 1e-6 * np.linalg.norm(exact)
+    for prob in _started_on_its_mesh_and_a_finer_one(spec, path):
         assert prob.solver.getPC().getType() == "fieldsplit"
     out = tmp_path / "mpi.json"  # distributed: each rank's facets and cells, matched to the checkpoint's by midpoint
     rep = _mpirun_script("mpi_pde_script.py", [path, out, spec, "own"], out)
@@ -1162,14 +1155,31 @@ def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
                                    anchors=tr.anchors).save(path)
 
 
+def _started_on_its_mesh_and_a_finer_one(spec: str, path) -> list:
+    """An instance of ``spec`` (the checkpoint's mesh: its anchor as it is) and of ``spec:n=12``
+    (the anchor interpolated), each started by the checkpoint at ``path`` and solved to the direct
+    solve's answer; the two problems, solved."""
+    from learned_solvers.backends.petsc import direct_solve
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    probs = []
+    for spec_, anchor in ((spec, "same mesh"), (f"{spec}:n=12", "interpolated")):
+        fam = make_family(spec_)
+        prob, fields = fam.load(fam.sample(1, seed=42)[0])
+        exact = direct_solve(petsc_handles(prob)).x
+        warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
+        assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == anchor
+        assert np.linalg.norm(warm.x - exact) <= 1e-6 * np.linalg.norm(exact)
+        probs.append(prob)
+    return probs
+
+
 def test_a_dg_problem_is_matched_dof_by_dof_under_mpirun_though_its_cells_share_points(tmp_path):
     """DG1's dofs are each cell's own copies of its vertices, several dofs at a point, which a
     checkpoint's dofs could be matched to in the same order only: under mpirun (another order)
     the anchor was interpolated between coincident points, and the start saved no iteration
     where on one rank it saved some. Each such dof now sits a thousandth of the way to its
     cell's midpoint: under mpirun the dofs are matched (permuted) and the start is the serial one."""
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
-
     spec = "dolfinx:tests.dolfinx_user_problem:build_dg_poisson"
     pdes, path = _small_checkpoint(make_family(spec), tmp_path / "dg.safetensors")
     assert len(np.unique(np.round(pdes[0].coords, 9), axis=0)) == pdes[0].n == 6 * 64
@@ -1182,10 +1192,7 @@ def test_a_dg_problem_is_matched_dof_by_dof_under_mpirun_though_its_cells_share_
     assert np.isclose(reps[2]["guess_error"], reps[1]["guess_error"], rtol=1e-6) and reps[2]["petsc_garbage"] == 0
     # on a finer mesh: the domain's box is the dofs' before they were moved (moved, it had shrunk with the
     # mesh size, and the checkpoint was refused as trained on another domain)
-    fine = make_family(f"{spec}:n=12")
-    prob, fields = fine.load(fine.sample(1, seed=42)[0])
-    warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
-    assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == "interpolated"
+    _, prob = _started_on_its_mesh_and_a_finer_one(spec, path)
     assert np.allclose(to_pde(prob).signature["bbox"], [[0.0, 0.0], [1.0, 1.0]], rtol=0.0, atol=1e-12)
 
 
@@ -1196,9 +1203,7 @@ def test_a_hybridized_problem_with_a_block_on_a_facet_submesh_is_read_started_an
     the way to their facet's midpoint), a Function of the cell mesh is sampled on the facets by
     point location, and the signature says which block lies on the submesh. Labelled, trained,
     started and solved to the same answer; on a finer mesh, and under mpirun (matched dof by dof)."""
-    from learned_solvers.backends.petsc import direct_solve
     from learned_solvers.formats.dolfinx import UnsupportedProblemError
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     spec = "dolfinx:tests.dolfinx_user_problem:build_hdg"
     fam = make_family(spec)
@@ -1212,13 +1217,7 @@ def test_a_hybridized_problem_with_a_block_on_a_facet_submesh_is_read_started_an
     assert np.allclose(pde.fields[:, pde.field_names.index("s")], slope * (1 + pde.coords[:, 0]), atol=1e-3 * slope)
     with pytest.raises(UnsupportedProblemError, match="a block on a submesh samples one of its parent mesh by point"):
         to_pde(prob, fields={"s": 1 + ufl.SpatialCoordinate(s.function_space.mesh)[0]})
-    for spec_, anchor in ((spec, "same mesh"), (f"{spec}:n=12", "interpolated")):
-        fam = make_family(spec_)
-        prob, fields = fam.load(fam.sample(1, seed=42)[0])
-        exact = direct_solve(petsc_handles(prob)).x
-        warm = LearnedPDEStarter.from_checkpoint(path).solve(prob, fields=fields)
-        assert warm.status == "optimal" and warm.warm_start_accepted and warm.extra["anchor"] == anchor
-        assert np.linalg.norm(warm.x - exact) <= 1e-6 * np.linalg.norm(exact)
+    _started_on_its_mesh_and_a_finer_one(spec, path)
     reps = {}
     for n in (1, 2):
         out = tmp_path / f"mpi{n}.json"
