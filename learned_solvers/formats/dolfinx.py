@@ -175,7 +175,7 @@ def _dof_coordinates(V) -> np.ndarray:
     are no point evaluations (Raviart-Thomas, BDM, Nedelec: moments on facets, edges, cells) the
     midpoint of the mesh entity each dof belongs to (``_at_dof_entities``)."""
     if _pointwise(V):
-        return V.tabulate_dof_coordinates()
+        return _tabulated(V)
     import ufl
 
     def make() -> np.ndarray:
@@ -206,15 +206,19 @@ def _apart(V, x: np.ndarray) -> np.ndarray:
 
 def _pointwise(V) -> bool:
     """Whether V's dofs are point evaluations (Lagrange, DG), so dolfinx tabulates their points."""
-    def make() -> bool:
+    return _tabulated(V) is not None
+
+
+def _tabulated(V) -> np.ndarray | None:
+    """``V.tabulate_dof_coordinates()`` (kept), or None where V's dofs are no point evaluations."""
+    def make() -> np.ndarray | None:
         try:
-            V.tabulate_dof_coordinates()
+            return V.tabulate_dof_coordinates()
         except RuntimeError as exc:
             if "pointwise evaluation" not in str(exc):
                 raise
-            return False
-        return True
-    return _kept(V, "pointwise", make)
+            return None
+    return _kept(V, "tabulated", make)
 
 
 def _entity_points(V) -> tuple[np.ndarray, list[np.ndarray]]:
