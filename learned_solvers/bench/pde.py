@@ -32,7 +32,7 @@ from .._progress import tqdm
 from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve, forget_history,
                               kept_settings, own_tolerances)
 from ..checkpoint import PDE_K0_STARTS
-from ..formats.dolfinx import petsc_handles, residual_function, to_pde
+from ..formats.dolfinx import in_adapter_signs, petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..options import check_device, check_k, check_precision, check_seed, check_threads
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
@@ -182,7 +182,7 @@ def _label(fam: Any, insts: list[Any], *, progress: bool) -> list[tuple[Any, np.
             res = _reference_solve(fam.kind, petsc_handles(prob, assemble=False))  # to_pde assembled the system
             if res.status != "optimal" and hasattr(fam, "continuation"):
                 res = fam.continuation(inst, SNESBackend(rtol=1e-11))
-        out.append((pde, res.x) if res.status == "optimal" else f"{inst.name} ({res.message})")
+        out.append((pde, in_adapter_signs(prob, res.x)) if res.status == "optimal" else f"{inst.name} ({res.message})")
     return out
 
 
@@ -291,6 +291,7 @@ def _solve(fam: Any, inst: Any, backend: Any, guess: np.ndarray | None, *, prob:
         prob, _ = fam.load(inst)
     h = petsc_handles(prob, assemble=not assembled)
     asm = time.perf_counter() - t0 if fam.kind == "linear" else 0.0
+    guess = in_adapter_signs(prob, guess)  # to_pde's signs to dolfinx's (flux dofs)
     if fam.kind == "linear":
         res = backend.solve(h, guess=guess)
     else:

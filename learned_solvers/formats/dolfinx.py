@@ -35,8 +35,8 @@ from .._interrupt import held_interrupts
 from .._mpi import abort_job_on_uncaught, on_rank0
 from ..canonical.pde import PDEData, QuasilinearResidual
 
-__all__ = ["to_pde", "set_guess", "scatter_guess", "get_solution", "Unknown", "petsc_handles", "problem_kind",
-           "residual_function", "NewtonSystem", "UnsupportedProblemError"]
+__all__ = ["to_pde", "set_guess", "scatter_guess", "get_solution", "in_adapter_signs", "Unknown", "petsc_handles",
+           "problem_kind", "residual_function", "NewtonSystem", "UnsupportedProblemError"]
 
 
 # the meshes of the problem's blocks while its fields are sampled: a Function on one of them may be
@@ -96,6 +96,13 @@ class Unknown:
         self.sizes = [_n_owned(V) for V in self.spaces]
         self.n_owned = sum(self.sizes)
         self.comm = self.spaces[0].mesh.comm
+
+    def signs(self) -> np.ndarray | None:
+        """(n_owned,) +-1, the adapter's sign of each owned entry (``_dof_signs``: flux and edge
+        dofs oriented by a fixed direction, where dolfinx orients them by the facet's vertex
+        numbers, which MPI changes); None where every space's dofs are point values (all +1)."""
+        sign = np.concatenate([_layout(V, n)[3] for V, n in zip(self.spaces, self.sizes)])
+        return None if (sign > 0).all() else sign
 
     def owned(self) -> np.ndarray:
         """The owned entries (n_owned,), blocks in turn (a copy)."""
@@ -163,11 +170,11 @@ def _kept(V, what: str, make: Callable[[], Any]) -> Any:
     return parts[what]
 
 
-def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``_layout_of(V, n_owned)``, kept per function space (``_kept``; for a mixed space the
     sub-space collapses cost more than the assembly)."""
-    xyz, comp, box = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
-    return xyz, comp, box
+    xyz, comp, box, sign = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
+    return xyz, comp, box, sign
 
 
 def _dof_coordinates(V) -> np.ndarray:
@@ -202,6 +209,40 @@ def _apart(V, x: np.ndarray) -> np.ndarray:
     cell_of[nodes.ravel()] = np.repeat(cells, nodes.shape[1])
     mid = import_dolfinx().mesh.compute_midpoints(msh, msh.topology.dim, cells)
     return x + 1e-3 * (mid[cell_of] - x)
+
+
+# generic directions: a flux or edge dof's sign makes its value on a constant field along the first
+# positive (the next where that one is tangent to the facet, or normal to the edge)
+_ORIENT = np.array([[1.0, 0.1234, 0.0567], [0.0321, 1.0, 0.0789], [0.0456, 0.0654, 1.0]])
+
+
+def _dof_signs(V) -> np.ndarray:
+    """(n_nodes,) +-1: the adapter's sign of each dof of V. dolfinx orients a flux (RT) or edge
+    (N1curl) dof by its facet's or edge's vertex numbers, which differ between a mesh on one rank
+    and the same mesh under MPI (about one RT1 dof in ten on an 8 x 8 square flips); the adapter
+    orients each by ``_ORIENT`` instead, so that the same mesh gives the same values however it
+    is distributed. +1 on a space of point values, and where a dof takes no value on constant
+    fields (a higher moment)."""
+    def make() -> np.ndarray:
+        n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+        if _pointwise(V):
+            return np.ones(n * V.dofmap.index_map_bs)
+        dfx = import_dolfinx()
+        gdim = V.mesh.geometry.dim
+        cols = []
+        for i in range(gdim):
+            f = dfx.fem.Function(V)
+            f.interpolate(lambda x, i=i: np.eye(gdim)[:, [i]] * np.ones((1, x.shape[1])))
+            cols.append(f.x.array[:n].copy())
+        D = np.stack(cols, axis=1)  # (n, gdim): each dof's value on the unit constant fields
+        size = np.abs(D).max(axis=1)
+        sign, open_ = np.ones(n), size > 1e-12 * max(float(size.max(initial=0.0)), 1e-300)
+        for g in _ORIENT[:, :gdim]:
+            p = D @ g
+            now = open_ & (np.abs(p) > 1e-6 * size)
+            sign[now], open_ = np.sign(p[now]), open_ & ~now
+        return sign
+    return _kept(V, "signs", make)
 
 
 def _pointwise(V) -> bool:
@@ -255,13 +296,14 @@ def _at_dof_entities(V, expr: Any) -> np.ndarray:
     return out
 
 
-def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs, and the
     (2, gdim) box of their points before ``_apart`` moved any (the domain's, which a checkpoint
     is checked against: moved, a DG1 space's had shrunk with the mesh size).
 
     Scalar spaces: one component. Blocked (vector) spaces: each node's coordinates repeated per
     component. Mixed spaces (Taylor-Hood, ...): through each collapsed sub-space's dof map.
+    Also each owned dof's sign (n_owned,) (``_dof_signs``).
     """
     gdim = V.mesh.geometry.dim
     bs = V.dofmap.index_map_bs
@@ -273,7 +315,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raw = _dof_coordinates(V)
         xyz = np.repeat(_apart(V, raw)[:, :gdim], bs, axis=0)[:n_owned]
         comp = np.tile(np.eye(bs), (len(xyz) // bs + 1, 1))[:n_owned]
-        return xyz, comp, box(np.repeat(raw[:, :gdim], bs, axis=0)[:n_owned])
+        return xyz, comp, box(np.repeat(raw[:, :gdim], bs, axis=0)[:n_owned]), _dof_signs(V)[:n_owned]
     blocks = []
     for i in range(V.num_sub_spaces):
         Vi, m = V.sub(i).collapse()
@@ -284,7 +326,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         blocks.append((Vi, m, bsi))
     ncomp = sum(b[2] for b in blocks)
     xyz, raw = np.zeros((n_owned, gdim)), np.zeros((n_owned, gdim))
-    comp = np.zeros((n_owned, ncomp))
+    comp, sign = np.zeros((n_owned, ncomp)), np.ones(n_owned)
     off = 0
     for Vi, m, bsi in blocks:
         node = _dof_coordinates(Vi)
@@ -293,8 +335,9 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         xyz[m[own]] = _apart(Vi, node)[j[own] // bsi, :gdim]
         raw[m[own]] = node[j[own] // bsi, :gdim]
         comp[m[own], off + j[own] % bsi] = 1.0
+        sign[m[own]] = _dof_signs(Vi)[j[own]]
         off += bsi
-    return xyz, comp, box(raw)
+    return xyz, comp, box(raw), sign
 
 
 def _bcs(problem: Any) -> list[Any]:
@@ -369,11 +412,11 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
             return f.x.array[:n_owned].copy()
         if _on_its_own_space(value, V):  # a state of the unknown's own space (a time step's previous w)
             if value.function_space is V or value.function_space == V:
-                return value.x.array[:n_owned].copy()
+                return _owned_dofs(V, value.x.array, n_owned)
             # dolfinx interpolates no mixed Function whole ("Element does not have a value_shape")
             for i in range(V.num_sub_spaces):
                 f.sub(i).interpolate(value.sub(i))
-            return f.x.array[:n_owned].copy()
+            return _owned_dofs(V, f.x.array, n_owned)
         if value.ufl_shape != f.ufl_shape or V.num_sub_spaces and V.dofmap.index_map_bs == 1:
             mixed = V.dofmap.index_map_bs == 1
             also = ("a Function on the problem's own space (a previous state)" if mixed
@@ -385,7 +428,13 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
     elif expr and value.ufl_shape == () and not _pointwise(V):  # a scalar coefficient on a flux (RT) space
         return _sampled(V, value)[:n_owned]
     _interpolate(f, value)
-    return f.x.array[:n_owned].copy()
+    return _owned_dofs(V, f.x.array, n_owned)
+
+
+def _owned_dofs(V, values: np.ndarray, n_owned: int) -> np.ndarray:
+    """(n_owned,) the owned part of a Function's values on V, in the adapter's signs (a flux
+    field's, interpolated into an RT space, flips with its dofs; point values keep theirs)."""
+    return values[:n_owned] * _layout(V, n_owned)[3]
 
 
 def _sampled(V, value: Any) -> np.ndarray:
@@ -535,7 +584,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
     ql = (_quasilinear_local(problem, unk.spaces[0], n_owned, mask, bcv, coords)
           if linearise and quasilinear is not None else None)
-    parts = _gather_parts(comm, (*system, coords, fv, mask, bcv, ql))
+    parts = _gather_parts(comm, (*system, coords, fv, mask, bcv, ql, unk.signs()))
     n_global = comm.allreduce(n_owned)
 
     # built on rank 0 from the gathered parts; data it refuses (NaN) are refused on every rank
@@ -548,8 +597,14 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
                "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
                "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
         cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
-        pde = PDEData(operator=A, rhs=cat(3) if linearise else None, coords=cat(4), fields=cat(5), dirichlet=cat(6),
-                      bc_values=cat(7), field_names=names, kind=kind, signature=sig, name=name)
+        rhs, bc_values = cat(3) if linearise else None, cat(7)
+        # in the adapter's signs (Unknown.signs, None on a rank whose dofs keep dolfinx's): S A S, S b
+        S = np.concatenate([np.ones(len(p[4])) if p[9] is None else p[9] for p in parts])
+        if (S < 0).any():
+            A, rhs = ((sp.diags(S) @ A @ sp.diags(S)).tocsr(), rhs * S) if linearise else (None, None)
+            bc_values = bc_values * S
+        pde = PDEData(operator=A, rhs=rhs, coords=cat(4), fields=cat(5), dirichlet=cat(6),
+                      bc_values=bc_values, field_names=names, kind=kind, signature=sig, name=name)
         if linearise and quasilinear is not None:
             pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
             pde.validate()
@@ -574,7 +629,7 @@ def _dof_data(problem: Any, kind: str,
             bc.set(bcv)
         masks.append(mask[:n])
         bc_values.append(bcv[:n])
-        coords, comp, box = _layout(V, n)
+        coords, comp, box, _ = _layout(V, n)
         xyz.append(coords)
         comps.append(comp)
         boxes.append(box)
@@ -782,6 +837,7 @@ class NewtonSystem:
     def __init__(self, problem: Any) -> None:
         self.problem = problem
         self._u = Unknown(problem)
+        self._sign = self._u.signs()  # v, F and J in the adapter's signs (S v, S F, S J S)
         self._x, self._f = problem.x.duplicate(), problem.x.duplicate()
         self._jac: Any = None  # made at the first jacobian(): most calls never need it
         self._pre: Any = None  # the preconditioner form's matrix, where the problem has one
@@ -790,7 +846,7 @@ class NewtonSystem:
     def _at(self, v: np.ndarray, evaluate: Callable[[Any], Any]) -> Any:
         saved = self._u.saved()  # the SNES callbacks copy x into u
         try:
-            self._u.put(self._x, v)
+            self._u.put(self._x, v if self._sign is None else v * self._sign)
             return evaluate(self.problem.solver)
         finally:
             self._u.restore(saved)
@@ -798,7 +854,8 @@ class NewtonSystem:
     def __call__(self, v: np.ndarray) -> np.ndarray:
         def f(snes):
             snes.computeFunction(self._x, self._f)
-            return self._u.owned_of(self._f)
+            F = self._u.owned_of(self._f)
+            return F if self._sign is None else F * self._sign
 
         return self._at(v, f)
 
@@ -815,7 +872,8 @@ class NewtonSystem:
                 self._jac, self._pre = A.duplicate(), None if P is None else P.duplicate()
             snes.computeJacobian(self._x, self._jac, self._pre or self._jac)
             indptr, cols, vals = _csr(self._jac)
-            return sp.csr_matrix((vals, cols, indptr), shape=(len(v), len(v)))
+            J = sp.csr_matrix((vals, cols, indptr), shape=(len(v), len(v)))
+            return J if self._sign is None else (sp.diags(self._sign) @ J @ sp.diags(self._sign)).tocsr()
 
         return self._at(v, j)
 
@@ -865,12 +923,23 @@ def _scatter_owned(unk: Unknown, guess: np.ndarray | None) -> np.ndarray:
         return [g[lo:hi] for lo, hi in zip(ends[:-1], ends[1:])]
 
     parts = on_rank0(comm, chunks)
-    return parts[0] if comm.size == 1 else comm.scatter(parts, root=0)
+    local = parts[0] if comm.size == 1 else comm.scatter(parts, root=0)
+    sign = unk.signs()
+    return local if sign is None else local * sign  # the adapter's signs to dolfinx's
 
 
 def scatter_guess(problem: Any, guess: np.ndarray | None) -> np.ndarray:
     """This rank's owned part (n_owned,) of ``guess`` (global dof order, on rank 0; collective)."""
     return _scatter_owned(Unknown(problem), guess)
+
+
+def in_adapter_signs(problem: Any, values: np.ndarray | None) -> np.ndarray | None:
+    """``values`` (one rank: every dof, global order) from dolfinx's signs to the adapter's
+    (``Unknown.signs``), or back: a solver's own vector (``SolveResult.x``) beside ``to_pde``'s
+    data, or a start from them for a solver. As they are where every dof is a point value, or
+    where they are not one per dof (the solver refuses those)."""
+    sign = None if values is None else Unknown(problem).signs()
+    return values if sign is None or np.shape(values) != sign.shape else np.asarray(values) * sign
 
 
 def set_guess(problem: Any, guess: np.ndarray | None) -> None:
@@ -888,7 +957,8 @@ def set_guess(problem: Any, guess: np.ndarray | None) -> None:
 def get_solution(problem: Any) -> np.ndarray | None:
     """The current ``u`` in global dof order on rank 0 (a block problem's blocks in turn on each rank)."""
     unk = Unknown(problem)
-    return _gather(unk.comm, unk.owned())
+    sign = unk.signs()
+    return _gather(unk.comm, unk.owned() if sign is None else unk.owned() * sign)
 
 
 def petsc_handles(problem: Any, *, assemble: bool = True) -> dict[str, Any]:
