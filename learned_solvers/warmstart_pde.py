@@ -126,7 +126,8 @@ class LearnedPDEStarter(LazyNetwork):
         check_precision(precision)  # the caller's options are checked before the file, whose faults are its own
         ck = load_checkpoint(path, kind="pde", family=family, arrays="numpy")
         state = dict(ck.state)
-        fields, sols, coords = (state.pop(f"anchor_{part}", None) for part in ("fields", "solutions", "coords"))
+        fields, sols, coords, vectors = (state.pop(f"anchor_{part}", None)
+                                         for part in ("fields", "solutions", "coords", "vectors"))
         try:
             network = _MeshNetwork(path, ck.meta["model"], state)
             norm = FamilyNorm(**ck.meta["norm"])
@@ -144,10 +145,13 @@ class LearnedPDEStarter(LazyNetwork):
             bank = None
             if fields is not None and sols is not None:
                 if fields.ndim != 2 or sols.ndim != 2 or len(fields) != len(sols) or (
-                        coords is not None and (coords.ndim != 2 or tuple(coords.shape)[:1] != sols.shape[1:])):
-                    raise ValueError(f"its training solutions {sols.shape}, their fields {fields.shape} and dof "
-                                     f"coordinates {None if coords is None else tuple(coords.shape)} do not match")
-                bank = MeshAnchorBank(fields, sols, norm, coords=coords, kernel=kernel)
+                        coords is not None and (coords.ndim != 2 or tuple(coords.shape)[:1] != sols.shape[1:])) or (
+                        vectors is not None and (coords is None or vectors.ndim != 2
+                                                 or vectors.shape[0] != len(coords))):
+                    raise ValueError(f"its training solutions {sols.shape}, their fields {fields.shape}, dof "
+                                     f"coordinates {None if coords is None else tuple(coords.shape)} and vectors "
+                                     f"{None if vectors is None else tuple(vectors.shape)} do not match")
+                bank = MeshAnchorBank(fields, sols, norm, coords=coords, kernel=kernel, vectors=vectors)
             own_k = check_recorded_k(ck.meta.get("k"), what="k")
             network_k = check_recorded_k(ck.meta.get("best_network_k"), what="best_network_k")
             # the network is built now, its weights checked, unless the start is the training

@@ -17,7 +17,12 @@
   system assembled for a start that needs none;
 * ``quasilinear`` (optional, nonlinear problems): the problem's own residual ``F(u)`` when it
   is a quasilinear diffusion ``-div(k(u) grad u) = f`` on P1 simplices, so that a model can
-  feed back the residual whose zero is the answer, not only the first Newton system's.
+  feed back the residual whose zero is the answer, not only the first Newton system's;
+* ``dof_vectors`` (optional, (n, d)): where some dofs are moments of a vector field, not point
+  values (Raviart-Thomas, Nedelec: facet fluxes, edge circulations), each dof's value on the
+  unit constant field along each axis, so that the dof is to first order that vector dotted
+  with the field at its point (what carries a solution to another mesh); zero rows at point
+  values; None where every dof is one.
 
 Solutions live in the same dof order.
 """
@@ -106,6 +111,7 @@ class PDEData:
     signature: dict[str, Any] = field(default_factory=dict)
     name: str = "pde"
     quasilinear: QuasilinearResidual | None = None
+    dof_vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if (self.operator is None) != (self.rhs is None):
@@ -117,6 +123,8 @@ class PDEData:
         self.fields = np.asarray(self.fields, dtype=float).reshape(len(self.coords), -1)
         self.dirichlet = np.asarray(self.dirichlet, dtype=bool)
         self.bc_values = np.asarray(self.bc_values, dtype=float)
+        if self.dof_vectors is not None:
+            self.dof_vectors = np.asarray(self.dof_vectors, dtype=float)
         self.validate()
 
     @property
@@ -142,12 +150,16 @@ class PDEData:
             bad.append(f"{self.fields.shape[1]} field columns but names {self.field_names}")
         if self.quasilinear is not None and self.quasilinear.grad.shape[1] != n:
             bad.append(f"the quasilinear residual acts on {self.quasilinear.grad.shape[1]} dofs, not {n}")
+        if self.dof_vectors is not None and self.dof_vectors.shape != self.coords.shape:
+            bad.append(f"dof_vectors has shape {self.dof_vectors.shape}, expected {self.coords.shape}")
         if self.kind not in ("linear", "nonlinear"):
             bad.append(f"kind {self.kind!r} is neither 'linear' nor 'nonlinear'")
         if bad:
             raise InvalidProblemError(f"{self.name}: " + "; ".join(bad))
         system = (("operator", self.operator.data), ("rhs", self.rhs)) if self.linearised else ()
-        for nm, arr in (*system, ("coords", self.coords), ("fields", self.fields), ("bc_values", self.bc_values)):
+        vectors = () if self.dof_vectors is None else (("dof_vectors", self.dof_vectors),)
+        for nm, arr in (*system, ("coords", self.coords), ("fields", self.fields), ("bc_values", self.bc_values),
+                        *vectors):
             if not np.isfinite(arr).all():
                 raise InvalidProblemError(f"{self.name}: {nm} holds NaN or inf; check the coefficient and source data")
 

@@ -104,6 +104,13 @@ class Unknown:
         sign = np.concatenate([_layout(V, n)[3] for V, n in zip(self.spaces, self.sizes)])
         return None if (sign > 0).all() else sign
 
+    def vectors(self) -> np.ndarray | None:
+        """(n_owned, gdim) each owned entry's value on the unit constant fields, in the adapter's
+        signs, where it is a flux or edge dof (``_dof_vectors``; zero rows at point values); None
+        where every space's dofs are point values."""
+        vec = np.concatenate([_layout(V, n)[4] for V, n in zip(self.spaces, self.sizes)])
+        return vec if vec.any() else None
+
     def owned(self) -> np.ndarray:
         """The owned entries (n_owned,), blocks in turn (a copy)."""
         return np.concatenate([f.x.array[:n] for f, n in zip(self.functions, self.sizes)])
@@ -170,11 +177,11 @@ def _kept(V, what: str, make: Callable[[], Any]) -> Any:
     return parts[what]
 
 
-def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _layout(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``_layout_of(V, n_owned)``, kept per function space (``_kept``; for a mixed space the
     sub-space collapses cost more than the assembly)."""
-    xyz, comp, box, sign = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
-    return xyz, comp, box, sign
+    xyz, comp, box, sign, vectors = _kept(V, f"layout {n_owned}", lambda: _layout_of(V, n_owned))
+    return xyz, comp, box, sign, vectors
 
 
 def _dof_coordinates(V) -> np.ndarray:
@@ -216,6 +223,25 @@ def _apart(V, x: np.ndarray) -> np.ndarray:
 _ORIENT = np.array([[1.0, 0.1234, 0.0567], [0.0321, 1.0, 0.0789], [0.0456, 0.0654, 1.0]])
 
 
+def _dof_response(V) -> np.ndarray | None:
+    """(n_nodes, gdim) each dof's value on the unit constant field along each axis (dolfinx's
+    signs), or None on a space of point values. A flux or edge dof is to first order that vector
+    dotted with the field at its point (exactly, on a constant field): what carries it to another mesh."""
+    def make() -> np.ndarray | None:
+        if _pointwise(V):
+            return None
+        dfx = import_dolfinx()
+        n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+        gdim = V.mesh.geometry.dim
+        cols = []
+        for i in range(gdim):
+            f = dfx.fem.Function(V)
+            f.interpolate(lambda x, i=i: np.eye(gdim)[:, [i]] * np.ones((1, x.shape[1])))
+            cols.append(f.x.array[:n].copy())
+        return np.stack(cols, axis=1)
+    return _kept(V, "response", make)
+
+
 def _dof_signs(V) -> np.ndarray:
     """(n_nodes,) +-1: the adapter's sign of each dof of V. dolfinx orients a flux (RT) or edge
     (N1curl) dof by its facet's or edge's vertex numbers, which differ between a mesh on one rank
@@ -224,25 +250,30 @@ def _dof_signs(V) -> np.ndarray:
     is distributed. +1 on a space of point values, and where a dof takes no value on constant
     fields (a higher moment)."""
     def make() -> np.ndarray:
-        n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
-        if _pointwise(V):
+        D = _dof_response(V)  # (n, gdim)
+        if D is None:
+            n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
             return np.ones(n * V.dofmap.index_map_bs)
-        dfx = import_dolfinx()
-        gdim = V.mesh.geometry.dim
-        cols = []
-        for i in range(gdim):
-            f = dfx.fem.Function(V)
-            f.interpolate(lambda x, i=i: np.eye(gdim)[:, [i]] * np.ones((1, x.shape[1])))
-            cols.append(f.x.array[:n].copy())
-        D = np.stack(cols, axis=1)  # (n, gdim): each dof's value on the unit constant fields
         size = np.abs(D).max(axis=1)
-        sign, open_ = np.ones(n), size > 1e-12 * max(float(size.max(initial=0.0)), 1e-300)
-        for g in _ORIENT[:, :gdim]:
+        sign, open_ = np.ones(len(D)), size > 1e-12 * max(float(size.max(initial=0.0)), 1e-300)
+        for g in _ORIENT[:, :D.shape[1]]:
             p = D @ g
             now = open_ & (np.abs(p) > 1e-6 * size)
             sign[now], open_ = np.sign(p[now]), open_ & ~now
         return sign
     return _kept(V, "signs", make)
+
+
+def _dof_vectors(V) -> np.ndarray:
+    """(n_nodes * bs, gdim) ``_dof_response`` in the adapter's signs (``_dof_signs``); zero rows
+    on a space of point values."""
+    def make() -> np.ndarray:
+        D = _dof_response(V)
+        if D is None:
+            n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
+            return np.zeros((n * V.dofmap.index_map_bs, V.mesh.geometry.dim))
+        return D * _dof_signs(V)[:, None]
+    return _kept(V, "vectors", make)
 
 
 def _pointwise(V) -> bool:
@@ -296,14 +327,15 @@ def _at_dof_entities(V, expr: Any) -> np.ndarray:
     return out
 
 
-def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs, and the
     (2, gdim) box of their points before ``_apart`` moved any (the domain's, which a checkpoint
     is checked against: moved, a DG1 space's had shrunk with the mesh size).
 
     Scalar spaces: one component. Blocked (vector) spaces: each node's coordinates repeated per
     component. Mixed spaces (Taylor-Hood, ...): through each collapsed sub-space's dof map.
-    Also each owned dof's sign (n_owned,) (``_dof_signs``).
+    Also each owned dof's sign (n_owned,) (``_dof_signs``) and vector (n_owned, gdim)
+    (``_dof_vectors``).
     """
     gdim = V.mesh.geometry.dim
     bs = V.dofmap.index_map_bs
@@ -315,7 +347,8 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         raw = _dof_coordinates(V)
         xyz = np.repeat(_apart(V, raw)[:, :gdim], bs, axis=0)[:n_owned]
         comp = np.tile(np.eye(bs), (len(xyz) // bs + 1, 1))[:n_owned]
-        return xyz, comp, box(np.repeat(raw[:, :gdim], bs, axis=0)[:n_owned]), _dof_signs(V)[:n_owned]
+        return (xyz, comp, box(np.repeat(raw[:, :gdim], bs, axis=0)[:n_owned]), _dof_signs(V)[:n_owned],
+                _dof_vectors(V)[:n_owned])
     blocks = []
     for i in range(V.num_sub_spaces):
         Vi, m = V.sub(i).collapse()
@@ -326,7 +359,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         blocks.append((Vi, m, bsi))
     ncomp = sum(b[2] for b in blocks)
     xyz, raw = np.zeros((n_owned, gdim)), np.zeros((n_owned, gdim))
-    comp, sign = np.zeros((n_owned, ncomp)), np.ones(n_owned)
+    comp, sign, vectors = np.zeros((n_owned, ncomp)), np.ones(n_owned), np.zeros((n_owned, gdim))
     off = 0
     for Vi, m, bsi in blocks:
         node = _dof_coordinates(Vi)
@@ -336,8 +369,9 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         raw[m[own]] = node[j[own] // bsi, :gdim]
         comp[m[own], off + j[own] % bsi] = 1.0
         sign[m[own]] = _dof_signs(Vi)[j[own]]
+        vectors[m[own]] = _dof_vectors(Vi)[j[own]]
         off += bsi
-    return xyz, comp, box(raw), sign
+    return xyz, comp, box(raw), sign, vectors
 
 
 def _bcs(problem: Any) -> list[Any]:
@@ -584,7 +618,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     comm.Allreduce(_in_place(), hi, op=_mpi_max())
     ql = (_quasilinear_local(problem, unk.spaces[0], n_owned, mask, bcv, coords)
           if linearise and quasilinear is not None else None)
-    parts = _gather_parts(comm, (*system, coords, fv, mask, bcv, ql, unk.signs()))
+    parts = _gather_parts(comm, (*system, coords, fv, mask, bcv, ql, unk.signs(), unk.vectors()))
     n_global = comm.allreduce(n_owned)
 
     # built on rank 0 from the gathered parts; data it refuses (NaN) are refused on every rank
@@ -603,8 +637,13 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
         if (S < 0).any():
             A, rhs = ((sp.diags(S) @ A @ sp.diags(S)).tocsr(), rhs * S) if linearise else (None, None)
             bc_values = bc_values * S
+        vectors = None
+        if any(p[10] is not None for p in parts):  # flux or edge dofs on some rank
+            vectors = np.concatenate([np.zeros((len(p[4]), coords.shape[1])) if p[10] is None else p[10]
+                                      for p in parts])
         pde = PDEData(operator=A, rhs=rhs, coords=cat(4), fields=cat(5), dirichlet=cat(6),
-                      bc_values=bc_values, field_names=names, kind=kind, signature=sig, name=name)
+                      bc_values=bc_values, field_names=names, kind=kind, signature=sig, name=name,
+                      dof_vectors=vectors)
         if linearise and quasilinear is not None:
             pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
             pde.validate()
@@ -629,7 +668,7 @@ def _dof_data(problem: Any, kind: str,
             bc.set(bcv)
         masks.append(mask[:n])
         bc_values.append(bcv[:n])
-        coords, comp, box, _ = _layout(V, n)
+        coords, comp, box, _, _ = _layout(V, n)
         xyz.append(coords)
         comps.append(comp)
         boxes.append(box)

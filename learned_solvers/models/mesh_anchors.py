@@ -4,7 +4,7 @@ instance's fields or on their linear prediction of the solution (``KernelFit``: 
 leave-one-out says it is nearer than the nearest one),
 matched to a problem's dofs by their order, by their coordinates (another dof numbering, a
 parallel gather) or interpolated from the training mesh onto another mesh of the same domain
-(``linear_transfer``, ``key_transfer``).
+(``linear_transfer``, ``key_transfer``; flux and edge dofs by ``vector_transfer``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # saved as torch tensors; a start from the bank runs without 
     import torch
 
 __all__ = ["MeshAnchorBank", "KernelFit", "MESH_ANCHOR_KINDS", "KERNEL_METRICS", "KERNEL_SHAPES", "kernel_values",
-           "dof_order", "linear_transfer", "key_transfer"]
+           "dof_order", "linear_transfer", "vector_transfer", "key_transfer"]
 
 MESH_ANCHOR_KINDS = ("kernel", "nearest")
 
@@ -195,10 +195,45 @@ def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
 
 
-def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int) -> sp.csr_matrix | None:
+VECTOR_NEIGHBOURS = 4
+"""times gdim: the source dofs each moment dof's field is fitted to (``vector_transfer``)"""
+
+
+def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_vec: np.ndarray) -> sp.csr_matrix:
+    """(len(dst), len(src)) weights carrying dofs that are moments of a vector field u (flux and
+    edge dofs: value ~ vec . u(point), ``PDEData.dof_vectors``) at the points ``src`` (n, d) with
+    vectors ``src_vec`` (n, d) to those at ``dst`` (m, d), ``dst_vec`` (m, d): at each dst point u
+    is the constant that fits its nearest src dofs' values best (least squares weighted by inverse
+    squared distance, so a dof at the same point and along the same vector is kept), and the dst
+    dof's value is its vector dotted with it. Interpolating the values themselves would mix facets
+    of other directions and sizes. Src dofs without a vector (higher moments) are not used; a dst
+    dof without one takes 0."""
+    from scipy.spatial import cKDTree
+
+    d = src.shape[1]
+    use = np.flatnonzero(np.abs(src_vec).max(axis=1) > 1e-12 * max(float(np.abs(src_vec).max(initial=0.0)), 1e-300))
+    k = min(VECTOR_NEIGHBOURS * d, len(use))
+    if not k:
+        return sp.csr_matrix((len(dst), len(src)))
+    r, j = cKDTree(src[use]).query(dst, k=k)
+    r, j = r.reshape(len(dst), k), use[j.reshape(len(dst), k)]
+    h = np.maximum(r[:, -1:], 1e-300)  # the neighbourhood's size: distances are weighed relative to it
+    w = 1.0 / ((r / h) ** 2 + 1e-6)  # (m, k)
+    N = src_vec[j]  # (m, k, d)
+    G = np.einsum("mk,mki,mkj->mij", w, N, N)
+    G += (1e-10 * np.trace(G, axis1=1, axis2=2) / d + 1e-300)[:, None, None] * np.eye(d)
+    c = np.linalg.solve(G, dst_vec[:, :, None])[:, :, 0]  # (m, d)
+    vals = w * np.einsum("mki,mi->mk", N, c)
+    return sp.csr_matrix((vals.ravel(), (np.repeat(np.arange(len(dst)), k), j.ravel())), shape=(len(dst), len(src)))
+
+
+def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int, *, src_vec: np.ndarray | None = None,
+                 dst_vec: np.ndarray | None = None) -> sp.csr_matrix | None:
     """``linear_transfer`` between two meshes' ``dof_keys`` (src (n, k), dst (m, k)), component by
     component where the keys carry one (k = gdim + 1); None where it cannot be built (1-D
-    points, a component one mesh lacks, degenerate points)."""
+    points, a component one mesh lacks, degenerate points). A component whose dofs have vectors
+    on both meshes (``src_vec`` (n, gdim), ``dst_vec`` (m, gdim): flux, edge dofs) is carried
+    by ``vector_transfer`` instead."""
     from scipy.spatial import QhullError
 
     if gdim < 2 or src.shape[1] != dst.shape[1]:
@@ -212,7 +247,10 @@ def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int) -> sp.csr_matrix |
         for si, di in groups:
             if len(si) <= gdim:
                 return None
-            m = linear_transfer(src[si, :gdim], dst[di, :gdim]).tocoo()
+            if src_vec is not None and dst_vec is not None and src_vec[si].any() and dst_vec[di].any():
+                m = vector_transfer(src[si, :gdim], src_vec[si], dst[di, :gdim], dst_vec[di]).tocoo()
+            else:
+                m = linear_transfer(src[si, :gdim], dst[di, :gdim]).tocoo()
             rows.append(di[m.row])
             cols.append(si[m.col])
             vals.append(m.data)
@@ -227,16 +265,20 @@ class MeshAnchorBank:
     solution is the anchor the model corrects. On the training mesh (``dof_order``: the same
     dofs in any order, not merely as many) it is that solution; on another mesh of the domain
     (finer, unstructured) the instance's fields are interpolated onto the training dofs to find
-    it, and it is interpolated back (``key_transfer``: piecewise linear). Stored in the
-    checkpoint as three tensors; one saved without coordinates (before they were kept) serves
-    any mesh with as many dofs as it is, and no other."""
+    it, and it is carried back (``key_transfer``: piecewise linear; flux and edge dofs through
+    their ``vectors`` (n, gdim), ``PDEData.dof_vectors``, where the bank has them). Stored in the
+    checkpoint as three or four tensors; one saved without coordinates (before they were kept)
+    serves any mesh with as many dofs as it is, and no other; one without vectors carries flux
+    and edge dofs as point values, as it did when it was saved."""
 
     def __init__(self, fields: np.ndarray, solutions: np.ndarray, norm: FamilyNorm,
-                 coords: np.ndarray | None = None, *, kernel: KernelFit | None = None) -> None:
+                 coords: np.ndarray | None = None, *, kernel: KernelFit | None = None,
+                 vectors: np.ndarray | None = None) -> None:
         self.fields = np.asarray(fields, dtype=np.float32)  # (M, n * f)
         self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
         self.norm = norm
         self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
+        self.vectors = None if vectors is None else np.asarray(vectors, dtype=np.float64)  # (n, gdim)
         self._centred: tuple[np.ndarray, np.ndarray] | None = None
         self._point_sets: dict[str, _Points] = {}
         self._last: tuple[np.ndarray, _Match | None] | None = None  # (dof keys, how they match the bank's)
@@ -380,7 +422,7 @@ class MeshAnchorBank:
         if any(p is not pdes[0] and (p.n != pdes[0].n or not np.array_equal(dof_keys(p), ref)) for p in pdes):
             return None  # several meshes: no common solution vector to start from
         bank = MeshAnchorBank(np.stack([MeshAnchorBank.vector(p, norm) for p in pdes]), np.stack(solutions), norm,
-                              coords=ref)
+                              coords=ref, vectors=pdes[0].dof_vectors)
         if kind == "kernel":
             bank.fit_kernel()
         return bank
@@ -397,7 +439,8 @@ class MeshAnchorBank:
                 m = _Match.reordered(order)
             else:
                 to_bank = key_transfer(keys, self.coords, pde.coords.shape[1])
-                back = key_transfer(self.coords, keys, pde.coords.shape[1]) if to_bank is not None else None
+                back = key_transfer(self.coords, keys, pde.coords.shape[1], src_vec=self.vectors,
+                                    dst_vec=pde.dof_vectors) if to_bank is not None else None
                 m = _Match("interpolated", to_bank.__matmul__, back.__matmul__) if back is not None else None
             self._last = (np.array(keys, dtype=np.float64), m)
         return self._last[1]
@@ -434,4 +477,6 @@ class MeshAnchorBank:
         state = {"anchor_fields": torch.as_tensor(self.fields), "anchor_solutions": torch.as_tensor(self.solutions)}
         if self.coords is not None:
             state["anchor_coords"] = torch.as_tensor(self.coords)
+        if self.vectors is not None:
+            state["anchor_vectors"] = torch.as_tensor(self.vectors)
         return state
