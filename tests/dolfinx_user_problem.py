@@ -609,3 +609,39 @@ def build_hdg(n=8):
         s.interpolate(lambda x: p["s"] * (1 + x[0]))
 
     return UserPDE(problem=prob, fields={"c": c, "s": s}, params={"c": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
+
+
+def build_curl_curl(n=8):
+    """curl(curl u) + k u = f on N1curl (edge dofs: moments along the edges, no point values), the
+    eddy-current model problem; k a named Constant, f a rotating source of named amplitude and
+    centre; u x n = 0 on the boundary. CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
+    V = dolfinx.fem.functionspace(msh, ("N1curl", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    x = ufl.SpatialCoordinate(msh)
+    k, amp, cx = (dolfinx.fem.Constant(msh, c) for c in (1.0, 1.0, 0.5))
+    bump = amp * ufl.exp(-((x[0] - cx) ** 2 + (x[1] - 0.5) ** 2) / 0.05)
+    f = ufl.as_vector((-(x[1] - 0.5) * bump, (x[0] - cx) * bump))
+    a = (ufl.inner(ufl.curl(u), ufl.curl(v)) + k * ufl.inner(u, v)) * ufl.dx
+    fdim = msh.topology.dim - 1
+    msh.topology.create_connectivity(fdim, msh.topology.dim)
+    g = dolfinx.fem.Function(V)
+    bc = dolfinx.fem.dirichletbc(g, dolfinx.fem.locate_dofs_topological(
+        V, fdim, dolfinx.mesh.exterior_facet_indices(msh.topology)))
+    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(f, v) * ufl.dx, bcs=[bc], petsc_options_prefix="user_curl_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
+
+    def apply(p):
+        k.value, amp.value, cx.value = p["k"], p["amp"], p["cx"]
+
+    return UserPDE(problem=prob, fields={"k": k, "f": f}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
+                                                                   "cx": (0.3, 0.7)}, apply=apply)

@@ -1117,6 +1117,8 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     w = dolfinx.fem.Function(N)
     w.interpolate(lambda p: np.vstack([np.ones(p.shape[1]), 0.1234 * np.ones(p.shape[1])]))
     assert (w.x.array < 0).any() and (to_pde(curl, fields={"w": w}).fields[:, 0] > 0).all()
+    # w's values are its edge moments, carried to another mesh as the solution is; x is a point value
+    assert to_pde(curl, fields={"x": x[0], "w": w}, linearise=False).dof_valued == ("w",)
     curl.u.x.array[:] = w.x.array  # get_solution and set_guess speak the same signs as to_pde
     assert np.allclose(get_solution(curl), to_pde(curl, fields={"w": w}).fields[:, 0])
     set_guess(curl, get_solution(curl))
@@ -1216,6 +1218,40 @@ def test_flux_and_edge_dofs_are_carried_to_another_mesh_through_their_vectors(el
     same = key_transfer(xa, xa, gdim, src_vec=va, dst_vec=va) @ ua
     has = va.any(axis=1)
     assert np.linalg.norm((same - ua)[has]) <= 1e-5 * np.linalg.norm(ua) and not same[~has].any()
+
+
+def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_solutions_carried_there(tmp_path):
+    """An eddy-current problem on N1curl (``build_curl_curl``: edge dofs, a vector source given as
+    a UFL expression, whose values at the dofs are its edge moments): a checkpoint from 8 x 8 carries
+    an instance's fields from 12 x 12 to its mesh and a training solution back through the dofs'
+    vectors: a training instance's data on the finer mesh finds itself, and its solution lands near
+    the finer mesh's. Carried as point values, as before, the start was about as far off as zero."""
+    from learned_solvers.backends.petsc import direct_solve
+    from learned_solvers.formats.dolfinx import in_adapter_signs
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    spec = "dolfinx:tests.dolfinx_user_problem:build_curl_curl"
+    pdes, path = _small_checkpoint(make_family(spec), tmp_path / "curl.safetensors")
+    assert pdes[0].dof_valued == ("f",) and pdes[0].dof_vectors is not None
+    _started_on_its_mesh_and_a_finer_one(spec, path)
+    bank = LearnedPDEStarter.from_checkpoint(path).anchors
+    d2 = [bank._distances2(MeshAnchorBank.vector(p, bank.norm)) for p in pdes]
+    i = next(i for i, d in enumerate(d2) if d.min() < 1e-9)  # a training instance the bank holds (not validation's)
+    fam = make_family(f"{spec}:n=12")
+    prob, fields = fam.load(fam.sample(6, seed=0)[i])  # its data on the finer mesh
+    pde = to_pde(prob, fields=fields, linearise=False)
+    truth = in_adapter_signs(prob, direct_solve(petsc_handles(prob)).x)
+    errors = []
+    for vectors in (bank.vectors, None):
+        carried = MeshAnchorBank(bank.fields, bank.solutions, bank.norm, bank.coords, vectors=vectors)
+        m = carried.match(pde)
+        own = carried.solutions[int(np.argmin(d2[i]))]
+        # the same instance's fields carried to the bank are nearest its own, and its solution the start
+        assert vectors is None or np.argmin(carried._distances2(carried.vector(pde, bank.norm, m.to_bank(pde.fields)))
+                                            ) == np.argmin(d2[i])
+        errors.append(np.linalg.norm(m.from_bank(own) - truth) / np.linalg.norm(truth))
+    assert errors[0] < 0.2 and errors[1] > 0.5, errors
 
 
 def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:

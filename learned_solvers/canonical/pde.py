@@ -22,7 +22,10 @@
   values (Raviart-Thomas, Nedelec: facet fluxes, edge circulations), each dof's value on the
   unit constant field along each axis, so that the dof is to first order that vector dotted
   with the field at its point (what carries a solution to another mesh); zero rows at point
-  values; None where every dof is one.
+  values; None where every dof is one;
+* ``dof_valued``: the names of the fields whose values are dof values of the unknown's space (a
+  field of its shape interpolated into it, a previous state), moments where its dofs are:
+  carried to another mesh as the solution is.
 
 Solutions live in the same dof order.
 """
@@ -112,6 +115,7 @@ class PDEData:
     name: str = "pde"
     quasilinear: QuasilinearResidual | None = None
     dof_vectors: np.ndarray | None = None
+    dof_valued: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.operator is None) != (self.rhs is None):
@@ -152,6 +156,8 @@ class PDEData:
             bad.append(f"the quasilinear residual acts on {self.quasilinear.grad.shape[1]} dofs, not {n}")
         if self.dof_vectors is not None and self.dof_vectors.shape != self.coords.shape:
             bad.append(f"dof_vectors has shape {self.dof_vectors.shape}, expected {self.coords.shape}")
+        if not set(self.dof_valued) <= set(self.field_names):
+            bad.append(f"dof_valued {self.dof_valued} names fields not among {self.field_names}")
         if self.kind not in ("linear", "nonlinear"):
             bad.append(f"kind {self.kind!r} is neither 'linear' nor 'nonlinear'")
         if bad:

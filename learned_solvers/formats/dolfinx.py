@@ -407,23 +407,29 @@ def _gather(comm, local: np.ndarray) -> np.ndarray | None:
     return np.concatenate(parts) if comm.rank == 0 else None
 
 
-def _field_columns(V, name: str, value: Any, n_owned: int, xyz: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
-    """(names, (n_owned, c) values) of one field: a Constant of c > 1 components (a load vector,
-    a tensor) gives one column per component, ``name[0]``, ``name[1]``, ...; anything else one."""
+def _field_columns(V, name: str, value: Any, n_owned: int,
+                   xyz: np.ndarray) -> tuple[tuple[str, ...], np.ndarray, bool]:
+    """(names, (n_owned, c) values, whether they are dof values of V) of one field: a Constant of
+    c > 1 components (a load vector, a tensor) gives one column per component, ``name[0]``,
+    ``name[1]``, ...; anything else one (``_field_values``)."""
     if isinstance(value, import_dolfinx().fem.Constant):
         vals = np.asarray(value.value, dtype=float).ravel()
         if vals.size > 1:
-            return tuple(f"{name}[{i}]" for i in range(vals.size)), np.tile(vals, (n_owned, 1))
-    return (name,), _field_values(V, value, n_owned, xyz)[:, None]
+            return tuple(f"{name}[{i}]" for i in range(vals.size)), np.tile(vals, (n_owned, 1)), False
+    values, dof_valued = _field_values(V, value, n_owned, xyz)
+    return (name,), values[:, None], dof_valued
 
 
 @held_interrupts()  # a Ctrl-C inside a Function's constructor left one that printed "Exception ignored" as freed
-def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
+def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> tuple[np.ndarray, bool]:
+    """((n_owned,) the field at the owned dofs, whether those are its dof values in V: a field
+    of the unknown's shape interpolated into its space, or a state of that space, which on a
+    flux or edge space are moments, not point values (``PDEData.dof_valued``))."""
     import ufl
 
     dfx = import_dolfinx()
     if isinstance(value, dfx.fem.Constant):
-        return np.full(n_owned, float(np.asarray(value.value).ravel()[0]))
+        return np.full(n_owned, float(np.asarray(value.value).ravel()[0])), False
     # a Function, or a UFL expression of Functions, Constants and x (2 * kappa + 1), on the mesh
     expr = isinstance(value, ufl.core.expr.Expr)
     if not (expr or isinstance(value, (int, float, np.number)) or callable(value)) or isinstance(value, bool):
@@ -431,26 +437,26 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                                       "Function (any space on the mesh), a UFL expression, a Constant, a number or a "
                                       "callable x -> values")
     if np.isscalar(value):
-        return np.full(n_owned, float(value))
+        return np.full(n_owned, float(value)), False
     if not expr:
         value = _one_value_per_point(value)
     if (V.num_sub_spaces or V.dofmap.index_map_bs > 1 or not _pointwise(V)) and not expr:  # x -> values, at dofs
         pts = np.zeros((3, n_owned))
         pts[: xyz.shape[1]] = xyz.T
-        return np.asarray(value(pts), dtype=float).reshape(n_owned)
+        return np.asarray(value(pts), dtype=float).reshape(n_owned), False
     f = dfx.fem.Function(V)
     if V.num_sub_spaces or V.dofmap.index_map_bs > 1:
         if value.ufl_shape == ():  # a scalar coefficient (E(x) in elasticity): each component's dofs sample it
             for Vs, idx in _kept(V, "scalar leaves", lambda: _scalar_leaves(V)):
                 f.x.array[idx] = _sampled(Vs, value)
-            return f.x.array[:n_owned].copy()
+            return f.x.array[:n_owned].copy(), False
         if _on_its_own_space(value, V):  # a state of the unknown's own space (a time step's previous w)
             if value.function_space is V or value.function_space == V:
-                return _owned_dofs(V, value.x.array, n_owned)
+                return _owned_dofs(V, value.x.array, n_owned), True
             # dolfinx interpolates no mixed Function whole ("Element does not have a value_shape")
             for i in range(V.num_sub_spaces):
                 f.sub(i).interpolate(value.sub(i))
-            return _owned_dofs(V, f.x.array, n_owned)
+            return _owned_dofs(V, f.x.array, n_owned), True
         if value.ufl_shape != f.ufl_shape or V.num_sub_spaces and V.dofmap.index_map_bs == 1:
             mixed = V.dofmap.index_map_bs == 1
             also = ("a Function on the problem's own space (a previous state)" if mixed
@@ -460,9 +466,9 @@ def _field_values(V, value: Any, n_owned: int, xyz: np.ndarray) -> np.ndarray:
                 f"{'mixed' if mixed else 'vector'} space; give a scalar Function (sampled per component), {also}, "
                 "a Constant, a number or a callable x -> values")
     elif expr and value.ufl_shape == () and not _pointwise(V):  # a scalar coefficient on a flux (RT) space
-        return _sampled(V, value)[:n_owned]
+        return _sampled(V, value)[:n_owned], False
     _interpolate(f, value)
-    return _owned_dofs(V, f.x.array, n_owned)
+    return _owned_dofs(V, f.x.array, n_owned), not _pointwise(V) and value.ufl_shape != ()
 
 
 def _owned_dofs(V, values: np.ndarray, n_owned: int) -> np.ndarray:
@@ -609,7 +615,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     system = _linearised(problem, kind, n_owned) if linearise else (None, None, None, None)
     mask, bcv, xyz, comp, box = _dof_data(problem, kind, unk)
     coords = np.concatenate(xyz)
-    names, fv = _field_data(fields or {}, unk, xyz, name)
+    names, fv, dof_valued = _field_data(fields or {}, unk, xyz, name)
     if comp.shape[1] > 1:  # which component each dof carries: the model must tell u_x, u_y and p apart
         fv = np.hstack([fv, comp])
         names = names + tuple(f"component_{i}" for i in range(comp.shape[1]))
@@ -643,7 +649,7 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
                                       for p in parts])
         pde = PDEData(operator=A, rhs=rhs, coords=cat(4), fields=cat(5), dirichlet=cat(6),
                       bc_values=bc_values, field_names=names, kind=kind, signature=sig, name=name,
-                      dof_vectors=vectors)
+                      dof_vectors=vectors, dof_valued=dof_valued)
         if linearise and quasilinear is not None:
             pde.quasilinear = _quasilinear_residual(pde, [p[8] for p in parts], tuple(float(a) for a in quasilinear))
             pde.validate()
@@ -681,24 +687,28 @@ def _dof_data(problem: Any, kind: str,
 
 
 def _field_data(fields: Mapping[str, Any], unk: Unknown, xyz: list[np.ndarray],
-                name: str) -> tuple[tuple[str, ...], np.ndarray]:
-    """(names, (n_owned, f) values) of the named fields sampled at the owned dofs, block by block."""
+                name: str) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...]]:
+    """(names, (n_owned, f) values, the names of those that are dof values) of the named fields
+    sampled at the owned dofs, block by block."""
     names: tuple[str, ...] = ()
+    dof_valued: tuple[str, ...] = ()
     sampled = [np.zeros((unk.n_owned, 0))]
     meshes = _block_meshes.set(tuple(V.mesh for V in unk.spaces))
     try:
         for k, value in fields.items():
-            got, values = _field_on_blocks(k, value, unk, xyz, name)
+            got, values, as_dofs = _field_on_blocks(k, value, unk, xyz, name)
             names += got
+            dof_valued += got if as_dofs else ()
             sampled.append(values)
     finally:
         _block_meshes.reset(meshes)
-    return names, np.hstack(sampled)
+    return names, np.hstack(sampled), dof_valued
 
 
 def _field_on_blocks(k: str, value: Any, unk: Unknown, xyz: list[np.ndarray],
-                     name: str) -> tuple[tuple[str, ...], np.ndarray]:
-    """(names, (n_owned, c) values) of field ``k`` sampled on every block, or why it cannot be."""
+                     name: str) -> tuple[tuple[str, ...], np.ndarray, bool]:
+    """(names, (n_owned, c) values, whether some block's are dof values) of field ``k`` sampled
+    on every block, or why it cannot be."""
     try:
         per_block = _per_block(value, unk)
         columns = [_field_columns(V, k, v, n, x) for V, v, n, x in zip(unk.spaces, per_block, unk.sizes, xyz)]
@@ -710,10 +720,10 @@ def _field_on_blocks(k: str, value: Any, unk: Unknown, xyz: list[np.ndarray],
             "Function on the problem's own mesh (a block on a submesh samples one of its parent mesh by point "
             "location; a UFL expression it does not), a Constant, a number, or a callable x -> one value per point "
             f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
-    if len({got for got, _ in columns}) > 1:  # a vector Constant on one block, a number on another
+    if len({got for got, _, _ in columns}) > 1:  # a vector Constant on one block, a number on another
         raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
-                                      f"{[got for got, _ in columns]}; give each block the same kind of value")
-    return columns[0][0], np.concatenate([values for _, values in columns])
+                                      f"{[got for got, _, _ in columns]}; give each block the same kind of value")
+    return columns[0][0], np.concatenate([values for _, values, _ in columns]), any(d for _, _, d in columns)
 
 
 def _space_signature(unk: Unknown) -> dict[str, Any]:

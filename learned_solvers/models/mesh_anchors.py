@@ -438,12 +438,30 @@ class MeshAnchorBank:
             if order is not None:
                 m = _Match.reordered(order)
             else:
-                to_bank = key_transfer(keys, self.coords, pde.coords.shape[1])
-                back = key_transfer(self.coords, keys, pde.coords.shape[1], src_vec=self.vectors,
-                                    dst_vec=pde.dof_vectors) if to_bank is not None else None
-                m = _Match("interpolated", to_bank.__matmul__, back.__matmul__) if back is not None else None
+                m = self._carried(pde, keys)
             self._last = (np.array(keys, dtype=np.float64), m)
         return self._last[1]
+
+    def _carried(self, pde: PDEData, keys: np.ndarray) -> _Match | None:
+        """The "interpolated" match of another mesh's dofs (``key_transfer``), or None: fields as
+        point values, but those that are dof values (``PDEData.dof_valued``), which are carried as
+        the solution is, through the dofs' vectors where both meshes have them."""
+        gdim = pde.coords.shape[1]
+        as_points = key_transfer(keys, self.coords, gdim)
+        back = key_transfer(self.coords, keys, gdim, src_vec=self.vectors, dst_vec=pde.dof_vectors)
+        if as_points is None or back is None:
+            return None
+        cols = [i for i, nm in enumerate(pde.field_names) if nm in pde.dof_valued]
+        if not cols or self.vectors is None or pde.dof_vectors is None:
+            return _Match("interpolated", as_points.__matmul__, back.__matmul__)
+        as_dofs = key_transfer(keys, self.coords, gdim, src_vec=pde.dof_vectors, dst_vec=self.vectors)
+
+        def to_bank(fields: np.ndarray) -> np.ndarray:
+            out = as_points @ fields
+            out[:, cols] = as_dofs @ fields[:, cols]
+            return out
+
+        return _Match("interpolated", to_bank, back.__matmul__)
 
     def nearest(self, pde: PDEData, *, exclude: int | None = None) -> np.ndarray | None:
         """(n,) the nearest training solution on ``pde``'s dofs (``match``), or None: the
