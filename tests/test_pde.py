@@ -1062,6 +1062,38 @@ def test_extraction_reuses_the_dof_layout_until_the_mesh_moves():
     assert np.allclose(moved.quasilinear.grad.toarray()[0::2], 0.5 * first.quasilinear.grad.toarray()[0::2])
 
 
+def test_a_ufl_field_is_compiled_once_and_read_as_its_constants_are_at_each_extraction(monkeypatch):
+    """A family passes the same UFL expression for every instance, its Constants changed in place:
+    its dolfinx Expression (a JIT cache lookup by a signature of the whole expression, which had
+    cost more than the rest of an extraction) is made once per space and points, and each
+    extraction reads the Constants as they are then; another expression object gets its own."""
+    from learned_solvers.formats import dolfinx as adapter
+
+    made = []
+    real = dolfinx.fem.Expression
+    monkeypatch.setattr(dolfinx.fem, "Expression", lambda *a, **kw: made.append(a[0]) or real(*a, **kw))
+    prob, _ = _poisson_linear_exact(n=6, prefix="t_expr_")
+    msh = prob.u.function_space.mesh
+    x, c = ufl.SpatialCoordinate(msh), dolfinx.fem.Constant(msh, 1.0)
+    field = c * ufl.sin(x[0]) + x[1]
+    N = dolfinx.fem.functionspace(msh, ("N1curl", 1))  # on an edge space too: at the edges' midpoints
+    curl = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.TrialFunction(N), ufl.TestFunction(N)) * ufl.dx,
+                                           ufl.inner(ufl.as_vector((1.0, 0.0)), ufl.TestFunction(N)) * ufl.dx,
+                                           petsc_options_prefix="t_expr_curl_")
+    for problem in (prob, curl):
+        got = []
+        for value in (1.0, 3.0):
+            c.value = value
+            pde = to_pde(problem, fields={"s": field})
+            got.append(pde.fields[:, 0])
+            assert np.allclose(got[-1], value * np.sin(pde.coords[:, 0]) + pde.coords[:, 1])
+        assert sum(e is field for e in made) == 1, made
+        to_pde(problem, fields={"s": c * ufl.sin(x[0]) + x[1]})  # the same expression, another object
+        assert sum(e is field for e in made) == 1 and len([e for e in made if e == field]) == 2
+        made.clear()
+        adapter._KEPT.clear()
+
+
 def _vector_poisson(prefix: str):
     """Two uncoupled Poisson problems as one vector P1 space on 16x16, u = 0 on the boundary,
     load (1, -1) as one vector Constant: (problem, load)."""

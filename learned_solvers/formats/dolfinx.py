@@ -313,12 +313,11 @@ def _entity_points(V) -> tuple[np.ndarray, list[np.ndarray]]:
 def _at_dof_entities(V, expr: Any) -> np.ndarray:
     """(n_local_nodes, value size) the UFL expression at the midpoint of each local dof's mesh
     entity (facet, edge, cell), evaluated cell by cell (a dof shared by cells takes one cell's value)."""
-    dfx = import_dolfinx()
     msh = V.mesh
     X, dofs = _entity_points(V)
     cmap = msh.topology.index_map(msh.topology.dim)
     cells = np.arange(cmap.size_local + cmap.num_ghosts, dtype=np.int32)
-    vals = dfx.fem.Expression(expr, X).eval(msh, cells).reshape(len(cells), len(X), -1)
+    vals = _compiled(V, expr, X, "entities").eval(msh, cells).reshape(len(cells), len(X), -1)
     imap = V.dofmap.index_map
     out = np.zeros((imap.size_local + imap.num_ghosts, vals.shape[2]))
     nodes = V.dofmap.list
@@ -526,8 +525,28 @@ def _interpolate(f: Any, value: Any) -> None:
         return
     if isinstance(value, ufl.core.expr.Expr) and not isinstance(value, dfx.fem.Function):
         pts = V.element.interpolation_points
-        value = dfx.fem.Expression(value, pts() if callable(pts) else pts)  # a method before dolfinx 0.10
+        value = _compiled(V, value, pts() if callable(pts) else pts, "interpolation")  # a method before dolfinx 0.10
     f.interpolate(value)
+
+
+_EXPRESSIONS_KEPT = 16
+
+
+def _compiled(V, expr: Any, points: np.ndarray, where: str) -> Any:
+    """``dolfinx.fem.Expression(expr, points)``, kept per space for the same UFL object (the
+    last ``_EXPRESSIONS_KEPT``; ``where``: which points of V). A family passes the same expression
+    for every instance, its Constants and Functions changed in place, which an Expression reads
+    when it is evaluated; making one looks its code up in the JIT cache by a signature of the
+    whole expression, which had cost more than the rest of an extraction."""
+    held = _kept(V, "expressions", dict)
+    key = (where, id(expr))
+    hit = held.pop(key, None)  # re-inserted: the dict's order is the order of use
+    if hit is None or hit[0] is not expr:  # an id reused by another object once the first is gone
+        hit = (expr, import_dolfinx().fem.Expression(expr, points))
+        while len(held) >= _EXPRESSIONS_KEPT:
+            del held[next(iter(held))]
+    held[key] = hit
+    return hit[1]
 
 
 def _scalar_leaves(V) -> list[tuple[Any, np.ndarray]]:
