@@ -472,12 +472,13 @@ def build_apply_raises():
     return UserPDE(**{**good.__dict__, "apply": apply})
 
 
-def build_mixed_poisson(kind="nest", n=8):
+def build_mixed_poisson(kind="nest", n=8, degree=1):
     """FEniCSx's mixed Poisson demo: a flux sigma (Raviart-Thomas, dofs that are facet moments,
     not point values) and a potential u (DG0) as two blocks, sigma.n given on the top and bottom,
     a Gaussian source of named amplitude and centre. ``kind="nest"``: as the demo, MINRES with an
     additive fieldsplit over a Riesz-map preconditioner form, LU on the flux and Jacobi on the
-    potential; ``kind="mpi"``: one matrix, MINRES + Jacobi."""
+    potential; ``kind="mpi"``: one matrix, MINRES + Jacobi. ``degree``: RT's (DG's one less; at 2 the
+    dofs share points: two on each facet, two in each cell, each DG1 dof a cell's copy of a vertex)."""
     from mpi4py import MPI
 
     import dolfinx_solver  # noqa: F401
@@ -490,8 +491,8 @@ def build_mixed_poisson(kind="nest", n=8):
 
     msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
     cell, fdim = msh.basix_cell(), msh.topology.dim - 1
-    V = dolfinx.fem.functionspace(msh, basix.ufl.element("RT", cell, 1))
-    W = dolfinx.fem.functionspace(msh, basix.ufl.element("DG", cell, 0))
+    V = dolfinx.fem.functionspace(msh, basix.ufl.element("RT", cell, degree))
+    W = dolfinx.fem.functionspace(msh, basix.ufl.element("DG", cell, degree - 1))
     (sig, u), (tau, v) = (ufl.TrialFunction(V), ufl.TrialFunction(W)), (ufl.TestFunction(V), ufl.TestFunction(W))
     x = ufl.SpatialCoordinate(msh)
     amp, cx = dolfinx.fem.Constant(msh, 10.0), dolfinx.fem.Constant(msh, 0.5)

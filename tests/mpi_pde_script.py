@@ -68,7 +68,8 @@ starter = LearnedPDEStarter.from_checkpoint(sys.argv[1])
 pde = to_pde(prob, fields=fields, quasilinear=starter.model.cfg.quasilinear)
 anchor = "none"
 if comm.rank == 0 and starter.anchors is not None and starter.anchors.coords is not None:
-    order = dof_order(starter.anchors.coords, dof_keys(pde))
+    order = dof_order(starter.anchors.coords, dof_keys(pde), ref_vectors=starter.anchors.vectors,
+                      vectors=pde.dof_vectors)
     anchor = "none" if order is None else "same order" if (order == np.arange(pde.n)).all() else "permuted"
 guess = starter.guess(pde)[0] if comm.rank == 0 else None  # the model alone, before the solver
 nearest = starter.anchors.nearest(pde) if comm.rank == 0 and starter.anchors is not None else None

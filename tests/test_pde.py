@@ -1208,6 +1208,15 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     assert rep["size"] == 2 and rep["n"] == pdes[0].n and rep["anchor"] == "permuted" and rep["rel_diff"] < 1e-7
     assert rep["warm_status"] == "optimal" and rep["petsc_garbage"] == 0, rep
     assert np.isclose(rep["guess_error"], reps[1]["guess_error"], rtol=1e-9), reps
+    # RT2 x DG1: two flux dofs at each facet's midpoint, two in each cell, told apart by their vectors (one
+    # dof of each facet has none); without them the two-rank dofs were not matched (the start carried over)
+    spec = "dolfinx:tests.dolfinx_user_problem:build_mixed_poisson:kind=mpi,degree=2"
+    _, path = _small_checkpoint(make_family(spec), tmp_path / "rt2.safetensors")
+    for n in (1, 2):
+        out = tmp_path / f"rt2-mpi{n}.json"
+        reps[n] = _mpirun_script("mpi_pde_script.py", [path, out, spec, "own"], out, ranks=n)
+    assert reps[2]["anchor"] == "permuted" and reps[2]["rel_diff"] < 1e-7 and reps[2]["warm_status"] == "optimal"
+    assert np.isclose(reps[2]["guess_error"], reps[1]["guess_error"], rtol=1e-9), reps
 
 
 @pytest.mark.parametrize("element, cell, n", [(("RT", 1), "triangle", (8, 12)), (("RT", 2), "triangle", (8, 12)),

@@ -136,11 +136,16 @@ class _KernelModel:
     points: _Points
 
 
-def dof_order(ref: np.ndarray, coords: np.ndarray) -> np.ndarray | None:
+def dof_order(ref: np.ndarray, coords: np.ndarray, *, ref_vectors: np.ndarray | None = None,
+              vectors: np.ndarray | None = None) -> np.ndarray | None:
     """(n,) ``order`` with ``coords[order]`` equal to ``ref`` (both (n, k) ``dof_keys``): the
     same mesh with its dofs in another order (e.g. distributed by MPI and gathered in PETSc's
     global order), ``arange(n)`` for the same order, or None for another mesh, however many dofs
-    it has. Keys that repeat are matched only in the same order."""
+    it has. Keys that repeat are matched only in the same order; the dofs' vectors (both (n,
+    gdim), ``PDEData.dof_vectors``), where both are given, tell apart dofs at one point (RT2's
+    two on a facet, its two in a cell)."""
+    if ref_vectors is not None and vectors is not None and ref_vectors.shape == vectors.shape:
+        ref, coords = np.hstack([ref, ref_vectors]), np.hstack([coords, vectors])
     if ref.shape != coords.shape:
         return None
     tol = 1e-9 * max(float(np.abs(ref).max(initial=0.0)), 1.0)
@@ -434,7 +439,7 @@ class MeshAnchorBank:
             return _Match.reordered(np.arange(pde.n)) if self.solutions.shape[1] == pde.n else None
         keys = dof_keys(pde)
         if self._last is None or not np.array_equal(self._last[0], keys):
-            order = dof_order(self.coords, keys)
+            order = dof_order(self.coords, keys, ref_vectors=self.vectors, vectors=pde.dof_vectors)
             if order is not None:
                 m = _Match.reordered(order)
             else:
