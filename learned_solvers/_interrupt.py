@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["dask_setup", "forget_frames", "held_interrupts", "note_stop", "raise_if_stopped", "sigint_ignored",
-           "sigterm_as_ctrl_c", "stop_asked", "stop_callback", "stop_reason"]
+           "sigterm_as_ctrl_c", "stop_asked", "stop_callback", "stop_reason", "stopped_elsewhere"]
 
 _reason = "Ctrl-C"
 _held = 0  # depth of held_interrupts blocks (main thread)
@@ -91,6 +91,15 @@ def stop_callback() -> Callable[[], bool] | None:
             signal.default_int_handler, _on_sigint):
         return None
     return lambda: _pending is not None
+
+
+def stopped_elsewhere() -> None:
+    """Inside ``held_interrupts``: another MPI rank has seen a Ctrl-C and every rank's solve has
+    stopped with it (``backends.petsc.stopping_early``), so this rank raises as if the signal had
+    come here too, not returning the stopped solve as a result while the other ranks stop."""
+    global _pending
+    if _held and _pending is None:
+        _pending = ()
 
 
 def raise_if_stopped() -> None:

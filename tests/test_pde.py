@@ -311,6 +311,23 @@ def test_ctrl_c_during_a_krylov_solve_ends_it_at_its_next_iteration():
     assert res.status == "optimal" and res.iterations > 50 and seen[6:] == list(range(res.iterations + 1))
 
 
+def test_ctrl_c_under_mpirun_ends_the_krylov_solve_on_every_rank_within_8_iterations_of_one_seeing_it(tmp_path):
+    """Under mpirun each rank sees a Ctrl-C at its own iteration, or not at all, and one rank
+    leaving the loop alone would hang the others: the monitors were left off there, and a Ctrl-C
+    waited for the whole solve. They now ask every rank at every 8th iteration (one small
+    reduction): a signal seen at iteration 5 on rank 0 alone stops both ranks at 8, and both raise;
+    the next solve is whole on both; and a Newton solve at its next step
+    (``tests/mpi_ctrl_c_script.py``)."""
+    out = tmp_path / "ctrl_c.json"
+    records = _mpirun_script("mpi_ctrl_c_script.py", [out], out, timeout=120)
+    assert [r["rank"] for r in records] == [0, 1], records
+    for r in records:
+        assert r["interrupted"] and r["stopped_at"] == 8 and r["max_it"] == 5000, records
+        assert r["status"] == "optimal" and r["iterations"] > 50, records
+        assert r["newton_interrupted"] and r["newton_stopped_at"] == 0, records
+        assert r["newton_status"] == "optimal" and r["newton_iterations"] > 1, records
+
+
 def test_newton_start_residual_is_relative_to_the_cold_guess():
     """The bench's Newton measure, ||F(x0)|| / ||F(cold guess)||, on a real NonlinearProblem: 1 at
     the cold guess, near 0 at the solution, above 1 at a guess worse than cold, None without one."""
