@@ -646,3 +646,48 @@ def build_curl_curl(n=8):
 
     return UserPDE(problem=prob, fields={"k": k, "f": f}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
                                                                    "cx": (0.3, 0.7)}, apply=apply)
+
+
+def build_surface(n=8, bend=0.3):
+    """-div_s(k grad_s u) + u = s on a curved surface in 3-D (a bent square, z = 0.3 sin(pi x)):
+    a 2-D mesh in 3-D space (gdim 3, tdim 2), P1, natural boundary. CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import basix.ufl
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    flat = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)
+    x2 = flat.geometry.x[:, :2]
+    cells = flat.geometry.dofmaps[0]
+    if MPI.COMM_WORLD.rank == 0:
+        pts = np.column_stack([x2, bend * np.sin(np.pi * x2[:, 0])])
+        cells = np.asarray(cells, dtype=np.int64)
+    else:
+        pts, cells = np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    coord = basix.ufl.element("Lagrange", "triangle", 1, shape=(3,))
+    msh = dolfinx.mesh.create_mesh(MPI.COMM_WORLD, cells, coord, pts)
+    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    x = ufl.SpatialCoordinate(msh)
+    k, amp = dolfinx.fem.Constant(msh, 1.0), dolfinx.fem.Constant(msh, 1.0)
+    s = amp * ufl.exp(-((x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2) / 0.05) + x[2]
+    prob = dolfinx.fem.petsc.LinearProblem(k * ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + u * v * ufl.dx,
+                                           s * v * ufl.dx, petsc_options_prefix="user_surface_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
+
+    def apply(p):
+        k.value, amp.value = p["k"], p["amp"]
+
+    return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "amp": (0.5, 2.0)}, apply=apply)
+
+
+def build_interval(n=32):
+    """-(k u')' = s on the unit interval (a 1-D mesh), u = 0 at both ends, k and s as ``build``'s. CG + Jacobi."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_interval(MPI.COMM_WORLD, n), "user_interval_")

@@ -1312,6 +1312,36 @@ def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_so
     assert errors[0] < 0.2 and errors[1] > 0.5, errors
 
 
+def test_a_start_is_carried_to_another_mesh_of_a_line_or_of_a_plane_read_in_3d(tmp_path):
+    """A training solution is carried to another mesh by piecewise-linear interpolation between
+    the training mesh's dofs (Delaunay). Qhull refuses points that span fewer dimensions than they
+    have coordinates: a 1-D mesh had been left without a start there (the network's alone, 0.85
+    off on the interval below), and a plane read with gdim 3 (gmsh meshes often are: z = 0)
+    too. The points are now taken in the coordinates they span, and on a line between
+    neighbours: both are started from the carried anchor on another mesh."""
+    from learned_solvers.models.mesh_anchors import linear_transfer
+
+    rng = np.random.default_rng(0)
+    plane = rng.random((60, 2)) @ np.array([[1.0, 0.2, 0.5], [-0.3, 1.0, 0.1]])  # a tilted plane in 3-D
+    at = rng.random((20, 2)) * 0.6 + 0.2
+    at = at @ np.array([[1.0, 0.2, 0.5], [-0.3, 1.0, 0.1]])
+    line = np.sort(rng.random(30))[:, None]
+    affine = lambda x: 1.0 + x @ np.arange(1.0, x.shape[1] + 1)  # noqa: E731  # exact under linear interpolation
+    for src, dst in ((plane, at), (line, np.linspace(-0.1, 1.1, 25)[:, None])):
+        inside = (dst[:, 0] >= src[:, 0].min()) & (dst[:, 0] <= src[:, 0].max()) if src.shape[1] == 1 else slice(None)
+        assert np.allclose((linear_transfer(src, dst) @ affine(src))[inside], affine(dst)[inside])
+    ends = linear_transfer(line, np.array([[-1.0], [2.0]])) @ affine(line)  # beyond the ends: the end's value
+    assert np.allclose(ends, affine(line)[[0, -1]])
+
+    spec = "dolfinx:tests.dolfinx_user_problem:build_interval"
+    _, path = _small_checkpoint(make_family(spec), tmp_path / "interval.safetensors")
+    _started_on_its_mesh_and_a_finer_one(spec, path, finer=f"{spec}:n=48")
+    spec = "dolfinx:tests.dolfinx_user_problem:build_surface:bend=0"
+    pdes, path = _small_checkpoint(make_family(spec), tmp_path / "flat.safetensors")
+    assert pdes[0].coords.shape[1] == 3 and not pdes[0].coords[:, 2].any()
+    _started_on_its_mesh_and_a_finer_one(spec, path, finer=f"{spec},n=12")
+
+
 def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
     """(6 labelled instances of ``fam``, a checkpoint trained on them for one epoch, at ``path``)."""
     from learned_solvers.bench.pde import label_pde
@@ -1326,15 +1356,15 @@ def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
                                    anchors=tr.anchors).save(path)
 
 
-def _started_on_its_mesh_and_a_finer_one(spec: str, path) -> list:
-    """An instance of ``spec`` (the checkpoint's mesh: its anchor as it is) and of ``spec:n=12``
-    (the anchor interpolated), each started by the checkpoint at ``path`` and solved to the direct
-    solve's answer; the two problems, solved."""
+def _started_on_its_mesh_and_a_finer_one(spec: str, path, finer: str | None = None) -> list:
+    """An instance of ``spec`` (the checkpoint's mesh: its anchor as it is) and of ``finer``
+    (default ``spec:n=12``; the anchor interpolated), each started by the checkpoint at ``path``
+    and solved to the direct solve's answer; the two problems, solved."""
     from learned_solvers.backends.petsc import direct_solve
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
     probs = []
-    for spec_, anchor in ((spec, "same mesh"), (f"{spec}:n=12", "interpolated")):
+    for spec_, anchor in ((spec, "same mesh"), (finer or f"{spec}:n=12", "interpolated")):
         fam = make_family(spec_)
         prob, fields = fam.load(fam.sample(1, seed=42)[0])
         exact = direct_solve(petsc_handles(prob)).x

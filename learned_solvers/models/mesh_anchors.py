@@ -183,12 +183,22 @@ class _Match:
 
 def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
     """(len(dst), len(src)) weights of the piecewise-linear interpolant on a Delaunay
-    triangulation of the points ``src`` (n, d), d >= 2, at the points ``dst`` (m, d); a point
-    outside their hull takes its nearest point's value. Raises scipy's QhullError on points
-    that span no d-dimensional simplex."""
+    triangulation of the points ``src`` (n, d) at the points ``dst`` (m, d); a point outside
+    their hull takes its nearest point's value. Points that span fewer dimensions than they have
+    coordinates (a plane in 3-D, as gmsh meshes are often read, with gdim 3; a line) are taken in
+    the coordinates they span, where Qhull had refused them; on a line, between neighbours.
+    Raises scipy's QhullError on points that span no simplex even so."""
     from scipy.spatial import Delaunay, cKDTree
 
+    centre = src.mean(axis=0)
+    _, sv, vt = np.linalg.svd(src - centre, full_matrices=False)
+    spans = sv > 1e-9 * max(float(sv[0]) if len(sv) else 0.0, 1e-300)
+    if not spans.all():
+        basis = vt[spans].T  # (d, d'): the directions the points span
+        src, dst = (src - centre) @ basis, (dst - centre) @ basis
     d = src.shape[1]
+    if d == 1:
+        return _interval_transfer(src[:, 0], dst[:, 0])
     tri = Delaunay(src)
     s = tri.find_simplex(dst)
     inside, outside = np.flatnonzero(s >= 0), np.flatnonzero(s < 0)
@@ -198,6 +208,22 @@ def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
     cols = [tri.simplices[s[inside]].ravel(), cKDTree(src).query(dst[outside])[1] if len(outside) else outside]
     vals = [np.hstack([b, 1.0 - b.sum(1, keepdims=True)]).ravel(), np.ones(len(outside))]
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+
+
+def _interval_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
+    """``linear_transfer`` on a line: each dst point (m,) between its two src neighbours (n,);
+    beyond the ends, the end's value."""
+    order = np.argsort(src, kind="stable")
+    xs = src[order]
+    if len(xs) < 2 or xs[-1] <= xs[0]:
+        raise ValueError("fewer than two distinct points on the line")
+    j = np.clip(np.searchsorted(xs, dst, side="right") - 1, 0, len(xs) - 2)
+    gap = xs[j + 1] - xs[j]
+    w = np.clip(np.divide(dst - xs[j], gap, out=np.zeros(len(dst)), where=gap > 0), 0.0, 1.0)
+    rows = np.repeat(np.arange(len(dst)), 2)
+    cols = np.column_stack([order[j], order[j + 1]]).ravel()
+    vals = np.column_stack([1.0 - w, w]).ravel()
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(dst), len(src)))
 
 
 VECTOR_NEIGHBOURS = 4
@@ -235,13 +261,13 @@ def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_v
 def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int, *, src_vec: np.ndarray | None = None,
                  dst_vec: np.ndarray | None = None) -> sp.csr_matrix | None:
     """``linear_transfer`` between two meshes' ``dof_keys`` (src (n, k), dst (m, k)), component by
-    component where the keys carry one (k = gdim + 1); None where it cannot be built (1-D
-    points, a component one mesh lacks, degenerate points). A component whose dofs have vectors
+    component where the keys carry one (k = gdim + 1); None where it cannot be built (a
+    component one mesh lacks, degenerate points). A component whose dofs have vectors
     on both meshes (``src_vec`` (n, gdim), ``dst_vec`` (m, gdim): flux, edge dofs) is carried
     by ``vector_transfer`` instead."""
     from scipy.spatial import QhullError
 
-    if gdim < 2 or src.shape[1] != dst.shape[1]:
+    if src.shape[1] != dst.shape[1]:
         return None
     if src.shape[1] == gdim:
         groups = [(np.arange(len(src)), np.arange(len(dst)))]
