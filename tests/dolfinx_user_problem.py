@@ -691,3 +691,4 @@ def build_interval(n=32):
     from mpi4py import MPI
 
     return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_interval(MPI.COMM_WORLD, n), "user_interval_")
+

@@ -1318,7 +1318,8 @@ def test_a_start_is_carried_to_another_mesh_of_a_line_or_of_a_plane_read_in_3d(t
     have coordinates: a 1-D mesh had been left without a start there (the network's alone, 0.85
     off on the interval below), and a plane read with gdim 3 (gmsh meshes often are: z = 0)
     too. The points are now taken in the coordinates they span, and on a line between
-    neighbours: both are started from the carried anchor on another mesh."""
+    neighbours: both are started from the carried anchor on another mesh. On a curved surface in
+    3-D (tdim 2, gdim 3) each point is fitted to its neighbours instead of triangulated in 3-D."""
     from learned_solvers.models.mesh_anchors import linear_transfer
 
     rng = np.random.default_rng(0)
@@ -1332,6 +1333,17 @@ def test_a_start_is_carried_to_another_mesh_of_a_line_or_of_a_plane_read_in_3d(t
         assert np.allclose((linear_transfer(src, dst) @ affine(src))[inside], affine(dst)[inside])
     ends = linear_transfer(line, np.array([[-1.0], [2.0]])) @ affine(line)  # beyond the ends: the end's value
     assert np.allclose(ends, affine(line)[[0, -1]])
+    # a curved surface spans three dimensions, and its Delaunay triangulation fills the space under it: about
+    # half of another mesh's points fell outside it and took their nearest point's value. Its points are
+    # now each fitted to their neighbours (the adapter's signature gives the mesh's tdim)
+    def bent(n):
+        g = np.stack(np.meshgrid(*[np.linspace(0, 1, n + 1)] * 2), -1).reshape(-1, 2)
+        return np.column_stack([g, 0.3 * np.sin(np.pi * g[:, 0])])
+
+    bump = lambda p: np.exp(-((p[:, 0] - 0.5) ** 2 + (p[:, 1] - 0.5) ** 2) / 0.05)  # noqa: E731
+    src, dst = bent(12), bent(8)
+    err = np.linalg.norm(linear_transfer(src, dst, surface=True) @ bump(src) - bump(dst)) / np.linalg.norm(bump(dst))
+    assert err < 0.04, err  # 0.026; 0.18 as a triangulation in 3-D (0.023 interpolated in (x, y))
 
     spec = "dolfinx:tests.dolfinx_user_problem:build_interval"
     _, path = _small_checkpoint(make_family(spec), tmp_path / "interval.safetensors")
@@ -1340,6 +1352,10 @@ def test_a_start_is_carried_to_another_mesh_of_a_line_or_of_a_plane_read_in_3d(t
     pdes, path = _small_checkpoint(make_family(spec), tmp_path / "flat.safetensors")
     assert pdes[0].coords.shape[1] == 3 and not pdes[0].coords[:, 2].any()
     _started_on_its_mesh_and_a_finer_one(spec, path, finer=f"{spec},n=12")
+    spec = "dolfinx:tests.dolfinx_user_problem:build_surface"
+    pdes, path = _small_checkpoint(make_family(spec), tmp_path / "surface.safetensors")
+    assert pdes[0].signature["tdim"] == 2 and pdes[0].signature["gdim"] == 3
+    _started_on_its_mesh_and_a_finer_one(spec, path)
 
 
 def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:

@@ -653,7 +653,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
             blocks = [sp.csr_matrix((p[2], p[1], p[0]), shape=(len(p[0]) - 1, n_global)) for p in parts]
             A = blocks[0] if len(blocks) == 1 else sp.vstack(blocks).tocsr()
         sig = {**_space_signature(unk), "components": int(comp.shape[1]),
-               "gdim": int(coords.shape[1]), "field_names": list(names), "kind": kind,
+               "gdim": int(coords.shape[1]), "tdim": int(unk.spaces[0].mesh.topology.dim),
+               "field_names": list(names), "kind": kind,
                "bbox": [np.asarray(lo).tolist(), np.asarray(hi).tolist()]}
         cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
         rhs, bc_values = cat(3) if linearise else None, cat(7)

@@ -181,12 +181,15 @@ class _Match:
         return _Match("same mesh", lambda a: a[order], back)
 
 
-def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
+def linear_transfer(src: np.ndarray, dst: np.ndarray, *, surface: bool = False) -> sp.csr_matrix:
     """(len(dst), len(src)) weights of the piecewise-linear interpolant on a Delaunay
     triangulation of the points ``src`` (n, d) at the points ``dst`` (m, d); a point outside
     their hull takes its nearest point's value. Points that span fewer dimensions than they have
     coordinates (a plane in 3-D, as gmsh meshes are often read, with gdim 3; a line) are taken in
     the coordinates they span, where Qhull had refused them; on a line, between neighbours.
+    ``surface``: the points lie on a curved manifold of lower dimension (a shell in 3-D), whose
+    Delaunay triangulation fills the space under it and leaves about half of another mesh's
+    points outside: each point takes the affine fit to its nearest ones (``_local_affine``).
     Raises scipy's QhullError on points that span no simplex even so."""
     from scipy.spatial import Delaunay, cKDTree
 
@@ -199,6 +202,12 @@ def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
     d = src.shape[1]
     if d == 1:
         return _interval_transfer(src[:, 0], dst[:, 0])
+    if surface:
+        k = min(LOCAL_NEIGHBOURS * (d + 1), len(src))
+        r, j = cKDTree(src).query(dst, k=k)
+        r, j = r.reshape(len(dst), k), j.reshape(len(dst), k)
+        return sp.csr_matrix((_local_affine(src[j] - dst[:, None, :], r).ravel(),
+                              (np.repeat(np.arange(len(dst)), k), j.ravel())), shape=(len(dst), len(src)))
     tri = Delaunay(src)
     s = tri.find_simplex(dst)
     inside, outside = np.flatnonzero(s >= 0), np.flatnonzero(s < 0)
@@ -208,6 +217,30 @@ def linear_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
     cols = [tri.simplices[s[inside]].ravel(), cKDTree(src).query(dst[outside])[1] if len(outside) else outside]
     vals = [np.hstack([b, 1.0 - b.sum(1, keepdims=True)]).ravel(), np.ones(len(outside))]
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+
+
+LOCAL_NEIGHBOURS = 3
+"""times d + 1: the points each point of a surface is fitted to (``_local_affine``)"""
+
+
+def _local_affine(dx: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """(m, k) weights giving, at each of m points, the value of the affine function that fits its k
+    neighbours best (``dx`` (m, k, d) their offsets, ``r`` (m, k) their distances, nearest
+    first), weighted by inverse squared distance tapered to zero at the k-th, so that the weights
+    move smoothly with the point (a neighbour joining or leaving the k had made the carried values
+    rough, which Krylov pays for); directions the neighbours barely span (a surface's normal) are
+    damped, not extrapolated along."""
+    m, k, d = dx.shape
+    h = np.maximum(r[:, -1], 1e-300)[:, None] * (1.0 + 1e-9)
+    q = (r / h) ** 2
+    w = (1.0 - q) ** 2 / (q + 1e-6)
+    B = np.concatenate([np.ones((m, k, 1)), dx], axis=2)  # (m, k, d + 1)
+    G = np.einsum("mk,mki,mkj->mij", w, B, B)
+    G[:, 1:, 1:] += (1e-3 * w.sum(1) * h[:, 0] ** 2)[:, None, None] * np.eye(d)
+    e0 = np.zeros((m, d + 1, 1))
+    e0[:, 0] = 1.0
+    c = np.linalg.solve(G, e0)[:, :, 0]  # (m, d + 1)
+    return w * np.einsum("mki,mi->mk", B, c)
 
 
 def _interval_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
@@ -259,12 +292,13 @@ def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_v
 
 
 def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int, *, src_vec: np.ndarray | None = None,
-                 dst_vec: np.ndarray | None = None) -> sp.csr_matrix | None:
+                 dst_vec: np.ndarray | None = None, surface: bool = False) -> sp.csr_matrix | None:
     """``linear_transfer`` between two meshes' ``dof_keys`` (src (n, k), dst (m, k)), component by
     component where the keys carry one (k = gdim + 1); None where it cannot be built (a
     component one mesh lacks, degenerate points). A component whose dofs have vectors
     on both meshes (``src_vec`` (n, gdim), ``dst_vec`` (m, gdim): flux, edge dofs) is carried
-    by ``vector_transfer`` instead."""
+    by ``vector_transfer`` instead. ``surface``: the mesh is a curved manifold of lower
+    dimension than the space (``linear_transfer``)."""
     from scipy.spatial import QhullError
 
     if src.shape[1] != dst.shape[1]:
@@ -281,7 +315,7 @@ def key_transfer(src: np.ndarray, dst: np.ndarray, gdim: int, *, src_vec: np.nda
             if src_vec is not None and dst_vec is not None and src_vec[si].any() and dst_vec[di].any():
                 m = vector_transfer(src[si, :gdim], src_vec[si], dst[di, :gdim], dst_vec[di]).tocoo()
             else:
-                m = linear_transfer(src[si, :gdim], dst[di, :gdim]).tocoo()
+                m = linear_transfer(src[si, :gdim], dst[di, :gdim], surface=surface).tocoo()
             rows.append(di[m.row])
             cols.append(si[m.col])
             vals.append(m.data)
@@ -478,14 +512,15 @@ class MeshAnchorBank:
         point values, but those that are dof values (``PDEData.dof_valued``), which are carried as
         the solution is, through the dofs' vectors where both meshes have them."""
         gdim = pde.coords.shape[1]
-        as_points = key_transfer(keys, self.coords, gdim)
-        back = key_transfer(self.coords, keys, gdim, src_vec=self.vectors, dst_vec=pde.dof_vectors)
+        surface = pde.signature.get("tdim", gdim) < gdim  # a shell in 3-D, a curve in the plane
+        as_points = key_transfer(keys, self.coords, gdim, surface=surface)
+        back = key_transfer(self.coords, keys, gdim, src_vec=self.vectors, dst_vec=pde.dof_vectors, surface=surface)
         if as_points is None or back is None:
             return None
         cols = [i for i, nm in enumerate(pde.field_names) if nm in pde.dof_valued]
         if not cols or self.vectors is None or pde.dof_vectors is None:
             return _Match("interpolated", as_points.__matmul__, back.__matmul__)
-        as_dofs = key_transfer(keys, self.coords, gdim, src_vec=pde.dof_vectors, dst_vec=self.vectors)
+        as_dofs = key_transfer(keys, self.coords, gdim, src_vec=pde.dof_vectors, dst_vec=self.vectors, surface=surface)
 
         def to_bank(fields: np.ndarray) -> np.ndarray:
             out = as_points @ fields
