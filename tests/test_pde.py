@@ -1293,6 +1293,17 @@ def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_so
     pdes, path = _small_checkpoint(make_family(spec), tmp_path / "curl.safetensors")
     assert pdes[0].dof_valued == ("f",) and pdes[0].dof_vectors is not None
     _started_on_its_mesh_and_a_finer_one(spec, path)
+    # the checkpoint keeps the vectors; ones that do not fit its dofs are refused, naming them
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), "numpy") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    assert tensors["anchor_vectors"].shape == (pdes[0].n, 2)
+    tensors["anchor_vectors"] = tensors["anchor_vectors"][:-1]
+    save_file(tensors, str(tmp_path / "cut.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="vectors"):
+        LearnedPDEStarter.from_checkpoint(tmp_path / "cut.safetensors")
     bank = LearnedPDEStarter.from_checkpoint(path).anchors
     d2 = [bank._distances2(MeshAnchorBank.vector(p, bank.norm)) for p in pdes]
     i = next(i for i, d in enumerate(d2) if d.min() < 1e-9)  # a training instance the bank holds (not validation's)
