@@ -1187,6 +1187,10 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     flux = pde.fields[:, 1] == 1  # the component each dof carries: RT's, then DG's
     assert flux.sum() == n_edges and np.allclose(rows(pde.coords[flux]), rows(edges))
     assert np.allclose(rows(pde.coords[~flux]), rows(cells)) and np.allclose(pde.fields[:, 0], pde.coords[:, 0])
+    # each RT dof's vector: its facet's normal times the facet's size (2-D: a rotated edge, 1/4 or sqrt(2)/4 long)
+    sizes = np.linalg.norm(pde.dof_vectors[flux], axis=1)
+    assert np.allclose(np.sort(np.unique(np.round(sizes, 12))), [0.25, np.sqrt(2) / 4])
+    assert not pde.dof_vectors[~flux].any()
     DG = dolfinx.fem.functionspace(msh, ("DG", 1))
     u, v = ufl.TrialFunction(DG), ufl.TestFunction(DG)
     dg = to_pde(dolfinx.fem.petsc.LinearProblem(u * v * ufl.dx, v * ufl.dx, petsc_options_prefix="t_dg_"))
