@@ -11,7 +11,8 @@
   dofs, named by ``field_names``; ``dirichlet`` (n,) bool and ``bc_values`` (n,);
 * ``signature``: what a model trained on this space checks before it runs (element, degree,
   block size, geometric dimension, domain bounding box); the number of dofs may differ, since
-  the models are size-agnostic (a finer mesh of the same domain is allowed);
+  the models are size-agnostic (a finer mesh of the same domain is allowed); also the mesh's
+  topological dimension ``tdim`` (a surface in 3-D is carried to another mesh otherwise);
 * ``operator`` and ``rhs`` may be None (``linearised`` False): the instance's fields and dofs
   alone, what the nearest training solution is found by (``to_pde(linearise=False)``), with no
   system assembled for a start that needs none;
