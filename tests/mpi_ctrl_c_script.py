@@ -12,23 +12,15 @@ import signal
 import sys
 
 import dolfinx_solver  # noqa: F401
-import dolfinx
-import dolfinx.fem.petsc
-import numpy as np
-import ufl
 from mpi4py import MPI
 
-from learned_solvers.backends.petsc import KSPBackend
+from learned_solvers.backends.petsc import KSPBackend, SNESBackend
 from learned_solvers.formats.dolfinx import petsc_handles
+from problems.registry import make_family
+from tests.petsc_signals import long_poisson, sigint_in_residual
 
 comm = MPI.COMM_WORLD
-msh = dolfinx.mesh.create_unit_square(comm, 48, 48)
-V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
-u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[0], 0.0))
-bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
-prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx, bcs=[bc],
-                                       petsc_options_prefix="mpi_ctrl_c_", petsc_options={"ksp_max_it": 5000})
+prob = long_poisson(comm, "mpi_ctrl_c_")
 ksp, seen, armed = prob.solver, [], [True]
 at = 5 if comm.rank == 0 else 12
 
@@ -55,31 +47,17 @@ res = backend.solve(petsc_handles(prob))  # a whole solve after it, on both rank
 record.update(status=res.status, iterations=res.iterations)
 
 # Newton (nonlinear-poisson): the Ctrl-C reaches rank 0 alone, inside the residual at SNES's start
-from learned_solvers.backends.petsc import SNESBackend  # noqa: E402
-from problems.registry import make_family  # noqa: E402
-
 fam = make_family("nonlinear-poisson:n=8")
 prob, _ = fam.load(fam.sample(1, seed=3)[0])
 snes = prob.solver
-f, (assemble, args, kwargs) = snes.getFunction()
-calls = []
-
-
-def residual(*a):
-    calls.append(1)
-    if len(calls) == 2 and comm.rank == 0:
-        os.kill(os.getpid(), signal.SIGINT)
-    assemble(*a, *args, **kwargs)
-
-
-snes.setFunction(residual, f)
+restore = sigint_in_residual(snes, here=comm.rank == 0)
 try:
     SNESBackend(rtol=1e-9).solve(petsc_handles(prob))
     record["newton_interrupted"] = False
 except KeyboardInterrupt:
     record["newton_interrupted"] = True
 record["newton_stopped_at"] = snes.getIterationNumber()
-snes.setFunction(assemble, f, args=args, kargs=kwargs)
+restore()
 res = SNESBackend(rtol=1e-9).solve(petsc_handles(prob))
 record.update(newton_status=res.status, newton_iterations=res.iterations)
 records = comm.gather(record)

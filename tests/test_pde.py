@@ -246,30 +246,22 @@ def test_ctrl_c_during_a_newton_solve_ends_it_at_its_next_step_not_as_a_petsc_er
     to the solve's end, it waited for the whole Newton solve. Now Newton stops at its next step
     (here the first, before any Newton step), the Ctrl-C is raised then, and the problem solves
     as before."""
-    import os
     import signal
+
+    from .petsc_signals import sigint_in_residual
 
     fam = make_family("nonlinear-poisson:n=8")
     prob, _ = fam.load(fam.sample(1, seed=3)[0])
     snes = prob.solver
-    f, (assemble, args, kwargs) = snes.getFunction()
-    calls = []
-
-    def residual(*a):
-        calls.append(1)
-        if len(calls) == 2:  # inside SNESSolve: its residual at the start
-            os.kill(os.getpid(), signal.SIGINT)
-        assemble(*a, *args, **kwargs)
-
-    snes.setFunction(residual, f)
+    restore = sigint_in_residual(snes)  # inside SNESSolve: its residual at the start
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             SNESBackend(rtol=1e-9).solve(petsc_handles(prob))
     finally:
         signal.signal(signal.SIGINT, before)
-        snes.setFunction(assemble, f, args=args, kargs=kwargs)
-    assert snes.getConvergedReason() < 0 and snes.getIterationNumber() == 0 and len(calls) == 2
+        restore()
+    assert snes.getConvergedReason() < 0 and snes.getIterationNumber() == 0 and len(restore.calls) == 2
     assert not snes.getMonitor() and not snes.getKSP().getMonitor()  # the stop's monitors are gone
     res = SNESBackend(rtol=1e-9).solve(petsc_handles(prob))
     assert res.status == "optimal" and res.iterations > 1
@@ -283,13 +275,9 @@ def test_ctrl_c_during_a_krylov_solve_ends_it_at_its_next_iteration():
     import os
     import signal
 
-    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 48, 48)
-    V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.isclose(x[0], 0.0))
-    bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
-    prob = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx, bcs=[bc],
-                                           petsc_options_prefix="ctrl_c_ksp_", petsc_options={"ksp_max_it": 5000})
+    from .petsc_signals import long_poisson
+
+    prob = long_poisson(MPI.COMM_WORLD, "ctrl_c_ksp_")
     ksp, seen = prob.solver, []
 
     def users_monitor(k, its, rnorm):
@@ -1206,18 +1194,13 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     # the same instance's solution there (0.11 off: the meshes' answers differ); as values interpolated between
     # facets of other directions and sizes its flux had been nearly as far off as a zero start (0.94)
     bank = LearnedPDEStarter.from_checkpoint(path).anchors
-    d2 = [bank._distances2(MeshAnchorBank.vector(p, bank.norm)) for p in pdes]
-    i = next(i for i, d in enumerate(d2) if d.min() < 1e-9)  # a training instance the bank holds (not validation's)
-    fam = make_family(f"{spec}:n=12")
-    fine, fields = fam.load(fam.sample(6, seed=0)[i])  # its data on the finer mesh
-    fine_pde = to_pde(fine, fields=fields, linearise=False)
+    fine, fine_pde, truth, own = _a_training_instance_on_the_finer_mesh(spec, pdes, bank)
     flux = fine_pde.fields[:, fine_pde.field_names.index("component_0")] == 1
-    truth = in_adapter_signs(fine, direct_solve(petsc_handles(fine)).x)[flux]
     errors = []
     for vectors in (bank.vectors, None):
         carried = MeshAnchorBank(bank.fields, bank.solutions, bank.norm, bank.coords, vectors=vectors)
-        got = carried.match(fine_pde).from_bank(carried.solutions[int(np.argmin(d2[i]))])[flux]
-        errors.append(np.linalg.norm(got - truth) / np.linalg.norm(truth))
+        got = carried.match(fine_pde).from_bank(carried.solutions[own])[flux]
+        errors.append(np.linalg.norm(got - truth[flux]) / np.linalg.norm(truth[flux]))
     assert bank.vectors is not None and errors[0] < 0.2 and errors[1] > 0.5, errors
     # distributed: each rank's facets and cells matched to the checkpoint's by midpoint, and the dofs' signs the
     # adapter's (dolfinx orients some facets otherwise under MPI: their dofs had started with the wrong sign)
@@ -1288,8 +1271,6 @@ def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_so
     an instance's fields from 12 x 12 to its mesh and a training solution back through the dofs'
     vectors: a training instance's data on the finer mesh finds itself, and its solution lands near
     the finer mesh's. Carried as point values, as before, the start was about as far off as zero."""
-    from learned_solvers.backends.petsc import direct_solve
-    from learned_solvers.formats.dolfinx import in_adapter_signs
     from learned_solvers.models.mesh_anchors import MeshAnchorBank
     from learned_solvers.warmstart_pde import LearnedPDEStarter
 
@@ -1309,21 +1290,15 @@ def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_so
     with pytest.raises(CheckpointError, match="vectors"):
         LearnedPDEStarter.from_checkpoint(tmp_path / "cut.safetensors")
     bank = LearnedPDEStarter.from_checkpoint(path).anchors
-    d2 = [bank._distances2(MeshAnchorBank.vector(p, bank.norm)) for p in pdes]
-    i = next(i for i, d in enumerate(d2) if d.min() < 1e-9)  # a training instance the bank holds (not validation's)
-    fam = make_family(f"{spec}:n=12")
-    prob, fields = fam.load(fam.sample(6, seed=0)[i])  # its data on the finer mesh
-    pde = to_pde(prob, fields=fields, linearise=False)
-    truth = in_adapter_signs(prob, direct_solve(petsc_handles(prob)).x)
+    _, pde, truth, own = _a_training_instance_on_the_finer_mesh(spec, pdes, bank)
     errors = []
     for vectors in (bank.vectors, None):
         carried = MeshAnchorBank(bank.fields, bank.solutions, bank.norm, bank.coords, vectors=vectors)
         m = carried.match(pde)
-        own = carried.solutions[int(np.argmin(d2[i]))]
         # the same instance's fields carried to the bank are nearest its own, and its solution the start
         assert vectors is None or np.argmin(carried._distances2(carried.vector(pde, bank.norm, m.to_bank(pde.fields)))
-                                            ) == np.argmin(d2[i])
-        errors.append(np.linalg.norm(m.from_bank(own) - truth) / np.linalg.norm(truth))
+                                            ) == own
+        errors.append(np.linalg.norm(m.from_bank(carried.solutions[own]) - truth) / np.linalg.norm(truth))
     assert errors[0] < 0.2 and errors[1] > 0.5, errors
 
 
@@ -1371,6 +1346,22 @@ def test_a_start_is_carried_to_another_mesh_of_a_line_or_of_a_plane_read_in_3d(t
     pdes, path = _small_checkpoint(make_family(spec), tmp_path / "surface.safetensors")
     assert pdes[0].signature["tdim"] == 2 and pdes[0].signature["gdim"] == 3
     _started_on_its_mesh_and_a_finer_one(spec, path)
+
+
+def _a_training_instance_on_the_finer_mesh(spec: str, pdes: list[PDEData], bank) -> tuple:
+    """(problem, its PDEData, its solution in the adapter's signs, the bank's index of the instance):
+    the data of one of ``_small_checkpoint``'s training instances that the bank holds (not the
+    validation split's) on ``spec:n=12``."""
+    from learned_solvers.backends.petsc import direct_solve
+    from learned_solvers.formats.dolfinx import in_adapter_signs
+    from learned_solvers.models.mesh_anchors import MeshAnchorBank
+
+    d2 = [bank._distances2(MeshAnchorBank.vector(p, bank.norm)) for p in pdes]
+    i = next(i for i, d in enumerate(d2) if d.min() < 1e-9)
+    fam = make_family(f"{spec}:n=12")
+    prob, fields = fam.load(fam.sample(len(pdes), seed=0)[i])
+    pde = to_pde(prob, fields=fields, linearise=False)
+    return prob, pde, in_adapter_signs(prob, direct_solve(petsc_handles(prob)).x), int(np.argmin(d2[i]))
 
 
 def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
