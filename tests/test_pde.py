@@ -1515,6 +1515,39 @@ def test_a_legacy_newton_solver_problem_is_refused_saying_how_to_write_it_for_sn
         to_pde(PETSc.KSP().create(MPI.COMM_WORLD))
 
 
+def test_a_field_on_a_quadrature_space_is_read_as_its_cell_means():
+    """Plasticity keeps its internal variables on quadrature spaces, whose values sit at quadrature
+    points that no other space interpolates from: such a field had been refused with dolfinx's
+    "Missing a Basix element". It is read as its cell means (weighted by the quadrature), one
+    column per component: exactly at a DG0 unknown's dofs, and at a P1 unknown's vertices as one of
+    the cells around each."""
+    import basix.ufl
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+    scalar, vector = (dolfinx.fem.Function(dolfinx.fem.functionspace(msh, basix.ufl.quadrature_element(
+        msh.basix_cell(), value_shape=shape, degree=2))) for shape in ((), (2,)))
+    n_cells = msh.topology.index_map(2).size_local
+    per_cell = scalar.function_space.dofmap.list.shape[1]
+    rng = np.random.default_rng(0)
+    scalar.x.array[:] = rng.random(scalar.x.array.size)
+    vector.x.array[:] = rng.random(vector.x.array.size)
+    # the triangle's degree-2 default scheme weighs its points equally: the means are plain means
+    means = scalar.x.array[scalar.function_space.dofmap.list].mean(axis=1)
+    vmeans = vector.x.array.reshape(-1, 2)[vector.function_space.dofmap.list].mean(axis=1)
+    for element in (("DG", 0), ("Lagrange", 1)):
+        V = dolfinx.fem.functionspace(msh, element)
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        prob = dolfinx.fem.petsc.LinearProblem(u * v * ufl.dx, scalar * v * ufl.dx, petsc_options_prefix="t_quad_")
+        pde = to_pde(prob, fields={"s": scalar, "q": vector})
+        assert pde.field_names == ("s", "q[0]", "q[1]") and per_cell == 3
+        if element[0] == "DG":  # each dof a cell: its mean, matched by the cell's midpoint
+            mid = dolfinx.mesh.compute_midpoints(msh, 2, np.arange(n_cells, dtype=np.int32))[:, :2]
+            at = np.array([np.argmin(np.linalg.norm(mid - p, axis=1)) for p in pde.coords])
+            assert np.allclose(pde.fields, np.column_stack([means[at], vmeans[at]]))
+        else:
+            assert np.isin(np.round(pde.fields[:, 0], 12), np.round(means, 12)).all()
+
+
 def test_fields_on_vector_and_mixed_spaces():
     """fields={"load": Constant((1, -1))}: both components reach the model (load[0], load[1]),
     beside the component one-hots, not only the first. A scalar Function (a DG0 or P1

@@ -415,8 +415,38 @@ def _field_columns(V, name: str, value: Any, n_owned: int,
         vals = np.asarray(value.value, dtype=float).ravel()
         if vals.size > 1:
             return tuple(f"{name}[{i}]" for i in range(vals.size)), np.tile(vals, (n_owned, 1)), False
+    means = _quadrature_means(value)
+    if means is not None:  # a quadrature Function: its cell means, a DG0 Function per component
+        cols = [_field_values(V, g, n_owned, xyz)[0] for g in means]
+        names = (name,) if len(cols) == 1 else tuple(f"{name}[{i}]" for i in range(len(cols)))
+        return names, np.stack(cols, axis=1), False
     values, dof_valued = _field_values(V, value, n_owned, xyz)
     return (name,), values[:, None], dof_valued
+
+
+def _quadrature_means(value: Any) -> list[Any] | None:
+    """A Function on a quadrature space (plasticity's internal variables live on one) as its cell
+    means, one DG0 Function per component (weighted by the quadrature's weights), or None for any
+    other value. Its values sit at quadrature points, which no other space can be interpolated
+    from: dolfinx had refused it ("Missing a Basix element")."""
+    dfx = import_dolfinx()
+    if not isinstance(value, dfx.fem.Function) or not getattr(value.function_space.ufl_element(), "is_quadrature",
+                                                              False):
+        return None
+    Q = value.function_space
+    bs = Q.dofmap.index_map_bs
+    cells = Q.dofmap.list  # (cells, quadrature points)
+    w = np.asarray(getattr(Q.ufl_element(), "_weights", np.ones(cells.shape[1])), dtype=float)
+    w = w / w.sum() if w.shape == (cells.shape[1],) and w.sum() > 0 else np.full(cells.shape[1], 1.0 / cells.shape[1])
+    vals = value.x.array[(cells[:, :, None] * bs + np.arange(bs)).reshape(len(cells), -1)].reshape(len(cells), -1, bs)
+    means = np.einsum("cqb,q->cb", vals, w)
+    DG0 = _kept(Q, "cell means", lambda: dfx.fem.functionspace(Q.mesh, ("DG", 0)))
+    out = []
+    for b in range(bs):
+        g = dfx.fem.Function(DG0)
+        g.x.array[DG0.dofmap.list[:, 0]] = means[:, b]
+        out.append(g)
+    return out
 
 
 @held_interrupts()  # a Ctrl-C inside a Function's constructor left one that printed "Exception ignored" as freed
@@ -615,7 +645,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
     fields: name -> a dolfinx Function (any space on the mesh), a UFL expression of Functions,
     Constants and ``SpatialCoordinate`` (``2 * kappa + 1``), a Constant, a float, or a callable
     ``x -> values`` as for ``Function.interpolate``; sampled at the unknown's dofs. A
-    Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...);
+    Constant of several components gives one field per component (``name[0]``, ``name[1]``, ...),
+    and so does a Function on a quadrature space, taken as its cell means;
     on a vector or mixed space a scalar Function is sampled at every component's dofs, and a
     Function on the unknown's own (mixed) space, a previous state, is its values at the dofs.
     For a nonlinear problem the system is linearised at the current ``problem.u``.
