@@ -226,18 +226,23 @@ _ORIENT = np.array([[1.0, 0.1234, 0.0567], [0.0321, 1.0, 0.0789], [0.0456, 0.065
 def _dof_response(V) -> np.ndarray | None:
     """(n_nodes, gdim) each dof's value on the unit constant field along each axis (dolfinx's
     signs), or None on a space of point values. A flux or edge dof is to first order that vector
-    dotted with the field at its point (exactly, on a constant field): what carries it to another mesh."""
+    dotted with the field at its point (exactly, on a constant field): what carries it to another
+    mesh. A scalar space whose dofs are moments (serendipity) is taken as a field's first
+    component: its value on the constant 1 in the first column, zeros in the others."""
     def make() -> np.ndarray | None:
         if _pointwise(V):
             return None
         dfx = import_dolfinx()
         n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
         gdim = V.mesh.geometry.dim
+        scalar = len(getattr(V.ufl_element(), "reference_value_shape", (gdim,))) == 0
         cols = []
-        for i in range(gdim):
+        for i in range(1 if scalar else gdim):
             f = dfx.fem.Function(V)
-            f.interpolate(lambda x, i=i: np.eye(gdim)[:, [i]] * np.ones((1, x.shape[1])))
+            f.interpolate(lambda x, i=i: (np.ones((1, x.shape[1])) if scalar else
+                                          np.eye(gdim)[:, [i]] * np.ones((1, x.shape[1]))))
             cols.append(f.x.array[:n].copy())
+        cols += [np.zeros(n)] * (gdim - len(cols))
         return np.stack(cols, axis=1)
     return _kept(V, "response", make)
 

@@ -259,35 +259,43 @@ def _interval_transfer(src: np.ndarray, dst: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(len(dst), len(src)))
 
 
-VECTOR_NEIGHBOURS = 4
-"""times gdim: the source dofs each moment dof's field is fitted to (``vector_transfer``)"""
+VECTOR_NEIGHBOURS = 2
+"""times gdim (gdim + 1), the affine field's coefficients: the source dofs each moment dof's field is
+fitted to (``vector_transfer``)"""
 
 
 def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_vec: np.ndarray) -> sp.csr_matrix:
     """(len(dst), len(src)) weights carrying dofs that are moments of a vector field u (flux and
     edge dofs: value ~ vec . u(point), ``PDEData.dof_vectors``) at the points ``src`` (n, d) with
-    vectors ``src_vec`` (n, d) to those at ``dst`` (m, d), ``dst_vec`` (m, d): at each dst point u
-    is the constant that fits its nearest src dofs' values best (least squares weighted by inverse
-    squared distance, so a dof at the same point and along the same vector is kept), and the dst
-    dof's value is its vector dotted with it. Interpolating the values themselves would mix facets
+    vectors ``src_vec`` (n, d) to those at ``dst`` (m, d), ``dst_vec`` (m, d): around each dst
+    point u is the affine field that fits its nearest src dofs' values best (least squares
+    weighted by inverse squared distance tapered to zero at the farthest, so that a dof at the same
+    point and along the same vector is kept and the weights move smoothly), and the dst dof's
+    value is its vector dotted with u there. Interpolating the values themselves would mix facets
     of other directions and sizes. Src dofs without a vector (higher moments) are not used; a dst
     dof without one takes 0."""
     from scipy.spatial import cKDTree
 
     d = src.shape[1]
     use = np.flatnonzero(np.abs(src_vec).max(axis=1) > 1e-12 * max(float(np.abs(src_vec).max(initial=0.0)), 1e-300))
-    k = min(VECTOR_NEIGHBOURS * d, len(use))
+    k = min(VECTOR_NEIGHBOURS * d * (d + 1), len(use))
     if not k:
         return sp.csr_matrix((len(dst), len(src)))
     r, j = cKDTree(src[use]).query(dst, k=k)
     r, j = r.reshape(len(dst), k), use[j.reshape(len(dst), k)]
-    h = np.maximum(r[:, -1:], 1e-300)  # the neighbourhood's size: distances are weighed relative to it
-    w = 1.0 / ((r / h) ** 2 + 1e-6)  # (m, k)
+    h = np.maximum(r[:, -1:], 1e-300) * (1.0 + 1e-9)  # the neighbourhood's size: distances are weighed relative to it
+    q = (r / h) ** 2
+    w = (1.0 - q) ** 2 / (q + 1e-6)  # (m, k)
     N = src_vec[j]  # (m, k, d)
-    G = np.einsum("mk,mki,mkj->mij", w, N, N)
-    G += (1e-10 * np.trace(G, axis1=1, axis2=2) / d + 1e-300)[:, None, None] * np.eye(d)
-    c = np.linalg.solve(G, dst_vec[:, :, None])[:, :, 0]  # (m, d)
-    vals = w * np.einsum("mki,mi->mk", N, c)
+    dx = (src[j] - dst[:, None, :]) / h[:, :, None]  # (m, k, d), in units of the neighbourhood
+    B = np.concatenate([N, (N[:, :, :, None] * dx[:, :, None, :]).reshape(len(dst), k, d * d)], axis=2)
+    G = np.einsum("mk,mki,mkj->mij", w, B, B)
+    scale = np.trace(G[:, :d, :d], axis1=1, axis2=2) / d + 1e-300
+    ridge = np.concatenate([np.full(d, 1e-10), np.full(d * d, 1e-3)])  # the gradient damped where barely seen
+    G += scale[:, None, None] * np.diag(ridge)
+    rhs = np.concatenate([dst_vec, np.zeros((len(dst), d * d))], axis=1)[:, :, None]
+    c = np.linalg.solve(G, rhs)[:, :, 0]  # (m, d + d * d)
+    vals = w * np.einsum("mki,mi->mk", B, c)
     return sp.csr_matrix((vals.ravel(), (np.repeat(np.arange(len(dst)), k), j.ravel())), shape=(len(dst), len(src)))
 
 
