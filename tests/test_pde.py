@@ -1183,6 +1183,18 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
     u, v = ufl.TrialFunction(DG), ufl.TestFunction(DG)
     dg = to_pde(dolfinx.fem.petsc.LinearProblem(u * v * ufl.dx, v * ufl.dx, petsc_options_prefix="t_dg_"))
     assert dg.n > 0 and dg.signature["element"] == "DG"  # basix calls it P: a P1 model had been taken for DG1
+    # spaces of matrices (Regge, HHJ) and a scalar space of moments (serendipity): their dofs' vectors had raised
+    # dolfinx's "Interpolation data has the wrong shape/size"; now read, each dof at its entity's midpoint
+    quads = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 4, 4, dolfinx.mesh.CellType.quadrilateral)
+    for m, element in ((msh, ("Regge", 1)), (msh, ("HHJ", 1)), (quads, ("S", 3))):
+        S = dolfinx.fem.functionspace(m, basix.ufl.element(element[0], m.basix_cell(), element[1]))
+        u, v = ufl.TrialFunction(S), ufl.TestFunction(S)
+        zero = dolfinx.fem.Constant(m, np.zeros(u.ufl_shape))
+        mass = dolfinx.fem.petsc.LinearProblem(ufl.inner(u, v) * ufl.dx, ufl.inner(zero, v) * ufl.dx,
+                                               petsc_options_prefix=f"t_{element[0]}_")
+        read = to_pde(mass, fields={"x": ufl.SpatialCoordinate(m)[0]}, linearise=False)
+        assert read.n > 0 and np.allclose(read.fields[:, 0], read.coords[:, 0]), element
+        assert (read.dof_vectors is None) == (element[0] != "S"), element
 
     # the demo's nest: labelled, trained, started, solved; on a finer mesh too
     spec = "dolfinx:tests.dolfinx_user_problem:build_mixed_poisson"

@@ -228,14 +228,19 @@ def _dof_response(V) -> np.ndarray | None:
     signs), or None on a space of point values. A flux or edge dof is to first order that vector
     dotted with the field at its point (exactly, on a constant field): what carries it to another
     mesh. A scalar space whose dofs are moments (serendipity) is taken as a field's first
-    component: its value on the constant 1 in the first column, zeros in the others."""
+    component: its value on the constant 1 in the first column, zeros in the others. A space of
+    matrices (Regge, HHJ: moments of t'St and n'Sn, which no orientation flips) gives zeros: its
+    dofs keep their signs and are carried as point values."""
     def make() -> np.ndarray | None:
         if _pointwise(V):
             return None
         dfx = import_dolfinx()
         n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
         gdim = V.mesh.geometry.dim
-        scalar = len(getattr(V.ufl_element(), "reference_value_shape", (gdim,))) == 0
+        rank = len(getattr(V.ufl_element(), "reference_value_shape", (gdim,)))
+        if rank > 1:
+            return np.zeros((n, gdim))
+        scalar = rank == 0
         cols = []
         for i in range(1 if scalar else gdim):
             f = dfx.fem.Function(V)
