@@ -526,9 +526,10 @@ class MeshAnchorBank:
         if as_points is None or back is None:
             return None
         cols = [i for i, nm in enumerate(pde.field_names) if nm in pde.dof_valued]
-        if not cols or self.vectors is None or pde.dof_vectors is None:
+        as_dofs = None if not cols or self.vectors is None or pde.dof_vectors is None else key_transfer(
+            keys, self.coords, gdim, src_vec=pde.dof_vectors, dst_vec=self.vectors, surface=surface)
+        if as_dofs is None:
             return _Match("interpolated", as_points.__matmul__, back.__matmul__)
-        as_dofs = key_transfer(keys, self.coords, gdim, src_vec=pde.dof_vectors, dst_vec=self.vectors, surface=surface)
 
         def to_bank(fields: np.ndarray) -> np.ndarray:
             out = as_points @ fields
