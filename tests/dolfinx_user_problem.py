@@ -538,8 +538,6 @@ def build_dg_poisson(n=8):
     import dolfinx.fem.petsc
     import ufl
 
-    from problems.dolfinx_family import UserPDE
-
     msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
     V = dolfinx.fem.functionspace(msh, ("DG", 1))
     k = dolfinx.fem.Constant(msh, 1.0)
@@ -556,11 +554,20 @@ def build_dg_poisson(n=8):
     prob = dolfinx.fem.petsc.LinearProblem(a, s * v * ufl.dx, petsc_options_prefix="user_dg_poisson_",
                                            petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
 
+    return _coefficient_and_source(prob, "k", k, s)
+
+
+def _coefficient_and_source(prob, name: str, coeff, s):
+    """The family of ``prob`` whose draws set the Constant ``coeff`` (named ``name``, in [0.5, 2])
+    and the P1 source ``s`` = s (1 + x) (s in [1, 3])."""
+    from problems.dolfinx_family import UserPDE
+
     def apply(p):
-        k.value = p["k"]
+        coeff.value = p[name]
         s.interpolate(lambda x: p["s"] * (1 + x[0]))
 
-    return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
+    return UserPDE(problem=prob, fields={name: coeff, "s": s}, params={name: (0.5, 2.0), "s": (1.0, 3.0)},
+                   apply=apply)
 
 
 def build_hdg(n=8):
@@ -575,8 +582,6 @@ def build_hdg(n=8):
     import dolfinx.fem.petsc
     import ufl
     from dolfinx import fem, mesh
-
-    from problems.dolfinx_family import UserPDE
 
     msh = mesh.create_unit_square(MPI.COMM_WORLD, n, n, ghost_mode=mesh.GhostMode.none)
     tdim = msh.topology.dim
@@ -605,11 +610,7 @@ def build_hdg(n=8):
                                    petsc_options_prefix="user_hdg_",
                                    petsc_options={"ksp_type": "cg", "pc_type": "jacobi"})
 
-    def apply(p):
-        c.value = p["c"]
-        s.interpolate(lambda x: p["s"] * (1 + x[0]))
-
-    return UserPDE(problem=prob, fields={"c": c, "s": s}, params={"c": (0.5, 2.0), "s": (1.0, 3.0)}, apply=apply)
+    return _coefficient_and_source(prob, "c", c, s)
 
 
 def build_curl_curl(n=8):
