@@ -687,6 +687,83 @@ def build_surface(n=8, bend=0.3):
     return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "amp": (0.5, 2.0)}, apply=apply)
 
 
+def build_finite_volume(n=8):
+    """Cell-centred finite volumes: -div(k grad u) = s on DG0 over an n x n quadrilateral mesh,
+    two-point fluxes k (u_i - u_j) across each facet (a facet's h over the cells' distance h), u = 0
+    weakly at the walls; k a named Constant, s a Gaussian of named amplitude and centre. No dof
+    sits on the boundary: each is a cell's midpoint. CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n, dolfinx.mesh.CellType.quadrilateral)
+    V = dolfinx.fem.functionspace(msh, ("DG", 0))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    x = ufl.SpatialCoordinate(msh)
+    k, amp, cx = (dolfinx.fem.Constant(msh, c) for c in (1.0, 1.0, 0.5))
+    s = amp * ufl.exp(-((x[0] - cx) ** 2 + (x[1] - 0.5) ** 2) / 0.05)
+    # a wall facet's distance to its cell's midpoint is h / 2
+    a = k * n * ufl.jump(u) * ufl.jump(v) * ufl.dS + 2 * k * n * u * v * ufl.ds
+    prob = dolfinx.fem.petsc.LinearProblem(a, s * v * ufl.dx, petsc_options_prefix="user_fv_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
+
+    def apply(p):
+        k.value, amp.value, cx.value = p["k"], p["amp"], p["cx"]
+
+    return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
+                                                                   "cx": (0.3, 0.7)}, apply=apply)
+
+
+def build_annulus(n=8):
+    """``build_curl_curl`` on a quarter annulus (radii 1 and 2) meshed with curved, degree-2
+    triangles: its edge dofs sit at the edges' midpoints, inside the arcs by an amount that
+    shrinks with the mesh size. CG + Jacobi."""
+    from mpi4py import MPI
+
+    import dolfinx_solver  # noqa: F401
+    import basix.ufl
+    import dolfinx
+    import dolfinx.fem.petsc
+    import ufl
+
+    from problems.dolfinx_family import UserPDE
+
+    square = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)
+    P2 = dolfinx.fem.functionspace(square, ("Lagrange", 2))  # its dofs are a degree-2 mesh's nodes
+    pts, cells = P2.tabulate_dof_coordinates()[:, :2], np.asarray(P2.dofmap.list, dtype=np.int64)
+    r, th = 1.0 + pts[:, 1], 0.5 * np.pi * pts[:, 0]
+    if MPI.COMM_WORLD.rank == 0:
+        pts = np.column_stack([r * np.cos(th), r * np.sin(th)])
+    else:
+        pts, cells = np.zeros((0, 2)), np.zeros((0, 6), dtype=np.int64)
+    msh = dolfinx.mesh.create_mesh(MPI.COMM_WORLD, cells, basix.ufl.element("Lagrange", "triangle", 2, shape=(2,)),
+                                   pts)
+    V = dolfinx.fem.functionspace(msh, ("N1curl", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    x = ufl.SpatialCoordinate(msh)
+    k, amp, cx = (dolfinx.fem.Constant(msh, c) for c in (1.0, 1.0, 1.0))
+    bump = amp * ufl.exp(-((x[0] - cx) ** 2 + (x[1] - 1.0) ** 2) / 0.1)
+    f = ufl.as_vector((-(x[1] - 1.0) * bump, (x[0] - cx) * bump))
+    a = (ufl.inner(ufl.curl(u), ufl.curl(v)) + k * ufl.inner(u, v)) * ufl.dx
+    fdim = msh.topology.dim - 1
+    msh.topology.create_connectivity(fdim, msh.topology.dim)
+    bc = dolfinx.fem.dirichletbc(dolfinx.fem.Function(V), dolfinx.fem.locate_dofs_topological(
+        V, fdim, dolfinx.mesh.exterior_facet_indices(msh.topology)))
+    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(f, v) * ufl.dx, bcs=[bc], petsc_options_prefix="user_annulus_",
+                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
+
+    def apply(p):
+        k.value, amp.value, cx.value = p["k"], p["amp"], p["cx"]
+
+    return UserPDE(problem=prob, fields={"k": k, "f": f}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
+                                                                   "cx": (0.5, 1.5)}, apply=apply)
+
+
 def build_interval(n=32):
     """-(k u')' = s on the unit interval (a 1-D mesh), u = 0 at both ends, k and s as ``build``'s. CG + Jacobi."""
     from mpi4py import MPI

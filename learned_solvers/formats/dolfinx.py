@@ -338,8 +338,10 @@ def _at_dof_entities(V, expr: Any) -> np.ndarray:
 
 def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates (n_owned, gdim) and component one-hots (n_owned, c) of the owned dofs, and the
-    (2, gdim) box of their points before ``_apart`` moved any (the domain's, which a checkpoint
-    is checked against: moved, a DG1 space's had shrunk with the mesh size).
+    (2, gdim) box of the mesh's geometry nodes (the domain's, which a checkpoint is checked
+    against: the dofs' points are inside it by an amount that shrinks with the mesh size where
+    no dof sits at the extremes, as DG0's cell midpoints, DG1's moved copies (``_apart``) and
+    a curved boundary's edge midpoints, so a finer mesh of the domain had been refused).
 
     Scalar spaces: one component. Blocked (vector) spaces: each node's coordinates repeated per
     component. Mixed spaces (Taylor-Hood, ...): through each collapsed sub-space's dof map.
@@ -349,15 +351,13 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     gdim = V.mesh.geometry.dim
     bs = V.dofmap.index_map_bs
 
-    def box(raw: np.ndarray) -> np.ndarray:
-        return np.array([raw.min(0), raw.max(0)]) if len(raw) else np.array([[np.inf] * gdim, [-np.inf] * gdim])
-
+    nodes = V.mesh.geometry.x[:, :gdim]  # ghosts included: they are inside the domain too
+    box = np.array([nodes.min(0), nodes.max(0)]) if len(nodes) else np.array([[np.inf] * gdim, [-np.inf] * gdim])
     if V.num_sub_spaces == 0 or bs > 1:
         raw = _dof_coordinates(V)
         xyz = np.repeat(_apart(V, raw)[:, :gdim], bs, axis=0)[:n_owned]
         comp = np.tile(np.eye(bs), (len(xyz) // bs + 1, 1))[:n_owned]
-        return (xyz, comp, box(np.repeat(raw[:, :gdim], bs, axis=0)[:n_owned]), _dof_signs(V)[:n_owned],
-                _dof_vectors(V)[:n_owned])
+        return xyz, comp, box, _dof_signs(V)[:n_owned], _dof_vectors(V)[:n_owned]
     blocks = []
     for i in range(V.num_sub_spaces):
         Vi, m = V.sub(i).collapse()
@@ -367,7 +367,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
             raise UnsupportedProblemError("nested mixed spaces are not supported yet")
         blocks.append((Vi, m, bsi))
     ncomp = sum(b[2] for b in blocks)
-    xyz, raw = np.zeros((n_owned, gdim)), np.zeros((n_owned, gdim))
+    xyz = np.zeros((n_owned, gdim))
     comp, sign, vectors = np.zeros((n_owned, ncomp)), np.ones(n_owned), np.zeros((n_owned, gdim))
     off = 0
     for Vi, m, bsi in blocks:
@@ -375,12 +375,11 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         j = np.arange(len(m))
         own = m < n_owned
         xyz[m[own]] = _apart(Vi, node)[j[own] // bsi, :gdim]
-        raw[m[own]] = node[j[own] // bsi, :gdim]
         comp[m[own], off + j[own] % bsi] = 1.0
         sign[m[own]] = _dof_signs(Vi)[j[own]]
         vectors[m[own]] = _dof_vectors(Vi)[j[own]]
         off += bsi
-    return xyz, comp, box(raw), sign, vectors
+    return xyz, comp, box, sign, vectors
 
 
 def _bcs(problem: Any) -> list[Any]:
@@ -723,8 +722,8 @@ def _dof_data(problem: Any, kind: str,
               unk: Unknown) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
     """The owned dofs' Dirichlet mask (n_owned,) and values (n_owned,), each block's coordinates
     (n_i, gdim), the component one-hots (n_owned, c), a block problem's blocks side by side (a
-    velocity's two, then a pressure's one), and the (2, gdim) box of the dofs' points (inf, -inf
-    where this rank owns none; ``_layout_of``)."""
+    velocity's two, then a pressure's one), and the (2, gdim) box of the meshes' geometry nodes
+    (inf, -inf where this rank has none; ``_layout_of``)."""
     by_block = _bcs_by_block(problem, kind) if unk.block else [_bcs(problem)]
     masks, bc_values, xyz, comps, boxes = [], [], [], [], []
     for f, V, n, bcs in zip(unk.functions, unk.spaces, unk.sizes, by_block):

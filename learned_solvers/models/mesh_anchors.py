@@ -184,7 +184,9 @@ class _Match:
 def linear_transfer(src: np.ndarray, dst: np.ndarray, *, surface: bool = False) -> sp.csr_matrix:
     """(len(dst), len(src)) weights of the piecewise-linear interpolant on a Delaunay
     triangulation of the points ``src`` (n, d) at the points ``dst`` (m, d); a point outside
-    their hull takes its nearest point's value. Points that span fewer dimensions than they have
+    their hull takes the affine fit to its nearest ones (``_local_affine``: along the walls of a
+    finer DG0 mesh, whose cell midpoints lie outside a coarser one's, the nearest point's value
+    had left a step that doubled the start's residual). Points that span fewer dimensions than they have
     coordinates (a plane in 3-D, as gmsh meshes are often read, with gdim 3; a line) are taken in
     the coordinates they span, where Qhull had refused them; on a line, between neighbours.
     ``surface``: the points lie on a curved manifold of lower dimension (a shell in 3-D), whose
@@ -202,21 +204,27 @@ def linear_transfer(src: np.ndarray, dst: np.ndarray, *, surface: bool = False) 
     d = src.shape[1]
     if d == 1:
         return _interval_transfer(src[:, 0], dst[:, 0])
-    if surface:
+    def fitted(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols, weights) of the points ``dst[at]``' affine fits to their nearest ``src``."""
         k = min(LOCAL_NEIGHBOURS * (d + 1), len(src))
-        r, j = cKDTree(src).query(dst, k=k)
-        r, j = r.reshape(len(dst), k), j.reshape(len(dst), k)
-        return sp.csr_matrix((_local_affine(src[j] - dst[:, None, :], r).ravel(),
-                              (np.repeat(np.arange(len(dst)), k), j.ravel())), shape=(len(dst), len(src)))
+        r, j = cKDTree(src).query(dst[at], k=k)
+        r, j = r.reshape(len(at), k), j.reshape(len(at), k)
+        return np.repeat(at, k), j.ravel(), _local_affine(src[j] - dst[at, None, :], r).ravel()
+
+    if surface:
+        rows, cols, vals = fitted(np.arange(len(dst)))
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(dst), len(src)))
     tri = Delaunay(src)
     s = tri.find_simplex(dst)
     inside, outside = np.flatnonzero(s >= 0), np.flatnonzero(s < 0)
     t = tri.transform[s[inside]]
     b = np.einsum("nij,nj->ni", t[:, :d], dst[inside] - t[:, d])
-    rows = [np.repeat(inside, d + 1), outside]
-    cols = [tri.simplices[s[inside]].ravel(), cKDTree(src).query(dst[outside])[1] if len(outside) else outside]
-    vals = [np.hstack([b, 1.0 - b.sum(1, keepdims=True)]).ravel(), np.ones(len(outside))]
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(dst), len(src)))
+    parts = [(np.repeat(inside, d + 1), tri.simplices[s[inside]].ravel(),
+              np.hstack([b, 1.0 - b.sum(1, keepdims=True)]).ravel())]
+    if len(outside):
+        parts.append(fitted(outside))
+    rows, cols, vals = (np.concatenate(v) for v in zip(*parts))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(dst), len(src)))
 
 
 LOCAL_NEIGHBOURS = 3
