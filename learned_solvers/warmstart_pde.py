@@ -41,6 +41,13 @@ if TYPE_CHECKING:  # torch comes with the network, which a start from the traini
 __all__ = ["LearnedPDEStarter", "THREADS_FROM"]
 
 
+def _vector_widths(sig: dict[str, Any]) -> tuple[int, ...]:
+    """The widths a checkpoint's dof vectors may have (``PDEData.dof_vectors``: gdim, or gdim +
+    gdim * gdim since the responses to a field's gradient are kept); any where it names no gdim."""
+    d = sig.get("gdim")
+    return (d, d + d * d) if isinstance(d, int) else tuple(range(1, 13))
+
+
 class _MeshNetwork(UnbuiltNetwork):
     """A checkpoint's mesh network, not yet built (``UnbuiltNetwork``)."""
 
@@ -147,7 +154,8 @@ class LearnedPDEStarter(LazyNetwork):
                 if fields.ndim != 2 or sols.ndim != 2 or len(fields) != len(sols) or (
                         coords is not None and (coords.ndim != 2 or tuple(coords.shape)[:1] != sols.shape[1:])) or (
                         vectors is not None and (coords is None or vectors.ndim != 2
-                                                 or vectors.shape[0] != len(coords))):
+                                                 or vectors.shape[0] != len(coords)
+                                                 or vectors.shape[1] not in _vector_widths(sig))):
                     raise ValueError(f"its training solutions {sols.shape}, their fields {fields.shape}, dof "
                                      f"coordinates {None if coords is None else tuple(coords.shape)} and vectors "
                                      f"{None if vectors is None else tuple(vectors.shape)} do not match")

@@ -1236,7 +1236,7 @@ def test_flux_and_edge_spaces_are_read_with_each_dof_at_the_midpoint_of_its_face
 
 
 @pytest.mark.parametrize("element, cell, n", [(("RT", 1), "triangle", (8, 12)), (("RT", 2), "triangle", (8, 12)),
-                                              (("N1curl", 1), "tetrahedron", (3, 5)),
+                                              (("BDM", 1), "triangle", (8, 12)), (("N1curl", 1), "tetrahedron", (3, 5)),
                                               (("RTCF", 1), "quadrilateral", (8, 12)),
                                               (("S", 3), "quadrilateral", (8, 12))])
 def test_flux_and_edge_dofs_are_carried_to_another_mesh_through_their_vectors(element, cell, n):
@@ -1275,11 +1275,17 @@ def test_flux_and_edge_dofs_are_carried_to_another_mesh_through_their_vectors(el
     as_values = key_transfer(xa, xb, gdim) @ ua
     err = [np.linalg.norm(u - ub) / np.linalg.norm(ub) for u in (by_vectors, as_values)]
     assert err[0] < 0.1 and err[1] > 0.5, err
-    # on its own mesh each dof keeps its value, but a higher moment (RT2's second on a facet: no vector), which
-    # is taken as 0 (such a mesh is matched dof by dof before any transfer: dof_order)
+    # a higher moment (RT2's second on a facet, BDM1's: no vector) answers to the field's gradient: it is the
+    # fitted field's (it had been taken as 0: RT2 0.035 off in all, now 0.018; BDM1 0.047, now 0.019)
+    has = va[:, :gdim].any(axis=1)
+    if not has.all():
+        no_gradient = key_transfer(xa, xb, gdim, src_vec=va[:, :gdim], dst_vec=vb[:, :gdim]) @ ua
+        assert err[0] < 0.03 < np.linalg.norm(no_gradient - ub) / np.linalg.norm(ub), err
+    # on its own mesh each dof with a vector keeps its value (such a mesh is matched dof by dof before any
+    # transfer: dof_order), and a higher moment is near its own
     same = key_transfer(xa, xa, gdim, src_vec=va, dst_vec=va) @ ua
-    has = va.any(axis=1)
-    assert np.linalg.norm((same - ua)[has]) <= 1e-5 * np.linalg.norm(ua) and not same[~has].any()
+    assert np.linalg.norm((same - ua)[has]) <= 1e-5 * np.linalg.norm(ua)
+    assert np.linalg.norm((same - ua)[~has]) <= 0.5 * np.linalg.norm(ua[~has])
 
 
 def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_solutions_carried_there(tmp_path):
@@ -1301,22 +1307,27 @@ def test_an_edge_element_problem_is_started_on_a_finer_mesh_from_its_training_so
 
     with safe_open(str(path), "numpy") as f:
         meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
-    assert tensors["anchor_vectors"].shape == (pdes[0].n, 2)
-    tensors["anchor_vectors"] = tensors["anchor_vectors"][:-1]
-    save_file(tensors, str(tmp_path / "cut.safetensors"), metadata=meta)
-    with pytest.raises(CheckpointError, match="vectors"):
-        LearnedPDEStarter.from_checkpoint(tmp_path / "cut.safetensors")
+    assert tensors["anchor_vectors"].shape == (pdes[0].n, 2 + 2 * 2)  # the vectors, the gradient's responses
+    for cut in (tensors["anchor_vectors"][:-1], tensors["anchor_vectors"][:, :5]):
+        save_file({**tensors, "anchor_vectors": cut}, str(tmp_path / "cut.safetensors"), metadata=meta)
+        with pytest.raises(CheckpointError, match="vectors"):
+            LearnedPDEStarter.from_checkpoint(tmp_path / "cut.safetensors")
+    # one saved before the gradient's responses were kept (vectors alone) loads and carries as it did
+    save_file({**tensors, "anchor_vectors": tensors["anchor_vectors"][:, :2]}, str(tmp_path / "old.safetensors"),
+              metadata=meta)
+    bank = LearnedPDEStarter.from_checkpoint(tmp_path / "old.safetensors").anchors
+    assert bank.vectors.shape == (pdes[0].n, 2)
     bank = LearnedPDEStarter.from_checkpoint(path).anchors
     _, pde, truth, own = _a_training_instance_on_the_finer_mesh(spec, pdes, bank)
     errors = []
-    for vectors in (bank.vectors, None):
+    for vectors in (bank.vectors, bank.vectors[:, :2], None):
         carried = MeshAnchorBank(bank.fields, bank.solutions, bank.norm, bank.coords, vectors=vectors)
         m = carried.match(pde)
         # the same instance's fields carried to the bank are nearest its own, and its solution the start
         assert vectors is None or np.argmin(carried._distances2(carried.vector(pde, bank.norm, m.to_bank(pde.fields)))
                                             ) == own
         errors.append(np.linalg.norm(m.from_bank(carried.solutions[own]) - truth) / np.linalg.norm(truth))
-    assert errors[0] < 0.2 and errors[1] > 0.5, errors
+    assert max(errors[:2]) < 0.2 and errors[2] > 0.5, errors
 
 
 def test_a_start_is_carried_to_another_mesh_of_a_line_or_of_a_plane_read_in_3d(tmp_path):

@@ -19,11 +19,13 @@
 * ``quasilinear`` (optional, nonlinear problems): the problem's own residual ``F(u)`` when it
   is a quasilinear diffusion ``-div(k(u) grad u) = f`` on P1 simplices, so that a model can
   feed back the residual whose zero is the answer, not only the first Newton system's;
-* ``dof_vectors`` (optional, (n, d)): where some dofs are moments of a vector field, not point
-  values (Raviart-Thomas, Nedelec: facet fluxes, edge circulations), each dof's value on the
-  unit constant field along each axis, so that the dof is to first order that vector dotted
-  with the field at its point (what carries a solution to another mesh); zero rows at point
-  values; None where every dof is one;
+* ``dof_vectors`` (optional, (n, d) or (n, d + d * d)): where some dofs are moments of a vector
+  field, not point values (Raviart-Thomas, Nedelec: facet fluxes, edge circulations), each dof's
+  value on the unit constant field along each axis e_i (its vector: the dof is to first order
+  that vector dotted with the field at its point), then on the fields (x_j - p_j) e_i about its
+  point p (column d + i d + j: a higher moment, which has no vector, answers to the field's
+  gradient), so that the dof is exact on affine fields (what carries a solution to another
+  mesh); zero rows at point values; None where every dof is one;
 * ``dof_valued``: the names of the fields whose values are dof values of the unknown's space (a
   field of its shape interpolated into it, a previous state), moments where its dofs are:
   carried to another mesh as the solution is.
@@ -155,8 +157,9 @@ class PDEData:
             bad.append(f"{self.fields.shape[1]} field columns but names {self.field_names}")
         if self.quasilinear is not None and self.quasilinear.grad.shape[1] != n:
             bad.append(f"the quasilinear residual acts on {self.quasilinear.grad.shape[1]} dofs, not {n}")
-        if self.dof_vectors is not None and self.dof_vectors.shape != self.coords.shape:
-            bad.append(f"dof_vectors has shape {self.dof_vectors.shape}, expected {self.coords.shape}")
+        d = self.coords.shape[1]
+        if self.dof_vectors is not None and self.dof_vectors.shape not in ((n, d), (n, d + d * d)):
+            bad.append(f"dof_vectors has shape {self.dof_vectors.shape}, expected {(n, d)} or {(n, d + d * d)}")
         if not set(self.dof_valued) <= set(self.field_names):
             bad.append(f"dof_valued {self.dof_valued} names fields not among {self.field_names}")
         if self.kind not in ("linear", "nonlinear"):

@@ -105,9 +105,10 @@ class Unknown:
         return None if (sign > 0).all() else sign
 
     def vectors(self) -> np.ndarray | None:
-        """(n_owned, gdim) each owned entry's value on the unit constant fields, in the adapter's
-        signs, where it is a flux or edge dof (``_dof_vectors``; zero rows at point values); None
-        where every space's dofs are point values."""
+        """(n_owned, gdim + gdim * gdim) each owned entry's value on the unit constant fields and
+        on the unit linear ones about its point, in the adapter's signs, where it is a flux or edge
+        dof (``_dof_vectors``; zero rows at point values); None where every space's dofs are point
+        values."""
         vec = np.concatenate([_layout(V, n)[4] for V, n in zip(self.spaces, self.sizes)])
         return vec if vec.any() else None
 
@@ -224,31 +225,41 @@ _ORIENT = np.array([[1.0, 0.1234, 0.0567], [0.0321, 1.0, 0.0789], [0.0456, 0.065
 
 
 def _dof_response(V) -> np.ndarray | None:
-    """(n_nodes, gdim) each dof's value on the unit constant field along each axis (dolfinx's
-    signs), or None on a space of point values. A flux or edge dof is to first order that vector
-    dotted with the field at its point (exactly, on a constant field): what carries it to another
-    mesh. A scalar space whose dofs are moments (serendipity) is taken as a field's first
-    component: its value on the constant 1 in the first column, zeros in the others. A space of
-    matrices (Regge, HHJ: moments of t'St and n'Sn, which no orientation flips) gives zeros: its
-    dofs keep their signs and are carried as point values."""
+    """(n_nodes, gdim + gdim * gdim) each dof's value on the unit constant field along each axis
+    e_i (column i; dolfinx's signs), then on the fields (x_j - p_j) e_i, p the dof's point
+    (column gdim + i * gdim + j), or None on a space of point values. A flux or edge dof is
+    exactly these dotted with an affine field's value and gradient at its point: what carries it
+    to another mesh. The first part is the dof's vector (the facet's normal times its size, the
+    edge's tangent); a higher moment (RT2's second on a facet: against a function that changes
+    sign along it) has none, and the second part alone. A scalar space whose dofs are moments
+    (serendipity) is taken as a field's first component (i = 0 only). A space of matrices (Regge,
+    HHJ: moments of t'St and n'Sn, which no orientation flips) gives zeros: its dofs keep their
+    signs and are carried as point values."""
     def make() -> np.ndarray | None:
         if _pointwise(V):
             return None
         dfx = import_dolfinx()
         n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
         gdim = V.mesh.geometry.dim
+        out = np.zeros((n, gdim + gdim * gdim))
         rank = len(getattr(V.ufl_element(), "reference_value_shape", (gdim,)))
         if rank > 1:
-            return np.zeros((n, gdim))
+            return out
         scalar = rank == 0
-        cols = []
-        for i in range(1 if scalar else gdim):
+
+        def value(i: int, of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
             f = dfx.fem.Function(V)
-            f.interpolate(lambda x, i=i: (np.ones((1, x.shape[1])) if scalar else
-                                          np.eye(gdim)[:, [i]] * np.ones((1, x.shape[1]))))
-            cols.append(f.x.array[:n].copy())
-        cols += [np.zeros(n)] * (gdim - len(cols))
-        return np.stack(cols, axis=1)
+            f.interpolate(lambda x: of(x)[None, :] if scalar else np.eye(gdim)[:, [i]] * of(x)[None, :])
+            return f.x.array[:n].copy()
+
+        point = _dof_coordinates(V)[:n, :gdim]
+        for i in range(1 if scalar else gdim):
+            out[:, i] = value(i, lambda x: np.ones(x.shape[1]))
+            for j in range(gdim):
+                out[:, gdim + i * gdim + j] = value(i, lambda x, j=j: x[j]) - point[:, j] * out[:, i]
+        for part in (out[:, :gdim], out[:, gdim:]):  # rounding (a higher moment's 1e-17 on constants) is none
+            part[np.abs(part) <= 1e-12 * np.abs(part).max(initial=0.0)] = 0.0
+        return out
     return _kept(V, "response", make)
 
 
@@ -260,10 +271,11 @@ def _dof_signs(V) -> np.ndarray:
     is distributed. +1 on a space of point values, and where a dof takes no value on constant
     fields (a higher moment)."""
     def make() -> np.ndarray:
-        D = _dof_response(V)  # (n, gdim)
+        D = _dof_response(V)  # (n, gdim + gdim * gdim)
         if D is None:
             n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
             return np.ones(n * V.dofmap.index_map_bs)
+        D = D[:, :V.mesh.geometry.dim]  # the vectors
         size = np.abs(D).max(axis=1)
         sign, open_ = np.ones(len(D)), size > 1e-12 * max(float(size.max(initial=0.0)), 1e-300)
         for g in _ORIENT[:, :D.shape[1]]:
@@ -275,13 +287,14 @@ def _dof_signs(V) -> np.ndarray:
 
 
 def _dof_vectors(V) -> np.ndarray:
-    """(n_nodes * bs, gdim) ``_dof_response`` in the adapter's signs (``_dof_signs``); zero rows
-    on a space of point values."""
+    """(n_nodes * bs, gdim + gdim * gdim) ``_dof_response`` in the adapter's signs (``_dof_signs``);
+    zero rows on a space of point values."""
     def make() -> np.ndarray:
         D = _dof_response(V)
         if D is None:
             n = V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts
-            return np.zeros((n * V.dofmap.index_map_bs, V.mesh.geometry.dim))
+            gdim = V.mesh.geometry.dim
+            return np.zeros((n * V.dofmap.index_map_bs, gdim + gdim * gdim))
         return D * _dof_signs(V)[:, None]
     return _kept(V, "vectors", make)
 
@@ -368,7 +381,7 @@ def _layout_of(V, n_owned: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         blocks.append((Vi, m, bsi))
     ncomp = sum(b[2] for b in blocks)
     xyz = np.zeros((n_owned, gdim))
-    comp, sign, vectors = np.zeros((n_owned, ncomp)), np.ones(n_owned), np.zeros((n_owned, gdim))
+    comp, sign, vectors = np.zeros((n_owned, ncomp)), np.ones(n_owned), np.zeros((n_owned, gdim + gdim * gdim))
     off = 0
     for Vi, m, bsi in blocks:
         node = _dof_coordinates(Vi)
@@ -705,8 +718,8 @@ def to_pde(problem: Any, *, fields: Mapping[str, Any] | None = None, name: str =
             bc_values = bc_values * S
         vectors = None
         if any(p[10] is not None for p in parts):  # flux or edge dofs on some rank
-            vectors = np.concatenate([np.zeros((len(p[4]), coords.shape[1])) if p[10] is None else p[10]
-                                      for p in parts])
+            width = next(p[10].shape[1] for p in parts if p[10] is not None)
+            vectors = np.concatenate([np.zeros((len(p[4]), width)) if p[10] is None else p[10] for p in parts])
         pde = PDEData(operator=A, rhs=rhs, coords=cat(4), fields=cat(5), dirichlet=cat(6),
                       bc_values=bc_values, field_names=names, kind=kind, signature=sig, name=name,
                       dof_vectors=vectors, dof_valued=dof_valued)

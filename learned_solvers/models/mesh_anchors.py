@@ -142,10 +142,11 @@ def dof_order(ref: np.ndarray, coords: np.ndarray, *, ref_vectors: np.ndarray | 
     same mesh with its dofs in another order (e.g. distributed by MPI and gathered in PETSc's
     global order), ``arange(n)`` for the same order, or None for another mesh, however many dofs
     it has. Keys that repeat are matched only in the same order; the dofs' vectors (both (n,
-    gdim), ``PDEData.dof_vectors``), where both are given, tell apart dofs at one point (RT2's
-    two on a facet, its two in a cell)."""
-    if ref_vectors is not None and vectors is not None and ref_vectors.shape == vectors.shape:
-        ref, coords = np.hstack([ref, ref_vectors]), np.hstack([coords, vectors])
+    gdim) or (n, gdim + gdim * gdim), ``PDEData.dof_vectors``; the columns both have), where both
+    are given, tell apart dofs at one point (RT2's two on a facet, its two in a cell)."""
+    if ref_vectors is not None and vectors is not None and len(ref_vectors) == len(vectors):
+        w = min(ref_vectors.shape[1], vectors.shape[1])
+        ref, coords = np.hstack([ref, ref_vectors[:, :w]]), np.hstack([coords, vectors[:, :w]])
     if ref.shape != coords.shape:
         return None
     tol = 1e-9 * max(float(np.abs(ref).max(initial=0.0)), 1.0)
@@ -274,18 +275,25 @@ fitted to (``vector_transfer``)"""
 
 def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_vec: np.ndarray) -> sp.csr_matrix:
     """(len(dst), len(src)) weights carrying dofs that are moments of a vector field u (flux and
-    edge dofs: value ~ vec . u(point), ``PDEData.dof_vectors``) at the points ``src`` (n, d) with
-    vectors ``src_vec`` (n, d) to those at ``dst`` (m, d), ``dst_vec`` (m, d): around each dst
-    point u is the affine field that fits its nearest src dofs' values best (least squares
-    weighted by inverse squared distance tapered to zero at the farthest, so that a dof at the same
-    point and along the same vector is kept and the weights move smoothly), and the dst dof's
-    value is its vector dotted with u there. Interpolating the values themselves would mix facets
-    of other directions and sizes. Src dofs without a vector (higher moments) are not used; a dst
-    dof without one takes 0."""
+    edge dofs, ``PDEData.dof_vectors``: value = vec . u(point) + grad : Du on an affine u, where
+    vec (d,) is the dof's value on constant fields and grad (d, d) on linear ones about its point)
+    at the points ``src`` (n, d) with responses ``src_vec`` (n, d or d + d * d) to those at ``dst``
+    (m, d), ``dst_vec`` (m, d or d + d * d): around each dst point u is the affine field that fits
+    its nearest src dofs with a vector best (least squares weighted by inverse squared distance
+    tapered to zero at the farthest, so that a dof at the same point with the same responses is
+    kept and the weights move smoothly), and the dst dof's value is its responses applied to u
+    there. Interpolating the values themselves would mix facets of other directions and sizes.
+    A higher moment (RT2's second on a facet, BDM1's: no vector, a response to the gradient
+    alone) is fitted to, not fitted from: it answers to the field's higher derivatives too (RT3's
+    to the curvature), which an affine fit through it had taken for the gradient (0.22 off, hand
+    check). Without the (d, d) part (a bank saved before it was kept) such a dst dof takes 0."""
     from scipy.spatial import cKDTree
 
     d = src.shape[1]
-    use = np.flatnonzero(np.abs(src_vec).max(axis=1) > 1e-12 * max(float(np.abs(src_vec).max(initial=0.0)), 1e-300))
+    resp = lambda v: (v[:, :d], v[:, d:] if v.shape[1] == d + d * d else np.zeros((len(v), d * d)))  # noqa: E731
+    (sv, sg), (dv, dg) = resp(src_vec), resp(dst_vec)
+    size = np.abs(sv).max(axis=1)
+    use = np.flatnonzero(size > 1e-12 * max(float(size.max(initial=0.0)), 1e-300))
     k = min(VECTOR_NEIGHBOURS * d * (d + 1), len(use))
     if not k:
         return sp.csr_matrix((len(dst), len(src)))
@@ -294,14 +302,19 @@ def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_v
     h = np.maximum(r[:, -1:], 1e-300) * (1.0 + 1e-9)  # the neighbourhood's size: distances are weighed relative to it
     q = (r / h) ** 2
     w = (1.0 - q) ** 2 / (q + 1e-6)  # (m, k)
-    N = src_vec[j]  # (m, k, d)
+    N = sv[j]  # (m, k, d)
     dx = (src[j] - dst[:, None, :]) / h[:, :, None]  # (m, k, d), in units of the neighbourhood
-    B = np.concatenate([N, (N[:, :, :, None] * dx[:, :, None, :]).reshape(len(dst), k, d * d)], axis=2)
+    # the gradient's coefficients are in units of the neighbourhood too: D u h
+    B = np.concatenate([N, (N[:, :, :, None] * dx[:, :, None, :]).reshape(len(dst), k, d * d) + sg[j] / h[:, :, None]],
+                       axis=2)
     G = np.einsum("mk,mki,mkj->mij", w, B, B)
-    scale = np.trace(G[:, :d, :d], axis1=1, axis2=2) / d + 1e-300
-    ridge = np.concatenate([np.full(d, 1e-10), np.full(d * d, 1e-3)])  # the gradient damped where barely seen
-    G += scale[:, None, None] * np.diag(ridge)
-    rhs = np.concatenate([dst_vec, np.zeros((len(dst), d * d))], axis=1)[:, :, None]
+    # each part damped by its own size (the gradient where barely seen): a src dof at the dst point,
+    # weighed most, says nothing of the gradient, and had damped it to 0 with the value's size
+    scale = np.concatenate([np.repeat(np.trace(G[:, :d, :d], axis1=1, axis2=2)[:, None] * (1e-10 / d), d, axis=1),
+                            np.repeat(np.trace(G[:, d:, d:], axis1=1, axis2=2)[:, None] * (1e-3 / (d * d)), d * d,
+                                      axis=1)], axis=1) + 1e-300
+    G += scale[:, :, None] * np.eye(d + d * d)
+    rhs = np.concatenate([dv, dg / h], axis=1)[:, :, None]
     c = np.linalg.solve(G, rhs)[:, :, 0]  # (m, d + d * d)
     vals = w * np.einsum("mki,mi->mk", B, c)
     return sp.csr_matrix((vals.ravel(), (np.repeat(np.arange(len(dst)), k), j.ravel())), shape=(len(dst), len(src)))
@@ -347,7 +360,7 @@ class MeshAnchorBank:
     dofs in any order, not merely as many) it is that solution; on another mesh of the domain
     (finer, unstructured) the instance's fields are interpolated onto the training dofs to find
     it, and it is carried back (``key_transfer``: piecewise linear; flux and edge dofs through
-    their ``vectors`` (n, gdim), ``PDEData.dof_vectors``, where the bank has them). Stored in the
+    their ``vectors`` (n, gdim + gdim * gdim), ``PDEData.dof_vectors``, where the bank has them). Stored in the
     checkpoint as three or four tensors; one saved without coordinates (before they were kept)
     serves any mesh with as many dofs as it is, and no other; one without vectors carries flux
     and edge dofs as point values, as it did when it was saved."""
@@ -359,7 +372,7 @@ class MeshAnchorBank:
         self.solutions = np.asarray(solutions, dtype=np.float64)  # (M, n)
         self.norm = norm
         self.coords = None if coords is None else np.asarray(coords, dtype=np.float64)  # (n, d or d + 1)
-        self.vectors = None if vectors is None else np.asarray(vectors, dtype=np.float64)  # (n, gdim)
+        self.vectors = None if vectors is None else np.asarray(vectors, dtype=np.float64)  # (n, gdim [+ gdim^2])
         self._centred: tuple[np.ndarray, np.ndarray] | None = None
         self._point_sets: dict[str, _Points] = {}
         self._last: tuple[np.ndarray, _Match | None] | None = None  # (dof keys, how they match the bank's)
