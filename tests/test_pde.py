@@ -1475,8 +1475,8 @@ def test_a_hybridized_problem_with_a_block_on_a_facet_submesh_is_read_started_an
     """FEniCSx's HDG demo as a LinearProblem: u on the cells and its trace on a submesh of the
     facets, two blocks coupled through ``entity_maps``. Blocks on different meshes had been
     refused. Each block's dofs are placed on its own mesh (the facets' DG1 dofs a thousandth of
-    the way to their facet's midpoint), a Function of the cell mesh is sampled on the facets by
-    point location, and the signature says which block lies on the submesh. Labelled, trained,
+    the way to their facet's midpoint), a Function or UFL expression of the cell mesh is sampled on
+    the facets by point location, and the signature says which block lies on the submesh. Labelled, trained,
     started and solved to the same answer; on a finer mesh, and under mpirun (matched dof by dof)."""
     from learned_solvers.formats.dolfinx import UnsupportedProblemError
 
@@ -1490,8 +1490,14 @@ def test_a_hybridized_problem_with_a_block_on_a_facet_submesh_is_read_started_an
     s = fields["s"]
     slope = s.x.array.max() / 2  # s = slope (1 + x): P1 is exact, the nudged points a thousandth off the dofs
     assert np.allclose(pde.fields[:, pde.field_names.index("s")], slope * (1 + pde.coords[:, 0]), atol=1e-3 * slope)
-    with pytest.raises(UnsupportedProblemError, match="a block on a submesh samples one of its parent mesh by point"):
-        to_pde(prob, fields={"s": 1 + ufl.SpatialCoordinate(s.function_space.mesh)[0]})
+    # a UFL expression of the cell mesh's x, which dolfinx evaluates on its own mesh only, had been refused on
+    # the facets' block: it is made a Function of the cell mesh first (DG2), then sampled as one
+    x = ufl.SpatialCoordinate(s.function_space.mesh)
+    pde = to_pde(prob, fields={"s": ufl.sin(3 * x[0]) * x[1]})
+    xy = pde.coords
+    assert np.abs(pde.fields[:, 0] - np.sin(3 * xy[:, 0]) * xy[:, 1]).max() < 1e-3  # the nudged points' 2.5e-4
+    with pytest.raises(UnsupportedProblemError, match="could not be sampled"):  # as on one mesh: one value per dof
+        to_pde(prob, fields={"s": ufl.as_vector((x[0], x[1]))})
     _started_on_its_mesh_and_a_finer_one(spec, path)
     reps = {}
     for n in (1, 2):
@@ -1690,7 +1696,8 @@ def test_fields_on_vector_and_mixed_spaces():
         to_pde(user, fields={"c": lambda x: x[:2]})
     elsewhere = dolfinx.fem.Function(dolfinx.fem.functionspace(
         dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 5, 5), ("Lagrange", 1)))
-    with pytest.raises(UnsupportedProblemError, match="field 'E' could not be sampled .*give a Function on the "):
+    with pytest.raises(UnsupportedProblemError,
+                       match="field 'E' could not be sampled .*give a Function or UFL expression on the "):
         to_pde(prob, fields={"E": elsewhere})  # dolfinx's own error, named
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes")
     stokes, _ = fam.load(fam.sample(1, seed=0)[0])

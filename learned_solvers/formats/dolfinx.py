@@ -576,9 +576,33 @@ def _interpolate(f: Any, value: Any) -> None:
         f.interpolate_nonmatching(value, cells, dfx.fem.create_interpolation_data(V, value.function_space, cells))
         return
     if isinstance(value, ufl.core.expr.Expr) and not isinstance(value, dfx.fem.Function):
+        parent = _parent_of(value, V)
+        if parent is not None:
+            # a block on a submesh (HDG's facets) sampling a UFL expression of its parent's x, which dolfinx
+            # evaluates on its own mesh only: made a Function of the parent first, then sampled as one
+            deg = max(2, int(getattr(V.ufl_element(), "degree", 1)))
+            shape = tuple(value.ufl_shape)
+            on_parent = dfx.fem.Function(dfx.fem.functionspace(parent, ("DG", deg, shape) if shape else ("DG", deg)))
+            _interpolate(on_parent, value)
+            _interpolate(f, on_parent)
+            return
         pts = V.element.interpolation_points
         value = _compiled(V, value, pts() if callable(pts) else pts, "interpolation")  # a method before dolfinx 0.10
     f.interpolate(value)
+
+
+def _parent_of(expr: Any, V) -> Any:
+    """The mesh of another block of the problem that the UFL expression ``expr`` is on, where V
+    (a block on a submesh) is not on it; else None."""
+    import ufl
+
+    try:
+        domain = ufl.domain.extract_unique_domain(expr)
+    except ValueError:  # on several meshes, or on none (a number, Constants alone)
+        return None
+    if domain is None or domain == V.mesh.ufl_domain():
+        return None
+    return next((m for m in _block_meshes.get() if m.ufl_domain() == domain), None)
 
 
 _EXPRESSIONS_KEPT = 16
@@ -790,8 +814,8 @@ def _field_on_blocks(k: str, value: Any, unk: Unknown, xyz: list[np.ndarray],
     except (RuntimeError, ValueError, TypeError) as exc:  # dolfinx's or the callable's own words
         raise UnsupportedProblemError(
             f"field {k!r} could not be sampled at the dofs of {name!r} ({type(exc).__name__}: {exc}); give a "
-            "Function on the problem's own mesh (a block on a submesh samples one of its parent mesh by point "
-            "location; a UFL expression it does not), a Constant, a number, or a callable x -> one value per point "
+            "Function or UFL expression on the problem's own mesh (a block on a submesh samples its parent mesh's "
+            "by point location), a Constant, a number, or a callable x -> one value per point "
             f"(x: (3, N)){_per_block_advice(unk, value)}") from exc
     if len({got for got, _, _ in columns}) > 1:  # a vector Constant on one block, a number on another
         raise UnsupportedProblemError(f"field {k!r}: its items give the blocks different columns "
