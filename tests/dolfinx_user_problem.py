@@ -621,32 +621,45 @@ def build_curl_curl(n=8):
 
     import dolfinx_solver  # noqa: F401
     import dolfinx
+
+    return _curl_curl(dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n), centre_y=0.5, width=0.05,
+                      cx_range=(0.3, 0.7), prefix="user_curl_")
+
+
+def _curl_curl(msh, *, centre_y: float, width: float, cx_range: tuple[float, float], prefix: str):
+    """``build_curl_curl``'s problem and family on ``msh``: the source's centre (cx, centre_y), its
+    squared width ``width``."""
+    import dolfinx
     import dolfinx.fem.petsc
     import ufl
 
-    from problems.dolfinx_family import UserPDE
-
-    msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
     V = dolfinx.fem.functionspace(msh, ("N1curl", 1))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     x = ufl.SpatialCoordinate(msh)
-    k, amp, cx = (dolfinx.fem.Constant(msh, c) for c in (1.0, 1.0, 0.5))
-    bump = amp * ufl.exp(-((x[0] - cx) ** 2 + (x[1] - 0.5) ** 2) / 0.05)
-    f = ufl.as_vector((-(x[1] - 0.5) * bump, (x[0] - cx) * bump))
+    k, amp, cx = (dolfinx.fem.Constant(msh, c) for c in (1.0, 1.0, float(np.mean(cx_range))))
+    bump = amp * ufl.exp(-((x[0] - cx) ** 2 + (x[1] - centre_y) ** 2) / width)
+    f = ufl.as_vector((-(x[1] - centre_y) * bump, (x[0] - cx) * bump))
     a = (ufl.inner(ufl.curl(u), ufl.curl(v)) + k * ufl.inner(u, v)) * ufl.dx
     fdim = msh.topology.dim - 1
     msh.topology.create_connectivity(fdim, msh.topology.dim)
     g = dolfinx.fem.Function(V)
     bc = dolfinx.fem.dirichletbc(g, dolfinx.fem.locate_dofs_topological(
         V, fdim, dolfinx.mesh.exterior_facet_indices(msh.topology)))
-    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(f, v) * ufl.dx, bcs=[bc], petsc_options_prefix="user_curl_",
+    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(f, v) * ufl.dx, bcs=[bc], petsc_options_prefix=prefix,
                                            petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
+    return _k_amp_cx(prob, {"k": k, "f": f}, k, amp, cx, cx_range)
+
+
+def _k_amp_cx(prob, fields: dict, k, amp, cx, cx_range: tuple[float, float]):
+    """The family of ``prob`` whose draws set the Constants k (in [0.5, 2]), amp ([5, 15]) and cx
+    (``cx_range``)."""
+    from problems.dolfinx_family import UserPDE
 
     def apply(p):
         k.value, amp.value, cx.value = p["k"], p["amp"], p["cx"]
 
-    return UserPDE(problem=prob, fields={"k": k, "f": f}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
-                                                                   "cx": (0.3, 0.7)}, apply=apply)
+    return UserPDE(problem=prob, fields=fields, params={"k": (0.5, 2.0), "amp": (5.0, 15.0), "cx": cx_range},
+                   apply=apply)
 
 
 def build_surface(n=8, bend=0.3):
@@ -699,8 +712,6 @@ def build_finite_volume(n=8):
     import dolfinx.fem.petsc
     import ufl
 
-    from problems.dolfinx_family import UserPDE
-
     msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n, dolfinx.mesh.CellType.quadrilateral)
     V = dolfinx.fem.functionspace(msh, ("DG", 0))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
@@ -711,12 +722,7 @@ def build_finite_volume(n=8):
     a = k * n * ufl.jump(u) * ufl.jump(v) * ufl.dS + 2 * k * n * u * v * ufl.ds
     prob = dolfinx.fem.petsc.LinearProblem(a, s * v * ufl.dx, petsc_options_prefix="user_fv_",
                                            petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
-
-    def apply(p):
-        k.value, amp.value, cx.value = p["k"], p["amp"], p["cx"]
-
-    return UserPDE(problem=prob, fields={"k": k, "s": s}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
-                                                                   "cx": (0.3, 0.7)}, apply=apply)
+    return _k_amp_cx(prob, {"k": k, "s": s}, k, amp, cx, (0.3, 0.7))
 
 
 def build_annulus(n=8):
@@ -728,10 +734,6 @@ def build_annulus(n=8):
     import dolfinx_solver  # noqa: F401
     import basix.ufl
     import dolfinx
-    import dolfinx.fem.petsc
-    import ufl
-
-    from problems.dolfinx_family import UserPDE
 
     square = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, n, n)
     P2 = dolfinx.fem.functionspace(square, ("Lagrange", 2))  # its dofs are a degree-2 mesh's nodes
@@ -743,25 +745,7 @@ def build_annulus(n=8):
         pts, cells = np.zeros((0, 2)), np.zeros((0, 6), dtype=np.int64)
     msh = dolfinx.mesh.create_mesh(MPI.COMM_WORLD, cells, basix.ufl.element("Lagrange", "triangle", 2, shape=(2,)),
                                    pts)
-    V = dolfinx.fem.functionspace(msh, ("N1curl", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    x = ufl.SpatialCoordinate(msh)
-    k, amp, cx = (dolfinx.fem.Constant(msh, c) for c in (1.0, 1.0, 1.0))
-    bump = amp * ufl.exp(-((x[0] - cx) ** 2 + (x[1] - 1.0) ** 2) / 0.1)
-    f = ufl.as_vector((-(x[1] - 1.0) * bump, (x[0] - cx) * bump))
-    a = (ufl.inner(ufl.curl(u), ufl.curl(v)) + k * ufl.inner(u, v)) * ufl.dx
-    fdim = msh.topology.dim - 1
-    msh.topology.create_connectivity(fdim, msh.topology.dim)
-    bc = dolfinx.fem.dirichletbc(dolfinx.fem.Function(V), dolfinx.fem.locate_dofs_topological(
-        V, fdim, dolfinx.mesh.exterior_facet_indices(msh.topology)))
-    prob = dolfinx.fem.petsc.LinearProblem(a, ufl.inner(f, v) * ufl.dx, bcs=[bc], petsc_options_prefix="user_annulus_",
-                                           petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-8})
-
-    def apply(p):
-        k.value, amp.value, cx.value = p["k"], p["amp"], p["cx"]
-
-    return UserPDE(problem=prob, fields={"k": k, "f": f}, params={"k": (0.5, 2.0), "amp": (5.0, 15.0),
-                                                                   "cx": (0.5, 1.5)}, apply=apply)
+    return _curl_curl(msh, centre_y=1.0, width=0.1, cx_range=(0.5, 1.5), prefix="user_annulus_")
 
 
 def build_interval(n=32):
