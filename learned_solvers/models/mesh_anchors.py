@@ -205,6 +205,7 @@ def linear_transfer(src: np.ndarray, dst: np.ndarray, *, surface: bool = False) 
     d = src.shape[1]
     if d == 1:
         return _interval_transfer(src[:, 0], dst[:, 0])
+
     def fitted(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, cols, weights) of the points ``dst[at]``' affine fits to their nearest ``src``."""
         k = min(LOCAL_NEIGHBOURS * (d + 1), len(src))
@@ -312,10 +313,10 @@ def vector_transfer(src: np.ndarray, src_vec: np.ndarray, dst: np.ndarray, dst_v
     # weighed most, says nothing of the gradient, and had damped it to 0 with the value's size; by 1e-2
     # of it, as 1e-3 followed the training mesh's answer too closely on curved cells (build_annulus's
     # exact 8 x 8 answer carried to 12 x 12: 0.14 off, 0.11 at 1e-2 and before; hand check)
-    scale = np.concatenate([np.repeat(np.trace(G[:, :d, :d], axis1=1, axis2=2)[:, None] * (1e-10 / d), d, axis=1),
-                            np.repeat(np.trace(G[:, d:, d:], axis1=1, axis2=2)[:, None] * (1e-2 / (d * d)), d * d,
-                                      axis=1)], axis=1) + 1e-300
-    G += scale[:, :, None] * np.eye(d + d * d)
+    value, gradient = (np.trace(G[:, p, p], axis1=1, axis2=2)[:, None] for p in (slice(0, d), slice(d, None)))
+    diag = np.arange(d + d * d)
+    G[:, diag, diag] += np.hstack([np.repeat(value * 1e-10 / d, d, axis=1),
+                                   np.repeat(gradient * 1e-2 / (d * d), d * d, axis=1)]) + 1e-300
     rhs = np.concatenate([dv, dg / h], axis=1)[:, :, None]
     c = np.linalg.solve(G, rhs)[:, :, 0]  # (m, d + d * d)
     vals = w * np.einsum("mki,mi->mk", B, c)
