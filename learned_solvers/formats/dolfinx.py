@@ -579,10 +579,13 @@ def _interpolate(f: Any, value: Any) -> None:
         parent = _parent_of(value, V)
         if parent is not None:
             # a block on a submesh (HDG's facets) sampling a UFL expression of its parent's x, which dolfinx
-            # evaluates on its own mesh only: made a Function of the parent first, then sampled as one
+            # evaluates on its own mesh only: made a Function of the parent first, then sampled as one. Its space
+            # kept, so that the expression compiled on it is too (``_compiled``)
             deg = max(2, int(getattr(V.ufl_element(), "degree", 1)))
             shape = tuple(value.ufl_shape)
-            on_parent = dfx.fem.Function(dfx.fem.functionspace(parent, ("DG", deg, shape) if shape else ("DG", deg)))
+            W = _kept(V, f"parent {id(parent)} DG{deg} {shape}",
+                      lambda: dfx.fem.functionspace(parent, ("DG", deg, shape) if shape else ("DG", deg)))
+            on_parent = dfx.fem.Function(W)
             _interpolate(on_parent, value)
             _interpolate(f, on_parent)
             return
