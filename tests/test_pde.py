@@ -2782,17 +2782,33 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     assert prob.solver.getConvergedReason() > 0
     from petsc4py import PETSc
 
+    same = stokes.solve(prob, fields=fields, backend=KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8))
     for be in (KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8),  # another PC: one of the private KSP's own
                KSPBackend(ksp_type="gmres", pc_type=None, rtol=1e-8),  # the problem's PC, shared
-               KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8, options={"ksp_gmres_restart": 200})):
+               KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8, options={"ksp_gmres_restart": 200}),
+               # the KSP's own options beside the problem's PC, shared: it had been a fresh fieldsplit of the
+               # private KSP, with no fields (PETSc's error 77, "must have at least two fields"), and, shared, it
+               # read the script's options dolfinx leaves in the database (its pc_type jacobi)
+               KSPBackend(ksp_type="gmres", pc_type=None, rtol=1e-8, options={"ksp_gmres_restart": 200}),
+               # a PC's options: a fieldsplit of the private KSP's own, given the problem's fields and their solvers
+               KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8, options={"pc_fieldsplit_type": "additive"})):
         res = stokes.solve(prob, fields=fields, backend=be)
         # a backend's options leave PETSc's database after its solve (they had stayed, for every later one)
-        assert not [k for k in PETSc.Options().getAll() if "gmres_restart" in k]
-        assert res.status == "optimal" and res.extra["ksp_type"] == "gmres"
+        assert not [k for k in PETSc.Options().getAll() if "gmres_restart" in k or "private" in k]
+        assert res.status == "optimal" and res.extra["ksp_type"] == (be.ksp_type or "minres")
         assert res.warm_start_accepted and res.extra["pc_type"] == (be.pc_type or "fieldsplit")
+        if be.ksp_type is None:  # the split copied: as many iterations as on the problem's own PC
+            assert res.iterations == same.iterations, (res.iterations, same.iterations)
         prob.solve()  # the script's own, as before
         assert prob.solver.getConvergedReason() > 0 and abs(prob.solver.getIterationNumber() - own) <= 2
         assert (prob.solver.getType(), prob.solver.getPC().getType()) == ("minres", "fieldsplit")
+    # a PC's options that leave the split's composition to PETSc's default (multiplicative, where the
+    # script's is additive: petsc4py cannot read it) are refused, saying what to add
+    with pytest.raises(ValueError, match="name the fields' composition too .*pc_fieldsplit_type"):
+        stokes.solve(prob, fields=fields, backend=KSPBackend(ksp_type=None, pc_type=None,
+                                                             options={"pc_fieldsplit_detect_saddle_point": True}))
+    prob.solve()
+    assert prob.solver.getConvergedReason() > 0 and abs(prob.solver.getIterationNumber() - own) <= 2
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_qn")
     qn = starter(fam)

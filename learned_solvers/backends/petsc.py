@@ -96,8 +96,9 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
     and PETSc crashes a SNES switched to or from ``qn``. A private KSP shares the problem's PC
     where the backend keeps the PC's type (its index sets, its GAMG options hold), and a private
     SNES shares the problem's KSP (Newton's linear solves as the script set them). Options
-    (``KSPBackend.options``) go on a private KSP, and PC of its own, whose prefix is the
-    problem's + ``private_``."""
+    (``KSPBackend.options``) go on a private KSP, whose prefix is the problem's + ``private_``,
+    beside the problem's PC where they are the KSP's own (``ksp_*``), else beside a PC of its own
+    (a fieldsplit given the problem's fields: ``_copy_split``)."""
     from petsc4py import PETSc
 
     snes = handles.get("snes")
@@ -108,15 +109,19 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
                                                    and backend.ksp_type != own.getType())):
             yield handles
             return
+        # the KSP's own options (ksp_*) go on the private KSP beside the problem's PC, shared; a PC's
+        # options go through the private prefix, which a shared PC (the problem's prefix) would not read
+        pc_options = [k for k in backend.options if not str(k).lstrip("-").startswith("ksp_")]
         private = PETSc.KSP().create(own.getComm())
         try:
             private.setOptionsPrefix(f"{own.getOptionsPrefix() or ''}private_")
-            # options go through the private prefix, which a shared PC (the problem's prefix) would not read
-            if not (pc_switched or backend.options):
+            private.setOperators(*own.getOperators())
+            if not (pc_switched or pc_options):
                 private.setPC(own.getPC())
             elif own.getPC().getType() is not None:
                 private.getPC().setType(own.getPC().getType())  # the backend's, where it names one, at configure()
-            private.setOperators(*own.getOperators())
+                if not pc_switched and own.getPC().getType() == "fieldsplit":
+                    _copy_split(own.getPC(), private.getPC(), backend.options)
             if own.getType() is not None:  # None: never set (PETSc's default); setType(None) kills the process
                 private.setType(own.getType())  # the backend's, where it names one, at its configure()
             yield {**handles, "ksp": private}
@@ -149,6 +154,36 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
         yield {**handles, "snes": private}
     finally:
         private.destroy()
+
+
+def _copy_split(own: Any, pc: Any, options: dict[str, Any]) -> None:
+    """Give ``pc``, a fresh fieldsplit beside PC options, the problem's split: its fields' index
+    sets (set on the PC object, as FEniCSx's demos do, no option gives them: without them PETSc
+    failed, "must have at least two fields") and each field's KSP and PC types. petsc4py cannot
+    read the split's composition, so the options must name it (``pc_fieldsplit_type``) rather
+    than PETSc's default silently taking its place. A split not defined yet (by options or the
+    block size, before a first solve) is left to the private PC to define the same way."""
+    from petsc4py import PETSc
+
+    try:
+        subs = own.getFieldSplitSubKSP()
+    except PETSc.Error:
+        return
+    if not any(str(k).lstrip("-") == "pc_fieldsplit_type" for k in options):
+        raise ValueError(
+            f"ksp: the problem's preconditioner is a fieldsplit, and the backend's options {sorted(options)} set "
+            "the preconditioner's, so it solves on a fieldsplit of its own, given the problem's fields and their "
+            "solvers; name the fields' composition too (options={..., 'pc_fieldsplit_type': 'additive'}, or "
+            "'multiplicative', 'schur', 'symmetric_multiplicative': petsc4py cannot read the problem's), or give "
+            "only ksp_* options, which leave the problem's own preconditioner in use")
+    prefix = f"{own.getOptionsPrefix() or ''}fieldsplit_"
+    names = [sub.getOptionsPrefix()[len(prefix):-1] for sub in subs]  # PETSc's "<pc>fieldsplit_<name>_"
+    pc.setFieldSplitIS(*[(name, own.getFieldSplitSubIS(name)) for name in names])
+    for sub, mine in zip(subs, pc.getFieldSplitSubKSP()):
+        if sub.getType() is not None:
+            mine.setType(sub.getType())
+        if sub.getPC().getType() is not None:
+            mine.getPC().setType(sub.getPC().getType())
 
 
 MPI_STOP_EVERY = 8
@@ -397,7 +432,15 @@ class KSPBackend:
             opts = PETSc.Options(ksp.getOptionsPrefix())
             for k, v in self.options.items():
                 opts[k] = v
-            ksp.setFromOptions()
+            # a PC shared with the problem (beside ksp_* options) reads the KSP's prefix meanwhile: under
+            # its own it took the script's options, which dolfinx leaves in the database, and dropped what
+            # the script set on the PC object (a fieldsplit's index sets, replaced by the options' Jacobi)
+            pc, own_prefix = ksp.getPC(), ksp.getPC().getOptionsPrefix()
+            pc.setOptionsPrefix(ksp.getOptionsPrefix())
+            try:
+                ksp.setFromOptions()
+            finally:
+                pc.setOptionsPrefix(own_prefix)
             # out of PETSc's database again, as dolfinx takes a problem's own: left there, they had
             # held for every later setFromOptions under the prefix (another backend's, the script's)
             for k in self.options:
