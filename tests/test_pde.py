@@ -2756,6 +2756,37 @@ def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_f
     assert prob.solver.getType() == "qn"  # a starter's backend= of another type: a private SNES (the test below)
 
 
+def test_a_backends_options_reach_what_the_preconditioner_reads_at_its_set_up():
+    """``KSPBackend(options=...)``: GAMG's levels and coarse solve read their options
+    (``mg_levels_*``) when the solve sets the preconditioner up; they had been taken out of
+    PETSc's database before it, and changed nothing (11 CG iterations with and without). Held
+    through the solve, they count; after it they are gone, and the script's own solve is as before."""
+    from petsc4py import PETSc
+
+    from learned_solvers.backends.petsc import kept_settings, private_where_switched
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build:n=32")
+    prob, _ = fam.load(fam.sample(1, seed=5)[0])
+    prob.solve()
+    own = prob.solver.getIterationNumber()
+
+    def its(options):
+        be = KSPBackend(ksp_type="cg", pc_type="gamg", rtol=1e-8, options=options)
+        h = petsc_handles(prob)
+        with kept_settings(h), private_where_switched(h, be) as hb:
+            res = be.solve(hb)
+        assert res.status == "optimal"
+        assert not [k for k in PETSc.Options().getAll() if "private" in k]
+        return res.iterations
+
+    plain = its({})
+    assert its({"pc_gamg_threshold": 0.1}) < plain  # read by the PC itself, before as now
+    assert its({"mg_levels_ksp_max_it": 6}) < plain  # read by the levels, at the set-up
+    assert its({"mg_levels_pc_type": "sor"}) < plain
+    prob.solve()
+    assert prob.solver.getConvergedReason() > 0 and prob.solver.getIterationNumber() == own
+
+
 def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     """``starter.solve(problem, backend=...)`` of another type solves on a private KSP or SNES:
     switched on the problem's own and back, a fieldsplit set on its PC object lost its index sets

@@ -161,8 +161,10 @@ def _copy_split(own: Any, pc: Any, options: dict[str, Any]) -> None:
     sets (set on the PC object, as FEniCSx's demos do, no option gives them: without them PETSc
     failed, "must have at least two fields") and each field's KSP and PC types. petsc4py cannot
     read the split's composition, so the options must name it (``pc_fieldsplit_type``) rather
-    than PETSc's default silently taking its place. A split not defined yet (by options or the
-    block size, before a first solve) is left to the private PC to define the same way."""
+    than PETSc's default silently taking its place; a Schur split's other settings (a Schur
+    matrix the script gave) stay PETSc's defaults unless the options set them. A split not
+    defined yet (by options or the block size, before a first solve) is left to the private PC
+    to define the same way."""
     from petsc4py import PETSc
 
     try:
@@ -420,7 +422,13 @@ class KSPBackend:
         check_settings(self.name, iterations={"max_it": self.max_it})
         _check_types(self.name, KSP=self.ksp_type, PC=self.pc_type)
 
-    def configure(self, ksp: Any) -> None:
+    @contextlib.contextmanager
+    def configured(self, ksp: Any) -> Iterator[None]:
+        """``ksp`` of this backend's types and tolerances, and its ``options`` in PETSc's database
+        under the KSP's prefix for the block: a PC reads its levels' and fields' options
+        (``mg_levels_*``, ``mg_coarse_*``, ``fieldsplit_<name>_*``) at its set-up, in the solve,
+        and they had been taken out of the database before it (GAMG's ``mg_levels_ksp_max_it``
+        changed nothing)."""
         from petsc4py import PETSc
 
         if self.ksp_type is not None:
@@ -428,8 +436,11 @@ class KSPBackend:
         if self.pc_type is not None:
             ksp.getPC().setType(self.pc_type)
         ksp.setTolerances(rtol=self.rtol, atol=self.atol, max_it=self.max_it)
-        if self.options:
-            opts = PETSc.Options(ksp.getOptionsPrefix())
+        if not self.options:
+            yield
+            return
+        opts = PETSc.Options(ksp.getOptionsPrefix())
+        try:
             for k, v in self.options.items():
                 opts[k] = v
             # a PC shared with the problem (beside ksp_* options) reads the KSP's prefix meanwhile: under
@@ -441,6 +452,8 @@ class KSPBackend:
                 ksp.setFromOptions()
             finally:
                 pc.setOptionsPrefix(own_prefix)
+            yield
+        finally:
             # out of PETSc's database again, as dolfinx takes a problem's own: left there, they had
             # held for every later setFromOptions under the prefix (another backend's, the script's)
             for k in self.options:
@@ -475,36 +488,36 @@ class KSPBackend:
 
         ksp, b, x = handles["ksp"], handles["b"], handles["x"]
         offered = warm and guess is not None
-        self.configure(ksp)
-        if guess is not None and ksp.getType() == "preonly":
-            # PETSc refuses a nonzero initial guess for preonly: the preconditioner (LU) is the solve
-            if warm:
-                warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving "
-                              "without the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can "
-                              "speed up)", RuntimeWarning, stacklevel=3)
-            guess = None
-        if guess is None:
-            x.set(0.0)
-            ksp.setInitialGuessNonzero(False)
-        else:
-            _set(x, guess)
-            null = ksp.getOperators()[0].getNullSpace()
-            if warm and null:
-                # a singular operator (a pure Neumann problem): a Krylov solve keeps its start's
-                # null-space part, so the guess takes the cold start's, and ends at its solution
-                _match_null_part(null, x, cold)
-            ksp.setInitialGuessNonzero(True)
-        # every solve sets its preconditioner up afresh, as a new instance's operator needs:
-        # cold and warm pay the same set-up cost. The operator's state moves on, as a script's
-        # assembly moves it, so PETSc redoes the set-up it would redo there; a PCReset had also
-        # dropped what a script set on its PC object (a fieldsplit's index sets: every solve then
-        # failed). A failed set-up (an LU's zero pivot) stays flagged and would fail later solves at once
-        ksp.getPC().setFailedReason(PETSc.PC.FailedReason.NOERROR)
-        ksp.getOperators()[1].stateIncrease()
-        t0 = time.perf_counter()
-        with _cold_standard(ksp, b, nonzero=guess is not None):
-            ksp.solve(b, x)
-        secs = time.perf_counter() - t0
+        with self.configured(ksp):
+            if guess is not None and ksp.getType() == "preonly":
+                # PETSc refuses a nonzero initial guess for preonly: the preconditioner (LU) is the solve
+                if warm:
+                    warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving "
+                                  "without the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can "
+                                  "speed up)", RuntimeWarning, stacklevel=3)
+                guess = None
+            if guess is None:
+                x.set(0.0)
+                ksp.setInitialGuessNonzero(False)
+            else:
+                _set(x, guess)
+                null = ksp.getOperators()[0].getNullSpace()
+                if warm and null:
+                    # a singular operator (a pure Neumann problem): a Krylov solve keeps its start's
+                    # null-space part, so the guess takes the cold start's, and ends at its solution
+                    _match_null_part(null, x, cold)
+                ksp.setInitialGuessNonzero(True)
+            # every solve sets its preconditioner up afresh, as a new instance's operator needs:
+            # cold and warm pay the same set-up cost. The operator's state moves on, as a script's
+            # assembly moves it, so PETSc redoes the set-up it would redo there; a PCReset had also
+            # dropped what a script set on its PC object (a fieldsplit's index sets: every solve then
+            # failed). A failed set-up (an LU's zero pivot) stays flagged and would fail later solves at once
+            ksp.getPC().setFailedReason(PETSc.PC.FailedReason.NOERROR)
+            ksp.getOperators()[1].stateIncrease()
+            t0 = time.perf_counter()
+            with _cold_standard(ksp, b, nonzero=guess is not None):
+                ksp.solve(b, x)
+            secs = time.perf_counter() - t0
         residual = _relative_residual(ksp, b, x)
         handles["finish"]()
         reason = ksp.getConvergedReason()
