@@ -2760,7 +2760,8 @@ def test_a_backends_options_reach_what_the_preconditioner_reads_at_its_set_up():
     """``KSPBackend(options=...)``: GAMG's levels and coarse solve read their options
     (``mg_levels_*``) when the solve sets the preconditioner up; they had been taken out of
     PETSc's database before it, and changed nothing (11 CG iterations with and without). Held
-    through the solve, they count; after it they are gone, and the script's own solve is as before."""
+    through the solve, they count; after it they are gone, and the script's own solve is as before.
+    One that nothing read is named in a warning."""
     from petsc4py import PETSc
 
     from learned_solvers.backends.petsc import kept_settings, private_where_switched
@@ -2780,9 +2781,14 @@ def test_a_backends_options_reach_what_the_preconditioner_reads_at_its_set_up():
         return res.iterations
 
     plain = its({})
-    assert its({"pc_gamg_threshold": 0.1}) < plain  # read by the PC itself, before as now
-    assert its({"mg_levels_ksp_max_it": 6}) < plain  # read by the levels, at the set-up
-    assert its({"mg_levels_pc_type": "sor"}) < plain
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="ksp: PETSc read none")  # each is read
+        assert its({"pc_gamg_threshold": 0.1}) < plain  # read by the PC itself, before as now
+        assert its({"mg_levels_ksp_max_it": 6}) < plain  # read by the levels, at the set-up
+        assert its({"mg_levels_pc_type": "sor"}) < plain
+    # one nothing reads (misspelt, or another type's) is named: PETSc itself says nothing of it
+    with pytest.warns(RuntimeWarning, match=r"read none of the options \['ksp_gmres_restrt'\] .*KSP cg, PC gamg"):
+        assert its({"ksp_gmres_restrt": 5, "mg_levels_ksp_max_it": 6}) < plain
     prob.solve()
     assert prob.solver.getConvergedReason() > 0 and prob.solver.getIterationNumber() == own
 

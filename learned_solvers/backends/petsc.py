@@ -440,6 +440,7 @@ class KSPBackend:
             yield
             return
         opts = PETSc.Options(ksp.getOptionsPrefix())
+        names = {k: f"{ksp.getOptionsPrefix() or ''}{str(k).lstrip('-')}" for k in self.options}
         try:
             for k, v in self.options.items():
                 opts[k] = v
@@ -453,6 +454,13 @@ class KSPBackend:
             finally:
                 pc.setOptionsPrefix(own_prefix)
             yield
+            # PETSc says nothing of an option nothing read (a misspelling, another type's): it changed nothing
+            # (petsc4py's Options(prefix).used() ignores the prefix: the full name is asked)
+            unused = [k for k, name in names.items() if not PETSc.Options().used(name)]
+            if unused:
+                warnings.warn(f"ksp: PETSc read none of the options {unused} in this solve (KSP {ksp.getType()}, PC "
+                              f"{ksp.getPC().getType()}), so they changed nothing: a misspelling, or the option of a "
+                              "type not in use", RuntimeWarning, stacklevel=4)
         finally:
             # out of PETSc's database again, as dolfinx takes a problem's own: left there, they had
             # held for every later setFromOptions under the prefix (another backend's, the script's)
