@@ -119,11 +119,11 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
             if not (pc_switched or pc_options):
                 private.setPC(own.getPC())
             elif own.getPC().getType() is not None:
-                private.getPC().setType(own.getPC().getType())  # the backend's, where it names one, at configure()
+                private.getPC().setType(own.getPC().getType())  # the backend's, where it names one, at configured()
                 if not pc_switched and own.getPC().getType() == "fieldsplit":
                     _copy_split(own.getPC(), private.getPC(), backend.options)
             if own.getType() is not None:  # None: never set (PETSc's default); setType(None) kills the process
-                private.setType(own.getType())  # the backend's, where it names one, at its configure()
+                private.setType(own.getType())  # the backend's, where it names one, at its configured()
             yield {**handles, "ksp": private}
         finally:
             private.destroy()
