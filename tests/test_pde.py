@@ -2793,6 +2793,36 @@ def test_a_backends_options_reach_what_the_preconditioner_reads_at_its_set_up():
     assert prob.solver.getConvergedReason() > 0 and prob.solver.getIterationNumber() == own
 
 
+def test_a_schur_split_set_on_the_pc_object_is_copied_before_its_first_solve():
+    """A Schur split gives its solvers only once set up: copied beside a PC's options before the
+    problem's first solve, it had no fields (PETSc's error 77). It now takes about the iterations
+    the problem's own split takes (``benchmarks/petsc_options_probe.py`` prints both)."""
+    from petsc4py import PETSc
+
+    from learned_solvers.backends.petsc import kept_settings, private_where_switched
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_fieldsplit")
+    prob, _ = fam.load(fam.sample(1, seed=5)[0])
+    pc = prob.solver.getPC()
+    prob.solver.setType("gmres")
+    pc.setFieldSplitType(PETSc.PC.CompositeType.SCHUR)
+    pc.setFieldSplitSchurFactType(PETSc.PC.FieldSplitSchurFactType.LOWER)
+    pc.setFieldSplitSchurPreType(PETSc.PC.FieldSplitSchurPreType.SELFP)
+
+    def solve(options):
+        be = KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8, options=options)
+        h = petsc_handles(prob)
+        with kept_settings(h), private_where_switched(h, be) as hb:
+            return be.solve(hb)
+
+    copied = solve({"pc_fieldsplit_type": "schur", "pc_fieldsplit_schur_fact_type": "lower",
+                    "pc_fieldsplit_schur_precondition": "selfp"})
+    own = solve({})
+    assert copied.status == own.status == "optimal" and copied.extra["pc_type"] == "fieldsplit"
+    # not to the digit: the counts move with the split's state (89 to 108 on this instance, as it runs)
+    assert abs(copied.iterations - own.iterations) <= 0.25 * own.iterations, (copied.iterations, own.iterations)
+
+
 def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     """``starter.solve(problem, backend=...)`` of another type solves on a private KSP or SNES:
     switched on the problem's own and back, a fieldsplit set on its PC object lost its index sets

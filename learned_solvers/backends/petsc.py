@@ -170,7 +170,13 @@ def _copy_split(own: Any, pc: Any, options: dict[str, Any]) -> None:
     try:
         subs = own.getFieldSplitSubKSP()
     except PETSc.Error:
-        return
+        # a Schur split gives its solvers only once set up: set up on the problem's operators, as its
+        # own next solve would be (without it the copy had no fields: PETSc's error 77)
+        try:
+            own.setUp()
+            subs = own.getFieldSplitSubKSP()
+        except PETSc.Error:
+            return
     if not any(str(k).lstrip("-") == "pc_fieldsplit_type" for k in options):
         raise ValueError(
             f"ksp: the problem's preconditioner is a fieldsplit, and the backend's options {sorted(options)} set "
