@@ -847,6 +847,47 @@ def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
         PDEBenchConfig(family="darcy", ksp_type="preonly", pc="lu")
 
 
+def test_a_preconditioner_petsc_cannot_run_on_a_nest_is_refused_saying_what_to_do():
+    """FEniCSx's mixed Poisson demo assembled as a nest (``kind="nest"``): GAMG, Jacobi, SOR and
+    ILU read entries a MatNest does not give. ``bench --pc gamg`` failed with PETSc's raw error 56
+    after labelling and training, and ``KSPBackend()`` (CG + GAMG) mid-solve; now the bench refuses
+    before labelling, and a solve raises, each with a ValueError saying what to do. The problem's
+    own fieldsplit, and PCs that run on a nest (LU, none), are taken; the script's own solve still
+    converges after each refusal."""
+    from learned_solvers.bench.pde import PDEBenchConfig, family_backend, run_pde_bench
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_mixed_poisson")
+    prob = fam.problem()
+    fix = r"a nest matrix \(.*\); .*kind=\"nest\".*KSPBackend\(pc_type=None\).*leave --pc out"
+    for pc in ("gamg", "jacobi", "sor", "ilu"):
+        with pytest.raises(ValueError, match=f"cannot run KSP minres with PC {pc} on this problem's operator, {fix}"):
+            family_backend(fam, "ksp", pc=pc)
+        prob.solve()
+        assert prob.solver.getConvergedReason() > 0
+        assert (prob.solver.getType(), prob.solver.getPC().getType()) == ("minres", "fieldsplit")
+    for pc in (None, "lu", "none"):
+        assert family_backend(fam, "ksp", pc=pc).pc_type == pc
+    with pytest.raises(ValueError, match="PC gamg on this problem's operator, a nest matrix"):
+        run_pde_bench(PDEBenchConfig(family=fam.spec(), solver="ksp", pc="gamg", n_train=4, n_test=2, epochs=1),
+                      progress=False)
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    with warnings.catch_warnings():  # "training without the coarse correction" (a saddle point)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                anchors=tr.anchors)
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    with pytest.raises(ValueError, match=f"cannot run KSP cg with PC gamg on this problem's operator, {fix}"):
+        starter.solve(prob, fields=fields, backend=KSPBackend())  # CG + GAMG, the backend's defaults
+    prob.solve()
+    assert prob.solver.getConvergedReason() > 0
+    assert starter.solve(prob, fields=fields).status == "optimal"  # the problem's own solver
+
+
 def test_a_singular_instance_falls_back_to_the_cold_guess(darcy_starter):
     """The darcy model on the same mesh and field but with no Dirichlet boundary (a pure Neumann
     problem, null space attached): its coarse operator is singular, so the model cannot run

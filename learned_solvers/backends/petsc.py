@@ -39,8 +39,9 @@ from .._interrupt import held_interrupts, raise_if_stopped, stop_callback, stopp
 from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
-__all__ = ["KSPBackend", "SNESBackend", "check_guess", "direct_solve", "failures_returned", "forget_history",
-           "kept_settings", "not_converged_error", "own_tolerances", "private_where_switched", "stopping_early"]
+__all__ = ["KSPBackend", "SNESBackend", "aij_operator", "cannot_run_error", "check_guess", "check_runs_on",
+           "direct_solve", "failures_returned", "forget_history", "kept_settings", "not_converged_error",
+           "own_tolerances", "private_where_switched", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -283,6 +284,71 @@ def failures_returned(*solvers: Any) -> Iterator[None]:
     finally:
         for obj, flag in flags:
             obj.setErrorIfNotConverged(flag)
+
+
+PETSC_ERR_SUP, PETSC_ERR_ARG_WRONG, PETSC_ERR_MISSING_FACTOR = 56, 62, 92
+"""PETSc's "no support for this operation for this object type", "invalid argument" (a nest's
+"vector not setup", "not for type nest") and "could not locate a solver type for factorization
+type ILU and matrix type nest", in PETSc's words"""
+
+
+def cannot_run_error(exc: Any, ksp: Any) -> ValueError | None:
+    """A ValueError that says what to do where ``exc``, raised by ``ksp``'s set-up or solve, is
+    PETSc's refusal to run its KSP or PC on the problem's matrix type (a nest's, dolfinx's
+    ``kind="nest"``: GAMG, Jacobi, SOR and ILU read entries a MatNest does not give), else None."""
+    mat = ksp.getOperators()[1]  # the preconditioner's matrix, which the PC reads
+    kind = mat.getType() if mat is not None else None
+    code, text = getattr(exc, "ierr", None), str(exc)
+    if not (kind == "nest" and code in (PETSC_ERR_SUP, PETSC_ERR_ARG_WRONG, PETSC_ERR_MISSING_FACTOR)
+            or code == PETSC_ERR_SUP and "for Mat of type" in text or code == PETSC_ERR_MISSING_FACTOR):
+        return None
+    # PETSc's words, without its call stack and "[rank] "
+    said = "; ".join(line.split("] ", 1)[-1] for line in text.splitlines()[1:] if "() at " not in line)
+    what = f"KSP {ksp.getType()} with PC {ksp.getPC().getType()}"
+    if kind == "nest":
+        fix = ("a block problem assembled as a nest (dolfinx's kind=\"nest\") is preconditioned block by block: "
+               "keep the problem's own preconditioner, the fieldsplit its script sets up (KSPBackend(pc_type=None); "
+               "on the command line, leave --pc out), or assemble the problem as one matrix (kind=\"mpi\") for a "
+               "preconditioner that reads its entries, such as gamg, jacobi or sor")
+    else:
+        fix = ("keep the problem's own preconditioner (KSPBackend(pc_type=None); leave --pc out) or choose one "
+               "that runs on it")
+    return ValueError(f"ksp: PETSc cannot run {what} on this problem's operator, a {kind} matrix ({said}); {fix}")
+
+
+def aij_operator(ksp: Any) -> bool:
+    """Whether the matrix ``ksp``'s preconditioner reads is an AIJ matrix (or none is set yet),
+    which every PC runs on; a nest's (dolfinx's ``kind="nest"``) is not."""
+    mat = ksp.getOperators()[1]
+    return mat is None or "aij" in (mat.getType() or "aij")
+
+
+def check_runs_on(backend: KSPBackend, handles: dict[str, Any]) -> None:
+    """Refuse, before any labelling or training is spent, a backend whose KSP or PC PETSc cannot
+    run on the problem's assembled operator (``cannot_run_error``): one iteration from the zero
+    guess into a scratch vector, on the solver the backend would use; none where that is the
+    problem's own (the script's choice, which its own solve runs). The problem is left as it was."""
+    from petsc4py import PETSc
+
+    with kept_settings(handles), private_where_switched(handles, backend) as h:
+        if h is handles:
+            return
+        ksp = h["ksp"]
+        # a scratch vector of x's kind: a KSP set up with none took vectors from the nest's MatCreateVecs,
+        # which PETSc had not set up ("Nest vector argument 2 not setup" at the script's next solve)
+        x = handles["x"].duplicate()
+        try:
+            with backend.configured(ksp), failures_returned(ksp):
+                ksp.setTolerances(max_it=1)
+                ksp.setInitialGuessNonzero(False)
+                ksp.solve(handles["b"], x)
+        except PETSc.Error as exc:
+            err = cannot_run_error(exc, ksp)
+            if err is None:
+                raise
+            raise err from exc
+        finally:
+            x.destroy()
 
 
 @functools.lru_cache(maxsize=None)
@@ -529,8 +595,14 @@ class KSPBackend:
             ksp.getPC().setFailedReason(PETSc.PC.FailedReason.NOERROR)
             ksp.getOperators()[1].stateIncrease()
             t0 = time.perf_counter()
-            with _cold_standard(ksp, b, nonzero=guess is not None):
-                ksp.solve(b, x)
+            try:
+                with _cold_standard(ksp, b, nonzero=guess is not None):
+                    ksp.solve(b, x)
+            except PETSc.Error as exc:
+                err = cannot_run_error(exc, ksp)  # a nest's operator and a PC that reads entries: say what to do
+                if err is None:
+                    raise
+                raise err from exc
             secs = time.perf_counter() - t0
         residual = _relative_residual(ksp, b, x)
         handles["finish"]()

@@ -29,8 +29,8 @@ import numpy as np
 
 from .._interrupt import held_interrupts
 from .._progress import tqdm
-from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, direct_solve, forget_history,
-                              kept_settings, own_tolerances)
+from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, aij_operator, check_runs_on,
+                              direct_solve, forget_history, kept_settings, own_tolerances)
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import in_adapter_signs, petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
@@ -141,9 +141,14 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
     if snes_type in ONE_STEP_SNES:
         raise ValueError(f"{fam.spec()}: the problem's own SNES is {snes_type}: {ONE_STEP_WHY}. There is nothing to "
                          "warm-start; bench Newton (snes_type newtonls in the problem's PETSc options)")
-    return make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
-                            pc=pc or (None if own else "gamg"), rtol=rtol, atol=atol, snes_type=snes_type,
-                            max_it=max_it)
+    backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
+                               pc=pc or (None if own else "gamg"), rtol=rtol, atol=atol, snes_type=snes_type,
+                               max_it=max_it)
+    if own and fam.kind == "linear" and (ksp_type or pc) and not aij_operator(handles["ksp"]):
+        # a preconditioner PETSc cannot run on the problem's operator (GAMG on a nest) had failed only at
+        # the first bench solve, after labelling and training
+        check_runs_on(backend, petsc_handles(fam.problem()))
+    return backend
 
 
 def _reference_solve(kind: str, handles: dict[str, Any]):
