@@ -400,10 +400,10 @@ class LearnedPDEStarter(LazyNetwork):
                     res = be.solve(hb, guess=local, cold_guess=own)
             else:
                 # the problem's own relative tolerance, applied to the cold guess's residual, and absolute one
-                rtol, atol, _, max_it = h["snes"].getTolerances()
+                rtol, atol, stol, max_it = h["snes"].getTolerances()
                 rtol, atol = own_tolerances(rtol, atol)
                 be = backend or SNESBackend(snes_type=h["snes"].getType() or "newtonls", rtol=rtol, atol=atol,
-                                            max_it=max_it)
+                                            max_it=max_it, stol=stol if 0 <= stol < 1 else 0.0)
                 with private_where_switched(h, be) as hb:  # another type: the problem's SNES left as it is
                     res = be.solve(hb, guess=local, cold_guess=cold)
         res.extra["inference_seconds"] = secs

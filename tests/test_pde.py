@@ -2928,6 +2928,18 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     fam.load(inst)
     prob.solve()  # the script's own qn solve: no crash, the same answer
     assert prob.solver.getConvergedReason() > 0 and np.allclose(prob.u.x.array, u_newton, atol=1e-6)
+    # the other way: a private SNES of type qn (or ncg) beside a Newton problem. PETSc makes qn's
+    # quasi-Newton matrix in setFromOptions, which the private SNES had not called: its solve crashed the
+    # process (SEGV), and ncg, without its line search set there, diverged (DIVERGED_DTOL)
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear")
+    newton = starter(fam)
+    for kind in ("qn", "ncg"):
+        prob, fields = fam.load(inst)
+        res = newton.solve(prob, fields=fields, backend=SNESBackend(snes_type=kind, rtol=1e-10, max_it=200))
+        assert res.status == "optimal" and prob.solver.getType() == "newtonls", (kind, res.message)
+        fam.load(inst)
+        prob.solve()  # the script's own Newton solve, as before
+        assert prob.solver.getConvergedReason() > 0 and np.allclose(prob.u.x.array, res.x, atol=1e-6)
 
     # a variational inequality (bounds set on the SNES object): a private VI solver keeps the bounds
     # (without them vinewtonssls had returned "optimal" above the ceiling, u = 1.18 > 0.5), and a
@@ -2940,6 +2952,48 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     assert res.status == "optimal" and np.isclose(prob.u.x.array.max(), 0.5) and prob.solver.getType() == "vinewtonrsls"
     with pytest.raises(ValueError, match="variable bounds .*which newtonls does not solve under; use a VI type"):
         vi.solve(prob, fields=fields, backend=SNESBackend(snes_type="newtonls"))
+
+
+def test_newton_from_a_cold_guess_that_is_the_answer_converges_as_the_scripts_own_solve():
+    """A problem solved twice (``starter.solve`` after the script's own ``solve()``, its ``u`` the
+    answer): Newton's tolerance is relative to the cold guess's residual, so it lay below the
+    residual's round-off, and Newton stalled at the answer, its line search failing or its
+    iterations running out. The starter reported 'error' (and raised, under
+    snes_error_if_not_converged) where the script's own solve converges by its step test. A solve
+    that stalls now converges where one full Newton step from it is under stol * ||x||, and only
+    there: a Newton solve that fails far from the answer still fails."""
+    from learned_solvers.bench.pde import label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_coupled_blocks")
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                anchors=tr.anchors)
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    prob.solver.setErrorIfNotConverged(True)  # as FEniCSx's demos set it: a failed solve raises
+    try:
+        prob.solve()
+        assert prob.solver.getConvergedReason() > 0
+        answer = prob.x.getArray().copy()  # a block problem's u is a list: its PETSc vector, blocks in order
+        for _ in range(2):  # u the answer each time
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # no failed warm solve retried cold
+                res = starter.solve(prob, fields=fields)
+            assert res.status == "optimal" and res.extra["step_converged"], res.message
+            assert "converged by the step test" in res.message and np.allclose(res.x, answer, atol=1e-10)
+        # the backend alone, from the answer and from a start far from it
+        h = petsc_handles(prob)
+        n = h["x"].getLocalSize()
+        res = SNESBackend(rtol=1e-8).solve(h, cold_guess=answer[:n])
+        assert res.status == "optimal" and res.extra["step_converged"]
+        far = SNESBackend(rtol=1e-8, max_it=1, retry_cold=False).solve(h, cold_guess=np.zeros(n))
+        assert far.status == "limit" and not far.extra["step_converged"]
+        with pytest.raises(ValueError, match="stol must lie in"):
+            SNESBackend(stol=1.5)
+    finally:
+        prob.solver.setErrorIfNotConverged(False)
 
 
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):

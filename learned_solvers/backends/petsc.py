@@ -139,6 +139,11 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
         J, P, jcb = snes.getJacobian()
         private.setFunction(fcb[0], fv, args=fcb[1], kargs=fcb[2])
         private.setJacobian(jcb[0], J, P, args=jcb[1], kargs=jcb[2])
+        # qn makes its quasi-Newton matrix in setFromOptions: without one, its solve crashed the process
+        # (SEGV); options read under a prefix of the private SNES's own, before the problem's KSP is shared
+        private.setOptionsPrefix(f"{snes.getOptionsPrefix() or ''}private_")
+        private.setType(backend.snes_type)
+        private.setFromOptions()
         bounds = variable_bounds(snes)
         if bounds is not None:  # a variational inequality's: without them another VI type solves another problem
             private.setVariableBounds(*bounds)
@@ -861,19 +866,26 @@ ONE_STEP_WHY = ("a ksponly SNES takes one Newton step and tests no tolerance, so
 @dataclass(kw_only=True)
 class SNESBackend:
     """Newton (``newtonls`` with line search by default) to ``max(rtol * ||F(cold guess)||, atol)``
-    (rtol 0 beside an atol: that alone)."""
+    (rtol 0 beside an atol: that alone). stol: PETSc's step-length test, on a full Newton step
+    only: a solve that stalls (its line search or trust region failing, or out of iterations)
+    where one full Newton step moves x by under ``stol * ||x||`` is at its answer, takes that step
+    and converged (``_step_converged``); 0: none."""
 
     name: ClassVar[str] = "snes"
     snes_type: str = "newtonls"
     rtol: float = 1e-8
     atol: float = 0.0
     max_it: int = 50
+    stol: float = 1e-8
     retry_cold: bool = True
 
     def __post_init__(self) -> None:
         _check_tolerances(self.name, self.rtol, self.atol)
         check_settings(self.name, iterations={"max_it": self.max_it})
         _check_types(self.name, SNES=self.snes_type)
+        if isinstance(self.stol, bool) or not isinstance(self.stol, (int, float)) or not 0 <= self.stol < 1:
+            raise ValueError(f"{self.name}: stol must lie in [0, 1) (PETSc's step-length test, relative to ||x||; 0: "
+                             f"none), got {self.stol!r}")
 
     def solve(self, handles: dict[str, Any], *, guess: np.ndarray | None = None,
               cold_guess: np.ndarray | None = None) -> SolveResult:
@@ -905,7 +917,7 @@ class SNESBackend:
                 guess = None
             res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None, cold=cold)
             raise_if_stopped()  # not retried cold, nor returned as the failure it ended at
-            if guess is not None and res.extra["reason"] <= 0 and self.retry_cold:
+            if guess is not None and res.status != Status.OPTIMAL and self.retry_cold:
                 warnings.warn(f"snes: Newton from the learned guess failed ({_reason(res.extra['reason'], 'SNES')}); "
                               "retrying from the cold guess", RuntimeWarning, stacklevel=2)
                 res = retried_cold(res, self._run(snes, x, cold, handles, warm=False),
@@ -924,19 +936,65 @@ class SNESBackend:
             _match_null_part(null, x, cold)
         t0 = time.perf_counter()
         snes.solve(None, x)
+        reason = int(snes.getConvergedReason())
+        stepped = reason in _stalls() and self._step_converged(snes, x)
         secs = time.perf_counter() - t0
         handles["finish"]()
-        reason = int(snes.getConvergedReason())
-        return SolveResult(solver=self.name, status=_status(reason, "SNES"),
+        message = _reason(reason, "SNES")
+        if stepped:
+            message = (f"converged by the step test: {message} short of atol {snes.getTolerances()[1]:.3g} (relative "
+                       f"to the cold guess's residual), then one full Newton step under stol * ||x|| (stol "
+                       f"{self.stol:g})")
+        return SolveResult(solver=self.name, status=Status.OPTIMAL if stepped else _status(reason, "SNES"),
                            objective=float("nan"), x=_values(x), y=None,
-                           iterations=int(snes.getIterationNumber()), seconds=secs, warm_started=warm,
-                           warm_start_accepted=warm, message=_reason(reason, "SNES"),
-                           extra={"reason": reason, "linear_iterations": int(snes.getLinearSolveIterations())})
+                           iterations=int(snes.getIterationNumber()) + int(stepped), seconds=secs, warm_started=warm,
+                           warm_start_accepted=warm, message=message,
+                           extra={"reason": reason, "linear_iterations": int(snes.getLinearSolveIterations()),
+                                  "step_converged": stepped})
+
+    def _step_converged(self, snes: Any, x: Any) -> bool:
+        """Whether ``x``, where Newton stalled, is its answer: one full Newton step from it, under
+        ``stol * ||x||``, is taken (x moves by it) and True. The tolerance is relative to the cold
+        guess's residual, so where that guess is the answer already (a problem solved twice from its
+        ``u``) it lies below the residual's round-off, and Newton stalls at the answer, which the
+        problem's own solve accepts by its step test: off in the solve, where a damped step passes it
+        far from the answer, and asked here of an undamped one. Not for a variational inequality,
+        whose step the bounds cut."""
+        if self.stol <= 0 or variable_bounds(snes) is not None:
+            return False
+        f, step = x.duplicate(), x.duplicate()
+        try:
+            snes.computeFunction(x, f)
+            if not np.isfinite(f.norm()):
+                return False
+            J, P, _ = snes.getJacobian()
+            snes.computeJacobian(x, J, P)
+            ksp = snes.getKSP()
+            ksp.setOperators(J, P)
+            ksp.solve(f, step)
+            if ksp.getConvergedReason() <= 0 or not step.norm() <= self.stol * x.norm():
+                return False
+            x.axpy(-1.0, step)
+            return True
+        finally:
+            f.destroy()
+            step.destroy()
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
         # an absolute tolerance above rtol's stops both solves looser: they agree to that
         loose = max(self.rtol, *(float(r.extra.get("relative_tolerance", 0.0)) for r in (a, b)))
         return _same(a, b, 1e3 * loose)
+
+
+@functools.lru_cache(maxsize=None)
+def _stalls() -> frozenset[int]:
+    """SNES reasons of a solve that stopped short without NaN: its line search or trust region
+    failing, or out of iterations (where Newton stalls at round-off, short of a tolerance below it)."""
+    from petsc4py import PETSc
+
+    codes = PETSc.SNES.ConvergedReason
+    return frozenset(getattr(codes, n) for n in ("DIVERGED_LINE_SEARCH", "DIVERGED_TR_DELTA", "DIVERGED_MAX_IT")
+                     if hasattr(codes, n))
 
 
 def _same(a: SolveResult, b: SolveResult, tol: float) -> bool:

@@ -102,15 +102,17 @@ class PDEBenchConfig:
 
 
 def make_pde_backend(solver: str, *, kind: str, ksp_type: str | None = "cg", pc: str | None = "gamg",
-                     rtol: float = 1e-8, atol: float = 0.0, snes_type: str = "newtonls", max_it: int | None = None):
+                     rtol: float = 1e-8, atol: float = 0.0, snes_type: str = "newtonls", max_it: int | None = None,
+                     stol: float = 1e-8):
     """The bench's backend for a family of ``kind`` ('linear': ksp, 'nonlinear': snes);
-    ksp_type, pc None: the problem's own; max_it None: the backend's default."""
+    ksp_type, pc None: the problem's own; max_it None: the backend's default; stol: Newton's
+    step test where it stalls (``SNESBackend``)."""
     wanted = {"linear": "ksp", "nonlinear": "snes"}[kind]
     if solver != wanted:
         raise ValueError(f"a {kind} PDE family is solved by --solver {wanted}, not {solver}")
     limit = {"max_it": max_it} if max_it is not None else {}
     return (KSPBackend(ksp_type=ksp_type, pc_type=pc, rtol=rtol, atol=atol, **limit) if solver == "ksp"
-            else SNESBackend(snes_type=snes_type, rtol=rtol, atol=atol, **limit))
+            else SNESBackend(snes_type=snes_type, rtol=rtol, atol=atol, stol=stol, **limit))
 
 
 def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: str | None = None,
@@ -124,10 +126,13 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
     --ksp-type and --pc said it again)."""
     own = fam.spec().startswith("dolfinx:")
     handles = petsc_handles(fam.problem(), assemble=False) if own else None
-    snes_type, max_it, atol = "newtonls", None, 0.0
+    snes_type, max_it, atol, stol = "newtonls", None, 0.0, 1e-8
     if handles is not None:
         # the user's script stops at its own tolerance: a warm start that pays at 1e-8 may not at 1e-5
-        own_rtol, own_atol, _, max_it = (handles["ksp"] if fam.kind == "linear" else handles["snes"]).getTolerances()
+        own_rtol, own_atol, own_stol, max_it = (handles["ksp"] if fam.kind == "linear"
+                                                else handles["snes"]).getTolerances()
+        if fam.kind != "linear":
+            stol = own_stol if 0 <= own_stol < 1 else 0.0
         if rtol is None:
             rtol, atol = own_tolerances(own_rtol, own_atol)
         snes_type = (handles["snes"].getType() if fam.kind == "nonlinear" else None) or "newtonls"
@@ -143,7 +148,7 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
                          "warm-start; bench Newton (snes_type newtonls in the problem's PETSc options)")
     backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
                                pc=pc or (None if own else "gamg"), rtol=rtol, atol=atol, snes_type=snes_type,
-                               max_it=max_it)
+                               max_it=max_it, stol=stol)
     if own and fam.kind == "linear" and (ksp_type or pc) and not aij_operator(handles["ksp"]):
         # a preconditioner PETSc cannot run on the problem's operator (GAMG on a nest) had failed only at
         # the first bench solve, after labelling and training
