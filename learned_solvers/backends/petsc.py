@@ -10,7 +10,10 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
   is retried from the zero guess and reported as such.
 * SNES: the relative test would compare with the *initial* residual, which a good guess makes
   small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
-  test. A warm solve that fails is retried from the cold guess and reported as such.
+  test (a damped step passes it far from the answer). A solve that stalls short of that (a cold
+  guess that is the answer puts it below round-off) converges where one full Newton step from
+  it is under ``stol * ||x||``. A warm solve that fails is retried from the cold guess and
+  reported as such.
 * Both take an absolute tolerance ``atol`` as well, which PETSc meets where it is the larger, as
   a script's own ``ksp_atol``/``snes_atol`` is (``own_tolerances``).
 
