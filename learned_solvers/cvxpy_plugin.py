@@ -19,7 +19,7 @@ import numpy as np
 from cvxpy import settings as cvxpy_settings
 from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
-from .backends import SolveResult, Status
+from .backends import SolveResult, Status, backend_options, make_backend
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
 from .formats.cvxpy import osqp_like, qp_from_osqp_data
 from .warmstart import LearnedWarmStarter, starter_and_backend, starter_from
@@ -125,6 +125,45 @@ def _osqp_code(res: SolveResult) -> int:
     return code + 1 if res.inaccurate and code in (1, 3, 5) else code
 
 
+# cvxpy's own names for the options of its SCS, PDLP, HiGHS and OSQP interfaces (what a script
+# passes to ``prob.solve(solver=cp.SCS, max_iters=...)``) and the backend setting each one is: a
+# script keeps them through its one-line switch. Tolerances (eps_abs = eps_rel) are the backend's tol.
+CVXPY_OPTIONS = {"scs": {"max_iters": "max_iters"}, "pdlp": {"time_limit_sec": "time_limit"},
+                 "highs": {"time_limit": "time_limit", "threads": "threads", "presolve": "presolve"},
+                 "osqp": {"max_iter": "max_iter", "time_limit": "time_limit"}}
+_EPS = {"scs": ("eps", "eps_abs", "eps_rel"), "osqp": ("eps_abs", "eps_rel")}
+# cvxpy's SCS interface stops SCS 3 at eps_abs = eps_rel = 1e-5 (SCS's own default is 1e-4)
+CVXPY_SCS_TOL = 1e-5
+
+
+def backend_settings(name: str, solver_opts: dict[str, Any], solver: str) -> dict[str, Any]:
+    """``solver_opts``, the options of ``prob.solve(solver=plugin, **options)`` under cvxpy's names
+    for ``solver``'s own interface, as the backend's settings; a name without one is refused,
+    saying which are taken and where the others go. ``name``: the plugin's, for messages."""
+    opts = dict(solver_opts)
+    if solver == "highs" and isinstance(opts.get("highs_options"), dict):  # cvxpy's other way to pass them
+        opts = {**opts.pop("highs_options"), **opts}
+    names, eps = CVXPY_OPTIONS[solver], _EPS.get(solver, ())
+    out: dict[str, Any] = {}
+    given = {k: opts.pop(k) for k in eps if k in opts}
+    tols = list(given.values())
+    if tols:
+        if any(t != tols[0] for t in tols[1:]):
+            raise TypeError(f"{name}: {solver} here stops at one tolerance for both eps_abs and eps_rel; give them "
+                            f"equal (got {given}), or tol= on the plugin")
+        out["tol"] = tols[0]
+    for k in [k for k in opts if k in names]:
+        out[names[k]] = opts.pop(k)
+    if solver == "highs" and isinstance(out.get("presolve"), str):  # HiGHS's "on" / "off" / "choose"
+        out["presolve"] = {"on": True, "choose": True, "off": False}.get(out["presolve"], out["presolve"])
+    if opts:
+        taken = sorted([*eps, *names])
+        raise TypeError(f"{name}: options {sorted(opts)} have no counterpart in this plugin's {solver}; in solve() it "
+                        f"takes cvxpy's {', '.join(taken)}, and on the plugin, LearnedSolver(..., solver={solver!r}, "
+                        f"option=value), its settings {', '.join(backend_options(solver))}")
+    return out
+
+
 class LearnedSolver(OSQP):
     """PDLP, SCS or HiGHS (or OSQP) from a learned warm start, as a cvxpy solver:
     ``prob.solve(solver=LearnedSolver("lp.safetensors", solver="pdlp", tol=1e-6))``.
@@ -133,7 +172,10 @@ class LearnedSolver(OSQP):
     checkpoint was trained on; the chosen backend (None: the checkpoint's own solver, else pdlp)
     solves it (its options by keyword: ``tol``, ``pinned``, ... as
     ``learned_solvers.backends.make_backend`` takes them) and the answer goes back through
-    cvxpy's inversion. k, polish: as ``LearnedOSQP``.
+    cvxpy's inversion. k, polish: as ``LearnedOSQP``. ``prob.solve(solver=plugin, **options)``
+    takes the options a script passes to cvxpy's own interface of that solver under cvxpy's names
+    (``CVXPY_OPTIONS``; SCS's and OSQP's eps_abs = eps_rel as ``tol``), and SCS stops where
+    ``cp.SCS`` does, at 1e-5, unless ``tol`` says otherwise.
     """
 
     STATUS_MAP = {**OSQP.STATUS_MAP, 12: cvxpy_settings.INFEASIBLE_OR_UNBOUNDED}
@@ -143,6 +185,10 @@ class LearnedSolver(OSQP):
         super().__init__()
         self.starter, self.backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish,
                                                          options=options)
+        if self.backend.name == "scs" and "tol" not in options:  # where cp.SCS stops
+            options = {**options, "tol": CVXPY_SCS_TOL}
+            self.backend = make_backend("scs", **options)
+        self.options = dict(options)
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:
@@ -155,11 +201,12 @@ class LearnedSolver(OSQP):
         return None  # the backend imports its solver when it runs
 
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
-        if solver_opts:
-            raise TypeError(f"{self.name()}: solver options go to the plugin, LearnedSolver(..., "
-                            f"solver={self.backend.name!r}, option=value), not to solve(): got {sorted(solver_opts)}")
+        backend = self.backend
+        if solver_opts:  # cvxpy's names for this solver's options, over the plugin's own settings
+            backend = make_backend(self.backend.name, **{**self.options, **backend_settings(
+                self.name(), solver_opts, self.backend.name)})
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
-        res = self.starter.solve(qp, self.backend)
+        res = self.starter.solve(qp, backend)
         self.last = _figures(res)
         if verbose:
             _log_start(self.name(), res)

@@ -908,8 +908,26 @@ def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
         assert np.allclose(prob.variables()[0].value, ref.variables()[0].value, atol=1e-3), solver
         assert np.allclose(prob.constraints[0].dual_value, ref.constraints[0].dual_value, atol=1e-3), solver
         assert plugin.last["inference_seconds"] > 0 and prob.solver_stats.solver_name == f"LEARNED_{solver.upper()}"
-        with pytest.raises(TypeError, match="solver options go to the plugin"):
-            build(np.random.default_rng(5)).solve(solver=plugin, max_iters=10)
+        # the options a script passes to cvxpy's own interface of the solver, by cvxpy's names, are kept
+        # (they had been refused: "solver options go to the plugin"); a name without a counterpart is refused
+        prob = build(np.random.default_rng(5))
+        prob.solve(solver=plugin, **{"pdlp": {"time_limit_sec": 30.0}, "highs": {"time_limit": 30.0, "presolve": "off"},
+                                     "scs": {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 20_000}}[solver])
+        assert prob.status == "optimal" and abs(prob.value - ref.value) <= 1e-5 * (1 + abs(ref.value)), solver
+        with pytest.raises(TypeError, match=f"options \\['rho'\\] have no counterpart in this plugin's {solver}; in "
+                                            "solve\\(\\) it takes cvxpy's .*and on the plugin"):
+            build(np.random.default_rng(5)).solve(solver=plugin, rho=0.1)
+    from learned_solvers.cvxpy_plugin import backend_settings
+
+    assert backend_settings("P", {"eps_abs": 1e-6, "eps_rel": 1e-6, "max_iters": 9}, "scs") == {"tol": 1e-6,
+                                                                                                  "max_iters": 9}
+    assert backend_settings("P", {"highs_options": {"threads": 2}, "presolve": "off"}, "highs") == {
+        "threads": 2, "presolve": False}
+    assert backend_settings("P", {"time_limit_sec": 5}, "pdlp") == {"time_limit": 5}
+    with pytest.raises(TypeError, match="one tolerance for both eps_abs and eps_rel; give them equal"):
+        backend_settings("P", {"eps_abs": 1e-6, "eps_rel": 1e-5}, "scs")
+    # SCS stops where cp.SCS does (cvxpy's eps_abs = eps_rel = 1e-5; SCS's own default is 1e-4)
+    assert LearnedSolver(path, solver="scs").backend.tol == 1e-5
     with pytest.raises(TypeError, match="unknown options"):
         LearnedSolver(path, solver="pdlp", eps=1e-3)
     # no solver named: the one the checkpoint was trained for (as `train --solver` records it), else pdlp
