@@ -965,6 +965,8 @@ class SNESBackend:
         problem's own solve accepts by its step test: off in the solve, where a damped step passes it
         far from the answer, and asked here of an undamped one. Not for a variational inequality,
         whose step the bounds cut."""
+        from petsc4py import PETSc
+
         if self.stol <= 0 or variable_bounds(snes) is not None:
             return False
         f, step = x.duplicate(), x.duplicate()
@@ -981,6 +983,8 @@ class SNESBackend:
                 return False
             x.axpy(-1.0, step)
             return True
+        except PETSc.Error:  # no step to judge by (a failed factorisation): the solve's own verdict stands
+            return False
         finally:
             f.destroy()
             step.destroy()
