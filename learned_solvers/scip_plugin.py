@@ -18,11 +18,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import SolveResult, Status
+from .backends import SolveResult, Status, backend_options, make_backend
 from .formats.scip import check_problem_stage, from_scip, write_back
 from .warmstart import LearnedWarmStarter, starter_and_backend
 
 __all__ = ["ScipAnswer", "optimize"]
+
+SCIP_NO_LIMIT = 1e20
+"""SCIP's ``limits/time`` when a script set none (its infinity)"""
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,17 @@ def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter
     checkpoint: a path, or a ``LearnedWarmStarter`` loaded once for a loop of models. k, polish:
     as ``LearnedWarmStarter`` (None: the checkpoint's automatic choice). solver: None is the one
     the checkpoint was trained and its k chosen for (pdlp where it names none). options: the backend's
-    (``tol``, ``pinned``, ...; unknown ones refused). The model is checked before anything is
-    solved, so a refused model loses nothing.
+    (``tol``, ``pinned``, ...; unknown ones refused). A time limit the script set on the model
+    (``model.setParam("limits/time", s)``) bounds the backend's solve as it bounds
+    ``model.optimize()``, where the backend takes one (PDLP, OSQP, HiGHS; SCS: iterations only),
+    unless ``time_limit`` is given. The model is checked before anything is solved, so a refused
+    model loses nothing.
     """
     check_problem_stage(model)
     starter, backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish, options=options)
+    limit = float(model.getParam("limits/time"))
+    if "time_limit" not in options and limit < SCIP_NO_LIMIT and "time_limit" in backend_options(backend.name):
+        backend = make_backend(backend.name, **{**options, "time_limit": limit})
     qp = from_scip(model)
     res = starter.solve(qp, backend)
     if res.status != Status.OPTIMAL or res.x is None:

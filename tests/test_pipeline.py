@@ -1687,6 +1687,14 @@ def test_pyscipopt_model_solved_from_the_learned_start_and_answered_into_the_mod
         assert [answer.duals[c] for c in m.getConss()] == pytest.approx([ref.getDualsolLinear(c)
                                                                          for c in ref.getConss()])
 
+    # a time limit the script set on the model bounds the backend's solve, as it bounds model.optimize()
+    # (it had been dropped: the solve ran to PDLP's own limit, 600 s)
+    timed = build(np.random.default_rng(5))
+    timed.setParam("limits/time", 1e-6)
+    with pytest.warns(OutOfFamilyWarning, match="ended at limit .*TIME_LIMIT"):
+        answer = optimize(timed, loaded, solver="pdlp", polish=False)
+    assert answer.status == "limit" and timed.getNSols() == 0
+
     # refusals, before anything is solved or stored
     solved = build(np.random.default_rng(5))
     solved.optimize()
