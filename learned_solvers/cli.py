@@ -148,7 +148,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     first = None if many else read_problem(args.instances[0])  # one file: its own errors come first
     require_checkpoint_file(args.checkpoint)  # then a mistyped checkpoint, before torch is imported (2-3 s)
     from .warmstart import LearnedWarmStarter
-    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol is not None else {}))
+    backend = make_backend(args.solver, **({"tol": args.tol} if args.tol is not None else {}),
+                           **({"time_limit": args.time_limit} if args.time_limit is not None else {}))
     starter = LearnedWarmStarter.from_checkpoint(args.checkpoint, k=args.k, polish=_polish(args),
                                                  device=args.device, threads=args.threads)
     targets = _solution_paths(args.instances, args.solution) if args.solution else [None] * len(args.instances)
@@ -605,6 +606,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model iterations (default: the checkpoint's; 0: no network, the anchor: the family's linear "
                         "model or the nearest training optimum)")
     s.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
+    s.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                   help="the solver's time limit per instance (default: the backend's, 600 s for PDLP and HiGHS, "
+                        "none for OSQP; inf: none); a warm solve that reaches it is confirmed by a cold one, so an "
+                        "instance can take up to twice it; not for SCS, which stops by iterations")
     _polish_args(s, "")
     s.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     _threads_arg(s, "graph nodes")
@@ -830,6 +835,17 @@ def _swap_list(text: str) -> tuple[int, ...]:
     return _ks(text, least=0)
 
 
+def _seconds(text: str) -> float:
+    """--time-limit: a positive number of seconds, or inf for none."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not v > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds (e.g. 60), or inf for none")
+    return v
+
+
 def _positive_number(text: str) -> float:
     """--tol, --lr: a positive finite number (0 is refused, not read as the default)."""
     try:
@@ -998,6 +1014,10 @@ def _check_solver_options(args: argparse.Namespace) -> None:
     if getattr(args, "tol", None) is not None and "tol" not in backend_options(solver):
         raise ValueError(f"--tol does not apply to --solver {solver}, which runs at its own tolerances (primal and "
                          f"dual feasibility {backend_class(solver).default_tolerance:g}); leave --tol out")
+    if getattr(args, "time_limit", None) is not None and "time_limit" not in backend_options(solver):
+        takers = ", ".join(b for b in BACKENDS if "time_limit" in backend_options(b))
+        raise ValueError(f"--time-limit applies to --solver {takers}; {solver} stops by iterations only: leave "
+                         "--time-limit out")
     if getattr(args, "pinned", False) and "pinned" not in backend_options(solver):
         takers = " and ".join(b for b in BACKENDS if "pinned" in backend_options(b))
         raise ValueError(f"--pinned applies to --solver {takers} (it pins OSQP's adaptive rho, SCS's "

@@ -70,6 +70,9 @@ def test_unknown_option_is_rejected():
                      # make_backend's TypeError had listed HiGHS' Python settings
                      (["solve", "x.mps", "--checkpoint", "c", "--solver", "highs", "--tol", "1e-6"],
                       "--tol does not apply to --solver highs"),
+                     (["solve", "x.mps", "--checkpoint", "c", "--solver", "scs", "--time-limit", "5"],
+                      "--time-limit applies to --solver pdlp, osqp, highs; scs stops by iterations only"),
+                     (["solve", "x.mps", "--checkpoint", "c", "--time-limit", "0"], "argument --time-limit: '0'"),
                      (["bench", "--family", "random-lp", "--solver", "pdlp", "--pinned"],
                       "--pinned applies to --solver osqp and scs")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
@@ -188,6 +191,11 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
     assert got["x"] == {"x": 3.0, "y": 1.0}
     assert list(got["y"]) == ["cap", "lab"] and abs(got["y"]["cap"] - ref.row_dual[0]) < 1e-9
     assert abs(got["y"]["cap"] - 2.0) < 1e-9 and abs(got["y"]["lab"]) < 1e-9
+    # --time-limit reaches the solver (there was none: PDLP's and HiGHS' own 600 s held)
+    out = subprocess.run([sys.executable, "-m", "learned_solvers.cli", "solve", str(lp), "--checkpoint", str(ck),
+                          "--solver", "pdlp", "--no-polish", "--time-limit", "1e-7"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0 and json.loads(out.stdout)["status"] == "limit", out.stderr[-2000:]
 
     # several files: one JSON line each, a folder of solutions; a bad file is reported and the rest go on
     bad = tmp_path / "bad.mps"
