@@ -332,7 +332,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                          f"--solver {args.solver} solves PDE families (darcy, nonlinear-poisson, navier-stokes, "
                          "dolfinx:MODULE:FUNCTION)")
     if is_pde_family(args.family):
-        _refuse(args, ("pinned", "polish", "no_polish", "perturb"), "LP/QP families")
+        _refuse(args, ("pinned", "polish", "no_polish", "perturb", "time_limit"), "LP/QP families")
         _refuse_linear_solver_options(args)
         return _cmd_bench_pde(args)
     _refuse(args, ("pc", "ksp_type", "pde_width", "pde_solution_state", "pde_precision"), "PDE families")
@@ -343,10 +343,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     cfg = BenchConfig(family=args.family, solver=args.solver, n_train=args.train, n_test=args.test, k=args.k,
                       checkpoint=args.checkpoint, seed=args.seed, tol=args.tol, pinned=args.pinned,
-                      perturb=args.perturb, epochs=args.epochs, width=args.width, device=args.device,
-                      scheduler=args.scheduler, polish=_polish(args), save_checkpoint=args.save_checkpoint,
-                      train_k=args.train_k, jacobian_weight=args.jacobian_weight, test_family=args.test_family,
-                      threads=args.threads, **anchor)
+                      time_limit=args.time_limit, perturb=args.perturb, epochs=args.epochs, width=args.width,
+                      device=args.device, scheduler=args.scheduler, polish=_polish(args),
+                      save_checkpoint=args.save_checkpoint, train_k=args.train_k,
+                      jacobian_weight=args.jacobian_weight, test_family=args.test_family, threads=args.threads,
+                      **anchor)
     rep = run_bench(cfg)
     print(format_report(rep))
     if args.out:
@@ -647,6 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
+    b.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                   help="LP/QP: the solver's time limit per solve (default: the backend's, 600 s for PDLP and "
+                        "HiGHS, none for OSQP; inf: none); not for SCS, which stops by iterations")
     _threads_arg(b, "graph nodes or mesh dofs")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")

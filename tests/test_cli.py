@@ -73,6 +73,10 @@ def test_unknown_option_is_rejected():
                      (["solve", "x.mps", "--checkpoint", "c", "--solver", "scs", "--time-limit", "5"],
                       "--time-limit applies to --solver pdlp, osqp, highs; scs stops by iterations only"),
                      (["solve", "x.mps", "--checkpoint", "c", "--time-limit", "0"], "argument --time-limit: '0'"),
+                     (["bench", "--family", "random-lp", "--solver", "scs", "--time-limit", "5"],
+                      "--time-limit applies to --solver pdlp, osqp, highs"),
+                     (["bench", "--family", "darcy:n=8", "--time-limit", "5"],
+                      "--time-limit applies to LP/QP families only"),
                      (["bench", "--family", "random-lp", "--solver", "pdlp", "--pinned"],
                       "--pinned applies to --solver osqp and scs")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
@@ -278,6 +282,20 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
         out.stderr, out.stderr[-2000:]
     assert main(["solve", stadat1, "--checkpoint", str(ck), "--solver", "highs"]) == 1
     assert "STADAT1.mat: the solver ended in an error: highs ended its process" in capsys.readouterr().err
+
+
+def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path):
+    """`bench --time-limit` bounds each solve (there was none: PDLP's and HiGHS' own 600 s held)
+    and the report records it beside the tolerance."""
+    import json
+
+    from learned_solvers.cli import main
+
+    out = tmp_path / "rep.json"
+    assert main(["bench", "--family", "random-lp:m=10,n=20", "--train", "6", "--test", "2", "--epochs", "1",
+                 "--time-limit", "30", "--scheduler", "serial", "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert rep["solver_options"]["time_limit"] == 30.0 and rep["same_answer"] == 1.0
 
 
 def test_a_family_with_no_instance_to_keep_says_what_to_try(capsys):

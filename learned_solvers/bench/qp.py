@@ -59,6 +59,7 @@ class BenchConfig:
     seed: int = 0
     tol: float | None = None
     pinned: bool = False
+    time_limit: float | None = None  # the solver's seconds per solve (None: the backend's own)
     perturb: float | None = None
     epochs: int = 40
     width: int = 64
@@ -269,13 +270,16 @@ def label_held_out(fam, count: int, seed: int, *, scheduler: str, progress: bool
                        scheduler=scheduler, progress=progress, hint=dropped_hint(fam))
 
 
-def bench_backend(solver: str, *, tol: float | None = None, pinned: bool = False):
-    """The backend at its default tolerance unless ``tol``; ``pinned``: OSQP's fixed settings."""
+def bench_backend(solver: str, *, tol: float | None = None, pinned: bool = False, time_limit: float | None = None):
+    """The backend at its default tolerance unless ``tol``; ``pinned``: OSQP's fixed settings;
+    ``time_limit``: seconds per solve (None: the backend's own)."""
     opts: dict[str, Any] = {}
     if tol is not None:
         opts["tol"] = tol
     if pinned:
         opts["pinned"] = True
+    if time_limit is not None:
+        opts["time_limit"] = time_limit
     return make_backend(solver, **opts)
 
 
@@ -284,7 +288,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     fam = _family(cfg)
     spec = fam.spec()
     test_fam = _test_family(cfg, fam)
-    backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
+    backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned, time_limit=cfg.time_limit)
     # a family this solver cannot take, or a checkpoint of another family, before any labelling
     starter = (LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), k=cfg.k,
                                                   polish=cfg.polish, device=cfg.device, threads=cfg.threads)
@@ -466,7 +470,8 @@ def bench_report(spec: str, rows: list[dict[str, Any]], k: int, n_train: int, la
     the cold solve per instance, and the rows themselves (``instances``)."""
     ok = [r for r in rows if "error" not in r]
     rep: dict[str, Any] = {
-        "family": spec, "solver": solver, "solver_options": {"tol": getattr(backend, "tol", None), "pinned": pinned},
+        "family": spec, "solver": solver, "solver_options": {"tol": getattr(backend, "tol", None), "pinned": pinned,
+                                                             "time_limit": getattr(backend, "time_limit", None)},
         "n_train": n_train, "n_test": len(rows), "n_failed": len(rows) - len(ok), "k": k, "polish": polish,
         "polish_automatic": polish_automatic, "seed": seed, "label_seconds": label_seconds, **train_info,
     }
