@@ -324,6 +324,21 @@ def cannot_run_error(exc: Any, ksp: Any) -> ValueError | None:
     return ValueError(f"ksp: PETSc cannot run {what} on this problem's operator, a {kind} matrix ({said}); {fix}")
 
 
+@contextlib.contextmanager
+def said_what_to_do(ksp: Any) -> Iterator[None]:
+    """PETSc's refusal to run ``ksp``'s KSP or PC on the problem's operator, raised in the block,
+    raised again as ``cannot_run_error``'s ValueError; any other PETSc error as it was."""
+    from petsc4py import PETSc
+
+    try:
+        yield
+    except PETSc.Error as exc:
+        err = cannot_run_error(exc, ksp)
+        if err is None:
+            raise
+        raise err from exc
+
+
 def aij_operator(ksp: Any) -> bool:
     """Whether the matrix ``ksp``'s preconditioner reads is an AIJ matrix (or none is set yet),
     which every PC runs on; a nest's (dolfinx's ``kind="nest"``) is not."""
@@ -347,16 +362,14 @@ def check_runs_on(backend: KSPBackend, handles: dict[str, Any]) -> None:
         # which PETSc had not set up ("Nest vector argument 2 not setup" at the script's next solve)
         x = handles["x"].duplicate()
         try:
-            with backend.configured(ksp), failures_returned(ksp):
+            with said_what_to_do(ksp), backend.configured(ksp), failures_returned(ksp):
                 ksp.setTolerances(max_it=1)
                 ksp.setInitialGuessNonzero(False)
                 ksp.solve(handles["b"], x)
-        except PETSc.Error as exc:
-            err = cannot_run_error(exc, ksp)
-            if err is not None:
-                raise err from exc
+        except PETSc.Error:
             # another failure may be the problem's state as its builder left it (a coefficient still
             # zero: LU's zero pivot), not the backend's choice: the solves meet it, instance by instance
+            pass
         finally:
             x.destroy()
 
@@ -605,14 +618,9 @@ class KSPBackend:
             ksp.getPC().setFailedReason(PETSc.PC.FailedReason.NOERROR)
             ksp.getOperators()[1].stateIncrease()
             t0 = time.perf_counter()
-            try:
-                with _cold_standard(ksp, b, nonzero=guess is not None):
-                    ksp.solve(b, x)
-            except PETSc.Error as exc:
-                err = cannot_run_error(exc, ksp)  # a nest's operator and a PC that reads entries: say what to do
-                if err is None:
-                    raise
-                raise err from exc
+            # a nest's operator and a PC that reads entries: said with what to do
+            with said_what_to_do(ksp), _cold_standard(ksp, b, nonzero=guess is not None):
+                ksp.solve(b, x)
             secs = time.perf_counter() - t0
         residual = _relative_residual(ksp, b, x)
         handles["finish"]()
