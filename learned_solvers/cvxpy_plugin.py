@@ -184,11 +184,9 @@ class LearnedSolver(OSQP):
                  k: int | None = None, polish: bool | None = None, **options: Any) -> None:
         super().__init__()
         self.starter, self.backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish,
-                                                         options=options)
-        if self.backend.name == "scs" and "tol" not in options:  # where cp.SCS stops
-            options = {**options, "tol": CVXPY_SCS_TOL}
-            self.backend = make_backend("scs", **options)
-        self.options = dict(options)
+                                                         options=options,
+                                                         defaults={"scs": {"tol": CVXPY_SCS_TOL}})  # cp.SCS's
+        self.options = {**({"tol": CVXPY_SCS_TOL} if self.backend.name == "scs" else {}), **options}
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import SolveResult, Status, backend_options, make_backend
+from .backends import BACKENDS, SolveResult, Status, backend_options
 from .formats.scip import check_problem_stage, from_scip, write_back
 from .warmstart import LearnedWarmStarter, starter_and_backend
 
@@ -65,10 +65,10 @@ def optimize(model: Any, checkpoint: str | os.PathLike[str] | LearnedWarmStarter
     model loses nothing.
     """
     check_problem_stage(model)
-    starter, backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish, options=options)
     limit = float(model.getParam("limits/time"))
-    if "time_limit" not in options and limit < SCIP_NO_LIMIT and "time_limit" in backend_options(backend.name):
-        backend = make_backend(backend.name, **{**options, "time_limit": limit})
+    timed = {name: {"time_limit": limit} for name in BACKENDS if "time_limit" in backend_options(name)}
+    starter, backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish, options=options,
+                                           defaults=timed if limit < SCIP_NO_LIMIT else None)
     qp = from_scip(model)
     res = starter.solve(qp, backend)
     if res.status != Status.OPTIMAL or res.x is None:

@@ -409,15 +409,21 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
 
 
 def starter_and_backend(checkpoint: str | Path | LearnedWarmStarter, *, solver: str | None, k: int | None,
-                        polish: bool | None, options: dict[str, Any]) -> tuple[LearnedWarmStarter, Backend]:
+                        polish: bool | None, options: dict[str, Any],
+                        defaults: dict[str, dict[str, Any]] | None = None) -> tuple[LearnedWarmStarter, Backend]:
     """The plugins' model (``starter_from``) and backend: ``solver`` with ``options``, made (so
     checked) before the checkpoint is read; None: the solver the checkpoint was trained and its
-    automatic k chosen for (its metadata's ``solver``), or pdlp where it names none."""
-    backend = make_backend(solver, **options) if solver is not None else None
+    automatic k chosen for (its metadata's ``solver``), or pdlp where it names none. defaults:
+    per solver name, settings where ``options`` give none (the caller's ecosystem's: cp.SCS's
+    tolerance, a SCIP model's time limit)."""
+    def made(name: str) -> Backend:
+        return make_backend(name, **{**(defaults or {}).get(name, {}), **options})
+
+    backend = made(solver) if solver is not None else None
     starter = starter_from(checkpoint, k=k, polish=polish)
     if backend is None:
         recorded = starter.meta.get("solver")
-        backend = make_backend(recorded if recorded in ("pdlp", "osqp", "scs", "highs") else "pdlp", **options)
+        backend = made(recorded if recorded in ("pdlp", "osqp", "scs", "highs") else "pdlp")
     return starter, backend
 
 
