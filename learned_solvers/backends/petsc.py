@@ -984,8 +984,7 @@ class SNESBackend:
                 return False
             J, P, _ = snes.getJacobian()
             snes.computeJacobian(x, J, P)
-            ksp = snes.getKSP()
-            ksp.setOperators(J, P)
+            ksp = snes.getKSP()  # on J and P already, which Newton set it up on: their new values set it up again
             ksp.solve(f, step)
             if ksp.getConvergedReason() <= 0 or not step.norm() <= self.stol * x.norm():
                 return False
