@@ -218,6 +218,14 @@ def build_semilinear_npc_qn():
                                                                    "npc_snes_max_it": 3})
 
 
+def build_semilinear_lagged():
+    """``build_semilinear`` rebuilding its Jacobian every third step, the count carried from one
+    solve to the next (snes_lag_jacobian 3, snes_lag_jacobian_persists): which steps rebuild it
+    depends on the steps of the solves before."""
+    return build_semilinear(prefix="user_semilinear_lag_", snes={"snes_type": "newtonls", "snes_lag_jacobian": 3,
+                                                                "snes_lag_jacobian_persists": True})
+
+
 def build_semilinear_ksponly():
     """``build_semilinear`` by one Newton step (snes_type ksponly), which tests no tolerance."""
     return build_semilinear(prefix="user_semilinear_ksponly_", snes={"snes_type": "ksponly"})

@@ -2797,6 +2797,30 @@ def test_a_quasi_newton_problem_is_labelled_and_each_bench_solve_starts_from_a_f
     assert prob.solver.getType() == "qn"  # a starter's backend= of another type: a private SNES (the test below)
 
 
+def test_a_jacobian_lag_carried_from_solve_to_solve_is_reset_before_each_bench_solve():
+    """A script that rebuilds its Jacobian every third Newton step, the count carried from one
+    solve to the next (snes_lag_jacobian_persists): which steps rebuilt it depended on the solves
+    before, so one instance's solve from the same cold guess took 4 steps, then 3, and a bench's
+    counts depended on the order of its solves. Each bench solve now starts from a first solve's
+    state, as a quasi-Newton one does (``forget_history``)."""
+    from learned_solvers.bench.pde import _user_call, family_backend
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear_lagged")
+    inst = fam.sample(1, seed=0)[0]
+    prob, _ = fam.load(inst)
+    steps = []
+    for _ in range(3):  # the script's own solve(), from the cold guess each time: the count carries over
+        fam.load(inst)
+        prob.solve()
+        assert prob.solver.getConvergedReason() > 0
+        steps.append(prob.solver.getIterationNumber())
+    assert len(set(steps)) > 1, steps
+    be = family_backend(fam, "snes")
+    runs = [_user_call(fam, inst, be)[0] for _ in range(3)]
+    assert all(r.status == "optimal" for r in runs) and len({r.iterations for r in runs}) == 1, runs
+    assert runs[0].iterations == steps[0], (runs, steps)  # a first solve's steps
+
+
 def test_a_backends_options_reach_what_the_preconditioner_reads_at_its_set_up():
     """``KSPBackend(options=...)``: GAMG's levels and coarse solve read their options
     (``mg_levels_*``) when the solve sets the preconditioner up; they had been taken out of

@@ -812,11 +812,12 @@ ncg, nrichardson and ms took the same steps solve after solve"""
 
 
 def forget_history(snes: Any) -> bool:
-    """Give a ``REMEMBERING_SNES``, or a SNES preconditioned by one, the state of its first solve,
-    keeping its function and Jacobian callbacks (``SNESReset`` drops them; they are set again);
-    False where there was nothing to forget or no Python callbacks to set again. A bench solves each instance from
-    several starts, several times each: without this every solve after the first started from
-    the earlier ones' quasi-Newton pairs, and cold and warm counts depended on their order."""
+    """Give a ``REMEMBERING_SNES``, or a SNES preconditioned by one or lagging across solves
+    (``LAG_PERSISTS``), the state of its first solve, keeping its function and Jacobian callbacks
+    (``SNESReset`` drops them; they are set again); False where there was nothing to forget or no
+    Python callbacks to set again. A bench solves each instance from several starts, several
+    times each: without this every solve after the first started from the earlier ones'
+    quasi-Newton pairs or lag count, and cold and warm counts depended on their order."""
     if not _remembers(snes):
         return False
     fv, fcb = snes.getFunction()
@@ -831,8 +832,26 @@ def forget_history(snes: Any) -> bool:
 
 def _remembers(snes: Any) -> bool:
     """``snes`` or its nonlinear preconditioner (``npc_snes_type qn``: 10 steps, then 2 on a
-    repeat) is a ``REMEMBERING_SNES``; PETSc's reset of ``snes`` resets its preconditioner too."""
-    return snes.getType() in REMEMBERING_SNES or (snes.hasNPC() and _remembers(snes.getNPC()))
+    repeat) is a ``REMEMBERING_SNES`` or lags its Jacobian or preconditioner across solves;
+    PETSc's reset of ``snes`` resets its preconditioner too."""
+    return (snes.getType() in REMEMBERING_SNES or _lag_persists(snes)
+            or (snes.hasNPC() and _remembers(snes.getNPC())))
+
+
+LAG_PERSISTS = ("snes_lag_jacobian_persists", "snes_lag_preconditioner_persists")
+"""Options that carry the count of a lagged Jacobian's or preconditioner's rebuilds from one solve
+into the next: which steps rebuild it depends on the solves before (lag 3: a cold solve of one
+instance took 4 steps, then 3; ``build_semilinear_lagged`` in ``tests/dolfinx_user_problem.py``)."""
+
+
+def _lag_persists(snes: Any) -> bool:
+    """A ``LAG_PERSISTS`` option is on under the SNES's prefix. Read from PETSc's database, where
+    dolfinx (0.11) leaves a script's ``petsc_options`` and the command line's stay: petsc4py reads
+    no lag back from the SNES, so one set by a call on the object alone is not seen."""
+    from petsc4py import PETSc
+
+    opts = PETSc.Options(snes.getOptionsPrefix())
+    return any(opts.getBool(name, False) for name in LAG_PERSISTS)
 
 
 def variable_bounds(snes: Any) -> tuple[Any, Any] | None:
