@@ -51,6 +51,15 @@ def build_short():
                          petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_max_it": 3})
 
 
+def build_own_guess():
+    """``build`` (CG + Jacobi) on 16 x 16 forming its own initial guess (ksp_guess_type fischer,
+    PETSc's KSPGuess), which replaces any start the KSP is given."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16), "user_pde_guess_",
+                         petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_guess_type": "fischer"})
+
+
 def build_absolute():
     """``build`` on 16 x 16 with an absolute tolerance alone (ksp_rtol 0, ksp_atol 1e-10), a large source."""
     from mpi4py import MPI

@@ -847,6 +847,45 @@ def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
         PDEBenchConfig(family="darcy", ksp_type="preonly", pc="lu")
 
 
+def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
+    """A script whose KSP forms its own initial guess (ksp_guess_type fischer, PETSc's KSPGuess):
+    PETSc replaces any start with it, so a learned start was thrown away unseen (from the exact
+    solution, CG + Jacobi took the zero guess's iterations) while the result said it was taken,
+    and a bench found every start, the oracle's too, at the cold count. Now the starter spends no
+    inference and says so, the backend declines a start it is handed, and the bench refuses the
+    family; a backend of another PC solves on a private KSP, which forms none, and takes the start."""
+    from learned_solvers.bench.pde import family_backend, label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_own_guess")
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                anchors=tr.anchors)
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    be = KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8)
+    cold = be.solve(petsc_handles(prob))
+    with pytest.warns(RuntimeWarning, match=r"this KSP forms its own initial guess \(ksp_guess_type fischer"):
+        res = be.solve(petsc_handles(prob), guess=cold.x)
+    assert res.warm_started and not res.warm_start_accepted and res.iterations == cold.iterations > 0
+    with pytest.warns(RuntimeWarning, match="the problem's KSP forms its own initial guess.*take ksp_guess_type out"):
+        res = starter.solve(prob, fields=fields)
+    assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
+    assert "ksp_guess_type fischer" in res.extra["fallback"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = starter.solve(prob, fields=fields, backend=KSPBackend(ksp_type="cg", pc_type="sor", rtol=1e-8))
+    assert res.status == "optimal" and res.warm_start_accepted
+    prob.solve()  # the script's own solve, as it was
+    assert prob.solver.getConvergedReason() > 0 and prob.solver.getPC().getType() == "jacobi"
+    with pytest.raises(ValueError, match="problem's KSP forms its own initial guess .*: there is nothing to"):
+        family_backend(fam, "ksp")
+    with pytest.raises(ValueError, match="nothing to warm-start"):
+        family_backend(fam, "ksp", pc="jacobi")  # the problem's own KSP all the same
+    assert family_backend(fam, "ksp", pc="sor").pc_type == "sor"
+
+
 def test_a_preconditioner_petsc_cannot_run_on_a_nest_is_refused_saying_what_to_do():
     """FEniCSx's mixed Poisson demo assembled as a nest (``kind="nest"``): GAMG, Jacobi, SOR and
     ILU read entries a MatNest does not give. ``bench --pc gamg`` failed with PETSc's raw error 56

@@ -44,7 +44,7 @@ from .base import SolveResult, Status, check_settings, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "aij_operator", "cannot_run_error", "check_guess", "check_runs_on",
            "direct_solve", "failures_returned", "forget_history", "kept_settings", "not_converged_error",
-           "own_tolerances", "private_where_switched", "stopping_early"]
+           "ksp_switched", "own_guess_type", "own_tolerances", "private_where_switched", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -90,6 +90,29 @@ def kept_settings(handles: dict[str, Any]):
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
 
 
+def own_guess_type(ksp: Any) -> str | None:
+    """The type of the initial guess ``ksp`` forms itself (``ksp_guess_type``: fischer, pod;
+    PETSc's KSPGuess), or None. PETSc replaces any start with it: with the exact solution as the
+    start, CG + Jacobi took the zero guess's 41 iterations. Read from PETSc's database under the
+    KSP's prefix, where dolfinx (0.11) leaves a script's ``petsc_options`` and the command line's
+    stay: petsc4py reads no KSPGuess back, so one set by a call on the KSP is not seen."""
+    from petsc4py import PETSc
+
+    opts = PETSc.Options(ksp.getOptionsPrefix())
+    return (opts.getString("ksp_guess_type") or None) if opts.hasName("ksp_guess_type") else None
+
+
+OWN_GUESS_WHY = ("forms its own initial guess (ksp_guess_type {}, PETSc's KSPGuess), which replaces any start it is "
+                 "given (from the exact solution, it took the zero guess's iterations)")
+
+
+def ksp_switched(ksp: Any, backend: Any) -> bool:
+    """``backend`` solves on a private KSP rather than on ``ksp``, the problem's own
+    (``private_where_switched``): it names another KSP or PC type, or options."""
+    return bool((backend.pc_type is not None and backend.pc_type != ksp.getPC().getType()) or backend.options
+                or (backend.ksp_type is not None and backend.ksp_type != ksp.getType()))
+
+
 @contextlib.contextmanager
 def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[dict[str, Any]]:
     """The handles ``backend`` solves with: the problem's own KSP or SNES where the backend keeps
@@ -108,11 +131,10 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
     snes = handles.get("snes")
     if snes is None:
         own = handles["ksp"]
-        pc_switched = backend.pc_type is not None and backend.pc_type != own.getPC().getType()
-        if not (pc_switched or backend.options or (backend.ksp_type is not None
-                                                   and backend.ksp_type != own.getType())):
+        if not ksp_switched(own, backend):
             yield handles
             return
+        pc_switched = backend.pc_type is not None and backend.pc_type != own.getPC().getType()
         # the KSP's own options (ksp_*) go on the private KSP beside the problem's PC, shared; a PC's
         # options go through the private prefix, which a shared PC (the problem's prefix) would not read
         pc_options = [k for k in backend.options if not str(k).lstrip("-").startswith("ksp_")]
@@ -598,6 +620,13 @@ class KSPBackend:
                     warnings.warn("ksp: a preonly KSP (a direct solve, such as LU) takes no initial guess; solving "
                                   "without the start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can "
                                   "speed up)", RuntimeWarning, stacklevel=3)
+                guess = None
+            elif guess is not None and (own_guess := own_guess_type(ksp)):
+                # not counted as a warm solve: the start never reached the Krylov method
+                if warm:
+                    warnings.warn(f"ksp: this KSP {OWN_GUESS_WHY.format(own_guess)}; solving without the start: take "
+                                  "ksp_guess_type out of the problem's PETSc options for a start to be used",
+                                  RuntimeWarning, stacklevel=3)
                 guess = None
             if guess is None:
                 x.set(0.0)
