@@ -342,9 +342,9 @@ class LearnedPDEStarter(LazyNetwork):
         guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
         script's own ``problem.solve()`` raises.
         """
-        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, OWN_GUESS_WHY, KSPBackend, SNESBackend,
+        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend,
                                      check_bounds, cold_guess_error, kept_settings, ksp_switched, not_converged_error,
-                                     own_guess_type, own_tolerances, private_where_switched)
+                                     own_guess_type, own_guess_why, own_tolerances, private_where_switched)
         from .formats.dolfinx import Unknown, petsc_handles, problem_kind, residual_function, scatter_guess
 
         kind = problem_kind(problem)
@@ -376,9 +376,9 @@ class LearnedPDEStarter(LazyNetwork):
         no_start = (("the problem's KSP is preonly (a direct solve, such as LU), which takes no initial guess; solving "
                      "without a start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
                      "direct solve (KSP preonly) takes no initial guess") if ksp_type == "preonly"
-                    else (f"the problem's KSP {OWN_GUESS_WHY.format(own_guess)}; solving without a start: take "
-                          "ksp_guess_type out of the problem's PETSc options for the learned start to be used",
-                          f"the KSP forms its own initial guess (ksp_guess_type {own_guess})") if own_guess
+                    else (f"the problem's KSP {own_guess_why(own_guess)}; solving without a start: take "
+                          f"{own_guess.split()[0]} out of the problem's PETSc options for the learned start to be used",
+                          f"the KSP forms its own initial guess ({own_guess})") if own_guess
                     else (f"{ONE_STEP_WHY}; solving from the cold guess",
                           f"one Newton step (SNES {snes_type}) takes no initial guess") if snes_type in ONE_STEP_SNES
                     else None)

@@ -848,8 +848,8 @@ def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
 
 
 def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
-    """A script whose KSP forms its own initial guess (ksp_guess_type fischer, PETSc's KSPGuess):
-    PETSc replaces any start with it, so a learned start was thrown away unseen (from the exact
+    """A script whose KSP forms its own initial guess (ksp_guess_type fischer, PETSc's KSPGuess; or
+    ksp_knoll, the preconditioner applied to b): PETSc replaces any start with it, so a learned start was thrown away unseen (from the exact
     solution, CG + Jacobi took the zero guess's iterations) while the result said it was taken,
     and a bench found every start, the oracle's too, at the cold count. Now the starter spends no
     inference and says so, the backend declines a start it is handed, and the bench refuses the
@@ -884,6 +884,19 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
     with pytest.raises(ValueError, match="nothing to warm-start"):
         family_backend(fam, "ksp", pc="jacobi")  # the problem's own KSP all the same
     assert family_backend(fam, "ksp", pc="sor").pc_type == "sor"
+    # the Knoll trick (ksp_knoll: the preconditioner applied to b as the start) replaces a start alike
+    plain = make_family("dolfinx:tests.dolfinx_user_problem:build")
+    prob, _ = plain.load(plain.sample(1, seed=5)[0])
+    prob.solver.setInitialGuessKnoll(True)
+    try:
+        cold = be.solve(petsc_handles(prob))
+        with pytest.warns(RuntimeWarning, match=r"forms its own initial guess \(ksp_knoll\).*take ksp_knoll out"):
+            res = be.solve(petsc_handles(prob), guess=cold.x)
+        assert not res.warm_start_accepted and res.iterations == cold.iterations > 0
+        with pytest.raises(ValueError, match=r"\(ksp_knoll\).*nothing to warm-start; take ksp_knoll out"):
+            family_backend(plain, "ksp")
+    finally:
+        prob.solver.setInitialGuessKnoll(False)  # the family's problem is shared with the other tests
 
 
 def test_a_preconditioner_petsc_cannot_run_on_a_nest_is_refused_saying_what_to_do():

@@ -44,7 +44,7 @@ from .base import SolveResult, Status, check_settings, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "aij_operator", "cannot_run_error", "check_guess", "check_runs_on",
            "direct_solve", "failures_returned", "forget_history", "kept_settings", "not_converged_error",
-           "ksp_switched", "own_guess_type", "own_tolerances", "private_where_switched", "stopping_early"]
+           "ksp_switched", "own_guess_type", "own_guess_why", "own_tolerances", "private_where_switched", "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
@@ -91,19 +91,25 @@ def kept_settings(handles: dict[str, Any]):
 
 
 def own_guess_type(ksp: Any) -> str | None:
-    """The type of the initial guess ``ksp`` forms itself (``ksp_guess_type``: fischer, pod;
-    PETSc's KSPGuess), or None. PETSc replaces any start with it: with the exact solution as the
-    start, CG + Jacobi took the zero guess's 41 iterations. Read from PETSc's database under the
+    """The option by which ``ksp`` forms its own initial guess, or None: ``ksp_knoll`` (the
+    preconditioner applied to b) or ``ksp_guess_type`` (fischer, pod: PETSc's KSPGuess). PETSc
+    replaces any start with it: from the exact solution, CG + Jacobi took the zero guess's 41
+    iterations (40 with Knoll's). ``ksp_guess_type`` is read from PETSc's database under the
     KSP's prefix, where dolfinx (0.11) leaves a script's ``petsc_options`` and the command line's
     stay: petsc4py reads no KSPGuess back, so one set by a call on the KSP is not seen."""
     from petsc4py import PETSc
 
+    if ksp.getInitialGuessKnoll():
+        return "ksp_knoll"
     opts = PETSc.Options(ksp.getOptionsPrefix())
-    return (opts.getString("ksp_guess_type") or None) if opts.hasName("ksp_guess_type") else None
+    kind = opts.getString("ksp_guess_type") if opts.hasName("ksp_guess_type") else None
+    return f"ksp_guess_type {kind}" if kind else None
 
 
-OWN_GUESS_WHY = ("forms its own initial guess (ksp_guess_type {}, PETSc's KSPGuess), which replaces any start it is "
-                 "given (from the exact solution, it took the zero guess's iterations)")
+def own_guess_why(option: str) -> str:
+    """What a KSP that forms its own initial guess by ``option`` (``own_guess_type``) does to a start."""
+    return (f"forms its own initial guess ({option}), which replaces any start it is given (from the exact solution, "
+            "it took the zero guess's iterations)")
 
 
 def ksp_switched(ksp: Any, backend: Any) -> bool:
@@ -624,8 +630,8 @@ class KSPBackend:
             elif guess is not None and (own_guess := own_guess_type(ksp)):
                 # not counted as a warm solve: the start never reached the Krylov method
                 if warm:
-                    warnings.warn(f"ksp: this KSP {OWN_GUESS_WHY.format(own_guess)}; solving without the start: take "
-                                  "ksp_guess_type out of the problem's PETSc options for a start to be used",
+                    warnings.warn(f"ksp: this KSP {own_guess_why(own_guess)}; solving without the start: take "
+                                  f"{own_guess.split()[0]} out of the problem's PETSc options for a start to be used",
                                   RuntimeWarning, stacklevel=3)
                 guess = None
             if guess is None:

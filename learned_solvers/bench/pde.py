@@ -29,9 +29,9 @@ import numpy as np
 
 from .._interrupt import held_interrupts
 from .._progress import tqdm
-from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, OWN_GUESS_WHY, KSPBackend, SNESBackend, aij_operator,
+from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, aij_operator,
                               check_runs_on, direct_solve, forget_history, kept_settings, ksp_switched, own_guess_type,
-                              own_tolerances)
+                              own_guess_why, own_tolerances)
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import in_adapter_signs, petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
@@ -153,8 +153,8 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
     if own and fam.kind == "linear" and not ksp_switched(handles["ksp"], backend) and \
             (guess_type := own_guess_type(handles["ksp"])):
         # refused as a direct solve is: every start, the oracle's own solution too, had taken the zero guess's count
-        raise ValueError(f"{fam.spec()}: the problem's KSP {OWN_GUESS_WHY.format(guess_type)}: there is nothing "
-                         "to warm-start; take ksp_guess_type out of the problem's PETSc options")
+        raise ValueError(f"{fam.spec()}: the problem's KSP {own_guess_why(guess_type)}: there is nothing to "
+                         f"warm-start; take {guess_type.split()[0]} out of the problem's PETSc options")
     if own and fam.kind == "linear" and (ksp_type or pc) and not aij_operator(handles["ksp"]):
         # a preconditioner PETSc cannot run on the problem's operator (GAMG on a nest) had failed only at
         # the first bench solve, after labelling and training
