@@ -848,12 +848,13 @@ def test_a_users_direct_solve_takes_no_start_and_still_solves(darcy_starter):
 
 
 def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
-    """A script whose KSP forms its own initial guess (ksp_guess_type fischer, PETSc's KSPGuess; or
-    ksp_knoll, the preconditioner applied to b): PETSc replaces any start with it, so a learned start was thrown away unseen (from the exact
-    solution, CG + Jacobi took the zero guess's iterations) while the result said it was taken,
-    and a bench found every start, the oracle's too, at the cold count. Now the starter spends no
-    inference and says so, the backend declines a start it is handed, and the bench refuses the
-    family; a backend of another PC solves on a private KSP, which forms none, and takes the start."""
+    """A script whose KSP forms its own initial guess (ksp_guess_type fischer, PETSc's KSPGuess;
+    or ksp_knoll, the preconditioner applied to b): PETSc replaces any start with it, so a
+    learned start was thrown away unseen (from the exact solution, CG + Jacobi took the zero
+    guess's iterations) while the result said it was taken, and a bench found every start, the
+    oracle's too, at the cold count. Now the starter spends no inference and says so, the
+    backend declines a start it is handed, and the bench refuses the family; a backend of
+    another PC solves on a private KSP, which forms none, and takes the start."""
     from learned_solvers.bench.pde import family_backend, label_pde
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter

@@ -43,8 +43,9 @@ from ..canonical.qp import InvalidProblemError
 from .base import SolveResult, Status, check_settings, retried_cold
 
 __all__ = ["KSPBackend", "SNESBackend", "aij_operator", "cannot_run_error", "check_guess", "check_runs_on",
-           "direct_solve", "failures_returned", "forget_history", "kept_settings", "not_converged_error",
-           "ksp_switched", "own_guess_type", "own_guess_why", "own_tolerances", "private_where_switched", "stopping_early"]
+           "direct_solve", "failures_returned", "forget_history", "kept_settings", "ksp_switched",
+           "not_converged_error", "own_guess_type", "own_guess_why", "own_tolerances", "private_where_switched",
+           "stopping_early"]
 
 
 def check_guess(guess: np.ndarray | None, n: int, solver: str) -> np.ndarray | None:
