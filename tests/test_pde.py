@@ -1685,6 +1685,38 @@ def test_a_cgne_solve_from_a_guess_is_held_to_the_tolerance_a_zero_guess_is():
     assert be.same_answer(warm, cold) and ksp.getTolerances()[0] == 1e-8
 
 
+
+@pytest.mark.parametrize("option", ["ksp_converged_use_initial_residual_norm",
+                                    "ksp_converged_use_min_initial_residual_norm"])
+def test_a_ksp_testing_against_its_starts_residual_holds_a_guess_to_the_zero_guesss_tolerance(option):
+    """A script whose KSP measures its residual against the start's own (or the smaller of that
+    and b's) held a good start to a tighter tolerance than the zero guess: from the solution 1%
+    off, CG + Jacobi took the zero guess's 41 iterations to an answer 100 times closer, so no
+    start could save an iteration. A solve from a guess now stops where the zero guess's does, as
+    every other KSP's does (SNES's likewise: its tolerance comes from the cold guess's residual)."""
+    from .dolfinx_user_problem import _user_problem
+
+    user = _user_problem(lambda d: d.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16), f"t_{option}_",
+                         petsc_options={"ksp_type": "cg", "pc_type": "jacobi", option: True})
+    user.apply({"k": 1.0, "s": 2.0})
+    prob = user.problem
+    h = petsc_handles(prob)
+    ksp = h["ksp"]
+    be = KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8)
+    cold = be.solve(h)
+    start = cold.x * 1.01
+    h["x"].setArray(start)  # PETSc on its own, from the start: its own residual's tolerance
+    ksp.setInitialGuessNonzero(True)
+    ksp.solve(h["b"], h["x"])
+    r = h["b"].duplicate()
+    ksp.getOperators()[0].mult(h["x"], r)
+    r.aypx(-1.0, h["b"])
+    assert ksp.getIterationNumber() >= cold.iterations and r.norm() / h["b"].norm() < 0.05 * cold.extra["residual"]
+    warm = be.solve(petsc_handles(prob), guess=start)
+    assert warm.status == cold.status == "optimal" and 0 < warm.iterations < cold.iterations
+    assert cold.extra["residual"] / 2 <= warm.extra["residual"] <= 2 * cold.extra["residual"]
+    assert be.same_answer(warm, cold) and ksp.getTolerances()[0] == 1e-8  # rtol as it was
+
 def test_a_legacy_newton_solver_problem_is_refused_saying_how_to_write_it_for_snes():
     """dolfinx's deprecated NewtonSolver problem (``NewtonSolverNonlinearProblem``, the old
     ``NonlinearProblem``) is refused with how to build the SNES ``NonlinearProblem`` instead; a
