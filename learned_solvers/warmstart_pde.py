@@ -376,8 +376,7 @@ class LearnedPDEStarter(LazyNetwork):
         no_start = (("the problem's KSP is preonly (a direct solve, such as LU), which takes no initial guess; solving "
                      "without a start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
                      "direct solve (KSP preonly) takes no initial guess") if ksp_type == "preonly"
-                    else (f"the problem's KSP {own_guess_why(own_guess)}; solving without a start: take "
-                          f"{own_guess.split()[0]} out of the problem's PETSc options for the learned start to be used",
+                    else (f"the problem's KSP {own_guess_why(own_guess)}; solving without one",
                           f"the KSP forms its own initial guess ({own_guess})") if own_guess
                     else (f"{ONE_STEP_WHY}; solving from the cold guess",
                           f"one Newton step (SNES {snes_type}) takes no initial guess") if snes_type in ONE_STEP_SNES

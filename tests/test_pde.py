@@ -870,7 +870,7 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
     with pytest.warns(RuntimeWarning, match=r"this KSP forms its own initial guess \(ksp_guess_type fischer"):
         res = be.solve(petsc_handles(prob), guess=cold.x)
     assert res.warm_started and not res.warm_start_accepted and res.iterations == cold.iterations > 0
-    with pytest.warns(RuntimeWarning, match="the problem's KSP forms its own initial guess.*take ksp_guess_type out"):
+    with pytest.warns(RuntimeWarning, match="KSP forms its own initial guess.*take ksp_guess_type out.*without one"):
         res = starter.solve(prob, fields=fields)
     assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
     assert "ksp_guess_type fischer" in res.extra["fallback"]
@@ -880,7 +880,7 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
     assert res.status == "optimal" and res.warm_start_accepted
     prob.solve()  # the script's own solve, as it was
     assert prob.solver.getConvergedReason() > 0 and prob.solver.getPC().getType() == "jacobi"
-    with pytest.raises(ValueError, match="problem's KSP forms its own initial guess .*: there is nothing to"):
+    with pytest.raises(ValueError, match="nothing to warm-start: the problem's KSP forms its own initial guess"):
         family_backend(fam, "ksp")
     with pytest.raises(ValueError, match="nothing to warm-start"):
         family_backend(fam, "ksp", pc="jacobi")  # the problem's own KSP all the same
@@ -894,7 +894,7 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
         with pytest.warns(RuntimeWarning, match=r"forms its own initial guess \(ksp_knoll\).*take ksp_knoll out"):
             res = be.solve(petsc_handles(prob), guess=cold.x)
         assert not res.warm_start_accepted and res.iterations == cold.iterations > 0
-        with pytest.raises(ValueError, match=r"\(ksp_knoll\).*nothing to warm-start; take ksp_knoll out"):
+        with pytest.raises(ValueError, match=r"nothing to warm-start: .*\(ksp_knoll\).*take ksp_knoll out"):
             family_backend(plain, "ksp")
     finally:
         prob.solver.setInitialGuessKnoll(False)  # the family's problem is shared with the other tests

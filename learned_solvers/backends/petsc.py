@@ -91,26 +91,34 @@ def kept_settings(handles: dict[str, Any]):
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
 
 
-def own_guess_type(ksp: Any) -> str | None:
-    """The option by which ``ksp`` forms its own initial guess, or None: ``ksp_knoll`` (the
-    preconditioner applied to b) or ``ksp_guess_type`` (fischer, pod: PETSc's KSPGuess). PETSc
-    replaces any start with it: from the exact solution, CG + Jacobi took the zero guess's 41
-    iterations (40 with Knoll's). ``ksp_guess_type`` is read from PETSc's database under the
-    KSP's prefix, where dolfinx (0.11) leaves a script's ``petsc_options`` and the command line's
-    stay: petsc4py reads no KSPGuess back, so one set by a call on the KSP is not seen."""
+def _own_options(obj: Any) -> Any:
+    """PETSc's options database under ``obj``'s (a KSP's or SNES's) prefix: for the settings that
+    petsc4py reads no way back from the object. There dolfinx (0.11) leaves a script's
+    ``petsc_options``, and the command line's stay; one made by a call on the object alone is
+    not seen."""
     from petsc4py import PETSc
 
+    return PETSc.Options(obj.getOptionsPrefix())
+
+
+def own_guess_type(ksp: Any) -> str | None:
+    """The option by which ``ksp`` forms its own initial guess, or None: ``ksp_knoll`` (the
+    preconditioner applied to b) or ``ksp_guess_type`` (fischer, pod: PETSc's KSPGuess, read by
+    ``_own_options``). PETSc replaces any start with it: from the exact solution, CG + Jacobi took
+    the zero guess's 41 iterations (40 with Knoll's)."""
     if ksp.getInitialGuessKnoll():
         return "ksp_knoll"
-    opts = PETSc.Options(ksp.getOptionsPrefix())
+    opts = _own_options(ksp)
     kind = opts.getString("ksp_guess_type") if opts.hasName("ksp_guess_type") else None
     return f"ksp_guess_type {kind}" if kind else None
 
 
 def own_guess_why(option: str) -> str:
-    """What a KSP that forms its own initial guess by ``option`` (``own_guess_type``) does to a start."""
+    """What a KSP that forms its own initial guess by ``option`` (``own_guess_type``) does to a
+    start, and what to do."""
     return (f"forms its own initial guess ({option}), which replaces any start it is given (from the exact solution, "
-            "it took the zero guess's iterations)")
+            f"it took the zero guess's iterations): take {option.split()[0]} out of the problem's PETSc options for a "
+            "start to be used")
 
 
 def ksp_switched(ksp: Any, backend: Any) -> bool:
@@ -631,9 +639,8 @@ class KSPBackend:
             elif guess is not None and (own_guess := own_guess_type(ksp)):
                 # not counted as a warm solve: the start never reached the Krylov method
                 if warm:
-                    warnings.warn(f"ksp: this KSP {own_guess_why(own_guess)}; solving without the start: take "
-                                  f"{own_guess.split()[0]} out of the problem's PETSc options for a start to be used",
-                                  RuntimeWarning, stacklevel=3)
+                    warnings.warn(f"ksp: this KSP {own_guess_why(own_guess)}; solving without it", RuntimeWarning,
+                                  stacklevel=3)
                 guess = None
             if guess is None:
                 x.set(0.0)
@@ -748,7 +755,8 @@ def _cold_standard(ksp: Any, b: Any, *, nonzero: bool) -> Iterator[None]:
         yield
         return
     norm = ksp.getNormType()
-    initial = norm != PETSc.KSP.NormType.NONE and _tests_initial_residual(ksp)
+    initial = norm != PETSc.KSP.NormType.NONE and any(_own_options(ksp).getBool(n, False)
+                                                      for n in INITIAL_RESIDUAL_TESTS)
     if not (initial or (kind in ("minres", "cgne") and norm == PETSc.KSP.NormType.PRECONDITIONED)):
         yield
         return
@@ -794,17 +802,7 @@ def _cold_standard(ksp: Any, b: Any, *, nonzero: bool) -> Iterator[None]:
 
 INITIAL_RESIDUAL_TESTS = ("ksp_converged_use_initial_residual_norm", "ksp_converged_use_min_initial_residual_norm")
 """Options by which PETSc's default test measures the residual against the start's own (or the
-smaller of it and b's) rather than against b's."""
-
-
-def _tests_initial_residual(ksp: Any) -> bool:
-    """An ``INITIAL_RESIDUAL_TESTS`` option is on under the KSP's prefix, read from PETSc's
-    database (where dolfinx 0.11 leaves a script's ``petsc_options``, and the command line's
-    stay): petsc4py has no call that sets or reads it back."""
-    from petsc4py import PETSc
-
-    opts = PETSc.Options(ksp.getOptionsPrefix())
-    return any(opts.getBool(name, False) for name in INITIAL_RESIDUAL_TESTS)
+smaller of it and b's) rather than against b's; petsc4py has no call that sets them."""
 
 
 def _relative_residual(ksp: Any, b: Any, x: Any) -> float:
@@ -905,24 +903,15 @@ def _remembers(snes: Any) -> bool:
     """``snes`` or its nonlinear preconditioner (``npc_snes_type qn``: 10 steps, then 2 on a
     repeat) is a ``REMEMBERING_SNES`` or lags its Jacobian or preconditioner across solves;
     PETSc's reset of ``snes`` resets its preconditioner too."""
-    return (snes.getType() in REMEMBERING_SNES or _lag_persists(snes)
+    return (snes.getType() in REMEMBERING_SNES or any(_own_options(snes).getBool(n, False) for n in LAG_PERSISTS)
             or (snes.hasNPC() and _remembers(snes.getNPC())))
 
 
 LAG_PERSISTS = ("snes_lag_jacobian_persists", "snes_lag_preconditioner_persists")
 """Options that carry the count of a lagged Jacobian's or preconditioner's rebuilds from one solve
 into the next: which steps rebuild it depends on the solves before (lag 3: a cold solve of one
-instance took 4 steps, then 3; ``build_semilinear_lagged`` in ``tests/dolfinx_user_problem.py``)."""
-
-
-def _lag_persists(snes: Any) -> bool:
-    """A ``LAG_PERSISTS`` option is on under the SNES's prefix. Read from PETSc's database, where
-    dolfinx (0.11) leaves a script's ``petsc_options`` and the command line's stay: petsc4py reads
-    no lag back from the SNES, so one set by a call on the object alone is not seen."""
-    from petsc4py import PETSc
-
-    opts = PETSc.Options(snes.getOptionsPrefix())
-    return any(opts.getBool(name, False) for name in LAG_PERSISTS)
+instance took 4 steps, then 3; ``build_semilinear_lagged`` in ``tests/dolfinx_user_problem.py``);
+petsc4py reads no lag back from a SNES (``_own_options``)."""
 
 
 def variable_bounds(snes: Any) -> tuple[Any, Any] | None:

@@ -153,8 +153,7 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
     if own and fam.kind == "linear" and not ksp_switched(handles["ksp"], backend) and \
             (guess_type := own_guess_type(handles["ksp"])):
         # refused as a direct solve is: every start, the oracle's own solution too, had taken the zero guess's count
-        raise ValueError(f"{fam.spec()}: the problem's KSP {own_guess_why(guess_type)}: there is nothing to "
-                         f"warm-start; take {guess_type.split()[0]} out of the problem's PETSc options")
+        raise ValueError(f"{fam.spec()}: there is nothing to warm-start: the problem's KSP {own_guess_why(guess_type)}")
     if own and fam.kind == "linear" and (ksp_type or pc) and not aij_operator(handles["ksp"]):
         # a preconditioner PETSc cannot run on the problem's operator (GAMG on a nest) had failed only at
         # the first bench solve, after labelling and training
