@@ -2978,7 +2978,8 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     switched on the problem's own and back, a fieldsplit set on its PC object lost its index sets
     (the script's next ``solve()`` failed: "must have at least two fields, not 1"), and a qn SNES
     could not be switched at all (PETSc crashes after such a switch; it was refused). A private
-    SNES keeps a variational inequality's bounds."""
+    SNES keeps a variational inequality's bounds. Types PETSc crashes the process on here (ngs
+    without its sweep, aspin) are refused."""
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
@@ -3049,6 +3050,16 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
         fam.load(inst)
         prob.solve()  # the script's own Newton solve, as before
         assert prob.solver.getConvergedReason() > 0 and np.allclose(prob.u.x.array, res.x, atol=1e-6)
+    # ngs sweeps by the function SNESSetNGS gives it: without one (a private SNES never has it) PETSc ended
+    # the process with a segmentation fault; aspin did so on being made, with no DM to split the domain by
+    prob, fields = fam.load(inst)
+    with pytest.raises(ValueError, match="ngs sweeps by the function SNESSetNGS gives it .* has none"):
+        newton.solve(prob, fields=fields, backend=SNESBackend(snes_type="ngs"))
+    with pytest.raises(ValueError, match="segmentation fault when a SNES .* is made aspin"):
+        SNESBackend(snes_type="aspin")
+    fam.load(inst)
+    prob.solve()
+    assert prob.solver.getConvergedReason() > 0 and prob.solver.getType() == "newtonls"
 
     # a variational inequality (bounds set on the SNES object): a private VI solver keeps the bounds
     # (without them vinewtonssls had returned "optimal" above the ceiling, u = 1.18 > 0.5), and a

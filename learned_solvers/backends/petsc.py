@@ -977,6 +977,10 @@ class SNESBackend:
     def __post_init__(self) -> None:
         _check_tolerances(self.name, self.rtol, self.atol)
         check_settings(self.name, iterations={"max_it": self.max_it})
+        if self.snes_type == "aspin":  # before _check_types, which sets the type on a SNES to see it exists
+            raise ValueError("snes: PETSc (3.25) ends the process with a segmentation fault when a SNES without a "
+                             "domain decomposition (a DM's, which a dolfinx problem's SNES has not) is made aspin; "
+                             "choose newtonls, newtontr, qn or ngmres")
         _check_types(self.name, SNES=self.snes_type)
         if isinstance(self.stol, bool) or not isinstance(self.stol, (int, float)) or not 0 <= self.stol < 1:
             raise ValueError(f"{self.name}: stol must lie in [0, 1) (PETSc's step-length test, relative to ||x||; 0: "
@@ -991,6 +995,11 @@ class SNESBackend:
             snes, x = handles["snes"], handles["x"]
             check_switch(snes, self.snes_type, self.name)  # before anything is set on it
             check_bounds(snes, self.snes_type, self.name)
+            if self.snes_type == "ngs" and snes.getNGS() is None:
+                raise ValueError("snes: ngs sweeps by the function SNESSetNGS gives it (snes.setNGS), and this SNES "
+                                 "has none (a private one, of a backend of another type, never has): PETSc (3.25) "
+                                 "ends the process with a segmentation fault there; choose newtonls, newtontr, qn or "
+                                 "ngmres")
             n = x.getLocalSize()
             cold = np.zeros(n) if cold_guess is None else np.asarray(cold_guess, dtype=float)
             guess = check_guess(guess, n, self.name)
