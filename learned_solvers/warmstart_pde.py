@@ -342,7 +342,7 @@ class LearnedPDEStarter(LazyNetwork):
         guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
         script's own ``problem.solve()`` raises.
         """
-        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend,
+        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, OWN_START_WHY, KSPBackend, SNESBackend,
                                      check_bounds, cold_guess_error, kept_settings, ksp_switched, not_converged_error,
                                      own_guess_type, own_guess_why, own_tolerances, private_where_switched)
         from .formats.dolfinx import Unknown, petsc_handles, problem_kind, residual_function, scatter_guess
@@ -373,6 +373,8 @@ class LearnedPDEStarter(LazyNetwork):
         # elsewhere from one: no inference spent
         own_guess = (own_guess_type(h["ksp"]) if kind == "linear" and not (backend and ksp_switched(h["ksp"], backend))
                      else None)
+        # a backend of another type solves on a private SNES, which has no such function
+        own_start = kind != "linear" and snes_type == h["snes"].getType() and h["snes"].getInitialGuess() is not None
         no_start = (("the problem's KSP is preonly (a direct solve, such as LU), which takes no initial guess; solving "
                      "without a start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
                      "direct solve (KSP preonly) takes no initial guess") if ksp_type == "preonly"
@@ -380,6 +382,8 @@ class LearnedPDEStarter(LazyNetwork):
                           f"the KSP forms its own initial guess ({own_guess})") if own_guess
                     else (f"{ONE_STEP_WHY}; solving from the cold guess",
                           f"one Newton step (SNES {snes_type}) takes no initial guess") if snes_type in ONE_STEP_SNES
+                    else (f"the problem's SNES {OWN_START_WHY}; solving without one",
+                          "the SNES computes its own initial guess") if own_start
                     else None)
         if no_start is not None:
             on_rank0(comm, lambda: self.check(pde))  # a model for another space is refused all the same

@@ -900,6 +900,48 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
         prob.solver.setInitialGuessKnoll(False)  # the family's problem is shared with the other tests
 
 
+def test_a_snes_that_computes_its_own_initial_guess_takes_no_start_and_says_so():
+    """A script that gives its SNES a function computing the initial guess
+    (``snes.setInitialGuess``): PETSc calls it at the start of every solve, over any start, so
+    from the exact answer Newton took the cold guess's steps while the result said the start was
+    taken. As for a KSP that forms its own guess: the starter spends no inference and says so,
+    the backend declines a start, the bench refuses the family; a backend of another type solves
+    on a private SNES, which has no such function, and takes the start."""
+    from learned_solvers.bench.pde import family_backend, label_pde
+    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
+    from learned_solvers.warmstart_pde import LearnedPDEStarter
+
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear")
+    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
+    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
+    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
+                                anchors=tr.anchors)
+    inst = fam.sample(1, seed=5)[0]
+    prob, fields = fam.load(inst)
+    n = petsc_handles(prob)["x"].getLocalSize()
+    be = SNESBackend(rtol=1e-8)
+    cold = be.solve(petsc_handles(prob), cold_guess=np.full(n, 0.25))
+    prob.solver.setInitialGuess(lambda snes, x: x.set(0.25))  # the user's: from 0.25 each time
+    try:
+        with pytest.warns(RuntimeWarning, match=r"SNES computes its own initial guess .*setInitialGuess\(None\)"):
+            res = be.solve(petsc_handles(prob), guess=cold.x, cold_guess=np.full(n, 0.25))
+        assert res.status == "optimal" and not res.warm_start_accepted and res.iterations == cold.iterations > 0
+        fam.load(inst)
+        with pytest.warns(RuntimeWarning, match="the problem's SNES computes its own initial guess"):
+            res = starter.solve(prob, fields=fields)
+        assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
+        fam.load(inst)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            res = starter.solve(prob, fields=fields, backend=SNESBackend(snes_type="newtontr", rtol=1e-8))
+        assert res.status == "optimal" and res.warm_start_accepted
+        with pytest.raises(ValueError, match="nothing to warm-start: the problem's SNES computes its own initial"):
+            family_backend(fam, "snes")
+    finally:
+        prob.solver.setInitialGuess(None)  # the family's problem is shared with the other tests
+    assert family_backend(fam, "snes").snes_type == "newtonls"
+
+
 def test_a_preconditioner_petsc_cannot_run_on_a_nest_is_refused_saying_what_to_do():
     """FEniCSx's mixed Poisson demo assembled as a nest (``kind="nest"``): GAMG, Jacobi, SOR and
     ILU read entries a MatNest does not give. ``bench --pc gamg`` failed with PETSc's raw error 56

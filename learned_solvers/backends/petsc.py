@@ -958,6 +958,10 @@ ONE_STEP_WHY = ("a ksponly SNES takes one Newton step and tests no tolerance, so
                 "the ksp solver's)")
 
 
+OWN_START_WHY = ("computes its own initial guess (a function given by snes.setInitialGuess), which replaces any start "
+                 "it is given: take it off (snes.setInitialGuess(None)) for a start to be used")
+
+
 @dataclass(kw_only=True)
 class SNESBackend:
     """Newton (``newtonls`` with line search by default) to ``max(rtol * ||F(cold guess)||, atol)``
@@ -1018,6 +1022,9 @@ class SNESBackend:
             snes.getKSP().setInitialGuessNonzero(False)
             if guess is not None and self.snes_type in ONE_STEP_SNES:
                 warnings.warn(f"snes: {ONE_STEP_WHY}; solving from the cold guess", RuntimeWarning, stacklevel=2)
+                guess = None
+            elif guess is not None and snes.getInitialGuess() is not None:
+                warnings.warn(f"snes: this SNES {OWN_START_WHY}; solving without it", RuntimeWarning, stacklevel=2)
                 guess = None
             res = self._run(snes, x, cold if guess is None else guess, handles, warm=guess is not None, cold=cold)
             raise_if_stopped()  # not retried cold, nor returned as the failure it ended at

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._interrupt import held_interrupts
 from .._progress import tqdm
-from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, KSPBackend, SNESBackend, aij_operator,
+from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, OWN_START_WHY, KSPBackend, SNESBackend, aij_operator,
                               check_runs_on, direct_solve, forget_history, kept_settings, own_guess_type, own_guess_why,
                               own_tolerances)
 from ..checkpoint import PDE_K0_STARTS
@@ -150,6 +150,8 @@ def family_backend(fam: Any, solver: str, *, ksp_type: str | None = None, pc: st
     backend = make_pde_backend(solver, kind=fam.kind, ksp_type=ksp_type or (None if own else "cg"),
                                pc=pc or (None if own else "gamg"), rtol=rtol, atol=atol, snes_type=snes_type,
                                max_it=max_it, stol=stol)
+    if own and fam.kind != "linear" and handles["snes"].getInitialGuess() is not None:
+        raise ValueError(f"{fam.spec()}: there is nothing to warm-start: the problem's SNES {OWN_START_WHY}")
     if own and fam.kind == "linear" and (guess_type := own_guess_type(handles["ksp"])):
         # refused as a direct solve is: every start, the oracle's own solution too, had taken the zero guess's
         # count; the bench solves on the problem's own KSP, whose KSPGuess a --pc or --ksp-type keeps
