@@ -342,9 +342,8 @@ class LearnedPDEStarter(LazyNetwork):
         guess, and a ``petsc4py.PETSc.Error`` is raised only where that fails too, as the
         script's own ``problem.solve()`` raises.
         """
-        from .backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, OWN_START_WHY, KSPBackend, SNESBackend,
-                                     check_bounds, cold_guess_error, kept_settings, ksp_switched, not_converged_error,
-                                     own_guess_type, own_guess_why, own_tolerances, private_where_switched)
+        from .backends.petsc import (KSPBackend, SNESBackend, check_bounds, cold_guess_error, kept_settings,
+                                     not_converged_error, own_tolerances, private_where_switched)
         from .formats.dolfinx import Unknown, petsc_handles, problem_kind, residual_function, scatter_guess
 
         kind = problem_kind(problem)
@@ -369,22 +368,7 @@ class LearnedPDEStarter(LazyNetwork):
         residual = residual_function(problem)  # None under MPI: the merit runs on rank 0 only
         # under MPI the other ranks wait in the broadcast, on cores more threads would share
         one = 1 if comm.size > 1 else None
-        # a direct solve takes no start, nor a KSP that forms its own, and one Newton step would land
-        # elsewhere from one: no inference spent
-        own_guess = (own_guess_type(h["ksp"]) if kind == "linear" and not (backend and ksp_switched(h["ksp"], backend))
-                     else None)
-        # a backend of another type solves on a private SNES, which has no such function
-        own_start = kind != "linear" and snes_type == h["snes"].getType() and h["snes"].getInitialGuess() is not None
-        no_start = (("the problem's KSP is preonly (a direct solve, such as LU), which takes no initial guess; solving "
-                     "without a start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
-                     "direct solve (KSP preonly) takes no initial guess") if ksp_type == "preonly"
-                    else (f"the problem's KSP {own_guess_why(own_guess)}; solving without one",
-                          f"the KSP forms its own initial guess ({own_guess})") if own_guess
-                    else (f"{ONE_STEP_WHY}; solving from the cold guess",
-                          f"one Newton step (SNES {snes_type}) takes no initial guess") if snes_type in ONE_STEP_SNES
-                    else (f"the problem's SNES {OWN_START_WHY}; solving without one",
-                          "the SNES computes its own initial guess") if own_start
-                    else None)
+        no_start = _no_start(h, backend, kind=kind, ksp_type=ksp_type, snes_type=snes_type)  # no inference spent
         if no_start is not None:
             on_rank0(comm, lambda: self.check(pde))  # a model for another space is refused all the same
             warnings.warn(f"{pde.name if pde is not None else 'pde'}: {no_start[0]}", RuntimeWarning, stacklevel=2)
@@ -429,3 +413,27 @@ class LearnedPDEStarter(LazyNetwork):
         if failed is not None:
             raise failed
         return res
+
+
+def _no_start(h: dict[str, Any], backend: Any, *, kind: str, ksp_type: str | None,
+              snes_type: str | None) -> tuple[str, str] | None:
+    """(warning, fallback) where the solve would not use a start: a direct solve (KSP preonly)
+    takes none; a KSP that forms its own initial guess, or a SNES that computes its own, replaces
+    it (a ``backend`` of another type solves on a private one, which does neither); one Newton
+    step (SNES ksponly) would land elsewhere from it."""
+    from .backends.petsc import ONE_STEP_SNES, ONE_STEP_WHY, OWN_START_WHY, ksp_switched, own_guess_type, own_guess_why
+
+    if kind == "linear":
+        if ksp_type == "preonly":
+            return ("the problem's KSP is preonly (a direct solve, such as LU), which takes no initial guess; solving "
+                    "without a start (an iterative KSP, e.g. ksp_type cg or gmres, is what a start can speed up)",
+                    "direct solve (KSP preonly) takes no initial guess")
+        own = None if backend is not None and ksp_switched(h["ksp"], backend) else own_guess_type(h["ksp"])
+        return ((f"the problem's KSP {own_guess_why(own)}; solving without one",
+                 f"the KSP forms its own initial guess ({own})") if own else None)
+    if snes_type in ONE_STEP_SNES:
+        return (f"{ONE_STEP_WHY}; solving from the cold guess",
+                f"one Newton step (SNES {snes_type}) takes no initial guess")
+    if snes_type == h["snes"].getType() and h["snes"].getInitialGuess() is not None:
+        return f"the problem's SNES {OWN_START_WHY}; solving without one", "the SNES computes its own initial guess"
+    return None
