@@ -85,6 +85,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _check_family(args)
     pde = is_pde_family(args.family)
     if pde:  # options of the other side refused before torch is imported (2-3 s)
+        _refuse(args, ("time_limit",), "LP/QP families")
         _refuse_linear_solver_options(args)
         anchor = _pde_anchor(args)
     else:
@@ -106,7 +107,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           **({"train_k": args.train_k} if args.train_k is not None else {}),
                           **anchor,
                           **({"jacobian_weight": args.jacobian_weight} if args.jacobian_weight is not None else {}))
-        backend = bench_backend(args.solver, tol=args.tol)  # an unknown solver is refused before any labelling
+        # an unknown solver is refused before any labelling
+        backend = bench_backend(args.solver, tol=args.tol, time_limit=args.time_limit)
         draw = drawer(fam, seed=args.seed)
         qps = draw(args.train)
         backend.check(qps[0])  # a family this solver cannot take is refused before any labelling
@@ -589,6 +591,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tol", type=_positive_number, default=None,
                    help="tolerance of the solves that time the automatic k (default: the backend's; PDE 1e-8, "
                         "a dolfinx: family's own)")
+    t.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                   help="LP/QP: the solver's time limit per solve that times the automatic k (default: the "
+                        "backend's, 600 s for PDLP and HiGHS, none for OSQP; inf: none); not for SCS, which stops by "
+                        "iterations")
     t.add_argument("--pde-width", type=_positive, default=None, help="PDE: mesh-model width (default 32)")
     t.add_argument("--pde-solution-state", choices=["auto", "on", "off"], default=None,
                    help="PDE: carry the solution in the model's state and correct it by a learned step in "

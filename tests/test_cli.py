@@ -77,6 +77,10 @@ def test_unknown_option_is_rejected():
                       "--time-limit applies to --solver pdlp, osqp, highs"),
                      (["bench", "--family", "darcy:n=8", "--time-limit", "5"],
                       "--time-limit applies to LP/QP families only"),
+                     (["train", "--family", "darcy:n=8", "--time-limit", "5", "--out", "m.safetensors"],
+                      "--time-limit applies to LP/QP families only"),
+                     (["train", "--family", "random-lp", "--solver", "scs", "--time-limit", "5", "--out", "m"],
+                      "--time-limit applies to --solver pdlp, osqp, highs"),
                      (["bench", "--family", "random-lp", "--solver", "pdlp", "--pinned"],
                       "--pinned applies to --solver osqp and scs")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
@@ -284,9 +288,10 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
     assert "STADAT1.mat: the solver ended in an error: highs ended its process" in capsys.readouterr().err
 
 
-def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path):
+def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     """`bench --time-limit` bounds each solve (there was none: PDLP's and HiGHS' own 600 s held)
-    and the report records it beside the tolerance."""
+    and the report records it beside the tolerance; `train --time-limit` bounds the solves that
+    time the automatic k, and a choice weighed against solves cut short by it is said to be."""
     import json
 
     from learned_solvers.cli import main
@@ -296,6 +301,14 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path):
                  "--time-limit", "30", "--scheduler", "serial", "--out", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert rep["solver_options"]["time_limit"] == 30.0 and rep["same_answer"] == 1.0
+    # train takes it too, for the solves that time the automatic k, and says where those ended at it
+    ck = tmp_path / "ck.safetensors"
+    capsys.readouterr()
+    assert main(["train", "--family", "random-lp:m=10,n=20", "--train", "8", "--epochs", "1", "--time-limit",
+                 "1e-7", "--scheduler", "serial", "--out", str(ck)]) == 0
+    said = capsys.readouterr().err
+    assert ck.exists() and re.search(r"warning: \d+ of the \d+ cold solves that time the automatic k ended at the "
+                                     "solver's limit .*raise the limit", said), said[-2000:]
 
 
 def test_a_family_with_no_instance_to_keep_says_what_to_try(capsys):

@@ -30,7 +30,7 @@ from .._files import write_json
 from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
-from ..backends import WarmStart, make_backend
+from ..backends import Status, WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, optimal_active_set, polish, predicted_active_set
 from ..models.anchors import AnchorBank
@@ -156,6 +156,11 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     cut = stopped[0] if stopped else None
     if not cold:
         return starter.default_k, starter.polish, [], cut
+    if short := sum(c.status == Status.LIMIT for c in cold):
+        warnings.warn(f"{short} of the {len(cold)} cold solves that time the automatic k ended at the solver's "
+                      f"limit ({backend.name}'s time or iteration limit), so the choice is weighed against solves cut "
+                      "short: raise the limit (--time-limit; time_limit= of the backend) for a fair choice",
+                      RuntimeWarning, stacklevel=2)
     secs = np.array([c.seconds for c in cold])
     its = np.array([c.iterations for c in cold], dtype=float)
     sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),
