@@ -74,7 +74,8 @@ def as_qp(instance: Any) -> QPData:
 
 
 def train(instances: Iterable[Any], *, solver: str, family: str = "instances", config: Any = None,
-          tol: float | None = None, scheduler: str = "local", workers: int | None = None,
+          tol: float | None = None, time_limit: float | None = None, scheduler: str = "local",
+          workers: int | None = None,
           out: str | os.PathLike[str] | None = None, progress: bool = True) -> LearnedWarmStarter:
     """Train a warm starter for ``solver`` on ``instances`` (at least 2; see ``as_qp``).
 
@@ -83,7 +84,8 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     address); those it does not find optimal are dropped with a warning. The model then trains
     (``config``: a ``training.train.TrainConfig``, default that of ``learned-solvers train``:
     40 epochs, width 64, the CPU), and its k and polish are chosen on a tenth held out, timed
-    with ``solver`` ('pdlp', 'osqp', 'scs' or 'highs', at ``tol`` or its default tolerance).
+    with ``solver`` ('pdlp', 'osqp', 'scs' or 'highs', at ``tol`` or its default tolerance, each
+    solve within ``time_limit`` seconds or the backend's own limit).
 
     family: the name the starter and its checkpoint record, which ``from_checkpoint(family=...)``
     checks. out: also save the checkpoint there (``learned-solvers info`` reads it). Returns the
@@ -111,7 +113,8 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
         raise TypeError(f"config must be a learned_solvers.training.train.TrainConfig, got {type(cfg).__name__}")
     if out is not None and Path(out).suffix != ".safetensors":
         raise ValueError(f"out={str(out)!r}: a checkpoint is a .safetensors file (weights and JSON metadata)")
-    backend = bench_backend(solver, tol=tol)  # a tolerance out of range is refused before any work
+    # a tolerance or limit out of range, or a limit SCS does not take, is refused before any work
+    backend = bench_backend(solver, tol=tol, time_limit=time_limit)
     qps = _read_all(instances, backend)
     if len(qps) < 2:
         raise ValueError(f"train needs at least 2 instances (it holds a tenth out to choose k), got {len(qps)}")
@@ -136,8 +139,8 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
 
 def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: Iterable[Any], *,
              solver: str | None = None, k: int | None = None, tol: float | None = None, pinned: bool = False,
-             scheduler: str = "local", workers: int | None = None, out: str | os.PathLike[str] | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             time_limit: float | None = None, scheduler: str = "local", workers: int | None = None,
+             out: str | os.PathLike[str] | None = None, progress: bool = True) -> dict[str, Any]:
     """``learned-solvers bench`` on held-out instances in hand (see ``as_qp``): each is solved
     cold, from the learned start (inference timed one instance at a time), from the nearest
     training instance's solution (the baseline) and from its own optimum (the limit), and the
@@ -146,8 +149,9 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
 
     starter: a ``LearnedWarmStarter`` or a checkpoint's path; its anchor bank holds the training
     solutions the baseline searches. solver: default the one it was trained for; k: the model
-    iterations (``bench --k``; default the starter's own, which is left as it is); tol, pinned:
-    that solver's (``pinned``: OSQP's or SCS's fixed settings). out: also write the JSON report there
+    iterations (``bench --k``; default the starter's own, which is left as it is); tol, pinned,
+    time_limit: that solver's (``pinned``: OSQP's or SCS's fixed settings; ``time_limit``: seconds
+    per solve, as ``bench --time-limit``). out: also write the JSON report there
     (``learned-solvers plot`` draws it). ``learned_solvers.bench.qp.format_report(report)`` is
     bench's table. Instances no reference solver finds optimal are dropped with a warning.
     """
@@ -168,7 +172,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     name = solver or st.meta.get("solver") or "pdlp"
     if name not in BACKENDS:
         raise ValueError(f"solver must be one of {', '.join(BACKENDS)}, got {name!r}")
-    backend = bench_backend(name, tol=tol, pinned=pinned)
+    backend = bench_backend(name, tol=tol, pinned=pinned, time_limit=time_limit)
     if st.anchors is None:
         raise ValueError(f"this starter (family {st.family!r}) holds no training solutions (it was trained with no "
                          "anchor), and the nearest-instance baseline searches them: bench it on its family with "

@@ -784,8 +784,9 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
     again = evaluate(out, held_out[:2], scheduler="serial", progress=False, solver="scs")
     assert again["solver"] == "scs" and again["n_test"] == 2 and again["same_answer"] == 1.0
     own_k = starter.k
-    one = evaluate(starter, held_out[:2], k=1, scheduler="serial", progress=False)  # bench --k 1
+    one = evaluate(starter, held_out[:2], k=1, scheduler="serial", progress=False, time_limit=60.0)  # bench --k 1
     assert one["k"] == 1 and not one["k_automatic"] and starter.k == own_k and one["same_answer"] == 1.0
+    assert one["solver_options"]["time_limit"] == 60.0  # bench --time-limit 60
     with pytest.raises(ValueError, match="k"):
         evaluate(starter, held_out[:2], k=-1, scheduler="serial", progress=False)
 
