@@ -855,15 +855,10 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
     oracle's too, at the cold count. Now the starter spends no inference and says so, the
     backend declines a start it is handed, and the bench refuses the family, whatever its --pc;
     a starter's backend of another PC solves on a private KSP, which forms none, and takes it."""
-    from learned_solvers.bench.pde import family_backend, label_pde
-    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
+    from learned_solvers.bench.pde import family_backend
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_own_guess")
-    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
-    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                                anchors=tr.anchors)
+    _, starter = _small_starter(fam)
     prob, fields = fam.load(fam.sample(1, seed=5)[0])
     be = KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8)
     cold = be.solve(petsc_handles(prob))
@@ -907,15 +902,10 @@ def test_a_snes_that_computes_its_own_initial_guess_takes_no_start_and_says_so()
     taken. As for a KSP that forms its own guess: the starter spends no inference and says so,
     the backend declines a start, the bench refuses the family; a backend of another type solves
     on a private SNES, which has no such function, and takes the start."""
-    from learned_solvers.bench.pde import family_backend, label_pde
-    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
+    from learned_solvers.bench.pde import family_backend
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_semilinear")
-    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
-    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                                anchors=tr.anchors)
+    _, starter = _small_starter(fam)
     inst = fam.sample(1, seed=5)[0]
     prob, fields = fam.load(inst)
     n = petsc_handles(prob)["x"].getLocalSize()
@@ -965,16 +955,7 @@ def test_a_preconditioner_petsc_cannot_run_on_a_nest_is_refused_saying_what_to_d
     with pytest.raises(ValueError, match="PC gamg on this problem's operator, a nest matrix"):
         run_pde_bench(PDEBenchConfig(family=fam.spec(), solver="ksp", pc="gamg", n_train=4, n_test=2, epochs=1),
                       progress=False)
-    from learned_solvers.bench.pde import label_pde
-    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
-
-    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-    with warnings.catch_warnings():  # "training without the coarse correction" (a saddle point)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
-    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                                anchors=tr.anchors)
+    _, starter = _small_starter(fam)
     prob, fields = fam.load(fam.sample(1, seed=5)[0])
     with pytest.raises(ValueError, match=f"cannot run KSP cg with PC gamg on this problem's operator, {fix}"):
         starter.solve(prob, fields=fields, backend=KSPBackend())  # CG + GAMG, the backend's defaults
@@ -1552,8 +1533,8 @@ def _a_training_instance_on_the_finer_mesh(spec: str, pdes: list[PDEData], bank)
     return prob, pde, in_adapter_signs(prob, direct_solve(petsc_handles(prob)).x), int(np.argmin(d2[i]))
 
 
-def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
-    """(6 labelled instances of ``fam``, a checkpoint trained on them for one epoch, at ``path``)."""
+def _small_starter(fam):
+    """(6 labelled instances of ``fam``, a starter trained on them for one epoch, width 8, k 2)."""
     from learned_solvers.bench.pde import label_pde
     from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
     from learned_solvers.warmstart_pde import LearnedPDEStarter
@@ -1563,7 +1544,13 @@ def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
         warnings.simplefilter("ignore", RuntimeWarning)
         tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
     return pdes, LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                                   anchors=tr.anchors).save(path)
+                                   anchors=tr.anchors)
+
+
+def _small_checkpoint(fam, path) -> tuple[list[PDEData], str]:
+    """(6 labelled instances of ``fam``, a checkpoint trained on them for one epoch, at ``path``)."""
+    pdes, starter = _small_starter(fam)
+    return pdes, starter.save(path)
 
 
 def _started_on_its_mesh_and_a_finer_one(spec: str, path, finer: str | None = None) -> list:
@@ -3022,17 +3009,8 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     could not be switched at all (PETSc crashes after such a switch; it was refused). A private
     SNES keeps a variational inequality's bounds. Types PETSc crashes the process on here (ngs
     without its sweep, aspin) are refused."""
-    from learned_solvers.bench.pde import label_pde
-    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
-
     def starter(fam):
-        pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-        with warnings.catch_warnings():  # Stokes: "training without the coarse correction" (indefinite)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
-        return LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                                 anchors=tr.anchors)
+        return _small_starter(fam)[1]
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_stokes_fieldsplit")
     stokes = starter(fam)  # labelling loads its draws into the problem: before the instance is loaded
@@ -3124,15 +3102,8 @@ def test_newton_from_a_cold_guess_that_is_the_answer_converges_as_the_scripts_ow
     snes_error_if_not_converged) where the script's own solve converges by its step test. A solve
     that stalls now converges where one full Newton step from it is under stol * ||x||, and only
     there: a Newton solve that fails far from the answer still fails."""
-    from learned_solvers.bench.pde import label_pde
-    from learned_solvers.training.train_pde import PDETrainConfig, train_mesh_model
-    from learned_solvers.warmstart_pde import LearnedPDEStarter
-
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_coupled_blocks")
-    pdes, sols = label_pde(fam, fam.sample(6, seed=0), progress=False)
-    tr = train_mesh_model(pdes, sols, config=PDETrainConfig(epochs=1, width=8, train_k=2), progress=False)
-    starter = LearnedPDEStarter(tr.model, tr.norm, family=fam.family_key(), signature=pdes[0].signature, k=2,
-                                anchors=tr.anchors)
+    _, starter = _small_starter(fam)
     prob, fields = fam.load(fam.sample(1, seed=5)[0])
     prob.solver.setErrorIfNotConverged(True)  # as FEniCSx's demos set it: a failed solve raises
     try:
