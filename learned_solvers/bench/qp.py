@@ -159,7 +159,7 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     if short := sum(c.status == Status.LIMIT for c in cold):
         warnings.warn(f"{short} of the {len(cold)} cold solves that time the automatic k ended at the solver's "
                       f"limit ({backend.name}'s time or iteration limit), so the choice is weighed against solves cut "
-                      "short: raise the limit (--time-limit; time_limit= of the backend) for a fair choice",
+                      "short: raise the limit (--time-limit, time_limit=) for a fair choice",
                       RuntimeWarning, stacklevel=2)
     secs = np.array([c.seconds for c in cold])
     its = np.array([c.iterations for c in cold], dtype=float)
