@@ -157,10 +157,12 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     if not cold:
         return starter.default_k, starter.polish, [], cut
     if short := sum(c.status == Status.LIMIT for c in cold):
+        # the choice weighs the settings against each other; its ratios to a cold solve, and the verdict on them,
+        # are what such a solve skews
         warnings.warn(f"{short} of the {len(cold)} cold solves that time the automatic k ended at the solver's "
-                      f"limit ({backend.name}'s time or iteration limit), so the choice is weighed against solves cut "
-                      "short: raise the limit (--time-limit, time_limit=) for a fair choice",
-                      RuntimeWarning, stacklevel=2)
+                      f"limit ({backend.name}'s time or iteration limit): the start's ratios to a cold solve there, "
+                      "and the verdict on them, compare with solves cut short; raise the limit (--time-limit, "
+                      "time_limit=) for fair ones", RuntimeWarning, stacklevel=2)
     secs = np.array([c.seconds for c in cold])
     its = np.array([c.iterations for c in cold], dtype=float)
     sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),
