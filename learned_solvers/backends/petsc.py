@@ -121,10 +121,15 @@ def own_guess_why(option: str) -> str:
             "start to be used")
 
 
+def _pc_switched(ksp: Any, backend: Any) -> bool:
+    """``backend`` names a PC type other than ``ksp``'s."""
+    return backend.pc_type is not None and backend.pc_type != ksp.getPC().getType()
+
+
 def ksp_switched(ksp: Any, backend: Any) -> bool:
     """``backend`` solves on a private KSP rather than on ``ksp``, the problem's own
     (``private_where_switched``): it names another KSP or PC type, or options."""
-    return bool((backend.pc_type is not None and backend.pc_type != ksp.getPC().getType()) or backend.options
+    return bool(_pc_switched(ksp, backend) or backend.options
                 or (backend.ksp_type is not None and backend.ksp_type != ksp.getType()))
 
 
@@ -149,7 +154,7 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
         if not ksp_switched(own, backend):
             yield handles
             return
-        pc_switched = backend.pc_type is not None and backend.pc_type != own.getPC().getType()
+        pc_switched = _pc_switched(own, backend)
         # the KSP's own options (ksp_*) go on the private KSP beside the problem's PC, shared; a PC's
         # options go through the private prefix, which a shared PC (the problem's prefix) would not read
         pc_options = [k for k in backend.options if not str(k).lstrip("-").startswith("ksp_")]
