@@ -183,10 +183,11 @@ class LearnedSolver(OSQP):
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, solver: str | None = None,
                  k: int | None = None, polish: bool | None = None, **options: Any) -> None:
         super().__init__()
+        defaults = {"scs": {"tol": CVXPY_SCS_TOL}}  # cp.SCS's
         self.starter, self.backend = starter_and_backend(checkpoint, solver=solver, k=k, polish=polish,
-                                                         options=options,
-                                                         defaults={"scs": {"tol": CVXPY_SCS_TOL}})  # cp.SCS's
-        self.options = {**({"tol": CVXPY_SCS_TOL} if self.backend.name == "scs" else {}), **options}
+                                                         options=options, defaults=defaults)
+        # the backend's settings, which solve()'s options are laid over
+        self.options = {**defaults.get(self.backend.name, {}), **options}
         self.last: dict[str, Any] = {}
 
     def name(self) -> str:
