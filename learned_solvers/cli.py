@@ -467,7 +467,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     _check_family(args)
     pde = is_pde_family(args.family)
     if pde:
-        _refuse(args, ("polish",), "LP/QP families")
+        _refuse(args, ("polish", "time_limit"), "LP/QP families")
         _refuse_linear_solver_options(args)
     else:
         _refuse(args, ("pc", "pde_precision"), "PDE families")
@@ -483,7 +483,8 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
                               precision=args.pde_precision or "float32")
     else:
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
-                                        n_test=args.test, seed=args.seed, polish=args.polish, device=args.device))
+                                        n_test=args.test, seed=args.seed, polish=args.polish, device=args.device,
+                                        time_limit=args.time_limit))
     print(format_scaling(rep))
     if args.out:
         print(f"report written to {write(rep, args.out)}")
@@ -493,11 +494,15 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from problems.registry import is_pde_family
+
     _check_family(args)
+    if is_pde_family(args.family):  # before torch is imported, as bench refuses it
+        _refuse(args, ("time_limit",), "LP/QP families")
     from .bench.sensitivity import SensitivityConfig, format_sensitivity, plot_sensitivity, run_sensitivity, write
 
     rep = run_sensitivity(SensitivityConfig(family=args.family, solver=args.solver, n_test=args.test, seed=args.seed,
-                                            noise=args.noise, tol=args.tol,
+                                            noise=args.noise, tol=args.tol, time_limit=args.time_limit,
                                             pinned=args.pinned, pc=args.pc, ksp_type=args.ksp_type,
                                             direction=args.direction, moved=args.moved, swaps=args.swaps,
                                             scheduler=args.scheduler))
@@ -654,9 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=None, help="use this model instead of training one")
     b.add_argument("--save-checkpoint", default=None, help="save the model trained here")
     b.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
-    b.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
-                   help="LP/QP: the solver's time limit per solve (default: the backend's, 600 s for PDLP and "
-                        "HiGHS, none for OSQP; inf: none); not for SCS, which stops by iterations")
+    _time_limit_arg(b)
     _threads_arg(b, "graph nodes or mesh dofs")
     b.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
     _polish_args(b, "LP/QP: ")
@@ -705,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--test", type=_positive, default=20, help="held-out instances (default 20)")
     c.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
     c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
+    _time_limit_arg(c)
     c.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
     c.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")
     c.add_argument("--plot", default=None, help="PNG path")
@@ -722,6 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--seed", type=_seed, default=0, help="seed of the instances (default 0)")
     se.add_argument("--tol", type=_positive_number, default=None, help="solver tolerance (default: the backend's)")
     se.add_argument("--pinned", action="store_true", help="OSQP/SCS: pin adaptive features (l2ws setting)")
+    _time_limit_arg(se)
     _krylov_args(se)
     se.add_argument("--direction", default="random", choices=["random", "smooth", "active-set"],
                     help="noise independent per entry (random); PDE families: a random smooth field (smooth); "
@@ -843,6 +848,13 @@ def _iteration_list(text: str) -> tuple[int, ...]:
 def _swap_list(text: str) -> tuple[int, ...]:
     """--swaps: constraint counts, comma-separated (0: the optimum's own active set)."""
     return _ks(text, least=0)
+
+
+def _time_limit_arg(p: argparse.ArgumentParser) -> None:
+    """--time-limit of the LP/QP sweeps (bench, scaling, sensitivity)."""
+    p.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                   help="LP/QP: the solver's time limit per solve (default: the backend's, 600 s for PDLP and "
+                        "HiGHS, none for OSQP; inf: none); not for SCS, which stops by iterations")
 
 
 def _seconds(text: str) -> float:

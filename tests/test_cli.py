@@ -121,7 +121,14 @@ def test_unknown_option_is_rejected():
                       "no checkpoint at no.safetensors"),
                      (["scaling", "--family", "darcy:n=8", "--checkpoint", "no.safetensors", "--polish"],
                       "--polish applies to LP/QP families only"),
-                     (["sensitivity", "--family", "random-lp:m=0"], "random-lp needs m >= 1")):
+                     (["sensitivity", "--family", "random-lp:m=0"], "random-lp needs m >= 1"),
+                     # KSP and SNES stop by their iteration limits, SCS too
+                     (["scaling", "--family", "darcy:n=8", "--checkpoint", "no.safetensors", "--time-limit", "5"],
+                      "--time-limit applies to LP/QP families only"),
+                     (["sensitivity", "--family", "darcy:n=8", "--time-limit", "5"],
+                      "--time-limit applies to LP/QP families only; darcy:n=8 is not one"),
+                     (["sensitivity", "--family", "random-lp", "--solver", "scs", "--time-limit", "5"],
+                      "--time-limit applies to --solver")):
         out = subprocess.run([sys.executable, "-c", _NO_TORCH, *bad], capture_output=True, text=True)
         assert out.returncode == 2 and why in out.stderr and "torch imported" not in out.stderr, out.stderr
 
@@ -291,7 +298,9 @@ def test_train_command_takes_the_training_iterations_and_keeps_its_curve(tmp_pat
 def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     """`bench --time-limit` bounds each solve (there was none: PDLP's and HiGHS' own 600 s held)
     and the report records it beside the tolerance; `train --time-limit` bounds the solves that
-    time the automatic k, and a choice weighed against solves cut short by it is said to be."""
+    time the automatic k, and a choice weighed against solves cut short by it is said to be;
+    `sensitivity` and `scaling` take it, and count the solves that ended at the optimum (they had
+    counted every solve's iterations alike, a solve cut short among them)."""
     import json
 
     from learned_solvers.cli import main
@@ -309,6 +318,27 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     said = capsys.readouterr().err
     assert ck.exists() and re.search(r"warning: \d+ of the \d+ cold solves that time the automatic k ended at the "
                                      "solver's limit .*raise the limit", said), said[-2000:]
+    # sensitivity: from the optimum itself (1e-9 off) PDLP stops at its first check, under any limit; from 30% off
+    # it is cut short, and the table says how many solves of each row ended at the optimum
+    sens = tmp_path / "sens.json"
+    assert main(["sensitivity", "--family", "random-lp:m=10,n=20", "--noise", "1e-9,0.3", "--test", "3",
+                 "--time-limit", "1e-7", "--out", str(sens)]) == 0
+    rep, said = json.loads(sens.read_text()), capsys.readouterr()
+    assert rep["time_limit"] == 1e-7 and "(tolerance 1e-06, time limit 1e-07 s)" in said.out
+    assert rep["cold_converged"] == 0 and [r["converged"] for r in rep["rows"]] == [3, 0], rep["rows"]
+    assert "warning: 3 of the 3 cold solves of the sweep ended at the solver's limit" in said.err
+    assert "3 of the 3 cold solves did not end at the solver's optimum" in said.out and "(converged: " in said.out
+    assert main(["sensitivity", "--family", "random-lp:m=10,n=20", "--noise", "1e-9,0.3", "--test", "3",
+                 "--out", str(sens)]) == 0
+    rep, said = json.loads(sens.read_text()), capsys.readouterr()
+    assert "time_limit" not in rep and rep["cold_converged"] == 3 and [r["converged"] for r in rep["rows"]] == [3, 3]
+    assert "did not end" not in said.out and "(converged: " not in said.out and "3/3" in said.out
+    # scaling: a network's start is no optimum, so every solve from it is cut short
+    swept = tmp_path / "scaling.json"
+    assert main(["scaling", "--checkpoint", str(ck), "--ks", "1", "--test", "2", "--time-limit", "1e-7",
+                 "--out", str(swept)]) == 0
+    rep, said = json.loads(swept.read_text()), capsys.readouterr()
+    assert rep["time_limit"] == 1e-7 and rep["rows"][0]["converged"] == 0 and "(converged: " in said.out
 
 
 def test_a_family_with_no_instance_to_keep_says_what_to_try(capsys):

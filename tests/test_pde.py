@@ -2487,6 +2487,7 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
                "--ks", "1,4", "--test", "3", "--out", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")])
     rows = json.loads((tmp_path / "s.json").read_text())["rows"]
     assert rc == 0 and [r["k"] for r in rows] == [1, 4] and (tmp_path / "s.png").stat().st_size > 0
+    assert [r["converged"] for r in rows] == [3, 3]  # every solve from a start ended at CG's tolerance
     assert all(set(r) >= {"k", "error_median", "iterations_median", "total_seconds_median", "lipschitz"} for r in rows)
     assert json.loads((tmp_path / "s.json").read_text())["lipschitz_solutions"] > 0
     assert json.loads((tmp_path / "s.json").read_text())["tolerance"] == 1e-8  # the KSP's, recorded
@@ -3603,6 +3604,7 @@ def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
         near, far = rep["rows"]
         assert rc == 0 and rep["solver"] == "ksp (cg + jacobi)" and rep["direction"] == direction
         assert near["iteration_ratio_median"] < far["iteration_ratio_median"] and far["converged"] == 2
+        assert rep["cold_converged"] == 2
     # a user's family, no solver options: the problem's own MINRES + Jacobi, named as PETSc ran them
     rep = run_sensitivity(SensitivityConfig(family="dolfinx:tests.dolfinx_user_problem:build_stokes", solver="ksp",
                                             noise=(1e-3,), n_test=1, progress=False))

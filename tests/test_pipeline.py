@@ -984,6 +984,7 @@ def test_scaling_command_writes_rows_and_plot(trained, tmp_path, capsys):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
     assert [r["k"] for r in rows] == [0, 1, 4, 16]  # 0: the anchor, no network
+    assert [r["converged"] for r in rows] == [4] * 4 and "(converged: " not in proc.stdout  # all at PDLP's optimum
     assert all({"error_median", "iterations_median", "total_seconds_median", "lipschitz"} <= set(r) for r in rows)
     # paired with the first k, per instance: k = 0 against itself is 1.0 on both counts
     assert rows[0]["iterations_not_above_first_k"] == 1.0 and rows[0]["iterations_over_first_k_median"] == 1.0
@@ -1073,6 +1074,7 @@ def test_sensitivity_command_from_the_optimum_and_bad_noise(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads(out.read_text())
     assert rep["n_test"] == 3 and [r["noise"] for r in rep["rows"]] == [1e-9, 0.3]
+    assert rep["cold_converged"] == 3 and [r["converged"] for r in rep["rows"]] == [3, 3]
     assert rep["provenance"]["command"][1] == "sensitivity"
     # the tolerance the ratios hold at, recorded and shown (a report had named only the solver)
     assert rep["tolerance"] == 1e-6 and "| pdlp (tolerance 1e-06) |" in proc.stdout + proc.stderr
@@ -1119,6 +1121,9 @@ def test_sensitivity_reports_the_other_instances_when_one_fails(direction, monke
     class Flaky:
         def __init__(self, inner):
             self.inner = inner
+
+        def __getattr__(self, name):  # the backend's name and settings
+            return getattr(self.inner, name)
 
         def solve(self, qp, **kw):
             seen.append(qp.name) if qp.name not in seen else None

@@ -40,7 +40,7 @@ from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_mod
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
 from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_line, failed_row, fastest, parsimonious_k,
-                     stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
+                     reached_optimum, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, wins_by_instance)
 
 __all__ = ["PDEBenchConfig", "run_pde_bench", "train_pde_starter", "label_pde", "make_pde_backend", "AUTO_KS",
            "PDE_TEST_SEED_OFFSET"]
@@ -809,7 +809,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
         _timed_start(starter, fam, insts[0], backend, 1, repeats=1)
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(ks))
-    acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
+    acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": [], "converged": []} for k in ks}
     done, failed = [], []
     with stop_on_ctrl_c(len(insts), lambda: len(done) + len(failed)) as stopped:
         for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"scaling: {len(ks)} ks per instance",
@@ -824,7 +824,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
                     got[k] = {"raw": float(relative_errors([raw], [sol])[0]) if raw is not None else math.nan,
                               "preds": g / starter.norm.u_scale / np.sqrt(pde.n),  # on the scale of the distances
                               "errs": float(relative_errors([g], [sol])[0]), "iters": res.iterations,
-                              "totals": total}
+                              "totals": total, "converged": reached_optimum(res)}
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(inst.name, exc))
                 continue

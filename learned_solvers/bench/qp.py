@@ -30,7 +30,7 @@ from .._files import write_json
 from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
-from ..backends import Status, WarmStart, make_backend
+from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, optimal_active_set, polish, predicted_active_set
 from ..models.anchors import AnchorBank
@@ -40,7 +40,7 @@ from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
 from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_line, failed_row, fastest,
-                     parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict)
+                     parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, warn_cold_cut_short)
 
 __all__ = ["BenchConfig", "run_bench", "bench_rows", "bench_report", "format_report", "write_report",
            "train_starter", "choose_polish_first"]
@@ -156,13 +156,10 @@ def choose_start(starter: LearnedWarmStarter, val: list[Labelled], backend, *, k
     cut = stopped[0] if stopped else None
     if not cold:
         return starter.default_k, starter.polish, [], cut
-    if short := sum(c.status == Status.LIMIT for c in cold):
-        # the choice weighs the settings against each other; its ratios to a cold solve, and the verdict on them,
-        # are what such a solve skews
-        warnings.warn(f"{short} of the {len(cold)} cold solves that time the automatic k ended at the solver's "
-                      f"limit ({backend.name}'s time or iteration limit): the start's ratios to a cold solve there, "
-                      "and the verdict on them, compare with solves cut short; raise the limit (--time-limit, "
-                      "time_limit=) for fair ones", RuntimeWarning, stacklevel=2)
+    # the choice weighs the settings against each other; its ratios to a cold solve, and the verdict on them, are what
+    # such a solve skews
+    warn_cold_cut_short(cold, backend.name, what="that time the automatic k",
+                        judged="the start's ratios to a cold solve there, and the verdict on them,")
     secs = np.array([c.seconds for c in cold])
     its = np.array([c.iterations for c in cold], dtype=float)
     sweep = [{"polish": p, "k": k, "total_seconds_median": float(np.median(totals[p, k])),

@@ -32,11 +32,10 @@ from .._files import write_json
 from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
-from ..backends import make_backend
 from ..options import check_device, check_k, check_seed
 from .plots import is_scaling_report, plot_scaling
-from .qp import label_held_out, timed_warm_solve
-from .timing import failed_row, stop_on_ctrl_c
+from .qp import bench_backend, label_held_out, timed_warm_solve
+from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line
 from ..models.anchors import data_vector
 from ..canonical import QPData
 from ..training.data import solve_reference
@@ -57,6 +56,7 @@ class ScalingConfig:
     n_test: int = 20
     seed: int = 0
     polish: bool = False
+    time_limit: float | None = None  # the solver's seconds per solve (None: the backend's own)
     scheduler: str = "serial"
     device: str = "cpu"
     progress: bool = True
@@ -68,19 +68,21 @@ class ScalingConfig:
         for k in self.ks:
             check_k(k, what="each of ks", allow_zero=True)  # 0: the anchor, no network
         check_device(self.device)
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"the time limit must be a positive number of seconds, got {self.time_limit}")
 
 
 def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     fam = make_family(cfg.family)
     starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), polish=cfg.polish,
                                                  device=cfg.device)
-    backend = make_backend(cfg.solver)
+    backend = bench_backend(cfg.solver, time_limit=cfg.time_limit)
     test = label_held_out(fam, cfg.n_test, cfg.seed, scheduler=cfg.scheduler, progress=cfg.progress).kept
     with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
         timed_warm_solve(starter, test[0].qp, backend, 1, repeats=1)
     # instances outer, k inner: drift of the machine's speed during the sweep hits every k alike
     ks = tuple(sorted(cfg.ks))
-    acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": []} for k in ks}
+    acc = {k: {"errs": [], "raw": [], "iters": [], "totals": [], "preds": [], "converged": []} for k in ks}
     own: dict[int, list[np.ndarray]] = {k: [] for k in ks}  # each instance's k-th iterate
     done, failed = [], []
     with stop_on_ctrl_c(len(test), lambda: len(done) + len(failed)) as stopped:
@@ -96,7 +98,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
                     scale = np.linalg.norm(item.x) + 1e-12
                     got[k] = {"raw": float(np.linalg.norm(raw - item.x) / scale), "preds": x / scale,
                               "errs": float(np.linalg.norm(x - item.x) / scale), "iters": res.iterations,
-                              "totals": total, "own": raw}
+                              "totals": total, "own": raw, "converged": reached_optimum(res)}
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(item.qp.name, exc))
                 continue
@@ -117,6 +119,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     for row in rows:
         row["lipschitz_local"] = local["by_k"][row["k"]]
     return {"family": fam.spec(), "solver": cfg.solver, "tolerance": getattr(backend, "tol", None),
+            **({"time_limit": getattr(backend, "time_limit", None)} if cfg.time_limit is not None else {}),
             "checkpoint": cfg.checkpoint, "n_test": len(test),
             "polish": cfg.polish, "threads": torch.get_num_threads(), "rows": rows,
             "lipschitz_solutions": lipschitz_estimate(exact, dist, partner),
@@ -229,7 +232,8 @@ def sweep_rows(acc: dict[int, dict[str, list]], dist: np.ndarray, partner: np.nd
     ``preds`` (normalised outputs, for the Lipschitz estimate over each instance and its
     ``partner``) and optionally ``raw`` (errors of the k-th iterate itself). Paired with the
     smallest k, per instance: the median of (iterations + 1) ratios and the fraction of
-    instances with no more iterations."""
+    instances with no more iterations; with ``converged`` (``timing.reached_optimum`` per solve),
+    how many of the solves ended at the solver's optimum."""
     rows = []
     # per instance against the smallest k: medians of 20 noisy counts can cross where most
     # instances do not
@@ -244,6 +248,8 @@ def sweep_rows(acc: dict[int, dict[str, list]], dist: np.ndarray, partner: np.nd
                "iterations_not_above_first_k": float(np.mean(its <= first))}
         if "raw" in a:
             row["raw_error_median"] = float(np.median(a["raw"]))
+        if "converged" in a:
+            row["converged"] = int(sum(a["converged"]))
         rows.append(row)
     return rows
 
@@ -264,22 +270,28 @@ def format_scaling(rep: dict[str, Any]) -> str:
     local = all(r.get("lipschitz_local") is not None for r in rows)
     k0 = rows[0]["k"]
     atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
-    tol = f" (tolerance {rep['tolerance']:g}{atol})" if rep.get("tolerance") is not None else ""
+    said = [*([f"tolerance {rep['tolerance']:g}{atol}"] if rep.get("tolerance") is not None else []),
+            *([f"time limit {rep['time_limit']:g} s"] if rep.get("time_limit") is not None else [])]
+    tol = f" ({', '.join(said)})" if said else ""
+    counted = all("converged" in r for r in rows)  # reports from before it was counted have no column
     lines = [f"{rep['family']} | {rep['solver']}{tol} | {rep['n_test']} held-out instances",
              *([f"{rep['interrupted']}: the figures are of those"] if rep.get("interrupted") else []),
              *([f"{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
                 f"{rep['failed'][0]['name']}: {rep['failed'][0]['error']}"] if rep.get("failed") else []),
              f"{'k':>4} {'error':>12} {'iterations':>11} {'total s':>10} {'lipschitz':>10}"
              + (f" {'local lip.':>11}" if local else "") + (f" {'raw k-th error':>15}" if raw else "")
-             + f" {f'iters <= k={k0}':>14}"]
+             + f" {f'iters <= k={k0}':>14}" + ("  converged" if counted else "")]
     for r in rows:
         lines.append(f"{r['k']:>4} {r['error_median']:>12.4e} {r['iterations_median']:>11.0f} "
                      f"{r['total_seconds_median']:>10.5f} {r['lipschitz']:>10.3f}"
                      + (f" {r['lipschitz_local']:>11.3e}" if local else "")
                      + (f" {r.get('raw_error_median', float('nan')):>15.4e}" if raw else "")
-                     + f" {r['iterations_not_above_first_k']:>14.2f}")
+                     + f" {r['iterations_not_above_first_k']:>14.2f}"
+                     + (f"  {r['converged']}/{rep['n_test']}" if counted else ""))
     lines.append(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
                  f"than from the k={k0} start)")
+    if counted and any(r["converged"] < rep["n_test"] for r in rows):
+        lines.append(unreached_line("converged", "from the k-th start"))
     if rep.get("lipschitz_solutions") is not None:
         lines.append("lipschitz of the reference solutions themselves (what an exact model would show): "
                      f"{rep['lipschitz_solutions']:.3f}")

@@ -39,13 +39,13 @@ from .._files import write_json
 from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
-from ..backends.base import Status, WarmStart
+from ..backends.base import WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..options import check_seed
 from .plots import is_sensitivity_report, moved_note, plot_sensitivity
 from .qp import bench_backend, label_held_out
-from .timing import failed_row, stop_on_ctrl_c
+from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line, warn_cold_cut_short
 
 DIRECTIONS = ("random", "smooth", "active-set")
 MOVED = ("both", "primal", "dual")
@@ -61,7 +61,12 @@ class SensitivityConfig:
     ksp_type: PDE ``ksp`` only (default cg + gamg, a dolfinx: family's own, as ``bench``);
     direction: 'random', or 'smooth' (PDE families only), or 'active-set' (LP families only: the optimum's active set
     with each count of ``swaps`` of its constraints swapped; ``noise`` is then unused); moved:
-    which half of an LP/QP start is moved, 'both', or 'primal' or 'dual' with the other exact."""
+    which half of an LP/QP start is moved, 'both', or 'primal' or 'dual' with the other exact;
+    time_limit: LP/QP only, the solver's seconds per solve (None: the backend's own).
+
+    Each row counts the solves from its starts that ended at the solver's optimum
+    (``converged``; ``timing.reached_optimum``), and the report the cold ones
+    (``cold_converged``): the others' iterations are in the ratios too."""
 
     family: str
     solver: str = "pdlp"
@@ -69,6 +74,7 @@ class SensitivityConfig:
     n_test: int = 10
     seed: int = 0
     tol: float | None = None
+    time_limit: float | None = None
     pinned: bool = False
     pc: str | None = None
     ksp_type: str | None = None
@@ -113,6 +119,12 @@ class SensitivityConfig:
             raise ValueError("sensitivity needs n_test >= 1")
         if self.tol is not None and not (self.tol > 0 and np.isfinite(self.tol)):
             raise ValueError(f"the solver tolerance must be positive and finite, got {self.tol}")
+        if self.time_limit is not None:
+            if pde:
+                # KSP and SNES stop by their iteration limits
+                raise ValueError(f"--time-limit applies to LP/QP families only; {self.family} is not one")
+            if not self.time_limit > 0:
+                raise ValueError(f"the time limit must be a positive number of seconds, got {self.time_limit}")
 
 
 def _along(v: np.ndarray, d: np.ndarray, eps: float) -> np.ndarray:
@@ -155,7 +167,7 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance has a reference solution")
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
-    cold_its, ratios, conv, failed = [], {e: [] for e in noise}, {e: 0 for e in noise}, []
+    cold_its, cold_conv, ratios, conv, failed = [], 0, {e: [] for e in noise}, {e: 0 for e in noise}, []
     types = (backend.ksp_type, backend.pc_type) if cfg.solver == "ksp" else None  # None: read off the solves
     with stop_on_ctrl_c(len(insts), lambda: len(cold_its) + len(failed)) as stopped:
         for inst, pde, sol in tqdm(list(zip(insts, pdes, sols)), desc=f"sensitivity of {cfg.solver}",
@@ -171,20 +183,32 @@ def _run_pde(cfg: SensitivityConfig) -> dict[str, Any]:
                 continue
             with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
                 cold_its.append(cold.iterations)
+                cold_conv += reached_optimum(cold)
                 if types is not None and None in types:  # the problem's own: what PETSc ran
                     types = (cold.extra.get("ksp_type"), cold.extra.get("pc_type"))
                 for e, res in got.items():
                     ratios[e].append(res.iterations / max(cold.iterations, 1))
-                    conv[e] += res.status == Status.OPTIMAL and "fallback" not in res.extra
+                    conv[e] += reached_optimum(res)
     _check_any(cold_its, failed)
     solver = cfg.solver if types is None else f"ksp ({types[0]} + {types[1]})"
     return {"family": fam.spec(), "solver": solver, "direction": cfg.direction,
             "tolerance": backend.rtol,  # the solver's own where not given: a dolfinx: family's ksp_rtol
             **({"atol": backend.atol} if getattr(backend, "atol", 0.0) else {}),  # and its ksp_atol, where set
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
+            "cold_converged": cold_conv,
             "rows": [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
                       "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise],
             **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
+
+
+def _limits(cfg: SensitivityConfig, backend) -> dict[str, Any]:
+    """An LP/QP report's tolerance, and its time limit where one was given."""
+    return {"tolerance": getattr(backend, "tol", None),
+            **({"time_limit": getattr(backend, "time_limit", None)} if cfg.time_limit is not None else {})}
+
+
+def _cold_cut_short(colds: list, backend) -> None:
+    warn_cold_cut_short(colds, backend.name, what="of the sweep", judged="the ratios to a cold solve there")
 
 
 def _check_any(done: list, failed: list[dict[str, str]]) -> None:
@@ -214,6 +238,7 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
     rng = np.random.default_rng(cfg.seed)
     swaps = tuple(sorted({int(j) for j in cfg.swaps}))
     cold_its, ratios, errors, missing = [], {j: [] for j in swaps}, {j: [] for j in swaps}, {j: 0 for j in swaps}
+    colds, conv = [], {j: 0 for j in swaps}
     quadratic = next((item.qp.name for item in test if item.qp.P is not None), None)
     if quadratic is not None:
         raise ValueError(f"{quadratic}: --direction active-set applies to LPs only (this family has a quadratic "
@@ -225,7 +250,7 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
             try:
                 cold = backend.solve(qp)
                 active = optimal_active_set(qp, item.x, item.y)
-                got: dict[int, tuple[float, float] | None] = {}
+                got: dict[int, tuple[float, float, bool] | None] = {}
                 for j in swaps:
                     for _ in range(VERTEX_DRAWS):  # a random swap can make the set singular: draw again
                         try:
@@ -240,26 +265,30 @@ def _run_active_set(cfg: SensitivityConfig, family: str, test: list, backend) ->
                     x = np.clip(x, qp.lb, qp.ub)
                     res = backend.solve(qp, warm_start=WarmStart(x=x, y=y, r=r))
                     got[j] = (float(np.linalg.norm(x - item.x) / (np.linalg.norm(item.x) + 1e-12)),
-                              res.iterations / max(cold.iterations, 1))
+                              res.iterations / max(cold.iterations, 1), reached_optimum(res))
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(qp.name, exc))
                 continue
             with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
                 cold_its.append(cold.iterations)
+                colds.append(cold)
                 for j, point in got.items():
                     if point is None:
                         missing[j] += 1
                     else:
                         errors[j].append(point[0])
                         ratios[j].append(point[1])
+                        conv[j] += point[2]
     _check_any(cold_its, failed)
+    _cold_cut_short(colds, backend)
     rows = [{"swaps": j, "start_error_median": float(np.median(errors[j])) if errors[j] else math.nan,
              "iteration_ratio_median": float(np.median(ratios[j])) if ratios[j] else math.nan,
              "iteration_ratio_max": float(np.max(ratios[j])) if ratios[j] else math.nan,
-             "no_vertex": missing[j]} for j in swaps]
+             "no_vertex": missing[j], "converged": conv[j]} for j in swaps]
     return {"family": family, "solver": cfg.solver, "direction": cfg.direction, "n_test": len(cold_its),
-            "tolerance": getattr(backend, "tol", None),
-            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)), "rows": rows,
+            **_limits(cfg, backend),
+            "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
+            "cold_converged": sum(map(reached_optimum, colds)), "rows": rows,
             **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
 
@@ -269,7 +298,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
     if is_pde_family(cfg.family):
         return _run_pde(cfg)
     fam = make_family(cfg.family)
-    backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned)
+    backend = bench_backend(cfg.solver, tol=cfg.tol, pinned=cfg.pinned, time_limit=cfg.time_limit)
     test = label_held_out(fam, cfg.n_test, cfg.seed, scheduler=cfg.scheduler, progress=cfg.progress).kept
     if not test:
         raise RuntimeError(f"family {fam.spec()}: no held-out instance was solved to optimality")
@@ -277,7 +306,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
         return _run_active_set(cfg, fam.spec(), test, backend)
     rng = np.random.default_rng(cfg.seed)
     noise = tuple(sorted(cfg.noise))
-    cold_its, ratios, failed = [], {e: [] for e in noise}, []
+    cold_its, colds, ratios, conv, failed = [], [], {e: [] for e in noise}, {e: 0 for e in noise}, []
     with stop_on_ctrl_c(len(test), lambda: len(cold_its) + len(failed)) as stopped:
         for item in tqdm(test, desc=f"sensitivity of {cfg.solver}", disable=not cfg.progress):
             try:
@@ -287,42 +316,58 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
                     ex, ey = (0.0 if cfg.moved == "dual" else e), (0.0 if cfg.moved == "primal" else e)
                     ws = WarmStart(x=np.clip(_move(item.x, ex, rng), item.qp.lb, item.qp.ub),
                                    y=_move(item.y, ey, rng))
-                    got[e] = backend.solve(item.qp, warm_start=ws).iterations / max(cold.iterations, 1)
+                    got[e] = backend.solve(item.qp, warm_start=ws)
             except Exception as exc:  # one bad instance must not lose the others
                 failed.append(failed_row(item.qp.name, exc))
                 continue
             with held_interrupts():  # an instance counts whole or not at all (Ctrl-C)
                 cold_its.append(cold.iterations)
-                for e, ratio in got.items():
-                    ratios[e].append(ratio)
+                colds.append(cold)
+                for e, res in got.items():
+                    ratios[e].append(res.iterations / max(cold.iterations, 1))
+                    conv[e] += reached_optimum(res)
     _check_any(cold_its, failed)
+    _cold_cut_short(colds, backend)
     rows = [{"noise": e, "iteration_ratio_median": float(np.median(ratios[e])),
-             "iteration_ratio_max": float(np.max(ratios[e]))} for e in noise]
+             "iteration_ratio_max": float(np.max(ratios[e])), "converged": conv[e]} for e in noise]
     return {"family": fam.spec(), "solver": cfg.solver, "direction": cfg.direction, "moved": cfg.moved,
-            "tolerance": getattr(backend, "tol", None),
+            **_limits(cfg, backend),
             "n_test": len(cold_its), "config": asdict(cfg), "cold_iterations_median": float(np.median(cold_its)),
+            "cold_converged": sum(map(reached_optimum, colds)),
             "rows": rows, **({"failed": failed} if failed else {}), **({"interrupted": stopped[0]} if stopped else {})}
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
     atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
-    tol = f" (tolerance {rep['tolerance']:g}{atol})" if rep.get("tolerance") is not None else ""
+    said = [*([f"tolerance {rep['tolerance']:g}{atol}"] if rep.get("tolerance") is not None else []),
+            *([f"time limit {rep['time_limit']:g} s"] if rep.get("time_limit") is not None else [])]
+    tol = f" ({', '.join(said)})" if said else ""
+    n = rep["n_test"]
+    cold = rep.get("cold_converged", n)  # reports from before it was counted: not known
     head = (f"{rep['family']} | {rep['solver']}{tol} | {rep.get('direction', 'random')} direction{moved_note(rep)} | "
             f"{rep['n_test']} held-out instances | cold iterations (median) {rep['cold_iterations_median']:.0f}"
+            + (f"\n{n - cold} of the {n} cold solves did not end at the solver's optimum (at a limit, an error or a "
+               "verdict of no optimum): the ratios to them compare with solves of another kind" if cold < n else "")
             + (f"\n{rep['interrupted']}: the figures are of those" if rep.get("interrupted") else "")
             + (f"\n{len(rep['failed'])} more failed and are left out (the report's 'failed' says why); the first: "
                f"{rep['failed'][0]['name']}: {rep['failed'][0]['error']}" if rep.get("failed") else ""))
+    counted = "converged" in rep["rows"][0]  # LP/QP reports from before it was counted have no column
+    # of the row's solves: an active-set row has none for the instances with no vertex at its count
+    ran = lambda r: n - r.get("no_vertex", 0)  # noqa: E731
+    conv = (lambda r: f"  {r['converged']}/{ran(r)}") if counted else (lambda r: "")  # noqa: E731
     if "swaps" in rep["rows"][0]:
         lines = [head, f"{'swaps':>6} {'start error (median)':>21} {'iteration_ratio (median)':>25} {'(max)':>8}"
-                       f" {'no vertex':>10}"]
+                       f" {'no vertex':>10}" + ("  converged" if counted else "")]
         lines += [f"{r['swaps']:>6} {r['start_error_median']:>21.3g} {r['iteration_ratio_median']:>25.3f}"
-                  f" {r['iteration_ratio_max']:>8.3f} {r['no_vertex']:>10}" for r in rep["rows"]]
-        return "\n".join(lines)
-    pde = "converged" in rep["rows"][0]
-    lines = [head,  # reports from before --direction are all 'random'
-             f"{'start error':>12} {'iteration_ratio (median)':>25} {'(max)':>8}" + ("  converged" if pde else "")]
-    lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}"
-              + (f"  {r['converged']}/{rep['n_test']}" if pde else "") for r in rep["rows"]]
+                  f" {r['iteration_ratio_max']:>8.3f} {r['no_vertex']:>10}" + conv(r) for r in rep["rows"]]
+    else:
+        lines = [head,  # reports from before --direction are all 'random'
+                 f"{'start error':>12} {'iteration_ratio (median)':>25} {'(max)':>8}"
+                 + ("  converged" if counted else "")]
+        lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}" + conv(r)
+                  for r in rep["rows"]]
+    if counted and any(r["converged"] < ran(r) for r in rep["rows"]):
+        lines.append(unreached_line("converged", "from the row's starts"))
     return "\n".join(lines)
 
 

@@ -17,7 +17,8 @@ from .._interrupt import forget_frames, stop_reason
 
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
            "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict",
-           "validation_verdict"]
+           "validation_verdict", "reached_optimum", "unreached_line",
+           "warn_cold_cut_short"]
 
 T = TypeVar("T")
 TIMING_REPEATS = 3
@@ -33,6 +34,35 @@ def failed_row(name: str, exc: Exception, *, trace: bool = False) -> dict[str, s
 
         row["trace"] = traceback.format_exc(limit=3)
     return row
+
+
+def reached_optimum(res) -> bool:
+    """A sweep's solve (``SolveResult``) ended at the solver's optimum, to its tolerance, from the start
+    it was given: not at a limit, an error or a verdict, not inaccurate, not solved cold in its place. The
+    iterations of any other solve count in the sweep's ratios, but read as a figure of another kind."""
+    from ..backends.base import Status
+
+    return res.status == Status.OPTIMAL and not res.inaccurate and not res.extra.get("fallback")
+
+
+def unreached_line(column: str, what: str) -> str:
+    """The table's line under a sweep whose column ``column`` counts ``reached_optimum`` solves of ``what``
+    below the instances run."""
+    return (f"({column}: the solves {what} that ended at the solver's optimum; the others, at a limit, an error or "
+            "a verdict of no optimum, or solved cold in the start's place, count in the ratios with the iterations "
+            "they took, so read a row with fewer as the solver's effort, not as the start's gain)")
+
+
+def warn_cold_cut_short(cold: list, solver: str, *, what: str, judged: str) -> int:
+    """Warn where cold solves (``SolveResult``s) of ``what`` ended at the solver's time or iteration
+    limit: ``judged`` (the ratios to them) then compare with solves cut short. Returns how many did."""
+    from ..backends.base import Status
+
+    if short := sum(c.status == Status.LIMIT for c in cold):
+        warnings.warn(f"{short} of the {len(cold)} cold solves {what} ended at the solver's limit ({solver}'s time "
+                      f"or iteration limit): {judged} compare with solves cut short; raise the limit (--time-limit, "
+                      "time_limit=) for fair ones", RuntimeWarning, stacklevel=3)
+    return short
 
 
 @contextmanager
