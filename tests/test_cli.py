@@ -322,8 +322,9 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     # it is cut short, and the table says how many solves of each row ended at the optimum
     sens = tmp_path / "sens.json"
     assert main(["sensitivity", "--family", "random-lp:m=10,n=20", "--noise", "1e-9,0.3", "--test", "3",
-                 "--time-limit", "1e-7", "--out", str(sens)]) == 0
+                 "--time-limit", "1e-7", "--out", str(sens), "--plot", str(tmp_path / "sens.png")]) == 0
     rep, said = json.loads(sens.read_text()), capsys.readouterr()
+    assert (tmp_path / "sens.png").stat().st_size > 5_000  # the row's point ringed, with its count
     assert rep["time_limit"] == 1e-7 and "(tolerance 1e-06, time limit 1e-07 s)" in said.out
     assert rep["cold_converged"] == 0 and [r["converged"] for r in rep["rows"]] == [3, 0], rep["rows"]
     assert "warning: 3 of the 3 cold solves of the sweep ended at the solver's limit" in said.err
@@ -336,9 +337,10 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     # scaling: a network's start is no optimum, so every solve from it is cut short
     swept = tmp_path / "scaling.json"
     assert main(["scaling", "--checkpoint", str(ck), "--ks", "1", "--test", "2", "--time-limit", "1e-7",
-                 "--out", str(swept)]) == 0
+                 "--out", str(swept), "--plot", str(tmp_path / "scaling.png")]) == 0
     rep, said = json.loads(swept.read_text()), capsys.readouterr()
     assert rep["time_limit"] == 1e-7 and rep["rows"][0]["converged"] == 0 and "(converged: " in said.out
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 
 def test_a_family_with_no_instance_to_keep_says_what_to_try(capsys):

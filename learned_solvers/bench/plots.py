@@ -23,7 +23,7 @@ from .._files import save_figure
 
 __all__ = ["ReportError", "instance_ratios", "load_report", "missing", "plot_bench", "plot_overview", "plot_training",
            "reading", "training_series", "is_scaling_report", "plot_scaling", "is_sensitivity_report",
-           "plot_sensitivity", "moved_note", "is_paper_lp_report", "plot_paper_lp"]
+           "plot_sensitivity", "moved_note", "is_paper_lp_report", "plot_paper_lp", "short_of_optimum"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -283,6 +283,8 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     for ax, (key, label, logy) in zip(axes, panels):
         ax.plot(ks, [r[key] for r in rep["rows"]], "o-",
                 label="held-out neighbours" if key == "lipschitz" else "start handed to the solver")
+        if key == "iterations_median":
+            _mark_short(ax, rep, ks, key)
         if key == "error_median" and all("raw_error_median" in r for r in rep["rows"]):
             # mesh models with an SPD operator hand on the least-energy iterate; show the k-th too
             ax.plot(ks, [r["raw_error_median"] for r in rep["rows"]], "x--", alpha=0.7, label="k-th iterate itself")
@@ -317,6 +319,27 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     return p
 
 
+def short_of_optimum(rep: dict[str, Any]) -> list[tuple[int, dict[str, Any], int]]:
+    """The rows of a ``scaling`` or ``sensitivity`` report where fewer solves ended at the solver's
+    optimum than ran (``converged``): (index, row, solves run). An active-set row runs none for
+    the instances with no vertex at its count. Reports from before the count: none."""
+    return [(i, r, ran) for i, r in enumerate(rep["rows"])
+            if "converged" in r and r["converged"] < (ran := rep["n_test"] - r.get("no_vertex", 0))]
+
+
+def _mark_short(ax: Any, rep: dict[str, Any], xs: list, key: str) -> None:
+    """Ring the points of ``key`` whose row's solves did not all end at the optimum, with the count."""
+    short = short_of_optimum(rep)
+    if not short:
+        return
+    ax.plot([xs[i] for i, _, _ in short], [r[key] for _, r, _ in short], "o", ms=11, mfc="none", mec="C3",
+            label="not every solve at the optimum")
+    for i, r, ran in short:
+        ax.annotate(f"{r['converged']}/{ran}", (xs[i], r[key]), textcoords="offset points", xytext=(6, 6),
+                    fontsize=7, color="C3")
+    ax.legend(fontsize=7)
+
+
 def moved_note(rep: dict[str, Any]) -> str:
     """'' for a start moved whole (reports from before ``moved`` included), else which half."""
     moved = rep.get("moved", "both")
@@ -342,6 +365,7 @@ def plot_sensitivity(rep: dict[str, Any], path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(e, [r["iteration_ratio_median"] for r in rep["rows"]], "o-", label="median")
     ax.plot(e, [r["iteration_ratio_max"] for r in rep["rows"]], "x--", alpha=0.6, label="max")
+    _mark_short(ax, rep, e, "iteration_ratio_median")
     ax.set_xscale("symlog" if swaps else "log", **({"linthresh": 1} if swaps else {}))
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xlabel("constraints of the optimal active set swapped (start: its vertex)" if swaps else

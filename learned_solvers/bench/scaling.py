@@ -33,7 +33,7 @@ from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
 from ..options import check_device, check_k, check_seed
-from .plots import is_scaling_report, plot_scaling
+from .plots import is_scaling_report, plot_scaling, short_of_optimum
 from .qp import bench_backend, label_held_out, timed_warm_solve
 from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line
 from ..models.anchors import data_vector
@@ -290,7 +290,7 @@ def format_scaling(rep: dict[str, Any]) -> str:
                      + (f"  {r['converged']}/{rep['n_test']}" if counted else ""))
     lines.append(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
                  f"than from the k={k0} start)")
-    if counted and any(r["converged"] < rep["n_test"] for r in rows):
+    if short_of_optimum(rep):
         lines.append(unreached_line("converged", "from the k-th start"))
     if rep.get("lipschitz_solutions") is not None:
         lines.append("lipschitz of the reference solutions themselves (what an exact model would show): "

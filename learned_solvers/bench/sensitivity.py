@@ -43,7 +43,7 @@ from ..backends.base import WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..options import check_seed
-from .plots import is_sensitivity_report, moved_note, plot_sensitivity
+from .plots import is_sensitivity_report, moved_note, plot_sensitivity, short_of_optimum
 from .qp import bench_backend, label_held_out
 from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line, warn_cold_cut_short
 
@@ -353,8 +353,7 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
                f"{rep['failed'][0]['name']}: {rep['failed'][0]['error']}" if rep.get("failed") else ""))
     counted = "converged" in rep["rows"][0]  # LP/QP reports from before it was counted have no column
     # of the row's solves: an active-set row has none for the instances with no vertex at its count
-    ran = lambda r: n - r.get("no_vertex", 0)  # noqa: E731
-    conv = (lambda r: f"  {r['converged']}/{ran(r)}") if counted else (lambda r: "")  # noqa: E731
+    conv = (lambda r: f"  {r['converged']}/{n - r.get('no_vertex', 0)}") if counted else (lambda r: "")  # noqa: E731
     if "swaps" in rep["rows"][0]:
         lines = [head, f"{'swaps':>6} {'start error (median)':>21} {'iteration_ratio (median)':>25} {'(max)':>8}"
                        f" {'no vertex':>10}" + ("  converged" if counted else "")]
@@ -366,7 +365,7 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
                  + ("  converged" if counted else "")]
         lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}" + conv(r)
                   for r in rep["rows"]]
-    if counted and any(r["converged"] < ran(r) for r in rep["rows"]):
+    if short_of_optimum(rep):
         lines.append(unreached_line("converged", "from the row's starts"))
     return "\n".join(lines)
 
