@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -292,18 +293,21 @@ def _cmd_bench_pde(args: argparse.Namespace) -> int:
                          train_k=args.train_k, jacobian_weight=args.jacobian_weight, solution_state=_state(args),
                          precision=args.pde_precision or "float32", threads=args.threads, **anchor)
     rep = run_pde_bench(cfg)
-    print(format_pde_report(rep))
+    return _emit(rep, args, format_pde_report(rep), write_pde_report)
+
+
+def _emit(rep: dict, args: argparse.Namespace, table: str, write: Callable[[dict, str], Any],
+          plot: Callable[[dict, str], Any] | None = None) -> int:
+    """A command's report: its ``table`` printed, then written (``write``) where --out asks and
+    drawn where --plot asks (``plot``: the report's own figure; None: a bench report's)."""
+    print(table)
     if args.out:
-        print(f"report written to {write_pde_report(rep, args.out)}")
-    _plot_report(rep, args.plot)
+        print(f"report written to {write(rep, args.out)}")
+    if args.plot:
+        if plot is None:
+            from .bench.plots import plot_bench as plot
+        print(f"plot written to {plot(rep, args.plot)}")
     return 0
-
-
-def _plot_report(rep: dict, path: str | None) -> None:
-    if path:
-        from .bench.plots import plot_bench
-
-        print(f"plot written to {plot_bench(rep, path)}")
 
 
 def _check_family(args: argparse.Namespace) -> None:
@@ -351,11 +355,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       jacobian_weight=args.jacobian_weight, test_family=args.test_family, threads=args.threads,
                       **anchor)
     rep = run_bench(cfg)
-    print(format_report(rep))
-    if args.out:
-        print(f"report written to {write_report(rep, args.out)}")
-    _plot_report(rep, args.plot)
-    return 0
+    return _emit(rep, args, format_report(rep), write_report)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -485,12 +485,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device,
                                         time_limit=args.time_limit))
-    print(format_scaling(rep))
-    if args.out:
-        print(f"report written to {write(rep, args.out)}")
-    if args.plot:
-        print(f"plot written to {plot_scaling(rep, args.plot)}")
-    return 0
+    return _emit(rep, args, format_scaling(rep), write, plot_scaling)
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
@@ -506,12 +501,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
                                             pinned=args.pinned, pc=args.pc, ksp_type=args.ksp_type,
                                             direction=args.direction, moved=args.moved, swaps=args.swaps,
                                             scheduler=args.scheduler))
-    print(format_sensitivity(rep))
-    if args.out:
-        print(f"report written to {write(rep, args.out)}")
-    if args.plot:
-        print(f"plot written to {plot_sensitivity(rep, args.plot)}")
-    return 0
+    return _emit(rep, args, format_sensitivity(rep), write, plot_sensitivity)
 
 
 def _cmd_paper_lp(args: argparse.Namespace) -> int:
