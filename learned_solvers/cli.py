@@ -470,7 +470,7 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
         _refuse(args, ("polish", "time_limit"), "LP/QP families")
         _refuse_linear_solver_options(args)
     else:
-        _refuse(args, ("pc", "pde_precision"), "PDE families")
+        _refuse(args, ("pc", "ksp_type", "pde_precision"), "PDE families")
     require_checkpoint_file(args.checkpoint)  # after the options' own refusals, before torch is imported
     from .bench.scaling import ScalingConfig, format_scaling, plot_scaling, run_scaling, write
 
@@ -480,11 +480,11 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
 
         rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                               n_test=args.test, seed=args.seed, device=args.device, pc=args.pc,
-                              precision=args.pde_precision or "float32")
+                              ksp_type=args.ksp_type, rtol=args.tol, precision=args.pde_precision or "float32")
     else:
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device,
-                                        time_limit=args.time_limit))
+                                        tol=args.tol, time_limit=args.time_limit))
     return _emit(rep, args, format_scaling(rep), write, plot_scaling)
 
 
@@ -687,7 +687,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default=None, choices=["pdlp", "osqp", "scs", "highs", "ksp", "snes"],
                    help="pdlp/osqp/scs/highs for LP/QP families, ksp/snes for PDE families (default: the "
                         "checkpoint's)")
-    _krylov_args(c, ksp_type=False)
+    _krylov_args(c)
+    c.add_argument("--tol", type=_positive_number, default=None,
+                   help="solver tolerance (default: the backend's; PDE: KSP's or SNES's relative one, the family's)")
     c.add_argument("--pde-precision", choices=["float32", "float64"], default=None,
                    help="PDE: precision of inference (default float32, where a solution-state model on a symmetric "
                         "linear or a quasilinear problem still converges past 1e-7, its solution and residual kept "

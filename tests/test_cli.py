@@ -337,9 +337,10 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     # scaling: a network's start is no optimum, so every solve from it is cut short
     swept = tmp_path / "scaling.json"
     assert main(["scaling", "--checkpoint", str(ck), "--ks", "1", "--test", "2", "--time-limit", "1e-7",
-                 "--out", str(swept), "--plot", str(tmp_path / "scaling.png")]) == 0
+                 "--tol", "1e-4", "--out", str(swept), "--plot", str(tmp_path / "scaling.png")]) == 0
     rep, said = json.loads(swept.read_text()), capsys.readouterr()
     assert rep["time_limit"] == 1e-7 and rep["rows"][0]["converged"] == 0 and "(converged: " in said.out
+    assert rep["tolerance"] == 1e-4 and "(tolerance 0.0001, time limit 1e-07 s)" in said.out
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 

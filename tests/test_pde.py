@@ -2506,9 +2506,11 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert "on the validation split this start takes" in printed.out  # against a cold call
     assert "choosing k (" in printed.err  # the sweep after training has its progress bar
     rc = main(["scaling", "--checkpoint", str(tmp_path / "c.safetensors"), "--family", "darcy:n=8", "--solver", "ksp",
-               "--ks", "1,8", "--test", "3", "--pde-precision", "float64", "--out", str(tmp_path / "s64.json")])
+               "--ks", "1,8", "--test", "3", "--pde-precision", "float64", "--out", str(tmp_path / "s64.json"),
+               "--tol", "1e-6", "--ksp-type", "gmres"])
     rows64 = json.loads((tmp_path / "s64.json").read_text())["rows"]
     assert rc == 0 and rows64[0]["error_median"] == pytest.approx(rows[0]["error_median"], rel=1e-3)
+    assert json.loads((tmp_path / "s64.json").read_text())["tolerance"] == 1e-6  # --tol and --ksp-type taken
     assert main(["bench", "--family", "random-lp:m=10,n=20", "--pde-precision", "float64"]) == 2
     assert main(["bench", "--family", "darcy:n=8", "--solver", "pdlp", "--train", "4"]) == 2  # clear error, no crash
     # plots: one report per instance, several side by side; a file that is no bench report is refused

@@ -56,6 +56,7 @@ class ScalingConfig:
     n_test: int = 20
     seed: int = 0
     polish: bool = False
+    tol: float | None = None  # the solver's tolerance (None: the backend's own)
     time_limit: float | None = None  # the solver's seconds per solve (None: the backend's own)
     scheduler: str = "serial"
     device: str = "cpu"
@@ -68,6 +69,8 @@ class ScalingConfig:
         for k in self.ks:
             check_k(k, what="each of ks", allow_zero=True)  # 0: the anchor, no network
         check_device(self.device)
+        if self.tol is not None and not (self.tol > 0 and np.isfinite(self.tol)):
+            raise ValueError(f"the solver tolerance must be positive and finite, got {self.tol}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"the time limit must be a positive number of seconds, got {self.time_limit}")
 
@@ -76,7 +79,7 @@ def run_scaling(cfg: ScalingConfig) -> dict[str, Any]:
     fam = make_family(cfg.family)
     starter = LearnedWarmStarter.from_checkpoint(cfg.checkpoint, family=family_names(fam), polish=cfg.polish,
                                                  device=cfg.device)
-    backend = bench_backend(cfg.solver, time_limit=cfg.time_limit)
+    backend = bench_backend(cfg.solver, tol=cfg.tol, time_limit=cfg.time_limit)
     test = label_held_out(fam, cfg.n_test, cfg.seed, scheduler=cfg.scheduler, progress=cfg.progress).kept
     with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
         timed_warm_solve(starter, test[0].qp, backend, 1, repeats=1)
