@@ -480,11 +480,12 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
 
         rep = run_pde_scaling(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                               n_test=args.test, seed=args.seed, device=args.device, pc=args.pc,
-                              ksp_type=args.ksp_type, rtol=args.tol, precision=args.pde_precision or "float32")
+                              ksp_type=args.ksp_type, rtol=args.tol, precision=args.pde_precision or "float32",
+                              scheduler=args.scheduler)
     else:
         rep = run_scaling(ScalingConfig(checkpoint=args.checkpoint, family=args.family, solver=args.solver, ks=ks,
                                         n_test=args.test, seed=args.seed, polish=args.polish, device=args.device,
-                                        tol=args.tol, time_limit=args.time_limit))
+                                        tol=args.tol, time_limit=args.time_limit, scheduler=args.scheduler))
     return _emit(rep, args, format_scaling(rep), write, plot_scaling)
 
 
@@ -702,6 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--polish", action="store_true", help="polish each iterate (off: shows the raw model)")
     _time_limit_arg(c)
     c.add_argument("--device", default="cpu", help="torch device for inference: cpu (default) or cuda")
+    c.add_argument("--scheduler", default="serial", help="labelling: 'serial', 'local' or a Dask address")
     c.add_argument("--out", default=None, help="JSON report path (-: standard output, the table then on stderr)")
     c.add_argument("--plot", default=None, help="PNG path")
     c.set_defaults(func=_cmd_scaling)

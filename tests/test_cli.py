@@ -334,10 +334,11 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     rep, said = json.loads(sens.read_text()), capsys.readouterr()
     assert "time_limit" not in rep and rep["cold_converged"] == 3 and [r["converged"] for r in rep["rows"]] == [3, 3]
     assert "did not end" not in said.out and "(converged: " not in said.out and "3/3" in said.out
-    # scaling: a network's start is no optimum, so every solve from it is cut short
+    # scaling: a network's start is no optimum, so every solve from it is cut short (labelled on a local Dask cluster)
     swept = tmp_path / "scaling.json"
     assert main(["scaling", "--checkpoint", str(ck), "--ks", "1", "--test", "2", "--time-limit", "1e-7",
-                 "--tol", "1e-4", "--out", str(swept), "--plot", str(tmp_path / "scaling.png")]) == 0
+                 "--tol", "1e-4", "--scheduler", "local", "--out", str(swept),
+                 "--plot", str(tmp_path / "scaling.png")]) == 0
     rep, said = json.loads(swept.read_text()), capsys.readouterr()
     assert rep["time_limit"] == 1e-7 and rep["rows"][0]["converged"] == 0 and "(converged: " in said.out
     assert rep["tolerance"] == 1e-4 and "(tolerance 0.0001, time limit 1e-07 s)" in said.out

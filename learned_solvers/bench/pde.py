@@ -790,7 +790,7 @@ def write_pde_report(rep: dict[str, Any], path: str | Path) -> Path:
 
 def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int, ...], n_test: int = 10, seed: int = 0,
                     device: str = "cpu", pc: str | None = None, ksp_type: str | None = None, rtol: float | None = None,
-                    precision: str = "float32", progress: bool = True) -> dict[str, Any]:
+                    precision: str = "float32", scheduler: str = "serial", progress: bool = True) -> dict[str, Any]:
     """The `scaling` report for a PDE family: per k, the median relative L2 error of the start
     handed to the solver (the safeguard's least-merit iterate of the first k, see
     ``LearnedPDEStarter.guess``; ``raw_error_median``: the k-th iterate itself), the median
@@ -803,7 +803,7 @@ def run_pde_scaling(*, checkpoint: str, family: str, solver: str, ks: tuple[int,
     starter = LearnedPDEStarter.from_checkpoint(checkpoint, family=fam.family_key(), device=device,
                                                 precision=precision)
     backend = family_backend(fam, solver, ksp_type=ksp_type, pc=pc, rtol=rtol)
-    got = label_pde_drawn(fam, n_test, seed=seed + 1_000_003, progress=progress)
+    got = label_pde_drawn(fam, n_test, seed=seed + 1_000_003, scheduler=scheduler, progress=progress)
     insts, pdes, sols = got.insts, got.pdes, got.sols
     with contextlib.suppress(Exception):  # first calls pay one-off set-up costs; a failure is the loop's to record
         _timed_start(starter, fam, insts[0], backend, 1, repeats=1)
