@@ -23,7 +23,8 @@ from .._files import save_figure
 
 __all__ = ["ReportError", "instance_ratios", "load_report", "missing", "plot_bench", "plot_overview", "plot_training",
            "reading", "training_series", "is_scaling_report", "plot_scaling", "is_sensitivity_report",
-           "plot_sensitivity", "moved_note", "is_paper_lp_report", "plot_paper_lp", "short_of_optimum"]
+           "plot_sensitivity", "moved_note", "is_paper_lp_report", "plot_paper_lp", "short_of_optimum",
+           "settings_note"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -317,6 +318,15 @@ def plot_scaling(rep: dict[str, Any], path: str | Path) -> Path:
     p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p
+
+
+def settings_note(rep: dict[str, Any]) -> str:
+    """" (tolerance T, atol A, time limit L s)" of a ``scaling`` or ``sensitivity`` report, the
+    parts it records; "" where it records none."""
+    atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
+    said = [*([f"tolerance {rep['tolerance']:g}{atol}"] if rep.get("tolerance") is not None else []),
+            *([f"time limit {rep['time_limit']:g} s"] if rep.get("time_limit") is not None else [])]
+    return f" ({', '.join(said)})" if said else ""
 
 
 def short_of_optimum(rep: dict[str, Any]) -> list[tuple[int, dict[str, Any], int]]:

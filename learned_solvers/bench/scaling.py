@@ -33,7 +33,7 @@ from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
 from ..options import check_device, check_k, check_seed
-from .plots import is_scaling_report, plot_scaling, short_of_optimum
+from .plots import is_scaling_report, plot_scaling, settings_note, short_of_optimum
 from .qp import bench_backend, label_held_out, timed_warm_solve
 from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line
 from ..models.anchors import data_vector
@@ -272,10 +272,7 @@ def format_scaling(rep: dict[str, Any]) -> str:
     raw = any("raw_error_median" in r for r in rows)
     local = all(r.get("lipschitz_local") is not None for r in rows)
     k0 = rows[0]["k"]
-    atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
-    said = [*([f"tolerance {rep['tolerance']:g}{atol}"] if rep.get("tolerance") is not None else []),
-            *([f"time limit {rep['time_limit']:g} s"] if rep.get("time_limit") is not None else [])]
-    tol = f" ({', '.join(said)})" if said else ""
+    tol = settings_note(rep)
     counted = all("converged" in r for r in rows)  # reports from before it was counted have no column
     lines = [f"{rep['family']} | {rep['solver']}{tol} | {rep['n_test']} held-out instances",
              *([f"{rep['interrupted']}: the figures are of those"] if rep.get("interrupted") else []),

@@ -43,7 +43,7 @@ from ..backends.base import WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
 from ..options import check_seed
-from .plots import is_sensitivity_report, moved_note, plot_sensitivity, short_of_optimum
+from .plots import is_sensitivity_report, moved_note, plot_sensitivity, settings_note, short_of_optimum
 from .qp import bench_backend, label_held_out
 from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line, warn_cold_cut_short
 
@@ -338,10 +338,7 @@ def run_sensitivity(cfg: SensitivityConfig) -> dict[str, Any]:
 
 
 def format_sensitivity(rep: dict[str, Any]) -> str:
-    atol = f", atol {rep['atol']:g}" if isinstance(rep.get("atol"), (int, float)) else ""
-    said = [*([f"tolerance {rep['tolerance']:g}{atol}"] if rep.get("tolerance") is not None else []),
-            *([f"time limit {rep['time_limit']:g} s"] if rep.get("time_limit") is not None else [])]
-    tol = f" ({', '.join(said)})" if said else ""
+    tol = settings_note(rep)
     n = rep["n_test"]
     cold = rep.get("cold_converged", n)  # reports from before it was counted: not known
     head = (f"{rep['family']} | {rep['solver']}{tol} | {rep.get('direction', 'random')} direction{moved_note(rep)} | "
