@@ -87,6 +87,13 @@ def yes(ok: bool, otherwise: str = "no") -> str:
     return "yes" if ok else otherwise
 
 
+def _baseline_short(rep: dict) -> bool:
+    """A bench report (from when they were counted) where the learned or the nearest start's solves
+    did not all end at the solver's optimum from that start."""
+    conv, ran = rep.get("converged") or {}, rep["n_test"] - rep.get("n_failed", 0)
+    return any(conv.get(s) is not None and conv[s] < ran for s in ("warm", "nearest"))
+
+
 def bench_reports() -> list[str]:
     return sorted(p.stem for p in ROOT.glob("*.json") if not p.name.startswith(NOT_BENCH))
 
@@ -120,10 +127,15 @@ def rows() -> list[tuple[str, str, str]]:
 
     fams = netlib + [lp]
     short = [n for n in fams if it(n) > 0.7 * R(n)["nearest_iteration_ratio"]]
+    # a baseline whose solves did not all end at the optimum from its start is not the baseline's gain
+    unsure = [n.removesuffix("-pdlp") for n in fams if _baseline_short(R(n))]
     out.append(("PDLP learned <= 0.7 x nearest on those families",
                 ", ".join(f"{n.removesuffix('-pdlp')} {f3(it(n))} against {f3(R(n)['nearest_iteration_ratio'])}"
-                          for n in fams),
-                yes(not short, "no (" + ", ".join(n.removesuffix("-pdlp") for n in short) + ")")))
+                          for n in fams)
+                + (f"; not every solve ended at the optimum from its start on {', '.join(unsure)}" if unsure else ""),
+                yes(not short and not unsure,
+                    "no (" + ", ".join([n.removesuffix("-pdlp") for n in short]
+                                       + [f"{u}: not every solve at the optimum" for u in unsure]) + ")")))
 
     osqp = {"portfolio": "portfolio-osqp", "mpc": "mpc-osqp"}
     floor = R("mpc-osqp")["oracle_iteration_ratio"]

@@ -299,8 +299,9 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     """`bench --time-limit` bounds each solve (there was none: PDLP's and HiGHS' own 600 s held)
     and the report records it beside the tolerance; `train --time-limit` bounds the solves that
     time the automatic k, and a choice weighed against solves cut short by it is said to be;
-    `sensitivity` and `scaling` take it, and count the solves that ended at the optimum (they had
-    counted every solve's iterations alike, a solve cut short among them)."""
+    `sensitivity` and `scaling` take it, and they and `bench` count the solves that ended at the
+    optimum from each start, the baselines' too (every solve's iterations had counted alike, a
+    solve cut short among them)."""
     import json
 
     from learned_solvers.cli import main
@@ -310,6 +311,8 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
                  "--time-limit", "30", "--scheduler", "serial", "--out", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert rep["solver_options"]["time_limit"] == 30.0 and rep["same_answer"] == 1.0
+    assert rep["converged"] == dict.fromkeys(["cold", "warm", "nearest", "nearest_polished", "oracle"], 2)
+    assert "at the solver's optimum from their start" not in capsys.readouterr().out  # said only where one is short
     # train takes it too, for the solves that time the automatic k, and says where those ended at it
     ck = tmp_path / "ck.safetensors"
     capsys.readouterr()
@@ -342,6 +345,12 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     rep, said = json.loads(swept.read_text()), capsys.readouterr()
     assert rep["time_limit"] == 1e-7 and rep["rows"][0]["converged"] == 0 and "(converged: " in said.out
     assert rep["tolerance"] == 1e-4 and "(tolerance 0.0001, time limit 1e-07 s)" in said.out
+    # bench under that limit: the start that is no optimum is cut short, and the baselines' solves are counted too
+    assert main(["bench", "--checkpoint", str(ck), "--test", "2", "--time-limit", "1e-7", "--k", "1", "--no-polish",
+                 "--out", str(out)]) == 0
+    rep, said = json.loads(out.read_text()), capsys.readouterr()
+    assert rep["converged"]["warm"] == rep["converged"]["nearest"] == 0 and rep["converged"]["oracle"] == 2
+    assert "at the solver's optimum from their start: cold 0/2, warm 0/2, nearest 0/2" in said.out
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 

@@ -2425,6 +2425,8 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
         assert key in rep["cold"] and key in rep["warm"]
     assert rep["warm"]["inference_seconds_median"] > 0 and rep["same_answer"] == 1.0
     assert rep["oracle"]["iterations_median"] == 0
+    # the baselines' solves counted as the learned one's are: each at the optimum from its own start
+    assert (rep["nearest_converged"], rep["oracle_converged"]) == (2, 2)
     # time_ratio is the user's calls: extraction (assembly included) + inference + solve against
     # assembly + solve, per instance
     rows = rep["rows"]
@@ -2446,6 +2448,7 @@ def test_bench_cli_on_a_tiny_darcy_family(tmp_path, capsys, monkeypatch):
     assert rep["start_residual_median"] == pytest.approx(np.median([r["start_residual"] for r in rows]))
     printed = capsys.readouterr().out
     assert "verdict: the learned start" in printed and "time_ratio floor" in printed
+    assert "nearest 2/2 from its start, oracle 2/2 from its start" in printed
     assert "the start as a Krylov solver sees it (medians): residual ||b - A x0|| / ||b||" in printed
     rc = main(["bench", "--family", "darcy:n=8", "--solver", "ksp", "--checkpoint", str(tmp_path / "c.safetensors"),
                "--test", "1", "--test-family", "darcy:n=12", "--out", str(tmp_path / "f.json"), "--scheduler", "serial"])

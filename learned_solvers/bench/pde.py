@@ -591,6 +591,8 @@ def run_pde_bench(cfg: PDEBenchConfig, *, progress: bool = True, fam: Any = None
         "cold_converged": int(sum(r["cold_status"] == "optimal" for r in rows)),
         "warm_converged": int(sum(r["warm_status"] == "optimal" for r in rows)),
         "warm_converged_without_fallback": int(sum(r["warm_status"] == "optimal" and not r["fallback"] for r in rows)),
+        "nearest_converged": int(sum(bool(r["nearest_converged"]) for r in rows)) if has_near else None,
+        "oracle_converged": int(sum(r["oracle_converged"] for r in rows)),
         "prediction_rel_l2_median": med("prediction_rel_l2") if any(r["prediction_rel_l2"] is not None for r in rows)
         else None,
         **{f"{key}_median": med(key) if any(r.get(key) is not None for r in rows) else None
@@ -657,6 +659,8 @@ def _bench_one(starter: LearnedPDEStarter, fam: Any, inst: Any, sol: np.ndarray,
             "oracle_iterations": oracle.iterations, "oracle_seconds": oracle.seconds,
             "oracle_total_seconds": oracle_total,
             "cold_status": cold.status, "warm_status": warm.status,
+            # the baselines at the optimum from their own start, not retried from the cold guess
+            "nearest_converged": reached_optimum(near) if near else None, "oracle_converged": reached_optimum(oracle),
             # PETSc's own reason where a solve did not converge: a limit to raise, or a method that failed
             "cold_reason": None if cold.status == "optimal" else cold.message,
             "warm_reason": None if warm.status == "optimal" else warm.message,
@@ -712,7 +716,9 @@ def format_pde_report(rep: dict[str, Any]) -> str:
              f"prediction relative L2 error (median) {f(rep['prediction_rel_l2_median'], '.3e')}; "
              f"converged cold {rep['cold_converged']}/{rep['n_test']}{_not_converged(rep, 'cold')}, "
              f"warm {rep['warm_converged']}/{rep['n_test']}{_not_converged(rep, 'warm')} "
-             f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)",
+             f"({rep['warm_converged_without_fallback']} without falling back to the cold guess)"
+             + "".join(f", {s} {rep[f'{s}_converged']}/{rep['n_test']} from its start" for s in ("nearest", "oracle")
+                       if rep.get(f"{s}_converged") is not None),
              f"time_ratio floor (the oracle's call against the cold call) {rep['oracle_time_ratio']:.3f}: "
              + (f"however good, a start pays only if making it (inference, and extraction beyond the assembly) costs "
                 f"under {1e3 * budget:.2f} ms (median)" if (budget := rep['start_budget_seconds_median']) > 0 else

@@ -40,7 +40,8 @@ from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
 from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_line, failed_row, fastest,
-                     parsimonious_start, stop_on_ctrl_c, sweep_cut_short, sweep_skipped, verdict, warn_cold_cut_short)
+                     parsimonious_start, reached_optimum, short_starts, stop_on_ctrl_c, sweep_cut_short, sweep_skipped,
+                     verdict, warn_cold_cut_short)
 
 __all__ = ["BenchConfig", "run_bench", "bench_rows", "bench_report", "format_report", "write_report",
            "train_starter", "choose_polish_first"]
@@ -451,6 +452,8 @@ def _bench_one(item: Labelled, bank: AnchorBank, starter: LearnedWarmStarter, ba
                       ("oracle", oracle)):
         row[name] = {"status": res.status, "objective": res.objective, "iterations": res.iterations,
                      "seconds": res.seconds, "accepted": res.warm_start_accepted, "inaccurate": res.inaccurate,
+                     # at the optimum from this start: the learned one not in a cold start's place either
+                     "converged": reached_optimum(res) and not (name == "warm" and row["fallback"]),
                      # a solver that ended its (child) process: each way it did, the warm one's before its retry
                      "ended": [e for e in (res.extra.get("warm_ended"), res.extra.get("ended")) if e]}
     return row
@@ -500,6 +503,7 @@ def bench_report(spec: str, rows: list[dict[str, Any]], k: int, n_train: int, la
     rep["polished_fraction"] = (sum(bool(r["polished"]) for r in ok) / len(ok)) if ok else math.nan
     rep["fallbacks"] = sum(r["fallback"] is not None for r in ok)
     rep["solver_ended"] = solver_ended(ok)
+    rep["converged"] = {s: sum(r[s]["converged"] for r in ok) for s in STARTS}
     rep["instances"] = rows
     return rep
 
@@ -559,6 +563,8 @@ def format_report(rep: dict[str, Any]) -> str:
                         if rep["k"] == 0 and "no training instance" in fell[0] else ""))
     if rep.get("solver_ended"):
         lines.append(ended_line(rep["solver_ended"]))
+    if (short := short_starts(rep.get("converged"), len(ran))) is not None:
+        lines.append(short)
     said = lambda end: end["status"] + (" (inaccurate)" if end.get("inaccurate") else "")  # noqa: E731
     differ = disagreement([(said(r["cold"]), said(r["warm"])) for r in ran if not r["same_answer"]], len(ran))
     if ran and len(fell) == len(ran):

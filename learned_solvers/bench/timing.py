@@ -17,7 +17,7 @@ from .._interrupt import forget_frames, stop_reason
 
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
            "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict",
-           "validation_verdict", "reached_optimum", "unreached_line",
+           "validation_verdict", "reached_optimum", "unreached_line", "short_starts",
            "warn_cold_cut_short"]
 
 T = TypeVar("T")
@@ -51,6 +51,19 @@ def unreached_line(column: str, what: str) -> str:
     return (f"({column}: the solves {what} that ended at the solver's optimum; the others, at a limit, an error or "
             "a verdict of no optimum, or solved cold in the start's place, count in the ratios with the iterations "
             "they took, so read a row with fewer as the solver's effort, not as the start's gain)")
+
+
+def short_starts(converged: dict[str, int | None] | None, n: int) -> str | None:
+    """A bench table's line where the solves from some start did not all end at the solver's optimum from
+    it (``converged``: {start: count of ``reached_optimum`` solves, None where that start did not run}, of
+    ``n`` instances), or None: that start's ratio then counts the solver's effort, not the start's gain
+    (a baseline's too, which a learned start is measured against)."""
+    if not converged or all(c is None or c >= n for c in converged.values()):
+        return None
+    return ("at the solver's optimum from their start: " + ", ".join(f"{s} {c}/{n}" for s, c in converged.items()
+                                                                     if c is not None)
+            + "; the other solves, at a limit, an error or a verdict of no optimum, or solved cold in the start's "
+            "place, count in the ratios with the iterations they took")
 
 
 def warn_cold_cut_short(cold: list, solver: str, *, what: str, judged: str) -> int:
