@@ -291,7 +291,7 @@ def format_scaling(rep: dict[str, Any]) -> str:
     lines.append(f"(iters <= k={k0}: fraction of instances whose solve from the k-th start took no more iterations "
                  f"than from the k={k0} start)")
     if short_of_optimum(rep):
-        lines.append(unreached_line("converged", "from the k-th start"))
+        lines.append(unreached_line("from the k-th start"))
     if rep.get("lipschitz_solutions") is not None:
         lines.append("lipschitz of the reference solutions themselves (what an exact model would show): "
                      f"{rep['lipschitz_solutions']:.3f}")

@@ -363,7 +363,7 @@ def format_sensitivity(rep: dict[str, Any]) -> str:
         lines += [f"{r['noise']:>12.2g} {r['iteration_ratio_median']:>25.3f} {r['iteration_ratio_max']:>8.3f}" + conv(r)
                   for r in rep["rows"]]
     if short_of_optimum(rep):
-        lines.append(unreached_line("converged", "from the row's starts"))
+        lines.append(unreached_line("from the row's starts"))
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 import numpy as np
 
 from .._interrupt import forget_frames, stop_reason
+from ..backends.base import SolveResult, Status
 
 __all__ = ["TIMING_REPEATS", "K_TIE", "POLISH_WINS", "BARELY_FEWER", "CLOSER", "Outcome", "fastest", "outcome",
            "parsimonious_k", "parsimonious_start", "wins_by_instance", "stop_on_ctrl_c", "failed_row", "verdict",
@@ -36,41 +37,36 @@ def failed_row(name: str, exc: Exception, *, trace: bool = False) -> dict[str, s
     return row
 
 
-def reached_optimum(res) -> bool:
+def reached_optimum(res: SolveResult) -> bool:
     """A sweep's solve (``SolveResult``) ended at the solver's optimum, to its tolerance, from the start
     it was given: not at a limit, an error or a verdict, not inaccurate, not solved cold in its place. The
     iterations of any other solve count in the sweep's ratios, but read as a figure of another kind."""
-    from ..backends.base import Status
-
     return res.status == Status.OPTIMAL and not res.inaccurate and not res.extra.get("fallback")
 
 
-def unreached_line(column: str, what: str) -> str:
-    """The table's line under a sweep whose column ``column`` counts ``reached_optimum`` solves of ``what``
-    below the instances run."""
-    return (f"({column}: the solves {what} that ended at the solver's optimum; the others, at a limit, an error or "
+def unreached_line(what: str) -> str:
+    """The table's line under a sweep whose ``converged`` column counts fewer ``reached_optimum`` solves
+    of ``what`` than ran."""
+    return (f"(converged: the solves {what} that ended at the solver's optimum; the others, at a limit, an error or "
             "a verdict of no optimum, or solved cold in the start's place, count in the ratios with the iterations "
             "they took, so read a row with fewer as the solver's effort, not as the start's gain)")
 
 
-def short_starts(converged: dict[str, int | None] | None, n: int) -> str | None:
+def short_starts(converged: dict[str, int] | None, n: int) -> str | None:
     """A bench table's line where the solves from some start did not all end at the solver's optimum from
-    it (``converged``: {start: count of ``reached_optimum`` solves, None where that start did not run}, of
-    ``n`` instances), or None: that start's ratio then counts the solver's effort, not the start's gain
-    (a baseline's too, which a learned start is measured against)."""
-    if not converged or all(c is None or c >= n for c in converged.values()):
+    it (``converged``: {start: count of ``reached_optimum`` solves} of ``n`` instances; None in reports
+    from before the count), or None: that start's ratio then counts the solver's effort, not the start's
+    gain (a baseline's too, which a learned start is measured against)."""
+    if not converged or all(c >= n for c in converged.values()):
         return None
-    return ("at the solver's optimum from their start: " + ", ".join(f"{s} {c}/{n}" for s, c in converged.items()
-                                                                     if c is not None)
+    return ("at the solver's optimum from their start: " + ", ".join(f"{s} {c}/{n}" for s, c in converged.items())
             + "; the other solves, at a limit, an error or a verdict of no optimum, or solved cold in the start's "
             "place, count in the ratios with the iterations they took")
 
 
-def warn_cold_cut_short(cold: list, solver: str, *, what: str, judged: str) -> int:
+def warn_cold_cut_short(cold: list[SolveResult], solver: str, *, what: str, judged: str) -> int:
     """Warn where cold solves (``SolveResult``s) of ``what`` ended at the solver's time or iteration
     limit: ``judged`` (the ratios to them) then compare with solves cut short. Returns how many did."""
-    from ..backends.base import Status
-
     if short := sum(c.status == Status.LIMIT for c in cold):
         warnings.warn(f"{short} of the {len(cold)} cold solves {what} ended at the solver's limit ({solver}'s time "
                       f"or iteration limit): {judged} compare with solves cut short; raise the limit (--time-limit, "
