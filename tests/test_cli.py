@@ -347,9 +347,15 @@ def test_bench_takes_the_solvers_time_limit_and_records_it(tmp_path, capsys):
     assert rep["tolerance"] == 1e-4 and "(tolerance 0.0001, time limit 1e-07 s)" in said.out
     # bench under that limit: the start that is no optimum is cut short, and the baselines' solves are counted too
     assert main(["bench", "--checkpoint", str(ck), "--test", "2", "--time-limit", "1e-7", "--k", "1", "--no-polish",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--plot", str(tmp_path / "bench.png")]) == 0
     rep, said = json.loads(out.read_text()), capsys.readouterr()
     assert rep["converged"]["warm"] == rep["converged"]["nearest"] == 0 and rep["converged"]["oracle"] == 2
+    from learned_solvers.bench.plots import starts_short_of_optimum
+
+    # the plot names them under their starts
+    short = starts_short_of_optimum(rep)
+    assert short["warm"] == short["nearest"] == (0, 2) and "oracle" not in short
+    assert (tmp_path / "bench.png").stat().st_size > 10_000
     assert "at the solver's optimum from their start: cold 0/2, warm 0/2, nearest 0/2" in said.out
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 

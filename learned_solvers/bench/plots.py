@@ -24,7 +24,7 @@ from .._files import save_figure
 __all__ = ["ReportError", "instance_ratios", "load_report", "missing", "plot_bench", "plot_overview", "plot_training",
            "reading", "training_series", "is_scaling_report", "plot_scaling", "is_sensitivity_report",
            "plot_sensitivity", "moved_note", "is_paper_lp_report", "plot_paper_lp", "short_of_optimum",
-           "settings_note"]
+           "settings_note", "starts_short_of_optimum"]
 
 # the starts a report can hold, in the order they are drawn, with their labels
 _STARTS = (("warm", "learned"), ("nearest", "nearest training optimum"),
@@ -135,7 +135,10 @@ def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
     # where no training instance had the test sizes, the nearest baseline is the zero start
     zero = missing(rep.get("nearest_start_kkt_median", 0.0))
     names = {"nearest": "zero start (no training\ninstance of this size)", "nearest_polished": "zero start + polish"}
-    ax.set_xticks(range(len(starts)), [names.get(s, label) if zero else label for s, label in starts], fontsize=8)
+    short = starts_short_of_optimum(rep)
+    ax.set_xticks(range(len(starts)), [(names.get(s, label) if zero else label)
+                                       + (f"\n{short[s][0]}/{short[s][1]} at the optimum" if s in short else "")
+                                       for s, label in starts], fontsize=8)
     ax.set_ylabel("iterations / cold iterations")
     ax.set_title("solver iterations per instance (bar: median)", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
@@ -155,6 +158,16 @@ def plot_bench(rep: dict[str, Any], path: str | Path) -> Path:
     p = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return p
+
+
+def starts_short_of_optimum(rep: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """{start: (solves at the optimum from it, solves)} of a bench report (LP/QP or PDE), for the
+    starts where fewer than all ended there; {} where none did or the report kept no count."""
+    ran = rep["n_test"] - (rep.get("n_failed") or 0)
+    counts = rep.get("converged") or {  # the PDE bench's counts, kept under their own keys
+        s: rep.get(key) for s, key in (("warm", "warm_converged_without_fallback"), ("nearest", "nearest_converged"),
+                                       ("oracle", "oracle_converged"))}
+    return {s: (c, ran) for s, c in counts.items() if isinstance(c, int) and c < ran}
 
 
 def plot_overview(reports: dict[str, dict[str, Any]], path: str | Path) -> Path:
