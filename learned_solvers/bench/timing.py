@@ -37,6 +37,11 @@ def failed_row(name: str, exc: Exception, *, trace: bool = False) -> dict[str, s
     return row
 
 
+_NOT_REACHED = ("at a limit, an error or a verdict of no optimum, or solved cold in the start's place, count in the "
+                "ratios with the iterations they took")
+"""how the tables read the solves that are not ``reached_optimum``"""
+
+
 def reached_optimum(res: SolveResult) -> bool:
     """A sweep's solve (``SolveResult``) ended at the solver's optimum, to its tolerance, from the start
     it was given: not at a limit, an error or a verdict, not inaccurate, not solved cold in its place. The
@@ -47,9 +52,8 @@ def reached_optimum(res: SolveResult) -> bool:
 def unreached_line(what: str) -> str:
     """The table's line under a sweep whose ``converged`` column counts fewer ``reached_optimum`` solves
     of ``what`` than ran."""
-    return (f"(converged: the solves {what} that ended at the solver's optimum; the others, at a limit, an error or "
-            "a verdict of no optimum, or solved cold in the start's place, count in the ratios with the iterations "
-            "they took, so read a row with fewer as the solver's effort, not as the start's gain)")
+    return (f"(converged: the solves {what} that ended at the solver's optimum; the others, {_NOT_REACHED}, so read a "
+            "row with fewer as the solver's effort, not as the start's gain)")
 
 
 def short_starts(converged: dict[str, int] | None, n: int) -> str | None:
@@ -60,8 +64,7 @@ def short_starts(converged: dict[str, int] | None, n: int) -> str | None:
     if not converged or all(c >= n for c in converged.values()):
         return None
     return ("at the solver's optimum from their start: " + ", ".join(f"{s} {c}/{n}" for s, c in converged.items())
-            + "; the other solves, at a limit, an error or a verdict of no optimum, or solved cold in the start's "
-            "place, count in the ratios with the iterations they took")
+            + f"; the other solves, {_NOT_REACHED}")
 
 
 def warn_cold_cut_short(cold: list[SolveResult], solver: str, *, what: str, judged: str) -> int:
