@@ -101,7 +101,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     _one_process("train")
     from .bench.qp import bench_backend, train_starter
     from .bench.timing import PYTHON_ADVICE, Outcome, outcome, validation_verdict
-    from .training.data import label_and_drop
+    from .training.data import check_distinct, label_and_drop
     from .training.train import TrainConfig
 
     if not isinstance(family, str) or not family.strip():
@@ -118,12 +118,15 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     qps = _read_all(instances, backend)
     if len(qps) < 2:
         raise ValueError(f"train needs at least 2 instances (it holds a tenth out to choose k), got {len(qps)}")
+    check_distinct(qps, what="instances", consequence="and one in both the training and the validation split "
+                   "flatters the choice of k")
     data, dropped = label_and_drop(qps, scheduler=scheduler, workers=workers, progress=progress,
                                    hint="their positions are in the starter's meta['dropped']")
     if len(data) < 2:
         raise ValueError(f"only {len(data)} of the {len(qps)} instances were solved to optimality by the reference "
                          "solver (the warnings above say why): nothing to train on")
-    starter, info = train_starter(family, data, config=cfg, progress=progress, backend=backend)
+    starter, info = train_starter(family, data, config=cfg, progress=progress, backend=backend,
+                                  repeats_checked=True)
     starter.meta.update({key: info[key] for key in ("val_error", "train_seconds", "interrupted") if key in info},
                         n_drawn=len(qps), dropped=dropped)
     if out is not None:
@@ -160,7 +163,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
 
     from .bench.qp import bench_backend, bench_report, bench_rows, write_report
     from .options import check_k
-    from .training.data import label_and_drop
+    from .training.data import check_distinct, label_and_drop
     from .warmstart import starter_from
 
     if out is not None and Path(out).suffix != ".json":
@@ -180,6 +183,8 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     qps = _read_all(instances, backend)
     if not qps:
         raise ValueError("evaluate needs at least 1 instance")
+    check_distinct(qps, what="instances", refuse=False,
+                   consequence="each counted in the report's medians as often as it is given")
     t0 = time.perf_counter()
     test, dropped = label_and_drop(qps, scheduler=scheduler, workers=workers, progress=progress,
                                    hint="their positions are in the report's 'dropped_instances'")

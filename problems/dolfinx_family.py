@@ -57,6 +57,9 @@ def _check_user_pde(name: str, u: UserPDE) -> None:
     if not isinstance(u.fields, dict) or not all(isinstance(k, str) for k in u.fields):
         raise TypeError(f"{name}: UserPDE.fields must be a dict of name -> Function, Constant or value, "
                         f"got {type(u.fields).__name__}")
+    if not u.fields:
+        raise ValueError(f"{name}: name at least one field the model sees (UserPDE.fields, e.g. {{'k': kappa}}): the "
+                         "Functions or Constants the parameters change, by which it tells one draw from another")
     if u.quasilinear is not None:
         try:
             q = np.asarray(u.quasilinear, dtype=float)

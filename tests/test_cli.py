@@ -373,6 +373,21 @@ def test_a_family_with_no_instance_to_keep_says_what_to_try(capsys):
     assert "no instance was solved to optimality" in last and "a smaller --perturb (e.g. 0.01)" in last, last
 
 
+def test_a_family_whose_instances_are_one_problem_is_refused_at_training(tmp_path, capsys):
+    """`mps:F --perturb 0` draws the file itself every time: labelled, then refused before the
+    model trains on one problem, with what makes a family's instances differ; no checkpoint."""
+    from learned_solvers.cli import main
+
+    from .conftest import netlib
+
+    ck = tmp_path / "afiro.safetensors"
+    assert main(["train", "--family", f"mps:{netlib('afiro')}", "--perturb", "0", "--solver", "highs", "--train", "4",
+                 "--scheduler", "serial", "--out", str(ck)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the 4 labelled training instances are one problem" in last and "--perturb above 0" in last, last
+    assert not ck.exists()
+
+
 def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
     import torch
 

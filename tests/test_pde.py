@@ -3823,6 +3823,48 @@ def test_train_pde_from_python_on_a_users_function_defined_where_it_is_called(tm
         evaluate_pde(starter, mine, n_test=0)
 
 
+def test_a_family_whose_draws_the_model_cannot_tell_apart_is_refused_saying_what_to_fix():
+    """A user's family whose draws all look the same to the model is refused at training, not
+    trained on: an ``apply`` that writes nothing into the problem (every draw one problem), and a
+    parameter that changes the solution but nothing the model reads (-div(grad u) + a u^3 = 1
+    from u = 0, where neither the system nor the named field moves with a). No fields at all is
+    refused before any draw."""
+    from learned_solvers import train_pde
+    from learned_solvers.training.train_pde import PDETrainConfig
+    from problems.dolfinx_family import UserPDE
+    from tests.dolfinx_user_problem import build
+
+    def nothing_applied():
+        return dataclasses.replace(build(), apply=lambda params: None)
+
+    def cubic_unseen():
+        msh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 6, 6)
+        V = dolfinx.fem.functionspace(msh, ("Lagrange", 1))
+        a, s = dolfinx.fem.Constant(msh, 1.0), dolfinx.fem.Constant(msh, 1.0)
+        u, v = dolfinx.fem.Function(V), ufl.TestFunction(V)
+        F = ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + a * u ** 3 * v * ufl.dx - s * v * ufl.dx
+        facets = dolfinx.mesh.locate_entities_boundary(msh, 1, lambda x: np.full(x.shape[1], True))
+        bc = dolfinx.fem.dirichletbc(0.0, dolfinx.fem.locate_dofs_topological(V, 1, facets), V)
+        prob = dolfinx.fem.petsc.NonlinearProblem(F, u, bcs=[bc], petsc_options_prefix="unseen_a_",
+                                                  petsc_options={"snes_type": "newtonls", "ksp_type": "preonly",
+                                                                 "pc_type": "lu"})
+
+        def apply(params):
+            a.value = params["a"]
+
+        return UserPDE(problem=prob, fields={"s": s}, params={"a": (1.0, 50.0)}, apply=apply)
+
+    config = PDETrainConfig(epochs=1, width=8)
+    with pytest.raises(ValueError, match=r"the 4 training instances are one problem.*UserPDE.apply\(params\) must "
+                                         "write each draw"):
+        train_pde(nothing_applied, n_train=4, config=config, progress=False)
+    with pytest.raises(ValueError, match="look alike to the model .* though their solutions differ.*name the Function "
+                                         "or Constant they change among UserPDE.fields"):
+        train_pde(cubic_unseen, n_train=4, config=config, progress=False)
+    with pytest.raises(ValueError, match=r"name at least one field the model sees \(UserPDE.fields"):
+        train_pde(lambda: dataclasses.replace(build(), fields={}), n_train=4, config=config, progress=False)
+
+
 # whether the start pays in time: test_train_pde_from_python_on_a_users_function_defined_where_it_is_called
 @pytest.mark.filterwarnings("ignore::learned_solvers.fit.TrainingWarning")
 def test_evaluate_pde_is_bench_on_the_same_held_out_draws(tmp_path):

@@ -767,17 +767,20 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
     from learned_solvers.bench.qp import format_report
 
     held_out = [build(np.random.default_rng(200 + s)) for s in range(4)] + [as_qp(infeasible.problem)]
+    held_out.append(build(np.random.default_rng(201)))  # the second one again: counted twice, and said so
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         # labelled on a local Dask cluster, the default: the dropped one is still named by its position
         rep = evaluate(starter, held_out, workers=1, progress=False, out=tmp_path / "held-out.json")
-    assert rep["n_test"] == 4 and rep["dropped_instances"] == [4] and rep["same_answer"] == 1.0
+    assert any("1 of the 6 instances repeat another's data exactly (5 repeats 1): 5 distinct problems, each counted"
+               in str(w.message) for w in seen), [str(w.message) for w in seen]
+    assert rep["n_test"] == 5 and rep["dropped_instances"] == [4] and rep["same_answer"] == 1.0
     assert rep["solver"] == "osqp" and rep["family"] == "my-portfolios" and rep["n_train"] == 13
     for key in ("iteration_ratio", "time_ratio", "nearest_iteration_ratio", "oracle_iteration_ratio"):
         assert np.isfinite(rep[key]), key
     assert rep["oracle"]["iterations_median"] <= rep["cold"]["iterations_median"]
     table = format_report(rep)
-    assert "family my-portfolios" in table and "dropped" in table and "1 of the 5 held-out" in table
+    assert "family my-portfolios" in table and "dropped" in table and "1 of the 6 held-out" in table
     assert " --" not in table, table  # its advice in the Python call's terms
     written = json.loads((tmp_path / "held-out.json").read_text())
     assert written["iteration_ratio"] == rep["iteration_ratio"] and "provenance" in written
@@ -798,8 +801,9 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingWarning)  # afiro solves in microseconds: no start pays in time
-        lp = train([netlib("afiro"), netlib("afiro"), read_problem_scaled(netlib("afiro"), 1.1)], solver="pdlp",
-                   scheduler="serial", progress=False, config=TrainConfig(epochs=1, width=8, train_k=2))
+        afiros = [netlib("afiro"), read_problem_scaled(netlib("afiro"), 0.9), read_problem_scaled(netlib("afiro"), 1.1)]
+        lp = train(afiros, solver="pdlp", scheduler="serial", progress=False,
+                   config=TrainConfig(epochs=1, width=8, train_k=2))
     assert lp.sizes == {(32, 27)} and lp.meta["dropped"] == []
 
 
@@ -834,6 +838,7 @@ def test_train_from_python_refuses_what_it_cannot_train_on_before_any_work(tmp_p
     """``train`` and ``evaluate`` refuse bad input by position, before any labelling or training."""
     cp = pytest.importorskip("cvxpy")
     from learned_solvers import evaluate, train
+    from tests import cvxpy_parametrized as parametrized
     from tests.cvxpy_portfolio import build
 
     problems = [build(np.random.default_rng(s)) for s in range(3)]
@@ -843,6 +848,9 @@ def test_train_from_python_refuses_what_it_cannot_train_on_before_any_work(tmp_p
     mip = cp.Problem(cp.Minimize(cp.sum(x)), [x >= 0.5])
     for call, error, match in (
             (lambda: train(problems[:1], solver="osqp"), ValueError, "at least 2 instances"),
+            # cvxpy's Parameter idiom passed as it is: one problem object, read at its last values
+            (lambda: train([parametrized.build(rng) for rng in map(np.random.default_rng, range(3))],
+                           solver="osqp"), ValueError, r"the 3 instances are one problem.*as_qp\(problem\)"),
             (lambda: train(problems[0], solver="osqp"), TypeError, "not one instance"),
             (lambda: train([problems[0], 3], solver="osqp"), TypeError, "instance 1: expected a cvxpy.Problem"),
             (lambda: train([problems[0], mip], solver="osqp"), InvalidProblemError, "instance 1: .*does not compile"),

@@ -35,7 +35,7 @@ from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, optimal_active_set, polish, predicted_active_set
 from ..models.anchors import AnchorBank
 from ..options import check_device, check_k, check_seed, check_threads
-from ..training.data import Drawn, Labelled, label_drawn
+from ..training.data import Drawn, Labelled, check_distinct, label_drawn
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
@@ -197,11 +197,17 @@ def choose_polish_first(starter: LearnedWarmStarter, val: list[Labelled]) -> str
 
 def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfig, progress: bool,
                   polish: bool | None = None, backend=None, family_key: str | None = None,
-                  threads: int | None = None) -> tuple[LearnedWarmStarter, dict[str, Any]]:
+                  threads: int | None = None, repeats_checked: bool = False
+                  ) -> tuple[LearnedWarmStarter, dict[str, Any]]:
     """Train a model; with ``backend``, also pick the automatic k on the validation split, and
     the polish unless ``polish`` is given (without a backend: polish unless told otherwise).
     ``family_key``: the family's own key (``problems.registry.family_key``); ``threads``: the
-    starter's (``LearnedWarmStarter.threads``), the choice of k timed with them."""
+    starter's (``LearnedWarmStarter.threads``), the choice of k timed with them. Instances that
+    are all one problem are refused, and repeats warned of, unless the caller did so
+    (``repeats_checked``)."""
+    if not repeats_checked:
+        check_distinct([t.qp for t in train], what="labelled training instances", positions=False,
+                       consequence="and one in both the training and the validation split flatters the choice of k")
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),

@@ -11,6 +11,7 @@ are ``+-inf``; a side or bound of magnitude 1e20 or more is read as infinite.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -154,6 +155,19 @@ class QPData:
         finite_b = np.concatenate([self.l[fl], self.u[fu]])
         return (1.0 + (float(np.abs(finite_b).max()) if finite_b.size else 0.0),
                 1.0 + float(np.abs(self.c).max(initial=0.0)))
+
+    @cached_property
+    def data_digest(self) -> str:
+        """A hash of the problem's data (not its name or sense): two instances with equal digests
+        are one problem, which a family's instances must not all be."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((self.n, self.m, self.offset, self.P is not None, self.integrality is not None)).encode())
+        parts = [self.c, self.l, self.u, self.lb, self.ub, self.A.indptr, self.A.indices, self.A.data]
+        parts += [self.P.indptr, self.P.indices, self.P.data] if self.P is not None else []
+        parts += [self.integrality] if self.integrality is not None else []
+        for part in parts:
+            h.update(np.ascontiguousarray(part).tobytes())
+        return h.hexdigest()
 
     @property
     def is_lp(self) -> bool:

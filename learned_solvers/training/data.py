@@ -34,7 +34,7 @@ from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
            "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
-           "failure_reason"]
+           "failure_reason", "repeated_instances", "check_distinct", "SAME_DATA_ADVICE"]
 
 
 @dataclass(frozen=True)
@@ -255,6 +255,42 @@ def label_and_drop(qps: Sequence[QPData], *, scheduler: str = "local", workers: 
         out = _label_all(qps, client=client, solver=solver, progress=progress)
     _warn_dropped(qps, out, solver, hint)
     return [o for o in out if isinstance(o, Labelled)], [i for i, o in enumerate(out) if not isinstance(o, Labelled)]
+
+
+SAME_DATA_ADVICE = ("the model learns how the answer moves with the data, so a family's instances must differ in it: a "
+                    "build(rng) must draw its data from rng, an mps: family needs --perturb above 0, and a cvxpy "
+                    "problem over cp.Parameter compiles at the values it holds when read (pass as_qp(problem) after "
+                    "each change of the values)")
+
+
+def repeated_instances(qps: Sequence[QPData]) -> list[tuple[int, int]]:
+    """(i, j) for each instance ``i`` whose data is instance ``j``'s, ``j < i`` the first with it."""
+    first: dict[str, int] = {}
+    out = []
+    for i, qp in enumerate(qps):
+        j = first.setdefault(qp.data_digest, i)
+        if j != i:
+            out.append((i, j))
+    return out
+
+
+def check_distinct(qps: Sequence[QPData], *, what: str, consequence: str, positions: bool = True,
+                   refuse: bool = True) -> None:
+    """Refuse ``qps`` (``what``: 'training instances', ...) where they hold one problem's data
+    and there are several (``refuse``), and warn where some repeat another's, saying what follows
+    (``consequence``; ``positions``: name them by position in ``qps``)."""
+    repeats = repeated_instances(qps)
+    distinct = len(qps) - len(repeats)
+    if refuse and len(qps) >= 2 and distinct < 2:
+        raise ValueError(f"the {len(qps)} {what} are one problem: each holds the same data (costs, constraints, "
+                         f"sides and bounds); {SAME_DATA_ADVICE}")
+    if repeats:
+        said = ""
+        if positions:
+            named = ", ".join(f"{i} repeats {j}" for i, j in repeats[:4])
+            said = f" ({named}{', ...' if len(repeats) > 4 else ''})"
+        warnings.warn(f"{len(repeats)} of the {len(qps)} {what} repeat another's data exactly{said}: {distinct} "
+                      f"distinct problems, {consequence}; {SAME_DATA_ADVICE}", RuntimeWarning, stacklevel=3)
 
 
 REFILL_FACTOR = 10

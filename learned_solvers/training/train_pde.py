@@ -8,6 +8,7 @@ avoid.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -101,6 +102,35 @@ def _loss(u: torch.Tensor, t: torch.Tensor, g: MeshGraph, residual_weight: float
     return torch.stack(out).mean()
 
 
+def _seen_digest(p: PDEData) -> str:
+    """A hash of what the model reads of an instance: its fields, Dirichlet values, assembled
+    system (a linear one's) and source (a quasilinear one's)."""
+    h = hashlib.blake2b(digest_size=16)
+    parts = [p.fields, p.bc_values, p.dirichlet]
+    parts += [p.operator.data, p.rhs] if p.linearised else []
+    parts += [p.quasilinear.source] if p.quasilinear is not None else []
+    parts += [p.dof_vectors] if p.dof_vectors is not None else []
+    for part in parts:
+        h.update(np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
+
+
+def _check_draws_differ(pdes: list[PDEData], solutions: list[np.ndarray]) -> None:
+    """Refuse a family whose draws all look the same to the model: it could learn nothing of how
+    the answer moves with them, and says which part of the user's ``UserPDE`` to fix."""
+    if len({_seen_digest(p) for p in pdes}) > 1:
+        return
+    scale = max(float(np.linalg.norm(solutions[0])), 1e-300)
+    if all(np.linalg.norm(s - solutions[0]) <= 1e-8 * scale for s in solutions[1:]):
+        raise ValueError(f"the {len(pdes)} training instances are one problem: every draw of the parameters gave the "
+                         "same fields, boundary values, system and solution, so the draws change nothing the problem "
+                         "solves; UserPDE.apply(params) must write each draw into the problem's Functions or Constants "
+                         "(f.x.array[:] = ..., c.value = ...), not rebuild them")
+    raise ValueError(f"the {len(pdes)} training instances look alike to the model (the same fields, boundary values "
+                     "and system) though their solutions differ: the parameters change something it does not see; "
+                     "name the Function or Constant they change among UserPDE.fields")
+
+
 def relative_errors(pred: list[np.ndarray], true: list[np.ndarray]) -> np.ndarray:
     return np.array([np.linalg.norm(p - t) / (np.linalg.norm(t) + 1e-300) for p, t in zip(pred, true)])
 
@@ -113,6 +143,7 @@ def train_mesh_model(pdes: list[PDEData], solutions: list[np.ndarray], *, config
     if len(pdes) < 2:
         raise ValueError(f"training needs at least 2 solved instances, got {len(pdes)}: the family's instances "
                          "must solve to optimality (the warnings above say how the others ended)")
+    _check_draws_differ(pdes, solutions)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     val_i, tr_i = validation_split(len(pdes), config.val_fraction, rng)
