@@ -161,7 +161,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     _one_process("evaluate")
     import time
 
-    from .bench.qp import bench_backend, bench_report, bench_rows, write_report
+    from .bench.qp import bench_backend, bench_report, bench_rows, in_training_text, write_report
     from .options import check_k
     from .training.data import check_distinct, label_and_drop
     from .warmstart import starter_from
@@ -185,6 +185,9 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
         raise ValueError("evaluate needs at least 1 instance")
     check_distinct(qps, what="instances", refuse=False,
                    consequence="each counted in the report's medians as often as it is given")
+    if seen := [i for i, qp in enumerate(qps) if st.anchors.holds(qp)]:
+        warnings.warn(f"{in_training_text(seen, len(qps))}: evaluate the starter on instances it was not trained on",
+                      RuntimeWarning, stacklevel=2)
     t0 = time.perf_counter()
     test, dropped = label_and_drop(qps, scheduler=scheduler, workers=workers, progress=progress,
                                    hint="their positions are in the report's 'dropped_instances'")
@@ -201,7 +204,8 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     rep.update(train_family=st.family, k_automatic=st.k is None, anchor=st.anchors.kind,
                dropped={"train": 0, "test": len(qps) - len(test), "train_drawn": 0, "test_drawn": len(qps),
                         "refilled": False},
-               dropped_instances=dropped, api="python")  # format_report's advice in this call's terms
+               dropped_instances=dropped, api="python",  # format_report's advice in this call's terms
+               in_training=seen)
     if stopped:
         rep["bench_interrupted"] = stopped[0]
     if out is not None:

@@ -768,19 +768,24 @@ def test_train_from_python_on_instances_in_hand(tmp_path):
 
     held_out = [build(np.random.default_rng(200 + s)) for s in range(4)] + [as_qp(infeasible.problem)]
     held_out.append(build(np.random.default_rng(201)))  # the second one again: counted twice, and said so
+    held_out.append(problems[2])  # a training instance: its figures are not held-out ones, and said so
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         # labelled on a local Dask cluster, the default: the dropped one is still named by its position
         rep = evaluate(starter, held_out, workers=1, progress=False, out=tmp_path / "held-out.json")
-    assert any("1 of the 6 instances repeat another's data exactly (5 repeats 1): 5 distinct problems, each counted"
-               in str(w.message) for w in seen), [str(w.message) for w in seen]
-    assert rep["n_test"] == 5 and rep["dropped_instances"] == [4] and rep["same_answer"] == 1.0
+    said = [str(w.message) for w in seen]
+    assert any("1 of the 7 instances repeat another's data exactly (5 repeats 1): 6 distinct problems, each counted"
+               in m for m in said), said
+    trained_on = "1 of the 7 instances given are training instances of this starter (their costs, sides and bounds"
+    assert any(trained_on in m and "positions 6)" in m for m in said), said
+    assert rep["n_test"] == 6 and rep["dropped_instances"] == [4] and rep["same_answer"] == 1.0
+    assert rep["in_training"] == [6] and trained_on in format_report(rep)
     assert rep["solver"] == "osqp" and rep["family"] == "my-portfolios" and rep["n_train"] == 13
     for key in ("iteration_ratio", "time_ratio", "nearest_iteration_ratio", "oracle_iteration_ratio"):
         assert np.isfinite(rep[key]), key
     assert rep["oracle"]["iterations_median"] <= rep["cold"]["iterations_median"]
     table = format_report(rep)
-    assert "family my-portfolios" in table and "dropped" in table and "1 of the 6 held-out" in table
+    assert "family my-portfolios" in table and "dropped" in table and "1 of the 7 held-out" in table
     assert " --" not in table, table  # its advice in the Python call's terms
     written = json.loads((tmp_path / "held-out.json").read_text())
     assert written["iteration_ratio"] == rep["iteration_ratio"] and "provenance" in written

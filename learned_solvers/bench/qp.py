@@ -44,7 +44,7 @@ from .timing import (TIMING_REPEATS, advice, cut_short, disagreement, dropped_li
                      verdict, warn_cold_cut_short)
 
 __all__ = ["BenchConfig", "run_bench", "bench_rows", "bench_report", "format_report", "write_report",
-           "train_starter", "choose_polish_first"]
+           "train_starter", "choose_polish_first", "in_training_text"]
 
 STARTS = ("cold", "warm", "nearest", "nearest_polished", "oracle")
 
@@ -514,6 +514,14 @@ def bench_report(spec: str, rows: list[dict[str, Any]], k: int, n_train: int, la
     return rep
 
 
+def in_training_text(positions: list[int], given: int) -> str:
+    """What it means that the instances at ``positions`` (of ``given``) are training instances."""
+    named = ", ".join(map(str, positions[:6])) + (", ..." if len(positions) > 6 else "")
+    return (f"{len(positions)} of the {given} instances given are training instances of this starter (their costs, "
+            f"sides and bounds are one's; positions {named}): on them the nearest baseline starts from their own "
+            "optimum and the model from what it was fitted to, so the figures are not held-out ones")
+
+
 def format_report(rep: dict[str, Any]) -> str:
     trained = (f" (trained on {rep['train_family']})" if rep.get("train_family", rep["family"]) != rep["family"]
                else "")
@@ -527,6 +535,8 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.insert(1, f"the automatic k's validation sweep was {rep['k_sweep_interrupted']}")
     if dropped := dropped_line(rep):
         lines.insert(1, dropped)
+    if rep.get("in_training"):
+        lines.insert(1, in_training_text(rep["in_training"], rep["dropped"]["test_drawn"]))
     if rep.get("interrupted"):
         lines.insert(1, f"training {rep['interrupted']}")
     if rep.get("bench_interrupted"):

@@ -404,6 +404,16 @@ class AnchorBank:
         p = self.layout.place(qp)
         return (self.groups[self.layout.size], p) if p is not None else None
 
+    def holds(self, qp: QPData) -> bool:
+        """Whether a bank instance has ``qp``'s costs, sides and bounds exactly: a training
+        instance given again (the bank keeps no A or P to compare)."""
+        found = self._locate(qp)
+        if found is None or found[0].raw is None:
+            return False
+        g, p = found
+        v = p.data(raw_vector(qp)) if p is not None else raw_vector(qp)
+        return bool(np.any(np.all(g.raw == v, axis=1)))
+
     def covers(self, qp: QPData) -> bool:
         """Whether ``qp`` gets an anchor: a group of its size, or its names in the layout."""
         return self._locate(qp) is not None
