@@ -51,6 +51,20 @@ def _log_start(name: str, res: Any) -> None:
                                1e3 * float(e.get("inference_seconds") or 0.0), built, res.iterations)
 
 
+COLD_AS_ASKED = "cvxpy's warm_start=False: solved cold, as the script asked"
+
+
+def _solve(starter: LearnedWarmStarter, qp: Any, backend: Any, warm_start: bool) -> SolveResult:
+    """The solve from the learned start, or, where the script passes cvxpy's
+    ``warm_start=False``, the cold solve it asks for (cvxpy's own solvers then start cold too)."""
+    if warm_start:
+        return starter.solve(qp, backend)
+    res = backend.solve(qp)
+    res.extra.update(inference_seconds=0.0, k=None, polished=False, fallback=COLD_AS_ASKED, reordered=False,
+                     load_seconds=0.0)
+    return res
+
+
 class LearnedOSQP(OSQP):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
@@ -59,7 +73,8 @@ class LearnedOSQP(OSQP):
     OSQP, is OSQP's own polishing);
     tol: OSQP eps_abs = eps_rel (cvxpy's OSQP default 1e-5 unless given). OSQP's other settings
     start at cvxpy's too (polishing on, max_iter 10,000), so the answer is the one ``cp.OSQP``
-    gives; ``prob.solve`` takes OSQP's settings by name, as with ``solver=cp.OSQP``.
+    gives; ``prob.solve`` takes OSQP's settings by name, as with ``solver=cp.OSQP``, and
+    ``warm_start=False`` solves cold, as it asks.
     """
 
     def __init__(self, checkpoint: str | os.PathLike[str] | LearnedWarmStarter, *, k: int | None = None,
@@ -105,7 +120,7 @@ class LearnedOSQP(OSQP):
 
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
-        res = self.starter.solve(qp, self._backend(solver_opts, verbose))
+        res = _solve(self.starter, qp, self._backend(solver_opts, verbose), warm_start)
         self.last = _figures(res)
         if verbose:
             _log_start(self.name(), res)
@@ -172,7 +187,8 @@ class LearnedSolver(OSQP):
     checkpoint was trained on; the chosen backend (None: the checkpoint's own solver, else pdlp)
     solves it (its options by keyword: ``tol``, ``pinned``, ... as
     ``learned_solvers.backends.make_backend`` takes them) and the answer goes back through
-    cvxpy's inversion. k, polish: as ``LearnedOSQP``. ``prob.solve(solver=plugin, **options)``
+    cvxpy's inversion; ``prob.solve(..., warm_start=False)`` solves cold, as it asks. k, polish:
+    as ``LearnedOSQP``. ``prob.solve(solver=plugin, **options)``
     takes the options a script passes to cvxpy's own interface of that solver under cvxpy's names
     (``CVXPY_OPTIONS``; SCS's and OSQP's eps_abs = eps_rel as ``tol``), and SCS stops where
     ``cp.SCS`` does, at 1e-5, unless ``tol`` says otherwise.
@@ -205,7 +221,7 @@ class LearnedSolver(OSQP):
             backend = make_backend(self.backend.name, **{**self.options, **backend_settings(
                 self.name(), solver_opts, self.backend.name)})
         qp = qp_from_osqp_data(data, name="cvxpy-problem")
-        res = self.starter.solve(qp, backend)
+        res = _solve(self.starter, qp, backend, warm_start)
         self.last = _figures(res)
         if verbose:
             _log_start(self.name(), res)

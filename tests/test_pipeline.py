@@ -712,6 +712,17 @@ def test_cvxpy_one_line_switch_to_learned_osqp(tmp_path):
     assert any(ln.startswith("LEARNED_OSQP: ") and "inference" in ln and "start" in ln for ln in lines), lines
     with pytest.raises(TypeError, match="unknown solver options \\['rhoo'\\]"):
         build(np.random.default_rng(1)).solve(solver=plugin, rhoo=0.5)
+    # cvxpy's warm_start=False asks for a cold solve: the plugin runs cp.OSQP's, and says so (it had started warm)
+    from learned_solvers.cvxpy_plugin import COLD_AS_ASKED
+
+    prob = build(np.random.default_rng(123))
+    prob.solve(solver=cp.OSQP, eps_abs=1e-5, eps_rel=1e-5, warm_start=False)
+    cold_iterations = prob.solver_stats.num_iters
+    prob = build(np.random.default_rng(123))
+    prob.solve(solver=plugin, warm_start=False)
+    assert plugin.last["fallback"] == COLD_AS_ASKED and plugin.last["inference_seconds"] == 0.0
+    assert prob.status == "optimal" and prob.solver_stats.num_iters == cold_iterations
+    assert abs(prob.value - ref_value) < 1e-8 * (1 + abs(ref_value))
     # OSQP's tolerances are checked by the names the script gave (not the backend's derived 'tol'):
     # 0 is OSQP's "this test off", so eps_abs=0 solves; both 0 or one at 1 or more is refused
     prob = build(np.random.default_rng(123))
@@ -922,6 +933,10 @@ def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
         assert np.allclose(prob.variables()[0].value, ref.variables()[0].value, atol=1e-3), solver
         assert np.allclose(prob.constraints[0].dual_value, ref.constraints[0].dual_value, atol=1e-3), solver
         assert plugin.last["inference_seconds"] > 0 and prob.solver_stats.solver_name == f"LEARNED_{solver.upper()}"
+        prob = build(np.random.default_rng(5))
+        prob.solve(solver=plugin, warm_start=False)  # cvxpy's way to ask for a cold solve
+        assert prob.status == "optimal" and abs(prob.value - ref.value) <= 1e-5 * (1 + abs(ref.value)), solver
+        assert plugin.last["fallback"] == "cvxpy's warm_start=False: solved cold, as the script asked"
         # the options a script passes to cvxpy's own interface of the solver, by cvxpy's names, are kept
         # (they had been refused: "solver options go to the plugin"); a name without a counterpart is refused
         prob = build(np.random.default_rng(5))
