@@ -16,3 +16,15 @@ def build(rng: np.random.Generator) -> cp.Problem:
     ship = cp.Variable((N_SUPPLY, N_DEMAND), name="ship")
     cons = [cp.sum(ship, axis=0) == demand, cp.sum(ship, axis=1) <= SUPPLY, ship >= 0]
     return cp.Problem(cp.Minimize(cp.sum(cp.multiply(COST, ship))), cons)
+
+
+SCENARIOS = DEMAND * np.array([[0.9], [1.0], [1.1]])
+
+
+def build_scenarios(rng: np.random.Generator) -> cp.Problem:
+    """One of three demand scenarios a day: a family whose draws repeat, so that a held-out draw
+    can be a training instance again."""
+    demand = SCENARIOS[rng.integers(len(SCENARIOS))]
+    ship = cp.Variable((N_SUPPLY, N_DEMAND), name="ship")
+    cons = [cp.sum(ship, axis=0) == demand, cp.sum(ship, axis=1) <= SUPPLY, ship >= 0]
+    return cp.Problem(cp.Minimize(cp.sum(cp.multiply(COST, ship))), cons)

@@ -388,6 +388,26 @@ def test_a_family_whose_instances_are_one_problem_is_refused_at_training(tmp_pat
     assert not ck.exists()
 
 
+def test_a_bench_whose_held_out_draws_are_training_instances_says_so(tmp_path, capsys):
+    """A family whose draws repeat (one of three demand scenarios a day) draws training instances
+    again as held-out ones: the bench warns, records them (`in_training`) and its table says the
+    figures are not held-out ones; repeats among the training and held-out draws are warned of."""
+    import json
+
+    from learned_solvers.cli import main
+
+    out = tmp_path / "rep.json"
+    assert main(["bench", "--family", "cvxpy:tests.cvxpy_transport:build_scenarios", "--solver", "highs", "--train",
+                 "6", "--test", "3", "--epochs", "1", "--scheduler", "serial", "--out", str(out)]) == 0
+    said, rep = capsys.readouterr(), json.loads(out.read_text())
+    assert rep["in_training"] == [0, 1, 2]
+    assert "3 of the 6 labelled training instances repeat another's data exactly: 3 distinct problems" in said.err
+    assert "1 of the 3 held-out instances repeat another's data exactly: 2 distinct problems" in said.err
+    trained_on = "3 of the 3 held-out instances are training instances of this starter"
+    assert trained_on in said.err and "draw the family's data from a continuous range" in said.err
+    assert trained_on in said.out and "so the figures are not held-out ones" in said.out
+
+
 def test_a_device_torch_cannot_use_is_refused_before_any_work(tmp_path):
     import torch
 
