@@ -544,8 +544,11 @@ def format_report(rep: dict[str, Any]) -> str:
     if dropped := dropped_line(rep):
         lines.insert(1, dropped)
     if rep.get("in_training"):
-        given = "instances given" if rep.get("api") == "python" else "held-out instances"
-        lines.insert(1, in_training_text(rep["in_training"], len(rep["instances"]), what=given))
+        # evaluate's positions are in the list it was given, bench's in the report's instances
+        python = rep.get("api") == "python"
+        lines.insert(1, in_training_text(rep["in_training"], rep["dropped"]["test_drawn"] if python
+                                         else len(rep["instances"]),
+                                         what="instances given" if python else "held-out instances"))
     if rep.get("interrupted"):
         lines.insert(1, f"training {rep['interrupted']}")
     if rep.get("bench_interrupted"):
