@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .qp import InvalidProblemError
+from .qp import InvalidProblemError, array_digest
 
 __all__ = ["PDEData", "QuasilinearResidual", "space_mismatch", "fields_keys", "cell_mean_coefficient", "row_sums"]
 
@@ -172,6 +172,16 @@ class PDEData:
                         *vectors):
             if not np.isfinite(arr).all():
                 raise InvalidProblemError(f"{self.name}: {nm} holds NaN or inf; check the coefficient and source data")
+
+    @property
+    def data_digest(self) -> str:
+        """A hash of what a model reads of the instance: its fields, Dirichlet values, assembled
+        system (a linear one's) and source (a quasilinear one's); equal digests, one instance to it."""
+        parts = [self.fields, self.bc_values, self.dirichlet]
+        parts += [self.operator.data, self.rhs] if self.linearised else []
+        parts += [self.quasilinear.source] if self.quasilinear is not None else []
+        parts += [self.dof_vectors] if self.dof_vectors is not None else []
+        return array_digest(parts)
 
     def diagonal(self) -> np.ndarray:
         d = self.operator.diagonal()

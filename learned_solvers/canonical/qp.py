@@ -29,6 +29,14 @@ class InvalidProblemError(ValueError):
     """The problem data is malformed: wrong sizes, NaN, or contradictory bounds."""
 
 
+def array_digest(parts: list[np.ndarray], *, head: tuple = ()) -> str:
+    """A hash of the arrays' bytes, after ``head`` (sizes and scalars): equal data, equal digests."""
+    h = hashlib.blake2b(repr(head).encode(), digest_size=16)
+    for part in parts:
+        h.update(np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
+
+
 def _symmetric(p: sp.csr_matrix, name: str) -> sp.csr_matrix:
     """``p`` itself if symmetric, its symmetric part if it is off by rounding only (1e-7 of its
     largest entry: float32 data); otherwise ``InvalidProblemError``. The backends read different triangles
@@ -160,14 +168,10 @@ class QPData:
     def data_digest(self) -> str:
         """A hash of the problem's data (not its name or sense): two instances with equal digests
         are one problem, which a family's instances must not all be."""
-        h = hashlib.blake2b(digest_size=16)
-        h.update(repr((self.n, self.m, self.offset, self.P is not None, self.integrality is not None)).encode())
         parts = [self.c, self.l, self.u, self.lb, self.ub, self.A.indptr, self.A.indices, self.A.data]
         parts += [self.P.indptr, self.P.indices, self.P.data] if self.P is not None else []
         parts += [self.integrality] if self.integrality is not None else []
-        for part in parts:
-            h.update(np.ascontiguousarray(part).tobytes())
-        return h.hexdigest()
+        return array_digest(parts, head=(self.n, self.m, self.offset, self.P is not None, self.integrality is not None))
 
     @property
     def is_lp(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -284,7 +285,8 @@ def check_distinct(qps: Sequence[QPData], *, what: str, consequence: str, positi
     if refuse and len(qps) >= 2 and distinct < 2:
         raise ValueError(f"the {len(qps)} {what} are one problem: each holds the same data (costs, constraints, "
                          f"sides and bounds); {SAME_DATA_ADVICE}")
-    if repeats:
+    # under torchrun every rank holds the same instances: rank 0 (torchrun's RANK) says it
+    if repeats and os.environ.get("RANK", "0") == "0":
         said = ""
         if positions:
             named = ", ".join(f"{i} repeats {j}" for i, j in repeats[:4])

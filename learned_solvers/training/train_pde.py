@@ -8,7 +8,6 @@ avoid.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -102,23 +101,10 @@ def _loss(u: torch.Tensor, t: torch.Tensor, g: MeshGraph, residual_weight: float
     return torch.stack(out).mean()
 
 
-def _seen_digest(p: PDEData) -> str:
-    """A hash of what the model reads of an instance: its fields, Dirichlet values, assembled
-    system (a linear one's) and source (a quasilinear one's)."""
-    h = hashlib.blake2b(digest_size=16)
-    parts = [p.fields, p.bc_values, p.dirichlet]
-    parts += [p.operator.data, p.rhs] if p.linearised else []
-    parts += [p.quasilinear.source] if p.quasilinear is not None else []
-    parts += [p.dof_vectors] if p.dof_vectors is not None else []
-    for part in parts:
-        h.update(np.ascontiguousarray(part).tobytes())
-    return h.hexdigest()
-
-
 def _check_draws_differ(pdes: list[PDEData], solutions: list[np.ndarray]) -> None:
     """Refuse a family whose draws all look the same to the model: it could learn nothing of how
     the answer moves with them, and says which part of the user's ``UserPDE`` to fix."""
-    if len({_seen_digest(p) for p in pdes}) > 1:
+    if len({p.data_digest for p in pdes}) > 1:
         return
     scale = max(float(np.linalg.norm(solutions[0])), 1e-300)
     if all(np.linalg.norm(s - solutions[0]) <= 1e-8 * scale for s in solutions[1:]):
