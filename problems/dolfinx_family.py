@@ -48,6 +48,9 @@ def _check_user_pde(name: str, u: UserPDE) -> None:
         if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
             raise ValueError(f"{name}: UserPDE.params[{key!r}] must be a range (low, high) of finite numbers with "
                              f"low <= high, got {rng!r}")
+    if all(float(lo) == float(hi) for lo, hi in u.params.values()):
+        raise ValueError(f"{name}: every parameter's range is one value (low == high), so every draw would be one "
+                         f"problem: give at least one a range to vary over (UserPDE.params, got {u.params!r})")
     if not callable(u.apply):
         raise TypeError(f"{name}: UserPDE.apply must be a function apply(params) that writes one draw into the "
                         f"problem, got {type(u.apply).__name__}")

@@ -445,7 +445,8 @@ def build_bad(which: str):
     good = build()
     bad = {"params": {"params": {"k": 1.0}}, "reversed": {"params": {"k": (2.0, float("nan"))}},
            "apply": {"apply": "k"}, "cold": {"cold_guess": 0.25}, "fields": {"fields": ["k", "s"]},
-           "quasilinear": {"quasilinear": (1.0, 2.0)}}[which]
+           "quasilinear": {"quasilinear": (1.0, 2.0)}, "fixed": {"params": {"k": (1.0, 1.0), "s": (2.0, 2.0)}},
+           "unseen": {"fields": {}}}[which]
     return UserPDE(**{**good.__dict__, **bad})
 
 
@@ -471,6 +472,14 @@ def build_bad_fields():
 
 def build_bad_quasilinear():
     return build_bad("quasilinear")
+
+
+def build_bad_fixed():
+    return build_bad("fixed")
+
+
+def build_bad_unseen():
+    return build_bad("unseen")
 
 
 def build_raises():
