@@ -101,7 +101,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     _one_process("train")
     from .bench.qp import bench_backend, train_starter
     from .bench.timing import PYTHON_ADVICE, Outcome, outcome, validation_verdict
-    from .training.data import check_distinct, label_and_drop
+    from .training.data import IN_TRAINING, check_distinct, label_and_drop
     from .training.train import TrainConfig
 
     if not isinstance(family, str) or not family.strip():
@@ -118,8 +118,7 @@ def train(instances: Iterable[Any], *, solver: str, family: str = "instances", c
     qps = _read_all(instances, backend)
     if len(qps) < 2:
         raise ValueError(f"train needs at least 2 instances (it holds a tenth out to choose k), got {len(qps)}")
-    check_distinct(qps, what="instances", consequence="and one in both the training and the validation split "
-                   "flatters the choice of k")
+    check_distinct(qps, what="instances", consequence=IN_TRAINING)
     data, dropped = label_and_drop(qps, scheduler=scheduler, workers=workers, progress=progress,
                                    hint="their positions are in the starter's meta['dropped']")
     if len(data) < 2:
@@ -163,7 +162,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
 
     from .bench.qp import bench_backend, bench_report, bench_rows, in_training_text, write_report
     from .options import check_k
-    from .training.data import check_distinct, label_and_drop
+    from .training.data import IN_HELD_OUT, check_distinct, label_and_drop
     from .warmstart import starter_from
 
     if out is not None and Path(out).suffix != ".json":
@@ -183,8 +182,7 @@ def evaluate(starter: LearnedWarmStarter | str | os.PathLike[str], instances: It
     qps = _read_all(instances, backend)
     if not qps:
         raise ValueError("evaluate needs at least 1 instance")
-    check_distinct(qps, what="instances", refuse=False,
-                   consequence="each counted in the report's medians as often as it is given")
+    check_distinct(qps, what="instances", refuse=False, consequence=IN_HELD_OUT)
     if seen := [i for i, qp in enumerate(qps) if st.anchors.holds(qp)]:
         warnings.warn(f"{in_training_text(seen, len(qps))}: evaluate the starter on instances it was not trained on",
                       RuntimeWarning, stacklevel=2)

@@ -35,7 +35,7 @@ from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, optimal_active_set, polish, predicted_active_set
 from ..models.anchors import AnchorBank
 from ..options import check_device, check_k, check_seed, check_threads
-from ..training.data import Drawn, Labelled, check_distinct, label_drawn
+from ..training.data import IN_HELD_OUT, IN_TRAINING, Drawn, Labelled, check_distinct, label_drawn
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
 from .plots import missing
@@ -207,7 +207,7 @@ def train_starter(family_spec: str, train: list[Labelled], *, config: TrainConfi
     (``repeats_checked``)."""
     if not repeats_checked:
         check_distinct([t.qp for t in train], what="labelled training instances", positions=False,
-                       consequence="and one in both the training and the validation split flatters the choice of k")
+                       consequence=IN_TRAINING)
     res = train_qp_model(train, config=config, progress=progress)
     starter = LearnedWarmStarter(res.model, family=family_spec,
                                  scale_range=LearnedWarmStarter.scale_range_of([t.qp for t in train]),
@@ -347,7 +347,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     # a family whose draws repeat (a build(rng) choosing among a few scenarios) can draw a training
     # instance again as a held-out one, on which neither the model nor the baseline is held out
     check_distinct([t.qp for t in test], what="held-out instances", refuse=False, positions=False,
-                   consequence="each counted in the report's medians as often as it is drawn")
+                   consequence=IN_HELD_OUT)
     if in_training := [i for i, t in enumerate(test) if bank.holds(t.qp)]:
         warnings.warn(in_training_text(in_training, len(test), what="held-out instances") + "; draw the family's "
                       "data from a continuous range", RuntimeWarning, stacklevel=2)

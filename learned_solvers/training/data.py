@@ -35,7 +35,8 @@ from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
            "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
-           "failure_reason", "repeated_instances", "check_distinct", "SAME_DATA_ADVICE"]
+           "failure_reason", "repeated_instances", "check_distinct", "SAME_DATA_ADVICE", "IN_TRAINING",
+           "IN_HELD_OUT"]
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,12 @@ SAME_DATA_ADVICE = ("the model learns how the answer moves with the data, so a f
                     "build(rng) must draw its data from rng, an mps: family needs --perturb above 0, and a cvxpy "
                     "problem over cp.Parameter compiles at the values it holds when read (pass as_qp(problem) after "
                     "each change of the values)")
+
+
+IN_TRAINING = "and one in both the training and the validation split flatters the choice of k"
+"""``check_distinct``'s consequence of repeated training instances."""
+IN_HELD_OUT = "each counted in the report's medians as often as it appears"
+"""``check_distinct``'s consequence of repeated held-out instances."""
 
 
 def repeated_instances(qps: Sequence[QPData]) -> list[tuple[int, int]]:
