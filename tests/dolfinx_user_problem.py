@@ -60,6 +60,16 @@ def build_own_guess():
                          petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_guess_type": "fischer"})
 
 
+def build_fischer_call():
+    """``build_own_guess`` with the KSPGuess set by a call on the KSP (``setUseFischerGuess``), as a
+    script may set it, rather than by an option: no options database holds it."""
+    from mpi4py import MPI
+
+    fam = _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16), "user_pde_fischer_")
+    fam.problem.solver.setUseFischerGuess(1, 10)
+    return fam
+
+
 def build_absolute():
     """``build`` on 16 x 16 with an absolute tolerance alone (ksp_rtol 0, ksp_atol 1e-10), a large source."""
     from mpi4py import MPI

@@ -854,7 +854,8 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
     guess's iterations) while the result said it was taken, and a bench found every start, the
     oracle's too, at the cold count. Now the starter spends no inference and says so, the
     backend declines a start it is handed, and the bench refuses the family, whatever its --pc;
-    a starter's backend of another PC solves on a private KSP, which forms none, and takes it."""
+    a starter's backend of another PC solves on a private KSP, which forms none, and takes it. A
+    KSPGuess set by a call (setUseFischerGuess), in no options database, is found alike."""
     from learned_solvers.bench.pde import family_backend
 
     fam = make_family("dolfinx:tests.dolfinx_user_problem:build_own_guess")
@@ -893,6 +894,18 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
             family_backend(plain, "ksp")
     finally:
         prob.solver.setInitialGuessKnoll(False)  # the family's problem is shared with the other tests
+    # a KSPGuess set by a call (setUseFischerGuess) is in no options database: PETSc's view of the KSP says it
+    called = make_family("dolfinx:tests.dolfinx_user_problem:build_fischer_call")
+    prob, fields = called.load(called.sample(1, seed=5)[0])
+    cold = be.solve(petsc_handles(prob))
+    with pytest.warns(RuntimeWarning, match=r"forms its own initial guess \(ksp_guess_type fischer\)"):
+        res = be.solve(petsc_handles(prob), guess=cold.x)
+    assert not res.warm_start_accepted and res.iterations == cold.iterations > 0
+    with pytest.warns(RuntimeWarning, match=r"KSP forms its own initial guess \(ksp_guess_type fischer"):
+        res = starter.solve(prob, fields=fields)
+    assert res.status == "optimal" and not res.warm_start_accepted and res.extra["inference_seconds"] == 0.0
+    with pytest.raises(ValueError, match=r"nothing to warm-start: .*\(ksp_guess_type fischer\)"):
+        family_backend(called, "ksp")
 
 
 def test_a_snes_that_computes_its_own_initial_guess_takes_no_start_and_says_so():

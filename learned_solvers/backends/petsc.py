@@ -103,14 +103,52 @@ def _own_options(obj: Any) -> Any:
 
 def own_guess_type(ksp: Any) -> str | None:
     """The option by which ``ksp`` forms its own initial guess, or None: ``ksp_knoll`` (the
-    preconditioner applied to b) or ``ksp_guess_type`` (fischer, pod: PETSc's KSPGuess, read by
-    ``_own_options``). PETSc replaces any start with it: from the exact solution, CG + Jacobi took
-    the zero guess's 41 iterations (40 with Knoll's)."""
+    preconditioner applied to b) or ``ksp_guess_type`` (fischer, pod: PETSc's KSPGuess, from
+    ``_own_options`` or, set by a call such as ``setUseFischerGuess``, from ``_viewed_guess_type``).
+    PETSc replaces any start with it: from the exact solution, CG + Jacobi took the zero guess's
+    41 iterations (40 with Knoll's)."""
     if ksp.getInitialGuessKnoll():
         return "ksp_knoll"
     opts = _own_options(ksp)
-    kind = opts.getString("ksp_guess_type") if opts.hasName("ksp_guess_type") else None
-    return f"ksp_guess_type {kind}" if kind else None
+    kind = opts.getString("ksp_guess_type") if opts.hasName("ksp_guess_type") else _viewed_guess_type(ksp)
+    return f"ksp_guess_type {kind}" if kind and kind != "none" else None
+
+
+def _viewed_guess_type(ksp: Any) -> str | None:
+    """The type of ``ksp``'s KSPGuess as its ASCII view prints it, or None where it has none.
+    petsc4py reads no KSPGuess back, and one set by a call (``setUseFischerGuess``) is in no
+    options database: the view is where PETSc says it. Read once per KSP and kept on it (a GAMG's
+    view prints every level, a cost no timed solve counts but a script's loop would), so a guess
+    set by a call after the KSP's first start is not seen. Collective on the KSP's
+    communicator: rank 0 writes the view and reads it."""
+    import os
+    import tempfile
+
+    from petsc4py import PETSc
+
+    if (kept := ksp.getAttr(_VIEWED_GUESS)) is not None:
+        return kept[0]
+    mpi = ksp.getComm().tompi4py()
+    kind = None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mpi.bcast(os.path.join(tmp, "ksp.txt"), root=0)  # only rank 0 opens it
+        viewer = PETSc.Viewer().createASCII(path, comm=ksp.getComm())
+        try:
+            ksp.view(viewer)
+        finally:
+            viewer.destroy()
+        if mpi.rank == 0:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+            at = next((i for i, line in enumerate(lines) if "KSPGuess Object" in line), None)
+            if at is not None and at + 1 < len(lines) and lines[at + 1].strip().startswith("type:"):
+                kind = lines[at + 1].split(":", 1)[1].strip()
+    kind = mpi.bcast(kind, root=0)
+    ksp.setAttr(_VIEWED_GUESS, (kind,))
+    return kind
+
+
+_VIEWED_GUESS = "learned_solvers_viewed_guess_type"
 
 
 def own_guess_why(option: str) -> str:
