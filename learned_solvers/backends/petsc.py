@@ -10,10 +10,10 @@ with ``initial guess nonzero``, the SNES iterate. Fair counting:
   is retried from the zero guess and reported as such.
 * SNES: the relative test would compare with the *initial* residual, which a good guess makes
   small; both solves therefore stop at ``atol = rtol * ||F(cold guess)||`` and no step-length
-  test (a damped step passes it far from the answer). A solve that stalls short of that (a cold
-  guess that is the answer puts it below round-off) converges where one full Newton step from
-  it is under ``stol * ||x||``. A warm solve that fails is retried from the cold guess and
-  reported as such.
+  test (a damped step passes it far from the answer), and at no less than ``rtol / 100`` of the
+  zero guess's residual (a cold guess at the answer had put the tolerance below round-off). A
+  solve that stalls short of its tolerance converges where one full Newton step from it is under
+  ``stol * ||x||``. A warm solve that fails is retried from the cold guess and reported as such.
 * Both take an absolute tolerance ``atol`` as well, which PETSc meets where it is the larger, as
   a script's own ``ksp_atol``/``snes_atol`` is (``own_tolerances``).
 
@@ -1008,8 +1008,10 @@ OWN_START_WHY = ("computes its own initial guess (a function given by snes.setIn
 @dataclass(kw_only=True)
 class SNESBackend:
     """Newton (``newtonls`` with line search by default) to ``max(rtol * ||F(cold guess)||, atol)``
-    (rtol 0 beside an atol: that alone). stol: PETSc's step-length test, on a full Newton step
-    only: a solve that stalls (its line search or trust region failing, or out of iterations)
+    (rtol 0 beside an atol: that alone), and to no less than ``rtol / 100 * ||F(0)||`` where the
+    cold guess is not zero (``NEAR_ANSWER_FLOOR``): from a cold guess at the answer, Newton had
+    taken up to ``max_it`` steps at round-off. stol: PETSc's step-length test, on a full Newton
+    step only: a solve that stalls (its line search or trust region failing, or out of iterations)
     where one full Newton step moves x by under ``stol * ||x||`` is at its answer, takes that step
     and converged (``_step_converged``); 0: none."""
 
@@ -1053,13 +1055,22 @@ class SNESBackend:
             f = x.duplicate()
             try:
                 _set(x, cold)
+                nonzero = x.norm() > 0  # alike on every rank, whose own dofs may be zero: collective calls follow
                 snes.computeFunction(x, f)
-                ref = f.norm()
+                ref = scale = f.norm()
+                if nonzero:  # the zero guess's residual, the problem's scale, where F is defined there
+                    x.set(0.0)
+                    snes.computeFunction(x, f)
+                    if np.isfinite(zero := f.norm()):
+                        scale = max(ref, zero)
             finally:
                 f.destroy()  # as _relative_residual's
             if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
                 raise cold_guess_error(self.name, f"its residual is {ref}")
-            atol = max(self.rtol * max(ref, 1e-300), self.atol)
+            # a cold guess at or near the answer (a script's u kept from its last solve) puts rtol * ref at
+            # or below the residual's round-off, where Newton stalled for up to max_it steps: no solve is
+            # asked for less than rtol / 100 of the problem's scale
+            atol = max(self.rtol * max(ref, 1e-300), self.atol, NEAR_ANSWER_FLOOR * self.rtol * scale)
             snes.setType(self.snes_type)
             snes.setTolerances(rtol=0.0, atol=atol, stol=0.0, max_it=self.max_it)
             snes.getKSP().setInitialGuessNonzero(False)
@@ -1078,7 +1089,7 @@ class SNESBackend:
                                    f"warm Newton failed (reason {res.extra['reason']}), retried cold")
                 raise_if_stopped()
             res.extra["atol"] = atol
-            res.extra["relative_tolerance"] = atol / ref if ref > 0 else self.rtol  # what answers agree to
+            res.extra["relative_tolerance"] = atol / scale if scale > 0 else self.rtol  # what answers agree to
             return res
 
     def _run(self, snes: Any, x: Any, start: np.ndarray, handles: dict[str, Any], *, warm: bool,
@@ -1141,6 +1152,12 @@ class SNESBackend:
         # an absolute tolerance above rtol's stops both solves looser: they agree to that
         loose = max(self.rtol, *(float(r.extra.get("relative_tolerance", 0.0)) for r in (a, b)))
         return _same(a, b, 1e3 * loose)
+
+
+NEAR_ANSWER_FLOOR = 1e-2
+"""Newton's tolerance is at least this times rtol times the zero guess's residual (or the cold
+guess's, the larger): a cold guess within 1% of the answer by its residual asks no more of the
+solve (``benchmarks/newton_near_answer.py``)."""
 
 
 @functools.lru_cache(maxsize=None)
