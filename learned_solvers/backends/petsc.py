@@ -135,9 +135,12 @@ def _viewed_guess_type(ksp: Any) -> str | None:
         viewer = PETSc.Viewer().createASCII(path, comm=ksp.getComm())
         try:
             ksp.view(viewer)
+            viewed = True
+        except PETSc.Error:  # a PC that cannot view itself yet: no guess told, as before this check
+            viewed = False
         finally:
             viewer.destroy()
-        if mpi.rank == 0:
+        if viewed and mpi.rank == 0:
             with open(path, encoding="utf-8", errors="replace") as f:
                 lines = f.read().splitlines()
             at = next((i for i, line in enumerate(lines) if "KSPGuess Object" in line), None)
