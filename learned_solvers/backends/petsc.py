@@ -1058,14 +1058,12 @@ class SNESBackend:
             f = x.duplicate()
             try:
                 _set(x, cold)
-                nonzero = x.norm() > 0  # alike on every rank, whose own dofs may be zero: collective calls follow
+                # x's norm, alike on every rank (whose own dofs may all be zero): collective calls follow
+                zero = _zero_guess_residual(snes, x, f) if x.norm() > 0 else None
+                _set(x, cold)  # F at the cold guess last, so the problem is left as it left it
                 snes.computeFunction(x, f)
-                ref = scale = f.norm()
-                if nonzero:  # the zero guess's residual, the problem's scale, where F is defined there
-                    x.set(0.0)
-                    snes.computeFunction(x, f)
-                    if np.isfinite(zero := f.norm()):
-                        scale = max(ref, zero)
+                ref = f.norm()
+                scale = max(ref, zero) if zero is not None and np.isfinite(zero) else ref
             finally:
                 f.destroy()  # as _relative_residual's
             if not np.isfinite(ref):  # PETSc would refuse the tolerance mid-call; the cold solve fails from it too
@@ -1155,6 +1153,19 @@ class SNESBackend:
         # an absolute tolerance above rtol's stops both solves looser: they agree to that
         loose = max(self.rtol, *(float(r.extra.get("relative_tolerance", 0.0)) for r in (a, b)))
         return _same(a, b, 1e3 * loose)
+
+
+def _zero_guess_residual(snes: Any, x: Any, f: Any) -> float | None:
+    """||F(0)||, the problem's scale for Newton's tolerance, or None where F cannot be evaluated
+    at zero (a residual of the user's that raises there). x is left at zero."""
+    from petsc4py import PETSc
+
+    x.set(0.0)
+    try:
+        snes.computeFunction(x, f)
+    except PETSc.Error:
+        return None
+    return f.norm()
 
 
 NEAR_ANSWER_FLOOR = 1e-2
