@@ -3158,6 +3158,43 @@ def test_newton_from_a_cold_guess_that_is_the_answer_converges_as_the_scripts_ow
         prob.solver.setErrorIfNotConverged(False)
 
 
+def test_a_residual_that_raises_at_zero_leaves_newtons_tolerance_floor_out():
+    """Newton's tolerance has a floor from the zero guess's residual where the cold guess is not
+    zero; a residual function that raises at zero (a petsc4py SNES of the user's: x**3 = b here)
+    leaves that floor out and solves as before, its vectors usable (PETSc leaves the vector a
+    function failed on locked, so the zero guess is evaluated on a scratch copy)."""
+    from petsc4py import PETSc
+
+    n, b = 5, np.arange(1.0, 6.0)
+
+    def residual(snes, x, f):
+        a = x.getArray(readonly=True)
+        if not a.any():
+            raise ValueError("not defined at zero")
+        f.setArray(a ** 3 - b)
+
+    def jacobian(snes, x, J, P):
+        a = x.getArray(readonly=True)
+        for i in range(n):
+            P[i, i] = 3 * a[i] ** 2
+        P.assemble()
+
+    snes = PETSc.SNES().create(comm=PETSc.COMM_SELF)
+    x = PETSc.Vec().createSeq(n, comm=PETSc.COMM_SELF)
+    P = PETSc.Mat().createAIJ([n, n], nnz=1, comm=PETSc.COMM_SELF)
+    snes.setFunction(residual, x.duplicate())
+    snes.setJacobian(jacobian, P)
+    snes.getKSP().setType("preonly")
+    snes.getKSP().getPC().setType("lu")
+    try:
+        res = SNESBackend(rtol=1e-8).solve({"snes": snes, "x": x, "finish": lambda: None}, cold_guess=np.ones(n))
+        assert res.status == "optimal" and np.allclose(res.x, np.cbrt(b), rtol=1e-8), res.message
+        assert res.extra["atol"] == pytest.approx(1e-8 * np.linalg.norm(1 - b))  # the cold guess's alone
+    finally:
+        for obj in (snes, x, P):
+            obj.destroy()
+
+
 def test_one_newton_step_ksponly_takes_no_start_and_its_bench_is_refused(tmp_path, capsys):
     """SNES ksponly takes one Newton step and tests no tolerance: from a learned start it ended
     elsewhere than from the cold guess (a bench of the semilinear problem found warm and cold

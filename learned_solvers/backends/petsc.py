@@ -1060,8 +1060,7 @@ class SNESBackend:
                 _set(x, cold)
                 # x's norm, alike on every rank (whose own dofs may all be zero): collective calls follow
                 zero = _zero_guess_residual(snes, x, f) if x.norm() > 0 else None
-                _set(x, cold)  # F at the cold guess last, so the problem is left as it left it
-                snes.computeFunction(x, f)
+                snes.computeFunction(x, f)  # last, so that the problem is left at the cold guess
                 ref = f.norm()
                 scale = max(ref, zero) if zero is not None and np.isfinite(zero) else ref
             finally:
@@ -1157,15 +1156,19 @@ class SNESBackend:
 
 def _zero_guess_residual(snes: Any, x: Any, f: Any) -> float | None:
     """||F(0)||, the problem's scale for Newton's tolerance, or None where F cannot be evaluated
-    at zero (a residual of the user's that raises there). x is left at zero."""
+    at zero (a residual function of the user's that raises there). Evaluated on a scratch copy of
+    ``x``: PETSc leaves the vector it failed on locked."""
     from petsc4py import PETSc
 
-    x.set(0.0)
+    zero = x.duplicate()
     try:
-        snes.computeFunction(x, f)
+        zero.set(0.0)
+        snes.computeFunction(zero, f)
+        return f.norm()
     except PETSc.Error:
         return None
-    return f.norm()
+    finally:
+        zero.destroy()
 
 
 NEAR_ANSWER_FLOOR = 1e-2
