@@ -201,6 +201,7 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
         pc_options = [k for k in backend.options if not str(k).lstrip("-").startswith("ksp_")]
         private = PETSc.KSP().create(own.getComm())
         try:
+            private.setAttr(_VIEWED_GUESS, (None,))  # ours: no KSPGuess set by a call, so none to view for
             private.setOptionsPrefix(f"{own.getOptionsPrefix() or ''}private_")
             private.setOperators(*own.getOperators())
             if not (pc_switched or pc_options):
