@@ -266,6 +266,73 @@ def test_labelling_drops_an_instance_whose_dask_worker_dies_and_keeps_the_others
         [str(w.message) for w in seen]
 
 
+def _ends_within(seconds: float, work):
+    """``work()``'s value, or the test failed if it has not ended after ``seconds`` (a hang)."""
+    import threading
+
+    got = []
+    runner = threading.Thread(target=lambda: got.append(work()), daemon=True)
+    runner.start()
+    runner.join(seconds)
+    if runner.is_alive():
+        pytest.fail(f"still waiting after {seconds} s")
+    return got[0]
+
+
+def test_a_task_dask_finished_without_reporting_it_is_fetched_again_not_waited_for_for_good(monkeypatch):
+    """dask/dask#8882, met once in CI after a worker's death: the scheduler holds a task finished
+    but the client was never told, and ``as_completed`` waited for good. Here the report is lost
+    by hand (the client's state of one finished future set back to pending); after
+    ``STALL_SECONDS`` of quiet the scheduler is asked, and the task is fetched again. One the
+    scheduler never had is given up with an error that says so."""
+    from dask.distributed import Client, Future, LocalCluster, wait
+
+    import learned_solvers.training.data as data
+    from problems.registry import make_family
+
+    monkeypatch.setattr(data, "STALL_SECONDS", 0.5)
+    qps = make_family("random-lp:m=10,n=20").sample(3, seed=0)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        futures = client.map(data._label, qps, pure=False)
+        wait(futures)
+        futures[1]._state.reset()  # "key-in-memory" lost on its way: the client waits on a finished task
+        unknown = Future("a-task-the-scheduler-never-had", client)
+        got = _ends_within(30, lambda: dict(data.each_completed([*futures, unknown], client=client, desc="",
+                                                                progress=False)))
+    assert sorted(got) == [0, 1, 2, 3] and [got[i].qp.name for i in range(3)] == [q.name for q in qps]
+    assert isinstance(got[3], RuntimeError)
+    assert "scheduler lost the task 'a-task-the-scheduler-never-had'" in str(got[3])
+
+
+def test_a_result_whose_fetch_failed_in_dasks_thread_is_fetched_again_not_waited_for_for_good(monkeypatch):
+    """dask/distributed#7331: ``as_completed(with_results=True)`` fetches each result in Dask's
+    thread, and a fetch that raised other than CancelledError (a connection closed) was never
+    handed on, so the labelling waited for good. Here the first fetch raises as that one did."""
+    from dask.distributed import Future, LocalCluster
+    from distributed.comm import CommClosedError
+
+    import learned_solvers.training.data as data
+    from problems.registry import make_family
+
+    real, failed = Future._result, []
+
+    async def first_fails(self, raiseit=True):
+        if not failed:
+            failed.append(self.key)
+            raise CommClosedError("in <TCP (closed) ConnectionPool.gather>: Stream is closed")
+        return await real(self, raiseit=raiseit)
+
+    monkeypatch.setattr(Future, "_result", first_fails)
+    monkeypatch.setattr(data, "STALL_SECONDS", 0.5)
+    qps = make_family("random-lp:m=10,n=20").sample(3, seed=0)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=50) as cluster:
+        got = _ends_within(60, lambda: data.label_instances(qps, scheduler=cluster.scheduler_address,
+                                                            progress=False))
+    assert failed and [d.qp.name for d in got] == [q.name for q in qps]
+
+
 def _sigint_handler() -> str:
     import signal
 

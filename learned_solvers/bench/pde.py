@@ -244,23 +244,17 @@ def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> l
     """``_label`` in this process (``client`` None) or on a Dask cluster, in chunks; order kept."""
     if client is None:
         return _label(fam, insts, progress=progress)
-    from dask.distributed import as_completed
-
-    from ..training.data import failure_reason, task_error
+    from ..training.data import each_completed, failure_reason
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     size = max(1, len(insts) // (4 * workers))
     chunks = [insts[i:i + size] for i in range(0, len(insts), size)]
     futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
-    order = {f.key: i for i, f in enumerate(futures)}
     parts: list = [None] * len(futures)
-    done = as_completed(futures, with_results=True, raise_errors=False)  # as training.data's labelling
-    for fut, got in tqdm(done, total=len(futures), desc=f"labelling {_short(fam)} (dask)", disable=not progress):
-        if fut.status == "finished":
-            parts[order[fut.key]] = got
-        else:  # a worker that died on the chunk: its instances are dropped
-            why = failure_reason(task_error(fut, got))
-            parts[order[fut.key]] = [f"{i.name} ({why})" for i in chunks[order[fut.key]]]
+    for i, got in each_completed(futures, client=client, desc=f"labelling {_short(fam)} (dask)", progress=progress):
+        # a worker that died on the chunk: its instances are dropped
+        failed = isinstance(got, BaseException)
+        parts[i] = [f"{inst.name} ({failure_reason(got)})" for inst in chunks[i]] if failed else got
     return [o for part in parts for o in part]
 
 

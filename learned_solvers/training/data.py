@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -35,8 +36,8 @@ from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
            "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
-           "failure_reason", "repeated_instances", "check_distinct", "SAME_DATA_ADVICE", "IN_TRAINING",
-           "IN_HELD_OUT"]
+           "failure_reason", "each_completed", "STALL_SECONDS", "repeated_instances", "check_distinct",
+           "SAME_DATA_ADVICE", "IN_TRAINING", "IN_HELD_OUT"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
 
 
-def task_error(future: Any, got: Any) -> BaseException:
+def _task_error(future: Any, got: Any) -> BaseException:
     """The error of a Dask task that did not finish, from what ``as_completed(...,
     with_results=True, raise_errors=False)`` gave with it: (type, error, traceback) for a task
     that raised or whose worker died, the CancelledError itself for one cancelled."""
@@ -380,20 +381,87 @@ def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: boo
     that kept it from being one; order kept."""
     if client is None:
         return [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
-    from dask.distributed import as_completed
-
     # scattered first: instances inside the task graph make Dask warn of a large graph
     # and send them through the scheduler
     futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
-    index = {f.key: i for i, f in enumerate(futures)}
     out: list[Any] = [None] * len(futures)
-    # results come with the iterator, fetched in Dask's own thread: a Ctrl-C in a fut.result() call
-    # met a race in Dask's sync() that printed a NameError traceback from tornado as the run stopped
-    done = as_completed(futures, with_results=True, raise_errors=False)
-    for fut, got in tqdm(done, total=len(futures), desc="labelling (dask)", disable=not progress):
+    for i, got in each_completed(futures, client=client, desc="labelling (dask)", progress=progress):
         # a worker that died on it (KilledWorker): this one is dropped
-        out[index[fut.key]] = _failure(task_error(fut, got)) if fut.status != "finished" else got
+        out[i] = _failure(got) if isinstance(got, BaseException) else got
     return out
+
+
+STALL_SECONDS = 30.0
+"""How long ``each_completed`` waits with no task ending before it asks the scheduler for the
+tasks Dask finished and never reported"""
+
+
+def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
+                   progress: bool) -> Iterator[tuple[int, Any]]:
+    """(position in ``futures``, its task's result or, where the task did not finish, the error
+    why: an exception) for each Dask future as it ends, each position once, with a progress bar.
+
+    Results come in Dask's own thread: a Ctrl-C in a ``fut.result()`` call met a race in Dask's
+    ``sync()`` that printed a NameError traceback from tornado as the run stopped. But after a
+    worker's death ``as_completed`` can wait for good: a result whose fetch raised in its
+    thread is never handed on (dask/distributed#7331), and a task the scheduler holds finished
+    may never be reported (dask/dask#8882); met once in CI. So after ``STALL_SECONDS`` with
+    nothing ending, the scheduler is asked where the tasks left stand: one it holds in memory or
+    erred is fetched again through a fresh task that returns it (the fresh key is reported
+    anew), one it no longer knows is given up with an error that says so."""
+    from dask.distributed import as_completed
+
+    done = as_completed(futures, with_results=True, raise_errors=False)
+    position = {f.key: i for i, f in enumerate(futures)}
+    latest = dict(enumerate(futures))  # the future still awaited at each position left
+    quiet_since = time.monotonic()
+    with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
+        while latest:
+            batch = done.next_batch(block=False)
+            for fut, got in batch:
+                i = position[fut.key]
+                if latest.pop(i, None) is not None:  # a position ends once, by its first future
+                    bar.update()
+                    yield i, got if fut.status == "finished" else _task_error(fut, got)
+            if batch:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= STALL_SECONDS:
+                for i, again in _fetch_again(client, latest).items():
+                    if isinstance(again, BaseException):
+                        del latest[i]
+                        bar.update()
+                        yield i, again
+                    else:
+                        position[again.key], latest[i] = i, again
+                        done.add(again)
+                quiet_since = time.monotonic()
+            else:
+                time.sleep(0.1)  # polled: a Ctrl-C ends the wait
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _fetch_again(client: Any, awaited: dict[int, Any]) -> dict[int, Any]:
+    """For each awaited future the scheduler holds in memory or erred (so Dask has finished with it
+    and ``as_completed`` lost it), a fresh future of a task that returns it, or fails as it
+    did; for one the scheduler no longer knows, the error that gives it up."""
+
+    # defined here so that cloudpickle sends it by value: a remote scheduler need not have this package
+    def states(keys: list, dask_scheduler: Any = None) -> list:
+        return [getattr(dask_scheduler.tasks.get(k), "state", None) for k in keys]
+
+    positions = list(awaited)
+    said = client.run_on_scheduler(states, keys=[awaited[i].key for i in positions])
+    again: dict[int, Any] = {}
+    for i, state in zip(positions, said):
+        if state in ("memory", "erred"):
+            again[i] = client.submit(_same, awaited[i], pure=False)
+        elif state is None:
+            again[i] = RuntimeError(f"Dask's scheduler lost the task {awaited[i].key!r} without reporting how it "
+                                    "ended (dask/dask#8882)")
+    return again
 
 
 def _warn_dropped(qps: Sequence[QPData], out: Sequence[Labelled | str], solver: str, hint: str) -> None:
