@@ -333,6 +333,81 @@ def test_a_result_whose_fetch_failed_in_dasks_thread_is_fetched_again_not_waited
     assert failed and [d.qp.name for d in got] == [q.name for q in qps]
 
 
+def _kill_the_scheduler_on_the_fourth_instance(pid: int) -> None:
+    """Run in the Dask worker: labelling the instance named ``...[0:3]`` kills the scheduler's process."""
+    import os
+    import signal
+
+    import learned_solvers.training.data as data
+
+    real = data._label
+
+    def killing(qp, solver="auto"):
+        if qp.name.endswith("[0:3]"):
+            os.kill(pid, signal.SIGKILL)
+        return real(qp, solver)
+
+    data._label = killing
+
+
+def _scheduler_and_worker():
+    """A `dask scheduler` and one `dask worker` process on a free port: (scheduler process, address, worker)."""
+    import socket
+    import time
+
+    from dask.distributed import Client
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    address, dask_cli = f"tcp://127.0.0.1:{port}", str(Path(sys.executable).parent / "dask")
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--no-dashboard"], **quiet)
+    worker = subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"],
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, **quiet)
+    for _ in range(300):
+        try:
+            with Client(address, timeout="1s") as client:
+                client.wait_for_workers(1, timeout=30)
+            return scheduler, address, worker
+        except (OSError, TimeoutError):
+            time.sleep(0.1)
+    raise AssertionError("the Dask scheduler did not start")
+
+
+def test_a_dask_scheduler_that_dies_mid_labelling_is_a_clear_error_not_every_instance_dropped():
+    """Its death cancels every task, and the labelling had dropped each instance left as failed
+    ("scheduler-connection-lost") and gone on with the few labelled; a death between rounds
+    ended in "ConnectionPool closing.". Both now say the scheduler stopped answering, and what
+    to do."""
+    import dask
+    from dask.distributed import Client
+
+    import learned_solvers.training.data as data
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(8, seed=0)
+    said = "the Dask scheduler at '{}' stopped answering during the labelling \\({}\\).*`dask worker {}`"
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        scheduler, address, worker = _scheduler_and_worker()
+        try:
+            with Client(address) as client:
+                client.run(_kill_the_scheduler_on_the_fourth_instance, scheduler.pid)
+            with pytest.raises(RuntimeError, match=said.format(address, "[0-3] of its 8 tasks had ended", address)):
+                data.label_instances(qps, scheduler=address, progress=False)
+        finally:
+            scheduler.kill(), worker.kill(), worker.wait()
+        scheduler, address, worker = _scheduler_and_worker()
+        try:
+            with pytest.raises(RuntimeError, match=said.format(address, "[A-Za-z]*Error: .*", address)):
+                with data.labelling_client(address) as client:
+                    scheduler.kill(), scheduler.wait()
+                    data._label_all(qps, client=client, solver="auto", progress=False)
+        finally:
+            scheduler.kill(), worker.kill(), worker.wait()
+
+
 def _sigint_handler() -> str:
     import signal
 

@@ -201,14 +201,37 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
         client = _connect(scheduler)
     try:
         yield client
-    except BaseException:
+    except BaseException as exc:
         # a Ctrl-C (or an error) mid-labelling: the tasks still in flight end with the connections
         # closed here, and Dask and tornado logged each as an ERROR with a traceback, after the
         # line that says why the run stopped
-        with _quiet_loggers("distributed", "tornado"):
+        with _quiet_loggers("distributed", "distributed.client", "tornado"):
             _close(client, cluster)
+        from distributed.comm import CommClosedError
+
+        # a scheduler gone between rounds: the client tried to reconnect for Dask's connect timeout,
+        # then raised "ConnectionPool closing." from its next call
+        if isinstance(exc, _SchedulerGone):
+            raise _scheduler_lost(scheduler, str(exc)) from exc
+        if isinstance(exc, CommClosedError) or (isinstance(exc, OSError) and client.status != "running"):
+            raise _scheduler_lost(scheduler, f"{type(exc).__name__}: {str(exc)[:160]}") from exc
         raise
     _close(client, cluster)
+
+
+class _SchedulerGone(ConnectionError):
+    """``each_completed``'s: the client lost its scheduler mid-labelling (``dask_client`` says
+    what to do, knowing which scheduler the user named)."""
+
+
+def _scheduler_lost(scheduler: str, detail: str) -> RuntimeError:
+    """The error that ends a labelling whose Dask scheduler stopped answering, with what to do."""
+    where = "the local Dask cluster's scheduler" if scheduler == "local" else f"the Dask scheduler at {scheduler!r}"
+    todo = ("label in this process (--scheduler serial; scheduler='serial' from Python)" if scheduler == "local" else
+            f"start it again (`dask scheduler`, then `dask worker {scheduler}` on each machine), or label on this "
+            "machine (--scheduler local; scheduler='local' from Python)")
+    return RuntimeError(f"{where} stopped answering during the labelling ({detail}); the instances labelled so far "
+                        f"are not kept: {todo}")
 
 
 def _close(client: Any, cluster: Any) -> None:
@@ -408,24 +431,38 @@ def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
     may never be reported (dask/dask#8882); met once in CI. So after ``STALL_SECONDS`` with
     nothing ending, the scheduler is asked where the tasks left stand: one it holds in memory or
     erred is fetched again through a fresh task that returns it (the fresh key is reported
-    anew), one it no longer knows is given up with an error that says so."""
+    anew), one it no longer knows is given up with an error that says so.
+
+    A lost connection to the scheduler, which cancels every task, raises rather than give each
+    task's error: no instance failed, and no later round can run."""
     from dask.distributed import as_completed
 
     done = as_completed(futures, with_results=True, raise_errors=False)
     position = {f.key: i for i, f in enumerate(futures)}
     latest = dict(enumerate(futures))  # the future still awaited at each position left
+
+    def ended() -> str:
+        return f"{len(futures) - len(latest)} of its {len(futures)} tasks had ended"
+
     quiet_since = time.monotonic()
     with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
         while latest:
             batch = done.next_batch(block=False)
             for fut, got in batch:
                 i = position[fut.key]
-                if latest.pop(i, None) is not None:  # a position ends once, by its first future
-                    bar.update()
-                    yield i, got if fut.status == "finished" else _task_error(fut, got)
+                if i not in latest:  # a position ends once, by its first future
+                    continue
+                got = got if fut.status == "finished" else _task_error(fut, got)
+                if getattr(got, "reason", None) == "scheduler-connection-lost":
+                    raise _SchedulerGone(ended())
+                del latest[i]
+                bar.update()
+                yield i, got
             if batch:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= STALL_SECONDS:
+                if client.status != "running":  # gone with results unreported: no scheduler to ask
+                    raise _SchedulerGone(ended())
                 for i, again in _fetch_again(client, latest).items():
                     if isinstance(again, BaseException):
                         del latest[i]
