@@ -68,9 +68,12 @@ def _one_run() -> None:
     real_fetch, fetched = data._fetch_again, []
 
     def fetch_again(client, awaited):
-        again = real_fetch(client, awaited)
-        fetched.append(len(again))
-        return again
+        # the client's own status of each: 'finished' (or 'error') where as_completed's thread lost
+        # the result (dask/distributed#7331), 'pending' where the scheduler's report never came (#8882)
+        seen = [f"{f.key.rsplit('-', 1)[-1]}:{f.status}" for f in awaited.values()]
+        again, workers = real_fetch(client, awaited)
+        fetched.append(f"round {len(made)}, {len(again)} fetched again of {' '.join(seen)}")
+        return again, workers
 
     data._fetch_again = fetch_again
 
@@ -90,7 +93,7 @@ def _one_run() -> None:
                 warnings.simplefilter("ignore")
                 got = data.label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
     print("kept", ",".join(g.qp.name.rsplit("[", 1)[-1].rstrip("]") for g in got),
-          f"(fetched again: {sum(fetched)} after {len(fetched)} stalls)" if fetched else "", flush=True)
+          f"(after a stall: {'; '.join(fetched)})" if fetched else "", flush=True)
 
 
 def main() -> None:

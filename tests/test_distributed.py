@@ -264,6 +264,30 @@ def test_labelling_drops_an_instance_whose_dask_worker_dies_and_keeps_the_others
     # Dask's KilledWorker ("... all those workers died while running it"), as raised or wrapped by the client
     assert any("dropped (failed (" in str(w.message) and "died" in str(w.message) for w in seen), \
         [str(w.message) for w in seen]
+    # one reason for the tasks the death ended, not one per task's key ("_label-<uuid>-<i>")
+    assert not any("_label-" in str(w.message) for w in seen), [str(w.message) for w in seen]
+
+
+def test_instances_whose_scattered_copy_a_dead_worker_held_are_sent_again_not_dropped():
+    """The instances are scattered to the workers, one copy each. A worker that dies takes its
+    copies with it, and Dask cancels their tasks ("already forgotten"): the labelling had
+    dropped those instances as failed. They are now sent again; the instance the worker died on
+    is retried by Dask itself (allowed-failures left at its default), so every one is kept."""
+    import warnings
+
+    from dask.distributed import Client, LocalCluster
+
+    from learned_solvers.training.data import label_instances
+    from problems.registry import make_family
+
+    qps = make_family("random-lp:m=10,n=20").sample(8, seed=0)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        client.run(_die_on_the_third_instance)  # once: the worker its nanny starts again is not told to
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            got = label_instances(qps, scheduler=cluster.scheduler_address, progress=False)
+    assert [d.qp.name for d in got] == [q.name for q in qps], [str(w.message) for w in seen]
 
 
 def _ends_within(seconds: float, work):
@@ -331,6 +355,33 @@ def test_a_result_whose_fetch_failed_in_dasks_thread_is_fetched_again_not_waited
         got = _ends_within(60, lambda: data.label_instances(qps, scheduler=cluster.scheduler_address,
                                                             progress=False))
     assert failed and [d.qp.name for d in got] == [q.name for q in qps]
+
+
+def test_labelling_on_a_scheduler_whose_workers_are_all_gone_says_so_and_goes_on_when_one_joins(monkeypatch):
+    """A worker without a nanny that dies leaves its tasks waiting, and the labelling's bar
+    stood still without a word; now a warning names the scheduler and the command that adds a
+    worker, and the labelling ends once one has joined."""
+    import threading
+
+    from dask.distributed import Client, LocalCluster
+
+    import learned_solvers.training.data as data
+    from problems.registry import make_family
+
+    monkeypatch.setattr(data, "STALL_SECONDS", 0.5)
+    qps = make_family("random-lp:m=10,n=20").sample(3, seed=0)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        cluster.scale(0)
+        while client.scheduler_info()["workers"]:
+            threading.Event().wait(0.05)
+        futures = client.map(data._label, qps, pure=False)
+        threading.Timer(2.0, lambda: cluster.scale(1)).start()
+        said = (f"the Dask scheduler at '{cluster.scheduler_address}' has no workers left, and 3 labelling tasks wait "
+                f"for one: start `dask worker {cluster.scheduler_address}`")
+        with pytest.warns(RuntimeWarning, match=said):
+            got = _ends_within(60, lambda: dict(data.each_completed(futures, client=client, desc="", progress=False)))
+    assert [got[i].qp.name for i in range(3)] == [q.name for q in qps]
 
 
 def _kill_the_scheduler_on_the_fourth_instance(pid: int) -> None:

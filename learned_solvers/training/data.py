@@ -36,8 +36,8 @@ from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
            "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
-           "failure_reason", "each_completed", "STALL_SECONDS", "repeated_instances", "check_distinct",
-           "SAME_DATA_ADVICE", "IN_TRAINING", "IN_HELD_OUT"]
+           "failure_reason", "each_completed", "STALL_SECONDS", "SCATTERED_AGAIN", "repeated_instances",
+           "check_distinct", "SAME_DATA_ADVICE", "IN_TRAINING", "IN_HELD_OUT"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,16 @@ def solve_reference(qp: QPData, solver: str = "auto") -> Labelled | None:
 
 def failure_reason(exc: BaseException) -> str:
     """Why a labelling task failed, for the warning that drops its instances: the error's type
-    and its message's first line (Dask's KilledWorker runs on for lines)."""
-    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+    and its message's first line (Dask's KilledWorker runs on for lines), a Dask task's key in
+    it shortened to the function's name, so that the tasks one worker's death ended give one
+    reason, not one each."""
+    said = (str(exc).splitlines() or [""])[0]
+    for key in (getattr(exc, "key", None), getattr(exc, "task", None)):  # FutureCancelledError's, KilledWorker's
+        if isinstance(key, str) and key:
+            from dask.utils import key_split
+
+            said = said.replace(key, key_split(key))
+    return f"{type(exc).__name__}: {said[:200]}"
 
 
 def _task_error(future: Any, got: Any) -> BaseException:
@@ -202,19 +210,28 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
     try:
         yield client
     except BaseException as exc:
+        from distributed.comm import CommClosedError
+
+        # read before the client is closed below: a scheduler gone between rounds, which the
+        # client tried to reach again for Dask's connect timeout before its next call raised
+        # "ConnectionPool closing."
+        gone = isinstance(exc, CommClosedError) or (isinstance(exc, OSError) and client.status != "running")
         # a Ctrl-C (or an error) mid-labelling: the tasks still in flight end with the connections
         # closed here, and Dask and tornado logged each as an ERROR with a traceback, after the
         # line that says why the run stopped
         with _quiet_loggers("distributed", "distributed.client", "tornado"):
             _close(client, cluster)
-        from distributed.comm import CommClosedError
-
-        # a scheduler gone between rounds: the client tried to reconnect for Dask's connect timeout,
-        # then raised "ConnectionPool closing." from its next call
         if isinstance(exc, _SchedulerGone):
             raise _scheduler_lost(scheduler, str(exc)) from exc
-        if isinstance(exc, CommClosedError) or (isinstance(exc, OSError) and client.status != "running"):
+        if gone:
             raise _scheduler_lost(scheduler, f"{type(exc).__name__}: {str(exc)[:160]}") from exc
+        if isinstance(exc, TimeoutError) and "No valid workers" in str(exc):  # scatter's, with every worker gone
+            todo = ("use --scheduler serial (this process)" if scheduler == "local" else
+                    f"start `dask worker {scheduler}` on each machine and run it again, or use --scheduler local "
+                    "(this machine) or serial (this process)")
+            where = "the local Dask cluster" if scheduler == "local" else f"the Dask scheduler at {scheduler!r}"
+            raise RuntimeError(f"{where} has no workers left ({exc}); the instances labelled so far are not kept: "
+                               f"{todo}") from exc
         raise
     _close(client, cluster)
 
@@ -399,18 +416,35 @@ def refill_note(n_kept: int, count: int, drawn: int, refilled: bool) -> str:
             "count are drawn)")
 
 
+SCATTERED_AGAIN = 2
+"""How many times ``_label_all`` sends again the instances whose scattered copy a dead worker held"""
+
+
 def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: bool) -> list[Labelled | str]:
     """Each instance labelled (in this process where ``client`` is None), or the status (str)
     that kept it from being one; order kept."""
     if client is None:
         return [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
-    # scattered first: instances inside the task graph make Dask warn of a large graph
-    # and send them through the scheduler
-    futures = client.map(_label, client.scatter(list(qps)), solver=solver, pure=False)
-    out: list[Any] = [None] * len(futures)
-    for i, got in each_completed(futures, client=client, desc="labelling (dask)", progress=progress):
-        # a worker that died on it (KilledWorker): this one is dropped
-        out[i] = _failure(got) if isinstance(got, BaseException) else got
+    from concurrent.futures import CancelledError
+
+    out: list[Any] = [None] * len(qps)
+    todo = list(range(len(qps)))
+    for sent in range(SCATTERED_AGAIN + 1):
+        # scattered first: instances inside the task graph make Dask warn of a large graph and send
+        # them through the scheduler. But a scattered copy lives on one worker only: where that
+        # worker dies, Dask cancels the task that needed it ("already forgotten"), which is no
+        # fault of the instance, so it is sent again
+        futures = client.map(_label, client.scatter([qps[i] for i in todo]), solver=solver, pure=False)
+        lost = []
+        desc = "labelling (dask)" if sent == 0 else "labelling again (dask; a worker died with their data)"
+        for j, got in each_completed(futures, client=client, desc=desc, progress=progress):
+            if isinstance(got, CancelledError) and sent < SCATTERED_AGAIN:
+                lost.append(todo[j])
+            else:  # a worker that died on it (KilledWorker): this one is dropped
+                out[todo[j]] = _failure(got) if isinstance(got, BaseException) else got
+        if not lost:
+            break
+        todo = lost
     return out
 
 
@@ -434,7 +468,8 @@ def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
     anew), one it no longer knows is given up with an error that says so.
 
     A lost connection to the scheduler, which cancels every task, raises rather than give each
-    task's error: no instance failed, and no later round can run."""
+    task's error: no instance failed, and no later round can run. A scheduler with no workers
+    left (one without a nanny that died) is said in a warning, once: Dask waits for one to join."""
     from dask.distributed import as_completed
 
     done = as_completed(futures, with_results=True, raise_errors=False)
@@ -444,7 +479,7 @@ def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
     def ended() -> str:
         return f"{len(futures) - len(latest)} of its {len(futures)} tasks had ended"
 
-    quiet_since = time.monotonic()
+    quiet_since, said_no_workers = time.monotonic(), False
     with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
         while latest:
             batch = done.next_batch(block=False)
@@ -463,7 +498,15 @@ def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
             elif time.monotonic() - quiet_since >= STALL_SECONDS:
                 if client.status != "running":  # gone with results unreported: no scheduler to ask
                     raise _SchedulerGone(ended())
-                for i, again in _fetch_again(client, latest).items():
+                fetched, workers = _fetch_again(client, latest)
+                if not workers and not said_no_workers:
+                    # a worker without a nanny that died: Dask waits for another to join, for good
+                    said_no_workers = True
+                    address = client.scheduler.address
+                    warnings.warn(f"the Dask scheduler at {address!r} has no workers left, and {len(latest)} "
+                                  f"labelling tasks wait for one: start `dask worker {address}` (the labelling "
+                                  "goes on when one joins), or stop it (Ctrl-C)", RuntimeWarning, stacklevel=3)
+                for i, again in fetched.items():
                     if isinstance(again, BaseException):
                         del latest[i]
                         bar.update()
@@ -480,17 +523,18 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _fetch_again(client: Any, awaited: dict[int, Any]) -> dict[int, Any]:
+def _fetch_again(client: Any, awaited: dict[int, Any]) -> tuple[dict[int, Any], int]:
     """For each awaited future the scheduler holds in memory or erred (so Dask has finished with it
     and ``as_completed`` lost it), a fresh future of a task that returns it, or fails as it
-    did; for one the scheduler no longer knows, the error that gives it up."""
+    did; for one the scheduler no longer knows, the error that gives it up. And how many
+    workers the scheduler has."""
 
     # defined here so that cloudpickle sends it by value: a remote scheduler need not have this package
-    def states(keys: list, dask_scheduler: Any = None) -> list:
-        return [getattr(dask_scheduler.tasks.get(k), "state", None) for k in keys]
+    def states(keys: list, dask_scheduler: Any = None) -> tuple[list, int]:
+        return [getattr(dask_scheduler.tasks.get(k), "state", None) for k in keys], len(dask_scheduler.workers)
 
     positions = list(awaited)
-    said = client.run_on_scheduler(states, keys=[awaited[i].key for i in positions])
+    said, workers = client.run_on_scheduler(states, keys=[awaited[i].key for i in positions])
     again: dict[int, Any] = {}
     for i, state in zip(positions, said):
         if state in ("memory", "erred"):
@@ -498,7 +542,7 @@ def _fetch_again(client: Any, awaited: dict[int, Any]) -> dict[int, Any]:
         elif state is None:
             again[i] = RuntimeError(f"Dask's scheduler lost the task {awaited[i].key!r} without reporting how it "
                                     "ended (dask/dask#8882)")
-    return again
+    return again, workers
 
 
 def _warn_dropped(qps: Sequence[QPData], out: Sequence[Labelled | str], solver: str, hint: str) -> None:
