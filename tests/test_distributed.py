@@ -427,11 +427,14 @@ def _scheduler_and_worker():
     raise AssertionError("the Dask scheduler did not start")
 
 
-def test_a_dask_scheduler_that_dies_mid_labelling_is_a_clear_error_not_every_instance_dropped():
+def test_a_dask_scheduler_that_dies_or_loses_its_workers_is_a_clear_error_not_every_instance_dropped():
     """Its death cancels every task, and the labelling had dropped each instance left as failed
     ("scheduler-connection-lost") and gone on with the few labelled; a death between rounds
     ended in "ConnectionPool closing.". Both now say the scheduler stopped answering, and what
-    to do."""
+    to do; so does a scheduler whose only worker died between rounds, and the next round's
+    scatter found none."""
+    import time
+
     import dask
     from dask.distributed import Client
 
@@ -454,6 +457,18 @@ def test_a_dask_scheduler_that_dies_mid_labelling_is_a_clear_error_not_every_ins
             with pytest.raises(RuntimeError, match=said.format(address, "[A-Za-z]*Error: .*", address)):
                 with data.labelling_client(address) as client:
                     scheduler.kill(), scheduler.wait()
+                    data._label_all(qps, client=client, solver="auto", progress=False)
+        finally:
+            scheduler.kill(), worker.kill(), worker.wait()
+        # its only worker gone between rounds: the next round's scatter timed out, "No valid workers found"
+        scheduler, address, worker = _scheduler_and_worker()
+        try:
+            with pytest.raises(RuntimeError, match=f"the Dask scheduler at '{address}' has no workers left "
+                                                   f"\\(No valid workers found\\).*start `dask worker {address}`"):
+                with data.labelling_client(address) as client:
+                    worker.kill(), worker.wait()
+                    while client.scheduler_info()["workers"]:
+                        time.sleep(0.1)
                     data._label_all(qps, client=client, solver="auto", progress=False)
         finally:
             scheduler.kill(), worker.kill(), worker.wait()
