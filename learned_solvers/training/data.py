@@ -22,6 +22,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,7 +37,7 @@ from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
            "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
-           "failure_reason", "each_completed", "STALL_SECONDS", "SCATTERED_AGAIN", "repeated_instances",
+           "failure_reason", "each_completed", "STALL_SECONDS", "SENT_AGAIN", "repeated_instances",
            "check_distinct", "SAME_DATA_ADVICE", "IN_TRAINING", "IN_HELD_OUT"]
 
 
@@ -79,15 +80,22 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {said[:200]}"
 
 
-def _task_error(future: Any, got: Any) -> BaseException:
-    """The error of a Dask task that did not finish, from what ``as_completed(...,
-    with_results=True, raise_errors=False)`` gave with it: (type, error, traceback) for a task
-    that raised or whose worker died, the CancelledError itself for one cancelled."""
+def _task_error(got: Any) -> BaseException | None:
+    """The error in what ``as_completed(..., with_results=True, raise_errors=False)`` gave with a
+    future: (type, error, traceback) for a task that raised or whose worker died, the
+    CancelledError itself for one cancelled; None for a result. Read from what it gave, not from
+    the future's status, which can change after: a result fetched, then its copy lost with a
+    worker, reads 'cancelled'."""
     if isinstance(got, BaseException):
         return got
     if isinstance(got, tuple) and len(got) == 3 and isinstance(got[1], BaseException):
         return got[1]
-    return RuntimeError(f"the Dask task ended as {future.status!r}")
+    return None
+
+
+class _Forgotten(CancelledError):
+    """``each_completed``'s, for a task the scheduler no longer knows while this client still
+    awaited it: as a cancelled one, whose input died with a worker."""
 
 
 def _failure(exc: BaseException) -> str:
@@ -416,7 +424,7 @@ def refill_note(n_kept: int, count: int, drawn: int, refilled: bool) -> str:
             "count are drawn)")
 
 
-SCATTERED_AGAIN = 2
+SENT_AGAIN = 2
 """How many times ``_label_all`` sends again the instances whose scattered copy a dead worker held"""
 
 
@@ -425,20 +433,25 @@ def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: boo
     that kept it from being one; order kept."""
     if client is None:
         return [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
-    from concurrent.futures import CancelledError
-
     out: list[Any] = [None] * len(qps)
     todo = list(range(len(qps)))
-    for sent in range(SCATTERED_AGAIN + 1):
+    for sent in range(SENT_AGAIN + 1):
         # scattered first: instances inside the task graph make Dask warn of a large graph and send
         # them through the scheduler. But a scattered copy lives on one worker only: where that
         # worker dies, Dask cancels the task that needed it ("already forgotten"), which is no
-        # fault of the instance, so it is sent again
-        futures = client.map(_label, client.scatter([qps[i] for i in todo]), solver=solver, pure=False)
+        # fault of the instance, so it is sent again, inside the graph this time (the scheduler
+        # keeps it, so a further death costs nothing; a scatter right after a death once met a
+        # tornado assertion in the client's connection to the scheduler)
+        if sent == 0:
+            futures = client.map(_label, client.scatter([qps[i] for i in todo]), solver=solver, pure=False)
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*large graph", category=UserWarning)
+                futures = client.map(_label, [qps[i] for i in todo], solver=solver, pure=False)
         lost = []
         desc = "labelling (dask)" if sent == 0 else "labelling again (dask; a worker died with their data)"
         for j, got in each_completed(futures, client=client, desc=desc, progress=progress):
-            if isinstance(got, CancelledError) and sent < SCATTERED_AGAIN:
+            if isinstance(got, CancelledError) and sent < SENT_AGAIN:
                 lost.append(todo[j])
             else:  # a worker that died on it (KilledWorker): this one is dropped
                 out[todo[j]] = _failure(got) if isinstance(got, BaseException) else got
@@ -465,7 +478,7 @@ def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
     may never be reported (dask/dask#8882); met once in CI. So after ``STALL_SECONDS`` with
     nothing ending, the scheduler is asked where the tasks left stand: one it holds in memory or
     erred is fetched again through a fresh task that returns it (the fresh key is reported
-    anew), one it no longer knows is given up with an error that says so.
+    anew), one it no longer knows ends as cancelled, with an error that says so.
 
     A lost connection to the scheduler, which cancels every task, raises rather than give each
     task's error: no instance failed, and no later round can run. A scheduler with no workers
@@ -487,7 +500,8 @@ def each_completed(futures: Sequence[Any], *, client: Any, desc: str,
                 i = position[fut.key]
                 if i not in latest:  # a position ends once, by its first future
                     continue
-                got = got if fut.status == "finished" else _task_error(fut, got)
+                error = _task_error(got)
+                got = got if error is None else error
                 if getattr(got, "reason", None) == "scheduler-connection-lost":
                     raise _SchedulerGone(ended())
                 del latest[i]
@@ -526,12 +540,15 @@ def _same(value: Any) -> Any:
 def _fetch_again(client: Any, awaited: dict[int, Any]) -> tuple[dict[int, Any], int]:
     """For each awaited future the scheduler holds in memory or erred (so Dask has finished with it
     and ``as_completed`` lost it), a fresh future of a task that returns it, or fails as it
-    did; for one the scheduler no longer knows, the error that gives it up. And how many
+    did; for one the scheduler no longer knows, a ``_Forgotten`` error (a CancelledError, as a
+    task whose input died with a worker: ``_label_all`` sends its instance again). And how many
     workers the scheduler has."""
 
     # defined here so that cloudpickle sends it by value: a remote scheduler need not have this package
     def states(keys: list, dask_scheduler: Any = None) -> tuple[list, int]:
         return [getattr(dask_scheduler.tasks.get(k), "state", None) for k in keys], len(dask_scheduler.workers)
+
+    from dask.utils import key_split
 
     positions = list(awaited)
     said, workers = client.run_on_scheduler(states, keys=[awaited[i].key for i in positions])
@@ -540,8 +557,8 @@ def _fetch_again(client: Any, awaited: dict[int, Any]) -> tuple[dict[int, Any], 
         if state in ("memory", "erred"):
             again[i] = client.submit(_same, awaited[i], pure=False)
         elif state is None:
-            again[i] = RuntimeError(f"Dask's scheduler lost the task {awaited[i].key!r} without reporting how it "
-                                    "ended (dask/dask#8882)")
+            again[i] = _Forgotten(f"Dask's scheduler lost the task {key_split(awaited[i].key)!r} without reporting "
+                                  "how it ended (dask/dask#8882)")
     return again, workers
 
 
