@@ -4,8 +4,9 @@ worker processes (``allowed-failures`` 0), one worker exiting on instance ``[0:2
 after ``--die-after`` seconds (a death that races the other results). Dask's ``as_completed``
 once waited for good after a worker's death (dask/dask#8882, met once in CI in session 112);
 since session 113 the labelling asks the scheduler after ``STALL_SECONDS`` of quiet and fetches
-again what Dask finished without reporting. A run says whether that happened ("fetched again");
-one whose labelling has not ended 30 s after that is a hang, and prints each future's status.
+again what Dask finished without reporting. A run says whether that happened ("after a stall:",
+with each awaited future's status on the client); one whose labelling has not ended 30 s after
+that is a hang, and prints each future's status.
 Prints how many runs kept which instances, and how many hung. Not a bench figure::
 
     python benchmarks/dask_worker_death_probe.py --runs 50
