@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,14 @@ def interrupt_command(args: list[str], bar: bytes, after: int, sig: str = "SIGIN
     finally:
         proc.kill()
     return proc.returncode, out.decode(errors="replace"), (err + rest).decode(errors="replace")
+
+
+def ends_within(seconds: float, work):
+    """``work()``'s value, or the test failed if it has not ended after ``seconds`` (a hang)."""
+    got = []
+    runner = threading.Thread(target=lambda: got.append(work()), daemon=True)
+    runner.start()
+    runner.join(seconds)
+    if runner.is_alive():
+        pytest.fail(f"still waiting after {seconds} s")
+    return got[0]

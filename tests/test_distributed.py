@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import interrupt_command
+from .conftest import ends_within, interrupt_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -290,19 +290,6 @@ def test_instances_whose_scattered_copy_a_dead_worker_held_are_sent_again_not_dr
     assert [d.qp.name for d in got] == [q.name for q in qps], [str(w.message) for w in seen]
 
 
-def _ends_within(seconds: float, work):
-    """``work()``'s value, or the test failed if it has not ended after ``seconds`` (a hang)."""
-    import threading
-
-    got = []
-    runner = threading.Thread(target=lambda: got.append(work()), daemon=True)
-    runner.start()
-    runner.join(seconds)
-    if runner.is_alive():
-        pytest.fail(f"still waiting after {seconds} s")
-    return got[0]
-
-
 def test_a_task_dask_finished_without_reporting_it_is_fetched_again_not_waited_for_for_good(monkeypatch):
     """dask/dask#8882, met once in CI after a worker's death: the scheduler holds a task finished
     but the client was never told, and ``as_completed`` waited for good. Here the report is lost
@@ -324,7 +311,7 @@ def test_a_task_dask_finished_without_reporting_it_is_fetched_again_not_waited_f
         wait(futures)
         futures[1]._state.reset()  # "key-in-memory" lost on its way: the client waits on a finished task
         unknown = Future("a-task-the-scheduler-never-had", client)
-        got = _ends_within(30, lambda: dict(data.each_completed([*futures, unknown], client=client, desc="",
+        got = ends_within(30, lambda: dict(data.each_completed([*futures, unknown], client=client, desc="",
                                                                 progress=False)))
     assert sorted(got) == [0, 1, 2, 3] and [got[i].qp.name for i in range(3)] == [q.name for q in qps]
     # as a task whose input died with a worker: the LP/QP labelling sends its instance again
@@ -355,7 +342,7 @@ def test_a_result_whose_fetch_failed_in_dasks_thread_is_fetched_again_not_waited
     qps = make_family("random-lp:m=10,n=20").sample(3, seed=0)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
                       silence_logs=50) as cluster:
-        got = _ends_within(60, lambda: data.label_instances(qps, scheduler=cluster.scheduler_address,
+        got = ends_within(60, lambda: data.label_instances(qps, scheduler=cluster.scheduler_address,
                                                             progress=False))
     assert failed and [d.qp.name for d in got] == [q.name for q in qps]
 
@@ -383,7 +370,7 @@ def test_labelling_on_a_scheduler_whose_workers_are_all_gone_says_so_and_goes_on
         said = (f"the Dask scheduler at '{cluster.scheduler_address}' has no workers left, and 3 labelling tasks wait "
                 f"for one: start `dask worker {cluster.scheduler_address}`")
         with pytest.warns(RuntimeWarning, match=said):
-            got = _ends_within(60, lambda: dict(data.each_completed(futures, client=client, desc="", progress=False)))
+            got = ends_within(60, lambda: dict(data.each_completed(futures, client=client, desc="", progress=False)))
     assert [got[i].qp.name for i in range(3)] == [q.name for q in qps]
 
 

@@ -3654,6 +3654,39 @@ def test_pde_labelling_drops_the_instances_of_a_dask_worker_that_dies():
     assert all(np.allclose(u, serial[n]) for n, u in zip(names, sols))
 
 
+def test_a_pde_chunk_whose_task_dasks_scheduler_lost_is_sent_again_not_dropped(monkeypatch):
+    """dask/dask#8882: a task the scheduler no longer knows while the client awaits it ends as
+    cancelled after ``STALL_SECONDS`` (``each_completed``). The LP/QP labelling sent such an
+    instance again, but a PDE chunk's instances were dropped as failed. Here the first chunk's
+    first sending is a future of a task the scheduler never had."""
+    from dask.distributed import Client, Future, LocalCluster
+
+    import learned_solvers.training.data as data
+    from learned_solvers.bench.pde import _label_each, label_pde
+
+    from .conftest import ends_within
+
+    monkeypatch.setattr(data, "STALL_SECONDS", 0.5)
+    fam = make_family("darcy:n=8")
+    insts = fam.sample(4, seed=4)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        real, sent = client.submit, []
+
+        def submit(fn, *args, **kwargs):
+            sent.append(args[1])
+            if len(sent) == 1:
+                return Future("a-chunk-task-the-scheduler-never-had", client)
+            return real(fn, *args, **kwargs)
+
+        monkeypatch.setattr(client, "submit", submit)
+        got = ends_within(60, lambda: _label_each(fam, insts, client=client, progress=False))
+    assert sent[-1] == sent[0] and len(sent) == len(insts) + 1  # 4 chunks of one, the first sent twice
+    assert all(not isinstance(o, str) for o in got), got
+    serial = label_pde(fam, insts, progress=False)[1]
+    assert all(np.allclose(u, v) for (_, u), v in zip(got, serial))
+
+
 def test_sensitivity_on_a_pde_family_rough_and_smooth(tmp_path):
     """KSP from the reference solution moved by 1e-10 stops far sooner than from one 30% off,
     along a random and along a smooth direction; Dirichlet values stay exact. Options of the

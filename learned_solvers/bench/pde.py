@@ -244,14 +244,19 @@ def _label_each(fam: Any, insts: list[Any], *, client: Any, progress: bool) -> l
     """``_label`` in this process (``client`` None) or on a Dask cluster, in chunks; order kept."""
     if client is None:
         return _label(fam, insts, progress=progress)
-    from ..training.data import each_completed, failure_reason
+    from ..training.data import each_ended_or_sent_again, failure_reason
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     size = max(1, len(insts) // (4 * workers))
     chunks = [insts[i:i + size] for i in range(0, len(insts), size)]
-    futures = [client.submit(_label_chunk, fam.spec(), c, pure=False) for c in chunks]
-    parts: list = [None] * len(futures)
-    for i, got in each_completed(futures, client=client, desc=f"labelling {_short(fam)} (dask)", progress=progress):
+    # a chunk travels inside the task graph, so a worker's death costs it nothing (Dask runs it
+    # again); one Dask cancels anyway (its scheduler lost it) is sent again
+    def send(todo: list[int], sent: int) -> list[Any]:
+        return [client.submit(_label_chunk, fam.spec(), chunks[i], pure=False) for i in todo]
+
+    parts: list = [None] * len(chunks)
+    for i, got in each_ended_or_sent_again(send, len(chunks), client=client, desc=f"labelling {_short(fam)} (dask)",
+                                           progress=progress):
         # a worker that died on the chunk: its instances are dropped
         failed = isinstance(got, BaseException)
         parts[i] = [f"{inst.name} ({failure_reason(got)})" for inst in chunks[i]] if failed else got

@@ -37,8 +37,8 @@ from ..canonical.polish import optimal_active_set
 
 __all__ = ["Labelled", "Drawn", "solve_reference", "reference_solver", "label_instances", "label_and_drop",
            "label_drawn", "refill_draws", "refill_note", "REFILL_FACTOR", "dask_client", "labelling_client",
-           "failure_reason", "each_completed", "STALL_SECONDS", "SENT_AGAIN", "repeated_instances",
-           "check_distinct", "SAME_DATA_ADVICE", "IN_TRAINING", "IN_HELD_OUT"]
+           "failure_reason", "each_completed", "each_ended_or_sent_again", "STALL_SECONDS", "SENT_AGAIN",
+           "repeated_instances", "check_distinct", "SAME_DATA_ADVICE", "IN_TRAINING", "IN_HELD_OUT"]
 
 
 @dataclass(frozen=True)
@@ -425,7 +425,8 @@ def refill_note(n_kept: int, count: int, drawn: int, refilled: bool) -> str:
 
 
 SENT_AGAIN = 2
-"""How many times ``_label_all`` sends again the instances whose scattered copy a dead worker held"""
+"""How many times a labelling sends again the tasks Dask cancelled for no fault of their own
+(``each_ended_or_sent_again``)"""
 
 
 def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: bool) -> list[Labelled | str]:
@@ -433,32 +434,48 @@ def _label_all(qps: Sequence[QPData], *, client: Any, solver: str, progress: boo
     that kept it from being one; order kept."""
     if client is None:
         return [_label(q, solver) for q in tqdm(qps, desc="labelling", disable=not progress)]
-    out: list[Any] = [None] * len(qps)
-    todo = list(range(len(qps)))
-    for sent in range(SENT_AGAIN + 1):
+
+    def send(todo: list[int], sent: int) -> list[Any]:
         # scattered first: instances inside the task graph make Dask warn of a large graph and send
         # them through the scheduler. But a scattered copy lives on one worker only: where that
-        # worker dies, Dask cancels the task that needed it ("already forgotten"), which is no
-        # fault of the instance, so it is sent again, inside the graph this time (the scheduler
-        # keeps it, so a further death costs nothing; a scatter right after a death once met a
-        # tornado assertion in the client's connection to the scheduler)
+        # worker dies, Dask cancels the task that needed it ("already forgotten"), so it is sent
+        # again, inside the graph this time (the scheduler keeps it, so a further death costs
+        # nothing; a scatter right after a death once met a tornado assertion in the client's
+        # connection to the scheduler)
         if sent == 0:
-            futures = client.map(_label, client.scatter([qps[i] for i in todo]), solver=solver, pure=False)
-        else:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*large graph", category=UserWarning)
-                futures = client.map(_label, [qps[i] for i in todo], solver=solver, pure=False)
+            return client.map(_label, client.scatter([qps[i] for i in todo]), solver=solver, pure=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*large graph", category=UserWarning)
+            return client.map(_label, [qps[i] for i in todo], solver=solver, pure=False)
+
+    out: list[Any] = [None] * len(qps)
+    for i, got in each_ended_or_sent_again(send, len(qps), client=client, desc="labelling (dask)",
+                                           progress=progress):
+        # a worker that died on it (KilledWorker): this one is dropped
+        out[i] = _failure(got) if isinstance(got, BaseException) else got
+    return out
+
+
+def each_ended_or_sent_again(send: Callable[[list[int], int], list[Any]], count: int, *, client: Any, desc: str,
+                             progress: bool) -> Iterator[tuple[int, Any]]:
+    """``each_completed`` over ``count`` tasks that ``send(positions, sent)`` submits (one
+    future per position; ``sent``: how many times those were sent before), where a task Dask
+    cancelled (its scattered input died with a worker, or its scheduler lost it:
+    ``_Forgotten``) is sent again, up to ``SENT_AGAIN`` times, rather than ended: no fault of
+    its own. Yields (position, result or error), each position once."""
+    todo = list(range(count))
+    for sent in range(SENT_AGAIN + 1):
         lost = []
-        desc = "labelling (dask)" if sent == 0 else "labelling again (dask; a worker died with their data)"
-        for j, got in each_completed(futures, client=client, desc=desc, progress=progress):
+        futures = send(todo, sent)
+        said = desc if sent == 0 else f"{desc}, again: Dask lost {len(todo)} of its tasks"
+        for j, got in each_completed(futures, client=client, desc=said, progress=progress):
             if isinstance(got, CancelledError) and sent < SENT_AGAIN:
                 lost.append(todo[j])
-            else:  # a worker that died on it (KilledWorker): this one is dropped
-                out[todo[j]] = _failure(got) if isinstance(got, BaseException) else got
+            else:
+                yield todo[j], got
         if not lost:
-            break
+            return
         todo = lost
-    return out
 
 
 STALL_SECONDS = 30.0
@@ -541,8 +558,8 @@ def _fetch_again(client: Any, awaited: dict[int, Any]) -> tuple[dict[int, Any], 
     """For each awaited future the scheduler holds in memory or erred (so Dask has finished with it
     and ``as_completed`` lost it), a fresh future of a task that returns it, or fails as it
     did; for one the scheduler no longer knows, a ``_Forgotten`` error (a CancelledError, as a
-    task whose input died with a worker: ``_label_all`` sends its instance again). And how many
-    workers the scheduler has."""
+    task whose input died with a worker: ``each_ended_or_sent_again`` sends it again). And how
+    many workers the scheduler has."""
 
     # defined here so that cloudpickle sends it by value: a remote scheduler need not have this package
     def states(keys: list, dask_scheduler: Any = None) -> tuple[list, int]:
