@@ -312,7 +312,7 @@ def test_a_task_dask_finished_without_reporting_it_is_fetched_again_not_waited_f
         futures[1]._state.reset()  # "key-in-memory" lost on its way: the client waits on a finished task
         unknown = Future("a-task-the-scheduler-never-had", client)
         got = ends_within(30, lambda: dict(data.each_completed([*futures, unknown], client=client, desc="",
-                                                                progress=False)))
+                                                               progress=False)))
     assert sorted(got) == [0, 1, 2, 3] and [got[i].qp.name for i in range(3)] == [q.name for q in qps]
     # as a task whose input died with a worker: the LP/QP labelling sends its instance again
     assert isinstance(got[3], CancelledError)
@@ -343,7 +343,7 @@ def test_a_result_whose_fetch_failed_in_dasks_thread_is_fetched_again_not_waited
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
                       silence_logs=50) as cluster:
         got = ends_within(60, lambda: data.label_instances(qps, scheduler=cluster.scheduler_address,
-                                                            progress=False))
+                                                           progress=False))
     assert failed and [d.qp.name for d in got] == [q.name for q in qps]
 
 
