@@ -230,16 +230,11 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
         with _quiet_loggers("distributed", "distributed.client", "tornado"):
             _close(client, cluster)
         if isinstance(exc, _SchedulerGone):
-            raise _scheduler_lost(scheduler, str(exc)) from exc
+            raise _labelling_lost(scheduler, str(exc)) from exc
         if gone:
-            raise _scheduler_lost(scheduler, f"{type(exc).__name__}: {str(exc)[:160]}") from exc
+            raise _labelling_lost(scheduler, f"{type(exc).__name__}: {str(exc)[:160]}") from exc
         if isinstance(exc, TimeoutError) and "No valid workers" in str(exc):  # scatter's, with every worker gone
-            todo = ("use --scheduler serial (this process)" if scheduler == "local" else
-                    f"start `dask worker {scheduler}` on each machine and run it again, or use --scheduler local "
-                    "(this machine) or serial (this process)")
-            where = "the local Dask cluster" if scheduler == "local" else f"the Dask scheduler at {scheduler!r}"
-            raise RuntimeError(f"{where} has no workers left ({exc}); the instances labelled so far are not kept: "
-                               f"{todo}") from exc
+            raise _labelling_lost(scheduler, str(exc), workers_gone=True) from exc
         raise
     _close(client, cluster)
 
@@ -249,14 +244,22 @@ class _SchedulerGone(ConnectionError):
     what to do, knowing which scheduler the user named)."""
 
 
-def _scheduler_lost(scheduler: str, detail: str) -> RuntimeError:
-    """The error that ends a labelling whose Dask scheduler stopped answering, with what to do."""
-    where = "the local Dask cluster's scheduler" if scheduler == "local" else f"the Dask scheduler at {scheduler!r}"
-    todo = ("label in this process (--scheduler serial; scheduler='serial' from Python)" if scheduler == "local" else
-            f"start it again (`dask scheduler`, then `dask worker {scheduler}` on each machine), or label on this "
-            "machine (--scheduler local; scheduler='local' from Python)")
-    return RuntimeError(f"{where} stopped answering during the labelling ({detail}); the instances labelled so far "
-                        f"are not kept: {todo}")
+def _labelling_lost(scheduler: str, detail: str, *, workers_gone: bool = False) -> RuntimeError:
+    """The error that ends a labelling whose Dask scheduler stopped answering or, with
+    ``workers_gone``, has no workers left: what happened, and what to do."""
+    local, cluster, where = scheduler == "local", "the local Dask cluster", f"the Dask scheduler at {scheduler!r}"
+    if workers_gone:
+        what = f"{cluster if local else where} has no workers left ({detail})"
+        todo = ("use --scheduler serial (this process)" if local else
+                f"start `dask worker {scheduler}` on each machine and run it again, or use --scheduler local "
+                "(this machine) or serial (this process)")
+    else:
+        whose = f"{cluster}'s scheduler" if local else where
+        what = f"{whose} stopped answering during the labelling ({detail})"
+        todo = ("label in this process (--scheduler serial; scheduler='serial' from Python)" if local else
+                f"start it again (`dask scheduler`, then `dask worker {scheduler}` on each machine), or label on "
+                "this machine (--scheduler local; scheduler='local' from Python)")
+    return RuntimeError(f"{what}; the instances labelled so far are not kept: {todo}")
 
 
 def _close(client: Any, cluster: Any) -> None:
