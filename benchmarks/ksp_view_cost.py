@@ -1,13 +1,16 @@
 """What reading a KSP's KSPGuess costs, each time. petsc4py reads no KSPGuess back, so
 ``backends.petsc._viewed_guess_type`` finds one set by a call (``ksp.setUseFischerGuess``) in the
-KSP's ASCII view, once per KSP: a guess set by a call after the KSP's first learned start is
-not seen. Reading it before every solve would see it, at this cost. Not a bench figure.
+KSP's ASCII view, once per KSP, rather than before every solve, at this cost; one set by a call
+after the KSP's first learned start is found at the solve it spoils, by comparing the solution
+at the first Krylov iteration with the start (``backends.petsc._start_watched``). Not a bench
+figure.
 
     python benchmarks/ksp_view_cost.py [--n 64] [--repeat 20]
 
 A Poisson problem on an n x n unit square (P1, Dirichlet on two sides), CG with GAMG and with
 Jacobi, solved once; then the median time of ``_viewed_guess_type`` with its kept answer
-cleared, against the median of the problem's own ``solve()`` on the set-up KSP.
+cleared, against the median of the problem's own ``solve()`` on the set-up KSP; and the median
+of a KSP solve from a start 1% off the solution with ``_start_watched`` on and off, taken in turns.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def main() -> int:
     import ufl
     from mpi4py import MPI
 
-    from learned_solvers.backends.petsc import _VIEWED_GUESS, _viewed_guess_type
+    from learned_solvers.backends.petsc import _VIEWED_GUESS, _start_watched, _viewed_guess_type
 
     mesh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, args.n, args.n)
     V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
@@ -59,6 +62,21 @@ def main() -> int:
             solved.append(time.perf_counter() - t0)
         print(f"  CG + {pc}: the view {1e3 * np.median(viewed):.2f} ms, the solve {1e3 * np.median(solved):.2f} ms "
               f"({ksp.getIterationNumber()} iterations)")
+        x, b, start = problem.x, problem.b, 1.01 * problem.x.getArray().copy()
+        timed: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.repeat):
+            for watch in (False, True):
+                x.setArray(start)
+                x.ghostUpdate()
+                ksp.setInitialGuessNonzero(True)
+                t0 = time.perf_counter()
+                with _start_watched(ksp, x, watch=watch) as replaced:
+                    ksp.solve(b, x)
+                replaced()
+                timed[watch].append(time.perf_counter() - t0)
+        ksp.setInitialGuessNonzero(False)
+        print(f"  CG + {pc} from a start 1% off ({ksp.getIterationNumber()} iterations): watched "
+              f"{1e3 * np.median(timed[True]):.3f} ms, not watched {1e3 * np.median(timed[False]):.3f} ms")
     return 0
 
 

@@ -70,6 +70,15 @@ def build_fischer_call():
     return fam
 
 
+def build_fischer_late():
+    """``build`` on 16 x 16 (CG + Jacobi), its own problem: a test sets a KSPGuess on its KSP by a
+    call after the first learned start, which no later test should meet."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16),
+                         "user_pde_fischer_late_")
+
+
 def build_absolute():
     """``build`` on 16 x 16 with an absolute tolerance alone (ksp_rtol 0, ksp_atol 1e-10), a large source."""
     from mpi4py import MPI

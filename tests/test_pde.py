@@ -908,6 +908,31 @@ def test_a_ksp_that_forms_its_own_initial_guess_takes_no_start_and_says_so():
         family_backend(called, "ksp")
 
 
+def test_a_kspguess_set_by_a_call_after_the_first_start_is_found_at_the_solve_it_spoils():
+    """A KSPGuess set by a call (setUseFischerGuess) after the KSP's first learned start: PETSc's
+    view of the KSP, the only place it shows, is read once per KSP, so that solve's start was
+    thrown away unseen while the result said it was taken. A monitor now compares the solution
+    at the first iteration with the start: the result says the start was not used, and the next
+    start is declined before any inference, as for a KSPGuess set before the first."""
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_fischer_late")
+    _, starter = _small_starter(fam)
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        first = starter.solve(prob, fields=fields)
+    assert first.status == "optimal" and first.warm_start_accepted and first.extra["fallback"] is None
+    prob.solver.setUseFischerGuess(1, 10)
+    with pytest.warns(RuntimeWarning, match=r"its own initial guess over the start .*setUseFischerGuess\(0, 0\)"):
+        spoiled = starter.solve(prob, fields=fields)
+    assert spoiled.status == "optimal" and not spoiled.warm_start_accepted
+    assert spoiled.extra["fallback"] == "the KSP formed its own initial guess over the start"
+    assert spoiled.extra["inference_seconds"] > 0.0  # spent before the solve found it out
+    assert np.allclose(spoiled.x, first.x, rtol=1e-4, atol=1e-7)  # both to the KSP's tolerance
+    with pytest.warns(RuntimeWarning, match=r"KSP forms its own initial guess \(ksp_guess_type fischer"):
+        after = starter.solve(prob, fields=fields)
+    assert after.status == "optimal" and not after.warm_start_accepted and after.extra["inference_seconds"] == 0.0
+
+
 def test_a_snes_that_computes_its_own_initial_guess_takes_no_start_and_says_so():
     """A script that gives its SNES a function computing the initial guess
     (``snes.setInitialGuess``): PETSc calls it at the start of every solve, over any start, so

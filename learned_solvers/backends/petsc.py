@@ -32,7 +32,7 @@ import functools
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -119,8 +119,9 @@ def _viewed_guess_type(ksp: Any) -> str | None:
     petsc4py reads no KSPGuess back, and one set by a call (``setUseFischerGuess``) is in no
     options database: the view is where PETSc says it. Read once per KSP and kept on it (a GAMG's
     view prints every level: 1.25 ms against a 4.84 ms solve on 64 x 64,
-    ``benchmarks/ksp_view_cost.py``), so a guess set by a call after the KSP's first start is
-    not seen. Collective on the KSP's communicator: rank 0 writes the view and reads it."""
+    ``benchmarks/ksp_view_cost.py``); a guess set by a call after the KSP's first start is found
+    at the solve whose start it replaces (``_start_watched``), which clears the kept answer.
+    Collective on the KSP's communicator: rank 0 writes the view and reads it."""
     import os
     import tempfile
 
@@ -712,10 +713,17 @@ class KSPBackend:
             ksp.getOperators()[1].stateIncrease()
             t0 = time.perf_counter()
             # a nest's operator and a PC that reads entries: said with what to do
-            with said_what_to_do(ksp), _cold_standard(ksp, b, nonzero=guess is not None):
+            with said_what_to_do(ksp), _cold_standard(ksp, b, nonzero=guess is not None), \
+                    _start_watched(ksp, x, watch=warm and guess is not None) as replaced:
                 ksp.solve(b, x)
             secs = time.perf_counter() - t0
         residual = _relative_residual(ksp, b, x)
+        extra = {}
+        if replaced():
+            ksp.setAttr(_VIEWED_GUESS, None)  # viewed again at the next start, which then spends no inference
+            warnings.warn(f"ksp: this KSP {REPLACED_WHY}; the solve ran from PETSc's guess", RuntimeWarning,
+                          stacklevel=3)
+            guess, extra["fallback"] = None, "the KSP formed its own initial guess over the start"
         handles["finish"]()
         reason = ksp.getConvergedReason()
         return SolveResult(solver=self.name, status=_status(int(reason)), objective=float("nan"),
@@ -723,7 +731,7 @@ class KSPBackend:
                            warm_started=offered, warm_start_accepted=warm and guess is not None,
                            message=_reason(int(reason)),
                            extra={"reason": int(reason), "ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
-                                  "residual": residual})
+                                  "residual": residual, **extra})
 
     def same_answer(self, a: SolveResult, b: SolveResult) -> bool:
         """Same status, and solutions within ``100 * rtol`` of each other or, failing that (an
@@ -735,6 +743,55 @@ class KSPBackend:
         ra, rb = a.extra.get("residual"), b.extra.get("residual")
         return (a.status == b.status == Status.OPTIMAL and ra is not None and rb is not None
                 and ra <= 10 * max(rb, self.rtol))
+
+
+REPLACED_WHY = ("formed its own initial guess over the start before its first iteration (a KSPGuess set by a call, "
+                "such as setUseFischerGuess, after its first start: PETSc's view of the KSP, where such a guess "
+                "shows, is read once per KSP), so the start was not used; its next start is declined before any "
+                "inference. Turn the guess off (setUseFischerGuess(0, 0)) for a start to be used")
+"""what a solve whose start PETSc replaced says (``_start_watched``)"""
+
+
+@contextlib.contextmanager
+def _start_watched(ksp: Any, x: Any, *, watch: bool) -> Iterator[Callable[[], bool]]:
+    """``replaced()`` after the block (collective): whether PETSc replaced the start in ``x``
+    before the Krylov method's first iteration, as a KSPGuess set by a call after the KSP's first
+    start does, unseen by ``own_guess_type`` (its view is read once per KSP: a view at every solve
+    would cost a quarter of a GAMG solve). A monitor compares the solution at iteration 0 with a
+    copy of the start (owned values, a nest's blocks in turn), then takes itself off; without a
+    report at iteration 0 (a type that makes none) the start counts as kept. PETSc leaves a start
+    it uses untouched to the last digit."""
+    if not watch:
+        yield lambda: False
+        return
+    start = _values(x)
+    scale = max(float(np.abs(start).max(initial=0.0)), np.finfo(float).tiny)
+    seen: list[bool] = []
+
+    def off(k: Any) -> None:
+        # petsc4py's own list, which its C monitor runs through: the last one, so taken off safely mid-run
+        monitors = k.getMonitor()
+        if monitors is not None:
+            monitors[:] = [m for m in monitors if m[0] is not first]
+
+    def first(k: Any, its: int, rnorm: float) -> None:
+        if not seen:
+            seen.append(its == 0 and float(np.abs(_values(k.getSolution()) - start).max(initial=0.0)) > 1e-12 * scale)
+        off(k)
+
+    def replaced() -> bool:
+        mine, comm = bool(seen and seen[0]), ksp.getComm()
+        if comm.getSize() == 1:
+            return mine
+        from mpi4py import MPI
+
+        return bool(comm.tompi4py().allreduce(mine, op=MPI.LOR))
+
+    ksp.setMonitor(first)
+    try:
+        yield replaced
+    finally:
+        off(ksp)
 
 
 def _match_null_part(null: Any, x: Any, cold: np.ndarray | None) -> None:
