@@ -70,7 +70,7 @@ def main() -> int:
                 x.ghostUpdate()
                 ksp.setInitialGuessNonzero(True)
                 t0 = time.perf_counter()
-                with _start_watched(ksp, x, watch=watch) as replaced:
+                with _start_watched(ksp, x, start if watch else None) as replaced:
                     ksp.solve(b, x)
                 replaced()
                 timed[watch].append(time.perf_counter() - t0)

@@ -507,7 +507,7 @@ def _blocks(x: Any) -> list[Any]:
 
 def _values(x: Any) -> np.ndarray:
     """The owned entries of a PETSc vector, a VecNest's blocks in turn (a copy)."""
-    parts = [v.array_r[: v.getLocalSize()] for v in _blocks(x)]
+    parts = [v.getArray(readonly=True)[: v.getLocalSize()] for v in _blocks(x)]
     return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
 
 
@@ -693,6 +693,7 @@ class KSPBackend:
                     warnings.warn(f"ksp: this KSP {own_guess_why(own_guess)}; solving without it", RuntimeWarning,
                                   stacklevel=3)
                 guess = None
+            started = None  # the learned start as x holds it for the solve (owned values), watched
             if guess is None:
                 x.set(0.0)
                 ksp.setInitialGuessNonzero(False)
@@ -704,6 +705,7 @@ class KSPBackend:
                     # null-space part, so the guess takes the cold start's, and ends at its solution
                     _match_null_part(null, x, cold)
                 ksp.setInitialGuessNonzero(True)
+                started = (_values(x) if null else guess) if warm else None
             # every solve sets its preconditioner up afresh, as a new instance's operator needs:
             # cold and warm pay the same set-up cost. The operator's state moves on, as a script's
             # assembly moves it, so PETSc redoes the set-up it would redo there; a PCReset had also
@@ -714,7 +716,7 @@ class KSPBackend:
             t0 = time.perf_counter()
             # a nest's operator and a PC that reads entries: said with what to do
             with said_what_to_do(ksp), _cold_standard(ksp, b, nonzero=guess is not None), \
-                    _start_watched(ksp, x, watch=warm and guess is not None) as replaced:
+                    _start_watched(ksp, x, started) as replaced:
                 ksp.solve(b, x)
             secs = time.perf_counter() - t0
         residual = _relative_residual(ksp, b, x)
@@ -745,27 +747,28 @@ class KSPBackend:
                 and ra <= 10 * max(rb, self.rtol))
 
 
-REPLACED_WHY = ("formed its own initial guess over the start before its first iteration (a KSPGuess set by a call, "
-                "such as setUseFischerGuess, after its first start: PETSc's view of the KSP, where such a guess "
-                "shows, is read once per KSP), so the start was not used; its next start is declined before any "
-                "inference. Turn the guess off (setUseFischerGuess(0, 0)) for a start to be used")
+REPLACED_WHY = ("formed its own initial guess over the start before its first iteration, so the start was not used: "
+                "a KSPGuess set by a call after its first start, such as setUseFischerGuess (PETSc's view of the "
+                "KSP, where such a guess shows, is read once per KSP: it is read again at the next start, which "
+                "is then declined before any inference; setUseFischerGuess(0, 0) turns the guess off), or a KSP "
+                "type that starts from zero (gltr)")
 """what a solve whose start PETSc replaced says (``_start_watched``)"""
 
 
 @contextlib.contextmanager
-def _start_watched(ksp: Any, x: Any, *, watch: bool) -> Iterator[Callable[[], bool]]:
-    """``replaced()`` after the block (collective): whether PETSc replaced the start in ``x``
-    before the Krylov method's first iteration, as a KSPGuess set by a call after the KSP's first
-    start does, unseen by ``own_guess_type`` (its view is read once per KSP: a view at every solve
-    would cost a quarter of a GAMG solve). A monitor compares the solution at iteration 0 with a
-    copy of the start (owned values, a nest's blocks in turn), then takes itself off; without a
-    report at iteration 0 (a type that makes none) the start counts as kept. PETSc leaves a start
-    it uses untouched to the last digit."""
-    if not watch:
+def _start_watched(ksp: Any, x: Any, start: np.ndarray | None) -> Iterator[Callable[[], bool]]:
+    """``replaced()`` after the block (collective): whether PETSc replaced the start ``x`` holds
+    (its owned values ``start``, a nest's blocks in turn; None: nothing watched) before the
+    Krylov method's first iteration, as a KSPGuess set by a call after the KSP's first start
+    does, unseen by ``own_guess_type`` (its view is read once per KSP: a view at every solve
+    would cost a quarter of a GAMG solve), or a KSP type that starts from zero whatever it is
+    given (gltr). A monitor compares the solution at iteration 0 with the start (its object
+    state, then its values), then takes itself off; without a report at iteration 0 (a type
+    that makes none) the start counts as kept. PETSc leaves a start it uses untouched."""
+    if start is None:
         yield lambda: False
         return
-    start = _values(x)
-    scale = max(float(np.abs(start).max(initial=0.0)), np.finfo(float).tiny)
+    before = x.stateGet()
     seen: list[bool] = []
 
     def off(k: Any) -> None:
@@ -776,7 +779,11 @@ def _start_watched(ksp: Any, x: Any, *, watch: bool) -> Iterator[Callable[[], bo
 
     def first(k: Any, its: int, rnorm: float) -> None:
         if not seen:
-            seen.append(its == 0 and float(np.abs(_values(k.getSolution()) - start).max(initial=0.0)) > 1e-12 * scale)
+            sol = k.getSolution()
+            # untouched where its state has not moved; where it has, PETSc may have rewritten the same values
+            # (ibcgs does), and a tolerance leaves a round-off's move alone
+            seen.append(its == 0 and sol.stateGet() != before and not np.array_equal(now := _values(sol), start)
+                        and float(np.abs(now - start).max()) > 1e-12 * max(float(np.abs(start).max()), 1e-300))
         off(k)
 
     def replaced() -> bool:
