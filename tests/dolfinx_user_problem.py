@@ -79,6 +79,17 @@ def build_fischer_late():
                          "user_pde_fischer_late_")
 
 
+def build_diagonal_scale():
+    """``build`` on 16 x 16 (CG + Jacobi) solving its system diagonally scaled (ksp_diagonal_scale),
+    which scales the start it keeps with the system."""
+    from mpi4py import MPI
+
+    return _user_problem(lambda dolfinx: dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, 16, 16),
+                         "user_pde_diagonal_scale_",
+                         petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_diagonal_scale": None,
+                                        "ksp_diagonal_scale_fix": None})
+
+
 def build_absolute():
     """``build`` on 16 x 16 with an absolute tolerance alone (ksp_rtol 0, ksp_atol 1e-10), a large source."""
     from mpi4py import MPI

@@ -933,6 +933,22 @@ def test_a_kspguess_set_by_a_call_after_the_first_start_is_found_at_the_solve_it
     assert after.status == "optimal" and not after.warm_start_accepted and after.extra["inference_seconds"] == 0.0
 
 
+def test_a_diagonally_scaled_ksp_keeps_its_start_and_the_result_says_so():
+    """ksp_diagonal_scale scales the start PETSc keeps with the system, so the start watch (a
+    KSPGuess set by a call after the first start) found the start moved at the first iteration
+    and said it was replaced, where PETSc had used it (0 iterations from the answer). Such a
+    system is not watched."""
+    fam = make_family("dolfinx:tests.dolfinx_user_problem:build_diagonal_scale")
+    prob, _ = fam.load(fam.sample(1, seed=5)[0])
+    be = KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8)
+    cold = be.solve(petsc_handles(prob))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warm = be.solve(petsc_handles(prob), guess=cold.x)
+    assert cold.iterations > 0 and warm.iterations == 0 and warm.warm_start_accepted
+    assert warm.extra.get("fallback") is None
+
+
 def test_a_snes_that_computes_its_own_initial_guess_takes_no_start_and_says_so():
     """A script that gives its SNES a function computing the initial guess
     (``snes.setInitialGuess``): PETSc calls it at the start of every solve, over any start, so

@@ -117,8 +117,20 @@ def own_guess_type(ksp: Any) -> str | None:
 def _viewed_guess_type(ksp: Any) -> str | None:
     """The type of ``ksp``'s KSPGuess as its ASCII view prints it, or None where it has none.
     petsc4py reads no KSPGuess back, and one set by a call (``setUseFischerGuess``) is in no
-    options database: the view is where PETSc says it. Read once per KSP and kept on it (a GAMG's
-    view prints every level: 1.25 ms against a 4.84 ms solve on 64 x 64,
+    options database: the view is where PETSc says it (``_viewed``)."""
+    return _viewed(ksp)[0]
+
+
+def diagonally_scaled(ksp: Any) -> bool:
+    """Whether ``ksp`` solves its system diagonally scaled (``ksp_diagonal_scale``), which scales
+    the start too: from its options, or, set by a call (petsc4py reads it no way back), its view."""
+    return _own_options(ksp).getBool("ksp_diagonal_scale", False) or _viewed(ksp)[1]
+
+
+def _viewed(ksp: Any) -> tuple[str | None, bool]:
+    """(the type of ``ksp``'s KSPGuess or None, whether it solves a diagonally scaled system), from
+    its ASCII view (the KSP's own lines, before its PC's). Read once per KSP and kept on it (a
+    GAMG's view prints every level: 1.25 ms against a 4.84 ms solve on 64 x 64,
     ``benchmarks/ksp_view_cost.py``); a guess set by a call after the KSP's first start is found
     at the solve whose start it replaces (``_start_watched``), which clears the kept answer.
     Collective on the KSP's communicator: rank 0 writes the view and reads it."""
@@ -128,9 +140,9 @@ def _viewed_guess_type(ksp: Any) -> str | None:
     from petsc4py import PETSc
 
     if (kept := ksp.getAttr(_VIEWED_GUESS)) is not None:
-        return kept[0]
+        return kept
     mpi = ksp.getComm().tompi4py()
-    kind = None
+    kind, scaled = None, False
     with tempfile.TemporaryDirectory() as tmp:
         path = mpi.bcast(os.path.join(tmp, "ksp.txt"), root=0)  # only rank 0 opens it
         viewer = PETSc.Viewer().createASCII(path, comm=ksp.getComm())
@@ -144,12 +156,14 @@ def _viewed_guess_type(ksp: Any) -> str | None:
         if viewed and mpi.rank == 0:
             with open(path, encoding="utf-8", errors="replace") as f:
                 lines = f.read().splitlines()
-            at = next((i for i, line in enumerate(lines) if "KSPGuess Object" in line), None)
-            if at is not None and at + 1 < len(lines) and lines[at + 1].strip().startswith("type:"):
-                kind = lines[at + 1].split(":", 1)[1].strip()
-    kind = mpi.bcast(kind, root=0)
-    ksp.setAttr(_VIEWED_GUESS, (kind,))
-    return kind
+            own = lines[:next((i for i, line in enumerate(lines) if line.startswith("PC Object")), len(lines))]
+            at = next((i for i, line in enumerate(own) if "KSPGuess Object" in line), None)
+            if at is not None and at + 1 < len(own) and own[at + 1].strip().startswith("type:"):
+                kind = own[at + 1].split(":", 1)[1].strip()
+            scaled = any(line.strip() == "diagonally scaled system" for line in own)
+    kept = mpi.bcast((kind, scaled), root=0)
+    ksp.setAttr(_VIEWED_GUESS, kept)
+    return kept
 
 
 _VIEWED_GUESS = "learned_solvers_viewed_guess_type"
@@ -202,7 +216,7 @@ def private_where_switched(handles: dict[str, Any], backend: Any) -> Iterator[di
         pc_options = [k for k in backend.options if not str(k).lstrip("-").startswith("ksp_")]
         private = PETSc.KSP().create(own.getComm())
         try:
-            private.setAttr(_VIEWED_GUESS, (None,))  # ours: no KSPGuess set by a call, so none to view for
+            private.setAttr(_VIEWED_GUESS, (None, False))  # ours: nothing set by a call, so none to view for
             private.setOptionsPrefix(f"{own.getOptionsPrefix() or ''}private_")
             private.setOperators(*own.getOperators())
             if not (pc_switched or pc_options):
@@ -705,7 +719,8 @@ class KSPBackend:
                     # null-space part, so the guess takes the cold start's, and ends at its solution
                     _match_null_part(null, x, cold)
                 ksp.setInitialGuessNonzero(True)
-                started = (_values(x) if null else guess) if warm else None
+                # watched unless the system is solved diagonally scaled: PETSc scales the start it keeps with it
+                started = (_values(x) if null else guess) if warm and not diagonally_scaled(ksp) else None
             # every solve sets its preconditioner up afresh, as a new instance's operator needs:
             # cold and warm pay the same set-up cost. The operator's state moves on, as a script's
             # assembly moves it, so PETSc redoes the set-up it would redo there; a PCReset had also
@@ -777,13 +792,16 @@ def _start_watched(ksp: Any, x: Any, start: np.ndarray | None) -> Iterator[Calla
         if monitors is not None:
             monitors[:] = [m for m in monitors if m[0] is not first]
 
+    def moved(now: np.ndarray, to: np.ndarray) -> bool:  # beyond a round-off's move
+        return float(np.abs(now - to).max(initial=0.0)) > 1e-12 * max(float(np.abs(to).max(initial=0.0)), 1e-300)
+
     def first(k: Any, its: int, rnorm: float) -> None:
         if not seen:
             sol = k.getSolution()
             # untouched where its state has not moved; where it has, PETSc may have rewritten the same values
             # (ibcgs does), and a tolerance leaves a round-off's move alone
             seen.append(its == 0 and sol.stateGet() != before and not np.array_equal(now := _values(sol), start)
-                        and float(np.abs(now - start).max()) > 1e-12 * max(float(np.abs(start).max()), 1e-300))
+                        and moved(now, start))
         off(k)
 
     def replaced() -> bool:
