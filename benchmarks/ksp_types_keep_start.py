@@ -30,23 +30,12 @@ def main() -> int:
     p.add_argument("--n", type=int, default=16)
     args = p.parse_args()
 
-    import dolfinx_solver  # noqa: F401  before dolfinx
-    import dolfinx
-    import dolfinx.fem.petsc
-    import ufl
-    from mpi4py import MPI
+    from ksp_view_cost import poisson  # beside this script
 
-    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, args.n, args.n)
-    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    sides = dolfinx.fem.locate_dofs_geometrical(V, lambda x: np.isclose(x[0], 0) | np.isclose(x[0], 1))
-    bc = dolfinx.fem.dirichletbc(0.0, sides, V)
     print(f"Poisson {args.n}x{args.n}, PC jacobi (lsqr: none); at the first iteration: state moved, values moved")
     for kind in TYPES:
-        problem = dolfinx.fem.petsc.LinearProblem(
-            ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx, bcs=[bc], petsc_options_prefix=f"keep_{kind}_",
-            petsc_options={"ksp_type": kind, "pc_type": "none" if kind == "lsqr" else "jacobi", "ksp_rtol": 1e-8,
-                           "ksp_max_it": 20000})
+        problem = poisson(args.n, f"keep_{kind}_", {"ksp_type": kind, "pc_type": "none" if kind == "lsqr" else "jacobi",
+                                                    "ksp_rtol": 1e-8, "ksp_max_it": 20000})
         problem.solve()
         ksp, x, b = problem.solver, problem.x, problem.b
         start = 1.001 * x.getArray().copy()

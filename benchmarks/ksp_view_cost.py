@@ -26,30 +26,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=64)
-    p.add_argument("--repeat", type=int, default=20)
-    args = p.parse_args()
-
+def poisson(n: int, prefix: str, petsc_options: dict) -> object:
+    """A ``LinearProblem``: -div grad u = 1 on an n x n unit square, P1, u = 0 on two sides."""
     import dolfinx_solver  # noqa: F401  before dolfinx
     import dolfinx
     import dolfinx.fem.petsc
     import ufl
     from mpi4py import MPI
 
-    from learned_solvers.backends.petsc import _VIEWED_GUESS, _start_watched, _viewed_guess_type
-
-    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, args.n, args.n)
+    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n, n)
     V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     sides = dolfinx.fem.locate_dofs_geometrical(V, lambda x: np.isclose(x[0], 0) | np.isclose(x[0], 1))
     bc = dolfinx.fem.dirichletbc(0.0, sides, V)
+    return dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx, bcs=[bc],
+                                           petsc_options_prefix=prefix, petsc_options=petsc_options)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--repeat", type=int, default=20)
+    args = p.parse_args()
+
+    from learned_solvers.backends.petsc import _VIEWED_GUESS, _start_watched, _viewed_guess_type
+
     print(f"Poisson {args.n}x{args.n}, medians of {args.repeat}")
     for pc in ("gamg", "jacobi"):
-        problem = dolfinx.fem.petsc.LinearProblem(
-            ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx, bcs=[bc], petsc_options_prefix=f"view_{pc}_",
-            petsc_options={"ksp_type": "cg", "pc_type": pc, "ksp_rtol": 1e-8})
+        problem = poisson(args.n, f"view_{pc}_", {"ksp_type": "cg", "pc_type": pc, "ksp_rtol": 1e-8})
         problem.solve()
         ksp, viewed, solved = problem.solver, [], []
         for _ in range(args.repeat):
