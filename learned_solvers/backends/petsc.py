@@ -792,16 +792,15 @@ def _start_watched(ksp: Any, x: Any, start: np.ndarray | None) -> Iterator[Calla
         if monitors is not None:
             monitors[:] = [m for m in monitors if m[0] is not first]
 
-    def moved(now: np.ndarray, to: np.ndarray) -> bool:  # beyond a round-off's move
-        return float(np.abs(now - to).max(initial=0.0)) > 1e-12 * max(float(np.abs(to).max(initial=0.0)), 1e-300)
+    def moved(now: np.ndarray) -> bool:  # beyond a round-off's move
+        return float(np.abs(now - start).max(initial=0.0)) > 1e-12 * max(float(np.abs(start).max(initial=0.0)), 1e-300)
 
     def first(k: Any, its: int, rnorm: float) -> None:
         if not seen:
             sol = k.getSolution()
             # untouched where its state has not moved; where it has, PETSc may have rewritten the same values
-            # (ibcgs does), and a tolerance leaves a round-off's move alone
-            seen.append(its == 0 and sol.stateGet() != before and not np.array_equal(now := _values(sol), start)
-                        and moved(now, start))
+            # (ibcgs does)
+            seen.append(its == 0 and sol.stateGet() != before and moved(_values(sol)))
         off(k)
 
     def replaced() -> bool:
