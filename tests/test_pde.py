@@ -3084,7 +3084,9 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
     from petsc4py import PETSc
 
     same = stokes.solve(prob, fields=fields, backend=KSPBackend(ksp_type=None, pc_type=None, rtol=1e-8))
-    for be in (KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8),  # another PC: one of the private KSP's own
+    # another PC: one of the private KSP's own. MINRES, not GMRES(30): with Jacobi on this saddle point GMRES(30)
+    # took 5,955 to 18,616 iterations as the small model's start moved, past the 10,000 limit in one CI run
+    for be in (KSPBackend(ksp_type=None, pc_type="jacobi", rtol=1e-8),
                KSPBackend(ksp_type="gmres", pc_type=None, rtol=1e-8),  # the problem's PC, shared
                KSPBackend(ksp_type="gmres", pc_type="jacobi", rtol=1e-8, options={"ksp_gmres_restart": 200}),
                # the KSP's own options beside the problem's PC, shared: it had been a fresh fieldsplit of the
@@ -3098,7 +3100,7 @@ def test_a_backend_of_another_type_leaves_the_problems_own_solver_as_it_was():
         assert not [k for k in PETSc.Options().getAll() if "gmres_restart" in k or "private" in k]
         assert res.status == "optimal" and res.extra["ksp_type"] == (be.ksp_type or "minres")
         assert res.warm_start_accepted and res.extra["pc_type"] == (be.pc_type or "fieldsplit")
-        if be.ksp_type is None:  # the split copied: as many iterations as on the problem's own PC
+        if be.ksp_type is None and be.pc_type is None:  # the split copied: the problem's own PC's iterations
             assert res.iterations == same.iterations, (res.iterations, same.iterations)
         prob.solve()  # the script's own, as before
         assert prob.solver.getConvergedReason() > 0 and abs(prob.solver.getIterationNumber() - own) <= 2
