@@ -521,7 +521,7 @@ def _blocks(x: Any) -> list[Any]:
 
 def _values(x: Any) -> np.ndarray:
     """The owned entries of a PETSc vector, a VecNest's blocks in turn (a copy)."""
-    parts = [v.getArray(readonly=True)[: v.getLocalSize()] for v in _blocks(x)]
+    parts = [v.array_r[: v.getLocalSize()] for v in _blocks(x)]
     return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
 
 
