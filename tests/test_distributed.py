@@ -204,6 +204,40 @@ def test_labelling_on_a_running_dask_scheduler_by_its_address_matches_serial():
     assert [r.objective for r in remote] == [r.objective for r in serial]
 
 
+def test_asking_the_scheduler_after_a_stall_survives_a_pooled_connection_that_fails_tornados_check():
+    """The stall check asks the scheduler where the awaited tasks stand. Once in CI, 30 s after a
+    worker's death, that call met tornado's assertion in a pooled connection's write buffer
+    (``assert 0 < size <= self._size``) and ended the labelling with it. It is asked again, once,
+    after the pool's connections to the scheduler are dropped; here the first ask raises that
+    assertion."""
+    from dask.distributed import Client, LocalCluster
+
+    from learned_solvers.training.data import _fetch_again
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        fut = client.submit(sum, [1, 2], pure=False)
+        assert fut.result() == 3
+        real, asked, dropped = client.run_on_scheduler, [], []
+
+        def flaky(*args, **kwargs):
+            asked.append(1)
+            if len(asked) == 1:
+                raise AssertionError  # as tornado's _StreamBuffer.advance raised it
+            return real(*args, **kwargs)
+
+        real_remove = client.rpc.remove
+
+        def remove(addr, **kwargs):
+            dropped.append(addr)
+            return real_remove(addr, **kwargs)
+
+        client.run_on_scheduler, client.rpc.remove = flaky, remove
+        again, workers = _fetch_again(client, {0: fut})
+        assert len(asked) == 2 and dropped == [client.scheduler.address] and workers == 1
+        assert again[0].result() == 3
+
+
 def test_a_dask_scheduler_with_no_workers_is_a_clear_error():
     """`dask scheduler` started and no `dask worker`: said so, with the command that adds one,
     not a TimeoutError traceback ("No valid workers found") after the work was handed over."""
