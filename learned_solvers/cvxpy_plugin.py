@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from cvxpy import settings as cvxpy_settings
+from cvxpy.error import SolverError
 from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
 from .backends import SolveResult, Status, backend_options, make_backend
@@ -65,7 +66,29 @@ def _solve(starter: LearnedWarmStarter, qp: Any, backend: Any, warm_start: bool)
     return res
 
 
-class LearnedOSQP(OSQP):
+# each cone cvxpy names, in a modeller's words
+_CONES = {"SOC": "a second-order cone (norm, quad_over_lin, ...)",
+          "ExpCone": "an exponential cone (log, exp, entr, ...)", "PSD": "a semidefinite cone",
+          "PowCone3D": "a power cone (power, geo_mean, ...)", "PowConeND": "a power cone (geo_mean, ...)"}
+
+
+class _QPChainSolver(OSQP):
+    """What both plugins share: they take what cvxpy's QP chain compiles (LPs and QPs, the
+    canonical form the models learn from). cvxpy's own refusal of anything else gives no reason
+    ("cannot solve this problem"); this one names the cone and what to do."""
+
+    def can_solve(self, problem_form: Any) -> bool:
+        if super().can_solve(problem_form):
+            return True
+        quad = self.supports_quad_obj() and problem_form.has_quadratic_objective()
+        extra = sorted(c.__name__ for c in problem_form.cones(quad_obj=quad) if c not in self.SUPPORTED_CONSTRAINTS)
+        needs = "; ".join(_CONES.get(name, name) for name in extra) or "a form outside cvxpy's QP chain"
+        raise SolverError(f"{self.name()} takes LPs and QPs (linear constraints, a linear or convex quadratic "
+                          f"objective), the form its model learns from; this problem needs {needs}. Solve it "
+                          f"with a conic solver of cvxpy's own (solver=cp.CLARABEL or cp.SCS), or write it as a QP")
+
+
+class LearnedOSQP(_QPChainSolver):
     """OSQP warm-started by a learned model (a checkpoint trained on the same cvxpy family).
 
     k: model iterations (default: the checkpoint's); polish: active-set polish of the prediction
@@ -179,7 +202,7 @@ def backend_settings(name: str, solver_opts: dict[str, Any], solver: str) -> dic
     return out
 
 
-class LearnedSolver(OSQP):
+class LearnedSolver(_QPChainSolver):
     """PDLP, SCS or HiGHS (or OSQP) from a learned warm start, as a cvxpy solver:
     ``prob.solve(solver=LearnedSolver("lp.safetensors", solver="pdlp", tol=1e-6))``.
 

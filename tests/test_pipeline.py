@@ -977,6 +977,15 @@ def test_cvxpy_one_line_switch_to_learned_pdlp_scs_highs(tmp_path):
                 warnings.simplefilter("ignore")  # a size the model never saw
                 prob.solve(solver=LearnedSolver(path, solver=solver))
             assert prob.status == cold.status, (solver, prob.status, cold.status)
+    # a problem outside cvxpy's QP chain is refused naming its cone and what to do (cvxpy's own words had
+    # been "The solver LEARNED_SCS cannot solve this problem.", SCS being a conic solver)
+    from learned_solvers.cvxpy_plugin import LearnedOSQP
+
+    for plugin in (LearnedSolver(path, solver="scs"), LearnedOSQP(path)):
+        with pytest.raises(cp.error.SolverError, match="takes LPs and QPs .*a second-order cone .*cp.CLARABEL"):
+            cp.Problem(cp.Minimize(cp.norm(x - 1, 2)), [x >= 0]).solve(solver=plugin)
+    with pytest.raises(cp.error.SolverError, match="this problem needs an exponential cone"):
+        cp.Problem(cp.Maximize(cp.sum(cp.log(x))), [cp.sum(x) <= 1]).solve(solver=LearnedSolver(path))
 
 
 def test_a_starter_given_to_the_plugins_with_k_or_polish_keeps_its_own(trained):
