@@ -22,7 +22,7 @@ from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
 from .backends import SolveResult, Status, backend_options, make_backend
 from .backends.osqp import OSQP_SETTINGS, OSQPBackend
-from .formats.cvxpy import osqp_like, qp_from_osqp_data
+from .formats.cvxpy import beyond_qp, osqp_like, qp_from_osqp_data
 from .warmstart import LearnedWarmStarter, starter_and_backend, starter_from
 
 __all__ = ["LearnedOSQP", "LearnedSolver"]
@@ -66,12 +66,6 @@ def _solve(starter: LearnedWarmStarter, qp: Any, backend: Any, warm_start: bool)
     return res
 
 
-# each cone cvxpy names, in a modeller's words
-_CONES = {"SOC": "a second-order cone (norm, quad_over_lin, ...)",
-          "ExpCone": "an exponential cone (log, exp, entr, ...)", "PSD": "a semidefinite cone",
-          "PowCone3D": "a power cone (power, geo_mean, ...)", "PowConeND": "a power cone (geo_mean, ...)"}
-
-
 class _QPChainSolver(OSQP):
     """What both plugins share: they take what cvxpy's QP chain compiles (LPs and QPs, the
     canonical form the models learn from). cvxpy's own refusal of anything else gives no reason
@@ -80,9 +74,7 @@ class _QPChainSolver(OSQP):
     def can_solve(self, problem_form: Any) -> bool:
         if super().can_solve(problem_form):
             return True
-        quad = self.supports_quad_obj() and problem_form.has_quadratic_objective()
-        extra = sorted(c.__name__ for c in problem_form.cones(quad_obj=quad) if c not in self.SUPPORTED_CONSTRAINTS)
-        needs = "; ".join(_CONES.get(name, name) for name in extra) or "a form outside cvxpy's QP chain"
+        needs = beyond_qp(problem_form) or "a form outside cvxpy's QP chain"
         raise SolverError(f"{self.name()} takes LPs and QPs (linear constraints, a linear or convex quadratic "
                           f"objective), the form its model learns from; this problem needs {needs}. Solve it "
                           f"with a conic solver of cvxpy's own (solver=cp.CLARABEL or cp.SCS), or write it as a QP")

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from ..canonical import InvalidProblemError, QPData
 
-__all__ = ["CvxpyMapping", "from_cvxpy", "qp_from_osqp_data", "write_back"]
+__all__ = ["CvxpyMapping", "beyond_qp", "from_cvxpy", "qp_from_osqp_data", "write_back"]
 
 
 @dataclass
@@ -45,6 +45,33 @@ def qp_from_osqp_data(data: dict[str, Any], *, name: str = "cvxpy") -> QPData:
                   P=p, name=name)
 
 
+# each cone cvxpy names, in a modeller's words
+_CONES = {"SOC": "a second-order cone (norm, quad_over_lin, ...)",
+          "ExpCone": "an exponential cone (log, exp, entr, ...)", "PSD": "a semidefinite cone",
+          "PowCone3D": "a power cone (power, geo_mean, ...)", "PowConeND": "a power cone (geo_mean, ...)"}
+
+
+def beyond_qp(problem_form: Any) -> str:
+    """What a problem needs beyond cvxpy's QP chain, in a modeller's words ('' where nothing is
+    known): its integer variables, or its cones. ``problem_form``: cvxpy's ``ProblemForm``."""
+    from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
+
+    if problem_form.is_mixed_integer():
+        return "integer variables"
+    cones = problem_form.cones(quad_obj=problem_form.has_quadratic_objective())
+    return "; ".join(_CONES.get(name, name) for name in sorted(c.__name__ for c in cones
+                                                                if c not in OSQP.SUPPORTED_CONSTRAINTS))
+
+
+def _beyond_qp_of(problem: Any) -> str:
+    try:  # cvxpy's own analysis, not a public name: where it is missing or fails, cvxpy's words alone
+        from cvxpy.problems.problem_form import ProblemForm
+
+        return beyond_qp(ProblemForm(problem))
+    except Exception:  # noqa: BLE001  only the error message is at stake
+        return ""
+
+
 def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
     """Compile a cvxpy problem to ``QPData`` (raises cvxpy's own error if it is not a QP)."""
     import cvxpy as cp
@@ -62,6 +89,8 @@ def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
         data, chain, inverse = problem.get_problem_data(cp.OSQP)
     except (cp.error.DCPError, cp.error.DQCPError, cp.error.SolverError) as exc:
         why = " ".join(ln.strip() for ln in str(exc).strip().splitlines()[:3]) or type(exc).__name__
+        needs = _beyond_qp_of(problem) if isinstance(exc, cp.error.SolverError) else ""
+        why = f"it needs {needs}" if needs else why
         raise InvalidProblemError(f"this cvxpy problem does not compile to a QP, the form OSQP and the learned "
                                   f"model take (a convex quadratic objective, linear constraints): {why}") from exc
     qp = qp_from_osqp_data(data, name=f"cvxpy:{id(problem):x}")
