@@ -489,6 +489,38 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
         LearnedPDEStarter.from_checkpoint(path, device="gpu")
 
 
+def test_a_complex_valued_problem_or_field_is_refused_not_cast_to_real(darcy_starter):
+    """The canonical data and the models are real. A complex unknown (a complex PETSc build's
+    every problem) is refused by name, and so is a complex field, where a cast to float had kept
+    its real part with numpy's warning alone (a Constant, a callable) or failed in numpy's words
+    (a Function: "The truth value of an array ... is ambiguous")."""
+    from learned_solvers.formats.dolfinx import UnsupportedProblemError
+
+    fam, st, _ = darcy_starter
+    prob, fields = fam.load(fam.sample(1, seed=5)[0])
+    V = prob.u.function_space
+    k = dolfinx.fem.Function(V, dtype=np.complex128)
+    k.x.array[:] = 1 + 2j
+    for bad in (k, 2 * k + 1, dolfinx.fem.Constant(V.mesh, np.complex128(1 + 2j)), 1j,
+                ufl.as_ufl(1j) * ufl.SpatialCoordinate(V.mesh)[0]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no ComplexWarning on the way
+            with pytest.raises(UnsupportedProblemError, match="field 'a': its values are complex; the models take "
+                                                              "real fields: give its real and imaginary parts"):
+                to_pde(prob, fields={"a": bad})
+    with pytest.raises(UnsupportedProblemError, match="field 'a': the callable's values are complex"):
+        to_pde(prob, fields={"a": lambda x: x[0] + 1j})
+    # dolfinx (0.11) takes a complex u in a real build, as a complex build makes every problem
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    complex_u = dolfinx.fem.petsc.LinearProblem(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx, v * ufl.dx,
+                                                u=dolfinx.fem.Function(V, dtype=np.complex128),
+                                                petsc_options_prefix="complex_u_")
+    for call in (lambda: to_pde(complex_u), lambda: st.solve(complex_u, fields=fields)):
+        with pytest.raises(UnsupportedProblemError, match="a complex-valued problem .* is not read: the canonical "
+                                                          "data and the models are real"):
+            call()
+
+
 def test_a_checkpoint_on_random_users_problems_runs_or_refuses_and_the_answer_is_the_users(darcy_starter):
     """The darcy checkpoint (scalar P1 on the unit square, field "a") on the seeded random
     problems of `tests/dolfinx_random_problems.py`, through `LearnedPDEStarter.solve` as a user

@@ -73,6 +73,34 @@ def problem_kind(problem: Any) -> str:
         f"expected a dolfinx.fem.petsc.LinearProblem or NonlinearProblem, got {name}{advice.get(name, '')}")
 
 
+COMPLEX_PROBLEM = ("a complex-valued problem (its unknown complex, as in a dolfinx and PETSc built with complex "
+                   "scalars) is not read: the canonical data and the models are real; solve it as it is "
+                   "(problem.solve()), or write it as a real block problem of its real and imaginary parts")
+COMPLEX_FIELD = "the models take real fields: give its real and imaginary parts as two real fields"
+
+
+def _complex_valued(value: Any) -> bool:
+    """Whether a field (a Constant, a Function, a UFL expression of them, a number) holds
+    complex values, which a cast to float would drop without a word but numpy's warning."""
+    import ufl
+    from ufl.constantvalue import ComplexValue
+    from ufl.corealg.traversal import unique_pre_traversal
+
+    dfx = import_dolfinx()
+    if isinstance(value, (complex, np.complexfloating)):
+        return True
+    if not isinstance(value, ufl.core.expr.Expr):
+        return False
+    for node in unique_pre_traversal(value):
+        if isinstance(node, ComplexValue):
+            return True
+        if isinstance(node, dfx.fem.Constant) and np.iscomplexobj(node.value):
+            return True
+        if isinstance(node, dfx.fem.Function) and np.iscomplexobj(node.x.array):
+            return True
+    return False
+
+
 class Unknown:
     """What PETSc solves for: ``problem.u``, one Function, or a block problem's Functions
     (``u=[u_0, u_1, ...]``, assembled into one matrix, dolfinx's default kind) in one vector.
@@ -89,6 +117,8 @@ class Unknown:
         u = problem.u
         self.block = isinstance(u, (list, tuple))
         self.functions = list(u) if self.block else [u]
+        if any(np.iscomplexobj(f.x.array) for f in self.functions):
+            raise UnsupportedProblemError(COMPLEX_PROBLEM)
         self.spaces = [f.function_space for f in self.functions]
         if len({V.mesh.geometry.dim for V in self.spaces}) > 1:
             raise UnsupportedProblemError("the blocks' meshes lie in spaces of different dimensions: the model places "
@@ -433,6 +463,8 @@ def _field_columns(V, name: str, value: Any, n_owned: int,
     """(names, (n_owned, c) values, whether they are dof values of V) of one field: a Constant of
     c > 1 components (a load vector, a tensor) gives one column per component, ``name[0]``,
     ``name[1]``, ...; anything else one (``_field_values``)."""
+    if _complex_valued(value):
+        raise UnsupportedProblemError(f"its values are complex; {COMPLEX_FIELD}")
     if isinstance(value, import_dolfinx().fem.Constant):
         vals = np.asarray(value.value, dtype=float).ravel()
         if vals.size > 1:
@@ -550,7 +582,10 @@ def _one_value_per_point(fn: Any) -> Any:
     """``fn`` checked as dolfinx calls it, x (3, N) -> values (N,): dolfinx reads a wrong shape
     without a word, as values from memory past the array's end."""
     def checked(x: np.ndarray) -> np.ndarray:
-        v = np.asarray(fn(x), dtype=float)
+        v = np.asarray(fn(x))
+        if np.iscomplexobj(v):
+            raise UnsupportedProblemError(f"the callable's values are complex; {COMPLEX_FIELD}")
+        v = np.asarray(v, dtype=float)
         if v.ndim == 0:  # a constant written as a callable: lambda x: 12.0
             return np.full(x.shape[1], float(v))
         if v.size != x.shape[1] or v.ndim > 2 or (v.ndim == 2 and v.shape[0] != 1):
