@@ -392,7 +392,9 @@ def test_checkpoint_records_the_training_sizes_and_warns_on_another(trained):
 def test_a_problem_with_no_constraint_rows_gets_the_start_and_the_cold_answer(trained):
     """Bounds only, or nothing at all (a cvxpy ``Maximize(-sum_squares(x) + sum(x))``): the
     model's KKT guard took a maximum over the empty rows and the solve ended in torch's
-    IndexError, before any solver ran."""
+    IndexError, before any solver ran. The bounds-only LP takes the LP checkpoint's start; the
+    free QP, a QP to a model trained on LPs, is out of its family and solved cold, with the
+    warning that says so."""
     _, _, path = trained
     rng = np.random.default_rng(0)
     n = 12
@@ -407,9 +409,11 @@ def test_a_problem_with_no_constraint_rows_gets_the_start_and_the_cold_answer(tr
             for name in ("pdlp", "osqp", "highs", "scs"):
                 backend = make_backend(name)
                 cold = backend.solve(qp)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UnseenSizeWarning)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
                     warm = starter.solve(qp, backend)
+                outside = [w for w in caught if issubclass(w.category, OutOfFamilyWarning)]
+                assert bool(outside) == (what == "free QP") == (not warm.warm_start_accepted), (what, name)
                 assert cold.status == warm.status == Status.OPTIMAL, (what, name, warm.message)
                 assert backend.same_answer(cold, warm), (what, name, cold.objective, warm.objective)
 
