@@ -169,6 +169,12 @@ def test_pde_data_rejects_nan_and_mismatched_sizes():
         PDEData(**{**ok, "rhs": None})
     with pytest.raises(InvalidProblemError, match="fields holds NaN"):
         PDEData(**{**ok, "operator": None, "rhs": None, "fields": np.full((3, 1), np.nan)})
+    # which field, at how many dofs (it had named none)
+    two = np.array([[1.0, 2.0], [np.inf, 2.0], [np.nan, 2.0]])
+    with pytest.raises(InvalidProblemError, match=r"fields holds NaN or inf \('kappa' at 2 of 3 dofs\)"):
+        PDEData(**{**ok, "fields": two, "field_names": ("kappa", "f")})
+    with pytest.raises(InvalidProblemError, match=r"fields holds NaN or inf \('column 0' at 2 of 3 dofs\)"):
+        PDEData(**{**ok, "fields": two})
 
 
 def test_snes_warm_start_from_solution_and_retry_after_failure():

@@ -171,7 +171,14 @@ class PDEData:
         for nm, arr in (*system, ("coords", self.coords), ("fields", self.fields), ("bc_values", self.bc_values),
                         *vectors):
             if not np.isfinite(arr).all():
-                raise InvalidProblemError(f"{self.name}: {nm} holds NaN or inf; check the coefficient and source data")
+                where = ""
+                if nm == "fields":  # which of the user's fields, at how many dofs
+                    off = (~np.isfinite(self.fields)).sum(axis=0)
+                    names = self.field_names or tuple(f"column {j}" for j in range(len(off)))
+                    where = " (" + ", ".join(f"{names[j]!r} at {off[j]} of {len(self.fields)} dofs"
+                                             for j in np.flatnonzero(off)) + ")"
+                raise InvalidProblemError(f"{self.name}: {nm} holds NaN or inf{where}; check the coefficient and "
+                                          "source data")
 
     @property
     def data_digest(self) -> str:
