@@ -364,6 +364,25 @@ def test_training_configs_refuse_a_penalty_weight_or_seed_out_of_range():
             with pytest.raises(ValueError, match="seed must be an integer from 0 to 4294967295"):
                 cls(seed=seed)
         assert cls(jacobian_weight=0.0, seed=2**32 - 1).seed == 2**32 - 1
+        # each numeric option where it is given, not after the labelling: a NaN rate had trained NaN weights
+        # (every batch skipped), a batch of 0 failed in range(), a float epoch count in torch
+        name = cls.__name__
+        for opts, why in (({"lr": float("nan")}, "lr must be a finite number > 0"), ({"lr": -1e-3}, "lr must be"),
+                          ({"batch": 0}, "batch must be a positive integer"), ({"epochs": 2.5}, "epochs must be"),
+                          ({"width": "8"}, "width must be a positive integer"),
+                          ({"val_fraction": 1.5}, r"val_fraction must be a number in \(0, 1\]"),
+                          ({"val_fraction": 0.0}, "val_fraction must be")):
+            with pytest.raises(ValueError, match=f"{name}.{why}"):
+                cls(**opts)
+    with pytest.raises(ValueError, match="TrainConfig.backward must be one of 'implicit', 'phantom', got 'unrolled'"):
+        TrainConfig(backward="unrolled")
+    for opts, why in (({"residual_weight": -1.0}, "residual_weight must be a finite number >= 0"),
+                      ({"anchor_dropout": 2.0}, r"anchor_dropout must be a number in \[0, 1\]")):
+        with pytest.raises(ValueError, match=f"PDETrainConfig.{why}"):
+            PDETrainConfig(**opts)
+    with pytest.raises(TypeError, match="PDETrainConfig.solution_state must be True, False or None, got 1"):
+        PDETrainConfig(solution_state=1)
+    assert PDETrainConfig(anchor_dropout=0.0, residual_weight=0.0, train_k=None).train_k is None
 
 
 def test_a_batch_with_a_nan_loss_is_skipped_not_learned_from():

@@ -15,11 +15,27 @@ from .._limits import K_LIMIT  # noqa: F401  (kept where the command line reads 
 
 def check_fields(cfg: Any, *, positive: tuple[str, ...] = (), fractions: tuple[str, ...] = (),
                  flags: tuple[str, ...] = (), choices: dict[str, tuple[Any, ...]] | None = None,
-                 at_most: dict[str, int] | None = None) -> None:
+                 at_most: dict[str, int] | None = None, rates: tuple[str, ...] = (),
+                 weights: tuple[str, ...] = (), shares: tuple[str, ...] = ()) -> None:
     """positive: integers >= 1 (and <= ``at_most[field]`` where given); fractions: numbers in
-    (0, 1]; flags: booleans; choices: one of the values given. Raises ValueError (TypeError for
-    a flag) naming ``Config.field``."""
+    (0, 1]; flags: booleans; choices: one of the values given; rates: finite numbers > 0 (a
+    learning rate); weights: finite numbers >= 0 (a loss term's weight: a negative one rewards
+    what it penalises, an infinite one makes every loss inf); shares: numbers in [0, 1] (a
+    probability). Raises ValueError (TypeError for a flag) naming ``Config.field``."""
     name = type(cfg).__name__
+
+    def number(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+
+    for f in rates:
+        if not (number(getattr(cfg, f)) and getattr(cfg, f) > 0):
+            raise ValueError(f"{name}.{f} must be a finite number > 0, got {getattr(cfg, f)!r}")
+    for f in weights:
+        if not (number(getattr(cfg, f)) and getattr(cfg, f) >= 0):
+            raise ValueError(f"{name}.{f} must be a finite number >= 0, got {getattr(cfg, f)!r}")
+    for f in shares:
+        if not (number(getattr(cfg, f)) and 0 <= getattr(cfg, f) <= 1):
+            raise ValueError(f"{name}.{f} must be a number in [0, 1], got {getattr(cfg, f)!r}")
     for f in positive:
         v = getattr(cfg, f)
         try:

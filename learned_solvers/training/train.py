@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..core.config import K_LIMIT, check_fields
 from ..models.anchors import ANCHOR_KINDS, AnchorBank
 from ..models.qp_gnn import QPGNNConfig, QPGraph, QPImplicitModel, build_graph
 from ..options import check_device, check_seed
@@ -41,14 +42,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_device(self.device)
         check_seed(self.seed)
-        if self.train_k < 1 or self.epochs < 1 or self.width < 1:
-            raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
-                             f"{self.width}")
+        # here, where they are given, not after the labelling (a NaN rate trained NaN weights, batch 0 failed in
+        # range()); the model's own fields are checked again by QPGNNConfig
+        check_fields(self, positive=("epochs", "batch", "width", "train_k"), at_most={"train_k": K_LIMIT},
+                     rates=("lr",), weights=("jacobian_weight",), fractions=("val_fraction",),
+                     choices={"backward": ("implicit", "phantom")})
         if self.anchor is not None and self.anchor not in ANCHOR_KINDS:
             raise ValueError(f"anchor must be one of {', '.join(ANCHOR_KINDS)} or None, got {self.anchor!r}")
-        # a negative or NaN weight would reward an expanding block, an infinite one make every loss inf
-        if not 0 <= self.jacobian_weight < float("inf"):
-            raise ValueError(f"jacobian_weight must be a finite number >= 0, got {self.jacobian_weight}")
 
 
 @dataclass

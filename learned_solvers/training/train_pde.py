@@ -17,6 +17,7 @@ import torch
 
 from .._threads import THREADS_FROM, torch_threads
 from ..canonical.pde import PDEData
+from ..core.config import K_LIMIT, check_fields
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
 from ..models.mesh_gnn import MeshGNNConfig, MeshImplicitModel, residual_hat
 from ..models.mesh_graph import CoarseOperatorError, FamilyNorm, MeshGraph, build_mesh_graph, is_symmetric
@@ -66,14 +67,16 @@ class PDETrainConfig:
         check_seed(self.seed)
         if self.anchor not in (*MESH_ANCHOR_KINDS, None):
             raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} or None, got {self.anchor!r}")
-        # a negative or NaN weight would reward an expanding block, an infinite one make every loss inf
-        if not 0 <= self.jacobian_weight < float("inf"):
-            raise ValueError(f"jacobian_weight must be a finite number >= 0, got {self.jacobian_weight}")
-        if (self.train_k is not None and self.train_k < 1) or self.epochs < 1 or self.width < 1:
-            raise ValueError(f"train_k, epochs and width must be at least 1, got {self.train_k}, {self.epochs}, "
-                             f"{self.width}")
-        if self.grid is not None and self.grid < 2:
-            raise ValueError(f"grid must be at least 2 cells per axis, got {self.grid}")
+        # here, where they are given, not after the labelling; the model's own fields are checked again by
+        # MeshGNNConfig
+        check_fields(self, positive=("epochs", "batch", "width", *(("train_k",) if self.train_k is not None else ())),
+                     at_most={"train_k": K_LIMIT}, rates=("lr",), weights=("jacobian_weight", "residual_weight"),
+                     fractions=("val_fraction",), shares=("anchor_dropout",),
+                     flags=("coarse_correction", "nonlinear_residual"))
+        if self.solution_state is not None and not isinstance(self.solution_state, bool):
+            raise TypeError(f"PDETrainConfig.solution_state must be True, False or None, got {self.solution_state!r}")
+        if self.grid is not None and (isinstance(self.grid, bool) or not isinstance(self.grid, int) or self.grid < 2):
+            raise ValueError(f"grid must be at least 2 cells per axis, got {self.grid!r}")
 
 
 @dataclass
