@@ -75,9 +75,7 @@ class PaperLPConfig:
             object.__setattr__(self, "eval_k", min(4 * self.train_k, K_LIMIT))
         check_fields(self, positive=("epochs", "batch", "train_k", "eval_k"),
                      flags=("residual_feedback", "unit_messages"), choices={"backward": ("phantom", "implicit")},
-                     at_most={"train_k": K_LIMIT, "eval_k": K_LIMIT})
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
-            raise ValueError(f"PaperLPConfig.lr must be a positive number, got {self.lr!r}")
+                     at_most={"train_k": K_LIMIT, "eval_k": K_LIMIT}, rates=("lr",))
         check_device(self.device)
         check_seed(self.seed)
 
