@@ -95,6 +95,20 @@ def check_seed(seed: Any, *, what: str = "seed") -> int:
     return n
 
 
+def check_counts(**counts: Any) -> None:
+    """Instance counts (``n_test=20, n_train=100``; None: not given, passed over): whole numbers,
+    refused by name before any work, where ``2.5`` had failed in ``range()`` after the labelling."""
+    for what, n in counts.items():
+        if n is None:
+            continue
+        try:
+            ok = not isinstance(n, bool) and operator.index(n) >= 0
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{what} must be a whole number of instances, got {n!r}")
+
+
 def check_threads(threads: int | None) -> int | None:
     """torch's CPU threads for inference: a positive integer, or None for the starter's size
     rule (one thread below ``THREADS_FROM`` graph nodes, else torch's own setting)."""

@@ -385,6 +385,29 @@ def test_training_configs_refuse_a_penalty_weight_or_seed_out_of_range():
     assert PDETrainConfig(anchor_dropout=0.0, residual_weight=0.0, train_k=None).train_k is None
 
 
+def test_bench_configs_refuse_a_count_or_flag_of_the_wrong_type_before_any_work():
+    """``n_test=2.5`` had failed in ``range()`` after the labelling ("'float' object cannot be
+    interpreted as an integer"), and ``polish="yes"`` after it too; both are refused by name."""
+    from learned_solvers.bench.pde import PDEBenchConfig
+    from learned_solvers.bench.qp import BenchConfig
+    from learned_solvers.bench.scaling import ScalingConfig
+    from learned_solvers.bench.sensitivity import SensitivityConfig
+
+    for make in (lambda **o: BenchConfig(family="random-lp", **o), lambda **o: PDEBenchConfig(family="darcy", **o),
+                 lambda **o: ScalingConfig(family="random-lp", checkpoint="c.safetensors", **o),
+                 lambda **o: SensitivityConfig(family="random-lp", **o)):
+        for n in (2.5, "20", True):
+            with pytest.raises(ValueError, match=f"n_test must be a whole number of instances, got {n!r}"):
+                make(n_test=n)
+    with pytest.raises(ValueError, match="n_train must be a whole number of instances, got 1.5"):
+        PDEBenchConfig(family="darcy", n_train=1.5)
+    assert PDEBenchConfig(family="darcy", n_train=None, checkpoint="c.safetensors").n_train is None
+    with pytest.raises(TypeError, match="polish must be True, False or None"):
+        BenchConfig(family="random-lp", polish="yes")
+    with pytest.raises(TypeError, match="polish must be True or False"):
+        ScalingConfig(family="random-lp", checkpoint="c.safetensors", polish=None)
+
+
 def test_a_batch_with_a_nan_loss_is_skipped_not_learned_from():
     """One batch of four with an inf loss, every epoch: its steps are skipped with a warning and
     the weights stay finite and fit the other batches. Before, the first such step made every

@@ -35,7 +35,7 @@ from ..backends.petsc import (ONE_STEP_SNES, ONE_STEP_WHY, OWN_START_WHY, KSPBac
 from ..checkpoint import PDE_K0_STARTS
 from ..formats.dolfinx import in_adapter_signs, petsc_handles, residual_function, to_pde
 from ..models.mesh_anchors import MESH_ANCHOR_KINDS, MeshAnchorBank
-from ..options import check_device, check_k, check_precision, check_seed, check_threads
+from ..options import check_counts, check_device, check_k, check_precision, check_seed, check_threads
 from ..training.train_pde import PDETrainConfig, relative_errors, train_mesh_model
 from ..warmstart_pde import LearnedPDEStarter
 from .scaling import auto_k_summary, lipschitz_estimate, nearest_pairs, sweep_rows
@@ -83,6 +83,7 @@ class PDEBenchConfig:
     def __post_init__(self) -> None:
         check_seed(self.seed)
         check_threads(self.threads)
+        check_counts(n_test=self.n_test, n_train=self.n_train)
         if self.anchor not in MESH_ANCHOR_KINDS:
             raise ValueError(f"anchor must be one of {', '.join(MESH_ANCHOR_KINDS)} for PDE families, "
                              f"got {self.anchor!r}")

@@ -34,7 +34,7 @@ from ..backends import WarmStart, make_backend
 from ..canonical import QPData, kkt_residuals
 from ..canonical.polish import active_set_distance, optimal_active_set, polish, predicted_active_set
 from ..models.anchors import AnchorBank
-from ..options import check_device, check_k, check_seed, check_threads
+from ..options import check_counts, check_device, check_k, check_seed, check_threads
 from ..training.data import IN_HELD_OUT, IN_TRAINING, Drawn, Labelled, check_distinct, label_drawn
 from ..training.train import TrainConfig, train_qp_model
 from ..warmstart import LearnedWarmStarter, names_by_size, warm_solve
@@ -81,6 +81,9 @@ class BenchConfig:
         check_device(self.device)
         check_seed(self.seed)
         check_threads(self.threads)
+        check_counts(n_test=self.n_test, n_train=self.n_train)
+        if self.polish is not None and not isinstance(self.polish, bool):
+            raise TypeError(f"polish must be True, False or None (chosen with the automatic k), got {self.polish!r}")
         if self.train_k is not None and self.train_k < 1:
             raise ValueError(f"train_k must be at least 1, got {self.train_k}")
         # the nearest-neighbour baseline needs training solutions even with a checkpoint

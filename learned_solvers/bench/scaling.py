@@ -32,7 +32,7 @@ from .._files import write_json
 from .._interrupt import held_interrupts
 from .._provenance import stamped
 from .._progress import tqdm
-from ..options import check_device, check_k, check_seed
+from ..options import check_counts, check_device, check_k, check_seed
 from .plots import is_scaling_report, plot_scaling, settings_note, short_of_optimum
 from .qp import bench_backend, label_held_out, timed_warm_solve
 from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line
@@ -64,6 +64,9 @@ class ScalingConfig:
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
+        check_counts(n_test=self.n_test)
+        if not isinstance(self.polish, bool):
+            raise TypeError(f"polish must be True or False, got {self.polish!r}")
         if not self.ks or self.n_test < 1:
             raise ValueError(f"scaling needs at least one k and n_test >= 1 (got ks={self.ks}, n_test={self.n_test})")
         for k in self.ks:

@@ -42,7 +42,7 @@ from .._progress import tqdm
 from ..backends.base import WarmStart
 from ..canonical import QPData
 from ..canonical.polish import ActiveSet, active_set_point, optimal_active_set
-from ..options import check_seed
+from ..options import check_counts, check_seed
 from .plots import is_sensitivity_report, moved_note, plot_sensitivity, settings_note, short_of_optimum
 from .qp import bench_backend, label_held_out
 from .timing import failed_row, reached_optimum, stop_on_ctrl_c, unreached_line, warn_cold_cut_short
@@ -88,6 +88,7 @@ class SensitivityConfig:
         from problems.registry import is_pde_family
 
         check_seed(self.seed)
+        check_counts(n_test=self.n_test)
         pde = is_pde_family(self.family)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
