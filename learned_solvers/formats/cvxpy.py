@@ -51,24 +51,25 @@ _CONES = {"SOC": "a second-order cone (norm, quad_over_lin, ...)",
           "PowCone3D": "a power cone (power, geo_mean, ...)", "PowConeND": "a power cone (geo_mean, ...)"}
 
 
-def beyond_qp(problem_form: Any) -> str:
-    """What a problem needs beyond cvxpy's QP chain, in a modeller's words ('' where nothing is
-    known): its integer variables, or its cones. ``problem_form``: cvxpy's ``ProblemForm``."""
-    from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
+def beyond_qp(problem: Any) -> str:
+    """What a problem needs beyond cvxpy's QP chain, in a modeller's words: its integer
+    variables, or its cones; '' where cvxpy's analysis (``ProblemForm``, not a public name) is
+    missing or fails, and only cvxpy's own words can be given. ``problem``: a ``cp.Problem`` or
+    the ``ProblemForm`` cvxpy hands a solver's ``can_solve``."""
+    try:
+        from cvxpy.reductions.solvers.qp_solvers.osqp_qpif import OSQP
 
-    if problem_form.is_mixed_integer():
-        return "integer variables"
-    cones = problem_form.cones(quad_obj=problem_form.has_quadratic_objective())
-    return "; ".join(_CONES.get(name, name) for name in sorted(c.__name__ for c in cones
-                                                                if c not in OSQP.SUPPORTED_CONSTRAINTS))
+        form = problem
+        if not hasattr(form, "cones"):
+            from cvxpy.problems.problem_form import ProblemForm
 
-
-def _beyond_qp_of(problem: Any) -> str:
-    try:  # cvxpy's own analysis, not a public name: where it is missing or fails, cvxpy's words alone
-        from cvxpy.problems.problem_form import ProblemForm
-
-        return beyond_qp(ProblemForm(problem))
-    except Exception:  # noqa: BLE001  only the error message is at stake
+            form = ProblemForm(problem)
+        if form.is_mixed_integer():
+            return "integer variables"
+        cones = form.cones(quad_obj=form.has_quadratic_objective())
+        return "; ".join(_CONES.get(name, name) for name in sorted(c.__name__ for c in cones
+                                                                    if c not in OSQP.SUPPORTED_CONSTRAINTS))
+    except Exception:  # noqa: BLE001  only an error message is at stake
         return ""
 
 
@@ -89,7 +90,7 @@ def from_cvxpy(problem: Any) -> tuple[QPData, CvxpyMapping]:
         data, chain, inverse = problem.get_problem_data(cp.OSQP)
     except (cp.error.DCPError, cp.error.DQCPError, cp.error.SolverError) as exc:
         why = " ".join(ln.strip() for ln in str(exc).strip().splitlines()[:3]) or type(exc).__name__
-        needs = _beyond_qp_of(problem) if isinstance(exc, cp.error.SolverError) else ""
+        needs = beyond_qp(problem) if isinstance(exc, cp.error.SolverError) else ""
         why = f"it needs {needs}" if needs else why
         raise InvalidProblemError(f"this cvxpy problem does not compile to a QP, the form OSQP and the learned "
                                   f"model take (a convex quadratic objective, linear constraints): {why}") from exc
