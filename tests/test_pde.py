@@ -3896,6 +3896,9 @@ def test_petsc_backends_refuse_a_tolerance_or_iteration_limit_that_cannot_work()
         for bad in (0, 2.5, True):
             with pytest.raises(ValueError, match="max_it must be a positive integer"):
                 cls(max_it=bad)
+        # 'no' is truthy: it had retried a failed warm solve from the cold guess as True does
+        with pytest.raises(TypeError, match="retry_cold must be True or False, got 'no'"):
+            cls(retry_cold="no")
 
 
 def test_the_pde_bench_counts_the_instances_without_a_reference_solution():

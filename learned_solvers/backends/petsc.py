@@ -616,7 +616,7 @@ class KSPBackend:
 
     def __post_init__(self) -> None:
         _check_tolerances(self.name, self.rtol, self.atol)
-        check_settings(self.name, iterations={"max_it": self.max_it})
+        check_settings(self.name, iterations={"max_it": self.max_it}, flags={"retry_cold": self.retry_cold})
         _check_types(self.name, KSP=self.ksp_type, PC=self.pc_type)
 
     @contextlib.contextmanager
@@ -1110,7 +1110,7 @@ class SNESBackend:
 
     def __post_init__(self) -> None:
         _check_tolerances(self.name, self.rtol, self.atol)
-        check_settings(self.name, iterations={"max_it": self.max_it})
+        check_settings(self.name, iterations={"max_it": self.max_it}, flags={"retry_cold": self.retry_cold})
         if self.snes_type == "aspin":  # before _check_types, which sets the type on a SNES to see it exists
             raise ValueError("snes: PETSc (3.25) ends the process with a segmentation fault when a SNES without a "
                              "domain decomposition (a DM's, which a dolfinx problem's SNES has not) is made aspin; "
