@@ -6,8 +6,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-__all__ = ["check_device", "check_k", "check_recorded_k", "check_precision", "check_seed", "check_threads",
-           "PRECISIONS", "SEED_LIMIT", "IterationsOption", "ThreadsOption"]
+__all__ = ["check_counts", "check_device", "check_flags", "check_k", "check_recorded_k", "check_precision",
+           "check_seed", "check_threads", "PRECISIONS", "SEED_LIMIT", "IterationsOption", "ThreadsOption"]
 
 # precisions of PDE inference (LearnedPDEStarter), by torch dtype name
 PRECISIONS = ("float32", "float64")
@@ -93,6 +93,14 @@ def check_seed(seed: Any, *, what: str = "seed") -> int:
     if isinstance(seed, bool) or not 0 <= n <= SEED_LIMIT:
         raise ValueError(f"{what} must be an integer from 0 to {SEED_LIMIT}, got {seed!r}")
     return n
+
+
+def check_flags(**flags: Any) -> None:
+    """Switches of a call (``retry_cold=True``): True or False, where a string such as ``"no"``
+    had counted as True."""
+    for what, v in flags.items():
+        if not isinstance(v, bool):
+            raise TypeError(f"{what} must be True or False, got {v!r}")
 
 
 def check_counts(**counts: Any) -> None:

@@ -25,7 +25,8 @@ from .canonical.polish import polish as polish_pair
 from .checkpoint import (CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint,
                          save_checkpoint)
 from .models.anchors import AnchorBank
-from .options import IterationsOption, ThreadsOption, check_device, check_k, check_recorded_k, check_threads
+from .options import (IterationsOption, ThreadsOption, check_device, check_flags, check_k, check_recorded_k,
+                      check_threads)
 
 if TYPE_CHECKING:  # torch comes with the network, which a k = 0 start never runs (``_Network``)
     from .models.qp_gnn import QPImplicitModel
@@ -280,6 +281,7 @@ class LearnedWarmStarter(LazyNetwork):
                             "(mps.read_problem(path), cvxpy.from_cvxpy(problem), scip.from_scip(model))")
         k = check_k(k, allow_zero=True)
         check_threads(threads)
+        check_flags(safeguard=safeguard)
         automatic = k is None and self.k is None
         k = k if k is not None else self.k if self.k is not None else self.default_k
         t0 = time.perf_counter()
@@ -389,6 +391,7 @@ def warm_solve(backend: Backend, qp: QPData, ws: WarmStart | None, *, retry_cold
     keeps the warm result). A limit or an error is warned of; a verdict of no optimum, which no
     start can shorten much, is not. A MIP's verdict of no optimum stands: branch and bound
     proves it whatever the start, and solving it again could double a long search."""
+    check_flags(retry_cold=retry_cold)
     res = backend.solve(qp, warm_start=ws)
     confirm = RETRY_COLD + (CONFIRM_COLD if not qp.is_mip else ())
     # the start cost the solve its limit: the answer is looser than asked, and a cold solve may meet the tolerance

@@ -29,8 +29,8 @@ from .canonical.pde import PDEData, fields_keys, space_mismatch
 from .checkpoint import CheckpointError, LazyNetwork, UnbuiltNetwork, interpreting, load_checkpoint, save_checkpoint
 from .models.mesh_anchors import KernelFit, MeshAnchorBank
 from .models.mesh_data import CoarseOperatorError, FamilyNorm
-from .options import (IterationsOption, ThreadsOption, check_device, check_k, check_precision, check_recorded_k,
-                      check_threads)
+from .options import (IterationsOption, ThreadsOption, check_device, check_flags, check_k, check_precision,
+                      check_recorded_k, check_threads)
 from .warmstart import OutOfFamilyWarning
 
 if TYPE_CHECKING:  # torch comes with the network, which a start from the training solutions never runs
@@ -210,6 +210,7 @@ class LearnedPDEStarter(LazyNetwork):
         own = k is None  # the starter's k, not this call's
         k = check_k(k, allow_zero=True) if k is not None else self.k
         check_threads(threads)
+        check_flags(safeguard=safeguard)
         t0 = time.perf_counter()
         self.last_fallback = None
         self.last_anchor = "none"

@@ -491,6 +491,8 @@ def test_checkpoint_round_trip_and_refusals(darcy_starter):
         LearnedPDEStarter.from_checkpoint(path, k=-1)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         st2.guess(pde, k=-2)
+    with pytest.raises(TypeError, match="safeguard must be True or False, got 'no'"):
+        st2.guess(pde, safeguard="no")
     with pytest.raises(ValueError, match="not a torch device"):
         LearnedPDEStarter.from_checkpoint(path, device="gpu")
 

@@ -456,6 +456,11 @@ def test_python_api_refuses_a_bad_k_or_device_where_it_is_given(trained):
             starter.solve(qp, bad)
     with pytest.raises(FileNotFoundError, match=f"{path.parent} is a folder, not a checkpoint: give a file in it"):
         LearnedWarmStarter.from_checkpoint(path.parent)
+    # a switch given as a string: "no" had counted as True
+    for call, what in ((lambda: starter.solve(qp, "highs", retry_cold="no"), "retry_cold"),
+                       (lambda: starter.warm_start(qp, safeguard="no"), "safeguard")):
+        with pytest.raises(TypeError, match=f"{what} must be True or False, got 'no'"):
+            call()
 
 
 def test_kkt_safeguard_never_hands_out_a_worse_start_with_more_k(trained):
