@@ -1562,6 +1562,13 @@ def test_mat_qp_files_of_the_osqp_benchmarks_read_solve_and_refuse_bad_ones(tmp_
                                        "q": np.array([[np.nan], [0.0]])})
     with pytest.raises(MatFormatError, match="nan.mat: .*NaN"):
         read_problem(tmp_path / "nan.mat")
+    # crossed bounds in the identity block are said by the file's row: QPData had named "variable 1", which the
+    # file has no row for
+    sio.savemat(tmp_path / "crossed.mat", {**{k: v for k, v in d.items() if not k.startswith("__")},
+                                           "l": np.array([[10.0], [2.0], [60.0]])})
+    with pytest.raises(MatFormatError, match=r"crossed.mat: l\[2\] = 60 > u\[2\] = 50 \(row 2 of A, in the identity "
+                                             r"block of its last n rows, bounds variable 1\), so no point is feasible"):
+        read_problem(tmp_path / "crossed.mat")
 
 
 def test_mat_reader_on_200_edited_files_reads_them_or_refuses_naming_the_file(tmp_path, shared_data):

@@ -91,6 +91,12 @@ def read_mat(path: str | os.PathLike[str]) -> QPData:
     if m >= n and n and (A[m - n:] != sp.identity(n, format="csr")).nnz == 0:
         lb, ub = lo[m - n:], hi[m - n:]
         A, lo, hi = A[: m - n], lo[: m - n], hi[: m - n]
+        crossed = np.flatnonzero(lb > ub)
+        if crossed.size:  # said in the file's terms: QPData would name variable j, which the file has no row for
+            i, j = m - n + int(crossed[0]), int(crossed[0])
+            raise MatFormatError(f"{p}: l[{i}] = {lb[j]:.17g} > u[{i}] = {ub[j]:.17g} (row {i} of A, in the identity "
+                                 f"block of its last n rows, bounds variable {j}), so no point is feasible (the "
+                                 f"problem is infeasible as given): check the data that sets them")
     if P.nnz and abs(P - P.T).max() > 1e-12 * max(1.0, abs(P).max()) \
             and (sp.tril(P, -1).nnz == 0 or sp.triu(P, 1).nnz == 0):
         P = P + P.T - sp.diags(P.diagonal())  # one triangle stored: P is symmetric (QPData checks any other)
