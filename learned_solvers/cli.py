@@ -426,6 +426,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                               plot_overview, plot_paper_lp, plot_scaling, plot_sensitivity, plot_training, reading)
     from .checkpoint import CheckpointError, describe_checkpoint, interpreting
 
+    missing = [r for r in args.reports if not Path(r).is_file()]
+    if missing:  # said as `solve` says a missing file, not as Python's "[Errno 2]"
+        first = (f"{missing[0]} is a folder, not a report or checkpoint" if Path(missing[0]).is_dir()
+                 else f"no such report or checkpoint: {missing[0]}")
+        raise FileNotFoundError(first + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     if len(args.reports) == 1:  # a saved `scaling`, `sensitivity` or `paper-lp` report redrawn (its --plot figure)
         try:
             doc = json.loads(Path(args.reports[0]).read_text())

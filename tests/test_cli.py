@@ -553,6 +553,12 @@ def test_plot_on_80_edited_reports_draws_them_or_refuses_naming_the_file(tmp_pat
             refused += 1
             assert err[-1].startswith(f"learned-solvers: error: {edited}"), (seed, err[-1])
     assert 10 < refused < 80  # the edits reach both outcomes
+    # a missing path or a folder, said so (they had been Python's "[Errno 2] No such file or directory" and
+    # "[Errno 21] Is a directory")
+    for given, why in ((tmp_path / "none.json", f"no such report or checkpoint: {tmp_path / 'none.json'}"),
+                       (tmp_path, f"{tmp_path} is a folder, not a report or checkpoint")):
+        assert main(["plot", str(given), "--out", str(tmp_path / "x.png")]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == f"learned-solvers: error: {why}"
 
 
 def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path):
