@@ -364,8 +364,8 @@ def test_training_configs_refuse_a_penalty_weight_or_seed_out_of_range():
             with pytest.raises(ValueError, match="seed must be an integer from 0 to 4294967295"):
                 cls(seed=seed)
         assert cls(jacobian_weight=0.0, seed=2**32 - 1).seed == 2**32 - 1
-        # each numeric option where it is given, not after the labelling: a NaN rate had trained NaN weights
-        # (every batch skipped), a batch of 0 failed in range(), a float epoch count in torch
+        # each numeric option where it is given, not after the labelling, where a NaN rate had failed in torch's
+        # optimiser ("Invalid learning rate: nan"), a batch of 0 in range(), a float epoch count likewise
         name = cls.__name__
         for opts, why in (({"lr": float("nan")}, "lr must be a finite number > 0"), ({"lr": -1e-3}, "lr must be"),
                           ({"batch": 0}, "batch must be a positive integer"), ({"epochs": 2.5}, "epochs must be"),

@@ -42,7 +42,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_device(self.device)
         check_seed(self.seed)
-        # here, where they are given, not after the labelling (a NaN rate trained NaN weights, batch 0 failed in
+        # here, where they are given, not after the labelling (a NaN rate failed in torch's optimiser, batch 0 in
         # range()); the model's own fields are checked again by QPGNNConfig
         check_fields(self, positive=("epochs", "batch", "width", "train_k"), at_most={"train_k": K_LIMIT},
                      rates=("lr",), weights=("jacobian_weight",), fractions=("val_fraction",),
