@@ -82,13 +82,15 @@ COMPLEX_FIELD = "the models take real fields: give its real and imaginary parts 
 def _complex_valued(value: Any) -> bool:
     """Whether a field (a Constant, a Function, a UFL expression of them, a number) holds
     complex values, which a cast to float would drop without a word but numpy's warning."""
+    dfx = import_dolfinx()
+    if isinstance(value, (complex, np.complexfloating)):
+        return True
+    if isinstance(value, dfx.fem.Function):  # the common field, read at every solve: no traversal
+        return np.iscomplexobj(value.x.array)
     import ufl
     from ufl.constantvalue import ComplexValue
     from ufl.corealg.traversal import unique_pre_traversal
 
-    dfx = import_dolfinx()
-    if isinstance(value, (complex, np.complexfloating)):
-        return True
     if not isinstance(value, ufl.core.expr.Expr):
         return False
     for node in unique_pre_traversal(value):
