@@ -70,14 +70,21 @@ def check_k(k: int | None, *, what: str = "k", allow_zero: bool = False) -> int 
     return n
 
 
+def _whole(v: Any) -> int:
+    """``v`` as a whole number (an int or numpy integer, not 2.5, "4" or True), else -1."""
+    if isinstance(v, bool):
+        return -1
+    try:
+        return operator.index(v)
+    except TypeError:
+        return -1
+
+
 def _count(k: Any, *, what: str, allow_zero: bool) -> int | None:
     if k is None:
         return None
-    try:
-        n = operator.index(k)  # int or numpy integer, not 2.5 or "4"
-    except TypeError:
-        n = -1
-    if isinstance(k, bool) or n < (0 if allow_zero else 1):
+    n = _whole(k)
+    if n < (0 if allow_zero else 1):
         zero = " (or 0: no network, the anchor)" if allow_zero else ""
         raise ValueError(f"{what} must be a positive integer (model iterations){zero} or None for the "
                          f"checkpoint's automatic k, got {k!r}")
@@ -86,11 +93,8 @@ def _count(k: Any, *, what: str, allow_zero: bool) -> int | None:
 
 def check_seed(seed: Any, *, what: str = "seed") -> int:
     """A seed of instances and training: an integer from 0 to ``SEED_LIMIT``."""
-    try:
-        n = operator.index(seed)
-    except TypeError:
-        n = -1
-    if isinstance(seed, bool) or not 0 <= n <= SEED_LIMIT:
+    n = _whole(seed)
+    if not 0 <= n <= SEED_LIMIT:
         raise ValueError(f"{what} must be an integer from 0 to {SEED_LIMIT}, got {seed!r}")
     return n
 
@@ -107,13 +111,7 @@ def check_counts(**counts: Any) -> None:
     """Instance counts (``n_test=20, n_train=100``; None: not given, passed over): whole numbers,
     refused by name before any work, where ``2.5`` had failed in ``range()`` after the labelling."""
     for what, n in counts.items():
-        if n is None:
-            continue
-        try:
-            ok = not isinstance(n, bool) and operator.index(n) >= 0
-        except TypeError:
-            ok = False
-        if not ok:
+        if n is not None and _whole(n) < 0:
             raise ValueError(f"{what} must be a whole number of instances, got {n!r}")
 
 
